@@ -1,0 +1,106 @@
+/**
+ * The probes of the snapshot layout (README "Snapshot layout"). A probe id is also its file
+ * name in a snapshot, without extension; `.json` holds the tool's JSON mode, `.txt` its text.
+ */
+export interface ProbeSpec {
+  id: string;
+  /** argument vector of the live command (JSON mode when the tool has one) */
+  argv: string[];
+  ext: 'json' | 'txt';
+  /** a node without this tool is normal (no Cilium agent, no WireGuard, ...) */
+  optional: boolean;
+  /** alternative command when the first binary is missing (`cilium` before v1.15) */
+  fallbackArgv?: string[];
+}
+
+/** sysctl keys that change how the kernel forwards and filters what netpath traces. */
+export const SYSCTL_KEYS = [
+  'net.ipv4.ip_forward',
+  'net.ipv6.conf.all.forwarding',
+  'net.ipv4.conf.all.rp_filter',
+  'net.ipv4.conf.default.rp_filter',
+  'net.ipv4.conf.all.accept_local',
+  'net.ipv4.conf.all.route_localnet',
+  'net.ipv4.conf.all.forwarding',
+  'net.ipv4.fib_multipath_hash_policy',
+  'net.ipv6.fib_multipath_hash_policy',
+  'net.ipv4.ip_local_port_range',
+  'net.bridge.bridge-nf-call-iptables',
+  'net.core.bpf_jit_enable',
+];
+
+export const CILIUM_CGROUP_ROOT = '/run/cilium/cgroupv2';
+
+export const NODE_PROBES: ProbeSpec[] = [
+  { id: 'uname', argv: ['uname', '-r'], ext: 'txt', optional: false },
+  { id: 'hostname', argv: ['uname', '-n'], ext: 'txt', optional: true },
+  { id: 'ip-link', argv: ['ip', '-j', '-d', 'link', 'show'], ext: 'json', optional: false },
+  { id: 'ip-addr', argv: ['ip', '-j', 'addr', 'show'], ext: 'json', optional: false },
+  { id: 'ip-route4', argv: ['ip', '-4', '-j', '-d', 'route', 'show', 'table', 'all'], ext: 'json', optional: false },
+  { id: 'ip-route6', argv: ['ip', '-6', '-j', '-d', 'route', 'show', 'table', 'all'], ext: 'json', optional: false },
+  { id: 'ip-rule4', argv: ['ip', '-4', '-j', 'rule', 'show'], ext: 'json', optional: false },
+  { id: 'ip-rule6', argv: ['ip', '-6', '-j', 'rule', 'show'], ext: 'json', optional: false },
+  { id: 'ip-neigh', argv: ['ip', '-j', 'neigh', 'show'], ext: 'json', optional: false },
+  { id: 'ip-netns', argv: ['ip', '-j', 'netns', 'list'], ext: 'json', optional: true },
+  { id: 'tc-qdisc', argv: ['tc', '-j', 'qdisc', 'show'], ext: 'json', optional: false },
+  { id: 'bpftool-net', argv: ['bpftool', '-j', 'net', 'show'], ext: 'json', optional: false },
+  { id: 'bpftool-prog', argv: ['bpftool', '-j', 'prog', 'show'], ext: 'json', optional: false },
+  { id: 'bpftool-link', argv: ['bpftool', '-j', 'link', 'show'], ext: 'json', optional: true },
+  { id: 'bpftool-cgroup', argv: ['bpftool', '-j', 'cgroup', 'tree', CILIUM_CGROUP_ROOT], ext: 'json', optional: true },
+  { id: 'nft-ruleset', argv: ['nft', '-j', 'list', 'ruleset'], ext: 'json', optional: true },
+  { id: 'iptables-save', argv: ['iptables-save'], ext: 'txt', optional: true },
+  { id: 'ip6tables-save', argv: ['ip6tables-save'], ext: 'txt', optional: true },
+  { id: 'wg', argv: ['wg', 'show', 'all', 'dump'], ext: 'txt', optional: true },
+  { id: 'sysctl', argv: ['sysctl', '-e', ...SYSCTL_KEYS], ext: 'txt', optional: true },
+  {
+    id: 'cilium-status',
+    argv: ['cilium-dbg', 'status', '--verbose'],
+    fallbackArgv: ['cilium', 'status', '--verbose'],
+    ext: 'txt',
+    optional: true,
+  },
+  {
+    id: 'cilium-endpoints',
+    argv: ['cilium-dbg', 'endpoint', 'list', '-o', 'json'],
+    fallbackArgv: ['cilium', 'endpoint', 'list', '-o', 'json'],
+    ext: 'json',
+    optional: true,
+  },
+  {
+    id: 'cilium-config',
+    argv: ['cilium-dbg', 'config', '-a'],
+    fallbackArgv: ['cilium', 'config', '-a'],
+    ext: 'txt',
+    optional: true,
+  },
+];
+
+/** Per pod namespace: `netns/<name>/<id>` in a snapshot, `ip -n <name> ...` live. */
+export function netnsProbes(name: string): ProbeSpec[] {
+  return [
+    { id: `netns/${name}/ip-link`, argv: ['ip', '-n', name, '-j', '-d', 'link', 'show'], ext: 'json', optional: true },
+    { id: `netns/${name}/ip-addr`, argv: ['ip', '-n', name, '-j', 'addr', 'show'], ext: 'json', optional: true },
+    {
+      id: `netns/${name}/ip-route4`,
+      argv: ['ip', '-n', name, '-4', '-j', '-d', 'route', 'show', 'table', 'all'],
+      ext: 'json',
+      optional: true,
+    },
+    {
+      id: `netns/${name}/ip-route6`,
+      argv: ['ip', '-n', name, '-6', '-j', '-d', 'route', 'show', 'table', 'all'],
+      ext: 'json',
+      optional: true,
+    },
+  ];
+}
+
+/** Per device with a clsact qdisc: `tc-filter/<dev>.<dir>`. */
+export function tcFilterProbes(dev: string): ProbeSpec[] {
+  return (['ingress', 'egress'] as const).map((dir) => ({
+    id: `tc-filter/${dev}.${dir}`,
+    argv: ['tc', '-j', 'filter', 'show', 'dev', dev, dir],
+    ext: 'json' as const,
+    optional: true,
+  }));
+}

@@ -1,0 +1,119 @@
+/**
+ * The exact commands netpath may run. Each entry is a fixed argument vector; a few positions take
+ * a parameter (a device, a namespace, a map name, a cgroup path) that must match a strict pattern
+ * and can never start with "-", so no parameter can become a flag. Nothing here writes state.
+ */
+
+type Slot = string | { param: 'dev' | 'netns' | 'map' | 'cgroup' | 'sysctl-key' };
+
+const DEV = { param: 'dev' } as const;
+const NETNS = { param: 'netns' } as const;
+const MAP = { param: 'map' } as const;
+const CGROUP = { param: 'cgroup' } as const;
+
+const PARAM_PATTERNS: Record<string, RegExp> = {
+  // IFNAMSIZ is 16 including NUL; the kernel forbids '/', ':' and whitespace in names.
+  dev: /^[A-Za-z0-9_.@+][A-Za-z0-9_.@+-]{0,14}$/,
+  netns: /^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,127}$/,
+  map: /^cilium_[A-Za-z0-9_]{1,64}$/,
+  cgroup: /^\/(run|sys\/fs)\/[A-Za-z0-9_./-]{0,200}$/,
+  'sysctl-key': /^net\.[A-Za-z0-9_.]{1,120}$/,
+};
+
+const IP_QUERIES: Slot[][] = [
+  ['ip', '-j', '-d', 'link', 'show'],
+  ['ip', '-d', 'link', 'show'],
+  ['ip', '-j', 'addr', 'show'],
+  ['ip', 'addr', 'show'],
+  ['ip', '-4', '-j', '-d', 'route', 'show', 'table', 'all'],
+  ['ip', '-6', '-j', '-d', 'route', 'show', 'table', 'all'],
+  ['ip', '-4', '-d', 'route', 'show', 'table', 'all'],
+  ['ip', '-6', '-d', 'route', 'show', 'table', 'all'],
+  ['ip', '-4', '-j', 'rule', 'show'],
+  ['ip', '-6', '-j', 'rule', 'show'],
+  ['ip', '-4', 'rule', 'show'],
+  ['ip', '-6', 'rule', 'show'],
+  ['ip', '-j', 'neigh', 'show'],
+  ['ip', 'neigh', 'show'],
+  ['ip', '-j', 'netns', 'list'],
+  ['ip', 'netns', 'list'],
+  ['ip', '-V'],
+];
+
+const ENTRIES: Slot[][] = [
+  ...IP_QUERIES,
+  // the same queries inside a named namespace (`ip -n NAME ...` only reads)
+  ...IP_QUERIES.filter((a) => a[1] !== '-V' && a[2] !== 'netns' && a[1] !== 'netns').map((a) => ['ip', '-n', NETNS, ...a.slice(1)]),
+  ['tc', '-j', 'qdisc', 'show'],
+  ['tc', 'qdisc', 'show'],
+  ['tc', '-j', 'filter', 'show', 'dev', DEV, 'ingress'],
+  ['tc', '-j', 'filter', 'show', 'dev', DEV, 'egress'],
+  ['tc', 'filter', 'show', 'dev', DEV, 'ingress'],
+  ['tc', 'filter', 'show', 'dev', DEV, 'egress'],
+  ['bpftool', '-j', 'net', 'show'],
+  ['bpftool', '-j', 'prog', 'show'],
+  ['bpftool', '-j', 'link', 'show'],
+  ['bpftool', '-j', 'map', 'show'],
+  ['bpftool', '-j', 'cgroup', 'tree', CGROUP],
+  ['bpftool', '-j', 'map', 'dump', 'pinned', { param: 'map' }],
+  ['bpftool', 'version'],
+  ['nft', '-j', 'list', 'ruleset'],
+  ['nft', 'list', 'ruleset'],
+  ['nft', '-v'],
+  ['iptables-save'],
+  ['ip6tables-save'],
+  ['ipvsadm', '-Sn'],
+  ['ipvsadm', '-Ln'],
+  ['conntrack', '-L', '-f', 'ipv4', '-o', 'extended'],
+  ['conntrack', '-L', '-f', 'ipv6', '-o', 'extended'],
+  ['conntrack', '--version'],
+  ['wg', 'show', 'all', 'dump'],
+  ['uname', '-r'],
+  ['uname', '-n'],
+  ['cilium-dbg', 'status', '--verbose'],
+  ['cilium-dbg', 'service', 'list', '-o', 'json'],
+  ['cilium-dbg', 'bpf', 'lb', 'list'],
+  ['cilium-dbg', 'endpoint', 'list', '-o', 'json'],
+  ['cilium-dbg', 'config', '-a'],
+  ['cilium-dbg', 'version'],
+  ['cilium', 'status', '--verbose'],
+  ['cilium', 'service', 'list', '-o', 'json'],
+  ['cilium', 'bpf', 'lb', 'list'],
+  ['cilium', 'endpoint', 'list', '-o', 'json'],
+  ['cilium', 'config', '-a'],
+];
+
+/** `sysctl` takes a variable list of keys: only `net.*` reads, never `-w` or `key=value`. */
+function isAllowedSysctl(argv: readonly string[]): boolean {
+  return (
+    argv[0] === 'sysctl' &&
+    argv.length >= 2 &&
+    argv.length <= 200 &&
+    argv.slice(1).every((k) => k === '-e' || PARAM_PATTERNS['sysctl-key']!.test(k))
+  );
+}
+
+/** bpftool map dump takes the full pinned path; the map name is the only variable part. */
+function slotMatches(slot: Slot, value: string, prev: string | undefined): boolean {
+  if (typeof slot === 'string') return slot === value;
+  if (slot.param === 'map' && prev === 'pinned') {
+    const m = /^\/sys\/fs\/bpf\/tc\/globals\/(.+)$/.exec(value);
+    return m !== null && PARAM_PATTERNS.map!.test(m[1]!);
+  }
+  return PARAM_PATTERNS[slot.param]!.test(value);
+}
+
+export function isAllowed(argv: readonly string[]): boolean {
+  if (isAllowedSysctl(argv)) return true;
+  return ENTRIES.some(
+    (entry) => entry.length === argv.length && entry.every((slot, i) => slotMatches(slot, argv[i]!, argv[i - 1])),
+  );
+}
+
+/** Human-readable allow-list, for the README and `netpath commands`. */
+export function describeAllowList(): string[] {
+  const show = (s: Slot): string => (typeof s === 'string' ? s : `<${s.param}>`);
+  return [...ENTRIES.map((e) => e.map(show).join(' ')), 'sysctl [-e] <net.* key>...'];
+}
+
+export { PARAM_PATTERNS };

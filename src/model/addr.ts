@@ -1,0 +1,135 @@
+import { isIPv4, isIPv6 } from 'node:net';
+import type { Family } from './types.js';
+
+/** Canonical text of an IP address (RFC 5952 for IPv6), or null when it is not one. */
+export function canonIp(text: string): string | null {
+  const s = text.trim();
+  if (isIPv4(s)) return s.split('.').map((o) => String(Number(o))).join('.');
+  // Zone ids (fe80::1%eth0) are not addresses netpath routes on.
+  if (isIPv6(s) && !s.includes('%')) return compressV6(expandV6(s));
+  return null;
+}
+
+export function familyOf(addr: string): Family | null {
+  if (isIPv4(addr)) return 4;
+  if (isIPv6(addr)) return 6;
+  return null;
+}
+
+/**
+ * Canonical prefix "addr/len" with host bits cleared, or null. Accepts a bare address
+ * (host prefix), and iproute2's `default` when a family is given.
+ */
+export function canonPrefix(text: string, family?: Family): string | null {
+  const s = text.trim();
+  if (s === 'default' || s === 'all' || s === 'any') {
+    if (family === 4) return '0.0.0.0/0';
+    if (family === 6) return '::/0';
+    return null;
+  }
+  const slash = s.indexOf('/');
+  const a = slash < 0 ? s : s.slice(0, slash);
+  const fam = familyOf(a);
+  if (fam === null) {
+    // iproute2 prints short IPv4 network prefixes like "10/8" in some older outputs.
+    if (slash > 0 && /^\d+(\.\d+){0,2}$/.test(a)) {
+      const parts = a.split('.');
+      while (parts.length < 4) parts.push('0');
+      return canonPrefix(parts.join('.') + s.slice(slash), family);
+    }
+    return null;
+  }
+  if (family !== undefined && fam !== family) return null;
+  const max = fam === 4 ? 32 : 128;
+  let len = max;
+  if (slash >= 0) {
+    const l = s.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(l)) return null;
+    len = Number(l);
+    if (len > max) return null;
+  }
+  const bytes = ipToBytes(a)!;
+  maskBytes(bytes, len);
+  return `${bytesToIp(bytes)}/${len}`;
+}
+
+export function ipToBytes(addr: string): Uint8Array | null {
+  if (isIPv4(addr)) return Uint8Array.from(addr.split('.').map(Number));
+  if (isIPv6(addr) && !addr.includes('%')) {
+    const groups = expandV6(addr);
+    const out = new Uint8Array(16);
+    groups.forEach((g, i) => {
+      out[i * 2] = g >> 8;
+      out[i * 2 + 1] = g & 0xff;
+    });
+    return out;
+  }
+  return null;
+}
+
+export function bytesToIp(b: Uint8Array): string {
+  if (b.length === 4) return Array.from(b).join('.');
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((b[i]! << 8) | b[i + 1]!);
+  return compressV6(groups);
+}
+
+function maskBytes(b: Uint8Array, len: number): void {
+  for (let i = 0; i < b.length; i++) {
+    const bits = Math.max(0, Math.min(8, len - i * 8));
+    b[i] = b[i]! & ((0xff << (8 - bits)) & 0xff);
+  }
+}
+
+function expandV6(s: string): number[] {
+  let text = s;
+  // embedded IPv4 tail (::ffff:192.0.2.1)
+  const v4 = text.match(/(\d+\.\d+\.\d+\.\d+)$/);
+  if (v4) {
+    const o = v4[1]!.split('.').map(Number);
+    text = text.slice(0, -v4[1]!.length) + `${((o[0]! << 8) | o[1]!).toString(16)}:${((o[2]! << 8) | o[3]!).toString(16)}`;
+  }
+  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
+  const h = head ? head.split(':').filter((x) => x !== '') : [];
+  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
+  const fill = tail === undefined ? 0 : 8 - h.length - t.length;
+  return [...h, ...Array(fill).fill('0'), ...t].map((g) => parseInt(g, 16));
+}
+
+function compressV6(groups: number[]): string {
+  // RFC 5952: longest run (≥2) of zero groups becomes "::", first one on ties.
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}
+
+/** True when `addr` lies inside canonical-or-not `prefix`. */
+export function prefixContains(prefix: string, addr: string): boolean {
+  const p = canonPrefix(prefix);
+  const a = ipToBytes(addr);
+  if (!p || !a) return false;
+  const [net, lenText] = p.split('/');
+  const n = ipToBytes(net!)!;
+  if (n.length !== a.length) return false;
+  maskBytes(a, Number(lenText));
+  return a.every((x, i) => x === n[i]);
+}
+
+export function prefixLen(prefix: string): number {
+  return Number(prefix.slice(prefix.indexOf('/') + 1));
+}

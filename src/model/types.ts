@@ -1,0 +1,346 @@
+/**
+ * Tool-neutral node model. Plain, serialisable data: addresses are canonical strings
+ * (IPv4 dotted quad, IPv6 RFC 5952 lower case), prefixes are "addr/len".
+ * Every record that a decision can rest on carries `source`: the probe and the text
+ * (a line of tool output, or an ip-style rendering of a JSON object) that proves it.
+ */
+
+export type Family = 4 | 6;
+
+/** The probe output that proves a fact: probe id (file name in a snapshot) and one line of text. */
+export interface Evidence {
+  probe: string;
+  text: string;
+}
+
+export interface Warning {
+  code: string;
+  message: string;
+  /** Probe id (snapshot file name) the warning is about, when there is one. */
+  source?: string;
+}
+
+/** Result of a pure parser: never throws for bad data, reports what it skipped. */
+export interface Parsed<T> {
+  value: T;
+  warnings: Warning[];
+}
+
+export interface Link {
+  ifindex: number;
+  name: string;
+  /** `ip -d` linkinfo kind: veth, bridge, tun, wireguard, vxlan, geneve, netkit, macvlan, ...; undefined for plain devices. */
+  kind?: string;
+  mtu?: number;
+  operstate?: string;
+  flags: string[];
+  mac?: string;
+  master?: string;
+  /** ifindex of the peer/lower device (`link_index`, or `@ifN` in text). */
+  linkIndex?: number;
+  /** netns id of the peer for a veth whose peer lives in another namespace (`link_netnsid`). */
+  linkNetnsId?: number;
+  /** XDP program attached, if `ip -d link` shows one. */
+  xdp?: { mode: string; progId?: number };
+  source: Evidence;
+}
+
+export interface Address {
+  ifindex: number;
+  ifname: string;
+  family: Family;
+  local: string;
+  prefixlen: number;
+  /** point-to-point peer address, if any */
+  peer?: string;
+  scope: string;
+  secondary?: boolean;
+  source: Evidence;
+}
+
+export type RouteType =
+  | 'unicast'
+  | 'local'
+  | 'broadcast'
+  | 'anycast'
+  | 'multicast'
+  | 'blackhole'
+  | 'unreachable'
+  | 'prohibit'
+  | 'throw'
+  | 'nat';
+
+export interface NextHop {
+  /** gateway address; its family may differ from the route's (IPv4 via IPv6 next hop, RFC 5549). */
+  gateway?: string;
+  gatewayFamily?: Family;
+  dev?: string;
+  weight?: number;
+  flags?: string[];
+}
+
+export interface Route {
+  family: Family;
+  /** numeric table id: main=254, local=255, default=253 */
+  table: number;
+  type: RouteType;
+  /** destination prefix, canonical, always with /len (default → 0.0.0.0/0 or ::/0) */
+  dst: string;
+  /** set when the route is selective on source (IPv6 `from`) */
+  src?: string;
+  tos?: number;
+  protocol?: string;
+  scope?: string;
+  prefsrc?: string;
+  metric?: number;
+  /** single-path routes: one entry; multipath: one per nexthop; blackhole etc.: none */
+  nexthops: NextHop[];
+  flags?: string[];
+  mtu?: number;
+  source: Evidence;
+}
+
+export type RuleAction = 'lookup' | 'goto' | 'nop' | 'blackhole' | 'unreachable' | 'prohibit';
+
+export interface Rule {
+  family: Family;
+  priority: number;
+  not?: boolean;
+  src?: string; // prefix; undefined = all
+  dst?: string;
+  iif?: string;
+  oif?: string;
+  fwmark?: number;
+  fwmask?: number;
+  tos?: number;
+  ipproto?: number;
+  sport?: [number, number];
+  dport?: [number, number];
+  uidrange?: [number, number];
+  l3mdev?: boolean;
+  action: RuleAction;
+  /** numeric table for `lookup` */
+  table?: number;
+  /** target priority for `goto` */
+  goto?: number;
+  suppressPrefixlen?: number;
+  suppressIfgroup?: number;
+  source: Evidence;
+}
+
+export interface Neighbor {
+  dst: string;
+  family: Family;
+  dev: string;
+  lladdr?: string;
+  state: string[];
+  router?: boolean;
+  source: Evidence;
+}
+
+/** State read inside one network namespace (a pod's, usually `cni-…`). */
+export interface NetnsState {
+  name: string;
+  links: Link[];
+  addrs: Address[];
+  routes: Route[];
+}
+
+export type TcDirection = 'ingress' | 'egress';
+
+/** A classifier from `tc filter show dev X ingress|egress`. */
+export interface TcFilter {
+  dev: string;
+  direction: TcDirection;
+  pref?: number;
+  protocol?: string;
+  kind: string; // bpf, u32, flower, ...
+  handle?: string;
+  chain?: number;
+  /** cls_bpf name, e.g. `cil_from_container-lxc1a2b` or `bpf.o:[tc]` */
+  bpfName?: string;
+  directAction?: boolean;
+  progId?: number;
+  /** kernel program name (15 chars max) */
+  progName?: string;
+  tag?: string;
+  source: Evidence;
+}
+
+export type BpfHook =
+  | 'tc-ingress'
+  | 'tc-egress'
+  | 'tcx-ingress'
+  | 'tcx-egress'
+  | 'xdp'
+  | 'netkit-peer'
+  | 'netkit-primary';
+
+/** An attachment listed by `bpftool net show`. */
+export interface BpfNetAttachment {
+  dev: string;
+  ifindex: number;
+  hook: BpfHook;
+  /** program or filter name as bpftool prints it */
+  name: string;
+  progId?: number;
+  linkId?: number;
+  /** xdp mode: driver, generic, offload */
+  mode?: string;
+  source: Evidence;
+}
+
+export interface BpfProgram {
+  id: number;
+  type: string;
+  name: string;
+  tag?: string;
+  mapIds?: number[];
+  btfId?: number;
+  source: Evidence;
+}
+
+export interface BpfLink {
+  id: number;
+  /** libbpf name (`tcx`, `netkit`, `cgroup`, `xdp`) or `type N` when bpftool is too old to name it */
+  type: string;
+  progId?: number;
+  ifindex?: number;
+  attachType?: string;
+  source: Evidence;
+}
+
+/** cgroup sock_addr / sock attachment from `bpftool cgroup tree|show`. */
+export interface CgroupAttachment {
+  cgroup: string;
+  id: number;
+  /** normalised to libbpf names: cgroup_inet4_connect, cgroup_udp4_sendmsg, ... */
+  attachType: string;
+  flags?: string;
+  name: string;
+  source: Evidence;
+}
+
+export interface WgPeer {
+  publicKey: string;
+  endpoint?: string;
+  allowedIps: string[];
+  latestHandshake?: number;
+  rxBytes?: number;
+  txBytes?: number;
+  persistentKeepalive?: number;
+  source: Evidence;
+}
+
+export interface WgDevice {
+  name: string;
+  publicKey: string;
+  listenPort?: number;
+  fwmark?: number;
+  peers: WgPeer[];
+  source: Evidence;
+}
+
+/** What `cilium-dbg status` says, field by field; absent = the status did not say. */
+export interface CiliumStatus {
+  version?: string;
+  kubeProxyReplacement?: { mode: string; devices: { name: string; ips: string[]; directRouting: boolean }[]; source: Evidence };
+  hostRouting?: { mode: 'BPF' | 'Legacy'; source: Evidence };
+  networkRouting?: { mode: 'Native' | 'Tunnel'; tunnelProtocol?: string; source: Evidence };
+  attachMode?: { mode: 'TCX' | 'Legacy TC'; source: Evidence };
+  deviceMode?: { mode: string; source: Evidence };
+  masquerading?: {
+    mode: 'BPF' | 'IPTables' | 'Disabled';
+    ipMasqAgent?: boolean;
+    devices?: string[];
+    cidrs?: string[];
+    ipv4?: boolean;
+    ipv6?: boolean;
+    source: Evidence;
+  };
+  socketLB?: { enabled: boolean; source: Evidence };
+  socketLBCoverage?: { coverage: 'Full' | 'Hostns-only'; source: Evidence };
+  kprMode?: { mode: string; source: Evidence }; // SNAT | DSR | Hybrid
+  backendSelection?: { value: string; source: Evidence };
+  hostFirewall?: { enabled: boolean; devices?: string[]; source: Evidence };
+  xdpAcceleration?: { value: string; source: Evidence };
+  encryption?: { mode: string; source: Evidence };
+}
+
+export interface CiliumEndpoint {
+  id: number;
+  ipv4?: string;
+  ipv6?: string;
+  /** namespace/pod name when known */
+  name?: string;
+  identity?: number;
+  ifname?: string;
+  ifindex?: number;
+  labels?: string[];
+  state?: string;
+  isHost?: boolean;
+  source: Evidence;
+}
+
+export interface CiliumInfo {
+  status?: CiliumStatus;
+  /** agent configuration: `cilium-dbg config -a` or the cilium-config ConfigMap; keys in kebab-case */
+  config: Record<string, { value: string; source: Evidence }>;
+  endpoints?: CiliumEndpoint[];
+}
+
+export type ProbeStatus = 'ok' | 'missing' | 'failed' | 'partial';
+
+/** What happened to each probe (file or command), for warnings and `manifest.json`. */
+export interface SourceReport {
+  probe: string;
+  status: ProbeStatus;
+  /** the file read or the command run */
+  origin?: string;
+  message?: string;
+}
+
+export interface NodeState {
+  node: { name: string | null; kernel: string | null };
+  links: Link[];
+  addrs: Address[];
+  routes: Route[];
+  rules: Rule[];
+  neigh: Neighbor[];
+  netns: NetnsState[];
+  tc: TcFilter[];
+  bpfNet: BpfNetAttachment[];
+  bpfProgs: BpfProgram[];
+  bpfLinks: BpfLink[];
+  cgroup: CgroupAttachment[];
+  wg: WgDevice[];
+  sysctl: Record<string, { value: string; source: Evidence }>;
+  cilium: CiliumInfo;
+  /** which probes were present; a probe not listed here was never asked for */
+  sources: SourceReport[];
+  warnings: Warning[];
+}
+
+export function emptyNodeState(): NodeState {
+  return {
+    node: { name: null, kernel: null },
+    links: [],
+    addrs: [],
+    routes: [],
+    rules: [],
+    neigh: [],
+    netns: [],
+    tc: [],
+    bpfNet: [],
+    bpfProgs: [],
+    bpfLinks: [],
+    cgroup: [],
+    wg: [],
+    sysctl: {},
+    cilium: { config: {} },
+    sources: [],
+    warnings: [],
+  };
+}
+
+export const RT_TABLE = { unspec: 0, default: 253, main: 254, local: 255 } as const;
