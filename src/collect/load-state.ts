@@ -1,0 +1,161 @@
+import { emptyNodeState, type NodeState, type Parsed, type Warning } from '../model/types.js';
+import { NetpathError } from '../errors.js';
+import { parseIpAddr, parseIpLink, parseIpNeigh, parseIpRoute, parseIpRule } from '../tools/ip/index.js';
+import { parseTcFilter } from '../tools/tc/index.js';
+import { parseBpftoolCgroup, parseBpftoolLink, parseBpftoolNet, parseBpftoolProg } from '../tools/bpftool/index.js';
+import { parseWgDump } from '../tools/wg/index.js';
+import { parseSysctl } from '../tools/sysctl/index.js';
+import { parseUname } from '../tools/uname/index.js';
+import { parseCiliumConfig, parseCiliumEndpoints, parseCiliumStatus } from '../tools/cilium/index.js';
+import { CILIUM_CGROUP_ROOT } from './probes.js';
+import type { ProbeSource } from './source.js';
+
+/** Probes a trace cannot do without: their absence makes the answer `unknown`. */
+export const REQUIRED_PROBES = ['ip-link', 'ip-addr', 'ip-route4', 'ip-route6'] as const;
+
+interface ManifestLike {
+  node?: unknown;
+  kernel?: unknown;
+}
+
+/**
+ * Reads every probe the source has and parses it into one NodeState. Never throws for a bad or
+ * missing probe: each is recorded in `state.sources` and `state.warnings`, and the rest stands.
+ */
+export async function loadNodeState(source: ProbeSource): Promise<NodeState> {
+  const state = emptyNodeState();
+
+  const one = async <T>(id: string, parse: (text: string) => Parsed<T>, apply: (v: T) => void): Promise<void> => {
+    let got;
+    try {
+      got = await source.read(id);
+    } catch (e) {
+      record(state, id, 'failed', undefined, errMessage(e));
+      return;
+    }
+    if (got === undefined) {
+      state.sources.push({ probe: id, status: 'missing' });
+      return;
+    }
+    if (got.text.trim() === '') {
+      state.sources.push({ probe: id, status: 'ok', origin: got.origin, message: 'empty output' });
+      return;
+    }
+    try {
+      const parsed = parse(got.text);
+      apply(parsed.value);
+      state.warnings.push(...parsed.warnings);
+      state.sources.push({
+        probe: id,
+        status: parsed.warnings.length > 0 ? 'partial' : 'ok',
+        origin: got.origin,
+      });
+    } catch (e) {
+      record(state, id, 'failed', got.origin, errMessage(e));
+    }
+  };
+
+  const manifestText = await source.manifest().catch(() => undefined);
+  if (manifestText !== undefined) {
+    try {
+      const m = JSON.parse(manifestText) as ManifestLike;
+      if (typeof m.node === 'string') state.node.name = m.node;
+      if (typeof m.kernel === 'string') state.node.kernel = m.kernel;
+    } catch {
+      state.warnings.push({ code: 'manifest-unreadable', message: 'manifest.json is not valid JSON; ignored', source: 'manifest' });
+    }
+  }
+
+  await Promise.all([
+    one('uname', (t) => parseUname(t, 'uname'), (v) => (state.node.kernel = v)),
+    one('hostname', (t) => parsedLine(t), (v) => (state.node.name ??= v)),
+    one('ip-link', (t) => parseIpLink(t, 'ip-link'), (v) => state.links.push(...v)),
+    one('ip-addr', (t) => parseIpAddr(t, 'ip-addr'), (v) => state.addrs.push(...v)),
+    one('ip-route4', (t) => parseIpRoute(t, 'ip-route4', 4), (v) => pushAll(state.routes, v)),
+    one('ip-route6', (t) => parseIpRoute(t, 'ip-route6', 6), (v) => pushAll(state.routes, v)),
+    one('ip-rule4', (t) => parseIpRule(t, 'ip-rule4', 4), (v) => state.rules.push(...v)),
+    one('ip-rule6', (t) => parseIpRule(t, 'ip-rule6', 6), (v) => state.rules.push(...v)),
+    one('ip-neigh', (t) => parseIpNeigh(t, 'ip-neigh'), (v) => pushAll(state.neigh, v)),
+    one('bpftool-net', (t) => parseBpftoolNet(t, 'bpftool-net'), (v) => state.bpfNet.push(...v)),
+    one('bpftool-prog', (t) => parseBpftoolProg(t, 'bpftool-prog'), (v) => state.bpfProgs.push(...v)),
+    one('bpftool-link', (t) => parseBpftoolLink(t, 'bpftool-link'), (v) => state.bpfLinks.push(...v)),
+    one('bpftool-cgroup', (t) => parseBpftoolCgroup(t, 'bpftool-cgroup', CILIUM_CGROUP_ROOT), (v) => state.cgroup.push(...v)),
+    one('wg', (t) => parseWgDump(t, 'wg'), (v) => state.wg.push(...v)),
+    one('sysctl', (t) => parseSysctl(t, 'sysctl'), (v) => Object.assign(state.sysctl, v)),
+    one('cilium-status', (t) => parseCiliumStatus(t, 'cilium-status'), (v) => (state.cilium.status = v)),
+    one('cilium-endpoints', (t) => parseCiliumEndpoints(t, 'cilium-endpoints'), (v) => (state.cilium.endpoints = v)),
+    one('cilium-config', (t) => parseCiliumConfig(t, 'cilium-config'), (v) => Object.assign(state.cilium.config, v)),
+    loadTcFilters(source, one, state),
+    loadNetns(source, one, state),
+  ]);
+
+  for (const id of REQUIRED_PROBES) {
+    const r = state.sources.find((s) => s.probe === id);
+    if (r && (r.status === 'missing' || r.status === 'failed')) {
+      state.warnings.push({
+        code: 'required-probe-unavailable',
+        message: r.status === 'missing' ? `${id}: not in ${source.description}` : `${id}: ${r.message}`,
+        source: id,
+      });
+    }
+  }
+  return state;
+}
+
+type One = <T>(id: string, parse: (text: string) => Parsed<T>, apply: (v: T) => void) => Promise<void>;
+
+async function loadTcFilters(source: ProbeSource, one: One, state: NodeState): Promise<void> {
+  const names = await source.list('tc-filter');
+  const ids = new Set<string>();
+  for (const n of names) {
+    const m = /^(.+)\.(ingress|egress)\.(json|txt)$/.exec(n);
+    if (m) ids.add(`${m[1]}.${m[2]}`);
+  }
+  await Promise.all(
+    [...ids].map((id) => {
+      const dot = id.lastIndexOf('.');
+      const dev = id.slice(0, dot);
+      const dir = id.slice(dot + 1) as 'ingress' | 'egress';
+      return one(`tc-filter/${id}`, (t) => parseTcFilter(t, `tc-filter/${id}`, dev, dir), (v) => state.tc.push(...v));
+    }),
+  );
+}
+
+async function loadNetns(source: ProbeSource, one: One, state: NodeState): Promise<void> {
+  const names = await source.list('netns');
+  await Promise.all(
+    names.map(async (name) => {
+      const ns = { name, links: [] as NodeState['links'], addrs: [] as NodeState['addrs'], routes: [] as NodeState['routes'] };
+      const p = `netns/${name}`;
+      await Promise.all([
+        one(`${p}/ip-link`, (t) => parseIpLink(t, `${p}/ip-link`), (v) => ns.links.push(...v)),
+        one(`${p}/ip-addr`, (t) => parseIpAddr(t, `${p}/ip-addr`), (v) => ns.addrs.push(...v)),
+        one(`${p}/ip-route4`, (t) => parseIpRoute(t, `${p}/ip-route4`, 4), (v) => pushAll(ns.routes, v)),
+        one(`${p}/ip-route6`, (t) => parseIpRoute(t, `${p}/ip-route6`, 6), (v) => pushAll(ns.routes, v)),
+      ]);
+      state.netns.push(ns);
+    }),
+  );
+  state.netns.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+// push(...v) overflows the call stack for a million routes.
+function pushAll<T>(into: T[], items: T[]): void {
+  for (let i = 0; i < items.length; i++) into.push(items[i]!);
+}
+
+function parsedLine(text: string): Parsed<string> {
+  const line = text.trim().split('\n')[0]!.trim();
+  return { value: line, warnings: [] };
+}
+
+function record(state: NodeState, probe: string, status: 'failed', origin: string | undefined, message: string): void {
+  state.sources.push(origin === undefined ? { probe, status, message } : { probe, status, origin, message });
+  const w: Warning = { code: 'probe-unreadable', message: `${probe}: ${message}`, source: probe };
+  state.warnings.push(w);
+}
+
+function errMessage(e: unknown): string {
+  if (e instanceof NetpathError) return e.message;
+  return e instanceof Error ? e.message.split('\n')[0]! : String(e);
+}

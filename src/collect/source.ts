@@ -1,0 +1,140 @@
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SourceError } from '../errors.js';
+import { readTarGz, TarError } from './tar.js';
+
+/** A probe's raw output, from a snapshot file or a live command. */
+export interface ProbeText {
+  text: string;
+  ext: 'json' | 'txt';
+  /** the file read or the command run, for messages */
+  origin: string;
+}
+
+/**
+ * Where probe outputs come from. `read(id)` prefers `.json` over `.txt` (the snapshot contract);
+ * `list(dir)` names the entries of a sub-directory (`netns`, `tc-filter`).
+ */
+export interface ProbeSource {
+  readonly description: string;
+  read(id: string): Promise<ProbeText | undefined>;
+  list(dir: string): Promise<string[]>;
+  /** raw manifest.json text, if present */
+  manifest(): Promise<string | undefined>;
+}
+
+/** Files larger than this are refused: no probe of a real node prints more. */
+export const MAX_PROBE_FILE_BYTES = 1536 * 1024 * 1024;
+
+function decode(buf: Buffer, origin: string): string {
+  if (buf.includes(0)) throw new SourceError(origin, 'binary data (NUL bytes), not tool output');
+  return buf.toString('utf8');
+}
+
+export function dirSource(root: string): ProbeSource {
+  const tryRead = async (rel: string): Promise<Buffer | undefined> => {
+    const p = join(root, rel);
+    try {
+      const st = await stat(p);
+      if (!st.isFile()) return undefined;
+      if (st.size > MAX_PROBE_FILE_BYTES) throw new SourceError(p, `file is ${st.size} bytes, over the ${MAX_PROBE_FILE_BYTES} limit`);
+      return await readFile(p);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      if (code === 'EACCES' || code === 'EPERM') throw new SourceError(p, 'permission denied');
+      throw e;
+    }
+  };
+  return {
+    description: root,
+    async read(id) {
+      for (const ext of ['json', 'txt'] as const) {
+        const buf = await tryRead(`${id}.${ext}`);
+        if (buf !== undefined) {
+          const origin = join(root, `${id}.${ext}`);
+          return { text: decode(buf, origin), ext, origin };
+        }
+      }
+      return undefined;
+    },
+    async list(dir) {
+      try {
+        return (await readdir(join(root, dir))).sort();
+      } catch {
+        return [];
+      }
+    },
+    async manifest() {
+      const buf = await tryRead('manifest.json');
+      return buf === undefined ? undefined : decode(buf, join(root, 'manifest.json'));
+    },
+  };
+}
+
+/** A snapshot held in memory: from a `.tar.gz`, or captured live a moment ago. */
+export function memorySource(files: Map<string, Buffer | string>, description: string): ProbeSource {
+  const get = (rel: string): string | undefined => {
+    const v = files.get(rel);
+    if (v === undefined) return undefined;
+    return typeof v === 'string' ? v : decode(v, `${description}:${rel}`);
+  };
+  return {
+    description,
+    async read(id) {
+      for (const ext of ['json', 'txt'] as const) {
+        const text = get(`${id}.${ext}`);
+        if (text !== undefined) return { text, ext, origin: `${description}:${id}.${ext}` };
+      }
+      return undefined;
+    },
+    async list(dir) {
+      const names = new Set<string>();
+      for (const k of files.keys()) if (k.startsWith(dir + '/')) names.add(k.slice(dir.length + 1).split('/')[0]!);
+      return [...names].sort();
+    },
+    async manifest() {
+      return get('manifest.json');
+    },
+  };
+}
+
+const MARKERS = ['manifest.json', 'ip-link.json', 'ip-link.txt', 'ip-route4.json', 'ip-route4.txt', 'ip-addr.json', 'ip-addr.txt'];
+
+/** Strips the single top-level directory most archives have (`snap/ip-link.json`). */
+function rebase(files: Map<string, Buffer>): Map<string, Buffer> {
+  const keys = [...files.keys()];
+  if (keys.some((k) => MARKERS.includes(k))) return files;
+  const tops = new Set(keys.map((k) => k.split('/')[0]!));
+  if (tops.size !== 1) return files;
+  const top = [...tops][0]! + '/';
+  return new Map(keys.map((k) => [k.slice(top.length), files.get(k)!]));
+}
+
+export interface OpenedSnapshot {
+  source: ProbeSource;
+  warnings: string[];
+}
+
+/** Opens a snapshot directory or `.tar.gz` (SourceError when it is neither, or is unreadable). */
+export async function openSnapshot(path: string): Promise<OpenedSnapshot> {
+  let st;
+  try {
+    st = await stat(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new SourceError(path, code === 'ENOENT' ? 'no such snapshot directory or file' : `cannot read (${code})`);
+  }
+  if (st.isDirectory()) return { source: dirSource(path), warnings: [] };
+  if (!/\.(tar\.gz|tgz)$/.test(path)) throw new SourceError(path, 'not a directory or a .tar.gz snapshot');
+  try {
+    const { files, skipped } = readTarGz(await readFile(path));
+    return {
+      source: memorySource(rebase(files), path),
+      warnings: skipped.map((s) => `${path}: skipped archive member ${s}`),
+    };
+  } catch (e) {
+    if (e instanceof TarError) throw new SourceError(path, e.message);
+    throw e;
+  }
+}
