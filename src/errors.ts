@@ -31,9 +31,10 @@ export class UsageError extends NetpathError {
 export class SourceError extends NetpathError {
   constructor(
     readonly source: string,
-    message: string,
+    /** the message without the source prefix */
+    readonly detail: string,
   ) {
-    super(`${source}: ${message}`, EXIT.source);
+    super(`${source}: ${detail}`, EXIT.source);
   }
 }
 

@@ -1,5 +1,5 @@
 import { emptyNodeState, type NodeState, type Parsed, type Warning } from '../model/types.js';
-import { NetpathError } from '../errors.js';
+import { NetpathError, SourceError } from '../errors.js';
 import { parseIpAddr, parseIpLink, parseIpNeigh, parseIpRoute, parseIpRule } from '../tools/ip/index.js';
 import { parseTcFilter } from '../tools/tc/index.js';
 import { parseBpftoolCgroup, parseBpftoolLink, parseBpftoolNet, parseBpftoolProg } from '../tools/bpftool/index.js';
@@ -156,6 +156,7 @@ function record(state: NodeState, probe: string, status: 'failed', origin: strin
 }
 
 function errMessage(e: unknown): string {
+  if (e instanceof SourceError) return e.detail;
   if (e instanceof NetpathError) return e.message;
   return e instanceof Error ? e.message.split('\n')[0]! : String(e);
 }
