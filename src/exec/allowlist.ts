@@ -17,7 +17,7 @@ const PARAM_PATTERNS: Record<string, RegExp> = {
   netns: /^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,127}$/,
   map: /^cilium_[A-Za-z0-9_]{1,64}$/,
   cgroup: /^\/(run|sys\/fs)\/[A-Za-z0-9_./-]{0,200}$/,
-  'sysctl-key': /^net\.[A-Za-z0-9_.]{1,120}$/,
+  'sysctl-key': /^net\.[A-Za-z0-9_.-]{1,120}$/,
 };
 
 const IP_QUERIES: Slot[][] = [

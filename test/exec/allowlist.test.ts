@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { isAllowed, describeAllowList } from '../../src/exec/allowlist.js';
+import { NODE_PROBES, netnsProbes, tcFilterProbes } from '../../src/collect/probes.js';
+
+describe('read-only allow-list', () => {
+  it('allows every probe netpath defines', () => {
+    const all = [...NODE_PROBES, ...netnsProbes('cni-1a2b'), ...tcFilterProbes('lxc0123456789ab'), ...tcFilterProbes('eth0')];
+    for (const p of all) {
+      expect(isAllowed(p.argv), p.argv.join(' ')).toBe(true);
+      if (p.fallbackArgv) expect(isAllowed(p.fallbackArgv), p.fallbackArgv.join(' ')).toBe(true);
+    }
+    expect(isAllowed(['bpftool', '-j', 'map', 'dump', 'pinned', '/sys/fs/bpf/tc/globals/cilium_lb4_services_v2'])).toBe(true);
+  });
+
+  it('refuses anything that writes or is not on the list', () => {
+    const bad: string[][] = [
+      ['ip', 'route', 'add', '10.0.0.0/8', 'dev', 'eth0'],
+      ['ip', 'link', 'set', 'eth0', 'down'],
+      ['ip', '-n', 'x', 'link', 'del', 'eth0'],
+      ['tc', 'filter', 'del', 'dev', 'eth0', 'ingress'],
+      ['tc', '-j', 'filter', 'show', 'dev', '-bad', 'ingress'],
+      ['tc', '-j', 'filter', 'show', 'dev', 'a'.repeat(16), 'ingress'],
+      ['tc', '-j', 'filter', 'show', 'dev', 'eth0;rm -rf /', 'ingress'],
+      ['nft', 'flush', 'ruleset'],
+      ['nft', '-f', '/tmp/x'],
+      ['iptables', '-F'],
+      ['iptables-restore'],
+      ['conntrack', '-F'],
+      ['conntrack', '-D', '-s', '10.0.0.1'],
+      ['wg', 'set', 'wg0', 'peer', 'x', 'remove'],
+      ['wg', 'show', 'wg0', 'private-key'],
+      ['bpftool', 'prog', 'load', 'x.o', '/sys/fs/bpf/x'],
+      ['bpftool', '-j', 'map', 'dump', 'pinned', '/sys/fs/bpf/tc/globals/../../x'],
+      ['bpftool', '-j', 'map', 'update', 'pinned', '/sys/fs/bpf/tc/globals/cilium_lb4_services_v2'],
+      ['bpftool', 'cgroup', 'detach', '/run/cilium/cgroupv2', 'connect4', 'id', '1'],
+      ['sysctl', '-w', 'net.ipv4.ip_forward=0'],
+      ['sysctl', 'net.ipv4.ip_forward=0'],
+      ['sysctl', 'kernel.core_pattern'],
+      ['cilium-dbg', 'service', 'delete', '1'],
+      ['sh', '-c', 'ip route'],
+      ['ip'],
+      [],
+    ];
+    for (const argv of bad) expect(isAllowed(argv), JSON.stringify(argv)).toBe(false);
+  });
+
+  it('documents the list in human form', () => {
+    const lines = describeAllowList();
+    expect(lines).toContain('ip -j -d link show');
+    expect(lines).toContain('tc -j filter show dev <dev> ingress');
+    expect(lines.some((l) => l.startsWith('sysctl'))).toBe(true);
+  });
+});
