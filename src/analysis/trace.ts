@@ -1,0 +1,706 @@
+import type { Address, Evidence, Family, Link, NodeState, Rule, Warning, WgDevice, WgPeer } from '../model/types.js';
+import type { Disposition, Flow, Hop, Trace, TraceEndpoint } from '../model/trace.js';
+import { familyOf, prefixContains, prefixLen } from '../model/addr.js';
+import { deriveDatapath, type CiliumProgramAttachment, type Datapath, type Fact } from './datapath.js';
+import { routeQuery, buildRouting, type RouteAnswer, type Routing } from './routing.js';
+
+/** What the trace engine works on: the node, what Cilium does there, and the routing tables. */
+export interface TraceContext {
+  state: NodeState;
+  dp: Datapath;
+  routing: Routing;
+  /** routing per pod namespace, built lazily */
+  nsRouting: Map<string, Routing>;
+}
+
+export function createTraceContext(state: NodeState): TraceContext {
+  return { state, dp: deriveDatapath(state), routing: buildRouting(state.routes, state.rules, state), nsRouting: new Map() };
+}
+
+interface Builder {
+  hops: Hop[];
+  warnings: Warning[];
+}
+
+const NF_LOCAL_IN = ['PREROUTING', 'INPUT'];
+const NF_FORWARD = ['PREROUTING', 'FORWARD', 'POSTROUTING'];
+const NF_LOCAL_OUT = ['OUTPUT', 'POSTROUTING'];
+
+/** Reconstructs the path of `flow` through the node. Pure: the same state gives the same trace. */
+export function traceFlow(ctx: TraceContext, flow: Flow): Trace {
+  const b: Builder = { hops: [], warnings: [] };
+  const src = classify(ctx, flow.src);
+  const dst = classify(ctx, flow.dst);
+  warnMissing(ctx, b);
+  let disposition: Disposition;
+  if (familyOf(flow.src) !== familyOf(flow.dst)) {
+    b.hops.push(drop('source and destination are of different address families', []));
+    disposition = 'dropped';
+  } else if (src.kind === 'local-pod') disposition = fromLocalPod(ctx, b, flow, src, dst);
+  else if (src.kind === 'host') disposition = fromHost(ctx, b, flow, src, dst);
+  else disposition = fromOutside(ctx, b, flow, src, dst);
+  return {
+    schemaVersion: 1,
+    node: ctx.state.node.name,
+    flow,
+    src,
+    dst,
+    hops: b.hops,
+    disposition,
+    warnings: dedupe([...b.warnings]),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// classification
+
+export function classify(ctx: TraceContext, ip: string): TraceEndpoint {
+  const { state, dp } = ctx;
+  const pod = findLocalPod(ctx, ip);
+  if (pod) return pod;
+  const hostAddr = state.addrs.find((a) => a.local === ip);
+  if (hostAddr) {
+    return { kind: 'host', ip, dev: hostAddr.ifname, evidence: [hostAddr.source] };
+  }
+  const fam = familyOf(ip) as Family;
+  const cidr = fam === 4 ? dp.nativeRoutingCidr.v4 : dp.nativeRoutingCidr.v6;
+  const nodeRoute = podCidrRouteFor(ctx, ip);
+  if (cidr.known && prefixContains(cidr.value, ip)) {
+    const ep: TraceEndpoint = {
+      kind: 'remote-pod',
+      ip,
+      because: `inside the native-routing CIDR ${cidr.value} and not a pod of this node`,
+      evidence: [...cidr.evidence],
+    };
+    if (nodeRoute?.gateway) {
+      ep.node = nodeRoute.gateway;
+      ep.evidence.push(nodeRoute.route.source);
+    }
+    return ep;
+  }
+  if (isNodeAddress(ctx, ip)) {
+    const r = nodeRouteFor(ctx, ip)!;
+    return {
+      kind: 'remote-node',
+      ip,
+      because: 'the next hop of a route to a pod CIDR inside the native-routing CIDR (autoDirectNodeRoutes)',
+      evidence: [r.source],
+    };
+  }
+  if (!cidr.known) {
+    return {
+      kind: 'external',
+      ip,
+      because: `not an address of this node or its pods; native-routing CIDR unknown (${cidr.because}), so it could also be a remote pod`,
+      evidence: [],
+    };
+  }
+  return { kind: 'external', ip, because: 'not on this node, its pods, or inside the native-routing CIDR', evidence: [] };
+}
+
+function findLocalPod(ctx: TraceContext, ip: string): TraceEndpoint | undefined {
+  const { state } = ctx;
+  for (const ns of state.netns) {
+    const a = ns.addrs.find((x) => x.local === ip && x.ifname !== 'lo');
+    if (!a) continue;
+    const podLink = ns.links.find((l) => l.ifindex === a.ifindex || l.name === a.ifname);
+    const ev: Evidence[] = [a.source];
+    let dev: string | undefined;
+    if (podLink?.linkIndex !== undefined) {
+      const host = state.links.find((l) => l.ifindex === podLink.linkIndex && l.kind !== undefined && ['veth', 'netkit'].includes(l.kind));
+      if (host) {
+        dev = host.name;
+        ev.push(podLink.source, host.source);
+      }
+    }
+    const ep = state.cilium.endpoints?.find((e) => e.ipv4 === ip || e.ipv6 === ip);
+    if (ep) {
+      ev.push(ep.source);
+      if (dev === undefined && ep.ifname) dev = ep.ifname;
+    }
+    const out: TraceEndpoint = { kind: 'local-pod', ip, netns: ns.name, evidence: ev };
+    if (dev !== undefined) out.dev = dev;
+    else out.because = `no host-side device found for ${a.ifname} in netns ${ns.name}`;
+    if (ep) {
+      out.endpointId = ep.id;
+      if (ep.name) out.pod = ep.name;
+    }
+    return out;
+  }
+  const ep = state.cilium.endpoints?.find((e) => !e.isHost && (e.ipv4 === ip || e.ipv6 === ip));
+  if (ep) {
+    const out: TraceEndpoint = {
+      kind: 'local-pod',
+      ip,
+      endpointId: ep.id,
+      evidence: [ep.source],
+      because: 'listed by the Cilium endpoint list; its network namespace is not in the snapshot',
+    };
+    if (ep.ifname) out.dev = ep.ifname;
+    if (ep.name) out.pod = ep.name;
+    return out;
+  }
+  return undefined;
+}
+
+/** The autoDirectNodeRoutes-style route (`podCIDR via nodeIP`) that covers ip, if any. */
+function podCidrRouteFor(ctx: TraceContext, ip: string): { route: import('../model/types.js').Route; gateway?: string } | undefined {
+  const ans = routeQuery(ctx.routing, { family: familyOf(ip) as Family, dst: ip });
+  if (!ans.route || ans.result !== 'unicast' || prefixLen(ans.route.dst) === 0) return undefined;
+  const gw = ans.nexthops[0]?.gateway;
+  return gw === undefined ? { route: ans.route } : { route: ans.route, gateway: gw };
+}
+
+function nodeRouteFor(ctx: TraceContext, ip: string) {
+  const fam = familyOf(ip) as Family;
+  const cidr = fam === 4 ? ctx.dp.nativeRoutingCidr.v4 : ctx.dp.nativeRoutingCidr.v6;
+  if (!cidr.known) return undefined;
+  return ctx.state.routes.find(
+    (r) =>
+      r.family === fam &&
+      r.table === 254 &&
+      r.type === 'unicast' &&
+      r.nexthops.some((n) => n.gateway === ip) &&
+      prefixLen(r.dst) > 0 &&
+      prefixContains(cidr.value, r.dst.split('/')[0]!),
+  );
+}
+
+function isNodeAddress(ctx: TraceContext, ip: string): boolean {
+  return nodeRouteFor(ctx, ip) !== undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// paths
+
+function fromLocalPod(ctx: TraceContext, b: Builder, flow: Flow, src: TraceEndpoint, dst: TraceEndpoint): Disposition {
+  const fam = familyOf(flow.dst) as Family;
+  // 1. the pod's own routing table decides whether the packet leaves through eth0 at all
+  if (src.netns !== undefined) {
+    const ns = ctx.state.netns.find((n) => n.name === src.netns)!;
+    if (ns.routes.length === 0) {
+      b.warnings.push({ code: 'pod-routes-missing', message: `no routes for netns ${ns.name} in the snapshot: the pod's own routing is not checked`, source: `netns/${ns.name}/ip-route${fam}` });
+    } else {
+      const r = nsRouting(ctx, ns.name);
+      const ans = routeQuery(r, { family: fam, dst: flow.dst, src: flow.src, iif: 'lo' });
+      const hop = routeHop(ans, `route in pod netns ${ns.name}`);
+      hop.netns = ns.name;
+      b.hops.push(hop);
+      if (ans.result !== 'unicast') return routeFailure(b, ans, flow);
+      if (ans.result === 'unicast' && ans.nexthops[0]?.dev === 'lo') {
+        b.hops.push({ kind: 'deliver', detail: `delivered inside the pod's own namespace ${ns.name}`, evidence: ans.evidence, netns: ns.name });
+        return 'delivered';
+      }
+    }
+  }
+  const lxc = src.dev;
+  if (lxc === undefined) {
+    b.warnings.push({ code: 'pod-device-unknown', message: `the host-side device of ${src.ip} is unknown: ${src.because ?? ''}` });
+    return 'unknown';
+  }
+  // 2. the program Cilium attaches to the lxc device (its ingress = what the pod sends)
+  const prog = findProgram(ctx, lxc, 'ingress', 'cil_from_container');
+  if (!prog) {
+    b.warnings.push({
+      code: 'no-cilium-program',
+      message: `no Cilium program seen on ${lxc} ingress: the packet enters the host stack unprocessed by Cilium`,
+    });
+    b.hops.push(stackHop(`${lxc} has no cil_from_container: the packet enters the host stack`, [], NF_FORWARD));
+    return stackForward(ctx, b, flow, dst, lxc, src);
+  }
+  b.hops.push(prog);
+  const hr = ctx.dp.hostRouting;
+
+  if (dst.kind === 'local-pod') return localDelivery(ctx, b, dst, false);
+
+  if (dst.kind === 'host') {
+    b.hops.push({
+      kind: 'stack',
+      detail: `${dst.ip} is this node: cil_from_container passes the packet to the host stack (CTX_ACT_OK)`,
+      evidence: [...dst.evidence],
+      hooks: NF_LOCAL_IN,
+    });
+    const ans = routeQuery(ctx.routing, { family: fam, dst: flow.dst, src: flow.src, iif: lxc });
+    b.hops.push(routeHop(ans, 'kernel route lookup'));
+    if (ans.result !== 'local') return routeFailure(b, ans, flow);
+    b.hops.push(netfilterHop(ctx, NF_LOCAL_IN));
+    b.hops.push({ kind: 'deliver', detail: `delivered to a local socket on ${dst.ip} (${dst.dev ?? 'this node'})`, evidence: dst.evidence });
+    return 'delivered';
+  }
+
+  if (!hr.known) {
+    b.warnings.push({ code: 'host-routing-unknown', message: `host routing mode unknown (${hr.because}): the path below assumes neither; it shows the kernel route` });
+    return stackForward(ctx, b, flow, dst, lxc, src, true);
+  }
+  if (hr.value === 'legacy') {
+    b.hops.push(stackHop(`legacy host routing: cil_from_container returns the packet to the stack (CTX_ACT_OK)`, hr.evidence, NF_FORWARD, ctx.dp.legacyReasons));
+    return stackForward(ctx, b, flow, dst, lxc, src);
+  }
+  // BPF host routing: fib_redirect() → bpf_fib_lookup(ifindex = lxc) → bpf_redirect_neigh
+  const ans = routeQuery(ctx.routing, { family: fam, dst: flow.dst, src: flow.src, iif: lxc, bpfFib: true });
+  const fibHop = routeHop(ans, `FIB lookup in cil_from_container (bpf_fib_lookup, ifindex ${lxc})`);
+  fibHop.evidence.unshift(...hr.evidence);
+  b.hops.push(fibHop);
+  for (const d of ans.divergence) b.warnings.push({ code: 'fib-policy-divergence', message: d });
+  if (ans.result === 'local') {
+    b.hops.push({ kind: 'stack', detail: 'the FIB says the destination is local (BPF_FIB_LKUP_RET_NOT_FWDED): passed to the stack', evidence: ans.evidence, hooks: NF_LOCAL_IN });
+    b.hops.push({ kind: 'deliver', detail: `delivered to a local socket on ${flow.dst}`, evidence: [] });
+    return 'delivered';
+  }
+  if (ans.result !== 'unicast') {
+    b.hops.push(drop(`bpf_fib_lookup returns ${ans.result}: Cilium drops with DROP_NO_FIB`, ans.evidence));
+    return ans.result === 'no-route' || ans.result === 'unreachable' ? 'no-route' : 'dropped';
+  }
+  return egressFromNode(ctx, b, flow, src, dst, ans, 'redirect_neigh');
+}
+
+function fromHost(ctx: TraceContext, b: Builder, flow: Flow, src: TraceEndpoint, dst: TraceEndpoint): Disposition {
+  const fam = familyOf(flow.dst) as Family;
+  const ans = routeQuery(ctx.routing, { family: fam, dst: flow.dst, src: flow.src, iif: 'lo' });
+  b.hops.push(routeHop(ans, 'output route lookup for a locally generated packet'));
+  if (ans.result === 'local') {
+    b.hops.push({ kind: 'deliver', detail: `delivered locally on ${flow.dst} (loopback)`, evidence: dst.evidence });
+    return 'delivered';
+  }
+  if (ans.result !== 'unicast') return routeFailure(b, ans, flow);
+  b.hops.push(netfilterHop(ctx, NF_LOCAL_OUT));
+  const dev = ans.nexthops[0]?.dev;
+  if (dst.kind === 'local-pod' && dev !== undefined && isCiliumHost(ctx, dev)) {
+    const p = findProgram(ctx, dev, 'egress', 'cil_from_host');
+    if (p) b.hops.push(p);
+    else b.warnings.push({ code: 'no-cilium-program', message: `no cil_from_host seen on ${dev} egress` });
+    return localDelivery(ctx, b, dst, true);
+  }
+  if (dst.kind === 'local-pod' && dev === dst.dev) {
+    // endpoint routes: the kernel routes straight to lxcX; cil_to_container (if any) runs on its egress
+    const p = findProgram(ctx, dev!, 'egress', 'cil_to_container');
+    if (p) b.hops.push(p);
+    b.hops.push(deliverHop(dst));
+    return 'delivered';
+  }
+  return egressFromNode(ctx, b, flow, src, dst, ans, 'stack');
+}
+
+function fromOutside(ctx: TraceContext, b: Builder, flow: Flow, src: TraceEndpoint, dst: TraceEndpoint): Disposition {
+  const fam = familyOf(flow.dst) as Family;
+  // Which device does the packet arrive on? The one this node would use to reach the source.
+  const back = routeQuery(ctx.routing, { family: fam, dst: flow.src, iif: 'lo' });
+  const inDev = back.result === 'unicast' ? back.nexthops[0]?.dev : undefined;
+  if (inDev === undefined) {
+    b.warnings.push({ code: 'ingress-device-unknown', message: `no route back to ${flow.src}: the device the packet arrives on is unknown` });
+    return 'unknown';
+  }
+  const arrive: Hop = {
+    kind: 'route',
+    detail: `arrives on ${inDev} (the device this node routes ${flow.src} through; a packet from elsewhere would be asymmetric and may meet rp_filter)`,
+    evidence: back.evidence,
+    dev: inDev,
+    inferred: true,
+    because: 'the ingress device is taken from the reverse route',
+  };
+  b.hops.push(arrive);
+  const wgDev = wgDevice(ctx, inDev);
+  const prog = findProgram(ctx, inDev, 'ingress', 'cil_from_netdev');
+  if (prog) b.hops.push(prog);
+  else if (!wgDev)
+    b.warnings.push({ code: 'no-cilium-program', message: `no cil_from_netdev seen on ${inDev} ingress: Cilium does not see this packet before the stack` });
+
+  if (dst.kind === 'local-pod') {
+    const hr = ctx.dp.hostRouting;
+    if (prog && hr.known && hr.value === 'bpf') return localDelivery(ctx, b, dst, false);
+    b.hops.push(stackHop(prog ? 'legacy host routing: cil_from_netdev passes the packet to the stack' : 'into the host stack', hr.known ? hr.evidence : [], NF_FORWARD));
+    const ans = routeQuery(ctx.routing, { family: fam, dst: flow.dst, src: flow.src, iif: inDev });
+    b.hops.push(routeHop(ans, 'kernel route lookup'));
+    if (ans.result !== 'unicast') return routeFailure(b, ans, flow);
+    b.hops.push(netfilterHop(ctx, NF_FORWARD));
+    const dev = ans.nexthops[0]?.dev;
+    if (dev !== undefined && isCiliumHost(ctx, dev)) {
+      const p = findProgram(ctx, dev, 'egress', 'cil_from_host');
+      if (p) b.hops.push(p);
+      return localDelivery(ctx, b, dst, true);
+    }
+    if (dev === dst.dev) {
+      b.hops.push(deliverHop(dst));
+      return 'delivered';
+    }
+    b.warnings.push({ code: 'unexpected-route', message: `the route to local pod ${dst.ip} leaves through ${dev}, not cilium_host or ${dst.dev}` });
+    return egressFromNode(ctx, b, flow, src, dst, ans, 'stack');
+  }
+  if (dst.kind === 'host') {
+    b.hops.push({ kind: 'stack', detail: 'to this node: passed to the host stack', evidence: [], hooks: NF_LOCAL_IN });
+    const ans = routeQuery(ctx.routing, { family: fam, dst: flow.dst, src: flow.src, iif: inDev });
+    b.hops.push(routeHop(ans, 'kernel route lookup'));
+    if (ans.result !== 'local') return routeFailure(b, ans, flow);
+    b.hops.push(netfilterHop(ctx, NF_LOCAL_IN));
+    b.hops.push({ kind: 'deliver', detail: `delivered to a local socket on ${dst.ip}`, evidence: dst.evidence });
+    return 'delivered';
+  }
+  // transit
+  b.hops.push(stackHop('not for this node: forwarded by the kernel stack', [], NF_FORWARD));
+  const ans = routeQuery(ctx.routing, { family: fam, dst: flow.dst, src: flow.src, iif: inDev });
+  b.hops.push(routeHop(ans, 'kernel route lookup (forwarding)'));
+  if (ans.result !== 'unicast') return routeFailure(b, ans, flow);
+  const fwd = ctx.state.sysctl[fam === 4 ? 'net.ipv4.ip_forward' : 'net.ipv6.conf.all.forwarding'];
+  if (fwd && fwd.value.trim() === '0') {
+    b.hops.push(drop(`forwarding is disabled on this node`, [fwd.source]));
+    return 'dropped';
+  }
+  b.hops.push(netfilterHop(ctx, NF_FORWARD));
+  return egressFromNode(ctx, b, flow, src, dst, ans, 'stack');
+}
+
+/** The packet leaves the node by `ans`: redirect_neigh (BPF host routing) or the stack. */
+function egressFromNode(
+  ctx: TraceContext,
+  b: Builder,
+  flow: Flow,
+  src: TraceEndpoint,
+  dst: TraceEndpoint,
+  ans: RouteAnswer,
+  via: 'redirect_neigh' | 'stack',
+): Disposition {
+  const nh = ans.nexthops;
+  if (nh.length > 1) {
+    b.warnings.push({
+      code: 'multipath',
+      message: `${nh.length} next hops (multipath): the kernel picks one per flow by hash; the path below follows the first and the others are listed`,
+    });
+  }
+  const first = nh[0]!;
+  const dev = first.dev ?? '?';
+  const next = first.gateway ?? flow.dst;
+  const neigh = ctx.state.neigh.find((n) => n.dst === next && n.dev === dev);
+  const wg = wgDevice(ctx, dev);
+  if (via === 'redirect_neigh') {
+    const hop: Hop = {
+      kind: 'redirect_neigh',
+      detail: `bpf_redirect_neigh out of ${dev} to ${next}${first.gateway ? ' (gateway)' : ' (directly connected)'}: bypasses the host stack and netfilter`,
+      evidence: neigh ? [neigh.source] : [],
+      dev,
+      nexthop: next,
+    };
+    if (neigh) hop.neighbor = neigh.lladdr === undefined ? { state: neigh.state } : { lladdr: neigh.lladdr, state: neigh.state };
+    else if (!wg) {
+      hop.detail += `; no neighbour entry for ${next} on ${dev}: the kernel resolves it when the packet is sent`;
+    }
+    if (nh.length > 1) hop.candidates = nh.map((n) => ({ ...(n.gateway ? { gateway: n.gateway } : {}), ...(n.dev ? { dev: n.dev } : {}), ...(n.weight ? { weight: n.weight } : {}) }));
+    b.hops.push(hop);
+  } else if (neigh && neigh.state.includes('FAILED')) {
+    b.warnings.push({ code: 'neighbour-failed', message: `the neighbour ${next} on ${dev} is FAILED: the packet will not leave` });
+  }
+  const egressProg = findProgram(ctx, dev, 'egress', 'cil_to_netdev');
+  if (egressProg) b.hops.push(egressProg);
+  if (src.kind === 'local-pod') b.hops.push(masquerade(ctx, flow, dst, dev, egressProg !== undefined));
+  if (wg) return wireguardHops(ctx, b, flow, dev, wg);
+  if (first.gateway && !isNodeAddress(ctx, first.gateway) && dst.kind !== 'remote-node') {
+    b.hops.push({
+      kind: 'gateway',
+      detail: `leaves the node towards gateway ${first.gateway} on ${dev}, which is not a node that owns a pod CIDR here`,
+      evidence: [...ans.evidence, ...(neigh ? [neigh.source] : [])],
+      gateway: first.gateway,
+      dev,
+    });
+  }
+  return 'forwarded';
+}
+
+function wireguardHops(ctx: TraceContext, b: Builder, flow: Flow, dev: string, wg: WgDevice): Disposition {
+  const peer = pickWgPeer(wg, flow.dst);
+  if (!peer) {
+    b.hops.push(drop(`no WireGuard peer of ${dev} allows ${flow.dst} (allowed-ips): wireguard drops it`, [wg.source]));
+    return 'dropped';
+  }
+  const hop: Hop = {
+    kind: 'wireguard',
+    detail: `encrypted by ${dev} for peer ${short(peer.peer.publicKey)} (allowed-ips ${peer.prefix})${peer.peer.endpoint ? `, sent as UDP to ${peer.peer.endpoint}` : ', which has no endpoint: the packet cannot be sent'}`,
+    evidence: [peer.peer.source],
+    dev,
+    peer: peer.peer.publicKey,
+    allowedIps: peer.prefix,
+  };
+  if (peer.peer.endpoint) hop.endpoint = peer.peer.endpoint;
+  b.hops.push(hop);
+  if (!peer.peer.endpoint) return 'dropped';
+  const epAddr = peer.peer.endpoint.replace(/^\[/, '').replace(/\]:\d+$/, '').replace(/:\d+$/, '');
+  const fam = familyOf(epAddr);
+  if (fam === null) return 'forwarded';
+  const q: Parameters<typeof routeQuery>[1] = { family: fam, dst: epAddr, iif: 'lo' };
+  if (wg.fwmark !== undefined) q.mark = wg.fwmark;
+  const ans = routeQuery(ctx.routing, q);
+  b.hops.push(routeHop(ans, `route for the encrypted packet to ${epAddr}${wg.fwmark ? ` (fwmark 0x${wg.fwmark.toString(16)})` : ''}`));
+  if (ans.result !== 'unicast') return routeFailure(b, ans, { ...flow, dst: epAddr });
+  b.hops.push(netfilterHop(ctx, NF_LOCAL_OUT));
+  const out = ans.nexthops[0]!;
+  const p = out.dev ? findProgram(ctx, out.dev, 'egress', 'cil_to_netdev') : undefined;
+  if (p) b.hops.push(p);
+  if (out.gateway) {
+    b.hops.push({ kind: 'gateway', detail: `the encrypted packet leaves ${out.dev} towards gateway ${out.gateway}`, evidence: ans.evidence, gateway: out.gateway, ...(out.dev ? { dev: out.dev } : {}) });
+  }
+  return 'forwarded';
+}
+
+function localDelivery(ctx: TraceContext, b: Builder, dst: TraceEndpoint, fromHostSide: boolean): Disposition {
+  const hr = ctx.dp.hostRouting;
+  const dev = dst.dev ?? '?';
+  const mode = ctx.dp.deviceMode;
+  const netkit = mode.known && mode.value !== 'veth';
+  if (!hr.known) {
+    b.hops.push({
+      kind: 'redirect',
+      detail: `local delivery to ${dst.ip} on ${dev}: bpf_redirect_peer with BPF host routing, bpf_redirect otherwise — host routing unknown`,
+      evidence: dst.evidence,
+      dev,
+      inferred: true,
+      because: hr.because,
+    });
+  } else if (hr.value === 'bpf' && !fromHostSide && !netkit) {
+    b.hops.push({
+      kind: 'redirect_peer',
+      detail: `bpf_redirect_peer into ${dst.netns ?? 'the pod'} through ${dev}: skips the host stack, netfilter and ${dev}'s own tc hooks`,
+      evidence: [...hr.evidence, ...dst.evidence],
+      dev,
+      ...(dst.netns ? { netns: dst.netns } : {}),
+    });
+  } else {
+    const why = fromHostSide
+      ? 'the packet comes from the host side, where Cilium never uses redirect_peer'
+      : netkit
+        ? 'netkit device: a plain redirect, netkit switches the namespace'
+        : 'legacy host routing';
+    b.hops.push({
+      kind: 'redirect',
+      detail: `bpf_redirect to ${dev} (${why}), then across the veth into ${dst.netns ?? 'the pod'}`,
+      evidence: [...(hr.evidence ?? []), ...dst.evidence],
+      dev,
+    });
+    const p = findProgram(ctx, dev, 'egress', 'cil_to_container');
+    if (p) b.hops.push(p);
+  }
+  b.hops.push(deliverHop(dst));
+  return 'delivered';
+}
+
+/** Legacy path: the kernel routes the packet that arrived on `inDev`. */
+function stackForward(
+  ctx: TraceContext,
+  b: Builder,
+  flow: Flow,
+  dst: TraceEndpoint,
+  inDev: string,
+  src: TraceEndpoint,
+  hostRoutingUnknown = false,
+): Disposition {
+  const fam = familyOf(flow.dst) as Family;
+  const ans = routeQuery(ctx.routing, { family: fam, dst: flow.dst, src: flow.src, iif: inDev });
+  const hop = routeHop(ans, 'kernel route lookup');
+  if (hostRoutingUnknown) {
+    hop.inferred = true;
+    hop.because = 'host routing mode unknown: with BPF host routing bpf_fib_lookup makes the same decision without netfilter';
+  }
+  b.hops.push(hop);
+  if (ans.result === 'local') {
+    b.hops.push(deliverHop(dst));
+    return 'delivered';
+  }
+  if (ans.result !== 'unicast') return routeFailure(b, ans, flow);
+  b.hops.push(netfilterHop(ctx, NF_FORWARD));
+  const dev = ans.nexthops[0]?.dev;
+  if (dst.kind === 'local-pod' && dev !== undefined && isCiliumHost(ctx, dev)) return localDelivery(ctx, b, dst, true);
+  return egressFromNode(ctx, b, flow, src, dst, ans, 'stack');
+}
+
+// ---------------------------------------------------------------------------------------------
+// pieces
+
+function masquerade(ctx: TraceContext, flow: Flow, dst: TraceEndpoint, dev: string, hasToNetdev: boolean): Hop {
+  const m = ctx.dp.masquerade;
+  const fam = familyOf(flow.dst) as Family;
+  if (!m.known) {
+    return { kind: 'masquerade', detail: `masquerade unknown: ${m.because}`, evidence: [], applied: 'unknown', inferred: true, because: m.because };
+  }
+  const ev = m.evidence;
+  const v = m.value;
+  const not = (why: string): Hop => ({ kind: 'masquerade', detail: `not masqueraded: ${why}`, evidence: ev, applied: false, by: v.mode });
+  if (v.mode === 'disabled') return not('masquerading is disabled');
+  if ((fam === 4 && !v.ipv4) || (fam === 6 && !v.ipv6)) return not(`IPv${fam} masquerading is disabled`);
+  const excl = v.exclusionCidrs.find((c) => familyOf(c.split('/')[0]!) === fam && prefixContains(c, flow.dst));
+  if (excl) return not(`${flow.dst} is inside the SNAT exclusion CIDR ${excl}`);
+  if (dst.kind === 'remote-node' || dst.kind === 'remote-pod') {
+    if (dst.kind === 'remote-node') return not(`${flow.dst} is a remote node and this is native routing`);
+  }
+  if (v.mode === 'bpf') {
+    if (v.devices.length > 0 && !v.devices.includes(dev)) return not(`BPF masquerade runs on ${v.devices.join(', ')}, and the packet leaves through ${dev}`);
+    if (!hasToNetdev) {
+      return { kind: 'masquerade', detail: `BPF masquerade expected on ${dev}, but no cil_to_netdev is attached there`, evidence: ev, applied: 'unknown', by: 'bpf', inferred: true, because: 'cil_to_netdev missing on the egress device' };
+    }
+    const snat = deviceAddress(ctx, dev, fam);
+    const hop: Hop = { kind: 'masquerade', detail: `source NAT in cil_to_netdev on ${dev}${snat ? ` to ${snat.local}` : ''} (BPF masquerade)`, evidence: [...ev, ...(snat ? [snat.source] : [])], applied: true, by: 'bpf' };
+    if (snat) hop.snatTo = snat.local;
+    return hop;
+  }
+  const snat = deviceAddress(ctx, dev, fam);
+  const hop: Hop = {
+    kind: 'masquerade',
+    detail: `MASQUERADE in iptables nat/POSTROUTING (CILIUM_POST_nat) out of ${dev}${snat ? ` to ${snat.local}` : ''}`,
+    evidence: ev,
+    applied: true,
+    by: 'iptables',
+    inferred: true,
+    because: 'from the masquerade mode and exclusion CIDR; the CILIUM_POST_nat rules themselves were not evaluated',
+  };
+  if (snat) hop.snatTo = snat.local;
+  return hop;
+}
+
+function deviceAddress(ctx: TraceContext, dev: string, fam: Family): Address | undefined {
+  return ctx.state.addrs.find((a) => a.ifname === dev && a.family === fam && a.scope === 'global' && !a.secondary);
+}
+
+function netfilterHop(ctx: TraceContext, hooks: string[]): Hop {
+  const have = ctx.state.sources.filter((s) => (s.probe === 'nft-ruleset' || s.probe === 'iptables-save') && s.status !== 'missing');
+  return {
+    kind: 'netfilter',
+    detail: `netfilter hooks ${hooks.join(' → ')}${have.length ? ': rules present but not evaluated for this flow' : ': no ruleset in the snapshot'}`,
+    evidence: [],
+    hooks,
+    inferred: true,
+    because: 'the hooks follow from the kernel path; netpath does not evaluate the rules in them for a trace yet',
+  };
+}
+
+function stackHop(detail: string, evidence: Evidence[], hooks: string[], reasons: string[] = []): Hop {
+  return { kind: 'stack', detail: reasons.length ? `${detail} (legacy because: ${reasons.join('; ')})` : detail, evidence, hooks };
+}
+
+function deliverHop(dst: TraceEndpoint): Hop {
+  const hop: Hop = {
+    kind: 'deliver',
+    detail: `delivered to ${dst.pod ? `pod ${dst.pod}` : 'the pod'} ${dst.ip}${dst.netns ? ` in netns ${dst.netns}` : ''}`,
+    evidence: dst.evidence,
+  };
+  if (dst.netns) hop.netns = dst.netns;
+  if (dst.dev) hop.dev = dst.dev;
+  return hop;
+}
+
+function drop(reason: string, evidence: Evidence[]): Hop {
+  return { kind: 'drop', detail: reason, reason, evidence };
+}
+
+function routeHop(ans: RouteAnswer, what: string): Hop {
+  const hop: Hop = { kind: 'route', detail: `${what}: ${ans.summary}`, evidence: ans.evidence };
+  if (ans.rule) hop.rule = ans.rule;
+  if (ans.table !== undefined) hop.table = ans.table;
+  if (ans.route) hop.route = ans.routeText!;
+  const n = ans.nexthops[0];
+  if (n?.dev) hop.dev = n.dev;
+  if (n?.gateway) hop.gateway = n.gateway;
+  if (ans.nexthops.length > 1) hop.candidates = ans.nexthops.map((x) => ({ ...(x.gateway ? { gateway: x.gateway } : {}), ...(x.dev ? { dev: x.dev } : {}), ...(x.weight ? { weight: x.weight } : {}) }));
+  if (ans.inferred) {
+    hop.inferred = true;
+    hop.because = ans.inferred;
+  }
+  return hop;
+}
+
+function routeFailure(b: Builder, ans: RouteAnswer, flow: Flow): Disposition {
+  if (ans.result === 'local' || ans.result === 'unicast') return 'unknown';
+  const what: Record<string, string> = {
+    blackhole: 'a blackhole route drops it silently',
+    unreachable: 'an unreachable route: the sender gets ICMP host unreachable',
+    prohibit: 'a prohibit route: the sender gets ICMP administratively prohibited',
+    'no-route': `no route to ${flow.dst}: the sender gets "Network is unreachable"`,
+    broadcast: 'a broadcast address',
+  };
+  b.hops.push(drop(what[ans.result] ?? `route result ${ans.result}`, ans.evidence));
+  return ans.result === 'no-route' || ans.result === 'unreachable' ? 'no-route' : 'dropped';
+}
+
+/** A Cilium program on dev at the given direction, as a `bpf` hop (or undefined). */
+function findProgram(ctx: TraceContext, dev: string, dir: 'ingress' | 'egress', expected: string): Hop | undefined {
+  const progs = ctx.dp.programs.filter((p) => p.dev === dev && hookDir(p) === dir);
+  const p = progs.find((x) => x.program === expected) ?? progs[0];
+  if (p) return progHop(p, `${p.program} on ${dev} ${p.hook}`);
+  // bpftool too old to name the device of a tcx link: the program exists, its device is unproven
+  const unnamed = ctx.dp.programs.find((x) => x.dev === '?' && x.program === expected && hookDir(x) === dir);
+  if (unnamed) {
+    const hop = progHop(unnamed, `${expected} on ${dev} ${unnamed.hook}`);
+    hop.dev = dev;
+    hop.inferred = true;
+    hop.because = `${unnamed.because ?? 'the tool could not name the device'}; Cilium attaches ${expected} to ${dev}'s ${dir}`;
+    return hop;
+  }
+  return undefined;
+}
+
+function progHop(p: CiliumProgramAttachment, detail: string): Hop {
+  const hop: Hop = { kind: 'bpf', detail, evidence: p.evidence, dev: p.dev, hook: p.hook, program: p.program };
+  if (p.progId !== undefined) hop.progId = p.progId;
+  if (p.inferred) {
+    hop.inferred = true;
+    if (p.because) hop.because = p.because;
+  }
+  return hop;
+}
+
+function hookDir(p: CiliumProgramAttachment): 'ingress' | 'egress' | 'other' {
+  if (p.hook.endsWith('ingress') || p.hook === 'xdp' || p.hook === 'netkit-peer') return 'ingress';
+  if (p.hook.endsWith('egress') || p.hook === 'netkit-primary') return 'egress';
+  return 'other';
+}
+
+function isCiliumHost(ctx: TraceContext, dev: string): boolean {
+  return dev === 'cilium_host' || ctx.state.links.some((l) => l.name === dev && l.name.startsWith('cilium_host'));
+}
+
+function wgDevice(ctx: TraceContext, dev: string): WgDevice | undefined {
+  return ctx.state.wg.find((w) => w.name === dev);
+}
+
+function pickWgPeer(wg: WgDevice, dst: string): { peer: WgPeer; prefix: string } | undefined {
+  let best: { peer: WgPeer; prefix: string; len: number } | undefined;
+  for (const peer of wg.peers) {
+    for (const p of peer.allowedIps) {
+      if (!prefixContains(p, dst)) continue;
+      const len = prefixLen(p.includes('/') ? p : `${p}/${familyOf(p) === 4 ? 32 : 128}`);
+      if (!best || len > best.len) best = { peer, prefix: p, len };
+    }
+  }
+  return best;
+}
+
+function nsRouting(ctx: TraceContext, name: string): Routing {
+  let r = ctx.nsRouting.get(name);
+  if (!r) {
+    const ns = ctx.state.netns.find((n) => n.name === name)!;
+    r = buildRouting(ns.routes, [], { links: ns.links, addrs: ns.addrs });
+    ctx.nsRouting.set(name, r);
+  }
+  return r;
+}
+
+function warnMissing(ctx: TraceContext, b: Builder): void {
+  for (const s of ctx.state.sources) {
+    if (s.status === 'failed') b.warnings.push({ code: 'probe-unreadable', message: `${s.probe}: ${s.message}`, source: s.probe });
+  }
+  for (const w of ctx.dp.warnings) b.warnings.push(w);
+  const missing = (id: string) => ctx.state.sources.find((s) => s.probe === id)?.status === 'missing';
+  if (missing('ip-rule4') || missing('ip-rule6'))
+    b.warnings.push({ code: 'rules-missing', message: 'no policy rules in the snapshot: the kernel default rules (local, main, default) are assumed' });
+}
+
+function short(key: string): string {
+  return key.length > 12 ? `${key.slice(0, 8)}…` : key;
+}
+
+function dedupe(ws: Warning[]): Warning[] {
+  const seen = new Set<string>();
+  return ws.filter((w) => {
+    const k = `${w.code}|${w.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+export type { Fact, Link, Rule };

@@ -1,0 +1,98 @@
+import { Command, CommanderError, Option } from 'commander';
+import { describeError, exitCodeFor, EXIT, UsageError } from './errors.js';
+import { openSnapshot, type ProbeSource } from './collect/source.js';
+import { runTrace } from './commands/trace.js';
+import { renderTraceText } from './render/text.js';
+import { renderTraceJson } from './render/json.js';
+import { describeAllowList } from './exec/allowlist.js';
+import type { Runner } from './exec/runner.js';
+
+export interface Io {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+  isTTY: boolean;
+  env: NodeJS.ProcessEnv;
+  columns?: number;
+  /** live probes; injected so tests never touch the real node by accident */
+  runner?: () => Promise<Runner>;
+}
+
+interface Common {
+  snapshot?: string;
+  json?: boolean;
+  color?: boolean;
+}
+
+const VERSION = '0.1.0';
+
+/** Parses argv, runs one command, returns the exit code. The only place that knows about argv and exit codes. */
+export async function main(argv: string[], io: Io): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const program = new Command('netpath')
+    .description('Explain how a packet travels through a Cilium native-routing node, from read-only probes or a snapshot.')
+    .version(VERSION, '-V, --version')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .showHelpAfterError('(run with --help for usage)');
+
+  const colorFor = (o: Common): boolean => o.color !== false && io.isTTY && io.env.NO_COLOR === undefined && !o.json;
+  const width = io.columns ?? 120;
+
+  program
+    .command('trace')
+    .description('reconstruct the path of a packet from <src> to <dst> on this node (or in a snapshot)')
+    .argument('<src>', 'source IP address')
+    .argument('<dst>', 'destination IP address')
+    .addOption(new Option('--proto <proto>', 'transport protocol').choices(['tcp', 'udp', 'icmp', 'sctp']).default('tcp'))
+    .option('--port <port>', 'destination port')
+    .option('--sport <port>', 'source port')
+    .option('-s, --snapshot <dir|file.tar.gz>', 'read a snapshot instead of probing this node')
+    .option('--json', 'print the JSON contract instead of text')
+    .option('--no-color', 'never colour the output')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  netpath trace 10.244.1.12 10.244.2.7 --snapshot fixtures/snapshots/kind-v4/k1
+  netpath trace 10.244.1.12 1.1.1.1 --proto udp --port 53 --json
+  netpath trace 2001:db8:42::a:5 2001:db8:42::c:7 -s node-a.tar.gz
+
+Exit codes: 0 delivered/forwarded, 1 dropped/no route, 2 usage, 3 a required source is missing or unreadable.`,
+    )
+    .action(async (src: string, dst: string, o: Common & { proto: string; port?: string; sport?: string }) => {
+      const source = await sourceFor(o, io);
+      const { trace, exitCode: code } = await runTrace(source, { src, dst, proto: o.proto, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.sport !== undefined ? { sport: o.sport } : {}) });
+      io.stdout(o.json ? renderTraceJson(trace) : renderTraceText(trace, { color: colorFor(o), width }));
+      exitCode = code;
+    });
+
+  program
+    .command('commands')
+    .description('list every command netpath may run on a node (the read-only allow-list)')
+    .action(() => {
+      io.stdout(describeAllowList().join('\n') + '\n');
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
+      return EXIT.usage;
+    }
+    io.stderr(`netpath: ${describeError(err)}\n`);
+    return exitCodeFor(err);
+  }
+}
+
+async function sourceFor(o: Common, io: Io): Promise<ProbeSource> {
+  if (o.snapshot !== undefined) {
+    const opened = await openSnapshot(o.snapshot);
+    for (const w of opened.warnings) io.stderr(`netpath: warning: ${w}\n`);
+    return opened.source;
+  }
+  if (!io.runner) throw new UsageError('live probing is not available in this build; use --snapshot');
+  const { liveSource } = await import('./collect/live-source.js');
+  return liveSource(await io.runner());
+}

@@ -1,0 +1,120 @@
+import type { Runner, RawOutput } from '../exec/runner.js';
+import { DEFAULT_TIMEOUT_MS } from '../exec/runner.js';
+import { NODE_PROBES, netnsProbes, tcFilterProbes, type ProbeSpec } from './probes.js';
+import { memorySource, type ProbeSource } from './source.js';
+import { looksLikeJson } from '../tools/common.js';
+
+export interface ProbeRun {
+  id: string;
+  argv: readonly string[];
+  exitCode: number;
+  durationMs: number;
+  stderr: string;
+  failed?: RawOutput['failed'];
+  message?: string;
+  /** snapshot file written for it (relative), when it produced output */
+  file?: string;
+}
+
+export interface Collected {
+  files: Map<string, string>;
+  runs: ProbeRun[];
+}
+
+export interface CollectOptions {
+  concurrency?: number;
+  timeoutMs?: number;
+  /** applied to a probe's stdout before it is kept (redaction of secrets) */
+  transform?: (id: string, stdout: string) => string;
+  onProgress?: (probe: string, done: number, total: number) => void;
+}
+
+/** Runs `tasks` with at most `limit` in flight. */
+async function pool<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  });
+  await Promise.all(workers);
+}
+
+/**
+ * Runs the node probes, then the follow-ups they reveal (pod namespaces, devices with a clsact
+ * qdisc), keeping each output in memory under its snapshot file name. A failing probe is recorded,
+ * never fatal.
+ */
+export async function collectProbes(runner: Runner, opts: CollectOptions = {}): Promise<Collected> {
+  const files = new Map<string, string>();
+  const runs: ProbeRun[] = [];
+  const concurrency = opts.concurrency ?? 8;
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  let done = 0;
+  let total = NODE_PROBES.length;
+
+  const runOne = async (p: ProbeSpec): Promise<void> => {
+    let out = await runner(p.argv, { timeoutMs });
+    if (out.failed === 'ENOENT' && p.fallbackArgv) out = await runner(p.fallbackArgv, { timeoutMs });
+    const run: ProbeRun = { id: p.id, argv: out.argv, exitCode: out.exitCode, durationMs: out.durationMs, stderr: out.stderr.slice(0, 2048) };
+    if (out.failed) run.failed = out.failed;
+    if (out.message) run.message = out.message;
+    if (!out.failed && out.stdout.trim() !== '') {
+      const text = opts.transform ? opts.transform(p.id, out.stdout) : out.stdout;
+      const ext = p.ext === 'json' && looksLikeJson(text) ? 'json' : 'txt';
+      run.file = `${p.id}.${ext}`;
+      files.set(run.file, text);
+    }
+    runs.push(run);
+    opts.onProgress?.(p.id, ++done, total);
+  };
+
+  await pool(NODE_PROBES, concurrency, runOne);
+
+  const follow: ProbeSpec[] = [];
+  const netns = files.get('ip-netns.json');
+  if (netns !== undefined) {
+    for (const ns of connectedNetns(netns)) follow.push(...netnsProbes(ns));
+  }
+  const qdisc = files.get('tc-qdisc.json');
+  if (qdisc !== undefined) {
+    for (const dev of clsactDevices(qdisc)) follow.push(...tcFilterProbes(dev));
+  }
+  total += follow.length;
+  await pool(follow, concurrency, runOne);
+  runs.sort((a, b) => a.id.localeCompare(b.id));
+  return { files, runs };
+}
+
+/** Namespaces with an nsid in the node's namespace: the ones something (a veth) connects to it. */
+export function connectedNetns(text: string): string[] {
+  try {
+    const list = JSON.parse(text) as unknown;
+    if (!Array.isArray(list)) return [];
+    return list
+      .filter((x): x is { name: string; id: number } => typeof x?.name === 'string' && typeof x?.id === 'number')
+      .map((x) => x.name)
+      .filter((n) => /^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,127}$/.test(n));
+  } catch {
+    return [];
+  }
+}
+
+export function clsactDevices(text: string): string[] {
+  try {
+    const list = JSON.parse(text) as unknown;
+    if (!Array.isArray(list)) return [];
+    const devs = list
+      .filter((q): q is { kind: string; dev: string } => q?.kind === 'clsact' && typeof q?.dev === 'string')
+      .map((q) => q.dev);
+    return [...new Set(devs)].sort();
+  } catch {
+    return [];
+  }
+}
+
+/** Live node state as a snapshot in memory. */
+export async function liveSource(runner: Runner, opts: CollectOptions = {}): Promise<ProbeSource> {
+  const { files, runs } = await collectProbes(runner, opts);
+  const manifest = { schemaVersion: 1, probes: runs };
+  files.set('manifest.json', JSON.stringify(manifest));
+  return memorySource(files, 'live node');
+}

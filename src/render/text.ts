@@ -1,0 +1,85 @@
+import type { Hop, Trace, TraceEndpoint } from '../model/trace.js';
+import type { Evidence } from '../model/types.js';
+import { painter, type RenderOptions } from './style.js';
+
+const DISPOSITION_WORD: Record<Trace['disposition'], string> = {
+  delivered: 'DELIVERED',
+  forwarded: 'FORWARDED',
+  dropped: 'DROPPED',
+  'no-route': 'NO ROUTE',
+  unknown: 'UNKNOWN',
+};
+
+/** Human trace: the path as a numbered chain, each hop followed by the probe lines that prove it. */
+export function renderTraceText(t: Trace, opts: RenderOptions): string {
+  const c = painter(opts);
+  const out: string[] = [];
+  const port = t.flow.dport !== undefined ? `:${t.flow.dport}` : '';
+  out.push(
+    c.bold(`${t.flow.src} → ${t.flow.dst}${port} ${t.flow.proto}`) + (t.node ? c.dim(`  on node ${t.node}`) : ''),
+  );
+  out.push(`  from ${endpoint(t.src)}`);
+  out.push(`  to   ${endpoint(t.dst)}`);
+  out.push('');
+  const width = String(t.hops.length).length;
+  t.hops.forEach((h, i) => {
+    const n = String(i + 1).padStart(width);
+    const kind = colourKind(c, h.kind).padEnd(0);
+    const tag = h.inferred ? c.yellow(' (inferred)') : '';
+    out.push(`${n}. ${kind} ${h.detail}${tag}`);
+    const pad = ' '.repeat(width + 2);
+    if (h.inferred && h.because) out.push(`${pad}${c.yellow('because')} ${h.because}`);
+    for (const e of h.evidence) out.push(`${pad}${c.dim(evidenceLine(e, opts.width - pad.length))}`);
+  });
+  out.push('');
+  const word = DISPOSITION_WORD[t.disposition];
+  const coloured =
+    t.disposition === 'delivered' || t.disposition === 'forwarded'
+      ? c.green.bold(word)
+      : t.disposition === 'unknown'
+        ? c.yellow.bold(word)
+        : c.red.bold(word);
+  out.push(`result: ${coloured}${summary(t)}`);
+  if (t.warnings.length > 0) {
+    out.push('');
+    out.push(c.yellow('warnings:'));
+    for (const w of t.warnings) out.push(`  - ${w.message}${w.source ? c.dim(` [${w.source}]`) : ''}`);
+  }
+  return out.join('\n') + '\n';
+}
+
+function endpoint(e: TraceEndpoint): string {
+  const parts = [`${e.kind} ${e.ip}`];
+  if (e.pod) parts.push(`pod ${e.pod}`);
+  if (e.netns) parts.push(`netns ${e.netns}`);
+  if (e.dev) parts.push(`dev ${e.dev}`);
+  if (e.node) parts.push(`via node ${e.node}`);
+  const s = parts.join(', ');
+  return e.because && e.kind !== 'local-pod' ? `${s} (${e.because})` : s;
+}
+
+function summary(t: Trace): string {
+  const last = t.hops[t.hops.length - 1];
+  if (!last) return '';
+  if (t.disposition === 'forwarded') {
+    const gw = [...t.hops].reverse().find((h) => h.gateway || h.nexthop || h.endpoint);
+    const where = gw?.endpoint ?? gw?.nexthop ?? gw?.gateway;
+    return where ? ` — leaves this node towards ${where}` : '';
+  }
+  if (t.disposition === 'dropped' || t.disposition === 'no-route') return ` — ${last.reason ?? last.detail}`;
+  return '';
+}
+
+function evidenceLine(e: Evidence, width: number): string {
+  const s = `↳ ${e.probe}: ${e.text.replace(/\s+/g, ' ').trim()}`;
+  return width > 20 && s.length > width ? s.slice(0, width - 1) + '…' : s;
+}
+
+function colourKind(c: ReturnType<typeof painter>, kind: Hop['kind']): string {
+  const label = `[${kind}]`;
+  if (kind === 'drop') return c.red.bold(label);
+  if (kind === 'deliver') return c.green.bold(label);
+  if (kind.startsWith('redirect') || kind === 'bpf' || kind === 'socket-lb' || kind === 'tc-lb') return c.cyan(label);
+  if (kind === 'route' || kind === 'gateway' || kind === 'wireguard') return c.blue(label);
+  return c.magenta(label);
+}
