@@ -306,3 +306,19 @@ function bpfDivergence(rules: Rule[], q: RouteQuery): string[] {
   }
   return out;
 }
+
+export function routeQuery(r: Routing, q: RouteQuery): RouteAnswer {
+  return r.lookup(q);
+}
+
+/** Which families' rules and routes the state actually holds (a missing probe is not an empty table). */
+export function knownFamilies(state: Pick<NodeState, 'sources'>): { rulesKnown: { 4: boolean; 6: boolean }; routesKnown: { 4: boolean; 6: boolean } } {
+  const ok = (id: string) => {
+    const s = state.sources.find((x) => x.probe === id);
+    return s !== undefined && s.status !== 'missing' && s.status !== 'failed';
+  };
+  return {
+    rulesKnown: { 4: ok('ip-rule4'), 6: ok('ip-rule6') },
+    routesKnown: { 4: ok('ip-route4'), 6: ok('ip-route6') },
+  };
+}

@@ -2,7 +2,7 @@ import type { Address, Evidence, Family, Link, NodeState, Rule, Warning, WgDevic
 import type { Disposition, Flow, Hop, Trace, TraceEndpoint } from '../model/trace.js';
 import { familyOf, prefixContains, prefixLen } from '../model/addr.js';
 import { deriveDatapath, type CiliumProgramAttachment, type Datapath, type Fact } from './datapath.js';
-import { routeQuery, buildRouting, type RouteAnswer, type Routing } from './routing.js';
+import { routeQuery, buildRouting, knownFamilies, type RouteAnswer, type Routing } from './routing.js';
 
 /** What the trace engine works on: the node, what Cilium does there, and the routing tables. */
 export interface TraceContext {
@@ -14,7 +14,7 @@ export interface TraceContext {
 }
 
 export function createTraceContext(state: NodeState): TraceContext {
-  return { state, dp: deriveDatapath(state), routing: buildRouting(state.routes, state.rules, state), nsRouting: new Map() };
+  return { state, dp: deriveDatapath(state), routing: buildRouting(state.routes, state.rules, state, knownFamilies(state)), nsRouting: new Map() };
 }
 
 interface Builder {
