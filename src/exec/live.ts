@@ -1,0 +1,62 @@
+import { execa } from 'execa';
+import { auditSpawn } from './audit.js';
+import { isAllowed } from './allowlist.js';
+import { DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_MS, type RawOutput, type Runner } from './runner.js';
+
+export interface LiveRunnerOptions {
+  /** argv run before each probe (`ip netns exec node1`, `ssh node1`); the probe itself is what is checked */
+  prefix?: string[];
+  defaultTimeoutMs?: number;
+}
+
+/** Runs allow-listed probes with execa: no shell, no stdin, C locale, killed on timeout. Never throws. */
+export function createLiveRunner(opts: LiveRunnerOptions = {}): Runner {
+  const prefix = opts.prefix ?? [];
+  return async (argv, run = {}) => {
+    const started = Date.now();
+    const base = { argv, exitCode: -1, stdout: '', stderr: '' };
+    if (!isAllowed(argv)) {
+      return { ...base, durationMs: 0, failed: 'not-allowed', message: `${argv[0] ?? '?'}: not on the read-only allow-list` };
+    }
+    const full = [...prefix, ...argv];
+    auditSpawn(argv, prefix);
+    const timeout = run.timeoutMs ?? opts.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const r = await execa(full[0]!, full.slice(1), {
+      reject: false,
+      shell: false,
+      stdin: 'ignore',
+      timeout,
+      killSignal: 'SIGKILL',
+      maxBuffer: run.maxBytes ?? DEFAULT_MAX_BYTES,
+      ...(run.signal ? { cancelSignal: run.signal } : {}),
+      env: { LC_ALL: 'C', LANG: 'C', NO_COLOR: '1' },
+      extendEnv: true,
+      stripFinalNewline: false,
+    });
+    const out: RawOutput = {
+      argv,
+      exitCode: typeof r.exitCode === 'number' ? r.exitCode : -1,
+      stdout: typeof r.stdout === 'string' ? r.stdout : '',
+      stderr: typeof r.stderr === 'string' ? r.stderr : '',
+      durationMs: Date.now() - started,
+    };
+    const code = (r as { code?: string }).code;
+    if (r.timedOut) {
+      out.failed = 'timeout';
+      out.message = `${argv[0]}: no answer within ${timeout} ms (killed)`;
+    } else if (r.isMaxBuffer) {
+      out.failed = 'too-large';
+      out.message = `${argv[0]}: output larger than the limit`;
+    } else if (code === 'ENOENT' || (prefix.length > 0 && out.exitCode === 127)) {
+      out.failed = 'ENOENT';
+      out.message = `${argv[0]}: not installed`;
+    } else if (code === 'EACCES' || code === 'EPERM' || /Operation not permitted|Permission denied/i.test(out.stderr)) {
+      out.failed = 'EACCES';
+      out.message = `${argv[0]}: permission denied (${(out.stderr.split('\n')[0] ?? '').trim() || 'needs root / CAP_NET_ADMIN, CAP_BPF'})`;
+    } else if (r.failed && out.exitCode === -1) {
+      out.failed = 'error';
+      out.message = `${argv[0]}: ${(r.shortMessage ?? 'failed').split('\n')[0]}`;
+    }
+    return out;
+  };
+}
