@@ -47,7 +47,10 @@ export function createLiveRunner(opts: LiveRunnerOptions = {}): Runner {
     } else if (r.isMaxBuffer) {
       out.failed = 'too-large';
       out.message = `${argv[0]}: output larger than the limit`;
-    } else if (code === 'ENOENT' || (prefix.length > 0 && out.exitCode === 127)) {
+    } else if (
+      code === 'ENOENT' ||
+      (prefix.length > 0 && (out.exitCode === 127 || /exec of "[^"]*" failed: No such file or directory|command not found/.test(out.stderr)))
+    ) {
       out.failed = 'ENOENT';
       out.message = `${argv[0]}: not installed`;
     } else if (code === 'EACCES' || code === 'EPERM' || /Operation not permitted|Permission denied/i.test(out.stderr)) {
