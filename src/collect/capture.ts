@@ -1,0 +1,119 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve, isAbsolute } from 'node:path';
+import type { Runner } from '../exec/runner.js';
+import { redactWgDump } from '../tools/wg/redact.js';
+import { collectProbes, type ProbeRun } from './live-source.js';
+
+export interface ManifestProbe {
+  id: string;
+  argv: string[];
+  exitCode: number;
+  durationMs: number;
+  /** first 2 KiB */
+  stderr: string;
+  failed?: ProbeRun['failed'];
+  message?: string;
+  /** snapshot file, relative to the snapshot directory */
+  file?: string;
+}
+
+export interface Manifest {
+  schemaVersion: 1;
+  node: string | null;
+  /** `uname -r` of the node */
+  kernel: string | null;
+  capturedAt: string;
+  netpathVersion: string | null;
+  probes: ManifestProbe[];
+  /** namespaces `ip netns list` showed without an nsid here: nothing of this node's connects to them */
+  skippedNetns?: { name: string; reason: string }[];
+}
+
+export interface CaptureOptions {
+  outDir: string;
+  concurrency?: number;
+  timeoutMs?: number;
+  onProgress?: (probe: string, done: number, total: number) => void;
+  /** node name for the manifest; defaults to the node's `uname -n` */
+  node?: string;
+}
+
+const STDERR_MAX = 2048;
+
+function netpathVersion(): string | null {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : null;
+  } catch {
+    return null;
+  }
+}
+
+function unconnectedNetns(text: string | undefined): { name: string; reason: string }[] {
+  if (text === undefined) return [];
+  try {
+    const list = JSON.parse(text) as unknown;
+    if (!Array.isArray(list)) return [];
+    return list
+      .filter((x): x is { name: string } => typeof x?.name === 'string' && typeof x?.id !== 'number')
+      .map((x) => ({ name: x.name, reason: 'no nsid in this node\'s namespace: not connected to this node' }));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Runs every probe against one node and writes a snapshot directory (README "Snapshot layout"):
+ * one file per probe that printed something, `wg` with its keys redacted, and `manifest.json`.
+ * A failing probe is recorded in the manifest, never fatal.
+ */
+export async function captureSnapshot(runner: Runner, opts: CaptureOptions): Promise<Manifest> {
+  const collectOpts: Parameters<typeof collectProbes>[1] = {
+    // the keys never reach memory that is written out
+    transform: (id, s) => (id === 'wg' ? redactWgDump(s) : s),
+  };
+  if (opts.concurrency !== undefined) collectOpts.concurrency = opts.concurrency;
+  if (opts.timeoutMs !== undefined) collectOpts.timeoutMs = opts.timeoutMs;
+  if (opts.onProgress) collectOpts.onProgress = opts.onProgress;
+  const { files, runs } = await collectProbes(runner, collectOpts);
+
+  const root = resolve(opts.outDir);
+  mkdirSync(root, { recursive: true });
+  const written = new Set<string>();
+  for (const [file, text] of files) {
+    const target = resolve(root, file);
+    const rel = relative(root, target);
+    // names come from the node (namespaces, devices): never let one leave the snapshot directory
+    if (rel === '' || rel.startsWith('..') || isAbsolute(rel) || file.includes('\0')) continue;
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, text);
+    written.add(file);
+  }
+
+  const uname = files.get('uname.txt')?.trim();
+  const hostname = files.get('hostname.txt')?.trim();
+  const skipped = unconnectedNetns(files.get('ip-netns.json'));
+  const manifest: Manifest = {
+    schemaVersion: 1,
+    node: opts.node ?? (hostname || null),
+    kernel: uname || null,
+    capturedAt: new Date().toISOString(),
+    netpathVersion: netpathVersion(),
+    probes: runs.map((r) => {
+      const p: ManifestProbe = {
+        id: r.id,
+        argv: [...r.argv],
+        exitCode: r.exitCode,
+        durationMs: r.durationMs,
+        stderr: r.stderr.slice(0, STDERR_MAX),
+      };
+      if (r.failed) p.failed = r.failed;
+      if (r.message) p.message = r.message;
+      if (r.file && written.has(r.file)) p.file = r.file;
+      return p;
+    }),
+  };
+  if (skipped.length) manifest.skippedNetns = skipped;
+  writeFileSync(join(root, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  return manifest;
+}
