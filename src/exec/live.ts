@@ -3,6 +3,8 @@ import { auditSpawn } from './audit.js';
 import { isAllowed } from './allowlist.js';
 import { DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_MS, type RawOutput, type Runner } from './runner.js';
 
+const DENIED = /Operation not permitted|Permission denied/i;
+
 export interface LiveRunnerOptions {
   /** argv run before each probe (`ip netns exec node1`, `ssh node1`); the probe itself is what is checked */
   prefix?: string[];
@@ -21,18 +23,23 @@ export function createLiveRunner(opts: LiveRunnerOptions = {}): Runner {
     const full = [...prefix, ...argv];
     auditSpawn(argv, prefix);
     const timeout = run.timeoutMs ?? opts.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const r = await execa(full[0]!, full.slice(1), {
-      reject: false,
-      shell: false,
-      stdin: 'ignore',
-      timeout,
-      killSignal: 'SIGKILL',
-      maxBuffer: run.maxBytes ?? DEFAULT_MAX_BYTES,
-      ...(run.signal ? { cancelSignal: run.signal } : {}),
-      env: { LC_ALL: 'C', LANG: 'C', NO_COLOR: '1' },
-      extendEnv: true,
-      stripFinalNewline: false,
-    });
+    let r;
+    try {
+      r = await execa(full[0]!, full.slice(1), {
+        reject: false,
+        shell: false,
+        stdin: 'ignore',
+        timeout,
+        killSignal: 'SIGKILL',
+        maxBuffer: run.maxBytes ?? DEFAULT_MAX_BYTES,
+        ...(run.signal ? { cancelSignal: run.signal } : {}),
+        env: { LC_ALL: 'C', LANG: 'C', NO_COLOR: '1' },
+        extendEnv: true,
+        stripFinalNewline: false,
+      });
+    } catch (e) {
+      return { ...base, durationMs: Date.now() - started, failed: 'error', message: `${argv[0]}: ${String((e as Error)?.message ?? e).split('\n')[0]}` };
+    }
     const out: RawOutput = {
       argv,
       exitCode: typeof r.exitCode === 'number' ? r.exitCode : -1,
@@ -53,9 +60,16 @@ export function createLiveRunner(opts: LiveRunnerOptions = {}): Runner {
     ) {
       out.failed = 'ENOENT';
       out.message = `${argv[0]}: not installed`;
-    } else if (code === 'EACCES' || code === 'EPERM' || /Operation not permitted|Permission denied/i.test(out.stderr)) {
+    } else if (
+      code === 'EACCES' ||
+      code === 'EPERM' ||
+      (out.exitCode !== 0 && DENIED.test(out.stderr)) ||
+      // bpftool -j reports its errors as JSON on stdout: [{"error":"can't get next program: Operation not permitted"}]
+      (out.exitCode !== 0 && /^\s*\[?\s*\{\s*"error"\s*:/.test(out.stdout) && DENIED.test(out.stdout))
+    ) {
       out.failed = 'EACCES';
-      out.message = `${argv[0]}: permission denied (${(out.stderr.split('\n')[0] ?? '').trim() || 'needs root / CAP_NET_ADMIN, CAP_BPF'})`;
+      const why = (out.stderr.split('\n')[0] ?? '').trim() || (/"error"\s*:\s*"([^"]{1,200})"/.exec(out.stdout)?.[1] ?? '');
+      out.message = `${argv[0]}: permission denied (${why || 'needs root / CAP_NET_ADMIN, CAP_BPF'})`;
     } else if (r.failed && out.exitCode === -1) {
       out.failed = 'error';
       out.message = `${argv[0]}: ${(r.shortMessage ?? 'failed').split('\n')[0]}`;

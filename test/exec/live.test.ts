@@ -1,0 +1,130 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { release, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLiveRunner } from '../../src/exec/live.js';
+
+const isRoot = process.getuid?.() === 0;
+const has = (bin: string) => {
+  try {
+    execFileSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+let dir = '';
+let log = '';
+const saved = process.env.NETPATH_AUDIT_LOG;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'np-live-'));
+  log = join(dir, 'audit.jsonl');
+  process.env.NETPATH_AUDIT_LOG = log;
+});
+afterEach(() => {
+  if (saved === undefined) delete process.env.NETPATH_AUDIT_LOG;
+  else process.env.NETPATH_AUDIT_LOG = saved;
+  rmSync(dir, { recursive: true, force: true });
+});
+const audited = (): { argv: string[]; prefix: string[] }[] =>
+  existsSync(log)
+    ? readFileSync(log, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { argv: string[]; prefix: string[] })
+    : [];
+
+describe('createLiveRunner', () => {
+  it('runs an allow-listed argv and returns its output untouched', async () => {
+    const r = await createLiveRunner()(['uname', '-r']);
+    expect(r.failed).toBeUndefined();
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toBe(`${release()}\n`);
+    expect(r.argv).toEqual(['uname', '-r']);
+    expect(audited()).toEqual([{ argv: ['uname', '-r'], prefix: [] }]);
+  });
+
+  it.each([
+    [['ip', 'link', 'set', 'eth0', 'down']],
+    [['sh', '-c', 'uname -r']],
+    [['tc', '-j', 'filter', 'show', 'dev', '-force', 'ingress']],
+    [['sysctl', '-w', 'net.ipv4.ip_forward=1']],
+    [['uname', '-r', ';', 'reboot']],
+    [[]],
+  ])('refuses %j without spawning anything', async (argv) => {
+    const r = await createLiveRunner({ prefix: ['ip', 'netns', 'exec', 'nowhere'] })(argv);
+    expect(r.failed).toBe('not-allowed');
+    expect(r.exitCode).toBe(-1);
+    expect(r.stdout).toBe('');
+    expect(existsSync(log)).toBe(false);
+  });
+
+  it('checks the inner argv, runs it after the prefix, and audits both before spawning', async () => {
+    // the prefix prints what it was handed, so the run proves the argv order and the environment
+    const prefix = ['sh', '-c', 'printf "%s|" "$LC_ALL" "$LANG" "$NO_COLOR" "$@"', 'sh'];
+    const r = await createLiveRunner({ prefix })(['ip', '-j', 'neigh', 'show']);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toBe('C|C|1|ip|-j|neigh|show|');
+    expect(r.argv).toEqual(['ip', '-j', 'neigh', 'show']);
+    expect(audited()).toEqual([{ argv: ['ip', '-j', 'neigh', 'show'], prefix }]);
+  });
+
+  it('reports a binary missing on the host as ENOENT, "<tool>: not installed", audited all the same', async () => {
+    const r = await createLiveRunner()(['cilium-dbg', 'status', '--verbose']);
+    expect(r).toMatchObject({ failed: 'ENOENT', message: 'cilium-dbg: not installed' });
+    expect(audited().map((a) => a.argv[0])).toEqual(['cilium-dbg']);
+  });
+
+  it('reports a binary missing behind a prefix (PATH pointing nowhere) as ENOENT', async () => {
+    const r = await createLiveRunner({ prefix: ['env', 'PATH=/nonexistent'] })(['uname', '-r']);
+    expect(r.exitCode).toBe(127);
+    expect(r.stderr).toContain('No such file or directory');
+    expect(r).toMatchObject({ failed: 'ENOENT', message: 'uname: not installed' });
+  });
+
+  it.runIf(isRoot && !has('cilium-dbg'))('reports a tool missing inside a network namespace as ENOENT', async () => {
+    const ns = `np-lab-live-${process.pid}`;
+    execFileSync('ip', ['netns', 'add', ns]);
+    try {
+      const r = await createLiveRunner({ prefix: ['ip', 'netns', 'exec', ns] })(['cilium-dbg', 'status', '--verbose']);
+      expect(r.stderr).toContain('exec of "cilium-dbg" failed: No such file or directory');
+      expect(r).toMatchObject({ failed: 'ENOENT', message: 'cilium-dbg: not installed' });
+      const ok = await createLiveRunner({ prefix: ['ip', 'netns', 'exec', ns] })(['ip', '-j', 'addr', 'show']);
+      expect(ok.failed).toBeUndefined();
+      expect(JSON.parse(ok.stdout)).toMatchObject([{ ifname: 'lo' }]);
+    } finally {
+      execFileSync('ip', ['netns', 'del', ns]);
+    }
+  });
+
+  it.runIf(isRoot && has('setpriv') && has('bpftool'))('reports EPERM as EACCES, also when bpftool -j puts the error on stdout', async () => {
+    const nobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+    const r = await createLiveRunner({ prefix: nobody })(['bpftool', '-j', 'prog', 'show']);
+    expect(r.stdout).toContain('Operation not permitted');
+    expect(r.failed).toBe('EACCES');
+    expect(r.message).toBe("bpftool: permission denied (can't get next program: Operation not permitted)");
+    const t = await createLiveRunner({ prefix: nobody })(['bpftool', 'version']);
+    expect(t.failed).toBeUndefined();
+  });
+
+  it('kills a command that outlives its timeout and reports timeout', async () => {
+    // a real slow process: the prefix replaces itself with sleep, the allowed argv is never reached
+    const run = createLiveRunner({ prefix: ['sh', '-c', 'exec sleep 30', 'sh'], defaultTimeoutMs: 30_000 });
+    const r = await run(['uname', '-r'], { timeoutMs: 300 });
+    expect(r.failed).toBe('timeout');
+    expect(r.message).toBe('uname: no answer within 300 ms (killed)');
+  });
+
+  it('reports output over maxBytes as too-large', async () => {
+    const r = await createLiveRunner()(['ip', '-j', 'addr', 'show'], { maxBytes: 8 });
+    expect(r.failed).toBe('too-large');
+  });
+
+  it('reports a failing tool by its exit code, not as a failure to run', async () => {
+    const r = await createLiveRunner({ prefix: ['sh', '-c', 'echo "Error: oops" >&2; exit 2', 'sh'] })(['tc', '-j', 'qdisc', 'show']);
+    expect(r).toMatchObject({ exitCode: 2, stderr: 'Error: oops\n' });
+    expect(r.failed).toBeUndefined();
+  });
+});
