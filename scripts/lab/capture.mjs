@@ -11,7 +11,8 @@ if (!node || !out) {
   console.error('usage: node scripts/lab/capture.mjs <netns> <out-dir> [node-name]');
   process.exit(2);
 }
-const runner = createLiveRunner({ prefix: ['ip', 'netns', 'exec', node] });
+const prefix = process.env.NETPATH_PREFIX ? process.env.NETPATH_PREFIX.split(' ') : ['ip', 'netns', 'exec', node];
+const runner = createLiveRunner({ prefix });
 const { files, runs } = await collectProbes(runner, { transform: (id, s) => (id === 'wg' ? redactWgDump(s) : s) });
 rmSync(out, { recursive: true, force: true });
 for (const [file, text] of files) {
@@ -24,7 +25,7 @@ const manifest = {
   node: name ?? node,
   kernel,
   capturedAt: new Date().toISOString(),
-  capturedWith: `netpath probes via ip netns exec ${node}`,
+  capturedWith: `netpath probes via ${prefix.join(' ')}`,
   probes: runs.map(({ id, argv, exitCode, durationMs, stderr, failed, file }) => ({ id, argv, exitCode, durationMs, stderr, ...(failed ? { failed } : {}), ...(file ? { file } : {}) })),
 };
 writeFileSync(join(out, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');

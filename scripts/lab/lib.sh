@@ -9,6 +9,7 @@ build_bpf() {
     clang -O2 -g -target bpf -DPROG=$p -c "$HERE/bpf/tc_prog.c" -o "$LAB_BPF/$p.o"
   done
   clang -O2 -g -target bpf -c "$HERE/bpf/sock_prog.c" -o "$LAB_BPF/sock4.o"
+  gcc -O2 -o "$LAB_BPF/tcx_attach" "$HERE/bpf/tcx_attach.c" -lbpf
   clang -O2 -g -target bpf -DV6 -c "$HERE/bpf/sock_prog.c" -o "$LAB_BPF/sock6.o"
 }
 
@@ -19,6 +20,15 @@ tc_attach() {
   local ns=$1 dev=$2 dir=$3 prog=$4
   nsx "$ns" tc qdisc replace dev "$dev" clsact
   nsx "$ns" tc filter replace dev "$dev" "$dir" prio 1 handle 1 bpf da obj "$LAB_BPF/$prog.o" sec tc
+}
+
+# tcx_attach NS DEV ingress|egress PROG — a pinned tcx link, as Cilium ≥1.16 attaches on kernels with tcx
+tcx_attach() {
+  local ns=$1 dev=$2 dir=$3 prog=$4
+  mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+  mkdir -p "/sys/fs/bpf/np-lab/$ns"
+  # nsenter (not ip netns exec, which remounts /sys) so the pin lands in the real bpffs
+  nsenter --net="/var/run/netns/$ns" "$LAB_BPF/tcx_attach" "$LAB_BPF/$prog.o" "$prog" "$dev" "$dir" "/sys/fs/bpf/np-lab/$ns/$dev-$prog"
 }
 
 # pod NODE_NS POD_NS HOSTDEV ADDR/LEN ROUTER_IP — a pod namespace behind a host-side veth, Cilium style

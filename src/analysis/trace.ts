@@ -374,7 +374,7 @@ function egressFromNode(
   if (via === 'redirect_neigh') {
     const hop: Hop = {
       kind: 'redirect_neigh',
-      detail: `bpf_redirect_neigh out of ${dev} to ${next}${first.gateway ? ' (gateway)' : ' (directly connected)'}: bypasses the host stack and netfilter`,
+      detail: `bpf_redirect_neigh out of ${dev} ${first.gateway ? `to next hop ${next}` : `directly to ${next} (on-link)`}: bypasses the host stack and netfilter`,
       evidence: neigh ? [neigh.source] : [],
       dev,
       nexthop: next,
@@ -384,6 +384,11 @@ function egressFromNode(
       hop.detail += `; no neighbour entry for ${next} on ${dev}: the kernel resolves it when the packet is sent`;
     }
     if (nh.length > 1) hop.candidates = nh.map((n) => ({ ...(n.gateway ? { gateway: n.gateway } : {}), ...(n.dev ? { dev: n.dev } : {}), ...(n.weight ? { weight: n.weight } : {}) }));
+    const native = ctx.dp.nativeDevices;
+    if (native.known && !native.value.includes(dev)) {
+      hop.inferred = true;
+      hop.because = `the FIB result ${dev} is not one of Cilium's native devices (${native.value.join(', ')}): Cilium still redirects to the FIB's device, but no Cilium program runs on ${dev}'s egress`;
+    }
     b.hops.push(hop);
   } else if (neigh && neigh.state.includes('FAILED')) {
     b.warnings.push({ code: 'neighbour-failed', message: `the neighbour ${next} on ${dev} is FAILED: the packet will not leave` });
@@ -421,7 +426,7 @@ function wireguardHops(ctx: TraceContext, b: Builder, flow: Flow, dev: string, w
   if (peer.peer.endpoint) hop.endpoint = peer.peer.endpoint;
   b.hops.push(hop);
   if (!peer.peer.endpoint) return 'dropped';
-  const epAddr = peer.peer.endpoint.replace(/^\[/, '').replace(/\]:\d+$/, '').replace(/:\d+$/, '');
+  const epAddr = endpointHost(peer.peer.endpoint);
   const fam = familyOf(epAddr);
   if (fam === null) return 'forwarded';
   const q: Parameters<typeof routeQuery>[1] = { family: fam, dst: epAddr, iif: 'lo' };
@@ -433,9 +438,15 @@ function wireguardHops(ctx: TraceContext, b: Builder, flow: Flow, dev: string, w
   const out = ans.nexthops[0]!;
   const p = out.dev ? findProgram(ctx, out.dev, 'egress', 'cil_to_netdev') : undefined;
   if (p) b.hops.push(p);
-  if (out.gateway) {
-    b.hops.push({ kind: 'gateway', detail: `the encrypted packet leaves ${out.dev} towards gateway ${out.gateway}`, evidence: ans.evidence, gateway: out.gateway, ...(out.dev ? { dev: out.dev } : {}) });
-  }
+  const next = out.gateway ?? epAddr;
+  const neigh = ctx.state.neigh.find((n) => n.dst === next && n.dev === out.dev);
+  b.hops.push({
+    kind: 'gateway',
+    detail: `the encrypted packet leaves ${out.dev ?? '?'} towards ${out.gateway ? `gateway ${out.gateway}` : `the WireGuard endpoint ${epAddr} (on-link)`}${neigh ? ` (neighbour ${neigh.state.join(',')})` : ''}`,
+    evidence: [...ans.evidence, ...(neigh ? [neigh.source] : [])],
+    gateway: next,
+    ...(out.dev ? { dev: out.dev } : {}),
+  });
   return 'forwarded';
 }
 
@@ -560,7 +571,7 @@ function netfilterHop(ctx: TraceContext, hooks: string[]): Hop {
   const have = ctx.state.sources.filter((s) => (s.probe === 'nft-ruleset' || s.probe === 'iptables-save') && s.status !== 'missing');
   return {
     kind: 'netfilter',
-    detail: `netfilter hooks ${hooks.join(' → ')}${have.length ? ': rules present but not evaluated for this flow' : ': no ruleset in the snapshot'}`,
+    detail: `netfilter hooks ${hooks.join(' → ')}${have.length ? ' (iptables/nftables rules are present in the node state)' : ''}`,
     evidence: [],
     hooks,
     inferred: true,
@@ -623,14 +634,23 @@ function findProgram(ctx: TraceContext, dev: string, dir: 'ingress' | 'egress', 
   if (p) return progHop(p, `${p.program} on ${dev} ${p.hook}`);
   // bpftool too old to name the device of a tcx link: the program exists, its device is unproven
   const unnamed = ctx.dp.programs.find((x) => x.dev === '?' && x.program === expected && hookDir(x) === dir);
-  if (unnamed) {
+  if (unnamed && attachesTo(ctx, expected, dev)) {
     const hop = progHop(unnamed, `${expected} on ${dev} ${unnamed.hook}`);
     hop.dev = dev;
     hop.inferred = true;
     hop.because = `${unnamed.because ?? 'the tool could not name the device'}; Cilium attaches ${expected} to ${dev}'s ${dir}`;
+    if (ctx.dp.attachMode.known) hop.evidence = [...ctx.dp.attachMode.evidence, ...hop.evidence];
     return hop;
   }
   return undefined;
+}
+
+/** Where Cilium puts each program: endpoint devices, its native devices, cilium_host/cilium_net. */
+function attachesTo(ctx: TraceContext, program: string, dev: string): boolean {
+  if (/^cil_(from|to)_container$/.test(program)) return ctx.state.links.some((l) => l.name === dev && (l.kind === 'veth' || l.kind === 'netkit')) && !/^cilium_/.test(dev);
+  if (/^cil_(from|to)_netdev$/.test(program)) return ctx.dp.nativeDevices.known && ctx.dp.nativeDevices.value.includes(dev);
+  if (/^cil_(from|to)_host$/.test(program)) return dev === 'cilium_host' || dev === 'cilium_net';
+  return false;
 }
 
 function progHop(p: CiliumProgramAttachment, detail: string): Hop {
@@ -687,6 +707,14 @@ function warnMissing(ctx: TraceContext, b: Builder): void {
   const missing = (id: string) => ctx.state.sources.find((s) => s.probe === id)?.status === 'missing';
   if (missing('ip-rule4') || missing('ip-rule6'))
     b.warnings.push({ code: 'rules-missing', message: 'no policy rules in the snapshot: the kernel default rules (local, main, default) are assumed' });
+}
+
+/** Host part of a WireGuard endpoint: `192.0.2.1:51820` or `[2001:db8::1]:51820`. */
+export function endpointHost(ep: string): string {
+  const v6 = /^\[([^\]]+)\]:\d+$/.exec(ep);
+  if (v6) return v6[1]!;
+  const v4 = /^([^:]+):\d+$/.exec(ep);
+  return v4 ? v4[1]! : ep;
 }
 
 function short(key: string): string {
