@@ -289,9 +289,10 @@ function lookup(
 }
 
 /**
- * bpf_fib_lookup() builds its own flow key: it does not carry the skb mark (before the
- * BPF_FIB_LOOKUP_MARK flag of Linux 6.10, which Cilium does not pass), nor a socket uid.
- * A rule that selects on those can route the real packet differently from Cilium's lookup.
+ * bpf_fib_lookup() builds its own flow key from struct bpf_fib_lookup, not from the skb: the
+ * packet's mark is only used when the caller passes BPF_FIB_LOOKUP_MARK (Linux 6.10+), and there
+ * is no socket uid. A rule that selects on those can route the real packet differently from
+ * Cilium's lookup, so such rules are reported, not resolved.
  */
 function bpfDivergence(rules: Rule[], q: RouteQuery): string[] {
   const out: string[] = [];
@@ -299,7 +300,7 @@ function bpfDivergence(rules: Rule[], q: RouteQuery): string[] {
     if (r.source.probe === 'kernel-default') continue;
     if (r.fwmark !== undefined && r.fwmark !== 0)
       out.push(
-        `rule "${r.source.text}" selects on fwmark: bpf_fib_lookup from ${q.iif ?? 'the device'} does not carry the packet mark, so Cilium's FIB lookup ignores this rule while the kernel's routing of a marked packet would not`,
+        `rule "${r.source.text}" selects on fwmark: bpf_fib_lookup from ${q.iif ?? 'the device'} sees the packet mark only with BPF_FIB_LOOKUP_MARK (Linux 6.10+), so Cilium's FIB lookup and the kernel's routing of a marked packet could disagree here`,
       );
     if (r.uidrange !== undefined)
       out.push(`rule "${r.source.text}" selects on uid: bpf_fib_lookup carries no socket uid`);
