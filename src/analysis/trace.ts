@@ -247,6 +247,7 @@ function fromLocalPod(ctx: TraceContext, b: Builder, flow: Flow, src: TraceEndpo
     b.hops.push({ kind: 'deliver', detail: `delivered to a local socket on ${flow.dst}`, evidence: [] });
     return 'delivered';
   }
+  if (ans.result === 'unknown') return routeFailure(b, ans, flow);
   if (ans.result !== 'unicast') {
     b.hops.push(drop(`bpf_fib_lookup returns ${ans.result}: Cilium drops with DROP_NO_FIB`, ans.evidence));
     return ans.result === 'no-route' || ans.result === 'unreachable' ? 'no-route' : 'dropped';
@@ -616,6 +617,10 @@ function routeHop(ans: RouteAnswer, what: string): Hop {
 
 function routeFailure(b: Builder, ans: RouteAnswer, flow: Flow): Disposition {
   if (ans.result === 'local' || ans.result === 'unicast') return 'unknown';
+  if (ans.result === 'unknown') {
+    b.warnings.push({ code: 'route-unknown', message: `the route to ${flow.dst} cannot be decided: ${ans.summary}` });
+    return 'unknown';
+  }
   const what: Record<string, string> = {
     blackhole: 'a blackhole route drops it silently',
     unreachable: 'an unreachable route: the sender gets ICMP host unreachable',
