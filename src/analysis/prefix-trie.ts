@@ -13,9 +13,8 @@ export class PrefixTrie {
   // lookup form (after freeze): nodes in depth-first order, 3 ints each (child0, child1, slot),
   // so an unbranched path sits in consecutive cache lines; slot indexes the per-prefix arrays
   private nodes: Int32Array | null = null;
-  private slotVal: Int32Array | null = null;
-  private slotUp: Int32Array | null = null;
-  private slotLen: Uint8Array | null = null;
+  /** per stored prefix: [value, slot of the nearest shorter prefix or -1, prefix length] */
+  private slots: Int32Array | null = null;
   // first 16 bits resolved by one array read: node at depth 16, and the deepest prefix slot above it
   private rootNode: Int32Array | null = null;
   private rootBest: Int32Array | null = null;
@@ -33,7 +32,7 @@ export class PrefixTrie {
 
   /** Bytes held by the typed arrays. */
   get byteSize(): number {
-    if (this.nodes) return this.nodes.byteLength + this.slotVal!.byteLength * 2 + this.slotLen!.byteLength + this.rootNode!.byteLength * 2;
+    if (this.nodes) return this.nodes.byteLength + this.slots!.byteLength + this.rootNode!.byteLength * 2;
     return this.c0.byteLength * 3;
   }
 
@@ -89,9 +88,7 @@ export class PrefixTrie {
     const nodes = new Int32Array(n * 3);
     let slots = 0;
     for (let i = 0; i < n; i++) if (this.val[i]! >= 0) slots++;
-    const slotVal = new Int32Array(slots);
-    const slotUp = new Int32Array(slots);
-    const slotLen = new Uint8Array(slots);
+    const sl = new Int32Array(slots * 3);
     const rootNode = new Int32Array(65536);
     const rootBest = new Int32Array(65536).fill(-1);
     // iterative preorder; stack holds (old node, new parent position*2+bit, depth, nearest slot above)
@@ -121,20 +118,20 @@ export class PrefixTrie {
       if (ref >= 0) nodes[ref] = pos;
       const v = this.val[old]!;
       if (v >= 0) {
-        slotVal[slot] = v;
-        slotUp[slot] = up;
-        slotLen[slot] = depth;
+        sl[slot * 3] = v;
+        sl[slot * 3 + 1] = up;
+        sl[slot * 3 + 2] = depth;
         up = slot++;
         nodes[pos * 3 + 2] = up;
       } else nodes[pos * 3 + 2] = -1;
       if (depth === 16) {
         rootNode[path] = pos;
         rootBest[path] = up;
-      } else if (depth < 16) {
-        // a prefix shorter than 16 bits covers a range of buckets
+      } else if (depth < 16 && v >= 0) {
+        // a prefix shorter than 16 bits covers a range of buckets; preorder visits it before the
+        // longer prefixes inside it, which overwrite their own part of the range
         const span = 1 << (16 - depth);
-        const base = path * span;
-        for (let b = 0; b < span; b++) if (rootNode[base + b] === 0 && rootBest[base + b] === -1) rootBest[base + b] = up;
+        rootBest.fill(up, path * span, path * span + span);
       }
       // push child1 first so child0 is laid out right after its parent
       const k1 = this.c1[old]!;
@@ -157,9 +154,7 @@ export class PrefixTrie {
       }
     }
     this.nodes = nodes;
-    this.slotVal = slotVal;
-    this.slotUp = slotUp;
-    this.slotLen = slotLen;
+    this.slots = sl;
     this.rootNode = rootNode;
     this.rootBest = rootBest;
     this.c0 = this.c1 = this.val = new Int32Array(0);
@@ -187,12 +182,10 @@ export class PrefixTrie {
       }
     }
     let k = 0;
-    const slotVal = this.slotVal!;
-    const slotUp = this.slotUp!;
-    const slotLen = this.slotLen!;
-    for (let s = best; s >= 0; s = slotUp[s]!) {
-      out[k] = slotVal[s]!;
-      lens[k++] = slotLen[s]!;
+    const sl = this.slots!;
+    for (let s = best; s >= 0; s = sl[s * 3 + 1]!) {
+      out[k] = sl[s * 3]!;
+      lens[k++] = sl[s * 3 + 2]!;
     }
     return k;
   }

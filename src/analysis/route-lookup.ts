@@ -162,7 +162,19 @@ interface CompiledRule {
   oifDetached: boolean;
   gotoIdx: number;
   isDefault: boolean;
+  /** selectors other than src/dst/mark present on the rule (SEL_* bits): one test for the common rule */
+  sel: number;
+  not: boolean;
 }
+
+const SEL_IIF = 1;
+const SEL_OIF = 2;
+const SEL_L3MDEV = 4;
+const SEL_UID = 8;
+const SEL_TOS = 16;
+const SEL_PROTO = 32;
+const SEL_SPORT = 64;
+const SEL_DPORT = 128;
 
 function parseAddr(family: Family, s: string, out: Uint32Array): boolean {
   return family === 4 ? parseV4Into(s, out) : parseV6Into(s, out);
@@ -204,6 +216,8 @@ const T_BLACKHOLE = 5;
 const T_THROW = 8;
 const T_NAT = 9;
 
+const EMPTY_NH: NextHop[] = [];
+
 interface TableHit {
   idx: number;
   len: number;
@@ -217,6 +231,10 @@ class FibImpl implements Fib {
   private tos: Uint8Array;
   private srcLen: Int16Array;
   private typ: Uint8Array;
+  /** 1 when no next hop of the route carries dead/linkdown: usable() needs no flag reads */
+  private plain: Uint8Array;
+  /** per route: [next same-prefix route, type | tos<<8 | plain<<16 | (srcLen+1)<<17] */
+  private meta: Int32Array = new Int32Array(0);
   private readonly srcKeys = new Map<number, Uint32Array>();
   private readonly tables: [Map<number, PrefixTrie>, Map<number, PrefixTrie>] = [new Map(), new Map()];
   private readonly ruleSets: Record<Family, CompiledRule[]>;
@@ -239,7 +257,22 @@ class FibImpl implements Fib {
     this.tos = new Uint8Array(n);
     this.srcLen = new Int16Array(n).fill(-1);
     this.typ = new Uint8Array(n);
+    this.plain = new Uint8Array(n);
     for (const r of input.routes) this.add(r);
+    for (const m of this.tables) for (const t of m.values()) t.freeze();
+    // one 8-byte record per route for the lookup path (separate arrays cost a cache miss each)
+    const cnt = this.routes.length;
+    this.meta = new Int32Array(cnt * 2);
+    for (let i = 0; i < cnt; i++) {
+      this.meta[i * 2] = this.next[i]!;
+      this.meta[i * 2 + 1] = this.typ[i]! | (this.tos[i]! << 8) | (this.plain[i]! << 16) | ((this.srcLen[i]! + 1) << 17);
+    }
+    this.next = new Int32Array(0);
+    this.metric = new Float64Array(0);
+    this.tos = new Uint8Array(0);
+    this.srcLen = new Int16Array(0);
+    this.typ = new Uint8Array(0);
+    this.plain = new Uint8Array(0);
 
     const linkNames = input.links ? new Set(input.links.map((l) => l.name)) : null;
     this.ruleSets = { 4: this.compileRules(4, input.rules, linkNames), 6: this.compileRules(6, input.rules, linkNames) };
@@ -266,7 +299,7 @@ class FibImpl implements Fib {
   }
 
   get indexBytes(): number {
-    let b = this.next.byteLength + this.metric.byteLength + this.tos.byteLength + this.srcLen.byteLength + this.typ.byteLength;
+    let b = this.meta.byteLength;
     for (const m of this.tables) for (const t of m.values()) b += t.byteSize;
     return b;
   }
@@ -283,6 +316,8 @@ class FibImpl implements Fib {
     this.metric[idx] = r.metric ?? (fam === 6 ? 1024 : 0);
     this.tos[idx] = r.tos ?? 0;
     this.typ[idx] = TYPE_CODE[r.type] ?? T_NAT;
+    const bad = (f: string[] | undefined) => f !== undefined && (f.includes('dead') || f.includes('linkdown'));
+    this.plain[idx] = bad(r.flags) || r.nexthops.some((h) => bad(h.flags)) ? 0 : 1;
     if (r.src !== undefined && fam === 6) {
       const s = parsePrefix(6, r.src);
       if (s && s.len > 0) {
@@ -337,6 +372,16 @@ class FibImpl implements Fib {
         oifDetached: r.oif !== undefined && linkNames !== null && !linkNames.has(r.oif),
         gotoIdx: -1,
         isDefault,
+        sel:
+          (r.iif !== undefined ? SEL_IIF : 0) |
+          (r.oif !== undefined ? SEL_OIF : 0) |
+          (r.l3mdev ? SEL_L3MDEV : 0) |
+          (r.uidrange ? SEL_UID : 0) |
+          (r.tos ? SEL_TOS : 0) |
+          (r.ipproto ? SEL_PROTO : 0) |
+          (r.sport ? SEL_SPORT : 0) |
+          (r.dport ? SEL_DPORT : 0),
+        not: r.not === true,
       };
       if (r.src !== undefined) {
         const p = parsePrefix(family, r.src);
@@ -369,26 +414,27 @@ class FibImpl implements Fib {
   }
 
   matchRule(c: CompiledRule, q: RouteQuery, dst: Uint32Array, src: Uint32Array | null): boolean {
-    const r = c.rule;
-    const m = this.matchInner(c, r, q, dst, src);
-    return r.not ? !m : m;
+    const m = this.matchInner(c, q, dst, src);
+    return c.not ? !m : m;
   }
 
-  private matchInner(c: CompiledRule, r: Rule, q: RouteQuery, dst: Uint32Array, src: Uint32Array | null): boolean {
-    if (r.iif !== undefined && (c.iifDetached || r.iif !== (q.iif ?? 'lo'))) return false;
-    if (r.oif !== undefined && (c.oifDetached || r.oif !== q.oif)) return false;
+  private matchInner(c: CompiledRule, q: RouteQuery, dst: Uint32Array, src: Uint32Array | null): boolean {
     if (c.mask !== 0 && u32((u32(q.mark ?? 0) ^ c.mark) & c.mask) !== 0) return false;
-    if (r.l3mdev) return false;
-    if (r.uidrange) {
-      const uid = q.uid ?? 0;
-      if (uid < r.uidrange[0] || uid > r.uidrange[1]) return false;
-    }
     if (c.srcLen > 0) {
       if (q.family === 4) {
         if (!prefixEqual(src ?? this.srcKey4.fill(0), c.srcKey!, c.srcLen)) return false;
       } else if (src === null || !prefixEqual(src, c.srcKey!, c.srcLen)) return false;
     }
     if (c.dstLen > 0 && !prefixEqual(dst, c.dstKey!, c.dstLen)) return false;
+    if (c.sel === 0) return true;
+    const r = c.rule;
+    if (r.iif !== undefined && (c.iifDetached || r.iif !== (q.iif ?? 'lo'))) return false;
+    if (r.oif !== undefined && (c.oifDetached || r.oif !== q.oif)) return false;
+    if (r.l3mdev) return false;
+    if (r.uidrange) {
+      const uid = q.uid ?? 0;
+      if (uid < r.uidrange[0] || uid > r.uidrange[1]) return false;
+    }
     if (r.tos) {
       const m = q.family === 4 ? 0x1c : 0xfc;
       if (((q.tos ?? 0) & m) !== (r.tos & m)) return false;
@@ -414,8 +460,10 @@ class FibImpl implements Fib {
   }
 
   /** next hops the kernel may use: not dead, not linkdown when that is ignored, via the oif if one is given */
-  private usable(family: Family, r: Route, q: RouteQuery): NextHop[] {
+  private usable(family: Family, idx: number, q: RouteQuery): NextHop[] {
+    const r = this.routes[idx]!;
     const nhs = r.nexthops;
+    if (q.oif === undefined && ((this.meta[idx * 2 + 1]! >>> 16) & 1) === 1) return nhs;
     if (nhs.length === 1) return this.nhOk(family, nhs[0]!, nhs[0]!.flags ?? r.flags, q) ? nhs : [];
     let all = true;
     for (const nh of nhs) if (!this.nhOk(family, nh, nh.flags, q)) all = false;
@@ -435,19 +483,21 @@ class FibImpl implements Fib {
     const k = trie.matches(dst, this.mv, this.ml);
     const qtos = q.tos ?? 0;
     for (let j = 0; j < k; j++) {
-      for (let idx = this.mv[j]!; idx >= 0; idx = this.next[idx]!) {
+      const meta = this.meta;
+      for (let idx = this.mv[j]!; idx >= 0; idx = meta[idx * 2]!) {
+        const m = meta[idx * 2 + 1]!;
         if (family === 4) {
-          const t = this.tos[idx]!;
+          const t = (m >>> 8) & 0xff;
           if (t !== 0 && (qtos & 0x1c) !== (t & 0x1c)) continue;
         } else {
-          const sl = this.srcLen[idx]!;
+          const sl = ((m >>> 17) & 0xff) - 1;
           if (sl > 0 && !prefixEqual(src ?? this.zero6, this.srcKeys.get(idx)!, sl)) continue;
         }
-        const r = this.routes[idx]!;
-        const ty = this.typ[idx]!;
-        if (ty >= T_BLACKHOLE) return { idx, len: this.ml[j]!, cands: [] };
-        const cands = this.usable(family, r, q);
-        if (cands.length === 0 && r.nexthops.length > 0) {
+        const ty = m & 0xff;
+        if (ty >= T_BLACKHOLE) return { idx, len: this.ml[j]!, cands: EMPTY_NH };
+        const cands = this.usable(family, idx, q);
+        if (cands.length === 0 && this.routes[idx]!.nexthops.length > 0) {
+          const r = this.routes[idx]!;
           if (steps) steps.push({ kind: 'route-skip', text: `table ${tname(table)}: ${r.source.text}: no usable next hop (dead, linkdown ignored, or not via ${q.oif ?? 'the oif'})`, table, route: r });
           continue;
         }
@@ -531,7 +581,7 @@ class FibImpl implements Fib {
           break;
         }
         const route = this.routes[hit.idx]!;
-        const ty = this.typ[hit.idx]!;
+        const ty = this.meta[hit.idx * 2 + 1]! & 0xff;
         if (ty === T_THROW) {
           if (steps) steps.push({ kind: 'throw', text: `table ${tname(table)}: ${route.source.text}: throw, continue with the next rule`, table, route });
           break;
@@ -581,15 +631,8 @@ class FibImpl implements Fib {
     if (ty === T_NAT) d.notes.push('route type nat is obsolete; the kernel rejects it');
     if (route.prefsrc) d.prefsrc = route.prefsrc;
     if (ty >= T_BLACKHOLE) return;
-    d.nexthops = cands.map((n) => {
-      const o: NexthopChoice = {};
-      if (n.gateway !== undefined) o.gateway = n.gateway;
-      if (n.gatewayFamily !== undefined) o.gatewayFamily = n.gatewayFamily;
-      if (n.dev !== undefined) o.dev = n.dev;
-      if (n.weight !== undefined) o.weight = n.weight;
-      if (n.flags !== undefined) o.flags = n.flags;
-      return o;
-    });
+    // the route's own NextHop objects (shared, not copied: a lookup must not allocate per hop)
+    d.nexthops = cands;
     d.multipath = d.nexthops.length > 1;
     if (route.type === 'local') {
       // local delivery goes through the loopback device whatever device owns the address
