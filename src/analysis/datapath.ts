@@ -172,6 +172,17 @@ export function deriveDatapath(state: NodeState): Datapath {
   const dr = kprDevs.find((d) => d.directRouting);
   const directRoutingDevice: Fact<string> = dr ? known(dr.name, [st!.kubeProxyReplacement!.source]) : unknown('the status marks no (Direct Routing) device');
 
+  // `Masquerading: IPTables [...]` prints no CIDR: the exclusion CIDR is then the native-routing CIDR
+  const nrc = { v4: cidr(4), v6: cidr(6) };
+  if (masquerade.known && masquerade.value.mode !== 'disabled' && masquerade.value.exclusionCidrs.length === 0) {
+    for (const f of [nrc.v4, nrc.v6]) {
+      if (f.known && !f.inferred) {
+        masquerade.value.exclusionCidrs.push(f.value);
+        masquerade.evidence.push(...f.evidence);
+      }
+    }
+  }
+
   return {
     ciliumVersion,
     routingMode,
@@ -182,7 +193,7 @@ export function deriveDatapath(state: NodeState): Datapath {
     deviceMode,
     socketLB,
     masquerade,
-    nativeRoutingCidr: { v4: cidr(4), v6: cidr(6) },
+    nativeRoutingCidr: nrc,
     kernel,
     nativeDevices,
     directRoutingDevice,

@@ -535,8 +535,12 @@ function masquerade(ctx: TraceContext, flow: Flow, dst: TraceEndpoint, dev: stri
   const not = (why: string): Hop => ({ kind: 'masquerade', detail: `not masqueraded: ${why}`, evidence: ev, applied: false, by: v.mode });
   if (v.mode === 'disabled') return not('masquerading is disabled');
   if ((fam === 4 && !v.ipv4) || (fam === 6 && !v.ipv6)) return not(`IPv${fam} masquerading is disabled`);
-  const excl = v.exclusionCidrs.find((c) => familyOf(c.split('/')[0]!) === fam && prefixContains(c, flow.dst));
+  const famCidrs = v.exclusionCidrs.filter((c) => familyOf(c.split('/')[0]!) === fam);
+  const excl = famCidrs.find((c) => prefixContains(c, flow.dst));
   if (excl) return not(`${flow.dst} is inside the SNAT exclusion CIDR ${excl}`);
+  if (famCidrs.length === 0 && dst.kind !== 'remote-node') {
+    return { kind: 'masquerade', detail: `masquerade unknown: the IPv${fam} SNAT exclusion CIDR is in neither the status nor the config`, evidence: ev, applied: 'unknown', by: v.mode, inferred: true, because: 'no exclusion CIDR to compare the destination with' };
+  }
   if (dst.kind === 'remote-node' || dst.kind === 'remote-pod') {
     if (dst.kind === 'remote-node') return not(`${flow.dst} is a remote node and this is native routing`);
   }
