@@ -15,6 +15,9 @@ export interface Io {
   columns?: number;
   /** live probes; injected so tests never touch the real node by accident */
   runner?: () => Promise<Runner>;
+  /** a live runner with an exec prefix, for `snapshot` */
+  liveRunner?: (prefix: string[]) => Runner;
+  isStderrTTY?: boolean;
 }
 
 interface Common {
@@ -47,6 +50,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .option('--port <port>', 'destination port')
     .option('--sport <port>', 'source port')
     .option('-s, --snapshot <dir|file.tar.gz>', 'read a snapshot instead of probing this node')
+    .option('--exec <prefix>', 'probe a node through this prefix, split on spaces, no shell (e.g. "ssh node1")')
     .option('--json', 'print the JSON contract instead of text')
     .option('--no-color', 'never colour the output')
     .addHelpText(
@@ -64,6 +68,36 @@ Exit codes: 0 delivered/forwarded, 1 dropped/no route, 2 usage, 3 a required sou
       const { trace, exitCode: code } = await runTrace(source, { src, dst, proto: o.proto, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.sport !== undefined ? { sport: o.sport } : {}) });
       io.stdout(o.json ? renderTraceJson(trace) : renderTraceText(trace, { color: colorFor(o), width }));
       exitCode = code;
+    });
+
+  program
+    .command('snapshot')
+    .description('capture this node (or one reached through --exec) into a snapshot directory or .tar.gz')
+    .option('-o, --output <dir|file.tar.gz>', 'where to write the snapshot', 'netpath-snapshot')
+    .option('--exec <prefix>', 'run every probe through this prefix, split on spaces, no shell (e.g. "ip netns exec node1", "ssh node1")')
+    .option('--node <name>', 'node name for the manifest (default: uname -n of the node)')
+    .option('--timeout <ms>', 'per-probe timeout in milliseconds', '20000')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  netpath snapshot -o /tmp/node1                      # this node
+  netpath snapshot -o node1.tar.gz --exec "ssh node1"  # a node reached over ssh; nothing is installed there
+  netpath snapshot -o n1 --exec "ip netns exec lab-n1"
+
+WireGuard private and preshared keys are replaced by (redacted) before anything is written.`,
+    )
+    .action(async (o: { output: string; exec?: string; node?: string; timeout: string }) => {
+      if (!/^\d{1,7}$/.test(o.timeout)) throw new UsageError(`--timeout must be milliseconds, not ${JSON.stringify(o.timeout)}`);
+      const prefix = o.exec === undefined ? [] : o.exec.trim().split(/\s+/).filter((x) => x !== '');
+      if (o.exec !== undefined && prefix.length === 0) throw new UsageError('--exec needs a command prefix');
+      if (!io.liveRunner) throw new UsageError('live probing is not available in this build');
+      const { takeSnapshot } = await import('./commands/snapshot.js');
+      const progress = io.isStderrTTY ? (id: string, done: number, total: number) => io.stderr(`\r[${done}/${total}] ${id.padEnd(40).slice(0, 40)}`) : undefined;
+      const res = await takeSnapshot(io.liveRunner(prefix), { output: o.output, timeoutMs: Number(o.timeout), ...(o.node ? { node: o.node } : {}), ...(progress ? { onProgress: progress } : {}) });
+      if (progress) io.stderr('\n');
+      io.stdout(`${res.summary}\n`);
+      exitCode = res.exitCode;
     });
 
   program
@@ -86,7 +120,14 @@ Exit codes: 0 delivered/forwarded, 1 dropped/no route, 2 usage, 3 a required sou
   }
 }
 
-async function sourceFor(o: Common, io: Io): Promise<ProbeSource> {
+async function sourceFor(o: Common & { exec?: string }, io: Io): Promise<ProbeSource> {
+  if (o.snapshot !== undefined && o.exec !== undefined) throw new UsageError('--snapshot and --exec exclude each other');
+  if (o.exec !== undefined) {
+    const prefix = o.exec.trim().split(/\s+/).filter((x) => x !== '');
+    if (prefix.length === 0 || !io.liveRunner) throw new UsageError('--exec needs a command prefix');
+    const { liveSource } = await import('./collect/live-source.js');
+    return liveSource(io.liveRunner(prefix));
+  }
   if (o.snapshot !== undefined) {
     const opened = await openSnapshot(o.snapshot);
     for (const w of opened.warnings) io.stderr(`netpath: warning: ${w}\n`);

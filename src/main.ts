@@ -10,6 +10,8 @@ export function run(): void {
     env: process.env,
     ...(process.stdout.columns ? { columns: process.stdout.columns } : {}),
     runner: async () => createLiveRunner(),
+    liveRunner: (prefix) => createLiveRunner({ prefix }),
+    isStderrTTY: process.stderr.isTTY === true,
   }).then(
     (code) => {
       process.exitCode = code;

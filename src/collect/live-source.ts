@@ -3,6 +3,7 @@ import { DEFAULT_TIMEOUT_MS } from '../exec/runner.js';
 import { NODE_PROBES, netnsProbes, tcFilterProbes, type ProbeSpec } from './probes.js';
 import { memorySource, type ProbeSource } from './source.js';
 import { looksLikeJson } from '../tools/common.js';
+import { redactWgDump } from '../tools/wg/redact.js';
 
 export interface ProbeRun {
   id: string;
@@ -113,7 +114,8 @@ export function clsactDevices(text: string): string[] {
 
 /** Live node state as a snapshot in memory. */
 export async function liveSource(runner: Runner, opts: CollectOptions = {}): Promise<ProbeSource> {
-  const { files, runs } = await collectProbes(runner, opts);
+  // keys never stay in memory, even for a live trace
+  const { files, runs } = await collectProbes(runner, { transform: (id, s) => (id === 'wg' ? redactWgDump(s) : s), ...opts });
   const manifest = { schemaVersion: 1, probes: runs };
   files.set('manifest.json', JSON.stringify(manifest));
   return memorySource(files, 'live node');

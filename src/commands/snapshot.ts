@@ -1,0 +1,49 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import type { Runner } from '../exec/runner.js';
+import { captureSnapshot } from '../collect/capture.js';
+import { writeTarGz } from '../collect/tar-write.js';
+import { EXIT, SourceError } from '../errors.js';
+
+export interface SnapshotRequest {
+  output: string;
+  timeoutMs?: number;
+  node?: string;
+  onProgress?: (probe: string, done: number, total: number) => void;
+}
+
+function readTree(dir: string, base = ''): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  for (const name of readdirSync(join(dir, base))) {
+    const rel = base ? `${base}/${name}` : name;
+    const st = statSync(join(dir, rel));
+    if (st.isDirectory()) for (const [k, v] of readTree(dir, rel)) out.set(k, v);
+    else if (st.isFile()) out.set(rel, readFileSync(join(dir, rel)));
+  }
+  return out;
+}
+
+/** Captures a node into a directory or a .tar.gz. Exit 3 when the node gave nothing a trace needs. */
+export async function takeSnapshot(runner: Runner, req: SnapshotRequest): Promise<{ summary: string; exitCode: number }> {
+  const archive = /\.(tar\.gz|tgz)$/.test(req.output);
+  const dir = archive ? mkdtempSync(join(tmpdir(), 'netpath-snap-')) : req.output;
+  try {
+    const opts: Parameters<typeof captureSnapshot>[1] = { outDir: dir };
+    if (req.timeoutMs !== undefined) opts.timeoutMs = req.timeoutMs;
+    if (req.node !== undefined) opts.node = req.node;
+    if (req.onProgress) opts.onProgress = req.onProgress;
+    const m = await captureSnapshot(runner, opts);
+    const ok = m.probes.filter((p) => p.file).length;
+    const failed = m.probes.filter((p) => p.failed);
+    if (archive) writeFileSync(req.output, writeTarGz(readTree(dir), basename(req.output).replace(/\.(tar\.gz|tgz)$/, '')));
+    const needed = ['ip-link', 'ip-addr', 'ip-route4', 'ip-route6'];
+    const missing = needed.filter((id) => !m.probes.some((p) => p.id === id && p.file));
+    const lines = [`${req.output}: ${ok} of ${m.probes.length} probes captured${m.node ? ` from node ${m.node}` : ''}`];
+    for (const f of failed) lines.push(`  ${f.id}: ${f.message ?? f.failed}`);
+    if (missing.length === needed.length) throw new SourceError(req.output, `the node gave none of ${needed.join(', ')} (${failed[0]?.message ?? 'no output'})`);
+    return { summary: lines.join('\n'), exitCode: EXIT.ok };
+  } finally {
+    if (archive) rmSync(dir, { recursive: true, force: true });
+  }
+}
