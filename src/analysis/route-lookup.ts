@@ -690,6 +690,12 @@ class FibImpl implements Fib {
       delete d.gatewayFamily;
     }
     if (d.error !== undefined) return;
+    if (q.src !== undefined && q.src.startsWith('127.') && d.result !== 'local' && d.dev !== 'lo' && !d.nexthops.some((n) => n.dev === 'lo')) {
+      d.result = 'invalid';
+      d.error = 'EINVAL';
+      d.notes.push(`a loopback source (${q.src}) cannot leave through a non-loopback device`);
+      return;
+    }
     if (dst === 0xffffffff) d.result = 'broadcast';
     else if (dst >>> 28 === 0xe) d.result = 'multicast';
     else if (dst >>> 24 === 0) {

@@ -257,10 +257,16 @@ describe('buildFib: route selection', () => {
   });
 
   it('applies IPv4 output-path checks: non-local source, 0.0.0.0/8, multicast, limited broadcast, oif fallback', () => {
-    const addrs = [{ ifindex: 2, ifname: 'eth0', family: 4 as const, local: '10.1.0.1', prefixlen: 24, scope: 'global', source: { probe: 'ip-addr', text: '' } }];
+    const addrs = [
+      { ifindex: 1, ifname: 'lo', family: 4 as const, local: '127.0.0.1', prefixlen: 8, scope: 'host', source: { probe: 'ip-addr', text: '' } },
+      { ifindex: 2, ifname: 'eth0', family: 4 as const, local: '10.1.0.1', prefixlen: 24, scope: 'global', source: { probe: 'ip-addr', text: '' } },
+    ];
     const fib = buildFib({ routes: [...LOCAL4, rt(4, '0.0.0.0/0', { via: '10.1.0.254', dev: 'eth0' })], rules: [], addrs });
     expect(fib.lookup({ family: 4, dst: '192.0.2.1', src: '10.9.9.9' })).toMatchObject({ result: 'invalid-source', error: 'ENETUNREACH' });
     expect(fib.lookup({ family: 4, dst: '192.0.2.1', src: '10.1.0.1' }).result).toBe('unicast');
+    // __mkroute_output: a loopback source cannot leave through eth0
+    expect(fib.lookup({ family: 4, dst: '192.0.2.1', src: '127.0.0.1' })).toMatchObject({ result: 'invalid', error: 'EINVAL' });
+    expect(fib.lookup({ family: 4, dst: '127.0.0.5', src: '127.0.0.1' })).toMatchObject({ result: 'local', dev: 'lo' });
     expect(fib.lookup({ family: 4, dst: '0.1.2.3' })).toMatchObject({ result: 'invalid', error: 'EINVAL' });
     expect(fib.lookup({ family: 4, dst: '224.0.0.5' }).result).toBe('multicast');
     expect(fib.lookup({ family: 4, dst: '255.255.255.255' }).result).toBe('broadcast');

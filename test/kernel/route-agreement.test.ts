@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addNetns, canUseNetns, delNetns, ipBatch, ipIn, sysctlIn, uniqueName } from '../helpers/netns.js';
 import { parseIpRoute, parseIpRule, parseIpLink, parseIpAddr } from '../../src/tools/ip/index.js';
 import { buildRouting, type RouteAnswer, type Routing } from '../../src/analysis/routing.js';
+import { buildFib, type Fib, type RouteDecision } from '../../src/analysis/route-lookup.js';
 import type { Family } from '../../src/model/types.js';
 
 // Builds a node in a network namespace with policy rules, several tables, blackhole / unreachable /
@@ -115,9 +116,31 @@ function build(): Built {
     else if (kind < 0.1) lines.push(`-6 route add ${t}${v6(g)}/${len} nexthop via ${pick(GW6.d0!)} dev d0 nexthop via ${pick(GW6.d2!)} dev d2`);
     else lines.push(`-6 route add ${t}${v6(g)}/${len} via ${pick(GW6[dev]!)} dev ${dev}${rnd() < 0.3 ? ` metric ${1 + int(2000)}` : ''}`);
   }
+  // d3's peer stays down (carrier off: its routes are `linkdown`); d4 goes down after the routes
+  // are in (its multipath next hops become `dead`); an IPv4 route via an IPv6 next hop; `iif lo`
+  ipIn(NS, ['link', 'add', 'd3', 'type', 'veth', 'peer', 'name', 'p3', 'netns', PEER]);
+  ipIn(NS, ['link', 'add', 'd4', 'type', 'veth', 'peer', 'name', 'p4', 'netns', PEER]);
+  ipIn(NS, ['link', 'set', 'd3', 'up']);
+  ipIn(NS, ['link', 'set', 'd4', 'up']);
+  ipIn(PEER, ['link', 'set', 'p4', 'up']);
+  lines.push(
+    'addr add 172.31.3.1/24 dev d3',
+    'addr add 172.31.4.1/24 dev d4',
+    '-6 addr add 2001:db8:d::1/64 dev d3 nodad',
+    '-6 addr add 2001:db8:e::1/64 dev d4 nodad',
+    'route add 172.30.0.0/16 via 172.31.3.2 dev d3',
+    'route add 172.29.0.0/16 nexthop via 172.31.4.2 dev d4 nexthop via 198.51.100.2 dev d0',
+    'route add 172.28.0.0/16 via inet6 2001:db8:a::2 dev d0',
+    'rule add pref 125 iif lo to 172.27.0.0/16 lookup 200',
+    // table 100: rule 32000 sends IPv6 there before main
+    '-6 route add table 100 2001:db8:3000::/48 via 2001:db8:d::2 dev d3',
+    '-6 route add table 100 2001:db8:2900::/48 nexthop via 2001:db8:e::2 dev d4 nexthop via 2001:db8:a::2 dev d0',
+    '-6 rule add pref 125 iif lo to 2001:db8:2700::/48 lookup 200',
+  );
   // iproute2 6.1 takes no per-line -6 in batch mode: one batch per family
   ipBatch(NS, lines.filter((l) => !l.startsWith('-6 ')));
   ipBatch(NS, lines.filter((l) => l.startsWith('-6 ')).map((l) => l.slice(3)), false, 6);
+  ipIn(NS, ['link', 'set', 'd4', 'down']);
   return built;
 }
 
@@ -177,15 +200,23 @@ const ERR: Record<string, RouteAnswer['result']> = {
   'Network is unreachable': 'no-route',
 };
 
+const ERRNO: Record<string, string> = {
+  'Invalid argument': 'EINVAL',
+  'No route to host': 'EHOSTUNREACH',
+  'Permission denied': 'EACCES',
+  'Network is unreachable': 'ENETUNREACH',
+};
+
 interface Kernel {
   result: RouteAnswer['result'] | string;
+  errno?: string;
   dev?: string;
   gateway?: string;
 }
 
-function askKernel(qs: Query[]): Kernel[] {
-  const lines = qs.map((q) => `route get ${q.dst}${q.src ? ` from ${q.src}` : ''}${q.iif ? ` iif ${q.iif}` : ''}${q.mark !== undefined ? ` mark 0x${hex(q.mark)}` : ''}`);
-  const { stdout, failed } = ipBatch(NS, lines, true);
+function askKernel(qs: Query[], oifs: (string | undefined)[] = []): Kernel[] {
+  const lines = qs.map((q, i) => `route get ${q.dst}${q.src ? ` from ${q.src}` : ''}${q.iif ? ` iif ${q.iif}` : ''}${oifs[i] ? ` oif ${oifs[i]}` : ''}${q.mark !== undefined ? ` mark 0x${hex(q.mark)}` : ''}`);
+  const { stdout, failed } = ipBatch(NS, lines, true, qs[0]?.family);
   const ok = stdout.split('\n').filter((l) => l.startsWith('['));
   const out: Kernel[] = [];
   let j = 0;
@@ -193,7 +224,7 @@ function askKernel(qs: Query[]): Kernel[] {
     const f = failed.get(i);
     if (f !== undefined) {
       const key = Object.keys(ERR).find((k) => f.includes(k));
-      out.push({ result: key ? ERR[key]! : `error: ${f}` });
+      out.push({ result: key ? ERR[key]! : `error: ${f}`, errno: key ? ERRNO[key]! : f });
       continue;
     }
     const o = JSON.parse(ok[j++]!)[0] as { type?: string; dev?: string; gateway?: string; via?: { host: string } };
@@ -212,8 +243,35 @@ function agree(a: RouteAnswer, k: Kernel): boolean {
   return a.nexthops.some((n) => (n.dev ?? undefined) === k.dev && (n.gateway ?? undefined) === k.gateway);
 }
 
-describe.skipIf(!canUseNetns())('routing agrees with the kernel (ip route get) in a real namespace', () => {
+/** buildFib: errno on failure; otherwise type, dev and gateway, or the kernel's pick among the multipath candidates. */
+function fibAgrees(d: RouteDecision, k: Kernel): boolean {
+  if (k.errno !== undefined) return d.error === k.errno;
+  if (d.error !== undefined || d.result !== k.result) return false;
+  if (d.multipath) return d.nexthops.some((n) => n.dev === k.dev && n.gateway === k.gateway);
+  return d.dev === k.dev && d.gateway === k.gateway;
+}
+
+/** Locally generated traffic with a source address (local or not), as `ip route get X from S` asks it. */
+function outputQueries(family: Family, n: number): Query[] {
+  const srcs = family === 4 ? ['198.51.100.1', '203.0.113.1', '192.0.2.1', '10.1.2.3', '127.0.0.1'] : ['2001:db8:a::1', '2001:db8:b::1', '2001:db8:77::1'];
+  const out: Query[] = [];
+  for (let i = 0; i < n; i++) {
+    let dst = family === 4 ? v4(((10 << 24) | int(1 << 24)) >>> 0) : v6([0x2001, 0xdb8, pick([0x200, 0xecc, 0x123, 0xdead, int(0x10000)]), int(0x10000), 0, 0, 0, int(0x10000)]);
+    if (rnd() < 0.05) dst = pick(srcs.slice(0, 3));
+    else if (rnd() < 0.2)
+      dst = family === 4 ? v4((((172 << 24) | (pick([30, 29, 28, 27]) << 16)) >>> 0) + int(65536)) : v6([0x2001, 0xdb8, pick([0x3000, 0x2900, 0x2700]), int(0x10000), 0, 0, 0, int(0x10000)]);
+    const q: Query = { family, dst, src: pick(srcs) };
+    if (rnd() < 0.3) q.mark = pick([0x10, 0x20, 0x1]);
+    out.push(q);
+  }
+  return out;
+}
+
+const NETNS_OK = canUseNetns();
+
+describe.skipIf(!NETNS_OK)(`routing agrees with the kernel (ip route get) in a real namespace${NETNS_OK ? '' : ' [skipped: needs root and a working `ip netns`]'}`, () => {
   let routing: Routing;
+  let fib: Fib;
   let built: Built;
 
   beforeAll(() => {
@@ -230,6 +288,15 @@ describe.skipIf(!canUseNetns())('routing agrees with the kernel (ip route get) i
     expect(r4.value.length).toBeGreaterThan(2500);
     expect(r6.value.length).toBeGreaterThan(1500);
     routing = buildRouting([...r4.value, ...r6.value], [...u4.value, ...u6.value], { links, addrs });
+    fib = buildFib({ routes: [...r4.value, ...r6.value], rules: [...u4.value, ...u6.value], links, addrs });
+    // the states the agreement must cover are really in the dump
+    const flagged = (rs: typeof r4.value, f: string) => rs.some((r) => (r.flags ?? []).includes(f) || r.nexthops.some((n) => (n.flags ?? []).includes(f)));
+    for (const rs of [r4.value, r6.value]) {
+      expect(flagged(rs, 'dead')).toBe(true);
+      expect(flagged(rs, 'linkdown')).toBe(true);
+    }
+    expect(r4.value.some((r) => r.nexthops.some((n) => n.gatewayFamily === 6))).toBe(true);
+    expect(u4.value.some((r) => r.iif === 'lo') && u6.value.some((r) => r.iif === 'lo')).toBe(true);
   }, 120_000);
 
   afterAll(() => delNetns(NS, PEER));
@@ -248,6 +315,30 @@ describe.skipIf(!canUseNetns())('routing agrees with the kernel (ip route get) i
       expect(bad.slice(0, 10)).toEqual([]);
       // the sample must exercise every outcome, or agreement proves little
       expect([...seen].sort()).toEqual(expect.arrayContaining(['blackhole', 'no-route', 'prohibit', 'unicast', 'unreachable']));
+    }, 120_000);
+  }
+
+  for (const family of [4, 6] as Family[]) {
+    it(`buildFib agrees on errno, type, dev and gateway for ${N_QUERIES} IPv${family} destinations plus locally generated ones`, () => {
+      const qs = [...queries(built, family), ...outputQueries(family, 2000)];
+      // a few with an output device: IPv4 assumes an on-link destination when the lookup fails
+      const oifs = qs.map((q, i) => (family === 4 && !q.iif && !q.src && i % 97 === 0 ? 'd2' : undefined));
+      const kernel = askKernel(qs, oifs);
+      const bad: string[] = [];
+      const seen = new Set<string>();
+      qs.forEach((q, i) => {
+        const oif = oifs[i];
+        const d = fib.lookup({ family: q.family, dst: q.dst, ...(q.iif ? { iif: q.iif } : {}), ...(oif ? { oif } : {}), ...(q.src ? { src: q.src } : {}), ...(q.mark !== undefined ? { mark: q.mark } : {}) }, { steps: false });
+        const k = kernel[i]!;
+        seen.add(k.errno ?? String(k.result));
+        if (d.multipath) seen.add('multipath');
+        if (!d.multipath && d.route && d.route.nexthops.length > 1) seen.add('dead-nexthop-skipped');
+        if (d.gatewayFamily === 6 && family === 4) seen.add('ipv6-nexthop');
+        if (d.rule?.iif === 'lo') seen.add('iif-lo');
+        if (!fibAgrees(d, k)) bad.push(`${JSON.stringify({ ...q, oif })}: buildFib ${d.result}/${d.error ?? ''} dev=${d.dev} gw=${d.gateway} nh=${JSON.stringify(d.nexthops)} rule=${d.rule?.priority} table=${d.table} vs kernel ${JSON.stringify(k)}`);
+      });
+      expect(bad.slice(0, 10)).toEqual([]);
+      expect([...seen].sort()).toEqual(expect.arrayContaining(['EACCES', 'EHOSTUNREACH', 'EINVAL', 'ENETUNREACH', 'local', 'multipath', 'unicast', 'dead-nexthop-skipped', 'iif-lo', ...(family === 4 ? ['ipv6-nexthop'] : [])]));
     }, 120_000);
   }
 });
