@@ -1,10 +1,10 @@
-// Captures one lab node into a snapshot directory with netpath's own probes, run through
-// `ip netns exec <node>` (the same allow-list applies to every probe).
-import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+// Captures one lab node into a snapshot directory with netpath's own captureSnapshot, every probe
+// run through a prefix (`ip netns exec <node>` by default; NETPATH_PREFIX overrides it, e.g.
+// `nsenter -t PID -m -n` for a node whose wireguard-go socket lives in a private mount namespace).
+// The allow-list applies to each probe's own argv. Needs `npx tsc -p tsconfig.json` first.
+import { rmSync } from 'node:fs';
 import { createLiveRunner } from '../../dist/exec/live.js';
-import { collectProbes } from '../../dist/collect/live-source.js';
-import { redactWgDump } from '../../dist/tools/wg/redact.js';
+import { captureSnapshot } from '../../dist/collect/capture.js';
 
 const [node, out, name] = process.argv.slice(2);
 if (!node || !out) {
@@ -12,21 +12,13 @@ if (!node || !out) {
   process.exit(2);
 }
 const prefix = process.env.NETPATH_PREFIX ? process.env.NETPATH_PREFIX.split(' ') : ['ip', 'netns', 'exec', node];
-const runner = createLiveRunner({ prefix });
-const { files, runs } = await collectProbes(runner, { transform: (id, s) => (id === 'wg' ? redactWgDump(s) : s) });
 rmSync(out, { recursive: true, force: true });
-for (const [file, text] of files) {
-  mkdirSync(dirname(join(out, file)), { recursive: true });
-  writeFileSync(join(out, file), text);
-}
-const kernel = (files.get('uname.txt') ?? '').trim() || null;
-const manifest = {
-  schemaVersion: 1,
+const manifest = await captureSnapshot(createLiveRunner({ prefix }), {
+  outDir: out,
   node: name ?? node,
-  kernel,
-  capturedAt: new Date().toISOString(),
-  capturedWith: `netpath probes via ${prefix.join(' ')}`,
-  probes: runs.map(({ id, argv, exitCode, durationMs, stderr, failed, file }) => ({ id, argv, exitCode, durationMs, stderr, ...(failed ? { failed } : {}), ...(file ? { file } : {}) })),
-};
-writeFileSync(join(out, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
-console.log(`${node}: ${files.size} files → ${out}`);
+  concurrency: 4,
+  capturedWith: prefix.join(' '),
+});
+const files = manifest.probes.filter((p) => p.file).length;
+const failed = manifest.probes.filter((p) => p.failed).map((p) => `${p.id}: ${p.failed}`);
+console.log(`${node}: ${files} files -> ${out}${failed.length ? ` (not captured: ${failed.join(', ')})` : ''}`);

@@ -16,6 +16,7 @@ declare -A PODS=(
 )
 
 up() {
+  down
   build_bpf
   ip netns add $SW
   ip -n $SW link add br0 type bridge
@@ -78,6 +79,7 @@ down() {
 
 capture_all() {
   local dir=${1:-fixtures/snapshots/kind-v4}
+  build_netpath
   local i
   for i in 0 1 2; do
     local n=${NODES[$i]} idx=$((i + 1)) out="$dir/${NAMES[$i]}"
@@ -88,6 +90,7 @@ capture_all() {
     sed -e "s/@NODEIP@/172.18.0.$((i + 2))/g" -e "s#@PODCIDR@#10.244.$idx.0/24#" -e "s/@IDX@/$idx/" -e "s/@NPODS@/$npods/" \
       "$HERE/cilium/kind-v4.status.tmpl" >"$out/cilium-status.txt"
     cp "$HERE/cilium/kind-v4.config.yaml" "$out/cilium-config.txt"
+    node "$HERE/cilium/endpoints.mjs" "$out" $((idx * 1000 + 100))
   done
 }
 

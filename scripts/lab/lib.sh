@@ -67,7 +67,7 @@ sock_hooks_up() {
   rm -rf "/sys/fs/bpf/np-lab/sock$fam"
   bpftool prog loadall "$LAB_BPF/sock$fam.o" "/sys/fs/bpf/np-lab/sock$fam"
   local t
-  for t in connect sendmsg recvmsg getpeername; do
+  for t in connect sendmsg recvmsg getpeername post_bind; do
     bpftool cgroup attach /run/cilium/cgroupv2 "$t$fam" pinned "/sys/fs/bpf/np-lab/sock$fam/cil_sock${fam}_$t" multi
   done
 }
@@ -83,6 +83,12 @@ sock_hooks_down() {
   fi
   rmdir "$cg2/np-lab" 2>/dev/null || true
   rm -rf /sys/fs/bpf/np-lab
+}
+
+# the capture runs netpath's own code from dist/ (other engineers' files may still fail to type-check;
+# tsc writes dist/ all the same)
+build_netpath() {
+  (cd "$HERE/../.." && npx tsc -p tsconfig.json >/dev/null) || echo "tsc reported errors; using the dist/ it wrote" >&2
 }
 
 capture() {

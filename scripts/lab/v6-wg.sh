@@ -3,7 +3,7 @@
 # 2001:db8:42::/96 and no IPv6 masquerade. Nodes A and B share one L2 (2001:db8:1::/64) with direct
 # routes to each other's /112 PodCIDR; node C sits on another network (2001:db8:2::/64) behind the
 # gateway G, and A reaches C's PodCIDR through a WireGuard tunnel (wireguard-go) to G.
-#   v6-wg.sh up | capture [DIR] | down
+#   v6-wg.sh up | verify | capture [DIR] | down
 source "$(dirname "$0")/lib.sh"
 SW=np-lab-vsw
 A=np-lab-va B=np-lab-vb C=np-lab-vc G=np-lab-vgw
@@ -15,6 +15,7 @@ declare -A PODS=(
   [$C]="cni-c1d2e3f4-vc1:lxc6b7c8d9e0f1a:2001:db8:42::c:9"
 )
 declare -A NODEIP=([$A]=2001:db8:1::10 [$B]=2001:db8:1::20 [$C]=2001:db8:2::30)
+declare -A EPID=([a]=1100 [b]=2100 [c]=3100)
 declare -A TAG=([$A]=a [$B]=b [$C]=c)
 
 node_base() {
@@ -82,7 +83,51 @@ wg_pair() {
   ip -n $G link set wg-a up
 }
 
+# The pass-through programs do not redirect, so the kernel alone cannot hand a packet from the node
+# to a pod (the PodCIDR route ends in cilium_host). To prove the wiring, pings run with temporary
+# scaffolding a real Cilium node does not have: per-pod /128 routes in table 90 (rule pref 90) and
+# proxy NDP for the router IP on the lxc devices (Cilium's BPF answers that NS). All of it is
+# removed again, with the neighbour entries it left on the lxc devices, before anything is captured.
+scaffold() {
+  local op=$1 n p
+  for n in $A $B $C; do
+    local t=${TAG[$n]}
+    [ "$op" = add ] && ip -n "$n" -6 rule add pref 90 lookup 90
+    [ "$op" = del ] && { ip -n "$n" -6 rule del pref 90 lookup 90 2>/dev/null || true; ip -n "$n" -6 route flush table 90 2>/dev/null || true; }
+    for p in ${PODS[$n]}; do
+      local rest=${p#*:}
+      local hdev=${rest%%:*} addr=${rest#*:}
+      if [ "$op" = add ]; then
+        ip -n "$n" -6 route add "$addr" dev "$hdev" table 90
+        nsx "$n" sysctl -qw "net.ipv6.conf.$hdev.proxy_ndp=1"
+        ip -n "$n" -6 neigh add proxy "2001:db8:42::$t:1" dev "$hdev"
+      else
+        ip -n "$n" -6 neigh del proxy "2001:db8:42::$t:1" dev "$hdev" 2>/dev/null || true
+        nsx "$n" sysctl -qw "net.ipv6.conf.$hdev.proxy_ndp=0"
+        ip -n "$n" -6 neigh flush dev "$hdev"
+      fi
+    done
+  done
+}
+
+# pings between pod namespaces: same node, A<->B over the L2, A<->C through WireGuard and the gateway
+verify() {
+  command -v ping >/dev/null || { echo "ping (iputils-ping) is needed to verify the lab" >&2; return 1; }
+  local a1=cni-a1b2c3d4-va1 b1=cni-b1c2d3e4-vb1 c1=cni-c1d2e3f4-vc1 rc=0 pair
+  scaffold add
+  for pair in "$a1 2001:db8:42::a:6" "$a1 2001:db8:42::b:7" "$a1 2001:db8:42::c:9" "$b1 2001:db8:42::a:5" "$c1 2001:db8:42::a:5"; do
+    set -- $pair
+    # the first packet may wait for a WireGuard handshake and several neighbour resolutions
+    local i
+    for i in 1 2 3 4; do nsx "$1" ping -6 -n -q -c 1 -W 3 "$2" >/dev/null && break; done
+    if nsx "$1" ping -6 -n -q -c 3 -i 0.2 -W 3 "$2" >/dev/null; then echo "ok   $1 -> $2"; else echo "FAIL $1 -> $2"; rc=1; fi
+  done
+  scaffold del
+  return $rc
+}
+
 up() {
+  down
   build_bpf
   ip netns add $SW
   ip -n $SW link add br0 type bridge
@@ -122,6 +167,7 @@ up() {
   nsx $C timeout 2 bash -c 'echo > /dev/tcp/2001:db8:2::1/9' 2>/dev/null || true
   # the tunnel: a handshake from A to G through wireguard-go
   nsx $A timeout 3 bash -c 'echo > /dev/tcp/[2001:db8:99::1]/9' 2>/dev/null || true
+  verify
 }
 
 down() {
@@ -141,6 +187,9 @@ down() {
 capture_all() {
   local dir=${1:-fixtures/snapshots/v6-wg}
   local n name
+  build_netpath
+  # fresh neighbour and WireGuard handshake state, as on a node carrying traffic
+  verify
   for n in $A $B $C $G; do
     name=node-${n#np-lab-v}
     [ "$n" = "$G" ] && name=gateway
@@ -154,6 +203,7 @@ capture_all() {
       local t=${TAG[$n]}
       sed -e "s/@NODEIP@/${NODEIP[$n]}/g" -e "s/@TAG@/$t/g" "$HERE/cilium/v6-wg.status.tmpl" >"$dir/$name/cilium-status.txt"
       cp "$HERE/cilium/v6-wg.config.yaml" "$dir/$name/cilium-config.txt"
+      node "$HERE/cilium/endpoints.mjs" "$dir/$name" "${EPID[$t]}"
     fi
   done
 }
@@ -162,5 +212,6 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   capture) capture_all "${2:-}" ;;
-  *) echo "usage: $0 up|capture [DIR]|down" >&2; exit 2 ;;
+  verify) verify ;;
+  *) echo "usage: $0 up|verify|capture [DIR]|down" >&2; exit 2 ;;
 esac

@@ -24,6 +24,8 @@ export interface Manifest {
   kernel: string | null;
   capturedAt: string;
   netpathVersion: string | null;
+  /** how the probes reached the node, e.g. `ip netns exec node1` */
+  capturedWith?: string;
   probes: ManifestProbe[];
   /** namespaces `ip netns list` showed without an nsid here: nothing of this node's connects to them */
   skippedNetns?: { name: string; reason: string }[];
@@ -36,6 +38,8 @@ export interface CaptureOptions {
   onProgress?: (probe: string, done: number, total: number) => void;
   /** node name for the manifest; defaults to the node's `uname -n` */
   node?: string;
+  /** recorded as `capturedWith` (the runner's prefix, a human description) */
+  capturedWith?: string;
 }
 
 const STDERR_MAX = 2048;
@@ -99,6 +103,7 @@ export async function captureSnapshot(runner: Runner, opts: CaptureOptions): Pro
     kernel: uname || null,
     capturedAt: new Date().toISOString(),
     netpathVersion: netpathVersion(),
+    ...(opts.capturedWith ? { capturedWith: opts.capturedWith } : {}),
     probes: runs.map((r) => {
       const p: ManifestProbe = {
         id: r.id,

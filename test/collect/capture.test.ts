@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { captureSnapshot, type Manifest } from '../../src/collect/capture.js';
@@ -151,5 +152,51 @@ describe('captureSnapshot, replaying the kind-v4 lab node k1', () => {
     expect(m.probes.find((p) => p.id === 'nft-ruleset')).toMatchObject({ failed: 'timeout' });
     expect(existsSync(join(dir, 'nft-ruleset.json'))).toBe(false);
     expect(existsSync(join(dir, 'ip-link.json'))).toBe(true);
+  });
+});
+
+describe('captureSnapshot, replaying the v6-wg lab node node-a (tcx, wireguard-go)', () => {
+  const rec = recorded('v6-wg/node-a');
+  const hasWg = (() => {
+    try {
+      execFileSync('wg', ['--version'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+
+  it('asks for no tc filters: tcx leaves no clsact qdisc behind', async () => {
+    const calls: string[][] = [];
+    const m = await captureSnapshot(replay(rec, calls), { outDir: outDir(), node: 'node-a' });
+    expect(calls.filter((a) => a[0] === 'tc' && a[2] === 'filter')).toEqual([]);
+    expect(m.probes.some((p) => p.id.startsWith('tc-filter/'))).toBe(false);
+    expect(m.probes.find((p) => p.id === 'bpftool-link')).toMatchObject({ file: 'bpftool-link.json' });
+  });
+
+  it.runIf(hasWg)('never writes the private or preshared key that `wg show all dump` printed', async () => {
+    // the recording is redacted already: put real (freshly generated) keys back where wg prints them
+    const priv = execFileSync('wg', ['genkey'], { encoding: 'utf8' }).trim();
+    const psk = execFileSync('wg', ['genpsk'], { encoding: 'utf8' }).trim();
+    const dump = rec.files.get('wg.txt')!;
+    const lines = dump.split('\n');
+    expect(lines[0]!.split('\t')[1]).toBe('(redacted)');
+    expect(lines[1]!.split('\t')[2]).toBe('(redacted)');
+    const live = lines
+      .map((l, i) => (i === 0 ? l.replace('(redacted)', priv) : i === 1 ? l.replace('(redacted)', psk) : l))
+      .join('\n');
+    const base = replay(rec);
+    const runner: Runner = async (argv, o) => {
+      const r = await base(argv, o);
+      return argv[0] === 'wg' ? { ...r, stdout: live } : r;
+    };
+    const dir = outDir();
+    await captureSnapshot(runner, { outDir: dir, node: 'node-a' });
+    const written = readFileSync(join(dir, 'wg.txt'), 'utf8');
+    expect(written).toBe(dump);
+    for (const f of listFiles(dir)) {
+      const text = readFileSync(join(dir, f), 'utf8');
+      expect(text.includes(priv) || text.includes(psk), f).toBe(false);
+    }
   });
 });
