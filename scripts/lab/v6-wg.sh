@@ -201,7 +201,8 @@ capture_all() {
     fi
     if [ "$n" != "$G" ]; then
       local t=${TAG[$n]}
-      sed -e "s/@NODEIP@/${NODEIP[$n]}/g" -e "s/@TAG@/$t/g" "$HERE/cilium/v6-wg.status.tmpl" >"$dir/$name/cilium-status.txt"
+      local npods=$(( $(wc -w <<<"${PODS[$n]}") + 1 ))  # the pods and the router IP
+      sed -e "s/@NODEIP@/${NODEIP[$n]}/g" -e "s/@TAG@/$t/g" -e "s/@NPODS@/$npods/" "$HERE/cilium/v6-wg.status.tmpl" >"$dir/$name/cilium-status.txt"
       cp "$HERE/cilium/v6-wg.config.yaml" "$dir/$name/cilium-config.txt"
       node "$HERE/cilium/endpoints.mjs" "$dir/$name" "${EPID[$t]}"
     fi
