@@ -82,7 +82,7 @@ sock_hooks_down() {
     umount /run/cilium/cgroupv2 || true
   fi
   rmdir "$cg2/np-lab" 2>/dev/null || true
-  rm -rf /sys/fs/bpf/np-lab
+  rm -rf /sys/fs/bpf/np-lab "$LAB_BPF"
 }
 
 # the capture runs netpath's own code from dist/ (other engineers' files may still fail to type-check;
