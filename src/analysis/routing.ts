@@ -1,5 +1,5 @@
 import type { Address, Evidence, Family, Link, NodeState, Route, Rule } from '../model/types.js';
-import { ipToBytes, prefixLen } from '../model/addr.js';
+import { buildFib, bpfFibQuery, fibLookupDivergence, type Fib, type RouteQuery as EngineQuery, type RouteResult as EngineResult } from './route-lookup.js';
 
 /** One routing question, as the kernel's flow key (flowi) would carry it. */
 export interface RouteQuery {
@@ -26,6 +26,8 @@ export type RouteResult =
   | 'unreachable'
   | 'prohibit'
   | 'no-route'
+  /** the kernel refuses the flow itself (EINVAL, a source that is not local) */
+  | 'invalid'
   | 'unknown';
 
 export interface RouteAnswer {
@@ -52,50 +54,9 @@ export interface Routing {
 const TABLE_NAMES: Record<number, string> = { 253: 'default', 254: 'main', 255: 'local' };
 export const tableName = (t: number): string => TABLE_NAMES[t] ?? String(t);
 
-/** The kernel's rules when a namespace has never been configured (fib_default_rules_init). */
-function defaultRules(family: Family): Rule[] {
-  const mk = (priority: number, table: number): Rule => ({
-    family,
-    priority,
-    action: 'lookup',
-    table,
-    source: { probe: 'kernel-default', text: `${priority}: from all lookup ${tableName(table)}` },
-  });
-  return family === 4 ? [mk(0, 255), mk(32766, 254), mk(32767, 253)] : [mk(0, 255), mk(32766, 254)];
-}
-
-interface Prefix {
-  bytes: Uint8Array;
-  len: number;
-}
-
-function toPrefix(p: string): Prefix | null {
-  const slash = p.indexOf('/');
-  const bytes = ipToBytes(slash < 0 ? p : p.slice(0, slash));
-  if (!bytes) return null;
-  return { bytes, len: slash < 0 ? bytes.length * 8 : prefixLen(p) };
-}
-
-function contains(p: Prefix, a: Uint8Array): boolean {
-  if (p.bytes.length !== a.length) return false;
-  let bits = p.len;
-  for (let i = 0; bits > 0; i++, bits -= 8) {
-    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
-    if ((p.bytes[i]! & mask) !== (a[i]! & mask)) return false;
-  }
-  return true;
-}
-
-interface IndexedRoute {
-  route: Route;
-  dst: Prefix;
-  src?: Prefix;
-}
-
 /**
- * A reference implementation of Linux policy routing: rules in priority order, longest-prefix
- * match per table, route types, throw, goto, suppress_prefixlength. Linear per table; fast
- * engines are checked against it.
+ * The trace's view of routing: one answer with evidence and a one-line summary, on top of the
+ * kernel-faithful engine in route-lookup.ts (checked against `ip route get` in test/kernel).
  */
 export function buildRouting(
   routes: Route[],
@@ -103,209 +64,86 @@ export function buildRouting(
   ctx: Pick<NodeState, 'links' | 'addrs'> | { links: Link[]; addrs: Address[] },
   opts: { rulesKnown?: { 4: boolean; 6: boolean }; routesKnown?: { 4: boolean; 6: boolean } } = {},
 ): Routing {
-  const tables = new Map<string, IndexedRoute[]>();
-  for (const r of routes) {
-    const dst = toPrefix(r.dst);
-    if (!dst) continue;
-    const key = `${r.family}/${r.table}`;
-    let list = tables.get(key);
-    if (!list) tables.set(key, (list = []));
-    const ir: IndexedRoute = { route: r, dst };
-    if (r.src) {
-      const s = toPrefix(r.src);
-      if (s) ir.src = s;
-    }
-    list.push(ir);
-  }
-  const rulesByFam: Record<Family, Rule[]> = {
-    4: rules.filter((r) => r.family === 4).sort((a, b) => a.priority - b.priority),
-    6: rules.filter((r) => r.family === 6).sort((a, b) => a.priority - b.priority),
-  };
-  void ctx;
-  return {
-    lookup(q) {
-      return lookup(q, tables, rulesByFam, opts);
-    },
-  };
+  const fib = buildFib({ routes, rules, links: ctx.links, addrs: ctx.addrs });
+  return { lookup: (q) => lookup(fib, q, opts) };
 }
 
-function ruleMatches(rule: Rule, q: RouteQuery, dst: Uint8Array, src: Uint8Array | null): boolean {
-  let m = true;
-  if (rule.src !== undefined) {
-    const p = toPrefix(rule.src);
-    m = m && p !== null && (p.len === 0 || (src !== null && contains(p, src)));
-  }
-  if (m && rule.dst !== undefined) {
-    const p = toPrefix(rule.dst);
-    m = p !== null && contains(p, dst);
-  }
-  if (m && rule.iif !== undefined) m = q.iif === rule.iif;
-  if (m && rule.oif !== undefined) m = q.oif === rule.oif;
-  if (m && rule.fwmark !== undefined) {
-    const mask = rule.fwmask ?? 0xffffffff;
-    m = (((q.mark ?? 0) ^ rule.fwmark) & mask) >>> 0 === 0;
-  }
-  if (m && rule.ipproto !== undefined) m = q.ipproto === rule.ipproto;
-  if (m && rule.sport !== undefined) m = q.sport !== undefined && q.sport >= rule.sport[0] && q.sport <= rule.sport[1];
-  if (m && rule.dport !== undefined) m = q.dport !== undefined && q.dport >= rule.dport[0] && q.dport <= rule.dport[1];
-  if (m && rule.uidrange !== undefined) {
-    const uid = q.uid ?? 0;
-    m = uid >= rule.uidrange[0] && uid <= rule.uidrange[1];
-  }
-  if (m && rule.l3mdev) m = false;
-  return rule.not ? !m : m;
+function toEngineQuery(q: RouteQuery): EngineQuery {
+  const e: EngineQuery = { family: q.family, dst: q.dst };
+  // the engine takes "no iif" for a locally generated packet, as the kernel's output path does
+  if (q.iif !== undefined && q.iif !== 'lo') e.iif = q.iif;
+  if (q.src !== undefined) e.src = q.src;
+  if (q.oif !== undefined) e.oif = q.oif;
+  if (q.mark !== undefined) e.mark = q.mark;
+  if (q.ipproto !== undefined) e.ipproto = q.ipproto;
+  if (q.sport !== undefined) e.sport = q.sport;
+  if (q.dport !== undefined) e.dport = q.dport;
+  if (q.uid !== undefined) e.uid = q.uid;
+  return e;
 }
 
-function lpm(list: IndexedRoute[] | undefined, dst: Uint8Array, src: Uint8Array | null): IndexedRoute | undefined {
-  if (!list) return undefined;
-  let best: IndexedRoute | undefined;
-  for (const ir of list) {
-    if (!contains(ir.dst, dst)) continue;
-    if (ir.src && (src === null ? ir.src.len > 0 : !contains(ir.src, src))) continue;
-    if (!best || ir.dst.len > best.dst.len) best = ir;
-    else if (ir.dst.len === best.dst.len) {
-      const bs = best.src?.len ?? 0;
-      const is = ir.src?.len ?? 0;
-      if (is > bs || (is === bs && (ir.route.metric ?? 0) < (best.route.metric ?? 0))) best = ir;
-    }
-  }
-  return best;
-}
-
-function routeText(r: Route): string {
-  return r.source.text;
-}
-
-function answer(
-  result: RouteResult,
-  rule: Rule | undefined,
-  ir: IndexedRoute | undefined,
-  trail: string[],
-  extra: Partial<RouteAnswer> = {},
-): RouteAnswer {
-  const evidence: Evidence[] = [];
-  if (rule && rule.source.probe !== 'kernel-default') evidence.push(rule.source);
-  if (ir) evidence.push(ir.route.source);
-  const r = ir?.route;
-  const nexthops = (r?.nexthops ?? []).map((n) => {
-    const o: RouteAnswer['nexthops'][number] = {};
-    if (n.gateway !== undefined) o.gateway = n.gateway;
-    if (n.gatewayFamily !== undefined) o.gatewayFamily = n.gatewayFamily;
-    if (n.dev !== undefined) o.dev = n.dev;
-    if (n.weight !== undefined) o.weight = n.weight;
-    return o;
-  });
-  const where = rule ? `rule ${rule.priority} → table ${tableName(rule.table ?? 0)}` : '';
-  const summary =
-    result === 'no-route'
-      ? `no route (${trail.join('; ') || 'no rule matched'})`
-      : `${where}${r ? `: ${routeText(r)}` : ''}${result !== 'unicast' && result !== 'local' ? ` [${result}]` : ''}`;
-  const a: RouteAnswer = { result, nexthops, evidence, summary, divergence: [], ...extra };
-  if (rule) a.rule = rule.source.text;
-  if (rule?.table !== undefined) a.table = rule.table;
-  if (r) {
-    a.route = r;
-    a.routeText = routeText(r);
-  }
-  return a;
-}
+const RESULT: Record<EngineResult, RouteResult> = {
+  unicast: 'unicast',
+  local: 'local',
+  anycast: 'local',
+  broadcast: 'broadcast',
+  multicast: 'broadcast',
+  blackhole: 'blackhole',
+  unreachable: 'unreachable',
+  prohibit: 'prohibit',
+  'no-route': 'no-route',
+  'invalid-source': 'invalid',
+  invalid: 'invalid',
+  unknown: 'unknown',
+};
 
 function lookup(
+  fib: Fib,
   q: RouteQuery,
-  tables: Map<string, IndexedRoute[]>,
-  rulesByFam: Record<Family, Rule[]>,
   opts: { rulesKnown?: { 4: boolean; 6: boolean }; routesKnown?: { 4: boolean; 6: boolean } },
 ): RouteAnswer {
-  const dst = ipToBytes(q.dst);
-  if (!dst) return answer('unknown', undefined, undefined, [`${q.dst} is not an address`]);
   if (opts.routesKnown && !opts.routesKnown[q.family]) {
-    return { ...answer('unknown', undefined, undefined, []), summary: `the IPv${q.family} routing table is not in the snapshot` };
+    return { result: 'unknown', nexthops: [], evidence: [], summary: `the IPv${q.family} routing table is not in the node state`, divergence: [] };
   }
-  const src = q.src !== undefined ? ipToBytes(q.src) : null;
-  const given = rulesByFam[q.family];
-  const rules = given.length > 0 ? given : defaultRules(q.family);
-  const inferred =
-    opts.rulesKnown && !opts.rulesKnown[q.family]
-      ? `no IPv${q.family} policy rules in the snapshot: the kernel's default rules are assumed`
-      : undefined;
-  const trail: string[] = [];
-  const divergence: string[] = [];
-  const seen: Rule[] = [];
-  const done = (a: RouteAnswer): RouteAnswer => {
-    if (inferred) a.inferred = inferred;
-    if (q.bpfFib) a.divergence = [...divergence, ...bpfDivergence(seen, q)];
-    return a;
+  const real = toEngineQuery(q);
+  // bpf_fib_lookup() routes with its own flow key (ifindex of the device, mark 0, no ports)
+  const asked = q.bpfFib ? bpfFibQuery(real, { ifindexDev: q.iif }) : real;
+  const d = fib.lookup(asked, { steps: true });
+  const evidence: Evidence[] = [];
+  if (d.rule && d.rule.source.probe !== 'kernel-default') evidence.push(d.rule.source);
+  if (d.route) evidence.push(d.route.source);
+  const result = RESULT[d.result];
+  const where = d.rule ? `rule ${d.rule.priority} → table ${tableName(d.rule.table ?? d.table ?? 254)}` : '';
+  const trail = d.steps.filter((st) => st.kind === 'throw' || st.kind === 'suppress' || st.kind === 'goto-unresolved').map((st) => st.text);
+  let summary: string;
+  if (result === 'no-route') summary = `no route${trail.length ? ` (${trail.join('; ')})` : ''}${d.notes.length ? ` — ${d.notes.join('; ')}` : ''}`;
+  else if (result === 'invalid') summary = `the kernel refuses this flow (${d.error ?? 'EINVAL'}${d.notes.length ? `: ${d.notes.join('; ')}` : ''})`;
+  else summary = `${where}${d.route ? `: ${d.route.source.text}` : d.rule ? `: ${d.rule.action}` : ''}${result !== 'unicast' && result !== 'local' ? ` [${d.result}]` : ''}`;
+  const a: RouteAnswer = {
+    result,
+    nexthops: d.nexthops.map((n) => {
+      const o: RouteAnswer['nexthops'][number] = {};
+      if (n.gateway !== undefined) o.gateway = n.gateway;
+      if (n.gatewayFamily !== undefined) o.gatewayFamily = n.gatewayFamily;
+      if (n.dev !== undefined) o.dev = n.dev;
+      if (n.weight !== undefined) o.weight = n.weight;
+      return o;
+    }),
+    evidence,
+    summary,
+    divergence: q.bpfFib ? fibLookupDivergence(fib, real, { ifindexDev: q.iif }).map((x) => `rule "${x.rule.source.text}" ${x.why}`) : [],
   };
-  for (let i = 0; i < rules.length; i++) {
-    const rule = rules[i]!;
-    if (!ruleMatches(rule, q, dst, src)) {
-      if (q.bpfFib) seen.push(rule);
-      continue;
-    }
-    seen.push(rule);
-    switch (rule.action) {
-      case 'nop':
-        continue;
-      case 'goto': {
-        // the kernel resolves a goto to the first rule whose priority equals the target
-        const j = rules.findIndex((r) => r.priority === rule.goto);
-        if (j <= i) {
-          trail.push(`rule ${rule.priority}: goto ${rule.goto} has no target rule after it (unresolved: skipped)`);
-          continue;
-        }
-        i = j - 1;
-        continue;
-      }
-      case 'blackhole':
-      case 'unreachable':
-      case 'prohibit':
-        return done(answer(rule.action, rule, undefined, trail));
-      case 'lookup': {
-        const ir = lpm(tables.get(`${q.family}/${rule.table ?? 254}`), dst, src);
-        if (!ir) {
-          trail.push(`table ${tableName(rule.table ?? 254)}: no match`);
-          continue;
-        }
-        if (rule.suppressPrefixlen !== undefined && ir.dst.len <= rule.suppressPrefixlen) {
-          trail.push(`rule ${rule.priority}: suppress_prefixlength ${rule.suppressPrefixlen} rejects ${ir.route.dst}`);
-          continue;
-        }
-        const t = ir.route.type;
-        if (t === 'throw') {
-          trail.push(`table ${tableName(rule.table ?? 254)}: throw ${ir.route.dst}`);
-          continue;
-        }
-        const result: RouteResult =
-          t === 'unicast' || t === 'local' || t === 'broadcast' || t === 'blackhole' || t === 'unreachable' || t === 'prohibit'
-            ? t
-            : t === 'anycast'
-              ? 'local'
-              : 'unicast';
-        return done(answer(result, rule, ir, trail));
-      }
-    }
+  if (d.rule) a.rule = d.rule.source.text;
+  const table = d.table ?? d.rule?.table;
+  if (table !== undefined) a.table = table;
+  if (d.route) {
+    a.route = d.route;
+    a.routeText = d.route.source.text;
   }
-  return done(answer('no-route', undefined, undefined, trail));
-}
-
-/**
- * bpf_fib_lookup() builds its own flow key from struct bpf_fib_lookup, not from the skb: the
- * packet's mark is only used when the caller passes BPF_FIB_LOOKUP_MARK (Linux 6.10+), and there
- * is no socket uid. A rule that selects on those can route the real packet differently from
- * Cilium's lookup, so such rules are reported, not resolved.
- */
-function bpfDivergence(rules: Rule[], q: RouteQuery): string[] {
-  const out: string[] = [];
-  for (const r of rules) {
-    if (r.source.probe === 'kernel-default') continue;
-    if (r.fwmark !== undefined && r.fwmark !== 0)
-      out.push(
-        `rule "${r.source.text}" selects on fwmark: bpf_fib_lookup from ${q.iif ?? 'the device'} sees the packet mark only with BPF_FIB_LOOKUP_MARK (Linux 6.10+), so Cilium's FIB lookup and the kernel's routing of a marked packet could disagree here`,
-      );
-    if (r.uidrange !== undefined)
-      out.push(`rule "${r.source.text}" selects on uid: bpf_fib_lookup carries no socket uid`);
+  if (d.ruleIsDefault && opts.rulesKnown && !opts.rulesKnown[q.family]) {
+    a.inferred = `no IPv${q.family} policy rules in the node state: the kernel's default rules are assumed`;
   }
-  return out;
+  return a;
 }
 
 export function routeQuery(r: Routing, q: RouteQuery): RouteAnswer {

@@ -630,7 +630,8 @@ function routeFailure(b: Builder, ans: RouteAnswer, flow: Flow): Disposition {
     unreachable: 'an unreachable route: the sender gets ICMP host unreachable',
     prohibit: 'a prohibit route: the sender gets ICMP administratively prohibited',
     'no-route': `no route to ${flow.dst}: the sender gets "Network is unreachable"`,
-    broadcast: 'a broadcast address',
+    broadcast: 'a broadcast or multicast address: not followed as a unicast path',
+    invalid: `the kernel refuses this flow: ${ans.summary}`,
   };
   b.hops.push(drop(what[ans.result] ?? `route result ${ans.result}`, ans.evidence));
   return ans.result === 'no-route' || ans.result === 'unreachable' ? 'no-route' : 'dropped';
