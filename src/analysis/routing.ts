@@ -1,22 +1,11 @@
 import type { Address, Evidence, Family, Link, NodeState, Route, Rule } from '../model/types.js';
 import { buildFib, bpfFibQuery, fibLookupDivergence, type Fib, type RouteQuery as EngineQuery, type RouteResult as EngineResult } from './route-lookup.js';
 
-/** One routing question, as the kernel's flow key (flowi) would carry it. */
-export interface RouteQuery {
-  family: Family;
-  dst: string;
-  src?: string;
-  /** input interface; `lo` for a locally generated packet (the kernel matches `iif lo` rules then) */
-  iif?: string;
-  oif?: string;
-  mark?: number;
-  ipproto?: number;
-  sport?: number;
-  dport?: number;
-  uid?: number;
-  /** the lookup is bpf_fib_lookup() from a tc program: report rules it cannot see */
-  bpfFib?: boolean;
-}
+/**
+ * One routing question, as the kernel's flow key would carry it; `iif: 'lo'` (or no iif) is a locally
+ * generated packet. `bpfFib`: the lookup is bpf_fib_lookup() from a tc program on `iif`.
+ */
+export type RouteQuery = EngineQuery & { bpfFib?: boolean };
 
 export type RouteResult =
   | 'unicast'
@@ -69,17 +58,9 @@ export function buildRouting(
 }
 
 function toEngineQuery(q: RouteQuery): EngineQuery {
-  const e: EngineQuery = { family: q.family, dst: q.dst };
+  const { bpfFib: _b, iif, ...rest } = q;
   // the engine takes "no iif" for a locally generated packet, as the kernel's output path does
-  if (q.iif !== undefined && q.iif !== 'lo') e.iif = q.iif;
-  if (q.src !== undefined) e.src = q.src;
-  if (q.oif !== undefined) e.oif = q.oif;
-  if (q.mark !== undefined) e.mark = q.mark;
-  if (q.ipproto !== undefined) e.ipproto = q.ipproto;
-  if (q.sport !== undefined) e.sport = q.sport;
-  if (q.dport !== undefined) e.dport = q.dport;
-  if (q.uid !== undefined) e.uid = q.uid;
-  return e;
+  return iif !== undefined && iif !== 'lo' ? { ...rest, iif } : rest;
 }
 
 const RESULT: Record<EngineResult, RouteResult> = {
