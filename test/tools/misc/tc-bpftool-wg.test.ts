@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { parseTcFilter, parseTcQdisc } from '../../../src/tools/tc/index.js';
 import { parseBpftoolCgroup, parseBpftoolLink, parseBpftoolNet, parseBpftoolProg } from '../../../src/tools/bpftool/index.js';
 import { parseWgDump, redactWgDump } from '../../../src/tools/wg/index.js';
 import { parseSysctl } from '../../../src/tools/sysctl/index.js';
@@ -9,30 +8,6 @@ import { ParseError } from '../../../src/tools/parse-error.js';
 
 const fx = (tool: string, n: string) => readFileSync(new URL(`../../../fixtures/tools/${tool}/${n}`, import.meta.url), 'utf8');
 const noSource = <T extends { source: unknown }>(xs: T[]) => xs.map(({ source: _s, ...rest }) => rest);
-
-describe('tc', () => {
-  it('reads bpf filters from JSON and text alike, skipping the pref header entry', () => {
-    const j = parseTcFilter(fx('tc', 'tc-j-filter-show-lxc1234-ingress.json'), 'tc-filter/lxc1234.ingress', 'lxc1234', 'ingress');
-    const t = parseTcFilter(fx('tc', 'tc-s-d-filter-show-lxc1234-ingress.txt'), 'tc-filter/lxc1234.ingress', 'lxc1234', 'ingress');
-    expect(j.value).toHaveLength(1);
-    expect(j.value[0]).toMatchObject({ kind: 'bpf', pref: 1, handle: '0x1', bpfName: 'prog.o:[tc]', directAction: true, progId: 483, progName: 'cil_from_contai' });
-    expect(noSource(t.value)).toEqual(noSource(j.value));
-  });
-
-  it('names the broken JSON tc -j -p prints for u32, and reads the valid form', () => {
-    expect(() => parseTcFilter(fx('tc', 'tc-j-p-filter-show-ens5-ingress.with-u32.pretty-BROKEN-JSON.txt'), 'tc-filter/ens5.ingress', 'ens5', 'ingress')).toThrow(/tc -j -p/);
-    const ok = parseTcFilter(fx('tc', 'tc-j-filter-show-ens5-ingress.with-u32.nonpretty-VALID.json'), 'p', 'ens5', 'ingress');
-    expect(ok.value.map((f) => f.kind).sort()).toContain('u32');
-  });
-
-  it('finds clsact qdiscs', () => {
-    const j = parseTcQdisc(fx('tc', 'tc-j-p-qdisc-show.node.json'), 'tc-qdisc');
-    const t = parseTcQdisc(fx('tc', 'tc-qdisc-show.node.txt'), 'tc-qdisc');
-    const clsact = (xs: { kind: string; dev: string }[]) => xs.filter((q) => q.kind === 'clsact').map((q) => q.dev).sort();
-    expect(clsact(j.value)).toContain('lxc1234');
-    expect(clsact(t.value)).toEqual(clsact(j.value));
-  });
-});
 
 describe('bpftool', () => {
   it('reads legacy tc attachments (7.1) and tcx attachments (7.x), JSON and text alike', () => {
