@@ -206,6 +206,8 @@ export interface BpfLink {
   type: string;
   progId?: number;
   ifindex?: number;
+  /** device name, when bpftool could resolve the ifindex (it runs in the device's netns) */
+  dev?: string;
   attachType?: string;
   source: Evidence;
 }
