@@ -1,0 +1,39 @@
+import type { Warning } from '../../model/types.js';
+import { parseJsonText, warn } from '../common.js';
+import { ParseError } from '../parse-error.js';
+
+const MAX_WARNINGS = 50;
+
+/** Adds a warning, at most MAX_WARNINGS per parse (a hostile file must not flood the report). */
+export function pushWarning(list: Warning[], code: string, message: string, probe: string): void {
+  if (list.length < MAX_WARNINGS) list.push(warn(code, message.length > 200 ? message.slice(0, 197) + '...' : message, probe));
+  else if (list.length === MAX_WARNINGS) list.push(warn('warnings-truncated', 'more records skipped; warnings truncated', probe));
+}
+
+export function firstIssue(e: { issues: { path: PropertyKey[]; message: string }[] }): string {
+  const i = e.issues[0];
+  if (!i) return 'invalid';
+  return i.path.length ? `${i.path.map(String).join('.')}: ${i.message}` : i.message;
+}
+
+/** A short, printable excerpt of an input line for a warning. */
+export function excerpt(s: string): string {
+  const t = s.replace(/[^\x20-\x7e]/g, '?').trim();
+  return t.length > 80 ? t.slice(0, 77) + '...' : t;
+}
+
+export function jsonArray(text: string, probe: string, hint = ''): unknown[] {
+  const r = parseJsonText(text);
+  if (!r.ok) throw new ParseError(probe, r.message + hint);
+  if (!Array.isArray(r.value)) throw new ParseError(probe, 'expected a JSON array');
+  return r.value;
+}
+
+/** bpftool -j prints one object instead of an array for `prog show id N` and similar. */
+export function jsonList(text: string, probe: string): unknown[] {
+  const r = parseJsonText(text);
+  if (!r.ok) throw new ParseError(probe, r.message);
+  if (Array.isArray(r.value)) return r.value;
+  if (r.value !== null && typeof r.value === 'object') return [r.value];
+  throw new ParseError(probe, 'expected a JSON array or object');
+}
