@@ -32,6 +32,8 @@ export interface Backend {
   probability?: number;
   nodeName?: string;
   zone?: string;
+  /** Cilium LB backend slot (1..N) in the services map; slots past the service's count are not picked at random */
+  slot?: number;
   source: Evidence;
 }
 
@@ -47,6 +49,8 @@ export interface ServiceFlags {
   sourceRangeCheck?: boolean;
   l7LoadBalancer?: boolean;
   twoScopes?: boolean;
+  /** Envoy proxy port of an L7 load-balancer service (Cilium slot 0 union, or `(L7LB Proxy Port: N)`) */
+  l7ProxyPort?: number;
   /** raw flag words or bits as the source printed them, for evidence */
   raw?: string[];
 }
@@ -61,7 +65,15 @@ export interface ServiceEntry {
   id?: number;
   flags: ServiceFlags;
   backends: Backend[];
+  /** Cilium slot-0 counters: `count` slots picked at random, then `qcount` quarantined ones (v1.17+) */
+  slots?: { count: number; qcount?: number };
   /** kube-proxy chain (KUBE-SVC-…, KUBE-EXT-…) or IPVS virtual server text */
   chain?: string;
+  /** kube-proxy: what the filter layer does to this frontend when it has no (local) endpoints */
+  noEndpoints?: 'reject' | 'drop';
+  /** loadBalancerSourceRanges as programmed (kube-proxy KUBE-FW-… / nft firewall-… chains) */
+  sourceRanges?: string[];
+  /** set when the backends could not be read from this input (e.g. a chain missing from a partial dump) */
+  incomplete?: string;
   evidence: Evidence[];
 }

@@ -1,0 +1,219 @@
+import type { Parsed, Warning } from '../../model/types.js';
+import type { Backend, BackendState, ServiceEntry, ServiceFlags } from '../../model/service.js';
+import { canonIp } from '../../model/addr.js';
+import { cleanText, ev, looksLikeJson, parseJsonText, warn, DANGEROUS_KEYS } from '../common.js';
+import { ParseError } from '../parse-error.js';
+import { parseL3n4, protoFromString, serviceTypeFromWord } from './l3n4.js';
+import { BackendAddressSchema, ServiceSchema, type ServiceSpecJson } from './schema.js';
+
+const STATES: Record<string, BackendState> = {
+  active: 'active',
+  terminating: 'terminating',
+  'terminating-not-serving': 'terminating-not-serving',
+  quarantined: 'quarantined',
+  maintenance: 'maintenance',
+};
+
+function stateOf(s: string | undefined): BackendState | undefined {
+  if (s === undefined) return undefined;
+  const k = s.toLowerCase();
+  return Object.prototype.hasOwnProperty.call(STATES, k) ? STATES[k] : undefined;
+}
+
+/**
+ * `cilium[-dbg] service list`: the `-o json` array of models.Service, or the text table of any
+ * version (≤ 1.16 `IP:port[/i]`, 1.17+ `IP:port/PROTO[/i]`). One ServiceEntry per frontend.
+ */
+export function parseCiliumServiceList(text: string, probe: string): Parsed<ServiceEntry[]> {
+  const clean = cleanText(text);
+  return looksLikeJson(clean) ? serviceListJson(clean, probe) : serviceListText(clean, probe);
+}
+
+function hostile(v: unknown, depth = 0): boolean {
+  if (depth > 8) return true;
+  if (v === null || typeof v !== 'object') return false;
+  for (const k of Object.keys(v)) {
+    if (DANGEROUS_KEYS.has(k)) return true;
+    if (hostile((v as Record<string, unknown>)[k], depth + 1)) return true;
+  }
+  return false;
+}
+
+function serviceListJson(text: string, probe: string): Parsed<ServiceEntry[]> {
+  const r = parseJsonText(text);
+  if (!r.ok) throw new ParseError(probe, r.message);
+  if (!Array.isArray(r.value)) throw new ParseError(probe, 'expected a JSON array (cilium-dbg service list -o json)');
+  const warnings: Warning[] = [];
+  const out: ServiceEntry[] = [];
+  for (const [i, raw] of r.value.entries()) {
+    if (hostile(raw)) {
+      warnings.push(warn('record-skipped', `service #${i}: reserved key or nesting too deep`, probe));
+      continue;
+    }
+    const p = ServiceSchema.safeParse(raw);
+    if (!p.success) {
+      warnings.push(warn('record-skipped', `service #${i}: ${p.error.issues[0]?.path.join('.') ?? ''} ${p.error.issues[0]?.message ?? 'invalid'}`.trim(), probe));
+      continue;
+    }
+    // status.realized is what the agent programmed into BPF; spec is only what it wants.
+    const realized = p.data.status?.realized;
+    const spec = realized ?? p.data.spec;
+    if (!spec) {
+      warnings.push(warn('record-skipped', `service #${i}: neither spec nor status.realized`, probe));
+      continue;
+    }
+    if (!realized) warnings.push(warn('not-realized', `service ${spec.id ?? '#' + i}: no status.realized; using spec, which may not be in BPF yet`, probe));
+    const e = fromSpec(spec, probe, i, warnings);
+    if (e) out.push(e);
+  }
+  return { value: out, warnings };
+}
+
+function render(a: { ip?: string | undefined; port?: number | undefined; protocol?: string | undefined; scope?: string | undefined }): string {
+  const ip = a.ip ?? '?';
+  const host = ip.includes(':') ? `[${ip}]` : ip;
+  return `${host}:${a.port ?? '?'}${a.protocol ? '/' + a.protocol.toUpperCase() : ''}${a.scope === 'internal' ? '/i' : ''}`;
+}
+
+function fromSpec(spec: ServiceSpecJson, probe: string, i: number, warnings: Warning[]): ServiceEntry | null {
+  const fe = spec['frontend-address'];
+  const label = `service ${spec.id ?? '#' + i}`;
+  const addr = fe.ip !== undefined ? canonIp(fe.ip) : null;
+  if (addr === null || fe.port === undefined) {
+    warnings.push(warn('record-skipped', `${label}: frontend without a valid ip/port`, probe));
+    return null;
+  }
+  const proto = fe.protocol === undefined || fe.protocol === '' ? 'ANY' : protoFromString(fe.protocol);
+  if (proto === undefined) {
+    warnings.push(warn('record-skipped', `${label}: unknown frontend protocol '${fe.protocol ?? ''}'`, probe));
+    return null;
+  }
+  if (fe.scope !== undefined && fe.scope !== 'external' && fe.scope !== 'internal') {
+    warnings.push(warn('record-skipped', `${label}: unknown frontend scope '${fe.scope}'`, probe));
+    return null;
+  }
+  const f = spec.flags ?? {};
+  const type = f.type !== undefined ? serviceTypeFromWord(f.type) : 'ClusterIP';
+  if (type === undefined) {
+    warnings.push(warn('record-skipped', `${label}: unknown service type '${f.type ?? ''}'`, probe));
+    return null;
+  }
+  const flags: ServiceFlags = {};
+  const etp = f.extTrafficPolicy ?? f.trafficPolicy;
+  if (etp !== undefined) flags.externalTrafficPolicyLocal = etp === 'Local';
+  if (f.intTrafficPolicy !== undefined) flags.internalTrafficPolicyLocal = f.intTrafficPolicy === 'Local';
+  const raw: string[] = [];
+  if (f.type !== undefined) raw.push(`type=${f.type}`);
+  if (etp !== undefined) raw.push(`extTrafficPolicy=${etp}`);
+  if (f.intTrafficPolicy !== undefined) raw.push(`intTrafficPolicy=${f.intTrafficPolicy}`);
+  if (f.natPolicy !== undefined) raw.push(`natPolicy=${f.natPolicy}`);
+  if (f.cluster !== undefined) raw.push(`cluster=${f.cluster}`);
+  if (raw.length) flags.raw = raw;
+
+  const text = `${spec.id ?? '?'} ${render(fe)} ${f.type ?? ''}${f.namespace || f.name ? ` ${f.namespace ?? ''}/${f.name ?? ''}` : ''}`;
+  const entry: ServiceEntry = {
+    source: 'cilium-dbg',
+    frontend: { address: addr, port: fe.port, proto, scope: fe.scope === 'internal' ? 'internal' : 'external' },
+    type,
+    flags,
+    backends: [],
+    evidence: [ev(probe, text)],
+  };
+  if (spec.id !== undefined) entry.id = spec.id;
+  if (f.name !== undefined) entry.name = f.namespace !== undefined ? `${f.namespace}/${f.name}` : f.name;
+
+  for (const [j, rb] of (spec['backend-addresses'] ?? []).entries()) {
+    const pb = BackendAddressSchema.safeParse(rb);
+    const bAddr = pb.success ? canonIp(pb.data.ip) : null;
+    if (!pb.success || bAddr === null || pb.data.port === undefined) {
+      warnings.push(warn('record-skipped', `${label}: backend #${j} without a valid ip/port`, probe));
+      continue;
+    }
+    const d = pb.data;
+    const st = stateOf(d.state);
+    if (d.state !== undefined && st === undefined) {
+      warnings.push(warn('unknown-state', `${label}: backend ${render(d)} has unknown state '${d.state}'`, probe));
+    }
+    const b: Backend = { address: bAddr, port: d.port ?? 0, state: st ?? 'unknown', source: ev(probe, `${j + 1} => ${render(d)}${d.state !== undefined ? ` (${d.state})` : ''}`) };
+    if (d.protocol !== undefined && d.protocol !== '') {
+      const bp = protoFromString(d.protocol);
+      if (bp !== undefined) b.proto = bp;
+    }
+    if (d.nodeName !== undefined) b.nodeName = d.nodeName;
+    if (d.zone !== undefined) b.zone = d.zone;
+    if (d.weight !== undefined && Number.isFinite(d.weight)) b.weight = d.weight;
+    entry.backends.push(b);
+  }
+  return entry;
+}
+
+// `ID  Frontend  Service Type  Backend`; a type may carry ` (Remote)` (clustermesh, v1.14+).
+const ROW = /^(\d+)\s+(\S+)\s+([A-Za-z]+)( \(Remote\))?(?:\s+(.*))?$/;
+const BACKEND = /^(\d+) => (\S+)(?: \(([a-z-]+|\d+)\))?( \(preferred\))?$/;
+
+function serviceListText(text: string, probe: string): Parsed<ServiceEntry[]> {
+  const warnings: Warning[] = [];
+  const out: ServiceEntry[] = [];
+  let cur: ServiceEntry | undefined;
+  let recognised = 0;
+  for (const [i, raw] of text.split('\n').entries()) {
+    const line = raw.replace(/\s+$/, '');
+    if (line.trim() === '') continue;
+    if (/^ID\s+Frontend\s+Service Type/.test(line)) {
+      recognised++;
+      continue;
+    }
+    let backendText: string | undefined;
+    if (/^\s/.test(line)) {
+      if (!cur) {
+        warnings.push(warn('line-skipped', `line ${i + 1}: backend line with no service before it`, probe));
+        continue;
+      }
+      backendText = line.trim();
+    } else {
+      cur = undefined;
+      const m = ROW.exec(line);
+      const fe = m ? parseL3n4(m[2] ?? '') : null;
+      const type = m ? serviceTypeFromWord(m[3] ?? '') : undefined;
+      if (!m || !fe || type === undefined) {
+        warnings.push(warn('line-skipped', `line ${i + 1}: not a service list row: ${line.slice(0, 120)}`, probe));
+        continue;
+      }
+      const id = Number(m[1]);
+      if (!Number.isSafeInteger(id) || id > 0xffffffff) {
+        warnings.push(warn('line-skipped', `line ${i + 1}: service id out of range`, probe));
+        continue;
+      }
+      cur = {
+        source: 'cilium-dbg',
+        frontend: { address: fe.address, port: fe.port, proto: fe.proto ?? 'ANY', scope: fe.scope },
+        type,
+        id,
+        flags: m[4] ? { raw: ['Remote'] } : {},
+        backends: [],
+        evidence: [ev(probe, line.trim())],
+      };
+      out.push(cur);
+      recognised++;
+      backendText = m[5]?.trim() || undefined;
+    }
+    if (backendText === undefined) continue;
+    const b = BACKEND.exec(backendText);
+    const addr = b ? parseL3n4(b[2] ?? '') : null;
+    if (!b || !addr) {
+      warnings.push(warn('backend-skipped', `line ${i + 1}: unreadable backend '${backendText.slice(0, 120)}' of service ${cur.id ?? '?'}`, probe));
+      continue;
+    }
+    const stText = b[3];
+    const st = stText !== undefined && !/^\d+$/.test(stText) ? stateOf(stText) : undefined;
+    if (stText !== undefined && !/^\d+$/.test(stText) && st === undefined) {
+      warnings.push(warn('unknown-state', `line ${i + 1}: backend ${b[2] ?? ''} has unknown state '${stText}'`, probe));
+    }
+    const be: Backend = { address: addr.address, port: addr.port, state: st ?? 'unknown', source: ev(probe, backendText) };
+    if (addr.proto !== undefined) be.proto = addr.proto;
+    cur.backends.push(be);
+    recognised++;
+  }
+  if (recognised === 0) throw new ParseError(probe, 'no line looks like `cilium-dbg service list` output');
+  return { value: out, warnings };
+}
