@@ -3,7 +3,7 @@ import { cleanText, ev, looksLikeJson } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { cgroupAttachTypeName } from './link-types.js';
 import { cgroupProgSchema, cgroupTreeEntrySchema } from './schema.js';
-import { excerpt, firstIssue, jsonList, pushWarning } from './util.js';
+import { checkUnterminated, excerpt, firstIssue, jsonList, pushWarning } from './util.js';
 
 export function renderCgroupAttachment(a: CgroupAttachment, printedType: string): string {
   return `${a.cgroup}  ${a.id}  ${printedType}${a.flags ? `  ${a.flags}` : ''}  ${a.name}`.trimEnd();
@@ -90,5 +90,6 @@ function cgroupText(text: string, probe: string, root: string): Parsed<CgroupAtt
     out.push(attachment(cgroup, p, probe, line.replace(/\s+/g, ' ')));
   }
   if (recognised === 0 && unknown > 0) throw new ParseError(probe, 'no `ID AttachType …` line: not `bpftool cgroup tree|show` output');
+  checkUnterminated(text, warnings, probe);
   return { value: out, warnings };
 }

@@ -3,7 +3,7 @@ import { cleanText, ev, looksLikeJson } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { attachTypeName, linkTypeName } from './link-types.js';
 import { linkSchema } from './schema.js';
-import { excerpt, firstIssue, jsonList, pushWarning } from './util.js';
+import { checkUnterminated, excerpt, firstIssue, jsonList, pushWarning } from './util.js';
 
 export function renderLink(l: BpfLink, rawType?: number): string {
   const type = rawType !== undefined ? `type ${rawType} (${l.type})` : l.type;
@@ -78,5 +78,6 @@ function linkText(text: string, probe: string): Parsed<BpfLink[]> {
     out.push(cur);
   }
   if (out.length === 0 && unknown > 0) throw new ParseError(probe, 'no `ID: TYPE  prog N` line: not `bpftool link show` output');
+  checkUnterminated(text, warnings, probe);
   return { value: out, warnings };
 }

@@ -2,7 +2,7 @@ import type { BpfHook, BpfNetAttachment, Parsed, Warning } from '../../model/typ
 import { cleanText, ev, looksLikeJson } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { netBlockSchema, netEntrySchema } from './schema.js';
-import { excerpt, firstIssue, jsonList, pushWarning } from './util.js';
+import { checkUnterminated, excerpt, firstIssue, jsonList, pushWarning } from './util.js';
 
 const KIND_TO_HOOK: Readonly<Record<string, BpfHook>> = {
   'clsact/ingress': 'tc-ingress',
@@ -159,5 +159,6 @@ function netText(text: string, probe: string): Parsed<BpfNetAttachment[]> {
   }
   for (const [section, n] of Object.entries(unmodelled)) pushWarning(warnings, 'unmodelled-attachment', `${n} ${section} attachment(s) not modelled`, probe);
   if (!sawSection && text.trim() !== '') throw new ParseError(probe, 'no `xdp:` / `tc:` section: not `bpftool net show` output');
+  checkUnterminated(text, warnings, probe);
   return { value: out, warnings };
 }

@@ -2,7 +2,7 @@ import type { BpfProgram, Parsed, Warning } from '../../model/types.js';
 import { cleanText, ev, looksLikeJson } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { progSchema } from './schema.js';
-import { excerpt, firstIssue, jsonList, pushWarning } from './util.js';
+import { checkUnterminated, excerpt, firstIssue, jsonList, pushWarning } from './util.js';
 
 export function renderProgram(p: BpfProgram): string {
   return `${p.id}: ${p.type}${p.name ? `  name ${p.name}` : ''}${p.tag ? `  tag ${p.tag}` : ''}`;
@@ -69,5 +69,6 @@ function progText(text: string, probe: string): Parsed<BpfProgram[]> {
     out.push(cur);
   }
   if (out.length === 0 && unknown > 0) throw new ParseError(probe, 'no `ID: TYPE  name …` line: not `bpftool prog show` output');
+  checkUnterminated(text, warnings, probe);
   return { value: out, warnings };
 }

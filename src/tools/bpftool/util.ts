@@ -37,3 +37,15 @@ export function jsonList(text: string, probe: string): unknown[] {
   if (r.value !== null && typeof r.value === 'object') return [r.value];
   throw new ParseError(probe, 'expected a JSON array or object');
 }
+
+/**
+ * Tool output ends with a newline; text that does not may have been cut in its last line,
+ * which can then read as a shorter number or name. Said once, as a warning.
+ */
+export function checkUnterminated(clean: string, warnings: Warning[], probe: string): void {
+  if (clean === '' || clean.endsWith('\n')) return;
+  const last = clean.slice(clean.lastIndexOf('\n') + 1);
+  if (last.trim() === '') return;
+  const t = last.trim();
+  pushWarning(warnings, 'unterminated-line', `output does not end with a newline; its last line may be cut: ${t.length > 60 ? '…' + excerpt(t.slice(-60)) : excerpt(t)}`, probe);
+}

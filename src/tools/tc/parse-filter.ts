@@ -2,7 +2,7 @@ import type { Parsed, TcDirection, TcFilter, Warning } from '../../model/types.j
 import { cleanText, ev, looksLikeJson } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { tcFilterSchema } from './schema.js';
-import { excerpt, firstIssue, jsonArray, pushWarning } from './util.js';
+import { checkUnterminated, excerpt, firstIssue, jsonArray, pushWarning } from './util.js';
 
 /** The filter as `tc filter show` would print it (evidence for JSON input). */
 export function renderTcFilter(f: TcFilter): string {
@@ -125,5 +125,6 @@ function filterText(text: string, probe: string, dev: string, direction: TcDirec
     out.push(f);
   }
   if (recognised === 0 && unknown > 0) throw new ParseError(probe, 'no `filter protocol … pref …` line: not `tc filter show` output');
+  checkUnterminated(text, warnings, probe);
   return { value: out, warnings };
 }

@@ -2,7 +2,7 @@ import type { Evidence, Parsed, Warning } from '../../model/types.js';
 import { cleanText, ev, looksLikeJson } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { tcQdiscSchema } from './schema.js';
-import { excerpt, firstIssue, jsonArray, pushWarning } from './util.js';
+import { checkUnterminated, excerpt, firstIssue, jsonArray, pushWarning } from './util.js';
 
 export interface TcQdisc {
   dev: string;
@@ -69,5 +69,6 @@ export function parseTcQdisc(text: string, probe: string, dev?: string): Parsed<
     out.push(q);
   }
   if (recognised === 0 && unknown > 0) throw new ParseError(probe, 'no `qdisc KIND HANDLE dev DEV` line: not `tc qdisc show` output');
+  checkUnterminated(clean, warnings, probe);
   return { value: out, warnings };
 }

@@ -1,19 +1,24 @@
-// `wg show all dump` prints the interface's private key (2nd field of the interface line) and
-// every peer's preshared key (3rd field of a peer line). They must never reach a snapshot.
-const KEY = /^[A-Za-z0-9+/]{42,43}=$/;
+import { joinFields, KEY_LIKE, lineShape, secretColumn, splitFields } from './fields.js';
 
+export const REDACTED = '(redacted)';
+
+/**
+ * Removes the secrets from `wg show all dump` (and `wg show IFACE dump`) output before it is
+ * stored: the interface's private key and every peer's preshared key become `(redacted)`;
+ * `(none)` stays. A line that is not in a known shape keeps no key-looking token at all, not
+ * even a public key. Everything else is left byte for byte.
+ */
 export function redactWgDump(text: string): string {
   return text
     .split('\n')
     .map((line) => {
-      const f = line.split('\t');
-      if (f.length === 5 && f[1] !== undefined) f[1] = '(redacted)';
-      else if (f.length === 9 && f[2] !== undefined && f[2] !== '(none)') f[2] = '(redacted)';
-      else if (f.length > 1) {
-        // a line in no known shape: keep only what is surely a public key (2nd field of a peer line is unknowable here)
-        return f.map((x) => (KEY.test(x.trim()) ? '(redacted)' : x)).join('\t');
-      }
-      return f.join('\t');
+      const cr = line.endsWith('\r') ? '\r' : '';
+      const body = cr ? line.slice(0, -1) : line;
+      const { fields, seps } = splitFields(body);
+      const col = secretColumn(lineShape(fields));
+      if (col === undefined) return body.replace(KEY_LIKE, REDACTED) + cr;
+      if (fields[col] !== '(none)') fields[col] = REDACTED;
+      return joinFields(fields, seps) + cr;
     })
     .join('\n');
 }

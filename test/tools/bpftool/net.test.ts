@@ -78,7 +78,7 @@ describe('parseBpftoolNet', () => {
     const cut = parseBpftoolNet(t.slice(0, t.indexOf('link_id 89') + 4), 'p');
     expect(cut.value.map((a) => a.progId)).toEqual([483, 487, 500, 491, 505, 505]);
     expect(cut.value.at(-1)!.linkId).toBeUndefined();
-    expect(cut.warnings.map((w) => w.code)).toEqual(['partial-line']);
+    expect(cut.warnings.map((w) => w.code)).toEqual(['partial-line', 'unterminated-line']);
     const typed = parseBpftoolNet('[{"tc":[{"devname":"a","ifindex":"2","kind":"clsact/ingress","id":1},{"devname":"b","ifindex":3,"kind":"clsact/ingress","id":1e300},{"devname":"c","ifindex":4,"kind":"clsact/ingress","id":2,"__proto__":{"polluted":1}}]},"junk"]', 'p');
     expect(typed.value.map((a) => a.dev)).toEqual(['c']);
     expect(typed.warnings).toHaveLength(3);

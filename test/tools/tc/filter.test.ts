@@ -111,6 +111,11 @@ describe('parseTcFilter on bad input', () => {
     const t = fx('tc-filter-show-ens6-egress.txt');
     const cut = t.slice(0, t.indexOf('filter protocol all pref 49152 bpf chain 0 handle') + 30);
     expect(p(cut).value.map((f) => f.progId)).toEqual([1071]);
+    expect(p(cut).warnings.map((w) => w.code)).toEqual(['line-skipped', 'unterminated-line']);
+    // a line cut inside a number is not silent either
+    const inId = t.slice(0, t.indexOf(' id 1071') + 6);
+    expect(p(inId).value[0]!.progId).toBe(10);
+    expect(p(inId).warnings[0]!.message).toMatch(/last line may be cut: ….*not_in_hw id 10$/);
   });
 
   it('skips elements of the wrong type with a warning and keeps the rest', () => {
