@@ -1,0 +1,4 @@
+export * from './iptables-model.js';
+export { parseIptablesSave, tokenize } from './parse-iptables.js';
+export { applyIptablesRestore, commentServiceName, kubeProxyServicesFromIptables } from './kube-iptables.js';
+export { traceKubeProxyIptables, type KubeProxyFlow, type KubeProxyTraceBranch, type KubeProxyTraceResult } from './trace-iptables.js';

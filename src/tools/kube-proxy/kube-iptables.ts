@@ -1,0 +1,431 @@
+import { canonIp, canonPrefix } from '../../model/addr.js';
+import type { Backend, L4Proto, ServiceEntry, ServiceType } from '../../model/service.js';
+import type { Evidence, Family, Parsed, Warning } from '../../model/types.js';
+import { warn } from '../common.js';
+import type { IptablesChain, IptablesRule, IptablesRuleset, IptablesTable } from './iptables-model.js';
+import { findChain, findTable, hasModule, ruleOption, targetOption } from './iptables-model.js';
+
+/**
+ * Applies a kube-proxy `iptables-restore --noflush` input on top of an earlier state: declared chains
+ * are replaced, `-X` chains removed, other chains kept. Returns a new ruleset.
+ */
+export function applyIptablesRestore(base: IptablesRuleset, delta: IptablesRuleset): IptablesRuleset {
+  const out: IptablesRuleset = { ...base, tables: base.tables.map((t) => ({ ...t, chains: t.chains.map((c) => ({ ...c, rules: [...c.rules] })), deletedChains: [] })) };
+  for (const dt of delta.tables) {
+    let t = out.tables.find((x) => x.name === dt.name);
+    if (!t) {
+      t = { name: dt.name, chains: [], committed: dt.committed, deletedChains: [] };
+      out.tables.push(t);
+    }
+    for (const dc of dt.chains) {
+      const existing = t.chains.find((c) => c.name === dc.name);
+      if (dc.declared || !existing) {
+        const copy = { ...dc, rules: [...dc.rules] };
+        if (existing) t.chains[t.chains.indexOf(existing)] = copy;
+        else t.chains.push(copy);
+      } else existing.rules.push(...dc.rules);
+    }
+    const gone = new Set(dt.deletedChains);
+    t.chains = t.chains.filter((c) => !gone.has(c.name));
+    t.committed = dt.committed;
+  }
+  return out;
+}
+
+const PROTOS: Record<string, L4Proto> = { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP' };
+
+interface Frontish {
+  addr?: string;
+  proto?: L4Proto;
+  port?: number;
+}
+
+function ruleFrontend(rule: IptablesRule, family: Family): Frontish {
+  const out: Frontish = {};
+  const d = ruleOption(rule, 'destination', '');
+  if (d && !d.negated && d.args[0] !== undefined) {
+    const p = canonPrefix(d.args[0]);
+    const host = family === 4 ? '/32' : '/128';
+    if (p !== null && p.endsWith(host)) out.addr = p.slice(0, -host.length);
+  }
+  const p = ruleOption(rule, 'protocol', '');
+  if (p && !p.negated && p.args[0] !== undefined) {
+    const pr = PROTOS[p.args[0].toLowerCase()];
+    if (pr) out.proto = pr;
+  }
+  const dp = ruleOption(rule, 'dport') ?? ruleOption(rule, 'destination-port');
+  if (dp && !dp.negated && dp.args[0] !== undefined && /^\d{1,5}$/.test(dp.args[0])) {
+    const n = Number(dp.args[0]);
+    if (n <= 65535) out.port = n;
+  }
+  return out;
+}
+
+/** `ns/svc:port` out of kube-proxy comments (`"ns1/svc1:p80 cluster IP"`, `ns2/svc2:p80`, `"... -> ip:port"`). */
+export function commentServiceName(comment: string | undefined): string | undefined {
+  if (comment === undefined) return undefined;
+  const m = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[-a-z0-9]+)?)(\s|$)/.exec(comment);
+  return m ? m[1] : undefined;
+}
+
+function isLocalDst(rule: IptablesRule): boolean {
+  const o = ruleOption(rule, 'dst-type', 'addrtype');
+  return o !== undefined && !o.negated && o.args[0] === 'LOCAL';
+}
+
+interface Resolved {
+  backends: Backend[];
+  evidence: Evidence[];
+  masq: string[];
+  affinity?: number;
+  etpLocal?: boolean;
+  sourceRanges?: string[];
+  fw?: boolean;
+  /** chain(s) referenced but not in the dump: backends not knowable from this input */
+  missing: string[];
+}
+
+const KUBE_TARGETS = /^KUBE-(SVC|SVL|EXT|FW|XLB|SEP)-[A-Z0-9]+$/;
+
+class Extractor {
+  readonly warnings: Warning[] = [];
+  private readonly nat: IptablesTable | undefined;
+  constructor(
+    private readonly rs: IptablesRuleset,
+    private readonly probe: string,
+    private readonly family: Family,
+  ) {
+    this.nat = findTable(rs, 'nat');
+  }
+
+  private chain(name: string): IptablesChain | undefined {
+    return this.nat?.chains.find((c) => c.name === name);
+  }
+
+  private w(code: string, rule: IptablesRule | undefined, msg: string): void {
+    this.warnings.push(warn(code, rule ? `line ${rule.line}: ${msg}` : msg, this.probe));
+  }
+
+  resolve(chainName: string, depth = 0): Resolved {
+    const r: Resolved = { backends: [], evidence: [], masq: [], missing: [] };
+    const c = this.chain(chainName);
+    if (!c || (!c.declared && c.rules.length === 0)) {
+      r.missing.push(chainName);
+      return r;
+    }
+    if (depth > 6) {
+      this.w('kube-proxy-chain-loop', undefined, `chain nesting too deep at ${chainName}`);
+      return r;
+    }
+    const kind = /^KUBE-([A-Z]+)-/.exec(chainName)?.[1];
+    if (kind === 'SEP') return this.resolveSep(c);
+    let remaining = 1;
+    let unconditional = false;
+    let fwFollowed = false;
+    for (const rule of c.rules) {
+      r.evidence.push(rule.source);
+      const tg = rule.target?.name;
+      if (tg === undefined) {
+        if (kind === 'FW') r.fw = true;
+        continue;
+      }
+      if (tg === 'KUBE-MARK-MASQ') {
+        r.masq.push(masqCondition(rule));
+        continue;
+      }
+      if (tg === 'KUBE-MARK-DROP' || tg === 'DROP') {
+        if (kind === 'FW') r.fw = true;
+        continue;
+      }
+      if (unconditional) {
+        this.w('kube-proxy-unreachable-rule', rule, `rule after an unconditional jump in ${chainName} is never reached`);
+        continue;
+      }
+      const tkind = /^KUBE-([A-Z]+)-/.exec(tg)?.[1];
+      if (tkind === 'SEP') {
+        const rec = ruleOption(rule, 'rcheck', 'recent') ?? ruleOption(rule, 'update', 'recent');
+        if (rec) {
+          const secs = ruleOption(rule, 'seconds', 'recent')?.args[0];
+          if (secs !== undefined && /^\d+$/.test(secs)) r.affinity = Number(secs);
+          else r.affinity ??= 0;
+          continue;
+        }
+        const sub = this.resolveSep(this.chain(tg), tg);
+        let p = 1;
+        const stat = rule.matches.find((m) => m.module === 'statistic');
+        if (stat) {
+          const mode = stat.options.find((o) => o.name === 'mode')?.args[0];
+          const prob = stat.options.find((o) => o.name === 'probability')?.args[0];
+          const pv = prob !== undefined ? Number(prob) : NaN;
+          if (mode !== 'random' || !(pv >= 0 && pv <= 1)) {
+            this.w('kube-proxy-statistic', rule, `statistic match not understood (${mode ?? 'no mode'}); probability left unset`);
+            p = NaN;
+          } else p = pv;
+        }
+        for (const b of sub.backends) {
+          if (!Number.isNaN(p)) b.probability = roundProb(remaining * p);
+          r.backends.push(b);
+        }
+        r.evidence.push(...sub.evidence);
+        r.missing.push(...sub.missing);
+        if (!Number.isNaN(p)) remaining = remaining * (1 - p);
+        if (!stat) unconditional = true;
+        continue;
+      }
+      if (tkind === 'SVC' || tkind === 'SVL' || tkind === 'EXT' || tkind === 'XLB') {
+        const conditional = ruleOption(rule, 'source', '') !== undefined || ruleOption(rule, 'src-type', 'addrtype') !== undefined || ruleOption(rule, 'in-interface', '') !== undefined;
+        if ((kind === 'EXT' || kind === 'XLB') && conditional) {
+          // eTP=Local: pod and node-local sources short-circuit to the cluster-wide chain.
+          r.etpLocal = true;
+          continue;
+        }
+        if (kind === 'FW') {
+          const s = ruleOption(rule, 'source', '');
+          if (s && !s.negated && s.args[0] !== undefined) {
+            const pf = canonPrefix(s.args[0]);
+            if (pf !== null) (r.sourceRanges ??= []).push(pf);
+          }
+          r.fw = true;
+          if (fwFollowed) continue;
+          fwFollowed = true;
+        }
+        if (tkind === 'SVL' || tkind === 'XLB') r.etpLocal = true;
+        const sub = this.resolve(tg, depth + 1);
+        r.backends.push(...sub.backends);
+        r.evidence.push(...sub.evidence);
+        r.masq.push(...sub.masq);
+        r.missing.push(...sub.missing);
+        if (sub.affinity !== undefined) r.affinity = sub.affinity;
+        if (sub.etpLocal) r.etpLocal = true;
+        if (kind !== 'FW' && !conditional) unconditional = true;
+        continue;
+      }
+      if (tg === 'DNAT' || tg === 'REJECT' || tg === 'ACCEPT' || tg === 'RETURN') {
+        this.w('kube-proxy-unexpected-rule', rule, `${tg} directly in ${chainName}; not a kube-proxy shape, skipped`);
+        continue;
+      }
+      this.w('kube-proxy-unexpected-rule', rule, `jump to ${tg} in ${chainName} not understood, skipped`);
+    }
+    return r;
+  }
+
+  resolveSep(c: IptablesChain | undefined, name?: string): Resolved {
+    const r: Resolved = { backends: [], evidence: [], masq: [], missing: [] };
+    if (!c) {
+      r.missing.push(name ?? '?');
+      return r;
+    }
+    let found = false;
+    for (const rule of c.rules) {
+      r.evidence.push(rule.source);
+      const tg = rule.target?.name;
+      if (tg === 'KUBE-MARK-MASQ') {
+        r.masq.push('hairpin');
+        continue;
+      }
+      if (tg !== 'DNAT') continue;
+      const to = targetOption(rule, 'to-destination')?.args[0];
+      const hp = to !== undefined ? splitHostPort(to) : null;
+      if (!hp) {
+        this.w('kube-proxy-bad-dnat', rule, `DNAT target '${to ?? ''}' not understood`);
+        continue;
+      }
+      if (found) this.w('kube-proxy-unreachable-rule', rule, `second DNAT in ${c.name} is never reached`);
+      found = true;
+      const fe = ruleFrontend(rule, this.family);
+      const b: Backend = { address: hp.addr, port: hp.port, state: 'active', id: c.name, source: rule.source };
+      if (fe.proto) b.proto = fe.proto;
+      r.backends.push(b);
+    }
+    if (!found) this.w('kube-proxy-sep-without-dnat', undefined, `${c.name} has no DNAT rule`);
+    return r;
+  }
+
+  run(): ServiceEntry[] {
+    const out: ServiceEntry[] = [];
+    const byKey = new Map<string, ServiceEntry>();
+    const key = (a: string, proto: L4Proto, port: number) => `${a}|${proto}|${port}`;
+    const any = this.family === 4 ? '0.0.0.0' : '::';
+    const push = (rule: IptablesRule, f: Frontish & { addr: string; proto: L4Proto; port: number }, type: ServiceType, target: string, typeGuessed: boolean) => {
+      const k = key(f.addr, f.proto, f.port);
+      const prev = byKey.get(k);
+      if (prev) {
+        // kube-proxy's localhost NodePort duplicate (`-d 127.0.0.0/8 ... nfacct`) lands on the same frontend.
+        prev.evidence.push(rule.source);
+        return;
+      }
+      const res = this.resolve(target);
+      const e: ServiceEntry = {
+        source: 'kube-proxy-iptables',
+        frontend: { address: f.addr, port: f.port, proto: f.proto },
+        type,
+        flags: {},
+        backends: res.backends,
+        chain: target,
+        evidence: [rule.source, ...res.evidence],
+      };
+      const name = commentServiceName(rule.comment);
+      if (name !== undefined) e.name = name;
+      if (res.affinity !== undefined) {
+        e.flags.sessionAffinity = true;
+        if (res.affinity > 0) e.flags.affinityTimeoutSeconds = res.affinity;
+      }
+      if (res.etpLocal) e.flags.externalTrafficPolicyLocal = true;
+      if (res.fw) e.flags.sourceRangeCheck = true;
+      if (res.sourceRanges) e.sourceRanges = res.sourceRanges;
+      e.flags.algorithm = 'random';
+      const raw: string[] = [];
+      if (typeGuessed) raw.push('type-guessed');
+      for (const m of new Set(res.masq)) raw.push(`masquerade:${m}`);
+      if (raw.length > 0) e.flags.raw = raw;
+      if (res.missing.length > 0) {
+        const uniq = [...new Set(res.missing)];
+        e.incomplete = `chain(s) ${uniq.join(', ')} not in this dump; backends unknown`;
+        this.w('kube-proxy-missing-chain', rule, `${e.name ?? target}: ${e.incomplete}`);
+      }
+      byKey.set(k, e);
+      out.push(e);
+    };
+
+    const services = this.chain('KUBE-SERVICES');
+    if (!this.nat) this.w('kube-proxy-no-nat', undefined, 'no nat table in this dump');
+    else if (!services) this.w('kube-proxy-no-services', undefined, 'nat table has no KUBE-SERVICES chain (not kube-proxy iptables mode?)');
+    let nodePortsHooked = false;
+    for (const rule of services?.rules ?? []) {
+      const tg = rule.target?.name;
+      if (tg === undefined) continue;
+      if (tg === 'KUBE-NODEPORTS') {
+        if (isLocalDst(rule)) nodePortsHooked = true;
+        continue;
+      }
+      if (tg === 'KUBE-MARK-MASQ') continue;
+      if (!KUBE_TARGETS.test(tg)) {
+        this.w('kube-proxy-unexpected-rule', rule, `KUBE-SERVICES jumps to ${tg}; skipped`);
+        continue;
+      }
+      const f = ruleFrontend(rule, this.family);
+      if (f.addr === undefined || f.proto === undefined || f.port === undefined) {
+        this.w('kube-proxy-no-frontend', rule, `no single destination/protocol/port in a KUBE-SERVICES rule to ${tg}; skipped`);
+        continue;
+      }
+      const c = rule.comment ?? '';
+      let type: ServiceType;
+      let guessed = false;
+      if (/ cluster IP$/.test(c)) type = 'ClusterIP';
+      else if (/ external IP$/.test(c)) type = 'ExternalIP';
+      else if (/ loadbalancer IP$/.test(c)) type = 'LoadBalancer';
+      else {
+        guessed = true;
+        type = tg.startsWith('KUBE-FW-') ? 'LoadBalancer' : tg.startsWith('KUBE-SVC-') || tg.startsWith('KUBE-SVL-') ? 'ClusterIP' : 'ExternalIP';
+      }
+      push(rule, { addr: f.addr, proto: f.proto, port: f.port }, type, tg, guessed);
+    }
+
+    const np = this.chain('KUBE-NODEPORTS');
+    if (np && np.rules.length > 0 && services && !nodePortsHooked)
+      this.w('kube-proxy-nodeports-unhooked', undefined, 'KUBE-NODEPORTS has rules but no `--dst-type LOCAL -j KUBE-NODEPORTS` in KUBE-SERVICES');
+    for (const rule of np?.rules ?? []) {
+      const tg = rule.target?.name;
+      if (tg === undefined || tg === 'KUBE-MARK-MASQ') continue;
+      if (!KUBE_TARGETS.test(tg)) {
+        this.w('kube-proxy-unexpected-rule', rule, `KUBE-NODEPORTS jumps to ${tg}; skipped`);
+        continue;
+      }
+      const f = ruleFrontend(rule, this.family);
+      if (f.proto === undefined || f.port === undefined) {
+        this.w('kube-proxy-no-frontend', rule, 'NodePort rule without protocol/port; skipped');
+        continue;
+      }
+      push(rule, { addr: any, proto: f.proto, port: f.port }, 'NodePort', tg, false);
+    }
+
+    if (this.nat && !this.nat.committed && out.length > 0) {
+      // A dump cut before COMMIT may have lost any chain's tail: every backend list is suspect.
+      for (const e of out) e.incomplete ??= 'nat table has no COMMIT (truncated dump); backends may be missing';
+      this.w('kube-proxy-truncated', undefined, 'nat table has no COMMIT: backend lists may be incomplete');
+    }
+    this.filterRules(out, byKey, key, any);
+    return out;
+  }
+
+  private filterRules(out: ServiceEntry[], byKey: Map<string, ServiceEntry>, key: (a: string, p: L4Proto, n: number) => string, any: string): void {
+    const filter = findTable(this.rs, 'filter');
+    for (const chainName of ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-PROXY-FIREWALL']) {
+      const c = filter?.chains.find((x) => x.name === chainName);
+      for (const rule of c?.rules ?? []) {
+        const tg = rule.target?.name;
+        if (tg !== 'REJECT' && tg !== 'DROP') continue;
+        const f = ruleFrontend(rule, this.family);
+        if (f.proto === undefined || f.port === undefined) continue;
+        const nodePort = f.addr === undefined && isLocalDst(rule);
+        const addr = nodePort ? any : f.addr;
+        if (addr === undefined) continue;
+        const verdict = tg === 'REJECT' ? 'reject' : 'drop';
+        const existing = byKey.get(key(addr, f.proto, f.port));
+        if (chainName === 'KUBE-PROXY-FIREWALL') {
+          if (existing) {
+            existing.flags.sourceRangeCheck = true;
+            existing.evidence.push(rule.source);
+          }
+          continue;
+        }
+        if (existing) {
+          existing.noEndpoints = verdict;
+          existing.evidence.push(rule.source);
+          if (chainName === 'KUBE-EXTERNAL-SERVICES' && existing.flags.externalTrafficPolicyLocal) {
+            // eTP=Local without local endpoints: external clients are dropped, whatever the chain would pick.
+            existing.backends = [];
+          }
+          continue;
+        }
+        const type: ServiceType = nodePort ? 'NodePort' : chainName === 'KUBE-SERVICES' ? 'ClusterIP' : 'ExternalIP';
+        const e: ServiceEntry = {
+          source: 'kube-proxy-iptables',
+          frontend: { address: addr, port: f.port, proto: f.proto },
+          type,
+          flags: chainName === 'KUBE-SERVICES' || nodePort ? {} : { raw: ['type-guessed'] },
+          backends: [],
+          noEndpoints: verdict,
+          chain: chainName,
+          evidence: [rule.source],
+        };
+        const name = commentServiceName(rule.comment);
+        if (name !== undefined) e.name = name;
+        byKey.set(key(addr, f.proto, f.port), e);
+        out.push(e);
+      }
+    }
+  }
+}
+
+function roundProb(p: number): number {
+  return Math.round(p * 1e9) / 1e9;
+}
+
+function masqCondition(rule: IptablesRule): string {
+  const s = ruleOption(rule, 'source', '');
+  if (s) return `${s.negated ? '!' : ''}src ${s.args[0] ?? ''}`;
+  const i = ruleOption(rule, 'in-interface', '');
+  if (i) return `${i.negated ? '!' : ''}iif ${i.args[0] ?? ''}`;
+  const st = ruleOption(rule, 'src-type', 'addrtype');
+  if (st) return `${st.negated ? '!' : ''}src-type ${st.args[0] ?? ''}`;
+  return 'all';
+}
+
+export function splitHostPort(text: string): { addr: string; port: number } | null {
+  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:]+):(\d{1,5})$/.exec(text);
+  if (!m) return null;
+  const addr = canonIp(m[1]!);
+  const port = Number(m[2]);
+  if (addr === null || port > 65535) return null;
+  return { addr, port };
+}
+
+/** kube-proxy iptables-mode Services out of a parsed `iptables-save` (nat + filter tables). */
+export function kubeProxyServicesFromIptables(rs: IptablesRuleset, probe: string, family?: Family): Parsed<ServiceEntry[]> {
+  const x = new Extractor(rs, probe, family ?? rs.family ?? 4);
+  const value = x.run();
+  return { value, warnings: x.warnings };
+}
+
+export { findChain, hasModule };

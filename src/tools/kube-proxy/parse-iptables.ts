@@ -1,0 +1,379 @@
+import type { Parsed, Warning } from '../../model/types.js';
+import { cleanText, ev, warn } from '../common.js';
+import { ParseError } from '../parse-error.js';
+import type {
+  IptablesChain,
+  IptablesMatch,
+  IptablesOption,
+  IptablesRule,
+  IptablesRuleset,
+  IptablesTable,
+  IptablesTarget,
+} from './iptables-model.js';
+
+const BUILTIN_SHORT: Record<string, string> = {
+  '-s': 'source',
+  '--source': 'source',
+  '--src': 'source',
+  '-d': 'destination',
+  '--destination': 'destination',
+  '--dst': 'destination',
+  '-p': 'protocol',
+  '--protocol': 'protocol',
+  '-i': 'in-interface',
+  '--in-interface': 'in-interface',
+  '-o': 'out-interface',
+  '--out-interface': 'out-interface',
+  '-f': 'fragment',
+  '--fragment': 'fragment',
+};
+
+/** Match extensions whose options this parser reads (the rest are kept verbatim and flagged). */
+const KNOWN_MODULES = new Set([
+  'comment', 'tcp', 'udp', 'sctp', 'udplite', 'icmp', 'icmp6', 'icmpv6', 'ipv6-icmp', 'statistic', 'recent',
+  'addrtype', 'mark', 'conntrack', 'state', 'set', 'nfacct', 'multiport', 'physdev', 'socket', 'owner',
+  'connmark', 'limit', 'mac', 'iprange', 'pkttype', 'rpfilter', 'policy', 'ipvs', 'length', 'hashlimit',
+  'dscp', 'tos', 'ttl', 'hl', 'frag', 'ipv6header', 'cgroup', 'bpf', 'string', 'u32', 'devgroup', 'helper',
+  'connlimit', 'connbytes', 'connlabel', 'tcpmss', 'ecn', 'time', 'quota', 'cpu', 'rt', 'hbh', 'dst', 'mh',
+  'ah', 'esp', 'realm', 'cluster', 'osf', 'nfqueue', 'sctp',
+]);
+
+const MAX_LINE = 64 * 1024;
+
+/** Splits a rule line like a shell would for iptables-restore: double/single quotes, backslash escapes. */
+export function tokenize(line: string): { tokens: string[]; quoted: boolean[] } | null {
+  const tokens: string[] = [];
+  const quoted: boolean[] = [];
+  let i = 0;
+  const n = line.length;
+  while (i < n) {
+    while (i < n && (line[i] === ' ' || line[i] === '\t')) i++;
+    if (i >= n) break;
+    let tok = '';
+    let q = false;
+    while (i < n && line[i] !== ' ' && line[i] !== '\t') {
+      const c = line[i]!;
+      if (c === '"' || c === "'") {
+        q = true;
+        const close = c;
+        i++;
+        let closed = false;
+        while (i < n) {
+          const d = line[i]!;
+          if (d === '\\' && close === '"' && i + 1 < n) {
+            tok += line[i + 1]!;
+            i += 2;
+            continue;
+          }
+          if (d === close) {
+            closed = true;
+            i++;
+            break;
+          }
+          tok += d;
+          i++;
+        }
+        if (!closed) return null;
+      } else if (c === '\\' && i + 1 < n) {
+        tok += line[i + 1]!;
+        i += 2;
+      } else {
+        tok += c;
+        i++;
+      }
+    }
+    tokens.push(tok);
+    quoted.push(q);
+  }
+  return { tokens, quoted };
+}
+
+function isOptionToken(t: string, quoted: boolean): boolean {
+  return !quoted && (t === '!' || /^-[A-Za-z]$/.test(t) || /^--[A-Za-z0-9]/.test(t));
+}
+
+interface RuleParse {
+  matches: IptablesMatch[];
+  target?: IptablesTarget;
+  comment?: string;
+  unknownModules: string[];
+  problems: string[];
+}
+
+/** Parses the option part of `-A CHAIN <options>` as a token stream keyed by option name. */
+export function parseRuleOptions(tokens: string[], quoted: boolean[]): RuleParse {
+  const matches: IptablesMatch[] = [];
+  const unknownModules: string[] = [];
+  const problems: string[] = [];
+  const comments: string[] = [];
+  let target: IptablesTarget | undefined;
+  const header: IptablesMatch = { module: '', options: [] };
+  let current: IptablesMatch | IptablesTarget = header;
+  let protocol: string | undefined;
+  let negate = false;
+  let i = 0;
+  const takeArgs = (): string[] => {
+    const args: string[] = [];
+    while (i < tokens.length && !isOptionToken(tokens[i]!, quoted[i]!)) {
+      args.push(tokens[i]!);
+      i++;
+    }
+    return args;
+  };
+  while (i < tokens.length) {
+    const t = tokens[i]!;
+    if (quoted[i] || !isOptionToken(t, false)) {
+      problems.push(`stray argument '${t}'`);
+      i++;
+      continue;
+    }
+    i++;
+    if (t === '!') {
+      negate = true;
+      continue;
+    }
+    const builtin = BUILTIN_SHORT[t];
+    if (builtin !== undefined) {
+      const args = builtin === 'fragment' ? [] : takeArgs();
+      header.options.push({ name: builtin, negated: negate, args });
+      if (builtin === 'protocol' && args[0] !== undefined) protocol = args[0].toLowerCase();
+      negate = false;
+      continue;
+    }
+    if (t === '-m' || t === '--match') {
+      const name = tokens[i];
+      i++;
+      if (name === undefined) {
+        problems.push('-m without a module name');
+        break;
+      }
+      const m: IptablesMatch = { module: name, options: [] };
+      matches.push(m);
+      current = m;
+      if (!KNOWN_MODULES.has(name) && !unknownModules.includes(name)) unknownModules.push(name);
+      negate = false;
+      continue;
+    }
+    if (t === '-j' || t === '--jump' || t === '-g' || t === '--goto') {
+      const name = tokens[i];
+      i++;
+      if (name === undefined) {
+        problems.push(`${t} without a target`);
+        break;
+      }
+      if (target !== undefined) problems.push(`second target '${name}'`);
+      target = { name, goto: t === '-g' || t === '--goto', options: [] };
+      current = target;
+      negate = false;
+      continue;
+    }
+    if (t === '-c' || t === '--set-counters') {
+      takeArgs();
+      continue;
+    }
+    if (t.startsWith('--')) {
+      const name = t.slice(2);
+      let dest: IptablesMatch | IptablesTarget = current;
+      // `-p tcp --dport 80` without `-m tcp`: the protocol match is loaded implicitly.
+      if (dest === header && protocol !== undefined) {
+        let m = matches.find((x) => x.module === protocol);
+        if (!m) {
+          m = { module: protocol, options: [] };
+          matches.push(m);
+        }
+        dest = m;
+      }
+      const args = takeArgs();
+      const opt: IptablesOption = { name, negated: negate, args };
+      dest.options.push(opt);
+      if ('module' in dest && dest.module === 'comment' && name === 'comment') {
+        // kube-proxy's restore input leaves multi-word comments unquoted in some test dumps.
+        comments.push(args.join(' '));
+      }
+      negate = false;
+      continue;
+    }
+    problems.push(`unknown option '${t}'`);
+    takeArgs();
+    negate = false;
+  }
+  if (header.options.length > 0) matches.unshift(header);
+  const out: RuleParse = { matches, unknownModules, problems };
+  if (target) out.target = target;
+  if (comments.length > 0) out.comment = comments.join('; ');
+  return out;
+}
+
+function counters(text: string): { packets: number; bytes: number } | undefined {
+  const m = /^\[(\d+):(\d+)\]$/.exec(text);
+  if (!m) return undefined;
+  const packets = Number(m[1]);
+  const bytes = Number(m[2]);
+  if (!Number.isSafeInteger(packets) || !Number.isSafeInteger(bytes)) return undefined;
+  return { packets, bytes };
+}
+
+/**
+ * `iptables-save` / `ip6tables-save` output (also kube-proxy's `iptables-restore` input, including
+ * partial `--noflush` inputs with `-X`). Per-line problems become warnings naming the line.
+ */
+export function parseIptablesSave(text: string, probe: string): Parsed<IptablesRuleset> {
+  const warnings: Warning[] = [];
+  const rs: IptablesRuleset = { tables: [] };
+  const lines = cleanText(text).split('\n');
+  let table: IptablesTable | undefined;
+  let recognised = 0;
+  let content = 0;
+  const w = (lineNo: number, code: string, msg: string) => warnings.push(warn(code, `line ${lineNo}: ${msg}`, probe));
+  const getChain = (t: IptablesTable, name: string): IptablesChain => {
+    let c = t.chains.find((x) => x.name === name);
+    if (!c) {
+      c = { name, declared: false, rules: [] };
+      t.chains.push(c);
+    }
+    return c;
+  };
+
+  for (let idx = 0; idx < lines.length; idx++) {
+    const lineNo = idx + 1;
+    const raw = lines[idx]!;
+    const line = raw.trim();
+    if (line === '') continue;
+    if (!line.startsWith('#')) content++;
+    if (line.length > MAX_LINE) {
+      w(lineNo, 'iptables-line-too-long', `skipped a ${line.length}-character line`);
+      continue;
+    }
+    if (line.startsWith('#')) {
+      const h = /^# Generated by (ip6?)tables-save v[\d.]+(?: \(([a-z_]+)\))?/.exec(line);
+      if (h) {
+        rs.family = h[1] === 'ip6' ? 6 : 4;
+        if (h[2] !== undefined) rs.backend = h[2];
+      }
+      continue;
+    }
+    if (line.startsWith('*')) {
+      if (table && !table.committed) w(lineNo, 'iptables-no-commit', `table ${table.name} has no COMMIT before *${line.slice(1)}`);
+      const name = line.slice(1).trim();
+      if (!/^[a-z]+$/.test(name)) {
+        w(lineNo, 'iptables-bad-table', `unreadable table line '${line.slice(0, 60)}'`);
+        table = undefined;
+        continue;
+      }
+      const existing = rs.tables.find((t) => t.name === name);
+      // A restore input may carry the same table twice (iptables-restore applies both).
+      table = existing ?? { name, chains: [], committed: false, deletedChains: [] };
+      if (!existing) rs.tables.push(table);
+      table.committed = false;
+      recognised++;
+      continue;
+    }
+    if (line === 'COMMIT') {
+      if (!table) w(lineNo, 'iptables-orphan-line', 'COMMIT outside a table');
+      else table.committed = true;
+      recognised++;
+      continue;
+    }
+    if (!table) {
+      w(lineNo, 'iptables-orphan-line', `line outside any *table: '${line.slice(0, 80)}'`);
+      continue;
+    }
+    if (line.startsWith(':')) {
+      const m = /^:(\S+)\s+(\S+)(?:\s+(\[\d+:\d+\]))?$/.exec(line);
+      if (!m) {
+        w(lineNo, 'iptables-bad-chain', `unreadable chain declaration '${line.slice(0, 80)}'`);
+        continue;
+      }
+      const c = getChain(table, m[1]!);
+      c.declared = true;
+      // kube-proxy --noflush: a declared chain is flushed, whatever an earlier table block put in it.
+      c.rules = [];
+      if (m[2] !== '-') c.policy = m[2]!;
+      const cnt = m[3] !== undefined ? counters(m[3]) : undefined;
+      if (cnt) {
+        c.packets = cnt.packets;
+        c.bytes = cnt.bytes;
+      }
+      c.source = ev(probe, line);
+      recognised++;
+      continue;
+    }
+    let body = line;
+    let cnt: { packets: number; bytes: number } | undefined;
+    const cm = /^(\[\d+:\d+\])\s+(.*)$/.exec(body);
+    if (cm) {
+      cnt = counters(cm[1]!);
+      body = cm[2]!;
+    }
+    const tk = tokenize(body);
+    if (!tk) {
+      w(lineNo, 'iptables-bad-rule', `unbalanced quotes in '${line.slice(0, 80)}'`);
+      continue;
+    }
+    const [cmd, chainName] = tk.tokens;
+    if ((cmd === '-X' || cmd === '--delete-chain') && chainName !== undefined) {
+      table.deletedChains.push(chainName);
+      table.chains = table.chains.filter((c) => c.name !== chainName);
+      recognised++;
+      continue;
+    }
+    if ((cmd === '-F' || cmd === '--flush') && chainName !== undefined) {
+      getChain(table, chainName).rules = [];
+      recognised++;
+      continue;
+    }
+    if ((cmd === '-N' || cmd === '--new-chain') && chainName !== undefined) {
+      getChain(table, chainName).declared = true;
+      recognised++;
+      continue;
+    }
+    if ((cmd === '-A' || cmd === '--append' || cmd === '-I' || cmd === '--insert') && chainName !== undefined) {
+      let start = 2;
+      let insertAt: number | undefined;
+      if ((cmd === '-I' || cmd === '--insert') && /^\d+$/.test(tk.tokens[2] ?? '')) {
+        insertAt = Number(tk.tokens[2]) - 1;
+        start = 3;
+      } else if (cmd === '-I' || cmd === '--insert') insertAt = 0;
+      const p = parseRuleOptions(tk.tokens.slice(start), tk.quoted.slice(start));
+      const chain = getChain(table, chainName);
+      if (!chain.declared) w(lineNo, 'iptables-undeclared-chain', `rule appended to undeclared chain ${chainName}`);
+      for (const pr of p.problems) w(lineNo, 'iptables-rule-syntax', `${pr} in '${line.slice(0, 120)}'`);
+      if (p.unknownModules.length > 0)
+        w(lineNo, 'iptables-unknown-match', `unknown match module(s) ${p.unknownModules.join(', ')}; rule kept, treated as unknown`);
+      const rule: IptablesRule = { table: table.name, chain: chainName, line: lineNo, matches: p.matches, source: ev(probe, line) };
+      if (p.target) rule.target = p.target;
+      if (p.comment !== undefined) rule.comment = p.comment;
+      if (p.unknownModules.length > 0) rule.unknownModules = p.unknownModules;
+      if (cnt) {
+        rule.packets = cnt.packets;
+        rule.bytes = cnt.bytes;
+      }
+      if (insertAt !== undefined) chain.rules.splice(Math.min(insertAt, chain.rules.length), 0, rule);
+      else chain.rules.push(rule);
+      recognised++;
+      continue;
+    }
+    w(lineNo, 'iptables-unknown-line', `unrecognised line '${line.slice(0, 80)}'`);
+  }
+  if (recognised === 0 && content > 0) throw new ParseError(probe, 'no iptables-save table, chain or rule line found');
+  if (table && !table.committed) w(lines.length, 'iptables-no-commit', `table ${table.name} ends without COMMIT (truncated dump?)`);
+
+  const builtinTargets = new Set([
+    'ACCEPT', 'DROP', 'RETURN', 'REJECT', 'DNAT', 'SNAT', 'MASQUERADE', 'MARK', 'CONNMARK', 'CT', 'NOTRACK', 'LOG',
+    'NFLOG', 'TPROXY', 'REDIRECT', 'TCPMSS', 'CHECKSUM', 'AUDIT', 'TRACE', 'NFQUEUE', 'QUEUE', 'ULOG', 'TEE',
+    'CLASSIFY', 'DSCP', 'TOS', 'TTL', 'HL', 'SET', 'NETMAP', 'SECMARK', 'CONNSECMARK', 'IDLETIMER', 'LED',
+    'SYNPROXY', 'HMARK', 'CLUSTERIP', 'RATEEST', 'NFACCT',
+  ]);
+  for (const t of rs.tables) {
+    const names = new Set(t.chains.map((c) => c.name));
+    for (const c of t.chains) {
+      for (const r of c.rules) {
+        const tg = r.target?.name;
+        if (tg === undefined || builtinTargets.has(tg) || names.has(tg)) continue;
+        // Only a missing chain is worth a warning: targets are upper case by convention, chains too.
+        w(r.line, 'iptables-missing-chain', `${t.name} ${c.name} jumps to ${tg}, which is not defined in this dump`);
+      }
+    }
+  }
+  return { value: rs, warnings };
+}
