@@ -22,13 +22,6 @@ export function excerpt(s: string): string {
   return t.length > 80 ? t.slice(0, 77) + '...' : t;
 }
 
-export function jsonArray(text: string, probe: string, hint = ''): unknown[] {
-  const r = parseJsonText(text);
-  if (!r.ok) throw new ParseError(probe, r.message + hint);
-  if (!Array.isArray(r.value)) throw new ParseError(probe, 'expected a JSON array');
-  return r.value;
-}
-
 /** bpftool -j prints one object instead of an array for `prog show id N` and similar. */
 export function jsonList(text: string, probe: string): unknown[] {
   const r = parseJsonText(text);
