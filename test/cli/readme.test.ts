@@ -23,3 +23,12 @@ describe('README', () => {
     expect(readme).toMatch(/^ {4}npm install && npm test$/m);
   });
 });
+
+describe('README safety section', () => {
+  it('lists exactly the allow-list netpath enforces', async () => {
+    const { describeAllowList } = await import('../../src/exec/allowlist.js');
+    const block = /The commands netpath may run[^\n]*\n\n```\n([\s\S]*?)\n```/.exec(readme);
+    expect(block).not.toBeNull();
+    expect(block![1]!.split('\n')).toEqual(describeAllowList());
+  });
+});
