@@ -40,7 +40,7 @@ export function summarise(e: ServiceEntry): string {
  * What the services.json says a correct extraction yields, rendered like `summarise`.
  * `epKey` picks the endpoint id column of the mode under test.
  */
-export function expectedSummaries(svcs: ExpectedSvc[], epKey: 'iptablesSEPChain' | 'nftEndpointChain', any: string): string[] {
+export function expectedSummaries(svcs: ExpectedSvc[], epKey: 'iptablesSEPChain' | 'nftEndpointChain', any: string, nftTypes = false): string[] {
   const out: string[] = [];
   for (const s of svcs) {
     const proto = s.protocol.toUpperCase();
@@ -50,7 +50,9 @@ export function expectedSummaries(svcs: ExpectedSvc[], epKey: 'iptablesSEPChain'
     const extNoEp = s.externalTrafficPolicy === 'Local' && (s.externallyReachableEndpoints ?? []).length === 0 ? ' drop' : rej;
     out.push(`${s.servicePortName} ClusterIP ${proto} ${s.clusterIP}:${s.port} -> [${eps}]${rej}`);
     for (const ip of s.externalIPs ?? []) out.push(`${s.servicePortName} ExternalIP ${proto} ${ip}:${s.port} -> [${ext}]${extNoEp}`);
-    for (const ip of s.loadBalancerIPs ?? []) out.push(`${s.servicePortName} LoadBalancer ${proto} ${ip}:${s.port} -> [${ext}]${extNoEp}`);
+    // nftables mode programs ExternalIPs and LB IPs alike; only an LB with source ranges is recognisable.
+    const lbType = nftTypes && !s.loadBalancerSourceRanges ? 'ExternalIP' : 'LoadBalancer';
+    for (const ip of s.loadBalancerIPs ?? []) out.push(`${s.servicePortName} ${lbType} ${proto} ${ip}:${s.port} -> [${ext}]${extNoEp}`);
     if (s.nodePort !== undefined) out.push(`${s.servicePortName} NodePort ${proto} ${any}:${s.nodePort} -> [${ext}]${extNoEp}`);
   }
   return out.sort();
