@@ -1,0 +1,121 @@
+import type { Backend, L4Proto, ServiceEntry, ServiceSource, ServiceType } from '../model/service.js';
+import type { Evidence, Warning } from '../model/types.js';
+import { canonIp } from '../model/addr.js';
+
+/** What `svc lookup` was asked: an address with optional port and protocol, or namespace/name. */
+export type ServiceQuery =
+  | { kind: 'address'; address: string; port?: number; proto?: L4Proto }
+  | { kind: 'name'; namespace: string; name: string };
+
+/** One frontend as all layers together program it. */
+export interface FrontendView {
+  frontend: string;
+  address: string;
+  port: number;
+  proto: L4Proto;
+  type: ServiceType;
+  name?: string;
+  sources: ServiceSource[];
+  /** the backends of the first source in precedence order (Cilium BPF maps first) */
+  backends: Backend[];
+  bySource: { source: ServiceSource; type: ServiceType; backends: Backend[]; chain?: string; evidence: Evidence[] }[];
+  conflict?: string;
+}
+
+export interface LookupResult {
+  query: ServiceQuery;
+  frontends: FrontendView[];
+  warnings: Warning[];
+}
+
+/** Parses `10.96.0.10`, `10.96.0.10:53`, `10.96.0.10:53/udp`, `[2001:db8::1]:443/tcp`, `kube-system/kube-dns`. */
+export function parseServiceQuery(text: string): ServiceQuery | null {
+  const t = text.trim();
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)|([0-9a-fA-F:]+))(?::(\d{1,5}))?(?:\/(tcp|udp|sctp|any))?$/i.exec(t);
+  if (m) {
+    const raw = m[1] ?? m[2] ?? m[3]!;
+    // a bare IPv6 address has no port part
+    const address = canonIp(m[3] !== undefined && m[4] !== undefined ? `${raw}:${m[4]}` : raw);
+    if (address === null) return null;
+    const q: ServiceQuery = { kind: 'address', address };
+    if (m[4] !== undefined && m[3] === undefined) {
+      const port = Number(m[4]);
+      if (port > 65535) return null;
+      q.port = port;
+    }
+    if (m[5]) q.proto = m[5].toUpperCase() as L4Proto;
+    return q;
+  }
+  const n = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(t);
+  if (n) return { kind: 'name', namespace: n[1]!, name: n[3]! };
+  return null;
+}
+
+// Cilium's maps are what the datapath executes; cilium-dbg mirrors them; kube-proxy rules last.
+const PRECEDENCE: ServiceSource[] = ['cilium-bpf', 'cilium-dbg', 'kube-proxy-iptables', 'kube-proxy-nftables', 'ipvs'];
+
+function key(e: ServiceEntry): string {
+  const a = e.frontend.address.includes(':') ? `[${e.frontend.address}]` : e.frontend.address;
+  return `${a}:${e.frontend.port}/${e.frontend.proto}${e.frontend.scope === 'internal' ? '/i' : ''}`;
+}
+
+function matches(e: ServiceEntry, q: ServiceQuery): boolean {
+  if (q.kind === 'name') {
+    const n = e.name ?? '';
+    return n === `${q.namespace}/${q.name}` || n.startsWith(`${q.namespace}/${q.name}:`);
+  }
+  if (e.frontend.address !== q.address) return false;
+  if (q.port !== undefined && e.frontend.port !== q.port) return false;
+  if (q.proto !== undefined && e.frontend.proto !== q.proto && e.frontend.proto !== 'ANY') return false;
+  return true;
+}
+
+const backendSet = (bs: Backend[]) =>
+  bs
+    .filter((b) => b.state === 'active')
+    .map((b) => `${b.address.includes(':') ? `[${b.address}]` : b.address}:${b.port}`)
+    .sort()
+    .join(',');
+
+/** All frontends that match, one view per frontend across layers, with a conflict when layers disagree. */
+export function lookupServices(entries: ServiceEntry[], q: ServiceQuery): LookupResult {
+  const groups = new Map<string, ServiceEntry[]>();
+  for (const e of entries) {
+    if (!matches(e, q)) continue;
+    const k = key(e);
+    const g = groups.get(k);
+    if (g) g.push(e);
+    else groups.set(k, [e]);
+  }
+  const frontends: FrontendView[] = [];
+  for (const [k, list] of groups) {
+    list.sort((a, b) => PRECEDENCE.indexOf(a.source) - PRECEDENCE.indexOf(b.source));
+    const first = list[0]!;
+    const view: FrontendView = {
+      frontend: k,
+      address: first.frontend.address,
+      port: first.frontend.port,
+      proto: first.frontend.proto,
+      type: first.type,
+      sources: [...new Set(list.map((e) => e.source))],
+      backends: first.backends,
+      bySource: list.map((e) => ({ source: e.source, type: e.type, backends: e.backends, evidence: e.evidence, ...(e.chain ? { chain: e.chain } : {}) })),
+    };
+    const name = list.find((e) => e.name)?.name;
+    if (name) view.name = name;
+    const cilium = list.filter((e) => e.source === 'cilium-bpf' || e.source === 'cilium-dbg');
+    const kp = list.filter((e) => e.source !== 'cilium-bpf' && e.source !== 'cilium-dbg');
+    const disagree: string[] = [];
+    if (cilium.length && kp.length) {
+      for (const c of cilium.slice(0, 1))
+        for (const p of kp)
+          if (backendSet(c.backends) !== backendSet(p.backends))
+            disagree.push(`${c.source} sends it to {${backendSet(c.backends) || 'no active backend'}} but ${p.source} to {${backendSet(p.backends) || 'no active backend'}}`);
+      if (disagree.length === 0) disagree.push(`programmed by both ${cilium[0]!.source} and ${kp.map((p) => p.source).join(', ')}: stale kube-proxy rules beside Cilium`);
+    }
+    if (disagree.length) view.conflict = disagree.join('; ');
+    frontends.push(view);
+  }
+  frontends.sort((a, b) => a.frontend.localeCompare(b.frontend));
+  return { query: q, frontends, warnings: [] };
+}
