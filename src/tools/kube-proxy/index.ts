@@ -5,3 +5,4 @@ export { traceKubeProxyIptables, type KubeProxyFlow, type KubeProxyTraceBranch, 
 export * from './nft-model.js';
 export { parseNftRuleset } from './parse-nft.js';
 export { kubeProxyServicesFromNft, nftChainServiceName } from './kube-nft.js';
+export { ipvsVipsFromAddrs, parseIpvsadm, type IpvsOptions } from './parse-ipvsadm.js';
