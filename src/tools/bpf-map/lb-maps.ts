@@ -1,0 +1,401 @@
+import type { Evidence, Parsed, Warning } from '../../model/types.js';
+import type { Backend, BackendState, L4Proto, ServiceEntry, ServiceFlags, ServiceType } from '../../model/service.js';
+import { bytesToIp } from '../../model/addr.js';
+import { warn } from '../common.js';
+import { parseMapDump, type BtfLayout, type RawEntry } from './dump.js';
+
+export interface LbMapDumps {
+  services4?: string;
+  backends4?: string;
+  revnat4?: string;
+  services6?: string;
+  backends6?: string;
+  revnat6?: string;
+}
+
+export interface LbLayout {
+  /** e.g. '1.17+', '1.16', '1.13-1.14', or a range of those when the data cannot tell them apart */
+  version: string;
+  ambiguous: boolean;
+  because: string;
+}
+
+export const LB_MAP_NAMES = {
+  services4: 'cilium_lb4_services_v2',
+  backends4: 'cilium_lb4_backends_v3',
+  revnat4: 'cilium_lb4_reverse_nat',
+  services6: 'cilium_lb6_services_v2',
+  backends6: 'cilium_lb6_backends_v3',
+  revnat6: 'cilium_lb6_reverse_nat',
+} as const;
+
+/** Layout eras: the byte layouts differ between these (cilium-datapath.md §1.2). */
+type Era = '1.13-1.14' | '1.15' | '1.16' | '1.17+';
+const ERAS: Era[] = ['1.13-1.14', '1.15', '1.16', '1.17+'];
+
+function eraOfVersion(v: string): Era | null {
+  const m = /^v?(\d+)\.(\d+)/.exec(v.trim());
+  if (!m) return null;
+  const maj = Number(m[1]);
+  const min = Number(m[2]);
+  if (maj !== 1) return maj > 1 ? '1.17+' : null;
+  if (min <= 14) return '1.13-1.14';
+  if (min === 15) return '1.15';
+  if (min === 16) return '1.16';
+  return '1.17+';
+}
+
+const PROTO: Record<number, L4Proto> = { 0: 'ANY', 6: 'TCP', 17: 'UDP', 132: 'SCTP' };
+const STATE: Record<number, BackendState> = { 0: 'active', 1: 'terminating', 2: 'quarantined', 3: 'maintenance' };
+
+const u16be = (b: number[], o: number) => (b[o]! << 8) | b[o + 1]!;
+const u16le = (b: number[], o: number) => b[o]! | (b[o + 1]! << 8);
+const u32le = (b: number[], o: number) => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+const hex = (b: number[]) => b.map((x) => x.toString(16).padStart(2, '0')).join(' ');
+const ip = (b: number[], o: number, n: number) => bytesToIp(Uint8Array.from(b.slice(o, o + n)));
+const hostPort = (a: string, p: number) => (a.includes(':') ? `[${a}]:${p}` : `${a}:${p}`);
+
+// BTF field layouts, for dumps that only carry `formatted` objects.
+const addr6: BtfField = { names: ['address'], size: 16 };
+type BtfField = { names: string[]; size: number; optional?: boolean };
+const svcKey = (alen: number): BtfLayout => [
+  alen === 4 ? { names: ['address'], size: 4 } : addr6,
+  { names: ['dport'], size: 2 },
+  { names: ['backend_slot'], size: 2 },
+  { names: ['proto'], size: 1 },
+  { names: ['scope'], size: 1 },
+  { names: ['pad'], size: 2, optional: true },
+];
+const svcVal: BtfLayout = [
+  { names: ['backend_id', 'affinity_timeout', 'l7_lb_proxy_port'], size: 4 },
+  { names: ['count'], size: 2 },
+  { names: ['rev_nat_index'], size: 2 },
+  { names: ['flags'], size: 1 },
+  { names: ['flags2'], size: 1 },
+  { names: ['qcount', 'pad'], size: 2, optional: true },
+];
+const beVal = (alen: number): BtfLayout => [
+  alen === 4 ? { names: ['address'], size: 4 } : addr6,
+  { names: ['port'], size: 2 },
+  { names: ['proto'], size: 1 },
+  { names: ['flags'], size: 1 },
+  // cluster_id is u8 (≤ 1.14) or u16; the bytes after it are zone/pad. A u8 cluster_id with 3 pad
+  // bytes and a u16 with zone+pad both fill 4 bytes; written back LE the bytes come out the same.
+  { names: ['cluster_id'], size: 2, optional: true },
+  { names: ['zone'], size: 1, optional: true },
+  { names: ['pad'], size: 1, optional: true },
+];
+const rnVal = (alen: number): BtfLayout => [alen === 4 ? { names: ['address'], size: 4 } : addr6, { names: ['port'], size: 2 }];
+
+interface SvcRow {
+  e: RawEntry;
+  addr: string;
+  port: number;
+  slot: number;
+  proto: number;
+  scope: number;
+  u32: number;
+  count: number;
+  revnat: number;
+  flags: number;
+  flags2: number;
+  qcount: number;
+}
+
+interface BeRow {
+  e: RawEntry;
+  id: number;
+  addr: string;
+  port: number;
+  proto: number;
+  state: number;
+  tail: number[];
+}
+
+interface FamilyData {
+  fam: 4 | 6;
+  svcMap: string;
+  beMap: string;
+  rnMap: string;
+  svcs: SvcRow[];
+  bes: Map<number, BeRow>;
+  badBes: Set<number>;
+  revnat: Map<number, { addr: string; port: number; e: RawEntry }> | undefined;
+  hasBeDump: boolean;
+}
+
+/**
+ * Decodes the pinned Cilium LB maps from `bpftool [-j] map dump pinned /sys/fs/bpf/tc/globals/<name>`
+ * texts into Services (source 'cilium-bpf'). The byte layout differs by Cilium version; it is
+ * inferred from the data and `opts.version`, and reported with whether the data could tell.
+ */
+export function decodeLbMaps(
+  dumps: LbMapDumps,
+  opts: { version?: string; probes?: Partial<Record<keyof LbMapDumps, string>> } = {},
+): Parsed<{ services: ServiceEntry[]; layout: LbLayout }> {
+  const warnings: Warning[] = [];
+  const probe = (k: keyof LbMapDumps) => opts.probes?.[k] ?? LB_MAP_NAMES[k];
+
+  const fams: FamilyData[] = [];
+  for (const fam of [4, 6] as const) {
+    const alen = fam === 4 ? 4 : 16;
+    const sk = fam === 4 ? 'services4' : 'services6';
+    const bk = fam === 4 ? 'backends4' : 'backends6';
+    const rk = fam === 4 ? 'revnat4' : 'revnat6';
+    const d: FamilyData = {
+      fam,
+      svcMap: probe(sk),
+      beMap: probe(bk),
+      rnMap: probe(rk),
+      svcs: [],
+      bes: new Map(),
+      badBes: new Set(),
+      revnat: undefined,
+      hasBeDump: dumps[bk] !== undefined,
+    };
+    const st = dumps[sk];
+    if (st !== undefined) {
+      const r = parseMapDump(st, d.svcMap, { key: svcKey(alen), value: svcVal });
+      warnings.push(...r.warnings);
+      for (const e of r.entries) {
+        if (!sized(e, alen + 8, 12, d.svcMap, warnings)) continue;
+        const k = e.key;
+        const v = e.value;
+        d.svcs.push({
+          e,
+          addr: ip(k, 0, alen),
+          port: u16be(k, alen),
+          slot: u16le(k, alen + 2),
+          proto: k[alen + 4]!,
+          scope: k[alen + 5]!,
+          u32: u32le(v, 0),
+          count: u16le(v, 4),
+          revnat: u16be(v, 6),
+          flags: v[8]!,
+          flags2: v[9]!,
+          qcount: u16le(v, 10),
+        });
+      }
+    }
+    const bt = dumps[bk];
+    if (bt !== undefined) {
+      const r = parseMapDump(bt, d.beMap, { key: { scalar: 4 }, value: beVal(alen) });
+      warnings.push(...r.warnings);
+      for (const e of r.entries) {
+        if (e.key.length === 4 && e.value.length !== alen + 8) d.badBes.add(u32le(e.key, 0));
+        if (!sized(e, 4, alen + 8, d.beMap, warnings)) continue;
+        const v = e.value;
+        const id = u32le(e.key, 0);
+        d.bes.set(id, { e, id, addr: ip(v, 0, alen), port: u16be(v, alen), proto: v[alen + 2]!, state: v[alen + 3]!, tail: v.slice(alen + 4) });
+      }
+    }
+    const rt = dumps[rk];
+    if (rt !== undefined) {
+      d.revnat = new Map();
+      const r = parseMapDump(rt, d.rnMap, { key: { scalar: 2 }, value: rnVal(alen) });
+      warnings.push(...r.warnings);
+      for (const e of r.entries) {
+        if (!sized(e, 2, alen + 2, d.rnMap, warnings)) continue;
+        d.revnat.set(u16be(e.key, 0), { addr: ip(e.value, 0, alen), port: u16be(e.value, alen), e });
+      }
+    }
+    fams.push(d);
+  }
+
+  const layout = detectLayout(fams, opts.version, warnings);
+  const era = layout.era;
+  const services: ServiceEntry[] = [];
+  for (const d of fams) services.push(...buildServices(d, era, warnings));
+  services.sort((a, b) => (a.id ?? 0) - (b.id ?? 0) || a.frontend.address.localeCompare(b.frontend.address) || a.frontend.port - b.frontend.port || (a.frontend.scope ?? '').localeCompare(b.frontend.scope ?? ''));
+  return { value: { services, layout: { version: layout.version, ambiguous: layout.ambiguous, because: layout.because } }, warnings };
+}
+
+function sized(e: RawEntry, k: number, v: number, map: string, warnings: Warning[]): boolean {
+  if (e.key.length !== k || e.value.length !== v) {
+    warnings.push(warn('bad-entry', `${map} entry #${e.index}: key ${e.key.length} bytes / value ${e.value.length} bytes, expected ${k} / ${v}; skipped`, map));
+    return false;
+  }
+  return true;
+}
+
+function detectLayout(fams: FamilyData[], version: string | undefined, warnings: Warning[]): LbLayout & { era: Era } {
+  let cands = new Set<Era>(ERAS);
+  const seen: string[] = [];
+  const only = (allowed: Era[], why: string) => {
+    const next = new Set([...cands].filter((c) => allowed.includes(c)));
+    seen.push(why);
+    if (next.size > 0) cands = next;
+    else warnings.push(warn('layout-conflict', `map data contradicts itself (${why}); decoded as ${[...cands].join(' or ')}`));
+  };
+  const svcs = fams.flatMap((d) => d.svcs.map((s) => ({ s, d })));
+  const bes = fams.flatMap((d) => [...d.bes.values()].map((b) => ({ b, d })));
+  const proto = svcs.find(({ s }) => s.proto !== 0);
+  if (proto) only(['1.17+'], `${proto.d.svcMap} key has protocol byte ${proto.s.proto}`);
+  const beProto = bes.find(({ b }) => b.proto !== 0);
+  if (beProto) only(['1.17+'], `${beProto.d.beMap} backend ${beProto.b.id} has protocol byte ${beProto.b.proto}`);
+  const q = svcs.find(({ s }) => s.slot === 0 && s.qcount !== 0);
+  if (q) only(['1.17+'], `${q.d.svcMap} slot 0 has qcount bytes ${q.s.qcount}`);
+  const alg = svcs.find(({ s }) => s.slot === 0 && (s.flags2 & 0x04) === 0 && s.u32 >>> 24 !== 0);
+  if (alg) only(['1.17+'], `${alg.d.svcMap} slot 0 has an algorithm byte ${alg.s.u32 >>> 24}`);
+  const f2 = svcs.find(({ s }) => (s.flags2 & 0xc0) !== 0);
+  if (f2) only(['1.17+'], `${f2.d.svcMap} flags2 0x${f2.s.flags2.toString(16)} uses bits defined from 1.17`);
+  const cid16 = bes.find(({ b }) => b.tail[1] !== 0);
+  if (cid16) only(['1.15', '1.16', '1.17+'], `${cid16.d.beMap} backend ${cid16.b.id} has a non-zero byte 9 (u16 cluster_id)`);
+  const zone = bes.find(({ b }) => b.tail[2] !== 0);
+  if (zone) only(['1.16', '1.17+'], `${zone.d.beMap} backend ${zone.b.id} has a non-zero zone byte`);
+  const pad = bes.find(({ b }) => b.tail[3] !== 0);
+  if (pad) warnings.push(warn('implausible-backend', `${pad.d.beMap} backend ${pad.b.id}: padding byte is ${pad.b.tail[3]}; no known layout sets it`, pad.d.beMap));
+
+  if (version !== undefined) {
+    const ve = eraOfVersion(version);
+    if (ve === null) warnings.push(warn('version-unknown', `Cilium version '${version}' not understood; layout from the data only`));
+    else if (!cands.has(ve)) {
+      warnings.push(warn('layout-conflict', `Cilium ${version} given, but the maps look like ${[...cands].join(' or ')} (${seen.join('; ')}); decoded by the data`));
+    } else {
+      cands = new Set([ve]);
+      seen.unshift(`version ${version} given`);
+    }
+  }
+  const list = ERAS.filter((e) => cands.has(e));
+  const era = list[list.length - 1]!;
+  const label = list.length === ERAS.length ? '1.13+' : list.length === 1 ? era : `${list[0]!.split('-')[0]}–${era}`;
+  const ambiguous = list.length > 1;
+  const because = ambiguous
+    ? `${seen.length ? seen.join('; ') + '; ' : ''}nothing in the maps tells ${list.join(', ')} apart (protocol, qcount, algorithm, cluster/zone bytes all zero); those fields decode the same in each`
+    : seen.join('; ');
+  return { era, version: label, ambiguous, because };
+}
+
+function typeOf(flags: number, flags2: number): ServiceType {
+  if (flags & 0x01) return 'ExternalIP';
+  if (flags & 0x02) return 'NodePort';
+  if (flags & 0x20) return 'LoadBalancer';
+  if (flags & 0x08) return 'HostPort';
+  if (flags2 & 0x01) return 'LocalRedirect';
+  return 'ClusterIP';
+}
+
+function buildServices(d: FamilyData, era: Era, warnings: Warning[]): ServiceEntry[] {
+  const v17 = era === '1.17+';
+  const groups = new Map<string, SvcRow[]>();
+  for (const s of d.svcs) {
+    const k = `${s.addr}|${s.port}|${s.proto}|${s.scope}`;
+    const g = groups.get(k);
+    if (g) g.push(s);
+    else groups.set(k, [s]);
+  }
+  const out: ServiceEntry[] = [];
+  for (const g of groups.values()) {
+    const f = g[0]!;
+    const protoName = PROTO[f.proto];
+    const feText = `${hostPort(f.addr, f.port)}${f.proto !== 0 ? '/' + (protoName ?? f.proto) : ''}${f.scope === 1 ? '/i' : ''}`;
+    const svcEv = (s: SvcRow): Evidence => ({ probe: d.svcMap, text: `${feText} slot ${s.slot}: key ${hex(s.e.key)} value ${hex(s.e.value)}` });
+    if (protoName === undefined) {
+      warnings.push(warn('bad-entry', `${d.svcMap} ${feText}: unknown protocol byte ${f.proto}; skipped`, d.svcMap));
+      continue;
+    }
+    if (f.scope > 1) {
+      warnings.push(warn('bad-entry', `${d.svcMap} ${feText}: unknown scope byte ${f.scope}; skipped`, d.svcMap));
+      continue;
+    }
+    const m = g.find((s) => s.slot === 0);
+    if (!m) {
+      warnings.push(warn('service-without-master', `${d.svcMap} ${feText}: backend slots but no slot 0; BPF finds no service here`, d.svcMap));
+      continue;
+    }
+    const raw = [`flags=0x${m.flags.toString(16).padStart(2, '0')}`, `flags2=0x${m.flags2.toString(16).padStart(2, '0')}`];
+    const flags: ServiceFlags = {
+      externalTrafficPolicyLocal: (m.flags & 0x04) !== 0,
+      internalTrafficPolicyLocal: (m.flags2 & 0x10) !== 0,
+      sessionAffinity: (m.flags & 0x10) !== 0,
+      routable: (m.flags & 0x40) !== 0,
+      sourceRangeCheck: (m.flags & 0x80) !== 0,
+      l7LoadBalancer: (m.flags2 & 0x04) !== 0,
+      twoScopes: (m.flags2 & 0x20) !== 0,
+      raw,
+    };
+    if (!v17 && (m.flags2 & 0xc0) !== 0) {
+      warnings.push(warn('unknown-flag-bits', `${d.svcMap} ${feText}: flags2 bits 0x${(m.flags2 & 0xc0).toString(16)} have no meaning before Cilium 1.17`, d.svcMap));
+    }
+    if (v17) flags.dsr = (m.flags2 & 0x80) !== 0;
+    if (flags.l7LoadBalancer) {
+      // proxy port is stored in network order in the low two bytes of the union
+      flags.l7ProxyPort = u16be(m.e.value, 0);
+    } else {
+      const timeout = v17 ? m.u32 & 0xffffff : m.u32;
+      if (flags.sessionAffinity) flags.affinityTimeoutSeconds = timeout;
+      if (v17) {
+        const a = m.u32 >>> 24;
+        if (a === 1) flags.algorithm = 'random';
+        else if (a === 2) flags.algorithm = 'maglev';
+        else if (a !== 0) warnings.push(warn('unknown-flag-bits', `${d.svcMap} ${feText}: unknown LB algorithm ${a}`, d.svcMap));
+      }
+    }
+    const entry: ServiceEntry = {
+      source: 'cilium-bpf',
+      frontend: { address: f.addr, port: f.port, proto: protoName, scope: f.scope === 1 ? 'internal' : 'external' },
+      type: typeOf(m.flags, m.flags2),
+      id: m.revnat,
+      flags,
+      backends: [],
+      slots: v17 ? { count: m.count, qcount: m.qcount } : { count: m.count },
+      evidence: [svcEv(m)],
+    };
+    if (!v17 && m.qcount !== 0) raw.push(`pad=0x${m.qcount.toString(16)}`);
+
+    const slots = g.filter((s) => s !== m && s.slot !== 0).sort((a, b) => a.slot - b.slot);
+    if (g.filter((s) => s.slot === 0).length > 1) warnings.push(warn('duplicate-slot', `${d.svcMap} ${feText}: slot 0 twice`, d.svcMap));
+    const present = new Set(slots.map((s) => s.slot));
+    const want = m.count + (v17 ? m.qcount : 0);
+    const missing: number[] = [];
+    for (let i = 1; i <= want && missing.length < 5; i++) if (!present.has(i)) missing.push(i);
+    if (missing.length) {
+      warnings.push(warn('slot-missing', `${d.svcMap} ${feText}: count says ${want} slots, slot ${missing.join(', ')} absent (BPF drops flows that pick it)`, d.svcMap));
+    }
+    for (const s of slots) {
+      if (s.revnat !== m.revnat) {
+        warnings.push(warn('revnat-mismatch', `${d.svcMap} ${feText} slot ${s.slot}: rev-NAT ${s.revnat}, slot 0 has ${m.revnat}`, d.svcMap));
+      }
+      const id = s.u32;
+      const be = d.bes.get(id);
+      if (!be) {
+        if (d.hasBeDump) {
+          const why = d.badBes.has(id) ? 'is unreadable' : 'is not in the backend map';
+          warnings.push(warn('backend-missing', `${d.svcMap} ${feText} slot ${s.slot}: backend ${id} ${why} (${d.beMap})`, d.svcMap));
+        }
+        entry.evidence.push(svcEv(s));
+        continue;
+      }
+      const state = STATE[be.state];
+      if (state === undefined) warnings.push(warn('unknown-flag-bits', `${d.beMap} backend ${id}: unknown state flags ${be.state}`, d.beMap));
+      const b: Backend = {
+        address: be.addr,
+        port: be.port,
+        state: state ?? 'unknown',
+        id: String(id),
+        slot: s.slot,
+        source: { probe: d.beMap, text: `backend ${id} ${hostPort(be.addr, be.port)} (slot ${s.slot} of ${feText}): value ${hex(be.e.value)}` },
+      };
+      if (v17) {
+        const bp = PROTO[be.proto];
+        if (bp !== undefined) b.proto = bp;
+        else warnings.push(warn('bad-entry', `${d.beMap} backend ${id}: unknown protocol byte ${be.proto}`, d.beMap));
+      }
+      entry.backends.push(b);
+    }
+
+    if (d.revnat) {
+      const rn = d.revnat.get(m.revnat);
+      if (!rn) {
+        warnings.push(warn('revnat-missing', `${d.rnMap}: no entry ${m.revnat} for ${feText}; replies are not rewritten back to the frontend`, d.rnMap));
+      } else {
+        entry.evidence.push({ probe: d.rnMap, text: `rev-NAT ${m.revnat} → ${hostPort(rn.addr, rn.port)}: key ${hex(rn.e.key)} value ${hex(rn.e.value)}` });
+        if (rn.addr !== f.addr || rn.port !== f.port) {
+          warnings.push(warn('revnat-mismatch', `${d.rnMap} entry ${m.revnat} is ${hostPort(rn.addr, rn.port)}, frontend is ${feText}`, d.rnMap));
+        }
+      }
+    }
+    out.push(entry);
+  }
+  return out;
+}
