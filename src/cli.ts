@@ -70,6 +70,35 @@ Exit codes: 0 delivered/forwarded, 1 dropped/no route, 2 usage, 3 a required sou
       exitCode = code;
     });
 
+  const svc = program.command('svc').description('Services: what a frontend resolves to, and which layer programs it');
+  svc
+    .command('lookup')
+    .description('every frontend matching <address[:port][/proto] | namespace/name>, its backends, and the layers that program it')
+    .argument('<query>', 'e.g. 10.96.0.10:53/udp, [2001:db8::a]:443, kube-system/kube-dns')
+    .option('-s, --snapshot <dir|file.tar.gz>', 'read a snapshot instead of probing this node')
+    .option('--exec <prefix>', 'probe a node through this prefix (argv, no shell)')
+    .option('--json', 'print the JSON contract instead of a table')
+    .option('--no-color', 'never colour the output')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  netpath svc lookup 10.96.0.10:53/udp --snapshot node1/
+  netpath svc lookup kube-system/kube-dns --json
+
+Sources: Cilium's pinned LB maps (decoded from raw bytes, works with the agent down), cilium-dbg service list /
+bpf lb list, kube-proxy iptables-save, the kube-proxy nftables table, ipvsadm. A conflict is reported when two
+layers program the same frontend differently. Exit 0 found, 1 no frontend matches, 2 usage, 3 no Service source.`,
+    )
+    .action(async (query: string, o: Common & { exec?: string }) => {
+      const source = await sourceFor(o, io);
+      const { runSvcLookup } = await import('./commands/svc-lookup.js');
+      const { renderSvcJson, renderSvcText } = await import('./render/svc.js');
+      const res = await runSvcLookup(source, query);
+      io.stdout(o.json ? renderSvcJson(res.node, query, res.result) : renderSvcText(query, res.result, { color: colorFor(o), width }));
+      exitCode = res.exitCode;
+    });
+
   program
     .command('snapshot')
     .description('capture this node (or one reached through --exec) into a snapshot directory or .tar.gz')

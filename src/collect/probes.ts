@@ -31,6 +31,16 @@ export const SYSCTL_KEYS = [
 
 export const CILIUM_CGROUP_ROOT = '/run/cilium/cgroupv2';
 
+/** Cilium's LB maps, read by pinned path (kernel names are cut to 15 characters and collide). */
+export const LB_MAPS = [
+  'cilium_lb4_services_v2',
+  'cilium_lb4_backends_v3',
+  'cilium_lb4_reverse_nat',
+  'cilium_lb6_services_v2',
+  'cilium_lb6_backends_v3',
+  'cilium_lb6_reverse_nat',
+] as const;
+
 export const NODE_PROBES: ProbeSpec[] = [
   { id: 'uname', argv: ['uname', '-r'], ext: 'txt', optional: false },
   { id: 'hostname', argv: ['uname', '-n'], ext: 'txt', optional: true },
@@ -66,6 +76,27 @@ export const NODE_PROBES: ProbeSpec[] = [
     ext: 'json',
     optional: true,
   },
+  {
+    id: 'cilium-service-list',
+    argv: ['cilium-dbg', 'service', 'list', '-o', 'json'],
+    fallbackArgv: ['cilium', 'service', 'list', '-o', 'json'],
+    ext: 'json',
+    optional: true,
+  },
+  {
+    id: 'cilium-lb-list',
+    argv: ['cilium-dbg', 'bpf', 'lb', 'list'],
+    fallbackArgv: ['cilium', 'bpf', 'lb', 'list'],
+    ext: 'txt',
+    optional: true,
+  },
+  { id: 'ipvsadm', argv: ['ipvsadm', '-Sn'], ext: 'txt', optional: true },
+  ...LB_MAPS.map((name) => ({
+    id: `bpf-map/${name}`,
+    argv: ['bpftool', '-j', 'map', 'dump', 'pinned', `/sys/fs/bpf/tc/globals/${name}`],
+    ext: 'json' as const,
+    optional: true,
+  })),
   {
     id: 'cilium-config',
     argv: ['cilium-dbg', 'config', '-a'],

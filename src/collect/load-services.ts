@@ -1,0 +1,101 @@
+import type { ServiceEntry } from '../model/service.js';
+import type { Address, SourceReport, Warning } from '../model/types.js';
+import { NetpathError, SourceError } from '../errors.js';
+import { parseCiliumLbList, parseCiliumServiceList } from '../tools/cilium-lb/index.js';
+import { decodeLbMaps, LB_MAP_NAMES, type LbMapDumps } from '../tools/bpf-map/index.js';
+import { kubeProxyServicesFromIptables, kubeProxyServicesFromNft, parseIptablesSave, parseIpvsadm, parseNftRuleset, ipvsVipsFromAddrs } from '../tools/kube-proxy/index.js';
+import type { ProbeSource } from './source.js';
+
+export interface LoadedServices {
+  entries: ServiceEntry[];
+  warnings: Warning[];
+  sources: SourceReport[];
+  /** layout of the LB maps, when they were decoded */
+  lbLayout?: { version: string; ambiguous: boolean; because: string };
+}
+
+const msg = (e: unknown) => (e instanceof SourceError ? e.detail : e instanceof NetpathError ? e.message : e instanceof Error ? e.message.split('\n')[0]! : String(e));
+
+/** Every layer that programs Services on the node: Cilium (maps and cilium-dbg), kube-proxy, IPVS. */
+export async function loadServices(source: ProbeSource, addrs: Address[]): Promise<LoadedServices> {
+  const out: LoadedServices = { entries: [], warnings: [], sources: [] };
+  const one = async (id: string, use: (text: string) => { entries: ServiceEntry[]; warnings: Warning[] }): Promise<void> => {
+    let got;
+    try {
+      got = await source.read(id);
+    } catch (e) {
+      out.sources.push({ probe: id, status: 'failed', message: msg(e) });
+      out.warnings.push({ code: 'probe-unreadable', message: `${id}: ${msg(e)}`, source: id });
+      return;
+    }
+    if (!got) {
+      out.sources.push({ probe: id, status: 'missing' });
+      return;
+    }
+    try {
+      const r = use(got.text);
+      for (const e of r.entries) out.entries.push(e);
+      out.warnings.push(...r.warnings);
+      out.sources.push({ probe: id, status: r.warnings.length ? 'partial' : 'ok', origin: got.origin });
+    } catch (e) {
+      out.sources.push({ probe: id, status: 'failed', origin: got.origin, message: msg(e) });
+      out.warnings.push({ code: 'probe-unreadable', message: `${id}: ${msg(e)}`, source: id });
+    }
+  };
+  const parsed = <T>(p: { value: T; warnings: Warning[] }) => p;
+
+  await one('cilium-service-list', (t) => {
+    const p = parseCiliumServiceList(t, 'cilium-service-list');
+    return { entries: p.value, warnings: p.warnings };
+  });
+  await one('cilium-lb-list', (t) => {
+    const p = parseCiliumLbList(t, 'cilium-lb-list');
+    return { entries: p.value, warnings: p.warnings };
+  });
+  for (const [id, fam] of [['iptables-save', 4], ['ip6tables-save', 6]] as const) {
+    await one(id, (t) => {
+      const rs = parsed(parseIptablesSave(t, id));
+      const svc = kubeProxyServicesFromIptables(rs.value, id, fam);
+      return { entries: svc.value, warnings: [...rs.warnings, ...svc.warnings] };
+    });
+  }
+  await one('nft-ruleset', (t) => {
+    const rs = parseNftRuleset(t, 'nft-ruleset');
+    const svc = kubeProxyServicesFromNft(rs.value, 'nft-ruleset');
+    return { entries: svc.value, warnings: [...rs.warnings, ...svc.warnings] };
+  });
+  await one('ipvsadm', (t) => {
+    const p = parseIpvsadm(t, 'ipvsadm', { vips: ipvsVipsFromAddrs(addrs) });
+    return { entries: p.value, warnings: p.warnings };
+  });
+
+  // the pinned LB maps decode together: services reference backends and reverse NAT entries
+  const dumps: LbMapDumps = {};
+  const probes: Partial<Record<keyof LbMapDumps, string>> = {};
+  for (const [k, name] of Object.entries(LB_MAP_NAMES) as [keyof LbMapDumps, string][]) {
+    const id = `bpf-map/${name}`;
+    try {
+      const got = await source.read(id);
+      if (got) {
+        dumps[k] = got.text;
+        probes[k] = id;
+        out.sources.push({ probe: id, status: 'ok', origin: got.origin });
+      } else out.sources.push({ probe: id, status: 'missing' });
+    } catch (e) {
+      out.sources.push({ probe: id, status: 'failed', message: msg(e) });
+      out.warnings.push({ code: 'probe-unreadable', message: `${id}: ${msg(e)}`, source: id });
+    }
+  }
+  if (Object.keys(dumps).length > 0) {
+    try {
+      const d = decodeLbMaps(dumps, { probes });
+      out.entries.push(...d.value.services);
+      out.warnings.push(...d.warnings);
+      out.lbLayout = d.value.layout;
+      if (d.value.layout.ambiguous) out.warnings.push({ code: 'lb-layout-ambiguous', message: `LB map layout: ${d.value.layout.version} (${d.value.layout.because})`, source: 'bpf-map' });
+    } catch (e) {
+      out.warnings.push({ code: 'probe-unreadable', message: `bpf-map: ${msg(e)}`, source: 'bpf-map' });
+    }
+  }
+  return out;
+}
