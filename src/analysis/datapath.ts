@@ -23,9 +23,10 @@ export interface CiliumProgramAttachment {
 export interface Datapath {
   ciliumVersion: Fact<string>;
   routingMode: Fact<'native' | 'tunnel'>;
+  /** true/Strict → true; False/Disabled/Partial/Probe → false (the raw mode is in the evidence) */
   kubeProxyReplacement: Fact<boolean>;
   hostRouting: Fact<'bpf' | 'legacy'>;
-  /** why legacy host routing, when it is, as far as the state shows */
+  /** why legacy host routing, when it is: the version-specific fallback reasons the state shows */
   legacyReasons: string[];
   attachMode: Fact<'tc' | 'tcx'>;
   deviceMode: Fact<'veth' | 'netkit' | 'netkit-l2'>;
@@ -35,142 +36,239 @@ export interface Datapath {
   kernel: Fact<string>;
   nativeDevices: Fact<string[]>;
   directRoutingDevice: Fact<string>;
+  endpointRoutes: Fact<boolean>;
+  /** cilium_wg0, or a WireGuard device seen in `wg` / `ip link` kind wireguard */
+  wireguard: Fact<{ device: string }>;
   programs: CiliumProgramAttachment[];
   warnings: Warning[];
 }
 
-// Kernel program names are cut to 15 characters (BPF_OBJ_NAME_LEN - 1).
+// Kernel program names are cut to 15 characters (BPF_OBJ_NAME_LEN - 1); cilium-datapath.md §3.1.
 const FULL_NAMES = [
   'cil_from_container', 'cil_to_container', 'cil_from_netdev', 'cil_to_netdev', 'cil_from_host', 'cil_to_host',
   'cil_from_overlay', 'cil_to_overlay', 'cil_from_wireguard', 'cil_to_wireguard', 'cil_xdp_entry', 'cil_from_network',
   'cil_sock4_connect', 'cil_sock6_connect', 'cil_sock4_sendmsg', 'cil_sock6_sendmsg', 'cil_sock4_recvmsg', 'cil_sock6_recvmsg',
   'cil_sock4_getpeername', 'cil_sock6_getpeername', 'cil_sock4_post_bind', 'cil_sock6_post_bind', 'cil_sock4_pre_bind',
-  'cil_sock6_pre_bind', 'cil_sock_release',
+  'cil_sock6_pre_bind', 'cil_sock_release', 'cil_lxc_policy', 'cil_lxc_policy_egress', 'cil_host_policy',
 ];
 
+/** The full Cilium name of a kernel program name (`cil_from_contai` → `cil_from_container`); undefined if not Cilium's. */
 export function fullProgramName(name: string): string | undefined {
   if (!name.startsWith('cil_')) return undefined;
   if (FULL_NAMES.includes(name)) return name;
-  const hits = FULL_NAMES.filter((f) => f.length > 15 && f.slice(0, 15) === name);
+  const hits = name.length === 15 ? FULL_NAMES.filter((f) => f.length > 15 && f.slice(0, 15) === name) : [];
   return hits.length === 1 ? hits[0] : name;
 }
 
+type Src = { value: string; source: Evidence };
 const unknown = (because: string): { known: false; because: string } => ({ known: false, because });
-const known = <T>(value: T, evidence: Evidence[], extra: { inferred?: boolean; because?: string } = {}): Fact<T> => ({ known: true, value, evidence, ...extra });
+const known = <T>(value: T, evidence: Evidence[], extra: { inferred?: boolean; because?: string } = {}): Fact<T> => ({
+  known: true,
+  value,
+  evidence,
+  ...(extra.inferred ? { inferred: true } : {}),
+  ...(extra.because ? { because: extra.because } : {}),
+});
+const TRUE = /^(true|enabled|strict|yes|1)$/i;
+const FALSE = /^(false|disabled|no|0)$/i;
+
+/** [major, minor] of a Cilium version string (`1.17.6-cee.1`, `v1.18.0`). */
+export function ciliumMinor(version: string): [number, number] | null {
+  const m = /^v?(\d{1,3})\.(\d{1,3})/.exec(version);
+  return m ? [Number(m[1]), Number(m[2])] : null;
+}
 
 export function deriveDatapath(state: NodeState): Datapath {
   const warnings: Warning[] = [];
   const st: CiliumStatus | undefined = state.cilium.status;
   const cfg = state.cilium.config;
   const hasCfg = Object.keys(cfg).length > 0;
-  const none = !st && !hasCfg ? 'no cilium-status and no cilium-config in the node state' : undefined;
-  const c = (k: string) => configValue(cfg, k);
-  const bool = (k: string) => {
+  const none = !st && !hasCfg ? 'no cilium-status and no cilium-config in the snapshot' : undefined;
+  const c = (k: string): Src | undefined => configValue(cfg, k);
+  const bool = (k: string): { value: boolean; source: Evidence } | undefined => {
     const v = c(k);
-    return v === undefined ? undefined : { value: /^(true|enabled|strict)$/i.test(v.value.trim()), source: v.source };
+    if (v === undefined) return undefined;
+    const t = v.value.trim();
+    if (TRUE.test(t)) return { value: true, source: v.source };
+    if (FALSE.test(t)) return { value: false, source: v.source };
+    return undefined;
   };
+  const disagree = (what: string, cfgText: string, statusText: string, why?: string) =>
+    warnings.push({
+      code: 'status-config-disagree',
+      message: `cilium-config says ${cfgText} but cilium status says ${statusText}; the status (what the agent runs) wins${why ? ` (${why})` : ''}`,
+      source: 'cilium-status',
+    });
 
-  // version: status line, else unknown
-  const ciliumVersion: Fact<string> = st?.version ? known(st.version, []) : unknown('the cilium status has no version line');
+  // version
+  const ciliumVersion: Fact<string> = st?.version
+    ? known(st.version, st.versionSource ? [st.versionSource] : [])
+    : unknown(st ? 'the cilium status has no `Cilium:` version line' : (none ?? 'no cilium-status in the snapshot (the config does not carry the version)'));
+  const ver = st?.version ? ciliumMinor(st.version) : null;
 
   // routing mode
   let routingMode: Fact<'native' | 'tunnel'>;
-  if (st?.networkRouting) routingMode = known(st.networkRouting.mode === 'Native' ? 'native' : 'tunnel', [st.networkRouting.source]);
-  else if (c('routing-mode')) routingMode = known(c('routing-mode')!.value === 'native' ? 'native' : 'tunnel', [c('routing-mode')!.source]);
-  else if (c('tunnel')) routingMode = known(c('tunnel')!.value === 'disabled' ? 'native' : 'tunnel', [c('tunnel')!.source]);
-  else routingMode = unknown(none ?? 'neither the status nor the config names the routing mode');
+  const cfgRouting = (): { mode: 'native' | 'tunnel'; source: Evidence } | undefined => {
+    const rm = c('routing-mode');
+    if (rm && /^(native|tunnel)$/i.test(rm.value.trim())) return { mode: rm.value.trim().toLowerCase() as 'native' | 'tunnel', source: rm.source };
+    // ≤ v1.13: `tunnel: disabled|vxlan|geneve`
+    const tn = c('tunnel');
+    if (tn && tn.value.trim() !== '') return { mode: /^disabled$/i.test(tn.value.trim()) ? 'native' : 'tunnel', source: tn.source };
+    return undefined;
+  };
+  const cr = cfgRouting();
+  if (st?.networkRouting) {
+    const mode = st.networkRouting.mode === 'Native' ? 'native' : 'tunnel';
+    routingMode = known(mode, [st.networkRouting.source]);
+    if (cr && cr.mode !== mode) disagree('routing', `${cr.source.text}`, st.networkRouting.source.text);
+  } else if (cr) routingMode = known(cr.mode, [cr.source], st ? {} : { inferred: true, because: 'from cilium-config (no cilium-status in the snapshot)' });
+  else routingMode = unknown(none ?? (st ? 'the status has no `Routing:` line (before Cilium 1.16) and the config names no routing-mode/tunnel' : 'the config names no routing-mode or tunnel'));
 
   // kube-proxy replacement
   let kubeProxyReplacement: Fact<boolean>;
-  if (st?.kubeProxyReplacement) kubeProxyReplacement = known(/^(true|strict)$/i.test(st.kubeProxyReplacement.mode), [st.kubeProxyReplacement.source]);
-  else if (c('kube-proxy-replacement')) kubeProxyReplacement = known(/^(true|strict)$/i.test(c('kube-proxy-replacement')!.value), [c('kube-proxy-replacement')!.source]);
-  else kubeProxyReplacement = unknown(none ?? 'the KubeProxyReplacement setting is not in the status or config');
+  const cfgKpr = c('kube-proxy-replacement');
+  const kprOn = (v: string) => /^(true|strict)$/i.test(v.trim());
+  if (st?.kubeProxyReplacement) {
+    const on = kprOn(st.kubeProxyReplacement.mode);
+    kubeProxyReplacement = known(on, [st.kubeProxyReplacement.source]);
+    if (cfgKpr && /^(true|false|strict|disabled|partial|probe)$/i.test(cfgKpr.value.trim()) && kprOn(cfgKpr.value) !== on)
+      disagree('kpr', cfgKpr.source.text, st.kubeProxyReplacement.source.text);
+  } else if (cfgKpr && cfgKpr.value.trim() !== '')
+    kubeProxyReplacement = known(kprOn(cfgKpr.value), [cfgKpr.source], st ? {} : { inferred: true, because: 'from cilium-config (no cilium-status in the snapshot)' });
+  else kubeProxyReplacement = unknown(none ?? 'neither the status nor the config has a KubeProxyReplacement setting');
 
   // masquerade
   let masquerade: Datapath['masquerade'];
+  const cfgBpfMasq = bool('enable-bpf-masquerade');
   if (st?.masquerading) {
     const m = st.masquerading;
+    const mode = m.mode === 'BPF' ? 'bpf' : m.mode === 'IPTables' ? 'iptables' : 'disabled';
+    const ev4 = bool('enable-ipv4-masquerade');
+    const ev6 = bool('enable-ipv6-masquerade');
     masquerade = known(
       {
-        mode: m.mode === 'BPF' ? 'bpf' : m.mode === 'IPTables' ? 'iptables' : 'disabled',
-        ipv4: m.ipv4 ?? m.mode !== 'Disabled',
-        ipv6: m.ipv6 ?? false,
-        exclusionCidrs: m.cidrs ?? [],
-        devices: m.devices ?? [],
+        mode,
+        ipv4: mode === 'disabled' ? false : (m.ipv4 ?? ev4?.value ?? true),
+        ipv6: mode === 'disabled' ? false : (m.ipv6 ?? ev6?.value ?? false),
+        exclusionCidrs: [...(m.cidrs ?? [])],
+        devices: [...(m.devices ?? [])],
       },
       [m.source],
     );
-    const cfgBpf = bool('enable-bpf-masquerade');
-    if (cfgBpf && cfgBpf.value !== (m.mode === 'BPF') && m.mode !== 'Disabled')
-      warnings.push({ code: 'status-config-disagree', message: `cilium-config says enable-bpf-masquerade=${cfgBpf.value} but the status says Masquerading: ${m.mode}; the status (what the agent runs) wins`, source: 'cilium-status' });
-  } else if (hasCfg && (c('enable-ipv4-masquerade') || c('enable-bpf-masquerade'))) {
+    if (cfgBpfMasq && mode !== 'disabled' && cfgBpfMasq.value !== (mode === 'bpf'))
+      disagree('masq', cfgBpfMasq.source.text, m.source.text, mode === 'iptables' ? 'BPF masquerade needs BPF NodePort (kube-proxy replacement) in 1.13–1.14, else the agent falls back to iptables' : undefined);
+  } else if (hasCfg && (c('enable-ipv4-masquerade') || c('enable-ipv6-masquerade') || c('enable-bpf-masquerade'))) {
+    // agent defaults: enable-ipv4/ipv6-masquerade true, enable-bpf-masquerade false (cilium-datapath.md §6)
     const v4 = bool('enable-ipv4-masquerade')?.value ?? true;
-    const v6 = bool('enable-ipv6-masquerade')?.value ?? false;
-    const bpf = bool('enable-bpf-masquerade')?.value ?? false;
-    const excl = [c('ipv4-native-routing-cidr')?.value, c('ipv6-native-routing-cidr')?.value].map((x) => (x ? canonPrefix(x) : null)).filter((x): x is string => x !== null);
-    const ev = ['enable-ipv4-masquerade', 'enable-ipv6-masquerade', 'enable-bpf-masquerade', 'ipv4-native-routing-cidr', 'ipv6-native-routing-cidr'].map((k) => c(k)?.source).filter((x): x is Evidence => x !== undefined);
-    masquerade = known({ mode: !v4 && !v6 ? 'disabled' : bpf ? 'bpf' : 'iptables', ipv4: v4, ipv6: v6, exclusionCidrs: excl, devices: [] }, ev, {
+    const v6 = (bool('enable-ipv6-masquerade')?.value ?? true) && bool('enable-ipv6')?.value === true;
+    const bpf = cfgBpfMasq?.value ?? false;
+    const excl = [c('ipv4-native-routing-cidr')?.value, c('ipv6-native-routing-cidr')?.value].map((x) => (x ? canonPrefix(x.trim()) : null)).filter((x): x is string => x !== null);
+    const evs = ['enable-ipv4-masquerade', 'enable-ipv6-masquerade', 'enable-bpf-masquerade', 'ipv4-native-routing-cidr', 'ipv6-native-routing-cidr'].map((k) => c(k)?.source).filter((x): x is Evidence => x !== undefined);
+    masquerade = known({ mode: !v4 && !v6 ? 'disabled' : bpf ? 'bpf' : 'iptables', ipv4: v4, ipv6: v6, exclusionCidrs: excl, devices: [] }, evs, {
       inferred: true,
-      because: 'from cilium-config (no cilium-status in the snapshot): the agent may have fallen back',
+      because: 'from cilium-config (no cilium-status in the snapshot): the agent may have fallen back to iptables',
     });
-  } else masquerade = unknown(none ?? 'masquerading is not in the status or config');
+  } else masquerade = unknown(none ?? 'masquerading is in neither the status nor the config');
 
   // native-routing CIDRs
   const cidr = (fam: 4 | 6): Fact<string> => {
     const v = c(fam === 4 ? 'ipv4-native-routing-cidr' : 'ipv6-native-routing-cidr');
-    if (v) {
+    if (v && v.value.trim() !== '') {
       const p = canonPrefix(v.value.trim());
       if (p && familyOf(p.split('/')[0]!) === fam) return known(p, [v.source]);
+      warnings.push({ code: 'value-unreadable', message: `${v.source.text}: not an IPv${fam} prefix`, source: v.source.probe });
     }
     const fromMasq = st?.masquerading?.cidrs?.find((x) => familyOf(x.split('/')[0]!) === fam);
-    if (fromMasq) return known(fromMasq, [st!.masquerading!.source], { inferred: true, because: 'the SNAT exclusion CIDR of the Masquerading line (the native-routing CIDR when one is set, else the node pod CIDR)' });
-    return unknown(none ?? `no ipv${fam}-native-routing-cidr in the config and no IPv${fam} exclusion CIDR in the status`);
+    if (fromMasq) return known(fromMasq, [st!.masquerading!.source], { inferred: true, because: 'the SNAT exclusion CIDR of the Masquerading line: the native-routing CIDR when one is set, else the node pod CIDR' });
+    return unknown(none ?? `no ipv${fam}-native-routing-cidr in the config and no IPv${fam} exclusion CIDR on the Masquerading line`);
   };
 
+  // endpoint routes
+  const er = bool('enable-endpoint-routes');
+  const endpointRoutes: Fact<boolean> = er ? known(er.value, [er.source]) : unknown(hasCfg ? 'the config has no enable-endpoint-routes key (the status does not show it)' : 'no cilium-config in the snapshot (the status does not show endpoint routes)');
+
+  // WireGuard
+  let wireguard: Fact<{ device: string }>;
+  const wgLink = state.links.find((l) => l.name === 'cilium_wg0') ?? state.links.find((l) => l.kind === 'wireguard');
+  const wgDev = state.wg.find((d) => d.name === 'cilium_wg0') ?? state.wg[0];
+  const ewg = bool('enable-wireguard');
+  if (st?.encryption && /^wireguard$/i.test(st.encryption.mode)) {
+    wireguard = known({ device: st.encryption.device ?? 'cilium_wg0' }, [st.encryption.source], st.encryption.device ? {} : { inferred: true, because: 'the Encryption line names no device; Cilium creates cilium_wg0' });
+  } else if (st?.encryption && !/^wireguard$/i.test(st.encryption.mode)) {
+    wireguard = unknown(`the status says Encryption: ${st.encryption.mode}, not WireGuard`);
+    if (ewg?.value === true) disagree('wg', ewg.source.text, st.encryption.source.text);
+  } else if (wgDev) wireguard = known({ device: wgDev.name }, [wgDev.source], { inferred: true, because: `\`wg\` shows the WireGuard device ${wgDev.name}` });
+  else if (wgLink) wireguard = known({ device: wgLink.name }, [wgLink.source], { inferred: true, because: `ip link shows ${wgLink.name}${wgLink.kind ? ` (kind ${wgLink.kind})` : ''}` });
+  else if (ewg) wireguard = ewg.value ? known({ device: 'cilium_wg0' }, [ewg.source], { inferred: true, because: 'enable-wireguard=true in the config; no device seen' }) : unknown('enable-wireguard=false in the config');
+  else wireguard = unknown(none ?? 'no Encryption line, no WireGuard device and no enable-wireguard key');
+
   // host routing
+  const ehl = bool('enable-host-legacy-routing');
   let hostRouting: Fact<'bpf' | 'legacy'>;
-  if (st?.hostRouting) hostRouting = known(st.hostRouting.mode === 'BPF' ? 'bpf' : 'legacy', [st.hostRouting.source]);
-  else if (bool('enable-host-legacy-routing')?.value === true)
-    hostRouting = known('legacy', [c('enable-host-legacy-routing')!.source], { inferred: true, because: 'from cilium-config (no cilium-status)' });
-  else hostRouting = unknown(none ?? 'the status has no Host Routing line; the config alone cannot tell (the agent falls back to legacy on its own)');
-  const legacyReasons: string[] = [];
-  if (hostRouting.known && hostRouting.value === 'legacy') {
-    if (masquerade.known && masquerade.value.mode === 'iptables') legacyReasons.push('iptables masquerading (BPF masquerade is off)');
-    if (kubeProxyReplacement.known && !kubeProxyReplacement.value) legacyReasons.push('kube-proxy replacement is not enabled');
-    if (bool('enable-host-legacy-routing')?.value) legacyReasons.push('enable-host-legacy-routing=true');
-    if (st?.encryption && /IPsec/i.test(st.encryption.mode)) legacyReasons.push('IPsec (forces legacy host routing before Cilium 1.19)');
-    const kv = state.node.kernel ? kernelVersion(state.node.kernel) : null;
-    if (kv && (kv[0] < 5 || (kv[0] === 5 && kv[1] < 10))) legacyReasons.push(`kernel ${state.node.kernel} lacks bpf_redirect_peer/neigh (5.10)`);
-  }
+  if (st?.hostRouting) {
+    hostRouting = known(st.hostRouting.mode === 'BPF' ? 'bpf' : 'legacy', [st.hostRouting.source]);
+    if (ehl?.value === true && st.hostRouting.mode === 'BPF') disagree('hr', ehl.source.text, st.hostRouting.source.text);
+  } else if (ehl?.value === true) hostRouting = known('legacy', [ehl.source], { inferred: true, because: 'enable-host-legacy-routing=true in cilium-config (no host-routing line in a status)' });
+  else if (!st && masquerade.known && masquerade.value.mode === 'iptables' && masquerade.evidence.length)
+    hostRouting = known('legacy', masquerade.evidence, { inferred: true, because: 'iptables masquerading in cilium-config forces legacy host routing in every version (no cilium-status in the snapshot)' });
+  else if (!st && kubeProxyReplacement.known && !kubeProxyReplacement.value)
+    hostRouting = known('legacy', kubeProxyReplacement.evidence, { inferred: true, because: 'kube-proxy replacement off in cilium-config forces legacy host routing in every version (no cilium-status in the snapshot)' });
+  else hostRouting = unknown(none ?? (st ? 'the status has no Host Routing / Routing line' : 'no cilium-status: the config alone cannot prove BPF host routing (the agent falls back to legacy on its own)'));
 
-  const attachMode: Fact<'tc' | 'tcx'> = st?.attachMode
-    ? known(st.attachMode.mode === 'TCX' ? 'tcx' : 'tc', [st.attachMode.source])
-    : unknown(st ? 'the status has no Attach Mode line (before Cilium 1.16 only legacy tc existed)' : (none ?? 'no cilium-status'));
+  const legacyReasons = hostRouting.known && hostRouting.value === 'legacy' ? legacyWhy(state, st, ver, { masquerade, kubeProxyReplacement, endpointRoutes, wireguard, ehl }) : [];
+
+  // attach mode
+  const tcx = bool('enable-tcx');
+  let attachMode: Fact<'tc' | 'tcx'>;
+  if (st?.attachMode) {
+    const mode = st.attachMode.mode === 'TCX' ? 'tcx' : 'tc';
+    attachMode = known(mode, [st.attachMode.source]);
+    if (tcx?.value === true && mode === 'tc') disagree('tcx', tcx.source.text, st.attachMode.source.text, 'tcx needs Linux 6.6+; the agent falls back to legacy tc without it');
+  } else if (st && ver && (ver[0] < 1 || (ver[0] === 1 && ver[1] < 16))) attachMode = known('tc', [], { inferred: true, because: `Cilium ${st.version} predates tcx support (1.16): legacy tc only` });
+  else attachMode = unknown(st ? 'the status has no Attach Mode line (Cilium before 1.16 attaches with legacy tc only)' : (none ?? 'no cilium-status: enable-tcx alone does not say whether the kernel has tcx'));
+
+  // device mode
   let deviceMode: Fact<'veth' | 'netkit' | 'netkit-l2'>;
+  const dm = c('datapath-mode');
   if (st?.deviceMode) {
-    const v = st.deviceMode.mode.replace(/\[.*$/, '').trim();
+    const v = st.deviceMode.mode;
     deviceMode = known(v === 'netkit' || v === 'netkit-l2' ? v : 'veth', [st.deviceMode.source]);
-  } else if (state.links.some((l) => l.kind === 'netkit')) deviceMode = known('netkit', [state.links.find((l) => l.kind === 'netkit')!.source], { inferred: true, because: 'netkit devices exist on the node' });
-  else if (st) deviceMode = known('veth', st.kubeProxyReplacement ? [st.kubeProxyReplacement.source] : [], { inferred: true, because: 'no Device Mode line: Cilium before 1.16 always uses veth' });
-  else deviceMode = unknown(none ?? 'no cilium-status');
+    if (dm && /^(veth|netkit|netkit-l2)$/.test(dm.value.trim()) && dm.value.trim() !== v) disagree('dm', dm.source.text, st.deviceMode.source.text);
+  } else if (state.links.some((l) => l.kind === 'netkit')) deviceMode = known('netkit', [state.links.find((l) => l.kind === 'netkit')!.source], { inferred: true, because: 'netkit devices exist on the node (L3 or L2 mode is not visible here)' });
+  else if (st && ver && ver[0] === 1 && ver[1] < 16) deviceMode = known('veth', [], { inferred: true, because: `Cilium ${st.version} predates netkit (1.16): veth only` });
+  else if (dm && /^(veth|netkit|netkit-l2)$/.test(dm.value.trim())) deviceMode = known(dm.value.trim() as 'veth' | 'netkit' | 'netkit-l2', [dm.source], { inferred: true, because: 'from cilium-config datapath-mode (no Device Mode line in a status)' });
+  else deviceMode = unknown(none ?? 'no Device Mode line and no datapath-mode key');
 
+  // socket LB
   let socketLB: Datapath['socketLB'];
+  const sock = bool('bpf-lb-sock');
+  const hostns = bool('bpf-lb-sock-hostns-only');
   if (st?.socketLB) {
     const hostnsOnly = st.socketLBCoverage?.coverage === 'Hostns-only';
-    socketLB = known({ enabled: st.socketLB.enabled, hostnsOnly }, [st.socketLB.source, ...(st.socketLBCoverage ? [st.socketLBCoverage.source] : [])]);
-  } else if (c('bpf-lb-sock')) {
-    socketLB = known({ enabled: bool('bpf-lb-sock')!.value, hostnsOnly: bool('bpf-lb-sock-hostns-only')?.value ?? false }, [c('bpf-lb-sock')!.source], { inferred: true, because: 'from cilium-config' });
-  } else socketLB = unknown(none ?? 'the Socket LB line is not in the status');
+    socketLB = known({ enabled: st.socketLB.enabled, hostnsOnly }, [st.socketLB.source, ...(st.socketLBCoverage ? [st.socketLBCoverage.source] : [])], st.socketLBCoverage ? {} : { inferred: true, because: 'no Socket LB Coverage line (before it was added): assumed Full' });
+    if (sock && sock.value !== st.socketLB.enabled)
+      disagree('sock', sock.source.text, st.socketLB.source.text, sock.value === false && kubeProxyReplacement.known && kubeProxyReplacement.value ? 'kube-proxy replacement turns socket LB on whatever bpf-lb-sock says' : undefined);
+    if (hostns && st.socketLBCoverage && hostns.value !== hostnsOnly) disagree('hostns', hostns.source.text, st.socketLBCoverage.source.text);
+  } else if (sock) {
+    const kprEv = kubeProxyReplacement.known && kubeProxyReplacement.value ? kubeProxyReplacement.evidence : null;
+    const forced = !sock.value && kprEv !== null;
+    socketLB = known({ enabled: sock.value || forced, hostnsOnly: hostns?.value ?? false }, [sock.source, ...(hostns ? [hostns.source] : []), ...(forced && kprEv ? kprEv : [])], {
+      inferred: true,
+      because: `from cilium-config (no Socket LB line in a status)${forced ? '; kube-proxy replacement turns socket LB on whatever bpf-lb-sock says' : ''}`,
+    });
+  } else if (kubeProxyReplacement.known && kubeProxyReplacement.value)
+    socketLB = known({ enabled: true, hostnsOnly: hostns?.value ?? false }, [...kubeProxyReplacement.evidence, ...(hostns ? [hostns.source] : [])], { inferred: true, because: 'kube-proxy replacement is on, and it turns socket LB on; no Socket LB line (status without --verbose)' });
+  else socketLB = unknown(none ?? 'no Socket LB line (run `cilium-dbg status --verbose`) and no bpf-lb-sock key');
 
-  const kernel: Fact<string> = state.node.kernel ? known(state.node.kernel, []) : unknown('no uname in the node state');
+  const kernel: Fact<string> = state.node.kernel ? known(state.node.kernel, []) : unknown('no uname in the snapshot');
   const kprDevs = st?.kubeProxyReplacement?.devices ?? [];
   const nativeDevices: Fact<string[]> = kprDevs.length
     ? known(kprDevs.map((d) => d.name), [st!.kubeProxyReplacement!.source])
     : st?.masquerading?.devices?.length
-      ? known(st.masquerading.devices, [st.masquerading.source])
-      : unknown('the status lists no devices');
+      ? known([...st.masquerading.devices], [st.masquerading.source])
+      : unknown(st ? 'the status lists no devices (KubeProxyReplacement prints them only when it is not False/Disabled)' : (none ?? 'no cilium-status'));
   const dr = kprDevs.find((d) => d.directRouting);
-  const directRoutingDevice: Fact<string> = dr ? known(dr.name, [st!.kubeProxyReplacement!.source]) : unknown('the status marks no (Direct Routing) device');
+  const directRoutingDevice: Fact<string> = dr ? known(dr.name, [st!.kubeProxyReplacement!.source]) : unknown(st ? 'the status marks no (Direct Routing) device' : (none ?? 'no cilium-status'));
 
   // `Masquerading: IPTables [...]` prints no CIDR: the exclusion CIDR is then the native-routing CIDR
   const nrc = { v4: cidr(4), v6: cidr(6) };
@@ -197,32 +295,75 @@ export function deriveDatapath(state: NodeState): Datapath {
     kernel,
     nativeDevices,
     directRoutingDevice,
-    programs: ciliumPrograms(state),
+    endpointRoutes,
+    wireguard,
+    programs: ciliumPrograms(state, nativeDevices),
     warnings,
   };
 }
 
+/** The fallback reasons (cilium-datapath.md §4.1) that the state shows, qualified when the version is unknown. */
+function legacyWhy(
+  state: NodeState,
+  st: CiliumStatus | undefined,
+  ver: [number, number] | null,
+  f: {
+    masquerade: Datapath['masquerade'];
+    kubeProxyReplacement: Fact<boolean>;
+    endpointRoutes: Fact<boolean>;
+    wireguard: Fact<{ device: string }>;
+    ehl: { value: boolean } | undefined;
+  },
+): string[] {
+  const out: string[] = [];
+  const minor = ver && ver[0] === 1 ? ver[1] : null;
+  // applies when the version is in [lo, hi]; unknown version: say which versions it applies to
+  const inRange = (lo: number, hi: number, reason: string) => {
+    if (minor === null) out.push(`${reason} (forces legacy host routing in Cilium 1.${lo}${hi === lo ? '' : `–1.${hi}`}; the version is unknown)`);
+    else if (minor >= lo && minor <= hi) out.push(reason);
+  };
+  if (f.ehl?.value === true) out.push('enable-host-legacy-routing=true');
+  if (f.masquerade.known && f.masquerade.value.mode === 'iptables') out.push('iptables masquerading (BPF masquerade is off)');
+  if (f.kubeProxyReplacement.known && !f.kubeProxyReplacement.value) out.push('kube-proxy replacement is not true/strict');
+  if (st?.encryption && /ipsec/i.test(st.encryption.mode)) inRange(13, 18, 'IPsec encryption');
+  if (f.endpointRoutes.known && f.endpointRoutes.value) inRange(13, 13, 'per-endpoint routes (enable-endpoint-routes=true)');
+  if (f.wireguard.known) inRange(13, 13, `WireGuard (${f.wireguard.value.device})`);
+  const kv = state.node.kernel ? kernelVersion(state.node.kernel) : null;
+  if (kv && (kv[0] < 5 || (kv[0] === 5 && kv[1] < 10))) inRange(13, 17, `kernel ${state.node.kernel} lacks bpf_redirect_peer/bpf_redirect_neigh (5.10)`);
+  return out;
+}
+
+// Where Cilium attaches each program (cilium-datapath.md §3.1): used only to prove a device when one candidate is left.
+function candidates(state: NodeState, program: string, native: Fact<string[]>): string[] | null {
+  const exists = (n: string) => state.links.some((l) => l.name === n);
+  if (/^cil_(from|to)_netdev$|^cil_xdp_entry$/.test(program)) return native.known ? native.value : null;
+  if (program === 'cil_from_host') return ['cilium_host'].filter(exists);
+  if (program === 'cil_to_host') return ['cilium_host', 'cilium_net'].filter(exists);
+  if (/^cil_(from|to)_wireguard$/.test(program)) return ['cilium_wg0'].filter(exists);
+  if (/^cil_(from|to)_container$/.test(program)) return state.links.filter((l) => /^lxc/.test(l.name) && (l.kind === 'veth' || l.kind === 'netkit')).map((l) => l.name);
+  return null;
+}
+
 /** Every Cilium program the kernel state shows attached, from tc, bpftool net and bpftool link. */
-export function ciliumPrograms(state: NodeState): CiliumProgramAttachment[] {
+export function ciliumPrograms(state: NodeState, native: Fact<string[]> = unknown('not given')): CiliumProgramAttachment[] {
   const out: CiliumProgramAttachment[] = [];
-  const progName = new Map(state.bpfProgs.map((p) => [p.id, p]));
+  const progById = new Map(state.bpfProgs.map((p) => [p.id, p]));
   const nameOf = (id: number | undefined, fallback: string | undefined) => {
-    const p = id !== undefined ? progName.get(id) : undefined;
+    const p = id !== undefined ? progById.get(id) : undefined;
     return fullProgramName(p?.name ?? '') ?? fullProgramName(fallback ?? '');
   };
-  const seen = new Set<string>();
+  const keyOf = (a: CiliumProgramAttachment) => `${a.dev}|${a.hook}|${a.program}|${a.progId ?? ''}`;
   const add = (a: CiliumProgramAttachment) => {
-    const k = `${a.dev}|${a.hook}|${a.program}|${a.progId ?? ''}`;
-    if (seen.has(k)) {
-      const prev = out.find((x) => `${x.dev}|${x.hook}|${x.program}|${x.progId ?? ''}` === k)!;
-      prev.evidence.push(...a.evidence.filter((e) => !prev.evidence.some((p) => p.text === e.text)));
+    const prev = out.find((x) => keyOf(x) === keyOf(a));
+    if (prev) {
+      prev.evidence.push(...a.evidence.filter((e) => !prev.evidence.some((p) => p.probe === e.probe && p.text === e.text)));
       return;
     }
-    seen.add(k);
     out.push(a);
   };
   for (const f of state.tc) {
     if (f.kind !== 'bpf') continue;
+    // cls_bpf name is `<prog>-<dev>` for Cilium's legacy tc filters
     const program = nameOf(f.progId, f.progName) ?? fullProgramName((f.bpfName ?? '').replace(/-[^-]+$/, ''));
     if (!program) continue;
     const a: CiliumProgramAttachment = { dev: f.dev, hook: f.direction === 'ingress' ? 'tc-ingress' : 'tc-egress', program, evidence: [f.source] };
@@ -236,31 +377,51 @@ export function ciliumPrograms(state: NodeState): CiliumProgramAttachment[] {
     if (n.progId !== undefined) a.progId = n.progId;
     add(a);
   }
-  // tcx/netkit links that `bpftool net` did not show (bpftool 7.1 cannot list tcx)
-  const shown = new Set(state.bpfNet.map((n) => n.progId));
+  // tcx/netkit/xdp links that `bpftool net` did not show (Debian's bpftool 7.1 cannot list tcx)
+  const shown = new Set(out.map((a) => a.progId).filter((x) => x !== undefined));
+  const pending: { l: NodeState['bpfLinks'][number]; program: string; hook: BpfHook; p: NodeState['bpfProgs'][number] | undefined; dirKnown: boolean }[] = [];
   for (const l of state.bpfLinks) {
-    if (l.type !== 'tcx' && l.type !== 'netkit') continue;
     if (l.progId === undefined || shown.has(l.progId)) continue;
-    const p = progName.get(l.progId);
+    const p = progById.get(l.progId);
     const program = fullProgramName(p?.name ?? '');
     if (!program) continue;
-    const dir = l.attachType?.includes('egress') || l.attachType?.includes('primary') ? 'egress' : l.attachType ? 'ingress' : guessDir(program);
-    const hook: BpfHook = l.type === 'tcx' ? (dir === 'egress' ? 'tcx-egress' : 'tcx-ingress') : dir === 'egress' ? 'netkit-primary' : 'netkit-peer';
-    const a: CiliumProgramAttachment = {
-      dev: '?',
-      hook,
-      program,
-      progId: l.progId,
-      evidence: [l.source, ...(p ? [p.source] : [])],
-      inferred: true,
-      because: `a ${l.type} link runs ${program} (prog ${l.progId}), but this bpftool cannot name its device${l.attachType ? '' : ' or direction'}`,
-    };
+    const at = l.attachType ?? '';
+    const isTcx = l.type === 'tcx' || /^tcx_/.test(at);
+    const isNetkit = l.type === 'netkit' || /^netkit_/.test(at);
+    const isXdp = l.type === 'xdp' || at === 'xdp';
+    if (!isTcx && !isNetkit && !isXdp) continue;
+    const dirKnown = /ingress|egress|peer|primary|xdp/.test(at) || isXdp;
+    const dir = /egress|primary/.test(at) ? 'egress' : /ingress|peer/.test(at) ? 'ingress' : guessDir(program);
+    const hook: BpfHook = isXdp ? 'xdp' : isNetkit ? (dir === 'egress' ? 'netkit-primary' : 'netkit-peer') : dir === 'egress' ? 'tcx-egress' : 'tcx-ingress';
+    pending.push({ l, program, hook, p, dirKnown });
+  }
+  for (const { l, program, hook, p, dirKnown } of pending) {
+    const evidence = [l.source, ...(p ? [p.source] : [])];
+    const a: CiliumProgramAttachment = { dev: '?', hook, program, progId: l.progId!, evidence };
+    const byIndex = l.ifindex !== undefined ? state.links.filter((x) => x.ifindex === l.ifindex) : [];
+    if (l.dev) a.dev = l.dev;
+    else if (byIndex.length === 1) {
+      a.dev = byIndex[0]!.name;
+      a.evidence.push(byIndex[0]!.source);
+      a.inferred = true;
+      a.because = `this bpftool cannot name its device; link ifindex ${l.ifindex} is ${a.dev} in the node namespace`;
+    } else {
+      const cand = candidates(state, program, native);
+      const same = pending.filter((x) => x.program === program && x.hook === hook && !x.l.dev).length;
+      const limitation = `a ${l.type} link runs ${program} (prog ${l.progId}), but this bpftool cannot name its device${dirKnown ? '' : ' or direction'}`;
+      a.inferred = true;
+      if (cand && cand.length === 1 && same === 1) {
+        a.dev = cand[0]!;
+        a.because = `${limitation}; ${a.dev} is the only device Cilium attaches ${program} to on this node`;
+      } else a.because = limitation;
+      if (!dirKnown) a.because += `; ${hook} assumed from the program name`;
+    }
     add(a);
   }
   return out;
 }
 
-// Cilium's program names say which way they face: from_container/from_netdev/to_host are ingress.
+// Cilium's program names say which way they face: from_container/from_netdev/to_host/from_overlay/from_wireguard are ingress.
 function guessDir(program: string): 'ingress' | 'egress' {
-  return /cil_(from_container|from_netdev|to_host|from_overlay|from_wireguard)/.test(program) ? 'ingress' : 'egress';
+  return /cil_(from_container|from_netdev|to_host|from_overlay|from_wireguard|from_network)$/.test(program) ? 'ingress' : 'egress';
 }

@@ -40,6 +40,8 @@ export interface Link {
   linkIndex?: number;
   /** netns id of the peer for a veth whose peer lives in another namespace (`link_netnsid`). */
   linkNetnsId?: number;
+  /** name of that namespace when text output resolved it (`link-netns NAME`; JSON only has the id). */
+  linkNetns?: string;
   /** XDP program attached, if `ip -d link` shows one. */
   xdp?: { mode: string; progId?: number };
   source: Evidence;
@@ -97,6 +99,8 @@ export interface Route {
   nexthops: NextHop[];
   flags?: string[];
   mtu?: number;
+  /** nexthop object id (`nhid`); `nexthops` holds what the kernel expanded from it. */
+  nhid?: number;
   source: Evidence;
 }
 
@@ -135,6 +139,8 @@ export interface Neighbor {
   lladdr?: string;
   state: string[];
   router?: boolean;
+  /** proxy ARP/NDP entry (`ip neigh show proxy`): the node answers for dst, no lladdr/state. */
+  proxy?: boolean;
   source: Evidence;
 }
 
@@ -246,6 +252,8 @@ export interface WgDevice {
 /** What `cilium-dbg status` says, field by field; absent = the status did not say. */
 export interface CiliumStatus {
   version?: string;
+  /** the `Cilium:` line that gave the version */
+  versionSource?: Evidence;
   kubeProxyReplacement?: { mode: string; devices: { name: string; ips: string[]; directRouting: boolean }[]; source: Evidence };
   hostRouting?: { mode: 'BPF' | 'Legacy'; source: Evidence };
   networkRouting?: { mode: 'Native' | 'Tunnel'; tunnelProtocol?: string; source: Evidence };
@@ -266,7 +274,7 @@ export interface CiliumStatus {
   backendSelection?: { value: string; source: Evidence };
   hostFirewall?: { enabled: boolean; devices?: string[]; source: Evidence };
   xdpAcceleration?: { value: string; source: Evidence };
-  encryption?: { mode: string; source: Evidence };
+  encryption?: { mode: string; source: Evidence; /** WireGuard device named on the line (`cilium_wg0`) */ device?: string };
 }
 
 export interface CiliumEndpoint {

@@ -2,14 +2,14 @@ import type { CiliumEndpoint, Parsed, Warning } from '../../model/types.js';
 import { canonIp } from '../../model/addr.js';
 import { cleanText, ev, looksLikeJson, parseJsonText, warn } from '../common.js';
 import { ParseError } from '../parse-error.js';
+import { endpointSchema } from './schema.js';
 
-type Obj = Record<string, unknown>;
-const obj = (v: unknown): Obj | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined);
+const STATES = new Set(['ready', 'not-ready', 'waiting-for-identity', 'waiting-to-regenerate', 'regenerating', 'restoring', 'disconnecting', 'disconnected', 'invalid']);
+const LABEL = /^(k8s|reserved|container|cidr|unspec|any|fqdn|cni|kvstore|io\.kubernetes|cilium-generated):\S+$/;
 
 /**
- * `cilium-dbg endpoint list -o json` (an array of models.Endpoint: addressing, interface name and
- * index, identity, labels, pod name live under `status`; older agents also filled `spec`).
- * Text tables (`endpoint list`, `bpf endpoint list`) are read for their IPs and ids.
+ * `cilium-dbg endpoint list -o json` (an array of models.Endpoint; `endpoint get ID` prints the same
+ * array with one element), the `endpoint list` table, or `bpf endpoint list`.
  */
 export function parseCiliumEndpoints(text: string, probe: string): Parsed<CiliumEndpoint[]> {
   const clean = cleanText(text);
@@ -22,80 +22,97 @@ function endpointsJson(text: string, probe: string): Parsed<CiliumEndpoint[]> {
   if (!Array.isArray(r.value)) throw new ParseError(probe, 'expected a JSON array (cilium-dbg endpoint list -o json)');
   const warnings: Warning[] = [];
   const out: CiliumEndpoint[] = [];
-  for (const raw of r.value) {
-    const e = obj(raw);
-    const id = e?.id;
-    if (!e || typeof id !== 'number') {
-      warnings.push(warn('record-skipped', 'endpoint without a numeric id', probe));
-      continue;
+  r.value.forEach((raw, i) => {
+    const p = endpointSchema.safeParse(raw);
+    if (!p.success) {
+      const iss = p.error.issues[0];
+      warnings.push(warn('record-skipped', `endpoint #${i}: ${iss?.path.join('.') || 'record'}: ${iss?.message ?? 'invalid'}`, probe));
+      return;
     }
-    const st = obj(e.status) ?? {};
-    const net = obj(st.networking) ?? {};
-    const ep: CiliumEndpoint = { id, source: { probe, text: '' } };
-    const addrs = Array.isArray(net.addressing) ? net.addressing : [];
-    for (const a of addrs) {
-      const o = obj(a);
-      const v4 = typeof o?.ipv4 === 'string' ? canonIp(o.ipv4) : null;
-      const v6 = typeof o?.ipv6 === 'string' ? canonIp(o.ipv6) : null;
-      if (v4 && !ep.ipv4) ep.ipv4 = v4;
-      if (v6 && !ep.ipv6) ep.ipv6 = v6;
+    const e = p.data;
+    const st = e.status ?? {};
+    const net = st.networking ?? {};
+    const ep: CiliumEndpoint = { id: e.id, source: { probe, text: '' } };
+    for (const a of net.addressing ?? []) {
+      const v4 = a.ipv4 ? canonIp(a.ipv4) : null;
+      const v6 = a.ipv6 ? canonIp(a.ipv6) : null;
+      if (a.ipv4 && (!v4 || v4.includes(':'))) warnings.push(warn('value-skipped', `endpoint ${e.id}: ipv4 ${a.ipv4.slice(0, 60)} is not an IPv4 address`, probe));
+      else if (v4 && !ep.ipv4) ep.ipv4 = v4;
+      if (a.ipv6 && (!v6 || !v6.includes(':'))) warnings.push(warn('value-skipped', `endpoint ${e.id}: ipv6 ${a.ipv6.slice(0, 60)} is not an IPv6 address`, probe));
+      else if (v6 && !ep.ipv6) ep.ipv6 = v6;
     }
-    if (typeof net['interface-name'] === 'string') ep.ifname = net['interface-name'];
-    if (typeof net['interface-index'] === 'number') ep.ifindex = net['interface-index'];
-    const ident = obj(st.identity);
-    if (typeof ident?.id === 'number') ep.identity = ident.id;
-    const labels = obj(st.labels);
-    const lab = [...(Array.isArray(labels?.['security-relevant']) ? labels['security-relevant'] : []), ...(Array.isArray(ident?.labels) ? ident.labels : [])].filter((x): x is string => typeof x === 'string');
+    if (net['interface-name']) ep.ifname = net['interface-name'];
+    if (net['interface-index'] !== undefined) ep.ifindex = net['interface-index'];
+    if (st.identity?.id !== undefined) ep.identity = st.identity.id;
+    const lab = [...(st.labels?.['security-relevant'] ?? []), ...(st.identity?.labels ?? [])];
     if (lab.length) ep.labels = [...new Set(lab)];
     if (lab.includes('reserved:host')) ep.isHost = true;
-    const ext = obj(st['external-identifiers']);
-    const pod = typeof ext?.['k8s-pod-name'] === 'string' ? ext['k8s-pod-name'] : typeof ext?.['pod-name'] === 'string' ? ext['pod-name'] : undefined;
-    const ns = typeof ext?.['k8s-namespace'] === 'string' ? ext['k8s-namespace'] : undefined;
+    const ext = st['external-identifiers'];
+    const pod = ext?.['k8s-pod-name'] ?? ext?.['pod-name'];
+    const ns = ext?.['k8s-namespace'];
     if (pod) ep.name = ns && !pod.includes('/') ? `${ns}/${pod}` : pod;
-    if (typeof st.state === 'string') ep.state = st.state;
-    ep.source = ev(probe, `endpoint ${id}${ep.name ? ` ${ep.name}` : ''}${ep.ipv4 ? ` ipv4 ${ep.ipv4}` : ''}${ep.ipv6 ? ` ipv6 ${ep.ipv6}` : ''}${ep.ifname ? ` dev ${ep.ifname}` : ''}${ep.isHost ? ' (host)' : ''}${ep.state ? ` ${ep.state}` : ''}`);
+    if (st.state) ep.state = st.state;
+    ep.source = ev(
+      probe,
+      `endpoint ${e.id}${ep.name ? ` ${ep.name}` : ''}${ep.identity !== undefined ? ` identity ${ep.identity}` : ''}${ep.ipv4 ? ` ipv4 ${ep.ipv4}` : ''}${ep.ipv6 ? ` ipv6 ${ep.ipv6}` : ''}${ep.ifname ? ` dev ${ep.ifname}` : ''}${ep.ifindex !== undefined ? ` ifindex ${ep.ifindex}` : ''}${ep.isHost ? ' reserved:host' : ''}${ep.state ? ` ${ep.state}` : ''}`,
+    );
     out.push(ep);
-  }
+  });
   return { value: out, warnings };
 }
 
 function endpointsText(text: string, probe: string): Parsed<CiliumEndpoint[]> {
+  const warnings: Warning[] = [];
   const out: CiliumEndpoint[] = [];
-  const lines = text.split('\n');
-  // `bpf endpoint list`: IP ADDRESS   LOCAL ENDPOINT INFO (id=N sec_id=N flags=0x.. ifindex=N ...)
-  const bpf = lines.some((l) => /^IP ADDRESS\s+LOCAL ENDPOINT INFO/.test(l.trim()));
-  if (bpf) {
+  const lines = text.split('\n').map((l) => l.replace(/\t/g, '    ').replace(/\s+$/, ''));
+  // `bpf endpoint list`: IP ADDRESS   LOCAL ENDPOINT INFO, then `ip:0  id=N sec_id=N flags=0x.. ifindex=N mac=… nodemac=…`
+  // or `ip:0  (localhost)` for the node's own addresses.
+  if (lines.some((l) => /^IP ADDRESS\s+LOCAL ENDPOINT INFO/.test(l.trim()))) {
     for (const l of lines) {
-      const m = /^(\S+?)(?::\d+)?\s+id=(\d+)\s+sec_id=(\d+)\s+flags=(0x[0-9a-f]+)\s+ifindex=(\d+)/i.exec(l.trim());
-      if (!m) continue;
-      const ip = canonIp(m[1]!);
-      if (!ip) continue;
-      const ep: CiliumEndpoint = { id: Number(m[2]), identity: Number(m[3]), ifindex: Number(m[5]), source: ev(probe, l.trim()) };
+      const t = l.trim();
+      if (t === '' || /^IP ADDRESS\s/.test(t) || /\(localhost\)$/.test(t)) continue;
+      const m = /^(\S+?)(?::\d+)?\s+id=(\d+)\s+sec_id=(\d+)\s+flags=(0x[0-9a-f]+)\s+ifindex=(\d+)(?:\s|$)/i.exec(t);
+      const ip = m ? canonIp(m[1]!.replace(/^\[|\]$/g, '')) : null;
+      if (!m || !ip || Number(m[2]) > 0xffffffff || Number(m[5]) > 0xffffffff) {
+        warnings.push(warn('line-unreadable', `not a bpf endpoint entry: ${t.slice(0, 120)}`, probe));
+        continue;
+      }
+      const ep: CiliumEndpoint = { id: Number(m[2]), identity: Number(m[3]), ifindex: Number(m[5]), source: ev(probe, t) };
       if (ip.includes(':')) ep.ipv6 = ip;
       else ep.ipv4 = ip;
-      if (Number(m[2]) === 0 || (parseInt(m[4]!, 16) & 1) === 1) ep.isHost = true;
       out.push(ep);
     }
-    return { value: out, warnings: [] };
+    return { value: out, warnings };
   }
-  // `endpoint list`: ENDPOINT  POLICY(ingress) POLICY(egress) IDENTITY LABELS IPv6 IPv4 STATUS; labels wrap over lines
-  if (!lines.some((l) => /^ENDPOINT\s+POLICY/.test(l.trim()))) throw new ParseError(probe, 'not cilium endpoint list output');
+  // `endpoint list`: ENDPOINT  POLICY (ingress)  POLICY (egress)  IDENTITY  LABELS  IPv6  IPv4  STATUS,
+  // the header wraps onto an `ENFORCEMENT  ENFORCEMENT` line and each label takes a line of its own.
+  if (!lines.some((l) => /^ENDPOINT\s+POLICY/.test(l.trim()))) throw new ParseError(probe, 'not cilium endpoint list output (no ENDPOINT POLICY header, no IP ADDRESS LOCAL ENDPOINT INFO header)');
   let cur: CiliumEndpoint | undefined;
   for (const l of lines) {
-    const m = /^(\d+)\s+(Enabled|Disabled)\s+(Enabled|Disabled)\s+(\d+)\s+(.*)$/.exec(l.trim());
+    const t = l.trim();
+    if (t === '' || /^ENDPOINT\s+POLICY/.test(t) || /^ENFORCEMENT\s+ENFORCEMENT/.test(t)) continue;
+    const m = /^(\d{1,10})\s+(Enabled|Disabled|Unknown)\s+(Enabled|Disabled|Unknown)\s+(\d{1,10})\s*(.*)$/.exec(t);
+    let rest: string;
     if (m) {
-      cur = { id: Number(m[1]), identity: Number(m[4]), labels: [], source: ev(probe, l.trim()) };
+      cur = { id: Number(m[1]), identity: Number(m[4]), labels: [], source: ev(probe, t) };
       out.push(cur);
+      rest = m[5]!;
+    } else if (cur && /^\s{10,}\S/.test(l)) rest = t;
+    else {
+      cur = undefined;
+      continue;
     }
-    if (!cur) continue;
-    for (const w of l.trim().split(/\s+/)) {
-      if (/^(k8s|reserved|container|cidr):/.test(w)) cur.labels!.push(w);
-      const ip = canonIp(w);
-      if (ip && ip.includes(':')) cur.ipv6 = ip;
-      else if (ip) cur.ipv4 = ip;
-      if (w === 'ready' || w === 'not-ready' || w === 'waiting-for-identity' || w === 'regenerating') cur.state = w;
+    for (const w of rest.split(/\s+/)) {
+      if (w === '') continue;
+      if (LABEL.test(w)) cur.labels!.push(w);
+      else if (STATES.has(w)) cur.state = w;
+      else {
+        const ip = canonIp(w);
+        if (ip?.includes(':')) cur.ipv6 = ip;
+        else if (ip) cur.ipv4 = ip;
+      }
     }
     if (cur.labels!.includes('reserved:host')) cur.isHost = true;
   }
-  return { value: out, warnings: [] };
+  return { value: out, warnings };
 }

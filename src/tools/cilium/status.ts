@@ -1,23 +1,36 @@
 import type { CiliumStatus, Evidence, Parsed, Warning } from '../../model/types.js';
-import { canonPrefix } from '../../model/addr.js';
+import { canonIp, canonPrefix } from '../../model/addr.js';
 import { cleanText, ev, looksLikeJson, parseJsonText, warn } from '../common.js';
 import { ParseError } from '../parse-error.js';
+import { statusJsonSchema } from './schema.js';
 
 // `cilium status --verbose` (≤1.14) / `cilium-dbg status --verbose` (1.15+). A tabwriter prints it,
-// so fields are separated by runs of spaces; the lines that matter changed by version:
-// `Host Routing:` ≤1.15, `Routing: Network: … Host: …` 1.16+, `Attach Mode:`/`Device Mode:` 1.16+.
+// so fields are separated by runs of spaces. `Host Routing:` ≤1.15; `Routing: Network: … Host: …`,
+// `Attach Mode:` and `Device Mode:` 1.16+. Pastes often carry a prefix (`# ` in a shell comment, a
+// tab from a CI log): it is stripped when a known key follows it.
 
-function devices(list: string): { name: string; ips: string[]; directRouting: boolean }[] {
-  return list
-    .split(',')
-    .map((d) => d.trim())
-    .filter((d) => d !== '')
-    .map((d) => {
-      const directRouting = /\(Direct Routing\)/.test(d);
-      const words = d.replace(/\(Direct Routing\)/, '').trim().split(/\s+/);
-      return { name: words[0]!, ips: words.slice(1), directRouting };
-    });
+type Device = { name: string; ips: string[]; directRouting: boolean };
+
+const NAME = /^[A-Za-z0-9_.:@+-]{1,64}$/;
+
+function devices(list: string): Device[] | null {
+  const out: Device[] = [];
+  for (const part of list.split(',')) {
+    const d = part.trim();
+    if (d === '') continue;
+    const directRouting = /\(Direct Routing\)/.test(d);
+    const words = d.replace(/\(Direct Routing\)/, ' ').trim().split(/\s+/).filter((w) => w !== '');
+    const name = words[0];
+    if (name === undefined || !NAME.test(name)) return null;
+    const ips = words.slice(1).map((w) => canonIp(w));
+    if (ips.some((ip) => ip === null)) return null;
+    out.push({ name, ips: ips as string[], directRouting });
+  }
+  return out;
 }
+
+// Keys of the top-level block and of the indented `KubeProxyReplacement Details:` block.
+const KEY = /^(KubeProxyReplacement|Host Routing|Routing|Attach Mode|Device Mode|Masquerading|Host firewall|Encryption|Cilium|KubeProxyReplacement Details|Status|Socket LB|Socket LB Tracing|Socket LB Coverage|Devices|Mode|Backend Selection|XDP Acceleration|Session Affinity):/;
 
 export function parseCiliumStatus(text: string, probe: string): Parsed<CiliumStatus> {
   const clean = cleanText(text);
@@ -25,121 +38,184 @@ export function parseCiliumStatus(text: string, probe: string): Parsed<CiliumSta
   const warnings: Warning[] = [];
   const s: CiliumStatus = {};
   let known = 0;
-  const e = (line: string): Evidence => ev(probe, line.trim());
+  let inDetails = false;
+  const e = (line: string): Evidence => ev(probe, line);
+  const bad = (t: string, what: string) => warnings.push(warn('line-unreadable', `${what}: ${t.slice(0, 120)}`, probe));
   for (const raw of clean.split('\n')) {
-    const line = raw.replace(/\t/g, '   ');
+    if (raw.length > 8192) continue;
+    let line = raw.replace(/\t/g, '    ').replace(/\s+$/, '');
+    // a paste prefix (`# `, `[timestamp] `) before a known key
+    const pre = /^(#\s?|\[[^\]]{1,40}\]\s+)\s*(.*)$/.exec(line);
+    if (pre && KEY.test(pre[2]!)) line = pre[2]!;
+    const indented = /^\s/.test(line);
     const t = line.trim();
+    if (t === '') continue;
+    if (!indented && t !== 'KubeProxyReplacement Details:') inDetails = false;
     let m: RegExpExecArray | null;
-    if ((m = /^KubeProxyReplacement:\s+(\S+)(?:\s+\[(.*)\])?/.exec(t))) {
+    if (t === 'KubeProxyReplacement Details:') {
+      inDetails = true;
       known++;
-      s.kubeProxyReplacement = { mode: m[1]!, devices: m[2] ? devices(m[2]) : [], source: e(t) };
-    } else if ((m = /^Host Routing:\s+(BPF|Legacy)/.exec(t))) {
+      continue;
+    }
+    if (inDetails && indented) {
+      if ((m = /^Socket LB:\s+(Enabled|Disabled)$/.exec(t))) {
+        known++;
+        s.socketLB = { enabled: m[1] === 'Enabled', source: e(t) };
+      } else if ((m = /^Socket LB Coverage:\s+(\S+)$/.exec(t))) {
+        if (m[1] === 'Full' || m[1] === 'Hostns-only') {
+          known++;
+          s.socketLBCoverage = { coverage: m[1], source: e(t) };
+        } else bad(t, 'unknown Socket LB Coverage');
+      } else if ((m = /^Mode:\s+(SNAT|DSR|Hybrid)\b/.exec(t))) {
+        s.kprMode = { mode: m[1]!, source: e(t) };
+      } else if ((m = /^Backend Selection:\s+(.+)$/.exec(t))) {
+        s.backendSelection = { value: m[1]!.trim(), source: e(t) };
+      } else if ((m = /^XDP Acceleration:\s+(\S+)$/.exec(t))) {
+        s.xdpAcceleration = { value: m[1]!, source: e(t) };
+      }
+      continue;
+    }
+    if (indented) continue;
+    if ((m = /^KubeProxyReplacement:\s+(\S+)(?:\s+\[(.*)\])?\s*$/.exec(t))) {
+      const mode = m[1]!;
+      if (!/^(True|False|Strict|Partial|Probe|Disabled)$/.test(mode)) {
+        bad(t, 'unknown KubeProxyReplacement mode');
+        continue;
+      }
+      const devs = m[2] !== undefined ? devices(m[2]) : [];
+      if (devs === null) {
+        bad(t, 'KubeProxyReplacement device list not in the `dev ip… (Direct Routing), …` form');
+        continue;
+      }
+      known++;
+      s.kubeProxyReplacement = { mode, devices: devs, source: e(t) };
+    } else if ((m = /^Host Routing:\s+(BPF|Legacy)$/.exec(t))) {
       known++;
       s.hostRouting = { mode: m[1] as 'BPF' | 'Legacy', source: e(t) };
-    } else if ((m = /^Routing:\s+Network:\s+(Native|Tunnel)(?:\s+\[(\w+)\])?\s+Host:\s+(BPF|Legacy)/.exec(t))) {
+    } else if ((m = /^Routing:\s+Network:\s+(Native|Tunnel)(?:\s+\[([\w-]+)\])?\s+Host:\s+(BPF|Legacy)$/.exec(t))) {
       known++;
       s.networkRouting = { mode: m[1] as 'Native' | 'Tunnel', source: e(t), ...(m[2] ? { tunnelProtocol: m[2] } : {}) };
       s.hostRouting = { mode: m[3] as 'BPF' | 'Legacy', source: e(t) };
-    } else if ((m = /^Attach Mode:\s+(TCX|Legacy TC)/.exec(t))) {
+    } else if ((m = /^Attach Mode:\s+(TCX|Legacy TC)$/.exec(t))) {
       known++;
       s.attachMode = { mode: m[1] as 'TCX' | 'Legacy TC', source: e(t) };
-    } else if ((m = /^Device Mode:\s+(\S+)/.exec(t))) {
+    } else if ((m = /^Device Mode:\s+(veth|netkit|netkit-l2)\b/.exec(t))) {
       known++;
       s.deviceMode = { mode: m[1]!, source: e(t) };
     } else if ((m = /^Masquerading:\s+(.*)$/.exec(t))) {
+      const v = masq(m[1]!, e(t));
+      if (v) {
+        known++;
+        s.masquerading = v;
+      } else bad(t, 'Masquerading line in no known form');
+    } else if ((m = /^Host firewall:\s+(Enabled|Disabled)(?:\s+\[(.*)\])?$/.exec(t))) {
       known++;
-      s.masquerading = masq(m[1]!, e(t));
-    } else if ((m = /^Host firewall:\s+(Enabled|Disabled)(?:\s+\[(.*)\])?/.exec(t))) {
-      known++;
-      s.hostFirewall = { enabled: m[1] === 'Enabled', source: e(t), ...(m[2] ? { devices: m[2].split(',').map((x) => x.trim()) } : {}) };
-    } else if ((m = /^Encryption:\s+(\S+)/.exec(t))) {
+      s.hostFirewall = { enabled: m[1] === 'Enabled', source: e(t), ...(m[2] ? { devices: m[2].split(',').map((x) => x.trim()).filter((x) => x !== '') } : {}) };
+    } else if ((m = /^Encryption:\s+(\S+)(?:\s+\[(.*)\])?$/.exec(t))) {
       known++;
       s.encryption = { mode: m[1]!, source: e(t) };
-    } else if ((m = /^Cilium:\s+\S+\s+(\d+\.\d+\.\d+\S*)/.exec(t)) || (m = /^Cilium version:\s+(\d+\.\d+\.\d+\S*)/.exec(t))) {
+      const wg = m[2] ? /(?:^|,\s*)([A-Za-z0-9_.-]{1,15})\s+\(Pubkey:/.exec(m[2]) : null;
+      if (wg) s.encryption.device = wg[1]!;
+    } else if ((m = /^Cilium:\s+\S+\s+(\d+\.\d+\.\d+[\w.+-]*)/.exec(t))) {
+      known++;
       s.version = m[1]!;
-    } else if ((m = /^Socket LB:\s+(Enabled|Disabled)/.exec(t))) {
-      known++;
-      s.socketLB = { enabled: m[1] === 'Enabled', source: e(t) };
-    } else if ((m = /^Socket LB Coverage:\s+(Full|Hostns-only)/.exec(t))) {
-      known++;
-      s.socketLBCoverage = { coverage: m[1] as 'Full' | 'Hostns-only', source: e(t) };
-    } else if ((m = /^Mode:\s+(SNAT|DSR|Hybrid)/.exec(t))) {
-      s.kprMode = { mode: m[1]!, source: e(t) };
-    } else if ((m = /^Backend Selection:\s+(.*)$/.exec(t))) {
-      s.backendSelection = { value: m[1]!.trim(), source: e(t) };
-    } else if ((m = /^XDP Acceleration:\s+(\S+)/.exec(t))) {
-      s.xdpAcceleration = { value: m[1]!, source: e(t) };
+      s.versionSource = e(t);
     }
   }
-  if (known === 0) throw new ParseError(probe, 'none of the lines of `cilium-dbg status --verbose` (KubeProxyReplacement, Host Routing/Routing, Masquerading, …) is here');
+  if (known === 0) throw new ParseError(probe, 'not cilium status output: none of its lines (KubeProxyReplacement, Host Routing/Routing, Masquerading, …) is here');
   if (!s.hostRouting) warnings.push(warn('status-incomplete', 'cilium status has no Host Routing / Routing line', probe));
   return { value: s, warnings };
 }
 
-function masq(v: string, source: Evidence): NonNullable<CiliumStatus['masquerading']> {
-  if (/^Disabled/.test(v)) return { mode: 'Disabled', source };
-  const mode = /^BPF/.test(v) ? 'BPF' : /^IPTables/i.test(v) ? 'IPTables' : 'Disabled';
-  const out: NonNullable<CiliumStatus['masquerading']> = { mode, source };
-  if (/ip-masq-agent/.test(v)) out.ipMasqAgent = true;
-  const devs = /^BPF(?:\s+\(ip-masq-agent\))?\s+\[([^\]]*)\]/.exec(v);
-  if (devs) out.devices = devs[1]!.split(',').map((d) => d.trim()).filter((d) => d !== '');
-  const cidrs = v
-    .replace(/\[[^\]]*\]/g, ' ')
-    .split(/\s+/)
-    .map((w) => canonPrefix(w))
-    .filter((c): c is string => c !== null && w(c));
-  if (cidrs.length) out.cidrs = cidrs;
-  const v4 = /IPv4:\s*(Enabled|Disabled)/.exec(v);
-  const v6 = /IPv6:\s*(Enabled|Disabled)/.exec(v);
-  if (v4) out.ipv4 = v4[1] === 'Enabled';
-  if (v6) out.ipv6 = v6[1] === 'Enabled';
+/**
+ * `BPF   [eth0, eth1]   10.0.0.0/8 [IPv4: Enabled, IPv6: Disabled]`, `BPF (ip-masq-agent) …`,
+ * v1.18+ `<v4cidr> <v6cidr>`, `IPTables [IPv4: Enabled, IPv6: Disabled]`, `Disabled`.
+ */
+function masq(v: string, source: Evidence): NonNullable<CiliumStatus['masquerading']> | null {
+  const t = v.trim();
+  if (t === 'Disabled') return { mode: 'Disabled', source };
+  const m = /^(BPF|IPTables)(\s+\(ip-masq-agent\))?(?:\s+\[(?!IPv4:)([^\]]*)\])?((?:\s+[0-9a-fA-F.:]+\/\d{1,3})*)\s*(?:\[IPv4:\s*(Enabled|Disabled),\s*IPv6:\s*(Enabled|Disabled)\])?$/.exec(t);
+  if (!m) return null;
+  const out: NonNullable<CiliumStatus['masquerading']> = { mode: m[1] === 'BPF' ? 'BPF' : 'IPTables', source };
+  if (m[2]) out.ipMasqAgent = true;
+  if (m[3] !== undefined) {
+    const devs = m[3].split(',').map((d) => d.trim()).filter((d) => d !== '');
+    if (devs.some((d) => !NAME.test(d))) return null;
+    out.devices = devs;
+  }
+  const cidrs = (m[4] ?? '').trim().split(/\s+/).filter((w) => w !== '').map((w) => canonPrefix(w));
+  if (cidrs.some((c) => c === null)) return null;
+  if (cidrs.length) out.cidrs = cidrs as string[];
+  if (m[5]) out.ipv4 = m[5] === 'Enabled';
+  if (m[6]) out.ipv6 = m[6] === 'Enabled';
   return out;
-}
-
-function w(c: string): boolean {
-  return c.includes('/') && !c.endsWith('/32') && !c.endsWith('/128');
 }
 
 function statusJson(text: string, probe: string): Parsed<CiliumStatus> {
   const r = parseJsonText(text);
-  if (!r.ok || r.value === null || typeof r.value !== 'object' || Array.isArray(r.value)) throw new ParseError(probe, r.ok ? 'expected a JSON object (cilium-dbg status -o json)' : r.message);
-  const j = r.value as Record<string, any>;
+  if (!r.ok) throw new ParseError(probe, r.message);
+  if (r.value === null || typeof r.value !== 'object' || Array.isArray(r.value)) throw new ParseError(probe, 'expected a JSON object (cilium-dbg status -o json)');
+  const p = statusJsonSchema.safeParse(r.value);
+  if (!p.success) throw new ParseError(probe, `not cilium status JSON (${p.error.issues[0]?.path.join('.')}: ${p.error.issues[0]?.message})`);
+  const j = p.data;
+  const warnings: Warning[] = [];
   const s: CiliumStatus = {};
   const src = (k: string, v: unknown) => ev(probe, `"${k}": ${JSON.stringify(v)}`);
   const kpr = j['kube-proxy-replacement'];
-  if (kpr && typeof kpr.mode === 'string') {
-    const list = Array.isArray(kpr.deviceList) ? kpr.deviceList : [];
-    s.kubeProxyReplacement = {
-      mode: kpr.mode,
-      devices: list.filter((d: any) => typeof d?.name === 'string').map((d: any) => ({ name: d.name, ips: Array.isArray(d.ip) ? d.ip.filter((x: unknown) => typeof x === 'string') : [], directRouting: d.name === kpr.directRoutingDevice })),
-      source: src('kube-proxy-replacement.mode', kpr.mode),
-    };
-    const sl = kpr.features?.socketLB;
-    if (sl && typeof sl.enabled === 'boolean') s.socketLB = { enabled: sl.enabled, source: src('features.socketLB.enabled', sl.enabled) };
-    if (typeof kpr.features?.bpfSocketLBHostnsOnly === 'boolean')
-      s.socketLBCoverage = { coverage: kpr.features.bpfSocketLBHostnsOnly ? 'Hostns-only' : 'Full', source: src('features.bpfSocketLBHostnsOnly', kpr.features.bpfSocketLBHostnsOnly) };
+  if (kpr?.mode !== undefined) {
+    const devs: Device[] = [];
+    for (const d of kpr.deviceList ?? []) {
+      const ips = (d.ip ?? []).map((x) => canonIp(x)).filter((x): x is string => x !== null);
+      devs.push({ name: d.name, ips, directRouting: d.name === kpr.directRoutingDevice });
+    }
+    if (devs.length === 0) for (const d of kpr.devices ?? []) devs.push({ name: d, ips: [], directRouting: d === kpr.directRoutingDevice });
+    s.kubeProxyReplacement = { mode: kpr.mode, devices: devs, source: src('kube-proxy-replacement.mode', kpr.mode) };
+    const sl = kpr.features?.socketLB?.enabled;
+    if (sl !== undefined) s.socketLB = { enabled: sl, source: src('features.socketLB.enabled', sl) };
+    const ho = kpr.features?.bpfSocketLBHostnsOnly;
+    if (ho !== undefined) s.socketLBCoverage = { coverage: ho ? 'Hostns-only' : 'Full', source: src('features.bpfSocketLBHostnsOnly', ho) };
+    const np = kpr.features?.nodePort;
+    if (np?.mode) s.kprMode = { mode: np.mode, source: src('features.nodePort.mode', np.mode) };
   }
+  const hostMode = (v: string, key: string): void => {
+    if (/^bpf$/i.test(v)) s.hostRouting = { mode: 'BPF', source: src(key, v) };
+    else if (/^legacy$/i.test(v)) s.hostRouting = { mode: 'Legacy', source: src(key, v) };
+    else warnings.push(warn('value-unknown', `${key} = ${JSON.stringify(v).slice(0, 60)} is not BPF or Legacy`, probe));
+  };
   const routing = j.routing;
-  if (routing && typeof routing['intra-host-routing-mode'] === 'string') {
-    s.hostRouting = { mode: routing['intra-host-routing-mode'] === 'BPF' ? 'BPF' : 'Legacy', source: src('routing.intra-host-routing-mode', routing['intra-host-routing-mode']) };
-    if (typeof routing['inter-host-routing-mode'] === 'string')
-      s.networkRouting = { mode: routing['inter-host-routing-mode'] === 'Tunnel' ? 'Tunnel' : 'Native', source: src('routing.inter-host-routing-mode', routing['inter-host-routing-mode']) };
-  } else if (typeof j['host-routing']?.mode === 'string') {
-    s.hostRouting = { mode: j['host-routing'].mode === 'BPF' ? 'BPF' : 'Legacy', source: src('host-routing.mode', j['host-routing'].mode) };
+  if (routing?.['intra-host-routing-mode'] !== undefined) hostMode(routing['intra-host-routing-mode'], 'routing.intra-host-routing-mode');
+  else if (j['host-routing']?.mode !== undefined) hostMode(j['host-routing'].mode, 'host-routing.mode');
+  const inter = routing?.['inter-host-routing-mode'];
+  if (inter !== undefined) {
+    if (/^(native|tunnel)$/i.test(inter)) {
+      s.networkRouting = { mode: /^native$/i.test(inter) ? 'Native' : 'Tunnel', source: src('routing.inter-host-routing-mode', inter) };
+      if (routing?.['tunnel-protocol']) s.networkRouting.tunnelProtocol = routing['tunnel-protocol'];
+    } else warnings.push(warn('value-unknown', `routing.inter-host-routing-mode = ${JSON.stringify(inter).slice(0, 60)}`, probe));
   }
-  if (typeof j['attach-mode'] === 'string') s.attachMode = { mode: j['attach-mode'] === 'tcx' ? 'TCX' : 'Legacy TC', source: src('attach-mode', j['attach-mode']) };
-  if (typeof j['datapath-mode'] === 'string') s.deviceMode = { mode: j['datapath-mode'], source: src('datapath-mode', j['datapath-mode']) };
+  const am = j['attach-mode'];
+  if (am !== undefined) {
+    if (/^tcx$/i.test(am)) s.attachMode = { mode: 'TCX', source: src('attach-mode', am) };
+    else if (/^tc$/i.test(am)) s.attachMode = { mode: 'Legacy TC', source: src('attach-mode', am) };
+    else warnings.push(warn('value-unknown', `attach-mode = ${JSON.stringify(am).slice(0, 60)}`, probe));
+  }
+  if (j['datapath-mode'] !== undefined) s.deviceMode = { mode: j['datapath-mode'], source: src('datapath-mode', j['datapath-mode']) };
   const m = j.masquerading;
-  if (m && typeof m === 'object') {
-    const mode = m.enabled === false ? 'Disabled' : m.mode === 'BPF' ? 'BPF' : 'IPTables';
-    const out: NonNullable<CiliumStatus['masquerading']> = { mode, source: src('masquerading', { enabled: m.enabled, mode: m.mode }) };
-    const cidrs = [m['snat-exclusion-cidr-v4'], m['snat-exclusion-cidr-v6'], m['snat-exclusion-cidr']].filter((c) => typeof c === 'string' && c !== '').map((c) => canonPrefix(c)).filter((c): c is string => c !== null);
-    if (cidrs.length) out.cidrs = [...new Set(cidrs)];
-    if (typeof m.enabledProtocols?.ipv4 === 'boolean') out.ipv4 = m.enabledProtocols.ipv4;
-    if (typeof m.enabledProtocols?.ipv6 === 'boolean') out.ipv6 = m.enabledProtocols.ipv6;
-    if (m['ip-masq-agent'] === true) out.ipMasqAgent = true;
-    s.masquerading = out;
+  if (m) {
+    const mode = m.enabled === false ? 'Disabled' : m.mode && /^bpf$/i.test(m.mode) ? 'BPF' : m.mode && /^iptables$/i.test(m.mode) ? 'IPTables' : undefined;
+    if (mode === undefined) warnings.push(warn('value-unknown', `masquerading.mode = ${JSON.stringify(m.mode ?? null)} with enabled=${String(m.enabled)}`, probe));
+    else {
+      const out: NonNullable<CiliumStatus['masquerading']> = { mode, source: src('masquerading', { enabled: m.enabled, mode: m.mode }) };
+      const cidrs = [m['snat-exclusion-cidr-v4'], m['snat-exclusion-cidr-v6'], m['snat-exclusion-cidr']]
+        .filter((c): c is string => typeof c === 'string' && c !== '')
+        .map((c) => canonPrefix(c))
+        .filter((c): c is string => c !== null);
+      if (cidrs.length) out.cidrs = [...new Set(cidrs)];
+      if (m.enabledProtocols?.ipv4 !== undefined) out.ipv4 = m.enabledProtocols.ipv4;
+      if (m.enabledProtocols?.ipv6 !== undefined) out.ipv6 = m.enabledProtocols.ipv6;
+      if (m['ip-masq-agent'] === true) out.ipMasqAgent = true;
+      s.masquerading = out;
+    }
   }
-  if (Object.keys(s).length === 0) throw new ParseError(probe, 'no known key of `cilium-dbg status -o json`');
-  return { value: s, warnings: [] };
+  if (Object.keys(s).length === 0) throw new ParseError(probe, 'not cilium status output: no known key of `cilium-dbg status -o json`');
+  return { value: s, warnings };
 }
