@@ -1,48 +1,124 @@
 import type { Family, Warning } from '../../model/types.js';
-import { cleanText, parseJsonText, warn } from '../common.js';
+import { canonIp } from '../../model/addr.js';
+import { cleanText, looksLikeJson, warn } from '../common.js';
 import { ParseError } from '../parse-error.js';
 
 export const TABLE_IDS: Record<string, number> = { unspec: 0, default: 253, main: 254, local: 255 };
+export const TABLE_NAMES: Record<number, string> = { 253: 'default', 254: 'main', 255: 'local' };
 
 /** Table name or number → id; undefined for a name only /etc/iproute2/rt_tables could resolve. */
 export function tableId(t: string | number | undefined): number | undefined {
   if (t === undefined) return 254;
   if (typeof t === 'number') return Number.isInteger(t) && t >= 0 && t <= 0xffffffff ? t : undefined;
-  if (t in TABLE_IDS) return TABLE_IDS[t];
-  if (/^\d{1,10}$/.test(t)) {
-    const n = Number(t);
-    return n <= 0xffffffff ? n : undefined;
-  }
-  return undefined;
+  if (Object.prototype.hasOwnProperty.call(TABLE_IDS, t)) return TABLE_IDS[t];
+  return u32(t);
 }
 
-/** `ip -j` output: always one JSON array (ANSI and CR removed first). */
-export function jsonArray(text: string, probe: string): unknown[] {
-  const r = parseJsonText(text);
-  if (!r.ok) throw new ParseError(probe, r.message);
-  if (!Array.isArray(r.value)) throw new ParseError(probe, 'expected a JSON array (ip -j output)');
-  return r.value;
-}
-
-export function textLines(text: string): string[] {
-  return cleanText(text).split('\n');
-}
-
-export function famOf(f: string): Family | undefined {
-  return f === 'inet' ? 4 : f === 'inet6' ? 6 : undefined;
-}
-
-export function skip(warnings: Warning[], probe: string, what: string, why: string): void {
-  if (warnings.length < 50) warnings.push(warn('record-skipped', `${what}: ${why}`, probe));
-  else if (warnings.length === 50) warnings.push(warn('record-skipped', 'more records skipped; warnings truncated', probe));
+export function u32(s: string): number | undefined {
+  if (!/^\d{1,10}$/.test(s)) return undefined;
+  const n = Number(s);
+  return n <= 0xffffffff ? n : undefined;
 }
 
 export function parseHexOrDec(s: string): number | undefined {
   const t = s.trim();
   if (/^0x[0-9a-f]{1,8}$/i.test(t)) return parseInt(t, 16);
-  if (/^\d{1,10}$/.test(t)) {
-    const n = Number(t);
-    return n <= 0xffffffff ? n : undefined;
+  return u32(t);
+}
+
+// Standard DSCP code point names iproute2 prints from rt_dsfield (values are the whole TOS byte).
+const DSFIELD: Record<string, number> = {
+  default: 0, AF11: 0x28, AF12: 0x30, AF13: 0x38, AF21: 0x48, AF22: 0x50, AF23: 0x58, AF31: 0x68, AF32: 0x70,
+  AF33: 0x78, AF41: 0x88, AF42: 0x90, AF43: 0x98, CS1: 0x20, CS2: 0x40, CS3: 0x60, CS4: 0x80, CS5: 0xa0,
+  CS6: 0xc0, CS7: 0xe0, EF: 0xb8,
+};
+
+/** `tos`/`dsfield` value: hex, decimal or an rt_dsfield name; undefined when unknown or > 0xff. */
+export function tosValue(v: string | number): number | undefined {
+  const n = typeof v === 'number' ? v : Object.prototype.hasOwnProperty.call(DSFIELD, v) ? DSFIELD[v] : parseHexOrDec(v);
+  return n !== undefined && Number.isInteger(n) && n >= 0 && n <= 0xff ? n : undefined;
+}
+
+/** ANSI/CR removal only when present: the 1M-route path should not copy 150 MB for nothing. */
+export function prep(text: string): string {
+  return text.includes('\u001b') || text.includes('\r') ? cleanText(text) : text;
+}
+
+export function isJson(text: string): boolean {
+  return looksLikeJson(text);
+}
+
+/** `ip -j` output: always one JSON array. */
+export function jsonArray(clean: string, probe: string): unknown[] {
+  let v: unknown;
+  try {
+    v = JSON.parse(clean);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    const hint = /\]\s*$/.test(clean.slice(-64)) ? '' : '; the output looks truncated';
+    throw new ParseError(probe, `not valid JSON (${msg})${hint}`);
   }
-  return undefined;
+  if (!Array.isArray(v)) throw new ParseError(probe, 'expected a JSON array (ip -j output)');
+  return v;
+}
+
+export function isObj(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+export function famOf(f: unknown): Family | undefined {
+  return f === 'inet' ? 4 : f === 'inet6' ? 6 : undefined;
+}
+
+/** `key in o` for iproute2's null-valued flags, own properties only. */
+export function has(o: object, k: string): boolean {
+  return Object.prototype.hasOwnProperty.call(o, k);
+}
+
+const MAX_SKIPS = 50;
+
+/**
+ * Warnings of one parse. Skipped records are listed one by one up to a cap (a million bad
+ * routes must not make a million warnings); notes are counted per code and message.
+ */
+export class Notes {
+  readonly warnings: Warning[] = [];
+  private skips = 0;
+  private counted = new Map<string, { w: Warning; n: number }>();
+
+  constructor(private readonly probe: string) {}
+
+  skip(what: string, why: string, code = 'record-skipped'): void {
+    this.skips++;
+    if (this.skips <= MAX_SKIPS) this.warnings.push(warn(code, `${what}: ${why}`, this.probe));
+  }
+
+  /** One warning per (code, message); `example` names the first record it applied to. */
+  note(code: string, message: string, example?: string): void {
+    const key = `${code}\u0000${message}`;
+    const c = this.counted.get(key);
+    if (c) c.n++;
+    else this.counted.set(key, { w: warn(code, example ? `${message} (e.g. ${example})` : message, this.probe), n: 1 });
+  }
+
+  done(): Warning[] {
+    if (this.skips > MAX_SKIPS)
+      this.warnings.push(warn('record-skipped', `${this.skips - MAX_SKIPS} more records skipped (warnings truncated)`, this.probe));
+    for (const { w, n } of this.counted.values()) this.warnings.push(n > 1 ? { ...w, message: `${w.message} [${n} records]` } : w);
+    return this.warnings;
+  }
+}
+
+/** canonIp with a small memo: gateways and preferred sources repeat across a million routes. */
+export class IpCache {
+  private m = new Map<string, string | null>();
+  get(s: string): string | null {
+    let v = this.m.get(s);
+    if (v === undefined) {
+      v = canonIp(s);
+      if (this.m.size > 100_000) this.m.clear();
+      this.m.set(s, v);
+    }
+    return v;
+  }
 }

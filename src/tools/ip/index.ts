@@ -1,3 +1,6 @@
-export { parseIpLink, parseIpAddr } from './parse-link.js';
+export { parseIpLink } from './parse-link.js';
+export { parseIpAddr } from './parse-addr.js';
 export { parseIpRoute, renderRoute } from './parse-route.js';
-export { parseIpRule, parseIpNeigh, parseIpNetnsList, renderRule } from './parse-rule.js';
+export { parseIpRule, renderRule } from './parse-rule.js';
+export { parseIpNeigh, parseIpNetnsList } from './parse-neigh.js';
+export * from './schema.js';

@@ -1,252 +1,416 @@
-import type { Family, NextHop, Parsed, Route, RouteType, Warning } from '../../model/types.js';
-import { canonIp, canonPrefix, familyOf } from '../../model/addr.js';
-import { cleanText, looksLikeJson } from '../common.js';
+import type { Family, NextHop, Parsed, Route, RouteType } from '../../model/types.js';
+import { canonPrefix } from '../../model/addr.js';
 import { ParseError } from '../parse-error.js';
-import { ipRouteSchema } from './schema.js';
-import { jsonArray, skip, tableId } from './common.js';
+import { ipRouteSchema, zodWhy } from './schema.js';
+import { IpCache, Notes, TABLE_NAMES, has, isJson, isObj, jsonArray, prep, tableId, tosValue, u32 } from './common.js';
 
-const ROUTE_TYPES = new Set<RouteType>(['unicast', 'local', 'broadcast', 'anycast', 'multicast', 'blackhole', 'unreachable', 'prohibit', 'throw', 'nat']);
-const TABLE_NAMES: Record<number, string> = { 253: 'default', 254: 'main', 255: 'local' };
+const ROUTE_TYPES = new Set<string>(['unicast', 'local', 'broadcast', 'anycast', 'multicast', 'blackhole', 'unreachable', 'prohibit', 'throw', 'nat']);
+// Types that do not forward: the model gives them no next hops (IPv6 ones print `dev lo`).
+const NO_HOPS = new Set<string>(['blackhole', 'unreachable', 'prohibit', 'throw']);
+// Types whose packets leave through a device: one of these without dev and next hops means a `dev` filter.
+const NEEDS_DEV = new Set<string>(['unicast', 'local', 'broadcast', 'anycast', 'multicast']);
+const FLAG_WORDS = new Set(['onlink', 'linkdown', 'dead', 'pervasive', 'offload', 'trap', 'notify', 'unresolved', 'rt_offload', 'rt_trap', 'rt_offload_failed']);
+// Route metrics iproute2 prints as `name [lock] value`; only mtu is modelled.
+const METRICS = new Set(['mtu', 'advmss', 'rtt', 'rttvar', 'reordering', 'window', 'cwnd', 'initcwnd', 'initrwnd', 'ssthresh', 'hoplimit', 'rto_min', 'quickack', 'fastopen_no_cookie', 'features', 'congctl']);
+// Keys with one value that do not change forwarding.
+const SKIP_ONE = new Set(['pref', 'expires', 'realm', 'realms', 'ttl-propagate', 'error', 'users', 'age', 'ipid', 'uid', 'used', 'iif', 'mark']);
 
 /** An `ip route`-style line for a route (the evidence text when the input was JSON). */
 export function renderRoute(r: Route): string {
-  const p: string[] = [];
-  if (r.type !== 'unicast') p.push(r.type);
-  const def = r.dst === '0.0.0.0/0' || r.dst === '::/0';
-  p.push(def ? 'default' : r.dst.endsWith(r.family === 4 ? '/32' : '/128') ? r.dst.slice(0, r.dst.lastIndexOf('/')) : r.dst);
-  if (r.src) p.push(`from ${r.src}`);
-  if (r.nexthops.length === 1) {
-    const n = r.nexthops[0]!;
-    if (n.gateway) p.push(n.gatewayFamily && n.gatewayFamily !== r.family ? `via inet${n.gatewayFamily === 6 ? '6' : ''} ${n.gateway}` : `via ${n.gateway}`);
-    if (n.dev) p.push(`dev ${n.dev}`);
-  }
-  if (r.table !== 254) p.push(`table ${TABLE_NAMES[r.table] ?? r.table}`);
-  if (r.protocol && r.protocol !== 'boot') p.push(`proto ${r.protocol}`);
-  if (r.scope && r.scope !== 'global') p.push(`scope ${r.scope}`);
-  if (r.prefsrc) p.push(`src ${r.prefsrc}`);
-  if (r.metric !== undefined) p.push(`metric ${r.metric}`);
-  for (const f of r.flags ?? []) p.push(f);
-  if (r.nexthops.length > 1)
-    for (const n of r.nexthops) p.push(`nexthop${n.gateway ? ` via ${n.gateway}` : ''}${n.dev ? ` dev ${n.dev}` : ''}${n.weight !== undefined ? ` weight ${n.weight}` : ''}`);
-  return p.join(' ');
+  let s = r.type === 'unicast' ? '' : r.type + ' ';
+  const def = r.family === 4 ? r.dst === '0.0.0.0/0' : r.dst === '::/0';
+  s += def ? 'default' : r.dst.endsWith(r.family === 4 ? '/32' : '/128') ? r.dst.slice(0, r.dst.lastIndexOf('/')) : r.dst;
+  if (r.src !== undefined) s += ' from ' + r.src;
+  if (r.tos !== undefined) s += ' tos 0x' + r.tos.toString(16);
+  if (r.nhid !== undefined) s += ' nhid ' + r.nhid;
+  if (r.nexthops.length === 1) s += hopText(r.nexthops[0]!, r.family, false);
+  if (r.table !== 254) s += ' table ' + (TABLE_NAMES[r.table] ?? r.table);
+  if (r.protocol !== undefined && r.protocol !== 'boot') s += ' proto ' + r.protocol;
+  if (r.scope !== undefined && r.scope !== 'global') s += ' scope ' + r.scope;
+  if (r.prefsrc !== undefined) s += ' src ' + r.prefsrc;
+  if (r.metric !== undefined) s += ' metric ' + r.metric;
+  if (r.flags) for (const f of r.flags) s += ' ' + f;
+  if (r.mtu !== undefined) s += ' mtu ' + r.mtu;
+  if (r.nexthops.length > 1) for (const n of r.nexthops) s += ' nexthop' + hopText(n, r.family, true);
+  return s;
 }
 
+function hopText(n: NextHop, fam: Family, multi: boolean): string {
+  let s = '';
+  if (n.gateway !== undefined) s += n.gatewayFamily !== undefined && n.gatewayFamily !== fam ? ` via inet${n.gatewayFamily === 6 ? '6' : ''} ${n.gateway}` : ` via ${n.gateway}`;
+  if (n.dev !== undefined) s += ' dev ' + n.dev;
+  if (multi && n.weight !== undefined) s += ' weight ' + n.weight;
+  if (multi && n.flags) for (const f of n.flags) s += ' ' + f;
+  return s;
+}
+
+/**
+ * `ip -4|-6 [-j] [-d] route show table all` (JSON or text). A text paste without `table` words is
+ * the main table. Routes that cannot be read are skipped with a warning.
+ */
 export function parseIpRoute(text: string, probe: string, family: Family): Parsed<Route[]> {
-  return looksLikeJson(cleanText(text)) ? routeJson(text, probe, family) : routeText(text, probe, family);
+  const clean = prep(text);
+  return isJson(clean) ? routeJson(clean, probe, family) : routeText(clean, probe, family);
 }
 
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
-}
-
-function gatewayOf(o: { gateway?: unknown; via?: unknown }, fam: Family): { gateway: string; gatewayFamily: Family } | null | undefined {
-  if (typeof o.gateway === 'string') {
-    const g = canonIp(o.gateway);
-    return g === null ? null : { gateway: g, gatewayFamily: familyOf(g) ?? fam };
+/**
+ * Canonical prefix for a route dst. IPv4 goes through a hand-written fast path (a node can dump a
+ * million routes); anything unusual falls back to canonPrefix.
+ */
+function dstPrefix(s: string, family: Family): string | null {
+  if (family === 4) {
+    let v = 0;
+    let oct = 0;
+    let digits = 0;
+    let dots = 0;
+    let i = 0;
+    const n = s.length;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 48 && c <= 57) {
+        if (digits > 0 && oct === 0) return canonPrefix(s, 4); // leading zero
+        oct = oct * 10 + (c - 48);
+        if (++digits > 3 || oct > 255) return canonPrefix(s, 4);
+      } else if (c === 46) {
+        if (digits === 0 || ++dots > 3) return canonPrefix(s, 4);
+        v = v * 256 + oct;
+        oct = 0;
+        digits = 0;
+      } else break;
+    }
+    if (dots !== 3 || digits === 0) return canonPrefix(s, 4);
+    v = v * 256 + oct;
+    if (i === n) return s + '/32';
+    if (s.charCodeAt(i) !== 47 || n - i > 3 || n - i < 2) return canonPrefix(s, 4);
+    let len = 0;
+    for (let j = i + 1; j < n; j++) {
+      const c = s.charCodeAt(j);
+      if (c < 48 || c > 57) return canonPrefix(s, 4);
+      len = len * 10 + (c - 48);
+    }
+    if (len > 32) return null;
+    const host = len === 32 ? 0 : 2 ** (32 - len) - 1;
+    // host bits set: let canonPrefix clear them
+    return v % (host + 1) === 0 ? s : canonPrefix(s, 4);
   }
-  const via = o.via as { family?: unknown; host?: unknown } | undefined;
-  if (via && typeof via === 'object' && typeof via.host === 'string') {
-    const g = canonIp(via.host);
-    return g === null ? null : { gateway: g, gatewayFamily: via.family === 'inet6' ? 6 : 4 };
-  }
-  return undefined;
+  return canonPrefix(s, family);
 }
 
-// Hand-checked on the hot path (a node can print a million routes); the zod schema is the contract
-// and explains a rejected element.
-function routeJson(text: string, probe: string, family: Family): Parsed<Route[]> {
-  const warnings: Warning[] = [];
-  const arr = jsonArray(text, probe);
+/** Same checks as ipRouteSchema, by hand: zod stays the contract and words the warning. */
+function routeProblem(o: unknown): boolean {
+  if (!isObj(o)) return true;
+  const { dst, type, dev, gateway, via, metric, nexthops, flags, table, nhid, prefsrc, from } = o;
+  if (typeof dst !== 'string') return true;
+  if (type !== undefined && typeof type !== 'string') return true;
+  if (dev !== undefined && typeof dev !== 'string') return true;
+  if (gateway !== undefined && typeof gateway !== 'string') return true;
+  if (prefsrc !== undefined && typeof prefsrc !== 'string') return true;
+  if (from !== undefined && typeof from !== 'string') return true;
+  if (via !== undefined && !(isObj(via) && typeof via.host === 'string' && (via.family === 'inet' || via.family === 'inet6'))) return true;
+  if (metric !== undefined && !(typeof metric === 'number' && Number.isInteger(metric) && metric >= 0 && metric <= 0xffffffff)) return true;
+  if (nhid !== undefined && !(typeof nhid === 'number' && Number.isInteger(nhid) && nhid >= 0)) return true;
+  if (table !== undefined && typeof table !== 'string' && typeof table !== 'number') return true;
+  if (flags !== undefined && !strArray(flags)) return true;
+  if (nexthops !== undefined) {
+    if (!Array.isArray(nexthops)) return true;
+    for (const n of nexthops) {
+      if (!isObj(n)) return true;
+      if (n.gateway !== undefined && typeof n.gateway !== 'string') return true;
+      if (n.dev !== undefined && typeof n.dev !== 'string') return true;
+      if (n.weight !== undefined && !(typeof n.weight === 'number' && Number.isInteger(n.weight) && n.weight > 0)) return true;
+      if (n.flags !== undefined && !strArray(n.flags)) return true;
+      if (n.via !== undefined && !(isObj(n.via) && typeof n.via.host === 'string' && (n.via.family === 'inet' || n.via.family === 'inet6'))) return true;
+    }
+  }
+  for (const k of ['tos', 'dsfield', 'protocol', 'scope'] as const) {
+    const v = o[k];
+    if (v !== undefined && typeof v !== 'string' && typeof v !== 'number') return true;
+  }
+  if (o.metrics !== undefined && !(Array.isArray(o.metrics) && o.metrics.every(isObj))) return true;
+  return false;
+}
+
+function noDev(hops: NextHop[]): boolean {
+  for (const h of hops) if (h.dev !== undefined) return false;
+  return true;
+}
+
+function strArray(v: unknown): boolean {
+  if (!Array.isArray(v)) return false;
+  for (const x of v) if (typeof x !== 'string') return false;
+  return true;
+}
+
+function jsonHop(n: Record<string, unknown>, family: Family, ips: IpCache): NextHop | string {
+  const nh: NextHop = {};
+  if (typeof n.gateway === 'string') {
+    const g = ips.get(n.gateway);
+    if (g === null) return `gateway ${JSON.stringify(n.gateway)} is not an address`;
+    nh.gateway = g;
+    nh.gatewayFamily = g.includes(':') ? 6 : 4;
+  } else if (isObj(n.via)) {
+    const g = ips.get(n.via.host as string);
+    const gf: Family = n.via.family === 'inet6' ? 6 : 4;
+    if (g === null || (gf === 6) !== g.includes(':')) return `via ${JSON.stringify(n.via.host)} is not an ${n.via.family} address`;
+    nh.gateway = g;
+    nh.gatewayFamily = gf;
+  }
+  if (typeof n.dev === 'string') nh.dev = n.dev;
+  return nh;
+}
+
+function routeJson(clean: string, probe: string, family: Family): Parsed<Route[]> {
+  const notes = new Notes(probe);
+  const arr = jsonArray(clean, probe);
+  const ips = new IpCache();
   const out: Route[] = [];
+  // `-d` prints type, table, protocol and scope for every route; one without a table then comes
+  // from a `table N` filter, which iproute2 suppresses from the output.
+  let detailed = false;
+  for (let i = 0; i < arr.length && i < 64 && !detailed; i++) {
+    const o = arr[i];
+    if (isObj(o) && (o.type === 'unicast' || o.protocol === 'boot' || o.scope === 'global')) detailed = true;
+  }
   for (let i = 0; i < arr.length; i++) {
     const o = arr[i] as Record<string, unknown>;
-    const why = checkRoute(o);
-    if (why !== undefined) {
-      const r = ipRouteSchema.safeParse(o);
-      skip(warnings, probe, `route #${i}`, r.success ? why : (r.error.issues[0]?.path.join('.') ?? '') + ': ' + (r.error.issues[0]?.message ?? why));
+    if (routeProblem(o)) {
+      const z = ipRouteSchema.safeParse(o);
+      notes.skip(`route #${i}`, z.success ? 'unexpected shape' : zodWhy(z));
       continue;
     }
-    const type = (o.type ?? 'unicast') as string;
-    if (!ROUTE_TYPES.has(type as RouteType)) {
-      skip(warnings, probe, `route to ${o.dst}`, `unknown route type ${JSON.stringify(type)}`);
+    const rawDst = o.dst as string;
+    const type = o.type === undefined ? 'unicast' : (o.type as string);
+    if (!ROUTE_TYPES.has(type)) {
+      notes.skip(`route to ${rawDst}`, `unknown route type ${JSON.stringify(type)}`, 'route-type-unknown');
       continue;
     }
-    const dst = canonPrefix(o.dst as string, family);
+    const dst = dstPrefix(rawDst, family);
     if (dst === null) {
-      skip(warnings, probe, `route #${i}`, `dst ${JSON.stringify(o.dst)} is not an IPv${family} prefix`);
+      notes.skip(`route #${i}`, `dst ${JSON.stringify(rawDst)} is not an IPv${family} prefix`);
+      continue;
+    }
+    if (o.table === undefined && detailed) {
+      notes.note('route-table-unknown', 'routes without a table in a detailed (-d) dump: the output was filtered by `table N`, which iproute2 omits; skipped, their table is unknown', dst);
       continue;
     }
     const table = tableId(o.table as string | number | undefined);
     if (table === undefined) {
-      skip(warnings, probe, `route to ${dst}`, `table ${JSON.stringify(o.table)} is a name netpath cannot resolve (from /etc/iproute2/rt_tables)`);
+      notes.note('table-name-unresolved', `routes in table ${JSON.stringify(o.table)} skipped: a name from /etc/iproute2/rt_tables that netpath cannot map to an id`, dst);
+      continue;
+    }
+    if (o.encap !== undefined) {
+      notes.skip(`route to ${dst}`, `lightweight tunnel encapsulation (encap ${String(o.encap)}) is not modelled`, 'route-encap');
       continue;
     }
     const r: Route = { family, table, type: type as RouteType, dst, nexthops: [], source: { probe, text: '' } };
-    const from = o.from;
-    if (typeof from === 'string' && from !== 'default' && from !== '::') {
-      const s = canonPrefix(from, family);
-      if (s && !s.endsWith('/0')) r.src = s;
+    if (typeof o.from === 'string') {
+      const s = canonPrefix(o.from, family);
+      if (s === null) {
+        notes.skip(`route to ${dst}`, `from ${JSON.stringify(o.from)} is not an IPv${family} prefix`);
+        continue;
+      }
+      if (!s.endsWith('/0')) r.src = s;
     }
-    const proto = str(o.protocol);
-    if (proto !== undefined) r.protocol = proto;
-    const scope = str(o.scope);
-    if (scope !== undefined) r.scope = scope;
+    const tosRaw = o.tos ?? o.dsfield;
+    if (tosRaw !== undefined) {
+      const t = tosValue(tosRaw as string | number);
+      if (t === undefined) {
+        notes.skip(`route to ${dst}`, `tos ${JSON.stringify(tosRaw)} is not a TOS value`);
+        continue;
+      }
+      if (t !== 0) r.tos = t;
+    }
+    if (o.protocol !== undefined) r.protocol = String(o.protocol);
+    if (o.scope !== undefined) r.scope = String(o.scope);
     if (typeof o.prefsrc === 'string') {
-      const p = canonIp(o.prefsrc);
-      if (p) r.prefsrc = p;
+      const p = ips.get(o.prefsrc);
+      if (p !== null) r.prefsrc = p;
     }
-    if (typeof o.metric === 'number') r.metric = o.metric;
+    if (o.metric !== undefined) r.metric = o.metric as number;
+    // the parsed arrays are this call's own: no copy
     const flags = o.flags as string[] | undefined;
-    if (flags && flags.length > 0) r.flags = flags;
+    if (flags !== undefined && flags.length > 0) r.flags = flags;
+    if (o.metrics !== undefined) {
+      for (const m of o.metrics as Record<string, unknown>[]) if (typeof m.mtu === 'number') r.mtu = m.mtu;
+    }
     const nhs = o.nexthops as Record<string, unknown>[] | undefined;
-    if (Array.isArray(nhs) && nhs.length > 0) {
+    let bad: string | undefined;
+    if (nhs !== undefined && nhs.length > 0) {
       for (const n of nhs) {
-        const nh: NextHop = {};
-        const g = gatewayOf(n, family);
-        if (g) Object.assign(nh, g);
-        if (typeof n.dev === 'string') nh.dev = n.dev;
-        if (typeof n.weight === 'number') nh.weight = n.weight;
+        const nh = jsonHop(n, family, ips);
+        if (typeof nh === 'string') {
+          bad = nh;
+          break;
+        }
+        if (n.weight !== undefined) nh.weight = n.weight as number;
         const f = n.flags as string[] | undefined;
-        if (Array.isArray(f) && f.length > 0) nh.flags = f;
+        if (f !== undefined && f.length > 0) nh.flags = f;
         r.nexthops.push(nh);
       }
     } else {
-      const g = gatewayOf(o, family);
-      if (g === null) {
-        skip(warnings, probe, `route to ${dst}`, 'gateway is not an address');
-        continue;
-      }
-      if (g || typeof o.dev === 'string') {
-        const nh: NextHop = g ? { ...g } : {};
-        if (typeof o.dev === 'string') nh.dev = o.dev;
-        r.nexthops.push(nh);
-      }
+      const nh = jsonHop(o, family, ips);
+      if (typeof nh === 'string') bad = nh;
+      else if (nh.gateway !== undefined || nh.dev !== undefined) r.nexthops.push(nh);
     }
-    if (typeof o.nhid === 'number' && r.nexthops.length === 0)
-      skip(warnings, probe, `route to ${dst}`, `uses nexthop object ${o.nhid} without expanded nexthops: its next hops are unknown`);
+    if (bad !== undefined) {
+      notes.skip(`route to ${dst}`, bad);
+      continue;
+    }
+    if (NO_HOPS.has(type)) r.nexthops.length = 0;
+    if (o.nhid !== undefined) {
+      r.nhid = o.nhid as number;
+      notes.note('route-nhid', 'routes use nexthop objects (nhid): next hops are taken from what the kernel expanded into the route; group type and resilient-hash buckets need `ip nexthop show`', `${dst} nhid ${r.nhid}`);
+    }
+    if (NEEDS_DEV.has(type) && noDev(r.nexthops)) {
+      notes.note('route-no-dev', 'routes without an output device: was the output filtered by `dev X`? iproute2 then omits dev (and hides multipath routes)', dst);
+    }
     r.source.text = renderRoute(r);
     out.push(r);
   }
-  return { value: out, warnings };
+  return { value: out, warnings: notes.done() };
 }
 
-function checkRoute(o: Record<string, unknown>): string | undefined {
-  if (o === null || typeof o !== 'object' || Array.isArray(o)) return 'not an object';
-  if (typeof o.dst !== 'string') return 'dst missing';
-  if (o.type !== undefined && typeof o.type !== 'string') return 'type is not a string';
-  if (o.dev !== undefined && typeof o.dev !== 'string') return 'dev is not a string';
-  if (o.metric !== undefined && (typeof o.metric !== 'number' || !Number.isInteger(o.metric) || o.metric < 0)) return 'metric is not a number';
-  if (o.nexthops !== undefined && !Array.isArray(o.nexthops)) return 'nexthops is not an array';
-  if (o.flags !== undefined && !Array.isArray(o.flags)) return 'flags is not an array';
-  return undefined;
+interface TextRoute {
+  route: Route;
+  hasTable: boolean;
+  lines: string[];
+  /** next hop being filled by `nexthop` words (multipath) */
+  hop?: NextHop;
+  bad?: string;
+  badCode?: string;
 }
 
-const FLAG_WORDS = new Set(['onlink', 'linkdown', 'dead', 'pervasive', 'offload', 'trap', 'notify', 'unresolved', 'rt_offload', 'rt_trap', 'rt_offload_failed']);
-// keys followed by one value that netpath does not use
-const SKIP_ONE = new Set(['pref', 'realm', 'realms', 'hoplimit', 'advmss', 'initcwnd', 'initrwnd', 'rtt', 'rttvar', 'reordering', 'window', 'cwnd', 'ssthresh', 'quickack', 'congctl', 'features', 'fastopen_no_cookie', 'rto_min', 'nhid', 'tos', 'dsfield', 'expires', 'encap', 'ttl-propagate', 'error', 'users', 'age', 'ipid']);
-
-function routeText(text: string, probe: string, family: Family): Parsed<Route[]> {
-  const warnings: Warning[] = [];
+function routeText(clean: string, probe: string, family: Family): Parsed<Route[]> {
+  const notes = new Notes(probe);
+  const ips = new IpCache();
   const out: Route[] = [];
-  const lines = cleanText(text).split('\n');
-  let cur: Route | undefined;
-  let curLines: string[] = [];
-  const flush = () => {
-    if (cur) {
-      cur.source = { probe, text: curLines.join(' ').replace(/\s+/g, ' ').trim() };
-      out.push(cur);
-    }
-    cur = undefined;
-    curLines = [];
-  };
+  const lines = clean.split('\n');
+  let cur: TextRoute | undefined;
+  let detailed = false;
   let recognised = 0;
+  let unreadable = 0;
+  const pending: TextRoute[] = [];
+  const flush = () => {
+    if (cur) pending.push(cur);
+    cur = undefined;
+  };
   for (const line of lines) {
-    if (line.trim() === '') continue;
-    if (/^\s/.test(line)) {
+    const first = line.charCodeAt(0);
+    if (first === 32 || first === 9) {
       const t = line.trim();
-      if (cur && t.startsWith('nexthop')) {
-        const nh = parseNexthop(t.split(/\s+/).slice(1), family);
-        if (nh) cur.nexthops.push(nh);
-        curLines.push(t);
+      if (t === '') continue;
+      if (!cur) {
+        notes.note('route-line-orphan', 'indented line without a route before it ignored', t.slice(0, 60));
+        continue;
       }
+      cur.lines.push(t);
+      // nh_info repeats the nexthop object; `cache` lines belong to route-get output
+      if (t.startsWith('nh_info') || t.startsWith('cache')) continue;
+      tokens(cur, t.split(/\s+/), 0, family, ips, notes);
       continue;
     }
+    const t = line.trim();
+    if (t === '') continue;
     flush();
-    const r = parseRouteLine(line.trim(), family);
-    if (typeof r === 'string') {
-      skip(warnings, probe, `line ${JSON.stringify(line.trim().slice(0, 60))}`, r);
+    const tok = t.split(/\s+/);
+    let i = 0;
+    let type = 'unicast';
+    if (ROUTE_TYPES.has(tok[0]!)) {
+      type = tok[i++]!;
+      if (type === 'unicast') detailed = true;
+    } else if (tok[0] === 'unspec' || (tok.length > 1 && /^[a-z_]+$/.test(tok[0]!) && tok[0] !== 'default' && dstPrefix(tok[1]!, family) !== null)) {
+      recognised++;
+      notes.skip(`route ${JSON.stringify(t.slice(0, 60))}`, `unknown route type ${JSON.stringify(tok[0])}`, 'route-type-unknown');
+      continue;
+    }
+    const dstTok = tok[i++];
+    const dst = dstTok === undefined ? null : dstPrefix(dstTok, family);
+    if (dst === null) {
+      unreadable++;
+      notes.skip(`line ${JSON.stringify(t.slice(0, 60))}`, `${JSON.stringify(dstTok)} is not an IPv${family} destination`);
       continue;
     }
     recognised++;
-    cur = r;
-    curLines = [line.trim()];
+    cur = { route: { family, table: 254, type: type as RouteType, dst, nexthops: [], source: { probe, text: '' } }, hasTable: false, lines: [t] };
+    tokens(cur, tok, i, family, ips, notes);
   }
   flush();
-  if (recognised === 0 && warnings.length > 0) throw new ParseError(probe, `no line looks like ip route output (${warnings[0]!.message})`);
-  return { value: out, warnings };
-}
-
-function parseNexthop(tok: string[], family: Family): NextHop | undefined {
-  const nh: NextHop = {};
-  for (let i = 0; i < tok.length; i++) {
-    const k = tok[i]!;
-    if (k === 'via') {
-      let v = tok[++i];
-      let gf: Family | undefined;
-      if (v === 'inet' || v === 'inet6') {
-        gf = v === 'inet6' ? 6 : 4;
-        v = tok[++i];
-      }
-      const g = v === undefined ? null : canonIp(v);
-      if (g === null) return undefined;
-      nh.gateway = g;
-      nh.gatewayFamily = gf ?? familyOf(g) ?? family;
-    } else if (k === 'dev') nh.dev = tok[++i]!;
-    else if (k === 'weight') nh.weight = Number(tok[++i]);
-    else if (FLAG_WORDS.has(k)) (nh.flags ??= []).push(k);
+  for (const p of pending) {
+    const r = p.route;
+    if (p.bad !== undefined) {
+      notes.skip(`route to ${r.dst}`, p.bad, p.badCode);
+      continue;
+    }
+    if (!p.hasTable && detailed) {
+      notes.note('route-table-unknown', 'routes without a table in a detailed (-d) dump: the output was filtered by `table N`, which iproute2 omits; skipped, their table is unknown', r.dst);
+      continue;
+    }
+    if (NO_HOPS.has(r.type)) r.nexthops.length = 0;
+    if (r.nhid !== undefined)
+      notes.note('route-nhid', 'routes use nexthop objects (nhid): next hops are taken from what the kernel expanded into the route; group type and resilient-hash buckets need `ip nexthop show`', `${r.dst} nhid ${r.nhid}`);
+    if (NEEDS_DEV.has(r.type) && noDev(r.nexthops))
+      notes.note('route-no-dev', 'routes without an output device: was the output filtered by `dev X`? iproute2 then omits dev (and hides multipath routes)', r.dst);
+    r.source.text = p.lines.join(' ');
+    out.push(r);
   }
-  return nh;
+  if (recognised === 0 && unreadable > 0) throw new ParseError(probe, `no line looks like ip route output (${notes.warnings[0]?.message ?? 'no route'})`);
+  return { value: out, warnings: notes.done() };
 }
 
-function parseRouteLine(line: string, family: Family): Route | string {
-  const tok = line.split(/\s+/);
-  let i = 0;
-  let type: RouteType = 'unicast';
-  if (ROUTE_TYPES.has(tok[0] as RouteType)) type = tok[i++] as RouteType;
-  else if (tok[0] === 'unspec') return 'route type unspec';
-  const dstTok = tok[i++];
-  if (dstTok === undefined) return 'empty line';
-  const dst = canonPrefix(dstTok, family);
-  if (dst === null) return `${JSON.stringify(dstTok)} is not an IPv${family} destination`;
-  const r: Route = { family, table: 254, type, dst, nexthops: [], source: { probe: '', text: '' } };
-  const nh: NextHop = {};
-  for (; i < tok.length; i++) {
+/** Reads `key value` words from tok[i..] into the route (or the current multipath next hop). */
+function tokens(cur: TextRoute, tok: string[], i: number, family: Family, ips: IpCache, notes: Notes): void {
+  const r = cur.route;
+  const hop = (): NextHop => {
+    if (cur.hop) return cur.hop;
+    if (r.nexthops.length === 0) r.nexthops.push({});
+    return r.nexthops[0]!;
+  };
+  for (; i < tok.length && cur.bad === undefined; i++) {
     const k = tok[i]!;
     const v = tok[i + 1];
     switch (k) {
+      case 'nexthop':
+        cur.hop = {};
+        r.nexthops.push(cur.hop);
+        break;
       case 'via': {
         let g = v;
         let gf: Family | undefined;
         if (g === 'inet' || g === 'inet6') {
           gf = g === 'inet6' ? 6 : 4;
-          g = tok[i + 2];
-          i++;
+          g = tok[++i + 1];
         }
-        const gw = g === undefined ? null : canonIp(g);
-        if (gw === null) return `gateway ${JSON.stringify(g)} is not an address`;
-        nh.gateway = gw;
-        nh.gatewayFamily = gf ?? familyOf(gw) ?? family;
+        const gw = g === undefined ? null : ips.get(g);
         i++;
+        if (gw === null || (gf !== undefined && (gf === 6) !== gw.includes(':'))) {
+          cur.bad = `gateway ${JSON.stringify(g)} is not an address`;
+          break;
+        }
+        const h = hop();
+        h.gateway = gw;
+        h.gatewayFamily = gw.includes(':') ? 6 : 4;
         break;
       }
       case 'dev':
-        if (v !== undefined) nh.dev = v;
+        if (v !== undefined) hop().dev = v;
         i++;
         break;
+      case 'weight': {
+        const w = v === undefined ? undefined : u32(v);
+        if (w === undefined || w === 0) cur.bad = `weight ${JSON.stringify(v)} is not a number`;
+        else hop().weight = w;
+        i++;
+        break;
+      }
       case 'table': {
-        const t = tableId(v);
-        if (t === undefined) return `table ${JSON.stringify(v)} is a name netpath cannot resolve`;
+        const t = v === undefined ? undefined : tableId(v);
+        if (t === undefined) {
+          cur.bad = `table ${JSON.stringify(v)} is a name from /etc/iproute2/rt_tables that netpath cannot map to an id`;
+          notes.note('table-name-unresolved', `routes in table ${JSON.stringify(v)} skipped: a name from /etc/iproute2/rt_tables that netpath cannot map to an id`, r.dst);
+          break;
+        }
         r.table = t;
+        cur.hasTable = true;
         i++;
         break;
       }
@@ -259,33 +423,63 @@ function parseRouteLine(line: string, family: Family): Route | string {
         i++;
         break;
       case 'src': {
-        const p = v === undefined ? null : canonIp(v);
-        if (p) r.prefsrc = p;
+        const p = v === undefined ? null : ips.get(v);
+        if (p !== null) r.prefsrc = p;
         i++;
         break;
       }
       case 'from': {
         const p = v === undefined ? null : canonPrefix(v, family);
-        if (p && !p.endsWith('/0')) r.src = p;
+        if (p === null) cur.bad = `from ${JSON.stringify(v)} is not an IPv${family} prefix`;
+        else if (!p.endsWith('/0')) r.src = p;
         i++;
         break;
       }
-      case 'metric':
-        if (v !== undefined && /^\d+$/.test(v)) r.metric = Number(v);
+      case 'tos':
+      case 'dsfield': {
+        const t = v === undefined ? undefined : tosValue(v);
+        if (t === undefined) cur.bad = `tos ${JSON.stringify(v)} is not a TOS value`;
+        else if (t !== 0) r.tos = t;
         i++;
         break;
-      case 'mtu':
-        if (v === 'lock') i++;
-        if (tok[i + 1] !== undefined && /^\d+$/.test(tok[i + 1]!)) r.mtu = Number(tok[i + 1]);
+      }
+      case 'metric': {
+        const m = v === undefined ? undefined : u32(v);
+        if (m === undefined) cur.bad = `metric ${JSON.stringify(v)} is not a number`;
+        else r.metric = m;
         i++;
         break;
+      }
+      case 'nhid': {
+        const n = v === undefined ? undefined : u32(v);
+        if (n === undefined) cur.bad = `nhid ${JSON.stringify(v)} is not a number`;
+        else r.nhid = n;
+        i++;
+        break;
+      }
       case 'cache':
+        // route-get output: `cache <local,...>`
+        if (v !== undefined && v.startsWith('<')) i++;
+        break;
+      case 'encap':
+        cur.bad = `lightweight tunnel encapsulation (encap ${v ?? ''}) is not modelled`;
+        cur.badCode = 'route-encap';
         break;
       default:
-        if (FLAG_WORDS.has(k)) (r.flags ??= []).push(k);
-        else if (SKIP_ONE.has(k)) i++;
+        if (FLAG_WORDS.has(k)) {
+          if (cur.hop) (cur.hop.flags ??= []).push(k);
+          else (r.flags ??= []).push(k);
+        } else if (METRICS.has(k)) {
+          if (v === 'lock') i++;
+          const val = tok[i + 1];
+          if (k === 'mtu') {
+            const m = val === undefined ? undefined : u32(val);
+            if (m === undefined) cur.bad = `mtu ${JSON.stringify(val)} is not a number`;
+            else r.mtu = m;
+          }
+          i++;
+        } else if (SKIP_ONE.has(k)) i++;
+        else if (k !== '[detached]') notes.note('route-token-unknown', `unknown word ${JSON.stringify(k)} in a route ignored`, r.dst);
     }
   }
-  if (nh.gateway !== undefined || nh.dev !== undefined) r.nexthops.push(nh);
-  return r;
 }

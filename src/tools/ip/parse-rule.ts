@@ -1,157 +1,220 @@
-import type { Family, Neighbor, Parsed, Rule, RuleAction, Warning } from '../../model/types.js';
-import { canonIp, canonPrefix } from '../../model/addr.js';
-import { cleanText, ev, looksLikeJson } from '../common.js';
+import type { Family, Parsed, Rule, RuleAction } from '../../model/types.js';
+import { canonPrefix } from '../../model/addr.js';
 import { ParseError } from '../parse-error.js';
-import { ipNeighSchema, ipNetnsSchema, ipRuleSchema } from './schema.js';
-import { jsonArray, parseHexOrDec, skip, tableId } from './common.js';
+import { ipRuleSchema, zodWhy } from './schema.js';
+import { Notes, TABLE_NAMES, has, isJson, jsonArray, parseHexOrDec, prep, tableId, tosValue, u32 } from './common.js';
 
-const IPPROTO: Record<string, number> = { tcp: 6, udp: 17, icmp: 1, sctp: 132, 'ipv6-icmp': 58, icmpv6: 58, gre: 47, esp: 50 };
-const TABLE_NAMES: Record<number, string> = { 253: 'default', 254: 'main', 255: 'local' };
+const IPPROTO: Record<string, number> = { icmp: 1, igmp: 2, ipip: 4, tcp: 6, udp: 17, ipv6: 41, gre: 47, esp: 50, ah: 51, 'ipv6-icmp': 58, icmpv6: 58, sctp: 132, udplite: 136 };
+const ACTIONS = new Set(['nop', 'blackhole', 'unreachable', 'prohibit']);
+// Selectors newer iproute2/kernels print that the model cannot express: a rule with one is skipped
+// rather than read as matching more than it does.
+const UNMODELLED_JSON = ['dscp', 'dscp_mask', 'flowlabel', 'flowlabel_mask', 'sport_mask', 'dport_mask', 'tun_id'];
+const UNMODELLED_TEXT = new Set(['dscp', 'flowlabel', 'tun_id', 'map-to']);
 
 /** `ip rule`-style text for a rule. */
 export function renderRule(r: Rule): string {
-  const p: string[] = [`${r.priority}:`];
-  if (r.not) p.push('not');
-  p.push(`from ${r.src ?? 'all'}`);
-  if (r.dst) p.push(`to ${r.dst}`);
-  if (r.fwmark !== undefined) p.push(`fwmark 0x${r.fwmark.toString(16)}${r.fwmask !== undefined ? `/0x${r.fwmask.toString(16)}` : ''}`);
-  if (r.iif) p.push(`iif ${r.iif}`);
-  if (r.oif) p.push(`oif ${r.oif}`);
-  if (r.ipproto !== undefined) p.push(`ipproto ${r.ipproto}`);
-  if (r.sport) p.push(`sport ${r.sport[0] === r.sport[1] ? r.sport[0] : r.sport.join('-')}`);
-  if (r.dport) p.push(`dport ${r.dport[0] === r.dport[1] ? r.dport[0] : r.dport.join('-')}`);
-  if (r.uidrange) p.push(`uidrange ${r.uidrange.join('-')}`);
-  if (r.l3mdev) p.push('l3mdev');
-  if (r.action === 'lookup') p.push(`lookup ${TABLE_NAMES[r.table ?? 254] ?? r.table}`);
-  else if (r.action === 'goto') p.push(`goto ${r.goto}`);
-  else p.push(r.action);
-  if (r.suppressPrefixlen !== undefined) p.push(`suppress_prefixlength ${r.suppressPrefixlen}`);
-  return p.join(' ');
+  let s = `${r.priority}:`;
+  if (r.not) s += ' not';
+  s += ` from ${r.src ?? 'all'}`;
+  if (r.dst) s += ` to ${r.dst}`;
+  if (r.tos !== undefined) s += ` tos 0x${r.tos.toString(16)}`;
+  if (r.fwmark !== undefined) s += ` fwmark 0x${r.fwmark.toString(16)}${r.fwmask !== undefined ? `/0x${r.fwmask.toString(16)}` : ''}`;
+  if (r.iif) s += ` iif ${r.iif}`;
+  if (r.oif) s += ` oif ${r.oif}`;
+  if (r.ipproto !== undefined) s += ` ipproto ${r.ipproto}`;
+  if (r.sport) s += ` sport ${r.sport[0] === r.sport[1] ? r.sport[0] : r.sport.join('-')}`;
+  if (r.dport) s += ` dport ${r.dport[0] === r.dport[1] ? r.dport[0] : r.dport.join('-')}`;
+  if (r.uidrange) s += ` uidrange ${r.uidrange.join('-')}`;
+  if (r.l3mdev) s += ' lookup [l3mdev-table]';
+  else if (r.action === 'lookup') s += ` lookup ${TABLE_NAMES[r.table ?? 254] ?? r.table}`;
+  else if (r.action === 'goto') s += ` goto ${r.goto}`;
+  else s += ` ${r.action}`;
+  if (r.suppressPrefixlen !== undefined) s += ` suppress_prefixlength ${r.suppressPrefixlen}`;
+  if (r.suppressIfgroup !== undefined) s += ` suppress_ifgroup ${r.suppressIfgroup}`;
+  return s;
 }
 
+/** `ip [-6] [-j] rule show`. */
 export function parseIpRule(text: string, probe: string, family: Family): Parsed<Rule[]> {
-  return looksLikeJson(cleanText(text)) ? ruleJson(text, probe, family) : ruleText(text, probe, family);
+  const clean = prep(text);
+  return isJson(clean) ? ruleJson(clean, probe, family) : ruleText(clean, probe, family);
 }
 
-function prefix(addr: string | undefined, len: number | undefined, family: Family): string | undefined | null {
-  if (addr === undefined || addr === 'all') return undefined;
+function prefix(addr: string, len: number | undefined, family: Family): string | undefined | null {
+  if (addr === 'all') return undefined;
   return canonPrefix(len === undefined ? addr : `${addr}/${len}`, family);
 }
 
-function ruleJson(text: string, probe: string, family: Family): Parsed<Rule[]> {
-  const warnings: Warning[] = [];
+function ipproto(v: string | number): number | undefined {
+  if (typeof v === 'number') return Number.isInteger(v) && v >= 0 && v <= 255 ? v : undefined;
+  const n = Object.prototype.hasOwnProperty.call(IPPROTO, v) ? IPPROTO[v] : u32(v);
+  return n !== undefined && n <= 255 ? n : undefined;
+}
+
+/** Device group: a number or `default` (0); other names live in /etc/iproute2/group. */
+function ifgroup(v: string | number): number | undefined {
+  if (typeof v === 'number') return Number.isInteger(v) && v >= 0 ? v : undefined;
+  return v === 'default' ? 0 : u32(v);
+}
+
+function ruleJson(clean: string, probe: string, family: Family): Parsed<Rule[]> {
+  const notes = new Notes(probe);
   const out: Rule[] = [];
-  for (const raw of jsonArray(text, probe)) {
-    const r = ipRuleSchema.safeParse(raw);
-    if (!r.success) {
-      skip(warnings, probe, 'rule', r.error.issues[0]?.message ?? 'invalid');
+  const arr = jsonArray(clean, probe);
+  for (let i = 0; i < arr.length; i++) {
+    const raw = arr[i];
+    const z = ipRuleSchema.safeParse(raw);
+    if (!z.success) {
+      notes.skip(`rule #${i}`, zodWhy(z));
       continue;
     }
-    const j = r.data;
-    const rule: Rule = { family, priority: j.priority, action: 'lookup', source: { probe, text: '' } };
-    if (raw !== null && typeof raw === 'object' && 'not' in raw) rule.not = true;
-    const src = prefix(j.src, j.srclen, family);
-    const dst = prefix(j.dst, j.dstlen, family);
+    // read the input, not zod's copy: a `__proto__` key must stay an inert own property
+    const o = raw as Record<string, unknown> & typeof z.data;
+    const what = `rule ${o.priority}`;
+    const rule: Rule = { family, priority: o.priority, action: 'lookup', source: { probe, text: '' } };
+    const unmodelled = UNMODELLED_JSON.find((k) => has(o, k));
+    if (unmodelled !== undefined) {
+      notes.skip(what, `selector ${unmodelled} is not modelled`, 'rule-selector-unmodelled');
+      continue;
+    }
+    if (has(o, 'not')) rule.not = true;
+    const src = o.src === undefined ? undefined : prefix(o.src, o.srclen, family);
+    const dst = o.dst === undefined ? undefined : prefix(o.dst, o.dstlen, family);
     if (src === null || dst === null) {
-      skip(warnings, probe, `rule ${j.priority}`, 'from/to is not a prefix of this family');
+      notes.skip(what, `from/to is not an IPv${family} prefix`);
       continue;
     }
-    if (src) rule.src = src;
-    if (dst) rule.dst = dst;
-    if (j.iif) rule.iif = j.iif;
-    if (j.oif) rule.oif = j.oif;
-    if (j.fwmark !== undefined) {
-      const m = parseHexOrDec(j.fwmark);
-      const k = j.fwmask !== undefined ? parseHexOrDec(j.fwmask) : undefined;
-      if (m === undefined || (j.fwmask !== undefined && k === undefined)) {
-        skip(warnings, probe, `rule ${j.priority}`, `fwmark ${j.fwmark} is not a number`);
+    if (src !== undefined) rule.src = src;
+    if (dst !== undefined) rule.dst = dst;
+    if (o.iif !== undefined) rule.iif = o.iif;
+    if (o.oif !== undefined) rule.oif = o.oif;
+    if (o.tos !== undefined) {
+      const t = tosValue(o.tos);
+      if (t === undefined) {
+        notes.skip(what, `tos ${JSON.stringify(o.tos)} is not a TOS value`);
+        continue;
+      }
+      if (t !== 0) rule.tos = t;
+    }
+    if (o.fwmark !== undefined) {
+      const m = parseHexOrDec(o.fwmark);
+      const k = o.fwmask !== undefined ? parseHexOrDec(o.fwmask) : undefined;
+      if (m === undefined || (o.fwmask !== undefined && k === undefined)) {
+        notes.skip(what, `fwmark ${o.fwmark}/${o.fwmask ?? ''} is not a number`);
         continue;
       }
       rule.fwmark = m;
       if (k !== undefined) rule.fwmask = k;
     }
-    if (j.ipproto !== undefined) {
-      const p = typeof j.ipproto === 'number' ? j.ipproto : (IPPROTO[j.ipproto] ?? (/^\d+$/.test(j.ipproto) ? Number(j.ipproto) : undefined));
+    if (o.ipproto !== undefined) {
+      const p = ipproto(o.ipproto);
       if (p === undefined) {
-        skip(warnings, probe, `rule ${j.priority}`, `unknown ipproto ${j.ipproto}`);
+        notes.skip(what, `unknown ipproto ${JSON.stringify(o.ipproto)}`);
         continue;
       }
       rule.ipproto = p;
     }
-    if (j.sport !== undefined) rule.sport = [j.sport, j.sport];
-    if (j.sport_start !== undefined) rule.sport = [j.sport_start, j.sport_end ?? j.sport_start];
-    if (j.dport !== undefined) rule.dport = [j.dport, j.dport];
-    if (j.dport_start !== undefined) rule.dport = [j.dport_start, j.dport_end ?? j.dport_start];
-    if (j.uid_start !== undefined) rule.uidrange = [j.uid_start, j.uid_end ?? j.uid_start];
-    if (raw !== null && typeof raw === 'object' && 'l3mdev' in raw) rule.l3mdev = true;
-    if (j.suppress_prefixlen !== undefined) rule.suppressPrefixlen = j.suppress_prefixlen;
-    if (j.goto !== undefined) {
-      rule.action = 'goto';
-      rule.goto = j.goto;
-    } else if (j.action !== undefined && j.action !== 'lookup' && j.action !== 'to_tbl') {
-      if (!['nop', 'blackhole', 'unreachable', 'prohibit'].includes(j.action)) {
-        skip(warnings, probe, `rule ${j.priority}`, `unknown action ${j.action}`);
+    if (o.sport !== undefined) rule.sport = [o.sport, o.sport];
+    if (o.sport_start !== undefined) rule.sport = [o.sport_start, o.sport_end ?? o.sport_start];
+    if (o.dport !== undefined) rule.dport = [o.dport, o.dport];
+    if (o.dport_start !== undefined) rule.dport = [o.dport_start, o.dport_end ?? o.dport_start];
+    if (o.uid_start !== undefined) rule.uidrange = [o.uid_start, o.uid_end ?? o.uid_start];
+    if (o.suppress_prefixlen !== undefined) rule.suppressPrefixlen = o.suppress_prefixlen;
+    if (o.suppress_ifgroup !== undefined) {
+      const g = ifgroup(o.suppress_ifgroup);
+      if (g === undefined) {
+        notes.skip(what, `suppress_ifgroup ${JSON.stringify(o.suppress_ifgroup)} is a group name netpath cannot resolve (/etc/iproute2/group)`);
         continue;
       }
-      rule.action = j.action as RuleAction;
-    } else {
-      const t = tableId(j.table);
+      rule.suppressIfgroup = g;
+    }
+    // iproute2 6.1: l3mdev rules print `"l3mdev": null` and no table; nop prints `"nop": null`
+    if (has(o, 'l3mdev')) rule.l3mdev = true;
+    else if (o.goto !== undefined) {
+      rule.action = 'goto';
+      rule.goto = o.goto;
+    } else if (has(o, 'nop')) rule.action = 'nop';
+    else if (o.action !== undefined && o.action !== 'lookup' && o.action !== 'to_tbl') {
+      if (!ACTIONS.has(o.action)) {
+        notes.skip(what, `unknown action ${JSON.stringify(o.action)}`, 'rule-action-unknown');
+        continue;
+      }
+      rule.action = o.action as RuleAction;
+    } else if (o.table !== undefined) {
+      const t = tableId(o.table);
       if (t === undefined) {
-        skip(warnings, probe, `rule ${j.priority}`, `table ${JSON.stringify(j.table)} is a name netpath cannot resolve`);
+        notes.skip(what, `table ${JSON.stringify(o.table)} is a name from /etc/iproute2/rt_tables that netpath cannot map to an id`, 'table-name-unresolved');
         continue;
       }
       rule.table = t;
+    } else {
+      notes.skip(what, 'no table, goto or action', 'rule-action-unknown');
+      continue;
     }
-    rule.source = ev(probe, renderRule(rule));
+    rule.source = { probe, text: renderRule(rule) };
     out.push(rule);
   }
-  return { value: out, warnings };
+  return { value: out, warnings: notes.done() };
 }
 
-function range(v: string | undefined): [number, number] | undefined {
-  const m = v === undefined ? null : /^(\d+)(?:-(\d+))?$/.exec(v);
-  return m ? [Number(m[1]), Number(m[2] ?? m[1])] : undefined;
+function range(v: string | undefined, max: number): [number, number] | undefined {
+  const m = v === undefined ? null : /^(\d{1,10})(?:-(\d{1,10}))?$/.exec(v);
+  if (!m) return undefined;
+  const a = Number(m[1]);
+  const b = Number(m[2] ?? m[1]);
+  return a <= b && b <= max ? [a, b] : undefined;
 }
 
-function ruleText(text: string, probe: string, family: Family): Parsed<Rule[]> {
-  const warnings: Warning[] = [];
+function ruleText(clean: string, probe: string, family: Family): Parsed<Rule[]> {
+  const notes = new Notes(probe);
   const out: Rule[] = [];
   let recognised = 0;
-  for (const raw of cleanText(text).split('\n')) {
+  let unreadable = 0;
+  for (const raw of clean.split('\n')) {
     const line = raw.trim();
     if (line === '') continue;
-    const m = /^(\d+):\s+(.*)$/.exec(line);
-    if (!m) {
-      skip(warnings, probe, `line ${JSON.stringify(line.slice(0, 60))}`, 'not a rule line');
+    const m = /^(\d{1,10}):\s+(.*)$/.exec(line);
+    const prio = m ? u32(m[1]!) : undefined;
+    if (!m || prio === undefined) {
+      unreadable++;
+      notes.skip(`line ${JSON.stringify(line.slice(0, 60))}`, 'not a rule line');
       continue;
     }
     recognised++;
     const tok = m[2]!.split(/\s+/);
-    const rule: Rule = { family, priority: Number(m[1]), action: 'lookup', table: 254, source: ev(probe, line) };
+    const rule: Rule = { family, priority: prio, action: 'lookup', source: { probe, text: line.replace(/\s+/g, ' ') } };
     let bad: string | undefined;
-    for (let i = 0; i < tok.length && !bad; i++) {
+    let code: string | undefined;
+    let acted = false;
+    for (let i = 0; i < tok.length && bad === undefined; i++) {
       const k = tok[i]!;
       const v = tok[i + 1];
-      const take = () => {
-        i++;
-        return v;
-      };
       switch (k) {
         case 'not':
           rule.not = true;
           break;
         case 'from':
         case 'to': {
-          const p = prefix(take(), undefined, family);
-          if (p === null) bad = `${k} ${v} is not a prefix`;
-          else if (p) rule[k === 'from' ? 'src' : 'dst'] = p;
+          i++;
+          const p = v === undefined ? null : prefix(v, undefined, family);
+          if (p === null) bad = `${k} ${JSON.stringify(v)} is not an IPv${family} prefix`;
+          else if (p !== undefined) rule[k === 'from' ? 'src' : 'dst'] = p;
+          break;
+        }
+        case 'tos':
+        case 'dsfield': {
+          i++;
+          const t = v === undefined ? undefined : tosValue(v);
+          if (t === undefined) bad = `tos ${JSON.stringify(v)} is not a TOS value`;
+          else if (t !== 0) rule.tos = t;
           break;
         }
         case 'fwmark': {
-          const [a, b] = (take() ?? '').split('/');
+          i++;
+          const [a, b] = (v ?? '').split('/');
           const fm = parseHexOrDec(a ?? '');
           const mk = b !== undefined ? parseHexOrDec(b) : undefined;
-          if (fm === undefined) bad = `fwmark ${v} is not a number`;
+          if (fm === undefined || (b !== undefined && mk === undefined)) bad = `fwmark ${JSON.stringify(v)} is not a number`;
           else {
             rule.fwmark = fm;
             if (mk !== undefined) rule.fwmask = mk;
@@ -159,139 +222,101 @@ function ruleText(text: string, probe: string, family: Family): Parsed<Rule[]> {
           break;
         }
         case 'iif':
-          rule.iif = take()!;
-          break;
         case 'oif':
-          rule.oif = take()!;
+          i++;
+          if (v === undefined) bad = `${k} without a device`;
+          else rule[k] = v;
           break;
         case 'ipproto': {
-          const p = take() ?? '';
-          const n = IPPROTO[p] ?? (/^\d+$/.test(p) ? Number(p) : undefined);
-          if (n === undefined) bad = `unknown ipproto ${p}`;
+          i++;
+          const n = v === undefined ? undefined : ipproto(v);
+          if (n === undefined) bad = `unknown ipproto ${JSON.stringify(v)}`;
           else rule.ipproto = n;
           break;
         }
         case 'sport':
         case 'dport':
         case 'uidrange': {
-          const r = range(take());
-          if (!r) bad = `${k} ${v} is not a range`;
-          else rule[k === 'uidrange' ? 'uidrange' : k] = r;
+          i++;
+          const r = range(v, k === 'uidrange' ? 0xffffffff : 65535);
+          if (!r) {
+            bad = `${k} ${JSON.stringify(v)} is not a range`;
+            if (v !== undefined && v.includes('/')) code = 'rule-selector-unmodelled';
+          } else rule[k] = r;
           break;
         }
         case 'l3mdev':
           rule.l3mdev = true;
+          acted = true;
           break;
-        case 'lookup': {
-          const t = tableId(take());
-          if (t === undefined) bad = `table ${v} is a name netpath cannot resolve`;
-          else rule.table = t;
+        case 'lookup':
+        case 'table': {
+          i++;
+          acted = true;
+          if (v === '[l3mdev-table]') {
+            rule.l3mdev = true;
+            break;
+          }
+          const t = v === undefined ? undefined : tableId(v);
+          if (t === undefined) {
+            bad = `table ${JSON.stringify(v)} is a name from /etc/iproute2/rt_tables that netpath cannot map to an id`;
+            code = 'table-name-unresolved';
+          } else rule.table = t;
           break;
         }
-        case 'goto':
-          rule.action = 'goto';
-          delete rule.table;
-          rule.goto = Number(take());
+        case 'goto': {
+          i++;
+          acted = true;
+          const g = v === undefined ? undefined : u32(v);
+          if (g === undefined) bad = `goto ${JSON.stringify(v)} is not a priority`;
+          else {
+            rule.action = 'goto';
+            rule.goto = g;
+          }
           break;
+        }
         case 'blackhole':
         case 'unreachable':
         case 'prohibit':
         case 'nop':
           rule.action = k;
-          delete rule.table;
+          acted = true;
           break;
-        case 'suppress_prefixlength':
-          rule.suppressPrefixlen = Number(take());
+        case 'suppress_prefixlength': {
+          i++;
+          const n = v === undefined ? undefined : u32(v);
+          if (n === undefined) bad = `suppress_prefixlength ${JSON.stringify(v)} is not a number`;
+          else rule.suppressPrefixlen = n;
           break;
+        }
+        case 'suppress_ifgroup': {
+          i++;
+          const g = v === undefined ? undefined : ifgroup(v);
+          if (g === undefined) bad = `suppress_ifgroup ${JSON.stringify(v)} is a group name netpath cannot resolve (/etc/iproute2/group)`;
+          else rule.suppressIfgroup = g;
+          break;
+        }
         case 'proto':
-        case 'tos':
-        case 'dsfield':
         case 'realms':
-        case 'suppress_ifgroup':
           i++;
           break;
-        default:
+        case '[detached]':
+        case '[unresolved]':
           break;
+        default:
+          if (UNMODELLED_TEXT.has(k)) {
+            bad = `selector ${k} is not modelled`;
+            code = 'rule-selector-unmodelled';
+          } else notes.note('rule-token-unknown', `unknown word ${JSON.stringify(k)} in a rule ignored`, line);
       }
     }
-    if (bad) {
-      skip(warnings, probe, `rule ${rule.priority}`, bad);
+    if (bad === undefined && !acted) bad = 'no lookup, goto or action';
+    if (bad !== undefined) {
+      notes.skip(`rule ${rule.priority}`, bad, code);
       continue;
     }
     out.push(rule);
   }
-  if (recognised === 0 && warnings.length > 0) throw new ParseError(probe, 'no `PRIO: from ...` line: not ip rule output');
-  return { value: out, warnings };
+  if (recognised === 0 && unreadable > 0) throw new ParseError(probe, 'no `PRIO: from ...` line: not ip rule output');
+  return { value: out, warnings: notes.done() };
 }
-
-const NUD = new Set(['REACHABLE', 'STALE', 'FAILED', 'INCOMPLETE', 'PERMANENT', 'NOARP', 'DELAY', 'PROBE', 'NONE']);
-
-export function parseIpNeigh(text: string, probe: string): Parsed<Neighbor[]> {
-  const warnings: Warning[] = [];
-  const out: Neighbor[] = [];
-  const push = (dst: string, dev: string | undefined, lladdr: string | undefined, state: string[], router: boolean, line: string) => {
-    const d = canonIp(dst);
-    if (d === null || dev === undefined) {
-      skip(warnings, probe, `neighbour ${dst}`, d === null ? 'not an address' : 'no device');
-      return;
-    }
-    const n: Neighbor = { dst: d, family: d.includes(':') ? 6 : 4, dev, state, source: ev(probe, line) };
-    if (lladdr !== undefined) n.lladdr = lladdr;
-    if (router) n.router = true;
-    out.push(n);
-  };
-  if (looksLikeJson(cleanText(text))) {
-    for (const raw of jsonArray(text, probe)) {
-      const r = ipNeighSchema.safeParse(raw);
-      if (!r.success) {
-        skip(warnings, probe, 'neighbour', r.error.issues[0]?.message ?? 'invalid');
-        continue;
-      }
-      const j = r.data;
-      const router = raw !== null && typeof raw === 'object' && 'router' in raw;
-      const line = `${j.dst}${j.dev ? ` dev ${j.dev}` : ''}${j.lladdr ? ` lladdr ${j.lladdr}` : ''}${router ? ' router' : ''} ${(j.state ?? []).join(' ')}`.trim();
-      push(j.dst, j.dev, j.lladdr, j.state ?? [], router, line);
-    }
-    return { value: out, warnings };
-  }
-  let recognised = 0;
-  for (const raw of cleanText(text).split('\n')) {
-    const line = raw.trim();
-    if (line === '') continue;
-    const tok = line.split(/\s+/);
-    const dev = tok.indexOf('dev');
-    if (dev < 0) {
-      skip(warnings, probe, `line ${JSON.stringify(line.slice(0, 60))}`, 'no dev');
-      continue;
-    }
-    recognised++;
-    const ll = tok.indexOf('lladdr');
-    push(tok[0]!, tok[dev + 1], ll >= 0 ? tok[ll + 1] : undefined, tok.filter((t) => NUD.has(t)), tok.includes('router'), line);
-  }
-  if (recognised === 0 && warnings.length > 0) throw new ParseError(probe, 'not ip neigh output');
-  return { value: out, warnings };
-}
-
-export function parseIpNetnsList(text: string, probe: string): Parsed<{ name: string; id?: number }[]> {
-  const warnings: Warning[] = [];
-  const out: { name: string; id?: number }[] = [];
-  if (looksLikeJson(cleanText(text))) {
-    for (const raw of jsonArray(text, probe)) {
-      const r = ipNetnsSchema.safeParse(raw);
-      if (!r.success) {
-        skip(warnings, probe, 'netns', r.error.issues[0]?.message ?? 'invalid');
-        continue;
-      }
-      out.push(r.data.id === undefined ? { name: r.data.name } : { name: r.data.name, id: r.data.id });
-    }
-    return { value: out, warnings };
-  }
-  for (const raw of cleanText(text).split('\n')) {
-    const m = /^(\S+)(?:\s+\(id:\s*(\d+)\))?\s*$/.exec(raw.trim());
-    if (!m) continue;
-    out.push(m[2] === undefined ? { name: m[1]! } : { name: m[1]!, id: Number(m[2]) });
-  }
-  return { value: out, warnings };
-}
-
-export { ParseError };

@@ -1,0 +1,109 @@
+import type { Address, Family, Parsed } from '../../model/types.js';
+import { canonIp } from '../../model/addr.js';
+import { ev } from '../common.js';
+import { ParseError } from '../parse-error.js';
+import { ipAddrInfoSchema, ipAddrSchema, zodWhy } from './schema.js';
+import { Notes, famOf, isJson, isObj, jsonArray, prep } from './common.js';
+
+function addrText(a: Address): string {
+  return `${a.ifindex}: ${a.ifname} ${a.family === 4 ? 'inet' : 'inet6'} ${a.local}${a.peer ? ` peer ${a.peer}` : ''}/${a.prefixlen} scope ${a.scope}${a.secondary ? ' secondary' : ''}`;
+}
+
+/** `ip -j addr show` JSON or `ip addr show` / `ip a l` text. */
+export function parseIpAddr(text: string, probe: string): Parsed<Address[]> {
+  const clean = prep(text);
+  const notes = new Notes(probe);
+  const value = isJson(clean) ? addrJson(clean, probe, notes) : addrTextParse(clean, probe, notes);
+  return { value, warnings: notes.done() };
+}
+
+function addrJson(clean: string, probe: string, notes: Notes): Address[] {
+  const out: Address[] = [];
+  const arr = jsonArray(clean, probe);
+  for (let i = 0; i < arr.length; i++) {
+    const z = ipAddrSchema.safeParse(arr[i]);
+    if (!z.success) {
+      notes.skip(`interface #${i}`, zodWhy(z));
+      continue;
+    }
+    const dev = z.data;
+    for (const info of dev.addr_info ?? []) {
+      // iproute2 6.1 prints filtered-out addresses as {} when a filter (scope, label...) was given
+      if (isObj(info) && !Object.prototype.hasOwnProperty.call(info, 'family')) continue;
+      const a = ipAddrInfoSchema.safeParse(info);
+      if (!a.success) {
+        notes.skip(`address on ${dev.ifname}`, zodWhy(a));
+        continue;
+      }
+      const fam = famOf(a.data.family)!;
+      const local = canonIp(a.data.local);
+      if (local === null || (local.includes(':') ? 6 : 4) !== fam || (fam === 4 && a.data.prefixlen > 32)) {
+        notes.skip(`address on ${dev.ifname}`, `not a valid ${a.data.family} address: ${a.data.local}/${a.data.prefixlen}`);
+        continue;
+      }
+      const addr: Address = {
+        ifindex: dev.ifindex,
+        ifname: dev.ifname,
+        family: fam,
+        local,
+        prefixlen: a.data.prefixlen,
+        scope: String(a.data.scope ?? 'global'),
+        source: { probe, text: '' },
+      };
+      if (a.data.address !== undefined) {
+        const p = canonIp(a.data.address);
+        if (p !== null) addr.peer = p;
+      }
+      if (a.data.secondary) addr.secondary = true;
+      addr.source = ev(probe, addrText(addr));
+      out.push(addr);
+    }
+  }
+  return out;
+}
+
+const HEAD = /^(\d{1,10}):\s+([^\s:@]+)(?:@[^\s:]+)?:\s+<[^>]*>/;
+const ADDR = /^\s+(inet6?)\s+(\S+?)(?:\/(\d{1,3}))?(?:\s+peer\s+(\S+?)(?:\/(\d{1,3}))?)?(\s.*)?$/;
+
+function addrTextParse(clean: string, probe: string, notes: Notes): Address[] {
+  const out: Address[] = [];
+  let ifindex = -1;
+  let ifname = '';
+  let sawHead = false;
+  for (const line of clean.split('\n')) {
+    const h = HEAD.exec(line);
+    if (h) {
+      sawHead = true;
+      ifindex = Number(h[1]);
+      ifname = h[2]!;
+      continue;
+    }
+    const m = ADDR.exec(line);
+    if (!m || ifindex < 0) continue;
+    const fam: Family = m[1] === 'inet' ? 4 : 6;
+    const local = canonIp(m[2]!);
+    const plen = Number(m[5] ?? m[3] ?? (fam === 4 ? 32 : 128));
+    if (local === null || (local.includes(':') ? 6 : 4) !== fam || plen > (fam === 4 ? 32 : 128)) {
+      notes.skip(`address on ${ifname}`, `not a valid ${m[1]} address: ${line.trim().slice(0, 60)}`);
+      continue;
+    }
+    const rest = m[6] ?? '';
+    const a: Address = {
+      ifindex,
+      ifname,
+      family: fam,
+      local,
+      prefixlen: plen,
+      scope: /\bscope (\S+)/.exec(rest)?.[1] ?? 'global',
+      source: ev(probe, `${ifindex}: ${ifname} ${line.trim()}`),
+    };
+    if (m[4]) {
+      const p = canonIp(m[4]);
+      if (p !== null) a.peer = p;
+    }
+    if (/\bsecondary\b/.test(rest)) a.secondary = true;
+    out.push(a);
+  }
+  if (!sawHead && clean.trim() !== '') throw new ParseError(probe, 'no `N: name: <FLAGS>` line: not ip addr output');
+  return out;
+}
