@@ -49,6 +49,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .addOption(new Option('--proto <proto>', 'transport protocol').choices(['tcp', 'udp', 'icmp', 'sctp']).default('tcp'))
     .option('--port <port>', 'destination port')
     .option('--sport <port>', 'source port')
+    .option('--backend <addr[:port]>', 'for a Service destination: the backend to follow (default: the first active one)')
     .option('-s, --snapshot <dir|file.tar.gz>', 'read a snapshot instead of probing this node')
     .option('--exec <prefix>', 'probe a node through this prefix, split on spaces, no shell (e.g. "ssh node1")')
     .option('--json', 'print the JSON contract instead of text')
@@ -63,9 +64,9 @@ Examples:
 
 Exit codes: 0 delivered/forwarded, 1 dropped/no route, 2 usage, 3 a required source is missing or unreadable.`,
     )
-    .action(async (src: string, dst: string, o: Common & { proto: string; port?: string; sport?: string }) => {
+    .action(async (src: string, dst: string, o: Common & { proto: string; port?: string; sport?: string; backend?: string }) => {
       const source = await sourceFor(o, io);
-      const { trace, exitCode: code } = await runTrace(source, { src, dst, proto: o.proto, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.sport !== undefined ? { sport: o.sport } : {}) });
+      const { trace, exitCode: code } = await runTrace(source, { src, dst, proto: o.proto, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.sport !== undefined ? { sport: o.sport } : {}), ...(o.backend !== undefined ? { backend: o.backend } : {}) });
       io.stdout(o.json ? renderTraceJson(trace) : renderTraceText(trace, { color: colorFor(o), width }));
       exitCode = code;
     });

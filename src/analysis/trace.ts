@@ -3,18 +3,22 @@ import type { Disposition, Flow, Hop, Trace, TraceEndpoint } from '../model/trac
 import { familyOf, prefixContains, prefixLen } from '../model/addr.js';
 import { deriveDatapath, type CiliumProgramAttachment, type Datapath, type Fact } from './datapath.js';
 import { routeQuery, buildRouting, knownFamilies, type RouteAnswer, type Routing } from './routing.js';
+import type { ServiceEntry } from '../model/service.js';
+import { traceService } from './trace-service.js';
 
 /** What the trace engine works on: the node, what Cilium does there, and the routing tables. */
 export interface TraceContext {
   state: NodeState;
+  /** Service frontends from every layer, when the node state has any Service source */
+  services: ServiceEntry[];
   dp: Datapath;
   routing: Routing;
   /** routing per pod namespace, built lazily */
   nsRouting: Map<string, Routing>;
 }
 
-export function createTraceContext(state: NodeState): TraceContext {
-  return { state, dp: deriveDatapath(state), routing: buildRouting(state.routes, state.rules, state, knownFamilies(state)), nsRouting: new Map() };
+export function createTraceContext(state: NodeState, services: ServiceEntry[] = []): TraceContext {
+  return { state, services, dp: deriveDatapath(state), routing: buildRouting(state.routes, state.rules, state, knownFamilies(state)), nsRouting: new Map() };
 }
 
 interface Builder {
@@ -28,6 +32,13 @@ const NF_LOCAL_OUT = ['OUTPUT', 'POSTROUTING'];
 
 /** Reconstructs the path of `flow` through the node. Pure: the same state gives the same trace. */
 export function traceFlow(ctx: TraceContext, flow: Flow): Trace {
+  const viaService = traceService(ctx, flow);
+  if (viaService) return viaService;
+  return traceAddress(ctx, flow);
+}
+
+/** The path to a plain address (no Service translation). */
+export function traceAddress(ctx: TraceContext, flow: Flow): Trace {
   const b: Builder = { hops: [], warnings: [] };
   const src = classify(ctx, flow.src);
   const dst = classify(ctx, flow.dst);
@@ -710,6 +721,7 @@ function nsRouting(ctx: TraceContext, name: string): Routing {
 }
 
 function warnMissing(ctx: TraceContext, b: Builder): void {
+  for (const w of ctx.state.warnings) b.warnings.push(w);
   for (const s of ctx.state.sources) {
     if (s.status === 'failed') b.warnings.push({ code: 'probe-unreadable', message: `${s.probe}: ${s.message}`, source: s.probe });
   }

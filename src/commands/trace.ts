@@ -4,6 +4,7 @@ import type { NodeState } from '../model/types.js';
 import { SourceError, UsageError, EXIT } from '../errors.js';
 import { createTraceContext, traceFlow } from '../analysis/trace.js';
 import { loadNodeState, REQUIRED_PROBES } from '../collect/load-state.js';
+import { loadServices } from '../collect/load-services.js';
 import type { ProbeSource } from '../collect/source.js';
 
 export interface TraceRequest {
@@ -12,6 +13,7 @@ export interface TraceRequest {
   proto?: string;
   port?: string | number;
   sport?: string | number;
+  backend?: string;
 }
 
 export function parseFlow(req: TraceRequest): Flow {
@@ -25,6 +27,7 @@ export function parseFlow(req: TraceRequest): Flow {
   const flow: Flow = { src, dst, proto };
   if (req.port !== undefined) flow.dport = port(req.port, '--port');
   if (req.sport !== undefined) flow.sport = port(req.sport, '--sport');
+  if (req.backend !== undefined) flow.backend = req.backend;
   if (proto === 'icmp' && (flow.dport !== undefined || flow.sport !== undefined)) throw new UsageError('ICMP has no ports: drop --port/--sport');
   if (familyOf(src) !== familyOf(dst)) throw new UsageError(`source ${src} and destination ${dst} are of different address families`);
   return flow;
@@ -58,7 +61,9 @@ export async function runTrace(source: ProbeSource, req: TraceRequest): Promise<
   if (missing.length === REQUIRED_PROBES.length - 1) {
     throw new SourceError(source.description, `no node state to trace on (missing or unreadable: ${missing.join(', ')})`);
   }
-  const trace = traceFlow(createTraceContext(state), flow);
+  const services = await loadServices(source, state.addrs);
+  state.warnings.push(...services.warnings);
+  const trace = traceFlow(createTraceContext(state, services.entries), flow);
   return { trace, exitCode: exitFor(trace) };
 }
 

@@ -29,6 +29,8 @@ export interface Flow {
   proto: 'tcp' | 'udp' | 'icmp' | 'sctp';
   dport?: number;
   sport?: number;
+  /** for a Service destination: the backend to follow (address or address:port); default the first active */
+  backend?: string;
 }
 
 export interface TraceEndpoint {
@@ -42,6 +44,9 @@ export interface TraceEndpoint {
   pod?: string;
   /** node address that owns a remote pod's CIDR */
   node?: string;
+  /** Service frontend port, for kind 'service' */
+  port?: number;
+  service?: string;
   because?: string;
   evidence: Evidence[];
 }
@@ -78,6 +83,11 @@ export interface Hop {
   snatTo?: string;
   hooks?: string[];
   reason?: string;
+  /** socket-lb / tc-lb / kube-proxy: the Service frontend, every candidate backend, the chosen one */
+  frontend?: string;
+  backends?: { address: string; port: number; state: string; probability?: number }[];
+  backend?: string;
+  chain?: string;
 }
 
 export interface Trace {

@@ -14,6 +14,7 @@ export const traceJsonSchema = z.object({
     proto: z.enum(['tcp', 'udp', 'icmp', 'sctp']),
     dport: z.number().int().optional(),
     sport: z.number().int().optional(),
+    backend: z.string().optional(),
   }),
   src: z.looseObject({ kind: z.string(), ip: z.string(), evidence: z.array(evidence) }),
   dst: z.looseObject({ kind: z.string(), ip: z.string(), evidence: z.array(evidence) }),

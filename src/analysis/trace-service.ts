@@ -1,0 +1,149 @@
+import type { Backend, ServiceEntry } from '../model/service.js';
+import type { Evidence, Warning } from '../model/types.js';
+import type { Flow, Hop, Trace, TraceEndpoint } from '../model/trace.js';
+import { familyOf } from '../model/addr.js';
+import { lookupServices } from './services.js';
+import { classify, traceAddress, type TraceContext } from './trace.js';
+
+const PROTO = { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP', icmp: 'ANY' } as const;
+
+const hostPort = (a: string, p: number) => `${a.includes(':') ? `[${a}]` : a}:${p}`;
+
+function backendList(bs: Backend[]): NonNullable<Hop['backends']> {
+  return bs.map((b) => ({ address: b.address, port: b.port, state: b.state, ...(b.probability !== undefined ? { probability: b.probability } : {}) }));
+}
+
+/**
+ * A flow to a Service frontend: which layer translates it (socket-LB in a cgroup hook, per-packet LB in a
+ * tc program, or kube-proxy's DNAT), every candidate backend, then the path to one backend. Undefined
+ * when the destination is not a frontend any layer programs.
+ */
+export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
+  if (ctx.services.length === 0) return undefined;
+  const q = { kind: 'address' as const, address: flow.dst, ...(flow.dport !== undefined ? { port: flow.dport } : {}) };
+  const all = lookupServices(ctx.services, q).frontends;
+  const proto = PROTO[flow.proto];
+  const views = flow.proto === 'icmp' ? all : all.filter((f) => f.proto === proto || f.proto === 'ANY');
+  if (views.length === 0) return undefined;
+  const view = views[0]!;
+  const warnings: Warning[] = [];
+  if (views.length > 1) warnings.push({ code: 'several-frontends', message: `${views.length} frontends match ${flow.dst}${flow.dport !== undefined ? `:${flow.dport}` : ''}: ${views.map((v) => v.frontend).join(', ')}; following ${view.frontend}` });
+  if (view.conflict) warnings.push({ code: 'service-conflict', message: `${view.frontend}: ${view.conflict}` });
+  const src = classify(ctx, flow.src);
+  const dst: TraceEndpoint = { kind: 'service', ip: flow.dst, port: view.port, evidence: view.bySource.flatMap((b) => b.evidence).slice(0, 3) };
+  if (view.name) dst.service = view.name;
+  const base = (hops: Hop[], disposition: Trace['disposition'], extra: Warning[] = []): Trace => ({
+    schemaVersion: 1,
+    node: ctx.state.node.name,
+    flow,
+    src,
+    dst,
+    hops,
+    disposition,
+    warnings: [...warnings, ...extra],
+  });
+  const cilium = view.bySource.find((b) => b.source === 'cilium-bpf' || b.source === 'cilium-dbg');
+  const layer = cilium ?? view.bySource[0]!;
+  const ev: Evidence[] = layer.evidence.slice(0, 3);
+  const active = layer.backends.filter((b) => b.state === 'active' || b.state === 'unknown');
+
+  if (flow.proto === 'icmp' && cilium) {
+    return base(
+      [{ kind: 'drop', detail: `ICMP to the Service address ${flow.dst}: Cilium's load balancer translates only TCP/UDP/SCTP and does not answer ICMP for a frontend (kube-proxy IPVS, with the VIP on kube-ipvs0, did)`, reason: 'ICMP to a Service frontend is not load-balanced', evidence: ev, frontend: view.frontend, inferred: true, because: 'Cilium has no ICMP service handling; the packet is dropped or routed like any address' }],
+      'dropped',
+    );
+  }
+  if (active.length === 0) {
+    const why = view.bySource.some((b) => b.source.startsWith('kube-proxy')) && !cilium ? 'kube-proxy REJECTs it (the Service has no endpoints)' : 'Cilium drops it (DROP_NO_SERVICE: no backend)';
+    return base([{ kind: 'drop', detail: `${view.frontend} has no active backend: ${why}`, reason: 'Service without backends', evidence: ev, frontend: view.frontend, backends: backendList(layer.backends) }], 'dropped');
+  }
+  const chosen = pickBackend(active, flow.backend);
+  if (!chosen) {
+    return base([{ kind: 'drop', detail: `--backend ${flow.backend} is not a backend of ${view.frontend}`, reason: 'unknown backend', evidence: ev }], 'unknown', [
+      { code: 'backend-not-found', message: `backends of ${view.frontend}: ${active.map((b) => hostPort(b.address, b.port)).join(', ')}` },
+    ]);
+  }
+  if (active.length > 1 && !flow.backend)
+    warnings.push({ code: 'backend-choice', message: `${active.length} candidate backends; the path follows ${hostPort(chosen.address, chosen.port)} (choose with --backend)` });
+
+  const rewritten: Flow = { ...flow, dst: chosen.address, dport: chosen.port };
+  delete rewritten.backend;
+  const lbHop = (kind: Hop['kind'], detail: string, extra: Partial<Hop> = {}): Hop => ({
+    kind,
+    detail,
+    evidence: ev,
+    frontend: view.frontend,
+    backends: backendList(layer.backends),
+    backend: hostPort(chosen.address, chosen.port),
+    ...extra,
+  });
+
+  if (cilium) {
+    const sock = socketLbProgram(ctx, familyOf(flow.dst) === 6 ? 6 : 4, flow.proto);
+    const sl = ctx.dp.socketLB;
+    const inScope = src.kind === 'host' || (src.kind === 'local-pod' && sl.known && !sl.value.hostnsOnly);
+    const mitm = view.type === 'ExternalIP';
+    if (sock && sl.known && sl.value.enabled && inScope && (flow.proto === 'tcp' || flow.proto === 'udp') && !mitm && (src.kind === 'host' || src.kind === 'local-pod')) {
+      const hop = lbHop('socket-lb', `${sock.name} (cgroup ${sock.attachType} on ${sock.cgroup}) rewrites ${view.frontend} to ${hostPort(chosen.address, chosen.port)} at connect/sendmsg: no packet ever carries the Service address, and no tc program sees it`, { program: sock.name });
+      hop.evidence = [sock.source, ...sl.evidence, ...ev];
+      const rest = traceAddress(ctx, rewritten);
+      return { ...base([hop, ...rest.hops], rest.disposition, rest.warnings), flow };
+    }
+    const why = !sock
+      ? 'no socket-LB cgroup hook is attached'
+      : !sl.known
+        ? `socket-LB state unknown (${sl.because})`
+        : !sl.value.enabled
+          ? 'socket-LB is disabled'
+          : mitm
+            ? 'socket-LB skips ExternalIP frontends (MITM protection)'
+            : src.kind === 'local-pod' && sl.value.hostnsOnly
+              ? 'socket-LB covers the host namespace only (Socket LB Coverage: Hostns-only)'
+              : flow.proto !== 'tcp' && flow.proto !== 'udp'
+                ? `socket-LB handles TCP and UDP, not ${flow.proto.toUpperCase()}`
+                : `the source is ${src.kind}, outside the sockets of this node`;
+    const rest = traceAddress(ctx, rewritten);
+    const hops = [...rest.hops];
+    if (src.kind === 'local-pod') {
+      const at = hops.findIndex((h) => h.kind === 'bpf');
+      hops.splice(at + 1, 0, lbHop('tc-lb', `per-packet load balancing in cil_from_container (${why}): ${view.frontend} → ${hostPort(chosen.address, chosen.port)}, reverse NAT on the reply`));
+    } else if (src.kind !== 'host') {
+      if (view.bySource.some((b) => b.source === 'cilium-bpf') && (view.type === 'ClusterIP') && !(layer === cilium && isRoutable(ctx, view.frontend))) {
+        return base([lbHop('drop', `${view.frontend} is a ClusterIP that is not reachable from outside the node: cil_from_netdev drops it (DROP_IS_CLUSTER_IP) unless bpf-lb-external-clusterip is set`, { reason: 'DROP_IS_CLUSTER_IP' })], 'dropped');
+      }
+      const at = hops.findIndex((h) => h.kind === 'bpf' && h.program === 'cil_from_netdev');
+      hops.splice(at + 1, 0, lbHop('tc-lb', `NodePort/LB load balancing in cil_from_netdev: ${view.frontend} → ${hostPort(chosen.address, chosen.port)}`));
+    } else {
+      hops.unshift(lbHop('tc-lb', `per-packet load balancing (${why}): ${view.frontend} → ${hostPort(chosen.address, chosen.port)}`, { inferred: true, because: 'host-namespace traffic to a Service without socket-LB is translated per packet in bpf_host; the exact program is not decided by the state' }));
+    }
+    return { ...base(hops, rest.disposition, rest.warnings), flow };
+  }
+
+  // only kube-proxy programs it: DNAT in nat PREROUTING (from a pod or outside) or OUTPUT (from the host)
+  const hook = src.kind === 'host' ? 'OUTPUT' : 'PREROUTING';
+  const kp = lbHop('kube-proxy', `${layer.source}: nat ${hook} → KUBE-SERVICES → ${layer.chain ?? 'the Service chain'} DNATs ${view.frontend} to ${hostPort(chosen.address, chosen.port)}`, layer.chain ? { chain: layer.chain } : {});
+  const rest = traceAddress(ctx, rewritten);
+  const hops = [...rest.hops];
+  const at = src.kind === 'host' ? 0 : Math.max(0, hops.findIndex((h) => h.kind === 'bpf' || h.kind === 'stack') + 1);
+  hops.splice(at, 0, kp);
+  if (ctx.dp.hostRouting.known && ctx.dp.hostRouting.value === 'bpf' && src.kind === 'local-pod')
+    warnings.push({ code: 'kube-proxy-bypassed', message: `BPF host routing redirects pod traffic past netfilter: kube-proxy's DNAT for ${view.frontend} is never reached from pods` });
+  return { ...base(hops, rest.disposition, rest.warnings), flow };
+}
+
+function pickBackend(active: Backend[], wanted: string | undefined): Backend | undefined {
+  if (!wanted) return active[0];
+  return active.find((b) => wanted === b.address || wanted === hostPort(b.address, b.port) || wanted === `${b.address}:${b.port}`);
+}
+
+function socketLbProgram(ctx: TraceContext, fam: 4 | 6, proto: Flow['proto']) {
+  const want = proto === 'udp' ? [`cgroup_udp${fam}_sendmsg`, `cgroup_inet${fam}_connect`] : [`cgroup_inet${fam}_connect`];
+  return ctx.state.cgroup.find((c) => want.includes(c.attachType) && c.name.startsWith('cil_sock'));
+}
+
+function isRoutable(ctx: TraceContext, frontend: string): boolean {
+  const e = ctx.services.find((s) => s.source === 'cilium-bpf' && `${s.frontend.address}:${s.frontend.port}/${s.frontend.proto}` === frontend.replace(/^\[|\](?=:)/g, ''));
+  return e?.flags.routable === true;
+}
+
+export type { ServiceEntry };

@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import { dirSource } from '../../src/collect/source.js';
+import { loadNodeState } from '../../src/collect/load-state.js';
+import { createTraceContext, traceFlow } from '../../src/analysis/trace.js';
+import type { Backend, ServiceEntry } from '../../src/model/service.js';
+import type { NodeState } from '../../src/model/types.js';
+import type { Flow } from '../../src/model/trace.js';
+
+// The bundled kind-v4 node k1 (socket-LB hooks attached, Socket LB Enabled) with Services given in memory.
+const k1 = () => loadNodeState(dirSource(fileURLToPath(new URL('../../fixtures/snapshots/kind-v4/k1', import.meta.url))));
+const be = (address: string, port: number, state: Backend['state'] = 'active'): Backend => ({ address, port, state, source: { probe: 'bpf-map/cilium_lb4_backends_v3', text: `${address}:${port}` } });
+const dns = (over: Partial<ServiceEntry> = {}): ServiceEntry => ({
+  source: 'cilium-bpf',
+  frontend: { address: '10.96.0.10', port: 53, proto: 'UDP' },
+  type: 'ClusterIP',
+  flags: { routable: false },
+  backends: [be('10.244.1.57', 53), be('10.244.2.7', 53)],
+  evidence: [{ probe: 'bpf-map/cilium_lb4_services_v2', text: '10.96.0.10:53/UDP slot 0 count 2 [ClusterIP, non-routable]' }],
+  ...over,
+});
+const f = (src: string, proto: Flow['proto'] = 'udp', extra: Partial<Flow> = {}): Flow => ({ src, dst: '10.96.0.10', proto, ...(proto === 'icmp' ? {} : { dport: 53 }), ...extra });
+const kinds = (t: { hops: { kind: string }[] }) => t.hops.map((h) => h.kind);
+const hostnsOnly = (s: NodeState) => {
+  s.cilium.status = { ...s.cilium.status!, socketLBCoverage: { coverage: 'Hostns-only', source: { probe: 'cilium-status', text: 'Socket LB Coverage:     Hostns-only' } } };
+  return s;
+};
+
+describe('trace to a Service', () => {
+  it('pod → ClusterIP: socket-LB rewrites at connect time, then the path to the chosen backend', async () => {
+    const t = traceFlow(createTraceContext(await k1(), [dns()]), f('10.244.1.12'));
+    expect(t.dst).toMatchObject({ kind: 'service', ip: '10.96.0.10', port: 53 });
+    expect(kinds(t)).toEqual(['socket-lb', 'route', 'bpf', 'redirect_peer', 'deliver']);
+    expect(t.hops[0]).toMatchObject({ frontend: '10.96.0.10:53/UDP', backend: '10.244.1.57:53', program: expect.stringMatching(/^cil_sock4_(sendmsg|connect)$/) });
+    expect(t.hops[0]!.backends).toHaveLength(2);
+    expect(t.hops[0]!.evidence.map((e) => e.probe)).toEqual(expect.arrayContaining(['bpftool-cgroup', 'cilium-status', 'bpf-map/cilium_lb4_services_v2']));
+    expect(t.warnings.map((w) => w.code)).toContain('backend-choice');
+    expect(t.disposition).toBe('delivered');
+  });
+
+  it('--backend follows another candidate: the remote one leaves by redirect_neigh', async () => {
+    const t = traceFlow(createTraceContext(await k1(), [dns()]), f('10.244.1.12', 'udp', { backend: '10.244.2.7:53' }));
+    expect(kinds(t)).toEqual(['socket-lb', 'route', 'bpf', 'route', 'redirect_neigh', 'bpf', 'masquerade']);
+    expect(t.disposition).toBe('forwarded');
+  });
+
+  it('socket-LB in the host namespace only: the pod flow is load-balanced per packet in cil_from_container', async () => {
+    const t = traceFlow(createTraceContext(hostnsOnly(await k1()), [dns()]), f('10.244.1.12'));
+    expect(kinds(t)).toEqual(['route', 'bpf', 'tc-lb', 'redirect_peer', 'deliver']);
+    expect(t.hops[2]!.detail).toMatch(/Hostns-only/);
+  });
+
+  it('ICMP to a Service address is not answered by Cilium', async () => {
+    const t = traceFlow(createTraceContext(await k1(), [dns()]), f('10.244.1.12', 'icmp'));
+    expect(t.disposition).toBe('dropped');
+    expect(t.hops[0]!.detail).toMatch(/does not answer ICMP/);
+  });
+
+  it('a Service without backends is dropped, and says so', async () => {
+    const t = traceFlow(createTraceContext(await k1(), [dns({ backends: [be('10.244.1.57', 53, 'terminating')] })]), f('10.244.1.12'));
+    expect(t.disposition).toBe('dropped');
+    expect(t.hops[0]).toMatchObject({ kind: 'drop', reason: 'Service without backends' });
+  });
+
+  it('from outside, a non-routable ClusterIP is dropped in cil_from_netdev', async () => {
+    const t = traceFlow(createTraceContext(await k1(), [dns()]), f('203.0.113.50'));
+    expect(t.hops[0]).toMatchObject({ kind: 'drop', reason: 'DROP_IS_CLUSTER_IP' });
+  });
+
+  it('a frontend only kube-proxy programs: DNAT in the nat table, and a warning that BPF host routing bypasses it', async () => {
+    const kp = dns({ source: 'kube-proxy-iptables', chain: 'KUBE-SVC-TCOU7JCQXEZGVUNU', name: 'kube-system/kube-dns:dns' });
+    const t = traceFlow(createTraceContext(await k1(), [kp]), f('10.244.1.12'));
+    expect(kinds(t)).toContain('kube-proxy');
+    expect(t.hops.find((h) => h.kind === 'kube-proxy')).toMatchObject({ chain: 'KUBE-SVC-TCOU7JCQXEZGVUNU' });
+    expect(t.warnings.map((w) => w.code)).toContain('kube-proxy-bypassed');
+    expect(t.dst.service).toBe('kube-system/kube-dns:dns');
+  });
+
+  it('a destination that is no frontend is traced as a plain address', async () => {
+    const t = traceFlow(createTraceContext(await k1(), [dns()]), { src: '10.244.1.12', dst: '10.244.2.7', proto: 'tcp', dport: 80 });
+    expect(t.dst.kind).toBe('remote-pod');
+  });
+});
