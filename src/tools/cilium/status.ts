@@ -122,7 +122,7 @@ export function parseCiliumStatus(text: string, probe: string): Parsed<CiliumSta
       s.versionSource = e(t);
     }
   }
-  if (known === 0) throw new ParseError(probe, 'not cilium status output: none of its lines (KubeProxyReplacement, Host Routing/Routing, Masquerading, …) is here');
+  if (known === 0) throw new ParseError(probe, 'none of the lines of cilium status (KubeProxyReplacement, Host Routing/Routing, Masquerading, …) is here: not cilium status output');
   if (!s.hostRouting) warnings.push(warn('status-incomplete', 'cilium status has no Host Routing / Routing line', probe));
   return { value: s, warnings };
 }
