@@ -146,3 +146,34 @@ describe('parseCiliumStatus: hostile and odd input', () => {
     expect(r.value.masquerading).toBeUndefined();
   });
 });
+
+describe('parseCiliumStatus: other Masquerading forms (lines from public AKS / homelab notes)', () => {
+  it('BPF (ip-masq-agent) and a v4 + v6 exclusion pair (1.18+)', () => {
+    const a = parseCiliumStatus('Masquerading:            BPF (ip-masq-agent)   [eth0]   10.244.0.0/16  [IPv4: Enabled, IPv6: Disabled]\n', 'p').value;
+    expect(a.masquerading).toMatchObject({ mode: 'BPF', ipMasqAgent: true, devices: ['eth0'], cidrs: ['10.244.0.0/16'], ipv4: true, ipv6: false });
+    const b = parseCiliumStatus('Masquerading:            BPF   [dummy0, ens18, ens19.30]   10.101.0.0/16 fd00:101::/48 [IPv4: Disabled, IPv6: Enabled]\n', 'p').value;
+    expect(b.masquerading).toMatchObject({ mode: 'BPF', devices: ['dummy0', 'ens18', 'ens19.30'], cidrs: ['10.101.0.0/16', 'fd00:101::/48'], ipv4: false, ipv6: true });
+  });
+});
+
+describe('cilium parsers never throw anything but ParseError', () => {
+  it('random text and random JSON', async () => {
+    const fc = (await import('fast-check')).default;
+    const { parseCiliumConfig, parseCiliumEndpoints } = await import('../../../src/tools/cilium/index.js');
+    const ok = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        if (!(e instanceof ParseError)) throw e;
+      }
+    };
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.json(), fc.string().map((s) => `Masquerading: ${s}\nKubeProxyReplacement: True [${s}]\nMode: ${s}`)), (t) => {
+        ok(() => parseCiliumStatus(t, 'p'));
+        ok(() => parseCiliumEndpoints(t, 'p'));
+        ok(() => parseCiliumConfig(t, 'p'));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
