@@ -83,9 +83,15 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
     const sl = ctx.dp.socketLB;
     const inScope = src.kind === 'host' || (src.kind === 'local-pod' && sl.known && !sl.value.hostnsOnly);
     const mitm = view.type === 'ExternalIP';
-    if (sock && sl.known && sl.value.enabled && inScope && (flow.proto === 'tcp' || flow.proto === 'udp') && !mitm && (src.kind === 'host' || src.kind === 'local-pod')) {
+    // the host namespace is covered whether socket-LB is Full or Hostns-only: the attached hook decides
+    const hostByHook = !sl.known && src.kind === 'host' && sock !== undefined;
+    if (sock && ((sl.known && sl.value.enabled && inScope) || hostByHook) && (flow.proto === 'tcp' || flow.proto === 'udp') && !mitm && (src.kind === 'host' || src.kind === 'local-pod')) {
       const hop = lbHop('socket-lb', `${sock.name} (cgroup ${sock.attachType} on ${sock.cgroup}) rewrites ${view.frontend} to ${hostPort(chosen.address, chosen.port)} at connect/sendmsg: no packet ever carries the Service address, and no tc program sees it`, { program: sock.name });
-      hop.evidence = [sock.source, ...sl.evidence, ...ev];
+      hop.evidence = [sock.source, ...(sl.known ? sl.evidence : []), ...ev];
+      if (hostByHook) {
+        hop.inferred = true;
+        hop.because = `the socket-LB setting is unknown (${sl.known ? '' : sl.because}), but ${sock.name} is attached at the cgroup root and the host namespace is always in its scope`;
+      }
       const rest = traceAddress(ctx, rewritten);
       return { ...base([hop, ...rest.hops], rest.disposition, rest.warnings), flow };
     }
@@ -137,8 +143,13 @@ function pickBackend(active: Backend[], wanted: string | undefined): Backend | u
 }
 
 function socketLbProgram(ctx: TraceContext, fam: 4 | 6, proto: Flow['proto']) {
-  const want = proto === 'udp' ? [`cgroup_udp${fam}_sendmsg`, `cgroup_inet${fam}_connect`] : [`cgroup_inet${fam}_connect`];
-  return ctx.state.cgroup.find((c) => want.includes(c.attachType) && c.name.startsWith('cil_sock'));
+  // connected sockets (TCP, and UDP after connect()) are rewritten in connect; unconnected UDP in sendmsg
+  const want = proto === 'udp' ? [`cgroup_inet${fam}_connect`, `cgroup_udp${fam}_sendmsg`] : [`cgroup_inet${fam}_connect`];
+  for (const w of want) {
+    const hit = ctx.state.cgroup.find((c) => c.attachType === w && c.name.startsWith('cil_sock'));
+    if (hit) return hit;
+  }
+  return undefined;
 }
 
 function isRoutable(ctx: TraceContext, frontend: string): boolean {

@@ -58,7 +58,13 @@ export async function collectProbes(runner: Runner, opts: CollectOptions = {}): 
     const run: ProbeRun = { id: p.id, argv: out.argv, exitCode: out.exitCode, durationMs: out.durationMs, stderr: out.stderr.slice(0, 2048) };
     if (out.failed) run.failed = out.failed;
     if (out.message) run.message = out.message;
-    if (!out.failed && out.stdout.trim() !== '') {
+    // bpftool -j reports its errors as {"error": "..."} on stdout with a non-zero exit: not output
+    const jsonError = out.exitCode !== 0 ? /^\s*\{\s*"error"\s*:\s*"([^"]*)"/.exec(out.stdout) : null;
+    if (jsonError && !out.failed) {
+      run.failed = 'error';
+      run.message = `${p.argv[0]}: ${jsonError[1]}`;
+    }
+    if (!out.failed && !jsonError && out.stdout.trim() !== '') {
       const text = opts.transform ? opts.transform(p.id, out.stdout) : out.stdout;
       const ext = p.ext === 'json' && looksLikeJson(text) ? 'json' : 'txt';
       run.file = `${p.id}.${ext}`;
