@@ -57,14 +57,27 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
     const why = view.bySource.some((b) => b.source.startsWith('kube-proxy')) && !cilium ? 'kube-proxy REJECTs it (the Service has no endpoints)' : 'Cilium drops it (DROP_NO_SERVICE: no backend)';
     return base([{ kind: 'drop', detail: `${view.frontend} has no active backend: ${why}`, reason: 'Service without backends', evidence: ev, frontend: view.frontend, backends: backendList(layer.backends) }], 'dropped');
   }
-  const chosen = pickBackend(active, flow.backend);
+  const fromOutside = src.kind !== 'host' && src.kind !== 'local-pod';
+  const entry = ctx.services.find((e) => e.source === layer.source && e.frontend.address === view.address && e.frontend.port === view.port && e.frontend.proto === view.proto);
+  let candidates = active;
+  if (fromOutside && cilium && entry?.flags.externalTrafficPolicyLocal && view.type !== 'ClusterIP') {
+    // externalTrafficPolicy=Local: the external scope holds only this node's backends
+    candidates = active.filter((b) => classify(ctx, b.address).kind === 'local-pod');
+    if (candidates.length === 0) {
+      return base(
+        [{ kind: 'drop', detail: `${view.frontend} has externalTrafficPolicy=Local and none of its backends (${active.map((b) => hostPort(b.address, b.port)).join(', ')}) is a pod of this node: cil_from_netdev drops traffic from outside (DROP_NO_SERVICE)`, reason: 'externalTrafficPolicy=Local without a local backend', evidence: ev, frontend: view.frontend, backends: backendList(layer.backends) }],
+        'dropped',
+      );
+    }
+  }
+  const chosen = pickBackend(candidates, flow.backend);
   if (!chosen) {
     return base([{ kind: 'drop', detail: `--backend ${flow.backend} is not a backend of ${view.frontend}`, reason: 'unknown backend', evidence: ev }], 'unknown', [
       { code: 'backend-not-found', message: `backends of ${view.frontend}: ${active.map((b) => hostPort(b.address, b.port)).join(', ')}` },
     ]);
   }
-  if (active.length > 1 && !flow.backend)
-    warnings.push({ code: 'backend-choice', message: `${active.length} candidate backends; the path follows ${hostPort(chosen.address, chosen.port)} (choose with --backend)` });
+  if (candidates.length > 1 && !flow.backend)
+    warnings.push({ code: 'backend-choice', message: `${candidates.length} candidate backends; the path follows ${hostPort(chosen.address, chosen.port)} (choose with --backend)` });
 
   const rewritten: Flow = { ...flow, dst: chosen.address, dport: chosen.port };
   delete rewritten.backend;
@@ -118,7 +131,13 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
         return base([lbHop('drop', `${view.frontend} is a ClusterIP that is not reachable from outside the node: cil_from_netdev drops it (DROP_IS_CLUSTER_IP) unless bpf-lb-external-clusterip is set`, { reason: 'DROP_IS_CLUSTER_IP' })], 'dropped');
       }
       const at = hops.findIndex((h) => h.kind === 'bpf' && h.program === 'cil_from_netdev');
-      hops.splice(at + 1, 0, lbHop('tc-lb', `NodePort/LB load balancing in cil_from_netdev: ${view.frontend} → ${hostPort(chosen.address, chosen.port)}`));
+      const inDev = hops[0]?.dev;
+      const xdp = inDev ? ctx.dp.programs.find((p) => p.dev === inDev && p.hook === 'xdp') : undefined;
+      const lb = lbHop('tc-lb', `NodePort/LB load balancing in ${xdp ? `XDP (${xdp.program} on ${inDev}, before the stack and tc)` : 'cil_from_netdev'}: ${view.frontend} → ${hostPort(chosen.address, chosen.port)}`);
+      const added: Hop[] = [lb];
+      if (xdp) added.unshift({ kind: 'bpf', detail: `${xdp.program} on ${inDev} xdp`, evidence: xdp.evidence, dev: xdp.dev, hook: 'xdp', program: xdp.program, ...(xdp.progId !== undefined ? { progId: xdp.progId } : {}) });
+      if (classify(ctx, chosen.address).kind !== 'local-pod') added.push(nodePortNat(ctx, entry, flow));
+      hops.splice(xdp ? Math.max(0, at) : at + 1, 0, ...added);
     } else {
       hops.unshift(lbHop('tc-lb', `per-packet load balancing (${why}): ${view.frontend} → ${hostPort(chosen.address, chosen.port)}`, { inferred: true, because: 'host-namespace traffic to a Service without socket-LB is translated per packet in bpf_host; the exact program is not decided by the state' }));
     }
@@ -135,6 +154,20 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
   if (ctx.dp.hostRouting.known && ctx.dp.hostRouting.value === 'bpf' && src.kind === 'local-pod')
     warnings.push({ code: 'kube-proxy-bypassed', message: `BPF host routing redirects pod traffic past netfilter: kube-proxy's DNAT for ${view.frontend} is never reached from pods` });
   return { ...base(hops, rest.disposition, rest.warnings), flow };
+}
+
+/** NodePort to a remote backend: SNAT to this node (replies come back here) or DSR (the backend answers the client). */
+function nodePortNat(ctx: TraceContext, entry: ServiceEntry | undefined, flow: Flow): Hop {
+  const st = ctx.state.cilium.status?.kprMode;
+  const mode = entry?.flags.dsr ? 'DSR' : st?.mode;
+  const ev = st ? [st.source] : [];
+  if (mode === 'DSR' || (mode === 'Hybrid' && flow.proto === 'tcp')) {
+    return { kind: 'masquerade', detail: `not source-NATed: ${mode === 'Hybrid' ? 'hybrid mode uses DSR for TCP' : 'DSR'} — the backend sees the client ${flow.src} and replies to it directly, not through this node`, evidence: ev, applied: false, by: 'bpf-nodeport' };
+  }
+  if (mode === 'SNAT' || mode === 'Hybrid') {
+    return { kind: 'masquerade', detail: `SNAT to this node's address in cil_to_netdev (NodePort ${mode === 'Hybrid' ? 'hybrid mode, UDP' : 'SNAT mode'}): the backend sees this node, not ${flow.src}; the reply returns here and is reverse-NATed in cil_from_netdev`, evidence: ev, applied: true, by: 'bpf-nodeport' };
+  }
+  return { kind: 'masquerade', detail: 'NodePort SNAT or DSR: the status does not say (KubeProxyReplacement Details: Mode)', evidence: [], applied: 'unknown', by: 'bpf-nodeport', inferred: true, because: 'no Mode line in the status' };
 }
 
 function pickBackend(active: Backend[], wanted: string | undefined): Backend | undefined {

@@ -81,3 +81,31 @@ describe('trace to a Service', () => {
     expect(t.dst.kind).toBe('remote-pod');
   });
 });
+
+describe('trace to a NodePort from outside', () => {
+  const np = (over: Partial<ServiceEntry> = {}): ServiceEntry =>
+    dns({ type: 'NodePort', frontend: { address: '172.18.0.2', port: 31940, proto: 'TCP' }, flags: { routable: true }, backends: [be('10.244.2.7', 8080)], ...over });
+  const out = (extra: Partial<Flow> = {}): Flow => ({ src: '203.0.113.50', dst: '172.18.0.2', proto: 'tcp', dport: 31940, ...extra });
+
+  it('SNAT mode: load-balanced in cil_from_netdev, source-NATed to the node, reply comes back here', async () => {
+    const t = traceFlow(createTraceContext(await k1(), [np()]), out());
+    const kinds = t.hops.map((h) => h.kind);
+    expect(kinds.slice(0, 4)).toEqual(['route', 'bpf', 'tc-lb', 'masquerade']);
+    expect(t.hops[3]).toMatchObject({ applied: true, by: 'bpf-nodeport' });
+    expect(t.hops[3]!.evidence[0]!.text).toMatch(/Mode:\s+SNAT/);
+  });
+
+  it('DSR (per-service flag): the client address is kept and the backend answers directly', async () => {
+    const t = traceFlow(createTraceContext(await k1(), [np({ flags: { routable: true, dsr: true } })]), out());
+    expect(t.hops.find((h) => h.kind === 'masquerade')).toMatchObject({ applied: false, by: 'bpf-nodeport' });
+  });
+
+  it('externalTrafficPolicy=Local with no backend on this node is dropped', async () => {
+    const t = traceFlow(createTraceContext(await k1(), [np({ flags: { routable: true, externalTrafficPolicyLocal: true } })]), out());
+    expect(t.disposition).toBe('dropped');
+    expect(t.hops[0]).toMatchObject({ kind: 'drop', reason: 'externalTrafficPolicy=Local without a local backend' });
+    const local = traceFlow(createTraceContext(await k1(), [np({ flags: { routable: true, externalTrafficPolicyLocal: true }, backends: [be('10.244.2.7', 8080), be('10.244.1.57', 8080)] })]), out());
+    expect(local.hops.find((h) => h.kind === 'tc-lb')).toMatchObject({ backend: '10.244.1.57:8080' });
+    expect(local.disposition).toBe('delivered');
+  });
+});

@@ -15,6 +15,7 @@ import { canUseNetns, delNetns, addNetns, uniqueName } from '../helpers/netns.js
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'np-svc-live-'));
 const NS = uniqueName('np-kp');
+const NFT = uniqueName('np-kpn');
 let holder: ChildProcess | undefined;
 let cgroupDir = '';
 
@@ -75,11 +76,20 @@ describe.skipIf(!canRun)('Service sources read live: pinned LB maps, socket-LB h
     // without the `-m nfacct` counters (accounting only): this kernel has no nfacct objects
     const rules = readFileSync(join(root, 'fixtures/tools/kube-proxy/upstream/iptables__TestOverallIPTablesRules.expected.iptables-restore.txt'), 'utf8').replace(/ -m nfacct --nfacct-name \S+/g, '');
     execFileSync('ip', ['netns', 'exec', NS, 'iptables-restore'], { input: rules });
+    // kube-proxy's nftables-mode transaction, in dependency order (the expected dump is sorted by text,
+    // so rules name chains that are added after them): tables, chains, sets and maps, rules, elements
+    addNetns(NFT);
+    const rank = (l: string) => ['add table', 'add chain', 'add set', 'add map', 'add rule', 'add element'].findIndex((p) => l.startsWith(p));
+    const nft = readFileSync(join(root, 'fixtures/tools/kube-proxy/upstream/nftables__TestOverallNFTablesRules.expected.nft-transaction.txt'), 'utf8')
+      .split('\n')
+      .filter((l) => rank(l) >= 0)
+      .sort((a, b) => rank(a) - rank(b));
+    execFileSync('ip', ['netns', 'exec', NFT, 'nft', '-f', '-'], { input: nft.join('\n') + '\n' });
   }, 60_000);
 
   afterAll(() => {
     holder?.kill('SIGKILL');
-    delNetns(NS);
+    delNetns(NS, NFT);
     if (cgroupDir && existsSync(cgroupDir)) rmdirSync(cgroupDir);
     rmSync(work, { recursive: true, force: true });
   });
@@ -113,5 +123,13 @@ describe.skipIf(!canRun)('Service sources read live: pinned LB maps, socket-LB h
     const f = JSON.parse(r.out).frontends.find((x: { frontend: string }) => x.frontend === '172.30.0.41:80/TCP');
     expect(f.sources).toEqual(['kube-proxy-iptables']);
     expect(f.backends).toEqual([{ address: '10.180.0.1', port: 80, state: 'active', probability: 1 }]);
+  });
+
+  it('svc lookup reads the kube-proxy nftables table back through nft -j list ruleset', async () => {
+    const r = await cli(['svc', 'lookup', 'ns4/svc4', '--exec', `ip netns exec ${NFT}`, '--json']);
+    expect(r.code).toBe(0);
+    const f = JSON.parse(r.out).frontends[0];
+    expect(f.sources).toEqual(['kube-proxy-nftables']);
+    expect(f.backends.map((b: { address: string }) => b.address).sort()).toEqual(['10.180.0.4', '10.180.0.5']);
   });
 });
