@@ -81,6 +81,12 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
 
   const rewritten: Flow = { ...flow, dst: chosen.address, dport: chosen.port };
   delete rewritten.backend;
+  // where the path to each candidate ends (bounded: a Service may have thousands of backends)
+  const paths = candidates.slice(0, 32).map((b) => {
+    const t = traceAddress(ctx, { ...flow, dst: b.address, dport: b.port });
+    const last = [...t.hops].reverse().find((h) => h.kind === 'deliver' || h.kind === 'drop' || h.kind === 'gateway' || h.kind === 'redirect_neigh' || h.kind === 'wireguard');
+    return { backend: hostPort(b.address, b.port), disposition: t.disposition, summary: last?.detail ?? t.disposition };
+  });
   const lbHop = (kind: Hop['kind'], detail: string, extra: Partial<Hop> = {}): Hop => ({
     kind,
     detail,
@@ -88,6 +94,7 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
     frontend: view.frontend,
     backends: backendList(layer.backends),
     backend: hostPort(chosen.address, chosen.port),
+    paths,
     ...extra,
   });
 

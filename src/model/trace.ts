@@ -88,6 +88,8 @@ export interface Hop {
   backends?: { address: string; port: number; state: string; probability?: number }[];
   backend?: string;
   chain?: string;
+  /** the path to every candidate backend, in short: where each one would end */
+  paths?: { backend: string; disposition: Disposition; summary: string }[];
 }
 
 export interface Trace {

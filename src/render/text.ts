@@ -29,6 +29,7 @@ export function renderTraceText(t: Trace, opts: RenderOptions): string {
     out.push(`${n}. ${kind} ${h.detail}${tag}`);
     const pad = ' '.repeat(width + 2);
     if (h.inferred && h.because) out.push(`${pad}${c.yellow('because')} ${h.because}`);
+    for (const p of h.paths ?? []) out.push(`${pad}${p.backend === h.backend ? '▶' : '·'} backend ${p.backend}: ${p.disposition} — ${p.summary}`);
     for (const e of h.evidence) out.push(`${pad}${c.dim(evidenceLine(e, opts.width - pad.length))}`);
   });
   out.push('');

@@ -109,3 +109,13 @@ describe('trace to a NodePort from outside', () => {
     expect(local.disposition).toBe('delivered');
   });
 });
+
+describe('every candidate backend', () => {
+  it('the LB hop says where the path to each backend ends', async () => {
+    const t = traceFlow(createTraceContext(await k1(), [dns()]), f('10.244.1.12'));
+    expect(t.hops[0]!.paths).toEqual([
+      { backend: '10.244.1.57:53', disposition: 'delivered', summary: expect.stringMatching(/delivered to .*10\.244\.1\.57/) },
+      { backend: '10.244.2.7:53', disposition: 'forwarded', summary: expect.stringMatching(/redirect_neigh out of eth0 to next hop 172\.18\.0\.3/) },
+    ]);
+  });
+});
