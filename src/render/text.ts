@@ -50,7 +50,8 @@ export function renderTraceText(t: Trace, opts: RenderOptions): string {
 }
 
 function endpoint(e: TraceEndpoint): string {
-  const parts = [`${e.kind} ${e.ip}`];
+  const parts = [`${e.kind} ${e.port !== undefined ? `${e.ip.includes(':') ? `[${e.ip}]` : e.ip}:${e.port}` : e.ip}`];
+  if (e.service) parts.push(`service ${e.service}`);
   if (e.pod) parts.push(`pod ${e.pod}`);
   if (e.netns) parts.push(`netns ${e.netns}`);
   if (e.dev) parts.push(`dev ${e.dev}`);
