@@ -52,6 +52,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .option('--backend <addr[:port]>', 'for a Service destination: the backend to follow (default: the first active one)')
     .option('-s, --snapshot <dir|file.tar.gz>', 'read a snapshot instead of probing this node')
     .option('--exec <prefix>', 'probe a node through this prefix, split on spaces, no shell (e.g. "ssh node1")')
+    .option('--cluster <dir>', 'a directory of node snapshots (<dir>/<node>/…): follow the packet from node to node')
     .option('--json', 'print the JSON contract instead of text')
     .option('--no-color', 'never colour the output')
     .addHelpText(
@@ -60,11 +61,21 @@ export async function main(argv: string[], io: Io): Promise<number> {
 Examples:
   netpath trace 10.244.1.12 10.244.2.7 --snapshot fixtures/snapshots/kind-v4/k1
   netpath trace 10.244.1.12 1.1.1.1 --proto udp --port 53 --json
-  netpath trace 2001:db8:42::a:5 2001:db8:42::c:7 -s node-a.tar.gz
+  netpath trace 2001:db8:42::a:5 2001:db8:42::c:9 -s node-a.tar.gz
+  netpath trace 2001:db8:42::a:5 2001:db8:42::c:9 --cluster fixtures/snapshots/v6-wg   # node by node
 
 Exit codes: 0 delivered/forwarded, 1 dropped/no route, 2 usage, 3 a required source is missing or unreadable.`,
     )
-    .action(async (src: string, dst: string, o: Common & { proto: string; port?: string; sport?: string; backend?: string }) => {
+    .action(async (src: string, dst: string, o: Common & { proto: string; port?: string; sport?: string; backend?: string; cluster?: string; exec?: string }) => {
+      if (o.cluster !== undefined) {
+        if (o.snapshot !== undefined || o.exec !== undefined) throw new UsageError('--cluster excludes --snapshot and --exec');
+        const { runClusterTrace } = await import('./commands/trace-cluster.js');
+        const { renderJourneyText } = await import('./render/journey.js');
+        const { journey, exitCode: code } = await runClusterTrace(o.cluster, { src, dst, proto: o.proto, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.sport !== undefined ? { sport: o.sport } : {}), ...(o.backend !== undefined ? { backend: o.backend } : {}) });
+        io.stdout(o.json ? JSON.stringify(journey, null, 2) + '\n' : renderJourneyText(journey, { color: colorFor(o), width }));
+        exitCode = code;
+        return;
+      }
       const source = await sourceFor(o, io);
       const { trace, exitCode: code } = await runTrace(source, { src, dst, proto: o.proto, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.sport !== undefined ? { sport: o.sport } : {}), ...(o.backend !== undefined ? { backend: o.backend } : {}) });
       io.stdout(o.json ? renderTraceJson(trace) : renderTraceText(trace, { color: colorFor(o), width }));

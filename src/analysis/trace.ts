@@ -118,7 +118,10 @@ function findLocalPod(ctx: TraceContext, ip: string): TraceEndpoint | undefined 
     const ev: Evidence[] = [a.source];
     let dev: string | undefined;
     if (podLink?.linkIndex !== undefined) {
-      const host = state.links.find((l) => l.ifindex === podLink.linkIndex && l.kind !== undefined && ['veth', 'netkit'].includes(l.kind));
+      // the pair must point at each other: ifindexes are per namespace, so one direction can match by chance
+      const host = state.links.find(
+        (l) => l.ifindex === podLink.linkIndex && l.kind !== undefined && ['veth', 'netkit'].includes(l.kind) && (l.linkIndex === undefined || l.linkIndex === podLink.ifindex),
+      );
       if (host) {
         dev = host.name;
         ev.push(podLink.source, host.source);
@@ -129,6 +132,9 @@ function findLocalPod(ctx: TraceContext, ip: string): TraceEndpoint | undefined 
       ev.push(ep.source);
       if (dev === undefined && ep.ifname) dev = ep.ifname;
     }
+    // a namespace that holds the address but is not a pod of this node (a bridge, a router, another node's
+    // namespace that happens to be connected): not a local pod
+    if (dev === undefined && !ep) continue;
     const out: TraceEndpoint = { kind: 'local-pod', ip, netns: ns.name, evidence: ev };
     if (dev !== undefined) out.dev = dev;
     else out.because = `no host-side device found for ${a.ifname} in netns ${ns.name}`;

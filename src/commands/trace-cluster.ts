@@ -1,0 +1,118 @@
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Flow, Hop, Trace } from '../model/trace.js';
+import type { NodeState } from '../model/types.js';
+import { SourceError } from '../errors.js';
+import { dirSource } from '../collect/source.js';
+import { loadNodeState } from '../collect/load-state.js';
+import { loadServices } from '../collect/load-services.js';
+import { classify, createTraceContext, traceFlow, endpointHost, type TraceContext } from '../analysis/trace.js';
+import { parseFlow, exitFor, type TraceRequest } from './trace.js';
+
+export interface JourneyLeg {
+  node: string;
+  trace: Trace;
+  /** why the journey went on to the next node, or why it stopped here */
+  next?: string;
+}
+
+export interface Journey {
+  schemaVersion: 1;
+  flow: Flow;
+  legs: JourneyLeg[];
+  disposition: Trace['disposition'];
+  /** set when the packet left the captured set of nodes */
+  leftAt?: string;
+  warnings: { code: string; message: string }[];
+}
+
+interface Node {
+  name: string;
+  ctx: TraceContext;
+  state: NodeState;
+}
+
+const MAX_LEGS = 16;
+
+/** Where a forwarded packet goes next: the WireGuard endpoint, the next hop, or a gateway. */
+function nextAddress(t: Trace): string | undefined {
+  const hops = [...t.hops].reverse();
+  const wg = hops.find((h) => h.kind === 'wireguard');
+  if (wg?.endpoint) return endpointHost(wg.endpoint);
+  const h = hops.find((x: Hop) => x.kind === 'gateway' || x.kind === 'redirect_neigh' || (x.kind === 'route' && (x.gateway || x.dev)));
+  if (!h) return undefined;
+  if (h.kind === 'gateway') return h.gateway;
+  if (h.kind === 'redirect_neigh') return h.nexthop;
+  return h.gateway ?? t.flow.dst;
+}
+
+/**
+ * Traces a flow across a directory of node snapshots (`<cluster>/<node>/…`): starts on the node that owns the
+ * source, follows the packet to the node that owns each next hop, until delivery, a drop, or a hop outside
+ * the captured set.
+ */
+export async function runClusterTrace(dir: string, req: TraceRequest): Promise<{ journey: Journey; exitCode: number }> {
+  const flow = parseFlow(req);
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => statSync(join(dir, n)).isDirectory()).sort();
+  } catch {
+    throw new SourceError(dir, 'no such cluster directory');
+  }
+  const nodes: Node[] = [];
+  const warnings: Journey['warnings'] = [];
+  for (const n of names) {
+    const source = dirSource(join(dir, n));
+    const state = await loadNodeState(source);
+    if (!state.sources.some((s) => s.probe === 'ip-addr' && s.status !== 'missing')) {
+      warnings.push({ code: 'node-skipped', message: `${n}: no ip-addr, not a node snapshot` });
+      continue;
+    }
+    const svc = await loadServices(source, state.addrs);
+    state.node.name ??= n;
+    nodes.push({ name: n, state, ctx: createTraceContext(state, svc.entries) });
+  }
+  if (nodes.length === 0) throw new SourceError(dir, 'no node snapshot in the directory');
+  // a node owns an address when it is one of its own or one of its pods' (not any namespace it can see)
+  const owns = (nd: Node, ip: string) => {
+    const k = classify(nd.ctx, ip).kind;
+    return k === 'host' || k === 'local-pod';
+  };
+  let here = nodes.find((nd) => owns(nd, flow.src));
+  if (!here) throw new SourceError(dir, `no captured node owns the source ${flow.src}`);
+  const legs: JourneyLeg[] = [];
+  let current: Flow = flow;
+  let disposition: Trace['disposition'] = 'unknown';
+  let leftAt: string | undefined;
+  const seen = new Set<string>();
+  while (legs.length < MAX_LEGS) {
+    const t = traceFlow(here.ctx, current);
+    const leg: JourneyLeg = { node: here.name, trace: t };
+    legs.push(leg);
+    disposition = t.disposition;
+    // a Service rewrite on the first node decides the destination for the rest of the journey
+    const lb = t.hops.find((h) => h.kind === 'socket-lb' || h.kind === 'tc-lb' || h.kind === 'kube-proxy');
+    if (lb?.backend) {
+      const host = endpointHost(lb.backend);
+      current = { ...current, dst: host, dport: Number(lb.backend.slice(lb.backend.lastIndexOf(':') + 1)) };
+      delete current.backend;
+    }
+    if (t.disposition !== 'forwarded') break;
+    const next = nextAddress(t);
+    const nextNode = next ? nodes.find((nd) => nd !== here && owns(nd, next)) : undefined;
+    const key = `${here.name}>${next}`;
+    if (!next || !nextNode || seen.has(key)) {
+      leftAt = next ?? 'an unknown next hop';
+      leg.next = !next ? 'the next hop is unknown' : seen.has(key) ? `loop: ${here.name} sent it to ${next} before` : `${next} is not an address of any captured node: the journey leaves the captured set here`;
+      disposition = seen.has(key) ? 'dropped' : 'forwarded';
+      break;
+    }
+    seen.add(key);
+    leg.next = `${next} belongs to ${nextNode.name}`;
+    here = nextNode;
+  }
+  if (legs.length >= MAX_LEGS) warnings.push({ code: 'too-many-hops', message: `stopped after ${MAX_LEGS} nodes` });
+  const journey: Journey = { schemaVersion: 1, flow, legs, disposition, warnings, ...(leftAt ? { leftAt } : {}) };
+  const last = legs[legs.length - 1]!.trace;
+  return { journey, exitCode: leftAt ? exitFor({ ...last, disposition: 'forwarded' }) : exitFor({ ...last, disposition }) };
+}
