@@ -118,6 +118,9 @@ layers program the same frontend differently. Exit 0 found, 1 no frontend matche
     .option('--exec <prefix>', 'run every probe through this prefix, split on spaces, no shell (e.g. "ip netns exec node1", "ssh node1")')
     .option('--node <name>', 'node name for the manifest (default: uname -n of the node)')
     .option('--timeout <ms>', 'per-probe timeout in milliseconds', '20000')
+    .option('--cluster', 'capture several nodes into <output>/<node>/ (give each with --node-exec)')
+    .option('--node-exec <name=prefix...>', 'with --cluster: a node and the prefix that reaches it, e.g. node1="ssh node1"')
+    .option('--concurrency <n>', 'with --cluster: nodes captured at once', '8')
     .addHelpText(
       'after',
       `
@@ -128,8 +131,25 @@ Examples:
 
 WireGuard private and preshared keys are replaced by (redacted) before anything is written.`,
     )
-    .action(async (o: { output: string; exec?: string; node?: string; timeout: string }) => {
+    .action(async (o: { output: string; exec?: string; node?: string; timeout: string; cluster?: boolean; nodeExec?: string[]; concurrency: string }) => {
       if (!/^\d{1,7}$/.test(o.timeout)) throw new UsageError(`--timeout must be milliseconds, not ${JSON.stringify(o.timeout)}`);
+      if (o.cluster) {
+        if (!io.liveRunner) throw new UsageError('live probing is not available in this build');
+        if (!/^\d{1,4}$/.test(o.concurrency) || Number(o.concurrency) < 1) throw new UsageError('--concurrency must be a positive number');
+        const nodes = (o.nodeExec ?? []).map((spec) => {
+          const m = /^([A-Za-z0-9][A-Za-z0-9_.-]{0,62})=(.+)$/.exec(spec);
+          if (!m) throw new UsageError(`--node-exec takes name=prefix, not ${JSON.stringify(spec)}`);
+          const prefix = m[2]!.trim().split(/\s+/);
+          return { name: m[1]!, prefix };
+        });
+        if (nodes.length === 0) throw new UsageError('--cluster needs at least one --node-exec name=prefix');
+        const { takeClusterSnapshot } = await import('./commands/snapshot.js');
+        const live = io.liveRunner;
+        const res = await takeClusterSnapshot((prefix) => live(prefix), { output: o.output, nodes, concurrency: Number(o.concurrency), timeoutMs: Number(o.timeout) });
+        io.stdout(`${res.summary}\n`);
+        exitCode = res.exitCode;
+        return;
+      }
       const prefix = o.exec === undefined ? [] : o.exec.trim().split(/\s+/).filter((x) => x !== '');
       if (o.exec !== undefined && prefix.length === 0) throw new UsageError('--exec needs a command prefix');
       if (!io.liveRunner) throw new UsageError('live probing is not available in this build');

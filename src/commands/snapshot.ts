@@ -47,3 +47,37 @@ export async function takeSnapshot(runner: Runner, req: SnapshotRequest): Promis
     if (archive) rmSync(dir, { recursive: true, force: true });
   }
 }
+
+export interface ClusterSnapshotRequest {
+  output: string;
+  nodes: { name: string; prefix: string[] }[];
+  concurrency: number;
+  timeoutMs?: number;
+}
+
+/**
+ * Captures every node into `<output>/<node>/`, a bounded number at a time. A node that cannot be reached or
+ * gives nothing is reported and the others go on; exit 3 only when no node could be captured.
+ */
+export async function takeClusterSnapshot(runnerFor: (prefix: string[]) => Runner, req: ClusterSnapshotRequest): Promise<{ summary: string; exitCode: number }> {
+  const lines: string[] = [];
+  let ok = 0;
+  let next = 0;
+  const worker = async () => {
+    while (next < req.nodes.length) {
+      const n = req.nodes[next++]!;
+      try {
+        const r = await takeSnapshot(runnerFor(n.prefix), { output: `${req.output}/${n.name}`, node: n.name, ...(req.timeoutMs !== undefined ? { timeoutMs: req.timeoutMs } : {}) });
+        ok++;
+        lines.push(r.summary.split('\n')[0]!);
+      } catch (e) {
+        lines.push(`${n.name}: not captured — ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(req.concurrency, req.nodes.length) }, worker));
+  lines.sort();
+  lines.unshift(`${req.output}: ${ok} of ${req.nodes.length} nodes captured`);
+  if (ok === 0) throw new SourceError(req.output, `no node could be captured (${lines.slice(1).join('; ')})`);
+  return { summary: lines.join('\n'), exitCode: ok === req.nodes.length ? EXIT.ok : EXIT.source };
+}
