@@ -23,6 +23,8 @@ export interface Journey {
   disposition: Trace['disposition'];
   /** set when the packet left the captured set of nodes */
   leftAt?: string;
+  /** the reply (dst → src) traced the same way, when the request was delivered */
+  returnPath?: { nodes: string[]; disposition: Trace['disposition']; leftAt?: string; differs: boolean };
   warnings: { code: string; message: string }[];
 }
 
@@ -33,6 +35,43 @@ interface Node {
 }
 
 const MAX_LEGS = 16;
+
+function walk(nodes: Node[], owns: (nd: Node, ip: string) => boolean, flow: Flow, dir: string): { legs: JourneyLeg[]; disposition: Trace['disposition']; leftAt?: string } {
+  let here = nodes.find((nd) => owns(nd, flow.src));
+  if (!here) throw new SourceError(dir, `no captured node owns the source ${flow.src}`);
+  const legs: JourneyLeg[] = [];
+  let current: Flow = flow;
+  let disposition: Trace['disposition'] = 'unknown';
+  let leftAt: string | undefined;
+  const seen = new Set<string>();
+  while (legs.length < MAX_LEGS) {
+    const t = traceFlow(here.ctx, current);
+    const leg: JourneyLeg = { node: here.name, trace: t };
+    legs.push(leg);
+    disposition = t.disposition;
+    // a Service rewrite on the first node decides the destination for the rest of the journey
+    const lb = t.hops.find((h) => h.kind === 'socket-lb' || h.kind === 'tc-lb' || h.kind === 'kube-proxy');
+    if (lb?.backend) {
+      const host = endpointHost(lb.backend);
+      current = { ...current, dst: host, dport: Number(lb.backend.slice(lb.backend.lastIndexOf(':') + 1)) };
+      delete current.backend;
+    }
+    if (t.disposition !== 'forwarded') break;
+    const next = nextAddress(t);
+    const nextNode = next ? nodes.find((nd) => nd !== here && owns(nd, next)) : undefined;
+    const key = `${here.name}>${next}`;
+    if (!next || !nextNode || seen.has(key)) {
+      leftAt = next ?? 'an unknown next hop';
+      leg.next = !next ? 'the next hop is unknown' : seen.has(key) ? `loop: ${here.name} sent it to ${next} before` : `${next} is not an address of any captured node: the journey leaves the captured set here`;
+      disposition = seen.has(key) ? 'dropped' : 'forwarded';
+      break;
+    }
+    seen.add(key);
+    leg.next = `${next} belongs to ${nextNode.name}`;
+    here = nextNode;
+  }
+  return { legs, disposition, ...(leftAt ? { leftAt } : {}) };
+}
 
 /** Where a forwarded packet goes next: the WireGuard endpoint, the next hop, or a gateway. */
 function nextAddress(t: Trace): string | undefined {
@@ -78,41 +117,25 @@ export async function runClusterTrace(dir: string, req: TraceRequest): Promise<{
     const k = classify(nd.ctx, ip).kind;
     return k === 'host' || k === 'local-pod';
   };
-  let here = nodes.find((nd) => owns(nd, flow.src));
-  if (!here) throw new SourceError(dir, `no captured node owns the source ${flow.src}`);
-  const legs: JourneyLeg[] = [];
-  let current: Flow = flow;
-  let disposition: Trace['disposition'] = 'unknown';
-  let leftAt: string | undefined;
-  const seen = new Set<string>();
-  while (legs.length < MAX_LEGS) {
-    const t = traceFlow(here.ctx, current);
-    const leg: JourneyLeg = { node: here.name, trace: t };
-    legs.push(leg);
-    disposition = t.disposition;
-    // a Service rewrite on the first node decides the destination for the rest of the journey
-    const lb = t.hops.find((h) => h.kind === 'socket-lb' || h.kind === 'tc-lb' || h.kind === 'kube-proxy');
-    if (lb?.backend) {
-      const host = endpointHost(lb.backend);
-      current = { ...current, dst: host, dport: Number(lb.backend.slice(lb.backend.lastIndexOf(':') + 1)) };
-      delete current.backend;
-    }
-    if (t.disposition !== 'forwarded') break;
-    const next = nextAddress(t);
-    const nextNode = next ? nodes.find((nd) => nd !== here && owns(nd, next)) : undefined;
-    const key = `${here.name}>${next}`;
-    if (!next || !nextNode || seen.has(key)) {
-      leftAt = next ?? 'an unknown next hop';
-      leg.next = !next ? 'the next hop is unknown' : seen.has(key) ? `loop: ${here.name} sent it to ${next} before` : `${next} is not an address of any captured node: the journey leaves the captured set here`;
-      disposition = seen.has(key) ? 'dropped' : 'forwarded';
-      break;
-    }
-    seen.add(key);
-    leg.next = `${next} belongs to ${nextNode.name}`;
-    here = nextNode;
-  }
+  const fwd = walk(nodes, owns, flow, dir);
+  const { legs, disposition, leftAt } = fwd;
   if (legs.length >= MAX_LEGS) warnings.push({ code: 'too-many-hops', message: `stopped after ${MAX_LEGS} nodes` });
   const journey: Journey = { schemaVersion: 1, flow, legs, disposition, warnings, ...(leftAt ? { leftAt } : {}) };
+  if (disposition === 'delivered') {
+    // the reply goes from the (possibly rewritten) destination back to the source
+    const lastFlow = legs[legs.length - 1]!.trace.flow;
+    const reply: Flow = { src: lastFlow.dst, dst: flow.src, proto: flow.proto, ...(flow.dport !== undefined ? { sport: flow.dport } : {}), ...(flow.sport !== undefined ? { dport: flow.sport } : {}) };
+    try {
+      const back = walk(nodes, owns, reply, dir);
+      const nodesBack = back.legs.map((l) => l.node);
+      const differs = nodesBack.join('>') !== [...legs.map((l) => l.node)].reverse().join('>');
+      journey.returnPath = { nodes: nodesBack, disposition: back.disposition, differs, ...(back.leftAt ? { leftAt: back.leftAt } : {}) };
+      if (differs) warnings.push({ code: 'asymmetric', message: `the reply takes ${nodesBack.join(' → ')}, not the request's path reversed (${[...legs.map((l) => l.node)].reverse().join(' → ')}): stateful filters and rp_filter on the way may drop it` });
+      if (back.disposition === 'dropped' || back.disposition === 'no-route') warnings.push({ code: 'reply-lost', message: `the reply is ${back.disposition} on ${nodesBack[nodesBack.length - 1]}` });
+    } catch (e) {
+      warnings.push({ code: 'reply-unknown', message: `the reply path could not be traced: ${e instanceof Error ? e.message : String(e)}` });
+    }
+  }
   const last = legs[legs.length - 1]!.trace;
   return { journey, exitCode: leftAt ? exitFor({ ...last, disposition: 'forwarded' }) : exitFor({ ...last, disposition }) };
 }

@@ -13,6 +13,7 @@ export function renderJourneyText(j: Journey, opts: RenderOptions): string {
     out.push('');
   });
   out.push(`journey: ${j.disposition.toUpperCase()}${j.leftAt ? ` (leaves the captured nodes towards ${j.leftAt})` : ''}`);
+  if (j.returnPath) out.push(`reply: ${j.returnPath.nodes.join(' → ')} — ${j.returnPath.disposition.toUpperCase()}${j.returnPath.differs ? c.yellow(' (asymmetric)') : ''}`);
   for (const w of j.warnings) out.push(c.yellow(`  - ${w.message}`));
   return out.join('\n') + '\n';
 }

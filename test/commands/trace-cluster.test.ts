@@ -35,3 +35,17 @@ describe('trace --cluster: node by node across the captured snapshots', () => {
     await expect(runClusterTrace(dir('kind-v4'), { src: '198.51.100.1', dst: '10.244.2.7' })).rejects.toThrow(/no captured node owns the source 198.51.100.1/);
   });
 });
+
+describe('trace --cluster: the reply', () => {
+  it('is traced back and matches the request reversed on the L2 pair', async () => {
+    const { journey } = await runClusterTrace(dir('kind-v4'), { src: '10.244.1.12', dst: '10.244.2.7', proto: 'tcp', port: 8080 });
+    expect(journey.returnPath).toEqual({ nodes: ['k2', 'k1'], disposition: 'delivered', differs: false });
+  });
+
+  it('through the WireGuard gateway comes back the same way', async () => {
+    const { journey } = await runClusterTrace(dir('v6-wg'), { src: '2001:db8:42::a:5', dst: '2001:db8:42::c:9', proto: 'tcp', port: 443 });
+    expect(journey.returnPath?.nodes).toEqual(['node-c', 'gateway', 'node-a']);
+    expect(journey.returnPath?.disposition).toBe('delivered');
+    expect(journey.warnings.map((w) => w.code)).not.toContain('asymmetric');
+  });
+});
