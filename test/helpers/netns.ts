@@ -47,3 +47,41 @@ export function sysctlIn(ns: string, settings: string[]): void {
 export function delNetns(...names: string[]): void {
   for (const n of names) spawnSync('ip', ['netns', 'del', n]);
 }
+
+/**
+ * Tests that load BPF programs or links change machine-wide state that `bpftool prog|link show` report in
+ * every namespace; tests that compare two captures of that state take this lock so they never interleave.
+ */
+const LOCK = '/tmp/netpath-test-global-bpf.lock';
+export async function acquireBpfLock(timeoutMs = 180_000): Promise<void> {
+  const { mkdirSync, writeFileSync, readFileSync, rmSync } = await import('node:fs');
+  const start = Date.now();
+  for (;;) {
+    try {
+      mkdirSync(LOCK);
+      writeFileSync(`${LOCK}/pid`, String(process.pid));
+      return;
+    } catch {
+      let holder = NaN;
+      try {
+        holder = Number(readFileSync(`${LOCK}/pid`, 'utf8'));
+      } catch {
+        /* being created */
+      }
+      let alive = true;
+      if (Number.isInteger(holder)) {
+        try {
+          process.kill(holder, 0);
+        } catch {
+          alive = false;
+        }
+      }
+      if (!alive) rmSync(LOCK, { recursive: true, force: true });
+      else if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${LOCK}`);
+      else await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+export function releaseBpfLock(): void {
+  spawnSync('rm', ['-rf', LOCK]);
+}

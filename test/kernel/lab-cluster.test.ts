@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli.js';
 import { createLiveRunner } from '../../src/exec/live.js';
 import { runClusterTrace } from '../../src/commands/trace-cluster.js';
-import { canUseNetns } from '../helpers/netns.js';
+import { acquireBpfLock, canUseNetns, releaseBpfLock } from '../helpers/netns.js';
 
 // The multi-host lab (scripts/lab/v6-wg.sh: nodes A and B on one L2, node C behind a gateway, a wireguard-go
 // tunnel, pods as namespaces, tcx programs) built for real, every node captured live with
@@ -30,11 +30,13 @@ async function cli(argv: string[]) {
 }
 
 describe.skipIf(!canRun)('multi-host lab captured live and traced across nodes', () => {
-  beforeAll(() => {
+  beforeAll(async () => {
+    await acquireBpfLock();
     execFileSync('bash', [lab, 'up'], { stdio: 'ignore', timeout: 120_000 });
   }, 150_000);
   afterAll(() => {
     spawnSync('bash', [lab, 'down'], { stdio: 'ignore' });
+    releaseBpfLock();
     rmSync(out, { recursive: true, force: true });
   });
 

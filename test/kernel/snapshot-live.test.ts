@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli.js';
 import { createLiveRunner } from '../../src/exec/live.js';
-import { addNetns, canUseNetns, delNetns, ipBatch, sysctlIn, uniqueName } from '../helpers/netns.js';
+import { acquireBpfLock, addNetns, canUseNetns, delNetns, ipBatch, releaseBpfLock, sysctlIn, uniqueName } from '../helpers/netns.js';
 
 // A node in a namespace, captured with `netpath snapshot --exec "ip netns exec NODE"` into a directory and a
 // .tar.gz, then traced offline from both and live through the same prefix: all three answers must be equal.
@@ -26,7 +26,8 @@ async function cli(argv: string[]) {
 }
 
 describe.skipIf(!canUseNetns())('snapshot of a live node, traced offline and live', () => {
-  beforeAll(() => {
+  beforeAll(async () => {
+    await acquireBpfLock();
     addNetns(NODE, POD);
     ipBatch(NODE, [
       'link set lo up',
@@ -44,6 +45,7 @@ describe.skipIf(!canUseNetns())('snapshot of a live node, traced offline and liv
     sysctlIn(NODE, ['net.ipv4.ip_forward=1']);
   });
   afterAll(() => {
+    releaseBpfLock();
     delNetns(POD, NODE);
     rmSync(out, { recursive: true, force: true });
   });

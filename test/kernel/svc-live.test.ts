@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli.js';
 import { createLiveRunner } from '../../src/exec/live.js';
-import { canUseNetns, delNetns, addNetns, uniqueName } from '../helpers/netns.js';
+import { acquireBpfLock, canUseNetns, delNetns, addNetns, releaseBpfLock, uniqueName } from '../helpers/netns.js';
 
 // Cilium's LB maps pinned where the agent pins them (/sys/fs/bpf/tc/globals) and socket-LB programs named like
 // Cilium's on /run/cilium/cgroupv2 — both inside a private mount namespace, so this machine's real bpffs and
@@ -53,7 +53,8 @@ const MAPS: [string, number, number, [string, string][]][] = [
 ];
 
 describe.skipIf(!canRun)('Service sources read live: pinned LB maps, socket-LB hooks, kube-proxy rules', () => {
-  beforeAll(() => {
+  beforeAll(async () => {
+    await acquireBpfLock();
     holder = spawn('unshare', ['-m', '--propagation', 'private', 'sleep', '600'], { stdio: 'ignore' });
     execFileSync('sleep', ['0.3']);
     inMnt(['mount', '-t', 'bpf', 'bpf', '/sys/fs/bpf']);
@@ -88,6 +89,7 @@ describe.skipIf(!canRun)('Service sources read live: pinned LB maps, socket-LB h
   }, 60_000);
 
   afterAll(() => {
+    releaseBpfLock();
     holder?.kill('SIGKILL');
     delNetns(NS, NFT);
     if (cgroupDir && existsSync(cgroupDir)) rmdirSync(cgroupDir);
