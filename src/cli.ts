@@ -121,6 +121,7 @@ layers program the same frontend differently. Exit 0 found, 1 no frontend matche
     .option('--cluster', 'capture several nodes into <output>/<node>/ (give each with --node-exec)')
     .option('--node-exec <name=prefix...>', 'with --cluster: a node and the prefix that reaches it, e.g. node1="ssh node1"')
     .option('--concurrency <n>', 'with --cluster: nodes captured at once', '8')
+    .option('--kubectl', 'with --cluster: find the nodes with kubectl (the Cilium agent pod on each) and probe through kubectl exec')
     .addHelpText(
       'after',
       `
@@ -131,7 +132,7 @@ Examples:
 
 WireGuard private and preshared keys are replaced by (redacted) before anything is written.`,
     )
-    .action(async (o: { output: string; exec?: string; node?: string; timeout: string; cluster?: boolean; nodeExec?: string[]; concurrency: string }) => {
+    .action(async (o: { output: string; exec?: string; node?: string; timeout: string; cluster?: boolean; nodeExec?: string[]; concurrency: string; kubectl?: boolean }) => {
       if (!/^\d{1,7}$/.test(o.timeout)) throw new UsageError(`--timeout must be milliseconds, not ${JSON.stringify(o.timeout)}`);
       if (o.cluster) {
         if (!io.liveRunner) throw new UsageError('live probing is not available in this build');
@@ -142,8 +143,9 @@ WireGuard private and preshared keys are replaced by (redacted) before anything 
           const prefix = m[2]!.trim().split(/\s+/);
           return { name: m[1]!, prefix };
         });
-        if (nodes.length === 0) throw new UsageError('--cluster needs at least one --node-exec name=prefix');
-        const { takeClusterSnapshot } = await import('./commands/snapshot.js');
+        const { takeClusterSnapshot, discoverCiliumNodes } = await import('./commands/snapshot.js');
+        if (o.kubectl) nodes.push(...(await discoverCiliumNodes(io.liveRunner([]))));
+        if (nodes.length === 0) throw new UsageError('--cluster needs --kubectl or at least one --node-exec name=prefix');
         const live = io.liveRunner;
         const res = await takeClusterSnapshot((prefix) => live(prefix), { output: o.output, nodes, concurrency: Number(o.concurrency), timeoutMs: Number(o.timeout) });
         io.stdout(`${res.summary}\n`);

@@ -81,3 +81,33 @@ export async function takeClusterSnapshot(runnerFor: (prefix: string[]) => Runne
   if (ok === 0) throw new SourceError(req.output, `no node could be captured (${lines.slice(1).join('; ')})`);
   return { summary: lines.join('\n'), exitCode: ok === req.nodes.length ? EXIT.ok : EXIT.source };
 }
+
+export const CILIUM_PODS_ARGV = ['kubectl', '-n', 'kube-system', 'get', 'pods', '-l', 'k8s-app=cilium', '-o', 'json'];
+
+/**
+ * Nodes of a cluster and the prefix that reaches each one: `kubectl exec` into the Cilium agent pod on it
+ * (read-only probes run inside the agent container, which has ip, tc, bpftool and cilium-dbg).
+ */
+export async function discoverCiliumNodes(runner: Runner): Promise<{ name: string; prefix: string[] }[]> {
+  const r = await runner(CILIUM_PODS_ARGV, { timeoutMs: 30_000 });
+  if (r.failed) throw new SourceError('kubectl', r.message ?? r.failed);
+  if (r.exitCode !== 0) throw new SourceError('kubectl', (r.stderr.split('\n')[0] ?? '').trim() || `exit code ${r.exitCode}`);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(r.stdout);
+  } catch {
+    throw new SourceError('kubectl', 'get pods -o json did not print JSON');
+  }
+  const items = (doc as { items?: unknown }).items;
+  if (!Array.isArray(items)) throw new SourceError('kubectl', 'get pods -o json has no items list');
+  const out: { name: string; prefix: string[] }[] = [];
+  for (const it of items) {
+    const pod = (it as { metadata?: { name?: unknown } }).metadata?.name;
+    const node = (it as { spec?: { nodeName?: unknown } }).spec?.nodeName;
+    const phase = (it as { status?: { phase?: unknown } }).status?.phase;
+    if (typeof pod !== 'string' || typeof node !== 'string' || !/^[a-z0-9][a-z0-9.-]{0,252}$/.test(pod) || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$/.test(node)) continue;
+    if (phase !== undefined && phase !== 'Running') continue;
+    out.push({ name: node, prefix: ['kubectl', '-n', 'kube-system', 'exec', pod, '-c', 'cilium-agent', '--'] });
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}

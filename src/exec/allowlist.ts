@@ -81,6 +81,8 @@ const ENTRIES: Slot[][] = [
   ['cilium', 'bpf', 'lb', 'list'],
   ['cilium', 'endpoint', 'list', '-o', 'json'],
   ['cilium', 'config', '-a'],
+  // cluster discovery (`snapshot --cluster --kubectl`): which Cilium agent pod runs on which node
+  ['kubectl', '-n', 'kube-system', 'get', 'pods', '-l', 'k8s-app=cilium', '-o', 'json'],
 ];
 
 /** `sysctl` takes a variable list of keys: only `net.*` reads, never `-w` or `key=value`. */

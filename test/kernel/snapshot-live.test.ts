@@ -84,3 +84,12 @@ describe.skipIf(!canUseNetns())('snapshot of a live node, traced offline and liv
     expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
   });
 });
+
+describe('snapshot --cluster --kubectl without a cluster', () => {
+  it('names kubectl and exits 3 when it is missing or cannot reach a cluster', async () => {
+    const r = await cli(['snapshot', '--cluster', '--kubectl', '-o', join(out, 'k')]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/^netpath: kubectl: /);
+    expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+  });
+});
