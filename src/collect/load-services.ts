@@ -2,6 +2,7 @@ import type { ServiceEntry } from '../model/service.js';
 import type { Address, SourceReport, Warning } from '../model/types.js';
 import { NetpathError, SourceError } from '../errors.js';
 import { parseCiliumLbList, parseCiliumServiceList } from '../tools/cilium-lb/index.js';
+import { parseCiliumStatus } from '../tools/cilium/index.js';
 import { decodeLbMaps, LB_MAP_NAMES, type LbMapDumps } from '../tools/bpf-map/index.js';
 import { kubeProxyServicesFromIptables, kubeProxyServicesFromNft, parseIptablesSave, parseIpvsadm, parseNftRuleset, ipvsVipsFromAddrs } from '../tools/kube-proxy/index.js';
 import type { ProbeSource } from './source.js';
@@ -87,8 +88,16 @@ export async function loadServices(source: ProbeSource, addrs: Address[]): Promi
     }
   }
   if (Object.keys(dumps).length > 0) {
+    // the agent's version, when the snapshot has it, narrows the byte layout; the data can still overrule it
+    let version: string | undefined;
     try {
-      const d = decodeLbMaps(dumps, { probes });
+      const st = await source.read('cilium-status');
+      if (st) version = parseCiliumStatus(st.text, 'cilium-status').value.version;
+    } catch {
+      version = undefined;
+    }
+    try {
+      const d = decodeLbMaps(dumps, { probes, ...(version ? { version } : {}) });
       out.entries.push(...d.value.services);
       out.warnings.push(...d.warnings);
       out.lbLayout = d.value.layout;

@@ -10,7 +10,7 @@ describe('kind-v4-svc snapshot (k1 with LB maps built in the kernel)', () => {
   it('svc lookup decodes both Services from the raw maps', async () => {
     const r = await runSvcLookup(snap(), '10.96.0.10:53/udp');
     expect(r.exitCode).toBe(0);
-    expect(r.result.frontends[0]).toMatchObject({ frontend: '10.96.0.10:53/UDP', type: 'ClusterIP', sources: ['cilium-bpf'] });
+    expect(r.result.frontends[0]).toMatchObject({ frontend: '10.96.0.10:53/ANY', type: 'ClusterIP', sources: ['cilium-bpf'] });
     expect(r.result.frontends[0]!.backends.map((b) => `${b.address}:${b.port}`)).toEqual(['10.244.1.57:53', '10.244.2.7:53']);
     const np = await runSvcLookup(snap(), '172.18.0.2:31940');
     expect(np.result.frontends[0]).toMatchObject({ type: 'NodePort' });
