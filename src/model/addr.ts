@@ -48,7 +48,9 @@ export function canonPrefix(text: string, family?: Family): string | null {
     len = Number(l);
     if (len > max) return null;
   }
-  const bytes = ipToBytes(a)!;
+  // familyOf accepts a zone id (`fe80::1%eth0/64`) but ipToBytes does not: not a routable prefix.
+  const bytes = ipToBytes(a);
+  if (bytes === null) return null;
   maskBytes(bytes, len);
   return `${bytesToIp(bytes)}/${len}`;
 }
