@@ -2,7 +2,7 @@ import type { Link, Parsed } from '../../model/types.js';
 import { ev } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { ipLinkSchema, zodWhy } from './schema.js';
-import { Notes, isJson, jsonArray, prep } from './common.js';
+import { Notes, isJson, jsonArray, prep, u32 } from './common.js';
 
 const XDP_MODES: Record<number, string> = { 1: 'driver', 2: 'generic', 3: 'offload', 4: 'multi' };
 // head-line words of `ip link` text for an attached XDP program (iproute2 print_linkinfo)
@@ -85,7 +85,12 @@ function linkTextParse(clean: string, probe: string, notes: Notes, byName: { lin
       const tok = rest.trim().split(/\s+/);
       for (let i = 0; i < tok.length; i++) {
         const k = tok[i]!;
-        if (k === 'mtu') cur.mtu = Number(tok[++i]);
+        if (k === 'mtu') {
+          // a cut or garbled line (`mtu qdisc …`, `mtu 9x`) would give NaN: leave mtu unknown and say so
+          const m = u32(tok[++i] ?? '');
+          if (m !== undefined) cur.mtu = m;
+          else notes.note('bad-value', 'unreadable mtu', cur.name);
+        }
         else if (k === 'state') cur.operstate = tok[++i]!;
         else if (k === 'master') cur.master = tok[++i]!;
         else if (k.startsWith('xdp')) {
