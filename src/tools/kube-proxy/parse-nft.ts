@@ -151,7 +151,10 @@ function jsonRule(obj: Record<string, unknown>, probe: string, warnings: Warning
       }
       if (isObj(o.key) && isObj(o.key.numgen)) {
         const ng = o.key.numgen;
-        rule.numgen = { mode: String(ng.mode ?? '?'), mod: Number(ng.mod), offset: Number(ng.offset ?? 0) };
+        const off = ng.offset ?? 0;
+        // a missing or non-integer mod/offset would become NaN and skew the endpoint probabilities
+        if (isU32(ng.mod) && isU32(off)) rule.numgen = { mode: String(ng.mode ?? '?'), mod: ng.mod, offset: off };
+        else unknown.push('numgen');
       }
     } else if (k === 'dnat') {
       if (typeof o.addr === 'string') {
@@ -412,12 +415,17 @@ function textRule(family: string, table: string, chain: string, toks: string[], 
       if (left === 'numgen') {
         // numgen random mod N [offset K] vmap { ... }
         const mode = toks[i] ?? '?';
-        const mod = toks[i + 1] === 'mod' ? Number(toks[i + 2]) : NaN;
+        // a cut line (`numgen random mod`) must not yield NaN: the rule is then not understood
+        const mod = toks[i + 1] === 'mod' ? u32Text(toks[i + 2]) : undefined;
         i += 3;
-        let offset = 0;
+        let offset: number | undefined = 0;
         if (toks[i] === 'offset') {
-          offset = Number(toks[i + 1]);
+          offset = u32Text(toks[i + 1]);
           i += 2;
+        }
+        if (mod === undefined || offset === undefined) {
+          unknown.push('numgen');
+          break;
         }
         rule.numgen = { mode, mod, offset };
         if (toks[i] === 'vmap' && toks[i + 1] === '{') {
@@ -653,4 +661,12 @@ function parseNftText(text: string, probe: string): Parsed<NftRuleset> {
 export function parseNftRuleset(text: string, probe: string): Parsed<NftRuleset> {
   const t = cleanText(text);
   return looksLikeJson(t) ? parseNftJson(t, probe) : parseNftText(t, probe);
+}
+
+function isU32(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
+}
+
+function u32Text(t: string | undefined): number | undefined {
+  return t !== undefined && /^\d{1,10}$/.test(t) && Number(t) <= 0xffffffff ? Number(t) : undefined;
 }
