@@ -63,8 +63,8 @@ class NftExtractor {
             if (rule.numgen.mode === 'random' && rule.numgen.mod === n) b.probability = Math.round((1 / n) * 1e9) / 1e9;
             r.backends.push(b);
           }
-          r.evidence.push(...ep.evidence);
-          r.missing.push(...ep.missing);
+          append(r.evidence, ep.evidence);
+          append(r.missing, ep.missing);
         }
         continue;
       }
@@ -222,11 +222,17 @@ class NftExtractor {
   }
 }
 
+// push(...xs) passes every element as an argument: past ~100k (a ruleset whose chains repeat,
+// e.g. a concatenated 5 MB `nft list ruleset`) it throws RangeError instead of appending.
+function append<T>(dst: T[], src: readonly T[]): void {
+  for (const x of src) dst.push(x);
+}
+
 function merge(r: Res, sub: Res): void {
-  r.backends.push(...sub.backends);
-  r.evidence.push(...sub.evidence);
-  r.masq.push(...sub.masq);
-  r.missing.push(...sub.missing);
+  append(r.backends, sub.backends);
+  append(r.evidence, sub.evidence);
+  append(r.masq, sub.masq);
+  append(r.missing, sub.missing);
   if (sub.affinity !== undefined) r.affinity = sub.affinity;
   if (sub.etpLocal) r.etpLocal = true;
 }
@@ -238,8 +244,8 @@ export function kubeProxyServicesFromNft(rs: NftRuleset, probe: string): Parsed<
   for (const t of rs.tables) {
     if (t.name !== 'kube-proxy' || (t.family !== 'ip' && t.family !== 'ip6')) continue;
     const x = new NftExtractor(t, probe, t.family === 'ip6' ? 6 : 4);
-    value.push(...x.run());
-    warnings.push(...x.warnings);
+    append(value, x.run());
+    append(warnings, x.warnings);
   }
   return { value, warnings };
 }
