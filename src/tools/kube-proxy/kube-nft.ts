@@ -45,6 +45,9 @@ class NftExtractor {
       return r;
     }
     const kind = name.split('-')[0];
+    // A chain reached twice from one chain adds nothing new (the sub-result is the same) but
+    // doubles its backends; a ruleset listed twice over made that exponential in the depth.
+    const done = new Set<string>();
     for (const rule of c.rules) {
       r.evidence.push(rule.source);
       const v = rule.verdict;
@@ -57,7 +60,8 @@ class NftExtractor {
         if (rule.numgen.mode !== 'random' || rule.numgen.mod !== n) this.warnings.push(warn('kube-proxy-nft-numgen', `${name}: numgen ${rule.numgen.mode} mod ${rule.numgen.mod} over ${n} endpoints`, this.probe));
         for (const el of rule.vmap.elements) {
           const t = el.verdict.target;
-          if (!t) continue;
+          if (!t || done.has(t)) continue;
+          done.add(t);
           const ep = this.endpoint(t);
           for (const b of ep.backends) {
             if (rule.numgen.mode === 'random' && rule.numgen.mod === n) b.probability = Math.round((1 / n) * 1e9) / 1e9;
@@ -85,11 +89,15 @@ class NftExtractor {
             continue;
           }
           if (tk === 'local') r.etpLocal = true;
+          if (done.has(v.target)) continue;
+          done.add(v.target);
           const sub = this.resolve(v.target, depth + 1);
           merge(r, sub);
           continue;
         }
         if (tk === 'local' || tk === 'service' || tk === 'external') {
+          if (done.has(v.target)) continue;
+          done.add(v.target);
           merge(r, this.resolve(v.target, depth + 1));
           continue;
         }
@@ -134,6 +142,10 @@ class NftExtractor {
     const nodeportIps = (this.set('nodeport-ips')?.elements ?? []).map((e) => e.key[0] ?? '');
 
     const add = (addr: string, proto: L4Proto, port: number, type: ServiceType, chain: string, ev: Evidence, typeNote?: string): ServiceEntry => {
+      // A map holds one element per key: a repeated `add element` (a transaction applied twice)
+      // is the same Service, not another one with every backend again.
+      const prior = byKey.get(`${addr}|${proto}|${port}`);
+      if (prior !== undefined && prior.chain === chain && prior.type === type) return prior;
       const res = this.resolve(chain);
       const e: ServiceEntry = { source: 'kube-proxy-nftables', frontend: { address: addr, port, proto }, type, flags: { algorithm: 'random' }, backends: res.backends, chain, evidence: [ev, ...res.evidence] };
       const name = nftChainServiceName(chain);
