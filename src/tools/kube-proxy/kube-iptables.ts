@@ -99,8 +99,11 @@ class Extractor {
   }
 
   private chain(name: string): IptablesChain | undefined {
-    return this.nat?.chains.find((c) => c.name === name);
+    this.natIndex ??= new Map((this.nat?.chains ?? []).map((c) => [c.name, c]));
+    return this.natIndex.get(name);
   }
+
+  private natIndex: Map<string, IptablesChain> | undefined;
 
   private w(code: string, rule: IptablesRule | undefined, msg: string): void {
     this.warnings.push(warn(code, rule ? `line ${rule.line}: ${msg}` : msg, this.probe));

@@ -225,11 +225,19 @@ export function parseIptablesSave(text: string, probe: string): Parsed<IptablesR
   let recognised = 0;
   let content = 0;
   const w = (lineNo: number, code: string, msg: string) => warnings.push(warn(code, `line ${lineNo}: ${msg}`, probe));
+  // by name: a linear search per line is quadratic on a 10,000-Service dump
+  const chainIndex = new Map<IptablesTable, Map<string, IptablesChain>>();
   const getChain = (t: IptablesTable, name: string): IptablesChain => {
-    let c = t.chains.find((x) => x.name === name);
+    let idx = chainIndex.get(t);
+    if (!idx) {
+      idx = new Map(t.chains.map((x) => [x.name, x]));
+      chainIndex.set(t, idx);
+    }
+    let c = idx.get(name);
     if (!c) {
       c = { name, declared: false, rules: [] };
       t.chains.push(c);
+      idx.set(name, c);
     }
     return c;
   };
@@ -314,6 +322,7 @@ export function parseIptablesSave(text: string, probe: string): Parsed<IptablesR
     if ((cmd === '-X' || cmd === '--delete-chain') && chainName !== undefined) {
       table.deletedChains.push(chainName);
       table.chains = table.chains.filter((c) => c.name !== chainName);
+      chainIndex.get(table)?.delete(chainName);
       recognised++;
       continue;
     }
