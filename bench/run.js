@@ -1,0 +1,251 @@
+#!/usr/bin/env node
+// `npm run bench`: median wall time and peak RSS of netpath's main commands on a large generated
+// snapshot, next to jq, grep and the kernel's own `ip route get` on the same data.
+//   node bench/run.js [--runs N] [--scale F] [--no-kernel]
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, release, totalmem, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..');
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const RUNS = Number(opt('--runs', '3'));
+const SCALE = opt('--scale', '1');
+const NAME = SCALE === '1' ? 'large' : `large-x${SCALE}`;
+const SNAP = join(here, 'out', NAME);
+const META = join(here, 'out', `${NAME}.meta.json`);
+const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+const tmp = mkdtempSync(join(tmpdir(), 'np-bench-'));
+
+if (!existsSync(join(SNAP, 'manifest.json')) || !existsSync(META)) {
+  console.log(`generating ${SNAP} (scale ${SCALE}) ...`);
+  const g = spawnSync(process.execPath, [join(here, 'gen.mjs'), SNAP, '--scale', SCALE], { stdio: 'inherit' });
+  if (g.status !== 0) process.exit(g.status ?? 1);
+}
+const meta = JSON.parse(readFileSync(META, 'utf8'));
+
+/** One run of a command: wall time from here, peak RSS from /usr/bin/time -v or the node hook. */
+function once(cmd, argv) {
+  const rssFile = join(tmp, 'rss');
+  rmSync(rssFile, { force: true });
+  let file = cmd;
+  let a = argv;
+  const env = { ...process.env };
+  if (TIME) {
+    file = TIME;
+    a = ['-v', '-o', rssFile, cmd, ...argv];
+  } else if (cmd === process.execPath) {
+    // no /usr/bin/time: the child reports its own resourceUsage().maxRSS at exit
+    a = ['--import', join(here, 'rss-hook.mjs'), ...argv];
+    env.NP_BENCH_RSS_FILE = rssFile;
+  }
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(file, a, { env, maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'pipe'] });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  let rssKb;
+  if (existsSync(rssFile)) {
+    const t = readFileSync(rssFile, 'utf8');
+    const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(t) ?? /^(\d+)$/m.exec(t);
+    if (m) rssKb = Number(m[1]);
+  }
+  return { ms, rssKb, status: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+const rows = [];
+function bench(label, cmd, argv, runs = RUNS) {
+  const rs = [];
+  for (let i = 0; i < runs; i++) rs.push(once(cmd, argv));
+  const row = {
+    label,
+    command: [cmd === process.execPath ? 'node' : cmd, ...argv].join(' ').replaceAll(root + '/', ''),
+    runs,
+    medianMs: median(rs.map((r) => r.ms)),
+    peakRssKb: rs.every((r) => r.rssKb !== undefined) ? Math.max(...rs.map((r) => r.rssKb)) : undefined,
+    exit: [...new Set(rs.map((r) => r.status))].join(','),
+    firstLine: rs[0].stdout.split('\n').find((l) => l.trim() !== '') ?? rs[0].stderr.split('\n')[0],
+  };
+  rows.push(row);
+  console.log(`  ${label}: ${(row.medianMs / 1000).toFixed(2)} s, ${row.peakRssKb ? (row.peakRssKb / 1024).toFixed(0) + ' MiB' : 'rss n/a'} (exit ${row.exit})`);
+  return row;
+}
+
+const cli = join(root, 'bin/netpath.js');
+const q = meta.query;
+console.log(`snapshot ${SNAP}: ${meta.v4Routes} IPv4 + ${meta.v6Routes} IPv6 routes, ${meta.counts.services} Services x ${meta.counts.backendsPerService}, ${meta.pods} pods; ${RUNS} runs each`);
+
+const tracePod = bench(`trace pod→remote pod`, process.execPath, [cli, 'trace', q.podSrc, q.remotePod, '--snapshot', SNAP, '--no-color']);
+const traceOut = bench(`trace pod→outside`, process.execPath, [cli, 'trace', q.podSrc, q.outside, '--snapshot', SNAP, '--no-color']);
+const svc = bench(`svc lookup`, process.execPath, [cli, 'svc', 'lookup', q.svc, '-s', SNAP, '--no-color']);
+
+const jqRows = {};
+const hasJq = spawnSync('jq', ['--version']).status === 0;
+if (hasJq) {
+  for (const f of ['ip-route4.json', 'ip-route6.json', 'bpf-map/cilium_lb4_services_v2.json', 'bpf-map/cilium_lb4_backends_v3.json']) {
+    jqRows[f] = bench(`jq empty ${f}`, 'jq', ['empty', join(SNAP, f)]);
+  }
+} else console.log('  jq: not installed, skipped');
+bench('grep -c KUBE-SEP iptables-save.txt', 'grep', ['-c', 'KUBE-SEP', join(SNAP, 'iptables-save.txt')]);
+
+const lk = once(process.execPath, [join(here, 'lookups.mjs'), SNAP, META, '1000000']);
+let lookups;
+try {
+  lookups = JSON.parse(lk.stdout.trim());
+  console.log(`  netpath FIB: ${lookups.routes} routes parsed in ${(lookups.parseMs / 1000).toFixed(2)} s, built in ${(lookups.buildMs / 1000).toFixed(2)} s, ${(lookups.perSecond / 1e6).toFixed(2)} M lookups/s`);
+} catch {
+  console.log(`  netpath FIB lookups failed: ${lk.stderr.split('\n')[0]}`);
+}
+
+const kernel = args.includes('--no-kernel') ? { skipped: '--no-kernel' } : kernelRouteGet();
+
+// ---------- report ----------
+const GiB = 1024 * 1024;
+const fmtS = (ms) => (ms / 1000).toFixed(2) + ' s';
+const fmtM = (kb) => (kb === undefined ? 'n/a' : (kb / 1024).toFixed(0) + ' MiB');
+console.log('\n| command | runs | median wall | peak RSS | exit |');
+console.log('|---|---|---|---|---|');
+for (const r of rows) console.log(`| \`${r.label}\` | ${r.runs} | ${fmtS(r.medianMs)} | ${fmtM(r.peakRssKb)} | ${r.exit} |`);
+if (lookups) console.log(`| netpath FIB lookups (in-process, after load) | 1 | ${(lookups.perSecond / 1e6).toFixed(2)} M/s | ${fmtM(lk.rssKb)} | ${lk.status} |`);
+if (kernel.perSecond) console.log(`| kernel \`ip -batch\` route get (${kernel.gets} lookups) | 1 | ${(kernel.perSecond / 1e3).toFixed(1)} k/s (load ${fmtS(kernel.loadMs)}) | ${fmtM(kernel.rssKb)} | 0 |`);
+else console.log(`| kernel \`ip route get\` | – | skipped: ${kernel.skipped} | | |`);
+
+const jq4 = jqRows['ip-route4.json'];
+const worst = Math.max(tracePod.medianMs, traceOut.medianMs);
+const worstRss = Math.max(tracePod.peakRssKb ?? 0, traceOut.peakRssKb ?? 0);
+const targets = [
+  ['trace ≤ 2 s', worst <= 2000, `${fmtS(worst)} (${(worst / 2000).toFixed(1)}×)`],
+  ['trace ≤ 1 GiB', worstRss > 0 ? worstRss <= GiB : undefined, `${fmtM(worstRss)} (${(worstRss / GiB).toFixed(1)}×)`],
+  ['svc lookup ≤ 1 s', svc.medianMs <= 1000, `${fmtS(svc.medianMs)} (${(svc.medianMs / 1000).toFixed(1)}×)`],
+  ['route lookups ≥ 1M/s after load', lookups ? lookups.perSecond >= 1e6 : undefined, lookups ? `${(lookups.perSecond / 1e6).toFixed(2)} M/s` : 'n/a'],
+  ['trace ≤ 0.3 × jq parse of ip-route4.json', jq4 ? worst <= 0.3 * jq4.medianMs : undefined, jq4 ? `${fmtS(worst)} vs 0.3 × ${fmtS(jq4.medianMs)} = ${fmtS(0.3 * jq4.medianMs)} (${(worst / jq4.medianMs).toFixed(2)} × jq)` : 'jq missing'],
+];
+console.log('\n| target | met | measured |');
+console.log('|---|---|---|');
+for (const [t, ok, m] of targets) console.log(`| ${t} | ${ok === undefined ? 'n/a' : ok ? 'yes' : '**no**'} | ${m} |`);
+const machine = `${cpus()[0]?.model ?? 'cpu?'} × ${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Linux ${release()}, Node ${process.version}`;
+console.log(`\nmachine: ${machine}`);
+writeFileSync(join(here, 'out', 'results.json'), JSON.stringify({ machine, date: new Date().toISOString(), scale: SCALE, meta: { counts: meta.counts, query: q }, rows, lookups, kernel, targets }, null, 2) + '\n');
+rmSync(tmp, { recursive: true, force: true });
+
+// ---------- the kernel on the same routes ----------
+function kernelRouteGet() {
+  if (process.getuid?.() !== 0) return { skipped: 'needs root (network namespace)' };
+  if (spawnSync('ip', ['-V']).status !== 0) return { skipped: 'ip not installed' };
+  const ns = `np-bench-${process.pid}`;
+  const ip = (...a) => spawnSync('ip', a, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const cleanup = () => ip('netns', 'del', ns);
+  const onSig = () => {
+    cleanup();
+    process.exit(130);
+  };
+  process.on('SIGINT', onSig);
+  process.on('SIGTERM', onSig);
+  try {
+    if (ip('netns', 'add', ns).status !== 0) return { skipped: 'ip netns add failed' };
+    const batch = join(tmp, 'load.batch');
+    const out = createBatch(batch);
+    const setup = [
+      // veth, not dummy: the dummy module is often not loadable in containers
+      'link add eth0 type veth peer name eth0-peer',
+      'link set eth0-peer up',
+      'link set eth0 up',
+      'addr add 172.18.0.2/16 dev eth0',
+      'link add cilium_host type veth peer name cilium_net',
+      'link set cilium_net up',
+      'link set cilium_host up',
+      'addr add 10.244.1.1/32 dev cilium_host',
+      'link set lo up',
+    ];
+    for (const l of setup) out.push(l);
+    for (const r of JSON.parse(readFileSync(join(SNAP, 'ip-rule4.json'), 'utf8'))) if (r.priority !== 0 && r.priority < 32766) out.push(`rule add ${ruleArgs(r)}`);
+    out.close();
+    // `ip -batch` takes no -6 per line: the IPv6 rules go in a batch of their own
+    const batch6 = join(tmp, 'rules6.batch');
+    const out6 = createBatch(batch6);
+    for (const r of JSON.parse(readFileSync(join(SNAP, 'ip-rule6.json'), 'utf8'))) if (r.priority !== 0 && r.priority < 32766) out6.push(`rule add ${ruleArgs(r)}`);
+    out6.close();
+    for (const [file, fam] of [[batch, []], [batch6, ['-6']]]) {
+      const ok = runBatch(ns, file, fam);
+      if (!ok.ok) return { skipped: `setup failed: ${ok.err}` };
+    }
+    const routes = join(tmp, 'routes.batch');
+    const rb = createBatch(routes);
+    let n = 0;
+    for (const f of ['ip-route4.json', 'ip-route6.json']) {
+      for (const r of JSON.parse(readFileSync(join(SNAP, f), 'utf8'))) {
+        const l = routeArgs(r);
+        if (l) {
+          rb.push(l);
+          n++;
+        }
+      }
+    }
+    rb.close();
+    const t0 = process.hrtime.bigint();
+    const loaded = spawnSync('ip', ['-n', ns, '-force', '-batch', routes], { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 28 });
+    const loadMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    const loadErrors = loaded.stderr.toString().split('\n').filter((l) => l.startsWith('RTNETLINK') || l.startsWith('Error')).length;
+    const count4 = ip('-n', ns, '-4', 'route', 'show', 'table', 'all').stdout.toString().split('\n').filter(Boolean).length;
+    const count6 = ip('-n', ns, '-6', 'route', 'show', 'table', 'all').stdout.toString().split('\n').filter(Boolean).length;
+    const gets = 100_000;
+    const dsts = [...meta.v4Probes, ...meta.v6Probes];
+    const gb = join(tmp, 'get.batch');
+    const g = createBatch(gb);
+    for (let i = 0; i < gets; i++) g.push(`route get ${dsts[i % dsts.length]}`);
+    g.close();
+    const r = once('ip', ['-n', ns, '-batch', gb]);
+    const perSecond = gets / (r.ms / 1000);
+    console.log(`  kernel: ${n} route adds in ${fmtSecs(loadMs)} (${loadErrors} refused; table now ${count4} v4 + ${count6} v6 entries), ${gets} route gets in ${fmtSecs(r.ms)} = ${(perSecond / 1e3).toFixed(1)} k/s`);
+    return { loadMs, routesAdded: n, loadErrors, count4, count6, gets, ms: r.ms, perSecond, rssKb: r.rssKb };
+  } finally {
+    cleanup();
+    process.off('SIGINT', onSig);
+    process.off('SIGTERM', onSig);
+    if (ip('netns', 'list').stdout.toString().includes(ns)) console.log(`  warning: namespace ${ns} still present`);
+  }
+}
+function fmtSecs(ms) {
+  return (ms / 1000).toFixed(1) + ' s';
+}
+function createBatch(path) {
+  const lines = [];
+  return {
+    push: (l) => lines.push(l),
+    close: () => writeFileSync(path, lines.join('\n') + '\n'),
+  };
+}
+function runBatch(ns, file, fam = []) {
+  const r = spawnSync('ip', [...fam, '-n', ns, '-batch', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+  return { ok: r.status === 0, err: r.stderr.toString().split('\n')[0] };
+}
+function ruleArgs(r) {
+  const from = r.src === 'all' ? 'from all' : `from ${r.src}${r.srclen !== undefined ? '/' + r.srclen : ''}`;
+  const parts = [`pref ${r.priority}`, from];
+  if (r.fwmark) parts.push(`fwmark ${r.fwmark}${r.fwmask ? '/' + r.fwmask : ''}`);
+  if (r.iif) parts.push(`iif ${r.iif}`);
+  parts.push(`table ${r.table}`);
+  return parts.join(' ');
+}
+// Only the routes the kernel would not create itself from the addresses (no local/broadcast/kernel).
+function routeArgs(r) {
+  if (r.table === 'local' || r.protocol === 'kernel') return undefined;
+  if (r.type === 'throw') return `route add throw ${r.dst} table ${r.table} proto ${r.protocol}`;
+  if (r.type !== 'unicast' || !r.dev) return undefined;
+  if (r.dev !== 'eth0' && r.dev !== 'cilium_host') return undefined;
+  const via = r.gateway ? ` via ${r.gateway}` : '';
+  const metric = r.metric !== undefined ? ` metric ${r.metric}` : '';
+  const scope = r.scope === 'link' ? ' scope link' : '';
+  const src = r.prefsrc ? ` src ${r.prefsrc}` : '';
+  return `route add ${r.dst}${via} dev ${r.dev} table ${r.table} proto ${r.protocol}${metric}${scope}${src}`;
+}
