@@ -73,7 +73,7 @@ function endpointsText(text: string, probe: string): Parsed<CiliumEndpoint[]> {
       if (t === '' || /^IP ADDRESS\s/.test(t) || /\(localhost\)$/.test(t)) continue;
       const m = /^(\S+?)(?::\d+)?\s+id=(\d+)\s+sec_id=(\d+)\s+flags=(0x[0-9a-f]+)\s+ifindex=(\d+)(?:\s|$)/i.exec(t);
       const ip = m ? canonIp(m[1]!.replace(/^\[|\]$/g, '')) : null;
-      if (!m || !ip || Number(m[2]) > 0xffffffff || Number(m[5]) > 0xffffffff) {
+      if (!m || !ip || Number(m[2]) > 0xffffffff || Number(m[3]) > 0xffffffff || Number(m[5]) > 0xffffffff) {
         warnings.push(warn('line-unreadable', `not a bpf endpoint entry: ${t.slice(0, 120)}`, probe));
         continue;
       }
@@ -93,6 +93,12 @@ function endpointsText(text: string, probe: string): Parsed<CiliumEndpoint[]> {
     if (t === '' || /^ENDPOINT\s+POLICY/.test(t) || /^ENFORCEMENT\s+ENFORCEMENT/.test(t)) continue;
     const m = /^(\d{1,10})\s+(Enabled|Disabled|Unknown)\s+(Enabled|Disabled|Unknown)\s+(\d{1,10})\s*(.*)$/.exec(t);
     let rest: string;
+    // \d{1,10} still admits 9999999999: ids and identities are u32, a larger one is a garbled row
+    if (m && (Number(m[1]) > 0xffffffff || Number(m[4]) > 0xffffffff)) {
+      cur = undefined;
+      warnings.push(warn('line-unreadable', `endpoint id or identity out of range: ${t.slice(0, 120)}`, probe));
+      continue;
+    }
     if (m) {
       cur = { id: Number(m[1]), identity: Number(m[4]), labels: [], source: ev(probe, t) };
       out.push(cur);
