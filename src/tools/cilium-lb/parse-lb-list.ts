@@ -68,6 +68,13 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
     const row: Row = { fe: current.fe, feText: current.text, line, lineNo: i + 1 };
     const nf = NOT_FOUND.exec(rest);
     const bm = nf ? null : BACK.exec(rest);
+    // Service ID (rev NAT index), slot and proxy port are u16 in the datapath, backend IDs u32:
+    // a longer number is a garbled line, not a Service to report.
+    const u16s = nf ? [nf[2], nf[3]] : bm ? [bm[2], bm[3], bm[5]] : [];
+    if (u16s.some((x) => x !== undefined && Number(x) > 0xffff) || (colSlot ?? 0) > 0xffff || (nf !== null && Number(nf[1]) > 0xffffffff)) {
+      warnings.push(warn('line-skipped', `line ${i + 1}: number out of range: ${line.slice(0, 120)}`, probe));
+      continue;
+    }
     if (nf) {
       row.missingBackendId = Number(nf[1]);
       if (nf[2] !== undefined) row.revnat = Number(nf[2]);
