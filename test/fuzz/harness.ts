@@ -239,7 +239,8 @@ function paths(v: unknown, at: Path = [], out: Path[] = [], limit = 4000): Path[
 }
 
 /** Marker replaced after JSON.stringify, so hostile values keep their exact text (1e400, -0, __proto__). */
-const MARK = '"\u0001HOSTILE\u0001"';
+const MARK_TEXT = 'NP-FUZZ-HOSTILE-MARK';
+const MARK = `"${MARK_TEXT}"`;
 
 function setAt(root: unknown, p: Path, val: unknown): unknown {
   if (p.length === 0) return val;
@@ -266,7 +267,7 @@ export function jsonMutate(s: string): fc.Arbitrary<string> {
   });
   const replaceValue = fc
     .tuple(fc.constantFrom(...ps), fc.constantFrom(...HOSTILE))
-    .map(([p, h]) => JSON.stringify(setAt(doc, p, '\u0001HOSTILE\u0001')).replace(MARK, h));
+    .map(([p, h]) => JSON.stringify(setAt(doc, p, MARK_TEXT)).replace(MARK, h));
   const addKey = objPaths.length === 0
     ? replaceValue
     : fc.tuple(fc.constantFrom(...objPaths), fc.constantFrom('__proto__', 'constructor', 'prototype', 'hasOwnProperty', 'toString'), fc.constantFrom(...HOSTILE))
@@ -275,9 +276,9 @@ export function jsonMutate(s: string): fc.Arbitrary<string> {
           for (const x of p) o = (o as Record<string | number, unknown>)[x];
           const text = JSON.stringify(o);
           const inner = text === '{}' ? `{${JSON.stringify(k)}:${h}}` : `{${JSON.stringify(k)}:${h},${text.slice(1)}`;
-          return JSON.stringify(setAt(doc, p, '\u0001HOSTILE\u0001')).replace(MARK, inner);
+          return JSON.stringify(setAt(doc, p, MARK_TEXT)).replace(MARK, inner);
         });
-  const deepAt = fc.constantFrom(...ps).map((p) => JSON.stringify(setAt(doc, p, '\u0001HOSTILE\u0001')).replace(MARK, DEEP_ARRAY));
+  const deepAt = fc.constantFrom(...ps).map((p) => JSON.stringify(setAt(doc, p, MARK_TEXT)).replace(MARK, DEEP_ARRAY));
   const element = Array.isArray(doc) && doc.length > 0
     ? fc.tuple(fc.nat({ max: doc.length - 1 }), fc.nat({ max: 30 })).map(([i, n]) => JSON.stringify(Array.from({ length: n }, () => doc[i])))
     : fc.constant(s);
@@ -289,6 +290,40 @@ export function jsonMutate(s: string): fc.Arbitrary<string> {
     { weight: 2, arbitrary: mutate(s) },
   );
 }
+
+const WRONG = ['null', '"x"', '1e308', '-0', '-1', '18446744073709551616', '[]', '{}', '{"__proto__":{"polluted":1}}', '"__proto__"', 'true'];
+
+/**
+ * The first element of a real JSON array (or the document itself), with each of its keys in turn
+ * (up to 60, depth first) given each wrong-typed value.
+ */
+export function wrongTypeDocs(text: string): string[] {
+  if (!/^\s*[[{]/.test(text)) return [];
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  const el = Array.isArray(doc) ? doc[0] : doc;
+  if (el === undefined) return [];
+  const out: string[] = [];
+  for (const p of paths(el, [], [], 60).slice(1)) {
+    for (const w of WRONG) {
+      const bad = JSON.stringify(setAt(el, p, MARK_TEXT)).replace(MARK, w);
+      out.push(Array.isArray(doc) ? `[${bad}]` : bad);
+    }
+  }
+  return out;
+}
+
+export const HOSTILE_DOCS = [
+  '', '\n', '[]', '{}', 'null', '0', '"x"', '[null]', '[1e308]', '[-0]', '[[]]', '[{}]', '\uFEFF[]',
+  '{"__proto__":{"polluted":1}}', '[{"__proto__":{"polluted":1}}]', '[{"constructor":{"prototype":{"polluted":1}}}]',
+  '{"constructor":{"prototype":{"polluted":1}},"prototype":{"polluted":1}}',
+  DEEP_ARRAY, DEEP_OBJECT, `[${DEEP_OBJECT}]`, '['.repeat(DEEP), '{"a":'.repeat(DEEP), '[{"x":' + '['.repeat(DEEP) + ']'.repeat(DEEP) + '}]',
+  '\u0000'.repeat(1000), '\u001b['.repeat(1000), ' '.repeat(100_000), '\n'.repeat(100_000),
+];
 
 /** Inputs that are not derived from a seed. */
 export const standalone: fc.Arbitrary<string> = fc.oneof(
@@ -392,6 +427,28 @@ export function defineFuzz<T>(t: FuzzTarget<T>): void {
         }
       });
     }
+
+    it('keeps the contract with a wrong type at every key of a real JSON element', () => {
+      for (const s of t.seeds) {
+        for (const doc of wrongTypeDocs(s.text)) {
+          try {
+            run(doc);
+          } catch (e) {
+            throw new Error(`${s.name} as ${doc.slice(0, 300)}: ${(e as Error).message}`);
+          }
+        }
+      }
+    });
+
+    it('keeps the contract on hostile constants (10k-deep nesting, __proto__ documents, empty, BOM)', () => {
+      for (const h of HOSTILE_DOCS) {
+        try {
+          run(h);
+        } catch (e) {
+          throw new Error(`${JSON.stringify(h.slice(0, 80))}: ${(e as Error).message}`);
+        }
+      }
+    });
 
     it('keeps the contract on mutated seeds, adversarial JSON and random input', () => {
       fc.assert(
