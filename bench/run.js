@@ -143,7 +143,7 @@ function kernelRouteGet() {
   if (process.getuid?.() !== 0) return { skipped: 'needs root (network namespace)' };
   if (spawnSync('ip', ['-V']).status !== 0) return { skipped: 'ip not installed' };
   const ns = `np-bench-${process.pid}`;
-  const ip = (...a) => spawnSync('ip', a, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const ip = (...a) => spawnSync('ip', a, { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 30 });
   const cleanup = () => ip('netns', 'del', ns);
   const onSig = () => {
     cleanup();
