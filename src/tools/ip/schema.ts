@@ -9,14 +9,16 @@ const name = z.string().min(1).max(256);
 const strOrNum = z.union([z.string().max(256), z.number()]);
 const u32 = z.number().int().min(0).max(0xffffffff);
 
+// ifindex, link ids, mtu and program ids are u32 in the kernel; larger JSON numbers
+// (4294967296, found by fuzzing) are not a device to report.
 export const ipLinkSchema = z.looseObject({
-  ifindex: z.number().int().positive(),
+  ifindex: u32.positive(),
   ifname: name,
   link: z.string().nullable().optional(),
-  link_index: z.number().int().optional(),
-  link_netnsid: z.number().int().optional(),
+  link_index: u32.optional(),
+  link_netnsid: u32.optional(),
   flags: z.array(z.string()).optional(),
-  mtu: z.number().int().nonnegative().optional(),
+  mtu: u32.optional(),
   operstate: z.string().optional(),
   address: z.string().optional(),
   master: z.string().optional(),
@@ -24,8 +26,8 @@ export const ipLinkSchema = z.looseObject({
   xdp: z
     .looseObject({
       mode: z.number().int().optional(),
-      prog: z.looseObject({ id: z.number().int().optional() }).optional(),
-      attached: z.array(z.looseObject({ mode: z.number().int().optional(), prog: z.looseObject({ id: z.number().int().optional() }).optional() })).optional(),
+      prog: z.looseObject({ id: u32.optional() }).optional(),
+      attached: z.array(z.looseObject({ mode: z.number().int().optional(), prog: z.looseObject({ id: u32.optional() }).optional() })).optional(),
     })
     .optional(),
 });
@@ -42,7 +44,7 @@ export const ipAddrInfoSchema = z.looseObject({
 });
 
 export const ipAddrSchema = z.looseObject({
-  ifindex: z.number().int().positive(),
+  ifindex: u32.positive(),
   ifname: name,
   addr_info: z.array(z.unknown()).optional(),
 });
