@@ -5,8 +5,10 @@ import { cleanText, ev, warn } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { splitHostPort } from './kube-iptables.js';
 
-const SAVE_PROTO: Record<string, L4Proto> = { '-t': 'TCP', '--tcp-service': 'TCP', '-u': 'UDP', '--udp-service': 'UDP', '-q': 'SCTP', '--sctp-service': 'SCTP' };
-const LIST_PROTO: Record<string, L4Proto> = { TCP: 'TCP', UDP: 'UDP', SCTP: 'SCTP' };
+// Null-prototype tables: a word such as `__proto__` or `constructor` in the flag's place must
+// look up nothing, not Object.prototype (`-A __proto__ 10.96.0.1:443` became a Service).
+const SAVE_PROTO: Record<string, L4Proto> = Object.assign(Object.create(null) as Record<string, L4Proto>, { '-t': 'TCP', '--tcp-service': 'TCP', '-u': 'UDP', '--udp-service': 'UDP', '-q': 'SCTP', '--sctp-service': 'SCTP' });
+const LIST_PROTO: Record<string, L4Proto> = Object.assign(Object.create(null) as Record<string, L4Proto>, { TCP: 'TCP', UDP: 'UDP', SCTP: 'SCTP' });
 const FORWARD: Record<string, string> = { '-m': 'Masq', '--masquerading': 'Masq', '-g': 'Route', '--gatewaying': 'Route', '-i': 'Tunnel', '--ipip': 'Tunnel' };
 
 /** Addresses kube-proxy put on its `kube-ipvs0` dummy device (ClusterIPs, ExternalIPs, LB IPs). */
