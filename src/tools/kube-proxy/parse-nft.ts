@@ -26,6 +26,14 @@ function chainOf(t: NftTable, name: string): NftChain {
 
 // ---------- JSON ----------
 
+/**
+ * A JSON scalar as text; '?' for objects and arrays. String() of a 10k-deep array recurses in
+ * Array.prototype.toString and throws RangeError (an `"op": [[[…]]]` found by fuzzing).
+ */
+function scalar(v: unknown): string {
+  return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : '?';
+}
+
 function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -42,19 +50,19 @@ function renderExpr(v: unknown, depth = 0): string {
   const o = isObj(val) ? val : {};
   switch (k) {
     case 'payload':
-      return `${String(o.protocol ?? '?')} ${String(o.field ?? '?')}`;
+      return `${scalar(o.protocol ?? '?')} ${scalar(o.field ?? '?')}`;
     case 'meta':
-      return o.key === 'mark' ? 'mark' : `meta ${String(o.key ?? '?')}`;
+      return o.key === 'mark' ? 'mark' : `meta ${scalar(o.key ?? '?')}`;
     case 'ct':
-      return `ct ${String(o.key ?? '?')}`;
+      return `ct ${scalar(o.key ?? '?')}`;
     case 'fib': {
-      const flags = Array.isArray(o.flags) ? o.flags.map(String) : o.flags !== undefined ? [String(o.flags)] : [];
-      return `fib ${flags.join(' . ')} ${String(o.result ?? '?')}`;
+      const flags = Array.isArray(o.flags) ? o.flags.map(scalar) : o.flags !== undefined ? [scalar(o.flags)] : [];
+      return `fib ${flags.join(' . ')} ${scalar(o.result ?? '?')}`;
     }
     case 'concat':
       return Array.isArray(val) ? val.map((x) => renderExpr(x, depth + 1)).join(' . ') : '?';
     case 'prefix':
-      return `${String(o.addr ?? '?')}/${String(o.len ?? '?')}`;
+      return `${scalar(o.addr ?? '?')}/${scalar(o.len ?? '?')}`;
     case 'range':
       return Array.isArray(val) ? val.map((x) => renderExpr(x, depth + 1)).join('-') : '?';
     case 'set':
@@ -131,7 +139,7 @@ function jsonRule(obj: Record<string, unknown>, probe: string, warnings: Warning
     const [k, val] = Object.entries(st)[0] ?? ['', undefined];
     const o = isObj(val) ? val : {};
     if (k === 'match') {
-      const m: NftMatch = { left: renderExpr(o.left), op: String(o.op ?? '=='), right: rightValues(o.right) };
+      const m: NftMatch = { left: renderExpr(o.left), op: scalar(o.op ?? '=='), right: rightValues(o.right) };
       rule.matches.push(m);
       parts.push(`${m.left} ${m.op === '==' || m.op === 'in' ? '' : m.op + ' '}${m.right.join(', ')}`);
     } else if (VERDICTS.has(k)) {
@@ -153,7 +161,7 @@ function jsonRule(obj: Record<string, unknown>, probe: string, warnings: Warning
         const ng = o.key.numgen;
         const off = ng.offset ?? 0;
         // a missing or non-integer mod/offset would become NaN and skew the endpoint probabilities
-        if (isU32(ng.mod) && isU32(off)) rule.numgen = { mode: String(ng.mode ?? '?'), mod: ng.mod, offset: off };
+        if (isU32(ng.mod) && isU32(off)) rule.numgen = { mode: scalar(ng.mode ?? '?'), mod: ng.mod, offset: off };
         else unknown.push('numgen');
       }
     } else if (k === 'dnat') {
@@ -169,13 +177,13 @@ function jsonRule(obj: Record<string, unknown>, probe: string, warnings: Warning
       rule.markSet = `${key} set ${renderExpr(o.value)}`;
       parts.push(rule.markSet);
     } else if (k === 'set') {
-      rule.setUpdate = `${String(o.op ?? '?')} ${String(o.set ?? '?')}`;
+      rule.setUpdate = `${scalar(o.op ?? '?')} ${scalar(o.set ?? '?')}`;
       parts.push(rule.setUpdate);
     } else if (k === 'counter') {
       continue;
     } else if (k === 'xt') {
-      unknown.push(`xt ${String(o.type ?? '?')} ${String(o.name ?? '?')}`);
-      parts.push(`xt ${String(o.name ?? '?')}`);
+      unknown.push(`xt ${scalar(o.type ?? '?')} ${scalar(o.name ?? '?')}`);
+      parts.push(`xt ${scalar(o.name ?? '?')}`);
     } else {
       unknown.push(k);
       parts.push(k);
@@ -208,7 +216,7 @@ function parseNftJson(text: string, probe: string): Parsed<NftRuleset> {
       if (c.data.hook !== undefined) ch.hook = c.data.hook;
       if (c.data.prio !== undefined) ch.prio = c.data.prio;
       if (c.data.policy !== undefined) ch.policy = c.data.policy;
-      ch.source = ev(probe, `chain ${c.data.family} ${c.data.table} ${c.data.name}${c.data.hook ? ` { type ${c.data.type ?? '?'} hook ${c.data.hook} priority ${String(c.data.prio ?? '?')}; }` : ''}`);
+      ch.source = ev(probe, `chain ${c.data.family} ${c.data.table} ${c.data.name}${c.data.hook ? ` { type ${c.data.type ?? '?'} hook ${c.data.hook} priority ${scalar(c.data.prio ?? '?')}; }` : ''}`);
     } else if (k === 'set' || k === 'map') {
       const s = NftSetJson.safeParse(val);
       if (!s.success) return void warnings.push(warn('nft-bad-set', `nftables[${idx}]: ${k} object not understood`, probe));
@@ -220,7 +228,7 @@ function parseNftJson(text: string, probe: string): Parsed<NftRuleset> {
         name: d.name,
         isMap: k === 'map',
         elements: jsonElements(d.elem),
-        source: ev(probe, `${k} ${d.family} ${d.table} ${d.name}${type ? ` { type ${type}${d.map ? ' : ' + String(d.map) : ''} }` : ''}`),
+        source: ev(probe, `${k} ${d.family} ${d.table} ${d.name}${type ? ` { type ${type}${d.map ? ' : ' + scalar(d.map) : ''} }` : ''}`),
       };
       if (type !== undefined) set.type = type;
       if (d.flags !== undefined) set.flags = Array.isArray(d.flags) ? d.flags : [d.flags];
