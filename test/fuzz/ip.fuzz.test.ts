@@ -86,4 +86,13 @@ describe('fuzz regressions (ip)', () => {
     const rules = contract(() => parseIpRule('102:\tfrom fe80::1%eth0all fwmark 0xa00/0xf00 lookup 2005\n32766:\tfrom all lookup main\n', 'p', 6), 'p')!;
     expect(rules.map((r) => r.priority)).toEqual([32766]);
   });
+  it('a JSON link whose ifindex does not fit u32 (4294967296) is skipped, the others kept', () => {
+    const text = seeds('ip/link', /np-ip-a\.j-d\.json$/)[0]!.text;
+    const links = JSON.parse(text) as { ifindex: number }[];
+    const good = contract(() => parseIpLink(text, 'p'), 'p')!;
+    links[1]!.ifindex = 4294967296;
+    const r = contract(() => parseIpLink(JSON.stringify(links), 'p'), 'p')!;
+    expect(r.length).toBe(good.length - 1);
+    expect(r.some((l) => l.ifindex > 0xffffffff)).toBe(false);
+  });
 });

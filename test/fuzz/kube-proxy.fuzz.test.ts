@@ -8,7 +8,7 @@ import {
 } from '../../src/tools/kube-proxy/index.js';
 import { canonIp } from '../../src/model/addr.js';
 import type { ServiceEntry } from '../../src/model/service.js';
-import { contract, defineFuzz, enormous, eq, ok, seeds } from './harness.js';
+import { contract, DEEP_ARRAY, defineFuzz, enormous, eq, ok, seeds } from './harness.js';
 
 function services(ss: ServiceEntry[]): void {
   for (const s of ss) {
@@ -78,5 +78,26 @@ describe('fuzz regressions (kube-proxy nft)', () => {
       return kubeProxyServicesFromNft(rs.value, 'p');
     }, 'p')!;
     expect(s.length).toBe(kubeProxyServicesFromNft(parseNftRuleset(tx, 'p').value, 'p').value.length);
+  });
+
+  it('a JSON match whose op is a 10k-deep array is read without RangeError (String() of it recursed)', () => {
+    const doc = JSON.parse(seeds('kube-proxy/nft', /combined\.json$/)[0]!.text) as { nftables: Record<string, { expr?: { match?: { op?: unknown } }[] }>[] };
+    const rule = doc.nftables.find((x) => x.rule?.expr?.[0]?.match !== undefined)!.rule!;
+    rule.expr![0]!.match!.op = 'NP-DEEP';
+    const text = JSON.stringify(doc).replace('"NP-DEEP"', DEEP_ARRAY);
+    const rs = contract(() => parseNftRuleset(text, 'p'), 'p', false)!;
+    expect(rs.tables.length).toBeGreaterThan(0);
+  });
+});
+
+describe('fuzz regressions (ipvsadm)', () => {
+  it('`-A __proto__ 10.96.0.1:443` is not a Service whose protocol is Object.prototype', () => {
+    const text = seeds('kube-proxy/ipvsadm', /-Sn\./)[0]!.text;
+    const good = contract(() => parseIpvsadm(text, 'p'), 'p')!;
+    const bad = text.replace('-A -t 10.96.0.1:443', '-A __proto__ 10.96.0.1:443');
+    expect(bad).not.toBe(text);
+    const r = contract(() => parseIpvsadm(bad, 'p'), 'p')!;
+    expect(r.every((s) => typeof s.frontend.proto === 'string')).toBe(true);
+    expect(r.length).toBe(good.length - 1);
   });
 });
