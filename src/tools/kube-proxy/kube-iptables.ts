@@ -32,7 +32,8 @@ export function applyIptablesRestore(base: IptablesRuleset, delta: IptablesRules
   return out;
 }
 
-const PROTOS: Record<string, L4Proto> = { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP' };
+// Null prototype: `-p __proto__` must look up nothing, not Object.prototype as the protocol.
+const PROTOS: Record<string, L4Proto> = Object.assign(Object.create(null) as Record<string, L4Proto>, { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP' });
 
 interface Frontish {
   addr?: string;
