@@ -120,7 +120,8 @@ export const ipNeighSchema = z.looseObject({
   state: z.array(z.string()).optional(),
 });
 
-export const ipNetnsSchema = z.looseObject({ name: name, id: z.number().int().optional() });
+// nsid is u32 like the text form's; -1 (unassigned) or larger is not an id to report
+export const ipNetnsSchema = z.looseObject({ name: name, id: u32.optional() });
 
 /** First zod issue as `path: message`, for a one-line warning. */
 export function zodWhy(r: { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } }): string {
