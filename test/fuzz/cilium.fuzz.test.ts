@@ -13,6 +13,8 @@ defineFuzz({
   parse: parseCiliumConfig,
   // YAML: a colour code or CR inside a value is not the same document.
   cleanInvariant: false,
+  // a key → {value, source} map: its keys are Cilium option names (`mtu`), not model fields
+  addrKeys: false,
 });
 
 function services(ss: ServiceEntry[]): void {

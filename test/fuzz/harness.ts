@@ -139,6 +139,10 @@ export function checkTree(v: unknown, probe?: string, path = '$', seen = new Set
       if (addrKeys && PORT_KEYS.has(k) && !(Number.isInteger(x) && x >= 0 && x <= 65535)) fail(`${path}.${k} = ${x} is not a port`);
       if (addrKeys && U32_KEYS.has(k) && !(Number.isInteger(x) && x >= 0 && x <= 0xffffffff)) fail(`${path}.${k} = ${x} is not a u32`);
     } else if (x !== null && typeof x === 'object') {
+      // an object where a number/address belongs: e.g. a lookup table indexed by `__proto__`
+      if (addrKeys && (PORT_KEYS.has(k) || U32_KEYS.has(k) || IP_KEYS.has(k) || k === 'proto' || k === 'type')) {
+        fail(`${path}.${k} is an object (${Object.prototype.toString.call(x)})`);
+      }
       checkTree(x, probe, `${path}.${k}`, seen, addrKeys);
     }
   }
@@ -435,6 +439,30 @@ export function defineFuzz<T>(t: FuzzTarget<T>): void {
             run(doc);
           } catch (e) {
             throw new Error(`${s.name} as ${doc.slice(0, 300)}: ${(e as Error).message}`);
+          }
+        }
+      }
+    });
+
+    it('keeps the contract with each word of a real line replaced by __proto__ / constructor', () => {
+      for (const s of t.seeds.filter((x) => !/^\s*[[{]/.test(x.text)).slice(0, 3)) {
+        const all = s.text.split('\n');
+        const picked = all.map((l, i) => [l, i] as const).filter(([l]) => l.trim() !== '').slice(0, 12);
+        for (const [l, i] of picked) {
+          const words = l.split(' ');
+          for (let w = 0; w < words.length; w++) {
+            if (words[w] === '') continue;
+            for (const tok of ['__proto__', 'constructor']) {
+              const copy = [...words];
+              copy[w] = tok;
+              const lines = [...all];
+              lines[i] = copy.join(' ');
+              try {
+                run(lines.join('\n'));
+              } catch (e) {
+                throw new Error(`${s.name} line ${i + 1} as ${JSON.stringify(lines[i])}: ${(e as Error).message}`);
+              }
+            }
           }
         }
       }

@@ -95,4 +95,9 @@ describe('fuzz regressions (ip)', () => {
     expect(r.length).toBe(good.length - 1);
     expect(r.some((l) => l.ifindex > 0xffffffff)).toBe(false);
   });
+  it('a JSON netns with id -1 does not report id -1', () => {
+    const r = contract(() => parseIpNetnsList('[{"name":"np-a","id":0},{"name":"np-b","id":-1}]', 'p'), 'p')!;
+    expect(r.some((n) => n.id === -1)).toBe(false);
+    expect(r[0]).toEqual({ name: 'np-a', id: 0 });
+  });
 });

@@ -101,3 +101,14 @@ describe('fuzz regressions (ipvsadm)', () => {
     expect(r.length).toBe(good.length - 1);
   });
 });
+
+describe('fuzz regressions (kube-proxy iptables)', () => {
+  it('`-p __proto__` in a KUBE-SERVICES rule does not give a Service whose protocol is Object.prototype', () => {
+    const text = seeds('kube-proxy/upstream', /TestOverallIPTablesRules\.expected/)[0]!.text;
+    const line = text.split('\n').find((l) => l.startsWith('-A KUBE-SERVICES') && l.includes(' -p tcp '))!;
+    const bad = text.replace(line, line.replace(' -p tcp ', ' -p __proto__ '));
+    const rs = parseIptablesSave(bad, 'p');
+    const r = contract(() => kubeProxyServicesFromIptables(rs.value, 'p'), 'p')!;
+    expect(r.every((s) => typeof s.frontend.proto === 'string')).toBe(true);
+  });
+});
