@@ -3,14 +3,17 @@ set -euo pipefail
 LAB_BPF=${LAB_BPF:-/tmp/np-lab-bpf}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
+# clang -target bpf does not search the multiarch include dir where Debian keeps <asm/types.h>
+BPF_CFLAGS=(-O2 -g -target bpf -I"/usr/include/$(gcc -dumpmachine)")
+
 build_bpf() {
   mkdir -p "$LAB_BPF"
   for p in cil_from_container cil_to_container cil_from_netdev cil_to_netdev cil_from_host cil_to_host; do
-    clang -O2 -g -target bpf -DPROG=$p -c "$HERE/bpf/tc_prog.c" -o "$LAB_BPF/$p.o"
+    clang "${BPF_CFLAGS[@]}" -DPROG=$p -c "$HERE/bpf/tc_prog.c" -o "$LAB_BPF/$p.o"
   done
-  clang -O2 -g -target bpf -c "$HERE/bpf/sock_prog.c" -o "$LAB_BPF/sock4.o"
+  clang "${BPF_CFLAGS[@]}" -c "$HERE/bpf/sock_prog.c" -o "$LAB_BPF/sock4.o"
   gcc -O2 -o "$LAB_BPF/tcx_attach" "$HERE/bpf/tcx_attach.c" -lbpf
-  clang -O2 -g -target bpf -DV6 -c "$HERE/bpf/sock_prog.c" -o "$LAB_BPF/sock6.o"
+  clang "${BPF_CFLAGS[@]}" -DV6 -c "$HERE/bpf/sock_prog.c" -o "$LAB_BPF/sock6.o"
 }
 
 nsx() { ip netns exec "$@"; }

@@ -65,7 +65,9 @@ describe.skipIf(!canRun)('Service sources read live: pinned LB maps, socket-LB h
       for (const [key, val] of entries) inMnt(['bpftool', 'map', 'update', 'pinned', path, 'key', 'hex', ...key.split(' '), 'value', 'hex', ...val.split(' ')]);
     }
     // socket-LB programs on a cgroup of our own, bind-mounted (privately) where Cilium keeps its cgroup root
-    execFileSync('clang', ['-O2', '-g', '-target', 'bpf', '-c', join(root, 'scripts/lab/bpf/sock_prog.c'), '-o', join(work, 'sock4.o')]);
+    // clang -target bpf does not search the multiarch include dir where Debian keeps <asm/types.h>
+    const multiarch = execFileSync('gcc', ['-dumpmachine'], { encoding: 'utf8' }).trim();
+    execFileSync('clang', ['-O2', '-g', '-target', 'bpf', `-I/usr/include/${multiarch}`, '-c', join(root, 'scripts/lab/bpf/sock_prog.c'), '-o', join(work, 'sock4.o')]);
     const cg2 = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')).find((f) => f[2] === 'cgroup2')?.[1];
     cgroupDir = `${cg2}/${uniqueName('np-svc')}`;
     mkdirSync(cgroupDir);
