@@ -2,8 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { describeError, exitCodeFor, EXIT, UsageError } from './errors.js';
 import { openSnapshot, type ProbeSource } from './collect/source.js';
 import { runTrace } from './commands/trace.js';
-import { renderTraceText } from './render/text.js';
-import { renderTraceJson } from './render/json.js';
+import { chooseFormat, formatsFor, renderOutput, type OutputFormat, type OutputKind, type Outputs } from './render/output.js';
 import { describeAllowList } from './exec/allowlist.js';
 import type { Runner } from './exec/runner.js';
 
@@ -23,6 +22,7 @@ export interface Io {
 interface Common {
   snapshot?: string;
   json?: boolean;
+  output?: string;
   color?: boolean;
 }
 
@@ -38,10 +38,17 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .showHelpAfterError('(run with --help for usage)');
 
-  const colorFor = (o: Common): boolean => o.color !== false && io.isTTY && io.env.NO_COLOR === undefined && !o.json;
+  const colorFor = (o: Common): boolean => o.color !== false && io.isTTY && io.env.NO_COLOR === undefined;
   const width = io.columns ?? 120;
+  /** `-o FORMAT` (and its alias `--json`), offered with every format that renders all of `kinds` */
+  const withOutput = (cmd: Command, ...kinds: OutputKind[]): Command =>
+    cmd
+      .option('-o, --output <format>', `output format: ${formatsFor(...kinds).join('|')}`)
+      .option('--json', 'same as -o json: the versioned JSON contract');
+  const emit = async <K extends OutputKind>(format: OutputFormat, kind: K, value: Outputs[K], o: Common) =>
+    io.stdout(await renderOutput(format, kind, value, { color: colorFor(o), width }));
 
-  program
+  const trace = program
     .command('trace')
     .description('reconstruct the path of a packet from <src> to <dst> on this node (or in a snapshot)')
     .argument('<src>', 'source IP address')
@@ -52,8 +59,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .option('--backend <addr[:port]>', 'for a Service destination: the backend to follow (default: the first active one)')
     .option('-s, --snapshot <dir|file.tar.gz>', 'read a snapshot instead of probing this node')
     .option('--exec <prefix>', 'probe a node through this prefix, split on spaces, no shell (e.g. "ssh node1")')
-    .option('--cluster <dir>', 'a directory of node snapshots (<dir>/<node>/…): follow the packet from node to node')
-    .option('--json', 'print the JSON contract instead of text')
+    .option('--cluster <dir>', 'a directory of node snapshots (<dir>/<node>/…): follow the packet from node to node');
+  withOutput(trace, 'trace', 'journey')
     .option('--no-color', 'never colour the output')
     .addHelpText(
       'after',
@@ -67,29 +74,29 @@ Examples:
 Exit codes: 0 delivered/forwarded, 1 dropped/no route, 2 usage, 3 a required source is missing or unreadable.`,
     )
     .action(async (src: string, dst: string, o: Common & { proto: string; port?: string; sport?: string; backend?: string; cluster?: string; exec?: string }) => {
+      const format = chooseFormat(o, 'trace', 'journey');
       if (o.cluster !== undefined) {
         if (o.snapshot !== undefined || o.exec !== undefined) throw new UsageError('--cluster excludes --snapshot and --exec');
         const { runClusterTrace } = await import('./commands/trace-cluster.js');
-        const { renderJourneyText } = await import('./render/journey.js');
         const { journey, exitCode: code } = await runClusterTrace(o.cluster, { src, dst, proto: o.proto, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.sport !== undefined ? { sport: o.sport } : {}), ...(o.backend !== undefined ? { backend: o.backend } : {}) });
-        io.stdout(o.json ? JSON.stringify(journey, null, 2) + '\n' : renderJourneyText(journey, { color: colorFor(o), width }));
+        await emit(format, 'journey', journey, o);
         exitCode = code;
         return;
       }
       const source = await sourceFor(o, io);
       const { trace, exitCode: code } = await runTrace(source, { src, dst, proto: o.proto, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.sport !== undefined ? { sport: o.sport } : {}), ...(o.backend !== undefined ? { backend: o.backend } : {}) });
-      io.stdout(o.json ? renderTraceJson(trace) : renderTraceText(trace, { color: colorFor(o), width }));
+      await emit(format, 'trace', trace, o);
       exitCode = code;
     });
 
   const svc = program.command('svc').description('Services: what a frontend resolves to, and which layer programs it');
-  svc
+  const lookup = svc
     .command('lookup')
     .description('every frontend matching <address[:port][/proto] | namespace/name>, its backends, and the layers that program it')
     .argument('<query>', 'e.g. 10.96.0.10:53/udp, [2001:db8::a]:443, kube-system/kube-dns')
     .option('-s, --snapshot <dir|file.tar.gz>', 'read a snapshot instead of probing this node')
-    .option('--exec <prefix>', 'probe a node through this prefix (argv, no shell)')
-    .option('--json', 'print the JSON contract instead of a table')
+    .option('--exec <prefix>', 'probe a node through this prefix (argv, no shell)');
+  withOutput(lookup, 'svc')
     .option('--no-color', 'never colour the output')
     .addHelpText(
       'after',
@@ -103,11 +110,11 @@ bpf lb list, kube-proxy iptables-save, the kube-proxy nftables table, ipvsadm. A
 layers program the same frontend differently. Exit 0 found, 1 no frontend matches, 2 usage, 3 no Service source.`,
     )
     .action(async (query: string, o: Common & { exec?: string }) => {
+      const format = chooseFormat(o, 'svc');
       const source = await sourceFor(o, io);
       const { runSvcLookup } = await import('./commands/svc-lookup.js');
-      const { renderSvcJson, renderSvcText } = await import('./render/svc.js');
       const res = await runSvcLookup(source, query);
-      io.stdout(o.json ? renderSvcJson(res.node, query, res.result) : renderSvcText(query, res.result, { color: colorFor(o), width }));
+      await emit(format, 'svc', { node: res.node, query, result: res.result }, o);
       exitCode = res.exitCode;
     });
 

@@ -12,8 +12,13 @@ export function renderJourneyText(j: Journey, opts: RenderOptions): string {
     if (l.next) out.push(c.cyan(`⇒ ${l.next}`));
     out.push('');
   });
-  out.push(`journey: ${j.disposition.toUpperCase()}${j.leftAt ? ` (leaves the captured nodes towards ${j.leftAt})` : ''}`);
+  out.push(journeyResultLine(j));
   if (j.returnPath) out.push(`reply: ${j.returnPath.nodes.join(' → ')} — ${j.returnPath.disposition.toUpperCase()}${j.returnPath.differs ? c.yellow(' (asymmetric)') : ''}`);
   for (const w of j.warnings) out.push(c.yellow(`  - ${w.message}`));
   return out.join('\n') + '\n';
+}
+
+/** `journey: FORWARDED (leaves the captured nodes towards …)`: the one line that answers the question. */
+export function journeyResultLine(j: Journey): string {
+  return `journey: ${j.disposition.toUpperCase()}${j.leftAt ? ` (leaves the captured nodes towards ${j.leftAt})` : ''}`;
 }

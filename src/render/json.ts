@@ -34,6 +34,11 @@ export const traceJsonSchema = z.object({
   warnings: z.array(warning),
 });
 
+/** The contract object of a trace (what `-o json` and `-o yaml` print). */
+export function traceContract(trace: Trace): z.infer<typeof traceJsonSchema> {
+  return traceJsonSchema.parse(trace);
+}
+
 export function renderTraceJson(trace: Trace): string {
-  return JSON.stringify(traceJsonSchema.parse(trace), null, 2) + '\n';
+  return JSON.stringify(traceContract(trace), null, 2) + '\n';
 }

@@ -21,7 +21,8 @@ export const svcJsonSchema = z.object({
   warnings: z.array(z.object({ code: z.string(), message: z.string(), source: z.string().optional() })),
 });
 
-export function renderSvcJson(node: string | null, query: string, r: LookupResult): string {
+/** The contract object of a lookup (what `-o json` and `-o yaml` print). */
+export function svcContract(node: string | null, query: string, r: LookupResult): z.infer<typeof svcJsonSchema> {
   const doc = {
     schemaVersion: 1 as const,
     node,
@@ -37,7 +38,11 @@ export function renderSvcJson(node: string | null, query: string, r: LookupResul
     })),
     warnings: r.warnings,
   };
-  return JSON.stringify(svcJsonSchema.parse(doc), null, 2) + '\n';
+  return svcJsonSchema.parse(doc);
+}
+
+export function renderSvcJson(node: string | null, query: string, r: LookupResult): string {
+  return JSON.stringify(svcContract(node, query, r), null, 2) + '\n';
 }
 
 export function renderSvcText(query: string, r: LookupResult, opts: RenderOptions): string {

@@ -33,6 +33,14 @@ export function renderTraceText(t: Trace, opts: RenderOptions): string {
     for (const e of h.evidence) out.push(`${pad}${c.dim(evidenceLine(e, opts.width - pad.length))}`);
   });
   out.push('');
+  out.push(resultLine(t, opts));
+  out.push(...warningLines(t, opts));
+  return out.join('\n') + '\n';
+}
+
+/** `result: FORWARDED — leaves this node towards …`: the one line that answers the question. */
+export function resultLine(t: Trace, opts: RenderOptions): string {
+  const c = painter(opts);
   const word = DISPOSITION_WORD[t.disposition];
   const coloured =
     t.disposition === 'delivered' || t.disposition === 'forwarded'
@@ -40,13 +48,14 @@ export function renderTraceText(t: Trace, opts: RenderOptions): string {
       : t.disposition === 'unknown'
         ? c.yellow.bold(word)
         : c.red.bold(word);
-  out.push(`result: ${coloured}${summary(t)}`);
-  if (t.warnings.length > 0) {
-    out.push('');
-    out.push(c.yellow('warnings:'));
-    for (const w of t.warnings) out.push(`  - ${w.message}${w.source ? c.dim(` [${w.source}]`) : ''}`);
-  }
-  return out.join('\n') + '\n';
+  return `result: ${coloured}${summary(t)}`;
+}
+
+/** A blank line, `warnings:` and one line per warning; nothing when there are none. */
+export function warningLines(t: Pick<Trace, 'warnings'>, opts: RenderOptions): string[] {
+  if (t.warnings.length === 0) return [];
+  const c = painter(opts);
+  return ['', c.yellow('warnings:'), ...t.warnings.map((w) => `  - ${w.message}${w.source ? c.dim(` [${w.source}]`) : ''}`)];
 }
 
 function endpoint(e: TraceEndpoint): string {

@@ -1,0 +1,144 @@
+import { stringify as toYaml } from 'yaml';
+import type { Trace } from '../model/trace.js';
+import type { Journey } from '../commands/trace-cluster.js';
+import type { LookupResult } from '../analysis/services.js';
+import { UsageError } from '../errors.js';
+import type { RenderOptions } from './style.js';
+import { renderTraceText } from './text.js';
+import { traceContract } from './json.js';
+import { renderJourneyText } from './journey.js';
+import { renderSvcText, svcContract } from './svc.js';
+import { renderJourneyTable, renderSvcTable, renderTraceTable } from './table.js';
+
+/**
+ * `-o, --output <format>`: one registry from format name to renderer, so a format is added here once and
+ * every command that produces a kind it renders offers it (`--help`, completion and the usage error list
+ * the formats from this table).
+ */
+
+export interface SvcOutput {
+  node: string | null;
+  query: string;
+  result: LookupResult;
+}
+
+/** What each command hands to the renderers. A new command adds its kind here and its contract below. */
+export interface Outputs {
+  trace: Trace;
+  journey: Journey;
+  svc: SvcOutput;
+}
+export type OutputKind = keyof Outputs;
+
+type Renderer<K extends OutputKind> = (value: Outputs[K], opts: RenderOptions) => string | Promise<string>;
+
+export interface OutputFormat {
+  name: string;
+  summary: string;
+  /** machine-readable: never coloured, and `--quiet` does not shorten it */
+  machine?: boolean;
+  /** the kinds this format can render; a kind left out is not offered for that command */
+  render: { [K in OutputKind]?: Renderer<K> };
+}
+
+/**
+ * The JSON contract object of each kind (README "JSON output"), checked by its zod schema. `json` and
+ * `yaml` print this same object, so the two can never disagree.
+ */
+const CONTRACTS: { [K in OutputKind]: (value: Outputs[K]) => unknown } = {
+  trace: traceContract,
+  // the journey is its own contract (README: legs of traces in the trace shape)
+  journey: (j) => j,
+  svc: (s) => svcContract(s.node, s.query, s.result),
+};
+
+/** A plain-data copy of the contract: what JSON carries is exactly what YAML gets (no undefined, no shared objects). */
+function contractOf<K extends OutputKind>(kind: K, value: Outputs[K]): unknown {
+  return JSON.parse(JSON.stringify((CONTRACTS[kind] as (v: Outputs[K]) => unknown)(value))) as unknown;
+}
+
+function everyKind(f: <K extends OutputKind>(kind: K, value: Outputs[K]) => string): OutputFormat['render'] {
+  const out: Record<string, Renderer<OutputKind>> = {};
+  for (const kind of Object.keys(CONTRACTS) as OutputKind[]) out[kind] = (v) => f(kind, v as never);
+  return out as OutputFormat['render'];
+}
+
+export const DEFAULT_FORMAT = 'text';
+
+const FORMATS: OutputFormat[] = [
+  {
+    name: 'text',
+    summary: 'the path, hop by hop with its evidence (default)',
+    render: {
+      trace: renderTraceText,
+      journey: renderJourneyText,
+      svc: (s, o) => renderSvcText(s.query, s.result, o),
+    },
+  },
+  {
+    name: 'json',
+    summary: 'the versioned JSON contract (same as --json)',
+    machine: true,
+    render: everyKind((kind, v) => JSON.stringify(contractOf(kind, v), null, 2) + '\n'),
+  },
+  {
+    name: 'yaml',
+    summary: 'the JSON contract as YAML',
+    machine: true,
+    // lineWidth 0: long evidence lines stay on one line instead of being folded
+    render: everyKind((kind, v) => toYaml(contractOf(kind, v), { lineWidth: 0 })),
+  },
+  {
+    name: 'table',
+    summary: 'a compact table, one row per hop or frontend',
+    render: {
+      trace: (t, o) => renderTraceTable(t, o),
+      journey: (j, o) => renderJourneyTable(j, o),
+      svc: (s, o) => renderSvcTable(s.query, s.result, o),
+    },
+  },
+  {
+    name: 'wide',
+    summary: 'the table with more columns: program ids, next hops, evidence probes, backend states',
+    render: {
+      trace: (t, o) => renderTraceTable(t, o, true),
+      journey: (j, o) => renderJourneyTable(j, o, true),
+      svc: (s, o) => renderSvcTable(s.query, s.result, o, true),
+    },
+  },
+];
+
+/** Adds a format (e.g. a diagram); a name already registered is replaced. */
+export function registerFormat(f: OutputFormat): void {
+  const i = FORMATS.findIndex((x) => x.name === f.name);
+  if (i >= 0) FORMATS[i] = f;
+  else FORMATS.push(f);
+}
+
+/** Format names that can render this kind (or every kind, for `--help` of commands with several). */
+export function formatsFor(...kinds: OutputKind[]): string[] {
+  return FORMATS.filter((f) => kinds.every((k) => f.render[k] !== undefined)).map((f) => f.name);
+}
+
+export function findFormat(name: string): OutputFormat | undefined {
+  return FORMATS.find((f) => f.name === name);
+}
+
+/**
+ * The format a command was asked for: `-o NAME`, or `--json`. Checked before any work is done, against
+ * every kind the command may produce. Unknown or unavailable → usage error naming the allowed ones.
+ */
+export function chooseFormat(o: { output?: string; json?: boolean }, ...kinds: OutputKind[]): OutputFormat {
+  const allowed = formatsFor(...kinds);
+  if (o.json && o.output !== undefined && o.output !== 'json') throw new UsageError(`--json and -o ${o.output} exclude each other`);
+  const name = o.output ?? (o.json ? 'json' : DEFAULT_FORMAT);
+  const f = findFormat(name);
+  if (!f || !allowed.includes(name)) throw new UsageError(`-o/--output must be one of ${allowed.join('|')}, not ${JSON.stringify(name)}`);
+  return f;
+}
+
+export async function renderOutput<K extends OutputKind>(format: OutputFormat, kind: K, value: Outputs[K], opts: RenderOptions): Promise<string> {
+  const r = format.render[kind] as Renderer<K> | undefined;
+  if (!r) throw new UsageError(`-o ${format.name} cannot show ${kind} output; use one of ${formatsFor(kind).join('|')}`);
+  return r(value, format.machine ? { ...opts, color: false } : opts);
+}
