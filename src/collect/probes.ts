@@ -91,6 +91,8 @@ export const NODE_PROBES: ProbeSpec[] = [
     optional: true,
   },
   { id: 'ipvsadm', argv: ['ipvsadm', '-Sn'], ext: 'txt', optional: true },
+  // kube-proxy IPVS mode matches its ClusterIPs, NodePorts and hairpin tuples through these sets
+  { id: 'ipset', argv: ['ipset', 'save'], ext: 'txt', optional: true },
   ...LB_MAPS.map((name) => ({
     id: `bpf-map/${name}`,
     argv: ['bpftool', '-j', 'map', 'dump', 'pinned', `/sys/fs/bpf/tc/globals/${name}`],

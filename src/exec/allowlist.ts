@@ -64,6 +64,8 @@ const ENTRIES: Slot[][] = [
   ['ip6tables-save'],
   ['ipvsadm', '-Sn'],
   ['ipvsadm', '-Ln'],
+  // kube-proxy IPVS mode's sets (`ipset save` lists every set of the namespace; `ipset list` is the same, wordier)
+  ['ipset', 'save'],
   ['conntrack', '-L', '-f', 'ipv4', '-o', 'extended'],
   ['conntrack', '-L', '-f', 'ipv6', '-o', 'extended'],
   ['conntrack', '--version'],
