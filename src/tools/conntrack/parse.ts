@@ -1,0 +1,375 @@
+import { isIPv4 } from 'node:net';
+import type { ConntrackEntry, CtFlag, CtTuple, CtTupleView } from '../../model/conntrack.js';
+import type { Family, Parsed, Warning } from '../../model/types.js';
+import { canonIp, ipToBytes } from '../../model/addr.js';
+import { cleanText, ev } from '../common.js';
+import { ParseError } from '../parse-error.js';
+
+/**
+ * `conntrack -L [-f ipv4|ipv6] [-o extended|id|ktimestamp|...]` text, one entry per line, in the
+ * field order libnetfilter_conntrack prints (snprintf_default.c):
+ *
+ *   [l3name l3num] l4name l4num [timeout] [state] src= dst= <l4 fields> [zone-orig=] [packets= bytes=]
+ *   [UNREPLIED] src= dst= <l4 fields> [zone-reply=] [packets= bytes=] [ASSURED|OFFLOAD|HW_OFFLOAD]
+ *   mark= [secmark=] [secctx=] [zone=] [delta-time=] [[start=...]] [[stop=...]] [helper=] use= [id=] [labels=]
+ *
+ * The summary conntrack prints on stderr (`conntrack v1.4.7 (conntrack-tools): N flow entries have
+ * been shown.`) is often pasted with the table; it is read as a count, never as an entry.
+ */
+
+/** l4 protocols conntrack names, with their numbers; anything else prints as `unknown N`. */
+const L4: Record<string, number> = Object.assign(Object.create(null) as Record<string, number>, {
+  tcp: 6, udp: 17, udplite: 136, icmp: 1, icmpv6: 58, sctp: 132, gre: 47, dccp: 33,
+});
+const PORT_PROTOS = new Set(['tcp', 'udp', 'udplite', 'sctp', 'dccp']);
+const ICMP_PROTOS = new Set(['icmp', 'icmpv6']);
+const FLAG_TOKENS: Record<string, CtFlag> = Object.assign(Object.create(null) as Record<string, CtFlag>, {
+  '[ASSURED]': 'ASSURED', '[UNREPLIED]': 'UNREPLIED', '[OFFLOAD]': 'OFFLOAD', '[HW_OFFLOAD]': 'HW_OFFLOAD',
+});
+const TUPLE_NUM_KEYS = new Set(['sport', 'dport', 'type', 'code', 'id', 'srckey', 'dstkey', 'packets', 'bytes']);
+const META_KEYS = new Set(['mark', 'secmark', 'secctx', 'zone', 'delta-time', 'helper', 'labels', 'use']);
+
+export const SUMMARY = /^conntrack v[0-9][0-9.]*\s+\(conntrack-tools\):\s*(.*)$/;
+
+export function isPortProto(proto: string): boolean {
+  return PORT_PROTOS.has(proto);
+}
+
+/**
+ * NAT seen in an entry's tuples: the reply's source differs from the original destination (DNAT),
+ * the reply's destination from the original source (SNAT); ports count for port protocols.
+ */
+export function natOf(v: CtTupleView): { dnat: boolean; snat: boolean } {
+  const ports = v.orig.dport !== undefined;
+  return {
+    dnat: v.reply.src !== v.orig.dst || (ports && v.reply.sport !== v.orig.dport),
+    snat: v.reply.dst !== v.orig.src || (ports && v.reply.dport !== v.orig.sport),
+  };
+}
+
+/** How glibc's inet_ntop prints a canonical IPv6 address (dotted tail for v4-mapped/compatible). */
+export function ntopV6(canon: string): string {
+  const b = ipToBytes(canon);
+  if (b === null || b.length !== 16) return canon;
+  const zero = (n: number) => b.subarray(0, n).every((x) => x === 0);
+  const dotted = `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
+  if (zero(10) && b[10] === 0xff && b[11] === 0xff) return `::ffff:${dotted}`;
+  if (zero(12) && (b[12] !== 0 || b[13] !== 0)) return `::${dotted}`;
+  return canon;
+}
+
+/**
+ * Addresses as conntrack prints them: canonical text, or a reason. Memoised: a million entries
+ * name a few thousand addresses.
+ */
+export class CtAddrs {
+  private m = new Map<string, { ip: string; fam: Family } | string>();
+  get(raw: string): { ip: string; fam: Family } | string {
+    let v = this.m.get(raw);
+    if (v === undefined) {
+      v = this.read(raw);
+      if (this.m.size > 200_000) this.m.clear();
+      this.m.set(raw, v);
+    }
+    return v;
+  }
+  private read(raw: string): { ip: string; fam: Family } | string {
+    if (!raw.includes(':')) return isIPv4(raw) ? { ip: raw, fam: 4 } : `${JSON.stringify(raw.slice(0, 60))} is not an address`;
+    const c = canonIp(raw);
+    if (c === null) return `${JSON.stringify(raw.slice(0, 60))} is not an address`;
+    // conntrack prints inet_ntop's form; another spelling of the same address is hand-edited text
+    if (raw !== c && raw !== ntopV6(c)) return `${JSON.stringify(raw.slice(0, 60))} is not written as conntrack prints it (${ntopV6(c)})`;
+    return { ip: c, fam: 6 };
+  }
+}
+
+function num(s: string, max: number): number | undefined {
+  if (!/^\d{1,10}$/.test(s)) return undefined;
+  const n = Number(s);
+  return n <= max ? n : undefined;
+}
+
+function counter(s: string): number | undefined {
+  if (!/^\d{1,20}$/.test(s)) return undefined;
+  const n = Number(s);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/** Whitespace-separated words; `[start=Sun Nov 22 11:10:37 2026]` stays one word. */
+function words(line: string): string[] {
+  const raw = line.split(/\s+/);
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    let w = raw[i]!;
+    if (w === '') continue;
+    if (w.startsWith('[') && !w.endsWith(']')) {
+      let j = i + 1;
+      while (j < raw.length && !raw[j]!.endsWith(']')) j++;
+      if (j < raw.length) {
+        w = raw.slice(i, j + 1).join(' ');
+        i = j;
+      }
+    }
+    out.push(w);
+  }
+  return out;
+}
+
+export type LineResult =
+  | { kind: 'entry'; entry: ConntrackEntry }
+  | { kind: 'blank' }
+  | { kind: 'summary'; count?: number; message: string }
+  | { kind: 'skip'; why: string };
+
+interface TupleBuild {
+  t: Partial<CtTuple>;
+}
+
+/** One line of conntrack output (already without CR/ANSI). */
+export function parseConntrackLine(raw: string, lineNo: number, probe: string, addrs: CtAddrs = new CtAddrs()): LineResult {
+  const line = raw.trim();
+  if (line === '') return { kind: 'blank' };
+  const sm = SUMMARY.exec(line);
+  if (sm) {
+    const n = /^(\d+) flow entries have been shown\.?$/.exec(sm[1]!.trim());
+    return n ? { kind: 'summary', count: Number(n[1]), message: line } : { kind: 'summary', message: line };
+  }
+  const w = words(line);
+  let i = 0;
+  const skip = (why: string): LineResult => ({ kind: 'skip', why });
+  if (/^\[(NEW|UPDATE|DESTROY)\]$/.test(w[0]!)) return skip('an event (conntrack -E), not a table entry');
+  let l3: Family | undefined;
+  if (w[0] === 'ipv4' || w[0] === 'ipv6' || (w[0] === 'unknown' && w[2] !== undefined && /^[a-z]/.test(w[2]))) {
+    const want = w[0] === 'ipv4' ? '2' : w[0] === 'ipv6' ? '10' : undefined;
+    if (want === undefined) return skip(`layer 3 protocol ${w[1]} is neither IPv4 nor IPv6`);
+    if (w[1] !== want) return skip(`${w[0]} with protocol number ${JSON.stringify(w[1] ?? '')}`);
+    l3 = w[0] === 'ipv4' ? 4 : 6;
+    i = 2;
+  }
+  const proto = w[i] ?? '';
+  const pnum = num(w[i + 1] ?? '', 255);
+  if (!(proto in L4) && proto !== 'unknown') return skip(`does not start with a protocol (${JSON.stringify(proto.slice(0, 30))})`);
+  if (pnum === undefined || (proto !== 'unknown' && L4[proto] !== pnum)) return skip(`protocol ${proto} with number ${JSON.stringify((w[i + 1] ?? '').slice(0, 12))}`);
+  i += 2;
+  let timeout: number | undefined;
+  if (w[i] !== undefined && /^\d+$/.test(w[i]!)) {
+    timeout = num(w[i]!, 0xffffffff);
+    if (timeout === undefined) return skip(`timeout ${w[i]!.slice(0, 20)} out of range`);
+    i++;
+  }
+  let state: string | undefined;
+  if (w[i] !== undefined && /^[A-Z][A-Z_0-9]*$/.test(w[i]!)) state = w[i++];
+
+  const tuples: TupleBuild[] = [];
+  let cur: TupleBuild | undefined;
+  let meta = false;
+  const flags: CtFlag[] = [];
+  const e: Partial<ConntrackEntry> = {};
+  const portProto = PORT_PROTOS.has(proto);
+  const icmp = ICMP_PROTOS.has(proto);
+  for (; i < w.length; i++) {
+    const tok = w[i]!;
+    const flag = FLAG_TOKENS[tok];
+    if (flag !== undefined) {
+      if (flags.includes(flag)) return skip(`${tok} twice`);
+      // [UNREPLIED] sits between the tuples; the others after the reply
+      if (flag === 'UNREPLIED' ? tuples.length !== 1 : tuples.length !== 2) return skip(`${tok} out of place`);
+      if (flag !== 'UNREPLIED') meta = true;
+      flags.push(flag);
+      continue;
+    }
+    const ts = /^\[(start|stop)=(.+)\]$/.exec(tok);
+    if (ts) {
+      meta = true;
+      e[ts[1] as 'start' | 'stop'] = ts[2]!;
+      continue;
+    }
+    const eq = tok.indexOf('=');
+    if (eq <= 0) return skip(`unexpected word ${JSON.stringify(tok.slice(0, 40))}`);
+    const key = tok.slice(0, eq);
+    const val = tok.slice(eq + 1);
+    if (key === 'src') {
+      if (meta || tuples.length === 2) return skip('more than two tuples');
+      const a = addrs.get(val);
+      if (typeof a === 'string') return skip(`src ${a}`);
+      cur = { t: { src: a.ip } };
+      tuples.push(cur);
+      continue;
+    }
+    if (key === 'id' && (meta || !cur || !icmp || cur.t.id !== undefined)) {
+      // the entry id of `-o id` comes last; an ICMP tuple's own id comes after type and code
+      const v = num(val, 0xffffffff);
+      if (v === undefined || e.id !== undefined) return skip(`id=${val.slice(0, 20)}`);
+      e.id = v;
+      meta = true;
+      continue;
+    }
+    if (key === 'dst' || TUPLE_NUM_KEYS.has(key)) {
+      if (!cur || meta) return skip(`${key}= outside a tuple`);
+      if (key in cur.t) return skip(`${key}= twice in a tuple`);
+      if (key === 'dst') {
+        const a = addrs.get(val);
+        if (typeof a === 'string') return skip(`dst ${a}`);
+        cur.t.dst = a.ip;
+        continue;
+      }
+      if ((key === 'sport' || key === 'dport') && !portProto) return skip(`${key}= in a ${proto} entry`);
+      if ((key === 'type' || key === 'code' || key === 'id') && !icmp) return skip(`${key}= in a ${proto} entry`);
+      if ((key === 'srckey' || key === 'dstkey') && proto !== 'gre') return skip(`${key}= in a ${proto} entry`);
+      let v: number | undefined;
+      if (key === 'srckey' || key === 'dstkey') v = /^0x[0-9a-f]{1,8}$/i.test(val) ? parseInt(val, 16) : undefined;
+      else if (key === 'packets' || key === 'bytes') v = counter(val);
+      else v = num(val, key === 'type' || key === 'code' ? 255 : 65535);
+      if (v === undefined) return skip(`${key}=${val.slice(0, 24)} is not a valid number`);
+      cur.t[key as 'sport'] = v;
+      continue;
+    }
+    if (key === 'zone-orig' || key === 'zone-reply') {
+      const idx = key === 'zone-orig' ? 0 : 1;
+      const v = num(val, 65535);
+      if (meta || tuples.length !== idx + 1 || v === undefined || tuples[idx]!.t.zone !== undefined) return skip(`${key}=${val.slice(0, 20)} out of place or not a zone`);
+      tuples[idx]!.t.zone = v;
+      continue;
+    }
+    if (META_KEYS.has(key)) {
+      if (tuples.length !== 2) return skip(`${key}= before the reply tuple`);
+      meta = true;
+      const field = key === 'delta-time' ? 'deltaTime' : (key as 'mark');
+      if (e[field] !== undefined) return skip(`${key}= twice`);
+      if (key === 'secctx' || key === 'helper') {
+        e[key] = val;
+        continue;
+      }
+      if (key === 'labels') {
+        e.labels = val === '' ? [] : val.split(',');
+        continue;
+      }
+      const v = key === 'delta-time' ? counter(val) : num(val, key === 'zone' ? 65535 : 0xffffffff);
+      if (v === undefined) return skip(`${key}=${val.slice(0, 24)} is not a valid number`);
+      (e as Record<string, number>)[field] = v;
+      continue;
+    }
+    return skip(`unknown field ${JSON.stringify(key.slice(0, 30))}`);
+  }
+  if (tuples.length !== 2) return skip(tuples.length === 0 ? 'no tuple (src=... dst=...)' : 'no reply tuple');
+  const [o, r] = [tuples[0]!.t, tuples[1]!.t];
+  for (const [name, t] of [['original', o], ['reply', r]] as const) {
+    if (t.dst === undefined) return skip(`${name} tuple without dst=`);
+    if (portProto && (t.sport === undefined || t.dport === undefined)) return skip(`${name} ${proto} tuple without sport=/dport=`);
+    if (icmp && (t.type === undefined || t.code === undefined || t.id === undefined)) return skip(`${name} ${proto} tuple without type=/code=/id=`);
+  }
+  const fam: Family = o.src!.includes(':') ? 6 : 4;
+  const fams = [o.src!, o.dst!, r.src!, r.dst!].map((a) => (a.includes(':') ? 6 : 4));
+  if (fams.some((f) => f !== fam)) return skip('addresses of both families in one entry');
+  if (l3 !== undefined && l3 !== fam) return skip(`ipv${l3} entry with IPv${fam} addresses`);
+  if ((proto === 'icmp' && fam !== 4) || (proto === 'icmpv6' && fam !== 6)) return skip(`${proto} with IPv${fam} addresses`);
+  const entry: ConntrackEntry = {
+    family: fam,
+    proto,
+    protonum: pnum,
+    ...(timeout !== undefined ? { timeout } : {}),
+    ...(state !== undefined ? { state } : {}),
+    orig: o as CtTuple,
+    reply: r as CtTuple,
+    flags,
+    ...e,
+    ...natOf({ proto, orig: o as CtTuple, reply: r as CtTuple }),
+    line: lineNo,
+    source: ev(probe, line),
+  };
+  return { kind: 'entry', entry };
+}
+
+const MAX_SKIPS = 50;
+
+/** Warnings of a conntrack read: skipped lines one by one up to a cap, then a count. */
+export class CtNotes {
+  readonly warnings: Warning[] = [];
+  skipped = 0;
+  constructor(private readonly probe: string) {}
+  skip(lineNo: number, why: string, line: string): void {
+    this.skipped++;
+    if (this.skipped <= MAX_SKIPS)
+      this.warnings.push({ code: 'line-skipped', message: `line ${lineNo}: ${why}: ${JSON.stringify(line.trim().slice(0, 100))}`, source: this.probe });
+  }
+  add(code: string, message: string): void {
+    this.warnings.push({ code, message, source: this.probe });
+  }
+  done(): Warning[] {
+    if (this.skipped > MAX_SKIPS) this.add('line-skipped', `${this.skipped - MAX_SKIPS} more lines skipped (warnings truncated)`);
+    return this.warnings;
+  }
+}
+
+/** A real conntrack line ends with use=, id= or labels=; anything else at the very end was cut. */
+export function looksComplete(line: string): boolean {
+  return /(^|\s)(use|id)=\d+\s*$|(^|\s)labels=\S*\s*$/.test(line);
+}
+
+export interface ConntrackParse {
+  entries: ConntrackEntry[];
+  /** N of "N flow entries have been shown", when the summary is in the text */
+  summaryCount?: number;
+}
+
+/** Every entry of a conntrack listing (small inputs: the trace and the scanner use scan.ts). */
+export function parseConntrack(text: string, probe: string): Parsed<ConntrackEntry[]> {
+  const r = parseConntrackFull(text, probe);
+  return { value: r.value.entries, warnings: r.warnings };
+}
+
+export function parseConntrackFull(text: string, probe: string): Parsed<ConntrackParse> {
+  if (text.includes('\u0000')) throw new ParseError(probe, 'binary data (NUL bytes), not conntrack output');
+  const clean = text.includes('\u001b') || text.includes('\r') ? cleanText(text) : text;
+  if (/^\s*<\?xml|^\s*<conntrack>/.test(clean)) throw new ParseError(probe, 'XML output (-o xml) is not read; capture `conntrack -L -o extended`');
+  const notes = new CtNotes(probe);
+  const addrs = new CtAddrs();
+  const lines = clean.split('\n');
+  const out: ConntrackParse = { entries: [] };
+  let unknown = 0;
+  let known = 0;
+  const lastTerminated = clean.endsWith('\n');
+  for (let n = 0; n < lines.length; n++) {
+    const raw = lines[n]!;
+    const r = handleLine(raw, n + 1, probe, addrs, notes, out, n === lines.length - 1 && !lastTerminated);
+    if (r === 'known') known++;
+    else if (r === 'unknown') unknown++;
+  }
+  if (known === 0 && unknown > 0) throw new ParseError(probe, 'no line in the shape of `conntrack -L` output');
+  checkSummary(out, notes);
+  return { value: out, warnings: notes.done() };
+}
+
+/** Shared by the full parse and the scanner, so both read a line the same way. */
+export function handleLine(
+  raw: string,
+  lineNo: number,
+  probe: string,
+  addrs: CtAddrs,
+  notes: CtNotes,
+  out: ConntrackParse,
+  unterminated: boolean,
+): 'known' | 'unknown' | 'blank' {
+  const r = parseConntrackLine(raw, lineNo, probe, addrs);
+  if (r.kind === 'blank') return 'blank';
+  if (r.kind === 'summary') {
+    if (r.count !== undefined) out.summaryCount = (out.summaryCount ?? 0) + r.count;
+    else notes.add('conntrack-message', `line ${lineNo}: ${r.message.slice(0, 200)}`);
+    return 'known';
+  }
+  if (r.kind === 'skip') {
+    notes.skip(lineNo, r.why, raw);
+    return 'unknown';
+  }
+  if (unterminated && !looksComplete(raw)) {
+    notes.skip(lineNo, 'last line without a newline, cut short (not read)', raw);
+    return 'known';
+  }
+  out.entries.push(r.entry);
+  return 'known';
+}
+
+function checkSummary(out: ConntrackParse, notes: CtNotes): void {
+  if (out.summaryCount !== undefined && out.summaryCount !== out.entries.length && notes.skipped === 0)
+    notes.add('conntrack-count-mismatch', `conntrack reported ${out.summaryCount} entries, ${out.entries.length} are in the output (cut or edited?)`);
+}

@@ -1,0 +1,318 @@
+import type { ConntrackEntry, CtTupleView } from '../../model/conntrack.js';
+import type { Family, Warning } from '../../model/types.js';
+import { canonIp } from '../../model/addr.js';
+import { cleanText } from '../common.js';
+import { ParseError } from '../parse-error.js';
+import { CtAddrs, CtNotes, handleLine, natOf, ntopV6, type ConntrackParse } from './parse.js';
+
+/**
+ * Filtering while scanning: a conntrack table can hold a million entries (200 MB). The scanner
+ * never materialises what the query rejects: it searches the raw bytes for the query's address
+ * (or port), reads only the lines that contain it, rejects most of those on a cheap tuple view,
+ * and fully parses the rest. Every step before the full parse is a necessary condition of the
+ * final test, so the result equals parse-everything-then-filter (test/tools/conntrack/scan.test.ts).
+ */
+export interface ConntrackQuery {
+  /** an address (any spelling) that must be one of the four tuple addresses */
+  address?: string;
+  /** a port that must be one of the four tuple ports */
+  port?: number;
+  /** l4 protocol name as conntrack prints it: tcp, udp, icmp, icmpv6, sctp, ... */
+  proto?: string;
+  family?: Family;
+  /** `any`: DNAT or SNAT; `none`: neither */
+  nat?: 'dnat' | 'snat' | 'any' | 'none';
+  /** any further test on the cheap view (addresses canonical, ports numbers) */
+  where?: (v: CtTupleView) => boolean;
+}
+
+export function viewOf(e: ConntrackEntry): CtTupleView {
+  const t = (x: ConntrackEntry['orig']) => ({ src: x.src, dst: x.dst, ...(x.sport !== undefined ? { sport: x.sport } : {}), ...(x.dport !== undefined ? { dport: x.dport } : {}) });
+  return { proto: e.proto, orig: t(e.orig), reply: t(e.reply) };
+}
+
+export function matchesView(v: CtTupleView, q: ConntrackQuery, addr?: string): boolean {
+  if (q.proto !== undefined && v.proto !== q.proto) return false;
+  if (q.family !== undefined && (v.orig.src.includes(':') ? 6 : 4) !== q.family) return false;
+  if (addr !== undefined && v.orig.src !== addr && v.orig.dst !== addr && v.reply.src !== addr && v.reply.dst !== addr) return false;
+  if (q.port !== undefined && v.orig.sport !== q.port && v.orig.dport !== q.port && v.reply.sport !== q.port && v.reply.dport !== q.port) return false;
+  if (q.nat !== undefined) {
+    const n = natOf(v);
+    const hit = q.nat === 'dnat' ? n.dnat : q.nat === 'snat' ? n.snat : q.nat === 'any' ? n.dnat || n.snat : !n.dnat && !n.snat;
+    if (!hit) return false;
+  }
+  return q.where === undefined || q.where(v);
+}
+
+/** The reference semantics of a query on a parsed entry. */
+export function matchesEntry(e: ConntrackEntry, q: ConntrackQuery): boolean {
+  return matchesView(viewOf(e), q, queryAddress(q));
+}
+
+function queryAddress(q: ConntrackQuery): string | undefined {
+  if (q.address === undefined) return undefined;
+  const c = canonIp(q.address);
+  if (c === null) throw new Error(`conntrack query: ${JSON.stringify(q.address)} is not an address`);
+  return c;
+}
+
+function valueAt(line: string, key: string, from: number, to: number): string | undefined {
+  const at = line.indexOf(key, from);
+  if (at < 0 || at >= to) return undefined;
+  const s = at + key.length;
+  const e = line.indexOf(' ', s);
+  return line.slice(s, e < 0 ? line.length : e);
+}
+
+/**
+ * Protocol, addresses and ports of a raw line without a full parse; undefined when the line is
+ * not in the plain space-separated shape (the caller then parses it fully).
+ */
+export function cheapView(line: string, addrs: CtAddrs): CtTupleView | undefined {
+  if (line.includes('\t')) return undefined;
+  const s = line.trimStart();
+  const sp = s.indexOf(' ');
+  if (sp < 0) return undefined;
+  let proto = s.slice(0, sp);
+  if (proto === 'ipv4' || proto === 'ipv6') {
+    const m = /^ipv[46] +\d+ +(\S+)/.exec(s);
+    if (!m) return undefined;
+    proto = m[1]!;
+  }
+  const o = line.indexOf(' src=');
+  if (o < 0) return undefined;
+  const r = line.indexOf(' src=', o + 5);
+  if (r < 0) return undefined;
+  const end = line.length;
+  const os = valueAt(line, ' src=', o, o + 1);
+  const od = valueAt(line, ' dst=', o, r);
+  const rs = valueAt(line, ' src=', r, r + 1);
+  const rd = valueAt(line, ' dst=', r, end);
+  if (os === undefined || od === undefined || rs === undefined || rd === undefined) return undefined;
+  const a = [os, od, rs, rd].map((x) => addrs.get(x));
+  if (a.some((x) => typeof x === 'string')) return undefined;
+  const [A, B, C, D] = a as { ip: string }[];
+  const port = (key: string, from: number, to: number): number | undefined => {
+    const v = valueAt(line, key, from, to);
+    return v === undefined ? undefined : Number(v);
+  };
+  const v: CtTupleView = { proto, orig: { src: A!.ip, dst: B!.ip }, reply: { src: C!.ip, dst: D!.ip } };
+  const osp = port(' sport=', o, r);
+  const odp = port(' dport=', o, r);
+  const rsp = port(' sport=', r, end);
+  const rdp = port(' dport=', r, end);
+  if (osp !== undefined) v.orig.sport = osp;
+  if (odp !== undefined) v.orig.dport = odp;
+  if (rsp !== undefined) v.reply.sport = rsp;
+  if (rdp !== undefined) v.reply.dport = rdp;
+  return v;
+}
+
+export interface ScanOptions {
+  probe: string;
+  /** stop after this many matching entries (the result says `cut`) */
+  maxEntries?: number;
+}
+
+export interface ScanResult {
+  entries: ConntrackEntry[];
+  warnings: Warning[];
+  /** lines read (all of them, matching or not) */
+  lines: number;
+  /** lines that reached the full parse */
+  parsed: number;
+  bytes: number;
+  summaryCount?: number;
+  /** maxEntries was reached: more entries may match */
+  cut: boolean;
+}
+
+const NL = 10;
+const MAX_LINE = 1 << 20;
+
+/**
+ * Push-style scanner over the bytes of a conntrack listing. Chunks may split lines anywhere.
+ */
+export class ConntrackScanner {
+  private carry: Buffer = Buffer.alloc(0);
+  private readonly needles: Buffer[];
+  private readonly addr: string | undefined;
+  private readonly addrs = new CtAddrs();
+  private readonly notes: CtNotes;
+  private readonly out: ConntrackParse = { entries: [] };
+  private lines = 0;
+  private parsed = 0;
+  private bytes = 0;
+  private known = 0;
+  private unknown = 0;
+  private lastTerminated = true;
+  done = false;
+  private cut = false;
+  /** inside a line longer than MAX_LINE: bytes are dropped up to its newline */
+  private dropping = false;
+  /** false once a region was searched for needles only: unread lines cannot prove "not conntrack" */
+  private readAll: boolean;
+
+  constructor(
+    private readonly q: ConntrackQuery,
+    private readonly opts: ScanOptions,
+  ) {
+    this.notes = new CtNotes(opts.probe);
+    this.addr = queryAddress(q);
+    const texts: string[] = [];
+    if (this.addr !== undefined) {
+      // every spelling the parser accepts for this address: canonical, and inet_ntop's dotted tail
+      texts.push(`=${this.addr}`);
+      if (this.addr.includes(':') && ntopV6(this.addr) !== this.addr) texts.push(`=${ntopV6(this.addr)}`);
+    } else if (q.port !== undefined) texts.push(`port=${q.port}`);
+    // summary lines carry no tuple; find them too
+    this.needles = texts.length ? [...texts, 'conntrack v'].map((t) => Buffer.from(t)) : [];
+    this.readAll = this.needles.length === 0;
+  }
+
+  push(chunk: Buffer | string): void {
+    if (this.done) return;
+    let c = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    this.bytes += c.length;
+    if (this.dropping) {
+      const nl = c.indexOf(NL);
+      if (nl < 0) return;
+      this.dropping = false;
+      c = c.subarray(nl + 1);
+    }
+    const buf = this.carry.length ? Buffer.concat([this.carry, c]) : c;
+    const last = buf.lastIndexOf(NL);
+    if (last < 0) {
+      this.carry = buf;
+      if (buf.length > MAX_LINE) {
+        // no conntrack line is near this long: skip it without holding it
+        this.lines++;
+        this.notes.skip(this.lines, `a line longer than ${MAX_LINE} bytes`, buf.subarray(0, 100).toString('utf8'));
+        this.unknown++;
+        this.carry = Buffer.alloc(0);
+        this.dropping = true;
+      }
+      return;
+    }
+    this.carry = Buffer.from(buf.subarray(last + 1));
+    this.region(buf, last + 1, true);
+  }
+
+  end(): ScanResult {
+    if (!this.done && this.carry.length) {
+      this.lastTerminated = false;
+      this.region(this.carry, this.carry.length, false);
+    }
+    this.carry = Buffer.alloc(0);
+    if (this.readAll && this.known === 0 && this.unknown > 0) throw new ParseError(this.opts.probe, 'no line in the shape of `conntrack -L` output');
+    const o = this.out;
+    if (!this.cut && o.summaryCount !== undefined && this.needles.length === 0 && this.q.where === undefined && noFilter(this.q) && o.summaryCount !== o.entries.length && this.notes.skipped === 0)
+      this.notes.add('conntrack-count-mismatch', `conntrack reported ${o.summaryCount} entries, ${o.entries.length} are in the output (cut or edited?)`);
+    const r: ScanResult = { entries: o.entries, warnings: this.notes.done(), lines: this.lines, parsed: this.parsed, bytes: this.bytes, cut: this.cut };
+    if (o.summaryCount !== undefined) r.summaryCount = o.summaryCount;
+    return r;
+  }
+
+  /** buf[0, end): whole lines (terminated) or the unterminated tail. */
+  private region(buf: Buffer, end: number, terminated: boolean): void {
+    if (buf.indexOf(0) >= 0 && buf.indexOf(0) < end) throw new ParseError(this.opts.probe, 'binary data (NUL bytes), not conntrack output');
+    const esc = buf.indexOf(0x1b);
+    const cr = buf.indexOf(0x0d);
+    const dirty = (esc >= 0 && esc < end) || (cr >= 0 && cr < end);
+    if (dirty || this.needles.length === 0) {
+      // colour codes can split a needle, a lone CR ends a line: read every line of this region as the full parse does
+      let text = buf.toString('utf8', 0, end);
+      if (dirty) text = cleanText(text);
+      const parts = text.split('\n');
+      if (terminated) parts.pop();
+      for (let i = 0; i < parts.length && !this.done; i++) this.line(parts[i]!, ++this.lines, !terminated && i === parts.length - 1);
+      return;
+    }
+    let pos = 0;
+    let counted = 0;
+    const firsts = this.needles.map((n) => buf.indexOf(n, 0));
+    while (pos < end && !this.done) {
+      let hit = -1;
+      for (let k = 0; k < firsts.length; k++) {
+        if (firsts[k]! >= 0 && firsts[k]! < pos) firsts[k] = buf.indexOf(this.needles[k]!, pos);
+        const f = firsts[k]!;
+        if (f >= 0 && f < end && (hit < 0 || f < hit)) hit = f;
+      }
+      if (hit < 0) break;
+      const ls = hit === 0 ? 0 : buf.lastIndexOf(NL, hit - 1) + 1;
+      let le = buf.indexOf(NL, hit);
+      if (le < 0 || le > end) le = end;
+      this.lines += countNl(buf, counted, ls);
+      counted = ls;
+      this.line(buf.toString('utf8', ls, le), this.lines + 1, !terminated && le === end);
+      pos = le + 1;
+    }
+    this.lines += countNl(buf, counted, end);
+    if (!terminated) this.lines++;
+  }
+
+  private line(trimmed: string, lineNo: number, unterminated: boolean): void {
+    if (!trimmed.startsWith('conntrack v')) {
+      const v = cheapView(trimmed, this.addrs);
+      if (v !== undefined && !matchesView(v, this.q, this.addr)) {
+        // a line the query rejects still proves the input is conntrack output
+        this.known++;
+        return;
+      }
+    }
+    this.parsed++;
+    const before = this.out.entries.length;
+    const r = handleLine(trimmed, lineNo, this.opts.probe, this.addrs, this.notes, this.out, unterminated);
+    if (r === 'known') this.known++;
+    else if (r === 'unknown') this.unknown++;
+    if (this.out.entries.length > before) {
+      const e = this.out.entries[before]!;
+      if (!matchesView(viewOf(e), this.q, this.addr)) this.out.entries.pop();
+      else if (this.opts.maxEntries !== undefined && this.out.entries.length > this.opts.maxEntries) {
+        this.out.entries.pop();
+        this.cut = true;
+        this.done = true;
+      }
+    }
+  }
+}
+
+function noFilter(q: ConntrackQuery): boolean {
+  return q.address === undefined && q.port === undefined && q.proto === undefined && q.family === undefined && q.nat === undefined;
+}
+
+function countNl(buf: Buffer, from: number, to: number): number {
+  let n = 0;
+  let i = buf.indexOf(NL, from);
+  while (i >= 0 && i < to) {
+    n++;
+    i = buf.indexOf(NL, i + 1);
+  }
+  return n;
+}
+
+/** Scans a whole text (or Buffer) in memory. */
+export function scanConntrackText(text: string | Buffer, q: ConntrackQuery, opts: ScanOptions): ScanResult {
+  const s = new ConntrackScanner(q, opts);
+  const step = 1 << 20;
+  if (typeof text === 'string') {
+    // cut at newlines: a cut inside a surrogate pair would not survive the Buffer round trip
+    for (let i = 0; i < text.length && !s.done; ) {
+      const nl = text.indexOf('\n', i + step);
+      const e = nl < 0 ? text.length : nl + 1;
+      s.push(text.slice(i, e));
+      i = e;
+    }
+  } else s.push(text);
+  return s.end();
+}
+
+/** Scans a stream of chunks (a file read stream, a process's stdout). Stops reading once cut. */
+export async function scanConntrack(chunks: AsyncIterable<Buffer | string> | Iterable<Buffer | string>, q: ConntrackQuery, opts: ScanOptions): Promise<ScanResult> {
+  const s = new ConntrackScanner(q, opts);
+  for await (const c of chunks) {
+    s.push(c);
+    if (s.done) break;
+  }
+  return s.end();
+}
