@@ -106,6 +106,21 @@ const FORMATS: OutputFormat[] = [
       svc: (s, o) => renderSvcTable(s.query, s.result, o, true),
     },
   },
+  ...(['mermaid', 'dot', 'svg'] as const).map(
+    (name): OutputFormat => ({
+      name,
+      summary: {
+        mermaid: 'a mermaid flowchart of the path (GitHub renders it in Markdown)',
+        dot: 'a Graphviz digraph of the path (dot -Tsvg, dot -Tpng)',
+        svg: 'an SVG picture of the path, drawn in-process (no browser, no Graphviz)',
+      }[name],
+      machine: true,
+      render: {
+        trace: async (t) => (await import('./diagram/index.js')).renderTraceDiagram(t, name),
+        journey: async (j) => (await import('./diagram/index.js')).renderJourneyDiagram(j, name),
+      },
+    }),
+  ),
 ];
 
 /** Adds a format (e.g. a diagram); a name already registered is replaced. */

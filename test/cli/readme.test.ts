@@ -32,3 +32,29 @@ describe('README safety section', () => {
     expect(block![1]!.split('\n')).toEqual(describeAllowList());
   });
 });
+
+describe('README pictures', () => {
+  const cli = async (cmd: string) => {
+    let out = '';
+    const argv = cmd.replace(/^node bin\/netpath\.js /, '').replace(/ (\||>) .*$/, '').split(/\s+/);
+    const code = await main(argv, { stdout: (s) => (out += s), stderr: () => {}, isTTY: false, env: {} });
+    return { code, out };
+  };
+  const commands = /^## Pictures[\s\S]*?```\n([\s\S]*?)\n```/m.exec(readme)![1]!.split('\n');
+
+  it('shows the real mermaid output of its first picture command', async () => {
+    const block = /The first command prints this[^\n]*\n\n```mermaid\n([\s\S]*?)\n```/.exec(readme);
+    expect(block, 'mermaid block').not.toBeNull();
+    const { code, out } = await cli(commands[0]!);
+    expect(code).toBe(0);
+    expect(out.trimEnd()).toBe(block![1]);
+  });
+
+  it('ships the SVG its third command draws', async () => {
+    expect(commands[2]).toMatch(/-o svg > journey\.svg$/);
+    const { code, out } = await cli(commands[2]!);
+    expect(code).toBe(0);
+    const file = readFileSync(fileURLToPath(new URL('../../docs/pictures/journey-v6-wg.svg', import.meta.url)), 'utf8');
+    expect(file).toBe(out);
+  });
+});

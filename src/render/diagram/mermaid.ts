@@ -53,7 +53,7 @@ export function renderMermaid(d: Diagram): string {
     if (colour) linkStyles.push(`  linkStyle ${i} stroke:${colour},color:${colour}`);
   });
   out.push(...linkStyles);
-  for (const tone of Object.keys(CLASS) as Tone[]) {
+  for (const tone of (Object.keys(CLASS) as Tone[]).filter((x) => x !== 'plain')) {
     const ids = d.nodes.filter((n) => n.tone === tone).map((n) => n.id);
     if (tone === 'muted' && d.notes.length) ids.push('notes');
     if (ids.length) out.push(`  classDef ${tone} ${CLASS[tone]}`, `  class ${ids.join(',')} ${tone}`);
@@ -63,7 +63,7 @@ export function renderMermaid(d: Diagram): string {
   for (const g of d.groups.filter((x) => x.tone)) out.push(`  style ${g.id} stroke:${LINK_COLOUR[g.tone!] ?? '#5f6368'},stroke-dasharray:5 4`);
   // evidence as tooltips (mermaid shows them on hover; a strict renderer just ignores the callback)
   for (const n of d.nodes) {
-    if (n.tooltip) out.push(`  click ${n.id} callback "${mermaidLine(n.tooltip.split('\n').slice(0, 4).join(' · ').slice(0, 400))}"`);
+    if (n.tooltip) out.push(`  click ${n.id} callback "${mermaidLine(n.tooltip.split('\n').slice(0, 4).join(' · ').slice(0, 300))}"`);
   }
   return out.join('\n') + '\n';
 }

@@ -202,7 +202,9 @@ function natLabel(h: Hop, t: Trace): { label: string; tone: DiagramEdge['tone'] 
   if (h.applied === true) return { label: `SNAT ${t.flow.src} → ${h.snatTo ?? 'node address'} (${h.by ?? '?'})`, tone: 'lb' };
   if (h.applied === false) {
     const why = h.detail.replace(/^not (masqueraded|source-NATed): /, '');
-    return { label: `no SNAT: ${why.length > 48 ? `${why.slice(0, 47)}…` : why}`, tone: 'plain' };
+    const excl = /inside the SNAT exclusion CIDR (\S+)/.exec(why);
+    const short = excl ? `destination inside ${excl[1]}` : why.replace(/^masquerading is disabled$/, 'masquerading disabled');
+    return { label: `no SNAT: ${short.length > 60 ? `${short.slice(0, 59)}…` : short}`, tone: 'plain' };
   }
   return { label: 'SNAT unknown', tone: 'warn' };
 }
@@ -267,8 +269,10 @@ export function addTrace(b: DiagramBuilder, t: Trace, o: AddOptions): { first?: 
       continue;
     }
     const spec = hopNode(h, t);
-    const inNetns = (h.kind === 'route' || h.kind === 'deliver') && h.netns !== undefined;
-    const id = b.node({ ...spec, group: groupFor(inNetns ? h.netns : undefined), tooltip: tooltipOf(h), ...(h.inferred ? { inferred: true } : {}) });
+    // the pod's own route and the delivery happen in a pod namespace; socket-LB in the sending socket's
+    const netns = (h.kind === 'route' || h.kind === 'deliver') && h.netns !== undefined ? h.netns : h.kind === 'socket-lb' && t.src.kind === 'local-pod' ? t.src.netns : undefined;
+    const id = b.node({ ...spec, group: groupFor(netns), tooltip: tooltipOf(h), ...(h.inferred ? { inferred: true } : {}) });
+    if (h.kind === 'drop') pending = { ...pending, tone: 'bad' };
     link(id);
     if (isLb(h) && h.backend) {
       pending = { label: `DNAT ${h.frontend ?? t.flow.dst} → ${h.backend}`, tooltip: tooltipOf(h), tone: 'lb' };
