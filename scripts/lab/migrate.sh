@@ -1,0 +1,282 @@
+#!/usr/bin/env bash
+# Lab: a kube-proxy → Cilium kube-proxy-replacement migration on node k1 of the kind-v4 topology, captured
+# before, after, and after a botched cleanup (fixtures/snapshots/migrate-*/).
+#   migrate.sh iptables [OUTDIR]     (default fixtures/snapshots/migrate-iptables)
+#   migrate.sh down                  remove what a killed run may have left (cgroup, build dir, netns files)
+# The whole lab runs inside a private mount namespace with its own bpffs on /sys/fs/bpf, its own tmpfs on
+# /var/run/netns and its own /run/cilium/cgroupv2 bind mount: nothing it creates is visible to other labs,
+# and its network namespaces, pinned maps and programs go away with it. Node names are np-mig-*.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+export LAB_BPF=/tmp/np-mig-bpf
+CG2=$(awk '$3=="cgroup2"{print $2; exit}' /proc/mounts)
+CGDIR="$CG2/np-mig"
+
+outer_cleanup() {
+  # programs attached to our cgroup, if the inner run died before detaching them
+  if [ -d "$CGDIR" ]; then
+    bpftool -j cgroup show "$CGDIR" 2>/dev/null | node -e '
+      let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{for(const p of JSON.parse(s))console.log(p.id, p.attach_type)}catch{}})' |
+      while read -r id type; do bpftool cgroup detach "$CGDIR" "$type" id "$id" 2>/dev/null || true; done
+    rmdir "$CGDIR" 2>/dev/null || true
+  fi
+  rm -rf "$LAB_BPF"
+}
+
+case "${1:-}" in
+  iptables) ;;
+  inner) ;;
+  down) outer_cleanup; exit 0 ;;
+  *) echo "usage: $0 iptables [OUTDIR] | down" >&2; exit 2 ;;
+esac
+
+if [ "$1" != inner ]; then
+  mode=$1
+  out=${2:-$ROOT/fixtures/snapshots/migrate-$mode}
+  trap outer_cleanup EXIT
+  unshare -m --propagation private bash "$0" inner "$mode" "$(realpath -m "$out")"
+  exit $?
+fi
+
+# ------------------------------------------------------------------ inside the private mount namespace
+MODE=$2
+OUT=$3
+source "$HERE/lib.sh"
+GEN="node $HERE/migrate/gen.mjs"
+TRAFFIC="$HERE/migrate/traffic.mjs"
+SW=np-mig-ksw
+NODES=(np-mig-k1 np-mig-k2 np-mig-k3)
+K1=np-mig-k1
+# the kind-v4 pods (names are private to this mount namespace)
+declare -A PODS=(
+  [np-mig-k1]="cni-5f0c1d2e-k1a:lxc6d1e0f2a3b4c:10.244.1.12 cni-7a9b3c4d-k1b:lxc0a1b2c3d4e5f:10.244.1.57"
+  [np-mig-k2]="cni-1e2d3c4b-k2a:lxc9f8e7d6c5b4a:10.244.2.7 cni-2b3c4d5e-k2b:lxc1122334455aa:10.244.2.33"
+  [np-mig-k3]="cni-3c4d5e6f-k3a:lxcaabbccddeeff:10.244.3.21"
+)
+# what each pod (and k1's host, the API server) serves for the Services of migrate/services.json
+declare -A SERVES=(
+  [cni-7a9b3c4d-k1b]="udp:53 tcp:53 tcp:8443" [cni-1e2d3c4b-k2a]="udp:53 tcp:53 tcp:8080"
+  [cni-5f0c1d2e-k1a]="tcp:8080" [cni-3c4d5e6f-k3a]="tcp:8080" [cni-2b3c4d5e-k2b]="tcp:8443" [np-mig-k1]="tcp:6443"
+)
+PIDS=()
+
+inner_cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  sock_detach
+  for n in $(ip netns list 2>/dev/null | awk '{print $1}'); do ip netns del "$n" 2>/dev/null || true; done
+}
+trap inner_cleanup EXIT
+
+mounts() {
+  mount -t bpf bpf /sys/fs/bpf
+  mkdir -p /sys/fs/bpf/tc/globals /sys/fs/bpf/np-mig /var/run/netns /run/cilium/cgroupv2
+  mount -t tmpfs -o size=1m np-mig-netns /var/run/netns
+  mkdir -p "$CGDIR"
+  mount --bind "$CGDIR" /run/cilium/cgroupv2
+}
+
+# the kind-v4 topology (scripts/lab/kind-v4.sh), without BPF programs: which ones are attached depends on the stage
+topology() {
+  ip netns add $SW
+  ip -n $SW link add br0 type bridge
+  ip -n $SW link set br0 up
+  ip -n $SW addr add 172.18.0.1/16 dev br0
+  local i
+  for i in 0 1 2; do
+    local n=${NODES[$i]} idx=$((i + 1)) ip=172.18.0.$((i + 2))
+    ip netns add "$n"
+    ip -n "$n" link set lo up
+    ip -n $SW link add "k${idx}-port" type veth peer name eth0 netns "$n"
+    ip -n $SW link set "k${idx}-port" master br0 up
+    ip -n "$n" addr add "$ip/16" dev eth0
+    ip -n "$n" link set eth0 up
+    ip -n "$n" route add default via 172.18.0.1 dev eth0
+    nsx "$n" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0
+    ip -n "$n" link add cilium_host type veth peer name cilium_net
+    ip -n "$n" link set cilium_net up
+    ip -n "$n" link set cilium_host up
+    ip -n "$n" addr add "10.244.$idx.1/32" dev cilium_host
+    # Cilium 1.14+ installs its routes with proto kernel
+    ip -n "$n" route add "10.244.$idx.1" dev cilium_host proto kernel scope link
+    ip -n "$n" route add "10.244.$idx.0/24" via "10.244.$idx.1" dev cilium_host proto kernel src "10.244.$idx.1"
+    local j
+    for j in 1 2 3; do
+      [ "$j" = "$idx" ] && continue
+      ip -n "$n" route add "10.244.$j.0/24" via "172.18.0.$((j + 1))" dev eth0 proto kernel
+    done
+    local p
+    for p in ${PODS[$n]}; do
+      IFS=: read -r pns hdev addr <<<"$p"
+      pod4 "$n" "$pns" "$hdev" "$addr/32" "10.244.$idx.1"
+    done
+  done
+  # k1's programs that do not depend on kube-proxy replacement (legacy tc, enable-tcx=false)
+  tc_attach $K1 eth0 ingress cil_from_netdev
+  tc_attach $K1 cilium_host ingress cil_to_host
+  tc_attach $K1 cilium_host egress cil_from_host
+  tc_attach $K1 cilium_net ingress cil_to_host
+  for p in ${PODS[$K1]}; do
+    IFS=: read -r pns hdev addr <<<"$p"
+    tc_attach $K1 "$hdev" ingress cil_from_container
+  done
+}
+
+# Cilium's BPF redirects between cilium_host and the lxc devices; the pass-through programs do not, so while
+# traffic is set up each node gets per-pod routes in table 90 (rule pref 90). Removed, with the neighbour
+# entries they caused on the lxc devices, before a capture.
+scaffold_up() {
+  local n p
+  for n in "${NODES[@]}"; do
+    ip -n "$n" rule add pref 90 lookup 90
+    for p in ${PODS[$n]}; do
+      IFS=: read -r pns hdev addr <<<"$p"
+      ip -n "$n" route add "$addr/32" dev "$hdev" table 90
+    done
+  done
+}
+scaffold_down() {
+  local n p
+  for n in "${NODES[@]}"; do
+    ip -n "$n" rule del pref 90 lookup 90 2>/dev/null || true
+    ip -n "$n" route flush table 90 2>/dev/null || true
+    for p in ${PODS[$n]}; do
+      IFS=: read -r pns hdev addr <<<"$p"
+      ip -n "$n" neigh flush dev "$hdev" 2>/dev/null || true
+    done
+  done
+}
+
+serve_all() {
+  local ns
+  for ns in "${!SERVES[@]}"; do
+    # shellcheck disable=SC2086
+    ip netns exec "$ns" node "$TRAFFIC" serve ${SERVES[$ns]} &
+    PIDS+=($!)
+  done
+  sleep 1
+}
+
+# hold NS FLOW... — start flows from a namespace and wait until each got an answer
+hold() {
+  local ns=$1 log
+  shift
+  log=$(mktemp /tmp/np-mig-flow.XXXXXX)
+  ip netns exec "$ns" node "$TRAFFIC" hold "$@" >"$log" 2>&1 &
+  PIDS+=($!)
+  local t
+  for t in $(seq 1 100); do
+    grep -q '^ready$' "$log" && break
+    grep -q '^fail' "$log" && { cat "$log" >&2; rm -f "$log"; return 1; }
+    sleep 0.1
+  done
+  sed "s/^/  $ns: /" "$log" | grep -v ready || true
+  rm -f "$log"
+}
+
+stop_flows() {
+  # the client processes only (servers keep running): their sockets close, conntrack sees FIN/RST
+  local p
+  for p in "${FLOW_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  FLOW_PIDS=()
+}
+
+lbmaps() {
+  rm -f /sys/fs/bpf/tc/globals/cilium_lb4_*
+  $GEN lbmaps "$@" >/tmp/np-mig-lbmaps.batch
+  bpftool batch file /tmp/np-mig-lbmaps.batch >/dev/null
+  rm -f /tmp/np-mig-lbmaps.batch
+}
+
+sock_attach() {
+  rm -rf /sys/fs/bpf/np-mig/sock4
+  bpftool prog loadall "$LAB_BPF/sock4.o" /sys/fs/bpf/np-mig/sock4
+  local t
+  for t in connect sendmsg recvmsg getpeername post_bind; do
+    bpftool cgroup attach /run/cilium/cgroupv2 "${t}4" pinned "/sys/fs/bpf/np-mig/sock4/cil_sock4_$t" multi
+  done
+}
+sock_detach() {
+  mountpoint -q /run/cilium/cgroupv2 2>/dev/null || return 0
+  bpftool -j cgroup show /run/cilium/cgroupv2 2>/dev/null | node -e '
+    let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{for(const p of JSON.parse(s))console.log(p.id, p.attach_type)}catch{}})' |
+    while read -r id type; do bpftool cgroup detach /run/cilium/cgroupv2 "$type" id "$id" || true; done
+}
+
+# snap DIR STAGE — netpath's own snapshot command through nsenter (ip netns exec would remount /sys and hide
+# this mount namespace's bpffs), plus what it does not collect: conntrack, and cilium-dbg output, which is
+# written to the documented 1.19 format since no agent runs here
+snap() {
+  local dir=$1 kpr=$2
+  rm -rf "$dir"
+  node "$ROOT/bin/netpath.js" snapshot -o "$dir" --exec "nsenter --net=/var/run/netns/$K1" --node k1 | sed 's/^/  /'
+  nsenter --net=/var/run/netns/$K1 conntrack -L -f ipv4 -o extended >"$dir/conntrack4.txt" 2>/dev/null
+  local tmpl=nokpr
+  [ "$kpr" = kpr ] && tmpl=kpr
+  sed -e "s/@NODEIP@/172.18.0.2/g" -e "s#@PODCIDR@#10.244.1.0/24#" -e "s/@IDX@/1/" -e "s/@NPODS@/3/" \
+    "$HERE/cilium/migrate-$tmpl.status.tmpl" >"$dir/cilium-status.txt"
+  cp "$HERE/cilium/migrate-$tmpl.config.yaml" "$dir/cilium-config.txt"
+  node "$HERE/cilium/endpoints.mjs" "$dir" 1100 >/dev/null
+}
+
+run_iptables() {
+  local dir=$OUT
+  echo "== before: kube-proxy iptables mode, Cilium without kube-proxy replacement"
+  nsx $K1 iptables-restore < <($GEN iptables)
+  lbmaps nokpr
+  serve_all
+  scaffold_up
+  FLOW_PIDS=()
+  # conntrack entries NATed by kube-proxy: host-netns clients (kubelet-style, no socket-LB without KPR), an
+  # outside client to the NodePort, and a pod to its own node's eTP=Local NodePort. Pod → ClusterIP is not
+  # here on purpose: without KPR, Cilium still load-balances ClusterIP per packet in cil_from_container, so
+  # such a flow would reach netfilter already addressed to the backend.
+  hold $K1 tcp:10.96.0.1:443 udp:10.96.0.10:53 tcp:10.96.0.10:53 tcp:10.96.88.30:8443
+  FLOW_PIDS+=("${PIDS[-1]}")
+  hold $SW tcp:172.18.0.2:31940
+  FLOW_PIDS+=("${PIDS[-1]}")
+  hold cni-5f0c1d2e-k1a tcp:172.18.0.2:30417
+  FLOW_PIDS+=("${PIDS[-1]}")
+  scaffold_down
+  snap "$dir/before" nokpr
+
+  echo "== after-broken: Cilium KPR, kube-proxy deleted without --cleanup, KUBE-SERVICES/KUBE-NODEPORTS flushed by hand, default/sticky not in the LB maps"
+  tc_attach $K1 eth0 egress cil_to_netdev
+  sock_attach
+  lbmaps kpr --omit default/sticky
+  nsx $K1 iptables -t nat -F KUBE-SERVICES
+  nsx $K1 iptables -t nat -F KUBE-NODEPORTS
+  scaffold_up
+  # new host-netns connections after the switch: socket-LB hands connect() the backend address, so netfilter
+  # sees them already translated (the lab's cil_sock4_connect is a pass-through: the client dials the backend)
+  hold $K1 tcp:172.18.0.2:6443 tcp:10.244.1.57:53
+  FLOW_PIDS+=("${PIDS[-1]}")
+  scaffold_down
+  snap "$dir/after-broken" kpr
+
+  echo "== after: the cleanup Cilium documents (iptables-save | grep -v KUBE | iptables-restore), conntrack flushed, all Services in the maps"
+  stop_flows
+  sleep 0.5
+  nsx $K1 sh -c 'iptables-save | grep -v KUBE | iptables-restore'
+  # kubelet recreates its own chains within a minute
+  for t in mangle nat filter; do nsx $K1 iptables -t $t -N KUBE-KUBELET-CANARY; done
+  nsx $K1 iptables -t mangle -N KUBE-IPTABLES-HINT
+  nsx $K1 conntrack -F 2>/dev/null
+  lbmaps kpr
+  scaffold_up
+  hold $K1 tcp:172.18.0.2:6443 tcp:10.244.1.57:53 udp:10.244.2.7:53 tcp:10.244.2.33:8443
+  FLOW_PIDS+=("${PIDS[-1]}")
+  scaffold_down
+  snap "$dir/after" kpr
+}
+
+mounts
+build_bpf
+(cd "$ROOT" && npx tsc -p tsconfig.json >/dev/null) || echo "tsc reported errors; using the dist/ it wrote" >&2
+topology
+case "$MODE" in
+  iptables) run_iptables ;;
+esac
+echo "captured into $OUT"

@@ -1,0 +1,238 @@
+// Generates, from services.json, the state each data plane keeps for the same Services, in the form the
+// real component writes it, for the migrate-* labs to load into a kernel with the real tools:
+//   gen.mjs iptables         kube-proxy iptables mode: iptables-restore input (kube-proxy's rules + kubelet's chains)
+//   gen.mjs lbmaps kpr|nokpr [--omit ns/name]   Cilium 1.19 LB maps as a `bpftool batch file`
+// Formats followed: kube-proxy's expected dumps (pkg/proxy/iptables/proxier_test.go, copies in
+// shared/upstream/kube-proxy/) and Cilium's map layouts (shared/reference/cilium-datapath.md §1).
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+
+const here = new URL('.', import.meta.url);
+const cfg = JSON.parse(readFileSync(new URL('services.json', here), 'utf8'));
+const NODE = cfg.node;
+
+// kube-proxy's chain-name hash: base32(sha256(s)), upper case, cut
+const B32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+function base32(buf) {
+  let out = '';
+  let bits = 0;
+  let val = 0;
+  for (const b of buf) {
+    val = ((val << 8) | b) & 0xffff;
+    bits += 8;
+    while (bits >= 5) {
+      out += B32[(val >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  return out;
+}
+export const hash = (s, n) => base32(createHash('sha256').update(s).digest()).slice(0, n);
+
+/** One entry per Service port, with everything the generators need. */
+export function servicePorts() {
+  const out = [];
+  for (const s of cfg.services) {
+    for (const p of s.ports) {
+      const proto = p.proto.toLowerCase();
+      const spn = `${s.ns}/${s.name}:${p.name}`;
+      const eps = s.endpoints.map((e) => ({ ...e, port: p.targetPort, hostPort: `${e.ip}:${p.targetPort}` }));
+      out.push({
+        svc: s,
+        port: p,
+        proto,
+        spn,
+        eps,
+        local: eps.filter((e) => e.node === NODE.name),
+        etpLocal: s.externalTrafficPolicy === 'Local',
+        affinity: s.sessionAffinity === 'ClientIP' ? (s.affinityTimeout ?? 10800) : 0,
+      });
+    }
+  }
+  return out;
+}
+
+// ---- kube-proxy, iptables mode ----------------------------------------------------------------
+
+const q = (c) => (/\s/.test(c) ? `"${c}"` : c);
+
+function iptables() {
+  const cidr = NODE.clusterCIDR;
+  const natChains = new Set(['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ']);
+  const filt = { 'KUBE-NODEPORTS': [], 'KUBE-SERVICES': [], 'KUBE-EXTERNAL-SERVICES': [], 'KUBE-FIREWALL': [], 'KUBE-FORWARD': [], 'KUBE-PROXY-FIREWALL': [] };
+  const nat = { services: [], nodeports: [], chains: new Map() };
+  const add = (chain, rule) => {
+    natChains.add(chain);
+    if (!nat.chains.has(chain)) nat.chains.set(chain, []);
+    nat.chains.get(chain).push(`-A ${chain} ${rule}`);
+  };
+  // SVC/SVL chain body: affinity checks first, then the random pick (probability 1/(n-i), 10 decimals)
+  const lb = (chain, sp, eps) => {
+    const sep = (e) => `KUBE-SEP-${hash(sp.spn + sp.proto + e.hostPort, 16)}`;
+    if (sp.affinity) for (const e of eps) add(chain, `-m comment --comment ${q(`${sp.spn} -> ${e.hostPort}`)} -m recent --name ${sep(e)} --rcheck --seconds ${sp.affinity} --reap -j ${sep(e)}`);
+    eps.forEach((e, i) => {
+      const stat = i < eps.length - 1 ? ` -m statistic --mode random --probability ${(1 / (eps.length - i)).toFixed(10)}` : '';
+      add(chain, `-m comment --comment ${q(`${sp.spn} -> ${e.hostPort}`)}${stat} -j ${sep(e)}`);
+    });
+  };
+  for (const sp of servicePorts()) {
+    const { svc, port, proto, spn } = sp;
+    const H = hash(spn + proto, 16);
+    const SVC = `KUBE-SVC-${H}`;
+    const EXT = `KUBE-EXT-${H}`;
+    const SVL = `KUBE-SVL-${H}`;
+    const m = `-m ${proto} -p ${proto}`;
+    if (sp.eps.length === 0) {
+      filt['KUBE-SERVICES'].push(`-A KUBE-SERVICES -m comment --comment ${q(`${spn} has no endpoints`)} ${m} -d ${svc.clusterIP} --dport ${port.port} -j REJECT`);
+      if (port.nodePort) filt['KUBE-EXTERNAL-SERVICES'].push(`-A KUBE-EXTERNAL-SERVICES -m comment --comment ${q(`${spn} has no endpoints`)} -m addrtype --dst-type LOCAL ${m} --dport ${port.nodePort} -j REJECT`);
+      continue;
+    }
+    nat.services.push(`-A KUBE-SERVICES -m comment --comment ${q(`${spn} cluster IP`)} ${m} -d ${svc.clusterIP} --dport ${port.port} -j ${SVC}`);
+    add(SVC, `-m comment --comment ${q(`${spn} cluster IP`)} ${m} -d ${svc.clusterIP} --dport ${port.port} ! -s ${cidr} -j KUBE-MARK-MASQ`);
+    lb(SVC, sp, sp.eps);
+    if (port.nodePort) {
+      // localhost NodePorts (route_localnet) first; kube-proxy adds `-m nfacct` only where the kernel has nfacct objects
+      nat.nodeports.push(`-A KUBE-NODEPORTS -m comment --comment ${q(spn)} ${m} -d 127.0.0.0/8 --dport ${port.nodePort} -j ${EXT}`);
+      nat.nodeports.push(`-A KUBE-NODEPORTS -m comment --comment ${q(spn)} ${m} --dport ${port.nodePort} -j ${EXT}`);
+      if (sp.etpLocal) {
+        add(EXT, `-m comment --comment ${q(`pod traffic for ${spn} external destinations`)} -s ${cidr} -j ${SVC}`);
+        add(EXT, `-m comment --comment ${q(`masquerade LOCAL traffic for ${spn} external destinations`)} -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ`);
+        add(EXT, `-m comment --comment ${q(`route LOCAL traffic for ${spn} external destinations`)} -m addrtype --src-type LOCAL -j ${SVC}`);
+        if (sp.local.length > 0) {
+          add(EXT, `-j ${SVL}`);
+          lb(SVL, sp, sp.local);
+        } else {
+          filt['KUBE-EXTERNAL-SERVICES'].push(`-A KUBE-EXTERNAL-SERVICES -m comment --comment ${q(`${spn} has no local endpoints`)} -m addrtype --dst-type LOCAL ${m} --dport ${port.nodePort} -j DROP`);
+        }
+        if (svc.healthCheckNodePort) filt['KUBE-NODEPORTS'].push(`-A KUBE-NODEPORTS -m comment --comment ${q(`${spn} health check node port`)} -m tcp -p tcp --dport ${svc.healthCheckNodePort} -j ACCEPT`);
+      } else {
+        add(EXT, `-m comment --comment ${q(`masquerade traffic for ${spn} external destinations`)} -j KUBE-MARK-MASQ`);
+        add(EXT, `-j ${SVC}`);
+      }
+    }
+    for (const e of sp.eps) {
+      const SEP = `KUBE-SEP-${hash(spn + proto + e.hostPort, 16)}`;
+      add(SEP, `-m comment --comment ${q(spn)} -s ${e.ip} -j KUBE-MARK-MASQ`);
+      const recent = sp.affinity ? ` -m recent --name ${SEP} --set` : '';
+      add(SEP, `-m comment --comment ${q(spn)}${recent} ${m} -j DNAT --to-destination ${e.hostPort}`);
+    }
+  }
+  filt['KUBE-FIREWALL'].push('-A KUBE-FIREWALL -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP');
+  filt['KUBE-FORWARD'].push(
+    '-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP',
+    '-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT',
+    '-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+  );
+  // kubelet's own chains (KUBE-IPTABLES-HINT, KUBE-KUBELET-CANARY) and kube-proxy's canaries live in three tables
+  const lines = [];
+  const table = (name, builtins, chains, rules) => {
+    lines.push(`*${name}`);
+    for (const b of builtins) lines.push(`:${b} ACCEPT [0:0]`);
+    for (const c of chains) lines.push(`:${c} - [0:0]`);
+    lines.push(...rules, 'COMMIT');
+  };
+  table('mangle', ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'], ['KUBE-IPTABLES-HINT', 'KUBE-KUBELET-CANARY', 'KUBE-PROXY-CANARY'], []);
+  table('filter', ['INPUT', 'FORWARD', 'OUTPUT'], [...Object.keys(filt), 'KUBE-KUBELET-CANARY', 'KUBE-PROXY-CANARY'], [
+    '-A INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL',
+    '-A INPUT -m comment --comment "kubernetes health check service ports" -j KUBE-NODEPORTS',
+    '-A INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES',
+    '-A INPUT -j KUBE-FIREWALL',
+    '-A FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL',
+    '-A FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD',
+    '-A FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+    '-A FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES',
+    '-A OUTPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL',
+    '-A OUTPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+    '-A OUTPUT -j KUBE-FIREWALL',
+    ...Object.values(filt).flat(),
+  ]);
+  const natRules = [
+    '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+    '-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+    '-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING',
+    ...nat.nodeports,
+    ...nat.services,
+    '-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS',
+    '-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000',
+    '-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN',
+    '-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000',
+    // iptables 1.8.9 has --random-fully, so kube-proxy uses it
+    '-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully',
+    ...[...nat.chains.values()].flat(),
+  ];
+  table('nat', ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'], [...natChains, 'KUBE-KUBELET-CANARY', 'KUBE-PROXY-CANARY'], natRules);
+  return lines.join('\n') + '\n';
+}
+
+// ---- Cilium 1.19 LB maps (key carries the L4 protocol; backend v1.16+ layout) --------------------
+
+const PROTO = { tcp: 6, udp: 17, sctp: 132 };
+const ipBytes = (ip) => ip.split('.').map(Number);
+const be16 = (n) => [(n >> 8) & 255, n & 255];
+const le16 = (n) => [n & 255, (n >> 8) & 255];
+const le32 = (n) => [n & 255, (n >> 8) & 255, (n >> 16) & 255, (n >>> 24) & 255];
+const hx = (a) => a.map((b) => b.toString(16).padStart(2, '0')).join(' ');
+
+/** Frontends as Cilium programs them: ClusterIP always; with KPR also NodePort (surrogate 0.0.0.0 and the node IP). */
+export function ciliumFrontends(kpr, omit = []) {
+  const fes = [];
+  for (const sp of servicePorts()) {
+    if (omit.includes(`${sp.svc.ns}/${sp.svc.name}`)) continue;
+    // without KPR Cilium only load-balances ClusterIP per packet, and session affinity is off
+    const aff = kpr ? sp.affinity : 0;
+    fes.push({ sp, ip: sp.svc.clusterIP, port: sp.port.port, flags: aff ? 0x10 : 0, flags2: 0, affinity: aff, scopes: [[0, sp.eps]] });
+    if (kpr && sp.port.nodePort) {
+      for (const [ip, routable] of [['0.0.0.0', 0], [NODE.ip, 0x40]]) {
+        const local = sp.etpLocal ? 0x04 : 0;
+        // eTP=Local with iTP=Cluster: two scopes, external (local backends) and internal (all)
+        const scopes = sp.etpLocal ? [[0, sp.local], [1, sp.eps]] : [[0, sp.eps]];
+        fes.push({ sp, ip, port: sp.port.nodePort, flags: 0x02 | local | routable, flags2: sp.etpLocal ? 0x20 : 0, affinity: 0, scopes });
+      }
+    }
+  }
+  return fes;
+}
+
+function lbmaps(kpr, omit) {
+  const G = '/sys/fs/bpf/tc/globals';
+  const out = [
+    `map create ${G}/cilium_lb4_services_v2 type hash key 12 value 12 entries 65536 name cilium_lb4_serv flags 1`,
+    `map create ${G}/cilium_lb4_backends_v3 type hash key 4 value 12 entries 65536 name cilium_lb4_back flags 1`,
+    `map create ${G}/cilium_lb4_reverse_nat type hash key 2 value 6 entries 65536 name cilium_lb4_reve flags 1`,
+  ];
+  const backendIds = new Map();
+  let revNat = 0;
+  const upd = (m, k, v) => out.push(`map update pinned ${G}/${m} key hex ${hx(k)} value hex ${hx(v)}`);
+  // ids follow the order of services.json (the agent allocates them as it learns the Services)
+  for (const fe of ciliumFrontends(kpr, omit)) {
+    const id = ++revNat;
+    const proto = PROTO[fe.sp.proto];
+    for (const [scope, eps] of fe.scopes) {
+      const key = (slot) => [...ipBytes(fe.ip), ...be16(fe.port), ...le16(slot), proto, scope, 0, 0];
+      upd('cilium_lb4_services_v2', key(0), [...le32(fe.affinity), ...le16(eps.length), ...be16(id), fe.flags, fe.flags2, 0, 0]);
+      eps.forEach((e, i) => {
+        const bk = `${e.ip}:${e.port}/${proto}`;
+        if (!backendIds.has(bk)) {
+          backendIds.set(bk, backendIds.size + 1);
+          upd('cilium_lb4_backends_v3', le32(backendIds.size), [...ipBytes(e.ip), ...be16(e.port), proto, 0, 0, 0, 0, 0]);
+        }
+        upd('cilium_lb4_services_v2', key(i + 1), [...le32(backendIds.get(bk)), 0, 0, ...be16(id), fe.flags, fe.flags2, 0, 0]);
+      });
+    }
+    upd('cilium_lb4_reverse_nat', be16(id), [...ipBytes(fe.ip), ...be16(fe.port)]);
+  }
+  return out.join('\n') + '\n';
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const [cmd, ...rest] = process.argv.slice(2);
+  const omit = [];
+  for (let i = 0; i < rest.length; i++) if (rest[i] === '--omit') omit.push(rest[++i]);
+  if (cmd === 'iptables') process.stdout.write(iptables());
+  else if (cmd === 'lbmaps' && (rest[0] === 'kpr' || rest[0] === 'nokpr')) process.stdout.write(lbmaps(rest[0] === 'kpr', omit));
+  else if (cmd === 'hash') process.stdout.write(hash(rest[0], Number(rest[1] ?? 16)) + '\n');
+  else {
+    console.error('usage: gen.mjs iptables | lbmaps kpr|nokpr [--omit ns/name] | hash STRING [N]');
+    process.exit(2);
+  }
+}

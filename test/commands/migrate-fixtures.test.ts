@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirSource } from '../../src/collect/source.js';
+import { loadNodeState } from '../../src/collect/load-state.js';
+import { runSvcLookup } from '../../src/commands/svc-lookup.js';
+import { parseIptablesSave } from '../../src/tools/kube-proxy/index.js';
+
+// The kube-proxy → Cilium migration snapshots (scripts/lab/migrate.sh): each pair loads with the existing
+// loaders, and what `svc lookup` finds in each snapshot is what the pair's TOPOLOGY.md table says.
+
+const dir = (pair: string, snap = '') => fileURLToPath(new URL(`../../fixtures/snapshots/${pair}/${snap}`, import.meta.url));
+const PAIRS = readdirSync(dir('')).filter((d) => d.startsWith('migrate-') && existsSync(`${dir(d)}/TOPOLOGY.md`));
+
+interface Row {
+  frontend: string;
+  backends: string[];
+  sources: Record<string, string[]>;
+}
+
+/** The rows between the services-table markers; the columns after `backends` are snapshot directories. */
+function table(pair: string): { snaps: string[]; rows: Row[] } {
+  const md = readFileSync(`${dir(pair)}/TOPOLOGY.md`, 'utf8');
+  const body = /<!-- services-table -->\n([\s\S]*?)<!-- \/services-table -->/.exec(md)?.[1];
+  if (!body) throw new Error(`${pair}/TOPOLOGY.md has no services table`);
+  const cells = (l: string) => l.trim().replace(/^\||\|$/g, '').split('|').map((c) => c.trim());
+  const [head, , ...lines] = body.trim().split('\n');
+  const cols = cells(head!);
+  const snaps = cols.slice(cols.indexOf('backends') + 1);
+  const list = (c: string) => (c === '—' || c === '' ? [] : c.split(',').map((x) => x.trim()).sort());
+  const rows = lines.map((l) => {
+    const c = cells(l);
+    const get = (name: string) => c[cols.indexOf(name)]!;
+    return {
+      frontend: get('frontend').replace(/`/g, ''),
+      backends: list(get('backends')),
+      sources: Object.fromEntries(snaps.map((s) => [s, list(get(s))])),
+    };
+  });
+  return { snaps, rows };
+}
+
+const query = (frontend: string) => frontend.replace(/\/i$/, '');
+
+describe.each(PAIRS)('%s', (pair) => {
+  const { snaps, rows } = table(pair);
+
+  it('has a before and at least one after snapshot, and a non-trivial table', () => {
+    expect(snaps[0]).toBe('before');
+    expect(snaps.length).toBeGreaterThanOrEqual(2);
+    expect(rows.length).toBeGreaterThanOrEqual(8);
+  });
+
+  describe.each(snaps)('%s', (snap) => {
+    const src = () => dirSource(dir(pair, snap));
+
+    it('loads with the node-state loader: required probes present, nothing failed', async () => {
+      const st = await loadNodeState(src());
+      expect(st.sources.filter((s) => s.status === 'failed')).toEqual([]);
+      expect(st.warnings.filter((w) => w.code === 'required-probe-unavailable')).toEqual([]);
+      expect(st.node.name).toBe('k1');
+      const kpr = st.cilium.status?.kubeProxyReplacement?.mode;
+      const hooks = st.cgroup.map((c) => c.name).sort();
+      if (snap === 'before') {
+        expect(kpr).toBe('False');
+        expect(st.cilium.status?.socketLB?.enabled).toBe(false);
+        expect(hooks).toEqual([]);
+      } else {
+        expect(kpr).toBe('True');
+        expect(st.cilium.status?.socketLB?.enabled).toBe(true);
+        expect(hooks).toEqual(['cil_sock4_connect', 'cil_sock4_getpeername', 'cil_sock4_post_bind', 'cil_sock4_recvmsg', 'cil_sock4_sendmsg']);
+      }
+    });
+
+    it('svc lookup finds exactly the frontends, layers and backends of TOPOLOGY.md', async () => {
+      const byQuery = new Map<string, Row[]>();
+      for (const r of rows) byQuery.set(query(r.frontend), [...(byQuery.get(query(r.frontend)) ?? []), r]);
+      for (const [q, rs] of byQuery) {
+        const { result } = await runSvcLookup(src(), q);
+        const want = rs.filter((r) => r.sources[snap]!.length > 0);
+        const got = result.frontends.map((f) => ({
+          frontend: f.frontend,
+          sources: [...f.sources].sort(),
+          backends: f.backends.filter((b) => b.state === 'active').map((b) => `${b.address}:${b.port}`).sort(),
+        }));
+        expect(got.map((g) => g.frontend).sort(), `${snap} ${q}`).toEqual(want.map((r) => r.frontend).sort());
+        for (const r of want) {
+          const g = got.find((x) => x.frontend === r.frontend)!;
+          expect(g.sources, `${snap} ${r.frontend}`).toEqual(r.sources[snap]);
+          expect(g.backends, `${snap} ${r.frontend}`).toEqual(r.backends);
+        }
+      }
+    });
+  });
+});
+
+describe('migrate-iptables: kube-proxy leftovers and conntrack', () => {
+  const text = (snap: string, f: string) => readFileSync(`${dir('migrate-iptables', snap)}/${f}`, 'utf8');
+  const chains = (snap: string) => parseIptablesSave(text(snap, 'iptables-save.txt'), 'iptables-save').value.tables.flatMap((t) => t.chains.map((c) => `${t.name}/${c.name}`));
+  // NATed entries: the reply tuple's source is not the original destination
+  const natted = (snap: string) =>
+    text(snap, 'conntrack4.txt')
+      .split('\n')
+      .filter((l) => {
+        const src = [...l.matchAll(/\bsrc=(\S+)/g)].map((m) => m[1]);
+        const dst = [...l.matchAll(/\bdst=(\S+)/g)].map((m) => m[1]);
+        return src.length === 2 && dst.length === 2 && src[1] !== dst[0];
+      });
+
+  it('before: kube-proxy chains and NATed flows; after-broken: orphaned chains and the same stale flows', () => {
+    const kp = (snap: string) => chains(snap).filter((c) => /\/KUBE-(SVC|SEP|EXT|SVL)-/.test(c));
+    expect(kp('before').length).toBeGreaterThanOrEqual(20);
+    expect(kp('after-broken')).toEqual(kp('before'));
+    expect(kp('after')).toEqual([]);
+    expect(natted('before').length).toBeGreaterThanOrEqual(5);
+    // the original tuple (`src= dst= sport= dport=`) of every flow NATed before is still NATed after-broken
+    const orig = (l: string) => /src=\S+ dst=\S+ sport=\d+ dport=\d+/.exec(l)![0];
+    expect(natted('after-broken').map(orig)).toEqual(expect.arrayContaining(natted('before').map(orig)));
+    expect(natted('after')).toEqual([]);
+  });
+
+  it('after: only kubelet\'s chains are left', () => {
+    expect(chains('after').filter((c) => c.includes('KUBE-')).sort()).toEqual(['filter/KUBE-KUBELET-CANARY', 'mangle/KUBE-IPTABLES-HINT', 'mangle/KUBE-KUBELET-CANARY', 'nat/KUBE-KUBELET-CANARY']);
+  });
+});
