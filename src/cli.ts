@@ -5,6 +5,7 @@ import { runTrace } from './commands/trace.js';
 import { chooseFormat, formatsFor, renderOutput, type OutputFormat, type OutputKind, type Outputs } from './render/output.js';
 import { describeAllowList } from './exec/allowlist.js';
 import type { Runner } from './exec/runner.js';
+import { checkKubeTarget, type KubeTarget } from './collect/kube.js';
 
 export interface Io {
   stdout: (s: string) => void;
@@ -17,9 +18,15 @@ export interface Io {
   /** a live runner with an exec prefix, for `snapshot` */
   liveRunner?: (prefix: string[]) => Runner;
   isStderrTTY?: boolean;
+  /** runs kubectl on this machine (never through --exec) to turn pod and Service names into addresses */
+  kubectl?: Runner;
+  /** `kubectl netpath` when run as a kubectl plugin, for usage and help */
+  programName?: string;
 }
 
 interface Common {
+  context?: string;
+  namespace?: string;
   snapshot?: string;
   json?: boolean;
   output?: string;
@@ -31,7 +38,7 @@ const VERSION = '0.1.0';
 /** Parses argv, runs one command, returns the exit code. The only place that knows about argv and exit codes. */
 export async function main(argv: string[], io: Io): Promise<number> {
   let exitCode: number = EXIT.ok;
-  const program = new Command('netpath')
+  const program = new Command(io.programName ?? 'netpath')
     .description('Explain how a packet travels through a Cilium native-routing node, from read-only probes or a snapshot.')
     .version(VERSION, '-V, --version')
     .exitOverride()
@@ -45,14 +52,24 @@ export async function main(argv: string[], io: Io): Promise<number> {
     cmd
       .option('-o, --output <format>', `output format: ${formatsFor(...kinds).join('|')}`)
       .option('--json', 'same as -o json: the versioned JSON contract');
+  /** `--context` / `--namespace`, passed through to kubectl when a name has to be resolved */
+  const withKube = (cmd: Command): Command =>
+    cmd
+      .option('--context <name>', 'kubeconfig context kubectl resolves names in')
+      .option('-n, --namespace <ns>', 'namespace for pod/NAME and svc/NAME (default: kubectl\'s current one)');
+  const kubeFor = (o: Common): KubeTarget => {
+    const t: KubeTarget = { ...(io.kubectl ? { runner: io.kubectl } : {}), ...(o.context !== undefined ? { context: o.context } : {}), ...(o.namespace !== undefined ? { namespace: o.namespace } : {}) };
+    checkKubeTarget(t);
+    return t;
+  };
   const emit = async <K extends OutputKind>(format: OutputFormat, kind: K, value: Outputs[K], o: Common) =>
     io.stdout(await renderOutput(format, kind, value, { color: colorFor(o), width }));
 
   const trace = program
     .command('trace')
     .description('reconstruct the path of a packet from <src> to <dst> on this node (or in a snapshot)')
-    .argument('<src>', 'source IP address')
-    .argument('<dst>', 'destination IP address')
+    .argument('<src>', 'source: an IP address, NAMESPACE/POD or pod/[NAMESPACE/]NAME')
+    .argument('<dst>', 'destination: an IP address, NAMESPACE/POD, pod/[NAMESPACE/]NAME or svc/[NAMESPACE/]NAME')
     .addOption(new Option('--proto <proto>', 'transport protocol').choices(['tcp', 'udp', 'icmp', 'sctp']).default('tcp'))
     .option('--port <port>', 'destination port')
     .option('--sport <port>', 'source port')
@@ -60,7 +77,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .option('-s, --snapshot <dir|file.tar.gz>', 'read a snapshot instead of probing this node')
     .option('--exec <prefix>', 'probe a node through this prefix, split on spaces, no shell (e.g. "ssh node1")')
     .option('--cluster <dir>', 'a directory of node snapshots (<dir>/<node>/…): follow the packet from node to node');
-  withOutput(trace, 'trace', 'journey')
+  withKube(withOutput(trace, 'trace', 'journey'))
     .option('--no-color', 'never colour the output')
     .addHelpText(
       'after',
@@ -75,17 +92,18 @@ Exit codes: 0 delivered/forwarded, 1 dropped/no route, 2 usage, 3 a required sou
     )
     .action(async (src: string, dst: string, o: Common & { proto: string; port?: string; sport?: string; backend?: string; cluster?: string; exec?: string }) => {
       const format = chooseFormat(o, 'trace', 'journey');
+      const base = { src, dst, proto: o.proto, protoExplicit: trace.getOptionValueSource('proto') !== 'default', kube: kubeFor(o) };
       if (o.cluster !== undefined) {
         if (o.snapshot !== undefined || o.exec !== undefined) throw new UsageError('--cluster excludes --snapshot and --exec');
         const { runClusterTrace } = await import('./commands/trace-cluster.js');
-        const { journey, exitCode: code } = await runClusterTrace(o.cluster, { src, dst, proto: o.proto, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.sport !== undefined ? { sport: o.sport } : {}), ...(o.backend !== undefined ? { backend: o.backend } : {}) });
+        const { journey, exitCode: code } = await runClusterTrace(o.cluster, { ...base, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.sport !== undefined ? { sport: o.sport } : {}), ...(o.backend !== undefined ? { backend: o.backend } : {}) });
         await emit(format, 'journey', journey, o);
         exitCode = code;
         return;
       }
       const source = await sourceFor(o, io);
-      const { trace, exitCode: code } = await runTrace(source, { src, dst, proto: o.proto, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.sport !== undefined ? { sport: o.sport } : {}), ...(o.backend !== undefined ? { backend: o.backend } : {}) });
-      await emit(format, 'trace', trace, o);
+      const { trace: t, exitCode: code } = await runTrace(source, { ...base, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.sport !== undefined ? { sport: o.sport } : {}), ...(o.backend !== undefined ? { backend: o.backend } : {}) });
+      await emit(format, 'trace', t, o);
       exitCode = code;
     });
 
@@ -96,7 +114,7 @@ Exit codes: 0 delivered/forwarded, 1 dropped/no route, 2 usage, 3 a required sou
     .argument('<query>', 'e.g. 10.96.0.10:53/udp, [2001:db8::a]:443, kube-system/kube-dns')
     .option('-s, --snapshot <dir|file.tar.gz>', 'read a snapshot instead of probing this node')
     .option('--exec <prefix>', 'probe a node through this prefix (argv, no shell)');
-  withOutput(lookup, 'svc')
+  withKube(withOutput(lookup, 'svc'))
     .option('--no-color', 'never colour the output')
     .addHelpText(
       'after',
@@ -111,9 +129,10 @@ layers program the same frontend differently. Exit 0 found, 1 no frontend matche
     )
     .action(async (query: string, o: Common & { exec?: string }) => {
       const format = chooseFormat(o, 'svc');
+      const kube = kubeFor(o);
       const source = await sourceFor(o, io);
       const { runSvcLookup } = await import('./commands/svc-lookup.js');
-      const res = await runSvcLookup(source, query);
+      const res = await runSvcLookup(source, query, kube);
       await emit(format, 'svc', { node: res.node, query, result: res.result }, o);
       exitCode = res.exitCode;
     });

@@ -2,8 +2,9 @@ import { main } from './cli.js';
 import { createLiveRunner } from './exec/live.js';
 
 /** Process entry: wires the real stdout/stderr, environment and live runner into the CLI. */
-export function run(): void {
+export function run(opts: { name?: string } = {}): void {
   main(process.argv.slice(2), {
+    ...(opts.name ? { programName: opts.name } : {}),
     stdout: (s) => process.stdout.write(s),
     stderr: (s) => process.stderr.write(s),
     isTTY: process.stdout.isTTY === true,
@@ -12,6 +13,7 @@ export function run(): void {
     runner: async () => createLiveRunner(),
     liveRunner: (prefix) => createLiveRunner({ prefix }),
     isStderrTTY: process.stderr.isTTY === true,
+    kubectl: createLiveRunner(),
   }).then(
     (code) => {
       process.exitCode = code;

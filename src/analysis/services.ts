@@ -119,3 +119,30 @@ export function lookupServices(entries: ServiceEntry[], q: ServiceQuery): Lookup
   frontends.sort((a, b) => a.frontend.localeCompare(b.frontend));
   return { query: q, frontends, warnings: [] };
 }
+
+/** What the Kubernetes API says one Service port's endpoints are (EndpointSlices), for comparison with a node. */
+export interface ApiEndpoint {
+  address: string;
+  port?: number;
+  protocol?: string;
+  portName?: string;
+  ready: boolean;
+}
+
+/**
+ * The API's ready endpoints for a Service port against the backends this node programs for its frontend:
+ * a ready endpoint the node lacks, or an active backend the API no longer lists, means the node's
+ * datapath lags the API (agent or kube-proxy behind, or stale state left over).
+ */
+export function compareWithApi(f: FrontendView, servicePort: { name?: string; protocol: string }, api: ApiEndpoint[], source: string): Warning[] {
+  const hp = (a: string, p: number | undefined) => `${a.includes(':') ? `[${a}]` : a}:${p ?? '*'}`;
+  const forPort = api.filter((e) => (e.protocol ?? 'TCP') === servicePort.protocol && (servicePort.name === undefined || e.portName === undefined || e.portName === servicePort.name));
+  const want = new Set(forPort.filter((e) => e.ready).map((e) => hp(e.address, e.port)));
+  const have = new Set(f.backends.filter((b) => b.state === 'active').map((b) => hp(b.address, b.port)));
+  const missing = [...want].filter((x) => !have.has(x));
+  const extra = [...have].filter((x) => !want.has(x));
+  const out: Warning[] = [];
+  if (missing.length) out.push({ code: 'api-endpoint-missing', message: `${f.frontend}: the API lists ready endpoint(s) ${missing.join(', ')} that this node does not program`, source });
+  if (extra.length) out.push({ code: 'backend-not-in-api', message: `${f.frontend}: this node programs active backend(s) ${extra.join(', ')} that the API does not list as ready`, source });
+  return out;
+}

@@ -1,5 +1,6 @@
 import { EXIT, SourceError, UsageError } from '../errors.js';
-import { lookupServices, parseServiceQuery, type LookupResult } from '../analysis/services.js';
+import { compareWithApi, lookupServices, parseServiceQuery, type FrontendView, type LookupResult } from '../analysis/services.js';
+import { kubeGetEndpoints, kubeGetService, type KubeTarget } from '../collect/kube.js';
 import { loadServices } from '../collect/load-services.js';
 import type { ProbeSource } from '../collect/source.js';
 import { parseIpAddr } from '../tools/ip/index.js';
@@ -12,7 +13,7 @@ export interface SvcLookupOutcome {
 }
 
 /** `svc lookup`: every frontend that matches, from every layer that programs Services. */
-export async function runSvcLookup(source: ProbeSource, queryText: string): Promise<SvcLookupOutcome> {
+export async function runSvcLookup(source: ProbeSource, queryText: string, kube?: KubeTarget): Promise<SvcLookupOutcome> {
   const query = parseServiceQuery(queryText);
   if (!query) throw new UsageError(`${JSON.stringify(queryText)} is not address[:port][/tcp|udp|sctp] or namespace/name`);
   let addrs: Address[] = [];
@@ -30,8 +31,33 @@ export async function runSvcLookup(source: ProbeSource, queryText: string): Prom
     const failed = present.map((s) => `${s.probe}: ${s.message}`).join('; ');
     throw new SourceError(source.description, failed ? `no readable Service source (${failed})` : 'no Service source (cilium-dbg service list, bpf lb list, LB maps, iptables-save, nft, ipvsadm)');
   }
-  const result = lookupServices(loaded.entries, query);
+  let result = lookupServices(loaded.entries, query);
   const warnings: Warning[] = [...loaded.warnings];
+  // LB maps carry no names: a Service the node state cannot name is asked of the API, then looked up by address
+  if (query.kind === 'name' && result.frontends.length === 0 && kube) {
+    const svc = await kubeGetService(kube, query.namespace, query.name);
+    const display = `${query.namespace}/${query.name}`;
+    if (svc.clusterIPs.length === 0) throw new UsageError(`service ${display} has no ClusterIP (${svc.externalName !== undefined ? `ExternalName ${svc.externalName}` : 'headless'}): nothing on a node programs it`);
+    const frontends: FrontendView[] = [];
+    const apiChecks: Warning[] = [];
+    const endpoints = await kubeGetEndpoints(kube, query.namespace, query.name);
+    for (const ip of svc.clusterIPs) {
+      for (const p of svc.ports) {
+        const found = lookupServices(loaded.entries, { kind: 'address', address: ip, port: p.port, proto: p.protocol }).frontends;
+        for (const f of found) {
+          if (frontends.some((x) => x.frontend === f.frontend)) continue;
+          f.name ??= display;
+          frontends.push(f);
+          apiChecks.push(...compareWithApi(f, p, endpoints, `kubectl get endpointslices ${display}`));
+        }
+      }
+    }
+    const asked = svc.clusterIPs.flatMap((ip) => svc.ports.map((p) => `${ip.includes(':') ? `[${ip}]` : ip}:${p.port}/${p.protocol}`));
+    warnings.push({ code: 'name-resolved', message: `${display} is ${asked.join(', ') || svc.clusterIPs.join(', ')} (from kubectl; the node state does not name it)`, source: svc.evidence.probe });
+    if (frontends.length === 0) warnings.push({ code: 'not-programmed', message: `the API has service ${display}, but no Service source on this node programs ${asked.join(', ')}`, source: svc.evidence.probe });
+    warnings.push(...apiChecks);
+    result = { ...result, frontends };
+  }
   if (loaded.lbLayout) warnings.push({ code: 'lb-layout', message: `LB maps decoded with the ${loaded.lbLayout.version} layout (${loaded.lbLayout.because})`, source: 'bpf-map' });
   result.warnings = warnings;
   let node: string | null = null;

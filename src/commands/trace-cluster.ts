@@ -7,7 +7,7 @@ import { dirSource } from '../collect/source.js';
 import { loadNodeState } from '../collect/load-state.js';
 import { loadServices } from '../collect/load-services.js';
 import { classify, createTraceContext, traceFlow, endpointHost, type TraceContext } from '../analysis/trace.js';
-import { parseFlow, exitFor, type TraceRequest } from './trace.js';
+import { parseFlow, exitFor, resolveRequest, type TraceRequest } from './trace.js';
 
 export interface JourneyLeg {
   node: string;
@@ -90,7 +90,9 @@ function nextAddress(t: Trace): string | undefined {
  * source, follows the packet to the node that owns each next hop, until delivery, a drop, or a hop outside
  * the captured set.
  */
-export async function runClusterTrace(dir: string, req: TraceRequest): Promise<{ journey: Journey; exitCode: number }> {
+export async function runClusterTrace(dir: string, request: TraceRequest): Promise<{ journey: Journey; exitCode: number }> {
+  // names go to kubectl: no single node's state is the authority for the whole cluster
+  const { req, ends } = await resolveRequest(request, {});
   const flow = parseFlow(req);
   let names: string[];
   try {
@@ -99,7 +101,7 @@ export async function runClusterTrace(dir: string, req: TraceRequest): Promise<{
     throw new SourceError(dir, 'no such cluster directory');
   }
   const nodes: Node[] = [];
-  const warnings: Journey['warnings'] = [];
+  const warnings: Journey['warnings'] = [...(ends?.warnings ?? [])];
   for (const n of names) {
     const source = dirSource(join(dir, n));
     const state = await loadNodeState(source);

@@ -6,14 +6,52 @@ import { createTraceContext, traceFlow } from '../analysis/trace.js';
 import { loadNodeState, REQUIRED_PROBES } from '../collect/load-state.js';
 import { loadServices } from '../collect/load-services.js';
 import type { ProbeSource } from '../collect/source.js';
+import type { KubeTarget } from '../collect/kube.js';
+import { parseNameRef, pickEnds, resolveName, type ResolveContext, type ResolvedEnds } from './resolve.js';
 
 export interface TraceRequest {
   src: string;
   dst: string;
   proto?: string;
+  /** the protocol was given by the user, not defaulted: a Service's port does not override it */
+  protoExplicit?: boolean;
   port?: string | number;
   sport?: string | number;
   backend?: string;
+  /** where `namespace/pod` and `svc/…` names are looked up when the node state does not know them */
+  kube?: KubeTarget;
+}
+
+/**
+ * Turns pod and Service names into addresses (node state first, then kubectl) and returns the request
+ * in addresses, with a warning per name saying what it became and where that came from.
+ */
+export async function resolveRequest(req: TraceRequest, ctx: Omit<ResolveContext, 'kube'>): Promise<{ req: TraceRequest; ends?: ResolvedEnds }> {
+  const srcRef = parseNameRef(req.src);
+  const dstRef = parseNameRef(req.dst);
+  if (!srcRef && !dstRef) return { req };
+  const kube = req.kube ?? {};
+  const full = { ...ctx, kube };
+  const srcName = srcRef ? await resolveName(srcRef, full) : undefined;
+  const dstName = dstRef ? await resolveName(dstRef, full) : undefined;
+  const ends = pickEnds(req, srcName, dstName);
+  return {
+    req: { ...req, src: ends.src, dst: ends.dst, ...(ends.port !== undefined ? { port: ends.port } : {}), ...(ends.proto !== undefined ? { proto: ends.proto } : {}) },
+    ends,
+  };
+}
+
+/** Names the resolved ends in the trace, and says when a source pod lives on another node than the one traced. */
+export function annotateTrace(trace: Trace, ends: ResolvedEnds | undefined): void {
+  if (!ends) return;
+  trace.warnings.unshift(...ends.warnings);
+  if (ends.srcName?.ref.kind === 'pod') trace.src.pod ??= ends.srcName.display;
+  if (ends.dstName?.ref.kind === 'pod') trace.dst.pod ??= ends.dstName.display;
+  if (ends.dstName?.ref.kind === 'service') trace.dst.service ??= ends.dstName.display;
+  const n = ends.srcName?.nodeName;
+  if (n && trace.node && n !== trace.node && trace.src.kind !== 'local-pod') {
+    trace.warnings.push({ code: 'pod-on-other-node', message: `pod ${ends.srcName!.display} runs on node ${n}, not on ${trace.node}: trace it on ${n} (or with --cluster)`, source: ends.srcName!.evidence.probe });
+  }
 }
 
 export function parseFlow(req: TraceRequest): Flow {
@@ -53,17 +91,22 @@ export interface TraceOutcome {
   exitCode: number;
 }
 
-export async function runTrace(source: ProbeSource, req: TraceRequest): Promise<TraceOutcome> {
-  const flow = parseFlow(req);
+export async function runTrace(source: ProbeSource, request: TraceRequest): Promise<TraceOutcome> {
+  // names are checked for shape before anything is read; addresses are parsed right away
+  const named = parseNameRef(request.src) !== null || parseNameRef(request.dst) !== null;
+  if (!named) parseFlow(request);
   const state = await loadNodeState(source);
+  const services = await loadServices(source, state.addrs);
+  const { req, ends } = await resolveRequest(request, { state, services: services.entries });
+  const flow = parseFlow(req);
   const family = familyOf(flow.dst) as 4 | 6;
   const missing = missingRequired(state, family);
   if (missing.length === REQUIRED_PROBES.length - 1) {
     throw new SourceError(source.description, `no node state to trace on (missing or unreadable: ${missing.join(', ')})`);
   }
-  const services = await loadServices(source, state.addrs);
   state.warnings.push(...services.warnings);
   const trace = traceFlow(createTraceContext(state, services.entries), flow);
+  annotateTrace(trace, ends);
   return { trace, exitCode: exitFor(trace) };
 }
 

@@ -97,6 +97,48 @@ function isAllowedSysctl(argv: readonly string[]): boolean {
   );
 }
 
+/**
+ * Kubernetes names (apimachinery validation): a namespace is a DNS-1123 label, a pod name a DNS-1123
+ * subdomain, a Service name a DNS-1035 label. None can start with "-", so none can become a flag.
+ * A kubeconfig context name is free text upstream; netpath accepts a safe subset and passes it as
+ * one `--context=NAME` argument.
+ */
+const K8S = {
+  namespace: /^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
+  pod: /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
+  service: /^(?=.{1,63}$)[a-z]([-a-z0-9]*[a-z0-9])?$/,
+  context: /^[A-Za-z0-9_][A-Za-z0-9_.:@\/+-]{0,252}$/,
+} as const;
+
+/**
+ * Read-only kubectl lookups that turn a name into addresses: `kubectl [--context=C] [-n NS] get
+ * pod|service NAME -o json` and the EndpointSlices of one Service. Only the names vary.
+ */
+function isAllowedKubectl(argv: readonly string[]): boolean {
+  if (argv[0] !== 'kubectl') return false;
+  let i = 1;
+  if (argv[i]?.startsWith('--context=')) {
+    if (!K8S.context.test(argv[i]!.slice('--context='.length))) return false;
+    i++;
+  }
+  let ns: string | undefined;
+  if (argv[i] === '-n') {
+    ns = argv[i + 1];
+    if (ns === undefined || !K8S.namespace.test(ns)) return false;
+    i += 2;
+  }
+  const rest = argv.slice(i);
+  if (rest.length !== 5 || rest[0] !== 'get' || rest[3] !== '-o' || rest[4] !== 'json') return false;
+  if (rest[1] === 'pod') return K8S.pod.test(rest[2]!);
+  if (rest[1] === 'service') return K8S.service.test(rest[2]!);
+  if (rest[1] === 'endpointslices' && ns !== undefined) {
+    // `-l kubernetes.io/service-name=NAME` is spelled as one argument so the shape stays fixed
+    const m = /^--selector=kubernetes\.io\/service-name=(.*)$/.exec(rest[2]!);
+    return m !== null && K8S.service.test(m[1]!);
+  }
+  return false;
+}
+
 /** bpftool map dump takes the full pinned path; the map name is the only variable part. */
 function slotMatches(slot: Slot, value: string, prev: string | undefined): boolean {
   if (typeof slot === 'string') return slot === value;
@@ -108,7 +150,7 @@ function slotMatches(slot: Slot, value: string, prev: string | undefined): boole
 }
 
 export function isAllowed(argv: readonly string[]): boolean {
-  if (isAllowedSysctl(argv)) return true;
+  if (isAllowedSysctl(argv) || isAllowedKubectl(argv)) return true;
   return ENTRIES.some(
     (entry) => entry.length === argv.length && entry.every((slot, i) => slotMatches(slot, argv[i]!, argv[i - 1])),
   );
@@ -117,7 +159,13 @@ export function isAllowed(argv: readonly string[]): boolean {
 /** Human-readable allow-list, for the README and `netpath commands`. */
 export function describeAllowList(): string[] {
   const show = (s: Slot): string => (typeof s === 'string' ? s : `<${s.param}>`);
-  return [...ENTRIES.map((e) => e.map(show).join(' ')), 'sysctl [-e] <net.* key>...'];
+  return [
+    ...ENTRIES.map((e) => e.map(show).join(' ')),
+    'sysctl [-e] <net.* key>...',
+    'kubectl [--context=<context>] [-n <namespace>] get pod <pod> -o json',
+    'kubectl [--context=<context>] [-n <namespace>] get service <service> -o json',
+    'kubectl [--context=<context>] -n <namespace> get endpointslices --selector=kubernetes.io/service-name=<service> -o json',
+  ];
 }
 
-export { PARAM_PATTERNS };
+export { PARAM_PATTERNS, K8S as K8S_NAME_PATTERNS };

@@ -56,3 +56,38 @@ describe('read-only allow-list', () => {
     expect(lines.some((l) => l.startsWith('sysctl'))).toBe(true);
   });
 });
+
+describe('kubectl name lookups on the allow-list', () => {
+  it('allows get pod / service / endpointslices with only the names varying', () => {
+    for (const argv of [
+      ['kubectl', 'get', 'pod', 'web-0', '-o', 'json'],
+      ['kubectl', '-n', 'default', 'get', 'pod', 'nginx-deployment-67d4bdd6f5-w6kd7', '-o', 'json'],
+      ['kubectl', '--context=kind-kind', '-n', 'kube-system', 'get', 'service', 'kube-dns', '-o', 'json'],
+      ['kubectl', '--context=arn:aws:eks:eu-west-1:123456789012:cluster/prod', 'get', 'service', 'my-service', '-o', 'json'],
+      ['kubectl', '-n', 'default', 'get', 'endpointslices', '--selector=kubernetes.io/service-name=my-service', '-o', 'json'],
+    ]) expect(isAllowed(argv), argv.join(' ')).toBe(true);
+  });
+
+  it('refuses flags smuggled in as names, other verbs, other resources and other shapes', () => {
+    for (const argv of [
+      ['kubectl', '-n', '--kubeconfig=/tmp/evil', 'get', 'pod', 'x', '-o', 'json'],
+      ['kubectl', '-n', 'default', 'get', 'pod', '--raw=/api', '-o', 'json'],
+      ['kubectl', '-n', 'default', 'get', 'pod', '-x', '-o', 'json'],
+      ['kubectl', '--context=-x', 'get', 'pod', 'x', '-o', 'json'],
+      ['kubectl', '--context', 'kind', 'get', 'pod', 'x', '-o', 'json'],
+      ['kubectl', '-n', 'Default', 'get', 'pod', 'x', '-o', 'json'],
+      ['kubectl', 'get', 'pod', 'Web', '-o', 'json'],
+      ['kubectl', 'get', 'service', '1abc', '-o', 'json'],
+      ['kubectl', 'get', 'service', 'a.b', '-o', 'json'],
+      ['kubectl', 'get', 'pod', 'a'.repeat(254), '-o', 'json'],
+      ['kubectl', 'get', 'secret', 'x', '-o', 'json'],
+      ['kubectl', 'get', 'pod', 'x', '-o', 'yaml'],
+      ['kubectl', 'get', 'pod', 'x', '-o', 'json', '--watch'],
+      ['kubectl', 'delete', 'pod', 'x', '-o', 'json'],
+      ['kubectl', '-n', 'default', 'exec', 'x', '--', 'sh'],
+      ['kubectl', 'get', 'endpointslices', '--selector=kubernetes.io/service-name=x', '-o', 'json'],
+      ['kubectl', '-n', 'default', 'get', 'endpointslices', '--selector=app=x', '-o', 'json'],
+      ['kubectl', '-n', 'default', 'get', 'endpointslices', '--selector=kubernetes.io/service-name=x,y=z', '-o', 'json'],
+    ]) expect(isAllowed(argv), argv.join(' ')).toBe(false);
+  });
+});
