@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Lab: a kube-proxy → Cilium kube-proxy-replacement migration on node k1 of the kind-v4 topology, captured
 # before, after, and after a botched cleanup (fixtures/snapshots/migrate-*/).
-#   migrate.sh iptables [OUTDIR]     (default fixtures/snapshots/migrate-iptables)
+#   migrate.sh iptables|nft [OUTDIR]   (default fixtures/snapshots/migrate-<mode>)
 #   migrate.sh down                  remove what a killed run may have left (cgroup, build dir, netns files)
 # The whole lab runs inside a private mount namespace with its own bpffs on /sys/fs/bpf, its own tmpfs on
 # /var/run/netns and its own /run/cilium/cgroupv2 bind mount: nothing it creates is visible to other labs,
@@ -25,10 +25,10 @@ outer_cleanup() {
 }
 
 case "${1:-}" in
-  iptables) ;;
+  iptables | nft) ;;
   inner) ;;
   down) outer_cleanup; exit 0 ;;
-  *) echo "usage: $0 iptables [OUTDIR] | down" >&2; exit 2 ;;
+  *) echo "usage: $0 iptables|nft [OUTDIR] | down" >&2; exit 2 ;;
 esac
 
 if [ "$1" != inner ]; then
@@ -221,10 +221,64 @@ snap() {
   node "$HERE/cilium/endpoints.mjs" "$dir" 1100 >/dev/null
 }
 
-run_iptables() {
+# kube-proxy's state per mode; kubelet's own iptables chains exist in every mode
+KUBELET_CHAINS='*mangle
+:KUBE-IPTABLES-HINT - [0:0]
+:KUBE-KUBELET-CANARY - [0:0]
+COMMIT
+*filter
+:KUBE-KUBELET-CANARY - [0:0]
+COMMIT
+*nat
+:KUBE-KUBELET-CANARY - [0:0]
+COMMIT'
+kube_proxy_up() {
+  case "$MODE" in
+    iptables) nsx $K1 iptables-restore < <($GEN iptables) ;;
+    nft)
+      nsx $K1 iptables-restore <<<"$KUBELET_CHAINS"
+      nsx $K1 nft -f <($GEN nft)
+      ;;
+  esac
+}
+
+# the botched migration of each mode
+break_it() {
+  case "$MODE" in
+    iptables)
+      # kube-proxy deleted without --cleanup, then only the dispatch chains flushed by hand
+      nsx $K1 iptables -t nat -F KUBE-SERVICES
+      nsx $K1 iptables -t nat -F KUBE-NODEPORTS
+      lbmaps kpr --omit default/sticky
+      ;;
+    nft)
+      # kube-proxy deleted without --cleanup; the iptables cleanup of Cilium's docs does nothing for its nft tables
+      nsx $K1 sh -c 'iptables-save | grep -v KUBE | iptables-restore'
+      nsx $K1 iptables-restore --noflush <<<"$KUBELET_CHAINS"
+      lbmaps kpr
+      ;;
+  esac
+}
+
+clean_it() {
+  case "$MODE" in
+    iptables)
+      # the cleanup Cilium documents; kubelet re-creates its own chains within a minute
+      nsx $K1 sh -c 'iptables-save | grep -v KUBE | iptables-restore'
+      nsx $K1 iptables-restore --noflush <<<"$KUBELET_CHAINS"
+      ;;
+    nft)
+      # what `kube-proxy --cleanup` removes in nftables mode
+      nsx $K1 nft delete table ip kube-proxy
+      nsx $K1 nft delete table ip6 kube-proxy
+      ;;
+  esac
+}
+
+run() {
   local dir=$OUT
-  echo "== before: kube-proxy iptables mode, Cilium without kube-proxy replacement"
-  nsx $K1 iptables-restore < <($GEN iptables)
+  echo "== before: kube-proxy $MODE mode, Cilium without kube-proxy replacement"
+  kube_proxy_up
   lbmaps nokpr
   serve_all
   scaffold_up
@@ -242,12 +296,10 @@ run_iptables() {
   scaffold_down
   snap "$dir/before" nokpr
 
-  echo "== after-broken: Cilium KPR, kube-proxy deleted without --cleanup, KUBE-SERVICES/KUBE-NODEPORTS flushed by hand, default/sticky not in the LB maps"
+  echo "== after-broken: Cilium KPR, kube-proxy's state partly or wholly left behind, the old flows still open"
   tc_attach $K1 eth0 egress cil_to_netdev
   sock_attach
-  lbmaps kpr --omit default/sticky
-  nsx $K1 iptables -t nat -F KUBE-SERVICES
-  nsx $K1 iptables -t nat -F KUBE-NODEPORTS
+  break_it
   scaffold_up
   # new host-netns connections after the switch: socket-LB hands connect() the backend address, so netfilter
   # sees them already translated (the lab's cil_sock4_connect is a pass-through: the client dials the backend)
@@ -256,13 +308,10 @@ run_iptables() {
   scaffold_down
   snap "$dir/after-broken" kpr
 
-  echo "== after: the cleanup Cilium documents (iptables-save | grep -v KUBE | iptables-restore), conntrack flushed, all Services in the maps"
+  echo "== after: kube-proxy's state removed, conntrack flushed, all Services in the maps"
   stop_flows
   sleep 0.5
-  nsx $K1 sh -c 'iptables-save | grep -v KUBE | iptables-restore'
-  # kubelet recreates its own chains within a minute
-  for t in mangle nat filter; do nsx $K1 iptables -t $t -N KUBE-KUBELET-CANARY; done
-  nsx $K1 iptables -t mangle -N KUBE-IPTABLES-HINT
+  clean_it
   nsx $K1 conntrack -F 2>/dev/null
   lbmaps kpr
   scaffold_up
@@ -276,7 +325,5 @@ mounts
 build_bpf
 (cd "$ROOT" && npx tsc -p tsconfig.json >/dev/null) || echo "tsc reported errors; using the dist/ it wrote" >&2
 topology
-case "$MODE" in
-  iptables) run_iptables ;;
-esac
+run
 echo "captured into $OUT"

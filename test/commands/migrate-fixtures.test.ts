@@ -123,3 +123,20 @@ describe('migrate-iptables: kube-proxy leftovers and conntrack', () => {
     expect(chains('after').filter((c) => c.includes('KUBE-')).sort()).toEqual(['filter/KUBE-KUBELET-CANARY', 'mangle/KUBE-IPTABLES-HINT', 'mangle/KUBE-KUBELET-CANARY', 'nat/KUBE-KUBELET-CANARY']);
   });
 });
+
+describe('migrate-nft: the kube-proxy tables', () => {
+  const tables = (snap: string) =>
+    (JSON.parse(readFileSync(`${dir('migrate-nft', snap)}/nft-ruleset.json`, 'utf8')) as { nftables: { table?: { family: string; name: string } }[] }).nftables
+      .flatMap((o) => (o.table ? [`${o.table.family} ${o.table.name}`] : []))
+      .sort();
+
+  it('are in before and left behind in after-broken, gone in after; iptables holds only kubelet chains throughout', () => {
+    expect(tables('before')).toEqual(expect.arrayContaining(['ip kube-proxy', 'ip6 kube-proxy']));
+    expect(tables('after-broken')).toEqual(tables('before'));
+    expect(tables('after').filter((t) => t.endsWith('kube-proxy'))).toEqual([]);
+    for (const snap of ['before', 'after-broken', 'after']) {
+      const save = readFileSync(`${dir('migrate-nft', snap)}/iptables-save.txt`, 'utf8');
+      expect([...save.matchAll(/^:(KUBE-\S+)/gm)].map((m) => m[1]).sort()).toEqual(['KUBE-IPTABLES-HINT', 'KUBE-KUBELET-CANARY', 'KUBE-KUBELET-CANARY', 'KUBE-KUBELET-CANARY']);
+    }
+  });
+});

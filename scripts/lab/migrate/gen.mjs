@@ -1,6 +1,7 @@
 // Generates, from services.json, the state each data plane keeps for the same Services, in the form the
 // real component writes it, for the migrate-* labs to load into a kernel with the real tools:
 //   gen.mjs iptables         kube-proxy iptables mode: iptables-restore input (kube-proxy's rules + kubelet's chains)
+//   gen.mjs nft              kube-proxy nftables mode: an `nft -f` transaction (tables ip and ip6 kube-proxy)
 //   gen.mjs lbmaps kpr|nokpr [--omit ns/name]   Cilium 1.19 LB maps as a `bpftool batch file`
 // Formats followed: kube-proxy's expected dumps (pkg/proxy/iptables/proxier_test.go, copies in
 // shared/upstream/kube-proxy/) and Cilium's map layouts (shared/reference/cilium-datapath.md §1).
@@ -164,6 +165,130 @@ function iptables() {
   return lines.join('\n') + '\n';
 }
 
+// ---- kube-proxy, nftables mode (knftables transaction as in pkg/proxy/nftables/proxier_test.go) -------
+
+function nft() {
+  const base = (fam) => {
+    const ip = fam === 'ip' ? 'ip' : 'ip6';
+    const addr = fam === 'ip' ? 'ipv4_addr' : 'ipv6_addr';
+    const T = `${fam} kube-proxy`;
+    return {
+      head: [
+        `add table ${T} { comment "rules for kube-proxy" ; }`,
+        `add set ${T} cluster-ips { type ${addr} ; comment "Active ClusterIPs" ; }`,
+        `add set ${T} nodeport-ips { type ${addr} ; comment "IPs that accept NodePort traffic" ; }`,
+        `add map ${T} firewall-ips { type ${addr} . inet_proto . inet_service : verdict ; comment "destinations that are subject to LoadBalancerSourceRanges" ; }`,
+        `add map ${T} no-endpoint-nodeports { type inet_proto . inet_service : verdict ; comment "vmap to drop or reject packets to service nodeports with no endpoints" ; }`,
+        `add map ${T} no-endpoint-services { type ${addr} . inet_proto . inet_service : verdict ; comment "vmap to drop or reject packets to services with no endpoints" ; }`,
+        `add map ${T} service-ips { type ${addr} . inet_proto . inet_service : verdict ; comment "ClusterIP, ExternalIP and LoadBalancer IP traffic" ; }`,
+        `add map ${T} service-nodeports { type inet_proto . inet_service : verdict ; comment "NodePort traffic" ; }`,
+        `add chain ${T} cluster-ips-check`,
+        `add chain ${T} filter-prerouting-pre-dnat { type filter hook prerouting priority -110 ; }`,
+        `add chain ${T} filter-output-pre-dnat { type filter hook output priority -110 ; }`,
+        `add chain ${T} filter-forward { type filter hook forward priority 0 ; }`,
+        `add chain ${T} filter-input { type filter hook input priority 0 ; }`,
+        `add chain ${T} filter-output { type filter hook output priority 0 ; }`,
+        `add chain ${T} firewall-check`,
+        `add chain ${T} mark-for-masquerade`,
+        `add chain ${T} masquerading`,
+        `add chain ${T} nat-output { type nat hook output priority -100 ; }`,
+        `add chain ${T} nat-postrouting { type nat hook postrouting priority 100 ; }`,
+        `add chain ${T} nat-prerouting { type nat hook prerouting priority -100 ; }`,
+        `add chain ${T} nodeport-endpoints-check`,
+        `add chain ${T} reject-chain { comment "helper for @no-endpoint-services / @no-endpoint-nodeports" ; }`,
+        `add chain ${T} services`,
+        `add chain ${T} service-endpoints-check`,
+      ],
+      rules: [
+        `add rule ${T} cluster-ips-check ${ip} daddr @cluster-ips reject comment "Reject traffic to invalid ports of ClusterIPs"`,
+        // only the IPv4 family has a service CIDR in this single-stack cluster
+        ...(fam === 'ip' ? [`add rule ${T} cluster-ips-check ip daddr { ${NODE.serviceCIDR} } drop comment "Drop traffic to unallocated ClusterIPs"`] : []),
+        `add rule ${T} filter-prerouting-pre-dnat ct state new jump firewall-check`,
+        `add rule ${T} filter-forward ct state new jump service-endpoints-check`,
+        `add rule ${T} filter-forward ct state new jump cluster-ips-check`,
+        `add rule ${T} filter-input ct state new jump nodeport-endpoints-check`,
+        `add rule ${T} filter-input ct state new jump service-endpoints-check`,
+        `add rule ${T} filter-output ct state new jump service-endpoints-check`,
+        `add rule ${T} filter-output-pre-dnat ct state new jump firewall-check`,
+        `add rule ${T} filter-output ct state new jump cluster-ips-check`,
+        `add rule ${T} firewall-check ${ip} daddr . meta l4proto . th dport vmap @firewall-ips`,
+        `add rule ${T} mark-for-masquerade mark set mark or 0x4000`,
+        `add rule ${T} masquerading mark and 0x4000 == 0 return`,
+        `add rule ${T} masquerading mark set mark xor 0x4000`,
+        `add rule ${T} masquerading masquerade fully-random`,
+        `add rule ${T} nat-output jump services`,
+        `add rule ${T} nat-postrouting jump masquerading`,
+        `add rule ${T} nat-prerouting jump services`,
+        `add rule ${T} nodeport-endpoints-check ${ip} daddr @nodeport-ips meta l4proto . th dport vmap @no-endpoint-nodeports`,
+        `add rule ${T} reject-chain reject`,
+        `add rule ${T} services ${ip} daddr . meta l4proto . th dport vmap @service-ips`,
+        `add rule ${T} services ${ip} daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports`,
+        `add rule ${T} service-endpoints-check ${ip} daddr . meta l4proto . th dport vmap @no-endpoint-services`,
+      ],
+      elements: [],
+    };
+  };
+  const v4 = base('ip');
+  const v6 = base('ip6');
+  const T = 'ip kube-proxy';
+  const chains = [];
+  const rules = [];
+  const el = v4.elements;
+  el.push(`add element ${T} nodeport-ips { ${NODE.ip} }`);
+  const cidr = NODE.clusterCIDR;
+  // chain name bases: <H8>-ns/svc/proto/portName, endpoints add __ip/port
+  const lb = (chain, sp, eps, epBase) => {
+    if (sp.affinity) for (const e of eps) rules.push(`add rule ${T} ${chain} ip saddr @affinity-${epBase(e)} goto endpoint-${epBase(e)}`);
+    const vm = eps.map((e, i) => `${i} : goto endpoint-${epBase(e)}`).join(' , ');
+    rules.push(`add rule ${T} ${chain} numgen random mod ${eps.length} vmap { ${vm} }`);
+  };
+  for (const sp of servicePorts()) {
+    const { svc, port, proto } = sp;
+    const name = `${svc.ns}/${svc.name}/${proto}/${port.name}`;
+    const b = `${hash(name, 8)}-${name}`;
+    const epBase = (e) => {
+      const n = `${name}__${e.ip}/${e.port}`;
+      return `${hash(n, 8)}-${n}`;
+    };
+    el.push(`add element ${T} cluster-ips { ${svc.clusterIP} }`);
+    if (sp.eps.length === 0) {
+      el.push(`add element ${T} no-endpoint-services { ${svc.clusterIP} . ${proto} . ${port.port} comment "${svc.ns}/${svc.name}:${port.name}" : goto reject-chain }`);
+      continue;
+    }
+    chains.push(`add chain ${T} service-${b}`);
+    rules.push(`add rule ${T} service-${b} ip daddr ${svc.clusterIP} ip saddr != ${cidr} jump mark-for-masquerade`);
+    lb(`service-${b}`, sp, sp.eps, epBase);
+    if (port.nodePort) {
+      chains.push(`add chain ${T} external-${b}`);
+      if (sp.etpLocal) {
+        rules.push(`add rule ${T} external-${b} ip saddr ${cidr} goto service-${b} comment "short-circuit pod traffic"`);
+        rules.push(`add rule ${T} external-${b} fib saddr type local jump mark-for-masquerade comment "masquerade local traffic"`);
+        rules.push(`add rule ${T} external-${b} fib saddr type local goto service-${b} comment "short-circuit local traffic"`);
+        if (sp.local.length > 0) {
+          rules.push(`add rule ${T} external-${b} goto local-${b}`);
+          chains.push(`add chain ${T} local-${b}`);
+          lb(`local-${b}`, sp, sp.local, epBase);
+        } else el.push(`add element ${T} no-endpoint-nodeports { ${proto} . ${port.nodePort} comment "${svc.ns}/${svc.name}:${port.name}" : drop }`);
+      } else {
+        rules.push(`add rule ${T} external-${b} jump mark-for-masquerade`);
+        rules.push(`add rule ${T} external-${b} goto service-${b}`);
+      }
+    }
+    for (const e of sp.eps) {
+      const eb = epBase(e);
+      if (sp.affinity) v4.head.push(`add set ${T} affinity-${eb} { type ipv4_addr ; flags dynamic,timeout ; timeout ${sp.affinity}s ; }`);
+      chains.push(`add chain ${T} endpoint-${eb}`);
+      rules.push(`add rule ${T} endpoint-${eb} ip saddr ${e.ip} jump mark-for-masquerade`);
+      if (sp.affinity) rules.push(`add rule ${T} endpoint-${eb} update @affinity-${eb} { ip saddr }`);
+      rules.push(`add rule ${T} endpoint-${eb} meta l4proto ${proto} dnat to ${e.hostPort}`);
+    }
+    el.push(`add element ${T} service-ips { ${svc.clusterIP} . ${proto} . ${port.port} : goto service-${b} }`);
+    if (port.nodePort) el.push(`add element ${T} service-nodeports { ${proto} . ${port.nodePort} : goto external-${b} }`);
+  }
+  // definitions before use, as `nft -f` needs them
+  return [...v4.head, ...chains, ...v4.rules, ...rules, ...v4.elements, '', ...v6.head, ...v6.rules].join('\n') + '\n';
+}
+
 // ---- Cilium 1.19 LB maps (key carries the L4 protocol; backend v1.16+ layout) --------------------
 
 const PROTO = { tcp: 6, udp: 17, sctp: 132 };
@@ -229,10 +354,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const omit = [];
   for (let i = 0; i < rest.length; i++) if (rest[i] === '--omit') omit.push(rest[++i]);
   if (cmd === 'iptables') process.stdout.write(iptables());
+  else if (cmd === 'nft') process.stdout.write(nft());
   else if (cmd === 'lbmaps' && (rest[0] === 'kpr' || rest[0] === 'nokpr')) process.stdout.write(lbmaps(rest[0] === 'kpr', omit));
   else if (cmd === 'hash') process.stdout.write(hash(rest[0], Number(rest[1] ?? 16)) + '\n');
   else {
-    console.error('usage: gen.mjs iptables | lbmaps kpr|nokpr [--omit ns/name] | hash STRING [N]');
+    console.error('usage: gen.mjs iptables | nft | lbmaps kpr|nokpr [--omit ns/name] | hash STRING [N]');
     process.exit(2);
   }
 }
