@@ -5,6 +5,7 @@ import { runTrace } from './commands/trace.js';
 import { chooseFormat, formatsFor, renderOutput, type OutputFormat, type OutputKind, type Outputs } from './render/output.js';
 import { describeAllowList } from './exec/allowlist.js';
 import type { Runner } from './exec/runner.js';
+import { BUILD_INFO } from './build-info.js';
 import { checkKubeTarget, type KubeTarget } from './collect/kube.js';
 
 export interface Io {
@@ -33,14 +34,13 @@ interface Common {
   color?: boolean;
 }
 
-const VERSION = '0.1.0';
 
 /** Parses argv, runs one command, returns the exit code. The only place that knows about argv and exit codes. */
 export async function main(argv: string[], io: Io): Promise<number> {
   let exitCode: number = EXIT.ok;
   const program = new Command(io.programName ?? 'netpath')
     .description('Explain how a packet travels through a Cilium native-routing node, from read-only probes or a snapshot.')
-    .version(VERSION, '-V, --version')
+    .version(`${BUILD_INFO.version} (commit ${BUILD_INFO.commit})`, '-V, --version', 'print the version and the git commit it was built from')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .showHelpAfterError('(run with --help for usage)');

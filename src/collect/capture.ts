@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { BUILD_INFO } from '../build-info.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, isAbsolute } from 'node:path';
 import type { Runner } from '../exec/runner.js';
 import { redactWgDump } from '../tools/wg/redact.js';
@@ -45,12 +46,7 @@ export interface CaptureOptions {
 const STDERR_MAX = 2048;
 
 function netpathVersion(): string | null {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
-    return typeof pkg.version === 'string' ? pkg.version : null;
-  } catch {
-    return null;
-  }
+  return BUILD_INFO.version;
 }
 
 function unconnectedNetns(text: string | undefined): { name: string; reason: string }[] {
