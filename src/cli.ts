@@ -7,6 +7,7 @@ import { describeAllowList } from './exec/allowlist.js';
 import type { Runner } from './exec/runner.js';
 import { BUILD_INFO } from './build-info.js';
 import { checkKubeTarget, type KubeTarget } from './collect/kube.js';
+import type { Trace } from './model/trace.js';
 
 export interface Io {
   stdout: (s: string) => void;
@@ -78,6 +79,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .option('--exec <prefix>', 'probe a node through this prefix, split on spaces, no shell (e.g. "ssh node1")')
     .option('--cluster <dir>', 'a directory of node snapshots (<dir>/<node>/…): follow the packet from node to node');
   withKube(withOutput(trace, 'trace', 'journey'))
+    .option('--explain', 'for each hop: what the mechanism is, why it applies here, and live commands (pwru, hubble, tcpdump, ip route get) that would confirm it')
     .option('--no-color', 'never colour the output')
     .addHelpText(
       'after',
@@ -90,20 +92,21 @@ Examples:
 
 Exit codes: 0 delivered/forwarded, 1 dropped/no route, 2 usage, 3 a required source is missing or unreadable.`,
     )
-    .action(async (src: string, dst: string, o: Common & { proto: string; port?: string; sport?: string; backend?: string; cluster?: string; exec?: string }) => {
+    .action(async (src: string, dst: string, o: Common & { proto: string; port?: string; sport?: string; backend?: string; cluster?: string; exec?: string; explain?: boolean }) => {
+      const explain = o.explain ? (await import('./analysis/explain.js')).explainTrace : (t: Trace) => t;
       const format = chooseFormat(o, 'trace', 'journey');
       const base = { src, dst, proto: o.proto, protoExplicit: trace.getOptionValueSource('proto') !== 'default', kube: kubeFor(o) };
       if (o.cluster !== undefined) {
         if (o.snapshot !== undefined || o.exec !== undefined) throw new UsageError('--cluster excludes --snapshot and --exec');
         const { runClusterTrace } = await import('./commands/trace-cluster.js');
         const { journey, exitCode: code } = await runClusterTrace(o.cluster, { ...base, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.sport !== undefined ? { sport: o.sport } : {}), ...(o.backend !== undefined ? { backend: o.backend } : {}) });
-        await emit(format, 'journey', journey, o);
+        await emit(format, 'journey', { ...journey, legs: journey.legs.map((l) => ({ ...l, trace: explain(l.trace) })) }, o);
         exitCode = code;
         return;
       }
       const source = await sourceFor(o, io);
       const { trace: t, exitCode: code } = await runTrace(source, { ...base, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.sport !== undefined ? { sport: o.sport } : {}), ...(o.backend !== undefined ? { backend: o.backend } : {}) });
-      await emit(format, 'trace', t, o);
+      await emit(format, 'trace', explain(t), o);
       exitCode = code;
     });
 

@@ -90,6 +90,17 @@ export interface Hop {
   chain?: string;
   /** the path to every candidate backend, in short: where each one would end */
   paths?: { backend: string; disposition: Disposition; summary: string }[];
+  /** with --explain: the mechanism, why it applies here, and live commands that would confirm it */
+  explain?: HopExplain;
+}
+
+export interface HopExplain {
+  /** what this kernel or Cilium mechanism is */
+  what: string;
+  /** why the node state leads here, tied to the hop's evidence */
+  why: string;
+  /** commands to run on the live node (never run by netpath), each with what it should show */
+  confirm: { command: string; shows: string }[];
 }
 
 export interface Trace {

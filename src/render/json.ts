@@ -28,6 +28,9 @@ export const traceJsonSchema = z.object({
       evidence: z.array(evidence),
       inferred: z.boolean().optional(),
       because: z.string().optional(),
+      explain: z
+        .object({ what: z.string(), why: z.string(), confirm: z.array(z.object({ command: z.string(), shows: z.string() })) })
+        .optional(),
     }),
   ),
   disposition: z.enum(['delivered', 'forwarded', 'dropped', 'no-route', 'unknown']),

@@ -31,6 +31,14 @@ export function renderTraceText(t: Trace, opts: RenderOptions): string {
     if (h.inferred && h.because) out.push(`${pad}${c.yellow('because')} ${h.because}`);
     for (const p of h.paths ?? []) out.push(`${pad}${p.backend === h.backend ? '▶' : '·'} backend ${p.backend}: ${p.disposition} — ${p.summary}`);
     for (const e of h.evidence) out.push(`${pad}${c.dim(evidenceLine(e, opts.width - pad.length))}`);
+    if (h.explain) {
+      out.push(...wrapText(`${c.cyan('what')} ${h.explain.what}`, opts.width, pad));
+      out.push(...wrapText(`${c.cyan('why')}  ${h.explain.why}`, opts.width, pad));
+      for (const x of h.explain.confirm) {
+        out.push(`${pad}${c.green('$')} ${x.command}`);
+        out.push(...wrapText(c.dim(`# ${x.shows}`), opts.width, `${pad}  `));
+      }
+    }
   });
   out.push('');
   out.push(resultLine(t, opts));
@@ -93,4 +101,19 @@ function colourKind(c: ReturnType<typeof painter>, kind: Hop['kind']): string {
   if (kind.startsWith('redirect') || kind === 'bpf' || kind === 'socket-lb' || kind === 'tc-lb') return c.cyan(label);
   if (kind === 'route' || kind === 'gateway' || kind === 'wireguard') return c.blue(label);
   return c.magenta(label);
+}
+
+/** Word-wrapped lines with a hanging indent (colour codes count as width; close enough for prose). */
+function wrapText(s: string, width: number, pad: string): string[] {
+  const max = Math.max(40, width - pad.length);
+  const out: string[] = [];
+  let cur = '';
+  for (const w of s.split(' ')) {
+    if (cur && cur.length + 1 + w.length > max) {
+      out.push(pad + cur);
+      cur = w;
+    } else cur = cur ? `${cur} ${w}` : w;
+  }
+  if (cur) out.push(pad + cur);
+  return out;
 }
