@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Lab: a kube-proxy → Cilium kube-proxy-replacement migration on node k1 of the kind-v4 topology, captured
 # before, after, and after a botched cleanup (fixtures/snapshots/migrate-*/).
-#   migrate.sh iptables|nft [OUTDIR]   (default fixtures/snapshots/migrate-<mode>)
+#   migrate.sh iptables|nft|ipvs [OUTDIR]   (default fixtures/snapshots/migrate-<mode>)
 #   migrate.sh down                  remove what a killed run may have left (cgroup, build dir, netns files)
 # The whole lab runs inside a private mount namespace with its own bpffs on /sys/fs/bpf, its own tmpfs on
 # /var/run/netns and its own /run/cilium/cgroupv2 bind mount: nothing it creates is visible to other labs,
@@ -25,10 +25,10 @@ outer_cleanup() {
 }
 
 case "${1:-}" in
-  iptables | nft) ;;
+  iptables | nft | ipvs) ;;
   inner) ;;
   down) outer_cleanup; exit 0 ;;
-  *) echo "usage: $0 iptables|nft [OUTDIR] | down" >&2; exit 2 ;;
+  *) echo "usage: $0 iptables|nft|ipvs [OUTDIR] | down" >&2; exit 2 ;;
 esac
 
 if [ "$1" != inner ]; then
@@ -239,6 +239,16 @@ kube_proxy_up() {
       nsx $K1 iptables-restore <<<"$KUBELET_CHAINS"
       nsx $K1 nft -f <($GEN nft)
       ;;
+    ipvs)
+      # no dummy driver in this kernel: a bridge, down, without ARP and multicast, stands in for the dummy
+      # kube-ipvs0; the VIPs are really assigned, so ip-addr and the local-table routes are real
+      ip -n $K1 link add kube-ipvs0 type bridge
+      ip -n $K1 link set kube-ipvs0 arp off multicast off
+      local vip
+      for vip in $($GEN ipvs-vips); do ip -n $K1 addr add "$vip/32" dev kube-ipvs0; done
+      nsx $K1 ipset restore < <($GEN ipvs-ipset)
+      nsx $K1 iptables-restore < <($GEN ipvs-iptables)
+      ;;
   esac
 }
 
@@ -253,6 +263,13 @@ break_it() {
       ;;
     nft)
       # kube-proxy deleted without --cleanup; the iptables cleanup of Cilium's docs does nothing for its nft tables
+      nsx $K1 sh -c 'iptables-save | grep -v KUBE | iptables-restore'
+      nsx $K1 iptables-restore --noflush <<<"$KUBELET_CHAINS"
+      lbmaps kpr
+      ;;
+    ipvs)
+      # kube-proxy deleted without --cleanup, then the iptables cleanup of Cilium's docs: the IPVS virtual
+      # servers, kube-ipvs0 with every VIP (and its local routes) and the now unreferenced ipsets stay
       nsx $K1 sh -c 'iptables-save | grep -v KUBE | iptables-restore'
       nsx $K1 iptables-restore --noflush <<<"$KUBELET_CHAINS"
       lbmaps kpr
@@ -272,7 +289,23 @@ clean_it() {
       nsx $K1 nft delete table ip kube-proxy
       nsx $K1 nft delete table ip6 kube-proxy
       ;;
+    ipvs)
+      # what `kube-proxy --cleanup` removes in IPVS mode (its `ipvsadm -C` has nothing to clear in this kernel)
+      nsx $K1 sh -c 'iptables-save | grep -v KUBE | iptables-restore'
+      nsx $K1 iptables-restore --noflush <<<"$KUBELET_CHAINS"
+      ip -n $K1 link del kube-ipvs0
+      local set
+      for set in $(nsx $K1 ipset list -n | grep '^KUBE-'); do nsx $K1 ipset destroy "$set"; done
+      ;;
   esac
+}
+
+# IPVS is not in this kernel: `ipvsadm -Sn` fails in the capture (manifest.json records it), and the text
+# kube-proxy's virtual servers give is written from ipvsadm's format (gen.mjs ipvsadm); after the cleanup,
+# `ipvsadm -Sn` prints nothing
+ipvsadm_file() {
+  [ "$MODE" = ipvs ] || return 0
+  if [ "${2:-}" = gone ]; then : >"$1/ipvsadm.txt"; else $GEN ipvsadm >"$1/ipvsadm.txt"; fi
 }
 
 run() {
@@ -287,14 +320,18 @@ run() {
   # outside client to the NodePort, and a pod to its own node's eTP=Local NodePort. Pod → ClusterIP is not
   # here on purpose: without KPR, Cilium still load-balances ClusterIP per packet in cil_from_container, so
   # such a flow would reach netfilter already addressed to the backend.
-  hold $K1 tcp:10.96.0.1:443 udp:10.96.0.10:53 tcp:10.96.0.10:53 tcp:10.96.88.30:8443
-  FLOW_PIDS+=("${PIDS[-1]}")
-  hold $SW tcp:172.18.0.2:31940
-  FLOW_PIDS+=("${PIDS[-1]}")
-  hold cni-5f0c1d2e-k1a tcp:172.18.0.2:30417
-  FLOW_PIDS+=("${PIDS[-1]}")
+  # (IPVS mode: no flows, the kernel has no IPVS to NAT them)
+  if [ "$MODE" != ipvs ]; then
+    hold $K1 tcp:10.96.0.1:443 udp:10.96.0.10:53 tcp:10.96.0.10:53 tcp:10.96.88.30:8443
+    FLOW_PIDS+=("${PIDS[-1]}")
+    hold $SW tcp:172.18.0.2:31940
+    FLOW_PIDS+=("${PIDS[-1]}")
+    hold cni-5f0c1d2e-k1a tcp:172.18.0.2:30417
+    FLOW_PIDS+=("${PIDS[-1]}")
+  fi
   scaffold_down
   snap "$dir/before" nokpr
+  ipvsadm_file "$dir/before"
 
   echo "== after-broken: Cilium KPR, kube-proxy's state partly or wholly left behind, the old flows still open"
   tc_attach $K1 eth0 egress cil_to_netdev
@@ -307,6 +344,7 @@ run() {
   FLOW_PIDS+=("${PIDS[-1]}")
   scaffold_down
   snap "$dir/after-broken" kpr
+  ipvsadm_file "$dir/after-broken"
 
   echo "== after: kube-proxy's state removed, conntrack flushed, all Services in the maps"
   stop_flows
@@ -319,6 +357,7 @@ run() {
   FLOW_PIDS+=("${PIDS[-1]}")
   scaffold_down
   snap "$dir/after" kpr
+  ipvsadm_file "$dir/after" gone
 }
 
 mounts

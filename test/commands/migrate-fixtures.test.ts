@@ -140,3 +140,31 @@ describe('migrate-nft: the kube-proxy tables', () => {
     }
   });
 });
+
+describe('migrate-ipvs: kube-ipvs0, ipsets and the IPVS table', () => {
+  const read = (snap: string, f: string) => readFileSync(`${dir('migrate-ipvs', snap)}/${f}`, 'utf8');
+  const has = (snap: string, f: string) => existsSync(`${dir('migrate-ipvs', snap)}/${f}`);
+  const clusterIPs = ['10.96.0.1', '10.96.0.10', '10.96.45.10', '10.96.77.20', '10.96.88.30', '10.96.99.40'];
+
+  it('kube-ipvs0 holds every ClusterIP with a local route before and after-broken, and is gone after', async () => {
+    for (const snap of ['before', 'after-broken']) {
+      const st = await loadNodeState(dirSource(dir('migrate-ipvs', snap)));
+      expect(st.addrs.filter((a) => a.ifname === 'kube-ipvs0').map((a) => a.local).sort()).toEqual(clusterIPs);
+      const local = st.routes.filter((r) => r.table === 255 && r.type === 'local' && r.nexthops.some((n) => n.dev === 'kube-ipvs0'));
+      expect(local.map((r) => r.dst).sort()).toEqual(clusterIPs.map((ip) => `${ip}/32`));
+    }
+    const after = await loadNodeState(dirSource(dir('migrate-ipvs', 'after')));
+    expect(after.links.some((l) => l.name === 'kube-ipvs0')).toBe(false);
+  });
+
+  it('ipsets stay (unreferenced) after-broken and are destroyed after; ipvsadm is empty after', () => {
+    const entries = (snap: string, set: string) => read(snap, 'ipset.txt').split('\n').filter((l) => l.startsWith(`add ${set} `));
+    expect(entries('before', 'KUBE-CLUSTER-IP')).toHaveLength(7);
+    expect(entries('after-broken', 'KUBE-CLUSTER-IP').sort()).toEqual(entries('before', 'KUBE-CLUSTER-IP').sort());
+    expect(read('before', 'iptables-save.txt')).toContain('--match-set KUBE-CLUSTER-IP');
+    expect(read('after-broken', 'iptables-save.txt')).not.toContain('--match-set');
+    expect(has('after', 'ipset.txt')).toBe(false);
+    expect(read('after', 'ipvsadm.txt')).toBe('');
+    expect(read('after-broken', 'ipvsadm.txt')).toBe(read('before', 'ipvsadm.txt'));
+  });
+});

@@ -2,6 +2,9 @@
 // real component writes it, for the migrate-* labs to load into a kernel with the real tools:
 //   gen.mjs iptables         kube-proxy iptables mode: iptables-restore input (kube-proxy's rules + kubelet's chains)
 //   gen.mjs nft              kube-proxy nftables mode: an `nft -f` transaction (tables ip and ip6 kube-proxy)
+//   gen.mjs ipvs-ipset | ipvs-iptables | ipvsadm | ipvs-vips
+//                            kube-proxy IPVS mode: `ipset restore` input, iptables-restore input, the
+//                            `ipvsadm -Sn` text of its virtual servers, the addresses it binds to kube-ipvs0
 //   gen.mjs lbmaps kpr|nokpr [--omit ns/name]   Cilium 1.19 LB maps as a `bpftool batch file`
 // Formats followed: kube-proxy's expected dumps (pkg/proxy/iptables/proxier_test.go, copies in
 // shared/upstream/kube-proxy/) and Cilium's map layouts (shared/reference/cilium-datapath.md §1).
@@ -289,6 +292,146 @@ function nft() {
   return [...v4.head, ...chains, ...v4.rules, ...rules, ...v4.elements, '', ...v6.head, ...v6.rules].join('\n') + '\n';
 }
 
+// ---- kube-proxy, IPVS mode (pkg/proxy/ipvs/proxier.go, ipset.go) ------------------------------
+
+// kube-proxy's sets in the order of its ipsetInfo table, with the comment it puts on the iptables rule that matches each
+const IPSETS = [
+  ['KUBE-LOOP-BACK', 'hash:ip,port,ip', 'Kubernetes endpoints dst ip:port, source ip for solving hairpin purpose'],
+  ['KUBE-CLUSTER-IP', 'hash:ip,port', 'Kubernetes service cluster ip + port for masquerade purpose'],
+  ['KUBE-EXTERNAL-IP', 'hash:ip,port', 'Kubernetes service external ip + port for masquerade and filter purpose'],
+  ['KUBE-EXTERNAL-IP-LOCAL', 'hash:ip,port', 'Kubernetes service external ip + port with externalTrafficPolicy=local'],
+  ['KUBE-LOAD-BALANCER', 'hash:ip,port', 'Kubernetes service lb portal'],
+  ['KUBE-LOAD-BALANCER-FW', 'hash:ip,port', 'Kubernetes service load balancer ip + port for load balancer with sourceRange'],
+  ['KUBE-LOAD-BALANCER-LOCAL', 'hash:ip,port', 'Kubernetes service load balancer ip + port with externalTrafficPolicy=local'],
+  ['KUBE-LOAD-BALANCER-SOURCE-IP', 'hash:ip,port,ip', 'Kubernetes service load balancer ip + port + source IP for packet filter purpose'],
+  ['KUBE-LOAD-BALANCER-SOURCE-CIDR', 'hash:ip,port,net', 'Kubernetes service load balancer ip + port + source cidr for packet filter purpose'],
+  ['KUBE-NODE-PORT-TCP', 'bitmap:port', 'Kubernetes nodeport TCP port for masquerade purpose'],
+  ['KUBE-NODE-PORT-LOCAL-TCP', 'bitmap:port', 'Kubernetes nodeport TCP port with externalTrafficPolicy=local'],
+  ['KUBE-NODE-PORT-UDP', 'bitmap:port', 'Kubernetes nodeport UDP port for masquerade purpose'],
+  ['KUBE-NODE-PORT-LOCAL-UDP', 'bitmap:port', 'Kubernetes nodeport UDP port with externalTrafficPolicy=local'],
+  ['KUBE-NODE-PORT-SCTP-HASH', 'hash:ip,port', "Kubernetes nodeport SCTP port for masquerade purpose with type 'hash ip:port'"],
+  ['KUBE-NODE-PORT-LOCAL-SCTP-HASH', 'hash:ip,port', "Kubernetes nodeport SCTP port with externalTrafficPolicy=local with type 'hash ip:port'"],
+  ['KUBE-HEALTH-CHECK-NODE-PORT', 'bitmap:port', 'Kubernetes health check node port'],
+  ['KUBE-IPVS-IPS', 'hash:ip', 'Addresses on the ipvs interface'],
+];
+
+function ipvsEntries() {
+  const e = Object.fromEntries(IPSETS.map(([n]) => [n, new Set()]));
+  for (const sp of servicePorts()) {
+    const { svc, port, proto } = sp;
+    for (const ep of sp.local) e['KUBE-LOOP-BACK'].add(`${ep.ip},${proto}:${ep.port},${ep.ip}`);
+    e['KUBE-CLUSTER-IP'].add(`${svc.clusterIP},${proto}:${port.port}`);
+    e['KUBE-IPVS-IPS'].add(svc.clusterIP);
+    if (port.nodePort) {
+      e[`KUBE-NODE-PORT-${proto.toUpperCase()}`].add(String(port.nodePort));
+      if (sp.etpLocal) e[`KUBE-NODE-PORT-LOCAL-${proto.toUpperCase()}`].add(String(port.nodePort));
+    }
+    if (svc.healthCheckNodePort) e['KUBE-HEALTH-CHECK-NODE-PORT'].add(String(svc.healthCheckNodePort));
+  }
+  return e;
+}
+
+// kube-proxy's util/ipset creates hash sets with family/hashsize/maxelem and bitmaps with a port range
+function ipvsIpset() {
+  const e = ipvsEntries();
+  const out = [];
+  for (const [name, type] of IPSETS) {
+    out.push(type === 'bitmap:port' ? `create ${name} ${type} range 0-65535` : `create ${name} ${type} family inet hashsize 1024 maxelem 65536`);
+    for (const v of e[name]) out.push(`add ${name} ${v}`);
+  }
+  return out.join('\n') + '\n';
+}
+
+function ipvsIptables() {
+  const e = ipvsEntries();
+  const comment = Object.fromEntries(IPSETS.map(([n, , c]) => [n, c]));
+  const nat = ['-A KUBE-SERVICES -s 127.0.0.0/8 -j RETURN'];
+  const filter = [];
+  // ipsetWithIptablesChain, for the sets that have entries
+  const withChain = [
+    ['KUBE-LOOP-BACK', 'nat', 'KUBE-POSTROUTING', 'MASQUERADE', 'dst,dst,src', ''],
+    ['KUBE-LOAD-BALANCER', 'nat', 'KUBE-SERVICES', 'KUBE-LOAD-BALANCER', 'dst,dst', ''],
+    ['KUBE-LOAD-BALANCER-LOCAL', 'nat', 'KUBE-LOAD-BALANCER', 'RETURN', 'dst,dst', ''],
+    ['KUBE-NODE-PORT-LOCAL-TCP', 'nat', 'KUBE-NODE-PORT', 'RETURN', 'dst', 'tcp'],
+    ['KUBE-NODE-PORT-TCP', 'nat', 'KUBE-NODE-PORT', 'KUBE-MARK-MASQ', 'dst', 'tcp'],
+    ['KUBE-NODE-PORT-LOCAL-UDP', 'nat', 'KUBE-NODE-PORT', 'RETURN', 'dst', 'udp'],
+    ['KUBE-NODE-PORT-UDP', 'nat', 'KUBE-NODE-PORT', 'KUBE-MARK-MASQ', 'dst', 'udp'],
+    ['KUBE-NODE-PORT-LOCAL-SCTP-HASH', 'nat', 'KUBE-NODE-PORT', 'RETURN', 'dst,dst', 'sctp'],
+    ['KUBE-NODE-PORT-SCTP-HASH', 'nat', 'KUBE-NODE-PORT', 'KUBE-MARK-MASQ', 'dst,dst', 'sctp'],
+    ['KUBE-LOAD-BALANCER-FW', 'filter', 'KUBE-PROXY-FIREWALL', 'KUBE-SOURCE-RANGES-FIREWALL', 'dst,dst', ''],
+    ['KUBE-LOAD-BALANCER-SOURCE-CIDR', 'filter', 'KUBE-SOURCE-RANGES-FIREWALL', 'RETURN', 'dst,dst,src', ''],
+    ['KUBE-LOAD-BALANCER-SOURCE-IP', 'filter', 'KUBE-SOURCE-RANGES-FIREWALL', 'RETURN', 'dst,dst,src', ''],
+  ];
+  for (const [set, table, from, to, match, p] of withChain) {
+    if (e[set].size === 0) continue;
+    (table === 'nat' ? nat : filter).push(`-A ${from}${p ? ` -p ${p}` : ''} -m comment --comment "${comment[set]}" -m set --match-set ${set} ${match} -j ${to}`);
+  }
+  if (e['KUBE-CLUSTER-IP'].size) nat.push(`-A KUBE-SERVICES -m comment --comment "${comment['KUBE-CLUSTER-IP']}" -m set --match-set KUBE-CLUSTER-IP dst,dst ! -s ${NODE.clusterCIDR} -j KUBE-MARK-MASQ`);
+  nat.push('-A KUBE-SERVICES -m addrtype --dst-type LOCAL -j KUBE-NODE-PORT', '-A KUBE-LOAD-BALANCER -j KUBE-MARK-MASQ');
+  filter.push('-A KUBE-SOURCE-RANGES-FIREWALL -j DROP');
+  if (e['KUBE-CLUSTER-IP'].size) nat.push('-A KUBE-SERVICES -m set --match-set KUBE-CLUSTER-IP dst,dst -j ACCEPT');
+  filter.push(
+    '-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT',
+    '-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+    `-A KUBE-NODE-PORT -m comment --comment "${comment['KUBE-HEALTH-CHECK-NODE-PORT']}" -m set --match-set KUBE-HEALTH-CHECK-NODE-PORT dst -j ACCEPT`,
+    '-A KUBE-IPVS-FILTER -m set --match-set KUBE-LOAD-BALANCER dst,dst -j RETURN',
+    '-A KUBE-IPVS-FILTER -m set --match-set KUBE-CLUSTER-IP dst,dst -j RETURN',
+    '-A KUBE-IPVS-FILTER -m set --match-set KUBE-EXTERNAL-IP dst,dst -j RETURN',
+    '-A KUBE-IPVS-FILTER -m set --match-set KUBE-EXTERNAL-IP-LOCAL dst,dst -j RETURN',
+    '-A KUBE-IPVS-FILTER -m set --match-set KUBE-HEALTH-CHECK-NODE-PORT dst -j RETURN',
+    '-A KUBE-IPVS-FILTER -m conntrack --ctstate NEW -m set --match-set KUBE-IPVS-IPS dst -j REJECT',
+  );
+  nat.push(
+    '-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN',
+    '-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000',
+    '-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully',
+    '-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000',
+  );
+  // the jumps from the built-in chains are prepended one by one, so the last one listed ends up first
+  const lines = [
+    '*mangle', ':PREROUTING ACCEPT [0:0]', ':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ':POSTROUTING ACCEPT [0:0]',
+    ':KUBE-IPTABLES-HINT - [0:0]', ':KUBE-KUBELET-CANARY - [0:0]', 'COMMIT',
+    '*filter', ':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]',
+    ...['KUBE-FORWARD', 'KUBE-NODE-PORT', 'KUBE-PROXY-FIREWALL', 'KUBE-SOURCE-RANGES-FIREWALL', 'KUBE-IPVS-FILTER', 'KUBE-IPVS-OUT-FILTER', 'KUBE-KUBELET-CANARY'].map((c) => `:${c} - [0:0]`),
+    '-A INPUT -m comment --comment "kubernetes ipvs access filter" -j KUBE-IPVS-FILTER',
+    '-A INPUT -m comment --comment "kube-proxy firewall rules" -j KUBE-PROXY-FIREWALL',
+    '-A INPUT -m comment --comment "kubernetes health check rules" -j KUBE-NODE-PORT',
+    '-A FORWARD -m comment --comment "kube-proxy firewall rules" -j KUBE-PROXY-FIREWALL',
+    '-A FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD',
+    '-A OUTPUT -m comment --comment "kubernetes ipvs access filter" -j KUBE-IPVS-OUT-FILTER',
+    ...filter, 'COMMIT',
+    '*nat', ':PREROUTING ACCEPT [0:0]', ':INPUT ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ':POSTROUTING ACCEPT [0:0]',
+    ...['KUBE-SERVICES', 'KUBE-POSTROUTING', 'KUBE-NODE-PORT', 'KUBE-LOAD-BALANCER', 'KUBE-MARK-MASQ', 'KUBE-KUBELET-CANARY'].map((c) => `:${c} - [0:0]`),
+    '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+    '-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+    '-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING',
+    ...nat, 'COMMIT',
+  ];
+  return lines.join('\n') + '\n';
+}
+
+// `ipvsadm -Sn` (ipvsadm.c print_service_entry with FMT_RULE): services sorted by protocol, address, port
+// (libipvs ipvs_cmp_services), destinations by address, port; kube-proxy uses rr, masquerading, weight 1
+function ipvsadm() {
+  const vs = [];
+  for (const sp of servicePorts()) {
+    const base = { proto: sp.proto, persist: sp.affinity };
+    vs.push({ ...base, ip: sp.svc.clusterIP, port: sp.port.port, eps: sp.eps });
+    if (sp.port.nodePort) for (const ip of NODE.localAddresses) vs.push({ ...base, ip, port: sp.port.nodePort, eps: sp.etpLocal && sp.local.length ? sp.local : sp.eps });
+  }
+  const num = (ip) => ip.split('.').reduce((a, b) => a * 256 + Number(b), 0);
+  const P = { tcp: 6, udp: 17, sctp: 132 };
+  vs.sort((a, b) => P[a.proto] - P[b.proto] || num(a.ip) - num(b.ip) || a.port - b.port);
+  const out = [];
+  for (const v of vs) {
+    const sw = v.proto === 'tcp' ? '-t' : v.proto === 'udp' ? '-u' : '--sctp-service';
+    const svc = `${sw} ${v.ip}:${v.port}`;
+    out.push(`-A ${svc} -s rr${v.persist ? ` -p ${v.persist}` : ''}`);
+    for (const e of [...v.eps].sort((a, b) => num(a.ip) - num(b.ip) || a.port - b.port)) out.push(`-a ${svc} -r ${e.ip}:${e.port} -m -w 1`);
+  }
+  return out.join('\n') + '\n';
+}
+
 // ---- Cilium 1.19 LB maps (key carries the L4 protocol; backend v1.16+ layout) --------------------
 
 const PROTO = { tcp: 6, udp: 17, sctp: 132 };
@@ -355,10 +498,14 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   for (let i = 0; i < rest.length; i++) if (rest[i] === '--omit') omit.push(rest[++i]);
   if (cmd === 'iptables') process.stdout.write(iptables());
   else if (cmd === 'nft') process.stdout.write(nft());
+  else if (cmd === 'ipvs-ipset') process.stdout.write(ipvsIpset());
+  else if (cmd === 'ipvs-iptables') process.stdout.write(ipvsIptables());
+  else if (cmd === 'ipvsadm') process.stdout.write(ipvsadm());
+  else if (cmd === 'ipvs-vips') process.stdout.write([...ipvsEntries()['KUBE-IPVS-IPS']].join('\n') + '\n');
   else if (cmd === 'lbmaps' && (rest[0] === 'kpr' || rest[0] === 'nokpr')) process.stdout.write(lbmaps(rest[0] === 'kpr', omit));
   else if (cmd === 'hash') process.stdout.write(hash(rest[0], Number(rest[1] ?? 16)) + '\n');
   else {
-    console.error('usage: gen.mjs iptables | nft | lbmaps kpr|nokpr [--omit ns/name] | hash STRING [N]');
+    console.error('usage: gen.mjs iptables | nft | ipvs-ipset | ipvs-iptables | ipvsadm | ipvs-vips | lbmaps kpr|nokpr [--omit ns/name] | hash STRING [N]');
     process.exit(2);
   }
 }
