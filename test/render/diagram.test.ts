@@ -178,6 +178,53 @@ describe('renderers: every hop in every format, well formed', () => {
   });
 });
 
+describe('svg layout with side branches', () => {
+  it('many backends and a multipath hop: no node overlaps another, no edge runs through a node', async () => {
+    const t = await trace('kind-v4-svc/k1', { src: '10.244.1.12', dst: '10.96.0.10', proto: 'udp', port: 53 });
+    // the real trace, given more candidates than the fixture has: 9 backends and three equal-cost next hops
+    const lb = t.hops[0]!;
+    lb.paths = Array.from({ length: 9 }, (_, i) => ({ backend: `10.244.${i}.9:53`, disposition: i % 3 ? ('forwarded' as const) : ('dropped' as const), summary: `the path to backend ${i}, in a sentence long enough to wrap` }));
+    lb.backend = '10.244.0.9:53';
+    t.hops.splice(3, 0, { kind: 'route', detail: 'FIB lookup in cil_from_container (bpf_fib_lookup, ifindex lxc6d1e0f2a3b4c): multipath', route: '10.0.0.0/8 proto static', evidence: [], candidates: [{ gateway: '172.18.0.3', dev: 'eth0', weight: 1 }, { gateway: '172.18.0.4', dev: 'eth0', weight: 1 }, { gateway: '172.19.0.9', dev: 'eth1', weight: 2 }] });
+    const d = traceDiagram(t);
+    expect(d.nodes.filter((n) => n.branchOf).map((n) => n.lines[0])).toEqual([
+      ...Array.from({ length: 6 }, (_, i) => `other backend 10.244.${i + 1}.9:53`),
+      '… 2 more backends',
+      'other multipath next hop',
+      'other multipath next hop',
+    ]);
+    const xml = parseXml(renderSvg(d));
+    const boxes = new Map(
+      findAll(xml, 'g')
+        .filter((g) => g.attrs.class === 'node')
+        .map((g) => {
+          const r = findAll(g, 'rect')[0];
+          if (r) return [g.attrs.id!, { x: +r.attrs.x!, y: +r.attrs.y!, w: +r.attrs.width!, h: +r.attrs.height! }] as const;
+          const pts = findAll(g, 'path')[0]!.attrs.d!.match(/-?[\d.]+,-?[\d.]+/g)!.map((p) => p.split(',').map(Number) as [number, number]);
+          const xs = pts.map((p) => p[0]);
+          const ys = pts.map((p) => p[1]);
+          return [g.attrs.id!, { x: Math.min(...xs), y: Math.min(...ys), w: Math.max(...xs) - Math.min(...xs), h: Math.max(...ys) - Math.min(...ys) }] as const;
+        }),
+    );
+    const all = [...boxes.entries()];
+    for (const [i, [, a]] of all.entries())
+      for (const [, b] of all.slice(i + 1)) expect(a.x + a.w <= b.x || b.x + b.w <= a.x || a.y + a.h <= b.y || b.y + b.h <= a.y).toBe(true);
+    for (const g of findAll(xml, 'g').filter((x) => x.attrs.class === 'edge')) {
+      const pts = findAll(g, 'path')[0]!.attrs.d!.match(/-?[\d.]+,-?[\d.]+/g)!.map((p) => p.split(',').map(Number) as [number, number]);
+      for (let k = 0; k + 1 < pts.length; k++) {
+        const [[x1, y1], [x2, y2]] = [pts[k]!, pts[k + 1]!];
+        for (const [id, b] of all) {
+          if (id === g.attrs['data-from'] || id === g.attrs['data-to']) continue;
+          // an axis-aligned segment crosses a box when it overlaps the box's interior on both axes
+          const inX = Math.max(x1, x2) > b.x + 1 && Math.min(x1, x2) < b.x + b.w - 1;
+          const inY = Math.max(y1, y2) > b.y + 1 && Math.min(y1, y2) < b.y + b.h - 1;
+          expect(inX && inY, `edge ${g.attrs['data-from']}→${g.attrs['data-to']} crosses ${id}`).toBe(false);
+        }
+      }
+    }
+  });
+});
+
 describe('hostile names from a snapshot', () => {
   const HOSTILE_NS = 'cni-"];x<b>%%{init}%%#&`|\\';
   const HOSTILE_POD = '"]\n</text><script>alert(1)</script>\u202e\u0000 %%{init: {"securityLevel":"loose"}}%% #quot; style:#1; end\r\n}digraph{ ]]> &amp;';

@@ -22,6 +22,8 @@ export interface DiagramNode {
   tooltip?: string;
   /** a side branch (another backend, another multipath next hop) of this node: laid out beside the chain */
   branchOf?: string;
+  /** the row of a chain node in its column, to line up two columns (before/after); default: after the previous */
+  row?: number;
 }
 
 export interface DiagramEdge {
@@ -49,6 +51,8 @@ export interface Diagram {
   edges: DiagramEdge[];
   /** top-level groups are the columns of the picture, in order */
   groups: DiagramGroup[];
+  /** start a new band of columns after this many (side-by-side pairs stacked); default: one band */
+  columnsPerBand?: number;
 }
 
 const WRAP = 44;
@@ -131,6 +135,7 @@ function tooltipOf(h: Hop): string {
   if (h.inferred && h.because) lines.push(`inferred because ${h.because}`);
   for (const e of h.evidence.slice(0, 8)) lines.push(`↳ ${e.probe}: ${e.text.replace(/\s+/g, ' ').trim().slice(0, 240)}`);
   if (h.evidence.length > 8) lines.push(`↳ … ${h.evidence.length - 8} more`);
+  if (h.explain) lines.push(`what: ${h.explain.what}`, `why: ${h.explain.why}`, ...h.explain.confirm.map((c) => `$ ${c.command}`));
   return lines.join('\n');
 }
 

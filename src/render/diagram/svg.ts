@@ -107,19 +107,31 @@ export function renderSvg(d: Diagram): string {
 
   const columns: Column[] = [];
   const labelTops = new Map<string, number>();
+  // the middle of the gap below each row, and each lane's left edge: branch edges run through the gaps
+  const gapMid = new Map<string, number>();
+  const laneLefts = new Map<number, number[]>();
   const tails = new Map<string, string[]>(); // last node of a column → label of its edge to the next column
   let x = MARGIN;
-  const top = TITLE_H + MARGIN;
+  let top = TITLE_H + MARGIN;
+  const perBand = d.columnsPerBand ?? Infinity;
   colIds.forEach((cid, ci) => {
+    if (ci > 0 && ci % perBand === 0) {
+      // a new band below the previous one; its columns were made equally tall when it ended
+      top = Math.max(...columns.slice(ci - perBand).map((c) => c.bottom)) + COL_GAP / 2;
+      x = MARGIN;
+    }
     const members = d.nodes.filter((n) => topOf(n.group) === cid);
     const main = members.filter((n) => !n.branchOf);
     const cells2 = new Set<string>();
     const ps: Placed[] = [];
-    main.forEach((n, i) => {
+    let next = 0;
+    for (const n of main) {
+      const row = Math.max(next, n.row ?? next);
+      next = row + 1;
       const lines = n.lines.map(clean);
-      ps.push({ node: n, col: ci, lane: 0, row: i, lines, x: 0, y: 0, ...nodeSize(lines) });
-      cells2.add(`0:${i}`);
-    });
+      ps.push({ node: n, col: ci, lane: 0, row, lines, x: 0, y: 0, ...nodeSize(lines) });
+      cells2.add(`0:${row}`);
+    }
     const siblings = new Map<string, number>();
     for (const n of members.filter((m) => m.branchOf)) {
       const parent = ps.find((p) => p.node.id === n.branchOf);
@@ -197,18 +209,24 @@ export function renderSvg(d: Diagram): string {
     let bottom = y + COL_PAD;
     if (tail.length) bottom += 16 + tail.length * EDGE_LINE;
     columns.push({ group, x, w, top, bottom, lane0: lane0Center });
+    if ((ci + 1) % perBand === 0 || ci === colIds.length - 1) {
+      const band = columns.slice(Math.floor(ci / perBand) * (Number.isFinite(perBand) ? perBand : 0));
+      const b = Math.max(...band.map((c) => c.bottom));
+      for (const c of band) c.bottom = b;
+    }
     for (let r = 0; r < rows; r++) labelTops.set(`${ci}:${r}`, labelTop[r]!);
+    for (let r = 0; r + 1 < rows; r++) gapMid.set(`${ci}:${r}`, (rowTop[r]! + rowH[r]! + rowTop[r + 1]!) / 2);
+    laneLefts.set(ci, laneW.map((_, l) => x + COL_PAD + laneW.slice(0, l).reduce((a, b) => a + b, 0) + l * LANE_GAP));
     x += w + COL_GAP;
   });
-  // all columns as tall as the tallest
   const maxBottom = Math.max(top + COL_HEAD, ...columns.map((c) => c.bottom));
-  for (const c of columns) c.bottom = maxBottom;
 
   const replies = d.edges.filter((e) => e.betweenGroups);
   const notesY = maxBottom + (replies.length ? 24 + replies.length * 22 : 0) + 16;
   const notes = d.notes.flatMap((n) => wrap(clean(n), 110, 3));
   const titleLines = wrap(clean(d.title), 120, 2);
-  const width = Math.ceil(Math.max(x - COL_GAP + MARGIN, MARGIN * 2 + Math.max(...titleLines.map(cells)) * 16 * 0.62, ...notes.map((n) => MARGIN * 2 + cells(n) * 12 * 0.62)));
+  const right = Math.max(0, ...columns.map((c) => c.x + c.w));
+  const width = Math.ceil(Math.max(right + MARGIN, MARGIN * 2 + Math.max(...titleLines.map(cells)) * 16 * 0.62, ...notes.map((n) => MARGIN * 2 + cells(n) * 12 * 0.62)));
   const height = Math.ceil(notesY + notes.length * 16 + MARGIN);
 
   const svg: string[] = [];
@@ -258,7 +276,7 @@ export function renderSvg(d: Diagram): string {
     svg.push(`<path d="M${pts.map(([a, b]) => `${r1(a)},${r1(b)}`).join(' L')}" fill="none" stroke="${c.stroke}" stroke-width="${wdt}"${dash} marker-end="url(#arrow-${e.tone})"/>`);
   };
   d.edges.forEach((e) => {
-    svg.push(`<g class="edge">${e.tooltip || e.label ? `<title>${tip(e.tooltip ?? e.label ?? '')}</title>` : ''}`);
+    svg.push(`<g class="edge" data-from="${e.from}" data-to="${e.to}">${e.tooltip || e.label ? `<title>${tip(e.tooltip ?? e.label ?? '')}</title>` : ''}`);
     if (e.betweenGroups) {
       const a = columns.find((c) => c.group?.id === e.from);
       const b = columns.find((c) => c.group?.id === e.to);
@@ -287,7 +305,13 @@ export function renderSvg(d: Diagram): string {
     } else if (a.col === b.col) {
       const gx = b.x - LANE_GAP / 2;
       const cy = a.y + a.h / 2;
-      path([[a.x + a.w, cy], [gx, cy], [gx, b.y + b.h / 2], [b.x, b.y + b.h / 2]], e);
+      const lefts = laneLefts.get(a.col) ?? [];
+      // beside (not on) the nearer lane's own bus line, so the two branch sets do not seem to join
+      const g1 = (lefts[a.lane + 1] ?? b.x) - LANE_GAP / 2 - 9;
+      const gap = gapMid.get(`${a.col}:${a.row}`);
+      // to a far lane: along the gap under the parent's row, so the line never crosses a node of a nearer lane
+      if (b.lane > a.lane + 1 && gap !== undefined) path([[a.x + a.w, cy], [g1, cy], [g1, gap], [gx, gap], [gx, b.y + b.h / 2], [b.x, b.y + b.h / 2]], e);
+      else path([[a.x + a.w, cy], [gx, cy], [gx, b.y + b.h / 2], [b.x, b.y + b.h / 2]], e);
     } else {
       const ax = a.x + a.w / 2;
       const ay = a.y + a.h;
