@@ -1,6 +1,6 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { describeError, exitCodeFor, EXIT, UsageError } from './errors.js';
-import { openSnapshot, type ProbeSource } from './collect/source.js';
+import { loggingSource, openSnapshot, type ProbeSource } from './collect/source.js';
 import { runTrace } from './commands/trace.js';
 import { chooseFormat, formatsFor, renderOutput, type OutputFormat, type OutputKind, type Outputs } from './render/output.js';
 import { describeAllowList } from './exec/allowlist.js';
@@ -8,6 +8,10 @@ import type { Runner } from './exec/runner.js';
 import { BUILD_INFO } from './build-info.js';
 import { checkKubeTarget, type KubeTarget } from './collect/kube.js';
 import type { Trace } from './model/trace.js';
+import { loggingRunner, type ProbeLog } from './exec/verbose.js';
+import type { CliSpec, CmdSpec, OptSpec } from './render/cli-spec.js';
+import { renderCompletion, SHELLS, type Shell } from './render/completion.js';
+import { renderMan } from './render/man.js';
 
 export interface Io {
   stdout: (s: string) => void;
@@ -36,35 +40,160 @@ interface Common {
 }
 
 
+/**
+ * Examples shown by --help and in the man page. Each one runs as written from the repository root (a test runs
+ * them all on the bundled snapshots: exit 0 or 1, never 2 or 3); live examples would need a node.
+ */
+const EXAMPLES: Record<string, [command: string, comment?: string][]> = {
+  trace: [
+    ['netpath trace 10.244.1.12 10.244.2.7 --port 8080 -s fixtures/snapshots/kind-v4/k1', 'pod to a pod on another node'],
+    ['netpath trace default/web-k1a default/web-k1b -s fixtures/snapshots/kind-v4/k1 -o table', "pod names, from the node's Cilium endpoints"],
+    ['netpath trace 10.244.1.12 10.96.0.10 --proto udp --port 53 -s fixtures/snapshots/kind-v4-svc/k1 -o wide', 'to a Service'],
+    ['netpath trace 2001:db8:42::a:5 2001:db8:42::c:9 --cluster fixtures/snapshots/v6-wg -o json', 'node by node'],
+    ['netpath trace 10.244.1.12 10.244.1.57 -s fixtures/snapshots/kind-v4/k1 --explain', 'why each hop, and live commands to confirm it'],
+    ['netpath trace 2001:db8:1::10 2001:db8:77::1 -s fixtures/snapshots/v6-wg/gateway -q', 'no route: exit 1, one line'],
+  ],
+  'svc lookup': [
+    ['netpath svc lookup 10.96.0.10:53/udp -s fixtures/snapshots/kind-v4-svc/k1'],
+    ['netpath svc lookup default/web -s fixtures/snapshots/migrate-iptables/before -o wide', 'by name (kube-proxy rules carry names)'],
+    ['netpath svc lookup 10.96.0.99 -s fixtures/snapshots/kind-v4-svc/k1 -q', 'nothing matches: exit 1'],
+  ],
+  snapshot: [
+    ['netpath snapshot -o /tmp/node1', 'this node, as root'],
+    ['netpath snapshot -o node1.tar.gz --exec "ssh node1"', 'a node reached over ssh; nothing is installed there'],
+    ['netpath snapshot --cluster -o lab --node-exec "node1=ssh node1" --node-exec "node2=ssh node2"'],
+  ],
+  commands: [['netpath commands']],
+  completion: [
+    ['netpath completion bash', 'use: source <(netpath completion bash)'],
+    ['netpath completion zsh', 'use: source <(netpath completion zsh)'],
+    ['netpath completion fish', 'use: netpath completion fish > ~/.config/fish/completions/netpath.fish'],
+  ],
+  man: [['netpath man', 'read it: netpath man | man -l -']],
+};
+
+const NOTES: Record<string, string> = {
+  trace:
+    'Without --snapshot, --exec or --cluster, netpath probes the node it runs on (as root, for bpftool). Exit codes: 0 delivered/forwarded, 1 dropped/no route, 2 usage, 3 a required source is missing or unreadable.',
+  'svc lookup':
+    "Sources: Cilium's pinned LB maps (decoded from raw bytes, works with the agent down), cilium-dbg service list / bpf lb list, kube-proxy iptables-save, the kube-proxy nftables table, ipvsadm. A conflict is reported when two layers program the same frontend differently. A namespace/name no node source carries is asked of kubectl, and the API's ready endpoints are compared with the node's backends. Exit 0 found, 1 no frontend matches, 2 usage, 3 no Service source.",
+  snapshot: 'WireGuard private and preshared keys are replaced by (redacted) before anything is written.',
+};
+
+function examplesHelp(path: string, name: string): string {
+  const ex = EXAMPLES[path] ?? [];
+  const notes = NOTES[path];
+  const width = Math.max(...ex.map(([c]) => c.length));
+  const lines = ex.map(([c, comment]) => `  ${c.replace(/^netpath/, name)}${comment ? `${' '.repeat(width - c.length + 2)}# ${comment}` : ''}`);
+  return `${lines.length ? `\nExamples (the snapshots are in the netpath repository):\n${lines.join('\n')}\n` : ''}${notes ? `\n${notes}` : ''}`;
+}
+
+// Value placeholders that name paths get file (or directory) completion.
+const pathValue = (value: string): OptSpec['complete'] | undefined => (/file|\.tar\.gz/.test(value) ? 'file' : /dir/.test(value) ? 'dir' : undefined);
+
+function describeOption(o: Option): OptSpec {
+  const value = /<[^>]+>|\[[^\]]+\]/.exec(o.flags)?.[0];
+  const complete = value ? pathValue(value) : undefined;
+  return {
+    ...(o.short ? { short: o.short } : {}),
+    long: o.long ?? o.flags,
+    ...(value ? { value } : {}),
+    ...(o.argChoices ? { choices: [...o.argChoices] } : {}),
+    ...(complete ? { complete } : {}),
+    description: o.description,
+  };
+}
+
+/** The commander program as data, for completion scripts and the man page. */
+export function describeProgram(program: Command): CliSpec {
+  const cmd = (c: Command, parent: string[]): CmdSpec => {
+    const path = [...parent, c.name()];
+    const key = path.join(' ');
+    return {
+      name: c.name(),
+      path,
+      description: c.description(),
+      args: c.registeredArguments.map((a) => ({ name: a.name(), required: a.required, variadic: a.variadic, description: a.description, ...(a.argChoices ? { choices: [...a.argChoices] } : {}) })),
+      options: c.options.map(describeOption),
+      subcommands: c.commands.map((s) => cmd(s, path)),
+      examples: (EXAMPLES[key] ?? []).map(([command, comment]) => ({ command, ...(comment ? { comment } : {}) })),
+      ...(NOTES[key] ? { notes: NOTES[key] } : {}),
+    };
+  };
+  return {
+    name: 'netpath',
+    version: `${BUILD_INFO.version} (commit ${BUILD_INFO.commit})`,
+    description: program.description(),
+    options: program.options.filter((o) => o.long !== '--version').map(describeOption),
+    commands: program.commands.map((c) => cmd(c, [])),
+  };
+}
+
 /** Parses argv, runs one command, returns the exit code. The only place that knows about argv and exit codes. */
 export async function main(argv: string[], io: Io): Promise<number> {
   let exitCode: number = EXIT.ok;
+  const program = buildProgram(io, (code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
+      return EXIT.usage;
+    }
+    io.stderr(`netpath: ${describeError(err)}\n`);
+    return exitCodeFor(err);
+  }
+}
+
+/** The command line as data (what completion and the man page are generated from). */
+export function cliSpec(): CliSpec {
+  return describeProgram(buildProgram({ stdout: () => {}, stderr: () => {}, isTTY: false, env: {} }, () => {}));
+}
+
+function buildProgram(io: Io, setExit: (code: number) => void): Command {
   const program = new Command(io.programName ?? 'netpath')
     .description('Explain how a packet travels through a Cilium native-routing node, from read-only probes or a snapshot.')
     .version(`${BUILD_INFO.version} (commit ${BUILD_INFO.commit})`, '-V, --version', 'print the version and the git commit it was built from')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError('(run with --help for usage)')
+    .configureHelp({ showGlobalOptions: true })
+    .option('-q, --quiet', 'print only the result line (and errors)')
+    .option('-v, --verbose', 'log every probe on stderr: its command (or file), exit code, duration and output size')
+    .hook('preAction', () => {
+      if (g().quiet && g().verbose) throw new UsageError('--quiet and --verbose exclude each other');
+    });
+  const g = () => program.opts<{ quiet?: boolean; verbose?: boolean }>();
+  const log: ProbeLog = (line) => io.stderr(`netpath: ${line}\n`);
+  /** every runner netpath hands a probe to goes through here, so --verbose sees them all */
+  const probeRunner = (r: Runner, prefix: readonly string[] = []): Runner => (g().verbose ? loggingRunner(r, log, prefix) : r);
 
-  const colorFor = (o: Common): boolean => o.color !== false && io.isTTY && io.env.NO_COLOR === undefined;
+  // NO_COLOR (no-color.org): set and not empty disables colour; colour only on a terminal
+  const colorFor = (o: Common): boolean => o.color !== false && io.isTTY && !io.env.NO_COLOR;
   const width = io.columns ?? 120;
   /** `-o FORMAT` (and its alias `--json`), offered with every format that renders all of `kinds` */
-  const withOutput = (cmd: Command, ...kinds: OutputKind[]): Command =>
-    cmd
-      .option('-o, --output <format>', `output format: ${formatsFor(...kinds).join('|')}`)
-      .option('--json', 'same as -o json: the versioned JSON contract');
+  const withOutput = (cmd: Command, ...kinds: OutputKind[]): Command => {
+    const output = new Option('-o, --output <format>', 'output format (default: text)');
+    // listed for --help and completion; checked by chooseFormat, whose error names them all
+    output.argChoices = formatsFor(...kinds);
+    return cmd.addOption(output).option('--json', 'same as -o json: the versioned JSON contract');
+  };
   /** `--context` / `--namespace`, passed through to kubectl when a name has to be resolved */
   const withKube = (cmd: Command): Command =>
     cmd
       .option('--context <name>', 'kubeconfig context kubectl resolves names in')
       .option('-n, --namespace <ns>', 'namespace for pod/NAME and svc/NAME (default: kubectl\'s current one)');
   const kubeFor = (o: Common): KubeTarget => {
-    const t: KubeTarget = { ...(io.kubectl ? { runner: io.kubectl } : {}), ...(o.context !== undefined ? { context: o.context } : {}), ...(o.namespace !== undefined ? { namespace: o.namespace } : {}) };
+    const t: KubeTarget = { ...(io.kubectl ? { runner: probeRunner(io.kubectl) } : {}), ...(o.context !== undefined ? { context: o.context } : {}), ...(o.namespace !== undefined ? { namespace: o.namespace } : {}) };
     checkKubeTarget(t);
     return t;
   };
   const emit = async <K extends OutputKind>(format: OutputFormat, kind: K, value: Outputs[K], o: Common) =>
-    io.stdout(await renderOutput(format, kind, value, { color: colorFor(o), width }));
+    io.stdout(await renderOutput(format, kind, value, { color: colorFor(o), width, quiet: g().quiet === true }));
+  const sourceOpts = () => ({ quiet: g().quiet === true, verbose: g().verbose === true, probeRunner, log });
 
   const trace = program
     .command('trace')
@@ -81,17 +210,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   withKube(withOutput(trace, 'trace', 'journey'))
     .option('--explain', 'for each hop: what the mechanism is, why it applies here, and live commands (pwru, hubble, tcpdump, ip route get) that would confirm it')
     .option('--no-color', 'never colour the output')
-    .addHelpText(
-      'after',
-      `
-Examples:
-  netpath trace 10.244.1.12 10.244.2.7 --snapshot fixtures/snapshots/kind-v4/k1
-  netpath trace 10.244.1.12 1.1.1.1 --proto udp --port 53 --json
-  netpath trace 2001:db8:42::a:5 2001:db8:42::c:9 -s node-a.tar.gz
-  netpath trace 2001:db8:42::a:5 2001:db8:42::c:9 --cluster fixtures/snapshots/v6-wg   # node by node
-
-Exit codes: 0 delivered/forwarded, 1 dropped/no route, 2 usage, 3 a required source is missing or unreadable.`,
-    )
+    .addHelpText('after', () => examplesHelp('trace', program.name()))
     .action(async (src: string, dst: string, o: Common & { proto: string; port?: string; sport?: string; backend?: string; cluster?: string; exec?: string; explain?: boolean }) => {
       const explain = o.explain ? (await import('./analysis/explain.js')).explainTrace : (t: Trace) => t;
       const format = chooseFormat(o, 'trace', 'journey');
@@ -101,13 +220,13 @@ Exit codes: 0 delivered/forwarded, 1 dropped/no route, 2 usage, 3 a required sou
         const { runClusterTrace } = await import('./commands/trace-cluster.js');
         const { journey, exitCode: code } = await runClusterTrace(o.cluster, { ...base, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.sport !== undefined ? { sport: o.sport } : {}), ...(o.backend !== undefined ? { backend: o.backend } : {}) });
         await emit(format, 'journey', { ...journey, legs: journey.legs.map((l) => ({ ...l, trace: explain(l.trace) })) }, o);
-        exitCode = code;
+        setExit(code);
         return;
       }
-      const source = await sourceFor(o, io);
+      const source = await sourceFor(o, io, sourceOpts());
       const { trace: t, exitCode: code } = await runTrace(source, { ...base, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.sport !== undefined ? { sport: o.sport } : {}), ...(o.backend !== undefined ? { backend: o.backend } : {}) });
       await emit(format, 'trace', explain(t), o);
-      exitCode = code;
+      setExit(code);
     });
 
   const svc = program.command('svc').description('Services: what a frontend resolves to, and which layer programs it');
@@ -119,25 +238,15 @@ Exit codes: 0 delivered/forwarded, 1 dropped/no route, 2 usage, 3 a required sou
     .option('--exec <prefix>', 'probe a node through this prefix (argv, no shell)');
   withKube(withOutput(lookup, 'svc'))
     .option('--no-color', 'never colour the output')
-    .addHelpText(
-      'after',
-      `
-Examples:
-  netpath svc lookup 10.96.0.10:53/udp --snapshot node1/
-  netpath svc lookup kube-system/kube-dns --json
-
-Sources: Cilium's pinned LB maps (decoded from raw bytes, works with the agent down), cilium-dbg service list /
-bpf lb list, kube-proxy iptables-save, the kube-proxy nftables table, ipvsadm. A conflict is reported when two
-layers program the same frontend differently. Exit 0 found, 1 no frontend matches, 2 usage, 3 no Service source.`,
-    )
+    .addHelpText('after', () => examplesHelp('svc lookup', program.name()))
     .action(async (query: string, o: Common & { exec?: string }) => {
       const format = chooseFormat(o, 'svc');
       const kube = kubeFor(o);
-      const source = await sourceFor(o, io);
+      const source = await sourceFor(o, io, sourceOpts());
       const { runSvcLookup } = await import('./commands/svc-lookup.js');
       const res = await runSvcLookup(source, query, kube);
       await emit(format, 'svc', { node: res.node, query, result: res.result }, o);
-      exitCode = res.exitCode;
+      setExit(res.exitCode);
     });
 
   program
@@ -151,16 +260,7 @@ layers program the same frontend differently. Exit 0 found, 1 no frontend matche
     .option('--node-exec <name=prefix...>', 'with --cluster: a node and the prefix that reaches it, e.g. node1="ssh node1"')
     .option('--concurrency <n>', 'with --cluster: nodes captured at once', '8')
     .option('--kubectl', 'with --cluster: find the nodes with kubectl (the Cilium agent pod on each) and probe through kubectl exec')
-    .addHelpText(
-      'after',
-      `
-Examples:
-  netpath snapshot -o /tmp/node1                      # this node
-  netpath snapshot -o node1.tar.gz --exec "ssh node1"  # a node reached over ssh; nothing is installed there
-  netpath snapshot -o n1 --exec "ip netns exec lab-n1"
-
-WireGuard private and preshared keys are replaced by (redacted) before anything is written.`,
-    )
+    .addHelpText('after', () => examplesHelp('snapshot', program.name()))
     .action(async (o: { output: string; exec?: string; node?: string; timeout: string; cluster?: boolean; nodeExec?: string[]; concurrency: string; kubectl?: boolean }) => {
       if (!/^\d{1,7}$/.test(o.timeout)) throw new UsageError(`--timeout must be milliseconds, not ${JSON.stringify(o.timeout)}`);
       if (o.cluster) {
@@ -173,59 +273,72 @@ WireGuard private and preshared keys are replaced by (redacted) before anything 
           return { name: m[1]!, prefix };
         });
         const { takeClusterSnapshot, discoverCiliumNodes } = await import('./commands/snapshot.js');
-        if (o.kubectl) nodes.push(...(await discoverCiliumNodes(io.liveRunner([]))));
+        if (o.kubectl) nodes.push(...(await discoverCiliumNodes(probeRunner(io.liveRunner([])))));
         if (nodes.length === 0) throw new UsageError('--cluster needs --kubectl or at least one --node-exec name=prefix');
         const live = io.liveRunner;
-        const res = await takeClusterSnapshot((prefix) => live(prefix), { output: o.output, nodes, concurrency: Number(o.concurrency), timeoutMs: Number(o.timeout) });
-        io.stdout(`${res.summary}\n`);
-        exitCode = res.exitCode;
+        const res = await takeClusterSnapshot((prefix) => probeRunner(live(prefix), prefix), { output: o.output, nodes, concurrency: Number(o.concurrency), timeoutMs: Number(o.timeout) });
+        io.stdout(`${g().quiet ? res.summary.split('\n')[0] : res.summary}\n`);
+        setExit(res.exitCode);
         return;
       }
       const prefix = o.exec === undefined ? [] : o.exec.trim().split(/\s+/).filter((x) => x !== '');
       if (o.exec !== undefined && prefix.length === 0) throw new UsageError('--exec needs a command prefix');
       if (!io.liveRunner) throw new UsageError('live probing is not available in this build');
       const { takeSnapshot } = await import('./commands/snapshot.js');
-      const progress = io.isStderrTTY ? (id: string, done: number, total: number) => io.stderr(`\r[${done}/${total}] ${id.padEnd(40).slice(0, 40)}`) : undefined;
-      const res = await takeSnapshot(io.liveRunner(prefix), { output: o.output, timeoutMs: Number(o.timeout), ...(o.node ? { node: o.node } : {}), ...(progress ? { onProgress: progress } : {}) });
+      const progress = io.isStderrTTY && !g().quiet && !g().verbose ? (id: string, done: number, total: number) => io.stderr(`\r[${done}/${total}] ${id.padEnd(40).slice(0, 40)}`) : undefined;
+      const res = await takeSnapshot(probeRunner(io.liveRunner(prefix), prefix), { output: o.output, timeoutMs: Number(o.timeout), ...(o.node ? { node: o.node } : {}), ...(progress ? { onProgress: progress } : {}) });
       if (progress) io.stderr('\n');
-      io.stdout(`${res.summary}\n`);
-      exitCode = res.exitCode;
+      io.stdout(`${g().quiet ? res.summary.split('\n')[0] : res.summary}\n`);
+      setExit(res.exitCode);
     });
 
   program
     .command('commands')
     .description('list every command netpath may run on a node (the read-only allow-list)')
+    .addHelpText('after', () => examplesHelp('commands', program.name()))
     .action(() => {
       io.stdout(describeAllowList().join('\n') + '\n');
     });
 
-  try {
-    await program.parseAsync(argv, { from: 'user' });
-    return exitCode;
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
-      return EXIT.usage;
-    }
-    io.stderr(`netpath: ${describeError(err)}\n`);
-    return exitCodeFor(err);
-  }
+  program
+    .command('completion')
+    .description('print a shell completion script, generated from these commands and options')
+    .addArgument(new Argument('<shell>', 'the shell').choices([...SHELLS]))
+    .addHelpText('after', () => examplesHelp('completion', program.name()))
+    .action((shell: Shell) => {
+      io.stdout(renderCompletion(shell, describeProgram(program)));
+    });
+
+  program
+    .command('man')
+    .description('print the manual page (roff), generated from these commands, options and examples')
+    .addHelpText('after', () => examplesHelp('man', program.name()))
+    .action(() => {
+      io.stdout(renderMan(describeProgram(program)));
+    });
+
+  return program;
 }
 
-async function sourceFor(o: Common & { exec?: string }, io: Io): Promise<ProbeSource> {
+async function sourceFor(
+  o: Common & { exec?: string },
+  io: Io,
+  s: { quiet: boolean; verbose: boolean; probeRunner: (r: Runner, prefix?: readonly string[]) => Runner; log: ProbeLog },
+): Promise<ProbeSource> {
   if (o.snapshot !== undefined && o.exec !== undefined) throw new UsageError('--snapshot and --exec exclude each other');
   if (o.exec !== undefined) {
     const prefix = o.exec.trim().split(/\s+/).filter((x) => x !== '');
     if (prefix.length === 0 || !io.liveRunner) throw new UsageError('--exec needs a command prefix');
     const { liveSource } = await import('./collect/live-source.js');
-    return liveSource(io.liveRunner(prefix));
+    return liveSource(s.probeRunner(io.liveRunner(prefix), prefix));
   }
   if (o.snapshot !== undefined) {
     const opened = await openSnapshot(o.snapshot);
-    for (const w of opened.warnings) io.stderr(`netpath: warning: ${w}\n`);
-    return opened.source;
+    if (!s.quiet) for (const w of opened.warnings) io.stderr(`netpath: warning: ${w}\n`);
+    return s.verbose ? loggingSource(opened.source, s.log) : opened.source;
   }
   if (!io.runner) throw new UsageError('live probing is not available in this build; use --snapshot');
   const { liveSource } = await import('./collect/live-source.js');
-  return liveSource(await io.runner());
+  return liveSource(s.probeRunner(await io.runner()));
 }
+

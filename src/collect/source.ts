@@ -2,6 +2,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SourceError } from '../errors.js';
 import { readTarGz, TarError } from './tar.js';
+import { byteSize } from '../exec/verbose.js';
 
 /** A probe's raw output, from a snapshot file or a live command. */
 export interface ProbeText {
@@ -137,4 +138,19 @@ export async function openSnapshot(path: string): Promise<OpenedSnapshot> {
     if (e instanceof TarError) throw new SourceError(path, e.message);
     throw e;
   }
+}
+
+/** `--verbose` for a snapshot: every probe file read (or missing), with its size and how long it took. */
+export function loggingSource(source: ProbeSource, log: (line: string) => void): ProbeSource {
+  return {
+    description: source.description,
+    async read(id) {
+      const t0 = Date.now();
+      const r = await source.read(id);
+      log(r ? `probe ${id}: read ${r.origin}, ${Date.now() - t0} ms, ${byteSize(Buffer.byteLength(r.text))}` : `probe ${id}: not in the snapshot`);
+      return r;
+    },
+    list: (dir) => source.list(dir),
+    manifest: () => source.manifest(),
+  };
 }

@@ -4,10 +4,10 @@ import type { Journey } from '../commands/trace-cluster.js';
 import type { LookupResult } from '../analysis/services.js';
 import { UsageError } from '../errors.js';
 import type { RenderOptions } from './style.js';
-import { renderTraceText } from './text.js';
+import { renderTraceText, resultLine } from './text.js';
 import { traceContract } from './json.js';
-import { renderJourneyText } from './journey.js';
-import { renderSvcText, svcContract } from './svc.js';
+import { journeyResultLine, renderJourneyText } from './journey.js';
+import { renderSvcQuiet, renderSvcText, svcContract } from './svc.js';
 import { renderJourneyTable, renderSvcTable, renderTraceTable } from './table.js';
 
 /**
@@ -152,8 +152,18 @@ export function chooseFormat(o: { output?: string; json?: boolean }, ...kinds: O
   return f;
 }
 
-export async function renderOutput<K extends OutputKind>(format: OutputFormat, kind: K, value: Outputs[K], opts: RenderOptions): Promise<string> {
+/** `--quiet` for the human formats: only the line that answers (a machine format is printed whole). */
+const QUIET: { [K in OutputKind]?: Renderer<K> } = {
+  trace: (t, o) => `${resultLine(t, o)}\n`,
+  journey: (j) => `${journeyResultLine(j)}\n`,
+  svc: (s) => renderSvcQuiet(s.query, s.result),
+};
+
+export async function renderOutput<K extends OutputKind>(format: OutputFormat, kind: K, value: Outputs[K], opts: RenderOptions & { quiet?: boolean }): Promise<string> {
   const r = format.render[kind] as Renderer<K> | undefined;
   if (!r) throw new UsageError(`-o ${format.name} cannot show ${kind} output; use one of ${formatsFor(kind).join('|')}`);
-  return r(value, format.machine ? { ...opts, color: false } : opts);
+  const { quiet, ...ropts } = opts;
+  const q = QUIET[kind] as Renderer<K> | undefined;
+  if (quiet && !format.machine && q) return q(value, ropts);
+  return r(value, format.machine ? { ...ropts, color: false } : ropts);
 }

@@ -67,3 +67,11 @@ function warn(r: LookupResult, c: ReturnType<typeof painter>): string {
   if (!r.warnings.length) return '';
   return `${c.yellow('warnings:')}\n${r.warnings.slice(0, 20).map((w) => `  - ${w.message}`).join('\n')}${r.warnings.length > 20 ? `\n  … ${r.warnings.length - 20} more` : ''}\n`;
 }
+
+/** `--quiet`: one line per frontend (or the no-match line), nothing else. */
+export function renderSvcQuiet(query: string, r: LookupResult): string {
+  if (r.frontends.length === 0) return `no frontend matches ${query} in any Service source\n`;
+  return r.frontends
+    .map((f) => `${f.frontend} ${f.type}${f.name ? ` ${f.name}` : ''}: ${f.backends.filter((b) => b.state === 'active').length}/${f.backends.length} backends active (${f.sources.join(', ')})${f.conflict ? ' CONFLICT' : ''}\n`)
+    .join('');
+}
