@@ -167,7 +167,7 @@ hold() {
   ip netns exec "$ns" node "$TRAFFIC" hold "$@" >"$log" 2>&1 &
   PIDS+=($!)
   local t
-  for t in $(seq 1 100); do
+  for t in $(seq 1 250); do
     grep -q '^ready$' "$log" && break
     grep -q '^fail' "$log" && { cat "$log" >&2; rm -f "$log"; return 1; }
     sleep 0.1

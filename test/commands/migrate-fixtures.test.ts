@@ -1,49 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { dirSource } from '../../src/collect/source.js';
 import { loadNodeState } from '../../src/collect/load-state.js';
-import { runSvcLookup } from '../../src/commands/svc-lookup.js';
 import { parseIptablesSave } from '../../src/tools/kube-proxy/index.js';
+import { expected, lookupAll, migrateTable, snapshotsDir } from '../helpers/migrate.js';
 
 // The kube-proxy → Cilium migration snapshots (scripts/lab/migrate.sh): each pair loads with the existing
 // loaders, and what `svc lookup` finds in each snapshot is what the pair's TOPOLOGY.md table says.
 
-const dir = (pair: string, snap = '') => fileURLToPath(new URL(`../../fixtures/snapshots/${pair}/${snap}`, import.meta.url));
+const dir = (pair: string, snap = '') => snapshotsDir(`${pair}/${snap}`);
 const PAIRS = readdirSync(dir('')).filter((d) => d.startsWith('migrate-') && existsSync(`${dir(d)}/TOPOLOGY.md`));
 
-interface Row {
-  frontend: string;
-  backends: string[];
-  sources: Record<string, string[]>;
-}
-
-/** The rows between the services-table markers; the columns after `backends` are snapshot directories. */
-function table(pair: string): { snaps: string[]; rows: Row[] } {
-  const md = readFileSync(`${dir(pair)}/TOPOLOGY.md`, 'utf8');
-  const body = /<!-- services-table -->\n([\s\S]*?)<!-- \/services-table -->/.exec(md)?.[1];
-  if (!body) throw new Error(`${pair}/TOPOLOGY.md has no services table`);
-  const cells = (l: string) => l.trim().replace(/^\||\|$/g, '').split('|').map((c) => c.trim());
-  const [head, , ...lines] = body.trim().split('\n');
-  const cols = cells(head!);
-  const snaps = cols.slice(cols.indexOf('backends') + 1);
-  const list = (c: string) => (c === '—' || c === '' ? [] : c.split(',').map((x) => x.trim()).sort());
-  const rows = lines.map((l) => {
-    const c = cells(l);
-    const get = (name: string) => c[cols.indexOf(name)]!;
-    return {
-      frontend: get('frontend').replace(/`/g, ''),
-      backends: list(get('backends')),
-      sources: Object.fromEntries(snaps.map((s) => [s, list(get(s))])),
-    };
-  });
-  return { snaps, rows };
-}
-
-const query = (frontend: string) => frontend.replace(/\/i$/, '');
-
 describe.each(PAIRS)('%s', (pair) => {
-  const { snaps, rows } = table(pair);
+  const { snaps, rows } = migrateTable(pair);
 
   it('has a before and at least one after snapshot, and a non-trivial table', () => {
     expect(snaps[0]).toBe('before');
@@ -73,23 +42,7 @@ describe.each(PAIRS)('%s', (pair) => {
     });
 
     it('svc lookup finds exactly the frontends, layers and backends of TOPOLOGY.md', async () => {
-      const byQuery = new Map<string, Row[]>();
-      for (const r of rows) byQuery.set(query(r.frontend), [...(byQuery.get(query(r.frontend)) ?? []), r]);
-      for (const [q, rs] of byQuery) {
-        const { result } = await runSvcLookup(src(), q);
-        const want = rs.filter((r) => r.sources[snap]!.length > 0);
-        const got = result.frontends.map((f) => ({
-          frontend: f.frontend,
-          sources: [...f.sources].sort(),
-          backends: f.backends.filter((b) => b.state === 'active').map((b) => `${b.address}:${b.port}`).sort(),
-        }));
-        expect(got.map((g) => g.frontend).sort(), `${snap} ${q}`).toEqual(want.map((r) => r.frontend).sort());
-        for (const r of want) {
-          const g = got.find((x) => x.frontend === r.frontend)!;
-          expect(g.sources, `${snap} ${r.frontend}`).toEqual(r.sources[snap]);
-          expect(g.backends, `${snap} ${r.frontend}`).toEqual(r.backends);
-        }
-      }
+      expect(await lookupAll(src, rows)).toEqual(expected(rows, snap));
     });
   });
 });

@@ -1,8 +1,10 @@
 // Real traffic for the migrate-* labs, so the node's conntrack table holds the flows a busy node holds.
 //   traffic.mjs serve tcp:PORT|udp:PORT ...      listen on 0.0.0.0, keep TCP connections open, echo UDP
-//   traffic.mjs hold tcp:IP:PORT|udp:IP:PORT ... connect and keep each flow alive until killed (UDP: a
-//                                                  datagram every 5 s from one socket); prints one line per flow
-//                                                  and then `ready`, or exits 1 after 8 s if a flow got no answer
+//   traffic.mjs hold tcp:IP:PORT|udp:IP:PORT ... connect and keep each flow until killed; UDP: one socket asks
+//                                                  again 2.5 s after an answer, so conntrack sees a stream (ASSURED,
+//                                                  120 s) and the entry outlives the next captures without more
+//                                                  packets; prints one line per flow and then `ready`, or exits 1
+//                                                  after 20 s if a flow got no answer
 import net from 'node:net';
 import dgram from 'node:dgram';
 
@@ -31,7 +33,7 @@ if (mode === 'serve') {
   const timer = setTimeout(() => {
     console.log(`fail: ${pending} flow(s) got no answer`);
     process.exit(1);
-  }, 8000);
+  }, 20000);
   timer.unref();
   for (const s of specs.map(parse)) {
     if (s.proto === 'tcp') {
@@ -40,14 +42,15 @@ if (mode === 'serve') {
       c.on('error', (e) => console.log(`tcp ${s.ip}:${s.port}: ${e.message}`));
     } else {
       const u = dgram.createSocket('udp4');
-      let answered = false;
-      u.on('message', () => {
-        if (!answered) done(`udp ${u.address().port} -> ${s.ip}:${s.port} answered`);
-        answered = true;
-      });
+      let answers = 0;
       const send = () => u.send('query', s.port, s.ip);
+      u.on('message', () => {
+        if (++answers === 1) setTimeout(send, 2500);
+        else if (answers === 2) done(`udp ${u.address().port} -> ${s.ip}:${s.port} answered twice`);
+      });
       u.bind(0, send);
-      setInterval(send, 5000);
+      // lost datagrams are asked again until the first answer
+      const retry = setInterval(() => (answers === 0 ? send() : clearInterval(retry)), 1000);
     }
   }
   setInterval(() => {}, 1 << 30);
