@@ -1,6 +1,7 @@
 import type { Backend, L4Proto, ServiceEntry, ServiceSource, ServiceType } from '../model/service.js';
 import type { Evidence, Warning } from '../model/types.js';
 import { canonIp } from '../model/addr.js';
+import type { Fact } from './datapath.js';
 
 /** What `svc lookup` was asked: an address with optional port and protocol, or namespace/name. */
 export type ServiceQuery =
@@ -20,6 +21,13 @@ export interface FrontendView {
   backends: Backend[];
   bySource: { source: ServiceSource; type: ServiceType; backends: Backend[]; chain?: string; evidence: Evidence[] }[];
   conflict?: string;
+  /** why two layers programming this frontend is expected here (not a conflict) */
+  note?: string;
+}
+
+/** What decides whether Cilium and kube-proxy both programming a frontend is stale state or by design. */
+export interface LookupContext {
+  kubeProxyReplacement?: Fact<boolean>;
 }
 
 export interface LookupResult {
@@ -78,7 +86,7 @@ const backendSet = (bs: Backend[]) =>
     .join(',');
 
 /** All frontends that match, one view per frontend across layers, with a conflict when layers disagree. */
-export function lookupServices(entries: ServiceEntry[], q: ServiceQuery): LookupResult {
+export function lookupServices(entries: ServiceEntry[], q: ServiceQuery, ctx: LookupContext = {}): LookupResult {
   const groups = new Map<string, ServiceEntry[]>();
   for (const e of entries) {
     if (!matches(e, q)) continue;
@@ -111,7 +119,18 @@ export function lookupServices(entries: ServiceEntry[], q: ServiceQuery): Lookup
         for (const p of kp)
           if (backendSet(c.backends) !== backendSet(p.backends))
             disagree.push(`${c.source} sends it to {${backendSet(c.backends) || 'no active backend'}} but ${p.source} to {${backendSet(p.backends) || 'no active backend'}}`);
-      if (disagree.length === 0) disagree.push(`programmed by both ${cilium[0]!.source} and ${kp.map((p) => p.source).join(', ')}: stale kube-proxy rules beside Cilium`);
+      if (disagree.length === 0) {
+        const both = `programmed by both ${cilium[0]!.source} and ${kp.map((p) => p.source).join(', ')}`;
+        const kpr = ctx.kubeProxyReplacement;
+        // Without kube-proxy replacement Cilium still load-balances ClusterIP for pod traffic in the pod's tc
+        // program (cilium/cilium#10651), ahead of netfilter; kube-proxy serves the host namespace and NodePort.
+        // Both layers holding the same backends is then the design, not stale state.
+        if (kpr?.known && !kpr.value && first.type === 'ClusterIP')
+          view.note = `${both} with the same backends, as expected without kube-proxy replacement (${kpr.evidence[0]?.text ?? 'kube-proxy replacement off'}): Cilium load-balances pod traffic in the pod's tc program before netfilter, kube-proxy the host namespace`;
+        else if (kpr?.known && kpr.value) disagree.push(`${both}: stale kube-proxy rules beside Cilium's kube-proxy replacement (${kpr.evidence[0]?.text ?? 'on'}); Cilium rewrites first, the rules only act on what Cilium does not handle`);
+        else if (kpr?.known) disagree.push(`${both}: Cilium without kube-proxy replacement programs this ${first.type} frontend beside kube-proxy`);
+        else disagree.push(`${both}: stale kube-proxy rules if kube-proxy replacement is on, expected for ClusterIP without it (${kpr ? kpr.because : 'the kube-proxy replacement mode was not read'})`);
+      }
     }
     if (disagree.length) view.conflict = disagree.join('; ');
     frontends.push(view);

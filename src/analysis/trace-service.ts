@@ -21,7 +21,7 @@ function backendList(bs: Backend[]): NonNullable<Hop['backends']> {
 export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
   if (ctx.services.length === 0) return undefined;
   const q = { kind: 'address' as const, address: flow.dst, ...(flow.dport !== undefined ? { port: flow.dport } : {}) };
-  const all = lookupServices(ctx.services, q).frontends;
+  const all = lookupServices(ctx.services, q, { kubeProxyReplacement: ctx.dp.kubeProxyReplacement }).frontends;
   const proto = PROTO[flow.proto];
   const views = flow.proto === 'icmp' ? all : all.filter((f) => f.proto === proto || f.proto === 'ANY');
   if (views.length === 0) return undefined;

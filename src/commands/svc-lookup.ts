@@ -4,7 +4,9 @@ import { kubeGetEndpoints, kubeGetService, type KubeTarget } from '../collect/ku
 import { loadServices } from '../collect/load-services.js';
 import type { ProbeSource } from '../collect/source.js';
 import { parseIpAddr } from '../tools/ip/index.js';
-import type { Address, Warning } from '../model/types.js';
+import { emptyNodeState, type Address, type Warning } from '../model/types.js';
+import { deriveDatapath } from '../analysis/datapath.js';
+import { parseCiliumConfig, parseCiliumStatus } from '../tools/cilium/index.js';
 
 export interface SvcLookupOutcome {
   node: string | null;
@@ -31,7 +33,8 @@ export async function runSvcLookup(source: ProbeSource, queryText: string, kube?
     const failed = present.map((s) => `${s.probe}: ${s.message}`).join('; ');
     throw new SourceError(source.description, failed ? `no readable Service source (${failed})` : 'no Service source (cilium-dbg service list, bpf lb list, LB maps, iptables-save, nft, ipvsadm)');
   }
-  let result = lookupServices(loaded.entries, query);
+  const kpr = await kubeProxyReplacement(source);
+  let result = lookupServices(loaded.entries, query, { kubeProxyReplacement: kpr });
   const warnings: Warning[] = [...loaded.warnings];
   // LB maps carry no names: a Service the node state cannot name is asked of the API, then looked up by address
   if (query.kind === 'name' && result.frontends.length === 0 && kube) {
@@ -43,7 +46,7 @@ export async function runSvcLookup(source: ProbeSource, queryText: string, kube?
     const endpoints = await kubeGetEndpoints(kube, query.namespace, query.name);
     for (const ip of svc.clusterIPs) {
       for (const p of svc.ports) {
-        const found = lookupServices(loaded.entries, { kind: 'address', address: ip, port: p.port, proto: p.protocol }).frontends;
+        const found = lookupServices(loaded.entries, { kind: 'address', address: ip, port: p.port, proto: p.protocol }, { kubeProxyReplacement: kpr }).frontends;
         for (const f of found) {
           if (frontends.some((x) => x.frontend === f.frontend)) continue;
           f.name ??= display;
@@ -71,4 +74,29 @@ export async function runSvcLookup(source: ProbeSource, queryText: string, kube?
     }
   }
   return { node, result, exitCode: result.frontends.length > 0 ? EXIT.ok : EXIT.bad };
+}
+
+/**
+ * Whether kube-proxy replacement is on decides if Cilium and kube-proxy both programming a ClusterIP is stale
+ * state or the design; only the status and config are read for it (not the whole node state).
+ */
+async function kubeProxyReplacement(source: ProbeSource) {
+  const state = emptyNodeState();
+  const st = await source.read('cilium-status').catch(() => undefined);
+  if (st) {
+    try {
+      state.cilium.status = parseCiliumStatus(st.text, 'cilium-status').value;
+    } catch {
+      // unreadable status: the mode stays unknown and the conflict text says so
+    }
+  }
+  const cfg = await source.read('cilium-config').catch(() => undefined);
+  if (cfg) {
+    try {
+      Object.assign(state.cilium.config, parseCiliumConfig(cfg.text, 'cilium-config').value);
+    } catch {
+      // as above
+    }
+  }
+  return deriveDatapath(state).kubeProxyReplacement;
 }

@@ -16,6 +16,7 @@ export const svcJsonSchema = z.object({
       backends: z.array(backend),
       sources: z.array(z.enum(['cilium-bpf', 'cilium-dbg', 'kube-proxy-iptables', 'kube-proxy-nftables', 'ipvs'])),
       conflict: z.string().optional(),
+      note: z.string().optional(),
     }),
   ),
   warnings: z.array(z.object({ code: z.string(), message: z.string(), source: z.string().optional() })),
@@ -35,6 +36,7 @@ export function svcContract(node: string | null, query: string, r: LookupResult)
       sources: f.sources,
       bySource: f.bySource.map((s) => ({ source: s.source, type: s.type, ...(s.chain ? { chain: s.chain } : {}), backends: s.backends.map((b) => ({ address: b.address, port: b.port, state: b.state })), evidence: s.evidence })),
       ...(f.conflict ? { conflict: f.conflict } : {}),
+      ...(f.note ? { note: f.note } : {}),
     })),
     warnings: r.warnings,
   };
@@ -60,6 +62,7 @@ export function renderSvcText(query: string, r: LookupResult, opts: RenderOption
   }
   const lines = [t.toString()];
   for (const f of r.frontends) if (f.conflict) lines.push(c.yellow(`conflict on ${f.frontend}: ${f.conflict}`));
+  for (const f of r.frontends) if (f.note) lines.push(`note on ${f.frontend}: ${f.note}`);
   return lines.join('\n') + '\n' + warn(r, c);
 }
 

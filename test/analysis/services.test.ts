@@ -40,6 +40,24 @@ describe('svc lookup analysis', () => {
     expect(diff.frontends[0]!.conflict).toMatch(/cilium-bpf sends it to \{10.244.1.171:53,10.244.2.206:53\} but kube-proxy-nftables to \{10.244.9.9:53\}/);
   });
 
+  it('both layers with the same backends: stale with kube-proxy replacement on, by design for ClusterIP without it', () => {
+    const ev = (text: string) => [{ probe: 'cilium-status', text }];
+    const entries = [svc({}), svc({ source: 'kube-proxy-iptables', chain: 'KUBE-SVC-TCOU7JCQXEZGVUNU' })];
+    const q = { kind: 'address' as const, address: '10.96.0.10' };
+    const off = lookupServices(entries, q, { kubeProxyReplacement: { known: true, value: false, evidence: ev('KubeProxyReplacement:    False') } }).frontends[0]!;
+    expect(off.conflict).toBeUndefined();
+    expect(off.note).toMatch(/as expected without kube-proxy replacement \(KubeProxyReplacement:    False\)/);
+    const on = lookupServices(entries, q, { kubeProxyReplacement: { known: true, value: true, evidence: ev('KubeProxyReplacement:    True') } }).frontends[0]!;
+    expect(on.note).toBeUndefined();
+    expect(on.conflict).toMatch(/stale kube-proxy rules beside Cilium's kube-proxy replacement/);
+    const unknownMode = lookupServices(entries, q, { kubeProxyReplacement: { known: false, because: 'no cilium-status' } }).frontends[0]!;
+    expect(unknownMode.conflict).toMatch(/stale kube-proxy rules if kube-proxy replacement is on.*no cilium-status/);
+    // different backends stay a conflict whatever the mode
+    const differ = lookupServices([svc({}), svc({ source: 'kube-proxy-nftables', backends: [be('10.244.9.9', 53)] })], q, { kubeProxyReplacement: { known: true, value: false, evidence: ev('KubeProxyReplacement:    False') } }).frontends[0]!;
+    expect(differ.conflict).toMatch(/but kube-proxy-nftables to \{10.244.9.9:53\}/);
+    expect(differ.note).toBeUndefined();
+  });
+
   it('finds by namespace/name across every port', () => {
     const r = lookupServices(
       [svc({ name: 'kube-system/kube-dns:dns' }), svc({ name: 'kube-system/kube-dns:dns-tcp', frontend: { address: '10.96.0.10', port: 53, proto: 'TCP' } }), svc({ name: 'default/web', frontend: { address: '10.96.1.1', port: 80, proto: 'TCP' } })],
