@@ -16,6 +16,8 @@ export interface ManifestProbe {
   message?: string;
   /** snapshot file, relative to the snapshot directory */
   file?: string;
+  /** the output was over the probe's limit and the file holds its first whole lines only */
+  truncated?: boolean;
 }
 
 export interface Manifest {
@@ -110,6 +112,7 @@ export async function captureSnapshot(runner: Runner, opts: CaptureOptions): Pro
       };
       if (r.failed) p.failed = r.failed;
       if (r.message) p.message = r.message;
+      if (r.truncated) p.truncated = true;
       if (r.file && written.has(r.file)) p.file = r.file;
       return p;
     }),

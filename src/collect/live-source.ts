@@ -15,6 +15,8 @@ export interface ProbeRun {
   message?: string;
   /** snapshot file written for it (relative), when it produced output */
   file?: string;
+  /** the output was over the probe's limit and was cut at its last whole line */
+  truncated?: boolean;
 }
 
 export interface Collected {
@@ -53,11 +55,20 @@ export async function collectProbes(runner: Runner, opts: CollectOptions = {}): 
   let total = NODE_PROBES.length;
 
   const runOne = async (p: ProbeSpec): Promise<void> => {
-    let out = await runner(p.argv, { timeoutMs });
-    if (out.failed === 'ENOENT' && p.fallbackArgv) out = await runner(p.fallbackArgv, { timeoutMs });
+    const limits = { timeoutMs: p.timeoutMs ?? timeoutMs, ...(p.maxBytes !== undefined ? { maxBytes: p.maxBytes } : {}) };
+    let out = await runner(p.argv, limits);
+    if (out.failed === 'ENOENT' && p.fallbackArgv) out = await runner(p.fallbackArgv, limits);
     const run: ProbeRun = { id: p.id, argv: out.argv, exitCode: out.exitCode, durationMs: out.durationMs, stderr: out.stderr.slice(0, 2048) };
+    if (out.failed === 'too-large' && p.keepPartial) {
+      // a cut line could read as a different entry: keep whole lines only
+      const nl = out.stdout.lastIndexOf('\n');
+      out = { ...out, stdout: nl < 0 ? '' : out.stdout.slice(0, nl + 1) };
+      delete out.failed;
+      run.truncated = true;
+      run.message = `${p.argv[0]}: output over ${p.maxBytes} bytes, cut at its last whole line; what came after was not read`;
+    }
     if (out.failed) run.failed = out.failed;
-    if (out.message) run.message = out.message;
+    if (out.message && !run.truncated) run.message = out.message;
     // bpftool -j reports its errors as {"error": "..."} on stdout with a non-zero exit: not output
     const jsonError = out.exitCode !== 0 ? /^\s*\{\s*"error"\s*:\s*"([^"]*)"/.exec(out.stdout) : null;
     if (jsonError && !out.failed) {

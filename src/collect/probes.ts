@@ -11,7 +11,19 @@ export interface ProbeSpec {
   optional: boolean;
   /** alternative command when the first binary is missing (`cilium` before v1.15) */
   fallbackArgv?: string[];
+  /** output limit other than the runner's default */
+  maxBytes?: number;
+  timeoutMs?: number;
+  /** output over maxBytes is kept up to its last whole line (and marked truncated), not dropped */
+  keepPartial?: boolean;
 }
+
+/**
+ * The conntrack table of a busy node is large (a million entries is ~200 MB of `-o extended`).
+ * Its probe keeps up to this much, cut at a line, and says so; a trace only ever stream-filters it.
+ */
+export const CONNTRACK_MAX_BYTES = 256 * 1024 * 1024;
+export const CONNTRACK_TIMEOUT_MS = 60_000;
 
 /** sysctl keys that change how the kernel forwards and filters what netpath traces. */
 export const SYSCTL_KEYS = [
@@ -91,6 +103,15 @@ export const NODE_PROBES: ProbeSpec[] = [
     optional: true,
   },
   { id: 'ipvsadm', argv: ['ipvsadm', '-Sn'], ext: 'txt', optional: true },
+  ...([4, 6] as const).map((f) => ({
+    id: `conntrack${f}`,
+    argv: ['conntrack', '-L', '-f', f === 4 ? 'ipv4' : 'ipv6', '-o', 'extended'],
+    ext: 'txt' as const,
+    optional: true,
+    maxBytes: CONNTRACK_MAX_BYTES,
+    timeoutMs: CONNTRACK_TIMEOUT_MS,
+    keepPartial: true,
+  })),
   // kube-proxy IPVS mode matches its ClusterIPs, NodePorts and hairpin tuples through these sets
   { id: 'ipset', argv: ['ipset', 'save'], ext: 'txt', optional: true },
   ...LB_MAPS.map((name) => ({

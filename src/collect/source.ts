@@ -1,3 +1,4 @@
+import { createReadStream } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SourceError } from '../errors.js';
@@ -12,6 +13,13 @@ export interface ProbeText {
   origin: string;
 }
 
+/** A probe's raw output as a stream of chunks, for outputs too large to hold (the conntrack table). */
+export interface ProbeStream {
+  chunks: AsyncIterable<Buffer | string> | Iterable<Buffer | string>;
+  ext: 'json' | 'txt';
+  origin: string;
+}
+
 /**
  * Where probe outputs come from. `read(id)` prefers `.json` over `.txt` (the snapshot contract);
  * `list(dir)` names the entries of a sub-directory (`netns`, `tc-filter`).
@@ -22,6 +30,26 @@ export interface ProbeSource {
   list(dir: string): Promise<string[]>;
   /** raw manifest.json text, if present */
   manifest(): Promise<string | undefined>;
+  /** the same file as `read`, in chunks; sources without it are read whole */
+  stream?(id: string): Promise<ProbeStream | undefined>;
+}
+
+/** A source's `stream`, or its `read` as one chunk. */
+export async function streamProbe(source: ProbeSource, id: string): Promise<ProbeStream | undefined> {
+  if (source.stream) return source.stream(id);
+  const got = await source.read(id);
+  return got === undefined ? undefined : { chunks: textChunks(got.text), ext: got.ext, origin: got.origin };
+}
+
+/** Pieces of about 1 MiB, cut after a newline (never inside a character). */
+export function* textChunks(text: string | Buffer): Generator<Buffer | string> {
+  const step = 1 << 20;
+  for (let i = 0; i < text.length; ) {
+    const nl = typeof text === 'string' ? text.indexOf('\n', i + step) : text.indexOf(10, i + step);
+    const e = nl < 0 ? text.length : nl + 1;
+    yield typeof text === 'string' ? text.slice(i, e) : text.subarray(i, e);
+    i = e;
+  }
 }
 
 /** Files larger than this are refused: no probe of a real node prints more. */
@@ -70,7 +98,31 @@ export function dirSource(root: string): ProbeSource {
       const buf = await tryRead('manifest.json');
       return buf === undefined ? undefined : decode(buf, join(root, 'manifest.json'));
     },
+    async stream(id) {
+      for (const ext of ['json', 'txt'] as const) {
+        const p = join(root, `${id}.${ext}`);
+        try {
+          if (!(await stat(p)).isFile()) continue;
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code === 'ENOENT' || code === 'ENOTDIR') continue;
+          if (code === 'EACCES' || code === 'EPERM') throw new SourceError(p, 'permission denied');
+          throw e;
+        }
+        return { chunks: fileChunks(p), ext, origin: p };
+      }
+      return undefined;
+    },
   };
+}
+
+async function* fileChunks(p: string): AsyncGenerator<Buffer> {
+  try {
+    for await (const c of createReadStream(p, { highWaterMark: 1 << 20 })) yield c as Buffer;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new SourceError(p, code === 'EACCES' || code === 'EPERM' ? 'permission denied' : `cannot read (${code ?? String(e)})`);
+  }
 }
 
 /** A snapshot held in memory: from a `.tar.gz`, or captured live a moment ago. */
@@ -96,6 +148,13 @@ export function memorySource(files: Map<string, Buffer | string>, description: s
     },
     async manifest() {
       return get('manifest.json');
+    },
+    async stream(id) {
+      for (const ext of ['json', 'txt'] as const) {
+        const v = files.get(`${id}.${ext}`);
+        if (v !== undefined) return { chunks: textChunks(v), ext, origin: `${description}:${id}.${ext}` };
+      }
+      return undefined;
     },
   };
 }
