@@ -4,6 +4,7 @@ import type { Flow, Hop, Trace, TraceEndpoint } from '../model/trace.js';
 import { familyOf } from '../model/addr.js';
 import { lookupServices } from './services.js';
 import { classify, traceAddress, type TraceContext } from './trace.js';
+import { judgeConntrack } from './conntrack.js';
 
 const PROTO = { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP', icmp: 'ANY' } as const;
 
@@ -70,13 +71,16 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
       );
     }
   }
-  const chosen = pickBackend(candidates, flow.backend);
+  // an existing connection keeps the backend its conntrack entry holds (netfilter NAT only: kube-proxy)
+  const pin = !cilium && !flow.backend ? judgeConntrack(ctx.conntrack, flow, { backends: active, natByRules: true })?.pin : undefined;
+  const pinned = pin ? (candidates.find((b) => b.address === pin.address && (pin.port === undefined || b.port === pin.port)) ?? { address: pin.address, port: pin.port ?? view.port, state: 'unknown' as const }) : undefined;
+  const chosen = pinned ?? pickBackend(candidates, flow.backend);
   if (!chosen) {
     return base([{ kind: 'drop', detail: `--backend ${flow.backend} is not a backend of ${view.frontend}`, reason: 'unknown backend', evidence: ev }], 'unknown', [
       { code: 'backend-not-found', message: `backends of ${view.frontend}: ${active.map((b) => hostPort(b.address, b.port)).join(', ')}` },
     ]);
   }
-  if (candidates.length > 1 && !flow.backend)
+  if (candidates.length > 1 && !flow.backend && !pinned)
     warnings.push({ code: 'backend-choice', message: `${candidates.length} candidate backends; the path follows ${hostPort(chosen.address, chosen.port)} (choose with --backend)` });
 
   const rewritten: Flow = { ...flow, dst: chosen.address, dport: chosen.port };

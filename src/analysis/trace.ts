@@ -5,6 +5,8 @@ import { deriveDatapath, type CiliumProgramAttachment, type Datapath, type Fact 
 import { routeQuery, buildRouting, knownFamilies, type RouteAnswer, type Routing } from './routing.js';
 import type { ServiceEntry } from '../model/service.js';
 import { traceService } from './trace-service.js';
+import { insertConntrackHop, judgeConntrack } from './conntrack.js';
+import type { FlowConntrack } from '../collect/conntrack.js';
 
 /** What the trace engine works on: the node, what Cilium does there, and the routing tables. */
 export interface TraceContext {
@@ -15,6 +17,8 @@ export interface TraceContext {
   routing: Routing;
   /** routing per pod namespace, built lazily */
   nsRouting: Map<string, Routing>;
+  /** the node's conntrack entries for this flow's tuples (stream-filtered from the table), when looked up */
+  conntrack?: FlowConntrack;
 }
 
 export function createTraceContext(state: NodeState, services: ServiceEntry[] = []): TraceContext {
@@ -32,9 +36,19 @@ const NF_LOCAL_OUT = ['OUTPUT', 'POSTROUTING'];
 
 /** Reconstructs the path of `flow` through the node. Pure: the same state gives the same trace. */
 export function traceFlow(ctx: TraceContext, flow: Flow): Trace {
-  const viaService = traceService(ctx, flow);
-  if (viaService) return viaService;
-  return traceAddress(ctx, flow);
+  const t = traceService(ctx, flow) ?? traceAddress(ctx, flow);
+  return ctx.conntrack ? withConntrack(ctx.conntrack, t, flow) : t;
+}
+
+/** Adds what the conntrack table says about the flow: a `conntrack` hop when an entry decides or confirms it. */
+function withConntrack(ct: FlowConntrack, t: Trace, flow: Flow): Trace {
+  const lb = t.hops.find((h) => h.kind === 'kube-proxy' || h.kind === 'socket-lb' || h.kind === 'tc-lb');
+  const j = judgeConntrack(ct, flow, {
+    ...(lb?.backends ? { backends: lb.backends.map((b) => ({ address: b.address, port: b.port })) } : {}),
+    natByRules: lb === undefined || lb.kind === 'kube-proxy',
+  });
+  const warnings = dedupe([...t.warnings, ...ct.warnings, ...(j?.warnings ?? [])]);
+  return j ? { ...t, hops: insertConntrackHop(t.hops, j.hop), warnings } : { ...t, warnings };
 }
 
 /** The path to a plain address (no Service translation). */

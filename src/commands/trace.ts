@@ -8,6 +8,7 @@ import { loadServices } from '../collect/load-services.js';
 import type { ProbeSource } from '../collect/source.js';
 import type { KubeTarget } from '../collect/kube.js';
 import { parseNameRef, pickEnds, resolveName, type ResolveContext, type ResolvedEnds } from './resolve.js';
+import { lookupConntrack } from '../collect/conntrack.js';
 
 export interface TraceRequest {
   src: string;
@@ -105,7 +106,11 @@ export async function runTrace(source: ProbeSource, request: TraceRequest): Prom
     throw new SourceError(source.description, `no node state to trace on (missing or unreadable: ${missing.join(', ')})`);
   }
   state.warnings.push(...services.warnings);
-  const trace = traceFlow(createTraceContext(state, services.entries), flow);
+  const ctx = createTraceContext(state, services.entries);
+  // only this flow's tuples are read from the conntrack table (to the frontend, or to its backends)
+  const backends = services.entries.filter((e) => e.frontend.address === flow.dst).flatMap((e) => e.backends.map((b) => ({ address: b.address, port: b.port })));
+  ctx.conntrack = await lookupConntrack(source, flow, family, backends);
+  const trace = traceFlow(ctx, flow);
   annotateTrace(trace, ends);
   return { trace, exitCode: exitFor(trace) };
 }

@@ -1,0 +1,87 @@
+import type { ConntrackEntry, CtTupleView } from '../model/conntrack.js';
+import type { Family, Warning } from '../model/types.js';
+import type { Flow } from '../model/trace.js';
+import { NetpathError, SourceError } from '../errors.js';
+import { scanConntrack, type ConntrackQuery } from '../tools/conntrack/index.js';
+import { streamProbe, type ProbeSource } from './source.js';
+
+/** What the node's conntrack table says about one trace's tuples. */
+export interface FlowConntrack {
+  probe: string;
+  status: 'ok' | 'missing' | 'failed';
+  origin?: string;
+  /** entries whose original or reply tuple is the flow (any source port when the flow has none) */
+  entries: ConntrackEntry[];
+  /** more entries matched than were kept */
+  cut: boolean;
+  /** the capture itself was cut at the probe's size limit (manifest `truncated`) */
+  captureTruncated: boolean;
+  lines: number;
+  warnings: Warning[];
+  message?: string;
+}
+
+/** Entries kept per lookup: a client with thousands of connections to one Service needs no more to be judged. */
+export const MAX_FLOW_ENTRIES = 1000;
+
+const PROTO: Record<Flow['proto'], (f: Family) => string> = {
+  tcp: () => 'tcp',
+  udp: () => 'udp',
+  sctp: () => 'sctp',
+  icmp: (f) => (f === 4 ? 'icmp' : 'icmpv6'),
+};
+
+/**
+ * The query for a trace's own tuples: packets from `flow.src` to `flow.dst` (or to one of `alsoDst`,
+ * the backends, address and port, a Service frontend at `flow.dst` translates to), in the original direction of an entry
+ * or in its reply direction. Ports narrow it when the flow has them.
+ */
+export function flowQuery(flow: Flow, family: Family, alsoDst: { address: string; port: number }[] = []): ConntrackQuery {
+  const backends = new Set(alsoDst.map((b) => `${b.address}|${b.port}`));
+  const toDst = (t: CtTupleView['orig']) => t.dst === flow.dst && (flow.dport === undefined || t.dport === flow.dport);
+  // a backend port only counts for port protocols; ICMP to a backend address is that address
+  const toBackend = (t: CtTupleView['orig']) => backends.has(`${t.dst}|${t.dport ?? flow.dport}`) || (t.dport === undefined && alsoDst.some((b) => b.address === t.dst));
+  const side = (t: CtTupleView['orig']) => t.src === flow.src && (flow.sport === undefined || t.sport === flow.sport) && (toDst(t) || toBackend(t));
+  return { address: flow.src, proto: PROTO[flow.proto](family), family, where: (v) => side(v.orig) || side(v.reply) };
+}
+
+/** Stream-filters the conntrack probe of the flow's family; never loads the whole table. */
+export async function lookupConntrack(source: ProbeSource, flow: Flow, family: Family, alsoDst: { address: string; port: number }[] = [], maxEntries = MAX_FLOW_ENTRIES): Promise<FlowConntrack> {
+  const probe = `conntrack${family}`;
+  const base: FlowConntrack = { probe, status: 'missing', entries: [], cut: false, captureTruncated: false, lines: 0, warnings: [] };
+  let st;
+  try {
+    st = await streamProbe(source, probe);
+  } catch (e) {
+    return failed(base, e);
+  }
+  if (!st) return base;
+  base.origin = st.origin;
+  base.captureTruncated = await truncatedInManifest(source, probe);
+  try {
+    const r = await scanConntrack(st.chunks, flowQuery(flow, family, alsoDst), { probe, maxEntries });
+    const out: FlowConntrack = { ...base, status: 'ok', entries: r.entries, cut: r.cut, lines: r.lines, warnings: r.warnings };
+    if (r.cut) out.warnings.push({ code: 'conntrack-cut', message: `more than ${maxEntries} conntrack entries match this flow; only the first ${maxEntries} were read`, source: probe });
+    if (out.captureTruncated)
+      out.warnings.push({ code: 'conntrack-capture-truncated', message: `${probe}: the capture was cut at its size limit; entries past it are not in the snapshot, so a missing entry proves nothing`, source: probe });
+    return out;
+  } catch (e) {
+    return failed(base, e);
+  }
+}
+
+function failed(base: FlowConntrack, e: unknown): FlowConntrack {
+  const message = e instanceof SourceError ? e.detail : e instanceof NetpathError ? e.message : e instanceof Error ? e.message.split('\n')[0]! : String(e);
+  return { ...base, status: 'failed', message, warnings: [{ code: 'probe-unreadable', message: `${base.probe}: ${message}`, source: base.probe }] };
+}
+
+async function truncatedInManifest(source: ProbeSource, probe: string): Promise<boolean> {
+  try {
+    const text = await source.manifest();
+    if (text === undefined) return false;
+    const m = JSON.parse(text) as { probes?: { id?: unknown; truncated?: unknown }[] };
+    return Array.isArray(m.probes) && m.probes.some((p) => p?.id === probe && p.truncated === true);
+  } catch {
+    return false;
+  }
+}
