@@ -22,6 +22,11 @@ NS=(np-ct-cli np-ct-node np-ct-be)
 nsx() { ip netns exec "$@"; }
 
 down() {
+  # the servers and the client run inside the lab namespaces (a python shim may fork, so a saved pid
+  # is not enough): end every process in them before the namespaces go
+  for n in "${NS[@]}"; do
+    ip netns pids "$n" 2>/dev/null | xargs -r kill 2>/dev/null || true
+  done
   for p in /tmp/np-ct-*.pid; do
     [ -e "$p" ] || continue
     kill "$(cat "$p")" 2>/dev/null || true
