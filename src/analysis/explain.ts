@@ -92,7 +92,7 @@ export function explainTrace(t: Trace): Trace {
     const before = pkt;
     const ex = explainHop(h, t, before, node, srcDev);
     // the rewrites change what the later hops see
-    if ((h.kind === 'socket-lb' || h.kind === 'tc-lb' || h.kind === 'kube-proxy') && h.backend) {
+    if ((h.kind === 'socket-lb' || h.kind === 'tc-lb' || h.kind === 'kube-proxy' || h.kind === 'conntrack') && h.backend) {
       const i = h.backend.lastIndexOf(':');
       pkt = { ...pkt, dst: endpointHost(h.backend), dport: Number(h.backend.slice(i + 1)) };
     }

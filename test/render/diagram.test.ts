@@ -78,6 +78,14 @@ describe('diagram model from real traces', () => {
     expect(labels.some((l) => /^DNAT 172\.18\.0\.2:31940\/\w+ → 10\.244\.\d+\.\d+:\d+ · SNAT 203\.0\.113\.50 → /.test(l!))).toBe(true);
   });
 
+  it('a conntrack entry that pins the connection shows its translation', async () => {
+    const t = await trace('conntrack/np-ct-node', { src: '192.0.2.2', dst: '192.0.2.100', proto: 'tcp', port: 80, sport: 40001 });
+    const hop = t.hops.find((h) => h.kind === 'conntrack')!;
+    expect(hop.backend).toBeDefined();
+    const n = traceDiagram(t).nodes.find((x) => x.tooltip?.startsWith('[conntrack]'))!;
+    expect(n.lines).toEqual(['conntrack (existing entry)', `DNAT → ${hop.backend}`]);
+  });
+
   it('a drop is a red end node reached by a red arrow', async () => {
     const t = await trace('v6-wg/gateway', { src: '2001:db8:1::10', dst: '2001:db8:77::1', proto: 'tcp' });
     const d = traceDiagram(t);

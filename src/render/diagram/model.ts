@@ -182,6 +182,8 @@ function hopNode(h: Hop, t: Trace): Pick<DiagramNode, 'lines' | 'shape' | 'tone'
         tone: 'plain',
       };
     case 'conntrack':
+      // an entry that pins the connection: what it translates to is the point, not the sentence
+      if (h.backend || h.snatTo) return { lines: ['conntrack (existing entry)', ...(h.backend ? [`DNAT → ${h.backend}`] : []), ...(h.snatTo ? [`SNAT → ${h.snatTo}`] : [])], shape: 'step', tone: 'plain' };
       return { lines: ['conntrack', ...wrap(h.detail, WRAP, 3)], shape: 'step', tone: 'plain' };
     case 'deliver':
       return { lines: ['DELIVERED', ...wrap(h.detail.replace(/^delivered (to )?/, ''), WRAP, 3)], shape: 'end', tone: 'ok' };
