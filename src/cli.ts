@@ -250,6 +250,43 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     });
 
   program
+    .command('diff')
+    .description('what changes on a node when kube-proxy is removed: Service parity, leftovers, paths, behaviour')
+    .argument('<before>', 'snapshot directory, .tar.gz, or "live"')
+    .argument('<after>', 'snapshot directory, .tar.gz, or "live"')
+    .option('--exec <prefix>', 'for a "live" side: probe the node through this prefix (argv, no shell)')
+    .option('--max-flows <n>', 'trace at most this many representative flows on each side', '40')
+    .option('-v, --verbose', 'list unchanged frontends and every flow')
+    .option('--json', 'print the JSON contract instead of tables')
+    .option('--no-color', 'never colour the output')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  netpath snapshot -o before.tar.gz          # on the node, before removing kube-proxy
+  netpath diff before.tar.gz live            # after the migration, on the same node
+  netpath diff fixtures/snapshots/migrate-iptables/before fixtures/snapshots/migrate-iptables/after --json
+
+Exit codes: 0 clean migration, 1 regressions (a frontend lost or changed, a kube-proxy leftover that still acts
+on packets, a flow that no longer gets through), 2 usage, 3 a side cannot be read.`,
+    )
+    .action(async (beforeSpec: string, afterSpec: string, o: Common & { exec?: string; maxFlows: string; verbose?: boolean }) => {
+      if (!/^\d{1,5}$/.test(o.maxFlows)) throw new UsageError(`--max-flows must be a number, not ${JSON.stringify(o.maxFlows)}`);
+      if (beforeSpec === 'live' && afterSpec === 'live') throw new UsageError('before and after cannot both be "live": snapshot the node before the migration');
+      if (o.exec !== undefined && beforeSpec !== 'live' && afterSpec !== 'live') throw new UsageError('--exec applies to a "live" side; neither side is live');
+      const { openSide, runDiff } = await import('./commands/diff.js');
+      const { renderDiffText } = await import('./render/diff.js');
+      const { renderDiffJson } = await import('./render/json.js');
+      const live = async (): Promise<ProbeSource> => sourceFor({ ...(o.exec !== undefined ? { exec: o.exec } : {}) }, io);
+      const warn = (w: string) => io.stderr(`netpath: warning: ${w}\n`);
+      const before = await openSide(beforeSpec, 'before', live, warn);
+      const after = await openSide(afterSpec, 'after', live, warn);
+      const { diff, exitCode: code } = await runDiff(before, after, { maxFlows: Number(o.maxFlows) });
+      io.stdout(o.json ? renderDiffJson(diff) : renderDiffText(diff, { color: colorFor(o), width, ...(o.verbose ? { verbose: true } : {}) }));
+      exitCode = code;
+    });
+
+  program
     .command('snapshot')
     .description('capture this node (or one reached through --exec) into a snapshot directory or .tar.gz')
     .option('-o, --output <dir|file.tar.gz>', 'where to write the snapshot', 'netpath-snapshot')

@@ -22,9 +22,16 @@ function backendList(bs: Backend[]): NonNullable<Hop['backends']> {
 export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
   if (ctx.services.length === 0) return undefined;
   const q = { kind: 'address' as const, address: flow.dst, ...(flow.dport !== undefined ? { port: flow.dport } : {}) };
-  const all = lookupServices(ctx.services, q, { kubeProxyReplacement: ctx.dp.kubeProxyReplacement }).frontends;
+  let all = lookupServices(ctx.services, q, { kubeProxyReplacement: ctx.dp.kubeProxyReplacement }).frontends;
   const proto = PROTO[flow.proto];
-  const views = flow.proto === 'icmp' ? all : all.filter((f) => f.proto === proto || f.proto === 'ANY');
+  const byProto = (fs: typeof all) => (flow.proto === 'icmp' ? fs : fs.filter((f) => f.proto === proto || f.proto === 'ANY'));
+  if (byProto(all).length === 0 && flow.dport !== undefined && ctx.state.addrs.some((a) => a.local === flow.dst)) {
+    // kube-proxy programs a NodePort for every local address (`--dst-type LOCAL`, the nodeport-ips set): its
+    // frontend is 0.0.0.0:PORT, which a packet to this node's address hits
+    const any = familyOf(flow.dst) === 6 ? '::' : '0.0.0.0';
+    all = lookupServices(ctx.services.filter((e) => e.source === 'kube-proxy-iptables' || e.source === 'kube-proxy-nftables'), { kind: 'address', address: any, port: flow.dport }).frontends.filter((f) => f.type === 'NodePort');
+  }
+  const views = byProto(all);
   if (views.length === 0) return undefined;
   const view = views[0]!;
   const warnings: Warning[] = [];

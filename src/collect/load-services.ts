@@ -4,7 +4,7 @@ import { NetpathError, SourceError } from '../errors.js';
 import { parseCiliumLbList, parseCiliumServiceList } from '../tools/cilium-lb/index.js';
 import { parseCiliumStatus } from '../tools/cilium/index.js';
 import { decodeLbMaps, LB_MAP_NAMES, type LbMapDumps } from '../tools/bpf-map/index.js';
-import { kubeProxyServicesFromIptables, kubeProxyServicesFromNft, parseIptablesSave, parseIpvsadm, parseNftRuleset, ipvsVipsFromAddrs } from '../tools/kube-proxy/index.js';
+import { kubeProxyServicesFromIptables, kubeProxyServicesFromNft, parseIptablesSave, parseIpvsadm, parseNftRuleset, ipvsVipsFromAddrs, type IptablesRuleset, type NftRuleset } from '../tools/kube-proxy/index.js';
 import type { ProbeSource } from './source.js';
 
 export interface LoadedServices {
@@ -13,13 +13,15 @@ export interface LoadedServices {
   sources: SourceReport[];
   /** layout of the LB maps, when they were decoded */
   lbLayout?: { version: string; ambiguous: boolean; because: string };
+  /** the rulesets parsed on the way, for callers that look at more than Services (diff's leftovers) */
+  parsed: { iptables: { probe: string; family: 4 | 6; rules: IptablesRuleset }[]; nft?: { probe: string; rules: NftRuleset } };
 }
 
 const msg = (e: unknown) => (e instanceof SourceError ? e.detail : e instanceof NetpathError ? e.message : e instanceof Error ? e.message.split('\n')[0]! : String(e));
 
 /** Every layer that programs Services on the node: Cilium (maps and cilium-dbg), kube-proxy, IPVS. */
 export async function loadServices(source: ProbeSource, addrs: Address[]): Promise<LoadedServices> {
-  const out: LoadedServices = { entries: [], warnings: [], sources: [] };
+  const out: LoadedServices = { entries: [], warnings: [], sources: [], parsed: { iptables: [] } };
   const one = async (id: string, use: (text: string) => { entries: ServiceEntry[]; warnings: Warning[] }): Promise<void> => {
     let got;
     try {
@@ -56,12 +58,14 @@ export async function loadServices(source: ProbeSource, addrs: Address[]): Promi
   for (const [id, fam] of [['iptables-save', 4], ['ip6tables-save', 6]] as const) {
     await one(id, (t) => {
       const rs = parsed(parseIptablesSave(t, id));
+      out.parsed.iptables.push({ probe: id, family: fam, rules: rs.value });
       const svc = kubeProxyServicesFromIptables(rs.value, id, fam);
       return { entries: svc.value, warnings: [...rs.warnings, ...svc.warnings] };
     });
   }
   await one('nft-ruleset', (t) => {
     const rs = parseNftRuleset(t, 'nft-ruleset');
+    out.parsed.nft = { probe: 'nft-ruleset', rules: rs.value };
     const svc = kubeProxyServicesFromNft(rs.value, 'nft-ruleset');
     return { entries: svc.value, warnings: [...rs.warnings, ...svc.warnings] };
   });

@@ -1,0 +1,250 @@
+import type { Leftover } from '../model/diff.js';
+import type { ServiceEntry } from '../model/service.js';
+import type { Evidence, Family } from '../model/types.js';
+import type { IptablesChain, IptablesRuleset, IptablesTable } from '../tools/kube-proxy/index.js';
+import type { NftTable } from '../tools/kube-proxy/index.js';
+import type { DiffSideInput } from './diff.js';
+import { frontendText, hostPort, isCilium } from './diff-services.js';
+
+// Chains kubelet creates too (pkg/kubelet/kubelet_network_linux.go: the iptables hint, KUBE-FIREWALL's
+// martian-packet rule, its canary, and — before the IPTablesOwnershipCleanup gate — KUBE-MARK-DROP,
+// KUBE-MARK-MASQ and KUBE-POSTROUTING): on their own they are not kube-proxy's leftovers.
+const KUBELET_CHAINS = new Set(['KUBE-IPTABLES-HINT', 'KUBE-FIREWALL', 'KUBE-KUBELET-CANARY', 'KUBE-MARK-DROP', 'KUBE-MARK-MASQ', 'KUBE-POSTROUTING']);
+const MAX_EVIDENCE = 6;
+
+/** Chains reachable from a built-in chain (one with a policy) through jumps and gotos. */
+function reachable(t: IptablesTable): { chains: Set<string>; hooks: Map<string, Evidence[]> } {
+  const byName = new Map(t.chains.map((c) => [c.name, c]));
+  const seen = new Set<string>();
+  const hooks = new Map<string, Evidence[]>();
+  const stack: IptablesChain[] = t.chains.filter((c) => c.policy !== undefined);
+  for (const c of stack) seen.add(c.name);
+  while (stack.length) {
+    const c = stack.pop()!;
+    for (const r of c.rules) {
+      const tg = r.target?.name;
+      if (!tg) continue;
+      const next = byName.get(tg);
+      if (!next) continue;
+      if (c.policy !== undefined && tg.startsWith('KUBE-')) {
+        const h = hooks.get(tg) ?? [];
+        h.push(r.source);
+        hooks.set(tg, h);
+      }
+      if (seen.has(tg)) continue;
+      seen.add(tg);
+      stack.push(next);
+    }
+  }
+  return { chains: seen, hooks };
+}
+
+const famWord = (f: Family) => (f === 6 ? 'IPv6' : 'IPv4');
+const saveCmd = (f: Family) => (f === 6 ? 'ip6tables-save' : 'iptables-save');
+
+function iptablesLeftovers(after: DiffSideInput, ciliumFrontends: Map<string, ServiceEntry>): Leftover[] {
+  const out: Leftover[] = [];
+  for (const { family, rules, probe } of after.iptables) {
+    const kpEntries = after.services.filter((e) => e.source === 'kube-proxy-iptables' && e.evidence[0]?.probe === probe);
+    for (const t of (rules as IptablesRuleset).tables) {
+      const kube = t.chains.filter((c) => c.name.startsWith('KUBE-'));
+      const own = kube.filter((c) => !KUBELET_CHAINS.has(c.name));
+      if (own.length === 0) continue;
+      const { chains: live, hooks } = reachable(t);
+      const acting = own.filter((c) => live.has(c.name) && c.rules.length > 0);
+      const rulesCount = kube.reduce((n, c) => n + c.rules.length, 0);
+      const svcChains = own.filter((c) => /^KUBE-(SVC|SVL|EXT|FW|XLB|SEP)-/.test(c.name)).length;
+      const evidence: Evidence[] = [];
+      for (const ev of hooks.values()) evidence.push(...ev);
+      const dnat = own.flatMap((c) => c.rules.filter((r) => r.target?.name === 'DNAT' || r.target?.name === 'REJECT' || r.target?.name === 'DROP')).slice(0, 2);
+      evidence.push(...dnat.map((r) => r.source));
+      if (evidence.length === 0) evidence.push(...own.slice(0, 2).flatMap((c) => (c.source ? [c.source] : [])));
+      const hookNames = [...new Set([...hooks.values()].flat().map((e) => /^-A (\S+)/.exec(e.text)?.[1]).filter((x): x is string => !!x))];
+      const present = (n: string) => own.some((c) => c.name === n && c.rules.length > 0);
+      let breaks: string;
+      const frontends: string[] = [];
+      if (t.name === 'nat') {
+        const only: string[] = [];
+        const differ: string[] = [];
+        for (const e of kpEntries) {
+          const fe = frontendText(e.frontend.address, e.frontend.port, e.frontend.proto);
+          const c = ciliumFrontends.get(fe) ?? ciliumFrontends.get(frontendText(e.frontend.address, e.frontend.port, 'ANY'));
+          if (!c) only.push(fe);
+          else {
+            const kb = e.backends.map((b) => hostPort(b.address, b.port)).sort().join(',');
+            const cb = c.backends.filter((b) => b.state === 'active').map((b) => hostPort(b.address, b.port)).sort().join(',');
+            if (kb !== cb) differ.push(fe);
+          }
+        }
+        frontends.push(...only, ...differ);
+        breaks = acting.length
+          ? `KUBE-SERVICES is still hooked from ${hookNames.join(', ') || 'a built-in chain'}: a packet that reaches netfilter still addressed to one of ${kpEntries.length} Service frontends is DNATed to the backends kube-proxy knew when it stopped (frozen; pod IPs get reused)` +
+            (only.length ? `, including ${only.length} that Cilium does not program (${listShort(only)})` : '') +
+            (differ.length ? `; for ${differ.length} (${listShort(differ)}) those backends differ from Cilium's` : '') +
+            '. Cilium translates at the socket and in tc first, so it hits what reaches the stack untranslated: ICMP/SCTP, host-routed traffic without socket-LB, Services Cilium has dropped. KUBE-POSTROUTING masquerades whatever KUBE-MARK-MASQ still marks.'
+          : `${own.length} KUBE-* chains with no jump from a built-in chain: nothing reaches them (dead state, safe to delete)`;
+      } else if (t.name === 'filter') {
+        const parts: string[] = [];
+        if (present('KUBE-SERVICES')) parts.push('KUBE-SERVICES REJECTs new connections to frontends that had no endpoints when kube-proxy stopped, even if they have endpoints now');
+        if (present('KUBE-EXTERNAL-SERVICES')) parts.push('KUBE-EXTERNAL-SERVICES DROPs outside traffic to externalTrafficPolicy=Local frontends that had no local endpoint then');
+        if (present('KUBE-PROXY-FIREWALL')) parts.push('KUBE-PROXY-FIREWALL DROPs LoadBalancer traffic from outside the loadBalancerSourceRanges of that time');
+        if (present('KUBE-FORWARD')) parts.push('KUBE-FORWARD DROPs forwarded packets conntrack calls INVALID and ACCEPTs what kube-proxy marked');
+        if (present('KUBE-NODEPORTS')) parts.push('KUBE-NODEPORTS ACCEPTs old health-check node ports');
+        breaks = acting.length ? `hooked from ${hookNames.join(', ') || 'a built-in chain'}: ${parts.join('; ') || `${acting.length} chains still filter packets`}` : `${own.length} KUBE-* chains with no jump from a built-in chain: nothing reaches them`;
+      } else {
+        breaks = acting.length ? `${acting.length} chains hooked from ${hookNames.join(', ')} still see packets` : `${own.length} KUBE-* chains${own.every((c) => c.rules.length === 0) ? ', all empty (kube-proxy canaries),' : ''} with no effect on packets`;
+      }
+      const l: Leftover = {
+        kind: 'iptables-chains',
+        name: `${t.name} KUBE-* chains (${famWord(family)})`,
+        count: own.length,
+        actsOnPackets: acting.length > 0,
+        regression: acting.length > 0,
+        breaks: `${breaks} [${own.length} chains${svcChains ? `, ${svcChains} per-Service/endpoint` : ''}, ${rulesCount} rules]`,
+        command: `${saveCmd(family)} -t ${t.name} | grep -- KUBE-`,
+        cleanup: `${saveCmd(family)} | grep -v KUBE | ${family === 6 ? 'ip6tables-restore' : 'iptables-restore'} (Cilium's kube-proxy-free guide; kubelet re-creates its own KUBE-FIREWALL)`,
+        evidence: evidence.slice(0, MAX_EVIDENCE),
+      };
+      if (frontends.length) l.frontends = frontends;
+      out.push(l);
+    }
+  }
+  return out;
+}
+
+function listShort(xs: string[]): string {
+  return xs.length <= 3 ? xs.join(', ') : `${xs.slice(0, 3).join(', ')}, …`;
+}
+
+function nftLeftovers(after: DiffSideInput): Leftover[] {
+  const out: Leftover[] = [];
+  const rs = after.nft?.rules;
+  if (!rs) return out;
+  for (const t of rs.tables as NftTable[]) {
+    if (t.name === 'kube-proxy' && (t.family === 'ip' || t.family === 'ip6')) {
+      const base = t.chains.filter((c) => c.hook !== undefined);
+      const sips = t.sets.find((s) => s.name === 'service-ips');
+      const snp = t.sets.find((s) => s.name === 'service-nodeports');
+      const n = (sips?.elements.length ?? 0) + (snp?.elements.length ?? 0);
+      const ev: Evidence[] = base.slice(0, 4).flatMap((c) => (c.source ? [c.source] : []));
+      if (sips?.elements[0]) ev.push({ probe: sips.source.probe, text: `service-ips: ${sips.elements[0].key.join(' . ')} : ${sips.elements[0].verdict?.kind ?? ''} ${sips.elements[0].verdict?.target ?? ''}`.trim() });
+      out.push({
+        kind: 'nft-table',
+        name: `table ${t.family} kube-proxy`,
+        count: t.chains.length,
+        actsOnPackets: base.length > 0,
+        regression: base.length > 0,
+        breaks:
+          base.length > 0
+            ? `${base.length} base chains hooked into netfilter (${base.map((c) => `${c.hook}`).filter((v, i, a) => a.indexOf(v) === i).join(', ')}): ${n} frozen Service/NodePort map entries DNAT what reaches the stack untranslated, cluster-ips-check rejects or drops other traffic to the Service CIDR, masquerading SNATs what kube-proxy marked`
+            : 'no base chain: nothing reaches it',
+        command: `nft list table ${t.family} kube-proxy`,
+        cleanup: `nft delete table ${t.family} kube-proxy`,
+        evidence: ev.slice(0, MAX_EVIDENCE),
+      });
+    }
+    // KUBE-* chains of iptables-nft, when iptables-save of that family is not in the after state
+    const fam: Family | undefined = t.family === 'ip' ? 4 : t.family === 'ip6' ? 6 : undefined;
+    if (fam !== undefined && t.name !== 'kube-proxy' && !after.iptables.some((x) => x.family === fam)) {
+      const kube = t.chains.filter((c) => c.name.startsWith('KUBE-') && !KUBELET_CHAINS.has(c.name));
+      if (kube.length === 0) continue;
+      const names = new Set(kube.map((c) => c.name));
+      const hooked = t.chains.filter((c) => c.hook !== undefined).flatMap((c) => c.rules.filter((r) => r.verdict?.target && names.has(r.verdict.target)));
+      out.push({
+        kind: 'iptables-chains',
+        name: `${t.name} KUBE-* chains (${famWord(fam)}, iptables-nft as seen by nft)`,
+        count: kube.length,
+        actsOnPackets: hooked.length > 0,
+        regression: hooked.length > 0,
+        breaks: hooked.length > 0 ? `${kube.length} kube-proxy chains still jumped to from base chains: they keep DNATing/filtering what reaches netfilter (read ${saveCmd(fam)} for the rules: nft shows iptables matches as opaque xt statements)` : `${kube.length} kube-proxy chains nothing jumps to`,
+        command: `${saveCmd(fam)} -t ${t.name} | grep -- KUBE-`,
+        cleanup: `${saveCmd(fam)} | grep -v KUBE | ${fam === 6 ? 'ip6tables-restore' : 'iptables-restore'}`,
+        evidence: (hooked.length ? hooked.map((r) => r.source) : kube.flatMap((c) => (c.source ? [c.source] : []))).slice(0, MAX_EVIDENCE),
+      });
+    }
+  }
+  return out;
+}
+
+function ipvsLeftovers(after: DiffSideInput, ciliumFrontends: Map<string, ServiceEntry>): Leftover[] {
+  const vs = after.services.filter((e) => e.source === 'ipvs');
+  if (vs.length === 0) return [];
+  const only = vs.filter((e) => !ciliumFrontends.has(frontendText(e.frontend.address, e.frontend.port, e.frontend.proto)) && !ciliumFrontends.has(frontendText(e.frontend.address, e.frontend.port, 'ANY')));
+  return [
+    {
+      kind: 'ipvs',
+      name: 'IPVS virtual servers',
+      count: vs.length,
+      actsOnPackets: true,
+      regression: true,
+      breaks: `${vs.length} virtual servers still DNAT, in netfilter's LOCAL_IN, every packet the node delivers to itself for one of their address:port pairs (the VIPs on kube-ipvs0, NodePorts on node addresses), to real servers frozen at kube-proxy's removal${only.length ? `; ${only.length} of them Cilium does not program (${listShort(only.map((e) => frontendText(e.frontend.address, e.frontend.port, e.frontend.proto)))})` : ''}`,
+      command: 'ipvsadm -Ln',
+      cleanup: 'ipvsadm -C',
+      frontends: only.map((e) => frontendText(e.frontend.address, e.frontend.port, e.frontend.proto)),
+      evidence: vs.slice(0, MAX_EVIDENCE).map((e) => e.evidence[0]!),
+    },
+  ];
+}
+
+function kubeIpvs0(after: DiffSideInput, ciliumFrontends: Map<string, ServiceEntry>): Leftover[] {
+  const link = after.state.links.find((l) => l.name === 'kube-ipvs0');
+  const addrs = after.state.addrs.filter((a) => a.ifname === 'kube-ipvs0');
+  const routes = after.state.routes.filter((r) => r.type === 'local' && r.nexthops.some((n) => n.dev === 'kube-ipvs0'));
+  if (!link && addrs.length === 0) return [];
+  const served = new Set([...ciliumFrontends.values()].map((e) => e.frontend.address));
+  const cil = addrs.filter((a) => served.has(a.local)).length;
+  const evidence: Evidence[] = [...(link ? [link.source] : []), ...addrs.slice(0, 3).map((a) => a.source), ...routes.slice(0, 2).map((r) => r.source)];
+  return [
+    {
+      kind: 'kube-ipvs0',
+      name: 'kube-ipvs0 and its addresses',
+      count: addrs.length,
+      actsOnPackets: addrs.length > 0,
+      regression: addrs.length > 0,
+      breaks:
+        addrs.length > 0
+          ? `${addrs.length} Service addresses are still the node's own (${routes.length || 'their'} \`local\` routes in table local): the kernel delivers to this node whatever Cilium does not translate for them — another port reaches a host process listening on 0.0.0.0 (sshd on ClusterIP:22), ICMP echo is answered, and a Service Cilium does not program is black-holed into the node instead of routed${cil ? `; ${cil} of them are frontends Cilium serves` : ''}`
+          : 'the dummy device is there but holds no address: no effect on packets',
+      command: 'ip -br addr show dev kube-ipvs0; ip route show table local dev kube-ipvs0',
+      cleanup: 'ip link delete kube-ipvs0',
+      evidence: evidence.slice(0, MAX_EVIDENCE),
+    },
+  ];
+}
+
+function ipsetLeftovers(after: DiffSideInput): Leftover[] {
+  const sets = after.ipsets?.filter((s) => /^KUBE-/.test(s.name)) ?? [];
+  if (sets.length === 0) return [];
+  // a set acts only through an iptables rule that matches on it
+  const used = new Set<string>();
+  for (const { rules } of after.iptables)
+    for (const t of rules.tables) for (const c of t.chains) for (const r of c.rules) for (const m of r.matches) if (m.module === 'set') for (const o of m.options) if (o.name === 'match-set' && o.args[0]) used.add(o.args[0]);
+  const acting = sets.filter((s) => used.has(s.name) || (s.references ?? 0) > 0);
+  const members = sets.reduce((n, s) => n + s.entries, 0);
+  return [
+    {
+      kind: 'ipset',
+      name: 'kube-proxy ipsets',
+      count: sets.length,
+      actsOnPackets: acting.length > 0,
+      regression: acting.length > 0,
+      breaks: acting.length
+        ? `${acting.map((s) => s.name).join(', ')} ${acting.length === 1 ? 'is' : 'are'} still matched by iptables rules (${members} members in all: Service frontends and NodePorts frozen at removal)`
+        : `${sets.length} sets, ${members} members, no rule matches on them: no effect on packets (they only hold memory)`,
+      command: `ipset list -t ${sets[0]!.name}`,
+      cleanup: `ipset destroy <set> (after the iptables rules using it)`,
+      evidence: sets.slice(0, MAX_EVIDENCE).map((s) => s.source),
+    },
+  ];
+}
+
+/** Everything kube-proxy left on the after node, each with what it still does to packets. */
+export function findLeftovers(after: DiffSideInput): Leftover[] {
+  const cilium = new Map<string, ServiceEntry>();
+  for (const e of after.services) {
+    if (!isCilium(e.source) || e.frontend.scope === 'internal') continue;
+    const k = frontendText(e.frontend.address, e.frontend.port, e.frontend.proto);
+    if (!cilium.has(k) || e.source === 'cilium-bpf') cilium.set(k, e);
+  }
+  return [...iptablesLeftovers(after, cilium), ...nftLeftovers(after), ...ipvsLeftovers(after, cilium), ...kubeIpvs0(after, cilium), ...ipsetLeftovers(after)];
+}

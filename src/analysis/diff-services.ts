@@ -1,0 +1,254 @@
+import type { FrontendSide, ServiceChange, ServiceDiff } from '../model/diff.js';
+import type { Backend, L4Proto, ServiceEntry, ServiceSource, ServiceType } from '../model/service.js';
+import type { Address, Evidence, Family, NodeState } from '../model/types.js';
+import { familyOf } from '../model/addr.js';
+import type { IpSet } from '../tools/ipset/index.js';
+import type { DiffSideInput } from './diff.js';
+
+const CILIUM: ReadonlySet<ServiceSource> = new Set(['cilium-bpf', 'cilium-dbg']);
+export const isCilium = (s: ServiceSource): boolean => CILIUM.has(s);
+// What acts first on a packet: Cilium's maps (socket and tc hooks run before netfilter), then
+// cilium-dbg's view of them, then kube-proxy's rules.
+const PRECEDENCE: ServiceSource[] = ['cilium-bpf', 'cilium-dbg', 'kube-proxy-iptables', 'kube-proxy-nftables', 'ipvs'];
+
+// Devices whose addresses are not where clients reach a NodePort: loopback, kube-proxy's and
+// Cilium's own devices, pod-side veths, container bridges and overlay devices.
+const NOT_NODE_DEVICE = /^(lo|kube-ipvs0|cilium_|lxc|docker|cni|flannel|vxlan|genev|nodelocaldns|virbr|kube-bridge|tunl|ip6tnl|sit0|weave|cali)/;
+
+/** The node's own addresses a client outside can send a NodePort packet to, by family. */
+export function nodeAddresses(state: NodeState): Address[] {
+  return state.addrs.filter((a) => a.scope === 'global' && !NOT_NODE_DEVICE.test(a.ifname));
+}
+
+const wildcard = (fam: Family) => (fam === 4 ? '0.0.0.0' : '::');
+const isWildcard = (a: string) => a === '0.0.0.0' || a === '::';
+export const hostPort = (a: string, p: number) => `${a.includes(':') ? `[${a}]` : a}:${p}`;
+export const frontendText = (a: string, p: number, proto: L4Proto) => `${hostPort(a, p)}/${proto}`;
+
+/** A frontend as the diff keys it: NodePorts per node address, everything else as programmed. */
+interface Slot {
+  address: string;
+  port: number;
+  proto: L4Proto;
+  entries: ServiceEntry[];
+}
+
+const slotKey = (a: string, p: number, proto: L4Proto) => `${a}|${p}|${proto}`;
+
+/**
+ * Every frontend a side serves, keyed as the diff compares them. A kube-proxy NodePort (iptables and
+ * nftables program it for `--dst-type LOCAL`, every local address) becomes one frontend per node
+ * address plus `0.0.0.0:PORT` for the node's other local addresses; an IPVS or Cilium NodePort on an
+ * address that is not a node address (loopback, cilium_host) folds into that `0.0.0.0:PORT` too.
+ */
+export function frontendSlots(side: DiffSideInput): Map<string, Slot> {
+  const nodes = nodeAddresses(side.state);
+  const nodeSet = new Set(nodes.map((a) => a.local));
+  const slots = new Map<string, Slot>();
+  const put = (address: string, e: ServiceEntry) => {
+    const k = slotKey(address, e.frontend.port, e.frontend.proto);
+    let s = slots.get(k);
+    if (!s) {
+      s = { address, port: e.frontend.port, proto: e.frontend.proto, entries: [] };
+      slots.set(k, s);
+    }
+    if (!s.entries.includes(e)) s.entries.push(e);
+  };
+  for (const e of side.services) {
+    // the internal scope of a two-scopes Cilium Service is what pods and the host get: compared through the ClusterIP
+    if (e.frontend.scope === 'internal') continue;
+    const a = e.frontend.address;
+    const fam = (familyOf(a) ?? 4) as Family;
+    if (e.type === 'NodePort') {
+      if (isWildcard(a)) {
+        put(a, e);
+        if (!isCilium(e.source)) for (const n of nodes) if (n.family === fam) put(n.local, e);
+      } else put(nodeSet.has(a) ? a : wildcard(fam), e);
+      continue;
+    }
+    put(a, e);
+  }
+  return slots;
+}
+
+/** The slot of `other` that serves what `s` does: same key, or the other side's protocol-less (`ANY`, Cilium ≤ 1.16) entry. */
+function counterpart(s: Slot, other: Map<string, Slot>): Slot | undefined {
+  return (
+    other.get(slotKey(s.address, s.port, s.proto)) ??
+    (s.proto !== 'ANY' ? other.get(slotKey(s.address, s.port, 'ANY')) : (other.get(slotKey(s.address, s.port, 'TCP')) ?? other.get(slotKey(s.address, s.port, 'UDP'))))
+  );
+}
+
+const activeSet = (bs: Backend[]) => [...new Set(bs.filter((b) => b.state === 'active' || b.state === 'unknown').map((b) => hostPort(b.address, b.port)))].sort();
+
+function inSet(sets: IpSet[] | undefined, name: string, test: (m: IpSet['members'][number]) => boolean): Evidence | undefined {
+  const s = sets?.find((x) => x.name === name);
+  return s?.members.find(test)?.source;
+}
+
+/** The side's view of one frontend: which layers, which one acts first, what it does. */
+function sideOf(slot: Slot, ipsets: IpSet[] | undefined): FrontendSide {
+  const entries = [...slot.entries].sort((a, b) => PRECEDENCE.indexOf(a.source) - PRECEDENCE.indexOf(b.source));
+  const owner = entries[0]!;
+  const layers = [...new Set(entries.map((e) => e.source))];
+  let type: ServiceType = owner.type;
+  const evidence: Evidence[] = owner.evidence.slice(0, 4);
+  const p = owner.frontend.proto;
+  const matchesFe = (m: IpSet['members'][number]) => m.ip === owner.frontend.address && m.port === owner.frontend.port && (m.proto === undefined || m.proto.toUpperCase() === p);
+  // IPVS shows neither the type of a VIP nor the traffic policy; kube-proxy's ipsets do
+  let policy: FrontendSide['trafficPolicy'];
+  if (owner.source === 'ipvs') {
+    const fam = familyOf(owner.frontend.address) === 6 ? '6-' : '';
+    const ext = inSet(ipsets, `KUBE-${fam}EXTERNAL-IP`, matchesFe);
+    const lb = inSet(ipsets, `KUBE-${fam}LOAD-BALANCER`, matchesFe);
+    if (ext) (type = 'ExternalIP'), evidence.push(ext);
+    else if (lb) (type = 'LoadBalancer'), evidence.push(lb);
+    const local =
+      type === 'NodePort'
+        ? inSet(ipsets, `KUBE-${fam}NODE-PORT-LOCAL-${p}`, (m) => m.port === owner.frontend.port)
+        : type === 'ExternalIP'
+          ? inSet(ipsets, `KUBE-${fam}EXTERNAL-IP-LOCAL`, matchesFe)
+          : type === 'LoadBalancer'
+            ? inSet(ipsets, `KUBE-${fam}LOAD-BALANCER-LOCAL`, matchesFe)
+            : undefined;
+    if (local) {
+      policy = 'Local';
+      evidence.push(local);
+    } else policy = ipsets && type !== 'ClusterIP' ? 'Cluster' : 'unknown';
+  } else if (type === 'ClusterIP') {
+    // kube-proxy sends an internalTrafficPolicy=Local ClusterIP to its local-endpoints chain
+    const kpLocal = !isCilium(owner.source) && (/^KUBE-SVL-/.test(owner.chain ?? '') || /^local-/.test(owner.chain ?? ''));
+    policy = owner.flags.internalTrafficPolicyLocal || kpLocal ? 'Local' : 'Cluster';
+  } else policy = owner.flags.externalTrafficPolicyLocal ? 'Local' : 'Cluster';
+  const side: FrontendSide = {
+    type,
+    layers,
+    owner: owner.source,
+    programmedAs: frontendText(owner.frontend.address, owner.frontend.port, owner.frontend.proto),
+    proto: owner.frontend.proto,
+    backends: activeSet(owner.backends),
+    affinity: { enabled: owner.flags.sessionAffinity === true, ...(owner.flags.affinityTimeoutSeconds !== undefined ? { timeoutSeconds: owner.flags.affinityTimeoutSeconds } : {}) },
+    trafficPolicy: policy,
+    evidence,
+  };
+  const name = entries.find((e) => e.name)?.name;
+  if (name) side.name = name;
+  if (owner.chain) side.chain = owner.chain;
+  const inc = owner.incomplete;
+  if (inc) side.incomplete = inc;
+  return side;
+}
+
+const listText = (xs: string[]) => (xs.length === 0 ? 'none' : xs.length <= 4 ? xs.join(', ') : `${xs.slice(0, 4).join(', ')} … (${xs.length})`);
+
+function compare(b: FrontendSide, a: FrontendSide, afterHasCilium: boolean): ServiceChange[] {
+  const out: ServiceChange[] = [];
+  if (b.incomplete || a.incomplete) {
+    // no verdict on backends that one side could not read
+  } else if (b.backends.join(',') !== a.backends.join(',')) {
+    const gone = b.backends.filter((x) => !a.backends.includes(x));
+    const added = a.backends.filter((x) => !b.backends.includes(x));
+    out.push({
+      field: 'backends',
+      before: listText(b.backends),
+      after: listText(a.backends),
+      regression: true,
+      because: a.backends.length === 0 ? 'no active backend after: the frontend drops what it served' : `${gone.length ? `lost ${listText(gone)}` : ''}${gone.length && added.length ? '; ' : ''}${added.length ? `gained ${listText(added)}` : ''} (pods rescheduled between the snapshots look like this too)`,
+    });
+  }
+  if (b.affinity.enabled !== a.affinity.enabled || (b.affinity.timeoutSeconds !== undefined && a.affinity.timeoutSeconds !== undefined && b.affinity.timeoutSeconds !== a.affinity.timeoutSeconds)) {
+    const t = (x: FrontendSide['affinity']) => (x.enabled ? `ClientIP${x.timeoutSeconds !== undefined ? ` ${x.timeoutSeconds}s` : ''}` : 'None');
+    out.push({ field: 'affinity', before: t(b.affinity), after: t(a.affinity), regression: true });
+  }
+  if (b.trafficPolicy !== 'unknown' && a.trafficPolicy !== 'unknown' && b.trafficPolicy !== a.trafficPolicy) {
+    out.push({ field: 'traffic-policy', before: b.trafficPolicy, after: a.trafficPolicy, regression: true });
+  }
+  if (b.proto !== a.proto && b.proto !== 'ANY' && a.proto !== 'ANY') out.push({ field: 'protocol', before: b.proto, after: a.proto, regression: true });
+  const guessed = (s: FrontendSide) => s.owner === 'ipvs' || s.owner === 'kube-proxy-nftables';
+  if (b.type !== a.type && !guessed(b) && !guessed(a)) out.push({ field: 'type', before: b.type, after: a.type, regression: false });
+  if (afterHasCilium && !isCilium(a.owner)) {
+    out.push({
+      field: 'owner',
+      before: b.owner,
+      after: a.owner,
+      regression: true,
+      because: `Cilium does not program it: only ${a.owner}'s leftover rules still serve it, with the backends they last knew`,
+    });
+  }
+  return out;
+}
+
+/** Service parity: every frontend before, matched to the after side; added ones last. */
+export function diffServices(before: DiffSideInput, after: DiffSideInput): ServiceDiff[] {
+  const bs = frontendSlots(before);
+  const as = frontendSlots(after);
+  const afterHasCilium = after.services.some((e) => isCilium(e.source));
+  const out: ServiceDiff[] = [];
+  const matched = new Set<Slot>();
+  for (const s of bs.values()) {
+    const b = sideOf(s, before.ipsets);
+    const m = counterpart(s, as);
+    const base = { frontend: frontendText(s.address, s.port, s.proto), address: s.address, port: s.port, proto: s.proto };
+    if (!m) {
+      const d: ServiceDiff = {
+        ...base,
+        type: b.type,
+        status: 'removed',
+        regression: true,
+        summary: `served before by ${b.owner}${b.chain ? ` (${shortChain(b.chain)})` : ''}; no layer serves it after`,
+        owner: { before: b.owner, after: null },
+        before: b,
+        changes: [],
+      };
+      if (b.name) d.name = b.name;
+      out.push(d);
+      continue;
+    }
+    matched.add(m);
+    const a = sideOf(m, after.ipsets);
+    const changes = compare(b, a, afterHasCilium);
+    const regression = changes.some((c) => c.regression);
+    const d: ServiceDiff = {
+      ...base,
+      type: b.type,
+      status: changes.length ? 'changed' : 'unchanged',
+      regression,
+      summary: changes.length
+        ? changes.map((c) => `${c.field}: ${c.before} → ${c.after}${c.because ? ` (${c.because})` : ''}`).join('; ')
+        : `same backends, protocol, affinity and traffic policy${b.owner !== a.owner ? `; ${b.owner} → ${a.owner}` : ''}`,
+      owner: { before: b.owner, after: a.owner },
+      before: b,
+      after: a,
+      changes,
+    };
+    const name = b.name ?? a.name;
+    if (name) d.name = name;
+    out.push(d);
+  }
+  for (const s of as.values()) {
+    if (matched.has(s) || counterpart(s, bs)) continue;
+    const a = sideOf(s, after.ipsets);
+    const d: ServiceDiff = {
+      frontend: frontendText(s.address, s.port, s.proto),
+      address: s.address,
+      port: s.port,
+      proto: s.proto,
+      type: a.type,
+      status: 'added',
+      regression: false,
+      summary: `new after: programmed by ${a.layers.join(', ')}`,
+      owner: { before: null, after: a.owner },
+      after: a,
+      changes: [],
+    };
+    if (a.name) d.name = a.name;
+    out.push(d);
+  }
+  const rank = { removed: 0, changed: 1, added: 2, unchanged: 3 } as const;
+  out.sort((x, y) => Number(y.regression) - Number(x.regression) || rank[x.status] - rank[y.status] || (x.name ?? '~').localeCompare(y.name ?? '~') || x.frontend.localeCompare(y.frontend));
+  return out;
+}
+
+export function shortChain(c: string): string {
+  return c.length > 48 ? c.slice(0, 47) + '…' : c;
+}

@@ -1,0 +1,108 @@
+import type { Diff, DiffSideInfo } from '../model/diff.js';
+import type { ServiceEntry, ServiceSource } from '../model/service.js';
+import type { Family, NodeState, Warning } from '../model/types.js';
+import type { IpSet } from '../tools/ipset/index.js';
+import type { IptablesRuleset, NftRuleset } from '../tools/kube-proxy/index.js';
+import { createTraceContext, type TraceContext } from './trace.js';
+import { diffServices, isCilium } from './diff-services.js';
+import { findLeftovers } from './diff-leftovers.js';
+import { DEFAULT_MAX_FLOWS, diffPaths } from './diff-paths.js';
+import { behaviourChanges } from './diff-behaviour.js';
+
+/** One side of a diff: a node's state and everything that programs Services on it. */
+export interface DiffSideInput {
+  /** the snapshot path, `.tar.gz`, or `live node` */
+  source: string;
+  state: NodeState;
+  /** every Service frontend from every layer (Cilium maps / cilium-dbg, kube-proxy iptables / nftables, IPVS) */
+  services: ServiceEntry[];
+  /** parsed iptables-save / ip6tables-save, for leftovers and hostPort */
+  iptables: { probe: string; family: Family; rules: IptablesRuleset }[];
+  nft?: { probe: string; rules: NftRuleset };
+  ipsets?: IpSet[];
+  warnings: Warning[];
+}
+
+export interface DiffOptions {
+  /** at most this many flows are traced on each side (default 40) */
+  maxFlows?: number;
+  /** reuse trace contexts built elsewhere (the routing index of a large node is the costly part) */
+  contexts?: { before: TraceContext; after: TraceContext };
+}
+
+const ORDER: ServiceSource[] = ['cilium-bpf', 'cilium-dbg', 'kube-proxy-iptables', 'kube-proxy-nftables', 'ipvs'];
+
+function info(side: DiffSideInput, ctx: TraceContext, frontends: number): DiffSideInfo {
+  const layers = ORDER.filter((l) => side.services.some((e) => e.source === l));
+  const out: DiffSideInfo = { source: side.source, node: side.state.node.name, layers, frontends, cilium: {} };
+  if (ctx.dp.ciliumVersion.known) out.cilium.version = ctx.dp.ciliumVersion.value;
+  if (ctx.dp.kubeProxyReplacement.known) out.cilium.kubeProxyReplacement = ctx.dp.kubeProxyReplacement.value;
+  return out;
+}
+
+const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
+
+/**
+ * What changes on a node when kube-proxy is removed: Service parity, kube-proxy leftovers on the
+ * after side, representative flows traced on both sides, and the known behaviour changes the states
+ * show apply. Pure: the same inputs give the same diff.
+ */
+export function diffNodes(before: DiffSideInput, after: DiffSideInput, opts: DiffOptions = {}): Diff {
+  const bctx = opts.contexts?.before ?? createTraceContext(before.state, before.services);
+  const actx = opts.contexts?.after ?? createTraceContext(after.state, after.services);
+  const services = diffServices(before, after);
+  const leftovers = findLeftovers(after);
+  const paths = diffPaths(before, after, bctx, actx, services, opts.maxFlows ?? DEFAULT_MAX_FLOWS);
+  const behaviour = behaviourChanges(before, after, bctx, actx, services);
+  const warnings: Warning[] = [];
+  for (const [label, s] of [['before', before], ['after', after]] as const) for (const w of s.warnings) warnings.push({ ...w, message: `${label}: ${w.message}` });
+  if (!after.services.some((e) => isCilium(e.source))) warnings.push({ code: 'no-cilium-services', message: 'after: no Cilium Service source (LB maps, cilium-dbg service list / bpf lb list): the after node shows no kube-proxy replacement' });
+
+  const count = (st: string) => services.filter((s) => s.status === st).length;
+  const svc = {
+    before: services.filter((s) => s.before).length,
+    after: services.filter((s) => s.after).length,
+    unchanged: count('unchanged'),
+    changed: count('changed'),
+    added: count('added'),
+    removed: count('removed'),
+    regressions: services.filter((s) => s.regression).length,
+  };
+  const acting = leftovers.filter((l) => l.actsOnPackets);
+  const pathRegs = paths.flows.filter((f) => f.regression).length;
+  const behRegs = behaviour.filter((b) => b.regression).length;
+  const regressions = svc.regressions + leftovers.filter((l) => l.regression).length + pathRegs + behRegs;
+  const owners = (pick: 'before' | 'after') => [...new Set(services.map((s) => s.owner[pick]).filter((o): o is ServiceSource => o !== null))].join(' + ') || 'nothing';
+  const lines: string[] = [];
+  lines.push(regressions === 0 ? 'clean migration: no regression' : `${plural(regressions, 'regression')}`);
+  lines.push(
+    `Services: ${svc.before} frontends before (${owners('before')}), ${svc.after} after (${owners('after')}): ${svc.unchanged} unchanged, ${svc.changed} changed, ${svc.removed} removed, ${svc.added} added${svc.regressions ? ` — ${plural(svc.regressions, 'regression')}` : ''}`,
+  );
+  lines.push(acting.length ? `Leftovers: ${acting.length} of kube-proxy's still act on packets (${acting.map((l) => l.name).join('; ')})` : leftovers.length ? `Leftovers: ${plural(leftovers.length, 'inert leftover')} of kube-proxy, none acts on packets` : 'Leftovers: none of kube-proxy\'s');
+  lines.push(
+    `Paths: ${plural(paths.flows.length, 'flow')} traced on both sides${paths.sampled ? ` (sampled from ${paths.candidates})` : ''}, ${paths.flows.filter((f) => f.changed).length} changed${pathRegs ? `, ${plural(pathRegs, 'regression')}` : ''}`,
+  );
+  if (behaviour.length) lines.push(`Behaviour: ${behaviour.map((b) => b.title).join('; ')}`);
+
+  const pathsOut: Diff['paths'] = { sampled: paths.sampled, candidates: paths.candidates, flows: paths.flows };
+  if (paths.note) pathsOut.note = paths.note;
+  return {
+    schemaVersion: 1,
+    before: info(before, bctx, svc.before),
+    after: info(after, actx, svc.after),
+    summary: {
+      verdict: regressions === 0 ? 'clean' : 'regressions',
+      regressions,
+      services: svc,
+      leftovers: { total: leftovers.length, acting: acting.length },
+      paths: { traced: paths.flows.length, candidates: paths.candidates, sampled: paths.sampled, changed: paths.flows.filter((f) => f.changed).length, regressions: pathRegs },
+      behaviour: behaviour.length,
+      lines,
+    },
+    services,
+    leftovers,
+    paths: pathsOut,
+    behaviour,
+    warnings,
+  };
+}

@@ -1,0 +1,71 @@
+import { EXIT, NetpathError, SourceError, UsageError } from '../errors.js';
+import { diffNodes, type DiffSideInput } from '../analysis/diff.js';
+import type { Diff } from '../model/diff.js';
+import type { Warning } from '../model/types.js';
+import { loadNodeState, REQUIRED_PROBES } from '../collect/load-state.js';
+import { loadServices } from '../collect/load-services.js';
+import { openSnapshot, type ProbeSource } from '../collect/source.js';
+import { parseIpset, type IpSet } from '../tools/ipset/index.js';
+
+export type SideLabel = 'before' | 'after';
+
+/** Where a side comes from: `live` (this node, or the one `--exec` reaches) or a snapshot directory / `.tar.gz`. */
+export async function openSide(spec: string, label: SideLabel, live: () => Promise<ProbeSource>, warn: (w: string) => void): Promise<ProbeSource> {
+  if (spec === 'live') return live();
+  try {
+    const opened = await openSnapshot(spec);
+    for (const w of opened.warnings) warn(`${label}: ${w}`);
+    return opened.source;
+  } catch (e) {
+    if (e instanceof SourceError) throw new SourceError(`${label}: ${e.source}`, e.detail);
+    throw e;
+  }
+}
+
+const msg = (e: unknown) => (e instanceof SourceError ? e.detail : e instanceof NetpathError ? e.message : e instanceof Error ? e.message.split('\n')[0]! : String(e));
+
+/** Reads one side: node state, every Service layer, the rulesets and ipsets leftovers live in. */
+export async function loadDiffSide(source: ProbeSource, label: SideLabel): Promise<DiffSideInput> {
+  const state = await loadNodeState(source);
+  const services = await loadServices(source, state.addrs);
+  const warnings: Warning[] = [...services.warnings];
+  const present = services.sources.filter((s) => s.status !== 'missing');
+  if (present.length === 0 || present.every((s) => s.status === 'failed')) {
+    const failed = present.map((s) => `${s.probe}: ${s.message}`).join('; ');
+    throw new SourceError(`${label}: ${source.description}`, failed ? `no readable Service source (${failed})` : 'no Service source (LB maps, cilium-dbg service list / bpf lb list, iptables-save, nft list ruleset, ipvsadm): cannot tell what it serves');
+  }
+  const noState = REQUIRED_PROBES.every((id) => {
+    const s = state.sources.find((x) => x.probe === id);
+    return !s || s.status === 'missing' || s.status === 'failed';
+  });
+  if (noState) warnings.push({ code: 'no-node-state', message: `no ip-link/ip-addr/ip-route in ${source.description}: NodePorts are compared as programmed and paths cannot be traced` });
+  for (const w of state.warnings) if (w.code === 'probe-unreadable') warnings.push(w);
+  let ipsets: IpSet[] | undefined;
+  try {
+    const got = await source.read('ipset');
+    if (got && got.text.trim() !== '') {
+      const p = parseIpset(got.text, 'ipset');
+      ipsets = p.value;
+      warnings.push(...p.warnings);
+    } else if (got) ipsets = [];
+  } catch (e) {
+    warnings.push({ code: 'probe-unreadable', message: `ipset: ${msg(e)}`, source: 'ipset' });
+  }
+  const side: DiffSideInput = { source: source.description, state, services: services.entries, iptables: services.parsed.iptables, warnings };
+  if (services.parsed.nft) side.nft = services.parsed.nft;
+  if (ipsets) side.ipsets = ipsets;
+  return side;
+}
+
+export interface DiffOutcome {
+  diff: Diff;
+  exitCode: number;
+}
+
+/** `netpath diff BEFORE AFTER`: exit 1 when the migration regressed anything, 0 when it is clean. */
+export async function runDiff(before: ProbeSource, after: ProbeSource, opts: { maxFlows?: number } = {}): Promise<DiffOutcome> {
+  if (opts.maxFlows !== undefined && (!Number.isInteger(opts.maxFlows) || opts.maxFlows < 0)) throw new UsageError('--max-flows must be a whole number');
+  const [b, a] = await Promise.all([loadDiffSide(before, 'before'), loadDiffSide(after, 'after')]);
+  const diff = diffNodes(b, a, opts.maxFlows !== undefined ? { maxFlows: opts.maxFlows } : {});
+  return { diff, exitCode: diff.summary.verdict === 'clean' ? EXIT.ok : EXIT.bad };
+}

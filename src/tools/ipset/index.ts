@@ -1,0 +1,2 @@
+export type { IpSet, IpSetMember } from './model.js';
+export { parseIpset } from './parse-ipset.js';
