@@ -58,6 +58,12 @@ const EXAMPLES: Record<string, [command: string, comment?: string][]> = {
     ['netpath svc lookup default/web -s fixtures/snapshots/migrate-iptables/before -o wide', 'by name (kube-proxy rules carry names)'],
     ['netpath svc lookup 10.96.0.99 -s fixtures/snapshots/kind-v4-svc/k1 -q', 'nothing matches: exit 1'],
   ],
+  diff: [
+    ['netpath diff fixtures/snapshots/migrate-iptables/before fixtures/snapshots/migrate-iptables/after', 'kube-proxy iptables mode → Cilium: clean'],
+    ['netpath diff fixtures/snapshots/migrate-ipvs/before fixtures/snapshots/migrate-ipvs/after-broken -q', 'kube-ipvs0 and IPVS left behind: exit 1'],
+    ['netpath diff fixtures/snapshots/migrate-nft/before fixtures/snapshots/migrate-nft/after-broken -o json', 'the JSON contract'],
+    ['netpath diff fixtures/snapshots/migrate-iptables/before live', 'after the migration, against this node'],
+  ],
   snapshot: [
     ['netpath snapshot -o /tmp/node1', 'this node, as root'],
     ['netpath snapshot -o node1.tar.gz --exec "ssh node1"', 'a node reached over ssh; nothing is installed there'],
@@ -77,6 +83,7 @@ const NOTES: Record<string, string> = {
     'Without --snapshot, --exec or --cluster, netpath probes the node it runs on (as root, for bpftool). Exit codes: 0 delivered/forwarded, 1 dropped/no route, 2 usage, 3 a required source is missing or unreadable.',
   'svc lookup':
     "Sources: Cilium's pinned LB maps (decoded from raw bytes, works with the agent down), cilium-dbg service list / bpf lb list, kube-proxy iptables-save, the kube-proxy nftables table, ipvsadm. A conflict is reported when two layers program the same frontend differently. A namespace/name no node source carries is asked of kubectl, and the API's ready endpoints are compared with the node's backends. Exit 0 found, 1 no frontend matches, 2 usage, 3 no Service source.",
+  diff: 'Each side is a snapshot directory, a .tar.gz, or live (this node, or the one --exec reaches). Exit codes: 0 clean migration, 1 regressions (a frontend lost or served differently, a kube-proxy leftover that still acts on packets, a flow that regressed), 2 usage, 3 a side cannot be read.',
   snapshot: 'WireGuard private and preshared keys are replaced by (redacted) before anything is written.',
 };
 
@@ -249,41 +256,37 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
       setExit(res.exitCode);
     });
 
-  program
+  const diff = program
     .command('diff')
     .description('what changes on a node when kube-proxy is removed: Service parity, leftovers, paths, behaviour')
     .argument('<before>', 'snapshot directory, .tar.gz, or "live"')
     .argument('<after>', 'snapshot directory, .tar.gz, or "live"')
     .option('--exec <prefix>', 'for a "live" side: probe the node through this prefix (argv, no shell)')
-    .option('--max-flows <n>', 'trace at most this many representative flows on each side', '40')
-    .option('-v, --verbose', 'list unchanged frontends and every flow')
-    .option('--json', 'print the JSON contract instead of tables')
+    .option('--max-flows <n>', 'trace at most this many representative flows on each side (0: none)', '40')
+    .option('--all', 'also list the unchanged frontends and flows');
+  withOutput(diff, 'diff')
     .option('--no-color', 'never colour the output')
-    .addHelpText(
-      'after',
-      `
-Examples:
-  netpath snapshot -o before.tar.gz          # on the node, before removing kube-proxy
-  netpath diff before.tar.gz live            # after the migration, on the same node
-  netpath diff fixtures/snapshots/migrate-iptables/before fixtures/snapshots/migrate-iptables/after --json
-
-Exit codes: 0 clean migration, 1 regressions (a frontend lost or changed, a kube-proxy leftover that still acts
-on packets, a flow that no longer gets through), 2 usage, 3 a side cannot be read.`,
-    )
-    .action(async (beforeSpec: string, afterSpec: string, o: Common & { exec?: string; maxFlows: string; verbose?: boolean }) => {
+    .addHelpText('after', () => examplesHelp('diff', program.name()))
+    .action(async (beforeSpec: string, afterSpec: string, o: Common & { exec?: string; maxFlows: string; all?: boolean }) => {
+      const format = chooseFormat(o, 'diff');
       if (!/^\d{1,5}$/.test(o.maxFlows)) throw new UsageError(`--max-flows must be a number, not ${JSON.stringify(o.maxFlows)}`);
       if (beforeSpec === 'live' && afterSpec === 'live') throw new UsageError('before and after cannot both be "live": snapshot the node before the migration');
       if (o.exec !== undefined && beforeSpec !== 'live' && afterSpec !== 'live') throw new UsageError('--exec applies to a "live" side; neither side is live');
       const { openSide, runDiff } = await import('./commands/diff.js');
-      const { renderDiffText } = await import('./render/diff.js');
-      const { renderDiffJson } = await import('./render/json.js');
-      const live = async (): Promise<ProbeSource> => sourceFor({ ...(o.exec !== undefined ? { exec: o.exec } : {}) }, io);
-      const warn = (w: string) => io.stderr(`netpath: warning: ${w}\n`);
-      const before = await openSide(beforeSpec, 'before', live, warn);
-      const after = await openSide(afterSpec, 'after', live, warn);
-      const { diff, exitCode: code } = await runDiff(before, after, { maxFlows: Number(o.maxFlows) });
-      io.stdout(o.json ? renderDiffJson(diff) : renderDiffText(diff, { color: colorFor(o), width, ...(o.verbose ? { verbose: true } : {}) }));
-      exitCode = code;
+      const so = sourceOpts();
+      const live = async (): Promise<ProbeSource> => sourceFor({ ...(o.exec !== undefined ? { exec: o.exec } : {}) }, io, so);
+      const warn = (w: string) => {
+        if (!so.quiet) io.stderr(`netpath: warning: ${w}\n`);
+      };
+      const side = async (spec: string, label: 'before' | 'after') => {
+        const src = await openSide(spec, label, live, warn);
+        return so.verbose && spec !== 'live' ? loggingSource(src, so.log) : src;
+      };
+      const before = await side(beforeSpec, 'before');
+      const after = await side(afterSpec, 'after');
+      const { diff: d, exitCode: code } = await runDiff(before, after, { maxFlows: Number(o.maxFlows) });
+      io.stdout(await renderOutput(format, 'diff', d, { color: colorFor(o), width, quiet: so.quiet, ...(o.all ? { verbose: true } : {}) }));
+      setExit(code);
     });
 
   program

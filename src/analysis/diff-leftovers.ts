@@ -59,7 +59,11 @@ function iptablesLeftovers(after: DiffSideInput, ciliumFrontends: Map<string, Se
       const dnat = own.flatMap((c) => c.rules.filter((r) => r.target?.name === 'DNAT' || r.target?.name === 'REJECT' || r.target?.name === 'DROP')).slice(0, 2);
       evidence.push(...dnat.map((r) => r.source));
       if (evidence.length === 0) evidence.push(...own.slice(0, 2).flatMap((c) => (c.source ? [c.source] : [])));
-      const hookNames = [...new Set([...hooks.values()].flat().map((e) => /^-A (\S+)/.exec(e.text)?.[1]).filter((x): x is string => !!x))];
+      const hookOrder = ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'];
+      const hooksOf = (evs: Evidence[]) =>
+        [...new Set(evs.map((e) => /^-A (\S+)/.exec(e.text)?.[1]).filter((x): x is string => !!x))].sort((a, b) => hookOrder.indexOf(a) - hookOrder.indexOf(b));
+      const hookNames = hooksOf([...hooks.values()].flat());
+      const svcHooks = hooksOf(hooks.get('KUBE-SERVICES') ?? []);
       const present = (n: string) => own.some((c) => c.name === n && c.rules.length > 0);
       let breaks: string;
       const frontends: string[] = [];
@@ -77,12 +81,14 @@ function iptablesLeftovers(after: DiffSideInput, ciliumFrontends: Map<string, Se
           }
         }
         frontends.push(...only, ...differ);
-        breaks = acting.length
-          ? `KUBE-SERVICES is still hooked from ${hookNames.join(', ') || 'a built-in chain'}: a packet that reaches netfilter still addressed to one of ${kpEntries.length} Service frontends is DNATed to the backends kube-proxy knew when it stopped (frozen; pod IPs get reused)` +
+        breaks = !acting.length
+          ? `${own.length} KUBE-* chains with no jump from a built-in chain: nothing reaches them (dead state, safe to delete)`
+          : !svcHooks.length
+            ? `${acting.map((c) => c.name).join(', ')} still hooked from ${hookNames.join(', ')}: KUBE-POSTROUTING masquerades whatever still carries kube-proxy's 0x4000 mark; no Service rule is reachable`
+            : `KUBE-SERVICES is still hooked from ${svcHooks.join(', ')}: a packet that reaches netfilter still addressed to one of ${kpEntries.length} Service frontends is DNATed to the backends kube-proxy knew when it stopped (frozen; pod IPs get reused)` +
             (only.length ? `, including ${only.length} that Cilium does not program (${listShort(only)})` : '') +
             (differ.length ? `; for ${differ.length} (${listShort(differ)}) those backends differ from Cilium's` : '') +
-            '. Cilium translates at the socket and in tc first, so it hits what reaches the stack untranslated: ICMP/SCTP, host-routed traffic without socket-LB, Services Cilium has dropped. KUBE-POSTROUTING masquerades whatever KUBE-MARK-MASQ still marks.'
-          : `${own.length} KUBE-* chains with no jump from a built-in chain: nothing reaches them (dead state, safe to delete)`;
+            '. Cilium translates at the socket and in tc first, so it hits what reaches the stack untranslated: ICMP/SCTP, host-routed traffic without socket-LB, Services Cilium has dropped. KUBE-POSTROUTING masquerades whatever KUBE-MARK-MASQ still marks.';
       } else if (t.name === 'filter') {
         const parts: string[] = [];
         if (present('KUBE-SERVICES')) parts.push('KUBE-SERVICES REJECTs new connections to frontends that had no endpoints when kube-proxy stopped, even if they have endpoints now');

@@ -162,6 +162,10 @@ export const diffJsonSchema = z.object({
   warnings: z.array(warning),
 });
 
+export function diffContract(diff: Diff): z.infer<typeof diffJsonSchema> {
+  return diffJsonSchema.parse(diff);
+}
+
 export function renderDiffJson(diff: Diff): string {
-  return JSON.stringify(diffJsonSchema.parse(diff), null, 2) + '\n';
+  return JSON.stringify(diffContract(diff), null, 2) + '\n';
 }

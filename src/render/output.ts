@@ -5,7 +5,9 @@ import type { LookupResult } from '../analysis/services.js';
 import { UsageError } from '../errors.js';
 import type { RenderOptions } from './style.js';
 import { renderTraceText, resultLine } from './text.js';
-import { traceContract } from './json.js';
+import { diffContract, traceContract } from './json.js';
+import type { Diff } from '../model/diff.js';
+import { renderDiffText } from './diff.js';
 import { journeyResultLine, renderJourneyText } from './journey.js';
 import { renderSvcQuiet, renderSvcText, svcContract } from './svc.js';
 import { renderJourneyTable, renderSvcTable, renderTraceTable } from './table.js';
@@ -27,6 +29,7 @@ export interface Outputs {
   trace: Trace;
   journey: Journey;
   svc: SvcOutput;
+  diff: Diff;
 }
 export type OutputKind = keyof Outputs;
 
@@ -50,6 +53,7 @@ const CONTRACTS: { [K in OutputKind]: (value: Outputs[K]) => unknown } = {
   // the journey is its own contract (README: legs of traces in the trace shape)
   journey: (j) => j,
   svc: (s) => svcContract(s.node, s.query, s.result),
+  diff: diffContract,
 };
 
 /** A plain-data copy of the contract: what JSON carries is exactly what YAML gets (no undefined, no shared objects). */
@@ -73,6 +77,7 @@ const FORMATS: OutputFormat[] = [
       trace: renderTraceText,
       journey: renderJourneyText,
       svc: (s, o) => renderSvcText(s.query, s.result, o),
+      diff: renderDiffText,
     },
   },
   {
@@ -157,6 +162,7 @@ const QUIET: { [K in OutputKind]?: Renderer<K> } = {
   trace: (t, o) => `${resultLine(t, o)}\n`,
   journey: (j) => `${journeyResultLine(j)}\n`,
   svc: (s) => renderSvcQuiet(s.query, s.result),
+  diff: (d) => `${d.summary.verdict === 'clean' ? 'CLEAN' : 'REGRESSIONS'} — ${d.summary.lines[0]}\n`,
 };
 
 export async function renderOutput<K extends OutputKind>(format: OutputFormat, kind: K, value: Outputs[K], opts: RenderOptions & { quiet?: boolean }): Promise<string> {

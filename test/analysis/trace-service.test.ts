@@ -76,6 +76,15 @@ describe('trace to a Service', () => {
     expect(t.dst.service).toBe('kube-system/kube-dns:dns');
   });
 
+  it("a NodePort kube-proxy programs for every local address (0.0.0.0:PORT) is hit by a packet to the node's address", async () => {
+    const np = dns({ source: 'kube-proxy-iptables', frontend: { address: '0.0.0.0', port: 31940, proto: 'TCP' }, type: 'NodePort', chain: 'KUBE-EXT-WEB', backends: [be('10.244.2.7', 8080)] });
+    const t = traceFlow(createTraceContext(await k1(), [np]), { src: '172.18.0.3', dst: '172.18.0.2', proto: 'tcp', dport: 31940 });
+    expect(t.hops.find((h) => h.kind === 'kube-proxy')).toMatchObject({ chain: 'KUBE-EXT-WEB', frontend: '0.0.0.0:31940/TCP', backend: '10.244.2.7:8080' });
+    // not for another port, nor for an address that is not the node's
+    expect(kinds(traceFlow(createTraceContext(await k1(), [np]), { src: '172.18.0.3', dst: '172.18.0.2', proto: 'tcp', dport: 31941 }))).not.toContain('kube-proxy');
+    expect(kinds(traceFlow(createTraceContext(await k1(), [np]), { src: '10.244.1.12', dst: '198.51.100.9', proto: 'tcp', dport: 31940 }))).not.toContain('kube-proxy');
+  });
+
   it('a destination that is no frontend is traced as a plain address', async () => {
     const t = traceFlow(createTraceContext(await k1(), [dns()]), { src: '10.244.1.12', dst: '10.244.2.7', proto: 'tcp', dport: 80 });
     expect(t.dst.kind).toBe('remote-pod');
