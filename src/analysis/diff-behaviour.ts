@@ -63,7 +63,7 @@ function kprMode(after: DiffSideInput): { mode?: Mode; evidence: Evidence[] } {
 /** What source address a backend sees for a client outside the node: kube-proxy masquerades, Cilium depends on the mode. */
 function clientSource(after: DiffSideInput, services: ServiceDiff[]): BehaviourChange | undefined {
   const ext = services.filter(
-    (s) => s.before && s.after && !isCilium(s.before.owner) && isCilium(s.after.owner) && s.type !== 'ClusterIP' && s.address !== '0.0.0.0' && s.address !== '::' && s.before.trafficPolicy !== 'Local' && s.after.trafficPolicy === 'Cluster',
+    (s) => s.before && s.after && s.before.layers.some((l) => !isCilium(l)) && isCilium(s.after.owner) && s.type !== 'ClusterIP' && s.address !== '0.0.0.0' && s.address !== '::' && s.before.trafficPolicy !== 'Local' && s.after.trafficPolicy === 'Cluster',
   );
   if (ext.length === 0) return undefined;
   const { mode, evidence } = kprMode(after);
@@ -150,7 +150,7 @@ function hostPortChange(before: DiffSideInput, after: DiffSideInput): BehaviourC
 
 /** A ClusterIP from outside the node: kube-proxy DNATs it from any source, Cilium drops it unless bpf-lb-external-clusterip. */
 function externalClusterIp(after: DiffSideInput, services: ServiceDiff[]): BehaviourChange | undefined {
-  const cips = services.filter((s) => s.type === 'ClusterIP' && s.before && s.after && !isCilium(s.before.owner) && isCilium(s.after.owner));
+  const cips = services.filter((s) => s.type === 'ClusterIP' && s.before && s.after && s.before.layers.some((l) => !isCilium(l)) && isCilium(s.after.owner));
   if (cips.length === 0) return undefined;
   const cfg = configValue(after.state.cilium.config, 'bpf-lb-external-clusterip');
   if (cfg && TRUE.test(cfg.value.trim())) return undefined;
@@ -169,7 +169,44 @@ function externalClusterIp(after: DiffSideInput, services: ServiceDiff[]): Behav
   };
 }
 
+/** Host routing Legacy → BPF: pod traffic stops crossing the host stack, netfilter and conntrack. */
+function hostRouting(bctx: TraceContext, actx: TraceContext): BehaviourChange | undefined {
+  const b = bctx.dp.hostRouting;
+  const a = actx.dp.hostRouting;
+  if (!b.known || !a.known || b.value === a.value) return undefined;
+  const toBpf = a.value === 'bpf';
+  return {
+    code: 'host-routing',
+    title: toBpf ? 'pod traffic no longer crosses the host stack (host routing Legacy → BPF)' : 'pod traffic goes through the host stack again (host routing BPF → Legacy)',
+    detail: toBpf
+      ? "With BPF host routing, cil_from_container and cil_from_netdev redirect pod traffic (bpf_redirect_peer, bpf_redirect_neigh) past the kernel's routing and netfilter: iptables rules on FORWARD or POSTROUTING, their counters and the kernel conntrack table no longer see pod-to-pod and pod-to-outside packets."
+      : 'With legacy host routing, pod traffic is handed to the kernel stack: routing tables, netfilter (FORWARD/POSTROUTING) and conntrack see it again.',
+    regression: false,
+    evidence: [b.evidence[0], a.evidence[0]].filter((e): e is Evidence => e !== undefined),
+  };
+}
+
+/** Masquerading iptables → BPF: the SNAT moves from CILIUM_POST_nat to cil_to_netdev. */
+function masqueradeChange(bctx: TraceContext, actx: TraceContext): BehaviourChange | undefined {
+  const b = bctx.dp.masquerade;
+  const a = actx.dp.masquerade;
+  if (!b.known || !a.known || b.value.mode === a.value.mode) return undefined;
+  const word = { bpf: 'BPF', iptables: 'iptables', disabled: 'disabled' } as const;
+  return {
+    code: 'masquerade',
+    title: `pod masquerading moves from ${word[b.value.mode]} to ${word[a.value.mode]}`,
+    detail:
+      a.value.mode === 'bpf'
+        ? "Pod traffic leaving the node is source-NATed in cil_to_netdev (BPF masquerade, Cilium's own NAT table) instead of by CILIUM_POST_nat's MASQUERADE rule: `iptables -t nat` counters and `conntrack -L` no longer show it, and the exclusion CIDRs are the ones the status names."
+        : a.value.mode === 'iptables'
+          ? 'Pod traffic leaving the node is source-NATed by the MASQUERADE rule in CILIUM_POST_nat (netfilter) instead of in BPF.'
+          : 'Pod traffic leaves the node with the pod address: masquerading is off.',
+    regression: false,
+    evidence: [b.evidence[0], a.evidence[0]].filter((e): e is Evidence => e !== undefined),
+  };
+}
+
 /** Known behaviour changes of the migration, each only when the two states show that it applies here. */
 export function behaviourChanges(before: DiffSideInput, after: DiffSideInput, bctx: TraceContext, actx: TraceContext, services: ServiceDiff[]): BehaviourChange[] {
-  return [icmpEcho(before, after, services), clientSource(after, services), socketLb(bctx, actx, after), hostPortChange(before, after), externalClusterIp(after, services)].filter((x): x is BehaviourChange => x !== undefined);
+  return [icmpEcho(before, after, services), clientSource(after, services), socketLb(bctx, actx, after), hostPortChange(before, after), externalClusterIp(after, services), hostRouting(bctx, actx), masqueradeChange(bctx, actx)].filter((x): x is BehaviourChange => x !== undefined);
 }

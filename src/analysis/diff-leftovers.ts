@@ -1,5 +1,6 @@
 import type { Leftover } from '../model/diff.js';
 import type { ServiceEntry } from '../model/service.js';
+import type { ConntrackEntry } from '../model/conntrack.js';
 import type { Evidence, Family } from '../model/types.js';
 import type { IptablesChain, IptablesRuleset, IptablesTable } from '../tools/kube-proxy/index.js';
 import type { NftTable } from '../tools/kube-proxy/index.js';
@@ -52,11 +53,14 @@ function iptablesLeftovers(after: DiffSideInput, ciliumFrontends: Map<string, Se
       if (own.length === 0) continue;
       const { chains: live, hooks } = reachable(t);
       const acting = own.filter((c) => live.has(c.name) && c.rules.length > 0);
+      const emptyHooked = own.filter((c) => live.has(c.name) && c.rules.length === 0 && hooks.has(c.name));
+      const unreachable = own.filter((c) => !live.has(c.name));
       const rulesCount = kube.reduce((n, c) => n + c.rules.length, 0);
       const svcChains = own.filter((c) => /^KUBE-(SVC|SVL|EXT|FW|XLB|SEP)-/.test(c.name)).length;
+      const deadSvc = unreachable.filter((c) => /^KUBE-(SVC|SVL|EXT|FW|XLB|SEP)-/.test(c.name)).length;
       const evidence: Evidence[] = [];
       for (const ev of hooks.values()) evidence.push(...ev);
-      const dnat = own.flatMap((c) => c.rules.filter((r) => r.target?.name === 'DNAT' || r.target?.name === 'REJECT' || r.target?.name === 'DROP')).slice(0, 2);
+      const dnat = own.flatMap((c) => (live.has(c.name) ? c.rules.filter((r) => r.target?.name === 'DNAT' || r.target?.name === 'REJECT' || r.target?.name === 'DROP') : [])).slice(0, 2);
       evidence.push(...dnat.map((r) => r.source));
       if (evidence.length === 0) evidence.push(...own.slice(0, 2).flatMap((c) => (c.source ? [c.source] : [])));
       const hookOrder = ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'];
@@ -64,13 +68,15 @@ function iptablesLeftovers(after: DiffSideInput, ciliumFrontends: Map<string, Se
         [...new Set(evs.map((e) => /^-A (\S+)/.exec(e.text)?.[1]).filter((x): x is string => !!x))].sort((a, b) => hookOrder.indexOf(a) - hookOrder.indexOf(b));
       const hookNames = hooksOf([...hooks.values()].flat());
       const svcHooks = hooksOf(hooks.get('KUBE-SERVICES') ?? []);
-      const present = (n: string) => own.some((c) => c.name === n && c.rules.length > 0);
+      const present = (n: string) => own.some((c) => c.name === n && c.rules.length > 0 && live.has(c.name));
+      const dead = deadSvc ? `${deadSvc} KUBE-SVC/SEP/EXT chains are left unreachable (nothing jumps to them: dead state, proof of a partial cleanup)` : '';
       let breaks: string;
       const frontends: string[] = [];
       if (t.name === 'nat') {
         const only: string[] = [];
         const differ: string[] = [];
         for (const e of kpEntries) {
+          if (e.chain === 'KUBE-SERVICES' || e.chain === 'KUBE-EXTERNAL-SERVICES' || e.chain === 'KUBE-PROXY-FIREWALL') continue;
           const fe = frontendText(e.frontend.address, e.frontend.port, e.frontend.proto);
           const c = ciliumFrontends.get(fe) ?? ciliumFrontends.get(frontendText(e.frontend.address, e.frontend.port, 'ANY'));
           if (!c) only.push(fe);
@@ -80,23 +86,36 @@ function iptablesLeftovers(after: DiffSideInput, ciliumFrontends: Map<string, Se
             if (kb !== cb) differ.push(fe);
           }
         }
-        frontends.push(...only, ...differ);
-        breaks = !acting.length
-          ? `${own.length} KUBE-* chains with no jump from a built-in chain: nothing reaches them (dead state, safe to delete)`
-          : !svcHooks.length
-            ? `${acting.map((c) => c.name).join(', ')} still hooked from ${hookNames.join(', ')}: KUBE-POSTROUTING masquerades whatever still carries kube-proxy's 0x4000 mark; no Service rule is reachable`
-            : `KUBE-SERVICES is still hooked from ${svcHooks.join(', ')}: a packet that reaches netfilter still addressed to one of ${kpEntries.length} Service frontends is DNATed to the backends kube-proxy knew when it stopped (frozen; pod IPs get reused)` +
+        const postrouting = kube.find((c) => c.name === 'KUBE-POSTROUTING' && c.rules.length > 0 && live.has(c.name));
+        const masq = postrouting ? `KUBE-POSTROUTING, hooked from POSTROUTING, still masquerades packets carrying kube-proxy's mark 0x4000` : '';
+        if (present('KUBE-SERVICES')) {
+          frontends.push(...only, ...differ);
+          breaks =
+            `KUBE-SERVICES is still hooked from ${svcHooks.join(', ') || hookNames.join(', ')}: a packet that reaches netfilter still addressed to one of ${kpEntries.length} Service frontends is DNATed to the backends kube-proxy knew when it stopped (frozen; pod IPs get reused)` +
             (only.length ? `, including ${only.length} that Cilium does not program (${listShort(only)})` : '') +
             (differ.length ? `; for ${differ.length} (${listShort(differ)}) those backends differ from Cilium's` : '') +
-            '. Cilium translates at the socket and in tc first, so it hits what reaches the stack untranslated: ICMP/SCTP, host-routed traffic without socket-LB, Services Cilium has dropped. KUBE-POSTROUTING masquerades whatever KUBE-MARK-MASQ still marks.';
+            '. Cilium translates at the socket and in tc first, so it hits what reaches the stack untranslated: ICMP/SCTP, host-routed traffic without socket-LB, Services Cilium has dropped.' +
+            (masq ? ` ${masq}.` : '');
+        } else if (acting.length) {
+          breaks = `${acting.map((c) => c.name).join(', ')} still reachable from ${hookNames.join(', ')} and not empty`;
+        } else {
+          const parts = [
+            emptyHooked.length ? `${emptyHooked.map((c) => c.name).join(', ')} ${emptyHooked.length === 1 ? 'is' : 'are'} still hooked from ${hooksOf(emptyHooked.flatMap((c) => hooks.get(c.name) ?? [])).join(', ')} but empty (flushed by hand): no Service is translated` : '',
+            dead,
+            masq ? `${masq}, which nothing sets any more` : '',
+          ].filter(Boolean);
+          breaks = parts.length ? parts.join('; ') : `${own.length} KUBE-* chains with no jump from a built-in chain: nothing reaches them (dead state, safe to delete)`;
+        }
       } else if (t.name === 'filter') {
+        const rejected = kpEntries.filter((e) => e.noEndpoints !== undefined && (e.chain === 'KUBE-SERVICES' || e.chain === 'KUBE-EXTERNAL-SERVICES' || e.noEndpoints === 'reject')).map((e) => frontendText(e.frontend.address, e.frontend.port, e.frontend.proto));
+        frontends.push(...rejected);
         const parts: string[] = [];
-        if (present('KUBE-SERVICES')) parts.push('KUBE-SERVICES REJECTs new connections to frontends that had no endpoints when kube-proxy stopped, even if they have endpoints now');
+        if (present('KUBE-SERVICES')) parts.push(`KUBE-SERVICES REJECTs new connections to frontends that had no endpoints when kube-proxy stopped, even if they have endpoints now${rejected.length ? ` (${listShort(rejected)})` : ''}`);
         if (present('KUBE-EXTERNAL-SERVICES')) parts.push('KUBE-EXTERNAL-SERVICES DROPs outside traffic to externalTrafficPolicy=Local frontends that had no local endpoint then');
         if (present('KUBE-PROXY-FIREWALL')) parts.push('KUBE-PROXY-FIREWALL DROPs LoadBalancer traffic from outside the loadBalancerSourceRanges of that time');
         if (present('KUBE-FORWARD')) parts.push('KUBE-FORWARD DROPs forwarded packets conntrack calls INVALID and ACCEPTs what kube-proxy marked');
         if (present('KUBE-NODEPORTS')) parts.push('KUBE-NODEPORTS ACCEPTs old health-check node ports');
-        breaks = acting.length ? `hooked from ${hookNames.join(', ') || 'a built-in chain'}: ${parts.join('; ') || `${acting.length} chains still filter packets`}` : `${own.length} KUBE-* chains with no jump from a built-in chain: nothing reaches them`;
+        breaks = acting.length ? `hooked from ${hookNames.join(', ') || 'a built-in chain'}: ${parts.join('; ') || `${acting.length} chains still filter packets`}` : `${own.length} KUBE-* chains, none reachable with a rule in it: no effect on packets`;
       } else {
         breaks = acting.length ? `${acting.length} chains hooked from ${hookNames.join(', ')} still see packets` : `${own.length} KUBE-* chains${own.every((c) => c.rules.length === 0) ? ', all empty (kube-proxy canaries),' : ''} with no effect on packets`;
       }
@@ -244,13 +263,70 @@ function ipsetLeftovers(after: DiffSideInput): Leftover[] {
   ];
 }
 
+/**
+ * Connections still NATed by kube-proxy's rules: conntrack entries whose original destination is a
+ * frontend kube-proxy programmed (before, or still after) and whose reply comes from one of its
+ * backends. Cilium's socket and tc load balancing never leave such an entry (the packet already
+ * carries the backend address, or BPF NATs it outside netfilter), so these were made by kube-proxy.
+ */
+function conntrackLeftovers(before: DiffSideInput, after: DiffSideInput, ciliumFrontends: Map<string, ServiceEntry>): Leftover[] {
+  if (!after.conntrack?.length) return [];
+  const local = new Set([...after.state.addrs, ...before.state.addrs].map((a) => a.local));
+  const fes = new Map<string, { text: string; name?: string; backends: Set<string> }>();
+  for (const e of [...before.services, ...after.services]) {
+    if (isCilium(e.source)) continue;
+    const proto = e.frontend.proto.toLowerCase();
+    const any = e.frontend.address === '0.0.0.0' || e.frontend.address === '::';
+    const addrs = any ? [...local].filter((a) => a.includes(':') === e.frontend.address.includes(':')) : [e.frontend.address];
+    for (const a of addrs) {
+      const k = `${a}|${e.frontend.port}|${proto}`;
+      let f = fes.get(k);
+      if (!f) {
+        f = { text: frontendText(a, e.frontend.port, e.frontend.proto), backends: new Set() };
+        fes.set(k, f);
+      }
+      if (e.name) f.name ??= e.name;
+      for (const b of e.backends) f.backends.add(hostPort(b.address, b.port));
+    }
+  }
+  const hits: { e: ConntrackEntry; fe: string; name?: string }[] = [];
+  for (const ct of after.conntrack) {
+    for (const e of ct.entries) {
+      if (!e.dnat || e.orig.dport === undefined) continue;
+      const f = fes.get(`${e.orig.dst}|${e.orig.dport}|${e.proto}`);
+      if (!f) continue;
+      if (f.backends.size > 0 && !f.backends.has(hostPort(e.reply.src, e.reply.sport ?? 0))) continue;
+      hits.push({ e, fe: f.text, ...(f.name ? { name: f.name } : {}) });
+    }
+  }
+  if (hits.length === 0) return [];
+  const frontends = [...new Set(hits.map((h) => h.fe))];
+  const gone = frontends.filter((fe) => !ciliumFrontends.has(fe) && !ciliumFrontends.has(fe.replace(/\/[A-Z]+$/, '/ANY')));
+  const cut = after.conntrack.some((c) => c.cut);
+  const longest = Math.max(...hits.map((h) => h.e.timeout ?? 0));
+  return [
+    {
+      kind: 'conntrack',
+      name: 'connections still NATed by kube-proxy',
+      count: hits.length,
+      actsOnPackets: true,
+      regression: true,
+      breaks: `${hits.length} tracked connection${hits.length === 1 ? '' : 's'} to ${frontends.length} Service frontend${frontends.length === 1 ? '' : 's'} (${listShort(frontends)}) still carry the DNAT kube-proxy's rules gave them: conntrack keeps translating their packets outside Cilium's view until they close or time out (longest timeout left ${longest} s; a UDP flow its client keeps refreshing never ends). The two NAT tables do not know each other (Cilium's docs: removing kube-proxy breaks existing Service connections)${gone.length ? `; ${gone.length} of these frontends Cilium does not program at all, so only these old connections still reach them` : ''}${cut ? '; the table was read only in part' : ''}`,
+      command: 'conntrack -L -o extended --dst-nat',
+      cleanup: 'conntrack -D --orig-dst <Service address> (what kube-proxy itself runs for stale UDP flows)',
+      frontends,
+      evidence: hits.slice(0, MAX_EVIDENCE).map((h) => h.e.source),
+    },
+  ];
+}
+
 /** Everything kube-proxy left on the after node, each with what it still does to packets. */
-export function findLeftovers(after: DiffSideInput): Leftover[] {
+export function findLeftovers(before: DiffSideInput, after: DiffSideInput): Leftover[] {
   const cilium = new Map<string, ServiceEntry>();
   for (const e of after.services) {
     if (!isCilium(e.source) || e.frontend.scope === 'internal') continue;
     const k = frontendText(e.frontend.address, e.frontend.port, e.frontend.proto);
     if (!cilium.has(k) || e.source === 'cilium-bpf') cilium.set(k, e);
   }
-  return [...iptablesLeftovers(after, cilium), ...nftLeftovers(after), ...ipvsLeftovers(after, cilium), ...kubeIpvs0(after, cilium), ...ipsetLeftovers(after)];
+  return [...iptablesLeftovers(after, cilium), ...nftLeftovers(after), ...ipvsLeftovers(after, cilium), ...kubeIpvs0(after, cilium), ...ipsetLeftovers(after), ...conntrackLeftovers(before, after, cilium)];
 }

@@ -141,28 +141,49 @@ function sideOf(slot: Slot, ipsets: IpSet[] | undefined): FrontendSide {
 
 const listText = (xs: string[]) => (xs.length === 0 ? 'none' : xs.length <= 4 ? xs.join(', ') : `${xs.slice(0, 4).join(', ')} … (${xs.length})`);
 
-function compare(b: FrontendSide, a: FrontendSide, afterHasCilium: boolean): ServiceChange[] {
-  const out: ServiceChange[] = [];
-  if (b.incomplete || a.incomplete) {
-    // no verdict on backends that one side could not read
-  } else if (b.backends.join(',') !== a.backends.join(',')) {
-    const gone = b.backends.filter((x) => !a.backends.includes(x));
-    const added = a.backends.filter((x) => !b.backends.includes(x));
-    out.push({
-      field: 'backends',
-      before: listText(b.backends),
-      after: listText(a.backends),
-      regression: true,
-      because: a.backends.length === 0 ? 'no active backend after: the frontend drops what it served' : `${gone.length ? `lost ${listText(gone)}` : ''}${gone.length && added.length ? '; ' : ''}${added.length ? `gained ${listText(added)}` : ''} (pods rescheduled between the snapshots look like this too)`,
-    });
-  }
-  if (b.affinity.enabled !== a.affinity.enabled || (b.affinity.timeoutSeconds !== undefined && a.affinity.timeoutSeconds !== undefined && b.affinity.timeoutSeconds !== a.affinity.timeoutSeconds)) {
-    const t = (x: FrontendSide['affinity']) => (x.enabled ? `ClientIP${x.timeoutSeconds !== undefined ? ` ${x.timeoutSeconds}s` : ''}` : 'None');
-    out.push({ field: 'affinity', before: t(b.affinity), after: t(a.affinity), regression: true });
-  }
-  if (b.trafficPolicy !== 'unknown' && a.trafficPolicy !== 'unknown' && b.trafficPolicy !== a.trafficPolicy) {
-    out.push({ field: 'traffic-policy', before: b.trafficPolicy, after: a.trafficPolicy, regression: true });
-  }
+const affinityText = (x: FrontendSide['affinity']) => (x.enabled ? `ClientIP${x.timeoutSeconds !== undefined ? ` ${x.timeoutSeconds}s` : ''}` : 'None');
+const sameAffinity = (x: FrontendSide['affinity'], y: FrontendSide['affinity']) =>
+  x.enabled === y.enabled && (x.timeoutSeconds === undefined || y.timeoutSeconds === undefined || x.timeoutSeconds === y.timeoutSeconds);
+
+/**
+ * One field, before → after. Before, several layers may program a frontend differently (Cilium without
+ * kube-proxy replacement balances ClusterIPs for pods, without affinity; kube-proxy for everything else):
+ * when the after value is what one of them did, the change is stated but is no regression.
+ */
+function field<T>(
+  name: ServiceChange['field'],
+  layers: FrontendSide[],
+  a: FrontendSide,
+  get: (s: FrontendSide) => T,
+  same: (x: T, y: T) => boolean,
+  text: (x: T) => string,
+  because?: (b: T, a: T) => string | undefined,
+): ServiceChange | undefined {
+  const b = layers[0]!;
+  if (same(get(b), get(a))) return undefined;
+  const other = layers.slice(1).find((l) => same(get(l), get(a)));
+  const c: ServiceChange = { field: name, before: text(get(b)), after: text(get(a)), regression: other === undefined };
+  const why = other ? `before, ${b.owner} did ${text(get(b))} and ${other.owner} ${text(get(other))}: now one behaviour for all traffic` : because?.(get(b), get(a));
+  if (why) c.because = why;
+  return c;
+}
+
+function compare(layers: FrontendSide[], a: FrontendSide, afterHasCilium: boolean): ServiceChange[] {
+  const b = layers[0]!;
+  const out: (ServiceChange | undefined)[] = [];
+  const known = layers.filter((l) => !l.incomplete);
+  // no verdict on backends that a side could not read
+  if (known.length && !a.incomplete)
+    out.push(
+      field('backends', known, a, (x) => x.backends, (x, y) => x.join(',') === y.join(','), listText, (bb, ab) => {
+        const gone = bb.filter((x) => !ab.includes(x));
+        const added = ab.filter((x) => !bb.includes(x));
+        return ab.length === 0 ? 'no active backend after: the frontend drops what it served' : `${gone.length ? `lost ${listText(gone)}` : ''}${gone.length && added.length ? '; ' : ''}${added.length ? `gained ${listText(added)}` : ''} (pods rescheduled between the snapshots look like this too)`;
+      }),
+    );
+  out.push(field('affinity', layers, a, (x) => x.affinity, sameAffinity, affinityText));
+  const policied = layers.filter((l) => l.trafficPolicy !== 'unknown');
+  if (policied.length && a.trafficPolicy !== 'unknown') out.push(field('traffic-policy', policied, a, (x) => x.trafficPolicy, (x, y) => x === y, String));
   if (b.proto !== a.proto && b.proto !== 'ANY' && a.proto !== 'ANY') out.push({ field: 'protocol', before: b.proto, after: a.proto, regression: true });
   const guessed = (s: FrontendSide) => s.owner === 'ipvs' || s.owner === 'kube-proxy-nftables';
   if (b.type !== a.type && !guessed(b) && !guessed(a)) out.push({ field: 'type', before: b.type, after: a.type, regression: false });
@@ -175,7 +196,18 @@ function compare(b: FrontendSide, a: FrontendSide, afterHasCilium: boolean): Ser
       because: `Cilium does not program it: only ${a.owner}'s leftover rules still serve it, with the backends they last knew`,
     });
   }
-  return out;
+  return out.filter((c): c is ServiceChange => c !== undefined);
+}
+
+/** One side per layer that programs the slot, the owner (first in precedence) first. */
+function layerSides(slot: Slot, ipsets: IpSet[] | undefined): FrontendSide[] {
+  const bySource = new Map<ServiceSource, ServiceEntry[]>();
+  for (const e of slot.entries) bySource.set(e.source, [...(bySource.get(e.source) ?? []), e]);
+  const sides = [...bySource.values()].map((es) => sideOf({ ...slot, entries: es }, ipsets));
+  sides.sort((x, y) => PRECEDENCE.indexOf(x.owner) - PRECEDENCE.indexOf(y.owner));
+  const all = sideOf(slot, ipsets);
+  sides[0] = all;
+  return sides;
 }
 
 /** Service parity: every frontend before, matched to the after side; added ones last. */
@@ -186,7 +218,8 @@ export function diffServices(before: DiffSideInput, after: DiffSideInput): Servi
   const out: ServiceDiff[] = [];
   const matched = new Set<Slot>();
   for (const s of bs.values()) {
-    const b = sideOf(s, before.ipsets);
+    const bLayers = layerSides(s, before.ipsets);
+    const b = bLayers[0]!;
     const m = counterpart(s, as);
     const base = { frontend: frontendText(s.address, s.port, s.proto), address: s.address, port: s.port, proto: s.proto };
     if (!m) {
@@ -206,7 +239,7 @@ export function diffServices(before: DiffSideInput, after: DiffSideInput): Servi
     }
     matched.add(m);
     const a = sideOf(m, after.ipsets);
-    const changes = compare(b, a, afterHasCilium);
+    const changes = compare(bLayers, a, afterHasCilium);
     const regression = changes.some((c) => c.regression);
     const d: ServiceDiff = {
       ...base,

@@ -2,6 +2,7 @@ import type { Diff, DiffSideInfo } from '../model/diff.js';
 import type { ServiceEntry, ServiceSource } from '../model/service.js';
 import type { Family, NodeState, Warning } from '../model/types.js';
 import type { IpSet } from '../tools/ipset/index.js';
+import type { ConntrackEntry } from '../model/conntrack.js';
 import type { IptablesRuleset, NftRuleset } from '../tools/kube-proxy/index.js';
 import { createTraceContext, type TraceContext } from './trace.js';
 import { diffServices, isCilium } from './diff-services.js';
@@ -20,6 +21,8 @@ export interface DiffSideInput {
   iptables: { probe: string; family: Family; rules: IptablesRuleset }[];
   nft?: { probe: string; rules: NftRuleset };
   ipsets?: IpSet[];
+  /** conntrack entries with destination NAT (conntrack4 / conntrack6), for connections kube-proxy still NATs */
+  conntrack?: { probe: string; entries: ConntrackEntry[]; cut: boolean }[];
   warnings: Warning[];
 }
 
@@ -51,7 +54,7 @@ export function diffNodes(before: DiffSideInput, after: DiffSideInput, opts: Dif
   const bctx = opts.contexts?.before ?? createTraceContext(before.state, before.services);
   const actx = opts.contexts?.after ?? createTraceContext(after.state, after.services);
   const services = diffServices(before, after);
-  const leftovers = findLeftovers(after);
+  const leftovers = findLeftovers(before, after);
   const paths = diffPaths(before, after, bctx, actx, services, opts.maxFlows ?? DEFAULT_MAX_FLOWS);
   const behaviour = behaviourChanges(before, after, bctx, actx, services);
   const warnings: Warning[] = [];

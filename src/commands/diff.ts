@@ -6,6 +6,9 @@ import { loadNodeState, REQUIRED_PROBES } from '../collect/load-state.js';
 import { loadServices } from '../collect/load-services.js';
 import { openSnapshot, type ProbeSource } from '../collect/source.js';
 import { parseIpset, type IpSet } from '../tools/ipset/index.js';
+import { scanConntrackText } from '../tools/conntrack/index.js';
+
+const MAX_CT_ENTRIES = 50_000;
 
 export type SideLabel = 'before' | 'after';
 
@@ -28,7 +31,8 @@ const msg = (e: unknown) => (e instanceof SourceError ? e.detail : e instanceof 
 export async function loadDiffSide(source: ProbeSource, label: SideLabel): Promise<DiffSideInput> {
   const state = await loadNodeState(source);
   const services = await loadServices(source, state.addrs);
-  const warnings: Warning[] = [...services.warnings];
+  // a node without kube-proxy has no KUBE-SERVICES: expected here, not worth a warning
+  const warnings: Warning[] = services.warnings.filter((w) => w.code !== 'kube-proxy-no-services' && w.code !== 'kube-proxy-no-nat');
   const present = services.sources.filter((s) => s.status !== 'missing');
   if (present.length === 0 || present.every((s) => s.status === 'failed')) {
     const failed = present.map((s) => `${s.probe}: ${s.message}`).join('; ');
@@ -51,7 +55,22 @@ export async function loadDiffSide(source: ProbeSource, label: SideLabel): Promi
   } catch (e) {
     warnings.push({ code: 'probe-unreadable', message: `ipset: ${msg(e)}`, source: 'ipset' });
   }
+  // only entries with destination NAT matter (connections kube-proxy translated); the scanner drops the rest unparsed
+  const conntrack: NonNullable<DiffSideInput['conntrack']> = [];
+  for (const id of ['conntrack4', 'conntrack6']) {
+    try {
+      const got = await source.read(id);
+      if (!got) continue;
+      const r = scanConntrackText(got.text, { nat: 'dnat' }, { probe: id, maxEntries: MAX_CT_ENTRIES });
+      conntrack.push({ probe: id, entries: r.entries, cut: r.cut });
+      warnings.push(...r.warnings.slice(0, 5));
+      if (r.cut) warnings.push({ code: 'conntrack-cut', message: `${id}: more than ${MAX_CT_ENTRIES} NATed entries; the rest were not read`, source: id });
+    } catch (e) {
+      warnings.push({ code: 'probe-unreadable', message: `${id}: ${msg(e)}`, source: id });
+    }
+  }
   const side: DiffSideInput = { source: source.description, state, services: services.entries, iptables: services.parsed.iptables, warnings };
+  if (conntrack.length) side.conntrack = conntrack;
   if (services.parsed.nft) side.nft = services.parsed.nft;
   if (ipsets) side.ipsets = ipsets;
   return side;

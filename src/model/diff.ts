@@ -128,7 +128,7 @@ export interface PathDiff {
   summary: string;
 }
 
-export type BehaviourCode = 'icmp-echo' | 'client-source-address' | 'socket-lb' | 'hostport' | 'external-clusterip';
+export type BehaviourCode = 'icmp-echo' | 'client-source-address' | 'socket-lb' | 'hostport' | 'external-clusterip' | 'host-routing' | 'masquerade';
 
 /** A known behaviour change of the migration that the two states show applies to this node. */
 export interface BehaviourChange {

@@ -34,8 +34,8 @@ const statusWord = (c: Paint, s: ServiceDiff) => {
 };
 
 function ownerText(s: ServiceDiff): string {
-  const b = s.owner.before ?? '—';
-  const a = s.owner.after ?? '—';
+  const b = s.before ? s.before.layers.join(' + ') : '—';
+  const a = s.after ? s.after.layers.join(' + ') : '—';
   return b === a ? b : `${b} →\n${a}`;
 }
 

@@ -151,7 +151,7 @@ export const diffJsonSchema = z.object({
   }),
   behaviour: z.array(
     z.object({
-      code: z.enum(['icmp-echo', 'client-source-address', 'socket-lb', 'hostport', 'external-clusterip']),
+      code: z.enum(['icmp-echo', 'client-source-address', 'socket-lb', 'hostport', 'external-clusterip', 'host-routing', 'masquerade']),
       title: z.string(),
       detail: z.string(),
       regression: z.boolean(),
