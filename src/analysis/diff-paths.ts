@@ -7,6 +7,7 @@ import { hostPort, nodeAddresses } from './diff-services.js';
 import type { DiffSideInput } from './diff.js';
 
 export const DEFAULT_MAX_FLOWS = 40;
+const LB: ReadonlySet<HopKind> = new Set(['socket-lb', 'tc-lb', 'kube-proxy']);
 
 function hopLabel(h: Hop): string {
   switch (h.kind) {
@@ -83,10 +84,22 @@ export function alignHops(before: PathHop[], after: PathHop[]): PathStep[] {
     const rem: PathStep[] = [];
     const add: PathStep[] = [];
     while (k < raw.length && raw[k]!.change !== 'same') (raw[k]!.change === 'removed' ? rem : add).push(raw[k++]!);
-    const pairs = Math.min(rem.length, add.length);
-    for (let x = 0; x < pairs; x++) out.push({ change: 'replaced', before: rem[x]!.before!, after: add[x]!.after! });
-    for (const r of rem.slice(pairs)) out.push(r);
-    for (const a of add.slice(pairs)) out.push(a);
+    // a hop replaced by one of its kind first (masquerade by masquerade), then load balancer by load
+    // balancer (kube-proxy DNAT → socket-LB), then by position
+    const partner = new Map<PathStep, PathStep>();
+    const free = [...add];
+    const take = (r: PathStep, ok: (a: PathStep) => boolean) => {
+      const i = free.findIndex(ok);
+      if (i >= 0) partner.set(r, free.splice(i, 1)[0]!);
+    };
+    for (const r of rem) take(r, (a) => a.after!.kind === r.before!.kind);
+    for (const r of rem) if (!partner.has(r) && LB.has(r.before!.kind)) take(r, (a) => LB.has(a.after!.kind));
+    for (const r of rem) if (!partner.has(r)) take(r, () => true);
+    for (const r of rem) {
+      const a = partner.get(r);
+      out.push(a ? { change: 'replaced', before: r.before!, after: a.after! } : r);
+    }
+    for (const a of free) out.push(a);
   }
   return out;
 }

@@ -58,3 +58,14 @@ describe('README pictures', () => {
     expect(file).toBe(out);
   });
 });
+
+describe('README Migrating from kube-proxy', () => {
+  it('shows the real output of its diff example', async () => {
+    const block = /```\n\$ node bin\/netpath\.js (diff [^\n]*)\n([\s\S]*?)\n```/.exec(readme);
+    expect(block, 'diff example block').not.toBeNull();
+    let out = '';
+    const code = await main([...block![1]!.split(/\s+/), '--no-color'], { stdout: (s) => (out += s), stderr: () => {}, isTTY: false, env: {} });
+    expect(code).toBe(1);
+    expect(out.trimEnd()).toBe(block![2]);
+  });
+});
