@@ -88,6 +88,8 @@ console.log(`snapshot ${SNAP}: ${meta.v4Routes} IPv4 + ${meta.v6Routes} IPv6 rou
 const tracePod = bench(`trace pod→remote pod`, process.execPath, [cli, 'trace', q.podSrc, q.remotePod, '--snapshot', SNAP, '--no-color']);
 const traceOut = bench(`trace pod→outside`, process.execPath, [cli, 'trace', q.podSrc, q.outside, '--snapshot', SNAP, '--no-color']);
 const svc = bench(`svc lookup`, process.execPath, [cli, 'svc', 'lookup', q.svc, '-s', SNAP, '--no-color']);
+// both sides are the large snapshot: two full loads, 20,000 frontends compared, 40 flows traced on each side (sampled)
+const diff = bench(`diff large large`, process.execPath, [cli, 'diff', SNAP, SNAP, '--no-color']);
 
 const jqRows = {};
 const hasJq = spawnSync('jq', ['--version']).status === 0;
@@ -127,6 +129,7 @@ const targets = [
   ['trace ≤ 2 s', worst <= 2000, `${fmtS(worst)} (${(worst / 2000).toFixed(1)}×)`],
   ['trace ≤ 1 GiB', worstRss > 0 ? worstRss <= GiB : undefined, `${fmtM(worstRss)} (${(worstRss / GiB).toFixed(1)}×)`],
   ['svc lookup ≤ 1 s', svc.medianMs <= 1000, `${fmtS(svc.medianMs)} (${(svc.medianMs / 1000).toFixed(1)}×)`],
+  ['diff of two large snapshots ≤ 5 s', diff.medianMs <= 5000, `${fmtS(diff.medianMs)} (${(diff.medianMs / 5000).toFixed(1)}×)`],
   ['route lookups ≥ 1M/s after load', lookups ? lookups.perSecond >= 1e6 : undefined, lookups ? `${(lookups.perSecond / 1e6).toFixed(2)} M/s` : 'n/a'],
   ['trace ≤ 0.3 × jq parse of ip-route4.json', jq4 ? worst <= 0.3 * jq4.medianMs : undefined, jq4 ? `${fmtS(worst)} vs 0.3 × ${fmtS(jq4.medianMs)} = ${fmtS(0.3 * jq4.medianMs)} (${(worst / jq4.medianMs).toFixed(2)} × jq)` : 'jq missing'],
 ];

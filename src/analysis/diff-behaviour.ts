@@ -2,9 +2,9 @@ import type { BehaviourChange, ServiceDiff } from '../model/diff.js';
 import type { ServiceEntry } from '../model/service.js';
 import type { Evidence } from '../model/types.js';
 import { configValue } from '../tools/cilium/config.js';
-import type { TraceContext } from './trace.js';
+
 import { isCilium } from './diff-services.js';
-import type { DiffSideInput } from './diff.js';
+import type { DiffSideInput, SideView } from './diff.js';
 
 const FALSE = /^(false|disabled|no|0)$/i;
 const TRUE = /^(true|enabled|yes|1)$/i;
@@ -87,8 +87,8 @@ function clientSource(after: DiffSideInput, services: ServiceDiff[]): BehaviourC
   };
 }
 
-function socketLb(bctx: TraceContext, actx: TraceContext, after: DiffSideInput): BehaviourChange | undefined {
-  const hook = (ctx: TraceContext) => ctx.state.cgroup.find((c) => c.name.startsWith('cil_sock') && /connect/.test(c.attachType));
+function socketLb(bctx: SideView, actx: SideView, after: DiffSideInput): BehaviourChange | undefined {
+  const hook = (ctx: SideView) => ctx.state.cgroup.find((c) => c.name.startsWith('cil_sock') && /connect/.test(c.attachType));
   const a = actx.dp.socketLB;
   const ah = hook(actx);
   const on = (a.known && a.value.enabled) || (!a.known && ah !== undefined);
@@ -170,7 +170,7 @@ function externalClusterIp(after: DiffSideInput, services: ServiceDiff[]): Behav
 }
 
 /** Host routing Legacy → BPF: pod traffic stops crossing the host stack, netfilter and conntrack. */
-function hostRouting(bctx: TraceContext, actx: TraceContext): BehaviourChange | undefined {
+function hostRouting(bctx: SideView, actx: SideView): BehaviourChange | undefined {
   const b = bctx.dp.hostRouting;
   const a = actx.dp.hostRouting;
   if (!b.known || !a.known || b.value === a.value) return undefined;
@@ -187,7 +187,7 @@ function hostRouting(bctx: TraceContext, actx: TraceContext): BehaviourChange | 
 }
 
 /** Masquerading iptables → BPF: the SNAT moves from CILIUM_POST_nat to cil_to_netdev. */
-function masqueradeChange(bctx: TraceContext, actx: TraceContext): BehaviourChange | undefined {
+function masqueradeChange(bctx: SideView, actx: SideView): BehaviourChange | undefined {
   const b = bctx.dp.masquerade;
   const a = actx.dp.masquerade;
   if (!b.known || !a.known || b.value.mode === a.value.mode) return undefined;
@@ -207,6 +207,6 @@ function masqueradeChange(bctx: TraceContext, actx: TraceContext): BehaviourChan
 }
 
 /** Known behaviour changes of the migration, each only when the two states show that it applies here. */
-export function behaviourChanges(before: DiffSideInput, after: DiffSideInput, bctx: TraceContext, actx: TraceContext, services: ServiceDiff[]): BehaviourChange[] {
+export function behaviourChanges(before: DiffSideInput, after: DiffSideInput, bctx: SideView, actx: SideView, services: ServiceDiff[]): BehaviourChange[] {
   return [icmpEcho(before, after, services), clientSource(after, services), socketLb(bctx, actx, after), hostPortChange(before, after), externalClusterIp(after, services), hostRouting(bctx, actx), masqueradeChange(bctx, actx)].filter((x): x is BehaviourChange => x !== undefined);
 }

@@ -159,22 +159,44 @@ function pickEndpoints(before: DiffSideInput, after: DiffSideInput, bctx: TraceC
     for (const e of s.state.cilium.endpoints ?? []) if (!e.isHost) for (const ip of [e.ipv4, e.ipv6]) if (ip && famOk(ip)) ips.add(ip);
     return [...ips].sort();
   };
-  const ap = pods(after).filter((ip) => classify(actx, ip).kind === 'local-pod');
-  const bp = new Set(pods(before).filter((ip) => classify(bctx, ip).kind === 'local-pod'));
-  out.pod = ap.find((ip) => bp.has(ip)) ?? ap[0] ?? [...bp][0];
+  // a pod of this node on both sides; a bounded number of candidates (classify can be a route lookup)
+  const bp = new Set(pods(before));
+  let first: string | undefined;
+  for (const ip of pods(after).slice(0, 64)) {
+    if (classify(actx, ip).kind !== 'local-pod') continue;
+    if (bp.has(ip) && classify(bctx, ip).kind === 'local-pod') {
+      out.pod = ip;
+      break;
+    }
+    first ??= ip;
+  }
+  out.pod ??= first ?? [...bp].slice(0, 64).find((ip) => classify(bctx, ip).kind === 'local-pod');
   const an = nodeAddresses(after.state).filter((a) => a.family === fam).map((a) => a.local);
   const bn = new Set(nodeAddresses(before.state).map((a) => a.local));
   out.host = an.find((ip) => bn.has(ip)) ?? an[0];
-  // a client outside: a remote node (next hop of a pod-CIDR route), else the default gateway
-  const gw = (ctx: TraceContext): string | undefined => {
-    const routes = ctx.state.routes.filter((r) => r.family === fam && r.table === 254 && r.type === 'unicast');
-    const node = routes.filter((r) => prefixLen(r.dst) > 0).flatMap((r) => r.nexthops.map((n) => n.gateway)).find((g): g is string => !!g && classify(ctx, g).kind === 'remote-node');
-    return node ?? routes.find((r) => prefixLen(r.dst) === 0)?.nexthops[0]?.gateway;
-  };
-  out.outside = gw(actx) ?? gw(bctx);
-  const backends = [...after.services, ...before.services].flatMap((e) => e.backends.map((b) => ({ ip: b.address, port: b.port }))).filter((b) => famOk(b.ip));
-  const remote = backends.filter((b) => classify(actx, b.ip).kind === 'remote-pod');
-  out.remotePod = remote.find((b) => classify(bctx, b.ip).kind === 'remote-pod') ?? remote[0];
+  // the first backend that is a pod of another node on both sides (classify is a route lookup: a large
+  // node has 100,000 backends, so look at a bounded number of distinct addresses)
+  const seen = new Set<string>();
+  let fallback: { ip: string; port: number } | undefined;
+  search: for (const list of [after.services, before.services])
+    for (const e of list)
+      for (const b of e.backends) {
+        if (seen.has(b.address) || !famOk(b.address)) continue;
+        seen.add(b.address);
+        if (seen.size > 256) break search;
+        if (classify(actx, b.address).kind !== 'remote-pod') continue;
+        if (classify(bctx, b.address).kind === 'remote-pod') {
+          out.remotePod = { ip: b.address, port: b.port };
+          break search;
+        }
+        fallback ??= { ip: b.address, port: b.port };
+      }
+  out.remotePod ??= fallback;
+  // a client outside: the node that owns that pod, else the default gateway
+  const node = out.remotePod ? classify(actx, out.remotePod.ip).node : undefined;
+  const dflt = (ctx: TraceContext) => ctx.state.routes.find((r) => r.family === fam && r.table === 254 && r.type === 'unicast' && prefixLen(r.dst) === 0 && r.nexthops[0]?.gateway)?.nexthops[0]?.gateway;
+  const client = node ?? dflt(actx) ?? dflt(bctx);
+  if (client) out.outside = client;
   return out;
 }
 

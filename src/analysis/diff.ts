@@ -5,6 +5,7 @@ import type { IpSet } from '../tools/ipset/index.js';
 import type { ConntrackEntry } from '../model/conntrack.js';
 import type { IptablesRuleset, NftRuleset } from '../tools/kube-proxy/index.js';
 import { createTraceContext, type TraceContext } from './trace.js';
+import { deriveDatapath } from './datapath.js';
 import { diffServices, isCilium } from './diff-services.js';
 import { findLeftovers } from './diff-leftovers.js';
 import { DEFAULT_MAX_FLOWS, diffPaths } from './diff-paths.js';
@@ -35,7 +36,10 @@ export interface DiffOptions {
 
 const ORDER: ServiceSource[] = ['cilium-bpf', 'cilium-dbg', 'kube-proxy-iptables', 'kube-proxy-nftables', 'ipvs'];
 
-function info(side: DiffSideInput, ctx: TraceContext, frontends: number): DiffSideInfo {
+/** What the parts of a diff that trace nothing need of a side. */
+export type SideView = Pick<TraceContext, 'state' | 'dp'>;
+
+function info(side: DiffSideInput, ctx: SideView, frontends: number): DiffSideInfo {
   const layers = ORDER.filter((l) => side.services.some((e) => e.source === l));
   const out: DiffSideInfo = { source: side.source, node: side.state.node.name, layers, frontends, cilium: {} };
   if (ctx.dp.ciliumVersion.known) out.cilium.version = ctx.dp.ciliumVersion.value;
@@ -51,12 +55,14 @@ const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
  * show apply. Pure: the same inputs give the same diff.
  */
 export function diffNodes(before: DiffSideInput, after: DiffSideInput, opts: DiffOptions = {}): Diff {
-  const bctx = opts.contexts?.before ?? createTraceContext(before.state, before.services);
-  const actx = opts.contexts?.after ?? createTraceContext(after.state, after.services);
+  // the routing index is the costly part of a trace context on a large node: built only when flows are traced
+  const maxFlows = opts.maxFlows ?? DEFAULT_MAX_FLOWS;
+  const bview: SideView = opts.contexts?.before ?? { state: before.state, dp: deriveDatapath(before.state) };
+  const aview: SideView = opts.contexts?.after ?? { state: after.state, dp: deriveDatapath(after.state) };
   const services = diffServices(before, after);
   const leftovers = findLeftovers(before, after);
-  const paths = diffPaths(before, after, bctx, actx, services, opts.maxFlows ?? DEFAULT_MAX_FLOWS);
-  const behaviour = behaviourChanges(before, after, bctx, actx, services);
+  const paths = maxFlows > 0 ? diffPaths(before, after, opts.contexts?.before ?? createTraceContext(before.state, before.services), opts.contexts?.after ?? createTraceContext(after.state, after.services), services, maxFlows) : { flows: [], candidates: 0, sampled: false, note: 'paths not traced (--max-flows 0)' };
+  const behaviour = behaviourChanges(before, after, bview, aview, services);
   const warnings: Warning[] = [];
   for (const [label, s] of [['before', before], ['after', after]] as const) for (const w of s.warnings) warnings.push({ ...w, message: `${label}: ${w.message}` });
   if (!after.services.some((e) => isCilium(e.source))) warnings.push({ code: 'no-cilium-services', message: 'after: no Cilium Service source (LB maps, cilium-dbg service list / bpf lb list): the after node shows no kube-proxy replacement' });
@@ -91,8 +97,8 @@ export function diffNodes(before: DiffSideInput, after: DiffSideInput, opts: Dif
   if (paths.note) pathsOut.note = paths.note;
   return {
     schemaVersion: 1,
-    before: info(before, bctx, svc.before),
-    after: info(after, actx, svc.after),
+    before: info(before, bview, svc.before),
+    after: info(after, aview, svc.after),
     summary: {
       verdict: regressions === 0 ? 'clean' : 'regressions',
       regressions,

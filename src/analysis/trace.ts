@@ -1,4 +1,4 @@
-import type { Address, Evidence, Family, Link, NodeState, Rule, Warning, WgDevice, WgPeer } from '../model/types.js';
+import type { Address, Evidence, Family, Link, NodeState, Route, Rule, Warning, WgDevice, WgPeer } from '../model/types.js';
 import type { Disposition, Flow, Hop, Trace, TraceEndpoint } from '../model/trace.js';
 import { familyOf, prefixContains, prefixLen } from '../model/addr.js';
 import { deriveDatapath, type CiliumProgramAttachment, type Datapath, type Fact } from './datapath.js';
@@ -182,19 +182,29 @@ function podCidrRouteFor(ctx: TraceContext, ip: string): { route: import('../mod
   return gw === undefined ? { route: ans.route } : { route: ans.route, gateway: gw };
 }
 
-function nodeRouteFor(ctx: TraceContext, ip: string) {
+// Per context: each node address (the gateway of a `podCIDR via node` route inside the native-routing
+// CIDR) and the first such route, in route order. Built once: with a million routes a linear search per
+// question made a trace with many candidate backends take minutes.
+const nodeRouteIndex = new WeakMap<TraceContext, Map<string, Route>>();
+
+function nodeRouteFor(ctx: TraceContext, ip: string): Route | undefined {
   const fam = familyOf(ip) as Family;
   const cidr = fam === 4 ? ctx.dp.nativeRoutingCidr.v4 : ctx.dp.nativeRoutingCidr.v6;
   if (!cidr.known) return undefined;
-  return ctx.state.routes.find(
-    (r) =>
-      r.family === fam &&
-      r.table === 254 &&
-      r.type === 'unicast' &&
-      r.nexthops.some((n) => n.gateway === ip) &&
-      prefixLen(r.dst) > 0 &&
-      prefixContains(cidr.value, r.dst.split('/')[0]!),
-  );
+  let index = nodeRouteIndex.get(ctx);
+  if (!index) {
+    index = new Map();
+    const v4 = ctx.dp.nativeRoutingCidr.v4;
+    const v6 = ctx.dp.nativeRoutingCidr.v6;
+    for (const r of ctx.state.routes) {
+      if (r.table !== 254 || r.type !== 'unicast' || prefixLen(r.dst) === 0) continue;
+      const c = r.family === 4 ? v4 : v6;
+      if (!c.known || !prefixContains(c.value, r.dst.split('/')[0]!)) continue;
+      for (const n of r.nexthops) if (n.gateway !== undefined && !index.has(`${r.family}|${n.gateway}`)) index.set(`${r.family}|${n.gateway}`, r);
+    }
+    nodeRouteIndex.set(ctx, index);
+  }
+  return index.get(`${fam}|${ip}`);
 }
 
 function isNodeAddress(ctx: TraceContext, ip: string): boolean {

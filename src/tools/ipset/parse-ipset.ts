@@ -73,6 +73,13 @@ export function parseIpset(text: string, probe: string): Parsed<IpSet[]> {
       recognised++;
       const [, key, value] = kv as unknown as [string, string, string];
       if (key === 'Name') {
+        if (value === '') {
+          // a listing cut right after `Name:`
+          w(n, 'ipset-no-name', 'a Name: line without a name; what follows is skipped');
+          current = undefined;
+          inMembers = false;
+          continue;
+        }
         if (sets.has(value)) w(n, 'ipset-duplicate', `set ${value} listed twice; the later one is kept`);
         current = newSet(value, '', '', line);
         current.membersListed = false;
