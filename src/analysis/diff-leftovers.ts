@@ -211,13 +211,16 @@ function ipvsLeftovers(after: DiffSideInput, ciliumFrontends: Map<string, Servic
   ];
 }
 
-function kubeIpvs0(after: DiffSideInput, ciliumFrontends: Map<string, ServiceEntry>): Leftover[] {
+function kubeIpvs0(before: DiffSideInput, after: DiffSideInput, ciliumFrontends: Map<string, ServiceEntry>): Leftover[] {
   const link = after.state.links.find((l) => l.name === 'kube-ipvs0');
   const addrs = after.state.addrs.filter((a) => a.ifname === 'kube-ipvs0');
   const routes = after.state.routes.filter((r) => r.type === 'local' && r.nexthops.some((n) => n.dev === 'kube-ipvs0'));
   if (!link && addrs.length === 0) return [];
   const served = new Set([...ciliumFrontends.values()].map((e) => e.frontend.address));
   const cil = addrs.filter((a) => served.has(a.local)).length;
+  // kube-proxy's IPVS mode rejected new connections to these addresses on ports it did not serve
+  const hasFilter = (s: DiffSideInput) => s.iptables.some(({ rules }) => rules.tables.some((t) => t.name === 'filter' && t.chains.some((c) => c.name === 'KUBE-IPVS-FILTER' && c.rules.length > 0)));
+  const guard = !hasFilter(before) ? '' : hasFilter(after) ? "; kube-proxy's KUBE-IPVS-FILTER still rejects new connections to their other ports" : "; KUBE-IPVS-FILTER, which rejected new connections to their other ports, is gone: every socket listening on all addresses answers on every ClusterIP";
   const evidence: Evidence[] = [...(link ? [link.source] : []), ...addrs.slice(0, 3).map((a) => a.source), ...routes.slice(0, 2).map((r) => r.source)];
   return [
     {
@@ -228,7 +231,7 @@ function kubeIpvs0(after: DiffSideInput, ciliumFrontends: Map<string, ServiceEnt
       regression: addrs.length > 0,
       breaks:
         addrs.length > 0
-          ? `${addrs.length} Service addresses are still the node's own (${routes.length || 'their'} \`local\` routes in table local): the kernel delivers to this node whatever Cilium does not translate for them — another port reaches a host process listening on 0.0.0.0 (sshd on ClusterIP:22), ICMP echo is answered, and a Service Cilium does not program is black-holed into the node instead of routed${cil ? `; ${cil} of them are frontends Cilium serves` : ''}`
+          ? `${addrs.length} Service addresses are still the node's own (${routes.length || 'their'} \`local\` routes in table local): the kernel delivers to this node whatever Cilium does not translate for them — another port reaches a host process listening on 0.0.0.0 (sshd on ClusterIP:22), ICMP echo is answered, and a Service Cilium does not program is black-holed into the node instead of routed${cil ? `; ${cil} of them are frontends Cilium serves` : ''}${guard}`
           : 'the dummy device is there but holds no address: no effect on packets',
       command: 'ip -br addr show dev kube-ipvs0; ip route show table local dev kube-ipvs0',
       cleanup: 'ip link delete kube-ipvs0',
@@ -328,5 +331,5 @@ export function findLeftovers(before: DiffSideInput, after: DiffSideInput): Left
     const k = frontendText(e.frontend.address, e.frontend.port, e.frontend.proto);
     if (!cilium.has(k) || e.source === 'cilium-bpf') cilium.set(k, e);
   }
-  return [...iptablesLeftovers(after, cilium), ...nftLeftovers(after), ...ipvsLeftovers(after, cilium), ...kubeIpvs0(after, cilium), ...ipsetLeftovers(after), ...conntrackLeftovers(before, after, cilium)];
+  return [...iptablesLeftovers(after, cilium), ...nftLeftovers(after), ...ipvsLeftovers(after, cilium), ...kubeIpvs0(before, after, cilium), ...ipsetLeftovers(after), ...conntrackLeftovers(before, after, cilium)];
 }

@@ -210,6 +210,26 @@ function layerSides(slot: Slot, ipsets: IpSet[] | undefined): FrontendSide[] {
   return sides;
 }
 
+/**
+ * kube-proxy serves a NodePort on every local address, from anywhere (`--dst-type LOCAL`, IPVS virtual servers
+ * on each address). Cilium's bpf_host looks the packet's own address up: from outside only its NodePort
+ * addresses answer; the surrogate `0.0.0.0:PORT` is used by socket-LB's wildcard lookup, for this node's sockets.
+ */
+function nodePortReach(s: Slot, b: FrontendSide, a: FrontendSide, as: Map<string, Slot>, before: DiffSideInput): ServiceChange | undefined {
+  if (b.type !== 'NodePort' || !isWildcard(s.address) || b.layers.every(isCilium) || !isCilium(a.owner)) return undefined;
+  const explicit = [...as.values()].filter((x) => x.port === s.port && !isWildcard(x.address) && x.entries.some((e) => isCilium(e.source) && e.type === 'NodePort')).map((x) => x.address);
+  const folded = [...new Set(s.entries.filter((e) => !isWildcard(e.frontend.address)).map((e) => e.frontend.address))];
+  const dev = (ip: string) => before.state.addrs.find((x) => x.local === ip)?.ifname;
+  const listed = folded.map((ip) => `${ip}${dev(ip) ? ` (${dev(ip)})` : ''}`).join(', ');
+  return {
+    field: 'reach',
+    before: `every local address${listed ? ` (${listed} too)` : ''}, from anywhere`,
+    after: `from outside on ${explicit.length ? explicit.join(', ') : "Cilium's NodePort addresses"} only; ${listed || 'other local addresses'} from this node's sockets`,
+    regression: false,
+    because: "Cilium's cil_from_netdev looks up the packet's own destination; only socket-LB falls back to the 0.0.0.0 entry",
+  };
+}
+
 /** Service parity: every frontend before, matched to the after side; added ones last. */
 export function diffServices(before: DiffSideInput, after: DiffSideInput): ServiceDiff[] {
   const bs = frontendSlots(before);
@@ -240,6 +260,8 @@ export function diffServices(before: DiffSideInput, after: DiffSideInput): Servi
     matched.add(m);
     const a = sideOf(m, after.ipsets);
     const changes = compare(bLayers, a, afterHasCilium);
+    const reach = nodePortReach(s, b, a, as, before);
+    if (reach) changes.push(reach);
     const regression = changes.some((c) => c.regression);
     const d: ServiceDiff = {
       ...base,

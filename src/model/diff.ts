@@ -35,7 +35,7 @@ export interface FrontendSide {
 export type ServiceStatus = 'unchanged' | 'changed' | 'added' | 'removed';
 
 export interface ServiceChange {
-  field: 'backends' | 'protocol' | 'affinity' | 'traffic-policy' | 'type' | 'owner';
+  field: 'backends' | 'protocol' | 'affinity' | 'traffic-policy' | 'type' | 'owner' | 'reach';
   before: string;
   after: string;
   regression: boolean;

@@ -4,14 +4,41 @@ import { painter, type RenderOptions } from './style.js';
 
 type Paint = ReturnType<typeof painter>;
 
-function table(head: string[], widths: number[], opts: RenderOptions): Table.Table {
-  return new Table({
+/** A table that wraps on words and breaks a word longer than its column (cli-table3 would cut it with `…`). */
+function table(head: string[], widths: number[], opts: RenderOptions): { push: (row: string[]) => void; toString: () => string } {
+  const t = new Table({
     head,
     style: { head: opts.color ? ['bold'] : [], border: opts.color ? ['grey'] : [] },
     wordWrap: true,
     wrapOnWordBoundary: true,
     colWidths: widths,
   });
+  return {
+    push: (row) => t.push(row.map((cell, i) => breakLong(cell, widths[i]! - 2))),
+    toString: () => t.toString(),
+  };
+}
+
+// eslint-disable-next-line no-control-regex
+const ANSI = /\u001b\[[0-9;]*m/g;
+
+function breakLong(cell: string, room: number): string {
+  if (room < 4) return cell;
+  return cell
+    .split('\n')
+    .map((line) =>
+      line
+        .split(' ')
+        .map((word) => {
+          const plain = word.replace(ANSI, '');
+          if (plain.length <= room || plain !== word) return word;
+          const parts: string[] = [];
+          for (let i = 0; i < word.length; i += room) parts.push(word.slice(i, i + room));
+          return parts.join('\n');
+        })
+        .join(' '),
+    )
+    .join('\n');
 }
 
 /** Column widths that fill `width`: the fixed ones as given, the last takes the rest. */
@@ -39,11 +66,12 @@ function ownerText(s: ServiceDiff): string {
   return b === a ? b : `${b} →\n${a}`;
 }
 
-function changeText(s: ServiceDiff): string {
+function changeText(s: ServiceDiff, verbose: boolean): string {
   if (s.status === 'unchanged') return s.before && s.after ? `${s.after.backends.length} backends, as before` : '';
   if (s.status === 'removed') return `no layer serves it after (had ${s.before?.backends.length ?? 0} backends${s.before?.chain ? `, ${s.before.chain}` : ''})`;
   if (s.status === 'added') return `new: ${s.after?.backends.length ?? 0} backends`;
-  return s.changes.map((c) => `${c.field}: ${c.before} → ${c.after}${c.because ? ` (${c.because})` : ''}`).join('\n');
+  // the reason of each change is in --verbose and --json; the table keeps to what changed
+  return s.changes.map((c) => `${c.field}: ${c.before} → ${c.after}${verbose && c.because ? ` (${c.because})` : ''}`).join('\n');
 }
 
 /** The path as hop kinds, the load-balancing hop named: `route → bpf → socket-lb(cil_sock4_connect) → … = delivered`. */
@@ -85,8 +113,8 @@ export function renderDiffText(d: Diff, opts: RenderOptions): string {
   out.push(c.bold(`Services`) + c.dim(` (${d.summary.services.unchanged} unchanged${opts.verbose || d.summary.services.unchanged === 0 ? '' : ', not listed: --verbose lists them'})`));
   if (listed.length) {
     const MAX = opts.verbose ? Infinity : 60;
-    const t = table(['FRONTEND', 'TYPE', 'SERVICE', 'STATUS', 'OWNER', 'CHANGE'], fit(w, [26, 14, 22, 11, 22]), opts);
-    for (const s of listed.slice(0, MAX)) t.push([s.frontend, s.type, s.name ?? '', statusWord(c, s), ownerText(s), changeText(s)]);
+    const t = table(['FRONTEND', 'TYPE', 'SERVICE', 'STATUS', 'OWNER', 'CHANGE'], fit(w, [24, 14, 22, 11, 21]), opts);
+    for (const s of listed.slice(0, MAX)) t.push([s.frontend, s.type, s.name ?? '', statusWord(c, s), ownerText(s), changeText(s, opts.verbose === true)]);
     out.push(t.toString());
     if (listed.length > MAX) out.push(c.dim(`  … ${listed.length - MAX} more frontends (--verbose, or --json)`));
   } else out.push('  every frontend served before is served after, the same way');

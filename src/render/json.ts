@@ -110,7 +110,7 @@ export const diffJsonSchema = z.object({
       owner: z.object({ before: serviceSource.nullable(), after: serviceSource.nullable() }),
       before: frontendSide.optional(),
       after: frontendSide.optional(),
-      changes: z.array(z.object({ field: z.enum(['backends', 'protocol', 'affinity', 'traffic-policy', 'type', 'owner']), before: z.string(), after: z.string(), regression: z.boolean(), because: z.string().optional() })),
+      changes: z.array(z.object({ field: z.enum(['backends', 'protocol', 'affinity', 'traffic-policy', 'type', 'owner', 'reach']), before: z.string(), after: z.string(), regression: z.boolean(), because: z.string().optional() })),
     }),
   ),
   leftovers: z.array(

@@ -53,12 +53,14 @@ describe('diff: Service parity', () => {
   it('a clean migration: every frontend served the same, owner kube-proxy → Cilium, NodePorts per node address', async () => {
     const d = diffNodes(side(await k1(), beforeServices()), side(await k1(), afterServices()));
     expect(d.services.map((s) => [s.frontend, s.status, s.owner.before, s.owner.after])).toEqual([
-      ['0.0.0.0:31940/TCP', 'unchanged', 'kube-proxy-iptables', 'cilium-bpf'],
+      ['0.0.0.0:31940/TCP', 'changed', 'kube-proxy-iptables', 'cilium-bpf'],
       ['172.18.0.2:31940/TCP', 'unchanged', 'kube-proxy-iptables', 'cilium-bpf'],
       ['10.96.0.10:53/UDP', 'unchanged', 'kube-proxy-iptables', 'cilium-bpf'],
     ]);
+    // kube-proxy's NodePort answered on every local address from anywhere; Cilium's from outside on its NodePort addresses
+    expect(d.services[0]!.changes).toEqual([expect.objectContaining({ field: 'reach', regression: false, after: "from outside on 172.18.0.2 only; other local addresses from this node's sockets" })]);
     expect(d.services.every((s) => !s.regression)).toBe(true);
-    expect(d.summary.services).toMatchObject({ before: 3, after: 3, unchanged: 3, removed: 0, regressions: 0 });
+    expect(d.summary.services).toMatchObject({ before: 3, after: 3, unchanged: 2, changed: 1, removed: 0, regressions: 0 });
     expect(d.leftovers).toEqual([]);
     expect(d.summary.verdict).toBe('clean');
     expect(d.summary.regressions).toBe(0);

@@ -3,6 +3,8 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirSource } from '../../src/collect/source.js';
 import { runDiff } from '../../src/commands/diff.js';
+import { loadNodeState } from '../../src/collect/load-state.js';
+import { nodeAddresses } from '../../src/analysis/diff-services.js';
 import { diffJsonSchema } from '../../src/render/json.js';
 import type { Diff } from '../../src/model/diff.js';
 
@@ -13,7 +15,7 @@ import type { Diff } from '../../src/model/diff.js';
 const dir = (pair: string, snap = '') => fileURLToPath(new URL(`../../fixtures/snapshots/${pair}/${snap}`, import.meta.url));
 const PAIRS = readdirSync(dir('')).filter((d) => d.startsWith('migrate-') && existsSync(`${dir(d)}/TOPOLOGY.md`));
 
-function table(pair: string): { snaps: string[]; rows: { frontend: string; sources: Record<string, string[]> }[] } {
+function table(pair: string): { snaps: string[]; rows: { frontend: string; type: string; sources: Record<string, string[]> }[] } {
   const md = readFileSync(`${dir(pair)}/TOPOLOGY.md`, 'utf8');
   const body = /<!-- services-table -->\n([\s\S]*?)<!-- \/services-table -->/.exec(md)![1]!;
   const cells = (l: string) => l.trim().replace(/^\||\|$/g, '').split('|').map((c) => c.trim());
@@ -21,7 +23,10 @@ function table(pair: string): { snaps: string[]; rows: { frontend: string; sourc
   const cols = cells(head!);
   const snaps = cols.slice(cols.indexOf('backends') + 1);
   const list = (c: string) => (c === '—' || c === '' ? [] : c.split(',').map((x) => x.trim()));
-  return { snaps, rows: lines.map((l) => ({ frontend: cells(l)[cols.indexOf('frontend')]!.replace(/`/g, ''), sources: Object.fromEntries(snaps.map((s) => [s, list(cells(l)[cols.indexOf(s)]!)])) })) };
+  return {
+    snaps,
+    rows: lines.map((l) => ({ frontend: cells(l)[cols.indexOf('frontend')]!.replace(/`/g, ''), type: cells(l)[cols.indexOf('type')]!, sources: Object.fromEntries(snaps.map((s) => [s, list(cells(l)[cols.indexOf(s)]!)])) })),
+  };
 }
 
 const cache = new Map<string, Promise<{ diff: Diff; exitCode: number }>>();
@@ -50,10 +55,22 @@ describe.each(PAIRS)('netpath diff on %s', (pair) => {
 
     it('reports removed exactly the frontends the table says no layer serves after', async () => {
       const { diff: d } = await diff(pair, after);
-      const gone = served.filter((r) => r.sources[after]!.length === 0).map((r) => r.frontend).sort();
+      const nodeAddrs = new Set(nodeAddresses((await loadNodeState(dirSource(dir(pair, 'before'))))).map((a) => a.local));
+      // a NodePort on an address clients outside do not use (IPVS on cilium_host) is compared as `0.0.0.0:PORT`,
+      // whose `reach` change names that address
+      const folded = (r: { frontend: string; type: string }) => r.type === 'NodePort' && !r.frontend.startsWith('0.0.0.0:') && !nodeAddrs.has(r.frontend.split(':')[0]!);
+      const gone = served.filter((r) => r.sources[after]!.length === 0 && !folded(r)).map((r) => r.frontend).sort();
       const removed = d.services.filter((s) => s.status === 'removed').map((s) => s.frontend).sort();
       expect(removed).toEqual(gone);
-      for (const r of served) expect(d.services.some((s) => s.frontend === r.frontend), r.frontend).toBe(true);
+      for (const r of served) {
+        if (!folded(r)) {
+          expect(d.services.some((s) => s.frontend === r.frontend), r.frontend).toBe(true);
+          continue;
+        }
+        const [addr, rest] = [r.frontend.split(':')[0]!, r.frontend.slice(r.frontend.indexOf(':') + 1)];
+        const any = d.services.find((s) => s.frontend === `0.0.0.0:${rest}`)!;
+        expect(any.changes.find((c) => c.field === 'reach')?.before, r.frontend).toContain(addr);
+      }
       for (const s of d.services.filter((x) => x.status === 'removed')) expect(s.regression).toBe(true);
     });
 
@@ -92,7 +109,11 @@ describe('netpath diff on migrate-iptables, as its TOPOLOGY.md describes it', ()
     const { diff: d } = await diff(pair, 'after');
     const sticky = d.services.find((s) => s.frontend === '10.96.88.30:8443/TCP')!;
     expect(sticky.changes).toEqual([expect.objectContaining({ field: 'affinity', before: 'None', after: 'ClientIP 10800s', regression: false })]);
-    expect(d.services.find((s) => s.frontend === '0.0.0.0:31940/TCP')).toMatchObject({ status: 'unchanged', owner: { before: 'kube-proxy-iptables', after: 'cilium-bpf' } });
+    const any = d.services.find((s) => s.frontend === '0.0.0.0:31940/TCP')!;
+    expect(any).toMatchObject({ status: 'changed', regression: false, owner: { before: 'kube-proxy-iptables', after: 'cilium-bpf' } });
+    expect(any.changes).toEqual([expect.objectContaining({ field: 'reach', before: 'every local address, from anywhere', regression: false })]);
+    expect(any.changes[0]!.after).toMatch(/^from outside on 172\.18\.0\.2 only/);
+    expect(d.services.find((s) => s.frontend === '172.18.0.2:31940/TCP')).toMatchObject({ status: 'unchanged', owner: { before: 'kube-proxy-iptables', after: 'cilium-bpf' } });
     expect(d.services.find((s) => s.frontend === '172.18.0.2:30417/TCP')!.after!.trafficPolicy).toBe('Local');
     expect(d.behaviour.map((b) => b.code).sort()).toEqual(['client-source-address', 'external-clusterip', 'host-routing', 'masquerade', 'socket-lb']);
     expect(d.leftovers).toEqual([]);
@@ -115,5 +136,40 @@ describe('netpath diff on migrate-iptables, as its TOPOLOGY.md describes it', ()
     // the two connections made after the switch carry no NAT and are not counted
     expect(ct.evidence.some((e) => /dst=10\.244\.1\.57 sport=\d+ dport=53 src=10\.244\.1\.57/.test(e.text))).toBe(false);
     expect(ct.breaks).toMatch(/1 of these frontends Cilium does not program/);
+  });
+});
+
+describe('netpath diff on migrate-nft and migrate-ipvs, as their TOPOLOGY.md describe them', () => {
+  const nft = PAIRS.includes('migrate-nft') ? it : it.skip;
+  const ipvs = PAIRS.includes('migrate-ipvs') ? it : it.skip;
+
+  nft('nft before → after-broken: both kube-proxy tables live, stale conntrack; kubelet chains in the iptables-nft tables are not leftovers', async () => {
+    const { diff: d } = await diff('migrate-nft', 'after-broken');
+    expect(d.leftovers.filter((l) => l.actsOnPackets).map((l) => l.name).sort()).toEqual(['connections still NATed by kube-proxy', 'table ip kube-proxy', 'table ip6 kube-proxy']);
+    expect(d.leftovers.find((l) => l.name === 'table ip kube-proxy')!.command).toBe('nft list table ip kube-proxy');
+    expect(d.services.filter((s) => s.regression)).toEqual([]);
+    // the table still answers a ping to a ClusterIP with its reject: no ICMP change to report yet
+    expect(d.behaviour.map((b) => b.code)).not.toContain('icmp-echo');
+    const clean = (await diff('migrate-nft', 'after')).diff;
+    expect(clean.behaviour.find((b) => b.code === 'icmp-echo')!.title).toBe('ping to a ClusterIP no longer gets "port unreachable"');
+  });
+
+  ipvs('ipvs before → after-broken: kube-ipvs0 with its six VIPs and local routes, the IPVS table, inert ipsets; pings still answered', async () => {
+    const { diff: d } = await diff('migrate-ipvs', 'after-broken');
+    const dev = d.leftovers.find((l) => l.kind === 'kube-ipvs0')!;
+    expect(dev).toMatchObject({ actsOnPackets: true, regression: true, count: 6 });
+    expect(dev.breaks).toMatch(/6 `local` routes in table local/);
+    expect(dev.breaks).toMatch(/KUBE-IPVS-FILTER, which rejected new connections to their other ports, is gone/);
+    expect(dev.evidence.some((e) => e.probe === 'ip-route4' && /^local 10\.96\./.test(e.text))).toBe(true);
+    expect(d.leftovers.find((l) => l.kind === 'ipvs')).toMatchObject({ actsOnPackets: true, count: 11 });
+    expect(d.leftovers.find((l) => l.kind === 'ipset')).toMatchObject({ actsOnPackets: false, regression: false });
+    expect(d.leftovers.filter((l) => l.kind === 'iptables-chains' && l.actsOnPackets)).toEqual([]);
+    expect(d.behaviour.map((b) => b.code)).not.toContain('icmp-echo');
+    const clean = (await diff('migrate-ipvs', 'after')).diff;
+    expect(clean.behaviour.find((b) => b.code === 'icmp-echo')!.frontends).toHaveLength(6);
+    // IPVS persistence before, Cilium's affinity after: the same ClientIP 10800 s
+    const sticky = clean.services.find((s) => s.frontend === '10.96.88.30:8443/TCP')!;
+    expect(sticky.after!.affinity).toEqual({ enabled: true, timeoutSeconds: 10800 });
+    expect(sticky.changes.filter((c) => c.regression)).toEqual([]);
   });
 });
