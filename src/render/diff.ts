@@ -104,19 +104,19 @@ export function renderDiffText(d: Diff, opts: RenderOptions): string {
     out.push(c.red.bold('Regressions'));
     const shown = opts.verbose ? regs : regs.slice(0, 25);
     for (const r of shown) out.push(`  ${c.red('✗')} ${r}`);
-    if (shown.length < regs.length) out.push(`  … ${regs.length - shown.length} more (--verbose, or --json)`);
+    if (shown.length < regs.length) out.push(`  … ${regs.length - shown.length} more (--all, or --json)`);
   }
 
   // Services
   const listed = opts.verbose ? d.services : d.services.filter((s) => s.status !== 'unchanged');
   out.push('');
-  out.push(c.bold(`Services`) + c.dim(` (${d.summary.services.unchanged} unchanged${opts.verbose || d.summary.services.unchanged === 0 ? '' : ', not listed: --verbose lists them'})`));
+  out.push(c.bold(`Services`) + c.dim(` (${d.summary.services.unchanged} unchanged${opts.verbose || d.summary.services.unchanged === 0 ? '' : ', not listed: --all lists them'})`));
   if (listed.length) {
     const MAX = opts.verbose ? Infinity : 60;
     const t = table(['FRONTEND', 'TYPE', 'SERVICE', 'STATUS', 'OWNER', 'CHANGE'], fit(w, [24, 14, 22, 11, 21]), opts);
     for (const s of listed.slice(0, MAX)) t.push([s.frontend, s.type, s.name ?? '', statusWord(c, s), ownerText(s), changeText(s, opts.verbose === true)]);
     out.push(t.toString());
-    if (listed.length > MAX) out.push(c.dim(`  … ${listed.length - MAX} more frontends (--verbose, or --json)`));
+    if (listed.length > MAX) out.push(c.dim(`  … ${listed.length - MAX} more frontends (--all, or --json)`));
   } else out.push('  every frontend served before is served after, the same way');
 
   // Leftovers
@@ -134,7 +134,7 @@ export function renderDiffText(d: Diff, opts: RenderOptions): string {
   out.push(
     c.bold('Paths') +
       (d.paths.sampled ? c.yellow(` (sampled: ${d.paths.flows.length} of ${d.paths.candidates} flows traced)`) : c.dim(` (${d.paths.flows.length} flows traced)`)) +
-      c.dim(`: ${changedFlows.length} changed, ${d.paths.flows.length - changedFlows.length} the same${opts.verbose ? '' : ' (not listed: --verbose lists them)'}`),
+      c.dim(`: ${changedFlows.length} changed, ${d.paths.flows.length - changedFlows.length} the same${opts.verbose ? '' : ' (not listed: --all lists them)'}`),
   );
   const flows = opts.verbose ? d.paths.flows : changedFlows.slice(0, 20);
   if (flows.length) {
@@ -146,7 +146,7 @@ export function renderDiffText(d: Diff, opts: RenderOptions): string {
     }
     out.push(t.toString());
     const left = (opts.verbose ? d.paths.flows.length : changedFlows.length) - flows.length;
-    if (left > 0) out.push(c.dim(`  … ${left} more changed flows (--verbose, or --json)`));
+    if (left > 0) out.push(c.dim(`  … ${left} more changed flows (--all, or --json)`));
   }
   if (d.paths.note) out.push(...wrap(d.paths.note, w - 4).map((l) => c.dim(`  ${l}`)));
 

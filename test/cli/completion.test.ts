@@ -62,7 +62,7 @@ describe('netpath completion', () => {
   };
 
   it('bash completes commands, subcommands, options, -o formats, --proto, shells and paths', () => {
-    expect(complete('')).toEqual(['trace', 'svc', 'snapshot', 'commands', 'completion', 'man', 'help']);
+    expect(complete('')).toEqual(['trace', 'svc', 'diff', 'snapshot', 'commands', 'completion', 'man', 'help']);
     expect(complete('tr')).toEqual(['trace']);
     expect(complete('svc ')).toEqual(['lookup']);
     expect(complete('trace -o ')).toEqual(formatsFor('trace', 'journey'));

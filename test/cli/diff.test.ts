@@ -81,6 +81,14 @@ describe('netpath diff (CLI)', () => {
     }
   });
 
+  it('-q prints the verdict line only, with the same exit code; --all lists the unchanged frontends too', async () => {
+    const q = await run(['diff', K1SVC, K1SVC, '-q']);
+    expect(q).toEqual({ code: 0, out: 'CLEAN — clean migration: no regression\n', err: '' });
+    const all = await run(['diff', K1SVC, K1SVC, '--all', '--no-color']);
+    expect(all.out).toMatch(/│ 10\.96\.0\.10:53\/ANY\s+│ ClusterIP/);
+    expect((await run(['diff', K1SVC, K1SVC, '--no-color'])).out).not.toMatch(/│ 10\.96\.0\.10:53\/ANY/);
+  });
+
   it('an after snapshot with kube-proxy rules left is caught: leftovers that act on packets, exit 1', async () => {
     const after = tmp();
     try {
