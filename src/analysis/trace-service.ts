@@ -29,7 +29,7 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
     // kube-proxy programs a NodePort for every local address (`--dst-type LOCAL`, the nodeport-ips set): its
     // frontend is 0.0.0.0:PORT, which a packet to this node's address hits
     const any = familyOf(flow.dst) === 6 ? '::' : '0.0.0.0';
-    all = lookupServices(ctx.services.filter((e) => e.source === 'kube-proxy-iptables' || e.source === 'kube-proxy-nftables'), { kind: 'address', address: any, port: flow.dport }).frontends.filter((f) => f.type === 'NodePort');
+    all = lookupServices(ctx.services.filter((e) => e.source === 'kube-proxy-iptables' || e.source === 'kube-proxy-nftables'), { kind: 'address', address: any, port: flow.dport }, { kubeProxyReplacement: ctx.dp.kubeProxyReplacement }).frontends.filter((f) => f.type === 'NodePort');
   }
   const views = byProto(all);
   if (views.length === 0) return undefined;

@@ -4,9 +4,9 @@ import type { Diff } from '../model/diff.js';
 import type { Warning } from '../model/types.js';
 import { loadNodeState, REQUIRED_PROBES } from '../collect/load-state.js';
 import { loadServices } from '../collect/load-services.js';
-import { openSnapshot, type ProbeSource } from '../collect/source.js';
+import { openSnapshot, streamProbe, type ProbeSource } from '../collect/source.js';
 import { parseIpset, type IpSet } from '../tools/ipset/index.js';
-import { scanConntrackText } from '../tools/conntrack/index.js';
+import { scanConntrack } from '../tools/conntrack/index.js';
 
 const MAX_CT_ENTRIES = 50_000;
 
@@ -55,13 +55,13 @@ export async function loadDiffSide(source: ProbeSource, label: SideLabel): Promi
   } catch (e) {
     warnings.push({ code: 'probe-unreadable', message: `ipset: ${msg(e)}`, source: 'ipset' });
   }
-  // only entries with destination NAT matter (connections kube-proxy translated); the scanner drops the rest unparsed
+  // only entries with destination NAT matter (connections kube-proxy translated): streamed, the rest dropped unparsed
   const conntrack: NonNullable<DiffSideInput['conntrack']> = [];
   for (const id of ['conntrack4', 'conntrack6']) {
     try {
-      const got = await source.read(id);
-      if (!got) continue;
-      const r = scanConntrackText(got.text, { nat: 'dnat' }, { probe: id, maxEntries: MAX_CT_ENTRIES });
+      const st = await streamProbe(source, id);
+      if (!st) continue;
+      const r = await scanConntrack(st.chunks, { nat: 'dnat' }, { probe: id, maxEntries: MAX_CT_ENTRIES });
       conntrack.push({ probe: id, entries: r.entries, cut: r.cut });
       warnings.push(...r.warnings.slice(0, 5));
       if (r.cut) warnings.push({ code: 'conntrack-cut', message: `${id}: more than ${MAX_CT_ENTRIES} NATed entries; the rest were not read`, source: id });
