@@ -83,30 +83,36 @@ export class CtAddrs {
   }
 }
 
-function num(s: string, max: number): number | undefined {
-  if (!/^\d{1,10}$/.test(s)) return undefined;
-  const n = Number(s);
-  return n <= max ? n : undefined;
+/** Decimal digits only, at most `len` of them, value at most `max`; undefined otherwise. */
+function digits(s: string, len: number, max: number): number | undefined {
+  const n = s.length;
+  if (n === 0 || n > len) return undefined;
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return undefined;
+    v = v * 10 + c;
+  }
+  return v <= max ? v : undefined;
 }
+const num = (s: string, max: number) => digits(s, 10, max);
+const counter = (s: string) => digits(s, 20, Number.MAX_SAFE_INTEGER);
 
-function counter(s: string): number | undefined {
-  if (!/^\d{1,20}$/.test(s)) return undefined;
-  const n = Number(s);
-  return Number.isSafeInteger(n) ? n : undefined;
-}
+// any whitespace but the plain space conntrack prints
+const ODD_SPACE = /[^\S ]/;
 
 /** Whitespace-separated words; `[start=Sun Nov 22 11:10:37 2026]` stays one word. */
 function words(line: string): string[] {
-  const raw = line.split(/\s+/);
+  const raw = ODD_SPACE.test(line) ? line.split(/\s+/) : line.split(' ');
   const out: string[] = [];
   for (let i = 0; i < raw.length; i++) {
     let w = raw[i]!;
     if (w === '') continue;
-    if (w.startsWith('[') && !w.endsWith(']')) {
+    if (w.charCodeAt(0) === 91 /* [ */ && !w.endsWith(']')) {
       let j = i + 1;
       while (j < raw.length && !raw[j]!.endsWith(']')) j++;
       if (j < raw.length) {
-        w = raw.slice(i, j + 1).join(' ');
+        w = raw.slice(i, j + 1).filter((x) => x !== '').join(' ');
         i = j;
       }
     }
@@ -121,22 +127,21 @@ export type LineResult =
   | { kind: 'summary'; count?: number; message: string }
   | { kind: 'skip'; why: string };
 
-interface TupleBuild {
-  t: Partial<CtTuple>;
-}
+const skip = (why: string): LineResult => ({ kind: 'skip', why });
 
 /** One line of conntrack output (already without CR/ANSI). */
 export function parseConntrackLine(raw: string, lineNo: number, probe: string, addrs: CtAddrs = new CtAddrs()): LineResult {
   const line = raw.trim();
   if (line === '') return { kind: 'blank' };
-  const sm = SUMMARY.exec(line);
-  if (sm) {
-    const n = /^(\d+) flow entries have been shown\.?$/.exec(sm[1]!.trim());
-    return n ? { kind: 'summary', count: Number(n[1]), message: line } : { kind: 'summary', message: line };
+  if (line.startsWith('conntrack v')) {
+    const sm = SUMMARY.exec(line);
+    if (sm) {
+      const n = /^(\d+) flow entries have been shown\.?$/.exec(sm[1]!.trim());
+      return n ? { kind: 'summary', count: Number(n[1]), message: line } : { kind: 'summary', message: line };
+    }
   }
   const w = words(line);
   let i = 0;
-  const skip = (why: string): LineResult => ({ kind: 'skip', why });
   if (/^\[(NEW|UPDATE|DESTROY)\]$/.test(w[0]!)) return skip('an event (conntrack -E), not a table entry');
   let l3: Family | undefined;
   if (w[0] === 'ipv4' || w[0] === 'ipv6' || (w[0] === 'unknown' && w[2] !== undefined && /^[a-z]/.test(w[2]))) {
@@ -160,123 +165,185 @@ export function parseConntrackLine(raw: string, lineNo: number, probe: string, a
   let state: string | undefined;
   if (w[i] !== undefined && /^[A-Z][A-Z_0-9]*$/.test(w[i]!)) state = w[i++];
 
-  const tuples: TupleBuild[] = [];
-  let cur: TupleBuild | undefined;
-  let meta = false;
-  const flags: CtFlag[] = [];
-  const e: Partial<ConntrackEntry> = {};
   const portProto = PORT_PROTOS.has(proto);
   const icmp = ICMP_PROTOS.has(proto);
+  const tuples: CtTuple[] = [];
+  let cur: CtTuple | undefined;
+  let meta = false;
+  const flags: CtFlag[] = [];
+  let mark: number | undefined;
+  let secmark: number | undefined;
+  let secctx: string | undefined;
+  let zone: number | undefined;
+  let deltaTime: number | undefined;
+  let start: string | undefined;
+  let stop: string | undefined;
+  let helper: string | undefined;
+  let labels: string[] | undefined;
+  let use: number | undefined;
+  let id: number | undefined;
   for (; i < w.length; i++) {
     const tok = w[i]!;
-    const flag = FLAG_TOKENS[tok];
-    if (flag !== undefined) {
-      if (flags.includes(flag)) return skip(`${tok} twice`);
-      // [UNREPLIED] sits between the tuples; the others after the reply
-      if (flag === 'UNREPLIED' ? tuples.length !== 1 : tuples.length !== 2) return skip(`${tok} out of place`);
-      if (flag !== 'UNREPLIED') meta = true;
-      flags.push(flag);
-      continue;
-    }
-    const ts = /^\[(start|stop)=(.+)\]$/.exec(tok);
-    if (ts) {
-      meta = true;
-      e[ts[1] as 'start' | 'stop'] = ts[2]!;
-      continue;
+    if (tok.charCodeAt(0) === 91 /* [ */) {
+      const flag = FLAG_TOKENS[tok];
+      if (flag !== undefined) {
+        if (flags.includes(flag)) return skip(`${tok} twice`);
+        // [UNREPLIED] sits between the tuples; the others after the reply
+        if (flag === 'UNREPLIED' ? tuples.length !== 1 : tuples.length !== 2) return skip(`${tok} out of place`);
+        if (flag !== 'UNREPLIED') meta = true;
+        flags.push(flag);
+        continue;
+      }
+      const ts = /^\[(start|stop)=(.+)\]$/.exec(tok);
+      if (ts) {
+        meta = true;
+        if (ts[1] === 'start') start = ts[2]!;
+        else stop = ts[2]!;
+        continue;
+      }
     }
     const eq = tok.indexOf('=');
     if (eq <= 0) return skip(`unexpected word ${JSON.stringify(tok.slice(0, 40))}`);
     const key = tok.slice(0, eq);
     const val = tok.slice(eq + 1);
-    if (key === 'src') {
-      if (meta || tuples.length === 2) return skip('more than two tuples');
-      const a = addrs.get(val);
-      if (typeof a === 'string') return skip(`src ${a}`);
-      cur = { t: { src: a.ip } };
-      tuples.push(cur);
-      continue;
-    }
-    if (key === 'id' && (meta || !cur || !icmp || cur.t.id !== undefined)) {
-      // the entry id of `-o id` comes last; an ICMP tuple's own id comes after type and code
-      const v = num(val, 0xffffffff);
-      if (v === undefined || e.id !== undefined) return skip(`id=${val.slice(0, 20)}`);
-      e.id = v;
-      meta = true;
-      continue;
-    }
-    if (key === 'dst' || TUPLE_NUM_KEYS.has(key)) {
-      if (!cur || meta) return skip(`${key}= outside a tuple`);
-      if (key in cur.t) return skip(`${key}= twice in a tuple`);
-      if (key === 'dst') {
+    switch (key) {
+      case 'src': {
+        if (meta || tuples.length === 2) return skip('more than two tuples');
+        const a = addrs.get(val);
+        if (typeof a === 'string') return skip(`src ${a}`);
+        cur = { src: a.ip, dst: '' };
+        tuples.push(cur);
+        continue;
+      }
+      case 'dst': {
+        if (!cur || meta) return skip('dst= outside a tuple');
+        if (cur.dst !== '') return skip('dst= twice in a tuple');
         const a = addrs.get(val);
         if (typeof a === 'string') return skip(`dst ${a}`);
-        cur.t.dst = a.ip;
+        cur.dst = a.ip;
         continue;
       }
-      if ((key === 'sport' || key === 'dport') && !portProto) return skip(`${key}= in a ${proto} entry`);
-      if ((key === 'type' || key === 'code' || key === 'id') && !icmp) return skip(`${key}= in a ${proto} entry`);
-      if ((key === 'srckey' || key === 'dstkey') && proto !== 'gre') return skip(`${key}= in a ${proto} entry`);
-      let v: number | undefined;
-      if (key === 'srckey' || key === 'dstkey') v = /^0x[0-9a-f]{1,8}$/i.test(val) ? parseInt(val, 16) : undefined;
-      else if (key === 'packets' || key === 'bytes') v = counter(val);
-      else v = num(val, key === 'type' || key === 'code' ? 255 : 65535);
-      if (v === undefined) return skip(`${key}=${val.slice(0, 24)} is not a valid number`);
-      cur.t[key as 'sport'] = v;
-      continue;
-    }
-    if (key === 'zone-orig' || key === 'zone-reply') {
-      const idx = key === 'zone-orig' ? 0 : 1;
-      const v = num(val, 65535);
-      if (meta || tuples.length !== idx + 1 || v === undefined || tuples[idx]!.t.zone !== undefined) return skip(`${key}=${val.slice(0, 20)} out of place or not a zone`);
-      tuples[idx]!.t.zone = v;
-      continue;
-    }
-    if (META_KEYS.has(key)) {
-      if (tuples.length !== 2) return skip(`${key}= before the reply tuple`);
-      meta = true;
-      const field = key === 'delta-time' ? 'deltaTime' : (key as 'mark');
-      if (e[field] !== undefined) return skip(`${key}= twice`);
-      if (key === 'secctx' || key === 'helper') {
-        e[key] = val;
+      case 'id':
+        // the entry id of `-o id` comes last; an ICMP tuple's own id comes after type and code
+        if (meta || !cur || !icmp || cur.id !== undefined) {
+          const v = num(val, 0xffffffff);
+          if (v === undefined || id !== undefined) return skip(`id=${val.slice(0, 20)}`);
+          id = v;
+          meta = true;
+          continue;
+        }
+      // falls through: the ICMP id of the current tuple
+      case 'sport':
+      case 'dport':
+      case 'type':
+      case 'code':
+      case 'srckey':
+      case 'dstkey':
+      case 'packets':
+      case 'bytes': {
+        if (!cur || meta) return skip(`${key}= outside a tuple`);
+        if (cur[key] !== undefined) return skip(`${key}= twice in a tuple`);
+        if ((key === 'sport' || key === 'dport') && !portProto) return skip(`${key}= in a ${proto} entry`);
+        if ((key === 'type' || key === 'code' || key === 'id') && !icmp) return skip(`${key}= in a ${proto} entry`);
+        if ((key === 'srckey' || key === 'dstkey') && proto !== 'gre') return skip(`${key}= in a ${proto} entry`);
+        let v: number | undefined;
+        if (key === 'srckey' || key === 'dstkey') v = /^0x[0-9a-f]{1,8}$/i.test(val) ? parseInt(val, 16) : undefined;
+        else if (key === 'packets' || key === 'bytes') v = counter(val);
+        else v = num(val, key === 'type' || key === 'code' ? 255 : 65535);
+        if (v === undefined) return skip(`${key}=${val.slice(0, 24)} is not a valid number`);
+        cur[key] = v;
         continue;
       }
-      if (key === 'labels') {
-        e.labels = val === '' ? [] : val.split(',');
+      case 'zone-orig':
+      case 'zone-reply': {
+        const idx = key === 'zone-orig' ? 0 : 1;
+        const v = num(val, 65535);
+        if (meta || tuples.length !== idx + 1 || v === undefined || tuples[idx]!.zone !== undefined) return skip(`${key}=${val.slice(0, 20)} out of place or not a zone`);
+        tuples[idx]!.zone = v;
         continue;
       }
-      const v = key === 'delta-time' ? counter(val) : num(val, key === 'zone' ? 65535 : 0xffffffff);
-      if (v === undefined) return skip(`${key}=${val.slice(0, 24)} is not a valid number`);
-      (e as Record<string, number>)[field] = v;
-      continue;
+      case 'secctx':
+      case 'helper':
+      case 'labels':
+        if (tuples.length !== 2) return skip(`${key}= before the reply tuple`);
+        meta = true;
+        if (key === 'secctx') {
+          if (secctx !== undefined) return skip(`${key}= twice`);
+          secctx = val;
+        } else if (key === 'helper') {
+          if (helper !== undefined) return skip(`${key}= twice`);
+          helper = val;
+        } else {
+          if (labels !== undefined) return skip(`${key}= twice`);
+          labels = val === '' ? [] : val.split(',');
+        }
+        continue;
+      case 'mark':
+      case 'secmark':
+      case 'zone':
+      case 'delta-time':
+      case 'use': {
+        if (tuples.length !== 2) return skip(`${key}= before the reply tuple`);
+        meta = true;
+        const v = key === 'delta-time' ? counter(val) : num(val, key === 'zone' ? 65535 : 0xffffffff);
+        if (v === undefined) return skip(`${key}=${val.slice(0, 24)} is not a valid number`);
+        const twice = () => skip(`${key}= twice`);
+        if (key === 'mark') {
+          if (mark !== undefined) return twice();
+          mark = v;
+        } else if (key === 'secmark') {
+          if (secmark !== undefined) return twice();
+          secmark = v;
+        } else if (key === 'zone') {
+          if (zone !== undefined) return twice();
+          zone = v;
+        } else if (key === 'delta-time') {
+          if (deltaTime !== undefined) return twice();
+          deltaTime = v;
+        } else {
+          if (use !== undefined) return twice();
+          use = v;
+        }
+        continue;
+      }
+      default:
+        return skip(`unknown field ${JSON.stringify(key.slice(0, 30))}`);
     }
-    return skip(`unknown field ${JSON.stringify(key.slice(0, 30))}`);
   }
   if (tuples.length !== 2) return skip(tuples.length === 0 ? 'no tuple (src=... dst=...)' : 'no reply tuple');
-  const [o, r] = [tuples[0]!.t, tuples[1]!.t];
+  const o = tuples[0]!;
+  const r = tuples[1]!;
   for (const [name, t] of [['original', o], ['reply', r]] as const) {
-    if (t.dst === undefined) return skip(`${name} tuple without dst=`);
+    if (t.dst === '') return skip(`${name} tuple without dst=`);
     if (portProto && (t.sport === undefined || t.dport === undefined)) return skip(`${name} ${proto} tuple without sport=/dport=`);
     if (icmp && (t.type === undefined || t.code === undefined || t.id === undefined)) return skip(`${name} ${proto} tuple without type=/code=/id=`);
   }
-  const fam: Family = o.src!.includes(':') ? 6 : 4;
-  const fams = [o.src!, o.dst!, r.src!, r.dst!].map((a) => (a.includes(':') ? 6 : 4));
-  if (fams.some((f) => f !== fam)) return skip('addresses of both families in one entry');
+  const fam: Family = o.src.includes(':') ? 6 : 4;
+  if ((o.dst.includes(':') ? 6 : 4) !== fam || (r.src.includes(':') ? 6 : 4) !== fam || (r.dst.includes(':') ? 6 : 4) !== fam) return skip('addresses of both families in one entry');
   if (l3 !== undefined && l3 !== fam) return skip(`ipv${l3} entry with IPv${fam} addresses`);
   if ((proto === 'icmp' && fam !== 4) || (proto === 'icmpv6' && fam !== 6)) return skip(`${proto} with IPv${fam} addresses`);
-  const entry: ConntrackEntry = {
-    family: fam,
-    proto,
-    protonum: pnum,
-    ...(timeout !== undefined ? { timeout } : {}),
-    ...(state !== undefined ? { state } : {}),
-    orig: o as CtTuple,
-    reply: r as CtTuple,
-    flags,
-    ...e,
-    ...natOf({ proto, orig: o as CtTuple, reply: r as CtTuple }),
-    line: lineNo,
-    source: ev(probe, line),
-  };
+  const entry = { family: fam, proto, protonum: pnum } as ConntrackEntry;
+  if (timeout !== undefined) entry.timeout = timeout;
+  if (state !== undefined) entry.state = state;
+  entry.orig = o;
+  entry.reply = r;
+  entry.flags = flags;
+  if (mark !== undefined) entry.mark = mark;
+  if (secmark !== undefined) entry.secmark = secmark;
+  if (secctx !== undefined) entry.secctx = secctx;
+  if (zone !== undefined) entry.zone = zone;
+  if (deltaTime !== undefined) entry.deltaTime = deltaTime;
+  if (start !== undefined) entry.start = start;
+  if (stop !== undefined) entry.stop = stop;
+  if (helper !== undefined) entry.helper = helper;
+  if (labels !== undefined) entry.labels = labels;
+  if (use !== undefined) entry.use = use;
+  if (id !== undefined) entry.id = id;
+  const nat = natOf({ proto, orig: o, reply: r });
+  entry.dnat = nat.dnat;
+  entry.snat = nat.snat;
+  entry.line = lineNo;
+  entry.source = ev(probe, line);
   return { kind: 'entry', entry };
 }
 

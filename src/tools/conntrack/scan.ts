@@ -135,6 +135,7 @@ const MAX_LINE = 1 << 20;
  */
 export class ConntrackScanner {
   private carry: Buffer = Buffer.alloc(0);
+  /** the query's address (or port) text as it can appear in a line: `=10.0.0.1`, `port=80` */
   private readonly needles: Buffer[];
   private readonly addr: string | undefined;
   private readonly addrs = new CtAddrs();
@@ -165,8 +166,8 @@ export class ConntrackScanner {
       texts.push(`=${this.addr}`);
       if (this.addr.includes(':') && ntopV6(this.addr) !== this.addr) texts.push(`=${ntopV6(this.addr)}`);
     } else if (q.port !== undefined) texts.push(`port=${q.port}`);
-    // summary lines carry no tuple; find them too
-    this.needles = texts.length ? [...texts, 'conntrack v'].map((t) => Buffer.from(t)) : [];
+    // one search pass per spelling; the summary line is not searched for (its count only matters unfiltered)
+    this.needles = texts.map((t) => Buffer.from(t));
     this.readAll = this.needles.length === 0;
   }
 
@@ -179,6 +180,17 @@ export class ConntrackScanner {
       if (nl < 0) return;
       this.dropping = false;
       c = c.subarray(nl + 1);
+    }
+    if (this.carry.length) {
+      // finish the line the last chunk cut, without copying the whole new chunk
+      const nl = c.indexOf(NL);
+      if (nl >= 0) {
+        const line = Buffer.concat([this.carry, c.subarray(0, nl + 1)]);
+        this.carry = Buffer.alloc(0);
+        this.region(line, line.length, true);
+        if (this.done) return;
+        c = c.subarray(nl + 1);
+      }
     }
     const buf = this.carry.length ? Buffer.concat([this.carry, c]) : c;
     const last = buf.lastIndexOf(NL);
@@ -230,15 +242,23 @@ export class ConntrackScanner {
     }
     let pos = 0;
     let counted = 0;
-    const firsts = this.needles.map((n) => buf.indexOf(n, 0));
+    const needles = this.needles;
+    const firsts = needles.map((n) => buf.indexOf(n, 0));
     while (pos < end && !this.done) {
       let hit = -1;
       for (let k = 0; k < firsts.length; k++) {
-        if (firsts[k]! >= 0 && firsts[k]! < pos) firsts[k] = buf.indexOf(this.needles[k]!, pos);
+        if (firsts[k]! >= 0 && firsts[k]! < pos) firsts[k] = buf.indexOf(needles[k]!, pos);
         const f = firsts[k]!;
         if (f >= 0 && f < end && (hit < 0 || f < hit)) hit = f;
       }
       if (hit < 0) break;
+      // `=10.0.0.1` inside `=10.0.0.12`, `port=80` inside `port=8080`: a longer word, another value
+      let k = 0;
+      while (firsts[k] !== hit) k++;
+      if (extendsWord(buf[hit + needles[k]!.length])) {
+        pos = hit + 1;
+        continue;
+      }
       const ls = hit === 0 ? 0 : buf.lastIndexOf(NL, hit - 1) + 1;
       let le = buf.indexOf(NL, hit);
       if (le < 0 || le > end) le = end;
@@ -277,17 +297,33 @@ export class ConntrackScanner {
   }
 }
 
+/** A byte that continues an address or a number: [0-9A-Fa-f:.] */
+function extendsWord(b: number | undefined): boolean {
+  if (b === undefined) return false;
+  return (b >= 48 && b <= 58) || b === 46 || (b >= 65 && b <= 70) || (b >= 97 && b <= 102);
+}
+
 function noFilter(q: ConntrackQuery): boolean {
   return q.address === undefined && q.port === undefined && q.proto === undefined && q.family === undefined && q.nat === undefined;
 }
 
-function countNl(buf: Buffer, from: number, to: number): number {
+/** Newlines in buf[from, to): four bytes at a time (a call per newline costs more than the scan). */
+export function countNl(buf: Buffer, from: number, to: number): number {
   let n = 0;
-  let i = buf.indexOf(NL, from);
-  while (i >= 0 && i < to) {
-    n++;
-    i = buf.indexOf(NL, i + 1);
+  let i = from;
+  while (i < to && (buf.byteOffset + i) % 4 !== 0) if (buf[i++] === NL) n++;
+  const words = (to - i) >> 2;
+  if (words > 0) {
+    const w32 = new Uint32Array(buf.buffer, buf.byteOffset + i, words);
+    for (let k = 0; k < words; k++) {
+      const x = w32[k]! ^ 0x0a0a0a0a;
+      // high bit of each byte that is zero, exactly (no borrow between bytes)
+      const z = ~(((x & 0x7f7f7f7f) + 0x7f7f7f7f) | x | 0x7f7f7f7f);
+      if (z !== 0) n += Math.imul((z >>> 7) & 0x01010101, 0x01010101) >>> 24;
+    }
+    i += words << 2;
   }
+  while (i < to) if (buf[i++] === NL) n++;
   return n;
 }
 
