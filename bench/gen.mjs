@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Deterministic large snapshot for `npm run bench`: node k1 of fixtures/snapshots/kind-v4 plus
 // 1,000,000 IPv4 + 200,000 IPv6 routes in several tables with policy rules, 10,000 Services x 10
-// backends as Cilium v1.17 LB map dumps (bpftool -j) and as kube-proxy iptables-save rules, 500 pods.
+// backends as Cilium v1.17 LB map dumps (bpftool -j) and as kube-proxy iptables-save rules, 500 pods,
+// and 1,000,000 conntrack entries (gen-conntrack.mjs).
 // Record shapes are copied from the real captures in fixtures/ (ip -j -d route, ip -j rule,
 // bpftool -j map dump, iptables-save v1.8.9); only addresses, names and counts vary.
 //
@@ -10,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeConntrack } from './gen-conntrack.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
@@ -263,6 +265,8 @@ const clusterIp = (i) => `10.96.${(i >> 8) & 255}.${i & 255}`;
 const backendIp = (i, j) => podIp((i * 10 + j) % COUNTS.pods);
 const backendPort = (i) => 8000 + (i % 1000);
 const svcName = (i) => ({ ns: `ns${i % 50}`, name: `svc${i}`, port: 'http' });
+/** address shapes shared with gen-conntrack.mjs */
+export const SHAPES = { podIp, clusterIp, backendIp, backendPort };
 
 // kube-proxy: KUBE-SVC-/KUBE-SEP- suffix = first 16 chars of base32(sha256(...)), as kube-proxy names them
 const B32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
@@ -380,6 +384,7 @@ export async function generate(out = OUT) {
   writePods(out, meta);
   await writeLbMaps(out, meta);
   await writeIptables(join(out, 'iptables-save.txt'));
+  meta.conntrack = await writeConntrack(join(out, 'conntrack4.txt'), { ...SHAPES, pods: meta.pods, services: COUNTS.services, backendsPerService: COUNTS.backendsPerService }, { lines: Math.round(1_000_000 * SCALE), seed: SEED });
   meta.query = { svc: `${clusterIp(4242 % COUNTS.services)}:80/tcp`, podSrc: '10.244.1.12', remotePod: '10.244.2.7', outside: meta.v4Probes[meta.v4Probes.length >> 1] };
   writeFileSync(join(out, 'manifest.json'), JSON.stringify({ schemaVersion: 1, node: 'k1-bench', kernel: '6.18.44-fc-v669', generatedBy: 'bench/gen.mjs', seed: SEED }, null, 2) + '\n');
   writeFileSync(join(dirname(out), `${basenameOf(out)}.meta.json`), JSON.stringify(meta) + '\n');

@@ -28,6 +28,11 @@ if (!existsSync(join(SNAP, 'manifest.json')) || !existsSync(META)) {
   const g = spawnSync(process.execPath, [join(here, 'gen.mjs'), SNAP, '--scale', SCALE], { stdio: 'inherit' });
   if (g.status !== 0) process.exit(g.status ?? 1);
 }
+if (!existsSync(join(SNAP, 'conntrack4.txt'))) {
+  // generated before the conntrack table was part of the snapshot
+  const g = spawnSync(process.execPath, [join(here, 'gen-conntrack.mjs'), SNAP, META], { stdio: 'inherit' });
+  if (g.status !== 0) process.exit(g.status ?? 1);
+}
 const meta = JSON.parse(readFileSync(META, 'utf8'));
 
 /** One run of a command: wall time from here, peak RSS from /usr/bin/time -v or the node hook. */
@@ -99,6 +104,12 @@ if (hasJq) {
   }
 } else console.log('  jq: not installed, skipped');
 bench('grep -c KUBE-SEP iptables-save.txt', 'grep', ['-c', 'KUBE-SEP', join(SNAP, 'iptables-save.txt')]);
+// conntrack (1,000,000 entries): the filtered scan netpath does per trace, next to grep on the same file
+const ct = join(SNAP, 'conntrack4.txt');
+bench(`conntrack scan for ${meta.conntrack.tracedPod}`, process.execPath, [join(here, 'ct-scan.mjs'), ct, meta.conntrack.tracedPod]);
+bench(`grep -c -w -F ${meta.conntrack.tracedPod} conntrack4.txt`, 'grep', ['-c', '-w', '-F', meta.conntrack.tracedPod, ct]);
+bench('conntrack scan --nat dnat (every line)', process.execPath, [join(here, 'ct-scan.mjs'), ct, '--nat', 'dnat']);
+bench('trace pod→Service, conntrack pins the backend', process.execPath, [cli, 'trace', meta.conntrack.tracedPod, meta.conntrack.tracedSvc, '--port', '80', '--sport', '50000', '--snapshot', SNAP, '--no-color']);
 
 const lk = once(process.execPath, [join(here, 'lookups.mjs'), SNAP, META, '1000000']);
 let lookups;
