@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { writeTarGz } from '../../src/collect/tar-write.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,6 +79,28 @@ describe('netpath diff (CLI)', () => {
       expect(y.out).toMatch(/^schemaVersion: 1$/m);
     } finally {
       rmSync(before, { recursive: true, force: true });
+    }
+  });
+
+  it('a side may be a .tar.gz snapshot (as netpath snapshot writes it)', async () => {
+    const d = tmp();
+    try {
+      const files = new Map<string, Buffer>();
+      const base = join(root, 'fixtures/snapshots/migrate-iptables/before');
+      const walk = (rel: string) => {
+        for (const n of readdirSync(join(base, rel))) {
+          const r = rel ? `${rel}/${n}` : n;
+          if (statSync(join(base, r)).isDirectory()) walk(r);
+          else files.set(r, readFileSync(join(base, r)));
+        }
+      };
+      walk('');
+      const tgz = join(d, 'before.tar.gz');
+      writeFileSync(tgz, writeTarGz(files, 'before'));
+      const r = await run(['diff', tgz, join(root, 'fixtures/snapshots/migrate-iptables/after'), '-q']);
+      expect(r).toEqual({ code: 0, out: 'CLEAN — clean migration: no regression\n', err: '' });
+    } finally {
+      rmSync(d, { recursive: true, force: true });
     }
   });
 
