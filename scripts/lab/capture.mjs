@@ -1,7 +1,7 @@
 // Captures one lab node into a snapshot directory with netpath's own captureSnapshot, every probe
 // run through a prefix (`ip netns exec <node>` by default; NETPATH_PREFIX overrides it, e.g.
 // `nsenter -t PID -m -n` for a node whose wireguard-go socket lives in a private mount namespace).
-// The allow-list applies to each probe's own argv. Needs `npx tsc -p tsconfig.json` first.
+// The allow-list applies to each probe's own argv. Needs `npm run build` first.
 import { rmSync } from 'node:fs';
 import { createLiveRunner } from '../../dist/exec/live.js';
 import { captureSnapshot } from '../../dist/collect/capture.js';

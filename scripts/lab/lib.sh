@@ -91,7 +91,7 @@ sock_hooks_down() {
 # the capture runs netpath's own code from dist/ (other engineers' files may still fail to type-check;
 # tsc writes dist/ all the same)
 build_netpath() {
-  (cd "$HERE/../.." && npx tsc -p tsconfig.json >/dev/null) || echo "tsc reported errors; using the dist/ it wrote" >&2
+  (cd "$HERE/../.." && npm run -s build >/dev/null) || echo "build reported errors; using the dist/ it wrote" >&2
 }
 
 capture() {

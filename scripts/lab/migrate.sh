@@ -362,7 +362,7 @@ run() {
 
 mounts
 build_bpf
-(cd "$ROOT" && npx tsc -p tsconfig.json >/dev/null) || echo "tsc reported errors; using the dist/ it wrote" >&2
+(cd "$ROOT" && npm run -s build >/dev/null) || echo "build reported errors; using the dist/ it wrote" >&2
 topology
 run
 echo "captured into $OUT"
