@@ -123,6 +123,7 @@ const FORMATS: OutputFormat[] = [
       render: {
         trace: async (t) => (await import('./diagram/index.js')).renderTraceDiagram(t, name),
         journey: async (j) => (await import('./diagram/index.js')).renderJourneyDiagram(j, name),
+        diff: async (d) => (await import('./diagram/index.js')).renderDiffDiagram(d, name),
       },
     }),
   ),

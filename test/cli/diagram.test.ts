@@ -60,3 +60,22 @@ describe('netpath trace -o mermaid|dot|svg', () => {
     expect(r.err).toMatch(/--json and -o mermaid exclude each other/);
   });
 });
+
+describe('netpath diff -o mermaid|dot|svg', () => {
+  const pair = (s: string) => fx(`migrate-iptables/${s}`);
+  it('each format on stdout with the diff exit code (0 clean, 1 regressions)', async () => {
+    for (const [after, exit] of [['after', 0], ['after-broken', 1]] as const) {
+      const m = await run(['diff', pair('before'), pair(after), '-o', 'mermaid']);
+      expect(m.code).toBe(exit);
+      expect(badMermaidLines(m.out)).toEqual([]);
+      expect(m.out).toMatch(/subgraph g0\["before · /);
+      const d = await run(['diff', pair('before'), pair(after), '-o', 'dot']);
+      expect(d.code).toBe(exit);
+      expect(() => tokenizeDot(d.out)).not.toThrow();
+      const s = await run(['diff', pair('before'), pair(after), '-o', 'svg']);
+      expect(s.code).toBe(exit);
+      const texts = findAll(parseXml(s.out), 'text').map(textOf);
+      expect(texts.some((t) => t.startsWith('after · '))).toBe(true);
+    }
+  });
+});

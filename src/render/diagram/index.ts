@@ -1,5 +1,7 @@
 import type { Trace } from '../../model/trace.js';
 import type { Journey } from '../../commands/trace-cluster.js';
+import type { Diff } from '../../model/diff.js';
+import { diffDiagram } from './diff.js';
 import { journeyDiagram, traceDiagram, type Diagram } from './model.js';
 import { renderMermaid } from './mermaid.js';
 import { renderDot } from './dot.js';
@@ -18,4 +20,8 @@ export function renderTraceDiagram(t: Trace, format: DiagramFormat): string {
 
 export function renderJourneyDiagram(j: Journey, format: DiagramFormat): string {
   return renderDiagram(journeyDiagram(j), format);
+}
+
+export function renderDiffDiagram(d: Diff, format: DiagramFormat): string {
+  return renderDiagram(diffDiagram(d), format);
 }

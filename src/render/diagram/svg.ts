@@ -114,12 +114,17 @@ export function renderSvg(d: Diagram): string {
   let x = MARGIN;
   let top = TITLE_H + MARGIN;
   const perBand = d.columnsPerBand ?? Infinity;
-  colIds.forEach((cid, ci) => {
-    if (ci > 0 && ci % perBand === 0) {
-      // a new band below the previous one; its columns were made equally tall when it ended
-      top = Math.max(...columns.slice(ci - perBand).map((c) => c.bottom)) + COL_GAP / 2;
-      x = MARGIN;
+  const nestedOf = (p: Placed): string[] => {
+    const out: string[] = [];
+    let g = p.node.group ? groupById.get(p.node.group) : undefined;
+    while (g && g.parent) {
+      out.push(g.id);
+      g = groupById.get(g.parent);
     }
+    return out;
+  };
+  // rows and lanes of every column first: the columns of a band share their row heights
+  const prep = colIds.map((cid, ci) => {
     const members = d.nodes.filter((n) => topOf(n.group) === cid);
     const main = members.filter((n) => !n.branchOf);
     const cells2 = new Set<string>();
@@ -144,7 +149,34 @@ export function renderSvg(d: Diagram): string {
       const lines = n.lines.map(clean);
       ps.push({ node: n, col: ci, lane, row, lines, x: 0, y: 0, ...nodeSize(lines) });
     }
-    const rows = Math.max(0, ...ps.map((p) => p.row + 1));
+    const rows0 = Math.max(0, ...ps.map((p) => p.row + 1));
+    const firstRow = new Map<string, number>();
+    const lastRow = new Map<string, number>();
+    for (const p of ps) for (const g of nestedOf(p)) {
+      firstRow.set(g, Math.min(firstRow.get(g) ?? Infinity, p.row));
+      lastRow.set(g, Math.max(lastRow.get(g) ?? -1, p.row));
+    }
+    // the gap above each row holds the end of groups, the label of the edge into the row and headers of groups starting there
+    const gaps: { total: number; labelAt: number }[] = [];
+    const heights: number[] = [];
+    for (let r = 0; r < rows0; r++) {
+      const starts = [...firstRow.values()].filter((v) => v === r).length;
+      const ends = r > 0 ? [...lastRow.values()].filter((v) => v === r - 1).length : 0;
+      const mainHere = ps.find((p) => p.lane === 0 && p.row === r);
+      const e = mainHere ? incoming.get(mainHere.node.id) : undefined;
+      const lbl = e && r > 0 ? edgeLabelLines(e.label) : [];
+      gaps.push({ labelAt: ends * GROUP_PAD + 6, total: ends * GROUP_PAD + ROW_GAP + (lbl.length ? lbl.length * EDGE_LINE + 8 : 0) + starts * (GROUP_HEAD + GROUP_PAD) });
+      heights.push(Math.max(0, ...ps.filter((p) => p.row === r).map((p) => p.h)));
+    }
+    return { ps, rows: rows0, gaps, heights };
+  });
+  colIds.forEach((cid, ci) => {
+    if (ci > 0 && ci % perBand === 0) {
+      // a new band below the previous one; its columns were made equally tall when it ended
+      top = Math.max(...columns.slice(ci - perBand).map((c) => c.bottom)) + COL_GAP / 2;
+      x = MARGIN;
+    }
+    const { ps, rows, gaps, heights } = prep[ci]!;
     const lanes = Math.max(1, ...ps.map((p) => p.lane + 1));
     // lane 0 must hold its nodes and, right of the arrow, the labels of the edges between them
     let lane0 = Math.max(0, ...ps.filter((p) => p.lane === 0).map((p) => p.w));
@@ -165,39 +197,21 @@ export function renderSvg(d: Diagram): string {
     if (lastMain && out) tails.set(lastMain.node.id, tail);
     w = Math.max(w, headW, 2 * COL_PAD + lane0 / 2 + 8 + labelWidth(tail));
 
-    // vertical: each row's height, and the gap above it (edge label, headers of groups starting there)
-    const nestedOf = (p: Placed): string[] => {
-      const out2: string[] = [];
-      let g = p.node.group ? groupById.get(p.node.group) : undefined;
-      while (g && g.parent) {
-        out2.push(g.id);
-        g = groupById.get(g.parent);
-      }
-      return out2;
-    };
-    const firstRow = new Map<string, number>();
-    const lastRow = new Map<string, number>();
-    for (const p of ps) for (const g of nestedOf(p)) {
-      firstRow.set(g, Math.min(firstRow.get(g) ?? Infinity, p.row));
-      lastRow.set(g, Math.max(lastRow.get(g) ?? -1, p.row));
-    }
+    // vertical: rows of the columns of one band share heights and gaps, so pinned rows line up across them
+    const band0 = Number.isFinite(perBand) ? Math.floor(ci / perBand) * perBand : ci;
+    const mates = Number.isFinite(perBand) ? prep.slice(band0, band0 + perBand) : [prep[ci]!];
     let y = top + COL_HEAD;
     const rowTop: number[] = [];
     const rowH: number[] = [];
     const labelTop: number[] = [];
     for (let r = 0; r < rows; r++) {
-      const starts = [...firstRow.entries()].filter(([, v]) => v === r).length;
-      const ends = r > 0 ? [...lastRow.entries()].filter(([, v]) => v === r - 1).length : 0;
-      const mainHere = ps.find((p) => p.lane === 0 && p.row === r);
-      const e = mainHere ? incoming.get(mainHere.node.id) : undefined;
-      const lbl = e && r > 0 ? edgeLabelLines(e.label) : [];
-      y += ends * GROUP_PAD;
-      labelTop[r] = y + 6;
-      y += ROW_GAP + (lbl.length ? lbl.length * EDGE_LINE + 8 : 0) + starts * (GROUP_HEAD + GROUP_PAD);
+      labelTop[r] = y + gaps[r]!.labelAt;
+      y += Math.max(...mates.map((m) => m.gaps[r]?.total ?? 0));
       rowTop[r] = y;
-      rowH[r] = Math.max(0, ...ps.filter((p) => p.row === r).map((p) => p.h));
+      rowH[r] = Math.max(...mates.map((m) => m.heights[r] ?? 0));
       y += rowH[r]!;
     }
+    void heights;
     const lane0Center = x + COL_PAD + lane0 / 2;
     for (const p of ps) {
       let lx = x + COL_PAD;
