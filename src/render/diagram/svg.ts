@@ -112,7 +112,8 @@ export function renderSvg(d: Diagram): string {
   const laneLefts = new Map<number, number[]>();
   const tails = new Map<string, string[]>(); // last node of a column → label of its edge to the next column
   let x = MARGIN;
-  let top = TITLE_H + MARGIN;
+  const titleLines = wrap(clean(d.title), 120, 2);
+  let top = TITLE_H + MARGIN + (titleLines.length - 1) * 19;
   const perBand = d.columnsPerBand ?? Infinity;
   const nestedOf = (p: Placed): string[] => {
     const out: string[] = [];
@@ -238,7 +239,6 @@ export function renderSvg(d: Diagram): string {
   const replies = d.edges.filter((e) => e.betweenGroups);
   const notesY = maxBottom + (replies.length ? 24 + replies.length * 22 : 0) + 16;
   const notes = d.notes.flatMap((n) => wrap(clean(n), 110, 3));
-  const titleLines = wrap(clean(d.title), 120, 2);
   const right = Math.max(0, ...columns.map((c) => c.x + c.w));
   const width = Math.ceil(Math.max(right + MARGIN, MARGIN * 2 + Math.max(...titleLines.map(cells)) * 16 * 0.62, ...notes.map((n) => MARGIN * 2 + cells(n) * 12 * 0.62)));
   const height = Math.ceil(notesY + notes.length * 16 + MARGIN);
