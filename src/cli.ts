@@ -3,6 +3,7 @@ import { describeError, exitCodeFor, EXIT, UsageError } from './errors.js';
 import { loggingSource, openSnapshot, type ProbeSource } from './collect/source.js';
 import { runTrace } from './commands/trace.js';
 import { chooseFormat, formatsFor, renderOutput, type OutputFormat, type OutputKind, type Outputs } from './render/output.js';
+import { safeText } from './render/terminal-safe.js';
 import { describeAllowList } from './exec/allowlist.js';
 import type { Runner } from './exec/runner.js';
 import { BUILD_INFO } from './build-info.js';
@@ -150,7 +151,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
       return EXIT.usage;
     }
-    io.stderr(`netpath: ${describeError(err)}\n`);
+    io.stderr(`netpath: ${safeText(describeError(err))}\n`);
     return exitCodeFor(err);
   }
 }
@@ -174,7 +175,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
       if (g().quiet && g().verbose) throw new UsageError('--quiet and --verbose exclude each other');
     });
   const g = () => program.opts<{ quiet?: boolean; verbose?: boolean }>();
-  const log: ProbeLog = (line) => io.stderr(`netpath: ${line}\n`);
+  const log: ProbeLog = (line) => io.stderr(`netpath: ${safeText(line)}\n`);
   /** every runner netpath hands a probe to goes through here, so --verbose sees them all */
   const probeRunner = (r: Runner, prefix: readonly string[] = []): Runner => (g().verbose ? loggingRunner(r, log, prefix) : r);
 
@@ -276,7 +277,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
       const so = sourceOpts();
       const live = async (): Promise<ProbeSource> => sourceFor({ ...(o.exec !== undefined ? { exec: o.exec } : {}) }, io, so);
       const warn = (w: string) => {
-        if (!so.quiet) io.stderr(`netpath: warning: ${w}\n`);
+        if (!so.quiet) io.stderr(`netpath: warning: ${safeText(String(w))}\n`);
       };
       const side = async (spec: string, label: 'before' | 'after') => {
         const src = await openSide(spec, label, live, warn);
@@ -374,7 +375,7 @@ async function sourceFor(
   }
   if (o.snapshot !== undefined) {
     const opened = await openSnapshot(o.snapshot);
-    if (!s.quiet) for (const w of opened.warnings) io.stderr(`netpath: warning: ${w}\n`);
+    if (!s.quiet) for (const w of opened.warnings) io.stderr(`netpath: warning: ${safeText(String(w))}\n`);
     return s.verbose ? loggingSource(opened.source, s.log) : opened.source;
   }
   if (!io.runner) throw new UsageError('live probing is not available in this build; use --snapshot');

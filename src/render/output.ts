@@ -4,6 +4,7 @@ import type { Journey } from '../commands/trace-cluster.js';
 import type { LookupResult } from '../analysis/services.js';
 import { UsageError } from '../errors.js';
 import type { RenderOptions } from './style.js';
+import { terminalSafe } from './terminal-safe.js';
 import { renderTraceText, resultLine } from './text.js';
 import { diffContract, traceContract } from './json.js';
 import type { Diff } from '../model/diff.js';
@@ -171,6 +172,9 @@ export async function renderOutput<K extends OutputKind>(format: OutputFormat, k
   if (!r) throw new UsageError(`-o ${format.name} cannot show ${kind} output; use one of ${formatsFor(kind).join('|')}`);
   const { quiet, ...ropts } = opts;
   const q = QUIET[kind] as Renderer<K> | undefined;
-  if (quiet && !format.machine && q) return q(value, ropts);
-  return r(value, format.machine ? { ...ropts, color: false } : ropts);
+  // machine formats escape on their own (JSON/YAML string escapes, each diagram format's label escaping)
+  if (format.machine) return r(value, { ...ropts, color: false });
+  const safe = terminalSafe(value);
+  if (quiet && q) return q(safe, ropts);
+  return r(safe, ropts);
 }
