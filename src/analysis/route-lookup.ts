@@ -22,7 +22,8 @@
  * dead (or linkdown with ignore_routes_with_linkdown) is passed over and shorter prefixes are tried.
  */
 import type { Address, Family, Link, NextHop, Route, RouteType, Rule } from '../model/types.js';
-import { PrefixTrie, parseV4Into, parseV6Into, prefixEqual } from './prefix-trie.js';
+import { ROUTE_TYPE_CODE, SLOT_SKIPPED, columnsFromRoutes, keyWords, mergeColumns, parsePrefixInto, parseV4At, parseV6At, type RouteColumns } from '../model/route-columns.js';
+import { PrefixIndex, sortByPrefix } from './prefix-index.js';
 
 export type RouteResult =
   | 'unicast'
@@ -122,7 +123,10 @@ export interface Fib {
 }
 
 export interface FibInput {
-  routes: Route[];
+  /** routes as objects (small tables, text input, tests) */
+  routes?: Route[];
+  /** routes held column-wise (a node's full tables): only the routes a lookup hits become objects */
+  columns?: RouteColumns[];
   rules: Rule[];
   links?: Link[];
   addrs?: Address[];
@@ -177,22 +181,22 @@ const SEL_SPORT = 64;
 const SEL_DPORT = 128;
 
 function parseAddr(family: Family, s: string, out: Uint32Array): boolean {
-  return family === 4 ? parseV4Into(s, out) : parseV6Into(s, out);
+  return family === 4 ? parseV4At(s, out, 0) : parseV6At(s, out, 0);
 }
 
 function parsePrefix(family: Family, p: string): { key: Uint32Array; len: number } | null {
-  const slash = p.indexOf('/');
-  const key = new Uint32Array(family === 4 ? 1 : 4);
-  if (!parseAddr(family, slash < 0 ? p : p.slice(0, slash), key)) return null;
-  const max = family === 4 ? 32 : 128;
-  let len = max;
-  if (slash >= 0) {
-    const t = p.slice(slash + 1);
-    if (!/^\d{1,3}$/.test(t)) return null;
-    len = Number(t);
-    if (len > max) return null;
-  }
-  return { key, len };
+  const key = new Uint32Array(keyWords(family));
+  const len = parsePrefixInto(family, p, key, 0);
+  return len < 0 ? null : { key, len };
+}
+
+/** True when the first len bits of a and b agree. */
+export function prefixEqual(a: Uint32Array, b: Uint32Array, len: number): boolean {
+  let i = 0;
+  for (; len >= 32; len -= 32, i++) if (a[i] !== b[i]) return false;
+  if (len === 0) return true;
+  const mask = (0xffffffff << (32 - len)) >>> 0;
+  return ((a[i]! ^ b[i]!) & mask) >>> 0 === 0;
 }
 
 const u32 = (n: number): number => n >>> 0;
@@ -200,21 +204,9 @@ const u32 = (n: number): number => n >>> 0;
 const ROUTE_ERR: Partial<Record<RouteType, Errno>> = { blackhole: 'EINVAL', unreachable: 'EHOSTUNREACH', prohibit: 'EACCES' };
 const RULE_ERR: Record<'blackhole' | 'unreachable' | 'prohibit', Errno> = { blackhole: 'EINVAL', unreachable: 'ENETUNREACH', prohibit: 'EACCES' };
 
-const TYPE_CODE: Record<RouteType, number> = {
-  unicast: 0,
-  local: 1,
-  broadcast: 2,
-  anycast: 3,
-  multicast: 4,
-  blackhole: 5,
-  unreachable: 6,
-  prohibit: 7,
-  throw: 8,
-  nat: 9,
-};
-const T_BLACKHOLE = 5;
-const T_THROW = 8;
-const T_NAT = 9;
+const T_BLACKHOLE = ROUTE_TYPE_CODE.blackhole;
+const T_THROW = ROUTE_TYPE_CODE.throw;
+const T_NAT = ROUTE_TYPE_CODE.nat;
 
 const EMPTY_NH: NextHop[] = [];
 
@@ -225,18 +217,19 @@ interface TableHit {
 }
 
 class FibImpl implements Fib {
-  private readonly routes: Route[] = [];
-  private next: Int32Array;
-  private metric: Float64Array;
-  private tos: Uint8Array;
-  private srcLen: Int16Array;
-  private typ: Uint8Array;
-  /** 1 when no next hop of the route carries dead/linkdown: usable() needs no flag reads */
-  private plain: Uint8Array;
+  /** route sources, one per family at most; a global route index is base[s] + slot */
+  private readonly segs: RouteColumns[] = [];
+  private readonly base: number[] = [];
+  private routesIndexed = 0;
+  // build-time per-route arrays (global index)
+  private next: Int32Array = new Int32Array(0);
+  private metric: Uint32Array = new Uint32Array(0);
+  private tos: Uint8Array = new Uint8Array(0);
+  private srcLen: Int16Array = new Int16Array(0);
   /** per route: [next same-prefix route, type | tos<<8 | plain<<16 | (srcLen+1)<<17] */
   private meta: Int32Array = new Int32Array(0);
   private readonly srcKeys = new Map<number, Uint32Array>();
-  private readonly tables: [Map<number, PrefixTrie>, Map<number, PrefixTrie>] = [new Map(), new Map()];
+  private readonly tables: [Map<number, PrefixIndex>, Map<number, PrefixIndex>] = [new Map(), new Map()];
   private readonly ruleSets: Record<Family, CompiledRule[]>;
   private readonly localV4: Set<number> | null;
   private readonly ignoreLinkdown: (family: Family, dev: string | undefined) => boolean;
@@ -251,28 +244,33 @@ class FibImpl implements Fib {
   private readonly ml = new Uint8Array(129);
 
   constructor(input: FibInput) {
-    const n = input.routes.length;
-    this.next = new Int32Array(n).fill(-1);
-    this.metric = new Float64Array(n);
-    this.tos = new Uint8Array(n);
-    this.srcLen = new Int16Array(n).fill(-1);
-    this.typ = new Uint8Array(n);
-    this.plain = new Uint8Array(n);
-    for (const r of input.routes) this.add(r);
-    for (const m of this.tables) for (const t of m.values()) t.freeze();
-    // one 8-byte record per route for the lookup path (separate arrays cost a cache miss each)
-    const cnt = this.routes.length;
-    this.meta = new Int32Array(cnt * 2);
-    for (let i = 0; i < cnt; i++) {
-      this.meta[i * 2] = this.next[i]!;
-      this.meta[i * 2 + 1] = this.typ[i]! | (this.tos[i]! << 8) | (this.plain[i]! << 16) | ((this.srcLen[i]! + 1) << 17);
+    const segs: RouteColumns[] = [...(input.columns ?? [])];
+    if (input.routes) {
+      for (const fam of [4, 6] as const) {
+        const c = columnsFromRoutes(input.routes, fam);
+        for (const r of c.invalid) this.warnings.push(`route "${r.source.text}": destination ${r.dst} is not an IPv${fam} prefix; ignored`);
+        if (c.count > 0) segs.push(c);
+      }
     }
+    let total = 0;
+    for (const fam of [4, 6] as const) {
+      const same = segs.filter((c) => c.family === fam);
+      if (same.length === 0) continue;
+      const c = mergeColumns(same);
+      this.segs.push(c);
+      this.base.push(total);
+      total += c.count;
+    }
+    this.next = new Int32Array(total).fill(-1);
+    this.metric = new Uint32Array(total);
+    this.tos = new Uint8Array(total);
+    this.srcLen = new Int16Array(total).fill(-1);
+    this.meta = new Int32Array(total * 2);
+    for (let s = 0; s < this.segs.length; s++) this.index(this.segs[s]!, this.base[s]!);
     this.next = new Int32Array(0);
-    this.metric = new Float64Array(0);
+    this.metric = new Uint32Array(0);
     this.tos = new Uint8Array(0);
     this.srcLen = new Int16Array(0);
-    this.typ = new Uint8Array(0);
-    this.plain = new Uint8Array(0);
 
     const linkNames = input.links ? new Set(input.links.map((l) => l.name)) : null;
     this.ruleSets = { 4: this.compileRules(4, input.rules, linkNames), 6: this.compileRules(6, input.rules, linkNames) };
@@ -280,7 +278,7 @@ class FibImpl implements Fib {
     if (input.addrs) {
       this.localV4 = new Set();
       const k = new Uint32Array(1);
-      for (const a of input.addrs) if (a.family === 4 && parseV4Into(a.local, k)) this.localV4.add(k[0]!);
+      for (const a of input.addrs) if (a.family === 4 && parseV4At(a.local, k, 0)) this.localV4.add(k[0]!);
     } else this.localV4 = null;
 
     const sys = input.sysctl ?? {};
@@ -295,7 +293,7 @@ class FibImpl implements Fib {
   }
 
   get routeCount(): number {
-    return this.routes.length;
+    return this.routesIndexed;
   }
 
   get indexBytes(): number {
@@ -304,45 +302,90 @@ class FibImpl implements Fib {
     return b;
   }
 
-  private add(r: Route): void {
-    const fam = r.family;
-    const p = parsePrefix(fam, r.dst);
-    if (!p) {
-      this.warnings.push(`route "${r.source.text}": destination ${r.dst} is not an IPv${fam} prefix; ignored`);
-      return;
+  /** The Route of a global index (built on first use by the column source). */
+  private route(g: number): Route {
+    const segs = this.segs;
+    let s = segs.length - 1;
+    while (this.base[s]! > g) s--;
+    return segs[s]!.route(g - this.base[s]!);
+  }
+
+  /** Indexes one column source: per table, prefixes sorted, same-prefix routes chained in kernel order. */
+  private index(c: RouteColumns, base: number): void {
+    const fam = c.family;
+    const words = keyWords(fam);
+    const byTable = new Map<number, number>();
+    for (let i = 0; i < c.count; i++) {
+      if (c.type[i] === SLOT_SKIPPED) continue;
+      const t = c.table[i]!;
+      byTable.set(t, (byTable.get(t) ?? 0) + 1);
     }
-    const idx = this.routes.length;
-    this.routes.push(r);
-    this.metric[idx] = r.metric ?? (fam === 6 ? 1024 : 0);
-    this.tos[idx] = r.tos ?? 0;
-    this.typ[idx] = TYPE_CODE[r.type] ?? T_NAT;
-    const bad = (f: string[] | undefined) => f !== undefined && (f.includes('dead') || f.includes('linkdown'));
-    this.plain[idx] = bad(r.flags) || r.nexthops.some((h) => bad(h.flags)) ? 0 : 1;
-    if (r.src !== undefined && fam === 6) {
-      const s = parsePrefix(6, r.src);
-      if (s && s.len > 0) {
-        this.srcLen[idx] = s.len;
-        this.srcKeys.set(idx, s.key);
+    const items = new Map<number, { at: number; list: Int32Array }>();
+    for (const [t, n] of byTable) items.set(t, { at: 0, list: new Int32Array(n) });
+    let last = -1;
+    let lastItems: { at: number; list: Int32Array } | undefined;
+    for (let i = 0; i < c.count; i++) {
+      const ty = c.type[i]!;
+      if (ty === SLOT_SKIPPED) continue;
+      const g = base + i;
+      const t = c.table[i]!;
+      if (t !== last) {
+        last = t;
+        lastItems = items.get(t);
       }
+      lastItems!.list[lastItems!.at++] = i;
+      this.metric[g] = c.metric[i]!;
+      this.tos[g] = c.tos[i]!;
+      if (c.hasSrc[i] === 1 && fam === 6) {
+        const sp = parsePrefix(6, c.route(i).src!);
+        if (sp && sp.len > 0) {
+          this.srcLen[g] = sp.len;
+          this.srcKeys.set(g, sp.key);
+        }
+      }
+      this.meta[g * 2 + 1] = ty | (c.tos[i]! << 8) | (c.plain[i]! << 16) | ((this.srcLen[g]! + 1) << 17);
+      this.routesIndexed++;
     }
     const tables = this.tables[fam === 4 ? 0 : 1];
-    let trie = tables.get(r.table);
-    if (!trie) tables.set(r.table, (trie = new PrefixTrie(fam === 4 ? 1 : 4)));
-    const head = trie.get(p.key, p.len);
-    if (head < 0) {
-      trie.set(p.key, p.len, idx);
-      return;
+    for (const [t, { list }] of items) {
+      const sorted = sortByPrefix(words, c.key, c.len, list);
+      // unique prefixes: key, length, and the head of the route chain
+      const keys = new Uint32Array(sorted.length * words);
+      const lens = new Uint8Array(sorted.length);
+      const heads = new Int32Array(sorted.length);
+      let m = -1;
+      let prev = -1;
+      for (let k = 0; k < sorted.length; k++) {
+        const i = sorted[k]!;
+        const g = base + i;
+        if (prev >= 0 && samePrefix(c.key, c.len, prev, i, words)) {
+          this.chain(heads, m, g);
+        } else {
+          m++;
+          for (let w = 0; w < words; w++) keys[m * words + w] = c.key[i * words + w]!;
+          lens[m] = c.len[i]!;
+          heads[m] = g;
+        }
+        prev = i;
+      }
+      m++;
+      tables.set(t, new PrefixIndex(words, keys.subarray(0, m * words), lens.subarray(0, m), heads.subarray(0, m)));
     }
-    // keep the same-prefix chain in the kernel's preference order; equal entries keep dump order
-    if (this.before(idx, head)) {
-      this.next[idx] = head;
-      trie.set(p.key, p.len, idx);
+    for (let i = 0; i < c.count; i++) if (c.type[i] !== SLOT_SKIPPED) this.meta[(base + i) * 2] = this.next[base + i]!;
+  }
+
+  /** Adds route g to the same-prefix chain at heads[m], in the kernel's preference order; equal entries keep dump order. */
+  private chain(heads: Int32Array, m: number, g: number): void {
+    const head = heads[m]!;
+    if (this.before(g, head)) {
+      this.next[g] = head;
+      heads[m] = g;
       return;
     }
     let cur = head;
-    while (this.next[cur]! >= 0 && !this.before(idx, this.next[cur]!)) cur = this.next[cur]!;
-    this.next[idx] = this.next[cur]!;
-    this.next[cur] = idx;
+    while (this.next[cur]! >= 0 && !this.before(g, this.next[cur]!)) cur = this.next[cur]!;
+    this.next[g] = this.next[cur]!;
+    this.next[cur] = g;
   }
 
   /** a is tried before b at the same destination prefix */
@@ -355,6 +398,7 @@ class FibImpl implements Fib {
     if (ta !== tb) return ta > tb;
     return this.metric[a]! < this.metric[b]!;
   }
+
 
   private compileRules(family: Family, all: Rule[], linkNames: Set<string> | null): CompiledRule[] {
     const given = all.filter((r) => r.family === family);
@@ -461,7 +505,7 @@ class FibImpl implements Fib {
 
   /** next hops the kernel may use: not dead, not linkdown when that is ignored, via the oif if one is given */
   private usable(family: Family, idx: number, q: RouteQuery): NextHop[] {
-    const r = this.routes[idx]!;
+    const r = this.route(idx);
     const nhs = r.nexthops;
     if (q.oif === undefined && ((this.meta[idx * 2 + 1]! >>> 16) & 1) === 1) return nhs;
     if (nhs.length === 1) return this.nhOk(family, nhs[0]!, nhs[0]!.flags ?? r.flags, q) ? nhs : [];
@@ -496,8 +540,8 @@ class FibImpl implements Fib {
         const ty = m & 0xff;
         if (ty >= T_BLACKHOLE) return { idx, len: this.ml[j]!, cands: EMPTY_NH };
         const cands = this.usable(family, idx, q);
-        if (cands.length === 0 && this.routes[idx]!.nexthops.length > 0) {
-          const r = this.routes[idx]!;
+        if (cands.length === 0 && this.route(idx).nexthops.length > 0) {
+          const r = this.route(idx);
           if (steps) steps.push({ kind: 'route-skip', text: `table ${tname(table)}: ${r.source.text}: no usable next hop (dead, linkdown ignored, or not via ${q.oif ?? 'the oif'})`, table, route: r });
           continue;
         }
@@ -580,7 +624,7 @@ class FibImpl implements Fib {
           if (steps) steps.push({ kind: 'table-miss', text: `table ${tname(table)}: no route matches ${q.dst}`, table });
           break;
         }
-        const route = this.routes[hit.idx]!;
+        const route = this.route(hit.idx);
         const ty = this.meta[hit.idx * 2 + 1]! & 0xff;
         if (ty === T_THROW) {
           if (steps) steps.push({ kind: 'throw', text: `table ${tname(table)}: ${route.source.text}: throw, continue with the next rule`, table, route });
@@ -704,6 +748,12 @@ class FibImpl implements Fib {
       d.notes.push('destinations in 0.0.0.0/8 are refused');
     }
   }
+}
+
+function samePrefix(key: Uint32Array, len: Uint8Array, a: number, b: number, words: number): boolean {
+  if (len[a] !== len[b]) return false;
+  for (let w = 0; w < words; w++) if (key[a * words + w] !== key[b * words + w]) return false;
+  return true;
 }
 
 export function buildFib(input: FibInput): Fib & { warnings: string[] } {

@@ -1,4 +1,5 @@
 import type { Address, Evidence, Family, Link, NodeState, Route, Rule } from '../model/types.js';
+import type { RouteColumns } from '../model/route-columns.js';
 import { buildFib, bpfFibQuery, fibLookupDivergence, type Fib, type RouteQuery as EngineQuery, type RouteResult as EngineResult } from './route-lookup.js';
 
 /**
@@ -48,13 +49,18 @@ export const tableName = (t: number): string => TABLE_NAMES[t] ?? String(t);
  * kernel-faithful engine in route-lookup.ts (checked against `ip route get` in test/kernel).
  */
 export function buildRouting(
-  routes: Route[],
+  routes: Route[] | RouteColumns[],
   rules: Rule[],
   ctx: Pick<NodeState, 'links' | 'addrs'> | { links: Link[]; addrs: Address[] },
   opts: { rulesKnown?: { 4: boolean; 6: boolean }; routesKnown?: { 4: boolean; 6: boolean } } = {},
 ): Routing {
-  const fib = buildFib({ routes, rules, links: ctx.links, addrs: ctx.addrs });
+  const input = isColumns(routes) ? { columns: routes } : { routes };
+  const fib = buildFib({ ...input, rules, links: ctx.links, addrs: ctx.addrs });
   return { lookup: (q) => lookup(fib, q, opts) };
+}
+
+function isColumns(r: Route[] | RouteColumns[]): r is RouteColumns[] {
+  return r.length > 0 && 'key' in r[0]!;
 }
 
 function toEngineQuery(q: RouteQuery): EngineQuery {

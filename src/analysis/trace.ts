@@ -1,4 +1,5 @@
 import type { Address, Evidence, Family, Link, NodeState, Route, Rule, Warning, WgDevice, WgPeer } from '../model/types.js';
+import { ROUTE_TYPE_CODE, parsePrefixInto } from '../model/route-columns.js';
 import type { Disposition, Flow, Hop, Trace, TraceEndpoint } from '../model/trace.js';
 import { familyOf, prefixContains, prefixLen } from '../model/addr.js';
 import { deriveDatapath, type CiliumProgramAttachment, type Datapath, type Fact } from './datapath.js';
@@ -22,7 +23,8 @@ export interface TraceContext {
 }
 
 export function createTraceContext(state: NodeState, services: ServiceEntry[] = []): TraceContext {
-  return { state, services, dp: deriveDatapath(state), routing: buildRouting(state.routes, state.rules, state, knownFamilies(state)), nsRouting: new Map() };
+  const routes = state.routeColumns ?? state.routes;
+  return { state, services, dp: deriveDatapath(state), routing: buildRouting(routes, state.rules, state, knownFamilies(state)), nsRouting: new Map() };
 }
 
 interface Builder {
@@ -194,17 +196,45 @@ function nodeRouteFor(ctx: TraceContext, ip: string): Route | undefined {
   let index = nodeRouteIndex.get(ctx);
   if (!index) {
     index = new Map();
-    const v4 = ctx.dp.nativeRoutingCidr.v4;
-    const v6 = ctx.dp.nativeRoutingCidr.v6;
-    for (const r of ctx.state.routes) {
-      if (r.table !== 254 || r.type !== 'unicast' || prefixLen(r.dst) === 0) continue;
-      const c = r.family === 4 ? v4 : v6;
-      if (!c.known || !prefixContains(c.value, r.dst.split('/')[0]!)) continue;
-      for (const n of r.nexthops) if (n.gateway !== undefined && !index.has(`${r.family}|${n.gateway}`)) index.set(`${r.family}|${n.gateway}`, r);
+    for (const f of [4, 6] as const) {
+      const c = f === 4 ? ctx.dp.nativeRoutingCidr.v4 : ctx.dp.nativeRoutingCidr.v6;
+      if (!c.known) continue;
+      for (const r of mainUnicastWithin(ctx.state, f, c.value))
+        for (const n of r.nexthops) if (n.gateway !== undefined && !index.has(`${r.family}|${n.gateway}`)) index.set(`${r.family}|${n.gateway}`, r);
     }
     nodeRouteIndex.set(ctx, index);
   }
   return index.get(`${fam}|${ip}`);
+}
+
+/** Main-table unicast routes (not default) whose destination lies in cidr, in dump order. */
+function mainUnicastWithin(state: NodeState, fam: Family, cidr: string): Route[] {
+  const want = (r: Route) => r.family === fam && r.table === 254 && r.type === 'unicast' && prefixLen(r.dst) > 0 && prefixContains(cidr, r.dst.split('/')[0]!);
+  if (!state.routeColumns) return state.routes.filter(want);
+  // columns: test the prefix on the words, build only the routes inside the CIDR
+  const words = fam === 4 ? 1 : 4;
+  const ck = new Uint32Array(words);
+  const clen = parsePrefixInto(fam, cidr, ck, 0);
+  const out: Route[] = [];
+  if (clen < 0) return out;
+  for (const c of state.routeColumns) {
+    if (c.family !== fam) continue;
+    for (let i = 0; i < c.count; i++) {
+      if (c.type[i] !== ROUTE_TYPE_CODE.unicast || c.table[i] !== 254 || c.len[i] === 0 || !keyWithin(c.key, i * words, ck, clen)) continue;
+      const r = c.route(i);
+      if (want(r)) out.push(r);
+    }
+  }
+  return out;
+}
+
+/** the address at key[at..] lies in the prefix ck/clen */
+function keyWithin(key: Uint32Array, at: number, ck: Uint32Array, clen: number): boolean {
+  for (let w = 0; clen > 0; w++, clen -= 32) {
+    const x = (key[at + w]! ^ ck[w]!) >>> 0;
+    if (clen >= 32 ? x !== 0 : x >>> (32 - clen) !== 0) return false;
+  }
+  return true;
 }
 
 function isNodeAddress(ctx: TraceContext, ip: string): boolean {

@@ -9,6 +9,8 @@ import { parseUname } from '../tools/uname/index.js';
 import { parseCiliumConfig, parseCiliumEndpoints, parseCiliumStatus } from '../tools/cilium/index.js';
 import { CILIUM_CGROUP_ROOT } from './probes.js';
 import type { ProbeSource } from './source.js';
+import { scanIpRouteJson } from '../tools/ip/route-scan.js';
+import { columnsFromRoutes, type RouteColumns } from '../model/route-columns.js';
 
 /** Probes a trace cannot do without: their absence makes the answer `unknown`. */
 export const REQUIRED_PROBES = ['ip-link', 'ip-addr', 'ip-route4', 'ip-route6'] as const;
@@ -18,12 +20,26 @@ interface ManifestLike {
   kernel?: unknown;
 }
 
+export interface LoadOptions {
+  /**
+   * 'columns': the node's route tables go to `state.routeColumns`, scanned from the bytes without
+   * building a Route per entry (a trace); 'objects' (default): `state.routes`, every route parsed.
+   */
+  routes?: 'objects' | 'columns';
+  /** outputs at least this large are scanned as bytes (tests lower it to cover small snapshots) */
+  scanMinBytes?: number;
+}
+
+/** Outputs smaller than this take the text path even for columns: the same result, nothing to gain. */
+const SCAN_MIN_BYTES = 64 * 1024;
+
 /**
  * Reads every probe the source has and parses it into one NodeState. Never throws for a bad or
  * missing probe: each is recorded in `state.sources` and `state.warnings`, and the rest stands.
  */
-export async function loadNodeState(source: ProbeSource): Promise<NodeState> {
+export async function loadNodeState(source: ProbeSource, opts: LoadOptions = {}): Promise<NodeState> {
   const state = emptyNodeState();
+  const columns: RouteColumns[] = [];
 
   const one = async <T>(id: string, parse: (text: string) => Parsed<T>, apply: (v: T) => void): Promise<void> => {
     let got;
@@ -71,8 +87,12 @@ export async function loadNodeState(source: ProbeSource): Promise<NodeState> {
     one('hostname', (t) => parsedLine(t), (v) => (state.node.name ??= v)),
     one('ip-link', (t) => parseIpLink(t, 'ip-link'), (v) => state.links.push(...v)),
     one('ip-addr', (t) => parseIpAddr(t, 'ip-addr'), (v) => state.addrs.push(...v)),
-    one('ip-route4', (t) => parseIpRoute(t, 'ip-route4', 4), (v) => pushAll(state.routes, v)),
-    one('ip-route6', (t) => parseIpRoute(t, 'ip-route6', 6), (v) => pushAll(state.routes, v)),
+    ...(opts.routes === 'columns'
+      ? [4, 6].map((f) => routeColumns(source, state, `ip-route${f}`, f as 4 | 6, one, columns, opts.scanMinBytes ?? SCAN_MIN_BYTES))
+      : [
+          one('ip-route4', (t) => parseIpRoute(t, 'ip-route4', 4), (v) => pushAll(state.routes, v)),
+          one('ip-route6', (t) => parseIpRoute(t, 'ip-route6', 6), (v) => pushAll(state.routes, v)),
+        ]),
     one('ip-rule4', (t) => parseIpRule(t, 'ip-rule4', 4), (v) => state.rules.push(...v)),
     one('ip-rule6', (t) => parseIpRule(t, 'ip-rule6', 6), (v) => state.rules.push(...v)),
     one('ip-neigh', (t) => parseIpNeigh(t, 'ip-neigh'), (v) => pushAll(state.neigh, v)),
@@ -89,6 +109,8 @@ export async function loadNodeState(source: ProbeSource): Promise<NodeState> {
     loadNetns(source, one, state),
   ]);
 
+  if (opts.routes === 'columns') state.routeColumns = columns.sort((a, b) => a.family - b.family);
+
   for (const id of REQUIRED_PROBES) {
     const r = state.sources.find((s) => s.probe === id);
     if (r && (r.status === 'missing' || r.status === 'failed')) {
@@ -103,6 +125,30 @@ export async function loadNodeState(source: ProbeSource): Promise<NodeState> {
 }
 
 type One = <T>(id: string, parse: (text: string) => Parsed<T>, apply: (v: T) => void) => Promise<void>;
+
+/**
+ * A route table into columns: large JSON output is scanned from its bytes (scanIpRouteJson gives
+ * the same routes and warnings parseIpRoute would); small, text or unusual output is parsed as text,
+ * exactly as in the objects path, and held as columns.
+ */
+async function routeColumns(source: ProbeSource, state: NodeState, id: string, family: 4 | 6, one: One, out: RouteColumns[], minBytes: number): Promise<void> {
+  let got;
+  try {
+    got = await source.readBytes(id);
+  } catch {
+    got = undefined; // the text path reads it again and records the failure in its words
+  }
+  if (got !== undefined && got.bytes.length >= minBytes) {
+    const scanned = scanIpRouteJson(got.bytes, id, family);
+    if (scanned) {
+      out.push(scanned.columns);
+      state.warnings.push(...scanned.warnings);
+      state.sources.push({ probe: id, status: scanned.warnings.length > 0 ? 'partial' : 'ok', origin: got.origin });
+      return;
+    }
+  }
+  await one(id, (t) => parseIpRoute(t, id, family), (v) => out.push(columnsFromRoutes(v, family)));
+}
 
 async function loadTcFilters(source: ProbeSource, one: One, state: NodeState): Promise<void> {
   const names = await source.list('tc-filter');

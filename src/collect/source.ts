@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SourceError } from '../errors.js';
@@ -10,6 +10,13 @@ export interface ProbeText {
   text: string;
   ext: 'json' | 'txt';
   /** the file read or the command run, for messages */
+  origin: string;
+}
+
+/** A probe's raw output as bytes (for the outputs that are read without decoding them whole). */
+export interface ProbeBytes {
+  bytes: Buffer;
+  ext: 'json' | 'txt';
   origin: string;
 }
 
@@ -32,6 +39,15 @@ export interface ProbeSource {
   manifest(): Promise<string | undefined>;
   /** the same file as `read`, in chunks; sources without it are read whole */
   stream?(id: string): Promise<ProbeStream | undefined>;
+  /** the same output undecoded: a million-route table is scanned as bytes (the text would cost a copy and the decode) */
+  readBytes?(id: string): Promise<ProbeBytes | undefined>;
+}
+
+/** A source's `readBytes`, or its `read` encoded. */
+export async function readProbeBytes(source: ProbeSource, id: string): Promise<ProbeBytes | undefined> {
+  if (source.readBytes) return source.readBytes(id);
+  const got = await source.read(id);
+  return got === undefined ? undefined : { bytes: Buffer.from(got.text, 'utf8'), ext: got.ext, origin: got.origin };
 }
 
 /** A source's `stream`, or its `read` as one chunk. */
@@ -55,19 +71,25 @@ export function* textChunks(text: string | Buffer): Generator<Buffer | string> {
 /** Files larger than this are refused: no probe of a real node prints more. */
 export const MAX_PROBE_FILE_BYTES = 1536 * 1024 * 1024;
 
-function decode(buf: Buffer, origin: string): string {
+function checkText(buf: Buffer, origin: string): Buffer {
   if (buf.includes(0)) throw new SourceError(origin, 'binary data (NUL bytes), not tool output');
-  return buf.toString('utf8');
+  return buf;
+}
+
+function decode(buf: Buffer, origin: string): string {
+  return checkText(buf, origin).toString('utf8');
 }
 
 export function dirSource(root: string): ProbeSource {
+  // Synchronous: a snapshot is a few thousand small files, and each promise-based stat/open/read/
+  // close costs more than the read itself; nothing else runs while a command loads its input.
   const tryRead = async (rel: string): Promise<Buffer | undefined> => {
     const p = join(root, rel);
     try {
-      const st = await stat(p);
-      if (!st.isFile()) return undefined;
+      const st = statSync(p, { throwIfNoEntry: false });
+      if (st === undefined || !st.isFile()) return undefined;
       if (st.size > MAX_PROBE_FILE_BYTES) throw new SourceError(p, `file is ${st.size} bytes, over the ${MAX_PROBE_FILE_BYTES} limit`);
-      return await readFile(p);
+      return readFileSync(p);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
@@ -83,6 +105,16 @@ export function dirSource(root: string): ProbeSource {
         if (buf !== undefined) {
           const origin = join(root, `${id}.${ext}`);
           return { text: decode(buf, origin), ext, origin };
+        }
+      }
+      return undefined;
+    },
+    async readBytes(id) {
+      for (const ext of ['json', 'txt'] as const) {
+        const buf = await tryRead(`${id}.${ext}`);
+        if (buf !== undefined) {
+          const origin = join(root, `${id}.${ext}`);
+          return { bytes: checkText(buf, origin), ext, origin };
         }
       }
       return undefined;
@@ -138,6 +170,16 @@ export function memorySource(files: Map<string, Buffer | string>, description: s
       for (const ext of ['json', 'txt'] as const) {
         const text = get(`${id}.${ext}`);
         if (text !== undefined) return { text, ext, origin: `${description}:${id}.${ext}` };
+      }
+      return undefined;
+    },
+    async readBytes(id) {
+      for (const ext of ['json', 'txt'] as const) {
+        const v = files.get(`${id}.${ext}`);
+        if (v === undefined) continue;
+        const origin = `${description}:${id}.${ext}`;
+        // a live capture holds strings: encoding one costs less than parsing it into objects
+        return { bytes: typeof v === 'string' ? Buffer.from(v, 'utf8') : checkText(v, origin), ext, origin };
       }
       return undefined;
     },
@@ -209,7 +251,14 @@ export function loggingSource(source: ProbeSource, log: (line: string) => void):
       log(r ? `probe ${id}: read ${r.origin}, ${Date.now() - t0} ms, ${byteSize(Buffer.byteLength(r.text))}` : `probe ${id}: not in the snapshot`);
       return r;
     },
+    async readBytes(id) {
+      const t0 = Date.now();
+      const r = await readProbeBytes(source, id);
+      log(r ? `probe ${id}: read ${r.origin}, ${Date.now() - t0} ms, ${byteSize(r.bytes.length)}` : `probe ${id}: not in the snapshot`);
+      return r;
+    },
     list: (dir) => source.list(dir),
     manifest: () => source.manifest(),
+    ...(source.stream ? { stream: (id: string) => source.stream!(id) } : {}),
   };
 }

@@ -104,7 +104,7 @@ export async function runClusterTrace(dir: string, request: TraceRequest): Promi
   const warnings: Journey['warnings'] = [...(ends?.warnings ?? [])];
   for (const n of names) {
     const source = dirSource(join(dir, n));
-    const state = await loadNodeState(source);
+    const state = await loadNodeState(source, { routes: 'columns' });
     if (!state.sources.some((s) => s.probe === 'ip-addr' && s.status !== 'missing')) {
       warnings.push({ code: 'node-skipped', message: `${n}: no ip-addr, not a node snapshot` });
       continue;

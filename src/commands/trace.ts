@@ -96,7 +96,7 @@ export async function runTrace(source: ProbeSource, request: TraceRequest): Prom
   // names are checked for shape before anything is read; addresses are parsed right away
   const named = parseNameRef(request.src) !== null || parseNameRef(request.dst) !== null;
   if (!named) parseFlow(request);
-  const state = await loadNodeState(source);
+  const state = await loadNodeState(source, { routes: 'columns' });
   const services = await loadServices(source, state.addrs);
   const { req, ends } = await resolveRequest(request, { state, services: services.entries });
   const flow = parseFlow(req);

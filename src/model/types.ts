@@ -5,6 +5,8 @@
  * (a line of tool output, or an ip-style rendering of a JSON object) that proves it.
  */
 
+import type { RouteColumns } from './route-columns.js';
+
 export type Family = 4 | 6;
 
 /** The probe output that proves a fact: probe id (file name in a snapshot) and one line of text. */
@@ -314,7 +316,13 @@ export interface NodeState {
   node: { name: string | null; kernel: string | null };
   links: Link[];
   addrs: Address[];
+  /** the node's routes as objects; empty when they were loaded as `routeColumns` */
   routes: Route[];
+  /**
+   * the node's routes held column-wise (loadNodeState with `routes: 'columns'`, what a trace uses):
+   * Route objects are built only for the routes a question touches
+   */
+  routeColumns?: RouteColumns[];
   rules: Rule[];
   neigh: Neighbor[];
   netns: NetnsState[];

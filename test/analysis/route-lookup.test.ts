@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Family, NextHop, Route, RouteType, Rule } from '../../src/model/types.js';
 import { buildFib, bpfFibQuery, fibLookupDivergence } from '../../src/analysis/route-lookup.js';
-import { PrefixTrie, parseV4Into, parseV6Into } from '../../src/analysis/prefix-trie.js';
 
 function rt(family: Family, dst: string, o: Partial<Route> & { via?: string; dev?: string } = {}): Route {
   const nexthops: NextHop[] = o.nexthops ?? [];
@@ -32,53 +31,6 @@ const LOCAL4 = [
   rt(4, '10.1.0.255/32', { table: 255, type: 'broadcast', dev: 'eth0', prefsrc: '10.1.0.1' }),
   rt(4, '127.0.0.0/8', { table: 255, type: 'local', dev: 'lo' }),
 ];
-
-describe('prefix trie and address parsing', () => {
-  it('parses IPv4 and IPv6 into words and rejects malformed text', () => {
-    const a = new Uint32Array(1);
-    expect(parseV4Into('192.0.2.1', a)).toBe(true);
-    expect(a[0]).toBe(0xc0000201);
-    for (const bad of ['192.0.2', '192.0.2.256', '01.2.3.4', '1.2.3.4.5', '', '1..2.3', 'a.b.c.d']) expect(parseV4Into(bad, a)).toBe(false);
-    const b = new Uint32Array(4);
-    expect(parseV6Into('2001:db8::1', b)).toBe(true);
-    expect(Array.from(b)).toEqual([0x20010db8, 0, 0, 1]);
-    expect(parseV6Into('::', b)).toBe(true);
-    expect(Array.from(b)).toEqual([0, 0, 0, 0]);
-    expect(parseV6Into('::ffff:192.0.2.1', b)).toBe(true);
-    expect(Array.from(b)).toEqual([0, 0, 0xffff, 0xc0000201]);
-    expect(parseV6Into('fe80::', b)).toBe(true);
-    expect(Array.from(b)).toEqual([0xfe800000, 0, 0, 0]);
-    for (const bad of [':::', '1:2:3:4:5:6:7:8:9', '2001:db8::1::2', '12345::', 'g::1', '1:', ':1', '2001:db8::1%eth0']) expect(parseV6Into(bad, b)).toBe(false);
-  });
-
-  it('returns every containing prefix, longest first, including /0 and host routes', () => {
-    const t = new PrefixTrie(1);
-    const k = new Uint32Array(1);
-    const put = (a: string, len: number, v: number) => {
-      parseV4Into(a, k);
-      t.set(k, len, v);
-    };
-    put('0.0.0.0', 0, 1);
-    put('10.0.0.0', 8, 2);
-    put('10.1.0.0', 16, 3);
-    put('10.1.2.0', 24, 4);
-    put('10.1.2.3', 32, 5);
-    put('10.128.0.0', 9, 6);
-    t.freeze();
-    const out = new Int32Array(33);
-    const lens = new Uint8Array(33);
-    parseV4Into('10.1.2.3', k);
-    let n = t.matches(k, out, lens);
-    expect(Array.from(out.slice(0, n))).toEqual([5, 4, 3, 2, 1]);
-    expect(Array.from(lens.slice(0, n))).toEqual([32, 24, 16, 8, 0]);
-    parseV4Into('10.200.0.1', k);
-    n = t.matches(k, out, lens);
-    expect(Array.from(out.slice(0, n))).toEqual([6, 2, 1]);
-    parseV4Into('11.0.0.1', k);
-    n = t.matches(k, out, lens);
-    expect(Array.from(out.slice(0, n))).toEqual([1]);
-  });
-});
 
 describe('buildFib: policy rules', () => {
   it('uses the kernel default rules when the state has none (local, then main, then default)', () => {

@@ -164,110 +164,123 @@ function routeJson(clean: string, probe: string, family: Family): Parsed<Route[]
   const arr = jsonArray(clean, probe);
   const ips = new IpCache();
   const out: Route[] = [];
-  // `-d` prints type, table, protocol and scope for every route; one without a table then comes
-  // from a `table N` filter, which iproute2 suppresses from the output.
   let detailed = false;
-  for (let i = 0; i < arr.length && i < 64 && !detailed; i++) {
-    const o = arr[i];
-    if (isObj(o) && (o.type === 'unicast' || o.protocol === 'boot' || o.scope === 'global')) detailed = true;
-  }
+  for (let i = 0; i < arr.length && i < DETAIL_WINDOW && !detailed; i++) detailed = showsDetail(arr[i]);
   for (let i = 0; i < arr.length; i++) {
-    const o = arr[i] as Record<string, unknown>;
-    if (routeProblem(o)) {
-      const z = ipRouteSchema.safeParse(o);
-      notes.skip(`route #${i}`, z.success ? 'unexpected shape' : zodWhy(z));
-      continue;
-    }
-    const rawDst = o.dst as string;
-    const type = o.type === undefined ? 'unicast' : (o.type as string);
-    if (!ROUTE_TYPES.has(type)) {
-      notes.skip(`route to ${rawDst}`, `unknown route type ${JSON.stringify(type)}`, 'route-type-unknown');
-      continue;
-    }
-    const dst = dstPrefix(rawDst, family);
-    if (dst === null) {
-      notes.skip(`route #${i}`, `dst ${JSON.stringify(rawDst)} is not an IPv${family} prefix`);
-      continue;
-    }
-    if (o.table === undefined && detailed) {
-      notes.note('route-table-unknown', 'routes without a table in a detailed (-d) dump: the output was filtered by `table N`, which iproute2 omits; skipped, their table is unknown', dst);
-      continue;
-    }
-    const table = tableId(o.table as string | number | undefined);
-    if (table === undefined) {
-      notes.note('table-name-unresolved', `routes in table ${JSON.stringify(o.table)} skipped: a name from /etc/iproute2/rt_tables that netpath cannot map to an id`, dst);
-      continue;
-    }
-    if (o.encap !== undefined) {
-      notes.skip(`route to ${dst}`, `lightweight tunnel encapsulation (encap ${String(o.encap)}) is not modelled`, 'route-encap');
-      continue;
-    }
-    const r: Route = { family, table, type: type as RouteType, dst, nexthops: [], source: { probe, text: '' } };
-    if (typeof o.from === 'string') {
-      const s = canonPrefix(o.from, family);
-      if (s === null) {
-        notes.skip(`route to ${dst}`, `from ${JSON.stringify(o.from)} is not an IPv${family} prefix`);
-        continue;
-      }
-      if (!s.endsWith('/0')) r.src = s;
-    }
-    const tosRaw = o.tos ?? o.dsfield;
-    if (tosRaw !== undefined) {
-      const t = tosValue(tosRaw as string | number);
-      if (t === undefined) {
-        notes.skip(`route to ${dst}`, `tos ${JSON.stringify(tosRaw)} is not a TOS value`);
-        continue;
-      }
-      if (t !== 0) r.tos = t;
-    }
-    if (o.protocol !== undefined) r.protocol = String(o.protocol);
-    if (o.scope !== undefined) r.scope = String(o.scope);
-    if (typeof o.prefsrc === 'string') {
-      const p = ips.get(o.prefsrc);
-      if (p !== null) r.prefsrc = p;
-    }
-    if (o.metric !== undefined) r.metric = o.metric as number;
-    // the parsed arrays are this call's own: no copy
-    const flags = o.flags as string[] | undefined;
-    if (flags !== undefined && flags.length > 0) r.flags = flags;
-    if (o.metrics !== undefined) {
-      for (const m of o.metrics as Record<string, unknown>[]) if (typeof m.mtu === 'number') r.mtu = m.mtu;
-    }
-    const nhs = o.nexthops as Record<string, unknown>[] | undefined;
-    let bad: string | undefined;
-    if (nhs !== undefined && nhs.length > 0) {
-      for (const n of nhs) {
-        const nh = jsonHop(n, family, ips);
-        if (typeof nh === 'string') {
-          bad = nh;
-          break;
-        }
-        if (n.weight !== undefined) nh.weight = n.weight as number;
-        const f = n.flags as string[] | undefined;
-        if (f !== undefined && f.length > 0) nh.flags = f;
-        r.nexthops.push(nh);
-      }
-    } else {
-      const nh = jsonHop(o, family, ips);
-      if (typeof nh === 'string') bad = nh;
-      else if (nh.gateway !== undefined || nh.dev !== undefined) r.nexthops.push(nh);
-    }
-    if (bad !== undefined) {
-      notes.skip(`route to ${dst}`, bad);
-      continue;
-    }
-    if (NO_HOPS.has(type)) r.nexthops.length = 0;
-    if (o.nhid !== undefined) {
-      r.nhid = o.nhid as number;
-      notes.note('route-nhid', 'routes use nexthop objects (nhid): next hops are taken from what the kernel expanded into the route; group type and resilient-hash buckets need `ip nexthop show`', `${dst} nhid ${r.nhid}`);
-    }
-    if (NEEDS_DEV.has(type) && noDev(r.nexthops)) {
-      notes.note('route-no-dev', 'routes without an output device: was the output filtered by `dev X`? iproute2 then omits dev (and hides multipath routes)', dst);
-    }
-    r.source.text = renderRoute(r);
-    out.push(r);
+    const r = jsonRoute(arr[i], i, probe, family, detailed, ips, notes);
+    if (r) out.push(r);
   }
   return { value: out, warnings: notes.done() };
+}
+
+/**
+ * `-d` prints type, table, protocol and scope for every route; one without a table then comes from
+ * a `table N` filter, which iproute2 suppresses from the output. The first DETAIL_WINDOW elements decide.
+ */
+export const DETAIL_WINDOW = 64;
+export function showsDetail(o: unknown): boolean {
+  return isObj(o) && (o.type === 'unicast' || o.protocol === 'boot' || o.scope === 'global');
+}
+
+/**
+ * One element of `ip -j route` output (index i) as a Route, or undefined when it is skipped (with a
+ * warning or note in `notes`).
+ */
+export function jsonRoute(el: unknown, i: number, probe: string, family: Family, detailed: boolean, ips: IpCache, notes: Notes): Route | undefined {
+  const o = el as Record<string, unknown>;
+  if (routeProblem(o)) {
+    const z = ipRouteSchema.safeParse(o);
+    notes.skip(`route #${i}`, z.success ? 'unexpected shape' : zodWhy(z));
+    return undefined;
+  }
+  const rawDst = o.dst as string;
+  const type = o.type === undefined ? 'unicast' : (o.type as string);
+  if (!ROUTE_TYPES.has(type)) {
+    notes.skip(`route to ${rawDst}`, `unknown route type ${JSON.stringify(type)}`, 'route-type-unknown');
+    return undefined;
+  }
+  const dst = dstPrefix(rawDst, family);
+  if (dst === null) {
+    notes.skip(`route #${i}`, `dst ${JSON.stringify(rawDst)} is not an IPv${family} prefix`);
+    return undefined;
+  }
+  if (o.table === undefined && detailed) {
+    notes.note('route-table-unknown', 'routes without a table in a detailed (-d) dump: the output was filtered by `table N`, which iproute2 omits; skipped, their table is unknown', dst);
+    return undefined;
+  }
+  const table = tableId(o.table as string | number | undefined);
+  if (table === undefined) {
+    notes.note('table-name-unresolved', `routes in table ${JSON.stringify(o.table)} skipped: a name from /etc/iproute2/rt_tables that netpath cannot map to an id`, dst);
+    return undefined;
+  }
+  if (o.encap !== undefined) {
+    notes.skip(`route to ${dst}`, `lightweight tunnel encapsulation (encap ${String(o.encap)}) is not modelled`, 'route-encap');
+    return undefined;
+  }
+  const r: Route = { family, table, type: type as RouteType, dst, nexthops: [], source: { probe, text: '' } };
+  if (typeof o.from === 'string') {
+    const s = canonPrefix(o.from, family);
+    if (s === null) {
+      notes.skip(`route to ${dst}`, `from ${JSON.stringify(o.from)} is not an IPv${family} prefix`);
+      return undefined;
+    }
+    if (!s.endsWith('/0')) r.src = s;
+  }
+  const tosRaw = o.tos ?? o.dsfield;
+  if (tosRaw !== undefined) {
+    const t = tosValue(tosRaw as string | number);
+    if (t === undefined) {
+      notes.skip(`route to ${dst}`, `tos ${JSON.stringify(tosRaw)} is not a TOS value`);
+      return undefined;
+    }
+    if (t !== 0) r.tos = t;
+  }
+  if (o.protocol !== undefined) r.protocol = String(o.protocol);
+  if (o.scope !== undefined) r.scope = String(o.scope);
+  if (typeof o.prefsrc === 'string') {
+    const p = ips.get(o.prefsrc);
+    if (p !== null) r.prefsrc = p;
+  }
+  if (o.metric !== undefined) r.metric = o.metric as number;
+  // the parsed arrays are this call's own: no copy
+  const flags = o.flags as string[] | undefined;
+  if (flags !== undefined && flags.length > 0) r.flags = flags;
+  if (o.metrics !== undefined) {
+    for (const m of o.metrics as Record<string, unknown>[]) if (typeof m.mtu === 'number') r.mtu = m.mtu;
+  }
+  const nhs = o.nexthops as Record<string, unknown>[] | undefined;
+  let bad: string | undefined;
+  if (nhs !== undefined && nhs.length > 0) {
+    for (const n of nhs) {
+      const nh = jsonHop(n, family, ips);
+      if (typeof nh === 'string') {
+        bad = nh;
+        break;
+      }
+      if (n.weight !== undefined) nh.weight = n.weight as number;
+      const f = n.flags as string[] | undefined;
+      if (f !== undefined && f.length > 0) nh.flags = f;
+      r.nexthops.push(nh);
+    }
+  } else {
+    const nh = jsonHop(o, family, ips);
+    if (typeof nh === 'string') bad = nh;
+    else if (nh.gateway !== undefined || nh.dev !== undefined) r.nexthops.push(nh);
+  }
+  if (bad !== undefined) {
+    notes.skip(`route to ${dst}`, bad);
+    return undefined;
+  }
+  if (NO_HOPS.has(type)) r.nexthops.length = 0;
+  if (o.nhid !== undefined) {
+    r.nhid = o.nhid as number;
+    notes.note('route-nhid', 'routes use nexthop objects (nhid): next hops are taken from what the kernel expanded into the route; group type and resilient-hash buckets need `ip nexthop show`', `${dst} nhid ${r.nhid}`);
+  }
+  if (NEEDS_DEV.has(type) && noDev(r.nexthops)) {
+    notes.note('route-no-dev', 'routes without an output device: was the output filtered by `dev X`? iproute2 then omits dev (and hides multipath routes)', dst);
+  }
+  r.source.text = renderRoute(r);
+  return r;
 }
 
 interface TextRoute {

@@ -1,0 +1,803 @@
+import type { Family, Route, Warning } from '../../model/types.js';
+import { ColumnBuilder, ROUTE_TYPE_CODE, SLOT_SKIPPED, type RouteColumns } from '../../model/route-columns.js';
+import { IpCache, Notes } from './common.js';
+import { DETAIL_WINDOW, jsonRoute, showsDetail } from './parse-route.js';
+
+/**
+ * `ip -j [-d] route show table all` read straight from its bytes, for node-sized tables.
+ *
+ * One pass over the JSON array fills RouteColumns (prefix, table, type, metric, flags) and the byte
+ * range of every element; the Route object of an element, with its evidence text, is built only
+ * when a lookup hits it, by the same jsonRoute() parseIpRoute uses, on that element's bytes. So a
+ * trace over a million routes builds a handful of Route objects, not a million.
+ *
+ * Only elements that jsonRoute() would accept without any warning or note take the fast path: every
+ * key is a plain ASCII string or number, the values the columns need pass the same checks, and
+ * nothing else the model reads (nexthops, via, from, tos, nhid, encap, metrics) is present. Any
+ * other element is parsed with JSON.parse and jsonRoute() right away, in element order, so the
+ * warnings come out exactly as parseIpRoute words them. Anything unexpected in the document itself
+ * (not one JSON array, a syntax error, CR or ANSI codes) returns undefined: the caller then decodes
+ * the text and runs parseIpRoute, which reads or rejects it as before.
+ */
+export interface ScannedRoutes {
+  columns: RouteColumns;
+  warnings: Warning[];
+  /** elements that took the JSON.parse path */
+  slow: number;
+}
+
+// byte values
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const LBRACE = 0x7b;
+const RBRACE = 0x7d;
+const LBRACKET = 0x5b;
+const RBRACKET = 0x5d;
+const SLASH = 0x2f;
+const DOT = 0x2e;
+
+const isWs = (c: number) => c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d;
+
+// keys the fast path understands, and keys that need the full parser
+const K_DST = 1;
+const K_TYPE = 2;
+const K_TABLE = 4;
+const K_GATEWAY = 8;
+const K_DEV = 16;
+const K_PROTOCOL = 32;
+const K_SCOPE = 64;
+const K_PREFSRC = 128;
+const K_METRIC = 256;
+const K_FLAGS = 512;
+const K_SPECIAL = -1;
+const K_OTHER = 0;
+
+const KEYS = new Map<string, number>([
+  ['dst', K_DST],
+  ['type', K_TYPE],
+  ['table', K_TABLE],
+  ['gateway', K_GATEWAY],
+  ['dev', K_DEV],
+  ['protocol', K_PROTOCOL],
+  ['scope', K_SCOPE],
+  ['prefsrc', K_PREFSRC],
+  ['metric', K_METRIC],
+  ['flags', K_FLAGS],
+  ['via', K_SPECIAL],
+  ['nhid', K_SPECIAL],
+  ['from', K_SPECIAL],
+  ['tos', K_SPECIAL],
+  ['dsfield', K_SPECIAL],
+  ['metrics', K_SPECIAL],
+  ['nexthops', K_SPECIAL],
+  ['encap', K_SPECIAL],
+]);
+
+const TYPES = new Map<string, number>(Object.entries(ROUTE_TYPE_CODE));
+const NEEDS_DEV_MAX = ROUTE_TYPE_CODE.multicast; // unicast..multicast leave through a device
+
+/** Scanner state for one document (fields, not closures: this loop runs a million times). */
+class Scanner {
+  p = 0;
+  // the string just read: [s0, s1) when simple (ASCII, no escapes, no control characters)
+  s0 = 0;
+  s1 = 0;
+  simple = false;
+  // number just read, or -1 when not a u32 integer
+  num = -1;
+  private readonly stack = new Uint8Array(4096);
+  private readonly typeCache = new Map<number, { t: string; v: number }>();
+  private readonly gwCache = new Map<number, { t: string; v: boolean }>();
+
+  constructor(
+    readonly b: Uint8Array,
+    readonly family: Family,
+  ) {}
+
+  ws(): void {
+    const b = this.b;
+    let p = this.p;
+    while (p < b.length && isWs(b[p]!)) p++;
+    this.p = p;
+  }
+
+  /** Reads a string at p (at its quote); false on a syntax error. */
+  str(): boolean {
+    const b = this.b;
+    let p = this.p + 1;
+    const s0 = p;
+    let simple = true;
+    for (;;) {
+      if (p >= b.length) return false;
+      const c = b[p]!;
+      if (c === QUOTE) break;
+      if (c === BACKSLASH) {
+        simple = false;
+        p++;
+        if (p >= b.length) return false;
+        const e = b[p]!;
+        if (e === 0x75) {
+          for (let k = 1; k <= 4; k++) if (p + k >= b.length || hexVal(b[p + k]!) < 0) return false;
+          p += 4;
+        } else if (e !== QUOTE && e !== BACKSLASH && e !== SLASH && e !== 0x62 && e !== 0x66 && e !== 0x6e && e !== 0x72 && e !== 0x74) return false;
+      } else if (c < 0x20) return false;
+      else if (c >= 0x80) simple = false;
+      p++;
+    }
+    this.s0 = s0;
+    this.s1 = p;
+    this.simple = simple;
+    this.p = p + 1;
+    return true;
+  }
+
+  /** Hash of the current simple string's bytes. */
+  private hash(): number {
+    const b = this.b;
+    let h = this.s1 - this.s0;
+    for (let i = this.s0; i < this.s1; i++) h = (Math.imul(h, 31) + b[i]!) | 0;
+    return h;
+  }
+
+  private text(): string {
+    let s = '';
+    for (let i = this.s0; i < this.s1; i++) s += String.fromCharCode(this.b[i]!);
+    return s;
+  }
+
+  /** The current simple string equals w. */
+  is(w: string): boolean {
+    if (this.s1 - this.s0 !== w.length) return false;
+    for (let k = 0; k < w.length; k++) if (this.b[this.s0 + k] !== w.charCodeAt(k)) return false;
+    return true;
+  }
+
+  /**
+   * f(text of the current simple string), memoised by its bytes: keys, types and gateways repeat a
+   * million times, and decoding each to a string would cost more than the rest of the scan.
+   */
+  private memo<V>(cache: Map<number, { t: string; v: V }>, f: (t: string) => V): V {
+    const h = this.hash();
+    const hit = cache.get(h);
+    if (hit !== undefined && this.is(hit.t)) return hit.v;
+    const t = this.text();
+    const v = f(t);
+    if (hit === undefined && cache.size < 4096) cache.set(h, { t, v });
+    return v;
+  }
+
+  /** Which key the current string is; compared byte by byte (a Map lookup per key costs more than the scan). */
+  keyId(): number {
+    if (!this.simple) return K_SPECIAL;
+    const b = this.b;
+    const s0 = this.s0;
+    const n = this.s1 - s0;
+    const c0 = b[s0];
+    let cand = '';
+    switch (n) {
+      case 3:
+        cand = c0 === 0x64 ? (b[s0 + 1] === 0x73 ? 'dst' : 'dev') : c0 === 0x76 ? 'via' : 'tos';
+        break;
+      case 4:
+        cand = c0 === 0x74 ? 'type' : c0 === 0x6e ? 'nhid' : 'from';
+        break;
+      case 5:
+        cand = c0 === 0x74 ? 'table' : c0 === 0x66 ? 'flags' : c0 === 0x73 ? 'scope' : 'encap';
+        break;
+      case 6:
+        cand = 'metric';
+        break;
+      case 7:
+        cand = c0 === 0x67 ? 'gateway' : c0 === 0x70 ? 'prefsrc' : c0 === 0x64 ? 'dsfield' : 'metrics';
+        break;
+      case 8:
+        cand = c0 === 0x70 ? 'protocol' : 'nexthops';
+        break;
+      default:
+        return K_OTHER;
+    }
+    return this.is(cand) ? KEYS.get(cand)! : K_OTHER;
+  }
+
+  typeCode(): number {
+    if (!this.simple) return -1;
+    if (this.is('unicast')) return ROUTE_TYPE_CODE.unicast;
+    return this.memo(this.typeCache, (t) => TYPES.get(t) ?? -1);
+  }
+
+  /** `main`, `local`, `default`, `unspec` or a u32 in decimal; -1 otherwise. */
+  tableId(): number {
+    if (!this.simple) return -1;
+    const b = this.b;
+    const n = this.s1 - this.s0;
+    if (n >= 1 && n <= 10 && b[this.s0]! >= 0x30 && b[this.s0]! <= 0x39) {
+      let v = 0;
+      for (let i = this.s0; i < this.s1; i++) {
+        const c = b[i]!;
+        if (c < 0x30 || c > 0x39) return -1;
+        v = v * 10 + (c - 0x30);
+      }
+      return v <= 0xffffffff ? v : -1;
+    }
+    if (this.is('main')) return 254;
+    if (this.is('local')) return 255;
+    if (this.is('default')) return 253;
+    if (this.is('unspec')) return 0;
+    return -1;
+  }
+
+  /** A JSON number at p; num = its value when it is a u32 written as plain digits. False on a syntax error. */
+  number(): boolean {
+    const b = this.b;
+    let p = this.p;
+    const p0 = p;
+    let plainDigits = true;
+    if (b[p] === 0x2d) {
+      plainDigits = false;
+      p++;
+    }
+    if (b[p] === 0x30) p++;
+    else if (b[p]! >= 0x31 && b[p]! <= 0x39) while (b[p]! >= 0x30 && b[p]! <= 0x39) p++;
+    else return false;
+    if (b[p] === DOT) {
+      plainDigits = false;
+      p++;
+      if (!(b[p]! >= 0x30 && b[p]! <= 0x39)) return false;
+      while (b[p]! >= 0x30 && b[p]! <= 0x39) p++;
+    }
+    if (b[p] === 0x65 || b[p] === 0x45) {
+      plainDigits = false;
+      p++;
+      if (b[p] === 0x2b || b[p] === 0x2d) p++;
+      if (!(b[p]! >= 0x30 && b[p]! <= 0x39)) return false;
+      while (b[p]! >= 0x30 && b[p]! <= 0x39) p++;
+    }
+    this.num = -1;
+    if (plainDigits && p - p0 <= 10) {
+      let v = 0;
+      for (let i = p0; i < p; i++) v = v * 10 + (b[i]! - 0x30);
+      if (v <= 0xffffffff) this.num = v;
+    }
+    this.p = p;
+    return true;
+  }
+
+  /** Skips any JSON value at p, nesting tracked without recursion; false on a syntax error (or nesting past 4096). */
+  skipValue(): boolean {
+    const b = this.b;
+    const stack = this.stack;
+    let sp = 0;
+    for (;;) {
+      // a value
+      this.ws();
+      const c = b[this.p];
+      if (c === QUOTE) {
+        if (!this.str()) return false;
+      } else if (c === LBRACE || c === LBRACKET) {
+        this.p++;
+        this.ws();
+        if (b[this.p] === (c === LBRACE ? RBRACE : RBRACKET)) this.p++;
+        else {
+          if (sp === stack.length) return false;
+          stack[sp++] = c;
+          if (c === LBRACE && !this.member()) return false;
+          continue;
+        }
+      } else if (c === 0x74) {
+        if (!this.lit('true')) return false;
+      } else if (c === 0x66) {
+        if (!this.lit('false')) return false;
+      } else if (c === 0x6e) {
+        if (!this.lit('null')) return false;
+      } else if (!this.number()) return false;
+      // after a value: close containers, or go on to the next element/member
+      for (;;) {
+        if (sp === 0) return true;
+        this.ws();
+        const d = b[this.p];
+        const top = stack[sp - 1];
+        if (d === COMMA) {
+          this.p++;
+          if (top === LBRACE && !this.member()) return false;
+          break;
+        }
+        if ((d === RBRACE && top === LBRACE) || (d === RBRACKET && top === LBRACKET)) {
+          this.p++;
+          sp--;
+          continue;
+        }
+        return false;
+      }
+    }
+  }
+
+  /** `"key" :` of an object member */
+  private member(): boolean {
+    this.ws();
+    if (this.b[this.p] !== QUOTE || !this.str()) return false;
+    this.ws();
+    if (this.b[this.p] !== COLON) return false;
+    this.p++;
+    return true;
+  }
+
+  private lit(w: string): boolean {
+    for (let k = 0; k < w.length; k++) if (this.b[this.p + k] !== w.charCodeAt(k)) return false;
+    this.p += w.length;
+    return true;
+  }
+
+  /** The current simple string as a destination: key written at key[at..], length returned, -1 if not plain. */
+  prefix(key: Uint32Array, at: number): number {
+    const b = this.b;
+    const s0 = this.s0;
+    const s1 = this.s1;
+    if (!this.simple) return -1;
+    if (s1 - s0 === 7 && b[s0] === 0x64 && this.text() === 'default') {
+      for (let w = 0; w < (this.family === 4 ? 1 : 4); w++) key[at + w] = 0;
+      return 0;
+    }
+    let slash = s1;
+    for (let i = s0; i < s1; i++)
+      if (b[i] === SLASH) {
+        slash = i;
+        break;
+      }
+    const ok = this.family === 4 ? v4Bytes(b, s0, slash, key, at) : v6Bytes(b, s0, slash, key, at);
+    if (!ok) return -1;
+    const max = this.family === 4 ? 32 : 128;
+    let len = max;
+    if (slash < s1) {
+      const n = s1 - slash - 1;
+      if (n < 1 || n > 3 || (n > 1 && b[slash + 1] === 0x30)) return -1;
+      len = 0;
+      for (let i = slash + 1; i < s1; i++) {
+        const c = b[i]!;
+        if (c < 0x30 || c > 0x39) return -1;
+        len = len * 10 + (c - 0x30);
+      }
+      if (len > max) return -1;
+    }
+    // host bits set: parseIpRoute canonicalises such a dst; leave that to it
+    const words = this.family === 4 ? 1 : 4;
+    for (let w = 0; w < words; w++) {
+      const keep = len - w * 32;
+      if (keep >= 32) continue;
+      const mask = keep <= 0 ? 0 : (0xffffffff << (32 - keep)) >>> 0;
+      if (((key[at + w]! & ~mask) >>> 0) !== 0) return -1;
+    }
+    return len;
+  }
+
+  /** The current simple string is an address (either family) canonIp accepts. */
+  gateway(): boolean {
+    if (!this.simple) return false;
+    return this.memo(this.gwCache, (t) => (t.includes(':') ? v6Bytes(this.b, this.s0, this.s1, SCRATCH, 0) : v4Bytes(this.b, this.s0, this.s1, SCRATCH, 0)));
+  }
+}
+
+const SCRATCH = new Uint32Array(4);
+
+function hexVal(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  if (c >= 0x41 && c <= 0x46) return c - 0x37;
+  return -1;
+}
+
+/** Dotted quad in b[s..e), as node's isIPv4 accepts it (no leading zeros). */
+function v4Bytes(b: Uint8Array, s: number, e: number, out: Uint32Array, at: number): boolean {
+  let val = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = s; i < e; i++) {
+    const c = b[i]!;
+    if (c >= 0x30 && c <= 0x39) {
+      if (digits > 0 && part === 0) return false;
+      part = part * 10 + (c - 0x30);
+      if (++digits > 3 || part > 255) return false;
+    } else if (c === DOT) {
+      if (digits === 0 || dots === 3) return false;
+      val = val * 256 + part;
+      dots++;
+      part = 0;
+      digits = 0;
+    } else return false;
+  }
+  if (dots !== 3 || digits === 0) return false;
+  out[at] = (val * 256 + part) >>> 0;
+  return true;
+}
+
+const G = new Uint16Array(8);
+
+/**
+ * IPv6 in b[s..e): hex groups and one `::` only (no embedded dotted quad, no zone): the forms node's
+ * isIPv6 accepts without doubt; anything else takes the full parser.
+ */
+function v6Bytes(b: Uint8Array, s: number, e: number, out: Uint32Array, at: number): boolean {
+  const len = e - s;
+  if (len < 2 || len > 39) return false;
+  let n = 0;
+  let gap = -1;
+  let i = s;
+  if (b[i] === COLON) {
+    if (b[i + 1] !== COLON) return false;
+    gap = 0;
+    i += 2;
+    if (i === e) {
+      out[at] = out[at + 1] = out[at + 2] = out[at + 3] = 0;
+      return true;
+    }
+  }
+  while (i < e) {
+    let v = 0;
+    let d = 0;
+    while (i < e && b[i] !== COLON) {
+      const h = hexVal(b[i]!);
+      if (h < 0 || ++d > 4) return false;
+      v = (v << 4) | h;
+      i++;
+    }
+    if (d === 0 || n >= 8) return false;
+    G[n++] = v;
+    if (i === e) break;
+    // at a colon
+    if (i + 1 < e && b[i + 1] === COLON) {
+      if (gap >= 0) return false;
+      gap = n;
+      i += 2;
+      if (i === e) break;
+    } else {
+      if (i + 1 === e) return false;
+      i++;
+    }
+  }
+  if (gap < 0) {
+    if (n !== 8) return false;
+  } else {
+    if (n > 7) return false;
+    const move = n - gap;
+    for (let k = 0; k < move; k++) G[7 - k] = G[n - 1 - k]!;
+    for (let k = gap; k < 8 - move; k++) G[k] = 0;
+  }
+  out[at] = ((G[0]! << 16) | G[1]!) >>> 0;
+  out[at + 1] = ((G[2]! << 16) | G[3]!) >>> 0;
+  out[at + 2] = ((G[4]! << 16) | G[5]!) >>> 0;
+  out[at + 3] = ((G[6]! << 16) | G[7]!) >>> 0;
+  return true;
+}
+
+/** Growable Uint32 pair list: byte range of every element. */
+class Ranges {
+  a: Uint32Array;
+  n = 0;
+  constructor(cap: number) {
+    this.a = new Uint32Array(cap * 2);
+  }
+  push(s: number, e: number): void {
+    if (this.n * 2 === this.a.length) {
+      const b = new Uint32Array(this.a.length * 2);
+      b.set(this.a);
+      this.a = b;
+    }
+    this.a[this.n * 2] = s;
+    this.a[this.n * 2 + 1] = e;
+    this.n++;
+  }
+}
+
+export function scanIpRouteJson(bytes: Uint8Array, probe: string, family: Family): ScannedRoutes | undefined {
+  // CR or ANSI codes: parseIpRoute cleans the text first; leave such input to it
+  if (bytes.indexOf(0x0d) >= 0 || bytes.indexOf(0x1b) >= 0) return undefined;
+  const sc = new Scanner(bytes, family);
+  const b = bytes;
+  const n = b.length;
+  sc.ws();
+  if (b[sc.p] !== LBRACKET) return undefined;
+  sc.p++;
+  const cols = new ColumnBuilder(family, Math.max(16, Math.min(1 << 22, Math.floor(n / 100))));
+  const ranges = new Ranges(Math.max(16, Math.min(1 << 22, Math.floor(n / 100))));
+  const words = cols.words;
+  const slow: number[] = [];
+  let detailed = false;
+  const decode = (s: number, e: number) => Buffer.from(b.buffer, b.byteOffset + s, e - s).toString('utf8');
+  sc.ws();
+  if (b[sc.p] === RBRACKET) sc.p++;
+  else {
+    for (;;) {
+      sc.ws();
+      const start = sc.p;
+      const slot = cols.add();
+      let fast = false;
+      if (b[start] === LBRACE) {
+        const r = scanObject(sc, cols, slot, words);
+        if (r < 0) return undefined;
+        fast = r === 1;
+      } else if (!sc.skipValue()) return undefined;
+      const end = sc.p;
+      ranges.push(start, end);
+      if (slot < DETAIL_WINDOW && !detailed) {
+        try {
+          detailed = showsDetail(JSON.parse(decode(start, end)));
+        } catch {
+          return undefined;
+        }
+      }
+      // without a table the answer depends on `detailed`, final only after the first elements
+      if (fast && !(cols.table[slot] === NO_TABLE && (slot < DETAIL_WINDOW || detailed))) {
+        if (cols.table[slot] === NO_TABLE) cols.table[slot] = 254;
+      } else {
+        cols.type[slot] = SLOT_SKIPPED;
+        slow.push(slot);
+      }
+      sc.ws();
+      const c = b[sc.p];
+      sc.p++;
+      if (c === COMMA) continue;
+      if (c === RBRACKET) break;
+      return undefined;
+    }
+  }
+  sc.ws();
+  if (sc.p !== n) return undefined;
+
+  const notes = new Notes(probe);
+  const ips = new IpCache();
+  const built = new Map<number, Route>();
+  for (const slot of slow) {
+    let o: unknown;
+    try {
+      o = JSON.parse(decode(ranges.a[slot * 2]!, ranges.a[slot * 2 + 1]!));
+    } catch {
+      return undefined;
+    }
+    const r = jsonRoute(o, slot, probe, family, detailed, ips, notes);
+    if (!r) continue;
+    if (cols.setFromRoute(slot, r)) built.set(slot, r);
+    else cols.type[slot] = SLOT_SKIPPED;
+  }
+  const starts = new Uint32Array(cols.count);
+  const ends = new Uint32Array(cols.count);
+  for (let i = 0; i < cols.count; i++) {
+    starts[i] = ranges.a[i * 2]!;
+    ends[i] = ranges.a[i * 2 + 1]!;
+  }
+  const det = detailed;
+  const columns = cols.finish((i) => {
+    let r = built.get(i);
+    if (r) return r;
+    if (i < 0 || i >= starts.length || columns.type[i] === SLOT_SKIPPED) throw new RangeError(`${probe}: no route in slot ${i}`);
+    const o: unknown = JSON.parse(decode(starts[i]!, ends[i]!));
+    r = jsonRoute(o, i, probe, family, det, new IpCache(), new Notes(probe));
+    if (!r) throw new Error(`${probe}: element ${i} passed the scan but not the parser`);
+    built.set(i, r);
+    return r;
+  });
+  return { columns, warnings: notes.done(), slow: slow.length };
+}
+
+/** table column value meaning "no table key" until the element is classified */
+const NO_TABLE = 0xffffffff;
+
+/** Key names as bytes, by first letter, for matching without decoding. */
+const KEY_BYTES: [number, Uint8Array][][] = [];
+for (const [name, id] of KEYS) {
+  const c = name.charCodeAt(0);
+  (KEY_BYTES[c] ??= []).push([id, Uint8Array.from(name, (ch) => ch.charCodeAt(0))]);
+}
+const UNICAST = Uint8Array.from('unicast', (ch) => ch.charCodeAt(0));
+const MAIN = Uint8Array.from('main', (ch) => ch.charCodeAt(0));
+
+/** b[p..] holds the bytes of w followed by a quote. */
+function bytesAt(b: Uint8Array, p: number, w: Uint8Array): boolean {
+  const n = w.length;
+  if (b[p + n] !== QUOTE) return false;
+  for (let k = 0; k < n; k++) if (b[p + k] !== w[k]) return false;
+  return true;
+}
+
+/**
+ * The key whose quote is at sc.p: its id (K_OTHER for keys the model ignores), with sc.p after the
+ * closing quote; -3 on a syntax error.
+ */
+function readKey(sc: Scanner): number {
+  const b = sc.b;
+  const p = sc.p + 1;
+  const cands = KEY_BYTES[b[p]!];
+  if (cands !== undefined)
+    for (const [id, w] of cands)
+      if (bytesAt(b, p, w)) {
+        sc.p = p + w.length + 1;
+        return id;
+      }
+  if (!sc.str()) return -3;
+  return sc.simple ? K_OTHER : K_SPECIAL;
+}
+
+/**
+ * An IPv4 dotted quad (optionally /len when withLen) straight from the bytes after the quote at
+ * sc.p, ending at the closing quote: writes the word to out[at] and returns the length (32 without
+ * /len), or -1 when the string is anything else (sc.p unchanged then).
+ */
+function quad(sc: Scanner, out: Uint32Array, at: number, withLen: boolean): number {
+  const b = sc.b;
+  let p = sc.p + 1;
+  let val = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  let c = b[p]!;
+  for (;;) {
+    if (c >= 0x30 && c <= 0x39) {
+      if (digits > 0 && part === 0) return -1;
+      part = part * 10 + (c - 0x30);
+      if (++digits > 3 || part > 255) return -1;
+    } else if (c === DOT) {
+      if (digits === 0 || dots === 3) return -1;
+      val = val * 256 + part;
+      dots++;
+      part = 0;
+      digits = 0;
+    } else break;
+    c = b[++p]!;
+  }
+  if (dots !== 3 || digits === 0) return -1;
+  const v = (val * 256 + part) >>> 0;
+  let len = 32;
+  if (c === SLASH) {
+    if (!withLen) return -1;
+    c = b[++p]!;
+    if (c < 0x30 || c > 0x39) return -1;
+    len = c - 0x30;
+    c = b[++p]!;
+    if (c >= 0x30 && c <= 0x39) {
+      if (len === 0) return -1;
+      len = len * 10 + (c - 0x30);
+      c = b[++p]!;
+    }
+    if (len > 32) return -1;
+  }
+  if (c !== QUOTE) return -1;
+  // host bits set: parseIpRoute canonicalises such a dst; leave that to it
+  if (len < 32 && (len === 0 ? v : (v << len) >>> 0) !== 0) return -1;
+  out[at] = v;
+  sc.p = p + 1;
+  return len;
+}
+
+/**
+ * One object at sc.p: 1 = fast-path element (columns filled), 0 = needs the full parser, -1 =
+ * syntax error. sc.p ends after the closing brace.
+ */
+function scanObject(sc: Scanner, cols: ColumnBuilder, slot: number, words: number): number {
+  const b = sc.b;
+  const v4 = cols.family === 4;
+  sc.p++;
+  let seen = 0;
+  let fast = true;
+  let type = ROUTE_TYPE_CODE.unicast;
+  let len = -1;
+  let table = NO_TABLE;
+  let metric = -1;
+  let plain = 1;
+  if (isWs(b[sc.p]!)) sc.ws();
+  if (b[sc.p] === RBRACE) {
+    sc.p++;
+    return 0;
+  }
+  for (;;) {
+    if (isWs(b[sc.p]!)) sc.ws();
+    if (b[sc.p] !== QUOTE) return -1;
+    const k = readKey(sc);
+    if (k === -3) return -1;
+    if (b[sc.p] !== COLON) {
+      sc.ws();
+      if (b[sc.p] !== COLON) return -1;
+    }
+    sc.p++;
+    if (isWs(b[sc.p]!)) sc.ws();
+    if (k > 0) {
+      if ((seen & k) !== 0) fast = false; // a repeated key: JSON.parse keeps the last one
+      seen |= k;
+    }
+    const c = b[sc.p];
+    if (c === QUOTE) {
+      // fast forms first, straight from the bytes; anything else through str()
+      if (k === K_DST && v4 && (len = quad(sc, cols.key, slot, true)) >= 0) {
+        /* read */
+      } else if (k === K_GATEWAY && v4 && quad(sc, SCRATCH, 0, false) >= 0) {
+        /* an IPv4 gateway */
+      } else if (k === K_TYPE && bytesAt(b, sc.p + 1, UNICAST)) {
+        sc.p += UNICAST.length + 2;
+        type = ROUTE_TYPE_CODE.unicast;
+      } else if (k === K_TABLE && bytesAt(b, sc.p + 1, MAIN)) {
+        sc.p += MAIN.length + 2;
+        table = 254;
+      } else {
+        if (!sc.str()) return -1;
+        if (!sc.simple || k === K_SPECIAL) fast = false;
+        else
+          switch (k) {
+            case K_DST:
+              len = sc.prefix(cols.key, slot * words);
+              if (len < 0) fast = false;
+              break;
+            case K_TYPE: {
+              const t = sc.typeCode();
+              if (t < 0) fast = false;
+              else type = t;
+              break;
+            }
+            case K_TABLE: {
+              const t = sc.tableId();
+              if (t < 0) fast = false;
+              else table = t;
+              break;
+            }
+            case K_GATEWAY:
+              if (!sc.gateway()) fast = false;
+              break;
+            case K_METRIC:
+            case K_FLAGS:
+              fast = false; // a string where a number or a list belongs: the full parser words the warning
+              break;
+            // dev, protocol, scope, prefsrc: any string is kept as it is (prefsrc is dropped when
+            // it is not an address, without a warning, in both paths)
+          }
+      }
+    } else if (k === K_FLAGS && c === LBRACKET) {
+      sc.p++;
+      if (isWs(b[sc.p]!)) sc.ws();
+      if (b[sc.p] === RBRACKET) sc.p++;
+      else
+        for (;;) {
+          sc.ws();
+          if (b[sc.p] !== QUOTE) {
+            fast = false;
+            if (!sc.skipValue()) return -1;
+          } else {
+            if (!sc.str()) return -1;
+            if (!sc.simple) fast = false;
+            else if (sc.is('dead') || sc.is('linkdown')) plain = 0;
+          }
+          sc.ws();
+          const d = b[sc.p++];
+          if (d === COMMA) continue;
+          if (d === RBRACKET) break;
+          return -1;
+        }
+    } else if (c === LBRACE || c === LBRACKET || c === 0x74 || c === 0x66 || c === 0x6e) {
+      // containers, true/false/null: ignored under keys the model does not read, otherwise the
+      // full parser decides (a warning, or nexthops/metrics it reads)
+      if (k !== K_OTHER || c === LBRACE || c === LBRACKET) fast = false;
+      if (!sc.skipValue()) return -1;
+    } else {
+      if (!sc.number()) return -1;
+      if (k === K_METRIC && sc.num >= 0) metric = sc.num;
+      else if (k !== K_OTHER) fast = false;
+    }
+    let d = b[sc.p++];
+    if (isWs(d!)) {
+      sc.ws();
+      d = b[sc.p++];
+    }
+    if (d === COMMA) continue;
+    if (d === RBRACE) break;
+    return -1;
+  }
+  if (!fast || len < 0) return 0;
+  // a forwarding type without a device gets a note (a `dev X` filter)
+  if (type <= NEEDS_DEV_MAX && (seen & K_DEV) === 0) return 0;
+  cols.len[slot] = len;
+  cols.type[slot] = type;
+  cols.table[slot] = table;
+  cols.metric[slot] = metric >= 0 ? metric : cols.family === 6 ? 1024 : 0;
+  cols.tos[slot] = 0;
+  cols.plain[slot] = plain;
+  cols.hasSrc[slot] = 0;
+  return 1;
+}
