@@ -1,12 +1,10 @@
-import type { Backend, L4Proto, ServiceEntry, ServiceSource, ServiceType } from '../model/service.js';
+import { serviceMatches, type Backend, type L4Proto, type ServiceEntry, type ServiceQuery, type ServiceSource, type ServiceType } from '../model/service.js';
 import type { Evidence, Warning } from '../model/types.js';
 import { canonIp } from '../model/addr.js';
 import type { Fact } from './datapath.js';
 
 /** What `svc lookup` was asked: an address with optional port and protocol, or namespace/name. */
-export type ServiceQuery =
-  | { kind: 'address'; address: string; port?: number; proto?: L4Proto }
-  | { kind: 'name'; namespace: string; name: string };
+export type { ServiceQuery };
 
 /** One frontend as all layers together program it. */
 export interface FrontendView {
@@ -67,16 +65,7 @@ function key(e: ServiceEntry): string {
   return `${a}:${e.frontend.port}/${e.frontend.proto}${e.frontend.scope === 'internal' ? '/i' : ''}`;
 }
 
-function matches(e: ServiceEntry, q: ServiceQuery): boolean {
-  if (q.kind === 'name') {
-    const n = e.name ?? '';
-    return n === `${q.namespace}/${q.name}` || n.startsWith(`${q.namespace}/${q.name}:`);
-  }
-  if (e.frontend.address !== q.address) return false;
-  if (q.port !== undefined && e.frontend.port !== q.port) return false;
-  if (q.proto !== undefined && e.frontend.proto !== q.proto && e.frontend.proto !== 'ANY') return false;
-  return true;
-}
+const matches = serviceMatches;
 
 const backendSet = (bs: Backend[]) =>
   bs

@@ -1,10 +1,12 @@
-import type { ServiceEntry } from '../model/service.js';
+import { serviceMatches, type ServiceEntry, type ServiceQuery } from '../model/service.js';
 import type { Address, SourceReport, Warning } from '../model/types.js';
 import { NetpathError, SourceError } from '../errors.js';
 import { parseCiliumLbList, parseCiliumServiceList } from '../tools/cilium-lb/index.js';
 import { parseCiliumStatus } from '../tools/cilium/index.js';
 import { decodeLbMaps, LB_MAP_NAMES, type LbMapDumps } from '../tools/bpf-map/index.js';
-import { kubeProxyServicesFromIptables, kubeProxyServicesFromNft, parseIptablesSave, parseIpvsadm, parseNftRuleset, ipvsVipsFromAddrs, type IptablesRuleset, type NftRuleset } from '../tools/kube-proxy/index.js';
+import { kubeProxyServicesFromIptables, kubeProxyServicesFromNft, parseIpvsadm, parseNftRuleset, ipvsVipsFromAddrs, type IptablesRuleset, type NftRuleset } from '../tools/kube-proxy/index.js';
+import { iptablesLines, parseIptablesLines } from '../tools/kube-proxy/parse-iptables.js';
+import { iptablesLinesNeeded, type FrontendKeep } from '../tools/kube-proxy/kube-iptables.js';
 import type { ProbeSource } from './source.js';
 
 export interface LoadedServices {
@@ -19,9 +21,20 @@ export interface LoadedServices {
 
 const msg = (e: unknown) => (e instanceof SourceError ? e.detail : e instanceof NetpathError ? e.message : e instanceof Error ? e.message.split('\n')[0]! : String(e));
 
+export interface ServiceLoadOptions {
+  /**
+   * Only the Services that can answer this question (serviceMatches). Every source is still read;
+   * the large ones (LB maps, iptables-save) build only the frontends asked for, and report problems
+   * of what they read (unreadable entries, the map layout), not of Services nobody asked about.
+   */
+  only?: ServiceQuery;
+}
+
 /** Every layer that programs Services on the node: Cilium (maps and cilium-dbg), kube-proxy, IPVS. */
-export async function loadServices(source: ProbeSource, addrs: Address[]): Promise<LoadedServices> {
+export async function loadServices(source: ProbeSource, addrs: Address[], opts: ServiceLoadOptions = {}): Promise<LoadedServices> {
   const out: LoadedServices = { entries: [], warnings: [], sources: [], parsed: { iptables: [] } };
+  const only = opts.only;
+  const keep: FrontendKeep | undefined = only === undefined ? undefined : (f, name) => serviceMatches(name === undefined ? { frontend: f } : { frontend: f, name }, only);
   const one = async (id: string, use: (text: string) => { entries: ServiceEntry[]; warnings: Warning[] }): Promise<void> => {
     let got;
     try {
@@ -57,9 +70,12 @@ export async function loadServices(source: ProbeSource, addrs: Address[]): Promi
   });
   for (const [id, fam] of [['iptables-save', 4], ['ip6tables-save', 6]] as const) {
     await one(id, (t) => {
-      const rs = parsed(parseIptablesSave(t, id));
-      out.parsed.iptables.push({ probe: id, family: fam, rules: rs.value });
-      const svc = kubeProxyServicesFromIptables(rs.value, id, fam);
+      // for one question, only the chains its frontends reach are parsed (the rest is indexed by name)
+      const lines = iptablesLines(t);
+      const rs = parsed(parseIptablesLines(lines, id, keep ? iptablesLinesNeeded(lines, fam, keep) : undefined));
+      // a ruleset read for one question holds only the chains it reaches: not for other uses
+      if (!keep) out.parsed.iptables.push({ probe: id, family: fam, rules: rs.value });
+      const svc = kubeProxyServicesFromIptables(rs.value, id, fam, keep);
       return { entries: svc.value, warnings: [...rs.warnings, ...svc.warnings] };
     });
   }
@@ -80,9 +96,9 @@ export async function loadServices(source: ProbeSource, addrs: Address[]): Promi
   for (const [k, name] of Object.entries(LB_MAP_NAMES) as [keyof LbMapDumps, string][]) {
     const id = `bpf-map/${name}`;
     try {
-      const got = await source.read(id);
+      const got = await source.readBytes(id);
       if (got) {
-        dumps[k] = got.text;
+        dumps[k] = got.bytes;
         probes[k] = id;
         out.sources.push({ probe: id, status: 'ok', origin: got.origin });
       } else out.sources.push({ probe: id, status: 'missing' });
@@ -101,7 +117,8 @@ export async function loadServices(source: ProbeSource, addrs: Address[]): Promi
       version = undefined;
     }
     try {
-      const d = decodeLbMaps(dumps, { probes, ...(version ? { version } : {}) });
+      const filter = only === undefined ? {} : { only: only.kind === 'address' ? { address: only.address, ...(only.port !== undefined ? { port: only.port } : {}) } : ('none' as const) };
+      const d = decodeLbMaps(dumps, { probes, ...(version ? { version } : {}), ...filter });
       out.entries.push(...d.value.services);
       out.warnings.push(...d.warnings);
       out.lbLayout = d.value.layout;
@@ -110,5 +127,6 @@ export async function loadServices(source: ProbeSource, addrs: Address[]): Promi
       out.warnings.push({ code: 'probe-unreadable', message: `bpf-map: ${msg(e)}`, source: 'bpf-map' });
     }
   }
+  if (only !== undefined) out.entries = out.entries.filter((e) => serviceMatches(e, only));
   return out;
 }

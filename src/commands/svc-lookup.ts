@@ -27,7 +27,8 @@ export async function runSvcLookup(source: ProbeSource, queryText: string, kube?
       addrs = [];
     }
   }
-  const loaded = await loadServices(source, addrs);
+  // every source is read, but only the Services that answer the query are built
+  const loaded = await loadServices(source, addrs, { only: query });
   const present = loaded.sources.filter((s) => s.status !== 'missing');
   if (present.length === 0 || present.every((s) => s.status === 'failed')) {
     const failed = present.map((s) => `${s.probe}: ${s.message}`).join('; ');
@@ -46,7 +47,9 @@ export async function runSvcLookup(source: ProbeSource, queryText: string, kube?
     const endpoints = await kubeGetEndpoints(kube, query.namespace, query.name);
     for (const ip of svc.clusterIPs) {
       for (const p of svc.ports) {
-        const found = lookupServices(loaded.entries, { kind: 'address', address: ip, port: p.port, proto: p.protocol }, { kubeProxyReplacement: kpr }).frontends;
+        const q = { kind: 'address' as const, address: ip, port: p.port, proto: p.protocol };
+        const byAddr = await loadServices(source, addrs, { only: q });
+        const found = lookupServices(byAddr.entries, q, { kubeProxyReplacement: kpr }).frontends;
         for (const f of found) {
           if (frontends.some((x) => x.frontend === f.frontend)) continue;
           f.name ??= display;

@@ -95,9 +95,12 @@ export interface TraceOutcome {
 export async function runTrace(source: ProbeSource, request: TraceRequest): Promise<TraceOutcome> {
   // names are checked for shape before anything is read; addresses are parsed right away
   const named = parseNameRef(request.src) !== null || parseNameRef(request.dst) !== null;
-  if (!named) parseFlow(request);
+  const early = named ? undefined : parseFlow(request);
   const state = await loadNodeState(source, { routes: 'columns' });
-  const services = await loadServices(source, state.addrs);
+  // the trace asks the Service layers about its destination only (what traceService looks up);
+  // names need every Service to be resolved
+  const only = early ? { kind: 'address' as const, address: early.dst, ...(early.dport !== undefined ? { port: early.dport } : {}) } : undefined;
+  const services = await loadServices(source, state.addrs, only ? { only } : {});
   const { req, ends } = await resolveRequest(request, { state, services: services.entries });
   const flow = parseFlow(req);
   const family = familyOf(flow.dst) as 4 | 6;

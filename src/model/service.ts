@@ -77,3 +77,20 @@ export interface ServiceEntry {
   incomplete?: string;
   evidence: Evidence[];
 }
+
+/** A question about Services: an address with optional port and protocol, or namespace/name. */
+export type ServiceQuery =
+  | { kind: 'address'; address: string; port?: number; proto?: L4Proto }
+  | { kind: 'name'; namespace: string; name: string };
+
+/** Whether an entry answers the question (svc lookup's and the trace's rule). */
+export function serviceMatches(e: Pick<ServiceEntry, 'frontend' | 'name'>, q: ServiceQuery): boolean {
+  if (q.kind === 'name') {
+    const n = e.name ?? '';
+    return n === `${q.namespace}/${q.name}` || n.startsWith(`${q.namespace}/${q.name}:`);
+  }
+  if (e.frontend.address !== q.address) return false;
+  if (q.port !== undefined && e.frontend.port !== q.port) return false;
+  if (q.proto !== undefined && e.frontend.proto !== q.proto && e.frontend.proto !== 'ANY') return false;
+  return true;
+}

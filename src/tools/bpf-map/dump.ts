@@ -2,6 +2,7 @@ import type { Warning } from '../../model/types.js';
 import { cleanText, looksLikeJson, parseJsonText, warn, DANGEROUS_KEYS } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { DumpElementSchema } from './schema.js';
+import { COLON, COMMA, JsonBytes, LBRACE, LBRACKET, QUOTE, RBRACE, RBRACKET, hexVal, textOf } from '../json-bytes.js';
 
 export interface RawEntry {
   /** position in the dump (0-based), for warnings */
@@ -96,6 +97,47 @@ function fromBtf(v: unknown, layout: BtfLayout, what: string): number[] | string
 }
 
 /**
+ * One element of a `bpftool -j map dump` array: the entry (undefined when skipped, with a warning),
+ * and whether it was read from BTF objects.
+ */
+function jsonElement(raw: unknown, index: number, probe: string, layouts: { key: BtfLayout; value: BtfLayout }, warnings: Warning[]): { entry?: RawEntry; btf: boolean } | undefined {
+  const label = `${probe} entry #${index}`;
+  if (raw !== null && typeof raw === 'object' && Object.keys(raw).some((k) => DANGEROUS_KEYS.has(k))) {
+    warnings.push(warn('bad-entry', `${label}: reserved key; entry skipped`, probe));
+    return undefined;
+  }
+  const p = DumpElementSchema.safeParse(raw);
+  if (!p.success) {
+    warnings.push(warn('bad-entry', `${label}: not a {key, value} element; skipped`, probe));
+    return undefined;
+  }
+  const e = p.data;
+  let btf = false;
+  const parts: (number[] | null)[] = [];
+  for (const what of ['key', 'value'] as const) {
+    const v = e[what];
+    if (Array.isArray(v) && v.every((s) => typeof s === 'string')) {
+      parts.push(hexStrings(v, what, label, warnings, probe));
+      continue;
+    }
+    const f = v !== undefined ? v : e.formatted?.[what];
+    if (f === undefined) {
+      warnings.push(warn('bad-entry', `${label}: no ${what}; skipped`, probe));
+      parts.push(null);
+      continue;
+    }
+    btf = true;
+    const b = fromBtf(f, layouts[what], what);
+    if (typeof b === 'string') {
+      warnings.push(warn('bad-entry', `${label}: BTF ${b}; skipped`, probe));
+      parts.push(null);
+    } else parts.push(b);
+  }
+  const [k, v] = parts;
+  return k && v ? { entry: { index, key: k, value: v }, btf } : { btf };
+}
+
+/**
  * `bpftool [-j] map dump pinned …`: the JSON array (raw byte strings, optionally with `formatted`),
  * the BTF-only JSON-like form (key/value objects), or the plain-text hex form (`key: 0a 00 …  value: …`,
  * or `key:` / `value:` on their own lines, then `Found N elements`).
@@ -110,39 +152,10 @@ export function parseMapDump(text: string, probe: string, layouts: { key: BtfLay
     const entries: RawEntry[] = [];
     let btf = false;
     for (const [index, raw] of r.value.entries()) {
-      const label = `${probe} entry #${index}`;
-      if (raw !== null && typeof raw === 'object' && Object.keys(raw).some((k) => DANGEROUS_KEYS.has(k))) {
-        warnings.push(warn('bad-entry', `${label}: reserved key; entry skipped`, probe));
-        continue;
-      }
-      const p = DumpElementSchema.safeParse(raw);
-      if (!p.success) {
-        warnings.push(warn('bad-entry', `${label}: not a {key, value} element; skipped`, probe));
-        continue;
-      }
-      const e = p.data;
-      const parts: (number[] | null)[] = [];
-      for (const what of ['key', 'value'] as const) {
-        const v = e[what];
-        if (Array.isArray(v) && v.every((s) => typeof s === 'string')) {
-          parts.push(hexStrings(v, what, label, warnings, probe));
-          continue;
-        }
-        const f = v !== undefined ? v : e.formatted?.[what];
-        if (f === undefined) {
-          warnings.push(warn('bad-entry', `${label}: no ${what}; skipped`, probe));
-          parts.push(null);
-          continue;
-        }
-        btf = true;
-        const b = fromBtf(f, layouts[what], what);
-        if (typeof b === 'string') {
-          warnings.push(warn('bad-entry', `${label}: BTF ${b}; skipped`, probe));
-          parts.push(null);
-        } else parts.push(b);
-      }
-      const [k, v] = parts;
-      if (k && v) entries.push({ index, key: k, value: v });
+      const e = jsonElement(raw, index, probe, layouts, warnings);
+      if (e === undefined) continue;
+      if (e.btf) btf = true;
+      if (e.entry) entries.push(e.entry);
     }
     return { entries, warnings, form: btf ? 'json-btf' : 'json' };
   }
@@ -200,4 +213,222 @@ export function parseMapDump(text: string, probe: string, layouts: { key: BtfLay
   close();
   if (!sawAny) throw new ParseError(probe, 'neither JSON nor `key: … value: …` lines (bpftool map dump)');
   return { entries, warnings, form: 'text' };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The same dump as rows in one byte pool, scanned from the bytes: a 100,000-entry map costs two
+// typed arrays instead of 200,000 number arrays.
+
+/** Entries of a map dump: entry i is bytes[koff[i]..+klen[i]) and bytes[voff[i]..+vlen[i]). */
+export interface DumpRows {
+  count: number;
+  /** position of the entry in the dump, for warnings */
+  index: Int32Array;
+  koff: Int32Array;
+  klen: Int32Array;
+  voff: Int32Array;
+  vlen: Int32Array;
+  bytes: Uint8Array;
+}
+
+export interface DumpRowsResult {
+  rows: DumpRows;
+  warnings: Warning[];
+  form: DumpResult['form'];
+}
+
+class RowsBuilder {
+  count = 0;
+  index = new Int32Array(256);
+  koff = new Int32Array(256);
+  klen = new Int32Array(256);
+  voff = new Int32Array(256);
+  vlen = new Int32Array(256);
+  bytes = new Uint8Array(4096);
+  used = 0;
+
+  byte(x: number): void {
+    if (this.used === this.bytes.length) {
+      const b = new Uint8Array(this.bytes.length * 2);
+      b.set(this.bytes);
+      this.bytes = b;
+    }
+    this.bytes[this.used++] = x;
+  }
+
+  row(index: number, koff: number, klen: number, voff: number, vlen: number): void {
+    if (this.count === this.index.length) {
+      const g = (a: Int32Array) => {
+        const b = new Int32Array(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.index = g(this.index);
+      this.koff = g(this.koff);
+      this.klen = g(this.klen);
+      this.voff = g(this.voff);
+      this.vlen = g(this.vlen);
+    }
+    const i = this.count++;
+    this.index[i] = index;
+    this.koff[i] = koff;
+    this.klen[i] = klen;
+    this.voff[i] = voff;
+    this.vlen[i] = vlen;
+  }
+
+  entry(e: RawEntry): void {
+    const k = this.used;
+    for (const x of e.key) this.byte(x);
+    const v = this.used;
+    for (const x of e.value) this.byte(x);
+    this.row(e.index, k, e.key.length, v, e.value.length);
+  }
+
+  finish(): DumpRows {
+    const n = this.count;
+    return { count: n, index: this.index.slice(0, n), koff: this.koff.slice(0, n), klen: this.klen.slice(0, n), voff: this.voff.slice(0, n), vlen: this.vlen.slice(0, n), bytes: this.bytes.slice(0, this.used) };
+  }
+}
+
+/** Entry i as a RawEntry (its own arrays). */
+export function rowEntry(r: DumpRows, i: number): RawEntry {
+  return { index: r.index[i]!, key: Array.from(r.bytes.subarray(r.koff[i]!, r.koff[i]! + r.klen[i]!)), value: Array.from(r.bytes.subarray(r.voff[i]!, r.voff[i]! + r.vlen[i]!)) };
+}
+
+/**
+ * parseMapDump as rows. Bytes of a `bpftool -j` array are scanned in place: an element that is just
+ * `key` and `value` arrays of "0xNN" strings is copied straight into the pool; any other element goes
+ * through JSON.parse and the same per-element reading as parseMapDump, in dump order, so entries and
+ * warnings are parseMapDump's. Text, other forms, or a document the scanner cannot follow take
+ * parseMapDump itself.
+ */
+export function parseMapDumpRows(input: string | Uint8Array, probe: string, layouts: { key: BtfLayout; value: BtfLayout }): DumpRowsResult {
+  if (typeof input !== 'string') {
+    if (input.indexOf(0x1b) < 0 && input.indexOf(0x0d) < 0) {
+      const r = scanDumpJson(input, probe, layouts);
+      if (r) return r;
+    }
+    input = textOf(input, 0, input.length);
+  }
+  const d = parseMapDump(input, probe, layouts);
+  const b = new RowsBuilder();
+  for (const e of d.entries) b.entry(e);
+  return { rows: b.finish(), warnings: d.warnings, form: d.form };
+}
+
+const KEY = Uint8Array.from('key"', (c) => c.charCodeAt(0));
+const VALUE = Uint8Array.from('value"', (c) => c.charCodeAt(0));
+
+function at(b: Uint8Array, p: number, w: Uint8Array): boolean {
+  for (let k = 0; k < w.length; k++) if (b[p + k] !== w[k]) return false;
+  return true;
+}
+
+function scanDumpJson(bytes: Uint8Array, probe: string, layouts: { key: BtfLayout; value: BtfLayout }): DumpRowsResult | undefined {
+  const sc = new JsonBytes(bytes);
+  const b = bytes;
+  sc.ws();
+  if (b[sc.p] !== LBRACKET) return undefined;
+  sc.p++;
+  const out = new RowsBuilder();
+  const warnings: Warning[] = [];
+  let btf = false;
+  let index = 0;
+  sc.ws();
+  if (b[sc.p] === RBRACKET) sc.p++;
+  else
+    for (;; index++) {
+      sc.ws();
+      const start = sc.p;
+      const used = out.used;
+      if (!(b[start] === LBRACE && fastElement(sc, out, index))) {
+        out.used = used;
+        sc.p = start;
+        if (!sc.skipValue()) return undefined;
+        let raw: unknown;
+        try {
+          raw = JSON.parse(textOf(b, start, sc.p));
+        } catch {
+          return undefined;
+        }
+        const e = jsonElement(raw, index, probe, layouts, warnings);
+        if (e?.btf) btf = true;
+        if (e?.entry) out.entry(e.entry);
+      }
+      sc.ws();
+      const c = b[sc.p++];
+      if (c === COMMA) continue;
+      if (c === RBRACKET) break;
+      return undefined;
+    }
+  sc.ws();
+  if (sc.p !== b.length) return undefined;
+  return { rows: out.finish(), warnings, form: btf ? 'json-btf' : 'json' };
+}
+
+/** `{"key":["0x..",...],"value":[...]}` and nothing else: appended as a row; false otherwise. */
+function fastElement(sc: JsonBytes, out: RowsBuilder, index: number): boolean {
+  const b = sc.b;
+  sc.p++;
+  let koff = -1;
+  let klen = 0;
+  let voff = -1;
+  let vlen = 0;
+  for (;;) {
+    sc.ws();
+    if (b[sc.p] !== QUOTE) return false;
+    const isKey = at(b, sc.p + 1, KEY);
+    if (!isKey && !at(b, sc.p + 1, VALUE)) return false;
+    if (isKey ? koff >= 0 : voff >= 0) return false; // repeated: JSON.parse keeps the last
+    sc.p += isKey ? KEY.length + 1 : VALUE.length + 1;
+    sc.ws();
+    if (b[sc.p] !== COLON) return false;
+    sc.p++;
+    sc.ws();
+    if (b[sc.p] !== LBRACKET) return false;
+    sc.p++;
+    const off = out.used;
+    sc.ws();
+    if (b[sc.p] === RBRACKET) sc.p++;
+    else
+      for (;;) {
+        sc.ws();
+        // "0xH" or "0xHH"
+        const p = sc.p;
+        if (b[p] !== QUOTE || b[p + 1] !== 0x30 || b[p + 2] !== 0x78) return false;
+        const h1 = hexVal(b[p + 3]!);
+        if (h1 < 0) return false;
+        const h2 = hexVal(b[p + 4]!);
+        if (h2 >= 0) {
+          if (b[p + 5] !== QUOTE) return false;
+          out.byte(h1 * 16 + h2);
+          sc.p = p + 6;
+        } else {
+          if (b[p + 4] !== QUOTE) return false;
+          out.byte(h1);
+          sc.p = p + 5;
+        }
+        sc.ws();
+        const c = b[sc.p++];
+        if (c === COMMA) continue;
+        if (c === RBRACKET) break;
+        return false;
+      }
+    if (isKey) {
+      koff = off;
+      klen = out.used - off;
+    } else {
+      voff = off;
+      vlen = out.used - off;
+    }
+    sc.ws();
+    const c = b[sc.p++];
+    if (c === COMMA) continue;
+    if (c === RBRACE) break;
+    return false;
+  }
+  if (koff < 0 || voff < 0) return false;
+  out.row(index, koff, klen, voff, vlen);
+  return true;
 }

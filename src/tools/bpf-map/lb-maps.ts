@@ -2,15 +2,17 @@ import type { Evidence, Parsed, Warning } from '../../model/types.js';
 import type { Backend, BackendState, L4Proto, ServiceEntry, ServiceFlags, ServiceType } from '../../model/service.js';
 import { bytesToIp } from '../../model/addr.js';
 import { warn } from '../common.js';
-import { parseMapDump, type BtfLayout, type RawEntry } from './dump.js';
+import { parseMapDumpRows, rowEntry, type BtfLayout, type DumpRows, type RawEntry } from './dump.js';
+import { ipToBytes } from '../../model/addr.js';
 
+/** Dump texts, or their bytes (scanned without decoding them whole). */
 export interface LbMapDumps {
-  services4?: string;
-  backends4?: string;
-  revnat4?: string;
-  services6?: string;
-  backends6?: string;
-  revnat6?: string;
+  services4?: string | Uint8Array;
+  backends4?: string | Uint8Array;
+  revnat4?: string | Uint8Array;
+  services6?: string | Uint8Array;
+  backends6?: string | Uint8Array;
+  revnat6?: string | Uint8Array;
 }
 
 export interface LbLayout {
@@ -117,24 +119,41 @@ interface FamilyData {
   svcMap: string;
   beMap: string;
   rnMap: string;
+  /** service rows whose frontend the caller asked for */
   svcs: SvcRow[];
-  bes: Map<number, BeRow>;
+  /** backend id → row in beRows (the last row with that id, at the position of the first) */
+  bes: Map<number, number>;
+  beRows: DumpRows | undefined;
   badBes: Set<number>;
-  revnat: Map<number, { addr: string; port: number; e: RawEntry }> | undefined;
+  revnat: Map<number, number> | undefined;
+  rnRows: DumpRows | undefined;
   hasBeDump: boolean;
+  /** first rows that tell layouts apart (over every service and backend, not only the asked ones) */
+  firstSvc: { proto?: SvcRow; qcount?: SvcRow; alg?: SvcRow; flags2?: SvcRow };
+  firstBe: { proto?: BeRow; cid16?: BeRow; zone?: BeRow; pad?: BeRow };
+}
+
+/** Which frontends to decode: all, or the ones at one address (and port). */
+export interface FrontendFilter {
+  address: string;
+  port?: number;
 }
 
 /**
  * Decodes the pinned Cilium LB maps from `bpftool [-j] map dump pinned /sys/fs/bpf/tc/globals/<name>`
  * texts into Services (source 'cilium-bpf'). The byte layout differs by Cilium version; it is
  * inferred from the data and `opts.version`, and reported with whether the data could tell.
+ *
+ * With `only` ('none': no Service is asked for), every entry is still read (the layout is decided by all of them, and unreadable
+ * entries are reported), but only Services at that frontend are built, with the warnings about them.
  */
 export function decodeLbMaps(
   dumps: LbMapDumps,
-  opts: { version?: string; probes?: Partial<Record<keyof LbMapDumps, string>> } = {},
+  opts: { version?: string; probes?: Partial<Record<keyof LbMapDumps, string>>; only?: FrontendFilter | 'none' } = {},
 ): Parsed<{ services: ServiceEntry[]; layout: LbLayout }> {
   const warnings: Warning[] = [];
   const probe = (k: keyof LbMapDumps) => opts.probes?.[k] ?? LB_MAP_NAMES[k];
+  const want = opts.only === undefined || opts.only === 'none' ? null : ipToBytes(opts.only.address);
 
   const fams: FamilyData[] = [];
   for (const fam of [4, 6] as const) {
@@ -149,54 +168,82 @@ export function decodeLbMaps(
       rnMap: probe(rk),
       svcs: [],
       bes: new Map(),
+      beRows: undefined,
       badBes: new Set(),
       revnat: undefined,
+      rnRows: undefined,
       hasBeDump: dumps[bk] !== undefined,
+      firstSvc: {},
+      firstBe: {},
     };
+    // the asked frontend in this family's key bytes, or no row can match
+    const match = opts.only === undefined ? null : want !== null && want.length === alen ? want : undefined;
+    const port = opts.only === undefined || opts.only === 'none' ? undefined : opts.only.port;
     const st = dumps[sk];
     if (st !== undefined) {
-      const r = parseMapDump(st, d.svcMap, { key: svcKey(alen), value: svcVal });
+      const r = parseMapDumpRows(st, d.svcMap, { key: svcKey(alen), value: svcVal });
       warnings.push(...r.warnings);
-      for (const e of r.entries) {
-        if (!sized(e, alen + 8, 12, d.svcMap, warnings)) continue;
-        const k = e.key;
-        const v = e.value;
-        d.svcs.push({
-          e,
-          addr: ip(k, 0, alen),
-          port: u16be(k, alen),
-          slot: u16le(k, alen + 2),
-          proto: k[alen + 4]!,
-          scope: k[alen + 5]!,
-          u32: u32le(v, 0),
-          count: u16le(v, 4),
-          revnat: u16be(v, 6),
-          flags: v[8]!,
-          flags2: v[9]!,
-          qcount: u16le(v, 10),
-        });
+      const { rows } = r;
+      const b = rows.bytes;
+      for (let i = 0; i < rows.count; i++) {
+        if (!sized(rows, i, alen + 8, 12, d.svcMap, warnings)) continue;
+        const k = rows.koff[i]!;
+        const v = rows.voff[i]!;
+        const proto = b[k + alen + 4]!;
+        const slot = b[k + alen + 2]! | (b[k + alen + 3]! << 8);
+        const u32 = (b[v]! | (b[v + 1]! << 8) | (b[v + 2]! << 16) | (b[v + 3]! << 24)) >>> 0;
+        const flags2 = b[v + 9]!;
+        const qcount = b[v + 10]! | (b[v + 11]! << 8);
+        const f = d.firstSvc;
+        const lazy = () => svcRow(rows, i, alen);
+        if (f.proto === undefined && proto !== 0) f.proto = lazy();
+        if (f.qcount === undefined && slot === 0 && qcount !== 0) f.qcount = lazy();
+        if (f.alg === undefined && slot === 0 && (flags2 & 0x04) === 0 && u32 >>> 24 !== 0) f.alg = lazy();
+        if (f.flags2 === undefined && (flags2 & 0xc0) !== 0) f.flags2 = lazy();
+        if (match === undefined) continue;
+        if (match !== null) {
+          let same = true;
+          for (let j = 0; j < alen && same; j++) same = b[k + j] === match[j];
+          if (!same) continue;
+          if (port !== undefined && ((b[k + alen]! << 8) | b[k + alen + 1]!) !== port) continue;
+        }
+        d.svcs.push(svcRow(rows, i, alen));
       }
     }
     const bt = dumps[bk];
     if (bt !== undefined) {
-      const r = parseMapDump(bt, d.beMap, { key: { scalar: 4 }, value: beVal(alen) });
+      const r = parseMapDumpRows(bt, d.beMap, { key: { scalar: 4 }, value: beVal(alen) });
       warnings.push(...r.warnings);
-      for (const e of r.entries) {
-        if (e.key.length === 4 && e.value.length !== alen + 8) d.badBes.add(u32le(e.key, 0));
-        if (!sized(e, 4, alen + 8, d.beMap, warnings)) continue;
-        const v = e.value;
-        const id = u32le(e.key, 0);
-        d.bes.set(id, { e, id, addr: ip(v, 0, alen), port: u16be(v, alen), proto: v[alen + 2]!, state: v[alen + 3]!, tail: v.slice(alen + 4) });
+      const { rows } = r;
+      const b = rows.bytes;
+      d.beRows = rows;
+      for (let i = 0; i < rows.count; i++) {
+        const k = rows.koff[i]!;
+        const id = (b[k]! | (b[k + 1]! << 8) | (b[k + 2]! << 16) | (b[k + 3]! << 24)) >>> 0;
+        if (rows.klen[i] === 4 && rows.vlen[i] !== alen + 8) d.badBes.add(id);
+        if (!sized(rows, i, 4, alen + 8, d.beMap, warnings)) continue;
+        d.bes.set(id, i);
+      }
+      const f = d.firstBe;
+      for (const i of d.bes.values()) {
+        const v = rows.voff[i]! + alen;
+        const lazy = () => beRow(rows, i, alen);
+        if (f.proto === undefined && b[v + 2] !== 0) f.proto = lazy();
+        if (f.cid16 === undefined && b[v + 5] !== 0) f.cid16 = lazy();
+        if (f.zone === undefined && b[v + 6] !== 0) f.zone = lazy();
+        if (f.pad === undefined && b[v + 7] !== 0) f.pad = lazy();
       }
     }
     const rt = dumps[rk];
     if (rt !== undefined) {
       d.revnat = new Map();
-      const r = parseMapDump(rt, d.rnMap, { key: { scalar: 2 }, value: rnVal(alen) });
+      const r = parseMapDumpRows(rt, d.rnMap, { key: { scalar: 2 }, value: rnVal(alen) });
       warnings.push(...r.warnings);
-      for (const e of r.entries) {
-        if (!sized(e, 2, alen + 2, d.rnMap, warnings)) continue;
-        d.revnat.set(u16be(e.key, 0), { addr: ip(e.value, 0, alen), port: u16be(e.value, alen), e });
+      d.rnRows = r.rows;
+      for (let i = 0; i < r.rows.count; i++) {
+        if (!sized(r.rows, i, 2, alen + 2, d.rnMap, warnings)) continue;
+        const k = r.rows.koff[i]!;
+        d.revnat.set((r.rows.bytes[k]! << 8) | r.rows.bytes[k + 1]!, i);
       }
     }
     fams.push(d);
@@ -210,9 +257,42 @@ export function decodeLbMaps(
   return { value: { services, layout: { version: layout.version, ambiguous: layout.ambiguous, because: layout.because } }, warnings };
 }
 
-function sized(e: RawEntry, k: number, v: number, map: string, warnings: Warning[]): boolean {
-  if (e.key.length !== k || e.value.length !== v) {
-    warnings.push(warn('bad-entry', `${map} entry #${e.index}: key ${e.key.length} bytes / value ${e.value.length} bytes, expected ${k} / ${v}; skipped`, map));
+function svcRow(rows: DumpRows, i: number, alen: number): SvcRow {
+  const e = rowEntry(rows, i);
+  const k = e.key;
+  const v = e.value;
+  return {
+    e,
+    addr: ip(k, 0, alen),
+    port: u16be(k, alen),
+    slot: u16le(k, alen + 2),
+    proto: k[alen + 4]!,
+    scope: k[alen + 5]!,
+    u32: u32le(v, 0),
+    count: u16le(v, 4),
+    revnat: u16be(v, 6),
+    flags: v[8]!,
+    flags2: v[9]!,
+    qcount: u16le(v, 10),
+  };
+}
+
+function beRow(rows: DumpRows, i: number, alen: number): BeRow {
+  const e = rowEntry(rows, i);
+  const v = e.value;
+  return { e, id: u32le(e.key, 0), addr: ip(v, 0, alen), port: u16be(v, alen), proto: v[alen + 2]!, state: v[alen + 3]!, tail: v.slice(alen + 4) };
+}
+
+function revnatRow(rows: DumpRows, i: number, alen: number): { addr: string; port: number; e: RawEntry } {
+  const e = rowEntry(rows, i);
+  return { addr: ip(e.value, 0, alen), port: u16be(e.value, alen), e };
+}
+
+function sized(rows: DumpRows, i: number, k: number, v: number, map: string, warnings: Warning[]): boolean {
+  const kl = rows.klen[i]!;
+  const vl = rows.vlen[i]!;
+  if (kl !== k || vl !== v) {
+    warnings.push(warn('bad-entry', `${map} entry #${rows.index[i]}: key ${kl} bytes / value ${vl} bytes, expected ${k} / ${v}; skipped`, map));
     return false;
   }
   return true;
@@ -227,25 +307,31 @@ function detectLayout(fams: FamilyData[], version: string | undefined, warnings:
     if (next.size > 0) cands = next;
     else warnings.push(warn('layout-conflict', `map data contradicts itself (${why}); decoded as ${[...cands].join(' or ')}`));
   };
-  const svcs = fams.flatMap((d) => d.svcs.map((s) => ({ s, d })));
-  const bes = fams.flatMap((d) => [...d.bes.values()].map((b) => ({ b, d })));
-  const proto = svcs.find(({ s }) => s.proto !== 0);
+  // the first row of any family (IPv4 first) that has the property
+  const firstSvc = (k: keyof FamilyData['firstSvc']) => {
+    for (const d of fams) if (d.firstSvc[k]) return { s: d.firstSvc[k]!, d };
+    return undefined;
+  };
+  const firstBe = (k: keyof FamilyData['firstBe']) => {
+    for (const d of fams) if (d.firstBe[k]) return { b: d.firstBe[k]!, d };
+    return undefined;
+  };
+  const proto = firstSvc('proto');
   if (proto) only(['1.17+'], `${proto.d.svcMap} key has protocol byte ${proto.s.proto}`);
-  const beProto = bes.find(({ b }) => b.proto !== 0);
+  const beProto = firstBe('proto');
   if (beProto) only(['1.17+'], `${beProto.d.beMap} backend ${beProto.b.id} has protocol byte ${beProto.b.proto}`);
-  const q = svcs.find(({ s }) => s.slot === 0 && s.qcount !== 0);
+  const q = firstSvc('qcount');
   if (q) only(['1.17+'], `${q.d.svcMap} slot 0 has qcount bytes ${q.s.qcount}`);
-  const alg = svcs.find(({ s }) => s.slot === 0 && (s.flags2 & 0x04) === 0 && s.u32 >>> 24 !== 0);
+  const alg = firstSvc('alg');
   if (alg) only(['1.17+'], `${alg.d.svcMap} slot 0 has an algorithm byte ${alg.s.u32 >>> 24}`);
-  const f2 = svcs.find(({ s }) => (s.flags2 & 0xc0) !== 0);
+  const f2 = firstSvc('flags2');
   if (f2) only(['1.17+'], `${f2.d.svcMap} flags2 0x${f2.s.flags2.toString(16)} uses bits defined from 1.17`);
-  const cid16 = bes.find(({ b }) => b.tail[1] !== 0);
+  const cid16 = firstBe('cid16');
   if (cid16) only(['1.15', '1.16', '1.17+'], `${cid16.d.beMap} backend ${cid16.b.id} has a non-zero byte 9 (u16 cluster_id)`);
-  const zone = bes.find(({ b }) => b.tail[2] !== 0);
+  const zone = firstBe('zone');
   if (zone) only(['1.16', '1.17+'], `${zone.d.beMap} backend ${zone.b.id} has a non-zero zone byte`);
-  const pad = bes.find(({ b }) => b.tail[3] !== 0);
+  const pad = firstBe('pad');
   if (pad) warnings.push(warn('implausible-backend', `${pad.d.beMap} backend ${pad.b.id}: padding byte is ${pad.b.tail[3]}; no known layout sets it`, pad.d.beMap));
-
   if (version !== undefined) {
     const ve = eraOfVersion(version);
     if (ve === null) warnings.push(warn('version-unknown', `Cilium version '${version}' not understood; layout from the data only`));
@@ -357,7 +443,8 @@ function buildServices(d: FamilyData, era: Era, warnings: Warning[]): ServiceEnt
         warnings.push(warn('revnat-mismatch', `${d.svcMap} ${feText} slot ${s.slot}: rev-NAT ${s.revnat}, slot 0 has ${m.revnat}`, d.svcMap));
       }
       const id = s.u32;
-      const be = d.bes.get(id);
+      const bi = d.bes.get(id);
+      const be = bi === undefined ? undefined : beRow(d.beRows!, bi, d.fam === 4 ? 4 : 16);
       if (!be) {
         if (d.hasBeDump) {
           const why = d.badBes.has(id) ? 'is unreadable' : 'is not in the backend map';
@@ -385,7 +472,8 @@ function buildServices(d: FamilyData, era: Era, warnings: Warning[]): ServiceEnt
     }
 
     if (d.revnat) {
-      const rn = d.revnat.get(m.revnat);
+      const ri = d.revnat.get(m.revnat);
+      const rn = ri === undefined ? undefined : revnatRow(d.rnRows!, ri, d.fam === 4 ? 4 : 16);
       if (!rn) {
         warnings.push(warn('revnat-missing', `${d.rnMap}: no entry ${m.revnat} for ${feText}; replies are not rewritten back to the frontend`, d.rnMap));
       } else {

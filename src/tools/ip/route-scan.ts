@@ -2,6 +2,7 @@ import type { Family, Route, Warning } from '../../model/types.js';
 import { ColumnBuilder, ROUTE_TYPE_CODE, SLOT_SKIPPED, type RouteColumns } from '../../model/route-columns.js';
 import { IpCache, Notes } from './common.js';
 import { DETAIL_WINDOW, jsonRoute, showsDetail } from './parse-route.js';
+import { COLON, COMMA, DOT, JsonBytes, LBRACE, LBRACKET, QUOTE, RBRACE, RBRACKET, SLASH, hexVal, isWs, textOf } from '../json-bytes.js';
 
 /**
  * `ip -j [-d] route show table all` read straight from its bytes, for node-sized tables.
@@ -25,20 +26,6 @@ export interface ScannedRoutes {
   /** elements that took the JSON.parse path */
   slow: number;
 }
-
-// byte values
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const COLON = 0x3a;
-const LBRACE = 0x7b;
-const RBRACE = 0x7d;
-const LBRACKET = 0x5b;
-const RBRACKET = 0x5d;
-const SLASH = 0x2f;
-const DOT = 0x2e;
-
-const isWs = (c: number) => c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d;
 
 // keys the fast path understands, and keys that need the full parser
 const K_DST = 1;
@@ -79,93 +66,15 @@ const TYPES = new Map<string, number>(Object.entries(ROUTE_TYPE_CODE));
 const NEEDS_DEV_MAX = ROUTE_TYPE_CODE.multicast; // unicast..multicast leave through a device
 
 /** Scanner state for one document (fields, not closures: this loop runs a million times). */
-class Scanner {
-  p = 0;
-  // the string just read: [s0, s1) when simple (ASCII, no escapes, no control characters)
-  s0 = 0;
-  s1 = 0;
-  simple = false;
-  // number just read, or -1 when not a u32 integer
-  num = -1;
-  private readonly stack = new Uint8Array(4096);
+class Scanner extends JsonBytes {
   private readonly typeCache = new Map<number, { t: string; v: number }>();
   private readonly gwCache = new Map<number, { t: string; v: boolean }>();
 
   constructor(
-    readonly b: Uint8Array,
+    b: Uint8Array,
     readonly family: Family,
-  ) {}
-
-  ws(): void {
-    const b = this.b;
-    let p = this.p;
-    while (p < b.length && isWs(b[p]!)) p++;
-    this.p = p;
-  }
-
-  /** Reads a string at p (at its quote); false on a syntax error. */
-  str(): boolean {
-    const b = this.b;
-    let p = this.p + 1;
-    const s0 = p;
-    let simple = true;
-    for (;;) {
-      if (p >= b.length) return false;
-      const c = b[p]!;
-      if (c === QUOTE) break;
-      if (c === BACKSLASH) {
-        simple = false;
-        p++;
-        if (p >= b.length) return false;
-        const e = b[p]!;
-        if (e === 0x75) {
-          for (let k = 1; k <= 4; k++) if (p + k >= b.length || hexVal(b[p + k]!) < 0) return false;
-          p += 4;
-        } else if (e !== QUOTE && e !== BACKSLASH && e !== SLASH && e !== 0x62 && e !== 0x66 && e !== 0x6e && e !== 0x72 && e !== 0x74) return false;
-      } else if (c < 0x20) return false;
-      else if (c >= 0x80) simple = false;
-      p++;
-    }
-    this.s0 = s0;
-    this.s1 = p;
-    this.simple = simple;
-    this.p = p + 1;
-    return true;
-  }
-
-  /** Hash of the current simple string's bytes. */
-  private hash(): number {
-    const b = this.b;
-    let h = this.s1 - this.s0;
-    for (let i = this.s0; i < this.s1; i++) h = (Math.imul(h, 31) + b[i]!) | 0;
-    return h;
-  }
-
-  private text(): string {
-    let s = '';
-    for (let i = this.s0; i < this.s1; i++) s += String.fromCharCode(this.b[i]!);
-    return s;
-  }
-
-  /** The current simple string equals w. */
-  is(w: string): boolean {
-    if (this.s1 - this.s0 !== w.length) return false;
-    for (let k = 0; k < w.length; k++) if (this.b[this.s0 + k] !== w.charCodeAt(k)) return false;
-    return true;
-  }
-
-  /**
-   * f(text of the current simple string), memoised by its bytes: keys, types and gateways repeat a
-   * million times, and decoding each to a string would cost more than the rest of the scan.
-   */
-  private memo<V>(cache: Map<number, { t: string; v: V }>, f: (t: string) => V): V {
-    const h = this.hash();
-    const hit = cache.get(h);
-    if (hit !== undefined && this.is(hit.t)) return hit.v;
-    const t = this.text();
-    const v = f(t);
-    if (hit === undefined && cache.size < 4096) cache.set(h, { t, v });
-    return v;
+  ) {
+    super(b);
   }
 
   /** Which key the current string is; compared byte by byte (a Map lookup per key costs more than the scan). */
@@ -228,107 +137,6 @@ class Scanner {
     return -1;
   }
 
-  /** A JSON number at p; num = its value when it is a u32 written as plain digits. False on a syntax error. */
-  number(): boolean {
-    const b = this.b;
-    let p = this.p;
-    const p0 = p;
-    let plainDigits = true;
-    if (b[p] === 0x2d) {
-      plainDigits = false;
-      p++;
-    }
-    if (b[p] === 0x30) p++;
-    else if (b[p]! >= 0x31 && b[p]! <= 0x39) while (b[p]! >= 0x30 && b[p]! <= 0x39) p++;
-    else return false;
-    if (b[p] === DOT) {
-      plainDigits = false;
-      p++;
-      if (!(b[p]! >= 0x30 && b[p]! <= 0x39)) return false;
-      while (b[p]! >= 0x30 && b[p]! <= 0x39) p++;
-    }
-    if (b[p] === 0x65 || b[p] === 0x45) {
-      plainDigits = false;
-      p++;
-      if (b[p] === 0x2b || b[p] === 0x2d) p++;
-      if (!(b[p]! >= 0x30 && b[p]! <= 0x39)) return false;
-      while (b[p]! >= 0x30 && b[p]! <= 0x39) p++;
-    }
-    this.num = -1;
-    if (plainDigits && p - p0 <= 10) {
-      let v = 0;
-      for (let i = p0; i < p; i++) v = v * 10 + (b[i]! - 0x30);
-      if (v <= 0xffffffff) this.num = v;
-    }
-    this.p = p;
-    return true;
-  }
-
-  /** Skips any JSON value at p, nesting tracked without recursion; false on a syntax error (or nesting past 4096). */
-  skipValue(): boolean {
-    const b = this.b;
-    const stack = this.stack;
-    let sp = 0;
-    for (;;) {
-      // a value
-      this.ws();
-      const c = b[this.p];
-      if (c === QUOTE) {
-        if (!this.str()) return false;
-      } else if (c === LBRACE || c === LBRACKET) {
-        this.p++;
-        this.ws();
-        if (b[this.p] === (c === LBRACE ? RBRACE : RBRACKET)) this.p++;
-        else {
-          if (sp === stack.length) return false;
-          stack[sp++] = c;
-          if (c === LBRACE && !this.member()) return false;
-          continue;
-        }
-      } else if (c === 0x74) {
-        if (!this.lit('true')) return false;
-      } else if (c === 0x66) {
-        if (!this.lit('false')) return false;
-      } else if (c === 0x6e) {
-        if (!this.lit('null')) return false;
-      } else if (!this.number()) return false;
-      // after a value: close containers, or go on to the next element/member
-      for (;;) {
-        if (sp === 0) return true;
-        this.ws();
-        const d = b[this.p];
-        const top = stack[sp - 1];
-        if (d === COMMA) {
-          this.p++;
-          if (top === LBRACE && !this.member()) return false;
-          break;
-        }
-        if ((d === RBRACE && top === LBRACE) || (d === RBRACKET && top === LBRACKET)) {
-          this.p++;
-          sp--;
-          continue;
-        }
-        return false;
-      }
-    }
-  }
-
-  /** `"key" :` of an object member */
-  private member(): boolean {
-    this.ws();
-    if (this.b[this.p] !== QUOTE || !this.str()) return false;
-    this.ws();
-    if (this.b[this.p] !== COLON) return false;
-    this.p++;
-    return true;
-  }
-
-  private lit(w: string): boolean {
-    for (let k = 0; k < w.length; k++) if (this.b[this.p + k] !== w.charCodeAt(k)) return false;
-    this.p += w.length;
-    return true;
-  }
-
   /** The current simple string as a destination: key written at key[at..], length returned, -1 if not plain. */
   prefix(key: Uint32Array, at: number): number {
     const b = this.b;
@@ -379,13 +187,6 @@ class Scanner {
 }
 
 const SCRATCH = new Uint32Array(4);
-
-function hexVal(c: number): number {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  if (c >= 0x61 && c <= 0x66) return c - 0x57;
-  if (c >= 0x41 && c <= 0x46) return c - 0x37;
-  return -1;
-}
 
 /** Dotted quad in b[s..e), as node's isIPv4 accepts it (no leading zeros). */
 function v4Bytes(b: Uint8Array, s: number, e: number, out: Uint32Array, at: number): boolean {
@@ -504,7 +305,7 @@ export function scanIpRouteJson(bytes: Uint8Array, probe: string, family: Family
   const words = cols.words;
   const slow: number[] = [];
   let detailed = false;
-  const decode = (s: number, e: number) => Buffer.from(b.buffer, b.byteOffset + s, e - s).toString('utf8');
+  const decode = (s: number, e: number) => textOf(b, s, e);
   sc.ws();
   if (b[sc.p] === RBRACKET) sc.p++;
   else {

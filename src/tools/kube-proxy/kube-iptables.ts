@@ -3,6 +3,7 @@ import type { Backend, L4Proto, ServiceEntry, ServiceType } from '../../model/se
 import type { Evidence, Family, Parsed, Warning } from '../../model/types.js';
 import { warn } from '../common.js';
 import type { IptablesChain, IptablesRule, IptablesRuleset, IptablesTable } from './iptables-model.js';
+import { parseRuleOptions, tokenize } from './parse-iptables.js';
 import { findChain, findTable, hasModule, ruleOption, targetOption } from './iptables-model.js';
 
 /**
@@ -88,13 +89,22 @@ interface Resolved {
 
 const KUBE_TARGETS = /^KUBE-(SVC|SVL|EXT|FW|XLB|SEP)-[A-Z0-9]+$/;
 
+/**
+ * Which frontends a reader needs (address, port, protocol, and the name kube-proxy's comment gives);
+ * undefined: all.
+ */
+export type FrontendKeep = (f: { address: string; port: number; proto: L4Proto }, name: string | undefined) => boolean;
+
 class Extractor {
   readonly warnings: Warning[] = [];
   private readonly nat: IptablesTable | undefined;
+  /** every frontend a nat rule gives, kept or not (a filter-table rule for one of them merges into it) */
+  private readonly natFrontends = new Set<string>();
   constructor(
     private readonly rs: IptablesRuleset,
     private readonly probe: string,
     private readonly family: Family,
+    private readonly keep?: FrontendKeep,
   ) {
     this.nat = findTable(rs, 'nat');
   }
@@ -258,6 +268,11 @@ class Extractor {
         prev.evidence.push(rule.source);
         return;
       }
+      // the first rule of a frontend makes its entry, later ones only add evidence: when the first
+      // was not asked for, this one belongs to that entry, not to a new one
+      if (this.natFrontends.has(k)) return;
+      this.natFrontends.add(k);
+      if (this.keep && !this.keep({ address: f.addr, port: f.port, proto: f.proto }, commentServiceName(rule.comment))) return;
       const res = this.resolve(target);
       const e: ServiceEntry = {
         source: 'kube-proxy-iptables',
@@ -382,6 +397,8 @@ class Extractor {
           }
           continue;
         }
+        // a frontend some nat rule gives but the caller did not ask for would have absorbed this rule
+        if (this.keep && (this.natFrontends.has(key(addr, f.proto, f.port)) || !this.keep({ address: addr, port: f.port, proto: f.proto }, commentServiceName(rule.comment)))) continue;
         const type: ServiceType = nodePort ? 'NodePort' : chainName === 'KUBE-SERVICES' ? 'ClusterIP' : 'ExternalIP';
         const e: ServiceEntry = {
           source: 'kube-proxy-iptables',
@@ -425,11 +442,157 @@ export function splitHostPort(text: string): { addr: string; port: number } | nu
   return { addr, port };
 }
 
-/** kube-proxy iptables-mode Services out of a parsed `iptables-save` (nat + filter tables). */
-export function kubeProxyServicesFromIptables(rs: IptablesRuleset, probe: string, family?: Family): Parsed<ServiceEntry[]> {
-  const x = new Extractor(rs, probe, family ?? rs.family ?? 4);
+/**
+ * kube-proxy iptables-mode Services out of a parsed `iptables-save` (nat + filter tables); with
+ * `keep`, only the frontends it accepts are resolved and returned.
+ */
+export function kubeProxyServicesFromIptables(rs: IptablesRuleset, probe: string, family?: Family, keep?: FrontendKeep): Parsed<ServiceEntry[]> {
+  const x = new Extractor(rs, probe, family ?? rs.family ?? 4, keep);
   const value = x.run();
   return { value, warnings: x.warnings };
 }
 
 export { findChain, hasModule };
+
+/** Chains every Service question reads whole: where frontends are declared. */
+const FRONTEND_CHAINS: Record<string, string[]> = {
+  nat: ['KUBE-SERVICES', 'KUBE-NODEPORTS'],
+  filter: ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-PROXY-FIREWALL'],
+};
+
+/**
+ * For a question about some frontends (`keep`): which lines of an iptables-save dump can be left
+ * out without changing its answer. One pass indexes the plain `-A CHAIN` and `:CHAIN` lines by
+ * table and chain; the frontend chains are read whole, and from the rules whose frontend `keep`
+ * accepts, every chain they jump to, transitively, is kept (more than the extractor follows, never
+ * less), with the declaration of every chain a kept rule names. Everything else (headers, tables,
+ * COMMIT, -X/-F/-N, rules with counters or quotes, over-long lines) is always kept. The parser then
+ * sees the same lines for those chains, in the same order, with the same line numbers.
+ */
+export function iptablesLinesNeeded(lines: string[], family: Family, keep: FrontendKeep): (idx: number) => boolean {
+  const RULE = 1;
+  const DECL = 2;
+  const kind = new Uint8Array(lines.length);
+  const chainOf: string[] = new Array<string>(lines.length);
+  const tableOf: string[] = new Array<string>(lines.length);
+  const rulesBy = new Map<string, number[]>(); // `table chain` → plain rule lines
+  const declared = new Set<string>(); // `table chain` with a plain declaration line
+  const complex: number[] = [];
+  // lines outside a table the parser accepts are always kept (it warns about each)
+  let table = '';
+  const plainName = (s: string) => s.length > 0 && !/["'\\]/.test(s);
+  for (let idx = 0; idx < lines.length; idx++) {
+    const l = lines[idx]!;
+    let i = 0;
+    while (i < l.length && (l.charCodeAt(i) === 32 || l.charCodeAt(i) === 9)) i++;
+    const c = l.charCodeAt(i);
+    if (c === 42 /* * */) {
+      table = l.slice(i + 1).trim();
+      if (!/^[a-z]+$/.test(table)) table = '';
+      continue;
+    }
+    tableOf[idx] = table;
+    if (l.length > 64 * 1024 || table === '') continue;
+    if (c === 58 /* : */) {
+      const m = /^:(\S+)\s/.exec(l.slice(i));
+      if (m && plainName(m[1]!)) {
+        kind[idx] = DECL;
+        chainOf[idx] = m[1]!;
+        declared.add(`${table} ${m[1]!}`);
+      }
+      continue;
+    }
+    // `iptables-save -c` puts counters before every rule: `[0:0] -A CHAIN ...`
+    if (c === 91 /* [ */) {
+      const m = /^\[\d+:\d+\][ \t]+/.exec(l.slice(i));
+      if (m) i += m[0].length;
+    }
+    if (l.startsWith('-A ', i)) {
+      let j = i + 3;
+      while (j < l.length && l.charCodeAt(j) !== 32 && l.charCodeAt(j) !== 9) j++;
+      const chain = l.slice(i + 3, j);
+      if (plainName(chain)) {
+        kind[idx] = RULE;
+        chainOf[idx] = chain;
+        const k = `${table} ${chain}`;
+        const list = rulesBy.get(k);
+        if (list) list.push(idx);
+        else rulesBy.set(k, [idx]);
+        continue;
+      }
+    }
+    complex.push(idx);
+  }
+
+  const needed = new Set<string>();
+  const named = new Set<string>(); // `table chain` whose declaration a kept rule needs
+  const queue: string[] = [];
+  const need = (k: string) => {
+    named.add(k);
+    if (!needed.has(k)) {
+      needed.add(k);
+      queue.push(k);
+    }
+  };
+  // target and frontend of one rule line (tokenised as the parser does)
+  const read = (idx: number): { chain?: string; target?: string; front?: Frontish; comment?: string } => {
+    let body = lines[idx]!.trim();
+    const cm = /^\[\d+:\d+\]\s+(.*)$/.exec(body);
+    if (cm) body = cm[1]!;
+    const tk = tokenize(body);
+    if (!tk) return {};
+    const [cmd, chain] = tk.tokens;
+    if (chain === undefined || !['-A', '--append', '-I', '--insert'].includes(cmd!)) return {};
+    const start = (cmd === '-I' || cmd === '--insert') && /^\d+$/.test(tk.tokens[2] ?? '') ? 3 : 2;
+    const p = parseRuleOptions(tk.tokens.slice(start), tk.quoted.slice(start));
+    const rule = { matches: p.matches } as IptablesRule;
+    const out: { chain?: string; target?: string; front?: Frontish; comment?: string } = { chain, front: ruleFrontend(rule, family) };
+    if (p.target) out.target = p.target.name;
+    if (p.comment !== undefined) out.comment = p.comment;
+    return out;
+  };
+  const any = family === 4 ? '0.0.0.0' : '::';
+  const root = (t: string, r: ReturnType<typeof read>) => {
+    if (r.target === undefined) return;
+    named.add(`${t} ${r.target}`);
+    const f = r.front ?? {};
+    const addr = r.chain === 'KUBE-NODEPORTS' ? any : f.addr;
+    if (t !== 'nat' || addr === undefined || f.proto === undefined || f.port === undefined) return;
+    if (keep({ address: addr, port: f.port, proto: f.proto }, commentServiceName(r.comment))) need(`${t} ${r.target}`);
+  };
+  for (const [t, chains] of Object.entries(FRONTEND_CHAINS)) {
+    for (const c of chains) {
+      named.add(`${t} ${c}`);
+      needed.add(`${t} ${c}`);
+      for (const idx of rulesBy.get(`${t} ${c}`) ?? []) root(t, read(idx));
+    }
+  }
+  // rules the index could not file: always kept, so their targets are named; frontend ones are roots
+  for (const idx of complex) {
+    const t = tableOf[idx]!;
+    if (!/^\s*(\[\d+:\d+\]\s+)?-/.test(lines[idx]!)) continue;
+    const r = read(idx);
+    if (r.chain !== undefined && FRONTEND_CHAINS[t]?.includes(r.chain)) root(t, r);
+    else if (r.target !== undefined) named.add(`${t} ${r.target}`);
+  }
+  for (;;) {
+    while (queue.length > 0) {
+      const k = queue.pop()!;
+      const t = k.slice(0, k.indexOf(' '));
+      for (const idx of rulesBy.get(k) ?? []) {
+        const r = read(idx);
+        if (r.target !== undefined) need(`${t} ${r.target}`);
+      }
+    }
+    // a named chain that only exists through its rules (never declared): the parser knows it
+    // by those rules, so they stay
+    for (const k of named) if (!declared.has(k) && !needed.has(k) && rulesBy.has(k)) need(k);
+    if (queue.length === 0) break;
+  }
+  return (idx) => {
+    const kd = kind[idx];
+    if (kd === 0) return false;
+    const k = `${tableOf[idx]} ${chainOf[idx]}`;
+    return kd === RULE ? !needed.has(k) : !named.has(k) && !needed.has(k);
+  };
+}

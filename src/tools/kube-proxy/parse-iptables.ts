@@ -218,9 +218,21 @@ function counters(text: string): { packets: number; bytes: number } | undefined 
  * partial `--noflush` inputs with `-X`). Per-line problems become warnings naming the line.
  */
 export function parseIptablesSave(text: string, probe: string): Parsed<IptablesRuleset> {
+  return parseIptablesLines(iptablesLines(text), probe);
+}
+
+/** The lines of an iptables-save text (ANSI codes and CRs removed). */
+export function iptablesLines(text: string): string[] {
+  return (text.includes('\u001b') || text.includes('\r') ? cleanText(text) : text).split('\n');
+}
+
+/**
+ * parseIptablesSave over lines; `skip` (by 0-based index) leaves lines out as if they were not in
+ * the dump, line numbers unchanged (a question that needs a few chains reads only those).
+ */
+export function parseIptablesLines(lines: string[], probe: string, skip?: (idx: number) => boolean): Parsed<IptablesRuleset> {
   const warnings: Warning[] = [];
   const rs: IptablesRuleset = { tables: [] };
-  const lines = cleanText(text).split('\n');
   let table: IptablesTable | undefined;
   let recognised = 0;
   let content = 0;
@@ -243,6 +255,7 @@ export function parseIptablesSave(text: string, probe: string): Parsed<IptablesR
   };
 
   for (let idx = 0; idx < lines.length; idx++) {
+    if (skip?.(idx)) continue;
     const lineNo = idx + 1;
     const raw = lines[idx]!;
     const line = raw.trim();

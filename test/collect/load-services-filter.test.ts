@@ -1,0 +1,134 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { loadServices } from '../../src/collect/load-services.js';
+import { dirSource } from '../../src/collect/source.js';
+import { serviceMatches, type ServiceEntry, type ServiceQuery } from '../../src/model/service.js';
+import { decodeLbMaps, LB_MAP_NAMES, parseMapDump, type LbMapDumps } from '../../src/tools/bpf-map/index.js';
+import { parseMapDumpRows, rowEntry } from '../../src/tools/bpf-map/dump.js';
+import { iptablesLinesNeeded, kubeProxyServicesFromIptables } from '../../src/tools/kube-proxy/kube-iptables.js';
+import { iptablesLines, parseIptablesLines, parseIptablesSave } from '../../src/tools/kube-proxy/parse-iptables.js';
+import { ParseError } from '../../src/tools/parse-error.js';
+import { inputs, RUNS, SEED, seeds } from '../fuzz/harness.js';
+
+// A question about one frontend (or one name) reads every Service source but builds only what can
+// answer it. Its entries must be exactly the full load's entries that answer it.
+
+const queriesFor = (entries: ServiceEntry[]): ServiceQuery[] => {
+  const qs: ServiceQuery[] = [];
+  for (const e of entries) {
+    qs.push({ kind: 'address', address: e.frontend.address });
+    qs.push({ kind: 'address', address: e.frontend.address, port: e.frontend.port, proto: e.frontend.proto });
+    qs.push({ kind: 'address', address: e.frontend.address, port: (e.frontend.port + 1) % 65536 });
+    if (e.name) {
+      const [ns, rest] = e.name.split('/');
+      qs.push({ kind: 'name', namespace: ns!, name: rest!.split(':')[0]! });
+    }
+  }
+  qs.push({ kind: 'address', address: '192.0.2.254' }, { kind: 'address', address: '0.0.0.0' }, { kind: 'address', address: '2001:db8::dead' }, { kind: 'name', namespace: 'nope', name: 'nothing' });
+  return qs;
+};
+
+const SNAPS = fileURLToPath(new URL('../../fixtures/snapshots/', import.meta.url));
+const snapshots: string[] = [];
+for (const c of readdirSync(SNAPS, { withFileTypes: true }))
+  if (c.isDirectory()) for (const n of readdirSync(`${SNAPS}${c.name}`, { withFileTypes: true })) if (n.isDirectory()) snapshots.push(`${c.name}/${n.name}`);
+
+describe('loadServices({ only }) = the full load, filtered', () => {
+  for (const snap of snapshots) {
+    it(snap, async () => {
+      const src = dirSource(`${SNAPS}${snap}`);
+      const full = await loadServices(src, []);
+      for (const q of queriesFor(full.entries)) {
+        const part = await loadServices(src, [], { only: q });
+        expect(part.entries, JSON.stringify(q)).toEqual(full.entries.filter((e) => serviceMatches(e, q)));
+        expect(part.sources).toEqual(full.sources);
+        // what is said about the sources themselves (layout, unreadable entries) is kept
+        for (const w of part.warnings) expect(full.warnings).toContainEqual(w);
+      }
+    });
+  }
+});
+
+describe('iptables-save: the lines a question needs give the Services the whole dump gives', () => {
+  const iptSeeds = [...seeds('kube-proxy/iptables-save'), ...seeds('kube-proxy/upstream', /iptables-restore\.txt$/)];
+  const check = (text: string) => {
+    let rs;
+    try {
+      rs = parseIptablesSave(text, 'p');
+    } catch (e) {
+      if (e instanceof ParseError) return;
+      throw e;
+    }
+    const all = kubeProxyServicesFromIptables(rs.value, 'p', 4).value;
+    checked += all.length;
+    const lines = iptablesLines(text);
+    for (const q of queriesFor(all).slice(0, 40)) {
+      const keep = (f: ServiceEntry['frontend'], name: string | undefined) => serviceMatches(name === undefined ? { frontend: f } : { frontend: f, name }, q);
+      const part = kubeProxyServicesFromIptables(parseIptablesLines(lines, 'p', iptablesLinesNeeded(lines, 4, keep)).value, 'p', 4, keep).value;
+      expect(part, JSON.stringify(q)).toEqual(all.filter((e) => serviceMatches(e, q)));
+    }
+  };
+  let checked = 0;
+  it('on the real and upstream dumps', () => {
+    for (const s of iptSeeds) check(s.text);
+    expect(checked).toBeGreaterThan(10);
+  });
+  it('on fuzzed dumps', () => {
+    fc.assert(fc.property(inputs(iptSeeds), check), { numRuns: RUNS, seed: SEED });
+  });
+  it('with counters on every rule (iptables-save -c)', () => {
+    for (const s of iptSeeds) check(s.text.replace(/^-A /gm, '[3:180] -A '));
+  });
+});
+
+describe('LB map dumps read as bytes = read as text', () => {
+  const dir = (v: string) => new URL(`../../fixtures/tools/bpf-map/lb-maps/${v}/`, import.meta.url);
+  const real = (v: string, ext: string): LbMapDumps =>
+    Object.fromEntries(
+      Object.entries(LB_MAP_NAMES)
+        .filter(([, n]) => existsSync(new URL(`${n}.${ext}`, dir(v))))
+        .map(([k, n]) => [k, readFileSync(new URL(`${n}.${ext}`, dir(v)), 'utf8')]),
+    ) as LbMapDumps;
+  const bytes = (d: LbMapDumps): LbMapDumps => Object.fromEntries(Object.entries(d).map(([k, t]) => [k, Buffer.from(t as string)])) as LbMapDumps;
+  const layouts = { key: { scalar: 2 }, value: { scalar: 6 } };
+
+  it('rows equal parseMapDump entries, on real dumps and fuzzed ones', () => {
+    const dumpSeeds = seeds('bpf-map/lb-maps', /\.json$/);
+    const same = (t: string) => {
+      let want;
+      try {
+        want = parseMapDump(t, 'p', layouts);
+      } catch (e) {
+        if (!(e instanceof ParseError)) throw e;
+        expect(() => parseMapDumpRows(Buffer.from(t), 'p', layouts)).toThrow(ParseError);
+        return;
+      }
+      const got = parseMapDumpRows(Buffer.from(t), 'p', layouts);
+      expect(Array.from({ length: got.rows.count }, (_, i) => rowEntry(got.rows, i))).toEqual(want.entries);
+      expect(got.warnings).toEqual(want.warnings);
+      expect(got.form).toBe(want.form);
+    };
+    for (const s of dumpSeeds) same(s.text);
+    fc.assert(fc.property(inputs(dumpSeeds), same), { numRuns: RUNS * 2, seed: SEED });
+  });
+
+  for (const v of ['v1.17-kernel', 'v1.17-btf']) {
+    it(`${v}: decoded the same from bytes, and filtered by frontend`, () => {
+      for (const ext of ['json', 'txt']) {
+        const text = real(v, ext);
+        const full = decodeLbMaps(text);
+        expect(full.value.services.length).toBeGreaterThan(0);
+        expect(decodeLbMaps(bytes(text))).toEqual(full);
+        for (const q of queriesFor(full.value.services)) {
+          if (q.kind !== 'address') continue;
+          const part = decodeLbMaps(bytes(text), { only: { address: q.address, ...(q.port !== undefined ? { port: q.port } : {}) } });
+          expect(part.value.services).toEqual(full.value.services.filter((e) => serviceMatches(e, { kind: 'address', address: q.address, ...(q.port !== undefined ? { port: q.port } : {}) })));
+          expect(part.value.layout).toEqual(full.value.layout);
+        }
+        expect(decodeLbMaps(bytes(text), { only: 'none' }).value.services).toEqual([]);
+      }
+    });
+  }
+});
