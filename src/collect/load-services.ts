@@ -72,7 +72,8 @@ export async function loadServices(source: ProbeSource, addrs: Address[], opts: 
     await one(id, (t) => {
       // for one question, only the chains its frontends reach are parsed (the rest is indexed by name)
       const lines = iptablesLines(t);
-      const rs = parsed(parseIptablesLines(lines, id, keep ? iptablesLinesNeeded(lines, fam, keep) : undefined));
+      const need = keep ? iptablesLinesNeeded(lines, fam, keep) : undefined;
+      const rs = parsed(parseIptablesLines(lines, id, need?.skip, need?.cache));
       // a ruleset read for one question holds only the chains it reaches: not for other uses
       if (!keep) out.parsed.iptables.push({ probe: id, family: fam, rules: rs.value });
       const svc = kubeProxyServicesFromIptables(rs.value, id, fam, keep);

@@ -66,7 +66,8 @@ describe('iptables-save: the lines a question needs give the Services the whole 
     const lines = iptablesLines(text);
     for (const q of queriesFor(all).slice(0, 40)) {
       const keep = (f: ServiceEntry['frontend'], name: string | undefined) => serviceMatches(name === undefined ? { frontend: f } : { frontend: f, name }, q);
-      const part = kubeProxyServicesFromIptables(parseIptablesLines(lines, 'p', iptablesLinesNeeded(lines, 4, keep)).value, 'p', 4, keep).value;
+      const need = iptablesLinesNeeded(lines, 4, keep);
+      const part = kubeProxyServicesFromIptables(parseIptablesLines(lines, 'p', need.skip, need.cache).value, 'p', 4, keep).value;
       expect(part, JSON.stringify(q)).toEqual(all.filter((e) => serviceMatches(e, q)));
     }
   };
@@ -80,6 +81,22 @@ describe('iptables-save: the lines a question needs give the Services the whole 
   });
   it('with counters on every rule (iptables-save -c)', () => {
     for (const s of iptSeeds) check(s.text.replace(/^-A /gm, '[3:180] -A '));
+  });
+  it('with odd whitespace, undeclared chains, -I/-X/-F/-N lines and a table given twice', () => {
+    const base = iptSeeds.find((s) => s.name.includes('kubeproxy-iptables-mode'))!.text;
+    const sep = /^:(KUBE-SEP-\S+) - \[0:0\]$/m.exec(base)![1]!;
+    const svc = /^:(KUBE-SVC-\S+) - \[0:0\]$/m.exec(base)![1]!;
+    const variants = [
+      base.replace(/^:(KUBE-SVC-\S+) -/gm, ':$1\u00a0-'),
+      base.replace(/^:(KUBE-SEP-\S+) - \[0:0\]$/gm, ':$1 - [0:0]  '),
+      base.replace(/^-A (KUBE-SVC-\S+) /gm, '-A\t$1\t'),
+      base.replace(new RegExp(`^:${sep} .*$`, 'm'), ''),
+      base.replace(/^COMMIT$/gm, (m, off: number) => (off > base.length / 2 ? `-I ${svc} 1 -j ${sep}\n-X ${sep}\n-F ${svc}\n-N KUBE-NEW\n${m}` : m)),
+      base + base.slice(base.indexOf('*nat')),
+      base.replace(/^-A KUBE-SERVICES (.*)$/gm, '-A KUBE-SERVICES "$1"'),
+      base.replace(/^\*nat$/m, '*NAT'),
+    ];
+    for (const v of variants) check(v);
   });
 });
 

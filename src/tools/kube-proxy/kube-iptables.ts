@@ -3,7 +3,7 @@ import type { Backend, L4Proto, ServiceEntry, ServiceType } from '../../model/se
 import type { Evidence, Family, Parsed, Warning } from '../../model/types.js';
 import { warn } from '../common.js';
 import type { IptablesChain, IptablesRule, IptablesRuleset, IptablesTable } from './iptables-model.js';
-import { parseRuleOptions, tokenize } from './parse-iptables.js';
+import { readRuleLine, type RuleLine, type TextLines } from './parse-iptables.js';
 import { findChain, findTable, hasModule, ruleOption, targetOption } from './iptables-model.js';
 
 /**
@@ -469,130 +469,288 @@ const FRONTEND_CHAINS: Record<string, string[]> = {
  * COMMIT, -X/-F/-N, rules with counters or quotes, over-long lines) is always kept. The parser then
  * sees the same lines for those chains, in the same order, with the same line numbers.
  */
-export function iptablesLinesNeeded(lines: string[], family: Family, keep: FrontendKeep): (idx: number) => boolean {
+export function iptablesLinesNeeded(lines: TextLines, family: Family, keep: FrontendKeep): { skip: (idx: number) => boolean; cache: Map<number, RuleLine> } {
   const RULE = 1;
   const DECL = 2;
-  const kind = new Uint8Array(lines.length);
-  const chainOf: string[] = new Array<string>(lines.length);
-  const tableOf: string[] = new Array<string>(lines.length);
-  const rulesBy = new Map<string, number[]>(); // `table chain` → plain rule lines
-  const declared = new Set<string>(); // `table chain` with a plain declaration line
+  const n = lines.length;
+  const text = lines.text;
+  const starts = lines.starts;
+  const kind = new Uint8Array(n);
+  const chainOf = new Int32Array(n).fill(-1);
+  const tableOf = new Int32Array(n).fill(-1);
+  // chain names are looked up where they stand in the text: no string per line
+  const chains = new ChainNames(text);
+  const chainTable: number[] = [];
+  const tables: string[] = [];
+  const id = (t: number, a: number, b: number): number => {
+    const v = chains.intern(t, a, b);
+    if (v === chainTable.length) chainTable.push(t);
+    return v;
+  };
+  const tableIds = new Map<string, number>();
+  const declared: number[] = [];
   const complex: number[] = [];
   // lines outside a table the parser accepts are always kept (it warns about each)
-  let table = '';
-  const plainName = (s: string) => s.length > 0 && !/["'\\]/.test(s);
-  for (let idx = 0; idx < lines.length; idx++) {
-    const l = lines[idx]!;
-    let i = 0;
-    while (i < l.length && (l.charCodeAt(i) === 32 || l.charCodeAt(i) === 9)) i++;
-    const c = l.charCodeAt(i);
+  let table = -1;
+  // rules of one chain come together: the last chain token is reused without a lookup
+  let lastStart = -1;
+  let lastLen = 0;
+  let lastId = -1;
+  let lastTable = -1;
+  const ws = (c: number) => c === 32 || c === 9;
+  const plain = (a: number, b: number): boolean => {
+    if (b <= a) return false;
+    for (let k = a; k < b; k++) {
+      const c = text.charCodeAt(k);
+      if (c === 34 || c === 39 || c === 92) return false;
+    }
+    return true;
+  };
+  for (let idx = 0; idx < n; idx++) {
+    const o = starts[idx]!;
+    const e = starts[idx + 1]! - 1;
+    let i = o;
+    while (i < e && ws(text.charCodeAt(i))) i++;
+    const c = text.charCodeAt(i);
     if (c === 42 /* * */) {
-      table = l.slice(i + 1).trim();
-      if (!/^[a-z]+$/.test(table)) table = '';
+      const name = text.slice(i + 1, e).trim();
+      if (!/^[a-z]+$/.test(name)) table = -1;
+      else {
+        let t = tableIds.get(name);
+        if (t === undefined) {
+          t = tables.length;
+          tableIds.set(name, t);
+          tables.push(name);
+        }
+        table = t;
+      }
       continue;
     }
     tableOf[idx] = table;
-    if (l.length > 64 * 1024 || table === '') continue;
+    if (table < 0 || e - o > 64 * 1024) continue;
     if (c === 58 /* : */) {
-      const m = /^:(\S+)\s/.exec(l.slice(i));
-      if (m && plainName(m[1]!)) {
+      // `:NAME POLICY [p:b]`, the shape the parser accepts; anything else is kept for its warning
+      let j = i + 1;
+      while (j < e && !ws(text.charCodeAt(j))) j++;
+      let k = j;
+      while (k < e && ws(text.charCodeAt(k))) k++;
+      let m = k;
+      while (m < e && !ws(text.charCodeAt(m))) m++;
+      let q = m;
+      while (q < e && ws(text.charCodeAt(q))) q++;
+      // the parser splits with \s: any other whitespace (or control byte) keeps the line as it is
+      let ascii = true;
+      for (let x = i; x < e && ascii; x++) {
+        const y = text.charCodeAt(x);
+        ascii = (y >= 33 && y <= 126) || y === 32 || y === 9;
+      }
+      if (ascii && j > i + 1 && m > k && (q === e || countersAt(text, q, e) === e) && plain(i + 1, j)) {
+        const v = id(table, i + 1, j);
         kind[idx] = DECL;
-        chainOf[idx] = m[1]!;
-        declared.add(`${table} ${m[1]!}`);
+        chainOf[idx] = v;
+        declared[v] = 1;
       }
       continue;
     }
     // `iptables-save -c` puts counters before every rule: `[0:0] -A CHAIN ...`
     if (c === 91 /* [ */) {
-      const m = /^\[\d+:\d+\][ \t]+/.exec(l.slice(i));
-      if (m) i += m[0].length;
+      const j = countersAt(text, i, e);
+      if (j > i && j < e && ws(text.charCodeAt(j))) {
+        i = j;
+        while (i < e && ws(text.charCodeAt(i))) i++;
+      }
     }
-    if (l.startsWith('-A ', i)) {
-      let j = i + 3;
-      while (j < l.length && l.charCodeAt(j) !== 32 && l.charCodeAt(j) !== 9) j++;
-      const chain = l.slice(i + 3, j);
-      if (plainName(chain)) {
+    if (text.charCodeAt(i) === 45 && text.charCodeAt(i + 1) === 65 && ws(text.charCodeAt(i + 2))) {
+      let s0 = i + 2;
+      while (s0 < e && ws(text.charCodeAt(s0))) s0++;
+      let j = s0;
+      while (j < e && !ws(text.charCodeAt(j))) j++;
+      if (plain(s0, j)) {
+        let v: number;
+        if (table === lastTable && j - s0 === lastLen && sameText(text, lastStart, s0, lastLen)) v = lastId;
+        else {
+          v = id(table, s0, j);
+          lastStart = s0;
+          lastLen = j - s0;
+          lastId = v;
+          lastTable = table;
+        }
         kind[idx] = RULE;
-        chainOf[idx] = chain;
-        const k = `${table} ${chain}`;
-        const list = rulesBy.get(k);
-        if (list) list.push(idx);
-        else rulesBy.set(k, [idx]);
+        chainOf[idx] = v;
         continue;
       }
     }
     complex.push(idx);
   }
+  // rule lines per chain (CSR)
+  const nc = chainTable.length;
+  const first = new Int32Array(nc + 1);
+  for (let idx = 0; idx < n; idx++) if (kind[idx] === RULE) first[chainOf[idx]! + 1]!++;
+  for (let v = 0; v < nc; v++) first[v + 1]! += first[v]!;
+  const at = first.slice(0, nc);
+  const ruleLines = new Int32Array(first[nc]!);
+  for (let idx = 0; idx < n; idx++) if (kind[idx] === RULE) ruleLines[at[chainOf[idx]!]!++] = idx;
 
-  const needed = new Set<string>();
-  const named = new Set<string>(); // `table chain` whose declaration a kept rule needs
-  const queue: string[] = [];
-  const need = (k: string) => {
-    named.add(k);
-    if (!needed.has(k)) {
-      needed.add(k);
-      queue.push(k);
+  const needed = new Uint8Array(nc);
+  const named = new Uint8Array(nc);
+  const queue: number[] = [];
+  const tableName = (t: number) => (t < 0 ? '' : tables[t]!);
+  const chainId = (t: number, chain: string): number | undefined => (t < 0 ? undefined : chains.find(t, chain));
+  const need = (v: number | undefined) => {
+    if (v === undefined) return;
+    named[v] = 1;
+    if (!needed[v]) {
+      needed[v] = 1;
+      queue.push(v);
     }
   };
-  // target and frontend of one rule line (tokenised as the parser does)
+  const name = (v: number | undefined) => {
+    if (v !== undefined) named[v] = 1;
+  };
+  // target and frontend of one rule line, read as the parser reads it (and kept for it)
+  const cache = new Map<number, RuleLine>();
   const read = (idx: number): { chain?: string; target?: string; front?: Frontish; comment?: string } => {
-    let body = lines[idx]!.trim();
-    const cm = /^\[\d+:\d+\]\s+(.*)$/.exec(body);
-    if (cm) body = cm[1]!;
-    const tk = tokenize(body);
-    if (!tk) return {};
-    const [cmd, chain] = tk.tokens;
-    if (chain === undefined || !['-A', '--append', '-I', '--insert'].includes(cmd!)) return {};
-    const start = (cmd === '-I' || cmd === '--insert') && /^\d+$/.test(tk.tokens[2] ?? '') ? 3 : 2;
-    const p = parseRuleOptions(tk.tokens.slice(start), tk.quoted.slice(start));
-    const rule = { matches: p.matches } as IptablesRule;
-    const out: { chain?: string; target?: string; front?: Frontish; comment?: string } = { chain, front: ruleFrontend(rule, family) };
+    const rl = readRuleLine(lines.at(idx).trim());
+    cache.set(idx, rl);
+    if (!rl.tk || !rl.opts) return {};
+    const p = rl.opts;
+    const out: { chain?: string; target?: string; front?: Frontish; comment?: string } = { chain: rl.tk.tokens[1]!, front: ruleFrontend({ matches: p.matches } as IptablesRule, family) };
     if (p.target) out.target = p.target.name;
     if (p.comment !== undefined) out.comment = p.comment;
     return out;
   };
   const any = family === 4 ? '0.0.0.0' : '::';
-  const root = (t: string, r: ReturnType<typeof read>) => {
+  const root = (t: number, r: ReturnType<typeof read>) => {
     if (r.target === undefined) return;
-    named.add(`${t} ${r.target}`);
+    const tv = chainId(t, r.target);
+    name(tv);
     const f = r.front ?? {};
     const addr = r.chain === 'KUBE-NODEPORTS' ? any : f.addr;
-    if (t !== 'nat' || addr === undefined || f.proto === undefined || f.port === undefined) return;
-    if (keep({ address: addr, port: f.port, proto: f.proto }, commentServiceName(r.comment))) need(`${t} ${r.target}`);
+    if (tableName(t) !== 'nat' || addr === undefined || f.proto === undefined || f.port === undefined) return;
+    if (keep({ address: addr, port: f.port, proto: f.proto }, commentServiceName(r.comment))) need(tv);
   };
-  for (const [t, chains] of Object.entries(FRONTEND_CHAINS)) {
+  for (const [tn, chains] of Object.entries(FRONTEND_CHAINS)) {
+    const t = tableIds.get(tn);
+    if (t === undefined) continue;
     for (const c of chains) {
-      named.add(`${t} ${c}`);
-      needed.add(`${t} ${c}`);
-      for (const idx of rulesBy.get(`${t} ${c}`) ?? []) root(t, read(idx));
+      const v = chainId(t, c);
+      if (v === undefined) continue;
+      named[v] = 1;
+      needed[v] = 1;
+      for (let k = first[v]!; k < first[v + 1]!; k++) root(t, read(ruleLines[k]!));
     }
   }
   // rules the index could not file: always kept, so their targets are named; frontend ones are roots
   for (const idx of complex) {
     const t = tableOf[idx]!;
-    if (!/^\s*(\[\d+:\d+\]\s+)?-/.test(lines[idx]!)) continue;
+    if (t < 0 || !/^\s*(\[\d+:\d+\]\s+)?-/.test(lines.at(idx))) continue;
     const r = read(idx);
-    if (r.chain !== undefined && FRONTEND_CHAINS[t]?.includes(r.chain)) root(t, r);
-    else if (r.target !== undefined) named.add(`${t} ${r.target}`);
+    if (r.chain !== undefined && FRONTEND_CHAINS[tableName(t)]?.includes(r.chain)) root(t, r);
+    else if (r.target !== undefined) name(chainId(t, r.target));
   }
   for (;;) {
     while (queue.length > 0) {
-      const k = queue.pop()!;
-      const t = k.slice(0, k.indexOf(' '));
-      for (const idx of rulesBy.get(k) ?? []) {
-        const r = read(idx);
-        if (r.target !== undefined) need(`${t} ${r.target}`);
+      const v = queue.pop()!;
+      const t = chainTable[v]!;
+      for (let k = first[v]!; k < first[v + 1]!; k++) {
+        const r = read(ruleLines[k]!);
+        if (r.target !== undefined) need(chainId(t, r.target));
       }
     }
     // a named chain that only exists through its rules (never declared): the parser knows it
     // by those rules, so they stay
-    for (const k of named) if (!declared.has(k) && !needed.has(k) && rulesBy.has(k)) need(k);
+    for (let v = 0; v < nc; v++) if (named[v] && !declared[v] && !needed[v] && first[v + 1]! > first[v]!) need(v);
     if (queue.length === 0) break;
   }
-  return (idx) => {
+  const skip = (idx: number): boolean => {
     const kd = kind[idx];
     if (kd === 0) return false;
-    const k = `${tableOf[idx]} ${chainOf[idx]}`;
-    return kd === RULE ? !needed.has(k) : !named.has(k) && !needed.has(k);
+    const v = chainOf[idx]!;
+    return kd === RULE ? !needed[v] : !named[v] && !needed[v];
   };
+  return { skip, cache };
+}
+
+/** `[digits:digits]` at text[i..e): the index after it, or -1. */
+function countersAt(text: string, i: number, e: number): number {
+  if (text.charCodeAt(i) !== 91) return -1;
+  let j = i + 1;
+  const d0 = j;
+  while (j < e && text.charCodeAt(j) >= 48 && text.charCodeAt(j) <= 57) j++;
+  if (j === d0 || text.charCodeAt(j) !== 58) return -1;
+  const d1 = ++j;
+  while (j < e && text.charCodeAt(j) >= 48 && text.charCodeAt(j) <= 57) j++;
+  if (j === d1 || text.charCodeAt(j) !== 93) return -1;
+  return j + 1;
+}
+
+function sameText(text: string, a: number, b: number, n: number): boolean {
+  for (let k = 0; k < n; k++) if (text.charCodeAt(a + k) !== text.charCodeAt(b + k)) return false;
+  return true;
+}
+
+/**
+ * (table, chain name) → dense id, with names given as ranges of one text: an open-addressing
+ * table over a hash of the characters, so indexing 100,000 chains makes no strings.
+ */
+class ChainNames {
+  private slots = new Int32Array(1 << 12).fill(-1);
+  private start: number[] = [];
+  private len: number[] = [];
+  private table: number[] = [];
+
+  constructor(private readonly text: string) {}
+
+  private static hash(t: number, code: (k: number) => number, n: number): number {
+    let h = (0x811c9dc5 ^ t) >>> 0;
+    for (let k = 0; k < n; k++) h = Math.imul(h ^ code(k), 0x01000193);
+    return h >>> 0;
+  }
+
+  /** id of text[a..b) in table t, a new one if it was not seen */
+  intern(t: number, a: number, b: number): number {
+    const text = this.text;
+    const n = b - a;
+    let h = (0x811c9dc5 ^ t) >>> 0;
+    for (let k = a; k < b; k++) h = Math.imul(h ^ text.charCodeAt(k), 0x01000193);
+    h >>>= 0;
+    const mask = this.slots.length - 1;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const v = this.slots[i]!;
+      if (v < 0) {
+        const id = this.start.length;
+        this.start.push(a);
+        this.len.push(n);
+        this.table.push(t);
+        this.slots[i] = id;
+        if (id * 2 >= this.slots.length) this.grow();
+        return id;
+      }
+      if (this.table[v] === t && this.len[v] === n && sameText(text, this.start[v]!, a, n)) return v;
+    }
+  }
+
+  /** id of a name in table t, or undefined */
+  find(t: number, name: string): number | undefined {
+    const h = ChainNames.hash(t, (k) => name.charCodeAt(k), name.length);
+    const mask = this.slots.length - 1;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const v = this.slots[i]!;
+      if (v < 0) return undefined;
+      if (this.table[v] === t && this.len[v] === name.length && this.text.startsWith(name, this.start[v]!)) return v;
+    }
+  }
+
+  private grow(): void {
+    const slots = new Int32Array(this.slots.length * 2).fill(-1);
+    const mask = slots.length - 1;
+    for (let v = 0; v < this.start.length; v++) {
+      const a = this.start[v]!;
+      const h = ChainNames.hash(this.table[v]!, (k) => this.text.charCodeAt(a + k), this.len[v]!);
+      let i = h & mask;
+      while (slots[i]! >= 0) i = (i + 1) & mask;
+      slots[i] = v;
+    }
+    this.slots = slots;
+  }
 }

@@ -40,45 +40,70 @@ const KNOWN_MODULES = new Set([
 
 const MAX_LINE = 64 * 1024;
 
-/** Splits a rule line like a shell would for iptables-restore: double/single quotes, backslash escapes. */
+/**
+ * Splits a rule line like a shell would for iptables-restore: double/single quotes, backslash escapes.
+ * Runs of plain characters are sliced, not copied character by character (a dump has 400,000 lines).
+ */
 export function tokenize(line: string): { tokens: string[]; quoted: boolean[] } | null {
   const tokens: string[] = [];
   const quoted: boolean[] = [];
   let i = 0;
   const n = line.length;
   while (i < n) {
-    while (i < n && (line[i] === ' ' || line[i] === '\t')) i++;
+    let c = line.charCodeAt(i);
+    while (i < n && (c === 32 || c === 9)) c = line.charCodeAt(++i);
     if (i >= n) break;
     let tok = '';
     let q = false;
-    while (i < n && line[i] !== ' ' && line[i] !== '\t') {
-      const c = line[i]!;
-      if (c === '"' || c === "'") {
+    while (i < n) {
+      let j = i;
+      for (; j < n; j++) {
+        const d = line.charCodeAt(j);
+        if (d === 32 || d === 9 || d === 34 || d === 39 || d === 92) break;
+      }
+      if (j > i) {
+        tok += line.slice(i, j);
+        i = j;
+      }
+      if (i >= n) break;
+      c = line.charCodeAt(i);
+      if (c === 32 || c === 9) break;
+      if (c === 34 || c === 39) {
         q = true;
-        const close = c;
         i++;
         let closed = false;
         while (i < n) {
-          const d = line[i]!;
-          if (d === '\\' && close === '"' && i + 1 < n) {
-            tok += line[i + 1]!;
-            i += 2;
-            continue;
+          let k = i;
+          for (; k < n; k++) {
+            const d = line.charCodeAt(k);
+            if (d === c || (d === 92 && c === 34)) break;
           }
-          if (d === close) {
+          if (k > i) {
+            tok += line.slice(i, k);
+            i = k;
+          }
+          if (i >= n) break;
+          if (line.charCodeAt(i) === c) {
             closed = true;
             i++;
             break;
           }
-          tok += d;
-          i++;
+          // a backslash in double quotes escapes the next character; a last one stays as it is
+          if (i + 1 < n) {
+            tok += line[i + 1]!;
+            i += 2;
+          } else {
+            tok += '\\';
+            i++;
+          }
         }
         if (!closed) return null;
-      } else if (c === '\\' && i + 1 < n) {
+      } else if (i + 1 < n) {
+        // backslash outside quotes
         tok += line[i + 1]!;
         i += 2;
       } else {
-        tok += c;
+        tok += '\\';
         i++;
       }
     }
@@ -204,6 +229,42 @@ export function parseRuleOptions(tokens: string[], quoted: boolean[]): RuleParse
   return out;
 }
 
+/** A rule line read once: counters, tokens and (for -A/-I) its options; shared by an index pass and the parser. */
+export interface RuleLine {
+  cnt?: { packets: number; bytes: number };
+  tk: { tokens: string[]; quoted: boolean[] } | null;
+  /** options of an -A/-I line, from tk.tokens[start..] */
+  opts?: RuleParse;
+  start?: number;
+  insertAt?: number;
+}
+
+/** Reads a trimmed rule line as the parser does. */
+export function readRuleLine(line: string): RuleLine {
+  let body = line;
+  const out: RuleLine = { tk: null };
+  const cm = /^(\[\d+:\d+\])\s+(.*)$/.exec(body);
+  if (cm) {
+    const c = counters(cm[1]!);
+    if (c) out.cnt = c;
+    body = cm[2]!;
+  }
+  const tk = tokenize(body);
+  out.tk = tk;
+  if (!tk) return out;
+  const [cmd, chainName] = tk.tokens;
+  if ((cmd === '-A' || cmd === '--append' || cmd === '-I' || cmd === '--insert') && chainName !== undefined) {
+    let start = 2;
+    if ((cmd === '-I' || cmd === '--insert') && /^\d+$/.test(tk.tokens[2] ?? '')) {
+      out.insertAt = Number(tk.tokens[2]) - 1;
+      start = 3;
+    } else if (cmd === '-I' || cmd === '--insert') out.insertAt = 0;
+    out.start = start;
+    out.opts = parseRuleOptions(tk.tokens.slice(start), tk.quoted.slice(start));
+  }
+  return out;
+}
+
 function counters(text: string): { packets: number; bytes: number } | undefined {
   const m = /^\[(\d+):(\d+)\]$/.exec(text);
   if (!m) return undefined;
@@ -221,16 +282,39 @@ export function parseIptablesSave(text: string, probe: string): Parsed<IptablesR
   return parseIptablesLines(iptablesLines(text), probe);
 }
 
+
+/** Lines of a text, by index, without splitting it (a 400,000-line dump is one string and an offset table). */
+export class TextLines {
+  readonly length: number;
+  /** start of line i; starts[length] is one past the text's end */
+  readonly starts: Int32Array;
+
+  constructor(readonly text: string) {
+    let n = 1;
+    for (let p = text.indexOf('\n'); p >= 0; p = text.indexOf('\n', p + 1)) n++;
+    const st = new Int32Array(n + 1);
+    let i = 0;
+    for (let p = text.indexOf('\n'); p >= 0; p = text.indexOf('\n', p + 1)) st[++i] = p + 1;
+    st[n] = text.length + 1;
+    this.length = n;
+    this.starts = st;
+  }
+
+  at(i: number): string {
+    return this.text.slice(this.starts[i]!, this.starts[i + 1]! - 1);
+  }
+}
+
 /** The lines of an iptables-save text (ANSI codes and CRs removed). */
-export function iptablesLines(text: string): string[] {
-  return (text.includes('\u001b') || text.includes('\r') ? cleanText(text) : text).split('\n');
+export function iptablesLines(text: string): TextLines {
+  return new TextLines(text.includes('\u001b') || text.includes('\r') ? cleanText(text) : text);
 }
 
 /**
  * parseIptablesSave over lines; `skip` (by 0-based index) leaves lines out as if they were not in
  * the dump, line numbers unchanged (a question that needs a few chains reads only those).
  */
-export function parseIptablesLines(lines: string[], probe: string, skip?: (idx: number) => boolean): Parsed<IptablesRuleset> {
+export function parseIptablesLines(lines: TextLines, probe: string, skip?: (idx: number) => boolean, cache?: Map<number, RuleLine>): Parsed<IptablesRuleset> {
   const warnings: Warning[] = [];
   const rs: IptablesRuleset = { tables: [] };
   let table: IptablesTable | undefined;
@@ -257,7 +341,7 @@ export function parseIptablesLines(lines: string[], probe: string, skip?: (idx: 
   for (let idx = 0; idx < lines.length; idx++) {
     if (skip?.(idx)) continue;
     const lineNo = idx + 1;
-    const raw = lines[idx]!;
+    const raw = lines.at(idx);
     const line = raw.trim();
     if (line === '') continue;
     if (!line.startsWith('#')) content++;
@@ -319,14 +403,9 @@ export function parseIptablesLines(lines: string[], probe: string, skip?: (idx: 
       recognised++;
       continue;
     }
-    let body = line;
-    let cnt: { packets: number; bytes: number } | undefined;
-    const cm = /^(\[\d+:\d+\])\s+(.*)$/.exec(body);
-    if (cm) {
-      cnt = counters(cm[1]!);
-      body = cm[2]!;
-    }
-    const tk = tokenize(body);
+    const rl = cache?.get(idx) ?? readRuleLine(line);
+    const cnt = rl.cnt;
+    const tk = rl.tk;
     if (!tk) {
       w(lineNo, 'iptables-bad-rule', `unbalanced quotes in '${line.slice(0, 80)}'`);
       continue;
@@ -349,14 +428,9 @@ export function parseIptablesLines(lines: string[], probe: string, skip?: (idx: 
       recognised++;
       continue;
     }
-    if ((cmd === '-A' || cmd === '--append' || cmd === '-I' || cmd === '--insert') && chainName !== undefined) {
-      let start = 2;
-      let insertAt: number | undefined;
-      if ((cmd === '-I' || cmd === '--insert') && /^\d+$/.test(tk.tokens[2] ?? '')) {
-        insertAt = Number(tk.tokens[2]) - 1;
-        start = 3;
-      } else if (cmd === '-I' || cmd === '--insert') insertAt = 0;
-      const p = parseRuleOptions(tk.tokens.slice(start), tk.quoted.slice(start));
+    if (rl.opts !== undefined && chainName !== undefined) {
+      const insertAt = rl.insertAt;
+      const p = rl.opts;
       const chain = getChain(table, chainName);
       if (!chain.declared) w(lineNo, 'iptables-undeclared-chain', `rule appended to undeclared chain ${chainName}`);
       for (const pr of p.problems) w(lineNo, 'iptables-rule-syntax', `${pr} in '${line.slice(0, 120)}'`);
