@@ -44,10 +44,8 @@ export class PrefixIndex {
     this.vals = vals;
     this.up = new Int32Array(m);
     this.linkContaining();
-    const nb: number[] = [];
-    const nBounds: number[] = [];
-    const nChild: number[] = [];
-    const split = (lo: number, hi: number): number => this.split(lo, hi, nb, nBounds, nChild);
+    const pool = new NodePool();
+    const split = (lo: number, hi: number): number => this.split(lo, hi, pool);
     if (m > LEAF * 4) {
       const bits = Math.min(16, Math.floor(Math.log2(m)));
       this.rootShift = 32 - bits;
@@ -68,9 +66,9 @@ export class PrefixIndex {
       this.bucket = null;
       this.rootChild = null;
     }
-    this.nodeBit = Int32Array.from(nb);
-    this.nodeBounds = Int32Array.from(nBounds);
-    this.nodeChild = Int32Array.from(nChild);
+    this.nodeBit = pool.bit.slice(0, pool.n);
+    this.nodeBounds = pool.bounds.slice(0, pool.n * 257);
+    this.nodeChild = pool.child.slice(0, pool.n * 256);
   }
 
   /** Bytes held by the index (not counting the caller's values). */
@@ -118,24 +116,25 @@ export class PrefixIndex {
   }
 
   /** Sub-table for a crowded range [lo, hi); returns its node id or -1 (binary search suffices). */
-  private split(lo: number, hi: number, nb: number[], nBounds: number[], nChild: number[]): number {
+  private split(lo: number, hi: number, pool: NodePool): number {
     if (hi - lo <= LEAF) return -1;
     const { keys, words } = this;
     const cp = commonBits(keys, lo * words, (hi - 1) * words, words);
     if (cp >= words * 32) return -1; // one network at several lengths: at most 129 entries
     const b = cp - (cp % 8);
-    const id = nb.length;
-    nb.push(b);
-    const boundsAt = nBounds.length;
-    const childAt = nChild.length;
-    for (let d = 0; d <= 256; d++) nBounds.push(hi);
-    for (let d = 0; d < 256; d++) nChild.push(-1);
+    const id = pool.add(b);
+    const bounds = pool.bounds;
+    const boundsAt = id * 257;
     let d = 0;
     for (let i = lo; i < hi; i++) {
       const x = bits8(keys, i * words, b);
-      while (d <= x) nBounds[boundsAt + d++] = i;
+      while (d <= x) bounds[boundsAt + d++] = i;
     }
-    for (let e = 0; e < 256; e++) nChild[childAt + e] = this.split(nBounds[boundsAt + e]!, nBounds[boundsAt + e + 1]!, nb, nBounds, nChild);
+    while (d <= 256) bounds[boundsAt + d++] = hi;
+    for (let e = 0; e < 256; e++) {
+      const c = this.split(pool.bounds[boundsAt + e]!, pool.bounds[boundsAt + e + 1]!, pool);
+      pool.child[id * 256 + e] = c;
+    }
     return id;
   }
 
@@ -202,6 +201,29 @@ export class PrefixIndex {
 /** Entries a binary search handles without a sub-table. */
 const LEAF = 16;
 
+/** Sub-tables: the bit they split at, 257 range bounds and 256 children each. */
+class NodePool {
+  n = 0;
+  bit = new Int32Array(64);
+  bounds = new Int32Array(64 * 257);
+  child = new Int32Array(64 * 256);
+
+  add(b: number): number {
+    if (this.n === this.bit.length) {
+      const g = (a: Int32Array, k: number) => {
+        const x = new Int32Array(a.length * 2 + k);
+        x.set(a);
+        return x;
+      };
+      this.bit = g(this.bit, 0);
+      this.bounds = g(this.bounds, 0);
+      this.child = g(this.child, 0);
+    }
+    this.bit[this.n] = b;
+    return this.n++;
+  }
+}
+
 /** keys[at..at+4) compared with addr (4 words, unsigned). */
 function cmpKey(keys: Uint32Array, at: number, addr: Uint32Array): number {
   for (let w = 0; w < 4; w++) {
@@ -242,45 +264,95 @@ function commonBits(keys: Uint32Array, a: number, b: number, words: number): num
 
 /**
  * Items (row numbers into key/len) sorted by (network, length), stably: items with the same prefix
- * keep their input order. LSD radix sort on 16-bit digits; small inputs use a comparison sort.
+ * keep their input order (items must come in increasing order). IPv4: one native sort of 64-bit
+ * integers (network, length, item) written through a 32-bit view; IPv6: LSD radix sort on 16-bit
+ * digits that carries the key words along (sequential reads). Small inputs use a comparison sort.
  */
 export function sortByPrefix(words: 1 | 4, key: Uint32Array, len: Uint8Array, items: Int32Array): Int32Array {
   const n = items.length;
   if (n < 512) {
-    const pos = new Map<number, number>();
     const arr = Array.from(items);
-    arr.forEach((it, i) => pos.set(it, i));
     arr.sort((x, y) => {
       for (let w = 0; w < words; w++) {
         const a = key[x * words + w]!;
         const b = key[y * words + w]!;
         if (a !== b) return a < b ? -1 : 1;
       }
-      return len[x]! - len[y]! || pos.get(x)! - pos.get(y)!;
+      return len[x]! - len[y]! || x - y;
     });
     return Int32Array.from(arr);
   }
-  let src = Int32Array.from(items);
-  let dst = new Int32Array(n);
-  const count = new Int32Array(65537);
-  const pass = (digit: (it: number) => number): void => {
-    count.fill(0);
-    for (let i = 0; i < n; i++) count[digit(src[i]!) + 1]!++;
-    // a digit every item shares does not reorder anything
-    for (let d = 1; d <= 65536; d++) if (count[d] === n) return;
-    for (let d = 1; d <= 65536; d++) count[d]! += count[d - 1]!;
-    for (let i = 0; i < n; i++) {
-      const it = src[i]!;
-      dst[count[digit(it)]!++] = it;
-    }
-    const t = src;
-    src = dst;
-    dst = t;
-  };
-  pass((it) => len[it]!);
-  for (let w = words - 1; w >= 0; w--) {
-    pass((it) => key[it * words + w]! & 0xffff);
-    pass((it) => key[it * words + w]! >>> 16);
+  return words === 1 ? sortV4(key, len, items) : sortV6(key, len, items);
+}
+
+function sortV4(key: Uint32Array, len: Uint8Array, items: Int32Array): Int32Array {
+  const n = items.length;
+  // position in `items` (not the item) is carried, so any item numbering fits in 26 bits
+  if (n >= 1 << 26) throw new RangeError('sortByPrefix: too many prefixes');
+  const buf = new ArrayBuffer(n * 8);
+  const u32 = new Uint32Array(buf);
+  // little-endian: word 1 is the high half
+  for (let i = 0; i < n; i++) {
+    const it = items[i]!;
+    u32[i * 2] = ((len[it]! << 26) | i) >>> 0;
+    u32[i * 2 + 1] = key[it]!;
   }
-  return src;
+  new BigUint64Array(buf).sort();
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) out[i] = items[u32[i * 2]! & 0x3ffffff]!;
+  return out;
+}
+
+function sortV6(key: Uint32Array, len: Uint8Array, items: Int32Array): Int32Array {
+  const n = items.length;
+  let it = Int32Array.from(items);
+  let k = new Uint32Array(n * 4);
+  let l = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const x = items[i]!;
+    k[i * 4] = key[x * 4]!;
+    k[i * 4 + 1] = key[x * 4 + 1]!;
+    k[i * 4 + 2] = key[x * 4 + 2]!;
+    k[i * 4 + 3] = key[x * 4 + 3]!;
+    l[i] = len[x]!;
+  }
+  let it2 = new Int32Array(n);
+  let k2 = new Uint32Array(n * 4);
+  let l2 = new Uint8Array(n);
+  const dig = new Uint16Array(n);
+  const count = new Int32Array(65537);
+  // digit 0 = length, then the 16-bit halves of the words from the last one up
+  for (let d = 0; d < 9; d++) {
+    if (d === 0) for (let i = 0; i < n; i++) dig[i] = l[i]!;
+    else {
+      const w = 3 - ((d - 1) >> 1);
+      const shift = (d & 1) === 1 ? 0 : 16;
+      for (let i = 0; i < n; i++) dig[i] = (k[i * 4 + w]! >>> shift) & 0xffff;
+    }
+    count.fill(0);
+    for (let i = 0; i < n; i++) count[dig[i]! + 1]!++;
+    let constant = false;
+    for (let x = 1; x <= 65536 && !constant; x++) constant = count[x] === n;
+    if (constant) continue;
+    for (let x = 1; x <= 65536; x++) count[x]! += count[x - 1]!;
+    for (let i = 0; i < n; i++) {
+      const j = count[dig[i]!]!++;
+      it2[j] = it[i]!;
+      l2[j] = l[i]!;
+      k2[j * 4] = k[i * 4]!;
+      k2[j * 4 + 1] = k[i * 4 + 1]!;
+      k2[j * 4 + 2] = k[i * 4 + 2]!;
+      k2[j * 4 + 3] = k[i * 4 + 3]!;
+    }
+    const ti = it;
+    it = it2;
+    it2 = ti;
+    const tk = k;
+    k = k2;
+    k2 = tk;
+    const tl = l;
+    l = l2;
+    l2 = tl;
+  }
+  return it;
 }

@@ -118,8 +118,10 @@ export interface Fib {
   /** rules in evaluation order for a family (the kernel defaults when the state has none) */
   rules(family: Family): Rule[];
   readonly routeCount: number;
-  /** bytes held by the tries and per-route arrays (not the Route objects themselves) */
+  /** bytes held by the indexes built so far and the per-route arrays (not the Route objects) */
   readonly indexBytes: number;
+  /** indexes every table now (tables are otherwise indexed on their first lookup) */
+  prepare(): void;
 }
 
 export interface FibInput {
@@ -210,6 +212,13 @@ const T_NAT = ROUTE_TYPE_CODE.nat;
 
 const EMPTY_NH: NextHop[] = [];
 
+interface PendingTable {
+  c: RouteColumns;
+  base: number;
+  /** slots of this table, in dump order */
+  list: Int32Array;
+}
+
 interface TableHit {
   idx: number;
   len: number;
@@ -229,7 +238,8 @@ class FibImpl implements Fib {
   /** per route: [next same-prefix route, type | tos<<8 | plain<<16 | (srcLen+1)<<17] */
   private meta: Int32Array = new Int32Array(0);
   private readonly srcKeys = new Map<number, Uint32Array>();
-  private readonly tables: [Map<number, PrefixIndex>, Map<number, PrefixIndex>] = [new Map(), new Map()];
+  /** per family and table: the index, or the routes waiting to be indexed on the first lookup */
+  private readonly tables: [Map<number, PrefixIndex | PendingTable>, Map<number, PrefixIndex | PendingTable>] = [new Map(), new Map()];
   private readonly ruleSets: Record<Family, CompiledRule[]>;
   private readonly localV4: Set<number> | null;
   private readonly ignoreLinkdown: (family: Family, dev: string | undefined) => boolean;
@@ -267,10 +277,6 @@ class FibImpl implements Fib {
     this.srcLen = new Int16Array(total).fill(-1);
     this.meta = new Int32Array(total * 2);
     for (let s = 0; s < this.segs.length; s++) this.index(this.segs[s]!, this.base[s]!);
-    this.next = new Int32Array(0);
-    this.metric = new Uint32Array(0);
-    this.tos = new Uint8Array(0);
-    this.srcLen = new Int16Array(0);
 
     const linkNames = input.links ? new Set(input.links.map((l) => l.name)) : null;
     this.ruleSets = { 4: this.compileRules(4, input.rules, linkNames), 6: this.compileRules(6, input.rules, linkNames) };
@@ -297,8 +303,8 @@ class FibImpl implements Fib {
   }
 
   get indexBytes(): number {
-    let b = this.meta.byteLength;
-    for (const m of this.tables) for (const t of m.values()) b += t.byteSize;
+    let b = this.meta.byteLength + this.next.byteLength + this.metric.byteLength + this.tos.byteLength + this.srcLen.byteLength;
+    for (const m of this.tables) for (const t of m.values()) if (t instanceof PrefixIndex) b += t.byteSize;
     return b;
   }
 
@@ -314,64 +320,116 @@ class FibImpl implements Fib {
   private index(c: RouteColumns, base: number): void {
     const fam = c.family;
     const words = keyWords(fam);
+    const n = c.count;
+    const ctype = c.type;
+    const ctable = c.table;
+    // routes per table (tables come in runs: the map is touched when the table changes)
     const byTable = new Map<number, number>();
-    for (let i = 0; i < c.count; i++) {
-      if (c.type[i] === SLOT_SKIPPED) continue;
-      const t = c.table[i]!;
-      byTable.set(t, (byTable.get(t) ?? 0) + 1);
+    let runT = -1;
+    let runN = 0;
+    for (let i = 0; i < n; i++) {
+      if (ctype[i] === SLOT_SKIPPED) continue;
+      const t = ctable[i]!;
+      if (t !== runT) {
+        if (runN > 0) byTable.set(runT, (byTable.get(runT) ?? 0) + runN);
+        runT = t;
+        runN = 0;
+      }
+      runN++;
     }
+    if (runN > 0) byTable.set(runT, (byTable.get(runT) ?? 0) + runN);
     const items = new Map<number, { at: number; list: Int32Array }>();
-    for (const [t, n] of byTable) items.set(t, { at: 0, list: new Int32Array(n) });
+    for (const [t, cnt] of byTable) items.set(t, { at: 0, list: new Int32Array(cnt) });
     let last = -1;
     let lastItems: { at: number; list: Int32Array } | undefined;
-    for (let i = 0; i < c.count; i++) {
-      const ty = c.type[i]!;
+    const metric = this.metric;
+    const tos = this.tos;
+    const meta = this.meta;
+    const cmetric = c.metric;
+    const ctos = c.tos;
+    const cplain = c.plain;
+    let indexed = 0;
+    for (let i = 0; i < n; i++) {
+      const ty = ctype[i]!;
       if (ty === SLOT_SKIPPED) continue;
       const g = base + i;
-      const t = c.table[i]!;
+      const t = ctable[i]!;
       if (t !== last) {
         last = t;
         lastItems = items.get(t);
       }
       lastItems!.list[lastItems!.at++] = i;
-      this.metric[g] = c.metric[i]!;
-      this.tos[g] = c.tos[i]!;
+      metric[g] = cmetric[i]!;
+      tos[g] = ctos[i]!;
+      let sl = 0;
       if (c.hasSrc[i] === 1 && fam === 6) {
         const sp = parsePrefix(6, c.route(i).src!);
         if (sp && sp.len > 0) {
           this.srcLen[g] = sp.len;
           this.srcKeys.set(g, sp.key);
+          sl = sp.len + 1;
         }
       }
-      this.meta[g * 2 + 1] = ty | (c.tos[i]! << 8) | (c.plain[i]! << 16) | ((this.srcLen[g]! + 1) << 17);
-      this.routesIndexed++;
+      meta[g * 2 + 1] = ty | (ctos[i]! << 8) | (cplain[i]! << 16) | (sl << 17);
+      indexed++;
     }
+    this.routesIndexed += indexed;
+    // a table is sorted and indexed when a lookup first reaches it: a trace consults two or three
+    // of a node's tables, often of one family
     const tables = this.tables[fam === 4 ? 0 : 1];
-    for (const [t, { list }] of items) {
-      const sorted = sortByPrefix(words, c.key, c.len, list);
-      // unique prefixes: key, length, and the head of the route chain
-      const keys = new Uint32Array(sorted.length * words);
-      const lens = new Uint8Array(sorted.length);
-      const heads = new Int32Array(sorted.length);
-      let m = -1;
-      let prev = -1;
-      for (let k = 0; k < sorted.length; k++) {
-        const i = sorted[k]!;
-        const g = base + i;
-        if (prev >= 0 && samePrefix(c.key, c.len, prev, i, words)) {
-          this.chain(heads, m, g);
-        } else {
-          m++;
-          for (let w = 0; w < words; w++) keys[m * words + w] = c.key[i * words + w]!;
-          lens[m] = c.len[i]!;
-          heads[m] = g;
-        }
-        prev = i;
+    for (const [t, { list }] of items) tables.set(t, { c, base, list });
+  }
+
+  /** Every table indexed now (a benchmark separates the build from the lookups). */
+  prepare(): void {
+    for (const fam of [4, 6] as const) for (const t of [...this.tables[fam === 4 ? 0 : 1].keys()]) this.table(fam, t);
+  }
+
+  private table(family: Family, t: number): PrefixIndex | undefined {
+    const m = this.tables[family === 4 ? 0 : 1];
+    const x = m.get(t);
+    if (x === undefined || x instanceof PrefixIndex) return x;
+    const idx = this.build(x);
+    m.set(t, idx);
+    return idx;
+  }
+
+  /** One table: prefixes sorted, same-prefix routes chained in the kernel's order. */
+  private build({ c, base, list }: PendingTable): PrefixIndex {
+    const words = keyWords(c.family);
+    const ckey = c.key;
+    const clen = c.len;
+    const sorted = sortByPrefix(words, ckey, clen, list);
+    // unique prefixes: key, length, and the head of the route chain
+    const cnt = sorted.length;
+    const keys = new Uint32Array(cnt * words);
+    const lens = new Uint8Array(cnt);
+    const heads = new Int32Array(cnt);
+    let m = -1;
+    let prev = -1;
+    for (let k = 0; k < cnt; k++) {
+      const i = sorted[k]!;
+      const g = base + i;
+      if (prev >= 0 && clen[prev] === clen[i] && (words === 1 ? ckey[prev] === ckey[i] : samePrefix(ckey, clen, prev, i, words))) {
+        this.chain(heads, m, g);
+      } else {
+        m++;
+        if (words === 1) keys[m] = ckey[i]!;
+        else for (let w = 0; w < 4; w++) keys[m * 4 + w] = ckey[i * 4 + w]!;
+        lens[m] = clen[i]!;
+        heads[m] = g;
       }
-      m++;
-      tables.set(t, new PrefixIndex(words, keys.subarray(0, m * words), lens.subarray(0, m), heads.subarray(0, m)));
+      prev = i;
     }
-    for (let i = 0; i < c.count; i++) if (c.type[i] !== SLOT_SKIPPED) this.meta[(base + i) * 2] = this.next[base + i]!;
+    m++;
+    // chains are final: the lookup reads them from meta
+    const meta = this.meta;
+    const next = this.next;
+    for (let k = 0; k < cnt; k++) {
+      const g = base + sorted[k]!;
+      meta[g * 2] = next[g]!;
+    }
+    return new PrefixIndex(words, keys.subarray(0, m * words), lens.subarray(0, m), heads.subarray(0, m));
   }
 
   /** Adds route g to the same-prefix chain at heads[m], in the kernel's preference order; equal entries keep dump order. */
@@ -522,7 +580,7 @@ class FibImpl implements Fib {
     q: RouteQuery,
     steps: RouteStep[] | null,
   ): TableHit | null {
-    const trie = this.tables[family === 4 ? 0 : 1].get(table);
+    const trie = this.table(family, table);
     if (!trie) return null;
     const k = trie.matches(dst, this.mv, this.ml);
     const qtos = q.tos ?? 0;

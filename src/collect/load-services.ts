@@ -5,9 +5,9 @@ import { parseCiliumLbList, parseCiliumServiceList } from '../tools/cilium-lb/in
 import { parseCiliumStatus } from '../tools/cilium/index.js';
 import { decodeLbMaps, LB_MAP_NAMES, type LbMapDumps } from '../tools/bpf-map/index.js';
 import { kubeProxyServicesFromIptables, kubeProxyServicesFromNft, parseIpvsadm, parseNftRuleset, ipvsVipsFromAddrs, type IptablesRuleset, type NftRuleset } from '../tools/kube-proxy/index.js';
-import { iptablesLines, parseIptablesLines } from '../tools/kube-proxy/parse-iptables.js';
+import { iptablesByteLines, parseIptablesLines } from '../tools/kube-proxy/parse-iptables.js';
 import { iptablesLinesNeeded, type FrontendKeep } from '../tools/kube-proxy/kube-iptables.js';
-import type { ProbeSource } from './source.js';
+import { readProbeBytes, type ProbeSource } from './source.js';
 
 export interface LoadedServices {
   entries: ServiceEntry[];
@@ -35,10 +35,14 @@ export async function loadServices(source: ProbeSource, addrs: Address[], opts: 
   const out: LoadedServices = { entries: [], warnings: [], sources: [], parsed: { iptables: [] } };
   const only = opts.only;
   const keep: FrontendKeep | undefined = only === undefined ? undefined : (f, name) => serviceMatches(name === undefined ? { frontend: f } : { frontend: f, name }, only);
-  const one = async (id: string, use: (text: string) => { entries: ServiceEntry[]; warnings: Warning[] }): Promise<void> => {
+  type Use<T> = (input: T) => { entries: ServiceEntry[]; warnings: Warning[] };
+  const one = (id: string, use: Use<string>): Promise<void> => oneOf(id, async () => source.read(id), (g) => use(g.text));
+  // an output scanned as bytes, never decoded whole
+  const oneBytes = (id: string, use: Use<Buffer>): Promise<void> => oneOf(id, async () => readProbeBytes(source, id), (g) => use(g.bytes));
+  const oneOf = async <G extends { origin: string }>(id: string, read: () => Promise<G | undefined>, use: Use<G>): Promise<void> => {
     let got;
     try {
-      got = await source.read(id);
+      got = await read();
     } catch (e) {
       out.sources.push({ probe: id, status: 'failed', message: msg(e) });
       out.warnings.push({ code: 'probe-unreadable', message: `${id}: ${msg(e)}`, source: id });
@@ -49,7 +53,7 @@ export async function loadServices(source: ProbeSource, addrs: Address[], opts: 
       return;
     }
     try {
-      const r = use(got.text);
+      const r = use(got);
       for (const e of r.entries) out.entries.push(e);
       out.warnings.push(...r.warnings);
       out.sources.push({ probe: id, status: r.warnings.length ? 'partial' : 'ok', origin: got.origin });
@@ -69,10 +73,11 @@ export async function loadServices(source: ProbeSource, addrs: Address[], opts: 
     return { entries: p.value, warnings: p.warnings };
   });
   for (const [id, fam] of [['iptables-save', 4], ['ip6tables-save', 6]] as const) {
-    await one(id, (t) => {
-      // for one question, only the chains its frontends reach are parsed (the rest is indexed by name)
-      const lines = iptablesLines(t);
-      const need = keep ? iptablesLinesNeeded(lines, fam, keep) : undefined;
+    await oneBytes(id, (b) => {
+      // for one question, only the chains its frontends reach are decoded and parsed (the rest is
+      // indexed by name on the bytes)
+      const lines = iptablesByteLines(b);
+      const need = keep ? iptablesLinesNeeded(lines, fam, keep, only?.kind === 'address' ? only.address : undefined) : undefined;
       const rs = parsed(parseIptablesLines(lines, id, need?.skip, need?.cache));
       // a ruleset read for one question holds only the chains it reaches: not for other uses
       if (!keep) out.parsed.iptables.push({ probe: id, family: fam, rules: rs.value });
@@ -97,7 +102,7 @@ export async function loadServices(source: ProbeSource, addrs: Address[], opts: 
   for (const [k, name] of Object.entries(LB_MAP_NAMES) as [keyof LbMapDumps, string][]) {
     const id = `bpf-map/${name}`;
     try {
-      const got = await source.readBytes(id);
+      const got = await readProbeBytes(source, id);
       if (got) {
         dumps[k] = got.bytes;
         probes[k] = id;

@@ -3,7 +3,7 @@ import type { Backend, L4Proto, ServiceEntry, ServiceType } from '../../model/se
 import type { Evidence, Family, Parsed, Warning } from '../../model/types.js';
 import { warn } from '../common.js';
 import type { IptablesChain, IptablesRule, IptablesRuleset, IptablesTable } from './iptables-model.js';
-import { readRuleLine, type RuleLine, type TextLines } from './parse-iptables.js';
+import { readRuleLine, type ByteLines, type RuleLine } from './parse-iptables.js';
 import { findChain, findTable, hasModule, ruleOption, targetOption } from './iptables-model.js';
 
 /**
@@ -462,58 +462,42 @@ const FRONTEND_CHAINS: Record<string, string[]> = {
 
 /**
  * For a question about some frontends (`keep`): which lines of an iptables-save dump can be left
- * out without changing its answer. One pass indexes the plain `-A CHAIN` and `:CHAIN` lines by
- * table and chain; the frontend chains are read whole, and from the rules whose frontend `keep`
- * accepts, every chain they jump to, transitively, is kept (more than the extractor follows, never
+ * out without changing its answer. One pass over the bytes files the plain `-A CHAIN` and
+ * `:CHAIN` lines by a hash of their chain name (no string per line); the frontend chains are read
+ * (for an IPv4 address, only their rules that can name it: see mayName), then every chain reachable
+ * from a rule whose frontend `keep` accepts, transitively (more than the extractor follows, never
  * less), with the declaration of every chain a kept rule names. Everything else (headers, tables,
- * COMMIT, -X/-F/-N, rules with counters or quotes, over-long lines) is always kept. The parser then
- * sees the same lines for those chains, in the same order, with the same line numbers.
+ * COMMIT, -X/-F/-N, rules with quotes before the chain, over-long lines) is always kept. The parser
+ * then sees the same lines for those chains, in the same order, with the same line numbers.
  */
-export function iptablesLinesNeeded(lines: TextLines, family: Family, keep: FrontendKeep): { skip: (idx: number) => boolean; cache: Map<number, RuleLine> } {
+export function iptablesLinesNeeded(
+  lines: ByteLines,
+  family: Family,
+  keep: FrontendKeep,
+  address?: string,
+): { skip: (idx: number) => boolean; cache: Map<number, RuleLine> } {
   const RULE = 1;
   const DECL = 2;
   const n = lines.length;
-  const text = lines.text;
+  const text = lines.bytes;
   const starts = lines.starts;
   const kind = new Uint8Array(n);
-  const chainOf = new Int32Array(n).fill(-1);
-  const tableOf = new Int32Array(n).fill(-1);
-  // chain names are looked up where they stand in the text: no string per line
-  const chains = new ChainNames(text);
-  const chainTable: number[] = [];
+  const hash = new Uint32Array(n);
+  const tokAt = new Int32Array(n);
+  const tokLen = new Uint8Array(n);
+  const tableOf = new Int16Array(n).fill(-1);
   const tables: string[] = [];
-  const id = (t: number, a: number, b: number): number => {
-    const v = chains.intern(t, a, b);
-    if (v === chainTable.length) chainTable.push(t);
-    return v;
-  };
   const tableIds = new Map<string, number>();
-  const declared: number[] = [];
   const complex: number[] = [];
-  // lines outside a table the parser accepts are always kept (it warns about each)
   let table = -1;
-  // rules of one chain come together: the last chain token is reused without a lookup
-  let lastStart = -1;
-  let lastLen = 0;
-  let lastId = -1;
-  let lastTable = -1;
-  const ws = (c: number) => c === 32 || c === 9;
-  const plain = (a: number, b: number): boolean => {
-    if (b <= a) return false;
-    for (let k = a; k < b; k++) {
-      const c = text.charCodeAt(k);
-      if (c === 34 || c === 39 || c === 92) return false;
-    }
-    return true;
-  };
   for (let idx = 0; idx < n; idx++) {
     const o = starts[idx]!;
     const e = starts[idx + 1]! - 1;
     let i = o;
-    while (i < e && ws(text.charCodeAt(i))) i++;
-    const c = text.charCodeAt(i);
+    while (i < e && ws(text[i]!)) i++;
+    const c = text[i]!;
     if (c === 42 /* * */) {
-      const name = text.slice(i + 1, e).trim();
+      const name = text.toString('latin1', i + 1, e).trim();
       if (!/^[a-z]+$/.test(name)) table = -1;
       else {
         let t = tableIds.get(name);
@@ -528,85 +512,98 @@ export function iptablesLinesNeeded(lines: TextLines, family: Family, keep: Fron
     }
     tableOf[idx] = table;
     if (table < 0 || e - o > 64 * 1024) continue;
+    let a = -1;
+    let k = -1;
     if (c === 58 /* : */) {
-      // `:NAME POLICY [p:b]`, the shape the parser accepts; anything else is kept for its warning
-      let j = i + 1;
-      while (j < e && !ws(text.charCodeAt(j))) j++;
-      let k = j;
-      while (k < e && ws(text.charCodeAt(k))) k++;
-      let m = k;
-      while (m < e && !ws(text.charCodeAt(m))) m++;
-      let q = m;
-      while (q < e && ws(text.charCodeAt(q))) q++;
-      // the parser splits with \s: any other whitespace (or control byte) keeps the line as it is
-      let ascii = true;
-      for (let x = i; x < e && ascii; x++) {
-        const y = text.charCodeAt(x);
-        ascii = (y >= 33 && y <= 126) || y === 32 || y === 9;
+      a = i + 1;
+      k = DECL;
+    } else {
+      // `iptables-save -c` puts counters before every rule: `[0:0] -A CHAIN ...`
+      if (c === 91 /* [ */) {
+        const j = countersAt(text, i, e);
+        if (j > i && j < e && ws(text[j]!)) {
+          i = j;
+          while (i < e && ws(text[i]!)) i++;
+        }
       }
-      if (ascii && j > i + 1 && m > k && (q === e || countersAt(text, q, e) === e) && plain(i + 1, j)) {
-        const v = id(table, i + 1, j);
-        kind[idx] = DECL;
-        chainOf[idx] = v;
-        declared[v] = 1;
+      if (text[i] === 45 && text[i + 1] === 65 && ws(text[i + 2]!)) {
+        a = i + 2;
+        while (a < e && ws(text[a]!)) a++;
+        k = RULE;
       }
+    }
+    if (k < 0) {
+      complex.push(idx);
       continue;
     }
-    // `iptables-save -c` puts counters before every rule: `[0:0] -A CHAIN ...`
-    if (c === 91 /* [ */) {
-      const j = countersAt(text, i, e);
-      if (j > i && j < e && ws(text.charCodeAt(j))) {
-        i = j;
-        while (i < e && ws(text.charCodeAt(i))) i++;
+    // the name: printable ASCII up to a blank, as both the tokenizer and the declaration regex see it
+    let h = 0x811c9dc5;
+    let j = a;
+    for (; j < e; j++) {
+      const x = text[j]!;
+      if (x === 32 || x === 9) break;
+      if (x < 33 || x > 126 || x === 34 || x === 39 || x === 92) {
+        j = -1;
+        break;
       }
+      h = Math.imul(h ^ x, 0x01000193);
     }
-    if (text.charCodeAt(i) === 45 && text.charCodeAt(i + 1) === 65 && ws(text.charCodeAt(i + 2))) {
-      let s0 = i + 2;
-      while (s0 < e && ws(text.charCodeAt(s0))) s0++;
-      let j = s0;
-      while (j < e && !ws(text.charCodeAt(j))) j++;
-      if (plain(s0, j)) {
-        let v: number;
-        if (table === lastTable && j - s0 === lastLen && sameText(text, lastStart, s0, lastLen)) v = lastId;
-        else {
-          v = id(table, s0, j);
-          lastStart = s0;
-          lastLen = j - s0;
-          lastId = v;
-          lastTable = table;
-        }
-        kind[idx] = RULE;
-        chainOf[idx] = v;
-        continue;
-      }
+    if (j <= a || j - a > 255 || (k === DECL && j === e)) {
+      complex.push(idx);
+      continue;
     }
-    complex.push(idx);
+    kind[idx] = k;
+    hash[idx] = h >>> 0;
+    tokAt[idx] = a;
+    tokLen[idx] = j - a;
   }
-  // rule lines per chain (CSR)
-  const nc = chainTable.length;
-  const first = new Int32Array(nc + 1);
-  for (let idx = 0; idx < n; idx++) if (kind[idx] === RULE) first[chainOf[idx]! + 1]!++;
-  for (let v = 0; v < nc; v++) first[v + 1]! += first[v]!;
-  const at = first.slice(0, nc);
-  const ruleLines = new Int32Array(first[nc]!);
-  for (let idx = 0; idx < n; idx++) if (kind[idx] === RULE) ruleLines[at[chainOf[idx]!]!++] = idx;
 
-  const needed = new Uint8Array(nc);
-  const named = new Uint8Array(nc);
-  const queue: number[] = [];
-  const tableName = (t: number) => (t < 0 ? '' : tables[t]!);
-  const chainId = (t: number, chain: string): number | undefined => (t < 0 ? undefined : chains.find(t, chain));
-  const need = (v: number | undefined) => {
-    if (v === undefined) return;
-    named[v] = 1;
-    if (!needed[v]) {
-      needed[v] = 1;
-      queue.push(v);
+  const nameHash = (name: string): number => {
+    let h = 0x811c9dc5;
+    for (let k = 0; k < name.length; k++) h = Math.imul(h ^ name.charCodeAt(k), 0x01000193);
+    return h >>> 0;
+  };
+  const isName = (idx: number, name: string): boolean => {
+    if (tokLen[idx] !== name.length) return false;
+    const a = tokAt[idx]!;
+    for (let k = 0; k < name.length; k++) if (text[a + k] !== name.charCodeAt(k)) return false;
+    return true;
+  };
+  // lines by hash bucket, each bucket's lines chained in order
+  const bits = Math.max(10, Math.min(22, 32 - Math.clz32(n)));
+  const mask = (1 << bits) - 1;
+  const head = new Int32Array(mask + 1).fill(-1);
+  const nextLine = new Int32Array(n);
+  for (let idx = n - 1; idx >= 0; idx--) {
+    if (kind[idx] === 0) continue;
+    const bkt = hash[idx]! & mask;
+    nextLine[idx] = head[bkt]!;
+    head[bkt] = idx;
+  }
+  /** lines of kind k naming chain `name` in table t, in order */
+  const linesOf = (k: number, t: number, name: string): number[] => {
+    const h = nameHash(name);
+    const out: number[] = [];
+    for (let idx = head[h & mask]!; idx >= 0; idx = nextLine[idx]!) if (hash[idx] === h && kind[idx] === k && tableOf[idx] === t && isName(idx, name)) out.push(idx);
+    return out;
+  };
+
+  // chains by `table name`: needed (rules kept), named (declaration kept)
+  const needed = new Map<string, { t: number; name: string }>();
+  const named = new Map<string, { t: number; name: string }>();
+  const queue: { t: number; name: string }[] = [];
+  const need = (t: number, name: string) => {
+    const key = `${t} ${name}`;
+    named.set(key, { t, name });
+    if (!needed.has(key)) {
+      needed.set(key, { t, name });
+      queue.push({ t, name });
     }
   };
-  const name = (v: number | undefined) => {
-    if (v !== undefined) named[v] = 1;
-  };
+  const nameIt = (t: number, name: string) => named.set(`${t} ${name}`, { t, name });
+  const keptRule = new Uint8Array(n);
+  const keptDecl = new Uint8Array(n);
+
   // target and frontend of one rule line, read as the parser reads it (and kept for it)
   const cache = new Map<number, RuleLine>();
   const read = (idx: number): { chain?: string; target?: string; front?: Frontish; comment?: string } => {
@@ -622,22 +619,24 @@ export function iptablesLinesNeeded(lines: TextLines, family: Family, keep: Fron
   const any = family === 4 ? '0.0.0.0' : '::';
   const root = (t: number, r: ReturnType<typeof read>) => {
     if (r.target === undefined) return;
-    const tv = chainId(t, r.target);
-    name(tv);
+    nameIt(t, r.target);
     const f = r.front ?? {};
     const addr = r.chain === 'KUBE-NODEPORTS' ? any : f.addr;
-    if (tableName(t) !== 'nat' || addr === undefined || f.proto === undefined || f.port === undefined) return;
-    if (keep({ address: addr, port: f.port, proto: f.proto }, commentServiceName(r.comment))) need(tv);
+    if (tables[t] !== 'nat' || addr === undefined || f.proto === undefined || f.port === undefined) return;
+    if (keep({ address: addr, port: f.port, proto: f.proto }, commentServiceName(r.comment))) need(t, r.target);
   };
+  const may = address !== undefined && family === 4 && address !== any ? mayName(address) : undefined;
   for (const [tn, chains] of Object.entries(FRONTEND_CHAINS)) {
     const t = tableIds.get(tn);
     if (t === undefined) continue;
     for (const c of chains) {
-      const v = chainId(t, c);
-      if (v === undefined) continue;
-      named[v] = 1;
-      needed[v] = 1;
-      for (let k = first[v]!; k < first[v + 1]!; k++) root(t, read(ruleLines[k]!));
+      nameIt(t, c);
+      needed.set(`${t} ${c}`, { t, name: c });
+      for (const idx of linesOf(RULE, t, c)) {
+        if (may && !may(text, starts[idx]!, starts[idx + 1]! - 1)) continue;
+        keptRule[idx] = 1;
+        root(t, read(idx));
+      }
     }
   }
   // rules the index could not file: always kept, so their targets are named; frontend ones are roots
@@ -645,112 +644,99 @@ export function iptablesLinesNeeded(lines: TextLines, family: Family, keep: Fron
     const t = tableOf[idx]!;
     if (t < 0 || !/^\s*(\[\d+:\d+\]\s+)?-/.test(lines.at(idx))) continue;
     const r = read(idx);
-    if (r.chain !== undefined && FRONTEND_CHAINS[tableName(t)]?.includes(r.chain)) root(t, r);
-    else if (r.target !== undefined) name(chainId(t, r.target));
+    if (r.chain !== undefined && FRONTEND_CHAINS[tables[t]!]?.includes(r.chain)) root(t, r);
+    else if (r.target !== undefined) nameIt(t, r.target);
   }
+  const done = new Set<string>();
   for (;;) {
     while (queue.length > 0) {
-      const v = queue.pop()!;
-      const t = chainTable[v]!;
-      for (let k = first[v]!; k < first[v + 1]!; k++) {
-        const r = read(ruleLines[k]!);
-        if (r.target !== undefined) need(chainId(t, r.target));
+      const { t, name } = queue.pop()!;
+      if (done.has(`${t} ${name}`)) continue;
+      done.add(`${t} ${name}`);
+      for (const idx of linesOf(RULE, t, name)) {
+        keptRule[idx] = 1;
+        const r = read(idx);
+        if (r.target !== undefined) need(t, r.target);
       }
     }
-    // a named chain that only exists through its rules (never declared): the parser knows it
-    // by those rules, so they stay
-    for (let v = 0; v < nc; v++) if (named[v] && !declared[v] && !needed[v] && first[v + 1]! > first[v]!) need(v);
+    // a named chain that only exists through its rules (never declared): the parser knows it by
+    // those rules, so they stay
+    for (const { t, name } of [...named.values()]) {
+      if (needed.has(`${t} ${name}`) || linesOf(DECL, t, name).some((i) => declares(lines.at(i)))) continue;
+      if (linesOf(RULE, t, name).length > 0) need(t, name);
+    }
     if (queue.length === 0) break;
   }
+  for (const { t, name } of named.values()) for (const idx of linesOf(DECL, t, name)) keptDecl[idx] = 1;
   const skip = (idx: number): boolean => {
     const kd = kind[idx];
     if (kd === 0) return false;
-    const v = chainOf[idx]!;
-    return kd === RULE ? !needed[v] : !named[v] && !needed[v];
+    return kd === RULE ? keptRule[idx] === 0 : keptDecl[idx] === 0;
   };
   return { skip, cache };
 }
 
-/** `[digits:digits]` at text[i..e): the index after it, or -1. */
-function countersAt(text: string, i: number, e: number): number {
-  if (text.charCodeAt(i) !== 91) return -1;
-  let j = i + 1;
-  const d0 = j;
-  while (j < e && text.charCodeAt(j) >= 48 && text.charCodeAt(j) <= 57) j++;
-  if (j === d0 || text.charCodeAt(j) !== 58) return -1;
-  const d1 = ++j;
-  while (j < e && text.charCodeAt(j) >= 48 && text.charCodeAt(j) <= 57) j++;
-  if (j === d1 || text.charCodeAt(j) !== 93) return -1;
-  return j + 1;
-}
-
-function sameText(text: string, a: number, b: number, n: number): boolean {
-  for (let k = 0; k < n; k++) if (text.charCodeAt(a + k) !== text.charCodeAt(b + k)) return false;
-  return true;
+/** A declaration line the parser accepts. */
+function declares(line: string): boolean {
+  return /^:(\S+)\s+(\S+)(?:\s+(\[\d+:\d+\]))?$/.test(line.trim());
 }
 
 /**
- * (table, chain name) → dense id, with names given as ranges of one text: an open-addressing
- * table over a hash of the characters, so indexing 100,000 chains makes no strings.
+ * Whether a rule line (bytes [s, e)) can give the IPv4 frontend `address`: canonPrefix only maps
+ * the address written in full, or with its trailing zero octets left out (`10.96/32` for
+ * 10.96.0.0), to address/32; so the argument of -d holds the address up to its last non-zero
+ * octet. Without a backslash, a token is the line's characters minus quotes: a line whose text,
+ * quotes removed, lacks that, and that has a destination option at all, cannot give the address.
+ * (A line without -d can give no address either, but such a line in KUBE-SERVICES is the NodePort
+ * hook the extractor looks for, so it is read.)
  */
-class ChainNames {
-  private slots = new Int32Array(1 << 12).fill(-1);
-  private start: number[] = [];
-  private len: number[] = [];
-  private table: number[] = [];
-
-  constructor(private readonly text: string) {}
-
-  private static hash(t: number, code: (k: number) => number, n: number): number {
-    let h = (0x811c9dc5 ^ t) >>> 0;
-    for (let k = 0; k < n; k++) h = Math.imul(h ^ code(k), 0x01000193);
-    return h >>> 0;
-  }
-
-  /** id of text[a..b) in table t, a new one if it was not seen */
-  intern(t: number, a: number, b: number): number {
-    const text = this.text;
-    const n = b - a;
-    let h = (0x811c9dc5 ^ t) >>> 0;
-    for (let k = a; k < b; k++) h = Math.imul(h ^ text.charCodeAt(k), 0x01000193);
-    h >>>= 0;
-    const mask = this.slots.length - 1;
-    for (let i = h & mask; ; i = (i + 1) & mask) {
-      const v = this.slots[i]!;
-      if (v < 0) {
-        const id = this.start.length;
-        this.start.push(a);
-        this.len.push(n);
-        this.table.push(t);
-        this.slots[i] = id;
-        if (id * 2 >= this.slots.length) this.grow();
-        return id;
-      }
-      if (this.table[v] === t && this.len[v] === n && sameText(text, this.start[v]!, a, n)) return v;
+export function mayName(address: string): (b: Uint8Array, s: number, e: number) => boolean {
+  let p = address;
+  while (p.endsWith('.0') && p.split('.').length > 1) p = p.slice(0, -2);
+  const pat = Buffer.from(p, 'latin1');
+  const opts = ['-d', '--destination', '--dst'].map((o) => Buffer.from(o, 'latin1'));
+  const hook = Buffer.from('KUBE-NODEPORTS', 'latin1');
+  const blank = (c: number | undefined) => c === 32 || c === 9;
+  // an option word, blanks (or the line's ends) on both sides
+  const hasOption = (line: Buffer): boolean => {
+    for (const o of opts)
+      for (let at = line.indexOf(o); at >= 0; at = line.indexOf(o, at + 1))
+        if ((at === 0 || blank(line[at - 1])) && (at + o.length === line.length || blank(line[at + o.length]))) return true;
+    return false;
+  };
+  return (b, s, e) => {
+    let quotes = false;
+    for (let i = s; i < e; i++) {
+      const c = b[i]!;
+      if (c === 92) return true;
+      if (c === 34 || c === 39) quotes = true;
     }
-  }
-
-  /** id of a name in table t, or undefined */
-  find(t: number, name: string): number | undefined {
-    const h = ChainNames.hash(t, (k) => name.charCodeAt(k), name.length);
-    const mask = this.slots.length - 1;
-    for (let i = h & mask; ; i = (i + 1) & mask) {
-      const v = this.slots[i]!;
-      if (v < 0) return undefined;
-      if (this.table[v] === t && this.len[v] === name.length && this.text.startsWith(name, this.start[v]!)) return v;
-    }
-  }
-
-  private grow(): void {
-    const slots = new Int32Array(this.slots.length * 2).fill(-1);
-    const mask = slots.length - 1;
-    for (let v = 0; v < this.start.length; v++) {
-      const a = this.start[v]!;
-      const h = ChainNames.hash(this.table[v]!, (k) => this.text.charCodeAt(a + k), this.len[v]!);
-      let i = h & mask;
-      while (slots[i]! >= 0) i = (i + 1) & mask;
-      slots[i] = v;
-    }
-    this.slots = slots;
-  }
+    const line = Buffer.from(b.buffer, b.byteOffset + s, e - s);
+    if (line.indexOf(hook) >= 0 || !hasOption(line)) return true;
+    if (!quotes) return line.indexOf(pat) >= 0;
+    return Buffer.from(line.filter((c) => c !== 34 && c !== 39)).indexOf(pat) >= 0;
+  };
 }
+
+function ws(c: number): boolean {
+  return c === 32 || c === 9;
+}
+
+/** `[digits:digits]` at text[i..e): the index after it, or -1. */
+function countersAt(text: Uint8Array, i: number, e: number): number {
+  if (text[i]! !== 91) return -1;
+  let j = i + 1;
+  const d0 = j;
+  while (j < e && text[j]! >= 48 && text[j]! <= 57) j++;
+  if (j === d0 || text[j]! !== 58) return -1;
+  const d1 = ++j;
+  while (j < e && text[j]! >= 48 && text[j]! <= 57) j++;
+  if (j === d1 || text[j]! !== 93) return -1;
+  return j + 1;
+}
+
+function sameText(text: Uint8Array, a: number, b: number, n: number): boolean {
+  for (let k = 0; k < n; k++) if (text[a + k] !== text[b + k]) return false;
+  return true;
+}
+

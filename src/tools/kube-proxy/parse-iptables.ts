@@ -283,8 +283,14 @@ export function parseIptablesSave(text: string, probe: string): Parsed<IptablesR
 }
 
 
+/** Lines by index. */
+export interface Lines {
+  readonly length: number;
+  at(i: number): string;
+}
+
 /** Lines of a text, by index, without splitting it (a 400,000-line dump is one string and an offset table). */
-export class TextLines {
+export class TextLines implements Lines {
   readonly length: number;
   /** start of line i; starts[length] is one past the text's end */
   readonly starts: Int32Array;
@@ -305,16 +311,47 @@ export class TextLines {
   }
 }
 
+/**
+ * Lines of UTF-8 bytes, decoded one at a time: a question that reads a few chains of a 45 MB dump
+ * decodes those lines only. A newline byte never occurs inside a UTF-8 sequence, so each line
+ * decodes to what the whole text would hold there.
+ */
+export class ByteLines implements Lines {
+  readonly length: number;
+  readonly starts: Int32Array;
+
+  constructor(readonly bytes: Buffer) {
+    let n = 1;
+    for (let p = bytes.indexOf(0x0a); p >= 0; p = bytes.indexOf(0x0a, p + 1)) n++;
+    const st = new Int32Array(n + 1);
+    let i = 0;
+    for (let p = bytes.indexOf(0x0a); p >= 0; p = bytes.indexOf(0x0a, p + 1)) st[++i] = p + 1;
+    st[n] = bytes.length + 1;
+    this.length = n;
+    this.starts = st;
+  }
+
+  at(i: number): string {
+    return this.bytes.toString('utf8', this.starts[i]!, this.starts[i + 1]! - 1);
+  }
+}
+
 /** The lines of an iptables-save text (ANSI codes and CRs removed). */
 export function iptablesLines(text: string): TextLines {
   return new TextLines(text.includes('\u001b') || text.includes('\r') ? cleanText(text) : text);
+}
+
+/** The same from the bytes of the dump (decoded and cleaned first only when it has ANSI codes or CRs). */
+export function iptablesByteLines(bytes: Buffer): ByteLines {
+  if (bytes.indexOf(0x1b) < 0 && bytes.indexOf(0x0d) < 0) return new ByteLines(bytes);
+  return new ByteLines(Buffer.from(cleanText(bytes.toString('utf8')), 'utf8'));
 }
 
 /**
  * parseIptablesSave over lines; `skip` (by 0-based index) leaves lines out as if they were not in
  * the dump, line numbers unchanged (a question that needs a few chains reads only those).
  */
-export function parseIptablesLines(lines: TextLines, probe: string, skip?: (idx: number) => boolean, cache?: Map<number, RuleLine>): Parsed<IptablesRuleset> {
+export function parseIptablesLines(lines: Lines, probe: string, skip?: (idx: number) => boolean, cache?: Map<number, RuleLine>): Parsed<IptablesRuleset> {
   const warnings: Warning[] = [];
   const rs: IptablesRuleset = { tables: [] };
   let table: IptablesTable | undefined;
