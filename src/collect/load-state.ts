@@ -28,6 +28,13 @@ export interface LoadOptions {
   routes?: 'objects' | 'columns';
   /** outputs at least this large are scanned as bytes (tests lower it to cover small snapshots) */
   scanMinBytes?: number;
+  /** route tables of these families only (default both): a trace needs its flow's family */
+  families?: (4 | 6)[];
+  /**
+   * 'addrs': of each pod namespace only its addresses (enough to tell which namespace holds an
+   * address); loadNetnsDetails then reads links and routes of the namespaces a question names.
+   */
+  netns?: 'all' | 'addrs';
 }
 
 /** Outputs smaller than this take the text path even for columns: the same result, nothing to gain. */
@@ -41,7 +48,64 @@ export async function loadNodeState(source: ProbeSource, opts: LoadOptions = {})
   const state = emptyNodeState();
   const columns: RouteColumns[] = [];
 
-  const one = async <T>(id: string, parse: (text: string) => Parsed<T>, apply: (v: T) => void): Promise<void> => {
+  const one = makeOne(source, state);
+  const families = opts.families ?? [4, 6];
+
+  const manifestText = await source.manifest().catch(() => undefined);
+  if (manifestText !== undefined) {
+    try {
+      const m = JSON.parse(manifestText) as ManifestLike;
+      if (typeof m.node === 'string') state.node.name = m.node;
+      if (typeof m.kernel === 'string') state.node.kernel = m.kernel;
+    } catch {
+      state.warnings.push({ code: 'manifest-unreadable', message: 'manifest.json is not valid JSON; ignored', source: 'manifest' });
+    }
+  }
+
+  await Promise.all([
+    one('uname', (t) => parseUname(t, 'uname'), (v) => (state.node.kernel = v)),
+    one('hostname', (t) => parsedLine(t), (v) => (state.node.name ??= v)),
+    one('ip-link', (t) => parseIpLink(t, 'ip-link'), (v) => state.links.push(...v)),
+    one('ip-addr', (t) => parseIpAddr(t, 'ip-addr'), (v) => state.addrs.push(...v)),
+    ...(opts.routes === 'columns'
+      ? families.map((f) => routeColumns(source, state, `ip-route${f}`, f, one, columns, opts.scanMinBytes ?? SCAN_MIN_BYTES))
+      : families.map((f) => one(`ip-route${f}`, (t) => parseIpRoute(t, `ip-route${f}`, f), (v) => pushAll(state.routes, v)))),
+    one('ip-rule4', (t) => parseIpRule(t, 'ip-rule4', 4), (v) => state.rules.push(...v)),
+    one('ip-rule6', (t) => parseIpRule(t, 'ip-rule6', 6), (v) => state.rules.push(...v)),
+    one('ip-neigh', (t) => parseIpNeigh(t, 'ip-neigh'), (v) => pushAll(state.neigh, v)),
+    one('bpftool-net', (t) => parseBpftoolNet(t, 'bpftool-net'), (v) => state.bpfNet.push(...v)),
+    one('bpftool-prog', (t) => parseBpftoolProg(t, 'bpftool-prog'), (v) => state.bpfProgs.push(...v)),
+    one('bpftool-link', (t) => parseBpftoolLink(t, 'bpftool-link'), (v) => state.bpfLinks.push(...v)),
+    one('bpftool-cgroup', (t) => parseBpftoolCgroup(t, 'bpftool-cgroup', CILIUM_CGROUP_ROOT), (v) => state.cgroup.push(...v)),
+    one('wg', (t) => parseWgDump(t, 'wg'), (v) => state.wg.push(...v)),
+    one('sysctl', (t) => parseSysctl(t, 'sysctl'), (v) => Object.assign(state.sysctl, v)),
+    one('cilium-status', (t) => parseCiliumStatus(t, 'cilium-status'), (v) => (state.cilium.status = v)),
+    one('cilium-endpoints', (t) => parseCiliumEndpoints(t, 'cilium-endpoints'), (v) => (state.cilium.endpoints = v)),
+    one('cilium-config', (t) => parseCiliumConfig(t, 'cilium-config'), (v) => Object.assign(state.cilium.config, v)),
+    loadTcFilters(source, one, state),
+    loadNetns(source, one, state, opts.netns ?? 'all'),
+  ]);
+
+  if (opts.routes === 'columns') state.routeColumns = columns.sort((a, b) => a.family - b.family);
+
+  for (const id of REQUIRED_PROBES) {
+    const r = state.sources.find((s) => s.probe === id);
+    if (r && (r.status === 'missing' || r.status === 'failed')) {
+      state.warnings.push({
+        code: 'required-probe-unavailable',
+        message: r.status === 'missing' ? `${id}: not in ${source.description}` : `${id}: ${r.message}`,
+        source: id,
+      });
+    }
+  }
+  return state;
+}
+
+type One = <T>(id: string, parse: (text: string) => Parsed<T>, apply: (v: T) => void) => Promise<void>;
+
+/** Reads one probe into the state: parse, apply, record its source report and warnings. */
+function makeOne(source: ProbeSource, state: NodeState): One {
+  return async <T>(id: string, parse: (text: string) => Parsed<T>, apply: (v: T) => void): Promise<void> => {
     let got;
     try {
       got = await source.read(id);
@@ -70,61 +134,7 @@ export async function loadNodeState(source: ProbeSource, opts: LoadOptions = {})
       record(state, id, 'failed', got.origin, errMessage(e));
     }
   };
-
-  const manifestText = await source.manifest().catch(() => undefined);
-  if (manifestText !== undefined) {
-    try {
-      const m = JSON.parse(manifestText) as ManifestLike;
-      if (typeof m.node === 'string') state.node.name = m.node;
-      if (typeof m.kernel === 'string') state.node.kernel = m.kernel;
-    } catch {
-      state.warnings.push({ code: 'manifest-unreadable', message: 'manifest.json is not valid JSON; ignored', source: 'manifest' });
-    }
-  }
-
-  await Promise.all([
-    one('uname', (t) => parseUname(t, 'uname'), (v) => (state.node.kernel = v)),
-    one('hostname', (t) => parsedLine(t), (v) => (state.node.name ??= v)),
-    one('ip-link', (t) => parseIpLink(t, 'ip-link'), (v) => state.links.push(...v)),
-    one('ip-addr', (t) => parseIpAddr(t, 'ip-addr'), (v) => state.addrs.push(...v)),
-    ...(opts.routes === 'columns'
-      ? [4, 6].map((f) => routeColumns(source, state, `ip-route${f}`, f as 4 | 6, one, columns, opts.scanMinBytes ?? SCAN_MIN_BYTES))
-      : [
-          one('ip-route4', (t) => parseIpRoute(t, 'ip-route4', 4), (v) => pushAll(state.routes, v)),
-          one('ip-route6', (t) => parseIpRoute(t, 'ip-route6', 6), (v) => pushAll(state.routes, v)),
-        ]),
-    one('ip-rule4', (t) => parseIpRule(t, 'ip-rule4', 4), (v) => state.rules.push(...v)),
-    one('ip-rule6', (t) => parseIpRule(t, 'ip-rule6', 6), (v) => state.rules.push(...v)),
-    one('ip-neigh', (t) => parseIpNeigh(t, 'ip-neigh'), (v) => pushAll(state.neigh, v)),
-    one('bpftool-net', (t) => parseBpftoolNet(t, 'bpftool-net'), (v) => state.bpfNet.push(...v)),
-    one('bpftool-prog', (t) => parseBpftoolProg(t, 'bpftool-prog'), (v) => state.bpfProgs.push(...v)),
-    one('bpftool-link', (t) => parseBpftoolLink(t, 'bpftool-link'), (v) => state.bpfLinks.push(...v)),
-    one('bpftool-cgroup', (t) => parseBpftoolCgroup(t, 'bpftool-cgroup', CILIUM_CGROUP_ROOT), (v) => state.cgroup.push(...v)),
-    one('wg', (t) => parseWgDump(t, 'wg'), (v) => state.wg.push(...v)),
-    one('sysctl', (t) => parseSysctl(t, 'sysctl'), (v) => Object.assign(state.sysctl, v)),
-    one('cilium-status', (t) => parseCiliumStatus(t, 'cilium-status'), (v) => (state.cilium.status = v)),
-    one('cilium-endpoints', (t) => parseCiliumEndpoints(t, 'cilium-endpoints'), (v) => (state.cilium.endpoints = v)),
-    one('cilium-config', (t) => parseCiliumConfig(t, 'cilium-config'), (v) => Object.assign(state.cilium.config, v)),
-    loadTcFilters(source, one, state),
-    loadNetns(source, one, state),
-  ]);
-
-  if (opts.routes === 'columns') state.routeColumns = columns.sort((a, b) => a.family - b.family);
-
-  for (const id of REQUIRED_PROBES) {
-    const r = state.sources.find((s) => s.probe === id);
-    if (r && (r.status === 'missing' || r.status === 'failed')) {
-      state.warnings.push({
-        code: 'required-probe-unavailable',
-        message: r.status === 'missing' ? `${id}: not in ${source.description}` : `${id}: ${r.message}`,
-        source: id,
-      });
-    }
-  }
-  return state;
 }
-
-type One = <T>(id: string, parse: (text: string) => Parsed<T>, apply: (v: T) => void) => Promise<void>;
 
 /**
  * A route table into columns: large JSON output is scanned from its bytes (scanIpRouteJson gives
@@ -167,22 +177,57 @@ async function loadTcFilters(source: ProbeSource, one: One, state: NodeState): P
   );
 }
 
-async function loadNetns(source: ProbeSource, one: One, state: NodeState): Promise<void> {
+async function loadNetns(source: ProbeSource, one: One, state: NodeState, what: 'all' | 'addrs'): Promise<void> {
   const names = await source.list('netns');
   await Promise.all(
     names.map(async (name) => {
       const ns = { name, links: [] as NodeState['links'], addrs: [] as NodeState['addrs'], routes: [] as NodeState['routes'] };
       const p = `netns/${name}`;
-      await Promise.all([
-        one(`${p}/ip-link`, (t) => parseIpLink(t, `${p}/ip-link`), (v) => ns.links.push(...v)),
-        one(`${p}/ip-addr`, (t) => parseIpAddr(t, `${p}/ip-addr`), (v) => ns.addrs.push(...v)),
-        one(`${p}/ip-route4`, (t) => parseIpRoute(t, `${p}/ip-route4`, 4), (v) => pushAll(ns.routes, v)),
-        one(`${p}/ip-route6`, (t) => parseIpRoute(t, `${p}/ip-route6`, 6), (v) => pushAll(ns.routes, v)),
-      ]);
+      await Promise.all([one(`${p}/ip-addr`, (t) => parseIpAddr(t, `${p}/ip-addr`), (v) => ns.addrs.push(...v)), ...(what === 'all' ? netnsDetails(one, ns) : [])]);
       state.netns.push(ns);
     }),
   );
   state.netns.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+function netnsDetails(one: One, ns: NodeState['netns'][number]): Promise<void>[] {
+  const p = `netns/${ns.name}`;
+  return [
+    one(`${p}/ip-link`, (t) => parseIpLink(t, `${p}/ip-link`), (v) => ns.links.push(...v)),
+    one(`${p}/ip-route4`, (t) => parseIpRoute(t, `${p}/ip-route4`, 4), (v) => pushAll(ns.routes, v)),
+    one(`${p}/ip-route6`, (t) => parseIpRoute(t, `${p}/ip-route6`, 6), (v) => pushAll(ns.routes, v)),
+  ];
+}
+
+/**
+ * Links and routes of the named pod namespaces, for a state loaded with `netns: 'addrs'` (each read
+ * once: a namespace already complete is left as it is).
+ */
+export async function loadNetnsDetails(source: ProbeSource, state: NodeState, names: Iterable<string>): Promise<void> {
+  const one = makeOne(source, state);
+  const want = new Set(names);
+  const todo = state.netns.filter((ns) => want.has(ns.name) && !state.sources.some((s) => s.probe === `netns/${ns.name}/ip-link`));
+  await Promise.all(todo.flatMap((ns) => netnsDetails(one, ns)));
+}
+
+/**
+ * Route tables of more families into a state loaded with `routes: 'columns'` and fewer `families`
+ * (a family already read is not read again).
+ */
+export async function loadRouteFamilies(source: ProbeSource, state: NodeState, families: (4 | 6)[], scanMinBytes = SCAN_MIN_BYTES): Promise<void> {
+  const have = new Set(state.routeColumns?.map((c) => c.family));
+  const todo = families.filter((f) => !have.has(f) && !state.sources.some((s) => s.probe === `ip-route${f}`));
+  if (todo.length === 0) return;
+  const one = makeOne(source, state);
+  const columns: RouteColumns[] = [];
+  await Promise.all(todo.map((f) => routeColumns(source, state, `ip-route${f}`, f, one, columns, scanMinBytes)));
+  state.routeColumns = [...(state.routeColumns ?? []), ...columns].sort((a, b) => a.family - b.family);
+}
+
+/** Namespaces holding any of the addresses (their links and routes decide a path). */
+export function netnsHolding(state: NodeState, ips: Iterable<string>): string[] {
+  const want = new Set(ips);
+  return state.netns.filter((ns) => ns.addrs.some((a) => want.has(a.local))).map((ns) => ns.name);
 }
 
 // push(...v) overflows the call stack for a million routes.

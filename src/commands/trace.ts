@@ -1,10 +1,11 @@
 import { canonIp, familyOf } from '../model/addr.js';
 import type { Flow, Trace } from '../model/trace.js';
-import type { NodeState } from '../model/types.js';
+import type { Address, NodeState } from '../model/types.js';
 import { SourceError, UsageError, EXIT } from '../errors.js';
-import { createTraceContext, traceFlow } from '../analysis/trace.js';
-import { loadNodeState, REQUIRED_PROBES } from '../collect/load-state.js';
-import { loadServices } from '../collect/load-services.js';
+import { createTraceContext, endpointHost, traceFlow } from '../analysis/trace.js';
+import { loadNetnsDetails, loadNodeState, loadRouteFamilies, netnsHolding, REQUIRED_PROBES } from '../collect/load-state.js';
+import { loadServices, type LoadedServices } from '../collect/load-services.js';
+import { parseIpAddr } from '../tools/ip/index.js';
 import type { ProbeSource } from '../collect/source.js';
 import type { KubeTarget } from '../collect/kube.js';
 import { parseNameRef, pickEnds, resolveName, type ResolveContext, type ResolvedEnds } from './resolve.js';
@@ -95,14 +96,54 @@ export interface TraceOutcome {
 export async function runTrace(source: ProbeSource, request: TraceRequest): Promise<TraceOutcome> {
   // names are checked for shape before anything is read; addresses are parsed right away
   const named = parseNameRef(request.src) !== null || parseNameRef(request.dst) !== null;
-  const early = named ? undefined : parseFlow(request);
-  const state = await loadNodeState(source, { routes: 'columns' });
-  // the trace asks the Service layers about its destination only (what traceService looks up);
-  // names need every Service to be resolved
-  const only = early ? { kind: 'address' as const, address: early.dst, ...(early.dport !== undefined ? { port: early.dport } : {}) } : undefined;
-  const services = await loadServices(source, state.addrs, only ? { only } : {});
-  const { req, ends } = await resolveRequest(request, { state, services: services.entries });
-  const flow = parseFlow(req);
+  if (named) {
+    // a name needs every Service and pod to be resolved: the whole node is read
+    const state = await loadNodeState(source, { routes: 'columns' });
+    const services = await loadServices(source, state.addrs);
+    const { req, ends } = await resolveRequest(request, { state, services: services.entries });
+    return finish(source, state, services, parseFlow(req), ends);
+  }
+  const flow = parseFlow(request);
+  const { state, services } = await loadForFlow(source, flow);
+  return finish(source, state, services, flow, undefined);
+}
+
+/**
+ * What a trace of one flow reads, and why that is all it can use:
+ * - Service sources are asked about the destination (and port) only: traceService looks up that
+ *   frontend and nothing else;
+ * - route tables of the families the path can consult: the destination's, its Service backends'
+ *   (a Service may translate to the other family), and the WireGuard peer endpoints' (the outer
+ *   packet); no lookup is made in another family;
+ * - every pod namespace's addresses (which namespace holds an address), and links and routes of the
+ *   namespaces holding the source, the destination or a backend: the only ones classify() and the
+ *   pod's own routing read.
+ */
+export async function loadForFlow(source: ProbeSource, flow: Flow): Promise<{ state: NodeState; services: LoadedServices }> {
+  const addrText = await source.read('ip-addr').catch(() => undefined);
+  let addrs: Address[] = [];
+  if (addrText) {
+    try {
+      addrs = parseIpAddr(addrText.text, 'ip-addr').value;
+    } catch {
+      addrs = [];
+    }
+  }
+  const services = await loadServices(source, addrs, { only: { kind: 'address', address: flow.dst, ...(flow.dport !== undefined ? { port: flow.dport } : {}) } });
+  const backends = services.entries.flatMap((e) => e.backends.map((b) => b.address));
+  const fams = new Set<4 | 6>([familyOf(flow.dst) as 4 | 6]);
+  for (const a of backends) fams.add(familyOf(a) === 6 ? 6 : 4);
+  const state = await loadNodeState(source, { routes: 'columns', families: [...fams], netns: 'addrs' });
+  for (const w of state.wg) for (const p of w.peers) if (p.endpoint) {
+    const f = familyOf(endpointHost(p.endpoint));
+    if (f !== null) fams.add(f);
+  }
+  await loadRouteFamilies(source, state, [...fams]);
+  await loadNetnsDetails(source, state, netnsHolding(state, [flow.src, flow.dst, ...backends]));
+  return { state, services };
+}
+
+function finish(source: ProbeSource, state: NodeState, services: LoadedServices, flow: Flow, ends: ResolvedEnds | undefined): TraceOutcome {
   const family = familyOf(flow.dst) as 4 | 6;
   const missing = missingRequired(state, family);
   if (missing.length === REQUIRED_PROBES.length - 1) {

@@ -1,4 +1,3 @@
-import { execa } from 'execa';
 import { auditSpawn } from './audit.js';
 import { isAllowed } from './allowlist.js';
 import { DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_MS, type RawOutput, type Runner } from './runner.js';
@@ -25,6 +24,8 @@ export function createLiveRunner(opts: LiveRunnerOptions = {}): Runner {
     const timeout = run.timeoutMs ?? opts.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
     let r;
     try {
+      // loaded on the first probe: a snapshot command never pays for execa's start-up
+      const { execa } = await import('execa');
       r = await execa(full[0]!, full.slice(1), {
         reject: false,
         shell: false,

@@ -6,7 +6,9 @@ import { loadNodeState } from '../../src/collect/load-state.js';
 import { loadServices } from '../../src/collect/load-services.js';
 import { dirSource } from '../../src/collect/source.js';
 import type { Flow } from '../../src/model/trace.js';
+import { loadForFlow } from '../../src/commands/trace.js';
 import type { NodeState } from '../../src/model/types.js';
+import { canonIp } from '../../src/model/addr.js';
 
 // A trace on routes held as columns (scanned from the bytes, Route objects built on demand) must be
 // the trace on routes parsed into objects: same hops, evidence, warnings, for every node snapshot
@@ -30,7 +32,8 @@ function endpoints(s: NodeState): string[] {
   }
   ips.add('198.51.100.77');
   ips.add('2001:db8:ffff::77');
-  return [...ips];
+  // flows come from parseFlow: canonical addresses only
+  return [...ips].filter((ip) => canonIp(ip) === ip);
 }
 
 describe('trace on route columns = trace on Route objects', () => {
@@ -57,5 +60,34 @@ describe('trace on route columns = trace on Route objects', () => {
         }
       expect(n).toBeGreaterThan(10);
     });
+  }
+});
+
+// A trace reads only what its flow can reach (loadForFlow): the trace must be the one a full read gives.
+describe('trace of one flow on what it reads = trace on the whole node', () => {
+  for (const node of nodes) {
+    it(node, async () => {
+      const src = dirSource(`${ROOT}${node}`);
+      const full = await loadNodeState(src);
+      const svc = await loadServices(src, full.addrs);
+      const ips = endpoints(full);
+      const a = createTraceContext(full, svc.entries);
+      full.warnings.push(...svc.warnings);
+      // every pair would take minutes: a fixed spread of them, each frontend with its own port
+      const pairs: Flow[] = [];
+      for (const s of ips) for (const d of ips) if (s !== d && s.includes(':') === d.includes(':')) pairs.push({ src: s, dst: d, proto: 'tcp', dport: 80 });
+      const step = Math.max(1, Math.floor(pairs.length / 50));
+      const flows = pairs.filter((_, i) => i % step === 0);
+      for (const e of svc.entries.slice(0, 20)) for (const s of ips.slice(0, 3)) if (s.includes(':') === e.frontend.address.includes(':')) flows.push({ src: s, dst: e.frontend.address, proto: 'tcp', dport: e.frontend.port });
+      let n = 0;
+      for (const flow of flows) {
+        const part = await loadForFlow(src, flow);
+        part.state.warnings.push(...part.services.warnings);
+        const want = traceFlow(a, flow);
+        expect(traceFlow(createTraceContext(part.state, part.services.entries), flow), `${node} ${flow.src} → ${flow.dst}:${flow.dport}`).toEqual(want);
+        n++;
+      }
+      expect(n).toBeGreaterThan(10);
+    }, 60_000);
   }
 });

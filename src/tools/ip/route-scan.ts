@@ -2,7 +2,7 @@ import type { Family, Route, Warning } from '../../model/types.js';
 import { ColumnBuilder, ROUTE_TYPE_CODE, SLOT_SKIPPED, type RouteColumns } from '../../model/route-columns.js';
 import { IpCache, Notes } from './common.js';
 import { DETAIL_WINDOW, jsonRoute, showsDetail } from './parse-route.js';
-import { COLON, COMMA, DOT, JsonBytes, LBRACE, LBRACKET, QUOTE, RBRACE, RBRACKET, SLASH, hexVal, isWs, textOf } from '../json-bytes.js';
+import { BACKSLASH, COLON, COMMA, DOT, JsonBytes, LBRACE, LBRACKET, QUOTE, RBRACE, RBRACKET, SLASH, hexVal, isWs, textOf } from '../json-bytes.js';
 
 /**
  * `ip -j [-d] route show table all` read straight from its bytes, for node-sized tables.
@@ -384,11 +384,11 @@ export function scanIpRouteJson(bytes: Uint8Array, probe: string, family: Family
 /** table column value meaning "no table key" until the element is classified */
 const NO_TABLE = 0xffffffff;
 
-/** Key names as bytes, by first letter, for matching without decoding. */
-const KEY_BYTES: [number, Uint8Array][][] = [];
+/** Key names by first letter and length (only dst/dev share both: the second letter tells). */
+const KEY_AT: { id: number; w: Uint8Array }[][] = [];
 for (const [name, id] of KEYS) {
-  const c = name.charCodeAt(0);
-  (KEY_BYTES[c] ??= []).push([id, Uint8Array.from(name, (ch) => ch.charCodeAt(0))]);
+  const slot = ((KEY_AT[name.charCodeAt(0)] ??= [])[name.length] ??= { id, w: Uint8Array.from(name, (ch) => ch.charCodeAt(0)) });
+  if (slot.id !== id) (KEY_AT[name.charCodeAt(0)]![name.length] as { id: number; w: Uint8Array; alt?: { id: number; w: Uint8Array } }).alt = { id, w: Uint8Array.from(name, (ch) => ch.charCodeAt(0)) };
 }
 const UNICAST = Uint8Array.from('unicast', (ch) => ch.charCodeAt(0));
 const MAIN = Uint8Array.from('main', (ch) => ch.charCodeAt(0));
@@ -408,15 +408,32 @@ function bytesAt(b: Uint8Array, p: number, w: Uint8Array): boolean {
 function readKey(sc: Scanner): number {
   const b = sc.b;
   const p = sc.p + 1;
-  const cands = KEY_BYTES[b[p]!];
-  if (cands !== undefined)
-    for (const [id, w] of cands)
-      if (bytesAt(b, p, w)) {
-        sc.p = p + w.length + 1;
-        return id;
-      }
-  if (!sc.str()) return -3;
-  return sc.simple ? K_OTHER : K_SPECIAL;
+  // plain key characters up to the quote; anything else goes through str()
+  let q = p;
+  for (;;) {
+    const c = b[q];
+    if (c === QUOTE) break;
+    if (c === undefined || c === BACKSLASH || c < 0x20 || c >= 0x80) {
+      if (!sc.str()) return -3;
+      return sc.simple ? keyOf(sc) : K_SPECIAL;
+    }
+    q++;
+  }
+  sc.p = q + 1;
+  const n = q - p;
+  const byLen = KEY_AT[b[p]!];
+  let cand = byLen?.[n] as { id: number; w: Uint8Array; alt?: { id: number; w: Uint8Array } } | undefined;
+  if (cand === undefined) return K_OTHER;
+  if (cand.alt !== undefined && b[p + 1] !== cand.w[1]) cand = cand.alt;
+  const w = cand.w;
+  for (let k = 1; k < n; k++) if (b[p + k] !== w[k]) return K_OTHER;
+  return cand.id;
+}
+
+/** id of the simple string just read by str() */
+function keyOf(sc: Scanner): number {
+  for (const [name, id] of KEYS) if (sc.is(name)) return id;
+  return K_OTHER;
 }
 
 /**
