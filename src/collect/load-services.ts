@@ -27,14 +27,17 @@ export interface ServiceLoadOptions {
    * the large ones (LB maps, iptables-save) build only the frontends asked for, and report problems
    * of what they read (unreadable entries, the map layout), not of Services nobody asked about.
    */
-  only?: ServiceQuery;
+  only?: ServiceQuery | ServiceQuery[];
 }
 
 /** Every layer that programs Services on the node: Cilium (maps and cilium-dbg), kube-proxy, IPVS. */
 export async function loadServices(source: ProbeSource, addrs: Address[], opts: ServiceLoadOptions = {}): Promise<LoadedServices> {
   const out: LoadedServices = { entries: [], warnings: [], sources: [], parsed: { iptables: [] } };
-  const only = opts.only;
-  const keep: FrontendKeep | undefined = only === undefined ? undefined : (f, name) => serviceMatches(name === undefined ? { frontend: f } : { frontend: f, name }, only);
+  const only = opts.only === undefined ? undefined : Array.isArray(opts.only) ? opts.only : [opts.only];
+  const asked = (e: Parameters<typeof serviceMatches>[0]) => only!.some((q) => serviceMatches(e, q));
+  const keep: FrontendKeep | undefined = only === undefined ? undefined : (f, name) => asked(name === undefined ? { frontend: f } : { frontend: f, name });
+  // one IPv4 address asked: iptables rules that cannot name it are not read
+  const oneAddress = only?.length === 1 && only[0]!.kind === 'address' ? only[0]!.address : undefined;
   type Use<T> = (input: T) => { entries: ServiceEntry[]; warnings: Warning[] };
   const one = (id: string, use: Use<string>): Promise<void> => oneOf(id, async () => source.read(id), (g) => use(g.text));
   // an output scanned as bytes, never decoded whole
@@ -77,7 +80,7 @@ export async function loadServices(source: ProbeSource, addrs: Address[], opts: 
       // for one question, only the chains its frontends reach are decoded and parsed (the rest is
       // indexed by name on the bytes)
       const lines = iptablesByteLines(b);
-      const need = keep ? iptablesLinesNeeded(lines, fam, keep, only?.kind === 'address' ? only.address : undefined) : undefined;
+      const need = keep ? iptablesLinesNeeded(lines, fam, keep, oneAddress) : undefined;
       const rs = parsed(parseIptablesLines(lines, id, need?.skip, need?.cache));
       // a ruleset read for one question holds only the chains it reaches: not for other uses
       if (!keep) out.parsed.iptables.push({ probe: id, family: fam, rules: rs.value });
@@ -123,7 +126,8 @@ export async function loadServices(source: ProbeSource, addrs: Address[], opts: 
       version = undefined;
     }
     try {
-      const filter = only === undefined ? {} : { only: only.kind === 'address' ? { address: only.address, ...(only.port !== undefined ? { port: only.port } : {}) } : ('none' as const) };
+      const byAddr = only?.flatMap((q) => (q.kind === 'address' ? [{ address: q.address, ...(q.port !== undefined ? { port: q.port } : {}) }] : []));
+      const filter = only === undefined ? {} : { only: byAddr!.length > 0 ? byAddr! : ('none' as const) };
       const d = decodeLbMaps(dumps, { probes, ...(version ? { version } : {}), ...filter });
       out.entries.push(...d.value.services);
       out.warnings.push(...d.warnings);
@@ -133,6 +137,6 @@ export async function loadServices(source: ProbeSource, addrs: Address[], opts: 
       out.warnings.push({ code: 'probe-unreadable', message: `bpf-map: ${msg(e)}`, source: 'bpf-map' });
     }
   }
-  if (only !== undefined) out.entries = out.entries.filter((e) => serviceMatches(e, only));
+  if (only !== undefined) out.entries = out.entries.filter(asked);
   return out;
 }

@@ -8,7 +8,7 @@ import { parseSysctl } from '../tools/sysctl/index.js';
 import { parseUname } from '../tools/uname/index.js';
 import { parseCiliumConfig, parseCiliumEndpoints, parseCiliumStatus } from '../tools/cilium/index.js';
 import { CILIUM_CGROUP_ROOT } from './probes.js';
-import type { ProbeSource } from './source.js';
+import { readProbeBytes, type ProbeSource } from './source.js';
 import { scanIpRouteJson } from '../tools/ip/route-scan.js';
 import { columnsFromRoutes, type RouteColumns } from '../model/route-columns.js';
 
@@ -144,7 +144,7 @@ function makeOne(source: ProbeSource, state: NodeState): One {
 async function routeColumns(source: ProbeSource, state: NodeState, id: string, family: 4 | 6, one: One, out: RouteColumns[], minBytes: number): Promise<void> {
   let got;
   try {
-    got = await source.readBytes(id);
+    got = await readProbeBytes(source, id);
   } catch {
     got = undefined; // the text path reads it again and records the failure in its words
   }

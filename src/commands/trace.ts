@@ -1,6 +1,7 @@
 import { canonIp, familyOf } from '../model/addr.js';
 import type { Flow, Trace } from '../model/trace.js';
 import type { Address, NodeState } from '../model/types.js';
+import type { ServiceQuery } from '../model/service.js';
 import { SourceError, UsageError, EXIT } from '../errors.js';
 import { createTraceContext, endpointHost, traceFlow } from '../analysis/trace.js';
 import { loadNetnsDetails, loadNodeState, loadRouteFamilies, netnsHolding, REQUIRED_PROBES } from '../collect/load-state.js';
@@ -111,7 +112,7 @@ export async function runTrace(source: ProbeSource, request: TraceRequest): Prom
 /**
  * What a trace of one flow reads, and why that is all it can use:
  * - Service sources are asked about the destination (and port) only: traceService looks up that
- *   frontend and nothing else;
+ *   frontend, or for a node address kube-proxy's NodePort on every address, and nothing else;
  * - route tables of the families the path can consult: the destination's, its Service backends'
  *   (a Service may translate to the other family), and the WireGuard peer endpoints' (the outer
  *   packet); no lookup is made in another family;
@@ -129,7 +130,10 @@ export async function loadForFlow(source: ProbeSource, flow: Flow): Promise<{ st
       addrs = [];
     }
   }
-  const services = await loadServices(source, addrs, { only: { kind: 'address', address: flow.dst, ...(flow.dport !== undefined ? { port: flow.dport } : {}) } });
+  const only: ServiceQuery[] = [{ kind: 'address', address: flow.dst, ...(flow.dport !== undefined ? { port: flow.dport } : {}) }];
+  // traceService falls back to kube-proxy's NodePort (0.0.0.0:PORT) for a packet to a node address
+  if (flow.dport !== undefined && addrs.some((a) => a.local === flow.dst)) only.push({ kind: 'address', address: familyOf(flow.dst) === 6 ? '::' : '0.0.0.0', port: flow.dport });
+  const services = await loadServices(source, addrs, { only });
   const backends = services.entries.flatMap((e) => e.backends.map((b) => b.address));
   const fams = new Set<4 | 6>([familyOf(flow.dst) as 4 | 6]);
   for (const a of backends) fams.add(familyOf(a) === 6 ? 6 : 4);
@@ -143,7 +147,7 @@ export async function loadForFlow(source: ProbeSource, flow: Flow): Promise<{ st
   return { state, services };
 }
 
-function finish(source: ProbeSource, state: NodeState, services: LoadedServices, flow: Flow, ends: ResolvedEnds | undefined): TraceOutcome {
+async function finish(source: ProbeSource, state: NodeState, services: LoadedServices, flow: Flow, ends: ResolvedEnds | undefined): Promise<TraceOutcome> {
   const family = familyOf(flow.dst) as 4 | 6;
   const missing = missingRequired(state, family);
   if (missing.length === REQUIRED_PROBES.length - 1) {

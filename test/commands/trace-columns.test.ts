@@ -79,6 +79,10 @@ describe('trace of one flow on what it reads = trace on the whole node', () => {
       const step = Math.max(1, Math.floor(pairs.length / 50));
       const flows = pairs.filter((_, i) => i % step === 0);
       for (const e of svc.entries.slice(0, 20)) for (const s of ips.slice(0, 3)) if (s.includes(':') === e.frontend.address.includes(':')) flows.push({ src: s, dst: e.frontend.address, proto: 'tcp', dport: e.frontend.port });
+      // NodePorts on every address (0.0.0.0:PORT): to each node address at that port
+      const nodeAddrs = full.addrs.filter((x) => x.ifname !== 'lo').map((x) => x.local);
+      for (const e of svc.entries.filter((x) => x.frontend.address === '0.0.0.0' || x.frontend.address === '::').slice(0, 5))
+        for (const d of nodeAddrs) if (d.includes(':') === e.frontend.address.includes(':')) flows.push({ src: ips[0]!, dst: d, proto: 'tcp', dport: e.frontend.port });
       let n = 0;
       for (const flow of flows) {
         const part = await loadForFlow(src, flow);

@@ -149,11 +149,14 @@ export interface FrontendFilter {
  */
 export function decodeLbMaps(
   dumps: LbMapDumps,
-  opts: { version?: string; probes?: Partial<Record<keyof LbMapDumps, string>>; only?: FrontendFilter | 'none' } = {},
+  opts: { version?: string; probes?: Partial<Record<keyof LbMapDumps, string>>; only?: FrontendFilter | FrontendFilter[] | 'none' } = {},
 ): Parsed<{ services: ServiceEntry[]; layout: LbLayout }> {
   const warnings: Warning[] = [];
   const probe = (k: keyof LbMapDumps) => opts.probes?.[k] ?? LB_MAP_NAMES[k];
-  const want = opts.only === undefined || opts.only === 'none' ? null : ipToBytes(opts.only.address);
+  const asked = opts.only === undefined ? undefined : opts.only === 'none' ? [] : (Array.isArray(opts.only) ? opts.only : [opts.only]).flatMap((f) => {
+    const b = ipToBytes(f.address);
+    return b === null ? [] : [{ bytes: b, port: f.port }];
+  });
 
   const fams: FamilyData[] = [];
   for (const fam of [4, 6] as const) {
@@ -176,9 +179,8 @@ export function decodeLbMaps(
       firstSvc: {},
       firstBe: {},
     };
-    // the asked frontend in this family's key bytes, or no row can match
-    const match = opts.only === undefined ? null : want !== null && want.length === alen ? want : undefined;
-    const port = opts.only === undefined || opts.only === 'none' ? undefined : opts.only.port;
+    // the asked frontends in this family's key bytes (undefined: every row)
+    const match = asked?.filter((a) => a.bytes.length === alen);
     const st = dumps[sk];
     if (st !== undefined) {
       const r = parseMapDumpRows(st, d.svcMap, { key: svcKey(alen), value: svcVal });
@@ -200,13 +202,7 @@ export function decodeLbMaps(
         if (f.qcount === undefined && slot === 0 && qcount !== 0) f.qcount = lazy();
         if (f.alg === undefined && slot === 0 && (flags2 & 0x04) === 0 && u32 >>> 24 !== 0) f.alg = lazy();
         if (f.flags2 === undefined && (flags2 & 0xc0) !== 0) f.flags2 = lazy();
-        if (match === undefined) continue;
-        if (match !== null) {
-          let same = true;
-          for (let j = 0; j < alen && same; j++) same = b[k + j] === match[j];
-          if (!same) continue;
-          if (port !== undefined && ((b[k + alen]! << 8) | b[k + alen + 1]!) !== port) continue;
-        }
+        if (match !== undefined && !match.some((m) => keyIs(b, k, alen, m.bytes, m.port))) continue;
         d.svcs.push(svcRow(rows, i, alen));
       }
     }
@@ -255,6 +251,12 @@ export function decodeLbMaps(
   for (const d of fams) services.push(...buildServices(d, era, warnings));
   services.sort((a, b) => (a.id ?? 0) - (b.id ?? 0) || a.frontend.address.localeCompare(b.frontend.address) || a.frontend.port - b.frontend.port || (a.frontend.scope ?? '').localeCompare(b.frontend.scope ?? ''));
   return { value: { services, layout: { version: layout.version, ambiguous: layout.ambiguous, because: layout.because } }, warnings };
+}
+
+/** the service key at b[k..] has this address (and port) */
+function keyIs(b: Uint8Array, k: number, alen: number, addr: Uint8Array, port: number | undefined): boolean {
+  for (let j = 0; j < alen; j++) if (b[k + j] !== addr[j]) return false;
+  return port === undefined || ((b[k + alen]! << 8) | b[k + alen + 1]!) === port;
 }
 
 function svcRow(rows: DumpRows, i: number, alen: number): SvcRow {
