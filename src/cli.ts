@@ -69,6 +69,8 @@ const EXAMPLES: Record<string, [command: string, comment?: string][]> = {
     ['netpath snapshot -o /tmp/node1', 'this node, as root'],
     ['netpath snapshot -o node1.tar.gz --exec "ssh node1"', 'a node reached over ssh; nothing is installed there'],
     ['netpath snapshot --cluster -o lab --node-exec "node1=ssh node1" --node-exec "node2=ssh node2"'],
+    ['netpath snapshot --redact -o share.tar.gz', 'to share outside the company'],
+    ['netpath snapshot --redact --from fixtures/snapshots/kind-v4/k1 -o /tmp/k1-redacted', 'redact a snapshot taken earlier'],
   ],
   commands: [['netpath commands']],
   completion: [
@@ -85,7 +87,8 @@ const NOTES: Record<string, string> = {
   'svc lookup':
     "Sources: Cilium's pinned LB maps (decoded from raw bytes, works with the agent down), cilium-dbg service list / bpf lb list, kube-proxy iptables-save, the kube-proxy nftables table, ipvsadm. A conflict is reported when two layers program the same frontend differently. A namespace/name no node source carries is asked of kubectl, and the API's ready endpoints are compared with the node's backends. Exit 0 found, 1 no frontend matches, 2 usage, 3 no Service source.",
   diff: 'Each side is a snapshot directory, a .tar.gz, or live (this node, or the one --exec reaches). Exit codes: 0 clean migration, 1 regressions (a frontend lost or served differently, a kube-proxy leftover that still acts on packets, a flow that regressed), 2 usage, 3 a side cannot be read.',
-  snapshot: 'WireGuard private and preshared keys are replaced by (redacted) before anything is written.',
+  snapshot:
+    'WireGuard private and preshared keys are replaced by (redacted) before anything is written. --redact also replaces every address (prefix-preserving), MAC address, WireGuard public key and node name, the same way in every file and on every node (README "Redaction").',
 };
 
 function examplesHelp(path: string, name: string): string {
@@ -135,6 +138,11 @@ export function describeProgram(program: Command): CliSpec {
     options: program.options.filter((o) => o.long !== '--version').map(describeOption),
     commands: program.commands.map((c) => cmd(c, [])),
   };
+}
+
+interface Redact {
+  redact?: boolean;
+  redactKeyFile?: string;
 }
 
 /** Parses argv, runs one command, returns the exit code. The only place that knows about argv and exit codes. */
@@ -218,22 +226,26 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
   withKube(withOutput(trace, 'trace', 'journey'))
     .option('--explain', 'for each hop: what the mechanism is, why it applies here, and live commands (pwru, hubble, tcpdump, ip route get) that would confirm it')
     .option('--no-color', 'never colour the output')
+    .option('--redact', 'print addresses, MAC addresses, WireGuard keys and node names redacted (as snapshot --redact)')
+    .option('--redact-key-file <file>', 'with --redact: the mapping of snapshot --redact --redact-key-file with the same file')
     .addHelpText('after', () => examplesHelp('trace', program.name()))
-    .action(async (src: string, dst: string, o: Common & { proto: string; port?: string; sport?: string; backend?: string; cluster?: string; exec?: string; explain?: boolean }) => {
+    .action(async (src: string, dst: string, o: Common & Redact & { proto: string; port?: string; sport?: string; backend?: string; cluster?: string; exec?: string; explain?: boolean }) => {
       const explain = o.explain ? (await import('./analysis/explain.js')).explainTrace : (t: Trace) => t;
       const format = chooseFormat(o, 'trace', 'journey');
+      const redact = await redactOption(o);
+      const nodeName = redact ? { nodeName: (n: string) => redact.redactor.nodeName(n) } : {};
       const base = { src, dst, proto: o.proto, protoExplicit: trace.getOptionValueSource('proto') !== 'default', kube: kubeFor(o) };
       if (o.cluster !== undefined) {
         if (o.snapshot !== undefined || o.exec !== undefined) throw new UsageError('--cluster excludes --snapshot and --exec');
         const { runClusterTrace } = await import('./commands/trace-cluster.js');
-        const { journey, exitCode: code } = await runClusterTrace(o.cluster, { ...base, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.sport !== undefined ? { sport: o.sport } : {}), ...(o.backend !== undefined ? { backend: o.backend } : {}) });
-        await emit(format, 'journey', { ...journey, legs: journey.legs.map((l) => ({ ...l, trace: explain(l.trace) })) }, o);
+        const { journey, exitCode: code } = await runClusterTrace(o.cluster, { ...base, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.sport !== undefined ? { sport: o.sport } : {}), ...(o.backend !== undefined ? { backend: o.backend } : {}) }, nodeName);
+        await emit(format, 'journey', redacted(redact, { ...journey, legs: journey.legs.map((l) => ({ ...l, trace: explain(l.trace) })) }), o);
         setExit(code);
         return;
       }
       const source = await sourceFor(o, io, sourceOpts());
-      const { trace: t, exitCode: code } = await runTrace(source, { ...base, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.sport !== undefined ? { sport: o.sport } : {}), ...(o.backend !== undefined ? { backend: o.backend } : {}) });
-      await emit(format, 'trace', explain(t), o);
+      const { trace: t, exitCode: code } = await runTrace(source, { ...base, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.sport !== undefined ? { sport: o.sport } : {}), ...(o.backend !== undefined ? { backend: o.backend } : {}) }, nodeName);
+      await emit(format, 'trace', redacted(redact, explain(t)), o);
       setExit(code);
     });
 
@@ -246,14 +258,17 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--exec <prefix>', 'probe a node through this prefix (argv, no shell)');
   withKube(withOutput(lookup, 'svc'))
     .option('--no-color', 'never colour the output')
+    .option('--redact', 'print addresses, MAC addresses and node names redacted (as snapshot --redact)')
+    .option('--redact-key-file <file>', 'with --redact: the mapping of snapshot --redact --redact-key-file with the same file')
     .addHelpText('after', () => examplesHelp('svc lookup', program.name()))
-    .action(async (query: string, o: Common & { exec?: string }) => {
+    .action(async (query: string, o: Common & Redact & { exec?: string }) => {
       const format = chooseFormat(o, 'svc');
+      const redact = await redactOption(o);
       const kube = kubeFor(o);
       const source = await sourceFor(o, io, sourceOpts());
       const { runSvcLookup } = await import('./commands/svc-lookup.js');
       const res = await runSvcLookup(source, query, kube);
-      await emit(format, 'svc', { node: res.node, query, result: res.result }, o);
+      await emit(format, 'svc', redacted(redact, { node: res.node, query, result: res.result }), o);
       setExit(res.exitCode);
     });
 
@@ -301,9 +316,22 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--node-exec <name=prefix...>', 'with --cluster: a node and the prefix that reaches it, e.g. node1="ssh node1"')
     .option('--concurrency <n>', 'with --cluster: nodes captured at once', '8')
     .option('--kubectl', 'with --cluster: find the nodes with kubectl (the Cilium agent pod on each) and probe through kubectl exec')
+    .option('--redact', 'replace addresses (prefix-preserving), MAC addresses, WireGuard public keys and node names, consistently across files and nodes')
+    .option('--redact-key-file <file>', 'with --redact: derive the mapping from this secret file (same file, same placeholders across runs); default: a random key, never stored')
+    .option('--from <dir|file.tar.gz>', 'with --redact: redact an existing snapshot (with --cluster: a directory of node snapshots) instead of probing')
     .addHelpText('after', () => examplesHelp('snapshot', program.name()))
-    .action(async (o: { output: string; exec?: string; node?: string; timeout: string; cluster?: boolean; nodeExec?: string[]; concurrency: string; kubectl?: boolean }) => {
+    .action(async (o: { output: string; exec?: string; node?: string; timeout: string; cluster?: boolean; nodeExec?: string[]; concurrency: string; kubectl?: boolean; redact?: boolean; redactKeyFile?: string; from?: string }) => {
       if (!/^\d{1,7}$/.test(o.timeout)) throw new UsageError(`--timeout must be milliseconds, not ${JSON.stringify(o.timeout)}`);
+      const redact = await redactOption(o);
+      if (o.from !== undefined) {
+        if (!redact) throw new UsageError('--from needs --redact (it rewrites an existing snapshot redacted)');
+        if (o.exec !== undefined || o.nodeExec !== undefined || o.kubectl) throw new UsageError('--from reads a snapshot: it excludes --exec, --node-exec and --kubectl');
+        const { redactSnapshot } = await import('./commands/snapshot.js');
+        const res = await redactSnapshot({ from: o.from, output: o.output, cluster: o.cluster === true, redact });
+        io.stdout(`${g().quiet ? res.summary.split('\n')[0] : res.summary}\n`);
+        setExit(res.exitCode);
+        return;
+      }
       if (o.cluster) {
         if (!io.liveRunner) throw new UsageError('live probing is not available in this build');
         if (!/^\d{1,4}$/.test(o.concurrency) || Number(o.concurrency) < 1) throw new UsageError('--concurrency must be a positive number');
@@ -317,7 +345,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
         if (o.kubectl) nodes.push(...(await discoverCiliumNodes(probeRunner(io.liveRunner([])))));
         if (nodes.length === 0) throw new UsageError('--cluster needs --kubectl or at least one --node-exec name=prefix');
         const live = io.liveRunner;
-        const res = await takeClusterSnapshot((prefix) => probeRunner(live(prefix), prefix), { output: o.output, nodes, concurrency: Number(o.concurrency), timeoutMs: Number(o.timeout) });
+        const res = await takeClusterSnapshot((prefix) => probeRunner(live(prefix), prefix), { output: o.output, nodes, concurrency: Number(o.concurrency), timeoutMs: Number(o.timeout), ...(redact ? { redact } : {}) });
         io.stdout(`${g().quiet ? res.summary.split('\n')[0] : res.summary}\n`);
         setExit(res.exitCode);
         return;
@@ -327,7 +355,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
       if (!io.liveRunner) throw new UsageError('live probing is not available in this build');
       const { takeSnapshot } = await import('./commands/snapshot.js');
       const progress = io.isStderrTTY && !g().quiet && !g().verbose ? (id: string, done: number, total: number) => io.stderr(`\r[${done}/${total}] ${id.padEnd(40).slice(0, 40)}`) : undefined;
-      const res = await takeSnapshot(probeRunner(io.liveRunner(prefix), prefix), { output: o.output, timeoutMs: Number(o.timeout), ...(o.node ? { node: o.node } : {}), ...(progress ? { onProgress: progress } : {}) });
+      const res = await takeSnapshot(probeRunner(io.liveRunner(prefix), prefix), { output: o.output, timeoutMs: Number(o.timeout), ...(o.node ? { node: o.node } : {}), ...(progress ? { onProgress: progress } : {}), ...(redact ? { redact } : {}) });
       if (progress) io.stderr('\n');
       io.stdout(`${g().quiet ? res.summary.split('\n')[0] : res.summary}\n`);
       setExit(res.exitCode);
@@ -359,6 +387,24 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     });
 
   return program;
+}
+
+/**
+ * --redact on a command's answer: the value is redacted before any format renders it (every string as text,
+ * prefixes and node-name fields as such), so text, JSON, YAML, tables and diagrams all show the placeholders.
+ */
+function redacted<T>(r: import('./commands/snapshot.js').RedactOption | undefined, value: T): T {
+  if (!r) return value;
+  const plain = JSON.stringify(value);
+  r.redactor.learnKeys(plain);
+  return r.redactor.json(JSON.parse(plain)) as T;
+}
+
+/** --redact / --redact-key-file: the Redactor, or undefined when neither is given. */
+async function redactOption(o: { redact?: boolean; redactKeyFile?: string }): Promise<import('./commands/snapshot.js').RedactOption | undefined> {
+  if (!o.redact && o.redactKeyFile === undefined) return undefined;
+  const { Redactor } = await import('./redact/redactor.js');
+  return o.redactKeyFile !== undefined ? { redactor: Redactor.fromKeyFile(o.redactKeyFile), keySource: 'key-file' } : { redactor: new Redactor(), keySource: 'random' };
 }
 
 async function sourceFor(

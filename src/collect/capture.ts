@@ -1,6 +1,6 @@
 import { BUILD_INFO } from '../build-info.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve, isAbsolute } from 'node:path';
+import { dirname, relative, resolve, isAbsolute } from 'node:path';
 import type { Runner } from '../exec/runner.js';
 import { redactWgDump } from '../tools/wg/redact.js';
 import { collectProbes, type ProbeRun } from './live-source.js';
@@ -64,12 +64,18 @@ function unconnectedNetns(text: string | undefined): { name: string; reason: str
   }
 }
 
+export interface CapturedNode {
+  /** snapshot file (relative) → content, manifest.json included */
+  files: Map<string, string>;
+  manifest: Manifest;
+}
+
 /**
- * Runs every probe against one node and writes a snapshot directory (README "Snapshot layout"):
- * one file per probe that printed something, `wg` with its keys redacted, and `manifest.json`.
- * A failing probe is recorded in the manifest, never fatal.
+ * Runs every probe against one node and keeps the snapshot in memory (README "Snapshot layout"): one file
+ * per probe that printed something, `wg` with its keys redacted, and `manifest.json`. A failing probe is
+ * recorded in the manifest, never fatal.
  */
-export async function captureSnapshot(runner: Runner, opts: CaptureOptions): Promise<Manifest> {
+export async function captureNode(runner: Runner, opts: Omit<CaptureOptions, 'outDir'>): Promise<CapturedNode> {
   const collectOpts: Parameters<typeof collectProbes>[1] = {
     // the keys never reach memory that is written out
     transform: (id, s) => (id === 'wg' ? redactWgDump(s) : s),
@@ -79,19 +85,8 @@ export async function captureSnapshot(runner: Runner, opts: CaptureOptions): Pro
   if (opts.onProgress) collectOpts.onProgress = opts.onProgress;
   const { files, runs } = await collectProbes(runner, collectOpts);
 
-  const root = resolve(opts.outDir);
-  mkdirSync(root, { recursive: true });
-  const written = new Set<string>();
-  for (const [file, text] of files) {
-    const target = resolve(root, file);
-    const rel = relative(root, target);
-    // names come from the node (namespaces, devices): never let one leave the snapshot directory
-    if (rel === '' || rel.startsWith('..') || isAbsolute(rel) || file.includes('\0')) continue;
-    mkdirSync(dirname(target), { recursive: true });
-    writeFileSync(target, text);
-    written.add(file);
-  }
-
+  const kept = new Map<string, string>();
+  for (const [file, text] of files) if (safeRelative(file)) kept.set(file, text);
   const uname = files.get('uname.txt')?.trim();
   const hostname = files.get('hostname.txt')?.trim();
   const skipped = unconnectedNetns(files.get('ip-netns.json'));
@@ -113,11 +108,38 @@ export async function captureSnapshot(runner: Runner, opts: CaptureOptions): Pro
       if (r.failed) p.failed = r.failed;
       if (r.message) p.message = r.message;
       if (r.truncated) p.truncated = true;
-      if (r.file && written.has(r.file)) p.file = r.file;
+      if (r.file && kept.has(r.file)) p.file = r.file;
       return p;
     }),
   };
   if (skipped.length) manifest.skippedNetns = skipped;
-  writeFileSync(join(root, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
-  return manifest;
+  kept.set('manifest.json', JSON.stringify(manifest, null, 2) + '\n');
+  return { files: kept, manifest };
+}
+
+/** Names come from the node (namespaces, devices): never let one leave the snapshot directory. */
+function safeRelative(file: string): boolean {
+  const root = resolve('/snapshot');
+  const rel = relative(root, resolve(root, file));
+  return !(rel === '' || rel.startsWith('..') || isAbsolute(rel) || file.includes('\0'));
+}
+
+/** Writes snapshot files under `outDir` (created), refusing any path that would leave it. */
+export function writeSnapshotDir(outDir: string, files: Map<string, string>): void {
+  const root = resolve(outDir);
+  mkdirSync(root, { recursive: true });
+  for (const [file, text] of files) {
+    if (!safeRelative(file)) continue;
+    const target = resolve(root, file);
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, text);
+  }
+}
+
+/** captureNode, written to `opts.outDir`. */
+export async function captureSnapshot(runner: Runner, opts: CaptureOptions): Promise<Manifest> {
+  const { outDir, ...rest } = opts;
+  const node = await captureNode(runner, rest);
+  writeSnapshotDir(outDir, node.files);
+  return node.manifest;
 }

@@ -1,5 +1,5 @@
 import { createReadStream, readFileSync, statSync } from 'node:fs';
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { lstat, readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SourceError } from '../errors.js';
 import { readTarGz, TarError } from './tar.js';
@@ -261,4 +261,62 @@ export function loggingSource(source: ProbeSource, log: (line: string) => void):
     manifest: () => source.manifest(),
     ...(source.stream ? { stream: (id: string) => source.stream!(id) } : {}),
   };
+}
+
+/**
+ * Every file of a snapshot directory or `.tar.gz`, in memory (for rewriting a snapshot, e.g. redacting it).
+ * Symbolic links and special files are not followed; sizes are bounded as for reading.
+ */
+export async function readSnapshotFiles(path: string): Promise<{ files: Map<string, Buffer>; warnings: string[] }> {
+  let st;
+  try {
+    st = await stat(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new SourceError(path, code === 'ENOENT' ? 'no such snapshot directory or file' : `cannot read (${code})`);
+  }
+  if (!st.isDirectory()) {
+    if (!/\.(tar\.gz|tgz)$/.test(path)) throw new SourceError(path, 'not a directory or a .tar.gz snapshot');
+    let gz: Buffer;
+    try {
+      gz = await readFile(path);
+    } catch (e) {
+      throw new SourceError(path, (e as NodeJS.ErrnoException).code === 'EACCES' ? 'permission denied' : `cannot read (${(e as NodeJS.ErrnoException).code})`);
+    }
+    try {
+      const { files, skipped } = readTarGz(gz);
+      return { files: rebase(files), warnings: skipped.map((s) => `${path}: skipped archive member ${s}`) };
+    } catch (e) {
+      if (e instanceof TarError) throw new SourceError(path, e.message);
+      throw e;
+    }
+  }
+  const files = new Map<string, Buffer>();
+  const warnings: string[] = [];
+  const walk = async (rel: string): Promise<void> => {
+    const dir = rel === '' ? path : join(path, rel);
+    let names: string[];
+    try {
+      names = (await readdir(dir)).sort();
+    } catch (e) {
+      throw new SourceError(dir, (e as NodeJS.ErrnoException).code === 'EACCES' ? 'permission denied' : `cannot read (${(e as NodeJS.ErrnoException).code})`);
+    }
+    for (const n of names) {
+      const r = rel === '' ? n : `${rel}/${n}`;
+      const p = join(path, r);
+      const s = await lstat(p);
+      if (s.isDirectory()) await walk(r);
+      else if (!s.isFile()) warnings.push(`${p}: not a regular file, left out`);
+      else if (s.size > MAX_PROBE_FILE_BYTES) throw new SourceError(p, `file is ${s.size} bytes, over the ${MAX_PROBE_FILE_BYTES} limit`);
+      else {
+        try {
+          files.set(r, await readFile(p));
+        } catch (e) {
+          throw new SourceError(p, (e as NodeJS.ErrnoException).code === 'EACCES' ? 'permission denied' : `cannot read (${(e as NodeJS.ErrnoException).code})`);
+        }
+      }
+    }
+  };
+  await walk('');
+  return { files, warnings };
 }

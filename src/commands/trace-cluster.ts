@@ -90,9 +90,11 @@ function nextAddress(t: Trace): string | undefined {
  * source, follows the packet to the node that owns each next hop, until delivery, a drop, or a hop outside
  * the captured set.
  */
-export async function runClusterTrace(dir: string, request: TraceRequest): Promise<{ journey: Journey; exitCode: number }> {
+export async function runClusterTrace(dir: string, request: TraceRequest, opts: { nodeName?: (n: string) => string } = {}): Promise<{ journey: Journey; exitCode: number }> {
   // names go to kubectl: no single node's state is the authority for the whole cluster
   const { req, ends } = await resolveRequest(request, {});
+  // --redact: node names are replaced where they are made, so no sentence of the journey holds one
+  const display = opts.nodeName ?? ((n: string) => n);
   const flow = parseFlow(req);
   let names: string[];
   try {
@@ -110,8 +112,8 @@ export async function runClusterTrace(dir: string, request: TraceRequest): Promi
       continue;
     }
     const svc = await loadServices(source, state.addrs);
-    state.node.name ??= n;
-    nodes.push({ name: n, state, ctx: createTraceContext(state, svc.entries) });
+    state.node.name = display(state.node.name ?? n);
+    nodes.push({ name: display(n), state, ctx: createTraceContext(state, svc.entries) });
   }
   if (nodes.length === 0) throw new SourceError(dir, 'no node snapshot in the directory');
   // a node owns an address when it is one of its own or one of its pods' (not any namespace it can see)

@@ -94,7 +94,7 @@ export interface TraceOutcome {
   exitCode: number;
 }
 
-export async function runTrace(source: ProbeSource, request: TraceRequest): Promise<TraceOutcome> {
+export async function runTrace(source: ProbeSource, request: TraceRequest, opts: { nodeName?: (n: string) => string } = {}): Promise<TraceOutcome> {
   // names are checked for shape before anything is read; addresses are parsed right away
   const named = parseNameRef(request.src) !== null || parseNameRef(request.dst) !== null;
   if (named) {
@@ -102,11 +102,11 @@ export async function runTrace(source: ProbeSource, request: TraceRequest): Prom
     const state = await loadNodeState(source, { routes: 'columns' });
     const services = await loadServices(source, state.addrs);
     const { req, ends } = await resolveRequest(request, { state, services: services.entries });
-    return finish(source, state, services, parseFlow(req), ends);
+    return finish(source, state, services, parseFlow(req), ends, opts);
   }
   const flow = parseFlow(request);
   const { state, services } = await loadForFlow(source, flow);
-  return finish(source, state, services, flow, undefined);
+  return finish(source, state, services, flow, undefined, opts);
 }
 
 /**
@@ -147,7 +147,8 @@ export async function loadForFlow(source: ProbeSource, flow: Flow): Promise<{ st
   return { state, services };
 }
 
-async function finish(source: ProbeSource, state: NodeState, services: LoadedServices, flow: Flow, ends: ResolvedEnds | undefined): Promise<TraceOutcome> {
+async function finish(source: ProbeSource, state: NodeState, services: LoadedServices, flow: Flow, ends: ResolvedEnds | undefined, opts: { nodeName?: (n: string) => string } = {}): Promise<TraceOutcome> {
+  if (opts.nodeName && state.node.name) state.node.name = opts.nodeName(state.node.name);
   const family = familyOf(flow.dst) as 4 | 6;
   const missing = missingRequired(state, family);
   if (missing.length === REQUIRED_PROBES.length - 1) {

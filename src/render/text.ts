@@ -14,9 +14,10 @@ const DISPOSITION_WORD: Record<Trace['disposition'], string> = {
 export function renderTraceText(t: Trace, opts: RenderOptions): string {
   const c = painter(opts);
   const out: string[] = [];
-  const port = t.flow.dport !== undefined ? `:${t.flow.dport}` : '';
+  // an IPv6 address with a port is bracketed, or its last group and the port read as one address
+  const dst = t.flow.dport === undefined ? t.flow.dst : `${t.flow.dst.includes(':') ? `[${t.flow.dst}]` : t.flow.dst}:${t.flow.dport}`;
   out.push(
-    c.bold(`${t.flow.src} → ${t.flow.dst}${port} ${t.flow.proto}`) + (t.node ? c.dim(`  on node ${t.node}`) : ''),
+    c.bold(`${t.flow.src} → ${dst} ${t.flow.proto}`) + (t.node ? c.dim(`  on node ${t.node}`) : ''),
   );
   out.push(`  from ${endpoint(t.src)}`);
   out.push(`  to   ${endpoint(t.dst)}`);

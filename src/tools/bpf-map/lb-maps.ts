@@ -489,3 +489,18 @@ function buildServices(d: FamilyData, era: Era, warnings: Warning[]): ServiceEnt
   }
   return out;
 }
+
+/**
+ * How one LB map dump is read, for code that rewrites dumps (redaction): its BTF layouts, and where the
+ * address is (the first bytes of the service key, of the backend value, of the reverse-NAT value, in
+ * every layout era). undefined for a map that is not one of the six.
+ */
+export function lbMapDumpSpec(name: string): { layouts: { key: BtfLayout; value: BtfLayout }; side: 'key' | 'value'; alen: 4 | 16 } | undefined {
+  const entry = (Object.entries(LB_MAP_NAMES) as [keyof LbMapDumps, string][]).find(([, n]) => n === name);
+  if (!entry) return undefined;
+  const k = entry[0];
+  const alen = k.endsWith('4') ? 4 : 16;
+  if (k.startsWith('services')) return { layouts: { key: svcKey(alen), value: svcVal }, side: 'key', alen };
+  if (k.startsWith('backends')) return { layouts: { key: { scalar: 4 }, value: beVal(alen) }, side: 'value', alen };
+  return { layouts: { key: { scalar: 2 }, value: rnVal(alen) }, side: 'value', alen };
+}
