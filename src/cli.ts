@@ -140,6 +140,11 @@ export function describeProgram(program: Command): CliSpec {
   };
 }
 
+interface Live {
+  exec?: string;
+  timeout: string;
+}
+
 interface Redact {
   redact?: boolean;
   redactKeyFile?: string;
@@ -174,8 +179,12 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .description('Explain how a packet travels through a Cilium native-routing node, from read-only probes or a snapshot.')
     .version(`${BUILD_INFO.version} (commit ${BUILD_INFO.commit})`, '-V, --version', 'print the version and the git commit it was built from')
     .exitOverride()
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .showHelpAfterError('(run with --help for usage)')
+    // a usage error is one line, like every other error: `netpath: unknown option '--frob' (run with --help …)`
+    .configureOutput({
+      writeOut: io.stdout,
+      writeErr: io.stderr,
+      outputError: (str, write) => write(`netpath: ${str.replace(/^error: /, '').split('\n')[0]!.trim()} (run with --help for usage)\n`),
+    })
     .configureHelp({ showGlobalOptions: true })
     .option('-q, --quiet', 'print only the result line (and errors)')
     .option('-v, --verbose', 'log every probe on stderr: its command (or file), exit code, duration and output size')
@@ -222,30 +231,34 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--backend <addr[:port]>', 'for a Service destination: the backend to follow (default: the first active one)')
     .option('-s, --snapshot <dir|file.tar.gz>', 'read a snapshot instead of probing this node')
     .option('--exec <prefix>', 'probe a node through this prefix, split on spaces, no shell (e.g. "ssh node1")')
-    .option('--cluster <dir>', 'a directory of node snapshots (<dir>/<node>/…): follow the packet from node to node');
+    .option('--cluster <dir>', 'a directory of node snapshots (<dir>/<node>/…): follow the packet from node to node')
+    .option('--timeout <ms>', 'probing live or with --exec: per-probe timeout in milliseconds', '20000');
   withKube(withOutput(trace, 'trace', 'journey'))
     .option('--explain', 'for each hop: what the mechanism is, why it applies here, and live commands (pwru, hubble, tcpdump, ip route get) that would confirm it')
     .option('--no-color', 'never colour the output')
     .option('--redact', 'print addresses, MAC addresses, WireGuard keys and node names redacted (as snapshot --redact)')
     .option('--redact-key-file <file>', 'with --redact: the mapping of snapshot --redact --redact-key-file with the same file')
     .addHelpText('after', () => examplesHelp('trace', program.name()))
-    .action(async (src: string, dst: string, o: Common & Redact & { proto: string; port?: string; sport?: string; backend?: string; cluster?: string; exec?: string; explain?: boolean }) => {
+    .action(async (src: string, dst: string, o: Common & Redact & Live & { proto: string; port?: string; sport?: string; backend?: string; cluster?: string; explain?: boolean }) => {
       const explain = o.explain ? (await import('./analysis/explain.js')).explainTrace : (t: Trace) => t;
       const format = chooseFormat(o, 'trace', 'journey');
+      checkTimeout(o);
       const redact = await redactOption(o);
       const nodeName = redact ? { nodeName: (n: string) => redact.redactor.nodeName(n) } : {};
       const base = { src, dst, proto: o.proto, protoExplicit: trace.getOptionValueSource('proto') !== 'default', kube: kubeFor(o) };
       if (o.cluster !== undefined) {
         if (o.snapshot !== undefined || o.exec !== undefined) throw new UsageError('--cluster excludes --snapshot and --exec');
         const { runClusterTrace } = await import('./commands/trace-cluster.js');
-        const { journey, exitCode: code } = await runClusterTrace(o.cluster, { ...base, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.sport !== undefined ? { sport: o.sport } : {}), ...(o.backend !== undefined ? { backend: o.backend } : {}) }, nodeName);
+        const { journey, exitCode: code, unreadable } = await runClusterTrace(o.cluster, { ...base, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.sport !== undefined ? { sport: o.sport } : {}), ...(o.backend !== undefined ? { backend: o.backend } : {}) }, nodeName);
         await emit(format, 'journey', redacted(redact, { ...journey, legs: journey.legs.map((l) => ({ ...l, trace: explain(l.trace) })) }), o);
+        notePartial(io, unreadable, redact);
         setExit(code);
         return;
       }
       const source = await sourceFor(o, io, sourceOpts());
-      const { trace: t, exitCode: code } = await runTrace(source, { ...base, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.sport !== undefined ? { sport: o.sport } : {}), ...(o.backend !== undefined ? { backend: o.backend } : {}) }, nodeName);
+      const { trace: t, exitCode: code, unreadable } = await runTrace(source, { ...base, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.sport !== undefined ? { sport: o.sport } : {}), ...(o.backend !== undefined ? { backend: o.backend } : {}) }, nodeName);
       await emit(format, 'trace', redacted(redact, explain(t)), o);
+      notePartial(io, unreadable, redact);
       setExit(code);
     });
 
@@ -255,20 +268,23 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .description('every frontend matching <address[:port][/proto] | namespace/name>, its backends, and the layers that program it')
     .argument('<query>', 'e.g. 10.96.0.10:53/udp, [2001:db8::a]:443, kube-system/kube-dns')
     .option('-s, --snapshot <dir|file.tar.gz>', 'read a snapshot instead of probing this node')
-    .option('--exec <prefix>', 'probe a node through this prefix (argv, no shell)');
+    .option('--exec <prefix>', 'probe a node through this prefix (argv, no shell)')
+    .option('--timeout <ms>', 'probing live or with --exec: per-probe timeout in milliseconds', '20000');
   withKube(withOutput(lookup, 'svc'))
     .option('--no-color', 'never colour the output')
     .option('--redact', 'print addresses, MAC addresses and node names redacted (as snapshot --redact)')
     .option('--redact-key-file <file>', 'with --redact: the mapping of snapshot --redact --redact-key-file with the same file')
     .addHelpText('after', () => examplesHelp('svc lookup', program.name()))
-    .action(async (query: string, o: Common & Redact & { exec?: string }) => {
+    .action(async (query: string, o: Common & Redact & Live) => {
       const format = chooseFormat(o, 'svc');
+      checkTimeout(o);
       const redact = await redactOption(o);
       const kube = kubeFor(o);
       const source = await sourceFor(o, io, sourceOpts());
       const { runSvcLookup } = await import('./commands/svc-lookup.js');
       const res = await runSvcLookup(source, query, kube);
       await emit(format, 'svc', redacted(redact, { node: res.node, query, result: res.result }), o);
+      notePartial(io, res.unreadable, redact);
       setExit(res.exitCode);
     });
 
@@ -400,6 +416,20 @@ function redacted<T>(r: import('./commands/snapshot.js').RedactOption | undefine
   return r.redactor.json(JSON.parse(plain)) as T;
 }
 
+function checkTimeout(o: { timeout: string }): void {
+  if (!/^\d{1,7}$/.test(o.timeout) || Number(o.timeout) < 1) throw new UsageError(`--timeout must be milliseconds, not ${JSON.stringify(o.timeout)}`);
+}
+
+/**
+ * The answer stands but some source it could have used was unreadable or unparseable: one line on stderr names
+ * the first (the answer's warnings list them all), so a script reading the JSON still sees it.
+ */
+function notePartial(io: Io, unreadable: string[], r: import('./commands/snapshot.js').RedactOption | undefined): void {
+  if (unreadable.length === 0) return;
+  const line = `netpath: warning: ${unreadable[0]}${unreadable.length > 1 ? ` (and ${unreadable.length - 1} more unreadable source${unreadable.length > 2 ? 's' : ''}, listed in the warnings)` : ''}`;
+  io.stderr(`${r ? r.redactor.text(line) : line}\n`);
+}
+
 /** --redact / --redact-key-file: the Redactor, or undefined when neither is given. */
 async function redactOption(o: { redact?: boolean; redactKeyFile?: string }): Promise<import('./commands/snapshot.js').RedactOption | undefined> {
   if (!o.redact && o.redactKeyFile === undefined) return undefined;
@@ -408,16 +438,17 @@ async function redactOption(o: { redact?: boolean; redactKeyFile?: string }): Pr
 }
 
 async function sourceFor(
-  o: Common & { exec?: string },
+  o: Common & { exec?: string; timeout?: string },
   io: Io,
   s: { quiet: boolean; verbose: boolean; probeRunner: (r: Runner, prefix?: readonly string[]) => Runner; log: ProbeLog },
 ): Promise<ProbeSource> {
   if (o.snapshot !== undefined && o.exec !== undefined) throw new UsageError('--snapshot and --exec exclude each other');
+  const timing = o.timeout !== undefined ? { timeoutMs: Number(o.timeout) } : {};
   if (o.exec !== undefined) {
     const prefix = o.exec.trim().split(/\s+/).filter((x) => x !== '');
     if (prefix.length === 0 || !io.liveRunner) throw new UsageError('--exec needs a command prefix');
     const { liveSource } = await import('./collect/live-source.js');
-    return liveSource(s.probeRunner(io.liveRunner(prefix), prefix));
+    return liveSource(s.probeRunner(io.liveRunner(prefix), prefix), timing);
   }
   if (o.snapshot !== undefined) {
     const opened = await openSnapshot(o.snapshot);
@@ -426,6 +457,6 @@ async function sourceFor(
   }
   if (!io.runner) throw new UsageError('live probing is not available in this build; use --snapshot');
   const { liveSource } = await import('./collect/live-source.js');
-  return liveSource(s.probeRunner(await io.runner()));
+  return liveSource(s.probeRunner(await io.runner()), timing);
 }
 

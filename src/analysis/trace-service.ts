@@ -3,7 +3,7 @@ import type { Evidence, Warning } from '../model/types.js';
 import type { Flow, Hop, Trace, TraceEndpoint } from '../model/trace.js';
 import { familyOf } from '../model/addr.js';
 import { lookupServices } from './services.js';
-import { classify, traceAddress, type TraceContext } from './trace.js';
+import { classify, sourceProblem, traceAddress, type TraceContext } from './trace.js';
 import { judgeConntrack } from './conntrack.js';
 
 const PROTO = { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP', icmp: 'ANY' } as const;
@@ -126,8 +126,12 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
       const rest = traceAddress(ctx, rewritten);
       return { ...base([hop, ...rest.hops], rest.disposition, rest.warnings), flow };
     }
+    // without bpftool cgroup, "no hook" is not known: the rewrite may happen at connect() instead
+    const cgroupUnknown = sock ? undefined : sourceProblem(ctx, 'bpftool-cgroup');
     const why = !sock
-      ? 'no socket-LB cgroup hook is attached'
+      ? cgroupUnknown
+        ? `socket-LB hooks unknown: ${cgroupUnknown}`
+        : 'no socket-LB cgroup hook is attached'
       : !sl.known
         ? `socket-LB state unknown (${sl.because})`
         : !sl.value.enabled
@@ -143,7 +147,12 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
     const hops = [...rest.hops];
     if (src.kind === 'local-pod') {
       const at = hops.findIndex((h) => h.kind === 'bpf');
-      hops.splice(at + 1, 0, lbHop('tc-lb', `per-packet load balancing in cil_from_container (${why}): ${view.frontend} → ${hostPort(chosen.address, chosen.port)}, reverse NAT on the reply`));
+      const tcLb = lbHop('tc-lb', `per-packet load balancing in cil_from_container (${why}): ${view.frontend} → ${hostPort(chosen.address, chosen.port)}, reverse NAT on the reply`);
+      if (cgroupUnknown && sl.known && sl.value.enabled) {
+        tcLb.inferred = true;
+        tcLb.because = `socket-LB is enabled, but whether a cil_sock hook rewrites ${view.frontend} at connect() is unknown (${cgroupUnknown}); if one does, this is a socket-lb hop and no packet carries the Service address`;
+      }
+      hops.splice(at + 1, 0, tcLb);
     } else if (src.kind !== 'host') {
       if (view.bySource.some((b) => b.source === 'cilium-bpf') && (view.type === 'ClusterIP') && !(layer === cilium && isRoutable(ctx, view.frontend))) {
         return base([lbHop('drop', `${view.frontend} is a ClusterIP that is not reachable from outside the node: cil_from_netdev drops it (DROP_IS_CLUSTER_IP) unless bpf-lb-external-clusterip is set`, { reason: 'DROP_IS_CLUSTER_IP' })], 'dropped');

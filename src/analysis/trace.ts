@@ -271,6 +271,11 @@ function fromLocalPod(ctx: TraceContext, b: Builder, flow: Flow, src: TraceEndpo
   }
   // 2. the program Cilium attaches to the lxc device (its ingress = what the pod sends)
   const prog = findProgram(ctx, lxc, 'ingress', 'cil_from_container');
+  const unknownProgs = prog ? undefined : programsUnknown(ctx, lxc, 'ingress');
+  if (unknownProgs) {
+    b.warnings.push({ code: 'programs-unknown', message: `the programs on ${lxc} ingress are unknown (${unknownProgs}): whether cil_from_container takes the packet cannot be decided` });
+    return 'unknown';
+  }
   if (!prog) {
     b.warnings.push({
       code: 'no-cilium-program',
@@ -373,6 +378,11 @@ function fromOutside(ctx: TraceContext, b: Builder, flow: Flow, src: TraceEndpoi
   b.hops.push(arrive);
   const wgDev = wgDevice(ctx, inDev);
   const prog = findProgram(ctx, inDev, 'ingress', 'cil_from_netdev');
+  const unknownProgs = prog || wgDev ? undefined : programsUnknown(ctx, inDev, 'ingress');
+  if (unknownProgs) {
+    b.warnings.push({ code: 'programs-unknown', message: `the programs on ${inDev} ingress are unknown (${unknownProgs}): whether cil_from_netdev takes the packet cannot be decided` });
+    return 'unknown';
+  }
   if (prog) b.hops.push(prog);
   else if (!wgDev)
     b.warnings.push({ code: 'no-cilium-program', message: `no cil_from_netdev seen on ${inDev} ingress: Cilium does not see this packet before the stack` });
@@ -467,7 +477,16 @@ function egressFromNode(
   }
   const egressProg = findProgram(ctx, dev, 'egress', 'cil_to_netdev');
   if (egressProg) b.hops.push(egressProg);
-  if (src.kind === 'local-pod') b.hops.push(masquerade(ctx, flow, dst, dev, egressProg !== undefined));
+  const egressUnknown = egressProg ? undefined : programsUnknown(ctx, dev, 'egress');
+  if (egressUnknown) b.warnings.push({ code: 'programs-unknown', message: `the programs on ${dev} egress are unknown (${egressUnknown})` });
+  if (src.kind === 'local-pod') {
+    const m = masquerade(ctx, flow, dst, dev, egressProg !== undefined);
+    if (egressUnknown && !m.inferred) {
+      m.inferred = true;
+      m.because = `whether cil_to_netdev runs on ${dev} is unknown (${egressUnknown})`;
+    }
+    b.hops.push(m);
+  }
   if (wg) return wireguardHops(ctx, b, flow, dev, wg);
   if (first.gateway && !isNodeAddress(ctx, first.gateway) && dst.kind !== 'remote-node') {
     b.hops.push({
@@ -709,6 +728,25 @@ function routeFailure(b: Builder, ans: RouteAnswer, flow: Flow): Disposition {
 }
 
 /** A Cilium program on dev at the given direction, as a `bpf` hop (or undefined). */
+const usable = (ctx: TraceContext, probe: string) => ctx.state.sources.some((s) => s.probe === probe && (s.status === 'ok' || s.status === 'partial'));
+
+/** Why a probe gave nothing: its recorded failure (`permission denied: needs CAP_…`) or its absence. */
+export function sourceProblem(ctx: Pick<TraceContext, 'state'>, probe: string): string | undefined {
+  const s = ctx.state.sources.find((x) => x.probe === probe);
+  if (s && (s.status === 'ok' || s.status === 'partial')) return undefined;
+  return s?.status === 'failed' ? `${probe}: ${s.message ?? 'failed'}` : `${probe}: not captured`;
+}
+
+/**
+ * When neither `tc filter` for this device nor `bpftool net` was read, "no program on it" is not known: the
+ * reason, naming what failed (a missing capability, a timeout), or undefined when the attachments are known.
+ */
+export function programsUnknown(ctx: TraceContext, dev: string, dir: 'ingress' | 'egress'): string | undefined {
+  if (usable(ctx, `tc-filter/${dev}.${dir}`) || usable(ctx, 'bpftool-net')) return undefined;
+  const tc = ctx.state.sources.find((x) => x.probe === `tc-filter/${dev}.${dir}`);
+  return [sourceProblem(ctx, 'bpftool-net')!, ...(tc ? [sourceProblem(ctx, tc.probe)!] : [])].join('; ');
+}
+
 function findProgram(ctx: TraceContext, dev: string, dir: 'ingress' | 'egress', expected: string): Hop | undefined {
   const progs = ctx.dp.programs.filter((p) => p.dev === dev && hookDir(p) === dir);
   const p = progs.find((x) => x.program === expected) ?? progs[0];

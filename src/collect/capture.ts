@@ -2,6 +2,7 @@ import { BUILD_INFO } from '../build-info.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, relative, resolve, isAbsolute } from 'node:path';
 import type { Runner } from '../exec/runner.js';
+import { SourceError } from '../errors.js';
 import { redactWgDump } from '../tools/wg/redact.js';
 import { collectProbes, type ProbeRun } from './live-source.js';
 
@@ -127,13 +128,27 @@ function safeRelative(file: string): boolean {
 /** Writes snapshot files under `outDir` (created), refusing any path that would leave it. */
 export function writeSnapshotDir(outDir: string, files: Map<string, string>): void {
   const root = resolve(outDir);
-  mkdirSync(root, { recursive: true });
-  for (const [file, text] of files) {
-    if (!safeRelative(file)) continue;
-    const target = resolve(root, file);
-    mkdirSync(dirname(target), { recursive: true });
-    writeFileSync(target, text);
+  let at = root;
+  try {
+    mkdirSync(root, { recursive: true });
+    for (const [file, text] of files) {
+      if (!safeRelative(file)) continue;
+      const target = resolve(root, file);
+      at = target;
+      mkdirSync(dirname(target), { recursive: true });
+      writeFileSync(target, text);
+    }
+  } catch (e) {
+    throw writeError(at, e);
   }
+}
+
+/** A file system error while writing a snapshot, as one line naming the path (exit 3, not a crash). */
+export function writeError(path: string, e: unknown): Error {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (typeof code !== 'string') return e instanceof Error ? e : new Error(String(e));
+  const why: Record<string, string> = { EACCES: 'permission denied', EPERM: 'permission denied', EROFS: 'read-only file system', ENOSPC: 'no space left on the device', ENOTDIR: 'a path component is not a directory', EEXIST: 'exists and is not a directory', EISDIR: 'is a directory' };
+  return new SourceError(path, `cannot write the snapshot: ${why[code] ?? code}`);
 }
 
 /** captureNode, written to `opts.outDir`. */

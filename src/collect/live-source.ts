@@ -72,8 +72,10 @@ export async function collectProbes(runner: Runner, opts: CollectOptions = {}): 
     // bpftool -j reports its errors as {"error": "..."} on stdout with a non-zero exit: not output
     const jsonError = out.exitCode !== 0 ? /^\s*\{\s*"error"\s*:\s*"([^"]*)"/.exec(out.stdout) : null;
     if (jsonError && !out.failed) {
-      run.failed = 'error';
-      run.message = `${p.argv[0]}: ${jsonError[1]}`;
+      // the LB maps of a node without Cilium are absent like a tool that is not installed
+      const absent = /^bpf obj get .*No such file or directory$/.test(jsonError[1]!);
+      run.failed = absent ? 'ENOENT' : 'error';
+      run.message = absent ? `${p.argv[0]}: no such pinned map on this node` : `${p.argv[0]}: ${jsonError[1]}`;
     }
     if (!out.failed && !jsonError && out.stdout.trim() !== '') {
       const text = opts.transform ? opts.transform(p.id, out.stdout) : out.stdout;

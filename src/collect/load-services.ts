@@ -8,6 +8,7 @@ import { kubeProxyServicesFromIptables, kubeProxyServicesFromNft, parseIpvsadm, 
 import { iptablesByteLines, parseIptablesLines } from '../tools/kube-proxy/parse-iptables.js';
 import { iptablesLinesNeeded, type FrontendKeep } from '../tools/kube-proxy/kube-iptables.js';
 import { readProbeBytes, type ProbeSource } from './source.js';
+import { failuresIn } from './load-state.js';
 
 export interface LoadedServices {
   entries: ServiceEntry[];
@@ -33,6 +34,15 @@ export interface ServiceLoadOptions {
 /** Every layer that programs Services on the node: Cilium (maps and cilium-dbg), kube-proxy, IPVS. */
 export async function loadServices(source: ProbeSource, addrs: Address[], opts: ServiceLoadOptions = {}): Promise<LoadedServices> {
   const out: LoadedServices = { entries: [], warnings: [], sources: [], parsed: { iptables: [] } };
+  const failed = failuresIn(await source.manifest().catch(() => undefined));
+  // a probe the capture lost (no privilege, a timeout) is a failed source with its reason, not a missing one
+  const lost = (id: string): boolean => {
+    const why = failed.get(id);
+    if (why === undefined || why.absent) return false;
+    out.sources.push({ probe: id, status: 'failed', message: why.message });
+    out.warnings.push({ code: 'probe-unreadable', message: `${id}: ${why.message}`, source: id });
+    return true;
+  };
   const only = opts.only === undefined ? undefined : Array.isArray(opts.only) ? opts.only : [opts.only];
   const asked = (e: Parameters<typeof serviceMatches>[0]) => only!.some((q) => serviceMatches(e, q));
   const keep: FrontendKeep | undefined = only === undefined ? undefined : (f, name) => asked(name === undefined ? { frontend: f } : { frontend: f, name });
@@ -47,12 +57,12 @@ export async function loadServices(source: ProbeSource, addrs: Address[], opts: 
     try {
       got = await read();
     } catch (e) {
-      out.sources.push({ probe: id, status: 'failed', message: msg(e) });
+      out.sources.push({ probe: id, status: 'failed', message: msg(e), ...(e instanceof SourceError ? { origin: e.source } : {}) });
       out.warnings.push({ code: 'probe-unreadable', message: `${id}: ${msg(e)}`, source: id });
       return;
     }
     if (!got) {
-      out.sources.push({ probe: id, status: 'missing' });
+      if (!lost(id)) out.sources.push({ probe: id, status: 'missing' });
       return;
     }
     try {
@@ -110,9 +120,9 @@ export async function loadServices(source: ProbeSource, addrs: Address[], opts: 
         dumps[k] = got.bytes;
         probes[k] = id;
         out.sources.push({ probe: id, status: 'ok', origin: got.origin });
-      } else out.sources.push({ probe: id, status: 'missing' });
+      } else if (!lost(id)) out.sources.push({ probe: id, status: 'missing' });
     } catch (e) {
-      out.sources.push({ probe: id, status: 'failed', message: msg(e) });
+      out.sources.push({ probe: id, status: 'failed', message: msg(e), ...(e instanceof SourceError ? { origin: e.source } : {}) });
       out.warnings.push({ code: 'probe-unreadable', message: `${id}: ${msg(e)}`, source: id });
     }
   }
@@ -134,7 +144,14 @@ export async function loadServices(source: ProbeSource, addrs: Address[], opts: 
       out.lbLayout = d.value.layout;
       if (d.value.layout.ambiguous) out.warnings.push({ code: 'lb-layout-ambiguous', message: `LB map layout: ${d.value.layout.version} (${d.value.layout.because})`, source: 'bpf-map' });
     } catch (e) {
-      out.warnings.push({ code: 'probe-unreadable', message: `bpf-map: ${msg(e)}`, source: 'bpf-map' });
+      // the map the parser names is unreadable (the maps decode together: no Service comes from any of them)
+      const bad = e instanceof SourceError ? e.source : 'bpf-map';
+      const src = out.sources.find((x) => x.probe === bad);
+      if (src) {
+        src.status = 'failed';
+        src.message = msg(e);
+      }
+      out.warnings.push({ code: 'probe-unreadable', message: `${bad}: ${msg(e)}`, source: bad });
     }
   }
   if (only !== undefined) out.entries = out.entries.filter(asked);

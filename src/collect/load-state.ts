@@ -18,6 +18,7 @@ export const REQUIRED_PROBES = ['ip-link', 'ip-addr', 'ip-route4', 'ip-route6'] 
 interface ManifestLike {
   node?: unknown;
   kernel?: unknown;
+  probes?: unknown;
 }
 
 export interface LoadOptions {
@@ -52,6 +53,7 @@ export async function loadNodeState(source: ProbeSource, opts: LoadOptions = {})
   const families = opts.families ?? [4, 6];
 
   const manifestText = await source.manifest().catch(() => undefined);
+  const failedProbes = failuresIn(manifestText);
   if (manifestText !== undefined) {
     try {
       const m = JSON.parse(manifestText) as ManifestLike;
@@ -83,7 +85,7 @@ export async function loadNodeState(source: ProbeSource, opts: LoadOptions = {})
     one('cilium-endpoints', (t) => parseCiliumEndpoints(t, 'cilium-endpoints'), (v) => (state.cilium.endpoints = v)),
     one('cilium-config', (t) => parseCiliumConfig(t, 'cilium-config'), (v) => Object.assign(state.cilium.config, v)),
     loadTcFilters(source, one, state),
-    loadNetns(source, one, state, opts.netns ?? 'all'),
+    loadNetns(source, one, state, opts.netns ?? 'all', [...failedProbes].filter(([, f]) => !f.absent).map(([id]) => id)),
   ]);
 
   if (opts.routes === 'columns') state.routeColumns = columns.sort((a, b) => a.family - b.family);
@@ -101,20 +103,49 @@ export async function loadNodeState(source: ProbeSource, opts: LoadOptions = {})
   return state;
 }
 
+/**
+ * Probes the capture ran and got nothing from, with the reason it recorded (`bpftool: permission denied:
+ * needs CAP_SYS_ADMIN …`): from the manifest of a snapshot or of a live run.
+ */
+export function failuresIn(manifestText: string | undefined): Map<string, { message: string; absent: boolean }> {
+  const out = new Map<string, { message: string; absent: boolean }>();
+  if (manifestText === undefined) return out;
+  try {
+    const m = JSON.parse(manifestText) as ManifestLike;
+    if (!Array.isArray(m.probes)) return out;
+    for (const p of m.probes as { id?: unknown; failed?: unknown; message?: unknown; file?: unknown }[]) {
+      if (typeof p?.id === 'string' && typeof p.failed === 'string' && p.file === undefined) {
+        const message = typeof p.message === 'string' ? p.message.split('\n')[0]!.slice(0, 400) : p.failed;
+        // a tool that is not installed (or a map that is not pinned) is a layer the node does not have: absent
+        const unpinned = /^bpf-map\//.test(p.id) && /No such file or directory|no such pinned map/.test(message);
+        out.set(p.id, { message, absent: p.failed === 'ENOENT' || unpinned });
+      }
+    }
+  } catch {
+    /* an unreadable manifest is reported where it is read */
+  }
+  return out;
+}
+
 type One = <T>(id: string, parse: (text: string) => Parsed<T>, apply: (v: T) => void) => Promise<void>;
 
 /** Reads one probe into the state: parse, apply, record its source report and warnings. */
 function makeOne(source: ProbeSource, state: NodeState): One {
+  // a probe the capture ran and lost (no privilege, a timeout) is not a probe nobody ran: its reason is kept
+  const failures = source.manifest().then(failuresIn, () => failuresIn(undefined));
   return async <T>(id: string, parse: (text: string) => Parsed<T>, apply: (v: T) => void): Promise<void> => {
     let got;
     try {
       got = await source.read(id);
     } catch (e) {
-      record(state, id, 'failed', undefined, errMessage(e));
+      // an unreadable file: its path is the source to name
+      record(state, id, 'failed', e instanceof SourceError ? e.source : undefined, errMessage(e));
       return;
     }
     if (got === undefined) {
-      state.sources.push({ probe: id, status: 'missing' });
+      const why = (await failures).get(id);
+      if (why !== undefined && !why.absent) record(state, id, 'failed', undefined, why.message);
+      else state.sources.push(why ? { probe: id, status: 'missing', message: why.message } : { probe: id, status: 'missing' });
       return;
     }
     if (got.text.trim() === '') {
@@ -177,8 +208,10 @@ async function loadTcFilters(source: ProbeSource, one: One, state: NodeState): P
   );
 }
 
-async function loadNetns(source: ProbeSource, one: One, state: NodeState, what: 'all' | 'addrs'): Promise<void> {
-  const names = await source.list('netns');
+async function loadNetns(source: ProbeSource, one: One, state: NodeState, what: 'all' | 'addrs', failed: string[] = []): Promise<void> {
+  // a namespace whose every probe failed has no directory, but the capture knew it
+  const lost = failed.map((id) => /^netns\/([^/]+)\//.exec(id)?.[1]).filter((n): n is string => n !== undefined);
+  const names = [...new Set([...(await source.list('netns')), ...lost])].sort();
   await Promise.all(
     names.map(async (name) => {
       const ns = { name, links: [] as NodeState['links'], addrs: [] as NodeState['addrs'], routes: [] as NodeState['routes'] };

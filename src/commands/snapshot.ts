@@ -1,7 +1,7 @@
 import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Runner } from '../exec/runner.js';
-import { captureNode, writeSnapshotDir } from '../collect/capture.js';
+import { captureNode, writeError, writeSnapshotDir } from '../collect/capture.js';
 import { readSnapshotFiles } from '../collect/source.js';
 import { writeTarGz } from '../collect/tar-write.js';
 import { EXIT, SourceError, UsageError } from '../errors.js';
@@ -38,8 +38,19 @@ function refuseNonEmpty(output: string): void {
 }
 
 function writeOut(output: string, files: Map<string, string>): void {
-  if (isArchive(output)) writeFileSync(output, writeTarGz(files, basename(output).replace(/\.(tar\.gz|tgz)$/, '')));
-  else writeSnapshotDir(output, files);
+  if (!isArchive(output)) return writeSnapshotDir(output, files);
+  let data: Buffer;
+  try {
+    data = writeTarGz(files, basename(output).replace(/\.(tar\.gz|tgz)$/, ''));
+  } catch (e) {
+    // a member path ustar cannot hold (a namespace name near 128 characters)
+    throw new SourceError(output, e instanceof Error ? e.message : String(e));
+  }
+  try {
+    writeFileSync(output, data);
+  } catch (e) {
+    throw writeError(output, e);
+  }
 }
 
 function redactionLines(dropped: string[], keySource: RedactOption['keySource']): string[] {

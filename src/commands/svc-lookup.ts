@@ -12,6 +12,8 @@ export interface SvcLookupOutcome {
   node: string | null;
   result: LookupResult;
   exitCode: number;
+  /** Service sources that were there but could not be read or parsed (`path: why`) */
+  unreadable: string[];
 }
 
 /** `svc lookup`: every frontend that matches, from every layer that programs Services. */
@@ -31,7 +33,13 @@ export async function runSvcLookup(source: ProbeSource, queryText: string, kube?
   const loaded = await loadServices(source, addrs, { only: query });
   const present = loaded.sources.filter((s) => s.status !== 'missing');
   if (present.length === 0 || present.every((s) => s.status === 'failed')) {
-    const failed = present.map((s) => `${s.probe}: ${s.message}`).join('; ');
+    // one reason, every source it took: `iptables-save, nft-ruleset: permission denied: needs CAP_NET_ADMIN`
+    const byReason = new Map<string, string[]>();
+    for (const s of present) {
+      const why = (s.message ?? 'failed').replace(/^[\w.-]+: /, '');
+      byReason.set(why, [...(byReason.get(why) ?? []), s.probe]);
+    }
+    const failed = [...byReason].map(([why, ids]) => `${ids.join(', ')}: ${why}`).join('; ');
     throw new SourceError(source.description, failed ? `no readable Service source (${failed})` : 'no Service source (cilium-dbg service list, bpf lb list, LB maps, iptables-save, nft, ipvsadm)');
   }
   const kpr = await kubeProxyReplacement(source);
@@ -76,7 +84,8 @@ export async function runSvcLookup(source: ProbeSource, queryText: string, kube?
       node = null;
     }
   }
-  return { node, result, exitCode: result.frontends.length > 0 ? EXIT.ok : EXIT.bad };
+  const unreadable = loaded.sources.filter((s) => s.status === 'failed').map((s) => `${s.origin ?? s.probe}: ${s.message ?? 'unreadable'}`).sort();
+  return { node, result, exitCode: result.frontends.length > 0 ? EXIT.ok : EXIT.bad, unreadable };
 }
 
 /**

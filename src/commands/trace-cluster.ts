@@ -7,7 +7,7 @@ import { dirSource } from '../collect/source.js';
 import { loadNodeState } from '../collect/load-state.js';
 import { loadServices } from '../collect/load-services.js';
 import { classify, createTraceContext, traceFlow, endpointHost, type TraceContext } from '../analysis/trace.js';
-import { parseFlow, exitFor, resolveRequest, type TraceRequest } from './trace.js';
+import { parseFlow, exitFor, resolveRequest, unreadableSources, type TraceRequest } from './trace.js';
 
 export interface JourneyLeg {
   node: string;
@@ -90,7 +90,7 @@ function nextAddress(t: Trace): string | undefined {
  * source, follows the packet to the node that owns each next hop, until delivery, a drop, or a hop outside
  * the captured set.
  */
-export async function runClusterTrace(dir: string, request: TraceRequest, opts: { nodeName?: (n: string) => string } = {}): Promise<{ journey: Journey; exitCode: number }> {
+export async function runClusterTrace(dir: string, request: TraceRequest, opts: { nodeName?: (n: string) => string } = {}): Promise<{ journey: Journey; exitCode: number; unreadable: string[] }> {
   // names go to kubectl: no single node's state is the authority for the whole cluster
   const { req, ends } = await resolveRequest(request, {});
   // --redact: node names are replaced where they are made, so no sentence of the journey holds one
@@ -103,15 +103,17 @@ export async function runClusterTrace(dir: string, request: TraceRequest, opts: 
     throw new SourceError(dir, 'no such cluster directory');
   }
   const nodes: Node[] = [];
+  const unreadable: string[] = [];
   const warnings: Journey['warnings'] = [...(ends?.warnings ?? [])];
   for (const n of names) {
     const source = dirSource(join(dir, n));
     const state = await loadNodeState(source, { routes: 'columns' });
     if (!state.sources.some((s) => s.probe === 'ip-addr' && s.status !== 'missing')) {
-      warnings.push({ code: 'node-skipped', message: `${n}: no ip-addr, not a node snapshot` });
+      warnings.push({ code: 'node-skipped', message: `${display(n)}: no ip-addr, not a node snapshot` });
       continue;
     }
     const svc = await loadServices(source, state.addrs);
+    unreadable.push(...unreadableSources(state.sources, svc.sources));
     state.node.name = display(state.node.name ?? n);
     nodes.push({ name: display(n), state, ctx: createTraceContext(state, svc.entries) });
   }
@@ -141,5 +143,5 @@ export async function runClusterTrace(dir: string, request: TraceRequest, opts: 
     }
   }
   const last = legs[legs.length - 1]!.trace;
-  return { journey, exitCode: leftAt ? exitFor({ ...last, disposition: 'forwarded' }) : exitFor({ ...last, disposition }) };
+  return { journey, exitCode: leftAt ? exitFor({ ...last, disposition: 'forwarded' }) : exitFor({ ...last, disposition }), unreadable };
 }

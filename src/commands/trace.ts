@@ -92,6 +92,13 @@ export function missingRequired(state: NodeState, family: 4 | 6): string[] {
 export interface TraceOutcome {
   trace: Trace;
   exitCode: number;
+  /** sources that were there but could not be read or parsed: `path: why`, for the one-line stderr notice */
+  unreadable: string[];
+}
+
+/** `<file or probe>: <why>` of every source that failed, node state and Service sources alike. */
+export function unreadableSources(...lists: { probe: string; status: string; origin?: string; message?: string }[][]): string[] {
+  return lists.flat().filter((s) => s.status === 'failed').map((s) => `${s.origin ?? s.probe}: ${s.message ?? 'unreadable'}`).sort();
 }
 
 export async function runTrace(source: ProbeSource, request: TraceRequest, opts: { nodeName?: (n: string) => string } = {}): Promise<TraceOutcome> {
@@ -152,7 +159,7 @@ async function finish(source: ProbeSource, state: NodeState, services: LoadedSer
   const family = familyOf(flow.dst) as 4 | 6;
   const missing = missingRequired(state, family);
   if (missing.length === REQUIRED_PROBES.length - 1) {
-    throw new SourceError(source.description, `no node state to trace on (missing or unreadable: ${missing.join(', ')})`);
+    throw new SourceError(source.description, `no node state to trace on (${reasons(state, missing)})`);
   }
   state.warnings.push(...services.warnings);
   const ctx = createTraceContext(state, services.entries);
@@ -161,7 +168,18 @@ async function finish(source: ProbeSource, state: NodeState, services: LoadedSer
   ctx.conntrack = await lookupConntrack(source, flow, family, backends);
   const trace = traceFlow(ctx, flow);
   annotateTrace(trace, ends);
-  return { trace, exitCode: exitFor(trace) };
+  return { trace, exitCode: exitFor(trace), unreadable: unreadableSources(state.sources, services.sources) };
+}
+
+/** `ip-link, ip-addr: ip: not installed; ip-route4: not in the snapshot`: each reason once, with its probes. */
+export function reasons(state: NodeState, ids: string[]): string {
+  const by = new Map<string, string[]>();
+  for (const id of ids) {
+    const s = state.sources.find((x) => x.probe === id);
+    const why = s?.message ?? (s?.status === 'failed' ? 'unreadable' : 'missing');
+    by.set(why, [...(by.get(why) ?? []), id]);
+  }
+  return [...by].map(([why, list]) => `${list.join(', ')}: ${why}`).join('; ');
 }
 
 export function exitFor(t: Trace): number {

@@ -125,7 +125,7 @@ describe('netpath trace (CLI)', () => {
     const runner: Runner = async (argv) => ({ argv, exitCode: -1, stdout: '', stderr: '', durationMs: 0, failed: 'ENOENT', message: `${argv[0]}: not installed` });
     const r = await run(['trace', '10.0.0.1', '10.0.0.2'], { runner: async () => runner });
     expect(r.code).toBe(3);
-    expect(r.err).toBe('netpath: live node: no node state to trace on (missing or unreadable: ip-link, ip-addr, ip-route4)\n');
+    expect(r.err).toBe('netpath: live node: no node state to trace on (ip-link, ip-addr, ip-route4: ip: not installed)\n');
   });
 
   it('the built binary prints a one-line error, never a stack trace', () => {

@@ -104,9 +104,17 @@ describe('createLiveRunner', () => {
     const r = await createLiveRunner({ prefix: nobody })(['bpftool', '-j', 'prog', 'show']);
     expect(r.stdout).toContain('Operation not permitted');
     expect(r.failed).toBe('EACCES');
-    expect(r.message).toBe("bpftool: permission denied (can't get next program: Operation not permitted)");
+    // through a prefix the probe has the node's privileges: the message says what it needs there
+    expect(r.message).toBe('bpftool: permission denied: needs CAP_SYS_ADMIN on the node');
     const t = await createLiveRunner({ prefix: nobody })(['bpftool', 'version']);
     expect(t.failed).toBeUndefined();
+  });
+
+  it('does not run bpftool cgroup tree without CAP_SYS_ADMIN (it would list no programs and exit 0), and says so', async () => {
+    const r = await createLiveRunner({ capabilities: new Set(['CAP_NET_ADMIN']) })(['bpftool', '-j', 'cgroup', 'tree', '/run/cilium/cgroupv2']);
+    expect(r.failed).toBe('EACCES');
+    expect(r.message).toBe('bpftool: not run: needs CAP_NET_ADMIN and CAP_SYS_ADMIN (netpath lacks CAP_SYS_ADMIN); without CAP_SYS_ADMIN it exits 0 and lists no programs');
+    expect(audited()).toEqual([]);
   });
 
   it('kills a command that outlives its timeout and reports timeout', async () => {
