@@ -363,6 +363,9 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
         const live = io.liveRunner;
         const res = await takeClusterSnapshot((prefix) => probeRunner(live(prefix), prefix), { output: o.output, nodes, concurrency: Number(o.concurrency), timeoutMs: Number(o.timeout), ...(redact ? { redact } : {}) });
         io.stdout(`${g().quiet ? res.summary.split('\n')[0] : res.summary}\n`);
+        // some nodes are missing (exit 3): the first one, on stderr, as for any source that could not be read
+        const lost = res.summary.split('\n').filter((l) => / not captured — /.test(l));
+        if (lost.length) io.stderr(`netpath: ${lost[0]}${lost.length > 1 ? ` (and ${lost.length - 1} more node${lost.length > 2 ? 's' : ''})` : ''}\n`);
         setExit(res.exitCode);
         return;
       }

@@ -229,8 +229,15 @@ export async function openSnapshot(path: string): Promise<OpenedSnapshot> {
   }
   if (st.isDirectory()) return { source: dirSource(path), warnings: [] };
   if (!/\.(tar\.gz|tgz)$/.test(path)) throw new SourceError(path, 'not a directory or a .tar.gz snapshot');
+  let gz: Buffer;
   try {
-    const { files, skipped } = readTarGz(await readFile(path));
+    gz = await readFile(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new SourceError(path, code === 'EACCES' || code === 'EPERM' ? 'permission denied' : `cannot read (${code})`);
+  }
+  try {
+    const { files, skipped } = readTarGz(gz);
     return {
       source: memorySource(rebase(files), path),
       warnings: skipped.map((s) => `${path}: skipped archive member ${s}`),

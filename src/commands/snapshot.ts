@@ -71,7 +71,9 @@ export async function takeSnapshot(runner: Runner, req: SnapshotRequest): Promis
   const ok = m.probes.filter((p) => p.file).length;
   const failed = m.probes.filter((p) => p.failed);
   const missing = NEEDED.filter((id) => !m.probes.some((p) => p.id === id && p.file));
-  if (missing.length === NEEDED.length) throw new SourceError(req.output, `the node gave none of ${NEEDED.join(', ')} (${failed[0]?.message ?? 'no output'})`);
+  // the reason given is the one of the probes that are needed, not of whichever tool failed first
+  const why = m.probes.find((p) => NEEDED.includes(p.id) && p.message)?.message ?? failed[0]?.message ?? 'no output';
+  if (missing.length === NEEDED.length) throw new SourceError(req.output, `the node gave none of ${NEEDED.join(', ')} (${why})`);
   let files = captured.files;
   const lines = [`${req.output}: ${ok} of ${m.probes.length} probes captured${m.node ? ` from node ${m.node}` : ''}`];
   if (req.redact) {
@@ -110,7 +112,7 @@ export async function takeClusterSnapshot(runnerFor: (prefix: string[]) => Runne
         const node = await captureNode(runnerFor(n.prefix), { node: n.name, ...(req.timeoutMs !== undefined ? { timeoutMs: req.timeoutMs } : {}) });
         const m = node.manifest;
         if (!NEEDED.some((id) => m.probes.some((p) => p.id === id && p.file))) {
-          const why = m.probes.find((p) => p.failed)?.message ?? 'no output';
+          const why = m.probes.find((p) => NEEDED.includes(p.id) && p.message)?.message ?? m.probes.find((p) => p.failed)?.message ?? 'no output';
           throw new SourceError(`${req.output}/${n.name}`, `the node gave none of ${NEEDED.join(', ')} (${why})`);
         }
         if (req.redact) captured.push({ name: n.name, files: node.files });

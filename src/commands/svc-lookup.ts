@@ -85,7 +85,8 @@ export async function runSvcLookup(source: ProbeSource, queryText: string, kube?
     }
   }
   const unreadable = loaded.sources.filter((s) => s.status === 'failed').map((s) => `${s.origin ?? s.probe}: ${s.message ?? 'unreadable'}`).sort();
-  return { node, result, exitCode: result.frontends.length > 0 ? EXIT.ok : EXIT.bad, unreadable };
+  // "nothing matches" is only an answer when every source that was there could be read
+  return { node, result, exitCode: result.frontends.length > 0 ? EXIT.ok : unreadable.length > 0 ? EXIT.source : EXIT.bad, unreadable };
 }
 
 /**

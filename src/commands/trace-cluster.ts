@@ -113,7 +113,7 @@ export async function runClusterTrace(dir: string, request: TraceRequest, opts: 
       continue;
     }
     const svc = await loadServices(source, state.addrs);
-    unreadable.push(...unreadableSources(state.sources, svc.sources));
+    unreadable.push(...unreadableSources([state.sources, svc.sources], state.warnings));
     state.node.name = display(state.node.name ?? n);
     nodes.push({ name: display(n), state, ctx: createTraceContext(state, svc.entries) });
   }

@@ -92,13 +92,21 @@ export function missingRequired(state: NodeState, family: 4 | 6): string[] {
 export interface TraceOutcome {
   trace: Trace;
   exitCode: number;
-  /** sources that were there but could not be read or parsed: `path: why`, for the one-line stderr notice */
+  /** sources that could not be read, parsed or understood (`path: why`), for the one-line stderr notice */
   unreadable: string[];
 }
 
-/** `<file or probe>: <why>` of every source that failed, node state and Service sources alike. */
-export function unreadableSources(...lists: { probe: string; status: string; origin?: string; message?: string }[][]): string[] {
-  return lists.flat().filter((s) => s.status === 'failed').map((s) => `${s.origin ?? s.probe}: ${s.message ?? 'unreadable'}`).sort();
+type SourceLike = { probe: string; status: string; origin?: string; message?: string };
+
+/**
+ * `<file or probe>: <why>` of every source that failed, node state and Service sources alike, and of every source
+ * printed by a tool version netpath does not know.
+ */
+export function unreadableSources(lists: SourceLike[][], warnings: { code: string; message: string; source?: string }[] = []): string[] {
+  const all = lists.flat();
+  const failed = all.filter((s) => s.status === 'failed').map((s) => `${s.origin ?? s.probe}: ${s.message ?? 'unreadable'}`);
+  const versions = warnings.filter((w) => w.code === 'version-unknown').map((w) => `${all.find((s) => s.probe === w.source)?.origin ?? w.source ?? '?'}: ${w.message}`);
+  return [...new Set([...failed, ...versions])].sort();
 }
 
 export async function runTrace(source: ProbeSource, request: TraceRequest, opts: { nodeName?: (n: string) => string } = {}): Promise<TraceOutcome> {
@@ -168,7 +176,7 @@ async function finish(source: ProbeSource, state: NodeState, services: LoadedSer
   ctx.conntrack = await lookupConntrack(source, flow, family, backends);
   const trace = traceFlow(ctx, flow);
   annotateTrace(trace, ends);
-  return { trace, exitCode: exitFor(trace), unreadable: unreadableSources(state.sources, services.sources) };
+  return { trace, exitCode: exitFor(trace), unreadable: unreadableSources([state.sources, services.sources], state.warnings) };
 }
 
 /** `ip-link, ip-addr: ip: not installed; ip-route4: not in the snapshot`: each reason once, with its probes. */

@@ -123,6 +123,11 @@ export function parseCiliumStatus(text: string, probe: string): Parsed<CiliumSta
     }
   }
   if (known === 0) throw new ParseError(probe, 'none of the lines of cilium status (KubeProxyReplacement, Host Routing/Routing, Masquerading, …) is here: not cilium status output');
+  // the formats read here are those of 1.13 to 1.19: a later agent may print what this does not know
+  const v = s.version ? /^(\d+)\.(\d+)\./.exec(s.version) : null;
+  if (v && (Number(v[1]) > 1 || Number(v[2]) > 19 || Number(v[2]) < 13)) {
+    warnings.push(warn('version-unknown', `cilium ${s.version} is outside the versions whose status format netpath knows (1.13–1.19): a field it did not find may be printed differently`, probe));
+  }
   if (!s.hostRouting) warnings.push(warn('status-incomplete', 'cilium status has no Host Routing / Routing line', probe));
   return { value: s, warnings };
 }
