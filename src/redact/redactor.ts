@@ -286,9 +286,12 @@ export class Redactor {
    * A parsed JSON value with every string redacted as text; `{x, xlen}` and nft's `{addr, len}` pairs are
    * read as prefixes; values of node-name keys (`nodeName`, `node-name`) are node names.
    */
-  json(v: unknown, opts: { shortPrefixes?: boolean } = {}): unknown {
+  json(v: unknown, opts: { shortPrefixes?: boolean } = {}, depth = 0): unknown {
     if (typeof v === 'string') return this.text(v, opts);
-    if (Array.isArray(v)) return v.map((x) => this.json(x, opts));
+    // nested deeper than any tool prints (found by fuzzing: 10,000 levels overflowed the stack): the caller
+    // redacts such a document as text
+    if (depth > MAX_JSON_DEPTH) throw new RangeError(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+    if (Array.isArray(v)) return v.map((x) => this.json(x, opts, depth + 1));
     if (v === null || typeof v !== 'object') return v;
     const o = v as Record<string, unknown>;
     const out: Record<string, unknown> = {};
@@ -298,12 +301,31 @@ export class Redactor {
       let y: unknown;
       if (typeof x === 'string' && typeof plen === 'number' && Number.isInteger(plen) && (isIPv4(x) || isIPv6(x))) y = this.ip(x, plen) ?? this.text(x, opts);
       else if (typeof x === 'string' && NODE_NAME_KEYS.test(k) && x.trim() !== '') y = this.nodeName(x);
-      else y = this.json(x, opts);
+      else y = this.json(x, opts, depth + 1);
       // keys can hold addresses too (maps keyed by IP); own property, so `__proto__` stays data
       Object.defineProperty(out, this.text(k), { value: y, enumerable: true, writable: true, configurable: true });
     }
     return out;
   }
+}
+
+export const MAX_JSON_DEPTH = 256;
+
+/** How deep a JSON text nests (brackets outside strings), without parsing it. */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++;
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 91 || c === 123) max = Math.max(max, ++depth);
+    else if (c === 93 || c === 125) depth--;
+  }
+  return max;
 }
 
 const PLACEHOLDER = /^node-[a-z2-7]{8}$/;

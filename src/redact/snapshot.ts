@@ -2,7 +2,7 @@ import { cleanText } from '../tools/common.js';
 import { ParseError } from '../tools/parse-error.js';
 import { lbMapDumpSpec, parseMapDump } from '../tools/bpf-map/index.js';
 import { redactWgDump } from '../tools/wg/index.js';
-import type { Redactor } from './redactor.js';
+import { jsonDepth, MAX_JSON_DEPTH, type Redactor } from './redactor.js';
 
 /** Recorded in a redacted snapshot's manifest, so a reader knows what the addresses are. */
 export const REDACTION_METHOD = 'netpath-prefix-preserving-v1';
@@ -105,7 +105,9 @@ export function redactFiles(r: Redactor, files: Map<string, string | Buffer>, ke
     }
     // secrets first, whatever else happens to the file (a snapshot not taken by netpath may carry them)
     const safe = /^wg\.(txt|json)$/.test(path) ? redactWgDump(text) : text;
-    if (path.endsWith('.json')) {
+    // a JSON document value by value (prefix siblings, node-name fields); one that does not parse, or nests
+    // deeper than any tool prints, as text: every string of it is still scanned
+    if (path.endsWith('.json') && jsonDepth(safe) <= MAX_JSON_DEPTH) {
       let doc: unknown;
       let ok = true;
       try {
@@ -126,6 +128,7 @@ export function redactFiles(r: Redactor, files: Map<string, string | Buffer>, ke
 
 function redactManifest(r: Redactor, text: string, keySource: 'random' | 'key-file', renamed: Map<string, string>): string {
   let m: Record<string, unknown>;
+  if (jsonDepth(text) > MAX_JSON_DEPTH) return r.text(text);
   try {
     const v = JSON.parse(text) as unknown;
     if (v === null || typeof v !== 'object' || Array.isArray(v)) return r.text(text);

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { canonIp, canonPrefix } from '../../src/model/addr.js';
 import { ParseError } from '../../src/tools/parse-error.js';
 
@@ -40,6 +40,10 @@ export const RUNS = Number(process.env.NETPATH_FUZZ_RUNS ?? 60);
 const SEED_ENV = process.env.NETPATH_FUZZ_SEED;
 export const SEED = SEED_ENV === 'random' ? undefined : Number(SEED_ENV ?? 20261123);
 
+/** Inputs given to a parser in this file (NETPATH_FUZZ_TIMES=1 prints it): the suite's size, measured. */
+let inputsRun = 0;
+if (process.env.NETPATH_FUZZ_TIMES) afterAll(() => console.log(`fuzz inputs in this file: ${inputsRun}`));
+
 // ---------------------------------------------------------------------------------------------
 // Pollution
 
@@ -68,6 +72,7 @@ export function assertNoPollution(): void {
  * threw ParseError) after checking the generic output invariants and the prototypes.
  */
 export function contract<T>(parse: () => { value: T; warnings: unknown[] }, probe?: string, addrKeys = true): T | undefined {
+  inputsRun++;
   let r: { value: T; warnings: unknown[] } | undefined;
   try {
     r = parse();

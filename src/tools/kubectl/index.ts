@@ -146,7 +146,9 @@ export function parseKubeEndpointSlices(text: string, probe: string): KubeEndpoi
   const out: KubeEndpoint[] = [];
   for (const s of list.items) {
     if (s.addressType !== 'IPv4' && s.addressType !== 'IPv6') continue; // FQDN slices carry no address to compare
-    const ports = (s.ports ?? []).filter((p) => typeof p.port === 'number');
+    // a port outside 1-65535 (found by fuzzing: -1) is not one; a slice whose ports are all such says nothing usable
+    const ports = (s.ports ?? []).filter((p) => typeof p.port === 'number' && p.port >= 1 && p.port <= 65535);
+    if (ports.length === 0 && (s.ports ?? []).some((p) => typeof p.port === 'number')) continue;
     for (const e of s.endpoints ?? []) {
       const c = e.conditions ?? {};
       // the API's rule: a nil ready means ready; serving defaults to ready; terminating to false
