@@ -103,14 +103,15 @@ const CASES: Case[] = [
   },
   {
     name: 'trace: bpftool hangs, ip and tc answer: the path from them, the timeouts named (live)',
-    argv: ['trace', ...ADDR, '--timeout', '300', '--json'],
+    // the replaying shims answer in milliseconds, but a loaded CI machine may take a while to start a shell
+    argv: ['trace', ...ADDR, '--timeout', '3000', '--json'],
     path: 'replay-hang-bpftool',
     code: 0,
-    err: /^netpath: warning: bpf-map\/cilium_lb4_backends_v3: bpftool: no answer within 300 ms \(killed\) \(and \d+ more unreadable sources, listed in the warnings\)$/,
+    err: /^netpath: warning: bpf-map\/cilium_lb4_backends_v3: bpftool: no answer within 3000 ms \(killed\) \(and \d+ more unreadable sources, listed in the warnings\)$/,
     out: json((j) => {
       expect(j.disposition).toBe('forwarded');
       expect((j.hops as { kind: string; program?: string }[]).find((h) => h.kind === 'bpf')!.program).toBe('cil_from_container');
-      expect(JSON.stringify(j.warnings)).toMatch(/bpftool-net: bpftool: no answer within 300 ms \(killed\)/);
+      expect(JSON.stringify(j.warnings)).toMatch(/bpftool-net: bpftool: no answer within 3000 ms \(killed\)/);
     }),
   },
   {
@@ -163,12 +164,12 @@ const CASES: Case[] = [
   { name: 'snapshot: ip hangs', argv: ['snapshot', '-o', 'snap-hang', '--timeout', '300'], path: 'hang-ip', code: 3, err: /^netpath: snap-hang: the node gave none of .* \(ip: no answer within 300 ms \(killed\)\)$/ },
   {
     name: 'snapshot: bpftool hangs: the rest is captured and the timeouts listed',
-    argv: ['snapshot', '-o', 'snap-partial', '--timeout', '300'],
+    argv: ['snapshot', '-o', 'snap-partial', '--timeout', '3000'],
     path: 'replay-hang-bpftool',
     code: 0,
     err: null,
     out: (s) => {
-      expect(s).toMatch(/^ {2}bpftool-net: bpftool: no answer within 300 ms \(killed\)$/m);
+      expect(s).toMatch(/^ {2}bpftool-net: bpftool: no answer within 3000 ms \(killed\)$/m);
       expect(existsSync(p('snap-partial', 'ip-route4.json'))).toBe(true);
     },
   },
@@ -183,7 +184,7 @@ const CASES: Case[] = [
   { name: 'snapshot --cluster: no node reachable', argv: ['snapshot', '--cluster', '-o', 'c2', '--node-exec', 'a=np-no-such-cmd', '--node-exec', 'b=np-no-such-cmd'], path: NO_TOOLS, code: 3, err: /^netpath: c2: no node could be captured \(/ },
   {
     name: 'snapshot --cluster: one node of two unreachable: the other captured, the lost one named',
-    argv: ['snapshot', '--cluster', '-o', 'c3', '--node-exec', 'good=/usr/bin/env', '--node-exec', 'bad=np-no-such-cmd', '--timeout', '300'],
+    argv: ['snapshot', '--cluster', '-o', 'c3', '--node-exec', 'good=/usr/bin/env', '--node-exec', 'bad=np-no-such-cmd', '--timeout', '3000'],
     path: 'replay-hang-bpftool',
     code: 3,
     err: /^netpath: bad: not captured — c3\/bad: the node gave none of /,

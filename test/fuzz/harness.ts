@@ -304,7 +304,9 @@ const WRONG = ['null', '"x"', '1e308', '-0', '-1', '18446744073709551616', '[]',
 
 /**
  * The first element of a real JSON array (or the document itself), with each of its keys in turn
- * (up to 60, depth first) given each wrong-typed value.
+ * (up to 60, depth first) given each wrong-typed value. A document that wraps one array (nft's
+ * `{"nftables": [...]}`) gives one element of each shape (table, chain, rule, set, …), each alone in the
+ * wrapper: every kind of element gets its keys mutated, and no mutation re-serialises the whole ruleset.
  */
 export function wrongTypeDocs(text: string): string[] {
   if (!/^\s*[[{]/.test(text)) return [];
@@ -314,15 +316,26 @@ export function wrongTypeDocs(text: string): string[] {
   } catch {
     return [];
   }
+  const out: string[] = [];
+  const mutations = (el: unknown, wrap: (bad: string) => string): void => {
+    for (const p of paths(el, [], [], 60).slice(1)) {
+      for (const w of WRONG) out.push(wrap(JSON.stringify(setAt(el, p, MARK_TEXT)).replace(MARK, w)));
+    }
+  };
+  const keys = doc !== null && typeof doc === 'object' && !Array.isArray(doc) ? Object.keys(doc) : [];
+  const inner = keys.length === 1 ? (doc as Record<string, unknown>)[keys[0]!] : undefined;
+  if (Array.isArray(inner) && inner.length > 1) {
+    const shapes = new Map<string, unknown>();
+    for (const el of inner) {
+      const shape = el !== null && typeof el === 'object' ? Object.keys(el).sort().join(',') : typeof el;
+      if (!shapes.has(shape) && shapes.size < 8) shapes.set(shape, el);
+    }
+    for (const el of shapes.values()) mutations(el, (bad) => `{${JSON.stringify(keys[0])}:[${bad}]}`);
+    return out;
+  }
   const el = Array.isArray(doc) ? doc[0] : doc;
   if (el === undefined) return [];
-  const out: string[] = [];
-  for (const p of paths(el, [], [], 60).slice(1)) {
-    for (const w of WRONG) {
-      const bad = JSON.stringify(setAt(el, p, MARK_TEXT)).replace(MARK, w);
-      out.push(Array.isArray(doc) ? `[${bad}]` : bad);
-    }
-  }
+  mutations(el, (bad) => (Array.isArray(doc) ? `[${bad}]` : bad));
   return out;
 }
 
