@@ -86,7 +86,7 @@ const NOTES: Record<string, string> = {
     'Without --snapshot, --exec or --cluster, netpath probes the node it runs on (as root, for bpftool). Exit codes: 0 delivered/forwarded, 1 dropped/no route, 2 usage, 3 a required source is missing or unreadable.',
   'svc lookup':
     "Sources: Cilium's pinned LB maps (decoded from raw bytes, works with the agent down), cilium-dbg service list / bpf lb list, kube-proxy iptables-save, the kube-proxy nftables table, ipvsadm. A conflict is reported when two layers program the same frontend differently. A namespace/name no node source carries is asked of kubectl, and the API's ready endpoints are compared with the node's backends. Exit 0 found, 1 no frontend matches, 2 usage, 3 no Service source.",
-  diff: 'Each side is a snapshot directory, a .tar.gz, or live (this node, or the one --exec reaches). Exit codes: 0 clean migration, 1 regressions (a frontend lost or served differently, a kube-proxy leftover that still acts on packets, a flow that regressed), 2 usage, 3 a side cannot be read.',
+  diff: 'Each side is a snapshot directory, a .tar.gz, or live (this node, or the one --exec reaches). Exit codes: 0 clean migration, 1 regressions (a frontend lost or served differently, a kube-proxy leftover that still acts on packets, a flow that regressed), 2 usage, 3 a side (or a source of one) cannot be read: no verdict.',
   snapshot:
     'WireGuard private and preshared keys are replaced by (redacted) before anything is written. --redact also replaces every address (prefix-preserving), MAC address, WireGuard public key and node name, the same way in every file and on every node (README "Redaction").',
 };
@@ -295,18 +295,20 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .argument('<after>', 'snapshot directory, .tar.gz, or "live"')
     .option('--exec <prefix>', 'for a "live" side: probe the node through this prefix (argv, no shell)')
     .option('--max-flows <n>', 'trace at most this many representative flows on each side (0: none)', '40')
-    .option('--all', 'also list the unchanged frontends and flows');
+    .option('--all', 'also list the unchanged frontends and flows')
+    .option('--timeout <ms>', 'for a "live" side: per-probe timeout in milliseconds', '20000');
   withOutput(diff, 'diff')
     .option('--no-color', 'never colour the output')
     .addHelpText('after', () => examplesHelp('diff', program.name()))
-    .action(async (beforeSpec: string, afterSpec: string, o: Common & { exec?: string; maxFlows: string; all?: boolean }) => {
+    .action(async (beforeSpec: string, afterSpec: string, o: Common & Live & { maxFlows: string; all?: boolean }) => {
       const format = chooseFormat(o, 'diff');
+      checkTimeout(o);
       if (!/^\d{1,5}$/.test(o.maxFlows)) throw new UsageError(`--max-flows must be a number, not ${JSON.stringify(o.maxFlows)}`);
       if (beforeSpec === 'live' && afterSpec === 'live') throw new UsageError('before and after cannot both be "live": snapshot the node before the migration');
       if (o.exec !== undefined && beforeSpec !== 'live' && afterSpec !== 'live') throw new UsageError('--exec applies to a "live" side; neither side is live');
       const { openSide, runDiff } = await import('./commands/diff.js');
       const so = sourceOpts();
-      const live = async (): Promise<ProbeSource> => sourceFor({ ...(o.exec !== undefined ? { exec: o.exec } : {}) }, io, so);
+      const live = async (): Promise<ProbeSource> => sourceFor({ ...(o.exec !== undefined ? { exec: o.exec } : {}), timeout: o.timeout }, io, so);
       const warn = (w: string) => {
         if (!so.quiet) io.stderr(`netpath: warning: ${safeText(String(w))}\n`);
       };
@@ -316,8 +318,9 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
       };
       const before = await side(beforeSpec, 'before');
       const after = await side(afterSpec, 'after');
-      const { diff: d, exitCode: code } = await runDiff(before, after, { maxFlows: Number(o.maxFlows) });
+      const { diff: d, exitCode: code, unreadable } = await runDiff(before, after, { maxFlows: Number(o.maxFlows) });
       io.stdout(await renderOutput(format, 'diff', d, { color: colorFor(o), width, quiet: so.quiet, ...(o.all ? { verbose: true } : {}) }));
+      notePartial(io, unreadable, undefined);
       setExit(code);
     });
 

@@ -7,6 +7,7 @@ import { loadServices } from '../collect/load-services.js';
 import { openSnapshot, streamProbe, type ProbeSource } from '../collect/source.js';
 import { parseIpset, type IpSet } from '../tools/ipset/index.js';
 import { scanConntrack } from '../tools/conntrack/index.js';
+import { unreadableSources } from './trace.js';
 
 const MAX_CT_ENTRIES = 50_000;
 
@@ -28,7 +29,7 @@ export async function openSide(spec: string, label: SideLabel, live: () => Promi
 const msg = (e: unknown) => (e instanceof SourceError ? e.detail : e instanceof NetpathError ? e.message : e instanceof Error ? e.message.split('\n')[0]! : String(e));
 
 /** Reads one side: node state, every Service layer, the rulesets and ipsets leftovers live in. */
-export async function loadDiffSide(source: ProbeSource, label: SideLabel): Promise<DiffSideInput> {
+export async function loadDiffSide(source: ProbeSource, label: SideLabel): Promise<DiffSideInput & { serviceSources?: { probe: string; status: string; origin?: string; message?: string }[] }> {
   const state = await loadNodeState(source);
   const services = await loadServices(source, state.addrs);
   // a node without kube-proxy has no KUBE-SERVICES: expected here, not worth a warning
@@ -69,7 +70,8 @@ export async function loadDiffSide(source: ProbeSource, label: SideLabel): Promi
       warnings.push({ code: 'probe-unreadable', message: `${id}: ${msg(e)}`, source: id });
     }
   }
-  const side: DiffSideInput = { source: source.description, state, services: services.entries, iptables: services.parsed.iptables, warnings };
+  const side: DiffSideInput & { serviceSources?: typeof services.sources } = { source: source.description, state, services: services.entries, iptables: services.parsed.iptables, warnings };
+  side.serviceSources = services.sources;
   if (conntrack.length) side.conntrack = conntrack;
   if (services.parsed.nft) side.nft = services.parsed.nft;
   if (ipsets) side.ipsets = ipsets;
@@ -79,6 +81,8 @@ export async function loadDiffSide(source: ProbeSource, label: SideLabel): Promi
 export interface DiffOutcome {
   diff: Diff;
   exitCode: number;
+  /** sources of either side that could not be read or parsed (`before: path: why`) */
+  unreadable: string[];
 }
 
 /** `netpath diff BEFORE AFTER`: exit 1 when the migration regressed anything, 0 when it is clean. */
@@ -86,5 +90,11 @@ export async function runDiff(before: ProbeSource, after: ProbeSource, opts: { m
   if (opts.maxFlows !== undefined && (!Number.isInteger(opts.maxFlows) || opts.maxFlows < 0)) throw new UsageError('--max-flows must be a whole number');
   const [b, a] = await Promise.all([loadDiffSide(before, 'before'), loadDiffSide(after, 'after')]);
   const diff = diffNodes(b, a, opts.maxFlows !== undefined ? { maxFlows: opts.maxFlows } : {});
-  return { diff, exitCode: diff.summary.verdict === 'clean' ? EXIT.ok : EXIT.bad };
+  const unreadable = [
+    ...unreadableSources([b.state.sources, b.serviceSources ?? []], b.state.warnings).map((x) => `before: ${x}`),
+    ...unreadableSources([a.state.sources, a.serviceSources ?? []], a.state.warnings).map((x) => `after: ${x}`),
+  ];
+  // a verdict over a side that could not be read whole is no verdict: neither "clean" nor a regression it made up
+  const exitCode = unreadable.some((u) => !/ is outside the versions /.test(u)) ? EXIT.source : diff.summary.verdict === 'clean' ? EXIT.ok : EXIT.bad;
+  return { diff, exitCode, unreadable };
 }

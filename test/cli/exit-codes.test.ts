@@ -20,6 +20,7 @@ const BIN = join(root, 'bin/netpath.js');
 const K1 = join(root, 'fixtures/snapshots/kind-v4/k1');
 const SVC = join(root, 'fixtures/snapshots/kind-v4-svc/k1');
 const V6 = join(root, 'fixtures/snapshots/v6-wg');
+const MIG = join(root, 'fixtures/snapshots/migrate-iptables');
 const w = mkdtempSync(join(tmpdir(), 'np-exit-'));
 const isRoot = process.getuid?.() === 0 && spawnSync('which', ['setpriv']).status === 0;
 const built = existsSync(join(root, 'dist/main.js'));
@@ -191,6 +192,24 @@ const CASES: Case[] = [
     out: (s) => expect(s).toMatch(/^c3: 1 of 2 nodes captured$/m),
   },
 
+  // ---- diff
+  { name: 'diff: a bad flag', argv: ['diff', join(MIG, 'before'), join(MIG, 'after'), '--frob'], code: 2, err: /^netpath: unknown option '--frob'/ },
+  { name: 'diff: a bad --max-flows', argv: ['diff', join(MIG, 'before'), join(MIG, 'after'), '--max-flows', 'x'], code: 2, err: /^netpath: --max-flows must be a number, not "x"$/ },
+  { name: 'diff: both sides live', argv: ['diff', 'live', 'live'], code: 2, err: /^netpath: before and after cannot both be "live"/ },
+  { name: 'diff: clean (exit 0)', argv: ['diff', join(MIG, 'before'), join(MIG, 'after'), '-q'], code: 0, err: null, out: (o) => expect(o).toMatch(/^CLEAN/) },
+  { name: 'diff: regressions (exit 1)', argv: ['diff', join(MIG, 'before'), join(MIG, 'after-broken'), '-q'], code: 1, err: null, out: (o) => expect(o).toMatch(/^REGRESSIONS/) },
+  { name: 'diff: a missing side', argv: ['diff', join(MIG, 'before'), '/nonexistent/after'], code: 3, err: /^netpath: after: \/nonexistent\/after: no such snapshot directory or file$/ },
+  { name: 'diff: a corrupt .tar.gz side', argv: ['diff', 'corrupt.tar.gz', join(MIG, 'after')], code: 3, err: /^netpath: before: corrupt\.tar\.gz: not a readable gzip archive/ },
+  {
+    name: 'diff: truncated JSON on one side: no verdict (exit 3), the file named',
+    argv: ['diff', join(MIG, 'before'), 'garbled-after', '-q'],
+    code: 3,
+    err: /^netpath: warning: after: \S*garbled-after\/ip-route4\.json: not valid JSON/,
+  },
+  { name: 'diff: a live side with no tool installed', argv: ['diff', join(MIG, 'before'), 'live'], path: NO_TOOLS, code: 3, err: /^netpath: after: live node: no Service source/ },
+  { name: 'diff: a live side whose only Service source hangs', argv: ['diff', join(MIG, 'before'), 'live', '--timeout', '300'], path: 'hang-nft', code: 3, err: /^netpath: after: live node: no readable Service source \(nft-ruleset: (nft: )?no answer within 300 ms \(killed\)\)$/ },
+  { name: 'diff: an unreadable side (uid 65534)', argv: ['diff', join(MIG, 'before'), 'locked-after', '-q'], nobody: true, code: 3, err: /^netpath: warning: after: \S*locked-after\/iptables-save\.txt: permission denied/ },
+
   // ---- commands
   { name: 'commands', argv: ['commands'], code: 0, err: null, out: (s) => expect(s).toMatch(/^ip -j -d link show$/m) },
   { name: 'commands: an extra argument', argv: ['commands', 'extra'], code: 2, err: /^netpath: too many arguments for 'commands'/ },
@@ -213,6 +232,8 @@ describe.skipIf(!built)('exit codes and the error contract of every command (bui
     writeFileSync(p('garbled-svc', 'bpf-map', 'cilium_lb4_services_v2.json'), '[{"key":["0x0a","0x60"');
     mkdirSync(p('empty-cluster', 'not-a-node'), { recursive: true });
     cpSync(V6, p('garbled-cluster'), { recursive: true });
+    cpSync(join(MIG, 'after'), p('garbled-after'), { recursive: true });
+    writeFileSync(p('garbled-after', 'ip-route4.json'), readFileSync(join(MIG, 'after', 'ip-route4.json'), 'utf8').slice(0, 100));
     writeFileSync(p('garbled-cluster', 'node-b', 'ip-route6.json'), '[{"dst":');
     // archives
     writeFileSync(p('corrupt.tar.gz'), Buffer.from('this is not gzip at all, only text that says it is'));
@@ -228,12 +249,14 @@ describe.skipIf(!built)('exit codes and the error contract of every command (bui
     cpSync(K1, p('locked-dir'), { recursive: true });
     cpSync(SVC, p('locked-svc'), { recursive: true });
     cpSync(V6, p('locked-cluster'), { recursive: true });
+    cpSync(join(MIG, 'after'), p('locked-after'), { recursive: true });
     writeFileSync(p('locked.tar.gz'), readFileSync(p('corrupt.tar.gz')));
     spawnSync('chmod', ['-R', 'a+rX', w]);
     chmodSync(p('locked-file', 'ip-route4.json'), 0o600);
     chmodSync(p('locked-dir'), 0o700);
     for (const f of ['nft-ruleset.json', 'bpf-map/cilium_lb4_services_v2.json', 'bpf-map/cilium_lb4_backends_v3.json', 'bpf-map/cilium_lb4_reverse_nat.json']) chmodSync(p('locked-svc', f), 0o600);
     chmodSync(p('locked-cluster', 'node-b', 'nft-ruleset.json'), 0o600);
+    chmodSync(p('locked-after', 'iptables-save.txt'), 0o600);
     chmodSync(p('locked.tar.gz'), 0o600);
   });
   afterAll(() => {
