@@ -385,7 +385,7 @@ export async function generate(out = OUT) {
   await writeLbMaps(out, meta);
   await writeIptables(join(out, 'iptables-save.txt'));
   meta.conntrack = await writeConntrack(join(out, 'conntrack4.txt'), { ...SHAPES, pods: meta.pods, services: COUNTS.services, backendsPerService: COUNTS.backendsPerService }, { lines: Math.round(1_000_000 * SCALE), seed: SEED });
-  meta.query = { svc: `${clusterIp(4242 % COUNTS.services)}:80/tcp`, podSrc: '10.244.1.12', remotePod: '10.244.2.7', outside: meta.v4Probes[meta.v4Probes.length >> 1] };
+  meta.query = { svc: `${clusterIp(4242 % COUNTS.services)}:80/tcp`, svcName: `ns${(4242 % COUNTS.services) % 50}/svc${4242 % COUNTS.services}`, podSrc: '10.244.1.12', remotePod: '10.244.2.7', outside: meta.v4Probes[meta.v4Probes.length >> 1] };
   writeFileSync(join(out, 'manifest.json'), JSON.stringify({ schemaVersion: 1, node: 'k1-bench', kernel: '6.18.44-fc-v669', generatedBy: 'bench/gen.mjs', seed: SEED }, null, 2) + '\n');
   writeFileSync(join(dirname(out), `${basenameOf(out)}.meta.json`), JSON.stringify(meta) + '\n');
   return { meta, seconds: (Date.now() - t0) / 1000 };

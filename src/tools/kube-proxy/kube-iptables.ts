@@ -704,17 +704,21 @@ export function mayName(address: string): (b: Uint8Array, s: number, e: number) 
         if ((at === 0 || blank(line[at - 1])) && (at + o.length === line.length || blank(line[at + o.length]))) return true;
     return false;
   };
+  let scratch = Buffer.allocUnsafe(4096);
   return (b, s, e) => {
-    let quotes = false;
+    // the line without its quotes: a token is made of these characters (no backslash). A -d that
+    // is only inside a quoted comment counts as an option here; such a line has no destination, so
+    // leaving it unread when it lacks the address is sound too
+    if (e - s > scratch.length) scratch = Buffer.allocUnsafe(e - s);
+    let m = 0;
     for (let i = s; i < e; i++) {
       const c = b[i]!;
       if (c === 92) return true;
-      if (c === 34 || c === 39) quotes = true;
+      if (c !== 34 && c !== 39) scratch[m++] = c;
     }
-    const line = Buffer.from(b.buffer, b.byteOffset + s, e - s);
+    const line = scratch.subarray(0, m);
     if (line.indexOf(hook) >= 0 || !hasOption(line)) return true;
-    if (!quotes) return line.indexOf(pat) >= 0;
-    return Buffer.from(line.filter((c) => c !== 34 && c !== 39)).indexOf(pat) >= 0;
+    return line.indexOf(pat) >= 0;
   };
 }
 

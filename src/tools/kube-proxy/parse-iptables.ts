@@ -321,14 +321,19 @@ export class ByteLines implements Lines {
   readonly starts: Int32Array;
 
   constructor(readonly bytes: Buffer) {
+    let st = new Int32Array(Math.max(64, bytes.length >> 6));
     let n = 1;
-    for (let p = bytes.indexOf(0x0a); p >= 0; p = bytes.indexOf(0x0a, p + 1)) n++;
-    const st = new Int32Array(n + 1);
-    let i = 0;
-    for (let p = bytes.indexOf(0x0a); p >= 0; p = bytes.indexOf(0x0a, p + 1)) st[++i] = p + 1;
+    for (let p = bytes.indexOf(0x0a); p >= 0; p = bytes.indexOf(0x0a, p + 1)) {
+      if (n + 1 >= st.length) {
+        const g = new Int32Array(st.length * 2);
+        g.set(st);
+        st = g;
+      }
+      st[n++] = p + 1;
+    }
     st[n] = bytes.length + 1;
     this.length = n;
-    this.starts = st;
+    this.starts = st.subarray(0, n + 1);
   }
 
   at(i: number): string {
