@@ -1,4 +1,5 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
+import { canonIp } from './model/addr.js';
 import { describeError, exitCodeFor, EXIT, UsageError } from './errors.js';
 import { loggingSource, openSnapshot, type ProbeSource } from './collect/source.js';
 import { runTrace } from './commands/trace.js';
@@ -255,7 +256,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
         setExit(code);
         return;
       }
-      const source = await sourceFor(o, io, sourceOpts());
+      const source = await sourceFor(o, io, { ...sourceOpts(), defer: traceDefers(src, dst) });
       const { trace: t, exitCode: code, unreadable } = await runTrace(source, { ...base, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.sport !== undefined ? { sport: o.sport } : {}), ...(o.backend !== undefined ? { backend: o.backend } : {}) }, nodeName);
       await emit(format, 'trace', redacted(redact, explain(t)), o);
       notePartial(io, unreadable, redact);
@@ -443,10 +444,23 @@ async function redactOption(o: { redact?: boolean; redactKeyFile?: string }): Pr
   return o.redactKeyFile !== undefined ? { redactor: Redactor.fromKeyFile(o.redactKeyFile), keySource: 'key-file' } : { redactor: new Redactor(), keySource: 'random' };
 }
 
+/**
+ * Live probes a trace between two addresses reads only if its path needs them (loadForFlow): the
+ * other family's route table, and pod namespaces' links and routes; they run when first read.
+ * Names need the whole node: nothing is deferred.
+ */
+function traceDefers(src: string, dst: string): ((id: string) => boolean) | undefined {
+  const a = canonIp(src);
+  const b = canonIp(dst);
+  if (a === null || b === null) return undefined;
+  const other = b.includes(':') ? 'ip-route4' : 'ip-route6';
+  return (id) => id === other || /^netns\/[^/]+\/(ip-link|ip-route4|ip-route6)$/.test(id);
+}
+
 async function sourceFor(
   o: Common & { exec?: string; timeout?: string },
   io: Io,
-  s: { quiet: boolean; verbose: boolean; probeRunner: (r: Runner, prefix?: readonly string[]) => Runner; log: ProbeLog },
+  s: { quiet: boolean; verbose: boolean; probeRunner: (r: Runner, prefix?: readonly string[]) => Runner; log: ProbeLog; defer?: ((id: string) => boolean) | undefined },
 ): Promise<ProbeSource> {
   if (o.snapshot !== undefined && o.exec !== undefined) throw new UsageError('--snapshot and --exec exclude each other');
   const timing = o.timeout !== undefined ? { timeoutMs: Number(o.timeout) } : {};
@@ -454,7 +468,7 @@ async function sourceFor(
     const prefix = o.exec.trim().split(/\s+/).filter((x) => x !== '');
     if (prefix.length === 0 || !io.liveRunner) throw new UsageError('--exec needs a command prefix');
     const { liveSource } = await import('./collect/live-source.js');
-    return liveSource(s.probeRunner(io.liveRunner(prefix), prefix), timing);
+    return liveSource(s.probeRunner(io.liveRunner(prefix), prefix), { ...timing, ...(s.defer ? { defer: s.defer } : {}) });
   }
   if (o.snapshot !== undefined) {
     const opened = await openSnapshot(o.snapshot);
@@ -463,6 +477,6 @@ async function sourceFor(
   }
   if (!io.runner) throw new UsageError('live probing is not available in this build; use --snapshot');
   const { liveSource } = await import('./collect/live-source.js');
-  return liveSource(s.probeRunner(await io.runner()), timing);
+  return liveSource(s.probeRunner(await io.runner()), { ...timing, ...(s.defer ? { defer: s.defer } : {}) });
 }
 

@@ -1,3 +1,4 @@
+import { findRoutes } from '../model/route-columns.js';
 import type { Leftover } from '../model/diff.js';
 import type { ServiceEntry } from '../model/service.js';
 import type { ConntrackEntry } from '../model/conntrack.js';
@@ -214,7 +215,7 @@ function ipvsLeftovers(after: DiffSideInput, ciliumFrontends: Map<string, Servic
 function kubeIpvs0(before: DiffSideInput, after: DiffSideInput, ciliumFrontends: Map<string, ServiceEntry>): Leftover[] {
   const link = after.state.links.find((l) => l.name === 'kube-ipvs0');
   const addrs = after.state.addrs.filter((a) => a.ifname === 'kube-ipvs0');
-  const routes = after.state.routes.filter((r) => r.type === 'local' && r.nexthops.some((n) => n.dev === 'kube-ipvs0'));
+  const routes = findRoutes(after.state, (r) => r.type === 'local' && r.nexthops.some((n) => n.dev === 'kube-ipvs0'), { type: 'local' });
   if (!link && addrs.length === 0) return [];
   const served = new Set([...ciliumFrontends.values()].map((e) => e.frontend.address));
   const cil = addrs.filter((a) => served.has(a.local)).length;

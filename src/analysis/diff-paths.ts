@@ -1,3 +1,4 @@
+import { findRoutes } from '../model/route-columns.js';
 import type { FlowCategory, PathDiff, PathHop, PathSide, PathStep, ServiceDiff } from '../model/diff.js';
 import type { Flow, Hop, HopKind, Trace } from '../model/trace.js';
 import type { Family } from '../model/types.js';
@@ -194,7 +195,8 @@ function pickEndpoints(before: DiffSideInput, after: DiffSideInput, bctx: TraceC
   out.remotePod ??= fallback;
   // a client outside: the node that owns that pod, else the default gateway
   const node = out.remotePod ? classify(actx, out.remotePod.ip).node : undefined;
-  const dflt = (ctx: TraceContext) => ctx.state.routes.find((r) => r.family === fam && r.table === 254 && r.type === 'unicast' && prefixLen(r.dst) === 0 && r.nexthops[0]?.gateway)?.nexthops[0]?.gateway;
+  const dflt = (ctx: TraceContext) =>
+    findRoutes(ctx.state, (r) => r.family === fam && r.table === 254 && r.type === 'unicast' && prefixLen(r.dst) === 0 && r.nexthops[0]?.gateway !== undefined, { family: fam, table: 254, type: 'unicast', len: 0 })[0]?.nexthops[0]?.gateway;
   const client = node ?? dflt(actx) ?? dflt(bctx);
   if (client) out.outside = client;
   return out;

@@ -22,6 +22,9 @@ export interface ProbeRun {
 export interface Collected {
   files: Map<string, string>;
   runs: ProbeRun[];
+  /** probes `defer` held back, by id: `run` runs one on demand (its file lands in `files`) */
+  deferred: Map<string, ProbeSpec>;
+  run: (p: ProbeSpec) => Promise<void>;
 }
 
 export interface CollectOptions {
@@ -30,6 +33,8 @@ export interface CollectOptions {
   /** applied to a probe's stdout before it is kept (redaction of secrets) */
   transform?: (id: string, stdout: string) => string;
   onProgress?: (probe: string, done: number, total: number) => void;
+  /** probes not run up front: a question that never reads them never pays for them */
+  defer?: (id: string) => boolean;
 }
 
 /** Runs `tasks` with at most `limit` in flight. */
@@ -87,7 +92,15 @@ export async function collectProbes(runner: Runner, opts: CollectOptions = {}): 
     opts.onProgress?.(p.id, ++done, total);
   };
 
-  await pool(NODE_PROBES, concurrency, runOne);
+  const deferred = new Map<string, ProbeSpec>();
+  const now = (ps: ProbeSpec[]) =>
+    ps.filter((p) => {
+      if (!opts.defer?.(p.id)) return true;
+      deferred.set(p.id, p);
+      total--;
+      return false;
+    });
+  await pool(now(NODE_PROBES), concurrency, runOne);
 
   const follow: ProbeSpec[] = [];
   const netns = files.get('ip-netns.json');
@@ -99,9 +112,9 @@ export async function collectProbes(runner: Runner, opts: CollectOptions = {}): 
     for (const dev of clsactDevices(qdisc)) follow.push(...tcFilterProbes(dev));
   }
   total += follow.length;
-  await pool(follow, concurrency, runOne);
+  await pool(now(follow), concurrency, runOne);
   runs.sort((a, b) => a.id.localeCompare(b.id));
-  return { files, runs };
+  return { files, runs, deferred, run: runOne };
 }
 
 /** Namespaces with an nsid in the node's namespace: the ones something (a veth) connects to it. */
@@ -134,8 +147,24 @@ export function clsactDevices(text: string): string[] {
 /** Live node state as a snapshot in memory. */
 export async function liveSource(runner: Runner, opts: CollectOptions = {}): Promise<ProbeSource> {
   // keys never stay in memory, even for a live trace
-  const { files, runs } = await collectProbes(runner, { transform: (id, s) => (id === 'wg' ? redactWgDump(s) : s), ...opts });
+  const { files, runs, deferred, run } = await collectProbes(runner, { transform: (id, s) => (id === 'wg' ? redactWgDump(s) : s), ...opts });
   const manifest = { schemaVersion: 1, probes: runs };
   files.set('manifest.json', JSON.stringify(manifest));
-  return memorySource(files, 'live node');
+  const mem = memorySource(files, 'live node');
+  if (deferred.size === 0) return mem;
+  // a deferred probe runs when it is first read, once
+  const started = new Map<string, Promise<void>>();
+  const ensure = async (id: string): Promise<void> => {
+    const spec = deferred.get(id);
+    if (!spec) return;
+    let p = started.get(id);
+    if (!p) started.set(id, (p = run(spec)));
+    await p;
+  };
+  return {
+    ...mem,
+    read: async (id) => (await ensure(id), mem.read(id)),
+    readBytes: async (id) => (await ensure(id), mem.readBytes!(id)),
+    stream: async (id) => (await ensure(id), mem.stream!(id)),
+  };
 }

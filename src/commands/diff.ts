@@ -30,7 +30,9 @@ const msg = (e: unknown) => (e instanceof SourceError ? e.detail : e instanceof 
 
 /** Reads one side: node state, every Service layer, the rulesets and ipsets leftovers live in. */
 export async function loadDiffSide(source: ProbeSource, label: SideLabel): Promise<DiffSideInput & { serviceSources?: { probe: string; status: string; origin?: string; message?: string }[] }> {
-  const state = await loadNodeState(source);
+  // routes as columns: a diff traces a few flows and asks for a few routes (the default route, the
+  // local table), it never walks all of a large node's routes
+  const state = await loadNodeState(source, { routes: 'columns' });
   const services = await loadServices(source, state.addrs);
   // a node without kube-proxy has no KUBE-SERVICES: expected here, not worth a warning
   const warnings: Warning[] = services.warnings.filter((w) => w.code !== 'kube-proxy-no-services' && w.code !== 'kube-proxy-no-nat');

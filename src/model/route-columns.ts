@@ -1,4 +1,4 @@
-import type { Family, Route, RouteType } from './types.js';
+import type { Family, NodeState, Route, RouteType } from './types.js';
 
 /** Route types as small integers, in the order the FIB tests them (< BLACKHOLE forwards). */
 export const ROUTE_TYPE_CODE: Record<RouteType, number> = {
@@ -177,6 +177,26 @@ export function mergeColumns(list: RouteColumns[]): RouteColumns {
     while (at[s]! > i) s--;
     return list[s]!.route(i - at[s]!);
   });
+}
+
+/**
+ * The routes of a node state that pass `keep`, in dump order: its Route objects, or, for routes held
+ * as columns, only the slots that pass the column test `pre` built and tested (a query about the
+ * default route or the local table builds a handful of a million routes).
+ */
+export function findRoutes(state: Pick<NodeState, 'routes' | 'routeColumns'>, keep: (r: Route) => boolean, pre: { family?: Family; table?: number; type?: RouteType; len?: number } = {}): Route[] {
+  if (!state.routeColumns) return state.routes.filter((r) => (pre.family === undefined || r.family === pre.family) && keep(r));
+  const out: Route[] = [];
+  const type = pre.type === undefined ? undefined : ROUTE_TYPE_CODE[pre.type];
+  for (const c of state.routeColumns) {
+    if (pre.family !== undefined && c.family !== pre.family) continue;
+    for (let i = 0; i < c.count; i++) {
+      if (c.type[i] === SLOT_SKIPPED || (type !== undefined && c.type[i] !== type) || (pre.table !== undefined && c.table[i] !== pre.table) || (pre.len !== undefined && c.len[i] !== pre.len)) continue;
+      const r = c.route(i);
+      if (keep(r)) out.push(r);
+    }
+  }
+  return out;
 }
 
 /** Every route the columns hold, in slot order (builds every Route: for small tables and tests). */

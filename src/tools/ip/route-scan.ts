@@ -77,39 +77,6 @@ class Scanner extends JsonBytes {
     super(b);
   }
 
-  /** Which key the current string is; compared byte by byte (a Map lookup per key costs more than the scan). */
-  keyId(): number {
-    if (!this.simple) return K_SPECIAL;
-    const b = this.b;
-    const s0 = this.s0;
-    const n = this.s1 - s0;
-    const c0 = b[s0];
-    let cand = '';
-    switch (n) {
-      case 3:
-        cand = c0 === 0x64 ? (b[s0 + 1] === 0x73 ? 'dst' : 'dev') : c0 === 0x76 ? 'via' : 'tos';
-        break;
-      case 4:
-        cand = c0 === 0x74 ? 'type' : c0 === 0x6e ? 'nhid' : 'from';
-        break;
-      case 5:
-        cand = c0 === 0x74 ? 'table' : c0 === 0x66 ? 'flags' : c0 === 0x73 ? 'scope' : 'encap';
-        break;
-      case 6:
-        cand = 'metric';
-        break;
-      case 7:
-        cand = c0 === 0x67 ? 'gateway' : c0 === 0x70 ? 'prefsrc' : c0 === 0x64 ? 'dsfield' : 'metrics';
-        break;
-      case 8:
-        cand = c0 === 0x70 ? 'protocol' : 'nexthops';
-        break;
-      default:
-        return K_OTHER;
-    }
-    return this.is(cand) ? KEYS.get(cand)! : K_OTHER;
-  }
-
   typeCode(): number {
     if (!this.simple) return -1;
     if (this.is('unicast')) return ROUTE_TYPE_CODE.unicast;
