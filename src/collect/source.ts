@@ -97,27 +97,23 @@ export function dirSource(root: string): ProbeSource {
       throw e;
     }
   };
+  // the JSON form wins when both files exist (SNAPSHOT.md)
+  const find = async (id: string) => {
+    for (const ext of ['json', 'txt'] as const) {
+      const buf = await tryRead(`${id}.${ext}`);
+      if (buf !== undefined) return { buf, ext, origin: join(root, `${id}.${ext}`) };
+    }
+    return undefined;
+  };
   return {
     description: root,
     async read(id) {
-      for (const ext of ['json', 'txt'] as const) {
-        const buf = await tryRead(`${id}.${ext}`);
-        if (buf !== undefined) {
-          const origin = join(root, `${id}.${ext}`);
-          return { text: decode(buf, origin), ext, origin };
-        }
-      }
-      return undefined;
+      const f = await find(id);
+      return f && { text: decode(f.buf, f.origin), ext: f.ext, origin: f.origin };
     },
     async readBytes(id) {
-      for (const ext of ['json', 'txt'] as const) {
-        const buf = await tryRead(`${id}.${ext}`);
-        if (buf !== undefined) {
-          const origin = join(root, `${id}.${ext}`);
-          return { bytes: checkText(buf, origin), ext, origin };
-        }
-      }
-      return undefined;
+      const f = await find(id);
+      return f && { bytes: checkText(f.buf, f.origin), ext: f.ext, origin: f.origin };
     },
     async list(dir) {
       try {

@@ -301,6 +301,14 @@ export function parseV6At(s: string, out: Uint32Array, at = 0): boolean {
       i = j + 1;
     }
   }
+  return packV6Groups(g, n, gap, out, at);
+}
+
+/**
+ * The n hex groups read from an IPv6 address, with the `::` at group index gap (-1: none), expanded to
+ * eight and packed into out[at..at+4); false when the count cannot be a whole address.
+ */
+export function packV6Groups(g: Uint16Array, n: number, gap: number, out: Uint32Array, at: number): boolean {
   if (gap < 0) {
     if (n !== 8) return false;
   } else {

@@ -1,5 +1,5 @@
 import type { Family, Route, Warning } from '../../model/types.js';
-import { ColumnBuilder, ROUTE_TYPE_CODE, SLOT_SKIPPED, type RouteColumns } from '../../model/route-columns.js';
+import { ColumnBuilder, packV6Groups, ROUTE_TYPE_CODE, SLOT_SKIPPED, type RouteColumns } from '../../model/route-columns.js';
 import { IpCache, Notes } from './common.js';
 import { DETAIL_WINDOW, jsonRoute, showsDetail } from './parse-route.js';
 import { BACKSLASH, COLON, COMMA, DOT, JsonBytes, LBRACE, LBRACKET, QUOTE, RBRACE, RBRACKET, SLASH, hexVal, isWs, textOf } from '../json-bytes.js';
@@ -224,19 +224,7 @@ function v6Bytes(b: Uint8Array, s: number, e: number, out: Uint32Array, at: numb
       i++;
     }
   }
-  if (gap < 0) {
-    if (n !== 8) return false;
-  } else {
-    if (n > 7) return false;
-    const move = n - gap;
-    for (let k = 0; k < move; k++) G[7 - k] = G[n - 1 - k]!;
-    for (let k = gap; k < 8 - move; k++) G[k] = 0;
-  }
-  out[at] = ((G[0]! << 16) | G[1]!) >>> 0;
-  out[at + 1] = ((G[2]! << 16) | G[3]!) >>> 0;
-  out[at + 2] = ((G[4]! << 16) | G[5]!) >>> 0;
-  out[at + 3] = ((G[6]! << 16) | G[7]!) >>> 0;
-  return true;
+  return packV6Groups(G, n, gap, out, at);
 }
 
 /** Growable Uint32 pair list: byte range of every element. */
