@@ -58,7 +58,7 @@ wg_daemon() {
   unshare -m --propagation private bash -c "mount -t tmpfs np-lab-wg /var/run/wireguard && exec ip netns exec $ns wireguard-go -f $ifn" >/dev/null 2>&1 &
   echo $! >"$WGDIR/$ns.pid"
   local i
-  for i in $(seq 50); do ip -n "$ns" link show "$ifn" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  for i in $(seq 150); do ip -n "$ns" link show "$ifn" >/dev/null 2>&1 && return 0; sleep 0.1; done
   echo "wireguard-go did not create $ifn in $ns" >&2
   return 1
 }
