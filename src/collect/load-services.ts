@@ -46,8 +46,9 @@ export async function loadServices(source: ProbeSource, addrs: Address[], opts: 
   const only = opts.only === undefined ? undefined : Array.isArray(opts.only) ? opts.only : [opts.only];
   const asked = (e: Parameters<typeof serviceMatches>[0]) => only!.some((q) => serviceMatches(e, q));
   const keep: FrontendKeep | undefined = only === undefined ? undefined : (f, name) => asked(name === undefined ? { frontend: f } : { frontend: f, name });
-  // one IPv4 address asked: iptables rules that cannot name it are not read
-  const oneAddress = only?.length === 1 && only[0]!.kind === 'address' ? only[0]!.address : undefined;
+  // one IPv4 address or one name asked: iptables rules that cannot name it are not read
+  const q0 = only?.length === 1 ? only[0]! : undefined;
+  const narrow = q0 === undefined ? {} : q0.kind === 'address' ? { address: q0.address } : { name: `${q0.namespace}/${q0.name}` };
   type Use<T> = (input: T) => { entries: ServiceEntry[]; warnings: Warning[] };
   const one = (id: string, use: Use<string>): Promise<void> => oneOf(id, async () => source.read(id), (g) => use(g.text));
   // an output scanned as bytes, never decoded whole
@@ -90,7 +91,7 @@ export async function loadServices(source: ProbeSource, addrs: Address[], opts: 
       // for one question, only the chains its frontends reach are decoded and parsed (the rest is
       // indexed by name on the bytes)
       const lines = iptablesByteLines(b);
-      const need = keep ? iptablesLinesNeeded(lines, fam, keep, oneAddress) : undefined;
+      const need = keep ? iptablesLinesNeeded(lines, fam, keep, narrow) : undefined;
       const rs = parsed(parseIptablesLines(lines, id, need?.skip, need?.cache));
       // a ruleset read for one question holds only the chains it reaches: not for other uses
       if (!keep) out.parsed.iptables.push({ probe: id, family: fam, rules: rs.value });

@@ -67,9 +67,12 @@ describe('iptables-save: the lines a question needs give the Services the whole 
     const all = kubeProxyServicesFromIptables(rs.value, 'p', 4).value;
     checked += all.length;
     const lines = iptablesByteLines(Buffer.from(text, 'utf8'));
-    for (const q of queriesFor(all).slice(0, 40)) {
+    // every name a comment carries, also those of rules that lost their frontend to an earlier rule
+    const named = [...new Set([...text.matchAll(/--comment "?([a-z0-9][-a-z0-9.]*)\/([a-z0-9][-a-z0-9.]*)/g)].map((m) => `${m[1]}/${m[2]}`))];
+    const byName: ServiceQuery[] = named.slice(0, 20).map((n) => ({ kind: 'name', namespace: n.split('/')[0]!, name: n.split('/')[1]! }));
+    for (const q of [...queriesFor(all).slice(0, 40), ...byName]) {
       const keep = (f: ServiceEntry['frontend'], name: string | undefined) => serviceMatches(name === undefined ? { frontend: f } : { frontend: f, name }, q);
-      const need = iptablesLinesNeeded(lines, 4, keep, q.kind === 'address' ? q.address : undefined);
+      const need = iptablesLinesNeeded(lines, 4, keep, q.kind === 'address' ? { address: q.address } : { name: `${q.namespace}/${q.name}` });
       const part = kubeProxyServicesFromIptables(parseIptablesLines(lines, 'p', need.skip, need.cache).value, 'p', 4, keep).value;
       expect(part, JSON.stringify(q)).toEqual(all.filter((e) => serviceMatches(e, q)));
     }
@@ -102,6 +105,8 @@ describe('iptables-save: the lines a question needs give the Services the whole 
       base.replace(/-d (\d+\.\d+\.\d+)\.(\d+)\/32/g, '-d $1."$2"/32'),
       base.replace(/-d 172\.30\.0\.41\/32/g, '-d 10.200/32').replace(/-d 172\.30\.0\.42\/32/g, '-d 10.201.0/32'),
       base.replace(/-d 172\.30\.0\.43\/32/g, '-d 172.30.0.4\\3/32'),
+      // a second Service's rule for a frontend an earlier rule made: asked by its name, it has none
+      base.replace(/^(-A KUBE-SERVICES -d (\S+) .*--comment "?)([a-z0-9-]+)\/([a-z0-9-]+)(.*)$/m, (m, a: string, _d: string, ns: string, n: string, rest: string) => `${m}\n${a}other-${ns}/late-${n}${rest}`),
     ];
     for (const v of variants) check(v);
   });

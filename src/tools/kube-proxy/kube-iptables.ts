@@ -464,7 +464,8 @@ const FRONTEND_CHAINS: Record<string, string[]> = {
  * For a question about some frontends (`keep`): which lines of an iptables-save dump can be left
  * out without changing its answer. One pass over the bytes files the plain `-A CHAIN` and
  * `:CHAIN` lines by a hash of their chain name (no string per line); the frontend chains are read
- * (for an IPv4 address, only their rules that can name it: see mayName), then every chain reachable
+ * (for an IPv4 address, only their rules that can name it: see mayName; for a Service name, only
+ * those whose text holds it: see mayComment), then every chain reachable
  * from a rule whose frontend `keep` accepts, transitively (more than the extractor follows, never
  * less), with the declaration of every chain a kept rule names. Everything else (headers, tables,
  * COMMIT, -X/-F/-N, rules with quotes before the chain, over-long lines) is always kept. The parser
@@ -474,8 +475,9 @@ export function iptablesLinesNeeded(
   lines: ByteLines,
   family: Family,
   keep: FrontendKeep,
-  address?: string,
+  narrow: { address?: string; name?: string } = {},
 ): { skip: (idx: number) => boolean; cache: Map<number, RuleLine> } {
+  const address = narrow.address;
   const RULE = 1;
   const DECL = 2;
   const n = lines.length;
@@ -626,6 +628,11 @@ export function iptablesLinesNeeded(
     if (keep({ address: addr, port: f.port, proto: f.proto }, commentServiceName(r.comment))) need(t, r.target);
   };
   const may = address !== undefined && family === 4 && address !== any ? mayName(address) : undefined;
+  // by name (IPv4: mayName exists for its second step): the rules naming it, then every rule that may
+  // hold one of their frontends, as an address question would read them
+  const byName = narrow.name !== undefined && family === 4 ? mayComment(narrow.name) : undefined;
+  const later: { t: number; idx: number }[] = [];
+  const fronts = new Set<string>();
   for (const [tn, chains] of Object.entries(FRONTEND_CHAINS)) {
     const t = tableIds.get(tn);
     if (t === undefined) continue;
@@ -634,10 +641,24 @@ export function iptablesLinesNeeded(
       needed.set(`${t} ${c}`, { t, name: c });
       for (const idx of linesOf(RULE, t, c)) {
         if (may && !may(text, starts[idx]!, starts[idx + 1]! - 1)) continue;
+        if (byName && !byName(text, starts[idx]!, starts[idx + 1]! - 1)) {
+          later.push({ t, idx });
+          continue;
+        }
+        keptRule[idx] = 1;
+        const r = read(idx);
+        if (r.front?.addr !== undefined && r.front.addr !== any) fronts.add(r.front.addr);
+        root(t, r);
+      }
+    }
+  }
+  if (later.length > 0 && fronts.size > 0) {
+    const mays = [...fronts].map(mayName);
+    for (const { t, idx } of later)
+      if (mays.some((m) => m(text, starts[idx]!, starts[idx + 1]! - 1))) {
         keptRule[idx] = 1;
         root(t, read(idx));
       }
-    }
   }
   // rules the index could not file: always kept, so their targets are named; frontend ones are roots
   for (const idx of complex) {
@@ -690,20 +711,22 @@ function declares(line: string): boolean {
  * (A line without -d can give no address either, but such a line in KUBE-SERVICES is the NodePort
  * hook the extractor looks for, so it is read.)
  */
+const DST_OPTS = ['-d', '--destination', '--dst'].map((o) => Buffer.from(o, 'latin1'));
+const HOOK = Buffer.from('KUBE-NODEPORTS', 'latin1');
+const blank = (c: number | undefined) => c === 32 || c === 9;
+
+/** A destination option word, blanks (or the line's ends) on both sides. */
+function hasDstOption(line: Buffer): boolean {
+  for (const o of DST_OPTS)
+    for (let at = line.indexOf(o); at >= 0; at = line.indexOf(o, at + 1))
+      if ((at === 0 || blank(line[at - 1])) && (at + o.length === line.length || blank(line[at + o.length]))) return true;
+  return false;
+}
+
 export function mayName(address: string): (b: Uint8Array, s: number, e: number) => boolean {
   let p = address;
   while (p.endsWith('.0') && p.split('.').length > 1) p = p.slice(0, -2);
   const pat = Buffer.from(p, 'latin1');
-  const opts = ['-d', '--destination', '--dst'].map((o) => Buffer.from(o, 'latin1'));
-  const hook = Buffer.from('KUBE-NODEPORTS', 'latin1');
-  const blank = (c: number | undefined) => c === 32 || c === 9;
-  // an option word, blanks (or the line's ends) on both sides
-  const hasOption = (line: Buffer): boolean => {
-    for (const o of opts)
-      for (let at = line.indexOf(o); at >= 0; at = line.indexOf(o, at + 1))
-        if ((at === 0 || blank(line[at - 1])) && (at + o.length === line.length || blank(line[at + o.length]))) return true;
-    return false;
-  };
   let scratch = Buffer.allocUnsafe(4096);
   return (b, s, e) => {
     // the line without its quotes: a token is made of these characters (no backslash). A -d that
@@ -717,7 +740,7 @@ export function mayName(address: string): (b: Uint8Array, s: number, e: number) 
       if (c !== 34 && c !== 39) scratch[m++] = c;
     }
     const line = scratch.subarray(0, m);
-    if (line.indexOf(hook) >= 0 || !hasOption(line)) return true;
+    if (line.indexOf(HOOK) >= 0 || !hasDstOption(line)) return true;
     return line.indexOf(pat) >= 0;
   };
 }
@@ -744,3 +767,27 @@ function sameText(text: Uint8Array, a: number, b: number, n: number): boolean {
   return true;
 }
 
+/**
+ * For a question by name (`namespace/name`): kube-proxy names a frontend only in its rule's comment,
+ * whose first word is `namespace/name[:port]` (commentServiceName). Namespace and Service names are
+ * DNS labels, so that word needs no quoting or escape: a rule with a destination whose text, quotes
+ * removed, lacks `namespace/name` and has no backslash cannot carry it. Rules without a destination
+ * and KUBE-SERVICES' jump to KUBE-NODEPORTS are read as mayName reads them. A rule this leaves out
+ * may still be the first for a frontend the name has (the first rule makes the entry):
+ * iptablesLinesNeeded reads those by address afterwards.
+ */
+export function mayComment(name: string): (b: Uint8Array, s: number, e: number) => boolean {
+  const pat = Buffer.from(name, 'latin1');
+  let scratch = Buffer.allocUnsafe(4096);
+  return (b, s, e) => {
+    if (e - s > scratch.length) scratch = Buffer.allocUnsafe(e - s);
+    let m = 0;
+    for (let i = s; i < e; i++) {
+      const c = b[i]!;
+      if (c === 92) return true;
+      if (c !== 34 && c !== 39) scratch[m++] = c;
+    }
+    const line = scratch.subarray(0, m);
+    return line.indexOf(pat) >= 0 || line.indexOf(HOOK) >= 0 || !hasDstOption(line);
+  };
+}
