@@ -107,6 +107,7 @@ describe('iptables-save: the lines a question needs give the Services the whole 
       base.replace(/-d 172\.30\.0\.43\/32/g, '-d 172.30.0.4\\3/32'),
       // a second Service's rule for a frontend an earlier rule made: asked by its name, it has none
       base.replace(/^(-A KUBE-SERVICES -d (\S+) .*--comment "?)([a-z0-9-]+)\/([a-z0-9-]+)(.*)$/m, (m, a: string, _d: string, ns: string, n: string, rest: string) => `${m}\n${a}other-${ns}/late-${n}${rest}`),
+      base.replace(/^(-A KUBE-SERVICES -d (\S+) .*--comment "?)([a-z0-9-]+)\/([a-z0-9-]+)(.* -j KUBE-SVC-\S+)$/m, (m, a: string, _d: string, ns: string, n: string, rest: string) => `${m}\n${a}other-${ns}/late-${n}${rest}`),
     ];
     for (const v of variants) check(v);
   });

@@ -369,6 +369,7 @@ class Extractor {
 
   private filterRules(out: ServiceEntry[], byKey: Map<string, ServiceEntry>, key: (a: string, p: L4Proto, n: number) => string, any: string): void {
     const filter = findTable(this.rs, 'filter');
+    const seen = new Set<string>();
     for (const chainName of ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-PROXY-FIREWALL']) {
       const c = filter?.chains.find((x) => x.name === chainName);
       for (const rule of c?.rules ?? []) {
@@ -397,8 +398,12 @@ class Extractor {
           }
           continue;
         }
-        // a frontend some nat rule gives but the caller did not ask for would have absorbed this rule
-        if (this.keep && (this.natFrontends.has(key(addr, f.proto, f.port)) || !this.keep({ address: addr, port: f.port, proto: f.proto }, commentServiceName(rule.comment)))) continue;
+        // a frontend some nat rule gives, or an earlier rule here made, that the caller did not ask for
+        // would have absorbed this rule (asked by name, the first rule's name is the entry's)
+        const k = key(addr, f.proto, f.port);
+        const absorbed = seen.has(k);
+        seen.add(k);
+        if (this.keep && (absorbed || this.natFrontends.has(k) || !this.keep({ address: addr, port: f.port, proto: f.proto }, commentServiceName(rule.comment)))) continue;
         const type: ServiceType = nodePort ? 'NodePort' : chainName === 'KUBE-SERVICES' ? 'ClusterIP' : 'ExternalIP';
         const e: ServiceEntry = {
           source: 'kube-proxy-iptables',
