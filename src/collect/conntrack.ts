@@ -2,7 +2,7 @@ import type { ConntrackEntry, CtTupleView } from '../model/conntrack.js';
 import type { Family, Warning } from '../model/types.js';
 import type { Flow } from '../model/trace.js';
 import { NetpathError, SourceError } from '../errors.js';
-import { scanConntrack, type ConntrackQuery } from '../tools/conntrack/index.js';
+import { scanConntrack, type ConntrackQuery, type ScanResult } from '../tools/conntrack/index.js';
 import { streamProbe, type ProbeSource } from './source.js';
 
 /** What the node's conntrack table says about one trace's tuples. */
@@ -45,10 +45,27 @@ export function flowQuery(flow: Flow, family: Family, alsoDst: { address: string
   return { address: flow.src, proto: PROTO[flow.proto](family), family, where: (v) => side(v.orig) || side(v.reply) };
 }
 
-/** Stream-filters the conntrack probe of the flow's family; never loads the whole table. */
-export async function lookupConntrack(source: ProbeSource, flow: Flow, family: Family, alsoDst: { address: string; port: number }[] = [], maxEntries = MAX_FLOW_ENTRIES): Promise<FlowConntrack> {
+/**
+ * Stream-filters the conntrack probe of the flow's family; never loads the whole table. `started`:
+ * the same scan (flowQuery of the same flow, backends and limit) already running in a worker
+ * (offload.ts); when it yields nothing the table is read here.
+ */
+export async function lookupConntrack(
+  source: ProbeSource,
+  flow: Flow,
+  family: Family,
+  alsoDst: { address: string; port: number }[] = [],
+  maxEntries = MAX_FLOW_ENTRIES,
+  started?: Promise<{ result: ScanResult; origin: string } | undefined>,
+): Promise<FlowConntrack> {
   const probe = `conntrack${family}`;
   const base: FlowConntrack = { probe, status: 'missing', entries: [], cut: false, captureTruncated: false, lines: 0, warnings: [] };
+  const pre = started && (await started);
+  if (pre) {
+    base.origin = pre.origin;
+    base.captureTruncated = await truncatedInManifest(source, probe);
+    return scanned(base, pre.result, maxEntries);
+  }
   let st;
   try {
     st = await streamProbe(source, probe);
@@ -59,15 +76,19 @@ export async function lookupConntrack(source: ProbeSource, flow: Flow, family: F
   base.origin = st.origin;
   base.captureTruncated = await truncatedInManifest(source, probe);
   try {
-    const r = await scanConntrack(st.chunks, flowQuery(flow, family, alsoDst), { probe, maxEntries });
-    const out: FlowConntrack = { ...base, status: 'ok', entries: r.entries, cut: r.cut, lines: r.lines, warnings: r.warnings };
-    if (r.cut) out.warnings.push({ code: 'conntrack-cut', message: `more than ${maxEntries} conntrack entries match this flow; only the first ${maxEntries} were read`, source: probe });
-    if (out.captureTruncated)
-      out.warnings.push({ code: 'conntrack-capture-truncated', message: `${probe}: the capture was cut at its size limit; entries past it are not in the snapshot, so a missing entry proves nothing`, source: probe });
-    return out;
+    return scanned(base, await scanConntrack(st.chunks, flowQuery(flow, family, alsoDst), { probe, maxEntries }), maxEntries);
   } catch (e) {
     return failed(base, e);
   }
+}
+
+function scanned(base: FlowConntrack, r: ScanResult, maxEntries: number): FlowConntrack {
+  const probe = base.probe;
+  const out: FlowConntrack = { ...base, status: 'ok', entries: r.entries, cut: r.cut, lines: r.lines, warnings: r.warnings };
+  if (r.cut) out.warnings.push({ code: 'conntrack-cut', message: `more than ${maxEntries} conntrack entries match this flow; only the first ${maxEntries} were read`, source: probe });
+  if (out.captureTruncated)
+    out.warnings.push({ code: 'conntrack-capture-truncated', message: `${probe}: the capture was cut at its size limit; entries past it are not in the snapshot, so a missing entry proves nothing`, source: probe });
+  return out;
 }
 
 function failed(base: FlowConntrack, e: unknown): FlowConntrack {

@@ -9,7 +9,7 @@ import { parseUname } from '../tools/uname/index.js';
 import { parseCiliumConfig, parseCiliumEndpoints, parseCiliumStatus } from '../tools/cilium/index.js';
 import { CILIUM_CGROUP_ROOT } from './probes.js';
 import { readProbeBytes, type ProbeSource } from './source.js';
-import { scanIpRouteJson } from '../tools/ip/route-scan.js';
+import { scanIpRouteJson, type ScannedRoutes } from '../tools/ip/route-scan.js';
 import { columnsFromRoutes, type RouteColumns } from '../model/route-columns.js';
 
 /** Probes a trace cannot do without: their absence makes the answer `unknown`. */
@@ -32,6 +32,11 @@ export interface LoadOptions {
   /** route tables of these families only (default both): a trace needs its flow's family */
   families?: (4 | 6)[];
   /**
+   * A scan of a route probe already under way elsewhere (a worker thread, see offload.ts):
+   * undefined, or a promise of undefined, and the table is read here.
+   */
+  routeScan?: RouteScanStart;
+  /**
    * 'addrs': of each pod namespace only its addresses (enough to tell which namespace holds an
    * address); loadNetnsDetails then reads links and routes of the namespaces a question names.
    */
@@ -47,7 +52,7 @@ const SCAN_MIN_BYTES = 64 * 1024;
  */
 export async function loadNodeState(source: ProbeSource, opts: LoadOptions = {}): Promise<NodeState> {
   const state = emptyNodeState();
-  const columns: RouteColumns[] = [];
+  const tables: (RouteTable | undefined)[] = [];
 
   const one = makeOne(source, state);
   const families = opts.families ?? [4, 6];
@@ -70,8 +75,13 @@ export async function loadNodeState(source: ProbeSource, opts: LoadOptions = {})
     one('ip-link', (t) => parseIpLink(t, 'ip-link'), (v) => state.links.push(...v)),
     one('ip-addr', (t) => parseIpAddr(t, 'ip-addr'), (v) => state.addrs.push(...v)),
     ...(opts.routes === 'columns'
-      ? families.map((f) => routeColumns(source, state, `ip-route${f}`, f, one, columns, opts.scanMinBytes ?? SCAN_MIN_BYTES))
-      : families.map((f) => one(`ip-route${f}`, (t) => parseIpRoute(t, `ip-route${f}`, f), (v) => pushAll(state.routes, v)))),
+      ? families.map(async (f, k) => (tables[k] = await routeColumns(source, `ip-route${f}`, f, opts.scanMinBytes ?? SCAN_MIN_BYTES, opts.routeScan)))
+      : families.map(async (f, k) => {
+          // into a state of its own, applied with the columns path's order (applyTables)
+          const own = emptyNodeState();
+          await makeOne(source, own)(`ip-route${f}`, (t) => parseIpRoute(t, `ip-route${f}`, f), (v) => (own.routes = v));
+          tables[k] = { state: own };
+        })),
     one('ip-rule4', (t) => parseIpRule(t, 'ip-rule4', 4), (v) => state.rules.push(...v)),
     one('ip-rule6', (t) => parseIpRule(t, 'ip-rule6', 6), (v) => state.rules.push(...v)),
     one('ip-neigh', (t) => parseIpNeigh(t, 'ip-neigh'), (v) => pushAll(state.neigh, v)),
@@ -88,7 +98,11 @@ export async function loadNodeState(source: ProbeSource, opts: LoadOptions = {})
     loadNetns(source, one, state, opts.netns ?? 'all', [...failedProbes].filter(([, f]) => !f.absent).map(([id]) => id)),
   ]);
 
-  if (opts.routes === 'columns') state.routeColumns = columns.sort((a, b) => a.family - b.family);
+  if (opts.routes === 'columns') state.routeColumns = applyTables(state, tables, []);
+  else {
+    applyTables(state, tables, []);
+    for (const t of tables) if (t) pushAll(state.routes, t.state.routes);
+  }
 
   for (const id of REQUIRED_PROBES) {
     const r = state.sources.find((s) => s.probe === id);
@@ -167,12 +181,44 @@ function makeOne(source: ProbeSource, state: NodeState): One {
   };
 }
 
+/** A scan of `ip-route4`/`ip-route6` started elsewhere, or undefined. */
+export type RouteScanStart = (id: string, family: 4 | 6) => Promise<{ scanned: ScannedRoutes; origin: string } | undefined> | undefined;
+
+/** One route table as read: its columns (if any), and its source report and warnings, applied in a fixed order. */
+interface RouteTable {
+  columns?: RouteColumns;
+  state: NodeState;
+}
+
+/**
+ * Route tables land in the state after every other probe, in family order, so sources and warnings
+ * come out in the same order whether a table was scanned here or in a worker thread, as columns or
+ * as objects.
+ */
+function applyTables(state: NodeState, tables: (RouteTable | undefined)[], have: RouteColumns[]): RouteColumns[] {
+  const out = [...have];
+  for (const t of tables) {
+    if (!t) continue;
+    if (t.columns) out.push(t.columns);
+    state.sources.push(...t.state.sources);
+    state.warnings.push(...t.state.warnings);
+  }
+  return out.sort((a, b) => a.family - b.family);
+}
+
 /**
  * A route table into columns: large JSON output is scanned from its bytes (scanIpRouteJson gives
  * the same routes and warnings parseIpRoute would); small, text or unusual output is parsed as text,
  * exactly as in the objects path, and held as columns.
  */
-async function routeColumns(source: ProbeSource, state: NodeState, id: string, family: 4 | 6, one: One, out: RouteColumns[], minBytes: number): Promise<void> {
+async function routeColumns(source: ProbeSource, id: string, family: 4 | 6, minBytes: number, started?: RouteScanStart): Promise<RouteTable> {
+  const own = emptyNodeState();
+  const pre = await started?.(id, family);
+  if (pre) {
+    own.warnings.push(...pre.scanned.warnings);
+    own.sources.push({ probe: id, status: pre.scanned.warnings.length > 0 ? 'partial' : 'ok', origin: pre.origin });
+    return { columns: pre.scanned.columns, state: own };
+  }
   let got;
   try {
     got = await readProbeBytes(source, id);
@@ -182,13 +228,14 @@ async function routeColumns(source: ProbeSource, state: NodeState, id: string, f
   if (got !== undefined && got.bytes.length >= minBytes) {
     const scanned = scanIpRouteJson(got.bytes, id, family);
     if (scanned) {
-      out.push(scanned.columns);
-      state.warnings.push(...scanned.warnings);
-      state.sources.push({ probe: id, status: scanned.warnings.length > 0 ? 'partial' : 'ok', origin: got.origin });
-      return;
+      own.warnings.push(...scanned.warnings);
+      own.sources.push({ probe: id, status: scanned.warnings.length > 0 ? 'partial' : 'ok', origin: got.origin });
+      return { columns: scanned.columns, state: own };
     }
   }
-  await one(id, (t) => parseIpRoute(t, id, family), (v) => out.push(columnsFromRoutes(v, family)));
+  let columns: RouteColumns | undefined;
+  await makeOne(source, own)(id, (t) => parseIpRoute(t, id, family), (v) => (columns = columnsFromRoutes(v, family)));
+  return columns ? { columns, state: own } : { state: own };
 }
 
 async function loadTcFilters(source: ProbeSource, one: One, state: NodeState): Promise<void> {
@@ -247,14 +294,12 @@ export async function loadNetnsDetails(source: ProbeSource, state: NodeState, na
  * Route tables of more families into a state loaded with `routes: 'columns'` and fewer `families`
  * (a family already read is not read again).
  */
-export async function loadRouteFamilies(source: ProbeSource, state: NodeState, families: (4 | 6)[], scanMinBytes = SCAN_MIN_BYTES): Promise<void> {
+export async function loadRouteFamilies(source: ProbeSource, state: NodeState, families: (4 | 6)[], scanMinBytes = SCAN_MIN_BYTES, started?: RouteScanStart): Promise<void> {
   const have = new Set(state.routeColumns?.map((c) => c.family));
   const todo = families.filter((f) => !have.has(f) && !state.sources.some((s) => s.probe === `ip-route${f}`));
   if (todo.length === 0) return;
-  const one = makeOne(source, state);
-  const columns: RouteColumns[] = [];
-  await Promise.all(todo.map((f) => routeColumns(source, state, `ip-route${f}`, f, one, columns, scanMinBytes)));
-  state.routeColumns = [...(state.routeColumns ?? []), ...columns].sort((a, b) => a.family - b.family);
+  const tables = await Promise.all(todo.map((f) => routeColumns(source, `ip-route${f}`, f, scanMinBytes, started)));
+  state.routeColumns = applyTables(state, tables, state.routeColumns ?? []);
 }
 
 /** Namespaces holding any of the addresses (their links and routes decide a path). */

@@ -41,6 +41,11 @@ export interface ProbeSource {
   stream?(id: string): Promise<ProbeStream | undefined>;
   /** the same output undecoded: a million-route table is scanned as bytes (the text would cost a copy and the decode) */
   readBytes?(id: string): Promise<ProbeBytes | undefined>;
+  /**
+   * The regular file `read(id)` would read and its size, for sources that are files on disk (a worker
+   * thread reads it itself); undefined when there is none or it cannot be looked at.
+   */
+  file?(id: string): { path: string; ext: 'json' | 'txt'; size: number } | undefined;
 }
 
 /** A source's `readBytes`, or its `read` encoded. */
@@ -114,6 +119,20 @@ export function dirSource(root: string): ProbeSource {
     async readBytes(id) {
       const f = await find(id);
       return f && { bytes: checkText(f.buf, f.origin), ext: f.ext, origin: f.origin };
+    },
+    file(id) {
+      for (const ext of ['json', 'txt'] as const) {
+        const p = join(root, `${id}.${ext}`);
+        try {
+          const st = statSync(p, { throwIfNoEntry: false });
+          if (st === undefined) continue;
+          // not a regular file, or one read() would refuse: read() says why, in the thread that asks
+          return st.isFile() && st.size <= MAX_PROBE_FILE_BYTES ? { path: p, ext, size: st.size } : undefined;
+        } catch {
+          return undefined;
+        }
+      }
+      return undefined;
     },
     async list(dir) {
       try {

@@ -4,13 +4,15 @@ import type { Address, NodeState } from '../model/types.js';
 import type { ServiceQuery } from '../model/service.js';
 import { SourceError, UsageError, EXIT } from '../errors.js';
 import { createTraceContext, endpointHost, traceFlow } from '../analysis/trace.js';
-import { loadNetnsDetails, loadNodeState, loadRouteFamilies, netnsHolding, REQUIRED_PROBES } from '../collect/load-state.js';
+import { loadNetnsDetails, loadNodeState, loadRouteFamilies, netnsHolding, REQUIRED_PROBES, type RouteScanStart } from '../collect/load-state.js';
 import { loadServices, type LoadedServices } from '../collect/load-services.js';
 import { parseIpAddr } from '../tools/ip/index.js';
 import type { ProbeSource } from '../collect/source.js';
 import type { KubeTarget } from '../collect/kube.js';
 import { parseNameRef, pickEnds, resolveName, type ResolveContext, type ResolvedEnds } from './resolve.js';
-import { lookupConntrack } from '../collect/conntrack.js';
+import { lookupConntrack, MAX_FLOW_ENTRIES } from '../collect/conntrack.js';
+import { createOffload, type Offload, type OffloadOptions } from '../collect/offload.js';
+import type { ScanResult } from '../tools/conntrack/index.js';
 
 export interface TraceRequest {
   src: string;
@@ -109,7 +111,7 @@ export function unreadableSources(lists: SourceLike[][], warnings: { code: strin
   return [...new Set([...failed, ...versions])].sort();
 }
 
-export async function runTrace(source: ProbeSource, request: TraceRequest, opts: { nodeName?: (n: string) => string } = {}): Promise<TraceOutcome> {
+export async function runTrace(source: ProbeSource, request: TraceRequest, opts: { nodeName?: (n: string) => string; offload?: OffloadOptions | false } = {}): Promise<TraceOutcome> {
   // names are checked for shape before anything is read; addresses are parsed right away
   const named = parseNameRef(request.src) !== null || parseNameRef(request.dst) !== null;
   if (named) {
@@ -120,8 +122,13 @@ export async function runTrace(source: ProbeSource, request: TraceRequest, opts:
     return finish(source, state, services, parseFlow(req), ends, opts);
   }
   const flow = parseFlow(request);
-  const { state, services } = await loadForFlow(source, flow);
-  return finish(source, state, services, flow, undefined, opts);
+  const offload = opts.offload === false ? undefined : createOffload(source, opts.offload);
+  try {
+    const { state, services, conntrack } = await loadForFlow(source, flow, offload);
+    return await finish(source, state, services, flow, undefined, opts, conntrack);
+  } finally {
+    await offload?.close();
+  }
 }
 
 /**
@@ -135,7 +142,18 @@ export async function runTrace(source: ProbeSource, request: TraceRequest, opts:
  *   namespaces holding the source, the destination or a backend: the only ones classify() and the
  *   pod's own routing read.
  */
-export async function loadForFlow(source: ProbeSource, flow: Flow): Promise<{ state: NodeState; services: LoadedServices }> {
+export async function loadForFlow(
+  source: ProbeSource,
+  flow: Flow,
+  offload?: Offload,
+): Promise<{ state: NodeState; services: LoadedServices; conntrack?: Promise<{ result: ScanResult; origin: string } | undefined> }> {
+  // the destination's route table and, once the backends are known, the flow's conntrack entries are
+  // scanned in worker threads while this one reads the rest (offload.ts)
+  const family = familyOf(flow.dst) as 4 | 6;
+  const routeScans = new Map<string, NonNullable<ReturnType<Offload['routes']>>>();
+  const first = offload?.routes(`ip-route${family}`, family);
+  if (first) routeScans.set(`ip-route${family}`, first);
+  const routeScan: RouteScanStart = (id) => routeScans.get(id);
   const addrText = await source.read('ip-addr').catch(() => undefined);
   let addrs: Address[] = [];
   if (addrText) {
@@ -149,20 +167,34 @@ export async function loadForFlow(source: ProbeSource, flow: Flow): Promise<{ st
   // traceService falls back to kube-proxy's NodePort (0.0.0.0:PORT) for a packet to a node address
   if (flow.dport !== undefined && addrs.some((a) => a.local === flow.dst)) only.push({ kind: 'address', address: familyOf(flow.dst) === 6 ? '::' : '0.0.0.0', port: flow.dport });
   const services = await loadServices(source, addrs, { only });
+  const conntrack = offload?.conntrack(`conntrack${family}`, { kind: 'flow', flow, family, alsoDst: conntrackBackends(services, flow) }, MAX_FLOW_ENTRIES);
   const backends = services.entries.flatMap((e) => e.backends.map((b) => b.address));
-  const fams = new Set<4 | 6>([familyOf(flow.dst) as 4 | 6]);
+  const fams = new Set<4 | 6>([family]);
   for (const a of backends) fams.add(familyOf(a) === 6 ? 6 : 4);
-  const state = await loadNodeState(source, { routes: 'columns', families: [...fams], netns: 'addrs' });
+  const state = await loadNodeState(source, { routes: 'columns', families: [...fams], netns: 'addrs', routeScan });
   for (const w of state.wg) for (const p of w.peers) if (p.endpoint) {
     const f = familyOf(endpointHost(p.endpoint));
     if (f !== null) fams.add(f);
   }
-  await loadRouteFamilies(source, state, [...fams]);
+  await loadRouteFamilies(source, state, [...fams], undefined, routeScan);
   await loadNetnsDetails(source, state, netnsHolding(state, [flow.src, flow.dst, ...backends]));
-  return { state, services };
+  return conntrack ? { state, services, conntrack } : { state, services };
 }
 
-async function finish(source: ProbeSource, state: NodeState, services: LoadedServices, flow: Flow, ends: ResolvedEnds | undefined, opts: { nodeName?: (n: string) => string } = {}): Promise<TraceOutcome> {
+/** Backends of the Services at the flow's destination: the conntrack lookup also matches tuples to them. */
+function conntrackBackends(services: LoadedServices, flow: Flow): { address: string; port: number }[] {
+  return services.entries.filter((e) => e.frontend.address === flow.dst).flatMap((e) => e.backends.map((b) => ({ address: b.address, port: b.port })));
+}
+
+async function finish(
+  source: ProbeSource,
+  state: NodeState,
+  services: LoadedServices,
+  flow: Flow,
+  ends: ResolvedEnds | undefined,
+  opts: { nodeName?: (n: string) => string } = {},
+  conntrack?: Promise<{ result: ScanResult; origin: string } | undefined>,
+): Promise<TraceOutcome> {
   if (opts.nodeName && state.node.name) state.node.name = opts.nodeName(state.node.name);
   const family = familyOf(flow.dst) as 4 | 6;
   const missing = missingRequired(state, family);
@@ -172,8 +204,7 @@ async function finish(source: ProbeSource, state: NodeState, services: LoadedSer
   state.warnings.push(...services.warnings);
   const ctx = createTraceContext(state, services.entries);
   // only this flow's tuples are read from the conntrack table (to the frontend, or to its backends)
-  const backends = services.entries.filter((e) => e.frontend.address === flow.dst).flatMap((e) => e.backends.map((b) => ({ address: b.address, port: b.port })));
-  ctx.conntrack = await lookupConntrack(source, flow, family, backends);
+  ctx.conntrack = await lookupConntrack(source, flow, family, conntrackBackends(services, flow), MAX_FLOW_ENTRIES, conntrack);
   const trace = traceFlow(ctx, flow);
   annotateTrace(trace, ends);
   return { trace, exitCode: exitFor(trace), unreadable: unreadableSources([state.sources, services.sources], state.warnings) };

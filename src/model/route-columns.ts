@@ -116,6 +116,11 @@ export class ColumnBuilder {
 
   /** Trimmed columns (copies, so the growth slack is freed). */
   finish(route: (i: number) => Route): RouteColumns {
+    return { ...this.arrays(), route };
+  }
+
+  /** The trimmed columns as plain data (what a worker thread can hand over). */
+  arrays(): ColumnArrays {
     const n = this.count;
     return {
       family: this.family,
@@ -128,10 +133,15 @@ export class ColumnBuilder {
       tos: this.tos.slice(0, n),
       plain: this.plain.slice(0, n),
       hasSrc: this.hasSrc.slice(0, n),
-      route,
     };
   }
 }
+
+/** RouteColumns without its route(): typed arrays only. */
+export type ColumnArrays = Omit<RouteColumns, 'route'>;
+
+/** The typed arrays of columns, for a transfer list. */
+export const columnBuffers = (c: ColumnArrays): ArrayBuffer[] => [c.key, c.len, c.table, c.type, c.metric, c.tos, c.plain, c.hasSrc].map((a) => a.buffer as ArrayBuffer);
 
 /** Columns over Route objects already parsed (small tables, text input, tests). */
 export function columnsFromRoutes(routes: Route[], family: Family): RouteColumns & { invalid: Route[] } {

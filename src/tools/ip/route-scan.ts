@@ -1,5 +1,5 @@
 import type { Family, Route, Warning } from '../../model/types.js';
-import { ColumnBuilder, packV6Groups, ROUTE_TYPE_CODE, SLOT_SKIPPED, type RouteColumns } from '../../model/route-columns.js';
+import { ColumnBuilder, packV6Groups, ROUTE_TYPE_CODE, SLOT_SKIPPED, type ColumnArrays, type RouteColumns } from '../../model/route-columns.js';
 import { IpCache, Notes } from './common.js';
 import { DETAIL_WINDOW, jsonRoute, showsDetail } from './parse-route.js';
 import { BACKSLASH, COLON, COMMA, DOT, JsonBytes, LBRACE, LBRACKET, QUOTE, RBRACE, RBRACKET, SLASH, hexVal, isWs, textOf } from '../json-bytes.js';
@@ -247,6 +247,51 @@ class Ranges {
 }
 
 export function scanIpRouteJson(bytes: Uint8Array, probe: string, family: Family): ScannedRoutes | undefined {
+  const d = scanIpRouteData(bytes, probe, family);
+  return d && routesFromScan(bytes, d, probe);
+}
+
+/**
+ * What a scan finds, as plain data (typed arrays, the Routes of the elements the parser read, the
+ * warnings): made in a worker thread, handed over without copying, and turned into RouteColumns
+ * over the same bytes by routesFromScan.
+ */
+export interface RouteScanData {
+  columns: ColumnArrays;
+  /** byte range of each slot's element */
+  starts: Uint32Array;
+  ends: Uint32Array;
+  /** the elements the fast path left to JSON.parse and parseIpRoute's element function */
+  built: [number, Route][];
+  detailed: boolean;
+  warnings: Warning[];
+  slow: number;
+}
+
+/** RouteColumns over the bytes a scan read (the same bytes: slots point into them). */
+export function routesFromScan(bytes: Uint8Array, d: RouteScanData, probe: string): ScannedRoutes {
+  const { starts, ends, detailed: det } = d;
+  const family = d.columns.family;
+  const built = new Map(d.built);
+  const decode = (s: number, e: number) => textOf(bytes, s, e);
+  const columns: RouteColumns = {
+    ...d.columns,
+    route: (i) => {
+      let r = built.get(i);
+      if (r) return r;
+      if (i < 0 || i >= starts.length || columns.type[i] === SLOT_SKIPPED) throw new RangeError(`${probe}: no route in slot ${i}`);
+      const o: unknown = JSON.parse(decode(starts[i]!, ends[i]!));
+      r = jsonRoute(o, i, probe, family, det, new IpCache(), new Notes(probe));
+      if (!r) throw new Error(`${probe}: element ${i} passed the scan but not the parser`);
+      built.set(i, r);
+      return r;
+    },
+  };
+  return { columns, warnings: d.warnings, slow: d.slow };
+}
+
+/** The scan itself: undefined when the input is not plain `ip -j route` JSON (parseIpRoute reads it). */
+export function scanIpRouteData(bytes: Uint8Array, probe: string, family: Family): RouteScanData | undefined {
   // CR or ANSI codes: parseIpRoute cleans the text first; leave such input to it
   if (bytes.indexOf(0x0d) >= 0 || bytes.indexOf(0x1b) >= 0) return undefined;
   const sc = new Scanner(bytes, family);
@@ -322,18 +367,7 @@ export function scanIpRouteJson(bytes: Uint8Array, probe: string, family: Family
     starts[i] = ranges.a[i * 2]!;
     ends[i] = ranges.a[i * 2 + 1]!;
   }
-  const det = detailed;
-  const columns = cols.finish((i) => {
-    let r = built.get(i);
-    if (r) return r;
-    if (i < 0 || i >= starts.length || columns.type[i] === SLOT_SKIPPED) throw new RangeError(`${probe}: no route in slot ${i}`);
-    const o: unknown = JSON.parse(decode(starts[i]!, ends[i]!));
-    r = jsonRoute(o, i, probe, family, det, new IpCache(), new Notes(probe));
-    if (!r) throw new Error(`${probe}: element ${i} passed the scan but not the parser`);
-    built.set(i, r);
-    return r;
-  });
-  return { columns, warnings: notes.done(), slow: slow.length };
+  return { columns: cols.arrays(), starts, ends, built: [...built], detailed, warnings: notes.done(), slow: slow.length };
 }
 
 /** table column value meaning "no table key" until the element is classified */

@@ -1,0 +1,114 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Family } from '../model/types.js';
+import type { Flow } from '../model/trace.js';
+import { routesFromScan, type RouteScanData, type ScannedRoutes } from '../tools/ip/route-scan.js';
+import type { ConntrackQuery, ScanResult } from '../tools/conntrack/index.js';
+import type { ProbeSource } from './source.js';
+
+/**
+ * The two large reads of a trace (the route table, the conntrack table) are plain byte scans of one
+ * file each, and nothing else in the trace depends on them until its route lookups and its conntrack
+ * hop. On a snapshot directory they run in worker threads while this thread reads the rest of the
+ * node: on two cores a trace of a million-route node waits for the slower of them, not for their sum.
+ *
+ * Only the answer crosses over, never a guess: a worker that fails in any way (an unusual file, an
+ * error, no worker support) yields undefined, and the caller reads the probe itself, in this thread,
+ * with the same code, so results, warnings and error messages are what they would have been.
+ */
+
+/** A conntrack query a worker can rebuild: plain fields, or a trace's own tuples (flowQuery). */
+export type CtJobQuery = { kind: 'plain'; q: Omit<ConntrackQuery, 'where'> } | { kind: 'flow'; flow: Flow; family: Family; alsoDst: { address: string; port: number }[] };
+
+export type WorkerJob =
+  | { kind: 'routes'; path: string; probe: string; family: 4 | 6 }
+  | { kind: 'conntrack'; path: string; probe: string; query: CtJobQuery; maxEntries?: number };
+
+export type WorkerReply = { ok: false } | { ok: true; kind: 'routes'; data: RouteScanData; bytes: Uint8Array } | { ok: true; kind: 'conntrack'; result: ScanResult };
+
+export interface Offload {
+  /** a scan of this route probe, started now; undefined when it is not worth a thread */
+  routes(id: string, family: 4 | 6): Promise<{ scanned: ScannedRoutes; origin: string } | undefined> | undefined;
+  conntrack(id: string, query: CtJobQuery, maxEntries?: number): Promise<{ result: ScanResult; origin: string } | undefined> | undefined;
+  /** stops every worker still running (their answers are no longer wanted) */
+  close(): Promise<void>;
+}
+
+export interface OffloadOptions {
+  /** the worker script (default: scan-worker.js next to this module, when it is there) */
+  script?: string;
+  /** files smaller than this are read in this thread: a worker's start costs more than their scan */
+  minBytes?: number;
+  /** told of every worker's answer (tests: that a worker, not the fallback, gave the result) */
+  onReply?: (kind: WorkerJob['kind'], ok: boolean) => void;
+}
+
+/** 8 MiB: a thread starts in ~30 ms, which is about the scan of this much route JSON. */
+export const OFFLOAD_MIN_BYTES = 8 * 1024 * 1024;
+
+function defaultScript(): string | undefined {
+  try {
+    // a bundle (the single executable) or TypeScript sources have no compiled worker next to them
+    const p = fileURLToPath(new URL('./scan-worker.js', import.meta.url));
+    return existsSync(p) ? p : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Workers for a source that is files on disk; undefined for any other source. */
+export function createOffload(source: ProbeSource, opts: OffloadOptions = {}): Offload | undefined {
+  if (!source.file) return undefined;
+  const script = opts.script ?? defaultScript();
+  if (script === undefined) return undefined;
+  const min = opts.minBytes ?? OFFLOAD_MIN_BYTES;
+  const running = new Set<Worker>();
+  const start = (job: WorkerJob): Promise<WorkerReply | undefined> =>
+    new Promise<WorkerReply | undefined>((resolve) => {
+      let w: Worker;
+      try {
+        w = new Worker(script, { workerData: job });
+      } catch {
+        resolve(undefined);
+        return;
+      }
+      running.add(w);
+      const done = (r: WorkerReply | undefined) => {
+        running.delete(w);
+        resolve(r);
+      };
+      w.once('message', (m: WorkerReply) => done(m.ok ? m : undefined));
+      w.once('error', () => done(undefined));
+      w.once('exit', () => done(undefined));
+    }).then((r) => {
+      opts.onReply?.(job.kind, r !== undefined);
+      return r;
+    });
+  const fileFor = (id: string) => {
+    const f = source.file!(id);
+    return f !== undefined && f.size >= min ? f : undefined;
+  };
+  return {
+    routes(id, family) {
+      const f = fileFor(id);
+      if (!f || f.ext !== 'json') return undefined;
+      return start({ kind: 'routes', path: f.path, probe: id, family }).then((r) => {
+        if (!r || !r.ok || r.kind !== 'routes') return undefined;
+        const bytes = Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength);
+        return { scanned: routesFromScan(bytes, r.data, id), origin: f.path };
+      });
+    },
+    conntrack(id, query, maxEntries) {
+      const f = fileFor(id);
+      if (!f) return undefined;
+      return start({ kind: 'conntrack', path: f.path, probe: id, query, ...(maxEntries !== undefined ? { maxEntries } : {}) }).then((r) =>
+        r && r.ok && r.kind === 'conntrack' ? { result: r.result, origin: f.path } : undefined,
+      );
+    },
+    async close() {
+      await Promise.all([...running].map((w) => w.terminate()));
+      running.clear();
+    },
+  };
+}
