@@ -7,9 +7,11 @@ import { loadServices } from '../collect/load-services.js';
 import { openSnapshot, streamProbe, type ProbeSource } from '../collect/source.js';
 import { parseIpset, type IpSet } from '../tools/ipset/index.js';
 import { scanConntrack } from '../tools/conntrack/index.js';
+import { createOffload, type Offload, type OffloadOptions } from '../collect/offload.js';
 import { unreadableSources } from './trace.js';
 
 const MAX_CT_ENTRIES = 50_000;
+const CT_PROBES = ['conntrack4', 'conntrack6'] as const;
 
 export type SideLabel = 'before' | 'after';
 
@@ -29,10 +31,35 @@ export async function openSide(spec: string, label: SideLabel, live: () => Promi
 const msg = (e: unknown) => (e instanceof SourceError ? e.detail : e instanceof NetpathError ? e.message : e instanceof Error ? e.message.split('\n')[0]! : String(e));
 
 /** Reads one side: node state, every Service layer, the rulesets and ipsets leftovers live in. */
-export async function loadDiffSide(source: ProbeSource, label: SideLabel): Promise<DiffSideInput & { serviceSources?: { probe: string; status: string; origin?: string; message?: string }[] }> {
+export async function loadDiffSide(
+  source: ProbeSource,
+  label: SideLabel,
+  offloadOpts?: OffloadOptions | false,
+): Promise<DiffSideInput & { serviceSources?: { probe: string; status: string; origin?: string; message?: string }[] }> {
+  // the route tables and the conntrack tables are byte scans this side's other reads do not wait
+  // for: on a snapshot directory they run in worker threads (offload.ts)
+  const offload = offloadOpts === false ? undefined : createOffload(source, offloadOpts);
+  try {
+    return await readSide(source, label, offload);
+  } finally {
+    await offload?.close();
+  }
+}
+
+async function readSide(source: ProbeSource, label: SideLabel, offload: Offload | undefined): Promise<DiffSideInput & { serviceSources?: { probe: string; status: string; origin?: string; message?: string }[] }> {
+  const scans = new Map<string, NonNullable<ReturnType<Offload['routes']>>>();
+  for (const f of [4, 6] as const) {
+    const p = offload?.routes(`ip-route${f}`, f);
+    if (p) scans.set(`ip-route${f}`, p);
+  }
+  const cts = new Map<string, NonNullable<ReturnType<Offload['conntrack']>>>();
+  for (const id of CT_PROBES) {
+    const p = offload?.conntrack(id, { kind: 'plain', q: { nat: 'dnat' } }, MAX_CT_ENTRIES);
+    if (p) cts.set(id, p);
+  }
   // routes as columns: a diff traces a few flows and asks for a few routes (the default route, the
   // local table), it never walks all of a large node's routes
-  const state = await loadNodeState(source, { routes: 'columns' });
+  const state = await loadNodeState(source, { routes: 'columns', routeScan: (id) => scans.get(id) });
   const services = await loadServices(source, state.addrs);
   // a node without kube-proxy has no KUBE-SERVICES: expected here, not worth a warning
   const warnings: Warning[] = services.warnings.filter((w) => w.code !== 'kube-proxy-no-services' && w.code !== 'kube-proxy-no-nat');
@@ -60,11 +87,15 @@ export async function loadDiffSide(source: ProbeSource, label: SideLabel): Promi
   }
   // only entries with destination NAT matter (connections kube-proxy translated): streamed, the rest dropped unparsed
   const conntrack: NonNullable<DiffSideInput['conntrack']> = [];
-  for (const id of ['conntrack4', 'conntrack6']) {
+  for (const id of CT_PROBES) {
     try {
-      const st = await streamProbe(source, id);
-      if (!st) continue;
-      const r = await scanConntrack(st.chunks, { nat: 'dnat' }, { probe: id, maxEntries: MAX_CT_ENTRIES });
+      const pre = await cts.get(id);
+      let r = pre?.result;
+      if (!r) {
+        const st = await streamProbe(source, id);
+        if (!st) continue;
+        r = await scanConntrack(st.chunks, { nat: 'dnat' }, { probe: id, maxEntries: MAX_CT_ENTRIES });
+      }
       conntrack.push({ probe: id, entries: r.entries, cut: r.cut });
       warnings.push(...r.warnings.slice(0, 5));
       if (r.cut) warnings.push({ code: 'conntrack-cut', message: `${id}: more than ${MAX_CT_ENTRIES} NATed entries; the rest were not read`, source: id });
@@ -88,9 +119,9 @@ export interface DiffOutcome {
 }
 
 /** `netpath diff BEFORE AFTER`: exit 1 when the migration regressed anything, 0 when it is clean. */
-export async function runDiff(before: ProbeSource, after: ProbeSource, opts: { maxFlows?: number } = {}): Promise<DiffOutcome> {
+export async function runDiff(before: ProbeSource, after: ProbeSource, opts: { maxFlows?: number; offload?: OffloadOptions | false } = {}): Promise<DiffOutcome> {
   if (opts.maxFlows !== undefined && (!Number.isInteger(opts.maxFlows) || opts.maxFlows < 0)) throw new UsageError('--max-flows must be a whole number');
-  const [b, a] = await Promise.all([loadDiffSide(before, 'before'), loadDiffSide(after, 'after')]);
+  const [b, a] = await Promise.all([loadDiffSide(before, 'before', opts.offload), loadDiffSide(after, 'after', opts.offload)]);
   const diff = diffNodes(b, a, opts.maxFlows !== undefined ? { maxFlows: opts.maxFlows } : {});
   const unreadable = [
     ...unreadableSources([b.state.sources, b.serviceSources ?? []], b.state.warnings).map((x) => `before: ${x}`),

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { dirSource, memorySource } from '../../src/collect/source.js';
 import { createOffload, type WorkerJob } from '../../src/collect/offload.js';
 import { runTrace, type TraceRequest } from '../../src/commands/trace.js';
+import { runDiff } from '../../src/commands/diff.js';
 import { loadNodeState } from '../../src/collect/load-state.js';
 import { canonIp } from '../../src/model/addr.js';
 
@@ -68,6 +69,22 @@ describe('trace with its scans in worker threads = trace in one thread', () => {
       if (existsSync(join(dir, 'conntrack4.txt'))) expect(answered.conntrack).toBeGreaterThan(0);
     }, 60_000);
   }
+});
+
+describe('diff with its scans in worker threads = diff in one thread', () => {
+  for (const m of ['migrate-iptables', 'migrate-nft', 'migrate-ipvs'])
+    for (const after of ['after', 'after-broken'])
+      it(`${m} before → ${after}`, async () => {
+        const answered: string[] = [];
+        const b = dirSource(`${ROOT}${m}/before`);
+        const a = dirSource(`${ROOT}${m}/${after}`);
+        const one = await runDiff(b, a, { offload: false });
+        const two = await runDiff(b, a, { offload: { script: SCRIPT, minBytes: 0, onReply: (k, ok) => ok && answered.push(k) } });
+        expect(two).toEqual(one);
+        // both sides' IPv4 route tables and conntrack tables (the fixtures have no IPv6 conntrack file)
+        expect(answered.filter((k) => k === 'conntrack').length).toBe(2);
+        expect(answered.filter((k) => k === 'routes').length).toBeGreaterThanOrEqual(2);
+      }, 60_000);
 });
 
 describe('a worker that cannot answer leaves the read to this thread', () => {
