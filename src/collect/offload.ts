@@ -44,8 +44,12 @@ export interface OffloadOptions {
   onReply?: (kind: WorkerJob['kind'], ok: boolean) => void;
 }
 
-/** 8 MiB: a thread starts in ~30 ms, which is about the scan of this much route JSON. */
-export const OFFLOAD_MIN_BYTES = 8 * 1024 * 1024;
+/**
+ * 32 MiB. A worker costs ~0.1 s of CPU before it reads a byte (a Node environment, and the parser
+ * modules with zod); measured on the bench snapshots (2 cores), a trace with workers was 0.1 s slower
+ * at a 14 MiB route table and 22 MiB conntrack table, even at 42/68 MiB, and 22% faster at 134/219 MiB.
+ */
+export const OFFLOAD_MIN_BYTES = 32 * 1024 * 1024;
 
 function defaultScript(): string | undefined {
   try {
