@@ -731,12 +731,20 @@ function hasDstOption(line: Buffer): boolean {
 export function mayName(address: string): (b: Uint8Array, s: number, e: number) => boolean {
   let p = address;
   while (p.endsWith('.0') && p.split('.').length > 1) p = p.slice(0, -2);
-  const pat = Buffer.from(p, 'latin1');
+  return mayHold(p);
+}
+
+/**
+ * Whether the rule line b[s, e) must be read: it has a backslash (escapes: read it whole), names
+ * KUBE-NODEPORTS, has no destination option, or holds `text` once its quotes are removed.
+ */
+function mayHold(text: string): (b: Uint8Array, s: number, e: number) => boolean {
+  const pat = Buffer.from(text, 'latin1');
   let scratch = Buffer.allocUnsafe(4096);
   return (b, s, e) => {
     // the line without its quotes: a token is made of these characters (no backslash). A -d that
     // is only inside a quoted comment counts as an option here; such a line has no destination, so
-    // leaving it unread when it lacks the address is sound too
+    // leaving it unread when it lacks the text is sound too
     if (e - s > scratch.length) scratch = Buffer.allocUnsafe(e - s);
     let m = 0;
     for (let i = s; i < e; i++) {
@@ -782,17 +790,5 @@ function sameText(text: Uint8Array, a: number, b: number, n: number): boolean {
  * iptablesLinesNeeded reads those by address afterwards.
  */
 export function mayComment(name: string): (b: Uint8Array, s: number, e: number) => boolean {
-  const pat = Buffer.from(name, 'latin1');
-  let scratch = Buffer.allocUnsafe(4096);
-  return (b, s, e) => {
-    if (e - s > scratch.length) scratch = Buffer.allocUnsafe(e - s);
-    let m = 0;
-    for (let i = s; i < e; i++) {
-      const c = b[i]!;
-      if (c === 92) return true;
-      if (c !== 34 && c !== 39) scratch[m++] = c;
-    }
-    const line = scratch.subarray(0, m);
-    return line.indexOf(pat) >= 0 || line.indexOf(HOOK) >= 0 || !hasDstOption(line);
-  };
+  return mayHold(name);
 }
