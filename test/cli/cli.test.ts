@@ -4,26 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
-import { main, type Io } from '../../src/cli.js';
 import type { Runner } from '../../src/exec/runner.js';
 import { traceJsonSchema } from '../../src/render/json.js';
+import { runCli } from '../helpers/cli.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const K1 = join(root, 'fixtures/snapshots/kind-v4/k1');
 const GW = join(root, 'fixtures/snapshots/v6-wg/gateway');
 
-async function run(argv: string[], extra: Partial<Io> = {}) {
-  let out = '';
-  let err = '';
-  const code = await main(argv, {
-    stdout: (s) => (out += s),
-    stderr: (s) => (err += s),
-    isTTY: false,
-    env: {},
-    ...extra,
-  });
-  return { code, out, err };
-}
+const run = runCli;
 
 function copySnapshot(from: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'np-snap-'));

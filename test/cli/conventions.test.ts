@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { main, type Io } from '../../src/cli.js';
 import { replayRunner } from '../helpers/replay.js';
 import { fakeKubectl, asKubectlJson } from '../helpers/kubectl.js';
+import { runCli } from '../helpers/cli.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const K1 = join(root, 'fixtures/snapshots/kind-v4/k1');
@@ -14,12 +14,7 @@ const V6 = join(root, 'fixtures/snapshots/v6-wg');
 const GW = join(V6, 'gateway');
 const ANSI = /\u001b\[/;
 
-async function run(argv: string[], extra: Partial<Io> = {}) {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { stdout: (s) => (out += s), stderr: (s) => (err += s), isTTY: false, env: {}, ...extra });
-  return { code, out, err };
-}
+const run = runCli;
 
 describe('colour', () => {
   const argv = ['trace', '10.244.1.12', '10.244.2.7', '-s', K1];

@@ -1,17 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
-import { main } from '../../src/cli.js';
 import { badMermaidLines, tokenizeDot } from '../helpers/diagram-syntax.js';
 import { findAll, parseXml, textOf } from '../helpers/xml.js';
+import { runCli } from '../helpers/cli.js';
 
 const fx = (p: string) => fileURLToPath(new URL(`../../fixtures/snapshots/${p}`, import.meta.url));
 
-async function run(argv: string[]) {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { stdout: (s) => (out += s), stderr: (s) => (err += s), isTTY: true, env: {} });
-  return { code, out, err };
-}
+const run = (argv: string[]) => runCli(argv, { isTTY: true });
 
 describe('netpath trace -o mermaid|dot|svg', () => {
   const flows: [string, string[], number][] = [

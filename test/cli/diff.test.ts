@@ -4,22 +4,17 @@ import { writeTarGz } from '../../src/collect/tar-write.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { main, type Io } from '../../src/cli.js';
 import type { Runner } from '../../src/exec/runner.js';
 import { NODE_PROBES, netnsProbes, tcFilterProbes } from '../../src/collect/probes.js';
 import { diffJsonSchema } from '../../src/render/json.js';
+import { runCli } from '../helpers/cli.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const K1 = join(root, 'fixtures/snapshots/kind-v4/k1');
 const K1SVC = join(root, 'fixtures/snapshots/kind-v4-svc/k1');
 const IPTABLES = join(root, 'fixtures/tools/kube-proxy/iptables-save/iptables-save.kubeproxy-iptables-mode+cilium-like.nft-backend.txt');
 
-async function run(argv: string[], extra: Partial<Io> = {}) {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { stdout: (s) => (out += s), stderr: (s) => (err += s), isTTY: false, env: {}, ...extra });
-  return { code, out, err };
-}
+const run = runCli;
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'np-diff-cli-'));

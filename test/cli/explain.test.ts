@@ -1,16 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
-import { main } from '../../src/cli.js';
 import { traceJsonSchema } from '../../src/render/json.js';
+import { runCli } from '../helpers/cli.js';
 
 const fx = (p: string) => fileURLToPath(new URL(`../../fixtures/snapshots/${p}`, import.meta.url));
 
-async function run(argv: string[]) {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { stdout: (s) => (out += s), stderr: (s) => (err += s), isTTY: false, env: {} });
-  return { code, out, err };
-}
+const run = runCli;
 
 describe('netpath trace --explain', () => {
   const argv = ['trace', '10.244.1.12', '10.244.2.7', '--port', '8080', '-s', fx('kind-v4/k1')];

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { main, type Io } from '../../src/cli.js';
 import type { Runner } from '../../src/exec/runner.js';
 import { asKubectlJson, asKubectlList, fakeKubectl } from '../helpers/kubectl.js';
+import { runCli } from '../helpers/cli.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const K1 = join(root, 'fixtures/snapshots/kind-v4/k1');
@@ -11,12 +11,7 @@ const SVC = join(root, 'fixtures/snapshots/kind-v4-svc/k1');
 const V6A = join(root, 'fixtures/snapshots/v6-wg/node-a');
 const POD = 'nginx-deployment-67d4bdd6f5-w6kd7';
 
-async function run(argv: string[], extra: Partial<Io> = {}) {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { stdout: (s) => (out += s), stderr: (s) => (err += s), isTTY: false, env: {}, ...extra });
-  return { code, out, err };
-}
+const run = runCli;
 
 const cluster = () =>
   fakeKubectl({

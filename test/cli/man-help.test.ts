@@ -8,17 +8,13 @@ import { cliSpec, main, type Io } from '../../src/cli.js';
 import { allCommands } from '../../src/render/cli-spec.js';
 import type { Runner } from '../../src/exec/runner.js';
 import { replayRunner } from '../helpers/replay.js';
+import { runCli } from '../helpers/cli.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'np-help-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-async function run(argv: string[], extra: Partial<Io> = {}) {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { stdout: (s) => (out += s), stderr: (s) => (err += s), isTTY: false, env: {}, ...extra });
-  return { code, out, err };
-}
+const run = runCli;
 
 /** Shell words of one example line: quotes honoured; a comment, pipe or redirection ends the netpath part. */
 function words(line: string): string[] {

@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import { main, type Io } from '../../src/cli.js';
 import { traceJsonSchema } from '../../src/render/json.js';
 import { svcJsonSchema } from '../../src/render/svc.js';
 import { formatsFor, registerFormat } from '../../src/render/output.js';
+import { runCli } from '../helpers/cli.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const K1 = join(root, 'fixtures/snapshots/kind-v4/k1');
@@ -13,12 +13,7 @@ const SVC = join(root, 'fixtures/snapshots/kind-v4-svc/k1');
 const V6 = join(root, 'fixtures/snapshots/v6-wg');
 const ANSI = /\u001b\[/;
 
-async function run(argv: string[], extra: Partial<Io> = {}) {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { stdout: (s) => (out += s), stderr: (s) => (err += s), isTTY: false, env: {}, ...extra });
-  return { code, out, err };
-}
+const run = runCli;
 
 // one command of each output kind, on the bundled snapshots
 const COMMANDS: Record<string, string[]> = {

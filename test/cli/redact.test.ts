@@ -3,8 +3,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { main } from '../../src/cli.js';
 import { Redactor } from '../../src/redact/redactor.js';
+import { runCli } from '../helpers/cli.js';
 
 // `snapshot --redact --from` on the bundled snapshots, then the same questions asked of the redacted copy and of
 // the original with `--redact` on the output: with one key file the answers must be the same text.
@@ -16,12 +16,7 @@ writeFileSync(KEY, 'netpath test key: 32 bytes or more of secret');
 const r = Redactor.fromKeyFile(KEY);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-async function run(argv: string[]) {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { stdout: (s) => (out += s), stderr: (s) => (err += s), isTTY: false, env: {}, liveRunner: () => { throw new Error('no live probing in this test'); } });
-  return { code, out, err };
-}
+const run = (argv: string[]) => runCli(argv, { liveRunner: () => { throw new Error('no live probing in this test'); } });
 
 const noEvidence = (s: string) => JSON.parse(s, (k, v) => (k === 'evidence' ? undefined : v));
 

@@ -3,20 +3,15 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { main } from '../../src/cli.js';
 import { svcJsonSchema } from '../../src/render/svc.js';
+import { runCli } from '../helpers/cli.js';
 
 // A snapshot composed for this test from real dumps: Cilium LB maps dumped by bpftool from the kernel
 // (fixtures/tools/bpf-map) and a real iptables-save of a kube-proxy iptables-mode ruleset.
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'np-svc-'));
 
-async function run(argv: string[]) {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { stdout: (s) => (out += s), stderr: (s) => (err += s), isTTY: false, env: {} });
-  return { code, out, err };
-}
+const run = runCli;
 
 describe('netpath svc lookup', () => {
   beforeAll(() => {
