@@ -221,12 +221,26 @@ export function allRoutes(c: RouteColumns): Route[] {
 
 /** Dotted quad into out[at]; false unless exactly four decimal octets without leading zeros. */
 export function parseV4At(s: string, out: Uint32Array, at = 0): boolean {
+  // at most 15 characters, all ASCII: the text goes through the byte parser
+  if (s.length > 15) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 127) return false;
+    V4_TEXT[i] = c;
+  }
+  return parseV4Bytes(V4_TEXT, 0, s.length, out, at);
+}
+
+const V4_TEXT = new Uint8Array(15);
+
+/** Dotted quad in b[s..e) into out[at], as node's isIPv4 accepts it (no leading zeros). */
+export function parseV4Bytes(b: Uint8Array, s: number, e: number, out: Uint32Array, at: number): boolean {
   let val = 0;
   let part = 0;
   let digits = 0;
   let dots = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
+  for (let i = s; i < e; i++) {
+    const c = b[i]!;
     if (c >= 48 && c <= 57) {
       if (digits > 0 && part === 0) return false; // leading zero: node's isIPv4 rejects it too
       part = part * 10 + (c - 48);

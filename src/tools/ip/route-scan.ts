@@ -1,5 +1,5 @@
 import type { Family, Route, Warning } from '../../model/types.js';
-import { ColumnBuilder, packV6Groups, ROUTE_TYPE_CODE, SLOT_SKIPPED, type ColumnArrays, type RouteColumns } from '../../model/route-columns.js';
+import { ColumnBuilder, packV6Groups, parseV4Bytes, ROUTE_TYPE_CODE, SLOT_SKIPPED, type ColumnArrays, type RouteColumns } from '../../model/route-columns.js';
 import { IpCache, Notes } from './common.js';
 import { DETAIL_WINDOW, jsonRoute, showsDetail } from './parse-route.js';
 import { BACKSLASH, COLON, COMMA, DOT, JsonBytes, LBRACE, LBRACKET, QUOTE, RBRACE, RBRACKET, SLASH, hexVal, isWs, textOf } from '../json-bytes.js';
@@ -120,7 +120,7 @@ class Scanner extends JsonBytes {
         slash = i;
         break;
       }
-    const ok = this.family === 4 ? v4Bytes(b, s0, slash, key, at) : v6Bytes(b, s0, slash, key, at);
+    const ok = this.family === 4 ? parseV4Bytes(b, s0, slash, key, at) : v6Bytes(b, s0, slash, key, at);
     if (!ok) return -1;
     const max = this.family === 4 ? 32 : 128;
     let len = max;
@@ -149,36 +149,12 @@ class Scanner extends JsonBytes {
   /** The current simple string is an address (either family) canonIp accepts. */
   gateway(): boolean {
     if (!this.simple) return false;
-    return this.memo(this.gwCache, (t) => (t.includes(':') ? v6Bytes(this.b, this.s0, this.s1, SCRATCH, 0) : v4Bytes(this.b, this.s0, this.s1, SCRATCH, 0)));
+    return this.memo(this.gwCache, (t) => (t.includes(':') ? v6Bytes(this.b, this.s0, this.s1, SCRATCH, 0) : parseV4Bytes(this.b, this.s0, this.s1, SCRATCH, 0)));
   }
 }
 
 const SCRATCH = new Uint32Array(4);
 
-/** Dotted quad in b[s..e), as node's isIPv4 accepts it (no leading zeros). */
-function v4Bytes(b: Uint8Array, s: number, e: number, out: Uint32Array, at: number): boolean {
-  let val = 0;
-  let part = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = s; i < e; i++) {
-    const c = b[i]!;
-    if (c >= 0x30 && c <= 0x39) {
-      if (digits > 0 && part === 0) return false;
-      part = part * 10 + (c - 0x30);
-      if (++digits > 3 || part > 255) return false;
-    } else if (c === DOT) {
-      if (digits === 0 || dots === 3) return false;
-      val = val * 256 + part;
-      dots++;
-      part = 0;
-      digits = 0;
-    } else return false;
-  }
-  if (dots !== 3 || digits === 0) return false;
-  out[at] = (val * 256 + part) >>> 0;
-  return true;
-}
 
 const G = new Uint16Array(8);
 
