@@ -233,15 +233,19 @@ export interface OpenedSnapshot {
   warnings: string[];
 }
 
-/** Opens a snapshot directory or `.tar.gz` (SourceError when it is neither, or is unreadable). */
-export async function openSnapshot(path: string): Promise<OpenedSnapshot> {
-  let st;
+/** stat of a snapshot path, or the SourceError that names why it cannot be one. */
+async function statSnapshot(path: string) {
   try {
-    st = await stat(path);
+    return await stat(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new SourceError(path, code === 'ENOENT' ? 'no such snapshot directory or file' : `cannot read (${code})`);
   }
+}
+
+/** Opens a snapshot directory or `.tar.gz` (SourceError when it is neither, or is unreadable). */
+export async function openSnapshot(path: string): Promise<OpenedSnapshot> {
+  const st = await statSnapshot(path);
   if (st.isDirectory()) return { source: dirSource(path), warnings: [] };
   if (!/\.(tar\.gz|tgz)$/.test(path)) throw new SourceError(path, 'not a directory or a .tar.gz snapshot');
   let gz: Buffer;
@@ -290,13 +294,7 @@ export function loggingSource(source: ProbeSource, log: (line: string) => void):
  * Symbolic links and special files are not followed; sizes are bounded as for reading.
  */
 export async function readSnapshotFiles(path: string): Promise<{ files: Map<string, Buffer>; warnings: string[] }> {
-  let st;
-  try {
-    st = await stat(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new SourceError(path, code === 'ENOENT' ? 'no such snapshot directory or file' : `cannot read (${code})`);
-  }
+  const st = await statSnapshot(path);
   if (!st.isDirectory()) {
     if (!/\.(tar\.gz|tgz)$/.test(path)) throw new SourceError(path, 'not a directory or a .tar.gz snapshot');
     let gz: Buffer;
