@@ -54,11 +54,12 @@ export async function loadNodeState(source: ProbeSource, opts: LoadOptions = {})
   const state = emptyNodeState();
   const tables: (RouteTable | undefined)[] = [];
 
-  const one = makeOne(source, state);
   const families = opts.families ?? [4, 6];
 
   const manifestText = await source.manifest().catch(() => undefined);
   const failedProbes = failuresIn(manifestText);
+  const failures = Promise.resolve(failedProbes);
+  const one = makeOne(source, state, failures);
   if (manifestText !== undefined) {
     try {
       const m = JSON.parse(manifestText) as ManifestLike;
@@ -75,11 +76,11 @@ export async function loadNodeState(source: ProbeSource, opts: LoadOptions = {})
     one('ip-link', (t) => parseIpLink(t, 'ip-link'), (v) => state.links.push(...v)),
     one('ip-addr', (t) => parseIpAddr(t, 'ip-addr'), (v) => state.addrs.push(...v)),
     ...(opts.routes === 'columns'
-      ? families.map(async (f, k) => (tables[k] = await routeColumns(source, `ip-route${f}`, f, opts.scanMinBytes ?? SCAN_MIN_BYTES, opts.routeScan)))
+      ? families.map(async (f, k) => (tables[k] = await routeColumns(source, `ip-route${f}`, f, opts.scanMinBytes ?? SCAN_MIN_BYTES, failures, opts.routeScan)))
       : families.map(async (f, k) => {
           // into a state of its own, applied with the columns path's order (applyTables)
           const own = emptyNodeState();
-          await makeOne(source, own)(`ip-route${f}`, (t) => parseIpRoute(t, `ip-route${f}`, f), (v) => (own.routes = v));
+          await makeOne(source, own, failures)(`ip-route${f}`, (t) => parseIpRoute(t, `ip-route${f}`, f), (v) => (own.routes = v));
           tables[k] = { state: own };
         })),
     one('ip-rule4', (t) => parseIpRule(t, 'ip-rule4', 4), (v) => state.rules.push(...v)),
@@ -143,10 +144,16 @@ export function failuresIn(manifestText: string | undefined): Map<string, { mess
 
 type One = <T>(id: string, parse: (text: string) => Parsed<T>, apply: (v: T) => void) => Promise<void>;
 
-/** Reads one probe into the state: parse, apply, record its source report and warnings. */
-function makeOne(source: ProbeSource, state: NodeState): One {
-  // a probe the capture ran and lost (no privilege, a timeout) is not a probe nobody ran: its reason is kept
-  const failures = source.manifest().then(failuresIn, () => failuresIn(undefined));
+type Failures = Promise<ReturnType<typeof failuresIn>>;
+
+/** The manifest's lost probes, read once per load. */
+const failuresOf = (source: ProbeSource): Failures => source.manifest().then(failuresIn, () => failuresIn(undefined));
+
+/**
+ * Reads one probe into the state: parse, apply, record its source report and warnings. A probe the
+ * capture ran and lost (no privilege, a timeout) is not a probe nobody ran: its reason (`failures`) is kept.
+ */
+function makeOne(source: ProbeSource, state: NodeState, failures: Failures = failuresOf(source)): One {
   return async <T>(id: string, parse: (text: string) => Parsed<T>, apply: (v: T) => void): Promise<void> => {
     let got;
     try {
@@ -211,7 +218,7 @@ function applyTables(state: NodeState, tables: (RouteTable | undefined)[], have:
  * the same routes and warnings parseIpRoute would); small, text or unusual output is parsed as text,
  * exactly as in the objects path, and held as columns.
  */
-async function routeColumns(source: ProbeSource, id: string, family: 4 | 6, minBytes: number, started?: RouteScanStart): Promise<RouteTable> {
+async function routeColumns(source: ProbeSource, id: string, family: 4 | 6, minBytes: number, failures: Failures, started?: RouteScanStart): Promise<RouteTable> {
   const own = emptyNodeState();
   const pre = await started?.(id, family);
   if (pre) {
@@ -234,7 +241,7 @@ async function routeColumns(source: ProbeSource, id: string, family: 4 | 6, minB
     }
   }
   let columns: RouteColumns | undefined;
-  await makeOne(source, own)(id, (t) => parseIpRoute(t, id, family), (v) => (columns = columnsFromRoutes(v, family)));
+  await makeOne(source, own, failures)(id, (t) => parseIpRoute(t, id, family), (v) => (columns = columnsFromRoutes(v, family)));
   return columns ? { columns, state: own } : { state: own };
 }
 
@@ -298,7 +305,8 @@ export async function loadRouteFamilies(source: ProbeSource, state: NodeState, f
   const have = new Set(state.routeColumns?.map((c) => c.family));
   const todo = families.filter((f) => !have.has(f) && !state.sources.some((s) => s.probe === `ip-route${f}`));
   if (todo.length === 0) return;
-  const tables = await Promise.all(todo.map((f) => routeColumns(source, `ip-route${f}`, f, scanMinBytes, started)));
+  const failures = failuresOf(source);
+  const tables = await Promise.all(todo.map((f) => routeColumns(source, `ip-route${f}`, f, scanMinBytes, failures, started)));
   state.routeColumns = applyTables(state, tables, state.routeColumns ?? []);
 }
 
