@@ -22,14 +22,20 @@ const snapName = (scale) => (String(scale) === '1' ? 'large' : `large-x${scale}`
 const inputMiB = (scale) => {
   const dir = join(out, snapName(scale));
   let bytes = 0;
-  for (const f of ['ip-route4.json', 'ip-route6.json', 'iptables-save.txt', 'conntrack4.txt'].map((x) => join(dir, x)).concat(existsSync(join(dir, 'bpf-map')) ? readdirSync(join(dir, 'bpf-map')).map((x) => join(dir, 'bpf-map', x)) : []))
+  for (const f of ['ip-route4.json', 'ip-route6.json', 'iptables-save.txt', 'conntrack4.txt']
+    .map((x) => join(dir, x))
+    .concat(
+      existsSync(join(dir, 'bpf-map')) ? readdirSync(join(dir, 'bpf-map')).map((x) => join(dir, 'bpf-map', x)) : [],
+    ))
     if (existsSync(f)) bytes += statSync(f).size;
   return bytes / 2 ** 20;
 };
 const labels = [...new Set(runs.flatMap((r) => r.rows.map((x) => x.label)))].filter((l) => !/^(jq|grep)/.test(l));
 const s = (ms) => (ms === undefined ? '–' : (ms / 1000).toFixed(2));
 const m = (kb) => (kb === undefined ? '–' : (kb / 1024).toFixed(0));
-console.log(`| command | ${runs.map((r) => `scale ${r.scale} (${r.meta.counts.v4Routes + r.meta.counts.v6Routes} routes, ${inputMiB(r.scale).toFixed(0)} MiB): wall s / CPU s / RSS MiB`).join(' | ')} |`);
+console.log(
+  `| command | ${runs.map((r) => `scale ${r.scale} (${r.meta.counts.v4Routes + r.meta.counts.v6Routes} routes, ${inputMiB(r.scale).toFixed(0)} MiB): wall s / CPU s / RSS MiB`).join(' | ')} |`,
+);
 console.log(`|---|${runs.map(() => '---').join('|')}|`);
 for (const l of labels) {
   const cells = runs.map((r) => {

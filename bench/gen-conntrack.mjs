@@ -54,7 +54,9 @@ export async function writeConntrack(path, g, { lines, seed }) {
     const be = g.backendIp(svc, j);
     const bp = g.backendPort(svc);
     tracedBackends.push(`${be}:${bp}`);
-    emit(`ipv4     2 tcp      6 ${431000 + int(999)} ESTABLISHED src=${TRACED_POD} dst=${g.clusterIp(svc)} sport=${50000 + s} dport=80 packets=${4 + int(40)} bytes=${222 + int(9000)} src=${be} dst=${TRACED_POD} sport=${bp} dport=${50000 + s} packets=${3 + int(40)} bytes=${182 + int(90000)} [ASSURED] mark=0 delta-time=${int(3600)} use=1`);
+    emit(
+      `ipv4     2 tcp      6 ${431000 + int(999)} ESTABLISHED src=${TRACED_POD} dst=${g.clusterIp(svc)} sport=${50000 + s} dport=80 packets=${4 + int(40)} bytes=${222 + int(9000)} src=${be} dst=${TRACED_POD} sport=${bp} dport=${50000 + s} packets=${3 + int(40)} bytes=${182 + int(90000)} [ASSURED] mark=0 delta-time=${int(3600)} use=1`,
+    );
   }
   for (let n = TRACED_SPORTS; n < lines; n++) {
     const pod = g.podIp(int(g.pods));
@@ -64,39 +66,67 @@ export async function writeConntrack(path, g, { lines, seed }) {
       const i = int(g.services);
       const be = g.backendIp(i, int(g.backendsPerService));
       const bp = g.backendPort(i);
-      emit(`ipv4     2 tcp      6 ${431000 + int(999)} ESTABLISHED src=${pod} dst=${g.clusterIp(i)} sport=${sp} dport=80 packets=${4 + int(40)} bytes=${222 + int(9000)} src=${be} dst=${pod} sport=${bp} dport=${sp} packets=${3 + int(40)} bytes=${182 + int(90000)} [ASSURED] mark=0 delta-time=${int(3600)} use=1`);
+      emit(
+        `ipv4     2 tcp      6 ${431000 + int(999)} ESTABLISHED src=${pod} dst=${g.clusterIp(i)} sport=${sp} dport=80 packets=${4 + int(40)} bytes=${222 + int(9000)} src=${be} dst=${pod} sport=${bp} dport=${sp} packets=${3 + int(40)} bytes=${182 + int(90000)} [ASSURED] mark=0 delta-time=${int(3600)} use=1`,
+      );
     } else if (k < 0.75) {
       const be = dnsBackends[int(2)];
-      emit(`ipv4     2 udp      17 ${int(30)} src=${pod} dst=${DNS_VIP} sport=${sp} dport=53 packets=1 bytes=${60 + int(40)} src=${be} dst=${pod} sport=53 dport=${sp} packets=1 bytes=${90 + int(200)} mark=0 delta-time=${int(30)} use=1`);
+      emit(
+        `ipv4     2 udp      17 ${int(30)} src=${pod} dst=${DNS_VIP} sport=${sp} dport=53 packets=1 bytes=${60 + int(40)} src=${be} dst=${pod} sport=53 dport=${sp} packets=1 bytes=${90 + int(200)} mark=0 delta-time=${int(30)} use=1`,
+      );
     } else if (k < 0.9) {
       const ext = `198.51.100.${1 + int(254)}`;
-      emit(`ipv4     2 tcp      6 ${431000 + int(999)} ESTABLISHED src=${pod} dst=${ext} sport=${sp} dport=443 packets=${4 + int(400)} bytes=${222 + int(90000)} src=${ext} dst=${NODE} sport=443 dport=${sport()} packets=${3 + int(400)} bytes=${182 + int(900000)} [ASSURED] mark=0 delta-time=${int(3600)} use=1`);
+      emit(
+        `ipv4     2 tcp      6 ${431000 + int(999)} ESTABLISHED src=${pod} dst=${ext} sport=${sp} dport=443 packets=${4 + int(400)} bytes=${222 + int(90000)} src=${ext} dst=${NODE} sport=443 dport=${sport()} packets=${3 + int(400)} bytes=${182 + int(900000)} [ASSURED] mark=0 delta-time=${int(3600)} use=1`,
+      );
     } else if (k < 0.95) {
       const i = int(g.services);
       const be = g.backendIp(i, int(g.backendsPerService));
       const bp = g.backendPort(i);
-      emit(`ipv4     2 tcp      6 ${int(120)} TIME_WAIT src=${pod} dst=${g.clusterIp(i)} sport=${sp} dport=80 packets=${6 + int(40)} bytes=${330 + int(9000)} src=${be} dst=${pod} sport=${bp} dport=${sp} packets=${5 + int(40)} bytes=${290 + int(90000)} [ASSURED] mark=0 delta-time=${int(120)} use=1`);
+      emit(
+        `ipv4     2 tcp      6 ${int(120)} TIME_WAIT src=${pod} dst=${g.clusterIp(i)} sport=${sp} dport=80 packets=${6 + int(40)} bytes=${330 + int(9000)} src=${be} dst=${pod} sport=${bp} dport=${sp} packets=${5 + int(40)} bytes=${290 + int(90000)} [ASSURED] mark=0 delta-time=${int(120)} use=1`,
+      );
     } else if (k < 0.97) {
       const ext = `198.51.100.${1 + int(254)}`;
-      emit(`ipv4     2 tcp      6 ${int(120)} SYN_SENT src=${pod} dst=${ext} sport=${sp} dport=443 packets=1 bytes=60 [UNREPLIED] src=${ext} dst=${NODE} sport=443 dport=${sport()} packets=0 bytes=0 mark=0 delta-time=${int(120)} use=1`);
+      emit(
+        `ipv4     2 tcp      6 ${int(120)} SYN_SENT src=${pod} dst=${ext} sport=${sp} dport=443 packets=1 bytes=60 [UNREPLIED] src=${ext} dst=${NODE} sport=443 dport=${sport()} packets=0 bytes=0 mark=0 delta-time=${int(120)} use=1`,
+      );
     } else {
       const ext = `198.51.100.${1 + int(254)}`;
       const id = int(65536);
-      emit(`ipv4     2 icmp     1 ${int(30)} src=${pod} dst=${ext} type=8 code=0 id=${id} packets=1 bytes=84 src=${ext} dst=${NODE} type=0 code=0 id=${id} packets=1 bytes=84 mark=0 delta-time=${int(30)} use=1`);
+      emit(
+        `ipv4     2 icmp     1 ${int(30)} src=${pod} dst=${ext} type=8 code=0 id=${id} packets=1 bytes=84 src=${ext} dst=${NODE} type=0 code=0 id=${id} packets=1 bytes=84 mark=0 delta-time=${int(30)} use=1`,
+      );
     }
   }
   if (buf.length) ws.write(buf.join('\n') + '\n');
   await new Promise((res, rej) => ws.end((e) => (e ? rej(e) : res())));
-  return { lines, tracedPod: TRACED_POD, tracedSports: TRACED_SPORTS, tracedSvc: `${g.clusterIp(svc)}`, firstBackend: tracedBackends[0] };
+  return {
+    lines,
+    tracedPod: TRACED_POD,
+    tracedSports: TRACED_SPORTS,
+    tracedSvc: `${g.clusterIp(svc)}`,
+    firstBackend: tracedBackends[0],
+  };
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const [snap, metaPath] = process.argv.slice(2);
   const gen = await import('./gen.mjs');
   const meta = JSON.parse(readFileSync(metaPath, 'utf8'));
-  const g = { ...gen.SHAPES, pods: meta.pods, services: meta.counts.services, backendsPerService: meta.counts.backendsPerService };
+  const g = {
+    ...gen.SHAPES,
+    pods: meta.pods,
+    services: meta.counts.services,
+    backendsPerService: meta.counts.backendsPerService,
+  };
   const t0 = Date.now();
-  meta.conntrack = await writeConntrack(join(snap, 'conntrack4.txt'), g, { lines: Math.round(1_000_000 * (meta.scale ?? 1)), seed: meta.seed });
+  meta.conntrack = await writeConntrack(join(snap, 'conntrack4.txt'), g, {
+    lines: Math.round(1_000_000 * (meta.scale ?? 1)),
+    seed: meta.seed,
+  });
   writeFileSync(metaPath, JSON.stringify(meta) + '\n');
-  console.log(`wrote ${join(snap, 'conntrack4.txt')}: ${meta.conntrack.lines} entries in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(
+    `wrote ${join(snap, 'conntrack4.txt')}: ${meta.conntrack.lines} entries in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+  );
 }

@@ -103,8 +103,17 @@ const V4_TABLES = [
 function v4RouteObject(p, table, gws, i) {
   const dst = `${v4(p.addr)}/${p.plen}`;
   // every 50th route is a throw or unreachable/blackhole-free connected route, as the fixtures show
-  if (table !== 'main' && i % 97 === 0) return { type: 'throw', dst, table, protocol: 'boot', scope: 'global', flags: [] };
-  const r = { type: 'unicast', dst, gateway: gws[i % gws.length], dev: 'eth0', table, protocol: i % 3 === 0 ? 'bgp' : 'boot', scope: 'global' };
+  if (table !== 'main' && i % 97 === 0)
+    return { type: 'throw', dst, table, protocol: 'boot', scope: 'global', flags: [] };
+  const r = {
+    type: 'unicast',
+    dst,
+    gateway: gws[i % gws.length],
+    dev: 'eth0',
+    table,
+    protocol: i % 3 === 0 ? 'bgp' : 'boot',
+    scope: 'global',
+  };
   if (i % 7 === 0) r.metric = 20;
   r.flags = [];
   return r;
@@ -117,7 +126,17 @@ async function writeRoutes4(path, baseRoutes, meta) {
   const mainBase = base.filter((r) => r.table === 'main');
   const localBase = base.filter((r) => r.table !== 'main');
   for (const r of mainBase) w.push(r);
-  w.push({ type: 'unicast', dst: '10.244.11.0/24', gateway: '10.244.1.1', dev: 'cilium_host', table: 'main', protocol: 'boot', scope: 'global', prefsrc: '10.244.1.1', flags: [] });
+  w.push({
+    type: 'unicast',
+    dst: '10.244.11.0/24',
+    gateway: '10.244.1.1',
+    dev: 'cilium_host',
+    table: 'main',
+    protocol: 'boot',
+    scope: 'global',
+    prefsrc: '10.244.1.1',
+    flags: [],
+  });
   const seen = new Set();
   let n = 0;
   const probes = [];
@@ -167,8 +186,20 @@ async function writeRoutes6(path, baseRoutes, meta) {
       if (seen.has(key)) continue;
       seen.add(key);
       const dst = plen === 48 ? `2001:db8:${w3.toString(16)}::/48` : `${v6Hex([0x2001, 0xdb8, w3, w4])}::/64`;
-      w.push({ type: 'unicast', dst, gateway: 'fe80::1', dev: 'eth0', table, protocol: 'boot', scope: 'global', metric: 1024, flags: [], pref: 'medium' });
-      if (table === 'main' && i % 1000 === 1) probes.push(plen === 48 ? `2001:db8:${w3.toString(16)}::1` : `${v6Hex([0x2001, 0xdb8, w3, w4])}::1`);
+      w.push({
+        type: 'unicast',
+        dst,
+        gateway: 'fe80::1',
+        dev: 'eth0',
+        table,
+        protocol: 'boot',
+        scope: 'global',
+        metric: 1024,
+        flags: [],
+        pref: 'medium',
+      });
+      if (table === 'main' && i % 1000 === 1)
+        probes.push(plen === 48 ? `2001:db8:${w3.toString(16)}::1` : `${v6Hex([0x2001, 0xdb8, w3, w4])}::1`);
       i++;
       n++;
     }
@@ -210,7 +241,8 @@ function mac(i, salt) {
 function writePods(out, meta) {
   const tdir = join(TEMPLATE, 'netns/cni-5f0c1d2e-k1a');
   const tpl = {};
-  for (const f of ['ip-link.json', 'ip-addr.json', 'ip-route4.json', 'ip-route6.json']) tpl[f] = readFileSync(join(tdir, f), 'utf8');
+  for (const f of ['ip-link.json', 'ip-addr.json', 'ip-route4.json', 'ip-route6.json'])
+    tpl[f] = readFileSync(join(tdir, f), 'utf8');
   const hostLinks = JSON.parse(readFileSync(join(out, 'ip-link.json'), 'utf8'));
   const hostLxc = hostLinks.find((l) => l.ifname === 'lxc0a1b2c3d4e5f');
   const podLink = JSON.parse(tpl['ip-link.json']).find((l) => l.ifname === 'eth0');
@@ -230,10 +262,7 @@ function writePods(out, meta) {
     const dir = join(out, 'netns', ns);
     mkdirSync(dir, { recursive: true });
     const sub = (s) =>
-      s
-        .replaceAll('10.244.1.12', ip)
-        .replaceAll(podLink.address, podMac)
-        .replaceAll(hostLxc.address, lxcMac);
+      s.replaceAll('10.244.1.12', ip).replaceAll(podLink.address, podMac).replaceAll(hostLxc.address, lxcMac);
     for (const [f, text] of Object.entries(tpl)) writeFileSync(join(dir, f), sub(text));
     const hl = JSON.parse(JSON.stringify(hostLxc).replaceAll(hostLxc.address, lxcMac).replaceAll(hostLxc.ifname, lxc));
     hl.ifindex = ifindex++;
@@ -241,7 +270,13 @@ function writePods(out, meta) {
     hostLinks.push(hl);
     netnsList.push({ name: ns, id: nsid++ });
     if (epTpl) {
-      const e = JSON.parse(JSON.stringify(epTpl).replaceAll('10.244.1.12', ip).replaceAll(hostLxc.ifname, lxc).replaceAll(hostLxc.address, lxcMac).replaceAll(podLink.address, podMac));
+      const e = JSON.parse(
+        JSON.stringify(epTpl)
+          .replaceAll('10.244.1.12', ip)
+          .replaceAll(hostLxc.ifname, lxc)
+          .replaceAll(hostLxc.address, lxcMac)
+          .replaceAll(podLink.address, podMac),
+      );
       e.id = 5000 + i;
       const s = e.status;
       if (s?.networking) s.networking['interface-index'] = hl.ifindex;
@@ -304,15 +339,35 @@ async function writeLbMaps(out, meta) {
     svc.push({ key: key(0), value: [0, 0, 0, 0, k & 255, k >> 8, revnat >> 8, revnat & 255, 0, 0, 0, 0].map(hex2) });
     for (let j = 0; j < k; j++) {
       const id = i * k + j + 1; // u32 host order
-      svc.push({ key: key(j + 1), value: [id & 255, (id >> 8) & 255, (id >> 16) & 255, id >>> 24, 0, 0, revnat >> 8, revnat & 255, 0, 0, 0, 0].map(hex2) });
+      svc.push({
+        key: key(j + 1),
+        value: [
+          id & 255,
+          (id >> 8) & 255,
+          (id >> 16) & 255,
+          id >>> 24,
+          0,
+          0,
+          revnat >> 8,
+          revnat & 255,
+          0,
+          0,
+          0,
+          0,
+        ].map(hex2),
+      });
       const port = backendPort(i);
-      be.push({ key: [id & 255, (id >> 8) & 255, (id >> 16) & 255, id >>> 24].map(hex2), value: [...ipBytes(backendIp(i, j)), port >> 8, port & 255, 6, 0, 0, 0, 0, 0].map(hex2) });
+      be.push({
+        key: [id & 255, (id >> 8) & 255, (id >> 16) & 255, id >>> 24].map(hex2),
+        value: [...ipBytes(backendIp(i, j)), port >> 8, port & 255, 6, 0, 0, 0, 0, 0].map(hex2),
+      });
     }
     rn.push({ key: [revnat >> 8, revnat & 255].map(hex2), value: [...vip, 0, 80].map(hex2) });
   }
   await Promise.all([svc.close(), be.close(), rn.close()]);
   // empty IPv6 maps, as bpftool prints them
-  for (const m of ['cilium_lb6_services_v2', 'cilium_lb6_backends_v3', 'cilium_lb6_reverse_nat']) writeFileSync(join(dir, `${m}.json`), '[]\n');
+  for (const m of ['cilium_lb6_services_v2', 'cilium_lb6_backends_v3', 'cilium_lb6_reverse_nat'])
+    writeFileSync(join(dir, `${m}.json`), '[]\n');
 }
 
 async function writeIptables(path) {
@@ -331,7 +386,12 @@ async function writeIptables(path) {
   for (const c of ['PREROUTING ACCEPT', 'INPUT ACCEPT', 'OUTPUT ACCEPT', 'POSTROUTING ACCEPT']) emit(`:${c} [0:0]`);
   const n = COUNTS.services;
   const k = COUNTS.backendsPerService;
-  const chains = [':KUBE-MARK-MASQ - [0:0]', ':KUBE-NODEPORTS - [0:0]', ':KUBE-POSTROUTING - [0:0]', ':KUBE-SERVICES - [0:0]'];
+  const chains = [
+    ':KUBE-MARK-MASQ - [0:0]',
+    ':KUBE-NODEPORTS - [0:0]',
+    ':KUBE-POSTROUTING - [0:0]',
+    ':KUBE-SERVICES - [0:0]',
+  ];
   const rules = [];
   const svcRules = [];
   for (let i = 0; i < n; i++) {
@@ -339,8 +399,12 @@ async function writeIptables(path) {
     const spn = `${s.ns}/${s.name}:${s.port}`;
     const svcChain = `KUBE-SVC-${chainHash(spn + 'tcp')}`;
     chains.push(`:${svcChain} - [0:0]`);
-    svcRules.push(`-A KUBE-SERVICES -d ${clusterIp(i)}/32 -p tcp -m comment --comment "${spn} cluster IP" -m tcp --dport 80 -j ${svcChain}`);
-    rules.push(`-A ${svcChain} ! -s 10.244.0.0/16 -d ${clusterIp(i)}/32 -p tcp -m comment --comment "${spn} cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ`);
+    svcRules.push(
+      `-A KUBE-SERVICES -d ${clusterIp(i)}/32 -p tcp -m comment --comment "${spn} cluster IP" -m tcp --dport 80 -j ${svcChain}`,
+    );
+    rules.push(
+      `-A ${svcChain} ! -s 10.244.0.0/16 -d ${clusterIp(i)}/32 -p tcp -m comment --comment "${spn} cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ`,
+    );
     for (let j = 0; j < k; j++) {
       const ep = `${backendIp(i, j)}:${backendPort(i)}`;
       const sep = `KUBE-SEP-${chainHash(spn + 'tcp' + ep)}`;
@@ -361,7 +425,9 @@ async function writeIptables(path) {
   emit('-A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0');
   emit('-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE');
   for (const r of svcRules) emit(r);
-  emit('-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS');
+  emit(
+    '-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS',
+  );
   for (const r of rules) emit(r);
   emit('COMMIT');
   emit(`# Completed on ${stamp}`);
@@ -384,9 +450,26 @@ export async function generate(out = OUT) {
   writePods(out, meta);
   await writeLbMaps(out, meta);
   await writeIptables(join(out, 'iptables-save.txt'));
-  meta.conntrack = await writeConntrack(join(out, 'conntrack4.txt'), { ...SHAPES, pods: meta.pods, services: COUNTS.services, backendsPerService: COUNTS.backendsPerService }, { lines: Math.round(1_000_000 * SCALE), seed: SEED });
-  meta.query = { svc: `${clusterIp(4242 % COUNTS.services)}:80/tcp`, svcName: `ns${(4242 % COUNTS.services) % 50}/svc${4242 % COUNTS.services}`, podSrc: '10.244.1.12', remotePod: '10.244.2.7', outside: meta.v4Probes[meta.v4Probes.length >> 1] };
-  writeFileSync(join(out, 'manifest.json'), JSON.stringify({ schemaVersion: 1, node: 'k1-bench', kernel: '6.18.44-fc-v669', generatedBy: 'bench/gen.mjs', seed: SEED }, null, 2) + '\n');
+  meta.conntrack = await writeConntrack(
+    join(out, 'conntrack4.txt'),
+    { ...SHAPES, pods: meta.pods, services: COUNTS.services, backendsPerService: COUNTS.backendsPerService },
+    { lines: Math.round(1_000_000 * SCALE), seed: SEED },
+  );
+  meta.query = {
+    svc: `${clusterIp(4242 % COUNTS.services)}:80/tcp`,
+    svcName: `ns${(4242 % COUNTS.services) % 50}/svc${4242 % COUNTS.services}`,
+    podSrc: '10.244.1.12',
+    remotePod: '10.244.2.7',
+    outside: meta.v4Probes[meta.v4Probes.length >> 1],
+  };
+  writeFileSync(
+    join(out, 'manifest.json'),
+    JSON.stringify(
+      { schemaVersion: 1, node: 'k1-bench', kernel: '6.18.44-fc-v669', generatedBy: 'bench/gen.mjs', seed: SEED },
+      null,
+      2,
+    ) + '\n',
+  );
   writeFileSync(join(dirname(out), `${basenameOf(out)}.meta.json`), JSON.stringify(meta) + '\n');
   return { meta, seconds: (Date.now() - t0) / 1000 };
 }
@@ -394,5 +477,7 @@ const basenameOf = (p) => p.split('/').filter(Boolean).pop();
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const { meta, seconds } = await generate();
-  console.log(`wrote ${OUT} in ${seconds.toFixed(1)} s: ${meta.v4Routes} IPv4 + ${meta.v6Routes} IPv6 routes, ${COUNTS.services} Services x ${COUNTS.backendsPerService}, ${meta.pods} pods`);
+  console.log(
+    `wrote ${OUT} in ${seconds.toFixed(1)} s: ${meta.v4Routes} IPv4 + ${meta.v6Routes} IPv6 routes, ${COUNTS.services} Services x ${COUNTS.backendsPerService}, ${meta.pods} pods`,
+  );
 }

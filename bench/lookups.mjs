@@ -21,12 +21,18 @@ const cpu = () => {
 
 const t0 = cpu();
 const columns = [];
-for (const [f, fam] of [['ip-route4.json', 4], ['ip-route6.json', 6]]) {
+for (const [f, fam] of [
+  ['ip-route4.json', 4],
+  ['ip-route6.json', 6],
+]) {
   const s = scanIpRouteJson(readFileSync(join(dir, f)), f.replace('.json', ''), fam);
   if (!s) throw new Error(`${f}: not scanned`);
   columns.push(s.columns);
 }
-const rules = [...parseIpRule(read('ip-rule4.json'), 'ip-rule4', 4).value, ...parseIpRule(read('ip-rule6.json'), 'ip-rule6', 6).value];
+const rules = [
+  ...parseIpRule(read('ip-rule4.json'), 'ip-rule4', 4).value,
+  ...parseIpRule(read('ip-rule6.json'), 'ip-rule6', 6).value,
+];
 const links = parseIpLink(read('ip-link.json'), 'ip-link').value;
 const addrs = parseIpAddr(read('ip-addr.json'), 'ip-addr').value;
 const t1 = cpu();
@@ -41,7 +47,10 @@ const time = (qs, n) => {
   for (let i = 0; i < n; i++) sink += fib.lookup(qs[i % qs.length], { steps: false }).table ?? 0;
   return { ms: performance.now() - a, sink };
 };
-const probes = [...meta.v4Probes.map((dst) => ({ family: 4, dst })), ...meta.v6Probes.map((dst) => ({ family: 6, dst }))];
+const probes = [
+  ...meta.v4Probes.map((dst) => ({ family: 4, dst })),
+  ...meta.v6Probes.map((dst) => ({ family: 6, dst })),
+];
 const hot = time(probes, N);
 // random public-looking IPv4 and 2001:db8::/32 IPv6 destinations, seeded
 let seed = 0x9e3779b9;
@@ -53,8 +62,16 @@ const rnd = () => {
 };
 const random = [];
 for (let i = 0; i < 100_000; i++) {
-  if (i % 6 === 5) random.push({ family: 6, dst: `2001:db8:${Math.floor(rnd() * 65536).toString(16)}:${Math.floor(rnd() * 65536).toString(16)}::1` });
-  else random.push({ family: 4, dst: `${11 + Math.floor(rnd() * 200)}.${Math.floor(rnd() * 256)}.${Math.floor(rnd() * 256)}.${1 + Math.floor(rnd() * 254)}` });
+  if (i % 6 === 5)
+    random.push({
+      family: 6,
+      dst: `2001:db8:${Math.floor(rnd() * 65536).toString(16)}:${Math.floor(rnd() * 65536).toString(16)}::1`,
+    });
+  else
+    random.push({
+      family: 4,
+      dst: `${11 + Math.floor(rnd() * 200)}.${Math.floor(rnd() * 256)}.${Math.floor(rnd() * 256)}.${1 + Math.floor(rnd() * 254)}`,
+    });
 }
 const cold = time(random, random.length);
 const sample = fib.lookup(probes[0]);

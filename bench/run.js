@@ -88,41 +88,98 @@ function bench(label, cmd, argv, runs = RUNS) {
     firstLine: rs[0].stdout.split('\n').find((l) => l.trim() !== '') ?? rs[0].stderr.split('\n')[0],
   };
   rows.push(row);
-  console.log(`  ${label}: ${(row.medianMs / 1000).toFixed(2)} s${row.medianCpuMs !== undefined ? ` (CPU ${(row.medianCpuMs / 1000).toFixed(2)} s)` : ''}, ${row.peakRssKb ? (row.peakRssKb / 1024).toFixed(0) + ' MiB' : 'rss n/a'} (exit ${row.exit})`);
+  console.log(
+    `  ${label}: ${(row.medianMs / 1000).toFixed(2)} s${row.medianCpuMs !== undefined ? ` (CPU ${(row.medianCpuMs / 1000).toFixed(2)} s)` : ''}, ${row.peakRssKb ? (row.peakRssKb / 1024).toFixed(0) + ' MiB' : 'rss n/a'} (exit ${row.exit})`,
+  );
   return row;
 }
 
 const cli = join(root, 'bin/netpath.js');
 const q = meta.query;
-console.log(`snapshot ${SNAP}: ${meta.v4Routes} IPv4 + ${meta.v6Routes} IPv6 routes, ${meta.counts.services} Services x ${meta.counts.backendsPerService}, ${meta.pods} pods; ${RUNS} runs each`);
+console.log(
+  `snapshot ${SNAP}: ${meta.v4Routes} IPv4 + ${meta.v6Routes} IPv6 routes, ${meta.counts.services} Services x ${meta.counts.backendsPerService}, ${meta.pods} pods; ${RUNS} runs each`,
+);
 
-const tracePod = bench(`trace pod→remote pod`, process.execPath, [cli, 'trace', q.podSrc, q.remotePod, '--snapshot', SNAP, '--no-color']);
-const traceOut = bench(`trace pod→outside`, process.execPath, [cli, 'trace', q.podSrc, q.outside, '--snapshot', SNAP, '--no-color']);
+const tracePod = bench(`trace pod→remote pod`, process.execPath, [
+  cli,
+  'trace',
+  q.podSrc,
+  q.remotePod,
+  '--snapshot',
+  SNAP,
+  '--no-color',
+]);
+const traceOut = bench(`trace pod→outside`, process.execPath, [
+  cli,
+  'trace',
+  q.podSrc,
+  q.outside,
+  '--snapshot',
+  SNAP,
+  '--no-color',
+]);
 const svc = bench(`svc lookup`, process.execPath, [cli, 'svc', 'lookup', q.svc, '-s', SNAP, '--no-color']);
-const svcName = bench(`svc lookup by name`, process.execPath, [cli, 'svc', 'lookup', q.svcName ?? `ns${(4242 % meta.counts.services) % 50}/svc${4242 % meta.counts.services}`, '-s', SNAP, '--no-color']);
+const svcName = bench(`svc lookup by name`, process.execPath, [
+  cli,
+  'svc',
+  'lookup',
+  q.svcName ?? `ns${(4242 % meta.counts.services) % 50}/svc${4242 % meta.counts.services}`,
+  '-s',
+  SNAP,
+  '--no-color',
+]);
 // both sides are the large snapshot: two full loads, 20,000 frontends compared, 40 flows traced on each side (sampled)
 const diff = bench(`diff large large`, process.execPath, [cli, 'diff', SNAP, SNAP, '--no-color']);
 
 const jqRows = {};
 const hasJq = spawnSync('jq', ['--version']).status === 0;
 if (hasJq) {
-  for (const f of ['ip-route4.json', 'ip-route6.json', 'bpf-map/cilium_lb4_services_v2.json', 'bpf-map/cilium_lb4_backends_v3.json']) {
+  for (const f of [
+    'ip-route4.json',
+    'ip-route6.json',
+    'bpf-map/cilium_lb4_services_v2.json',
+    'bpf-map/cilium_lb4_backends_v3.json',
+  ]) {
     jqRows[f] = bench(`jq empty ${f}`, 'jq', ['empty', join(SNAP, f)]);
   }
 } else console.log('  jq: not installed, skipped');
 bench('grep -c KUBE-SEP iptables-save.txt', 'grep', ['-c', 'KUBE-SEP', join(SNAP, 'iptables-save.txt')]);
 // conntrack (1,000,000 entries): the filtered scan netpath does per trace, next to grep on the same file
 const ct = join(SNAP, 'conntrack4.txt');
-bench(`conntrack scan for ${meta.conntrack.tracedPod}`, process.execPath, [join(here, 'ct-scan.mjs'), ct, meta.conntrack.tracedPod]);
-bench(`grep -c -w -F ${meta.conntrack.tracedPod} conntrack4.txt`, 'grep', ['-c', '-w', '-F', meta.conntrack.tracedPod, ct]);
+bench(`conntrack scan for ${meta.conntrack.tracedPod}`, process.execPath, [
+  join(here, 'ct-scan.mjs'),
+  ct,
+  meta.conntrack.tracedPod,
+]);
+bench(`grep -c -w -F ${meta.conntrack.tracedPod} conntrack4.txt`, 'grep', [
+  '-c',
+  '-w',
+  '-F',
+  meta.conntrack.tracedPod,
+  ct,
+]);
 bench('conntrack scan --nat dnat (every line)', process.execPath, [join(here, 'ct-scan.mjs'), ct, '--nat', 'dnat']);
-bench('trace pod→Service, conntrack pins the backend', process.execPath, [cli, 'trace', meta.conntrack.tracedPod, meta.conntrack.tracedSvc, '--port', '80', '--sport', '50000', '--snapshot', SNAP, '--no-color']);
+bench('trace pod→Service, conntrack pins the backend', process.execPath, [
+  cli,
+  'trace',
+  meta.conntrack.tracedPod,
+  meta.conntrack.tracedSvc,
+  '--port',
+  '80',
+  '--sport',
+  '50000',
+  '--snapshot',
+  SNAP,
+  '--no-color',
+]);
 
 const lk = once(process.execPath, [join(here, 'lookups.mjs'), SNAP, META, '1000000']);
 let lookups;
 try {
   lookups = JSON.parse(lk.stdout.trim());
-  console.log(`  netpath FIB: ${lookups.routes} routes scanned in ${(lookups.parseMs / 1000).toFixed(2)} s CPU, indexed in ${(lookups.buildMs / 1000).toFixed(2)} s, ${(lookups.perSecond / 1e6).toFixed(2)} M lookups/s (${lookups.distinctDsts} destinations), ${(lookups.randomPerSecond / 1e3).toFixed(0)} k/s on ${lookups.randomLookups} random ones (each first hit builds its Route)`);
+  console.log(
+    `  netpath FIB: ${lookups.routes} routes scanned in ${(lookups.parseMs / 1000).toFixed(2)} s CPU, indexed in ${(lookups.buildMs / 1000).toFixed(2)} s, ${(lookups.perSecond / 1e6).toFixed(2)} M lookups/s (${lookups.distinctDsts} destinations), ${(lookups.randomPerSecond / 1e3).toFixed(0)} k/s on ${lookups.randomLookups} random ones (each first hit builds its Route)`,
+  );
 } catch {
   console.log(`  netpath FIB lookups failed: ${lk.stderr.split('\n')[0]}`);
 }
@@ -136,16 +193,28 @@ const fmtM = (kb) => (kb === undefined ? 'n/a' : (kb / 1024).toFixed(0) + ' MiB'
 const fmtC = (r) => (r.medianCpuMs === undefined ? 'n/a' : fmtS(r.medianCpuMs));
 console.log('\n| command | runs | median wall | median CPU | peak RSS | exit |');
 console.log('|---|---|---|---|---|---|');
-for (const r of rows) console.log(`| \`${r.label}\` | ${r.runs} | ${fmtS(r.medianMs)} | ${fmtC(r)} | ${fmtM(r.peakRssKb)} | ${r.exit} |`);
+for (const r of rows)
+  console.log(`| \`${r.label}\` | ${r.runs} | ${fmtS(r.medianMs)} | ${fmtC(r)} | ${fmtM(r.peakRssKb)} | ${r.exit} |`);
 if (lookups) {
-  console.log(`| netpath FIB lookups, ${lookups.distinctDsts} destinations (in-process, after load) | 1 | ${(lookups.perSecond / 1e6).toFixed(2)} M/s | | ${fmtM(lk.rssKb)} | ${lk.status} |`);
-  console.log(`| netpath FIB lookups, ${lookups.randomLookups} random destinations | 1 | ${(lookups.randomPerSecond / 1e3).toFixed(0)} k/s | | | |`);
+  console.log(
+    `| netpath FIB lookups, ${lookups.distinctDsts} destinations (in-process, after load) | 1 | ${(lookups.perSecond / 1e6).toFixed(2)} M/s | | ${fmtM(lk.rssKb)} | ${lk.status} |`,
+  );
+  console.log(
+    `| netpath FIB lookups, ${lookups.randomLookups} random destinations | 1 | ${(lookups.randomPerSecond / 1e3).toFixed(0)} k/s | | | |`,
+  );
 }
-if (kernel.perSecond) console.log(`| kernel \`ip -batch\` route get (${kernel.gets} lookups) | 1 | ${(kernel.perSecond / 1e3).toFixed(1)} k/s (load ${fmtS(kernel.loadMs)}) | | ${fmtM(kernel.rssKb)} | 0 |`);
+if (kernel.perSecond)
+  console.log(
+    `| kernel \`ip -batch\` route get (${kernel.gets} lookups) | 1 | ${(kernel.perSecond / 1e3).toFixed(1)} k/s (load ${fmtS(kernel.loadMs)}) | | ${fmtM(kernel.rssKb)} | 0 |`,
+  );
 else console.log(`| kernel \`ip route get\` | – | skipped: ${kernel.skipped} | | | |`);
 if (kernel.live) {
-  console.log(`| \`ip -n NS -4 -j -d route show table all\` (the slowest probe) | 3 | ${fmtS(kernel.live.probe4Ms)} | | | 0 |`);
-  console.log(`| live \`netpath trace\` inside NS (probes the namespace as its node) | 3 | ${fmtS(kernel.live.ms)} | | ${fmtM(kernel.live.rssKb)} | ${kernel.live.exit} |`);
+  console.log(
+    `| \`ip -n NS -4 -j -d route show table all\` (the slowest probe) | 3 | ${fmtS(kernel.live.probe4Ms)} | | | 0 |`,
+  );
+  console.log(
+    `| live \`netpath trace\` inside NS (probes the namespace as its node) | 3 | ${fmtS(kernel.live.ms)} | | ${fmtM(kernel.live.rssKb)} | ${kernel.live.exit} |`,
+  );
 }
 
 const jq4 = jqRows['ip-route4.json'];
@@ -155,32 +224,74 @@ const worstRss = Math.max(tracePod.peakRssKb ?? 0, traceOut.peakRssKb ?? 0);
 const targets = [
   ['trace ≤ 2 s', worst <= 2000, `${fmtS(worst)} (${(worst / 2000).toFixed(1)}×)`],
   ['trace ≤ 1 GiB', worstRss > 0 ? worstRss <= GiB : undefined, `${fmtM(worstRss)} (${(worstRss / GiB).toFixed(1)}×)`],
-  ['svc lookup ≤ 1 s', svc.medianMs <= 1000, `${fmtS(svc.medianMs)} (${(svc.medianMs / 1000).toFixed(1)}×); by name ${fmtS(svcName.medianMs)}`],
-  ['diff of two large snapshots ≤ 5 s', diff.medianMs <= 5000, `${fmtS(diff.medianMs)} (${(diff.medianMs / 5000).toFixed(1)}×)`],
-  ['route lookups ≥ 1M/s after load', lookups ? lookups.perSecond >= 1e6 : undefined, lookups ? `${(lookups.perSecond / 1e6).toFixed(2)} M/s` : 'n/a'],
+  [
+    'svc lookup ≤ 1 s',
+    svc.medianMs <= 1000,
+    `${fmtS(svc.medianMs)} (${(svc.medianMs / 1000).toFixed(1)}×); by name ${fmtS(svcName.medianMs)}`,
+  ],
+  [
+    'diff of two large snapshots ≤ 5 s',
+    diff.medianMs <= 5000,
+    `${fmtS(diff.medianMs)} (${(diff.medianMs / 5000).toFixed(1)}×)`,
+  ],
+  [
+    'route lookups ≥ 1M/s after load',
+    lookups ? lookups.perSecond >= 1e6 : undefined,
+    lookups ? `${(lookups.perSecond / 1e6).toFixed(2)} M/s` : 'n/a',
+  ],
   [
     'route lookup not slower than `ip route get`',
     lookups && kernel.perSecond ? lookups.randomPerSecond >= kernel.perSecond : undefined,
-    lookups && kernel.perSecond ? `random destinations ${(lookups.randomPerSecond / 1e3).toFixed(0)} k/s vs kernel ${(kernel.perSecond / 1e3).toFixed(1)} k/s` : 'n/a',
+    lookups && kernel.perSecond
+      ? `random destinations ${(lookups.randomPerSecond / 1e3).toFixed(0)} k/s vs kernel ${(kernel.perSecond / 1e3).toFixed(1)} k/s`
+      : 'n/a',
   ],
   [
     'live trace ≤ 1.3 × its slowest probe',
     kernel.live ? kernel.live.ms <= 1.3 * Math.max(kernel.live.probe4Ms, kernel.live.probe6Ms) : undefined,
-    kernel.live ? `${fmtS(kernel.live.ms)} vs ${fmtS(Math.max(kernel.live.probe4Ms, kernel.live.probe6Ms))} (${(kernel.live.ms / Math.max(kernel.live.probe4Ms, kernel.live.probe6Ms)).toFixed(2)} ×)` : 'n/a (needs the kernel part)',
+    kernel.live
+      ? `${fmtS(kernel.live.ms)} vs ${fmtS(Math.max(kernel.live.probe4Ms, kernel.live.probe6Ms))} (${(kernel.live.ms / Math.max(kernel.live.probe4Ms, kernel.live.probe6Ms)).toFixed(2)} ×)`
+      : 'n/a (needs the kernel part)',
   ],
-  ['trace ≤ 0.3 × jq parse of ip-route4.json', jq4 ? worst <= 0.3 * jq4.medianMs : undefined, jq4 ? `${fmtS(worst)} vs 0.3 × ${fmtS(jq4.medianMs)} = ${fmtS(0.3 * jq4.medianMs)} (${(worst / jq4.medianMs).toFixed(2)} × jq)` : 'jq missing'],
+  [
+    'trace ≤ 0.3 × jq parse of ip-route4.json',
+    jq4 ? worst <= 0.3 * jq4.medianMs : undefined,
+    jq4
+      ? `${fmtS(worst)} vs 0.3 × ${fmtS(jq4.medianMs)} = ${fmtS(0.3 * jq4.medianMs)} (${(worst / jq4.medianMs).toFixed(2)} × jq)`
+      : 'jq missing',
+  ],
   [
     'same, in CPU time',
     jq4?.medianCpuMs ? worstCpu <= 0.3 * jq4.medianCpuMs : undefined,
-    jq4?.medianCpuMs ? `${fmtS(worstCpu)} vs 0.3 × ${fmtS(jq4.medianCpuMs)} = ${fmtS(0.3 * jq4.medianCpuMs)} (${(worstCpu / jq4.medianCpuMs).toFixed(2)} × jq)` : 'n/a',
+    jq4?.medianCpuMs
+      ? `${fmtS(worstCpu)} vs 0.3 × ${fmtS(jq4.medianCpuMs)} = ${fmtS(0.3 * jq4.medianCpuMs)} (${(worstCpu / jq4.medianCpuMs).toFixed(2)} × jq)`
+      : 'n/a',
   ],
 ];
 console.log('\n| target | met | measured |');
 console.log('|---|---|---|');
 for (const [t, ok, m] of targets) console.log(`| ${t} | ${ok === undefined ? 'n/a' : ok ? 'yes' : '**no**'} | ${m} |`);
-const machine = `${cpus()[0]?.model ?? 'cpu?'} × ${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Linux ${release()}, Node ${process.version}; load average at the end ${loadavg().map((x) => x.toFixed(1)).join(' ')}`;
+const machine = `${cpus()[0]?.model ?? 'cpu?'} × ${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Linux ${release()}, Node ${process.version}; load average at the end ${loadavg()
+  .map((x) => x.toFixed(1))
+  .join(' ')}`;
 console.log(`\nmachine: ${machine}`);
-writeFileSync(join(here, 'out', `results-${NAME}.json`), JSON.stringify({ machine, date: new Date().toISOString(), scale: SCALE, meta: { counts: meta.counts, query: q }, rows, lookups, kernel, targets }, null, 2) + '\n');
+writeFileSync(
+  join(here, 'out', `results-${NAME}.json`),
+  JSON.stringify(
+    {
+      machine,
+      date: new Date().toISOString(),
+      scale: SCALE,
+      meta: { counts: meta.counts, query: q },
+      rows,
+      lookups,
+      kernel,
+      targets,
+    },
+    null,
+    2,
+  ) + '\n',
+);
 rmSync(tmp, { recursive: true, force: true });
 
 // ---------- the kernel on the same routes ----------
@@ -213,14 +324,19 @@ function kernelRouteGet() {
       'link set lo up',
     ];
     for (const l of setup) out.push(l);
-    for (const r of JSON.parse(readFileSync(join(SNAP, 'ip-rule4.json'), 'utf8'))) if (r.priority !== 0 && r.priority < 32766) out.push(`rule add ${ruleArgs(r)}`);
+    for (const r of JSON.parse(readFileSync(join(SNAP, 'ip-rule4.json'), 'utf8')))
+      if (r.priority !== 0 && r.priority < 32766) out.push(`rule add ${ruleArgs(r)}`);
     out.close();
     // `ip -batch` takes no -6 per line: the IPv6 rules go in a batch of their own
     const batch6 = join(tmp, 'rules6.batch');
     const out6 = createBatch(batch6);
-    for (const r of JSON.parse(readFileSync(join(SNAP, 'ip-rule6.json'), 'utf8'))) if (r.priority !== 0 && r.priority < 32766) out6.push(`rule add ${ruleArgs(r)}`);
+    for (const r of JSON.parse(readFileSync(join(SNAP, 'ip-rule6.json'), 'utf8')))
+      if (r.priority !== 0 && r.priority < 32766) out6.push(`rule add ${ruleArgs(r)}`);
     out6.close();
-    for (const [file, fam] of [[batch, []], [batch6, ['-6']]]) {
+    for (const [file, fam] of [
+      [batch, []],
+      [batch6, ['-6']],
+    ]) {
       const ok = runBatch(ns, file, fam);
       if (!ok.ok) return { skipped: `setup failed: ${ok.err}` };
     }
@@ -238,11 +354,23 @@ function kernelRouteGet() {
     }
     rb.close();
     const t0 = process.hrtime.bigint();
-    const loaded = spawnSync('ip', ['-n', ns, '-force', '-batch', routes], { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 28 });
+    const loaded = spawnSync('ip', ['-n', ns, '-force', '-batch', routes], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      maxBuffer: 1 << 28,
+    });
     const loadMs = Number(process.hrtime.bigint() - t0) / 1e6;
-    const loadErrors = loaded.stderr.toString().split('\n').filter((l) => l.startsWith('RTNETLINK') || l.startsWith('Error')).length;
-    const count4 = ip('-n', ns, '-4', 'route', 'show', 'table', 'all').stdout.toString().split('\n').filter(Boolean).length;
-    const count6 = ip('-n', ns, '-6', 'route', 'show', 'table', 'all').stdout.toString().split('\n').filter(Boolean).length;
+    const loadErrors = loaded.stderr
+      .toString()
+      .split('\n')
+      .filter((l) => l.startsWith('RTNETLINK') || l.startsWith('Error')).length;
+    const count4 = ip('-n', ns, '-4', 'route', 'show', 'table', 'all')
+      .stdout.toString()
+      .split('\n')
+      .filter(Boolean).length;
+    const count6 = ip('-n', ns, '-6', 'route', 'show', 'table', 'all')
+      .stdout.toString()
+      .split('\n')
+      .filter(Boolean).length;
     const gets = 100_000;
     const dsts = [...meta.v4Probes, ...meta.v6Probes];
     const gb = join(tmp, 'get.batch');
@@ -251,16 +379,44 @@ function kernelRouteGet() {
     g.close();
     const r = once('ip', ['-n', ns, '-batch', gb]);
     const perSecond = gets / (r.ms / 1000);
-    console.log(`  kernel: ${n} route adds in ${fmtSecs(loadMs)} (${loadErrors} refused; table now ${count4} v4 + ${count6} v6 entries), ${gets} route gets in ${fmtSecs(r.ms)} = ${(perSecond / 1e3).toFixed(1)} k/s`);
+    console.log(
+      `  kernel: ${n} route adds in ${fmtSecs(loadMs)} (${loadErrors} refused; table now ${count4} v4 + ${count6} v6 entries), ${gets} route gets in ${fmtSecs(r.ms)} = ${(perSecond / 1e3).toFixed(1)} k/s`,
+    );
     // live trace on a node holding these tables: netpath run inside the namespace probes it as its
     // node; compared with the slowest single probe (the IPv4 route dump)
-    const probe4 = median([0, 1, 2].map(() => once('ip', ['-n', ns, '-4', '-j', '-d', 'route', 'show', 'table', 'all']).ms));
-    const probe6 = median([0, 1, 2].map(() => once('ip', ['-n', ns, '-6', '-j', '-d', 'route', 'show', 'table', 'all']).ms));
-    const liveRuns = [0, 1, 2].map(() => once('ip', ['netns', 'exec', ns, process.execPath, cli, 'trace', '10.244.1.12', q.outside, '--no-color']));
+    const probe4 = median(
+      [0, 1, 2].map(() => once('ip', ['-n', ns, '-4', '-j', '-d', 'route', 'show', 'table', 'all']).ms),
+    );
+    const probe6 = median(
+      [0, 1, 2].map(() => once('ip', ['-n', ns, '-6', '-j', '-d', 'route', 'show', 'table', 'all']).ms),
+    );
+    const liveRuns = [0, 1, 2].map(() =>
+      once('ip', ['netns', 'exec', ns, process.execPath, cli, 'trace', '10.244.1.12', q.outside, '--no-color']),
+    );
     const live = median(liveRuns.map((x) => x.ms));
     const liveRss = Math.max(...liveRuns.map((x) => x.rssKb ?? 0));
-    console.log(`  live trace in ${ns}: ${fmtSecs(live)} (exit ${liveRuns[0].status}), slowest probe ip -4 -j -d route show table all ${fmtSecs(probe4)} (IPv6 ${fmtSecs(probe6)}): ${(live / Math.max(probe4, probe6)).toFixed(2)} ×`);
-    return { loadMs, routesAdded: n, loadErrors, count4, count6, gets, ms: r.ms, perSecond, rssKb: r.rssKb, live: { ms: live, rssKb: liveRss, exit: liveRuns[0].status, probe4Ms: probe4, probe6Ms: probe6, firstLine: liveRuns[0].stdout.split('\n')[0] } };
+    console.log(
+      `  live trace in ${ns}: ${fmtSecs(live)} (exit ${liveRuns[0].status}), slowest probe ip -4 -j -d route show table all ${fmtSecs(probe4)} (IPv6 ${fmtSecs(probe6)}): ${(live / Math.max(probe4, probe6)).toFixed(2)} ×`,
+    );
+    return {
+      loadMs,
+      routesAdded: n,
+      loadErrors,
+      count4,
+      count6,
+      gets,
+      ms: r.ms,
+      perSecond,
+      rssKb: r.rssKb,
+      live: {
+        ms: live,
+        rssKb: liveRss,
+        exit: liveRuns[0].status,
+        probe4Ms: probe4,
+        probe6Ms: probe6,
+        firstLine: liveRuns[0].stdout.split('\n')[0],
+      },
+    };
   } finally {
     cleanup();
     process.off('SIGINT', onSig);

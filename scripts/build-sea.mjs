@@ -49,7 +49,9 @@ const blob = join(work, 'sea-prep.blob');
 writeFileSync(config, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true }, null, 2));
 const gen = spawnSync(process.execPath, ['--experimental-sea-config', config], { encoding: 'utf8' });
 if (gen.status !== 0) {
-  console.error(`build-sea: node --experimental-sea-config failed: ${(gen.stderr || gen.stdout).trim().split('\n')[0]}`);
+  console.error(
+    `build-sea: node --experimental-sea-config failed: ${(gen.stderr || gen.stdout).trim().split('\n')[0]}`,
+  );
   process.exit(1);
 }
 
@@ -63,12 +65,17 @@ const stripped = strip.status === 0;
 // postject's ELF library warns once per note section it does not know (hundreds of lines of noise):
 // its output is shown only when the injection fails
 const postject = createRequire(import.meta.url).resolve('postject/dist/cli.js');
-const inj = spawnSync(process.execPath, [postject, out, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', FUSE], { encoding: 'utf8' });
+const inj = spawnSync(process.execPath, [postject, out, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', FUSE], {
+  encoding: 'utf8',
+});
 if (inj.status !== 0) {
   const noise = /^warning: Can't find string offset for section name/;
-  for (const l of `${inj.stdout}\n${inj.stderr}`.split('\n')) if (l.trim() && !noise.test(l)) console.error(`postject: ${l}`);
+  for (const l of `${inj.stdout}\n${inj.stderr}`.split('\n'))
+    if (l.trim() && !noise.test(l)) console.error(`postject: ${l}`);
   console.error('build-sea: postject failed');
   process.exit(1);
 }
 rmSync(work, { recursive: true, force: true });
-console.log(`build-sea: ${out} (${(statSync(out).size / 1048576).toFixed(1)} MiB, node ${process.versions.node}${stripped ? ', symbols stripped' : ''}, ${process.platform}-${process.arch})`);
+console.log(
+  `build-sea: ${out} (${(statSync(out).size / 1048576).toFixed(1)} MiB, node ${process.versions.node}${stripped ? ', symbols stripped' : ''}, ${process.platform}-${process.arch})`,
+);

@@ -13,7 +13,9 @@ const inGit = git('rev-parse', '--show-toplevel').status === 0;
 
 async function bake(args: string[]): Promise<{ version: string; commit: string }> {
   const out = join(mkdtempSync(join(tmpdir(), 'np-bi-')), 'build-info.js');
-  const r = spawnSync(process.execPath, [join(root, 'scripts/build-info.mjs'), ...args, '--out', out], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [join(root, 'scripts/build-info.mjs'), ...args, '--out', out], {
+    encoding: 'utf8',
+  });
   expect(r.status, r.stderr).toBe(0);
   const m = (await import(pathToFileURL(out).href)) as { BUILD_INFO: { version: string; commit: string } };
   rmSync(join(out, '..'), { recursive: true, force: true });
@@ -42,7 +44,11 @@ describe('--version: package version and the git commit baked in at build time',
   });
 
   it.skipIf(!existsSync(join(root, 'dist/build-info.js')))('the built CLI prints what the build baked in', async () => {
-    const baked = ((await import(pathToFileURL(join(root, 'dist/build-info.js')).href)) as { BUILD_INFO: { version: string; commit: string } }).BUILD_INFO;
+    const baked = (
+      (await import(pathToFileURL(join(root, 'dist/build-info.js')).href)) as {
+        BUILD_INFO: { version: string; commit: string };
+      }
+    ).BUILD_INFO;
     const r = spawnSync(process.execPath, [join(root, 'bin/netpath.js'), '--version'], { encoding: 'utf8' });
     expect(r.stdout).toBe(`${baked.version} (commit ${baked.commit})\n`);
     expect(baked.version).toBe(pkg.version);

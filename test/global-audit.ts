@@ -13,7 +13,10 @@ export default function setup(): () => void {
     const lines = existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : [];
     rmSync(dir, { recursive: true, force: true });
     const bad = lines.map((l) => JSON.parse(l) as { argv: string[] }).filter((e) => !isAllowed(e.argv));
-    if (bad.length > 0) throw new Error(`netpath ran commands outside its read-only allow-list: ${bad.map((b) => JSON.stringify(b.argv)).join(', ')}`);
+    if (bad.length > 0)
+      throw new Error(
+        `netpath ran commands outside its read-only allow-list: ${bad.map((b) => JSON.stringify(b.argv)).join(', ')}`,
+      );
     // a subset of the suite may start no process; test/exec/live.test.ts proves the hook logs spawns
     console.log(`spawn audit: ${lines.length} processes started by netpath, all on the read-only allow-list`);
   };

@@ -23,18 +23,30 @@ export interface CtJudgement {
 const hostPort = (a: string, p: number | undefined) => (p === undefined ? a : `${a.includes(':') ? `[${a}]` : a}:${p}`);
 
 function describe(e: ConntrackEntry): string {
-  const bits = [e.state, ...e.flags.map((f) => `[${f}]`), e.zone !== undefined ? `zone ${e.zone}` : undefined].filter((x) => x !== undefined);
+  const bits = [e.state, ...e.flags.map((f) => `[${f}]`), e.zone !== undefined ? `zone ${e.zone}` : undefined].filter(
+    (x) => x !== undefined,
+  );
   return bits.length ? ` (${bits.join(' ')})` : '';
 }
 
 function sameOrig(e: ConntrackEntry, flow: Flow, dst: string, dport: number | undefined): boolean {
   const t = e.orig;
-  return t.src === flow.src && t.dst === dst && (flow.sport === undefined || t.sport === flow.sport) && (dport === undefined || t.dport === undefined || t.dport === dport);
+  return (
+    t.src === flow.src &&
+    t.dst === dst &&
+    (flow.sport === undefined || t.sport === flow.sport) &&
+    (dport === undefined || t.dport === undefined || t.dport === dport)
+  );
 }
 
 function sameReply(e: ConntrackEntry, flow: Flow): boolean {
   const t = e.reply;
-  return t.src === flow.src && t.dst === flow.dst && (flow.sport === undefined || t.sport === flow.sport) && (flow.dport === undefined || t.dport === flow.dport);
+  return (
+    t.src === flow.src &&
+    t.dst === flow.dst &&
+    (flow.sport === undefined || t.sport === flow.sport) &&
+    (flow.dport === undefined || t.dport === flow.dport)
+  );
 }
 
 /**
@@ -52,7 +64,9 @@ export function judgeConntrack(
   const backends = opts.backends ?? [];
   const warnings: Warning[] = [];
   const orig = ct.entries.filter((e) => sameOrig(e, flow, flow.dst, flow.dport));
-  const viaBackend = ct.entries.filter((e) => !orig.includes(e) && backends.some((b) => sameOrig(e, flow, b.address, b.port)));
+  const viaBackend = ct.entries.filter(
+    (e) => !orig.includes(e) && backends.some((b) => sameOrig(e, flow, b.address, b.port)),
+  );
   const reply = ct.entries.filter((e) => sameReply(e, flow));
   const exact = flow.sport !== undefined && flow.proto !== 'icmp';
   const tuple = `${hostPort(flow.src, flow.sport)} → ${hostPort(flow.dst, flow.dport)}/${flow.proto}`;
@@ -73,7 +87,10 @@ export function judgeConntrack(
             : 'Packets of this connection follow the entry; the nat rules are consulted only for a new connection'
         }`;
         const pin = { address: e.reply.src, ...(e.reply.sport !== undefined ? { port: e.reply.sport } : {}), entry: e };
-        if (backends.length > 0 && !backends.some((b) => b.address === e.reply.src && (e.reply.sport === undefined || b.port === e.reply.sport)))
+        if (
+          backends.length > 0 &&
+          !backends.some((b) => b.address === e.reply.src && (e.reply.sport === undefined || b.port === e.reply.sport))
+        )
           warnings.push({
             code: 'conntrack-stale-backend',
             message: `the conntrack entry for ${tuple} sends it to ${to}, which is not a backend of the Service any more: packets of this connection keep going there until the entry expires or is deleted`,
@@ -95,7 +112,14 @@ export function judgeConntrack(
     }
     const b = viaBackend[0];
     if (b) {
-      return { hop: { kind: 'conntrack', detail: `the kernel tracked ${tuple} to the backend ${hostPort(b.orig.dst, b.orig.dport)}${describe(b)}: translated before netfilter saw it`, evidence: [b.source] }, warnings };
+      return {
+        hop: {
+          kind: 'conntrack',
+          detail: `the kernel tracked ${tuple} to the backend ${hostPort(b.orig.dst, b.orig.dport)}${describe(b)}: translated before netfilter saw it`,
+          evidence: [b.source],
+        },
+        warnings,
+      };
     }
     if (ct.captureTruncated || ct.cut) return undefined;
     return {
@@ -115,7 +139,11 @@ export function judgeConntrack(
     const groups = new Map<string, number>();
     for (const e of seen) {
       const parts = [
-        e.dnat ? `DNAT to ${hostPort(e.reply.src, e.reply.sport)}` : e.orig.dst !== flow.dst ? `to ${hostPort(e.orig.dst, e.orig.dport)}` : undefined,
+        e.dnat
+          ? `DNAT to ${hostPort(e.reply.src, e.reply.sport)}`
+          : e.orig.dst !== flow.dst
+            ? `to ${hostPort(e.orig.dst, e.orig.dport)}`
+            : undefined,
         e.snat ? `SNAT to ${e.reply.dst}` : undefined,
       ].filter((x) => x !== undefined);
       const k = parts.length ? parts.join(' + ') : 'no NAT';

@@ -31,7 +31,13 @@ export interface Datapath {
   attachMode: Fact<'tc' | 'tcx'>;
   deviceMode: Fact<'veth' | 'netkit' | 'netkit-l2'>;
   socketLB: Fact<{ enabled: boolean; hostnsOnly: boolean }>;
-  masquerade: Fact<{ mode: 'bpf' | 'iptables' | 'disabled'; ipv4: boolean; ipv6: boolean; exclusionCidrs: string[]; devices: string[] }>;
+  masquerade: Fact<{
+    mode: 'bpf' | 'iptables' | 'disabled';
+    ipv4: boolean;
+    ipv6: boolean;
+    exclusionCidrs: string[];
+    devices: string[];
+  }>;
   nativeRoutingCidr: { v4: Fact<string>; v6: Fact<string> };
   kernel: Fact<string>;
   nativeDevices: Fact<string[]>;
@@ -45,11 +51,34 @@ export interface Datapath {
 
 // Kernel program names are cut to 15 characters (BPF_OBJ_NAME_LEN - 1); cilium-datapath.md §3.1.
 const FULL_NAMES = [
-  'cil_from_container', 'cil_to_container', 'cil_from_netdev', 'cil_to_netdev', 'cil_from_host', 'cil_to_host',
-  'cil_from_overlay', 'cil_to_overlay', 'cil_from_wireguard', 'cil_to_wireguard', 'cil_xdp_entry', 'cil_from_network',
-  'cil_sock4_connect', 'cil_sock6_connect', 'cil_sock4_sendmsg', 'cil_sock6_sendmsg', 'cil_sock4_recvmsg', 'cil_sock6_recvmsg',
-  'cil_sock4_getpeername', 'cil_sock6_getpeername', 'cil_sock4_post_bind', 'cil_sock6_post_bind', 'cil_sock4_pre_bind',
-  'cil_sock6_pre_bind', 'cil_sock_release', 'cil_lxc_policy', 'cil_lxc_policy_egress', 'cil_host_policy',
+  'cil_from_container',
+  'cil_to_container',
+  'cil_from_netdev',
+  'cil_to_netdev',
+  'cil_from_host',
+  'cil_to_host',
+  'cil_from_overlay',
+  'cil_to_overlay',
+  'cil_from_wireguard',
+  'cil_to_wireguard',
+  'cil_xdp_entry',
+  'cil_from_network',
+  'cil_sock4_connect',
+  'cil_sock6_connect',
+  'cil_sock4_sendmsg',
+  'cil_sock6_sendmsg',
+  'cil_sock4_recvmsg',
+  'cil_sock6_recvmsg',
+  'cil_sock4_getpeername',
+  'cil_sock6_getpeername',
+  'cil_sock4_post_bind',
+  'cil_sock6_post_bind',
+  'cil_sock4_pre_bind',
+  'cil_sock6_pre_bind',
+  'cil_sock_release',
+  'cil_lxc_policy',
+  'cil_lxc_policy_egress',
+  'cil_host_policy',
 ];
 
 /** The full Cilium name of a kernel program name (`cil_from_contai` → `cil_from_container`); undefined if not Cilium's. */
@@ -103,17 +132,23 @@ export function deriveDatapath(state: NodeState): Datapath {
   // version
   const ciliumVersion: Fact<string> = st?.version
     ? known(st.version, st.versionSource ? [st.versionSource] : [])
-    : unknown(st ? 'the cilium status has no `Cilium:` version line' : (none ?? 'no cilium-status in the snapshot (the config does not carry the version)'));
+    : unknown(
+        st
+          ? 'the cilium status has no `Cilium:` version line'
+          : (none ?? 'no cilium-status in the snapshot (the config does not carry the version)'),
+      );
   const ver = st?.version ? ciliumMinor(st.version) : null;
 
   // routing mode
   let routingMode: Fact<'native' | 'tunnel'>;
   const cfgRouting = (): { mode: 'native' | 'tunnel'; source: Evidence } | undefined => {
     const rm = c('routing-mode');
-    if (rm && /^(native|tunnel)$/i.test(rm.value.trim())) return { mode: rm.value.trim().toLowerCase() as 'native' | 'tunnel', source: rm.source };
+    if (rm && /^(native|tunnel)$/i.test(rm.value.trim()))
+      return { mode: rm.value.trim().toLowerCase() as 'native' | 'tunnel', source: rm.source };
     // ≤ v1.13: `tunnel: disabled|vxlan|geneve`
     const tn = c('tunnel');
-    if (tn && tn.value.trim() !== '') return { mode: /^disabled$/i.test(tn.value.trim()) ? 'native' : 'tunnel', source: tn.source };
+    if (tn && tn.value.trim() !== '')
+      return { mode: /^disabled$/i.test(tn.value.trim()) ? 'native' : 'tunnel', source: tn.source };
     return undefined;
   };
   const cr = cfgRouting();
@@ -121,8 +156,19 @@ export function deriveDatapath(state: NodeState): Datapath {
     const mode = st.networkRouting.mode === 'Native' ? 'native' : 'tunnel';
     routingMode = known(mode, [st.networkRouting.source]);
     if (cr && cr.mode !== mode) disagree('routing', `${cr.source.text}`, st.networkRouting.source.text);
-  } else if (cr) routingMode = known(cr.mode, [cr.source], st ? {} : { inferred: true, because: 'from cilium-config (no cilium-status in the snapshot)' });
-  else routingMode = unknown(none ?? (st ? 'the status has no `Routing:` line (before Cilium 1.16) and the config names no routing-mode/tunnel' : 'the config names no routing-mode or tunnel'));
+  } else if (cr)
+    routingMode = known(
+      cr.mode,
+      [cr.source],
+      st ? {} : { inferred: true, because: 'from cilium-config (no cilium-status in the snapshot)' },
+    );
+  else
+    routingMode = unknown(
+      none ??
+        (st
+          ? 'the status has no `Routing:` line (before Cilium 1.16) and the config names no routing-mode/tunnel'
+          : 'the config names no routing-mode or tunnel'),
+    );
 
   // kube-proxy replacement
   let kubeProxyReplacement: Fact<boolean>;
@@ -131,10 +177,18 @@ export function deriveDatapath(state: NodeState): Datapath {
   if (st?.kubeProxyReplacement) {
     const on = kprOn(st.kubeProxyReplacement.mode);
     kubeProxyReplacement = known(on, [st.kubeProxyReplacement.source]);
-    if (cfgKpr && /^(true|false|strict|disabled|partial|probe)$/i.test(cfgKpr.value.trim()) && kprOn(cfgKpr.value) !== on)
+    if (
+      cfgKpr &&
+      /^(true|false|strict|disabled|partial|probe)$/i.test(cfgKpr.value.trim()) &&
+      kprOn(cfgKpr.value) !== on
+    )
       disagree('kpr', cfgKpr.source.text, st.kubeProxyReplacement.source.text);
   } else if (cfgKpr && cfgKpr.value.trim() !== '')
-    kubeProxyReplacement = known(kprOn(cfgKpr.value), [cfgKpr.source], st ? {} : { inferred: true, because: 'from cilium-config (no cilium-status in the snapshot)' });
+    kubeProxyReplacement = known(
+      kprOn(cfgKpr.value),
+      [cfgKpr.source],
+      st ? {} : { inferred: true, because: 'from cilium-config (no cilium-status in the snapshot)' },
+    );
   else kubeProxyReplacement = unknown(none ?? 'neither the status nor the config has a KubeProxyReplacement setting');
 
   // masquerade
@@ -156,18 +210,45 @@ export function deriveDatapath(state: NodeState): Datapath {
       [m.source],
     );
     if (cfgBpfMasq && mode !== 'disabled' && cfgBpfMasq.value !== (mode === 'bpf'))
-      disagree('masq', cfgBpfMasq.source.text, m.source.text, mode === 'iptables' ? 'BPF masquerade needs BPF NodePort (kube-proxy replacement) in 1.13–1.14, else the agent falls back to iptables' : undefined);
+      disagree(
+        'masq',
+        cfgBpfMasq.source.text,
+        m.source.text,
+        mode === 'iptables'
+          ? 'BPF masquerade needs BPF NodePort (kube-proxy replacement) in 1.13–1.14, else the agent falls back to iptables'
+          : undefined,
+      );
   } else if (hasCfg && (c('enable-ipv4-masquerade') || c('enable-ipv6-masquerade') || c('enable-bpf-masquerade'))) {
     // agent defaults: enable-ipv4/ipv6-masquerade true, enable-bpf-masquerade false (cilium-datapath.md §6)
     const v4 = bool('enable-ipv4-masquerade')?.value ?? true;
     const v6 = (bool('enable-ipv6-masquerade')?.value ?? true) && bool('enable-ipv6')?.value === true;
     const bpf = cfgBpfMasq?.value ?? false;
-    const excl = [c('ipv4-native-routing-cidr')?.value, c('ipv6-native-routing-cidr')?.value].map((x) => (x ? canonPrefix(x.trim()) : null)).filter((x): x is string => x !== null);
-    const evs = ['enable-ipv4-masquerade', 'enable-ipv6-masquerade', 'enable-bpf-masquerade', 'ipv4-native-routing-cidr', 'ipv6-native-routing-cidr'].map((k) => c(k)?.source).filter((x): x is Evidence => x !== undefined);
-    masquerade = known({ mode: !v4 && !v6 ? 'disabled' : bpf ? 'bpf' : 'iptables', ipv4: v4, ipv6: v6, exclusionCidrs: excl, devices: [] }, evs, {
-      inferred: true,
-      because: 'from cilium-config (no cilium-status in the snapshot): the agent may have fallen back to iptables',
-    });
+    const excl = [c('ipv4-native-routing-cidr')?.value, c('ipv6-native-routing-cidr')?.value]
+      .map((x) => (x ? canonPrefix(x.trim()) : null))
+      .filter((x): x is string => x !== null);
+    const evs = [
+      'enable-ipv4-masquerade',
+      'enable-ipv6-masquerade',
+      'enable-bpf-masquerade',
+      'ipv4-native-routing-cidr',
+      'ipv6-native-routing-cidr',
+    ]
+      .map((k) => c(k)?.source)
+      .filter((x): x is Evidence => x !== undefined);
+    masquerade = known(
+      {
+        mode: !v4 && !v6 ? 'disabled' : bpf ? 'bpf' : 'iptables',
+        ipv4: v4,
+        ipv6: v6,
+        exclusionCidrs: excl,
+        devices: [],
+      },
+      evs,
+      {
+        inferred: true,
+        because: 'from cilium-config (no cilium-status in the snapshot): the agent may have fallen back to iptables',
+      },
+    );
   } else masquerade = unknown(none ?? 'masquerading is in neither the status nor the config');
 
   // native-routing CIDRs
@@ -176,16 +257,33 @@ export function deriveDatapath(state: NodeState): Datapath {
     if (v && v.value.trim() !== '') {
       const p = canonPrefix(v.value.trim());
       if (p && familyOf(p.split('/')[0]!) === fam) return known(p, [v.source]);
-      warnings.push({ code: 'value-unreadable', message: `${v.source.text}: not an IPv${fam} prefix`, source: v.source.probe });
+      warnings.push({
+        code: 'value-unreadable',
+        message: `${v.source.text}: not an IPv${fam} prefix`,
+        source: v.source.probe,
+      });
     }
     const fromMasq = st?.masquerading?.cidrs?.find((x) => familyOf(x.split('/')[0]!) === fam);
-    if (fromMasq) return known(fromMasq, [st!.masquerading!.source], { inferred: true, because: 'the SNAT exclusion CIDR of the Masquerading line: the native-routing CIDR when one is set, else the node pod CIDR' });
-    return unknown(none ?? `no ipv${fam}-native-routing-cidr in the config and no IPv${fam} exclusion CIDR on the Masquerading line`);
+    if (fromMasq)
+      return known(fromMasq, [st!.masquerading!.source], {
+        inferred: true,
+        because:
+          'the SNAT exclusion CIDR of the Masquerading line: the native-routing CIDR when one is set, else the node pod CIDR',
+      });
+    return unknown(
+      none ?? `no ipv${fam}-native-routing-cidr in the config and no IPv${fam} exclusion CIDR on the Masquerading line`,
+    );
   };
 
   // endpoint routes
   const er = bool('enable-endpoint-routes');
-  const endpointRoutes: Fact<boolean> = er ? known(er.value, [er.source]) : unknown(hasCfg ? 'the config has no enable-endpoint-routes key (the status does not show it)' : 'no cilium-config in the snapshot (the status does not show endpoint routes)');
+  const endpointRoutes: Fact<boolean> = er
+    ? known(er.value, [er.source])
+    : unknown(
+        hasCfg
+          ? 'the config has no enable-endpoint-routes key (the status does not show it)'
+          : 'no cilium-config in the snapshot (the status does not show endpoint routes)',
+      );
 
   // WireGuard
   let wireguard: Fact<{ device: string }>;
@@ -193,13 +291,33 @@ export function deriveDatapath(state: NodeState): Datapath {
   const wgDev = state.wg.find((d) => d.name === 'cilium_wg0') ?? state.wg[0];
   const ewg = bool('enable-wireguard');
   if (st?.encryption && /^wireguard$/i.test(st.encryption.mode)) {
-    wireguard = known({ device: st.encryption.device ?? 'cilium_wg0' }, [st.encryption.source], st.encryption.device ? {} : { inferred: true, because: 'the Encryption line names no device; Cilium creates cilium_wg0' });
+    wireguard = known(
+      { device: st.encryption.device ?? 'cilium_wg0' },
+      [st.encryption.source],
+      st.encryption.device
+        ? {}
+        : { inferred: true, because: 'the Encryption line names no device; Cilium creates cilium_wg0' },
+    );
   } else if (st?.encryption && !/^wireguard$/i.test(st.encryption.mode)) {
     wireguard = unknown(`the status says Encryption: ${st.encryption.mode}, not WireGuard`);
     if (ewg?.value === true) disagree('wg', ewg.source.text, st.encryption.source.text);
-  } else if (wgDev) wireguard = known({ device: wgDev.name }, [wgDev.source], { inferred: true, because: `\`wg\` shows the WireGuard device ${wgDev.name}` });
-  else if (wgLink) wireguard = known({ device: wgLink.name }, [wgLink.source], { inferred: true, because: `ip link shows ${wgLink.name}${wgLink.kind ? ` (kind ${wgLink.kind})` : ''}` });
-  else if (ewg) wireguard = ewg.value ? known({ device: 'cilium_wg0' }, [ewg.source], { inferred: true, because: 'enable-wireguard=true in the config; no device seen' }) : unknown('enable-wireguard=false in the config');
+  } else if (wgDev)
+    wireguard = known({ device: wgDev.name }, [wgDev.source], {
+      inferred: true,
+      because: `\`wg\` shows the WireGuard device ${wgDev.name}`,
+    });
+  else if (wgLink)
+    wireguard = known({ device: wgLink.name }, [wgLink.source], {
+      inferred: true,
+      because: `ip link shows ${wgLink.name}${wgLink.kind ? ` (kind ${wgLink.kind})` : ''}`,
+    });
+  else if (ewg)
+    wireguard = ewg.value
+      ? known({ device: 'cilium_wg0' }, [ewg.source], {
+          inferred: true,
+          because: 'enable-wireguard=true in the config; no device seen',
+        })
+      : unknown('enable-wireguard=false in the config');
   else wireguard = unknown(none ?? 'no Encryption line, no WireGuard device and no enable-wireguard key');
 
   // host routing
@@ -207,15 +325,37 @@ export function deriveDatapath(state: NodeState): Datapath {
   let hostRouting: Fact<'bpf' | 'legacy'>;
   if (st?.hostRouting) {
     hostRouting = known(st.hostRouting.mode === 'BPF' ? 'bpf' : 'legacy', [st.hostRouting.source]);
-    if (ehl?.value === true && st.hostRouting.mode === 'BPF') disagree('hr', ehl.source.text, st.hostRouting.source.text);
-  } else if (ehl?.value === true) hostRouting = known('legacy', [ehl.source], { inferred: true, because: 'enable-host-legacy-routing=true in cilium-config (no host-routing line in a status)' });
+    if (ehl?.value === true && st.hostRouting.mode === 'BPF')
+      disagree('hr', ehl.source.text, st.hostRouting.source.text);
+  } else if (ehl?.value === true)
+    hostRouting = known('legacy', [ehl.source], {
+      inferred: true,
+      because: 'enable-host-legacy-routing=true in cilium-config (no host-routing line in a status)',
+    });
   else if (!st && masquerade.known && masquerade.value.mode === 'iptables' && masquerade.evidence.length)
-    hostRouting = known('legacy', masquerade.evidence, { inferred: true, because: 'iptables masquerading in cilium-config forces legacy host routing in every version (no cilium-status in the snapshot)' });
+    hostRouting = known('legacy', masquerade.evidence, {
+      inferred: true,
+      because:
+        'iptables masquerading in cilium-config forces legacy host routing in every version (no cilium-status in the snapshot)',
+    });
   else if (!st && kubeProxyReplacement.known && !kubeProxyReplacement.value)
-    hostRouting = known('legacy', kubeProxyReplacement.evidence, { inferred: true, because: 'kube-proxy replacement off in cilium-config forces legacy host routing in every version (no cilium-status in the snapshot)' });
-  else hostRouting = unknown(none ?? (st ? 'the status has no Host Routing / Routing line' : 'no cilium-status: the config alone cannot prove BPF host routing (the agent falls back to legacy on its own)'));
+    hostRouting = known('legacy', kubeProxyReplacement.evidence, {
+      inferred: true,
+      because:
+        'kube-proxy replacement off in cilium-config forces legacy host routing in every version (no cilium-status in the snapshot)',
+    });
+  else
+    hostRouting = unknown(
+      none ??
+        (st
+          ? 'the status has no Host Routing / Routing line'
+          : 'no cilium-status: the config alone cannot prove BPF host routing (the agent falls back to legacy on its own)'),
+    );
 
-  const legacyReasons = hostRouting.known && hostRouting.value === 'legacy' ? legacyWhy(state, st, ver, { masquerade, kubeProxyReplacement, endpointRoutes, wireguard, ehl }) : [];
+  const legacyReasons =
+    hostRouting.known && hostRouting.value === 'legacy'
+      ? legacyWhy(state, st, ver, { masquerade, kubeProxyReplacement, endpointRoutes, wireguard, ehl })
+      : [];
 
   // attach mode
   const tcx = bool('enable-tcx');
@@ -223,9 +363,24 @@ export function deriveDatapath(state: NodeState): Datapath {
   if (st?.attachMode) {
     const mode = st.attachMode.mode === 'TCX' ? 'tcx' : 'tc';
     attachMode = known(mode, [st.attachMode.source]);
-    if (tcx?.value === true && mode === 'tc') disagree('tcx', tcx.source.text, st.attachMode.source.text, 'tcx needs Linux 6.6+; the agent falls back to legacy tc without it');
-  } else if (st && ver && (ver[0] < 1 || (ver[0] === 1 && ver[1] < 16))) attachMode = known('tc', [], { inferred: true, because: `Cilium ${st.version} predates tcx support (1.16): legacy tc only` });
-  else attachMode = unknown(st ? 'the status has no Attach Mode line (Cilium before 1.16 attaches with legacy tc only)' : (none ?? 'no cilium-status: enable-tcx alone does not say whether the kernel has tcx'));
+    if (tcx?.value === true && mode === 'tc')
+      disagree(
+        'tcx',
+        tcx.source.text,
+        st.attachMode.source.text,
+        'tcx needs Linux 6.6+; the agent falls back to legacy tc without it',
+      );
+  } else if (st && ver && (ver[0] < 1 || (ver[0] === 1 && ver[1] < 16)))
+    attachMode = known('tc', [], {
+      inferred: true,
+      because: `Cilium ${st.version} predates tcx support (1.16): legacy tc only`,
+    });
+  else
+    attachMode = unknown(
+      st
+        ? 'the status has no Attach Mode line (Cilium before 1.16 attaches with legacy tc only)'
+        : (none ?? 'no cilium-status: enable-tcx alone does not say whether the kernel has tcx'),
+    );
 
   // device mode
   let deviceMode: Fact<'veth' | 'netkit' | 'netkit-l2'>;
@@ -233,10 +388,23 @@ export function deriveDatapath(state: NodeState): Datapath {
   if (st?.deviceMode) {
     const v = st.deviceMode.mode;
     deviceMode = known(v === 'netkit' || v === 'netkit-l2' ? v : 'veth', [st.deviceMode.source]);
-    if (dm && /^(veth|netkit|netkit-l2)$/.test(dm.value.trim()) && dm.value.trim() !== v) disagree('dm', dm.source.text, st.deviceMode.source.text);
-  } else if (state.links.some((l) => l.kind === 'netkit')) deviceMode = known('netkit', [state.links.find((l) => l.kind === 'netkit')!.source], { inferred: true, because: 'netkit devices exist on the node (L3 or L2 mode is not visible here)' });
-  else if (st && ver && ver[0] === 1 && ver[1] < 16) deviceMode = known('veth', [], { inferred: true, because: `Cilium ${st.version} predates netkit (1.16): veth only` });
-  else if (dm && /^(veth|netkit|netkit-l2)$/.test(dm.value.trim())) deviceMode = known(dm.value.trim() as 'veth' | 'netkit' | 'netkit-l2', [dm.source], { inferred: true, because: 'from cilium-config datapath-mode (no Device Mode line in a status)' });
+    if (dm && /^(veth|netkit|netkit-l2)$/.test(dm.value.trim()) && dm.value.trim() !== v)
+      disagree('dm', dm.source.text, st.deviceMode.source.text);
+  } else if (state.links.some((l) => l.kind === 'netkit'))
+    deviceMode = known('netkit', [state.links.find((l) => l.kind === 'netkit')!.source], {
+      inferred: true,
+      because: 'netkit devices exist on the node (L3 or L2 mode is not visible here)',
+    });
+  else if (st && ver && ver[0] === 1 && ver[1] < 16)
+    deviceMode = known('veth', [], {
+      inferred: true,
+      because: `Cilium ${st.version} predates netkit (1.16): veth only`,
+    });
+  else if (dm && /^(veth|netkit|netkit-l2)$/.test(dm.value.trim()))
+    deviceMode = known(dm.value.trim() as 'veth' | 'netkit' | 'netkit-l2', [dm.source], {
+      inferred: true,
+      because: 'from cilium-config datapath-mode (no Device Mode line in a status)',
+    });
   else deviceMode = unknown(none ?? 'no Device Mode line and no datapath-mode key');
 
   // socket LB
@@ -245,30 +413,65 @@ export function deriveDatapath(state: NodeState): Datapath {
   const hostns = bool('bpf-lb-sock-hostns-only');
   if (st?.socketLB) {
     const hostnsOnly = st.socketLBCoverage?.coverage === 'Hostns-only';
-    socketLB = known({ enabled: st.socketLB.enabled, hostnsOnly }, [st.socketLB.source, ...(st.socketLBCoverage ? [st.socketLBCoverage.source] : [])], st.socketLBCoverage ? {} : { inferred: true, because: 'no Socket LB Coverage line (before it was added): assumed Full' });
+    socketLB = known(
+      { enabled: st.socketLB.enabled, hostnsOnly },
+      [st.socketLB.source, ...(st.socketLBCoverage ? [st.socketLBCoverage.source] : [])],
+      st.socketLBCoverage
+        ? {}
+        : { inferred: true, because: 'no Socket LB Coverage line (before it was added): assumed Full' },
+    );
     if (sock && sock.value !== st.socketLB.enabled)
-      disagree('sock', sock.source.text, st.socketLB.source.text, sock.value === false && kubeProxyReplacement.known && kubeProxyReplacement.value ? 'kube-proxy replacement turns socket LB on whatever bpf-lb-sock says' : undefined);
-    if (hostns && st.socketLBCoverage && hostns.value !== hostnsOnly) disagree('hostns', hostns.source.text, st.socketLBCoverage.source.text);
+      disagree(
+        'sock',
+        sock.source.text,
+        st.socketLB.source.text,
+        sock.value === false && kubeProxyReplacement.known && kubeProxyReplacement.value
+          ? 'kube-proxy replacement turns socket LB on whatever bpf-lb-sock says'
+          : undefined,
+      );
+    if (hostns && st.socketLBCoverage && hostns.value !== hostnsOnly)
+      disagree('hostns', hostns.source.text, st.socketLBCoverage.source.text);
   } else if (sock) {
     const kprEv = kubeProxyReplacement.known && kubeProxyReplacement.value ? kubeProxyReplacement.evidence : null;
     const forced = !sock.value && kprEv !== null;
-    socketLB = known({ enabled: sock.value || forced, hostnsOnly: hostns?.value ?? false }, [sock.source, ...(hostns ? [hostns.source] : []), ...(forced && kprEv ? kprEv : [])], {
-      inferred: true,
-      because: `from cilium-config (no Socket LB line in a status)${forced ? '; kube-proxy replacement turns socket LB on whatever bpf-lb-sock says' : ''}`,
-    });
+    socketLB = known(
+      { enabled: sock.value || forced, hostnsOnly: hostns?.value ?? false },
+      [sock.source, ...(hostns ? [hostns.source] : []), ...(forced && kprEv ? kprEv : [])],
+      {
+        inferred: true,
+        because: `from cilium-config (no Socket LB line in a status)${forced ? '; kube-proxy replacement turns socket LB on whatever bpf-lb-sock says' : ''}`,
+      },
+    );
   } else if (kubeProxyReplacement.known && kubeProxyReplacement.value)
-    socketLB = known({ enabled: true, hostnsOnly: hostns?.value ?? false }, [...kubeProxyReplacement.evidence, ...(hostns ? [hostns.source] : [])], { inferred: true, because: 'kube-proxy replacement is on, and it turns socket LB on; no Socket LB line (status without --verbose)' });
+    socketLB = known(
+      { enabled: true, hostnsOnly: hostns?.value ?? false },
+      [...kubeProxyReplacement.evidence, ...(hostns ? [hostns.source] : [])],
+      {
+        inferred: true,
+        because:
+          'kube-proxy replacement is on, and it turns socket LB on; no Socket LB line (status without --verbose)',
+      },
+    );
   else socketLB = unknown(none ?? 'no Socket LB line (run `cilium-dbg status --verbose`) and no bpf-lb-sock key');
 
   const kernel: Fact<string> = state.node.kernel ? known(state.node.kernel, []) : unknown('no uname in the snapshot');
   const kprDevs = st?.kubeProxyReplacement?.devices ?? [];
   const nativeDevices: Fact<string[]> = kprDevs.length
-    ? known(kprDevs.map((d) => d.name), [st!.kubeProxyReplacement!.source])
+    ? known(
+        kprDevs.map((d) => d.name),
+        [st!.kubeProxyReplacement!.source],
+      )
     : st?.masquerading?.devices?.length
       ? known([...st.masquerading.devices], [st.masquerading.source])
-      : unknown(st ? 'the status lists no devices (KubeProxyReplacement prints them only when it is not False/Disabled)' : (none ?? 'no cilium-status'));
+      : unknown(
+          st
+            ? 'the status lists no devices (KubeProxyReplacement prints them only when it is not False/Disabled)'
+            : (none ?? 'no cilium-status'),
+        );
   const dr = kprDevs.find((d) => d.directRouting);
-  const directRoutingDevice: Fact<string> = dr ? known(dr.name, [st!.kubeProxyReplacement!.source]) : unknown(st ? 'the status marks no (Direct Routing) device' : (none ?? 'no cilium-status'));
+  const directRoutingDevice: Fact<string> = dr
+    ? known(dr.name, [st!.kubeProxyReplacement!.source])
+    : unknown(st ? 'the status marks no (Direct Routing) device' : (none ?? 'no cilium-status'));
 
   // `Masquerading: IPTables [...]` prints no CIDR: the exclusion CIDR is then the native-routing CIDR
   const nrc = { v4: cidr(4), v6: cidr(6) };
@@ -319,17 +522,24 @@ function legacyWhy(
   const minor = ver && ver[0] === 1 ? ver[1] : null;
   // applies when the version is in [lo, hi]; unknown version: say which versions it applies to
   const inRange = (lo: number, hi: number, reason: string) => {
-    if (minor === null) out.push(`${reason} (forces legacy host routing in Cilium 1.${lo}${hi === lo ? '' : `–1.${hi}`}; the version is unknown)`);
+    if (minor === null)
+      out.push(
+        `${reason} (forces legacy host routing in Cilium 1.${lo}${hi === lo ? '' : `–1.${hi}`}; the version is unknown)`,
+      );
     else if (minor >= lo && minor <= hi) out.push(reason);
   };
   if (f.ehl?.value === true) out.push('enable-host-legacy-routing=true');
-  if (f.masquerade.known && f.masquerade.value.mode === 'iptables') out.push('iptables masquerading (BPF masquerade is off)');
-  if (f.kubeProxyReplacement.known && !f.kubeProxyReplacement.value) out.push('kube-proxy replacement is not true/strict');
+  if (f.masquerade.known && f.masquerade.value.mode === 'iptables')
+    out.push('iptables masquerading (BPF masquerade is off)');
+  if (f.kubeProxyReplacement.known && !f.kubeProxyReplacement.value)
+    out.push('kube-proxy replacement is not true/strict');
   if (st?.encryption && /ipsec/i.test(st.encryption.mode)) inRange(13, 18, 'IPsec encryption');
-  if (f.endpointRoutes.known && f.endpointRoutes.value) inRange(13, 13, 'per-endpoint routes (enable-endpoint-routes=true)');
+  if (f.endpointRoutes.known && f.endpointRoutes.value)
+    inRange(13, 13, 'per-endpoint routes (enable-endpoint-routes=true)');
   if (f.wireguard.known) inRange(13, 13, `WireGuard (${f.wireguard.value.device})`);
   const kv = state.node.kernel ? kernelVersion(state.node.kernel) : null;
-  if (kv && (kv[0] < 5 || (kv[0] === 5 && kv[1] < 10))) inRange(13, 17, `kernel ${state.node.kernel} lacks bpf_redirect_peer/bpf_redirect_neigh (5.10)`);
+  if (kv && (kv[0] < 5 || (kv[0] === 5 && kv[1] < 10)))
+    inRange(13, 17, `kernel ${state.node.kernel} lacks bpf_redirect_peer/bpf_redirect_neigh (5.10)`);
   return out;
 }
 
@@ -340,12 +550,18 @@ function candidates(state: NodeState, program: string, native: Fact<string[]>): 
   if (program === 'cil_from_host') return ['cilium_host'].filter(exists);
   if (program === 'cil_to_host') return ['cilium_host', 'cilium_net'].filter(exists);
   if (/^cil_(from|to)_wireguard$/.test(program)) return ['cilium_wg0'].filter(exists);
-  if (/^cil_(from|to)_container$/.test(program)) return state.links.filter((l) => /^lxc/.test(l.name) && (l.kind === 'veth' || l.kind === 'netkit')).map((l) => l.name);
+  if (/^cil_(from|to)_container$/.test(program))
+    return state.links
+      .filter((l) => /^lxc/.test(l.name) && (l.kind === 'veth' || l.kind === 'netkit'))
+      .map((l) => l.name);
   return null;
 }
 
 /** Every Cilium program the kernel state shows attached, from tc, bpftool net and bpftool link. */
-export function ciliumPrograms(state: NodeState, native: Fact<string[]> = unknown('not given')): CiliumProgramAttachment[] {
+export function ciliumPrograms(
+  state: NodeState,
+  native: Fact<string[]> = unknown('not given'),
+): CiliumProgramAttachment[] {
   const out: CiliumProgramAttachment[] = [];
   const progById = new Map(state.bpfProgs.map((p) => [p.id, p]));
   const nameOf = (id: number | undefined, fallback: string | undefined) => {
@@ -356,7 +572,9 @@ export function ciliumPrograms(state: NodeState, native: Fact<string[]> = unknow
   const add = (a: CiliumProgramAttachment) => {
     const prev = out.find((x) => keyOf(x) === keyOf(a));
     if (prev) {
-      prev.evidence.push(...a.evidence.filter((e) => !prev.evidence.some((p) => p.probe === e.probe && p.text === e.text)));
+      prev.evidence.push(
+        ...a.evidence.filter((e) => !prev.evidence.some((p) => p.probe === e.probe && p.text === e.text)),
+      );
       return;
     }
     out.push(a);
@@ -366,7 +584,12 @@ export function ciliumPrograms(state: NodeState, native: Fact<string[]> = unknow
     // cls_bpf name is `<prog>-<dev>` for Cilium's legacy tc filters
     const program = nameOf(f.progId, f.progName) ?? fullProgramName((f.bpfName ?? '').replace(/-[^-]+$/, ''));
     if (!program) continue;
-    const a: CiliumProgramAttachment = { dev: f.dev, hook: f.direction === 'ingress' ? 'tc-ingress' : 'tc-egress', program, evidence: [f.source] };
+    const a: CiliumProgramAttachment = {
+      dev: f.dev,
+      hook: f.direction === 'ingress' ? 'tc-ingress' : 'tc-egress',
+      program,
+      evidence: [f.source],
+    };
     if (f.progId !== undefined) a.progId = f.progId;
     add(a);
   }
@@ -379,7 +602,13 @@ export function ciliumPrograms(state: NodeState, native: Fact<string[]> = unknow
   }
   // tcx/netkit/xdp links that `bpftool net` did not show (Debian's bpftool 7.1 cannot list tcx)
   const shown = new Set(out.map((a) => a.progId).filter((x) => x !== undefined));
-  const pending: { l: NodeState['bpfLinks'][number]; program: string; hook: BpfHook; p: NodeState['bpfProgs'][number] | undefined; dirKnown: boolean }[] = [];
+  const pending: {
+    l: NodeState['bpfLinks'][number];
+    program: string;
+    hook: BpfHook;
+    p: NodeState['bpfProgs'][number] | undefined;
+    dirKnown: boolean;
+  }[] = [];
   for (const l of state.bpfLinks) {
     if (l.progId === undefined || shown.has(l.progId)) continue;
     const p = progById.get(l.progId);
@@ -392,7 +621,15 @@ export function ciliumPrograms(state: NodeState, native: Fact<string[]> = unknow
     if (!isTcx && !isNetkit && !isXdp) continue;
     const dirKnown = /ingress|egress|peer|primary|xdp/.test(at) || isXdp;
     const dir = /egress|primary/.test(at) ? 'egress' : /ingress|peer/.test(at) ? 'ingress' : guessDir(program);
-    const hook: BpfHook = isXdp ? 'xdp' : isNetkit ? (dir === 'egress' ? 'netkit-primary' : 'netkit-peer') : dir === 'egress' ? 'tcx-egress' : 'tcx-ingress';
+    const hook: BpfHook = isXdp
+      ? 'xdp'
+      : isNetkit
+        ? dir === 'egress'
+          ? 'netkit-primary'
+          : 'netkit-peer'
+        : dir === 'egress'
+          ? 'tcx-egress'
+          : 'tcx-ingress';
     pending.push({ l, program, hook, p, dirKnown });
   }
   for (const { l, program, hook, p, dirKnown } of pending) {
@@ -423,5 +660,7 @@ export function ciliumPrograms(state: NodeState, native: Fact<string[]> = unknow
 
 // Cilium's program names say which way they face: from_container/from_netdev/to_host/from_overlay/from_wireguard are ingress.
 function guessDir(program: string): 'ingress' | 'egress' {
-  return /cil_(from_container|from_netdev|to_host|from_overlay|from_wireguard|from_network)$/.test(program) ? 'ingress' : 'egress';
+  return /cil_(from_container|from_netdev|to_host|from_overlay|from_wireguard|from_network)$/.test(program)
+    ? 'ingress'
+    : 'egress';
 }

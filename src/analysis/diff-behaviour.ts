@@ -18,7 +18,9 @@ function icmpEcho(before: DiffSideInput, after: DiffSideInput, services: Service
   if (reply && TRUE.test(reply.value.trim())) return undefined;
   const servedByCilium = new Set(services.filter((s) => s.after && isCilium(s.after.owner)).map((s) => s.address));
   const afterLocal = new Set(after.state.addrs.map((a) => a.local));
-  const vips = before.state.addrs.filter((a) => a.ifname === 'kube-ipvs0' && servedByCilium.has(a.local) && !afterLocal.has(a.local));
+  const vips = before.state.addrs.filter(
+    (a) => a.ifname === 'kube-ipvs0' && servedByCilium.has(a.local) && !afterLocal.has(a.local),
+  );
   if (vips.length > 0) {
     return {
       code: 'icmp-echo',
@@ -50,12 +52,17 @@ function kprMode(after: DiffSideInput): { mode?: Mode; evidence: Evidence[] } {
   const st = after.state.cilium.status?.kprMode;
   if (st) {
     const m = /^(snat|dsr|hybrid)/i.exec(st.mode.trim());
-    if (m) return { mode: (m[1]!.toLowerCase() === 'snat' ? 'SNAT' : m[1]!.toLowerCase() === 'dsr' ? 'DSR' : 'Hybrid') as Mode, evidence: [st.source] };
+    if (m)
+      return {
+        mode: (m[1]!.toLowerCase() === 'snat' ? 'SNAT' : m[1]!.toLowerCase() === 'dsr' ? 'DSR' : 'Hybrid') as Mode,
+        evidence: [st.source],
+      };
   }
   const c = configValue(after.state.cilium.config, 'bpf-lb-mode');
   if (c) {
     const v = c.value.trim().toLowerCase();
-    if (v === 'snat' || v === 'dsr' || v === 'hybrid') return { mode: (v === 'snat' ? 'SNAT' : v === 'dsr' ? 'DSR' : 'Hybrid') as Mode, evidence: [c.source] };
+    if (v === 'snat' || v === 'dsr' || v === 'hybrid')
+      return { mode: (v === 'snat' ? 'SNAT' : v === 'dsr' ? 'DSR' : 'Hybrid') as Mode, evidence: [c.source] };
   }
   return { evidence: [] };
 }
@@ -63,7 +70,16 @@ function kprMode(after: DiffSideInput): { mode?: Mode; evidence: Evidence[] } {
 /** What source address a backend sees for a client outside the node: kube-proxy masquerades, Cilium depends on the mode. */
 function clientSource(after: DiffSideInput, services: ServiceDiff[]): BehaviourChange | undefined {
   const ext = services.filter(
-    (s) => s.before && s.after && s.before.layers.some((l) => !isCilium(l)) && isCilium(s.after.owner) && s.type !== 'ClusterIP' && s.address !== '0.0.0.0' && s.address !== '::' && s.before.trafficPolicy !== 'Local' && s.after.trafficPolicy === 'Cluster',
+    (s) =>
+      s.before &&
+      s.after &&
+      s.before.layers.some((l) => !isCilium(l)) &&
+      isCilium(s.after.owner) &&
+      s.type !== 'ClusterIP' &&
+      s.address !== '0.0.0.0' &&
+      s.address !== '::' &&
+      s.before.trafficPolicy !== 'Local' &&
+      s.after.trafficPolicy === 'Cluster',
   );
   if (ext.length === 0) return undefined;
   const { mode, evidence } = kprMode(after);
@@ -88,7 +104,8 @@ function clientSource(after: DiffSideInput, services: ServiceDiff[]): BehaviourC
 }
 
 function socketLb(bctx: SideView, actx: SideView, after: DiffSideInput): BehaviourChange | undefined {
-  const hook = (ctx: SideView) => ctx.state.cgroup.find((c) => c.name.startsWith('cil_sock') && /connect/.test(c.attachType));
+  const hook = (ctx: SideView) =>
+    ctx.state.cgroup.find((c) => c.name.startsWith('cil_sock') && /connect/.test(c.attachType));
   const a = actx.dp.socketLB;
   const ah = hook(actx);
   const on = (a.known && a.value.enabled) || (!a.known && ah !== undefined);
@@ -101,10 +118,12 @@ function socketLb(bctx: SideView, actx: SideView, after: DiffSideInput): Behavio
   const evidence = [...(ah ? [ah.source] : []), ...(a.known ? a.evidence : [])].slice(0, 3);
   return {
     code: 'socket-lb',
-    title: hostns ? 'Services are translated at the socket in the host namespace only' : 'Services are translated at the socket, before any packet exists',
+    title: hostns
+      ? 'Services are translated at the socket in the host namespace only'
+      : 'Services are translated at the socket, before any packet exists',
     detail: hostns
       ? 'Socket-LB covers the host namespace only (Socket LB Coverage: Hostns-only): connections from the host are rewritten to a backend at connect()/sendmsg(); pod traffic keeps the Service address until cil_from_container translates it per packet, which is what sidecar proxies (Istio) and KubeVirt need.'
-      : "Connections from pods and from the host to a Service are rewritten to a backend at connect()/sendmsg() (cil_sock*_connect): packets carry the backend address from the start, so tcpdump in a pod or on the node shows backend IPs, netfilter and conntrack never see the ClusterIP, and a sidecar proxy that relies on the original ClusterIP inside the pod (Istio) breaks unless socketLB.hostNamespaceOnly=true.",
+      : 'Connections from pods and from the host to a Service are rewritten to a backend at connect()/sendmsg() (cil_sock*_connect): packets carry the backend address from the start, so tcpdump in a pod or on the node shows backend IPs, netfilter and conntrack never see the ClusterIP, and a sidecar proxy that relies on the original ClusterIP inside the pod (Istio) breaks unless socketLB.hostNamespaceOnly=true.',
     regression: false,
     evidence,
   };
@@ -116,13 +135,15 @@ function hostPortChange(before: DiffSideInput, after: DiffSideInput): BehaviourC
     const rules: Evidence[] = [];
     for (const { rules: rs } of s.iptables) {
       const nat = rs.tables.find((t) => t.name === 'nat');
-      for (const c of nat?.chains ?? []) if (/^CNI-DN-/.test(c.name)) for (const r of c.rules) if (r.target?.name === 'DNAT') rules.push(r.source);
+      for (const c of nat?.chains ?? [])
+        if (/^CNI-DN-/.test(c.name)) for (const r of c.rules) if (r.target?.name === 'DNAT') rules.push(r.source);
     }
     return rules;
   };
   const bp = portmap(before);
   const ap = portmap(after);
-  const hp = (s: DiffSideInput): ServiceEntry[] => s.services.filter((e) => isCilium(e.source) && e.type === 'HostPort');
+  const hp = (s: DiffSideInput): ServiceEntry[] =>
+    s.services.filter((e) => isCilium(e.source) && e.type === 'HostPort');
   const bh = hp(before);
   const ah = hp(after);
   const ports = (es: ServiceEntry[]) => [...new Set(es.map((e) => `${e.frontend.port}/${e.frontend.proto}`))];
@@ -139,7 +160,7 @@ function hostPortChange(before: DiffSideInput, after: DiffSideInput): BehaviourC
     return {
       code: 'hostport',
       title: 'hostPort is now Cilium BPF, not iptables DNAT',
-      detail: `Cilium now serves ${ports(ah).length} hostPorts (${few(ports(ah)).join(', ')}) in BPF${bp.length ? ' instead of the portmap plugin\'s iptables DNAT' : ''}: a hostPort without hostIP is exposed on the addresses Cilium uses for NodePorts and on 127.0.0.1; one inside the NodePort range is ignored, and a hostIP of 127.0.0.1 is not supported (the agent logs a warning).${ap.length ? ` ${ap.length} portmap DNAT rules are still there after; Cilium acts first at the socket and in tc.` : ''}`,
+      detail: `Cilium now serves ${ports(ah).length} hostPorts (${few(ports(ah)).join(', ')}) in BPF${bp.length ? " instead of the portmap plugin's iptables DNAT" : ''}: a hostPort without hostIP is exposed on the addresses Cilium uses for NodePorts and on 127.0.0.1; one inside the NodePort range is ignored, and a hostIP of 127.0.0.1 is not supported (the agent logs a warning).${ap.length ? ` ${ap.length} portmap DNAT rules are still there after; Cilium acts first at the socket and in tc.` : ''}`,
       regression: false,
       frontends: few(ah.map((e) => `${e.frontend.address}:${e.frontend.port}/${e.frontend.proto}`)),
       evidence: [...ah.slice(0, 2).flatMap((e) => e.evidence.slice(0, 1)), ...bp.slice(0, 1)],
@@ -150,14 +171,26 @@ function hostPortChange(before: DiffSideInput, after: DiffSideInput): BehaviourC
 
 /** A ClusterIP from outside the node: kube-proxy DNATs it from any source, Cilium drops it unless bpf-lb-external-clusterip. */
 function externalClusterIp(after: DiffSideInput, services: ServiceDiff[]): BehaviourChange | undefined {
-  const cips = services.filter((s) => s.type === 'ClusterIP' && s.before && s.after && s.before.layers.some((l) => !isCilium(l)) && isCilium(s.after.owner));
+  const cips = services.filter(
+    (s) =>
+      s.type === 'ClusterIP' &&
+      s.before &&
+      s.after &&
+      s.before.layers.some((l) => !isCilium(l)) &&
+      isCilium(s.after.owner),
+  );
   if (cips.length === 0) return undefined;
   const cfg = configValue(after.state.cilium.config, 'bpf-lb-external-clusterip');
   if (cfg && TRUE.test(cfg.value.trim())) return undefined;
-  const entries = after.services.filter((e) => isCilium(e.source) && e.type === 'ClusterIP' && e.frontend.scope !== 'internal');
+  const entries = after.services.filter(
+    (e) => isCilium(e.source) && e.type === 'ClusterIP' && e.frontend.scope !== 'internal',
+  );
   const nonRoutable = entries.filter((e) => e.flags.routable === false);
   if (entries.some((e) => e.flags.routable === true)) return undefined;
-  const evidence: Evidence[] = [...(cfg && FALSE.test(cfg.value.trim()) ? [cfg.source] : []), ...nonRoutable.slice(0, 2).flatMap((e) => e.evidence.slice(0, 1))];
+  const evidence: Evidence[] = [
+    ...(cfg && FALSE.test(cfg.value.trim()) ? [cfg.source] : []),
+    ...nonRoutable.slice(0, 2).flatMap((e) => e.evidence.slice(0, 1)),
+  ];
   if (evidence.length === 0) return undefined;
   return {
     code: 'external-clusterip',
@@ -177,7 +210,9 @@ function hostRouting(bctx: SideView, actx: SideView): BehaviourChange | undefine
   const toBpf = a.value === 'bpf';
   return {
     code: 'host-routing',
-    title: toBpf ? 'pod traffic no longer crosses the host stack (host routing Legacy → BPF)' : 'pod traffic goes through the host stack again (host routing BPF → Legacy)',
+    title: toBpf
+      ? 'pod traffic no longer crosses the host stack (host routing Legacy → BPF)'
+      : 'pod traffic goes through the host stack again (host routing BPF → Legacy)',
     detail: toBpf
       ? "With BPF host routing, cil_from_container and cil_from_netdev redirect pod traffic (bpf_redirect_peer, bpf_redirect_neigh) past the kernel's routing and netfilter: iptables rules on FORWARD or POSTROUTING, their counters and the kernel conntrack table no longer see pod-to-pod and pod-to-outside packets."
       : 'With legacy host routing, pod traffic is handed to the kernel stack: routing tables, netfilter (FORWARD/POSTROUTING) and conntrack see it again.',
@@ -207,6 +242,20 @@ function masqueradeChange(bctx: SideView, actx: SideView): BehaviourChange | und
 }
 
 /** Known behaviour changes of the migration, each only when the two states show that it applies here. */
-export function behaviourChanges(before: DiffSideInput, after: DiffSideInput, bctx: SideView, actx: SideView, services: ServiceDiff[]): BehaviourChange[] {
-  return [icmpEcho(before, after, services), clientSource(after, services), socketLb(bctx, actx, after), hostPortChange(before, after), externalClusterIp(after, services), hostRouting(bctx, actx), masqueradeChange(bctx, actx)].filter((x): x is BehaviourChange => x !== undefined);
+export function behaviourChanges(
+  before: DiffSideInput,
+  after: DiffSideInput,
+  bctx: SideView,
+  actx: SideView,
+  services: ServiceDiff[],
+): BehaviourChange[] {
+  return [
+    icmpEcho(before, after, services),
+    clientSource(after, services),
+    socketLb(bctx, actx, after),
+    hostPortChange(before, after),
+    externalClusterIp(after, services),
+    hostRouting(bctx, actx),
+    masqueradeChange(bctx, actx),
+  ].filter((x): x is BehaviourChange => x !== undefined);
 }

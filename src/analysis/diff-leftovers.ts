@@ -11,7 +11,14 @@ import { frontendText, hostPort, isCilium } from './diff-services.js';
 // Chains kubelet creates too (pkg/kubelet/kubelet_network_linux.go: the iptables hint, KUBE-FIREWALL's
 // martian-packet rule, its canary, and — before the IPTablesOwnershipCleanup gate — KUBE-MARK-DROP,
 // KUBE-MARK-MASQ and KUBE-POSTROUTING): on their own they are not kube-proxy's leftovers.
-const KUBELET_CHAINS = new Set(['KUBE-IPTABLES-HINT', 'KUBE-FIREWALL', 'KUBE-KUBELET-CANARY', 'KUBE-MARK-DROP', 'KUBE-MARK-MASQ', 'KUBE-POSTROUTING']);
+const KUBELET_CHAINS = new Set([
+  'KUBE-IPTABLES-HINT',
+  'KUBE-FIREWALL',
+  'KUBE-KUBELET-CANARY',
+  'KUBE-MARK-DROP',
+  'KUBE-MARK-MASQ',
+  'KUBE-POSTROUTING',
+]);
 const MAX_EVIDENCE = 6;
 
 /** Chains reachable from a built-in chain (one with a policy) through jumps and gotos. */
@@ -47,7 +54,9 @@ const saveCmd = (f: Family) => (f === 6 ? 'ip6tables-save' : 'iptables-save');
 function iptablesLeftovers(after: DiffSideInput, ciliumFrontends: Map<string, ServiceEntry>): Leftover[] {
   const out: Leftover[] = [];
   for (const { family, rules, probe } of after.iptables) {
-    const kpEntries = after.services.filter((e) => e.source === 'kube-proxy-iptables' && e.evidence[0]?.probe === probe);
+    const kpEntries = after.services.filter(
+      (e) => e.source === 'kube-proxy-iptables' && e.evidence[0]?.probe === probe,
+    );
     for (const t of (rules as IptablesRuleset).tables) {
       const kube = t.chains.filter((c) => c.name.startsWith('KUBE-'));
       const own = kube.filter((c) => !KUBELET_CHAINS.has(c.name));
@@ -61,34 +70,57 @@ function iptablesLeftovers(after: DiffSideInput, ciliumFrontends: Map<string, Se
       const deadSvc = unreachable.filter((c) => /^KUBE-(SVC|SVL|EXT|FW|XLB|SEP)-/.test(c.name)).length;
       const evidence: Evidence[] = [];
       for (const ev of hooks.values()) evidence.push(...ev);
-      const dnat = own.flatMap((c) => (live.has(c.name) ? c.rules.filter((r) => r.target?.name === 'DNAT' || r.target?.name === 'REJECT' || r.target?.name === 'DROP') : [])).slice(0, 2);
+      const dnat = own
+        .flatMap((c) =>
+          live.has(c.name)
+            ? c.rules.filter(
+                (r) => r.target?.name === 'DNAT' || r.target?.name === 'REJECT' || r.target?.name === 'DROP',
+              )
+            : [],
+        )
+        .slice(0, 2);
       evidence.push(...dnat.map((r) => r.source));
       if (evidence.length === 0) evidence.push(...own.slice(0, 2).flatMap((c) => (c.source ? [c.source] : [])));
       const hookOrder = ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'];
       const hooksOf = (evs: Evidence[]) =>
-        [...new Set(evs.map((e) => /^-A (\S+)/.exec(e.text)?.[1]).filter((x): x is string => !!x))].sort((a, b) => hookOrder.indexOf(a) - hookOrder.indexOf(b));
+        [...new Set(evs.map((e) => /^-A (\S+)/.exec(e.text)?.[1]).filter((x): x is string => !!x))].sort(
+          (a, b) => hookOrder.indexOf(a) - hookOrder.indexOf(b),
+        );
       const hookNames = hooksOf([...hooks.values()].flat());
       const svcHooks = hooksOf(hooks.get('KUBE-SERVICES') ?? []);
       const present = (n: string) => own.some((c) => c.name === n && c.rules.length > 0 && live.has(c.name));
-      const dead = deadSvc ? `${deadSvc} KUBE-SVC/SEP/EXT chains are left unreachable (nothing jumps to them: dead state, proof of a partial cleanup)` : '';
+      const dead = deadSvc
+        ? `${deadSvc} KUBE-SVC/SEP/EXT chains are left unreachable (nothing jumps to them: dead state, proof of a partial cleanup)`
+        : '';
       let breaks: string;
       const frontends: string[] = [];
       if (t.name === 'nat') {
         const only: string[] = [];
         const differ: string[] = [];
         for (const e of kpEntries) {
-          if (e.chain === 'KUBE-SERVICES' || e.chain === 'KUBE-EXTERNAL-SERVICES' || e.chain === 'KUBE-PROXY-FIREWALL') continue;
+          if (e.chain === 'KUBE-SERVICES' || e.chain === 'KUBE-EXTERNAL-SERVICES' || e.chain === 'KUBE-PROXY-FIREWALL')
+            continue;
           const fe = frontendText(e.frontend.address, e.frontend.port, e.frontend.proto);
-          const c = ciliumFrontends.get(fe) ?? ciliumFrontends.get(frontendText(e.frontend.address, e.frontend.port, 'ANY'));
+          const c =
+            ciliumFrontends.get(fe) ?? ciliumFrontends.get(frontendText(e.frontend.address, e.frontend.port, 'ANY'));
           if (!c) only.push(fe);
           else {
-            const kb = e.backends.map((b) => hostPort(b.address, b.port)).sort().join(',');
-            const cb = c.backends.filter((b) => b.state === 'active').map((b) => hostPort(b.address, b.port)).sort().join(',');
+            const kb = e.backends
+              .map((b) => hostPort(b.address, b.port))
+              .sort()
+              .join(',');
+            const cb = c.backends
+              .filter((b) => b.state === 'active')
+              .map((b) => hostPort(b.address, b.port))
+              .sort()
+              .join(',');
             if (kb !== cb) differ.push(fe);
           }
         }
         const postrouting = kube.find((c) => c.name === 'KUBE-POSTROUTING' && c.rules.length > 0 && live.has(c.name));
-        const masq = postrouting ? `KUBE-POSTROUTING, hooked from POSTROUTING, still masquerades packets carrying kube-proxy's mark 0x4000` : '';
+        const masq = postrouting
+          ? `KUBE-POSTROUTING, hooked from POSTROUTING, still masquerades packets carrying kube-proxy's mark 0x4000`
+          : '';
         if (present('KUBE-SERVICES')) {
           frontends.push(...only, ...differ);
           breaks =
@@ -101,24 +133,48 @@ function iptablesLeftovers(after: DiffSideInput, ciliumFrontends: Map<string, Se
           breaks = `${acting.map((c) => c.name).join(', ')} still reachable from ${hookNames.join(', ')} and not empty`;
         } else {
           const parts = [
-            emptyHooked.length ? `${emptyHooked.map((c) => c.name).join(', ')} ${emptyHooked.length === 1 ? 'is' : 'are'} still hooked from ${hooksOf(emptyHooked.flatMap((c) => hooks.get(c.name) ?? [])).join(', ')} but empty (flushed by hand): no Service is translated` : '',
+            emptyHooked.length
+              ? `${emptyHooked.map((c) => c.name).join(', ')} ${emptyHooked.length === 1 ? 'is' : 'are'} still hooked from ${hooksOf(emptyHooked.flatMap((c) => hooks.get(c.name) ?? [])).join(', ')} but empty (flushed by hand): no Service is translated`
+              : '',
             dead,
             masq ? `${masq}, which nothing sets any more` : '',
           ].filter(Boolean);
-          breaks = parts.length ? parts.join('; ') : `${own.length} KUBE-* chains with no jump from a built-in chain: nothing reaches them (dead state, safe to delete)`;
+          breaks = parts.length
+            ? parts.join('; ')
+            : `${own.length} KUBE-* chains with no jump from a built-in chain: nothing reaches them (dead state, safe to delete)`;
         }
       } else if (t.name === 'filter') {
-        const rejected = kpEntries.filter((e) => e.noEndpoints !== undefined && (e.chain === 'KUBE-SERVICES' || e.chain === 'KUBE-EXTERNAL-SERVICES' || e.noEndpoints === 'reject')).map((e) => frontendText(e.frontend.address, e.frontend.port, e.frontend.proto));
+        const rejected = kpEntries
+          .filter(
+            (e) =>
+              e.noEndpoints !== undefined &&
+              (e.chain === 'KUBE-SERVICES' || e.chain === 'KUBE-EXTERNAL-SERVICES' || e.noEndpoints === 'reject'),
+          )
+          .map((e) => frontendText(e.frontend.address, e.frontend.port, e.frontend.proto));
         frontends.push(...rejected);
         const parts: string[] = [];
-        if (present('KUBE-SERVICES')) parts.push(`KUBE-SERVICES REJECTs new connections to frontends that had no endpoints when kube-proxy stopped, even if they have endpoints now${rejected.length ? ` (${listShort(rejected)})` : ''}`);
-        if (present('KUBE-EXTERNAL-SERVICES')) parts.push('KUBE-EXTERNAL-SERVICES DROPs outside traffic to externalTrafficPolicy=Local frontends that had no local endpoint then');
-        if (present('KUBE-PROXY-FIREWALL')) parts.push('KUBE-PROXY-FIREWALL DROPs LoadBalancer traffic from outside the loadBalancerSourceRanges of that time');
-        if (present('KUBE-FORWARD')) parts.push('KUBE-FORWARD DROPs forwarded packets conntrack calls INVALID and ACCEPTs what kube-proxy marked');
+        if (present('KUBE-SERVICES'))
+          parts.push(
+            `KUBE-SERVICES REJECTs new connections to frontends that had no endpoints when kube-proxy stopped, even if they have endpoints now${rejected.length ? ` (${listShort(rejected)})` : ''}`,
+          );
+        if (present('KUBE-EXTERNAL-SERVICES'))
+          parts.push(
+            'KUBE-EXTERNAL-SERVICES DROPs outside traffic to externalTrafficPolicy=Local frontends that had no local endpoint then',
+          );
+        if (present('KUBE-PROXY-FIREWALL'))
+          parts.push(
+            'KUBE-PROXY-FIREWALL DROPs LoadBalancer traffic from outside the loadBalancerSourceRanges of that time',
+          );
+        if (present('KUBE-FORWARD'))
+          parts.push('KUBE-FORWARD DROPs forwarded packets conntrack calls INVALID and ACCEPTs what kube-proxy marked');
         if (present('KUBE-NODEPORTS')) parts.push('KUBE-NODEPORTS ACCEPTs old health-check node ports');
-        breaks = acting.length ? `hooked from ${hookNames.join(', ') || 'a built-in chain'}: ${parts.join('; ') || `${acting.length} chains still filter packets`}` : `${own.length} KUBE-* chains, none reachable with a rule in it: no effect on packets`;
+        breaks = acting.length
+          ? `hooked from ${hookNames.join(', ') || 'a built-in chain'}: ${parts.join('; ') || `${acting.length} chains still filter packets`}`
+          : `${own.length} KUBE-* chains, none reachable with a rule in it: no effect on packets`;
       } else {
-        breaks = acting.length ? `${acting.length} chains hooked from ${hookNames.join(', ')} still see packets` : `${own.length} KUBE-* chains${own.every((c) => c.rules.length === 0) ? ', all empty (kube-proxy canaries),' : ''} with no effect on packets`;
+        breaks = acting.length
+          ? `${acting.length} chains hooked from ${hookNames.join(', ')} still see packets`
+          : `${own.length} KUBE-* chains${own.every((c) => c.rules.length === 0) ? ', all empty (kube-proxy canaries),' : ''} with no effect on packets`;
       }
       const l: Leftover = {
         kind: 'iptables-chains',
@@ -153,7 +209,11 @@ function nftLeftovers(after: DiffSideInput): Leftover[] {
       const snp = t.sets.find((s) => s.name === 'service-nodeports');
       const n = (sips?.elements.length ?? 0) + (snp?.elements.length ?? 0);
       const ev: Evidence[] = base.slice(0, 4).flatMap((c) => (c.source ? [c.source] : []));
-      if (sips?.elements[0]) ev.push({ probe: sips.source.probe, text: `service-ips: ${sips.elements[0].key.join(' . ')} : ${sips.elements[0].verdict?.kind ?? ''} ${sips.elements[0].verdict?.target ?? ''}`.trim() });
+      if (sips?.elements[0])
+        ev.push({
+          probe: sips.source.probe,
+          text: `service-ips: ${sips.elements[0].key.join(' . ')} : ${sips.elements[0].verdict?.kind ?? ''} ${sips.elements[0].verdict?.target ?? ''}`.trim(),
+        });
       out.push({
         kind: 'nft-table',
         name: `table ${t.family} kube-proxy`,
@@ -162,7 +222,12 @@ function nftLeftovers(after: DiffSideInput): Leftover[] {
         regression: base.length > 0,
         breaks:
           base.length > 0
-            ? `${base.length} base chains hooked into netfilter (${base.map((c) => `${c.hook}`).filter((v, i, a) => a.indexOf(v) === i).join(', ')}): ${n} frozen Service/NodePort map entries DNAT what reaches the stack untranslated, cluster-ips-check rejects or drops other traffic to the Service CIDR, masquerading SNATs what kube-proxy marked`
+            ? `${base.length} base chains hooked into netfilter (${base
+                .map((c) => `${c.hook}`)
+                .filter((v, i, a) => a.indexOf(v) === i)
+                .join(
+                  ', ',
+                )}): ${n} frozen Service/NodePort map entries DNAT what reaches the stack untranslated, cluster-ips-check rejects or drops other traffic to the Service CIDR, masquerading SNATs what kube-proxy marked`
             : 'no base chain: nothing reaches it',
         command: `nft list table ${t.family} kube-proxy`,
         cleanup: `nft delete table ${t.family} kube-proxy`,
@@ -175,17 +240,25 @@ function nftLeftovers(after: DiffSideInput): Leftover[] {
       const kube = t.chains.filter((c) => c.name.startsWith('KUBE-') && !KUBELET_CHAINS.has(c.name));
       if (kube.length === 0) continue;
       const names = new Set(kube.map((c) => c.name));
-      const hooked = t.chains.filter((c) => c.hook !== undefined).flatMap((c) => c.rules.filter((r) => r.verdict?.target && names.has(r.verdict.target)));
+      const hooked = t.chains
+        .filter((c) => c.hook !== undefined)
+        .flatMap((c) => c.rules.filter((r) => r.verdict?.target && names.has(r.verdict.target)));
       out.push({
         kind: 'iptables-chains',
         name: `${t.name} KUBE-* chains (${famWord(fam)}, iptables-nft as seen by nft)`,
         count: kube.length,
         actsOnPackets: hooked.length > 0,
         regression: hooked.length > 0,
-        breaks: hooked.length > 0 ? `${kube.length} kube-proxy chains still jumped to from base chains: they keep DNATing/filtering what reaches netfilter (read ${saveCmd(fam)} for the rules: nft shows iptables matches as opaque xt statements)` : `${kube.length} kube-proxy chains nothing jumps to`,
+        breaks:
+          hooked.length > 0
+            ? `${kube.length} kube-proxy chains still jumped to from base chains: they keep DNATing/filtering what reaches netfilter (read ${saveCmd(fam)} for the rules: nft shows iptables matches as opaque xt statements)`
+            : `${kube.length} kube-proxy chains nothing jumps to`,
         command: `${saveCmd(fam)} -t ${t.name} | grep -- KUBE-`,
         cleanup: `${saveCmd(fam)} | grep -v KUBE | ${fam === 6 ? 'ip6tables-restore' : 'iptables-restore'}`,
-        evidence: (hooked.length ? hooked.map((r) => r.source) : kube.flatMap((c) => (c.source ? [c.source] : []))).slice(0, MAX_EVIDENCE),
+        evidence: (hooked.length
+          ? hooked.map((r) => r.source)
+          : kube.flatMap((c) => (c.source ? [c.source] : []))
+        ).slice(0, MAX_EVIDENCE),
       });
     }
   }
@@ -195,7 +268,11 @@ function nftLeftovers(after: DiffSideInput): Leftover[] {
 function ipvsLeftovers(after: DiffSideInput, ciliumFrontends: Map<string, ServiceEntry>): Leftover[] {
   const vs = after.services.filter((e) => e.source === 'ipvs');
   if (vs.length === 0) return [];
-  const only = vs.filter((e) => !ciliumFrontends.has(frontendText(e.frontend.address, e.frontend.port, e.frontend.proto)) && !ciliumFrontends.has(frontendText(e.frontend.address, e.frontend.port, 'ANY')));
+  const only = vs.filter(
+    (e) =>
+      !ciliumFrontends.has(frontendText(e.frontend.address, e.frontend.port, e.frontend.proto)) &&
+      !ciliumFrontends.has(frontendText(e.frontend.address, e.frontend.port, 'ANY')),
+  );
   return [
     {
       kind: 'ipvs',
@@ -212,17 +289,36 @@ function ipvsLeftovers(after: DiffSideInput, ciliumFrontends: Map<string, Servic
   ];
 }
 
-function kubeIpvs0(before: DiffSideInput, after: DiffSideInput, ciliumFrontends: Map<string, ServiceEntry>): Leftover[] {
+function kubeIpvs0(
+  before: DiffSideInput,
+  after: DiffSideInput,
+  ciliumFrontends: Map<string, ServiceEntry>,
+): Leftover[] {
   const link = after.state.links.find((l) => l.name === 'kube-ipvs0');
   const addrs = after.state.addrs.filter((a) => a.ifname === 'kube-ipvs0');
-  const routes = findRoutes(after.state, (r) => r.type === 'local' && r.nexthops.some((n) => n.dev === 'kube-ipvs0'), { type: 'local' });
+  const routes = findRoutes(after.state, (r) => r.type === 'local' && r.nexthops.some((n) => n.dev === 'kube-ipvs0'), {
+    type: 'local',
+  });
   if (!link && addrs.length === 0) return [];
   const served = new Set([...ciliumFrontends.values()].map((e) => e.frontend.address));
   const cil = addrs.filter((a) => served.has(a.local)).length;
   // kube-proxy's IPVS mode rejected new connections to these addresses on ports it did not serve
-  const hasFilter = (s: DiffSideInput) => s.iptables.some(({ rules }) => rules.tables.some((t) => t.name === 'filter' && t.chains.some((c) => c.name === 'KUBE-IPVS-FILTER' && c.rules.length > 0)));
-  const guard = !hasFilter(before) ? '' : hasFilter(after) ? "; kube-proxy's KUBE-IPVS-FILTER still rejects new connections to their other ports" : "; KUBE-IPVS-FILTER, which rejected new connections to their other ports, is gone: every socket listening on all addresses answers on every ClusterIP";
-  const evidence: Evidence[] = [...(link ? [link.source] : []), ...addrs.slice(0, 3).map((a) => a.source), ...routes.slice(0, 2).map((r) => r.source)];
+  const hasFilter = (s: DiffSideInput) =>
+    s.iptables.some(({ rules }) =>
+      rules.tables.some(
+        (t) => t.name === 'filter' && t.chains.some((c) => c.name === 'KUBE-IPVS-FILTER' && c.rules.length > 0),
+      ),
+    );
+  const guard = !hasFilter(before)
+    ? ''
+    : hasFilter(after)
+      ? "; kube-proxy's KUBE-IPVS-FILTER still rejects new connections to their other ports"
+      : '; KUBE-IPVS-FILTER, which rejected new connections to their other ports, is gone: every socket listening on all addresses answers on every ClusterIP';
+  const evidence: Evidence[] = [
+    ...(link ? [link.source] : []),
+    ...addrs.slice(0, 3).map((a) => a.source),
+    ...routes.slice(0, 2).map((r) => r.source),
+  ];
   return [
     {
       kind: 'kube-ipvs0',
@@ -247,7 +343,12 @@ function ipsetLeftovers(after: DiffSideInput): Leftover[] {
   // a set acts only through an iptables rule that matches on it
   const used = new Set<string>();
   for (const { rules } of after.iptables)
-    for (const t of rules.tables) for (const c of t.chains) for (const r of c.rules) for (const m of r.matches) if (m.module === 'set') for (const o of m.options) if (o.name === 'match-set' && o.args[0]) used.add(o.args[0]);
+    for (const t of rules.tables)
+      for (const c of t.chains)
+        for (const r of c.rules)
+          for (const m of r.matches)
+            if (m.module === 'set')
+              for (const o of m.options) if (o.name === 'match-set' && o.args[0]) used.add(o.args[0]);
   const acting = sets.filter((s) => used.has(s.name) || (s.references ?? 0) > 0);
   const members = sets.reduce((n, s) => n + s.entries, 0);
   return [
@@ -273,7 +374,11 @@ function ipsetLeftovers(after: DiffSideInput): Leftover[] {
  * backends. Cilium's socket and tc load balancing never leave such an entry (the packet already
  * carries the backend address, or BPF NATs it outside netfilter), so these were made by kube-proxy.
  */
-function conntrackLeftovers(before: DiffSideInput, after: DiffSideInput, ciliumFrontends: Map<string, ServiceEntry>): Leftover[] {
+function conntrackLeftovers(
+  before: DiffSideInput,
+  after: DiffSideInput,
+  ciliumFrontends: Map<string, ServiceEntry>,
+): Leftover[] {
   if (!after.conntrack?.length) return [];
   const local = new Set([...after.state.addrs, ...before.state.addrs].map((a) => a.local));
   const fes = new Map<string, { text: string; name?: string; backends: Set<string> }>();
@@ -281,7 +386,9 @@ function conntrackLeftovers(before: DiffSideInput, after: DiffSideInput, ciliumF
     if (isCilium(e.source)) continue;
     const proto = e.frontend.proto.toLowerCase();
     const any = e.frontend.address === '0.0.0.0' || e.frontend.address === '::';
-    const addrs = any ? [...local].filter((a) => a.includes(':') === e.frontend.address.includes(':')) : [e.frontend.address];
+    const addrs = any
+      ? [...local].filter((a) => a.includes(':') === e.frontend.address.includes(':'))
+      : [e.frontend.address];
     for (const a of addrs) {
       const k = `${a}|${e.frontend.port}|${proto}`;
       let f = fes.get(k);
@@ -305,7 +412,9 @@ function conntrackLeftovers(before: DiffSideInput, after: DiffSideInput, ciliumF
   }
   if (hits.length === 0) return [];
   const frontends = [...new Set(hits.map((h) => h.fe))];
-  const gone = frontends.filter((fe) => !ciliumFrontends.has(fe) && !ciliumFrontends.has(fe.replace(/\/[A-Z]+$/, '/ANY')));
+  const gone = frontends.filter(
+    (fe) => !ciliumFrontends.has(fe) && !ciliumFrontends.has(fe.replace(/\/[A-Z]+$/, '/ANY')),
+  );
   const cut = after.conntrack.some((c) => c.cut);
   const longest = Math.max(...hits.map((h) => h.e.timeout ?? 0));
   return [
@@ -332,5 +441,12 @@ export function findLeftovers(before: DiffSideInput, after: DiffSideInput): Left
     const k = frontendText(e.frontend.address, e.frontend.port, e.frontend.proto);
     if (!cilium.has(k) || e.source === 'cilium-bpf') cilium.set(k, e);
   }
-  return [...iptablesLeftovers(after, cilium), ...nftLeftovers(after), ...ipvsLeftovers(after, cilium), ...kubeIpvs0(before, after, cilium), ...ipsetLeftovers(after), ...conntrackLeftovers(before, after, cilium)];
+  return [
+    ...iptablesLeftovers(after, cilium),
+    ...nftLeftovers(after),
+    ...ipvsLeftovers(after, cilium),
+    ...kubeIpvs0(before, after, cilium),
+    ...ipsetLeftovers(after),
+    ...conntrackLeftovers(before, after, cilium),
+  ];
 }

@@ -55,7 +55,11 @@ function pathHop(h: Hop): PathHop {
 }
 
 function side(t: Trace): PathSide {
-  return { disposition: t.disposition, hops: t.hops.map(pathHop), warnings: t.warnings.slice(0, 5).map((w) => w.message) };
+  return {
+    disposition: t.disposition,
+    hops: t.hops.map(pathHop),
+    warnings: t.warnings.slice(0, 5).map((w) => w.message),
+  };
 }
 
 /** The two hop lists aligned on their labels (longest common subsequence); adjacent removed/added pairs become replacements. */
@@ -63,7 +67,9 @@ export function alignHops(before: PathHop[], after: PathHop[]): PathStep[] {
   const n = before.length;
   const m = after.length;
   const L: number[][] = Array.from({ length: n + 1 }, () => new Array<number>(m + 1).fill(0));
-  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) L[i]![j] = before[i]!.label === after[j]!.label ? L[i + 1]![j + 1]! + 1 : Math.max(L[i + 1]![j]!, L[i]![j + 1]!);
+  for (let i = n - 1; i >= 0; i--)
+    for (let j = m - 1; j >= 0; j--)
+      L[i]![j] = before[i]!.label === after[j]!.label ? L[i + 1]![j + 1]! + 1 : Math.max(L[i + 1]![j]!, L[i]![j + 1]!);
   const raw: PathStep[] = [];
   let i = 0;
   let j = 0;
@@ -118,24 +124,64 @@ function kindDiff(a: HopKind[], b: HopKind[]): HopKind[] {
 
 const ok = (d: string) => d === 'delivered' || d === 'forwarded';
 
-export function comparePaths(id: string, category: FlowCategory, label: string, flow: Flow, before: Trace, after: Trace, svc?: ServiceDiff): PathDiff {
+export function comparePaths(
+  id: string,
+  category: FlowCategory,
+  label: string,
+  flow: Flow,
+  before: Trace,
+  after: Trace,
+  svc?: ServiceDiff,
+): PathDiff {
   const b = side(before);
   const a = side(after);
   const steps = alignHops(b.hops, a.hops);
-  const changedKinds = { removed: kindDiff(b.hops.map((h) => h.kind), a.hops.map((h) => h.kind)), added: kindDiff(a.hops.map((h) => h.kind), b.hops.map((h) => h.kind)) };
+  const changedKinds = {
+    removed: kindDiff(
+      b.hops.map((h) => h.kind),
+      a.hops.map((h) => h.kind),
+    ),
+    added: kindDiff(
+      a.hops.map((h) => h.kind),
+      b.hops.map((h) => h.kind),
+    ),
+  };
   const changed = steps.some((s) => s.change !== 'same') || b.disposition !== a.disposition;
-  const lb = (x: PathSide) => x.hops.some((h) => h.kind === 'socket-lb' || h.kind === 'tc-lb' || h.kind === 'kube-proxy');
+  const lb = (x: PathSide) =>
+    x.hops.some((h) => h.kind === 'socket-lb' || h.kind === 'tc-lb' || h.kind === 'kube-proxy');
   // a Service flow that was load-balanced before and is not after goes to the Service address itself: lost
   const untranslated = svc !== undefined && lb(b) && !lb(a) && ok(b.disposition);
-  const regression = (ok(b.disposition) && (a.disposition === 'dropped' || a.disposition === 'no-route')) || untranslated;
-  const swaps = steps.filter((s) => s.change !== 'same').slice(0, 3).map((s) => (s.change === 'replaced' ? `${s.before!.label} → ${s.after!.label}` : s.change === 'removed' ? `no more ${s.before!.label}` : `new ${s.after!.label}`));
+  const regression =
+    (ok(b.disposition) && (a.disposition === 'dropped' || a.disposition === 'no-route')) || untranslated;
+  const swaps = steps
+    .filter((s) => s.change !== 'same')
+    .slice(0, 3)
+    .map((s) =>
+      s.change === 'replaced'
+        ? `${s.before!.label} → ${s.after!.label}`
+        : s.change === 'removed'
+          ? `no more ${s.before!.label}`
+          : `new ${s.after!.label}`,
+    );
   const disp = b.disposition === a.disposition ? a.disposition : `${b.disposition} → ${a.disposition}`;
   const summary = untranslated
     ? `no layer translates ${svc!.frontend} after: the packet keeps the Service address (${disp})`
     : changed
       ? `${swaps.join('; ')}${swaps.length ? '; ' : ''}${disp}`
       : `same path; ${disp}`;
-  const d: PathDiff = { id, category, label, flow, before: b, after: a, changedKinds, steps, changed, regression, summary };
+  const d: PathDiff = {
+    id,
+    category,
+    label,
+    flow,
+    before: b,
+    after: a,
+    changedKinds,
+    steps,
+    changed,
+    regression,
+    summary,
+  };
   if (svc) {
     d.frontend = svc.frontend;
     if (svc.name) d.service = svc.name;
@@ -151,13 +197,21 @@ interface Endpoints {
 }
 
 /** A source of each kind, the same on both sides when possible, for one address family. */
-function pickEndpoints(before: DiffSideInput, after: DiffSideInput, bctx: TraceContext, actx: TraceContext, fam: Family): Endpoints {
+function pickEndpoints(
+  before: DiffSideInput,
+  after: DiffSideInput,
+  bctx: TraceContext,
+  actx: TraceContext,
+  fam: Family,
+): Endpoints {
   const out: Endpoints = {};
   const famOk = (ip: string) => familyOf(ip) === fam;
   const pods = (s: DiffSideInput) => {
     const ips = new Set<string>();
-    for (const ns of s.state.netns) for (const a of ns.addrs) if (a.ifname !== 'lo' && a.scope === 'global' && famOk(a.local)) ips.add(a.local);
-    for (const e of s.state.cilium.endpoints ?? []) if (!e.isHost) for (const ip of [e.ipv4, e.ipv6]) if (ip && famOk(ip)) ips.add(ip);
+    for (const ns of s.state.netns)
+      for (const a of ns.addrs) if (a.ifname !== 'lo' && a.scope === 'global' && famOk(a.local)) ips.add(a.local);
+    for (const e of s.state.cilium.endpoints ?? [])
+      if (!e.isHost) for (const ip of [e.ipv4, e.ipv6]) if (ip && famOk(ip)) ips.add(ip);
     return [...ips].sort();
   };
   // a pod of this node on both sides; a bounded number of candidates (classify can be a route lookup)
@@ -172,7 +226,9 @@ function pickEndpoints(before: DiffSideInput, after: DiffSideInput, bctx: TraceC
     first ??= ip;
   }
   out.pod ??= first ?? [...bp].slice(0, 64).find((ip) => classify(bctx, ip).kind === 'local-pod');
-  const an = nodeAddresses(after.state).filter((a) => a.family === fam).map((a) => a.local);
+  const an = nodeAddresses(after.state)
+    .filter((a) => a.family === fam)
+    .map((a) => a.local);
   const bn = new Set(nodeAddresses(before.state).map((a) => a.local));
   out.host = an.find((ip) => bn.has(ip)) ?? an[0];
   // the first backend that is a pod of another node on both sides (classify is a route lookup: a large
@@ -196,7 +252,16 @@ function pickEndpoints(before: DiffSideInput, after: DiffSideInput, bctx: TraceC
   // a client outside: the node that owns that pod, else the default gateway
   const node = out.remotePod ? classify(actx, out.remotePod.ip).node : undefined;
   const dflt = (ctx: TraceContext) =>
-    findRoutes(ctx.state, (r) => r.family === fam && r.table === 254 && r.type === 'unicast' && prefixLen(r.dst) === 0 && r.nexthops[0]?.gateway !== undefined, { family: fam, table: 254, type: 'unicast', len: 0 })[0]?.nexthops[0]?.gateway;
+    findRoutes(
+      ctx.state,
+      (r) =>
+        r.family === fam &&
+        r.table === 254 &&
+        r.type === 'unicast' &&
+        prefixLen(r.dst) === 0 &&
+        r.nexthops[0]?.gateway !== undefined,
+      { family: fam, table: 254, type: 'unicast', len: 0 },
+    )[0]?.nexthops[0]?.gateway;
   const client = node ?? dflt(actx) ?? dflt(bctx);
   if (client) out.outside = client;
   return out;
@@ -216,37 +281,82 @@ const protoOf = (p: ServiceDiff['proto']): Flow['proto'] => (p === 'UDP' ? 'udp'
  * pod and from the host, each NodePort from outside, and pod → pod across nodes. At most `max` flows:
  * regressions and changed frontends first, then the rest in order; the output says when it sampled.
  */
-export function diffPaths(before: DiffSideInput, after: DiffSideInput, bctx: TraceContext, actx: TraceContext, services: ServiceDiff[], max = DEFAULT_MAX_FLOWS): { flows: PathDiff[]; candidates: number; sampled: boolean; note?: string } {
+export function diffPaths(
+  before: DiffSideInput,
+  after: DiffSideInput,
+  bctx: TraceContext,
+  actx: TraceContext,
+  services: ServiceDiff[],
+  max = DEFAULT_MAX_FLOWS,
+): { flows: PathDiff[]; candidates: number; sampled: boolean; note?: string } {
   const ends: Record<Family, Endpoints | undefined> = { 4: undefined, 6: undefined };
   const endsFor = (fam: Family) => (ends[fam] ??= pickEndpoints(before, after, bctx, actx, fam));
   const cands: Candidate[] = [];
   const missing = new Set<string>();
-  const order = [...services].filter((s) => s.address !== '0.0.0.0' && s.address !== '::').sort((x, y) => Number(y.regression) - Number(x.regression) || Number(y.status !== 'unchanged') - Number(x.status !== 'unchanged'));
+  const order = [...services]
+    .filter((s) => s.address !== '0.0.0.0' && s.address !== '::')
+    .sort(
+      (x, y) =>
+        Number(y.regression) - Number(x.regression) ||
+        Number(y.status !== 'unchanged') - Number(x.status !== 'unchanged'),
+    );
   for (const s of order) {
     const fam = familyOf(s.address) as Family;
     const e = endsFor(fam);
     const proto = protoOf(s.proto);
     const to = `${hostPort(s.address, s.port)}/${proto}`;
     if (s.type === 'NodePort') {
-      if (e.outside) cands.push({ category: 'nodeport-from-outside', label: `outside ${e.outside} → NodePort ${to}`, flow: { src: e.outside, dst: s.address, proto, dport: s.port }, svc: s });
+      if (e.outside)
+        cands.push({
+          category: 'nodeport-from-outside',
+          label: `outside ${e.outside} → NodePort ${to}`,
+          flow: { src: e.outside, dst: s.address, proto, dport: s.port },
+          svc: s,
+        });
       else missing.add(`IPv${fam} NodePort flows from outside: no remote node or default gateway to play the client`);
       continue;
     }
-    if (e.pod) cands.push({ category: 'service-from-pod', label: `pod ${e.pod} → ${s.type} ${to}`, flow: { src: e.pod, dst: s.address, proto, dport: s.port }, svc: s });
+    if (e.pod)
+      cands.push({
+        category: 'service-from-pod',
+        label: `pod ${e.pod} → ${s.type} ${to}`,
+        flow: { src: e.pod, dst: s.address, proto, dport: s.port },
+        svc: s,
+      });
     else missing.add(`IPv${fam} flows from a pod: no pod of this node in either state`);
-    if (e.host) cands.push({ category: 'service-from-host', label: `host ${e.host} → ${s.type} ${to}`, flow: { src: e.host, dst: s.address, proto, dport: s.port }, svc: s });
+    if (e.host)
+      cands.push({
+        category: 'service-from-host',
+        label: `host ${e.host} → ${s.type} ${to}`,
+        flow: { src: e.host, dst: s.address, proto, dport: s.port },
+        svc: s,
+      });
   }
   for (const fam of [4, 6] as Family[]) {
     const e = ends[fam] ?? (fam === 4 ? endsFor(4) : undefined);
     if (!e?.pod) continue;
-    if (e.remotePod) cands.unshift({ category: 'pod-to-pod', label: `pod ${e.pod} → pod ${hostPort(e.remotePod.ip, e.remotePod.port)} on another node`, flow: { src: e.pod, dst: e.remotePod.ip, proto: 'tcp', dport: e.remotePod.port } });
+    if (e.remotePod)
+      cands.unshift({
+        category: 'pod-to-pod',
+        label: `pod ${e.pod} → pod ${hostPort(e.remotePod.ip, e.remotePod.port)} on another node`,
+        flow: { src: e.pod, dst: e.remotePod.ip, proto: 'tcp', dport: e.remotePod.port },
+      });
     else missing.add(`IPv${fam} pod → pod across nodes: no pod of another node is known (no remote Service backend)`);
   }
   const picked = cands.slice(0, max);
-  const flows = picked.map((c, i) => comparePaths(`f${i + 1}`, c.category, c.label, c.flow, traceFlow(bctx, c.flow), traceFlow(actx, c.flow), c.svc));
+  const flows = picked.map((c, i) =>
+    comparePaths(`f${i + 1}`, c.category, c.label, c.flow, traceFlow(bctx, c.flow), traceFlow(actx, c.flow), c.svc),
+  );
   const notes = [...missing];
-  if (cands.length > picked.length) notes.unshift(`sampled: ${picked.length} of ${cands.length} flows traced (regressions and changed frontends first); the rest are left out to stay fast`);
-  const out: { flows: PathDiff[]; candidates: number; sampled: boolean; note?: string } = { flows, candidates: cands.length, sampled: cands.length > picked.length };
+  if (cands.length > picked.length)
+    notes.unshift(
+      `sampled: ${picked.length} of ${cands.length} flows traced (regressions and changed frontends first); the rest are left out to stay fast`,
+    );
+  const out: { flows: PathDiff[]; candidates: number; sampled: boolean; note?: string } = {
+    flows,
+    candidates: cands.length,
+    sampled: cands.length > picked.length,
+  };
   if (notes.length) out.note = notes.join('; ');
   return out;
 }

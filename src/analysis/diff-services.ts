@@ -13,7 +13,8 @@ const PRECEDENCE: ServiceSource[] = ['cilium-bpf', 'cilium-dbg', 'kube-proxy-ipt
 
 // Devices whose addresses are not where clients reach a NodePort: loopback, kube-proxy's and
 // Cilium's own devices, pod-side veths, container bridges and overlay devices.
-const NOT_NODE_DEVICE = /^(lo|kube-ipvs0|cilium_|lxc|docker|cni|flannel|vxlan|genev|nodelocaldns|virbr|kube-bridge|tunl|ip6tnl|sit0|weave|cali)/;
+const NOT_NODE_DEVICE =
+  /^(lo|kube-ipvs0|cilium_|lxc|docker|cni|flannel|vxlan|genev|nodelocaldns|virbr|kube-bridge|tunl|ip6tnl|sit0|weave|cali)/;
 
 /** The node's own addresses a client outside can send a NodePort packet to, by family. */
 export function nodeAddresses(state: NodeState): Address[] {
@@ -75,13 +76,22 @@ export function frontendSlots(side: DiffSideInput): Map<string, Slot> {
 function counterpart(s: Slot, other: Map<string, Slot>): Slot | undefined {
   return (
     other.get(slotKey(s.address, s.port, s.proto)) ??
-    (s.proto !== 'ANY' ? other.get(slotKey(s.address, s.port, 'ANY')) : (other.get(slotKey(s.address, s.port, 'TCP')) ?? other.get(slotKey(s.address, s.port, 'UDP'))))
+    (s.proto !== 'ANY'
+      ? other.get(slotKey(s.address, s.port, 'ANY'))
+      : (other.get(slotKey(s.address, s.port, 'TCP')) ?? other.get(slotKey(s.address, s.port, 'UDP'))))
   );
 }
 
-const activeSet = (bs: Backend[]) => [...new Set(bs.filter((b) => b.state === 'active' || b.state === 'unknown').map((b) => hostPort(b.address, b.port)))].sort();
+const activeSet = (bs: Backend[]) =>
+  [
+    ...new Set(bs.filter((b) => b.state === 'active' || b.state === 'unknown').map((b) => hostPort(b.address, b.port))),
+  ].sort();
 
-function inSet(sets: IpSet[] | undefined, name: string, test: (m: IpSet['members'][number]) => boolean): Evidence | undefined {
+function inSet(
+  sets: IpSet[] | undefined,
+  name: string,
+  test: (m: IpSet['members'][number]) => boolean,
+): Evidence | undefined {
   const s = sets?.find((x) => x.name === name);
   return s?.members.find(test)?.source;
 }
@@ -94,7 +104,10 @@ function sideOf(slot: Slot, ipsets: IpSet[] | undefined): FrontendSide {
   let type: ServiceType = owner.type;
   const evidence: Evidence[] = owner.evidence.slice(0, 4);
   const p = owner.frontend.proto;
-  const matchesFe = (m: IpSet['members'][number]) => m.ip === owner.frontend.address && m.port === owner.frontend.port && (m.proto === undefined || m.proto.toUpperCase() === p);
+  const matchesFe = (m: IpSet['members'][number]) =>
+    m.ip === owner.frontend.address &&
+    m.port === owner.frontend.port &&
+    (m.proto === undefined || m.proto.toUpperCase() === p);
   // IPVS shows neither the type of a VIP nor the traffic policy; kube-proxy's ipsets do
   let policy: FrontendSide['trafficPolicy'];
   if (owner.source === 'ipvs') {
@@ -117,7 +130,8 @@ function sideOf(slot: Slot, ipsets: IpSet[] | undefined): FrontendSide {
     } else policy = ipsets && type !== 'ClusterIP' ? 'Cluster' : 'unknown';
   } else if (type === 'ClusterIP') {
     // kube-proxy sends an internalTrafficPolicy=Local ClusterIP to its local-endpoints chain
-    const kpLocal = !isCilium(owner.source) && (/^KUBE-SVL-/.test(owner.chain ?? '') || /^local-/.test(owner.chain ?? ''));
+    const kpLocal =
+      !isCilium(owner.source) && (/^KUBE-SVL-/.test(owner.chain ?? '') || /^local-/.test(owner.chain ?? ''));
     policy = owner.flags.internalTrafficPolicyLocal || kpLocal ? 'Local' : 'Cluster';
   } else policy = owner.flags.externalTrafficPolicyLocal ? 'Local' : 'Cluster';
   const side: FrontendSide = {
@@ -127,7 +141,12 @@ function sideOf(slot: Slot, ipsets: IpSet[] | undefined): FrontendSide {
     programmedAs: frontendText(owner.frontend.address, owner.frontend.port, owner.frontend.proto),
     proto: owner.frontend.proto,
     backends: activeSet(owner.backends),
-    affinity: { enabled: owner.flags.sessionAffinity === true, ...(owner.flags.affinityTimeoutSeconds !== undefined ? { timeoutSeconds: owner.flags.affinityTimeoutSeconds } : {}) },
+    affinity: {
+      enabled: owner.flags.sessionAffinity === true,
+      ...(owner.flags.affinityTimeoutSeconds !== undefined
+        ? { timeoutSeconds: owner.flags.affinityTimeoutSeconds }
+        : {}),
+    },
     trafficPolicy: policy,
     evidence,
   };
@@ -139,11 +158,14 @@ function sideOf(slot: Slot, ipsets: IpSet[] | undefined): FrontendSide {
   return side;
 }
 
-const listText = (xs: string[]) => (xs.length === 0 ? 'none' : xs.length <= 4 ? xs.join(', ') : `${xs.slice(0, 4).join(', ')} … (${xs.length})`);
+const listText = (xs: string[]) =>
+  xs.length === 0 ? 'none' : xs.length <= 4 ? xs.join(', ') : `${xs.slice(0, 4).join(', ')} … (${xs.length})`;
 
-const affinityText = (x: FrontendSide['affinity']) => (x.enabled ? `ClientIP${x.timeoutSeconds !== undefined ? ` ${x.timeoutSeconds}s` : ''}` : 'None');
+const affinityText = (x: FrontendSide['affinity']) =>
+  x.enabled ? `ClientIP${x.timeoutSeconds !== undefined ? ` ${x.timeoutSeconds}s` : ''}` : 'None';
 const sameAffinity = (x: FrontendSide['affinity'], y: FrontendSide['affinity']) =>
-  x.enabled === y.enabled && (x.timeoutSeconds === undefined || y.timeoutSeconds === undefined || x.timeoutSeconds === y.timeoutSeconds);
+  x.enabled === y.enabled &&
+  (x.timeoutSeconds === undefined || y.timeoutSeconds === undefined || x.timeoutSeconds === y.timeoutSeconds);
 
 /**
  * One field, before → after. Before, several layers may program a frontend differently (Cilium without
@@ -163,7 +185,9 @@ function field<T>(
   if (same(get(b), get(a))) return undefined;
   const other = layers.slice(1).find((l) => same(get(l), get(a)));
   const c: ServiceChange = { field: name, before: text(get(b)), after: text(get(a)), regression: other === undefined };
-  const why = other ? `before, ${b.owner} did ${text(get(b))} and ${other.owner} ${text(get(other))}: now one behaviour for all traffic` : because?.(get(b), get(a));
+  const why = other
+    ? `before, ${b.owner} did ${text(get(b))} and ${other.owner} ${text(get(other))}: now one behaviour for all traffic`
+    : because?.(get(b), get(a));
   if (why) c.because = why;
   return c;
 }
@@ -175,18 +199,40 @@ function compare(layers: FrontendSide[], a: FrontendSide, afterHasCilium: boolea
   // no verdict on backends that a side could not read
   if (known.length && !a.incomplete)
     out.push(
-      field('backends', known, a, (x) => x.backends, (x, y) => x.join(',') === y.join(','), listText, (bb, ab) => {
-        const gone = bb.filter((x) => !ab.includes(x));
-        const added = ab.filter((x) => !bb.includes(x));
-        return ab.length === 0 ? 'no active backend after: the frontend drops what it served' : `${gone.length ? `lost ${listText(gone)}` : ''}${gone.length && added.length ? '; ' : ''}${added.length ? `gained ${listText(added)}` : ''} (pods rescheduled between the snapshots look like this too)`;
-      }),
+      field(
+        'backends',
+        known,
+        a,
+        (x) => x.backends,
+        (x, y) => x.join(',') === y.join(','),
+        listText,
+        (bb, ab) => {
+          const gone = bb.filter((x) => !ab.includes(x));
+          const added = ab.filter((x) => !bb.includes(x));
+          return ab.length === 0
+            ? 'no active backend after: the frontend drops what it served'
+            : `${gone.length ? `lost ${listText(gone)}` : ''}${gone.length && added.length ? '; ' : ''}${added.length ? `gained ${listText(added)}` : ''} (pods rescheduled between the snapshots look like this too)`;
+        },
+      ),
     );
   out.push(field('affinity', layers, a, (x) => x.affinity, sameAffinity, affinityText));
   const policied = layers.filter((l) => l.trafficPolicy !== 'unknown');
-  if (policied.length && a.trafficPolicy !== 'unknown') out.push(field('traffic-policy', policied, a, (x) => x.trafficPolicy, (x, y) => x === y, String));
-  if (b.proto !== a.proto && b.proto !== 'ANY' && a.proto !== 'ANY') out.push({ field: 'protocol', before: b.proto, after: a.proto, regression: true });
+  if (policied.length && a.trafficPolicy !== 'unknown')
+    out.push(
+      field(
+        'traffic-policy',
+        policied,
+        a,
+        (x) => x.trafficPolicy,
+        (x, y) => x === y,
+        String,
+      ),
+    );
+  if (b.proto !== a.proto && b.proto !== 'ANY' && a.proto !== 'ANY')
+    out.push({ field: 'protocol', before: b.proto, after: a.proto, regression: true });
   const guessed = (s: FrontendSide) => s.owner === 'ipvs' || s.owner === 'kube-proxy-nftables';
-  if (b.type !== a.type && !guessed(b) && !guessed(a)) out.push({ field: 'type', before: b.type, after: a.type, regression: false });
+  if (b.type !== a.type && !guessed(b) && !guessed(a))
+    out.push({ field: 'type', before: b.type, after: a.type, regression: false });
   if (afterHasCilium && !isCilium(a.owner)) {
     out.push({
       field: 'owner',
@@ -215,9 +261,23 @@ function layerSides(slot: Slot, ipsets: IpSet[] | undefined): FrontendSide[] {
  * on each address). Cilium's bpf_host looks the packet's own address up: from outside only its NodePort
  * addresses answer; the surrogate `0.0.0.0:PORT` is used by socket-LB's wildcard lookup, for this node's sockets.
  */
-function nodePortReach(s: Slot, b: FrontendSide, a: FrontendSide, as: Map<string, Slot>, before: DiffSideInput): ServiceChange | undefined {
-  if (b.type !== 'NodePort' || !isWildcard(s.address) || b.layers.every(isCilium) || !isCilium(a.owner)) return undefined;
-  const explicit = [...as.values()].filter((x) => x.port === s.port && !isWildcard(x.address) && x.entries.some((e) => isCilium(e.source) && e.type === 'NodePort')).map((x) => x.address);
+function nodePortReach(
+  s: Slot,
+  b: FrontendSide,
+  a: FrontendSide,
+  as: Map<string, Slot>,
+  before: DiffSideInput,
+): ServiceChange | undefined {
+  if (b.type !== 'NodePort' || !isWildcard(s.address) || b.layers.every(isCilium) || !isCilium(a.owner))
+    return undefined;
+  const explicit = [...as.values()]
+    .filter(
+      (x) =>
+        x.port === s.port &&
+        !isWildcard(x.address) &&
+        x.entries.some((e) => isCilium(e.source) && e.type === 'NodePort'),
+    )
+    .map((x) => x.address);
   const folded = [...new Set(s.entries.filter((e) => !isWildcard(e.frontend.address)).map((e) => e.frontend.address))];
   const dev = (ip: string) => before.state.addrs.find((x) => x.local === ip)?.ifname;
   const listed = folded.map((ip) => `${ip}${dev(ip) ? ` (${dev(ip)})` : ''}`).join(', ');
@@ -226,7 +286,8 @@ function nodePortReach(s: Slot, b: FrontendSide, a: FrontendSide, as: Map<string
     before: `every local address${listed ? ` (${listed} too)` : ''}, from anywhere`,
     after: `from outside on ${explicit.length ? explicit.join(', ') : "Cilium's NodePort addresses"} only; ${listed || 'other local addresses'} from this node's sockets`,
     regression: false,
-    because: "Cilium's cil_from_netdev looks up the packet's own destination; only socket-LB falls back to the 0.0.0.0 entry",
+    because:
+      "Cilium's cil_from_netdev looks up the packet's own destination; only socket-LB falls back to the 0.0.0.0 entry",
   };
 }
 
@@ -241,7 +302,12 @@ export function diffServices(before: DiffSideInput, after: DiffSideInput): Servi
     const bLayers = layerSides(s, before.ipsets);
     const b = bLayers[0]!;
     const m = counterpart(s, as);
-    const base = { frontend: frontendText(s.address, s.port, s.proto), address: s.address, port: s.port, proto: s.proto };
+    const base = {
+      frontend: frontendText(s.address, s.port, s.proto),
+      address: s.address,
+      port: s.port,
+      proto: s.proto,
+    };
     if (!m) {
       const d: ServiceDiff = {
         ...base,
@@ -300,7 +366,13 @@ export function diffServices(before: DiffSideInput, after: DiffSideInput): Servi
     out.push(d);
   }
   const rank = { removed: 0, changed: 1, added: 2, unchanged: 3 } as const;
-  out.sort((x, y) => Number(y.regression) - Number(x.regression) || rank[x.status] - rank[y.status] || (x.name ?? '~').localeCompare(y.name ?? '~') || x.frontend.localeCompare(y.frontend));
+  out.sort(
+    (x, y) =>
+      Number(y.regression) - Number(x.regression) ||
+      rank[x.status] - rank[y.status] ||
+      (x.name ?? '~').localeCompare(y.name ?? '~') ||
+      x.frontend.localeCompare(y.frontend),
+  );
   return out;
 }
 

@@ -61,11 +61,30 @@ export function diffNodes(before: DiffSideInput, after: DiffSideInput, opts: Dif
   const aview: SideView = opts.contexts?.after ?? { state: after.state, dp: deriveDatapath(after.state) };
   const services = diffServices(before, after);
   const leftovers = findLeftovers(before, after);
-  const paths = maxFlows > 0 ? diffPaths(before, after, opts.contexts?.before ?? createTraceContext(before.state, before.services), opts.contexts?.after ?? createTraceContext(after.state, after.services), services, maxFlows) : { flows: [], candidates: 0, sampled: false, note: 'paths not traced (--max-flows 0)' };
+  const paths =
+    maxFlows > 0
+      ? diffPaths(
+          before,
+          after,
+          opts.contexts?.before ?? createTraceContext(before.state, before.services),
+          opts.contexts?.after ?? createTraceContext(after.state, after.services),
+          services,
+          maxFlows,
+        )
+      : { flows: [], candidates: 0, sampled: false, note: 'paths not traced (--max-flows 0)' };
   const behaviour = behaviourChanges(before, after, bview, aview, services);
   const warnings: Warning[] = [];
-  for (const [label, s] of [['before', before], ['after', after]] as const) for (const w of s.warnings) warnings.push({ ...w, message: `${label}: ${w.message}` });
-  if (!after.services.some((e) => isCilium(e.source))) warnings.push({ code: 'no-cilium-services', message: 'after: no Cilium Service source (LB maps, cilium-dbg service list / bpf lb list): the after node shows no kube-proxy replacement' });
+  for (const [label, s] of [
+    ['before', before],
+    ['after', after],
+  ] as const)
+    for (const w of s.warnings) warnings.push({ ...w, message: `${label}: ${w.message}` });
+  if (!after.services.some((e) => isCilium(e.source)))
+    warnings.push({
+      code: 'no-cilium-services',
+      message:
+        'after: no Cilium Service source (LB maps, cilium-dbg service list / bpf lb list): the after node shows no kube-proxy replacement',
+    });
 
   const count = (st: string) => services.filter((s) => s.status === st).length;
   const svc = {
@@ -81,13 +100,21 @@ export function diffNodes(before: DiffSideInput, after: DiffSideInput, opts: Dif
   const pathRegs = paths.flows.filter((f) => f.regression).length;
   const behRegs = behaviour.filter((b) => b.regression).length;
   const regressions = svc.regressions + leftovers.filter((l) => l.regression).length + pathRegs + behRegs;
-  const owners = (pick: 'before' | 'after') => [...new Set(services.map((s) => s.owner[pick]).filter((o): o is ServiceSource => o !== null))].join(' + ') || 'nothing';
+  const owners = (pick: 'before' | 'after') =>
+    [...new Set(services.map((s) => s.owner[pick]).filter((o): o is ServiceSource => o !== null))].join(' + ') ||
+    'nothing';
   const lines: string[] = [];
   lines.push(regressions === 0 ? 'clean migration: no regression' : `${plural(regressions, 'regression')}`);
   lines.push(
     `Services: ${svc.before} frontends before (${owners('before')}), ${svc.after} after (${owners('after')}): ${svc.unchanged} unchanged, ${svc.changed} changed, ${svc.removed} removed, ${svc.added} added${svc.regressions ? ` — ${plural(svc.regressions, 'regression')}` : ''}`,
   );
-  lines.push(acting.length ? `Leftovers: ${acting.length} of kube-proxy's still act on packets (${acting.map((l) => l.name).join('; ')})` : leftovers.length ? `Leftovers: ${plural(leftovers.length, 'inert leftover')} of kube-proxy, none acts on packets` : 'Leftovers: none of kube-proxy\'s');
+  lines.push(
+    acting.length
+      ? `Leftovers: ${acting.length} of kube-proxy's still act on packets (${acting.map((l) => l.name).join('; ')})`
+      : leftovers.length
+        ? `Leftovers: ${plural(leftovers.length, 'inert leftover')} of kube-proxy, none acts on packets`
+        : "Leftovers: none of kube-proxy's",
+  );
   lines.push(
     `Paths: ${plural(paths.flows.length, 'flow')} traced on both sides${paths.sampled ? ` (sampled from ${paths.candidates})` : ''}, ${paths.flows.filter((f) => f.changed).length} changed${pathRegs ? `, ${plural(pathRegs, 'regression')}` : ''}`,
   );
@@ -104,7 +131,13 @@ export function diffNodes(before: DiffSideInput, after: DiffSideInput, opts: Dif
       regressions,
       services: svc,
       leftovers: { total: leftovers.length, acting: acting.length },
-      paths: { traced: paths.flows.length, candidates: paths.candidates, sampled: paths.sampled, changed: paths.flows.filter((f) => f.changed).length, regressions: pathRegs },
+      paths: {
+        traced: paths.flows.length,
+        candidates: paths.candidates,
+        sampled: paths.sampled,
+        changed: paths.flows.filter((f) => f.changed).length,
+        regressions: pathRegs,
+      },
       behaviour: behaviour.length,
       lines,
     },

@@ -110,7 +110,7 @@ export class PrefixIndex {
       const b = other[at + w]!;
       if (rem >= 32) {
         if (a !== b) return false;
-      } else if (((a ^ b) >>> (32 - rem)) !== 0) return false;
+      } else if ((a ^ b) >>> (32 - rem) !== 0) return false;
     }
     return true;
   }

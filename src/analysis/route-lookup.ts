@@ -22,7 +22,17 @@
  * dead (or linkdown with ignore_routes_with_linkdown) is passed over and shorter prefixes are tried.
  */
 import type { Address, Family, Link, NextHop, Route, RouteType, Rule } from '../model/types.js';
-import { ROUTE_TYPE_CODE, SLOT_SKIPPED, columnsFromRoutes, keyWords, mergeColumns, parsePrefixInto, parseV4At, parseV6At, type RouteColumns } from '../model/route-columns.js';
+import {
+  ROUTE_TYPE_CODE,
+  SLOT_SKIPPED,
+  columnsFromRoutes,
+  keyWords,
+  mergeColumns,
+  parsePrefixInto,
+  parseV4At,
+  parseV6At,
+  type RouteColumns,
+} from '../model/route-columns.js';
 import { PrefixIndex, sortByPrefix } from './prefix-index.js';
 
 export type RouteResult =
@@ -203,8 +213,16 @@ export function prefixEqual(a: Uint32Array, b: Uint32Array, len: number): boolea
 
 const u32 = (n: number): number => n >>> 0;
 
-const ROUTE_ERR: Partial<Record<RouteType, Errno>> = { blackhole: 'EINVAL', unreachable: 'EHOSTUNREACH', prohibit: 'EACCES' };
-const RULE_ERR: Record<'blackhole' | 'unreachable' | 'prohibit', Errno> = { blackhole: 'EINVAL', unreachable: 'ENETUNREACH', prohibit: 'EACCES' };
+const ROUTE_ERR: Partial<Record<RouteType, Errno>> = {
+  blackhole: 'EINVAL',
+  unreachable: 'EHOSTUNREACH',
+  prohibit: 'EACCES',
+};
+const RULE_ERR: Record<'blackhole' | 'unreachable' | 'prohibit', Errno> = {
+  blackhole: 'EINVAL',
+  unreachable: 'ENETUNREACH',
+  prohibit: 'EACCES',
+};
 
 const T_BLACKHOLE = ROUTE_TYPE_CODE.blackhole;
 const T_THROW = ROUTE_TYPE_CODE.throw;
@@ -239,7 +257,10 @@ class FibImpl implements Fib {
   private meta: Int32Array = new Int32Array(0);
   private readonly srcKeys = new Map<number, Uint32Array>();
   /** per family and table: the index, or the routes waiting to be indexed on the first lookup */
-  private readonly tables: [Map<number, PrefixIndex | PendingTable>, Map<number, PrefixIndex | PendingTable>] = [new Map(), new Map()];
+  private readonly tables: [Map<number, PrefixIndex | PendingTable>, Map<number, PrefixIndex | PendingTable>] = [
+    new Map(),
+    new Map(),
+  ];
   private readonly ruleSets: Record<Family, CompiledRule[]>;
   private readonly localV4: Set<number> | null;
   private readonly ignoreLinkdown: (family: Family, dev: string | undefined) => boolean;
@@ -258,7 +279,8 @@ class FibImpl implements Fib {
     if (input.routes) {
       for (const fam of [4, 6] as const) {
         const c = columnsFromRoutes(input.routes, fam);
-        for (const r of c.invalid) this.warnings.push(`route "${r.source.text}": destination ${r.dst} is not an IPv${fam} prefix; ignored`);
+        for (const r of c.invalid)
+          this.warnings.push(`route "${r.source.text}": destination ${r.dst} is not an IPv${fam} prefix; ignored`);
         if (c.count > 0) segs.push(c);
       }
     }
@@ -279,7 +301,10 @@ class FibImpl implements Fib {
     for (let s = 0; s < this.segs.length; s++) this.index(this.segs[s]!, this.base[s]!);
 
     const linkNames = input.links ? new Set(input.links.map((l) => l.name)) : null;
-    this.ruleSets = { 4: this.compileRules(4, input.rules, linkNames), 6: this.compileRules(6, input.rules, linkNames) };
+    this.ruleSets = {
+      4: this.compileRules(4, input.rules, linkNames),
+      6: this.compileRules(6, input.rules, linkNames),
+    };
 
     if (input.addrs) {
       this.localV4 = new Set();
@@ -294,7 +319,10 @@ class FibImpl implements Fib {
     };
     this.ignoreLinkdown = (family, dev) => {
       const base = family === 4 ? 'net.ipv4.conf' : 'net.ipv6.conf';
-      return on(`${base}.all.ignore_routes_with_linkdown`) || (dev !== undefined && on(`${base}.${dev}.ignore_routes_with_linkdown`));
+      return (
+        on(`${base}.all.ignore_routes_with_linkdown`) ||
+        (dev !== undefined && on(`${base}.${dev}.ignore_routes_with_linkdown`))
+      );
     };
   }
 
@@ -303,7 +331,12 @@ class FibImpl implements Fib {
   }
 
   get indexBytes(): number {
-    let b = this.meta.byteLength + this.next.byteLength + this.metric.byteLength + this.tos.byteLength + this.srcLen.byteLength;
+    let b =
+      this.meta.byteLength +
+      this.next.byteLength +
+      this.metric.byteLength +
+      this.tos.byteLength +
+      this.srcLen.byteLength;
     for (const m of this.tables) for (const t of m.values()) if (t instanceof PrefixIndex) b += t.byteSize;
     return b;
   }
@@ -410,7 +443,11 @@ class FibImpl implements Fib {
     for (let k = 0; k < cnt; k++) {
       const i = sorted[k]!;
       const g = base + i;
-      if (prev >= 0 && clen[prev] === clen[i] && (words === 1 ? ckey[prev] === ckey[i] : samePrefix(ckey, clen, prev, i, words))) {
+      if (
+        prev >= 0 &&
+        clen[prev] === clen[i] &&
+        (words === 1 ? ckey[prev] === ckey[i] : samePrefix(ckey, clen, prev, i, words))
+      ) {
         this.chain(heads, m, g);
       } else {
         m++;
@@ -457,12 +494,13 @@ class FibImpl implements Fib {
     return this.metric[a]! < this.metric[b]!;
   }
 
-
   private compileRules(family: Family, all: Rule[], linkNames: Set<string> | null): CompiledRule[] {
     const given = all.filter((r) => r.family === family);
     const isDefault = given.length === 0;
     // stable: rules with equal priority keep their dump order, as in the kernel's list
-    const list = (isDefault ? kernelDefaultRules(family) : given).map((r, i) => ({ r, i })).sort((a, b) => a.r.priority - b.r.priority || a.i - b.i);
+    const list = (isDefault ? kernelDefaultRules(family) : given)
+      .map((r, i) => ({ r, i }))
+      .sort((a, b) => a.r.priority - b.r.priority || a.i - b.i);
     const out: CompiledRule[] = list.map(({ r }) => {
       const c: CompiledRule = {
         rule: r,
@@ -600,7 +638,13 @@ class FibImpl implements Fib {
         const cands = this.usable(family, idx, q);
         if (cands.length === 0 && this.route(idx).nexthops.length > 0) {
           const r = this.route(idx);
-          if (steps) steps.push({ kind: 'route-skip', text: `table ${tname(table)}: ${r.source.text}: no usable next hop (dead, linkdown ignored, or not via ${q.oif ?? 'the oif'})`, table, route: r });
+          if (steps)
+            steps.push({
+              kind: 'route-skip',
+              text: `table ${tname(table)}: ${r.source.text}: no usable next hop (dead, linkdown ignored, or not via ${q.oif ?? 'the oif'})`,
+              table,
+              route: r,
+            });
           continue;
         }
         return { idx, len: this.ml[j]!, cands };
@@ -613,7 +657,15 @@ class FibImpl implements Fib {
     const family = q.family;
     const steps: RouteStep[] | null = opts?.steps === false ? null : [];
     const notes: string[] = [];
-    const d: RouteDecision = { family, dst: q.dst, result: 'unknown', nexthops: [], multipath: false, steps: steps ?? [], notes };
+    const d: RouteDecision = {
+      family,
+      dst: q.dst,
+      result: 'unknown',
+      nexthops: [],
+      multipath: false,
+      steps: steps ?? [],
+      notes,
+    };
     const dst = family === 4 ? this.dstKey4 : this.dstKey6;
     if (!parseAddr(family, q.dst, dst)) {
       d.result = 'invalid';
@@ -648,13 +700,19 @@ class FibImpl implements Fib {
       // `goto` lands on its target and tests that rule's match again (fib_rules_lookup: jumped)
       for (;;) {
         if (!this.matchRule(c, q, dst, src)) {
-          if (steps) steps.push({ kind: 'rule-skip', text: `rule ${c.rule.source.text}: does not match`, rule: c.rule });
+          if (steps)
+            steps.push({ kind: 'rule-skip', text: `rule ${c.rule.source.text}: does not match`, rule: c.rule });
           break;
         }
         const r = c.rule;
         if (r.action === 'goto') {
           if (c.gotoIdx < 0) {
-            if (steps) steps.push({ kind: 'goto-unresolved', text: `rule ${r.source.text}: goto target ${r.goto} does not exist; rule skipped`, rule: r });
+            if (steps)
+              steps.push({
+                kind: 'goto-unresolved',
+                text: `rule ${r.source.text}: goto target ${r.goto} does not exist; rule skipped`,
+                rule: r,
+              });
             break;
           }
           if (steps) steps.push({ kind: 'goto', text: `rule ${r.source.text}: jump to rule ${r.goto}`, rule: r });
@@ -676,16 +734,29 @@ class FibImpl implements Fib {
           break;
         }
         const table = r.table ?? 254;
-        if (steps) steps.push({ kind: 'rule-match', text: `rule ${r.source.text}: lookup table ${tname(table)}`, rule: r, table });
+        if (steps)
+          steps.push({
+            kind: 'rule-match',
+            text: `rule ${r.source.text}: lookup table ${tname(table)}`,
+            rule: r,
+            table,
+          });
         const hit = this.tableLookup(family, table, dst, src, q, steps);
         if (!hit) {
-          if (steps) steps.push({ kind: 'table-miss', text: `table ${tname(table)}: no route matches ${q.dst}`, table });
+          if (steps)
+            steps.push({ kind: 'table-miss', text: `table ${tname(table)}: no route matches ${q.dst}`, table });
           break;
         }
         const route = this.route(hit.idx);
         const ty = this.meta[hit.idx * 2 + 1]! & 0xff;
         if (ty === T_THROW) {
-          if (steps) steps.push({ kind: 'throw', text: `table ${tname(table)}: ${route.source.text}: throw, continue with the next rule`, table, route });
+          if (steps)
+            steps.push({
+              kind: 'throw',
+              text: `table ${tname(table)}: ${route.source.text}: throw, continue with the next rule`,
+              table,
+              route,
+            });
           break;
         }
         if (ty < T_BLACKHOLE && r.suppressPrefixlen !== undefined && hit.len <= r.suppressPrefixlen) {
@@ -700,7 +771,10 @@ class FibImpl implements Fib {
           break;
         }
         if (steps) steps.push({ kind: 'table-hit', text: `table ${tname(table)}: ${route.source.text}`, table, route });
-        if (ty < T_BLACKHOLE && r.suppressIfgroup !== undefined) notes.push(`rule ${r.priority}: suppress_ifgroup ${r.suppressIfgroup} is not evaluated (device groups are not in the state)`);
+        if (ty < T_BLACKHOLE && r.suppressIfgroup !== undefined)
+          notes.push(
+            `rule ${r.priority}: suppress_ifgroup ${r.suppressIfgroup} is not evaluated (device groups are not in the state)`,
+          );
         this.setRule(d, c, isDefault);
         d.table = table;
         this.fromRoute(d, route, ty, hit.cands);
@@ -713,7 +787,10 @@ class FibImpl implements Fib {
       d.error = 'ENETUNREACH';
     }
     if (family === 4 && output) this.v4OutputPost(q, dst[0]!, d);
-    if (family === 6 && q.oif !== undefined) notes.push('IPv6 with an output device: next hops were filtered by device; the kernel also scores routes by device and neighbour state');
+    if (family === 6 && q.oif !== undefined)
+      notes.push(
+        'IPv6 with an output device: next hops were filtered by device; the kernel also scores routes by device and neighbour state',
+      );
     for (const nh of d.nexthops)
       if (nh.gatewayFamily === 6 && nh.gateway?.startsWith('fe80:') && nh.dev === undefined)
         notes.push(`gateway ${nh.gateway} is link-local but the route names no device: the kernel cannot use it`);
@@ -761,7 +838,8 @@ class FibImpl implements Fib {
         d.notes.push(`source ${q.src} is multicast, broadcast or in 0.0.0.0/8`);
         return d;
       }
-      if (this.localV4 === null) d.notes.push('the source address was not checked against local addresses (no addresses in the state)');
+      if (this.localV4 === null)
+        d.notes.push('the source address was not checked against local addresses (no addresses in the state)');
       else if (!this.localV4.has(s)) {
         d.result = 'invalid-source';
         d.error = 'ENETUNREACH';
@@ -782,7 +860,9 @@ class FibImpl implements Fib {
   private v4OutputPost(q: RouteQuery, dst: number, d: RouteDecision): void {
     if (d.error !== undefined && q.oif !== undefined) {
       // "routing tables are wrong; assume the destination is on link" (no VRF)
-      d.notes.push(`the lookup failed (${d.error}); with an output device the kernel assumes ${q.dst} is on-link via ${q.oif}`);
+      d.notes.push(
+        `the lookup failed (${d.error}); with an output device the kernel assumes ${q.dst} is on-link via ${q.oif}`,
+      );
       d.result = 'unicast';
       delete d.error;
       d.nexthops = [{ dev: q.oif }];
@@ -792,7 +872,13 @@ class FibImpl implements Fib {
       delete d.gatewayFamily;
     }
     if (d.error !== undefined) return;
-    if (q.src !== undefined && q.src.startsWith('127.') && d.result !== 'local' && d.dev !== 'lo' && !d.nexthops.some((n) => n.dev === 'lo')) {
+    if (
+      q.src !== undefined &&
+      q.src.startsWith('127.') &&
+      d.result !== 'local' &&
+      d.dev !== 'lo' &&
+      !d.nexthops.some((n) => n.dev === 'lo')
+    ) {
       d.result = 'invalid';
       d.error = 'EINVAL';
       d.notes.push(`a loopback source (${q.src}) cannot leave through a non-loopback device`);
@@ -883,7 +969,10 @@ export function fibLookupDivergence(fib: Fib, q: RouteQuery, opts: BpfFibOptions
     const t = opts.tbid ?? 254;
     for (const r of rules) {
       if (r.source.probe === 'kernel-default') continue;
-      out.push({ rule: r, why: `BPF_FIB_LOOKUP_DIRECT looks only in table ${tname(t)}: this rule is never consulted by the BPF lookup, the kernel evaluates it` });
+      out.push({
+        rule: r,
+        why: `BPF_FIB_LOOKUP_DIRECT looks only in table ${tname(t)}: this rule is never consulted by the BPF lookup, the kernel evaluates it`,
+      });
     }
     return out;
   }
@@ -899,12 +988,17 @@ export function fibLookupDivergence(fib: Fib, q: RouteQuery, opts: BpfFibOptions
     const r = c.rule;
     const why: string[] = [];
     if (c.mask !== 0) {
-      if (q.mark === undefined && !opts.passMark) why.push(`selects on fwmark ${fmtMark(c)}; the packet's mark is unknown and bpf_fib_lookup uses mark 0 (no BPF_FIB_LOOKUP_MARK)`);
+      if (q.mark === undefined && !opts.passMark)
+        why.push(
+          `selects on fwmark ${fmtMark(c)}; the packet's mark is unknown and bpf_fib_lookup uses mark 0 (no BPF_FIB_LOOKUP_MARK)`,
+        );
     }
-    if (r.uidrange && q.uid === undefined) why.push(`selects on uid ${r.uidrange.join('-')}; bpf_fib_lookup uses uid 0, a local socket's uid may differ`);
+    if (r.uidrange && q.uid === undefined)
+      why.push(`selects on uid ${r.uidrange.join('-')}; bpf_fib_lookup uses uid 0, a local socket's uid may differ`);
     if (!opts.fillsL4) {
       if (r.tos && q.tos === undefined) why.push(`selects on tos ${r.tos}; Cilium passes tos 0`);
-      if (r.ipproto && q.ipproto === undefined) why.push(`selects on ipproto ${r.ipproto}; Cilium passes l4_protocol 0`);
+      if (r.ipproto && q.ipproto === undefined)
+        why.push(`selects on ipproto ${r.ipproto}; Cilium passes l4_protocol 0`);
       if (r.sport && q.sport === undefined) why.push(`selects on sport ${r.sport.join('-')}; Cilium passes port 0`);
       if (r.dport && q.dport === undefined) why.push(`selects on dport ${r.dport.join('-')}; Cilium passes port 0`);
     }
@@ -912,15 +1006,20 @@ export function fibLookupDivergence(fib: Fib, q: RouteQuery, opts: BpfFibOptions
     const mb = impl.matchRule(c, b, dst, src);
     if (mk !== mb) {
       const fields: string[] = [];
-      if (c.mask !== 0 && (q.mark ?? 0) !== (b.mark ?? 0)) fields.push(`mark (packet 0x${u32(q.mark ?? 0).toString(16)}, BPF 0x${u32(b.mark ?? 0).toString(16)})`);
-      if (r.iif !== undefined && (q.iif ?? 'lo') !== (b.iif ?? 'lo')) fields.push(`iif (packet ${q.iif ?? 'lo'}, BPF ${b.iif ?? 'lo'})`);
-      if (r.oif !== undefined && q.oif !== b.oif) fields.push(`oif (packet ${q.oif ?? 'none'}, BPF ${b.oif ?? 'none'})`);
+      if (c.mask !== 0 && (q.mark ?? 0) !== (b.mark ?? 0))
+        fields.push(`mark (packet 0x${u32(q.mark ?? 0).toString(16)}, BPF 0x${u32(b.mark ?? 0).toString(16)})`);
+      if (r.iif !== undefined && (q.iif ?? 'lo') !== (b.iif ?? 'lo'))
+        fields.push(`iif (packet ${q.iif ?? 'lo'}, BPF ${b.iif ?? 'lo'})`);
+      if (r.oif !== undefined && q.oif !== b.oif)
+        fields.push(`oif (packet ${q.oif ?? 'none'}, BPF ${b.oif ?? 'none'})`);
       if (r.uidrange && (q.uid ?? 0) !== 0) fields.push(`uid (packet ${q.uid}, BPF 0)`);
       if (r.tos && (q.tos ?? 0) !== (b.tos ?? 0)) fields.push('tos');
       if (r.ipproto && (q.ipproto ?? 0) !== (b.ipproto ?? 0)) fields.push('ipproto');
       if (r.sport && (q.sport ?? 0) !== (b.sport ?? 0)) fields.push('sport');
       if (r.dport && (q.dport ?? 0) !== (b.dport ?? 0)) fields.push('dport');
-      why.unshift(`${mk ? 'matches the packet but not the BPF lookup' : 'matches the BPF lookup but not the packet'}: ${fields.join(', ') || 'flow fields differ'}`);
+      why.unshift(
+        `${mk ? 'matches the packet but not the BPF lookup' : 'matches the BPF lookup but not the packet'}: ${fields.join(', ') || 'flow fields differ'}`,
+      );
     }
     if (why.length > 0) out.push({ rule: r, why: why.join('; ') });
   }

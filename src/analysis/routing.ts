@@ -1,6 +1,13 @@
 import type { Address, Evidence, Family, Link, NodeState, Route, Rule } from '../model/types.js';
 import type { RouteColumns } from '../model/route-columns.js';
-import { buildFib, bpfFibQuery, fibLookupDivergence, type Fib, type RouteQuery as EngineQuery, type RouteResult as EngineResult } from './route-lookup.js';
+import {
+  buildFib,
+  bpfFibQuery,
+  fibLookupDivergence,
+  type Fib,
+  type RouteQuery as EngineQuery,
+  type RouteResult as EngineResult,
+} from './route-lookup.js';
 
 /**
  * One routing question, as the kernel's flow key would carry it; `iif: 'lo'` (or no iif) is a locally
@@ -90,7 +97,13 @@ function lookup(
   opts: { rulesKnown?: { 4: boolean; 6: boolean }; routesKnown?: { 4: boolean; 6: boolean } },
 ): RouteAnswer {
   if (opts.routesKnown && !opts.routesKnown[q.family]) {
-    return { result: 'unknown', nexthops: [], evidence: [], summary: `the IPv${q.family} routing table is not in the node state`, divergence: [] };
+    return {
+      result: 'unknown',
+      nexthops: [],
+      evidence: [],
+      summary: `the IPv${q.family} routing table is not in the node state`,
+      divergence: [],
+    };
   }
   const real = toEngineQuery(q);
   // bpf_fib_lookup() routes with its own flow key (ifindex of the device, mark 0, no ports)
@@ -101,11 +114,16 @@ function lookup(
   if (d.route) evidence.push(d.route.source);
   const result = RESULT[d.result];
   const where = d.rule ? `rule ${d.rule.priority} → table ${tableName(d.rule.table ?? d.table ?? 254)}` : '';
-  const trail = d.steps.filter((st) => st.kind === 'throw' || st.kind === 'suppress' || st.kind === 'goto-unresolved').map((st) => st.text);
+  const trail = d.steps
+    .filter((st) => st.kind === 'throw' || st.kind === 'suppress' || st.kind === 'goto-unresolved')
+    .map((st) => st.text);
   let summary: string;
-  if (result === 'no-route') summary = `no route${trail.length ? ` (${trail.join('; ')})` : ''}${d.notes.length ? ` — ${d.notes.join('; ')}` : ''}`;
-  else if (result === 'invalid') summary = `the kernel refuses this flow (${d.error ?? 'EINVAL'}${d.notes.length ? `: ${d.notes.join('; ')}` : ''})`;
-  else summary = `${where}${d.route ? `: ${d.route.source.text}` : d.rule ? `: ${d.rule.action}` : ''}${result !== 'unicast' && result !== 'local' ? ` [${d.result}]` : ''}`;
+  if (result === 'no-route')
+    summary = `no route${trail.length ? ` (${trail.join('; ')})` : ''}${d.notes.length ? ` — ${d.notes.join('; ')}` : ''}`;
+  else if (result === 'invalid')
+    summary = `the kernel refuses this flow (${d.error ?? 'EINVAL'}${d.notes.length ? `: ${d.notes.join('; ')}` : ''})`;
+  else
+    summary = `${where}${d.route ? `: ${d.route.source.text}` : d.rule ? `: ${d.rule.action}` : ''}${result !== 'unicast' && result !== 'local' ? ` [${d.result}]` : ''}`;
   const a: RouteAnswer = {
     result,
     nexthops: d.nexthops.map((n) => {
@@ -118,7 +136,9 @@ function lookup(
     }),
     evidence,
     summary,
-    divergence: q.bpfFib ? fibLookupDivergence(fib, real, { ifindexDev: q.iif }).map((x) => `rule "${x.rule.source.text}" ${x.why}`) : [],
+    divergence: q.bpfFib
+      ? fibLookupDivergence(fib, real, { ifindexDev: q.iif }).map((x) => `rule "${x.rule.source.text}" ${x.why}`)
+      : [],
   };
   if (d.rule) a.rule = d.rule.source.text;
   const table = d.table ?? d.rule?.table;
@@ -138,7 +158,10 @@ export function routeQuery(r: Routing, q: RouteQuery): RouteAnswer {
 }
 
 /** Which families' rules and routes the state actually holds (a missing probe is not an empty table). */
-export function knownFamilies(state: Pick<NodeState, 'sources'>): { rulesKnown: { 4: boolean; 6: boolean }; routesKnown: { 4: boolean; 6: boolean } } {
+export function knownFamilies(state: Pick<NodeState, 'sources'>): {
+  rulesKnown: { 4: boolean; 6: boolean };
+  routesKnown: { 4: boolean; 6: boolean };
+} {
   const ok = (id: string) => {
     const s = state.sources.find((x) => x.probe === id);
     return s !== undefined && s.status !== 'missing' && s.status !== 'failed';

@@ -1,4 +1,12 @@
-import { serviceMatches, type Backend, type L4Proto, type ServiceEntry, type ServiceQuery, type ServiceSource, type ServiceType } from '../model/service.js';
+import {
+  serviceMatches,
+  type Backend,
+  type L4Proto,
+  type ServiceEntry,
+  type ServiceQuery,
+  type ServiceSource,
+  type ServiceType,
+} from '../model/service.js';
 import type { Evidence, Warning } from '../model/types.js';
 import { canonIp } from '../model/addr.js';
 import type { Fact } from './datapath.js';
@@ -96,7 +104,13 @@ export function lookupServices(entries: ServiceEntry[], q: ServiceQuery, ctx: Lo
       type: first.type,
       sources: [...new Set(list.map((e) => e.source))],
       backends: first.backends,
-      bySource: list.map((e) => ({ source: e.source, type: e.type, backends: e.backends, evidence: e.evidence, ...(e.chain ? { chain: e.chain } : {}) })),
+      bySource: list.map((e) => ({
+        source: e.source,
+        type: e.type,
+        backends: e.backends,
+        evidence: e.evidence,
+        ...(e.chain ? { chain: e.chain } : {}),
+      })),
     };
     const name = list.find((e) => e.name)?.name;
     if (name) view.name = name;
@@ -107,7 +121,9 @@ export function lookupServices(entries: ServiceEntry[], q: ServiceQuery, ctx: Lo
       for (const c of cilium.slice(0, 1))
         for (const p of kp)
           if (backendSet(c.backends) !== backendSet(p.backends))
-            disagree.push(`${c.source} sends it to {${backendSet(c.backends) || 'no active backend'}} but ${p.source} to {${backendSet(p.backends) || 'no active backend'}}`);
+            disagree.push(
+              `${c.source} sends it to {${backendSet(c.backends) || 'no active backend'}} but ${p.source} to {${backendSet(p.backends) || 'no active backend'}}`,
+            );
       if (disagree.length === 0) {
         const both = `programmed by both ${cilium[0]!.source} and ${kp.map((p) => p.source).join(', ')}`;
         const kpr = ctx.kubeProxyReplacement;
@@ -116,9 +132,18 @@ export function lookupServices(entries: ServiceEntry[], q: ServiceQuery, ctx: Lo
         // Both layers holding the same backends is then the design, not stale state.
         if (kpr?.known && !kpr.value && first.type === 'ClusterIP')
           view.note = `${both} with the same backends, as expected without kube-proxy replacement (${kpr.evidence[0]?.text ?? 'kube-proxy replacement off'}): Cilium load-balances pod traffic in the pod's tc program before netfilter, kube-proxy the host namespace`;
-        else if (kpr?.known && kpr.value) disagree.push(`${both}: stale kube-proxy rules beside Cilium's kube-proxy replacement (${kpr.evidence[0]?.text ?? 'on'}); Cilium rewrites first, the rules only act on what Cilium does not handle`);
-        else if (kpr?.known) disagree.push(`${both}: Cilium without kube-proxy replacement programs this ${first.type} frontend beside kube-proxy`);
-        else disagree.push(`${both}: stale kube-proxy rules if kube-proxy replacement is on, expected for ClusterIP without it (${kpr ? kpr.because : 'the kube-proxy replacement mode was not read'})`);
+        else if (kpr?.known && kpr.value)
+          disagree.push(
+            `${both}: stale kube-proxy rules beside Cilium's kube-proxy replacement (${kpr.evidence[0]?.text ?? 'on'}); Cilium rewrites first, the rules only act on what Cilium does not handle`,
+          );
+        else if (kpr?.known)
+          disagree.push(
+            `${both}: Cilium without kube-proxy replacement programs this ${first.type} frontend beside kube-proxy`,
+          );
+        else
+          disagree.push(
+            `${both}: stale kube-proxy rules if kube-proxy replacement is on, expected for ClusterIP without it (${kpr ? kpr.because : 'the kube-proxy replacement mode was not read'})`,
+          );
       }
     }
     if (disagree.length) view.conflict = disagree.join('; ');
@@ -142,15 +167,34 @@ export interface ApiEndpoint {
  * a ready endpoint the node lacks, or an active backend the API no longer lists, means the node's
  * datapath lags the API (agent or kube-proxy behind, or stale state left over).
  */
-export function compareWithApi(f: FrontendView, servicePort: { name?: string; protocol: string }, api: ApiEndpoint[], source: string): Warning[] {
+export function compareWithApi(
+  f: FrontendView,
+  servicePort: { name?: string; protocol: string },
+  api: ApiEndpoint[],
+  source: string,
+): Warning[] {
   const hp = (a: string, p: number | undefined) => `${a.includes(':') ? `[${a}]` : a}:${p ?? '*'}`;
-  const forPort = api.filter((e) => (e.protocol ?? 'TCP') === servicePort.protocol && (servicePort.name === undefined || e.portName === undefined || e.portName === servicePort.name));
+  const forPort = api.filter(
+    (e) =>
+      (e.protocol ?? 'TCP') === servicePort.protocol &&
+      (servicePort.name === undefined || e.portName === undefined || e.portName === servicePort.name),
+  );
   const want = new Set(forPort.filter((e) => e.ready).map((e) => hp(e.address, e.port)));
   const have = new Set(f.backends.filter((b) => b.state === 'active').map((b) => hp(b.address, b.port)));
   const missing = [...want].filter((x) => !have.has(x));
   const extra = [...have].filter((x) => !want.has(x));
   const out: Warning[] = [];
-  if (missing.length) out.push({ code: 'api-endpoint-missing', message: `${f.frontend}: the API lists ready endpoint(s) ${missing.join(', ')} that this node does not program`, source });
-  if (extra.length) out.push({ code: 'backend-not-in-api', message: `${f.frontend}: this node programs active backend(s) ${extra.join(', ')} that the API does not list as ready`, source });
+  if (missing.length)
+    out.push({
+      code: 'api-endpoint-missing',
+      message: `${f.frontend}: the API lists ready endpoint(s) ${missing.join(', ')} that this node does not program`,
+      source,
+    });
+  if (extra.length)
+    out.push({
+      code: 'backend-not-in-api',
+      message: `${f.frontend}: this node programs active backend(s) ${extra.join(', ')} that the API does not list as ready`,
+      source,
+    });
   return out;
 }

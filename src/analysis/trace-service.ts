@@ -11,7 +11,12 @@ const PROTO = { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP', icmp: 'ANY' } as const;
 const hostPort = (a: string, p: number) => `${a.includes(':') ? `[${a}]` : a}:${p}`;
 
 function backendList(bs: Backend[]): NonNullable<Hop['backends']> {
-  return bs.map((b) => ({ address: b.address, port: b.port, state: b.state, ...(b.probability !== undefined ? { probability: b.probability } : {}) }));
+  return bs.map((b) => ({
+    address: b.address,
+    port: b.port,
+    state: b.state,
+    ...(b.probability !== undefined ? { probability: b.probability } : {}),
+  }));
 }
 
 /**
@@ -24,21 +29,35 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
   const q = { kind: 'address' as const, address: flow.dst, ...(flow.dport !== undefined ? { port: flow.dport } : {}) };
   let all = lookupServices(ctx.services, q, { kubeProxyReplacement: ctx.dp.kubeProxyReplacement }).frontends;
   const proto = PROTO[flow.proto];
-  const byProto = (fs: typeof all) => (flow.proto === 'icmp' ? fs : fs.filter((f) => f.proto === proto || f.proto === 'ANY'));
+  const byProto = (fs: typeof all) =>
+    flow.proto === 'icmp' ? fs : fs.filter((f) => f.proto === proto || f.proto === 'ANY');
   if (byProto(all).length === 0 && flow.dport !== undefined && ctx.state.addrs.some((a) => a.local === flow.dst)) {
     // kube-proxy programs a NodePort for every local address (`--dst-type LOCAL`, the nodeport-ips set): its
     // frontend is 0.0.0.0:PORT, which a packet to this node's address hits
     const any = familyOf(flow.dst) === 6 ? '::' : '0.0.0.0';
-    all = lookupServices(ctx.services.filter((e) => e.source === 'kube-proxy-iptables' || e.source === 'kube-proxy-nftables'), { kind: 'address', address: any, port: flow.dport }, { kubeProxyReplacement: ctx.dp.kubeProxyReplacement }).frontends.filter((f) => f.type === 'NodePort');
+    all = lookupServices(
+      ctx.services.filter((e) => e.source === 'kube-proxy-iptables' || e.source === 'kube-proxy-nftables'),
+      { kind: 'address', address: any, port: flow.dport },
+      { kubeProxyReplacement: ctx.dp.kubeProxyReplacement },
+    ).frontends.filter((f) => f.type === 'NodePort');
   }
   const views = byProto(all);
   if (views.length === 0) return undefined;
   const view = views[0]!;
   const warnings: Warning[] = [];
-  if (views.length > 1) warnings.push({ code: 'several-frontends', message: `${views.length} frontends match ${flow.dst}${flow.dport !== undefined ? `:${flow.dport}` : ''}: ${views.map((v) => v.frontend).join(', ')}; following ${view.frontend}` });
+  if (views.length > 1)
+    warnings.push({
+      code: 'several-frontends',
+      message: `${views.length} frontends match ${flow.dst}${flow.dport !== undefined ? `:${flow.dport}` : ''}: ${views.map((v) => v.frontend).join(', ')}; following ${view.frontend}`,
+    });
   if (view.conflict) warnings.push({ code: 'service-conflict', message: `${view.frontend}: ${view.conflict}` });
   const src = classify(ctx, flow.src);
-  const dst: TraceEndpoint = { kind: 'service', ip: flow.dst, port: view.port, evidence: view.bySource.flatMap((b) => b.evidence).slice(0, 3) };
+  const dst: TraceEndpoint = {
+    kind: 'service',
+    ip: flow.dst,
+    port: view.port,
+    evidence: view.bySource.flatMap((b) => b.evidence).slice(0, 3),
+  };
   if (view.name) dst.service = view.name;
   const base = (hops: Hop[], disposition: Trace['disposition'], extra: Warning[] = []): Trace => ({
     schemaVersion: 1,
@@ -57,45 +76,120 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
 
   if (flow.proto === 'icmp' && cilium) {
     return base(
-      [{ kind: 'drop', detail: `ICMP to the Service address ${flow.dst}: Cilium's load balancer translates only TCP/UDP/SCTP and does not answer ICMP for a frontend (kube-proxy IPVS, with the VIP on kube-ipvs0, did)`, reason: 'ICMP to a Service frontend is not load-balanced', evidence: ev, frontend: view.frontend, inferred: true, because: 'Cilium has no ICMP service handling; the packet is dropped or routed like any address' }],
+      [
+        {
+          kind: 'drop',
+          detail: `ICMP to the Service address ${flow.dst}: Cilium's load balancer translates only TCP/UDP/SCTP and does not answer ICMP for a frontend (kube-proxy IPVS, with the VIP on kube-ipvs0, did)`,
+          reason: 'ICMP to a Service frontend is not load-balanced',
+          evidence: ev,
+          frontend: view.frontend,
+          inferred: true,
+          because: 'Cilium has no ICMP service handling; the packet is dropped or routed like any address',
+        },
+      ],
       'dropped',
     );
   }
   if (active.length === 0) {
-    const why = view.bySource.some((b) => b.source.startsWith('kube-proxy')) && !cilium ? 'kube-proxy REJECTs it (the Service has no endpoints)' : 'Cilium drops it (DROP_NO_SERVICE: no backend)';
-    return base([{ kind: 'drop', detail: `${view.frontend} has no active backend: ${why}`, reason: 'Service without backends', evidence: ev, frontend: view.frontend, backends: backendList(layer.backends) }], 'dropped');
+    const why =
+      view.bySource.some((b) => b.source.startsWith('kube-proxy')) && !cilium
+        ? 'kube-proxy REJECTs it (the Service has no endpoints)'
+        : 'Cilium drops it (DROP_NO_SERVICE: no backend)';
+    return base(
+      [
+        {
+          kind: 'drop',
+          detail: `${view.frontend} has no active backend: ${why}`,
+          reason: 'Service without backends',
+          evidence: ev,
+          frontend: view.frontend,
+          backends: backendList(layer.backends),
+        },
+      ],
+      'dropped',
+    );
   }
   const fromOutside = src.kind !== 'host' && src.kind !== 'local-pod';
-  const entry = ctx.services.find((e) => e.source === layer.source && e.frontend.address === view.address && e.frontend.port === view.port && e.frontend.proto === view.proto);
+  const entry = ctx.services.find(
+    (e) =>
+      e.source === layer.source &&
+      e.frontend.address === view.address &&
+      e.frontend.port === view.port &&
+      e.frontend.proto === view.proto,
+  );
   let candidates = active;
   if (fromOutside && cilium && entry?.flags.externalTrafficPolicyLocal && view.type !== 'ClusterIP') {
     // externalTrafficPolicy=Local: the external scope holds only this node's backends
     candidates = active.filter((b) => classify(ctx, b.address).kind === 'local-pod');
     if (candidates.length === 0) {
       return base(
-        [{ kind: 'drop', detail: `${view.frontend} has externalTrafficPolicy=Local and none of its backends (${active.map((b) => hostPort(b.address, b.port)).join(', ')}) is a pod of this node: cil_from_netdev drops traffic from outside (DROP_NO_SERVICE)`, reason: 'externalTrafficPolicy=Local without a local backend', evidence: ev, frontend: view.frontend, backends: backendList(layer.backends) }],
+        [
+          {
+            kind: 'drop',
+            detail: `${view.frontend} has externalTrafficPolicy=Local and none of its backends (${active.map((b) => hostPort(b.address, b.port)).join(', ')}) is a pod of this node: cil_from_netdev drops traffic from outside (DROP_NO_SERVICE)`,
+            reason: 'externalTrafficPolicy=Local without a local backend',
+            evidence: ev,
+            frontend: view.frontend,
+            backends: backendList(layer.backends),
+          },
+        ],
         'dropped',
       );
     }
   }
   // an existing connection keeps the backend its conntrack entry holds (netfilter NAT only: kube-proxy)
-  const pin = !cilium && !flow.backend ? judgeConntrack(ctx.conntrack, flow, { backends: active, natByRules: true })?.pin : undefined;
-  const pinned = pin ? (candidates.find((b) => b.address === pin.address && (pin.port === undefined || b.port === pin.port)) ?? { address: pin.address, port: pin.port ?? view.port, state: 'unknown' as const }) : undefined;
+  const pin =
+    !cilium && !flow.backend
+      ? judgeConntrack(ctx.conntrack, flow, { backends: active, natByRules: true })?.pin
+      : undefined;
+  const pinned = pin
+    ? (candidates.find((b) => b.address === pin.address && (pin.port === undefined || b.port === pin.port)) ?? {
+        address: pin.address,
+        port: pin.port ?? view.port,
+        state: 'unknown' as const,
+      })
+    : undefined;
   const chosen = pinned ?? pickBackend(candidates, flow.backend);
   if (!chosen) {
-    return base([{ kind: 'drop', detail: `--backend ${flow.backend} is not a backend of ${view.frontend}`, reason: 'unknown backend', evidence: ev }], 'unknown', [
-      { code: 'backend-not-found', message: `backends of ${view.frontend}: ${active.map((b) => hostPort(b.address, b.port)).join(', ')}` },
-    ]);
+    return base(
+      [
+        {
+          kind: 'drop',
+          detail: `--backend ${flow.backend} is not a backend of ${view.frontend}`,
+          reason: 'unknown backend',
+          evidence: ev,
+        },
+      ],
+      'unknown',
+      [
+        {
+          code: 'backend-not-found',
+          message: `backends of ${view.frontend}: ${active.map((b) => hostPort(b.address, b.port)).join(', ')}`,
+        },
+      ],
+    );
   }
   if (candidates.length > 1 && !flow.backend && !pinned)
-    warnings.push({ code: 'backend-choice', message: `${candidates.length} candidate backends; the path follows ${hostPort(chosen.address, chosen.port)} (choose with --backend)` });
+    warnings.push({
+      code: 'backend-choice',
+      message: `${candidates.length} candidate backends; the path follows ${hostPort(chosen.address, chosen.port)} (choose with --backend)`,
+    });
 
   const rewritten: Flow = { ...flow, dst: chosen.address, dport: chosen.port };
   delete rewritten.backend;
   // where the path to each candidate ends (bounded: a Service may have thousands of backends)
   const paths = candidates.slice(0, 32).map((b) => {
     const t = traceAddress(ctx, { ...flow, dst: b.address, dport: b.port });
-    const last = [...t.hops].reverse().find((h) => h.kind === 'deliver' || h.kind === 'drop' || h.kind === 'gateway' || h.kind === 'redirect_neigh' || h.kind === 'wireguard');
+    const last = [...t.hops]
+      .reverse()
+      .find(
+        (h) =>
+          h.kind === 'deliver' ||
+          h.kind === 'drop' ||
+          h.kind === 'gateway' ||
+          h.kind === 'redirect_neigh' ||
+          h.kind === 'wireguard',
+      );
     return { backend: hostPort(b.address, b.port), disposition: t.disposition, summary: last?.detail ?? t.disposition };
   });
   const lbHop = (kind: Hop['kind'], detail: string, extra: Partial<Hop> = {}): Hop => ({
@@ -116,8 +210,18 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
     const mitm = view.type === 'ExternalIP';
     // the host namespace is covered whether socket-LB is Full or Hostns-only: the attached hook decides
     const hostByHook = !sl.known && src.kind === 'host' && sock !== undefined;
-    if (sock && ((sl.known && sl.value.enabled && inScope) || hostByHook) && (flow.proto === 'tcp' || flow.proto === 'udp') && !mitm && (src.kind === 'host' || src.kind === 'local-pod')) {
-      const hop = lbHop('socket-lb', `${sock.name} (cgroup ${sock.attachType} on ${sock.cgroup}) rewrites ${view.frontend} to ${hostPort(chosen.address, chosen.port)} at connect/sendmsg: no packet ever carries the Service address, and no tc program sees it`, { program: sock.name });
+    if (
+      sock &&
+      ((sl.known && sl.value.enabled && inScope) || hostByHook) &&
+      (flow.proto === 'tcp' || flow.proto === 'udp') &&
+      !mitm &&
+      (src.kind === 'host' || src.kind === 'local-pod')
+    ) {
+      const hop = lbHop(
+        'socket-lb',
+        `${sock.name} (cgroup ${sock.attachType} on ${sock.cgroup}) rewrites ${view.frontend} to ${hostPort(chosen.address, chosen.port)} at connect/sendmsg: no packet ever carries the Service address, and no tc program sees it`,
+        { program: sock.name },
+      );
       hop.evidence = [sock.source, ...(sl.known ? sl.evidence : []), ...ev];
       if (hostByHook) {
         hop.inferred = true;
@@ -147,39 +251,84 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
     const hops = [...rest.hops];
     if (src.kind === 'local-pod') {
       const at = hops.findIndex((h) => h.kind === 'bpf');
-      const tcLb = lbHop('tc-lb', `per-packet load balancing in cil_from_container (${why}): ${view.frontend} → ${hostPort(chosen.address, chosen.port)}, reverse NAT on the reply`);
+      const tcLb = lbHop(
+        'tc-lb',
+        `per-packet load balancing in cil_from_container (${why}): ${view.frontend} → ${hostPort(chosen.address, chosen.port)}, reverse NAT on the reply`,
+      );
       if (cgroupUnknown && sl.known && sl.value.enabled) {
         tcLb.inferred = true;
         tcLb.because = `socket-LB is enabled, but whether a cil_sock hook rewrites ${view.frontend} at connect() is unknown (${cgroupUnknown}); if one does, this is a socket-lb hop and no packet carries the Service address`;
       }
       hops.splice(at + 1, 0, tcLb);
     } else if (src.kind !== 'host') {
-      if (view.bySource.some((b) => b.source === 'cilium-bpf') && (view.type === 'ClusterIP') && !(layer === cilium && isRoutable(ctx, view.frontend))) {
-        return base([lbHop('drop', `${view.frontend} is a ClusterIP that is not reachable from outside the node: cil_from_netdev drops it (DROP_IS_CLUSTER_IP) unless bpf-lb-external-clusterip is set`, { reason: 'DROP_IS_CLUSTER_IP' })], 'dropped');
+      if (
+        view.bySource.some((b) => b.source === 'cilium-bpf') &&
+        view.type === 'ClusterIP' &&
+        !(layer === cilium && isRoutable(ctx, view.frontend))
+      ) {
+        return base(
+          [
+            lbHop(
+              'drop',
+              `${view.frontend} is a ClusterIP that is not reachable from outside the node: cil_from_netdev drops it (DROP_IS_CLUSTER_IP) unless bpf-lb-external-clusterip is set`,
+              { reason: 'DROP_IS_CLUSTER_IP' },
+            ),
+          ],
+          'dropped',
+        );
       }
       const at = hops.findIndex((h) => h.kind === 'bpf' && h.program === 'cil_from_netdev');
       const inDev = hops[0]?.dev;
       const xdp = inDev ? ctx.dp.programs.find((p) => p.dev === inDev && p.hook === 'xdp') : undefined;
-      const lb = lbHop('tc-lb', `NodePort/LB load balancing in ${xdp ? `XDP (${xdp.program} on ${inDev}, before the stack and tc)` : 'cil_from_netdev'}: ${view.frontend} → ${hostPort(chosen.address, chosen.port)}`);
+      const lb = lbHop(
+        'tc-lb',
+        `NodePort/LB load balancing in ${xdp ? `XDP (${xdp.program} on ${inDev}, before the stack and tc)` : 'cil_from_netdev'}: ${view.frontend} → ${hostPort(chosen.address, chosen.port)}`,
+      );
       const added: Hop[] = [lb];
-      if (xdp) added.unshift({ kind: 'bpf', detail: `${xdp.program} on ${inDev} xdp`, evidence: xdp.evidence, dev: xdp.dev, hook: 'xdp', program: xdp.program, ...(xdp.progId !== undefined ? { progId: xdp.progId } : {}) });
+      if (xdp)
+        added.unshift({
+          kind: 'bpf',
+          detail: `${xdp.program} on ${inDev} xdp`,
+          evidence: xdp.evidence,
+          dev: xdp.dev,
+          hook: 'xdp',
+          program: xdp.program,
+          ...(xdp.progId !== undefined ? { progId: xdp.progId } : {}),
+        });
       if (classify(ctx, chosen.address).kind !== 'local-pod') added.push(nodePortNat(ctx, entry, flow));
       hops.splice(xdp ? Math.max(0, at) : at + 1, 0, ...added);
     } else {
-      hops.unshift(lbHop('tc-lb', `per-packet load balancing (${why}): ${view.frontend} → ${hostPort(chosen.address, chosen.port)}`, { inferred: true, because: 'host-namespace traffic to a Service without socket-LB is translated per packet in bpf_host; the exact program is not decided by the state' }));
+      hops.unshift(
+        lbHop(
+          'tc-lb',
+          `per-packet load balancing (${why}): ${view.frontend} → ${hostPort(chosen.address, chosen.port)}`,
+          {
+            inferred: true,
+            because:
+              'host-namespace traffic to a Service without socket-LB is translated per packet in bpf_host; the exact program is not decided by the state',
+          },
+        ),
+      );
     }
     return { ...base(hops, rest.disposition, rest.warnings), flow };
   }
 
   // only kube-proxy programs it: DNAT in nat PREROUTING (from a pod or outside) or OUTPUT (from the host)
   const hook = src.kind === 'host' ? 'OUTPUT' : 'PREROUTING';
-  const kp = lbHop('kube-proxy', `${layer.source}: nat ${hook} → KUBE-SERVICES → ${layer.chain ?? 'the Service chain'} DNATs ${view.frontend} to ${hostPort(chosen.address, chosen.port)}`, layer.chain ? { chain: layer.chain } : {});
+  const kp = lbHop(
+    'kube-proxy',
+    `${layer.source}: nat ${hook} → KUBE-SERVICES → ${layer.chain ?? 'the Service chain'} DNATs ${view.frontend} to ${hostPort(chosen.address, chosen.port)}`,
+    layer.chain ? { chain: layer.chain } : {},
+  );
   const rest = traceAddress(ctx, rewritten);
   const hops = [...rest.hops];
   const at = src.kind === 'host' ? 0 : Math.max(0, hops.findIndex((h) => h.kind === 'bpf' || h.kind === 'stack') + 1);
   hops.splice(at, 0, kp);
   if (ctx.dp.hostRouting.known && ctx.dp.hostRouting.value === 'bpf' && src.kind === 'local-pod')
-    warnings.push({ code: 'kube-proxy-bypassed', message: `BPF host routing redirects pod traffic past netfilter: kube-proxy's DNAT for ${view.frontend} is never reached from pods` });
+    warnings.push({
+      code: 'kube-proxy-bypassed',
+      message: `BPF host routing redirects pod traffic past netfilter: kube-proxy's DNAT for ${view.frontend} is never reached from pods`,
+    });
   return { ...base(hops, rest.disposition, rest.warnings), flow };
 }
 
@@ -189,22 +338,45 @@ function nodePortNat(ctx: TraceContext, entry: ServiceEntry | undefined, flow: F
   const mode = entry?.flags.dsr ? 'DSR' : st?.mode;
   const ev = st ? [st.source] : [];
   if (mode === 'DSR' || (mode === 'Hybrid' && flow.proto === 'tcp')) {
-    return { kind: 'masquerade', detail: `not source-NATed: ${mode === 'Hybrid' ? 'hybrid mode uses DSR for TCP' : 'DSR'} — the backend sees the client ${flow.src} and replies to it directly, not through this node`, evidence: ev, applied: false, by: 'bpf-nodeport' };
+    return {
+      kind: 'masquerade',
+      detail: `not source-NATed: ${mode === 'Hybrid' ? 'hybrid mode uses DSR for TCP' : 'DSR'} — the backend sees the client ${flow.src} and replies to it directly, not through this node`,
+      evidence: ev,
+      applied: false,
+      by: 'bpf-nodeport',
+    };
   }
   if (mode === 'SNAT' || mode === 'Hybrid') {
-    return { kind: 'masquerade', detail: `SNAT to this node's address in cil_to_netdev (NodePort ${mode === 'Hybrid' ? 'hybrid mode, UDP' : 'SNAT mode'}): the backend sees this node, not ${flow.src}; the reply returns here and is reverse-NATed in cil_from_netdev`, evidence: ev, applied: true, by: 'bpf-nodeport' };
+    return {
+      kind: 'masquerade',
+      detail: `SNAT to this node's address in cil_to_netdev (NodePort ${mode === 'Hybrid' ? 'hybrid mode, UDP' : 'SNAT mode'}): the backend sees this node, not ${flow.src}; the reply returns here and is reverse-NATed in cil_from_netdev`,
+      evidence: ev,
+      applied: true,
+      by: 'bpf-nodeport',
+    };
   }
-  return { kind: 'masquerade', detail: 'NodePort SNAT or DSR: the status does not say (KubeProxyReplacement Details: Mode)', evidence: [], applied: 'unknown', by: 'bpf-nodeport', inferred: true, because: 'no Mode line in the status' };
+  return {
+    kind: 'masquerade',
+    detail: 'NodePort SNAT or DSR: the status does not say (KubeProxyReplacement Details: Mode)',
+    evidence: [],
+    applied: 'unknown',
+    by: 'bpf-nodeport',
+    inferred: true,
+    because: 'no Mode line in the status',
+  };
 }
 
 function pickBackend(active: Backend[], wanted: string | undefined): Backend | undefined {
   if (!wanted) return active[0];
-  return active.find((b) => wanted === b.address || wanted === hostPort(b.address, b.port) || wanted === `${b.address}:${b.port}`);
+  return active.find(
+    (b) => wanted === b.address || wanted === hostPort(b.address, b.port) || wanted === `${b.address}:${b.port}`,
+  );
 }
 
 function socketLbProgram(ctx: TraceContext, fam: 4 | 6, proto: Flow['proto']) {
   // connected sockets (TCP, and UDP after connect()) are rewritten in connect; unconnected UDP in sendmsg
-  const want = proto === 'udp' ? [`cgroup_inet${fam}_connect`, `cgroup_udp${fam}_sendmsg`] : [`cgroup_inet${fam}_connect`];
+  const want =
+    proto === 'udp' ? [`cgroup_inet${fam}_connect`, `cgroup_udp${fam}_sendmsg`] : [`cgroup_inet${fam}_connect`];
   for (const w of want) {
     const hit = ctx.state.cgroup.find((c) => c.attachType === w && c.name.startsWith('cil_sock'));
     if (hit) return hit;
@@ -213,7 +385,11 @@ function socketLbProgram(ctx: TraceContext, fam: 4 | 6, proto: Flow['proto']) {
 }
 
 function isRoutable(ctx: TraceContext, frontend: string): boolean {
-  const e = ctx.services.find((s) => s.source === 'cilium-bpf' && `${s.frontend.address}:${s.frontend.port}/${s.frontend.proto}` === frontend.replace(/^\[|\](?=:)/g, ''));
+  const e = ctx.services.find(
+    (s) =>
+      s.source === 'cilium-bpf' &&
+      `${s.frontend.address}:${s.frontend.port}/${s.frontend.proto}` === frontend.replace(/^\[|\](?=:)/g, ''),
+  );
   return e?.flags.routable === true;
 }
 

@@ -1,4 +1,15 @@
-import type { Address, Evidence, Family, Link, NodeState, Route, Rule, Warning, WgDevice, WgPeer } from '../model/types.js';
+import type {
+  Address,
+  Evidence,
+  Family,
+  Link,
+  NodeState,
+  Route,
+  Rule,
+  Warning,
+  WgDevice,
+  WgPeer,
+} from '../model/types.js';
 import { ROUTE_TYPE_CODE, parsePrefixInto } from '../model/route-columns.js';
 import type { Disposition, Flow, Hop, Trace, TraceEndpoint } from '../model/trace.js';
 import { familyOf, prefixContains, prefixLen } from '../model/addr.js';
@@ -24,7 +35,13 @@ export interface TraceContext {
 
 export function createTraceContext(state: NodeState, services: ServiceEntry[] = []): TraceContext {
   const routes = state.routeColumns ?? state.routes;
-  return { state, services, dp: deriveDatapath(state), routing: buildRouting(routes, state.rules, state, knownFamilies(state)), nsRouting: new Map() };
+  return {
+    state,
+    services,
+    dp: deriveDatapath(state),
+    routing: buildRouting(routes, state.rules, state, knownFamilies(state)),
+    nsRouting: new Map(),
+  };
 }
 
 interface Builder {
@@ -122,7 +139,12 @@ export function classify(ctx: TraceContext, ip: string): TraceEndpoint {
       evidence: [],
     };
   }
-  return { kind: 'external', ip, because: 'not on this node, its pods, or inside the native-routing CIDR', evidence: [] };
+  return {
+    kind: 'external',
+    ip,
+    because: 'not on this node, its pods, or inside the native-routing CIDR',
+    evidence: [],
+  };
 }
 
 function findLocalPod(ctx: TraceContext, ip: string): TraceEndpoint | undefined {
@@ -136,7 +158,11 @@ function findLocalPod(ctx: TraceContext, ip: string): TraceEndpoint | undefined 
     if (podLink?.linkIndex !== undefined) {
       // the pair must point at each other: ifindexes are per namespace, so one direction can match by chance
       const host = state.links.find(
-        (l) => l.ifindex === podLink.linkIndex && l.kind !== undefined && ['veth', 'netkit'].includes(l.kind) && (l.linkIndex === undefined || l.linkIndex === podLink.ifindex),
+        (l) =>
+          l.ifindex === podLink.linkIndex &&
+          l.kind !== undefined &&
+          ['veth', 'netkit'].includes(l.kind) &&
+          (l.linkIndex === undefined || l.linkIndex === podLink.ifindex),
       );
       if (host) {
         dev = host.name;
@@ -177,7 +203,10 @@ function findLocalPod(ctx: TraceContext, ip: string): TraceEndpoint | undefined 
 }
 
 /** The autoDirectNodeRoutes-style route (`podCIDR via nodeIP`) that covers ip, if any. */
-function podCidrRouteFor(ctx: TraceContext, ip: string): { route: import('../model/types.js').Route; gateway?: string } | undefined {
+function podCidrRouteFor(
+  ctx: TraceContext,
+  ip: string,
+): { route: import('../model/types.js').Route; gateway?: string } | undefined {
   const ans = routeQuery(ctx.routing, { family: familyOf(ip) as Family, dst: ip });
   if (!ans.route || ans.result !== 'unicast' || prefixLen(ans.route.dst) === 0) return undefined;
   const gw = ans.nexthops[0]?.gateway;
@@ -200,7 +229,9 @@ function nodeRouteFor(ctx: TraceContext, ip: string): Route | undefined {
       const c = f === 4 ? ctx.dp.nativeRoutingCidr.v4 : ctx.dp.nativeRoutingCidr.v6;
       if (!c.known) continue;
       for (const r of mainUnicastWithin(ctx.state, f, c.value))
-        for (const n of r.nexthops) if (n.gateway !== undefined && !index.has(`${r.family}|${n.gateway}`)) index.set(`${r.family}|${n.gateway}`, r);
+        for (const n of r.nexthops)
+          if (n.gateway !== undefined && !index.has(`${r.family}|${n.gateway}`))
+            index.set(`${r.family}|${n.gateway}`, r);
     }
     nodeRouteIndex.set(ctx, index);
   }
@@ -209,7 +240,12 @@ function nodeRouteFor(ctx: TraceContext, ip: string): Route | undefined {
 
 /** Main-table unicast routes (not default) whose destination lies in cidr, in dump order. */
 function mainUnicastWithin(state: NodeState, fam: Family, cidr: string): Route[] {
-  const want = (r: Route) => r.family === fam && r.table === 254 && r.type === 'unicast' && prefixLen(r.dst) > 0 && prefixContains(cidr, r.dst.split('/')[0]!);
+  const want = (r: Route) =>
+    r.family === fam &&
+    r.table === 254 &&
+    r.type === 'unicast' &&
+    prefixLen(r.dst) > 0 &&
+    prefixContains(cidr, r.dst.split('/')[0]!);
   if (!state.routeColumns) return state.routes.filter(want);
   // columns: test the prefix on the words, build only the routes inside the CIDR
   const words = fam === 4 ? 1 : 4;
@@ -220,7 +256,13 @@ function mainUnicastWithin(state: NodeState, fam: Family, cidr: string): Route[]
   for (const c of state.routeColumns) {
     if (c.family !== fam) continue;
     for (let i = 0; i < c.count; i++) {
-      if (c.type[i] !== ROUTE_TYPE_CODE.unicast || c.table[i] !== 254 || c.len[i] === 0 || !keyWithin(c.key, i * words, ck, clen)) continue;
+      if (
+        c.type[i] !== ROUTE_TYPE_CODE.unicast ||
+        c.table[i] !== 254 ||
+        c.len[i] === 0 ||
+        !keyWithin(c.key, i * words, ck, clen)
+      )
+        continue;
       const r = c.route(i);
       if (want(r)) out.push(r);
     }
@@ -250,7 +292,11 @@ function fromLocalPod(ctx: TraceContext, b: Builder, flow: Flow, src: TraceEndpo
   if (src.netns !== undefined) {
     const ns = ctx.state.netns.find((n) => n.name === src.netns)!;
     if (ns.routes.length === 0) {
-      b.warnings.push({ code: 'pod-routes-missing', message: `no routes for netns ${ns.name} in the snapshot: the pod's own routing is not checked`, source: `netns/${ns.name}/ip-route${fam}` });
+      b.warnings.push({
+        code: 'pod-routes-missing',
+        message: `no routes for netns ${ns.name} in the snapshot: the pod's own routing is not checked`,
+        source: `netns/${ns.name}/ip-route${fam}`,
+      });
     } else {
       const r = nsRouting(ctx, ns.name);
       const ans = routeQuery(r, { family: fam, dst: flow.dst, src: flow.src, iif: 'lo' });
@@ -259,21 +305,32 @@ function fromLocalPod(ctx: TraceContext, b: Builder, flow: Flow, src: TraceEndpo
       b.hops.push(hop);
       if (ans.result !== 'unicast') return routeFailure(b, ans, flow);
       if (ans.result === 'unicast' && ans.nexthops[0]?.dev === 'lo') {
-        b.hops.push({ kind: 'deliver', detail: `delivered inside the pod's own namespace ${ns.name}`, evidence: ans.evidence, netns: ns.name });
+        b.hops.push({
+          kind: 'deliver',
+          detail: `delivered inside the pod's own namespace ${ns.name}`,
+          evidence: ans.evidence,
+          netns: ns.name,
+        });
         return 'delivered';
       }
     }
   }
   const lxc = src.dev;
   if (lxc === undefined) {
-    b.warnings.push({ code: 'pod-device-unknown', message: `the host-side device of ${src.ip} is unknown: ${src.because ?? ''}` });
+    b.warnings.push({
+      code: 'pod-device-unknown',
+      message: `the host-side device of ${src.ip} is unknown: ${src.because ?? ''}`,
+    });
     return 'unknown';
   }
   // 2. the program Cilium attaches to the lxc device (its ingress = what the pod sends)
   const prog = findProgram(ctx, lxc, 'ingress', 'cil_from_container');
   const unknownProgs = prog ? undefined : programsUnknown(ctx, lxc, 'ingress');
   if (unknownProgs) {
-    b.warnings.push({ code: 'programs-unknown', message: `the programs on ${lxc} ingress are unknown (${unknownProgs}): whether cil_from_container takes the packet cannot be decided` });
+    b.warnings.push({
+      code: 'programs-unknown',
+      message: `the programs on ${lxc} ingress are unknown (${unknownProgs}): whether cil_from_container takes the packet cannot be decided`,
+    });
     return 'unknown';
   }
   if (!prog) {
@@ -300,16 +357,30 @@ function fromLocalPod(ctx: TraceContext, b: Builder, flow: Flow, src: TraceEndpo
     b.hops.push(routeHop(ans, 'kernel route lookup'));
     if (ans.result !== 'local') return routeFailure(b, ans, flow);
     b.hops.push(netfilterHop(ctx, NF_LOCAL_IN));
-    b.hops.push({ kind: 'deliver', detail: `delivered to a local socket on ${dst.ip} (${dst.dev ?? 'this node'})`, evidence: dst.evidence });
+    b.hops.push({
+      kind: 'deliver',
+      detail: `delivered to a local socket on ${dst.ip} (${dst.dev ?? 'this node'})`,
+      evidence: dst.evidence,
+    });
     return 'delivered';
   }
 
   if (!hr.known) {
-    b.warnings.push({ code: 'host-routing-unknown', message: `host routing mode unknown (${hr.because}): the path below assumes neither; it shows the kernel route` });
+    b.warnings.push({
+      code: 'host-routing-unknown',
+      message: `host routing mode unknown (${hr.because}): the path below assumes neither; it shows the kernel route`,
+    });
     return stackForward(ctx, b, flow, dst, lxc, src, true);
   }
   if (hr.value === 'legacy') {
-    b.hops.push(stackHop(`legacy host routing: cil_from_container returns the packet to the stack (CTX_ACT_OK)`, hr.evidence, NF_FORWARD, ctx.dp.legacyReasons));
+    b.hops.push(
+      stackHop(
+        `legacy host routing: cil_from_container returns the packet to the stack (CTX_ACT_OK)`,
+        hr.evidence,
+        NF_FORWARD,
+        ctx.dp.legacyReasons,
+      ),
+    );
     return stackForward(ctx, b, flow, dst, lxc, src);
   }
   // BPF host routing: fib_redirect() → bpf_fib_lookup(ifindex = lxc) → bpf_redirect_neigh
@@ -319,7 +390,12 @@ function fromLocalPod(ctx: TraceContext, b: Builder, flow: Flow, src: TraceEndpo
   b.hops.push(fibHop);
   for (const d of ans.divergence) b.warnings.push({ code: 'fib-policy-divergence', message: d });
   if (ans.result === 'local') {
-    b.hops.push({ kind: 'stack', detail: 'the FIB says the destination is local (BPF_FIB_LKUP_RET_NOT_FWDED): passed to the stack', evidence: ans.evidence, hooks: NF_LOCAL_IN });
+    b.hops.push({
+      kind: 'stack',
+      detail: 'the FIB says the destination is local (BPF_FIB_LKUP_RET_NOT_FWDED): passed to the stack',
+      evidence: ans.evidence,
+      hooks: NF_LOCAL_IN,
+    });
     b.hops.push({ kind: 'deliver', detail: `delivered to a local socket on ${flow.dst}`, evidence: [] });
     return 'delivered';
   }
@@ -364,7 +440,10 @@ function fromOutside(ctx: TraceContext, b: Builder, flow: Flow, src: TraceEndpoi
   const back = routeQuery(ctx.routing, { family: fam, dst: flow.src, iif: 'lo' });
   const inDev = back.result === 'unicast' ? back.nexthops[0]?.dev : undefined;
   if (inDev === undefined) {
-    b.warnings.push({ code: 'ingress-device-unknown', message: `no route back to ${flow.src}: the device the packet arrives on is unknown` });
+    b.warnings.push({
+      code: 'ingress-device-unknown',
+      message: `no route back to ${flow.src}: the device the packet arrives on is unknown`,
+    });
     return 'unknown';
   }
   const arrive: Hop = {
@@ -380,17 +459,29 @@ function fromOutside(ctx: TraceContext, b: Builder, flow: Flow, src: TraceEndpoi
   const prog = findProgram(ctx, inDev, 'ingress', 'cil_from_netdev');
   const unknownProgs = prog || wgDev ? undefined : programsUnknown(ctx, inDev, 'ingress');
   if (unknownProgs) {
-    b.warnings.push({ code: 'programs-unknown', message: `the programs on ${inDev} ingress are unknown (${unknownProgs}): whether cil_from_netdev takes the packet cannot be decided` });
+    b.warnings.push({
+      code: 'programs-unknown',
+      message: `the programs on ${inDev} ingress are unknown (${unknownProgs}): whether cil_from_netdev takes the packet cannot be decided`,
+    });
     return 'unknown';
   }
   if (prog) b.hops.push(prog);
   else if (!wgDev)
-    b.warnings.push({ code: 'no-cilium-program', message: `no cil_from_netdev seen on ${inDev} ingress: Cilium does not see this packet before the stack` });
+    b.warnings.push({
+      code: 'no-cilium-program',
+      message: `no cil_from_netdev seen on ${inDev} ingress: Cilium does not see this packet before the stack`,
+    });
 
   if (dst.kind === 'local-pod') {
     const hr = ctx.dp.hostRouting;
     if (prog && hr.known && hr.value === 'bpf') return localDelivery(ctx, b, dst, false);
-    b.hops.push(stackHop(prog ? 'legacy host routing: cil_from_netdev passes the packet to the stack' : 'into the host stack', hr.known ? hr.evidence : [], NF_FORWARD));
+    b.hops.push(
+      stackHop(
+        prog ? 'legacy host routing: cil_from_netdev passes the packet to the stack' : 'into the host stack',
+        hr.known ? hr.evidence : [],
+        NF_FORWARD,
+      ),
+    );
     const ans = routeQuery(ctx.routing, { family: fam, dst: flow.dst, src: flow.src, iif: inDev });
     b.hops.push(routeHop(ans, 'kernel route lookup'));
     if (ans.result !== 'unicast') return routeFailure(b, ans, flow);
@@ -405,7 +496,10 @@ function fromOutside(ctx: TraceContext, b: Builder, flow: Flow, src: TraceEndpoi
       b.hops.push(deliverHop(dst));
       return 'delivered';
     }
-    b.warnings.push({ code: 'unexpected-route', message: `the route to local pod ${dst.ip} leaves through ${dev}, not cilium_host or ${dst.dev}` });
+    b.warnings.push({
+      code: 'unexpected-route',
+      message: `the route to local pod ${dst.ip} leaves through ${dev}, not cilium_host or ${dst.dev}`,
+    });
     return egressFromNode(ctx, b, flow, src, dst, ans, 'stack');
   }
   if (dst.kind === 'host') {
@@ -461,11 +555,17 @@ function egressFromNode(
       dev,
       nexthop: next,
     };
-    if (neigh) hop.neighbor = neigh.lladdr === undefined ? { state: neigh.state } : { lladdr: neigh.lladdr, state: neigh.state };
+    if (neigh)
+      hop.neighbor = neigh.lladdr === undefined ? { state: neigh.state } : { lladdr: neigh.lladdr, state: neigh.state };
     else if (!wg) {
       hop.detail += `; no neighbour entry for ${next} on ${dev}: the kernel resolves it when the packet is sent`;
     }
-    if (nh.length > 1) hop.candidates = nh.map((n) => ({ ...(n.gateway ? { gateway: n.gateway } : {}), ...(n.dev ? { dev: n.dev } : {}), ...(n.weight ? { weight: n.weight } : {}) }));
+    if (nh.length > 1)
+      hop.candidates = nh.map((n) => ({
+        ...(n.gateway ? { gateway: n.gateway } : {}),
+        ...(n.dev ? { dev: n.dev } : {}),
+        ...(n.weight ? { weight: n.weight } : {}),
+      }));
     const native = ctx.dp.nativeDevices;
     if (native.known && !native.value.includes(dev)) {
       hop.inferred = true;
@@ -473,12 +573,19 @@ function egressFromNode(
     }
     b.hops.push(hop);
   } else if (neigh && neigh.state.includes('FAILED')) {
-    b.warnings.push({ code: 'neighbour-failed', message: `the neighbour ${next} on ${dev} is FAILED: the packet will not leave` });
+    b.warnings.push({
+      code: 'neighbour-failed',
+      message: `the neighbour ${next} on ${dev} is FAILED: the packet will not leave`,
+    });
   }
   const egressProg = findProgram(ctx, dev, 'egress', 'cil_to_netdev');
   if (egressProg) b.hops.push(egressProg);
   const egressUnknown = egressProg ? undefined : programsUnknown(ctx, dev, 'egress');
-  if (egressUnknown) b.warnings.push({ code: 'programs-unknown', message: `the programs on ${dev} egress are unknown (${egressUnknown})` });
+  if (egressUnknown)
+    b.warnings.push({
+      code: 'programs-unknown',
+      message: `the programs on ${dev} egress are unknown (${egressUnknown})`,
+    });
   if (src.kind === 'local-pod') {
     const m = masquerade(ctx, flow, dst, dev, egressProg !== undefined);
     if (egressUnknown && !m.inferred) {
@@ -523,7 +630,12 @@ function wireguardHops(ctx: TraceContext, b: Builder, flow: Flow, dev: string, w
   const q: Parameters<typeof routeQuery>[1] = { family: fam, dst: epAddr, iif: 'lo' };
   if (wg.fwmark !== undefined) q.mark = wg.fwmark;
   const ans = routeQuery(ctx.routing, q);
-  b.hops.push(routeHop(ans, `route for the encrypted packet to ${epAddr}${wg.fwmark ? ` (fwmark 0x${wg.fwmark.toString(16)})` : ''}`));
+  b.hops.push(
+    routeHop(
+      ans,
+      `route for the encrypted packet to ${epAddr}${wg.fwmark ? ` (fwmark 0x${wg.fwmark.toString(16)})` : ''}`,
+    ),
+  );
   if (ans.result !== 'unicast') return routeFailure(b, ans, { ...flow, dst: epAddr });
   b.hops.push(netfilterHop(ctx, NF_LOCAL_OUT));
   const out = ans.nexthops[0]!;
@@ -597,7 +709,8 @@ function stackForward(
   const hop = routeHop(ans, 'kernel route lookup');
   if (hostRoutingUnknown) {
     hop.inferred = true;
-    hop.because = 'host routing mode unknown: with BPF host routing bpf_fib_lookup makes the same decision without netfilter';
+    hop.because =
+      'host routing mode unknown: with BPF host routing bpf_fib_lookup makes the same decision without netfilter';
   }
   b.hops.push(hop);
   if (ans.result === 'local') {
@@ -618,29 +731,65 @@ function masquerade(ctx: TraceContext, flow: Flow, dst: TraceEndpoint, dev: stri
   const m = ctx.dp.masquerade;
   const fam = familyOf(flow.dst) as Family;
   if (!m.known) {
-    return { kind: 'masquerade', detail: `masquerade unknown: ${m.because}`, evidence: [], applied: 'unknown', inferred: true, because: m.because };
+    return {
+      kind: 'masquerade',
+      detail: `masquerade unknown: ${m.because}`,
+      evidence: [],
+      applied: 'unknown',
+      inferred: true,
+      because: m.because,
+    };
   }
   const ev = m.evidence;
   const v = m.value;
-  const not = (why: string): Hop => ({ kind: 'masquerade', detail: `not masqueraded: ${why}`, evidence: ev, applied: false, by: v.mode });
+  const not = (why: string): Hop => ({
+    kind: 'masquerade',
+    detail: `not masqueraded: ${why}`,
+    evidence: ev,
+    applied: false,
+    by: v.mode,
+  });
   if (v.mode === 'disabled') return not('masquerading is disabled');
   if ((fam === 4 && !v.ipv4) || (fam === 6 && !v.ipv6)) return not(`IPv${fam} masquerading is disabled`);
   const famCidrs = v.exclusionCidrs.filter((c) => familyOf(c.split('/')[0]!) === fam);
   const excl = famCidrs.find((c) => prefixContains(c, flow.dst));
   if (excl) return not(`${flow.dst} is inside the SNAT exclusion CIDR ${excl}`);
   if (famCidrs.length === 0 && dst.kind !== 'remote-node') {
-    return { kind: 'masquerade', detail: `masquerade unknown: the IPv${fam} SNAT exclusion CIDR is in neither the status nor the config`, evidence: ev, applied: 'unknown', by: v.mode, inferred: true, because: 'no exclusion CIDR to compare the destination with' };
+    return {
+      kind: 'masquerade',
+      detail: `masquerade unknown: the IPv${fam} SNAT exclusion CIDR is in neither the status nor the config`,
+      evidence: ev,
+      applied: 'unknown',
+      by: v.mode,
+      inferred: true,
+      because: 'no exclusion CIDR to compare the destination with',
+    };
   }
   if (dst.kind === 'remote-node' || dst.kind === 'remote-pod') {
     if (dst.kind === 'remote-node') return not(`${flow.dst} is a remote node and this is native routing`);
   }
   if (v.mode === 'bpf') {
-    if (v.devices.length > 0 && !v.devices.includes(dev)) return not(`BPF masquerade runs on ${v.devices.join(', ')}, and the packet leaves through ${dev}`);
+    if (v.devices.length > 0 && !v.devices.includes(dev))
+      return not(`BPF masquerade runs on ${v.devices.join(', ')}, and the packet leaves through ${dev}`);
     if (!hasToNetdev) {
-      return { kind: 'masquerade', detail: `BPF masquerade expected on ${dev}, but no cil_to_netdev is attached there`, evidence: ev, applied: 'unknown', by: 'bpf', inferred: true, because: 'cil_to_netdev missing on the egress device' };
+      return {
+        kind: 'masquerade',
+        detail: `BPF masquerade expected on ${dev}, but no cil_to_netdev is attached there`,
+        evidence: ev,
+        applied: 'unknown',
+        by: 'bpf',
+        inferred: true,
+        because: 'cil_to_netdev missing on the egress device',
+      };
     }
     const snat = deviceAddress(ctx, dev, fam);
-    const hop: Hop = { kind: 'masquerade', detail: `source NAT in cil_to_netdev on ${dev}${snat ? ` to ${snat.local}` : ''} (BPF masquerade)`, evidence: [...ev, ...(snat ? [snat.source] : [])], applied: true, by: 'bpf' };
+    const hop: Hop = {
+      kind: 'masquerade',
+      detail: `source NAT in cil_to_netdev on ${dev}${snat ? ` to ${snat.local}` : ''} (BPF masquerade)`,
+      evidence: [...ev, ...(snat ? [snat.source] : [])],
+      applied: true,
+      by: 'bpf',
+    };
     if (snat) hop.snatTo = snat.local;
     return hop;
   }
@@ -663,7 +812,9 @@ function deviceAddress(ctx: TraceContext, dev: string, fam: Family): Address | u
 }
 
 function netfilterHop(ctx: TraceContext, hooks: string[]): Hop {
-  const have = ctx.state.sources.filter((s) => (s.probe === 'nft-ruleset' || s.probe === 'iptables-save') && s.status !== 'missing');
+  const have = ctx.state.sources.filter(
+    (s) => (s.probe === 'nft-ruleset' || s.probe === 'iptables-save') && s.status !== 'missing',
+  );
   return {
     kind: 'netfilter',
     detail: `netfilter hooks ${hooks.join(' → ')}${have.length ? ' (iptables/nftables rules are present in the node state)' : ''}`,
@@ -675,7 +826,12 @@ function netfilterHop(ctx: TraceContext, hooks: string[]): Hop {
 }
 
 function stackHop(detail: string, evidence: Evidence[], hooks: string[], reasons: string[] = []): Hop {
-  return { kind: 'stack', detail: reasons.length ? `${detail} (legacy because: ${reasons.join('; ')})` : detail, evidence, hooks };
+  return {
+    kind: 'stack',
+    detail: reasons.length ? `${detail} (legacy because: ${reasons.join('; ')})` : detail,
+    evidence,
+    hooks,
+  };
 }
 
 function deliverHop(dst: TraceEndpoint): Hop {
@@ -701,7 +857,12 @@ function routeHop(ans: RouteAnswer, what: string): Hop {
   const n = ans.nexthops[0];
   if (n?.dev) hop.dev = n.dev;
   if (n?.gateway) hop.gateway = n.gateway;
-  if (ans.nexthops.length > 1) hop.candidates = ans.nexthops.map((x) => ({ ...(x.gateway ? { gateway: x.gateway } : {}), ...(x.dev ? { dev: x.dev } : {}), ...(x.weight ? { weight: x.weight } : {}) }));
+  if (ans.nexthops.length > 1)
+    hop.candidates = ans.nexthops.map((x) => ({
+      ...(x.gateway ? { gateway: x.gateway } : {}),
+      ...(x.dev ? { dev: x.dev } : {}),
+      ...(x.weight ? { weight: x.weight } : {}),
+    }));
   if (ans.inferred) {
     hop.inferred = true;
     hop.because = ans.inferred;
@@ -728,7 +889,8 @@ function routeFailure(b: Builder, ans: RouteAnswer, flow: Flow): Disposition {
 }
 
 /** A Cilium program on dev at the given direction, as a `bpf` hop (or undefined). */
-const usable = (ctx: TraceContext, probe: string) => ctx.state.sources.some((s) => s.probe === probe && (s.status === 'ok' || s.status === 'partial'));
+const usable = (ctx: TraceContext, probe: string) =>
+  ctx.state.sources.some((s) => s.probe === probe && (s.status === 'ok' || s.status === 'partial'));
 
 /** Why a probe gave nothing: its recorded failure (`permission denied: needs CAP_…`) or its absence. */
 export function sourceProblem(ctx: Pick<TraceContext, 'state'>, probe: string): string | undefined {
@@ -766,8 +928,12 @@ function findProgram(ctx: TraceContext, dev: string, dir: 'ingress' | 'egress', 
 
 /** Where Cilium puts each program: endpoint devices, its native devices, cilium_host/cilium_net. */
 function attachesTo(ctx: TraceContext, program: string, dev: string): boolean {
-  if (/^cil_(from|to)_container$/.test(program)) return ctx.state.links.some((l) => l.name === dev && (l.kind === 'veth' || l.kind === 'netkit')) && !/^cilium_/.test(dev);
-  if (/^cil_(from|to)_netdev$/.test(program)) return ctx.dp.nativeDevices.known && ctx.dp.nativeDevices.value.includes(dev);
+  if (/^cil_(from|to)_container$/.test(program))
+    return (
+      ctx.state.links.some((l) => l.name === dev && (l.kind === 'veth' || l.kind === 'netkit')) && !/^cilium_/.test(dev)
+    );
+  if (/^cil_(from|to)_netdev$/.test(program))
+    return ctx.dp.nativeDevices.known && ctx.dp.nativeDevices.value.includes(dev);
   if (/^cil_(from|to)_host$/.test(program)) return dev === 'cilium_host' || dev === 'cilium_net';
   return false;
 }
@@ -821,12 +987,16 @@ function nsRouting(ctx: TraceContext, name: string): Routing {
 function warnMissing(ctx: TraceContext, b: Builder): void {
   for (const w of ctx.state.warnings) b.warnings.push(w);
   for (const s of ctx.state.sources) {
-    if (s.status === 'failed') b.warnings.push({ code: 'probe-unreadable', message: `${s.probe}: ${s.message}`, source: s.probe });
+    if (s.status === 'failed')
+      b.warnings.push({ code: 'probe-unreadable', message: `${s.probe}: ${s.message}`, source: s.probe });
   }
   for (const w of ctx.dp.warnings) b.warnings.push(w);
   const missing = (id: string) => ctx.state.sources.find((s) => s.probe === id)?.status === 'missing';
   if (missing('ip-rule4') || missing('ip-rule6'))
-    b.warnings.push({ code: 'rules-missing', message: 'no policy rules in the snapshot: the kernel default rules (local, main, default) are assumed' });
+    b.warnings.push({
+      code: 'rules-missing',
+      message: 'no policy rules in the snapshot: the kernel default rules (local, main, default) are assumed',
+    });
 }
 
 /** Host part of a WireGuard endpoint: `192.0.2.1:51820` or `[2001:db8::1]:51820`. */

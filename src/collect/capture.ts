@@ -59,7 +59,7 @@ function unconnectedNetns(text: string | undefined): { name: string; reason: str
     if (!Array.isArray(list)) return [];
     return list
       .filter((x): x is { name: string } => typeof x?.name === 'string' && typeof x?.id !== 'number')
-      .map((x) => ({ name: x.name, reason: 'no nsid in this node\'s namespace: not connected to this node' }));
+      .map((x) => ({ name: x.name, reason: "no nsid in this node's namespace: not connected to this node" }));
   } catch {
     return [];
   }
@@ -147,7 +147,15 @@ export function writeSnapshotDir(outDir: string, files: Map<string, string>): vo
 export function writeError(path: string, e: unknown): Error {
   const code = (e as NodeJS.ErrnoException)?.code;
   if (typeof code !== 'string') return e instanceof Error ? e : new Error(String(e));
-  const why: Record<string, string> = { EACCES: 'permission denied', EPERM: 'permission denied', EROFS: 'read-only file system', ENOSPC: 'no space left on the device', ENOTDIR: 'a path component is not a directory', EEXIST: 'exists and is not a directory', EISDIR: 'is a directory' };
+  const why: Record<string, string> = {
+    EACCES: 'permission denied',
+    EPERM: 'permission denied',
+    EROFS: 'read-only file system',
+    ENOSPC: 'no space left on the device',
+    ENOTDIR: 'a path component is not a directory',
+    EEXIST: 'exists and is not a directory',
+    EISDIR: 'is a directory',
+  };
   return new SourceError(path, `cannot write the snapshot: ${why[code] ?? code}`);
 }
 

@@ -36,12 +36,19 @@ const PROTO: Record<Flow['proto'], (f: Family) => string> = {
  * the backends, address and port, a Service frontend at `flow.dst` translates to), in the original direction of an entry
  * or in its reply direction. Ports narrow it when the flow has them.
  */
-export function flowQuery(flow: Flow, family: Family, alsoDst: { address: string; port: number }[] = []): ConntrackQuery {
+export function flowQuery(
+  flow: Flow,
+  family: Family,
+  alsoDst: { address: string; port: number }[] = [],
+): ConntrackQuery {
   const backends = new Set(alsoDst.map((b) => `${b.address}|${b.port}`));
   const toDst = (t: CtTupleView['orig']) => t.dst === flow.dst && (flow.dport === undefined || t.dport === flow.dport);
   // a backend port only counts for port protocols; ICMP to a backend address is that address
-  const toBackend = (t: CtTupleView['orig']) => backends.has(`${t.dst}|${t.dport ?? flow.dport}`) || (t.dport === undefined && alsoDst.some((b) => b.address === t.dst));
-  const side = (t: CtTupleView['orig']) => t.src === flow.src && (flow.sport === undefined || t.sport === flow.sport) && (toDst(t) || toBackend(t));
+  const toBackend = (t: CtTupleView['orig']) =>
+    backends.has(`${t.dst}|${t.dport ?? flow.dport}`) ||
+    (t.dport === undefined && alsoDst.some((b) => b.address === t.dst));
+  const side = (t: CtTupleView['orig']) =>
+    t.src === flow.src && (flow.sport === undefined || t.sport === flow.sport) && (toDst(t) || toBackend(t));
   return { address: flow.src, proto: PROTO[flow.proto](family), family, where: (v) => side(v.orig) || side(v.reply) };
 }
 
@@ -59,7 +66,15 @@ export async function lookupConntrack(
   started?: Promise<{ result: ScanResult; origin: string } | undefined>,
 ): Promise<FlowConntrack> {
   const probe = `conntrack${family}`;
-  const base: FlowConntrack = { probe, status: 'missing', entries: [], cut: false, captureTruncated: false, lines: 0, warnings: [] };
+  const base: FlowConntrack = {
+    probe,
+    status: 'missing',
+    entries: [],
+    cut: false,
+    captureTruncated: false,
+    lines: 0,
+    warnings: [],
+  };
   const pre = started && (await started);
   if (pre) {
     base.origin = pre.origin;
@@ -76,7 +91,11 @@ export async function lookupConntrack(
   base.origin = st.origin;
   base.captureTruncated = await truncatedInManifest(source, probe);
   try {
-    return scanned(base, await scanConntrack(st.chunks, flowQuery(flow, family, alsoDst), { probe, maxEntries }), maxEntries);
+    return scanned(
+      base,
+      await scanConntrack(st.chunks, flowQuery(flow, family, alsoDst), { probe, maxEntries }),
+      maxEntries,
+    );
   } catch (e) {
     return failed(base, e);
   }
@@ -84,16 +103,44 @@ export async function lookupConntrack(
 
 function scanned(base: FlowConntrack, r: ScanResult, maxEntries: number): FlowConntrack {
   const probe = base.probe;
-  const out: FlowConntrack = { ...base, status: 'ok', entries: r.entries, cut: r.cut, lines: r.lines, warnings: r.warnings };
-  if (r.cut) out.warnings.push({ code: 'conntrack-cut', message: `more than ${maxEntries} conntrack entries match this flow; only the first ${maxEntries} were read`, source: probe });
+  const out: FlowConntrack = {
+    ...base,
+    status: 'ok',
+    entries: r.entries,
+    cut: r.cut,
+    lines: r.lines,
+    warnings: r.warnings,
+  };
+  if (r.cut)
+    out.warnings.push({
+      code: 'conntrack-cut',
+      message: `more than ${maxEntries} conntrack entries match this flow; only the first ${maxEntries} were read`,
+      source: probe,
+    });
   if (out.captureTruncated)
-    out.warnings.push({ code: 'conntrack-capture-truncated', message: `${probe}: the capture was cut at its size limit; entries past it are not in the snapshot, so a missing entry proves nothing`, source: probe });
+    out.warnings.push({
+      code: 'conntrack-capture-truncated',
+      message: `${probe}: the capture was cut at its size limit; entries past it are not in the snapshot, so a missing entry proves nothing`,
+      source: probe,
+    });
   return out;
 }
 
 function failed(base: FlowConntrack, e: unknown): FlowConntrack {
-  const message = e instanceof SourceError ? e.detail : e instanceof NetpathError ? e.message : e instanceof Error ? e.message.split('\n')[0]! : String(e);
-  return { ...base, status: 'failed', message, warnings: [{ code: 'probe-unreadable', message: `${base.probe}: ${message}`, source: base.probe }] };
+  const message =
+    e instanceof SourceError
+      ? e.detail
+      : e instanceof NetpathError
+        ? e.message
+        : e instanceof Error
+          ? e.message.split('\n')[0]!
+          : String(e);
+  return {
+    ...base,
+    status: 'failed',
+    message,
+    warnings: [{ code: 'probe-unreadable', message: `${base.probe}: ${message}`, source: base.probe }],
+  };
 }
 
 async function truncatedInManifest(source: ProbeSource, probe: string): Promise<boolean> {

@@ -1,7 +1,14 @@
 import { SourceError, UsageError } from '../errors.js';
 import { K8S_NAME_PATTERNS as K8S } from '../exec/allowlist.js';
 import type { Runner } from '../exec/runner.js';
-import { parseKubeEndpointSlices, parseKubePod, parseKubeService, type KubeEndpoint, type KubePod, type KubeService } from '../tools/kubectl/index.js';
+import {
+  parseKubeEndpointSlices,
+  parseKubePod,
+  parseKubeService,
+  type KubeEndpoint,
+  type KubePod,
+  type KubeService,
+} from '../tools/kubectl/index.js';
 
 /** How to reach the cluster: `--context` and `--namespace`, passed through to kubectl. */
 export interface KubeTarget {
@@ -14,18 +21,31 @@ export interface KubeTarget {
 const KUBECTL_TIMEOUT_MS = 15_000;
 
 export function checkKubeTarget(t: KubeTarget): void {
-  if (t.context !== undefined && !K8S.context.test(t.context)) throw new UsageError(`--context ${JSON.stringify(t.context)} is not a kubeconfig context name netpath accepts ([A-Za-z0-9_.:@/+-], not starting with -)`);
-  if (t.namespace !== undefined && !K8S.namespace.test(t.namespace)) throw new UsageError(`--namespace ${JSON.stringify(t.namespace)} is not a Kubernetes namespace name (RFC 1123 label)`);
+  if (t.context !== undefined && !K8S.context.test(t.context))
+    throw new UsageError(
+      `--context ${JSON.stringify(t.context)} is not a kubeconfig context name netpath accepts ([A-Za-z0-9_.:@/+-], not starting with -)`,
+    );
+  if (t.namespace !== undefined && !K8S.namespace.test(t.namespace))
+    throw new UsageError(
+      `--namespace ${JSON.stringify(t.namespace)} is not a Kubernetes namespace name (RFC 1123 label)`,
+    );
 }
 
 function prefix(t: KubeTarget, namespace: string | undefined): string[] {
   const ns = namespace ?? t.namespace;
-  return ['kubectl', ...(t.context !== undefined ? [`--context=${t.context}`] : []), ...(ns !== undefined ? ['-n', ns] : [])];
+  return [
+    'kubectl',
+    ...(t.context !== undefined ? [`--context=${t.context}`] : []),
+    ...(ns !== undefined ? ['-n', ns] : []),
+  ];
 }
 
 /** kubectl prints klog lines (`E1123 10:34:42.28 …`) before its own one-line error; keep that line. */
 function kubectlError(stderr: string): string {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^[EWI]\d{4} \d\d:\d\d:\d\d/.test(l));
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !/^[EWI]\d{4} \d\d:\d\d:\d\d/.test(l));
   return (lines[lines.length - 1] ?? stderr.trim().split('\n').pop() ?? '').slice(0, 300) || 'failed without a message';
 }
 
@@ -53,6 +73,13 @@ export async function kubeGetService(t: KubeTarget, namespace: string | undefine
 }
 
 export async function kubeGetEndpoints(t: KubeTarget, namespace: string, service: string): Promise<KubeEndpoint[]> {
-  const argv = [...prefix(t, namespace), 'get', 'endpointslices', `--selector=kubernetes.io/service-name=${service}`, '-o', 'json'];
+  const argv = [
+    ...prefix(t, namespace),
+    'get',
+    'endpointslices',
+    `--selector=kubernetes.io/service-name=${service}`,
+    '-o',
+    'json',
+  ];
   return parseKubeEndpointSlices(await get(t, argv, `the endpoints of ${namespace}/${service}`), probeName(argv));
 }

@@ -60,10 +60,19 @@ export async function collectProbes(runner: Runner, opts: CollectOptions = {}): 
   let total = NODE_PROBES.length;
 
   const runOne = async (p: ProbeSpec): Promise<void> => {
-    const limits = { timeoutMs: p.timeoutMs ?? timeoutMs, ...(p.maxBytes !== undefined ? { maxBytes: p.maxBytes } : {}) };
+    const limits = {
+      timeoutMs: p.timeoutMs ?? timeoutMs,
+      ...(p.maxBytes !== undefined ? { maxBytes: p.maxBytes } : {}),
+    };
     let out = await runner(p.argv, limits);
     if (out.failed === 'ENOENT' && p.fallbackArgv) out = await runner(p.fallbackArgv, limits);
-    const run: ProbeRun = { id: p.id, argv: out.argv, exitCode: out.exitCode, durationMs: out.durationMs, stderr: out.stderr.slice(0, 2048) };
+    const run: ProbeRun = {
+      id: p.id,
+      argv: out.argv,
+      exitCode: out.exitCode,
+      durationMs: out.durationMs,
+      stderr: out.stderr.slice(0, 2048),
+    };
     if (out.failed === 'too-large' && p.keepPartial) {
       // a cut line could read as a different entry: keep whole lines only
       const nl = out.stdout.lastIndexOf('\n');
@@ -147,7 +156,10 @@ export function clsactDevices(text: string): string[] {
 /** Live node state as a snapshot in memory. */
 export async function liveSource(runner: Runner, opts: CollectOptions = {}): Promise<ProbeSource> {
   // keys never stay in memory, even for a live trace
-  const { files, runs, deferred, run } = await collectProbes(runner, { transform: (id, s) => (id === 'wg' ? redactWgDump(s) : s), ...opts });
+  const { files, runs, deferred, run } = await collectProbes(runner, {
+    transform: (id, s) => (id === 'wg' ? redactWgDump(s) : s),
+    ...opts,
+  });
   const manifest = { schemaVersion: 1, probes: runs };
   files.set('manifest.json', JSON.stringify(manifest));
   const mem = memorySource(files, 'live node');

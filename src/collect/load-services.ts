@@ -4,7 +4,15 @@ import { NetpathError, SourceError } from '../errors.js';
 import { parseCiliumLbList, parseCiliumServiceList } from '../tools/cilium-lb/index.js';
 import { parseCiliumStatus } from '../tools/cilium/index.js';
 import { decodeLbMaps, LB_MAP_NAMES, type LbMapDumps } from '../tools/bpf-map/index.js';
-import { kubeProxyServicesFromIptables, kubeProxyServicesFromNft, parseIpvsadm, parseNftRuleset, ipvsVipsFromAddrs, type IptablesRuleset, type NftRuleset } from '../tools/kube-proxy/index.js';
+import {
+  kubeProxyServicesFromIptables,
+  kubeProxyServicesFromNft,
+  parseIpvsadm,
+  parseNftRuleset,
+  ipvsVipsFromAddrs,
+  type IptablesRuleset,
+  type NftRuleset,
+} from '../tools/kube-proxy/index.js';
 import { iptablesByteLines, parseIptablesLines } from '../tools/kube-proxy/parse-iptables.js';
 import { iptablesLinesNeeded, type FrontendKeep } from '../tools/kube-proxy/kube-iptables.js';
 import { readProbeBytes, type ProbeSource } from './source.js';
@@ -17,10 +25,20 @@ export interface LoadedServices {
   /** layout of the LB maps, when they were decoded */
   lbLayout?: { version: string; ambiguous: boolean; because: string };
   /** the rulesets parsed on the way, for callers that look at more than Services (diff's leftovers) */
-  parsed: { iptables: { probe: string; family: 4 | 6; rules: IptablesRuleset }[]; nft?: { probe: string; rules: NftRuleset } };
+  parsed: {
+    iptables: { probe: string; family: 4 | 6; rules: IptablesRuleset }[];
+    nft?: { probe: string; rules: NftRuleset };
+  };
 }
 
-const msg = (e: unknown) => (e instanceof SourceError ? e.detail : e instanceof NetpathError ? e.message : e instanceof Error ? e.message.split('\n')[0]! : String(e));
+const msg = (e: unknown) =>
+  e instanceof SourceError
+    ? e.detail
+    : e instanceof NetpathError
+      ? e.message
+      : e instanceof Error
+        ? e.message.split('\n')[0]!
+        : String(e);
 
 export interface ServiceLoadOptions {
   /**
@@ -32,7 +50,11 @@ export interface ServiceLoadOptions {
 }
 
 /** Every layer that programs Services on the node: Cilium (maps and cilium-dbg), kube-proxy, IPVS. */
-export async function loadServices(source: ProbeSource, addrs: Address[], opts: ServiceLoadOptions = {}): Promise<LoadedServices> {
+export async function loadServices(
+  source: ProbeSource,
+  addrs: Address[],
+  opts: ServiceLoadOptions = {},
+): Promise<LoadedServices> {
   const out: LoadedServices = { entries: [], warnings: [], sources: [], parsed: { iptables: [] } };
   const failed = failuresIn(await source.manifest().catch(() => undefined));
   // a probe the capture lost (no privilege, a timeout) is a failed source with its reason, not a missing one
@@ -45,20 +67,41 @@ export async function loadServices(source: ProbeSource, addrs: Address[], opts: 
   };
   const only = opts.only === undefined ? undefined : Array.isArray(opts.only) ? opts.only : [opts.only];
   const asked = (e: Parameters<typeof serviceMatches>[0]) => only!.some((q) => serviceMatches(e, q));
-  const keep: FrontendKeep | undefined = only === undefined ? undefined : (f, name) => asked(name === undefined ? { frontend: f } : { frontend: f, name });
+  const keep: FrontendKeep | undefined =
+    only === undefined ? undefined : (f, name) => asked(name === undefined ? { frontend: f } : { frontend: f, name });
   // one IPv4 address or one name asked: iptables rules that cannot name it are not read
   const q0 = only?.length === 1 ? only[0]! : undefined;
-  const narrow = q0 === undefined ? {} : q0.kind === 'address' ? { address: q0.address } : { name: `${q0.namespace}/${q0.name}` };
+  const narrow =
+    q0 === undefined ? {} : q0.kind === 'address' ? { address: q0.address } : { name: `${q0.namespace}/${q0.name}` };
   type Use<T> = (input: T) => { entries: ServiceEntry[]; warnings: Warning[] };
-  const one = (id: string, use: Use<string>): Promise<void> => oneOf(id, async () => source.read(id), (g) => use(g.text));
+  const one = (id: string, use: Use<string>): Promise<void> =>
+    oneOf(
+      id,
+      async () => source.read(id),
+      (g) => use(g.text),
+    );
   // an output scanned as bytes, never decoded whole
-  const oneBytes = (id: string, use: Use<Buffer>): Promise<void> => oneOf(id, async () => readProbeBytes(source, id), (g) => use(g.bytes));
-  const oneOf = async <G extends { origin: string }>(id: string, read: () => Promise<G | undefined>, use: Use<G>): Promise<void> => {
+  const oneBytes = (id: string, use: Use<Buffer>): Promise<void> =>
+    oneOf(
+      id,
+      async () => readProbeBytes(source, id),
+      (g) => use(g.bytes),
+    );
+  const oneOf = async <G extends { origin: string }>(
+    id: string,
+    read: () => Promise<G | undefined>,
+    use: Use<G>,
+  ): Promise<void> => {
     let got;
     try {
       got = await read();
     } catch (e) {
-      out.sources.push({ probe: id, status: 'failed', message: msg(e), ...(e instanceof SourceError ? { origin: e.source } : {}) });
+      out.sources.push({
+        probe: id,
+        status: 'failed',
+        message: msg(e),
+        ...(e instanceof SourceError ? { origin: e.source } : {}),
+      });
       out.warnings.push({ code: 'probe-unreadable', message: `${id}: ${msg(e)}`, source: id });
       return;
     }
@@ -86,7 +129,10 @@ export async function loadServices(source: ProbeSource, addrs: Address[], opts: 
     const p = parseCiliumLbList(t, 'cilium-lb-list');
     return { entries: p.value, warnings: p.warnings };
   });
-  for (const [id, fam] of [['iptables-save', 4], ['ip6tables-save', 6]] as const) {
+  for (const [id, fam] of [
+    ['iptables-save', 4],
+    ['ip6tables-save', 6],
+  ] as const) {
     await oneBytes(id, (b) => {
       // for one question, only the chains its frontends reach are decoded and parsed (the rest is
       // indexed by name on the bytes)
@@ -123,7 +169,12 @@ export async function loadServices(source: ProbeSource, addrs: Address[], opts: 
         out.sources.push({ probe: id, status: 'ok', origin: got.origin });
       } else if (!lost(id)) out.sources.push({ probe: id, status: 'missing' });
     } catch (e) {
-      out.sources.push({ probe: id, status: 'failed', message: msg(e), ...(e instanceof SourceError ? { origin: e.source } : {}) });
+      out.sources.push({
+        probe: id,
+        status: 'failed',
+        message: msg(e),
+        ...(e instanceof SourceError ? { origin: e.source } : {}),
+      });
       out.warnings.push({ code: 'probe-unreadable', message: `${id}: ${msg(e)}`, source: id });
     }
   }
@@ -137,13 +188,20 @@ export async function loadServices(source: ProbeSource, addrs: Address[], opts: 
       version = undefined;
     }
     try {
-      const byAddr = only?.flatMap((q) => (q.kind === 'address' ? [{ address: q.address, ...(q.port !== undefined ? { port: q.port } : {}) }] : []));
+      const byAddr = only?.flatMap((q) =>
+        q.kind === 'address' ? [{ address: q.address, ...(q.port !== undefined ? { port: q.port } : {}) }] : [],
+      );
       const filter = only === undefined ? {} : { only: byAddr!.length > 0 ? byAddr! : ('none' as const) };
       const d = decodeLbMaps(dumps, { probes, ...(version ? { version } : {}), ...filter });
       out.entries.push(...d.value.services);
       out.warnings.push(...d.warnings);
       out.lbLayout = d.value.layout;
-      if (d.value.layout.ambiguous) out.warnings.push({ code: 'lb-layout-ambiguous', message: `LB map layout: ${d.value.layout.version} (${d.value.layout.because})`, source: 'bpf-map' });
+      if (d.value.layout.ambiguous)
+        out.warnings.push({
+          code: 'lb-layout-ambiguous',
+          message: `LB map layout: ${d.value.layout.version} (${d.value.layout.because})`,
+          source: 'bpf-map',
+        });
     } catch (e) {
       // the map the parser names is unreadable (the maps decode together: no Service comes from any of them)
       const bad = e instanceof SourceError ? e.source : 'bpf-map';

@@ -66,37 +66,125 @@ export async function loadNodeState(source: ProbeSource, opts: LoadOptions = {})
       if (typeof m.node === 'string') state.node.name = m.node;
       if (typeof m.kernel === 'string') state.node.kernel = m.kernel;
     } catch {
-      state.warnings.push({ code: 'manifest-unreadable', message: 'manifest.json is not valid JSON; ignored', source: 'manifest' });
+      state.warnings.push({
+        code: 'manifest-unreadable',
+        message: 'manifest.json is not valid JSON; ignored',
+        source: 'manifest',
+      });
     }
   }
 
   await Promise.all([
-    one('uname', (t) => parseUname(t, 'uname'), (v) => (state.node.kernel = v)),
-    one('hostname', (t) => parsedLine(t), (v) => (state.node.name ??= v)),
-    one('ip-link', (t) => parseIpLink(t, 'ip-link'), (v) => state.links.push(...v)),
-    one('ip-addr', (t) => parseIpAddr(t, 'ip-addr'), (v) => state.addrs.push(...v)),
+    one(
+      'uname',
+      (t) => parseUname(t, 'uname'),
+      (v) => (state.node.kernel = v),
+    ),
+    one(
+      'hostname',
+      (t) => parsedLine(t),
+      (v) => (state.node.name ??= v),
+    ),
+    one(
+      'ip-link',
+      (t) => parseIpLink(t, 'ip-link'),
+      (v) => state.links.push(...v),
+    ),
+    one(
+      'ip-addr',
+      (t) => parseIpAddr(t, 'ip-addr'),
+      (v) => state.addrs.push(...v),
+    ),
     ...(opts.routes === 'columns'
-      ? families.map(async (f, k) => (tables[k] = await routeColumns(source, `ip-route${f}`, f, opts.scanMinBytes ?? SCAN_MIN_BYTES, failures, opts.routeScan)))
+      ? families.map(
+          async (f, k) =>
+            (tables[k] = await routeColumns(
+              source,
+              `ip-route${f}`,
+              f,
+              opts.scanMinBytes ?? SCAN_MIN_BYTES,
+              failures,
+              opts.routeScan,
+            )),
+        )
       : families.map(async (f, k) => {
           // into a state of its own, applied with the columns path's order (applyTables)
           const own = emptyNodeState();
-          await makeOne(source, own, failures)(`ip-route${f}`, (t) => parseIpRoute(t, `ip-route${f}`, f), (v) => (own.routes = v));
+          await makeOne(source, own, failures)(
+            `ip-route${f}`,
+            (t) => parseIpRoute(t, `ip-route${f}`, f),
+            (v) => (own.routes = v),
+          );
           tables[k] = { state: own };
         })),
-    one('ip-rule4', (t) => parseIpRule(t, 'ip-rule4', 4), (v) => state.rules.push(...v)),
-    one('ip-rule6', (t) => parseIpRule(t, 'ip-rule6', 6), (v) => state.rules.push(...v)),
-    one('ip-neigh', (t) => parseIpNeigh(t, 'ip-neigh'), (v) => pushAll(state.neigh, v)),
-    one('bpftool-net', (t) => parseBpftoolNet(t, 'bpftool-net'), (v) => state.bpfNet.push(...v)),
-    one('bpftool-prog', (t) => parseBpftoolProg(t, 'bpftool-prog'), (v) => state.bpfProgs.push(...v)),
-    one('bpftool-link', (t) => parseBpftoolLink(t, 'bpftool-link'), (v) => state.bpfLinks.push(...v)),
-    one('bpftool-cgroup', (t) => parseBpftoolCgroup(t, 'bpftool-cgroup', CILIUM_CGROUP_ROOT), (v) => state.cgroup.push(...v)),
-    one('wg', (t) => parseWgDump(t, 'wg'), (v) => state.wg.push(...v)),
-    one('sysctl', (t) => parseSysctl(t, 'sysctl'), (v) => Object.assign(state.sysctl, v)),
-    one('cilium-status', (t) => parseCiliumStatus(t, 'cilium-status'), (v) => (state.cilium.status = v)),
-    one('cilium-endpoints', (t) => parseCiliumEndpoints(t, 'cilium-endpoints'), (v) => (state.cilium.endpoints = v)),
-    one('cilium-config', (t) => parseCiliumConfig(t, 'cilium-config'), (v) => Object.assign(state.cilium.config, v)),
+    one(
+      'ip-rule4',
+      (t) => parseIpRule(t, 'ip-rule4', 4),
+      (v) => state.rules.push(...v),
+    ),
+    one(
+      'ip-rule6',
+      (t) => parseIpRule(t, 'ip-rule6', 6),
+      (v) => state.rules.push(...v),
+    ),
+    one(
+      'ip-neigh',
+      (t) => parseIpNeigh(t, 'ip-neigh'),
+      (v) => pushAll(state.neigh, v),
+    ),
+    one(
+      'bpftool-net',
+      (t) => parseBpftoolNet(t, 'bpftool-net'),
+      (v) => state.bpfNet.push(...v),
+    ),
+    one(
+      'bpftool-prog',
+      (t) => parseBpftoolProg(t, 'bpftool-prog'),
+      (v) => state.bpfProgs.push(...v),
+    ),
+    one(
+      'bpftool-link',
+      (t) => parseBpftoolLink(t, 'bpftool-link'),
+      (v) => state.bpfLinks.push(...v),
+    ),
+    one(
+      'bpftool-cgroup',
+      (t) => parseBpftoolCgroup(t, 'bpftool-cgroup', CILIUM_CGROUP_ROOT),
+      (v) => state.cgroup.push(...v),
+    ),
+    one(
+      'wg',
+      (t) => parseWgDump(t, 'wg'),
+      (v) => state.wg.push(...v),
+    ),
+    one(
+      'sysctl',
+      (t) => parseSysctl(t, 'sysctl'),
+      (v) => Object.assign(state.sysctl, v),
+    ),
+    one(
+      'cilium-status',
+      (t) => parseCiliumStatus(t, 'cilium-status'),
+      (v) => (state.cilium.status = v),
+    ),
+    one(
+      'cilium-endpoints',
+      (t) => parseCiliumEndpoints(t, 'cilium-endpoints'),
+      (v) => (state.cilium.endpoints = v),
+    ),
+    one(
+      'cilium-config',
+      (t) => parseCiliumConfig(t, 'cilium-config'),
+      (v) => Object.assign(state.cilium.config, v),
+    ),
     loadTcFilters(source, one, state),
-    loadNetns(source, one, state, opts.netns ?? 'all', [...failedProbes].filter(([, f]) => !f.absent).map(([id]) => id)),
+    loadNetns(
+      source,
+      one,
+      state,
+      opts.netns ?? 'all',
+      [...failedProbes].filter(([, f]) => !f.absent).map(([id]) => id),
+    ),
   ]);
 
   if (opts.routes === 'columns') state.routeColumns = applyTables(state, tables, []);
@@ -166,7 +254,10 @@ function makeOne(source: ProbeSource, state: NodeState, failures: Failures = fai
     if (got === undefined) {
       const why = (await failures).get(id);
       if (why !== undefined && !why.absent) record(state, id, 'failed', undefined, why.message);
-      else state.sources.push(why ? { probe: id, status: 'missing', message: why.message } : { probe: id, status: 'missing' });
+      else
+        state.sources.push(
+          why ? { probe: id, status: 'missing', message: why.message } : { probe: id, status: 'missing' },
+        );
       return;
     }
     if (got.text.trim() === '') {
@@ -189,7 +280,10 @@ function makeOne(source: ProbeSource, state: NodeState, failures: Failures = fai
 }
 
 /** A scan of `ip-route4`/`ip-route6` started elsewhere, or undefined. */
-export type RouteScanStart = (id: string, family: 4 | 6) => Promise<{ scanned: ScannedRoutes; origin: string } | undefined> | undefined;
+export type RouteScanStart = (
+  id: string,
+  family: 4 | 6,
+) => Promise<{ scanned: ScannedRoutes; origin: string } | undefined> | undefined;
 
 /** One route table as read: its columns (if any), and its source report and warnings, applied in a fixed order. */
 interface RouteTable {
@@ -218,7 +312,14 @@ function applyTables(state: NodeState, tables: (RouteTable | undefined)[], have:
  * the same routes and warnings parseIpRoute would); small, text or unusual output is parsed as text,
  * exactly as in the objects path, and held as columns.
  */
-async function routeColumns(source: ProbeSource, id: string, family: 4 | 6, minBytes: number, failures: Failures, started?: RouteScanStart): Promise<RouteTable> {
+async function routeColumns(
+  source: ProbeSource,
+  id: string,
+  family: 4 | 6,
+  minBytes: number,
+  failures: Failures,
+  started?: RouteScanStart,
+): Promise<RouteTable> {
   const own = emptyNodeState();
   const pre = await started?.(id, family);
   if (pre) {
@@ -241,7 +342,11 @@ async function routeColumns(source: ProbeSource, id: string, family: 4 | 6, minB
     }
   }
   let columns: RouteColumns | undefined;
-  await makeOne(source, own, failures)(id, (t) => parseIpRoute(t, id, family), (v) => (columns = columnsFromRoutes(v, family)));
+  await makeOne(source, own, failures)(
+    id,
+    (t) => parseIpRoute(t, id, family),
+    (v) => (columns = columnsFromRoutes(v, family)),
+  );
   return columns ? { columns, state: own } : { state: own };
 }
 
@@ -257,20 +362,42 @@ async function loadTcFilters(source: ProbeSource, one: One, state: NodeState): P
       const dot = id.lastIndexOf('.');
       const dev = id.slice(0, dot);
       const dir = id.slice(dot + 1) as 'ingress' | 'egress';
-      return one(`tc-filter/${id}`, (t) => parseTcFilter(t, `tc-filter/${id}`, dev, dir), (v) => state.tc.push(...v));
+      return one(
+        `tc-filter/${id}`,
+        (t) => parseTcFilter(t, `tc-filter/${id}`, dev, dir),
+        (v) => state.tc.push(...v),
+      );
     }),
   );
 }
 
-async function loadNetns(source: ProbeSource, one: One, state: NodeState, what: 'all' | 'addrs', failed: string[] = []): Promise<void> {
+async function loadNetns(
+  source: ProbeSource,
+  one: One,
+  state: NodeState,
+  what: 'all' | 'addrs',
+  failed: string[] = [],
+): Promise<void> {
   // a namespace whose every probe failed has no directory, but the capture knew it
   const lost = failed.map((id) => /^netns\/([^/]+)\//.exec(id)?.[1]).filter((n): n is string => n !== undefined);
   const names = [...new Set([...(await source.list('netns')), ...lost])].sort();
   await Promise.all(
     names.map(async (name) => {
-      const ns = { name, links: [] as NodeState['links'], addrs: [] as NodeState['addrs'], routes: [] as NodeState['routes'] };
+      const ns = {
+        name,
+        links: [] as NodeState['links'],
+        addrs: [] as NodeState['addrs'],
+        routes: [] as NodeState['routes'],
+      };
       const p = `netns/${name}`;
-      await Promise.all([one(`${p}/ip-addr`, (t) => parseIpAddr(t, `${p}/ip-addr`), (v) => ns.addrs.push(...v)), ...(what === 'all' ? netnsDetails(one, ns) : [])]);
+      await Promise.all([
+        one(
+          `${p}/ip-addr`,
+          (t) => parseIpAddr(t, `${p}/ip-addr`),
+          (v) => ns.addrs.push(...v),
+        ),
+        ...(what === 'all' ? netnsDetails(one, ns) : []),
+      ]);
       state.netns.push(ns);
     }),
   );
@@ -280,9 +407,21 @@ async function loadNetns(source: ProbeSource, one: One, state: NodeState, what: 
 function netnsDetails(one: One, ns: NodeState['netns'][number]): Promise<void>[] {
   const p = `netns/${ns.name}`;
   return [
-    one(`${p}/ip-link`, (t) => parseIpLink(t, `${p}/ip-link`), (v) => ns.links.push(...v)),
-    one(`${p}/ip-route4`, (t) => parseIpRoute(t, `${p}/ip-route4`, 4), (v) => pushAll(ns.routes, v)),
-    one(`${p}/ip-route6`, (t) => parseIpRoute(t, `${p}/ip-route6`, 6), (v) => pushAll(ns.routes, v)),
+    one(
+      `${p}/ip-link`,
+      (t) => parseIpLink(t, `${p}/ip-link`),
+      (v) => ns.links.push(...v),
+    ),
+    one(
+      `${p}/ip-route4`,
+      (t) => parseIpRoute(t, `${p}/ip-route4`, 4),
+      (v) => pushAll(ns.routes, v),
+    ),
+    one(
+      `${p}/ip-route6`,
+      (t) => parseIpRoute(t, `${p}/ip-route6`, 6),
+      (v) => pushAll(ns.routes, v),
+    ),
   ];
 }
 
@@ -293,7 +432,9 @@ function netnsDetails(one: One, ns: NodeState['netns'][number]): Promise<void>[]
 export async function loadNetnsDetails(source: ProbeSource, state: NodeState, names: Iterable<string>): Promise<void> {
   const one = makeOne(source, state);
   const want = new Set(names);
-  const todo = state.netns.filter((ns) => want.has(ns.name) && !state.sources.some((s) => s.probe === `netns/${ns.name}/ip-link`));
+  const todo = state.netns.filter(
+    (ns) => want.has(ns.name) && !state.sources.some((s) => s.probe === `netns/${ns.name}/ip-link`),
+  );
   await Promise.all(todo.flatMap((ns) => netnsDetails(one, ns)));
 }
 
@@ -301,12 +442,20 @@ export async function loadNetnsDetails(source: ProbeSource, state: NodeState, na
  * Route tables of more families into a state loaded with `routes: 'columns'` and fewer `families`
  * (a family already read is not read again).
  */
-export async function loadRouteFamilies(source: ProbeSource, state: NodeState, families: (4 | 6)[], scanMinBytes = SCAN_MIN_BYTES, started?: RouteScanStart): Promise<void> {
+export async function loadRouteFamilies(
+  source: ProbeSource,
+  state: NodeState,
+  families: (4 | 6)[],
+  scanMinBytes = SCAN_MIN_BYTES,
+  started?: RouteScanStart,
+): Promise<void> {
   const have = new Set(state.routeColumns?.map((c) => c.family));
   const todo = families.filter((f) => !have.has(f) && !state.sources.some((s) => s.probe === `ip-route${f}`));
   if (todo.length === 0) return;
   const failures = failuresOf(source);
-  const tables = await Promise.all(todo.map((f) => routeColumns(source, `ip-route${f}`, f, scanMinBytes, failures, started)));
+  const tables = await Promise.all(
+    todo.map((f) => routeColumns(source, `ip-route${f}`, f, scanMinBytes, failures, started)),
+  );
   state.routeColumns = applyTables(state, tables, state.routeColumns ?? []);
 }
 

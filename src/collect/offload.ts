@@ -19,18 +19,27 @@ import type { ProbeSource } from './source.js';
  */
 
 /** A conntrack query a worker can rebuild: plain fields, or a trace's own tuples (flowQuery). */
-export type CtJobQuery = { kind: 'plain'; q: Omit<ConntrackQuery, 'where'> } | { kind: 'flow'; flow: Flow; family: Family; alsoDst: { address: string; port: number }[] };
+export type CtJobQuery =
+  | { kind: 'plain'; q: Omit<ConntrackQuery, 'where'> }
+  | { kind: 'flow'; flow: Flow; family: Family; alsoDst: { address: string; port: number }[] };
 
 export type WorkerJob =
   | { kind: 'routes'; path: string; probe: string; family: 4 | 6 }
   | { kind: 'conntrack'; path: string; probe: string; query: CtJobQuery; maxEntries?: number };
 
-export type WorkerReply = { ok: false } | { ok: true; kind: 'routes'; data: RouteScanData; bytes: Uint8Array } | { ok: true; kind: 'conntrack'; result: ScanResult };
+export type WorkerReply =
+  | { ok: false }
+  | { ok: true; kind: 'routes'; data: RouteScanData; bytes: Uint8Array }
+  | { ok: true; kind: 'conntrack'; result: ScanResult };
 
 export interface Offload {
   /** a scan of this route probe, started now; undefined when it is not worth a thread */
   routes(id: string, family: 4 | 6): Promise<{ scanned: ScannedRoutes; origin: string } | undefined> | undefined;
-  conntrack(id: string, query: CtJobQuery, maxEntries?: number): Promise<{ result: ScanResult; origin: string } | undefined> | undefined;
+  conntrack(
+    id: string,
+    query: CtJobQuery,
+    maxEntries?: number,
+  ): Promise<{ result: ScanResult; origin: string } | undefined> | undefined;
   /** stops every worker still running (their answers are no longer wanted) */
   close(): Promise<void>;
 }
@@ -106,9 +115,13 @@ export function createOffload(source: ProbeSource, opts: OffloadOptions = {}): O
     conntrack(id, query, maxEntries) {
       const f = fileFor(id);
       if (!f) return undefined;
-      return start({ kind: 'conntrack', path: f.path, probe: id, query, ...(maxEntries !== undefined ? { maxEntries } : {}) }).then((r) =>
-        r && r.ok && r.kind === 'conntrack' ? { result: r.result, origin: f.path } : undefined,
-      );
+      return start({
+        kind: 'conntrack',
+        path: f.path,
+        probe: id,
+        query,
+        ...(maxEntries !== undefined ? { maxEntries } : {}),
+      }).then((r) => (r && r.ok && r.kind === 'conntrack' ? { result: r.result, origin: f.path } : undefined));
     },
     async close() {
       await Promise.all([...running].map((w) => w.terminate()));

@@ -18,12 +18,20 @@ async function run(job: WorkerJob): Promise<{ reply: WorkerReply; transfer: Arra
     const data = scanIpRouteData(bytes, job.probe, job.family);
     if (!data) return no;
     const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
-    const transfer = [...columnBuffers(data.columns), data.starts.buffer as ArrayBuffer, data.ends.buffer as ArrayBuffer];
+    const transfer = [
+      ...columnBuffers(data.columns),
+      data.starts.buffer as ArrayBuffer,
+      data.ends.buffer as ArrayBuffer,
+    ];
     if (own) transfer.push(bytes.buffer as ArrayBuffer);
     return { reply: { ok: true, kind: 'routes', data, bytes }, transfer };
   }
   const q = job.query.kind === 'flow' ? flowQuery(job.query.flow, job.query.family, job.query.alsoDst) : job.query.q;
-  const result = await scanConntrack(createReadStream(job.path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>, q, { probe: job.probe, ...(job.maxEntries !== undefined ? { maxEntries: job.maxEntries } : {}) });
+  const result = await scanConntrack(
+    createReadStream(job.path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>,
+    q,
+    { probe: job.probe, ...(job.maxEntries !== undefined ? { maxEntries: job.maxEntries } : {}) },
+  );
   return { reply: { ok: true, kind: 'conntrack', result }, transfer: [] };
 }
 

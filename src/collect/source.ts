@@ -93,7 +93,8 @@ export function dirSource(root: string): ProbeSource {
     try {
       const st = statSync(p, { throwIfNoEntry: false });
       if (st === undefined || !st.isFile()) return undefined;
-      if (st.size > MAX_PROBE_FILE_BYTES) throw new SourceError(p, `file is ${st.size} bytes, over the ${MAX_PROBE_FILE_BYTES} limit`);
+      if (st.size > MAX_PROBE_FILE_BYTES)
+        throw new SourceError(p, `file is ${st.size} bytes, over the ${MAX_PROBE_FILE_BYTES} limit`);
       return readFileSync(p);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
@@ -168,7 +169,10 @@ async function* fileChunks(p: string): AsyncGenerator<Buffer> {
     for await (const c of createReadStream(p, { highWaterMark: 1 << 20 })) yield c as Buffer;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new SourceError(p, code === 'EACCES' || code === 'EPERM' ? 'permission denied' : `cannot read (${code ?? String(e)})`);
+    throw new SourceError(
+      p,
+      code === 'EACCES' || code === 'EPERM' ? 'permission denied' : `cannot read (${code ?? String(e)})`,
+    );
   }
 }
 
@@ -216,7 +220,15 @@ export function memorySource(files: Map<string, Buffer | string>, description: s
   };
 }
 
-const MARKERS = ['manifest.json', 'ip-link.json', 'ip-link.txt', 'ip-route4.json', 'ip-route4.txt', 'ip-addr.json', 'ip-addr.txt'];
+const MARKERS = [
+  'manifest.json',
+  'ip-link.json',
+  'ip-link.txt',
+  'ip-route4.json',
+  'ip-route4.txt',
+  'ip-addr.json',
+  'ip-addr.txt',
+];
 
 /** Strips the single top-level directory most archives have (`snap/ip-link.json`). */
 function rebase(files: Map<string, Buffer>): Map<string, Buffer> {
@@ -274,13 +286,21 @@ export function loggingSource(source: ProbeSource, log: (line: string) => void):
     async read(id) {
       const t0 = Date.now();
       const r = await source.read(id);
-      log(r ? `probe ${id}: read ${r.origin}, ${Date.now() - t0} ms, ${byteSize(Buffer.byteLength(r.text))}` : `probe ${id}: not in the snapshot`);
+      log(
+        r
+          ? `probe ${id}: read ${r.origin}, ${Date.now() - t0} ms, ${byteSize(Buffer.byteLength(r.text))}`
+          : `probe ${id}: not in the snapshot`,
+      );
       return r;
     },
     async readBytes(id) {
       const t0 = Date.now();
       const r = await readProbeBytes(source, id);
-      log(r ? `probe ${id}: read ${r.origin}, ${Date.now() - t0} ms, ${byteSize(r.bytes.length)}` : `probe ${id}: not in the snapshot`);
+      log(
+        r
+          ? `probe ${id}: read ${r.origin}, ${Date.now() - t0} ms, ${byteSize(r.bytes.length)}`
+          : `probe ${id}: not in the snapshot`,
+      );
       return r;
     },
     list: (dir) => source.list(dir),
@@ -301,7 +321,12 @@ export async function readSnapshotFiles(path: string): Promise<{ files: Map<stri
     try {
       gz = await readFile(path);
     } catch (e) {
-      throw new SourceError(path, (e as NodeJS.ErrnoException).code === 'EACCES' ? 'permission denied' : `cannot read (${(e as NodeJS.ErrnoException).code})`);
+      throw new SourceError(
+        path,
+        (e as NodeJS.ErrnoException).code === 'EACCES'
+          ? 'permission denied'
+          : `cannot read (${(e as NodeJS.ErrnoException).code})`,
+      );
     }
     try {
       const { files, skipped } = readTarGz(gz);
@@ -319,7 +344,12 @@ export async function readSnapshotFiles(path: string): Promise<{ files: Map<stri
     try {
       names = (await readdir(dir)).sort();
     } catch (e) {
-      throw new SourceError(dir, (e as NodeJS.ErrnoException).code === 'EACCES' ? 'permission denied' : `cannot read (${(e as NodeJS.ErrnoException).code})`);
+      throw new SourceError(
+        dir,
+        (e as NodeJS.ErrnoException).code === 'EACCES'
+          ? 'permission denied'
+          : `cannot read (${(e as NodeJS.ErrnoException).code})`,
+      );
     }
     for (const n of names) {
       const r = rel === '' ? n : `${rel}/${n}`;
@@ -327,12 +357,18 @@ export async function readSnapshotFiles(path: string): Promise<{ files: Map<stri
       const s = await lstat(p);
       if (s.isDirectory()) await walk(r);
       else if (!s.isFile()) warnings.push(`${p}: not a regular file, left out`);
-      else if (s.size > MAX_PROBE_FILE_BYTES) throw new SourceError(p, `file is ${s.size} bytes, over the ${MAX_PROBE_FILE_BYTES} limit`);
+      else if (s.size > MAX_PROBE_FILE_BYTES)
+        throw new SourceError(p, `file is ${s.size} bytes, over the ${MAX_PROBE_FILE_BYTES} limit`);
       else {
         try {
           files.set(r, await readFile(p));
         } catch (e) {
-          throw new SourceError(p, (e as NodeJS.ErrnoException).code === 'EACCES' ? 'permission denied' : `cannot read (${(e as NodeJS.ErrnoException).code})`);
+          throw new SourceError(
+            p,
+            (e as NodeJS.ErrnoException).code === 'EACCES'
+              ? 'permission denied'
+              : `cannot read (${(e as NodeJS.ErrnoException).code})`,
+          );
         }
       }
     }

@@ -11,7 +11,8 @@ export function writeTarGz(files: Map<string, Buffer | string>, top: string): Bu
     let prefix = '';
     if (Buffer.byteLength(full) > 100) {
       const cut = full.lastIndexOf('/', 155);
-      if (cut <= 0 || Buffer.byteLength(full.slice(cut + 1)) > 100) throw new Error(`path too long for a snapshot archive: ${full}`);
+      if (cut <= 0 || Buffer.byteLength(full.slice(cut + 1)) > 100)
+        throw new Error(`path too long for a snapshot archive: ${full}`);
       prefix = full.slice(0, cut);
       name = full.slice(cut + 1);
     }

@@ -72,7 +72,8 @@ function parsePax(data: Buffer): Record<string, string> {
 }
 
 export function readTarGz(gz: Buffer): TarResult {
-  if (gz.length > TAR_LIMITS.compressedBytes) throw new TarError(`archive larger than ${TAR_LIMITS.compressedBytes} bytes`);
+  if (gz.length > TAR_LIMITS.compressedBytes)
+    throw new TarError(`archive larger than ${TAR_LIMITS.compressedBytes} bytes`);
   let tar: Buffer;
   try {
     tar = gunzipSync(gz, { maxOutputLength: TAR_LIMITS.uncompressedBytes });

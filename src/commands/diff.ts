@@ -16,7 +16,12 @@ const CT_PROBES = ['conntrack4', 'conntrack6'] as const;
 export type SideLabel = 'before' | 'after';
 
 /** Where a side comes from: `live` (this node, or the one `--exec` reaches) or a snapshot directory / `.tar.gz`. */
-export async function openSide(spec: string, label: SideLabel, live: () => Promise<ProbeSource>, warn: (w: string) => void): Promise<ProbeSource> {
+export async function openSide(
+  spec: string,
+  label: SideLabel,
+  live: () => Promise<ProbeSource>,
+  warn: (w: string) => void,
+): Promise<ProbeSource> {
   if (spec === 'live') return live();
   try {
     const opened = await openSnapshot(spec);
@@ -28,14 +33,23 @@ export async function openSide(spec: string, label: SideLabel, live: () => Promi
   }
 }
 
-const msg = (e: unknown) => (e instanceof SourceError ? e.detail : e instanceof NetpathError ? e.message : e instanceof Error ? e.message.split('\n')[0]! : String(e));
+const msg = (e: unknown) =>
+  e instanceof SourceError
+    ? e.detail
+    : e instanceof NetpathError
+      ? e.message
+      : e instanceof Error
+        ? e.message.split('\n')[0]!
+        : String(e);
 
 /** Reads one side: node state, every Service layer, the rulesets and ipsets leftovers live in. */
 export async function loadDiffSide(
   source: ProbeSource,
   label: SideLabel,
   offloadOpts?: OffloadOptions | false,
-): Promise<DiffSideInput & { serviceSources?: { probe: string; status: string; origin?: string; message?: string }[] }> {
+): Promise<
+  DiffSideInput & { serviceSources?: { probe: string; status: string; origin?: string; message?: string }[] }
+> {
   // the route tables and the conntrack tables are byte scans this side's other reads do not wait
   // for: on a snapshot directory they run in worker threads (offload.ts)
   const offload = offloadOpts === false ? undefined : createOffload(source, offloadOpts);
@@ -46,7 +60,13 @@ export async function loadDiffSide(
   }
 }
 
-async function readSide(source: ProbeSource, label: SideLabel, offload: Offload | undefined): Promise<DiffSideInput & { serviceSources?: { probe: string; status: string; origin?: string; message?: string }[] }> {
+async function readSide(
+  source: ProbeSource,
+  label: SideLabel,
+  offload: Offload | undefined,
+): Promise<
+  DiffSideInput & { serviceSources?: { probe: string; status: string; origin?: string; message?: string }[] }
+> {
   const scans = new Map<string, NonNullable<ReturnType<Offload['routes']>>>();
   for (const f of [4, 6] as const) {
     const p = offload?.routes(`ip-route${f}`, f);
@@ -62,17 +82,28 @@ async function readSide(source: ProbeSource, label: SideLabel, offload: Offload 
   const state = await loadNodeState(source, { routes: 'columns', routeScan: (id) => scans.get(id) });
   const services = await loadServices(source, state.addrs);
   // a node without kube-proxy has no KUBE-SERVICES: expected here, not worth a warning
-  const warnings: Warning[] = services.warnings.filter((w) => w.code !== 'kube-proxy-no-services' && w.code !== 'kube-proxy-no-nat');
+  const warnings: Warning[] = services.warnings.filter(
+    (w) => w.code !== 'kube-proxy-no-services' && w.code !== 'kube-proxy-no-nat',
+  );
   const present = services.sources.filter((s) => s.status !== 'missing');
   if (present.length === 0 || present.every((s) => s.status === 'failed')) {
     const failed = present.map((s) => `${s.probe}: ${s.message}`).join('; ');
-    throw new SourceError(`${label}: ${source.description}`, failed ? `no readable Service source (${failed})` : 'no Service source (LB maps, cilium-dbg service list / bpf lb list, iptables-save, nft list ruleset, ipvsadm): cannot tell what it serves');
+    throw new SourceError(
+      `${label}: ${source.description}`,
+      failed
+        ? `no readable Service source (${failed})`
+        : 'no Service source (LB maps, cilium-dbg service list / bpf lb list, iptables-save, nft list ruleset, ipvsadm): cannot tell what it serves',
+    );
   }
   const noState = REQUIRED_PROBES.every((id) => {
     const s = state.sources.find((x) => x.probe === id);
     return !s || s.status === 'missing' || s.status === 'failed';
   });
-  if (noState) warnings.push({ code: 'no-node-state', message: `no ip-link/ip-addr/ip-route in ${source.description}: NodePorts are compared as programmed and paths cannot be traced` });
+  if (noState)
+    warnings.push({
+      code: 'no-node-state',
+      message: `no ip-link/ip-addr/ip-route in ${source.description}: NodePorts are compared as programmed and paths cannot be traced`,
+    });
   for (const w of state.warnings) if (w.code === 'probe-unreadable') warnings.push(w);
   let ipsets: IpSet[] | undefined;
   try {
@@ -98,12 +129,23 @@ async function readSide(source: ProbeSource, label: SideLabel, offload: Offload 
       }
       conntrack.push({ probe: id, entries: r.entries, cut: r.cut });
       warnings.push(...r.warnings.slice(0, 5));
-      if (r.cut) warnings.push({ code: 'conntrack-cut', message: `${id}: more than ${MAX_CT_ENTRIES} NATed entries; the rest were not read`, source: id });
+      if (r.cut)
+        warnings.push({
+          code: 'conntrack-cut',
+          message: `${id}: more than ${MAX_CT_ENTRIES} NATed entries; the rest were not read`,
+          source: id,
+        });
     } catch (e) {
       warnings.push({ code: 'probe-unreadable', message: `${id}: ${msg(e)}`, source: id });
     }
   }
-  const side: DiffSideInput & { serviceSources?: typeof services.sources } = { source: source.description, state, services: services.entries, iptables: services.parsed.iptables, warnings };
+  const side: DiffSideInput & { serviceSources?: typeof services.sources } = {
+    source: source.description,
+    state,
+    services: services.entries,
+    iptables: services.parsed.iptables,
+    warnings,
+  };
   side.serviceSources = services.sources;
   if (conntrack.length) side.conntrack = conntrack;
   if (services.parsed.nft) side.nft = services.parsed.nft;
@@ -119,15 +161,27 @@ export interface DiffOutcome {
 }
 
 /** `netpath diff BEFORE AFTER`: exit 1 when the migration regressed anything, 0 when it is clean. */
-export async function runDiff(before: ProbeSource, after: ProbeSource, opts: { maxFlows?: number; offload?: OffloadOptions | false } = {}): Promise<DiffOutcome> {
-  if (opts.maxFlows !== undefined && (!Number.isInteger(opts.maxFlows) || opts.maxFlows < 0)) throw new UsageError('--max-flows must be a whole number');
-  const [b, a] = await Promise.all([loadDiffSide(before, 'before', opts.offload), loadDiffSide(after, 'after', opts.offload)]);
+export async function runDiff(
+  before: ProbeSource,
+  after: ProbeSource,
+  opts: { maxFlows?: number; offload?: OffloadOptions | false } = {},
+): Promise<DiffOutcome> {
+  if (opts.maxFlows !== undefined && (!Number.isInteger(opts.maxFlows) || opts.maxFlows < 0))
+    throw new UsageError('--max-flows must be a whole number');
+  const [b, a] = await Promise.all([
+    loadDiffSide(before, 'before', opts.offload),
+    loadDiffSide(after, 'after', opts.offload),
+  ]);
   const diff = diffNodes(b, a, opts.maxFlows !== undefined ? { maxFlows: opts.maxFlows } : {});
   const unreadable = [
     ...unreadableSources([b.state.sources, b.serviceSources ?? []], b.state.warnings).map((x) => `before: ${x}`),
     ...unreadableSources([a.state.sources, a.serviceSources ?? []], a.state.warnings).map((x) => `after: ${x}`),
   ];
   // a verdict over a side that could not be read whole is no verdict: neither "clean" nor a regression it made up
-  const exitCode = unreadable.some((u) => !/ is outside the versions /.test(u)) ? EXIT.source : diff.summary.verdict === 'clean' ? EXIT.ok : EXIT.bad;
+  const exitCode = unreadable.some((u) => !/ is outside the versions /.test(u))
+    ? EXIT.source
+    : diff.summary.verdict === 'clean'
+      ? EXIT.ok
+      : EXIT.bad;
   return { diff, exitCode, unreadable };
 }

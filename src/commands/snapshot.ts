@@ -34,7 +34,10 @@ function refuseNonEmpty(output: string): void {
   } catch {
     return;
   }
-  if (names.length > 0) throw new UsageError(`${output} exists and is not empty: a redacted snapshot is only written to a new or empty directory`);
+  if (names.length > 0)
+    throw new UsageError(
+      `${output} exists and is not empty: a redacted snapshot is only written to a new or empty directory`,
+    );
 }
 
 function writeOut(output: string, files: Map<string, string>): void {
@@ -54,13 +57,18 @@ function writeOut(output: string, files: Map<string, string>): void {
 }
 
 function redactionLines(dropped: string[], keySource: RedactOption['keySource']): string[] {
-  const lines = [`  redacted: addresses (prefix-preserving), MAC addresses, WireGuard public keys and node names replaced; key ${keySource === 'random' ? 'random for this run, not stored' : 'from the key file'}`];
+  const lines = [
+    `  redacted: addresses (prefix-preserving), MAC addresses, WireGuard public keys and node names replaced; key ${keySource === 'random' ? 'random for this run, not stored' : 'from the key file'}`,
+  ];
   for (const d of dropped) lines.push(`  left out: ${d}`);
   return lines;
 }
 
 /** Captures a node into a directory or a .tar.gz. Exit 3 when the node gave nothing a trace needs. */
-export async function takeSnapshot(runner: Runner, req: SnapshotRequest): Promise<{ summary: string; exitCode: number }> {
+export async function takeSnapshot(
+  runner: Runner,
+  req: SnapshotRequest,
+): Promise<{ summary: string; exitCode: number }> {
   if (req.redact) refuseNonEmpty(req.output);
   const opts: Parameters<typeof captureNode>[1] = {};
   if (req.timeoutMs !== undefined) opts.timeoutMs = req.timeoutMs;
@@ -73,7 +81,8 @@ export async function takeSnapshot(runner: Runner, req: SnapshotRequest): Promis
   const missing = NEEDED.filter((id) => !m.probes.some((p) => p.id === id && p.file));
   // the reason given is the one of the probes that are needed, not of whichever tool failed first
   const why = m.probes.find((p) => NEEDED.includes(p.id) && p.message)?.message ?? failed[0]?.message ?? 'no output';
-  if (missing.length === NEEDED.length) throw new SourceError(req.output, `the node gave none of ${NEEDED.join(', ')} (${why})`);
+  if (missing.length === NEEDED.length)
+    throw new SourceError(req.output, `the node gave none of ${NEEDED.join(', ')} (${why})`);
   let files = captured.files;
   const lines = [`${req.output}: ${ok} of ${m.probes.length} probes captured${m.node ? ` from node ${m.node}` : ''}`];
   if (req.redact) {
@@ -100,7 +109,10 @@ export interface ClusterSnapshotRequest {
  * gives nothing is reported and the others go on; exit 3 only when no node could be captured. Redacted, every
  * node is captured into memory first, so all of them share one mapping (and every node name is known).
  */
-export async function takeClusterSnapshot(runnerFor: (prefix: string[]) => Runner, req: ClusterSnapshotRequest): Promise<{ summary: string; exitCode: number }> {
+export async function takeClusterSnapshot(
+  runnerFor: (prefix: string[]) => Runner,
+  req: ClusterSnapshotRequest,
+): Promise<{ summary: string; exitCode: number }> {
   if (req.redact) refuseNonEmpty(req.output);
   const lines: string[] = [];
   const captured: { name: string; files: Map<string, string> }[] = [];
@@ -109,15 +121,23 @@ export async function takeClusterSnapshot(runnerFor: (prefix: string[]) => Runne
     while (next < req.nodes.length) {
       const n = req.nodes[next++]!;
       try {
-        const node = await captureNode(runnerFor(n.prefix), { node: n.name, ...(req.timeoutMs !== undefined ? { timeoutMs: req.timeoutMs } : {}) });
+        const node = await captureNode(runnerFor(n.prefix), {
+          node: n.name,
+          ...(req.timeoutMs !== undefined ? { timeoutMs: req.timeoutMs } : {}),
+        });
         const m = node.manifest;
         if (!NEEDED.some((id) => m.probes.some((p) => p.id === id && p.file))) {
-          const why = m.probes.find((p) => NEEDED.includes(p.id) && p.message)?.message ?? m.probes.find((p) => p.failed)?.message ?? 'no output';
+          const why =
+            m.probes.find((p) => NEEDED.includes(p.id) && p.message)?.message ??
+            m.probes.find((p) => p.failed)?.message ??
+            'no output';
           throw new SourceError(`${req.output}/${n.name}`, `the node gave none of ${NEEDED.join(', ')} (${why})`);
         }
         if (req.redact) captured.push({ name: n.name, files: node.files });
         else writeSnapshotDir(join(req.output, n.name), node.files);
-        lines.push(`${req.output}/${n.name}: ${m.probes.filter((p) => p.file).length} of ${m.probes.length} probes captured from node ${n.name}`);
+        lines.push(
+          `${req.output}/${n.name}: ${m.probes.filter((p) => p.file).length} of ${m.probes.length} probes captured from node ${n.name}`,
+        );
       } catch (e) {
         lines.push(`${n.name}: not captured — ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
       }
@@ -140,7 +160,13 @@ export async function takeClusterSnapshot(runnerFor: (prefix: string[]) => Runne
     lines.push(...redactionLines(dropped, req.redact.keySource));
   }
   const head = lines.filter((l) => !l.startsWith('  ')).sort();
-  lines.splice(0, lines.length, `${req.output}: ${ok} of ${req.nodes.length} nodes captured`, ...head, ...lines.filter((l) => l.startsWith('  ')));
+  lines.splice(
+    0,
+    lines.length,
+    `${req.output}: ${ok} of ${req.nodes.length} nodes captured`,
+    ...head,
+    ...lines.filter((l) => l.startsWith('  ')),
+  );
   if (ok === 0) throw new SourceError(req.output, `no node could be captured (${lines.slice(1).join('; ')})`);
   return { summary: lines.join('\n'), exitCode: ok === req.nodes.length ? EXIT.ok : EXIT.source };
 }
@@ -149,23 +175,38 @@ export async function takeClusterSnapshot(runnerFor: (prefix: string[]) => Runne
  * `snapshot --redact --from SRC`: an existing snapshot (directory or .tar.gz; with `cluster`, a directory of
  * node snapshots) written redacted to `output`.
  */
-export async function redactSnapshot(req: { from: string; output: string; cluster: boolean; redact: RedactOption }): Promise<{ summary: string; exitCode: number }> {
-  if (resolve(req.from) === resolve(req.output)) throw new UsageError('--from and -o are the same: a redacted snapshot is written next to the original, never over it');
+export async function redactSnapshot(req: {
+  from: string;
+  output: string;
+  cluster: boolean;
+  redact: RedactOption;
+}): Promise<{ summary: string; exitCode: number }> {
+  if (resolve(req.from) === resolve(req.output))
+    throw new UsageError(
+      '--from and -o are the same: a redacted snapshot is written next to the original, never over it',
+    );
   refuseNonEmpty(req.output);
   const r = req.redact.redactor;
-  const text = (files: Map<string, Buffer>) => new Map([...files].map(([k, v]) => [k, v.toString('utf8')] as [string, string]));
+  const text = (files: Map<string, Buffer>) =>
+    new Map([...files].map(([k, v]) => [k, v.toString('utf8')] as [string, string]));
   const lines: string[] = [];
   if (!req.cluster) {
     const { files, warnings } = await readSnapshotFiles(req.from);
     learnNames(r, text(files));
     const red = redactFiles(r, files, req.redact.keySource);
     writeOut(req.output, red.files);
-    lines.push(`${req.output}: ${red.files.size} files of ${req.from} written redacted`, ...warnings.map((w) => `  ${w}`), ...redactionLines(red.dropped, req.redact.keySource));
+    lines.push(
+      `${req.output}: ${red.files.size} files of ${req.from} written redacted`,
+      ...warnings.map((w) => `  ${w}`),
+      ...redactionLines(red.dropped, req.redact.keySource),
+    );
     return { summary: lines.join('\n'), exitCode: EXIT.ok };
   }
   let names: string[];
   try {
-    names = readdirSync(req.from).filter((n) => statSync(join(req.from, n)).isDirectory()).sort();
+    names = readdirSync(req.from)
+      .filter((n) => statSync(join(req.from, n)).isDirectory())
+      .sort();
   } catch {
     throw new SourceError(req.from, 'no such cluster directory');
   }
@@ -195,7 +236,8 @@ export const CILIUM_PODS_ARGV = ['kubectl', '-n', 'kube-system', 'get', 'pods', 
 export async function discoverCiliumNodes(runner: Runner): Promise<{ name: string; prefix: string[] }[]> {
   const r = await runner(CILIUM_PODS_ARGV, { timeoutMs: 30_000 });
   if (r.failed) throw new SourceError('kubectl', r.message ?? r.failed);
-  if (r.exitCode !== 0) throw new SourceError('kubectl', (r.stderr.split('\n')[0] ?? '').trim() || `exit code ${r.exitCode}`);
+  if (r.exitCode !== 0)
+    throw new SourceError('kubectl', (r.stderr.split('\n')[0] ?? '').trim() || `exit code ${r.exitCode}`);
   let doc: unknown;
   try {
     doc = JSON.parse(r.stdout);
@@ -209,7 +251,13 @@ export async function discoverCiliumNodes(runner: Runner): Promise<{ name: strin
     const pod = (it as { metadata?: { name?: unknown } }).metadata?.name;
     const node = (it as { spec?: { nodeName?: unknown } }).spec?.nodeName;
     const phase = (it as { status?: { phase?: unknown } }).status?.phase;
-    if (typeof pod !== 'string' || typeof node !== 'string' || !/^[a-z0-9][a-z0-9.-]{0,252}$/.test(pod) || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$/.test(node)) continue;
+    if (
+      typeof pod !== 'string' ||
+      typeof node !== 'string' ||
+      !/^[a-z0-9][a-z0-9.-]{0,252}$/.test(pod) ||
+      !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$/.test(node)
+    )
+      continue;
     if (phase !== undefined && phase !== 'Running') continue;
     out.push({ name: node, prefix: ['kubectl', '-n', 'kube-system', 'exec', pod, '-c', 'cilium-agent', '--'] });
   }

@@ -1,5 +1,11 @@
 import { EXIT, SourceError, UsageError } from '../errors.js';
-import { compareWithApi, lookupServices, parseServiceQuery, type FrontendView, type LookupResult } from '../analysis/services.js';
+import {
+  compareWithApi,
+  lookupServices,
+  parseServiceQuery,
+  type FrontendView,
+  type LookupResult,
+} from '../analysis/services.js';
 import { kubeGetEndpoints, kubeGetService, type KubeTarget } from '../collect/kube.js';
 import { loadServices } from '../collect/load-services.js';
 import type { ProbeSource } from '../collect/source.js';
@@ -17,9 +23,14 @@ export interface SvcLookupOutcome {
 }
 
 /** `svc lookup`: every frontend that matches, from every layer that programs Services. */
-export async function runSvcLookup(source: ProbeSource, queryText: string, kube?: KubeTarget): Promise<SvcLookupOutcome> {
+export async function runSvcLookup(
+  source: ProbeSource,
+  queryText: string,
+  kube?: KubeTarget,
+): Promise<SvcLookupOutcome> {
   const query = parseServiceQuery(queryText);
-  if (!query) throw new UsageError(`${JSON.stringify(queryText)} is not address[:port][/tcp|udp|sctp] or namespace/name`);
+  if (!query)
+    throw new UsageError(`${JSON.stringify(queryText)} is not address[:port][/tcp|udp|sctp] or namespace/name`);
   let addrs: Address[] = [];
   const a = await source.read('ip-addr').catch(() => undefined);
   if (a) {
@@ -40,7 +51,12 @@ export async function runSvcLookup(source: ProbeSource, queryText: string, kube?
       byReason.set(why, [...(byReason.get(why) ?? []), s.probe]);
     }
     const failed = [...byReason].map(([why, ids]) => `${ids.join(', ')}: ${why}`).join('; ');
-    throw new SourceError(source.description, failed ? `no readable Service source (${failed})` : 'no Service source (cilium-dbg service list, bpf lb list, LB maps, iptables-save, nft, ipvsadm)');
+    throw new SourceError(
+      source.description,
+      failed
+        ? `no readable Service source (${failed})`
+        : 'no Service source (cilium-dbg service list, bpf lb list, LB maps, iptables-save, nft, ipvsadm)',
+    );
   }
   const kpr = await kubeProxyReplacement(source);
   let result = lookupServices(loaded.entries, query, { kubeProxyReplacement: kpr });
@@ -49,7 +65,10 @@ export async function runSvcLookup(source: ProbeSource, queryText: string, kube?
   if (query.kind === 'name' && result.frontends.length === 0 && kube) {
     const svc = await kubeGetService(kube, query.namespace, query.name);
     const display = `${query.namespace}/${query.name}`;
-    if (svc.clusterIPs.length === 0) throw new UsageError(`service ${display} has no ClusterIP (${svc.externalName !== undefined ? `ExternalName ${svc.externalName}` : 'headless'}): nothing on a node programs it`);
+    if (svc.clusterIPs.length === 0)
+      throw new UsageError(
+        `service ${display} has no ClusterIP (${svc.externalName !== undefined ? `ExternalName ${svc.externalName}` : 'headless'}): nothing on a node programs it`,
+      );
     const frontends: FrontendView[] = [];
     const apiChecks: Warning[] = [];
     const endpoints = await kubeGetEndpoints(kube, query.namespace, query.name);
@@ -66,13 +85,29 @@ export async function runSvcLookup(source: ProbeSource, queryText: string, kube?
         }
       }
     }
-    const asked = svc.clusterIPs.flatMap((ip) => svc.ports.map((p) => `${ip.includes(':') ? `[${ip}]` : ip}:${p.port}/${p.protocol}`));
-    warnings.push({ code: 'name-resolved', message: `${display} is ${asked.join(', ') || svc.clusterIPs.join(', ')} (from kubectl; the node state does not name it)`, source: svc.evidence.probe });
-    if (frontends.length === 0) warnings.push({ code: 'not-programmed', message: `the API has service ${display}, but no Service source on this node programs ${asked.join(', ')}`, source: svc.evidence.probe });
+    const asked = svc.clusterIPs.flatMap((ip) =>
+      svc.ports.map((p) => `${ip.includes(':') ? `[${ip}]` : ip}:${p.port}/${p.protocol}`),
+    );
+    warnings.push({
+      code: 'name-resolved',
+      message: `${display} is ${asked.join(', ') || svc.clusterIPs.join(', ')} (from kubectl; the node state does not name it)`,
+      source: svc.evidence.probe,
+    });
+    if (frontends.length === 0)
+      warnings.push({
+        code: 'not-programmed',
+        message: `the API has service ${display}, but no Service source on this node programs ${asked.join(', ')}`,
+        source: svc.evidence.probe,
+      });
     warnings.push(...apiChecks);
     result = { ...result, frontends };
   }
-  if (loaded.lbLayout) warnings.push({ code: 'lb-layout', message: `LB maps decoded with the ${loaded.lbLayout.version} layout (${loaded.lbLayout.because})`, source: 'bpf-map' });
+  if (loaded.lbLayout)
+    warnings.push({
+      code: 'lb-layout',
+      message: `LB maps decoded with the ${loaded.lbLayout.version} layout (${loaded.lbLayout.because})`,
+      source: 'bpf-map',
+    });
   result.warnings = warnings;
   let node: string | null = null;
   const m = await source.manifest().catch(() => undefined);
@@ -84,9 +119,17 @@ export async function runSvcLookup(source: ProbeSource, queryText: string, kube?
       node = null;
     }
   }
-  const unreadable = loaded.sources.filter((s) => s.status === 'failed').map((s) => `${s.origin ?? s.probe}: ${s.message ?? 'unreadable'}`).sort();
+  const unreadable = loaded.sources
+    .filter((s) => s.status === 'failed')
+    .map((s) => `${s.origin ?? s.probe}: ${s.message ?? 'unreadable'}`)
+    .sort();
   // "nothing matches" is only an answer when every source that was there could be read
-  return { node, result, exitCode: result.frontends.length > 0 ? EXIT.ok : unreadable.length > 0 ? EXIT.source : EXIT.bad, unreadable };
+  return {
+    node,
+    result,
+    exitCode: result.frontends.length > 0 ? EXIT.ok : unreadable.length > 0 ? EXIT.source : EXIT.bad,
+    unreadable,
+  };
 }
 
 /**

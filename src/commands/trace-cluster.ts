@@ -36,7 +36,12 @@ interface Node {
 
 const MAX_LEGS = 16;
 
-function walk(nodes: Node[], owns: (nd: Node, ip: string) => boolean, flow: Flow, dir: string): { legs: JourneyLeg[]; disposition: Trace['disposition']; leftAt?: string } {
+function walk(
+  nodes: Node[],
+  owns: (nd: Node, ip: string) => boolean,
+  flow: Flow,
+  dir: string,
+): { legs: JourneyLeg[]; disposition: Trace['disposition']; leftAt?: string } {
   let here = nodes.find((nd) => owns(nd, flow.src));
   if (!here) throw new SourceError(dir, `no captured node owns the source ${flow.src}`);
   const legs: JourneyLeg[] = [];
@@ -62,7 +67,11 @@ function walk(nodes: Node[], owns: (nd: Node, ip: string) => boolean, flow: Flow
     const key = `${here.name}>${next}`;
     if (!next || !nextNode || seen.has(key)) {
       leftAt = next ?? 'an unknown next hop';
-      leg.next = !next ? 'the next hop is unknown' : seen.has(key) ? `loop: ${here.name} sent it to ${next} before` : `${next} is not an address of any captured node: the journey leaves the captured set here`;
+      leg.next = !next
+        ? 'the next hop is unknown'
+        : seen.has(key)
+          ? `loop: ${here.name} sent it to ${next} before`
+          : `${next} is not an address of any captured node: the journey leaves the captured set here`;
       disposition = seen.has(key) ? 'dropped' : 'forwarded';
       break;
     }
@@ -78,7 +87,9 @@ function nextAddress(t: Trace): string | undefined {
   const hops = [...t.hops].reverse();
   const wg = hops.find((h) => h.kind === 'wireguard');
   if (wg?.endpoint) return endpointHost(wg.endpoint);
-  const h = hops.find((x: Hop) => x.kind === 'gateway' || x.kind === 'redirect_neigh' || (x.kind === 'route' && (x.gateway || x.dev)));
+  const h = hops.find(
+    (x: Hop) => x.kind === 'gateway' || x.kind === 'redirect_neigh' || (x.kind === 'route' && (x.gateway || x.dev)),
+  );
   if (!h) return undefined;
   if (h.kind === 'gateway') return h.gateway;
   if (h.kind === 'redirect_neigh') return h.nexthop;
@@ -90,7 +101,11 @@ function nextAddress(t: Trace): string | undefined {
  * source, follows the packet to the node that owns each next hop, until delivery, a drop, or a hop outside
  * the captured set.
  */
-export async function runClusterTrace(dir: string, request: TraceRequest, opts: { nodeName?: (n: string) => string } = {}): Promise<{ journey: Journey; exitCode: number; unreadable: string[] }> {
+export async function runClusterTrace(
+  dir: string,
+  request: TraceRequest,
+  opts: { nodeName?: (n: string) => string } = {},
+): Promise<{ journey: Journey; exitCode: number; unreadable: string[] }> {
   // names go to kubectl: no single node's state is the authority for the whole cluster
   const { req, ends } = await resolveRequest(request, {});
   // --redact: node names are replaced where they are made, so no sentence of the journey holds one
@@ -98,7 +113,9 @@ export async function runClusterTrace(dir: string, request: TraceRequest, opts: 
   const flow = parseFlow(req);
   let names: string[];
   try {
-    names = readdirSync(dir).filter((n) => statSync(join(dir, n)).isDirectory()).sort();
+    names = readdirSync(dir)
+      .filter((n) => statSync(join(dir, n)).isDirectory())
+      .sort();
   } catch {
     throw new SourceError(dir, 'no such cluster directory');
   }
@@ -130,18 +147,44 @@ export async function runClusterTrace(dir: string, request: TraceRequest, opts: 
   if (disposition === 'delivered') {
     // the reply goes from the (possibly rewritten) destination back to the source
     const lastFlow = legs[legs.length - 1]!.trace.flow;
-    const reply: Flow = { src: lastFlow.dst, dst: flow.src, proto: flow.proto, ...(flow.dport !== undefined ? { sport: flow.dport } : {}), ...(flow.sport !== undefined ? { dport: flow.sport } : {}) };
+    const reply: Flow = {
+      src: lastFlow.dst,
+      dst: flow.src,
+      proto: flow.proto,
+      ...(flow.dport !== undefined ? { sport: flow.dport } : {}),
+      ...(flow.sport !== undefined ? { dport: flow.sport } : {}),
+    };
     try {
       const back = walk(nodes, owns, reply, dir);
       const nodesBack = back.legs.map((l) => l.node);
       const differs = nodesBack.join('>') !== [...legs.map((l) => l.node)].reverse().join('>');
-      journey.returnPath = { nodes: nodesBack, disposition: back.disposition, differs, ...(back.leftAt ? { leftAt: back.leftAt } : {}) };
-      if (differs) warnings.push({ code: 'asymmetric', message: `the reply takes ${nodesBack.join(' → ')}, not the request's path reversed (${[...legs.map((l) => l.node)].reverse().join(' → ')}): stateful filters and rp_filter on the way may drop it` });
-      if (back.disposition === 'dropped' || back.disposition === 'no-route') warnings.push({ code: 'reply-lost', message: `the reply is ${back.disposition} on ${nodesBack[nodesBack.length - 1]}` });
+      journey.returnPath = {
+        nodes: nodesBack,
+        disposition: back.disposition,
+        differs,
+        ...(back.leftAt ? { leftAt: back.leftAt } : {}),
+      };
+      if (differs)
+        warnings.push({
+          code: 'asymmetric',
+          message: `the reply takes ${nodesBack.join(' → ')}, not the request's path reversed (${[...legs.map((l) => l.node)].reverse().join(' → ')}): stateful filters and rp_filter on the way may drop it`,
+        });
+      if (back.disposition === 'dropped' || back.disposition === 'no-route')
+        warnings.push({
+          code: 'reply-lost',
+          message: `the reply is ${back.disposition} on ${nodesBack[nodesBack.length - 1]}`,
+        });
     } catch (e) {
-      warnings.push({ code: 'reply-unknown', message: `the reply path could not be traced: ${e instanceof Error ? e.message : String(e)}` });
+      warnings.push({
+        code: 'reply-unknown',
+        message: `the reply path could not be traced: ${e instanceof Error ? e.message : String(e)}`,
+      });
     }
   }
   const last = legs[legs.length - 1]!.trace;
-  return { journey, exitCode: leftAt ? exitFor({ ...last, disposition: 'forwarded' }) : exitFor({ ...last, disposition }), unreadable };
+  return {
+    journey,
+    exitCode: leftAt ? exitFor({ ...last, disposition: 'forwarded' }) : exitFor({ ...last, disposition }),
+    unreadable,
+  };
 }

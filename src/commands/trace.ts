@@ -4,7 +4,14 @@ import type { Address, NodeState } from '../model/types.js';
 import type { ServiceQuery } from '../model/service.js';
 import { SourceError, UsageError, EXIT } from '../errors.js';
 import { createTraceContext, endpointHost, traceFlow } from '../analysis/trace.js';
-import { loadNetnsDetails, loadNodeState, loadRouteFamilies, netnsHolding, REQUIRED_PROBES, type RouteScanStart } from '../collect/load-state.js';
+import {
+  loadNetnsDetails,
+  loadNodeState,
+  loadRouteFamilies,
+  netnsHolding,
+  REQUIRED_PROBES,
+  type RouteScanStart,
+} from '../collect/load-state.js';
 import { loadServices, type LoadedServices } from '../collect/load-services.js';
 import { parseIpAddr } from '../tools/ip/index.js';
 import type { ProbeSource } from '../collect/source.js';
@@ -31,7 +38,10 @@ export interface TraceRequest {
  * Turns pod and Service names into addresses (node state first, then kubectl) and returns the request
  * in addresses, with a warning per name saying what it became and where that came from.
  */
-export async function resolveRequest(req: TraceRequest, ctx: Omit<ResolveContext, 'kube'>): Promise<{ req: TraceRequest; ends?: ResolvedEnds }> {
+export async function resolveRequest(
+  req: TraceRequest,
+  ctx: Omit<ResolveContext, 'kube'>,
+): Promise<{ req: TraceRequest; ends?: ResolvedEnds }> {
   const srcRef = parseNameRef(req.src);
   const dstRef = parseNameRef(req.dst);
   if (!srcRef && !dstRef) return { req };
@@ -41,7 +51,13 @@ export async function resolveRequest(req: TraceRequest, ctx: Omit<ResolveContext
   const dstName = dstRef ? await resolveName(dstRef, full) : undefined;
   const ends = pickEnds(req, srcName, dstName);
   return {
-    req: { ...req, src: ends.src, dst: ends.dst, ...(ends.port !== undefined ? { port: ends.port } : {}), ...(ends.proto !== undefined ? { proto: ends.proto } : {}) },
+    req: {
+      ...req,
+      src: ends.src,
+      dst: ends.dst,
+      ...(ends.port !== undefined ? { port: ends.port } : {}),
+      ...(ends.proto !== undefined ? { proto: ends.proto } : {}),
+    },
     ends,
   };
 }
@@ -55,7 +71,11 @@ export function annotateTrace(trace: Trace, ends: ResolvedEnds | undefined): voi
   if (ends.dstName?.ref.kind === 'service') trace.dst.service ??= ends.dstName.display;
   const n = ends.srcName?.nodeName;
   if (n && trace.node && n !== trace.node && trace.src.kind !== 'local-pod') {
-    trace.warnings.push({ code: 'pod-on-other-node', message: `pod ${ends.srcName!.display} runs on node ${n}, not on ${trace.node}: trace it on ${n} (or with --cluster)`, source: ends.srcName!.evidence.probe });
+    trace.warnings.push({
+      code: 'pod-on-other-node',
+      message: `pod ${ends.srcName!.display} runs on node ${n}, not on ${trace.node}: trace it on ${n} (or with --cluster)`,
+      source: ends.srcName!.evidence.probe,
+    });
   }
 }
 
@@ -71,14 +91,17 @@ export function parseFlow(req: TraceRequest): Flow {
   if (req.port !== undefined) flow.dport = port(req.port, '--port');
   if (req.sport !== undefined) flow.sport = port(req.sport, '--sport');
   if (req.backend !== undefined) flow.backend = req.backend;
-  if (proto === 'icmp' && (flow.dport !== undefined || flow.sport !== undefined)) throw new UsageError('ICMP has no ports: drop --port/--sport');
-  if (familyOf(src) !== familyOf(dst)) throw new UsageError(`source ${src} and destination ${dst} are of different address families`);
+  if (proto === 'icmp' && (flow.dport !== undefined || flow.sport !== undefined))
+    throw new UsageError('ICMP has no ports: drop --port/--sport');
+  if (familyOf(src) !== familyOf(dst))
+    throw new UsageError(`source ${src} and destination ${dst} are of different address families`);
   return flow;
 }
 
 function port(v: string | number, flag: string): number {
   const s = String(v);
-  if (!/^\d{1,5}$/.test(s) || Number(s) > 65535) throw new UsageError(`${flag} must be a port number 0-65535, not ${JSON.stringify(s)}`);
+  if (!/^\d{1,5}$/.test(s) || Number(s) > 65535)
+    throw new UsageError(`${flag} must be a port number 0-65535, not ${JSON.stringify(s)}`);
   return Number(s);
 }
 
@@ -104,14 +127,25 @@ type SourceLike = { probe: string; status: string; origin?: string; message?: st
  * `<file or probe>: <why>` of every source that failed, node state and Service sources alike, and of every source
  * printed by a tool version netpath does not know.
  */
-export function unreadableSources(lists: SourceLike[][], warnings: { code: string; message: string; source?: string }[] = []): string[] {
+export function unreadableSources(
+  lists: SourceLike[][],
+  warnings: { code: string; message: string; source?: string }[] = [],
+): string[] {
   const all = lists.flat();
-  const failed = all.filter((s) => s.status === 'failed').map((s) => `${s.origin ?? s.probe}: ${s.message ?? 'unreadable'}`);
-  const versions = warnings.filter((w) => w.code === 'version-unknown').map((w) => `${all.find((s) => s.probe === w.source)?.origin ?? w.source ?? '?'}: ${w.message}`);
+  const failed = all
+    .filter((s) => s.status === 'failed')
+    .map((s) => `${s.origin ?? s.probe}: ${s.message ?? 'unreadable'}`);
+  const versions = warnings
+    .filter((w) => w.code === 'version-unknown')
+    .map((w) => `${all.find((s) => s.probe === w.source)?.origin ?? w.source ?? '?'}: ${w.message}`);
   return [...new Set([...failed, ...versions])].sort();
 }
 
-export async function runTrace(source: ProbeSource, request: TraceRequest, opts: { nodeName?: (n: string) => string; offload?: OffloadOptions | false } = {}): Promise<TraceOutcome> {
+export async function runTrace(
+  source: ProbeSource,
+  request: TraceRequest,
+  opts: { nodeName?: (n: string) => string; offload?: OffloadOptions | false } = {},
+): Promise<TraceOutcome> {
   // names are checked for shape before anything is read; addresses are parsed right away
   const named = parseNameRef(request.src) !== null || parseNameRef(request.dst) !== null;
   if (named) {
@@ -146,7 +180,11 @@ export async function loadForFlow(
   source: ProbeSource,
   flow: Flow,
   offload?: Offload,
-): Promise<{ state: NodeState; services: LoadedServices; conntrack?: Promise<{ result: ScanResult; origin: string } | undefined> }> {
+): Promise<{
+  state: NodeState;
+  services: LoadedServices;
+  conntrack?: Promise<{ result: ScanResult; origin: string } | undefined>;
+}> {
   // the destination's route table and, once the backends are known, the flow's conntrack entries are
   // scanned in worker threads while this one reads the rest (offload.ts)
   const family = familyOf(flow.dst) as 4 | 6;
@@ -163,19 +201,28 @@ export async function loadForFlow(
       addrs = [];
     }
   }
-  const only: ServiceQuery[] = [{ kind: 'address', address: flow.dst, ...(flow.dport !== undefined ? { port: flow.dport } : {}) }];
+  const only: ServiceQuery[] = [
+    { kind: 'address', address: flow.dst, ...(flow.dport !== undefined ? { port: flow.dport } : {}) },
+  ];
   // traceService falls back to kube-proxy's NodePort (0.0.0.0:PORT) for a packet to a node address
-  if (flow.dport !== undefined && addrs.some((a) => a.local === flow.dst)) only.push({ kind: 'address', address: familyOf(flow.dst) === 6 ? '::' : '0.0.0.0', port: flow.dport });
+  if (flow.dport !== undefined && addrs.some((a) => a.local === flow.dst))
+    only.push({ kind: 'address', address: familyOf(flow.dst) === 6 ? '::' : '0.0.0.0', port: flow.dport });
   const services = await loadServices(source, addrs, { only });
-  const conntrack = offload?.conntrack(`conntrack${family}`, { kind: 'flow', flow, family, alsoDst: conntrackBackends(services, flow) }, MAX_FLOW_ENTRIES);
+  const conntrack = offload?.conntrack(
+    `conntrack${family}`,
+    { kind: 'flow', flow, family, alsoDst: conntrackBackends(services, flow) },
+    MAX_FLOW_ENTRIES,
+  );
   const backends = services.entries.flatMap((e) => e.backends.map((b) => b.address));
   const fams = new Set<4 | 6>([family]);
   for (const a of backends) fams.add(familyOf(a) === 6 ? 6 : 4);
   const state = await loadNodeState(source, { routes: 'columns', families: [...fams], netns: 'addrs', routeScan });
-  for (const w of state.wg) for (const p of w.peers) if (p.endpoint) {
-    const f = familyOf(endpointHost(p.endpoint));
-    if (f !== null) fams.add(f);
-  }
+  for (const w of state.wg)
+    for (const p of w.peers)
+      if (p.endpoint) {
+        const f = familyOf(endpointHost(p.endpoint));
+        if (f !== null) fams.add(f);
+      }
   await loadRouteFamilies(source, state, [...fams], undefined, routeScan);
   await loadNetnsDetails(source, state, netnsHolding(state, [flow.src, flow.dst, ...backends]));
   return conntrack ? { state, services, conntrack } : { state, services };
@@ -183,7 +230,9 @@ export async function loadForFlow(
 
 /** Backends of the Services at the flow's destination: the conntrack lookup also matches tuples to them. */
 function conntrackBackends(services: LoadedServices, flow: Flow): { address: string; port: number }[] {
-  return services.entries.filter((e) => e.frontend.address === flow.dst).flatMap((e) => e.backends.map((b) => ({ address: b.address, port: b.port })));
+  return services.entries
+    .filter((e) => e.frontend.address === flow.dst)
+    .flatMap((e) => e.backends.map((b) => ({ address: b.address, port: b.port })));
 }
 
 async function finish(
@@ -204,10 +253,21 @@ async function finish(
   state.warnings.push(...services.warnings);
   const ctx = createTraceContext(state, services.entries);
   // only this flow's tuples are read from the conntrack table (to the frontend, or to its backends)
-  ctx.conntrack = await lookupConntrack(source, flow, family, conntrackBackends(services, flow), MAX_FLOW_ENTRIES, conntrack);
+  ctx.conntrack = await lookupConntrack(
+    source,
+    flow,
+    family,
+    conntrackBackends(services, flow),
+    MAX_FLOW_ENTRIES,
+    conntrack,
+  );
   const trace = traceFlow(ctx, flow);
   annotateTrace(trace, ends);
-  return { trace, exitCode: exitFor(trace), unreadable: unreadableSources([state.sources, services.sources], state.warnings) };
+  return {
+    trace,
+    exitCode: exitFor(trace),
+    unreadable: unreadableSources([state.sources, services.sources], state.warnings),
+  };
 }
 
 /** `ip-link, ip-addr: ip: not installed; ip-route4: not in the snapshot`: each reason once, with its probes. */

@@ -43,7 +43,12 @@ const IP_QUERIES: Slot[][] = [
 const ENTRIES: Slot[][] = [
   ...IP_QUERIES,
   // the same queries inside a named namespace (`ip -n NAME ...` only reads)
-  ...IP_QUERIES.filter((a) => a[1] !== '-V' && a[2] !== 'netns' && a[1] !== 'netns').map((a) => ['ip', '-n', NETNS, ...a.slice(1)]),
+  ...IP_QUERIES.filter((a) => a[1] !== '-V' && a[2] !== 'netns' && a[1] !== 'netns').map((a) => [
+    'ip',
+    '-n',
+    NETNS,
+    ...a.slice(1),
+  ]),
   ['tc', '-j', 'qdisc', 'show'],
   ['tc', 'qdisc', 'show'],
   ['tc', '-j', 'filter', 'show', 'dev', DEV, 'ingress'],

@@ -19,7 +19,9 @@ function lacking(need: ReturnType<typeof needOf>, caps: Set<string> | null, remo
   if (caps === null) return remote ? ' on the node' : '';
   const miss = missingCaps(need, caps);
   if (miss.length === 0) return need.caps.length ? ` (netpath has ${need.caps.length > 1 ? 'them' : 'it'})` : '';
-  return miss.length === need.caps.length && miss.length > 1 ? ' (netpath has neither)' : ` (netpath lacks ${miss.join(' and ')})`;
+  return miss.length === need.caps.length && miss.length > 1
+    ? ' (netpath has neither)'
+    : ` (netpath lacks ${miss.join(' and ')})`;
 }
 
 /** Runs allow-listed probes with execa: no shell, no stdin, C locale, killed on timeout. Never throws. */
@@ -31,7 +33,12 @@ export function createLiveRunner(opts: LiveRunnerOptions = {}): Runner {
     const started = Date.now();
     const base = { argv, exitCode: -1, stdout: '', stderr: '' };
     if (!isAllowed(argv)) {
-      return { ...base, durationMs: 0, failed: 'not-allowed', message: `${argv[0] ?? '?'}: not on the read-only allow-list` };
+      return {
+        ...base,
+        durationMs: 0,
+        failed: 'not-allowed',
+        message: `${argv[0] ?? '?'}: not on the read-only allow-list`,
+      };
     }
     const need = needOf(argv);
     if (need.silentWithout && caps !== null && !caps.has(need.silentWithout)) {
@@ -63,7 +70,12 @@ export function createLiveRunner(opts: LiveRunnerOptions = {}): Runner {
         stripFinalNewline: false,
       });
     } catch (e) {
-      return { ...base, durationMs: Date.now() - started, failed: 'error', message: `${argv[0]}: ${String((e as Error)?.message ?? e).split('\n')[0]}` };
+      return {
+        ...base,
+        durationMs: Date.now() - started,
+        failed: 'error',
+        message: `${argv[0]}: ${String((e as Error)?.message ?? e).split('\n')[0]}`,
+      };
     }
     const out: RawOutput = {
       argv,
@@ -81,7 +93,9 @@ export function createLiveRunner(opts: LiveRunnerOptions = {}): Runner {
       out.message = `${argv[0]}: output larger than the limit`;
     } else if (
       code === 'ENOENT' ||
-      (prefix.length > 0 && (out.exitCode === 127 || /exec of "[^"]*" failed: No such file or directory|command not found/.test(out.stderr)))
+      (prefix.length > 0 &&
+        (out.exitCode === 127 ||
+          /exec of "[^"]*" failed: No such file or directory|command not found/.test(out.stderr)))
     ) {
       out.failed = 'ENOENT';
       out.message = `${argv[0]}: not installed`;

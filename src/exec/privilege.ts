@@ -27,8 +27,10 @@ export function needOf(argv: readonly string[]): Need {
     case 'bpftool':
       if (/^-j (prog|link|map) show$/.test(a)) return { caps: ['CAP_SYS_ADMIN'] };
       if (/^-j net show$/.test(a)) return { caps: ['CAP_NET_ADMIN'] };
-      if (/^-j cgroup tree /.test(a)) return { caps: ['CAP_NET_ADMIN', 'CAP_SYS_ADMIN'], silentWithout: 'CAP_SYS_ADMIN' };
-      if (/^-j map dump pinned /.test(a)) return { caps: [], note: 'read access to the pinned map (root-only files: root or CAP_DAC_OVERRIDE)' };
+      if (/^-j cgroup tree /.test(a))
+        return { caps: ['CAP_NET_ADMIN', 'CAP_SYS_ADMIN'], silentWithout: 'CAP_SYS_ADMIN' };
+      if (/^-j map dump pinned /.test(a))
+        return { caps: [], note: 'read access to the pinned map (root-only files: root or CAP_DAC_OVERRIDE)' };
       return { caps: [] };
     case 'ipvsadm':
       // its socket-option interface opens a raw socket: "Permission denied" with CAP_NET_ADMIN alone
@@ -38,10 +40,15 @@ export function needOf(argv: readonly string[]): Need {
     case 'iptables-save':
     case 'ip6tables-save':
     case 'conntrack':
-      return rest[0] === '-v' || rest[0] === '--version' || rest[0] === 'version' ? { caps: [] } : { caps: ['CAP_NET_ADMIN'] };
+      return rest[0] === '-v' || rest[0] === '--version' || rest[0] === 'version'
+        ? { caps: [] }
+        : { caps: ['CAP_NET_ADMIN'] };
     case 'wg':
       // the kernel module's netlink family is admin-only; wireguard-go answers on a root-only unix socket
-      return { caps: [], note: "CAP_NET_ADMIN for kernel WireGuard, or root/CAP_DAC_OVERRIDE for wireguard-go's socket in /var/run/wireguard" };
+      return {
+        caps: [],
+        note: "CAP_NET_ADMIN for kernel WireGuard, or root/CAP_DAC_OVERRIDE for wireguard-go's socket in /var/run/wireguard",
+      };
     case 'cilium-dbg':
     case 'cilium':
       return { caps: [], note: "access to the agent's socket /var/run/cilium/cilium.sock (root, or its group)" };
@@ -53,12 +60,47 @@ export function needOf(argv: readonly string[]): Need {
 }
 
 const CAP_NAMES = [
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID',
-  'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW',
-  'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT',
-  'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD',
-  'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG',
-  'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_DAC_READ_SEARCH',
+  'CAP_FOWNER',
+  'CAP_FSETID',
+  'CAP_KILL',
+  'CAP_SETGID',
+  'CAP_SETUID',
+  'CAP_SETPCAP',
+  'CAP_LINUX_IMMUTABLE',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_NET_BROADCAST',
+  'CAP_NET_ADMIN',
+  'CAP_NET_RAW',
+  'CAP_IPC_LOCK',
+  'CAP_IPC_OWNER',
+  'CAP_SYS_MODULE',
+  'CAP_SYS_RAWIO',
+  'CAP_SYS_CHROOT',
+  'CAP_SYS_PTRACE',
+  'CAP_SYS_PACCT',
+  'CAP_SYS_ADMIN',
+  'CAP_SYS_BOOT',
+  'CAP_SYS_NICE',
+  'CAP_SYS_RESOURCE',
+  'CAP_SYS_TIME',
+  'CAP_SYS_TTY_CONFIG',
+  'CAP_MKNOD',
+  'CAP_LEASE',
+  'CAP_AUDIT_WRITE',
+  'CAP_AUDIT_CONTROL',
+  'CAP_SETFCAP',
+  'CAP_MAC_OVERRIDE',
+  'CAP_MAC_ADMIN',
+  'CAP_SYSLOG',
+  'CAP_WAKE_ALARM',
+  'CAP_BLOCK_SUSPEND',
+  'CAP_AUDIT_READ',
+  'CAP_PERFMON',
+  'CAP_BPF',
+  'CAP_CHECKPOINT_RESTORE',
 ];
 
 /** The effective capabilities in a `/proc/<pid>/status` text (`CapEff:` hex mask), or null when it has none. */

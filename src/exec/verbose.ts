@@ -20,7 +20,9 @@ export function loggingRunner(runner: Runner, log: ProbeLog, prefix: readonly st
     const r = await runner(argv, opts);
     const outcome = r.failed ? `${r.failed}${r.message ? ` (${r.message})` : ''}` : `exit ${r.exitCode}`;
     const err = r.stderr ? `, stderr ${byteSize(Buffer.byteLength(r.stderr))}` : '';
-    log(`probe ${showArgv([...prefix, ...argv])}: ${outcome}, ${r.durationMs} ms, stdout ${byteSize(Buffer.byteLength(r.stdout))}${err}`);
+    log(
+      `probe ${showArgv([...prefix, ...argv])}: ${outcome}, ${r.durationMs} ms, stdout ${byteSize(Buffer.byteLength(r.stdout))}${err}`,
+    );
     return r;
   };
 }

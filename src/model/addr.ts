@@ -4,7 +4,11 @@ import type { Family } from './types.js';
 /** Canonical text of an IP address (RFC 5952 for IPv6), or null when it is not one. */
 export function canonIp(text: string): string | null {
   const s = text.trim();
-  if (isIPv4(s)) return s.split('.').map((o) => String(Number(o))).join('.');
+  if (isIPv4(s))
+    return s
+      .split('.')
+      .map((o) => String(Number(o)))
+      .join('.');
   // Zone ids (fe80::1%eth0) are not addresses netpath routes on.
   if (isIPv6(s) && !s.includes('%')) return compressV6(expandV6(s));
   return null;
@@ -89,7 +93,8 @@ function expandV6(s: string): number[] {
   const v4 = text.match(/(\d+\.\d+\.\d+\.\d+)$/);
   if (v4) {
     const o = v4[1]!.split('.').map(Number);
-    text = text.slice(0, -v4[1]!.length) + `${((o[0]! << 8) | o[1]!).toString(16)}:${((o[2]! << 8) | o[3]!).toString(16)}`;
+    text =
+      text.slice(0, -v4[1]!.length) + `${((o[0]! << 8) | o[1]!).toString(16)}:${((o[2]! << 8) | o[3]!).toString(16)}`;
   }
   const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
   const h = head ? head.split(':').filter((x) => x !== '') : [];

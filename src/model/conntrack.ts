@@ -95,7 +95,10 @@ export const conntrackEntrySchema = z.strictObject({
   proto: z.string().regex(/^[a-z0-9]+$/),
   protonum: u8,
   timeout: u32.optional(),
-  state: z.string().regex(/^[A-Z_]+$/).optional(),
+  state: z
+    .string()
+    .regex(/^[A-Z_]+$/)
+    .optional(),
   orig: tupleSchema,
   reply: tupleSchema,
   flags: z.array(z.enum(['ASSURED', 'UNREPLIED', 'OFFLOAD', 'HW_OFFLOAD'])),

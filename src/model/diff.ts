@@ -128,7 +128,14 @@ export interface PathDiff {
   summary: string;
 }
 
-export type BehaviourCode = 'icmp-echo' | 'client-source-address' | 'socket-lb' | 'hostport' | 'external-clusterip' | 'host-routing' | 'masquerade';
+export type BehaviourCode =
+  | 'icmp-echo'
+  | 'client-source-address'
+  | 'socket-lb'
+  | 'hostport'
+  | 'external-clusterip'
+  | 'host-routing'
+  | 'masquerade';
 
 /** A known behaviour change of the migration that the two states show applies to this node. */
 export interface BehaviourChange {
@@ -157,7 +164,15 @@ export interface Diff {
   summary: {
     verdict: 'clean' | 'regressions';
     regressions: number;
-    services: { before: number; after: number; unchanged: number; changed: number; added: number; removed: number; regressions: number };
+    services: {
+      before: number;
+      after: number;
+      unchanged: number;
+      changed: number;
+      added: number;
+      removed: number;
+      regressions: number;
+    };
     leftovers: { total: number; acting: number };
     paths: { traced: number; candidates: number; sampled: boolean; changed: number; regressions: number };
     behaviour: number;

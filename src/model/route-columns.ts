@@ -141,7 +141,8 @@ export class ColumnBuilder {
 export type ColumnArrays = Omit<RouteColumns, 'route'>;
 
 /** The typed arrays of columns, for a transfer list. */
-export const columnBuffers = (c: ColumnArrays): ArrayBuffer[] => [c.key, c.len, c.table, c.type, c.metric, c.tos, c.plain, c.hasSrc].map((a) => a.buffer as ArrayBuffer);
+export const columnBuffers = (c: ColumnArrays): ArrayBuffer[] =>
+  [c.key, c.len, c.table, c.type, c.metric, c.tos, c.plain, c.hasSrc].map((a) => a.buffer as ArrayBuffer);
 
 /** Columns over Route objects already parsed (small tables, text input, tests). */
 export function columnsFromRoutes(routes: Route[], family: Family): RouteColumns & { invalid: Route[] } {
@@ -157,7 +158,10 @@ export function columnsFromRoutes(routes: Route[], family: Family): RouteColumns
       invalid.push(r);
     }
   }
-  return Object.assign(b.finish((i) => held[i]!), { invalid });
+  return Object.assign(
+    b.finish((i) => held[i]!),
+    { invalid },
+  );
 }
 
 /** One column source from several of the same family (slots in order: a's, then b's, ...). */
@@ -165,7 +169,13 @@ export function mergeColumns(list: RouteColumns[]): RouteColumns {
   if (list.length === 1) return list[0]!;
   const family = list[0]!.family;
   const words = keyWords(family);
-  const b = new ColumnBuilder(family, Math.max(4, list.reduce((n, c) => n + c.count, 0)));
+  const b = new ColumnBuilder(
+    family,
+    Math.max(
+      4,
+      list.reduce((n, c) => n + c.count, 0),
+    ),
+  );
   const at: number[] = [];
   for (const c of list) {
     if (c.family !== family) throw new Error('mergeColumns: mixed families');
@@ -194,14 +204,25 @@ export function mergeColumns(list: RouteColumns[]): RouteColumns {
  * as columns, only the slots that pass the column test `pre` built and tested (a query about the
  * default route or the local table builds a handful of a million routes).
  */
-export function findRoutes(state: Pick<NodeState, 'routes' | 'routeColumns'>, keep: (r: Route) => boolean, pre: { family?: Family; table?: number; type?: RouteType; len?: number } = {}): Route[] {
-  if (!state.routeColumns) return state.routes.filter((r) => (pre.family === undefined || r.family === pre.family) && keep(r));
+export function findRoutes(
+  state: Pick<NodeState, 'routes' | 'routeColumns'>,
+  keep: (r: Route) => boolean,
+  pre: { family?: Family; table?: number; type?: RouteType; len?: number } = {},
+): Route[] {
+  if (!state.routeColumns)
+    return state.routes.filter((r) => (pre.family === undefined || r.family === pre.family) && keep(r));
   const out: Route[] = [];
   const type = pre.type === undefined ? undefined : ROUTE_TYPE_CODE[pre.type];
   for (const c of state.routeColumns) {
     if (pre.family !== undefined && c.family !== pre.family) continue;
     for (let i = 0; i < c.count; i++) {
-      if (c.type[i] === SLOT_SKIPPED || (type !== undefined && c.type[i] !== type) || (pre.table !== undefined && c.table[i] !== pre.table) || (pre.len !== undefined && c.len[i] !== pre.len)) continue;
+      if (
+        c.type[i] === SLOT_SKIPPED ||
+        (type !== undefined && c.type[i] !== type) ||
+        (pre.table !== undefined && c.table[i] !== pre.table) ||
+        (pre.len !== undefined && c.len[i] !== pre.len)
+      )
+        continue;
       const r = c.route(i);
       if (keep(r)) out.push(r);
     }

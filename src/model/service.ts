@@ -18,7 +18,13 @@ export interface Frontend {
   scope?: 'external' | 'internal';
 }
 
-export type BackendState = 'active' | 'terminating' | 'terminating-not-serving' | 'quarantined' | 'maintenance' | 'unknown';
+export type BackendState =
+  | 'active'
+  | 'terminating'
+  | 'terminating-not-serving'
+  | 'quarantined'
+  | 'maintenance'
+  | 'unknown';
 
 export interface Backend {
   address: string;

@@ -256,7 +256,11 @@ export interface CiliumStatus {
   version?: string;
   /** the `Cilium:` line that gave the version */
   versionSource?: Evidence;
-  kubeProxyReplacement?: { mode: string; devices: { name: string; ips: string[]; directRouting: boolean }[]; source: Evidence };
+  kubeProxyReplacement?: {
+    mode: string;
+    devices: { name: string; ips: string[]; directRouting: boolean }[];
+    source: Evidence;
+  };
   hostRouting?: { mode: 'BPF' | 'Legacy'; source: Evidence };
   networkRouting?: { mode: 'Native' | 'Tunnel'; tunnelProtocol?: string; source: Evidence };
   attachMode?: { mode: 'TCX' | 'Legacy TC'; source: Evidence };
@@ -276,7 +280,11 @@ export interface CiliumStatus {
   backendSelection?: { value: string; source: Evidence };
   hostFirewall?: { enabled: boolean; devices?: string[]; source: Evidence };
   xdpAcceleration?: { value: string; source: Evidence };
-  encryption?: { mode: string; source: Evidence; /** WireGuard device named on the line (`cilium_wg0`) */ device?: string };
+  encryption?: {
+    mode: string;
+    source: Evidence /** WireGuard device named on the line (`cilium_wg0`) */;
+    device?: string;
+  };
 }
 
 export interface CiliumEndpoint {

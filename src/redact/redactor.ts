@@ -12,16 +12,19 @@ import { PrefixMap, range } from './prefix-map.js';
  * same placeholders. The key lives in memory only.
  */
 
-const sub = (key: Buffer, label: string, n = 16): Buffer => createHmac('sha256', key).update(label).digest().subarray(0, n);
+const sub = (key: Buffer, label: string, n = 16): Buffer =>
+  createHmac('sha256', key).update(label).digest().subarray(0, n);
 
 const V4_MAPPED = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
 
 /** Words a node name must not be, or replacing it in free text would change the meaning of a probe. */
 const RESERVED_NAMES = new Set(
-  ('all any default main local host dev via table lookup proto scope link kernel static boot src dst from to none true false yes no ' +
+  (
+    'all any default main local host dev via table lookup proto scope link kernel static boot src dst from to none true false yes no ' +
     'ok on off up down inet inet6 ip ip6 ipv4 ipv6 tcp udp icmp sctp nat filter raw mangle security accept drop reject return jump goto ' +
     'counter cilium localhost unknown null world health reserved init gateway node remote router bridge lo ingress egress redacted ' +
-    'enabled disabled strict partial probe disabled ok warning error').split(' '),
+    'enabled disabled strict partial probe disabled ok warning error'
+  ).split(' '),
 );
 
 export interface RedactorOptions {
@@ -74,9 +77,16 @@ export class Redactor {
       buf = readFileSync(path);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      throw new SourceError(path, code === 'ENOENT' ? 'no such key file' : code === 'EACCES' ? 'permission denied' : `cannot read (${code})`);
+      throw new SourceError(
+        path,
+        code === 'ENOENT' ? 'no such key file' : code === 'EACCES' ? 'permission denied' : `cannot read (${code})`,
+      );
     }
-    if (buf.length < 16) throw new SourceError(path, `a redaction key file needs at least 16 bytes of secret (it has ${buf.length}); e.g. head -c 32 /dev/urandom > ${path}`);
+    if (buf.length < 16)
+      throw new SourceError(
+        path,
+        `a redaction key file needs at least 16 bytes of secret (it has ${buf.length}); e.g. head -c 32 /dev/urandom > ${path}`,
+      );
     // any content works; the mapping key is derived from all of it
     return new Redactor({ key: createHmac('sha256', 'netpath-redact-key-file').update(buf).digest() });
   }
@@ -104,7 +114,8 @@ export class Redactor {
     if (len !== undefined && len < width && hostBitsZero(b, len)) clearHost(m, len);
     let out = bytesToIp(m);
     // keep the dotted tail of an IPv4-mapped address readable and greppable
-    if (b.length === 16 && V4_MAPPED.every((x, i) => m[i] === x) && /\d+\.\d+\.\d+\.\d+$/.test(text)) out = `::ffff:${Array.from(m.subarray(12)).join('.')}`;
+    if (b.length === 16 && V4_MAPPED.every((x, i) => m[i] === x) && /\d+\.\d+\.\d+\.\d+$/.test(text))
+      out = `::ffff:${Array.from(m.subarray(12)).join('.')}`;
     this.cache.set(k, out);
     return out;
   }
@@ -214,13 +225,19 @@ export class Redactor {
     let t = s.includes('\u001b') ? s.replace(/\u001b\[[0-9;?]*[ -\/]*[@-~]/g, '').replace(/\u001b/g, '') : s;
     t = t.replace(WG_KEY, (k) => this.wgKey(k));
     // netpath's own abbreviation of a key; one it has not seen whole is hashed on its own
-    t = t.replace(SHORT_KEY, (_m, pre: string, k: string) => `${pre}${this.shortKeys.get(k) ?? createHmac('sha256', this.wgKeyKey).update(k).digest('base64').slice(0, 8)}…`);
+    t = t.replace(
+      SHORT_KEY,
+      (_m, pre: string, k: string) =>
+        `${pre}${this.shortKeys.get(k) ?? createHmac('sha256', this.wgKeyKey).update(k).digest('base64').slice(0, 8)}…`,
+    );
     t = t.replace(EC2_NAME, (_m, a: string, b: string, c: string, d: string) => {
       const ip = `${Number(a)}.${Number(b)}.${Number(c)}.${Number(d)}`;
       const m = isIPv4(ip) ? this.ip(ip) : null;
       return m === null ? _m : `ip-${m.replace(/\./g, '-')}`;
     });
-    t = t.replace(RUN, (run: string, at: number, whole: string) => this.run(run, whole, at + run.length, opts.shortPrefixes === true));
+    t = t.replace(RUN, (run: string, at: number, whole: string) =>
+      this.run(run, whole, at + run.length, opts.shortPrefixes === true),
+    );
     t = this.replaceNames(t);
     return t;
   }
@@ -276,7 +293,7 @@ export class Redactor {
       }
     }
     // anything else (`10.0.0.1:8080`, `::ffff:10.0.0.1:80`, a bridge id `8000.4a:4c:ed:1e:51:e4`): what is inside
-    return run.replace(QUAD, (q) => (isIPv4(q) ? this.ip(q) ?? q : q)).replace(HW_IN, (h) => this.mac(h));
+    return run.replace(QUAD, (q) => (isIPv4(q) ? (this.ip(q) ?? q) : q)).replace(HW_IN, (h) => this.mac(h));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -299,7 +316,8 @@ export class Redactor {
       const lenKey = k === 'addr' ? 'len' : `${k}len`;
       const plen = o[lenKey];
       let y: unknown;
-      if (typeof x === 'string' && typeof plen === 'number' && Number.isInteger(plen) && (isIPv4(x) || isIPv6(x))) y = this.ip(x, plen) ?? this.text(x, opts);
+      if (typeof x === 'string' && typeof plen === 'number' && Number.isInteger(plen) && (isIPv4(x) || isIPv6(x)))
+        y = this.ip(x, plen) ?? this.text(x, opts);
       else if (typeof x === 'string' && NODE_NAME_KEYS.test(k) && x.trim() !== '') y = this.nodeName(x);
       else y = this.json(x, opts, depth + 1);
       // keys can hold addresses too (maps keyed by IP); own property, so `__proto__` stays data

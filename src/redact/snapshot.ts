@@ -36,8 +36,11 @@ export function learnNames(r: Redactor, files: Map<string, string>, extra: strin
   }
   const words: string[] = [];
   for (const [path, text] of files) {
-    if (path.endsWith('.json')) for (const m of text.matchAll(/"(?:nodeName|node-name|nodename)"\s*:\s*"([^"\\]{1,253})"/gi)) names.push(m[1]!);
-    if (path.startsWith('cilium-status')) for (const m of text.matchAll(/^\s+[A-Za-z0-9][\w.-]*\/([A-Za-z0-9][\w.-]*)(?: \(localhost\))?:\s*$/gm)) names.push(m[1]!);
+    if (path.endsWith('.json'))
+      for (const m of text.matchAll(/"(?:nodeName|node-name|nodename)"\s*:\s*"([^"\\]{1,253})"/gi)) names.push(m[1]!);
+    if (path.startsWith('cilium-status'))
+      for (const m of text.matchAll(/^\s+[A-Za-z0-9][\w.-]*\/([A-Za-z0-9][\w.-]*)(?: \(localhost\))?:\s*$/gm))
+        names.push(m[1]!);
     if (/(^|\/)ip-link\./.test(path)) {
       for (const m of text.matchAll(/"ifname"\s*:\s*"([^"\\]+)"/g)) words.push(m[1]!);
       for (const m of text.matchAll(/^\d+:\s+([^:@\s]+)/gm)) words.push(m[1]!);
@@ -53,7 +56,11 @@ export function learnNames(r: Redactor, files: Map<string, string>, extra: strin
  * One node's snapshot files, redacted through `r` (README "Safety", "Redaction"). A file that cannot be
  * redacted with certainty (binary, a map dump netpath cannot decode) is dropped and named in `dropped`.
  */
-export function redactFiles(r: Redactor, files: Map<string, string | Buffer>, keySource: 'random' | 'key-file'): RedactedFiles {
+export function redactFiles(
+  r: Redactor,
+  files: Map<string, string | Buffer>,
+  keySource: 'random' | 'key-file',
+): RedactedFiles {
   const out = new Map<string, string>();
   const dropped: string[] = [];
   const renamed = new Map<string, string>();
@@ -91,13 +98,17 @@ export function redactFiles(r: Redactor, files: Map<string, string | Buffer>, ke
         const hex = (b: number[]) => b.map((x) => `0x${x.toString(16).padStart(2, '0')}`);
         const entries = d.entries.map((e) => {
           const side = spec.side === 'key' ? [...e.key] : [...e.value];
-          if (side.length >= spec.alen) side.splice(0, spec.alen, ...r.ipBytes(Uint8Array.from(side.slice(0, spec.alen))));
+          if (side.length >= spec.alen)
+            side.splice(0, spec.alen, ...r.ipBytes(Uint8Array.from(side.slice(0, spec.alen))));
           return spec.side === 'key' ? { key: hex(side), value: hex(e.value) } : { key: hex(e.key), value: hex(side) };
         });
         // written back as `bpftool -j` raw bytes: nothing of the original form (formatted values) survives
         out.set(`bpf-map/${map![1]}.json`, JSON.stringify(entries) + '\n');
         if (map![2] === 'txt') renamed.set(path, `bpf-map/${map![1]}.json`);
-        if (d.warnings.length > 0) dropped.push(`${path}: ${d.warnings.length} unreadable entr${d.warnings.length === 1 ? 'y' : 'ies'} left out`);
+        if (d.warnings.length > 0)
+          dropped.push(
+            `${path}: ${d.warnings.length} unreadable entr${d.warnings.length === 1 ? 'y' : 'ies'} left out`,
+          );
       } catch (e) {
         dropped.push(`${path}: ${e instanceof ParseError ? e.message : String(e)}`);
       }
@@ -126,7 +137,12 @@ export function redactFiles(r: Redactor, files: Map<string, string | Buffer>, ke
   return { files: out, dropped };
 }
 
-function redactManifest(r: Redactor, text: string, keySource: 'random' | 'key-file', renamed: Map<string, string>): string {
+function redactManifest(
+  r: Redactor,
+  text: string,
+  keySource: 'random' | 'key-file',
+  renamed: Map<string, string>,
+): string {
   let m: Record<string, unknown>;
   if (jsonDepth(text) > MAX_JSON_DEPTH) return r.text(text);
   try {
@@ -141,12 +157,24 @@ function redactManifest(r: Redactor, text: string, keySource: 'random' | 'key-fi
   // the prefix that reached the node (`ssh host.example.com`, a pod name) says where it is
   if (m.capturedWith !== undefined) red.capturedWith = '(redacted)';
   if (Array.isArray(red.probes)) {
-    for (const p of red.probes as { file?: unknown }[]) if (typeof p?.file === 'string' && renamed.has(p.file)) p.file = renamed.get(p.file);
+    for (const p of red.probes as { file?: unknown }[])
+      if (typeof p?.file === 'string' && renamed.has(p.file)) p.file = renamed.get(p.file);
   }
   red.redaction = {
     method: REDACTION_METHOD,
     key: keySource === 'random' ? 'random for this run, not stored' : 'from a key file, not stored',
-    kept: ['0.0.0.0/8', '127.0.0.0/8', '224.0.0.0/4', '255.255.255.255', '169.254.0.0/16 (prefix)', '::', '::1', 'ff00::/8', 'fe80::/64 (prefix)', '::ffff:0:0/96 (prefix)'],
+    kept: [
+      '0.0.0.0/8',
+      '127.0.0.0/8',
+      '224.0.0.0/4',
+      '255.255.255.255',
+      '169.254.0.0/16 (prefix)',
+      '::',
+      '::1',
+      'ff00::/8',
+      'fe80::/64 (prefix)',
+      '::ffff:0:0/96 (prefix)',
+    ],
   };
   return JSON.stringify(red, null, 2) + '\n';
 }

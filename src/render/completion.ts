@@ -16,7 +16,10 @@ export function renderCompletion(shell: Shell, spec: CliSpec): string {
 }
 
 const flags = (o: OptSpec): string[] => [...(o.short ? [o.short] : []), o.long];
-const words = (c: { subcommands: CmdSpec[]; options: OptSpec[] }, global: OptSpec[]): { subs: string[]; opts: string[] } => ({
+const words = (
+  c: { subcommands: CmdSpec[]; options: OptSpec[] },
+  global: OptSpec[],
+): { subs: string[]; opts: string[] } => ({
   subs: c.subcommands.map((s) => s.name),
   opts: [...c.options, ...global].flatMap(flags).concat('-h', '--help'),
 });
@@ -31,7 +34,9 @@ function bash(spec: CliSpec): string {
   const transitions: string[] = [];
   const valueSkips: string[] = [];
   const values: string[] = [];
-  const lists: string[] = [`      "") list=${sq([...top.subs, 'help'].join(' '))}; opts=${sq(top.opts.concat('-V', '--version').join(' '))} ;;`];
+  const lists: string[] = [
+    `      "") list=${sq([...top.subs, 'help'].join(' '))}; opts=${sq(top.opts.concat('-V', '--version').join(' '))} ;;`,
+  ];
   for (const c of cmds) {
     const parent = c.path.slice(0, -1).join(' ');
     transitions.push(`      ${sq(`${parent}:${c.name}`)}) cmd=${sq(c.path.join(' '))} ;;`);
@@ -39,9 +44,17 @@ function bash(spec: CliSpec): string {
     lists.push(`      ${sq(c.path.join(' '))}) list=${sq(w.subs.join(' '))}; opts=${sq(w.opts.join(' '))} ;;`);
     for (const o of [...c.options, ...spec.options]) {
       if (!o.value) continue;
-      const keys = flags(o).map((f) => sq(`${c.path.join(' ')}:${f}`)).join('|');
+      const keys = flags(o)
+        .map((f) => sq(`${c.path.join(' ')}:${f}`))
+        .join('|');
       valueSkips.push(keys);
-      const action = o.choices ? `COMPREPLY=($(compgen -W ${sq(o.choices.join(' '))} -- "$cur"))` : o.complete === 'dir' ? 'COMPREPLY=($(compgen -d -- "$cur"))' : o.complete === 'file' ? 'COMPREPLY=($(compgen -f -- "$cur"))' : 'COMPREPLY=()';
+      const action = o.choices
+        ? `COMPREPLY=($(compgen -W ${sq(o.choices.join(' '))} -- "$cur"))`
+        : o.complete === 'dir'
+          ? 'COMPREPLY=($(compgen -d -- "$cur"))'
+          : o.complete === 'file'
+            ? 'COMPREPLY=($(compgen -f -- "$cur"))'
+            : 'COMPREPLY=()';
       values.push(`      ${keys}) ${action}; return ;;`);
     }
   }
@@ -70,7 +83,15 @@ ${lists.join('\n')}
     COMPREPLY=($(compgen -W "$list" -- "$cur"))
   else
     case "$cmd#arg" in
-${cmds.filter((c) => c.args.some((a) => a.choices)).map((c) => `      ${sq(`${c.path.join(' ')}#arg`)}) [ "$args" -eq 0 ] && COMPREPLY=($(compgen -W ${sq(c.args.find((a) => a.choices)!.choices!.join(' '))} -- "$cur")) ;;`).join('\n') || '      "") ;;'}
+${
+  cmds
+    .filter((c) => c.args.some((a) => a.choices))
+    .map(
+      (c) =>
+        `      ${sq(`${c.path.join(' ')}#arg`)}) [ "$args" -eq 0 ] && COMPREPLY=($(compgen -W ${sq(c.args.find((a) => a.choices)!.choices!.join(' '))} -- "$cur")) ;;`,
+    )
+    .join('\n') || '      "") ;;'
+}
     esac
   fi
 }
@@ -80,13 +101,19 @@ complete -o default -F ${fn} kubectl-${spec.name}
 }
 
 /** zsh: `[`, `]`, `:` and `\` are special inside _arguments specs; the spec itself is single-quoted. */
-const zdesc = (s: string): string => s.replace(/\\/g, '\\\\').replace(/([[\]:])/g, '\\$1').replace(/'/g, `'\\''`);
+const zdesc = (s: string): string =>
+  s
+    .replace(/\\/g, '\\\\')
+    .replace(/([[\]:])/g, '\\$1')
+    .replace(/'/g, `'\\''`);
 
 function zshOptions(opts: OptSpec[]): string[] {
   return opts.map((o) => {
     const excl = o.short ? `(${o.short} ${o.long})` : '';
     const names = o.short ? `{${o.short},${o.long}}` : o.long;
-    const value = o.value ? `:${zdesc(o.value.replace(/[<>]/g, ''))}:${o.choices ? `(${o.choices.join(' ')})` : o.complete === 'dir' ? '_directories' : o.complete === 'file' ? '_files' : ' '}` : '';
+    const value = o.value
+      ? `:${zdesc(o.value.replace(/[<>]/g, ''))}:${o.choices ? `(${o.choices.join(' ')})` : o.complete === 'dir' ? '_directories' : o.complete === 'file' ? '_files' : ' '}`
+      : '';
     return `'${excl}'${names}'[${zdesc(o.description)}]${value}'`;
   });
 }
@@ -104,18 +131,35 @@ function zshCommand(c: CmdSpec, global: OptSpec[], fn: string, depth: number): s
       `${pad}  sub) _values 'command' ${names} ;;`,
       `${pad}  args)`,
       `${pad}    case $line[1] in`,
-      ...c.subcommands.flatMap((s) => [`${pad}      ${s.name})`, ...zshCommand(s, global, fn, depth + 4), `${pad}      ;;`]),
+      ...c.subcommands.flatMap((s) => [
+        `${pad}      ${s.name})`,
+        ...zshCommand(s, global, fn, depth + 4),
+        `${pad}      ;;`,
+      ]),
       `${pad}    esac ;;`,
       `${pad}esac`,
     ];
   }
-  const args = c.args.map((a, i) => `'${a.variadic ? '*' : String(i + 1)}:${zdesc(a.name)}:${a.choices ? `(${a.choices.join(' ')})` : ' '}'`);
-  return [`${pad}_arguments \\`, ...[...specs, ...args].map((s, i, all) => `${pad}  ${s}${i < all.length - 1 ? ' \\' : ''}`)];
+  const args = c.args.map(
+    (a, i) => `'${a.variadic ? '*' : String(i + 1)}:${zdesc(a.name)}:${a.choices ? `(${a.choices.join(' ')})` : ' '}'`,
+  );
+  return [
+    `${pad}_arguments \\`,
+    ...[...specs, ...args].map((s, i, all) => `${pad}  ${s}${i < all.length - 1 ? ' \\' : ''}`),
+  ];
 }
 
 function zsh(spec: CliSpec): string {
   const fn = `_${spec.name.replace(/[^A-Za-z0-9_]/g, '_')}`;
-  const root: CmdSpec = { name: spec.name, path: [], description: spec.description, args: [], options: [], subcommands: spec.commands, examples: [] };
+  const root: CmdSpec = {
+    name: spec.name,
+    path: [],
+    description: spec.description,
+    args: [],
+    options: [],
+    subcommands: spec.commands,
+    examples: [],
+  };
   return `#compdef ${spec.name} kubectl-${spec.name}
 # zsh completion for ${spec.name} ${spec.version}, generated by \`${spec.name} completion zsh\`
 # use: source <(${spec.name} completion zsh)   or save it as _${spec.name} in a directory of $fpath
@@ -154,15 +198,22 @@ function fish(spec: CliSpec): string {
   for (const o of spec.options) lines.push(opt('', o));
   lines.push(`complete -c ${c} -s V -l version -d 'print the version'`);
   const top = spec.commands.map((s) => s.name);
-  for (const s of spec.commands) lines.push(`complete -c ${c} -n ${fq(`not __fish_seen_subcommand_from ${top.join(' ')}`)} -a ${s.name} -d ${fq(s.description)}`);
+  for (const s of spec.commands)
+    lines.push(
+      `complete -c ${c} -n ${fq(`not __fish_seen_subcommand_from ${top.join(' ')}`)} -a ${s.name} -d ${fq(s.description)}`,
+    );
   for (const cmd of allCommands(spec)) {
     const seen = cmd.path.map((p) => `__fish_seen_subcommand_from ${p}`).join('; and ');
     if (cmd.subcommands.length) {
       const subs = cmd.subcommands.map((s) => s.name).join(' ');
-      for (const s of cmd.subcommands) lines.push(`complete -c ${c} -n ${fq(`${seen}; and not __fish_seen_subcommand_from ${subs}`)} -a ${s.name} -d ${fq(s.description)}`);
+      for (const s of cmd.subcommands)
+        lines.push(
+          `complete -c ${c} -n ${fq(`${seen}; and not __fish_seen_subcommand_from ${subs}`)} -a ${s.name} -d ${fq(s.description)}`,
+        );
     }
     for (const o of cmd.options) lines.push(opt(seen, o));
-    for (const a of cmd.args) if (a.choices) lines.push(`complete -c ${c} -n ${fq(seen)} -a ${fq(a.choices.join(' '))}`);
+    for (const a of cmd.args)
+      if (a.choices) lines.push(`complete -c ${c} -n ${fq(seen)} -a ${fq(a.choices.join(' '))}`);
   }
   return lines.join('\n') + '\n';
 }

@@ -5,7 +5,11 @@ import { painter, type RenderOptions } from './style.js';
 type Paint = ReturnType<typeof painter>;
 
 /** A table that wraps on words and breaks a word longer than its column (cli-table3 would cut it with `…`). */
-function table(head: string[], widths: number[], opts: RenderOptions): { push: (row: string[]) => void; toString: () => string } {
+function table(
+  head: string[],
+  widths: number[],
+  opts: RenderOptions,
+): { push: (row: string[]) => void; toString: () => string } {
   const t = new Table({
     head,
     style: { head: opts.color ? ['bold'] : [], border: opts.color ? ['grey'] : [] },
@@ -48,7 +52,12 @@ function fit(width: number, fixed: number[], minLast = 24): number[] {
 }
 
 function sideLine(label: string, s: DiffSideInfo): string {
-  const parts = [s.node ? `node ${s.node}` : undefined, s.layers.length ? s.layers.join(' + ') : 'no Service layer', s.cilium.version ? `Cilium ${s.cilium.version}` : undefined, s.cilium.kubeProxyReplacement === true ? 'kube-proxy replacement' : undefined].filter(Boolean);
+  const parts = [
+    s.node ? `node ${s.node}` : undefined,
+    s.layers.length ? s.layers.join(' + ') : 'no Service layer',
+    s.cilium.version ? `Cilium ${s.cilium.version}` : undefined,
+    s.cilium.kubeProxyReplacement === true ? 'kube-proxy replacement' : undefined,
+  ].filter(Boolean);
   return `${label} ${s.source} (${parts.join(', ')})`;
 }
 
@@ -68,16 +77,21 @@ function ownerText(s: ServiceDiff): string {
 
 function changeText(s: ServiceDiff, verbose: boolean): string {
   if (s.status === 'unchanged') return s.before && s.after ? `${s.after.backends.length} backends, as before` : '';
-  if (s.status === 'removed') return `no layer serves it after (had ${s.before?.backends.length ?? 0} backends${s.before?.chain ? `, ${s.before.chain}` : ''})`;
+  if (s.status === 'removed')
+    return `no layer serves it after (had ${s.before?.backends.length ?? 0} backends${s.before?.chain ? `, ${s.before.chain}` : ''})`;
   if (s.status === 'added') return `new: ${s.after?.backends.length ?? 0} backends`;
   // the reason of each change is in --verbose and --json; the table keeps to what changed
-  return s.changes.map((c) => `${c.field}: ${c.before} → ${c.after}${verbose && c.because ? ` (${c.because})` : ''}`).join('\n');
+  return s.changes
+    .map((c) => `${c.field}: ${c.before} → ${c.after}${verbose && c.because ? ` (${c.because})` : ''}`)
+    .join('\n');
 }
 
 /** The path as hop kinds, the load-balancing hop named: `route → bpf → socket-lb(cil_sock4_connect) → … = delivered`. */
 function kinds(p: PathDiff, which: 'before' | 'after'): string {
   const s = p[which];
-  const hops = s.hops.map((h) => (h.kind === 'socket-lb' || h.kind === 'kube-proxy' || h.kind === 'tc-lb' || h.kind === 'drop' ? h.label : h.kind));
+  const hops = s.hops.map((h) =>
+    h.kind === 'socket-lb' || h.kind === 'kube-proxy' || h.kind === 'tc-lb' || h.kind === 'drop' ? h.label : h.kind,
+  );
   return `${hops.join(' → ')}\n= ${s.disposition}`;
 }
 
@@ -95,8 +109,10 @@ export function renderDiffText(d: Diff, opts: RenderOptions): string {
   for (const l of rest) out.push(`  ${l}`);
 
   const regs: string[] = [];
-  for (const s of d.services.filter((x) => x.regression)) regs.push(`${s.frontend}${s.name ? ` ${s.name}` : ''} — ${s.status}: ${s.summary}`);
-  for (const l of d.leftovers.filter((x) => x.regression)) regs.push(`leftover ${l.name} — ${l.breaks.split('. ')[0]} (see: ${l.command})`);
+  for (const s of d.services.filter((x) => x.regression))
+    regs.push(`${s.frontend}${s.name ? ` ${s.name}` : ''} — ${s.status}: ${s.summary}`);
+  for (const l of d.leftovers.filter((x) => x.regression))
+    regs.push(`leftover ${l.name} — ${l.breaks.split('. ')[0]} (see: ${l.command})`);
   for (const p of d.paths.flows.filter((x) => x.regression)) regs.push(`path ${p.label} — ${p.summary}`);
   for (const b of d.behaviour.filter((x) => x.regression)) regs.push(`${b.title}`);
   if (regs.length) {
@@ -110,11 +126,17 @@ export function renderDiffText(d: Diff, opts: RenderOptions): string {
   // Services
   const listed = opts.verbose ? d.services : d.services.filter((s) => s.status !== 'unchanged');
   out.push('');
-  out.push(c.bold(`Services`) + c.dim(` (${d.summary.services.unchanged} unchanged${opts.verbose || d.summary.services.unchanged === 0 ? '' : ', not listed: --all lists them'})`));
+  out.push(
+    c.bold(`Services`) +
+      c.dim(
+        ` (${d.summary.services.unchanged} unchanged${opts.verbose || d.summary.services.unchanged === 0 ? '' : ', not listed: --all lists them'})`,
+      ),
+  );
   if (listed.length) {
     const MAX = opts.verbose ? Infinity : 60;
     const t = table(['FRONTEND', 'TYPE', 'SERVICE', 'STATUS', 'OWNER', 'CHANGE'], fit(w, [24, 14, 22, 11, 21]), opts);
-    for (const s of listed.slice(0, MAX)) t.push([s.frontend, s.type, s.name ?? '', statusWord(c, s), ownerText(s), changeText(s, opts.verbose === true)]);
+    for (const s of listed.slice(0, MAX))
+      t.push([s.frontend, s.type, s.name ?? '', statusWord(c, s), ownerText(s), changeText(s, opts.verbose === true)]);
     out.push(t.toString());
     if (listed.length > MAX) out.push(c.dim(`  … ${listed.length - MAX} more frontends (--all, or --json)`));
   } else out.push('  every frontend served before is served after, the same way');
@@ -123,8 +145,18 @@ export function renderDiffText(d: Diff, opts: RenderOptions): string {
   out.push('');
   out.push(c.bold('Leftovers of kube-proxy on the after node'));
   if (d.leftovers.length) {
-    const t = table(['WHAT', 'ACTS', 'WHAT IT BREAKS', 'SHOW IT WITH'], [24, 6, Math.max(40, w - 24 - 6 - 36 - 5), 36], opts);
-    for (const l of d.leftovers) t.push([`${l.name}\n(${l.count})`, l.actsOnPackets ? c.red('yes') : 'no', l.breaks, `${l.command}${l.cleanup ? `\n${c.dim(`clean up: ${l.cleanup}`)}` : ''}`]);
+    const t = table(
+      ['WHAT', 'ACTS', 'WHAT IT BREAKS', 'SHOW IT WITH'],
+      [24, 6, Math.max(40, w - 24 - 6 - 36 - 5), 36],
+      opts,
+    );
+    for (const l of d.leftovers)
+      t.push([
+        `${l.name}\n(${l.count})`,
+        l.actsOnPackets ? c.red('yes') : 'no',
+        l.breaks,
+        `${l.command}${l.cleanup ? `\n${c.dim(`clean up: ${l.cleanup}`)}` : ''}`,
+      ]);
     out.push(t.toString());
   } else out.push('  none: no KUBE-* chains, kube-proxy nft table, IPVS virtual server, kube-ipvs0 or KUBE-* ipset');
 
@@ -133,8 +165,12 @@ export function renderDiffText(d: Diff, opts: RenderOptions): string {
   const changedFlows = d.paths.flows.filter((p) => p.changed || p.regression);
   out.push(
     c.bold('Paths') +
-      (d.paths.sampled ? c.yellow(` (sampled: ${d.paths.flows.length} of ${d.paths.candidates} flows traced)`) : c.dim(` (${d.paths.flows.length} flows traced)`)) +
-      c.dim(`: ${changedFlows.length} changed, ${d.paths.flows.length - changedFlows.length} the same${opts.verbose ? '' : ' (not listed: --all lists them)'}`),
+      (d.paths.sampled
+        ? c.yellow(` (sampled: ${d.paths.flows.length} of ${d.paths.candidates} flows traced)`)
+        : c.dim(` (${d.paths.flows.length} flows traced)`)) +
+      c.dim(
+        `: ${changedFlows.length} changed, ${d.paths.flows.length - changedFlows.length} the same${opts.verbose ? '' : ' (not listed: --all lists them)'}`,
+      ),
   );
   const flows = opts.verbose ? d.paths.flows : changedFlows.slice(0, 20);
   if (flows.length) {
@@ -158,7 +194,8 @@ export function renderDiffText(d: Diff, opts: RenderOptions): string {
       out.push(`  ${b.regression ? c.red('✗') : c.yellow('•')} ${c.bold(b.title)}`);
       out.push(...wrap(b.detail, w - 6).map((l) => `    ${l}`));
       if (b.frontends?.length) out.push(c.dim(`    frontends: ${b.frontends.join(', ')}`));
-      for (const e of b.evidence.slice(0, 2)) out.push(c.dim(`    ↳ ${e.probe}: ${clip(e.text.replace(/\s+/g, ' '), w - 12 - e.probe.length)}`));
+      for (const e of b.evidence.slice(0, 2))
+        out.push(c.dim(`    ↳ ${e.probe}: ${clip(e.text.replace(/\s+/g, ' '), w - 12 - e.probe.length)}`));
     }
   } else out.push('  none that the two states show');
 

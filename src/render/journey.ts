@@ -5,7 +5,12 @@ import { painter, type RenderOptions } from './style.js';
 /** A cluster trace: one section per node, then where the journey ended. */
 export function renderJourneyText(j: Journey, opts: RenderOptions): string {
   const c = painter(opts);
-  const out: string[] = [c.bold(`journey of ${j.flow.src} → ${j.flow.dport === undefined ? j.flow.dst : `${j.flow.dst.includes(':') ? `[${j.flow.dst}]` : j.flow.dst}:${j.flow.dport}`} ${j.flow.proto} across ${j.legs.length} node(s): ${j.legs.map((l) => l.node).join(' → ')}`), ''];
+  const out: string[] = [
+    c.bold(
+      `journey of ${j.flow.src} → ${j.flow.dport === undefined ? j.flow.dst : `${j.flow.dst.includes(':') ? `[${j.flow.dst}]` : j.flow.dst}:${j.flow.dport}`} ${j.flow.proto} across ${j.legs.length} node(s): ${j.legs.map((l) => l.node).join(' → ')}`,
+    ),
+    '',
+  ];
   j.legs.forEach((l, i) => {
     out.push(c.bold(`━━ ${i + 1}. node ${l.node} ━━`));
     out.push(renderTraceText(l.trace, opts).trimEnd());
@@ -13,7 +18,10 @@ export function renderJourneyText(j: Journey, opts: RenderOptions): string {
     out.push('');
   });
   out.push(journeyResultLine(j));
-  if (j.returnPath) out.push(`reply: ${j.returnPath.nodes.join(' → ')} — ${j.returnPath.disposition.toUpperCase()}${j.returnPath.differs ? c.yellow(' (asymmetric)') : ''}`);
+  if (j.returnPath)
+    out.push(
+      `reply: ${j.returnPath.nodes.join(' → ')} — ${j.returnPath.disposition.toUpperCase()}${j.returnPath.differs ? c.yellow(' (asymmetric)') : ''}`,
+    );
   for (const w of j.warnings) out.push(c.yellow(`  - ${w.message}`));
   return out.join('\n') + '\n';
 }

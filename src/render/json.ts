@@ -22,15 +22,33 @@ export const traceJsonSchema = z.object({
   hops: z.array(
     z.looseObject({
       kind: z.enum([
-        'socket-lb', 'tc-lb', 'kube-proxy', 'bpf', 'redirect_peer', 'redirect_neigh', 'redirect', 'stack',
-        'netfilter', 'route', 'gateway', 'wireguard', 'masquerade', 'conntrack', 'deliver', 'drop',
+        'socket-lb',
+        'tc-lb',
+        'kube-proxy',
+        'bpf',
+        'redirect_peer',
+        'redirect_neigh',
+        'redirect',
+        'stack',
+        'netfilter',
+        'route',
+        'gateway',
+        'wireguard',
+        'masquerade',
+        'conntrack',
+        'deliver',
+        'drop',
       ]),
       detail: z.string(),
       evidence: z.array(evidence),
       inferred: z.boolean().optional(),
       because: z.string().optional(),
       explain: z
-        .object({ what: z.string(), why: z.string(), confirm: z.array(z.object({ command: z.string(), shows: z.string() })) })
+        .object({
+          what: z.string(),
+          why: z.string(),
+          confirm: z.array(z.object({ command: z.string(), shows: z.string() })),
+        })
         .optional(),
     }),
   ),
@@ -48,8 +66,22 @@ export function renderTraceJson(trace: Trace): string {
 }
 
 const hopKind = z.enum([
-  'socket-lb', 'tc-lb', 'kube-proxy', 'bpf', 'redirect_peer', 'redirect_neigh', 'redirect', 'stack',
-  'netfilter', 'route', 'gateway', 'wireguard', 'masquerade', 'conntrack', 'deliver', 'drop',
+  'socket-lb',
+  'tc-lb',
+  'kube-proxy',
+  'bpf',
+  'redirect_peer',
+  'redirect_neigh',
+  'redirect',
+  'stack',
+  'netfilter',
+  'route',
+  'gateway',
+  'wireguard',
+  'masquerade',
+  'conntrack',
+  'deliver',
+  'drop',
 ]);
 const disposition = z.enum(['delivered', 'forwarded', 'dropped', 'no-route', 'unknown']);
 const serviceSource = z.enum(['cilium-bpf', 'cilium-dbg', 'kube-proxy-iptables', 'kube-proxy-nftables', 'ipvs']);
@@ -85,12 +117,32 @@ const count = z.number().int().nonnegative();
 /** The `--json` contract of `diff` (README "Migrating from kube-proxy"); additions only within a schemaVersion. */
 export const diffJsonSchema = z.object({
   schemaVersion: z.literal(1),
-  before: z.object({ source: z.string(), node: z.string().nullable(), layers: z.array(serviceSource), frontends: count, cilium: z.object({ version: z.string().optional(), kubeProxyReplacement: z.boolean().optional() }) }),
-  after: z.object({ source: z.string(), node: z.string().nullable(), layers: z.array(serviceSource), frontends: count, cilium: z.object({ version: z.string().optional(), kubeProxyReplacement: z.boolean().optional() }) }),
+  before: z.object({
+    source: z.string(),
+    node: z.string().nullable(),
+    layers: z.array(serviceSource),
+    frontends: count,
+    cilium: z.object({ version: z.string().optional(), kubeProxyReplacement: z.boolean().optional() }),
+  }),
+  after: z.object({
+    source: z.string(),
+    node: z.string().nullable(),
+    layers: z.array(serviceSource),
+    frontends: count,
+    cilium: z.object({ version: z.string().optional(), kubeProxyReplacement: z.boolean().optional() }),
+  }),
   summary: z.object({
     verdict: z.enum(['clean', 'regressions']),
     regressions: count,
-    services: z.object({ before: count, after: count, unchanged: count, changed: count, added: count, removed: count, regressions: count }),
+    services: z.object({
+      before: count,
+      after: count,
+      unchanged: count,
+      changed: count,
+      added: count,
+      removed: count,
+      regressions: count,
+    }),
     leftovers: z.object({ total: count, acting: count }),
     paths: z.object({ traced: count, candidates: count, sampled: z.boolean(), changed: count, regressions: count }),
     behaviour: count,
@@ -110,7 +162,15 @@ export const diffJsonSchema = z.object({
       owner: z.object({ before: serviceSource.nullable(), after: serviceSource.nullable() }),
       before: frontendSide.optional(),
       after: frontendSide.optional(),
-      changes: z.array(z.object({ field: z.enum(['backends', 'protocol', 'affinity', 'traffic-policy', 'type', 'owner', 'reach']), before: z.string(), after: z.string(), regression: z.boolean(), because: z.string().optional() })),
+      changes: z.array(
+        z.object({
+          field: z.enum(['backends', 'protocol', 'affinity', 'traffic-policy', 'type', 'owner', 'reach']),
+          before: z.string(),
+          after: z.string(),
+          regression: z.boolean(),
+          because: z.string().optional(),
+        }),
+      ),
     }),
   ),
   leftovers: z.array(
@@ -136,13 +196,25 @@ export const diffJsonSchema = z.object({
         id: z.string(),
         category: z.enum(['service-from-pod', 'service-from-host', 'nodeport-from-outside', 'pod-to-pod']),
         label: z.string(),
-        flow: z.object({ src: z.string(), dst: z.string(), proto: z.enum(['tcp', 'udp', 'icmp', 'sctp']), dport: z.number().int().optional(), sport: z.number().int().optional() }),
+        flow: z.object({
+          src: z.string(),
+          dst: z.string(),
+          proto: z.enum(['tcp', 'udp', 'icmp', 'sctp']),
+          dport: z.number().int().optional(),
+          sport: z.number().int().optional(),
+        }),
         frontend: z.string().optional(),
         service: z.string().optional(),
         before: pathSide,
         after: pathSide,
         changedKinds: z.object({ removed: z.array(hopKind), added: z.array(hopKind) }),
-        steps: z.array(z.object({ change: z.enum(['same', 'removed', 'added', 'replaced']), before: pathHop.optional(), after: pathHop.optional() })),
+        steps: z.array(
+          z.object({
+            change: z.enum(['same', 'removed', 'added', 'replaced']),
+            before: pathHop.optional(),
+            after: pathHop.optional(),
+          }),
+        ),
         changed: z.boolean(),
         regression: z.boolean(),
         summary: z.string(),
@@ -151,7 +223,15 @@ export const diffJsonSchema = z.object({
   }),
   behaviour: z.array(
     z.object({
-      code: z.enum(['icmp-echo', 'client-source-address', 'socket-lb', 'hostport', 'external-clusterip', 'host-routing', 'masquerade']),
+      code: z.enum([
+        'icmp-echo',
+        'client-source-address',
+        'socket-lb',
+        'hostport',
+        'external-clusterip',
+        'host-routing',
+        'masquerade',
+      ]),
       title: z.string(),
       detail: z.string(),
       regression: z.boolean(),

@@ -152,10 +152,12 @@ export function findFormat(name: string): OutputFormat | undefined {
  */
 export function chooseFormat(o: { output?: string; json?: boolean }, ...kinds: OutputKind[]): OutputFormat {
   const allowed = formatsFor(...kinds);
-  if (o.json && o.output !== undefined && o.output !== 'json') throw new UsageError(`--json and -o ${o.output} exclude each other`);
+  if (o.json && o.output !== undefined && o.output !== 'json')
+    throw new UsageError(`--json and -o ${o.output} exclude each other`);
   const name = o.output ?? (o.json ? 'json' : DEFAULT_FORMAT);
   const f = findFormat(name);
-  if (!f || !allowed.includes(name)) throw new UsageError(`-o/--output must be one of ${allowed.join('|')}, not ${JSON.stringify(name)}`);
+  if (!f || !allowed.includes(name))
+    throw new UsageError(`-o/--output must be one of ${allowed.join('|')}, not ${JSON.stringify(name)}`);
   return f;
 }
 
@@ -167,9 +169,15 @@ const QUIET: { [K in OutputKind]?: Renderer<K> } = {
   diff: (d) => `${d.summary.verdict === 'clean' ? 'CLEAN' : 'REGRESSIONS'} — ${d.summary.lines[0]}\n`,
 };
 
-export async function renderOutput<K extends OutputKind>(format: OutputFormat, kind: K, value: Outputs[K], opts: RenderOptions & { quiet?: boolean }): Promise<string> {
+export async function renderOutput<K extends OutputKind>(
+  format: OutputFormat,
+  kind: K,
+  value: Outputs[K],
+  opts: RenderOptions & { quiet?: boolean },
+): Promise<string> {
   const r = format.render[kind] as Renderer<K> | undefined;
-  if (!r) throw new UsageError(`-o ${format.name} cannot show ${kind} output; use one of ${formatsFor(kind).join('|')}`);
+  if (!r)
+    throw new UsageError(`-o ${format.name} cannot show ${kind} output; use one of ${formatsFor(kind).join('|')}`);
   const { quiet, ...ropts } = opts;
   const q = QUIET[kind] as Renderer<K> | undefined;
   // machine formats escape on their own (JSON/YAML string escapes, each diagram format's label escaping)

@@ -32,9 +32,21 @@ export function svcContract(node: string | null, query: string, r: LookupResult)
       frontend: f.frontend,
       type: f.type,
       ...(f.name ? { name: f.name } : {}),
-      backends: f.backends.map((b) => ({ address: b.address, port: b.port, state: b.state, ...(b.weight !== undefined ? { weight: b.weight } : {}), ...(b.probability !== undefined ? { probability: b.probability } : {}) })),
+      backends: f.backends.map((b) => ({
+        address: b.address,
+        port: b.port,
+        state: b.state,
+        ...(b.weight !== undefined ? { weight: b.weight } : {}),
+        ...(b.probability !== undefined ? { probability: b.probability } : {}),
+      })),
       sources: f.sources,
-      bySource: f.bySource.map((s) => ({ source: s.source, type: s.type, ...(s.chain ? { chain: s.chain } : {}), backends: s.backends.map((b) => ({ address: b.address, port: b.port, state: b.state })), evidence: s.evidence })),
+      bySource: f.bySource.map((s) => ({
+        source: s.source,
+        type: s.type,
+        ...(s.chain ? { chain: s.chain } : {}),
+        backends: s.backends.map((b) => ({ address: b.address, port: b.port, state: b.state })),
+        evidence: s.evidence,
+      })),
       ...(f.conflict ? { conflict: f.conflict } : {}),
       ...(f.note ? { note: f.note } : {}),
     })),
@@ -57,7 +69,14 @@ export function renderSvcText(query: string, r: LookupResult, opts: RenderOption
     colWidths: [28, 13, 26, Math.max(24, opts.width - 28 - 13 - 26 - 30), 24],
   });
   for (const f of r.frontends) {
-    const bs = f.backends.length ? f.backends.map((b) => `${b.address.includes(':') ? `[${b.address}]` : b.address}:${b.port} ${b.state}${b.probability !== undefined ? ` p=${b.probability.toFixed(3)}` : ''}`).join('\n') : c.red('none (dropped)');
+    const bs = f.backends.length
+      ? f.backends
+          .map(
+            (b) =>
+              `${b.address.includes(':') ? `[${b.address}]` : b.address}:${b.port} ${b.state}${b.probability !== undefined ? ` p=${b.probability.toFixed(3)}` : ''}`,
+          )
+          .join('\n')
+      : c.red('none (dropped)');
     t.push([f.frontend, f.type, f.name ?? '', bs, f.sources.join('\n')]);
   }
   const lines = [t.toString()];
@@ -68,13 +87,19 @@ export function renderSvcText(query: string, r: LookupResult, opts: RenderOption
 
 function warn(r: LookupResult, c: ReturnType<typeof painter>): string {
   if (!r.warnings.length) return '';
-  return `${c.yellow('warnings:')}\n${r.warnings.slice(0, 20).map((w) => `  - ${w.message}`).join('\n')}${r.warnings.length > 20 ? `\n  … ${r.warnings.length - 20} more` : ''}\n`;
+  return `${c.yellow('warnings:')}\n${r.warnings
+    .slice(0, 20)
+    .map((w) => `  - ${w.message}`)
+    .join('\n')}${r.warnings.length > 20 ? `\n  … ${r.warnings.length - 20} more` : ''}\n`;
 }
 
 /** `--quiet`: one line per frontend (or the no-match line), nothing else. */
 export function renderSvcQuiet(query: string, r: LookupResult): string {
   if (r.frontends.length === 0) return `no frontend matches ${query} in any Service source\n`;
   return r.frontends
-    .map((f) => `${f.frontend} ${f.type}${f.name ? ` ${f.name}` : ''}: ${f.backends.filter((b) => b.state === 'active').length}/${f.backends.length} backends active (${f.sources.join(', ')})${f.conflict ? ' CONFLICT' : ''}\n`)
+    .map(
+      (f) =>
+        `${f.frontend} ${f.type}${f.name ? ` ${f.name}` : ''}: ${f.backends.filter((b) => b.state === 'active').length}/${f.backends.length} backends active (${f.sources.join(', ')})${f.conflict ? ' CONFLICT' : ''}\n`,
+    )
     .join('');
 }

@@ -41,15 +41,43 @@ const probes = (h: Hop): string => [...new Set(h.evidence.map((e) => e.probe))].
 
 function hopRow(h: Hop, i: number, wide: boolean): string[] {
   if (!wide) return [String(i + 1), h.kind, h.dev ?? '', h.detail];
-  return [String(i + 1), h.kind, h.netns ?? '', h.dev ?? '', h.hook ?? '', h.program ?? h.chain ?? '', programId(h), nextHop(h), h.inferred ? 'yes' : 'no', probes(h), h.detail];
+  return [
+    String(i + 1),
+    h.kind,
+    h.netns ?? '',
+    h.dev ?? '',
+    h.hook ?? '',
+    h.program ?? h.chain ?? '',
+    programId(h),
+    nextHop(h),
+    h.inferred ? 'yes' : 'no',
+    probes(h),
+    h.detail,
+  ];
 }
 
 const HOP_HEAD = ['#', 'HOP', 'DEVICE', 'DETAIL'];
-const HOP_HEAD_WIDE = ['#', 'HOP', 'NETNS', 'DEVICE', 'HOOK', 'PROGRAM', 'PROG-ID', 'NEXT-HOP', 'INFERRED', 'EVIDENCE', 'DETAIL'];
+const HOP_HEAD_WIDE = [
+  '#',
+  'HOP',
+  'NETNS',
+  'DEVICE',
+  'HOOK',
+  'PROGRAM',
+  'PROG-ID',
+  'NEXT-HOP',
+  'INFERRED',
+  'EVIDENCE',
+  'DETAIL',
+];
 
 /** One row per hop, then the result line and the warnings. `wide` adds where, what program, and which probes prove it. */
 export function renderTraceTable(t: Trace, opts: RenderOptions, wide = false): string {
-  const table = columns(wide ? HOP_HEAD_WIDE : HOP_HEAD, t.hops.map((h, i) => hopRow(h, i, wide)), wide ? {} : { width: opts.width });
+  const table = columns(
+    wide ? HOP_HEAD_WIDE : HOP_HEAD,
+    t.hops.map((h, i) => hopRow(h, i, wide)),
+    wide ? {} : { width: opts.width },
+  );
   return [table, resultLine(t, opts), ...warningLines(t, opts)].join('\n') + '\n';
 }
 
@@ -57,7 +85,10 @@ export function renderJourneyTable(j: Journey, opts: RenderOptions, wide = false
   const rows = j.legs.flatMap((l) => l.trace.hops.map((h, i) => [l.node, ...hopRow(h, i, wide)]));
   const table = columns(['NODE', ...(wide ? HOP_HEAD_WIDE : HOP_HEAD)], rows, wide ? {} : { width: opts.width });
   const lines = [table, journeyResultLine(j)];
-  if (j.returnPath) lines.push(`reply: ${j.returnPath.nodes.join(' → ')} — ${j.returnPath.disposition.toUpperCase()}${j.returnPath.differs ? ' (asymmetric)' : ''}`);
+  if (j.returnPath)
+    lines.push(
+      `reply: ${j.returnPath.nodes.join(' → ')} — ${j.returnPath.disposition.toUpperCase()}${j.returnPath.differs ? ' (asymmetric)' : ''}`,
+    );
   lines.push(...warningLines(j, opts));
   return lines.join('\n') + '\n';
 }
@@ -68,7 +99,12 @@ function svcRow(f: FrontendView, wide: boolean): string[] {
   const active = f.backends.filter((b) => b.state === 'active').length;
   const row = [f.frontend, f.type, f.name ?? '', `${active}/${f.backends.length}`, f.sources.join(',')];
   if (!wide) return row;
-  const states = f.backends.map((b) => `${hostPort(b.address, b.port)}=${b.state}${b.probability !== undefined ? `(p=${b.probability.toFixed(3)})` : ''}${b.weight !== undefined ? `(w=${b.weight})` : ''}`).join(',');
+  const states = f.backends
+    .map(
+      (b) =>
+        `${hostPort(b.address, b.port)}=${b.state}${b.probability !== undefined ? `(p=${b.probability.toFixed(3)})` : ''}${b.weight !== undefined ? `(w=${b.weight})` : ''}`,
+    )
+    .join(',');
   const chains = [...new Set(f.bySource.map((s) => s.chain).filter((c): c is string => c !== undefined))].join(',');
   return [...row, states, chains, f.conflict ?? ''];
 }
@@ -76,9 +112,23 @@ function svcRow(f: FrontendView, wide: boolean): string[] {
 /** One row per frontend: BACKENDS is active/total; `wide` adds each backend with its state, the kube-proxy chains and conflicts. */
 export function renderSvcTable(query: string, r: LookupResult, opts: RenderOptions, wide = false): string {
   const c = painter(opts);
-  if (r.frontends.length === 0) return `no frontend matches ${query} in any Service source\n${warningLines(r, opts).slice(1).join('\n')}${r.warnings.length ? '\n' : ''}`;
-  const head = ['FRONTEND', 'TYPE', 'SERVICE', 'BACKENDS', 'SOURCES', ...(wide ? ['ENDPOINTS', 'CHAIN', 'CONFLICT'] : [])];
-  const table = columns(head, r.frontends.map((f) => svcRow(f, wide)), wide ? {} : { width: opts.width });
-  const conflicts = wide ? [] : r.frontends.filter((f) => f.conflict).map((f) => c.yellow(`conflict on ${f.frontend}: ${f.conflict}`));
+  if (r.frontends.length === 0)
+    return `no frontend matches ${query} in any Service source\n${warningLines(r, opts).slice(1).join('\n')}${r.warnings.length ? '\n' : ''}`;
+  const head = [
+    'FRONTEND',
+    'TYPE',
+    'SERVICE',
+    'BACKENDS',
+    'SOURCES',
+    ...(wide ? ['ENDPOINTS', 'CHAIN', 'CONFLICT'] : []),
+  ];
+  const table = columns(
+    head,
+    r.frontends.map((f) => svcRow(f, wide)),
+    wide ? {} : { width: opts.width },
+  );
+  const conflicts = wide
+    ? []
+    : r.frontends.filter((f) => f.conflict).map((f) => c.yellow(`conflict on ${f.frontend}: ${f.conflict}`));
   return [table.trimEnd(), ...conflicts, ...warningLines(r, opts)].join('\n') + '\n';
 }

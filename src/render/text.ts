@@ -15,10 +15,11 @@ export function renderTraceText(t: Trace, opts: RenderOptions): string {
   const c = painter(opts);
   const out: string[] = [];
   // an IPv6 address with a port is bracketed, or its last group and the port read as one address
-  const dst = t.flow.dport === undefined ? t.flow.dst : `${t.flow.dst.includes(':') ? `[${t.flow.dst}]` : t.flow.dst}:${t.flow.dport}`;
-  out.push(
-    c.bold(`${t.flow.src} → ${dst} ${t.flow.proto}`) + (t.node ? c.dim(`  on node ${t.node}`) : ''),
-  );
+  const dst =
+    t.flow.dport === undefined
+      ? t.flow.dst
+      : `${t.flow.dst.includes(':') ? `[${t.flow.dst}]` : t.flow.dst}:${t.flow.dport}`;
+  out.push(c.bold(`${t.flow.src} → ${dst} ${t.flow.proto}`) + (t.node ? c.dim(`  on node ${t.node}`) : ''));
   out.push(`  from ${endpoint(t.src)}`);
   out.push(`  to   ${endpoint(t.dst)}`);
   out.push('');
@@ -30,7 +31,8 @@ export function renderTraceText(t: Trace, opts: RenderOptions): string {
     out.push(`${n}. ${kind} ${h.detail}${tag}`);
     const pad = ' '.repeat(width + 2);
     if (h.inferred && h.because) out.push(`${pad}${c.yellow('because')} ${h.because}`);
-    for (const p of h.paths ?? []) out.push(`${pad}${p.backend === h.backend ? '▶' : '·'} backend ${p.backend}: ${p.disposition} — ${p.summary}`);
+    for (const p of h.paths ?? [])
+      out.push(`${pad}${p.backend === h.backend ? '▶' : '·'} backend ${p.backend}: ${p.disposition} — ${p.summary}`);
     for (const e of h.evidence) out.push(`${pad}${c.dim(evidenceLine(e, opts.width - pad.length))}`);
     if (h.explain) {
       out.push(...wrapText(`${c.cyan('what')} ${h.explain.what}`, opts.width, pad));
@@ -64,7 +66,11 @@ export function resultLine(t: Trace, opts: RenderOptions): string {
 export function warningLines(t: Pick<Trace, 'warnings'>, opts: RenderOptions): string[] {
   if (t.warnings.length === 0) return [];
   const c = painter(opts);
-  return ['', c.yellow('warnings:'), ...t.warnings.map((w) => `  - ${w.message}${w.source ? c.dim(` [${w.source}]`) : ''}`)];
+  return [
+    '',
+    c.yellow('warnings:'),
+    ...t.warnings.map((w) => `  - ${w.message}${w.source ? c.dim(` [${w.source}]`) : ''}`),
+  ];
 }
 
 function endpoint(e: TraceEndpoint): string {

@@ -64,7 +64,17 @@ export class JsonBytes {
         if (e === 0x75) {
           for (let k = 1; k <= 4; k++) if (p + k >= b.length || hexVal(b[p + k]!) < 0) return false;
           p += 4;
-        } else if (e !== QUOTE && e !== BACKSLASH && e !== SLASH && e !== 0x62 && e !== 0x66 && e !== 0x6e && e !== 0x72 && e !== 0x74) return false;
+        } else if (
+          e !== QUOTE &&
+          e !== BACKSLASH &&
+          e !== SLASH &&
+          e !== 0x62 &&
+          e !== 0x66 &&
+          e !== 0x6e &&
+          e !== 0x72 &&
+          e !== 0x74
+        )
+          return false;
       } else if (c < 0x20) return false;
       else if (c >= 0x80) simple = false;
       p++;

@@ -21,10 +21,27 @@ describe('node backends against the API endpoints of a Service', () => {
       '10.96.0.10:53/ANY: this node programs active backend(s) 10.244.1.57:53, 10.244.2.7:53 that the API does not list as ready',
     ]);
     // the same set, one of them not ready in the API: only that one is reported
-    const same = f.backends.map((b, i) => ({ address: b.address, port: b.port, protocol: 'UDP', portName: 'dns', ready: i === 0 }));
-    expect(compareWithApi(f, { name: 'dns', protocol: 'UDP' }, same, 'kubectl').map((x) => x.code)).toEqual(['backend-not-in-api']);
-    expect(compareWithApi(f, { name: 'dns', protocol: 'UDP' }, same.map((e) => ({ ...e, ready: true })), 'kubectl')).toEqual([]);
+    const same = f.backends.map((b, i) => ({
+      address: b.address,
+      port: b.port,
+      protocol: 'UDP',
+      portName: 'dns',
+      ready: i === 0,
+    }));
+    expect(compareWithApi(f, { name: 'dns', protocol: 'UDP' }, same, 'kubectl').map((x) => x.code)).toEqual([
+      'backend-not-in-api',
+    ]);
+    expect(
+      compareWithApi(
+        f,
+        { name: 'dns', protocol: 'UDP' },
+        same.map((e) => ({ ...e, ready: true })),
+        'kubectl',
+      ),
+    ).toEqual([]);
     // endpoints of another Service port are not compared with this one
-    expect(compareWithApi(f, { name: 'dns-tcp', protocol: 'TCP' }, same, 'kubectl').map((x) => x.code)).toEqual(['backend-not-in-api']);
+    expect(compareWithApi(f, { name: 'dns-tcp', protocol: 'TCP' }, same, 'kubectl').map((x) => x.code)).toEqual([
+      'backend-not-in-api',
+    ]);
   });
 });

@@ -1,18 +1,42 @@
 import { describe, expect, it } from 'vitest';
 import { deriveDatapath, fullProgramName } from '../../src/analysis/datapath.js';
-import { bpfLink, bpfNet, link, nodeState, prog, tcFilter, wgDevice, withConfig, withStatus } from '../helpers/state.js';
+import {
+  bpfLink,
+  bpfNet,
+  link,
+  nodeState,
+  prog,
+  tcFilter,
+  wgDevice,
+  withConfig,
+  withStatus,
+} from '../helpers/state.js';
 
 const dp = (file: string) => deriveDatapath(withStatus(nodeState(), file));
 
 describe('deriveDatapath from real status outputs, one per version', () => {
   it('1.13.4: legacy (iptables masquerade, KPR Disabled), tc, socket LB off', () => {
     const d = dp('v1.13.4-verbose-kpr-disabled.txt');
-    expect(d.ciliumVersion).toMatchObject({ known: true, value: '1.13.4', evidence: [{ text: 'Cilium:                 Ok   1.13.4 (v1.13.4-4061cdfc)' }] });
+    expect(d.ciliumVersion).toMatchObject({
+      known: true,
+      value: '1.13.4',
+      evidence: [{ text: 'Cilium:                 Ok   1.13.4 (v1.13.4-4061cdfc)' }],
+    });
     expect(d.hostRouting).toMatchObject({ known: true, value: 'legacy' });
-    expect(d.legacyReasons).toEqual(['iptables masquerading (BPF masquerade is off)', 'kube-proxy replacement is not true/strict']);
-    expect(d.kubeProxyReplacement).toMatchObject({ known: true, value: false, evidence: [{ text: 'KubeProxyReplacement:   Disabled' }] });
+    expect(d.legacyReasons).toEqual([
+      'iptables masquerading (BPF masquerade is off)',
+      'kube-proxy replacement is not true/strict',
+    ]);
+    expect(d.kubeProxyReplacement).toMatchObject({
+      known: true,
+      value: false,
+      evidence: [{ text: 'KubeProxyReplacement:   Disabled' }],
+    });
     expect(d.attachMode).toMatchObject({ known: true, value: 'tc', inferred: true });
-    expect(d.masquerade).toMatchObject({ known: true, value: { mode: 'iptables', ipv4: true, ipv6: false, exclusionCidrs: [], devices: [] } });
+    expect(d.masquerade).toMatchObject({
+      known: true,
+      value: { mode: 'iptables', ipv4: true, ipv6: false, exclusionCidrs: [], devices: [] },
+    });
     expect(d.socketLB).toMatchObject({ known: true, value: { enabled: false, hostnsOnly: false } });
     expect(d.socketLB.known && d.socketLB.inferred).toBeFalsy();
     expect(d.deviceMode).toMatchObject({ known: true, value: 'veth', inferred: true });
@@ -37,7 +61,9 @@ describe('deriveDatapath from real status outputs, one per version', () => {
     expect(d.hostRouting).toMatchObject({ value: 'bpf' });
     expect(d.legacyReasons).toEqual([]);
     expect(d.kubeProxyReplacement).toMatchObject({ value: true });
-    expect(d.masquerade).toMatchObject({ value: { mode: 'bpf', exclusionCidrs: ['10.244.1.0/24'], devices: ['enp1s0', 'cilium_wg0'] } });
+    expect(d.masquerade).toMatchObject({
+      value: { mode: 'bpf', exclusionCidrs: ['10.244.1.0/24'], devices: ['enp1s0', 'cilium_wg0'] },
+    });
     expect(d.nativeRoutingCidr.v4).toMatchObject({ known: true, value: '10.244.1.0/24', inferred: true });
     // no Socket LB line, but KPR true turns socket LB on
     expect(d.socketLB).toMatchObject({ known: true, value: { enabled: true, hostnsOnly: false }, inferred: true });
@@ -49,7 +75,10 @@ describe('deriveDatapath from real status outputs, one per version', () => {
     expect(d.masquerade).toMatchObject({ value: { mode: 'bpf', exclusionCidrs: ['172.16.0.0/16'] } });
     expect(d.kubeProxyReplacement).toMatchObject({ known: false });
     expect(d.attachMode).toMatchObject({ known: false, because: expect.stringMatching(/no Attach Mode line/) });
-    expect(d.ciliumVersion).toMatchObject({ known: false, because: expect.stringMatching(/no `Cilium:` version line/) });
+    expect(d.ciliumVersion).toMatchObject({
+      known: false,
+      because: expect.stringMatching(/no `Cilium:` version line/),
+    });
     const l = dp('v1.15-grep-host-routing-legacy.txt');
     expect(l.legacyReasons).toEqual(['iptables masquerading (BPF masquerade is off)']);
   });
@@ -58,7 +87,11 @@ describe('deriveDatapath from real status outputs, one per version', () => {
     const d = dp('v1.16.5-legacy-iptables-tcx.txt');
     expect(d.hostRouting).toMatchObject({ value: 'legacy' });
     expect(d.legacyReasons).toEqual(['iptables masquerading (BPF masquerade is off)']);
-    expect(d.attachMode).toMatchObject({ known: true, value: 'tcx', evidence: [{ text: 'Attach Mode:             TCX' }] });
+    expect(d.attachMode).toMatchObject({
+      known: true,
+      value: 'tcx',
+      evidence: [{ text: 'Attach Mode:             TCX' }],
+    });
     expect(d.attachMode.known && d.attachMode.inferred).toBeFalsy();
     expect(d.routingMode).toMatchObject({ value: 'native' });
     expect(d.kubeProxyReplacement).toMatchObject({ value: true });
@@ -75,7 +108,10 @@ describe('deriveDatapath from real status outputs, one per version', () => {
   it('1.18.0: tunnel, socket LB coverage Full from the details block', () => {
     const d = dp('v1.18.0-debuginfo-verbose-tunnel.txt');
     expect(d.routingMode).toMatchObject({ value: 'tunnel' });
-    expect(d.socketLB).toMatchObject({ value: { enabled: true, hostnsOnly: false }, evidence: [{ text: 'Socket LB:            Enabled' }, { text: 'Socket LB Coverage:   Full' }] });
+    expect(d.socketLB).toMatchObject({
+      value: { enabled: true, hostnsOnly: false },
+      evidence: [{ text: 'Socket LB:            Enabled' }, { text: 'Socket LB Coverage:   Full' }],
+    });
     expect(d.attachMode).toMatchObject({ value: 'tc' });
   });
 
@@ -90,7 +126,10 @@ describe('deriveDatapath from real status outputs, one per version', () => {
   it('1.19.0 / 1.19.3: KPR False, legacy; IPsec would no longer be a reason', () => {
     const a = dp('v1.19.0-kpr-false-legacy-tc.txt');
     expect(a.kubeProxyReplacement).toMatchObject({ value: false });
-    expect(a.legacyReasons).toEqual(['iptables masquerading (BPF masquerade is off)', 'kube-proxy replacement is not true/strict']);
+    expect(a.legacyReasons).toEqual([
+      'iptables masquerading (BPF masquerade is off)',
+      'kube-proxy replacement is not true/strict',
+    ]);
     const b = dp('v1.19.3-tunnel-legacy-tcx.txt');
     expect(b.attachMode).toMatchObject({ value: 'tcx' });
     expect(b.routingMode).toMatchObject({ value: 'tunnel' });
@@ -102,24 +141,41 @@ describe('legacy reasons depend on the version', () => {
     `KubeProxyReplacement:    True   [eth0   192.0.2.10 (Direct Routing)]\nCilium:                  Ok   ${version} (v${version}-0)\nHost Routing:            Legacy\nMasquerading:            BPF   [eth0]   10.244.0.0/16 [IPv4: Enabled, IPv6: Disabled]\nEncryption:              IPsec\n`;
   it('IPsec counts up to 1.18, not in 1.19; kernel < 5.10 up to 1.17; endpoint routes and WireGuard only in 1.13', () => {
     const mk = (v: string) => {
-      const s = withConfig(withStatus(nodeState({ node: { name: null, kernel: '5.4.0-150-generic' } }), legacy(v)), { 'enable-endpoint-routes': 'true' });
+      const s = withConfig(withStatus(nodeState({ node: { name: null, kernel: '5.4.0-150-generic' } }), legacy(v)), {
+        'enable-endpoint-routes': 'true',
+      });
       return deriveDatapath(s).legacyReasons;
     };
-    expect(mk('1.13.4')).toEqual(['IPsec encryption', 'per-endpoint routes (enable-endpoint-routes=true)', 'kernel 5.4.0-150-generic lacks bpf_redirect_peer/bpf_redirect_neigh (5.10)']);
-    expect(mk('1.17.4')).toEqual(['IPsec encryption', 'kernel 5.4.0-150-generic lacks bpf_redirect_peer/bpf_redirect_neigh (5.10)']);
+    expect(mk('1.13.4')).toEqual([
+      'IPsec encryption',
+      'per-endpoint routes (enable-endpoint-routes=true)',
+      'kernel 5.4.0-150-generic lacks bpf_redirect_peer/bpf_redirect_neigh (5.10)',
+    ]);
+    expect(mk('1.17.4')).toEqual([
+      'IPsec encryption',
+      'kernel 5.4.0-150-generic lacks bpf_redirect_peer/bpf_redirect_neigh (5.10)',
+    ]);
     expect(mk('1.18.4')).toEqual(['IPsec encryption']);
     expect(mk('1.19.3')).toEqual([]);
   });
 
   it('an unknown version names the versions a reason applies to', () => {
     const s = withStatus(nodeState(), 'Host Routing:   Legacy\nEncryption:   IPsec\n');
-    expect(deriveDatapath(s).legacyReasons).toEqual(['IPsec encryption (forces legacy host routing in Cilium 1.13–1.18; the version is unknown)']);
+    expect(deriveDatapath(s).legacyReasons).toEqual([
+      'IPsec encryption (forces legacy host routing in Cilium 1.13–1.18; the version is unknown)',
+    ]);
   });
 });
 
 describe('status and config disagree: the status wins, with a warning', () => {
   it('1.18.0 debuginfo: enable-tcx=true but Legacy TC; bpf-lb-sock=false but Socket LB Enabled (KPR)', () => {
-    const s = withConfig(withStatus(nodeState(), 'v1.18.0-debuginfo-verbose-tunnel.txt'), { 'enable-tcx': 'true', 'bpf-lb-sock': 'false', 'kube-proxy-replacement': 'true', 'routing-mode': 'tunnel', 'enable-bpf-masquerade': 'false' });
+    const s = withConfig(withStatus(nodeState(), 'v1.18.0-debuginfo-verbose-tunnel.txt'), {
+      'enable-tcx': 'true',
+      'bpf-lb-sock': 'false',
+      'kube-proxy-replacement': 'true',
+      'routing-mode': 'tunnel',
+      'enable-bpf-masquerade': 'false',
+    });
     const d = deriveDatapath(s);
     expect(d.attachMode).toMatchObject({ value: 'tc' });
     expect(d.socketLB).toMatchObject({ value: { enabled: true } });
@@ -131,18 +187,33 @@ describe('status and config disagree: the status wins, with a warning', () => {
   });
 
   it('enable-bpf-masquerade=true but the status says IPTables', () => {
-    const s = withConfig(withStatus(nodeState(), 'v1.16.5-legacy-iptables-tcx.txt'), { 'enable-bpf-masquerade': 'true', 'ipv4-native-routing-cidr': '10.69.0.0/16' });
+    const s = withConfig(withStatus(nodeState(), 'v1.16.5-legacy-iptables-tcx.txt'), {
+      'enable-bpf-masquerade': 'true',
+      'ipv4-native-routing-cidr': '10.69.0.0/16',
+    });
     const d = deriveDatapath(s);
     expect(d.masquerade).toMatchObject({ value: { mode: 'iptables', exclusionCidrs: ['10.69.0.0/16'] } });
     expect(d.warnings).toHaveLength(1);
-    expect(d.warnings[0]!.message).toMatch(/enable-bpf-masquerade: true but cilium status says Masquerading: +IPTables/);
+    expect(d.warnings[0]!.message).toMatch(
+      /enable-bpf-masquerade: true but cilium status says Masquerading: +IPTables/,
+    );
   });
 });
 
 describe('facts from the config alone, and unknowns with reasons', () => {
   it('nothing at all', () => {
     const d = deriveDatapath(nodeState());
-    for (const f of [d.routingMode, d.kubeProxyReplacement, d.hostRouting, d.masquerade, d.socketLB, d.attachMode, d.deviceMode, d.nativeRoutingCidr.v4, d.wireguard])
+    for (const f of [
+      d.routingMode,
+      d.kubeProxyReplacement,
+      d.hostRouting,
+      d.masquerade,
+      d.socketLB,
+      d.attachMode,
+      d.deviceMode,
+      d.nativeRoutingCidr.v4,
+      d.wireguard,
+    ])
       expect(f).toEqual({ known: false, because: 'no cilium-status and no cilium-config in the snapshot' });
     expect(d.kernel).toEqual({ known: false, because: 'no uname in the snapshot' });
     expect(d.endpointRoutes).toMatchObject({ known: false });
@@ -151,20 +222,43 @@ describe('facts from the config alone, and unknowns with reasons', () => {
   });
 
   it('config only (1.13 ConfigMap): tunnel=disabled → native; iptables masquerade → legacy, inferred', () => {
-    const s = withConfig(nodeState(), { tunnel: 'disabled', 'kube-proxy-replacement': 'strict', 'enable-ipv4-masquerade': 'true', 'enable-bpf-masquerade': 'false', 'ipv4-native-routing-cidr': '192.168.0.0/16', 'enable-endpoint-routes': 'false' });
+    const s = withConfig(nodeState(), {
+      tunnel: 'disabled',
+      'kube-proxy-replacement': 'strict',
+      'enable-ipv4-masquerade': 'true',
+      'enable-bpf-masquerade': 'false',
+      'ipv4-native-routing-cidr': '192.168.0.0/16',
+      'enable-endpoint-routes': 'false',
+    });
     const d = deriveDatapath(s);
     expect(d.routingMode).toMatchObject({ value: 'native', inferred: true });
     expect(d.kubeProxyReplacement).toMatchObject({ value: true, inferred: true });
-    expect(d.masquerade).toMatchObject({ value: { mode: 'iptables', exclusionCidrs: ['192.168.0.0/16'] }, inferred: true });
-    expect(d.hostRouting).toMatchObject({ value: 'legacy', inferred: true, because: expect.stringMatching(/iptables masquerading/) });
+    expect(d.masquerade).toMatchObject({
+      value: { mode: 'iptables', exclusionCidrs: ['192.168.0.0/16'] },
+      inferred: true,
+    });
+    expect(d.hostRouting).toMatchObject({
+      value: 'legacy',
+      inferred: true,
+      because: expect.stringMatching(/iptables masquerading/),
+    });
     expect(d.endpointRoutes).toMatchObject({ known: true, value: false });
     expect(d.attachMode).toMatchObject({ known: false });
     expect(d.ciliumVersion).toMatchObject({ known: false });
   });
 
   it('config with BPF masquerade: host routing stays unknown (the agent can still fall back)', () => {
-    const d = deriveDatapath(withConfig(nodeState(), { 'routing-mode': 'native', 'kube-proxy-replacement': 'true', 'enable-bpf-masquerade': 'true' }));
-    expect(d.hostRouting).toMatchObject({ known: false, because: expect.stringMatching(/cannot prove BPF host routing/) });
+    const d = deriveDatapath(
+      withConfig(nodeState(), {
+        'routing-mode': 'native',
+        'kube-proxy-replacement': 'true',
+        'enable-bpf-masquerade': 'true',
+      }),
+    );
+    expect(d.hostRouting).toMatchObject({
+      known: false,
+      because: expect.stringMatching(/cannot prove BPF host routing/),
+    });
   });
 
   it('WireGuard from `wg` or ip link when the status has no Encryption line', () => {
@@ -188,7 +282,10 @@ describe('programs', () => {
     const s = nodeState({
       bpfProgs: [prog(11, 'cil_from_contai'), prog(12, 'cil_from_netdev')],
       tc: [tcFilter('lxc1', 'ingress', 11, 'cil_from_contai', 'cil_from_container-lxc1')],
-      bpfNet: [bpfNet('lxc1', 5, 'tc-ingress', 'cil_from_container-lxc1', 11), bpfNet('eth0', 2, 'tc-ingress', 'cil_from_netdev-eth0', 12)],
+      bpfNet: [
+        bpfNet('lxc1', 5, 'tc-ingress', 'cil_from_container-lxc1', 11),
+        bpfNet('eth0', 2, 'tc-ingress', 'cil_from_netdev-eth0', 12),
+      ],
     });
     const p = deriveDatapath(s).programs;
     expect(p.map((x) => [x.dev, x.hook, x.program, x.progId])).toEqual([
@@ -199,8 +296,13 @@ describe('programs', () => {
   });
 
   it('tcx links with a device name (newer bpftool)', () => {
-    const s = nodeState({ bpfProgs: [prog(21, 'cil_to_netdev')], bpfLinks: [bpfLink(3, 21, 'tcx', 'tcx_egress', { ifindex: 2, dev: 'eth0' })] });
-    expect(deriveDatapath(s).programs).toEqual([expect.objectContaining({ dev: 'eth0', hook: 'tcx-egress', program: 'cil_to_netdev', progId: 21 })]);
+    const s = nodeState({
+      bpfProgs: [prog(21, 'cil_to_netdev')],
+      bpfLinks: [bpfLink(3, 21, 'tcx', 'tcx_egress', { ifindex: 2, dev: 'eth0' })],
+    });
+    expect(deriveDatapath(s).programs).toEqual([
+      expect.objectContaining({ dev: 'eth0', hook: 'tcx-egress', program: 'cil_to_netdev', progId: 21 }),
+    ]);
     expect(deriveDatapath(s).programs[0]!.inferred).toBeUndefined();
   });
 
@@ -212,13 +314,29 @@ describe('programs', () => {
     });
     const p = deriveDatapath(s).programs;
     expect(p).toHaveLength(2);
-    expect(p[0]).toMatchObject({ dev: '?', hook: 'tcx-ingress', program: 'cil_from_container', progId: 31, inferred: true, because: 'a tcx link runs cil_from_container (prog 31), but this bpftool cannot name its device' });
-    expect(p[1]).toMatchObject({ dev: '?', hook: 'tcx-ingress', inferred: true, because: expect.stringMatching(/cannot name its device or direction; tcx-ingress assumed from the program name$/) });
+    expect(p[0]).toMatchObject({
+      dev: '?',
+      hook: 'tcx-ingress',
+      program: 'cil_from_container',
+      progId: 31,
+      inferred: true,
+      because: 'a tcx link runs cil_from_container (prog 31), but this bpftool cannot name its device',
+    });
+    expect(p[1]).toMatchObject({
+      dev: '?',
+      hook: 'tcx-ingress',
+      inferred: true,
+      because: expect.stringMatching(/cannot name its device or direction; tcx-ingress assumed from the program name$/),
+    });
   });
 
   it('tcx link without a device, proven by the only candidate device', () => {
     const s = withStatus(
-      nodeState({ links: [link('eth0', 2), link('cilium_host', 3, 'veth')], bpfProgs: [prog(41, 'cil_from_netdev'), prog(42, 'cil_from_host')], bpfLinks: [bpfLink(6, 41, 'tcx', 'tcx_ingress'), bpfLink(7, 42, 'tcx', 'tcx_egress')] }),
+      nodeState({
+        links: [link('eth0', 2), link('cilium_host', 3, 'veth')],
+        bpfProgs: [prog(41, 'cil_from_netdev'), prog(42, 'cil_from_host')],
+        bpfLinks: [bpfLink(6, 41, 'tcx', 'tcx_ingress'), bpfLink(7, 42, 'tcx', 'tcx_egress')],
+      }),
       'KubeProxyReplacement:    True   [eth0   192.0.2.10 (Direct Routing)]\n',
     );
     const p = deriveDatapath(s).programs;
@@ -226,16 +344,35 @@ describe('programs', () => {
       ['eth0', 'tcx-ingress', 'cil_from_netdev'],
       ['cilium_host', 'tcx-egress', 'cil_from_host'],
     ]);
-    expect(p[0]).toMatchObject({ inferred: true, because: expect.stringMatching(/cannot name its device; eth0 is the only device Cilium attaches cil_from_netdev to on this node/) });
+    expect(p[0]).toMatchObject({
+      inferred: true,
+      because: expect.stringMatching(
+        /cannot name its device; eth0 is the only device Cilium attaches cil_from_netdev to on this node/,
+      ),
+    });
   });
 
   it('a tcx link with an ifindex but no name resolves through ip link', () => {
-    const s = nodeState({ links: [link('eth0', 2), link('lxc9', 9, 'veth')], bpfProgs: [prog(51, 'cil_to_containe')], bpfLinks: [bpfLink(8, 51, 'tcx', 'tcx_egress', { ifindex: 9 })] });
-    expect(deriveDatapath(s).programs[0]).toMatchObject({ dev: 'lxc9', program: 'cil_to_container', hook: 'tcx-egress', inferred: true, because: expect.stringMatching(/ifindex 9 is lxc9/) });
+    const s = nodeState({
+      links: [link('eth0', 2), link('lxc9', 9, 'veth')],
+      bpfProgs: [prog(51, 'cil_to_containe')],
+      bpfLinks: [bpfLink(8, 51, 'tcx', 'tcx_egress', { ifindex: 9 })],
+    });
+    expect(deriveDatapath(s).programs[0]).toMatchObject({
+      dev: 'lxc9',
+      program: 'cil_to_container',
+      hook: 'tcx-egress',
+      inferred: true,
+      because: expect.stringMatching(/ifindex 9 is lxc9/),
+    });
   });
 
   it('programs that are not Cilium are ignored', () => {
-    const s = nodeState({ bpfProgs: [prog(61, 'my_filter')], bpfLinks: [bpfLink(9, 61, 'tcx', 'tcx_ingress')], tc: [tcFilter('eth0', 'ingress', 61, 'my_filter')] });
+    const s = nodeState({
+      bpfProgs: [prog(61, 'my_filter')],
+      bpfLinks: [bpfLink(9, 61, 'tcx', 'tcx_ingress')],
+      tc: [tcFilter('eth0', 'ingress', 61, 'my_filter')],
+    });
     expect(deriveDatapath(s).programs).toEqual([]);
   });
 });

@@ -7,7 +7,8 @@ describe('address parsing into words', () => {
     const a = new Uint32Array(1);
     expect(parseV4At('192.0.2.1', a)).toBe(true);
     expect(a[0]).toBe(0xc0000201);
-    for (const bad of ['192.0.2', '192.0.2.256', '01.2.3.4', '1.2.3.4.5', '', '1..2.3', 'a.b.c.d']) expect(parseV4At(bad, a)).toBe(false);
+    for (const bad of ['192.0.2', '192.0.2.256', '01.2.3.4', '1.2.3.4.5', '', '1..2.3', 'a.b.c.d'])
+      expect(parseV4At(bad, a)).toBe(false);
     const b = new Uint32Array(4);
     expect(parseV6At('2001:db8::1', b)).toBe(true);
     expect(Array.from(b)).toEqual([0x20010db8, 0, 0, 1]);
@@ -17,7 +18,8 @@ describe('address parsing into words', () => {
     expect(Array.from(b)).toEqual([0, 0, 0xffff, 0xc0000201]);
     expect(parseV6At('fe80::', b)).toBe(true);
     expect(Array.from(b)).toEqual([0xfe800000, 0, 0, 0]);
-    for (const bad of [':::', '1:2:3:4:5:6:7:8:9', '2001:db8::1::2', '12345::', 'g::1', '1:', ':1', '2001:db8::1%eth0']) expect(parseV6At(bad, b)).toBe(false);
+    for (const bad of [':::', '1:2:3:4:5:6:7:8:9', '2001:db8::1::2', '12345::', 'g::1', '1:', ':1', '2001:db8::1%eth0'])
+      expect(parseV6At(bad, b)).toBe(false);
   });
 
   it('parses prefixes with host bits cleared', () => {
@@ -44,7 +46,11 @@ function rng(seed: number): () => number {
   };
 }
 
-function build(words: 1 | 4, keys: number[][], lens: number[]): { idx: PrefixIndex; uniq: { key: number[]; len: number; val: number }[] } {
+function build(
+  words: 1 | 4,
+  keys: number[][],
+  lens: number[],
+): { idx: PrefixIndex; uniq: { key: number[]; len: number; val: number }[] } {
   const n = lens.length;
   const key = new Uint32Array(n * words);
   const len = Uint8Array.from(lens);
@@ -52,7 +58,12 @@ function build(words: 1 | 4, keys: number[][], lens: number[]): { idx: PrefixInd
     for (let w = 0; w < words; w++) key[i * words + w] = k[w]!;
     maskKey(key, i * words, words, lens[i]!);
   });
-  const sorted = sortByPrefix(words, key, len, Int32Array.from({ length: n }, (_, i) => i));
+  const sorted = sortByPrefix(
+    words,
+    key,
+    len,
+    Int32Array.from({ length: n }, (_, i) => i),
+  );
   const uniq: { key: number[]; len: number; val: number }[] = [];
   for (const i of sorted) {
     const k = Array.from(key.subarray(i * words, i * words + words));
@@ -62,7 +73,10 @@ function build(words: 1 | 4, keys: number[][], lens: number[]): { idx: PrefixInd
   }
   const ks = new Uint32Array(uniq.length * words);
   uniq.forEach((u, j) => u.key.forEach((x, w) => (ks[j * words + w] = x)));
-  return { idx: new PrefixIndex(words, ks, Uint8Array.from(uniq.map((u) => u.len)), Int32Array.from(uniq.map((u) => u.val))), uniq };
+  return {
+    idx: new PrefixIndex(words, ks, Uint8Array.from(uniq.map((u) => u.len)), Int32Array.from(uniq.map((u) => u.val))),
+    uniq,
+  };
 }
 
 function contains(key: number[], len: number, addr: Uint32Array): boolean {
@@ -71,7 +85,7 @@ function contains(key: number[], len: number, addr: Uint32Array): boolean {
     const b = addr[w]! >>> 0;
     if (len >= 32) {
       if (a !== b) return false;
-    } else if (((a ^ b) >>> (32 - len)) !== 0) return false;
+    } else if ((a ^ b) >>> (32 - len) !== 0) return false;
   }
   return true;
 }
@@ -90,7 +104,11 @@ describe('PrefixIndex', () => {
       parseV4At(s, a);
       return [a[0]!];
     };
-    const { idx, uniq } = build(1, [k('0.0.0.0'), k('10.0.0.0'), k('10.1.0.0'), k('10.1.2.0'), k('10.1.2.3'), k('10.128.0.0')], [0, 8, 16, 24, 32, 9]);
+    const { idx, uniq } = build(
+      1,
+      [k('0.0.0.0'), k('10.0.0.0'), k('10.1.0.0'), k('10.1.2.0'), k('10.1.2.3'), k('10.128.0.0')],
+      [0, 8, 16, 24, 32, 9],
+    );
     const out = new Int32Array(33);
     const lens = new Uint8Array(33);
     const q = (s: string) => {
@@ -119,9 +137,18 @@ describe('PrefixIndex', () => {
       const ls = new Uint8Array(33);
       const small = uniq.length <= 3000 ? uniq : null;
       for (let q = 0; q < (n > 10_000 ? 300 : 2000); q++) {
-        const addr = new Uint32Array([r() < 0.5 && n > 0 ? (keys[Math.floor(r() * n)]![0]! + Math.floor(r() * 300)) >>> 0 : Math.floor(r() * 0x100000000) >>> 0]);
+        const addr = new Uint32Array([
+          r() < 0.5 && n > 0
+            ? (keys[Math.floor(r() * n)]![0]! + Math.floor(r() * 300)) >>> 0
+            : Math.floor(r() * 0x100000000) >>> 0,
+        ]);
         const got = Array.from(out.slice(0, idx.matches(addr, out, ls)));
-        const want = small ? brute(small, addr) : brute(uniq.filter((u) => contains(u.key, u.len, addr)), addr);
+        const want = small
+          ? brute(small, addr)
+          : brute(
+              uniq.filter((u) => contains(u.key, u.len, addr)),
+              addr,
+            );
         expect(got, `n=${n} addr=${addr[0]}`).toEqual(want);
       }
     }
@@ -134,7 +161,12 @@ describe('PrefixIndex', () => {
     const lens: number[] = [];
     for (let i = 0; i < n; i++) {
       const site = Math.floor(r() * 4);
-      keys.push([site === 0 ? 0x20010db8 : site === 1 ? 0x20010db9 : 0xfe800000, Math.floor(r() * 65536) * 65536, Math.floor(r() * 0x100000000), Math.floor(r() * 0x100000000)]);
+      keys.push([
+        site === 0 ? 0x20010db8 : site === 1 ? 0x20010db9 : 0xfe800000,
+        Math.floor(r() * 65536) * 65536,
+        Math.floor(r() * 0x100000000),
+        Math.floor(r() * 0x100000000),
+      ]);
       lens.push([32, 48, 64, 128, 0, 40][Math.floor(r() * 6)]!);
     }
     const { idx, uniq } = build(4, keys, lens);
@@ -142,9 +174,18 @@ describe('PrefixIndex', () => {
     const ls = new Uint8Array(129);
     for (let q = 0; q < 2000; q++) {
       const base = keys[Math.floor(r() * n)]!;
-      const addr = Uint32Array.from(r() < 0.7 ? [base[0]!, base[1]!, Math.floor(r() * 0x100000000), base[3]!] : [Math.floor(r() * 0x100000000), 0, 0, 1]);
+      const addr = Uint32Array.from(
+        r() < 0.7
+          ? [base[0]!, base[1]!, Math.floor(r() * 0x100000000), base[3]!]
+          : [Math.floor(r() * 0x100000000), 0, 0, 1],
+      );
       const got = Array.from(out.slice(0, idx.matches(addr, out, ls)));
-      expect(got).toEqual(brute(uniq.filter((u) => contains(u.key, u.len, addr)), addr));
+      expect(got).toEqual(
+        brute(
+          uniq.filter((u) => contains(u.key, u.len, addr)),
+          addr,
+        ),
+      );
     }
   });
 
@@ -157,8 +198,17 @@ describe('PrefixIndex', () => {
         key[i] = (Math.floor(r() * 64) << 24) >>> 0;
         len[i] = 8 + Math.floor(r() * 2);
       }
-      const got = Array.from(sortByPrefix(1, key, len, Int32Array.from({ length: n }, (_, i) => i)));
-      const want = Array.from({ length: n }, (_, i) => i).sort((a, b) => key[a]! - key[b]! || len[a]! - len[b]! || a - b);
+      const got = Array.from(
+        sortByPrefix(
+          1,
+          key,
+          len,
+          Int32Array.from({ length: n }, (_, i) => i),
+        ),
+      );
+      const want = Array.from({ length: n }, (_, i) => i).sort(
+        (a, b) => key[a]! - key[b]! || len[a]! - len[b]! || a - b,
+      );
       expect(got).toEqual(want);
     }
   });

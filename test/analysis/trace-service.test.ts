@@ -8,21 +8,41 @@ import type { NodeState } from '../../src/model/types.js';
 import type { Flow } from '../../src/model/trace.js';
 
 // The bundled kind-v4 node k1 (socket-LB hooks attached, Socket LB Enabled) with Services given in memory.
-const k1 = () => loadNodeState(dirSource(fileURLToPath(new URL('../../fixtures/snapshots/kind-v4/k1', import.meta.url))));
-const be = (address: string, port: number, state: Backend['state'] = 'active'): Backend => ({ address, port, state, source: { probe: 'bpf-map/cilium_lb4_backends_v3', text: `${address}:${port}` } });
+const k1 = () =>
+  loadNodeState(dirSource(fileURLToPath(new URL('../../fixtures/snapshots/kind-v4/k1', import.meta.url))));
+const be = (address: string, port: number, state: Backend['state'] = 'active'): Backend => ({
+  address,
+  port,
+  state,
+  source: { probe: 'bpf-map/cilium_lb4_backends_v3', text: `${address}:${port}` },
+});
 const dns = (over: Partial<ServiceEntry> = {}): ServiceEntry => ({
   source: 'cilium-bpf',
   frontend: { address: '10.96.0.10', port: 53, proto: 'UDP' },
   type: 'ClusterIP',
   flags: { routable: false },
   backends: [be('10.244.1.57', 53), be('10.244.2.7', 53)],
-  evidence: [{ probe: 'bpf-map/cilium_lb4_services_v2', text: '10.96.0.10:53/UDP slot 0 count 2 [ClusterIP, non-routable]' }],
+  evidence: [
+    { probe: 'bpf-map/cilium_lb4_services_v2', text: '10.96.0.10:53/UDP slot 0 count 2 [ClusterIP, non-routable]' },
+  ],
   ...over,
 });
-const f = (src: string, proto: Flow['proto'] = 'udp', extra: Partial<Flow> = {}): Flow => ({ src, dst: '10.96.0.10', proto, ...(proto === 'icmp' ? {} : { dport: 53 }), ...extra });
+const f = (src: string, proto: Flow['proto'] = 'udp', extra: Partial<Flow> = {}): Flow => ({
+  src,
+  dst: '10.96.0.10',
+  proto,
+  ...(proto === 'icmp' ? {} : { dport: 53 }),
+  ...extra,
+});
 const kinds = (t: { hops: { kind: string }[] }) => t.hops.map((h) => h.kind);
 const hostnsOnly = (s: NodeState) => {
-  s.cilium.status = { ...s.cilium.status!, socketLBCoverage: { coverage: 'Hostns-only', source: { probe: 'cilium-status', text: 'Socket LB Coverage:     Hostns-only' } } };
+  s.cilium.status = {
+    ...s.cilium.status!,
+    socketLBCoverage: {
+      coverage: 'Hostns-only',
+      source: { probe: 'cilium-status', text: 'Socket LB Coverage:     Hostns-only' },
+    },
+  };
   return s;
 };
 
@@ -31,9 +51,15 @@ describe('trace to a Service', () => {
     const t = traceFlow(createTraceContext(await k1(), [dns()]), f('10.244.1.12'));
     expect(t.dst).toMatchObject({ kind: 'service', ip: '10.96.0.10', port: 53 });
     expect(kinds(t)).toEqual(['socket-lb', 'route', 'bpf', 'redirect_peer', 'deliver']);
-    expect(t.hops[0]).toMatchObject({ frontend: '10.96.0.10:53/UDP', backend: '10.244.1.57:53', program: expect.stringMatching(/^cil_sock4_(sendmsg|connect)$/) });
+    expect(t.hops[0]).toMatchObject({
+      frontend: '10.96.0.10:53/UDP',
+      backend: '10.244.1.57:53',
+      program: expect.stringMatching(/^cil_sock4_(sendmsg|connect)$/),
+    });
     expect(t.hops[0]!.backends).toHaveLength(2);
-    expect(t.hops[0]!.evidence.map((e) => e.probe)).toEqual(expect.arrayContaining(['bpftool-cgroup', 'cilium-status', 'bpf-map/cilium_lb4_services_v2']));
+    expect(t.hops[0]!.evidence.map((e) => e.probe)).toEqual(
+      expect.arrayContaining(['bpftool-cgroup', 'cilium-status', 'bpf-map/cilium_lb4_services_v2']),
+    );
     expect(t.warnings.map((w) => w.code)).toContain('backend-choice');
     expect(t.disposition).toBe('delivered');
   });
@@ -57,7 +83,10 @@ describe('trace to a Service', () => {
   });
 
   it('a Service without backends is dropped, and says so', async () => {
-    const t = traceFlow(createTraceContext(await k1(), [dns({ backends: [be('10.244.1.57', 53, 'terminating')] })]), f('10.244.1.12'));
+    const t = traceFlow(
+      createTraceContext(await k1(), [dns({ backends: [be('10.244.1.57', 53, 'terminating')] })]),
+      f('10.244.1.12'),
+    );
     expect(t.disposition).toBe('dropped');
     expect(t.hops[0]).toMatchObject({ kind: 'drop', reason: 'Service without backends' });
   });
@@ -68,7 +97,11 @@ describe('trace to a Service', () => {
   });
 
   it('a frontend only kube-proxy programs: DNAT in the nat table, and a warning that BPF host routing bypasses it', async () => {
-    const kp = dns({ source: 'kube-proxy-iptables', chain: 'KUBE-SVC-TCOU7JCQXEZGVUNU', name: 'kube-system/kube-dns:dns' });
+    const kp = dns({
+      source: 'kube-proxy-iptables',
+      chain: 'KUBE-SVC-TCOU7JCQXEZGVUNU',
+      name: 'kube-system/kube-dns:dns',
+    });
     const t = traceFlow(createTraceContext(await k1(), [kp]), f('10.244.1.12'));
     expect(kinds(t)).toContain('kube-proxy');
     expect(t.hops.find((h) => h.kind === 'kube-proxy')).toMatchObject({ chain: 'KUBE-SVC-TCOU7JCQXEZGVUNU' });
@@ -77,24 +110,74 @@ describe('trace to a Service', () => {
   });
 
   it("a NodePort kube-proxy programs for every local address (0.0.0.0:PORT) is hit by a packet to the node's address", async () => {
-    const np = dns({ source: 'kube-proxy-iptables', frontend: { address: '0.0.0.0', port: 31940, proto: 'TCP' }, type: 'NodePort', chain: 'KUBE-EXT-WEB', backends: [be('10.244.2.7', 8080)] });
-    const t = traceFlow(createTraceContext(await k1(), [np]), { src: '172.18.0.3', dst: '172.18.0.2', proto: 'tcp', dport: 31940 });
-    expect(t.hops.find((h) => h.kind === 'kube-proxy')).toMatchObject({ chain: 'KUBE-EXT-WEB', frontend: '0.0.0.0:31940/TCP', backend: '10.244.2.7:8080' });
+    const np = dns({
+      source: 'kube-proxy-iptables',
+      frontend: { address: '0.0.0.0', port: 31940, proto: 'TCP' },
+      type: 'NodePort',
+      chain: 'KUBE-EXT-WEB',
+      backends: [be('10.244.2.7', 8080)],
+    });
+    const t = traceFlow(createTraceContext(await k1(), [np]), {
+      src: '172.18.0.3',
+      dst: '172.18.0.2',
+      proto: 'tcp',
+      dport: 31940,
+    });
+    expect(t.hops.find((h) => h.kind === 'kube-proxy')).toMatchObject({
+      chain: 'KUBE-EXT-WEB',
+      frontend: '0.0.0.0:31940/TCP',
+      backend: '10.244.2.7:8080',
+    });
     // not for another port, nor for an address that is not the node's
-    expect(kinds(traceFlow(createTraceContext(await k1(), [np]), { src: '172.18.0.3', dst: '172.18.0.2', proto: 'tcp', dport: 31941 }))).not.toContain('kube-proxy');
-    expect(kinds(traceFlow(createTraceContext(await k1(), [np]), { src: '10.244.1.12', dst: '198.51.100.9', proto: 'tcp', dport: 31940 }))).not.toContain('kube-proxy');
+    expect(
+      kinds(
+        traceFlow(createTraceContext(await k1(), [np]), {
+          src: '172.18.0.3',
+          dst: '172.18.0.2',
+          proto: 'tcp',
+          dport: 31941,
+        }),
+      ),
+    ).not.toContain('kube-proxy');
+    expect(
+      kinds(
+        traceFlow(createTraceContext(await k1(), [np]), {
+          src: '10.244.1.12',
+          dst: '198.51.100.9',
+          proto: 'tcp',
+          dport: 31940,
+        }),
+      ),
+    ).not.toContain('kube-proxy');
   });
 
   it('a destination that is no frontend is traced as a plain address', async () => {
-    const t = traceFlow(createTraceContext(await k1(), [dns()]), { src: '10.244.1.12', dst: '10.244.2.7', proto: 'tcp', dport: 80 });
+    const t = traceFlow(createTraceContext(await k1(), [dns()]), {
+      src: '10.244.1.12',
+      dst: '10.244.2.7',
+      proto: 'tcp',
+      dport: 80,
+    });
     expect(t.dst.kind).toBe('remote-pod');
   });
 });
 
 describe('trace to a NodePort from outside', () => {
   const np = (over: Partial<ServiceEntry> = {}): ServiceEntry =>
-    dns({ type: 'NodePort', frontend: { address: '172.18.0.2', port: 31940, proto: 'TCP' }, flags: { routable: true }, backends: [be('10.244.2.7', 8080)], ...over });
-  const out = (extra: Partial<Flow> = {}): Flow => ({ src: '203.0.113.50', dst: '172.18.0.2', proto: 'tcp', dport: 31940, ...extra });
+    dns({
+      type: 'NodePort',
+      frontend: { address: '172.18.0.2', port: 31940, proto: 'TCP' },
+      flags: { routable: true },
+      backends: [be('10.244.2.7', 8080)],
+      ...over,
+    });
+  const out = (extra: Partial<Flow> = {}): Flow => ({
+    src: '203.0.113.50',
+    dst: '172.18.0.2',
+    proto: 'tcp',
+    dport: 31940,
+    ...extra,
+  });
 
   it('SNAT mode: load-balanced in cil_from_netdev, source-NATed to the node, reply comes back here', async () => {
     const t = traceFlow(createTraceContext(await k1(), [np()]), out());
@@ -110,10 +193,21 @@ describe('trace to a NodePort from outside', () => {
   });
 
   it('externalTrafficPolicy=Local with no backend on this node is dropped', async () => {
-    const t = traceFlow(createTraceContext(await k1(), [np({ flags: { routable: true, externalTrafficPolicyLocal: true } })]), out());
+    const t = traceFlow(
+      createTraceContext(await k1(), [np({ flags: { routable: true, externalTrafficPolicyLocal: true } })]),
+      out(),
+    );
     expect(t.disposition).toBe('dropped');
     expect(t.hops[0]).toMatchObject({ kind: 'drop', reason: 'externalTrafficPolicy=Local without a local backend' });
-    const local = traceFlow(createTraceContext(await k1(), [np({ flags: { routable: true, externalTrafficPolicyLocal: true }, backends: [be('10.244.2.7', 8080), be('10.244.1.57', 8080)] })]), out());
+    const local = traceFlow(
+      createTraceContext(await k1(), [
+        np({
+          flags: { routable: true, externalTrafficPolicyLocal: true },
+          backends: [be('10.244.2.7', 8080), be('10.244.1.57', 8080)],
+        }),
+      ]),
+      out(),
+    );
     expect(local.hops.find((h) => h.kind === 'tc-lb')).toMatchObject({ backend: '10.244.1.57:8080' });
     expect(local.disposition).toBe('delivered');
   });
@@ -123,8 +217,16 @@ describe('every candidate backend', () => {
   it('the LB hop says where the path to each backend ends', async () => {
     const t = traceFlow(createTraceContext(await k1(), [dns()]), f('10.244.1.12'));
     expect(t.hops[0]!.paths).toEqual([
-      { backend: '10.244.1.57:53', disposition: 'delivered', summary: expect.stringMatching(/delivered to .*10\.244\.1\.57/) },
-      { backend: '10.244.2.7:53', disposition: 'forwarded', summary: expect.stringMatching(/redirect_neigh out of eth0 to next hop 172\.18\.0\.3/) },
+      {
+        backend: '10.244.1.57:53',
+        disposition: 'delivered',
+        summary: expect.stringMatching(/delivered to .*10\.244\.1\.57/),
+      },
+      {
+        backend: '10.244.2.7:53',
+        disposition: 'forwarded',
+        summary: expect.stringMatching(/redirect_neigh out of eth0 to next hop 172\.18\.0\.3/),
+      },
     ]);
   });
 });

@@ -9,7 +9,8 @@ import type { NodeState } from '../../src/model/types.js';
 import type { Flow } from '../../src/model/trace.js';
 
 // Analysis on the bundled kind-v4 node k1, changed in memory to reach the cases the lab does not show.
-const k1 = () => loadNodeState(dirSource(fileURLToPath(new URL('../../fixtures/snapshots/kind-v4/k1', import.meta.url))));
+const k1 = () =>
+  loadNodeState(dirSource(fileURLToPath(new URL('../../fixtures/snapshots/kind-v4/k1', import.meta.url))));
 const flow = (src: string, dst: string): Flow => ({ src, dst, proto: 'tcp', dport: 80 });
 const kinds = (s: NodeState, f: Flow) => traceFlow(createTraceContext(s), f).hops.map((h) => h.kind);
 
@@ -17,7 +18,8 @@ function withStatus(s: NodeState, lines: string): NodeState {
   s.cilium.status = parseCiliumStatus(lines, 'cilium-status').value;
   return s;
 }
-const LEGACY = 'KubeProxyReplacement:    Strict   [eth0 172.18.0.2 (Direct Routing)]\nHost Routing:            Legacy\nMasquerading:            IPTables [IPv4: Enabled, IPv6: Disabled]\n';
+const LEGACY =
+  'KubeProxyReplacement:    Strict   [eth0 172.18.0.2 (Direct Routing)]\nHost Routing:            Legacy\nMasquerading:            IPTables [IPv4: Enabled, IPv6: Disabled]\n';
 
 describe('trace on in-memory variants of a real node', () => {
   it('legacy host routing: pod → remote pod goes through the stack, FORWARD hooks, cil_to_netdev', async () => {
@@ -53,10 +55,19 @@ describe('trace on in-memory variants of a real node', () => {
 
   it('multipath: every candidate next hop is listed, with a warning that the kernel picks by hash', async () => {
     const s = await k1();
-    s.routes.push(...parseIpRoute('198.51.100.0/24 proto static\n\tnexthop via 172.18.0.3 dev eth0 weight 1\n\tnexthop via 172.18.0.4 dev eth0 weight 2\n', 'ip-route4', 4).value);
+    s.routes.push(
+      ...parseIpRoute(
+        '198.51.100.0/24 proto static\n\tnexthop via 172.18.0.3 dev eth0 weight 1\n\tnexthop via 172.18.0.4 dev eth0 weight 2\n',
+        'ip-route4',
+        4,
+      ).value,
+    );
     const t = traceFlow(createTraceContext(s), flow('10.244.1.12', '198.51.100.7'));
     const r = t.hops.find((h) => h.kind === 'redirect_neigh')!;
-    expect(r.candidates).toEqual([{ gateway: '172.18.0.3', dev: 'eth0', weight: 1 }, { gateway: '172.18.0.4', dev: 'eth0', weight: 2 }]);
+    expect(r.candidates).toEqual([
+      { gateway: '172.18.0.3', dev: 'eth0', weight: 1 },
+      { gateway: '172.18.0.4', dev: 'eth0', weight: 2 },
+    ]);
     expect(t.warnings.map((w) => w.code)).toContain('multipath');
   });
 
@@ -64,7 +75,9 @@ describe('trace on in-memory variants of a real node', () => {
     const s = await k1();
     s.rules.push(...parseIpRule('100:\tfrom all fwmark 0x200/0xf00 lookup 2004\n', 'ip-rule4', 4).value);
     const t = traceFlow(createTraceContext(s), flow('10.244.1.12', '10.244.2.7'));
-    expect(t.warnings.find((w) => w.code === 'fib-policy-divergence')?.message).toMatch(/fwmark 0x200\/0xf00.*BPF_FIB_LOOKUP_MARK/);
+    expect(t.warnings.find((w) => w.code === 'fib-policy-divergence')?.message).toMatch(
+      /fwmark 0x200\/0xf00.*BPF_FIB_LOOKUP_MARK/,
+    );
   });
 
   it('without the rules probe, the default rules are assumed and the route hop says so', async () => {
@@ -83,7 +96,10 @@ describe('trace on in-memory variants of a real node', () => {
     s.cilium.config = {};
     const t = traceFlow(createTraceContext(s), flow('10.244.1.12', '10.244.1.57'));
     expect(t.hops.map((h) => h.kind)).toEqual(['route', 'bpf', 'redirect', 'deliver']);
-    expect(t.hops[2]).toMatchObject({ inferred: true, because: expect.stringMatching(/no cilium-status and no cilium-config/) });
+    expect(t.hops[2]).toMatchObject({
+      inferred: true,
+      because: expect.stringMatching(/no cilium-status and no cilium-config/),
+    });
     const remote = traceFlow(createTraceContext(s), flow('10.244.1.12', '10.244.2.7'));
     expect(remote.warnings.map((w) => w.code)).toContain('host-routing-unknown');
     expect(remote.dst.kind).toBe('external');

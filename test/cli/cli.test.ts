@@ -95,12 +95,17 @@ describe('netpath trace (CLI)', () => {
     const dir = copySnapshot(K1);
     try {
       const addr = readFileSync(join(dir, 'ip-addr.json'), 'utf8');
-      writeFileSync(join(dir, 'ip-addr.json'), `\u001b[0m${addr.replace(/"10\.244\.1\.57"/, '"\u001b[32m10.244.1.57\u001b[0m"')}`);
+      writeFileSync(
+        join(dir, 'ip-addr.json'),
+        `\u001b[0m${addr.replace(/"10\.244\.1\.57"/, '"\u001b[32m10.244.1.57\u001b[0m"')}`,
+      );
       writeFileSync(join(dir, 'cilium-status.txt'), 'Cilium: something else entirely\n');
       rmSync(join(dir, 'cilium-config.txt'));
       const r = await run(['trace', '10.244.1.12', '10.244.1.57', '-s', dir, '--json']);
       const j = JSON.parse(r.out);
-      expect(j.warnings.map((w: { message: string }) => w.message).join('\n')).toMatch(/cilium-status: .*(not cilium status output|none of the lines)/);
+      expect(j.warnings.map((w: { message: string }) => w.message).join('\n')).toMatch(
+        /cilium-status: .*(not cilium status output|none of the lines)/,
+      );
       // with host routing unknown the local delivery is reported, but not as redirect_peer
       expect(j.hops.map((h: { kind: string }) => h.kind)).toContain('redirect');
       expect(j.hops.find((h: { kind: string }) => h.kind === 'redirect').inferred).toBe(true);
@@ -111,15 +116,27 @@ describe('netpath trace (CLI)', () => {
   });
 
   it('live mode reports missing tools with one line per probe and exit 3', async () => {
-    const runner: Runner = async (argv) => ({ argv, exitCode: -1, stdout: '', stderr: '', durationMs: 0, failed: 'ENOENT', message: `${argv[0]}: not installed` });
+    const runner: Runner = async (argv) => ({
+      argv,
+      exitCode: -1,
+      stdout: '',
+      stderr: '',
+      durationMs: 0,
+      failed: 'ENOENT',
+      message: `${argv[0]}: not installed`,
+    });
     const r = await run(['trace', '10.0.0.1', '10.0.0.2'], { runner: async () => runner });
     expect(r.code).toBe(3);
-    expect(r.err).toBe('netpath: live node: no node state to trace on (ip-link, ip-addr, ip-route4: ip: not installed)\n');
+    expect(r.err).toBe(
+      'netpath: live node: no node state to trace on (ip-link, ip-addr, ip-route4: ip: not installed)\n',
+    );
   });
 
   it('the built binary prints a one-line error, never a stack trace', () => {
     if (!existsSync(join(root, 'dist/main.js'))) return; // built by `npm run build` / prepare
-    const r = spawnSync(process.execPath, [join(root, 'bin/netpath.js'), 'trace', 'nope', '10.0.0.1', '-s', K1], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [join(root, 'bin/netpath.js'), 'trace', 'nope', '10.0.0.1', '-s', K1], {
+      encoding: 'utf8',
+    });
     expect(r.status).toBe(2);
     expect(r.stderr).toBe('netpath: source "nope" is not an IPv4 or IPv6 address\n');
   });

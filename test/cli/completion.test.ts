@@ -41,7 +41,10 @@ describe('netpath completion', () => {
     for (const c of allCommands(s)) {
       for (const sh of ['bash', 'zsh', 'fish']) {
         expect(script[sh], `${sh}: ${c.path.join(' ')}`).toContain(c.name);
-        for (const o of c.options) expect(script[sh], `${sh}: ${c.path.join(' ')} ${o.long}`).toContain(sh === 'fish' ? `-l ${o.long.slice(2)}` : o.long);
+        for (const o of c.options)
+          expect(script[sh], `${sh}: ${c.path.join(' ')} ${o.long}`).toContain(
+            sh === 'fish' ? `-l ${o.long.slice(2)}` : o.long,
+          );
       }
     }
   });
@@ -78,25 +81,46 @@ describe('netpath completion', () => {
     expect(complete('tr', 'kubectl-netpath')).toEqual(['trace']);
   });
 
-  it.skipIf(!has('zsh'))(`zsh parses it and registers it with compinit${has('zsh') ? '' : ' (skipped: zsh not installed)'}`, () => {
-    expect(spawnSync('zsh', ['-n', join(dir, 'netpath.zsh')], { encoding: 'utf8' }).status).toBe(0);
-    const r = spawnSync('zsh', ['-f', '-c', `autoload -U compinit && compinit -u -D && source ${join(dir, 'netpath.zsh')} && print -r -- $_comps[netpath] $_comps[kubectl-netpath]`], { encoding: 'utf8', env: { ...process.env, HOME: dir } });
-    expect(r.stderr).toBe('');
-    expect(r.stdout.trim()).toBe('_netpath _netpath');
-  });
-
-  it.skipIf(!has('fish'))(`fish parses it and completes from it${has('fish') ? '' : ' (skipped: fish not installed)'}`, () => {
-    expect(spawnSync('fish', ['--no-execute', join(dir, 'netpath.fish')], { encoding: 'utf8' }).status).toBe(0);
-    const fc = (line: string) => {
-      const r = spawnSync('fish', ['--no-config', '-c', `source ${join(dir, 'netpath.fish')}; complete -C ${JSON.stringify(line)}`], { encoding: 'utf8', env: { ...process.env, HOME: dir } });
+  it.skipIf(!has('zsh'))(
+    `zsh parses it and registers it with compinit${has('zsh') ? '' : ' (skipped: zsh not installed)'}`,
+    () => {
+      expect(spawnSync('zsh', ['-n', join(dir, 'netpath.zsh')], { encoding: 'utf8' }).status).toBe(0);
+      const r = spawnSync(
+        'zsh',
+        [
+          '-f',
+          '-c',
+          `autoload -U compinit && compinit -u -D && source ${join(dir, 'netpath.zsh')} && print -r -- $_comps[netpath] $_comps[kubectl-netpath]`,
+        ],
+        { encoding: 'utf8', env: { ...process.env, HOME: dir } },
+      );
       expect(r.stderr).toBe('');
-      return r.stdout.split('\n').filter(Boolean).map((l) => l.split('\t')[0]);
-    };
-    expect(fc('netpath tr')).toEqual(['trace']);
-    expect(fc('netpath svc ')).toEqual(['lookup']);
-    // fish sorts what it offers
-    expect(fc('netpath trace -o ')).toEqual([...formatsFor('trace', 'journey')].sort());
-    expect(fc('netpath trace --proto ')).toEqual(['icmp', 'sctp', 'tcp', 'udp']);
-    expect(fc('kubectl-netpath completion ')).toEqual(['bash', 'fish', 'zsh']);
-  });
+      expect(r.stdout.trim()).toBe('_netpath _netpath');
+    },
+  );
+
+  it.skipIf(!has('fish'))(
+    `fish parses it and completes from it${has('fish') ? '' : ' (skipped: fish not installed)'}`,
+    () => {
+      expect(spawnSync('fish', ['--no-execute', join(dir, 'netpath.fish')], { encoding: 'utf8' }).status).toBe(0);
+      const fc = (line: string) => {
+        const r = spawnSync(
+          'fish',
+          ['--no-config', '-c', `source ${join(dir, 'netpath.fish')}; complete -C ${JSON.stringify(line)}`],
+          { encoding: 'utf8', env: { ...process.env, HOME: dir } },
+        );
+        expect(r.stderr).toBe('');
+        return r.stdout
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => l.split('\t')[0]);
+      };
+      expect(fc('netpath tr')).toEqual(['trace']);
+      expect(fc('netpath svc ')).toEqual(['lookup']);
+      // fish sorts what it offers
+      expect(fc('netpath trace -o ')).toEqual([...formatsFor('trace', 'journey')].sort());
+      expect(fc('netpath trace --proto ')).toEqual(['icmp', 'sctp', 'tcp', 'udp']);
+      expect(fc('kubectl-netpath completion ')).toEqual(['bash', 'fish', 'zsh']);
+    },
+  );
 });

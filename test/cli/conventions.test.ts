@@ -41,9 +41,16 @@ describe('--quiet', () => {
   });
 
   it('journey and svc lookup: one line each; machine formats stay whole; errors still print', async () => {
-    expect((await run(['trace', '2001:db8:42::a:5', '2001:db8:42::c:9', '--cluster', V6, '-q'])).out).toBe('journey: DELIVERED\n');
-    expect((await run(['svc', 'lookup', '10.96.0.10', '-s', SVC, '-q'])).out).toBe('10.96.0.10:53/ANY ClusterIP: 2/2 backends active (cilium-bpf)\n');
-    expect((await run(['svc', 'lookup', '10.96.0.99', '-s', SVC, '-q']))).toMatchObject({ code: 1, out: 'no frontend matches 10.96.0.99 in any Service source\n' });
+    expect((await run(['trace', '2001:db8:42::a:5', '2001:db8:42::c:9', '--cluster', V6, '-q'])).out).toBe(
+      'journey: DELIVERED\n',
+    );
+    expect((await run(['svc', 'lookup', '10.96.0.10', '-s', SVC, '-q'])).out).toBe(
+      '10.96.0.10:53/ANY ClusterIP: 2/2 backends active (cilium-bpf)\n',
+    );
+    expect(await run(['svc', 'lookup', '10.96.0.99', '-s', SVC, '-q'])).toMatchObject({
+      code: 1,
+      out: 'no frontend matches 10.96.0.99 in any Service source\n',
+    });
     const json = await run(['trace', '10.244.1.12', '10.244.2.7', '-s', K1, '-q', '-o', 'json']);
     expect(json.out).toBe((await run(['trace', '10.244.1.12', '10.244.2.7', '-s', K1, '-o', 'json'])).out);
     const bad = await run(['trace', '10.244.1.12', '10.244.2.7', '-s', '/nonexistent', '-q']);
@@ -71,20 +78,34 @@ describe('--verbose', () => {
     const v = await run([...argv, '--verbose']);
     expect(v.out).toBe((await run(argv)).out);
     const lines = v.err.trimEnd().split('\n');
-    expect(lines.every((l) => /^netpath: probe \S+: (read \S+, \d+ ms, [\d.]+ (B|KiB|MiB)|not in the snapshot)$/.test(l)), v.err).toBe(true);
-    expect(lines).toContain(`netpath: probe ip-route4: read ${join(K1, 'ip-route4.json')}, ${/ip-route4: read \S+, (\d+) ms/.exec(v.err)![1]} ms, 1.6 KiB`);
+    expect(
+      lines.every((l) => /^netpath: probe \S+: (read \S+, \d+ ms, [\d.]+ (B|KiB|MiB)|not in the snapshot)$/.test(l)),
+      v.err,
+    ).toBe(true);
+    expect(lines).toContain(
+      `netpath: probe ip-route4: read ${join(K1, 'ip-route4.json')}, ${/ip-route4: read \S+, (\d+) ms/.exec(v.err)![1]} ms, 1.6 KiB`,
+    );
     expect(lines.some((l) => /^netpath: probe wg: not in the snapshot$/.test(l))).toBe(true);
   });
 
   it('live probes: each with its argv (prefix included), exit code, duration and output size; kubectl too', async () => {
     const live = replayRunner(K1);
-    const kubectl = fakeKubectl({ 'pod/nginx-deployment-67d4bdd6f5-w6kd7': asKubectlJson('pod.nginx-deployment-67d4bdd6f5-w6kd7.yaml') });
-    const r = await run(['-v', 'trace', '10.244.1.12', 'default/nginx-deployment-67d4bdd6f5-w6kd7', '--exec', 'ssh node1'], { liveRunner: () => live, kubectl });
+    const kubectl = fakeKubectl({
+      'pod/nginx-deployment-67d4bdd6f5-w6kd7': asKubectlJson('pod.nginx-deployment-67d4bdd6f5-w6kd7.yaml'),
+    });
+    const r = await run(
+      ['-v', 'trace', '10.244.1.12', 'default/nginx-deployment-67d4bdd6f5-w6kd7', '--exec', 'ssh node1'],
+      { liveRunner: () => live, kubectl },
+    );
     expect(r.code).toBe(0);
     const lines = r.err.trimEnd().split('\n');
     expect(lines).toHaveLength(live.calls.length + kubectl.calls.length);
     expect(lines).toContain('netpath: probe ssh node1 ip -4 -j -d route show table all: exit 0, 2 ms, stdout 1.6 KiB');
-    expect(lines).toContain('netpath: probe ssh node1 cilium-dbg service list -o json: ENOENT (cilium-dbg: not installed), 2 ms, stdout 0 B');
-    expect(lines).toContain('netpath: probe kubectl -n default get pod nginx-deployment-67d4bdd6f5-w6kd7 -o json: exit 0, 1 ms, stdout 6.0 KiB');
+    expect(lines).toContain(
+      'netpath: probe ssh node1 cilium-dbg service list -o json: ENOENT (cilium-dbg: not installed), 2 ms, stdout 0 B',
+    );
+    expect(lines).toContain(
+      'netpath: probe kubectl -n default get pod nginx-deployment-67d4bdd6f5-w6kd7 -o json: exit 0, 1 ms, stdout 6.0 KiB',
+    );
   });
 });

@@ -11,9 +11,17 @@ const run = (argv: string[]) => runCli(argv, { isTTY: true });
 describe('netpath trace -o mermaid|dot|svg', () => {
   const flows: [string, string[], number][] = [
     ['pod → remote pod', ['trace', '10.244.1.12', '10.244.2.7', '--port', '8080', '-s', fx('kind-v4/k1')], 0],
-    ['pod → ClusterIP', ['trace', '10.244.1.12', '10.96.0.10', '--proto', 'udp', '--port', '53', '-s', fx('kind-v4-svc/k1')], 0],
+    [
+      'pod → ClusterIP',
+      ['trace', '10.244.1.12', '10.96.0.10', '--proto', 'udp', '--port', '53', '-s', fx('kind-v4-svc/k1')],
+      0,
+    ],
     ['no route (exit 1)', ['trace', '2001:db8:1::10', '2001:db8:77::1', '-s', fx('v6-wg/gateway')], 1],
-    ['cluster journey', ['trace', '2001:db8:42::a:5', '2001:db8:42::c:9', '--port', '443', '--cluster', fx('v6-wg')], 0],
+    [
+      'cluster journey',
+      ['trace', '2001:db8:42::a:5', '2001:db8:42::c:9', '--port', '443', '--cluster', fx('v6-wg')],
+      0,
+    ],
   ];
   for (const [name, argv, exit] of flows) {
     it(`${name}: each format on stdout, same exit code as text, no colour codes`, async () => {
@@ -59,7 +67,10 @@ describe('netpath trace -o mermaid|dot|svg', () => {
 describe('netpath diff -o mermaid|dot|svg', () => {
   const pair = (s: string) => fx(`migrate-iptables/${s}`);
   it('each format on stdout with the diff exit code (0 clean, 1 regressions)', async () => {
-    for (const [after, exit] of [['after', 0], ['after-broken', 1]] as const) {
+    for (const [after, exit] of [
+      ['after', 0],
+      ['after-broken', 1],
+    ] as const) {
       const m = await run(['diff', pair('before'), pair(after), '-o', 'mermaid']);
       expect(m.code).toBe(exit);
       expect(badMermaidLines(m.out)).toEqual([]);

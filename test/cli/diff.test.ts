@@ -12,7 +12,10 @@ import { runCli } from '../helpers/cli.js';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const K1 = join(root, 'fixtures/snapshots/kind-v4/k1');
 const K1SVC = join(root, 'fixtures/snapshots/kind-v4-svc/k1');
-const IPTABLES = join(root, 'fixtures/tools/kube-proxy/iptables-save/iptables-save.kubeproxy-iptables-mode+cilium-like.nft-backend.txt');
+const IPTABLES = join(
+  root,
+  'fixtures/tools/kube-proxy/iptables-save/iptables-save.kubeproxy-iptables-mode+cilium-like.nft-backend.txt',
+);
 
 const run = runCli;
 
@@ -24,15 +27,27 @@ function tmp(): string {
 function replaySnapshot(dir: string, calls: string[][] = []): Runner {
   const byArgv = new Map<string, string>();
   const add = (specs: { id: string; argv: string[]; ext: string }[]) => {
-    for (const p of specs) for (const ext of ['json', 'txt']) if (existsSync(join(dir, `${p.id}.${ext}`))) byArgv.set(p.argv.join(' '), join(dir, `${p.id}.${ext}`));
+    for (const p of specs)
+      for (const ext of ['json', 'txt'])
+        if (existsSync(join(dir, `${p.id}.${ext}`))) byArgv.set(p.argv.join(' '), join(dir, `${p.id}.${ext}`));
   };
   add(NODE_PROBES);
   for (const ns of ['cni-5f0c1d2e-k1a', 'cni-7a9b3c4d-k1b']) add(netnsProbes(ns));
-  for (const dev of ['eth0', 'lxc6d1e0f2a3b4c', 'lxc0a1b2c3d4e5f', 'cilium_host', 'cilium_net']) add(tcFilterProbes(dev));
+  for (const dev of ['eth0', 'lxc6d1e0f2a3b4c', 'lxc0a1b2c3d4e5f', 'cilium_host', 'cilium_net'])
+    add(tcFilterProbes(dev));
   return async (argv) => {
     calls.push([...argv]);
     const f = byArgv.get(argv.join(' '));
-    if (!f) return { argv, exitCode: -1, stdout: '', stderr: '', durationMs: 0, failed: 'ENOENT', message: `${argv[0]}: not installed` };
+    if (!f)
+      return {
+        argv,
+        exitCode: -1,
+        stdout: '',
+        stderr: '',
+        durationMs: 0,
+        failed: 'ENOENT',
+        message: `${argv[0]}: not installed`,
+      };
     return { argv, exitCode: 0, stdout: readFileSync(f, 'utf8'), stderr: '', durationMs: 1 };
   };
 }
@@ -64,7 +79,9 @@ describe('netpath diff (CLI)', () => {
       const removed = j.services.filter((s) => s.status === 'removed');
       expect(removed.length).toBe(j.summary.services.removed);
       expect(removed.map((s) => s.frontend)).toContain('172.30.0.41:80/TCP');
-      expect(removed.every((s) => s.regression && s.owner.before === 'kube-proxy-iptables' && s.owner.after === null)).toBe(true);
+      expect(
+        removed.every((s) => s.regression && s.owner.before === 'kube-proxy-iptables' && s.owner.after === null),
+      ).toBe(true);
       const flow = j.paths.flows.find((f) => f.category === 'service-from-pod' && f.frontend === '172.30.0.41:80/TCP')!;
       expect(flow.before.hops.map((h) => h.kind)).toContain('kube-proxy');
       expect(flow.regression).toBe(true);
@@ -114,7 +131,9 @@ describe('netpath diff (CLI)', () => {
       cpSync(IPTABLES, join(after, 'iptables-save.txt'));
       const r = await run(['diff', K1SVC, after, '--no-color']);
       expect(r.code).toBe(1);
-      expect(r.out).toMatch(/✗ leftover nat KUBE-\* chains \(IPv4\) — KUBE-SERVICES is still hooked from PREROUTING, OUTPUT/);
+      expect(r.out).toMatch(
+        /✗ leftover nat KUBE-\* chains \(IPv4\) — KUBE-SERVICES is still hooked from PREROUTING, OUTPUT/,
+      );
       expect(r.out).toMatch(/iptables-save -t nat \| grep -- KUBE-/);
     } finally {
       rmSync(after, { recursive: true, force: true });
@@ -130,7 +149,9 @@ describe('netpath diff (CLI)', () => {
     const sj = diffJsonSchema.parse(JSON.parse(snap.out));
     expect(lj.after.source).toBe('live node');
     expect(lj.services).toEqual(sj.services);
-    expect(lj.paths.flows.map((f) => [f.label, f.after.disposition])).toEqual(sj.paths.flows.map((f) => [f.label, f.after.disposition]));
+    expect(lj.paths.flows.map((f) => [f.label, f.after.disposition])).toEqual(
+      sj.paths.flows.map((f) => [f.label, f.after.disposition]),
+    );
     expect(calls.some((a) => a.join(' ') === 'ipset save')).toBe(true);
     expect(calls.some((a) => a[0] === 'bpftool' && a.includes('pinned'))).toBe(true);
   });

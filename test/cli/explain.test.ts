@@ -15,7 +15,9 @@ describe('netpath trace --explain', () => {
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^ {3}what bpf_fib_lookup\(\): /m);
     expect(r.out).toMatch(/^ {3}why {2}BPF host routing is on \(cilium-status: Host Routing: BPF\)/m);
-    expect(r.out).toContain('   $ ip route get 10.244.2.7 from 10.244.1.12 iif lxc6d1e0f2a3b4c ipproto tcp dport 8080\n');
+    expect(r.out).toContain(
+      '   $ ip route get 10.244.2.7 from 10.244.1.12 iif lxc6d1e0f2a3b4c ipproto tcp dport 8080\n',
+    );
     const plain = await run(argv);
     expect(plain.out).not.toMatch(/^ {3}what /m);
   });
@@ -29,7 +31,17 @@ describe('netpath trace --explain', () => {
   });
 
   it('cluster: every leg is explained', async () => {
-    const r = await run(['trace', '2001:db8:42::a:5', '2001:db8:42::c:9', '--port', '443', '--cluster', fx('v6-wg'), '--explain', '--json']);
+    const r = await run([
+      'trace',
+      '2001:db8:42::a:5',
+      '2001:db8:42::c:9',
+      '--port',
+      '443',
+      '--cluster',
+      fx('v6-wg'),
+      '--explain',
+      '--json',
+    ]);
     const j = JSON.parse(r.out) as { legs: { trace: unknown }[] };
     expect(j.legs).toHaveLength(3);
     for (const l of j.legs) for (const h of traceJsonSchema.parse(l.trace).hops) expect(h.explain).toBeDefined();

@@ -85,7 +85,17 @@ describe('netpath man', () => {
     expect(r.code).toBe(0);
     const page = r.out;
     expect(page).toMatch(/^\.TH NETPATH 1 /);
-    for (const sec of ['NAME', 'SYNOPSIS', 'DESCRIPTION', 'OPTIONS', 'COMMANDS', '"EXIT STATUS"', 'ENVIRONMENT', '"SEE ALSO"']) expect(page).toContain(`\n.SH ${sec}\n`);
+    for (const sec of [
+      'NAME',
+      'SYNOPSIS',
+      'DESCRIPTION',
+      'OPTIONS',
+      'COMMANDS',
+      '"EXIT STATUS"',
+      'ENVIRONMENT',
+      '"SEE ALSO"',
+    ])
+      expect(page).toContain(`\n.SH ${sec}\n`);
     for (const c of allCommands(cliSpec()).filter((x) => x.subcommands.length === 0)) {
       expect(page).toContain(`.SS "netpath ${c.path.join(' ')}"`);
       for (const o of c.options) expect(page).toContain(o.long.replace(/-/g, '\\-'));
@@ -97,18 +107,24 @@ describe('netpath man', () => {
   });
 
   const groff = spawnSync('groff', ['--version'], { encoding: 'utf8' }).status === 0;
-  it.skipIf(!groff)(`groff formats it without a warning, and man -l shows it${groff ? '' : ' (skipped: groff not installed)'}`, async () => {
-    const file = join(work, 'netpath.1');
-    writeFileSync(file, (await run(['man'])).out);
-    const g = spawnSync('groff', ['-man', '-Tutf8', '-ww', '-z', file], { encoding: 'utf8' });
-    expect(g.stderr).toBe('');
-    expect(g.status).toBe(0);
-    const m = spawnSync('man', ['-l', file], { encoding: 'utf8', env: { ...process.env, MANPAGER: 'cat', PAGER: 'cat', MANWIDTH: '100' } });
-    if (m.error === undefined && m.status === 0) {
-      expect(m.stderr).toBe('');
-      expect(m.stdout).toMatch(/NETPATH\(1\)/);
-      expect(m.stdout).toMatch(/EXIT STATUS/);
-      expect(m.stdout).toContain('netpath trace 10.244.1.12 10.244.2.7 --port 8080 -s fixtures/snapshots/kind-v4/k1');
-    }
-  });
+  it.skipIf(!groff)(
+    `groff formats it without a warning, and man -l shows it${groff ? '' : ' (skipped: groff not installed)'}`,
+    async () => {
+      const file = join(work, 'netpath.1');
+      writeFileSync(file, (await run(['man'])).out);
+      const g = spawnSync('groff', ['-man', '-Tutf8', '-ww', '-z', file], { encoding: 'utf8' });
+      expect(g.stderr).toBe('');
+      expect(g.status).toBe(0);
+      const m = spawnSync('man', ['-l', file], {
+        encoding: 'utf8',
+        env: { ...process.env, MANPAGER: 'cat', PAGER: 'cat', MANWIDTH: '100' },
+      });
+      if (m.error === undefined && m.status === 0) {
+        expect(m.stderr).toBe('');
+        expect(m.stdout).toMatch(/NETPATH\(1\)/);
+        expect(m.stdout).toMatch(/EXIT STATUS/);
+        expect(m.stdout).toContain('netpath trace 10.244.1.12 10.244.2.7 --port 8080 -s fixtures/snapshots/kind-v4/k1');
+      }
+    },
+  );
 });

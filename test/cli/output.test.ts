@@ -45,7 +45,9 @@ describe('-o, --output', () => {
   });
 
   it('table: one row per hop in path order, then the result line; exit code as for text', async () => {
-    const json = JSON.parse((await run([...COMMANDS.trace!, '--json'])).out) as { hops: { kind: string; dev?: string }[] };
+    const json = JSON.parse((await run([...COMMANDS.trace!, '--json'])).out) as {
+      hops: { kind: string; dev?: string }[];
+    };
     const r = await run([...COMMANDS.trace!, '-o', 'table']);
     expect(r.code).toBe(0);
     const lines = r.out.split('\n');
@@ -61,11 +63,25 @@ describe('-o, --output', () => {
   });
 
   it('wide: adds netns, hook, program, the program id printed in its own evidence, next hop and evidence probes', async () => {
-    const json = JSON.parse((await run([...COMMANDS.trace!, '--json'])).out) as { hops: { kind: string; program?: string; evidence: { probe: string; text: string }[] }[] };
+    const json = JSON.parse((await run([...COMMANDS.trace!, '--json'])).out) as {
+      hops: { kind: string; program?: string; evidence: { probe: string; text: string }[] }[];
+    };
     const r = await run([...COMMANDS.trace!, '-o', 'wide']);
     const lines = r.out.split('\n');
     const head = lines[0]!.split(/\s{3,}/);
-    expect(head).toEqual(['#', 'HOP', 'NETNS', 'DEVICE', 'HOOK', 'PROGRAM', 'PROG-ID', 'NEXT-HOP', 'INFERRED', 'EVIDENCE', 'DETAIL']);
+    expect(head).toEqual([
+      '#',
+      'HOP',
+      'NETNS',
+      'DEVICE',
+      'HOOK',
+      'PROGRAM',
+      'PROG-ID',
+      'NEXT-HOP',
+      'INFERRED',
+      'EVIDENCE',
+      'DETAIL',
+    ]);
     const rows = lines.slice(1, 1 + json.hops.length).map((l) => l.split(/\s{3,}/));
     json.hops.forEach((h, i) => {
       const row = Object.fromEntries(head.map((k, j) => [k, rows[i]![j]]));
@@ -73,7 +89,9 @@ describe('-o, --output', () => {
       expect(row.EVIDENCE).toBe([...new Set(h.evidence.map((e) => e.probe))].join(','));
       if (h.program) {
         // the id must be the one bpftool printed for this program, not invented
-        const printed = h.evidence.filter((e) => e.probe === 'bpftool-net' && e.text.includes(h.program!)).map((e) => /\bid (\d+)/.exec(e.text)![1]);
+        const printed = h.evidence
+          .filter((e) => e.probe === 'bpftool-net' && e.text.includes(h.program!))
+          .map((e) => /\bid (\d+)/.exec(e.text)![1]);
         expect(printed.length).toBeGreaterThan(0);
         expect(row['PROG-ID']).toBe(printed[0]);
       }
@@ -84,7 +102,12 @@ describe('-o, --output', () => {
   it('svc lookup table/wide: BACKENDS is active/total; wide lists every backend with its state', async () => {
     const t = await run([...COMMANDS['svc lookup']!, '-o', 'table']);
     expect(t.code).toBe(0);
-    expect(t.out.split('\n').slice(0, 2).map((l) => l.split(/\s{3,}/))).toEqual([
+    expect(
+      t.out
+        .split('\n')
+        .slice(0, 2)
+        .map((l) => l.split(/\s{3,}/)),
+    ).toEqual([
       ['FRONTEND', 'TYPE', 'SERVICE', 'BACKENDS', 'SOURCES'],
       ['10.96.0.10:53/ANY', 'ClusterIP', '-', '2/2', 'cilium-bpf'],
     ]);
@@ -97,9 +120,15 @@ describe('-o, --output', () => {
   });
 
   it('trace --cluster table: a NODE column, every leg, the journey line', async () => {
-    const j = JSON.parse((await run([...COMMANDS['trace --cluster']!, '--json'])).out) as { legs: { node: string; trace: { hops: unknown[] } }[] };
+    const j = JSON.parse((await run([...COMMANDS['trace --cluster']!, '--json'])).out) as {
+      legs: { node: string; trace: { hops: unknown[] } }[];
+    };
     const r = await run([...COMMANDS['trace --cluster']!, '-o', 'table']);
-    const nodes = r.out.split('\n').slice(1).filter((l) => /^\S+\s{3,}\d+\s{3,}/.test(l)).map((l) => l.split(/\s{3,}/)[0]);
+    const nodes = r.out
+      .split('\n')
+      .slice(1)
+      .filter((l) => /^\S+\s{3,}\d+\s{3,}/.test(l))
+      .map((l) => l.split(/\s{3,}/)[0]);
     expect(nodes).toEqual(j.legs.flatMap((l) => l.trace.hops.map(() => l.node)));
     expect(r.out).toMatch(/^journey: DELIVERED$/m);
   });
@@ -132,7 +161,11 @@ describe('-o, --output', () => {
   });
 
   it('a registered format is offered by every command whose kind it renders, and only there', async () => {
-    registerFormat({ name: 'hopcount', summary: 'test format', render: { trace: (t) => `${t.hops.length}\n`, journey: (j) => `${j.legs.length}\n` } });
+    registerFormat({
+      name: 'hopcount',
+      summary: 'test format',
+      render: { trace: (t) => `${t.hops.length}\n`, journey: (j) => `${j.legs.length}\n` },
+    });
     const r = await run([...COMMANDS.trace!, '-o', 'hopcount']);
     expect(r).toEqual({ code: 0, out: '6\n', err: '' });
     expect((await run([...COMMANDS['svc lookup']!, '-o', 'hopcount'])).code).toBe(2);

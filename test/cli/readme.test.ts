@@ -12,7 +12,12 @@ describe('README', () => {
     expect(first, 'first set-up command').not.toBeNull();
     const argv = first![1]!.split(/\s+/);
     let out = '';
-    const code = await main([...argv, '--no-color'], { stdout: (s) => (out += s), stderr: () => {}, isTTY: false, env: {} });
+    const code = await main([...argv, '--no-color'], {
+      stdout: (s) => (out += s),
+      stderr: () => {},
+      isTTY: false,
+      env: {},
+    });
     expect(code).toBe(0);
     const block = /first command, on node k1[^\n]*\n\n```\n([\s\S]*?)\n```/.exec(readme);
     expect(block, 'example block').not.toBeNull();
@@ -36,7 +41,10 @@ describe('README safety section', () => {
 describe('README pictures', () => {
   const cli = async (cmd: string) => {
     let out = '';
-    const argv = cmd.replace(/^node bin\/netpath\.js /, '').replace(/ (\||>) .*$/, '').split(/\s+/);
+    const argv = cmd
+      .replace(/^node bin\/netpath\.js /, '')
+      .replace(/ (\||>) .*$/, '')
+      .split(/\s+/);
     const code = await main(argv, { stdout: (s) => (out += s), stderr: () => {}, isTTY: false, env: {} });
     return { code, out };
   };
@@ -64,7 +72,12 @@ describe('README Migrating from kube-proxy', () => {
     const block = /```\n\$ node bin\/netpath\.js (diff [^\n]*)\n([\s\S]*?)\n```/.exec(readme);
     expect(block, 'diff example block').not.toBeNull();
     let out = '';
-    const code = await main([...block![1]!.split(/\s+/), '--no-color'], { stdout: (s) => (out += s), stderr: () => {}, isTTY: false, env: {} });
+    const code = await main([...block![1]!.split(/\s+/), '--no-color'], {
+      stdout: (s) => (out += s),
+      stderr: () => {},
+      isTTY: false,
+      env: {},
+    });
     expect(code).toBe(1);
     expect(out.trimEnd()).toBe(block![2]);
   });

@@ -11,7 +11,13 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const probe = spawnSync(process.execPath, ['--experimental-sea-config'], { encoding: 'utf8' });
 const seaSupported = !/bad option/.test(probe.stderr);
 const built = existsSync(join(root, 'dist/main.js'));
-const why = !seaSupported ? `node ${process.versions.node} has no --experimental-sea-config` : !built ? 'dist/ is not built (npm run build)' : process.platform !== 'linux' ? 'only built and checked on Linux' : '';
+const why = !seaSupported
+  ? `node ${process.versions.node} has no --experimental-sea-config`
+  : !built
+    ? 'dist/ is not built (npm run build)'
+    : process.platform !== 'linux'
+      ? 'only built and checked on Linux'
+      : '';
 
 describe.skipIf(why !== '')(`single executable${why ? ` (skipped: ${why})` : ''}`, () => {
   let buildDir: string;
@@ -25,14 +31,21 @@ describe.skipIf(why !== '')(`single executable${why ? ` (skipped: ${why})` : ''}
   beforeAll(() => {
     buildDir = mkdtempSync(join(tmpdir(), 'np-sea-build-'));
     runDir = mkdtempSync(join(tmpdir(), 'np-sea-run-'));
-    const b = spawnSync(process.execPath, [join(root, 'scripts/build-sea.mjs'), '--out', join(buildDir, 'netpath')], { encoding: 'utf8', timeout: 240_000 });
+    const b = spawnSync(process.execPath, [join(root, 'scripts/build-sea.mjs'), '--out', join(buildDir, 'netpath')], {
+      encoding: 'utf8',
+      timeout: 240_000,
+    });
     if (b.status !== 0) throw new Error(`build-sea failed: ${b.stderr}`);
     exe = join(runDir, 'netpath');
     copyFileSync(join(buildDir, 'netpath'), exe);
     spawnSync('chmod', ['755', exe]);
     // the tar.gz form of a snapshot too: gunzip and tar reading must be inside the executable
     spawnSync('tar', ['-czf', join(runDir, 'k1.tar.gz'), '-C', join(root, 'fixtures/snapshots/kind-v4'), 'k1']);
-    env = { PATH: runDir, HOME: runDir, ...(process.env.NETPATH_AUDIT_LOG ? { NETPATH_AUDIT_LOG: process.env.NETPATH_AUDIT_LOG } : {}) };
+    env = {
+      PATH: runDir,
+      HOME: runDir,
+      ...(process.env.NETPATH_AUDIT_LOG ? { NETPATH_AUDIT_LOG: process.env.NETPATH_AUDIT_LOG } : {}),
+    };
   }, 300_000);
   afterAll(() => {
     rmSync(buildDir, { recursive: true, force: true });
@@ -44,7 +57,9 @@ describe.skipIf(why !== '')(`single executable${why ? ` (skipped: ${why})` : ''}
     const v = spawnSync(exe, ['--version'], { env, cwd: runDir, encoding: 'utf8' });
     expect(v.status).toBe(0);
     // the same version and commit as the build it was bundled from
-    expect(v.stdout).toBe(spawnSync(process.execPath, [join(root, 'bin/netpath.js'), '--version'], { encoding: 'utf8' }).stdout);
+    expect(v.stdout).toBe(
+      spawnSync(process.execPath, [join(root, 'bin/netpath.js'), '--version'], { encoding: 'utf8' }).stdout,
+    );
   });
 
   it('answers exactly as the node CLI: text, json, wide, svc lookup, a .tar.gz snapshot, and the exit codes', () => {
@@ -59,7 +74,10 @@ describe.skipIf(why !== '')(`single executable${why ? ` (skipped: ${why})` : ''}
     ];
     for (const [argv, code] of cases) {
       const sea = spawnSync(exe, argv, { env, cwd: runDir, encoding: 'utf8' });
-      const cli = spawnSync(process.execPath, [join(root, 'bin/netpath.js'), ...argv], { cwd: runDir, encoding: 'utf8' });
+      const cli = spawnSync(process.execPath, [join(root, 'bin/netpath.js'), ...argv], {
+        cwd: runDir,
+        encoding: 'utf8',
+      });
       expect(sea.status, argv.join(' ')).toBe(code);
       expect(sea.stdout, argv.join(' ')).toBe(cli.stdout);
       expect(sea.stderr, argv.join(' ')).toBe(cli.stderr);

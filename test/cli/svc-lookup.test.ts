@@ -16,8 +16,17 @@ const run = runCli;
 describe('netpath svc lookup', () => {
   beforeAll(() => {
     mkdirSync(join(dir, 'bpf-map'));
-    cpSync(join(root, 'fixtures/tools/bpf-map/lb-maps/v1.17-kernel'), join(dir, 'bpf-map'), { recursive: true, filter: (p) => !p.endsWith('.txt') });
-    cpSync(join(root, 'fixtures/tools/kube-proxy/iptables-save/iptables-save.kubeproxy-iptables-mode+cilium-like.nft-backend.txt'), join(dir, 'iptables-save.txt'));
+    cpSync(join(root, 'fixtures/tools/bpf-map/lb-maps/v1.17-kernel'), join(dir, 'bpf-map'), {
+      recursive: true,
+      filter: (p) => !p.endsWith('.txt'),
+    });
+    cpSync(
+      join(
+        root,
+        'fixtures/tools/kube-proxy/iptables-save/iptables-save.kubeproxy-iptables-mode+cilium-like.nft-backend.txt',
+      ),
+      join(dir, 'iptables-save.txt'),
+    );
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -56,7 +65,9 @@ describe('netpath svc lookup', () => {
     expect(none.out).toMatch(/no frontend matches 10\.99\.99\.99/);
     expect((await run(['svc', 'lookup', '10.96.0.10:99999', '-s', dir])).code).toBe(2);
     // node-b has empty (but present) nftables and iptables dumps: they answer "nothing programs it"
-    expect((await run(['svc', 'lookup', '10.96.0.10', '-s', join(root, 'fixtures/snapshots/v6-wg/node-b')])).code).toBe(1);
+    expect((await run(['svc', 'lookup', '10.96.0.10', '-s', join(root, 'fixtures/snapshots/v6-wg/node-b')])).code).toBe(
+      1,
+    );
     const bare = mkdtempSync(join(tmpdir(), 'np-svc-bare-'));
     try {
       cpSync(join(root, 'fixtures/snapshots/v6-wg/node-b/ip-addr.json'), join(bare, 'ip-addr.json'));

@@ -33,8 +33,23 @@ function replay(rec: Recorded, calls: string[][] = []): Runner {
   return async (argv) => {
     calls.push([...argv]);
     const p = byArgv.get(argv.join(' '));
-    if (!p) return { argv, exitCode: -1, stdout: '', stderr: '', durationMs: 0, failed: 'ENOENT', message: `${argv[0]}: not installed` };
-    const out: RawOutput = { argv, exitCode: p.exitCode, stdout: p.file ? rec.files.get(p.file)! : '', stderr: p.stderr, durationMs: p.durationMs };
+    if (!p)
+      return {
+        argv,
+        exitCode: -1,
+        stdout: '',
+        stderr: '',
+        durationMs: 0,
+        failed: 'ENOENT',
+        message: `${argv[0]}: not installed`,
+      };
+    const out: RawOutput = {
+      argv,
+      exitCode: p.exitCode,
+      stdout: p.file ? rec.files.get(p.file)! : '',
+      stderr: p.stderr,
+      durationMs: p.durationMs,
+    };
     if (p.failed) out.failed = p.failed;
     return out;
   };
@@ -111,10 +126,19 @@ describe('captureSnapshot, replaying the kind-v4 lab node k1', () => {
   it('writes a manifest with the node, kernel, version and one entry per probe run', async () => {
     const dir = outDir();
     const progress: number[] = [];
-    const m = await captureSnapshot(replay(rec), { outDir: dir, node: 'k1', onProgress: (_p, done) => progress.push(done) });
+    const m = await captureSnapshot(replay(rec), {
+      outDir: dir,
+      node: 'k1',
+      onProgress: (_p, done) => progress.push(done),
+    });
     const onDisk = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
     expect(onDisk).toEqual(m);
-    expect(m).toMatchObject({ schemaVersion: 1, node: 'k1', kernel: rec.files.get('uname.txt')!.trim(), netpathVersion: '0.1.0' });
+    expect(m).toMatchObject({
+      schemaVersion: 1,
+      node: 'k1',
+      kernel: rec.files.get('uname.txt')!.trim(),
+      netpathVersion: '0.1.0',
+    });
     // every probe the lab recorded, plus probes added since (they replay as missing binaries)
     expect(m.probes.map((p) => p.id)).toEqual(expect.arrayContaining(rec.manifest.probes.map((p) => p.id)));
     expect(m.probes.length).toBe(NODE_PROBES.length + 3 * 4 + 5 * 2);
@@ -122,7 +146,7 @@ describe('captureSnapshot, replaying the kind-v4 lab node k1', () => {
     expect(m.probes.find((p) => p.id === 'ip-route4')).toMatchObject({ file: 'ip-route4.json', exitCode: 0 });
   });
 
-  it('defaults the node name to the node\'s own uname -n', async () => {
+  it("defaults the node name to the node's own uname -n", async () => {
     const m = await captureSnapshot(replay(rec), { outDir: outDir() });
     expect(m.node).toBe(rec.files.get('hostname.txt')!.trim());
   });
@@ -131,7 +155,8 @@ describe('captureSnapshot, replaying the kind-v4 lab node k1', () => {
     const base = replay(rec);
     const runner: Runner = async (argv, o) => {
       const r = await base(argv, o);
-      if (argv.join(' ') === 'ip -j neigh show') return { ...r, stdout: rec.files.get('sysctl.txt')!, stderr: 'x'.repeat(5000) };
+      if (argv.join(' ') === 'ip -j neigh show')
+        return { ...r, stdout: rec.files.get('sysctl.txt')!, stderr: 'x'.repeat(5000) };
       return r;
     };
     const dir = outDir();
@@ -146,7 +171,15 @@ describe('captureSnapshot, replaying the kind-v4 lab node k1', () => {
     const base = replay(rec);
     const runner: Runner = async (argv, o) =>
       argv[0] === 'nft'
-        ? { argv, exitCode: -1, stdout: '', stderr: '', durationMs: 20_000, failed: 'timeout', message: 'nft: no answer within 20000 ms (killed)' }
+        ? {
+            argv,
+            exitCode: -1,
+            stdout: '',
+            stderr: '',
+            durationMs: 20_000,
+            failed: 'timeout',
+            message: 'nft: no answer within 20000 ms (killed)',
+          }
         : base(argv, o);
     const dir = outDir();
     const m = await captureSnapshot(runner, { outDir: dir, node: 'k1' });

@@ -21,8 +21,23 @@ function replay(node: string, calls: string[]): Runner {
   return async (argv) => {
     calls.push(argv.join(' '));
     const p = byArgv.get(argv.join(' '));
-    if (!p) return { argv, exitCode: -1, stdout: '', stderr: '', durationMs: 0, failed: 'ENOENT', message: `${argv[0]}: not installed` };
-    const out: RawOutput = { argv, exitCode: p.exitCode, stdout: p.file ? readFileSync(join(dir, p.file), 'utf8') : '', stderr: p.stderr, durationMs: p.durationMs };
+    if (!p)
+      return {
+        argv,
+        exitCode: -1,
+        stdout: '',
+        stderr: '',
+        durationMs: 0,
+        failed: 'ENOENT',
+        message: `${argv[0]}: not installed`,
+      };
+    const out: RawOutput = {
+      argv,
+      exitCode: p.exitCode,
+      stdout: p.file ? readFileSync(join(dir, p.file), 'utf8') : '',
+      stderr: p.stderr,
+      durationMs: p.durationMs,
+    };
     if (p.failed) out.failed = p.failed;
     return out;
   };

@@ -26,14 +26,21 @@ const queriesFor = (entries: ServiceEntry[]): ServiceQuery[] => {
       qs.push({ kind: 'name', namespace: ns!, name: rest!.split(':')[0]! });
     }
   }
-  qs.push({ kind: 'address', address: '192.0.2.254' }, { kind: 'address', address: '0.0.0.0' }, { kind: 'address', address: '2001:db8::dead' }, { kind: 'name', namespace: 'nope', name: 'nothing' });
+  qs.push(
+    { kind: 'address', address: '192.0.2.254' },
+    { kind: 'address', address: '0.0.0.0' },
+    { kind: 'address', address: '2001:db8::dead' },
+    { kind: 'name', namespace: 'nope', name: 'nothing' },
+  );
   return qs;
 };
 
 const SNAPS = fileURLToPath(new URL('../../fixtures/snapshots/', import.meta.url));
 const snapshots: string[] = [];
 for (const c of readdirSync(SNAPS, { withFileTypes: true }))
-  if (c.isDirectory()) for (const n of readdirSync(`${SNAPS}${c.name}`, { withFileTypes: true })) if (n.isDirectory()) snapshots.push(`${c.name}/${n.name}`);
+  if (c.isDirectory())
+    for (const n of readdirSync(`${SNAPS}${c.name}`, { withFileTypes: true }))
+      if (n.isDirectory()) snapshots.push(`${c.name}/${n.name}`);
 
 describe('loadServices({ only }) = the full load, filtered', () => {
   for (const snap of snapshots) {
@@ -68,12 +75,29 @@ describe('iptables-save: the lines a question needs give the Services the whole 
     checked += all.length;
     const lines = iptablesByteLines(Buffer.from(text, 'utf8'));
     // every name a comment carries, also those of rules that lost their frontend to an earlier rule
-    const named = [...new Set([...text.matchAll(/--comment "?([a-z0-9][-a-z0-9.]*)\/([a-z0-9][-a-z0-9.]*)/g)].map((m) => `${m[1]}/${m[2]}`))];
-    const byName: ServiceQuery[] = named.slice(0, 20).map((n) => ({ kind: 'name', namespace: n.split('/')[0]!, name: n.split('/')[1]! }));
+    const named = [
+      ...new Set(
+        [...text.matchAll(/--comment "?([a-z0-9][-a-z0-9.]*)\/([a-z0-9][-a-z0-9.]*)/g)].map((m) => `${m[1]}/${m[2]}`),
+      ),
+    ];
+    const byName: ServiceQuery[] = named
+      .slice(0, 20)
+      .map((n) => ({ kind: 'name', namespace: n.split('/')[0]!, name: n.split('/')[1]! }));
     for (const q of [...queriesFor(all).slice(0, 40), ...byName]) {
-      const keep = (f: ServiceEntry['frontend'], name: string | undefined) => serviceMatches(name === undefined ? { frontend: f } : { frontend: f, name }, q);
-      const need = iptablesLinesNeeded(lines, 4, keep, q.kind === 'address' ? { address: q.address } : { name: `${q.namespace}/${q.name}` });
-      const part = kubeProxyServicesFromIptables(parseIptablesLines(lines, 'p', need.skip, need.cache).value, 'p', 4, keep).value;
+      const keep = (f: ServiceEntry['frontend'], name: string | undefined) =>
+        serviceMatches(name === undefined ? { frontend: f } : { frontend: f, name }, q);
+      const need = iptablesLinesNeeded(
+        lines,
+        4,
+        keep,
+        q.kind === 'address' ? { address: q.address } : { name: `${q.namespace}/${q.name}` },
+      );
+      const part = kubeProxyServicesFromIptables(
+        parseIptablesLines(lines, 'p', need.skip, need.cache).value,
+        'p',
+        4,
+        keep,
+      ).value;
       expect(part, JSON.stringify(q)).toEqual(all.filter((e) => serviceMatches(e, q)));
     }
   };
@@ -97,7 +121,9 @@ describe('iptables-save: the lines a question needs give the Services the whole 
       base.replace(/^:(KUBE-SEP-\S+) - \[0:0\]$/gm, ':$1 - [0:0]  '),
       base.replace(/^-A (KUBE-SVC-\S+) /gm, '-A\t$1\t'),
       base.replace(new RegExp(`^:${sep} .*$`, 'm'), ''),
-      base.replace(/^COMMIT$/gm, (m, off: number) => (off > base.length / 2 ? `-I ${svc} 1 -j ${sep}\n-X ${sep}\n-F ${svc}\n-N KUBE-NEW\n${m}` : m)),
+      base.replace(/^COMMIT$/gm, (m, off: number) =>
+        off > base.length / 2 ? `-I ${svc} 1 -j ${sep}\n-X ${sep}\n-F ${svc}\n-N KUBE-NEW\n${m}` : m,
+      ),
       base + base.slice(base.indexOf('*nat')),
       base.replace(/^-A KUBE-SERVICES (.*)$/gm, '-A KUBE-SERVICES "$1"'),
       base.replace(/^\*nat$/m, '*NAT'),
@@ -106,8 +132,14 @@ describe('iptables-save: the lines a question needs give the Services the whole 
       base.replace(/-d 172\.30\.0\.41\/32/g, '-d 10.200/32').replace(/-d 172\.30\.0\.42\/32/g, '-d 10.201.0/32'),
       base.replace(/-d 172\.30\.0\.43\/32/g, '-d 172.30.0.4\\3/32'),
       // a second Service's rule for a frontend an earlier rule made: asked by its name, it has none
-      base.replace(/^(-A KUBE-SERVICES -d (\S+) .*--comment "?)([a-z0-9-]+)\/([a-z0-9-]+)(.*)$/m, (m, a: string, _d: string, ns: string, n: string, rest: string) => `${m}\n${a}other-${ns}/late-${n}${rest}`),
-      base.replace(/^(-A KUBE-SERVICES -d (\S+) .*--comment "?)([a-z0-9-]+)\/([a-z0-9-]+)(.* -j KUBE-SVC-\S+)$/m, (m, a: string, _d: string, ns: string, n: string, rest: string) => `${m}\n${a}other-${ns}/late-${n}${rest}`),
+      base.replace(
+        /^(-A KUBE-SERVICES -d (\S+) .*--comment "?)([a-z0-9-]+)\/([a-z0-9-]+)(.*)$/m,
+        (m, a: string, _d: string, ns: string, n: string, rest: string) => `${m}\n${a}other-${ns}/late-${n}${rest}`,
+      ),
+      base.replace(
+        /^(-A KUBE-SERVICES -d (\S+) .*--comment "?)([a-z0-9-]+)\/([a-z0-9-]+)(.* -j KUBE-SVC-\S+)$/m,
+        (m, a: string, _d: string, ns: string, n: string, rest: string) => `${m}\n${a}other-${ns}/late-${n}${rest}`,
+      ),
     ];
     for (const v of variants) check(v);
   });
@@ -121,7 +153,8 @@ describe('LB map dumps read as bytes = read as text', () => {
         .filter(([, n]) => existsSync(new URL(`${n}.${ext}`, dir(v))))
         .map(([k, n]) => [k, readFileSync(new URL(`${n}.${ext}`, dir(v)), 'utf8')]),
     ) as LbMapDumps;
-  const bytes = (d: LbMapDumps): LbMapDumps => Object.fromEntries(Object.entries(d).map(([k, t]) => [k, Buffer.from(t as string)])) as LbMapDumps;
+  const bytes = (d: LbMapDumps): LbMapDumps =>
+    Object.fromEntries(Object.entries(d).map(([k, t]) => [k, Buffer.from(t as string)])) as LbMapDumps;
   const layouts = { key: { scalar: 2 }, value: { scalar: 6 } };
 
   it('rows equal parseMapDump entries, on real dumps and fuzzed ones', () => {
@@ -154,8 +187,18 @@ describe('LB map dumps read as bytes = read as text', () => {
         expect(decodeLbMaps(bytes(text))).toEqual(full);
         for (const q of queriesFor(full.value.services)) {
           if (q.kind !== 'address') continue;
-          const part = decodeLbMaps(bytes(text), { only: { address: q.address, ...(q.port !== undefined ? { port: q.port } : {}) } });
-          expect(part.value.services).toEqual(full.value.services.filter((e) => serviceMatches(e, { kind: 'address', address: q.address, ...(q.port !== undefined ? { port: q.port } : {}) })));
+          const part = decodeLbMaps(bytes(text), {
+            only: { address: q.address, ...(q.port !== undefined ? { port: q.port } : {}) },
+          });
+          expect(part.value.services).toEqual(
+            full.value.services.filter((e) =>
+              serviceMatches(e, {
+                kind: 'address',
+                address: q.address,
+                ...(q.port !== undefined ? { port: q.port } : {}),
+              }),
+            ),
+          );
           expect(part.value.layout).toEqual(full.value.layout);
         }
         expect(decodeLbMaps(bytes(text), { only: 'none' }).value.services).toEqual([]);

@@ -19,7 +19,9 @@ const SCRIPT = fileURLToPath(new URL('../../dist/collect/scan-worker.js', import
 const ROOT = fileURLToPath(new URL('../../fixtures/snapshots/', import.meta.url));
 const nodes: string[] = [];
 for (const c of readdirSync(ROOT, { withFileTypes: true }))
-  if (c.isDirectory()) for (const n of readdirSync(`${ROOT}${c.name}`, { withFileTypes: true })) if (n.isDirectory()) nodes.push(`${c.name}/${n.name}`);
+  if (c.isDirectory())
+    for (const n of readdirSync(`${ROOT}${c.name}`, { withFileTypes: true }))
+      if (n.isDirectory()) nodes.push(`${c.name}/${n.name}`);
 
 const tmp = mkdtempSync(join(tmpdir(), 'np-offload-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -33,10 +35,14 @@ async function flows(dir: string): Promise<TraceRequest[]> {
   const list = [...ips].filter((ip) => canonIp(ip) === ip);
   const out: TraceRequest[] = [];
   for (const src of list.slice(0, 4))
-    for (const dst of [...list.slice(0, 6), '198.51.100.77', '2001:db8:ffff::77']) if (src !== dst && src.includes(':') === dst.includes(':')) out.push({ src, dst, port: 80 });
+    for (const dst of [...list.slice(0, 6), '198.51.100.77', '2001:db8:ffff::77'])
+      if (src !== dst && src.includes(':') === dst.includes(':')) out.push({ src, dst, port: 80 });
   const ct = join(dir, 'conntrack4.txt');
   if (existsSync(ct)) {
-    for (const line of readFileSync(ct, 'utf8').split('\n').filter((l) => / src=/.test(l)).slice(0, 6)) {
+    for (const line of readFileSync(ct, 'utf8')
+      .split('\n')
+      .filter((l) => / src=/.test(l))
+      .slice(0, 6)) {
       const m = / (tcp|udp) .*? src=(\S+) dst=(\S+) sport=(\d+) dport=(\d+)/.exec(line);
       if (m) out.push({ src: m[2]!, dst: m[3]!, proto: m[1]!, protoExplicit: true, port: m[5]!, sport: m[4]! });
     }
@@ -79,7 +85,9 @@ describe('diff with its scans in worker threads = diff in one thread', () => {
         const b = dirSource(`${ROOT}${m}/before`);
         const a = dirSource(`${ROOT}${m}/${after}`);
         const one = await runDiff(b, a, { offload: false });
-        const two = await runDiff(b, a, { offload: { script: SCRIPT, minBytes: 0, onReply: (k, ok) => ok && answered.push(k) } });
+        const two = await runDiff(b, a, {
+          offload: { script: SCRIPT, minBytes: 0, onReply: (k, ok) => ok && answered.push(k) },
+        });
         expect(two).toEqual(one);
         // both sides' IPv4 route tables and conntrack tables (the fixtures have no IPv6 conntrack file)
         expect(answered.filter((k) => k === 'conntrack').length).toBe(2);
@@ -89,14 +97,23 @@ describe('diff with its scans in worker threads = diff in one thread', () => {
 
 describe('a worker that cannot answer leaves the read to this thread', () => {
   const node = `${ROOT}migrate-iptables/after-broken`;
-  const req: TraceRequest = { src: '172.18.0.2', dst: '10.96.0.10', proto: 'udp', protoExplicit: true, port: 53, sport: 38803 };
+  const req: TraceRequest = {
+    src: '172.18.0.2',
+    dst: '10.96.0.10',
+    proto: 'udp',
+    protoExplicit: true,
+    port: 53,
+    sport: 38803,
+  };
 
   it('a worker script that dies', async () => {
     const bad = join(tmp, 'dies.mjs');
     writeFileSync(bad, 'process.exit(3)\n');
     const fails: string[] = [];
     const one = await runTrace(dirSource(node), req, { offload: false });
-    const two = await runTrace(dirSource(node), req, { offload: { script: bad, minBytes: 0, onReply: (k, ok) => !ok && fails.push(k) } });
+    const two = await runTrace(dirSource(node), req, {
+      offload: { script: bad, minBytes: 0, onReply: (k, ok) => !ok && fails.push(k) },
+    });
     expect(two).toEqual(one);
     expect(fails.sort()).toEqual(['conntrack', 'routes']);
   });
@@ -104,10 +121,13 @@ describe('a worker that cannot answer leaves the read to this thread', () => {
   it('a route and a conntrack file with NUL bytes: the same one-line error as without workers', async () => {
     const dir = join(tmp, 'nul');
     cpSync(node, dir, { recursive: true });
-    for (const f of ['ip-route4.json', 'conntrack4.txt']) writeFileSync(join(dir, f), Buffer.concat([readFileSync(join(dir, f)), Buffer.from([0, 10])]));
+    for (const f of ['ip-route4.json', 'conntrack4.txt'])
+      writeFileSync(join(dir, f), Buffer.concat([readFileSync(join(dir, f)), Buffer.from([0, 10])]));
     const fails: string[] = [];
     const one = await runTrace(dirSource(dir), req, { offload: false });
-    const two = await runTrace(dirSource(dir), req, { offload: { script: SCRIPT, minBytes: 0, onReply: (k, ok) => !ok && fails.push(k) } });
+    const two = await runTrace(dirSource(dir), req, {
+      offload: { script: SCRIPT, minBytes: 0, onReply: (k, ok) => !ok && fails.push(k) },
+    });
     expect(two).toEqual(one);
     expect(one.unreadable.join('\n')).toMatch(/ip-route4\.json: binary data/);
     expect(fails).toContain('routes');

@@ -37,7 +37,13 @@ describe.each(PAIRS)('%s', (pair) => {
       } else {
         expect(kpr).toBe('True');
         expect(st.cilium.status?.socketLB?.enabled).toBe(true);
-        expect(hooks).toEqual(['cil_sock4_connect', 'cil_sock4_getpeername', 'cil_sock4_post_bind', 'cil_sock4_recvmsg', 'cil_sock4_sendmsg']);
+        expect(hooks).toEqual([
+          'cil_sock4_connect',
+          'cil_sock4_getpeername',
+          'cil_sock4_post_bind',
+          'cil_sock4_recvmsg',
+          'cil_sock4_sendmsg',
+        ]);
       }
     });
 
@@ -49,7 +55,10 @@ describe.each(PAIRS)('%s', (pair) => {
 
 describe('migrate-iptables: kube-proxy leftovers and conntrack', () => {
   const text = (snap: string, f: string) => readFileSync(`${dir('migrate-iptables', snap)}/${f}`, 'utf8');
-  const chains = (snap: string) => parseIptablesSave(text(snap, 'iptables-save.txt'), 'iptables-save').value.tables.flatMap((t) => t.chains.map((c) => `${t.name}/${c.name}`));
+  const chains = (snap: string) =>
+    parseIptablesSave(text(snap, 'iptables-save.txt'), 'iptables-save').value.tables.flatMap((t) =>
+      t.chains.map((c) => `${t.name}/${c.name}`),
+    );
   // NATed entries: the reply tuple's source is not the original destination
   const natted = (snap: string) =>
     text(snap, 'conntrack4.txt')
@@ -72,14 +81,27 @@ describe('migrate-iptables: kube-proxy leftovers and conntrack', () => {
     expect(natted('after')).toEqual([]);
   });
 
-  it('after: only kubelet\'s chains are left', () => {
-    expect(chains('after').filter((c) => c.includes('KUBE-')).sort()).toEqual(['filter/KUBE-KUBELET-CANARY', 'mangle/KUBE-IPTABLES-HINT', 'mangle/KUBE-KUBELET-CANARY', 'nat/KUBE-KUBELET-CANARY']);
+  it("after: only kubelet's chains are left", () => {
+    expect(
+      chains('after')
+        .filter((c) => c.includes('KUBE-'))
+        .sort(),
+    ).toEqual([
+      'filter/KUBE-KUBELET-CANARY',
+      'mangle/KUBE-IPTABLES-HINT',
+      'mangle/KUBE-KUBELET-CANARY',
+      'nat/KUBE-KUBELET-CANARY',
+    ]);
   });
 });
 
 describe('migrate-nft: the kube-proxy tables', () => {
   const tables = (snap: string) =>
-    (JSON.parse(readFileSync(`${dir('migrate-nft', snap)}/nft-ruleset.json`, 'utf8')) as { nftables: { table?: { family: string; name: string } }[] }).nftables
+    (
+      JSON.parse(readFileSync(`${dir('migrate-nft', snap)}/nft-ruleset.json`, 'utf8')) as {
+        nftables: { table?: { family: string; name: string } }[];
+      }
+    ).nftables
       .flatMap((o) => (o.table ? [`${o.table.family} ${o.table.name}`] : []))
       .sort();
 
@@ -89,7 +111,12 @@ describe('migrate-nft: the kube-proxy tables', () => {
     expect(tables('after').filter((t) => t.endsWith('kube-proxy'))).toEqual([]);
     for (const snap of ['before', 'after-broken', 'after']) {
       const save = readFileSync(`${dir('migrate-nft', snap)}/iptables-save.txt`, 'utf8');
-      expect([...save.matchAll(/^:(KUBE-\S+)/gm)].map((m) => m[1]).sort()).toEqual(['KUBE-IPTABLES-HINT', 'KUBE-KUBELET-CANARY', 'KUBE-KUBELET-CANARY', 'KUBE-KUBELET-CANARY']);
+      expect([...save.matchAll(/^:(KUBE-\S+)/gm)].map((m) => m[1]).sort()).toEqual([
+        'KUBE-IPTABLES-HINT',
+        'KUBE-KUBELET-CANARY',
+        'KUBE-KUBELET-CANARY',
+        'KUBE-KUBELET-CANARY',
+      ]);
     }
   });
 });
@@ -102,8 +129,15 @@ describe('migrate-ipvs: kube-ipvs0, ipsets and the IPVS table', () => {
   it('kube-ipvs0 holds every ClusterIP with a local route before and after-broken, and is gone after', async () => {
     for (const snap of ['before', 'after-broken']) {
       const st = await loadNodeState(dirSource(dir('migrate-ipvs', snap)));
-      expect(st.addrs.filter((a) => a.ifname === 'kube-ipvs0').map((a) => a.local).sort()).toEqual(clusterIPs);
-      const local = st.routes.filter((r) => r.table === 255 && r.type === 'local' && r.nexthops.some((n) => n.dev === 'kube-ipvs0'));
+      expect(
+        st.addrs
+          .filter((a) => a.ifname === 'kube-ipvs0')
+          .map((a) => a.local)
+          .sort(),
+      ).toEqual(clusterIPs);
+      const local = st.routes.filter(
+        (r) => r.table === 255 && r.type === 'local' && r.nexthops.some((n) => n.dev === 'kube-ipvs0'),
+      );
       expect(local.map((r) => r.dst).sort()).toEqual(clusterIPs.map((ip) => `${ip}/32`));
     }
     const after = await loadNodeState(dirSource(dir('migrate-ipvs', 'after')));
@@ -111,7 +145,10 @@ describe('migrate-ipvs: kube-ipvs0, ipsets and the IPVS table', () => {
   });
 
   it('ipsets stay (unreferenced) after-broken and are destroyed after; ipvsadm is empty after', () => {
-    const entries = (snap: string, set: string) => read(snap, 'ipset.txt').split('\n').filter((l) => l.startsWith(`add ${set} `));
+    const entries = (snap: string, set: string) =>
+      read(snap, 'ipset.txt')
+        .split('\n')
+        .filter((l) => l.startsWith(`add ${set} `));
     expect(entries('before', 'KUBE-CLUSTER-IP')).toHaveLength(7);
     expect(entries('after-broken', 'KUBE-CLUSTER-IP').sort()).toEqual(entries('before', 'KUBE-CLUSTER-IP').sort());
     expect(read('before', 'iptables-save.txt')).toContain('--match-set KUBE-CLUSTER-IP');

@@ -18,7 +18,8 @@ const ROOT = fileURLToPath(new URL('../../fixtures/snapshots/', import.meta.url)
 const nodes: string[] = [];
 for (const cluster of readdirSync(ROOT, { withFileTypes: true })) {
   if (!cluster.isDirectory()) continue;
-  for (const n of readdirSync(`${ROOT}${cluster.name}`, { withFileTypes: true })) if (n.isDirectory()) nodes.push(`${cluster.name}/${n.name}`);
+  for (const n of readdirSync(`${ROOT}${cluster.name}`, { withFileTypes: true }))
+    if (n.isDirectory()) nodes.push(`${cluster.name}/${n.name}`);
 }
 
 function endpoints(s: NodeState): string[] {
@@ -28,7 +29,8 @@ function endpoints(s: NodeState): string[] {
   for (const r of s.routes) {
     for (const h of r.nexthops) if (h.gateway) ips.add(h.gateway);
     const base = r.dst.split('/')[0]!;
-    if (r.dst !== '0.0.0.0/0' && r.dst !== '::/0') ips.add(base.includes(':') ? `${base}1` : base.replace(/\.0$/, '.9'));
+    if (r.dst !== '0.0.0.0/0' && r.dst !== '::/0')
+      ips.add(base.includes(':') ? `${base}1` : base.replace(/\.0$/, '.9'));
   }
   ips.add('198.51.100.77');
   ips.add('2001:db8:ffff::77');
@@ -45,7 +47,9 @@ describe('trace on route columns = trace on Route objects', () => {
       expect(columns.routes).toEqual([]);
       expect(columns.routeColumns!.length).toBeGreaterThan(0);
       expect(columns.warnings).toEqual(objects.warnings);
-      expect(columns.sources.sort((a, b) => a.probe.localeCompare(b.probe))).toEqual(objects.sources.sort((a, b) => a.probe.localeCompare(b.probe)));
+      expect(columns.sources.sort((a, b) => a.probe.localeCompare(b.probe))).toEqual(
+        objects.sources.sort((a, b) => a.probe.localeCompare(b.probe)),
+      );
       const svc = await loadServices(src, objects.addrs);
       const a = createTraceContext(objects, svc.entries);
       const b = createTraceContext(columns, svc.entries);
@@ -75,20 +79,32 @@ describe('trace of one flow on what it reads = trace on the whole node', () => {
       full.warnings.push(...svc.warnings);
       // every pair would take minutes: a fixed spread of them, each frontend with its own port
       const pairs: Flow[] = [];
-      for (const s of ips) for (const d of ips) if (s !== d && s.includes(':') === d.includes(':')) pairs.push({ src: s, dst: d, proto: 'tcp', dport: 80 });
+      for (const s of ips)
+        for (const d of ips)
+          if (s !== d && s.includes(':') === d.includes(':')) pairs.push({ src: s, dst: d, proto: 'tcp', dport: 80 });
       const step = Math.max(1, Math.floor(pairs.length / 50));
       const flows = pairs.filter((_, i) => i % step === 0);
-      for (const e of svc.entries.slice(0, 20)) for (const s of ips.slice(0, 3)) if (s.includes(':') === e.frontend.address.includes(':')) flows.push({ src: s, dst: e.frontend.address, proto: 'tcp', dport: e.frontend.port });
+      for (const e of svc.entries.slice(0, 20))
+        for (const s of ips.slice(0, 3))
+          if (s.includes(':') === e.frontend.address.includes(':'))
+            flows.push({ src: s, dst: e.frontend.address, proto: 'tcp', dport: e.frontend.port });
       // NodePorts on every address (0.0.0.0:PORT): to each node address at that port
       const nodeAddrs = full.addrs.filter((x) => x.ifname !== 'lo').map((x) => x.local);
-      for (const e of svc.entries.filter((x) => x.frontend.address === '0.0.0.0' || x.frontend.address === '::').slice(0, 5))
-        for (const d of nodeAddrs) if (d.includes(':') === e.frontend.address.includes(':')) flows.push({ src: ips[0]!, dst: d, proto: 'tcp', dport: e.frontend.port });
+      for (const e of svc.entries
+        .filter((x) => x.frontend.address === '0.0.0.0' || x.frontend.address === '::')
+        .slice(0, 5))
+        for (const d of nodeAddrs)
+          if (d.includes(':') === e.frontend.address.includes(':'))
+            flows.push({ src: ips[0]!, dst: d, proto: 'tcp', dport: e.frontend.port });
       let n = 0;
       for (const flow of flows) {
         const part = await loadForFlow(src, flow);
         part.state.warnings.push(...part.services.warnings);
         const want = traceFlow(a, flow);
-        expect(traceFlow(createTraceContext(part.state, part.services.entries), flow), `${node} ${flow.src} → ${flow.dst}:${flow.dport}`).toEqual(want);
+        expect(
+          traceFlow(createTraceContext(part.state, part.services.entries), flow),
+          `${node} ${flow.src} → ${flow.dst}:${flow.dport}`,
+        ).toEqual(want);
         n++;
       }
       expect(n).toBeGreaterThan(10);

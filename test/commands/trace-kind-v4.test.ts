@@ -4,7 +4,8 @@ import { dirSource } from '../../src/collect/source.js';
 import { runTrace } from '../../src/commands/trace.js';
 import { traceJsonSchema } from '../../src/render/json.js';
 
-const snap = (node: string) => dirSource(fileURLToPath(new URL(`../../fixtures/snapshots/kind-v4/${node}`, import.meta.url)));
+const snap = (node: string) =>
+  dirSource(fileURLToPath(new URL(`../../fixtures/snapshots/kind-v4/${node}`, import.meta.url)));
 const trace = (src: string, dst: string, node = 'k1') => runTrace(snap(node), { src, dst, proto: 'tcp', port: 8080 });
 const kinds = (t: { hops: { kind: string }[] }) => t.hops.map((h) => h.kind);
 
@@ -25,7 +26,12 @@ describe('kind-v4 snapshot (Cilium 1.13, BPF host routing, legacy tc)', () => {
     const { trace: t } = await trace('10.244.1.12', '10.244.2.7');
     expect(t.dst).toMatchObject({ kind: 'remote-pod', node: '172.18.0.3' });
     expect(kinds(t)).toEqual(['route', 'bpf', 'route', 'redirect_neigh', 'bpf', 'masquerade']);
-    expect(t.hops[2]).toMatchObject({ table: 254, gateway: '172.18.0.3', dev: 'eth0', route: '10.244.2.0/24 via 172.18.0.3 dev eth0' });
+    expect(t.hops[2]).toMatchObject({
+      table: 254,
+      gateway: '172.18.0.3',
+      dev: 'eth0',
+      route: '10.244.2.0/24 via 172.18.0.3 dev eth0',
+    });
     expect(t.hops[3]).toMatchObject({ dev: 'eth0', nexthop: '172.18.0.3', neighbor: { state: ['REACHABLE'] } });
     expect(t.hops[4]).toMatchObject({ dev: 'eth0', hook: 'tc-egress', program: 'cil_to_netdev' });
     expect(t.hops[5]).toMatchObject({ applied: false, by: 'bpf' });

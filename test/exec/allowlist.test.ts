@@ -4,12 +4,19 @@ import { NODE_PROBES, netnsProbes, tcFilterProbes } from '../../src/collect/prob
 
 describe('read-only allow-list', () => {
   it('allows every probe netpath defines', () => {
-    const all = [...NODE_PROBES, ...netnsProbes('cni-1a2b'), ...tcFilterProbes('lxc0123456789ab'), ...tcFilterProbes('eth0')];
+    const all = [
+      ...NODE_PROBES,
+      ...netnsProbes('cni-1a2b'),
+      ...tcFilterProbes('lxc0123456789ab'),
+      ...tcFilterProbes('eth0'),
+    ];
     for (const p of all) {
       expect(isAllowed(p.argv), p.argv.join(' ')).toBe(true);
       if (p.fallbackArgv) expect(isAllowed(p.fallbackArgv), p.fallbackArgv.join(' ')).toBe(true);
     }
-    expect(isAllowed(['bpftool', '-j', 'map', 'dump', 'pinned', '/sys/fs/bpf/tc/globals/cilium_lb4_services_v2'])).toBe(true);
+    expect(isAllowed(['bpftool', '-j', 'map', 'dump', 'pinned', '/sys/fs/bpf/tc/globals/cilium_lb4_services_v2'])).toBe(
+      true,
+    );
   });
 
   it('refuses anything that writes or is not on the list', () => {
@@ -63,9 +70,27 @@ describe('kubectl name lookups on the allow-list', () => {
       ['kubectl', 'get', 'pod', 'web-0', '-o', 'json'],
       ['kubectl', '-n', 'default', 'get', 'pod', 'nginx-deployment-67d4bdd6f5-w6kd7', '-o', 'json'],
       ['kubectl', '--context=kind-kind', '-n', 'kube-system', 'get', 'service', 'kube-dns', '-o', 'json'],
-      ['kubectl', '--context=arn:aws:eks:eu-west-1:123456789012:cluster/prod', 'get', 'service', 'my-service', '-o', 'json'],
-      ['kubectl', '-n', 'default', 'get', 'endpointslices', '--selector=kubernetes.io/service-name=my-service', '-o', 'json'],
-    ]) expect(isAllowed(argv), argv.join(' ')).toBe(true);
+      [
+        'kubectl',
+        '--context=arn:aws:eks:eu-west-1:123456789012:cluster/prod',
+        'get',
+        'service',
+        'my-service',
+        '-o',
+        'json',
+      ],
+      [
+        'kubectl',
+        '-n',
+        'default',
+        'get',
+        'endpointslices',
+        '--selector=kubernetes.io/service-name=my-service',
+        '-o',
+        'json',
+      ],
+    ])
+      expect(isAllowed(argv), argv.join(' ')).toBe(true);
   });
 
   it('refuses flags smuggled in as names, other verbs, other resources and other shapes', () => {
@@ -87,7 +112,17 @@ describe('kubectl name lookups on the allow-list', () => {
       ['kubectl', '-n', 'default', 'exec', 'x', '--', 'sh'],
       ['kubectl', 'get', 'endpointslices', '--selector=kubernetes.io/service-name=x', '-o', 'json'],
       ['kubectl', '-n', 'default', 'get', 'endpointslices', '--selector=app=x', '-o', 'json'],
-      ['kubectl', '-n', 'default', 'get', 'endpointslices', '--selector=kubernetes.io/service-name=x,y=z', '-o', 'json'],
-    ]) expect(isAllowed(argv), argv.join(' ')).toBe(false);
+      [
+        'kubectl',
+        '-n',
+        'default',
+        'get',
+        'endpointslices',
+        '--selector=kubernetes.io/service-name=x,y=z',
+        '-o',
+        'json',
+      ],
+    ])
+      expect(isAllowed(argv), argv.join(' ')).toBe(false);
   });
 });

@@ -99,21 +99,32 @@ describe('createLiveRunner', () => {
     }
   });
 
-  it.runIf(isRoot && has('setpriv') && has('bpftool'))('reports EPERM as EACCES, also when bpftool -j puts the error on stdout', async () => {
-    const nobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
-    const r = await createLiveRunner({ prefix: nobody })(['bpftool', '-j', 'prog', 'show']);
-    expect(r.stdout).toContain('Operation not permitted');
-    expect(r.failed).toBe('EACCES');
-    // through a prefix the probe has the node's privileges: the message says what it needs there
-    expect(r.message).toBe('bpftool: permission denied: needs CAP_SYS_ADMIN on the node');
-    const t = await createLiveRunner({ prefix: nobody })(['bpftool', 'version']);
-    expect(t.failed).toBeUndefined();
-  });
+  it.runIf(isRoot && has('setpriv') && has('bpftool'))(
+    'reports EPERM as EACCES, also when bpftool -j puts the error on stdout',
+    async () => {
+      const nobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+      const r = await createLiveRunner({ prefix: nobody })(['bpftool', '-j', 'prog', 'show']);
+      expect(r.stdout).toContain('Operation not permitted');
+      expect(r.failed).toBe('EACCES');
+      // through a prefix the probe has the node's privileges: the message says what it needs there
+      expect(r.message).toBe('bpftool: permission denied: needs CAP_SYS_ADMIN on the node');
+      const t = await createLiveRunner({ prefix: nobody })(['bpftool', 'version']);
+      expect(t.failed).toBeUndefined();
+    },
+  );
 
   it('does not run bpftool cgroup tree without CAP_SYS_ADMIN (it would list no programs and exit 0), and says so', async () => {
-    const r = await createLiveRunner({ capabilities: new Set(['CAP_NET_ADMIN']) })(['bpftool', '-j', 'cgroup', 'tree', '/run/cilium/cgroupv2']);
+    const r = await createLiveRunner({ capabilities: new Set(['CAP_NET_ADMIN']) })([
+      'bpftool',
+      '-j',
+      'cgroup',
+      'tree',
+      '/run/cilium/cgroupv2',
+    ]);
     expect(r.failed).toBe('EACCES');
-    expect(r.message).toBe('bpftool: not run: needs CAP_NET_ADMIN and CAP_SYS_ADMIN (netpath lacks CAP_SYS_ADMIN); without CAP_SYS_ADMIN it exits 0 and lists no programs');
+    expect(r.message).toBe(
+      'bpftool: not run: needs CAP_NET_ADMIN and CAP_SYS_ADMIN (netpath lacks CAP_SYS_ADMIN); without CAP_SYS_ADMIN it exits 0 and lists no programs',
+    );
     expect(audited()).toEqual([]);
   });
 
@@ -131,7 +142,12 @@ describe('createLiveRunner', () => {
   });
 
   it('reports a failing tool by its exit code, not as a failure to run', async () => {
-    const r = await createLiveRunner({ prefix: ['sh', '-c', 'echo "Error: oops" >&2; exit 2', 'sh'] })(['tc', '-j', 'qdisc', 'show']);
+    const r = await createLiveRunner({ prefix: ['sh', '-c', 'echo "Error: oops" >&2; exit 2', 'sh'] })([
+      'tc',
+      '-j',
+      'qdisc',
+      'show',
+    ]);
     expect(r).toMatchObject({ exitCode: 2, stderr: 'Error: oops\n' });
     expect(r.failed).toBeUndefined();
   });

@@ -33,23 +33,41 @@ describe('capabilities', () => {
     expect(caps('nft -v')).toEqual([]);
     expect(caps('ipvsadm -Sn')).toEqual(['CAP_NET_ADMIN', 'CAP_NET_RAW']);
     expect(caps('sysctl -e net.ipv4.ip_forward')).toEqual([]);
-    expect(describeNeed(needOf(['wg', 'show', 'all', 'dump']))).toMatch(/CAP_NET_ADMIN for kernel WireGuard, or root\/CAP_DAC_OVERRIDE/);
-    expect(missingCaps(needOf(['bpftool', '-j', 'cgroup', 'tree', '/x']), new Set(['CAP_NET_ADMIN']))).toEqual(['CAP_SYS_ADMIN']);
+    expect(describeNeed(needOf(['wg', 'show', 'all', 'dump']))).toMatch(
+      /CAP_NET_ADMIN for kernel WireGuard, or root\/CAP_DAC_OVERRIDE/,
+    );
+    expect(missingCaps(needOf(['bpftool', '-j', 'cgroup', 'tree', '/x']), new Set(['CAP_NET_ADMIN']))).toEqual([
+      'CAP_SYS_ADMIN',
+    ]);
     expect(missingCaps(needOf(['bpftool', '-j', 'prog', 'show']), null)).toEqual([]);
   });
 
   it('the README privilege table says, for every allow-listed command, what needOf says', () => {
     const table = /\| command \| needs \|[^\n]*\n\|[-| ]+\|\n((?:\|[^\n]*\n)+)/.exec(readme);
     expect(table, 'privilege table in README "Safety"').not.toBeNull();
-    const rows = table![1]!.trim().split('\n').map((r) => r.split('|').map((c) => c.trim()));
+    const rows = table![1]!
+      .trim()
+      .split('\n')
+      .map((r) => r.split('|').map((c) => c.trim()));
     for (const cmd of describeAllowList()) {
-      const argv = cmd.replace('<netns>', 'ns1').replace('<dev>', 'eth0').replace('<map>', '/sys/fs/bpf/tc/globals/cilium_x').replace('<cgroup>', '/run/x').replace('[-e] <net.* key>...', '-e net.x').split(' ');
+      const argv = cmd
+        .replace('<netns>', 'ns1')
+        .replace('<dev>', 'eth0')
+        .replace('<map>', '/sys/fs/bpf/tc/globals/cilium_x')
+        .replace('<cgroup>', '/run/x')
+        .replace('[-e] <net.* key>...', '-e net.x')
+        .split(' ');
       // the most specific pattern wins (`ip -n <netns> …` over `ip … show`); `…` stands for anything
       let row: string[] | undefined;
       let best = -1;
       for (const r of rows) {
         for (const m of r[1]!.matchAll(/`([^`]+)`/g)) {
-          const re = new RegExp(`^${m[1]!.split('…').map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}`);
+          const re = new RegExp(
+            `^${m[1]!
+              .split('…')
+              .map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+              .join('.*')}`,
+          );
           if (re.test(cmd) && m[1]!.length > best) [row, best] = [r, m[1]!.length];
         }
       }

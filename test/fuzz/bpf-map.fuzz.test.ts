@@ -5,7 +5,9 @@ import { defineFuzz, eq, ok, seeds } from './harness.js';
 
 const dir = new URL('../../fixtures/tools/bpf-map/lb-maps/v1.17-kernel/', import.meta.url);
 const real = (ext: 'json' | 'txt'): LbMapDumps =>
-  Object.fromEntries(Object.entries(LB_MAP_NAMES).map(([k, n]) => [k, readFileSync(new URL(`${n}.${ext}`, dir), 'utf8')])) as LbMapDumps;
+  Object.fromEntries(
+    Object.entries(LB_MAP_NAMES).map(([k, n]) => [k, readFileSync(new URL(`${n}.${ext}`, dir), 'utf8')]),
+  ) as LbMapDumps;
 const realJson = real('json');
 
 // One map's dump is fuzzed, the other five stay real, so the decoder's cross-map joins run too.

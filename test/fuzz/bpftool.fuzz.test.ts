@@ -1,4 +1,9 @@
-import { parseBpftoolCgroup, parseBpftoolLink, parseBpftoolNet, parseBpftoolProg } from '../../src/tools/bpftool/index.js';
+import {
+  parseBpftoolCgroup,
+  parseBpftoolLink,
+  parseBpftoolNet,
+  parseBpftoolProg,
+} from '../../src/tools/bpftool/index.js';
 import { defineFuzz, eq, ok, seeds } from './harness.js';
 
 defineFuzz({

@@ -24,8 +24,18 @@ function services(ss: ServiceEntry[]): void {
   }
 }
 
-defineFuzz({ name: 'cilium service list', seeds: seeds('cilium-lb/service-list'), parse: parseCiliumServiceList, check: services });
-defineFuzz({ name: 'cilium bpf lb list', seeds: seeds('cilium-lb/bpf-lb-list'), parse: parseCiliumLbList, check: services });
+defineFuzz({
+  name: 'cilium service list',
+  seeds: seeds('cilium-lb/service-list'),
+  parse: parseCiliumServiceList,
+  check: services,
+});
+defineFuzz({
+  name: 'cilium bpf lb list',
+  seeds: seeds('cilium-lb/bpf-lb-list'),
+  parse: parseCiliumLbList,
+  check: services,
+});
 
 describe('fuzz regressions (cilium)', () => {
   it('an endpoint row whose identity does not fit u32 (`24121` → `6184467440`) is skipped with a warning', () => {
@@ -45,7 +55,10 @@ describe('fuzz regressions (cilium)', () => {
   it('a bpf lb list row whose REVNAT_ID does not fit u16 (`(8)` → `(429496729633)`) is skipped with a warning', () => {
     const text = seeds('cilium-lb/bpf-lb-list', /v1\.17\.from-format/)[0]!.text;
     const good = contract(() => parseCiliumLbList(text, 'p'), 'p')!;
-    const r = parseCiliumLbList(text.replace('10.244.1.20:8080/TCP (8) (1)', '10.244.1.20:8080/TCP (429496729633) (1)'), 'p');
+    const r = parseCiliumLbList(
+      text.replace('10.244.1.20:8080/TCP (8) (1)', '10.244.1.20:8080/TCP (429496729633) (1)'),
+      'p',
+    );
     expect(r.value.some((s) => s.id === 429496729633)).toBe(false);
     expect(r.value.flatMap((s) => s.backends).length).toBe(good.flatMap((s) => s.backends).length - 1);
     expect(r.warnings.some((w) => w.code === 'line-skipped' && w.message.includes('out of range'))).toBe(true);

@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { matchesEntry, parseConntrack, scanConntrackText, type ConntrackQuery } from '../../src/tools/conntrack/index.js';
+import {
+  matchesEntry,
+  parseConntrack,
+  scanConntrackText,
+  type ConntrackQuery,
+} from '../../src/tools/conntrack/index.js';
 import { conntrackEntrySchema, type ConntrackEntry } from '../../src/model/conntrack.js';
 import { canonIp } from '../../src/model/addr.js';
 import { ParseError } from '../../src/tools/parse-error.js';
@@ -44,7 +49,15 @@ describe('fuzz conntrack scanner (scan.ts) against the full parse', () => {
     }
     expect(scan).toEqual(full);
   };
-  const queries: ConntrackQuery[] = [{}, { address: '10.96.0.10' }, { port: 53 }, { proto: 'udp' }, { nat: 'dnat' }, { family: 6 }, { address: '2001:db8:1::1', nat: 'any' }];
+  const queries: ConntrackQuery[] = [
+    {},
+    { address: '10.96.0.10' },
+    { port: 53 },
+    { proto: 'udp' },
+    { nat: 'dnat' },
+    { family: 6 },
+    { address: '2001:db8:1::1', nat: 'any' },
+  ];
   it('same entries for mutated real tables, random and hostile input, under every kind of query', () => {
     for (const h of HOSTILE_DOCS) for (const q of queries) both(h, q);
     fc.assert(

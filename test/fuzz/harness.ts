@@ -61,7 +61,8 @@ export function assertNoPollution(): void {
   expect(probe.polluted).toBeUndefined();
   expect(probe.x).toBeUndefined();
   expect(([] as unknown as Record<string, unknown>).polluted).toBeUndefined();
-  for (const [n, p] of PROTOS) expect(Reflect.ownKeys(p).map(String).sort().join(','), `${n}.prototype changed`).toBe(baseline.get(n));
+  for (const [n, p] of PROTOS)
+    expect(Reflect.ownKeys(p).map(String).sort().join(','), `${n}.prototype changed`).toBe(baseline.get(n));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -71,7 +72,11 @@ export function assertNoPollution(): void {
  * Runs `parse`; the only allowed exception is ParseError. Returns the value (or undefined when it
  * threw ParseError) after checking the generic output invariants and the prototypes.
  */
-export function contract<T>(parse: () => { value: T; warnings: unknown[] }, probe?: string, addrKeys = true): T | undefined {
+export function contract<T>(
+  parse: () => { value: T; warnings: unknown[] },
+  probe?: string,
+  addrKeys = true,
+): T | undefined {
   inputsRun++;
   let r: { value: T; warnings: unknown[] } | undefined;
   try {
@@ -79,7 +84,9 @@ export function contract<T>(parse: () => { value: T; warnings: unknown[] }, prob
   } catch (e) {
     assertNoPollution();
     if (!(e instanceof ParseError)) {
-      throw new Error(`threw ${e instanceof Error ? `${e.constructor.name}: ${e.message}` : String(e)} instead of ParseError`);
+      throw new Error(
+        `threw ${e instanceof Error ? `${e.constructor.name}: ${e.message}` : String(e)} instead of ParseError`,
+      );
     }
     expect(typeof e.message).toBe('string');
     return undefined;
@@ -98,7 +105,22 @@ const PREFIX_KEYS = new Set(['dst', 'src']);
 const IP_KEYS = new Set(['local', 'peer', 'gateway', 'prefsrc', 'ipv4', 'ipv6', 'address']);
 const PORT_KEYS = new Set(['port', 'listenPort', 'l7ProxyPort']);
 /** kernel ids, indexes and u32 counters: never negative or fractional */
-const U32_KEYS = new Set(['id', 'progId', 'linkId', 'ifindex', 'btfId', 'priority', 'pref', 'table', 'mtu', 'prefixlen', 'fwmark', 'identity', 'linkIndex', 'linkNetnsId']);
+const U32_KEYS = new Set([
+  'id',
+  'progId',
+  'linkId',
+  'ifindex',
+  'btfId',
+  'priority',
+  'pref',
+  'table',
+  'mtu',
+  'prefixlen',
+  'fwmark',
+  'identity',
+  'linkIndex',
+  'linkNetnsId',
+]);
 
 /**
  * Generic model invariants, by field name: prefixes canonical with /len, addresses canonical,
@@ -137,12 +159,16 @@ export function checkTree(v: unknown, probe?: string, path = '$', seen = new Set
     const x = o[k];
     if (typeof x === 'string') {
       if (!addrKeys) continue;
-      if (PREFIX_KEYS.has(k) && x.includes('/') && canonPrefix(x) !== x) fail(`${path}.${k} = ${JSON.stringify(x)} not canonical`);
-      if (IP_KEYS.has(k) && (canonIp(x) ?? canonPrefix(x)) !== x) fail(`${path}.${k} = ${JSON.stringify(x)} not canonical`);
+      if (PREFIX_KEYS.has(k) && x.includes('/') && canonPrefix(x) !== x)
+        fail(`${path}.${k} = ${JSON.stringify(x)} not canonical`);
+      if (IP_KEYS.has(k) && (canonIp(x) ?? canonPrefix(x)) !== x)
+        fail(`${path}.${k} = ${JSON.stringify(x)} not canonical`);
     } else if (typeof x === 'number') {
       if (!Number.isFinite(x)) fail(`${path}.${k} = ${x}`);
-      if (addrKeys && PORT_KEYS.has(k) && !(Number.isInteger(x) && x >= 0 && x <= 65535)) fail(`${path}.${k} = ${x} is not a port`);
-      if (addrKeys && U32_KEYS.has(k) && !(Number.isInteger(x) && x >= 0 && x <= 0xffffffff)) fail(`${path}.${k} = ${x} is not a u32`);
+      if (addrKeys && PORT_KEYS.has(k) && !(Number.isInteger(x) && x >= 0 && x <= 65535))
+        fail(`${path}.${k} = ${x} is not a port`);
+      if (addrKeys && U32_KEYS.has(k) && !(Number.isInteger(x) && x >= 0 && x <= 0xffffffff))
+        fail(`${path}.${k} = ${x} is not a u32`);
     } else if (x !== null && typeof x === 'object') {
       // an object where a number/address belongs: e.g. a lookup table indexed by `__proto__`
       if (addrKeys && (PORT_KEYS.has(k) || U32_KEYS.has(k) || IP_KEYS.has(k) || k === 'proto' || k === 'type')) {
@@ -156,13 +182,70 @@ export function checkTree(v: unknown, probe?: string, path = '$', seen = new Set
 // ---------------------------------------------------------------------------------------------
 // Mutations
 
-const ANSI = ['\u001b[0m', '\u001b[32m', '\u001b[1;31m', '\u001b[38;5;208m', '\u001b[K', '\u001b[', '\u001b', '\u001b[?25h'];
+const ANSI = [
+  '\u001b[0m',
+  '\u001b[32m',
+  '\u001b[1;31m',
+  '\u001b[38;5;208m',
+  '\u001b[K',
+  '\u001b[',
+  '\u001b',
+  '\u001b[?25h',
+];
 const TOKENS = [
-  '', ' ', '\t', '\n', '\r\n', '\u0000', '\uFFFD', '\uD800', '"', '\\', '{', '}', '[', ']', ':', ',', '/', '%',
-  '0', '-1', '-0', '4294967295', '4294967296', '18446744073709551616', '9007199254740993', '1e308', '1e309', 'NaN',
-  'Infinity', '0x', '0xffffffff', '0xzz', '::', ':::', '1.2.3.4.5', '256.0.0.1', '10/8', '/129', '/33', 'fe80::1%eth0',
-  'default', 'dev', 'via', 'lookup', '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty',
-  '999999999999999999999999', 'é', '日本', '\u202e',
+  '',
+  ' ',
+  '\t',
+  '\n',
+  '\r\n',
+  '\u0000',
+  '\uFFFD',
+  '\uD800',
+  '"',
+  '\\',
+  '{',
+  '}',
+  '[',
+  ']',
+  ':',
+  ',',
+  '/',
+  '%',
+  '0',
+  '-1',
+  '-0',
+  '4294967295',
+  '4294967296',
+  '18446744073709551616',
+  '9007199254740993',
+  '1e308',
+  '1e309',
+  'NaN',
+  'Infinity',
+  '0x',
+  '0xffffffff',
+  '0xzz',
+  '::',
+  ':::',
+  '1.2.3.4.5',
+  '256.0.0.1',
+  '10/8',
+  '/129',
+  '/33',
+  'fe80::1%eth0',
+  'default',
+  'dev',
+  'via',
+  'lookup',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  '999999999999999999999999',
+  'é',
+  '日本',
+  '\u202e',
 ];
 
 function lines(t: string): string[] {
@@ -175,13 +258,18 @@ const truncated = (s: string) => fc.nat({ max: s.length }).map((k) => s.slice(0,
 /** Lines picked (with repeats) and shuffled. */
 const shuffled = (s: string) => {
   const ls = lines(s);
-  return fc.array(fc.nat({ max: Math.max(0, ls.length - 1) }), { maxLength: ls.length * 2 + 2 }).map((ix) => ix.map((i) => ls[i]!).join('\n') + '\n');
+  return fc
+    .array(fc.nat({ max: Math.max(0, ls.length - 1) }), { maxLength: ls.length * 2 + 2 })
+    .map((ix) => ix.map((i) => ls[i]!).join('\n') + '\n');
 };
 
 /** Splices tokens (ANSI, hostile words) at random offsets. */
 const spliced = (s: string, pool: string[]) =>
   fc
-    .array(fc.tuple(fc.nat({ max: s.length }), fc.constantFrom(...pool), fc.nat({ max: 8 })), { minLength: 1, maxLength: 12 })
+    .array(fc.tuple(fc.nat({ max: s.length }), fc.constantFrom(...pool), fc.nat({ max: 8 })), {
+      minLength: 1,
+      maxLength: 12,
+    })
     .map((edits) => {
       let t = s;
       for (const [at, tok, del] of edits.sort((a, b) => b[0] - a[0])) t = t.slice(0, at) + tok + t.slice(at + del);
@@ -192,20 +280,22 @@ const spliced = (s: string, pool: string[]) =>
 const wordSwap = (s: string) => {
   const ls = lines(s).filter((l) => l.trim() !== '');
   if (ls.length === 0) return fc.constant(s);
-  return fc.tuple(fc.nat({ max: ls.length - 1 }), fc.nat(), fc.constantFrom(...TOKENS), fc.boolean()).map(([li, wi, tok, only]) => {
-    const words = ls[li]!.split(' ');
-    words[wi % words.length] = tok;
-    const l = words.join(' ');
-    if (only) return l + '\n';
-    const all = lines(s);
-    all[all.indexOf(ls[li]!)] = l;
-    return all.join('\n');
-  });
+  return fc
+    .tuple(fc.nat({ max: ls.length - 1 }), fc.nat(), fc.constantFrom(...TOKENS), fc.boolean())
+    .map(([li, wi, tok, only]) => {
+      const words = ls[li]!.split(' ');
+      words[wi % words.length] = tok;
+      const l = words.join(' ');
+      if (only) return l + '\n';
+      const all = lines(s);
+      all[all.indexOf(ls[li]!)] = l;
+      return all.join('\n');
+    });
 };
 
-const binary = fc.uint8Array({ maxLength: 2048 }).chain((b) =>
-  fc.constantFrom(Buffer.from(b).toString('latin1'), Buffer.from(b).toString('utf8')),
-);
+const binary = fc
+  .uint8Array({ maxLength: 2048 })
+  .chain((b) => fc.constantFrom(Buffer.from(b).toString('latin1'), Buffer.from(b).toString('utf8')));
 
 /** Mutations of one real seed text. */
 export function mutate(s: string): fc.Arbitrary<string> {
@@ -231,10 +321,35 @@ export const DEEP_OBJECT = '{"a":'.repeat(DEEP) + '1' + '}'.repeat(DEEP);
 
 /** Hostile replacement values, as JSON text. */
 const HOSTILE = [
-  'null', 'true', 'false', '0', '-0', '-1', '1.5', '1e308', '-1e308', '1e400', '4294967296', '18446744073709551616',
-  '9007199254740993', '""', '"x"', '"-1"', '"1e308"', '"::"', '"999.1.1.1"', '"__proto__"', '[]', '[null]', '{}',
-  '{"__proto__":{"polluted":1}}', '{"constructor":{"prototype":{"polluted":1}}}', '{"prototype":{"polluted":1}}',
-  '"' + 'x'.repeat(5000) + '"', '[' + '1,'.repeat(2000) + '1]', '['.repeat(200) + ']'.repeat(200),
+  'null',
+  'true',
+  'false',
+  '0',
+  '-0',
+  '-1',
+  '1.5',
+  '1e308',
+  '-1e308',
+  '1e400',
+  '4294967296',
+  '18446744073709551616',
+  '9007199254740993',
+  '""',
+  '"x"',
+  '"-1"',
+  '"1e308"',
+  '"::"',
+  '"999.1.1.1"',
+  '"__proto__"',
+  '[]',
+  '[null]',
+  '{}',
+  '{"__proto__":{"polluted":1}}',
+  '{"constructor":{"prototype":{"polluted":1}}}',
+  '{"prototype":{"polluted":1}}',
+  '"' + 'x'.repeat(5000) + '"',
+  '[' + '1,'.repeat(2000) + '1]',
+  '['.repeat(200) + ']'.repeat(200),
 ];
 
 type Path = (string | number)[];
@@ -243,7 +358,8 @@ function paths(v: unknown, at: Path = [], out: Path[] = [], limit = 4000): Path[
   if (out.length >= limit) return out;
   out.push(at);
   if (Array.isArray(v)) v.slice(0, 50).forEach((x, i) => paths(x, [...at, i], out, limit));
-  else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) paths(x, [...at, k], out, limit);
+  else if (v !== null && typeof v === 'object')
+    for (const [k, x] of Object.entries(v)) paths(x, [...at, k], out, limit);
   return out;
 }
 
@@ -277,20 +393,29 @@ export function jsonMutate(s: string): fc.Arbitrary<string> {
   const replaceValue = fc
     .tuple(fc.constantFrom(...ps), fc.constantFrom(...HOSTILE))
     .map(([p, h]) => JSON.stringify(setAt(doc, p, MARK_TEXT)).replace(MARK, h));
-  const addKey = objPaths.length === 0
-    ? replaceValue
-    : fc.tuple(fc.constantFrom(...objPaths), fc.constantFrom('__proto__', 'constructor', 'prototype', 'hasOwnProperty', 'toString'), fc.constantFrom(...HOSTILE))
-        .map(([p, k, h]) => {
-          let o: unknown = doc;
-          for (const x of p) o = (o as Record<string | number, unknown>)[x];
-          const text = JSON.stringify(o);
-          const inner = text === '{}' ? `{${JSON.stringify(k)}:${h}}` : `{${JSON.stringify(k)}:${h},${text.slice(1)}`;
-          return JSON.stringify(setAt(doc, p, MARK_TEXT)).replace(MARK, inner);
-        });
+  const addKey =
+    objPaths.length === 0
+      ? replaceValue
+      : fc
+          .tuple(
+            fc.constantFrom(...objPaths),
+            fc.constantFrom('__proto__', 'constructor', 'prototype', 'hasOwnProperty', 'toString'),
+            fc.constantFrom(...HOSTILE),
+          )
+          .map(([p, k, h]) => {
+            let o: unknown = doc;
+            for (const x of p) o = (o as Record<string | number, unknown>)[x];
+            const text = JSON.stringify(o);
+            const inner = text === '{}' ? `{${JSON.stringify(k)}:${h}}` : `{${JSON.stringify(k)}:${h},${text.slice(1)}`;
+            return JSON.stringify(setAt(doc, p, MARK_TEXT)).replace(MARK, inner);
+          });
   const deepAt = fc.constantFrom(...ps).map((p) => JSON.stringify(setAt(doc, p, MARK_TEXT)).replace(MARK, DEEP_ARRAY));
-  const element = Array.isArray(doc) && doc.length > 0
-    ? fc.tuple(fc.nat({ max: doc.length - 1 }), fc.nat({ max: 30 })).map(([i, n]) => JSON.stringify(Array.from({ length: n }, () => doc[i])))
-    : fc.constant(s);
+  const element =
+    Array.isArray(doc) && doc.length > 0
+      ? fc
+          .tuple(fc.nat({ max: doc.length - 1 }), fc.nat({ max: 30 }))
+          .map(([i, n]) => JSON.stringify(Array.from({ length: n }, () => doc[i])))
+      : fc.constant(s);
   return fc.oneof(
     { weight: 4, arbitrary: replaceValue },
     { weight: 2, arbitrary: addKey },
@@ -300,7 +425,19 @@ export function jsonMutate(s: string): fc.Arbitrary<string> {
   );
 }
 
-const WRONG = ['null', '"x"', '1e308', '-0', '-1', '18446744073709551616', '[]', '{}', '{"__proto__":{"polluted":1}}', '"__proto__"', 'true'];
+const WRONG = [
+  'null',
+  '"x"',
+  '1e308',
+  '-0',
+  '-1',
+  '18446744073709551616',
+  '[]',
+  '{}',
+  '{"__proto__":{"polluted":1}}',
+  '"__proto__"',
+  'true',
+];
 
 /**
  * The first element of a real JSON array (or the document itself), with each of its keys in turn
@@ -340,11 +477,33 @@ export function wrongTypeDocs(text: string): string[] {
 }
 
 export const HOSTILE_DOCS = [
-  '', '\n', '[]', '{}', 'null', '0', '"x"', '[null]', '[1e308]', '[-0]', '[[]]', '[{}]', '\uFEFF[]',
-  '{"__proto__":{"polluted":1}}', '[{"__proto__":{"polluted":1}}]', '[{"constructor":{"prototype":{"polluted":1}}}]',
+  '',
+  '\n',
+  '[]',
+  '{}',
+  'null',
+  '0',
+  '"x"',
+  '[null]',
+  '[1e308]',
+  '[-0]',
+  '[[]]',
+  '[{}]',
+  '\uFEFF[]',
+  '{"__proto__":{"polluted":1}}',
+  '[{"__proto__":{"polluted":1}}]',
+  '[{"constructor":{"prototype":{"polluted":1}}}]',
   '{"constructor":{"prototype":{"polluted":1}},"prototype":{"polluted":1}}',
-  DEEP_ARRAY, DEEP_OBJECT, `[${DEEP_OBJECT}]`, '['.repeat(DEEP), '{"a":'.repeat(DEEP), '[{"x":' + '['.repeat(DEEP) + ']'.repeat(DEEP) + '}]',
-  '\u0000'.repeat(1000), '\u001b['.repeat(1000), ' '.repeat(100_000), '\n'.repeat(100_000),
+  DEEP_ARRAY,
+  DEEP_OBJECT,
+  `[${DEEP_OBJECT}]`,
+  '['.repeat(DEEP),
+  '{"a":'.repeat(DEEP),
+  '[{"x":' + '['.repeat(DEEP) + ']'.repeat(DEEP) + '}]',
+  '\u0000'.repeat(1000),
+  '\u001b['.repeat(1000),
+  ' '.repeat(100_000),
+  '\n'.repeat(100_000),
 ];
 
 /** Inputs that are not derived from a seed. */
@@ -353,9 +512,27 @@ export const standalone: fc.Arbitrary<string> = fc.oneof(
   fc.string({ maxLength: 300 }),
   fc.json({ maxDepth: 4 }),
   fc.constantFrom(
-    '', '\n', ' ', '[]', '{}', 'null', '0', '"x"', '[null]', '[1e308]', '[-0]', '{"__proto__":{"polluted":1}}',
-    '[{"__proto__":{"polluted":1}}]', '[{"constructor":{"prototype":{"polluted":1}}}]', DEEP_ARRAY, DEEP_OBJECT,
-    '['.repeat(DEEP), '{"a":'.repeat(DEEP), '\u001b[31m[\u001b[0m]', '\uFEFF[]', '\u0000\u0000\u0000',
+    '',
+    '\n',
+    ' ',
+    '[]',
+    '{}',
+    'null',
+    '0',
+    '"x"',
+    '[null]',
+    '[1e308]',
+    '[-0]',
+    '{"__proto__":{"polluted":1}}',
+    '[{"__proto__":{"polluted":1}}]',
+    '[{"constructor":{"prototype":{"polluted":1}}}]',
+    DEEP_ARRAY,
+    DEEP_OBJECT,
+    '['.repeat(DEEP),
+    '{"a":'.repeat(DEEP),
+    '\u001b[31m[\u001b[0m]',
+    '\uFEFF[]',
+    '\u0000\u0000\u0000',
   ),
 );
 
@@ -465,7 +642,10 @@ export function defineFuzz<T>(t: FuzzTarget<T>): void {
     it('keeps the contract with each word of a real line replaced by __proto__ / constructor', () => {
       for (const s of t.seeds.filter((x) => !/^\s*[[{]/.test(x.text)).slice(0, 3)) {
         const all = s.text.split('\n');
-        const picked = all.map((l, i) => [l, i] as const).filter(([l]) => l.trim() !== '').slice(0, 12);
+        const picked = all
+          .map((l, i) => [l, i] as const)
+          .filter(([l]) => l.trim() !== '')
+          .slice(0, 12);
         for (const [l, i] of picked) {
           const words = l.split(' ');
           for (let w = 0; w < words.length; w++) {
@@ -516,7 +696,10 @@ export function defineFuzz<T>(t: FuzzTarget<T>): void {
         const v = contract(() => t.parse(big, PROBE), t.probeCheck === false ? undefined : PROBE, t.addrKeys ?? true);
         const t1 = performance.now();
         if (v !== undefined) t.check?.(v);
-        if (process.env.NETPATH_FUZZ_TIMES) console.log(`${t.name} ${s.name} ${(big.length / 1e6).toFixed(1)} MB: parse ${(t1 - t0).toFixed(0)} ms, check ${(performance.now() - t1).toFixed(0)} ms`);
+        if (process.env.NETPATH_FUZZ_TIMES)
+          console.log(
+            `${t.name} ${s.name} ${(big.length / 1e6).toFixed(1)} MB: parse ${(t1 - t0).toFixed(0)} ms, check ${(performance.now() - t1).toFixed(0)} ms`,
+          );
       }
     }, 20_000);
   });

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { canonIp, canonPrefix } from '../../src/model/addr.js';
-import { parseIpAddr, parseIpLink, parseIpNeigh, parseIpNetnsList, parseIpRoute, parseIpRule } from '../../src/tools/ip/index.js';
+import {
+  parseIpAddr,
+  parseIpLink,
+  parseIpNeigh,
+  parseIpNetnsList,
+  parseIpRoute,
+  parseIpRule,
+} from '../../src/tools/ip/index.js';
 import { contract, defineFuzz, eq, ok, seeds } from './harness.js';
 
 const isPrefix = (p: string, fam: 4 | 6) => eq(canonPrefix(p, fam), p, p);
@@ -56,7 +63,8 @@ for (const fam of [4, 6] as const) {
         if (r.dst !== undefined) isPrefix(r.dst, fam);
         eq(Number.isInteger(r.priority) && r.priority >= 0 && r.priority <= 0xffffffff, true);
         for (const range of [r.sport, r.dport]) {
-          if (range !== undefined) for (const x of range) eq(Number.isInteger(x) && x >= 0 && x <= 65535, true, String(x));
+          if (range !== undefined)
+            for (const x of range) eq(Number.isInteger(x) && x >= 0 && x <= 65535, true, String(x));
         }
       }
     },
@@ -76,14 +84,25 @@ defineFuzz({ name: 'ip netns list', seeds: seeds('ip/netns'), parse: parseIpNetn
 
 describe('fuzz regressions (ip)', () => {
   it('a link head cut after `mtu` leaves mtu unknown with a warning, not NaN', () => {
-    const r = contract(() => parseIpLink('1: lo: <LOOPBACK,UP,LOWER_UP> mtu  qdisc noqueue state UNKNOWN\n', 'p'), 'p')!;
+    const r = contract(
+      () => parseIpLink('1: lo: <LOOPBACK,UP,LOWER_UP> mtu  qdisc noqueue state UNKNOWN\n', 'p'),
+      'p',
+    )!;
     expect(r[0]!.mtu).toBeUndefined();
     expect(r[0]!.name).toBe('lo');
   });
   it('a zone id where a prefix belongs is not a prefix (no TypeError)', () => {
     expect(canonPrefix('fe80::1%eth0/64')).toBeNull();
     expect(canonPrefix('fe80::1%eth0all')).toBeNull();
-    const rules = contract(() => parseIpRule('102:\tfrom fe80::1%eth0all fwmark 0xa00/0xf00 lookup 2005\n32766:\tfrom all lookup main\n', 'p', 6), 'p')!;
+    const rules = contract(
+      () =>
+        parseIpRule(
+          '102:\tfrom fe80::1%eth0all fwmark 0xa00/0xf00 lookup 2005\n32766:\tfrom all lookup main\n',
+          'p',
+          6,
+        ),
+      'p',
+    )!;
     expect(rules.map((r) => r.priority)).toEqual([32766]);
   });
   it('a JSON link whose ifindex does not fit u32 (4294967296) is skipped, the others kept', () => {

@@ -49,7 +49,12 @@ defineFuzz({
   check: services,
   runs: 40,
 });
-defineFuzz({ name: 'ipvsadm -Sn/-Ln', seeds: seeds('kube-proxy/ipvsadm'), parse: (t, p) => parseIpvsadm(t, p), check: services });
+defineFuzz({
+  name: 'ipvsadm -Sn/-Ln',
+  seeds: seeds('kube-proxy/ipvsadm'),
+  parse: (t, p) => parseIpvsadm(t, p),
+  check: services,
+});
 
 describe('fuzz regressions (kube-proxy nft)', () => {
   const txt = seeds('kube-proxy/nft', /\.txt$/)[0]!.text;
@@ -67,7 +72,13 @@ describe('fuzz regressions (kube-proxy nft)', () => {
     const once = kubeProxyServicesFromNft(parseNftRuleset(tx, 'p').value, 'p').value;
     const thrice = kubeProxyServicesFromNft(parseNftRuleset(tx + '\n' + tx + '\n' + tx, 'p').value, 'p').value;
     expect(thrice.length).toBe(once.length);
-    const key = (ss: typeof once) => ss.map((s) => `${s.type} ${s.frontend.address}:${s.frontend.port} -> ${[...new Set(s.backends.map((b) => `${b.address}:${b.port}`))].sort().join(',')}`).sort();
+    const key = (ss: typeof once) =>
+      ss
+        .map(
+          (s) =>
+            `${s.type} ${s.frontend.address}:${s.frontend.port} -> ${[...new Set(s.backends.map((b) => `${b.address}:${b.port}`))].sort().join(',')}`,
+        )
+        .sort();
     expect(key(thrice)).toEqual(key(once));
   });
 
@@ -81,7 +92,9 @@ describe('fuzz regressions (kube-proxy nft)', () => {
   });
 
   it('a JSON match whose op is a 10k-deep array is read without RangeError (String() of it recursed)', () => {
-    const doc = JSON.parse(seeds('kube-proxy/nft', /combined\.json$/)[0]!.text) as { nftables: Record<string, { expr?: { match?: { op?: unknown } }[] }>[] };
+    const doc = JSON.parse(seeds('kube-proxy/nft', /combined\.json$/)[0]!.text) as {
+      nftables: Record<string, { expr?: { match?: { op?: unknown } }[] }>[];
+    };
     const rule = doc.nftables.find((x) => x.rule?.expr?.[0]?.match !== undefined)!.rule!;
     rule.expr![0]!.match!.op = 'NP-DEEP';
     const text = JSON.stringify(doc).replace('"NP-DEEP"', DEEP_ARRAY);

@@ -12,10 +12,15 @@ import { assertNoPollution, defineFuzz, eq, inputs, ok, RUNS, SEED, type Seed } 
 // `snapshot --cluster --kubectl` read it.
 const seed = (name: string, text: string): Seed => ({ name, text });
 const pods = [seed('pod', asKubectlJson('pod.nginx-deployment-67d4bdd6f5-w6kd7.yaml'))];
-const services = [seed('service v4', asKubectlJson('service.my-service.ipv4.yaml')), seed('service v6', asKubectlJson('service.my-service.ipv6.yaml'))];
+const services = [
+  seed('service v4', asKubectlJson('service.my-service.ipv4.yaml')),
+  seed('service v6', asKubectlJson('service.my-service.ipv6.yaml')),
+];
 const slices = [seed('endpointslices', asKubectlList('endpointslice.example-abc.yaml'))];
 
-const wrap = <T>(f: (t: string, p: string) => T) => (t: string, p: string) => ({ value: f(t, p), warnings: [] });
+const wrap =
+  <T>(f: (t: string, p: string) => T) =>
+  (t: string, p: string) => ({ value: f(t, p), warnings: [] });
 
 defineFuzz({
   name: 'kubectl get pod -o json',
@@ -40,7 +45,8 @@ defineFuzz({
   seeds: slices,
   parse: wrap(parseKubeEndpointSlices),
   check: (es) => {
-    for (const e of es) if (e.port !== undefined) eq(Number.isInteger(e.port) && e.port >= 0 && e.port <= 65535, true, String(e.port));
+    for (const e of es)
+      if (e.port !== undefined) eq(Number.isInteger(e.port) && e.port >= 0 && e.port <= 65535, true, String(e.port));
   },
 });
 
@@ -49,9 +55,16 @@ defineFuzz({
 describe('fuzz kubectl get pods (snapshot --cluster --kubectl discovery)', () => {
   const list = JSON.stringify({
     kind: 'List',
-    items: ['k1', 'k2'].map((n, i) => ({ kind: 'Pod', metadata: { name: `cilium-${i}abcd` }, spec: { nodeName: n }, status: { phase: 'Running' } })),
+    items: ['k1', 'k2'].map((n, i) => ({
+      kind: 'Pod',
+      metadata: { name: `cilium-${i}abcd` },
+      spec: { nodeName: n },
+      status: { phase: 'Running' },
+    })),
   });
-  const runner = (stdout: string): Runner => async (argv) => ({ argv, exitCode: 0, stdout, stderr: '', durationMs: 1 });
+  const runner =
+    (stdout: string): Runner =>
+    async (argv) => ({ argv, exitCode: 0, stdout, stderr: '', durationMs: 1 });
   it('returns only plain node and pod names, or one SourceError, for mutated and hostile lists', async () => {
     const one = async (text: string) => {
       let nodes: Awaited<ReturnType<typeof discoverCiliumNodes>>;
@@ -59,7 +72,8 @@ describe('fuzz kubectl get pods (snapshot --cluster --kubectl discovery)', () =>
         nodes = await discoverCiliumNodes(runner(text));
       } catch (e) {
         assertNoPollution();
-        if (!(e instanceof SourceError)) throw new Error(`threw ${(e as Error)?.constructor?.name}: ${(e as Error)?.message} instead of SourceError`);
+        if (!(e instanceof SourceError))
+          throw new Error(`threw ${(e as Error)?.constructor?.name}: ${(e as Error)?.message} instead of SourceError`);
         return;
       }
       assertNoPollution();

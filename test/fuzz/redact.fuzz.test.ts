@@ -42,8 +42,30 @@ describe('fuzz redaction', () => {
   const r = new Redactor({ key: Buffer.alloc(32, 9) });
   const v4 = fc.uint8Array({ minLength: 4, maxLength: 4 }).map((b) => bytesToIp(b));
   const v6 = fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => bytesToIp(b));
-  const mac = fc.uint8Array({ minLength: 6, maxLength: 6 }).map((b) => Array.from(b, (x, i) => (i === 0 ? x & 0xfe : x).toString(16).padStart(2, '0')).join(':'));
-  const junk = fc.constantFrom('dev', 'via', 'src=', 'dst=', 'lladdr', '"ip":', 'inet', 'proto', '{', '}', 'cidr:', 'k8s:io', 'table', 'main', 'x', '0', '42', 'é', '\u001b[1m');
+  const mac = fc
+    .uint8Array({ minLength: 6, maxLength: 6 })
+    .map((b) => Array.from(b, (x, i) => (i === 0 ? x & 0xfe : x).toString(16).padStart(2, '0')).join(':'));
+  const junk = fc.constantFrom(
+    'dev',
+    'via',
+    'src=',
+    'dst=',
+    'lladdr',
+    '"ip":',
+    'inet',
+    'proto',
+    '{',
+    '}',
+    'cidr:',
+    'k8s:io',
+    'table',
+    'main',
+    'x',
+    '0',
+    '42',
+    'é',
+    '\u001b[1m',
+  );
   // what stands around an address in real output; ':' only after IPv4 (a port), as tools bracket IPv6 first
   const around = fc.constantFrom(' ', '\t', '\n', ',', '"', '=', '(', ')', ';', '[', ']', '/24', '/64');
   type Piece = { kind: 'v4' | 'v6' | 'mac' | 'junk'; text: string };
@@ -73,8 +95,14 @@ describe('fuzz redaction', () => {
             // only a leak if it stands there as itself (a mapped address may contain it as a substring)
             const before = where[at - 1] ?? ' ';
             const after = where[at + addr.length] ?? ' ';
-            const glued = /[0-9A-Fa-f.:]/.test(before) || /[0-9A-Fa-f]/.test(after) || (after === '.' && /\d/.test(where[at + addr.length + 1] ?? ''));
-            expect(glued, `${addr} left in ${JSON.stringify(where.slice(Math.max(0, at - 20), at + addr.length + 20))}`).toBe(true);
+            const glued =
+              /[0-9A-Fa-f.:]/.test(before) ||
+              /[0-9A-Fa-f]/.test(after) ||
+              (after === '.' && /\d/.test(where[at + addr.length + 1] ?? ''));
+            expect(
+              glued,
+              `${addr} left in ${JSON.stringify(where.slice(Math.max(0, at - 20), at + addr.length + 20))}`,
+            ).toBe(true);
           }
         }
       }),
@@ -83,7 +111,16 @@ describe('fuzz redaction', () => {
   });
 
   it('never throws on mutated real probe output of every tool, hostile JSON, or 5 MB', () => {
-    const all = ['ip/route', 'ip/addr', 'ip/link', 'kube-proxy/nft', 'kube-proxy/iptables-save', 'cilium/status', 'conntrack', 'wg/show-dump'].flatMap((s) => seeds(s).slice(0, 3));
+    const all = [
+      'ip/route',
+      'ip/addr',
+      'ip/link',
+      'kube-proxy/nft',
+      'kube-proxy/iptables-save',
+      'cilium/status',
+      'conntrack',
+      'wg/show-dump',
+    ].flatMap((s) => seeds(s).slice(0, 3));
     const one = (id: string, text: string) => {
       const red = redactFiles(r, new Map([[id, text]]), 'random');
       assertNoPollution();
@@ -95,7 +132,18 @@ describe('fuzz redaction', () => {
       one('bpf-map/cilium_lb4_services_v2.json', h);
     }
     fc.assert(
-      fc.property(inputs(all), fc.constantFrom('ip-route4.json', 'nft-ruleset.json', 'cilium-status.txt', 'wg.txt', 'manifest.json', 'conntrack4.txt'), (t, id) => one(id, t)),
+      fc.property(
+        inputs(all),
+        fc.constantFrom(
+          'ip-route4.json',
+          'nft-ruleset.json',
+          'cilium-status.txt',
+          'wg.txt',
+          'manifest.json',
+          'conntrack4.txt',
+        ),
+        (t, id) => one(id, t),
+      ),
       opts,
     );
     const t0 = performance.now();

@@ -8,8 +8,51 @@ import { assertNoPollution, RUNS, SEED } from './harness.js';
 // The pieces the whole-output parsers are built from, fuzzed on their own with the words real outputs put in
 // front of them: they answer "not one" (null/undefined) or a value in range, and never throw.
 const opts = { numRuns: RUNS * 10, ...(SEED !== undefined ? { seed: SEED } : {}) };
-const WORDS = ['10.96.0.10', '[2001:db8::a]', '0.0.0.0', '[::]', '256.1.1.1', '[10.0.0.1]', ':', '53', '65535', '65536', '-1', '0x35', '/TCP', '/UDP', '/SCTP', '/ANY', '/i', '/__proto__', '/constructor', '__proto__', 'ClusterIP', 'NodePort', 'LoadBalancer', 'HostPort', 'ExternalIPs', 'LocalRedirect', 'non-routable', 'Local', 'sessionAffinity', 'l7-load-balancer', ',', ' ', '0x', '0xffffffff', '0x100000000', '4294967295', '4294967296', '', 'é'];
-const text = fc.oneof(fc.array(fc.constantFrom(...WORDS), { maxLength: 8 }).map((w) => w.join('')), fc.string({ maxLength: 40 }));
+const WORDS = [
+  '10.96.0.10',
+  '[2001:db8::a]',
+  '0.0.0.0',
+  '[::]',
+  '256.1.1.1',
+  '[10.0.0.1]',
+  ':',
+  '53',
+  '65535',
+  '65536',
+  '-1',
+  '0x35',
+  '/TCP',
+  '/UDP',
+  '/SCTP',
+  '/ANY',
+  '/i',
+  '/__proto__',
+  '/constructor',
+  '__proto__',
+  'ClusterIP',
+  'NodePort',
+  'LoadBalancer',
+  'HostPort',
+  'ExternalIPs',
+  'LocalRedirect',
+  'non-routable',
+  'Local',
+  'sessionAffinity',
+  'l7-load-balancer',
+  ',',
+  ' ',
+  '0x',
+  '0xffffffff',
+  '0x100000000',
+  '4294967295',
+  '4294967296',
+  '',
+  'é',
+];
+const text = fc.oneof(
+  fc.array(fc.constantFrom(...WORDS), { maxLength: 8 }).map((w) => w.join('')),
+  fc.string({ maxLength: 40 }),
+);
 
 describe('fuzz sub-parsers', () => {
   it('parseL3n4 (cilium frontends and backends): null, or a canonical address and a port', () => {

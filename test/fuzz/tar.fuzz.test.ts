@@ -6,7 +6,11 @@ import { writeTarGz } from '../../src/collect/tar-write.js';
 import { assertNoPollution, RUNS, SEED, seeds } from './harness.js';
 
 // A snapshot archive built from real fixtures, plus hostile members written byte by byte.
-const real = new Map(seeds('ip/route').slice(0, 6).map((s) => [s.name, s.text] as [string, string]));
+const real = new Map(
+  seeds('ip/route')
+    .slice(0, 6)
+    .map((s) => [s.name, s.text] as [string, string]),
+);
 const tarBytes = gunzipSync(writeTarGz(real, 'snap'));
 
 function header(name: string, size: number, type: string, extra: (h: Buffer) => void = () => {}): Buffer {
@@ -32,11 +36,14 @@ function member(name: string, data: string, type = '0'): Buffer {
   const d = Buffer.from(data);
   return Buffer.concat([header(name, d.length, type), d, Buffer.alloc((512 - (d.length % 512)) % 512)]);
 }
-const pax = (recs: string[]): string => recs.map((r) => {
-  let len = r.length + 3;
-  while (String(len).length + 2 + r.length !== len) len = String(len).length + 2 + r.length;
-  return `${len} ${r}\n`;
-}).join('');
+const pax = (recs: string[]): string =>
+  recs
+    .map((r) => {
+      let len = r.length + 3;
+      while (String(len).length + 2 + r.length !== len) len = String(len).length + 2 + r.length;
+      return `${len} ${r}\n`;
+    })
+    .join('');
 
 const hostile = Buffer.concat([
   member('../etc/passwd', 'x'),
@@ -73,19 +80,30 @@ function contractTar(input: Buffer, gz = false): TarResult | undefined {
     return r;
   } catch (e) {
     assertNoPollution();
-    if (!(e instanceof TarError)) throw new Error(`threw ${(e as Error).constructor.name}: ${(e as Error).message} instead of TarError`);
+    if (!(e instanceof TarError))
+      throw new Error(`threw ${(e as Error).constructor.name}: ${(e as Error).message} instead of TarError`);
     return undefined;
   }
 }
 
 /** Random byte edits; with `fix`, header checksums are recomputed so the reader looks past them. */
 const edited = (base: Buffer) =>
-  fc.tuple(fc.array(fc.tuple(fc.nat({ max: base.length - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 16 }), fc.boolean()).map(([edits, fix]) => {
-    const b = Buffer.from(base);
-    for (const [at, v] of edits) b[at] = v;
-    if (fix) for (let off = 0; off + 512 <= b.length; off += 512) if (b.subarray(off + 257, off + 262).toString() === 'ustar') setChecksum(b.subarray(off, off + 512));
-    return b;
-  });
+  fc
+    .tuple(
+      fc.array(fc.tuple(fc.nat({ max: base.length - 1 }), fc.integer({ min: 0, max: 255 })), {
+        minLength: 1,
+        maxLength: 16,
+      }),
+      fc.boolean(),
+    )
+    .map(([edits, fix]) => {
+      const b = Buffer.from(base);
+      for (const [at, v] of edits) b[at] = v;
+      if (fix)
+        for (let off = 0; off + 512 <= b.length; off += 512)
+          if (b.subarray(off + 257, off + 262).toString() === 'ustar') setChecksum(b.subarray(off, off + 512));
+      return b;
+    });
 
 describe('fuzz tar reader', () => {
   it('reads the real archive back', () => {
@@ -97,7 +115,9 @@ describe('fuzz tar reader', () => {
     const r = contractTar(hostile);
     // the oversized pax size makes the archive unreadable at that member, which is a TarError
     expect(r).toBeUndefined();
-    const head = contractTar(Buffer.concat([hostile.subarray(0, hostile.length - 1024 - 4 * 512), Buffer.alloc(1024)]))!;
+    const head = contractTar(
+      Buffer.concat([hostile.subarray(0, hostile.length - 1024 - 4 * 512), Buffer.alloc(1024)]),
+    )!;
     // the GNU long name and the pax path rename the member after them, onto an escaping path
     expect([...head.files.keys()].sort()).toEqual(['snap/__proto__', 'snap/constructor/prototype']);
     expect(head.skipped).toEqual([
@@ -118,7 +138,11 @@ describe('fuzz tar reader', () => {
   it('keeps the contract on random byte edits (with and without fixed checksums), random bytes and gzip', () => {
     fc.assert(
       fc.property(
-        fc.oneof(edited(tarBytes), edited(hostile), fc.uint8Array({ maxLength: 4096 }).map((a) => Buffer.from(a))),
+        fc.oneof(
+          edited(tarBytes),
+          edited(hostile),
+          fc.uint8Array({ maxLength: 4096 }).map((a) => Buffer.from(a)),
+        ),
         fc.boolean(),
         (b, gz) => {
           contractTar(gz ? gzipSync(b) : b, gz);

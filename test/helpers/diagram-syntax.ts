@@ -23,7 +23,10 @@ const MERMAID_LINES = [
 
 /** The lines that do not fit the grammar (empty when the output is well formed). */
 export function badMermaidLines(src: string): string[] {
-  return src.trimEnd().split('\n').filter((l) => !MERMAID_LINES.some((re) => re.test(l)));
+  return src
+    .trimEnd()
+    .split('\n')
+    .filter((l) => !MERMAID_LINES.some((re) => re.test(l)));
 }
 
 const M_ENTITY: Record<string, string> = { quot: '"', amp: '&', lt: '<', gt: '>' };
@@ -33,7 +36,11 @@ export function decodeMermaidLabel(quoted: string): string {
   return quoted
     .slice(1, -1)
     .split('<br/>')
-    .map((l) => l.replace(/#(\w+);/g, (_, e: string) => (/^\d+$/.test(e) ? String.fromCodePoint(Number(e)) : M_ENTITY[e] ?? `#${e};`)))
+    .map((l) =>
+      l.replace(/#(\w+);/g, (_, e: string) =>
+        /^\d+$/.test(e) ? String.fromCodePoint(Number(e)) : (M_ENTITY[e] ?? `#${e};`),
+      ),
+    )
     .join('\n');
 }
 
@@ -59,7 +66,8 @@ export function tokenizeDot(src: string): DotToken[] {
     re.lastIndex = i;
     const m = re.exec(src);
     if (!m) throw new Error(`unexpected ${JSON.stringify(src.slice(i, i + 20))} at ${i}`);
-    if (m[1] !== undefined) out.push({ kind: 'string', value: m[1].replace(/\\(["\\n])/g, (_, c: string) => (c === 'n' ? '\n' : c)) });
+    if (m[1] !== undefined)
+      out.push({ kind: 'string', value: m[1].replace(/\\(["\\n])/g, (_, c: string) => (c === 'n' ? '\n' : c)) });
     else if (m[2] !== undefined) out.push({ kind: 'id', value: m[2] });
     else if (m[3] !== undefined) out.push({ kind: 'punct', value: m[3] });
     i = re.lastIndex;
@@ -80,7 +88,16 @@ export function dotNodeLabels(src: string): Map<string, string> {
   const t = tokenizeDot(src);
   const out = new Map<string, string>();
   for (let i = 0; i + 4 < t.length; i++) {
-    if (t[i]!.kind === 'id' && /^n\d+$/.test(t[i]!.value) && t[i - 1]?.value !== '->' && t[i + 1]!.value === '[' && t[i + 2]!.value === 'label' && t[i + 3]!.value === '=' && t[i + 4]!.kind === 'string') out.set(t[i]!.value, t[i + 4]!.value);
+    if (
+      t[i]!.kind === 'id' &&
+      /^n\d+$/.test(t[i]!.value) &&
+      t[i - 1]?.value !== '->' &&
+      t[i + 1]!.value === '[' &&
+      t[i + 2]!.value === 'label' &&
+      t[i + 3]!.value === '=' &&
+      t[i + 4]!.kind === 'string'
+    )
+      out.set(t[i]!.value, t[i + 4]!.value);
   }
   return out;
 }

@@ -14,7 +14,11 @@ export const asKubectlJson = (file: string): string => JSON.stringify(load(file)
 
 /** Several objects as `kubectl get KIND -l … -o json` prints a list. */
 export const asKubectlList = (...files: string[]): string =>
-  JSON.stringify({ apiVersion: 'v1', items: files.map(load), kind: 'List', metadata: { resourceVersion: '' } }, null, 4) + '\n';
+  JSON.stringify(
+    { apiVersion: 'v1', items: files.map(load), kind: 'List', metadata: { resourceVersion: '' } },
+    null,
+    4,
+  ) + '\n';
 
 /**
  * A runner standing in for kubectl: answers `get <kind> <name>` from `objects` (by "kind/name"),
@@ -25,9 +29,19 @@ export function fakeKubectl(objects: Record<string, string>): Runner & { calls: 
   const run = async (argv: readonly string[]): Promise<RawOutput> => {
     calls.push([...argv]);
     const base = { argv, stderr: '', durationMs: 1 };
-    if (!isAllowed(argv)) return { ...base, exitCode: -1, stdout: '', failed: 'not-allowed', message: 'kubectl: not on the read-only allow-list' };
+    if (!isAllowed(argv))
+      return {
+        ...base,
+        exitCode: -1,
+        stdout: '',
+        failed: 'not-allowed',
+        message: 'kubectl: not on the read-only allow-list',
+      };
     const i = argv.indexOf('get');
-    const key = argv[i + 1] === 'endpointslices' ? `endpointslices/${argv[i + 2]!.split('=').pop()}` : `${argv[i + 1]}/${argv[i + 2]}`;
+    const key =
+      argv[i + 1] === 'endpointslices'
+        ? `endpointslices/${argv[i + 2]!.split('=').pop()}`
+        : `${argv[i + 1]}/${argv[i + 2]}`;
     const out = objects[key];
     if (out === undefined) throw new Error(`test did not expect ${argv.join(' ')}`);
     return { ...base, exitCode: 0, stdout: out };

@@ -20,11 +20,22 @@ export function migrateTable(pair: string): { snaps: string[]; rows: MigrateRow[
   const md = readFileSync(`${snapshotsDir(pair)}/TOPOLOGY.md`, 'utf8');
   const body = /<!-- services-table -->\n([\s\S]*?)<!-- \/services-table -->/.exec(md)?.[1];
   if (!body) throw new Error(`${pair}/TOPOLOGY.md has no services table`);
-  const cells = (l: string) => l.trim().replace(/^\||\|$/g, '').split('|').map((c) => c.trim());
+  const cells = (l: string) =>
+    l
+      .trim()
+      .replace(/^\||\|$/g, '')
+      .split('|')
+      .map((c) => c.trim());
   const [head, , ...lines] = body.trim().split('\n');
   const cols = cells(head!);
   const snaps = cols.slice(cols.indexOf('backends') + 1);
-  const list = (c: string) => (c === '—' || c === '' ? [] : c.split(',').map((x) => x.trim()).sort());
+  const list = (c: string) =>
+    c === '—' || c === ''
+      ? []
+      : c
+          .split(',')
+          .map((x) => x.trim())
+          .sort();
   const rows = lines.map((l) => {
     const c = cells(l);
     const get = (name: string) => c[cols.indexOf(name)]!;
@@ -50,11 +61,16 @@ export async function lookupAll(src: () => ProbeSource, rows: MigrateRow[]): Pro
     const { result } = await runSvcLookup(src(), q);
     out.set(
       q,
-      result.frontends.map((f) => ({
-        frontend: f.frontend,
-        sources: [...f.sources].sort(),
-        backends: f.backends.filter((b) => b.state === 'active').map((b) => `${b.address}:${b.port}`).sort(),
-      })).sort((a, b) => a.frontend.localeCompare(b.frontend)),
+      result.frontends
+        .map((f) => ({
+          frontend: f.frontend,
+          sources: [...f.sources].sort(),
+          backends: f.backends
+            .filter((b) => b.state === 'active')
+            .map((b) => `${b.address}:${b.port}`)
+            .sort(),
+        }))
+        .sort((a, b) => a.frontend.localeCompare(b.frontend)),
     );
   }
   return out;
@@ -66,7 +82,8 @@ export function expected(rows: MigrateRow[], snap: string): Map<string, SeenFron
   for (const r of rows) {
     const q = r.frontend.replace(/\/i$/, '');
     if (!out.has(q)) out.set(q, []);
-    if (r.sources[snap]!.length > 0) out.get(q)!.push({ frontend: r.frontend, sources: r.sources[snap]!, backends: r.backends });
+    if (r.sources[snap]!.length > 0)
+      out.get(q)!.push({ frontend: r.frontend, sources: r.sources[snap]!, backends: r.backends });
   }
   for (const v of out.values()) v.sort((a, b) => a.frontend.localeCompare(b.frontend));
   return out;

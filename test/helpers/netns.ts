@@ -18,12 +18,21 @@ export function ipIn(ns: string, args: string[], input?: string): string {
 }
 
 /** `ip -force -batch -` in a namespace: stdout, plus the line numbers that failed with their message. */
-export function ipBatch(ns: string, lines: string[], json = false, family?: 4 | 6): { stdout: string; failed: Map<number, string> } {
-  const r = spawnSync('ip', ['-n', ns, ...(family ? [`-${family}`] : []), ...(json ? ['-j'] : []), '-force', '-batch', '-'], {
-    input: lines.join('\n') + '\n',
-    encoding: 'utf8',
-    maxBuffer: 512 * 1024 * 1024,
-  });
+export function ipBatch(
+  ns: string,
+  lines: string[],
+  json = false,
+  family?: 4 | 6,
+): { stdout: string; failed: Map<number, string> } {
+  const r = spawnSync(
+    'ip',
+    ['-n', ns, ...(family ? [`-${family}`] : []), ...(json ? ['-j'] : []), '-force', '-batch', '-'],
+    {
+      input: lines.join('\n') + '\n',
+      encoding: 'utf8',
+      maxBuffer: 512 * 1024 * 1024,
+    },
+  );
   const failed = new Map<number, string>();
   let msg: string[] = [];
   for (const l of (r.stderr ?? '').split('\n')) {

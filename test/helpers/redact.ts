@@ -32,7 +32,8 @@ function ipsIn(text: string): Set<string> {
   return out;
 }
 
-const macsIn = (text: string) => new Set([...text.matchAll(/(?<![0-9A-Fa-f:])[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}(?![0-9A-Fa-f:])/g)].map((m) => m[0]));
+const macsIn = (text: string) =>
+  new Set([...text.matchAll(/(?<![0-9A-Fa-f:])[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}(?![0-9A-Fa-f:])/g)].map((m) => m[0]));
 const keysIn = (text: string) => new Set([...text.matchAll(/[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=/g)].map((m) => m[0]));
 
 /** The addresses inside the LB maps' bytes. */
@@ -54,7 +55,9 @@ function mapAddresses(files: Map<string, string>): Set<string> {
 /** `addr` in `text`, other than as a prefix the redactor keeps (`fe80::/64` stays `fe80::/64`). */
 function occurs(r: Redactor, text: string, addr: string): boolean {
   const esc = addr.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const re = isIPv4(addr) ? new RegExp(`(?<![\\d.])${esc}(?!\\d)(/\\d+)?`, 'g') : new RegExp(`(?<![0-9A-Fa-f:])${esc}(?![0-9A-Fa-f]|:[0-9A-Fa-f])(/\\d+)?`, 'gi');
+  const re = isIPv4(addr)
+    ? new RegExp(`(?<![\\d.])${esc}(?!\\d)(/\\d+)?`, 'g')
+    : new RegExp(`(?<![0-9A-Fa-f:])${esc}(?![0-9A-Fa-f]|:[0-9A-Fa-f])(/\\d+)?`, 'gi');
   for (const m of text.matchAll(re)) {
     if (m[1] !== undefined && r.ip(addr, Number(m[1].slice(1))) === canonIp(addr)) continue;
     return true;
@@ -63,7 +66,12 @@ function occurs(r: Redactor, text: string, addr: string): boolean {
 }
 
 /** Checks one node's files against their redacted copy. Returns how many originals were searched for. */
-export function assertNoLeak(r: Redactor, orig: Map<string, string>, red: Map<string, string>, names: string[]): number {
+export function assertNoLeak(
+  r: Redactor,
+  orig: Map<string, string>,
+  red: Map<string, string>,
+  names: string[],
+): number {
   const addrs = new Set<string>();
   const macs = new Set<string>();
   const keys = new Set<string>();
@@ -98,4 +106,3 @@ export function assertNoLeak(r: Redactor, orig: Map<string, string>, red: Map<st
   }
   return secret.length + macs.size + keys.size;
 }
-

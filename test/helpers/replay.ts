@@ -14,7 +14,8 @@ export function replayRunner(snapshotDir: string): Runner & { calls: string[][] 
   const netns = join(snapshotDir, 'netns');
   if (existsSync(netns)) for (const n of readdirSync(netns)) specs.push(...netnsProbes(n));
   const tc = join(snapshotDir, 'tc-filter');
-  if (existsSync(tc)) for (const f of readdirSync(tc)) specs.push(...tcFilterProbes(f.replace(/\.(ingress|egress)\.(json|txt)$/, '')));
+  if (existsSync(tc))
+    for (const f of readdirSync(tc)) specs.push(...tcFilterProbes(f.replace(/\.(ingress|egress)\.(json|txt)$/, '')));
   const byArgv = new Map<string, string>();
   for (const s of specs) {
     for (const ext of ['json', 'txt']) {
@@ -29,10 +30,20 @@ export function replayRunner(snapshotDir: string): Runner & { calls: string[][] 
   const run = async (argv: readonly string[]): Promise<RawOutput> => {
     calls.push([...argv]);
     const base = { argv, stderr: '', durationMs: 2 };
-    if (!isAllowed(argv)) return { ...base, exitCode: -1, stdout: '', failed: 'not-allowed', message: `${argv[0]}: not on the read-only allow-list` };
+    if (!isAllowed(argv))
+      return {
+        ...base,
+        exitCode: -1,
+        stdout: '',
+        failed: 'not-allowed',
+        message: `${argv[0]}: not on the read-only allow-list`,
+      };
     // sysctl is asked for a key list that grows over time: any sysctl gets the captured sysctl output
-    const file = byArgv.get(argv.join('\0')) ?? (argv[0] === 'sysctl' ? byArgv.get(NODE_PROBES.find((p) => p.id === 'sysctl')!.argv.join('\0')) : undefined);
-    if (file === undefined) return { ...base, exitCode: -1, stdout: '', failed: 'ENOENT', message: `${argv[0]}: not installed` };
+    const file =
+      byArgv.get(argv.join('\0')) ??
+      (argv[0] === 'sysctl' ? byArgv.get(NODE_PROBES.find((p) => p.id === 'sysctl')!.argv.join('\0')) : undefined);
+    if (file === undefined)
+      return { ...base, exitCode: -1, stdout: '', failed: 'ENOENT', message: `${argv[0]}: not installed` };
     return { ...base, exitCode: 0, stdout: readFileSync(file, 'utf8') };
   };
   return Object.assign(run, { calls });

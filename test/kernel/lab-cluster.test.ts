@@ -22,13 +22,23 @@ const out = mkdtempSync(join(tmpdir(), 'np-lab-cluster-'));
 
 const canRun = (() => {
   if (!canUseNetns() || process.env.NETPATH_SKIP_LAB === '1') return false;
-  return ['clang', 'gcc', 'wireguard-go', 'wg', 'bpftool', 'nsenter', 'unshare'].every((t) => spawnSync('which', [t]).status === 0) && existsSync('/usr/include/bpf/libbpf.h');
+  return (
+    ['clang', 'gcc', 'wireguard-go', 'wg', 'bpftool', 'nsenter', 'unshare'].every(
+      (t) => spawnSync('which', [t]).status === 0,
+    ) && existsSync('/usr/include/bpf/libbpf.h')
+  );
 })();
 
 async function cli(argv: string[]) {
   let stdout = '';
   let stderr = '';
-  const code = await main(argv, { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s), isTTY: false, env: {}, liveRunner: (p) => createLiveRunner({ prefix: p }) });
+  const code = await main(argv, {
+    stdout: (s) => (stdout += s),
+    stderr: (s) => (stderr += s),
+    isTTY: false,
+    env: {},
+    liveRunner: (p) => createLiveRunner({ prefix: p }),
+  });
   return { code, stdout, stderr };
 }
 
@@ -41,7 +51,10 @@ describe.skipIf(!canRun)('multi-host lab captured live and traced across nodes',
       spawnSync('bash', [lab, 'down'], { stdio: 'ignore' });
       r = spawnSync('bash', [lab, 'up'], { encoding: 'utf8', timeout: 120_000 });
     }
-    if (r.status !== 0) throw new Error(`${lab} up failed (${r.status ?? r.signal}):\n${`${r.stdout}${r.stderr}`.split('\n').slice(-25).join('\n')}`);
+    if (r.status !== 0)
+      throw new Error(
+        `${lab} up failed (${r.status ?? r.signal}):\n${`${r.stdout}${r.stderr}`.split('\n').slice(-25).join('\n')}`,
+      );
   }, 270_000);
   afterAll(() => {
     spawnSync('bash', [lab, 'down'], { stdio: 'ignore' });
@@ -52,20 +65,38 @@ describe.skipIf(!canRun)('multi-host lab captured live and traced across nodes',
   it('captures every node through its prefix and follows the packet node-a → gateway → node-c', async () => {
     const wgPid = (ns: string) => readFileSync(`/tmp/np-lab-wg/${ns}.pid`, 'utf8').trim();
     const cap = await cli([
-      'snapshot', '--cluster', '-o', out,
-      '--node-exec', `node-a=nsenter -t ${wgPid('np-lab-va')} -m -n`,
-      '--node-exec', 'node-b=ip netns exec np-lab-vb',
-      '--node-exec', 'node-c=ip netns exec np-lab-vc',
-      '--node-exec', `gateway=nsenter -t ${wgPid('np-lab-vgw')} -m -n`,
+      'snapshot',
+      '--cluster',
+      '-o',
+      out,
+      '--node-exec',
+      `node-a=nsenter -t ${wgPid('np-lab-va')} -m -n`,
+      '--node-exec',
+      'node-b=ip netns exec np-lab-vb',
+      '--node-exec',
+      'node-c=ip netns exec np-lab-vc',
+      '--node-exec',
+      `gateway=nsenter -t ${wgPid('np-lab-vgw')} -m -n`,
     ]);
     expect(cap.stderr).toBe('');
     expect(cap.stdout).toMatch(/4 of 4 nodes captured/);
     // the lab has no Cilium agent: its status/config are the documented-format files the bundle carries
     for (const n of ['node-a', 'node-b', 'node-c']) {
-      for (const f of ['cilium-status.txt', 'cilium-config.txt']) execFileSync('cp', [join(root, 'fixtures/snapshots/v6-wg', n, f), join(out, n, f)]);
+      for (const f of ['cilium-status.txt', 'cilium-config.txt'])
+        execFileSync('cp', [join(root, 'fixtures/snapshots/v6-wg', n, f), join(out, n, f)]);
     }
-    const live = await runClusterTrace(out, { src: '2001:db8:42::a:5', dst: '2001:db8:42::c:9', proto: 'tcp', port: 443 });
-    const bundled = await runClusterTrace(join(root, 'fixtures/snapshots/v6-wg'), { src: '2001:db8:42::a:5', dst: '2001:db8:42::c:9', proto: 'tcp', port: 443 });
+    const live = await runClusterTrace(out, {
+      src: '2001:db8:42::a:5',
+      dst: '2001:db8:42::c:9',
+      proto: 'tcp',
+      port: 443,
+    });
+    const bundled = await runClusterTrace(join(root, 'fixtures/snapshots/v6-wg'), {
+      src: '2001:db8:42::a:5',
+      dst: '2001:db8:42::c:9',
+      proto: 'tcp',
+      port: 443,
+    });
     expect(live.journey.legs.map((l) => l.node)).toEqual(['node-a', 'gateway', 'node-c']);
     expect(live.journey.disposition).toBe('delivered');
     const shape = (j: typeof live.journey) => j.legs.map((l) => l.trace.hops.map((h) => `${h.kind}:${h.dev ?? ''}`));
@@ -82,7 +113,12 @@ describe.skipIf(!canRun)('multi-host lab captured live and traced across nodes',
 
   it('captured with --redact: no address, MAC, WireGuard key or node name of the lab is left, and the journey is the same', async () => {
     const wgPid = (ns: string) => readFileSync(`/tmp/np-lab-wg/${ns}.pid`, 'utf8').trim();
-    const nodes = [`node-a=nsenter -t ${wgPid('np-lab-va')} -m -n`, 'node-b=ip netns exec np-lab-vb', 'node-c=ip netns exec np-lab-vc', `gateway=nsenter -t ${wgPid('np-lab-vgw')} -m -n`];
+    const nodes = [
+      `node-a=nsenter -t ${wgPid('np-lab-va')} -m -n`,
+      'node-b=ip netns exec np-lab-vb',
+      'node-c=ip netns exec np-lab-vc',
+      `gateway=nsenter -t ${wgPid('np-lab-vgw')} -m -n`,
+    ];
     const plain = join(out, 'plain');
     const red = join(out, 'redacted');
     const keyFile = join(out, 'redact.key');
@@ -120,11 +156,36 @@ describe.skipIf(!canRun)('multi-host lab captured live and traced across nodes',
     }
     const [src, dst] = ['2001:db8:42::a:5', '2001:db8:42::c:9'];
     const a = await cli(['trace', '--cluster', red, r.ip(src)!, r.ip(dst)!, '--port', '443', '--json']);
-    const b = await cli(['trace', '--cluster', plain, src, dst, '--port', '443', '--json', '--redact', '--redact-key-file', keyFile]);
-    expect(JSON.parse(a.stdout).legs.map((l: { node: string }) => l.node)).toEqual(['node-a', 'gateway', 'node-c'].map((n) => r.nodeName(n)));
+    const b = await cli([
+      'trace',
+      '--cluster',
+      plain,
+      src,
+      dst,
+      '--port',
+      '443',
+      '--json',
+      '--redact',
+      '--redact-key-file',
+      keyFile,
+    ]);
+    expect(JSON.parse(a.stdout).legs.map((l: { node: string }) => l.node)).toEqual(
+      ['node-a', 'gateway', 'node-c'].map((n) => r.nodeName(n)),
+    );
     // the two captures are moments apart (a neighbour may go REACHABLE → STALE): the path and its addresses, not its prose
-    type H = { kind: string; dev?: string; nexthop?: string; gateway?: string; peer?: string; endpoint?: string; backend?: string };
-    const path = (x: string) => (JSON.parse(x) as { legs: { trace: { hops: H[] } }[] }).legs.map((l) => l.trace.hops.map((h) => [h.kind, h.dev, h.nexthop, h.gateway, h.peer, h.endpoint, h.backend]));
+    type H = {
+      kind: string;
+      dev?: string;
+      nexthop?: string;
+      gateway?: string;
+      peer?: string;
+      endpoint?: string;
+      backend?: string;
+    };
+    const path = (x: string) =>
+      (JSON.parse(x) as { legs: { trace: { hops: H[] } }[] }).legs.map((l) =>
+        l.trace.hops.map((h) => [h.kind, h.dev, h.nexthop, h.gateway, h.peer, h.endpoint, h.backend]),
+      );
     expect(path(a.stdout)).toEqual(path(b.stdout));
   }, 180_000);
 });

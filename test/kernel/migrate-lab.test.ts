@@ -23,8 +23,12 @@ const canRun = (() => {
 
 describe.skipIf(!canRun)('migration lab (iptables mode) built and captured live', () => {
   beforeAll(() => {
-    const r = spawnSync('bash', [join(root, 'scripts/lab/migrate.sh'), 'iptables', out], { encoding: 'utf8', timeout: 240_000 });
-    if (r.status !== 0) throw new Error(`migrate.sh failed (${r.status}): ${(r.stderr ?? '').split('\n').slice(-8).join(' / ')}`);
+    const r = spawnSync('bash', [join(root, 'scripts/lab/migrate.sh'), 'iptables', out], {
+      encoding: 'utf8',
+      timeout: 240_000,
+    });
+    if (r.status !== 0)
+      throw new Error(`migrate.sh failed (${r.status}): ${(r.stderr ?? '').split('\n').slice(-8).join(' / ')}`);
   }, 300_000);
   afterAll(() => {
     spawnSync('bash', [join(root, 'scripts/lab/migrate.sh'), 'down'], { stdio: 'ignore' });
@@ -34,7 +38,8 @@ describe.skipIf(!canRun)('migration lab (iptables mode) built and captured live'
   const { snaps, rows } = migrateTable('migrate-iptables');
 
   it('each stage answers svc lookup as the bundled TOPOLOGY.md table says', async () => {
-    for (const snap of snaps) expect(await lookupAll(() => dirSource(join(out, snap)), rows), snap).toEqual(expected(rows, snap));
+    for (const snap of snaps)
+      expect(await lookupAll(() => dirSource(join(out, snap)), rows), snap).toEqual(expected(rows, snap));
   });
 
   it('kube-proxy NATed real flows before, and they are still in conntrack after the botched cleanup', () => {
@@ -54,7 +59,10 @@ describe.skipIf(!canRun)('migration lab (iptables mode) built and captured live'
   it('leaves nothing behind: no np-mig namespace, cgroup or build directory', () => {
     expect(readFileSync('/proc/mounts', 'utf8')).not.toContain('np-mig');
     expect(existsSync('/tmp/np-mig-bpf')).toBe(false);
-    const cg2 = readFileSync('/proc/mounts', 'utf8').split('\n').find((l) => l.split(' ')[2] === 'cgroup2')?.split(' ')[1];
+    const cg2 = readFileSync('/proc/mounts', 'utf8')
+      .split('\n')
+      .find((l) => l.split(' ')[2] === 'cgroup2')
+      ?.split(' ')[1];
     if (cg2) expect(existsSync(join(cg2, 'np-mig'))).toBe(false);
     expect(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout).not.toMatch(/np-mig/);
   });

@@ -21,10 +21,28 @@ const canRun = canUseNetns() && spawnSync('which', ['setpriv']).status === 0 && 
 
 function netpath(caps: string[], argv: string[]) {
   const c = caps.map((x) => `+${x}`).join(',');
-  const set = caps.length ? [`--inh-caps=-all,${c}`, `--ambient-caps=-all,${c}`, `--bounding-set=-all,${c}`] : ['--inh-caps=-all', '--bounding-set=-all'];
+  const set = caps.length
+    ? [`--inh-caps=-all,${c}`, `--ambient-caps=-all,${c}`, `--bounding-set=-all,${c}`]
+    : ['--inh-caps=-all', '--bounding-set=-all'];
   const r = spawnSync(
     'ip',
-    ['netns', 'exec', NODE, 'env', '-i', `PATH=${PATH}`, `NETPATH_AUDIT_LOG=${audit}`, 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', ...set, process.execPath, join(root, 'bin/netpath.js'), ...argv],
+    [
+      'netns',
+      'exec',
+      NODE,
+      'env',
+      '-i',
+      `PATH=${PATH}`,
+      `NETPATH_AUDIT_LOG=${audit}`,
+      'setpriv',
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      ...set,
+      process.execPath,
+      join(root, 'bin/netpath.js'),
+      ...argv,
+    ],
     { encoding: 'utf8', timeout: 120_000 },
   );
   return { code: r.status, out: r.stdout, err: r.stderr };
@@ -47,12 +65,19 @@ describe.skipIf(!canRun)('netpath as an unprivileged user, live in a namespace',
       'route add default via 198.51.100.1 dev eth1',
       'route add 203.0.113.5/32 dev lxc0aa11bb22cc',
     ]);
-    ipBatch(POD, ['link set lo up', 'addr add 203.0.113.5/32 dev eth0', 'link set eth0 up', 'route add 169.254.1.1 dev eth0 scope link', 'route add default via 169.254.1.1 dev eth0']);
+    ipBatch(POD, [
+      'link set lo up',
+      'addr add 203.0.113.5/32 dev eth0',
+      'link set eth0 up',
+      'route add 169.254.1.1 dev eth0 scope link',
+      'route add default via 169.254.1.1 dev eth0',
+    ]);
     sysctlIn(NODE, ['net.ipv4.ip_forward=1']);
   });
   afterAll(() => {
     delNetns(POD, NODE);
-    if (process.env.NETPATH_AUDIT_LOG && existsSync(audit)) appendFileSync(process.env.NETPATH_AUDIT_LOG, readFileSync(audit, 'utf8'));
+    if (process.env.NETPATH_AUDIT_LOG && existsSync(audit))
+      appendFileSync(process.env.NETPATH_AUDIT_LOG, readFileSync(audit, 'utf8'));
     rmSync(work, { recursive: true, force: true });
   });
 
@@ -61,32 +86,56 @@ describe.skipIf(!canRun)('netpath as an unprivileged user, live in a namespace',
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     const line = (id: string) => r.out.split('\n').find((l) => l.startsWith(`  ${id}: `)) ?? `(no line for ${id})`;
-    expect(line('bpftool-prog')).toBe('  bpftool-prog: bpftool: permission denied: needs CAP_SYS_ADMIN (netpath lacks CAP_SYS_ADMIN)');
-    expect(line('bpftool-link')).toBe('  bpftool-link: bpftool: permission denied: needs CAP_SYS_ADMIN (netpath lacks CAP_SYS_ADMIN)');
-    expect(line('bpftool-net')).toBe('  bpftool-net: bpftool: permission denied: needs CAP_NET_ADMIN (netpath lacks CAP_NET_ADMIN)');
-    expect(line('bpftool-cgroup')).toBe('  bpftool-cgroup: bpftool: not run: needs CAP_NET_ADMIN and CAP_SYS_ADMIN (netpath has neither); without CAP_SYS_ADMIN it exits 0 and lists no programs');
-    expect(line('nft-ruleset')).toBe('  nft-ruleset: nft: permission denied: needs CAP_NET_ADMIN (netpath lacks CAP_NET_ADMIN)');
-    expect(line('iptables-save')).toBe('  iptables-save: iptables-save: permission denied: needs CAP_NET_ADMIN (netpath lacks CAP_NET_ADMIN)');
-    expect(line(`netns/${POD}/ip-route4`)).toBe(`  netns/${POD}/ip-route4: ip: permission denied: needs CAP_SYS_ADMIN and CAP_NET_ADMIN (netpath has neither)`);
-    for (const f of ['ip-link.json', 'ip-addr.json', 'ip-route4.json', 'ip-rule4.json', 'tc-qdisc.json']) expect(existsSync(join(work, 'none', f)), f).toBe(true);
+    expect(line('bpftool-prog')).toBe(
+      '  bpftool-prog: bpftool: permission denied: needs CAP_SYS_ADMIN (netpath lacks CAP_SYS_ADMIN)',
+    );
+    expect(line('bpftool-link')).toBe(
+      '  bpftool-link: bpftool: permission denied: needs CAP_SYS_ADMIN (netpath lacks CAP_SYS_ADMIN)',
+    );
+    expect(line('bpftool-net')).toBe(
+      '  bpftool-net: bpftool: permission denied: needs CAP_NET_ADMIN (netpath lacks CAP_NET_ADMIN)',
+    );
+    expect(line('bpftool-cgroup')).toBe(
+      '  bpftool-cgroup: bpftool: not run: needs CAP_NET_ADMIN and CAP_SYS_ADMIN (netpath has neither); without CAP_SYS_ADMIN it exits 0 and lists no programs',
+    );
+    expect(line('nft-ruleset')).toBe(
+      '  nft-ruleset: nft: permission denied: needs CAP_NET_ADMIN (netpath lacks CAP_NET_ADMIN)',
+    );
+    expect(line('iptables-save')).toBe(
+      '  iptables-save: iptables-save: permission denied: needs CAP_NET_ADMIN (netpath lacks CAP_NET_ADMIN)',
+    );
+    expect(line(`netns/${POD}/ip-route4`)).toBe(
+      `  netns/${POD}/ip-route4: ip: permission denied: needs CAP_SYS_ADMIN and CAP_NET_ADMIN (netpath has neither)`,
+    );
+    for (const f of ['ip-link.json', 'ip-addr.json', 'ip-route4.json', 'ip-rule4.json', 'tc-qdisc.json'])
+      expect(existsSync(join(work, 'none', f)), f).toBe(true);
     // the snapshot keeps the reasons: traced offline later, it says the same
     const m = JSON.parse(readFileSync(join(work, 'none', 'manifest.json'), 'utf8'));
-    expect(m.probes.find((p: { id: string }) => p.id === 'bpftool-net')).toMatchObject({ failed: 'EACCES', message: 'bpftool: permission denied: needs CAP_NET_ADMIN (netpath lacks CAP_NET_ADMIN)' });
+    expect(m.probes.find((p: { id: string }) => p.id === 'bpftool-net')).toMatchObject({
+      failed: 'EACCES',
+      message: 'bpftool: permission denied: needs CAP_NET_ADMIN (netpath lacks CAP_NET_ADMIN)',
+    });
   });
 
   it('without any capability: a live trace is unknown and says which capability would decide it (exit 3)', () => {
     const r = netpath([], ['trace', '203.0.113.5', '198.51.100.77', '--json']);
     // one line on stderr: the answer is partial, the first unreadable source and how many more
-    expect(r.err).toMatch(/^netpath: warning: bpftool-cgroup: bpftool: not run: needs CAP_NET_ADMIN and CAP_SYS_ADMIN \(netpath has neither\); without CAP_SYS_ADMIN it exits 0 and lists no programs \(and \d+ more unreadable sources, listed in the warnings\)\n$/);
+    expect(r.err).toMatch(
+      /^netpath: warning: bpftool-cgroup: bpftool: not run: needs CAP_NET_ADMIN and CAP_SYS_ADMIN \(netpath has neither\); without CAP_SYS_ADMIN it exits 0 and lists no programs \(and \d+ more unreadable sources, listed in the warnings\)\n$/,
+    );
     expect(r.code).toBe(3);
     const j = JSON.parse(r.out);
     expect(j.disposition).toBe('unknown');
     const w = j.warnings.find((x: { code: string }) => x.code === 'programs-unknown');
-    expect(w.message).toBe('the programs on lxc0aa11bb22cc ingress are unknown (bpftool-net: bpftool: permission denied: needs CAP_NET_ADMIN (netpath lacks CAP_NET_ADMIN)): whether cil_from_netdev takes the packet cannot be decided');
+    expect(w.message).toBe(
+      'the programs on lxc0aa11bb22cc ingress are unknown (bpftool-net: bpftool: permission denied: needs CAP_NET_ADMIN (netpath lacks CAP_NET_ADMIN)): whether cil_from_netdev takes the packet cannot be decided',
+    );
     // offline, the snapshot taken as the same user gives the same answer and the same reason
     const o = netpath([], ['trace', '203.0.113.5', '198.51.100.77', '--json', '-s', join(work, 'none')]);
     expect(o.code).toBe(3);
-    expect(JSON.parse(o.out).warnings.find((x: { code: string }) => x.code === 'programs-unknown').message).toBe(w.message);
+    expect(JSON.parse(o.out).warnings.find((x: { code: string }) => x.code === 'programs-unknown').message).toBe(
+      w.message,
+    );
   });
 
   it('without any capability: svc lookup cannot answer and says why in one line (exit 3)', () => {
@@ -94,12 +143,23 @@ describe.skipIf(!canRun)('netpath as an unprivileged user, live in a namespace',
     expect(r.code).toBe(3);
     expect(r.out).toBe('');
     expect(r.err.trim().split('\n')).toHaveLength(1);
-    expect(r.err).toMatch(/^netpath: live node: no readable Service source \(.*iptables-save, ip6tables-save, nft-ruleset: permission denied: needs CAP_NET_ADMIN \(netpath lacks CAP_NET_ADMIN\)/);
+    expect(r.err).toMatch(
+      /^netpath: live node: no readable Service source \(.*iptables-save, ip6tables-save, nft-ruleset: permission denied: needs CAP_NET_ADMIN \(netpath lacks CAP_NET_ADMIN\)/,
+    );
     expect(r.err).not.toMatch(/\n\s+at /);
   });
 
   it('without any capability: analysing a snapshot needs no privilege at all', () => {
-    const argv = ['trace', '10.244.1.12', '10.244.2.7', '--port', '8080', '-s', join(root, 'fixtures/snapshots/kind-v4/k1'), '--json'];
+    const argv = [
+      'trace',
+      '10.244.1.12',
+      '10.244.2.7',
+      '--port',
+      '8080',
+      '-s',
+      join(root, 'fixtures/snapshots/kind-v4/k1'),
+      '--json',
+    ];
     const r = netpath([], argv);
     expect(r.code).toBe(0);
     const asRoot = spawnSync(process.execPath, [join(root, 'bin/netpath.js'), ...argv], { encoding: 'utf8' });
@@ -109,9 +169,14 @@ describe.skipIf(!canRun)('netpath as an unprivileged user, live in a namespace',
   it('with CAP_NET_ADMIN: nft, iptables-save and bpftool net answer; bpftool prog/link still name CAP_SYS_ADMIN and cgroup tree is not trusted', () => {
     const r = netpath(['net_admin'], ['snapshot', '-o', join(work, 'netadmin')]);
     expect(r.code).toBe(0);
-    for (const f of ['nft-ruleset.json', 'bpftool-net.json']) expect(existsSync(join(work, 'netadmin', f)), f).toBe(true);
-    expect(r.out).toMatch(/^ {2}bpftool-prog: bpftool: permission denied: needs CAP_SYS_ADMIN \(netpath lacks CAP_SYS_ADMIN\)$/m);
-    expect(r.out).toMatch(/^ {2}bpftool-cgroup: bpftool: not run: needs CAP_NET_ADMIN and CAP_SYS_ADMIN \(netpath lacks CAP_SYS_ADMIN\); without CAP_SYS_ADMIN it exits 0 and lists no programs$/m);
+    for (const f of ['nft-ruleset.json', 'bpftool-net.json'])
+      expect(existsSync(join(work, 'netadmin', f)), f).toBe(true);
+    expect(r.out).toMatch(
+      /^ {2}bpftool-prog: bpftool: permission denied: needs CAP_SYS_ADMIN \(netpath lacks CAP_SYS_ADMIN\)$/m,
+    );
+    expect(r.out).toMatch(
+      /^ {2}bpftool-cgroup: bpftool: not run: needs CAP_NET_ADMIN and CAP_SYS_ADMIN \(netpath lacks CAP_SYS_ADMIN\); without CAP_SYS_ADMIN it exits 0 and lists no programs$/m,
+    );
     expect(r.out).not.toMatch(/nft-ruleset:/);
     // with bpftool net readable, "no program on this device" is known: the trace answers
     const t = netpath(['net_admin'], ['trace', '203.0.113.5', '198.51.100.77', '--json']);
@@ -122,7 +187,9 @@ describe.skipIf(!canRun)('netpath as an unprivileged user, live in a namespace',
   it('with CAP_NET_ADMIN and CAP_SYS_ADMIN: the pod namespace and every BPF listing are read; ipvsadm also needs CAP_NET_RAW', () => {
     const r = netpath(['net_admin', 'sys_admin'], ['snapshot', '-o', join(work, 'both')]);
     expect(r.code).toBe(0);
-    expect(r.out.split('\n').filter((l) => /permission denied|not run/.test(l))).toEqual(['  ipvsadm: ipvsadm: permission denied: needs CAP_NET_ADMIN and CAP_NET_RAW (netpath lacks CAP_NET_RAW)']);
+    expect(r.out.split('\n').filter((l) => /permission denied|not run/.test(l))).toEqual([
+      '  ipvsadm: ipvsadm: permission denied: needs CAP_NET_ADMIN and CAP_NET_RAW (netpath lacks CAP_NET_RAW)',
+    ]);
     expect(existsSync(join(work, 'both', `netns/${POD}/ip-addr.json`))).toBe(true);
     expect(existsSync(join(work, 'both', 'bpftool-cgroup.json')) || /bpftool-cgroup: /.test(r.out)).toBe(true);
     const t = netpath(['net_admin', 'sys_admin'], ['trace', '203.0.113.5', '198.51.100.77', '--json']);

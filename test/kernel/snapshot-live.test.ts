@@ -4,7 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli.js';
 import { createLiveRunner } from '../../src/exec/live.js';
-import { acquireBpfLock, addNetns, canUseNetns, delNetns, ipBatch, releaseBpfLock, sysctlIn, uniqueName } from '../helpers/netns.js';
+import {
+  acquireBpfLock,
+  addNetns,
+  canUseNetns,
+  delNetns,
+  ipBatch,
+  releaseBpfLock,
+  sysctlIn,
+  uniqueName,
+} from '../helpers/netns.js';
 
 // A node in a namespace, captured with `netpath snapshot --exec "ip netns exec NODE"` into a directory and a
 // .tar.gz, then traced offline from both and live through the same prefix: all three answers must be equal.
@@ -41,7 +50,13 @@ describe.skipIf(!canUseNetns())('snapshot of a live node, traced offline and liv
       'route add 203.0.113.5/32 dev lxc0aa11bb22cc',
       'route add blackhole 192.0.2.128/25',
     ]);
-    ipBatch(POD, ['link set lo up', 'addr add 203.0.113.5/32 dev eth0', 'link set eth0 up', 'route add 169.254.1.1 dev eth0 scope link', 'route add default via 169.254.1.1 dev eth0']);
+    ipBatch(POD, [
+      'link set lo up',
+      'addr add 203.0.113.5/32 dev eth0',
+      'link set eth0 up',
+      'route add 169.254.1.1 dev eth0 scope link',
+      'route add default via 169.254.1.1 dev eth0',
+    ]);
     sysctlIn(NODE, ['net.ipv4.ip_forward=1']);
   });
   afterAll(() => {

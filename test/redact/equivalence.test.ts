@@ -63,7 +63,9 @@ describe('a redacted snapshot gives the same paths', () => {
         addrs.add(bytesToIp(b));
       }
       for (const x of ['203.0.113.9', '2001:db8:ffff::1', '192.0.2.200']) addrs.add(x);
-      const list = [...addrs].filter((a) => isIP(a) && !a.startsWith('fe80') && a !== '127.0.0.1' && a !== '::1').sort();
+      const list = [...addrs]
+        .filter((a) => isIP(a) && !a.startsWith('fe80') && a !== '127.0.0.1' && a !== '::1')
+        .sort();
       let traced = 0;
       const dispo: Record<string, number> = {};
       for (const src of list) {
@@ -71,7 +73,10 @@ describe('a redacted snapshot gives the same paths', () => {
         await new Promise((r) => setImmediate(r));
         for (const dst of list) {
           if (src === dst || isIP(src) !== isIP(dst)) continue;
-          for (const f of [{ proto: 'tcp', dport: 8080 }, { proto: 'udp', dport: 53 }] as const) {
+          for (const f of [
+            { proto: 'tcp', dport: 8080 },
+            { proto: 'udp', dport: 53 },
+          ] as const) {
             const flow: Flow = { src, dst, ...f };
             const a = traceFlow(orig.ctx, flow);
             const b = traceFlow(redc.ctx, { ...flow, src: r.ip(src)!, dst: r.ip(dst)! });

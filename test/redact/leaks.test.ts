@@ -20,15 +20,20 @@ describe('redacted bundled snapshots keep no original address, MAC, key or node 
     it(`${set}: every node, one mapping for the whole cluster`, async () => {
       const r = new Redactor({ key: KEY });
       const nodes = readdirSync(join(SNAPS, set)).filter((n) => statSync(join(SNAPS, set, n)).isDirectory());
-      const loaded = await Promise.all(nodes.map(async (n) => ({ n, files: (await readSnapshotFiles(join(SNAPS, set, n))).files })));
-      const text = (f: Map<string, Buffer>) => new Map([...f].map(([k, v]) => [k, v.toString('utf8')] as [string, string]));
+      const loaded = await Promise.all(
+        nodes.map(async (n) => ({ n, files: (await readSnapshotFiles(join(SNAPS, set, n))).files })),
+      );
+      const text = (f: Map<string, Buffer>) =>
+        new Map([...f].map(([k, v]) => [k, v.toString('utf8')] as [string, string]));
       for (const { files } of loaded) learnNames(r, text(files), nodes);
       let searched = 0;
       for (const { n, files } of loaded) {
         const red = redactFiles(r, files, 'random');
         expect(red.dropped).toEqual([]);
         expect([...red.files.keys()].sort()).toEqual([...files.keys()].sort());
-        const names = [n, readFileSync(join(SNAPS, set, n, 'hostname.txt'), 'utf8').trim()].filter((x) => !/^(before|after.*)$/.test(x));
+        const names = [n, readFileSync(join(SNAPS, set, n, 'hostname.txt'), 'utf8').trim()].filter(
+          (x) => !/^(before|after.*)$/.test(x),
+        );
         searched += assertNoLeak(r, text(files), red.files, names);
         // the same address has the same placeholder on every node: node-a's peer key is the gateway's own key
         const m = JSON.parse(red.files.get('manifest.json')!);

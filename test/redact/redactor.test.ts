@@ -15,14 +15,31 @@ function cpl(a: Uint8Array, b: Uint8Array): number {
   return a.length * 8;
 }
 
-const SPECIAL = ['0.0.0.0/8', '127.0.0.0/8', '224.0.0.0/4', '255.255.255.255/32', '169.254.0.0/16', '::/128', '::1/128', '::ffff:0:0/96', 'fe80::/10', 'ff00::/8'];
+const SPECIAL = [
+  '0.0.0.0/8',
+  '127.0.0.0/8',
+  '224.0.0.0/4',
+  '255.255.255.255/32',
+  '169.254.0.0/16',
+  '::/128',
+  '::1/128',
+  '::ffff:0:0/96',
+  'fe80::/10',
+  'ff00::/8',
+];
 const inSpecial = (a: string) => SPECIAL.some((p) => prefixContains(p, a));
 
 const v4 = fc.uint8Array({ minLength: 4, maxLength: 4 });
 const v6 = fc.oneof(
   fc.uint8Array({ minLength: 16, maxLength: 16 }),
   // addresses that share long prefixes, as a node's do
-  fc.tuple(fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.nat({ max: 15 }), fc.uint8Array({ minLength: 16, maxLength: 16 })).map(([a, k, b]) => Uint8Array.from([...a.subarray(0, k), ...b.subarray(k)])),
+  fc
+    .tuple(
+      fc.uint8Array({ minLength: 16, maxLength: 16 }),
+      fc.nat({ max: 15 }),
+      fc.uint8Array({ minLength: 16, maxLength: 16 }),
+    )
+    .map(([a, k, b]) => Uint8Array.from([...a.subarray(0, k), ...b.subarray(k)])),
 );
 const pair = (g: fc.Arbitrary<Uint8Array>) =>
   fc.tuple(g, g, fc.nat({ max: 127 })).map(([a, b, k]) => {
@@ -46,7 +63,10 @@ describe('prefix-preserving address map', () => {
   });
 
   it('is one-to-one: 20,000 addresses of one /16 and one /48 give 20,000 placeholders', () => {
-    for (const base of [[10, 244], [0x20, 0x01, 0x0d, 0xb8, 0, 0x42]]) {
+    for (const base of [
+      [10, 244],
+      [0x20, 0x01, 0x0d, 0xb8, 0, 0x42],
+    ]) {
       const seen = new Set<string>();
       for (let i = 0; i < 10_000; i++) {
         const b = new Uint8Array(base.length === 2 ? 4 : 16);
@@ -60,7 +80,20 @@ describe('prefix-preserving address map', () => {
   });
 
   it('keeps loopback, unspecified, multicast, broadcast and default routes; link-local keeps its prefix', () => {
-    for (const a of ['0.0.0.0', '127.0.0.1', '127.0.0.53', '224.0.0.251', '239.1.2.3', '255.255.255.255', '::', '::1', 'ff02::1', 'ff02::2', 'ff05::1:3']) expect(r.ip(a)).toBe(a);
+    for (const a of [
+      '0.0.0.0',
+      '127.0.0.1',
+      '127.0.0.53',
+      '224.0.0.251',
+      '239.1.2.3',
+      '255.255.255.255',
+      '::',
+      '::1',
+      'ff02::1',
+      'ff02::2',
+      'ff05::1:3',
+    ])
+      expect(r.ip(a)).toBe(a);
     expect(r.text('0.0.0.0/0 ::/0 default')).toBe('0.0.0.0/0 ::/0 default');
     expect(r.ip('169.254.7.9')).toMatch(/^169\.254\./);
     expect(r.ip('169.254.7.9')).not.toBe('169.254.7.9');
@@ -98,11 +131,17 @@ describe('prefix-preserving address map', () => {
     expect(prefixContains(net, r.ip('10.244.2.7')!)).toBe(true);
     expect(prefixContains(net, r.ip('10.244.3.7')!)).toBe(false);
     // an interface address with its prefix length is an address, not a network
-    expect(r.text('inet 10.244.1.12/24 brd 10.244.1.255')).toBe(`inet ${r.ip('10.244.1.12')}/24 brd ${r.ip('10.244.1.255')}`);
+    expect(r.text('inet 10.244.1.12/24 brd 10.244.1.255')).toBe(
+      `inet ${r.ip('10.244.1.12')}/24 brd ${r.ip('10.244.1.255')}`,
+    );
     expect(r.json({ src: '10.0.0.0', srclen: 8 })).toEqual({ src: r.text('10.0.0.0/8').split('/')[0], srclen: 8 });
-    expect(r.json({ prefix: { addr: '2001:db8::', len: 32 } })).toEqual({ prefix: { addr: r.text('2001:db8::/32').split('/')[0], len: 32 } });
+    expect(r.json({ prefix: { addr: '2001:db8::', len: 32 } })).toEqual({
+      prefix: { addr: r.text('2001:db8::/32').split('/')[0], len: 32 },
+    });
     // iproute2's short forms, in ip's own output only
-    expect(r.text('10/8 via 10.244/16', { shortPrefixes: true })).toBe(`${r.text('10.0.0.0/8')} via ${r.text('10.244.0.0/16')}`);
+    expect(r.text('10/8 via 10.244/16', { shortPrefixes: true })).toBe(
+      `${r.text('10.0.0.0/8')} via ${r.text('10.244.0.0/16')}`,
+    );
     expect(r.text('Cluster health: 3/3 reachable')).toBe('Cluster health: 3/3 reachable');
   });
 });
@@ -122,7 +161,10 @@ describe('redacting text', () => {
       ['fe80::1%eth0', `${r.ip('fe80::1')}%eth0`],
       ['10.244.1.12-2001:db8:1::1', `${a}-${b}`],
       ['ip-10-244-1-12.ec2.internal', `ip-${a.replace(/\./g, '-')}.ec2.internal`],
-      ['2026-11-23T08:42:57.964Z v1.13.9 (v1.13.9-cde7f964) 3/254 1.2.3.4.5', '2026-11-23T08:42:57.964Z v1.13.9 (v1.13.9-cde7f964) 3/254 1.2.3.4.5'],
+      [
+        '2026-11-23T08:42:57.964Z v1.13.9 (v1.13.9-cde7f964) 3/254 1.2.3.4.5',
+        '2026-11-23T08:42:57.964Z v1.13.9 (v1.13.9-cde7f964) 3/254 1.2.3.4.5',
+      ],
     ];
     for (const [input, want] of cases) expect(r.text(input), input).toBe(want);
   });
@@ -134,12 +176,15 @@ describe('redacting text', () => {
     expect(r.text('lladdr ea:f0:24:80:60:c1 REACHABLE')).toBe(`lladdr ${m} REACHABLE`);
     expect(r.text('bridge_id 8000.ea:f0:24:80:60:c1')).toBe(`bridge_id 8000.${m}`);
     expect(r.mac('EA:F0:24:80:60:C1')).toBe(m.toUpperCase());
-    for (const x of ['00:00:00:00:00:00', 'ff:ff:ff:ff:ff:ff', '01:00:5e:00:00:fb', '33:33:00:00:00:01']) expect(r.mac(x)).toBe(x);
+    for (const x of ['00:00:00:00:00:00', 'ff:ff:ff:ff:ff:ff', '01:00:5e:00:00:fb', '33:33:00:00:00:01'])
+      expect(r.mac(x)).toBe(x);
     const group = ipToBytes(r.ip('ff02::1:ff80:60c1')!)!;
-    expect(r.mac('33:33:ff:80:60:c1')).toBe(['33', '33', 'ff', ...Array.from(group.subarray(13), (x) => x.toString(16).padStart(2, '0'))].join(':'));
+    expect(r.mac('33:33:ff:80:60:c1')).toBe(
+      ['33', '33', 'ff', ...Array.from(group.subarray(13), (x) => x.toString(16).padStart(2, '0'))].join(':'),
+    );
   });
 
-  it('maps WireGuard public keys to valid keys, and netpath\'s abbreviation of a key with them', () => {
+  it("maps WireGuard public keys to valid keys, and netpath's abbreviation of a key with them", () => {
     const k = 'JrpKhZJ//XKclrd+6p8SGfp0GadsW7Ikxu7YWQK0hTk=';
     const out = r.text(`Pubkey: ${k}, Port`);
     const m = /Pubkey: (\S+),/.exec(out)![1]!;
@@ -154,7 +199,9 @@ describe('redacting text', () => {
     x.reserveNames(['eth0']);
     const k1 = x.nodeName('k1');
     expect(k1).toMatch(/^node-[a-z2-7]{8}$/);
-    expect(x.text('on node k1. k1-port np-lab-k1 cni-5f0c1d2e-k1a')).toBe(`on node ${k1}. k1-port np-lab-k1 cni-5f0c1d2e-k1a`);
+    expect(x.text('on node k1. k1-port np-lab-k1 cni-5f0c1d2e-k1a')).toBe(
+      `on node ${k1}. k1-port np-lab-k1 cni-5f0c1d2e-k1a`,
+    );
     // an FQDN and its first label are the same node
     expect(x.text('worker-7.corp.example.com worker-7')).toBe(`${x.nodeName('worker-7')} ${x.nodeName('worker-7')}`);
     expect(x.text('via gateway dev eth0')).toBe('via gateway dev eth0');
@@ -175,7 +222,9 @@ describe('--redact-key-file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'np-key-'));
     try {
       writeFileSync(join(dir, 'k'), 'a secret of more than sixteen bytes');
-      expect(Redactor.fromKeyFile(join(dir, 'k')).ip('10.1.2.3')).toBe(Redactor.fromKeyFile(join(dir, 'k')).ip('10.1.2.3'));
+      expect(Redactor.fromKeyFile(join(dir, 'k')).ip('10.1.2.3')).toBe(
+        Redactor.fromKeyFile(join(dir, 'k')).ip('10.1.2.3'),
+      );
       writeFileSync(join(dir, 'short'), 'short');
       expect(() => Redactor.fromKeyFile(join(dir, 'short'))).toThrow(SourceError);
       expect(() => Redactor.fromKeyFile(join(dir, 'none'))).toThrow(/no such key file/);

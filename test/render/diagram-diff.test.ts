@@ -9,7 +9,8 @@ import { renderSvg } from '../../src/render/diagram/svg.js';
 import { badMermaidLines, tokenizeDot } from '../helpers/diagram-syntax.js';
 import { findAll, parseXml } from '../helpers/xml.js';
 
-const side = (pair: string, s: string) => dirSource(fileURLToPath(new URL(`../../fixtures/snapshots/${pair}/${s}`, import.meta.url)));
+const side = (pair: string, s: string) =>
+  dirSource(fileURLToPath(new URL(`../../fixtures/snapshots/${pair}/${s}`, import.meta.url)));
 
 describe('diff pictures: before and after paths side by side', () => {
   it('migrate-iptables: one pair of columns per changed flow, steps on the same rows, changed hops highlighted', async () => {
@@ -25,7 +26,10 @@ describe('diff pictures: before and after paths side by side', () => {
     const f = diff.paths.flows.find((x) => x.label === cols[0]!.label.slice('before · '.length))!;
     const inCol = (g: string) => d.nodes.filter((n) => n.group === g);
     f.steps.forEach((s, row) => {
-      for (const [sideName, g] of [['before', cols[0]!.id], ['after', cols[1]!.id]] as const) {
+      for (const [sideName, g] of [
+        ['before', cols[0]!.id],
+        ['after', cols[1]!.id],
+      ] as const) {
         const hop = s[sideName];
         const n = inCol(g).find((x) => x.row === row);
         if (!hop) expect(n).toBeUndefined();

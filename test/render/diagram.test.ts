@@ -16,7 +16,8 @@ import { badMermaidLines, dotNodeLabels, mermaidNodeLabels, tokenizeDot } from '
 import { findAll, parseXml, textOf } from '../helpers/xml.js';
 
 const fx = (p: string) => fileURLToPath(new URL(`../../fixtures/snapshots/${p}`, import.meta.url));
-const trace = async (snap: string, req: Parameters<typeof runTrace>[1]) => (await runTrace(dirSource(fx(snap)), req)).trace;
+const trace = async (snap: string, req: Parameters<typeof runTrace>[1]) =>
+  (await runTrace(dirSource(fx(snap)), req)).trace;
 
 /** Every format, checked for syntax, with the labels a viewer would show. */
 function renderAll(d: Diagram) {
@@ -49,7 +50,10 @@ describe('diagram model from real traces', () => {
     expect(d.edges.map((e) => [e.from, e.to])).toEqual(d.nodes.slice(1).map((n, i) => [d.nodes[i]!.id, n.id]));
     expect(d.edges.at(-1)!.label).toBe('no SNAT: destination inside 10.244.0.0/16');
     const netns = d.groups.find((g) => g.label === 'netns cni-5f0c1d2e-k1a')!;
-    expect(d.nodes.filter((n) => n.group === netns.id).map((n) => n.lines[0])).toEqual(['pod default/web-k1a', 'route in the pod']);
+    expect(d.nodes.filter((n) => n.group === netns.id).map((n) => n.lines[0])).toEqual([
+      'pod default/web-k1a',
+      'route in the pod',
+    ]);
     expect(d.groups.find((g) => !g.parent)!.label).toBe('node k1');
     // evidence travels as tooltips
     expect(d.nodes[2]!.tooltip).toContain('tc-filter/lxc6d1e0f2a3b4c.ingress: filter protocol all pref 1 bpf');
@@ -75,11 +79,19 @@ describe('diagram model from real traces', () => {
     const t = await trace('kind-v4-svc/k1', { src: '203.0.113.50', dst: '172.18.0.2', proto: 'tcp', port: 31940 });
     const d = traceDiagram(t);
     const labels = d.edges.map((e) => e.label).filter(Boolean);
-    expect(labels.some((l) => /^DNAT 172\.18\.0\.2:31940\/\w+ → 10\.244\.\d+\.\d+:\d+ · SNAT 203\.0\.113\.50 → /.test(l!))).toBe(true);
+    expect(
+      labels.some((l) => /^DNAT 172\.18\.0\.2:31940\/\w+ → 10\.244\.\d+\.\d+:\d+ · SNAT 203\.0\.113\.50 → /.test(l!)),
+    ).toBe(true);
   });
 
   it('a conntrack entry that pins the connection shows its translation', async () => {
-    const t = await trace('conntrack/np-ct-node', { src: '192.0.2.2', dst: '192.0.2.100', proto: 'tcp', port: 80, sport: 40001 });
+    const t = await trace('conntrack/np-ct-node', {
+      src: '192.0.2.2',
+      dst: '192.0.2.100',
+      proto: 'tcp',
+      port: 80,
+      sport: 40001,
+    });
     const hop = t.hops.find((h) => h.kind === 'conntrack')!;
     expect(hop.backend).toBeDefined();
     const n = traceDiagram(t).nodes.find((x) => x.tooltip?.startsWith('[conntrack]'))!;
@@ -97,9 +109,18 @@ describe('diagram model from real traces', () => {
   });
 
   it('cluster journey: one column per node, the hop between nodes labelled, the reply as a note when symmetric', async () => {
-    const { journey } = await runClusterTrace(fx('v6-wg'), { src: '2001:db8:42::a:5', dst: '2001:db8:42::c:9', proto: 'tcp', port: 443 });
+    const { journey } = await runClusterTrace(fx('v6-wg'), {
+      src: '2001:db8:42::a:5',
+      dst: '2001:db8:42::c:9',
+      proto: 'tcp',
+      port: 443,
+    });
     const d = journeyDiagram(journey);
-    expect(d.groups.filter((g) => !g.parent).map((g) => g.label)).toEqual(['node node-a', 'node gateway', 'node node-c']);
+    expect(d.groups.filter((g) => !g.parent).map((g) => g.label)).toEqual([
+      'node node-a',
+      'node gateway',
+      'node node-c',
+    ]);
     const cross = d.edges.filter((e) => {
       const col = (id: string) => {
         let g = d.groups.find((x) => x.id === d.nodes.find((n) => n.id === id)!.group);
@@ -114,9 +135,17 @@ describe('diagram model from real traces', () => {
   });
 
   it('an asymmetric reply is drawn between the node columns', async () => {
-    const { journey } = await runClusterTrace(fx('v6-wg'), { src: '2001:db8:42::a:5', dst: '2001:db8:42::c:9', proto: 'tcp', port: 443 });
+    const { journey } = await runClusterTrace(fx('v6-wg'), {
+      src: '2001:db8:42::a:5',
+      dst: '2001:db8:42::c:9',
+      proto: 'tcp',
+      port: 443,
+    });
     // the same journey with the reply taking another node, as trace --cluster reports it when it differs
-    const j = { ...journey, returnPath: { nodes: ['node-c', 'node-b', 'node-a'], disposition: 'delivered' as const, differs: true } };
+    const j = {
+      ...journey,
+      returnPath: { nodes: ['node-c', 'node-b', 'node-a'], disposition: 'delivered' as const, differs: true },
+    };
     const d = journeyDiagram(j);
     const reply = d.edges.filter((e) => e.betweenGroups);
     const label = (id: string) => d.groups.find((g) => g.id === id)!.label;
@@ -157,12 +186,18 @@ describe('renderers: every hop in every format, well formed', () => {
         if (h.kind === 'masquerade') expect(d.edges.some((e) => e.label?.includes('SNAT'))).toBe(true);
         else expect(d.nodes.some((n) => n.tooltip?.startsWith(`[${h.kind}] ${h.detail}`))).toBe(true);
       }
-      for (const e of d.edges.filter((x) => x.label && x.style === 'solid')) expect(svgText.replace(/\n/g, ' ')).toContain(e.label!.slice(0, 20));
+      for (const e of d.edges.filter((x) => x.label && x.style === 'solid'))
+        expect(svgText.replace(/\n/g, ' ')).toContain(e.label!.slice(0, 20));
     });
   }
 
   it('svg: nodes of a column do not overlap and stay inside the picture', async () => {
-    const { journey } = await runClusterTrace(fx('v6-wg'), { src: '2001:db8:42::a:5', dst: '2001:db8:42::c:9', proto: 'tcp', port: 443 });
+    const { journey } = await runClusterTrace(fx('v6-wg'), {
+      src: '2001:db8:42::a:5',
+      dst: '2001:db8:42::c:9',
+      proto: 'tcp',
+      port: 443,
+    });
     const xml = parseXml(renderSvg(journeyDiagram(journey)));
     const W = Number(xml.attrs.width);
     const H = Number(xml.attrs.height);
@@ -182,7 +217,8 @@ describe('renderers: every hop in every format, well formed', () => {
     }
     // readable: node text is 13px, nothing smaller than 10px
     expect(xml.attrs['font-size']).toBe('13');
-    for (const t of findAll(xml, 'text')) if (t.attrs['font-size']) expect(Number(t.attrs['font-size'])).toBeGreaterThanOrEqual(10);
+    for (const t of findAll(xml, 'text'))
+      if (t.attrs['font-size']) expect(Number(t.attrs['font-size'])).toBeGreaterThanOrEqual(10);
   });
 });
 
@@ -191,9 +227,23 @@ describe('svg layout with side branches', () => {
     const t = await trace('kind-v4-svc/k1', { src: '10.244.1.12', dst: '10.96.0.10', proto: 'udp', port: 53 });
     // the real trace, given more candidates than the fixture has: 9 backends and three equal-cost next hops
     const lb = t.hops[0]!;
-    lb.paths = Array.from({ length: 9 }, (_, i) => ({ backend: `10.244.${i}.9:53`, disposition: i % 3 ? ('forwarded' as const) : ('dropped' as const), summary: `the path to backend ${i}, in a sentence long enough to wrap` }));
+    lb.paths = Array.from({ length: 9 }, (_, i) => ({
+      backend: `10.244.${i}.9:53`,
+      disposition: i % 3 ? ('forwarded' as const) : ('dropped' as const),
+      summary: `the path to backend ${i}, in a sentence long enough to wrap`,
+    }));
     lb.backend = '10.244.0.9:53';
-    t.hops.splice(3, 0, { kind: 'route', detail: 'FIB lookup in cil_from_container (bpf_fib_lookup, ifindex lxc6d1e0f2a3b4c): multipath', route: '10.0.0.0/8 proto static', evidence: [], candidates: [{ gateway: '172.18.0.3', dev: 'eth0', weight: 1 }, { gateway: '172.18.0.4', dev: 'eth0', weight: 1 }, { gateway: '172.19.0.9', dev: 'eth1', weight: 2 }] });
+    t.hops.splice(3, 0, {
+      kind: 'route',
+      detail: 'FIB lookup in cil_from_container (bpf_fib_lookup, ifindex lxc6d1e0f2a3b4c): multipath',
+      route: '10.0.0.0/8 proto static',
+      evidence: [],
+      candidates: [
+        { gateway: '172.18.0.3', dev: 'eth0', weight: 1 },
+        { gateway: '172.18.0.4', dev: 'eth0', weight: 1 },
+        { gateway: '172.19.0.9', dev: 'eth1', weight: 2 },
+      ],
+    });
     const d = traceDiagram(t);
     expect(d.nodes.filter((n) => n.branchOf).map((n) => n.lines[0])).toEqual([
       ...Array.from({ length: 6 }, (_, i) => `other backend 10.244.${i + 1}.9:53`),
@@ -207,18 +257,32 @@ describe('svg layout with side branches', () => {
         .filter((g) => g.attrs.class === 'node')
         .map((g) => {
           const r = findAll(g, 'rect')[0];
-          if (r) return [g.attrs.id!, { x: +r.attrs.x!, y: +r.attrs.y!, w: +r.attrs.width!, h: +r.attrs.height! }] as const;
-          const pts = findAll(g, 'path')[0]!.attrs.d!.match(/-?[\d.]+,-?[\d.]+/g)!.map((p) => p.split(',').map(Number) as [number, number]);
+          if (r)
+            return [g.attrs.id!, { x: +r.attrs.x!, y: +r.attrs.y!, w: +r.attrs.width!, h: +r.attrs.height! }] as const;
+          const pts = findAll(g, 'path')[0]!
+            .attrs.d!.match(/-?[\d.]+,-?[\d.]+/g)!
+            .map((p) => p.split(',').map(Number) as [number, number]);
           const xs = pts.map((p) => p[0]);
           const ys = pts.map((p) => p[1]);
-          return [g.attrs.id!, { x: Math.min(...xs), y: Math.min(...ys), w: Math.max(...xs) - Math.min(...xs), h: Math.max(...ys) - Math.min(...ys) }] as const;
+          return [
+            g.attrs.id!,
+            {
+              x: Math.min(...xs),
+              y: Math.min(...ys),
+              w: Math.max(...xs) - Math.min(...xs),
+              h: Math.max(...ys) - Math.min(...ys),
+            },
+          ] as const;
         }),
     );
     const all = [...boxes.entries()];
     for (const [i, [, a]] of all.entries())
-      for (const [, b] of all.slice(i + 1)) expect(a.x + a.w <= b.x || b.x + b.w <= a.x || a.y + a.h <= b.y || b.y + b.h <= a.y).toBe(true);
+      for (const [, b] of all.slice(i + 1))
+        expect(a.x + a.w <= b.x || b.x + b.w <= a.x || a.y + a.h <= b.y || b.y + b.h <= a.y).toBe(true);
     for (const g of findAll(xml, 'g').filter((x) => x.attrs.class === 'edge')) {
-      const pts = findAll(g, 'path')[0]!.attrs.d!.match(/-?[\d.]+,-?[\d.]+/g)!.map((p) => p.split(',').map(Number) as [number, number]);
+      const pts = findAll(g, 'path')[0]!
+        .attrs.d!.match(/-?[\d.]+,-?[\d.]+/g)!
+        .map((p) => p.split(',').map(Number) as [number, number]);
       for (let k = 0; k + 1 < pts.length; k++) {
         const [[x1, y1], [x2, y2]] = [pts[k]!, pts[k + 1]!];
         for (const [id, b] of all) {
@@ -235,7 +299,8 @@ describe('svg layout with side branches', () => {
 
 describe('hostile names from a snapshot', () => {
   const HOSTILE_NS = 'cni-"];x<b>%%{init}%%#&`|\\';
-  const HOSTILE_POD = '"]\n</text><script>alert(1)</script>\u202e\u0000 %%{init: {"securityLevel":"loose"}}%% #quot; style:#1; end\r\n}digraph{ ]]> &amp;';
+  const HOSTILE_POD =
+    '"]\n</text><script>alert(1)</script>\u202e\u0000 %%{init: {"securityLevel":"loose"}}%% #quot; style:#1; end\r\n}digraph{ ]]> &amp;';
   let dir = '';
   let t: Trace;
   beforeAll(async () => {
@@ -245,7 +310,9 @@ describe('hostile names from a snapshot', () => {
     const nsList = JSON.parse(readFileSync(join(dir, 'ip-netns.json'), 'utf8')) as { name: string }[];
     for (const n of nsList) if (n.name === 'cni-5f0c1d2e-k1a') n.name = HOSTILE_NS;
     writeFileSync(join(dir, 'ip-netns.json'), JSON.stringify(nsList));
-    const eps = JSON.parse(readFileSync(join(dir, 'cilium-endpoints.json'), 'utf8')) as { status: { 'external-identifiers'?: Record<string, string> } }[];
+    const eps = JSON.parse(readFileSync(join(dir, 'cilium-endpoints.json'), 'utf8')) as {
+      status: { 'external-identifiers'?: Record<string, string> };
+    }[];
     for (const e of eps) {
       const ids = e.status['external-identifiers'];
       if (ids?.['k8s-pod-name'] === 'web-k1a') ids['k8s-pod-name'] = HOSTILE_POD;
@@ -269,11 +336,17 @@ describe('hostile names from a snapshot', () => {
     expect(r.dLabels.get(src.id)).toBe(src.lines.map(clean).join('\n'));
     // mermaid: no directive, no raw HTML, no markdown string can start anywhere in the file
     expect(r.mermaid).not.toMatch(/%%|<script|`/);
-    expect(r.mermaid.split('\n').filter((l) => /^\s*click /.test(l))).toHaveLength(d.nodes.filter((n) => n.tooltip).length);
+    expect(r.mermaid.split('\n').filter((l) => /^\s*click /.test(l))).toHaveLength(
+      d.nodes.filter((n) => n.tooltip).length,
+    );
     // dot: still exactly one graph
     expect(tokenizeDot(r.dot).filter((x) => x.kind === 'id' && x.value === 'digraph')).toHaveLength(1);
     // svg: no element but the ones the renderer writes
-    const names = new Set(findAll(r.xml, 'svg').concat(...['g', 'rect', 'text', 'path', 'title', 'defs', 'marker'].map((n) => findAll(r.xml, n))).map((e) => e.name));
+    const names = new Set(
+      findAll(r.xml, 'svg')
+        .concat(...['g', 'rect', 'text', 'path', 'title', 'defs', 'marker'].map((n) => findAll(r.xml, n)))
+        .map((e) => e.name),
+    );
     const all: string[] = [];
     const walk = (e: typeof r.xml) => {
       all.push(e.name);
@@ -285,6 +358,8 @@ describe('hostile names from a snapshot', () => {
     // control characters and bidi overrides are replaced, not passed on
     expect(r.svg).not.toMatch(/[\u0000\u202e\r]/);
     const netnsGroup = d.groups.find((g) => g.label.startsWith('netns cni-"]'))!;
-    expect(r.mermaid).toContain(`subgraph ${netnsGroup.id}["netns cni-#quot;];x#lt;b#gt;#37;#37;{init}#37;#37;#35;#amp;#96;#124;#92;"]`);
+    expect(r.mermaid).toContain(
+      `subgraph ${netnsGroup.id}["netns cni-#quot;];x#lt;b#gt;#37;#37;{init}#37;#37;#35;#amp;#96;#124;#92;"]`,
+    );
   });
 });

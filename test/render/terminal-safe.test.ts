@@ -10,7 +10,9 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 
 describe('safeText / terminalSafe', () => {
   it('makes controls, bidi overrides and newlines visible, leaves the rest', () => {
-    expect(safeText('web\x1b]0;pwned\x07-\x1b[2J\u202egnp.exe\n result: DELIVERED')).toBe('web\\x1b]0;pwned\\x07-\\x1b[2J\\u202egnp.exe\\x0a result: DELIVERED');
+    expect(safeText('web\x1b]0;pwned\x07-\x1b[2J\u202egnp.exe\n result: DELIVERED')).toBe(
+      'web\\x1b]0;pwned\\x07-\\x1b[2J\\u202egnp.exe\\x0a result: DELIVERED',
+    );
     expect(safeText('2001:db8::1 → lxc6d1e0f2a3b4c ✓ \t')).toBe('2001:db8::1 → lxc6d1e0f2a3b4c ✓ \\x09');
   });
   it('copies plain data deeply and leaves non-plain objects alone', () => {
@@ -27,7 +29,9 @@ describe('a hostile pod name from a snapshot reaches the terminal inert', () => 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'np-term-'));
     cpSync(join(root, 'fixtures/snapshots/kind-v4/k1'), dir, { recursive: true });
-    const eps = JSON.parse(readFileSync(join(dir, 'cilium-endpoints.json'), 'utf8')) as { status: { 'external-identifiers'?: Record<string, string> } }[];
+    const eps = JSON.parse(readFileSync(join(dir, 'cilium-endpoints.json'), 'utf8')) as {
+      status: { 'external-identifiers'?: Record<string, string> };
+    }[];
     let n = 0;
     for (const e of eps) {
       const ids = e.status['external-identifiers'];
@@ -42,7 +46,12 @@ describe('a hostile pod name from a snapshot reaches the terminal inert', () => 
     it(`-o ${fmt}: no control character but the renderer's own newlines and colours`, async () => {
       let out = '';
       let err = '';
-      const code = await main(['trace', '10.244.1.12', '10.244.2.7', '--port', '8080', '-s', dir, '-o', fmt], { stdout: (s) => (out += s), stderr: (s) => (err += s), isTTY: true, env: {} });
+      const code = await main(['trace', '10.244.1.12', '10.244.2.7', '--port', '8080', '-s', dir, '-o', fmt], {
+        stdout: (s) => (out += s),
+        stderr: (s) => (err += s),
+        isTTY: true,
+        env: {},
+      });
       expect(code, err).toBe(0);
       if (fmt === 'text') expect(out).toContain('\x1b[');
       // tables cut long names; the text form shows the whole name, escaped

@@ -13,7 +13,11 @@ if (!dir || !firstId) {
 }
 const read = (f) => JSON.parse(readFileSync(join(dir, f), 'utf8'));
 const hostLinks = read('ip-link.json');
-const pods = existsSync(join(dir, 'netns')) ? readdirSync(join(dir, 'netns')).filter((n) => n.startsWith('cni-')).sort() : [];
+const pods = existsSync(join(dir, 'netns'))
+  ? readdirSync(join(dir, 'netns'))
+      .filter((n) => n.startsWith('cni-'))
+      .sort()
+  : [];
 
 const endpoints = [];
 let id = Number(firstId);

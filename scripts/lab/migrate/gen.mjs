@@ -63,7 +63,14 @@ const q = (c) => (/\s/.test(c) ? `"${c}"` : c);
 function iptables() {
   const cidr = NODE.clusterCIDR;
   const natChains = new Set(['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ']);
-  const filt = { 'KUBE-NODEPORTS': [], 'KUBE-SERVICES': [], 'KUBE-EXTERNAL-SERVICES': [], 'KUBE-FIREWALL': [], 'KUBE-FORWARD': [], 'KUBE-PROXY-FIREWALL': [] };
+  const filt = {
+    'KUBE-NODEPORTS': [],
+    'KUBE-SERVICES': [],
+    'KUBE-EXTERNAL-SERVICES': [],
+    'KUBE-FIREWALL': [],
+    'KUBE-FORWARD': [],
+    'KUBE-PROXY-FIREWALL': [],
+  };
   const nat = { services: [], nodeports: [], chains: new Map() };
   const add = (chain, rule) => {
     natChains.add(chain);
@@ -73,9 +80,15 @@ function iptables() {
   // SVC/SVL chain body: affinity checks first, then the random pick (probability 1/(n-i), 10 decimals)
   const lb = (chain, sp, eps) => {
     const sep = (e) => `KUBE-SEP-${hash(sp.spn + sp.proto + e.hostPort, 16)}`;
-    if (sp.affinity) for (const e of eps) add(chain, `-m comment --comment ${q(`${sp.spn} -> ${e.hostPort}`)} -m recent --name ${sep(e)} --rcheck --seconds ${sp.affinity} --reap -j ${sep(e)}`);
+    if (sp.affinity)
+      for (const e of eps)
+        add(
+          chain,
+          `-m comment --comment ${q(`${sp.spn} -> ${e.hostPort}`)} -m recent --name ${sep(e)} --rcheck --seconds ${sp.affinity} --reap -j ${sep(e)}`,
+        );
     eps.forEach((e, i) => {
-      const stat = i < eps.length - 1 ? ` -m statistic --mode random --probability ${(1 / (eps.length - i)).toFixed(10)}` : '';
+      const stat =
+        i < eps.length - 1 ? ` -m statistic --mode random --probability ${(1 / (eps.length - i)).toFixed(10)}` : '';
       add(chain, `-m comment --comment ${q(`${sp.spn} -> ${e.hostPort}`)}${stat} -j ${sep(e)}`);
     });
   };
@@ -87,28 +100,51 @@ function iptables() {
     const SVL = `KUBE-SVL-${H}`;
     const m = `-m ${proto} -p ${proto}`;
     if (sp.eps.length === 0) {
-      filt['KUBE-SERVICES'].push(`-A KUBE-SERVICES -m comment --comment ${q(`${spn} has no endpoints`)} ${m} -d ${svc.clusterIP} --dport ${port.port} -j REJECT`);
-      if (port.nodePort) filt['KUBE-EXTERNAL-SERVICES'].push(`-A KUBE-EXTERNAL-SERVICES -m comment --comment ${q(`${spn} has no endpoints`)} -m addrtype --dst-type LOCAL ${m} --dport ${port.nodePort} -j REJECT`);
+      filt['KUBE-SERVICES'].push(
+        `-A KUBE-SERVICES -m comment --comment ${q(`${spn} has no endpoints`)} ${m} -d ${svc.clusterIP} --dport ${port.port} -j REJECT`,
+      );
+      if (port.nodePort)
+        filt['KUBE-EXTERNAL-SERVICES'].push(
+          `-A KUBE-EXTERNAL-SERVICES -m comment --comment ${q(`${spn} has no endpoints`)} -m addrtype --dst-type LOCAL ${m} --dport ${port.nodePort} -j REJECT`,
+        );
       continue;
     }
-    nat.services.push(`-A KUBE-SERVICES -m comment --comment ${q(`${spn} cluster IP`)} ${m} -d ${svc.clusterIP} --dport ${port.port} -j ${SVC}`);
-    add(SVC, `-m comment --comment ${q(`${spn} cluster IP`)} ${m} -d ${svc.clusterIP} --dport ${port.port} ! -s ${cidr} -j KUBE-MARK-MASQ`);
+    nat.services.push(
+      `-A KUBE-SERVICES -m comment --comment ${q(`${spn} cluster IP`)} ${m} -d ${svc.clusterIP} --dport ${port.port} -j ${SVC}`,
+    );
+    add(
+      SVC,
+      `-m comment --comment ${q(`${spn} cluster IP`)} ${m} -d ${svc.clusterIP} --dport ${port.port} ! -s ${cidr} -j KUBE-MARK-MASQ`,
+    );
     lb(SVC, sp, sp.eps);
     if (port.nodePort) {
       // localhost NodePorts (route_localnet) first; kube-proxy adds `-m nfacct` only where the kernel has nfacct objects
-      nat.nodeports.push(`-A KUBE-NODEPORTS -m comment --comment ${q(spn)} ${m} -d 127.0.0.0/8 --dport ${port.nodePort} -j ${EXT}`);
+      nat.nodeports.push(
+        `-A KUBE-NODEPORTS -m comment --comment ${q(spn)} ${m} -d 127.0.0.0/8 --dport ${port.nodePort} -j ${EXT}`,
+      );
       nat.nodeports.push(`-A KUBE-NODEPORTS -m comment --comment ${q(spn)} ${m} --dport ${port.nodePort} -j ${EXT}`);
       if (sp.etpLocal) {
         add(EXT, `-m comment --comment ${q(`pod traffic for ${spn} external destinations`)} -s ${cidr} -j ${SVC}`);
-        add(EXT, `-m comment --comment ${q(`masquerade LOCAL traffic for ${spn} external destinations`)} -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ`);
-        add(EXT, `-m comment --comment ${q(`route LOCAL traffic for ${spn} external destinations`)} -m addrtype --src-type LOCAL -j ${SVC}`);
+        add(
+          EXT,
+          `-m comment --comment ${q(`masquerade LOCAL traffic for ${spn} external destinations`)} -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ`,
+        );
+        add(
+          EXT,
+          `-m comment --comment ${q(`route LOCAL traffic for ${spn} external destinations`)} -m addrtype --src-type LOCAL -j ${SVC}`,
+        );
         if (sp.local.length > 0) {
           add(EXT, `-j ${SVL}`);
           lb(SVL, sp, sp.local);
         } else {
-          filt['KUBE-EXTERNAL-SERVICES'].push(`-A KUBE-EXTERNAL-SERVICES -m comment --comment ${q(`${spn} has no local endpoints`)} -m addrtype --dst-type LOCAL ${m} --dport ${port.nodePort} -j DROP`);
+          filt['KUBE-EXTERNAL-SERVICES'].push(
+            `-A KUBE-EXTERNAL-SERVICES -m comment --comment ${q(`${spn} has no local endpoints`)} -m addrtype --dst-type LOCAL ${m} --dport ${port.nodePort} -j DROP`,
+          );
         }
-        if (svc.healthCheckNodePort) filt['KUBE-NODEPORTS'].push(`-A KUBE-NODEPORTS -m comment --comment ${q(`${spn} health check node port`)} -m tcp -p tcp --dport ${svc.healthCheckNodePort} -j ACCEPT`);
+        if (svc.healthCheckNodePort)
+          filt['KUBE-NODEPORTS'].push(
+            `-A KUBE-NODEPORTS -m comment --comment ${q(`${spn} health check node port`)} -m tcp -p tcp --dport ${svc.healthCheckNodePort} -j ACCEPT`,
+          );
       } else {
         add(EXT, `-m comment --comment ${q(`masquerade traffic for ${spn} external destinations`)} -j KUBE-MARK-MASQ`);
         add(EXT, `-j ${SVC}`);
@@ -121,7 +157,9 @@ function iptables() {
       add(SEP, `-m comment --comment ${q(spn)}${recent} ${m} -j DNAT --to-destination ${e.hostPort}`);
     }
   }
-  filt['KUBE-FIREWALL'].push('-A KUBE-FIREWALL -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP');
+  filt['KUBE-FIREWALL'].push(
+    '-A KUBE-FIREWALL -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP',
+  );
   filt['KUBE-FORWARD'].push(
     '-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP',
     '-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT',
@@ -135,21 +173,31 @@ function iptables() {
     for (const c of chains) lines.push(`:${c} - [0:0]`);
     lines.push(...rules, 'COMMIT');
   };
-  table('mangle', ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'], ['KUBE-IPTABLES-HINT', 'KUBE-KUBELET-CANARY', 'KUBE-PROXY-CANARY'], []);
-  table('filter', ['INPUT', 'FORWARD', 'OUTPUT'], [...Object.keys(filt), 'KUBE-KUBELET-CANARY', 'KUBE-PROXY-CANARY'], [
-    '-A INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL',
-    '-A INPUT -m comment --comment "kubernetes health check service ports" -j KUBE-NODEPORTS',
-    '-A INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES',
-    '-A INPUT -j KUBE-FIREWALL',
-    '-A FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL',
-    '-A FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD',
-    '-A FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
-    '-A FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES',
-    '-A OUTPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL',
-    '-A OUTPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
-    '-A OUTPUT -j KUBE-FIREWALL',
-    ...Object.values(filt).flat(),
-  ]);
+  table(
+    'mangle',
+    ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'],
+    ['KUBE-IPTABLES-HINT', 'KUBE-KUBELET-CANARY', 'KUBE-PROXY-CANARY'],
+    [],
+  );
+  table(
+    'filter',
+    ['INPUT', 'FORWARD', 'OUTPUT'],
+    [...Object.keys(filt), 'KUBE-KUBELET-CANARY', 'KUBE-PROXY-CANARY'],
+    [
+      '-A INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL',
+      '-A INPUT -m comment --comment "kubernetes health check service ports" -j KUBE-NODEPORTS',
+      '-A INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES',
+      '-A INPUT -j KUBE-FIREWALL',
+      '-A FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL',
+      '-A FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD',
+      '-A FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+      '-A FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES',
+      '-A OUTPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL',
+      '-A OUTPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+      '-A OUTPUT -j KUBE-FIREWALL',
+      ...Object.values(filt).flat(),
+    ],
+  );
   const natRules = [
     '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
     '-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
@@ -164,7 +212,12 @@ function iptables() {
     '-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully',
     ...[...nat.chains.values()].flat(),
   ];
-  table('nat', ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'], [...natChains, 'KUBE-KUBELET-CANARY', 'KUBE-PROXY-CANARY'], natRules);
+  table(
+    'nat',
+    ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'],
+    [...natChains, 'KUBE-KUBELET-CANARY', 'KUBE-PROXY-CANARY'],
+    natRules,
+  );
   return lines.join('\n') + '\n';
 }
 
@@ -205,7 +258,11 @@ function nft() {
       rules: [
         `add rule ${T} cluster-ips-check ${ip} daddr @cluster-ips reject comment "Reject traffic to invalid ports of ClusterIPs"`,
         // only the IPv4 family has a service CIDR in this single-stack cluster
-        ...(fam === 'ip' ? [`add rule ${T} cluster-ips-check ip daddr { ${NODE.serviceCIDR} } drop comment "Drop traffic to unallocated ClusterIPs"`] : []),
+        ...(fam === 'ip'
+          ? [
+              `add rule ${T} cluster-ips-check ip daddr { ${NODE.serviceCIDR} } drop comment "Drop traffic to unallocated ClusterIPs"`,
+            ]
+          : []),
         `add rule ${T} filter-prerouting-pre-dnat ct state new jump firewall-check`,
         `add rule ${T} filter-forward ct state new jump service-endpoints-check`,
         `add rule ${T} filter-forward ct state new jump cluster-ips-check`,
@@ -241,7 +298,9 @@ function nft() {
   const cidr = NODE.clusterCIDR;
   // chain name bases: <H8>-ns/svc/proto/portName, endpoints add __ip/port
   const lb = (chain, sp, eps, epBase) => {
-    if (sp.affinity) for (const e of eps) rules.push(`add rule ${T} ${chain} ip saddr @affinity-${epBase(e)} goto endpoint-${epBase(e)}`);
+    if (sp.affinity)
+      for (const e of eps)
+        rules.push(`add rule ${T} ${chain} ip saddr @affinity-${epBase(e)} goto endpoint-${epBase(e)}`);
     const vm = eps.map((e, i) => `${i} : goto endpoint-${epBase(e)}`).join(' , ');
     rules.push(`add rule ${T} ${chain} numgen random mod ${eps.length} vmap { ${vm} }`);
   };
@@ -255,7 +314,9 @@ function nft() {
     };
     el.push(`add element ${T} cluster-ips { ${svc.clusterIP} }`);
     if (sp.eps.length === 0) {
-      el.push(`add element ${T} no-endpoint-services { ${svc.clusterIP} . ${proto} . ${port.port} comment "${svc.ns}/${svc.name}:${port.name}" : goto reject-chain }`);
+      el.push(
+        `add element ${T} no-endpoint-services { ${svc.clusterIP} . ${proto} . ${port.port} comment "${svc.ns}/${svc.name}:${port.name}" : goto reject-chain }`,
+      );
       continue;
     }
     chains.push(`add chain ${T} service-${b}`);
@@ -264,14 +325,23 @@ function nft() {
     if (port.nodePort) {
       chains.push(`add chain ${T} external-${b}`);
       if (sp.etpLocal) {
-        rules.push(`add rule ${T} external-${b} ip saddr ${cidr} goto service-${b} comment "short-circuit pod traffic"`);
-        rules.push(`add rule ${T} external-${b} fib saddr type local jump mark-for-masquerade comment "masquerade local traffic"`);
-        rules.push(`add rule ${T} external-${b} fib saddr type local goto service-${b} comment "short-circuit local traffic"`);
+        rules.push(
+          `add rule ${T} external-${b} ip saddr ${cidr} goto service-${b} comment "short-circuit pod traffic"`,
+        );
+        rules.push(
+          `add rule ${T} external-${b} fib saddr type local jump mark-for-masquerade comment "masquerade local traffic"`,
+        );
+        rules.push(
+          `add rule ${T} external-${b} fib saddr type local goto service-${b} comment "short-circuit local traffic"`,
+        );
         if (sp.local.length > 0) {
           rules.push(`add rule ${T} external-${b} goto local-${b}`);
           chains.push(`add chain ${T} local-${b}`);
           lb(`local-${b}`, sp, sp.local, epBase);
-        } else el.push(`add element ${T} no-endpoint-nodeports { ${proto} . ${port.nodePort} comment "${svc.ns}/${svc.name}:${port.name}" : drop }`);
+        } else
+          el.push(
+            `add element ${T} no-endpoint-nodeports { ${proto} . ${port.nodePort} comment "${svc.ns}/${svc.name}:${port.name}" : drop }`,
+          );
       } else {
         rules.push(`add rule ${T} external-${b} jump mark-for-masquerade`);
         rules.push(`add rule ${T} external-${b} goto service-${b}`);
@@ -279,14 +349,18 @@ function nft() {
     }
     for (const e of sp.eps) {
       const eb = epBase(e);
-      if (sp.affinity) v4.head.push(`add set ${T} affinity-${eb} { type ipv4_addr ; flags dynamic,timeout ; timeout ${sp.affinity}s ; }`);
+      if (sp.affinity)
+        v4.head.push(
+          `add set ${T} affinity-${eb} { type ipv4_addr ; flags dynamic,timeout ; timeout ${sp.affinity}s ; }`,
+        );
       chains.push(`add chain ${T} endpoint-${eb}`);
       rules.push(`add rule ${T} endpoint-${eb} ip saddr ${e.ip} jump mark-for-masquerade`);
       if (sp.affinity) rules.push(`add rule ${T} endpoint-${eb} update @affinity-${eb} { ip saddr }`);
       rules.push(`add rule ${T} endpoint-${eb} meta l4proto ${proto} dnat to ${e.hostPort}`);
     }
     el.push(`add element ${T} service-ips { ${svc.clusterIP} . ${proto} . ${port.port} : goto service-${b} }`);
-    if (port.nodePort) el.push(`add element ${T} service-nodeports { ${proto} . ${port.nodePort} : goto external-${b} }`);
+    if (port.nodePort)
+      el.push(`add element ${T} service-nodeports { ${proto} . ${port.nodePort} : goto external-${b} }`);
   }
   // definitions before use, as `nft -f` needs them
   return [...v4.head, ...chains, ...v4.rules, ...rules, ...v4.elements, '', ...v6.head, ...v6.rules].join('\n') + '\n';
@@ -301,16 +375,40 @@ const IPSETS = [
   ['KUBE-EXTERNAL-IP', 'hash:ip,port', 'Kubernetes service external ip + port for masquerade and filter purpose'],
   ['KUBE-EXTERNAL-IP-LOCAL', 'hash:ip,port', 'Kubernetes service external ip + port with externalTrafficPolicy=local'],
   ['KUBE-LOAD-BALANCER', 'hash:ip,port', 'Kubernetes service lb portal'],
-  ['KUBE-LOAD-BALANCER-FW', 'hash:ip,port', 'Kubernetes service load balancer ip + port for load balancer with sourceRange'],
-  ['KUBE-LOAD-BALANCER-LOCAL', 'hash:ip,port', 'Kubernetes service load balancer ip + port with externalTrafficPolicy=local'],
-  ['KUBE-LOAD-BALANCER-SOURCE-IP', 'hash:ip,port,ip', 'Kubernetes service load balancer ip + port + source IP for packet filter purpose'],
-  ['KUBE-LOAD-BALANCER-SOURCE-CIDR', 'hash:ip,port,net', 'Kubernetes service load balancer ip + port + source cidr for packet filter purpose'],
+  [
+    'KUBE-LOAD-BALANCER-FW',
+    'hash:ip,port',
+    'Kubernetes service load balancer ip + port for load balancer with sourceRange',
+  ],
+  [
+    'KUBE-LOAD-BALANCER-LOCAL',
+    'hash:ip,port',
+    'Kubernetes service load balancer ip + port with externalTrafficPolicy=local',
+  ],
+  [
+    'KUBE-LOAD-BALANCER-SOURCE-IP',
+    'hash:ip,port,ip',
+    'Kubernetes service load balancer ip + port + source IP for packet filter purpose',
+  ],
+  [
+    'KUBE-LOAD-BALANCER-SOURCE-CIDR',
+    'hash:ip,port,net',
+    'Kubernetes service load balancer ip + port + source cidr for packet filter purpose',
+  ],
   ['KUBE-NODE-PORT-TCP', 'bitmap:port', 'Kubernetes nodeport TCP port for masquerade purpose'],
   ['KUBE-NODE-PORT-LOCAL-TCP', 'bitmap:port', 'Kubernetes nodeport TCP port with externalTrafficPolicy=local'],
   ['KUBE-NODE-PORT-UDP', 'bitmap:port', 'Kubernetes nodeport UDP port for masquerade purpose'],
   ['KUBE-NODE-PORT-LOCAL-UDP', 'bitmap:port', 'Kubernetes nodeport UDP port with externalTrafficPolicy=local'],
-  ['KUBE-NODE-PORT-SCTP-HASH', 'hash:ip,port', "Kubernetes nodeport SCTP port for masquerade purpose with type 'hash ip:port'"],
-  ['KUBE-NODE-PORT-LOCAL-SCTP-HASH', 'hash:ip,port', "Kubernetes nodeport SCTP port with externalTrafficPolicy=local with type 'hash ip:port'"],
+  [
+    'KUBE-NODE-PORT-SCTP-HASH',
+    'hash:ip,port',
+    "Kubernetes nodeport SCTP port for masquerade purpose with type 'hash ip:port'",
+  ],
+  [
+    'KUBE-NODE-PORT-LOCAL-SCTP-HASH',
+    'hash:ip,port',
+    "Kubernetes nodeport SCTP port with externalTrafficPolicy=local with type 'hash ip:port'",
+  ],
   ['KUBE-HEALTH-CHECK-NODE-PORT', 'bitmap:port', 'Kubernetes health check node port'],
   ['KUBE-IPVS-IPS', 'hash:ip', 'Addresses on the ipvs interface'],
 ];
@@ -336,7 +434,11 @@ function ipvsIpset() {
   const e = ipvsEntries();
   const out = [];
   for (const [name, type] of IPSETS) {
-    out.push(type === 'bitmap:port' ? `create ${name} ${type} range 0-65535` : `create ${name} ${type} family inet hashsize 1024 maxelem 65536`);
+    out.push(
+      type === 'bitmap:port'
+        ? `create ${name} ${type} range 0-65535`
+        : `create ${name} ${type} family inet hashsize 1024 maxelem 65536`,
+    );
     for (const v of e[name]) out.push(`add ${name} ${v}`);
   }
   return out.join('\n') + '\n';
@@ -364,10 +466,18 @@ function ipvsIptables() {
   ];
   for (const [set, table, from, to, match, p] of withChain) {
     if (e[set].size === 0) continue;
-    (table === 'nat' ? nat : filter).push(`-A ${from}${p ? ` -p ${p}` : ''} -m comment --comment "${comment[set]}" -m set --match-set ${set} ${match} -j ${to}`);
+    (table === 'nat' ? nat : filter).push(
+      `-A ${from}${p ? ` -p ${p}` : ''} -m comment --comment "${comment[set]}" -m set --match-set ${set} ${match} -j ${to}`,
+    );
   }
-  if (e['KUBE-CLUSTER-IP'].size) nat.push(`-A KUBE-SERVICES -m comment --comment "${comment['KUBE-CLUSTER-IP']}" -m set --match-set KUBE-CLUSTER-IP dst,dst ! -s ${NODE.clusterCIDR} -j KUBE-MARK-MASQ`);
-  nat.push('-A KUBE-SERVICES -m addrtype --dst-type LOCAL -j KUBE-NODE-PORT', '-A KUBE-LOAD-BALANCER -j KUBE-MARK-MASQ');
+  if (e['KUBE-CLUSTER-IP'].size)
+    nat.push(
+      `-A KUBE-SERVICES -m comment --comment "${comment['KUBE-CLUSTER-IP']}" -m set --match-set KUBE-CLUSTER-IP dst,dst ! -s ${NODE.clusterCIDR} -j KUBE-MARK-MASQ`,
+    );
+  nat.push(
+    '-A KUBE-SERVICES -m addrtype --dst-type LOCAL -j KUBE-NODE-PORT',
+    '-A KUBE-LOAD-BALANCER -j KUBE-MARK-MASQ',
+  );
   filter.push('-A KUBE-SOURCE-RANGES-FIREWALL -j DROP');
   if (e['KUBE-CLUSTER-IP'].size) nat.push('-A KUBE-SERVICES -m set --match-set KUBE-CLUSTER-IP dst,dst -j ACCEPT');
   filter.push(
@@ -389,23 +499,54 @@ function ipvsIptables() {
   );
   // the jumps from the built-in chains are prepended one by one, so the last one listed ends up first
   const lines = [
-    '*mangle', ':PREROUTING ACCEPT [0:0]', ':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ':POSTROUTING ACCEPT [0:0]',
-    ':KUBE-IPTABLES-HINT - [0:0]', ':KUBE-KUBELET-CANARY - [0:0]', 'COMMIT',
-    '*filter', ':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]',
-    ...['KUBE-FORWARD', 'KUBE-NODE-PORT', 'KUBE-PROXY-FIREWALL', 'KUBE-SOURCE-RANGES-FIREWALL', 'KUBE-IPVS-FILTER', 'KUBE-IPVS-OUT-FILTER', 'KUBE-KUBELET-CANARY'].map((c) => `:${c} - [0:0]`),
+    '*mangle',
+    ':PREROUTING ACCEPT [0:0]',
+    ':INPUT ACCEPT [0:0]',
+    ':FORWARD ACCEPT [0:0]',
+    ':OUTPUT ACCEPT [0:0]',
+    ':POSTROUTING ACCEPT [0:0]',
+    ':KUBE-IPTABLES-HINT - [0:0]',
+    ':KUBE-KUBELET-CANARY - [0:0]',
+    'COMMIT',
+    '*filter',
+    ':INPUT ACCEPT [0:0]',
+    ':FORWARD ACCEPT [0:0]',
+    ':OUTPUT ACCEPT [0:0]',
+    ...[
+      'KUBE-FORWARD',
+      'KUBE-NODE-PORT',
+      'KUBE-PROXY-FIREWALL',
+      'KUBE-SOURCE-RANGES-FIREWALL',
+      'KUBE-IPVS-FILTER',
+      'KUBE-IPVS-OUT-FILTER',
+      'KUBE-KUBELET-CANARY',
+    ].map((c) => `:${c} - [0:0]`),
     '-A INPUT -m comment --comment "kubernetes ipvs access filter" -j KUBE-IPVS-FILTER',
     '-A INPUT -m comment --comment "kube-proxy firewall rules" -j KUBE-PROXY-FIREWALL',
     '-A INPUT -m comment --comment "kubernetes health check rules" -j KUBE-NODE-PORT',
     '-A FORWARD -m comment --comment "kube-proxy firewall rules" -j KUBE-PROXY-FIREWALL',
     '-A FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD',
     '-A OUTPUT -m comment --comment "kubernetes ipvs access filter" -j KUBE-IPVS-OUT-FILTER',
-    ...filter, 'COMMIT',
-    '*nat', ':PREROUTING ACCEPT [0:0]', ':INPUT ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ':POSTROUTING ACCEPT [0:0]',
-    ...['KUBE-SERVICES', 'KUBE-POSTROUTING', 'KUBE-NODE-PORT', 'KUBE-LOAD-BALANCER', 'KUBE-MARK-MASQ', 'KUBE-KUBELET-CANARY'].map((c) => `:${c} - [0:0]`),
+    ...filter,
+    'COMMIT',
+    '*nat',
+    ':PREROUTING ACCEPT [0:0]',
+    ':INPUT ACCEPT [0:0]',
+    ':OUTPUT ACCEPT [0:0]',
+    ':POSTROUTING ACCEPT [0:0]',
+    ...[
+      'KUBE-SERVICES',
+      'KUBE-POSTROUTING',
+      'KUBE-NODE-PORT',
+      'KUBE-LOAD-BALANCER',
+      'KUBE-MARK-MASQ',
+      'KUBE-KUBELET-CANARY',
+    ].map((c) => `:${c} - [0:0]`),
     '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
     '-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
     '-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING',
-    ...nat, 'COMMIT',
+    ...nat,
+    'COMMIT',
   ];
   return lines.join('\n') + '\n';
 }
@@ -417,7 +558,9 @@ function ipvsadm() {
   for (const sp of servicePorts()) {
     const base = { proto: sp.proto, persist: sp.affinity };
     vs.push({ ...base, ip: sp.svc.clusterIP, port: sp.port.port, eps: sp.eps });
-    if (sp.port.nodePort) for (const ip of NODE.localAddresses) vs.push({ ...base, ip, port: sp.port.nodePort, eps: sp.etpLocal && sp.local.length ? sp.local : sp.eps });
+    if (sp.port.nodePort)
+      for (const ip of NODE.localAddresses)
+        vs.push({ ...base, ip, port: sp.port.nodePort, eps: sp.etpLocal && sp.local.length ? sp.local : sp.eps });
   }
   const num = (ip) => ip.split('.').reduce((a, b) => a * 256 + Number(b), 0);
   const P = { tcp: 6, udp: 17, sctp: 132 };
@@ -427,7 +570,8 @@ function ipvsadm() {
     const sw = v.proto === 'tcp' ? '-t' : v.proto === 'udp' ? '-u' : '--sctp-service';
     const svc = `${sw} ${v.ip}:${v.port}`;
     out.push(`-A ${svc} -s rr${v.persist ? ` -p ${v.persist}` : ''}`);
-    for (const e of [...v.eps].sort((a, b) => num(a.ip) - num(b.ip) || a.port - b.port)) out.push(`-a ${svc} -r ${e.ip}:${e.port} -m -w 1`);
+    for (const e of [...v.eps].sort((a, b) => num(a.ip) - num(b.ip) || a.port - b.port))
+      out.push(`-a ${svc} -r ${e.ip}:${e.port} -m -w 1`);
   }
   return out.join('\n') + '\n';
 }
@@ -448,13 +592,37 @@ export function ciliumFrontends(kpr, omit = []) {
     if (omit.includes(`${sp.svc.ns}/${sp.svc.name}`)) continue;
     // without KPR Cilium only load-balances ClusterIP per packet, and session affinity is off
     const aff = kpr ? sp.affinity : 0;
-    fes.push({ sp, ip: sp.svc.clusterIP, port: sp.port.port, flags: aff ? 0x10 : 0, flags2: 0, affinity: aff, scopes: [[0, sp.eps]] });
+    fes.push({
+      sp,
+      ip: sp.svc.clusterIP,
+      port: sp.port.port,
+      flags: aff ? 0x10 : 0,
+      flags2: 0,
+      affinity: aff,
+      scopes: [[0, sp.eps]],
+    });
     if (kpr && sp.port.nodePort) {
-      for (const [ip, routable] of [['0.0.0.0', 0], [NODE.ip, 0x40]]) {
+      for (const [ip, routable] of [
+        ['0.0.0.0', 0],
+        [NODE.ip, 0x40],
+      ]) {
         const local = sp.etpLocal ? 0x04 : 0;
         // eTP=Local with iTP=Cluster: two scopes, external (local backends) and internal (all)
-        const scopes = sp.etpLocal ? [[0, sp.local], [1, sp.eps]] : [[0, sp.eps]];
-        fes.push({ sp, ip, port: sp.port.nodePort, flags: 0x02 | local | routable, flags2: sp.etpLocal ? 0x20 : 0, affinity: 0, scopes });
+        const scopes = sp.etpLocal
+          ? [
+              [0, sp.local],
+              [1, sp.eps],
+            ]
+          : [[0, sp.eps]];
+        fes.push({
+          sp,
+          ip,
+          port: sp.port.nodePort,
+          flags: 0x02 | local | routable,
+          flags2: sp.etpLocal ? 0x20 : 0,
+          affinity: 0,
+          scopes,
+        });
       }
     }
   }
@@ -477,14 +645,40 @@ function lbmaps(kpr, omit) {
     const proto = PROTO[fe.sp.proto];
     for (const [scope, eps] of fe.scopes) {
       const key = (slot) => [...ipBytes(fe.ip), ...be16(fe.port), ...le16(slot), proto, scope, 0, 0];
-      upd('cilium_lb4_services_v2', key(0), [...le32(fe.affinity), ...le16(eps.length), ...be16(id), fe.flags, fe.flags2, 0, 0]);
+      upd('cilium_lb4_services_v2', key(0), [
+        ...le32(fe.affinity),
+        ...le16(eps.length),
+        ...be16(id),
+        fe.flags,
+        fe.flags2,
+        0,
+        0,
+      ]);
       eps.forEach((e, i) => {
         const bk = `${e.ip}:${e.port}/${proto}`;
         if (!backendIds.has(bk)) {
           backendIds.set(bk, backendIds.size + 1);
-          upd('cilium_lb4_backends_v3', le32(backendIds.size), [...ipBytes(e.ip), ...be16(e.port), proto, 0, 0, 0, 0, 0]);
+          upd('cilium_lb4_backends_v3', le32(backendIds.size), [
+            ...ipBytes(e.ip),
+            ...be16(e.port),
+            proto,
+            0,
+            0,
+            0,
+            0,
+            0,
+          ]);
         }
-        upd('cilium_lb4_services_v2', key(i + 1), [...le32(backendIds.get(bk)), 0, 0, ...be16(id), fe.flags, fe.flags2, 0, 0]);
+        upd('cilium_lb4_services_v2', key(i + 1), [
+          ...le32(backendIds.get(bk)),
+          0,
+          0,
+          ...be16(id),
+          fe.flags,
+          fe.flags2,
+          0,
+          0,
+        ]);
       });
     }
     upd('cilium_lb4_reverse_nat', be16(id), [...ipBytes(fe.ip), ...be16(fe.port)]);
@@ -502,10 +696,13 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   else if (cmd === 'ipvs-iptables') process.stdout.write(ipvsIptables());
   else if (cmd === 'ipvsadm') process.stdout.write(ipvsadm());
   else if (cmd === 'ipvs-vips') process.stdout.write([...ipvsEntries()['KUBE-IPVS-IPS']].join('\n') + '\n');
-  else if (cmd === 'lbmaps' && (rest[0] === 'kpr' || rest[0] === 'nokpr')) process.stdout.write(lbmaps(rest[0] === 'kpr', omit));
+  else if (cmd === 'lbmaps' && (rest[0] === 'kpr' || rest[0] === 'nokpr'))
+    process.stdout.write(lbmaps(rest[0] === 'kpr', omit));
   else if (cmd === 'hash') process.stdout.write(hash(rest[0], Number(rest[1] ?? 16)) + '\n');
   else {
-    console.error('usage: gen.mjs iptables | nft | ipvs-ipset | ipvs-iptables | ipvsadm | ipvs-vips | lbmaps kpr|nokpr [--omit ns/name] | hash STRING [N]');
+    console.error(
+      'usage: gen.mjs iptables | nft | ipvs-ipset | ipvs-iptables | ipvsadm | ipvs-vips | lbmaps kpr|nokpr [--omit ns/name] | hash STRING [N]',
+    );
     process.exit(2);
   }
 }

@@ -17,7 +17,8 @@ const parse = (s) => {
 
 if (mode === 'serve') {
   for (const s of specs.map(parse)) {
-    if (s.proto === 'tcp') net.createServer((c) => c.on('data', (d) => c.write(d)).on('error', () => {})).listen(s.port, '0.0.0.0');
+    if (s.proto === 'tcp')
+      net.createServer((c) => c.on('data', (d) => c.write(d)).on('error', () => {})).listen(s.port, '0.0.0.0');
     else {
       const u = dgram.createSocket('udp4');
       u.on('message', (msg, r) => u.send(msg, r.port, r.address));

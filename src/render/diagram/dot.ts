@@ -2,7 +2,13 @@ import type { Diagram, DiagramNode, Tone } from './model.js';
 import { dotString } from './escape.js';
 
 // https://graphviz.org/doc/info/lang.html — every string is quoted and escaped; ids are generated.
-const SHAPE: Record<DiagramNode['shape'], string> = { endpoint: 'oval', step: 'box', route: 'box', lb: 'hexagon', end: 'box' };
+const SHAPE: Record<DiagramNode['shape'], string> = {
+  endpoint: 'oval',
+  step: 'box',
+  route: 'box',
+  lb: 'hexagon',
+  end: 'box',
+};
 const FILL: Record<Tone, [string, string, string]> = {
   plain: ['#ffffff', '#5f6368', '#202124'],
   ok: ['#e6f4ea', '#1e8e3e', '#0d652d'],
@@ -16,12 +22,20 @@ const FILL: Record<Tone, [string, string, string]> = {
 /** A Graphviz digraph of the diagram (`dot -Tsvg`, `dot -Tpng`). */
 export function renderDot(d: Diagram): string {
   const out: string[] = ['digraph netpath {'];
-  out.push(`  graph [label=${dotString([d.title, ...d.notes])}, labelloc=t, labeljust=l, fontname="Helvetica", fontsize=12, compound=true, newrank=true, nodesep=0.35, ranksep=0.4];`);
+  out.push(
+    `  graph [label=${dotString([d.title, ...d.notes])}, labelloc=t, labeljust=l, fontname="Helvetica", fontsize=12, compound=true, newrank=true, nodesep=0.35, ranksep=0.4];`,
+  );
   out.push('  node [fontname="Helvetica", fontsize=10, style="rounded,filled", margin="0.15,0.06"];');
   out.push('  edge [fontname="Helvetica", fontsize=9, color="#5f6368"];');
   const nodeLine = (n: DiagramNode, pad: string) => {
     const [fill, stroke, font] = FILL[n.tone];
-    const style = [n.shape === 'route' || n.shape === 'step' || n.shape === 'end' ? 'rounded' : '', 'filled', n.inferred ? 'dashed' : ''].filter(Boolean).join(',');
+    const style = [
+      n.shape === 'route' || n.shape === 'step' || n.shape === 'end' ? 'rounded' : '',
+      'filled',
+      n.inferred ? 'dashed' : '',
+    ]
+      .filter(Boolean)
+      .join(',');
     const attrs = [
       `label=${dotString(n.lines)}`,
       `shape=${SHAPE[n.shape]}`,
@@ -38,7 +52,9 @@ export function renderDot(d: Diagram): string {
     const g = d.groups.find((x) => x.id === id)!;
     out.push(`${pad}subgraph cluster_${g.id} {`);
     const colour = g.tone ? FILL[g.tone][1] : '#9aa0a6';
-    out.push(`${pad}  label=${dotString([g.label])}; style="rounded${g.tone ? ',dashed' : ''}"; color="${colour}"; fontname="Helvetica"; fontsize=11;`);
+    out.push(
+      `${pad}  label=${dotString([g.label])}; style="rounded${g.tone ? ',dashed' : ''}"; color="${colour}"; fontname="Helvetica"; fontsize=11;`,
+    );
     for (const n of d.nodes.filter((x) => x.group === g.id)) nodeLine(n, `${pad}  `);
     for (const c of d.groups.filter((x) => x.parent === g.id)) emitGroup(c.id, `${pad}  `);
     out.push(`${pad}}`);
@@ -47,7 +63,8 @@ export function renderDot(d: Diagram): string {
   for (const g of d.groups.filter((x) => !x.parent)) emitGroup(g.id, '  ');
   // an edge between two groups is drawn between a node of each, clipped at the cluster borders
   const anchor = (gid: string): string | undefined => {
-    const inside = (g: string): boolean => g === gid || d.groups.some((x) => x.id === g && x.parent !== undefined && inside(x.parent));
+    const inside = (g: string): boolean =>
+      g === gid || d.groups.some((x) => x.id === g && x.parent !== undefined && inside(x.parent));
     return d.nodes.find((n) => n.group !== undefined && inside(n.group))?.id;
   };
   for (const e of d.edges) {

@@ -18,7 +18,17 @@ export function cleanLines(s: string): string[] {
 
 // Mermaid decodes `#name;` / `#123;` entity codes inside labels; everything that could end the quoted string,
 // start a directive (`%%{`), a markdown string (backtick) or HTML in the label becomes such a code.
-const MERMAID: Record<string, string> = { '"': '#quot;', '#': '#35;', '%': '#37;', '&': '#amp;', '<': '#lt;', '>': '#gt;', '`': '#96;', '|': '#124;', '\\': '#92;' };
+const MERMAID: Record<string, string> = {
+  '"': '#quot;',
+  '#': '#35;',
+  '%': '#37;',
+  '&': '#amp;',
+  '<': '#lt;',
+  '>': '#gt;',
+  '`': '#96;',
+  '|': '#124;',
+  '\\': '#92;',
+};
 
 /** One line of a mermaid label, for inside "…". */
 export function mermaidLine(s: string): string {

@@ -20,7 +20,14 @@ const CLASS: Record<Tone, string> = {
   muted: 'fill:#f1f3f4,stroke:#9aa0a6,color:#5f6368',
 };
 
-const LINK_COLOUR: Partial<Record<Tone, string>> = { bad: '#d93025', warn: '#f29900', lb: '#1a73e8', changed: '#e8710a', muted: '#9aa0a6', ok: '#1e8e3e' };
+const LINK_COLOUR: Partial<Record<Tone, string>> = {
+  bad: '#d93025',
+  warn: '#f29900',
+  lb: '#1a73e8',
+  changed: '#e8710a',
+  muted: '#9aa0a6',
+  ok: '#1e8e3e',
+};
 
 /** A mermaid flowchart of the diagram (GitHub renders these in Markdown). */
 export function renderMermaid(d: Diagram): string {
@@ -60,10 +67,14 @@ export function renderMermaid(d: Diagram): string {
   }
   const inferred = d.nodes.filter((n) => n.inferred).map((n) => n.id);
   if (inferred.length) out.push('  classDef inferred stroke-dasharray:5 4', `  class ${inferred.join(',')} inferred`);
-  for (const g of d.groups.filter((x) => x.tone)) out.push(`  style ${g.id} stroke:${LINK_COLOUR[g.tone!] ?? '#5f6368'},stroke-dasharray:5 4`);
+  for (const g of d.groups.filter((x) => x.tone))
+    out.push(`  style ${g.id} stroke:${LINK_COLOUR[g.tone!] ?? '#5f6368'},stroke-dasharray:5 4`);
   // evidence as tooltips (mermaid shows them on hover; a strict renderer just ignores the callback)
   for (const n of d.nodes) {
-    if (n.tooltip) out.push(`  click ${n.id} callback "${mermaidLine(n.tooltip.split('\n').slice(0, 4).join(' · ').slice(0, 300))}"`);
+    if (n.tooltip)
+      out.push(
+        `  click ${n.id} callback "${mermaidLine(n.tooltip.split('\n').slice(0, 4).join(' · ').slice(0, 300))}"`,
+      );
   }
   return out.join('\n') + '\n';
 }

@@ -123,19 +123,34 @@ export function flowTitle(t: { flow: Trace['flow'] }): string {
   return `${t.flow.src} → ${hostPort(t.flow.dst, t.flow.dport)} ${t.flow.proto}`;
 }
 
-const WORD: Record<Trace['disposition'], string> = { delivered: 'DELIVERED', forwarded: 'FORWARDED', dropped: 'DROPPED', 'no-route': 'NO ROUTE', unknown: 'UNKNOWN' };
+const WORD: Record<Trace['disposition'], string> = {
+  delivered: 'DELIVERED',
+  forwarded: 'FORWARDED',
+  dropped: 'DROPPED',
+  'no-route': 'NO ROUTE',
+  unknown: 'UNKNOWN',
+};
 
 function endpointLines(e: TraceEndpoint): string[] {
-  const head = e.kind === 'local-pod' ? (e.pod ? `pod ${e.pod}` : 'local pod') : e.kind === 'host' ? `host${e.dev ? ` (${e.dev})` : ''}` : e.kind.replace('-', ' ');
+  const head =
+    e.kind === 'local-pod'
+      ? e.pod
+        ? `pod ${e.pod}`
+        : 'local pod'
+      : e.kind === 'host'
+        ? `host${e.dev ? ` (${e.dev})` : ''}`
+        : e.kind.replace('-', ' ');
   return [...wrap(head, WRAP, 2), e.ip];
 }
 
 function tooltipOf(h: Hop): string {
   const lines = [`[${h.kind}] ${h.detail}`];
   if (h.inferred && h.because) lines.push(`inferred because ${h.because}`);
-  for (const e of h.evidence.slice(0, 8)) lines.push(`↳ ${e.probe}: ${e.text.replace(/\s+/g, ' ').trim().slice(0, 240)}`);
+  for (const e of h.evidence.slice(0, 8))
+    lines.push(`↳ ${e.probe}: ${e.text.replace(/\s+/g, ' ').trim().slice(0, 240)}`);
   if (h.evidence.length > 8) lines.push(`↳ … ${h.evidence.length - 8} more`);
-  if (h.explain) lines.push(`what: ${h.explain.what}`, `why: ${h.explain.why}`, ...h.explain.confirm.map((c) => `$ ${c.command}`));
+  if (h.explain)
+    lines.push(`what: ${h.explain.what}`, `why: ${h.explain.why}`, ...h.explain.confirm.map((c) => `$ ${c.command}`));
   return lines.join('\n');
 }
 
@@ -154,18 +169,40 @@ function hopNode(h: Hop, t: Trace): Pick<DiagramNode, 'lines' | 'shape' | 'tone'
     case 'route': {
       const fib = h.detail.startsWith('FIB lookup');
       const arrive = h.detail.startsWith('arrives on');
-      const head = fib ? 'FIB lookup (bpf_fib_lookup)' : arrive ? `arrives on ${h.dev ?? '?'}` : h.netns ? 'route in the pod' : h.detail.startsWith('route for the encrypted') ? 'route for the encrypted packet' : h.detail.startsWith('output route') ? 'output route lookup' : 'kernel route lookup';
+      const head = fib
+        ? 'FIB lookup (bpf_fib_lookup)'
+        : arrive
+          ? `arrives on ${h.dev ?? '?'}`
+          : h.netns
+            ? 'route in the pod'
+            : h.detail.startsWith('route for the encrypted')
+              ? 'route for the encrypted packet'
+              : h.detail.startsWith('output route')
+                ? 'output route lookup'
+                : 'kernel route lookup';
       const body = arrive ? [] : wrap(h.route ?? afterColon(h.detail), WRAP, 2);
       const table = h.table !== undefined && h.table !== 254 ? [`table ${h.table}`] : [];
       return { lines: [head, ...body, ...table], shape: 'route', tone: 'plain' };
     }
     case 'bpf':
-      return { lines: [h.program ?? 'BPF program', `${h.hook ?? '?'} on ${h.dev ?? '?'}`], shape: 'step', tone: 'plain' };
+      return {
+        lines: [h.program ?? 'BPF program', `${h.hook ?? '?'} on ${h.dev ?? '?'}`],
+        shape: 'step',
+        tone: 'plain',
+      };
     case 'redirect_peer':
-      return { lines: ['bpf_redirect_peer', ...wrap(`into ${h.netns ?? 'the pod'} via ${h.dev ?? '?'}`, WRAP, 2)], shape: 'step', tone: 'plain' };
+      return {
+        lines: ['bpf_redirect_peer', ...wrap(`into ${h.netns ?? 'the pod'} via ${h.dev ?? '?'}`, WRAP, 2)],
+        shape: 'step',
+        tone: 'plain',
+      };
     case 'redirect_neigh': {
       const n = h.neighbor ? [`neighbour ${h.neighbor.state.join(',')}`] : [];
-      return { lines: ['bpf_redirect_neigh', ...wrap(`out of ${h.dev ?? '?'} → ${h.nexthop ?? '?'}`, WRAP, 2), ...n], shape: 'step', tone: 'plain' };
+      return {
+        lines: ['bpf_redirect_neigh', ...wrap(`out of ${h.dev ?? '?'} → ${h.nexthop ?? '?'}`, WRAP, 2), ...n],
+        shape: 'step',
+        tone: 'plain',
+      };
     }
     case 'redirect':
       return { lines: ['bpf_redirect', ...wrap(`to ${h.dev ?? '?'}`, WRAP, 2)], shape: 'step', tone: 'plain' };
@@ -177,24 +214,57 @@ function hopNode(h: Hop, t: Trace): Pick<DiagramNode, 'lines' | 'shape' | 'tone'
       return { lines: [`leaves ${h.dev ?? ''}`.trim(), `→ ${h.gateway ?? '?'}`], shape: 'step', tone: 'plain' };
     case 'wireguard':
       return {
-        lines: [`WireGuard ${h.dev ?? ''}`.trim(), ...wrap(`peer ${h.peer ? short(h.peer) : '?'} (allowed-ips ${h.allowedIps ?? '?'})`, WRAP, 2), ...(h.endpoint ? [`→ UDP ${h.endpoint}`] : [])],
+        lines: [
+          `WireGuard ${h.dev ?? ''}`.trim(),
+          ...wrap(`peer ${h.peer ? short(h.peer) : '?'} (allowed-ips ${h.allowedIps ?? '?'})`, WRAP, 2),
+          ...(h.endpoint ? [`→ UDP ${h.endpoint}`] : []),
+        ],
         shape: 'step',
         tone: 'plain',
       };
     case 'conntrack':
       // an entry that pins the connection: what it translates to is the point, not the sentence
-      if (h.backend || h.snatTo) return { lines: ['conntrack (existing entry)', ...(h.backend ? [`DNAT → ${h.backend}`] : []), ...(h.snatTo ? [`SNAT → ${h.snatTo}`] : [])], shape: 'step', tone: 'plain' };
+      if (h.backend || h.snatTo)
+        return {
+          lines: [
+            'conntrack (existing entry)',
+            ...(h.backend ? [`DNAT → ${h.backend}`] : []),
+            ...(h.snatTo ? [`SNAT → ${h.snatTo}`] : []),
+          ],
+          shape: 'step',
+          tone: 'plain',
+        };
       return { lines: ['conntrack', ...wrap(h.detail, WRAP, 3)], shape: 'step', tone: 'plain' };
     case 'deliver':
-      return { lines: ['DELIVERED', ...wrap(h.detail.replace(/^delivered (to )?/, ''), WRAP, 3)], shape: 'end', tone: 'ok' };
+      return {
+        lines: ['DELIVERED', ...wrap(h.detail.replace(/^delivered (to )?/, ''), WRAP, 3)],
+        shape: 'end',
+        tone: 'ok',
+      };
     case 'drop':
-      return { lines: [t.disposition === 'no-route' ? 'NO ROUTE' : 'DROPPED', ...wrap(h.reason ?? h.detail, WRAP, 3)], shape: 'end', tone: 'bad' };
+      return {
+        lines: [t.disposition === 'no-route' ? 'NO ROUTE' : 'DROPPED', ...wrap(h.reason ?? h.detail, WRAP, 3)],
+        shape: 'end',
+        tone: 'bad',
+      };
     case 'socket-lb':
-      return { lines: [`socket-LB ${h.program ?? ''}`.trim(), 'at connect()/sendmsg()', `Service ${h.frontend ?? '?'}`], shape: 'lb', tone: 'lb' };
+      return {
+        lines: [`socket-LB ${h.program ?? ''}`.trim(), 'at connect()/sendmsg()', `Service ${h.frontend ?? '?'}`],
+        shape: 'lb',
+        tone: 'lb',
+      };
     case 'tc-lb':
-      return { lines: [`per-packet LB`, ...wrap(h.detail.replace(/:.*$/, ''), WRAP, 2), `Service ${h.frontend ?? '?'}`], shape: 'lb', tone: 'lb' };
+      return {
+        lines: [`per-packet LB`, ...wrap(h.detail.replace(/:.*$/, ''), WRAP, 2), `Service ${h.frontend ?? '?'}`],
+        shape: 'lb',
+        tone: 'lb',
+      };
     case 'kube-proxy':
-      return { lines: ['kube-proxy DNAT', ...(h.chain ? [h.chain] : []), `Service ${h.frontend ?? '?'}`], shape: 'lb', tone: 'lb' };
+      return {
+        lines: ['kube-proxy DNAT', ...(h.chain ? [h.chain] : []), `Service ${h.frontend ?? '?'}`],
+        shape: 'lb',
+        tone: 'lb',
+      };
     default:
       return { lines: wrap(`${h.kind}: ${h.detail}`), shape: 'step', tone: 'plain' };
   }
@@ -206,11 +276,14 @@ function short(key: string): string {
 
 /** What a masquerade hop writes on the arrow after it. */
 function natLabel(h: Hop, t: Trace): { label: string; tone: DiagramEdge['tone'] } {
-  if (h.applied === true) return { label: `SNAT ${t.flow.src} → ${h.snatTo ?? 'node address'} (${h.by ?? '?'})`, tone: 'lb' };
+  if (h.applied === true)
+    return { label: `SNAT ${t.flow.src} → ${h.snatTo ?? 'node address'} (${h.by ?? '?'})`, tone: 'lb' };
   if (h.applied === false) {
     const why = h.detail.replace(/^not (masqueraded|source-NATed): /, '');
     const excl = /inside the SNAT exclusion CIDR (\S+)/.exec(why);
-    const short = excl ? `destination inside ${excl[1]}` : why.replace(/^masquerading is disabled$/, 'masquerading disabled');
+    const short = excl
+      ? `destination inside ${excl[1]}`
+      : why.replace(/^masquerading is disabled$/, 'masquerading disabled');
     return { label: `no SNAT: ${short.length > 60 ? `${short.slice(0, 59)}…` : short}`, tone: 'plain' };
   }
   return { label: 'SNAT unknown', tone: 'warn' };
@@ -238,7 +311,11 @@ interface AddOptions {
 }
 
 /** Adds one node's part of a path to the builder; returns the last node and any label still to be written. */
-export function addTrace(b: DiagramBuilder, t: Trace, o: AddOptions): { first?: string; last?: string; pending?: Pending } {
+export function addTrace(
+  b: DiagramBuilder,
+  t: Trace,
+  o: AddOptions,
+): { first?: string; last?: string; pending?: Pending } {
   const netnsGroups = new Map<string, string>();
   const groupFor = (netns: string | undefined): string => {
     if (!netns) return o.column;
@@ -253,13 +330,22 @@ export function addTrace(b: DiagramBuilder, t: Trace, o: AddOptions): { first?: 
   let pending: Pending | undefined = o.pending;
   let first: string | undefined;
   const link = (to: string) => {
-    if (prev) b.edge({ from: prev, to, ...(pending?.label ? { label: pending.label } : {}), ...(pending?.tooltip ? { tooltip: pending.tooltip } : {}), ...(pending?.tone ? { tone: pending.tone } : {}) });
+    if (prev)
+      b.edge({
+        from: prev,
+        to,
+        ...(pending?.label ? { label: pending.label } : {}),
+        ...(pending?.tooltip ? { tooltip: pending.tooltip } : {}),
+        ...(pending?.tone ? { tone: pending.tone } : {}),
+      });
     pending = undefined;
     prev = to;
     first ??= to;
   };
   if (o.withSource) {
-    const ev = t.src.evidence.slice(0, 6).map((e) => `↳ ${e.probe}: ${e.text.replace(/\s+/g, ' ').trim().slice(0, 240)}`);
+    const ev = t.src.evidence
+      .slice(0, 6)
+      .map((e) => `↳ ${e.probe}: ${e.text.replace(/\s+/g, ' ').trim().slice(0, 240)}`);
     const id = b.node({
       lines: endpointLines(t.src),
       shape: 'endpoint',
@@ -272,32 +358,71 @@ export function addTrace(b: DiagramBuilder, t: Trace, o: AddOptions): { first?: 
   for (const h of t.hops) {
     if (h.kind === 'masquerade') {
       const nat = natLabel(h, t);
-      pending = { label: pending?.label ? `${pending.label} · ${nat.label}` : nat.label, tooltip: tooltipOf(h), tone: nat.tone };
+      pending = {
+        label: pending?.label ? `${pending.label} · ${nat.label}` : nat.label,
+        tooltip: tooltipOf(h),
+        tone: nat.tone,
+      };
       continue;
     }
     const spec = hopNode(h, t);
     // the pod's own route and the delivery happen in a pod namespace; socket-LB in the sending socket's
-    const netns = (h.kind === 'route' || h.kind === 'deliver') && h.netns !== undefined ? h.netns : h.kind === 'socket-lb' && t.src.kind === 'local-pod' ? t.src.netns : undefined;
-    const id = b.node({ ...spec, group: groupFor(netns), tooltip: tooltipOf(h), ...(h.inferred ? { inferred: true } : {}) });
+    const netns =
+      (h.kind === 'route' || h.kind === 'deliver') && h.netns !== undefined
+        ? h.netns
+        : h.kind === 'socket-lb' && t.src.kind === 'local-pod'
+          ? t.src.netns
+          : undefined;
+    const id = b.node({
+      ...spec,
+      group: groupFor(netns),
+      tooltip: tooltipOf(h),
+      ...(h.inferred ? { inferred: true } : {}),
+    });
     if (h.kind === 'drop') pending = { ...pending, tone: 'bad' };
     link(id);
     if (isLb(h) && h.backend) {
       pending = { label: `DNAT ${h.frontend ?? t.flow.dst} → ${h.backend}`, tooltip: tooltipOf(h), tone: 'lb' };
       const others = (h.paths ?? []).filter((p) => p.backend !== h.backend);
       for (const p of others.slice(0, MAX_BRANCHES)) {
-        const tone: DiagramNode['tone'] = p.disposition === 'delivered' || p.disposition === 'forwarded' ? 'muted' : p.disposition === 'unknown' ? 'warn' : 'bad';
-        const alt = b.node({ lines: [`other backend ${p.backend}`, `${WORD[p.disposition]}:`, ...wrap(p.summary, WRAP, 2)], shape: 'step', tone, group: o.column, branchOf: id, tooltip: `${p.backend}: ${p.disposition} — ${p.summary}` });
+        const tone: DiagramNode['tone'] =
+          p.disposition === 'delivered' || p.disposition === 'forwarded'
+            ? 'muted'
+            : p.disposition === 'unknown'
+              ? 'warn'
+              : 'bad';
+        const alt = b.node({
+          lines: [`other backend ${p.backend}`, `${WORD[p.disposition]}:`, ...wrap(p.summary, WRAP, 2)],
+          shape: 'step',
+          tone,
+          group: o.column,
+          branchOf: id,
+          tooltip: `${p.backend}: ${p.disposition} — ${p.summary}`,
+        });
         b.edge({ from: id, to: alt, label: `or DNAT → ${p.backend}`, style: 'dashed', tone: 'muted' });
       }
       if (others.length > MAX_BRANCHES) {
-        const more = b.node({ lines: [`… ${others.length - MAX_BRANCHES} more backends`], shape: 'step', tone: 'muted', group: o.column, branchOf: id });
+        const more = b.node({
+          lines: [`… ${others.length - MAX_BRANCHES} more backends`],
+          shape: 'step',
+          tone: 'muted',
+          group: o.column,
+          branchOf: id,
+        });
         b.edge({ from: id, to: more, style: 'dashed', tone: 'muted' });
       }
     }
     if (h.candidates && h.candidates.length > 1) {
       for (const c of h.candidates.slice(1, 1 + MAX_BRANCHES)) {
         const via = [c.gateway ? `via ${c.gateway}` : 'on-link', c.dev ? `dev ${c.dev}` : ''].filter(Boolean).join(' ');
-        const alt = b.node({ lines: ['other multipath next hop', ...wrap(via, WRAP, 2), ...(c.weight ? [`weight ${c.weight}`] : [])], shape: 'step', tone: 'muted', group: o.column, branchOf: id, tooltip: 'the kernel picks one next hop per flow by hash; the path follows the first' });
+        const alt = b.node({
+          lines: ['other multipath next hop', ...wrap(via, WRAP, 2), ...(c.weight ? [`weight ${c.weight}`] : [])],
+          shape: 'step',
+          tone: 'muted',
+          group: o.column,
+          branchOf: id,
+          tooltip: 'the kernel picks one next hop per flow by hash; the path follows the first',
+        });
         b.edge({ from: id, to: alt, label: 'or (multipath hash)', style: 'dashed', tone: 'muted' });
       }
     }
@@ -305,9 +430,25 @@ export function addTrace(b: DiagramBuilder, t: Trace, o: AddOptions): { first?: 
   const last = t.hops[t.hops.length - 1];
   if (o.terminal && (!last || (last.kind !== 'deliver' && last.kind !== 'drop'))) {
     const where = o.leaves ?? (t.disposition === 'forwarded' ? lastWhere(t) : undefined);
-    const tone: DiagramNode['tone'] = t.disposition === 'delivered' || t.disposition === 'forwarded' ? 'ok' : t.disposition === 'unknown' ? 'warn' : 'bad';
-    const why = t.disposition === 'unknown' ? wrap(t.warnings[0]?.message ?? 'the node state does not decide', WRAP, 3) : where ? wrap(`leaves towards ${where}`, WRAP, 2) : [];
-    const id = b.node({ lines: [WORD[t.disposition], ...why], shape: 'end', tone, group: o.column, tooltip: t.warnings.map((w) => `warning: ${w.message}`).join('\n') || WORD[t.disposition] });
+    const tone: DiagramNode['tone'] =
+      t.disposition === 'delivered' || t.disposition === 'forwarded'
+        ? 'ok'
+        : t.disposition === 'unknown'
+          ? 'warn'
+          : 'bad';
+    const why =
+      t.disposition === 'unknown'
+        ? wrap(t.warnings[0]?.message ?? 'the node state does not decide', WRAP, 3)
+        : where
+          ? wrap(`leaves towards ${where}`, WRAP, 2)
+          : [];
+    const id = b.node({
+      lines: [WORD[t.disposition], ...why],
+      shape: 'end',
+      tone,
+      group: o.column,
+      tooltip: t.warnings.map((w) => `warning: ${w.message}`).join('\n') || WORD[t.disposition],
+    });
     link(id);
   }
   return { ...(first ? { first } : {}), ...(prev ? { last: prev } : {}), ...(pending ? { pending } : {}) };
@@ -333,16 +474,31 @@ export function journeyDiagram(j: Journey): Diagram {
     if (!columnOf.has(leg.node)) columnOf.set(leg.node, col);
     const isLast = i === j.legs.length - 1;
     const leaves = isLast && j.leftAt ? `${j.leftAt}, outside the captured nodes` : undefined;
-    const r = addTrace(b, leg.trace, { column: col, withSource: i === 0, terminal: isLast, ...(from ? { from } : {}), ...(pending ? { pending } : {}), ...(leaves ? { leaves } : {}) });
+    const r = addTrace(b, leg.trace, {
+      column: col,
+      withSource: i === 0,
+      terminal: isLast,
+      ...(from ? { from } : {}),
+      ...(pending ? { pending } : {}),
+      ...(leaves ? { leaves } : {}),
+    });
     from = r.last;
     const hop = leg.next ? /^(\S+) belongs to (.+)$/.exec(leg.next) : null;
     const next = hop ? `to ${hop[2]} (${hop[1]})` : undefined;
-    pending = next ? { label: r.pending?.label ? `${r.pending.label} · ${next}` : next, ...(r.pending?.tooltip ? { tooltip: r.pending.tooltip } : {}), tone: r.pending?.tone ?? 'plain' } : r.pending;
+    pending = next
+      ? {
+          label: r.pending?.label ? `${r.pending.label} · ${next}` : next,
+          ...(r.pending?.tooltip ? { tooltip: r.pending.tooltip } : {}),
+          tone: r.pending?.tone ?? 'plain',
+        }
+      : r.pending;
   });
   const notes: string[] = [];
   const rp = j.returnPath;
   if (rp) {
-    notes.push(`reply: ${rp.nodes.join(' → ')} — ${WORD[rp.disposition]}${rp.differs ? ' (not the request path reversed)' : ' (the request path reversed)'}`);
+    notes.push(
+      `reply: ${rp.nodes.join(' → ')} — ${WORD[rp.disposition]}${rp.differs ? ' (not the request path reversed)' : ' (the request path reversed)'}`,
+    );
     if (rp.differs) {
       for (const n of rp.nodes) {
         if (!columnOf.has(n)) {
@@ -352,11 +508,21 @@ export function journeyDiagram(j: Journey): Diagram {
         }
       }
       for (let i = 0; i + 1 < rp.nodes.length; i++) {
-        b.edge({ from: columnOf.get(rp.nodes[i]!)!, to: columnOf.get(rp.nodes[i + 1]!)!, ...(i === 0 ? { label: 'reply' } : {}), style: 'dashed', tone: 'warn', betweenGroups: true });
+        b.edge({
+          from: columnOf.get(rp.nodes[i]!)!,
+          to: columnOf.get(rp.nodes[i + 1]!)!,
+          ...(i === 0 ? { label: 'reply' } : {}),
+          style: 'dashed',
+          tone: 'warn',
+          betweenGroups: true,
+        });
       }
     }
   }
   for (const w of j.warnings.slice(0, 6)) notes.push(`warning: ${w.message}`);
   const port = j.flow.dport !== undefined ? hostPort(j.flow.dst, j.flow.dport) : j.flow.dst;
-  return b.done(`${j.flow.src} → ${port} ${j.flow.proto} across ${j.legs.map((l) => l.node).join(' → ')} — ${WORD[j.disposition]}`, notes);
+  return b.done(
+    `${j.flow.src} → ${port} ${j.flow.proto} across ${j.legs.map((l) => l.node).join(' → ')} — ${WORD[j.disposition]}`,
+    notes,
+  );
 }

@@ -153,10 +153,11 @@ export function renderSvg(d: Diagram): string {
     const rows0 = Math.max(0, ...ps.map((p) => p.row + 1));
     const firstRow = new Map<string, number>();
     const lastRow = new Map<string, number>();
-    for (const p of ps) for (const g of nestedOf(p)) {
-      firstRow.set(g, Math.min(firstRow.get(g) ?? Infinity, p.row));
-      lastRow.set(g, Math.max(lastRow.get(g) ?? -1, p.row));
-    }
+    for (const p of ps)
+      for (const g of nestedOf(p)) {
+        firstRow.set(g, Math.min(firstRow.get(g) ?? Infinity, p.row));
+        lastRow.set(g, Math.max(lastRow.get(g) ?? -1, p.row));
+      }
     // the gap above each row holds the end of groups, the label of the edge into the row and headers of groups starting there
     const gaps: { total: number; labelAt: number }[] = [];
     const heights: number[] = [];
@@ -166,7 +167,14 @@ export function renderSvg(d: Diagram): string {
       const mainHere = ps.find((p) => p.lane === 0 && p.row === r);
       const e = mainHere ? incoming.get(mainHere.node.id) : undefined;
       const lbl = e && r > 0 ? edgeLabelLines(e.label) : [];
-      gaps.push({ labelAt: ends * GROUP_PAD + 6, total: ends * GROUP_PAD + ROW_GAP + (lbl.length ? lbl.length * EDGE_LINE + 8 : 0) + starts * (GROUP_HEAD + GROUP_PAD) });
+      gaps.push({
+        labelAt: ends * GROUP_PAD + 6,
+        total:
+          ends * GROUP_PAD +
+          ROW_GAP +
+          (lbl.length ? lbl.length * EDGE_LINE + 8 : 0) +
+          starts * (GROUP_HEAD + GROUP_PAD),
+      });
       heights.push(Math.max(0, ...ps.filter((p) => p.row === r).map((p) => p.h)));
     }
     return { ps, rows: rows0, gaps, heights };
@@ -193,7 +201,12 @@ export function renderSvg(d: Diagram): string {
     let w = 2 * COL_PAD + laneW.reduce((a, b) => a + b, 0) + (lanes - 1) * LANE_GAP;
     // the label under the last node, on the way to the next column
     const lastMain = ps.filter((p) => p.lane === 0).at(-1);
-    const out = lastMain ? d.edges.find((e) => e.from === lastMain.node.id && !e.betweenGroups && topOf(d.nodes.find((n) => n.id === e.to)?.group) !== cid) : undefined;
+    const out = lastMain
+      ? d.edges.find(
+          (e) =>
+            e.from === lastMain.node.id && !e.betweenGroups && topOf(d.nodes.find((n) => n.id === e.to)?.group) !== cid,
+        )
+      : undefined;
     const tail = out ? edgeLabelLines(out.label) : [];
     if (lastMain && out) tails.set(lastMain.node.id, tail);
     w = Math.max(w, headW, 2 * COL_PAD + lane0 / 2 + 8 + labelWidth(tail));
@@ -231,7 +244,10 @@ export function renderSvg(d: Diagram): string {
     }
     for (let r = 0; r < rows; r++) labelTops.set(`${ci}:${r}`, labelTop[r]!);
     for (let r = 0; r + 1 < rows; r++) gapMid.set(`${ci}:${r}`, (rowTop[r]! + rowH[r]! + rowTop[r + 1]!) / 2);
-    laneLefts.set(ci, laneW.map((_, l) => x + COL_PAD + laneW.slice(0, l).reduce((a, b) => a + b, 0) + l * LANE_GAP));
+    laneLefts.set(
+      ci,
+      laneW.map((_, l) => x + COL_PAD + laneW.slice(0, l).reduce((a, b) => a + b, 0) + l * LANE_GAP),
+    );
     x += w + COL_GAP;
   });
   const maxBottom = Math.max(top + COL_HEAD, ...columns.map((c) => c.bottom));
@@ -240,30 +256,49 @@ export function renderSvg(d: Diagram): string {
   const notesY = maxBottom + (replies.length ? 24 + replies.length * 22 : 0) + 16;
   const notes = d.notes.flatMap((n) => wrap(clean(n), 110, 3));
   const right = Math.max(0, ...columns.map((c) => c.x + c.w));
-  const width = Math.ceil(Math.max(right + MARGIN, MARGIN * 2 + Math.max(...titleLines.map(cells)) * 16 * 0.62, ...notes.map((n) => MARGIN * 2 + cells(n) * 12 * 0.62)));
+  const width = Math.ceil(
+    Math.max(
+      right + MARGIN,
+      MARGIN * 2 + Math.max(...titleLines.map(cells)) * 16 * 0.62,
+      ...notes.map((n) => MARGIN * 2 + cells(n) * 12 * 0.62),
+    ),
+  );
   const height = Math.ceil(notesY + notes.length * 16 + MARGIN);
 
   const svg: string[] = [];
-  svg.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${FAMILY}" font-size="${FONT}">`);
+  svg.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${FAMILY}" font-size="${FONT}">`,
+  );
   svg.push(`<title>${xmlText(d.title)}</title>`);
   svg.push('<defs>');
   for (const [tone, c] of Object.entries(COLOUR)) {
-    svg.push(`<marker id="arrow-${tone}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="${c.stroke}"/></marker>`);
+    svg.push(
+      `<marker id="arrow-${tone}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="${c.stroke}"/></marker>`,
+    );
   }
   svg.push('</defs>');
   svg.push(`<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`);
-  titleLines.forEach((l, i) => svg.push(`<text x="${MARGIN}" y="${MARGIN + 10 + i * 19}" font-size="16" font-weight="bold" fill="#202124">${xmlText(l)}</text>`));
+  titleLines.forEach((l, i) =>
+    svg.push(
+      `<text x="${MARGIN}" y="${MARGIN + 10 + i * 19}" font-size="16" font-weight="bold" fill="#202124">${xmlText(l)}</text>`,
+    ),
+  );
 
   // groups: columns first, nested ones on top
   columns.forEach((c) => {
     if (!c.group) return;
     const col = c.group.tone ? COLOUR[c.group.tone] : { fill: '#f8f9fa', stroke: '#bdc1c6', text: '#3c4043' };
-    svg.push(`<g class="group"><rect x="${c.x}" y="${c.top}" width="${c.w}" height="${c.bottom - c.top}" rx="10" fill="${c.group.tone ? col.fill : '#f8f9fa'}" stroke="${col.stroke}"${c.group.tone ? ' stroke-dasharray="6 4"' : ''}/>`);
-    svg.push(`<text x="${c.x + COL_PAD}" y="${c.top + 19}" font-weight="bold" fill="${col.text}">${xmlText(c.group.label)}</text></g>`);
+    svg.push(
+      `<g class="group"><rect x="${c.x}" y="${c.top}" width="${c.w}" height="${c.bottom - c.top}" rx="10" fill="${c.group.tone ? col.fill : '#f8f9fa'}" stroke="${col.stroke}"${c.group.tone ? ' stroke-dasharray="6 4"' : ''}/>`,
+    );
+    svg.push(
+      `<text x="${c.x + COL_PAD}" y="${c.top + 19}" font-weight="bold" fill="${col.text}">${xmlText(c.group.label)}</text></g>`,
+    );
   });
   const nested = d.groups.filter((g) => g.parent).sort((a, b) => depthOf(a.id) - depthOf(b.id));
   for (const g of nested) {
-    const inside = (gid: string | undefined): boolean => gid === g.id || (gid !== undefined && inside(groupById.get(gid)?.parent));
+    const inside = (gid: string | undefined): boolean =>
+      gid === g.id || (gid !== undefined && inside(groupById.get(gid)?.parent));
     const ms = [...placed.values()].filter((p) => inside(p.node.group));
     if (!ms.length) continue;
     const deeper = Math.max(0, ...ms.map((p) => (p.node.group ? depthOf(p.node.group) : 0))) - depthOf(g.id);
@@ -272,7 +307,9 @@ export function renderSvg(d: Diagram): string {
     const x2 = Math.max(...ms.map((p) => p.x + p.w)) + pad;
     const y1 = Math.min(...ms.map((p) => p.y)) - pad - GROUP_HEAD;
     const y2 = Math.max(...ms.map((p) => p.y + p.h)) + pad;
-    svg.push(`<g class="group"><rect x="${x1}" y="${y1}" width="${x2 - x1}" height="${y2 - y1}" rx="8" fill="#eef3f8" stroke="#a0b4c8" stroke-dasharray="4 3"/>`);
+    svg.push(
+      `<g class="group"><rect x="${x1}" y="${y1}" width="${x2 - x1}" height="${y2 - y1}" rx="8" fill="#eef3f8" stroke="#a0b4c8" stroke-dasharray="4 3"/>`,
+    );
     svg.push(`<text x="${x1 + 8}" y="${y1 + 15}" font-size="12" fill="#3c4043">${xmlText(g.label)}</text></g>`);
   }
 
@@ -280,17 +317,27 @@ export function renderSvg(d: Diagram): string {
   const label = (lines: string[], lx: number, ly: number, tone: Tone) => {
     if (!lines.length) return;
     const w = labelWidth(lines);
-    svg.push(`<rect x="${lx - 4}" y="${ly - 2}" width="${w}" height="${lines.length * EDGE_LINE + 4}" rx="3" fill="#ffffff" fill-opacity="0.92"/>`);
-    lines.forEach((l, i) => svg.push(`<text x="${lx}" y="${ly + 11 + i * EDGE_LINE}" font-size="${EDGE_FONT}" fill="${COLOUR[tone === 'plain' ? 'plain' : tone].text}">${xmlText(l)}</text>`));
+    svg.push(
+      `<rect x="${lx - 4}" y="${ly - 2}" width="${w}" height="${lines.length * EDGE_LINE + 4}" rx="3" fill="#ffffff" fill-opacity="0.92"/>`,
+    );
+    lines.forEach((l, i) =>
+      svg.push(
+        `<text x="${lx}" y="${ly + 11 + i * EDGE_LINE}" font-size="${EDGE_FONT}" fill="${COLOUR[tone === 'plain' ? 'plain' : tone].text}">${xmlText(l)}</text>`,
+      ),
+    );
   };
   const path = (pts: [number, number][], e: DiagramEdge) => {
     const c = COLOUR[e.tone];
     const dash = e.style === 'dashed' ? ' stroke-dasharray="6 4"' : '';
     const wdt = e.tone === 'bad' || e.tone === 'changed' ? 2.5 : 1.5;
-    svg.push(`<path d="M${pts.map(([a, b]) => `${r1(a)},${r1(b)}`).join(' L')}" fill="none" stroke="${c.stroke}" stroke-width="${wdt}"${dash} marker-end="url(#arrow-${e.tone})"/>`);
+    svg.push(
+      `<path d="M${pts.map(([a, b]) => `${r1(a)},${r1(b)}`).join(' L')}" fill="none" stroke="${c.stroke}" stroke-width="${wdt}"${dash} marker-end="url(#arrow-${e.tone})"/>`,
+    );
   };
   d.edges.forEach((e) => {
-    svg.push(`<g class="edge" data-from="${e.from}" data-to="${e.to}">${e.tooltip || e.label ? `<title>${tip(e.tooltip ?? e.label ?? '')}</title>` : ''}`);
+    svg.push(
+      `<g class="edge" data-from="${e.from}" data-to="${e.to}">${e.tooltip || e.label ? `<title>${tip(e.tooltip ?? e.label ?? '')}</title>` : ''}`,
+    );
     if (e.betweenGroups) {
       const a = columns.find((c) => c.group?.id === e.from);
       const b = columns.find((c) => c.group?.id === e.to);
@@ -299,7 +346,15 @@ export function renderSvg(d: Diagram): string {
         const yy = maxBottom + 24 + i * 22;
         const ax = a.x + a.w / 2 + 12;
         const bx = b.x + b.w / 2 - 12;
-        path([[ax, maxBottom], [ax, yy], [bx, yy], [bx, maxBottom + 2]], e);
+        path(
+          [
+            [ax, maxBottom],
+            [ax, yy],
+            [bx, yy],
+            [bx, maxBottom + 2],
+          ],
+          e,
+        );
         label(edgeLabelLines(e.label), Math.min(ax, bx) + 10, yy - 16, e.tone);
       }
       svg.push('</g>');
@@ -314,7 +369,13 @@ export function renderSvg(d: Diagram): string {
     const lines = edgeLabelLines(e.label);
     if (a.col === b.col && b.lane === 0 && a.lane === 0) {
       const cx = a.x + a.w / 2;
-      path([[cx, a.y + a.h], [cx, b.y]], e);
+      path(
+        [
+          [cx, a.y + a.h],
+          [cx, b.y],
+        ],
+        e,
+      );
       label(lines, cx + 10, labelTops.get(`${b.col}:${b.row}`) ?? a.y + a.h + 6, e.tone);
     } else if (a.col === b.col) {
       const gx = b.x - LANE_GAP / 2;
@@ -324,8 +385,28 @@ export function renderSvg(d: Diagram): string {
       const g1 = (lefts[a.lane + 1] ?? b.x) - LANE_GAP / 2 - 9;
       const gap = gapMid.get(`${a.col}:${a.row}`);
       // to a far lane: along the gap under the parent's row, so the line never crosses a node of a nearer lane
-      if (b.lane > a.lane + 1 && gap !== undefined) path([[a.x + a.w, cy], [g1, cy], [g1, gap], [gx, gap], [gx, b.y + b.h / 2], [b.x, b.y + b.h / 2]], e);
-      else path([[a.x + a.w, cy], [gx, cy], [gx, b.y + b.h / 2], [b.x, b.y + b.h / 2]], e);
+      if (b.lane > a.lane + 1 && gap !== undefined)
+        path(
+          [
+            [a.x + a.w, cy],
+            [g1, cy],
+            [g1, gap],
+            [gx, gap],
+            [gx, b.y + b.h / 2],
+            [b.x, b.y + b.h / 2],
+          ],
+          e,
+        );
+      else
+        path(
+          [
+            [a.x + a.w, cy],
+            [gx, cy],
+            [gx, b.y + b.h / 2],
+            [b.x, b.y + b.h / 2],
+          ],
+          e,
+        );
     } else {
       const ax = a.x + a.w / 2;
       const ay = a.y + a.h;
@@ -333,7 +414,16 @@ export function renderSvg(d: Diagram): string {
       const gx = a.col < b.col ? colA.x + colA.w + COL_GAP / 2 : colA.x - COL_GAP / 2;
       const by = b.y + b.h / 2;
       const bx = a.col < b.col ? b.x : b.x + b.w;
-      path([[ax, ay], [ax, ay + 12], [gx, ay + 12], [gx, by], [bx, by]], e);
+      path(
+        [
+          [ax, ay],
+          [ax, ay + 12],
+          [gx, ay + 12],
+          [gx, by],
+          [bx, by],
+        ],
+        e,
+      );
       label(tails.get(a.node.id) ?? lines, ax + 10, ay + 18, e.tone);
     }
     svg.push('</g>');
@@ -348,18 +438,29 @@ export function renderSvg(d: Diagram): string {
     svg.push(`<g class="node" id="${n.id}">${n.tooltip ? `<title>${tip(n.tooltip)}</title>` : ''}`);
     if (n.shape === 'lb') {
       const k = 10;
-      svg.push(`<path d="M${p.x + k},${p.y} L${p.x + p.w - k},${p.y} L${p.x + p.w},${p.y + p.h / 2} L${p.x + p.w - k},${p.y + p.h} L${p.x + k},${p.y + p.h} L${p.x},${p.y + p.h / 2} z" fill="${c.fill}" stroke="${c.stroke}" stroke-width="${sw}"${n.inferred ? ' stroke-dasharray="5 4"' : ''}/>`);
+      svg.push(
+        `<path d="M${p.x + k},${p.y} L${p.x + p.w - k},${p.y} L${p.x + p.w},${p.y + p.h / 2} L${p.x + p.w - k},${p.y + p.h} L${p.x + k},${p.y + p.h} L${p.x},${p.y + p.h / 2} z" fill="${c.fill}" stroke="${c.stroke}" stroke-width="${sw}"${n.inferred ? ' stroke-dasharray="5 4"' : ''}/>`,
+      );
     } else {
-      svg.push(`<rect x="${r1(p.x)}" y="${r1(p.y)}" width="${r1(p.w)}" height="${r1(p.h)}" rx="${r1(rx)}" fill="${c.fill}" stroke="${c.stroke}" stroke-width="${sw}"${n.inferred ? ' stroke-dasharray="5 4"' : ''}/>`);
+      svg.push(
+        `<rect x="${r1(p.x)}" y="${r1(p.y)}" width="${r1(p.w)}" height="${r1(p.h)}" rx="${r1(rx)}" fill="${c.fill}" stroke="${c.stroke}" stroke-width="${sw}"${n.inferred ? ' stroke-dasharray="5 4"' : ''}/>`,
+      );
     }
     const tx = p.x + p.w / 2;
     p.lines.forEach((l, i) => {
-      svg.push(`<text x="${r1(tx)}" y="${r1(p.y + PAD_Y + 13 + i * LINE)}" text-anchor="middle" fill="${c.text}"${i === 0 ? ' font-weight="bold"' : ''}>${xmlText(l)}</text>`);
+      svg.push(
+        `<text x="${r1(tx)}" y="${r1(p.y + PAD_Y + 13 + i * LINE)}" text-anchor="middle" fill="${c.text}"${i === 0 ? ' font-weight="bold"' : ''}>${xmlText(l)}</text>`,
+      );
     });
-    if (n.inferred) svg.push(`<text x="${r1(p.x + p.w - 4)}" y="${r1(p.y - 3)}" text-anchor="end" font-size="10" fill="#7a4f00">inferred</text>`);
+    if (n.inferred)
+      svg.push(
+        `<text x="${r1(p.x + p.w - 4)}" y="${r1(p.y - 3)}" text-anchor="end" font-size="10" fill="#7a4f00">inferred</text>`,
+      );
     svg.push('</g>');
   }
-  notes.forEach((n, i) => svg.push(`<text x="${MARGIN}" y="${notesY + 12 + i * 16}" font-size="12" fill="#5f6368">${xmlText(n)}</text>`));
+  notes.forEach((n, i) =>
+    svg.push(`<text x="${MARGIN}" y="${notesY + 12 + i * 16}" font-size="12" fill="#5f6368">${xmlText(n)}</text>`),
+  );
   svg.push('</svg>');
   return svg.join('\n') + '\n';
 }
@@ -371,4 +472,3 @@ function tip(s: string): string {
 function r1(v: number): string {
   return String(Math.round(v * 10) / 10);
 }
-

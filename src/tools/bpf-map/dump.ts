@@ -33,7 +33,13 @@ function hexStrings(a: unknown[], what: string, label: string, warnings: Warning
   const out: number[] = [];
   for (const [i, s] of a.entries()) {
     if (typeof s !== 'string' || !HEX.test(s)) {
-      warnings.push(warn('bad-entry', `${label}: ${what} byte ${i} is not hex (${JSON.stringify(s).slice(0, 20)}); entry skipped`, probe));
+      warnings.push(
+        warn(
+          'bad-entry',
+          `${label}: ${what} byte ${i} is not hex (${JSON.stringify(s).slice(0, 20)}); entry skipped`,
+          probe,
+        ),
+      );
       return null;
     }
     out.push(parseInt(s.slice(2), 16));
@@ -87,7 +93,8 @@ function fromBtf(v: unknown, layout: BtfLayout, what: string): number[] | string
       );
       if (inner === undefined) return `${what}.${name ?? ''} cannot be read`;
       if (typeof inner === 'number') out.push(...le(inner, f.size));
-      else if ((inner as unknown[]).every((b) => typeof b === 'number' && b >= 0 && b <= 255)) out.push(...(inner as number[]));
+      else if ((inner as unknown[]).every((b) => typeof b === 'number' && b >= 0 && b <= 255))
+        out.push(...(inner as number[]));
       else return `${what}.${name ?? ''} cannot be read`;
     } else {
       return `${what}.${name ?? ''} out of range`;
@@ -100,7 +107,13 @@ function fromBtf(v: unknown, layout: BtfLayout, what: string): number[] | string
  * One element of a `bpftool -j map dump` array: the entry (undefined when skipped, with a warning),
  * and whether it was read from BTF objects.
  */
-function jsonElement(raw: unknown, index: number, probe: string, layouts: { key: BtfLayout; value: BtfLayout }, warnings: Warning[]): { entry?: RawEntry; btf: boolean } | undefined {
+function jsonElement(
+  raw: unknown,
+  index: number,
+  probe: string,
+  layouts: { key: BtfLayout; value: BtfLayout },
+  warnings: Warning[],
+): { entry?: RawEntry; btf: boolean } | undefined {
   const label = `${probe} entry #${index}`;
   if (raw !== null && typeof raw === 'object' && Object.keys(raw).some((k) => DANGEROUS_KEYS.has(k))) {
     warnings.push(warn('bad-entry', `${label}: reserved key; entry skipped`, probe));
@@ -170,8 +183,22 @@ export function parseMapDump(text: string, probe: string, layouts: { key: BtfLay
   const close = () => {
     if (!cur) return;
     const label = `${probe} entry #${index}`;
-    const k = hexStrings(cur.key.map((x) => `0x${x}`), 'key', label, warnings, probe);
-    const v = cur.value ? hexStrings(cur.value.map((x) => `0x${x}`), 'value', label, warnings, probe) : null;
+    const k = hexStrings(
+      cur.key.map((x) => `0x${x}`),
+      'key',
+      label,
+      warnings,
+      probe,
+    );
+    const v = cur.value
+      ? hexStrings(
+          cur.value.map((x) => `0x${x}`),
+          'value',
+          label,
+          warnings,
+          probe,
+        )
+      : null;
     if (k && !cur.value) warnings.push(warn('bad-entry', `${label}: no value; skipped`, probe));
     if (k && v) entries.push({ index, key: k, value: v });
     index++;
@@ -206,7 +233,10 @@ export function parseMapDump(text: string, probe: string, layouts: { key: BtfLay
     const keyPart = vi >= 0 && cur && field === cur.key ? rest.slice(0, vi) : rest;
     field?.push(...keyPart.split(/\s+/).filter((t) => t !== ''));
     if (vi >= 0 && cur && field === cur.key) {
-      cur.value = rest.slice(vi + 6).split(/\s+/).filter((t) => t !== '');
+      cur.value = rest
+        .slice(vi + 6)
+        .split(/\s+/)
+        .filter((t) => t !== '');
       field = cur.value;
     }
   }
@@ -295,13 +325,25 @@ class RowsBuilder {
 
   finish(): DumpRows {
     const n = this.count;
-    return { count: n, index: this.index.slice(0, n), koff: this.koff.slice(0, n), klen: this.klen.slice(0, n), voff: this.voff.slice(0, n), vlen: this.vlen.slice(0, n), bytes: this.bytes.slice(0, this.used) };
+    return {
+      count: n,
+      index: this.index.slice(0, n),
+      koff: this.koff.slice(0, n),
+      klen: this.klen.slice(0, n),
+      voff: this.voff.slice(0, n),
+      vlen: this.vlen.slice(0, n),
+      bytes: this.bytes.slice(0, this.used),
+    };
   }
 }
 
 /** Entry i as a RawEntry (its own arrays). */
 export function rowEntry(r: DumpRows, i: number): RawEntry {
-  return { index: r.index[i]!, key: Array.from(r.bytes.subarray(r.koff[i]!, r.koff[i]! + r.klen[i]!)), value: Array.from(r.bytes.subarray(r.voff[i]!, r.voff[i]! + r.vlen[i]!)) };
+  return {
+    index: r.index[i]!,
+    key: Array.from(r.bytes.subarray(r.koff[i]!, r.koff[i]! + r.klen[i]!)),
+    value: Array.from(r.bytes.subarray(r.voff[i]!, r.voff[i]! + r.vlen[i]!)),
+  };
 }
 
 /**
@@ -311,7 +353,11 @@ export function rowEntry(r: DumpRows, i: number): RawEntry {
  * warnings are parseMapDump's. Text, other forms, or a document the scanner cannot follow take
  * parseMapDump itself.
  */
-export function parseMapDumpRows(input: string | Uint8Array, probe: string, layouts: { key: BtfLayout; value: BtfLayout }): DumpRowsResult {
+export function parseMapDumpRows(
+  input: string | Uint8Array,
+  probe: string,
+  layouts: { key: BtfLayout; value: BtfLayout },
+): DumpRowsResult {
   if (typeof input !== 'string') {
     if (input.indexOf(0x1b) < 0 && input.indexOf(0x0d) < 0) {
       const r = scanDumpJson(input, probe, layouts);
@@ -333,7 +379,11 @@ function at(b: Uint8Array, p: number, w: Uint8Array): boolean {
   return true;
 }
 
-function scanDumpJson(bytes: Uint8Array, probe: string, layouts: { key: BtfLayout; value: BtfLayout }): DumpRowsResult | undefined {
+function scanDumpJson(
+  bytes: Uint8Array,
+  probe: string,
+  layouts: { key: BtfLayout; value: BtfLayout },
+): DumpRowsResult | undefined {
   const sc = new JsonBytes(bytes);
   const b = bytes;
   sc.ws();
@@ -346,7 +396,7 @@ function scanDumpJson(bytes: Uint8Array, probe: string, layouts: { key: BtfLayou
   sc.ws();
   if (b[sc.p] === RBRACKET) sc.p++;
   else
-    for (;; index++) {
+    for (; ; index++) {
       sc.ws();
       const start = sc.p;
       const used = out.used;

@@ -87,7 +87,10 @@ const beVal = (alen: number): BtfLayout => [
   { names: ['zone'], size: 1, optional: true },
   { names: ['pad'], size: 1, optional: true },
 ];
-const rnVal = (alen: number): BtfLayout => [alen === 4 ? { names: ['address'], size: 4 } : addr6, { names: ['port'], size: 2 }];
+const rnVal = (alen: number): BtfLayout => [
+  alen === 4 ? { names: ['address'], size: 4 } : addr6,
+  { names: ['port'], size: 2 },
+];
 
 interface SvcRow {
   e: RawEntry;
@@ -149,14 +152,23 @@ export interface FrontendFilter {
  */
 export function decodeLbMaps(
   dumps: LbMapDumps,
-  opts: { version?: string; probes?: Partial<Record<keyof LbMapDumps, string>>; only?: FrontendFilter | FrontendFilter[] | 'none' } = {},
+  opts: {
+    version?: string;
+    probes?: Partial<Record<keyof LbMapDumps, string>>;
+    only?: FrontendFilter | FrontendFilter[] | 'none';
+  } = {},
 ): Parsed<{ services: ServiceEntry[]; layout: LbLayout }> {
   const warnings: Warning[] = [];
   const probe = (k: keyof LbMapDumps) => opts.probes?.[k] ?? LB_MAP_NAMES[k];
-  const asked = opts.only === undefined ? undefined : opts.only === 'none' ? [] : (Array.isArray(opts.only) ? opts.only : [opts.only]).flatMap((f) => {
-    const b = ipToBytes(f.address);
-    return b === null ? [] : [{ bytes: b, port: f.port }];
-  });
+  const asked =
+    opts.only === undefined
+      ? undefined
+      : opts.only === 'none'
+        ? []
+        : (Array.isArray(opts.only) ? opts.only : [opts.only]).flatMap((f) => {
+            const b = ipToBytes(f.address);
+            return b === null ? [] : [{ bytes: b, port: f.port }];
+          });
 
   const fams: FamilyData[] = [];
   for (const fam of [4, 6] as const) {
@@ -249,8 +261,17 @@ export function decodeLbMaps(
   const era = layout.era;
   const services: ServiceEntry[] = [];
   for (const d of fams) services.push(...buildServices(d, era, warnings));
-  services.sort((a, b) => (a.id ?? 0) - (b.id ?? 0) || a.frontend.address.localeCompare(b.frontend.address) || a.frontend.port - b.frontend.port || (a.frontend.scope ?? '').localeCompare(b.frontend.scope ?? ''));
-  return { value: { services, layout: { version: layout.version, ambiguous: layout.ambiguous, because: layout.because } }, warnings };
+  services.sort(
+    (a, b) =>
+      (a.id ?? 0) - (b.id ?? 0) ||
+      a.frontend.address.localeCompare(b.frontend.address) ||
+      a.frontend.port - b.frontend.port ||
+      (a.frontend.scope ?? '').localeCompare(b.frontend.scope ?? ''),
+  );
+  return {
+    value: { services, layout: { version: layout.version, ambiguous: layout.ambiguous, because: layout.because } },
+    warnings,
+  };
 }
 
 /** the service key at b[k..] has this address (and port) */
@@ -282,7 +303,15 @@ function svcRow(rows: DumpRows, i: number, alen: number): SvcRow {
 function beRow(rows: DumpRows, i: number, alen: number): BeRow {
   const e = rowEntry(rows, i);
   const v = e.value;
-  return { e, id: u32le(e.key, 0), addr: ip(v, 0, alen), port: u16be(v, alen), proto: v[alen + 2]!, state: v[alen + 3]!, tail: v.slice(alen + 4) };
+  return {
+    e,
+    id: u32le(e.key, 0),
+    addr: ip(v, 0, alen),
+    port: u16be(v, alen),
+    proto: v[alen + 2]!,
+    state: v[alen + 3]!,
+    tail: v.slice(alen + 4),
+  };
 }
 
 function revnatRow(rows: DumpRows, i: number, alen: number): { addr: string; port: number; e: RawEntry } {
@@ -294,7 +323,13 @@ function sized(rows: DumpRows, i: number, k: number, v: number, map: string, war
   const kl = rows.klen[i]!;
   const vl = rows.vlen[i]!;
   if (kl !== k || vl !== v) {
-    warnings.push(warn('bad-entry', `${map} entry #${rows.index[i]}: key ${kl} bytes / value ${vl} bytes, expected ${k} / ${v}; skipped`, map));
+    warnings.push(
+      warn(
+        'bad-entry',
+        `${map} entry #${rows.index[i]}: key ${kl} bytes / value ${vl} bytes, expected ${k} / ${v}; skipped`,
+        map,
+      ),
+    );
     return false;
   }
   return true;
@@ -307,7 +342,10 @@ function detectLayout(fams: FamilyData[], version: string | undefined, warnings:
     const next = new Set([...cands].filter((c) => allowed.includes(c)));
     seen.push(why);
     if (next.size > 0) cands = next;
-    else warnings.push(warn('layout-conflict', `map data contradicts itself (${why}); decoded as ${[...cands].join(' or ')}`));
+    else
+      warnings.push(
+        warn('layout-conflict', `map data contradicts itself (${why}); decoded as ${[...cands].join(' or ')}`),
+      );
   };
   // the first row of any family (IPv4 first) that has the property
   const firstSvc = (k: keyof FamilyData['firstSvc']) => {
@@ -329,16 +367,30 @@ function detectLayout(fams: FamilyData[], version: string | undefined, warnings:
   const f2 = firstSvc('flags2');
   if (f2) only(['1.17+'], `${f2.d.svcMap} flags2 0x${f2.s.flags2.toString(16)} uses bits defined from 1.17`);
   const cid16 = firstBe('cid16');
-  if (cid16) only(['1.15', '1.16', '1.17+'], `${cid16.d.beMap} backend ${cid16.b.id} has a non-zero byte 9 (u16 cluster_id)`);
+  if (cid16)
+    only(['1.15', '1.16', '1.17+'], `${cid16.d.beMap} backend ${cid16.b.id} has a non-zero byte 9 (u16 cluster_id)`);
   const zone = firstBe('zone');
   if (zone) only(['1.16', '1.17+'], `${zone.d.beMap} backend ${zone.b.id} has a non-zero zone byte`);
   const pad = firstBe('pad');
-  if (pad) warnings.push(warn('implausible-backend', `${pad.d.beMap} backend ${pad.b.id}: padding byte is ${pad.b.tail[3]}; no known layout sets it`, pad.d.beMap));
+  if (pad)
+    warnings.push(
+      warn(
+        'implausible-backend',
+        `${pad.d.beMap} backend ${pad.b.id}: padding byte is ${pad.b.tail[3]}; no known layout sets it`,
+        pad.d.beMap,
+      ),
+    );
   if (version !== undefined) {
     const ve = eraOfVersion(version);
-    if (ve === null) warnings.push(warn('version-unknown', `Cilium version '${version}' not understood; layout from the data only`));
+    if (ve === null)
+      warnings.push(warn('version-unknown', `Cilium version '${version}' not understood; layout from the data only`));
     else if (!cands.has(ve)) {
-      warnings.push(warn('layout-conflict', `Cilium ${version} given, but the maps look like ${[...cands].join(' or ')} (${seen.join('; ')}); decoded by the data`));
+      warnings.push(
+        warn(
+          'layout-conflict',
+          `Cilium ${version} given, but the maps look like ${[...cands].join(' or ')} (${seen.join('; ')}); decoded by the data`,
+        ),
+      );
     } else {
       cands = new Set([ve]);
       seen.unshift(`version ${version} given`);
@@ -377,7 +429,10 @@ function buildServices(d: FamilyData, era: Era, warnings: Warning[]): ServiceEnt
     const f = g[0]!;
     const protoName = PROTO[f.proto];
     const feText = `${hostPort(f.addr, f.port)}${f.proto !== 0 ? '/' + (protoName ?? f.proto) : ''}${f.scope === 1 ? '/i' : ''}`;
-    const svcEv = (s: SvcRow): Evidence => ({ probe: d.svcMap, text: `${feText} slot ${s.slot}: key ${hex(s.e.key)} value ${hex(s.e.value)}` });
+    const svcEv = (s: SvcRow): Evidence => ({
+      probe: d.svcMap,
+      text: `${feText} slot ${s.slot}: key ${hex(s.e.key)} value ${hex(s.e.value)}`,
+    });
     if (protoName === undefined) {
       warnings.push(warn('bad-entry', `${d.svcMap} ${feText}: unknown protocol byte ${f.proto}; skipped`, d.svcMap));
       continue;
@@ -388,10 +443,19 @@ function buildServices(d: FamilyData, era: Era, warnings: Warning[]): ServiceEnt
     }
     const m = g.find((s) => s.slot === 0);
     if (!m) {
-      warnings.push(warn('service-without-master', `${d.svcMap} ${feText}: backend slots but no slot 0; BPF finds no service here`, d.svcMap));
+      warnings.push(
+        warn(
+          'service-without-master',
+          `${d.svcMap} ${feText}: backend slots but no slot 0; BPF finds no service here`,
+          d.svcMap,
+        ),
+      );
       continue;
     }
-    const raw = [`flags=0x${m.flags.toString(16).padStart(2, '0')}`, `flags2=0x${m.flags2.toString(16).padStart(2, '0')}`];
+    const raw = [
+      `flags=0x${m.flags.toString(16).padStart(2, '0')}`,
+      `flags2=0x${m.flags2.toString(16).padStart(2, '0')}`,
+    ];
     const flags: ServiceFlags = {
       externalTrafficPolicyLocal: (m.flags & 0x04) !== 0,
       internalTrafficPolicyLocal: (m.flags2 & 0x10) !== 0,
@@ -403,7 +467,13 @@ function buildServices(d: FamilyData, era: Era, warnings: Warning[]): ServiceEnt
       raw,
     };
     if (!v17 && (m.flags2 & 0xc0) !== 0) {
-      warnings.push(warn('unknown-flag-bits', `${d.svcMap} ${feText}: flags2 bits 0x${(m.flags2 & 0xc0).toString(16)} have no meaning before Cilium 1.17`, d.svcMap));
+      warnings.push(
+        warn(
+          'unknown-flag-bits',
+          `${d.svcMap} ${feText}: flags2 bits 0x${(m.flags2 & 0xc0).toString(16)} have no meaning before Cilium 1.17`,
+          d.svcMap,
+        ),
+      );
     }
     if (v17) flags.dsr = (m.flags2 & 0x80) !== 0;
     if (flags.l7LoadBalancer) {
@@ -416,7 +486,8 @@ function buildServices(d: FamilyData, era: Era, warnings: Warning[]): ServiceEnt
         const a = m.u32 >>> 24;
         if (a === 1) flags.algorithm = 'random';
         else if (a === 2) flags.algorithm = 'maglev';
-        else if (a !== 0) warnings.push(warn('unknown-flag-bits', `${d.svcMap} ${feText}: unknown LB algorithm ${a}`, d.svcMap));
+        else if (a !== 0)
+          warnings.push(warn('unknown-flag-bits', `${d.svcMap} ${feText}: unknown LB algorithm ${a}`, d.svcMap));
       }
     }
     const entry: ServiceEntry = {
@@ -432,17 +503,30 @@ function buildServices(d: FamilyData, era: Era, warnings: Warning[]): ServiceEnt
     if (!v17 && m.qcount !== 0) raw.push(`pad=0x${m.qcount.toString(16)}`);
 
     const slots = g.filter((s) => s !== m && s.slot !== 0).sort((a, b) => a.slot - b.slot);
-    if (g.filter((s) => s.slot === 0).length > 1) warnings.push(warn('duplicate-slot', `${d.svcMap} ${feText}: slot 0 twice`, d.svcMap));
+    if (g.filter((s) => s.slot === 0).length > 1)
+      warnings.push(warn('duplicate-slot', `${d.svcMap} ${feText}: slot 0 twice`, d.svcMap));
     const present = new Set(slots.map((s) => s.slot));
     const want = m.count + (v17 ? m.qcount : 0);
     const missing: number[] = [];
     for (let i = 1; i <= want && missing.length < 5; i++) if (!present.has(i)) missing.push(i);
     if (missing.length) {
-      warnings.push(warn('slot-missing', `${d.svcMap} ${feText}: count says ${want} slots, slot ${missing.join(', ')} absent (BPF drops flows that pick it)`, d.svcMap));
+      warnings.push(
+        warn(
+          'slot-missing',
+          `${d.svcMap} ${feText}: count says ${want} slots, slot ${missing.join(', ')} absent (BPF drops flows that pick it)`,
+          d.svcMap,
+        ),
+      );
     }
     for (const s of slots) {
       if (s.revnat !== m.revnat) {
-        warnings.push(warn('revnat-mismatch', `${d.svcMap} ${feText} slot ${s.slot}: rev-NAT ${s.revnat}, slot 0 has ${m.revnat}`, d.svcMap));
+        warnings.push(
+          warn(
+            'revnat-mismatch',
+            `${d.svcMap} ${feText} slot ${s.slot}: rev-NAT ${s.revnat}, slot 0 has ${m.revnat}`,
+            d.svcMap,
+          ),
+        );
       }
       const id = s.u32;
       const bi = d.bes.get(id);
@@ -450,20 +534,30 @@ function buildServices(d: FamilyData, era: Era, warnings: Warning[]): ServiceEnt
       if (!be) {
         if (d.hasBeDump) {
           const why = d.badBes.has(id) ? 'is unreadable' : 'is not in the backend map';
-          warnings.push(warn('backend-missing', `${d.svcMap} ${feText} slot ${s.slot}: backend ${id} ${why} (${d.beMap})`, d.svcMap));
+          warnings.push(
+            warn(
+              'backend-missing',
+              `${d.svcMap} ${feText} slot ${s.slot}: backend ${id} ${why} (${d.beMap})`,
+              d.svcMap,
+            ),
+          );
         }
         entry.evidence.push(svcEv(s));
         continue;
       }
       const state = STATE[be.state];
-      if (state === undefined) warnings.push(warn('unknown-flag-bits', `${d.beMap} backend ${id}: unknown state flags ${be.state}`, d.beMap));
+      if (state === undefined)
+        warnings.push(warn('unknown-flag-bits', `${d.beMap} backend ${id}: unknown state flags ${be.state}`, d.beMap));
       const b: Backend = {
         address: be.addr,
         port: be.port,
         state: state ?? 'unknown',
         id: String(id),
         slot: s.slot,
-        source: { probe: d.beMap, text: `backend ${id} ${hostPort(be.addr, be.port)} (slot ${s.slot} of ${feText}): value ${hex(be.e.value)}` },
+        source: {
+          probe: d.beMap,
+          text: `backend ${id} ${hostPort(be.addr, be.port)} (slot ${s.slot} of ${feText}): value ${hex(be.e.value)}`,
+        },
       };
       if (v17) {
         const bp = PROTO[be.proto];
@@ -477,11 +571,26 @@ function buildServices(d: FamilyData, era: Era, warnings: Warning[]): ServiceEnt
       const ri = d.revnat.get(m.revnat);
       const rn = ri === undefined ? undefined : revnatRow(d.rnRows!, ri, d.fam === 4 ? 4 : 16);
       if (!rn) {
-        warnings.push(warn('revnat-missing', `${d.rnMap}: no entry ${m.revnat} for ${feText}; replies are not rewritten back to the frontend`, d.rnMap));
+        warnings.push(
+          warn(
+            'revnat-missing',
+            `${d.rnMap}: no entry ${m.revnat} for ${feText}; replies are not rewritten back to the frontend`,
+            d.rnMap,
+          ),
+        );
       } else {
-        entry.evidence.push({ probe: d.rnMap, text: `rev-NAT ${m.revnat} → ${hostPort(rn.addr, rn.port)}: key ${hex(rn.e.key)} value ${hex(rn.e.value)}` });
+        entry.evidence.push({
+          probe: d.rnMap,
+          text: `rev-NAT ${m.revnat} → ${hostPort(rn.addr, rn.port)}: key ${hex(rn.e.key)} value ${hex(rn.e.value)}`,
+        });
         if (rn.addr !== f.addr || rn.port !== f.port) {
-          warnings.push(warn('revnat-mismatch', `${d.rnMap} entry ${m.revnat} is ${hostPort(rn.addr, rn.port)}, frontend is ${feText}`, d.rnMap));
+          warnings.push(
+            warn(
+              'revnat-mismatch',
+              `${d.rnMap} entry ${m.revnat} is ${hostPort(rn.addr, rn.port)}, frontend is ${feText}`,
+              d.rnMap,
+            ),
+          );
         }
       }
     }
@@ -495,7 +604,9 @@ function buildServices(d: FamilyData, era: Era, warnings: Warning[]): ServiceEnt
  * address is (the first bytes of the service key, of the backend value, of the reverse-NAT value, in
  * every layout era). undefined for a map that is not one of the six.
  */
-export function lbMapDumpSpec(name: string): { layouts: { key: BtfLayout; value: BtfLayout }; side: 'key' | 'value'; alen: 4 | 16 } | undefined {
+export function lbMapDumpSpec(
+  name: string,
+): { layouts: { key: BtfLayout; value: BtfLayout }; side: 'key' | 'value'; alen: 4 | 16 } | undefined {
   const entry = (Object.entries(LB_MAP_NAMES) as [keyof LbMapDumps, string][]).find(([, n]) => n === name);
   if (!entry) return undefined;
   const k = entry[0];

@@ -26,7 +26,13 @@ interface RawProg {
 }
 
 function attachment(cgroup: string, p: RawProg, probe: string, line: string): CgroupAttachment {
-  const a: CgroupAttachment = { cgroup, id: p.id, attachType: cgroupAttachTypeName(p.attachType), name: p.name ?? '', source: { probe, text: '' } };
+  const a: CgroupAttachment = {
+    cgroup,
+    id: p.id,
+    attachType: cgroupAttachTypeName(p.attachType),
+    name: p.name ?? '',
+    source: { probe, text: '' },
+  };
   if (p.flags) a.flags = p.flags;
   a.source = ev(probe, line ? `${cgroup}  ${line}` : renderCgroupAttachment(a, String(p.attachType)));
   return a;
@@ -41,7 +47,14 @@ function cgroupJson(text: string, probe: string, root: string): Parsed<CgroupAtt
       pushWarning(warnings, 'record-skipped', `cgroup program: ${firstIssue(r.error)}`, probe);
       return;
     }
-    out.push(attachment(cgroup, { id: r.data.id, attachType: r.data.attach_type, flags: r.data.attach_flags, name: r.data.name }, probe, ''));
+    out.push(
+      attachment(
+        cgroup,
+        { id: r.data.id, attachType: r.data.attach_type, flags: r.data.attach_flags, name: r.data.name },
+        probe,
+        '',
+      ),
+    );
   };
   for (const raw of jsonList(text, probe)) {
     if (raw !== null && typeof raw === 'object' && Object.hasOwn(raw, 'programs')) {
@@ -70,7 +83,11 @@ function cgroupText(text: string, probe: string, root: string): Parsed<CgroupAtt
   for (const raw of text.split('\n')) {
     const line = raw.trim();
     if (line === '') continue;
-    if (line === 'CgroupPath' || /^ID\s+AttachType\s+AttachFlags\s+Name$/.test(line) || /^ID\s+AttachType\s+Name$/.test(line)) {
+    if (
+      line === 'CgroupPath' ||
+      /^ID\s+AttachType\s+AttachFlags\s+Name$/.test(line) ||
+      /^ID\s+AttachType\s+Name$/.test(line)
+    ) {
       recognised++;
       continue;
     }
@@ -89,7 +106,8 @@ function cgroupText(text: string, probe: string, root: string): Parsed<CgroupAtt
     const p: RawProg = { id: Number(m[1]), attachType: m[2]!, flags: m[3], name: m[4] };
     out.push(attachment(cgroup, p, probe, line.replace(/\s+/g, ' ')));
   }
-  if (recognised === 0 && unknown > 0) throw new ParseError(probe, 'no `ID AttachType …` line: not `bpftool cgroup tree|show` output');
+  if (recognised === 0 && unknown > 0)
+    throw new ParseError(probe, 'no `ID AttachType …` line: not `bpftool cgroup tree|show` output');
   checkUnterminated(text, warnings, probe);
   return { value: out, warnings };
 }

@@ -77,7 +77,8 @@ function linkText(text: string, probe: string): Parsed<BpfLink[]> {
     if (m[4] !== undefined && Number(m[4]) <= 0xffffffff) cur.progId = Number(m[4]);
     out.push(cur);
   }
-  if (out.length === 0 && unknown > 0) throw new ParseError(probe, 'no `ID: TYPE  prog N` line: not `bpftool link show` output');
+  if (out.length === 0 && unknown > 0)
+    throw new ParseError(probe, 'no `ID: TYPE  prog N` line: not `bpftool link show` output');
   checkUnterminated(text, warnings, probe);
   return { value: out, warnings };
 }

@@ -12,7 +12,10 @@ const KIND_TO_HOOK: Readonly<Record<string, BpfHook>> = {
   'netkit/peer': 'netkit-peer',
   'netkit/primary': 'netkit-primary',
 };
-const HOOK_TO_KIND = Object.fromEntries(Object.entries(KIND_TO_HOOK).map(([k, h]) => [h, k])) as Record<BpfHook, string>;
+const HOOK_TO_KIND = Object.fromEntries(Object.entries(KIND_TO_HOOK).map(([k, h]) => [h, k])) as Record<
+  BpfHook,
+  string
+>;
 const XDP_MODES = new Set(['driver', 'generic', 'offload', 'hw', 'skb']);
 
 /** The attachment as `bpftool net show` prints it. */
@@ -45,10 +48,21 @@ export function parseBpftoolNet(text: string, probe: string): Parsed<BpfNetAttac
 function tcAttachment(e: RawEntry, probe: string, warnings: Warning[], line: string): BpfNetAttachment | undefined {
   const hook = e.kind !== undefined && Object.hasOwn(KIND_TO_HOOK, e.kind) ? KIND_TO_HOOK[e.kind] : undefined;
   if (!hook) {
-    pushWarning(warnings, 'unknown-attach-kind', `${e.devname}: attachment kind ${JSON.stringify(e.kind ?? null)} is not one netpath knows; skipped`, probe);
+    pushWarning(
+      warnings,
+      'unknown-attach-kind',
+      `${e.devname}: attachment kind ${JSON.stringify(e.kind ?? null)} is not one netpath knows; skipped`,
+      probe,
+    );
     return undefined;
   }
-  const a: BpfNetAttachment = { dev: e.devname, ifindex: e.ifindex, hook, name: e.name ?? '', source: { probe, text: '' } };
+  const a: BpfNetAttachment = {
+    dev: e.devname,
+    ifindex: e.ifindex,
+    hook,
+    name: e.name ?? '',
+    source: { probe, text: '' },
+  };
   if (e.progId !== undefined) a.progId = e.progId;
   // link_id 0: attached with BPF_PROG_ATTACH (no bpf_link), as `bpftool net attach` does
   if (e.linkId !== undefined && e.linkId !== 0) a.linkId = e.linkId;
@@ -56,7 +70,14 @@ function tcAttachment(e: RawEntry, probe: string, warnings: Warning[], line: str
   return a;
 }
 
-function xdpAttachment(dev: string, ifindex: number, mode: string, id: number | undefined, probe: string, line: string): BpfNetAttachment {
+function xdpAttachment(
+  dev: string,
+  ifindex: number,
+  mode: string,
+  id: number | undefined,
+  probe: string,
+  line: string,
+): BpfNetAttachment {
   const a: BpfNetAttachment = { dev, ifindex, hook: 'xdp', name: '', mode, source: { probe, text: '' } };
   if (id !== undefined) a.progId = id;
   a.source = ev(probe, line || renderNetAttachment(a));
@@ -90,7 +111,19 @@ function netJson(text: string, probe: string): Parsed<BpfNetAttachment[]> {
         continue;
       }
       const e = r.data;
-      const a = tcAttachment({ devname: e.devname, ifindex: e.ifindex, kind: e.kind, name: e.name, progId: e.prog_id ?? e.id, linkId: e.link_id }, probe, warnings, '');
+      const a = tcAttachment(
+        {
+          devname: e.devname,
+          ifindex: e.ifindex,
+          kind: e.kind,
+          name: e.name,
+          progId: e.prog_id ?? e.id,
+          linkId: e.link_id,
+        },
+        probe,
+        warnings,
+        '',
+      );
       if (a) out.push(a);
     }
     for (const section of ['flow_dissector', 'netfilter'] as const) {
@@ -148,17 +181,32 @@ function netText(text: string, probe: string): Parsed<BpfNetAttachment[]> {
     } else if (section === 'tc') {
       const first = tokens[0];
       const name = first !== undefined && first !== 'id' && first !== 'prog_id' ? first : undefined;
-      const a = tcAttachment({ devname: dev, ifindex, kind: m[3]!, name, progId: num('prog_id') ?? num('id'), linkId: num('link_id') }, probe, warnings, line);
+      const a = tcAttachment(
+        { devname: dev, ifindex, kind: m[3]!, name, progId: num('prog_id') ?? num('id'), linkId: num('link_id') },
+        probe,
+        warnings,
+        line,
+      );
       if (a) out.push(a);
       const rest = tokens.slice(name !== undefined ? 1 : 0);
-      const odd = rest.some((t, i) => (i % 2 === 0 ? !['id', 'prog_id', 'link_id'].includes(t) : !/^\d{1,10}$/.test(t))) || rest.length % 2 === 1;
-      if (a && odd) pushWarning(warnings, 'partial-line', `words bpftool does not print there (truncated?): ${excerpt(line)}`, probe);
+      const odd =
+        rest.some((t, i) => (i % 2 === 0 ? !['id', 'prog_id', 'link_id'].includes(t) : !/^\d{1,10}$/.test(t))) ||
+        rest.length % 2 === 1;
+      if (a && odd)
+        pushWarning(
+          warnings,
+          'partial-line',
+          `words bpftool does not print there (truncated?): ${excerpt(line)}`,
+          probe,
+        );
     } else {
       unmodelled[section] = (unmodelled[section] ?? 0) + 1;
     }
   }
-  for (const [section, n] of Object.entries(unmodelled)) pushWarning(warnings, 'unmodelled-attachment', `${n} ${section} attachment(s) not modelled`, probe);
-  if (!sawSection && text.trim() !== '') throw new ParseError(probe, 'no `xdp:` / `tc:` section: not `bpftool net show` output');
+  for (const [section, n] of Object.entries(unmodelled))
+    pushWarning(warnings, 'unmodelled-attachment', `${n} ${section} attachment(s) not modelled`, probe);
+  if (!sawSection && text.trim() !== '')
+    throw new ParseError(probe, 'no `xdp:` / `tc:` section: not `bpftool net show` output');
   checkUnterminated(text, warnings, probe);
   return { value: out, warnings };
 }

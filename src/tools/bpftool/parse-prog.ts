@@ -27,7 +27,12 @@ function progJson(text: string, probe: string): Parsed<BpfProgram[]> {
       continue;
     }
     const j = r.data;
-    const p: BpfProgram = { id: j.id, type: typeof j.type === 'number' ? `type ${j.type}` : j.type, name: j.name ?? '', source: { probe, text: '' } };
+    const p: BpfProgram = {
+      id: j.id,
+      type: typeof j.type === 'number' ? `type ${j.type}` : j.type,
+      name: j.name ?? '',
+      source: { probe, text: '' },
+    };
     if (j.tag !== undefined) p.tag = j.tag;
     if (j.map_ids !== undefined) p.mapIds = [...j.map_ids];
     if (j.btf_id !== undefined) p.btfId = j.btf_id;
@@ -38,7 +43,8 @@ function progJson(text: string, probe: string): Parsed<BpfProgram[]> {
 }
 
 // `483: sched_cls  name cil_from_container  tag d4d950593910dd42  gpl`; unknown types print `type 32`
-const HEAD = /^(\d{1,10}):\s+(type\s+\d{1,10}|[\w-]{1,64})(?:\s+name\s+(\S{1,256}))?(?:\s+tag\s+([0-9a-f]{1,64}))?(?:\s|$)/;
+const HEAD =
+  /^(\d{1,10}):\s+(type\s+\d{1,10}|[\w-]{1,64})(?:\s+name\s+(\S{1,256}))?(?:\s+tag\s+([0-9a-f]{1,64}))?(?:\s|$)/;
 
 function progText(text: string, probe: string): Parsed<BpfProgram[]> {
   const warnings: Warning[] = [];
@@ -51,7 +57,11 @@ function progText(text: string, probe: string): Parsed<BpfProgram[]> {
       // detail lines of the program above: loaded_at, xlated/map_ids, btf_id, pids
       if (!cur) continue;
       const maps = /\bmap_ids\s+(\d{1,10}(?:,\d{1,10})*)/.exec(raw);
-      if (maps) cur.mapIds = maps[1]!.split(',').map(Number).filter((n) => n <= 0xffffffff);
+      if (maps)
+        cur.mapIds = maps[1]!
+          .split(',')
+          .map(Number)
+          .filter((n) => n <= 0xffffffff);
       const btf = /\bbtf_id\s+(\d{1,10})\b/.exec(raw);
       if (btf && Number(btf[1]) <= 0xffffffff) cur.btfId = Number(btf[1]);
       continue;
@@ -68,7 +78,8 @@ function progText(text: string, probe: string): Parsed<BpfProgram[]> {
     if (m[4] !== undefined) cur.tag = m[4];
     out.push(cur);
   }
-  if (out.length === 0 && unknown > 0) throw new ParseError(probe, 'no `ID: TYPE  name …` line: not `bpftool prog show` output');
+  if (out.length === 0 && unknown > 0)
+    throw new ParseError(probe, 'no `ID: TYPE  name …` line: not `bpftool prog show` output');
   checkUnterminated(text, warnings, probe);
   return { value: out, warnings };
 }

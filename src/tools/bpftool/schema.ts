@@ -16,7 +16,10 @@ export const netEntrySchema = z.looseObject({
   id: u32.optional(),
   prog_id: u32.optional(),
   link_id: u32.optional(),
-  multi_attachments: z.array(z.looseObject({ mode: z.string().max(32), id: u32 })).max(16).optional(),
+  multi_attachments: z
+    .array(z.looseObject({ mode: z.string().max(32), id: u32 }))
+    .max(16)
+    .optional(),
 });
 
 export const netBlockSchema = z.looseObject({
@@ -32,7 +35,10 @@ export const progSchema = z.looseObject({
   // a number when bpftool does not know the program type
   type: z.union([z.string().min(1).max(64), u32]),
   name: name.optional(),
-  tag: z.string().regex(/^[0-9a-f]{1,64}$/).optional(),
+  tag: z
+    .string()
+    .regex(/^[0-9a-f]{1,64}$/)
+    .optional(),
   map_ids: z.array(u32).max(4096).optional(),
   btf_id: u32.optional(),
 });

@@ -69,7 +69,10 @@ export interface FlagWords {
  * joins it. Absence of `non-routable` means the routable bit is set.
  */
 export function parseFlagWords(inner: string): FlagWords {
-  const words = inner.split(',').map((w) => w.trim()).filter((w) => w !== '');
+  const words = inner
+    .split(',')
+    .map((w) => w.trim())
+    .filter((w) => w !== '');
   const flags: ServiceFlags = { routable: true, raw: words };
   const unknown: string[] = [];
   let type: ServiceType | undefined;

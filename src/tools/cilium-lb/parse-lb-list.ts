@@ -49,7 +49,9 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
     let colSlot: number | undefined;
     if (/^\s/.test(line)) {
       if (!current) {
-        warnings.push(warn('line-skipped', `line ${i + 1}: continuation row with no frontend before it: ${line.trim()}`, probe));
+        warnings.push(
+          warn('line-skipped', `line ${i + 1}: continuation row with no frontend before it: ${line.trim()}`, probe),
+        );
         continue;
       }
       rest = line.trim();
@@ -71,7 +73,11 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
     // Service ID (rev NAT index), slot and proxy port are u16 in the datapath, backend IDs u32:
     // a longer number is a garbled line, not a Service to report.
     const u16s = nf ? [nf[2], nf[3]] : bm ? [bm[2], bm[3], bm[5]] : [];
-    if (u16s.some((x) => x !== undefined && Number(x) > 0xffff) || (colSlot ?? 0) > 0xffff || (nf !== null && Number(nf[1]) > 0xffffffff)) {
+    if (
+      u16s.some((x) => x !== undefined && Number(x) > 0xffff) ||
+      (colSlot ?? 0) > 0xffff ||
+      (nf !== null && Number(nf[1]) > 0xffffffff)
+    ) {
       warnings.push(warn('line-skipped', `line ${i + 1}: number out of range: ${line.slice(0, 120)}`, probe));
       continue;
     }
@@ -91,7 +97,13 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
       if (bm[4] !== undefined || (isZero && (row.slot ?? 0) === 0)) {
         const fw = parseFlagWords(bm[4] ?? '');
         if (fw.unknown.length > 0) {
-          warnings.push(warn('unknown-flag', `line ${i + 1}: unknown service flag ${fw.unknown.map((u) => `'${u}'`).join(', ')} for ${current.text}`, probe));
+          warnings.push(
+            warn(
+              'unknown-flag',
+              `line ${i + 1}: unknown service flag ${fw.unknown.map((u) => `'${u}'`).join(', ')} for ${current.text}`,
+              probe,
+            ),
+          );
         }
         if (bm[4] === undefined) delete fw.flags.routable; // no flag string printed (before v1.8): unknown
         row.master = { flags: fw.flags };
@@ -106,7 +118,13 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
       continue;
     }
     if (colSlot !== undefined && row.slot !== undefined && colSlot !== row.slot) {
-      warnings.push(warn('slot-mismatch', `line ${i + 1}: frontend column says slot ${colSlot}, backend column says ${row.slot}`, probe));
+      warnings.push(
+        warn(
+          'slot-mismatch',
+          `line ${i + 1}: frontend column says slot ${colSlot}, backend column says ${row.slot}`,
+          probe,
+        ),
+      );
     }
     row.slot ??= colSlot;
     recognised++;
@@ -129,18 +147,31 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
     const first = g[0]!;
     const masters = g.filter((r) => r.master);
     if (masters.length === 0) {
-      warnings.push(warn('service-without-master', `${first.feText}: backend slots but no slot-0 entry; BPF finds no service here`, probe));
+      warnings.push(
+        warn(
+          'service-without-master',
+          `${first.feText}: backend slots but no slot-0 entry; BPF finds no service here`,
+          probe,
+        ),
+      );
       continue;
     }
     if (masters.length > 1) {
-      warnings.push(warn('duplicate-slot', `${first.feText}: ${masters.length} slot-0 entries; the first one is used`, probe));
+      warnings.push(
+        warn('duplicate-slot', `${first.feText}: ${masters.length} slot-0 entries; the first one is used`, probe),
+      );
     }
     const m = masters[0]!;
     const mm = m.master!;
     const evidence: Evidence[] = [ev(probe, m.line.trim())];
     const entry: ServiceEntry = {
       source: 'cilium-dbg',
-      frontend: { address: first.fe.address, port: first.fe.port, proto: first.fe.proto ?? 'ANY', scope: first.fe.scope },
+      frontend: {
+        address: first.fe.address,
+        port: first.fe.port,
+        proto: first.fe.proto ?? 'ANY',
+        scope: first.fe.scope,
+      },
       type: mm.type ?? 'ClusterIP',
       flags: mm.l7Port !== undefined ? { ...mm.flags, l7ProxyPort: mm.l7Port } : mm.flags,
       backends: [],
@@ -155,17 +186,31 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
     const slotted = g.filter((r) => r !== m && !r.master).sort((a, b) => (a.slot ?? Infinity) - (b.slot ?? Infinity));
     for (const r of slotted) {
       if (r.revnat !== undefined && m.revnat !== undefined && r.revnat !== m.revnat) {
-        warnings.push(warn('revnat-mismatch', `line ${r.lineNo}: ${first.feText} slot ${r.slot ?? '?'} has rev-NAT ${r.revnat}, slot 0 has ${m.revnat}`, probe));
+        warnings.push(
+          warn(
+            'revnat-mismatch',
+            `line ${r.lineNo}: ${first.feText} slot ${r.slot ?? '?'} has rev-NAT ${r.revnat}, slot 0 has ${m.revnat}`,
+            probe,
+          ),
+        );
       }
       if (r.slot !== undefined) {
         if (seen.has(r.slot)) {
-          warnings.push(warn('duplicate-slot', `line ${r.lineNo}: ${first.feText} slot ${r.slot} appears twice; skipped`, probe));
+          warnings.push(
+            warn('duplicate-slot', `line ${r.lineNo}: ${first.feText} slot ${r.slot} appears twice; skipped`, probe),
+          );
           continue;
         }
         seen.add(r.slot);
       }
       if (r.missingBackendId !== undefined) {
-        warnings.push(warn('backend-missing', `line ${r.lineNo}: ${first.feText} slot ${r.slot ?? '?'} points at backend ${r.missingBackendId}, which is not in the backend map`, probe));
+        warnings.push(
+          warn(
+            'backend-missing',
+            `line ${r.lineNo}: ${first.feText} slot ${r.slot ?? '?'} points at backend ${r.missingBackendId}, which is not in the backend map`,
+            probe,
+          ),
+        );
         evidence.push(ev(probe, r.line.trim()));
         continue;
       }
@@ -177,6 +222,11 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
     }
     out.push(entry);
   }
-  out.sort((a, b) => (a.id ?? 0) - (b.id ?? 0) || a.frontend.address.localeCompare(b.frontend.address) || a.frontend.port - b.frontend.port);
+  out.sort(
+    (a, b) =>
+      (a.id ?? 0) - (b.id ?? 0) ||
+      a.frontend.address.localeCompare(b.frontend.address) ||
+      a.frontend.port - b.frontend.port,
+  );
   return { value: out, warnings };
 }

@@ -52,7 +52,13 @@ function serviceListJson(text: string, probe: string): Parsed<ServiceEntry[]> {
     }
     const p = ServiceSchema.safeParse(raw);
     if (!p.success) {
-      warnings.push(warn('record-skipped', `service #${i}: ${p.error.issues[0]?.path.join('.') ?? ''} ${p.error.issues[0]?.message ?? 'invalid'}`.trim(), probe));
+      warnings.push(
+        warn(
+          'record-skipped',
+          `service #${i}: ${p.error.issues[0]?.path.join('.') ?? ''} ${p.error.issues[0]?.message ?? 'invalid'}`.trim(),
+          probe,
+        ),
+      );
       continue;
     }
     // status.realized is what the agent programmed into BPF; spec is only what it wants.
@@ -62,14 +68,26 @@ function serviceListJson(text: string, probe: string): Parsed<ServiceEntry[]> {
       warnings.push(warn('record-skipped', `service #${i}: neither spec nor status.realized`, probe));
       continue;
     }
-    if (!realized) warnings.push(warn('not-realized', `service ${spec.id ?? '#' + i}: no status.realized; using spec, which may not be in BPF yet`, probe));
+    if (!realized)
+      warnings.push(
+        warn(
+          'not-realized',
+          `service ${spec.id ?? '#' + i}: no status.realized; using spec, which may not be in BPF yet`,
+          probe,
+        ),
+      );
     const e = fromSpec(spec, probe, i, warnings);
     if (e) out.push(e);
   }
   return { value: out, warnings };
 }
 
-function render(a: { ip?: string | undefined; port?: number | undefined; protocol?: string | undefined; scope?: string | undefined }): string {
+function render(a: {
+  ip?: string | undefined;
+  port?: number | undefined;
+  protocol?: string | undefined;
+  scope?: string | undefined;
+}): string {
   const ip = a.ip ?? '?';
   const host = ip.includes(':') ? `[${ip}]` : ip;
   return `${host}:${a.port ?? '?'}${a.protocol ? '/' + a.protocol.toUpperCase() : ''}${a.scope === 'internal' ? '/i' : ''}`;
@@ -134,7 +152,12 @@ function fromSpec(spec: ServiceSpecJson, probe: string, i: number, warnings: War
     if (d.state !== undefined && st === undefined) {
       warnings.push(warn('unknown-state', `${label}: backend ${render(d)} has unknown state '${d.state}'`, probe));
     }
-    const b: Backend = { address: bAddr, port: d.port ?? 0, state: st ?? 'unknown', source: ev(probe, `${j + 1} => ${render(d)}${d.state !== undefined ? ` (${d.state})` : ''}`) };
+    const b: Backend = {
+      address: bAddr,
+      port: d.port ?? 0,
+      state: st ?? 'unknown',
+      source: ev(probe, `${j + 1} => ${render(d)}${d.state !== undefined ? ` (${d.state})` : ''}`),
+    };
     if (d.protocol !== undefined && d.protocol !== '') {
       const bp = protoFromString(d.protocol);
       if (bp !== undefined) b.proto = bp;
@@ -201,7 +224,13 @@ function serviceListText(text: string, probe: string): Parsed<ServiceEntry[]> {
     const b = BACKEND.exec(backendText);
     const addr = b ? parseL3n4(b[2] ?? '') : null;
     if (!b || !addr) {
-      warnings.push(warn('backend-skipped', `line ${i + 1}: unreadable backend '${backendText.slice(0, 120)}' of service ${cur.id ?? '?'}`, probe));
+      warnings.push(
+        warn(
+          'backend-skipped',
+          `line ${i + 1}: unreadable backend '${backendText.slice(0, 120)}' of service ${cur.id ?? '?'}`,
+          probe,
+        ),
+      );
       continue;
     }
     const stText = b[3];
@@ -209,7 +238,12 @@ function serviceListText(text: string, probe: string): Parsed<ServiceEntry[]> {
     if (stText !== undefined && !/^\d+$/.test(stText) && st === undefined) {
       warnings.push(warn('unknown-state', `line ${i + 1}: backend ${b[2] ?? ''} has unknown state '${stText}'`, probe));
     }
-    const be: Backend = { address: addr.address, port: addr.port, state: st ?? 'unknown', source: ev(probe, backendText) };
+    const be: Backend = {
+      address: addr.address,
+      port: addr.port,
+      state: st ?? 'unknown',
+      source: ev(probe, backendText),
+    };
     if (addr.proto !== undefined) be.proto = addr.proto;
     cur.backends.push(be);
     recognised++;

@@ -77,13 +77,18 @@ export function parseCiliumConfig(text: string, probe: string): Parsed<CiliumCon
       warnings.push(warn('value-skipped', `${key}: value longer than ${MAX_VALUE} characters`, probe));
       return;
     }
-    if (key in out && out[key]!.value !== value) warnings.push(warn('key-repeated', `${key} appears twice (${out[key]!.value} then ${value}); the last one is kept`, probe));
+    if (key in out && out[key]!.value !== value)
+      warnings.push(
+        warn('key-repeated', `${key} appears twice (${out[key]!.value} then ${value}); the last one is kept`, probe),
+      );
     out[key] = { value, source: ev(probe, line) };
   };
   const fromMap = (doc: unknown, form: string) => {
     const p = configMapSchema.safeParse(doc);
-    if (!p.success) throw new ParseError(probe, `${form} without a ConfigMap \`data\` map: not the cilium-config ConfigMap`);
-    for (const [k, v] of Object.entries(p.data.data)) put(k, v, `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
+    if (!p.success)
+      throw new ParseError(probe, `${form} without a ConfigMap \`data\` map: not the cilium-config ConfigMap`);
+    for (const [k, v] of Object.entries(p.data.data))
+      put(k, v, `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
     if (Object.keys(out).length === 0) throw new ParseError(probe, `${form} ConfigMap with an empty \`data\` map`);
   };
   if (looksLikeJson(clean)) {

@@ -4,7 +4,17 @@ import { cleanText, ev, looksLikeJson, parseJsonText, warn } from '../common.js'
 import { ParseError } from '../parse-error.js';
 import { endpointSchema } from './schema.js';
 
-const STATES = new Set(['ready', 'not-ready', 'waiting-for-identity', 'waiting-to-regenerate', 'regenerating', 'restoring', 'disconnecting', 'disconnected', 'invalid']);
+const STATES = new Set([
+  'ready',
+  'not-ready',
+  'waiting-for-identity',
+  'waiting-to-regenerate',
+  'regenerating',
+  'restoring',
+  'disconnecting',
+  'disconnected',
+  'invalid',
+]);
 const LABEL = /^(k8s|reserved|container|cidr|unspec|any|fqdn|cni|kvstore|io\.kubernetes|cilium-generated):\S+$/;
 
 /**
@@ -26,7 +36,13 @@ function endpointsJson(text: string, probe: string): Parsed<CiliumEndpoint[]> {
     const p = endpointSchema.safeParse(raw);
     if (!p.success) {
       const iss = p.error.issues[0];
-      warnings.push(warn('record-skipped', `endpoint #${i}: ${iss?.path.join('.') || 'record'}: ${iss?.message ?? 'invalid'}`, probe));
+      warnings.push(
+        warn(
+          'record-skipped',
+          `endpoint #${i}: ${iss?.path.join('.') || 'record'}: ${iss?.message ?? 'invalid'}`,
+          probe,
+        ),
+      );
       return;
     }
     const e = p.data;
@@ -36,9 +52,15 @@ function endpointsJson(text: string, probe: string): Parsed<CiliumEndpoint[]> {
     for (const a of net.addressing ?? []) {
       const v4 = a.ipv4 ? canonIp(a.ipv4) : null;
       const v6 = a.ipv6 ? canonIp(a.ipv6) : null;
-      if (a.ipv4 && (!v4 || v4.includes(':'))) warnings.push(warn('value-skipped', `endpoint ${e.id}: ipv4 ${a.ipv4.slice(0, 60)} is not an IPv4 address`, probe));
+      if (a.ipv4 && (!v4 || v4.includes(':')))
+        warnings.push(
+          warn('value-skipped', `endpoint ${e.id}: ipv4 ${a.ipv4.slice(0, 60)} is not an IPv4 address`, probe),
+        );
       else if (v4 && !ep.ipv4) ep.ipv4 = v4;
-      if (a.ipv6 && (!v6 || !v6.includes(':'))) warnings.push(warn('value-skipped', `endpoint ${e.id}: ipv6 ${a.ipv6.slice(0, 60)} is not an IPv6 address`, probe));
+      if (a.ipv6 && (!v6 || !v6.includes(':')))
+        warnings.push(
+          warn('value-skipped', `endpoint ${e.id}: ipv6 ${a.ipv6.slice(0, 60)} is not an IPv6 address`, probe),
+        );
       else if (v6 && !ep.ipv6) ep.ipv6 = v6;
     }
     if (net['interface-name']) ep.ifname = net['interface-name'];
@@ -77,7 +99,12 @@ function endpointsText(text: string, probe: string): Parsed<CiliumEndpoint[]> {
         warnings.push(warn('line-unreadable', `not a bpf endpoint entry: ${t.slice(0, 120)}`, probe));
         continue;
       }
-      const ep: CiliumEndpoint = { id: Number(m[2]), identity: Number(m[3]), ifindex: Number(m[5]), source: ev(probe, t) };
+      const ep: CiliumEndpoint = {
+        id: Number(m[2]),
+        identity: Number(m[3]),
+        ifindex: Number(m[5]),
+        source: ev(probe, t),
+      };
       if (ip.includes(':')) ep.ipv6 = ip;
       else ep.ipv4 = ip;
       out.push(ep);
@@ -86,7 +113,11 @@ function endpointsText(text: string, probe: string): Parsed<CiliumEndpoint[]> {
   }
   // `endpoint list`: ENDPOINT  POLICY (ingress)  POLICY (egress)  IDENTITY  LABELS  IPv6  IPv4  STATUS,
   // the header wraps onto an `ENFORCEMENT  ENFORCEMENT` line and each label takes a line of its own.
-  if (!lines.some((l) => /^ENDPOINT\s+POLICY/.test(l.trim()))) throw new ParseError(probe, 'not cilium endpoint list output (no ENDPOINT POLICY header, no IP ADDRESS LOCAL ENDPOINT INFO header)');
+  if (!lines.some((l) => /^ENDPOINT\s+POLICY/.test(l.trim())))
+    throw new ParseError(
+      probe,
+      'not cilium endpoint list output (no ENDPOINT POLICY header, no IP ADDRESS LOCAL ENDPOINT INFO header)',
+    );
   let cur: CiliumEndpoint | undefined;
   for (const l of lines) {
     const t = l.trim();

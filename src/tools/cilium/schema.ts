@@ -9,13 +9,18 @@ export const statusJsonSchema = z.looseObject({
     .looseObject({
       mode: str.optional(),
       devices: z.array(str).max(1024).optional(),
-      deviceList: z.array(z.looseObject({ name: str, ip: z.array(str).max(1024).optional() })).max(1024).optional(),
+      deviceList: z
+        .array(z.looseObject({ name: str, ip: z.array(str).max(1024).optional() }))
+        .max(1024)
+        .optional(),
       directRoutingDevice: str.optional(),
       features: z
         .looseObject({
           socketLB: z.looseObject({ enabled: z.boolean().optional() }).optional(),
           bpfSocketLBHostnsOnly: z.boolean().optional(),
-          nodePort: z.looseObject({ mode: str.optional(), algorithm: str.optional(), acceleration: str.optional() }).optional(),
+          nodePort: z
+            .looseObject({ mode: str.optional(), algorithm: str.optional(), acceleration: str.optional() })
+            .optional(),
         })
         .optional(),
     })
@@ -59,7 +64,10 @@ export const endpointSchema = z.looseObject({
         .optional(),
       networking: z
         .looseObject({
-          addressing: z.array(z.looseObject({ ipv4: str.optional(), ipv6: str.optional() })).max(64).optional(),
+          addressing: z
+            .array(z.looseObject({ ipv4: str.optional(), ipv6: str.optional() }))
+            .max(64)
+            .optional(),
           'interface-name': str.optional(),
           'interface-index': u32.optional(),
         })

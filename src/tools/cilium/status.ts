@@ -19,7 +19,11 @@ function devices(list: string): Device[] | null {
     const d = part.trim();
     if (d === '') continue;
     const directRouting = /\(Direct Routing\)/.test(d);
-    const words = d.replace(/\(Direct Routing\)/, ' ').trim().split(/\s+/).filter((w) => w !== '');
+    const words = d
+      .replace(/\(Direct Routing\)/, ' ')
+      .trim()
+      .split(/\s+/)
+      .filter((w) => w !== '');
     const name = words[0];
     if (name === undefined || !NAME.test(name)) return null;
     const ips = words.slice(1).map((w) => canonIp(w));
@@ -30,7 +34,8 @@ function devices(list: string): Device[] | null {
 }
 
 // Keys of the top-level block and of the indented `KubeProxyReplacement Details:` block.
-const KEY = /^(KubeProxyReplacement|Host Routing|Routing|Attach Mode|Device Mode|Masquerading|Host firewall|Encryption|Cilium|KubeProxyReplacement Details|Status|Socket LB|Socket LB Tracing|Socket LB Coverage|Devices|Mode|Backend Selection|XDP Acceleration|Session Affinity):/;
+const KEY =
+  /^(KubeProxyReplacement|Host Routing|Routing|Attach Mode|Device Mode|Masquerading|Host firewall|Encryption|Cilium|KubeProxyReplacement Details|Status|Socket LB|Socket LB Tracing|Socket LB Coverage|Devices|Mode|Backend Selection|XDP Acceleration|Session Affinity):/;
 
 export function parseCiliumStatus(text: string, probe: string): Parsed<CiliumStatus> {
   const clean = cleanText(text);
@@ -110,7 +115,18 @@ export function parseCiliumStatus(text: string, probe: string): Parsed<CiliumSta
       } else bad(t, 'Masquerading line in no known form');
     } else if ((m = /^Host firewall:\s+(Enabled|Disabled)(?:\s+\[(.*)\])?$/.exec(t))) {
       known++;
-      s.hostFirewall = { enabled: m[1] === 'Enabled', source: e(t), ...(m[2] ? { devices: m[2].split(',').map((x) => x.trim()).filter((x) => x !== '') } : {}) };
+      s.hostFirewall = {
+        enabled: m[1] === 'Enabled',
+        source: e(t),
+        ...(m[2]
+          ? {
+              devices: m[2]
+                .split(',')
+                .map((x) => x.trim())
+                .filter((x) => x !== ''),
+            }
+          : {}),
+      };
     } else if ((m = /^Encryption:\s+(\S+)(?:\s+\[(.*)\])?$/.exec(t))) {
       known++;
       s.encryption = { mode: m[1]!, source: e(t) };
@@ -122,13 +138,24 @@ export function parseCiliumStatus(text: string, probe: string): Parsed<CiliumSta
       s.versionSource = e(t);
     }
   }
-  if (known === 0) throw new ParseError(probe, 'none of the lines of cilium status (KubeProxyReplacement, Host Routing/Routing, Masquerading, …) is here: not cilium status output');
+  if (known === 0)
+    throw new ParseError(
+      probe,
+      'none of the lines of cilium status (KubeProxyReplacement, Host Routing/Routing, Masquerading, …) is here: not cilium status output',
+    );
   // the formats read here are those of 1.13 to 1.19: a later agent may print what this does not know
   const v = s.version ? /^(\d+)\.(\d+)\./.exec(s.version) : null;
   if (v && (Number(v[1]) > 1 || Number(v[2]) > 19 || Number(v[2]) < 13)) {
-    warnings.push(warn('version-unknown', `cilium ${s.version} is outside the versions whose status format netpath knows (1.13–1.19): a field it did not find may be printed differently`, probe));
+    warnings.push(
+      warn(
+        'version-unknown',
+        `cilium ${s.version} is outside the versions whose status format netpath knows (1.13–1.19): a field it did not find may be printed differently`,
+        probe,
+      ),
+    );
   }
-  if (!s.hostRouting) warnings.push(warn('status-incomplete', 'cilium status has no Host Routing / Routing line', probe));
+  if (!s.hostRouting)
+    warnings.push(warn('status-incomplete', 'cilium status has no Host Routing / Routing line', probe));
   return { value: s, warnings };
 }
 
@@ -139,16 +166,26 @@ export function parseCiliumStatus(text: string, probe: string): Parsed<CiliumSta
 function masq(v: string, source: Evidence): NonNullable<CiliumStatus['masquerading']> | null {
   const t = v.trim();
   if (t === 'Disabled') return { mode: 'Disabled', source };
-  const m = /^(BPF|IPTables)(\s+\(ip-masq-agent\))?(?:\s+\[(?!IPv4:)([^\]]*)\])?((?:\s+[0-9a-fA-F.:]+\/\d{1,3})*)\s*(?:\[IPv4:\s*(Enabled|Disabled),\s*IPv6:\s*(Enabled|Disabled)\])?$/.exec(t);
+  const m =
+    /^(BPF|IPTables)(\s+\(ip-masq-agent\))?(?:\s+\[(?!IPv4:)([^\]]*)\])?((?:\s+[0-9a-fA-F.:]+\/\d{1,3})*)\s*(?:\[IPv4:\s*(Enabled|Disabled),\s*IPv6:\s*(Enabled|Disabled)\])?$/.exec(
+      t,
+    );
   if (!m) return null;
   const out: NonNullable<CiliumStatus['masquerading']> = { mode: m[1] === 'BPF' ? 'BPF' : 'IPTables', source };
   if (m[2]) out.ipMasqAgent = true;
   if (m[3] !== undefined) {
-    const devs = m[3].split(',').map((d) => d.trim()).filter((d) => d !== '');
+    const devs = m[3]
+      .split(',')
+      .map((d) => d.trim())
+      .filter((d) => d !== '');
     if (devs.some((d) => !NAME.test(d))) return null;
     out.devices = devs;
   }
-  const cidrs = (m[4] ?? '').trim().split(/\s+/).filter((w) => w !== '').map((w) => canonPrefix(w));
+  const cidrs = (m[4] ?? '')
+    .trim()
+    .split(/\s+/)
+    .filter((w) => w !== '')
+    .map((w) => canonPrefix(w));
   if (cidrs.some((c) => c === null)) return null;
   if (cidrs.length) out.cidrs = cidrs as string[];
   if (m[5]) out.ipv4 = m[5] === 'Enabled';
@@ -159,9 +196,14 @@ function masq(v: string, source: Evidence): NonNullable<CiliumStatus['masqueradi
 function statusJson(text: string, probe: string): Parsed<CiliumStatus> {
   const r = parseJsonText(text);
   if (!r.ok) throw new ParseError(probe, r.message);
-  if (r.value === null || typeof r.value !== 'object' || Array.isArray(r.value)) throw new ParseError(probe, 'expected a JSON object (cilium-dbg status -o json)');
+  if (r.value === null || typeof r.value !== 'object' || Array.isArray(r.value))
+    throw new ParseError(probe, 'expected a JSON object (cilium-dbg status -o json)');
   const p = statusJsonSchema.safeParse(r.value);
-  if (!p.success) throw new ParseError(probe, `not cilium status JSON (${p.error.issues[0]?.path.join('.')}: ${p.error.issues[0]?.message})`);
+  if (!p.success)
+    throw new ParseError(
+      probe,
+      `not cilium status JSON (${p.error.issues[0]?.path.join('.')}: ${p.error.issues[0]?.message})`,
+    );
   const j = p.data;
   const warnings: Warning[] = [];
   const s: CiliumStatus = {};
@@ -173,12 +215,14 @@ function statusJson(text: string, probe: string): Parsed<CiliumStatus> {
       const ips = (d.ip ?? []).map((x) => canonIp(x)).filter((x): x is string => x !== null);
       devs.push({ name: d.name, ips, directRouting: d.name === kpr.directRoutingDevice });
     }
-    if (devs.length === 0) for (const d of kpr.devices ?? []) devs.push({ name: d, ips: [], directRouting: d === kpr.directRoutingDevice });
+    if (devs.length === 0)
+      for (const d of kpr.devices ?? []) devs.push({ name: d, ips: [], directRouting: d === kpr.directRoutingDevice });
     s.kubeProxyReplacement = { mode: kpr.mode, devices: devs, source: src('kube-proxy-replacement.mode', kpr.mode) };
     const sl = kpr.features?.socketLB?.enabled;
     if (sl !== undefined) s.socketLB = { enabled: sl, source: src('features.socketLB.enabled', sl) };
     const ho = kpr.features?.bpfSocketLBHostnsOnly;
-    if (ho !== undefined) s.socketLBCoverage = { coverage: ho ? 'Hostns-only' : 'Full', source: src('features.bpfSocketLBHostnsOnly', ho) };
+    if (ho !== undefined)
+      s.socketLBCoverage = { coverage: ho ? 'Hostns-only' : 'Full', source: src('features.bpfSocketLBHostnsOnly', ho) };
     const np = kpr.features?.nodePort;
     if (np?.mode) s.kprMode = { mode: np.mode, source: src('features.nodePort.mode', np.mode) };
   }
@@ -188,14 +232,21 @@ function statusJson(text: string, probe: string): Parsed<CiliumStatus> {
     else warnings.push(warn('value-unknown', `${key} = ${JSON.stringify(v).slice(0, 60)} is not BPF or Legacy`, probe));
   };
   const routing = j.routing;
-  if (routing?.['intra-host-routing-mode'] !== undefined) hostMode(routing['intra-host-routing-mode'], 'routing.intra-host-routing-mode');
+  if (routing?.['intra-host-routing-mode'] !== undefined)
+    hostMode(routing['intra-host-routing-mode'], 'routing.intra-host-routing-mode');
   else if (j['host-routing']?.mode !== undefined) hostMode(j['host-routing'].mode, 'host-routing.mode');
   const inter = routing?.['inter-host-routing-mode'];
   if (inter !== undefined) {
     if (/^(native|tunnel)$/i.test(inter)) {
-      s.networkRouting = { mode: /^native$/i.test(inter) ? 'Native' : 'Tunnel', source: src('routing.inter-host-routing-mode', inter) };
+      s.networkRouting = {
+        mode: /^native$/i.test(inter) ? 'Native' : 'Tunnel',
+        source: src('routing.inter-host-routing-mode', inter),
+      };
       if (routing?.['tunnel-protocol']) s.networkRouting.tunnelProtocol = routing['tunnel-protocol'];
-    } else warnings.push(warn('value-unknown', `routing.inter-host-routing-mode = ${JSON.stringify(inter).slice(0, 60)}`, probe));
+    } else
+      warnings.push(
+        warn('value-unknown', `routing.inter-host-routing-mode = ${JSON.stringify(inter).slice(0, 60)}`, probe),
+      );
   }
   const am = j['attach-mode'];
   if (am !== undefined) {
@@ -203,13 +254,31 @@ function statusJson(text: string, probe: string): Parsed<CiliumStatus> {
     else if (/^tc$/i.test(am)) s.attachMode = { mode: 'Legacy TC', source: src('attach-mode', am) };
     else warnings.push(warn('value-unknown', `attach-mode = ${JSON.stringify(am).slice(0, 60)}`, probe));
   }
-  if (j['datapath-mode'] !== undefined) s.deviceMode = { mode: j['datapath-mode'], source: src('datapath-mode', j['datapath-mode']) };
+  if (j['datapath-mode'] !== undefined)
+    s.deviceMode = { mode: j['datapath-mode'], source: src('datapath-mode', j['datapath-mode']) };
   const m = j.masquerading;
   if (m) {
-    const mode = m.enabled === false ? 'Disabled' : m.mode && /^bpf$/i.test(m.mode) ? 'BPF' : m.mode && /^iptables$/i.test(m.mode) ? 'IPTables' : undefined;
-    if (mode === undefined) warnings.push(warn('value-unknown', `masquerading.mode = ${JSON.stringify(m.mode ?? null)} with enabled=${String(m.enabled)}`, probe));
+    const mode =
+      m.enabled === false
+        ? 'Disabled'
+        : m.mode && /^bpf$/i.test(m.mode)
+          ? 'BPF'
+          : m.mode && /^iptables$/i.test(m.mode)
+            ? 'IPTables'
+            : undefined;
+    if (mode === undefined)
+      warnings.push(
+        warn(
+          'value-unknown',
+          `masquerading.mode = ${JSON.stringify(m.mode ?? null)} with enabled=${String(m.enabled)}`,
+          probe,
+        ),
+      );
     else {
-      const out: NonNullable<CiliumStatus['masquerading']> = { mode, source: src('masquerading', { enabled: m.enabled, mode: m.mode }) };
+      const out: NonNullable<CiliumStatus['masquerading']> = {
+        mode,
+        source: src('masquerading', { enabled: m.enabled, mode: m.mode }),
+      };
       const cidrs = [m['snat-exclusion-cidr-v4'], m['snat-exclusion-cidr-v6'], m['snat-exclusion-cidr']]
         .filter((c): c is string => typeof c === 'string' && c !== '')
         .map((c) => canonPrefix(c))
@@ -221,6 +290,7 @@ function statusJson(text: string, probe: string): Parsed<CiliumStatus> {
       s.masquerading = out;
     }
   }
-  if (Object.keys(s).length === 0) throw new ParseError(probe, 'not cilium status output: no known key of `cilium-dbg status -o json`');
+  if (Object.keys(s).length === 0)
+    throw new ParseError(probe, 'not cilium status output: no known key of `cilium-dbg status -o json`');
   return { value: s, warnings };
 }

@@ -1,3 +1,19 @@
-export { parseConntrack, parseConntrackFull, parseConntrackLine, natOf, ntopV6, isPortProto, CtAddrs } from './parse.js';
-export { scanConntrack, scanConntrackText, ConntrackScanner, cheapView, matchesEntry, matchesView, viewOf } from './scan.js';
+export {
+  parseConntrack,
+  parseConntrackFull,
+  parseConntrackLine,
+  natOf,
+  ntopV6,
+  isPortProto,
+  CtAddrs,
+} from './parse.js';
+export {
+  scanConntrack,
+  scanConntrackText,
+  ConntrackScanner,
+  cheapView,
+  matchesEntry,
+  matchesView,
+  viewOf,
+} from './scan.js';
 export type { ConntrackQuery, ScanOptions, ScanResult } from './scan.js';

@@ -19,12 +19,22 @@ import { ParseError } from '../parse-error.js';
 
 /** l4 protocols conntrack names, with their numbers; anything else prints as `unknown N`. */
 const L4: Record<string, number> = Object.assign(Object.create(null) as Record<string, number>, {
-  tcp: 6, udp: 17, udplite: 136, icmp: 1, icmpv6: 58, sctp: 132, gre: 47, dccp: 33,
+  tcp: 6,
+  udp: 17,
+  udplite: 136,
+  icmp: 1,
+  icmpv6: 58,
+  sctp: 132,
+  gre: 47,
+  dccp: 33,
 });
 const PORT_PROTOS = new Set(['tcp', 'udp', 'udplite', 'sctp', 'dccp']);
 const ICMP_PROTOS = new Set(['icmp', 'icmpv6']);
 const FLAG_TOKENS: Record<string, CtFlag> = Object.assign(Object.create(null) as Record<string, CtFlag>, {
-  '[ASSURED]': 'ASSURED', '[UNREPLIED]': 'UNREPLIED', '[OFFLOAD]': 'OFFLOAD', '[HW_OFFLOAD]': 'HW_OFFLOAD',
+  '[ASSURED]': 'ASSURED',
+  '[UNREPLIED]': 'UNREPLIED',
+  '[OFFLOAD]': 'OFFLOAD',
+  '[HW_OFFLOAD]': 'HW_OFFLOAD',
 });
 const TUPLE_NUM_KEYS = new Set(['sport', 'dport', 'type', 'code', 'id', 'srckey', 'dstkey', 'packets', 'bytes']);
 const META_KEYS = new Set(['mark', 'secmark', 'secctx', 'zone', 'delta-time', 'helper', 'labels', 'use']);
@@ -74,11 +84,13 @@ export class CtAddrs {
     return v;
   }
   private read(raw: string): { ip: string; fam: Family } | string {
-    if (!raw.includes(':')) return isIPv4(raw) ? { ip: raw, fam: 4 } : `${JSON.stringify(raw.slice(0, 60))} is not an address`;
+    if (!raw.includes(':'))
+      return isIPv4(raw) ? { ip: raw, fam: 4 } : `${JSON.stringify(raw.slice(0, 60))} is not an address`;
     const c = canonIp(raw);
     if (c === null) return `${JSON.stringify(raw.slice(0, 60))} is not an address`;
     // conntrack prints inet_ntop's form; another spelling of the same address is hand-edited text
-    if (raw !== c && raw !== ntopV6(c)) return `${JSON.stringify(raw.slice(0, 60))} is not written as conntrack prints it (${ntopV6(c)})`;
+    if (raw !== c && raw !== ntopV6(c))
+      return `${JSON.stringify(raw.slice(0, 60))} is not written as conntrack prints it (${ntopV6(c)})`;
     return { ip: c, fam: 6 };
   }
 }
@@ -112,7 +124,10 @@ function words(line: string): string[] {
       let j = i + 1;
       while (j < raw.length && !raw[j]!.endsWith(']')) j++;
       if (j < raw.length) {
-        w = raw.slice(i, j + 1).filter((x) => x !== '').join(' ');
+        w = raw
+          .slice(i, j + 1)
+          .filter((x) => x !== '')
+          .join(' ');
         i = j;
       }
     }
@@ -130,7 +145,12 @@ export type LineResult =
 const skip = (why: string): LineResult => ({ kind: 'skip', why });
 
 /** One line of conntrack output (already without CR/ANSI). */
-export function parseConntrackLine(raw: string, lineNo: number, probe: string, addrs: CtAddrs = new CtAddrs()): LineResult {
+export function parseConntrackLine(
+  raw: string,
+  lineNo: number,
+  probe: string,
+  addrs: CtAddrs = new CtAddrs(),
+): LineResult {
   const line = raw.trim();
   if (line === '') return { kind: 'blank' };
   if (line.startsWith('conntrack v')) {
@@ -153,8 +173,10 @@ export function parseConntrackLine(raw: string, lineNo: number, probe: string, a
   }
   const proto = w[i] ?? '';
   const pnum = num(w[i + 1] ?? '', 255);
-  if (!(proto in L4) && proto !== 'unknown') return skip(`does not start with a protocol (${JSON.stringify(proto.slice(0, 30))})`);
-  if (pnum === undefined || (proto !== 'unknown' && L4[proto] !== pnum)) return skip(`protocol ${proto} with number ${JSON.stringify((w[i + 1] ?? '').slice(0, 12))}`);
+  if (!(proto in L4) && proto !== 'unknown')
+    return skip(`does not start with a protocol (${JSON.stringify(proto.slice(0, 30))})`);
+  if (pnum === undefined || (proto !== 'unknown' && L4[proto] !== pnum))
+    return skip(`protocol ${proto} with number ${JSON.stringify((w[i + 1] ?? '').slice(0, 12))}`);
   i += 2;
   let timeout: number | undefined;
   if (w[i] !== undefined && /^\d+$/.test(w[i]!)) {
@@ -258,7 +280,8 @@ export function parseConntrackLine(raw: string, lineNo: number, probe: string, a
       case 'zone-reply': {
         const idx = key === 'zone-orig' ? 0 : 1;
         const v = num(val, 65535);
-        if (meta || tuples.length !== idx + 1 || v === undefined || tuples[idx]!.zone !== undefined) return skip(`${key}=${val.slice(0, 20)} out of place or not a zone`);
+        if (meta || tuples.length !== idx + 1 || v === undefined || tuples[idx]!.zone !== undefined)
+          return skip(`${key}=${val.slice(0, 20)} out of place or not a zone`);
         tuples[idx]!.zone = v;
         continue;
       }
@@ -313,15 +336,26 @@ export function parseConntrackLine(raw: string, lineNo: number, probe: string, a
   if (tuples.length !== 2) return skip(tuples.length === 0 ? 'no tuple (src=... dst=...)' : 'no reply tuple');
   const o = tuples[0]!;
   const r = tuples[1]!;
-  for (const [name, t] of [['original', o], ['reply', r]] as const) {
+  for (const [name, t] of [
+    ['original', o],
+    ['reply', r],
+  ] as const) {
     if (t.dst === '') return skip(`${name} tuple without dst=`);
-    if (portProto && (t.sport === undefined || t.dport === undefined)) return skip(`${name} ${proto} tuple without sport=/dport=`);
-    if (icmp && (t.type === undefined || t.code === undefined || t.id === undefined)) return skip(`${name} ${proto} tuple without type=/code=/id=`);
+    if (portProto && (t.sport === undefined || t.dport === undefined))
+      return skip(`${name} ${proto} tuple without sport=/dport=`);
+    if (icmp && (t.type === undefined || t.code === undefined || t.id === undefined))
+      return skip(`${name} ${proto} tuple without type=/code=/id=`);
   }
   const fam: Family = o.src.includes(':') ? 6 : 4;
-  if ((o.dst.includes(':') ? 6 : 4) !== fam || (r.src.includes(':') ? 6 : 4) !== fam || (r.dst.includes(':') ? 6 : 4) !== fam) return skip('addresses of both families in one entry');
+  if (
+    (o.dst.includes(':') ? 6 : 4) !== fam ||
+    (r.src.includes(':') ? 6 : 4) !== fam ||
+    (r.dst.includes(':') ? 6 : 4) !== fam
+  )
+    return skip('addresses of both families in one entry');
   if (l3 !== undefined && l3 !== fam) return skip(`ipv${l3} entry with IPv${fam} addresses`);
-  if ((proto === 'icmp' && fam !== 4) || (proto === 'icmpv6' && fam !== 6)) return skip(`${proto} with IPv${fam} addresses`);
+  if ((proto === 'icmp' && fam !== 4) || (proto === 'icmpv6' && fam !== 6))
+    return skip(`${proto} with IPv${fam} addresses`);
   const entry = { family: fam, proto, protonum: pnum } as ConntrackEntry;
   if (timeout !== undefined) entry.timeout = timeout;
   if (state !== undefined) entry.state = state;
@@ -357,13 +391,18 @@ export class CtNotes {
   skip(lineNo: number, why: string, line: string): void {
     this.skipped++;
     if (this.skipped <= MAX_SKIPS)
-      this.warnings.push({ code: 'line-skipped', message: `line ${lineNo}: ${why}: ${JSON.stringify(line.trim().slice(0, 100))}`, source: this.probe });
+      this.warnings.push({
+        code: 'line-skipped',
+        message: `line ${lineNo}: ${why}: ${JSON.stringify(line.trim().slice(0, 100))}`,
+        source: this.probe,
+      });
   }
   add(code: string, message: string): void {
     this.warnings.push({ code, message, source: this.probe });
   }
   done(): Warning[] {
-    if (this.skipped > MAX_SKIPS) this.add('line-skipped', `${this.skipped - MAX_SKIPS} more lines skipped (warnings truncated)`);
+    if (this.skipped > MAX_SKIPS)
+      this.add('line-skipped', `${this.skipped - MAX_SKIPS} more lines skipped (warnings truncated)`);
     return this.warnings;
   }
 }
@@ -388,7 +427,8 @@ export function parseConntrack(text: string, probe: string): Parsed<ConntrackEnt
 export function parseConntrackFull(text: string, probe: string): Parsed<ConntrackParse> {
   if (text.includes('\u0000')) throw new ParseError(probe, 'binary data (NUL bytes), not conntrack output');
   const clean = text.includes('\u001b') || text.includes('\r') ? cleanText(text) : text;
-  if (/^\s*<\?xml|^\s*<conntrack>/.test(clean)) throw new ParseError(probe, 'XML output (-o xml) is not read; capture `conntrack -L -o extended`');
+  if (/^\s*<\?xml|^\s*<conntrack>/.test(clean))
+    throw new ParseError(probe, 'XML output (-o xml) is not read; capture `conntrack -L -o extended`');
   const notes = new CtNotes(probe);
   const addrs = new CtAddrs();
   const lines = clean.split('\n');
@@ -438,5 +478,8 @@ export function handleLine(
 
 function checkSummary(out: ConntrackParse, notes: CtNotes): void {
   if (out.summaryCount !== undefined && out.summaryCount !== out.entries.length && notes.skipped === 0)
-    notes.add('conntrack-count-mismatch', `conntrack reported ${out.summaryCount} entries, ${out.entries.length} are in the output (cut or edited?)`);
+    notes.add(
+      'conntrack-count-mismatch',
+      `conntrack reported ${out.summaryCount} entries, ${out.entries.length} are in the output (cut or edited?)`,
+    );
 }

@@ -27,18 +27,32 @@ export interface ConntrackQuery {
 }
 
 export function viewOf(e: ConntrackEntry): CtTupleView {
-  const t = (x: ConntrackEntry['orig']) => ({ src: x.src, dst: x.dst, ...(x.sport !== undefined ? { sport: x.sport } : {}), ...(x.dport !== undefined ? { dport: x.dport } : {}) });
+  const t = (x: ConntrackEntry['orig']) => ({
+    src: x.src,
+    dst: x.dst,
+    ...(x.sport !== undefined ? { sport: x.sport } : {}),
+    ...(x.dport !== undefined ? { dport: x.dport } : {}),
+  });
   return { proto: e.proto, orig: t(e.orig), reply: t(e.reply) };
 }
 
 export function matchesView(v: CtTupleView, q: ConntrackQuery, addr?: string): boolean {
   if (q.proto !== undefined && v.proto !== q.proto) return false;
   if (q.family !== undefined && (v.orig.src.includes(':') ? 6 : 4) !== q.family) return false;
-  if (addr !== undefined && v.orig.src !== addr && v.orig.dst !== addr && v.reply.src !== addr && v.reply.dst !== addr) return false;
-  if (q.port !== undefined && v.orig.sport !== q.port && v.orig.dport !== q.port && v.reply.sport !== q.port && v.reply.dport !== q.port) return false;
+  if (addr !== undefined && v.orig.src !== addr && v.orig.dst !== addr && v.reply.src !== addr && v.reply.dst !== addr)
+    return false;
+  if (
+    q.port !== undefined &&
+    v.orig.sport !== q.port &&
+    v.orig.dport !== q.port &&
+    v.reply.sport !== q.port &&
+    v.reply.dport !== q.port
+  )
+    return false;
   if (q.nat !== undefined) {
     const n = natOf(v);
-    const hit = q.nat === 'dnat' ? n.dnat : q.nat === 'snat' ? n.snat : q.nat === 'any' ? n.dnat || n.snat : !n.dnat && !n.snat;
+    const hit =
+      q.nat === 'dnat' ? n.dnat : q.nat === 'snat' ? n.snat : q.nat === 'any' ? n.dnat || n.snat : !n.dnat && !n.snat;
     if (!hit) return false;
   }
   return q.where === undefined || q.where(v);
@@ -216,18 +230,38 @@ export class ConntrackScanner {
       this.region(this.carry, this.carry.length, false);
     }
     this.carry = Buffer.alloc(0);
-    if (this.readAll && this.known === 0 && this.unknown > 0) throw new ParseError(this.opts.probe, 'no line in the shape of `conntrack -L` output');
+    if (this.readAll && this.known === 0 && this.unknown > 0)
+      throw new ParseError(this.opts.probe, 'no line in the shape of `conntrack -L` output');
     const o = this.out;
-    if (!this.cut && o.summaryCount !== undefined && this.needles.length === 0 && this.q.where === undefined && noFilter(this.q) && o.summaryCount !== o.entries.length && this.notes.skipped === 0)
-      this.notes.add('conntrack-count-mismatch', `conntrack reported ${o.summaryCount} entries, ${o.entries.length} are in the output (cut or edited?)`);
-    const r: ScanResult = { entries: o.entries, warnings: this.notes.done(), lines: this.lines, parsed: this.parsed, bytes: this.bytes, cut: this.cut };
+    if (
+      !this.cut &&
+      o.summaryCount !== undefined &&
+      this.needles.length === 0 &&
+      this.q.where === undefined &&
+      noFilter(this.q) &&
+      o.summaryCount !== o.entries.length &&
+      this.notes.skipped === 0
+    )
+      this.notes.add(
+        'conntrack-count-mismatch',
+        `conntrack reported ${o.summaryCount} entries, ${o.entries.length} are in the output (cut or edited?)`,
+      );
+    const r: ScanResult = {
+      entries: o.entries,
+      warnings: this.notes.done(),
+      lines: this.lines,
+      parsed: this.parsed,
+      bytes: this.bytes,
+      cut: this.cut,
+    };
     if (o.summaryCount !== undefined) r.summaryCount = o.summaryCount;
     return r;
   }
 
   /** buf[0, end): whole lines (terminated) or the unterminated tail. */
   private region(buf: Buffer, end: number, terminated: boolean): void {
-    if (buf.indexOf(0) >= 0 && buf.indexOf(0) < end) throw new ParseError(this.opts.probe, 'binary data (NUL bytes), not conntrack output');
+    if (buf.indexOf(0) >= 0 && buf.indexOf(0) < end)
+      throw new ParseError(this.opts.probe, 'binary data (NUL bytes), not conntrack output');
     const esc = buf.indexOf(0x1b);
     const cr = buf.indexOf(0x0d);
     const dirty = (esc >= 0 && esc < end) || (cr >= 0 && cr < end);
@@ -237,7 +271,8 @@ export class ConntrackScanner {
       if (dirty) text = cleanText(text);
       const parts = text.split('\n');
       if (terminated) parts.pop();
-      for (let i = 0; i < parts.length && !this.done; i++) this.line(parts[i]!, ++this.lines, !terminated && i === parts.length - 1);
+      for (let i = 0; i < parts.length && !this.done; i++)
+        this.line(parts[i]!, ++this.lines, !terminated && i === parts.length - 1);
       return;
     }
     let pos = 0;
@@ -304,7 +339,13 @@ function extendsWord(b: number | undefined): boolean {
 }
 
 function noFilter(q: ConntrackQuery): boolean {
-  return q.address === undefined && q.port === undefined && q.proto === undefined && q.family === undefined && q.nat === undefined;
+  return (
+    q.address === undefined &&
+    q.port === undefined &&
+    q.proto === undefined &&
+    q.family === undefined &&
+    q.nat === undefined
+  );
 }
 
 /** Newlines in buf[from, to): four bytes at a time (a call per newline costs more than the scan). */
@@ -344,7 +385,11 @@ export function scanConntrackText(text: string | Buffer, q: ConntrackQuery, opts
 }
 
 /** Scans a stream of chunks (a file read stream, a process's stdout). Stops reading once cut. */
-export async function scanConntrack(chunks: AsyncIterable<Buffer | string> | Iterable<Buffer | string>, q: ConntrackQuery, opts: ScanOptions): Promise<ScanResult> {
+export async function scanConntrack(
+  chunks: AsyncIterable<Buffer | string> | Iterable<Buffer | string>,
+  q: ConntrackQuery,
+  opts: ScanOptions,
+): Promise<ScanResult> {
   const s = new ConntrackScanner(q, opts);
   for await (const c of chunks) {
     s.push(c);

@@ -28,14 +28,33 @@ export function parseHexOrDec(s: string): number | undefined {
 
 // Standard DSCP code point names iproute2 prints from rt_dsfield (values are the whole TOS byte).
 const DSFIELD: Record<string, number> = {
-  default: 0, AF11: 0x28, AF12: 0x30, AF13: 0x38, AF21: 0x48, AF22: 0x50, AF23: 0x58, AF31: 0x68, AF32: 0x70,
-  AF33: 0x78, AF41: 0x88, AF42: 0x90, AF43: 0x98, CS1: 0x20, CS2: 0x40, CS3: 0x60, CS4: 0x80, CS5: 0xa0,
-  CS6: 0xc0, CS7: 0xe0, EF: 0xb8,
+  default: 0,
+  AF11: 0x28,
+  AF12: 0x30,
+  AF13: 0x38,
+  AF21: 0x48,
+  AF22: 0x50,
+  AF23: 0x58,
+  AF31: 0x68,
+  AF32: 0x70,
+  AF33: 0x78,
+  AF41: 0x88,
+  AF42: 0x90,
+  AF43: 0x98,
+  CS1: 0x20,
+  CS2: 0x40,
+  CS3: 0x60,
+  CS4: 0x80,
+  CS5: 0xa0,
+  CS6: 0xc0,
+  CS7: 0xe0,
+  EF: 0xb8,
 };
 
 /** `tos`/`dsfield` value: hex, decimal or an rt_dsfield name; undefined when unknown or > 0xff. */
 export function tosValue(v: string | number): number | undefined {
-  const n = typeof v === 'number' ? v : Object.prototype.hasOwnProperty.call(DSFIELD, v) ? DSFIELD[v] : parseHexOrDec(v);
+  const n =
+    typeof v === 'number' ? v : Object.prototype.hasOwnProperty.call(DSFIELD, v) ? DSFIELD[v] : parseHexOrDec(v);
   return n !== undefined && Number.isInteger(n) && n >= 0 && n <= 0xff ? n : undefined;
 }
 
@@ -103,8 +122,11 @@ export class Notes {
 
   done(): Warning[] {
     if (this.skips > MAX_SKIPS)
-      this.warnings.push(warn('record-skipped', `${this.skips - MAX_SKIPS} more records skipped (warnings truncated)`, this.probe));
-    for (const { w, n } of this.counted.values()) this.warnings.push(n > 1 ? { ...w, message: `${w.message} [${n} records]` } : w);
+      this.warnings.push(
+        warn('record-skipped', `${this.skips - MAX_SKIPS} more records skipped (warnings truncated)`, this.probe),
+      );
+    for (const { w, n } of this.counted.values())
+      this.warnings.push(n > 1 ? { ...w, message: `${w.message} [${n} records]` } : w);
     return this.warnings;
   }
 }

@@ -38,7 +38,10 @@ function addrJson(clean: string, probe: string, notes: Notes): Address[] {
       const fam = famOf(a.data.family)!;
       const local = canonIp(a.data.local);
       if (local === null || (local.includes(':') ? 6 : 4) !== fam || (fam === 4 && a.data.prefixlen > 32)) {
-        notes.skip(`address on ${dev.ifname}`, `not a valid ${a.data.family} address: ${a.data.local}/${a.data.prefixlen}`);
+        notes.skip(
+          `address on ${dev.ifname}`,
+          `not a valid ${a.data.family} address: ${a.data.local}/${a.data.prefixlen}`,
+        );
         continue;
       }
       const addr: Address = {

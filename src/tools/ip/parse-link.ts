@@ -6,13 +6,61 @@ import { Notes, isJson, jsonArray, prep, u32 } from './common.js';
 
 const XDP_MODES: Record<number, string> = { 1: 'driver', 2: 'generic', 3: 'offload', 4: 'multi' };
 // head-line words of `ip link` text for an attached XDP program (iproute2 print_linkinfo)
-const XDP_WORDS: Partial<Record<string, string>> = { xdp: 'driver', xdpgeneric: 'generic', xdpoffload: 'offload', xdpmulti: 'multi' };
+const XDP_WORDS: Partial<Record<string, string>> = {
+  xdp: 'driver',
+  xdpgeneric: 'generic',
+  xdpoffload: 'offload',
+  xdpmulti: 'multi',
+};
 // First word of the `ip -d link` line that names the device kind (linkinfo.info_kind).
 const TEXT_KINDS = new Set([
-  'veth', 'bridge', 'vxlan', 'geneve', 'tun', 'tap', 'macvlan', 'macvtap', 'ipvlan', 'ipvtap', 'dummy', 'wireguard',
-  'netkit', 'vrf', 'bond', 'team', 'ipip', 'sit', 'gre', 'gretap', 'ip6tnl', 'ip6gre', 'ip6gretap', 'erspan',
-  'ip6erspan', 'vti', 'vti6', 'vlan', 'nlmon', 'ifb', 'vcan', 'vxcan', 'can', 'bareudp', 'gtp', 'hsr', 'xfrm',
-  'batadv', 'macsec', 'openvswitch', 'dsa', 'rmnet', 'wwan', 'virt_wifi', 'amt', 'lowpan', 'ipoib',
+  'veth',
+  'bridge',
+  'vxlan',
+  'geneve',
+  'tun',
+  'tap',
+  'macvlan',
+  'macvtap',
+  'ipvlan',
+  'ipvtap',
+  'dummy',
+  'wireguard',
+  'netkit',
+  'vrf',
+  'bond',
+  'team',
+  'ipip',
+  'sit',
+  'gre',
+  'gretap',
+  'ip6tnl',
+  'ip6gre',
+  'ip6gretap',
+  'erspan',
+  'ip6erspan',
+  'vti',
+  'vti6',
+  'vlan',
+  'nlmon',
+  'ifb',
+  'vcan',
+  'vxcan',
+  'can',
+  'bareudp',
+  'gtp',
+  'hsr',
+  'xfrm',
+  'batadv',
+  'macsec',
+  'openvswitch',
+  'dsa',
+  'rmnet',
+  'wwan',
+  'virt_wifi',
+  'amt',
+  'lowpan',
+  'ipoib',
 ]);
 
 function linkText(l: Link): string {
@@ -49,7 +97,12 @@ function linkJson(clean: string, probe: string, notes: Notes, byName: { link: Li
       continue;
     }
     const j = z.data;
-    const l: Link = { ifindex: j.ifindex, name: j.ifname, flags: j.flags ? j.flags.slice() : [], source: { probe, text: '' } };
+    const l: Link = {
+      ifindex: j.ifindex,
+      name: j.ifname,
+      flags: j.flags ? j.flags.slice() : [],
+      source: { probe, text: '' },
+    };
     if (j.linkinfo?.info_kind) l.kind = j.linkinfo.info_kind;
     if (j.mtu !== undefined) l.mtu = j.mtu;
     if (j.operstate) l.operstate = j.operstate;
@@ -90,8 +143,7 @@ function linkTextParse(clean: string, probe: string, notes: Notes, byName: { lin
           const m = u32(tok[++i] ?? '');
           if (m !== undefined) cur.mtu = m;
           else notes.note('bad-value', 'unreadable mtu', cur.name);
-        }
-        else if (k === 'state') cur.operstate = tok[++i]!;
+        } else if (k === 'state') cur.operstate = tok[++i]!;
         else if (k === 'master') cur.master = tok[++i]!;
         else if (k.startsWith('xdp')) {
           // `ip link`: `xdpgeneric`, then a `prog/xdp id N` line; `ip addr`: `xdpgeneric/id:N`
@@ -140,6 +192,7 @@ function linkTextParse(clean: string, probe: string, notes: Notes, byName: { lin
       if (TEXT_KINDS.has(w)) cur.kind = w;
     }
   }
-  if (out.length === 0 && (unreadable > 0 || clean.trim() !== '')) throw new ParseError(probe, 'no `N: name: <FLAGS>` line: not ip link output');
+  if (out.length === 0 && (unreadable > 0 || clean.trim() !== ''))
+    throw new ParseError(probe, 'no `N: name: <FLAGS>` line: not ip link output');
   return out;
 }

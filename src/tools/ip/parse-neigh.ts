@@ -22,7 +22,10 @@ export function parseIpNeigh(text: string, probe: string): Parsed<Neighbor[]> {
   const make = (dst: string, dev: string | undefined, what: string): Neighbor | undefined => {
     const d = canonIp(dst);
     if (d === null || dev === undefined) {
-      notes.skip(what, d === null ? `${JSON.stringify(dst)} is not an address` : 'no device (was the output filtered by `dev X`?)');
+      notes.skip(
+        what,
+        d === null ? `${JSON.stringify(dst)} is not an address` : 'no device (was the output filtered by `dev X`?)',
+      );
       return undefined;
     }
     return { dst: d, family: d.includes(':') ? 6 : 4, dev, state: [], source: { probe, text: '' } };
@@ -71,8 +74,7 @@ export function parseIpNeigh(text: string, probe: string): Parsed<Neighbor[]> {
         // `ip -s neigh` 6.1 glues `used A/B/Cprobes N` together
         if (k === 'used' && tok[++i]?.endsWith('probes')) i++;
         else if (k !== 'used') i++;
-      }
-      else notes.note('neigh-token-unknown', `unknown word ${JSON.stringify(k)} in a neighbour ignored`, line);
+      } else notes.note('neigh-token-unknown', `unknown word ${JSON.stringify(k)} in a neighbour ignored`, line);
     }
     if (canonIp(tok[0]!) === null) {
       unreadable++;
@@ -89,7 +91,8 @@ export function parseIpNeigh(text: string, probe: string): Parsed<Neighbor[]> {
     n.source = ev(probe, line);
     out.push(n);
   }
-  if (recognised === 0 && unreadable > 0) throw new ParseError(probe, 'no `ADDR dev DEV ...` line: not ip neigh output');
+  if (recognised === 0 && unreadable > 0)
+    throw new ParseError(probe, 'no `ADDR dev DEV ...` line: not ip neigh output');
   return { value: out, warnings: notes.done() };
 }
 

@@ -4,22 +4,80 @@ import { ParseError } from '../parse-error.js';
 import { ipRouteSchema, zodWhy } from './schema.js';
 import { IpCache, Notes, TABLE_NAMES, has, isJson, isObj, jsonArray, prep, tableId, tosValue, u32 } from './common.js';
 
-const ROUTE_TYPES = new Set<string>(['unicast', 'local', 'broadcast', 'anycast', 'multicast', 'blackhole', 'unreachable', 'prohibit', 'throw', 'nat']);
+const ROUTE_TYPES = new Set<string>([
+  'unicast',
+  'local',
+  'broadcast',
+  'anycast',
+  'multicast',
+  'blackhole',
+  'unreachable',
+  'prohibit',
+  'throw',
+  'nat',
+]);
 // Types that do not forward: the model gives them no next hops (IPv6 ones print `dev lo`).
 const NO_HOPS = new Set<string>(['blackhole', 'unreachable', 'prohibit', 'throw']);
 // Types whose packets leave through a device: one of these without dev and next hops means a `dev` filter.
 const NEEDS_DEV = new Set<string>(['unicast', 'local', 'broadcast', 'anycast', 'multicast']);
-const FLAG_WORDS = new Set(['onlink', 'linkdown', 'dead', 'pervasive', 'offload', 'trap', 'notify', 'unresolved', 'rt_offload', 'rt_trap', 'rt_offload_failed']);
+const FLAG_WORDS = new Set([
+  'onlink',
+  'linkdown',
+  'dead',
+  'pervasive',
+  'offload',
+  'trap',
+  'notify',
+  'unresolved',
+  'rt_offload',
+  'rt_trap',
+  'rt_offload_failed',
+]);
 // Route metrics iproute2 prints as `name [lock] value`; only mtu is modelled.
-const METRICS = new Set(['mtu', 'advmss', 'rtt', 'rttvar', 'reordering', 'window', 'cwnd', 'initcwnd', 'initrwnd', 'ssthresh', 'hoplimit', 'rto_min', 'quickack', 'fastopen_no_cookie', 'features', 'congctl']);
+const METRICS = new Set([
+  'mtu',
+  'advmss',
+  'rtt',
+  'rttvar',
+  'reordering',
+  'window',
+  'cwnd',
+  'initcwnd',
+  'initrwnd',
+  'ssthresh',
+  'hoplimit',
+  'rto_min',
+  'quickack',
+  'fastopen_no_cookie',
+  'features',
+  'congctl',
+]);
 // Keys with one value that do not change forwarding.
-const SKIP_ONE = new Set(['pref', 'expires', 'realm', 'realms', 'ttl-propagate', 'error', 'users', 'age', 'ipid', 'uid', 'used', 'iif', 'mark']);
+const SKIP_ONE = new Set([
+  'pref',
+  'expires',
+  'realm',
+  'realms',
+  'ttl-propagate',
+  'error',
+  'users',
+  'age',
+  'ipid',
+  'uid',
+  'used',
+  'iif',
+  'mark',
+]);
 
 /** An `ip route`-style line for a route (the evidence text when the input was JSON). */
 export function renderRoute(r: Route): string {
   let s = r.type === 'unicast' ? '' : r.type + ' ';
   const def = r.family === 4 ? r.dst === '0.0.0.0/0' : r.dst === '::/0';
-  s += def ? 'default' : r.dst.endsWith(r.family === 4 ? '/32' : '/128') ? r.dst.slice(0, r.dst.lastIndexOf('/')) : r.dst;
+  s += def
+    ? 'default'
+    : r.dst.endsWith(r.family === 4 ? '/32' : '/128')
+      ? r.dst.slice(0, r.dst.lastIndexOf('/'))
+      : r.dst;
   if (r.src !== undefined) s += ' from ' + r.src;
   if (r.tos !== undefined) s += ' tos 0x' + r.tos.toString(16);
   if (r.nhid !== undefined) s += ' nhid ' + r.nhid;
@@ -37,7 +95,11 @@ export function renderRoute(r: Route): string {
 
 function hopText(n: NextHop, fam: Family, multi: boolean): string {
   let s = '';
-  if (n.gateway !== undefined) s += n.gatewayFamily !== undefined && n.gatewayFamily !== fam ? ` via inet${n.gatewayFamily === 6 ? '6' : ''} ${n.gateway}` : ` via ${n.gateway}`;
+  if (n.gateway !== undefined)
+    s +=
+      n.gatewayFamily !== undefined && n.gatewayFamily !== fam
+        ? ` via inet${n.gatewayFamily === 6 ? '6' : ''} ${n.gateway}`
+        : ` via ${n.gateway}`;
   if (n.dev !== undefined) s += ' dev ' + n.dev;
   if (multi && n.weight !== undefined) s += ' weight ' + n.weight;
   if (multi && n.flags) for (const f of n.flags) s += ' ' + f;
@@ -106,8 +168,16 @@ function routeProblem(o: unknown): boolean {
   if (gateway !== undefined && typeof gateway !== 'string') return true;
   if (prefsrc !== undefined && typeof prefsrc !== 'string') return true;
   if (from !== undefined && typeof from !== 'string') return true;
-  if (via !== undefined && !(isObj(via) && typeof via.host === 'string' && (via.family === 'inet' || via.family === 'inet6'))) return true;
-  if (metric !== undefined && !(typeof metric === 'number' && Number.isInteger(metric) && metric >= 0 && metric <= 0xffffffff)) return true;
+  if (
+    via !== undefined &&
+    !(isObj(via) && typeof via.host === 'string' && (via.family === 'inet' || via.family === 'inet6'))
+  )
+    return true;
+  if (
+    metric !== undefined &&
+    !(typeof metric === 'number' && Number.isInteger(metric) && metric >= 0 && metric <= 0xffffffff)
+  )
+    return true;
   if (nhid !== undefined && !(typeof nhid === 'number' && Number.isInteger(nhid) && nhid >= 0)) return true;
   if (table !== undefined && typeof table !== 'string' && typeof table !== 'number') return true;
   if (flags !== undefined && !strArray(flags)) return true;
@@ -117,9 +187,14 @@ function routeProblem(o: unknown): boolean {
       if (!isObj(n)) return true;
       if (n.gateway !== undefined && typeof n.gateway !== 'string') return true;
       if (n.dev !== undefined && typeof n.dev !== 'string') return true;
-      if (n.weight !== undefined && !(typeof n.weight === 'number' && Number.isInteger(n.weight) && n.weight > 0)) return true;
+      if (n.weight !== undefined && !(typeof n.weight === 'number' && Number.isInteger(n.weight) && n.weight > 0))
+        return true;
       if (n.flags !== undefined && !strArray(n.flags)) return true;
-      if (n.via !== undefined && !(isObj(n.via) && typeof n.via.host === 'string' && (n.via.family === 'inet' || n.via.family === 'inet6'))) return true;
+      if (
+        n.via !== undefined &&
+        !(isObj(n.via) && typeof n.via.host === 'string' && (n.via.family === 'inet' || n.via.family === 'inet6'))
+      )
+        return true;
     }
   }
   for (const k of ['tos', 'dsfield', 'protocol', 'scope'] as const) {
@@ -151,7 +226,8 @@ function jsonHop(n: Record<string, unknown>, family: Family, ips: IpCache): Next
   } else if (isObj(n.via)) {
     const g = ips.get(n.via.host as string);
     const gf: Family = n.via.family === 'inet6' ? 6 : 4;
-    if (g === null || (gf === 6) !== g.includes(':')) return `via ${JSON.stringify(n.via.host)} is not an ${n.via.family} address`;
+    if (g === null || (gf === 6) !== g.includes(':'))
+      return `via ${JSON.stringify(n.via.host)} is not an ${n.via.family} address`;
     nh.gateway = g;
     nh.gatewayFamily = gf;
   }
@@ -186,7 +262,15 @@ export function showsDetail(o: unknown): boolean {
  * One element of `ip -j route` output (index i) as a Route, or undefined when it is skipped (with a
  * warning or note in `notes`).
  */
-export function jsonRoute(el: unknown, i: number, probe: string, family: Family, detailed: boolean, ips: IpCache, notes: Notes): Route | undefined {
+export function jsonRoute(
+  el: unknown,
+  i: number,
+  probe: string,
+  family: Family,
+  detailed: boolean,
+  ips: IpCache,
+  notes: Notes,
+): Route | undefined {
   const o = el as Record<string, unknown>;
   if (routeProblem(o)) {
     const z = ipRouteSchema.safeParse(o);
@@ -205,16 +289,28 @@ export function jsonRoute(el: unknown, i: number, probe: string, family: Family,
     return undefined;
   }
   if (o.table === undefined && detailed) {
-    notes.note('route-table-unknown', 'routes without a table in a detailed (-d) dump: the output was filtered by `table N`, which iproute2 omits; skipped, their table is unknown', dst);
+    notes.note(
+      'route-table-unknown',
+      'routes without a table in a detailed (-d) dump: the output was filtered by `table N`, which iproute2 omits; skipped, their table is unknown',
+      dst,
+    );
     return undefined;
   }
   const table = tableId(o.table as string | number | undefined);
   if (table === undefined) {
-    notes.note('table-name-unresolved', `routes in table ${JSON.stringify(o.table)} skipped: a name from /etc/iproute2/rt_tables that netpath cannot map to an id`, dst);
+    notes.note(
+      'table-name-unresolved',
+      `routes in table ${JSON.stringify(o.table)} skipped: a name from /etc/iproute2/rt_tables that netpath cannot map to an id`,
+      dst,
+    );
     return undefined;
   }
   if (o.encap !== undefined) {
-    notes.skip(`route to ${dst}`, `lightweight tunnel encapsulation (encap ${String(o.encap)}) is not modelled`, 'route-encap');
+    notes.skip(
+      `route to ${dst}`,
+      `lightweight tunnel encapsulation (encap ${String(o.encap)}) is not modelled`,
+      'route-encap',
+    );
     return undefined;
   }
   const r: Route = { family, table, type: type as RouteType, dst, nexthops: [], source: { probe, text: '' } };
@@ -274,10 +370,18 @@ export function jsonRoute(el: unknown, i: number, probe: string, family: Family,
   if (NO_HOPS.has(type)) r.nexthops.length = 0;
   if (o.nhid !== undefined) {
     r.nhid = o.nhid as number;
-    notes.note('route-nhid', 'routes use nexthop objects (nhid): next hops are taken from what the kernel expanded into the route; group type and resilient-hash buckets need `ip nexthop show`', `${dst} nhid ${r.nhid}`);
+    notes.note(
+      'route-nhid',
+      'routes use nexthop objects (nhid): next hops are taken from what the kernel expanded into the route; group type and resilient-hash buckets need `ip nexthop show`',
+      `${dst} nhid ${r.nhid}`,
+    );
   }
   if (NEEDS_DEV.has(type) && noDev(r.nexthops)) {
-    notes.note('route-no-dev', 'routes without an output device: was the output filtered by `dev X`? iproute2 then omits dev (and hides multipath routes)', dst);
+    notes.note(
+      'route-no-dev',
+      'routes without an output device: was the output filtered by `dev X`? iproute2 then omits dev (and hides multipath routes)',
+      dst,
+    );
   }
   r.source.text = renderRoute(r);
   return r;
@@ -331,20 +435,34 @@ function routeText(clean: string, probe: string, family: Family): Parsed<Route[]
     if (ROUTE_TYPES.has(tok[0]!)) {
       type = tok[i++]!;
       if (type === 'unicast') detailed = true;
-    } else if (tok[0] === 'unspec' || (tok.length > 1 && /^[a-z_]+$/.test(tok[0]!) && tok[0] !== 'default' && dstPrefix(tok[1]!, family) !== null)) {
+    } else if (
+      tok[0] === 'unspec' ||
+      (tok.length > 1 && /^[a-z_]+$/.test(tok[0]!) && tok[0] !== 'default' && dstPrefix(tok[1]!, family) !== null)
+    ) {
       recognised++;
-      notes.skip(`route ${JSON.stringify(t.slice(0, 60))}`, `unknown route type ${JSON.stringify(tok[0])}`, 'route-type-unknown');
+      notes.skip(
+        `route ${JSON.stringify(t.slice(0, 60))}`,
+        `unknown route type ${JSON.stringify(tok[0])}`,
+        'route-type-unknown',
+      );
       continue;
     }
     const dstTok = tok[i++];
     const dst = dstTok === undefined ? null : dstPrefix(dstTok, family);
     if (dst === null) {
       unreadable++;
-      notes.skip(`line ${JSON.stringify(t.slice(0, 60))}`, `${JSON.stringify(dstTok)} is not an IPv${family} destination`);
+      notes.skip(
+        `line ${JSON.stringify(t.slice(0, 60))}`,
+        `${JSON.stringify(dstTok)} is not an IPv${family} destination`,
+      );
       continue;
     }
     recognised++;
-    cur = { route: { family, table: 254, type: type as RouteType, dst, nexthops: [], source: { probe, text: '' } }, hasTable: false, lines: [t] };
+    cur = {
+      route: { family, table: 254, type: type as RouteType, dst, nexthops: [], source: { probe, text: '' } },
+      hasTable: false,
+      lines: [t],
+    };
     tokens(cur, tok, i, family, ips, notes);
   }
   flush();
@@ -355,18 +473,31 @@ function routeText(clean: string, probe: string, family: Family): Parsed<Route[]
       continue;
     }
     if (!p.hasTable && detailed) {
-      notes.note('route-table-unknown', 'routes without a table in a detailed (-d) dump: the output was filtered by `table N`, which iproute2 omits; skipped, their table is unknown', r.dst);
+      notes.note(
+        'route-table-unknown',
+        'routes without a table in a detailed (-d) dump: the output was filtered by `table N`, which iproute2 omits; skipped, their table is unknown',
+        r.dst,
+      );
       continue;
     }
     if (NO_HOPS.has(r.type)) r.nexthops.length = 0;
     if (r.nhid !== undefined)
-      notes.note('route-nhid', 'routes use nexthop objects (nhid): next hops are taken from what the kernel expanded into the route; group type and resilient-hash buckets need `ip nexthop show`', `${r.dst} nhid ${r.nhid}`);
+      notes.note(
+        'route-nhid',
+        'routes use nexthop objects (nhid): next hops are taken from what the kernel expanded into the route; group type and resilient-hash buckets need `ip nexthop show`',
+        `${r.dst} nhid ${r.nhid}`,
+      );
     if (NEEDS_DEV.has(r.type) && noDev(r.nexthops))
-      notes.note('route-no-dev', 'routes without an output device: was the output filtered by `dev X`? iproute2 then omits dev (and hides multipath routes)', r.dst);
+      notes.note(
+        'route-no-dev',
+        'routes without an output device: was the output filtered by `dev X`? iproute2 then omits dev (and hides multipath routes)',
+        r.dst,
+      );
     r.source.text = p.lines.join(' ');
     out.push(r);
   }
-  if (recognised === 0 && unreadable > 0) throw new ParseError(probe, `no line looks like ip route output (${notes.warnings[0]?.message ?? 'no route'})`);
+  if (recognised === 0 && unreadable > 0)
+    throw new ParseError(probe, `no line looks like ip route output (${notes.warnings[0]?.message ?? 'no route'})`);
   return { value: out, warnings: notes.done() };
 }
 
@@ -419,7 +550,11 @@ function tokens(cur: TextRoute, tok: string[], i: number, family: Family, ips: I
         const t = v === undefined ? undefined : tableId(v);
         if (t === undefined) {
           cur.bad = `table ${JSON.stringify(v)} is a name from /etc/iproute2/rt_tables that netpath cannot map to an id`;
-          notes.note('table-name-unresolved', `routes in table ${JSON.stringify(v)} skipped: a name from /etc/iproute2/rt_tables that netpath cannot map to an id`, r.dst);
+          notes.note(
+            'table-name-unresolved',
+            `routes in table ${JSON.stringify(v)} skipped: a name from /etc/iproute2/rt_tables that netpath cannot map to an id`,
+            r.dst,
+          );
           break;
         }
         r.table = t;
@@ -492,7 +627,8 @@ function tokens(cur: TextRoute, tok: string[], i: number, family: Family, ips: I
           }
           i++;
         } else if (SKIP_ONE.has(k)) i++;
-        else if (k !== '[detached]') notes.note('route-token-unknown', `unknown word ${JSON.stringify(k)} in a route ignored`, r.dst);
+        else if (k !== '[detached]')
+          notes.note('route-token-unknown', `unknown word ${JSON.stringify(k)} in a route ignored`, r.dst);
     }
   }
 }

@@ -4,7 +4,21 @@ import { ParseError } from '../parse-error.js';
 import { ipRuleSchema, zodWhy } from './schema.js';
 import { Notes, TABLE_NAMES, has, isJson, jsonArray, parseHexOrDec, prep, tableId, tosValue, u32 } from './common.js';
 
-const IPPROTO: Record<string, number> = { icmp: 1, igmp: 2, ipip: 4, tcp: 6, udp: 17, ipv6: 41, gre: 47, esp: 50, ah: 51, 'ipv6-icmp': 58, icmpv6: 58, sctp: 132, udplite: 136 };
+const IPPROTO: Record<string, number> = {
+  icmp: 1,
+  igmp: 2,
+  ipip: 4,
+  tcp: 6,
+  udp: 17,
+  ipv6: 41,
+  gre: 47,
+  esp: 50,
+  ah: 51,
+  'ipv6-icmp': 58,
+  icmpv6: 58,
+  sctp: 132,
+  udplite: 136,
+};
 const ACTIONS = new Set(['nop', 'blackhole', 'unreachable', 'prohibit']);
 // Selectors newer iproute2/kernels print that the model cannot express: a rule with one is skipped
 // rather than read as matching more than it does.
@@ -18,7 +32,8 @@ export function renderRule(r: Rule): string {
   s += ` from ${r.src ?? 'all'}`;
   if (r.dst) s += ` to ${r.dst}`;
   if (r.tos !== undefined) s += ` tos 0x${r.tos.toString(16)}`;
-  if (r.fwmark !== undefined) s += ` fwmark 0x${r.fwmark.toString(16)}${r.fwmask !== undefined ? `/0x${r.fwmask.toString(16)}` : ''}`;
+  if (r.fwmark !== undefined)
+    s += ` fwmark 0x${r.fwmark.toString(16)}${r.fwmask !== undefined ? `/0x${r.fwmask.toString(16)}` : ''}`;
   if (r.iif) s += ` iif ${r.iif}`;
   if (r.oif) s += ` oif ${r.oif}`;
   if (r.ipproto !== undefined) s += ` ipproto ${r.ipproto}`;
@@ -123,7 +138,10 @@ function ruleJson(clean: string, probe: string, family: Family): Parsed<Rule[]> 
     if (o.suppress_ifgroup !== undefined) {
       const g = ifgroup(o.suppress_ifgroup);
       if (g === undefined) {
-        notes.skip(what, `suppress_ifgroup ${JSON.stringify(o.suppress_ifgroup)} is a group name netpath cannot resolve (/etc/iproute2/group)`);
+        notes.skip(
+          what,
+          `suppress_ifgroup ${JSON.stringify(o.suppress_ifgroup)} is a group name netpath cannot resolve (/etc/iproute2/group)`,
+        );
         continue;
       }
       rule.suppressIfgroup = g;
@@ -143,7 +161,11 @@ function ruleJson(clean: string, probe: string, family: Family): Parsed<Rule[]> 
     } else if (o.table !== undefined) {
       const t = tableId(o.table);
       if (t === undefined) {
-        notes.skip(what, `table ${JSON.stringify(o.table)} is a name from /etc/iproute2/rt_tables that netpath cannot map to an id`, 'table-name-unresolved');
+        notes.skip(
+          what,
+          `table ${JSON.stringify(o.table)} is a name from /etc/iproute2/rt_tables that netpath cannot map to an id`,
+          'table-name-unresolved',
+        );
         continue;
       }
       rule.table = t;
@@ -214,7 +236,8 @@ function ruleText(clean: string, probe: string, family: Family): Parsed<Rule[]> 
           const [a, b] = (v ?? '').split('/');
           const fm = parseHexOrDec(a ?? '');
           const mk = b !== undefined ? parseHexOrDec(b) : undefined;
-          if (fm === undefined || (b !== undefined && mk === undefined)) bad = `fwmark ${JSON.stringify(v)} is not a number`;
+          if (fm === undefined || (b !== undefined && mk === undefined))
+            bad = `fwmark ${JSON.stringify(v)} is not a number`;
           else {
             rule.fwmark = fm;
             if (mk !== undefined) rule.fwmask = mk;
@@ -292,7 +315,8 @@ function ruleText(clean: string, probe: string, family: Family): Parsed<Rule[]> 
         case 'suppress_ifgroup': {
           i++;
           const g = v === undefined ? undefined : ifgroup(v);
-          if (g === undefined) bad = `suppress_ifgroup ${JSON.stringify(v)} is a group name netpath cannot resolve (/etc/iproute2/group)`;
+          if (g === undefined)
+            bad = `suppress_ifgroup ${JSON.stringify(v)} is a group name netpath cannot resolve (/etc/iproute2/group)`;
           else rule.suppressIfgroup = g;
           break;
         }

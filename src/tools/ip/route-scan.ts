@@ -1,8 +1,31 @@
 import type { Family, Route, Warning } from '../../model/types.js';
-import { ColumnBuilder, packV6Groups, parseV4Bytes, ROUTE_TYPE_CODE, SLOT_SKIPPED, type ColumnArrays, type RouteColumns } from '../../model/route-columns.js';
+import {
+  ColumnBuilder,
+  packV6Groups,
+  parseV4Bytes,
+  ROUTE_TYPE_CODE,
+  SLOT_SKIPPED,
+  type ColumnArrays,
+  type RouteColumns,
+} from '../../model/route-columns.js';
 import { IpCache, Notes } from './common.js';
 import { DETAIL_WINDOW, jsonRoute, showsDetail } from './parse-route.js';
-import { BACKSLASH, COLON, COMMA, DOT, JsonBytes, LBRACE, LBRACKET, QUOTE, RBRACE, RBRACKET, SLASH, hexVal, isWs, textOf } from '../json-bytes.js';
+import {
+  BACKSLASH,
+  COLON,
+  COMMA,
+  DOT,
+  JsonBytes,
+  LBRACE,
+  LBRACKET,
+  QUOTE,
+  RBRACE,
+  RBRACKET,
+  SLASH,
+  hexVal,
+  isWs,
+  textOf,
+} from '../json-bytes.js';
 
 /**
  * `ip -j [-d] route show table all` read straight from its bytes, for node-sized tables.
@@ -141,7 +164,7 @@ class Scanner extends JsonBytes {
       const keep = len - w * 32;
       if (keep >= 32) continue;
       const mask = keep <= 0 ? 0 : (0xffffffff << (32 - keep)) >>> 0;
-      if (((key[at + w]! & ~mask) >>> 0) !== 0) return -1;
+      if ((key[at + w]! & ~mask) >>> 0 !== 0) return -1;
     }
     return len;
   }
@@ -149,12 +172,15 @@ class Scanner extends JsonBytes {
   /** The current simple string is an address (either family) canonIp accepts. */
   gateway(): boolean {
     if (!this.simple) return false;
-    return this.memo(this.gwCache, (t) => (t.includes(':') ? v6Bytes(this.b, this.s0, this.s1, SCRATCH, 0) : parseV4Bytes(this.b, this.s0, this.s1, SCRATCH, 0)));
+    return this.memo(this.gwCache, (t) =>
+      t.includes(':')
+        ? v6Bytes(this.b, this.s0, this.s1, SCRATCH, 0)
+        : parseV4Bytes(this.b, this.s0, this.s1, SCRATCH, 0),
+    );
   }
 }
 
 const SCRATCH = new Uint32Array(4);
-
 
 const G = new Uint16Array(8);
 
@@ -255,7 +281,8 @@ export function routesFromScan(bytes: Uint8Array, d: RouteScanData, probe: strin
     route: (i) => {
       let r = built.get(i);
       if (r) return r;
-      if (i < 0 || i >= starts.length || columns.type[i] === SLOT_SKIPPED) throw new RangeError(`${probe}: no route in slot ${i}`);
+      if (i < 0 || i >= starts.length || columns.type[i] === SLOT_SKIPPED)
+        throw new RangeError(`${probe}: no route in slot ${i}`);
       const o: unknown = JSON.parse(decode(starts[i]!, ends[i]!));
       r = jsonRoute(o, i, probe, family, det, new IpCache(), new Notes(probe));
       if (!r) throw new Error(`${probe}: element ${i} passed the scan but not the parser`);
@@ -343,7 +370,15 @@ export function scanIpRouteData(bytes: Uint8Array, probe: string, family: Family
     starts[i] = ranges.a[i * 2]!;
     ends[i] = ranges.a[i * 2 + 1]!;
   }
-  return { columns: cols.arrays(), starts, ends, built: [...built], detailed, warnings: notes.done(), slow: slow.length };
+  return {
+    columns: cols.arrays(),
+    starts,
+    ends,
+    built: [...built],
+    detailed,
+    warnings: notes.done(),
+    slow: slow.length,
+  };
 }
 
 /** table column value meaning "no table key" until the element is classified */
@@ -352,8 +387,14 @@ const NO_TABLE = 0xffffffff;
 /** Key names by first letter and length (only dst/dev share both: the second letter tells). */
 const KEY_AT: { id: number; w: Uint8Array }[][] = [];
 for (const [name, id] of KEYS) {
-  const slot = ((KEY_AT[name.charCodeAt(0)] ??= [])[name.length] ??= { id, w: Uint8Array.from(name, (ch) => ch.charCodeAt(0)) });
-  if (slot.id !== id) (KEY_AT[name.charCodeAt(0)]![name.length] as { id: number; w: Uint8Array; alt?: { id: number; w: Uint8Array } }).alt = { id, w: Uint8Array.from(name, (ch) => ch.charCodeAt(0)) };
+  const slot = ((KEY_AT[name.charCodeAt(0)] ??= [])[name.length] ??= {
+    id,
+    w: Uint8Array.from(name, (ch) => ch.charCodeAt(0)),
+  });
+  if (slot.id !== id)
+    (
+      KEY_AT[name.charCodeAt(0)]![name.length] as { id: number; w: Uint8Array; alt?: { id: number; w: Uint8Array } }
+    ).alt = { id, w: Uint8Array.from(name, (ch) => ch.charCodeAt(0)) };
 }
 const UNICAST = Uint8Array.from('unicast', (ch) => ch.charCodeAt(0));
 const MAIN = Uint8Array.from('main', (ch) => ch.charCodeAt(0));

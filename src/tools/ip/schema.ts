@@ -27,7 +27,11 @@ export const ipLinkSchema = z.looseObject({
     .looseObject({
       mode: z.number().int().optional(),
       prog: z.looseObject({ id: u32.optional() }).optional(),
-      attached: z.array(z.looseObject({ mode: z.number().int().optional(), prog: z.looseObject({ id: u32.optional() }).optional() })).optional(),
+      attached: z
+        .array(
+          z.looseObject({ mode: z.number().int().optional(), prog: z.looseObject({ id: u32.optional() }).optional() }),
+        )
+        .optional(),
     })
     .optional(),
 });

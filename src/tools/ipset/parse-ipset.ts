@@ -16,7 +16,8 @@ export function parseIpset(text: string, probe: string): Parsed<IpSet[]> {
   const warnings: Warning[] = [];
   const w = (n: number, code: string, msg: string) => {
     if (warnings.length < MAX_WARNINGS) warnings.push(warn(code, `line ${n}: ${msg}`, probe));
-    else if (warnings.length === MAX_WARNINGS) warnings.push(warn('warnings-truncated', 'more lines skipped; warnings truncated', probe));
+    else if (warnings.length === MAX_WARNINGS)
+      warnings.push(warn('warnings-truncated', 'more lines skipped; warnings truncated', probe));
   };
   const lines = cleanText(text).split('\n');
   // a Map: set names are user input (`__proto__` must be a name like any other)
@@ -107,7 +108,8 @@ export function parseIpset(text: string, probe: string): Parsed<IpSet[]> {
       recognised++;
       const tk = /^(\S+)(?:\s+(.*))?$/.exec(line)!;
       const m = member(current.type, tk[1]!, tk[2] ?? '', ev(probe, line));
-      if (!m) w(n, 'ipset-bad-member', `member '${tk[1]!.slice(0, 80)}' does not fit type ${current.type}; kept as text`);
+      if (!m)
+        w(n, 'ipset-bad-member', `member '${tk[1]!.slice(0, 80)}' does not fit type ${current.type}; kept as text`);
       current.members.push(m ?? { text: tk[1]!, source: ev(probe, line) });
       continue;
     }

@@ -11,7 +11,14 @@ import { findChain, findTable, hasModule, ruleOption, targetOption } from './ipt
  * are replaced, `-X` chains removed, other chains kept. Returns a new ruleset.
  */
 export function applyIptablesRestore(base: IptablesRuleset, delta: IptablesRuleset): IptablesRuleset {
-  const out: IptablesRuleset = { ...base, tables: base.tables.map((t) => ({ ...t, chains: t.chains.map((c) => ({ ...c, rules: [...c.rules] })), deletedChains: [] })) };
+  const out: IptablesRuleset = {
+    ...base,
+    tables: base.tables.map((t) => ({
+      ...t,
+      chains: t.chains.map((c) => ({ ...c, rules: [...c.rules] })),
+      deletedChains: [],
+    })),
+  };
   for (const dt of delta.tables) {
     let t = out.tables.find((x) => x.name === dt.name);
     if (!t) {
@@ -34,7 +41,11 @@ export function applyIptablesRestore(base: IptablesRuleset, delta: IptablesRules
 }
 
 // Null prototype: `-p __proto__` must look up nothing, not Object.prototype as the protocol.
-const PROTOS: Record<string, L4Proto> = Object.assign(Object.create(null) as Record<string, L4Proto>, { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP' });
+const PROTOS: Record<string, L4Proto> = Object.assign(Object.create(null) as Record<string, L4Proto>, {
+  tcp: 'TCP',
+  udp: 'UDP',
+  sctp: 'SCTP',
+});
 
 interface Frontish {
   addr?: string;
@@ -152,7 +163,11 @@ class Extractor {
         continue;
       }
       if (unconditional) {
-        this.w('kube-proxy-unreachable-rule', rule, `rule after an unconditional jump in ${chainName} is never reached`);
+        this.w(
+          'kube-proxy-unreachable-rule',
+          rule,
+          `rule after an unconditional jump in ${chainName} is never reached`,
+        );
         continue;
       }
       const tkind = /^KUBE-([A-Z]+)-/.exec(tg)?.[1];
@@ -172,7 +187,11 @@ class Extractor {
           const prob = stat.options.find((o) => o.name === 'probability')?.args[0];
           const pv = prob !== undefined ? Number(prob) : NaN;
           if (mode !== 'random' || !(pv >= 0 && pv <= 1)) {
-            this.w('kube-proxy-statistic', rule, `statistic match not understood (${mode ?? 'no mode'}); probability left unset`);
+            this.w(
+              'kube-proxy-statistic',
+              rule,
+              `statistic match not understood (${mode ?? 'no mode'}); probability left unset`,
+            );
             p = NaN;
           } else p = pv;
         }
@@ -187,7 +206,10 @@ class Extractor {
         continue;
       }
       if (tkind === 'SVC' || tkind === 'SVL' || tkind === 'EXT' || tkind === 'XLB') {
-        const conditional = ruleOption(rule, 'source', '') !== undefined || ruleOption(rule, 'src-type', 'addrtype') !== undefined || ruleOption(rule, 'in-interface', '') !== undefined;
+        const conditional =
+          ruleOption(rule, 'source', '') !== undefined ||
+          ruleOption(rule, 'src-type', 'addrtype') !== undefined ||
+          ruleOption(rule, 'in-interface', '') !== undefined;
         if ((kind === 'EXT' || kind === 'XLB') && conditional) {
           // eTP=Local: pod and node-local sources short-circuit to the cluster-wide chain.
           r.etpLocal = true;
@@ -260,7 +282,13 @@ class Extractor {
     const byKey = new Map<string, ServiceEntry>();
     const key = (a: string, proto: L4Proto, port: number) => `${a}|${proto}|${port}`;
     const any = this.family === 4 ? '0.0.0.0' : '::';
-    const push = (rule: IptablesRule, f: Frontish & { addr: string; proto: L4Proto; port: number }, type: ServiceType, target: string, typeGuessed: boolean) => {
+    const push = (
+      rule: IptablesRule,
+      f: Frontish & { addr: string; proto: L4Proto; port: number },
+      type: ServiceType,
+      target: string,
+      typeGuessed: boolean,
+    ) => {
       const k = key(f.addr, f.proto, f.port);
       const prev = byKey.get(k);
       if (prev) {
@@ -272,7 +300,8 @@ class Extractor {
       // was not asked for, this one belongs to that entry, not to a new one
       if (this.natFrontends.has(k)) return;
       this.natFrontends.add(k);
-      if (this.keep && !this.keep({ address: f.addr, port: f.port, proto: f.proto }, commentServiceName(rule.comment))) return;
+      if (this.keep && !this.keep({ address: f.addr, port: f.port, proto: f.proto }, commentServiceName(rule.comment)))
+        return;
       const res = this.resolve(target);
       const e: ServiceEntry = {
         source: 'kube-proxy-iptables',
@@ -308,7 +337,12 @@ class Extractor {
 
     const services = this.chain('KUBE-SERVICES');
     if (!this.nat) this.w('kube-proxy-no-nat', undefined, 'no nat table in this dump');
-    else if (!services) this.w('kube-proxy-no-services', undefined, 'nat table has no KUBE-SERVICES chain (not kube-proxy iptables mode?)');
+    else if (!services)
+      this.w(
+        'kube-proxy-no-services',
+        undefined,
+        'nat table has no KUBE-SERVICES chain (not kube-proxy iptables mode?)',
+      );
     let nodePortsHooked = false;
     for (const rule of services?.rules ?? []) {
       const tg = rule.target?.name;
@@ -324,7 +358,11 @@ class Extractor {
       }
       const f = ruleFrontend(rule, this.family);
       if (f.addr === undefined || f.proto === undefined || f.port === undefined) {
-        this.w('kube-proxy-no-frontend', rule, `no single destination/protocol/port in a KUBE-SERVICES rule to ${tg}; skipped`);
+        this.w(
+          'kube-proxy-no-frontend',
+          rule,
+          `no single destination/protocol/port in a KUBE-SERVICES rule to ${tg}; skipped`,
+        );
         continue;
       }
       const c = rule.comment ?? '';
@@ -335,14 +373,22 @@ class Extractor {
       else if (/ loadbalancer IP$/.test(c)) type = 'LoadBalancer';
       else {
         guessed = true;
-        type = tg.startsWith('KUBE-FW-') ? 'LoadBalancer' : tg.startsWith('KUBE-SVC-') || tg.startsWith('KUBE-SVL-') ? 'ClusterIP' : 'ExternalIP';
+        type = tg.startsWith('KUBE-FW-')
+          ? 'LoadBalancer'
+          : tg.startsWith('KUBE-SVC-') || tg.startsWith('KUBE-SVL-')
+            ? 'ClusterIP'
+            : 'ExternalIP';
       }
       push(rule, { addr: f.addr, proto: f.proto, port: f.port }, type, tg, guessed);
     }
 
     const np = this.chain('KUBE-NODEPORTS');
     if (np && np.rules.length > 0 && services && !nodePortsHooked)
-      this.w('kube-proxy-nodeports-unhooked', undefined, 'KUBE-NODEPORTS has rules but no `--dst-type LOCAL -j KUBE-NODEPORTS` in KUBE-SERVICES');
+      this.w(
+        'kube-proxy-nodeports-unhooked',
+        undefined,
+        'KUBE-NODEPORTS has rules but no `--dst-type LOCAL -j KUBE-NODEPORTS` in KUBE-SERVICES',
+      );
     for (const rule of np?.rules ?? []) {
       const tg = rule.target?.name;
       if (tg === undefined || tg === 'KUBE-MARK-MASQ') continue;
@@ -367,7 +413,12 @@ class Extractor {
     return out;
   }
 
-  private filterRules(out: ServiceEntry[], byKey: Map<string, ServiceEntry>, key: (a: string, p: L4Proto, n: number) => string, any: string): void {
+  private filterRules(
+    out: ServiceEntry[],
+    byKey: Map<string, ServiceEntry>,
+    key: (a: string, p: L4Proto, n: number) => string,
+    any: string,
+  ): void {
     const filter = findTable(this.rs, 'filter');
     const seen = new Set<string>();
     for (const chainName of ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-PROXY-FIREWALL']) {
@@ -403,7 +454,13 @@ class Extractor {
         const k = key(addr, f.proto, f.port);
         const absorbed = seen.has(k);
         seen.add(k);
-        if (this.keep && (absorbed || this.natFrontends.has(k) || !this.keep({ address: addr, port: f.port, proto: f.proto }, commentServiceName(rule.comment)))) continue;
+        if (
+          this.keep &&
+          (absorbed ||
+            this.natFrontends.has(k) ||
+            !this.keep({ address: addr, port: f.port, proto: f.proto }, commentServiceName(rule.comment)))
+        )
+          continue;
         const type: ServiceType = nodePort ? 'NodePort' : chainName === 'KUBE-SERVICES' ? 'ClusterIP' : 'ExternalIP';
         const e: ServiceEntry = {
           source: 'kube-proxy-iptables',
@@ -451,7 +508,12 @@ export function splitHostPort(text: string): { addr: string; port: number } | nu
  * kube-proxy iptables-mode Services out of a parsed `iptables-save` (nat + filter tables); with
  * `keep`, only the frontends it accepts are resolved and returned.
  */
-export function kubeProxyServicesFromIptables(rs: IptablesRuleset, probe: string, family?: Family, keep?: FrontendKeep): Parsed<ServiceEntry[]> {
+export function kubeProxyServicesFromIptables(
+  rs: IptablesRuleset,
+  probe: string,
+  family?: Family,
+  keep?: FrontendKeep,
+): Parsed<ServiceEntry[]> {
   const x = new Extractor(rs, probe, family ?? rs.family ?? 4, keep);
   const value = x.run();
   return { value, warnings: x.warnings };
@@ -591,7 +653,8 @@ export function iptablesLinesNeeded(
   const linesOf = (k: number, t: number, name: string): number[] => {
     const h = nameHash(name);
     const out: number[] = [];
-    for (let idx = head[h & mask]!; idx >= 0; idx = nextLine[idx]!) if (hash[idx] === h && kind[idx] === k && tableOf[idx] === t && isName(idx, name)) out.push(idx);
+    for (let idx = head[h & mask]!; idx >= 0; idx = nextLine[idx]!)
+      if (hash[idx] === h && kind[idx] === k && tableOf[idx] === t && isName(idx, name)) out.push(idx);
     return out;
   };
 
@@ -618,7 +681,10 @@ export function iptablesLinesNeeded(
     cache.set(idx, rl);
     if (!rl.tk || !rl.opts) return {};
     const p = rl.opts;
-    const out: { chain?: string; target?: string; front?: Frontish; comment?: string } = { chain: rl.tk.tokens[1]!, front: ruleFrontend({ matches: p.matches } as IptablesRule, family) };
+    const out: { chain?: string; target?: string; front?: Frontish; comment?: string } = {
+      chain: rl.tk.tokens[1]!,
+      front: ruleFrontend({ matches: p.matches } as IptablesRule, family),
+    };
     if (p.target) out.target = p.target.name;
     if (p.comment !== undefined) out.comment = p.comment;
     return out;
@@ -724,7 +790,8 @@ const blank = (c: number | undefined) => c === 32 || c === 9;
 function hasDstOption(line: Buffer): boolean {
   for (const o of DST_OPTS)
     for (let at = line.indexOf(o); at >= 0; at = line.indexOf(o, at + 1))
-      if ((at === 0 || blank(line[at - 1])) && (at + o.length === line.length || blank(line[at + o.length]))) return true;
+      if ((at === 0 || blank(line[at - 1])) && (at + o.length === line.length || blank(line[at + o.length])))
+        return true;
   return false;
 }
 

@@ -4,11 +4,21 @@ import type { Evidence, Family, Parsed, Warning } from '../../model/types.js';
 import { warn } from '../common.js';
 import type { NftChain, NftRuleset, NftSet, NftTable } from './nft-model.js';
 
-const PROTOS: Record<string, L4Proto> = { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP', '6': 'TCP', '17': 'UDP', '132': 'SCTP' };
+const PROTOS: Record<string, L4Proto> = {
+  tcp: 'TCP',
+  udp: 'UDP',
+  sctp: 'SCTP',
+  '6': 'TCP',
+  '17': 'UDP',
+  '132': 'SCTP',
+};
 
 /** `service-ULMVA6XW-ns1/svc1/tcp/p80` → `ns1/svc1:p80` (an unnamed port gives `ns1/svc1`). */
 export function nftChainServiceName(chain: string): string | undefined {
-  const m = /^(?:service|external|local|firewall|endpoint)-[A-Z0-9]{8}-([^/]+)\/([^/]+)\/[a-z]+\/([^_]*?)(?:__.*)?$/.exec(chain);
+  const m =
+    /^(?:service|external|local|firewall|endpoint)-[A-Z0-9]{8}-([^/]+)\/([^/]+)\/[a-z]+\/([^_]*?)(?:__.*)?$/.exec(
+      chain,
+    );
   if (!m) return undefined;
   return m[3] ? `${m[1]}/${m[2]}:${m[3]}` : `${m[1]}/${m[2]}`;
 }
@@ -52,12 +62,22 @@ class NftExtractor {
       r.evidence.push(rule.source);
       const v = rule.verdict;
       if (v?.target === 'mark-for-masquerade') {
-        r.masq.push(rule.matches.map((m) => `${m.left} ${m.op === '==' ? '' : m.op + ' '}${m.right.join(',')}`).join(' ') || 'all');
+        r.masq.push(
+          rule.matches.map((m) => `${m.left} ${m.op === '==' ? '' : m.op + ' '}${m.right.join(',')}`).join(' ') ||
+            'all',
+        );
         continue;
       }
       if (rule.numgen && rule.vmap?.elements) {
         const n = rule.vmap.elements.length;
-        if (rule.numgen.mode !== 'random' || rule.numgen.mod !== n) this.warnings.push(warn('kube-proxy-nft-numgen', `${name}: numgen ${rule.numgen.mode} mod ${rule.numgen.mod} over ${n} endpoints`, this.probe));
+        if (rule.numgen.mode !== 'random' || rule.numgen.mod !== n)
+          this.warnings.push(
+            warn(
+              'kube-proxy-nft-numgen',
+              `${name}: numgen ${rule.numgen.mode} mod ${rule.numgen.mod} over ${n} endpoints`,
+              this.probe,
+            ),
+          );
         for (const el of rule.vmap.elements) {
           const t = el.verdict.target;
           if (!t || done.has(t)) continue;
@@ -103,7 +123,9 @@ class NftExtractor {
         }
       }
       if (v?.kind === 'drop' && kind === 'firewall') continue;
-      this.warnings.push(warn('kube-proxy-nft-unexpected-rule', `${name}: rule not understood: ${rule.source.text}`, this.probe));
+      this.warnings.push(
+        warn('kube-proxy-nft-unexpected-rule', `${name}: rule not understood: ${rule.source.text}`, this.probe),
+      );
     }
     return r;
   }
@@ -138,16 +160,33 @@ class NftExtractor {
     const any = this.family === 4 ? '0.0.0.0' : '::';
     const clusterIps = new Set((this.set('cluster-ips')?.elements ?? []).map((e) => canonIp(e.key[0] ?? '') ?? ''));
     const fwIps = new Map<string, string>();
-    for (const e of this.set('firewall-ips')?.elements ?? []) if (e.verdict?.target) fwIps.set(e.key.join('|'), e.verdict.target);
+    for (const e of this.set('firewall-ips')?.elements ?? [])
+      if (e.verdict?.target) fwIps.set(e.key.join('|'), e.verdict.target);
     const nodeportIps = (this.set('nodeport-ips')?.elements ?? []).map((e) => e.key[0] ?? '');
 
-    const add = (addr: string, proto: L4Proto, port: number, type: ServiceType, chain: string, ev: Evidence, typeNote?: string): ServiceEntry => {
+    const add = (
+      addr: string,
+      proto: L4Proto,
+      port: number,
+      type: ServiceType,
+      chain: string,
+      ev: Evidence,
+      typeNote?: string,
+    ): ServiceEntry => {
       // A map holds one element per key: a repeated `add element` (a transaction applied twice)
       // is the same Service, not another one with every backend again.
       const prior = byKey.get(`${addr}|${proto}|${port}`);
       if (prior !== undefined && prior.chain === chain && prior.type === type) return prior;
       const res = this.resolve(chain);
-      const e: ServiceEntry = { source: 'kube-proxy-nftables', frontend: { address: addr, port, proto }, type, flags: { algorithm: 'random' }, backends: res.backends, chain, evidence: [ev, ...res.evidence] };
+      const e: ServiceEntry = {
+        source: 'kube-proxy-nftables',
+        frontend: { address: addr, port, proto },
+        type,
+        flags: { algorithm: 'random' },
+        backends: res.backends,
+        chain,
+        evidence: [ev, ...res.evidence],
+      };
       const name = nftChainServiceName(chain);
       if (name !== undefined) e.name = name;
       if (res.affinity !== undefined) {
@@ -177,20 +216,37 @@ class NftExtractor {
     };
 
     const sips = this.set('service-ips');
-    if (!sips) this.warnings.push(warn('kube-proxy-nft-no-map', `table ${this.t.family} ${this.t.name} has no service-ips map`, this.probe));
+    if (!sips)
+      this.warnings.push(
+        warn('kube-proxy-nft-no-map', `table ${this.t.family} ${this.t.name} has no service-ips map`, this.probe),
+      );
     for (const el of sips?.elements ?? []) {
       const k = keyParts(el.key, true);
       const target = el.verdict?.target;
       if (!k || !target) {
-        this.warnings.push(warn('kube-proxy-nft-bad-element', `service-ips element ${el.key.join(' . ')} not understood`, this.probe));
+        this.warnings.push(
+          warn('kube-proxy-nft-bad-element', `service-ips element ${el.key.join(' . ')} not understood`, this.probe),
+        );
         continue;
       }
-      const ev: Evidence = { probe: this.probe, text: `service-ips: ${el.key.join(' . ')} : ${el.verdict!.kind} ${target}` };
-      if (target.startsWith('service-') || target.startsWith('local-')) add(k.addr, k.proto, k.port, 'ClusterIP', target, ev);
+      const ev: Evidence = {
+        probe: this.probe,
+        text: `service-ips: ${el.key.join(' . ')} : ${el.verdict!.kind} ${target}`,
+      };
+      if (target.startsWith('service-') || target.startsWith('local-'))
+        add(k.addr, k.proto, k.port, 'ClusterIP', target, ev);
       else {
         const fw = fwIps.get(el.key.join('|'));
         // nft mode gives ExternalIPs and LoadBalancer IPs the same external- chain; only source ranges tell an LB apart.
-        const e = add(k.addr, k.proto, k.port, fw ? 'LoadBalancer' : 'ExternalIP', target, ev, fw ? undefined : 'external-ip-or-loadbalancer');
+        const e = add(
+          k.addr,
+          k.proto,
+          k.port,
+          fw ? 'LoadBalancer' : 'ExternalIP',
+          target,
+          ev,
+          fw ? undefined : 'external-ip-or-loadbalancer',
+        );
         if (fw) {
           e.flags.sourceRangeCheck = true;
           const fc = this.chain(fw);
@@ -206,15 +262,29 @@ class NftExtractor {
       const k = keyParts(el.key, false);
       const target = el.verdict?.target;
       if (!k || !target) continue;
-      add(k.addr, k.proto, k.port, 'NodePort', target, { probe: this.probe, text: `service-nodeports: ${el.key.join(' . ')} : ${el.verdict!.kind} ${target}` });
+      add(k.addr, k.proto, k.port, 'NodePort', target, {
+        probe: this.probe,
+        text: `service-nodeports: ${el.key.join(' . ')} : ${el.verdict!.kind} ${target}`,
+      });
     }
-    for (const [mapName, withAddr] of [['no-endpoint-services', true], ['no-endpoint-nodeports', false]] as const) {
+    for (const [mapName, withAddr] of [
+      ['no-endpoint-services', true],
+      ['no-endpoint-nodeports', false],
+    ] as const) {
       for (const el of this.set(mapName)?.elements ?? []) {
         const k = keyParts(el.key, withAddr);
         if (!k || !el.verdict) continue;
-        const verdict = el.verdict.kind === 'drop' ? 'drop' : el.verdict.target === 'reject-chain' || el.verdict.kind === 'reject' ? 'reject' : undefined;
+        const verdict =
+          el.verdict.kind === 'drop'
+            ? 'drop'
+            : el.verdict.target === 'reject-chain' || el.verdict.kind === 'reject'
+              ? 'reject'
+              : undefined;
         if (!verdict) continue;
-        const ev: Evidence = { probe: this.probe, text: `${mapName}: ${el.key.join(' . ')}${el.comment ? ` comment "${el.comment}"` : ''} : ${el.verdict.kind}${el.verdict.target ? ' ' + el.verdict.target : ''}` };
+        const ev: Evidence = {
+          probe: this.probe,
+          text: `${mapName}: ${el.key.join(' . ')}${el.comment ? ` comment "${el.comment}"` : ''} : ${el.verdict.kind}${el.verdict.target ? ' ' + el.verdict.target : ''}`,
+        };
         const existing = byKey.get(`${k.addr}|${k.proto}|${k.port}`);
         if (existing) {
           existing.noEndpoints = verdict;
@@ -223,7 +293,16 @@ class NftExtractor {
           continue;
         }
         const type: ServiceType = !withAddr ? 'NodePort' : clusterIps.has(k.addr) ? 'ClusterIP' : 'ExternalIP';
-        const e: ServiceEntry = { source: 'kube-proxy-nftables', frontend: { address: k.addr, port: k.port, proto: k.proto }, type, flags: {}, backends: [], noEndpoints: verdict, chain: mapName, evidence: [ev] };
+        const e: ServiceEntry = {
+          source: 'kube-proxy-nftables',
+          frontend: { address: k.addr, port: k.port, proto: k.proto },
+          type,
+          flags: {},
+          backends: [],
+          noEndpoints: verdict,
+          chain: mapName,
+          evidence: [ev],
+        };
         if (el.comment) e.name = el.comment;
         if (type === 'ExternalIP') e.flags.raw = ['external-ip-or-loadbalancer'];
         byKey.set(`${k.addr}|${k.proto}|${k.port}`, e);

@@ -30,12 +30,68 @@ const BUILTIN_SHORT: Record<string, string> = {
 
 /** Match extensions whose options this parser reads (the rest are kept verbatim and flagged). */
 const KNOWN_MODULES = new Set([
-  'comment', 'tcp', 'udp', 'sctp', 'udplite', 'icmp', 'icmp6', 'icmpv6', 'ipv6-icmp', 'statistic', 'recent',
-  'addrtype', 'mark', 'conntrack', 'state', 'set', 'nfacct', 'multiport', 'physdev', 'socket', 'owner',
-  'connmark', 'limit', 'mac', 'iprange', 'pkttype', 'rpfilter', 'policy', 'ipvs', 'length', 'hashlimit',
-  'dscp', 'tos', 'ttl', 'hl', 'frag', 'ipv6header', 'cgroup', 'bpf', 'string', 'u32', 'devgroup', 'helper',
-  'connlimit', 'connbytes', 'connlabel', 'tcpmss', 'ecn', 'time', 'quota', 'cpu', 'rt', 'hbh', 'dst', 'mh',
-  'ah', 'esp', 'realm', 'cluster', 'osf', 'nfqueue', 'sctp',
+  'comment',
+  'tcp',
+  'udp',
+  'sctp',
+  'udplite',
+  'icmp',
+  'icmp6',
+  'icmpv6',
+  'ipv6-icmp',
+  'statistic',
+  'recent',
+  'addrtype',
+  'mark',
+  'conntrack',
+  'state',
+  'set',
+  'nfacct',
+  'multiport',
+  'physdev',
+  'socket',
+  'owner',
+  'connmark',
+  'limit',
+  'mac',
+  'iprange',
+  'pkttype',
+  'rpfilter',
+  'policy',
+  'ipvs',
+  'length',
+  'hashlimit',
+  'dscp',
+  'tos',
+  'ttl',
+  'hl',
+  'frag',
+  'ipv6header',
+  'cgroup',
+  'bpf',
+  'string',
+  'u32',
+  'devgroup',
+  'helper',
+  'connlimit',
+  'connbytes',
+  'connlabel',
+  'tcpmss',
+  'ecn',
+  'time',
+  'quota',
+  'cpu',
+  'rt',
+  'hbh',
+  'dst',
+  'mh',
+  'ah',
+  'esp',
+  'realm',
+  'cluster',
+  'osf',
+  'nfqueue',
+  'sctp',
 ]);
 
 const MAX_LINE = 64 * 1024;
@@ -282,7 +338,6 @@ export function parseIptablesSave(text: string, probe: string): Parsed<IptablesR
   return parseIptablesLines(iptablesLines(text), probe);
 }
 
-
 /** Lines by index. */
 export interface Lines {
   readonly length: number;
@@ -356,7 +411,12 @@ export function iptablesByteLines(bytes: Buffer): ByteLines {
  * parseIptablesSave over lines; `skip` (by 0-based index) leaves lines out as if they were not in
  * the dump, line numbers unchanged (a question that needs a few chains reads only those).
  */
-export function parseIptablesLines(lines: Lines, probe: string, skip?: (idx: number) => boolean, cache?: Map<number, RuleLine>): Parsed<IptablesRuleset> {
+export function parseIptablesLines(
+  lines: Lines,
+  probe: string,
+  skip?: (idx: number) => boolean,
+  cache?: Map<number, RuleLine>,
+): Parsed<IptablesRuleset> {
   const warnings: Warning[] = [];
   const rs: IptablesRuleset = { tables: [] };
   let table: IptablesTable | undefined;
@@ -400,7 +460,8 @@ export function parseIptablesLines(lines: Lines, probe: string, skip?: (idx: num
       continue;
     }
     if (line.startsWith('*')) {
-      if (table && !table.committed) w(lineNo, 'iptables-no-commit', `table ${table.name} has no COMMIT before *${line.slice(1)}`);
+      if (table && !table.committed)
+        w(lineNo, 'iptables-no-commit', `table ${table.name} has no COMMIT before *${line.slice(1)}`);
       const name = line.slice(1).trim();
       if (!/^[a-z]+$/.test(name)) {
         w(lineNo, 'iptables-bad-table', `unreadable table line '${line.slice(0, 60)}'`);
@@ -477,8 +538,18 @@ export function parseIptablesLines(lines: Lines, probe: string, skip?: (idx: num
       if (!chain.declared) w(lineNo, 'iptables-undeclared-chain', `rule appended to undeclared chain ${chainName}`);
       for (const pr of p.problems) w(lineNo, 'iptables-rule-syntax', `${pr} in '${line.slice(0, 120)}'`);
       if (p.unknownModules.length > 0)
-        w(lineNo, 'iptables-unknown-match', `unknown match module(s) ${p.unknownModules.join(', ')}; rule kept, treated as unknown`);
-      const rule: IptablesRule = { table: table.name, chain: chainName, line: lineNo, matches: p.matches, source: ev(probe, line) };
+        w(
+          lineNo,
+          'iptables-unknown-match',
+          `unknown match module(s) ${p.unknownModules.join(', ')}; rule kept, treated as unknown`,
+        );
+      const rule: IptablesRule = {
+        table: table.name,
+        chain: chainName,
+        line: lineNo,
+        matches: p.matches,
+        source: ev(probe, line),
+      };
       if (p.target) rule.target = p.target;
       if (p.comment !== undefined) rule.comment = p.comment;
       if (p.unknownModules.length > 0) rule.unknownModules = p.unknownModules;
@@ -494,13 +565,49 @@ export function parseIptablesLines(lines: Lines, probe: string, skip?: (idx: num
     w(lineNo, 'iptables-unknown-line', `unrecognised line '${line.slice(0, 80)}'`);
   }
   if (recognised === 0 && content > 0) throw new ParseError(probe, 'no iptables-save table, chain or rule line found');
-  if (table && !table.committed) w(lines.length, 'iptables-no-commit', `table ${table.name} ends without COMMIT (truncated dump?)`);
+  if (table && !table.committed)
+    w(lines.length, 'iptables-no-commit', `table ${table.name} ends without COMMIT (truncated dump?)`);
 
   const builtinTargets = new Set([
-    'ACCEPT', 'DROP', 'RETURN', 'REJECT', 'DNAT', 'SNAT', 'MASQUERADE', 'MARK', 'CONNMARK', 'CT', 'NOTRACK', 'LOG',
-    'NFLOG', 'TPROXY', 'REDIRECT', 'TCPMSS', 'CHECKSUM', 'AUDIT', 'TRACE', 'NFQUEUE', 'QUEUE', 'ULOG', 'TEE',
-    'CLASSIFY', 'DSCP', 'TOS', 'TTL', 'HL', 'SET', 'NETMAP', 'SECMARK', 'CONNSECMARK', 'IDLETIMER', 'LED',
-    'SYNPROXY', 'HMARK', 'CLUSTERIP', 'RATEEST', 'NFACCT',
+    'ACCEPT',
+    'DROP',
+    'RETURN',
+    'REJECT',
+    'DNAT',
+    'SNAT',
+    'MASQUERADE',
+    'MARK',
+    'CONNMARK',
+    'CT',
+    'NOTRACK',
+    'LOG',
+    'NFLOG',
+    'TPROXY',
+    'REDIRECT',
+    'TCPMSS',
+    'CHECKSUM',
+    'AUDIT',
+    'TRACE',
+    'NFQUEUE',
+    'QUEUE',
+    'ULOG',
+    'TEE',
+    'CLASSIFY',
+    'DSCP',
+    'TOS',
+    'TTL',
+    'HL',
+    'SET',
+    'NETMAP',
+    'SECMARK',
+    'CONNSECMARK',
+    'IDLETIMER',
+    'LED',
+    'SYNPROXY',
+    'HMARK',
+    'CLUSTERIP',
+    'RATEEST',
+    'NFACCT',
   ]);
   for (const t of rs.tables) {
     const names = new Set(t.chains.map((c) => c.name));

@@ -7,9 +7,27 @@ import { splitHostPort } from './kube-iptables.js';
 
 // Null-prototype tables: a word such as `__proto__` or `constructor` in the flag's place must
 // look up nothing, not Object.prototype (`-A __proto__ 10.96.0.1:443` became a Service).
-const SAVE_PROTO: Record<string, L4Proto> = Object.assign(Object.create(null) as Record<string, L4Proto>, { '-t': 'TCP', '--tcp-service': 'TCP', '-u': 'UDP', '--udp-service': 'UDP', '-q': 'SCTP', '--sctp-service': 'SCTP' });
-const LIST_PROTO: Record<string, L4Proto> = Object.assign(Object.create(null) as Record<string, L4Proto>, { TCP: 'TCP', UDP: 'UDP', SCTP: 'SCTP' });
-const FORWARD: Record<string, string> = { '-m': 'Masq', '--masquerading': 'Masq', '-g': 'Route', '--gatewaying': 'Route', '-i': 'Tunnel', '--ipip': 'Tunnel' };
+const SAVE_PROTO: Record<string, L4Proto> = Object.assign(Object.create(null) as Record<string, L4Proto>, {
+  '-t': 'TCP',
+  '--tcp-service': 'TCP',
+  '-u': 'UDP',
+  '--udp-service': 'UDP',
+  '-q': 'SCTP',
+  '--sctp-service': 'SCTP',
+});
+const LIST_PROTO: Record<string, L4Proto> = Object.assign(Object.create(null) as Record<string, L4Proto>, {
+  TCP: 'TCP',
+  UDP: 'UDP',
+  SCTP: 'SCTP',
+});
+const FORWARD: Record<string, string> = {
+  '-m': 'Masq',
+  '--masquerading': 'Masq',
+  '-g': 'Route',
+  '--gatewaying': 'Route',
+  '-i': 'Tunnel',
+  '--ipip': 'Tunnel',
+};
 
 /** Addresses kube-proxy put on its `kube-ipvs0` dummy device (ClusterIPs, ExternalIPs, LB IPs). */
 export function ipvsVipsFromAddrs(addrs: Address[]): string[] {
@@ -35,7 +53,14 @@ export function parseIpvsadm(text: string, probe: string, opts: IpvsOptions = {}
   let current: ServiceEntry | undefined;
   const w = (n: number, code: string, msg: string) => warnings.push(warn(code, `line ${n}: ${msg}`, probe));
 
-  const newService = (n: number, line: string, proto: L4Proto, hp: string, sched: string | undefined, persist: number | undefined): ServiceEntry | undefined => {
+  const newService = (
+    n: number,
+    line: string,
+    proto: L4Proto,
+    hp: string,
+    sched: string | undefined,
+    persist: number | undefined,
+  ): ServiceEntry | undefined => {
     const a = splitHostPort(hp);
     if (!a) {
       w(n, 'ipvs-bad-address', `virtual server address '${hp}' not understood`);
@@ -46,7 +71,15 @@ export function parseIpvsadm(text: string, probe: string, opts: IpvsOptions = {}
     let type: ServiceEntry['type'] = 'ClusterIP';
     if (!vips) raw.push('type-unknown');
     else if (!vips.has(a.addr)) type = 'NodePort';
-    const e: ServiceEntry = { source: 'ipvs', frontend: { address: a.addr, port: a.port, proto }, type, flags: { raw }, backends: [], chain: line, evidence: [ev(probe, line)] };
+    const e: ServiceEntry = {
+      source: 'ipvs',
+      frontend: { address: a.addr, port: a.port, proto },
+      type,
+      flags: { raw },
+      backends: [],
+      chain: line,
+      evidence: [ev(probe, line)],
+    };
     if (persist !== undefined) {
       e.flags.sessionAffinity = true;
       e.flags.affinityTimeoutSeconds = persist;
@@ -60,7 +93,14 @@ export function parseIpvsadm(text: string, probe: string, opts: IpvsOptions = {}
     out.push(e);
     return e;
   };
-  const addBackend = (n: number, line: string, svc: ServiceEntry | undefined, hp: string, fwd: string | undefined, weight: number | undefined) => {
+  const addBackend = (
+    n: number,
+    line: string,
+    svc: ServiceEntry | undefined,
+    hp: string,
+    fwd: string | undefined,
+    weight: number | undefined,
+  ) => {
     if (!svc) {
       w(n, 'ipvs-orphan-real-server', 'real server without a virtual server before it');
       return;
@@ -71,7 +111,14 @@ export function parseIpvsadm(text: string, probe: string, opts: IpvsOptions = {}
       return;
     }
     // kube-proxy drains a removed endpoint by setting its weight to 0 (graceful termination).
-    const b: Backend = { address: a.addr, port: a.port, proto: svc.frontend.proto, state: weight === 0 ? 'terminating' : 'active', id: `${hp}${fwd ? ' ' + fwd : ''}`, source: ev(probe, line) };
+    const b: Backend = {
+      address: a.addr,
+      port: a.port,
+      proto: svc.frontend.proto,
+      state: weight === 0 ? 'terminating' : 'active',
+      id: `${hp}${fwd ? ' ' + fwd : ''}`,
+      source: ev(probe, line),
+    };
     if (weight !== undefined) b.weight = weight;
     svc.backends.push(b);
     svc.evidence.push(b.source);
@@ -107,13 +154,27 @@ export function parseIpvsadm(text: string, probe: string, opts: IpvsOptions = {}
       };
       if (tk[0] === '-A' || tk[0] === '--add-service') {
         const p = opt(['-p', '--persistent']);
-        current = newService(n, line, proto, hp, opt(['-s', '--scheduler']), p !== undefined && /^\d+$/.test(p) ? Number(p) : undefined);
+        current = newService(
+          n,
+          line,
+          proto,
+          hp,
+          opt(['-s', '--scheduler']),
+          p !== undefined && /^\d+$/.test(p) ? Number(p) : undefined,
+        );
       } else {
         const a = splitHostPort(hp);
         const svc = a ? byKey.get(`${a.addr}|${proto}|${a.port}`) : undefined;
         const wt = opt(['-w', '--weight']);
         const fwd = tk.find((x) => FORWARD[x] !== undefined);
-        addBackend(n, line, svc, opt(['-r', '--real-server']) ?? '', fwd ? FORWARD[fwd] : undefined, wt !== undefined && /^\d+$/.test(wt) ? Number(wt) : undefined);
+        addBackend(
+          n,
+          line,
+          svc,
+          opt(['-r', '--real-server']) ?? '',
+          fwd ? FORWARD[fwd] : undefined,
+          wt !== undefined && /^\d+$/.test(wt) ? Number(wt) : undefined,
+        );
       }
       continue;
     }

@@ -1,7 +1,17 @@
 import type { Parsed, Warning } from '../../model/types.js';
 import { cleanText, DANGEROUS_KEYS, ev, looksLikeJson, parseJsonText, warn } from '../common.js';
 import { ParseError } from '../parse-error.js';
-import type { NftChain, NftMatch, NftRule, NftRuleset, NftSet, NftSetElement, NftTable, NftVerdict, NftVmapElement } from './nft-model.js';
+import type {
+  NftChain,
+  NftMatch,
+  NftRule,
+  NftRuleset,
+  NftSet,
+  NftSetElement,
+  NftTable,
+  NftVerdict,
+  NftVmapElement,
+} from './nft-model.js';
 import { NftChainJson, NftEnvelope, NftRuleJson, NftSetJson, NftTableJson } from './schema.js';
 
 const VERDICTS = new Set(['accept', 'drop', 'return', 'continue', 'jump', 'goto', 'reject', 'queue']);
@@ -66,7 +76,9 @@ function renderExpr(v: unknown, depth = 0): string {
     case 'range':
       return Array.isArray(val) ? val.map((x) => renderExpr(x, depth + 1)).join('-') : '?';
     case 'set':
-      return Array.isArray(val) ? `{ ${val.map((x) => renderExpr(x, depth + 1)).join(', ')} }` : renderExpr(val, depth + 1);
+      return Array.isArray(val)
+        ? `{ ${val.map((x) => renderExpr(x, depth + 1)).join(', ')} }`
+        : renderExpr(val, depth + 1);
     case '&':
     case '|':
     case '^': {
@@ -155,7 +167,9 @@ function jsonRule(obj: Record<string, unknown>, probe: string, warnings: Warning
         const elements: NftVmapElement[] = [];
         for (const e of jsonElements(d)) if (e.verdict) elements.push({ key: e.key, verdict: e.verdict });
         rule.vmap = { key, elements };
-        parts.push(`${key} vmap { ${elements.map((e) => `${e.key.join(' . ')} : ${e.verdict.kind} ${e.verdict.target ?? ''}`.trim()).join(', ')} }`);
+        parts.push(
+          `${key} vmap { ${elements.map((e) => `${e.key.join(' . ')} : ${e.verdict.kind} ${e.verdict.target ?? ''}`.trim()).join(', ')} }`,
+        );
       }
       if (isObj(o.key) && isObj(o.key.numgen)) {
         const ng = o.key.numgen;
@@ -210,16 +224,21 @@ function parseNftJson(text: string, probe: string): Parsed<NftRuleset> {
       if (t.success) tableOf(rs, t.data.family, t.data.name);
     } else if (k === 'chain') {
       const c = NftChainJson.safeParse(val);
-      if (!c.success) return void warnings.push(warn('nft-bad-chain', `nftables[${idx}]: chain object not understood`, probe));
+      if (!c.success)
+        return void warnings.push(warn('nft-bad-chain', `nftables[${idx}]: chain object not understood`, probe));
       const ch = chainOf(tableOf(rs, c.data.family, c.data.table), c.data.name);
       if (c.data.type !== undefined) ch.type = c.data.type;
       if (c.data.hook !== undefined) ch.hook = c.data.hook;
       if (c.data.prio !== undefined) ch.prio = c.data.prio;
       if (c.data.policy !== undefined) ch.policy = c.data.policy;
-      ch.source = ev(probe, `chain ${c.data.family} ${c.data.table} ${c.data.name}${c.data.hook ? ` { type ${c.data.type ?? '?'} hook ${c.data.hook} priority ${scalar(c.data.prio ?? '?')}; }` : ''}`);
+      ch.source = ev(
+        probe,
+        `chain ${c.data.family} ${c.data.table} ${c.data.name}${c.data.hook ? ` { type ${c.data.type ?? '?'} hook ${c.data.hook} priority ${scalar(c.data.prio ?? '?')}; }` : ''}`,
+      );
     } else if (k === 'set' || k === 'map') {
       const s = NftSetJson.safeParse(val);
-      if (!s.success) return void warnings.push(warn('nft-bad-set', `nftables[${idx}]: ${k} object not understood`, probe));
+      if (!s.success)
+        return void warnings.push(warn('nft-bad-set', `nftables[${idx}]: ${k} object not understood`, probe));
       const d = s.data;
       const type = Array.isArray(d.type) ? d.type.join(' . ') : d.type;
       const set: NftSet = {
@@ -228,7 +247,10 @@ function parseNftJson(text: string, probe: string): Parsed<NftRuleset> {
         name: d.name,
         isMap: k === 'map',
         elements: jsonElements(d.elem),
-        source: ev(probe, `${k} ${d.family} ${d.table} ${d.name}${type ? ` { type ${type}${d.map ? ' : ' + scalar(d.map) : ''} }` : ''}`),
+        source: ev(
+          probe,
+          `${k} ${d.family} ${d.table} ${d.name}${type ? ` { type ${type}${d.map ? ' : ' + scalar(d.map) : ''} }` : ''}`,
+        ),
       };
       if (type !== undefined) set.type = type;
       if (d.flags !== undefined) set.flags = Array.isArray(d.flags) ? d.flags : [d.flags];
@@ -274,7 +296,12 @@ function lex(s: string): string[] | null {
       continue;
     }
     let j = i;
-    while (j < s.length && !' \t{},;"'.includes(s[j]!) && !(s[j] === ':' && (s[j + 1] === ' ' || s[j + 1] === undefined))) j++;
+    while (
+      j < s.length &&
+      !' \t{},;"'.includes(s[j]!) &&
+      !(s[j] === ':' && (s[j + 1] === ' ' || s[j + 1] === undefined))
+    )
+      j++;
     out.push(s.slice(i, j));
     i = j;
   }
@@ -439,7 +466,12 @@ function textRule(family: string, table: string, chain: string, toks: string[], 
         if (toks[i] === 'vmap' && toks[i + 1] === '{') {
           const g = group(toks, i + 1);
           if (g) {
-            rule.vmap = { key: `numgen ${mode} mod ${mod}`, elements: textElements(g.inner).filter((e): e is NftVmapElement => e.verdict !== undefined) as NftVmapElement[] };
+            rule.vmap = {
+              key: `numgen ${mode} mod ${mod}`,
+              elements: textElements(g.inner).filter(
+                (e): e is NftVmapElement => e.verdict !== undefined,
+              ) as NftVmapElement[],
+            };
             i = g.next;
             continue;
           }
@@ -456,7 +488,10 @@ function textRule(family: string, table: string, chain: string, toks: string[], 
         if (toks[i + 1] === '{') {
           const g = group(toks, i + 1);
           if (g) {
-            rule.vmap = { key: left, elements: textElements(g.inner).filter((e) => e.verdict !== undefined) as NftVmapElement[] };
+            rule.vmap = {
+              key: left,
+              elements: textElements(g.inner).filter((e) => e.verdict !== undefined) as NftVmapElement[],
+            };
             i = g.next;
             continue;
           }
@@ -499,7 +534,11 @@ function parseTypeLine(set: NftSet, toks: string[]): void {
   for (let i = 0; i < toks.length; i++) {
     const t = toks[i]!;
     if (t === 'type') {
-      const end = toks.findIndex((x, k) => k > i && (x === ';' || x === 'flags' || x === 'comment' || x === 'timeout' || x === 'size' || x === 'elements'));
+      const end = toks.findIndex(
+        (x, k) =>
+          k > i &&
+          (x === ';' || x === 'flags' || x === 'comment' || x === 'timeout' || x === 'size' || x === 'elements'),
+      );
       set.type = toks.slice(i + 1, end < 0 ? toks.length : end).join(' ');
     } else if (t === 'flags' && toks[i + 1] !== undefined) {
       set.flags = toks[i + 1]!.split(',').concat(toks[i + 2] === ',' && toks[i + 3] ? [toks[i + 3]!] : []);
@@ -575,7 +614,8 @@ function parseNftText(text: string, probe: string): Parsed<NftRuleset> {
           const pi = g.inner.indexOf('priority');
           if (ti >= 0 && g.inner[ti + 1]) ch.type = g.inner[ti + 1]!;
           if (hi >= 0 && g.inner[hi + 1]) ch.hook = g.inner[hi + 1]!;
-          if (pi >= 0 && g.inner[pi + 1]) ch.prio = /^-?\d+$/.test(g.inner[pi + 1]!) ? Number(g.inner[pi + 1]) : g.inner[pi + 1]!;
+          if (pi >= 0 && g.inner[pi + 1])
+            ch.prio = /^-?\d+$/.test(g.inner[pi + 1]!) ? Number(g.inner[pi + 1]) : g.inner[pi + 1]!;
         }
       } else if (b === 'set' || b === 'map') {
         const s: NftSet = { family: c, table: d, name: e, isMap: b === 'map', elements: [], source: ev(probe, line) };
@@ -613,7 +653,14 @@ function parseNftText(text: string, probe: string): Parsed<NftRuleset> {
         chain.source = ev(probe, line);
         set = undefined;
       } else {
-        set = { family: table.family, table: table.name, name: b, isMap: a === 'map', elements: [], source: ev(probe, line) };
+        set = {
+          family: table.family,
+          table: table.name,
+          name: b,
+          isMap: a === 'map',
+          elements: [],
+          source: ev(probe, line),
+        };
         table.sets.push(set);
         chain = undefined;
       }

@@ -172,7 +172,7 @@ class Tracer {
             if (!mm) break;
             const v = Number(mm[1]);
             const mask = mm[2] !== undefined ? Number(mm[2]) : 0xffffffff;
-            const hit = ((st.mark & mask) >>> 0) === ((v & mask) >>> 0);
+            const hit = (st.mark & mask) >>> 0 === (v & mask) >>> 0;
             r = o.negated ? !hit : hit;
             break;
           }
@@ -233,7 +233,10 @@ class Tracer {
       const taken: St = { ...st, prob: st.prob * m.p, trail: [...st.trail] };
       const rest: St = { ...st, prob: st.prob * (1 - m.p), trail: [...st.trail] };
       const a = this.apply(table, rule, taken, depth);
-      const ends: End[] = a === 'continue' ? this.runFrom(table, rules, i + 1, taken, depth) : a.flatMap((e) => this.after(table, rules, i, e, depth));
+      const ends: End[] =
+        a === 'continue'
+          ? this.runFrom(table, rules, i + 1, taken, depth)
+          : a.flatMap((e) => this.after(table, rules, i, e, depth));
       return [...ends, ...this.runFrom(table, rules, i + 1, rest, depth)];
     }
     return [{ st, end: 'fall' }];
@@ -343,11 +346,15 @@ export function traceKubeProxyIptables(rs: IptablesRuleset, flow: KubeProxyFlow)
       continue;
     }
     const toLocal = flow.localAddresses.some((a) => canonIp(a) === st.dst);
-    const hooks: string[] = flow.origin === 'local' ? (toLocal ? ['OUTPUT', 'INPUT'] : ['OUTPUT']) : toLocal ? ['INPUT'] : ['FORWARD'];
+    const hooks: string[] =
+      flow.origin === 'local' ? (toLocal ? ['OUTPUT', 'INPUT'] : ['OUTPUT']) : toLocal ? ['INPUT'] : ['FORWARD'];
     let verdict: End | undefined;
     const useHooks = hooks.some((h) => hasRules(rs, 'filter', h));
-    const chains = useHooks ? hooks : ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-NODEPORTS', 'KUBE-PROXY-FIREWALL'];
-    if (!useHooks && findChain(rs, 'filter', 'KUBE-SERVICES')) t.notes.push('filter hooks not in the ruleset: ran the KUBE-* filter chains directly');
+    const chains = useHooks
+      ? hooks
+      : ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-NODEPORTS', 'KUBE-PROXY-FIREWALL'];
+    if (!useHooks && findChain(rs, 'filter', 'KUBE-SERVICES'))
+      t.notes.push('filter hooks not in the ruleset: ran the KUBE-* filter chains directly');
     let cur = st;
     for (const ch of chains) {
       if (!findChain(rs, 'filter', ch)) continue;
@@ -385,7 +392,12 @@ export function traceKubeProxyIptables(rs: IptablesRuleset, flow: KubeProxyFlow)
 }
 
 function finish(st: St, verdict: KubeProxyTraceBranch['verdict'], rule?: Evidence): KubeProxyTraceBranch {
-  const b: KubeProxyTraceBranch = { probability: Math.round(st.prob * 1e9) / 1e9, masquerade: st.masquerade, verdict, trail: st.trail };
+  const b: KubeProxyTraceBranch = {
+    probability: Math.round(st.prob * 1e9) / 1e9,
+    masquerade: st.masquerade,
+    verdict,
+    trail: st.trail,
+  };
   if (st.dnat) b.dnat = st.dnat;
   if (rule) b.verdictRule = rule;
   return b;

@@ -22,7 +22,11 @@ const podSchema = z.looseObject({
     .optional(),
 });
 
-const servicePort = z.looseObject({ name: z.string().optional(), port: z.number().int().min(1).max(65535), protocol: z.enum(['TCP', 'UDP', 'SCTP']).optional() });
+const servicePort = z.looseObject({
+  name: z.string().optional(),
+  port: z.number().int().min(1).max(65535),
+  protocol: z.enum(['TCP', 'UDP', 'SCTP']).optional(),
+});
 const serviceSchema = z.looseObject({
   kind: z.literal('Service'),
   metadata: meta,
@@ -42,13 +46,25 @@ const sliceSchema = z.looseObject({
     .array(
       z.looseObject({
         addresses: z.array(z.string()),
-        conditions: z.looseObject({ ready: z.boolean().optional(), serving: z.boolean().optional(), terminating: z.boolean().optional() }).optional(),
+        conditions: z
+          .looseObject({
+            ready: z.boolean().optional(),
+            serving: z.boolean().optional(),
+            terminating: z.boolean().optional(),
+          })
+          .optional(),
         nodeName: z.string().optional(),
-        targetRef: z.looseObject({ kind: z.string().optional(), name: z.string().optional(), namespace: z.string().optional() }).optional(),
+        targetRef: z
+          .looseObject({ kind: z.string().optional(), name: z.string().optional(), namespace: z.string().optional() })
+          .optional(),
       }),
     )
     .nullish(),
-  ports: z.array(z.looseObject({ name: z.string().optional(), port: z.number().int().nullish(), protocol: z.string().optional() })).nullish(),
+  ports: z
+    .array(
+      z.looseObject({ name: z.string().optional(), port: z.number().int().nullish(), protocol: z.string().optional() }),
+    )
+    .nullish(),
 });
 const sliceListSchema = z.looseObject({ items: z.array(sliceSchema) });
 
@@ -95,12 +111,17 @@ function json<T>(text: string, probe: string, schema: z.ZodType<T>, what: string
   const r = schema.safeParse(j.value);
   if (!r.success) {
     const issue = r.error.issues[0];
-    throw new ParseError(probe, `not ${what} (${issue ? `${issue.path.join('.') || 'top level'}: ${issue.message}` : 'unexpected shape'})`);
+    throw new ParseError(
+      probe,
+      `not ${what} (${issue ? `${issue.path.join('.') || 'top level'}: ${issue.message}` : 'unexpected shape'})`,
+    );
   }
   return r.data;
 }
 
-const canon = (ips: string[]): string[] => [...new Set(ips.map((ip) => canonIp(ip)).filter((ip): ip is string => ip !== null))];
+const canon = (ips: string[]): string[] => [
+  ...new Set(ips.map((ip) => canonIp(ip)).filter((ip): ip is string => ip !== null)),
+];
 
 /** `kubectl get pod NAME -o json` */
 export function parseKubePod(text: string, probe: string): KubePod {
@@ -115,7 +136,10 @@ export function parseKubePod(text: string, probe: string): KubePod {
     ...(p.spec?.nodeName ? { nodeName: p.spec.nodeName } : {}),
     hostNetwork: p.spec?.hostNetwork === true,
     ...(p.status?.phase ? { phase: p.status.phase } : {}),
-    evidence: { probe, text: `pod ${ns ? `${ns}/` : ''}${p.metadata.name} podIPs ${ips.join(',') || '(none)'}${p.spec?.nodeName ? ` node ${p.spec.nodeName}` : ''}${p.status?.phase ? ` ${p.status.phase}` : ''}` },
+    evidence: {
+      probe,
+      text: `pod ${ns ? `${ns}/` : ''}${p.metadata.name} podIPs ${ips.join(',') || '(none)'}${p.spec?.nodeName ? ` node ${p.spec.nodeName}` : ''}${p.status?.phase ? ` ${p.status.phase}` : ''}`,
+    },
   };
 }
 
@@ -125,7 +149,11 @@ export function parseKubeService(text: string, probe: string): KubeService {
   const rawIps = s.spec.clusterIPs ?? (s.spec.clusterIP ? [s.spec.clusterIP] : []);
   const headless = rawIps.includes('None');
   const clusterIPs = canon(rawIps.filter((ip) => ip !== 'None'));
-  const ports = (s.spec.ports ?? []).map((p) => ({ ...(p.name ? { name: p.name } : {}), port: p.port, protocol: p.protocol ?? ('TCP' as const) }));
+  const ports = (s.spec.ports ?? []).map((p) => ({
+    ...(p.name ? { name: p.name } : {}),
+    port: p.port,
+    protocol: p.protocol ?? ('TCP' as const),
+  }));
   const ns = s.metadata.namespace ?? null;
   const type = s.spec.type ?? 'ClusterIP';
   return {
@@ -136,7 +164,10 @@ export function parseKubeService(text: string, probe: string): KubeService {
     headless,
     ...(s.spec.externalName ? { externalName: s.spec.externalName } : {}),
     ports,
-    evidence: { probe, text: `service ${ns ? `${ns}/` : ''}${s.metadata.name} ${type} clusterIPs ${headless ? 'None' : clusterIPs.join(',') || '(none)'} ports ${ports.map((p) => `${p.port}/${p.protocol}`).join(',') || '(none)'}` },
+    evidence: {
+      probe,
+      text: `service ${ns ? `${ns}/` : ''}${s.metadata.name} ${type} clusterIPs ${headless ? 'None' : clusterIPs.join(',') || '(none)'} ports ${ports.map((p) => `${p.port}/${p.protocol}`).join(',') || '(none)'}`,
+    },
   };
 }
 
@@ -158,12 +189,21 @@ export function parseKubeEndpointSlices(text: string, probe: string): KubeEndpoi
         serving: c.serving ?? ready,
         terminating: c.terminating === true,
         ...(e.nodeName ? { nodeName: e.nodeName } : {}),
-        ...(e.targetRef?.kind === 'Pod' && e.targetRef.name ? { pod: `${e.targetRef.namespace ?? s.metadata.namespace ?? ''}/${e.targetRef.name}`.replace(/^\//, '') } : {}),
+        ...(e.targetRef?.kind === 'Pod' && e.targetRef.name
+          ? { pod: `${e.targetRef.namespace ?? s.metadata.namespace ?? ''}/${e.targetRef.name}`.replace(/^\//, '') }
+          : {}),
         slice: s.metadata.name,
       };
       for (const a of canon(e.addresses)) {
         if (ports.length === 0) out.push({ address: a, ...base });
-        for (const p of ports) out.push({ address: a, port: p.port!, ...(p.protocol ? { protocol: p.protocol } : {}), ...(p.name ? { portName: p.name } : {}), ...base });
+        for (const p of ports)
+          out.push({
+            address: a,
+            port: p.port!,
+            ...(p.protocol ? { protocol: p.protocol } : {}),
+            ...(p.name ? { portName: p.name } : {}),
+            ...base,
+          });
       }
     }
   }

@@ -5,8 +5,10 @@ import { ParseError } from '../parse-error.js';
 const MAX_WARNINGS = 50;
 
 function addWarning(list: Warning[], code: string, message: string, probe: string): void {
-  if (list.length < MAX_WARNINGS) list.push({ code, message: message.length > 200 ? message.slice(0, 197) + '...' : message, source: probe });
-  else if (list.length === MAX_WARNINGS) list.push({ code: 'warnings-truncated', message: 'more lines skipped; warnings truncated', source: probe });
+  if (list.length < MAX_WARNINGS)
+    list.push({ code, message: message.length > 200 ? message.slice(0, 197) + '...' : message, source: probe });
+  else if (list.length === MAX_WARNINGS)
+    list.push({ code: 'warnings-truncated', message: 'more lines skipped; warnings truncated', source: probe });
 }
 
 // Dotted form as sysctl prints it; a `/` inside is a dot of a device name (`eth0/100` = eth0.100).
@@ -14,7 +16,11 @@ const KEY = /^[A-Za-z0-9_][A-Za-z0-9_\-/]*(?:\.[A-Za-z0-9_\-/]+)+$/;
 
 /** `/proc/sys/net/ipv4/conf/eth0.100/rp_filter` → `net.ipv4.conf.eth0/100.rp_filter` */
 function keyOfPath(path: string): string {
-  return path.replace(/^\/proc\/sys\//, '').split('/').map((p) => p.replace(/\./g, '/')).join('.');
+  return path
+    .replace(/^\/proc\/sys\//, '')
+    .split('/')
+    .map((p) => p.replace(/\./g, '/'))
+    .join('.');
 }
 
 function printable(s: string): string {
@@ -42,7 +48,13 @@ export function parseSysctl(text: string, probe: string): Parsed<Record<string, 
       const key = kv[1]!;
       const value = kv[2]!.trim().replace(/\s+/g, ' ');
       const prev = out.get(key);
-      if (prev && prev.value !== value) addWarning(warnings, 'duplicate-key', `${key} printed twice with different values (${printable(prev.value)} / ${printable(value)}); the later one is kept`, probe);
+      if (prev && prev.value !== value)
+        addWarning(
+          warnings,
+          'duplicate-key',
+          `${key} printed twice with different values (${printable(prev.value)} / ${printable(value)}); the later one is kept`,
+          probe,
+        );
       out.set(key, { value, source: ev(probe, line) });
       continue;
     }
@@ -69,6 +81,12 @@ export function parseSysctl(text: string, probe: string): Parsed<Record<string, 
   if (known === 0 && unknown > 0) throw new ParseError(probe, 'no `key = value` line: not sysctl output');
   const last = clean.slice(clean.lastIndexOf('\n') + 1);
   // sysctl ends every line with a newline; a value without one may have been cut short
-  if (last.trim() !== '') addWarning(warnings, 'unterminated-line', `output does not end with a newline; its last line may be cut: ${printable(last.trim())}`, probe);
+  if (last.trim() !== '')
+    addWarning(
+      warnings,
+      'unterminated-line',
+      `output does not end with a newline; its last line may be cut: ${printable(last.trim())}`,
+      probe,
+    );
   return { value: Object.fromEntries(out), warnings };
 }

@@ -23,7 +23,8 @@ export function renderTcFilter(f: TcFilter): string {
 function brokenJsonHint(text: string): string {
   // iproute2 6.1: with -p, u32 also switches to "pretty" match decoding and the JSON writer
   // aborts mid-object, leaving invalid JSON; without -p the same command prints valid JSON.
-  if (/"kind"\s*:\s*"u32"/.test(text)) return ' — `tc -j -p` prints invalid JSON when u32 filters are present (iproute2 6.1); capture with `tc -j` without `-p`';
+  if (/"kind"\s*:\s*"u32"/.test(text))
+    return ' — `tc -j -p` prints invalid JSON when u32 filters are present (iproute2 6.1); capture with `tc -j` without `-p`';
   if (/\n\s{4,}"/.test(text)) return ' — if this came from `tc -j -p`, capture with `tc -j` without `-p`';
   return '';
 }
@@ -69,9 +70,23 @@ function filterJson(text: string, probe: string, dev: string, direction: TcDirec
   return { value: out, warnings };
 }
 
-const LINE = /^filter(?:\s+parent\s+\S+)?\s+protocol\s+(\S+)\s+pref\s+(\d{1,10})\s+([\w.-]+)(?:\s+chain\s+(\d{1,10}))?(?:\s+(.*))?$/;
+const LINE =
+  /^filter(?:\s+parent\s+\S+)?\s+protocol\s+(\S+)\s+pref\s+(\d{1,10})\s+([\w.-]+)(?:\s+chain\s+(\d{1,10}))?(?:\s+(.*))?$/;
 // Words cls_bpf prints after the handle; anything else in that place is the filter's name.
-const BPF_WORDS = new Set(['direct-action', 'not_in_hw', 'in_hw', 'in_hw_count', 'skip_hw', 'skip_sw', 'id', 'name', 'tag', 'jited', 'flowid', 'classid']);
+const BPF_WORDS = new Set([
+  'direct-action',
+  'not_in_hw',
+  'in_hw',
+  'in_hw_count',
+  'skip_hw',
+  'skip_sw',
+  'id',
+  'name',
+  'tag',
+  'jited',
+  'flowid',
+  'classid',
+]);
 
 function filterText(text: string, probe: string, dev: string, direction: TcDirection): Parsed<TcFilter[]> {
   const warnings: Warning[] = [];
@@ -115,7 +130,8 @@ function filterText(text: string, probe: string, dev: string, direction: TcDirec
         const t = tokens[i]!;
         const next = tokens[i + 1];
         if (t === 'direct-action') f.directAction = true;
-        else if (t === 'id' && next !== undefined && /^\d{1,10}$/.test(next) && Number(next) <= 0xffffffff) f.progId = Number(next);
+        else if (t === 'id' && next !== undefined && /^\d{1,10}$/.test(next) && Number(next) <= 0xffffffff)
+          f.progId = Number(next);
         else if (t === 'name' && next !== undefined) f.progName = next;
         else if (t === 'tag' && next !== undefined && /^[0-9a-f]{1,64}$/.test(next)) f.tag = next;
         else continue;
@@ -124,7 +140,8 @@ function filterText(text: string, probe: string, dev: string, direction: TcDirec
     }
     out.push(f);
   }
-  if (recognised === 0 && unknown > 0) throw new ParseError(probe, 'no `filter protocol … pref …` line: not `tc filter show` output');
+  if (recognised === 0 && unknown > 0)
+    throw new ParseError(probe, 'no `filter protocol … pref …` line: not `tc filter show` output');
   checkUnterminated(text, warnings, probe);
   return { value: out, warnings };
 }

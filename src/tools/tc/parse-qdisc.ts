@@ -38,7 +38,12 @@ export function parseTcQdisc(text: string, probe: string, dev?: string): Parsed<
       const j = r.data;
       const d = j.dev ?? dev;
       if (d === undefined) {
-        pushWarning(warnings, 'record-skipped', `tc qdisc ${j.kind}: no device (output of \`tc qdisc show dev X\`; the caller did not say which)`, probe);
+        pushWarning(
+          warnings,
+          'record-skipped',
+          `tc qdisc ${j.kind}: no device (output of \`tc qdisc show dev X\`; the caller did not say which)`,
+          probe,
+        );
         continue;
       }
       const q: TcQdisc = { dev: d, kind: j.kind, source: { probe, text: '' } };
@@ -56,7 +61,10 @@ export function parseTcQdisc(text: string, probe: string, dev?: string): Parsed<
     if (raw.trim() === '') continue;
     if (/^\s/.test(raw) && recognised > 0) continue; // statistics lines of `tc -s qdisc`
     const line = raw.trim();
-    const m = /^qdisc\s+([\w.-]{1,64})\s+([0-9a-f]{0,8}:[0-9a-f]{0,8})\s+dev\s+(\S{1,64})(?:\s+(root|parent\s+(\S+)))?/.exec(line);
+    const m =
+      /^qdisc\s+([\w.-]{1,64})\s+([0-9a-f]{0,8}:[0-9a-f]{0,8})\s+dev\s+(\S{1,64})(?:\s+(root|parent\s+(\S+)))?/.exec(
+        line,
+      );
     if (!m) {
       unknown++;
       pushWarning(warnings, 'line-skipped', `not a tc qdisc line: ${excerpt(line)}`, probe);
@@ -68,7 +76,8 @@ export function parseTcQdisc(text: string, probe: string, dev?: string): Parsed<
     else if (m[5] !== undefined) q.parent = m[5];
     out.push(q);
   }
-  if (recognised === 0 && unknown > 0) throw new ParseError(probe, 'no `qdisc KIND HANDLE dev DEV` line: not `tc qdisc show` output');
+  if (recognised === 0 && unknown > 0)
+    throw new ParseError(probe, 'no `qdisc KIND HANDLE dev DEV` line: not `tc qdisc show` output');
   checkUnterminated(clean, warnings, probe);
   return { value: out, warnings };
 }

@@ -22,7 +22,10 @@ export const tcFilterSchema = z.looseObject({
         .looseObject({
           id: u32.optional(),
           name: z.string().max(64).optional(),
-          tag: z.string().regex(/^[0-9a-f]{1,64}$/).optional(),
+          tag: z
+            .string()
+            .regex(/^[0-9a-f]{1,64}$/)
+            .optional(),
         })
         .optional(),
     })

@@ -6,8 +6,10 @@ const MAX_WARNINGS = 50;
 
 /** Adds a warning, at most MAX_WARNINGS per parse (a hostile file must not flood the report). */
 export function pushWarning(list: Warning[], code: string, message: string, probe: string): void {
-  if (list.length < MAX_WARNINGS) list.push(warn(code, message.length > 200 ? message.slice(0, 197) + '...' : message, probe));
-  else if (list.length === MAX_WARNINGS) list.push(warn('warnings-truncated', 'more records skipped; warnings truncated', probe));
+  if (list.length < MAX_WARNINGS)
+    list.push(warn(code, message.length > 200 ? message.slice(0, 197) + '...' : message, probe));
+  else if (list.length === MAX_WARNINGS)
+    list.push(warn('warnings-truncated', 'more records skipped; warnings truncated', probe));
 }
 
 export function firstIssue(e: { issues: { path: PropertyKey[]; message: string }[] }): string {
@@ -38,5 +40,10 @@ export function checkUnterminated(clean: string, warnings: Warning[], probe: str
   const last = clean.slice(clean.lastIndexOf('\n') + 1);
   if (last.trim() === '') return;
   const t = last.trim();
-  pushWarning(warnings, 'unterminated-line', `output does not end with a newline; its last line may be cut: ${t.length > 60 ? '…' + excerpt(t.slice(-60)) : excerpt(t)}`, probe);
+  pushWarning(
+    warnings,
+    'unterminated-line',
+    `output does not end with a newline; its last line may be cut: ${t.length > 60 ? '…' + excerpt(t.slice(-60)) : excerpt(t)}`,
+    probe,
+  );
 }

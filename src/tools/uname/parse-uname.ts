@@ -7,11 +7,27 @@ const RELEASE = /^(\d{1,3})\.(\d{1,3})(?:\.\d{1,6})?[\w.+~-]{0,100}$/;
 
 /** The kernel release printed by `uname -r`. Anything else on the first line is a ParseError. */
 export function parseUname(text: string, probe: string): Parsed<string> {
-  const lines = cleanText(text).split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const lines = cleanText(text)
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   const first = lines[0];
   if (first === undefined) throw new ParseError(probe, 'empty: no kernel release');
-  if (!RELEASE.test(first)) throw new ParseError(probe, `not a kernel release: ${JSON.stringify(first.replace(/[^\x20-\x7e]/g, '?').slice(0, 40))}`);
-  const warnings: Warning[] = lines.length > 1 ? [{ code: 'line-skipped', message: `${lines.length - 1} more line(s) after the kernel release ignored`, source: probe }] : [];
+  if (!RELEASE.test(first))
+    throw new ParseError(
+      probe,
+      `not a kernel release: ${JSON.stringify(first.replace(/[^\x20-\x7e]/g, '?').slice(0, 40))}`,
+    );
+  const warnings: Warning[] =
+    lines.length > 1
+      ? [
+          {
+            code: 'line-skipped',
+            message: `${lines.length - 1} more line(s) after the kernel release ignored`,
+            source: probe,
+          },
+        ]
+      : [];
   return { value: first, warnings };
 }
 

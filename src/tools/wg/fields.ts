@@ -37,7 +37,8 @@ const KEY_OR_NONE = (s: string) => s === '(none)' || WG_KEY.test(s);
  * damaged line is treated as unknown.
  */
 export function lineShape(f: string[]): LineShape {
-  if (f.length === 5 && IFNAME.test(f[0]!) && KEY_OR_NONE(f[2]!) && PORT.test(f[3]!) && FWMARK.test(f[4]!)) return 'interface';
+  if (f.length === 5 && IFNAME.test(f[0]!) && KEY_OR_NONE(f[2]!) && PORT.test(f[3]!) && FWMARK.test(f[4]!))
+    return 'interface';
   if (f.length === 9 && IFNAME.test(f[0]!) && peerTail(f.slice(1))) return 'peer';
   if (f.length === 4 && KEY_OR_NONE(f[1]!) && PORT.test(f[2]!) && FWMARK.test(f[3]!)) return 'iface-interface';
   if (f.length === 8 && peerTail(f)) return 'iface-peer';
@@ -46,7 +47,15 @@ export function lineShape(f: string[]): LineShape {
 
 // public-key, preshared-key, endpoint, allowed-ips, latest-handshake, rx, tx, keepalive
 function peerTail(f: string[]): boolean {
-  return WG_KEY.test(f[0]!) && !/\s/.test(f[2]!) && !/\s/.test(f[3]!) && COUNTER.test(f[4]!) && COUNTER.test(f[5]!) && COUNTER.test(f[6]!) && KEEPALIVE.test(f[7]!);
+  return (
+    WG_KEY.test(f[0]!) &&
+    !/\s/.test(f[2]!) &&
+    !/\s/.test(f[3]!) &&
+    COUNTER.test(f[4]!) &&
+    COUNTER.test(f[5]!) &&
+    COUNTER.test(f[6]!) &&
+    KEEPALIVE.test(f[7]!)
+  );
 }
 
 /** Index of the secret column of a line of that shape (private key or preshared key). */

@@ -9,7 +9,8 @@ const MAX_WARNINGS = 50;
 
 function addWarning(list: Warning[], code: string, message: string, probe: string): void {
   if (list.length < MAX_WARNINGS) list.push({ code, message, source: probe });
-  else if (list.length === MAX_WARNINGS) list.push({ code: 'warnings-truncated', message: 'more lines skipped; warnings truncated', source: probe });
+  else if (list.length === MAX_WARNINGS)
+    list.push({ code: 'warnings-truncated', message: 'more lines skipped; warnings truncated', source: probe });
 }
 
 /** `ip:port` or `[v6]:port` with the address in canonical form, or null. */
@@ -49,26 +50,52 @@ export function parseWgDump(text: string, probe: string): Parsed<WgDevice[]> {
     if (shape === 'unknown') {
       unknown++;
       // never echo the line: it may hold a key
-      addWarning(warnings, 'line-skipped', `line ${known + perInterface + unknown} with ${f.length} fields is not a \`wg show all dump\` line`, probe);
+      addWarning(
+        warnings,
+        'line-skipped',
+        `line ${known + perInterface + unknown} with ${f.length} fields is not a \`wg show all dump\` line`,
+        probe,
+      );
       continue;
     }
     known++;
     if (shape === 'interface') {
       const [name, , pub, port, fwmark] = f as [string, string, string, string, string];
-      const d: WgDevice = { name, publicKey: pub === '(none)' ? '' : pub, peers: [], source: ev(probe, `${name} public-key ${pub} listen-port ${port} fwmark ${fwmark}`) };
+      const d: WgDevice = {
+        name,
+        publicKey: pub === '(none)' ? '' : pub,
+        peers: [],
+        source: ev(probe, `${name} public-key ${pub} listen-port ${port} fwmark ${fwmark}`),
+      };
       if (Number(port) <= 65535) d.listenPort = Number(port);
       if (fwmark !== 'off') {
         const mark = Number(fwmark);
         if (mark <= 0xffffffff) d.fwmark = mark;
       }
-      if (devs.has(name)) addWarning(warnings, 'duplicate-interface', `${name} listed twice; the later line wins`, probe);
+      if (devs.has(name))
+        addWarning(warnings, 'duplicate-interface', `${name} listed twice; the later line wins`, probe);
       devs.set(name, d);
       continue;
     }
-    const [name, pub, psk, ep, allowed, hs, rx, tx, ka] = f as [string, string, string, string, string, string, string, string, string];
+    const [name, pub, psk, ep, allowed, hs, rx, tx, ka] = f as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
     const d = devs.get(name);
     if (!d) {
-      addWarning(warnings, 'record-skipped', `peer ${pub} of ${name} comes before any interface line of ${name}`, probe);
+      addWarning(
+        warnings,
+        'record-skipped',
+        `peer ${pub} of ${name} comes before any interface line of ${name}`,
+        probe,
+      );
       continue;
     }
     const ips: string[] = [];
@@ -82,11 +109,20 @@ export function parseWgDump(text: string, probe: string): Parsed<WgDevice[]> {
     }
     const epCanon = ep === '(none)' ? undefined : endpoint(ep);
     if (bad !== undefined || epCanon === null) {
-      addWarning(warnings, 'record-skipped', `peer ${pub} of ${name}: ${bad !== undefined ? `allowed-ip ${JSON.stringify(bad.slice(0, 60))}` : `endpoint ${JSON.stringify(ep.slice(0, 60))}`} is not an address`, probe);
+      addWarning(
+        warnings,
+        'record-skipped',
+        `peer ${pub} of ${name}: ${bad !== undefined ? `allowed-ip ${JSON.stringify(bad.slice(0, 60))}` : `endpoint ${JSON.stringify(ep.slice(0, 60))}`} is not an address`,
+        probe,
+      );
       continue;
     }
     const pskNote = psk === '(none)' ? '' : ` preshared-key ${REDACTED}`;
-    const peer: WgPeer = { publicKey: pub, allowedIps: ips, source: ev(probe, `${name} peer ${pub}${pskNote} endpoint ${ep} allowed-ips ${allowed}`) };
+    const peer: WgPeer = {
+      publicKey: pub,
+      allowedIps: ips,
+      source: ev(probe, `${name} peer ${pub}${pskNote} endpoint ${ep} allowed-ips ${allowed}`),
+    };
     if (epCanon !== undefined) peer.endpoint = epCanon;
     const h = counter(hs);
     if (h !== undefined) peer.latestHandshake = h;
@@ -97,10 +133,19 @@ export function parseWgDump(text: string, probe: string): Parsed<WgDevice[]> {
     if (ka !== 'off') peer.persistentKeepalive = Number(ka);
     d.peers.push(peer);
   }
-  if (known === 0 && perInterface > 0) throw new ParseError(probe, 'this is `wg show IFACE dump` (no interface-name column); capture `wg show all dump`');
-  if (known === 0 && unknown > 0) throw new ParseError(probe, 'not `wg show all dump` output (tab-separated interface and peer lines expected)');
+  if (known === 0 && perInterface > 0)
+    throw new ParseError(probe, 'this is `wg show IFACE dump` (no interface-name column); capture `wg show all dump`');
+  if (known === 0 && unknown > 0)
+    throw new ParseError(probe, 'not `wg show all dump` output (tab-separated interface and peer lines expected)');
   // wg ends every line with a newline; a last line without one may have been cut short
-  if (clean.slice(clean.lastIndexOf('\n') + 1).trim() !== '') addWarning(warnings, 'unterminated-line', 'output does not end with a newline; its last line may be cut', probe);
-  if (perInterface > 0) addWarning(warnings, 'line-skipped', `${perInterface} line(s) of a per-interface dump (no interface name) skipped`, probe);
+  if (clean.slice(clean.lastIndexOf('\n') + 1).trim() !== '')
+    addWarning(warnings, 'unterminated-line', 'output does not end with a newline; its last line may be cut', probe);
+  if (perInterface > 0)
+    addWarning(
+      warnings,
+      'line-skipped',
+      `${perInterface} line(s) of a per-interface dump (no interface name) skipped`,
+      probe,
+    );
   return { value: [...devs.values()], warnings };
 }

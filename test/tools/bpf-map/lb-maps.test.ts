@@ -6,7 +6,10 @@ import { ParseError } from '../../../src/tools/parse-error.js';
 const dir = '../../../fixtures/tools/bpf-map/lb-maps/v1.17-kernel';
 const load = (ext: 'json' | 'txt'): LbMapDumps =>
   Object.fromEntries(
-    Object.entries(LB_MAP_NAMES).map(([k, name]) => [k, readFileSync(new URL(`${dir}/${name}.${ext}`, import.meta.url), 'utf8')]),
+    Object.entries(LB_MAP_NAMES).map(([k, name]) => [
+      k,
+      readFileSync(new URL(`${dir}/${name}.${ext}`, import.meta.url), 'utf8'),
+    ]),
   ) as LbMapDumps;
 const codes = (w: { code: string }[]) => w.map((x) => x.code);
 
@@ -28,7 +31,12 @@ describe('decodeLbMaps on the real-kernel dump (v1.17 layout)', () => {
       expect(r.value.layout.because).toContain('protocol byte');
       expect(codes(r.warnings)).toEqual(['backend-missing']);
       const s = r.value.services;
-      expect(s.map((x) => `${x.id} ${x.type} ${x.frontend.address}:${x.frontend.port}/${x.frontend.proto} ${x.backends.map((y) => `${y.address}:${y.port}=${y.state}`).join(',')}`)).toEqual([
+      expect(
+        s.map(
+          (x) =>
+            `${x.id} ${x.type} ${x.frontend.address}:${x.frontend.port}/${x.frontend.proto} ${x.backends.map((y) => `${y.address}:${y.port}=${y.state}`).join(',')}`,
+        ),
+      ).toEqual([
         '5 ClusterIP 10.96.0.10:53/UDP 10.244.1.171:53=active,10.244.2.206:53=active',
         '7 NodePort 0.0.0.0:31940/TCP ',
         '8 NodePort 192.0.2.10:31940/TCP 10.244.1.20:8080=terminating,10.244.2.30:8080=quarantined',
@@ -61,10 +69,16 @@ describe('layout detection', () => {
   // the same dump with every protocol byte zeroed: what a ≤ 1.16 agent (or 1.17 with proto-diff off) writes
   function zeroProtos(): LbMapDumps {
     const all = load('json');
-    const s4 = pairs(all.services4!).map(([k, v]) => [k.map((x, i) => (i === 8 ? '0x00' : x)), v] as [string[], string[]]);
-    const b4 = pairs(all.backends4!).map(([k, v]) => [k, v.map((x, i) => (i === 6 ? '0x00' : x))] as [string[], string[]]);
+    const s4 = pairs(all.services4!).map(
+      ([k, v]) => [k.map((x, i) => (i === 8 ? '0x00' : x)), v] as [string[], string[]],
+    );
+    const b4 = pairs(all.backends4!).map(
+      ([k, v]) => [k, v.map((x, i) => (i === 6 ? '0x00' : x))] as [string[], string[]],
+    );
     // the quarantined slot and the qcount are 1.17-only too
-    const s4b = s4.map(([k, v]) => [k, v.map((x, i) => (i === 10 || (i === 9 && x === '0x40') ? '0x00' : x))] as [string[], string[]]);
+    const s4b = s4.map(
+      ([k, v]) => [k, v.map((x, i) => (i === 10 || (i === 9 && x === '0x40') ? '0x00' : x))] as [string[], string[]],
+    );
     return { services4: dump(s4b), backends4: dump(b4), revnat4: all.revnat4 };
   }
 
@@ -125,7 +139,9 @@ describe('malformed dumps', () => {
     const r = decodeLbMaps({ services4: dump(s4), backends4: dump(b4), revnat4: dump(r4) });
     const msgs = r.warnings.map((w) => `${w.code}: ${w.message}`);
     expect(msgs.some((m) => /^bad-entry: cilium_lb4_services_v2 entry #8: key 2 bytes/.test(m))).toBe(true);
-    expect(msgs.some((m) => /^bad-entry: cilium_lb4_backends_v3 entry #\d+: key 4 bytes \/ value 8 bytes/.test(m))).toBe(true);
+    expect(
+      msgs.some((m) => /^bad-entry: cilium_lb4_backends_v3 entry #\d+: key 4 bytes \/ value 8 bytes/.test(m)),
+    ).toBe(true);
     expect(msgs.some((m) => /^bad-entry: cilium_lb4_reverse_nat entry #0: value byte 2 is not hex/.test(m))).toBe(true);
     expect(msgs.some((m) => m.includes('backend 8 is unreadable'))).toBe(true);
     expect(msgs.some((m) => m.includes('backend 99 is not in the backend map'))).toBe(true);
@@ -138,7 +154,10 @@ describe('malformed dumps', () => {
     const s4 = pairs(all.services4!).filter(([k]) => !(k[0] === '0x00' && k[6] === '0x00'));
     const m = s4.find(([k]) => k[0] === '0x0a' && k[6] === '0x00')!;
     m[1][4] = b(3);
-    s4.push([['0x0a', '0x00', '0x00', '0x01', '0x00', '0x50', '0x00', '0x00', '0x2f', '0x00', '0x00', '0x00'], new Array<string>(12).fill('0x00')]);
+    s4.push([
+      ['0x0a', '0x00', '0x00', '0x01', '0x00', '0x50', '0x00', '0x00', '0x2f', '0x00', '0x00', '0x00'],
+      new Array<string>(12).fill('0x00'),
+    ]);
     const b4 = pairs(all.backends4!);
     b4.find(([k]) => k[0] === '0x07')![1][7] = '0x09';
     const r = decodeLbMaps({ services4: dump(s4), backends4: dump(b4) });
@@ -172,7 +191,8 @@ describe('malformed dumps', () => {
   });
 
   it('plain text with garbage between entries', () => {
-    const t = 'key: 0a 60 00 0a 00 35 00 00  11 00 00 00  value: 00 00 00 00 00 00 00 05  00 00 00 00\nWARNING: something\nkey: 0a 60 00 0a 00 35 00 00  11 00 00 xx  value: 00\nFound 2 elements\n';
+    const t =
+      'key: 0a 60 00 0a 00 35 00 00  11 00 00 00  value: 00 00 00 00 00 00 00 05  00 00 00 00\nWARNING: something\nkey: 0a 60 00 0a 00 35 00 00  11 00 00 xx  value: 00\nFound 2 elements\n';
     const d = parseMapDump(t, 'm', { key: { scalar: 4 }, value: { scalar: 4 } });
     expect(d.entries).toHaveLength(1);
     expect(codes(d.warnings)).toEqual(['bad-entry', 'bad-entry']);
@@ -180,11 +200,15 @@ describe('malformed dumps', () => {
 });
 
 describe('BTF forms (real dumps of maps with BTF types, fixtures/tools/bpf-map/src/lb-btf.c)', () => {
-  const f = (n: string) => readFileSync(new URL(`../../../fixtures/tools/bpf-map/lb-maps/v1.17-btf/${n}`, import.meta.url), 'utf8');
+  const f = (n: string) =>
+    readFileSync(new URL(`../../../fixtures/tools/bpf-map/lb-maps/v1.17-btf/${n}`, import.meta.url), 'utf8');
   const names = ['cilium_lb4_services_v2', 'cilium_lb4_backends_v3', 'cilium_lb4_reverse_nat'];
   const expected = ['5 10.96.0.10:53/UDP 10.244.1.171:53=active,10.244.2.206:53=terminating'];
   const render = (r: ReturnType<typeof decodeLbMaps>) =>
-    r.value.services.map((x) => `${x.id} ${x.frontend.address}:${x.frontend.port}/${x.frontend.proto} ${x.backends.map((y) => `${y.address}:${y.port}=${y.state}`).join(',')}`);
+    r.value.services.map(
+      (x) =>
+        `${x.id} ${x.frontend.address}:${x.frontend.port}/${x.frontend.proto} ${x.backends.map((y) => `${y.address}:${y.port}=${y.state}`).join(',')}`,
+    );
 
   it('-j with `formatted`: the raw bytes are used, and the result matches', () => {
     const [s, be, rn] = names.map((n) => f(`${n}.json`));
@@ -200,11 +224,14 @@ describe('BTF forms (real dumps of maps with BTF types, fixtures/tools/bpf-map/s
     const r = decodeLbMaps({ services4: s, backends4: be, revnat4: rn });
     expect(r.warnings).toEqual([]);
     expect(render(r)).toEqual(expected);
-    expect(r.value.services[0]!.evidence[0]!.text).toBe('10.96.0.10:53/UDP slot 0: key 0a 60 00 0a 00 35 00 00 11 00 00 00 value 00 00 00 00 02 00 00 05 00 00 00 00');
+    expect(r.value.services[0]!.evidence[0]!.text).toBe(
+      '10.96.0.10:53/UDP slot 0: key 0a 60 00 0a 00 35 00 00 11 00 00 00 value 00 00 00 00 02 00 00 05 00 00 00 00',
+    );
   });
 
   it('-j with only `formatted` (raw bytes dropped) reads the same', () => {
-    const strip = (t: string) => JSON.stringify((JSON.parse(t) as { formatted: unknown }[]).map((e) => ({ formatted: e.formatted })));
+    const strip = (t: string) =>
+      JSON.stringify((JSON.parse(t) as { formatted: unknown }[]).map((e) => ({ formatted: e.formatted })));
     const [s, be, rn] = names.map((n) => strip(f(`${n}.json`)));
     const r = decodeLbMaps({ services4: s, backends4: be, revnat4: rn });
     expect(r.warnings).toEqual([]);

@@ -20,16 +20,27 @@ describe('parseBpftoolNet', () => {
     expect(withoutSource(jp.value)).toEqual(withoutSource(j.value));
     expect(withoutSource(t.value)).toEqual(withoutSource(j.value));
     expect(j.value.map((a) => a.source.text)).toEqual(t.value.map((a) => a.source.text));
-    expect(t.value[0]!.source).toEqual({ probe: 'bpftool-net', text: 'lxc0a1b(2) clsact/ingress cil_from_container.o:[tc] id 1059' });
+    expect(t.value[0]!.source).toEqual({
+      probe: 'bpftool-net',
+      text: 'lxc0a1b(2) clsact/ingress cil_from_container.o:[tc] id 1059',
+    });
     expect([j.warnings, t.warnings]).toEqual([[], []]);
   });
 
   it('reads generic XDP in the pod namespace (ours) and driver XDP (shared)', () => {
     for (const n of ['bpftool-v7.1-j-net-show.h2pod-xdp.json', 'bpftool-v7.1-net-show.h2pod-xdp.txt']) {
-      expect(withoutSource(parseBpftoolNet(fx(n), 'p').value), n).toEqual([{ dev: 'eth0', ifindex: 2, hook: 'xdp', name: '', mode: 'generic', progId: 1080 }]);
+      expect(withoutSource(parseBpftoolNet(fx(n), 'p').value), n).toEqual([
+        { dev: 'eth0', ifindex: 2, hook: 'xdp', name: '', mode: 'generic', progId: 1080 },
+      ]);
     }
-    for (const n of ['bpftool-j-p-net-show.pod.json', 'bpftool-net-show.pod.txt', 'bpftool-v7.x-j-p-net-show.pod.json']) {
-      expect(withoutSource(parseBpftoolNet(fx(n), 'p').value), n).toEqual([{ dev: 'eth0', ifindex: 2, hook: 'xdp', name: '', mode: 'driver', progId: 496 }]);
+    for (const n of [
+      'bpftool-j-p-net-show.pod.json',
+      'bpftool-net-show.pod.txt',
+      'bpftool-v7.x-j-p-net-show.pod.json',
+    ]) {
+      expect(withoutSource(parseBpftoolNet(fx(n), 'p').value), n).toEqual([
+        { dev: 'eth0', ifindex: 2, hook: 'xdp', name: '', mode: 'driver', progId: 496 },
+      ]);
     }
   });
 
@@ -43,35 +54,59 @@ describe('parseBpftoolNet', () => {
     ]);
     expect(j.value.filter((a) => a.hook === 'tc-ingress').map((a) => a.progId)).toEqual([483, 500, 491]);
     expect(withoutSource(t.value)).toEqual(withoutSource(j.value));
-    expect(j.value.find((a) => a.linkId === 90)!.source.text).toBe('vethA(9) tcx/egress cil_to_container prog_id 506 link_id 90');
+    expect(j.value.find((a) => a.linkId === 90)!.source.text).toBe(
+      'vethA(9) tcx/egress cil_to_container prog_id 506 link_id 90',
+    );
     expect(j.warnings).toEqual([]);
   });
 
   it('7.1 and 7.x agree on the clsact attachments of the same node', () => {
     const v71 = parseBpftoolNet(fx('bpftool-j-p-net-show.node.json'), 'p').value;
-    const v7x = parseBpftoolNet(fx('bpftool-v7.x-j-p-net-show.node.json'), 'p').value.filter((a) => a.hook.startsWith('tc-'));
+    const v7x = parseBpftoolNet(fx('bpftool-v7.x-j-p-net-show.node.json'), 'p').value.filter((a) =>
+      a.hook.startsWith('tc-'),
+    );
     expect(withoutSource(v71)).toEqual(withoutSource(v7x));
     expect(withoutSource(parseBpftoolNet(fx('bpftool-net-show.node.txt'), 'p').value)).toEqual(withoutSource(v71));
   });
 
   it('maps netkit and every known kind to a hook; an unknown kind is a warning, never a guess', () => {
-    const r = parseBpftoolNet(JSON.stringify([{ xdp: [], tc: [
-      { devname: 'lxc1', ifindex: 12, kind: 'netkit/peer', name: 'cil_from_container', prog_id: 40, link_id: 7 },
-      { devname: 'lxc1', ifindex: 12, kind: 'netkit/primary', name: 'cil_to_container', prog_id: 41, link_id: 8 },
-      { devname: 'lxc1', ifindex: 12, kind: 'tcx/sideways', name: 'x', prog_id: 42, link_id: 9 },
-    ], netfilter: [{ pf: 2, hooknum: 1, prio: -128, prog_id: 3 }] }]), 'p');
-    expect(r.value.map((a) => [a.hook, a.progId, a.linkId])).toEqual([['netkit-peer', 40, 7], ['netkit-primary', 41, 8]]);
+    const r = parseBpftoolNet(
+      JSON.stringify([
+        {
+          xdp: [],
+          tc: [
+            { devname: 'lxc1', ifindex: 12, kind: 'netkit/peer', name: 'cil_from_container', prog_id: 40, link_id: 7 },
+            { devname: 'lxc1', ifindex: 12, kind: 'netkit/primary', name: 'cil_to_container', prog_id: 41, link_id: 8 },
+            { devname: 'lxc1', ifindex: 12, kind: 'tcx/sideways', name: 'x', prog_id: 42, link_id: 9 },
+          ],
+          netfilter: [{ pf: 2, hooknum: 1, prio: -128, prog_id: 3 }],
+        },
+      ]),
+      'p',
+    );
+    expect(r.value.map((a) => [a.hook, a.progId, a.linkId])).toEqual([
+      ['netkit-peer', 40, 7],
+      ['netkit-primary', 41, 8],
+    ]);
     expect(r.warnings.map((w) => w.code)).toEqual(['unknown-attach-kind', 'unmodelled-attachment']);
   });
 
   it('XDP multi-attachments give one record per mode', () => {
-    const r = parseBpftoolNet('[{"xdp":[{"devname":"eth0","ifindex":2,"multi_attachments":[{"mode":"generic","id":5},{"mode":"driver","id":6}]}],"tc":[]}]', 'p');
-    expect(r.value.map((a) => [a.mode, a.progId])).toEqual([['generic', 5], ['driver', 6]]);
+    const r = parseBpftoolNet(
+      '[{"xdp":[{"devname":"eth0","ifindex":2,"multi_attachments":[{"mode":"generic","id":5},{"mode":"driver","id":6}]}],"tc":[]}]',
+      'p',
+    );
+    expect(r.value.map((a) => [a.mode, a.progId])).toEqual([
+      ['generic', 5],
+      ['driver', 6],
+    ]);
   });
 
   it('bad input: ANSI/CRLF, truncation, wrong types, __proto__, garbage', () => {
     const t = fx('bpftool-v7.x-net-show.node.txt');
-    expect(withoutSource(parseBpftoolNet(ansiCrlf(t), 'p').value)).toEqual(withoutSource(parseBpftoolNet(t, 'p').value));
+    expect(withoutSource(parseBpftoolNet(ansiCrlf(t), 'p').value)).toEqual(
+      withoutSource(parseBpftoolNet(t, 'p').value),
+    );
     const j = fx('bpftool-v7.1-j-net-show.h2node.json');
     expect(() => parseBpftoolNet(j.slice(0, j.length / 2), 'p')).toThrow(ParseError);
     // text cut in the middle of a line: whole lines are kept, the broken one is reported
@@ -79,11 +114,14 @@ describe('parseBpftoolNet', () => {
     expect(cut.value.map((a) => a.progId)).toEqual([483, 487, 500, 491, 505, 505]);
     expect(cut.value.at(-1)!.linkId).toBeUndefined();
     expect(cut.warnings.map((w) => w.code)).toEqual(['partial-line', 'unterminated-line']);
-    const typed = parseBpftoolNet('[{"tc":[{"devname":"a","ifindex":"2","kind":"clsact/ingress","id":1},{"devname":"b","ifindex":3,"kind":"clsact/ingress","id":1e300},{"devname":"c","ifindex":4,"kind":"clsact/ingress","id":2,"__proto__":{"polluted":1}}]},"junk"]', 'p');
+    const typed = parseBpftoolNet(
+      '[{"tc":[{"devname":"a","ifindex":"2","kind":"clsact/ingress","id":1},{"devname":"b","ifindex":3,"kind":"clsact/ingress","id":1e300},{"devname":"c","ifindex":4,"kind":"clsact/ingress","id":2,"__proto__":{"polluted":1}}]},"junk"]',
+      'p',
+    );
     expect(typed.value.map((a) => a.dev)).toEqual(['c']);
     expect(typed.warnings).toHaveLength(3);
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
-    expect(() => parseBpftoolNet('Error: can\'t get netns\n', 'p')).toThrow(ParseError);
+    expect(() => parseBpftoolNet("Error: can't get netns\n", 'p')).toThrow(ParseError);
     expect(() => parseBpftoolNet('\u0000\u00ff\u0001', 'p')).toThrow(ParseError);
     expect(parseBpftoolNet('', 'p')).toEqual({ value: [], warnings: [] });
   });

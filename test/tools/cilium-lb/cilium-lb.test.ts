@@ -65,7 +65,8 @@ describe('parseCiliumServiceList text', () => {
   });
 
   it('bad input: unknown state, unreadable lines are warnings; garbage is a ParseError', () => {
-    const t = 'ID   Frontend   Service Type   Backend\n1    10.0.0.1:80   ClusterIP   1 => 10.0.0.2:80 (sleeping)\n                2 => 10.0.0.999:80 (active)\n2    10.0.0.1:99999   ClusterIP   1 => 10.0.0.2:80 (active)\n';
+    const t =
+      'ID   Frontend   Service Type   Backend\n1    10.0.0.1:80   ClusterIP   1 => 10.0.0.2:80 (sleeping)\n                2 => 10.0.0.999:80 (active)\n2    10.0.0.1:99999   ClusterIP   1 => 10.0.0.2:80 (active)\n';
     const r = parseCiliumServiceList(t, 'svc');
     expect(r.value).toHaveLength(1);
     expect(r.value[0]!.backends).toHaveLength(1);
@@ -111,7 +112,8 @@ describe('parseCiliumServiceList JSON', () => {
 describe('parseCiliumLbList', () => {
   it('v1.17+ rows in random order with /PROTO, /i, IPv6, missing backend', () => {
     const r = parseCiliumLbList(fx('bpf-lb-list/v1.17.from-format.txt'), 'lb');
-    const by = (a: string, p: number, scope = 'external') => r.value.find((s) => s.frontend.address === a && s.frontend.port === p && s.frontend.scope === scope)!;
+    const by = (a: string, p: number, scope = 'external') =>
+      r.value.find((s) => s.frontend.address === a && s.frontend.port === p && s.frontend.scope === scope)!;
     const dns = by('10.96.0.10', 53);
     expect(dns).toMatchObject({ id: 5, type: 'ClusterIP', frontend: { proto: 'UDP' }, source: 'cilium-dbg' });
     expect(dns.flags.routable).toBe(false);
@@ -120,7 +122,11 @@ describe('parseCiliumLbList', () => {
       [2, '10.244.2.206', 53, 'UDP', 'unknown'],
     ]);
     const np = by('192.168.1.10', 31940);
-    expect(np).toMatchObject({ id: 8, type: 'NodePort', flags: { externalTrafficPolicyLocal: true, twoScopes: true, routable: true } });
+    expect(np).toMatchObject({
+      id: 8,
+      type: 'NodePort',
+      flags: { externalTrafficPolicyLocal: true, twoScopes: true, routable: true },
+    });
     const npi = by('192.168.1.10', 31940, 'internal');
     expect(npi.id).toBe(10);
     expect(npi.backends.map((b) => b.address)).toEqual(['10.244.1.20', '10.244.2.30']);
@@ -136,7 +142,9 @@ describe('parseCiliumLbList', () => {
   it('v1.13 grouped rows with an empty first column', () => {
     const r = parseCiliumLbList(fx('bpf-lb-list/v1.13.from-format.txt'), 'lb');
     expect(r.warnings).toEqual([]);
-    expect(r.value.map((s) => [s.id, s.frontend.address, s.frontend.proto, s.backends.map((b) => `${b.slot}:${b.address}`)])).toEqual([
+    expect(
+      r.value.map((s) => [s.id, s.frontend.address, s.frontend.proto, s.backends.map((b) => `${b.slot}:${b.address}`)]),
+    ).toEqual([
       [5, '10.96.0.10', 'ANY', ['1:10.244.1.171', '2:10.244.2.206']],
       [8, '192.168.1.10', 'ANY', ['1:10.244.1.20']],
       [9, 'fd00:10:96::a', 'ANY', ['1:fd00:10:244:1::ab']],
@@ -155,7 +163,10 @@ describe('parseCiliumLbList', () => {
     const r = parseCiliumLbList(fx('bpf-lb-list/v1.15-dev-l7lb-gh31503.txt'), 'lb');
     expect(r.warnings).toEqual([]);
     expect(r.value.map((s) => s.id)).toEqual([1, 14, 22, 30, 33]);
-    expect(r.value.find((s) => s.id === 22)!.flags).toMatchObject({ internalTrafficPolicyLocal: true, routable: false });
+    expect(r.value.find((s) => s.id === 22)!.flags).toMatchObject({
+      internalTrafficPolicyLocal: true,
+      routable: false,
+    });
     expect(r.value.find((s) => s.id === 1)!.backends[0]).toMatchObject({ address: '172.18.0.3', port: 6443, slot: 1 });
     expect(r.value.find((s) => s.id === 30)!.flags.l7ProxyPort).toBe(15735);
   });
@@ -163,11 +174,18 @@ describe('parseCiliumLbList', () => {
   it('pre-1.13 real output without slots (gh 10402, gh 17729)', () => {
     const a = parseCiliumLbList(fx('bpf-lb-list/v1.7-no-slot-gh10402.txt'), 'lb');
     expect(a.warnings).toEqual([]);
-    expect(a.value.find((s) => s.id === 3)).toMatchObject({ type: 'ExternalIP', frontend: { address: '10.88.58.5', port: 443 } });
+    expect(a.value.find((s) => s.id === 3)).toMatchObject({
+      type: 'ExternalIP',
+      frontend: { address: '10.88.58.5', port: 443 },
+    });
     expect(a.value.find((s) => s.id === 3)!.backends).toHaveLength(6);
     const b = parseCiliumLbList(fx('bpf-lb-list/v1.10-grep-no-slot-gh17729.txt'), 'lb');
     expect(codes(b.warnings)).toEqual(['line-skipped']);
-    expect(b.value.find((s) => s.id === 59)!.backends.map((x) => x.address)).toEqual(['192.168.214.171', '192.168.154.116', '192.168.177.116']);
+    expect(b.value.find((s) => s.id === 59)!.backends.map((x) => x.address)).toEqual([
+      '192.168.214.171',
+      '192.168.154.116',
+      '192.168.177.116',
+    ]);
   });
 
   it('bad input: unknown flags, duplicate slots, no master, garbage', () => {
@@ -181,7 +199,16 @@ describe('parseCiliumLbList', () => {
       '999.0.0.1:80 (0)   0.0.0.0:0 (3) (0) [ClusterIP]',
     ].join('\n');
     const r = parseCiliumLbList(t, 'lb');
-    expect(codes(r.warnings).sort()).toEqual(['duplicate-slot', 'line-skipped', 'service-without-master', 'service-without-master', 'slot-mismatch', 'unknown-flag'].sort());
+    expect(codes(r.warnings).sort()).toEqual(
+      [
+        'duplicate-slot',
+        'line-skipped',
+        'service-without-master',
+        'service-without-master',
+        'slot-mismatch',
+        'unknown-flag',
+      ].sort(),
+    );
     expect(r.value).toHaveLength(1);
     expect(r.value[0]!.flags.raw).toEqual(['ClusterIP', 'frobnicate']);
     expect(() => parseCiliumLbList('hello\nworld', 'lb')).toThrow(ParseError);

@@ -5,7 +5,8 @@ import { parse as parseYaml } from 'yaml';
 import { configValue, parseCiliumConfig } from '../../../src/tools/cilium/index.js';
 import { ParseError } from '../../../src/tools/parse-error.js';
 
-const fx = (f: string) => readFileSync(fileURLToPath(new URL(`../../../fixtures/tools/cilium/config/${f}`, import.meta.url)), 'utf8');
+const fx = (f: string) =>
+  readFileSync(fileURLToPath(new URL(`../../../fixtures/tools/cilium/config/${f}`, import.meta.url)), 'utf8');
 
 describe('parseCiliumConfig', () => {
   it('ConfigMap YAML (1.13.4): the data map, YAML comments dropped, quotes removed', () => {
@@ -14,7 +15,10 @@ describe('parseCiliumConfig', () => {
     expect(Object.keys(value)).toHaveLength(88);
     expect(value['tunnel']!.value).toBe('disabled');
     expect(value['kube-proxy-replacement']!.value).toBe('strict');
-    expect(value['enable-bpf-masquerade']).toMatchObject({ value: 'true', source: { probe: 'cilium-config', text: 'enable-bpf-masquerade: true' } });
+    expect(value['enable-bpf-masquerade']).toMatchObject({
+      value: 'true',
+      source: { probe: 'cilium-config', text: 'enable-bpf-masquerade: true' },
+    });
     expect(value['ipv4-native-routing-cidr']!.value).toBe('192.168.0.0/16');
     expect(value['hubble-listen-address']!.value).toBe(':4244');
     expect(value['debug-verbose']!.value).toBe('');
@@ -37,11 +41,16 @@ describe('parseCiliumConfig', () => {
     expect(value['hubble-listen-address']!.value).toBe(':4244');
     expect(value['operator-api-serve-addr']!.value).toBe('127.0.0.1:9234');
     expect(value['devices']!.value).toBe('');
-    expect(value['config-sources']!.value).toBe('[{"kind":"config-map","namespace":"kube-system","name":"cilium-config"}]');
+    expect(value['config-sources']!.value).toBe(
+      '[{"kind":"config-map","namespace":"kube-system","name":"cilium-config"}]',
+    );
   });
 
   it('config -a CamelCase names map to ConfigMap keys only where checked; others stay as printed', () => {
-    const { value } = parseCiliumConfig('EnableBPFMasquerade               : true\nEnableSocketLB                    : true\nBPFSocketLBHostnsOnly             : false\nEnableAutoDirectRouting           : true\nRoutingMode                       : native\n', 'p');
+    const { value } = parseCiliumConfig(
+      'EnableBPFMasquerade               : true\nEnableSocketLB                    : true\nBPFSocketLBHostnsOnly             : false\nEnableAutoDirectRouting           : true\nRoutingMode                       : native\n',
+      'p',
+    );
     expect(value['enable-bpf-masquerade']!.value).toBe('true');
     expect(value['bpf-lb-sock']!.value).toBe('true');
     expect(value['bpf-lb-sock-hostns-only']!.value).toBe('false');

@@ -4,18 +4,29 @@ import { fileURLToPath } from 'node:url';
 import { parseCiliumEndpoints } from '../../../src/tools/cilium/index.js';
 import { ParseError } from '../../../src/tools/parse-error.js';
 
-const fx = (f: string) => readFileSync(fileURLToPath(new URL(`../../../fixtures/tools/cilium/endpoints/${f}`, import.meta.url)), 'utf8');
+const fx = (f: string) =>
+  readFileSync(fileURLToPath(new URL(`../../../fixtures/tools/cilium/endpoints/${f}`, import.meta.url)), 'utf8');
 
 describe('parseCiliumEndpoints', () => {
   it('endpoint JSON (1.18.0 `endpoint get`): addressing, interface, identity, pod, state', () => {
     const { value, warnings } = parseCiliumEndpoints(fx('v1.18.0-endpoint-get-33.json'), 'cilium-endpoints');
     expect(warnings).toEqual([]);
     expect(value).toHaveLength(1);
-    expect(value[0]).toMatchObject({ id: 33, ipv4: '10.0.0.220', ifname: 'lxcf9e134da9662', ifindex: 94, identity: 24121, name: 'kube-system/coredns-54558b56c7-zth5g', state: 'ready' });
+    expect(value[0]).toMatchObject({
+      id: 33,
+      ipv4: '10.0.0.220',
+      ifname: 'lxcf9e134da9662',
+      ifindex: 94,
+      identity: 24121,
+      name: 'kube-system/coredns-54558b56c7-zth5g',
+      state: 'ready',
+    });
     expect(value[0]!.ipv6).toBeUndefined();
     expect(value[0]!.isHost).toBeUndefined();
     expect(value[0]!.labels).toContain('k8s:k8s-app=kube-dns');
-    expect(value[0]!.source.text).toBe('endpoint 33 kube-system/coredns-54558b56c7-zth5g identity 24121 ipv4 10.0.0.220 dev lxcf9e134da9662 ifindex 94 ready');
+    expect(value[0]!.source.text).toBe(
+      'endpoint 33 kube-system/coredns-54558b56c7-zth5g identity 24121 ipv4 10.0.0.220 dev lxcf9e134da9662 ifindex 94 ready',
+    );
   });
 
   it('endpoint list table (1.18.0): wrapped header, multi-line labels, host endpoint without IP', () => {
@@ -38,7 +49,10 @@ describe('parseCiliumEndpoints', () => {
   });
 
   it('bad records are skipped with a warning; unreadable output is a ParseError', () => {
-    const r = parseCiliumEndpoints('[{"id": "x"}, {"id": 7, "status": {"networking": {"addressing": [{"ipv4": "2001:db8::1"}]}}}, {"id": 8, "__proto__": {"id": 9}}]', 'p');
+    const r = parseCiliumEndpoints(
+      '[{"id": "x"}, {"id": 7, "status": {"networking": {"addressing": [{"ipv4": "2001:db8::1"}]}}}, {"id": 8, "__proto__": {"id": 9}}]',
+      'p',
+    );
     expect(r.value.map((e) => e.id)).toEqual([7, 8]);
     expect(r.value[0]!.ipv4).toBeUndefined();
     expect(r.warnings.map((w) => w.code)).toEqual(['record-skipped', 'value-skipped']);

@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { parseCiliumStatus } from '../../../src/tools/cilium/index.js';
 import { ParseError } from '../../../src/tools/parse-error.js';
 
-const fx = (f: string) => readFileSync(fileURLToPath(new URL(`../../../fixtures/tools/cilium/status/${f}`, import.meta.url)), 'utf8');
+const fx = (f: string) =>
+  readFileSync(fileURLToPath(new URL(`../../../fixtures/tools/cilium/status/${f}`, import.meta.url)), 'utf8');
 const parse = (f: string) => parseCiliumStatus(fx(f), 'cilium-status');
 
 describe('parseCiliumStatus: real outputs by version', () => {
@@ -13,7 +14,10 @@ describe('parseCiliumStatus: real outputs by version', () => {
     expect(warnings).toEqual([]);
     expect(s.version).toBe('1.13.4');
     expect(s.kubeProxyReplacement).toMatchObject({ mode: 'Disabled', devices: [] });
-    expect(s.hostRouting).toMatchObject({ mode: 'Legacy', source: { probe: 'cilium-status', text: 'Host Routing:           Legacy' } });
+    expect(s.hostRouting).toMatchObject({
+      mode: 'Legacy',
+      source: { probe: 'cilium-status', text: 'Host Routing:           Legacy' },
+    });
     expect(s.masquerading).toMatchObject({ mode: 'IPTables', ipv4: true, ipv6: false });
     expect(s.masquerading!.cidrs).toBeUndefined();
     expect(s.socketLB).toMatchObject({ enabled: false });
@@ -38,7 +42,13 @@ describe('parseCiliumStatus: real outputs by version', () => {
     const { value: s } = parse('v1.14.5-bpf-host-routing-wireguard.txt');
     expect(s.hostRouting!.mode).toBe('BPF');
     expect(s.kubeProxyReplacement!.devices[1]).toEqual({ name: 'cilium_wg0', ips: [], directRouting: false });
-    expect(s.masquerading).toMatchObject({ mode: 'BPF', devices: ['enp1s0', 'cilium_wg0'], cidrs: ['10.244.1.0/24'], ipv4: true, ipv6: false });
+    expect(s.masquerading).toMatchObject({
+      mode: 'BPF',
+      devices: ['enp1s0', 'cilium_wg0'],
+      cidrs: ['10.244.1.0/24'],
+      ipv4: true,
+      ipv6: false,
+    });
   });
 
   it('1.15 (cilium-dbg, `Host Routing:`), pasted behind `# `', () => {
@@ -58,13 +68,18 @@ describe('parseCiliumStatus: real outputs by version', () => {
     expect(s.hostRouting!.mode).toBe('Legacy');
     expect(s.attachMode!.mode).toBe('TCX');
     expect(s.deviceMode!.mode).toBe('veth');
-    expect(s.kubeProxyReplacement!.devices).toEqual([{ name: 'eth0', ips: ['10.10.0.83', 'fe80::be24:11ff:fe20:cc1f'], directRouting: true }]);
+    expect(s.kubeProxyReplacement!.devices).toEqual([
+      { name: 'eth0', ips: ['10.10.0.83', 'fe80::be24:11ff:fe20:cc1f'], directRouting: true },
+    ]);
   });
 
   it('1.17.4: Legacy TC, two devices, the direct-routing one first', () => {
     const { value: s } = parse('v1.17.4-legacy-tc-eks.txt');
     expect(s.attachMode!.mode).toBe('Legacy TC');
-    expect(s.kubeProxyReplacement!.devices.map((d) => [d.name, d.directRouting])).toEqual([['ens5', true], ['ens6', false]]);
+    expect(s.kubeProxyReplacement!.devices.map((d) => [d.name, d.directRouting])).toEqual([
+      ['ens5', true],
+      ['ens6', false],
+    ]);
     expect(s.version).toBe('1.17.4');
   });
 
@@ -83,7 +98,13 @@ describe('parseCiliumStatus: real outputs by version', () => {
     const { value: s } = parse('v1.18.4-netkit-bpf.txt');
     expect(s.deviceMode!.mode).toBe('netkit');
     expect(s.hostRouting!.mode).toBe('BPF');
-    expect(s.masquerading).toMatchObject({ mode: 'BPF', devices: ['eth0'], cidrs: ['10.100.0.0/16'], ipv4: true, ipv6: false });
+    expect(s.masquerading).toMatchObject({
+      mode: 'BPF',
+      devices: ['eth0'],
+      cidrs: ['10.100.0.0/16'],
+      ipv4: true,
+      ipv6: false,
+    });
   });
 
   it('1.19.0 / 1.19.3', () => {
@@ -98,7 +119,9 @@ describe('parseCiliumStatus: real outputs by version', () => {
 
   it('status -o json (from the documented keys)', () => {
     const { value: s } = parse('status-json.from-format.json');
-    expect(s.kubeProxyReplacement!.devices).toEqual([{ name: 'eth0', ips: ['192.0.2.10', '2001:db8:1::10'], directRouting: true }]);
+    expect(s.kubeProxyReplacement!.devices).toEqual([
+      { name: 'eth0', ips: ['192.0.2.10', '2001:db8:1::10'], directRouting: true },
+    ]);
     expect(s.hostRouting!.mode).toBe('BPF');
     expect(s.networkRouting!.mode).toBe('Native');
     expect(s.attachMode!.mode).toBe('TCX');
@@ -116,7 +139,10 @@ describe('parseCiliumStatus: hostile and odd input', () => {
   });
 
   it('an unknown mode or a broken device list is a warning, never a half-read value', () => {
-    const r = parseCiliumStatus('KubeProxyReplacement:   Maybe   [eth0]\nMasquerading:   BPF   [eth0]   not-a-cidr\nHost Routing:   BPF\n', 'p');
+    const r = parseCiliumStatus(
+      'KubeProxyReplacement:   Maybe   [eth0]\nMasquerading:   BPF   [eth0]   not-a-cidr\nHost Routing:   BPF\n',
+      'p',
+    );
     expect(r.value.kubeProxyReplacement).toBeUndefined();
     expect(r.value.masquerading).toBeUndefined();
     expect(r.value.hostRouting!.mode).toBe('BPF');
@@ -149,10 +175,29 @@ describe('parseCiliumStatus: hostile and odd input', () => {
 
 describe('parseCiliumStatus: other Masquerading forms (lines from public AKS / homelab notes)', () => {
   it('BPF (ip-masq-agent) and a v4 + v6 exclusion pair (1.18+)', () => {
-    const a = parseCiliumStatus('Masquerading:            BPF (ip-masq-agent)   [eth0]   10.244.0.0/16  [IPv4: Enabled, IPv6: Disabled]\n', 'p').value;
-    expect(a.masquerading).toMatchObject({ mode: 'BPF', ipMasqAgent: true, devices: ['eth0'], cidrs: ['10.244.0.0/16'], ipv4: true, ipv6: false });
-    const b = parseCiliumStatus('Masquerading:            BPF   [dummy0, ens18, ens19.30]   10.101.0.0/16 fd00:101::/48 [IPv4: Disabled, IPv6: Enabled]\n', 'p').value;
-    expect(b.masquerading).toMatchObject({ mode: 'BPF', devices: ['dummy0', 'ens18', 'ens19.30'], cidrs: ['10.101.0.0/16', 'fd00:101::/48'], ipv4: false, ipv6: true });
+    const a = parseCiliumStatus(
+      'Masquerading:            BPF (ip-masq-agent)   [eth0]   10.244.0.0/16  [IPv4: Enabled, IPv6: Disabled]\n',
+      'p',
+    ).value;
+    expect(a.masquerading).toMatchObject({
+      mode: 'BPF',
+      ipMasqAgent: true,
+      devices: ['eth0'],
+      cidrs: ['10.244.0.0/16'],
+      ipv4: true,
+      ipv6: false,
+    });
+    const b = parseCiliumStatus(
+      'Masquerading:            BPF   [dummy0, ens18, ens19.30]   10.101.0.0/16 fd00:101::/48 [IPv4: Disabled, IPv6: Enabled]\n',
+      'p',
+    ).value;
+    expect(b.masquerading).toMatchObject({
+      mode: 'BPF',
+      devices: ['dummy0', 'ens18', 'ens19.30'],
+      cidrs: ['10.101.0.0/16', 'fd00:101::/48'],
+      ipv4: false,
+      ipv6: true,
+    });
   });
 });
 
@@ -168,11 +213,18 @@ describe('cilium parsers never throw anything but ParseError', () => {
       }
     };
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.json(), fc.string().map((s) => `Masquerading: ${s}\nKubeProxyReplacement: True [${s}]\nMode: ${s}`)), (t) => {
-        ok(() => parseCiliumStatus(t, 'p'));
-        ok(() => parseCiliumEndpoints(t, 'p'));
-        ok(() => parseCiliumConfig(t, 'p'));
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.json(),
+          fc.string().map((s) => `Masquerading: ${s}\nKubeProxyReplacement: True [${s}]\nMode: ${s}`),
+        ),
+        (t) => {
+          ok(() => parseCiliumStatus(t, 'p'));
+          ok(() => parseCiliumEndpoints(t, 'p'));
+          ok(() => parseCiliumConfig(t, 'p'));
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -5,7 +5,18 @@ import { ParseError } from '../../../src/tools/parse-error.js';
 import { ansiCrlf, fixture } from '../tc/helpers.js';
 
 const shared = (n: string) => fixture('conntrack', 'shared', n);
-const brief = (t: string) => parseConntrack(t, 'conntrack4').value.map((e) => [e.proto, e.orig.src, e.orig.dst, e.orig.sport ?? e.orig.type ?? null, e.orig.dport ?? e.orig.code ?? null, e.reply.src, e.reply.dst, e.dnat, e.snat]);
+const brief = (t: string) =>
+  parseConntrack(t, 'conntrack4').value.map((e) => [
+    e.proto,
+    e.orig.src,
+    e.orig.dst,
+    e.orig.sport ?? e.orig.type ?? null,
+    e.orig.dport ?? e.orig.code ?? null,
+    e.reply.src,
+    e.reply.dst,
+    e.dnat,
+    e.snat,
+  ]);
 
 describe('parseConntrack on the shared captures (conntrack-tools 1.4.7)', () => {
   it('-o extended: both families, NAT, zone, marks, flags; the summary line is a count, not an entry', () => {
@@ -15,7 +26,21 @@ describe('parseConntrack on the shared captures (conntrack-tools 1.4.7)', () => 
     const es = r.value.entries;
     expect(es).toHaveLength(8);
     for (const e of es) expect(conntrackEntrySchema.safeParse(e).success).toBe(true);
-    expect(es.map((e) => [e.line, e.family, e.proto, e.protonum, e.timeout, e.state ?? null, e.flags.join(','), e.mark, e.zone ?? null, e.deltaTime, e.use])).toEqual([
+    expect(
+      es.map((e) => [
+        e.line,
+        e.family,
+        e.proto,
+        e.protonum,
+        e.timeout,
+        e.state ?? null,
+        e.flags.join(','),
+        e.mark,
+        e.zone ?? null,
+        e.deltaTime,
+        e.use,
+      ]),
+    ).toEqual([
       [2, 4, 'udp', 17, 22, null, 'UNREPLIED', 0, 5, 8, 1],
       [3, 6, 'icmpv6', 58, 2, null, 'UNREPLIED', 0, null, 29, 1],
       [4, 4, 'tcp', 6, 431992, 'ESTABLISHED', 'ASSURED', 0, null, 8, 1],
@@ -32,22 +57,40 @@ describe('parseConntrack on the shared captures (conntrack-tools 1.4.7)', () => 
       dnat: true,
       snat: true,
     });
-    expect(es[1]).toMatchObject({ orig: { type: 128, code: 0, id: 12242 }, reply: { type: 129, code: 0, id: 12242 }, dnat: false, snat: false });
-    expect(es[7]!.source).toEqual({ probe: 'conntrack4', text: shared('conntrack-L-o-extended.node.txt').split('\n')[8] });
+    expect(es[1]).toMatchObject({
+      orig: { type: 128, code: 0, id: 12242 },
+      reply: { type: 129, code: 0, id: 12242 },
+      dnat: false,
+      snat: false,
+    });
+    expect(es[7]!.source).toEqual({
+      probe: 'conntrack4',
+      text: shared('conntrack-L-o-extended.node.txt').split('\n')[8],
+    });
   });
 
   it('plain, -o id, -o timestamp and -o ktimestamp give the same tuples as -o extended', () => {
     const ext = brief(shared('conntrack-L-o-extended.node.txt'));
-    for (const f of ['conntrack-L.node.txt', 'conntrack-L-o-id.node.txt', 'conntrack-L-o-timestamp.node.txt', 'conntrack-L-o-ktimestamp.node.txt', 'conntrack-L-o-extended,id.node.txt']) {
+    for (const f of [
+      'conntrack-L.node.txt',
+      'conntrack-L-o-id.node.txt',
+      'conntrack-L-o-timestamp.node.txt',
+      'conntrack-L-o-ktimestamp.node.txt',
+      'conntrack-L-o-extended,id.node.txt',
+    ]) {
       expect(brief(shared(f)), f).toEqual(ext);
     }
     // plain format has no l3 column: the family comes from the addresses
-    expect(parseConntrack(shared('conntrack-L.node.txt'), 'c').value.map((e) => e.family)).toEqual([4, 6, 4, 6, 4, 4, 6, 6]);
+    expect(parseConntrack(shared('conntrack-L.node.txt'), 'c').value.map((e) => e.family)).toEqual([
+      4, 6, 4, 6, 4, 4, 6, 6,
+    ]);
   });
 
   it('-o id: the entry id after use=, the ICMP id inside the tuple', () => {
     const es = parseConntrack(shared('conntrack-L-o-extended,id.node.txt'), 'c').value;
-    expect(es.map((e) => e.id)).toEqual([3960913720, 675381393, 2930255272, 1637359446, 2487460771, 2149084234, 2211991722, 4212017281]);
+    expect(es.map((e) => e.id)).toEqual([
+      3960913720, 675381393, 2930255272, 1637359446, 2487460771, 2149084234, 2211991722, 4212017281,
+    ]);
     expect(es[1]!.orig.id).toBe(12242);
     expect(es[1]!.reply.id).toBe(12242);
   });
@@ -109,7 +152,9 @@ describe('parseConntrack on bad and unusual lines', () => {
 
   it('ANSI colour and CRLF do not change the result', () => {
     const t = shared('conntrack-L-o-extended.node.txt');
-    expect(parseConntrack(ansiCrlf(t), 'c').value.map((e) => e.orig)).toEqual(parseConntrack(t, 'c').value.map((e) => e.orig));
+    expect(parseConntrack(ansiCrlf(t), 'c').value.map((e) => e.orig)).toEqual(
+      parseConntrack(t, 'c').value.map((e) => e.orig),
+    );
   });
 
   it('an IPv6 address not spelled as inet_ntop prints it is skipped; the v4-mapped dotted form is read', () => {
@@ -129,12 +174,26 @@ describe('parseConntrack on bad and unusual lines', () => {
     expect(r.kind).toBe('entry');
     if (r.kind !== 'entry') return;
     expect('timeout' in r.entry).toBe(false);
-    expect(r.entry).toMatchObject({ orig: { zone: 3 }, reply: { zone: 4 }, flags: ['HW_OFFLOAD'], mark: 7, secctx: 'system_u:object_r:unlabeled_t:s0', zone: 9, helper: 'ftp', use: 2, id: 5, labels: ['a', 'b'], dnat: false, snat: false });
+    expect(r.entry).toMatchObject({
+      orig: { zone: 3 },
+      reply: { zone: 4 },
+      flags: ['HW_OFFLOAD'],
+      mark: 7,
+      secctx: 'system_u:object_r:unlabeled_t:s0',
+      zone: 9,
+      helper: 'ftp',
+      use: 2,
+      id: 5,
+      labels: ['a', 'b'],
+      dnat: false,
+      snat: false,
+    });
     expect(conntrackEntrySchema.safeParse(r.entry).success).toBe(true);
   });
 
   it('DNAT and SNAT are read from the tuples, ports included', () => {
-    const l = (rs: string, rd: string, sp: number, dp: number) => `tcp      6 10 ESTABLISHED src=10.0.0.1 dst=10.96.0.1 sport=1111 dport=443 src=${rs} dst=${rd} sport=${sp} dport=${dp} [ASSURED] mark=0 use=1`;
+    const l = (rs: string, rd: string, sp: number, dp: number) =>
+      `tcp      6 10 ESTABLISHED src=10.0.0.1 dst=10.96.0.1 sport=1111 dport=443 src=${rs} dst=${rd} sport=${sp} dport=${dp} [ASSURED] mark=0 use=1`;
     const nat = (s: string) => {
       const r = parseConntrackLine(s, 1, 'c');
       return r.kind === 'entry' ? [r.entry.dnat, r.entry.snat] : r;
@@ -156,11 +215,24 @@ describe('parseConntrack on bad and unusual lines', () => {
   });
 
   it('an event line of conntrack -E is not an entry', () => {
-    expect(parseConntrackLine(`    [NEW] ${good}`, 1, 'c')).toMatchObject({ kind: 'skip', why: expect.stringMatching(/event/) });
+    expect(parseConntrackLine(`    [NEW] ${good}`, 1, 'c')).toMatchObject({
+      kind: 'skip',
+      why: expect.stringMatching(/event/),
+    });
   });
 
   it('hostile words never escape as an exception or a polluted object', () => {
-    for (const w of ['__proto__', 'constructor', 'toString', '__proto__=1', 'src=__proto__', 'mark=__proto__', '[__proto__]', '[start=', 'zone-orig=1']) {
+    for (const w of [
+      '__proto__',
+      'constructor',
+      'toString',
+      '__proto__=1',
+      'src=__proto__',
+      'mark=__proto__',
+      '[__proto__]',
+      '[start=',
+      'zone-orig=1',
+    ]) {
       const r = parseConntrack(good.replace('mark=0', w) + '\n' + good + '\n', 'c');
       expect(r.value.length).toBeGreaterThanOrEqual(1);
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();

@@ -20,32 +20,76 @@ function realLines(): string[] {
   const walk = (u: URL) => {
     for (const d of readdirSync(u, { withFileTypes: true })) {
       if (d.isDirectory()) walk(new URL(`${d.name}/`, u));
-      else if (/\.txt$/.test(d.name)) out.push(...readFileSync(new URL(d.name, u), 'utf8').split('\n').filter((l) => /src=/.test(l) || /^conntrack v/.test(l)));
+      else if (/\.txt$/.test(d.name))
+        out.push(
+          ...readFileSync(new URL(d.name, u), 'utf8')
+            .split('\n')
+            .filter((l) => /src=/.test(l) || /^conntrack v/.test(l)),
+        );
     }
   };
   walk(DIR);
   return out;
 }
 const LINES = realLines();
-const ADDRS = ['10.244.1.5', '10.96.0.10', '203.0.113.1', '192.0.2.10', '169.254.42.1', '2001:db8:1::10', '2001:db8:1::1', '2001:db8:244::5', '192.0.2.1', '198.51.100.2'];
-const SPELLINGS = [...ADDRS, '::ffff:192.0.2.10', '::ffff:c000:20a', '2001:DB8:1::1', '2001:db8:1:0:0:0:0:1', '010.96.0.10', '10.96.0.100', '110.96.0.10', '2001:db8:1::100', '1.2.3'];
+const ADDRS = [
+  '10.244.1.5',
+  '10.96.0.10',
+  '203.0.113.1',
+  '192.0.2.10',
+  '169.254.42.1',
+  '2001:db8:1::10',
+  '2001:db8:1::1',
+  '2001:db8:244::5',
+  '192.0.2.1',
+  '198.51.100.2',
+];
+const SPELLINGS = [
+  ...ADDRS,
+  '::ffff:192.0.2.10',
+  '::ffff:c000:20a',
+  '2001:DB8:1::1',
+  '2001:db8:1:0:0:0:0:1',
+  '010.96.0.10',
+  '10.96.0.100',
+  '110.96.0.10',
+  '2001:db8:1::100',
+  '1.2.3',
+];
 const PORTS = ['80', '8080', '53', '5353', '45636', '9090', '0', '65535', '65536', '080', '-1'];
-const HOSTILE = ['', '\t', '  ', '\r', '\u001b[1m', '\u001b[0m', '__proto__', '[ASSURED]', '[UNREPLIED]', 'src=10.96.0.10', 'dst=', 'id=1', 'zone=5', 'é', '[start=x', 'sport=80', 'conntrack v1.4.7 (conntrack-tools): 3 flow entries have been shown.'];
+const HOSTILE = [
+  '',
+  '\t',
+  '  ',
+  '\r',
+  '\u001b[1m',
+  '\u001b[0m',
+  '__proto__',
+  '[ASSURED]',
+  '[UNREPLIED]',
+  'src=10.96.0.10',
+  'dst=',
+  'id=1',
+  'zone=5',
+  'é',
+  '[start=x',
+  'sport=80',
+  'conntrack v1.4.7 (conntrack-tools): 3 flow entries have been shown.',
+];
 
 /** A real line with some of its words changed: addresses and ports from a pool, words dropped, duplicated or replaced. */
 const mutatedLine = fc
-  .tuple(
-    fc.constantFrom(...LINES),
-    fc.array(fc.tuple(fc.nat(), fc.nat({ max: 6 }), fc.nat()), { maxLength: 4 }),
-  )
+  .tuple(fc.constantFrom(...LINES), fc.array(fc.tuple(fc.nat(), fc.nat({ max: 6 }), fc.nat()), { maxLength: 4 }))
   .map(([line, edits]) => {
     const w = line.split(' ');
     for (const [at, op, pick] of edits) {
       const i = at % w.length;
       const word = w[i]!;
       const eq = word.indexOf('=');
-      if (op === 0 && eq > 0 && /^(src|dst)$/.test(word.slice(0, eq))) w[i] = `${word.slice(0, eq + 1)}${SPELLINGS[pick % SPELLINGS.length]}`;
-      else if (op === 1 && eq > 0 && /port$/.test(word.slice(0, eq))) w[i] = `${word.slice(0, eq + 1)}${PORTS[pick % PORTS.length]}`;
+      if (op === 0 && eq > 0 && /^(src|dst)$/.test(word.slice(0, eq)))
+        w[i] = `${word.slice(0, eq + 1)}${SPELLINGS[pick % SPELLINGS.length]}`;
+      else if (op === 1 && eq > 0 && /port$/.test(word.slice(0, eq)))
+        w[i] = `${word.slice(0, eq + 1)}${PORTS[pick % PORTS.length]}`;
       else if (op === 2) w.splice(i, 1);
       else if (op === 3) w.splice(i, 0, word);
       else if (op === 4) w[i] = HOSTILE[pick % HOSTILE.length]!;
@@ -60,7 +104,12 @@ const mutatedLine = fc
   });
 
 const text = fc
-  .tuple(fc.array(fc.oneof(fc.constantFrom(...LINES), mutatedLine, mutatedLine), { maxLength: 40 }), fc.constantFrom('\n', '\r\n'), fc.boolean(), fc.boolean())
+  .tuple(
+    fc.array(fc.oneof(fc.constantFrom(...LINES), mutatedLine, mutatedLine), { maxLength: 40 }),
+    fc.constantFrom('\n', '\r\n'),
+    fc.boolean(),
+    fc.boolean(),
+  )
   .map(([ls, eol, terminated, ansi]) => {
     let t = ls.map((l) => (ansi && l.length % 7 === 0 ? `\u001b[32m${l}\u001b[0m` : l)).join(eol);
     if (terminated && t !== '') t += eol;
@@ -84,7 +133,10 @@ const query: fc.Arbitrary<ConntrackQuery> = fc.oneof(
   fc.record({ nat: qNat }),
   fc.record({ nat: qNat, family: qFamily }),
   fc.record({ address: qAddress, where: qWhere }),
-  fc.record({ address: qAddress, port: qPort, proto: qProto, family: qFamily, nat: qNat, where: qWhere }, { requiredKeys: [] }),
+  fc.record(
+    { address: qAddress, port: qPort, proto: qProto, family: qFamily, nat: qNat, where: qWhere },
+    { requiredKeys: [] },
+  ),
 );
 
 /** Splits bytes at random offsets (inside lines, inside multi-byte characters). */

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 
-export const fx = (n: string): string => readFileSync(new URL(`../../../fixtures/tools/ip/${n}`, import.meta.url), 'utf8');
+export const fx = (n: string): string =>
+  readFileSync(new URL(`../../../fixtures/tools/ip/${n}`, import.meta.url), 'utf8');
 
 /** Records without `source.text` (JSON evidence is a rendering, text evidence the line itself). */
 export const noText = <T extends { source: { probe: string; text: string } }>(xs: T[]) =>

@@ -67,29 +67,76 @@ describe('scanIpRouteJson agrees with parseIpRoute', () => {
     });
   }
 
-  const el4 = { type: 'unicast', dst: '10.20.0.0/16', gateway: '203.0.113.1', dev: 'ipa1', table: '200', protocol: 'boot', scope: 'global', flags: [] as string[] };
+  const el4 = {
+    type: 'unicast',
+    dst: '10.20.0.0/16',
+    gateway: '203.0.113.1',
+    dev: 'ipa1',
+    table: '200',
+    protocol: 'boot',
+    scope: 'global',
+    flags: [] as string[],
+  };
   const doc = (els: object[], pad = 64) => JSON.stringify([...Array.from({ length: pad }, () => el4), ...els]);
   const variants: [string, string][] = [
     ['repeated key', doc([]).slice(0, -2) + ',"dst":"10.30.0.0/16"}]'],
-    ['escaped key', doc([]).replace(/"dst":"10.20.0.0\/16"}\]$/, '') + doc([]).slice(1).replace('"dst"', '"d\\u0073t"')],
+    [
+      'escaped key',
+      doc([]).replace(/"dst":"10.20.0.0\/16"}\]$/, '') + doc([]).slice(1).replace('"dst"', '"d\\u0073t"'),
+    ],
     ['escaped value', doc([{ ...el4, dev: 'eth\u00e9' }])],
     ['metric as float text', doc([]).slice(0, -2) + ',"metric":2e1}]'],
     ['metric past u32', doc([]).slice(0, -2) + ',"metric":4294967296}]'],
     ['table as number', doc([{ ...el4, table: 200 }])],
     ['table by name', doc([{ ...el4, table: 'custom' }])],
-    ['unspec and default tables', doc([{ ...el4, table: 'unspec' }, { ...el4, table: 'default' }])],
+    [
+      'unspec and default tables',
+      doc([
+        { ...el4, table: 'unspec' },
+        { ...el4, table: 'default' },
+      ]),
+    ],
     ['default dst', doc([{ ...el4, dst: 'default' }])],
     ['host bits set', doc([{ ...el4, dst: '10.20.1.0/16' }])],
     ['leading zero length', doc([{ ...el4, dst: '10.20.0.0/016' }])],
     ['leading zero octet', doc([{ ...el4, dst: '10.020.0.0/16' }])],
     ['bare host', doc([{ ...el4, dst: '10.20.0.1' }])],
     ['no dev', doc([{ ...el4, dev: undefined }])],
-    ['blackhole without dev', doc([{ type: 'blackhole', dst: '10.9.0.0/16', table: 'main', protocol: 'boot', scope: 'global', flags: [] }])],
+    [
+      'blackhole without dev',
+      doc([{ type: 'blackhole', dst: '10.9.0.0/16', table: 'main', protocol: 'boot', scope: 'global', flags: [] }]),
+    ],
     ['unknown type', doc([{ ...el4, type: 'warp' }])],
-    ['dead and onlink flags', doc([{ ...el4, flags: ['onlink', 'dead'] }, { ...el4, flags: ['linkdown'] }])],
-    ['bad gateway', doc([{ ...el4, gateway: '203.0.113.300' }, { ...el4, gateway: ' 203.0.113.3' }, { ...el4, gateway: '2001:db8::1' }])],
-    ['nested unknown key', doc([{ ...el4, cache: ['x'], extra: { a: [1, { b: null }] }, ok: true, no: null, n: -1.5e-3 }])],
-    ['no table, not detailed', JSON.stringify(Array.from({ length: 80 }, (_, i) => ({ dst: `10.${i}.0.0/16`, gateway: '203.0.113.1', dev: 'ipa1', flags: [] })))],
+    [
+      'dead and onlink flags',
+      doc([
+        { ...el4, flags: ['onlink', 'dead'] },
+        { ...el4, flags: ['linkdown'] },
+      ]),
+    ],
+    [
+      'bad gateway',
+      doc([
+        { ...el4, gateway: '203.0.113.300' },
+        { ...el4, gateway: ' 203.0.113.3' },
+        { ...el4, gateway: '2001:db8::1' },
+      ]),
+    ],
+    [
+      'nested unknown key',
+      doc([{ ...el4, cache: ['x'], extra: { a: [1, { b: null }] }, ok: true, no: null, n: -1.5e-3 }]),
+    ],
+    [
+      'no table, not detailed',
+      JSON.stringify(
+        Array.from({ length: 80 }, (_, i) => ({
+          dst: `10.${i}.0.0/16`,
+          gateway: '203.0.113.1',
+          dev: 'ipa1',
+          flags: [],
+        })),
+      ),
+    ],
     ['no table, detailed', doc([{ ...el4, table: undefined }])],
     ['pretty printed', JSON.stringify(JSON.parse(doc([{ ...el4, metric: 7 }])), null, 4)],
     ['trailing garbage', doc([]) + 'x'],
@@ -107,8 +154,34 @@ describe('scanIpRouteJson agrees with parseIpRoute', () => {
   }
 
   it('IPv6: compressed, uppercase, embedded IPv4, zone ids, bad groups', () => {
-    const el6 = { type: 'unicast', dst: '2001:db8:1::/48', gateway: 'fe80::1', dev: 'eth0', table: 'main', protocol: 'boot', scope: 'global', metric: 1024, flags: [], pref: 'medium' };
-    const dsts = ['2001:DB8:1::/48', '::/0', '::1', '::ffff:192.0.2.0/120', 'fe80::%eth0/64', '1:2:3:4:5:6:7::/112', '::2:3:4:5:6:7:8/128', '1::2:3:4:5:6:7:8/128', '2001:db8::1::/64', '12345::/16', '2001:db8:1::1/48', '2001:0db8:0001::/48', '::/129', 'ff00::/8'];
+    const el6 = {
+      type: 'unicast',
+      dst: '2001:db8:1::/48',
+      gateway: 'fe80::1',
+      dev: 'eth0',
+      table: 'main',
+      protocol: 'boot',
+      scope: 'global',
+      metric: 1024,
+      flags: [],
+      pref: 'medium',
+    };
+    const dsts = [
+      '2001:DB8:1::/48',
+      '::/0',
+      '::1',
+      '::ffff:192.0.2.0/120',
+      'fe80::%eth0/64',
+      '1:2:3:4:5:6:7::/112',
+      '::2:3:4:5:6:7:8/128',
+      '1::2:3:4:5:6:7:8/128',
+      '2001:db8::1::/64',
+      '12345::/16',
+      '2001:db8:1::1/48',
+      '2001:0db8:0001::/48',
+      '::/129',
+      'ff00::/8',
+    ];
     const gws = ['FE80::1', 'fe80::1%eth0', '::ffff:1.2.3.4', '1.2.3.4', 'fe80:::1'];
     const els = [...dsts.map((dst) => ({ ...el6, dst })), ...gws.map((gateway) => ({ ...el6, gateway }))];
     same(JSON.stringify([...Array.from({ length: 64 }, () => el6), ...els]), 6);

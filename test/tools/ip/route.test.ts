@@ -43,7 +43,12 @@ describe('ip -4 route (np-ip-a lab: every route type, tables, ECMP, RFC 5549, nh
 
   it('reads gateways, RFC 5549, multipath weights, nhid, flags, tos, metrics', () => {
     const v = json.value;
-    expect(find(v, '0.0.0.0/0')).toMatchObject({ metric: 100, protocol: 'boot', scope: 'global', nexthops: [{ gateway: '192.0.2.1', dev: 'ipa0' }] });
+    expect(find(v, '0.0.0.0/0')).toMatchObject({
+      metric: 100,
+      protocol: 'boot',
+      scope: 'global',
+      nexthops: [{ gateway: '192.0.2.1', dev: 'ipa0' }],
+    });
     expect(find(v, '198.51.100.0/24').nexthops).toEqual([{ gateway: 'fe80::b', gatewayFamily: 6, dev: 'ipa0' }]);
     expect(find(v, '10.10.0.0/16').nexthops).toEqual([
       { gateway: '192.0.2.1', gatewayFamily: 4, dev: 'ipa0', weight: 1 },
@@ -52,7 +57,12 @@ describe('ip -4 route (np-ip-a lab: every route type, tables, ECMP, RFC 5549, nh
     expect(find(v, '10.50.0.0/16')).toMatchObject({ nhid: 12, nexthops: [{ weight: 1 }, { weight: 2 }] });
     expect(find(v, '10.51.0.0/16')).toMatchObject({ nhid: 10, nexthops: [{ gateway: '192.0.2.1', dev: 'ipa0' }] });
     expect(find(v, '10.30.0.0/16')).toMatchObject({ flags: ['onlink'], nexthops: [{ gateway: '10.30.0.1' }] });
-    expect(find(v, '10.9.9.2/32')).toMatchObject({ flags: ['linkdown'], scope: 'link', prefsrc: '10.9.9.1', protocol: 'kernel' });
+    expect(find(v, '10.9.9.2/32')).toMatchObject({
+      flags: ['linkdown'],
+      scope: 'link',
+      prefsrc: '10.9.9.1',
+      protocol: 'kernel',
+    });
     expect(find(v, '10.40.0.0/16').tos).toBe(0x10);
     expect(find(v, '10.71.0.0/16')).toMatchObject({ mtu: 1400, protocol: 'static' });
     expect(find(v, '10.72.0.0/16')).toMatchObject({ mtu: 1300, protocol: 'openr', prefsrc: '192.0.2.11' });
@@ -63,8 +73,13 @@ describe('ip -4 route (np-ip-a lab: every route type, tables, ECMP, RFC 5549, nh
   });
 
   it('renders JSON routes as ip-route lines for evidence', () => {
-    expect(find(json.value, '198.51.100.0/24').source).toEqual({ probe: 'ip-route4', text: '198.51.100.0/24 via inet6 fe80::b dev ipa0' });
-    expect(find(json.value, '10.10.0.0/16').source.text).toBe('10.10.0.0/16 nexthop via 192.0.2.1 dev ipa0 weight 1 nexthop via 203.0.113.1 dev ipa1 weight 3');
+    expect(find(json.value, '198.51.100.0/24').source).toEqual({
+      probe: 'ip-route4',
+      text: '198.51.100.0/24 via inet6 fe80::b dev ipa0',
+    });
+    expect(find(json.value, '10.10.0.0/16').source.text).toBe(
+      '10.10.0.0/16 nexthop via 192.0.2.1 dev ipa0 weight 1 nexthop via 203.0.113.1 dev ipa1 weight 3',
+    );
     expect(renderRoute(find(json.value, '0.0.0.0/0', 2004))).toBe('local default dev lo table 2004 scope host');
     expect(renderRoute(find(json.value, '10.40.0.0/16'))).toBe('10.40.0.0/16 tos 0x10 via 192.0.2.2 dev ipa0');
     expect(find(text.value, '10.50.0.0/16').source.text).toBe(
@@ -89,7 +104,9 @@ describe('ip -4 route (np-ip-a lab: every route type, tables, ECMP, RFC 5549, nh
     const t = parseIpRoute(fx('route/shared-node.4-d-table-all.txt'), 'p', 4);
     expect(j.value).toHaveLength(33);
     expect(noText(t.value)).toEqual(noText(j.value));
-    expect(find(j.value, '100.64.0.0/24').nexthops).toEqual([{ gateway: 'fe80::445c:fff:fea4:d2ca', gatewayFamily: 6, dev: 'ens5' }]);
+    expect(find(j.value, '100.64.0.0/24').nexthops).toEqual([
+      { gateway: 'fe80::445c:fff:fea4:d2ca', gatewayFamily: 6, dev: 'ens5' },
+    ]);
     expect(find(j.value, '0.0.0.0/0', 2004).type).toBe('local');
     const tn = parseIpRoute(fx('route/shared-node.4-main-nodetail.txt'), 'p', 4);
     const jn = parseIpRoute(fx('route/shared-node.4-j-main-nodetail.json'), 'p', 4);
@@ -110,9 +127,15 @@ describe('ip -6 route', () => {
 
   it('reads link-local gateways, from, multipath, mtu, onlink, pref/expires routes, local-table types', () => {
     const v = json.value;
-    expect(find(v, '::/0')).toMatchObject({ metric: 1024, nexthops: [{ gateway: 'fe80::b', gatewayFamily: 6, dev: 'ipa0' }] });
+    expect(find(v, '::/0')).toMatchObject({
+      metric: 1024,
+      nexthops: [{ gateway: 'fe80::b', gatewayFamily: 6, dev: 'ipa0' }],
+    });
     expect(find(v, '::/0', 100).nexthops).toEqual([{ gateway: '2001:db8:2::1', gatewayFamily: 6, dev: 'ipa1' }]);
-    expect(find(v, '2001:db8:cc::/48')).toMatchObject({ src: '2001:db8:244::/48', nexthops: [{ gateway: '2001:db8:1::1' }] });
+    expect(find(v, '2001:db8:cc::/48')).toMatchObject({
+      src: '2001:db8:244::/48',
+      nexthops: [{ gateway: '2001:db8:1::1' }],
+    });
     expect(find(v, '2001:db8:ffff::/48').nexthops).toEqual([
       { gateway: 'fe80::b', gatewayFamily: 6, dev: 'ipa0', weight: 1 },
       { gateway: '2001:db8:2::1', gatewayFamily: 6, dev: 'ipa1', weight: 2 },
@@ -137,7 +160,9 @@ describe('ip -6 route', () => {
     const jn = parseIpRoute(fx('route/shared-node.6-j-main-nodetail.json'), 'p', 6);
     const tn = parseIpRoute(fx('route/shared-node.6-main-nodetail.txt'), 'p', 6);
     expect(noText(tn.value)).toEqual(noText(jn.value));
-    expect(find(jn.value, '2001:db8:aaaa::/64').nexthops).toEqual([{ gateway: '2001:db8:1::1', gatewayFamily: 6, dev: 'ens5' }]);
+    expect(find(jn.value, '2001:db8:aaaa::/64').nexthops).toEqual([
+      { gateway: '2001:db8:1::1', gatewayFamily: 6, dev: 'ens5' },
+    ]);
   });
 });
 
@@ -147,7 +172,14 @@ describe('ip route format traps', () => {
     expect(r.value).toEqual([]);
     expect(codes(r.warnings)).toEqual(['route-table-unknown']);
     expect(r.warnings[0]!.message).toMatch(/\[3 records\]/);
-    const t = parseIpRoute(fx('route/np-ip-a.4-d-table-all.txt').split('\n').map((l) => l.replace(/ table \S+/, '')).join('\n'), 'p', 4);
+    const t = parseIpRoute(
+      fx('route/np-ip-a.4-d-table-all.txt')
+        .split('\n')
+        .map((l) => l.replace(/ table \S+/, ''))
+        .join('\n'),
+      'p',
+      4,
+    );
     expect(t.value).toEqual([]);
     expect(codes(t.warnings)).toContain('route-table-unknown');
   });
@@ -167,7 +199,9 @@ describe('ip route bad input', () => {
   it('throws a ParseError naming the probe on truncated JSON', () => {
     const cut = full.slice(0, 500);
     expect(() => parseIpRoute(cut, 'ip-route4', 4)).toThrow(ParseError);
-    expect(() => parseIpRoute(cut, 'ip-route4', 4)).toThrow(/^ip-route4: not valid JSON \(.*\); the output looks truncated$/);
+    expect(() => parseIpRoute(cut, 'ip-route4', 4)).toThrow(
+      /^ip-route4: not valid JSON \(.*\); the output looks truncated$/,
+    );
     expect(() => parseIpRoute('{"dst":"10.0.0.0/8"}', 'p', 4)).toThrow(/expected a JSON array/);
   });
 
@@ -180,7 +214,11 @@ describe('ip route bad input', () => {
     expect(crlf.value).toEqual(plain.value);
     // iproute2 6.1 prints no colour in JSON; a terminal paste can still wrap it
     const j = parseIpRoute(full, 'p', 4);
-    const wrapped = parseIpRoute(`\u001b[1m${full.replace(/"dst":"([^"]+)"/g, '"dst":"\u001b[35m$1\u001b[0m"')}\u001b[0m\r\n`, 'p', 4);
+    const wrapped = parseIpRoute(
+      `\u001b[1m${full.replace(/"dst":"([^"]+)"/g, '"dst":"\u001b[35m$1\u001b[0m"')}\u001b[0m\r\n`,
+      'p',
+      4,
+    );
     expect(wrapped.value).toEqual(j.value);
   });
 
@@ -208,12 +246,22 @@ describe('ip route bad input', () => {
   });
 
   it('warns on an unknown route type or word instead of crashing', () => {
-    const j = parseIpRoute('[{"type":"weird","dst":"10.0.0.0/8"},{"type":"unspec","dst":"10.1.0.0/16"},{"dst":"10.2.0.0/16","dev":"eth0"}]', 'p', 4);
+    const j = parseIpRoute(
+      '[{"type":"weird","dst":"10.0.0.0/8"},{"type":"unspec","dst":"10.1.0.0/16"},{"dst":"10.2.0.0/16","dev":"eth0"}]',
+      'p',
+      4,
+    );
     expect(j.value.map((r) => r.dst)).toEqual(['10.2.0.0/16']);
     expect(codes(j.warnings)).toEqual(['route-type-unknown', 'route-type-unknown']);
-    const t = parseIpRoute('weird 10.0.0.0/8 dev eth0\n10.1.0.0/16 dev eth0 frobnicate\n10.2.0.0/16 via 192.0.2.1 dev eth0 encap mpls 100\n10.3.0.0/16 via nonsense dev eth0\n', 'p', 4);
+    const t = parseIpRoute(
+      'weird 10.0.0.0/8 dev eth0\n10.1.0.0/16 dev eth0 frobnicate\n10.2.0.0/16 via 192.0.2.1 dev eth0 encap mpls 100\n10.3.0.0/16 via nonsense dev eth0\n',
+      'p',
+      4,
+    );
     expect(t.value.map((r) => [r.dst, r.nexthops])).toEqual([['10.1.0.0/16', [{ dev: 'eth0' }]]]);
-    expect(t.warnings.map((w) => w.code).sort()).toEqual(['record-skipped', 'route-encap', 'route-token-unknown', 'route-type-unknown'].sort());
+    expect(t.warnings.map((w) => w.code).sort()).toEqual(
+      ['record-skipped', 'route-encap', 'route-token-unknown', 'route-type-unknown'].sort(),
+    );
     expect(t.warnings.find((w) => w.code === 'route-token-unknown')!.message).toMatch(/"frobnicate"/);
   });
 
@@ -225,7 +273,15 @@ describe('ip route bad input', () => {
   });
 
   it('keeps huge numbers and deep nesting from crashing or being misread', () => {
-    const r = parseIpRoute('[{"dst":"10.0.0.0/8","dev":"eth0","metric":1e300},{"dst":"10.1.0.0/16","dev":"eth0","table":"99999999999"},' + '{"dst":"10.2.0.0/16","x":' + '['.repeat(5000) + ']'.repeat(5000) + ',"dev":"eth0"}]', 'p', 4);
+    const r = parseIpRoute(
+      '[{"dst":"10.0.0.0/8","dev":"eth0","metric":1e300},{"dst":"10.1.0.0/16","dev":"eth0","table":"99999999999"},' +
+        '{"dst":"10.2.0.0/16","x":' +
+        '['.repeat(5000) +
+        ']'.repeat(5000) +
+        ',"dev":"eth0"}]',
+      'p',
+      4,
+    );
     expect(r.value.map((x) => x.dst)).toEqual(['10.2.0.0/16']);
     expect(codes(r.warnings)).toEqual(['record-skipped', 'table-name-unresolved']);
   });
@@ -240,7 +296,11 @@ describe('ip route bad input', () => {
   });
 
   it('canonicalises destinations: host bits cleared, host routes get /32, short prefixes expanded', () => {
-    const r = parseIpRoute('[{"dst":"10.1.2.3/8","dev":"a"},{"dst":"010.0.0.1","dev":"a"},{"dst":"192.0.2.7","dev":"a"},{"dst":"0.0.0.0/0","dev":"a"},{"dst":"1.2.3.4/33","dev":"a"}]', 'p', 4);
+    const r = parseIpRoute(
+      '[{"dst":"10.1.2.3/8","dev":"a"},{"dst":"010.0.0.1","dev":"a"},{"dst":"192.0.2.7","dev":"a"},{"dst":"0.0.0.0/0","dev":"a"},{"dst":"1.2.3.4/33","dev":"a"}]',
+      'p',
+      4,
+    );
     expect(r.value.map((x) => x.dst)).toEqual(['10.0.0.0/8', '192.0.2.7/32', '0.0.0.0/0']);
     expect(r.warnings).toHaveLength(2);
     expect(parseIpRoute('10/8 dev a\n', 'p', 4).value[0]!.dst).toBe('10.0.0.0/8');

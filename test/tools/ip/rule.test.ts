@@ -19,17 +19,45 @@ describe('ip rule (np-ip-a lab)', () => {
   });
 
   it('reads every selector', () => {
-    expect(strip([r(9)])[0]).toEqual({ family: 4, priority: 9, action: 'lookup', fwmark: 0x200, fwmask: 0xf00, table: 2004 });
-    expect(strip([r(100)])[0]).toEqual({ family: 4, priority: 100, action: 'lookup', src: '10.244.1.5/32', table: 100 });
+    expect(strip([r(9)])[0]).toEqual({
+      family: 4,
+      priority: 9,
+      action: 'lookup',
+      fwmark: 0x200,
+      fwmask: 0xf00,
+      table: 2004,
+    });
+    expect(strip([r(100)])[0]).toEqual({
+      family: 4,
+      priority: 100,
+      action: 'lookup',
+      src: '10.244.1.5/32',
+      table: 100,
+    });
     expect(r(101)).toMatchObject({ dst: '10.100.0.0/24', iif: 'ipa0', table: 100 });
-    expect(r(200)).toMatchObject({ src: '10.244.0.0/16', dst: '10.96.0.0/12', ipproto: 6, dport: [443, 443], table: 200 });
+    expect(r(200)).toMatchObject({
+      src: '10.244.0.0/16',
+      dst: '10.96.0.0/12',
+      ipproto: 6,
+      dport: [443, 443],
+      table: 200,
+    });
     expect(r(201)).toMatchObject({ oif: 'ipa1', uidrange: [1000, 2000], table: 200 });
     expect(r(204)).toMatchObject({ ipproto: 17, sport: [1000, 2000], table: 100 });
     expect(r(205)).toMatchObject({ tos: 0x10, table: 100 });
     expect(strip([r(209)])[0]).toEqual({ family: 4, priority: 209, action: 'lookup', fwmark: 0x40, table: 4000000000 });
     expect(r(210)).toMatchObject({ iif: 'ghost0', table: 100 });
     expect(r(211)).toMatchObject({ suppressIfgroup: 5, table: 254 });
-    expect(strip([r(32000)])[0]).toEqual({ family: 4, priority: 32000, action: 'lookup', not: true, fwmark: 1, fwmask: 1, table: 254, suppressPrefixlen: 0 });
+    expect(strip([r(32000)])[0]).toEqual({
+      family: 4,
+      priority: 32000,
+      action: 'lookup',
+      not: true,
+      fwmark: 1,
+      fwmask: 1,
+      table: 254,
+      suppressPrefixlen: 0,
+    });
     expect([r(0).table, r(32766).table, r(32767).table]).toEqual([255, 254, 253]);
   });
 
@@ -46,7 +74,9 @@ describe('ip rule (np-ip-a lab)', () => {
     expect(r(200).source.text).toBe('200: from 10.244.0.0/16 to 10.96.0.0/12 ipproto 6 dport 443 lookup 200');
     expect(renderRule(r(32000))).toBe('32000: not from all fwmark 0x1/0x1 lookup main suppress_prefixlength 0');
     expect(renderRule(r(1000))).toBe('1000: from all lookup [l3mdev-table]');
-    expect(text.value.find((x) => x.priority === 210)!.source.text).toBe('210: from all iif ghost0 [detached] lookup 100');
+    expect(text.value.find((x) => x.priority === 210)!.source.text).toBe(
+      '210: from all iif ghost0 [detached] lookup 100',
+    );
   });
 
   it('reads IPv6 rules', () => {
@@ -77,16 +107,28 @@ describe('ip rule (np-ip-a lab)', () => {
 
 describe('ip rule bad input', () => {
   it('skips a rule that looks up an rt_tables name, with a warning, and keeps the rest', () => {
-    const t = parseIpRule('0:\tfrom all lookup local\n100:\tfrom all fwmark 0x1 lookup cilium\n32766:\tfrom all lookup main\n', 'p', 4);
+    const t = parseIpRule(
+      '0:\tfrom all lookup local\n100:\tfrom all fwmark 0x1 lookup cilium\n32766:\tfrom all lookup main\n',
+      'p',
+      4,
+    );
     expect(t.value.map((x) => x.priority)).toEqual([0, 32766]);
     expect(codes(t.warnings)).toEqual(['table-name-unresolved']);
-    const j = parseIpRule('[{"priority":100,"src":"all","table":"cilium"},{"priority":101,"src":"all","table":"7"}]', 'p', 4);
+    const j = parseIpRule(
+      '[{"priority":100,"src":"all","table":"cilium"},{"priority":101,"src":"all","table":"7"}]',
+      'p',
+      4,
+    );
     expect(j.value.map((x) => [x.priority, x.table])).toEqual([[101, 7]]);
     expect(j.warnings[0]!.message).toMatch(/table "cilium"/);
   });
 
   it('skips rules with selectors the model cannot express rather than over-matching', () => {
-    const j = parseIpRule('[{"priority":5,"src":"all","dscp":"0x2e","table":"main"},{"priority":6,"src":"all","sport":80,"sport_mask":"0xff00","table":"main"}]', 'p', 4);
+    const j = parseIpRule(
+      '[{"priority":5,"src":"all","dscp":"0x2e","table":"main"},{"priority":6,"src":"all","sport":80,"sport_mask":"0xff00","table":"main"}]',
+      'p',
+      4,
+    );
     expect(j.value).toEqual([]);
     expect(codes(j.warnings)).toEqual(['rule-selector-unmodelled', 'rule-selector-unmodelled']);
     const t = parseIpRule('5:\tfrom all dscp 46 lookup main\n6:\tfrom all sport 0x50/0xff00 lookup main\n', 'p', 4);
@@ -95,7 +137,11 @@ describe('ip rule bad input', () => {
   });
 
   it('handles wrong types, unknown keys and words, __proto__, CRLF, ANSI and truncation', () => {
-    const j = parseIpRule('[{"priority":"x","src":"all"},{"priority":1,"src":"all","table":"main","future_key":[1],"__proto__":{"not":null}},{"priority":2,"src":"all","action":"teleport"}]', 'p', 4);
+    const j = parseIpRule(
+      '[{"priority":"x","src":"all"},{"priority":1,"src":"all","table":"main","future_key":[1],"__proto__":{"not":null}},{"priority":2,"src":"all","action":"teleport"}]',
+      'p',
+      4,
+    );
     expect(strip(j.value)).toEqual([{ family: 4, priority: 1, action: 'lookup', table: 254 }]);
     expect(codes(j.warnings)).toEqual(['record-skipped', 'rule-action-unknown']);
     const t = parseIpRule('\u001b[32m0:\u001b[0m\tfrom all lookup local\r\n1:\tfrom all frob lookup main\r\n', 'p', 4);
@@ -104,7 +150,9 @@ describe('ip rule bad input', () => {
       { family: 4, priority: 1, action: 'lookup', table: 254 },
     ]);
     expect(codes(t.warnings)).toEqual(['rule-token-unknown']);
-    expect(() => parseIpRule(fx('rule/np-ip-a.4-j.json').slice(0, 100), 'ip-rule4', 4)).toThrow(/^ip-rule4: not valid JSON/);
+    expect(() => parseIpRule(fx('rule/np-ip-a.4-j.json').slice(0, 100), 'ip-rule4', 4)).toThrow(
+      /^ip-rule4: not valid JSON/,
+    );
     expect(() => parseIpRule('Error: ipv4: FIB table does not exist.\n', 'p', 4)).toThrow(ParseError);
   });
 });

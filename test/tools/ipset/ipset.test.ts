@@ -22,12 +22,20 @@ describe('ipset save / ipset list', () => {
     expect(cip.references).toBeUndefined();
     const https = cip.members.find((m) => m.port === 443)!;
     expect(https).toMatchObject({ ip: '10.96.0.1', proto: 'tcp', port: 443, comment: 'default/kubernetes:https' });
-    expect(https.source).toEqual({ probe: 'ipset', text: 'add KUBE-CLUSTER-IP 10.96.0.1,tcp:443 comment "default/kubernetes:https"' });
+    expect(https.source).toEqual({
+      probe: 'ipset',
+      text: 'add KUBE-CLUSTER-IP 10.96.0.1,tcp:443 comment "default/kubernetes:https"',
+    });
     const loop = value.find((s) => s.name === 'KUBE-LOOP-BACK')!.members[0]!;
     expect(loop).toMatchObject({ ip: '10.244.1.57', proto: 'tcp', port: 53, ip2: '10.244.1.57' });
     const cidr = value.find((s) => s.name === 'KUBE-LOAD-BALANCER-SOURCE-CIDR')!.members[0]!;
     expect(cidr).toMatchObject({ ip: '198.51.100.7', port: 443, net: '203.0.113.0/24' });
-    expect(value.find((s) => s.name === 'KUBE-NODE-PORT-TCP')!.members.map((m) => m.port).sort()).toEqual([30080, 31940]);
+    expect(
+      value
+        .find((s) => s.name === 'KUBE-NODE-PORT-TCP')!
+        .members.map((m) => m.port)
+        .sort(),
+    ).toEqual([30080, 31940]);
     const v6 = value.find((s) => s.name === 'KUBE-6-CLUSTER-IP')!;
     expect(v6.family).toBe(6);
     expect(v6.members.map((m) => m.ip).sort()).toEqual(['fd00:10:96::1', 'fd00:10:96::a']);
@@ -59,16 +67,27 @@ describe('ipset save / ipset list', () => {
 
   it('reads an empty `ipset save` as no sets, and refuses what is not ipset output', () => {
     expect(parseIpset(fixtureText('tools/ipset/ipset-save.empty.txt'), 'ipset').value).toEqual([]);
-    expect(() => parseIpset('Chain INPUT (policy ACCEPT)\ntarget prot opt source destination\n', 'ipset')).toThrow(ParseError);
+    expect(() => parseIpset('Chain INPUT (policy ACCEPT)\ntarget prot opt source destination\n', 'ipset')).toThrow(
+      ParseError,
+    );
   });
 
   it('accepts the numeric protocols of old ipset versions and keeps odd members as text with a warning', () => {
     const old = save.replace('10.96.0.10,udp:53', '10.96.0.10,17:53');
-    const m = parseIpset(old, 'ipset').value.find((s) => s.name === 'KUBE-CLUSTER-IP')!.members.find((x) => x.text === '10.96.0.10,17:53')!;
+    const m = parseIpset(old, 'ipset')
+      .value.find((s) => s.name === 'KUBE-CLUSTER-IP')!
+      .members.find((x) => x.text === '10.96.0.10,17:53')!;
     expect(m).toMatchObject({ ip: '10.96.0.10', proto: '17', port: 53 });
-    const bad = parseIpset(save.replace('add KUBE-CLUSTER-IP 10.96.0.10,tcp:53', 'add KUBE-CLUSTER-IP 10.96.0.999,tcp:53'), 'ipset');
+    const bad = parseIpset(
+      save.replace('add KUBE-CLUSTER-IP 10.96.0.10,tcp:53', 'add KUBE-CLUSTER-IP 10.96.0.999,tcp:53'),
+      'ipset',
+    );
     expect(bad.warnings.map((w) => w.code)).toContain('ipset-bad-member');
-    expect(bad.value.find((s) => s.name === 'KUBE-CLUSTER-IP')!.members.some((x) => x.text === '10.96.0.999,tcp:53' && x.ip === undefined)).toBe(true);
+    expect(
+      bad.value
+        .find((s) => s.name === 'KUBE-CLUSTER-IP')!
+        .members.some((x) => x.text === '10.96.0.999,tcp:53' && x.ip === undefined),
+    ).toBe(true);
   });
 
   it('treats a set named __proto__ as a name, and a cut save as what it holds', () => {

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { applyIptablesRestore, kubeProxyServicesFromIptables, parseIptablesSave, traceKubeProxyIptables } from '../../../src/tools/kube-proxy/index.js';
+import {
+  applyIptablesRestore,
+  kubeProxyServicesFromIptables,
+  parseIptablesSave,
+  traceKubeProxyIptables,
+} from '../../../src/tools/kube-proxy/index.js';
 import { expectedSummaries, read, readJson, summarise, type ExpectedSvc } from './helpers.js';
 
 const UP = 'upstream/';
@@ -17,14 +22,18 @@ describe('kube-proxy iptables corpus (TestOverallIPTablesRules)', () => {
 
   it('extracts exactly the service ports, frontends and endpoints the test encodes', () => {
     const got = svcs.value.map(summarise).sort();
-    expect(got).toEqual(expectedSummaries(spec.expected_service_extraction as ExpectedSvc[], 'iptablesSEPChain', '0.0.0.0'));
+    expect(got).toEqual(
+      expectedSummaries(spec.expected_service_extraction as ExpectedSvc[], 'iptablesSEPChain', '0.0.0.0'),
+    );
   });
 
   it('names the kube-proxy chains of each service port', () => {
     for (const s of spec.expected_service_extraction as ExpectedSvc[]) {
       const cip = svcs.value.find((e) => e.type === 'ClusterIP' && e.frontend.address === s.clusterIP)!;
       if (s.chains.svc) expect(cip.chain).toBe(s.chains.svc);
-      const ext = svcs.value.filter((e) => e.name === s.servicePortName && (e.type === 'ExternalIP' || e.type === 'NodePort'));
+      const ext = svcs.value.filter(
+        (e) => e.name === s.servicePortName && (e.type === 'ExternalIP' || e.type === 'NodePort'),
+      );
       for (const e of ext) expect(e.chain).toBe(s.chains.ext);
       const lb = svcs.value.filter((e) => e.name === s.servicePortName && e.type === 'LoadBalancer');
       for (const e of lb) expect(e.chain).toBe(s.chains.fw ?? s.chains.ext);
@@ -39,7 +48,11 @@ describe('kube-proxy iptables corpus (TestOverallIPTablesRules)', () => {
     ]);
     expect(svc4.flags.raw).toContain('masquerade:!src 10.0.0.0/8');
     const svc5lb = svcs.value.find((e) => e.frontend.address === '5.6.7.8')!;
-    expect(svc5lb.flags).toMatchObject({ sessionAffinity: true, affinityTimeoutSeconds: 10800, sourceRangeCheck: true });
+    expect(svc5lb.flags).toMatchObject({
+      sessionAffinity: true,
+      affinityTimeoutSeconds: 10800,
+      sourceRangeCheck: true,
+    });
     expect(svc5lb.sourceRanges).toEqual(['203.0.113.0/25']);
     const svc5 = svcs.value.find((e) => e.frontend.address === '172.30.0.45')!;
     expect(svc5.flags.affinityTimeoutSeconds).toBe(10800);
@@ -53,15 +66,23 @@ describe('kube-proxy iptables corpus (TestOverallIPTablesRules)', () => {
 
 describe('kube-proxy iptables corpus (TestSyncProxyRulesRepeated, partial restores)', () => {
   const spec = readJson(UP + 'iptables__TestSyncProxyRulesRepeated.services.json');
-  const steps = spec.steps as { step: number; file: string; expected_service_extraction?: ExpectedSvc[]; expected_state_after_step?: ExpectedSvc[] }[];
+  const steps = spec.steps as {
+    step: number;
+    file: string;
+    expected_service_extraction?: ExpectedSvc[];
+    expected_state_after_step?: ExpectedSvc[];
+  }[];
 
   it('applies each partial restore on the previous state and extracts the expected state', () => {
     let state = parseIptablesSave(read(UP + steps[0]!.file), 'iptables-save').value;
     for (const st of steps) {
-      if (st.step > 1) state = applyIptablesRestore(state, parseIptablesSave(read(UP + st.file), 'iptables-save').value);
+      if (st.step > 1)
+        state = applyIptablesRestore(state, parseIptablesSave(read(UP + st.file), 'iptables-save').value);
       const want = st.expected_service_extraction ?? st.expected_state_after_step!;
       const got = kubeProxyServicesFromIptables(state, 'iptables-save', 4);
-      expect(got.value.map(summarise).sort(), `step ${st.step}`).toEqual(expectedSummaries(want, 'iptablesSEPChain', '0.0.0.0'));
+      expect(got.value.map(summarise).sort(), `step ${st.step}`).toEqual(
+        expectedSummaries(want, 'iptablesSEPChain', '0.0.0.0'),
+      );
       expect(got.warnings, `step ${st.step}`).toEqual([]);
     }
   });
@@ -93,7 +114,15 @@ describe('kube-proxy iptables corpus (TestTracePacket)', () => {
     expect(input.rules[0]!.target?.name).toBe('KUBE-NODEPORTS');
   });
 
-  for (const f of spec.flows as { name: string; sourceIP: string; protocol: 'tcp'; destIP: string; destPort: number; output: string; masq: boolean }[]) {
+  for (const f of spec.flows as {
+    name: string;
+    sourceIP: string;
+    protocol: 'tcp';
+    destIP: string;
+    destPort: number;
+    output: string;
+    masq: boolean;
+  }[]) {
     it(`flow "${f.name}" → ${f.output || '(no match)'}${f.masq ? ', masquerade' : ''}`, () => {
       const r = traceKubeProxyIptables(rs.value, {
         src: f.sourceIP,
@@ -103,8 +132,16 @@ describe('kube-proxy iptables corpus (TestTracePacket)', () => {
         origin: local.includes(f.sourceIP) ? 'local' : 'outside',
         localAddresses: local,
       });
-      const verdicts = [...new Set(r.branches.filter((b) => b.verdict !== 'continue').map((b) => b.verdict.toUpperCase()))];
-      const output = verdicts.length > 0 ? verdicts.join(', ') : r.branches.filter((b) => b.dnat).map((b) => `${b.dnat!.address}:${b.dnat!.port}`).join(', ');
+      const verdicts = [
+        ...new Set(r.branches.filter((b) => b.verdict !== 'continue').map((b) => b.verdict.toUpperCase())),
+      ];
+      const output =
+        verdicts.length > 0
+          ? verdicts.join(', ')
+          : r.branches
+              .filter((b) => b.dnat)
+              .map((b) => `${b.dnat!.address}:${b.dnat!.port}`)
+              .join(', ');
       expect(output).toBe(f.output);
       expect(r.branches.some((b) => b.masquerade)).toBe(f.masq);
       expect(r.unknown).toEqual([]);
@@ -112,7 +149,14 @@ describe('kube-proxy iptables corpus (TestTracePacket)', () => {
   }
 
   it('splits a two-endpoint service into two equally likely branches with their KUBE-SEP chains', () => {
-    const r = traceKubeProxyIptables(rs.value, { src: '10.0.0.2', dst: '172.30.0.44', proto: 'tcp', dport: 80, origin: 'outside', localAddresses: local });
+    const r = traceKubeProxyIptables(rs.value, {
+      src: '10.0.0.2',
+      dst: '172.30.0.44',
+      proto: 'tcp',
+      dport: 80,
+      origin: 'outside',
+      localAddresses: local,
+    });
     expect(r.branches.map((b) => [b.dnat?.address, b.dnat?.chain, b.probability, b.verdict])).toEqual([
       ['10.180.0.4', 'KUBE-SEP-UKSFD7AGPMPPLUHC', 0.5, 'continue'],
       ['10.180.0.5', 'KUBE-SEP-C6EBXVWJJZMIWKLZ', 0.5, 'continue'],
@@ -120,7 +164,14 @@ describe('kube-proxy iptables corpus (TestTracePacket)', () => {
   });
 
   it('masquerades a ClusterIP connection from outside the pod CIDR (KUBE-MARK-MASQ then POSTROUTING)', () => {
-    const r = traceKubeProxyIptables(rs.value, { src: '203.0.113.9', dst: '172.30.0.41', proto: 'tcp', dport: 80, origin: 'outside', localAddresses: local });
+    const r = traceKubeProxyIptables(rs.value, {
+      src: '203.0.113.9',
+      dst: '172.30.0.41',
+      proto: 'tcp',
+      dport: 80,
+      origin: 'outside',
+      localAddresses: local,
+    });
     expect(r.branches).toHaveLength(1);
     expect(r.branches[0]).toMatchObject({ masquerade: true, dnat: { address: '10.180.0.1', port: 80 } });
   });

@@ -40,20 +40,29 @@ export function summarise(e: ServiceEntry): string {
  * What the services.json says a correct extraction yields, rendered like `summarise`.
  * `epKey` picks the endpoint id column of the mode under test.
  */
-export function expectedSummaries(svcs: ExpectedSvc[], epKey: 'iptablesSEPChain' | 'nftEndpointChain', any: string, nftTypes = false): string[] {
+export function expectedSummaries(
+  svcs: ExpectedSvc[],
+  epKey: 'iptablesSEPChain' | 'nftEndpointChain',
+  any: string,
+  nftTypes = false,
+): string[] {
   const out: string[] = [];
   for (const s of svcs) {
     const proto = s.protocol.toUpperCase();
     const eps = s.endpoints.map((e) => `${e.ip}:${e.port}${e[epKey] ? '@' + e[epKey] : ''}`).join(',');
     const ext = s.externalTrafficPolicy === 'Local' ? (s.externallyReachableEndpoints ?? []).join(',') : eps;
     const rej = s.noEndpoints !== undefined ? ' reject' : '';
-    const extNoEp = s.externalTrafficPolicy === 'Local' && (s.externallyReachableEndpoints ?? []).length === 0 ? ' drop' : rej;
+    const extNoEp =
+      s.externalTrafficPolicy === 'Local' && (s.externallyReachableEndpoints ?? []).length === 0 ? ' drop' : rej;
     out.push(`${s.servicePortName} ClusterIP ${proto} ${s.clusterIP}:${s.port} -> [${eps}]${rej}`);
-    for (const ip of s.externalIPs ?? []) out.push(`${s.servicePortName} ExternalIP ${proto} ${ip}:${s.port} -> [${ext}]${extNoEp}`);
+    for (const ip of s.externalIPs ?? [])
+      out.push(`${s.servicePortName} ExternalIP ${proto} ${ip}:${s.port} -> [${ext}]${extNoEp}`);
     // nftables mode programs ExternalIPs and LB IPs alike; only an LB with source ranges is recognisable.
     const lbType = nftTypes && !s.loadBalancerSourceRanges ? 'ExternalIP' : 'LoadBalancer';
-    for (const ip of s.loadBalancerIPs ?? []) out.push(`${s.servicePortName} ${lbType} ${proto} ${ip}:${s.port} -> [${ext}]${extNoEp}`);
-    if (s.nodePort !== undefined) out.push(`${s.servicePortName} NodePort ${proto} ${any}:${s.nodePort} -> [${ext}]${extNoEp}`);
+    for (const ip of s.loadBalancerIPs ?? [])
+      out.push(`${s.servicePortName} ${lbType} ${proto} ${ip}:${s.port} -> [${ext}]${extNoEp}`);
+    if (s.nodePort !== undefined)
+      out.push(`${s.servicePortName} NodePort ${proto} ${any}:${s.nodePort} -> [${ext}]${extNoEp}`);
   }
   return out.sort();
 }

@@ -23,7 +23,11 @@ describe('parseIpvsadm (ipvsadm 1.31 formats; synthesized, this kernel has no IP
       'ClusterIP TCP fd00:10:96::1:443 -> 2001:db8::2:6443/w1',
     ]);
     expect(l.value.map(brief).sort()).toEqual(s.value.map(brief).sort());
-    expect(s.value[0]).toMatchObject({ source: 'ipvs', chain: '-A -t 10.96.0.1:443 -s rr', flags: { raw: ['scheduler:rr'] } });
+    expect(s.value[0]).toMatchObject({
+      source: 'ipvs',
+      chain: '-A -t 10.96.0.1:443 -s rr',
+      flags: { raw: ['scheduler:rr'] },
+    });
     expect(l.value[0]!.chain).toBe('TCP  10.96.0.1:443 rr');
   });
 
@@ -37,7 +41,8 @@ describe('parseIpvsadm (ipvsadm 1.31 formats; synthesized, this kernel has no IP
   });
 
   it('weight 0 is a draining endpoint; garbage and fwmark lines are warnings naming the line', () => {
-    const t = '-A -t 10.96.0.1:443 -s rr\n-a -t 10.96.0.1:443 -r 10.0.0.5:6443 -m -w 0\nhello\n-A -f 258 -s rr\n-a -t 10.9.9.9:1 -r 10.0.0.6:1 -m -w 1\n';
+    const t =
+      '-A -t 10.96.0.1:443 -s rr\n-a -t 10.96.0.1:443 -r 10.0.0.5:6443 -m -w 0\nhello\n-A -f 258 -s rr\n-a -t 10.9.9.9:1 -r 10.0.0.6:1 -m -w 1\n';
     const p = parseIpvsadm(t, 'ipvsadm-Sn', { vips });
     expect(p.value[0]!.backends[0]).toMatchObject({ address: '10.0.0.5', weight: 0, state: 'terminating' });
     expect(p.warnings.map((w) => [w.code, w.message.split(':')[0]])).toEqual([
@@ -48,7 +53,17 @@ describe('parseIpvsadm (ipvsadm 1.31 formats; synthesized, this kernel has no IP
   });
 
   it('ipvsVipsFromAddrs lists kube-ipvs0 addresses only', () => {
-    const a = (ifname: string, local: string): Address => ({ ifindex: 1, ifname, family: local.includes(':') ? 6 : 4, local, prefixlen: 32, scope: 'global', source: { probe: 'ip-addr', text: local } });
-    expect(ipvsVipsFromAddrs([a('kube-ipvs0', '10.96.0.1'), a('eth0', '192.168.0.2'), a('kube-ipvs0', 'fd00:10:96::1')])).toEqual(['10.96.0.1', 'fd00:10:96::1']);
+    const a = (ifname: string, local: string): Address => ({
+      ifindex: 1,
+      ifname,
+      family: local.includes(':') ? 6 : 4,
+      local,
+      prefixlen: 32,
+      scope: 'global',
+      source: { probe: 'ip-addr', text: local },
+    });
+    expect(
+      ipvsVipsFromAddrs([a('kube-ipvs0', '10.96.0.1'), a('eth0', '192.168.0.2'), a('kube-ipvs0', 'fd00:10:96::1')]),
+    ).toEqual(['10.96.0.1', 'fd00:10:96::1']);
   });
 });

@@ -8,7 +8,10 @@ const want = expectedSummaries(spec.expected_service_extraction as ExpectedSvc[]
 
 describe('kube-proxy nftables mode: the same Services from three renderings of one ruleset', () => {
   const inputs: [string, string][] = [
-    ['nft -f transaction (kube-proxy test corpus)', 'upstream/nftables__TestOverallNFTablesRules.expected.nft-transaction.txt'],
+    [
+      'nft -f transaction (kube-proxy test corpus)',
+      'upstream/nftables__TestOverallNFTablesRules.expected.nft-transaction.txt',
+    ],
     ['nft list ruleset (kernel, nft 1.0.6)', 'nft/nft-list-ruleset.kube-proxy-nftables-mode.txt'],
     ['nft -j list ruleset (kernel, nft 1.0.6)', 'nft/nft-j-list-ruleset.kube-proxy-nftables-mode.json'],
   ];
@@ -20,7 +23,11 @@ describe('kube-proxy nftables mode: the same Services from three renderings of o
       expect(s.warnings).toEqual([]);
       expect(s.value.map(summarise).sort()).toEqual(want);
       const svc5lb = s.value.find((e) => e.frontend.address === '5.6.7.8')!;
-      expect(svc5lb).toMatchObject({ type: 'LoadBalancer', sourceRanges: ['203.0.113.0/25'], flags: { sessionAffinity: true, affinityTimeoutSeconds: 10800, sourceRangeCheck: true } });
+      expect(svc5lb).toMatchObject({
+        type: 'LoadBalancer',
+        sourceRanges: ['203.0.113.0/25'],
+        flags: { sessionAffinity: true, affinityTimeoutSeconds: 10800, sourceRangeCheck: true },
+      });
       const svc4 = s.value.find((e) => e.frontend.address === '172.30.0.44')!;
       expect(svc4.backends.map((b) => [b.address, b.probability, b.proto])).toEqual([
         ['10.180.0.4', 0.5, 'TCP'],
@@ -36,7 +43,10 @@ describe('kube-proxy nftables mode: the same Services from three renderings of o
 
   it('the nftables TestSyncProxyRulesRepeated state', () => {
     const sp = readJson('upstream/nftables__TestSyncProxyRulesRepeated.services.json');
-    const p = parseNftRuleset(read('upstream/nftables__TestSyncProxyRulesRepeated.step1-full-state.nft-transaction.txt'), 'nft');
+    const p = parseNftRuleset(
+      read('upstream/nftables__TestSyncProxyRulesRepeated.step1-full-state.nft-transaction.txt'),
+      'nft',
+    );
     const s = kubeProxyServicesFromNft(p.value, 'nft');
     const exp = (sp.expected_service_extraction ?? sp.steps?.[0]?.expected_service_extraction) as ExpectedSvc[];
     expect(s.value.map(summarise).sort()).toEqual(expectedSummaries(exp, 'nftEndpointChain', '0.0.0.0', true));
@@ -76,7 +86,9 @@ describe('parseNftRuleset on other and damaged input', () => {
 
   it('an unknown statement is a warning naming the line', () => {
     const p = parseNftRuleset('table ip t {\n\tchain c {\n\t\tfrobnicate 7 accept\n\t}\n}\n', 'nft');
-    expect(p.warnings).toEqual([{ code: 'nft-unknown-statement', message: 'line 3: statement(s) not understood: frobnicate 7', source: 'nft' }]);
+    expect(p.warnings).toEqual([
+      { code: 'nft-unknown-statement', message: 'line 3: statement(s) not understood: frobnicate 7', source: 'nft' },
+    ]);
     expect(p.value.tables[0]!.chains[0]!.rules[0]!.verdict).toEqual({ kind: 'accept' });
   });
 });

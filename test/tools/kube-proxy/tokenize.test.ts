@@ -52,9 +52,11 @@ function reference(line: string): { tokens: string[]; quoted: boolean[] } | null
   return { tokens, quoted };
 }
 
-
 describe('iptables tokenize', () => {
-  const lines = [...seeds('kube-proxy/iptables-save'), ...seeds('kube-proxy/upstream', /iptables-restore\.txt$/)].flatMap((s) => s.text.split('\n'));
+  const lines = [
+    ...seeds('kube-proxy/iptables-save'),
+    ...seeds('kube-proxy/upstream', /iptables-restore\.txt$/),
+  ].flatMap((s) => s.text.split('\n'));
   it('splits every real line as the reference does', () => {
     for (const l of lines) expect(tokenize(l)).toEqual(reference(l));
     expect(lines.length).toBeGreaterThan(200);

@@ -5,10 +5,11 @@ import { ParseError } from '../../../src/tools/parse-error.js';
 import { ansiCrlf } from '../tc/helpers.js';
 
 const fx = (n: string) => readFileSync(new URL(`../../../fixtures/tools/sysctl/${n}`, import.meta.url), 'utf8');
-const values = (r: ReturnType<typeof parseSysctl>) => Object.fromEntries(Object.entries(r.value).map(([k, v]) => [k, v.value]));
+const values = (r: ReturnType<typeof parseSysctl>) =>
+  Object.fromEntries(Object.entries(r.value).map(([k, v]) => [k, v.value]));
 
 describe('parseSysctl', () => {
-  it('reads netpath\'s keys from `sysctl -e` in a fresh namespace (bpf_jit_enable is host-only: silently absent)', () => {
+  it("reads netpath's keys from `sysctl -e` in a fresh namespace (bpf_jit_enable is host-only: silently absent)", () => {
     const r = parseSysctl(fx('sysctl-e-netpath-keys.h2ns.txt'), 'sysctl');
     expect(values(r)).toEqual({
       'net.ipv4.ip_forward': '0',
@@ -24,7 +25,10 @@ describe('parseSysctl', () => {
       'net.bridge.bridge-nf-call-iptables': '1',
     });
     expect(r.warnings).toEqual([]);
-    expect(r.value['net.ipv4.ip_local_port_range']!.source).toEqual({ probe: 'sysctl', text: 'net.ipv4.ip_local_port_range = 32768\t60999' });
+    expect(r.value['net.ipv4.ip_local_port_range']!.source).toEqual({
+      probe: 'sysctl',
+      text: 'net.ipv4.ip_local_port_range = 32768\t60999',
+    });
     expect(values(parseSysctl(fx('sysctl-e-netpath-keys.host.txt'), 'sysctl'))['net.core.bpf_jit_enable']).toBe('1');
   });
 
@@ -37,11 +41,17 @@ describe('parseSysctl', () => {
       { code: 'sysctl-missing', message: 'net.ipv4.no_such_key: No such file or directory', source: 'sysctl' },
     ]);
     // keys asked for in slash form are printed in dotted form
-    expect(Object.keys(parseSysctl(fx('sysctl-slash-keys.h2ns.txt'), 'p').value)).toEqual(['net.ipv4.conf.eth0/100.rp_filter', 'net.ipv4.ip_forward']);
+    expect(Object.keys(parseSysctl(fx('sysctl-slash-keys.h2ns.txt'), 'p').value)).toEqual([
+      'net.ipv4.conf.eth0/100.rp_filter',
+      'net.ipv4.ip_forward',
+    ]);
   });
 
   it('tolerates `key: message` and other `sysctl:` error lines as warnings', () => {
-    const r = parseSysctl("net.ipv4.ip_forward = 1\nnet.ipv4.route.flush: Permission denied\nsysctl: permission denied on key 'net.core.bpf_jit_enable'\n", 'sysctl');
+    const r = parseSysctl(
+      "net.ipv4.ip_forward = 1\nnet.ipv4.route.flush: Permission denied\nsysctl: permission denied on key 'net.core.bpf_jit_enable'\n",
+      'sysctl',
+    );
     expect(values(r)).toEqual({ 'net.ipv4.ip_forward': '1' });
     expect(r.warnings.map((w) => [w.code, w.message])).toEqual([
       ['sysctl-error', 'net.ipv4.route.flush: Permission denied'],
@@ -55,7 +65,12 @@ describe('parseSysctl', () => {
     // cut mid-value: what was printed is kept, and the missing newline is said
     const cut = parseSysctl(t.slice(0, t.indexOf('= 32768') + 4), 'p');
     expect(cut.value['net.ipv4.ip_local_port_range']!.value).toBe('32');
-    expect(cut.warnings.map((w) => [w.code, w.message])).toEqual([['unterminated-line', 'output does not end with a newline; its last line may be cut: net.ipv4.ip_local_port_range = 32']]);
+    expect(cut.warnings.map((w) => [w.code, w.message])).toEqual([
+      [
+        'unterminated-line',
+        'output does not end with a newline; its last line may be cut: net.ipv4.ip_local_port_range = 32',
+      ],
+    ]);
     const cutKey = parseSysctl(t.slice(0, t.indexOf('net.ipv4.ip_local_port_range') + 10), 'p');
     expect(cutKey.value['net.ipv4.ip_local_port_range']).toBeUndefined();
     expect(cutKey.warnings.map((w) => w.code)).toEqual(['line-skipped', 'unterminated-line']);

@@ -51,7 +51,10 @@ describe('parseTcQdisc', () => {
     expect(withoutSource(parseTcQdisc(ansiCrlf(t), 'p').value)).toEqual(withoutSource(parseTcQdisc(t, 'p').value));
     const j = fx('tc-j-qdisc-show.h2node.json');
     expect(() => parseTcQdisc(j.slice(0, 100), 'p')).toThrow(ParseError);
-    const typed = parseTcQdisc('[{"kind":7,"dev":"a"},{"kind":"clsact","dev":"b","handle":"ffff:","__proto__":{"x":1}},{"kind":"x y","dev":"c"}]', 'p');
+    const typed = parseTcQdisc(
+      '[{"kind":7,"dev":"a"},{"kind":"clsact","dev":"b","handle":"ffff:","__proto__":{"x":1}},{"kind":"x y","dev":"c"}]',
+      'p',
+    );
     expect(typed.value.map((q) => [q.dev, q.kind])).toEqual([['b', 'clsact']]);
     expect(typed.warnings).toHaveLength(2);
     expect(() => parseTcQdisc('<html>oops</html>', 'p')).toThrow(ParseError);

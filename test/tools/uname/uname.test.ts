@@ -12,7 +12,8 @@ describe('parseUname', () => {
   });
 
   it('accepts distribution release shapes', () => {
-    for (const r of ['5.15.0-1051-aws', '6.1.0-18-cloud-amd64', '4.18.0-513.el8.x86_64', '6.8.0-rc3+', '6.6']) expect(parseUname(`${r}\n`, 'u').value).toBe(r);
+    for (const r of ['5.15.0-1051-aws', '6.1.0-18-cloud-amd64', '4.18.0-513.el8.x86_64', '6.8.0-rc3+', '6.6'])
+      expect(parseUname(`${r}\n`, 'u').value).toBe(r);
     expect(kernelVersion('4.18.0-513.el8.x86_64')).toEqual([4, 18]);
     expect(kernelVersion('garbage')).toBeNull();
   });
