@@ -324,7 +324,7 @@ const chainHash = (text) => base32(createHash('sha256').update(text).digest()).s
 function ipBytes(ip) {
   return ip.split('.').map(Number);
 }
-async function writeLbMaps(out, meta) {
+async function writeLbMaps(out, _meta) {
   const dir = join(out, 'bpf-map');
   mkdirSync(dir, { recursive: true });
   const svc = new JsonArrayWriter(join(dir, 'cilium_lb4_services_v2.json'));

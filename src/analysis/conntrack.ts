@@ -59,7 +59,7 @@ export function judgeConntrack(
   flow: Flow,
   opts: { backends?: { address: string; port: number }[]; natByRules?: boolean } = {},
 ): CtJudgement | undefined {
-  if (!ct || ct.status !== 'ok') return undefined;
+  if (ct?.status !== 'ok') return undefined;
   const probe = ct.probe;
   const backends = opts.backends ?? [];
   const warnings: Warning[] = [];

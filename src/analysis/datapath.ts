@@ -122,7 +122,7 @@ export function deriveDatapath(state: NodeState): Datapath {
     if (FALSE.test(t)) return { value: false, source: v.source };
     return undefined;
   };
-  const disagree = (what: string, cfgText: string, statusText: string, why?: string) =>
+  const disagree = (_what: string, cfgText: string, statusText: string, why?: string) =>
     warnings.push({
       code: 'status-config-disagree',
       message: `cilium-config says ${cfgText} but cilium status says ${statusText}; the status (what the agent runs) wins${why ? ` (${why})` : ''}`,

@@ -114,8 +114,13 @@ function sideOf(slot: Slot, ipsets: IpSet[] | undefined): FrontendSide {
     const fam = familyOf(owner.frontend.address) === 6 ? '6-' : '';
     const ext = inSet(ipsets, `KUBE-${fam}EXTERNAL-IP`, matchesFe);
     const lb = inSet(ipsets, `KUBE-${fam}LOAD-BALANCER`, matchesFe);
-    if (ext) (type = 'ExternalIP'), evidence.push(ext);
-    else if (lb) (type = 'LoadBalancer'), evidence.push(lb);
+    if (ext) {
+      type = 'ExternalIP';
+      evidence.push(ext);
+    } else if (lb) {
+      type = 'LoadBalancer';
+      evidence.push(lb);
+    }
     const local =
       type === 'NodePort'
         ? inSet(ipsets, `KUBE-${fam}NODE-PORT-LOCAL-${p}`, (m) => m.port === owner.frontend.port)

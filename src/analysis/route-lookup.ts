@@ -352,7 +352,7 @@ class FibImpl implements Fib {
   /** Indexes one column source: per table, prefixes sorted, same-prefix routes chained in kernel order. */
   private index(c: RouteColumns, base: number): void {
     const fam = c.family;
-    const words = keyWords(fam);
+    const _words = keyWords(fam);
     const n = c.count;
     const ctype = c.type;
     const ctable = c.table;
@@ -873,8 +873,7 @@ class FibImpl implements Fib {
     }
     if (d.error !== undefined) return;
     if (
-      q.src !== undefined &&
-      q.src.startsWith('127.') &&
+      q.src?.startsWith('127.') &&
       d.result !== 'local' &&
       d.dev !== 'lo' &&
       !d.nexthops.some((n) => n.dev === 'lo')

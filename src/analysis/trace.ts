@@ -572,7 +572,7 @@ function egressFromNode(
       hop.because = `the FIB result ${dev} is not one of Cilium's native devices (${native.value.join(', ')}): Cilium still redirects to the FIB's device, but no Cilium program runs on ${dev}'s egress`;
     }
     b.hops.push(hop);
-  } else if (neigh && neigh.state.includes('FAILED')) {
+  } else if (neigh?.state.includes('FAILED')) {
     b.warnings.push({
       code: 'neighbour-failed',
       message: `the neighbour ${next} on ${dev} is FAILED: the packet will not leave`,

@@ -81,7 +81,7 @@ export async function lookupConntrack(
     base.captureTruncated = await truncatedInManifest(source, probe);
     return scanned(base, pre.result, maxEntries);
   }
-  let st;
+  let st: Awaited<ReturnType<typeof streamProbe>>;
   try {
     st = await streamProbe(source, probe);
   } catch (e) {

@@ -175,8 +175,17 @@ export async function liveSource(runner: Runner, opts: CollectOptions = {}): Pro
   };
   return {
     ...mem,
-    read: async (id) => (await ensure(id), mem.read(id)),
-    readBytes: async (id) => (await ensure(id), mem.readBytes!(id)),
-    stream: async (id) => (await ensure(id), mem.stream!(id)),
+    read: async (id) => {
+      await ensure(id);
+      return mem.read(id);
+    },
+    readBytes: async (id) => {
+      await ensure(id);
+      return mem.readBytes!(id);
+    },
+    stream: async (id) => {
+      await ensure(id);
+      return mem.stream!(id);
+    },
   };
 }

@@ -92,7 +92,7 @@ export async function loadServices(
     read: () => Promise<G | undefined>,
     use: Use<G>,
   ): Promise<void> => {
-    let got;
+    let got: G | undefined;
     try {
       got = await read();
     } catch (e) {

@@ -243,7 +243,7 @@ const failuresOf = (source: ProbeSource): Failures => source.manifest().then(fai
  */
 function makeOne(source: ProbeSource, state: NodeState, failures: Failures = failuresOf(source)): One {
   return async <T>(id: string, parse: (text: string) => Parsed<T>, apply: (v: T) => void): Promise<void> => {
-    let got;
+    let got: Awaited<ReturnType<typeof source.read>>;
     try {
       got = await source.read(id);
     } catch (e) {
@@ -327,7 +327,7 @@ async function routeColumns(
     own.sources.push({ probe: id, status: pre.scanned.warnings.length > 0 ? 'partial' : 'ok', origin: pre.origin });
     return { columns: pre.scanned.columns, state: own };
   }
-  let got;
+  let got: Awaited<ReturnType<typeof readProbeBytes>> | undefined;
   try {
     got = await readProbeBytes(source, id);
   } catch {

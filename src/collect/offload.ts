@@ -105,9 +105,9 @@ export function createOffload(source: ProbeSource, opts: OffloadOptions = {}): O
   return {
     routes(id, family) {
       const f = fileFor(id);
-      if (!f || f.ext !== 'json') return undefined;
+      if (f?.ext !== 'json') return undefined;
       return start({ kind: 'routes', path: f.path, probe: id, family }).then((r) => {
-        if (!r || !r.ok || r.kind !== 'routes') return undefined;
+        if (!r?.ok || r.kind !== 'routes') return undefined;
         const bytes = Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength);
         return { scanned: routesFromScan(bytes, r.data, id), origin: f.path };
       });
@@ -121,7 +121,7 @@ export function createOffload(source: ProbeSource, opts: OffloadOptions = {}): O
         probe: id,
         query,
         ...(maxEntries !== undefined ? { maxEntries } : {}),
-      }).then((r) => (r && r.ok && r.kind === 'conntrack' ? { result: r.result, origin: f.path } : undefined));
+      }).then((r) => (r?.ok && r.kind === 'conntrack' ? { result: r.result, origin: f.path } : undefined));
     },
     async close() {
       await Promise.all([...running].map((w) => w.terminate()));

@@ -41,7 +41,10 @@ function refuseNonEmpty(output: string): void {
 }
 
 function writeOut(output: string, files: Map<string, string>): void {
-  if (!isArchive(output)) return writeSnapshotDir(output, files);
+  if (!isArchive(output)) {
+    writeSnapshotDir(output, files);
+    return;
+  }
   let data: Buffer;
   try {
     data = writeTarGz(files, basename(output).replace(/\.(tar\.gz|tgz)$/, ''));

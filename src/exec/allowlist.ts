@@ -8,7 +8,7 @@ type Slot = string | { param: 'dev' | 'netns' | 'map' | 'cgroup' | 'sysctl-key' 
 
 const DEV = { param: 'dev' } as const;
 const NETNS = { param: 'netns' } as const;
-const MAP = { param: 'map' } as const;
+const _MAP = { param: 'map' } as const;
 const CGROUP = { param: 'cgroup' } as const;
 
 const PARAM_PATTERNS: Record<string, RegExp> = {
@@ -112,7 +112,7 @@ const K8S = {
   namespace: /^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
   pod: /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
   service: /^(?=.{1,63}$)[a-z]([-a-z0-9]*[a-z0-9])?$/,
-  context: /^[A-Za-z0-9_][A-Za-z0-9_.:@\/+-]{0,252}$/,
+  context: /^[A-Za-z0-9_][A-Za-z0-9_.:@/+-]{0,252}$/,
 } as const;
 
 /**

@@ -53,6 +53,7 @@ export function createLiveRunner(opts: LiveRunnerOptions = {}): Runner {
     const full = [...prefix, ...argv];
     auditSpawn(argv, prefix);
     const timeout = run.timeoutMs ?? opts.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+    // biome-ignore lint/suspicious/noImplicitAnyLet: typed by TypeScript's control flow from execa's dynamic import below
     let r;
     try {
       // loaded on the first probe: a snapshot command never pays for execa's start-up

@@ -222,7 +222,7 @@ export class Redactor {
    */
   text(s: string, opts: { shortPrefixes?: boolean } = {}): string {
     // colour codes could split a token in two (`\e[32m10.0.0.1`): they go
-    let t = s.includes('\u001b') ? s.replace(/\u001b\[[0-9;?]*[ -\/]*[@-~]/g, '').replace(/\u001b/g, '') : s;
+    let t = s.includes('\u001b') ? s.replace(/\u001b\[[0-9;?]*[ -/]*[@-~]/g, '').replace(/\u001b/g, '') : s;
     t = t.replace(WG_KEY, (k) => this.wgKey(k));
     // netpath's own abbreviation of a key; one it has not seen whole is hashed on its own
     t = t.replace(

@@ -67,7 +67,7 @@ export function redactFiles(
   let manifest: string | undefined;
   for (const [path, raw] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
     const buf = typeof raw === 'string' ? undefined : raw;
-    if (buf && buf.includes(0)) {
+    if (buf?.includes(0)) {
       dropped.push(`${path}: binary data`);
       continue;
     }

@@ -1,7 +1,7 @@
 import type { Evidence, Warning } from '../model/types.js';
 
 // ESC [ ... final byte: colour codes that `ip -color=always` or a terminal paste leaves behind.
-const ANSI = /\u001b\[[0-9;?]*[ -\/]*[@-~]/g;
+const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]/g;
 
 export function hasAnsi(text: string): boolean {
   return text.includes('\u001b[');

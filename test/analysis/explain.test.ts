@@ -12,7 +12,7 @@ const commands = (t: Trace, kind: string) =>
   t.hops.filter((h) => h.kind === kind).flatMap((h) => h.explain!.confirm.map((c) => c.command));
 
 /** Shell words of a suggested command: bare safe words or single-quoted strings, and `|` between commands. */
-export function shellWords(cmd: string): string[] {
+function shellWords(cmd: string): string[] {
   const words: string[] = [];
   const re = /\s*(?:'((?:[^']|'\\'')*)'|([A-Za-z0-9_.:/@%+=,[\]-]+)|(\|))/y;
   let i = 0;

@@ -72,7 +72,7 @@ function build(
     uniq.push({ key: k, len: len[i]!, val: i });
   }
   const ks = new Uint32Array(uniq.length * words);
-  uniq.forEach((u, j) => u.key.forEach((x, w) => (ks[j * words + w] = x)));
+  for (const [j, u] of uniq.entries()) for (const [w, x] of u.key.entries()) ks[j * words + w] = x;
   return {
     idx: new PrefixIndex(words, ks, Uint8Array.from(uniq.map((u) => u.len)), Int32Array.from(uniq.map((u) => u.val))),
     uniq,

@@ -84,7 +84,7 @@ describe('svc lookup analysis', () => {
       kubeProxyReplacement: { known: true, value: false, evidence: ev('KubeProxyReplacement:    False') },
     }).frontends[0]!;
     expect(off.conflict).toBeUndefined();
-    expect(off.note).toMatch(/as expected without kube-proxy replacement \(KubeProxyReplacement:    False\)/);
+    expect(off.note).toMatch(/as expected without kube-proxy replacement \(KubeProxyReplacement: {4}False\)/);
     const on = lookupServices(entries, q, {
       kubeProxyReplacement: { known: true, value: true, evidence: ev('KubeProxyReplacement:    True') },
     }).frontends[0]!;

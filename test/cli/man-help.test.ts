@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
-import { cliSpec, main, type Io } from '../../src/cli.js';
+import { cliSpec } from '../../src/cli.js';
 import { allCommands } from '../../src/render/cli-spec.js';
 import type { Runner } from '../../src/exec/runner.js';
 import { replayRunner } from '../helpers/replay.js';

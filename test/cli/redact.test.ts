@@ -153,7 +153,7 @@ describe('netpath snapshot --redact --from', () => {
 
   it('without a key file, two runs give two mappings and the summary says the key is not stored', async () => {
     const a = await run(['snapshot', '--redact', '--from', join(SNAPS, 'kind-v4/k2'), '-o', join(tmp, 'k2a')]);
-    const b = await run(['snapshot', '--redact', '--from', join(SNAPS, 'kind-v4/k2'), '-o', join(tmp, 'k2b')]);
+    const _b = await run(['snapshot', '--redact', '--from', join(SNAPS, 'kind-v4/k2'), '-o', join(tmp, 'k2b')]);
     expect(a.out).toMatch(/key random for this run, not stored/);
     expect(readFileSync(join(tmp, 'k2a/ip-addr.json'), 'utf8')).not.toBe(
       readFileSync(join(tmp, 'k2b/ip-addr.json'), 'utf8'),

@@ -64,7 +64,7 @@ describe('iptables-save: the lines a question needs give the Services the whole 
     // a dump is bytes: what the text path sees is their UTF-8 decoding (lone surrogates a fuzzer
     // puts in a JS string come out as U+FFFD either way)
     const text = Buffer.from(input, 'utf8').toString('utf8');
-    let rs;
+    let rs: ReturnType<typeof parseIptablesSave>;
     try {
       rs = parseIptablesSave(text, 'p');
     } catch (e) {
@@ -161,7 +161,7 @@ describe('LB map dumps read as bytes = read as text', () => {
     const dumpSeeds = seeds('bpf-map/lb-maps', /\.json$/);
     const same = (input: string) => {
       const t = Buffer.from(input, 'utf8').toString('utf8');
-      let want;
+      let want: ReturnType<typeof parseMapDump> | undefined;
       try {
         want = parseMapDump(t, 'p', layouts);
       } catch (e) {

@@ -181,7 +181,10 @@ describe('trace with the conntrack table (np-ct-node snapshot)', () => {
     const src: ProbeSource = {
       ...real,
       stream: real.stream!.bind(real),
-      read: async (id) => (id.startsWith('conntrack') ? (wholeReads++, real.read(id)) : real.read(id)),
+      read: async (id) => {
+        if (id.startsWith('conntrack')) wholeReads++;
+        return real.read(id);
+      },
     };
     const ct = await lookupConntrack(src, { src: '192.0.2.2', dst: '192.0.2.100', proto: 'tcp', dport: 80 }, 4, [
       { address: '198.51.100.2', port: 8080 },

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { decodeLbMaps, LB_MAP_NAMES, parseMapDump, type LbMapDumps } from '../../src/tools/bpf-map/index.js';
 import { canonIp } from '../../src/model/addr.js';
-import { defineFuzz, eq, ok, seeds } from './harness.js';
+import { defineFuzz, eq, seeds } from './harness.js';
 
 const dir = new URL('../../fixtures/tools/bpf-map/lb-maps/v1.17-kernel/', import.meta.url);
 const real = (ext: 'json' | 'txt'): LbMapDumps =>

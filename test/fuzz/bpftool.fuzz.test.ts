@@ -4,7 +4,7 @@ import {
   parseBpftoolNet,
   parseBpftoolProg,
 } from '../../src/tools/bpftool/index.js';
-import { defineFuzz, eq, ok, seeds } from './harness.js';
+import { defineFuzz, ok, seeds } from './harness.js';
 
 defineFuzz({
   name: 'bpftool net show',

@@ -3,7 +3,7 @@ import { parseCiliumConfig, parseCiliumEndpoints, parseCiliumStatus } from '../.
 import { parseCiliumLbList, parseCiliumServiceList } from '../../src/tools/cilium-lb/index.js';
 import type { ServiceEntry } from '../../src/model/service.js';
 import { canonIp } from '../../src/model/addr.js';
-import { contract, defineFuzz, eq, ok, seeds } from './harness.js';
+import { contract, defineFuzz, eq, seeds } from './harness.js';
 
 defineFuzz({ name: 'cilium status', seeds: seeds('cilium/status'), parse: parseCiliumStatus });
 defineFuzz({ name: 'cilium endpoint list/get', seeds: seeds('cilium/endpoints'), parse: parseCiliumEndpoints });

@@ -148,7 +148,7 @@ export function checkTree(v: unknown, probe?: string, path = '$', seen = new Set
     return;
   }
   const o = v as Record<string, unknown>;
-  if (Object.prototype.hasOwnProperty.call(o, '__proto__')) fail(`${path} has an own __proto__`);
+  if (Object.hasOwn(o, '__proto__')) fail(`${path} has an own __proto__`);
   const keys = Object.keys(o);
   const isEvidence = keys.length === 2 && typeof o.probe === 'string' && typeof o.text === 'string';
   if (isEvidence) {
@@ -357,7 +357,7 @@ type Path = (string | number)[];
 function paths(v: unknown, at: Path = [], out: Path[] = [], limit = 4000): Path[] {
   if (out.length >= limit) return out;
   out.push(at);
-  if (Array.isArray(v)) v.slice(0, 50).forEach((x, i) => paths(x, [...at, i], out, limit));
+  if (Array.isArray(v)) for (const [i, x] of v.slice(0, 50).entries()) paths(x, [...at, i], out, limit);
   else if (v !== null && typeof v === 'object')
     for (const [k, x] of Object.entries(v)) paths(x, [...at, k], out, limit);
   return out;

@@ -8,7 +8,7 @@ import {
 } from '../../src/tools/kube-proxy/index.js';
 import { canonIp } from '../../src/model/addr.js';
 import type { ServiceEntry } from '../../src/model/service.js';
-import { contract, DEEP_ARRAY, defineFuzz, enormous, eq, ok, seeds } from './harness.js';
+import { contract, DEEP_ARRAY, defineFuzz, enormous, eq, seeds } from './harness.js';
 
 function services(ss: ServiceEntry[]): void {
   for (const s of ss) {

@@ -1,5 +1,5 @@
 import { parseTcFilter, parseTcQdisc } from '../../src/tools/tc/index.js';
-import { defineFuzz, eq, ok, seeds } from './harness.js';
+import { defineFuzz, eq, seeds } from './harness.js';
 
 for (const dir of ['ingress', 'egress'] as const) {
   defineFuzz({

@@ -23,7 +23,11 @@ function ipsIn(text: string): Set<string> {
         const a = v.split('/')[0]!;
         if (isIPv4(a) || isIPv6(a)) out.add(a);
       } else if (Array.isArray(v)) v.forEach(walk);
-      else if (v && typeof v === 'object') Object.entries(v).forEach(([k, x]) => (walk(k), walk(x)));
+      else if (v && typeof v === 'object')
+        for (const [k, x] of Object.entries(v)) {
+          walk(k);
+          walk(x);
+        }
     };
     walk(JSON.parse(text));
   } catch {

@@ -17,7 +17,7 @@ const FORBIDDEN =
 
 function decode(s: string, at: number): string {
   if (FORBIDDEN.test(s)) throw new Error(`forbidden character near offset ${at}`);
-  return s.replace(/&([^;]*);|&/g, (m, name: string | undefined) => {
+  return s.replace(/&([^;]*);|&/g, (_m, name: string | undefined) => {
     if (name === undefined) throw new Error(`bare & near offset ${at}`);
     if (ENTITY[name] !== undefined) return ENTITY[name]!;
     const num = /^#(\d+)$/.exec(name) ?? /^#x([0-9a-fA-F]+)$/.exec(name);

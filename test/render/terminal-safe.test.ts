@@ -35,7 +35,10 @@ describe('a hostile pod name from a snapshot reaches the terminal inert', () => 
     let n = 0;
     for (const e of eps) {
       const ids = e.status['external-identifiers'];
-      if (ids?.['k8s-pod-name'] === 'web-k1a') (ids['k8s-pod-name'] = POD), n++;
+      if (ids?.['k8s-pod-name'] === 'web-k1a') {
+        ids['k8s-pod-name'] = POD;
+        n++;
+      }
     }
     expect(n).toBe(1);
     writeFileSync(join(dir, 'cilium-endpoints.json'), JSON.stringify(eps));

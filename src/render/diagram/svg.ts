@@ -118,7 +118,7 @@ export function renderSvg(d: Diagram): string {
   const nestedOf = (p: Placed): string[] => {
     const out: string[] = [];
     let g = p.node.group ? groupById.get(p.node.group) : undefined;
-    while (g && g.parent) {
+    while (g?.parent) {
       out.push(g.id);
       g = groupById.get(g.parent);
     }
@@ -278,11 +278,10 @@ export function renderSvg(d: Diagram): string {
   }
   svg.push('</defs>');
   svg.push(`<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`);
-  titleLines.forEach((l, i) =>
+  for (const [i, l] of titleLines.entries())
     svg.push(
       `<text x="${MARGIN}" y="${MARGIN + 10 + i * 19}" font-size="16" font-weight="bold" fill="#202124">${xmlText(l)}</text>`,
-    ),
-  );
+    );
 
   // groups: columns first, nested ones on top
   columns.forEach((c) => {
@@ -320,11 +319,10 @@ export function renderSvg(d: Diagram): string {
     svg.push(
       `<rect x="${lx - 4}" y="${ly - 2}" width="${w}" height="${lines.length * EDGE_LINE + 4}" rx="3" fill="#ffffff" fill-opacity="0.92"/>`,
     );
-    lines.forEach((l, i) =>
+    for (const [i, l] of lines.entries())
       svg.push(
         `<text x="${lx}" y="${ly + 11 + i * EDGE_LINE}" font-size="${EDGE_FONT}" fill="${COLOUR[tone === 'plain' ? 'plain' : tone].text}">${xmlText(l)}</text>`,
-      ),
-    );
+      );
   };
   const path = (pts: [number, number][], e: DiagramEdge) => {
     const c = COLOUR[e.tone];
@@ -458,9 +456,8 @@ export function renderSvg(d: Diagram): string {
       );
     svg.push('</g>');
   }
-  notes.forEach((n, i) =>
-    svg.push(`<text x="${MARGIN}" y="${notesY + 12 + i * 16}" font-size="12" fill="#5f6368">${xmlText(n)}</text>`),
-  );
+  for (const [i, n] of notes.entries())
+    svg.push(`<text x="${MARGIN}" y="${notesY + 12 + i * 16}" font-size="12" fill="#5f6368">${xmlText(n)}</text>`);
   svg.push('</svg>');
   return svg.join('\n') + '\n';
 }

@@ -66,13 +66,13 @@ function fromBtf(v: unknown, layout: BtfLayout, what: string): number[] | string
   const o = v as Record<string, unknown>;
   const out: number[] = [];
   for (const f of layout) {
-    let name = f.names.find((n) => Object.prototype.hasOwnProperty.call(o, n));
+    let name = f.names.find((n) => Object.hasOwn(o, n));
     let x = name === undefined ? undefined : o[name];
     // bpftool prints an anonymous union as a member named ""
     const anon = o[''];
     if (x === undefined && anon !== null && typeof anon === 'object' && !Array.isArray(anon)) {
       const a = anon as Record<string, unknown>;
-      name = f.names.find((n) => Object.prototype.hasOwnProperty.call(a, n));
+      name = f.names.find((n) => Object.hasOwn(a, n));
       x = name === undefined ? undefined : a[name];
     }
     if (x === undefined) {

@@ -55,7 +55,7 @@ const TYPE_WORDS: Record<string, ServiceType> = {
 };
 
 export function serviceTypeFromWord(w: string): ServiceType | undefined {
-  return Object.prototype.hasOwnProperty.call(TYPE_WORDS, w) ? TYPE_WORDS[w] : undefined;
+  return Object.hasOwn(TYPE_WORDS, w) ? TYPE_WORDS[w] : undefined;
 }
 
 export interface FlagWords {

@@ -17,7 +17,7 @@ const STATES: Record<string, BackendState> = {
 function stateOf(s: string | undefined): BackendState | undefined {
   if (s === undefined) return undefined;
   const k = s.toLowerCase();
-  return Object.prototype.hasOwnProperty.call(STATES, k) ? STATES[k] : undefined;
+  return Object.hasOwn(STATES, k) ? STATES[k] : undefined;
 }
 
 /**

@@ -39,7 +39,7 @@ export function configKey(k: string): string {
 }
 
 export function configValue(cfg: CiliumConfig, key: string): { value: string; source: Evidence } | undefined {
-  const direct = Object.prototype.hasOwnProperty.call(cfg, key) ? cfg[key] : undefined;
+  const direct = Object.hasOwn(cfg, key) ? cfg[key] : undefined;
   if (direct) return direct;
   const want = configKey(key);
   for (const [k, v] of Object.entries(cfg)) if (configKey(k) === want) return v;
@@ -47,7 +47,7 @@ export function configValue(cfg: CiliumConfig, key: string): { value: string; so
 }
 
 function normaliseKey(k: string): string {
-  return Object.prototype.hasOwnProperty.call(DAEMON_FIELD_TO_KEY, k) ? DAEMON_FIELD_TO_KEY[k]! : k;
+  return Object.hasOwn(DAEMON_FIELD_TO_KEY, k) ? DAEMON_FIELD_TO_KEY[k]! : k;
 }
 
 const MAX_VALUE = 4096;

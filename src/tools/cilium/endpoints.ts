@@ -57,7 +57,7 @@ function endpointsJson(text: string, probe: string): Parsed<CiliumEndpoint[]> {
           warn('value-skipped', `endpoint ${e.id}: ipv4 ${a.ipv4.slice(0, 60)} is not an IPv4 address`, probe),
         );
       else if (v4 && !ep.ipv4) ep.ipv4 = v4;
-      if (a.ipv6 && (!v6 || !v6.includes(':')))
+      if (a.ipv6 && !v6?.includes(':'))
         warnings.push(
           warn('value-skipped', `endpoint ${e.id}: ipv6 ${a.ipv6.slice(0, 60)} is not an IPv6 address`, probe),
         );

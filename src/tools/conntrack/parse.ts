@@ -36,8 +36,8 @@ const FLAG_TOKENS: Record<string, CtFlag> = Object.assign(Object.create(null) as
   '[OFFLOAD]': 'OFFLOAD',
   '[HW_OFFLOAD]': 'HW_OFFLOAD',
 });
-const TUPLE_NUM_KEYS = new Set(['sport', 'dport', 'type', 'code', 'id', 'srckey', 'dstkey', 'packets', 'bytes']);
-const META_KEYS = new Set(['mark', 'secmark', 'secctx', 'zone', 'delta-time', 'helper', 'labels', 'use']);
+const _TUPLE_NUM_KEYS = new Set(['sport', 'dport', 'type', 'code', 'id', 'srckey', 'dstkey', 'packets', 'bytes']);
+const _META_KEYS = new Set(['mark', 'secmark', 'secctx', 'zone', 'delta-time', 'helper', 'labels', 'use']);
 
 export const SUMMARY = /^conntrack v[0-9][0-9.]*\s+\(conntrack-tools\):\s*(.*)$/;
 
@@ -245,6 +245,7 @@ export function parseConntrackLine(
         cur.dst = a.ip;
         continue;
       }
+      // biome-ignore lint/suspicious/noFallthroughSwitchClause: the ICMP id of the current tuple is read as a tuple field below
       case 'id':
         // the entry id of `-o id` comes last; an ICMP tuple's own id comes after type and code
         if (meta || !cur || !icmp || cur.id !== undefined) {

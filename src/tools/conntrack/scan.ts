@@ -160,7 +160,6 @@ export class ConntrackScanner {
   private bytes = 0;
   private known = 0;
   private unknown = 0;
-  private lastTerminated = true;
   done = false;
   private cut = false;
   /** inside a line longer than MAX_LINE: bytes are dropped up to its newline */
@@ -226,7 +225,6 @@ export class ConntrackScanner {
 
   end(): ScanResult {
     if (!this.done && this.carry.length) {
-      this.lastTerminated = false;
       this.region(this.carry, this.carry.length, false);
     }
     this.carry = Buffer.alloc(0);

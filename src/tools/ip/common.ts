@@ -10,7 +10,7 @@ export const TABLE_NAMES: Record<number, string> = { 253: 'default', 254: 'main'
 export function tableId(t: string | number | undefined): number | undefined {
   if (t === undefined) return 254;
   if (typeof t === 'number') return Number.isInteger(t) && t >= 0 && t <= 0xffffffff ? t : undefined;
-  if (Object.prototype.hasOwnProperty.call(TABLE_IDS, t)) return TABLE_IDS[t];
+  if (Object.hasOwn(TABLE_IDS, t)) return TABLE_IDS[t];
   return u32(t);
 }
 
@@ -53,8 +53,7 @@ const DSFIELD: Record<string, number> = {
 
 /** `tos`/`dsfield` value: hex, decimal or an rt_dsfield name; undefined when unknown or > 0xff. */
 export function tosValue(v: string | number): number | undefined {
-  const n =
-    typeof v === 'number' ? v : Object.prototype.hasOwnProperty.call(DSFIELD, v) ? DSFIELD[v] : parseHexOrDec(v);
+  const n = typeof v === 'number' ? v : Object.hasOwn(DSFIELD, v) ? DSFIELD[v] : parseHexOrDec(v);
   return n !== undefined && Number.isInteger(n) && n >= 0 && n <= 0xff ? n : undefined;
 }
 
@@ -91,7 +90,7 @@ export function famOf(f: unknown): Family | undefined {
 
 /** `key in o` for iproute2's null-valued flags, own properties only. */
 export function has(o: object, k: string): boolean {
-  return Object.prototype.hasOwnProperty.call(o, k);
+  return Object.hasOwn(o, k);
 }
 
 const MAX_SKIPS = 50;

@@ -29,7 +29,7 @@ function addrJson(clean: string, probe: string, notes: Notes): Address[] {
     const dev = z.data;
     for (const info of dev.addr_info ?? []) {
       // iproute2 6.1 prints filtered-out addresses as {} when a filter (scope, label...) was given
-      if (isObj(info) && !Object.prototype.hasOwnProperty.call(info, 'family')) continue;
+      if (isObj(info) && !Object.hasOwn(info, 'family')) continue;
       const a = ipAddrInfoSchema.safeParse(info);
       if (!a.success) {
         notes.skip(`address on ${dev.ifname}`, zodWhy(a));

@@ -2,7 +2,7 @@ import type { Family, NextHop, Parsed, Route, RouteType } from '../../model/type
 import { canonPrefix } from '../../model/addr.js';
 import { ParseError } from '../parse-error.js';
 import { ipRouteSchema, zodWhy } from './schema.js';
-import { IpCache, Notes, TABLE_NAMES, has, isJson, isObj, jsonArray, prep, tableId, tosValue, u32 } from './common.js';
+import { IpCache, Notes, TABLE_NAMES, isJson, isObj, jsonArray, prep, tableId, tosValue, u32 } from './common.js';
 
 const ROUTE_TYPES = new Set<string>([
   'unicast',
@@ -216,7 +216,7 @@ function strArray(v: unknown): boolean {
   return true;
 }
 
-function jsonHop(n: Record<string, unknown>, family: Family, ips: IpCache): NextHop | string {
+function jsonHop(n: Record<string, unknown>, _family: Family, ips: IpCache): NextHop | string {
   const nh: NextHop = {};
   if (typeof n.gateway === 'string') {
     const g = ips.get(n.gateway);
@@ -607,7 +607,7 @@ function tokens(cur: TextRoute, tok: string[], i: number, family: Family, ips: I
       }
       case 'cache':
         // route-get output: `cache <local,...>`
-        if (v !== undefined && v.startsWith('<')) i++;
+        if (v?.startsWith('<')) i++;
         break;
       case 'encap':
         cur.bad = `lightweight tunnel encapsulation (encap ${v ?? ''}) is not modelled`;

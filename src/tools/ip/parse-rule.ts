@@ -62,7 +62,7 @@ function prefix(addr: string, len: number | undefined, family: Family): string |
 
 function ipproto(v: string | number): number | undefined {
   if (typeof v === 'number') return Number.isInteger(v) && v >= 0 && v <= 255 ? v : undefined;
-  const n = Object.prototype.hasOwnProperty.call(IPPROTO, v) ? IPPROTO[v] : u32(v);
+  const n = Object.hasOwn(IPPROTO, v) ? IPPROTO[v] : u32(v);
   return n !== undefined && n <= 255 ? n : undefined;
 }
 
@@ -264,7 +264,7 @@ function ruleText(clean: string, probe: string, family: Family): Parsed<Rule[]> 
           const r = range(v, k === 'uidrange' ? 0xffffffff : 65535);
           if (!r) {
             bad = `${k} ${JSON.stringify(v)} is not a range`;
-            if (v !== undefined && v.includes('/')) code = 'rule-selector-unmodelled';
+            if (v?.includes('/')) code = 'rule-selector-unmodelled';
           } else rule[k] = r;
           break;
         }

@@ -59,7 +59,7 @@ function ruleFrontend(rule: IptablesRule, family: Family): Frontish {
   if (d && !d.negated && d.args[0] !== undefined) {
     const p = canonPrefix(d.args[0]);
     const host = family === 4 ? '/32' : '/128';
-    if (p !== null && p.endsWith(host)) out.addr = p.slice(0, -host.length);
+    if (p?.endsWith(host)) out.addr = p.slice(0, -host.length);
   }
   const p = ruleOption(rule, 'protocol', '');
   if (p && !p.negated && p.args[0] !== undefined) {
@@ -842,7 +842,7 @@ function countersAt(text: Uint8Array, i: number, e: number): number {
   return j + 1;
 }
 
-function sameText(text: Uint8Array, a: number, b: number, n: number): boolean {
+function _sameText(text: Uint8Array, a: number, b: number, n: number): boolean {
   for (let k = 0; k < n; k++) if (text[a + k] !== text[b + k]) return false;
   return true;
 }

@@ -194,7 +194,6 @@ function jsonRule(obj: Record<string, unknown>, probe: string, warnings: Warning
       rule.setUpdate = `${scalar(o.op ?? '?')} ${scalar(o.set ?? '?')}`;
       parts.push(rule.setUpdate);
     } else if (k === 'counter') {
-      continue;
     } else if (k === 'xt') {
       unknown.push(`xt ${scalar(o.type ?? '?')} ${scalar(o.name ?? '?')}`);
       parts.push(`xt ${scalar(o.name ?? '?')}`);
@@ -216,16 +215,18 @@ function parseNftJson(text: string, probe: string): Parsed<NftRuleset> {
   if (!env.success) throw new ParseError(probe, 'not an `nft -j list ruleset` document (no "nftables" array)');
   const warnings: Warning[] = [];
   const rs: NftRuleset = { tables: [] };
-  env.data.nftables.forEach((obj, idx) => {
+  for (const [idx, obj] of env.data.nftables.entries()) {
     const [k, val] = Object.entries(obj)[0] ?? ['', undefined];
-    if (!isObj(val)) return;
+    if (!isObj(val)) continue;
     if (k === 'table') {
       const t = NftTableJson.safeParse(val);
       if (t.success) tableOf(rs, t.data.family, t.data.name);
     } else if (k === 'chain') {
       const c = NftChainJson.safeParse(val);
-      if (!c.success)
-        return void warnings.push(warn('nft-bad-chain', `nftables[${idx}]: chain object not understood`, probe));
+      if (!c.success) {
+        warnings.push(warn('nft-bad-chain', `nftables[${idx}]: chain object not understood`, probe));
+        continue;
+      }
       const ch = chainOf(tableOf(rs, c.data.family, c.data.table), c.data.name);
       if (c.data.type !== undefined) ch.type = c.data.type;
       if (c.data.hook !== undefined) ch.hook = c.data.hook;
@@ -237,8 +238,10 @@ function parseNftJson(text: string, probe: string): Parsed<NftRuleset> {
       );
     } else if (k === 'set' || k === 'map') {
       const s = NftSetJson.safeParse(val);
-      if (!s.success)
-        return void warnings.push(warn('nft-bad-set', `nftables[${idx}]: ${k} object not understood`, probe));
+      if (!s.success) {
+        warnings.push(warn('nft-bad-set', `nftables[${idx}]: ${k} object not understood`, probe));
+        continue;
+      }
       const d = s.data;
       const type = Array.isArray(d.type) ? d.type.join(' . ') : d.type;
       const set: NftSet = {
@@ -261,7 +264,7 @@ function parseNftJson(text: string, probe: string): Parsed<NftRuleset> {
       const r = jsonRule(val, probe, warnings, idx);
       if (r) chainOf(tableOf(rs, r.family, r.table), r.chain).rules.push(r);
     }
-  });
+  }
   return { value: rs, warnings };
 }
 

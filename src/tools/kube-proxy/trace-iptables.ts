@@ -405,5 +405,9 @@ function finish(st: St, verdict: KubeProxyTraceBranch['verdict'], rule?: Evidenc
 
 function dedupe(e: Evidence[]): Evidence[] {
   const seen = new Set<string>();
-  return e.filter((x) => (seen.has(x.text) ? false : (seen.add(x.text), true)));
+  return e.filter((x) => {
+    if (seen.has(x.text)) return false;
+    seen.add(x.text);
+    return true;
+  });
 }

@@ -16,7 +16,7 @@ export function splitFields(line: string): { fields: string[]; seps: string[] } 
   const parts = line.includes('\t') ? line.split(/(\t)/) : line.split(/( +)/);
   const fields: string[] = [];
   const seps: string[] = [];
-  parts.forEach((p, i) => (i % 2 === 0 ? fields.push(p) : seps.push(p)));
+  for (const [i, p] of parts.entries()) (i % 2 === 0 ? fields : seps).push(p);
   return { fields, seps };
 }
 

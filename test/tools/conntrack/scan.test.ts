@@ -193,7 +193,7 @@ describe('scanConntrack: filtering while scanning equals parse-all-then-filter',
       fc.property(mutatedLine, (l) => {
         // the scanner takes the cheap view of cleaned lines only (CR and colour go the full-parse way)
         if (/[\r\u001b]/.test(l)) return;
-        let parsed;
+        let parsed: ReturnType<typeof parseConntrackFull>['value']['entries'][number] | undefined;
         try {
           parsed = parseConntrackFull(l + '\n', 'c').value.entries[0];
         } catch {
