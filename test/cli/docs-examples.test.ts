@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Runner } from '../../src/exec/runner.js';
 import { describeAllowList } from '../../src/exec/allowlist.js';
+import { NODE_PROBES, netnsProbes, tcFilterProbes } from '../../src/collect/probes.js';
 import { runCli } from '../helpers/cli.js';
 
 /*
@@ -184,6 +185,18 @@ describe('docs/safety.md', () => {
     const block = /The commands netpath may run[^\n]*\n\n```\n([\s\S]*?)\n```/.exec(doc('docs/safety.md'));
     expect(block).not.toBeNull();
     expect(block![1]!.split('\n')).toEqual(describeAllowList());
+  });
+});
+
+describe('docs/snapshot.md', () => {
+  it('names the file of every probe netpath captures', () => {
+    const table = /^\| file \| live command \|\n((?:\|[^\n]*\n)+)/m.exec(doc('docs/snapshot.md'));
+    expect(table, 'the file table').not.toBeNull();
+    const names = new Set([...table![1]!.matchAll(/`([^`]+)`/g)].map((m) => m[1]!.replace(/\.(json|txt)$/, '')));
+    const ids = [...NODE_PROBES, ...netnsProbes('<name>'), ...tcFilterProbes('<dev>')].map((p) =>
+      p.id.startsWith('bpf-map/') ? 'bpf-map/<map>' : p.id.replace(/\.(ingress|egress)$/, '.<ingress\\|egress>'),
+    );
+    for (const id of ids) expect([...names], id).toContain(id);
   });
 });
 
