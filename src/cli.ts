@@ -125,7 +125,7 @@ const NOTES: Record<string, string> = {
     "Sources: Cilium's pinned LB maps (decoded from raw bytes, works with the agent down), cilium-dbg service list / bpf lb list, kube-proxy iptables-save, the kube-proxy nftables table, ipvsadm. A conflict is reported when two layers program the same frontend differently. A namespace/name no node source carries is asked of kubectl, and the API's ready endpoints are compared with the node's backends. Exit 0 found, 1 no frontend matches, 2 usage, 3 no Service source.",
   diff: 'Each side is a snapshot directory, a .tar.gz, or live (this node, or the one --exec reaches). Exit codes: 0 clean migration, 1 regressions (a frontend lost or served differently, a kube-proxy leftover that still acts on packets, a flow that regressed), 2 usage, 3 a side (or a source of one) cannot be read: no verdict.',
   snapshot:
-    'WireGuard private and preshared keys are replaced by (redacted) before anything is written. --redact also replaces every address (prefix-preserving), MAC address, WireGuard public key and node name, the same way in every file and on every node (README "Redaction").',
+    'WireGuard private and preshared keys are replaced by (redacted) before anything is written. --redact also replaces every address (prefix-preserving), MAC address, WireGuard public key and node name, the same way in every file and on every node (docs/safety.md, "Redaction").',
 };
 
 function examplesHelp(path: string, name: string): string {

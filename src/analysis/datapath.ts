@@ -49,7 +49,7 @@ export interface Datapath {
   warnings: Warning[];
 }
 
-// Kernel program names are cut to 15 characters (BPF_OBJ_NAME_LEN - 1); cilium-datapath.md §3.1.
+// Kernel program names are cut to 15 characters (BPF_OBJ_NAME_LEN - 1); docs/cilium-datapath.md §3.1.
 const FULL_NAMES = [
   'cil_from_container',
   'cil_to_container',
@@ -219,7 +219,7 @@ export function deriveDatapath(state: NodeState): Datapath {
           : undefined,
       );
   } else if (hasCfg && (c('enable-ipv4-masquerade') || c('enable-ipv6-masquerade') || c('enable-bpf-masquerade'))) {
-    // agent defaults: enable-ipv4/ipv6-masquerade true, enable-bpf-masquerade false (cilium-datapath.md §6)
+    // agent defaults: enable-ipv4/ipv6-masquerade true, enable-bpf-masquerade false (docs/cilium-datapath.md §6)
     const v4 = bool('enable-ipv4-masquerade')?.value ?? true;
     const v6 = (bool('enable-ipv6-masquerade')?.value ?? true) && bool('enable-ipv6')?.value === true;
     const bpf = cfgBpfMasq?.value ?? false;
@@ -505,7 +505,7 @@ export function deriveDatapath(state: NodeState): Datapath {
   };
 }
 
-/** The fallback reasons (cilium-datapath.md §4.1) that the state shows, qualified when the version is unknown. */
+/** The fallback reasons (docs/cilium-datapath.md §4.1) that the state shows, qualified when the version is unknown. */
 function legacyWhy(
   state: NodeState,
   st: CiliumStatus | undefined,
@@ -543,7 +543,7 @@ function legacyWhy(
   return out;
 }
 
-// Where Cilium attaches each program (cilium-datapath.md §3.1): used only to prove a device when one candidate is left.
+// Where Cilium attaches each program (docs/cilium-datapath.md §3.1): proves a device only when one candidate is left.
 function candidates(state: NodeState, program: string, native: Fact<string[]>): string[] | null {
   const exists = (n: string) => state.links.some((l) => l.name === n);
   if (/^cil_(from|to)_netdev$|^cil_xdp_entry$/.test(program)) return native.known ? native.value : null;

@@ -12,7 +12,7 @@ import { endpointHost } from './trace.js';
  * - pwru flags (--filter-trace-tc, --filter-track-skb, --filter-track-bpf-helpers, pcap filter as arguments):
  *   cilium/pwru internal/pwru/types.go. hubble observe flags (--from-ip, --to-ip, --to-port, --protocol,
  *   --verdict, --type trace:to-endpoint, trace-sock, --node-name): cilium hubble/cmd/observe/flows.go.
- * - Cilium program roles, socket-LB, masquerade and host-routing rules: shared/reference/cilium-datapath.md.
+ * - Cilium program roles, socket-LB, masquerade and host-routing rules: docs/cilium-datapath.md.
  */
 
 /** A value for a shell command line: kept bare when it is plainly safe, single-quoted otherwise. */

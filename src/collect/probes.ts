@@ -1,5 +1,5 @@
 /**
- * The probes of the snapshot layout (README "Snapshot layout"). A probe id is also its file
+ * The probes of the snapshot layout (docs/snapshot.md). A probe id is also its file
  * name in a snapshot, without extension; `.json` holds the tool's JSON mode, `.txt` its text.
  */
 export interface ProbeSpec {

@@ -4,7 +4,7 @@ import type { Evidence } from './types.js';
 
 export type ServiceType = 'ClusterIP' | 'NodePort' | 'ExternalIP' | 'LoadBalancer' | 'HostPort' | 'LocalRedirect';
 
-/** Which layer programs a frontend (README "svc lookup"). */
+/** Which layer programs a frontend (docs/services.md). */
 export type ServiceSource = 'cilium-bpf' | 'cilium-dbg' | 'kube-proxy-iptables' | 'kube-proxy-nftables' | 'ipvs';
 
 export type L4Proto = 'TCP' | 'UDP' | 'SCTP' | 'ANY';

@@ -34,7 +34,7 @@ export function seeds(sub: string, re: RegExp = /\.(txt|json|yaml)$/): Seed[] {
   return out;
 }
 
-/** Fuzz budget: measured at 39 s wall, 70 s CPU for the whole test/fuzz on 2 idle cores (README "Fuzzing"). */
+/** Fuzz budget: measured at 39 s wall, 70 s CPU for the whole test/fuzz on 2 idle cores (docs/development.md). */
 export const RUNS = Number(process.env.NETPATH_FUZZ_RUNS ?? 60);
 /** Fixed by default so CI is reproducible; set NETPATH_FUZZ_SEED=random (or a number) to explore. */
 const SEED_ENV = process.env.NETPATH_FUZZ_SEED;

@@ -31,7 +31,7 @@ export const LB_MAP_NAMES = {
   revnat6: 'cilium_lb6_reverse_nat',
 } as const;
 
-/** Layout eras: the byte layouts differ between these (cilium-datapath.md §1.2). */
+/** Layout eras: the byte layouts differ between these (docs/cilium-datapath.md §1.2). */
 type Era = '1.13-1.14' | '1.15' | '1.16' | '1.17+';
 const ERAS: Era[] = ['1.13-1.14', '1.15', '1.16', '1.17+'];
 
