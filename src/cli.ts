@@ -1,8 +1,8 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
-import { canonIp } from './model/addr.js';
 import { describeError, exitCodeFor, EXIT, UsageError } from './errors.js';
 import { loggingSource, openSnapshot, type ProbeSource } from './collect/source.js';
 import { runTrace } from './commands/trace.js';
+import { traceDefers } from './collect/flow-plan.js';
 import {
   chooseFormat,
   formatsFor,
@@ -653,19 +653,6 @@ async function redactOption(o: {
   return o.redactKeyFile !== undefined
     ? { redactor: Redactor.fromKeyFile(o.redactKeyFile), keySource: 'key-file' }
     : { redactor: new Redactor(), keySource: 'random' };
-}
-
-/**
- * Live probes a trace between two addresses reads only if its path needs them (loadForFlow): the
- * other family's route table, and pod namespaces' links and routes; they run when first read.
- * Names need the whole node: nothing is deferred.
- */
-function traceDefers(src: string, dst: string): ((id: string) => boolean) | undefined {
-  const a = canonIp(src);
-  const b = canonIp(dst);
-  if (a === null || b === null) return undefined;
-  const other = b.includes(':') ? 'ip-route4' : 'ip-route6';
-  return (id) => id === other || /^netns\/[^/]+\/(ip-link|ip-route4|ip-route6)$/.test(id);
 }
 
 async function sourceFor(

@@ -1,6 +1,6 @@
 import type { Flow, Hop, HopExplain, Trace } from '../model/trace.js';
 import type { Evidence } from '../model/types.js';
-import { endpointHost } from './trace.js';
+import { endpointHost } from '../model/addr.js';
 
 /*
  * `--explain`: for each hop, what the kernel or Cilium mechanism is, why the state chose it (tied to the
