@@ -1,6 +1,7 @@
 import type { Flow, Hop, HopExplain, Trace } from '../model/trace.js';
 import type { Evidence } from '../model/types.js';
-import { endpointHost } from './trace.js';
+import { endpointHost } from '../model/addr.js';
+import { ciliumRule, versionRangeText } from '../model/cilium-rules.js';
 
 /*
  * `--explain`: for each hop, what the kernel or Cilium mechanism is, why the state chose it (tied to the
@@ -161,7 +162,7 @@ function explainHop(h: Hop, t: Trace, p: Packet, node: string | null, srcDev: st
           },
           {
             command: `cilium-dbg bpf ct list global | grep -F ${q(`${hostPortOf(p)}`)}`,
-            shows: 'the SVC conntrack entry of this client and frontend (1.15+ prints it as "SVC")',
+            shows: `the SVC conntrack entry of this client and frontend (${versionRangeText(ciliumRule('ct-list-svc-entries').versions)} prints it as "SVC")`,
           },
         ],
       };

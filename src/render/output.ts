@@ -1,7 +1,7 @@
 import { stringify as toYaml } from 'yaml';
 import type { Trace } from '../model/trace.js';
-import type { Journey } from '../commands/trace-cluster.js';
-import type { LookupResult } from '../analysis/services.js';
+import type { Journey } from '../model/journey.js';
+import type { LookupResult } from '../model/service.js';
 import { UsageError } from '../errors.js';
 import type { RenderOptions } from './style.js';
 import { terminalSafe } from './terminal-safe.js';

@@ -1,6 +1,6 @@
 import Table from 'cli-table3';
 import { z } from 'zod';
-import type { LookupResult } from '../analysis/services.js';
+import type { LookupResult } from '../model/service.js';
 import { painter, type RenderOptions } from './style.js';
 
 const backend = z.looseObject({ address: z.string(), port: z.number().int(), state: z.string() });
