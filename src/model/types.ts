@@ -344,8 +344,10 @@ export interface EgressGatewayEntry {
   sourceIp: string;
   destCidr: string;
   egressIp: string;
-  /** the gateway node's address, or what Cilium prints instead: `not-found` (no gateway), `excluded` (excludedCIDRs) */
-  gateway: string;
+  /** the gateway node's address, when the entry has one */
+  gatewayIp?: string;
+  /** what Cilium prints instead of an address: `not-found` (no gateway node known), `excluded` (excludedCIDRs) */
+  gatewayNone?: 'not-found' | 'excluded';
   source: Evidence;
 }
 

@@ -7,11 +7,12 @@ import { ParseError } from '../parse-error.js';
  * What `bpf egress list` prints for special gateway values (cilium-dbg/cmd/bpf_egress_list.go `mapGatewayIP`):
  * `Not Found` (the policy's gateway node is not known), `Excluded CIDR` (an excludedCIDRs entry: no redirect).
  */
-function gatewayOf(s: string): string | undefined {
+function gatewayOf(s: string): Pick<EgressGatewayEntry, 'gatewayIp' | 'gatewayNone'> | undefined {
   const t = s.trim();
-  if (t === 'Not Found') return 'not-found';
-  if (t === 'Excluded CIDR') return 'excluded';
-  return canonIp(t) ?? undefined;
+  if (t === 'Not Found') return { gatewayNone: 'not-found' };
+  if (t === 'Excluded CIDR') return { gatewayNone: 'excluded' };
+  const ip = canonIp(t);
+  return ip === null ? undefined : { gatewayIp: ip };
 }
 
 function row(
@@ -28,7 +29,7 @@ function row(
   const gateway = gatewayOf(gw);
   if (sourceIp === null || destCidr === null || !dst.includes('/') || egressIp === null || gateway === undefined)
     return undefined;
-  return { sourceIp, destCidr, egressIp, gateway, source: ev(probe, line) };
+  return { sourceIp, destCidr, egressIp, ...gateway, source: ev(probe, line) };
 }
 
 /**
@@ -48,14 +49,14 @@ export function parseCiliumEgressList(text: string, probe: string): Parsed<Egres
     const r = parseJsonText(clean);
     if (!r.ok) throw new ParseError(probe, r.message);
     if (!Array.isArray(r.value)) throw new ParseError(probe, 'expected a JSON array (`bpf egress list -o json`)');
-    for (const x of r.value) {
+    for (const [i, x] of r.value.entries()) {
       const o = (x !== null && typeof x === 'object' ? x : {}) as Record<string, unknown>;
       const f = [o.SourceIP, o.DestCIDR, o.EgressIP, o.GatewayIP];
       const e = f.every((v) => typeof v === 'string')
-        ? row(...(f as [string, string, string, string]), JSON.stringify(x), probe)
+        ? row(...(f as [string, string, string, string]), (f as string[]).join(' ').slice(0, 400), probe)
         : undefined;
       if (e) out.push(e);
-      else skip(JSON.stringify(x) ?? String(x));
+      else skip(`element #${i}`);
     }
     return { value: out, warnings };
   }
