@@ -56,6 +56,13 @@ export const LB_MAPS = [
 /** Cilium's ipcache map: `cilium_ipcache_v2` from 1.18, `cilium_ipcache` before (and next to it during upgrade). */
 export const IPCACHE_MAPS = ['cilium_ipcache_v2', 'cilium_ipcache'] as const;
 
+/**
+ * The ipcache holds up to 512000 entries (pkg/maps/ipcache MaxEntries): ~50 MB of `bpf ipcache list`, ~200 MB of
+ * `bpftool -j`. Its probes get conntrack's limits, but no partial keep: a cut longest-prefix table would answer
+ * lookups wrongly, so an oversized one fails (and says so) instead.
+ */
+const IPCACHE_LIMITS = { maxBytes: CONNTRACK_MAX_BYTES, timeoutMs: CONNTRACK_TIMEOUT_MS };
+
 export const NODE_PROBES: ProbeSpec[] = [
   { id: 'uname', argv: ['uname', '-r'], ext: 'txt', optional: false },
   { id: 'hostname', argv: ['uname', '-n'], ext: 'txt', optional: true },
@@ -128,6 +135,7 @@ export const NODE_PROBES: ProbeSpec[] = [
     argv: ['bpftool', '-j', 'map', 'dump', 'pinned', `/sys/fs/bpf/tc/globals/${name}`],
     ext: 'json' as const,
     optional: true,
+    ...IPCACHE_LIMITS,
   })),
   {
     id: 'cilium-ipcache',
@@ -135,6 +143,7 @@ export const NODE_PROBES: ProbeSpec[] = [
     fallbackArgv: ['cilium', 'bpf', 'ipcache', 'list'],
     ext: 'txt',
     optional: true,
+    ...IPCACHE_LIMITS,
   },
   {
     id: 'cilium-encrypt-status',
