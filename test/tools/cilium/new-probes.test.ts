@@ -204,3 +204,22 @@ describe('loading the new probes into NodeState', () => {
     expect(s.xfrm.policies).toHaveLength(5);
   });
 });
+
+describe('cilium bpf ipcache list -o json', () => {
+  it('reads the JSON form (encoding/json of the map from prefix to values) as the table, clustermesh `@N` too', () => {
+    const text = fx('cilium/ipcache/v1.17-kind-cilium-dbg-hastunnel.txt');
+    const table = parseCiliumIpcache(text, 'ci').value;
+    // the agent's map[string][]string, built from the table's own lines
+    const obj: Record<string, string[]> = {};
+    for (const l of text.split('\n').slice(1).filter(Boolean)) {
+      const [k, ...v] = l.split(/\s+/);
+      (obj[k!] ??= []).push(v.join(' '));
+    }
+    const json = parseCiliumIpcache(JSON.stringify(obj, null, 2), 'ci').value;
+    const strip = (es: typeof table) =>
+      es.map(({ source: _s, ...e }) => e).sort((a, b) => a.prefix.localeCompare(b.prefix));
+    expect(strip(json)).toEqual(strip(table));
+    const mesh = parseCiliumIpcache(text.replace('10.244.1.0/24 ', '10.244.1.0/24@7'), 'ci').value;
+    expect(mesh.find((e) => e.clusterId !== undefined)).toMatchObject({ prefix: '10.244.1.0/24', clusterId: 7 });
+  });
+});
