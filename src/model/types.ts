@@ -400,6 +400,11 @@ export interface XfrmPolicy {
   src: string;
   dst: string;
   dir: string;
+  /**
+   * other selector conditions of the header line, as printed (`proto tcp`, `dport 22`, `dev eth0`): a reader
+   * that does not evaluate them must take the policy as matching less than src/dst alone say
+   */
+  match?: Record<string, string>;
   priority?: number;
   /** allow (default) or block */
   action?: string;

@@ -132,6 +132,12 @@ export function parseXfrmPolicy(text: string, probe: string): Parsed<XfrmPolicy[
       continue;
     }
     const p: XfrmPolicy = { src: h.src, dst: h.dst, dir, templates: [], source: ev(probe, b[0]!) };
+    const hw = b[0]!.trim().split(/\s+/);
+    for (let i = 4; i + 1 < hw.length; i += 2) {
+      // `uid 0` (ip -s) is the selector's unused user field, not a condition
+      if (hw[i] === 'uid' || !/^[a-z-]{1,16}$/.test(hw[i]!)) continue;
+      (p.match ??= Object.create(null) as Record<string, string>)[hw[i]!] = hw[i + 1]!.slice(0, 64);
+    }
     const prio = uint(after(first, 'priority'));
     if (prio !== undefined) p.priority = prio;
     const action = after(first, 'action');

@@ -64,16 +64,17 @@ describe('ip xfrm policy (captured here, iproute2 6.1)', () => {
     const { value, warnings } = parseXfrmPolicy(fx('ip-xfrm-policy.iproute2-6.1.txt'), 'ip-xfrm-policy');
     expect(warnings).toEqual([]);
     expect(value.map((p) => [p.src, p.dst, p.dir, p.priority, p.action, p.mark?.value, p.mark?.mask])).toEqual([
+      ['192.0.2.0/24', '198.51.100.0/24', 'out', 5, undefined, undefined, undefined],
       ['192.0.2.0/24', '198.51.100.0/24', 'out', 10, 'block', undefined, undefined],
       ['::/0', '2001:db8:1::/64', 'out', 0, undefined, 0xe00, 0xff00],
       ['0.0.0.0/0', '0.0.0.0/0', 'fwd', 2975, undefined, undefined, undefined],
       ['0.0.0.0/0', '192.0.2.0/24', 'in', 0, undefined, 0xd00, 0xf00],
       ['0.0.0.0/0', '198.51.100.0/24', 'out', 0, undefined, 0xe00, 0xff00],
     ]);
-    expect(value[3]!.templates).toEqual([
+    expect(value[4]!.templates).toEqual([
       { src: '198.51.100.10', dst: '192.0.2.10', proto: 'esp', reqid: 1, mode: 'tunnel', level: 'use' },
     ]);
-    expect(value[4]!.templates[0]).toEqual({
+    expect(value[5]!.templates[0]).toEqual({
       src: '192.0.2.10',
       dst: '198.51.100.10',
       proto: 'esp',
@@ -156,5 +157,18 @@ describe('xfrm key redaction', () => {
     expect(out).toContain('(redacted)');
     // addresses are mapped too
     expect(out).not.toContain('10.56.0.17');
+  });
+});
+
+describe('xfrm policy selectors beyond src/dst', () => {
+  it("keeps the `proto tcp dport 22` of a captured policy (also past `ip -s`'s `uid 0`), and none for the others", () => {
+    for (const f of ['ip-xfrm-policy.iproute2-6.1.txt', 'ip-s-xfrm-policy.iproute2-6.1.txt']) {
+      const v = parseXfrmPolicy(fx(f), 'p').value;
+      expect(v[0]!.match, f).toEqual({ proto: 'tcp', dport: '22' });
+      expect(
+        v.slice(1).every((p) => p.match === undefined),
+        f,
+      ).toBe(true);
+    }
   });
 });
