@@ -28,7 +28,7 @@ function prefixOf(s: string): { prefix: string; clusterId?: number } | undefined
 
 /**
  * One ipcache value as `RemoteEndpointInfo.String()` prints it (pkg/maps/ipcache/ipcache.go):
- * `identity=N encryptkey=N tunnelendpoint=IP` then `flags=a,b` (1.15+) or `nodeid=N` (1.13–1.14), `vtepmac=`
+ * `identity=N encryptkey=N tunnelendpoint=IP` then `flags=a,b` (1.15+, cilium/cilium#29796), `nodeid=N` (seen in a 1.14 `map get` paste), `vtepmac=`
  * (1.12 VTEP). Unknown `key=value` words are kept in `extra`, as printed.
  */
 function entryOf(text: string, prefix: { prefix: string; clusterId?: number }, line: string, probe: string) {
@@ -116,15 +116,16 @@ export function parseCiliumIpcache(text: string, probe: string): Parsed<IpcacheE
 }
 
 /**
- * Byte layout of the pinned ipcache map, from Cilium's source:
- * - key, struct ipcache_key (bpf/lib/maps.h up to 1.15, bpf/lib/eps.h after; Go mirror `ipcache.Key` in
- *   pkg/maps/ipcache/ipcache.go): u32 LPM prefix length (host order) counting the 32 bits of cluster_id (u16,
- *   `pad1` before clustermesh used it), a pad byte and family (1 IPv4, 2 IPv6); then 16 address bytes, IPv4 in
- *   the first four. 24 bytes in every version 1.10–1.19.
- * - value of `cilium_ipcache` (up to 1.17; `RemoteEndpointInfoV1`): u32 identity, IPv4 tunnel endpoint, u16
- *   node_id (1.13–1.14, padding later), u8 key, then u8 flags (1.15+, padding before): 12 bytes.
- * - value of `cilium_ipcache_v2` (1.18+; `RemoteEndpointInfo`): u32 identity, 16-byte tunnel endpoint (IPv4 in
- *   the first four unless the ipv6tunnel flag is set), u16 pad, u8 key, u8 flags: 24 bytes.
+ * Byte layout of the pinned ipcache map, as read in Cilium's source (pkg/maps/ipcache/ipcache.go on main,
+ * commit 0141cb1c: `Key`, `RemoteEndpointInfo`, `RemoteEndpointInfoV1`; the C side is struct ipcache_key /
+ * struct remote_endpoint_info in bpf/lib/eps.h, bpf/lib/maps.h in older trees):
+ * - key, 24 bytes: u32 LPM prefix length (host order) that counts the 32 bits of cluster_id (u16, `pad1` before
+ *   clustermesh used it), a pad byte and family (1 IPv4, 2 IPv6); then 16 address bytes, IPv4 in the first four.
+ * - value of `cilium_ipcache` (the map before 1.18; `RemoteEndpointInfoV1`), 12 bytes: u32 identity, IPv4
+ *   tunnel endpoint, u16 (node_id in older trees, padding on main), u8 key, u8 flags. The flags byte was padding
+ *   until cilium/cilium#29796 (Dec 2023, 1.15) took it, so a zero there proves nothing on an older agent.
+ * - value of `cilium_ipcache_v2` (1.18+; `RemoteEndpointInfo`), 24 bytes: u32 identity, 16-byte tunnel endpoint
+ *   (IPv4 in the first four unless the ipv6tunnel flag is set), u16 pad, u8 key, u8 flags.
  * Flag bits (RemoteEndpointInfoFlags): 1 skiptunnel, 2 hastunnel, 4 ipv6tunnel, 8 remotecluster.
  */
 export const IPCACHE_KEY_LAYOUT: BtfLayout = [
@@ -211,7 +212,7 @@ export function decodeIpcacheMap(text: string, probe: string): Parsed<IpcacheEnt
       source: ev(probe, `key: ${hex(e.key)}  value: ${hex(e.value)}`),
     };
     if (tun !== '0.0.0.0' && tun !== '::') entry.tunnelEndpoint = tun;
-    // v1 values before 1.15 have padding where the flags are: a zero byte there proves nothing
+    // v1 values before 1.15 have padding where the flags are (see above): a zero byte there proves nothing
     if (s.v2 || flagByte !== 0) entry.flags = FLAG_NAMES.filter(([bit]) => (flagByte & bit) !== 0).map(([, n]) => n);
     if (cluster !== 0) entry.clusterId = cluster;
     out.push(entry);
