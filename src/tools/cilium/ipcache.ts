@@ -28,8 +28,8 @@ function prefixOf(s: string): { prefix: string; clusterId?: number } | undefined
 
 /**
  * One ipcache value as `RemoteEndpointInfo.String()` prints it (pkg/maps/ipcache/ipcache.go):
- * `identity=N encryptkey=N tunnelendpoint=IP` then `flags=a,b` (1.15+, cilium/cilium#29796), `nodeid=N` (seen in a 1.14 `map get` paste), `vtepmac=`
- * (1.12 VTEP). Unknown `key=value` words are kept in `extra`, as printed.
+ * `identity=N encryptkey=N tunnelendpoint=IP` then `flags=a,b` (1.15+, cilium/cilium#29796), `nodeid=N`
+ * (seen in a 1.14 `map get` paste), `vtepmac=` (1.12 VTEP). Unknown `key=value` words are kept in `extra`, as printed.
  */
 function entryOf(text: string, prefix: { prefix: string; clusterId?: number }, line: string, probe: string) {
   const e: IpcacheEntry = { prefix: prefix.prefix, identity: 0, source: ev(probe, line) };

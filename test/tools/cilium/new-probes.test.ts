@@ -201,7 +201,7 @@ describe('loading the new probes into NodeState', () => {
     expect(s.cilium.encryptStatus?.mode).toBe('ipsec');
     expect(s.cilium.egressGateway?.[0]?.source.probe).toBe('cilium-egress-list');
     expect(s.xfrm.states?.[0]?.source.probe).toBe('ip-xfrm-state');
-    expect(s.xfrm.policies).toHaveLength(5);
+    expect(s.xfrm.policies).toHaveLength(6);
   });
 });
 
