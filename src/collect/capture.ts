@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, relative, resolve, isAbsolute } from 'node:path';
 import type { Runner } from '../exec/runner.js';
 import { SourceError } from '../errors.js';
-import { redactWgDump } from '../tools/wg/redact.js';
+import { redactSecrets } from './secrets.js';
 import { collectProbes, type ProbeRun } from './live-source.js';
 
 export interface ManifestProbe {
@@ -79,7 +79,7 @@ export interface CapturedNode {
 export async function captureNode(runner: Runner, opts: Omit<CaptureOptions, 'outDir'>): Promise<CapturedNode> {
   const collectOpts: Parameters<typeof collectProbes>[1] = {
     // the keys never reach memory that is written out
-    transform: (id, s) => (id === 'wg' ? redactWgDump(s) : s),
+    transform: redactSecrets,
   };
   if (opts.concurrency !== undefined) collectOpts.concurrency = opts.concurrency;
   if (opts.timeoutMs !== undefined) collectOpts.timeoutMs = opts.timeoutMs;

@@ -3,7 +3,7 @@ import { DEFAULT_TIMEOUT_MS } from '../exec/runner.js';
 import { NODE_PROBES, netnsProbes, tcFilterProbes, type ProbeSpec } from './probes.js';
 import { memorySource, type ProbeSource } from './source.js';
 import { looksLikeJson } from '../tools/common.js';
-import { redactWgDump } from '../tools/wg/redact.js';
+import { redactSecrets } from './secrets.js';
 
 export interface ProbeRun {
   id: string;
@@ -157,7 +157,7 @@ export function clsactDevices(text: string): string[] {
 export async function liveSource(runner: Runner, opts: CollectOptions = {}): Promise<ProbeSource> {
   // keys never stay in memory, even for a live trace
   const { files, runs, deferred, run } = await collectProbes(runner, {
-    transform: (id, s) => (id === 'wg' ? redactWgDump(s) : s),
+    transform: redactSecrets,
     ...opts,
   });
   const manifest = { schemaVersion: 1, probes: runs };

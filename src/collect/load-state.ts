@@ -6,8 +6,17 @@ import { parseBpftoolCgroup, parseBpftoolLink, parseBpftoolNet, parseBpftoolProg
 import { parseWgDump } from '../tools/wg/index.js';
 import { parseSysctl } from '../tools/sysctl/index.js';
 import { parseUname } from '../tools/uname/index.js';
-import { parseCiliumConfig, parseCiliumEndpoints, parseCiliumStatus } from '../tools/cilium/index.js';
-import { CILIUM_CGROUP_ROOT } from './probes.js';
+import {
+  decodeIpcacheMap,
+  parseCiliumConfig,
+  parseCiliumEgressList,
+  parseCiliumEncryptStatus,
+  parseCiliumEndpoints,
+  parseCiliumIpcache,
+  parseCiliumStatus,
+} from '../tools/cilium/index.js';
+import { parseXfrmPolicy, parseXfrmState } from '../tools/xfrm/index.js';
+import { CILIUM_CGROUP_ROOT, IPCACHE_MAPS } from './probes.js';
 import { readProbeBytes, type ProbeSource } from './source.js';
 import { scanIpRouteJson, type ScannedRoutes } from '../tools/ip/route-scan.js';
 import { columnsFromRoutes, type RouteColumns } from '../model/route-columns.js';
@@ -176,6 +185,42 @@ export async function loadNodeState(source: ProbeSource, opts: LoadOptions = {})
       'cilium-config',
       (t) => parseCiliumConfig(t, 'cilium-config'),
       (v) => Object.assign(state.cilium.config, v),
+    ),
+    // Each of these stays undefined (unknown) unless its probe was read: a missing probe is never an empty table.
+    one(
+      'cilium-ipcache',
+      (t) => parseCiliumIpcache(t, 'cilium-ipcache'),
+      (v) => (state.cilium.ipcache = v),
+    ),
+    ...IPCACHE_MAPS.map((name) =>
+      one(
+        `bpf-map/${name}`,
+        (t) => decodeIpcacheMap(t, `bpf-map/${name}`),
+        // both pinned during an upgrade to 1.18: the datapath reads the v2 map
+        (v) => {
+          if (name === 'cilium_ipcache_v2' || state.cilium.ipcacheMap === undefined) state.cilium.ipcacheMap = v;
+        },
+      ),
+    ),
+    one(
+      'cilium-encrypt-status',
+      (t) => parseCiliumEncryptStatus(t, 'cilium-encrypt-status'),
+      (v) => (state.cilium.encryptStatus = v),
+    ),
+    one(
+      'cilium-egress-list',
+      (t) => parseCiliumEgressList(t, 'cilium-egress-list'),
+      (v) => (state.cilium.egressGateway = v),
+    ),
+    one(
+      'ip-xfrm-state',
+      (t) => parseXfrmState(t, 'ip-xfrm-state'),
+      (v) => (state.xfrm.states = v),
+    ),
+    one(
+      'ip-xfrm-policy',
+      (t) => parseXfrmPolicy(t, 'ip-xfrm-policy'),
+      (v) => (state.xfrm.policies = v),
     ),
     loadTcFilters(source, one, state),
     loadNetns(

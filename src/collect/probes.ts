@@ -53,6 +53,16 @@ export const LB_MAPS = [
   'cilium_lb6_reverse_nat',
 ] as const;
 
+/** Cilium's ipcache map: `cilium_ipcache_v2` from 1.18, `cilium_ipcache` before (and next to it during upgrade). */
+export const IPCACHE_MAPS = ['cilium_ipcache_v2', 'cilium_ipcache'] as const;
+
+/**
+ * The ipcache holds up to 512000 entries (pkg/maps/ipcache MaxEntries): ~50 MB of `bpf ipcache list`, ~200 MB of
+ * `bpftool -j`. Its probes get conntrack's limits, but no partial keep: a cut longest-prefix table would answer
+ * lookups wrongly, so an oversized one fails (and says so) instead.
+ */
+const IPCACHE_LIMITS = { maxBytes: CONNTRACK_MAX_BYTES, timeoutMs: CONNTRACK_TIMEOUT_MS };
+
 export const NODE_PROBES: ProbeSpec[] = [
   { id: 'uname', argv: ['uname', '-r'], ext: 'txt', optional: false },
   { id: 'hostname', argv: ['uname', '-n'], ext: 'txt', optional: true },
@@ -120,6 +130,38 @@ export const NODE_PROBES: ProbeSpec[] = [
     ext: 'json' as const,
     optional: true,
   })),
+  ...IPCACHE_MAPS.map((name) => ({
+    id: `bpf-map/${name}`,
+    argv: ['bpftool', '-j', 'map', 'dump', 'pinned', `/sys/fs/bpf/tc/globals/${name}`],
+    ext: 'json' as const,
+    optional: true,
+    ...IPCACHE_LIMITS,
+  })),
+  {
+    id: 'cilium-ipcache',
+    argv: ['cilium-dbg', 'bpf', 'ipcache', 'list'],
+    fallbackArgv: ['cilium', 'bpf', 'ipcache', 'list'],
+    ext: 'txt',
+    optional: true,
+    ...IPCACHE_LIMITS,
+  },
+  {
+    id: 'cilium-encrypt-status',
+    argv: ['cilium-dbg', 'encrypt', 'status'],
+    fallbackArgv: ['cilium', 'encrypt', 'status'],
+    ext: 'txt',
+    optional: true,
+  },
+  {
+    id: 'cilium-egress-list',
+    argv: ['cilium-dbg', 'bpf', 'egress', 'list'],
+    fallbackArgv: ['cilium', 'bpf', 'egress', 'list'],
+    ext: 'txt',
+    optional: true,
+  },
+  // key material is replaced by `(redacted)` on capture (src/tools/xfrm/redact.ts), like WireGuard's private keys
+  { id: 'ip-xfrm-state', argv: ['ip', 'xfrm', 'state'], ext: 'txt', optional: true },
+  { id: 'ip-xfrm-policy', argv: ['ip', 'xfrm', 'policy'], ext: 'txt', optional: true },
   {
     id: 'cilium-config',
     argv: ['cilium-dbg', 'config', '-a'],

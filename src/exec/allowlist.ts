@@ -38,12 +38,15 @@ const IP_QUERIES: Slot[][] = [
   ['ip', '-j', 'netns', 'list'],
   ['ip', 'netns', 'list'],
   ['ip', '-V'],
+  // IPsec: iproute2 has no JSON for xfrm (`-j` prints the same text), so only the text forms
+  ['ip', 'xfrm', 'state'],
+  ['ip', 'xfrm', 'policy'],
 ];
 
 const ENTRIES: Slot[][] = [
   ...IP_QUERIES,
   // the same queries inside a named namespace (`ip -n NAME ...` only reads)
-  ...IP_QUERIES.filter((a) => a[1] !== '-V' && a[2] !== 'netns' && a[1] !== 'netns').map((a) => [
+  ...IP_QUERIES.filter((a) => a[1] !== '-V' && a[2] !== 'netns' && a[1] !== 'netns' && a[1] !== 'xfrm').map((a) => [
     'ip',
     '-n',
     NETNS,
@@ -83,6 +86,12 @@ const ENTRIES: Slot[][] = [
   ['cilium-dbg', 'endpoint', 'list', '-o', 'json'],
   ['cilium-dbg', 'config', '-a'],
   ['cilium-dbg', 'version'],
+  ['cilium-dbg', 'bpf', 'ipcache', 'list'],
+  ['cilium-dbg', 'encrypt', 'status'],
+  ['cilium-dbg', 'bpf', 'egress', 'list'],
+  ['cilium', 'bpf', 'ipcache', 'list'],
+  ['cilium', 'encrypt', 'status'],
+  ['cilium', 'bpf', 'egress', 'list'],
   ['cilium', 'status', '--verbose'],
   ['cilium', 'service', 'list', '-o', 'json'],
   ['cilium', 'bpf', 'lb', 'list'],

@@ -302,11 +302,116 @@ export interface CiliumEndpoint {
   source: Evidence;
 }
 
+/**
+ * One entry of Cilium's ipcache (`cilium-dbg bpf ipcache list`, or the pinned `cilium_ipcache[_v2]` map):
+ * which identity a prefix has and, for a remote one, the node it is tunnelled or encrypted to.
+ */
+export interface IpcacheEntry {
+  /** canonical prefix, always with /len */
+  prefix: string;
+  identity: number;
+  /** IPsec key index (0: none; WireGuard marks an entry with a non-zero key too from 1.14) */
+  encryptKey?: number;
+  /** the remote node's address; absent when the entry has none (0.0.0.0) */
+  tunnelEndpoint?: string;
+  /** flag names as Cilium prints them (`hastunnel`, `skiptunnel`, ...); absent where the version prints none */
+  flags?: string[];
+  /** clustermesh cluster id (a `@N` suffix on the prefix, or the key's cluster_id) */
+  clusterId?: number;
+  /** other `key=value` fields of older versions (`nodeid`, `vtepmac`), as printed */
+  extra?: Record<string, string>;
+  source: Evidence;
+}
+
+/** `cilium-dbg encrypt status`. */
+export interface CiliumEncryptStatus {
+  /** as printed: `Disabled`, `Wireguard`, `IPsec` (`ipsec` before 1.12) */
+  mode: string;
+  wireguard?: { name: string; publicKey?: string; peers?: number; source: Evidence }[];
+  ipsec?: {
+    decryptInterfaces?: string[];
+    keysInUse?: number;
+    maxSeqNumber?: string;
+    errors?: number;
+    xfrmErrors: Record<string, number>;
+  };
+  nodeEncryption?: string;
+  source: Evidence;
+}
+
+/** One row of `cilium-dbg bpf egress list` (the egress gateway policy map). */
+export interface EgressGatewayEntry {
+  sourceIp: string;
+  destCidr: string;
+  egressIp: string;
+  /** the gateway node's address, when the entry has one */
+  gatewayIp?: string;
+  /** what Cilium prints instead of an address: `not-found` (no gateway node known), `excluded` (excludedCIDRs) */
+  gatewayNone?: 'not-found' | 'excluded';
+  source: Evidence;
+}
+
 export interface CiliumInfo {
   status?: CiliumStatus;
+  /** `cilium-dbg bpf ipcache list`; undefined when not read (unknown, never empty by default) */
+  ipcache?: IpcacheEntry[];
+  /** the pinned ipcache map as bpftool dumped it (`cilium_ipcache_v2`, or `cilium_ipcache` before 1.18) */
+  ipcacheMap?: IpcacheEntry[];
+  encryptStatus?: CiliumEncryptStatus;
+  egressGateway?: EgressGatewayEntry[];
   /** agent configuration: `cilium-dbg config -a` or the cilium-config ConfigMap; keys in kebab-case */
   config: Record<string, { value: string; source: Evidence }>;
   endpoints?: CiliumEndpoint[];
+}
+
+/** An xfrm (IPsec) state from `ip xfrm state`; key bytes are never kept, only the algorithm names. */
+export interface XfrmState {
+  src: string;
+  dst: string;
+  /** esp, ah, comp, route2, hao */
+  proto: string;
+  spi?: number;
+  reqid?: number;
+  mode?: string;
+  mark?: { value: number; mask: number };
+  outputMark?: { value: number; mask: number };
+  /** `aead rfc4106(gcm(aes))`, `enc cbc(aes)`, `auth-trunc hmac(sha256)` */
+  algorithms: { kind: string; name: string }[];
+  /** the selector (`sel src … dst …`) */
+  sel?: { src: string; dst: string };
+  /** ESP-in-UDP (`encap type espinudp sport … dport …`) */
+  encap?: { type: string; sport: number; dport: number };
+  source: Evidence;
+}
+
+export interface XfrmTemplate {
+  src: string;
+  dst: string;
+  proto: string;
+  spi?: number;
+  reqid?: number;
+  mode?: string;
+  /** `use` (optional template) or `required` */
+  level?: string;
+}
+
+/** An xfrm policy from `ip xfrm policy`. */
+export interface XfrmPolicy {
+  src: string;
+  dst: string;
+  dir: string;
+  /**
+   * other selector conditions of the header line, as printed (`proto tcp`, `dport 22`, `dev eth0`): a reader
+   * that does not evaluate them must take the policy as matching less than src/dst alone say
+   */
+  match?: Record<string, string>;
+  priority?: number;
+  /** allow (default) or block */
+  action?: string;
+  ptype?: string;
+  mark?: { value: number; mask: number };
+  templates: XfrmTemplate[];
+  source: Evidence;
 }
 
 export type ProbeStatus = 'ok' | 'missing' | 'failed' | 'partial';
@@ -342,6 +447,8 @@ export interface NodeState {
   wg: WgDevice[];
   sysctl: Record<string, { value: string; source: Evidence }>;
   cilium: CiliumInfo;
+  /** `ip xfrm state` / `ip xfrm policy`; each undefined when not read */
+  xfrm: { states?: XfrmState[]; policies?: XfrmPolicy[] };
   /** which probes were present; a probe not listed here was never asked for */
   sources: SourceReport[];
   warnings: Warning[];
@@ -364,6 +471,7 @@ export function emptyNodeState(): NodeState {
     wg: [],
     sysctl: {},
     cilium: { config: {} },
+    xfrm: {},
     sources: [],
     warnings: [],
   };

@@ -1,7 +1,8 @@
 import { cleanText } from '../tools/common.js';
 import { ParseError } from '../tools/parse-error.js';
 import { lbMapDumpSpec, parseMapDump } from '../tools/bpf-map/index.js';
-import { redactWgDump } from '../tools/wg/index.js';
+import { IPCACHE_KEY_LAYOUT, IPCACHE_VALUE_LAYOUT, ipcacheEntryShape } from '../tools/cilium/ipcache.js';
+import { redactSecretsInFile } from '../collect/secrets.js';
 import { jsonDepth, MAX_JSON_DEPTH, type Redactor } from './redactor.js';
 
 /** Recorded in a redacted snapshot's manifest, so a reader knows what the addresses are. */
@@ -87,6 +88,17 @@ export function redactFiles(
       continue;
     }
     const map = /^bpf-map\/([^/]+)\.(json|txt)$/.exec(path);
+    if (map && /^cilium_ipcache(_v2)?$/.test(map[1]!)) {
+      const red = redactIpcacheDump(r, text, path);
+      if (typeof red === 'string') dropped.push(red);
+      else {
+        out.set(`bpf-map/${map[1]}.json`, red.json);
+        if (map[2] === 'txt') renamed.set(path, `bpf-map/${map[1]}.json`);
+        if (red.skipped > 0)
+          dropped.push(`${path}: ${red.skipped} unreadable entr${red.skipped === 1 ? 'y' : 'ies'} left out`);
+      }
+      continue;
+    }
     if (map || path.startsWith('bpf-map/')) {
       const spec = map ? lbMapDumpSpec(map[1]!) : undefined;
       if (!spec) {
@@ -115,7 +127,7 @@ export function redactFiles(
       continue;
     }
     // secrets first, whatever else happens to the file (a snapshot not taken by netpath may carry them)
-    const safe = /^wg\.(txt|json)$/.test(path) ? redactWgDump(text) : text;
+    const safe = redactSecretsInFile(path, text);
     // a JSON document value by value (prefix siblings, node-name fields); one that does not parse, or nests
     // deeper than any tool prints, as text: every string of it is still scanned
     if (path.endsWith('.json') && jsonDepth(safe) <= MAX_JSON_DEPTH) {
@@ -135,6 +147,41 @@ export function redactFiles(
   }
   if (manifest !== undefined) out.set('manifest.json', redactManifest(r, manifest, keySource, renamed));
   return { files: out, dropped };
+}
+
+/**
+ * The ipcache map dump with its addresses redacted in the bytes: the key's prefix (host bits stay clear, so
+ * it is still a prefix of the same length) and the value's tunnel endpoint. An entry whose layout is not one
+ * of Cilium's is left out; a dump that cannot be read at all is dropped (the returned reason).
+ */
+function redactIpcacheDump(r: Redactor, text: string, path: string): { json: string; skipped: number } | string {
+  let d: ReturnType<typeof parseMapDump>;
+  try {
+    d = parseMapDump(text, path, { key: IPCACHE_KEY_LAYOUT, value: IPCACHE_VALUE_LAYOUT });
+  } catch (e) {
+    return `${path}: ${e instanceof ParseError ? e.message : String(e)}`;
+  }
+  const hex = (b: number[]) => b.map((x) => `0x${x.toString(16).padStart(2, '0')}`);
+  const entries: { key: string[]; value: string[] }[] = [];
+  let skipped = d.warnings.length;
+  for (const e of d.entries) {
+    const s = ipcacheEntryShape(e);
+    if (!s) {
+      skipped++;
+      continue;
+    }
+    const key = [...e.key];
+    const addr = Uint8Array.from(key.slice(8, 8 + s.alen));
+    const m = Array.from(r.ipBytes(addr));
+    // keep it a prefix: clear the host bits the original had clear
+    for (let bit = s.bits; bit < s.alen * 8; bit++) m[bit >> 3]! &= ~(0x80 >> (bit & 7));
+    key.splice(8, s.alen, ...m);
+    const value = [...e.value];
+    const tun = value.slice(s.tunnelAt, s.tunnelAt + s.tunnelLen);
+    if (tun.some((b) => b !== 0)) value.splice(s.tunnelAt, s.tunnelLen, ...Array.from(r.ipBytes(Uint8Array.from(tun))));
+    entries.push({ key: hex(key), value: hex(value) });
+  }
+  return { json: JSON.stringify(entries) + '\n', skipped };
 }
 
 function redactManifest(

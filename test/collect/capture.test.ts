@@ -234,3 +234,33 @@ describe('captureSnapshot, replaying the v6-wg lab node node-a (tcx, wireguard-g
     }
   });
 });
+
+describe('captureSnapshot with IPsec on the node', () => {
+  it('never writes the key bytes `ip xfrm state` printed, in any file', async () => {
+    const rec = recorded('kind-v4/k1');
+    // a throwaway key, where the public sample of the Cilium docs has its own
+    const key = `0x${Array.from(crypto.getRandomValues(new Uint8Array(20)), (b) => b.toString(16).padStart(2, '0')).join('')}`;
+    const sample = readFileSync(
+      fileURLToPath(new URL('../../fixtures/tools/xfrm/ip-xfrm-state.cilium-docs-xfrm-guide.txt', import.meta.url)),
+      'utf8',
+    );
+    const live = sample.replace(/0x6254fced5f7a5ea9401b9015ecf10d65eac51a69/, key);
+    expect(live).toContain(key);
+    const base = replay(rec);
+    const runner: Runner = async (argv, o) =>
+      argv.join(' ') === 'ip xfrm state'
+        ? { argv, exitCode: 0, stdout: live, stderr: '', durationMs: 1 }
+        : base(argv, o);
+    const dir = outDir();
+    await captureSnapshot(runner, { outDir: dir, node: 'k1' });
+    const written = readFileSync(join(dir, 'ip-xfrm-state.txt'), 'utf8');
+    expect(written).toContain('aead rfc4106(gcm(aes)) (redacted) 128');
+    const hex = key.slice(2);
+    for (const f of listFiles(dir)) {
+      const text = readFileSync(join(dir, f), 'utf8').toLowerCase();
+      // no 8-digit run of the key survives anywhere
+      for (let i = 0; i + 8 <= hex.length; i += 4)
+        expect(text.includes(hex.slice(i, i + 8)), `${f}: ${hex.slice(i, i + 8)}`).toBe(false);
+    }
+  });
+});

@@ -17,6 +17,17 @@ describe('read-only allow-list', () => {
     expect(isAllowed(['bpftool', '-j', 'map', 'dump', 'pinned', '/sys/fs/bpf/tc/globals/cilium_lb4_services_v2'])).toBe(
       true,
     );
+    for (const argv of [
+      ['ip', 'xfrm', 'state'],
+      ['ip', 'xfrm', 'policy'],
+      ['cilium-dbg', 'bpf', 'ipcache', 'list'],
+      ['cilium', 'bpf', 'ipcache', 'list'],
+      ['cilium-dbg', 'encrypt', 'status'],
+      ['cilium-dbg', 'bpf', 'egress', 'list'],
+      ['bpftool', '-j', 'map', 'dump', 'pinned', '/sys/fs/bpf/tc/globals/cilium_ipcache_v2'],
+      ['bpftool', '-j', 'map', 'dump', 'pinned', '/sys/fs/bpf/tc/globals/cilium_ipcache'],
+    ])
+      expect(isAllowed(argv), argv.join(' ')).toBe(true);
   });
 
   it('refuses anything that writes or is not on the list', () => {
@@ -49,6 +60,22 @@ describe('read-only allow-list', () => {
       ['sysctl', 'net.ipv4.ip_forward=0'],
       ['sysctl', 'kernel.core_pattern'],
       ['cilium-dbg', 'service', 'delete', '1'],
+      // the new probes take no parameter; their writing siblings are refused
+      ['ip', 'xfrm', 'state', 'flush'],
+      ['ip', 'xfrm', 'state', 'deleteall'],
+      ['ip', 'xfrm', 'policy', 'flush'],
+      ['ip', 'xfrm', 'state', 'add', 'src', '192.0.2.1', 'dst', '192.0.2.2', 'proto', 'esp', 'spi', '1'],
+      ['ip', '-n', 'cni-1', 'xfrm', 'state'],
+      ['ip', '-j', 'xfrm', 'state'],
+      ['ip', 'xfrm', 'state', 'list'],
+      ['cilium-dbg', 'bpf', 'ipcache', 'delete', '10.0.0.0/24'],
+      ['cilium-dbg', 'bpf', 'ipcache', 'update', '--ip', '10.0.0.1/32', '--identity', '2'],
+      ['cilium-dbg', 'bpf', 'ipcache', 'list', '-o', 'yaml'],
+      ['cilium-dbg', 'encrypt', 'flush', '-f'],
+      ['cilium', 'encrypt', 'flush'],
+      ['cilium-dbg', 'bpf', 'egress', 'list', '-o', 'json', 'x'],
+      ['bpftool', '-j', 'map', 'update', 'pinned', '/sys/fs/bpf/tc/globals/cilium_ipcache_v2'],
+      ['bpftool', '-j', 'map', 'dump', 'pinned', '/sys/fs/bpf/tc/globals/cilium_ipcache_v2/../x'],
       ['sh', '-c', 'ip route'],
       ['ip'],
       [],

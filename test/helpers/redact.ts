@@ -2,6 +2,7 @@ import { expect } from 'vitest';
 import { isIPv4, isIPv6 } from 'node:net';
 import { decodeLbMaps, LB_MAP_NAMES, type LbMapDumps } from '../../src/tools/bpf-map/index.js';
 import { canonIp } from '../../src/model/addr.js';
+import { decodeIpcacheMap } from '../../src/tools/cilium/ipcache.js';
 import type { Redactor } from '../../src/redact/redactor.js';
 
 // Finds what redaction must remove independently of the redactor (every dotted quad, every token that parses
@@ -38,7 +39,12 @@ function ipsIn(text: string): Set<string> {
 
 const macsIn = (text: string) =>
   new Set([...text.matchAll(/(?<![0-9A-Fa-f:])[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}(?![0-9A-Fa-f:])/g)].map((m) => m[0]));
-const keysIn = (text: string) => new Set([...text.matchAll(/[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=/g)].map((m) => m[0]));
+const keysIn = (text: string) =>
+  new Set([
+    ...[...text.matchAll(/[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=/g)].map((m) => m[0]),
+    // IPsec keys of `ip xfrm state`
+    ...[...text.matchAll(/\b(?:enc|auth|auth-trunc|aead)[ \t]+\S+[ \t]+(0x[0-9a-fA-F]+)/g)].map((m) => m[1]!),
+  ]);
 
 /** The addresses inside the LB maps' bytes. */
 function mapAddresses(files: Map<string, string>): Set<string> {
@@ -48,6 +54,15 @@ function mapAddresses(files: Map<string, string>): Set<string> {
     if (t !== undefined) dumps[k] = t;
   }
   const out = new Set<string>();
+  // the ipcache maps: their prefixes and tunnel endpoints
+  for (const n of ['cilium_ipcache', 'cilium_ipcache_v2']) {
+    const t = files.get(`bpf-map/${n}.json`) ?? files.get(`bpf-map/${n}.txt`);
+    if (t === undefined) continue;
+    for (const e of decodeIpcacheMap(t, n).value) {
+      out.add(e.prefix.split('/')[0]!);
+      if (e.tunnelEndpoint) out.add(e.tunnelEndpoint);
+    }
+  }
   if (Object.keys(dumps).length === 0) return out;
   for (const s of decodeLbMaps(dumps).value.services) {
     out.add(s.frontend.address);

@@ -64,8 +64,18 @@ describe('every real tool output in fixtures/tools, redacted as a snapshot file'
     for (const p of all) {
       const rel = relative(TOOLS, p);
       // LB map dumps are read by their map name; everything else as a probe file of its own
-      const lb = /bpf-map\/lb-maps\/[^/]+\/(cilium_lb[46]_[a-z_0-9]+)\.(json|txt)$/.exec(rel);
-      const id = lb ? `bpf-map/${lb[1]}.${lb[2]}` : rel.startsWith('ip/') ? `ip-${basename(p)}` : basename(p);
+      const lb =
+        /bpf-map\/lb-maps\/[^/]+\/(cilium_lb[46]_[a-z_0-9]+)\.(json|txt)$/.exec(rel) ??
+        /bpf-map\/ipcache\/[^/]+\/(cilium_ipcache(?:_v2)?)\.(json|txt)$/.exec(rel);
+      // xfrm outputs by the probe file they would be (their keys are removed by that name)
+      const xfrm = /^xfrm\/ip-(?:[js]-)?xfrm-(state|policy)\./.exec(rel);
+      const id = lb
+        ? `bpf-map/${lb[1]}.${lb[2]}`
+        : xfrm
+          ? `ip-xfrm-${xfrm[1]}.txt`
+          : rel.startsWith('ip/')
+            ? `ip-${basename(p)}`
+            : basename(p);
       const files = new Map([[id, readFileSync(p, 'utf8')]]);
       const red = redactFiles(r, files, 'random');
       if (red.dropped.length > 0) {

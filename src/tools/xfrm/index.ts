@@ -1,0 +1,2 @@
+export { parseXfrmPolicy, parseXfrmState } from './parse.js';
+export { redactXfrm, REDACTED } from './redact.js';
