@@ -1,10 +1,10 @@
 import { canonIp, canonPrefix } from '../../model/addr.js';
 import type { Backend, L4Proto, ServiceEntry, ServiceType } from '../../model/service.js';
 import type { Evidence, Family, Parsed, Warning } from '../../model/types.js';
-import { warn } from '../common.js';
-import type { IptablesChain, IptablesRule, IptablesRuleset, IptablesTable } from './iptables-model.js';
-import { readRuleLine, type ByteLines, type RuleLine } from './parse-iptables.js';
-import { findChain, findTable, hasModule, ruleOption, targetOption } from './iptables-model.js';
+import { warn } from '../../tools/common.js';
+import type { IptablesChain, IptablesRule, IptablesRuleset, IptablesTable } from '../../model/iptables.js';
+import { readRuleLine, type ByteLines, type RuleLine } from '../../tools/iptables/parse-iptables.js';
+import { findChain, findTable, hasModule, ruleOption, targetOption } from '../../model/iptables.js';
 
 /**
  * Applies a kube-proxy `iptables-restore --noflush` input on top of an earlier state: declared chains

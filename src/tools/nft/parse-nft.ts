@@ -11,7 +11,7 @@ import type {
   NftTable,
   NftVerdict,
   NftVmapElement,
-} from './nft-model.js';
+} from '../../model/nft.js';
 import { NftChainJson, NftEnvelope, NftRuleJson, NftSetJson, NftTableJson } from './schema.js';
 
 const VERDICTS = new Set(['accept', 'drop', 'return', 'continue', 'jump', 'goto', 'reject', 'queue']);

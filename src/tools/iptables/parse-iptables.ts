@@ -9,7 +9,7 @@ import type {
   IptablesRuleset,
   IptablesTable,
   IptablesTarget,
-} from './iptables-model.js';
+} from '../../model/iptables.js';
 
 const BUILTIN_SHORT: Record<string, string> = {
   '-s': 'source',

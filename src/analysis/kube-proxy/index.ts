@@ -1,0 +1,2 @@
+export { applyIptablesRestore, commentServiceName, kubeProxyServicesFromIptables } from './iptables.js';
+export { kubeProxyServicesFromNft, nftChainServiceName } from './nft.js';

@@ -1,0 +1,1 @@
+export { parseIptablesSave, tokenize } from './parse-iptables.js';
