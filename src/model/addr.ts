@@ -140,3 +140,13 @@ export function prefixContains(prefix: string, addr: string): boolean {
 export function prefixLen(prefix: string): number {
   return Number(prefix.slice(prefix.indexOf('/') + 1));
 }
+
+/** `addr:port` or `[v6]:port` (iptables --to-destination, ipvsadm) as a canonical address and a port. */
+export function splitHostPort(text: string): { addr: string; port: number } | null {
+  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:]+):(\d{1,5})$/.exec(text);
+  if (!m) return null;
+  const addr = canonIp(m[1]!);
+  const port = Number(m[2]);
+  if (addr === null || port > 65535) return null;
+  return { addr, port };
+}

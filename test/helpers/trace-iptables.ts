@@ -1,8 +1,7 @@
-import { canonIp, canonPrefix, prefixContains } from '../../src/model/addr.js';
+import { canonIp, canonPrefix, prefixContains, splitHostPort } from '../../src/model/addr.js';
 import type { Evidence } from '../../src/model/types.js';
 import type { IptablesOption, IptablesRule, IptablesRuleset } from '../../src/model/iptables.js';
 import { findChain } from '../../src/model/iptables.js';
-import { splitHostPort } from '../../src/analysis/kube-proxy/iptables.js';
 
 export interface KubeProxyFlow {
   src: string;

@@ -1,10 +1,10 @@
-import { canonIp, canonPrefix } from '../../model/addr.js';
+import { canonPrefix, splitHostPort } from '../../model/addr.js';
 import type { Backend, L4Proto, ServiceEntry, ServiceType } from '../../model/service.js';
 import type { Evidence, Family, Parsed, Warning } from '../../model/types.js';
 import { warn } from '../../tools/common.js';
 import type { IptablesChain, IptablesRule, IptablesRuleset, IptablesTable } from '../../model/iptables.js';
 import { readRuleLine, type ByteLines, type RuleLine } from '../../tools/iptables/parse-iptables.js';
-import { findChain, findTable, hasModule, ruleOption, targetOption } from '../../model/iptables.js';
+import { findTable, ruleOption, targetOption } from '../../model/iptables.js';
 
 /**
  * Applies a kube-proxy `iptables-restore --noflush` input on top of an earlier state: declared chains
@@ -495,15 +495,6 @@ function masqCondition(rule: IptablesRule): string {
   return 'all';
 }
 
-export function splitHostPort(text: string): { addr: string; port: number } | null {
-  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:]+):(\d{1,5})$/.exec(text);
-  if (!m) return null;
-  const addr = canonIp(m[1]!);
-  const port = Number(m[2]);
-  if (addr === null || port > 65535) return null;
-  return { addr, port };
-}
-
 /**
  * kube-proxy iptables-mode Services out of a parsed `iptables-save` (nat + filter tables); with
  * `keep`, only the frontends it accepts are resolved and returned.
@@ -518,8 +509,6 @@ export function kubeProxyServicesFromIptables(
   const value = x.run();
   return { value, warnings: x.warnings };
 }
-
-export { findChain, hasModule };
 
 /** Chains every Service question reads whole: where frontends are declared. */
 const FRONTEND_CHAINS: Record<string, string[]> = {

@@ -1,9 +1,8 @@
-import { canonIp } from '../../model/addr.js';
+import { canonIp, splitHostPort } from '../../model/addr.js';
 import type { Backend, L4Proto, ServiceEntry } from '../../model/service.js';
 import type { Address, Parsed, Warning } from '../../model/types.js';
 import { cleanText, ev, warn } from '../common.js';
 import { ParseError } from '../parse-error.js';
-import { splitHostPort } from '../../analysis/kube-proxy/iptables.js';
 
 // Null-prototype tables: a word such as `__proto__` or `constructor` in the flag's place must
 // look up nothing, not Object.prototype (`-A __proto__ 10.96.0.1:443` became a Service).
