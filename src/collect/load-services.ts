@@ -10,7 +10,8 @@ import type { NftRuleset } from '../model/nft.js';
 import { ipvsVipsFromAddrs, parseIpvsadm } from '../tools/ipvsadm/index.js';
 import { parseNftRuleset } from '../tools/nft/index.js';
 import { iptablesByteLines, parseIptablesLines } from '../tools/iptables/parse-iptables.js';
-import { iptablesLinesNeeded, type FrontendKeep } from '../analysis/kube-proxy/iptables.js';
+import type { FrontendKeep } from '../analysis/kube-proxy/iptables.js';
+import { iptablesLinesNeeded } from '../analysis/kube-proxy/iptables-lines.js';
 import { readProbeBytes, type ProbeSource } from './source.js';
 import { failuresIn } from './load-state.js';
 

@@ -1,2 +1,2 @@
-export { applyIptablesRestore, commentServiceName, kubeProxyServicesFromIptables } from './iptables.js';
+export { commentServiceName, kubeProxyServicesFromIptables } from './iptables.js';
 export { kubeProxyServicesFromNft, nftChainServiceName } from './nft.js';

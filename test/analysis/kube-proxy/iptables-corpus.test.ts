@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { applyIptablesRestore, kubeProxyServicesFromIptables } from '../../../src/analysis/kube-proxy/index.js';
-import { parseIptablesSave } from '../../../src/tools/iptables/index.js';
+import { kubeProxyServicesFromIptables } from '../../../src/analysis/kube-proxy/index.js';
+import { applyIptablesRestore, parseIptablesSave } from '../../../src/tools/iptables/index.js';
 import { traceKubeProxyIptables } from '../../helpers/trace-iptables.js';
 import { expectedSummaries, read, readJson, summarise, type ExpectedSvc } from '../../helpers/kube-proxy.js';
 
