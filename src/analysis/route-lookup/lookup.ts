@@ -21,7 +21,7 @@
  * at one prefix IPv4 tries TOS-specific entries, then lowest metric; an entry whose next hops are all
  * dead (or linkdown with ignore_routes_with_linkdown) is passed over and shorter prefixes are tried.
  */
-import type { Address, Family, Link, NextHop, Route, RouteType, Rule } from '../model/types.js';
+import type { Address, Family, Link, NextHop, Route, RouteType, Rule } from '../../model/types.js';
 import {
   ROUTE_TYPE_CODE,
   SLOT_SKIPPED,
@@ -32,8 +32,8 @@ import {
   parseV4At,
   parseV6At,
   type RouteColumns,
-} from '../model/route-columns.js';
-import { PrefixIndex, sortByPrefix } from './prefix-index.js';
+} from '../../model/route-columns.js';
+import { PrefixIndex, sortByPrefix } from '../prefix-index.js';
 
 export type RouteResult =
   | 'unicast'
