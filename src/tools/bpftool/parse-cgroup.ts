@@ -3,7 +3,7 @@ import { cleanText, ev, looksLikeJson } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { cgroupAttachTypeName } from './link-types.js';
 import { cgroupProgSchema, cgroupTreeEntrySchema } from './schema.js';
-import { checkUnterminated, excerpt, firstIssue, jsonList, pushWarning } from './util.js';
+import { checkUnterminated, excerpt, firstIssue, jsonList, pushWarning } from '../parse-util.js';
 
 export function renderCgroupAttachment(a: CgroupAttachment, printedType: string): string {
   return `${a.cgroup}  ${a.id}  ${printedType}${a.flags ? `  ${a.flags}` : ''}  ${a.name}`.trimEnd();

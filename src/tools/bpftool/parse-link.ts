@@ -3,7 +3,7 @@ import { cleanText, ev, looksLikeJson } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { attachTypeName, linkTypeName } from './link-types.js';
 import { linkSchema } from './schema.js';
-import { checkUnterminated, excerpt, firstIssue, jsonList, pushWarning } from './util.js';
+import { checkUnterminated, excerpt, firstIssue, jsonList, pushWarning } from '../parse-util.js';
 
 export function renderLink(l: BpfLink, rawType?: number): string {
   const type = rawType !== undefined ? `type ${rawType} (${l.type})` : l.type;

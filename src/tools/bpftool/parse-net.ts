@@ -2,7 +2,7 @@ import type { BpfHook, BpfNetAttachment, Parsed, Warning } from '../../model/typ
 import { cleanText, ev, looksLikeJson } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { netBlockSchema, netEntrySchema } from './schema.js';
-import { checkUnterminated, excerpt, firstIssue, jsonList, pushWarning } from './util.js';
+import { checkUnterminated, excerpt, firstIssue, jsonList, pushWarning } from '../parse-util.js';
 
 const KIND_TO_HOOK: Readonly<Record<string, BpfHook>> = {
   'clsact/ingress': 'tc-ingress',

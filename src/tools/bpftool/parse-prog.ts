@@ -2,7 +2,7 @@ import type { BpfProgram, Parsed, Warning } from '../../model/types.js';
 import { cleanText, ev, looksLikeJson } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { progSchema } from './schema.js';
-import { checkUnterminated, excerpt, firstIssue, jsonList, pushWarning } from './util.js';
+import { checkUnterminated, excerpt, firstIssue, jsonList, pushWarning } from '../parse-util.js';
 
 export function renderProgram(p: BpfProgram): string {
   return `${p.id}: ${p.type}${p.name ? `  name ${p.name}` : ''}${p.tag ? `  tag ${p.tag}` : ''}`;

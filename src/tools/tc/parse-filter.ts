@@ -2,7 +2,7 @@ import type { Parsed, TcDirection, TcFilter, Warning } from '../../model/types.j
 import { cleanText, ev, looksLikeJson } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { tcFilterSchema } from './schema.js';
-import { checkUnterminated, excerpt, firstIssue, jsonArray, pushWarning } from './util.js';
+import { checkUnterminated, excerpt, firstIssue, jsonArray, pushWarning } from '../parse-util.js';
 
 /** The filter as `tc filter show` would print it (evidence for JSON input). */
 export function renderTcFilter(f: TcFilter): string {

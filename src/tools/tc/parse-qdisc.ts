@@ -2,7 +2,7 @@ import type { Evidence, Parsed, Warning } from '../../model/types.js';
 import { cleanText, ev, looksLikeJson } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { tcQdiscSchema } from './schema.js';
-import { checkUnterminated, excerpt, firstIssue, jsonArray, pushWarning } from './util.js';
+import { checkUnterminated, excerpt, firstIssue, jsonArray, pushWarning } from '../parse-util.js';
 
 export interface TcQdisc {
   dev: string;

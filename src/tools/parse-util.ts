@@ -1,6 +1,6 @@
-import type { Warning } from '../../model/types.js';
-import { parseJsonText, warn } from '../common.js';
-import { ParseError } from '../parse-error.js';
+import type { Warning } from '../model/types.js';
+import { parseJsonText, warn } from './common.js';
+import { ParseError } from './parse-error.js';
 
 const MAX_WARNINGS = 50;
 
@@ -24,11 +24,21 @@ export function excerpt(s: string): string {
   return t.length > 80 ? t.slice(0, 77) + '...' : t;
 }
 
+/** The JSON array a tool printed, or a ParseError naming the probe. */
 export function jsonArray(text: string, probe: string, hint = ''): unknown[] {
   const r = parseJsonText(text);
   if (!r.ok) throw new ParseError(probe, r.message + hint);
   if (!Array.isArray(r.value)) throw new ParseError(probe, 'expected a JSON array');
   return r.value;
+}
+
+/** bpftool -j prints one object instead of an array for `prog show id N` and similar. */
+export function jsonList(text: string, probe: string): unknown[] {
+  const r = parseJsonText(text);
+  if (!r.ok) throw new ParseError(probe, r.message);
+  if (Array.isArray(r.value)) return r.value;
+  if (r.value !== null && typeof r.value === 'object') return [r.value];
+  throw new ParseError(probe, 'expected a JSON array or object');
 }
 
 /**
