@@ -9,26 +9,28 @@ const FRONTEND_CHAINS: Record<string, string[]> = {
   filter: ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-PROXY-FIREWALL'],
 };
 
+/** Line kinds of the index: a plain `-A CHAIN` rule, a `:CHAIN` declaration (0: neither, or not filed). */
+const RULE = 1;
+const DECL = 2;
+
+interface LineIndex {
+  /** per line: RULE, DECL or 0 */
+  kind: Uint8Array;
+  /** per line: the table it sits in (index into tables), -1 outside one */
+  tableOf: Int16Array;
+  tables: string[];
+  tableIds: Map<string, number>;
+  /** rule-ish lines the index could not file (quotes or odd bytes in the chain name, ...) */
+  complex: number[];
+  /** lines of kind k naming chain `name` in table t, in order */
+  linesOf: (k: number, t: number, name: string) => number[];
+}
+
 /**
- * For a question about some frontends (`keep`): which lines of an iptables-save dump can be left
- * out without changing its answer. One pass over the bytes files the plain `-A CHAIN` and
- * `:CHAIN` lines by a hash of their chain name (no string per line); the frontend chains are read
- * (for an IPv4 address, only their rules that can name it: see mayName; for a Service name, only
- * those whose text holds it: see mayComment), then every chain reachable
- * from a rule whose frontend `keep` accepts, transitively (more than the extractor follows, never
- * less), with the declaration of every chain a kept rule names. Everything else (headers, tables,
- * COMMIT, -X/-F/-N, rules with quotes before the chain, over-long lines) is always kept. The parser
- * then sees the same lines for those chains, in the same order, with the same line numbers.
+ * One pass over the bytes: each plain `-A CHAIN` and `:CHAIN` line filed by a hash of its chain name
+ * and its table (no string per line), lines chained per hash bucket in order.
  */
-export function iptablesLinesNeeded(
-  lines: ByteLines,
-  family: Family,
-  keep: FrontendKeep,
-  narrow: { address?: string; name?: string } = {},
-): { skip: (idx: number) => boolean; cache: Map<number, RuleLine> } {
-  const address = narrow.address;
-  const RULE = 1;
-  const DECL = 2;
+function indexLines(lines: ByteLines): LineIndex {
   const n = lines.length;
   const text = lines.bytes;
   const starts = lines.starts;
@@ -139,6 +141,31 @@ export function iptablesLinesNeeded(
       if (hash[idx] === h && kind[idx] === k && tableOf[idx] === t && isName(idx, name)) out.push(idx);
     return out;
   };
+  return { kind, tableOf, tables, tableIds, complex, linesOf };
+}
+
+/**
+ * For a question about some frontends (`keep`): which lines of an iptables-save dump can be left
+ * out without changing its answer. One pass over the bytes files the plain `-A CHAIN` and
+ * `:CHAIN` lines by a hash of their chain name (no string per line); the frontend chains are read
+ * (for an IPv4 address, only their rules that can name it: see mayName; for a Service name, only
+ * those whose text holds it: see mayComment), then every chain reachable
+ * from a rule whose frontend `keep` accepts, transitively (more than the extractor follows, never
+ * less), with the declaration of every chain a kept rule names. Everything else (headers, tables,
+ * COMMIT, -X/-F/-N, rules with quotes before the chain, over-long lines) is always kept. The parser
+ * then sees the same lines for those chains, in the same order, with the same line numbers.
+ */
+export function iptablesLinesNeeded(
+  lines: ByteLines,
+  family: Family,
+  keep: FrontendKeep,
+  narrow: { address?: string; name?: string } = {},
+): { skip: (idx: number) => boolean; cache: Map<number, RuleLine> } {
+  const address = narrow.address;
+  const n = lines.length;
+  const text = lines.bytes;
+  const starts = lines.starts;
+  const { kind, tableOf, tables, tableIds, complex, linesOf } = indexLines(lines);
 
   // chains by `table name`: needed (rules kept), named (declaration kept)
   const needed = new Map<string, { t: number; name: string }>();
