@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { scanIpRouteJson } from '../dist/tools/ip/route-scan.js';
 import { parseIpRule, parseIpLink, parseIpAddr } from '../dist/tools/ip/index.js';
-import { buildFib } from '../dist/analysis/route-lookup.js';
+import { buildFib } from '../dist/analysis/route-lookup/index.js';
 
 const [dir, metaPath, countArg] = process.argv.slice(2);
 const meta = JSON.parse(readFileSync(metaPath, 'utf8'));

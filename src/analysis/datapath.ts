@@ -113,8 +113,20 @@ const FALSE = /^(false|disabled|no|0)$/i;
 const since = (id: CiliumRuleId) => ciliumRule(id).versions.from;
 const during = (id: CiliumRuleId) => versionRangeText(ciliumRule(id).versions);
 
-export function deriveDatapath(state: NodeState): Datapath {
-  const warnings: Warning[] = [];
+/** What every datapath fact is read from: the node state, its status and config, and how a disagreement is said. */
+interface Sources {
+  state: NodeState;
+  st: CiliumStatus | undefined;
+  hasCfg: boolean;
+  /** why nothing is known, when the snapshot has neither status nor config */
+  none: string | undefined;
+  c: (k: string) => Src | undefined;
+  bool: (k: string) => { value: boolean; source: Evidence } | undefined;
+  disagree: (what: string, cfgText: string, statusText: string, why?: string) => void;
+}
+
+/** The status and config of a node as Sources; disagreements between them are added to `warnings`. */
+function sourcesOf(state: NodeState, warnings: Warning[]): Sources {
   const st: CiliumStatus | undefined = state.cilium.status;
   const cfg = state.cilium.config;
   const hasCfg = Object.keys(cfg).length > 0;
@@ -134,6 +146,13 @@ export function deriveDatapath(state: NodeState): Datapath {
       message: `cilium-config says ${cfgText} but cilium status says ${statusText}; the status (what the agent runs) wins${why ? ` (${why})` : ''}`,
       source: 'cilium-status',
     });
+  return { state, st, hasCfg, none, c, bool, disagree };
+}
+
+export function deriveDatapath(state: NodeState): Datapath {
+  const warnings: Warning[] = [];
+  const src = sourcesOf(state, warnings);
+  const { st, hasCfg, none, bool } = src;
 
   // version
   const ciliumVersion: Fact<string> = st?.version
@@ -145,7 +164,120 @@ export function deriveDatapath(state: NodeState): Datapath {
       );
   const ver = st?.version ? parseCiliumVersion(st.version) : null;
 
-  // routing mode
+  const routingMode = routingModeOf(src);
+  const kubeProxyReplacement = kubeProxyReplacementOf(src);
+  const masquerade = masqueradeOf(src);
+
+  // native-routing CIDRs, read where nrc is built below (their warnings follow the others, as before)
+  const cidr = (fam: 4 | 6): Fact<string> => nativeRoutingCidrOf(src, warnings, fam);
+
+  // endpoint routes
+  const er = bool('enable-endpoint-routes');
+  const endpointRoutes: Fact<boolean> = er
+    ? known(er.value, [er.source])
+    : unknown(
+        hasCfg
+          ? 'the config has no enable-endpoint-routes key (the status does not show it)'
+          : 'no cilium-config in the snapshot (the status does not show endpoint routes)',
+      );
+
+  const wireguard = wireguardOf(src);
+
+  // host routing
+  const { hostRouting, legacyReasons } = hostRoutingOf(
+    src,
+    ver,
+    kubeProxyReplacement,
+    masquerade,
+    endpointRoutes,
+    wireguard,
+  );
+
+  const attachMode = attachModeOf(src, ver);
+
+  const deviceMode = deviceModeOf(src, ver);
+
+  const socketLB = socketLBOf(src, kubeProxyReplacement);
+
+  const kernel: Fact<string> = state.node.kernel ? known(state.node.kernel, []) : unknown('no uname in the snapshot');
+  const kprDevs = st?.kubeProxyReplacement?.devices ?? [];
+  const nativeDevices: Fact<string[]> = kprDevs.length
+    ? known(
+        kprDevs.map((d) => d.name),
+        [st!.kubeProxyReplacement!.source],
+      )
+    : st?.masquerading?.devices?.length
+      ? known([...st.masquerading.devices], [st.masquerading.source])
+      : unknown(
+          st
+            ? 'the status lists no devices (KubeProxyReplacement prints them only when it is not False/Disabled)'
+            : (none ?? 'no cilium-status'),
+        );
+  const dr = kprDevs.find((d) => d.directRouting);
+  const directRoutingDevice: Fact<string> = dr
+    ? known(dr.name, [st!.kubeProxyReplacement!.source])
+    : unknown(st ? 'the status marks no (Direct Routing) device' : (none ?? 'no cilium-status'));
+
+  // `Masquerading: IPTables [...]` prints no CIDR: the exclusion CIDR is then the native-routing CIDR
+  const nrc = { v4: cidr(4), v6: cidr(6) };
+  if (masquerade.known && masquerade.value.mode !== 'disabled' && masquerade.value.exclusionCidrs.length === 0) {
+    for (const f of [nrc.v4, nrc.v6]) {
+      if (f.known && !f.inferred) {
+        masquerade.value.exclusionCidrs.push(f.value);
+        masquerade.evidence.push(...f.evidence);
+      }
+    }
+  }
+
+  return {
+    ciliumVersion,
+    routingMode,
+    kubeProxyReplacement,
+    hostRouting,
+    legacyReasons,
+    attachMode,
+    deviceMode,
+    socketLB,
+    masquerade,
+    nativeRoutingCidr: nrc,
+    kernel,
+    nativeDevices,
+    directRoutingDevice,
+    endpointRoutes,
+    wireguard,
+    programs: ciliumPrograms(state, nativeDevices),
+    warnings,
+  };
+}
+
+/** The native-routing CIDR of a family: the config key, else the Masquerading line's exclusion CIDR (inferred). */
+function nativeRoutingCidrOf(s: Sources, warnings: Warning[], fam: 4 | 6): Fact<string> {
+  const { st, none, c } = s;
+  const v = c(fam === 4 ? 'ipv4-native-routing-cidr' : 'ipv6-native-routing-cidr');
+  if (v && v.value.trim() !== '') {
+    const p = canonPrefix(v.value.trim());
+    if (p && familyOf(p.split('/')[0]!) === fam) return known(p, [v.source]);
+    warnings.push({
+      code: 'value-unreadable',
+      message: `${v.source.text}: not an IPv${fam} prefix`,
+      source: v.source.probe,
+    });
+  }
+  const fromMasq = st?.masquerading?.cidrs?.find((x) => familyOf(x.split('/')[0]!) === fam);
+  if (fromMasq)
+    return known(fromMasq, [st!.masquerading!.source], {
+      inferred: true,
+      because:
+        'the SNAT exclusion CIDR of the Masquerading line: the native-routing CIDR when one is set, else the node pod CIDR',
+    });
+  return unknown(
+    none ?? `no ipv${fam}-native-routing-cidr in the config and no IPv${fam} exclusion CIDR on the Masquerading line`,
+  );
+}
+
+/** Native routing or a tunnel: the status line, else routing-mode / tunnel in the config. */
+function routingModeOf(s: Sources): Fact<'native' | 'tunnel'> {
+  const { st, none, c, disagree } = s;
   let routingMode: Fact<'native' | 'tunnel'>;
   const cfgRouting = (): { mode: 'native' | 'tunnel'; source: Evidence } | undefined => {
     const rm = c('routing-mode');
@@ -175,8 +307,12 @@ export function deriveDatapath(state: NodeState): Datapath {
           ? `the status has no \`Routing:\` line (before Cilium ${since('status-routing-line')}) and the config names no routing-mode/tunnel`
           : 'the config names no routing-mode or tunnel'),
     );
+  return routingMode;
+}
 
-  // kube-proxy replacement
+/** Whether Cilium replaces kube-proxy: the status line, else kube-proxy-replacement in the config. */
+function kubeProxyReplacementOf(s: Sources): Fact<boolean> {
+  const { st, none, c, disagree } = s;
   let kubeProxyReplacement: Fact<boolean>;
   const cfgKpr = c('kube-proxy-replacement');
   const kprOn = (v: string) => /^(true|strict)$/i.test(v.trim());
@@ -196,8 +332,12 @@ export function deriveDatapath(state: NodeState): Datapath {
       st ? {} : { inferred: true, because: 'from cilium-config (no cilium-status in the snapshot)' },
     );
   else kubeProxyReplacement = unknown(none ?? 'neither the status nor the config has a KubeProxyReplacement setting');
+  return kubeProxyReplacement;
+}
 
-  // masquerade
+/** Masquerading: BPF or iptables, for which families, and the CIDRs it leaves alone. */
+function masqueradeOf(s: Sources): Datapath['masquerade'] {
+  const { st, hasCfg, none, c, bool, disagree } = s;
   let masquerade: Datapath['masquerade'];
   const cfgBpfMasq = bool('enable-bpf-masquerade');
   if (st?.masquerading) {
@@ -256,42 +396,12 @@ export function deriveDatapath(state: NodeState): Datapath {
       },
     );
   } else masquerade = unknown(none ?? 'masquerading is in neither the status nor the config');
+  return masquerade;
+}
 
-  // native-routing CIDRs
-  const cidr = (fam: 4 | 6): Fact<string> => {
-    const v = c(fam === 4 ? 'ipv4-native-routing-cidr' : 'ipv6-native-routing-cidr');
-    if (v && v.value.trim() !== '') {
-      const p = canonPrefix(v.value.trim());
-      if (p && familyOf(p.split('/')[0]!) === fam) return known(p, [v.source]);
-      warnings.push({
-        code: 'value-unreadable',
-        message: `${v.source.text}: not an IPv${fam} prefix`,
-        source: v.source.probe,
-      });
-    }
-    const fromMasq = st?.masquerading?.cidrs?.find((x) => familyOf(x.split('/')[0]!) === fam);
-    if (fromMasq)
-      return known(fromMasq, [st!.masquerading!.source], {
-        inferred: true,
-        because:
-          'the SNAT exclusion CIDR of the Masquerading line: the native-routing CIDR when one is set, else the node pod CIDR',
-      });
-    return unknown(
-      none ?? `no ipv${fam}-native-routing-cidr in the config and no IPv${fam} exclusion CIDR on the Masquerading line`,
-    );
-  };
-
-  // endpoint routes
-  const er = bool('enable-endpoint-routes');
-  const endpointRoutes: Fact<boolean> = er
-    ? known(er.value, [er.source])
-    : unknown(
-        hasCfg
-          ? 'the config has no enable-endpoint-routes key (the status does not show it)'
-          : 'no cilium-config in the snapshot (the status does not show endpoint routes)',
-      );
-
-  // WireGuard
+/** WireGuard encryption and its device. */
+function wireguardOf(s: Sources): Fact<{ device: string }> {
+  const { st, none, bool, disagree, state } = s;
   let wireguard: Fact<{ device: string }>;
   const wgLink = state.links.find((l) => l.name === 'cilium_wg0') ?? state.links.find((l) => l.kind === 'wireguard');
   const wgDev = state.wg.find((d) => d.name === 'cilium_wg0') ?? state.wg[0];
@@ -325,8 +435,19 @@ export function deriveDatapath(state: NodeState): Datapath {
         })
       : unknown('enable-wireguard=false in the config');
   else wireguard = unknown(none ?? 'no Encryption line, no WireGuard device and no enable-wireguard key');
+  return wireguard;
+}
 
-  // host routing
+/** BPF or legacy host routing and, when legacy, the reasons the state shows. */
+function hostRoutingOf(
+  s: Sources,
+  ver: CiliumMinor | null,
+  kubeProxyReplacement: Fact<boolean>,
+  masquerade: Datapath['masquerade'],
+  endpointRoutes: Datapath['endpointRoutes'],
+  wireguard: Fact<{ device: string }>,
+): { hostRouting: Fact<'bpf' | 'legacy'>; legacyReasons: string[] } {
+  const { st, none, bool, disagree, state } = s;
   const ehl = bool('enable-host-legacy-routing');
   let hostRouting: Fact<'bpf' | 'legacy'>;
   if (st?.hostRouting) {
@@ -362,8 +483,12 @@ export function deriveDatapath(state: NodeState): Datapath {
     hostRouting.known && hostRouting.value === 'legacy'
       ? legacyWhy(state, st, ver, { masquerade, kubeProxyReplacement, endpointRoutes, wireguard, ehl })
       : [];
+  return { hostRouting, legacyReasons };
+}
 
-  // attach mode
+/** How the programs attach: tc or tcx. */
+function attachModeOf(s: Sources, ver: CiliumMinor | null): Fact<'tc' | 'tcx'> {
+  const { st, none, bool, disagree } = s;
   const tcx = bool('enable-tcx');
   let attachMode: Fact<'tc' | 'tcx'>;
   if (st?.attachMode) {
@@ -387,8 +512,12 @@ export function deriveDatapath(state: NodeState): Datapath {
         ? `the status has no Attach Mode line (Cilium before ${since('tcx-attach')} attaches with legacy tc only)`
         : (none ?? 'no cilium-status: enable-tcx alone does not say whether the kernel has tcx'),
     );
+  return attachMode;
+}
 
-  // device mode
+/** The pod device: veth, netkit or netkit-l2. */
+function deviceModeOf(s: Sources, ver: CiliumMinor | null): Fact<'veth' | 'netkit' | 'netkit-l2'> {
+  const { st, none, c, disagree, state } = s;
   let deviceMode: Fact<'veth' | 'netkit' | 'netkit-l2'>;
   const dm = c('datapath-mode');
   if (st?.deviceMode) {
@@ -412,8 +541,12 @@ export function deriveDatapath(state: NodeState): Datapath {
       because: 'from cilium-config datapath-mode (no Device Mode line in a status)',
     });
   else deviceMode = unknown(none ?? 'no Device Mode line and no datapath-mode key');
+  return deviceMode;
+}
 
-  // socket LB
+/** Socket-level load balancing and its scope. */
+function socketLBOf(s: Sources, kubeProxyReplacement: Fact<boolean>): Datapath['socketLB'] {
+  const { st, none, bool, disagree } = s;
   let socketLB: Datapath['socketLB'];
   const sock = bool('bpf-lb-sock');
   const hostns = bool('bpf-lb-sock-hostns-only');
@@ -459,56 +592,7 @@ export function deriveDatapath(state: NodeState): Datapath {
       },
     );
   else socketLB = unknown(none ?? 'no Socket LB line (run `cilium-dbg status --verbose`) and no bpf-lb-sock key');
-
-  const kernel: Fact<string> = state.node.kernel ? known(state.node.kernel, []) : unknown('no uname in the snapshot');
-  const kprDevs = st?.kubeProxyReplacement?.devices ?? [];
-  const nativeDevices: Fact<string[]> = kprDevs.length
-    ? known(
-        kprDevs.map((d) => d.name),
-        [st!.kubeProxyReplacement!.source],
-      )
-    : st?.masquerading?.devices?.length
-      ? known([...st.masquerading.devices], [st.masquerading.source])
-      : unknown(
-          st
-            ? 'the status lists no devices (KubeProxyReplacement prints them only when it is not False/Disabled)'
-            : (none ?? 'no cilium-status'),
-        );
-  const dr = kprDevs.find((d) => d.directRouting);
-  const directRoutingDevice: Fact<string> = dr
-    ? known(dr.name, [st!.kubeProxyReplacement!.source])
-    : unknown(st ? 'the status marks no (Direct Routing) device' : (none ?? 'no cilium-status'));
-
-  // `Masquerading: IPTables [...]` prints no CIDR: the exclusion CIDR is then the native-routing CIDR
-  const nrc = { v4: cidr(4), v6: cidr(6) };
-  if (masquerade.known && masquerade.value.mode !== 'disabled' && masquerade.value.exclusionCidrs.length === 0) {
-    for (const f of [nrc.v4, nrc.v6]) {
-      if (f.known && !f.inferred) {
-        masquerade.value.exclusionCidrs.push(f.value);
-        masquerade.evidence.push(...f.evidence);
-      }
-    }
-  }
-
-  return {
-    ciliumVersion,
-    routingMode,
-    kubeProxyReplacement,
-    hostRouting,
-    legacyReasons,
-    attachMode,
-    deviceMode,
-    socketLB,
-    masquerade,
-    nativeRoutingCidr: nrc,
-    kernel,
-    nativeDevices,
-    directRoutingDevice,
-    endpointRoutes,
-    wireguard,
-    programs: ciliumPrograms(state, nativeDevices),
-    warnings,
-  };
+  return socketLB;
 }
 
 /** The fallback reasons (docs/cilium-datapath.md §4.1) that the state shows, qualified when the version is unknown. */

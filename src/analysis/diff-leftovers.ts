@@ -3,8 +3,8 @@ import type { Leftover } from '../model/diff.js';
 import type { ServiceEntry } from '../model/service.js';
 import type { ConntrackEntry } from '../model/conntrack.js';
 import type { Evidence, Family } from '../model/types.js';
-import type { IptablesChain, IptablesRuleset, IptablesTable } from '../tools/kube-proxy/index.js';
-import type { NftTable } from '../tools/kube-proxy/index.js';
+import type { IptablesChain, IptablesRuleset, IptablesTable } from '../model/iptables.js';
+import type { NftTable } from '../model/nft.js';
 import type { DiffSideInput } from './diff.js';
 import { frontendText, hostPort, isCilium } from './diff-services.js';
 

@@ -7,7 +7,7 @@ import {
   type Fib,
   type RouteQuery as EngineQuery,
   type RouteResult as EngineResult,
-} from './route-lookup.js';
+} from './route-lookup/index.js';
 
 /**
  * One routing question, as the kernel's flow key would carry it; `iif: 'lo'` (or no iif) is a locally

@@ -4,17 +4,14 @@ import { NetpathError, SourceError } from '../errors.js';
 import { parseCiliumLbList, parseCiliumServiceList } from '../tools/cilium-lb/index.js';
 import { parseCiliumStatus } from '../tools/cilium/index.js';
 import { decodeLbMaps, LB_MAP_NAMES, type LbMapDumps } from '../tools/bpf-map/index.js';
-import {
-  kubeProxyServicesFromIptables,
-  kubeProxyServicesFromNft,
-  parseIpvsadm,
-  parseNftRuleset,
-  ipvsVipsFromAddrs,
-  type IptablesRuleset,
-  type NftRuleset,
-} from '../tools/kube-proxy/index.js';
-import { iptablesByteLines, parseIptablesLines } from '../tools/kube-proxy/parse-iptables.js';
-import { iptablesLinesNeeded, type FrontendKeep } from '../tools/kube-proxy/kube-iptables.js';
+import { kubeProxyServicesFromIptables, kubeProxyServicesFromNft } from '../analysis/kube-proxy/index.js';
+import type { IptablesRuleset } from '../model/iptables.js';
+import type { NftRuleset } from '../model/nft.js';
+import { ipvsVipsFromAddrs, parseIpvsadm } from '../tools/ipvsadm/index.js';
+import { parseNftRuleset } from '../tools/nft/index.js';
+import { iptablesByteLines, parseIptablesLines } from '../tools/iptables/parse-iptables.js';
+import type { FrontendKeep } from '../analysis/kube-proxy/iptables.js';
+import { iptablesLinesNeeded } from '../analysis/kube-proxy/iptables-lines.js';
 import { readProbeBytes, type ProbeSource } from './source.js';
 import { failuresIn } from './load-state.js';
 

@@ -148,3 +148,13 @@ export function endpointHost(ep: string): string {
   const v4 = /^([^:]+):\d+$/.exec(ep);
   return v4 ? v4[1]! : ep;
 }
+
+/** `addr:port` or `[v6]:port` (iptables --to-destination, ipvsadm) as a canonical address and a port. */
+export function splitHostPort(text: string): { addr: string; port: number } | null {
+  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:]+):(\d{1,5})$/.exec(text);
+  if (!m) return null;
+  const addr = canonIp(m[1]!);
+  const port = Number(m[2]);
+  if (addr === null || port > 65535) return null;
+  return { addr, port };
+}

@@ -7,7 +7,8 @@ import { alignHops } from '../../src/analysis/diff-paths.js';
 import type { Backend, ServiceEntry } from '../../src/model/service.js';
 import type { NodeState } from '../../src/model/types.js';
 import type { PathHop } from '../../src/model/diff.js';
-import { parseIptablesSave, parseNftRuleset } from '../../src/tools/kube-proxy/index.js';
+import { parseIptablesSave } from '../../src/tools/iptables/index.js';
+import { parseNftRuleset } from '../../src/tools/nft/index.js';
 import { parseIpset } from '../../src/tools/ipset/index.js';
 import { fixtureText } from '../helpers/state.js';
 

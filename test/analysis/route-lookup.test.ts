@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Family, NextHop, Route, RouteType, Rule } from '../../src/model/types.js';
-import { buildFib, bpfFibQuery, fibLookupDivergence } from '../../src/analysis/route-lookup.js';
+import { buildFib, bpfFibQuery, fibLookupDivergence } from '../../src/analysis/route-lookup/index.js';
 
 function rt(family: Family, dst: string, o: Partial<Route> & { via?: string; dev?: string } = {}): Route {
   const nexthops: NextHop[] = o.nexthops ?? [];

@@ -7,8 +7,9 @@ import { dirSource } from '../../src/collect/source.js';
 import { serviceMatches, type ServiceEntry, type ServiceQuery } from '../../src/model/service.js';
 import { decodeLbMaps, LB_MAP_NAMES, parseMapDump, type LbMapDumps } from '../../src/tools/bpf-map/index.js';
 import { parseMapDumpRows, rowEntry } from '../../src/tools/bpf-map/dump.js';
-import { iptablesLinesNeeded, kubeProxyServicesFromIptables } from '../../src/tools/kube-proxy/kube-iptables.js';
-import { iptablesByteLines, parseIptablesLines, parseIptablesSave } from '../../src/tools/kube-proxy/parse-iptables.js';
+import { kubeProxyServicesFromIptables } from '../../src/analysis/kube-proxy/iptables.js';
+import { iptablesLinesNeeded } from '../../src/analysis/kube-proxy/iptables-lines.js';
+import { iptablesByteLines, parseIptablesLines, parseIptablesSave } from '../../src/tools/iptables/parse-iptables.js';
 import { ParseError } from '../../src/tools/parse-error.js';
 import { inputs, RUNS, SEED, seeds } from '../fuzz/harness.js';
 

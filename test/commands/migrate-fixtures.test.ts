@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirSource } from '../../src/collect/source.js';
 import { loadNodeState } from '../../src/collect/load-state.js';
-import { parseIptablesSave } from '../../src/tools/kube-proxy/index.js';
+import { parseIptablesSave } from '../../src/tools/iptables/index.js';
 import { expected, lookupAll, migrateTable, snapshotsDir } from '../helpers/migrate.js';
 
 // The kube-proxy → Cilium migration snapshots (scripts/lab/migrate.sh): each pair loads with the existing

@@ -1,11 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import {
-  kubeProxyServicesFromIptables,
-  kubeProxyServicesFromNft,
-  parseIptablesSave,
-  parseIpvsadm,
-  parseNftRuleset,
-} from '../../src/tools/kube-proxy/index.js';
+import { kubeProxyServicesFromIptables, kubeProxyServicesFromNft } from '../../src/analysis/kube-proxy/index.js';
+import { parseIptablesSave } from '../../src/tools/iptables/index.js';
+import { parseIpvsadm } from '../../src/tools/ipvsadm/index.js';
+import { parseNftRuleset } from '../../src/tools/nft/index.js';
 import { canonIp } from '../../src/model/addr.js';
 import type { ServiceEntry } from '../../src/model/service.js';
 import { contract, DEEP_ARRAY, defineFuzz, enormous, eq, seeds } from './harness.js';

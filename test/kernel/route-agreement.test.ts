@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addNetns, canUseNetns, delNetns, ipBatch, ipIn, sysctlIn, uniqueName } from '../helpers/netns.js';
 import { parseIpRoute, parseIpRule, parseIpLink, parseIpAddr } from '../../src/tools/ip/index.js';
 import { buildRouting, type RouteAnswer, type Routing } from '../../src/analysis/routing.js';
-import { buildFib, type Fib, type RouteDecision } from '../../src/analysis/route-lookup.js';
+import { buildFib, type Fib, type RouteDecision } from '../../src/analysis/route-lookup/index.js';
 import type { Family } from '../../src/model/types.js';
 
 // Builds a node in a network namespace with policy rules, several tables, blackhole / unreachable /

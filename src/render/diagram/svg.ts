@@ -82,7 +82,76 @@ function labelWidth(lines: string[]): number {
   return lines.length ? Math.ceil(Math.max(...lines.map(cells)) * EDGE_CHAR) + 8 : 0;
 }
 
+/** A column's rows before placement: its nodes, row count, the gap above each row and each row's height. */
+interface ColumnRows {
+  ps: Placed[];
+  rows: number;
+  gaps: { total: number; labelAt: number }[];
+  heights: number[];
+}
+
+interface Layout {
+  groupById: Map<string, DiagramGroup>;
+  depthOf: (gid: string) => number;
+  placed: Map<string, Placed>;
+  columns: Column[];
+  /** per column:row, the top of the label of the edge into that row */
+  labelTops: Map<string, number>;
+  /** per column:row, the middle of the gap below the row */
+  gapMid: Map<string, number>;
+  /** per column, each lane's left edge */
+  laneLefts: Map<number, number[]>;
+  /** last node of a column → label of its edge to the next column */
+  tails: Map<string, string[]>;
+  titleLines: string[];
+  maxBottom: number;
+}
+
 export function renderSvg(d: Diagram): string {
+  const lay = layout(d);
+  const { columns, titleLines, maxBottom } = lay;
+  const replies = d.edges.filter((e) => e.betweenGroups);
+  const notesY = maxBottom + (replies.length ? 24 + replies.length * 22 : 0) + 16;
+  const notes = d.notes.flatMap((n) => wrap(clean(n), 110, 3));
+  const right = Math.max(0, ...columns.map((c) => c.x + c.w));
+  const width = Math.ceil(
+    Math.max(
+      right + MARGIN,
+      MARGIN * 2 + Math.max(...titleLines.map(cells)) * 16 * 0.62,
+      ...notes.map((n) => MARGIN * 2 + cells(n) * 12 * 0.62),
+    ),
+  );
+  const height = Math.ceil(notesY + notes.length * 16 + MARGIN);
+
+  const svg: string[] = [];
+  svg.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${FAMILY}" font-size="${FONT}">`,
+  );
+  svg.push(`<title>${xmlText(d.title)}</title>`);
+  svg.push('<defs>');
+  for (const [tone, c] of Object.entries(COLOUR)) {
+    svg.push(
+      `<marker id="arrow-${tone}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="${c.stroke}"/></marker>`,
+    );
+  }
+  svg.push('</defs>');
+  svg.push(`<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`);
+  for (const [i, l] of titleLines.entries())
+    svg.push(
+      `<text x="${MARGIN}" y="${MARGIN + 10 + i * 19}" font-size="16" font-weight="bold" fill="#202124">${xmlText(l)}</text>`,
+    );
+
+  drawGroups(svg, d, lay);
+  drawEdges(svg, d, lay, replies);
+  drawNodes(svg, lay.placed);
+  for (const [i, n] of notes.entries())
+    svg.push(`<text x="${MARGIN}" y="${notesY + 12 + i * 16}" font-size="12" fill="#5f6368">${xmlText(n)}</text>`);
+  svg.push('</svg>');
+  return svg.join('\n') + '\n';
+}
+
+/** Where every column, node and edge label goes. */
+function layout(d: Diagram): Layout {
   const groupById = new Map(d.groups.map((g) => [g.id, g]));
   const topOf = (gid: string | undefined): string | undefined => {
     let g = gid ? groupById.get(gid) : undefined;
@@ -125,60 +194,7 @@ export function renderSvg(d: Diagram): string {
     return out;
   };
   // rows and lanes of every column first: the columns of a band share their row heights
-  const prep = colIds.map((cid, ci) => {
-    const members = d.nodes.filter((n) => topOf(n.group) === cid);
-    const main = members.filter((n) => !n.branchOf);
-    const cells2 = new Set<string>();
-    const ps: Placed[] = [];
-    let next = 0;
-    for (const n of main) {
-      const row = Math.max(next, n.row ?? next);
-      next = row + 1;
-      const lines = n.lines.map(clean);
-      ps.push({ node: n, col: ci, lane: 0, row, lines, x: 0, y: 0, ...nodeSize(lines) });
-      cells2.add(`0:${row}`);
-    }
-    const siblings = new Map<string, number>();
-    for (const n of members.filter((m) => m.branchOf)) {
-      const parent = ps.find((p) => p.node.id === n.branchOf);
-      const k = siblings.get(n.branchOf!) ?? 0;
-      siblings.set(n.branchOf!, k + 1);
-      const row = (parent?.row ?? 0) + 1 + k;
-      let lane = 1;
-      while (cells2.has(`${lane}:${row}`)) lane++;
-      cells2.add(`${lane}:${row}`);
-      const lines = n.lines.map(clean);
-      ps.push({ node: n, col: ci, lane, row, lines, x: 0, y: 0, ...nodeSize(lines) });
-    }
-    const rows0 = Math.max(0, ...ps.map((p) => p.row + 1));
-    const firstRow = new Map<string, number>();
-    const lastRow = new Map<string, number>();
-    for (const p of ps)
-      for (const g of nestedOf(p)) {
-        firstRow.set(g, Math.min(firstRow.get(g) ?? Infinity, p.row));
-        lastRow.set(g, Math.max(lastRow.get(g) ?? -1, p.row));
-      }
-    // the gap above each row holds the end of groups, the label of the edge into the row and headers of groups starting there
-    const gaps: { total: number; labelAt: number }[] = [];
-    const heights: number[] = [];
-    for (let r = 0; r < rows0; r++) {
-      const starts = [...firstRow.values()].filter((v) => v === r).length;
-      const ends = r > 0 ? [...lastRow.values()].filter((v) => v === r - 1).length : 0;
-      const mainHere = ps.find((p) => p.lane === 0 && p.row === r);
-      const e = mainHere ? incoming.get(mainHere.node.id) : undefined;
-      const lbl = e && r > 0 ? edgeLabelLines(e.label) : [];
-      gaps.push({
-        labelAt: ends * GROUP_PAD + 6,
-        total:
-          ends * GROUP_PAD +
-          ROW_GAP +
-          (lbl.length ? lbl.length * EDGE_LINE + 8 : 0) +
-          starts * (GROUP_HEAD + GROUP_PAD),
-      });
-      heights.push(Math.max(0, ...ps.filter((p) => p.row === r).map((p) => p.h)));
-    }
-    return { ps, rows: rows0, gaps, heights };
-  });
+  const prep = colIds.map((cid, ci) => columnRows(d, cid, ci, topOf, incoming, nestedOf));
   colIds.forEach((cid, ci) => {
     if (ci > 0 && ci % perBand === 0) {
       // a new band below the previous one; its columns were made equally tall when it ended
@@ -251,39 +267,71 @@ export function renderSvg(d: Diagram): string {
     x += w + COL_GAP;
   });
   const maxBottom = Math.max(top + COL_HEAD, ...columns.map((c) => c.bottom));
+  return { groupById, depthOf, placed, columns, labelTops, gapMid, laneLefts, tails, titleLines, maxBottom };
+}
 
-  const replies = d.edges.filter((e) => e.betweenGroups);
-  const notesY = maxBottom + (replies.length ? 24 + replies.length * 22 : 0) + 16;
-  const notes = d.notes.flatMap((n) => wrap(clean(n), 110, 3));
-  const right = Math.max(0, ...columns.map((c) => c.x + c.w));
-  const width = Math.ceil(
-    Math.max(
-      right + MARGIN,
-      MARGIN * 2 + Math.max(...titleLines.map(cells)) * 16 * 0.62,
-      ...notes.map((n) => MARGIN * 2 + cells(n) * 12 * 0.62),
-    ),
-  );
-  const height = Math.ceil(notesY + notes.length * 16 + MARGIN);
-
-  const svg: string[] = [];
-  svg.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${FAMILY}" font-size="${FONT}">`,
-  );
-  svg.push(`<title>${xmlText(d.title)}</title>`);
-  svg.push('<defs>');
-  for (const [tone, c] of Object.entries(COLOUR)) {
-    svg.push(
-      `<marker id="arrow-${tone}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="${c.stroke}"/></marker>`,
-    );
+/** Rows and lanes of one column; the gaps above its rows and the heights of its rows. */
+function columnRows(
+  d: Diagram,
+  cid: string | undefined,
+  ci: number,
+  topOf: (gid: string | undefined) => string | undefined,
+  incoming: Map<string, DiagramEdge>,
+  nestedOf: (p: Placed) => string[],
+): ColumnRows {
+  const members = d.nodes.filter((n) => topOf(n.group) === cid);
+  const main = members.filter((n) => !n.branchOf);
+  const cells2 = new Set<string>();
+  const ps: Placed[] = [];
+  let next = 0;
+  for (const n of main) {
+    const row = Math.max(next, n.row ?? next);
+    next = row + 1;
+    const lines = n.lines.map(clean);
+    ps.push({ node: n, col: ci, lane: 0, row, lines, x: 0, y: 0, ...nodeSize(lines) });
+    cells2.add(`0:${row}`);
   }
-  svg.push('</defs>');
-  svg.push(`<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`);
-  for (const [i, l] of titleLines.entries())
-    svg.push(
-      `<text x="${MARGIN}" y="${MARGIN + 10 + i * 19}" font-size="16" font-weight="bold" fill="#202124">${xmlText(l)}</text>`,
-    );
+  const siblings = new Map<string, number>();
+  for (const n of members.filter((m) => m.branchOf)) {
+    const parent = ps.find((p) => p.node.id === n.branchOf);
+    const k = siblings.get(n.branchOf!) ?? 0;
+    siblings.set(n.branchOf!, k + 1);
+    const row = (parent?.row ?? 0) + 1 + k;
+    let lane = 1;
+    while (cells2.has(`${lane}:${row}`)) lane++;
+    cells2.add(`${lane}:${row}`);
+    const lines = n.lines.map(clean);
+    ps.push({ node: n, col: ci, lane, row, lines, x: 0, y: 0, ...nodeSize(lines) });
+  }
+  const rows0 = Math.max(0, ...ps.map((p) => p.row + 1));
+  const firstRow = new Map<string, number>();
+  const lastRow = new Map<string, number>();
+  for (const p of ps)
+    for (const g of nestedOf(p)) {
+      firstRow.set(g, Math.min(firstRow.get(g) ?? Infinity, p.row));
+      lastRow.set(g, Math.max(lastRow.get(g) ?? -1, p.row));
+    }
+  // the gap above each row holds the end of groups, the label of the edge into the row and headers of groups starting there
+  const gaps: { total: number; labelAt: number }[] = [];
+  const heights: number[] = [];
+  for (let r = 0; r < rows0; r++) {
+    const starts = [...firstRow.values()].filter((v) => v === r).length;
+    const ends = r > 0 ? [...lastRow.values()].filter((v) => v === r - 1).length : 0;
+    const mainHere = ps.find((p) => p.lane === 0 && p.row === r);
+    const e = mainHere ? incoming.get(mainHere.node.id) : undefined;
+    const lbl = e && r > 0 ? edgeLabelLines(e.label) : [];
+    gaps.push({
+      labelAt: ends * GROUP_PAD + 6,
+      total:
+        ends * GROUP_PAD + ROW_GAP + (lbl.length ? lbl.length * EDGE_LINE + 8 : 0) + starts * (GROUP_HEAD + GROUP_PAD),
+    });
+    heights.push(Math.max(0, ...ps.filter((p) => p.row === r).map((p) => p.h)));
+  }
+  return { ps, rows: rows0, gaps, heights };
+}
 
-  // groups: columns first, nested ones on top
+/** Groups: columns first, nested ones on top. */
+function drawGroups(svg: string[], d: Diagram, { groupById, depthOf, placed, columns }: Layout): void {
   columns.forEach((c) => {
     if (!c.group) return;
     const col = c.group.tone ? COLOUR[c.group.tone] : { fill: '#f8f9fa', stroke: '#bdc1c6', text: '#3c4043' };
@@ -311,27 +359,15 @@ export function renderSvg(d: Diagram): string {
     );
     svg.push(`<text x="${x1 + 8}" y="${y1 + 15}" font-size="12" fill="#3c4043">${xmlText(g.label)}</text></g>`);
   }
+}
 
-  // edges
-  const label = (lines: string[], lx: number, ly: number, tone: Tone) => {
-    if (!lines.length) return;
-    const w = labelWidth(lines);
-    svg.push(
-      `<rect x="${lx - 4}" y="${ly - 2}" width="${w}" height="${lines.length * EDGE_LINE + 4}" rx="3" fill="#ffffff" fill-opacity="0.92"/>`,
-    );
-    for (const [i, l] of lines.entries())
-      svg.push(
-        `<text x="${lx}" y="${ly + 11 + i * EDGE_LINE}" font-size="${EDGE_FONT}" fill="${COLOUR[tone === 'plain' ? 'plain' : tone].text}">${xmlText(l)}</text>`,
-      );
-  };
-  const path = (pts: [number, number][], e: DiagramEdge) => {
-    const c = COLOUR[e.tone];
-    const dash = e.style === 'dashed' ? ' stroke-dasharray="6 4"' : '';
-    const wdt = e.tone === 'bad' || e.tone === 'changed' ? 2.5 : 1.5;
-    svg.push(
-      `<path d="M${pts.map(([a, b]) => `${r1(a)},${r1(b)}`).join(' L')}" fill="none" stroke="${c.stroke}" stroke-width="${wdt}"${dash} marker-end="url(#arrow-${e.tone})"/>`,
-    );
-  };
+/** Edges, with their labels: in a lane, between lanes, between columns, and replies between groups. */
+function drawEdges(
+  svg: string[],
+  d: Diagram,
+  { placed, columns, labelTops, laneLefts, gapMid, tails, maxBottom }: Layout,
+  replies: DiagramEdge[],
+): void {
   d.edges.forEach((e) => {
     svg.push(
       `<g class="edge" data-from="${e.from}" data-to="${e.to}">${e.tooltip || e.label ? `<title>${tip(e.tooltip ?? e.label ?? '')}</title>` : ''}`,
@@ -344,7 +380,8 @@ export function renderSvg(d: Diagram): string {
         const yy = maxBottom + 24 + i * 22;
         const ax = a.x + a.w / 2 + 12;
         const bx = b.x + b.w / 2 - 12;
-        path(
+        edgePath(
+          svg,
           [
             [ax, maxBottom],
             [ax, yy],
@@ -353,7 +390,7 @@ export function renderSvg(d: Diagram): string {
           ],
           e,
         );
-        label(edgeLabelLines(e.label), Math.min(ax, bx) + 10, yy - 16, e.tone);
+        edgeLabel(svg, edgeLabelLines(e.label), Math.min(ax, bx) + 10, yy - 16, e.tone);
       }
       svg.push('</g>');
       return;
@@ -367,14 +404,15 @@ export function renderSvg(d: Diagram): string {
     const lines = edgeLabelLines(e.label);
     if (a.col === b.col && b.lane === 0 && a.lane === 0) {
       const cx = a.x + a.w / 2;
-      path(
+      edgePath(
+        svg,
         [
           [cx, a.y + a.h],
           [cx, b.y],
         ],
         e,
       );
-      label(lines, cx + 10, labelTops.get(`${b.col}:${b.row}`) ?? a.y + a.h + 6, e.tone);
+      edgeLabel(svg, lines, cx + 10, labelTops.get(`${b.col}:${b.row}`) ?? a.y + a.h + 6, e.tone);
     } else if (a.col === b.col) {
       const gx = b.x - LANE_GAP / 2;
       const cy = a.y + a.h / 2;
@@ -384,7 +422,8 @@ export function renderSvg(d: Diagram): string {
       const gap = gapMid.get(`${a.col}:${a.row}`);
       // to a far lane: along the gap under the parent's row, so the line never crosses a node of a nearer lane
       if (b.lane > a.lane + 1 && gap !== undefined)
-        path(
+        edgePath(
+          svg,
           [
             [a.x + a.w, cy],
             [g1, cy],
@@ -396,7 +435,8 @@ export function renderSvg(d: Diagram): string {
           e,
         );
       else
-        path(
+        edgePath(
+          svg,
           [
             [a.x + a.w, cy],
             [gx, cy],
@@ -412,7 +452,8 @@ export function renderSvg(d: Diagram): string {
       const gx = a.col < b.col ? colA.x + colA.w + COL_GAP / 2 : colA.x - COL_GAP / 2;
       const by = b.y + b.h / 2;
       const bx = a.col < b.col ? b.x : b.x + b.w;
-      path(
+      edgePath(
+        svg,
         [
           [ax, ay],
           [ax, ay + 12],
@@ -422,12 +463,37 @@ export function renderSvg(d: Diagram): string {
         ],
         e,
       );
-      label(tails.get(a.node.id) ?? lines, ax + 10, ay + 18, e.tone);
+      edgeLabel(svg, tails.get(a.node.id) ?? lines, ax + 10, ay + 18, e.tone);
     }
     svg.push('</g>');
   });
+}
 
-  // nodes last, over the edges
+/** An edge label on a white box, at (lx, ly). */
+function edgeLabel(svg: string[], lines: string[], lx: number, ly: number, tone: Tone): void {
+  if (!lines.length) return;
+  const w = labelWidth(lines);
+  svg.push(
+    `<rect x="${lx - 4}" y="${ly - 2}" width="${w}" height="${lines.length * EDGE_LINE + 4}" rx="3" fill="#ffffff" fill-opacity="0.92"/>`,
+  );
+  for (const [i, l] of lines.entries())
+    svg.push(
+      `<text x="${lx}" y="${ly + 11 + i * EDGE_LINE}" font-size="${EDGE_FONT}" fill="${COLOUR[tone === 'plain' ? 'plain' : tone].text}">${xmlText(l)}</text>`,
+    );
+}
+
+/** An edge along the points, in its tone, with an arrow head. */
+function edgePath(svg: string[], pts: [number, number][], e: DiagramEdge): void {
+  const c = COLOUR[e.tone];
+  const dash = e.style === 'dashed' ? ' stroke-dasharray="6 4"' : '';
+  const wdt = e.tone === 'bad' || e.tone === 'changed' ? 2.5 : 1.5;
+  svg.push(
+    `<path d="M${pts.map(([a, b]) => `${r1(a)},${r1(b)}`).join(' L')}" fill="none" stroke="${c.stroke}" stroke-width="${wdt}"${dash} marker-end="url(#arrow-${e.tone})"/>`,
+  );
+}
+
+/** Nodes last, over the edges. */
+function drawNodes(svg: string[], placed: Map<string, Placed>): void {
   for (const p of placed.values()) {
     const n = p.node;
     const c = COLOUR[n.tone];
@@ -456,10 +522,6 @@ export function renderSvg(d: Diagram): string {
       );
     svg.push('</g>');
   }
-  for (const [i, n] of notes.entries())
-    svg.push(`<text x="${MARGIN}" y="${notesY + 12 + i * 16}" font-size="12" fill="#5f6368">${xmlText(n)}</text>`);
-  svg.push('</svg>');
-  return svg.join('\n') + '\n';
 }
 
 function tip(s: string): string {

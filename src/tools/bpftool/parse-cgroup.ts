@@ -1,9 +1,10 @@
-import type { CgroupAttachment, Parsed, Warning } from '../../model/types.js';
+import type { CgroupAttachment, Parsed } from '../../model/types.js';
 import { cleanText, ev, looksLikeJson } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { cgroupAttachTypeName } from './link-types.js';
 import { cgroupProgSchema, cgroupTreeEntrySchema } from './schema.js';
-import { checkUnterminated, excerpt, firstIssue, jsonList, pushWarning } from './util.js';
+import { checkUnterminated, excerpt, firstIssue, jsonList } from '../parse-util.js';
+import { Warnings } from '../warnings.js';
 
 export function renderCgroupAttachment(a: CgroupAttachment, printedType: string): string {
   return `${a.cgroup}  ${a.id}  ${printedType}${a.flags ? `  ${a.flags}` : ''}  ${a.name}`.trimEnd();
@@ -39,12 +40,12 @@ function attachment(cgroup: string, p: RawProg, probe: string, line: string): Cg
 }
 
 function cgroupJson(text: string, probe: string, root: string): Parsed<CgroupAttachment[]> {
-  const warnings: Warning[] = [];
+  const warnings = new Warnings(probe, { maxMessage: 200 });
   const out: CgroupAttachment[] = [];
   const addProg = (cgroup: string, raw: unknown) => {
     const r = cgroupProgSchema.safeParse(raw);
     if (!r.success) {
-      pushWarning(warnings, 'record-skipped', `cgroup program: ${firstIssue(r.error)}`, probe);
+      warnings.add('record-skipped', `cgroup program: ${firstIssue(r.error)}`);
       return;
     }
     out.push(
@@ -60,7 +61,7 @@ function cgroupJson(text: string, probe: string, root: string): Parsed<CgroupAtt
     if (raw !== null && typeof raw === 'object' && Object.hasOwn(raw, 'programs')) {
       const t = cgroupTreeEntrySchema.safeParse(raw);
       if (!t.success) {
-        pushWarning(warnings, 'record-skipped', `cgroup tree entry: ${firstIssue(t.error)}`, probe);
+        warnings.add('record-skipped', `cgroup tree entry: ${firstIssue(t.error)}`);
         continue;
       }
       for (const p of t.data.programs) addProg(t.data.cgroup, p);
@@ -68,14 +69,14 @@ function cgroupJson(text: string, probe: string, root: string): Parsed<CgroupAtt
       addProg(root, raw);
     }
   }
-  return { value: out, warnings };
+  return { value: out, warnings: warnings.done() };
 }
 
 // `510      cgroup_inet4_connect multi           cil_sock4_connect` (flags may be empty; none with `effective`)
 const PROG = /^(\d{1,10})\s+([\w-]{1,64})(?:\s+(multi|override))?(?:\s+(\S{1,256}))?$/;
 
 function cgroupText(text: string, probe: string, root: string): Parsed<CgroupAttachment[]> {
-  const warnings: Warning[] = [];
+  const warnings = new Warnings(probe, { maxMessage: 200 });
   const out: CgroupAttachment[] = [];
   let cgroup = root;
   let recognised = 0;
@@ -99,7 +100,7 @@ function cgroupText(text: string, probe: string, root: string): Parsed<CgroupAtt
     const m = PROG.exec(line);
     if (!m || Number(m[1]) > 0xffffffff) {
       unknown++;
-      pushWarning(warnings, 'line-skipped', `not a bpftool cgroup line: ${excerpt(line)}`, probe);
+      warnings.add('line-skipped', `not a bpftool cgroup line: ${excerpt(line)}`);
       continue;
     }
     recognised++;
@@ -108,6 +109,6 @@ function cgroupText(text: string, probe: string, root: string): Parsed<CgroupAtt
   }
   if (recognised === 0 && unknown > 0)
     throw new ParseError(probe, 'no `ID AttachType …` line: not `bpftool cgroup tree|show` output');
-  checkUnterminated(text, warnings, probe);
-  return { value: out, warnings };
+  checkUnterminated(text, warnings);
+  return { value: out, warnings: warnings.done() };
 }

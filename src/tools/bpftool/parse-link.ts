@@ -1,9 +1,10 @@
-import type { BpfLink, Parsed, Warning } from '../../model/types.js';
+import type { BpfLink, Parsed } from '../../model/types.js';
 import { cleanText, ev, looksLikeJson } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { attachTypeName, linkTypeName } from './link-types.js';
 import { linkSchema } from './schema.js';
-import { checkUnterminated, excerpt, firstIssue, jsonList, pushWarning } from './util.js';
+import { checkUnterminated, excerpt, firstIssue, jsonList } from '../parse-util.js';
+import { Warnings } from '../warnings.js';
 
 export function renderLink(l: BpfLink, rawType?: number): string {
   const type = rawType !== undefined ? `type ${rawType} (${l.type})` : l.type;
@@ -22,12 +23,12 @@ export function parseBpftoolLink(text: string, probe: string): Parsed<BpfLink[]>
 }
 
 function linkJson(text: string, probe: string): Parsed<BpfLink[]> {
-  const warnings: Warning[] = [];
+  const warnings = new Warnings(probe, { maxMessage: 200 });
   const out: BpfLink[] = [];
   for (const raw of jsonList(text, probe)) {
     const r = linkSchema.safeParse(raw);
     if (!r.success) {
-      pushWarning(warnings, 'record-skipped', `link: ${firstIssue(r.error)}`, probe);
+      warnings.add('record-skipped', `link: ${firstIssue(r.error)}`);
       continue;
     }
     const j = r.data;
@@ -40,13 +41,13 @@ function linkJson(text: string, probe: string): Parsed<BpfLink[]> {
     l.source = ev(probe, renderLink(l, typeof j.type === 'number' ? j.type : undefined));
     out.push(l);
   }
-  return { value: out, warnings };
+  return { value: out, warnings: warnings.done() };
 }
 
 const HEAD = /^(\d{1,10}):\s+(?:type\s+(\d{1,10})|([\w-]{1,64}))(?:\s+prog\s+(\d{1,10}))?(?:\s|$)/;
 
 function linkText(text: string, probe: string): Parsed<BpfLink[]> {
-  const warnings: Warning[] = [];
+  const warnings = new Warnings(probe, { maxMessage: 200 });
   const out: BpfLink[] = [];
   let cur: BpfLink | undefined;
   let unknown = 0;
@@ -70,7 +71,7 @@ function linkText(text: string, probe: string): Parsed<BpfLink[]> {
     if (!m || Number(m[1]) > 0xffffffff || (m[2] !== undefined && Number(m[2]) > 0xffffffff)) {
       cur = undefined;
       unknown++;
-      pushWarning(warnings, 'line-skipped', `not a bpftool link line: ${excerpt(line)}`, probe);
+      warnings.add('line-skipped', `not a bpftool link line: ${excerpt(line)}`);
       continue;
     }
     cur = { id: Number(m[1]), type: m[2] !== undefined ? linkTypeName(Number(m[2])) : m[3]!, source: ev(probe, line) };
@@ -79,6 +80,6 @@ function linkText(text: string, probe: string): Parsed<BpfLink[]> {
   }
   if (out.length === 0 && unknown > 0)
     throw new ParseError(probe, 'no `ID: TYPE  prog N` line: not `bpftool link show` output');
-  checkUnterminated(text, warnings, probe);
-  return { value: out, warnings };
+  checkUnterminated(text, warnings);
+  return { value: out, warnings: warnings.done() };
 }

@@ -1,8 +1,9 @@
-import type { BpfHook, BpfNetAttachment, Parsed, Warning } from '../../model/types.js';
+import type { BpfHook, BpfNetAttachment, Parsed } from '../../model/types.js';
 import { cleanText, ev, looksLikeJson } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { netBlockSchema, netEntrySchema } from './schema.js';
-import { checkUnterminated, excerpt, firstIssue, jsonList, pushWarning } from './util.js';
+import { checkUnterminated, excerpt, firstIssue, jsonList } from '../parse-util.js';
+import { Warnings } from '../warnings.js';
 
 const KIND_TO_HOOK: Readonly<Record<string, BpfHook>> = {
   'clsact/ingress': 'tc-ingress',
@@ -45,14 +46,12 @@ export function parseBpftoolNet(text: string, probe: string): Parsed<BpfNetAttac
   return looksLikeJson(clean) ? netJson(clean, probe) : netText(clean, probe);
 }
 
-function tcAttachment(e: RawEntry, probe: string, warnings: Warning[], line: string): BpfNetAttachment | undefined {
+function tcAttachment(e: RawEntry, probe: string, warnings: Warnings, line: string): BpfNetAttachment | undefined {
   const hook = e.kind !== undefined && Object.hasOwn(KIND_TO_HOOK, e.kind) ? KIND_TO_HOOK[e.kind] : undefined;
   if (!hook) {
-    pushWarning(
-      warnings,
+    warnings.add(
       'unknown-attach-kind',
       `${e.devname}: attachment kind ${JSON.stringify(e.kind ?? null)} is not one netpath knows; skipped`,
-      probe,
     );
     return undefined;
   }
@@ -85,29 +84,29 @@ function xdpAttachment(
 }
 
 function netJson(text: string, probe: string): Parsed<BpfNetAttachment[]> {
-  const warnings: Warning[] = [];
+  const warnings = new Warnings(probe, { maxMessage: 200 });
   const out: BpfNetAttachment[] = [];
   for (const rawBlock of jsonList(text, probe)) {
     const b = netBlockSchema.safeParse(rawBlock);
     if (!b.success) {
-      pushWarning(warnings, 'record-skipped', `net block: ${firstIssue(b.error)}`, probe);
+      warnings.add('record-skipped', `net block: ${firstIssue(b.error)}`);
       continue;
     }
     for (const raw of b.data.xdp ?? []) {
       const r = netEntrySchema.safeParse(raw);
       if (!r.success) {
-        pushWarning(warnings, 'record-skipped', `xdp entry: ${firstIssue(r.error)}`, probe);
+        warnings.add('record-skipped', `xdp entry: ${firstIssue(r.error)}`);
         continue;
       }
       const e = r.data;
       const progs = e.multi_attachments ?? (e.mode !== undefined ? [{ mode: e.mode, id: e.id }] : []);
-      if (progs.length === 0) pushWarning(warnings, 'record-skipped', `xdp entry of ${e.devname}: no mode`, probe);
+      if (progs.length === 0) warnings.add('record-skipped', `xdp entry of ${e.devname}: no mode`);
       for (const p of progs) out.push(xdpAttachment(e.devname, e.ifindex, p.mode, p.id, probe, ''));
     }
     for (const raw of b.data.tc ?? []) {
       const r = netEntrySchema.safeParse(raw);
       if (!r.success) {
-        pushWarning(warnings, 'record-skipped', `tc entry: ${firstIssue(r.error)}`, probe);
+        warnings.add('record-skipped', `tc entry: ${firstIssue(r.error)}`);
         continue;
       }
       const e = r.data;
@@ -128,17 +127,17 @@ function netJson(text: string, probe: string): Parsed<BpfNetAttachment[]> {
     }
     for (const section of ['flow_dissector', 'netfilter'] as const) {
       const n = b.data[section]?.length ?? 0;
-      if (n > 0) pushWarning(warnings, 'unmodelled-attachment', `${n} ${section} attachment(s) not modelled`, probe);
+      if (n > 0) warnings.add('unmodelled-attachment', `${n} ${section} attachment(s) not modelled`);
     }
   }
-  return { value: out, warnings };
+  return { value: out, warnings: warnings.done() };
 }
 
 const SECTION = /^(xdp|tc|flow_dissector|netfilter):$/;
 const DEV = /^(\S{1,64})\((\d{1,10})\)\s+(\S+)(?:\s+(.*))?$/;
 
 function netText(text: string, probe: string): Parsed<BpfNetAttachment[]> {
-  const warnings: Warning[] = [];
+  const warnings = new Warnings(probe, { maxMessage: 200 });
   const out: BpfNetAttachment[] = [];
   let section = '';
   let sawSection = false;
@@ -155,7 +154,7 @@ function netText(text: string, probe: string): Parsed<BpfNetAttachment[]> {
     const m = DEV.exec(line);
     const ifindex = m ? Number(m[2]) : NaN;
     if (!m || !section || ifindex > 0xffffffff) {
-      pushWarning(warnings, 'line-skipped', `not a bpftool net line: ${excerpt(line)}`, probe);
+      warnings.add('line-skipped', `not a bpftool net line: ${excerpt(line)}`);
       continue;
     }
     const dev = m[1]!;
@@ -177,7 +176,7 @@ function netText(text: string, probe: string): Parsed<BpfNetAttachment[]> {
           i += 2;
         }
       }
-      if (found === 0) pushWarning(warnings, 'line-skipped', `xdp line without \`MODE id N\`: ${excerpt(line)}`, probe);
+      if (found === 0) warnings.add('line-skipped', `xdp line without \`MODE id N\`: ${excerpt(line)}`);
     } else if (section === 'tc') {
       const first = tokens[0];
       const name = first !== undefined && first !== 'id' && first !== 'prog_id' ? first : undefined;
@@ -192,21 +191,15 @@ function netText(text: string, probe: string): Parsed<BpfNetAttachment[]> {
       const odd =
         rest.some((t, i) => (i % 2 === 0 ? !['id', 'prog_id', 'link_id'].includes(t) : !/^\d{1,10}$/.test(t))) ||
         rest.length % 2 === 1;
-      if (a && odd)
-        pushWarning(
-          warnings,
-          'partial-line',
-          `words bpftool does not print there (truncated?): ${excerpt(line)}`,
-          probe,
-        );
+      if (a && odd) warnings.add('partial-line', `words bpftool does not print there (truncated?): ${excerpt(line)}`);
     } else {
       unmodelled[section] = (unmodelled[section] ?? 0) + 1;
     }
   }
   for (const [section, n] of Object.entries(unmodelled))
-    pushWarning(warnings, 'unmodelled-attachment', `${n} ${section} attachment(s) not modelled`, probe);
+    warnings.add('unmodelled-attachment', `${n} ${section} attachment(s) not modelled`);
   if (!sawSection && text.trim() !== '')
     throw new ParseError(probe, 'no `xdp:` / `tc:` section: not `bpftool net show` output');
-  checkUnterminated(text, warnings, probe);
-  return { value: out, warnings };
+  checkUnterminated(text, warnings);
+  return { value: out, warnings: warnings.done() };
 }

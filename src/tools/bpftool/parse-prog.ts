@@ -1,8 +1,9 @@
-import type { BpfProgram, Parsed, Warning } from '../../model/types.js';
+import type { BpfProgram, Parsed } from '../../model/types.js';
 import { cleanText, ev, looksLikeJson } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { progSchema } from './schema.js';
-import { checkUnterminated, excerpt, firstIssue, jsonList, pushWarning } from './util.js';
+import { checkUnterminated, excerpt, firstIssue, jsonList } from '../parse-util.js';
+import { Warnings } from '../warnings.js';
 
 export function renderProgram(p: BpfProgram): string {
   return `${p.id}: ${p.type}${p.name ? `  name ${p.name}` : ''}${p.tag ? `  tag ${p.tag}` : ''}`;
@@ -18,12 +19,12 @@ export function parseBpftoolProg(text: string, probe: string): Parsed<BpfProgram
 }
 
 function progJson(text: string, probe: string): Parsed<BpfProgram[]> {
-  const warnings: Warning[] = [];
+  const warnings = new Warnings(probe, { maxMessage: 200 });
   const out: BpfProgram[] = [];
   for (const raw of jsonList(text, probe)) {
     const r = progSchema.safeParse(raw);
     if (!r.success) {
-      pushWarning(warnings, 'record-skipped', `prog: ${firstIssue(r.error)}`, probe);
+      warnings.add('record-skipped', `prog: ${firstIssue(r.error)}`);
       continue;
     }
     const j = r.data;
@@ -39,7 +40,7 @@ function progJson(text: string, probe: string): Parsed<BpfProgram[]> {
     p.source = ev(probe, renderProgram(p));
     out.push(p);
   }
-  return { value: out, warnings };
+  return { value: out, warnings: warnings.done() };
 }
 
 // `483: sched_cls  name cil_from_container  tag d4d950593910dd42  gpl`; unknown types print `type 32`
@@ -47,7 +48,7 @@ const HEAD =
   /^(\d{1,10}):\s+(type\s+\d{1,10}|[\w-]{1,64})(?:\s+name\s+(\S{1,256}))?(?:\s+tag\s+([0-9a-f]{1,64}))?(?:\s|$)/;
 
 function progText(text: string, probe: string): Parsed<BpfProgram[]> {
-  const warnings: Warning[] = [];
+  const warnings = new Warnings(probe, { maxMessage: 200 });
   const out: BpfProgram[] = [];
   let cur: BpfProgram | undefined;
   let unknown = 0;
@@ -71,7 +72,7 @@ function progText(text: string, probe: string): Parsed<BpfProgram[]> {
     if (!m || Number(m[1]) > 0xffffffff) {
       cur = undefined;
       unknown++;
-      pushWarning(warnings, 'line-skipped', `not a bpftool prog line: ${excerpt(line)}`, probe);
+      warnings.add('line-skipped', `not a bpftool prog line: ${excerpt(line)}`);
       continue;
     }
     cur = { id: Number(m[1]), type: m[2]!.replace(/\s+/, ' '), name: m[3] ?? '', source: ev(probe, line) };
@@ -80,6 +81,6 @@ function progText(text: string, probe: string): Parsed<BpfProgram[]> {
   }
   if (out.length === 0 && unknown > 0)
     throw new ParseError(probe, 'no `ID: TYPE  name …` line: not `bpftool prog show` output');
-  checkUnterminated(text, warnings, probe);
-  return { value: out, warnings };
+  checkUnterminated(text, warnings);
+  return { value: out, warnings: warnings.done() };
 }

@@ -1,9 +1,10 @@
 import { isIPv4 } from 'node:net';
 import type { ConntrackEntry, CtFlag, CtTuple, CtTupleView } from '../../model/conntrack.js';
-import type { Family, Parsed, Warning } from '../../model/types.js';
+import type { Family, Parsed } from '../../model/types.js';
 import { canonIp, ipToBytes } from '../../model/addr.js';
 import { cleanText, ev } from '../common.js';
 import { ParseError } from '../parse-error.js';
+import { Warnings } from '../warnings.js';
 
 /**
  * `conntrack -L [-f ipv4|ipv6] [-o extended|id|ktimestamp|...]` text, one entry per line, in the
@@ -382,29 +383,15 @@ export function parseConntrackLine(
   return { kind: 'entry', entry };
 }
 
-const MAX_SKIPS = 50;
-
-/** Warnings of a conntrack read: skipped lines one by one up to a cap, then a count. */
-export class CtNotes {
-  readonly warnings: Warning[] = [];
+/** Warnings of a conntrack read (see Warnings): skipped lines one by one up to the cap, then a count. */
+export class CtNotes extends Warnings {
   skipped = 0;
-  constructor(private readonly probe: string) {}
+  constructor(probe: string) {
+    super(probe, { more: 'lines skipped' });
+  }
   skip(lineNo: number, why: string, line: string): void {
     this.skipped++;
-    if (this.skipped <= MAX_SKIPS)
-      this.warnings.push({
-        code: 'line-skipped',
-        message: `line ${lineNo}: ${why}: ${JSON.stringify(line.trim().slice(0, 100))}`,
-        source: this.probe,
-      });
-  }
-  add(code: string, message: string): void {
-    this.warnings.push({ code, message, source: this.probe });
-  }
-  done(): Warning[] {
-    if (this.skipped > MAX_SKIPS)
-      this.add('line-skipped', `${this.skipped - MAX_SKIPS} more lines skipped (warnings truncated)`);
-    return this.warnings;
+    this.add('line-skipped', `line ${lineNo}: ${why}: ${JSON.stringify(line.trim().slice(0, 100))}`);
   }
 }
 

@@ -1,7 +1,8 @@
-import type { Family, Warning } from '../../model/types.js';
+import type { Family } from '../../model/types.js';
 import { canonIp } from '../../model/addr.js';
-import { cleanText, looksLikeJson, warn } from '../common.js';
+import { cleanText, looksLikeJson } from '../common.js';
 import { ParseError } from '../parse-error.js';
+import { Warnings } from '../warnings.js';
 
 export const TABLE_IDS: Record<string, number> = { unspec: 0, default: 253, main: 254, local: 255 };
 export const TABLE_NAMES: Record<number, string> = { 253: 'default', 254: 'main', 255: 'local' };
@@ -93,40 +94,23 @@ export function has(o: object, k: string): boolean {
   return Object.hasOwn(o, k);
 }
 
-const MAX_SKIPS = 50;
-
 /**
- * Warnings of one parse. Skipped records are listed one by one up to a cap (a million bad
- * routes must not make a million warnings); notes are counted per code and message.
+ * Warnings of one parse (see Warnings): skipped records are listed one by one up to the cap (a
+ * million bad routes must not make a million warnings), then counted; notes are said once per code
+ * and message, with how many records they applied to.
  */
-export class Notes {
-  readonly warnings: Warning[] = [];
-  private skips = 0;
-  private counted = new Map<string, { w: Warning; n: number }>();
-
-  constructor(private readonly probe: string) {}
+export class Notes extends Warnings {
+  constructor(probe: string) {
+    super(probe, { more: 'records skipped' });
+  }
 
   skip(what: string, why: string, code = 'record-skipped'): void {
-    this.skips++;
-    if (this.skips <= MAX_SKIPS) this.warnings.push(warn(code, `${what}: ${why}`, this.probe));
+    this.add(code, `${what}: ${why}`);
   }
 
   /** One warning per (code, message); `example` names the first record it applied to. */
   note(code: string, message: string, example?: string): void {
-    const key = `${code}\u0000${message}`;
-    const c = this.counted.get(key);
-    if (c) c.n++;
-    else this.counted.set(key, { w: warn(code, example ? `${message} (e.g. ${example})` : message, this.probe), n: 1 });
-  }
-
-  done(): Warning[] {
-    if (this.skips > MAX_SKIPS)
-      this.warnings.push(
-        warn('record-skipped', `${this.skips - MAX_SKIPS} more records skipped (warnings truncated)`, this.probe),
-      );
-    for (const { w, n } of this.counted.values())
-      this.warnings.push(n > 1 ? { ...w, message: `${w.message} [${n} records]` } : w);
-    return this.warnings;
+    this.once(code, message, example);
   }
 }
 

@@ -497,7 +497,7 @@ function routeText(clean: string, probe: string, family: Family): Parsed<Route[]
     out.push(r);
   }
   if (recognised === 0 && unreadable > 0)
-    throw new ParseError(probe, `no line looks like ip route output (${notes.warnings[0]?.message ?? 'no route'})`);
+    throw new ParseError(probe, `no line looks like ip route output (${notes.first?.message ?? 'no route'})`);
   return { value: out, warnings: notes.done() };
 }
 

@@ -1,10 +1,10 @@
 import { canonIp, canonPrefix } from '../../model/addr.js';
-import type { Parsed, Warning } from '../../model/types.js';
-import { cleanText, ev, warn } from '../common.js';
+import type { Parsed } from '../../model/types.js';
+import { cleanText, ev } from '../common.js';
 import { ParseError } from '../parse-error.js';
+import { Warnings } from '../warnings.js';
 import type { IpSet, IpSetMember } from './model.js';
 
-const MAX_WARNINGS = 50;
 const MAX_LINE = 4096;
 
 /**
@@ -13,12 +13,8 @@ const MAX_LINE = 4096;
  * line of either shape is not ipset output (ParseError). Empty output is no sets.
  */
 export function parseIpset(text: string, probe: string): Parsed<IpSet[]> {
-  const warnings: Warning[] = [];
-  const w = (n: number, code: string, msg: string) => {
-    if (warnings.length < MAX_WARNINGS) warnings.push(warn(code, `line ${n}: ${msg}`, probe));
-    else if (warnings.length === MAX_WARNINGS)
-      warnings.push(warn('warnings-truncated', 'more lines skipped; warnings truncated', probe));
-  };
+  const warnings = new Warnings(probe, { more: 'lines skipped' });
+  const w = (n: number, code: string, msg: string) => warnings.add(code, `line ${n}: ${msg}`);
   const lines = cleanText(text).split('\n');
   // a Map: set names are user input (`__proto__` must be a name like any other)
   const sets = new Map<string, IpSet>();
@@ -123,9 +119,9 @@ export function parseIpset(text: string, probe: string): Parsed<IpSet[]> {
   for (const s of value) {
     // old ipset versions print no `Number of entries:`
     if (s.membersListed && s.entries < s.members.length) s.entries = s.members.length;
-    if (s.type === '') warnings.push(warn('ipset-no-type', `set ${s.name} has no Type: line`, probe));
+    if (s.type === '') warnings.add('ipset-no-type', `set ${s.name} has no Type: line`);
   }
-  return { value, warnings };
+  return { value, warnings: warnings.done() };
 }
 
 /** One member in the syntax of its set type; undefined when the text does not fit the type. */

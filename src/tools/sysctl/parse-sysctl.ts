@@ -1,15 +1,7 @@
-import type { Evidence, Parsed, Warning } from '../../model/types.js';
+import type { Evidence, Parsed } from '../../model/types.js';
 import { cleanText, DANGEROUS_KEYS, ev } from '../common.js';
 import { ParseError } from '../parse-error.js';
-
-const MAX_WARNINGS = 50;
-
-function addWarning(list: Warning[], code: string, message: string, probe: string): void {
-  if (list.length < MAX_WARNINGS)
-    list.push({ code, message: message.length > 200 ? message.slice(0, 197) + '...' : message, source: probe });
-  else if (list.length === MAX_WARNINGS)
-    list.push({ code: 'warnings-truncated', message: 'more lines skipped; warnings truncated', source: probe });
-}
+import { Warnings } from '../warnings.js';
 
 // Dotted form as sysctl prints it; a `/` inside is a dot of a device name (`eth0/100` = eth0.100).
 const KEY = /^[A-Za-z0-9_][A-Za-z0-9_\-/]*(?:\.[A-Za-z0-9_\-/]+)+$/;
@@ -34,7 +26,7 @@ function printable(s: string): string {
  * `ip_local_port_range`) made one space.
  */
 export function parseSysctl(text: string, probe: string): Parsed<Record<string, { value: string; source: Evidence }>> {
-  const warnings: Warning[] = [];
+  const warnings = new Warnings(probe, { maxMessage: 200, more: 'lines skipped' });
   const out = new Map<string, { value: string; source: Evidence }>();
   const clean = cleanText(text);
   let known = 0;
@@ -49,11 +41,9 @@ export function parseSysctl(text: string, probe: string): Parsed<Record<string, 
       const value = kv[2]!.trim().replace(/\s+/g, ' ');
       const prev = out.get(key);
       if (prev && prev.value !== value)
-        addWarning(
-          warnings,
+        warnings.add(
           'duplicate-key',
           `${key} printed twice with different values (${printable(prev.value)} / ${printable(value)}); the later one is kept`,
-          probe,
         );
       out.set(key, { value, source: ev(probe, line) });
       continue;
@@ -61,32 +51,30 @@ export function parseSysctl(text: string, probe: string): Parsed<Record<string, 
     const stat = /^sysctl: cannot stat (\/proc\/sys\/\S+): (.*)$/.exec(line);
     if (stat) {
       known++;
-      addWarning(warnings, 'sysctl-missing', `${keyOfPath(stat[1]!)}: ${printable(stat[2]!)}`, probe);
+      warnings.add('sysctl-missing', `${keyOfPath(stat[1]!)}: ${printable(stat[2]!)}`);
       continue;
     }
     if (/^sysctl: /.test(line)) {
       known++;
-      addWarning(warnings, 'sysctl-error', printable(line), probe);
+      warnings.add('sysctl-error', printable(line));
       continue;
     }
     const err = /^(\S+):\s+(.*)$/.exec(line);
     if (err && KEY.test(err[1]!)) {
       known++;
-      addWarning(warnings, 'sysctl-error', `${err[1]}: ${printable(err[2]!)}`, probe);
+      warnings.add('sysctl-error', `${err[1]}: ${printable(err[2]!)}`);
       continue;
     }
     unknown++;
-    addWarning(warnings, 'line-skipped', `not a sysctl line: ${printable(line)}`, probe);
+    warnings.add('line-skipped', `not a sysctl line: ${printable(line)}`);
   }
   if (known === 0 && unknown > 0) throw new ParseError(probe, 'no `key = value` line: not sysctl output');
   const last = clean.slice(clean.lastIndexOf('\n') + 1);
   // sysctl ends every line with a newline; a value without one may have been cut short
   if (last.trim() !== '')
-    addWarning(
-      warnings,
+    warnings.add(
       'unterminated-line',
       `output does not end with a newline; its last line may be cut: ${printable(last.trim())}`,
-      probe,
     );
-  return { value: Object.fromEntries(out), warnings };
+  return { value: Object.fromEntries(out), warnings: warnings.done() };
 }

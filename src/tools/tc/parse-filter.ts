@@ -1,8 +1,9 @@
-import type { Parsed, TcDirection, TcFilter, Warning } from '../../model/types.js';
+import type { Parsed, TcDirection, TcFilter } from '../../model/types.js';
 import { cleanText, ev, looksLikeJson } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { tcFilterSchema } from './schema.js';
-import { checkUnterminated, excerpt, firstIssue, jsonArray, pushWarning } from './util.js';
+import { checkUnterminated, excerpt, firstIssue, jsonArray } from '../parse-util.js';
+import { Warnings } from '../warnings.js';
 
 /** The filter as `tc filter show` would print it (evidence for JSON input). */
 export function renderTcFilter(f: TcFilter): string {
@@ -40,13 +41,13 @@ export function parseTcFilter(text: string, probe: string, dev: string, directio
 }
 
 function filterJson(text: string, probe: string, dev: string, direction: TcDirection): Parsed<TcFilter[]> {
-  const warnings: Warning[] = [];
+  const warnings = new Warnings(probe, { maxMessage: 200 });
   const out: TcFilter[] = [];
   const arr = jsonArray(text, probe, brokenJsonHint(text));
   for (const raw of arr) {
     const r = tcFilterSchema.safeParse(raw);
     if (!r.success) {
-      pushWarning(warnings, 'record-skipped', `tc filter: ${firstIssue(r.error)}`, probe);
+      warnings.add('record-skipped', `tc filter: ${firstIssue(r.error)}`);
       continue;
     }
     const j = r.data;
@@ -67,7 +68,7 @@ function filterJson(text: string, probe: string, dev: string, direction: TcDirec
     f.source = ev(probe, renderTcFilter(f));
     out.push(f);
   }
-  return { value: out, warnings };
+  return { value: out, warnings: warnings.done() };
 }
 
 const LINE =
@@ -89,7 +90,7 @@ const BPF_WORDS = new Set([
 ]);
 
 function filterText(text: string, probe: string, dev: string, direction: TcDirection): Parsed<TcFilter[]> {
-  const warnings: Warning[] = [];
+  const warnings = new Warnings(probe, { maxMessage: 200 });
   const out: TcFilter[] = [];
   let recognised = 0;
   let unknown = 0;
@@ -101,14 +102,14 @@ function filterText(text: string, probe: string, dev: string, direction: TcDirec
     const m = LINE.exec(line);
     if (!m) {
       unknown++;
-      pushWarning(warnings, 'line-skipped', `not a tc filter line: ${excerpt(line)}`, probe);
+      warnings.add('line-skipped', `not a tc filter line: ${excerpt(line)}`);
       continue;
     }
     recognised++;
     const pref = Number(m[2]);
     const chain = m[4] !== undefined ? Number(m[4]) : undefined;
     if (pref > 0xffffffff || (chain !== undefined && chain > 0xffffffff)) {
-      pushWarning(warnings, 'record-skipped', `tc filter: number out of range: ${excerpt(line)}`, probe);
+      warnings.add('record-skipped', `tc filter: number out of range: ${excerpt(line)}`);
       continue;
     }
     const kind = m[3]!;
@@ -142,6 +143,6 @@ function filterText(text: string, probe: string, dev: string, direction: TcDirec
   }
   if (recognised === 0 && unknown > 0)
     throw new ParseError(probe, 'no `filter protocol … pref …` line: not `tc filter show` output');
-  checkUnterminated(text, warnings, probe);
-  return { value: out, warnings };
+  checkUnterminated(text, warnings);
+  return { value: out, warnings: warnings.done() };
 }

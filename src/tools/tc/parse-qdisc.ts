@@ -1,8 +1,9 @@
-import type { Evidence, Parsed, Warning } from '../../model/types.js';
+import type { Evidence, Parsed } from '../../model/types.js';
 import { cleanText, ev, looksLikeJson } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { tcQdiscSchema } from './schema.js';
-import { checkUnterminated, excerpt, firstIssue, jsonArray, pushWarning } from './util.js';
+import { checkUnterminated, excerpt, firstIssue, jsonArray } from '../parse-util.js';
+import { Warnings } from '../warnings.js';
 
 export interface TcQdisc {
   dev: string;
@@ -26,23 +27,21 @@ export function renderTcQdisc(q: TcQdisc): string {
  */
 export function parseTcQdisc(text: string, probe: string, dev?: string): Parsed<TcQdisc[]> {
   const clean = cleanText(text);
-  const warnings: Warning[] = [];
+  const warnings = new Warnings(probe, { maxMessage: 200 });
   const out: TcQdisc[] = [];
   if (looksLikeJson(clean)) {
     for (const raw of jsonArray(clean, probe)) {
       const r = tcQdiscSchema.safeParse(raw);
       if (!r.success) {
-        pushWarning(warnings, 'record-skipped', `tc qdisc: ${firstIssue(r.error)}`, probe);
+        warnings.add('record-skipped', `tc qdisc: ${firstIssue(r.error)}`);
         continue;
       }
       const j = r.data;
       const d = j.dev ?? dev;
       if (d === undefined) {
-        pushWarning(
-          warnings,
+        warnings.add(
           'record-skipped',
           `tc qdisc ${j.kind}: no device (output of \`tc qdisc show dev X\`; the caller did not say which)`,
-          probe,
         );
         continue;
       }
@@ -53,7 +52,7 @@ export function parseTcQdisc(text: string, probe: string, dev?: string): Parsed<
       q.source = ev(probe, renderTcQdisc(q));
       out.push(q);
     }
-    return { value: out, warnings };
+    return { value: out, warnings: warnings.done() };
   }
   let recognised = 0;
   let unknown = 0;
@@ -67,7 +66,7 @@ export function parseTcQdisc(text: string, probe: string, dev?: string): Parsed<
       );
     if (!m) {
       unknown++;
-      pushWarning(warnings, 'line-skipped', `not a tc qdisc line: ${excerpt(line)}`, probe);
+      warnings.add('line-skipped', `not a tc qdisc line: ${excerpt(line)}`);
       continue;
     }
     recognised++;
@@ -78,6 +77,6 @@ export function parseTcQdisc(text: string, probe: string, dev?: string): Parsed<
   }
   if (recognised === 0 && unknown > 0)
     throw new ParseError(probe, 'no `qdisc KIND HANDLE dev DEV` line: not `tc qdisc show` output');
-  checkUnterminated(clean, warnings, probe);
-  return { value: out, warnings };
+  checkUnterminated(clean, warnings);
+  return { value: out, warnings: warnings.done() };
 }

@@ -1,17 +1,10 @@
-import type { Parsed, Warning, WgDevice, WgPeer } from '../../model/types.js';
+import type { Parsed, WgDevice, WgPeer } from '../../model/types.js';
 import { canonIp, canonPrefix } from '../../model/addr.js';
 import { cleanText, ev } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { lineShape, splitFields } from './fields.js';
 import { REDACTED } from './redact.js';
-
-const MAX_WARNINGS = 50;
-
-function addWarning(list: Warning[], code: string, message: string, probe: string): void {
-  if (list.length < MAX_WARNINGS) list.push({ code, message, source: probe });
-  else if (list.length === MAX_WARNINGS)
-    list.push({ code: 'warnings-truncated', message: 'more lines skipped; warnings truncated', source: probe });
-}
+import { Warnings } from '../warnings.js';
 
 /** `ip:port` or `[v6]:port` with the address in canonical form, or null. */
 function endpoint(s: string): string | null {
@@ -33,7 +26,7 @@ function counter(s: string): number | undefined {
  * rx tx persistent-keepalive`. Private and preshared keys are never read into the model.
  */
 export function parseWgDump(text: string, probe: string): Parsed<WgDevice[]> {
-  const warnings: Warning[] = [];
+  const warnings = new Warnings(probe, { more: 'lines skipped' });
   const devs = new Map<string, WgDevice>();
   let known = 0;
   let perInterface = 0;
@@ -50,11 +43,9 @@ export function parseWgDump(text: string, probe: string): Parsed<WgDevice[]> {
     if (shape === 'unknown') {
       unknown++;
       // never echo the line: it may hold a key
-      addWarning(
-        warnings,
+      warnings.add(
         'line-skipped',
         `line ${known + perInterface + unknown} with ${f.length} fields is not a \`wg show all dump\` line`,
-        probe,
       );
       continue;
     }
@@ -72,8 +63,7 @@ export function parseWgDump(text: string, probe: string): Parsed<WgDevice[]> {
         const mark = Number(fwmark);
         if (mark <= 0xffffffff) d.fwmark = mark;
       }
-      if (devs.has(name))
-        addWarning(warnings, 'duplicate-interface', `${name} listed twice; the later line wins`, probe);
+      if (devs.has(name)) warnings.add('duplicate-interface', `${name} listed twice; the later line wins`);
       devs.set(name, d);
       continue;
     }
@@ -90,12 +80,7 @@ export function parseWgDump(text: string, probe: string): Parsed<WgDevice[]> {
     ];
     const d = devs.get(name);
     if (!d) {
-      addWarning(
-        warnings,
-        'record-skipped',
-        `peer ${pub} of ${name} comes before any interface line of ${name}`,
-        probe,
-      );
+      warnings.add('record-skipped', `peer ${pub} of ${name} comes before any interface line of ${name}`);
       continue;
     }
     const ips: string[] = [];
@@ -109,11 +94,9 @@ export function parseWgDump(text: string, probe: string): Parsed<WgDevice[]> {
     }
     const epCanon = ep === '(none)' ? undefined : endpoint(ep);
     if (bad !== undefined || epCanon === null) {
-      addWarning(
-        warnings,
+      warnings.add(
         'record-skipped',
         `peer ${pub} of ${name}: ${bad !== undefined ? `allowed-ip ${JSON.stringify(bad.slice(0, 60))}` : `endpoint ${JSON.stringify(ep.slice(0, 60))}`} is not an address`,
-        probe,
       );
       continue;
     }
@@ -139,13 +122,8 @@ export function parseWgDump(text: string, probe: string): Parsed<WgDevice[]> {
     throw new ParseError(probe, 'not `wg show all dump` output (tab-separated interface and peer lines expected)');
   // wg ends every line with a newline; a last line without one may have been cut short
   if (clean.slice(clean.lastIndexOf('\n') + 1).trim() !== '')
-    addWarning(warnings, 'unterminated-line', 'output does not end with a newline; its last line may be cut', probe);
+    warnings.add('unterminated-line', 'output does not end with a newline; its last line may be cut');
   if (perInterface > 0)
-    addWarning(
-      warnings,
-      'line-skipped',
-      `${perInterface} line(s) of a per-interface dump (no interface name) skipped`,
-      probe,
-    );
-  return { value: [...devs.values()], warnings };
+    warnings.add('line-skipped', `${perInterface} line(s) of a per-interface dump (no interface name) skipped`);
+  return { value: [...devs.values()], warnings: warnings.done() };
 }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { readRuleLine, tokenize } from '../../../src/tools/kube-proxy/parse-iptables.js';
+import { readRuleLine, tokenize } from '../../../src/tools/iptables/parse-iptables.js';
 import { RUNS, SEED, seeds } from '../../fuzz/harness.js';
 
 // tokenize slices runs instead of copying character by character; it must split exactly as the

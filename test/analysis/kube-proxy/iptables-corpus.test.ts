@@ -1,11 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import {
-  applyIptablesRestore,
-  kubeProxyServicesFromIptables,
-  parseIptablesSave,
-  traceKubeProxyIptables,
-} from '../../../src/tools/kube-proxy/index.js';
-import { expectedSummaries, read, readJson, summarise, type ExpectedSvc } from './helpers.js';
+import { kubeProxyServicesFromIptables } from '../../../src/analysis/kube-proxy/index.js';
+import { applyIptablesRestore, parseIptablesSave } from '../../../src/tools/iptables/index.js';
+import { traceKubeProxyIptables } from '../../helpers/trace-iptables.js';
+import { expectedSummaries, read, readJson, summarise, type ExpectedSvc } from '../../helpers/kube-proxy.js';
 
 const UP = 'upstream/';
 

@@ -1,8 +1,8 @@
 import { canonIp, canonPrefix } from '../../model/addr.js';
 import type { Backend, L4Proto, ServiceEntry, ServiceType } from '../../model/service.js';
 import type { Evidence, Family, Parsed, Warning } from '../../model/types.js';
-import { warn } from '../common.js';
-import type { NftChain, NftRuleset, NftSet, NftTable } from './nft-model.js';
+import { warn } from '../../tools/common.js';
+import type { NftChain, NftRuleset, NftSet, NftTable } from '../../model/nft.js';
 
 const PROTOS: Record<string, L4Proto> = {
   tcp: 'TCP',

@@ -1,11 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import {
-  kubeProxyServicesFromIptables,
-  parseIptablesSave,
-  traceKubeProxyIptables,
-} from '../../../src/tools/kube-proxy/index.js';
+import { kubeProxyServicesFromIptables } from '../../../src/analysis/kube-proxy/index.js';
+import { parseIptablesSave } from '../../../src/tools/iptables/index.js';
+import { traceKubeProxyIptables } from '../../helpers/trace-iptables.js';
 import { ParseError } from '../../../src/tools/parse-error.js';
-import { expectedSummaries, read, readJson, summarise, type ExpectedSvc } from './helpers.js';
+import { expectedSummaries, read, readJson, summarise, type ExpectedSvc } from '../../helpers/kube-proxy.js';
 
 const CAPTURE = 'iptables-save/iptables-save.kubeproxy-iptables-mode+cilium-like.nft-backend.txt';
 

@@ -1,6 +1,7 @@
-import type { Parsed, Warning } from '../../model/types.js';
-import { cleanText, DANGEROUS_KEYS, ev, looksLikeJson, parseJsonText, warn } from '../common.js';
+import type { Parsed } from '../../model/types.js';
+import { cleanText, DANGEROUS_KEYS, ev, looksLikeJson, parseJsonText } from '../common.js';
 import { ParseError } from '../parse-error.js';
+import { Warnings } from '../warnings.js';
 import type {
   NftChain,
   NftMatch,
@@ -11,7 +12,7 @@ import type {
   NftTable,
   NftVerdict,
   NftVmapElement,
-} from './nft-model.js';
+} from '../../model/nft.js';
 import { NftChainJson, NftEnvelope, NftRuleJson, NftSetJson, NftTableJson } from './schema.js';
 
 const VERDICTS = new Set(['accept', 'drop', 'return', 'continue', 'jump', 'goto', 'reject', 'queue']);
@@ -137,10 +138,10 @@ function renderRuleJson(r: { chain: string; expr?: Record<string, unknown>[] }, 
   return `${r.chain}: ${parts.join(' ')}`;
 }
 
-function jsonRule(obj: Record<string, unknown>, probe: string, warnings: Warning[], idx: number): NftRule | null {
+function jsonRule(obj: Record<string, unknown>, probe: string, warnings: Warnings, idx: number): NftRule | null {
   const p = NftRuleJson.safeParse(obj);
   if (!p.success) {
-    warnings.push(warn('nft-bad-rule', `nftables[${idx}]: rule object not understood`, probe));
+    warnings.add('nft-bad-rule', `nftables[${idx}]: rule object not understood`);
     return null;
   }
   const r = p.data;
@@ -213,7 +214,7 @@ function parseNftJson(text: string, probe: string): Parsed<NftRuleset> {
   if (!j.ok) throw new ParseError(probe, j.message);
   const env = NftEnvelope.safeParse(j.value);
   if (!env.success) throw new ParseError(probe, 'not an `nft -j list ruleset` document (no "nftables" array)');
-  const warnings: Warning[] = [];
+  const warnings = new Warnings(probe);
   const rs: NftRuleset = { tables: [] };
   for (const [idx, obj] of env.data.nftables.entries()) {
     const [k, val] = Object.entries(obj)[0] ?? ['', undefined];
@@ -224,7 +225,7 @@ function parseNftJson(text: string, probe: string): Parsed<NftRuleset> {
     } else if (k === 'chain') {
       const c = NftChainJson.safeParse(val);
       if (!c.success) {
-        warnings.push(warn('nft-bad-chain', `nftables[${idx}]: chain object not understood`, probe));
+        warnings.add('nft-bad-chain', `nftables[${idx}]: chain object not understood`);
         continue;
       }
       const ch = chainOf(tableOf(rs, c.data.family, c.data.table), c.data.name);
@@ -239,7 +240,7 @@ function parseNftJson(text: string, probe: string): Parsed<NftRuleset> {
     } else if (k === 'set' || k === 'map') {
       const s = NftSetJson.safeParse(val);
       if (!s.success) {
-        warnings.push(warn('nft-bad-set', `nftables[${idx}]: ${k} object not understood`, probe));
+        warnings.add('nft-bad-set', `nftables[${idx}]: ${k} object not understood`);
         continue;
       }
       const d = s.data;
@@ -265,7 +266,7 @@ function parseNftJson(text: string, probe: string): Parsed<NftRuleset> {
       if (r) chainOf(tableOf(rs, r.family, r.table), r.chain).rules.push(r);
     }
   }
-  return { value: rs, warnings };
+  return { value: rs, warnings: warnings.done() };
 }
 
 // ---------- text (`nft list ruleset` and `nft -f` transactions) ----------
@@ -564,7 +565,7 @@ function parseDuration(s: string): number | undefined {
 }
 
 function parseNftText(text: string, probe: string): Parsed<NftRuleset> {
-  const warnings: Warning[] = [];
+  const warnings = new Warnings(probe);
   const rs: NftRuleset = { tables: [] };
   const lines = text.split('\n');
   let recognised = 0;
@@ -573,7 +574,7 @@ function parseNftText(text: string, probe: string): Parsed<NftRuleset> {
   let chain: NftChain | undefined;
   let set: NftSet | undefined;
   let pendingElems: { start: number; text: string } | undefined;
-  const w = (n: number, code: string, msg: string) => warnings.push(warn(code, `line ${n}: ${msg}`, probe));
+  const w = (n: number, code: string, msg: string) => warnings.add(code, `line ${n}: ${msg}`);
   for (let idx = 0; idx < lines.length; idx++) {
     const n = idx + 1;
     const line = lines[idx]!.trim();
@@ -712,7 +713,7 @@ function parseNftText(text: string, probe: string): Parsed<NftRuleset> {
   if (pendingElems) w(pendingElems.start, 'nft-truncated', 'element list never closed (truncated output?)');
   if (table) w(lines.length, 'nft-truncated', `table ${table.family} ${table.name} not closed (truncated output?)`);
   if (recognised === 0 && content > 0) throw new ParseError(probe, 'no nft table, chain, set or rule found');
-  return { value: rs, warnings };
+  return { value: rs, warnings: warnings.done() };
 }
 
 /** `nft -j list ruleset`, `nft list ruleset` text, or an `nft -f` transaction (`add rule ...`). */

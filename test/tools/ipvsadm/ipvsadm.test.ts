@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ipvsVipsFromAddrs, parseIpvsadm } from '../../../src/tools/kube-proxy/index.js';
+import { ipvsVipsFromAddrs, parseIpvsadm } from '../../../src/tools/ipvsadm/index.js';
 import { ParseError } from '../../../src/tools/parse-error.js';
 import type { Address } from '../../../src/model/types.js';
-import { read } from './helpers.js';
+import { read } from '../../helpers/kube-proxy.js';
 
 const vips = ['10.96.0.1', '10.96.0.10', '10.96.0.20', 'fd00:10:96::1'];
 const brief = (e: ReturnType<typeof parseIpvsadm>['value'][number]) =>

@@ -1,6 +1,7 @@
-import type { Parsed, Warning } from '../../model/types.js';
-import { cleanText, ev, warn } from '../common.js';
+import type { Parsed } from '../../model/types.js';
+import { cleanText, ev } from '../common.js';
 import { ParseError } from '../parse-error.js';
+import { Warnings } from '../warnings.js';
 import type {
   IptablesChain,
   IptablesMatch,
@@ -9,7 +10,7 @@ import type {
   IptablesRuleset,
   IptablesTable,
   IptablesTarget,
-} from './iptables-model.js';
+} from '../../model/iptables.js';
 
 const BUILTIN_SHORT: Record<string, string> = {
   '-s': 'source',
@@ -417,12 +418,12 @@ export function parseIptablesLines(
   skip?: (idx: number) => boolean,
   cache?: Map<number, RuleLine>,
 ): Parsed<IptablesRuleset> {
-  const warnings: Warning[] = [];
+  const warnings = new Warnings(probe);
   const rs: IptablesRuleset = { tables: [] };
   let table: IptablesTable | undefined;
   let recognised = 0;
   let content = 0;
-  const w = (lineNo: number, code: string, msg: string) => warnings.push(warn(code, `line ${lineNo}: ${msg}`, probe));
+  const w = (lineNo: number, code: string, msg: string) => warnings.add(code, `line ${lineNo}: ${msg}`);
   // by name: a linear search per line is quadratic on a 10,000-Service dump
   const chainIndex = new Map<IptablesTable, Map<string, IptablesChain>>();
   const getChain = (t: IptablesTable, name: string): IptablesChain => {
@@ -620,5 +621,5 @@ export function parseIptablesLines(
       }
     }
   }
-  return { value: rs, warnings };
+  return { value: rs, warnings: warnings.done() };
 }

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ServiceEntry } from '../../../src/model/service.js';
+import type { ServiceEntry } from '../../src/model/service.js';
 
-export const FIX = join(__dirname, '../../../fixtures/tools/kube-proxy');
+export const FIX = join(__dirname, '../../fixtures/tools/kube-proxy');
 export const read = (rel: string): string => readFileSync(join(FIX, rel), 'utf8');
 // biome-ignore lint/suspicious/noExplicitAny: test fixtures are read as untyped JSON and narrowed by each test
 export const readJson = (rel: string): any => JSON.parse(read(rel));

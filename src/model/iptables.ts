@@ -1,4 +1,4 @@
-import type { Evidence, Family } from '../../model/types.js';
+import type { Evidence, Family } from './types.js';
 
 /** One `--name args...` (or `-s addr`) item of a rule, `!` already folded into `negated`. */
 export interface IptablesOption {

@@ -1,16 +1,6 @@
-import type { Warning } from '../../model/types.js';
-import { parseJsonText, warn } from '../common.js';
-import { ParseError } from '../parse-error.js';
-
-const MAX_WARNINGS = 50;
-
-/** Adds a warning, at most MAX_WARNINGS per parse (a hostile file must not flood the report). */
-export function pushWarning(list: Warning[], code: string, message: string, probe: string): void {
-  if (list.length < MAX_WARNINGS)
-    list.push(warn(code, message.length > 200 ? message.slice(0, 197) + '...' : message, probe));
-  else if (list.length === MAX_WARNINGS)
-    list.push(warn('warnings-truncated', 'more records skipped; warnings truncated', probe));
-}
+import type { Warnings } from './warnings.js';
+import { parseJsonText } from './common.js';
+import { ParseError } from './parse-error.js';
 
 export function firstIssue(e: { issues: { path: PropertyKey[]; message: string }[] }): string {
   const i = e.issues[0];
@@ -24,6 +14,7 @@ export function excerpt(s: string): string {
   return t.length > 80 ? t.slice(0, 77) + '...' : t;
 }
 
+/** The JSON array a tool printed, or a ParseError naming the probe. */
 export function jsonArray(text: string, probe: string, hint = ''): unknown[] {
   const r = parseJsonText(text);
   if (!r.ok) throw new ParseError(probe, r.message + hint);
@@ -31,19 +22,26 @@ export function jsonArray(text: string, probe: string, hint = ''): unknown[] {
   return r.value;
 }
 
+/** bpftool -j prints one object instead of an array for `prog show id N` and similar. */
+export function jsonList(text: string, probe: string): unknown[] {
+  const r = parseJsonText(text);
+  if (!r.ok) throw new ParseError(probe, r.message);
+  if (Array.isArray(r.value)) return r.value;
+  if (r.value !== null && typeof r.value === 'object') return [r.value];
+  throw new ParseError(probe, 'expected a JSON array or object');
+}
+
 /**
  * Tool output ends with a newline; text that does not may have been cut in its last line,
  * which can then read as a shorter number or name. Said once, as a warning.
  */
-export function checkUnterminated(clean: string, warnings: Warning[], probe: string): void {
+export function checkUnterminated(clean: string, warnings: Warnings): void {
   if (clean === '' || clean.endsWith('\n')) return;
   const last = clean.slice(clean.lastIndexOf('\n') + 1);
   if (last.trim() === '') return;
   const t = last.trim();
-  pushWarning(
-    warnings,
+  warnings.add(
     'unterminated-line',
     `output does not end with a newline; its last line may be cut: ${t.length > 60 ? '…' + excerpt(t.slice(-60)) : excerpt(t)}`,
-    probe,
   );
 }

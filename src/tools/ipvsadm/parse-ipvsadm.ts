@@ -1,9 +1,9 @@
-import { canonIp } from '../../model/addr.js';
+import { canonIp, splitHostPort } from '../../model/addr.js';
 import type { Backend, L4Proto, ServiceEntry } from '../../model/service.js';
-import type { Address, Parsed, Warning } from '../../model/types.js';
-import { cleanText, ev, warn } from '../common.js';
+import type { Address, Parsed } from '../../model/types.js';
+import { cleanText, ev } from '../common.js';
 import { ParseError } from '../parse-error.js';
-import { splitHostPort } from './kube-iptables.js';
+import { Warnings } from '../warnings.js';
 
 // Null-prototype tables: a word such as `__proto__` or `constructor` in the flag's place must
 // look up nothing, not Object.prototype (`-A __proto__ 10.96.0.1:443` became a Service).
@@ -44,14 +44,14 @@ export interface IpvsOptions {
  * every virtual server is reported as ClusterIP with `type-unknown` in flags.raw.
  */
 export function parseIpvsadm(text: string, probe: string, opts: IpvsOptions = {}): Parsed<ServiceEntry[]> {
-  const warnings: Warning[] = [];
+  const warnings = new Warnings(probe);
   const out: ServiceEntry[] = [];
   const byKey = new Map<string, ServiceEntry>();
   const vips = opts.vips ? new Set(opts.vips.map((v) => canonIp(v) ?? v)) : undefined;
   const lines = cleanText(text).split('\n');
   let recognised = 0;
   let current: ServiceEntry | undefined;
-  const w = (n: number, code: string, msg: string) => warnings.push(warn(code, `line ${n}: ${msg}`, probe));
+  const w = (n: number, code: string, msg: string) => warnings.add(code, `line ${n}: ${msg}`);
 
   const newService = (
     n: number,
@@ -208,5 +208,5 @@ export function parseIpvsadm(text: string, probe: string, opts: IpvsOptions = {}
     const first = lines.find((l) => l.trim() !== '')!.trim();
     throw new ParseError(probe, `not ipvsadm -Sn/-Ln output (${first.slice(0, 80)})`);
   }
-  return { value: out, warnings };
+  return { value: out, warnings: warnings.done() };
 }

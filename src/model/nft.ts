@@ -1,4 +1,4 @@
-import type { Evidence } from '../../model/types.js';
+import type { Evidence } from './types.js';
 
 export type NftVerdictKind = 'accept' | 'drop' | 'return' | 'continue' | 'jump' | 'goto' | 'reject' | 'queue';
 

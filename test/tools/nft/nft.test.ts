@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { kubeProxyServicesFromNft, nftChainServiceName, parseNftRuleset } from '../../../src/tools/kube-proxy/index.js';
+import { kubeProxyServicesFromNft, nftChainServiceName } from '../../../src/analysis/kube-proxy/index.js';
+import { parseNftRuleset } from '../../../src/tools/nft/index.js';
 import { ParseError } from '../../../src/tools/parse-error.js';
-import { expectedSummaries, read, readJson, summarise, type ExpectedSvc } from './helpers.js';
+import { expectedSummaries, read, readJson, summarise, type ExpectedSvc } from '../../helpers/kube-proxy.js';
 
 const spec = readJson('upstream/nftables__TestOverallNFTablesRules.services.json');
 const want = expectedSummaries(spec.expected_service_extraction as ExpectedSvc[], 'nftEndpointChain', '0.0.0.0', true);

@@ -1,8 +1,7 @@
-import { canonIp, canonPrefix, prefixContains } from '../../model/addr.js';
-import type { Evidence } from '../../model/types.js';
-import type { IptablesOption, IptablesRule, IptablesRuleset } from './iptables-model.js';
-import { findChain } from './iptables-model.js';
-import { splitHostPort } from './kube-iptables.js';
+import { canonIp, canonPrefix, prefixContains, splitHostPort } from '../../src/model/addr.js';
+import type { Evidence } from '../../src/model/types.js';
+import type { IptablesOption, IptablesRule, IptablesRuleset } from '../../src/model/iptables.js';
+import { findChain } from '../../src/model/iptables.js';
 
 export interface KubeProxyFlow {
   src: string;

@@ -1,0 +1,2 @@
+export { commentServiceName, kubeProxyServicesFromIptables } from './iptables.js';
+export { kubeProxyServicesFromNft, nftChainServiceName } from './nft.js';

@@ -1,0 +1,246 @@
+/** The route tables' index (see RouteIndex). */
+import type { Family, Route } from '../../model/types.js';
+import {
+  SLOT_SKIPPED,
+  columnsFromRoutes,
+  keyWords,
+  mergeColumns,
+  type RouteColumns,
+} from '../../model/route-columns.js';
+import { PrefixIndex, sortByPrefix } from '../prefix-index.js';
+import { parsePrefix } from './rules.js';
+import type { FibInput } from './types.js';
+
+interface PendingTable {
+  c: RouteColumns;
+  base: number;
+  /** slots of this table, in dump order */
+  list: Int32Array;
+}
+
+/**
+ * The routes of every table, indexed for longest-prefix match: per-route arrays by global index and,
+ * per family and table, a PrefixIndex built on the first lookup that reaches it. Same-prefix routes are
+ * chained in the kernel's order of preference (source prefix, TOS, metric).
+ */
+export class RouteIndex {
+  /** route sources, one per family at most; a global route index is base[s] + slot */
+  private readonly segs: RouteColumns[] = [];
+  private readonly base: number[] = [];
+  private routesIndexed = 0;
+  // build-time per-route arrays (global index)
+  private next: Int32Array = new Int32Array(0);
+  private metric: Uint32Array = new Uint32Array(0);
+  private tos: Uint8Array = new Uint8Array(0);
+  private srcLen: Int16Array = new Int16Array(0);
+  /** per route: [next same-prefix route, type | tos<<8 | plain<<16 | (srcLen+1)<<17] */
+  protected meta: Int32Array = new Int32Array(0);
+  protected readonly srcKeys = new Map<number, Uint32Array>();
+  /** per family and table: the index, or the routes waiting to be indexed on the first lookup */
+  private readonly tables: [Map<number, PrefixIndex | PendingTable>, Map<number, PrefixIndex | PendingTable>] = [
+    new Map(),
+    new Map(),
+  ];
+  readonly warnings: string[] = [];
+
+  constructor(input: FibInput) {
+    const segs: RouteColumns[] = [...(input.columns ?? [])];
+    if (input.routes) {
+      for (const fam of [4, 6] as const) {
+        const c = columnsFromRoutes(input.routes, fam);
+        for (const r of c.invalid)
+          this.warnings.push(`route "${r.source.text}": destination ${r.dst} is not an IPv${fam} prefix; ignored`);
+        if (c.count > 0) segs.push(c);
+      }
+    }
+    let total = 0;
+    for (const fam of [4, 6] as const) {
+      const same = segs.filter((c) => c.family === fam);
+      if (same.length === 0) continue;
+      const c = mergeColumns(same);
+      this.segs.push(c);
+      this.base.push(total);
+      total += c.count;
+    }
+    this.next = new Int32Array(total).fill(-1);
+    this.metric = new Uint32Array(total);
+    this.tos = new Uint8Array(total);
+    this.srcLen = new Int16Array(total).fill(-1);
+    this.meta = new Int32Array(total * 2);
+    for (let s = 0; s < this.segs.length; s++) this.index(this.segs[s]!, this.base[s]!);
+  }
+
+  get routeCount(): number {
+    return this.routesIndexed;
+  }
+
+  get indexBytes(): number {
+    let b =
+      this.meta.byteLength +
+      this.next.byteLength +
+      this.metric.byteLength +
+      this.tos.byteLength +
+      this.srcLen.byteLength;
+    for (const m of this.tables) for (const t of m.values()) if (t instanceof PrefixIndex) b += t.byteSize;
+    return b;
+  }
+
+  /** The Route of a global index (built on first use by the column source). */
+  protected route(g: number): Route {
+    const segs = this.segs;
+    let s = segs.length - 1;
+    while (this.base[s]! > g) s--;
+    return segs[s]!.route(g - this.base[s]!);
+  }
+
+  /** Indexes one column source: per table, prefixes sorted, same-prefix routes chained in kernel order. */
+  private index(c: RouteColumns, base: number): void {
+    const fam = c.family;
+    const _words = keyWords(fam);
+    const n = c.count;
+    const ctype = c.type;
+    const ctable = c.table;
+    // routes per table (tables come in runs: the map is touched when the table changes)
+    const byTable = new Map<number, number>();
+    let runT = -1;
+    let runN = 0;
+    for (let i = 0; i < n; i++) {
+      if (ctype[i] === SLOT_SKIPPED) continue;
+      const t = ctable[i]!;
+      if (t !== runT) {
+        if (runN > 0) byTable.set(runT, (byTable.get(runT) ?? 0) + runN);
+        runT = t;
+        runN = 0;
+      }
+      runN++;
+    }
+    if (runN > 0) byTable.set(runT, (byTable.get(runT) ?? 0) + runN);
+    const items = new Map<number, { at: number; list: Int32Array }>();
+    for (const [t, cnt] of byTable) items.set(t, { at: 0, list: new Int32Array(cnt) });
+    let last = -1;
+    let lastItems: { at: number; list: Int32Array } | undefined;
+    const metric = this.metric;
+    const tos = this.tos;
+    const meta = this.meta;
+    const cmetric = c.metric;
+    const ctos = c.tos;
+    const cplain = c.plain;
+    let indexed = 0;
+    for (let i = 0; i < n; i++) {
+      const ty = ctype[i]!;
+      if (ty === SLOT_SKIPPED) continue;
+      const g = base + i;
+      const t = ctable[i]!;
+      if (t !== last) {
+        last = t;
+        lastItems = items.get(t);
+      }
+      lastItems!.list[lastItems!.at++] = i;
+      metric[g] = cmetric[i]!;
+      tos[g] = ctos[i]!;
+      let sl = 0;
+      if (c.hasSrc[i] === 1 && fam === 6) {
+        const sp = parsePrefix(6, c.route(i).src!);
+        if (sp && sp.len > 0) {
+          this.srcLen[g] = sp.len;
+          this.srcKeys.set(g, sp.key);
+          sl = sp.len + 1;
+        }
+      }
+      meta[g * 2 + 1] = ty | (ctos[i]! << 8) | (cplain[i]! << 16) | (sl << 17);
+      indexed++;
+    }
+    this.routesIndexed += indexed;
+    // a table is sorted and indexed when a lookup first reaches it: a trace consults two or three
+    // of a node's tables, often of one family
+    const tables = this.tables[fam === 4 ? 0 : 1];
+    for (const [t, { list }] of items) tables.set(t, { c, base, list });
+  }
+
+  /** Every table indexed now (a benchmark separates the build from the lookups). */
+  prepare(): void {
+    for (const fam of [4, 6] as const) for (const t of [...this.tables[fam === 4 ? 0 : 1].keys()]) this.table(fam, t);
+  }
+
+  protected table(family: Family, t: number): PrefixIndex | undefined {
+    const m = this.tables[family === 4 ? 0 : 1];
+    const x = m.get(t);
+    if (x === undefined || x instanceof PrefixIndex) return x;
+    const idx = this.build(x);
+    m.set(t, idx);
+    return idx;
+  }
+
+  /** One table: prefixes sorted, same-prefix routes chained in the kernel's order. */
+  private build({ c, base, list }: PendingTable): PrefixIndex {
+    const words = keyWords(c.family);
+    const ckey = c.key;
+    const clen = c.len;
+    const sorted = sortByPrefix(words, ckey, clen, list);
+    // unique prefixes: key, length, and the head of the route chain
+    const cnt = sorted.length;
+    const keys = new Uint32Array(cnt * words);
+    const lens = new Uint8Array(cnt);
+    const heads = new Int32Array(cnt);
+    let m = -1;
+    let prev = -1;
+    for (let k = 0; k < cnt; k++) {
+      const i = sorted[k]!;
+      const g = base + i;
+      if (
+        prev >= 0 &&
+        clen[prev] === clen[i] &&
+        (words === 1 ? ckey[prev] === ckey[i] : samePrefix(ckey, clen, prev, i, words))
+      ) {
+        this.chain(heads, m, g);
+      } else {
+        m++;
+        if (words === 1) keys[m] = ckey[i]!;
+        else for (let w = 0; w < 4; w++) keys[m * 4 + w] = ckey[i * 4 + w]!;
+        lens[m] = clen[i]!;
+        heads[m] = g;
+      }
+      prev = i;
+    }
+    m++;
+    // chains are final: the lookup reads them from meta
+    const meta = this.meta;
+    const next = this.next;
+    for (let k = 0; k < cnt; k++) {
+      const g = base + sorted[k]!;
+      meta[g * 2] = next[g]!;
+    }
+    return new PrefixIndex(words, keys.subarray(0, m * words), lens.subarray(0, m), heads.subarray(0, m));
+  }
+
+  /** Adds route g to the same-prefix chain at heads[m], in the kernel's preference order; equal entries keep dump order. */
+  private chain(heads: Int32Array, m: number, g: number): void {
+    const head = heads[m]!;
+    if (this.before(g, head)) {
+      this.next[g] = head;
+      heads[m] = g;
+      return;
+    }
+    let cur = head;
+    while (this.next[cur]! >= 0 && !this.before(g, this.next[cur]!)) cur = this.next[cur]!;
+    this.next[g] = this.next[cur]!;
+    this.next[cur] = g;
+  }
+
+  /** a is tried before b at the same destination prefix */
+  private before(a: number, b: number): boolean {
+    const sa = this.srcLen[a]!;
+    const sb = this.srcLen[b]!;
+    if (sa !== sb) return sa > sb;
+    const ta = this.tos[a]!;
+    const tb = this.tos[b]!;
+    if (ta !== tb) return ta > tb;
+    return this.metric[a]! < this.metric[b]!;
+  }
+}
+
+function samePrefix(key: Uint32Array, len: Uint8Array, a: number, b: number, words: number): boolean {
+  if (len[a] !== len[b]) return false;
+  for (let w = 0; w < words; w++) if (key[a * words + w] !== key[b * words + w]) return false;
+  return true;
+}

@@ -1,0 +1,2 @@
+export { parseIptablesSave, tokenize } from './parse-iptables.js';
+export { applyIptablesRestore } from './restore.js';

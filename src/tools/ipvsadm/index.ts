@@ -1,0 +1,1 @@
+export { ipvsVipsFromAddrs, parseIpvsadm, type IpvsOptions } from './parse-ipvsadm.js';

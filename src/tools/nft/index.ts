@@ -1,0 +1,1 @@
+export { parseNftRuleset } from './parse-nft.js';
