@@ -792,7 +792,18 @@ function stackForward(
   }
   b.hops.push(hop);
   if (ans.result === 'local') {
-    b.hops.push(deliverHop(dst));
+    // a local route to an address that is not a pod of this node (a VIP left on kube-ipvs0, say): a socket
+    b.hops.push(
+      dst.kind === 'local-pod'
+        ? deliverHop(dst)
+        : {
+            kind: 'deliver',
+            detail: `delivered to a local socket on ${dst.ip}`,
+            evidence: ans.evidence,
+            target: 'local-socket',
+            address: dst.ip,
+          },
+    );
     return 'delivered';
   }
   if (ans.result !== 'unicast') return routeFailure(b, ans, flow);
