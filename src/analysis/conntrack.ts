@@ -1,6 +1,6 @@
 import type { ConntrackEntry, FlowConntrack } from '../model/conntrack.js';
 import type { Warning } from '../model/types.js';
-import type { Flow, Hop } from '../model/trace.js';
+import type { ConntrackHop, ConntrackHopEntry, Flow, Hop } from '../model/trace.js';
 
 /**
  * What the node's conntrack table says about a traced flow.
@@ -13,7 +13,7 @@ import type { Flow, Hop } from '../model/trace.js';
  * the same: datagrams with the tuple of a live entry reuse it, even after its backend is gone.
  */
 export interface CtJudgement {
-  hop: Hop;
+  hop: ConntrackHop;
   /** the backend an existing entry sends this connection to (DNAT), when it decides */
   pin?: { address: string; port?: number; entry: ConntrackEntry };
   warnings: Warning[];
@@ -26,6 +26,21 @@ function describe(e: ConntrackEntry): string {
     (x) => x !== undefined,
   );
   return bits.length ? ` (${bits.join(' ')})` : '';
+}
+
+/** The entry as a conntrack hop carries it: both tuples, state, flags, zone and its NAT. */
+function hopEntry(e: ConntrackEntry): ConntrackHopEntry {
+  const tuple = (t: ConntrackEntry['orig']) => `${hostPort(t.src, t.sport)} → ${hostPort(t.dst, t.dport)}`;
+  const out: ConntrackHopEntry = {
+    orig: tuple(e.orig),
+    reply: tuple(e.reply),
+    flags: [...e.flags],
+    dnat: e.dnat,
+    snat: e.snat,
+  };
+  if (e.state !== undefined) out.state = e.state;
+  if (e.zone !== undefined) out.zone = e.zone;
+  return out;
 }
 
 function sameOrig(e: ConntrackEntry, flow: Flow, dst: string, dport: number | undefined): boolean {
@@ -76,7 +91,13 @@ export function judgeConntrack(
       const to = hostPort(e.reply.src, e.reply.sport);
       const snat = e.snat ? `; source NAT to ${hostPort(e.reply.dst, e.reply.dport)} (the reply comes back there)` : '';
       const unreplied = e.flags.includes('UNREPLIED') ? '; no reply seen yet' : '';
-      const hop: Hop = { kind: 'conntrack', detail: '', evidence: [e.source] };
+      const hop: ConntrackHop = {
+        kind: 'conntrack',
+        detail: '',
+        evidence: [e.source],
+        match: 'orig',
+        entry: hopEntry(e),
+      };
       if (e.snat) hop.snatTo = e.reply.dst;
       if (e.dnat) {
         hop.backend = to;
@@ -102,8 +123,10 @@ export function judgeConntrack(
     }
     const r = reply[0];
     if (r) {
-      const hop: Hop = {
+      const hop: ConntrackHop = {
         kind: 'conntrack',
+        match: 'reply',
+        entry: hopEntry(r),
         detail: `${tuple} is the reply direction of the existing connection ${hostPort(r.orig.src, r.orig.sport)} → ${hostPort(r.orig.dst, r.orig.dport)}${describe(r)}${r.dnat || r.snat ? ': conntrack reverses its NAT on the way back' : ''}`,
         evidence: [r.source],
       };
@@ -114,6 +137,8 @@ export function judgeConntrack(
       return {
         hop: {
           kind: 'conntrack',
+          match: 'via-backend',
+          entry: hopEntry(b),
           detail: `the kernel tracked ${tuple} to the backend ${hostPort(b.orig.dst, b.orig.dport)}${describe(b)}: translated before netfilter saw it`,
           evidence: [b.source],
         },
@@ -124,6 +149,7 @@ export function judgeConntrack(
     return {
       hop: {
         kind: 'conntrack',
+        match: 'none',
         detail: `no entry for ${tuple} among the ${ct.lines} lines of ${probe}: its first packet starts a new connection, and the rules decide`,
         evidence: [],
         inferred: true,
@@ -152,6 +178,9 @@ export function judgeConntrack(
     return {
       hop: {
         kind: 'conntrack',
+        match: 'connections',
+        count: seen.length,
+        translations: [...groups].map(([translation, count]) => ({ translation, count })),
         detail: `${seen.length}${ct.cut ? '+' : ''} existing connection(s) from ${flow.src} to ${hostPort(flow.dst, flow.dport)}/${flow.proto} in ${probe}: ${list}. A new connection (${flow.proto === 'icmp' ? 'a new echo id' : 'a new source port'}) does not use them${flow.proto === 'icmp' ? '' : '; give --sport to follow one'}`,
         evidence: seen.slice(0, 3).map((e) => e.source),
       },
@@ -163,6 +192,9 @@ export function judgeConntrack(
     return {
       hop: {
         kind: 'conntrack',
+        match: 'reply-connections',
+        count: reply.length,
+        entry: hopEntry(r),
         detail: `${reply.length} existing connection(s) whose replies have this shape, e.g. ${hostPort(r.orig.src, r.orig.sport)} → ${hostPort(r.orig.dst, r.orig.dport)}${describe(r)}`,
         evidence: reply.slice(0, 3).map((e) => e.source),
       },

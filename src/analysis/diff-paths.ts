@@ -1,6 +1,6 @@
 import { findRoutes } from '../model/route-columns.js';
 import type { FlowCategory, PathDiff, PathHop, PathSide, PathStep, ServiceDiff } from '../model/diff.js';
-import type { Flow, Hop, HopKind, Trace } from '../model/trace.js';
+import { hopField, type Flow, type Hop, type HopKind, type Trace } from '../model/trace.js';
 import type { Family } from '../model/types.js';
 import { familyOf, prefixLen } from '../model/addr.js';
 import { classify, traceFlow, type TraceContext } from './trace.js';
@@ -15,7 +15,7 @@ function hopLabel(h: Hop): string {
     case 'socket-lb':
       return `socket-lb ${h.program ?? ''}`.trim();
     case 'tc-lb':
-      return `tc-lb ${/cil_from_netdev|XDP/.test(h.detail) ? 'cil_from_netdev' : /cil_from_container/.test(h.detail) ? 'cil_from_container' : 'per-packet'}`;
+      return `tc-lb ${h.at === 'cil_from_netdev' || h.at === 'xdp' ? 'cil_from_netdev' : h.at === 'cil_from_container' ? 'cil_from_container' : 'per-packet'}`;
     case 'kube-proxy':
       return `kube-proxy ${h.chain ?? ''}`.trim();
     case 'bpf':
@@ -44,12 +44,17 @@ function hopLabel(h: Hop): string {
   }
 }
 
+/** A hop as a path diff shows it; its display text is carried whole for the renderers. */
 function pathHop(h: Hop): PathHop {
   const p: PathHop = { kind: h.kind, label: hopLabel(h), detail: h.detail };
-  if (h.program) p.program = h.program;
-  if (h.chain) p.chain = h.chain;
-  if (h.dev) p.dev = h.dev;
-  if (h.hook) p.hook = h.hook;
+  const program = hopField(h, 'program');
+  const chain = hopField(h, 'chain');
+  const dev = hopField(h, 'dev');
+  const hook = hopField(h, 'hook');
+  if (program) p.program = program;
+  if (chain) p.chain = chain;
+  if (dev) p.dev = dev;
+  if (hook) p.hook = hook;
   if (h.inferred) p.inferred = true;
   return p;
 }

@@ -1,4 +1,13 @@
-import type { Flow, Hop, HopExplain, Trace } from '../model/trace.js';
+import {
+  hopField,
+  type BpfHop,
+  type Flow,
+  type Hop,
+  type HopExplain,
+  type MasqueradeHop,
+  type RouteHop,
+  type Trace,
+} from '../model/trace.js';
 import type { Evidence } from '../model/types.js';
 import { endpointHost } from '../model/addr.js';
 import { ciliumRule, versionRangeText } from '../model/cilium-rules.js';
@@ -88,6 +97,19 @@ const PROGRAM: Record<string, string> = {
     "bpf_host's program at tc ingress of cilium_host/cilium_net: traffic Cilium hands to the host namespace passes it.",
 };
 
+/**
+ * The hop's display text, quoted whole in the prose of `why` (never parsed: every fact explain needs is a
+ * typed field of the hop).
+ */
+function quote(h: Hop): string {
+  return h.detail;
+}
+
+/** The route hop of a given lookup in the trace, if any. */
+function routeOf(t: Trace, lookup: RouteHop['lookup']): RouteHop | undefined {
+  return t.hops.find((x): x is RouteHop => x.kind === 'route' && x.lookup === lookup);
+}
+
 /** Adds `explain` to every hop of the trace (a copy; the input is not changed). */
 export function explainTrace(t: Trace): Trace {
   const node = t.node;
@@ -106,8 +128,9 @@ export function explainTrace(t: Trace): Trace {
       (h.kind === 'socket-lb' || h.kind === 'tc-lb' || h.kind === 'kube-proxy' || h.kind === 'conntrack') &&
       h.backend
     ) {
-      const i = h.backend.lastIndexOf(':');
-      pkt = { ...pkt, dst: endpointHost(h.backend), dport: Number(h.backend.slice(i + 1)) };
+      const backend = h.backend;
+      const i = backend.lastIndexOf(':');
+      pkt = { ...pkt, dst: endpointHost(backend), dport: Number(backend.slice(i + 1)) };
     }
     if (h.kind === 'masquerade' && h.applied === true && h.snatTo) pkt = { ...pkt, src: h.snatTo };
     return { ...h, explain: ex };
@@ -150,10 +173,14 @@ function explainHop(h: Hop, t: Trace, p: Packet, node: string | null, srcDev: st
       };
     }
     case 'tc-lb': {
-      const why = /\(([^)]*)\)/.exec(h.detail)?.[1];
+      const why =
+        h.at === 'xdp'
+          ? `${h.program ?? '?'} on ${h.dev ?? '?'}, before the stack and tc`
+          : (h.noSocketLb ?? undefined);
+      const translation = `${h.frontend} → ${h.backend}${h.at === 'cil_from_container' ? ', reverse NAT on the reply' : ''}`;
       return {
         what: "Per-packet load balancing in a tc program: the Service frontend is looked up in the LB map, a backend is chosen and the packet's destination is rewritten (DNAT); the translation is kept in Cilium's conntrack map so the reply is reverse-translated.",
-        why: `${why ? `Socket-LB does not translate this flow (${why}), so ` : ''}${h.detail.replace(/^[^:]*: /, '')}.${because}`,
+        why: `${why ? `Socket-LB does not translate this flow (${why}), so ` : ''}${translation}.${because}`,
         confirm: [
           {
             command: pwru(p, ['--filter-trace-tc', '--filter-track-skb']),
@@ -168,7 +195,7 @@ function explainHop(h: Hop, t: Trace, p: Packet, node: string | null, srcDev: st
       };
     }
     case 'kube-proxy': {
-      const nft = /nftables/.test(h.detail);
+      const nft = h.mode === 'nftables';
       return {
         what: "kube-proxy's Service rules in netfilter: nat PREROUTING (OUTPUT for host traffic) jumps to KUBE-SERVICES, which matches the frontend and jumps to the Service chain that picks an endpoint and DNATs to it; conntrack keeps the translation for the reply.",
         why: `Only kube-proxy programs ${h.frontend ?? p.dst} in this node state${h.chain ? ` (chain ${h.chain})` : ''}.${because}`,
@@ -214,10 +241,7 @@ function explainHop(h: Hop, t: Trace, p: Packet, node: string | null, srcDev: st
       return explainRoute(h, t, p, because);
     case 'redirect_neigh': {
       const neigh = line(ev, 'ip-neigh');
-      const hr = line(
-        t.hops.find((x) => x.kind === 'route' && x.detail.startsWith('FIB lookup'))?.evidence ?? [],
-        'cilium-status',
-      );
+      const hr = line(routeOf(t, 'bpf_fib_lookup')?.evidence ?? [], 'cilium-status');
       return {
         what: `bpf_redirect_neigh() sends the packet straight to the egress of ${h.dev ?? "the FIB's device"} and fills in the Ethernet header from the neighbour table for the next hop ${h.nexthop ?? ''}: the packet skips the host IP stack (no netfilter FORWARD or POSTROUTING) but still passes the device's tc egress.`,
         why: `${hr ? `BPF host routing is on (${hr}), so Cilium redirects instead of handing the packet to the stack; ` : ''}the FIB chose ${h.dev ?? '?'} towards ${h.nexthop ?? '?'}${neigh ? `, and the neighbour entry exists (${neigh})` : ''}.${because}`,
@@ -264,7 +288,7 @@ function explainHop(h: Hop, t: Trace, p: Packet, node: string | null, srcDev: st
     case 'redirect':
       return {
         what: `A plain bpf_redirect() to the egress of ${h.dev ?? 'the host-side device'}: the packet crosses the veth pair into the pod's namespace and is received there like any veth packet.`,
-        why: `${h.detail.replace(/^[^(]*\(/, '').replace(/\).*$/, '')}.${because}`,
+        why: `${h.why === 'host-routing-unknown' ? quote(h) : (h.reason ?? quote(h))}.${because}`,
         confirm: [
           ...(h.dev ? [{ command: tcpdump(h.dev, p), shows: `the packet leaving ${h.dev} towards the pod` }] : []),
           { command: pwru(p, ['--filter-track-bpf-helpers']), shows: 'the bpf_redirect call and the veth transmit' },
@@ -273,7 +297,7 @@ function explainHop(h: Hop, t: Trace, p: Packet, node: string | null, srcDev: st
     case 'stack':
       return {
         what: 'The packet is handed to the kernel IP stack (the program returns TC_ACT_OK): routing, the netfilter hooks and neighbour resolution apply as for any packet.',
-        why: `${h.detail}.${because}`,
+        why: `${quote(h)}.${because}`,
         confirm: [
           {
             command: pwru(p, ['--filter-track-skb']),
@@ -297,7 +321,8 @@ function explainHop(h: Hop, t: Trace, p: Packet, node: string | null, srcDev: st
       const ep = h.endpoint;
       const epHost = ep ? endpointHost(ep) : undefined;
       const epPort = ep ? ep.slice(ep.lastIndexOf(':') + 1) : undefined;
-      const out = t.hops.slice(t.hops.indexOf(h) + 1).find((x) => x.kind === 'gateway' || x.kind === 'route')?.dev;
+      const next = t.hops.slice(t.hops.indexOf(h) + 1).find((x) => x.kind === 'gateway' || x.kind === 'route');
+      const out = next ? hopField(next, 'dev') : undefined;
       return {
         what: `WireGuard on ${h.dev ?? '?'} encrypts the packet for the peer whose allowed-ips contain the destination (cryptokey routing) and sends it as UDP to that peer's endpoint; the encrypted packet is then routed like any packet the node sends.`,
         why: `${p.dst} is inside the allowed-ips ${h.allowedIps ?? '?'} of peer ${h.peer ? `${h.peer.slice(0, 8)}…` : '?'}${ep ? `, whose endpoint is ${ep}` : ', which has no endpoint'} (${line(ev, /^wg/) ?? 'wg show'}).${because}`,
@@ -325,7 +350,7 @@ function explainHop(h: Hop, t: Trace, p: Packet, node: string | null, srcDev: st
     case 'gateway':
       return {
         what: 'The packet leaves the node towards a next hop outside the set of cluster nodes this trace knows (a router, or a WireGuard endpoint).',
-        why: `${h.detail}.${because}`,
+        why: `${quote(h)}.${because}`,
         confirm: [
           ...(h.gateway && h.dev
             ? [{ command: `ip neigh show ${h.gateway} dev ${q(h.dev)}`, shows: "the gateway's MAC address and state" }]
@@ -345,7 +370,7 @@ function explainHop(h: Hop, t: Trace, p: Packet, node: string | null, srcDev: st
     case 'conntrack':
       return {
         what: 'An existing connection-tracking entry decides or confirms how this flow is handled.',
-        why: `${h.detail}.${because}`,
+        why: `${quote(h)}.${because}`,
         confirm: [{ command: `conntrack -L -s ${p.src} -d ${p.dst} -p ${p.proto}`, shows: 'the entry and its state' }],
       };
     case 'deliver': {
@@ -357,7 +382,7 @@ function explainHop(h: Hop, t: Trace, p: Packet, node: string | null, srcDev: st
           : undefined;
       return {
         what: "The packet reaches the destination's network namespace, where the kernel hands it to the socket bound to the destination address and port (or answers with a reset / ICMP unreachable if none is).",
-        why: `${h.detail}.${because}`,
+        why: `${quote(h)}.${because}`,
         confirm: [
           ...(netns && dev
             ? [{ command: tcpdump(dev, p, netns), shows: `the packet arriving on ${dev} inside ${netns}` }]
@@ -383,14 +408,12 @@ function explainHop(h: Hop, t: Trace, p: Packet, node: string | null, srcDev: st
     }
     case 'drop': {
       const noRoute = t.disposition === 'no-route';
-      const inDev =
-        t.hops.find((x) => x.kind === 'route' && x.detail.startsWith('arrives on'))?.dev ??
-        (t.src.kind === 'local-pod' ? t.src.dev : undefined);
+      const inDev = routeOf(t, 'arrival')?.dev ?? (t.src.kind === 'local-pod' ? t.src.dev : undefined);
       return {
         what: noRoute
           ? 'No route covers the destination: the kernel (or bpf_fib_lookup inside a Cilium program) finds nothing to forward it by, and the packet is dropped.'
           : 'The packet is dropped here.',
-        why: `${h.reason ?? h.detail}.${because}`,
+        why: `${h.reason}.${because}`,
         confirm: [
           ...(noRoute
             ? [
@@ -412,8 +435,6 @@ function explainHop(h: Hop, t: Trace, p: Packet, node: string | null, srcDev: st
         ],
       };
     }
-    default:
-      return { what: h.detail, why: `${h.detail}.${because}`, confirm: [] };
   }
 }
 
@@ -421,11 +442,9 @@ function hostPortOf(p: Packet): string {
   return p.dport === undefined ? p.dst : `${p.dst.includes(':') ? `[${p.dst}]` : p.dst}:${p.dport}`;
 }
 
-function explainRoute(h: Hop, t: Trace, p: Packet, because: string): HopExplain {
+function explainRoute(h: RouteHop, t: Trace, p: Packet, because: string): HopExplain {
   const rule = h.rule ? ` (policy rule ${h.rule})` : '';
-  const matched = h.route
-    ? `the matching entry is "${h.route}"${rule}`
-    : `the lookup answers: ${h.detail.replace(/^[^:]*: /, '')}`;
+  const matched = h.route ? `the matching entry is "${h.route}"${rule}` : `the lookup answers: ${h.answer}`;
   const Matched = matched[0]!.toUpperCase() + matched.slice(1);
   if (h.netns) {
     return {
@@ -439,9 +458,9 @@ function explainRoute(h: Hop, t: Trace, p: Packet, because: string): HopExplain 
       ],
     };
   }
-  if (h.detail.startsWith('FIB lookup')) {
+  if (h.lookup === 'bpf_fib_lookup') {
     const hr = h.evidence.find((e) => e.probe === 'cilium-status');
-    const iif = /ifindex (\S+)\)/.exec(h.detail)?.[1];
+    const iif = h.iif;
     return {
       what: "bpf_fib_lookup(): the Cilium program asks the kernel FIB for the route, with the pod's host-side device as input interface; Cilium then forwards by the answer (output device, next hop) itself instead of passing the packet to the stack. The flow key comes from the program's parameters, so a packet mark or socket uid that a policy rule selects on is not part of this lookup.",
       why: `${hr ? `BPF host routing is on (${hr.probe}: ${hr.text.replace(/\s+/g, ' ').trim()}), so the route comes from this lookup, not from the stack; ` : ''}${matched}.${because}`,
@@ -453,35 +472,31 @@ function explainRoute(h: Hop, t: Trace, p: Packet, because: string): HopExplain 
       ],
     };
   }
-  if (h.detail.startsWith('arrives on')) {
+  if (h.lookup === 'arrival') {
     return {
       what: 'Where the packet enters this node: the device through which this node routes back to the source (asymmetric paths arrive elsewhere and may meet rp_filter).',
-      why: `${h.detail}.${because}`,
+      why: `${quote(h)}.${because}`,
       confirm: [
         { command: `ip route get ${p.src}`, shows: 'the route back to the source and its device' },
         ...(h.dev ? [{ command: tcpdump(h.dev, p), shows: `the packet arriving on ${h.dev}` }] : []),
       ],
     };
   }
-  if (h.detail.startsWith('route for the encrypted packet')) {
-    const dst = /to (\S+?)(?: \(fwmark (0x[0-9a-f]+)\))?:/.exec(h.detail);
-    const mark = dst?.[2];
+  if (h.lookup === 'wireguard-outer') {
+    const mark = h.fwmark ? `0x${h.fwmark.toString(16)}` : undefined;
     return {
       what: "The route of the encrypted WireGuard packet: WireGuard sends it as a UDP packet of this node (with the device's fwmark, if set), so the node's policy rules and tables decide its way out.",
       why: `${Matched}.${because}`,
       confirm: [
         {
-          command: `ip route get ${dst?.[1] ?? '?'}${mark ? ` mark ${mark}` : ''}`,
+          command: `ip route get ${h.dst}${mark ? ` mark ${mark}` : ''}`,
           shows: "the kernel's route for the encrypted packet",
         },
       ],
     };
   }
-  const local = h.detail.startsWith('output route');
-  const iif = local
-    ? undefined
-    : (t.hops.find((x) => x.kind === 'route' && x.detail.startsWith('arrives on'))?.dev ??
-      (t.src.kind === 'local-pod' ? t.src.dev : undefined));
+  const local = h.lookup === 'output';
+  const iif = local ? undefined : (routeOf(t, 'arrival')?.dev ?? (t.src.kind === 'local-pod' ? t.src.dev : undefined));
   return {
     what: local
       ? 'The output route lookup for a packet this node sends itself: policy rules in priority order, then the longest matching prefix in the table they select.'
@@ -491,10 +506,11 @@ function explainRoute(h: Hop, t: Trace, p: Packet, because: string): HopExplain 
   };
 }
 
-function explainNat(h: Hop, t: Trace, p: Packet, because: string): HopExplain {
+function explainNat(h: MasqueradeHop, t: Trace, p: Packet, because: string): HopExplain {
+  const egress = t.hops.find((x) => x.kind === 'redirect_neigh' || x.kind === 'gateway');
   const dev =
-    [...t.hops].reverse().find((x) => x.kind === 'bpf' && x.program === 'cil_to_netdev')?.dev ??
-    t.hops.find((x) => x.kind === 'redirect_neigh' || x.kind === 'gateway')?.dev;
+    [...t.hops].reverse().find((x): x is BpfHop => x.kind === 'bpf' && x.program === 'cil_to_netdev')?.dev ??
+    (egress ? hopField(egress, 'dev') : undefined);
   const status = line(h.evidence, 'cilium-status');
   if (h.applied === true && h.by === 'bpf') {
     return {
@@ -519,7 +535,7 @@ function explainNat(h: Hop, t: Trace, p: Packet, because: string): HopExplain {
   if (h.applied === true && h.by === 'bpf-nodeport') {
     return {
       what: 'NodePort SNAT: the node rewrites the client source to its own address before forwarding to a backend on another node, so the reply comes back through this node and is reverse-translated (in cil_from_netdev).',
-      why: `${h.detail}.${because}`,
+      why: `${quote(h)}.${because}`,
       confirm: [
         { command: `cilium-dbg bpf nat list | grep -F ${q(p.src)}`, shows: 'the NodePort NAT entry for this client' },
       ],
@@ -528,7 +544,7 @@ function explainNat(h: Hop, t: Trace, p: Packet, because: string): HopExplain {
   if (h.applied === true) {
     return {
       what: "iptables masquerading: Cilium's CILIUM_POST_nat chain in nat POSTROUTING masquerades pod traffic to destinations outside the native-routing CIDR.",
-      why: `${status ? `${status}; ` : ''}${h.detail}.${because}`,
+      why: `${status ? `${status}; ` : ''}${quote(h)}.${because}`,
       confirm: [
         { command: 'iptables -t nat -S CILIUM_POST_nat', shows: 'the MASQUERADE rule and its exclusions' },
         { command: `conntrack -L -s ${p.src} -d ${p.dst}`, shows: 'the connection with its translated (reply) source' },
@@ -540,7 +556,8 @@ function explainNat(h: Hop, t: Trace, p: Packet, because: string): HopExplain {
       h.applied === false
         ? "Cilium decides per packet whether to masquerade pod traffic leaving the node; here it keeps the pod's own source address."
         : 'Whether the source is masqueraded cannot be decided from this node state.',
-    why: `${h.detail.replace(/^not masqueraded: /, '')}${status ? ` (${status})` : ''}.${because}`,
+    // "not masqueraded: <reason>" is quoted as its reason; a NodePort DSR or an undecided hop as a whole
+    why: `${h.applied === false && h.where !== 'bpf-nodeport' ? (h.reason ?? quote(h)) : quote(h)}${status ? ` (${status})` : ''}.${because}`,
     confirm: dev ? [{ command: tcpdump(dev, p), shows: `the packet leaving ${dev} with source ${p.src}` }] : [],
   };
 }

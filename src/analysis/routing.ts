@@ -32,6 +32,7 @@ export interface RouteAnswer {
   table?: number;
   /** the rule that decided, as text (`32766: from all lookup main`) */
   rule?: string;
+  rulePriority?: number;
   route?: Route;
   routeText?: string;
   nexthops: { gateway?: string; gatewayFamily?: Family; dev?: string; weight?: number }[];
@@ -140,7 +141,10 @@ function lookup(
       ? fibLookupDivergence(fib, real, { ifindexDev: q.iif }).map((x) => `rule "${x.rule.source.text}" ${x.why}`)
       : [],
   };
-  if (d.rule) a.rule = d.rule.source.text;
+  if (d.rule) {
+    a.rule = d.rule.source.text;
+    a.rulePriority = d.rule.priority;
+  }
   const table = d.table ?? d.rule?.table;
   if (table !== undefined) a.table = table;
   if (d.route) {

@@ -1,6 +1,20 @@
 import type { Backend, ServiceEntry } from '../model/service.js';
 import type { Evidence, Warning } from '../model/types.js';
-import type { Flow, Hop, Trace, TraceEndpoint } from '../model/trace.js';
+import type {
+  BackendPath,
+  Flow,
+  Hop,
+  HopBackend,
+  KubeProxyHop,
+  MasqueradeHop,
+  ServiceHopFlags,
+  SocketLbHop,
+  TcLbHop,
+  Trace,
+  TraceEndpoint,
+} from '../model/trace.js';
+import type { ServiceFlags } from '../model/service.js';
+import { hopDev } from '../model/trace.js';
 import { familyOf } from '../model/addr.js';
 import { lookupServices } from './services.js';
 import { classify, sourceProblem, traceAddress, type TraceContext } from './trace.js';
@@ -10,7 +24,7 @@ const PROTO = { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP', icmp: 'ANY' } as const;
 
 const hostPort = (a: string, p: number) => `${a.includes(':') ? `[${a}]` : a}:${p}`;
 
-function backendList(bs: Backend[]): NonNullable<Hop['backends']> {
+function backendList(bs: Backend[]): HopBackend[] {
   return bs.map((b) => ({
     address: b.address,
     port: b.port,
@@ -81,6 +95,7 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
           kind: 'drop',
           detail: `ICMP to the Service address ${flow.dst}: Cilium's load balancer translates only TCP/UDP/SCTP and does not answer ICMP for a frontend (kube-proxy IPVS, with the VIP on kube-ipvs0, did)`,
           reason: 'ICMP to a Service frontend is not load-balanced',
+          code: 'icmp-to-service',
           evidence: ev,
           frontend: view.frontend,
           inferred: true,
@@ -91,16 +106,17 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
     );
   }
   if (active.length === 0) {
-    const why =
-      view.bySource.some((b) => b.source.startsWith('kube-proxy')) && !cilium
-        ? 'kube-proxy REJECTs it (the Service has no endpoints)'
-        : 'Cilium drops it (DROP_NO_SERVICE: no backend)';
+    const byKubeProxy = view.bySource.some((b) => b.source.startsWith('kube-proxy')) && !cilium;
+    const why = byKubeProxy
+      ? 'kube-proxy REJECTs it (the Service has no endpoints)'
+      : 'Cilium drops it (DROP_NO_SERVICE: no backend)';
     return base(
       [
         {
           kind: 'drop',
           detail: `${view.frontend} has no active backend: ${why}`,
           reason: 'Service without backends',
+          code: byKubeProxy ? 'kube-proxy-reject' : 'DROP_NO_SERVICE',
           evidence: ev,
           frontend: view.frontend,
           backends: backendList(layer.backends),
@@ -128,6 +144,7 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
             kind: 'drop',
             detail: `${view.frontend} has externalTrafficPolicy=Local and none of its backends (${active.map((b) => hostPort(b.address, b.port)).join(', ')}) is a pod of this node: cil_from_netdev drops traffic from outside (DROP_NO_SERVICE)`,
             reason: 'externalTrafficPolicy=Local without a local backend',
+            code: 'DROP_NO_SERVICE',
             evidence: ev,
             frontend: view.frontend,
             backends: backendList(layer.backends),
@@ -157,6 +174,7 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
           kind: 'drop',
           detail: `--backend ${flow.backend} is not a backend of ${view.frontend}`,
           reason: 'unknown backend',
+          code: 'unknown-backend',
           evidence: ev,
         },
       ],
@@ -178,30 +196,20 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
   const rewritten: Flow = { ...flow, dst: chosen.address, dport: chosen.port };
   delete rewritten.backend;
   // where the path to each candidate ends (bounded: a Service may have thousands of backends)
-  const paths = candidates.slice(0, 32).map((b) => {
+  const paths: BackendPath[] = candidates.slice(0, 32).map((b) => {
     const t = traceAddress(ctx, { ...flow, dst: b.address, dport: b.port });
-    const last = [...t.hops]
-      .reverse()
-      .find(
-        (h) =>
-          h.kind === 'deliver' ||
-          h.kind === 'drop' ||
-          h.kind === 'gateway' ||
-          h.kind === 'redirect_neigh' ||
-          h.kind === 'wireguard',
-      );
-    return { backend: hostPort(b.address, b.port), disposition: t.disposition, summary: last?.detail ?? t.disposition };
+    return { backend: hostPort(b.address, b.port), disposition: t.disposition, summary: summaryOf(t) };
   });
-  const lbHop = (kind: Hop['kind'], detail: string, extra: Partial<Hop> = {}): Hop => ({
-    kind,
-    detail,
+  const lb = {
     evidence: ev,
     frontend: view.frontend,
+    source: layer.source,
     backends: backendList(layer.backends),
     backend: hostPort(chosen.address, chosen.port),
+    candidateBackends: candidates.map((b) => hostPort(b.address, b.port)),
+    flags: hopFlags(entry?.flags),
     paths,
-    ...extra,
-  });
+  };
 
   if (cilium) {
     const sock = socketLbProgram(ctx, familyOf(flow.dst) === 6 ? 6 : 4, flow.proto);
@@ -217,11 +225,15 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
       !mitm &&
       (src.kind === 'host' || src.kind === 'local-pod')
     ) {
-      const hop = lbHop(
-        'socket-lb',
-        `${sock.name} (cgroup ${sock.attachType} on ${sock.cgroup}) rewrites ${view.frontend} to ${hostPort(chosen.address, chosen.port)} at connect/sendmsg: no packet ever carries the Service address, and no tc program sees it`,
-        { program: sock.name },
-      );
+      const hop: SocketLbHop = {
+        kind: 'socket-lb',
+        detail: `${sock.name} (cgroup ${sock.attachType} on ${sock.cgroup}) rewrites ${view.frontend} to ${hostPort(chosen.address, chosen.port)} at connect/sendmsg: no packet ever carries the Service address, and no tc program sees it`,
+        ...lb,
+        layer: 'socket',
+        program: sock.name,
+        attachType: sock.attachType,
+        cgroup: sock.cgroup,
+      };
       hop.evidence = [sock.source, ...(sl.known ? sl.evidence : []), ...ev];
       if (hostByHook) {
         hop.inferred = true;
@@ -251,10 +263,14 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
     const hops = [...rest.hops];
     if (src.kind === 'local-pod') {
       const at = hops.findIndex((h) => h.kind === 'bpf');
-      const tcLb = lbHop(
-        'tc-lb',
-        `per-packet load balancing in cil_from_container (${why}): ${view.frontend} → ${hostPort(chosen.address, chosen.port)}, reverse NAT on the reply`,
-      );
+      const tcLb: TcLbHop = {
+        kind: 'tc-lb',
+        detail: `per-packet load balancing in cil_from_container (${why}): ${view.frontend} → ${hostPort(chosen.address, chosen.port)}, reverse NAT on the reply`,
+        ...lb,
+        layer: 'tc',
+        at: 'cil_from_container',
+        noSocketLb: why,
+      };
       if (cgroupUnknown && sl.known && sl.value.enabled) {
         tcLb.inferred = true;
         tcLb.because = `socket-LB is enabled, but whether a cil_sock hook rewrites ${view.frontend} at connect() is unknown (${cgroupUnknown}); if one does, this is a socket-lb hop and no packet carries the Service address`;
@@ -268,23 +284,33 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
       ) {
         return base(
           [
-            lbHop(
-              'drop',
-              `${view.frontend} is a ClusterIP that is not reachable from outside the node: cil_from_netdev drops it (DROP_IS_CLUSTER_IP) unless bpf-lb-external-clusterip is set`,
-              { reason: 'DROP_IS_CLUSTER_IP' },
-            ),
+            {
+              kind: 'drop',
+              detail: `${view.frontend} is a ClusterIP that is not reachable from outside the node: cil_from_netdev drops it (DROP_IS_CLUSTER_IP) unless bpf-lb-external-clusterip is set`,
+              evidence: ev,
+              reason: 'DROP_IS_CLUSTER_IP',
+              code: 'DROP_IS_CLUSTER_IP',
+              frontend: lb.frontend,
+              backends: lb.backends,
+              backend: lb.backend,
+              paths,
+            },
           ],
           'dropped',
         );
       }
       const at = hops.findIndex((h) => h.kind === 'bpf' && h.program === 'cil_from_netdev');
-      const inDev = hops[0]?.dev;
+      const inDev = hops[0] ? hopDev(hops[0]) : undefined;
       const xdp = inDev ? ctx.dp.programs.find((p) => p.dev === inDev && p.hook === 'xdp') : undefined;
-      const lb = lbHop(
-        'tc-lb',
-        `NodePort/LB load balancing in ${xdp ? `XDP (${xdp.program} on ${inDev}, before the stack and tc)` : 'cil_from_netdev'}: ${view.frontend} → ${hostPort(chosen.address, chosen.port)}`,
-      );
-      const added: Hop[] = [lb];
+      const np: TcLbHop = {
+        kind: 'tc-lb',
+        detail: `NodePort/LB load balancing in ${xdp ? `XDP (${xdp.program} on ${inDev}, before the stack and tc)` : 'cil_from_netdev'}: ${view.frontend} → ${hostPort(chosen.address, chosen.port)}`,
+        ...lb,
+        layer: xdp ? 'xdp' : 'tc',
+        at: xdp ? 'xdp' : 'cil_from_netdev',
+        ...(xdp ? { program: xdp.program, dev: xdp.dev } : {}),
+      };
+      const added: Hop[] = [np];
       if (xdp)
         added.unshift({
           kind: 'bpf',
@@ -293,33 +319,39 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
           dev: xdp.dev,
           hook: 'xdp',
           program: xdp.program,
+          attachMode: 'xdp',
+          direction: 'ingress',
           ...(xdp.progId !== undefined ? { progId: xdp.progId } : {}),
         });
       if (classify(ctx, chosen.address).kind !== 'local-pod') added.push(nodePortNat(ctx, entry, flow));
       hops.splice(xdp ? Math.max(0, at) : at + 1, 0, ...added);
     } else {
-      hops.unshift(
-        lbHop(
-          'tc-lb',
-          `per-packet load balancing (${why}): ${view.frontend} → ${hostPort(chosen.address, chosen.port)}`,
-          {
-            inferred: true,
-            because:
-              'host-namespace traffic to a Service without socket-LB is translated per packet in bpf_host; the exact program is not decided by the state',
-          },
-        ),
-      );
+      hops.unshift({
+        kind: 'tc-lb',
+        detail: `per-packet load balancing (${why}): ${view.frontend} → ${hostPort(chosen.address, chosen.port)}`,
+        ...lb,
+        layer: 'tc',
+        at: 'bpf_host',
+        noSocketLb: why,
+        inferred: true,
+        because:
+          'host-namespace traffic to a Service without socket-LB is translated per packet in bpf_host; the exact program is not decided by the state',
+      });
     }
     return { ...base(hops, rest.disposition, rest.warnings), flow };
   }
 
   // only kube-proxy programs it: DNAT in nat PREROUTING (from a pod or outside) or OUTPUT (from the host)
   const hook = src.kind === 'host' ? 'OUTPUT' : 'PREROUTING';
-  const kp = lbHop(
-    'kube-proxy',
-    `${layer.source}: nat ${hook} → KUBE-SERVICES → ${layer.chain ?? 'the Service chain'} DNATs ${view.frontend} to ${hostPort(chosen.address, chosen.port)}`,
-    layer.chain ? { chain: layer.chain } : {},
-  );
+  const kp: KubeProxyHop = {
+    kind: 'kube-proxy',
+    detail: `${layer.source}: nat ${hook} → KUBE-SERVICES → ${layer.chain ?? 'the Service chain'} DNATs ${view.frontend} to ${hostPort(chosen.address, chosen.port)}`,
+    ...lb,
+    layer: 'netfilter',
+    mode: layer.source === 'ipvs' ? 'ipvs' : layer.source === 'kube-proxy-nftables' ? 'nftables' : 'iptables',
+    natHook: hook,
+    ...(layer.chain ? { chain: layer.chain } : {}),
+  };
   const rest = traceAddress(ctx, rewritten);
   const hops = [...rest.hops];
   const at = src.kind === 'host' ? 0 : Math.max(0, hops.findIndex((h) => h.kind === 'bpf' || h.kind === 'stack') + 1);
@@ -333,17 +365,22 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
 }
 
 /** NodePort to a remote backend: SNAT to this node (replies come back here) or DSR (the backend answers the client). */
-function nodePortNat(ctx: TraceContext, entry: ServiceEntry | undefined, flow: Flow): Hop {
+function nodePortNat(ctx: TraceContext, entry: ServiceEntry | undefined, flow: Flow): MasqueradeHop {
   const st = ctx.state.cilium.status?.kprMode;
   const mode = entry?.flags.dsr ? 'DSR' : st?.mode;
   const ev = st ? [st.source] : [];
   if (mode === 'DSR' || (mode === 'Hybrid' && flow.proto === 'tcp')) {
+    const reason = `${mode === 'Hybrid' ? 'hybrid mode uses DSR for TCP' : 'DSR'} — the backend sees the client ${flow.src} and replies to it directly, not through this node`;
     return {
       kind: 'masquerade',
-      detail: `not source-NATed: ${mode === 'Hybrid' ? 'hybrid mode uses DSR for TCP' : 'DSR'} — the backend sees the client ${flow.src} and replies to it directly, not through this node`,
+      detail: `not source-NATed: ${reason}`,
+      reason,
       evidence: ev,
       applied: false,
       by: 'bpf-nodeport',
+      where: 'bpf-nodeport',
+      why: 'nodeport-dsr',
+      nodePortMode: mode,
     };
   }
   if (mode === 'SNAT' || mode === 'Hybrid') {
@@ -353,6 +390,9 @@ function nodePortNat(ctx: TraceContext, entry: ServiceEntry | undefined, flow: F
       evidence: ev,
       applied: true,
       by: 'bpf-nodeport',
+      where: 'bpf-nodeport',
+      why: 'nodeport-snat',
+      nodePortMode: mode,
     };
   }
   return {
@@ -361,9 +401,46 @@ function nodePortNat(ctx: TraceContext, entry: ServiceEntry | undefined, flow: F
     evidence: [],
     applied: 'unknown',
     by: 'bpf-nodeport',
+    where: 'bpf-nodeport',
+    why: 'nodeport-mode-unknown',
     inferred: true,
     because: 'no Mode line in the status',
   };
+}
+
+/**
+ * Where the path to one backend ends, in the words of its last decisive hop (the display text is copied
+ * whole: this is a summary for people, not a value to parse).
+ */
+function summaryOf(t: Trace): string {
+  const last = [...t.hops]
+    .reverse()
+    .find(
+      (h) =>
+        h.kind === 'deliver' ||
+        h.kind === 'drop' ||
+        h.kind === 'gateway' ||
+        h.kind === 'redirect_neigh' ||
+        h.kind === 'wireguard',
+    );
+  return last?.detail ?? t.disposition;
+}
+
+/** The flags of the translating entry that a reader of the path needs. */
+function hopFlags(f: ServiceFlags | undefined): ServiceHopFlags {
+  if (!f) return {};
+  const out: ServiceHopFlags = {};
+  for (const k of [
+    'externalTrafficPolicyLocal',
+    'internalTrafficPolicyLocal',
+    'sessionAffinity',
+    'dsr',
+    'routable',
+    'twoScopes',
+  ] as const)
+    if (f[k] !== undefined) out[k] = f[k];
+  if (f.affinityTimeoutSeconds !== undefined) out.affinityTimeoutSeconds = f.affinityTimeoutSeconds;
+  return out;
 }
 
 function pickBackend(active: Backend[], wanted: string | undefined): Backend | undefined {

@@ -11,7 +11,22 @@ import type {
   WgPeer,
 } from '../model/types.js';
 import { ROUTE_TYPE_CODE, parsePrefixInto } from '../model/route-columns.js';
-import type { Disposition, Flow, Hop, Trace, TraceEndpoint } from '../model/trace.js';
+import type {
+  AttachMode,
+  BpfHop,
+  Disposition,
+  DropHop,
+  Flow,
+  Hop,
+  MasqueradeHop,
+  RedirectNeighHop,
+  RouteHop,
+  RouteLookup,
+  StackHop,
+  Trace,
+  TraceEndpoint,
+  WireguardHop,
+} from '../model/trace.js';
 import { endpointHost, familyOf, prefixContains, prefixLen } from '../model/addr.js';
 import { deriveDatapath, type CiliumProgramAttachment, type Datapath, type Fact } from './datapath.js';
 import { routeQuery, buildRouting, knownFamilies, type RouteAnswer, type Routing } from './routing.js';
@@ -78,7 +93,7 @@ export function traceAddress(ctx: TraceContext, flow: Flow): Trace {
   warnMissing(ctx, b);
   let disposition: Disposition;
   if (familyOf(flow.src) !== familyOf(flow.dst)) {
-    b.hops.push(drop('source and destination are of different address families', []));
+    b.hops.push(drop('source and destination are of different address families', [], 'family-mismatch'));
     disposition = 'dropped';
   } else if (src.kind === 'local-pod') disposition = fromLocalPod(ctx, b, flow, src, dst);
   else if (src.kind === 'host') disposition = fromHost(ctx, b, flow, src, dst);
@@ -300,7 +315,7 @@ function fromLocalPod(ctx: TraceContext, b: Builder, flow: Flow, src: TraceEndpo
     } else {
       const r = nsRouting(ctx, ns.name);
       const ans = routeQuery(r, { family: fam, dst: flow.dst, src: flow.src, iif: 'lo' });
-      const hop = routeHop(ans, `route in pod netns ${ns.name}`);
+      const hop = routeHop(ans, `route in pod netns ${ns.name}`, { lookup: 'pod-netns', dst: flow.dst, iif: 'lo' });
       hop.netns = ns.name;
       b.hops.push(hop);
       if (ans.result !== 'unicast') return routeFailure(b, ans, flow);
@@ -310,6 +325,8 @@ function fromLocalPod(ctx: TraceContext, b: Builder, flow: Flow, src: TraceEndpo
           detail: `delivered inside the pod's own namespace ${ns.name}`,
           evidence: ans.evidence,
           netns: ns.name,
+          target: 'pod-netns',
+          address: flow.dst,
         });
         return 'delivered';
       }
@@ -338,7 +355,9 @@ function fromLocalPod(ctx: TraceContext, b: Builder, flow: Flow, src: TraceEndpo
       code: 'no-cilium-program',
       message: `no Cilium program seen on ${lxc} ingress: the packet enters the host stack unprocessed by Cilium`,
     });
-    b.hops.push(stackHop(`${lxc} has no cil_from_container: the packet enters the host stack`, [], NF_FORWARD));
+    b.hops.push(
+      stackHop(`${lxc} has no cil_from_container: the packet enters the host stack`, [], NF_FORWARD, 'no-program'),
+    );
     return stackForward(ctx, b, flow, dst, lxc, src);
   }
   b.hops.push(prog);
@@ -351,16 +370,20 @@ function fromLocalPod(ctx: TraceContext, b: Builder, flow: Flow, src: TraceEndpo
       kind: 'stack',
       detail: `${dst.ip} is this node: cil_from_container passes the packet to the host stack (CTX_ACT_OK)`,
       evidence: [...dst.evidence],
+      why: 'to-host',
       hooks: NF_LOCAL_IN,
     });
     const ans = routeQuery(ctx.routing, { family: fam, dst: flow.dst, src: flow.src, iif: lxc });
-    b.hops.push(routeHop(ans, 'kernel route lookup'));
+    b.hops.push(routeHop(ans, 'kernel route lookup', { lookup: 'input', dst: flow.dst, iif: lxc }));
     if (ans.result !== 'local') return routeFailure(b, ans, flow);
     b.hops.push(netfilterHop(ctx, NF_LOCAL_IN));
     b.hops.push({
       kind: 'deliver',
       detail: `delivered to a local socket on ${dst.ip} (${dst.dev ?? 'this node'})`,
       evidence: dst.evidence,
+      target: 'local-socket',
+      address: dst.ip,
+      ...(dst.dev ? { addressDev: dst.dev } : {}),
     });
     return 'delivered';
   }
@@ -378,6 +401,7 @@ function fromLocalPod(ctx: TraceContext, b: Builder, flow: Flow, src: TraceEndpo
         `legacy host routing: cil_from_container returns the packet to the stack (CTX_ACT_OK)`,
         hr.evidence,
         NF_FORWARD,
+        'legacy-host-routing',
         ctx.dp.legacyReasons,
       ),
     );
@@ -385,7 +409,11 @@ function fromLocalPod(ctx: TraceContext, b: Builder, flow: Flow, src: TraceEndpo
   }
   // BPF host routing: fib_redirect() → bpf_fib_lookup(ifindex = lxc) → bpf_redirect_neigh
   const ans = routeQuery(ctx.routing, { family: fam, dst: flow.dst, src: flow.src, iif: lxc, bpfFib: true });
-  const fibHop = routeHop(ans, `FIB lookup in cil_from_container (bpf_fib_lookup, ifindex ${lxc})`);
+  const fibHop = routeHop(ans, `FIB lookup in cil_from_container (bpf_fib_lookup, ifindex ${lxc})`, {
+    lookup: 'bpf_fib_lookup',
+    dst: flow.dst,
+    iif: lxc,
+  });
   fibHop.evidence.unshift(...hr.evidence);
   b.hops.push(fibHop);
   for (const d of ans.divergence) b.warnings.push({ code: 'fib-policy-divergence', message: d });
@@ -394,14 +422,23 @@ function fromLocalPod(ctx: TraceContext, b: Builder, flow: Flow, src: TraceEndpo
       kind: 'stack',
       detail: 'the FIB says the destination is local (BPF_FIB_LKUP_RET_NOT_FWDED): passed to the stack',
       evidence: ans.evidence,
+      why: 'fib-local',
       hooks: NF_LOCAL_IN,
     });
-    b.hops.push({ kind: 'deliver', detail: `delivered to a local socket on ${flow.dst}`, evidence: [] });
+    b.hops.push({
+      kind: 'deliver',
+      detail: `delivered to a local socket on ${flow.dst}`,
+      evidence: [],
+      target: 'local-socket',
+      address: flow.dst,
+    });
     return 'delivered';
   }
   if (ans.result === 'unknown') return routeFailure(b, ans, flow);
   if (ans.result !== 'unicast') {
-    b.hops.push(drop(`bpf_fib_lookup returns ${ans.result}: Cilium drops with DROP_NO_FIB`, ans.evidence));
+    b.hops.push(
+      drop(`bpf_fib_lookup returns ${ans.result}: Cilium drops with DROP_NO_FIB`, ans.evidence, 'DROP_NO_FIB'),
+    );
     return ans.result === 'no-route' || ans.result === 'unreachable' ? 'no-route' : 'dropped';
   }
   return egressFromNode(ctx, b, flow, src, dst, ans, 'redirect_neigh');
@@ -410,9 +447,15 @@ function fromLocalPod(ctx: TraceContext, b: Builder, flow: Flow, src: TraceEndpo
 function fromHost(ctx: TraceContext, b: Builder, flow: Flow, src: TraceEndpoint, dst: TraceEndpoint): Disposition {
   const fam = familyOf(flow.dst) as Family;
   const ans = routeQuery(ctx.routing, { family: fam, dst: flow.dst, src: flow.src, iif: 'lo' });
-  b.hops.push(routeHop(ans, 'output route lookup for a locally generated packet'));
+  b.hops.push(routeHop(ans, 'output route lookup for a locally generated packet', { lookup: 'output', dst: flow.dst }));
   if (ans.result === 'local') {
-    b.hops.push({ kind: 'deliver', detail: `delivered locally on ${flow.dst} (loopback)`, evidence: dst.evidence });
+    b.hops.push({
+      kind: 'deliver',
+      detail: `delivered locally on ${flow.dst} (loopback)`,
+      evidence: dst.evidence,
+      target: 'loopback',
+      address: flow.dst,
+    });
     return 'delivered';
   }
   if (ans.result !== 'unicast') return routeFailure(b, ans, flow);
@@ -446,10 +489,14 @@ function fromOutside(ctx: TraceContext, b: Builder, flow: Flow, src: TraceEndpoi
     });
     return 'unknown';
   }
-  const arrive: Hop = {
+  const arrive: RouteHop = {
     kind: 'route',
     detail: `arrives on ${inDev} (the device this node routes ${flow.src} through; a packet from elsewhere would be asymmetric and may meet rp_filter)`,
     evidence: back.evidence,
+    lookup: 'arrival',
+    result: back.result,
+    dst: flow.src,
+    answer: back.summary,
     dev: inDev,
     inferred: true,
     because: 'the ingress device is taken from the reverse route',
@@ -480,10 +527,11 @@ function fromOutside(ctx: TraceContext, b: Builder, flow: Flow, src: TraceEndpoi
         prog ? 'legacy host routing: cil_from_netdev passes the packet to the stack' : 'into the host stack',
         hr.known ? hr.evidence : [],
         NF_FORWARD,
+        prog ? 'legacy-host-routing' : 'no-program',
       ),
     );
     const ans = routeQuery(ctx.routing, { family: fam, dst: flow.dst, src: flow.src, iif: inDev });
-    b.hops.push(routeHop(ans, 'kernel route lookup'));
+    b.hops.push(routeHop(ans, 'kernel route lookup', { lookup: 'input', dst: flow.dst, iif: inDev }));
     if (ans.result !== 'unicast') return routeFailure(b, ans, flow);
     b.hops.push(netfilterHop(ctx, NF_FORWARD));
     const dev = ans.nexthops[0]?.dev;
@@ -503,22 +551,34 @@ function fromOutside(ctx: TraceContext, b: Builder, flow: Flow, src: TraceEndpoi
     return egressFromNode(ctx, b, flow, src, dst, ans, 'stack');
   }
   if (dst.kind === 'host') {
-    b.hops.push({ kind: 'stack', detail: 'to this node: passed to the host stack', evidence: [], hooks: NF_LOCAL_IN });
+    b.hops.push({
+      kind: 'stack',
+      detail: 'to this node: passed to the host stack',
+      evidence: [],
+      why: 'to-host',
+      hooks: NF_LOCAL_IN,
+    });
     const ans = routeQuery(ctx.routing, { family: fam, dst: flow.dst, src: flow.src, iif: inDev });
-    b.hops.push(routeHop(ans, 'kernel route lookup'));
+    b.hops.push(routeHop(ans, 'kernel route lookup', { lookup: 'input', dst: flow.dst, iif: inDev }));
     if (ans.result !== 'local') return routeFailure(b, ans, flow);
     b.hops.push(netfilterHop(ctx, NF_LOCAL_IN));
-    b.hops.push({ kind: 'deliver', detail: `delivered to a local socket on ${dst.ip}`, evidence: dst.evidence });
+    b.hops.push({
+      kind: 'deliver',
+      detail: `delivered to a local socket on ${dst.ip}`,
+      evidence: dst.evidence,
+      target: 'local-socket',
+      address: dst.ip,
+    });
     return 'delivered';
   }
   // transit
-  b.hops.push(stackHop('not for this node: forwarded by the kernel stack', [], NF_FORWARD));
+  b.hops.push(stackHop('not for this node: forwarded by the kernel stack', [], NF_FORWARD, 'transit'));
   const ans = routeQuery(ctx.routing, { family: fam, dst: flow.dst, src: flow.src, iif: inDev });
-  b.hops.push(routeHop(ans, 'kernel route lookup (forwarding)'));
+  b.hops.push(routeHop(ans, 'kernel route lookup (forwarding)', { lookup: 'input', dst: flow.dst, iif: inDev }));
   if (ans.result !== 'unicast') return routeFailure(b, ans, flow);
   const fwd = ctx.state.sysctl[fam === 4 ? 'net.ipv4.ip_forward' : 'net.ipv6.conf.all.forwarding'];
   if (fwd && fwd.value.trim() === '0') {
-    b.hops.push(drop(`forwarding is disabled on this node`, [fwd.source]));
+    b.hops.push(drop(`forwarding is disabled on this node`, [fwd.source], 'forwarding-disabled'));
     return 'dropped';
   }
   b.hops.push(netfilterHop(ctx, NF_FORWARD));
@@ -548,18 +608,21 @@ function egressFromNode(
   const neigh = ctx.state.neigh.find((n) => n.dst === next && n.dev === dev);
   const wg = wgDevice(ctx, dev);
   if (via === 'redirect_neigh') {
-    const hop: Hop = {
+    const text = `bpf_redirect_neigh out of ${dev} ${first.gateway ? `to next hop ${next}` : `directly to ${next} (on-link)`}: bypasses the host stack and netfilter`;
+    const hop: RedirectNeighHop = {
       kind: 'redirect_neigh',
-      detail: `bpf_redirect_neigh out of ${dev} ${first.gateway ? `to next hop ${next}` : `directly to ${next} (on-link)`}: bypasses the host stack and netfilter`,
+      detail:
+        neigh || wg
+          ? text
+          : `${text}; no neighbour entry for ${next} on ${dev}: the kernel resolves it when the packet is sent`,
       evidence: neigh ? [neigh.source] : [],
+      helper: 'bpf_redirect_neigh',
       dev,
       nexthop: next,
+      onLink: !first.gateway,
     };
     if (neigh)
       hop.neighbor = neigh.lladdr === undefined ? { state: neigh.state } : { lladdr: neigh.lladdr, state: neigh.state };
-    else if (!wg) {
-      hop.detail += `; no neighbour entry for ${next} on ${dev}: the kernel resolves it when the packet is sent`;
-    }
     if (nh.length > 1)
       hop.candidates = nh.map((n) => ({
         ...(n.gateway ? { gateway: n.gateway } : {}),
@@ -602,6 +665,8 @@ function egressFromNode(
       evidence: [...ans.evidence, ...(neigh ? [neigh.source] : [])],
       gateway: first.gateway,
       dev,
+      encrypted: false,
+      ...(neigh ? { neighbor: neighbourOf(neigh) } : {}),
     });
   }
   return 'forwarded';
@@ -610,10 +675,16 @@ function egressFromNode(
 function wireguardHops(ctx: TraceContext, b: Builder, flow: Flow, dev: string, wg: WgDevice): Disposition {
   const peer = pickWgPeer(wg, flow.dst);
   if (!peer) {
-    b.hops.push(drop(`no WireGuard peer of ${dev} allows ${flow.dst} (allowed-ips): wireguard drops it`, [wg.source]));
+    b.hops.push(
+      drop(
+        `no WireGuard peer of ${dev} allows ${flow.dst} (allowed-ips): wireguard drops it`,
+        [wg.source],
+        'wireguard-no-peer',
+      ),
+    );
     return 'dropped';
   }
-  const hop: Hop = {
+  const hop: WireguardHop = {
     kind: 'wireguard',
     detail: `encrypted by ${dev} for peer ${short(peer.peer.publicKey)} (allowed-ips ${peer.prefix})${peer.peer.endpoint ? `, sent as UDP to ${peer.peer.endpoint}` : ', which has no endpoint: the packet cannot be sent'}`,
     evidence: [peer.peer.source],
@@ -634,6 +705,7 @@ function wireguardHops(ctx: TraceContext, b: Builder, flow: Flow, dev: string, w
     routeHop(
       ans,
       `route for the encrypted packet to ${epAddr}${wg.fwmark ? ` (fwmark 0x${wg.fwmark.toString(16)})` : ''}`,
+      { lookup: 'wireguard-outer', dst: epAddr, ...(wg.fwmark !== undefined ? { fwmark: wg.fwmark } : {}) },
     ),
   );
   if (ans.result !== 'unicast') return routeFailure(b, ans, { ...flow, dst: epAddr });
@@ -649,6 +721,8 @@ function wireguardHops(ctx: TraceContext, b: Builder, flow: Flow, dev: string, w
     evidence: [...ans.evidence, ...(neigh ? [neigh.source] : [])],
     gateway: next,
     ...(out.dev ? { dev: out.dev } : {}),
+    encrypted: true,
+    ...(neigh ? { neighbor: neighbourOf(neigh) } : {}),
   });
   return 'forwarded';
 }
@@ -663,7 +737,10 @@ function localDelivery(ctx: TraceContext, b: Builder, dst: TraceEndpoint, fromHo
       kind: 'redirect',
       detail: `local delivery to ${dst.ip} on ${dev}: bpf_redirect_peer with BPF host routing, bpf_redirect otherwise — host routing unknown`,
       evidence: dst.evidence,
+      helper: 'bpf_redirect',
+      why: 'host-routing-unknown',
       dev,
+      ...(dst.netns ? { targetNetns: dst.netns } : {}),
       inferred: true,
       because: hr.because,
     });
@@ -672,20 +749,21 @@ function localDelivery(ctx: TraceContext, b: Builder, dst: TraceEndpoint, fromHo
       kind: 'redirect_peer',
       detail: `bpf_redirect_peer into ${dst.netns ?? 'the pod'} through ${dev}: skips the host stack, netfilter and ${dev}'s own tc hooks`,
       evidence: [...hr.evidence, ...dst.evidence],
+      helper: 'bpf_redirect_peer',
       dev,
-      ...(dst.netns ? { netns: dst.netns } : {}),
+      ...(dst.netns ? { netns: dst.netns, targetNetns: dst.netns } : {}),
     });
   } else {
-    const why = fromHostSide
-      ? 'the packet comes from the host side, where Cilium never uses redirect_peer'
-      : netkit
-        ? 'netkit device: a plain redirect, netkit switches the namespace'
-        : 'legacy host routing';
+    const why = fromHostSide ? 'host-side' : netkit ? 'netkit' : 'legacy-host-routing';
     b.hops.push({
       kind: 'redirect',
-      detail: `bpf_redirect to ${dev} (${why}), then across the veth into ${dst.netns ?? 'the pod'}`,
+      detail: `bpf_redirect to ${dev} (${REDIRECT_WHY[why]}), then across the veth into ${dst.netns ?? 'the pod'}`,
       evidence: [...(hr.evidence ?? []), ...dst.evidence],
+      helper: 'bpf_redirect',
+      why,
+      reason: REDIRECT_WHY[why],
       dev,
+      ...(dst.netns ? { targetNetns: dst.netns } : {}),
     });
     const p = findProgram(ctx, dev, 'egress', 'cil_to_container');
     if (p) b.hops.push(p);
@@ -706,7 +784,7 @@ function stackForward(
 ): Disposition {
   const fam = familyOf(flow.dst) as Family;
   const ans = routeQuery(ctx.routing, { family: fam, dst: flow.dst, src: flow.src, iif: inDev });
-  const hop = routeHop(ans, 'kernel route lookup');
+  const hop = routeHop(ans, 'kernel route lookup', { lookup: 'input', dst: flow.dst, iif: inDev });
   if (hostRoutingUnknown) {
     hop.inferred = true;
     hop.because =
@@ -714,7 +792,18 @@ function stackForward(
   }
   b.hops.push(hop);
   if (ans.result === 'local') {
-    b.hops.push(deliverHop(dst));
+    // a local route to an address that is not a pod of this node (a VIP left on kube-ipvs0, say): a socket
+    b.hops.push(
+      dst.kind === 'local-pod'
+        ? deliverHop(dst)
+        : {
+            kind: 'deliver',
+            detail: `delivered to a local socket on ${dst.ip}`,
+            evidence: ans.evidence,
+            target: 'local-socket',
+            address: dst.ip,
+          },
+    );
     return 'delivered';
   }
   if (ans.result !== 'unicast') return routeFailure(b, ans, flow);
@@ -727,7 +816,13 @@ function stackForward(
 // ---------------------------------------------------------------------------------------------
 // pieces
 
-function masquerade(ctx: TraceContext, flow: Flow, dst: TraceEndpoint, dev: string, hasToNetdev: boolean): Hop {
+function masquerade(
+  ctx: TraceContext,
+  flow: Flow,
+  dst: TraceEndpoint,
+  dev: string,
+  hasToNetdev: boolean,
+): MasqueradeHop {
   const m = ctx.dp.masquerade;
   const fam = familyOf(flow.dst) as Family;
   if (!m.known) {
@@ -736,24 +831,33 @@ function masquerade(ctx: TraceContext, flow: Flow, dst: TraceEndpoint, dev: stri
       detail: `masquerade unknown: ${m.because}`,
       evidence: [],
       applied: 'unknown',
+      where: 'unknown',
+      why: 'mode-unknown',
+      dev,
       inferred: true,
       because: m.because,
     };
   }
   const ev = m.evidence;
   const v = m.value;
-  const not = (why: string): Hop => ({
+  const not = (why: MasqueradeHop['why'], text: string, extra: Partial<MasqueradeHop> = {}): MasqueradeHop => ({
     kind: 'masquerade',
-    detail: `not masqueraded: ${why}`,
+    detail: `not masqueraded: ${text}`,
+    reason: text,
     evidence: ev,
     applied: false,
     by: v.mode,
+    where: v.mode,
+    why,
+    dev,
+    ...extra,
   });
-  if (v.mode === 'disabled') return not('masquerading is disabled');
-  if ((fam === 4 && !v.ipv4) || (fam === 6 && !v.ipv6)) return not(`IPv${fam} masquerading is disabled`);
+  if (v.mode === 'disabled') return not('disabled', 'masquerading is disabled');
+  if ((fam === 4 && !v.ipv4) || (fam === 6 && !v.ipv6))
+    return not('family-disabled', `IPv${fam} masquerading is disabled`);
   const famCidrs = v.exclusionCidrs.filter((c) => familyOf(c.split('/')[0]!) === fam);
   const excl = famCidrs.find((c) => prefixContains(c, flow.dst));
-  if (excl) return not(`${flow.dst} is inside the SNAT exclusion CIDR ${excl}`);
+  if (excl) return not('excluded', `${flow.dst} is inside the SNAT exclusion CIDR ${excl}`, { exclusionCidr: excl });
   if (famCidrs.length === 0 && dst.kind !== 'remote-node') {
     return {
       kind: 'masquerade',
@@ -761,16 +865,23 @@ function masquerade(ctx: TraceContext, flow: Flow, dst: TraceEndpoint, dev: stri
       evidence: ev,
       applied: 'unknown',
       by: v.mode,
+      where: v.mode,
+      why: 'no-exclusion-cidr',
+      dev,
       inferred: true,
       because: 'no exclusion CIDR to compare the destination with',
     };
   }
-  if (dst.kind === 'remote-node' || dst.kind === 'remote-pod') {
-    if (dst.kind === 'remote-node') return not(`${flow.dst} is a remote node and this is native routing`);
-  }
+  if (dst.kind === 'remote-node') return not('remote-node', `${flow.dst} is a remote node and this is native routing`);
   if (v.mode === 'bpf') {
     if (v.devices.length > 0 && !v.devices.includes(dev))
-      return not(`BPF masquerade runs on ${v.devices.join(', ')}, and the packet leaves through ${dev}`);
+      return not(
+        'other-device',
+        `BPF masquerade runs on ${v.devices.join(', ')}, and the packet leaves through ${dev}`,
+        {
+          devices: [...v.devices],
+        },
+      );
     if (!hasToNetdev) {
       return {
         kind: 'masquerade',
@@ -778,28 +889,37 @@ function masquerade(ctx: TraceContext, flow: Flow, dst: TraceEndpoint, dev: stri
         evidence: ev,
         applied: 'unknown',
         by: 'bpf',
+        where: 'bpf',
+        why: 'no-to-netdev',
+        dev,
         inferred: true,
         because: 'cil_to_netdev missing on the egress device',
       };
     }
     const snat = deviceAddress(ctx, dev, fam);
-    const hop: Hop = {
+    const hop: MasqueradeHop = {
       kind: 'masquerade',
       detail: `source NAT in cil_to_netdev on ${dev}${snat ? ` to ${snat.local}` : ''} (BPF masquerade)`,
       evidence: [...ev, ...(snat ? [snat.source] : [])],
       applied: true,
       by: 'bpf',
+      where: 'bpf',
+      why: 'snat',
+      dev,
     };
     if (snat) hop.snatTo = snat.local;
     return hop;
   }
   const snat = deviceAddress(ctx, dev, fam);
-  const hop: Hop = {
+  const hop: MasqueradeHop = {
     kind: 'masquerade',
     detail: `MASQUERADE in iptables nat/POSTROUTING (CILIUM_POST_nat) out of ${dev}${snat ? ` to ${snat.local}` : ''}`,
     evidence: ev,
     applied: true,
     by: 'iptables',
+    where: 'iptables',
+    why: 'snat',
+    dev,
     inferred: true,
     because: 'from the masquerade mode and exclusion CIDR; the CILIUM_POST_nat rules themselves were not evaluated',
   };
@@ -820,17 +940,26 @@ function netfilterHop(ctx: TraceContext, hooks: string[]): Hop {
     detail: `netfilter hooks ${hooks.join(' → ')}${have.length ? ' (iptables/nftables rules are present in the node state)' : ''}`,
     evidence: [],
     hooks,
+    rulesPresent: have.length > 0,
     inferred: true,
     because: 'the hooks follow from the kernel path; netpath does not evaluate the rules in them for a trace yet',
   };
 }
 
-function stackHop(detail: string, evidence: Evidence[], hooks: string[], reasons: string[] = []): Hop {
+function stackHop(
+  detail: string,
+  evidence: Evidence[],
+  hooks: string[],
+  why: StackHop['why'],
+  reasons: string[] = [],
+): StackHop {
   return {
     kind: 'stack',
     detail: reasons.length ? `${detail} (legacy because: ${reasons.join('; ')})` : detail,
     evidence,
+    why,
     hooks,
+    ...(reasons.length ? { legacyReasons: reasons } : {}),
   };
 }
 
@@ -839,35 +968,69 @@ function deliverHop(dst: TraceEndpoint): Hop {
     kind: 'deliver',
     detail: `delivered to ${dst.pod ? `pod ${dst.pod}` : 'the pod'} ${dst.ip}${dst.netns ? ` in netns ${dst.netns}` : ''}`,
     evidence: dst.evidence,
+    target: 'pod',
+    address: dst.ip,
   };
+  if (dst.pod) hop.pod = dst.pod;
   if (dst.netns) hop.netns = dst.netns;
   if (dst.dev) hop.dev = dst.dev;
   return hop;
 }
 
-function drop(reason: string, evidence: Evidence[]): Hop {
-  return { kind: 'drop', detail: reason, reason, evidence };
+function drop(reason: string, evidence: Evidence[], code: string): DropHop {
+  return { kind: 'drop', detail: reason, reason, code, evidence };
 }
 
-function routeHop(ans: RouteAnswer, what: string): Hop {
-  const hop: Hop = { kind: 'route', detail: `${what}: ${ans.summary}`, evidence: ans.evidence };
+/** The neighbour entry as a hop carries it. */
+function neighbourOf(n: { lladdr?: string; state: string[] }): { lladdr?: string; state: string[] } {
+  return n.lladdr === undefined ? { state: n.state } : { lladdr: n.lladdr, state: n.state };
+}
+
+const REDIRECT_WHY: Record<'host-side' | 'netkit' | 'legacy-host-routing', string> = {
+  'host-side': 'the packet comes from the host side, where Cilium never uses redirect_peer',
+  netkit: 'netkit device: a plain redirect, netkit switches the namespace',
+  'legacy-host-routing': 'legacy host routing',
+};
+
+function routeHop(
+  ans: RouteAnswer,
+  what: string,
+  q: { lookup: RouteLookup; dst: string; iif?: string; fwmark?: number },
+): RouteHop {
+  const hop: RouteHop = {
+    kind: 'route',
+    detail: `${what}: ${ans.summary}`,
+    evidence: ans.evidence,
+    lookup: q.lookup,
+    result: ans.result,
+    dst: q.dst,
+    answer: ans.summary,
+  };
+  // 'lo' is how an output lookup is asked, not a device the packet arrived on
+  if (q.iif !== undefined && q.iif !== 'lo') hop.iif = q.iif;
+  if (q.fwmark !== undefined) hop.fwmark = q.fwmark;
   if (ans.rule) hop.rule = ans.rule;
+  if (ans.rulePriority !== undefined) hop.rulePriority = ans.rulePriority;
   if (ans.table !== undefined) hop.table = ans.table;
   if (ans.route) hop.route = ans.routeText!;
   const n = ans.nexthops[0];
   if (n?.dev) hop.dev = n.dev;
   if (n?.gateway) hop.gateway = n.gateway;
-  if (ans.nexthops.length > 1)
-    hop.candidates = ans.nexthops.map((x) => ({
-      ...(x.gateway ? { gateway: x.gateway } : {}),
-      ...(x.dev ? { dev: x.dev } : {}),
-      ...(x.weight ? { weight: x.weight } : {}),
-    }));
+  if (ans.nexthops.length > 0) hop.nexthops = ans.nexthops.map(nextHop);
+  if (ans.nexthops.length > 1) hop.candidates = ans.nexthops.map(nextHop);
   if (ans.inferred) {
     hop.inferred = true;
     hop.because = ans.inferred;
   }
   return hop;
+}
+
+function nextHop(x: RouteAnswer['nexthops'][number]): { gateway?: string; dev?: string; weight?: number } {
+  return {
+    ...(x.gateway ? { gateway: x.gateway } : {}),
+    ...(x.dev ? { dev: x.dev } : {}),
+    ...(x.weight ? { weight: x.weight } : {}),
+  };
 }
 
 function routeFailure(b: Builder, ans: RouteAnswer, flow: Flow): Disposition {
@@ -884,7 +1047,7 @@ function routeFailure(b: Builder, ans: RouteAnswer, flow: Flow): Disposition {
     broadcast: 'a broadcast or multicast address: not followed as a unicast path',
     invalid: `the kernel refuses this flow: ${ans.summary}`,
   };
-  b.hops.push(drop(what[ans.result] ?? `route result ${ans.result}`, ans.evidence));
+  b.hops.push(drop(what[ans.result] ?? `route result ${ans.result}`, ans.evidence, ans.result));
   return ans.result === 'no-route' || ans.result === 'unreachable' ? 'no-route' : 'dropped';
 }
 
@@ -909,7 +1072,7 @@ export function programsUnknown(ctx: TraceContext, dev: string, dir: 'ingress' |
   return [sourceProblem(ctx, 'bpftool-net')!, ...(tc ? [sourceProblem(ctx, tc.probe)!] : [])].join('; ');
 }
 
-function findProgram(ctx: TraceContext, dev: string, dir: 'ingress' | 'egress', expected: string): Hop | undefined {
+function findProgram(ctx: TraceContext, dev: string, dir: 'ingress' | 'egress', expected: string): BpfHop | undefined {
   const progs = ctx.dp.programs.filter((p) => p.dev === dev && hookDir(p) === dir);
   const p = progs.find((x) => x.program === expected) ?? progs[0];
   if (p) return progHop(p, `${p.program} on ${dev} ${p.hook}`);
@@ -938,14 +1101,32 @@ function attachesTo(ctx: TraceContext, program: string, dev: string): boolean {
   return false;
 }
 
-function progHop(p: CiliumProgramAttachment, detail: string): Hop {
-  const hop: Hop = { kind: 'bpf', detail, evidence: p.evidence, dev: p.dev, hook: p.hook, program: p.program };
+function progHop(p: CiliumProgramAttachment, detail: string): BpfHop {
+  const dir = hookDir(p);
+  const hop: BpfHop = {
+    kind: 'bpf',
+    detail,
+    evidence: p.evidence,
+    dev: p.dev,
+    hook: p.hook,
+    program: p.program,
+    attachMode: attachMode(p.hook),
+    direction: dir === 'other' ? 'ingress' : dir,
+  };
   if (p.progId !== undefined) hop.progId = p.progId;
   if (p.inferred) {
     hop.inferred = true;
     if (p.because) hop.because = p.because;
   }
   return hop;
+}
+
+/** How a program is attached, from its hook (`tc-ingress` → tc, `tcx-egress` → tcx, `netkit-peer` → netkit). */
+export function attachMode(hook: string): AttachMode {
+  if (hook === 'xdp') return 'xdp';
+  if (hook.startsWith('tcx')) return 'tcx';
+  if (hook.startsWith('netkit')) return 'netkit';
+  return 'tc';
 }
 
 function hookDir(p: CiliumProgramAttachment): 'ingress' | 'egress' | 'other' {

@@ -1,6 +1,6 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Flow, Hop, Trace } from '../model/trace.js';
+import type { Flow, GatewayHop, Hop, RedirectNeighHop, RouteHop, Trace } from '../model/trace.js';
 import type { NodeState } from '../model/types.js';
 import type { Journey, JourneyLeg } from '../model/journey.js';
 import { SourceError } from '../errors.js';
@@ -71,7 +71,8 @@ function nextAddress(t: Trace): string | undefined {
   const wg = hops.find((h) => h.kind === 'wireguard');
   if (wg?.endpoint) return endpointHost(wg.endpoint);
   const h = hops.find(
-    (x: Hop) => x.kind === 'gateway' || x.kind === 'redirect_neigh' || (x.kind === 'route' && (x.gateway || x.dev)),
+    (x: Hop): x is GatewayHop | RedirectNeighHop | RouteHop =>
+      x.kind === 'gateway' || x.kind === 'redirect_neigh' || (x.kind === 'route' && !!(x.gateway || x.dev)),
   );
   if (!h) return undefined;
   if (h.kind === 'gateway') return h.gateway;

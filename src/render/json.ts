@@ -5,6 +5,237 @@ import type { Diff } from '../model/diff.js';
 const evidence = z.object({ probe: z.string(), text: z.string() });
 const warning = z.object({ code: z.string(), message: z.string(), source: z.string().optional() });
 
+// ---------------------------------------------------------------------------------------------
+// hops: one object per kind (docs/hops.md). Loose objects: a field added within schemaVersion 1 passes.
+
+const str = z.string();
+const opt = <T extends z.ZodType>(t: T) => t.optional();
+const hopBase = {
+  detail: str,
+  evidence: z.array(evidence),
+  inferred: opt(z.boolean()),
+  because: opt(str),
+  netns: opt(str),
+  explain: opt(
+    z.object({
+      what: str,
+      why: str,
+      confirm: z.array(z.object({ command: str, shows: str })),
+    }),
+  ),
+};
+const nextHop = z.object({ gateway: opt(str), dev: opt(str), weight: opt(z.number()) });
+const neighbour = z.object({ lladdr: opt(str), state: z.array(str) });
+const backendPath = z.object({
+  backend: str,
+  disposition: z.enum(['delivered', 'forwarded', 'dropped', 'no-route', 'unknown']),
+  summary: str,
+});
+const hopBackend = z.object({ address: str, port: z.number().int(), state: str, probability: opt(z.number()) });
+const lbFields = {
+  frontend: str,
+  source: str,
+  backends: z.array(hopBackend),
+  backend: str,
+  candidateBackends: z.array(str),
+  flags: z.looseObject({
+    externalTrafficPolicyLocal: opt(z.boolean()),
+    internalTrafficPolicyLocal: opt(z.boolean()),
+    sessionAffinity: opt(z.boolean()),
+    affinityTimeoutSeconds: opt(z.number()),
+    dsr: opt(z.boolean()),
+    routable: opt(z.boolean()),
+    twoScopes: opt(z.boolean()),
+  }),
+  paths: z.array(backendPath),
+};
+const routeOutcome = z.enum([
+  'unicast',
+  'local',
+  'broadcast',
+  'blackhole',
+  'unreachable',
+  'prohibit',
+  'no-route',
+  'invalid',
+  'unknown',
+]);
+const conntrackEntry = z.object({
+  orig: str,
+  reply: str,
+  state: opt(str),
+  flags: z.array(str),
+  zone: opt(z.number()),
+  dnat: z.boolean(),
+  snat: z.boolean(),
+});
+
+const hopSchema = z.discriminatedUnion('kind', [
+  z.looseObject({
+    kind: z.literal('socket-lb'),
+    ...hopBase,
+    ...lbFields,
+    layer: z.literal('socket'),
+    program: str,
+    attachType: str,
+    cgroup: str,
+  }),
+  z.looseObject({
+    kind: z.literal('tc-lb'),
+    ...hopBase,
+    ...lbFields,
+    layer: z.enum(['tc', 'xdp']),
+    at: z.enum(['cil_from_container', 'cil_from_netdev', 'xdp', 'bpf_host']),
+    noSocketLb: opt(str),
+    program: opt(str),
+    dev: opt(str),
+  }),
+  z.looseObject({
+    kind: z.literal('kube-proxy'),
+    ...hopBase,
+    ...lbFields,
+    layer: z.literal('netfilter'),
+    mode: z.enum(['iptables', 'nftables', 'ipvs']),
+    natHook: z.enum(['PREROUTING', 'OUTPUT']),
+    chain: opt(str),
+  }),
+  z.looseObject({
+    kind: z.literal('bpf'),
+    ...hopBase,
+    program: str,
+    hook: str,
+    attachMode: z.enum(['tc', 'tcx', 'xdp', 'netkit']),
+    direction: z.enum(['ingress', 'egress']),
+    dev: str,
+    progId: opt(z.number().int()),
+  }),
+  z.looseObject({
+    kind: z.literal('redirect_peer'),
+    ...hopBase,
+    helper: z.literal('bpf_redirect_peer'),
+    dev: str,
+    targetNetns: opt(str),
+  }),
+  z.looseObject({
+    kind: z.literal('redirect_neigh'),
+    ...hopBase,
+    helper: z.literal('bpf_redirect_neigh'),
+    dev: str,
+    targetNetns: opt(str),
+    nexthop: str,
+    onLink: z.boolean(),
+    neighbor: opt(neighbour),
+    candidates: opt(z.array(nextHop)),
+  }),
+  z.looseObject({
+    kind: z.literal('redirect'),
+    ...hopBase,
+    helper: z.literal('bpf_redirect'),
+    dev: str,
+    targetNetns: opt(str),
+    why: z.enum(['host-side', 'netkit', 'legacy-host-routing', 'host-routing-unknown']),
+    reason: opt(str),
+  }),
+  z.looseObject({
+    kind: z.literal('stack'),
+    ...hopBase,
+    why: z.enum(['to-host', 'fib-local', 'legacy-host-routing', 'no-program', 'transit']),
+    hooks: z.array(str),
+    legacyReasons: opt(z.array(str)),
+  }),
+  z.looseObject({ kind: z.literal('netfilter'), ...hopBase, hooks: z.array(str), rulesPresent: z.boolean() }),
+  z.looseObject({
+    kind: z.literal('route'),
+    ...hopBase,
+    lookup: z.enum(['pod-netns', 'bpf_fib_lookup', 'input', 'output', 'wireguard-outer', 'arrival']),
+    result: routeOutcome,
+    dst: str,
+    iif: opt(str),
+    fwmark: opt(z.number().int()),
+    rule: opt(str),
+    rulePriority: opt(z.number().int()),
+    table: opt(z.number().int()),
+    route: opt(str),
+    answer: str,
+    dev: opt(str),
+    gateway: opt(str),
+    nexthops: opt(z.array(nextHop)),
+    candidates: opt(z.array(nextHop)),
+  }),
+  z.looseObject({
+    kind: z.literal('gateway'),
+    ...hopBase,
+    gateway: str,
+    dev: opt(str),
+    encrypted: z.boolean(),
+    neighbor: opt(neighbour),
+  }),
+  z.looseObject({
+    kind: z.literal('wireguard'),
+    ...hopBase,
+    dev: str,
+    peer: str,
+    allowedIps: str,
+    endpoint: opt(str),
+  }),
+  z.looseObject({
+    kind: z.literal('masquerade'),
+    ...hopBase,
+    applied: z.union([z.boolean(), z.literal('unknown')]),
+    where: z.enum(['bpf', 'iptables', 'bpf-nodeport', 'disabled', 'unknown']),
+    by: opt(str),
+    why: z.enum([
+      'snat',
+      'disabled',
+      'family-disabled',
+      'excluded',
+      'remote-node',
+      'other-device',
+      'no-to-netdev',
+      'no-exclusion-cidr',
+      'mode-unknown',
+      'nodeport-snat',
+      'nodeport-dsr',
+      'nodeport-mode-unknown',
+    ]),
+    dev: opt(str),
+    snatTo: opt(str),
+    exclusionCidr: opt(str),
+    devices: opt(z.array(str)),
+    nodePortMode: opt(str),
+    reason: opt(str),
+  }),
+  z.looseObject({
+    kind: z.literal('conntrack'),
+    ...hopBase,
+    match: z.enum(['orig', 'reply', 'via-backend', 'none', 'connections', 'reply-connections']),
+    entry: opt(conntrackEntry),
+    count: opt(z.number().int()),
+    translations: opt(z.array(z.object({ translation: str, count: z.number().int() }))),
+    backend: opt(str),
+    snatTo: opt(str),
+  }),
+  z.looseObject({
+    kind: z.literal('deliver'),
+    ...hopBase,
+    target: z.enum(['pod', 'local-socket', 'loopback', 'pod-netns']),
+    address: str,
+    pod: opt(str),
+    dev: opt(str),
+    addressDev: opt(str),
+  }),
+  z.looseObject({
+    kind: z.literal('drop'),
+    ...hopBase,
+    reason: str,
+    code: str,
+    frontend: opt(str),
+    backends: opt(z.array(hopBackend)),
+    backend: opt(str),
+    paths: opt(z.array(backendPath)),
+  }),
+]);
+
 /** The `--json` contract of `trace` (docs/json.md); additions only within a schemaVersion. */
 export const traceJsonSchema = z.object({
   schemaVersion: z.literal(1),
@@ -19,39 +250,7 @@ export const traceJsonSchema = z.object({
   }),
   src: z.looseObject({ kind: z.string(), ip: z.string(), evidence: z.array(evidence) }),
   dst: z.looseObject({ kind: z.string(), ip: z.string(), evidence: z.array(evidence) }),
-  hops: z.array(
-    z.looseObject({
-      kind: z.enum([
-        'socket-lb',
-        'tc-lb',
-        'kube-proxy',
-        'bpf',
-        'redirect_peer',
-        'redirect_neigh',
-        'redirect',
-        'stack',
-        'netfilter',
-        'route',
-        'gateway',
-        'wireguard',
-        'masquerade',
-        'conntrack',
-        'deliver',
-        'drop',
-      ]),
-      detail: z.string(),
-      evidence: z.array(evidence),
-      inferred: z.boolean().optional(),
-      because: z.string().optional(),
-      explain: z
-        .object({
-          what: z.string(),
-          why: z.string(),
-          confirm: z.array(z.object({ command: z.string(), shows: z.string() })),
-        })
-        .optional(),
-    }),
-  ),
+  hops: z.array(hopSchema),
   disposition: z.enum(['delivered', 'forwarded', 'dropped', 'no-route', 'unknown']),
   warnings: z.array(warning),
 });

@@ -1,4 +1,4 @@
-import type { Hop, Trace } from '../model/trace.js';
+import { hopField, type Hop, type Trace } from '../model/trace.js';
 import type { Journey } from '../model/journey.js';
 import type { FrontendView, LookupResult } from '../model/service.js';
 import { painter, type RenderOptions } from './style.js';
@@ -25,29 +25,32 @@ const ID = /\bid (\d{1,10})\b/;
 
 /** The program id the hop's own evidence (bpftool / tc filter lines) prints next to its program. */
 function programId(h: Hop): string {
-  if (h.progId !== undefined) return String(h.progId);
-  if (!h.program) return '';
+  const progId = hopField(h, 'progId');
+  if (progId !== undefined) return String(progId);
+  const program = hopField(h, 'program');
+  if (!program) return '';
   const ids = new Set<string>();
   for (const e of h.evidence) {
-    if (!/^(bpftool|tc-filter)/.test(e.probe) || !e.text.includes(h.program)) continue;
+    if (!/^(bpftool|tc-filter)/.test(e.probe) || !e.text.includes(program)) continue;
     const m = ID.exec(e.text);
     if (m) ids.add(m[1]!);
   }
   return [...ids].join(',');
 }
 
-const nextHop = (h: Hop): string => h.nexthop ?? h.gateway ?? h.endpoint ?? h.backend ?? '';
+const nextHop = (h: Hop): string =>
+  hopField(h, 'nexthop') ?? hopField(h, 'gateway') ?? hopField(h, 'endpoint') ?? hopField(h, 'backend') ?? '';
 const probes = (h: Hop): string => [...new Set(h.evidence.map((e) => e.probe))].join(',');
 
 function hopRow(h: Hop, i: number, wide: boolean): string[] {
-  if (!wide) return [String(i + 1), h.kind, h.dev ?? '', h.detail];
+  if (!wide) return [String(i + 1), h.kind, hopField(h, 'dev') ?? '', h.detail];
   return [
     String(i + 1),
     h.kind,
     h.netns ?? '',
-    h.dev ?? '',
-    h.hook ?? '',
-    h.program ?? h.chain ?? '',
+    hopField(h, 'dev') ?? '',
+    hopField(h, 'hook') ?? '',
+    hopField(h, 'program') ?? hopField(h, 'chain') ?? '',
     programId(h),
     nextHop(h),
     h.inferred ? 'yes' : 'no',

@@ -1,4 +1,4 @@
-import type { Hop, Trace, TraceEndpoint } from '../model/trace.js';
+import { hopField, type Hop, type Trace, type TraceEndpoint } from '../model/trace.js';
 import type { Evidence } from '../model/types.js';
 import { painter, type RenderOptions } from './style.js';
 
@@ -31,8 +31,9 @@ export function renderTraceText(t: Trace, opts: RenderOptions): string {
     out.push(`${n}. ${kind} ${h.detail}${tag}`);
     const pad = ' '.repeat(width + 2);
     if (h.inferred && h.because) out.push(`${pad}${c.yellow('because')} ${h.because}`);
-    for (const p of h.paths ?? [])
-      out.push(`${pad}${p.backend === h.backend ? '▶' : '·'} backend ${p.backend}: ${p.disposition} — ${p.summary}`);
+    const chosen = hopField(h, 'backend');
+    for (const p of hopField(h, 'paths') ?? [])
+      out.push(`${pad}${p.backend === chosen ? '▶' : '·'} backend ${p.backend}: ${p.disposition} — ${p.summary}`);
     for (const e of h.evidence) out.push(`${pad}${c.dim(evidenceLine(e, opts.width - pad.length))}`);
     if (h.explain) {
       out.push(...wrapText(`${c.cyan('what')} ${h.explain.what}`, opts.width, pad));
@@ -88,11 +89,14 @@ function summary(t: Trace): string {
   const last = t.hops[t.hops.length - 1];
   if (!last) return '';
   if (t.disposition === 'forwarded') {
-    const gw = [...t.hops].reverse().find((h) => h.gateway || h.nexthop || h.endpoint);
-    const where = gw?.endpoint ?? gw?.nexthop ?? gw?.gateway;
+    const gw = [...t.hops]
+      .reverse()
+      .find((h) => hopField(h, 'gateway') || hopField(h, 'nexthop') || hopField(h, 'endpoint'));
+    const where = gw && (hopField(gw, 'endpoint') ?? hopField(gw, 'nexthop') ?? hopField(gw, 'gateway'));
     return where ? ` — leaves this node towards ${where}` : '';
   }
-  if (t.disposition === 'dropped' || t.disposition === 'no-route') return ` — ${last.reason ?? last.detail}`;
+  if (t.disposition === 'dropped' || t.disposition === 'no-route')
+    return ` — ${last.kind === 'drop' ? last.reason : last.detail}`;
   return '';
 }
 

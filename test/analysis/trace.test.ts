@@ -44,6 +44,28 @@ describe('trace on in-memory variants of a real node', () => {
     expect(kinds(s, flow('10.244.1.12', '10.244.1.57'))).toEqual(['route', 'bpf', 'redirect', 'deliver']);
   });
 
+  it('legacy host routing: a local route to an address that is not a pod delivers to a socket, typed as such', async () => {
+    const s = withStatus(await k1(), LEGACY);
+    s.routes.push(
+      ...parseIpRoute('local 198.51.100.7 dev eth0 table local proto kernel scope host\n', 'ip-route4', 4).value,
+    );
+    const t = traceFlow(createTraceContext(s), flow('10.244.1.12', '198.51.100.7'));
+    expect(t.hops.map((h) => [h.kind, 'lookup' in h ? h.lookup : 'why' in h ? h.why : undefined])).toEqual([
+      ['route', 'pod-netns'],
+      ['bpf', undefined],
+      ['stack', 'legacy-host-routing'],
+      ['route', 'input'],
+      ['deliver', undefined],
+    ]);
+    expect(t.hops[3]).toMatchObject({ result: 'local', iif: 'lxc6d1e0f2a3b4c', table: 255 });
+    expect(t.hops[4]).toMatchObject({
+      target: 'local-socket',
+      address: '198.51.100.7',
+      detail: 'delivered to a local socket on 198.51.100.7',
+    });
+    expect(t.disposition).toBe('delivered');
+  });
+
   it('a blackhole route drops in the FIB lookup (DROP_NO_FIB), an unreachable one is no-route', async () => {
     const s = await k1();
     s.routes.push(...parseIpRoute('blackhole 10.244.2.0/25\nunreachable 10.244.2.128/25\n', 'ip-route4', 4).value);

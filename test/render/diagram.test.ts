@@ -236,6 +236,11 @@ describe('svg layout with side branches', () => {
     t.hops.splice(3, 0, {
       kind: 'route',
       detail: 'FIB lookup in cil_from_container (bpf_fib_lookup, ifindex lxc6d1e0f2a3b4c): multipath',
+      lookup: 'bpf_fib_lookup',
+      result: 'unicast',
+      dst: '10.244.2.7',
+      iif: 'lxc6d1e0f2a3b4c',
+      answer: 'multipath',
       route: '10.0.0.0/8 proto static',
       evidence: [],
       candidates: [

@@ -1,4 +1,14 @@
-import type { Hop, Trace, TraceEndpoint } from '../../model/trace.js';
+import {
+  hopField,
+  isLbHop,
+  type DeliverHop,
+  type Hop,
+  type MasqueradeHop,
+  type RouteHop,
+  type TcLbHop,
+  type Trace,
+  type TraceEndpoint,
+} from '../../model/trace.js';
 import type { Journey } from '../../model/journey.js';
 
 /**
@@ -154,33 +164,50 @@ function tooltipOf(h: Hop): string {
   return lines.join('\n');
 }
 
-function afterColon(detail: string): string {
-  const i = detail.indexOf(': ');
-  return i < 0 ? detail : detail.slice(i + 2);
+const ROUTE_HEAD: Record<RouteHop['lookup'], string> = {
+  bpf_fib_lookup: 'FIB lookup (bpf_fib_lookup)',
+  arrival: 'arrives on',
+  'pod-netns': 'route in the pod',
+  'wireguard-outer': 'route for the encrypted packet',
+  output: 'output route lookup',
+  input: 'kernel route lookup',
+};
+
+/** Where a tc-lb hop translates, in words (up to the first colon, as the node shows it). */
+function tcLbWhere(h: TcLbHop): string {
+  const where =
+    h.at === 'cil_from_container'
+      ? `per-packet load balancing in cil_from_container (${h.noSocketLb ?? '?'})`
+      : h.at === 'bpf_host'
+        ? `per-packet load balancing (${h.noSocketLb ?? '?'})`
+        : h.at === 'xdp'
+          ? `NodePort/LB load balancing in XDP (${h.program ?? '?'} on ${h.dev ?? '?'}, before the stack and tc)`
+          : 'NodePort/LB load balancing in cil_from_netdev';
+  const i = where.indexOf(':');
+  return i < 0 ? where : where.slice(0, i);
 }
 
-function isLb(h: Hop): boolean {
-  return h.kind === 'socket-lb' || h.kind === 'tc-lb' || h.kind === 'kube-proxy';
+/** Where a deliver hop hands the packet, in words. */
+function deliveredTo(h: DeliverHop): string {
+  switch (h.target) {
+    case 'pod':
+      return `${h.pod ? `pod ${h.pod}` : 'the pod'} ${h.address}${h.netns ? ` in netns ${h.netns}` : ''}`;
+    case 'pod-netns':
+      return `inside the pod's own namespace ${h.netns ?? '?'}`;
+    case 'loopback':
+      return `locally on ${h.address} (loopback)`;
+    case 'local-socket':
+      return `a local socket on ${h.address}${h.addressDev ? ` (${h.addressDev})` : ''}`;
+  }
 }
 
 /** The text and look of one hop's node. */
 function hopNode(h: Hop, t: Trace): Pick<DiagramNode, 'lines' | 'shape' | 'tone'> {
   switch (h.kind) {
     case 'route': {
-      const fib = h.detail.startsWith('FIB lookup');
-      const arrive = h.detail.startsWith('arrives on');
-      const head = fib
-        ? 'FIB lookup (bpf_fib_lookup)'
-        : arrive
-          ? `arrives on ${h.dev ?? '?'}`
-          : h.netns
-            ? 'route in the pod'
-            : h.detail.startsWith('route for the encrypted')
-              ? 'route for the encrypted packet'
-              : h.detail.startsWith('output route')
-                ? 'output route lookup'
-                : 'kernel route lookup';
-      const body = arrive ? [] : wrap(h.route ?? afterColon(h.detail), WRAP, 2);
+      const arrive = h.lookup === 'arrival';
+      const head = arrive ? `arrives on ${h.dev ?? '?'}` : ROUTE_HEAD[h.lookup];
+      const body = arrive ? [] : wrap(h.route ?? h.answer, WRAP, 2);
       const table = h.table !== undefined && h.table !== 254 ? [`table ${h.table}`] : [];
       return { lines: [head, ...body, ...table], shape: 'route', tone: 'plain' };
     }
@@ -237,13 +264,13 @@ function hopNode(h: Hop, t: Trace): Pick<DiagramNode, 'lines' | 'shape' | 'tone'
       return { lines: ['conntrack', ...wrap(h.detail, WRAP, 3)], shape: 'step', tone: 'plain' };
     case 'deliver':
       return {
-        lines: ['DELIVERED', ...wrap(h.detail.replace(/^delivered (to )?/, ''), WRAP, 3)],
+        lines: ['DELIVERED', ...wrap(deliveredTo(h), WRAP, 3)],
         shape: 'end',
         tone: 'ok',
       };
     case 'drop':
       return {
-        lines: [t.disposition === 'no-route' ? 'NO ROUTE' : 'DROPPED', ...wrap(h.reason ?? h.detail, WRAP, 3)],
+        lines: [t.disposition === 'no-route' ? 'NO ROUTE' : 'DROPPED', ...wrap(h.reason, WRAP, 3)],
         shape: 'end',
         tone: 'bad',
       };
@@ -255,7 +282,7 @@ function hopNode(h: Hop, t: Trace): Pick<DiagramNode, 'lines' | 'shape' | 'tone'
       };
     case 'tc-lb':
       return {
-        lines: [`per-packet LB`, ...wrap(h.detail.replace(/:.*$/, ''), WRAP, 2), `Service ${h.frontend ?? '?'}`],
+        lines: [`per-packet LB`, ...wrap(tcLbWhere(h), WRAP, 2), `Service ${h.frontend}`],
         shape: 'lb',
         tone: 'lb',
       };
@@ -265,7 +292,7 @@ function hopNode(h: Hop, t: Trace): Pick<DiagramNode, 'lines' | 'shape' | 'tone'
         shape: 'lb',
         tone: 'lb',
       };
-    default:
+    case 'masquerade':
       return { lines: wrap(`${h.kind}: ${h.detail}`), shape: 'step', tone: 'plain' };
   }
 }
@@ -275,23 +302,26 @@ function short(key: string): string {
 }
 
 /** What a masquerade hop writes on the arrow after it. */
-function natLabel(h: Hop, t: Trace): { label: string; tone: DiagramEdge['tone'] } {
+function natLabel(h: MasqueradeHop, t: Trace): { label: string; tone: DiagramEdge['tone'] } {
   if (h.applied === true)
     return { label: `SNAT ${t.flow.src} → ${h.snatTo ?? 'node address'} (${h.by ?? '?'})`, tone: 'lb' };
   if (h.applied === false) {
-    const why = h.detail.replace(/^not (masqueraded|source-NATed): /, '');
-    const excl = /inside the SNAT exclusion CIDR (\S+)/.exec(why);
-    const short = excl
-      ? `destination inside ${excl[1]}`
-      : why.replace(/^masquerading is disabled$/, 'masquerading disabled');
+    const short =
+      h.why === 'excluded' && h.exclusionCidr
+        ? `destination inside ${h.exclusionCidr}`
+        : h.why === 'disabled'
+          ? 'masquerading disabled'
+          : (h.reason ?? '?');
     return { label: `no SNAT: ${short.length > 60 ? `${short.slice(0, 59)}…` : short}`, tone: 'plain' };
   }
   return { label: 'SNAT unknown', tone: 'warn' };
 }
 
 function lastWhere(t: Trace): string | undefined {
-  const gw = [...t.hops].reverse().find((h) => h.gateway || h.nexthop || h.endpoint);
-  return gw?.endpoint ?? gw?.nexthop ?? gw?.gateway;
+  const gw = [...t.hops]
+    .reverse()
+    .find((h) => hopField(h, 'gateway') || hopField(h, 'nexthop') || hopField(h, 'endpoint'));
+  return gw && (hopField(gw, 'endpoint') ?? hopField(gw, 'nexthop') ?? hopField(gw, 'gateway'));
 }
 
 interface Pending {
@@ -381,9 +411,10 @@ export function addTrace(
     });
     if (h.kind === 'drop') pending = { ...pending, tone: 'bad' };
     link(id);
-    if (isLb(h) && h.backend) {
+    if (isLbHop(h) && h.backend) {
       pending = { label: `DNAT ${h.frontend ?? t.flow.dst} → ${h.backend}`, tooltip: tooltipOf(h), tone: 'lb' };
-      const others = (h.paths ?? []).filter((p) => p.backend !== h.backend);
+      const chosen = h.backend;
+      const others = (h.paths ?? []).filter((p) => p.backend !== chosen);
       for (const p of others.slice(0, MAX_BRANCHES)) {
         const tone: DiagramNode['tone'] =
           p.disposition === 'delivered' || p.disposition === 'forwarded'
@@ -412,8 +443,9 @@ export function addTrace(
         b.edge({ from: id, to: more, style: 'dashed', tone: 'muted' });
       }
     }
-    if (h.candidates && h.candidates.length > 1) {
-      for (const c of h.candidates.slice(1, 1 + MAX_BRANCHES)) {
+    const candidates = hopField(h, 'candidates');
+    if (candidates && candidates.length > 1) {
+      for (const c of candidates.slice(1, 1 + MAX_BRANCHES)) {
         const via = [c.gateway ? `via ${c.gateway}` : 'on-link', c.dev ? `dev ${c.dev}` : ''].filter(Boolean).join(' ');
         const alt = b.node({
           lines: ['other multipath next hop', ...wrap(via, WRAP, 2), ...(c.weight ? [`weight ${c.weight}`] : [])],
