@@ -5,7 +5,7 @@ import type { ServiceQuery } from '../model/service.js';
 import { parseIpAddr } from '../tools/ip/index.js';
 import type { ScanResult } from '../tools/conntrack/index.js';
 import { loadNetnsDetails, loadNodeState, loadRouteFamilies, netnsHolding, type RouteScanStart } from './load-state.js';
-import { loadServices, type LoadedServices } from './load-services.js';
+import { type KubeProxyReader, loadServices, type LoadedServices } from './load-services.js';
 import { MAX_FLOW_ENTRIES } from './conntrack.js';
 import type { Offload } from './offload.js';
 import type { ProbeSource } from './source.js';
@@ -41,6 +41,7 @@ export function traceDefers(src: string, dst: string): ((id: string) => boolean)
 export async function loadForFlow(
   source: ProbeSource,
   flow: Flow,
+  kubeProxy: KubeProxyReader,
   offload?: Offload,
 ): Promise<{
   state: NodeState;
@@ -69,7 +70,7 @@ export async function loadForFlow(
   // traceService falls back to kube-proxy's NodePort (0.0.0.0:PORT) for a packet to a node address
   if (flow.dport !== undefined && addrs.some((a) => a.local === flow.dst))
     only.push({ kind: 'address', address: familyOf(flow.dst) === 6 ? '::' : '0.0.0.0', port: flow.dport });
-  const services = await loadServices(source, addrs, { only });
+  const services = await loadServices(source, addrs, kubeProxy, { only });
   const conntrack = offload?.conntrack(
     `conntrack${family}`,
     { kind: 'flow', flow, family, alsoDst: conntrackBackends(services, flow) },

@@ -1,17 +1,19 @@
-import { serviceMatches, type ServiceEntry, type ServiceQuery } from '../model/service.js';
-import type { Address, SourceReport, Warning } from '../model/types.js';
+import { type FrontendKeep, serviceMatches, type ServiceEntry, type ServiceQuery } from '../model/service.js';
+import type { Address, Family, Parsed, SourceReport, Warning } from '../model/types.js';
 import { NetpathError, SourceError } from '../errors.js';
 import { parseCiliumLbList, parseCiliumServiceList } from '../tools/cilium-lb/index.js';
 import { parseCiliumStatus } from '../tools/cilium/index.js';
 import { decodeLbMaps, LB_MAP_NAMES, type LbMapDumps } from '../tools/bpf-map/index.js';
-import { kubeProxyServicesFromIptables, kubeProxyServicesFromNft } from '../analysis/kube-proxy/index.js';
 import type { IptablesRuleset } from '../model/iptables.js';
 import type { NftRuleset } from '../model/nft.js';
 import { ipvsVipsFromAddrs, parseIpvsadm } from '../tools/ipvsadm/index.js';
 import { parseNftRuleset } from '../tools/nft/index.js';
-import { iptablesByteLines, parseIptablesLines } from '../tools/iptables/parse-iptables.js';
-import type { FrontendKeep } from '../analysis/kube-proxy/iptables.js';
-import { iptablesLinesNeeded } from '../analysis/kube-proxy/iptables-lines.js';
+import {
+  type ByteLines,
+  iptablesByteLines,
+  parseIptablesLines,
+  type RuleLine,
+} from '../tools/iptables/parse-iptables.js';
 import { readProbeBytes, type ProbeSource } from './source.js';
 import { failuresIn } from './load-state.js';
 
@@ -37,6 +39,22 @@ const msg = (e: unknown) =>
         ? e.message.split('\n')[0]!
         : String(e);
 
+/**
+ * Turns kube-proxy's rules into Services. That is interpretation (src/analysis/kube-proxy), a layer above this one:
+ * the commands pass it in, so reading stays below interpreting (docs/architecture.md).
+ */
+export interface KubeProxyReader {
+  servicesFromIptables(rs: IptablesRuleset, probe: string, family: Family, keep?: FrontendKeep): Parsed<ServiceEntry[]>;
+  servicesFromNft(rs: NftRuleset, probe: string): Parsed<ServiceEntry[]>;
+  /** the iptables-save lines that can hold the kept frontends (the rest is skipped unparsed) */
+  linesNeeded(
+    lines: ByteLines,
+    family: Family,
+    keep: FrontendKeep,
+    narrow: { address?: string; name?: string },
+  ): { skip: (idx: number) => boolean; cache: Map<number, RuleLine> };
+}
+
 export interface ServiceLoadOptions {
   /**
    * Only the Services that can answer this question (serviceMatches). Every source is still read;
@@ -50,6 +68,7 @@ export interface ServiceLoadOptions {
 export async function loadServices(
   source: ProbeSource,
   addrs: Address[],
+  kubeProxy: KubeProxyReader,
   opts: ServiceLoadOptions = {},
 ): Promise<LoadedServices> {
   const out: LoadedServices = { entries: [], warnings: [], sources: [], parsed: { iptables: [] } };
@@ -134,18 +153,18 @@ export async function loadServices(
       // for one question, only the chains its frontends reach are decoded and parsed (the rest is
       // indexed by name on the bytes)
       const lines = iptablesByteLines(b);
-      const need = keep ? iptablesLinesNeeded(lines, fam, keep, narrow) : undefined;
+      const need = keep ? kubeProxy.linesNeeded(lines, fam, keep, narrow) : undefined;
       const rs = parsed(parseIptablesLines(lines, id, need?.skip, need?.cache));
       // a ruleset read for one question holds only the chains it reaches: not for other uses
       if (!keep) out.parsed.iptables.push({ probe: id, family: fam, rules: rs.value });
-      const svc = kubeProxyServicesFromIptables(rs.value, id, fam, keep);
+      const svc = kubeProxy.servicesFromIptables(rs.value, id, fam, keep);
       return { entries: svc.value, warnings: [...rs.warnings, ...svc.warnings] };
     });
   }
   await one('nft-ruleset', (t) => {
     const rs = parseNftRuleset(t, 'nft-ruleset');
     out.parsed.nft = { probe: 'nft-ruleset', rules: rs.value };
-    const svc = kubeProxyServicesFromNft(rs.value, 'nft-ruleset');
+    const svc = kubeProxy.servicesFromNft(rs.value, 'nft-ruleset');
     return { entries: svc.value, warnings: [...rs.warnings, ...svc.warnings] };
   });
   await one('ipvsadm', (t) => {

@@ -1,4 +1,5 @@
 import { EXIT, NetpathError, SourceError, UsageError } from '../errors.js';
+import { kubeProxyReader } from '../analysis/kube-proxy/index.js';
 import { diffNodes, type DiffSideInput } from '../analysis/diff.js';
 import type { Diff } from '../model/diff.js';
 import type { Warning } from '../model/types.js';
@@ -80,7 +81,7 @@ async function readSide(
   // routes as columns: a diff traces a few flows and asks for a few routes (the default route, the
   // local table), it never walks all of a large node's routes
   const state = await loadNodeState(source, { routes: 'columns', routeScan: (id) => scans.get(id) });
-  const services = await loadServices(source, state.addrs);
+  const services = await loadServices(source, state.addrs, kubeProxyReader);
   // a node without kube-proxy has no KUBE-SERVICES: expected here, not worth a warning
   const warnings: Warning[] = services.warnings.filter(
     (w) => w.code !== 'kube-proxy-no-services' && w.code !== 'kube-proxy-no-nat',

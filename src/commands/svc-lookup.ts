@@ -1,4 +1,5 @@
 import { EXIT, SourceError, UsageError } from '../errors.js';
+import { kubeProxyReader } from '../analysis/kube-proxy/index.js';
 import { compareWithApi, lookupServices, parseServiceQuery } from '../analysis/services.js';
 import type { FrontendView, LookupResult } from '../model/service.js';
 import { kubeGetEndpoints, kubeGetService, type KubeTarget } from '../collect/kube.js';
@@ -36,7 +37,7 @@ export async function runSvcLookup(
     }
   }
   // every source is read, but only the Services that answer the query are built
-  const loaded = await loadServices(source, addrs, { only: query });
+  const loaded = await loadServices(source, addrs, kubeProxyReader, { only: query });
   const present = loaded.sources.filter((s) => s.status !== 'missing');
   if (present.length === 0 || present.every((s) => s.status === 'failed')) {
     // one reason, every source it took: `iptables-save, nft-ruleset: permission denied: needs CAP_NET_ADMIN`
@@ -70,7 +71,7 @@ export async function runSvcLookup(
     for (const ip of svc.clusterIPs) {
       for (const p of svc.ports) {
         const q = { kind: 'address' as const, address: ip, port: p.port, proto: p.protocol };
-        const byAddr = await loadServices(source, addrs, { only: q });
+        const byAddr = await loadServices(source, addrs, kubeProxyReader, { only: q });
         const found = lookupServices(byAddr.entries, q, { kubeProxyReplacement: kpr }).frontends;
         for (const f of found) {
           if (frontends.some((x) => x.frontend === f.frontend)) continue;

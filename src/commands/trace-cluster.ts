@@ -1,4 +1,5 @@
 import { readdirSync, statSync } from 'node:fs';
+import { kubeProxyReader } from '../analysis/kube-proxy/index.js';
 import { join } from 'node:path';
 import type { Flow, GatewayHop, Hop, RedirectNeighHop, RouteHop, Trace } from '../model/trace.js';
 import type { NodeState } from '../model/types.js';
@@ -113,7 +114,7 @@ export async function runClusterTrace(
       warnings.push({ code: 'node-skipped', message: `${display(n)}: no ip-addr, not a node snapshot` });
       continue;
     }
-    const svc = await loadServices(source, state.addrs);
+    const svc = await loadServices(source, state.addrs, kubeProxyReader);
     unreadable.push(...unreadableSources([state.sources, svc.sources], state.warnings));
     state.node.name = display(state.node.name ?? n);
     nodes.push({ name: display(n), state, ctx: createTraceContext(state, svc.entries) });

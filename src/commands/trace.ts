@@ -1,4 +1,5 @@
 import { canonIp, familyOf } from '../model/addr.js';
+import { kubeProxyReader } from '../analysis/kube-proxy/index.js';
 import type { Flow, Trace } from '../model/trace.js';
 import type { NodeState } from '../model/types.js';
 import { SourceError, UsageError, EXIT } from '../errors.js';
@@ -143,14 +144,14 @@ export async function runTrace(
   if (named) {
     // a name needs every Service and pod to be resolved: the whole node is read
     const state = await loadNodeState(source, { routes: 'columns' });
-    const services = await loadServices(source, state.addrs);
+    const services = await loadServices(source, state.addrs, kubeProxyReader);
     const { req, ends } = await resolveRequest(request, { state, services: services.entries });
     return finish(source, state, services, parseFlow(req), ends, opts);
   }
   const flow = parseFlow(request);
   const offload = opts.offload === false ? undefined : createOffload(source, opts.offload);
   try {
-    const { state, services, conntrack } = await loadForFlow(source, flow, offload);
+    const { state, services, conntrack } = await loadForFlow(source, flow, kubeProxyReader, offload);
     return await finish(source, state, services, flow, undefined, opts, conntrack);
   } finally {
     await offload?.close();

@@ -61,6 +61,9 @@ export interface ServiceFlags {
   raw?: string[];
 }
 
+/** Which frontends a reader builds, by frontend and Service name (one question's filter). */
+export type FrontendKeep = (f: { address: string; port: number; proto: L4Proto }, name: string | undefined) => boolean;
+
 export interface ServiceEntry {
   source: ServiceSource;
   frontend: Frontend;

@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { kubeProxyReader } from '../../src/analysis/kube-proxy/index.js';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -47,9 +48,9 @@ describe('loadServices({ only }) = the full load, filtered', () => {
   for (const snap of snapshots) {
     it(snap, async () => {
       const src = dirSource(`${SNAPS}${snap}`);
-      const full = await loadServices(src, []);
+      const full = await loadServices(src, [], kubeProxyReader);
       for (const q of queriesFor(full.entries)) {
-        const part = await loadServices(src, [], { only: q });
+        const part = await loadServices(src, [], kubeProxyReader, { only: q });
         expect(part.entries, JSON.stringify(q)).toEqual(full.entries.filter((e) => serviceMatches(e, q)));
         expect(part.sources).toEqual(full.sources);
         // what is said about the sources themselves (layout, unreadable entries) is kept

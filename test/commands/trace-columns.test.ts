@@ -1,4 +1,5 @@
 import { readdirSync } from 'node:fs';
+import { kubeProxyReader } from '../../src/analysis/kube-proxy/index.js';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createTraceContext, traceFlow } from '../../src/analysis/trace.js';
@@ -50,7 +51,7 @@ describe('trace on route columns = trace on Route objects', () => {
       expect(columns.sources.sort((a, b) => a.probe.localeCompare(b.probe))).toEqual(
         objects.sources.sort((a, b) => a.probe.localeCompare(b.probe)),
       );
-      const svc = await loadServices(src, objects.addrs);
+      const svc = await loadServices(src, objects.addrs, kubeProxyReader);
       const a = createTraceContext(objects, svc.entries);
       const b = createTraceContext(columns, svc.entries);
       const ips = endpoints(objects);
@@ -73,7 +74,7 @@ describe('trace of one flow on what it reads = trace on the whole node', () => {
     it(node, async () => {
       const src = dirSource(`${ROOT}${node}`);
       const full = await loadNodeState(src);
-      const svc = await loadServices(src, full.addrs);
+      const svc = await loadServices(src, full.addrs, kubeProxyReader);
       const ips = endpoints(full);
       const a = createTraceContext(full, svc.entries);
       full.warnings.push(...svc.warnings);
@@ -98,7 +99,7 @@ describe('trace of one flow on what it reads = trace on the whole node', () => {
             flows.push({ src: ips[0]!, dst: d, proto: 'tcp', dport: e.frontend.port });
       let n = 0;
       for (const flow of flows) {
-        const part = await loadForFlow(src, flow);
+        const part = await loadForFlow(src, flow, kubeProxyReader);
         part.state.warnings.push(...part.services.warnings);
         const want = traceFlow(a, flow);
         expect(

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { kubeProxyReader } from '../../src/analysis/kube-proxy/index.js';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +27,7 @@ for (const set of readdirSync(SNAPS)) {
 
 async function context(source: ReturnType<typeof dirSource>) {
   const state = await loadNodeState(source);
-  const svc = await loadServices(source, state.addrs);
+  const svc = await loadServices(source, state.addrs, kubeProxyReader);
   return { state, ctx: createTraceContext(state, svc.entries), services: svc.entries };
 }
 

@@ -1,5 +1,7 @@
 import { canonPrefix, splitHostPort } from '../../model/addr.js';
-import type { Backend, L4Proto, ServiceEntry, ServiceType } from '../../model/service.js';
+import type { Backend, FrontendKeep, L4Proto, ServiceEntry, ServiceType } from '../../model/service.js';
+
+export type { FrontendKeep } from '../../model/service.js';
 import type { Evidence, Family, Parsed, Warning } from '../../model/types.js';
 import { warn } from '../../tools/common.js';
 import type { IptablesChain, IptablesRule, IptablesRuleset, IptablesTable } from '../../model/iptables.js';
@@ -69,7 +71,6 @@ const KUBE_TARGETS = /^KUBE-(SVC|SVL|EXT|FW|XLB|SEP)-[A-Z0-9]+$/;
  * Which frontends a reader needs (address, port, protocol, and the name kube-proxy's comment gives);
  * undefined: all.
  */
-export type FrontendKeep = (f: { address: string; port: number; proto: L4Proto }, name: string | undefined) => boolean;
 
 class Extractor {
   readonly warnings: Warning[] = [];
