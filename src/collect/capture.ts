@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, relative, resolve, isAbsolute } from 'node:path';
 import type { Runner } from '../exec/runner.js';
 import { SourceError } from '../errors.js';
-import { redactSecrets } from './secrets.js';
+import { redactSecrets } from '../tools/secrets.js';
 import { collectProbes, type ProbeRun } from './live-source.js';
 
 export interface ManifestProbe {

@@ -3,7 +3,7 @@ import { DEFAULT_TIMEOUT_MS } from '../exec/runner.js';
 import { NODE_PROBES, netnsProbes, tcFilterProbes, type ProbeSpec } from './probes.js';
 import { memorySource, type ProbeSource } from './source.js';
 import { looksLikeJson } from '../tools/common.js';
-import { redactSecrets } from './secrets.js';
+import { redactSecrets } from '../tools/secrets.js';
 
 export interface ProbeRun {
   id: string;

@@ -2,7 +2,7 @@ import { cleanText } from '../tools/common.js';
 import { ParseError } from '../tools/parse-error.js';
 import { lbMapDumpSpec, parseMapDump } from '../tools/bpf-map/index.js';
 import { IPCACHE_KEY_LAYOUT, IPCACHE_VALUE_LAYOUT, ipcacheEntryShape } from '../tools/cilium/ipcache.js';
-import { redactSecretsInFile } from '../collect/secrets.js';
+import { redactSecretsInFile } from '../tools/secrets.js';
 import { jsonDepth, MAX_JSON_DEPTH, type Redactor } from './redactor.js';
 
 /** Recorded in a redacted snapshot's manifest, so a reader knows what the addresses are. */

@@ -24,9 +24,16 @@ defineFuzz({
   parse: parseCiliumIpcache,
   check: ipcache,
 });
+// one target per form, so each 5 MB run has the harness's time budget to itself
 defineFuzz({
-  name: 'pinned ipcache map (bpftool)',
-  seeds: seeds('bpf-map/ipcache'),
+  name: 'pinned ipcache map (bpftool -j)',
+  seeds: seeds('bpf-map/ipcache/bpf-map'),
+  parse: decodeIpcacheMap,
+  check: ipcache,
+});
+defineFuzz({
+  name: 'pinned ipcache map (bpftool text)',
+  seeds: seeds('bpf-map/ipcache/bpf-map-text'),
   parse: decodeIpcacheMap,
   check: ipcache,
 });

@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseXfrmPolicy, parseXfrmState, redactXfrm } from '../../../src/tools/xfrm/index.js';
-import { redactSecrets } from '../../../src/collect/secrets.js';
+import { redactSecrets } from '../../../src/tools/secrets.js';
 import { redactFiles } from '../../../src/redact/snapshot.js';
 import { Redactor } from '../../../src/redact/redactor.js';
 import { ParseError } from '../../../src/tools/parse-error.js';

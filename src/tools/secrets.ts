@@ -1,5 +1,5 @@
-import { redactWgDump } from '../tools/wg/redact.js';
-import { redactXfrm } from '../tools/xfrm/redact.js';
+import { redactWgDump } from './wg/redact.js';
+import { redactXfrm } from './xfrm/redact.js';
 
 /**
  * The probes that print secrets, and how each is cleaned: WireGuard private and preshared keys, IPsec (xfrm)
