@@ -43,6 +43,8 @@ interface Common {
   context?: string;
   namespace?: string;
   snapshot?: string;
+  /** the node of a cilium sysdump given as --snapshot */
+  node?: string;
   json?: boolean;
   output?: string;
   color?: boolean;
@@ -99,6 +101,10 @@ const EXAMPLES: Record<string, [command: string, comment?: string][]> = {
     ],
     ['netpath diff fixtures/snapshots/migrate-iptables/before live', 'after the migration, against this node'],
   ],
+  node: [
+    ['netpath node -s fixtures/snapshots/kind-v4/k1', 'each conclusion with the probe line it rests on'],
+    ['netpath node -s fixtures/snapshots/v6-wg/gateway -o json', 'the JSON contract (docs/node.md)'],
+  ],
   snapshot: [
     ['netpath snapshot -o /tmp/node1', 'this node, as root'],
     ['netpath snapshot -o node1.tar.gz --exec "ssh node1"', 'a node reached over ssh; nothing is installed there'],
@@ -118,7 +124,11 @@ const EXAMPLES: Record<string, [command: string, comment?: string][]> = {
   man: [['netpath man', 'read it: netpath man | man -l -']],
 };
 
+const SYSDUMP_NODE =
+  'with a cilium sysdump as --snapshot (.zip or its folder): the node to read (node or Cilium pod name)';
+
 const NOTES: Record<string, string> = {
+  node: 'Check this before trusting a trace: a fact is known with its evidence (marked inferred when no line states it), or unknown with why. Missing probes are listed with the reason the source gives. Exit codes: 0 reported, 2 usage, 3 nothing could be read.',
   trace:
     'Without --snapshot, --exec or --cluster, netpath probes the node it runs on (as root, for bpftool). Exit codes: 0 delivered/forwarded, 1 dropped/no route, 2 usage, 3 a required source is missing or unreadable.',
   'svc lookup':
@@ -300,6 +310,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
       'for a Service destination: the backend to follow (default: the first active one)',
     )
     .option('-s, --snapshot <dir|file.tar.gz>', 'read a snapshot instead of probing this node')
+    .option('--node <name>', SYSDUMP_NODE)
     .option('--exec <prefix>', 'probe a node through this prefix, split on spaces, no shell (e.g. "ssh node1")')
     .option('--cluster <dir>', 'a directory of node snapshots (<dir>/<node>/…): follow the packet from node to node')
     .option('--timeout <ms>', 'probing live or with --exec: per-probe timeout in milliseconds', '20000');
@@ -399,6 +410,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     )
     .argument('<query>', 'e.g. 10.96.0.10:53/udp, [2001:db8::a]:443, kube-system/kube-dns')
     .option('-s, --snapshot <dir|file.tar.gz>', 'read a snapshot instead of probing this node')
+    .option('--node <name>', SYSDUMP_NODE)
     .option('--exec <prefix>', 'probe a node through this prefix (argv, no shell)')
     .option('--timeout <ms>', 'probing live or with --exec: per-probe timeout in milliseconds', '20000');
   withKube(withOutput(lookup, 'svc'))
@@ -430,6 +442,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--exec <prefix>', 'for a "live" side: probe the node through this prefix (argv, no shell)')
     .option('--max-flows <n>', 'trace at most this many representative flows on each side (0: none)', '40')
     .option('--all', 'also list the unchanged frontends and flows')
+    .option('--node <name>', 'for a side that is a cilium sysdump (.zip or its folder): the node to read')
     .option('--timeout <ms>', 'for a "live" side: per-probe timeout in milliseconds', '20000');
   withOutput(diff, 'diff')
     .option('--no-color', 'never colour the output')
@@ -451,7 +464,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
         if (!so.quiet) io.stderr(`netpath: warning: ${safeText(String(w))}\n`);
       };
       const side = async (spec: string, label: 'before' | 'after') => {
-        const src = await openSide(spec, label, live, warn);
+        const src = await openSide(spec, label, live, warn, o.node);
         return so.verbose && spec !== 'live' ? loggingSource(src, so.log) : src;
       };
       const before = await side(beforeSpec, 'before');
@@ -469,6 +482,29 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
       setExit(code);
     });
 
+  // `netpath node`: what netpath concluded about the node (src/commands/node.ts, src/render/node.ts)
+  const nodeCmd = program
+    .command('node')
+    .description(
+      'what netpath concluded about a node (routing, host routing, kube-proxy replacement, socket LB, masquerade, …), each with its evidence',
+    )
+    .option('-s, --snapshot <dir|file.tar.gz>', 'read a snapshot instead of probing this node')
+    .option('--node <name>', SYSDUMP_NODE)
+    .option('--exec <prefix>', 'probe a node through this prefix (argv, no shell)')
+    .option('--timeout <ms>', 'probing live or with --exec: per-probe timeout in milliseconds', '20000');
+  withOutput(nodeCmd, 'node')
+    .option('--no-color', 'never colour the output')
+    .addHelpText('after', () => examplesHelp('node', program.name()))
+    .action(async (o: Common & Live) => {
+      const format = chooseFormat(o, 'node');
+      checkTimeout(o);
+      const source = await sourceFor(o, io, sourceOpts());
+      const { runNode } = await import('./commands/node.js');
+      const res = await runNode(source);
+      await emit(format, 'node', res.report, o);
+      setExit(res.exitCode);
+    });
+
   program
     .command('snapshot')
     .description('capture this node (or one reached through --exec) into a snapshot directory or .tar.gz')
@@ -477,7 +513,10 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
       '--exec <prefix>',
       'run every probe through this prefix, split on spaces, no shell (e.g. "ip netns exec node1", "ssh node1")',
     )
-    .option('--node <name>', 'node name for the manifest (default: uname -n of the node)')
+    .option(
+      '--node <name>',
+      'node name for the manifest (default: uname -n of the node); with --from a cilium sysdump: the node to convert',
+    )
     .option('--timeout <ms>', 'per-probe timeout in milliseconds', '20000')
     .option('--cluster', 'capture several nodes into <output>/<node>/ (give each with --node-exec)')
     .option(
@@ -499,7 +538,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     )
     .option(
       '--from <dir|file.tar.gz>',
-      'with --redact: redact an existing snapshot (with --cluster: a directory of node snapshots) instead of probing',
+      'with --redact: redact an existing snapshot (with --cluster: a directory of node snapshots) instead of probing; a cilium sysdump (.zip or folder, with --node): write that node as a snapshot',
     )
     .addHelpText('after', () => examplesHelp('snapshot', program.name()))
     .action(
@@ -519,6 +558,20 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
         if (!/^\d{1,7}$/.test(o.timeout))
           throw new UsageError(`--timeout must be milliseconds, not ${JSON.stringify(o.timeout)}`);
         const redact = await redactOption(o);
+        if (o.from !== undefined && (await import('./collect/sysdump.js')).isSysdump(o.from)) {
+          if (o.exec !== undefined || o.nodeExec !== undefined || o.kubectl || o.cluster)
+            throw new UsageError('--from reads a sysdump: it excludes --exec, --node-exec, --kubectl and --cluster');
+          const { convertSysdump } = await import('./commands/snapshot.js');
+          const res = await convertSysdump({
+            from: o.from,
+            node: o.node,
+            output: o.output,
+            ...(redact ? { redact } : {}),
+          });
+          io.stdout(`${g().quiet ? res.summary.split('\n')[0] : res.summary}\n`);
+          setExit(res.exitCode);
+          return;
+        }
         if (o.from !== undefined) {
           if (!redact) throw new UsageError('--from needs --redact (it rewrites an existing snapshot redacted)');
           if (o.exec !== undefined || o.nodeExec !== undefined || o.kubectl)
@@ -681,6 +734,8 @@ async function sourceFor(
 ): Promise<ProbeSource> {
   if (o.snapshot !== undefined && o.exec !== undefined)
     throw new UsageError('--snapshot and --exec exclude each other');
+  if (o.node !== undefined && o.snapshot === undefined)
+    throw new UsageError('--node picks a node of a cilium sysdump: give the sysdump with --snapshot');
   const timing = o.timeout !== undefined ? { timeoutMs: Number(o.timeout) } : {};
   if (o.exec !== undefined) {
     const prefix = o.exec
@@ -695,7 +750,7 @@ async function sourceFor(
     });
   }
   if (o.snapshot !== undefined) {
-    const opened = await openSnapshot(o.snapshot);
+    const opened = await openSnapshot(o.snapshot, o.node !== undefined ? { node: o.node } : {});
     if (!s.quiet) for (const w of opened.warnings) io.stderr(`netpath: warning: ${safeText(String(w))}\n`);
     return s.verbose ? loggingSource(opened.source, s.log) : opened.source;
   }
