@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SourceError, UsageError } from '../errors.js';
 import { looksLikeJson } from '../tools/common.js';
-import { LB_MAPS } from './probes.js';
+import { LB_MAPS, SYSCTL_KEYS } from './probes.js';
 import { MAX_PROBE_FILE_BYTES, type ProbeSource, type ProbeText } from './source.js';
 import { TAR_LIMITS } from './tar.js';
 
@@ -61,7 +61,6 @@ const SINGLE: Record<string, string[]> = {
   'iptables-save': [bugtoolFileName('iptables-save -c'), bugtoolFileName('iptables-nft-save -c')],
   'ip6tables-save': [bugtoolFileName('ip6tables-save -c'), bugtoolFileName('ip6tables-nft-save -c')],
   ipset: [bugtoolFileName('ipset list')],
-  sysctl: [bugtoolFileName('sysctl -a')],
   'cilium-status': agent('status', '--verbose'),
   'cilium-endpoints': [...agent('endpoint', 'list', '-o', 'json'), ...agent('endpoint', 'list')],
   'cilium-service-list': [...agent('service', 'list', '-o', 'json'), ...agent('service', 'list')],
@@ -321,6 +320,21 @@ function sysdumpSource(
     }
   }
 
+  // `sysctl -a` is every key (multi-line values among them): keep the keys the sysctl probe asks for
+  const sy = present([bugtoolFileName('sysctl -a')]);
+  const syText = sy === undefined ? undefined : output('sysctl', sy);
+  if (sy !== undefined && syText !== undefined) {
+    const keys = new Set(SYSCTL_KEYS);
+    probes.set('sysctl', {
+      text: syText
+        .split('\n')
+        .filter((l) => keys.has(l.split('=')[0]!.trim()))
+        .map((l) => `${l}\n`)
+        .join(''),
+      origin: `${at(sy)} (the keys netpath reads)`,
+    });
+  }
+
   // `uname -a`: the release is its third field
   const un = present([bugtoolFileName('uname -a')]);
   const unText = un === undefined ? undefined : output('uname', un);
@@ -398,6 +412,7 @@ function sysdumpSource(
   const sought: Record<string, string[]> = {
     ...SINGLE,
     uname: [bugtoolFileName('uname -a')],
+    sysctl: [bugtoolFileName('sysctl -a')],
     'ip-route4': [bugtoolFileName('ip -4 r')],
     'ip-route6': [bugtoolFileName('ip -6 r')],
     'ip-neigh': [bugtoolFileName('ip -4 n'), bugtoolFileName('ip -6 n')],
