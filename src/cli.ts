@@ -454,8 +454,11 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
         throw new UsageError(`--max-flows must be a number, not ${JSON.stringify(o.maxFlows)}`);
       if (beforeSpec === 'live' && afterSpec === 'live')
         throw new UsageError('before and after cannot both be "live": snapshot the node before the migration');
+      const { isSysdump } = await import('./collect/sysdump.js');
       if (o.exec !== undefined && beforeSpec !== 'live' && afterSpec !== 'live')
         throw new UsageError('--exec applies to a "live" side; neither side is live');
+      if (o.node !== undefined && ![beforeSpec, afterSpec].some((x) => x !== 'live' && isSysdump(x)))
+        throw new UsageError('--node picks the node of a cilium sysdump side; neither side is a sysdump');
       const { openSide, runDiff } = await import('./commands/diff.js');
       const so = sourceOpts();
       const live = async (): Promise<ProbeSource> =>

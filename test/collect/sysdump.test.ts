@@ -86,6 +86,12 @@ describe('cilium sysdump as a source', () => {
     expect(plain.err).toMatch(/--node picks a node of a cilium sysdump/);
     const noSnap = await runCli(['node', '--node', 'k1']);
     expect(noSnap.code).toBe(2);
+    const diffPlain = await runCli(['diff', SNAP, SNAP, '--node', 'k1']);
+    expect(diffPlain.code).toBe(2);
+    expect(diffPlain.err).toMatch(/neither side is a sysdump/);
+    // one side a sysdump, the other a snapshot of the same node: --node reads the sysdump's k1
+    const diff = await runCli(['diff', SNAP, ZIP, '--node', 'k1', '-q']);
+    expect(diff.code).toBe(0);
   });
 
   it('traces to the same hops and disposition as a JSON snapshot of the same node (less the pod namespaces)', async () => {
