@@ -19,12 +19,13 @@ import { TAR_LIMITS } from './tar.js';
  *   - per Cilium agent pod, the `cilium-bugtool` archive unpacked to `cilium-bugtool-<pod>-<ts>/`
  *     (constants.go ciliumBugtoolFileName) with the archive's own top directory stripped (archiver
  *     StripComponents 1 up to v0.16.0; removeTopDirectory since cilium-cli commit 6dee85c7b, v0.16.1).
- * Inside, cilium/cilium bugtool/cmd/root.go (writeCmdToFile, 2020 … 2026) writes each command's stdout and
- * stderr to `cmd/<command>.md`, the command with `/` turned into a space and every space into `-`
- * (`cilium-dbg status --verbose` → `cilium-dbg-status---verbose.md`), and appends
- * `> Error while running '<command>':  <error>` when the command failed. The commands are those of
- * bugtool/cmd/configuration.go: `cilium …` up to Cilium 1.14, `cilium-dbg …` since 1.15; `ip rule` then
- * `ip -d rule`; `endpoint list -o json` and `service list -o json` in recent versions only.
+ * Inside, cilium/cilium bugtool/cmd/root.go writeCmdToFile (the same at commit 00242501 of 2020 and in the
+ * 2026 tree) writes each command's stdout and stderr to `cmd/<command>.md`, the command with `/` turned into
+ * a space and every space into `-` (`cilium-dbg status --verbose` → `cilium-dbg-status---verbose.md`), and
+ * appends `> Error while running '<command>':  <error>` when the command failed. The commands are those of
+ * bugtool/cmd/configuration.go: `cilium …` up to Cilium 1.14 (commit 00242501), `cilium-dbg …` since 1.15
+ * (the binary's rename, cilium/cilium PR #32348); `ip rule` then `ip -d rule`; `ip -4 route show table N`
+ * per numbered table; `endpoint list -o json` and `service list -o json` in recent versions only.
  * The node a pod ran on is `spec.nodeName` in k8s-pods-<ts>.yaml; without that file, the pod's `hostname`.
  */
 
@@ -62,7 +63,11 @@ const SINGLE: Record<string, string[]> = {
   'ip6tables-save': [bugtoolFileName('ip6tables-save -c'), bugtoolFileName('ip6tables-nft-save -c')],
   ipset: [bugtoolFileName('ipset list')],
   'cilium-status': agent('status', '--verbose'),
-  'cilium-endpoints': [...agent('endpoint', 'list', '-o', 'json'), ...agent('endpoint', 'list')],
+  'cilium-endpoints': [
+    ...agent('endpoint', 'list', '-o', 'json'),
+    ...agent('endpoint', 'list'),
+    ...agent('bpf', 'endpoint', 'list'),
+  ],
   'cilium-service-list': [...agent('service', 'list', '-o', 'json'), ...agent('service', 'list')],
   'cilium-lb-list': agent('bpf', 'lb', 'list'),
   'cilium-config': [...agent('config', '-a'), ...agent('config')],
