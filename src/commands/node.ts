@@ -1,5 +1,5 @@
 import { deriveDatapath, type Datapath, type Fact } from '../analysis/datapath.js';
-import { loadNodeState } from '../collect/load-state.js';
+import { failuresIn, loadNodeState } from '../collect/load-state.js';
 import type { ProbeSource } from '../collect/source.js';
 import { EXIT, SourceError } from '../errors.js';
 import type { Evidence, NodeState } from '../model/types.js';
@@ -38,7 +38,15 @@ function encryption(state: NodeState, dp: Datapath): FactJson<{ mode: string; de
   return wg.known ? { ...wg, value: { mode: 'Wireguard', device: wg.value.device } } : wg;
 }
 
-export function buildNodeReport(state: NodeState, description: string): NodeReport {
+/**
+ * `lost`: probes the source's manifest says it could not capture (a capture's failures, what a sysdump never
+ * holds) and that the node state never asked for (the Service layers, conntrack): missing all the same.
+ */
+export function buildNodeReport(
+  state: NodeState,
+  description: string,
+  lost: Map<string, { message: string; absent: boolean }> = new Map(),
+): NodeReport {
   const dp = deriveDatapath(state);
   const uname = state.sources.find((s) => s.probe === 'uname' && (s.status === 'ok' || s.status === 'partial'));
   const kernel = plain(dp.kernel);
@@ -49,6 +57,15 @@ export function buildNodeReport(state: NodeState, description: string): NodeRepo
       status: s.status,
       why: s.message ?? (s.status === 'missing' ? `not in ${description}` : 'unreadable'),
     }))
+    .concat(
+      [...lost]
+        .filter(([id]) => !state.sources.some((s) => s.probe === id))
+        .map(([probe, f]) => ({
+          probe,
+          status: f.absent ? ('missing' as const) : ('failed' as const),
+          why: f.message,
+        })),
+    )
     .sort((a, b) => a.probe.localeCompare(b.probe));
   return {
     schemaVersion: 1,
@@ -94,7 +111,8 @@ export interface NodeOutcome {
 /** Reads the node and reports; exit 3 when not one probe could be read (nothing to conclude from). */
 export async function runNode(source: ProbeSource): Promise<NodeOutcome> {
   const state = await loadNodeState(source);
-  const report = buildNodeReport(state, source.description);
+  const lost = failuresIn(await source.manifest().catch(() => undefined));
+  const report = buildNodeReport(state, source.description, lost);
   if (!state.sources.some((s) => s.status === 'ok' || s.status === 'partial'))
     throw new SourceError(source.description, 'no probe output could be read: nothing to report about this node');
   return { report, exitCode: EXIT.ok };

@@ -62,7 +62,10 @@ export const nodeJsonSchema = z.object({
       message: z.string().optional(),
     }),
   ),
-  /** the probes that were not there or could not be read, with why when the source says */
+  /**
+   * the probes that were not there or could not be read, with why when the source says: those read for the
+   * node state, and those the source's manifest says it could not capture (Service layers, conntrack)
+   */
   missingProbes: z.array(z.object({ probe: z.string(), status: z.enum(['missing', 'failed']), why: z.string() })),
   warnings: z.array(warning),
 });

@@ -136,6 +136,9 @@ describe('cilium sysdump as a source', () => {
     const why = Object.fromEntries(rep.missingProbes.map((m) => [m.probe, m.why]));
     expect(why['ip-rule6']).toMatch(/IPv6 policy rules are not in a sysdump/);
     expect(why['bpftool-link']).toMatch(/does not run `bpftool link show`/);
+    expect(why['nft-ruleset']).toMatch(/does not run `nft list ruleset`/);
+    expect(why.conntrack4).toMatch(/kernel's conntrack table/);
+    expect(why['cilium-service-list']).toMatch(/^not in this sysdump \(no .*cilium-dbg-service-list--o-json\.md or /);
     expect(rep.facts.routingMode).toMatchObject({ known: true, value: 'native' });
     expect(rep.facts.kernel).toMatchObject({ known: true, value: '6.18.44-fc-v1272' });
     const note = rep.warnings.find((w) => w.code === 'source-note')!.message;

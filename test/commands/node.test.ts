@@ -59,7 +59,12 @@ describe('netpath node', () => {
       if (f.known) expect(f.evidence.length > 0 || (f.inferred && f.because), `${dir} ${name}`).toBeTruthy();
       else expect(f.because.length, `${dir} ${name}`).toBeGreaterThan(10);
     }
-    for (const m of rep.missingProbes) expect(rep.probes.find((p) => p.probe === m.probe)?.status).toBe(m.status);
+    // a missing probe is one read and found missing or unreadable, or one the manifest says was not captured
+    for (const m of rep.missingProbes) {
+      const read = rep.probes.find((p) => p.probe === m.probe);
+      if (read) expect(read.status).toBe(m.status);
+      else expect(m.why.length, `${dir} ${m.probe}`).toBeGreaterThan(5);
+    }
 
     const yaml = await runCli(['node', '-s', dir, '-o', 'yaml']);
     expect(parseYaml(yaml.out)).toEqual(JSON.parse(JSON.stringify(rep)));
@@ -100,10 +105,15 @@ describe('netpath node', () => {
       known: false,
       because: 'no cilium-status and no cilium-config in the snapshot',
     });
-    expect(r.missingProbes.map((m) => m.probe)).toEqual(['cilium-config', 'cilium-endpoints', 'cilium-status', 'wg']);
+    const why = Object.fromEntries(r.missingProbes.map((m) => [m.probe, m.why]));
+    // read for the node state, and (the Service layers) only named by the capture's manifest
+    for (const id of ['cilium-status', 'cilium-config', 'cilium-endpoints', 'cilium-service-list', 'cilium-lb-list'])
+      expect(why[id], id).toBe('cilium: not installed');
+    expect(why.wg).toBe('not in fixtures/snapshots/conntrack/np-ct-node');
+    expect(why['bpf-map/cilium_lb4_services_v2']).toMatch(/No such file or directory/);
     const text = await runCli(['node', '-s', 'fixtures/snapshots/conntrack/np-ct-node']);
     expect(text.out).toMatch(/^ {2}routing mode +unknown — no cilium-status and no cilium-config/m);
-    expect(text.out).toMatch(/missing probes \(4\):\n {2}cilium-config/);
+    expect(text.out).toMatch(/missing probes \(12\):\n {2}bpf-map\/cilium_lb4_backends_v3 /);
   });
 
   it('-q prints one line; an empty snapshot is exit 3; a wrong format is exit 2', async () => {
