@@ -207,6 +207,14 @@ describe('cilium sysdump as a source', () => {
     expect(b.t.disposition).toBe(a.t.disposition);
     const again = await runCli(['snapshot', '--from', ZIP, '-o', join(tmp, 'converted2')]);
     expect(again.code).toBe(2);
+    // with --redact, the node's name and addresses leave no trace in what is written
+    const red = join(tmp, 'redacted');
+    expect((await runCli(['snapshot', '--from', ZIP, '--node', 'k1', '--redact', '-o', red])).code).toBe(0);
+    for (const f of files(red)) {
+      const text = readFileSync(f, 'utf8');
+      expect(text, f).not.toMatch(/\bk1\b|172\.18\.0\.2\b|10\.244\.1\.12\b/);
+    }
+    expect((await runCli(['node', '-s', red, '-q'])).out).toMatch(/^node-\w+: Cilium 1\.13\.9, native routing/);
   });
 
   it('keeps to the .tar.gz limits and names what it skipped', async () => {
