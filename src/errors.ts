@@ -1,4 +1,4 @@
-/** Exit codes of the contract in the README (shared/design/OUTPUT.md). */
+/** Exit codes of the contract in docs/json.md ("Exit codes"). */
 export const EXIT = {
   ok: 0,
   /** answered, and the answer is bad: dropped / no route; a diff with regressions */

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds Cilium's LB maps (v1.13 layout, as the kind-v4 nodes run 1.13: key protocol byte 0, backends without
-# a protocol; cilium-datapath.md §1.2) in a private mount namespace with a bpffs
+# a protocol; docs/cilium-datapath.md §1.2) in a private mount namespace with a bpffs
 # of its own, pinned where the agent pins them, and dumps them with bpftool into OUT/bpf-map/. The Services
 # point at the kind-v4 lab's pods: 10.96.0.10:53/UDP (ClusterIP, rev-NAT 5) → 10.244.1.57:53, 10.244.2.7:53;
 # 172.18.0.2:31940/TCP (NodePort, routable, rev-NAT 8) → 10.244.2.7:8080.

@@ -1,7 +1,6 @@
-import type { ConntrackEntry } from '../model/conntrack.js';
+import type { ConntrackEntry, FlowConntrack } from '../model/conntrack.js';
 import type { Warning } from '../model/types.js';
 import type { Flow, Hop } from '../model/trace.js';
-import type { FlowConntrack } from '../collect/conntrack.js';
 
 /**
  * What the node's conntrack table says about a traced flow.

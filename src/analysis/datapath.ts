@@ -2,6 +2,14 @@ import type { BpfHook, CiliumStatus, Evidence, NodeState, Warning } from '../mod
 import { canonPrefix, familyOf } from '../model/addr.js';
 import { configValue } from '../tools/cilium/config.js';
 import { kernelVersion } from '../tools/uname/index.js';
+import {
+  ciliumRule,
+  ciliumRuleHolds,
+  parseCiliumVersion,
+  versionRangeText,
+  type CiliumMinor,
+  type CiliumRuleId,
+} from '../model/cilium-rules.js';
 
 export type Fact<T> =
   | { known: true; value: T; evidence: Evidence[]; inferred?: boolean; because?: string }
@@ -49,7 +57,7 @@ export interface Datapath {
   warnings: Warning[];
 }
 
-// Kernel program names are cut to 15 characters (BPF_OBJ_NAME_LEN - 1); cilium-datapath.md §3.1.
+// Kernel program names are cut to 15 characters (BPF_OBJ_NAME_LEN - 1); docs/cilium-datapath.md §3.1.
 const FULL_NAMES = [
   'cil_from_container',
   'cil_to_container',
@@ -101,11 +109,9 @@ const known = <T>(value: T, evidence: Evidence[], extra: { inferred?: boolean; b
 const TRUE = /^(true|enabled|strict|yes|1)$/i;
 const FALSE = /^(false|disabled|no|0)$/i;
 
-/** [major, minor] of a Cilium version string (`1.17.6-cee.1`, `v1.18.0`). */
-export function ciliumMinor(version: string): [number, number] | null {
-  const m = /^v?(\d{1,3})\.(\d{1,3})/.exec(version);
-  return m ? [Number(m[1]), Number(m[2])] : null;
-}
+/** Where a Cilium version rule starts, or its range, as prose puts it (`1.16`, `1.13–1.14`). */
+const since = (id: CiliumRuleId) => ciliumRule(id).versions.from;
+const during = (id: CiliumRuleId) => versionRangeText(ciliumRule(id).versions);
 
 export function deriveDatapath(state: NodeState): Datapath {
   const warnings: Warning[] = [];
@@ -137,7 +143,7 @@ export function deriveDatapath(state: NodeState): Datapath {
           ? 'the cilium status has no `Cilium:` version line'
           : (none ?? 'no cilium-status in the snapshot (the config does not carry the version)'),
       );
-  const ver = st?.version ? ciliumMinor(st.version) : null;
+  const ver = st?.version ? parseCiliumVersion(st.version) : null;
 
   // routing mode
   let routingMode: Fact<'native' | 'tunnel'>;
@@ -145,7 +151,7 @@ export function deriveDatapath(state: NodeState): Datapath {
     const rm = c('routing-mode');
     if (rm && /^(native|tunnel)$/i.test(rm.value.trim()))
       return { mode: rm.value.trim().toLowerCase() as 'native' | 'tunnel', source: rm.source };
-    // ≤ v1.13: `tunnel: disabled|vxlan|geneve`
+    // config-tunnel-key: `tunnel: disabled|vxlan|geneve`
     const tn = c('tunnel');
     if (tn && tn.value.trim() !== '')
       return { mode: /^disabled$/i.test(tn.value.trim()) ? 'native' : 'tunnel', source: tn.source };
@@ -166,7 +172,7 @@ export function deriveDatapath(state: NodeState): Datapath {
     routingMode = unknown(
       none ??
         (st
-          ? 'the status has no `Routing:` line (before Cilium 1.16) and the config names no routing-mode/tunnel'
+          ? `the status has no \`Routing:\` line (before Cilium ${since('status-routing-line')}) and the config names no routing-mode/tunnel`
           : 'the config names no routing-mode or tunnel'),
     );
 
@@ -215,11 +221,11 @@ export function deriveDatapath(state: NodeState): Datapath {
         cfgBpfMasq.source.text,
         m.source.text,
         mode === 'iptables'
-          ? 'BPF masquerade needs BPF NodePort (kube-proxy replacement) in 1.13–1.14, else the agent falls back to iptables'
+          ? `BPF masquerade needs BPF NodePort (kube-proxy replacement) in ${during('bpf-masquerade-needs-nodeport')}, else the agent falls back to iptables`
           : undefined,
       );
   } else if (hasCfg && (c('enable-ipv4-masquerade') || c('enable-ipv6-masquerade') || c('enable-bpf-masquerade'))) {
-    // agent defaults: enable-ipv4/ipv6-masquerade true, enable-bpf-masquerade false (cilium-datapath.md §6)
+    // agent defaults: enable-ipv4/ipv6-masquerade true, enable-bpf-masquerade false (docs/cilium-datapath.md §6)
     const v4 = bool('enable-ipv4-masquerade')?.value ?? true;
     const v6 = (bool('enable-ipv6-masquerade')?.value ?? true) && bool('enable-ipv6')?.value === true;
     const bpf = cfgBpfMasq?.value ?? false;
@@ -370,15 +376,15 @@ export function deriveDatapath(state: NodeState): Datapath {
         st.attachMode.source.text,
         'tcx needs Linux 6.6+; the agent falls back to legacy tc without it',
       );
-  } else if (st && ver && (ver[0] < 1 || (ver[0] === 1 && ver[1] < 16)))
+  } else if (st && ver && !ciliumRuleHolds('tcx-attach', ver))
     attachMode = known('tc', [], {
       inferred: true,
-      because: `Cilium ${st.version} predates tcx support (1.16): legacy tc only`,
+      because: `Cilium ${st.version} predates tcx support (${since('tcx-attach')}): legacy tc only`,
     });
   else
     attachMode = unknown(
       st
-        ? 'the status has no Attach Mode line (Cilium before 1.16 attaches with legacy tc only)'
+        ? `the status has no Attach Mode line (Cilium before ${since('tcx-attach')} attaches with legacy tc only)`
         : (none ?? 'no cilium-status: enable-tcx alone does not say whether the kernel has tcx'),
     );
 
@@ -395,10 +401,10 @@ export function deriveDatapath(state: NodeState): Datapath {
       inferred: true,
       because: 'netkit devices exist on the node (L3 or L2 mode is not visible here)',
     });
-  else if (st && ver && ver[0] === 1 && ver[1] < 16)
+  else if (st && ver && !ciliumRuleHolds('netkit-device', ver))
     deviceMode = known('veth', [], {
       inferred: true,
-      because: `Cilium ${st.version} predates netkit (1.16): veth only`,
+      because: `Cilium ${st.version} predates netkit (${since('netkit-device')}): veth only`,
     });
   else if (dm && /^(veth|netkit|netkit-l2)$/.test(dm.value.trim()))
     deviceMode = known(dm.value.trim() as 'veth' | 'netkit' | 'netkit-l2', [dm.source], {
@@ -505,11 +511,11 @@ export function deriveDatapath(state: NodeState): Datapath {
   };
 }
 
-/** The fallback reasons (cilium-datapath.md §4.1) that the state shows, qualified when the version is unknown. */
+/** The fallback reasons (docs/cilium-datapath.md §4.1) that the state shows, qualified when the version is unknown. */
 function legacyWhy(
   state: NodeState,
   st: CiliumStatus | undefined,
-  ver: [number, number] | null,
+  ver: CiliumMinor | null,
   f: {
     masquerade: Datapath['masquerade'];
     kubeProxyReplacement: Fact<boolean>;
@@ -519,31 +525,33 @@ function legacyWhy(
   },
 ): string[] {
   const out: string[] = [];
-  const minor = ver && ver[0] === 1 ? ver[1] : null;
-  // applies when the version is in [lo, hi]; unknown version: say which versions it applies to
-  const inRange = (lo: number, hi: number, reason: string) => {
-    if (minor === null)
-      out.push(
-        `${reason} (forces legacy host routing in Cilium 1.${lo}${hi === lo ? '' : `–1.${hi}`}; the version is unknown)`,
-      );
-    else if (minor >= lo && minor <= hi) out.push(reason);
+  // a version outside 1.x is one the table cannot place: treated as unknown
+  const placed = ver && ver[0] === 1 ? ver : null;
+  // applies when the version is in the rule's range; unknown version: say which versions it applies to
+  const inRange = (id: CiliumRuleId, reason: string) => {
+    if (placed === null)
+      out.push(`${reason} (forces legacy host routing in Cilium ${during(id)}; the version is unknown)`);
+    else if (ciliumRuleHolds(id, placed)) out.push(reason);
   };
   if (f.ehl?.value === true) out.push('enable-host-legacy-routing=true');
   if (f.masquerade.known && f.masquerade.value.mode === 'iptables')
     out.push('iptables masquerading (BPF masquerade is off)');
   if (f.kubeProxyReplacement.known && !f.kubeProxyReplacement.value)
     out.push('kube-proxy replacement is not true/strict');
-  if (st?.encryption && /ipsec/i.test(st.encryption.mode)) inRange(13, 18, 'IPsec encryption');
+  if (st?.encryption && /ipsec/i.test(st.encryption.mode)) inRange('legacy-routing-ipsec', 'IPsec encryption');
   if (f.endpointRoutes.known && f.endpointRoutes.value)
-    inRange(13, 13, 'per-endpoint routes (enable-endpoint-routes=true)');
-  if (f.wireguard.known) inRange(13, 13, `WireGuard (${f.wireguard.value.device})`);
+    inRange('legacy-routing-endpoint-routes', 'per-endpoint routes (enable-endpoint-routes=true)');
+  if (f.wireguard.known) inRange('legacy-routing-wireguard', `WireGuard (${f.wireguard.value.device})`);
   const kv = state.node.kernel ? kernelVersion(state.node.kernel) : null;
   if (kv && (kv[0] < 5 || (kv[0] === 5 && kv[1] < 10)))
-    inRange(13, 17, `kernel ${state.node.kernel} lacks bpf_redirect_peer/bpf_redirect_neigh (5.10)`);
+    inRange(
+      'legacy-routing-kernel-helpers',
+      `kernel ${state.node.kernel} lacks bpf_redirect_peer/bpf_redirect_neigh (5.10)`,
+    );
   return out;
 }
 
-// Where Cilium attaches each program (cilium-datapath.md §3.1): used only to prove a device when one candidate is left.
+// Where Cilium attaches each program (docs/cilium-datapath.md §3.1): proves a device only when one candidate is left.
 function candidates(state: NodeState, program: string, native: Fact<string[]>): string[] | null {
   const exists = (n: string) => state.links.some((l) => l.name === n);
   if (/^cil_(from|to)_netdev$|^cil_xdp_entry$/.test(program)) return native.known ? native.value : null;

@@ -2,6 +2,7 @@ import type { BehaviourChange, ServiceDiff } from '../model/diff.js';
 import type { ServiceEntry } from '../model/service.js';
 import type { Evidence } from '../model/types.js';
 import { configValue } from '../tools/cilium/config.js';
+import { ciliumRule, versionRangeText } from '../model/cilium-rules.js';
 
 import { isCilium } from './diff-services.js';
 import type { DiffSideInput, SideView } from './diff.js';
@@ -13,7 +14,7 @@ const few = (xs: string[]) => (xs.length <= MAX_LIST ? xs : [...xs.slice(0, MAX_
 
 /** ICMP echo to a Service address: answered before (a local VIP, or kube-proxy's reject), silent under Cilium. */
 function icmpEcho(before: DiffSideInput, after: DiffSideInput, services: ServiceDiff[]): BehaviourChange | undefined {
-  // Cilium answers echo for VIPs only with bpf-lb-reply-icmp-echo-virtual-ips (after v1.19; bpf/lib/icmp.h)
+  // Cilium answers echo for VIPs only with bpf-lb-reply-icmp-echo-virtual-ips (lb-no-icmp-echo-for-vips)
   const reply = configValue(after.state.cilium.config, 'bpf-lb-reply-icmp-echo-virtual-ips');
   if (reply && TRUE.test(reply.value.trim())) return undefined;
   const servedByCilium = new Set(services.filter((s) => s.after && isCilium(s.after.owner)).map((s) => s.address));
@@ -25,7 +26,7 @@ function icmpEcho(before: DiffSideInput, after: DiffSideInput, services: Service
     return {
       code: 'icmp-echo',
       title: 'ping to a Service address is no longer answered',
-      detail: `Before, ${vips.length} Service addresses sat on kube-ipvs0 as local addresses, so the kernel answered ICMP echo for them. Cilium's load balancer translates TCP, UDP and SCTP only: a ping to these addresses now gets no reply (Cilium ≤ 1.19; later versions answer with bpf-lb-reply-icmp-echo-virtual-ips=true). Health checks or monitoring that ping ClusterIPs or LoadBalancer IPs will report them down.`,
+      detail: `Before, ${vips.length} Service addresses sat on kube-ipvs0 as local addresses, so the kernel answered ICMP echo for them. Cilium's load balancer translates TCP, UDP and SCTP only: a ping to these addresses now gets no reply (Cilium ${versionRangeText(ciliumRule('lb-no-icmp-echo-for-vips').versions)}; later versions answer with bpf-lb-reply-icmp-echo-virtual-ips=true). Health checks or monitoring that ping ClusterIPs or LoadBalancer IPs will report them down.`,
       regression: false,
       frontends: few(vips.map((a) => a.local)),
       evidence: vips.slice(0, 3).map((a) => a.source),

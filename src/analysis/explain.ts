@@ -1,6 +1,7 @@
 import type { Flow, Hop, HopExplain, Trace } from '../model/trace.js';
 import type { Evidence } from '../model/types.js';
-import { endpointHost } from './trace.js';
+import { endpointHost } from '../model/addr.js';
+import { ciliumRule, versionRangeText } from '../model/cilium-rules.js';
 
 /*
  * `--explain`: for each hop, what the kernel or Cilium mechanism is, why the state chose it (tied to the
@@ -12,7 +13,7 @@ import { endpointHost } from './trace.js';
  * - pwru flags (--filter-trace-tc, --filter-track-skb, --filter-track-bpf-helpers, pcap filter as arguments):
  *   cilium/pwru internal/pwru/types.go. hubble observe flags (--from-ip, --to-ip, --to-port, --protocol,
  *   --verdict, --type trace:to-endpoint, trace-sock, --node-name): cilium hubble/cmd/observe/flows.go.
- * - Cilium program roles, socket-LB, masquerade and host-routing rules: shared/reference/cilium-datapath.md.
+ * - Cilium program roles, socket-LB, masquerade and host-routing rules: docs/cilium-datapath.md.
  */
 
 /** A value for a shell command line: kept bare when it is plainly safe, single-quoted otherwise. */
@@ -161,7 +162,7 @@ function explainHop(h: Hop, t: Trace, p: Packet, node: string | null, srcDev: st
           },
           {
             command: `cilium-dbg bpf ct list global | grep -F ${q(`${hostPortOf(p)}`)}`,
-            shows: 'the SVC conntrack entry of this client and frontend (1.15+ prints it as "SVC")',
+            shows: `the SVC conntrack entry of this client and frontend (${versionRangeText(ciliumRule('ct-list-svc-entries').versions)} prints it as "SVC")`,
           },
         ],
       };

@@ -1,45 +1,23 @@
 import {
   serviceMatches,
   type Backend,
+  type FrontendView,
   type L4Proto,
+  type LookupResult,
   type ServiceEntry,
   type ServiceQuery,
   type ServiceSource,
-  type ServiceType,
 } from '../model/service.js';
-import type { Evidence, Warning } from '../model/types.js';
+import type { Warning } from '../model/types.js';
 import { canonIp } from '../model/addr.js';
 import type { Fact } from './datapath.js';
 
 /** What `svc lookup` was asked: an address with optional port and protocol, or namespace/name. */
 export type { ServiceQuery };
 
-/** One frontend as all layers together program it. */
-export interface FrontendView {
-  frontend: string;
-  address: string;
-  port: number;
-  proto: L4Proto;
-  type: ServiceType;
-  name?: string;
-  sources: ServiceSource[];
-  /** the backends of the first source in precedence order (Cilium BPF maps first) */
-  backends: Backend[];
-  bySource: { source: ServiceSource; type: ServiceType; backends: Backend[]; chain?: string; evidence: Evidence[] }[];
-  conflict?: string;
-  /** why two layers programming this frontend is expected here (not a conflict) */
-  note?: string;
-}
-
 /** What decides whether Cilium and kube-proxy both programming a frontend is stale state or by design. */
 export interface LookupContext {
   kubeProxyReplacement?: Fact<boolean>;
-}
-
-export interface LookupResult {
-  query: ServiceQuery;
-  frontends: FrontendView[];
-  warnings: Warning[];
 }
 
 /** Parses `10.96.0.10`, `10.96.0.10:53`, `10.96.0.10:53/udp`, `[2001:db8::1]:443/tcp`, `kube-system/kube-dns`. */

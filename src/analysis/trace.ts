@@ -12,13 +12,13 @@ import type {
 } from '../model/types.js';
 import { ROUTE_TYPE_CODE, parsePrefixInto } from '../model/route-columns.js';
 import type { Disposition, Flow, Hop, Trace, TraceEndpoint } from '../model/trace.js';
-import { familyOf, prefixContains, prefixLen } from '../model/addr.js';
+import { endpointHost, familyOf, prefixContains, prefixLen } from '../model/addr.js';
 import { deriveDatapath, type CiliumProgramAttachment, type Datapath, type Fact } from './datapath.js';
 import { routeQuery, buildRouting, knownFamilies, type RouteAnswer, type Routing } from './routing.js';
 import type { ServiceEntry } from '../model/service.js';
 import { traceService } from './trace-service.js';
 import { insertConntrackHop, judgeConntrack } from './conntrack.js';
-import type { FlowConntrack } from '../collect/conntrack.js';
+import type { FlowConntrack } from '../model/conntrack.js';
 
 /** What the trace engine works on: the node, what Cilium does there, and the routing tables. */
 export interface TraceContext {
@@ -997,14 +997,6 @@ function warnMissing(ctx: TraceContext, b: Builder): void {
       code: 'rules-missing',
       message: 'no policy rules in the snapshot: the kernel default rules (local, main, default) are assumed',
     });
-}
-
-/** Host part of a WireGuard endpoint: `192.0.2.1:51820` or `[2001:db8::1]:51820`. */
-export function endpointHost(ep: string): string {
-  const v6 = /^\[([^\]]+)\]:\d+$/.exec(ep);
-  if (v6) return v6[1]!;
-  const v4 = /^([^:]+):\d+$/.exec(ep);
-  return v4 ? v4[1]! : ep;
 }
 
 function short(key: string): string {

@@ -72,7 +72,7 @@ export interface CapturedNode {
 }
 
 /**
- * Runs every probe against one node and keeps the snapshot in memory (README "Snapshot layout"): one file
+ * Runs every probe against one node and keeps the snapshot in memory (docs/snapshot.md): one file
  * per probe that printed something, `wg` with its keys redacted, and `manifest.json`. A failing probe is
  * recorded in the manifest, never fatal.
  */

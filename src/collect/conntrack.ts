@@ -1,25 +1,9 @@
-import type { ConntrackEntry, CtTupleView } from '../model/conntrack.js';
-import type { Family, Warning } from '../model/types.js';
+import type { CtTupleView, FlowConntrack } from '../model/conntrack.js';
+import type { Family } from '../model/types.js';
 import type { Flow } from '../model/trace.js';
 import { NetpathError, SourceError } from '../errors.js';
 import { scanConntrack, type ConntrackQuery, type ScanResult } from '../tools/conntrack/index.js';
 import { streamProbe, type ProbeSource } from './source.js';
-
-/** What the node's conntrack table says about one trace's tuples. */
-export interface FlowConntrack {
-  probe: string;
-  status: 'ok' | 'missing' | 'failed';
-  origin?: string;
-  /** entries whose original or reply tuple is the flow (any source port when the flow has none) */
-  entries: ConntrackEntry[];
-  /** more entries matched than were kept */
-  cut: boolean;
-  /** the capture itself was cut at the probe's size limit (manifest `truncated`) */
-  captureTruncated: boolean;
-  lines: number;
-  warnings: Warning[];
-  message?: string;
-}
 
 /** Entries kept per lookup: a client with thousands of connections to one Service needs no more to be judged. */
 export const MAX_FLOW_ENTRIES = 1000;

@@ -1,5 +1,5 @@
 /**
- * The probes of the snapshot layout (README "Snapshot layout"). A probe id is also its file
+ * The probes of the snapshot layout (docs/snapshot.md). A probe id is also its file
  * name in a snapshot, without extension; `.json` holds the tool's JSON mode, `.txt` its text.
  */
 export interface ProbeSpec {
@@ -9,7 +9,7 @@ export interface ProbeSpec {
   ext: 'json' | 'txt';
   /** a node without this tool is normal (no Cilium agent, no WireGuard, ...) */
   optional: boolean;
-  /** alternative command when the first binary is missing (`cilium` before v1.15) */
+  /** alternative command when the first binary is missing (`cilium` in older agents: cilium-rules cilium-dbg-binary) */
   fallbackArgv?: string[];
   /** output limit other than the runner's default */
   maxBytes?: number;

@@ -103,7 +103,7 @@ export function dirSource(root: string): ProbeSource {
       throw e;
     }
   };
-  // the JSON form wins when both files exist (SNAPSHOT.md)
+  // the JSON form wins when both files exist (docs/snapshot.md)
   const find = async (id: string) => {
     for (const ext of ['json', 'txt'] as const) {
       const buf = await tryRead(`${id}.${ext}`);

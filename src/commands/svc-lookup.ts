@@ -1,11 +1,6 @@
 import { EXIT, SourceError, UsageError } from '../errors.js';
-import {
-  compareWithApi,
-  lookupServices,
-  parseServiceQuery,
-  type FrontendView,
-  type LookupResult,
-} from '../analysis/services.js';
+import { compareWithApi, lookupServices, parseServiceQuery } from '../analysis/services.js';
+import type { FrontendView, LookupResult } from '../model/service.js';
 import { kubeGetEndpoints, kubeGetService, type KubeTarget } from '../collect/kube.js';
 import { loadServices } from '../collect/load-services.js';
 import type { ProbeSource } from '../collect/source.js';

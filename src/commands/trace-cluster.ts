@@ -2,31 +2,14 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Flow, Hop, Trace } from '../model/trace.js';
 import type { NodeState } from '../model/types.js';
+import type { Journey, JourneyLeg } from '../model/journey.js';
 import { SourceError } from '../errors.js';
 import { dirSource } from '../collect/source.js';
 import { loadNodeState } from '../collect/load-state.js';
 import { loadServices } from '../collect/load-services.js';
-import { classify, createTraceContext, traceFlow, endpointHost, type TraceContext } from '../analysis/trace.js';
+import { classify, createTraceContext, traceFlow, type TraceContext } from '../analysis/trace.js';
+import { endpointHost } from '../model/addr.js';
 import { parseFlow, exitFor, resolveRequest, unreadableSources, type TraceRequest } from './trace.js';
-
-export interface JourneyLeg {
-  node: string;
-  trace: Trace;
-  /** why the journey went on to the next node, or why it stopped here */
-  next?: string;
-}
-
-export interface Journey {
-  schemaVersion: 1;
-  flow: Flow;
-  legs: JourneyLeg[];
-  disposition: Trace['disposition'];
-  /** set when the packet left the captured set of nodes */
-  leftAt?: string;
-  /** the reply (dst → src) traced the same way, when the request was delivered */
-  returnPath?: { nodes: string[]; disposition: Trace['disposition']; leftAt?: string; differs: boolean };
-  warnings: { code: string; message: string }[];
-}
 
 interface Node {
   name: string;

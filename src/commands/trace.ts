@@ -1,24 +1,16 @@
 import { canonIp, familyOf } from '../model/addr.js';
 import type { Flow, Trace } from '../model/trace.js';
-import type { Address, NodeState } from '../model/types.js';
-import type { ServiceQuery } from '../model/service.js';
+import type { NodeState } from '../model/types.js';
 import { SourceError, UsageError, EXIT } from '../errors.js';
-import { createTraceContext, endpointHost, traceFlow } from '../analysis/trace.js';
-import {
-  loadNetnsDetails,
-  loadNodeState,
-  loadRouteFamilies,
-  netnsHolding,
-  REQUIRED_PROBES,
-  type RouteScanStart,
-} from '../collect/load-state.js';
+import { createTraceContext, traceFlow } from '../analysis/trace.js';
+import { loadNodeState, REQUIRED_PROBES } from '../collect/load-state.js';
 import { loadServices, type LoadedServices } from '../collect/load-services.js';
-import { parseIpAddr } from '../tools/ip/index.js';
 import type { ProbeSource } from '../collect/source.js';
 import type { KubeTarget } from '../collect/kube.js';
 import { parseNameRef, pickEnds, resolveName, type ResolveContext, type ResolvedEnds } from './resolve.js';
 import { lookupConntrack, MAX_FLOW_ENTRIES } from '../collect/conntrack.js';
-import { createOffload, type Offload, type OffloadOptions } from '../collect/offload.js';
+import { createOffload, type OffloadOptions } from '../collect/offload.js';
+import { conntrackBackends, loadForFlow } from '../collect/flow-plan.js';
 import type { ScanResult } from '../tools/conntrack/index.js';
 
 export interface TraceRequest {
@@ -163,76 +155,6 @@ export async function runTrace(
   } finally {
     await offload?.close();
   }
-}
-
-/**
- * What a trace of one flow reads, and why that is all it can use:
- * - Service sources are asked about the destination (and port) only: traceService looks up that
- *   frontend, or for a node address kube-proxy's NodePort on every address, and nothing else;
- * - route tables of the families the path can consult: the destination's, its Service backends'
- *   (a Service may translate to the other family), and the WireGuard peer endpoints' (the outer
- *   packet); no lookup is made in another family;
- * - every pod namespace's addresses (which namespace holds an address), and links and routes of the
- *   namespaces holding the source, the destination or a backend: the only ones classify() and the
- *   pod's own routing read.
- */
-export async function loadForFlow(
-  source: ProbeSource,
-  flow: Flow,
-  offload?: Offload,
-): Promise<{
-  state: NodeState;
-  services: LoadedServices;
-  conntrack?: Promise<{ result: ScanResult; origin: string } | undefined>;
-}> {
-  // the destination's route table and, once the backends are known, the flow's conntrack entries are
-  // scanned in worker threads while this one reads the rest (offload.ts)
-  const family = familyOf(flow.dst) as 4 | 6;
-  const routeScans = new Map<string, NonNullable<ReturnType<Offload['routes']>>>();
-  const first = offload?.routes(`ip-route${family}`, family);
-  if (first) routeScans.set(`ip-route${family}`, first);
-  const routeScan: RouteScanStart = (id) => routeScans.get(id);
-  const addrText = await source.read('ip-addr').catch(() => undefined);
-  let addrs: Address[] = [];
-  if (addrText) {
-    try {
-      addrs = parseIpAddr(addrText.text, 'ip-addr').value;
-    } catch {
-      addrs = [];
-    }
-  }
-  const only: ServiceQuery[] = [
-    { kind: 'address', address: flow.dst, ...(flow.dport !== undefined ? { port: flow.dport } : {}) },
-  ];
-  // traceService falls back to kube-proxy's NodePort (0.0.0.0:PORT) for a packet to a node address
-  if (flow.dport !== undefined && addrs.some((a) => a.local === flow.dst))
-    only.push({ kind: 'address', address: familyOf(flow.dst) === 6 ? '::' : '0.0.0.0', port: flow.dport });
-  const services = await loadServices(source, addrs, { only });
-  const conntrack = offload?.conntrack(
-    `conntrack${family}`,
-    { kind: 'flow', flow, family, alsoDst: conntrackBackends(services, flow) },
-    MAX_FLOW_ENTRIES,
-  );
-  const backends = services.entries.flatMap((e) => e.backends.map((b) => b.address));
-  const fams = new Set<4 | 6>([family]);
-  for (const a of backends) fams.add(familyOf(a) === 6 ? 6 : 4);
-  const state = await loadNodeState(source, { routes: 'columns', families: [...fams], netns: 'addrs', routeScan });
-  for (const w of state.wg)
-    for (const p of w.peers)
-      if (p.endpoint) {
-        const f = familyOf(endpointHost(p.endpoint));
-        if (f !== null) fams.add(f);
-      }
-  await loadRouteFamilies(source, state, [...fams], undefined, routeScan);
-  await loadNetnsDetails(source, state, netnsHolding(state, [flow.src, flow.dst, ...backends]));
-  return conntrack ? { state, services, conntrack } : { state, services };
-}
-
-/** Backends of the Services at the flow's destination: the conntrack lookup also matches tuples to them. */
-function conntrackBackends(services: LoadedServices, flow: Flow): { address: string; port: number }[] {
-  return services.entries
-    .filter((e) => e.frontend.address === flow.dst)
-    .flatMap((e) => e.backends.map((b) => ({ address: b.address, port: b.port })));
 }
 
 async function finish(

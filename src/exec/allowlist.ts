@@ -161,7 +161,7 @@ export function isAllowed(argv: readonly string[]): boolean {
   );
 }
 
-/** Human-readable allow-list, for the README and `netpath commands`. */
+/** Human-readable allow-list, for docs/safety.md and `netpath commands`. */
 export function describeAllowList(): string[] {
   const show = (s: Slot): string => (typeof s === 'string' ? s : `<${s.param}>`);
   return [

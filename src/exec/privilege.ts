@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 
 /**
- * What each probe needs to see everything (README "Safety": privileges), measured on Linux 6.18 by running
+ * What each probe needs to see everything (docs/safety.md, "Privileges"), measured on Linux 6.18 by running
  * every probe as uid 65534 under `setpriv` with one capability at a time (test/kernel/privilege.test.ts runs
  * netpath itself that way). A probe that lacks them fails with EPERM/EACCES, except `bpftool cgroup tree`,
  * which with CAP_NET_ADMIN alone exits 0 and lists no programs at all.

@@ -140,3 +140,11 @@ export function prefixContains(prefix: string, addr: string): boolean {
 export function prefixLen(prefix: string): number {
   return Number(prefix.slice(prefix.indexOf('/') + 1));
 }
+
+/** Host part of a WireGuard endpoint or a Service backend: `192.0.2.1:51820` or `[2001:db8::1]:51820`. */
+export function endpointHost(ep: string): string {
+  const v6 = /^\[([^\]]+)\]:\d+$/.exec(ep);
+  if (v6) return v6[1]!;
+  const v4 = /^([^:]+):\d+$/.exec(ep);
+  return v4 ? v4[1]! : ep;
+}

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Evidence, Family } from './types.js';
+import type { Evidence, Family, Warning } from './types.js';
 
 /**
  * One direction of a conntrack entry as `conntrack -L` prints it. Port fields for TCP, UDP,
@@ -57,6 +57,22 @@ export interface ConntrackEntry {
   /** 1-based line in the probe output */
   line: number;
   source: Evidence;
+}
+
+/** What the node's conntrack table says about one trace's tuples. */
+export interface FlowConntrack {
+  probe: string;
+  status: 'ok' | 'missing' | 'failed';
+  origin?: string;
+  /** entries whose original or reply tuple is the flow (any source port when the flow has none) */
+  entries: ConntrackEntry[];
+  /** more entries matched than were kept */
+  cut: boolean;
+  /** the capture itself was cut at the probe's size limit (manifest `truncated`) */
+  captureTruncated: boolean;
+  lines: number;
+  warnings: Warning[];
+  message?: string;
 }
 
 /**

@@ -1,10 +1,10 @@
-import type { Evidence } from './types.js';
+import type { Evidence, Warning } from './types.js';
 
 /** Tool-neutral Service model: what one layer (Cilium's LB maps, kube-proxy, IPVS) programs. */
 
 export type ServiceType = 'ClusterIP' | 'NodePort' | 'ExternalIP' | 'LoadBalancer' | 'HostPort' | 'LocalRedirect';
 
-/** Which layer programs a frontend (README "svc lookup"). */
+/** Which layer programs a frontend (docs/services.md). */
 export type ServiceSource = 'cilium-bpf' | 'cilium-dbg' | 'kube-proxy-iptables' | 'kube-proxy-nftables' | 'ipvs';
 
 export type L4Proto = 'TCP' | 'UDP' | 'SCTP' | 'ANY';
@@ -99,4 +99,28 @@ export function serviceMatches(e: Pick<ServiceEntry, 'frontend' | 'name'>, q: Se
   if (q.port !== undefined && e.frontend.port !== q.port) return false;
   if (q.proto !== undefined && e.frontend.proto !== q.proto && e.frontend.proto !== 'ANY') return false;
   return true;
+}
+
+/** One frontend as all layers together program it. */
+export interface FrontendView {
+  frontend: string;
+  address: string;
+  port: number;
+  proto: L4Proto;
+  type: ServiceType;
+  name?: string;
+  sources: ServiceSource[];
+  /** the backends of the first source in precedence order (Cilium BPF maps first) */
+  backends: Backend[];
+  bySource: { source: ServiceSource; type: ServiceType; backends: Backend[]; chain?: string; evidence: Evidence[] }[];
+  conflict?: string;
+  /** why two layers programming this frontend is expected here (not a conflict) */
+  note?: string;
+}
+
+/** What `svc lookup` answers: every frontend matching the query. */
+export interface LookupResult {
+  query: ServiceQuery;
+  frontends: FrontendView[];
+  warnings: Warning[];
 }

@@ -1,6 +1,6 @@
 import type { Evidence, Warning } from './types.js';
 
-/** Words of the hop vocabulary (README "JSON output"); in path order. */
+/** Words of the hop vocabulary (docs/json.md, "The hop vocabulary"); in path order. */
 export type HopKind =
   | 'socket-lb'
   | 'tc-lb'

@@ -6,7 +6,7 @@ import { SourceError } from '../errors.js';
 import { PrefixMap, range } from './prefix-map.js';
 
 /**
- * Consistent, keyed redaction of the identifying parts of probe output (README "Safety"):
+ * Consistent, keyed redaction of the identifying parts of probe output (docs/safety.md, "Redaction"):
  * IP addresses (prefix-preserving, special ranges kept), link-layer addresses, WireGuard public keys
  * and node names. One Redactor holds one key: every file and every node redacted through it uses the
  * same placeholders. The key lives in memory only.

@@ -53,7 +53,7 @@ export function learnNames(r: Redactor, files: Map<string, string>, extra: strin
 }
 
 /**
- * One node's snapshot files, redacted through `r` (README "Safety", "Redaction"). A file that cannot be
+ * One node's snapshot files, redacted through `r` (docs/safety.md, "Redaction"). A file that cannot be
  * redacted with certainty (binary, a map dump netpath cannot decode) is dropped and named in `dropped`.
  */
 export function redactFiles(

@@ -1,5 +1,5 @@
 /**
- * The command line as data: built from the commander program (src/cli.ts, describeProgram), rendered as
+ * The command line as data: built from the commander program (src/cli/describe.ts, describeProgram), rendered as
  * shell completion scripts and the man page, so those can never drift from what the parser accepts.
  */
 

@@ -1,4 +1,4 @@
-import type { Journey } from '../commands/trace-cluster.js';
+import type { Journey } from '../model/journey.js';
 import { renderTraceText } from './text.js';
 import { painter, type RenderOptions } from './style.js';
 

@@ -5,7 +5,7 @@ import type { Diff } from '../model/diff.js';
 const evidence = z.object({ probe: z.string(), text: z.string() });
 const warning = z.object({ code: z.string(), message: z.string(), source: z.string().optional() });
 
-/** The `--json` contract of `trace` (README "JSON output"); additions only within a schemaVersion. */
+/** The `--json` contract of `trace` (docs/json.md); additions only within a schemaVersion. */
 export const traceJsonSchema = z.object({
   schemaVersion: z.literal(1),
   node: z.string().nullable(),
@@ -114,7 +114,7 @@ const pathHop = z.object({
 const pathSide = z.object({ disposition, hops: z.array(pathHop), warnings: z.array(z.string()) });
 const count = z.number().int().nonnegative();
 
-/** The `--json` contract of `diff` (README "Migrating from kube-proxy"); additions only within a schemaVersion. */
+/** The `--json` contract of `diff` (docs/json.md); additions only within a schemaVersion. */
 export const diffJsonSchema = z.object({
   schemaVersion: z.literal(1),
   before: z.object({

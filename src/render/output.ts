@@ -1,7 +1,7 @@
 import { stringify as toYaml } from 'yaml';
 import type { Trace } from '../model/trace.js';
-import type { Journey } from '../commands/trace-cluster.js';
-import type { LookupResult } from '../analysis/services.js';
+import type { Journey } from '../model/journey.js';
+import type { LookupResult } from '../model/service.js';
 import { UsageError } from '../errors.js';
 import type { RenderOptions } from './style.js';
 import { terminalSafe } from './terminal-safe.js';
@@ -48,12 +48,12 @@ export interface OutputFormat {
 }
 
 /**
- * The JSON contract object of each kind (README "JSON output"), checked by its zod schema. `json` and
+ * The JSON contract object of each kind (docs/json.md), checked by its zod schema. `json` and
  * `yaml` print this same object, so the two can never disagree.
  */
 const CONTRACTS: { [K in OutputKind]: (value: Outputs[K]) => unknown } = {
   trace: traceContract,
-  // the journey is its own contract (README: legs of traces in the trace shape)
+  // the journey is its own contract (docs/json.md: legs of traces in the trace shape)
   journey: (j) => j,
   svc: (s) => svcContract(s.node, s.query, s.result),
   diff: diffContract,

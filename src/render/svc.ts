@@ -1,10 +1,10 @@
 import Table from 'cli-table3';
 import { z } from 'zod';
-import type { LookupResult } from '../analysis/services.js';
+import type { LookupResult } from '../model/service.js';
 import { painter, type RenderOptions } from './style.js';
 
 const backend = z.looseObject({ address: z.string(), port: z.number().int(), state: z.string() });
-/** The `--json` contract of `svc lookup` (README "JSON output"). */
+/** The `--json` contract of `svc lookup` (docs/json.md). */
 export const svcJsonSchema = z.object({
   schemaVersion: z.literal(1),
   node: z.string().nullable(),

@@ -1,6 +1,6 @@
 import type { Hop, Trace } from '../model/trace.js';
-import type { Journey } from '../commands/trace-cluster.js';
-import type { FrontendView, LookupResult } from '../analysis/services.js';
+import type { Journey } from '../model/journey.js';
+import type { FrontendView, LookupResult } from '../model/service.js';
 import { painter, type RenderOptions } from './style.js';
 import { resultLine, warningLines } from './text.js';
 import { journeyResultLine } from './journey.js';

@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
 /**
- * The error contract of shared/design/OUTPUT.md, for every command and every kind of failure, on the built CLI
+ * The error contract of docs/json.md ("Exit codes"), for every command and every kind of failure, on the built CLI
  * (bin/netpath.js, as a user runs it): the documented exit code, at most one line on stderr naming the source
  * (exactly one for an error), never a stack trace, and the partial answer on stdout when it is sound.
  *

@@ -145,6 +145,6 @@ describe('a worker that cannot answer leaves the read to this thread', () => {
     const t0 = Date.now();
     await off.close();
     expect(await p).toBeUndefined();
-    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(Date.now() - t0).toBeLessThan(30_000);
   });
 });

@@ -6,7 +6,7 @@ import { loadNodeState } from '../../src/collect/load-state.js';
 import { loadServices } from '../../src/collect/load-services.js';
 import { dirSource } from '../../src/collect/source.js';
 import type { Flow } from '../../src/model/trace.js';
-import { loadForFlow } from '../../src/commands/trace.js';
+import { loadForFlow } from '../../src/collect/flow-plan.js';
 import type { NodeState } from '../../src/model/types.js';
 import { canonIp } from '../../src/model/addr.js';
 

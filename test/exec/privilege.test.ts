@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { describeAllowList } from '../../src/exec/allowlist.js';
 import { describeNeed, missingCaps, needOf, ownCapabilities, parseCapEff } from '../../src/exec/privilege.js';
 
-const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
+// the privilege table of docs/safety.md, the page that documents what each probe needs
+const safety = readFileSync(fileURLToPath(new URL('../../docs/safety.md', import.meta.url)), 'utf8');
 
 describe('capabilities', () => {
   it('reads CapEff from /proc/<pid>/status', () => {
@@ -42,9 +43,9 @@ describe('capabilities', () => {
     expect(missingCaps(needOf(['bpftool', '-j', 'prog', 'show']), null)).toEqual([]);
   });
 
-  it('the README privilege table says, for every allow-listed command, what needOf says', () => {
-    const table = /\| command \| needs \|[^\n]*\n\|[-| ]+\|\n((?:\|[^\n]*\n)+)/.exec(readme);
-    expect(table, 'privilege table in README "Safety"').not.toBeNull();
+  it('the privilege table of docs/safety.md says, for every allow-listed command, what needOf says', () => {
+    const table = /\| command \| needs \|[^\n]*\n\|[-| ]+\|\n((?:\|[^\n]*\n)+)/.exec(safety);
+    expect(table, 'privilege table in docs/safety.md').not.toBeNull();
     const rows = table![1]!
       .trim()
       .split('\n')
@@ -71,7 +72,7 @@ describe('capabilities', () => {
           if (re.test(cmd) && m[1]!.length > best) [row, best] = [r, m[1]!.length];
         }
       }
-      expect(row, `a README row for ${cmd}`).toBeDefined();
+      expect(row, `a docs/safety.md row for ${cmd}`).toBeDefined();
       const listed = [...new Set([...row![2]!.matchAll(/CAP_[A-Z_]+/g)].map((m) => m[0]))];
       for (const c of needOf(argv).caps) expect(listed, `${cmd}: ${c}`).toContain(c);
       if (needOf(argv).caps.length === 0 && !needOf(argv).note) expect(row![2], cmd).toMatch(/^nothing/);

@@ -6,7 +6,17 @@ import { KEY_LIKE, lineShape, secretColumn, splitFields } from '../../src/tools/
 import { Redactor } from '../../src/redact/redactor.js';
 import { redactFiles } from '../../src/redact/snapshot.js';
 import { bytesToIp, canonIp } from '../../src/model/addr.js';
-import { assertNoPollution, enormous, HOSTILE_DOCS, inputs, RUNS, SEED, seeds } from './harness.js';
+import {
+  assertNoPollution,
+  cpuMs,
+  enormous,
+  HANG_WALL_MS,
+  HOSTILE_DOCS,
+  inputs,
+  RUNS,
+  SEED,
+  seeds,
+} from './harness.js';
 
 const opts = { numRuns: RUNS * 3, ...(SEED !== undefined ? { seed: SEED } : {}) };
 
@@ -29,11 +39,15 @@ describe('fuzz wg key redaction', () => {
     for (const h of HOSTILE_DOCS) check(h);
     fc.assert(fc.property(inputs(seeds('wg/show-dump')), check), opts);
   });
-  it('5 MB of dump lines in bounded time', () => {
-    const t0 = performance.now();
-    check(enormous(seeds('wg/show-dump')[0]!.text));
-    expect(performance.now() - t0).toBeLessThan(15_000);
-  });
+  it(
+    '5 MB of dump lines in bounded time',
+    () => {
+      const c0 = process.cpuUsage();
+      check(enormous(seeds('wg/show-dump')[0]!.text));
+      expect(cpuMs(c0)).toBeLessThan(15_000);
+    },
+    HANG_WALL_MS,
+  );
 });
 
 // The redactor reads anything a probe (or a person pasting one) can print: it must never throw, never pollute
@@ -110,47 +124,51 @@ describe('fuzz redaction', () => {
     );
   });
 
-  it('never throws on mutated real probe output of every tool, hostile JSON, or 5 MB', () => {
-    const all = [
-      'ip/route',
-      'ip/addr',
-      'ip/link',
-      'kube-proxy/nft',
-      'kube-proxy/iptables-save',
-      'cilium/status',
-      'conntrack',
-      'wg/show-dump',
-    ].flatMap((s) => seeds(s).slice(0, 3));
-    const one = (id: string, text: string) => {
-      const red = redactFiles(r, new Map([[id, text]]), 'random');
-      assertNoPollution();
-      for (const v of red.files.values()) expect(typeof v).toBe('string');
-    };
-    for (const h of HOSTILE_DOCS) {
-      one('ip-route4.json', h);
-      one('cilium-status.txt', h);
-      one('bpf-map/cilium_lb4_services_v2.json', h);
-    }
-    fc.assert(
-      fc.property(
-        inputs(all),
-        fc.constantFrom(
-          'ip-route4.json',
-          'nft-ruleset.json',
-          'cilium-status.txt',
-          'wg.txt',
-          'manifest.json',
-          'conntrack4.txt',
+  it(
+    'never throws on mutated real probe output of every tool, hostile JSON, or 5 MB',
+    () => {
+      const all = [
+        'ip/route',
+        'ip/addr',
+        'ip/link',
+        'kube-proxy/nft',
+        'kube-proxy/iptables-save',
+        'cilium/status',
+        'conntrack',
+        'wg/show-dump',
+      ].flatMap((s) => seeds(s).slice(0, 3));
+      const one = (id: string, text: string) => {
+        const red = redactFiles(r, new Map([[id, text]]), 'random');
+        assertNoPollution();
+        for (const v of red.files.values()) expect(typeof v).toBe('string');
+      };
+      for (const h of HOSTILE_DOCS) {
+        one('ip-route4.json', h);
+        one('cilium-status.txt', h);
+        one('bpf-map/cilium_lb4_services_v2.json', h);
+      }
+      fc.assert(
+        fc.property(
+          inputs(all),
+          fc.constantFrom(
+            'ip-route4.json',
+            'nft-ruleset.json',
+            'cilium-status.txt',
+            'wg.txt',
+            'manifest.json',
+            'conntrack4.txt',
+          ),
+          (t, id) => one(id, t),
         ),
-        (t, id) => one(id, t),
-      ),
-      opts,
-    );
-    const t0 = performance.now();
-    one('ip-route4.json', enormous(seeds('ip/route', /\.json$/)[0]!.text));
-    one('iptables-save.txt', enormous(seeds('kube-proxy/iptables-save')[0]!.text));
-    expect(performance.now() - t0).toBeLessThan(30_000);
-  }, 60_000);
+        opts,
+      );
+      const c0 = process.cpuUsage();
+      one('ip-route4.json', enormous(seeds('ip/route', /\.json$/)[0]!.text));
+      one('iptables-save.txt', enormous(seeds('kube-proxy/iptables-save')[0]!.text));
+      expect(cpuMs(c0)).toBeLessThan(30_000);
+    },
+    HANG_WALL_MS,
+  );
 
   it('keeps a dotted quad that is not an address (1.2.3.4.5, 999.1.1.1) and every IPv4 it maps is an address', () => {
     fc.assert(

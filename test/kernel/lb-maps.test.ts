@@ -28,7 +28,7 @@ const h = (s: string) => s.trim().split(/\s+/);
 const V6_SVC = '20 01 0d b8 00 00 00 00 00 00 00 00 00 00 00 0a';
 const V6_BE = '20 01 0d b8 00 01 00 00 00 00 00 00 00 00 00 05';
 
-// v1.17+ layout. The first six rows are the worked example of cilium-datapath.md §1.2.
+// v1.17+ layout. The first six rows are the worked example of docs/cilium-datapath.md §1.2.
 const ENTRIES: Record<Key, [string, string][]> = {
   services4: [
     ['0a 60 00 0a 00 35 00 00 11 00 00 00', '00 00 00 00 02 00 00 05 00 00 00 00'],

@@ -47,7 +47,7 @@ async function cli(argv: string[]) {
 }
 
 const MAPS: [string, number, number, [string, string][]][] = [
-  // 10.96.0.10:53/UDP, v1.17+ layout (cilium-datapath.md §1.2): two backends, rev-NAT 5
+  // 10.96.0.10:53/UDP, v1.17+ layout (docs/cilium-datapath.md §1.2): two backends, rev-NAT 5
   [
     'cilium_lb4_services_v2',
     12,

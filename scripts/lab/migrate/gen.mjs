@@ -7,7 +7,7 @@
 //                            `ipvsadm -Sn` text of its virtual servers, the addresses it binds to kube-ipvs0
 //   gen.mjs lbmaps kpr|nokpr [--omit ns/name]   Cilium 1.19 LB maps as a `bpftool batch file`
 // Formats followed: kube-proxy's expected dumps (pkg/proxy/iptables/proxier_test.go, copies in
-// shared/upstream/kube-proxy/) and Cilium's map layouts (shared/reference/cilium-datapath.md §1).
+// fixtures/tools/kube-proxy/upstream/) and Cilium's map layouts (docs/cilium-datapath.md §1).
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 

@@ -1,5 +1,5 @@
 import type { Trace } from '../../model/trace.js';
-import type { Journey } from '../../commands/trace-cluster.js';
+import type { Journey } from '../../model/journey.js';
 import type { Diff } from '../../model/diff.js';
 import { diffDiagram } from './diff.js';
 import { journeyDiagram, traceDiagram, type Diagram } from './model.js';

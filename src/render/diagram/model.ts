@@ -1,5 +1,5 @@
 import type { Hop, Trace, TraceEndpoint } from '../../model/trace.js';
-import type { Journey } from '../../commands/trace-cluster.js';
+import type { Journey } from '../../model/journey.js';
 
 /**
  * One format-neutral graph for every picture (mermaid, dot, svg). Text in it is raw and unescaped: each

@@ -4,6 +4,13 @@ import { bytesToIp } from '../../model/addr.js';
 import { warn } from '../common.js';
 import { parseMapDumpRows, rowEntry, type BtfLayout, type DumpRows, type RawEntry } from './dump.js';
 import { ipToBytes } from '../../model/addr.js';
+import {
+  ciliumRule,
+  ciliumRuleHolds,
+  parseCiliumVersion,
+  type CiliumMinor,
+  type CiliumRuleId,
+} from '../../model/cilium-rules.js';
 
 /** Dump texts, or their bytes (scanned without decoding them whole). */
 export interface LbMapDumps {
@@ -31,20 +38,48 @@ export const LB_MAP_NAMES = {
   revnat6: 'cilium_lb6_reverse_nat',
 } as const;
 
-/** Layout eras: the byte layouts differ between these (cilium-datapath.md §1.2). */
-type Era = '1.13-1.14' | '1.15' | '1.16' | '1.17+';
-const ERAS: Era[] = ['1.13-1.14', '1.15', '1.16', '1.17+'];
+/** The rules of model/cilium-rules.ts that change the byte layout of these maps (docs/cilium-datapath.md §1.2). */
+const LAYOUT_RULES = [
+  'lb-backend-cluster-id-u16',
+  'lb-backend-zone',
+  'lb-l4-protocol',
+  'lb-service-qcount',
+  'lb-service-algorithm',
+  'lb-service-flags2-high-bits',
+] as const satisfies readonly CiliumRuleId[];
+
+/** A layout era: the release lines between two starts of a layout rule, labelled `1.13-1.14`, `1.15`, `1.17+`. */
+interface Era {
+  label: string;
+  first: CiliumMinor;
+}
+
+/** The eras, oldest first: cut where a layout rule starts, from the first release with these maps on. */
+const ERAS: Era[] = (() => {
+  const ids = ['lb-maps-v3', ...LAYOUT_RULES] as const;
+  const starts = [...new Set(ids.map((id) => ciliumRule(id).versions.from!))]
+    .map((t) => parseCiliumVersion(t)!)
+    .sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+  return starts.map((first, i) => {
+    const next = starts[i + 1];
+    const name = `${first[0]}.${first[1]}`;
+    // the rules are all 1.x: an era ends one minor before the next one starts
+    const label = !next ? `${name}+` : next[1] - first[1] > 1 ? `${name}-${first[0]}.${next[1] - 1}` : name;
+    return { label, first };
+  });
+})();
+
+/** Whether a layout rule holds in an era (each era lies wholly inside or outside every rule's range). */
+const eraHas = (era: Era, id: (typeof LAYOUT_RULES)[number]) => ciliumRuleHolds(id, era.first);
+const erasWith = (id: (typeof LAYOUT_RULES)[number]) => ERAS.filter((e) => eraHas(e, id));
 
 function eraOfVersion(v: string): Era | null {
-  const m = /^v?(\d+)\.(\d+)/.exec(v.trim());
-  if (!m) return null;
-  const maj = Number(m[1]);
-  const min = Number(m[2]);
-  if (maj !== 1) return maj > 1 ? '1.17+' : null;
-  if (min <= 14) return '1.13-1.14';
-  if (min === 15) return '1.15';
-  if (min === 16) return '1.16';
-  return '1.17+';
+  const ver = parseCiliumVersion(v);
+  if (!ver) return null;
+  // another major is past the table (the newest layout) or before it (none); an older 1.x has no _v3 maps, so a
+  // version given with them is decoded as the oldest layout
+  if (ver[0] !== 1) return ver[0] > 1 ? ERAS[ERAS.length - 1]! : null;
+  return ERAS.filter((e) => e.first[1] <= ver[1]).pop() ?? ERAS[0]!;
 }
 
 const PROTO: Record<number, L4Proto> = { 0: 'ANY', 6: 'TCP', 17: 'UDP', 132: 'SCTP' };
@@ -344,7 +379,10 @@ function detectLayout(fams: FamilyData[], version: string | undefined, warnings:
     if (next.size > 0) cands = next;
     else
       warnings.push(
-        warn('layout-conflict', `map data contradicts itself (${why}); decoded as ${[...cands].join(' or ')}`),
+        warn(
+          'layout-conflict',
+          `map data contradicts itself (${why}); decoded as ${[...cands].map((e) => e.label).join(' or ')}`,
+        ),
       );
   };
   // the first row of any family (IPv4 first) that has the property
@@ -357,20 +395,29 @@ function detectLayout(fams: FamilyData[], version: string | undefined, warnings:
     return undefined;
   };
   const proto = firstSvc('proto');
-  if (proto) only(['1.17+'], `${proto.d.svcMap} key has protocol byte ${proto.s.proto}`);
+  if (proto) only(erasWith('lb-l4-protocol'), `${proto.d.svcMap} key has protocol byte ${proto.s.proto}`);
   const beProto = firstBe('proto');
-  if (beProto) only(['1.17+'], `${beProto.d.beMap} backend ${beProto.b.id} has protocol byte ${beProto.b.proto}`);
+  if (beProto)
+    only(erasWith('lb-l4-protocol'), `${beProto.d.beMap} backend ${beProto.b.id} has protocol byte ${beProto.b.proto}`);
   const q = firstSvc('qcount');
-  if (q) only(['1.17+'], `${q.d.svcMap} slot 0 has qcount bytes ${q.s.qcount}`);
+  if (q) only(erasWith('lb-service-qcount'), `${q.d.svcMap} slot 0 has qcount bytes ${q.s.qcount}`);
   const alg = firstSvc('alg');
-  if (alg) only(['1.17+'], `${alg.d.svcMap} slot 0 has an algorithm byte ${alg.s.u32 >>> 24}`);
+  if (alg) only(erasWith('lb-service-algorithm'), `${alg.d.svcMap} slot 0 has an algorithm byte ${alg.s.u32 >>> 24}`);
   const f2 = firstSvc('flags2');
-  if (f2) only(['1.17+'], `${f2.d.svcMap} flags2 0x${f2.s.flags2.toString(16)} uses bits defined from 1.17`);
+  const f2Rule = 'lb-service-flags2-high-bits';
+  if (f2)
+    only(
+      erasWith(f2Rule),
+      `${f2.d.svcMap} flags2 0x${f2.s.flags2.toString(16)} uses bits defined from ${ciliumRule(f2Rule).versions.from}`,
+    );
   const cid16 = firstBe('cid16');
   if (cid16)
-    only(['1.15', '1.16', '1.17+'], `${cid16.d.beMap} backend ${cid16.b.id} has a non-zero byte 9 (u16 cluster_id)`);
+    only(
+      erasWith('lb-backend-cluster-id-u16'),
+      `${cid16.d.beMap} backend ${cid16.b.id} has a non-zero byte 9 (u16 cluster_id)`,
+    );
   const zone = firstBe('zone');
-  if (zone) only(['1.16', '1.17+'], `${zone.d.beMap} backend ${zone.b.id} has a non-zero zone byte`);
+  if (zone) only(erasWith('lb-backend-zone'), `${zone.d.beMap} backend ${zone.b.id} has a non-zero zone byte`);
   const pad = firstBe('pad');
   if (pad)
     warnings.push(
@@ -388,7 +435,7 @@ function detectLayout(fams: FamilyData[], version: string | undefined, warnings:
       warnings.push(
         warn(
           'layout-conflict',
-          `Cilium ${version} given, but the maps look like ${[...cands].join(' or ')} (${seen.join('; ')}); decoded by the data`,
+          `Cilium ${version} given, but the maps look like ${[...cands].map((e) => e.label).join(' or ')} (${seen.join('; ')}); decoded by the data`,
         ),
       );
     } else {
@@ -398,10 +445,16 @@ function detectLayout(fams: FamilyData[], version: string | undefined, warnings:
   }
   const list = ERAS.filter((e) => cands.has(e));
   const era = list[list.length - 1]!;
-  const label = list.length === ERAS.length ? '1.13+' : list.length === 1 ? era : `${list[0]!.split('-')[0]}–${era}`;
+  const start = (e: Era) => `${e.first[0]}.${e.first[1]}`;
+  const label =
+    list.length === ERAS.length
+      ? `${start(ERAS[0]!)}+`
+      : list.length === 1
+        ? era.label
+        : `${start(list[0]!)}–${era.label}`;
   const ambiguous = list.length > 1;
   const because = ambiguous
-    ? `${seen.length ? seen.join('; ') + '; ' : ''}nothing in the maps tells ${list.join(', ')} apart (protocol, qcount, algorithm, cluster/zone bytes all zero); those fields decode the same in each`
+    ? `${seen.length ? seen.join('; ') + '; ' : ''}nothing in the maps tells ${list.map((e) => e.label).join(', ')} apart (protocol, qcount, algorithm, cluster/zone bytes all zero); those fields decode the same in each`
     : seen.join('; ');
   return { era, version: label, ambiguous, because };
 }
@@ -416,7 +469,10 @@ function typeOf(flags: number, flags2: number): ServiceType {
 }
 
 function buildServices(d: FamilyData, era: Era, warnings: Warning[]): ServiceEntry[] {
-  const v17 = era === '1.17+';
+  const flags2High = eraHas(era, 'lb-service-flags2-high-bits');
+  const algorithm = eraHas(era, 'lb-service-algorithm');
+  const qcount = eraHas(era, 'lb-service-qcount');
+  const backendProto = eraHas(era, 'lb-l4-protocol');
   const groups = new Map<string, SvcRow[]>();
   for (const s of d.svcs) {
     const k = `${s.addr}|${s.port}|${s.proto}|${s.scope}`;
@@ -466,23 +522,23 @@ function buildServices(d: FamilyData, era: Era, warnings: Warning[]): ServiceEnt
       twoScopes: (m.flags2 & 0x20) !== 0,
       raw,
     };
-    if (!v17 && (m.flags2 & 0xc0) !== 0) {
+    if (!flags2High && (m.flags2 & 0xc0) !== 0) {
       warnings.push(
         warn(
           'unknown-flag-bits',
-          `${d.svcMap} ${feText}: flags2 bits 0x${(m.flags2 & 0xc0).toString(16)} have no meaning before Cilium 1.17`,
+          `${d.svcMap} ${feText}: flags2 bits 0x${(m.flags2 & 0xc0).toString(16)} have no meaning before Cilium ${ciliumRule('lb-service-flags2-high-bits').versions.from}`,
           d.svcMap,
         ),
       );
     }
-    if (v17) flags.dsr = (m.flags2 & 0x80) !== 0;
+    if (flags2High) flags.dsr = (m.flags2 & 0x80) !== 0;
     if (flags.l7LoadBalancer) {
       // proxy port is stored in network order in the low two bytes of the union
       flags.l7ProxyPort = u16be(m.e.value, 0);
     } else {
-      const timeout = v17 ? m.u32 & 0xffffff : m.u32;
+      const timeout = algorithm ? m.u32 & 0xffffff : m.u32;
       if (flags.sessionAffinity) flags.affinityTimeoutSeconds = timeout;
-      if (v17) {
+      if (algorithm) {
         const a = m.u32 >>> 24;
         if (a === 1) flags.algorithm = 'random';
         else if (a === 2) flags.algorithm = 'maglev';
@@ -497,16 +553,16 @@ function buildServices(d: FamilyData, era: Era, warnings: Warning[]): ServiceEnt
       id: m.revnat,
       flags,
       backends: [],
-      slots: v17 ? { count: m.count, qcount: m.qcount } : { count: m.count },
+      slots: qcount ? { count: m.count, qcount: m.qcount } : { count: m.count },
       evidence: [svcEv(m)],
     };
-    if (!v17 && m.qcount !== 0) raw.push(`pad=0x${m.qcount.toString(16)}`);
+    if (!qcount && m.qcount !== 0) raw.push(`pad=0x${m.qcount.toString(16)}`);
 
     const slots = g.filter((s) => s !== m && s.slot !== 0).sort((a, b) => a.slot - b.slot);
     if (g.filter((s) => s.slot === 0).length > 1)
       warnings.push(warn('duplicate-slot', `${d.svcMap} ${feText}: slot 0 twice`, d.svcMap));
     const present = new Set(slots.map((s) => s.slot));
-    const want = m.count + (v17 ? m.qcount : 0);
+    const want = m.count + (qcount ? m.qcount : 0);
     const missing: number[] = [];
     for (let i = 1; i <= want && missing.length < 5; i++) if (!present.has(i)) missing.push(i);
     if (missing.length) {
@@ -559,7 +615,7 @@ function buildServices(d: FamilyData, era: Era, warnings: Warning[]): ServiceEnt
           text: `backend ${id} ${hostPort(be.addr, be.port)} (slot ${s.slot} of ${feText}): value ${hex(be.e.value)}`,
         },
       };
-      if (v17) {
+      if (backendProto) {
         const bp = PROTO[be.proto];
         if (bp !== undefined) b.proto = bp;
         else warnings.push(warn('bad-entry', `${d.beMap} backend ${id}: unknown protocol byte ${be.proto}`, d.beMap));

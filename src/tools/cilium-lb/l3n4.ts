@@ -4,7 +4,7 @@ import type { L4Proto, ServiceType, ServiceFlags } from '../../model/service.js'
 export interface L3n4 {
   address: string;
   port: number;
-  /** undefined when the string carries no protocol (Cilium ≤ 1.16 prints none) */
+  /** undefined when the string carries no protocol (older Cilium prints none: frontend-protocol-printed) */
   proto?: L4Proto;
   scope: 'external' | 'internal';
 }
@@ -16,8 +16,8 @@ export function protoFromString(s: string): L4Proto | undefined {
 }
 
 /**
- * Cilium's L3n4Addr.String(): `IP:port[/PROTO][/i]`, IPv6 in brackets. ≤ 1.16 has no protocol,
- * 1.17+ always prints one. Returns null for anything else (out-of-range port, bad IP, unknown protocol).
+ * Cilium's L3n4Addr.String(): `IP:port[/PROTO][/i]`, IPv6 in brackets; the protocol is printed from the version
+ * model/cilium-rules.ts gives for frontend-protocol-printed, never before. Returns null for anything else (out-of-range port, bad IP, unknown protocol).
  */
 export function parseL3n4(text: string): L3n4 | null {
   const m = /^(?:\[([0-9A-Fa-f:.]+)\]|(\d{1,3}(?:\.\d{1,3}){3})):(\d{1,5})((?:\/[A-Za-z]+)*)$/.exec(text);

@@ -3,10 +3,11 @@ import { canonIp, canonPrefix } from '../../model/addr.js';
 import { cleanText, ev, looksLikeJson, parseJsonText, warn } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { statusJsonSchema } from './schema.js';
+import { ciliumRule, inVersionRange, parseCiliumVersion, versionRangeText } from '../../model/cilium-rules.js';
 
-// `cilium status --verbose` (≤1.14) / `cilium-dbg status --verbose` (1.15+). A tabwriter prints it,
-// so fields are separated by runs of spaces. `Host Routing:` ≤1.15; `Routing: Network: … Host: …`,
-// `Attach Mode:` and `Device Mode:` 1.16+. Pastes often carry a prefix (`# ` in a shell comment, a
+// `cilium status --verbose` / `cilium-dbg status --verbose` (model/cilium-rules.ts: cilium-dbg-binary). A tabwriter
+// prints it, so fields are separated by runs of spaces. `Host Routing:` or `Routing: Network: … Host: …`
+// (status-routing-line), `Attach Mode:` and `Device Mode:` (status-attach-device-mode). Pastes often carry a prefix (`# ` in a shell comment, a
 // tab from a CI log): it is stripped when a known key follows it.
 
 type Device = { name: string; ips: string[]; directRouting: boolean };
@@ -143,13 +144,14 @@ export function parseCiliumStatus(text: string, probe: string): Parsed<CiliumSta
       probe,
       'none of the lines of cilium status (KubeProxyReplacement, Host Routing/Routing, Masquerading, …) is here: not cilium status output',
     );
-  // the formats read here are those of 1.13 to 1.19: a later agent may print what this does not know
-  const v = s.version ? /^(\d+)\.(\d+)\./.exec(s.version) : null;
-  if (v && (Number(v[1]) > 1 || Number(v[2]) > 19 || Number(v[2]) < 13)) {
+  // the formats read here are those of status-format-known: another agent may print what this does not know
+  const formats = ciliumRule('status-format-known').versions;
+  const v = s.version ? parseCiliumVersion(s.version) : null;
+  if (v && !inVersionRange(v, formats)) {
     warnings.push(
       warn(
         'version-unknown',
-        `cilium ${s.version} is outside the versions whose status format netpath knows (1.13–1.19): a field it did not find may be printed differently`,
+        `cilium ${s.version} is outside the versions whose status format netpath knows (${versionRangeText(formats)}): a field it did not find may be printed differently`,
         probe,
       ),
     );

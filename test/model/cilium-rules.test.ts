@@ -1,0 +1,64 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import {
+  CILIUM_RULES,
+  ciliumRuleHolds,
+  inVersionRange,
+  parseCiliumVersion,
+  versionRangeText,
+} from '../../src/model/cilium-rules.js';
+
+const src = fileURLToPath(new URL('../../src', import.meta.url));
+const sources = (dir: string): string[] =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+    d.isDirectory() ? sources(join(dir, d.name)) : d.name.endsWith('.ts') ? [join(dir, d.name)] : [],
+  );
+
+describe('the Cilium version rules table', () => {
+  it('has unique ids and ranges whose start is not after their end', () => {
+    const ids = CILIUM_RULES.map((r) => r.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const r of CILIUM_RULES) {
+      const { from, to } = r.versions;
+      if (from && to) expect(inVersionRange(parseCiliumVersion(to)!, { from }), r.id).toBe(true);
+      expect(r.what.length, r.id).toBeGreaterThan(10);
+      expect(r.cilium.length, r.id).toBeGreaterThan(5);
+    }
+  });
+
+  it('names files that exist, and every file that reads the table is named by a rule', () => {
+    const named = new Set(CILIUM_RULES.flatMap((r) => r.usedBy));
+    for (const f of named) expect(existsSync(join(src, f)), f).toBe(true);
+    const readers = sources(src)
+      .filter((f) => /from '[./]+\/?(model\/)?cilium-rules\.js'/.test(readFileSync(f, 'utf8')))
+      .map((f) => relative(src, f));
+    expect(readers.length).toBeGreaterThanOrEqual(5);
+    expect(readers.filter((f) => !named.has(f))).toEqual([]);
+  });
+
+  it('reads version strings as Cilium prints them', () => {
+    expect(parseCiliumVersion('1.17.6-cee.1')).toEqual([1, 17]);
+    expect(parseCiliumVersion(' v1.18.0 ')).toEqual([1, 18]);
+    expect(parseCiliumVersion('latest')).toBeNull();
+  });
+
+  it('holds inside its range, both ends included, and an open end runs on', () => {
+    expect(ciliumRuleHolds('tcx-attach', [1, 15])).toBe(false);
+    expect(ciliumRuleHolds('tcx-attach', [1, 16])).toBe(true);
+    expect(ciliumRuleHolds('tcx-attach', [2, 0])).toBe(true);
+    expect(ciliumRuleHolds('legacy-routing-ipsec', [1, 18])).toBe(true);
+    expect(ciliumRuleHolds('legacy-routing-ipsec', [1, 19])).toBe(false);
+    expect(ciliumRuleHolds('legacy-routing-wireguard', [1, 13])).toBe(true);
+    expect(ciliumRuleHolds('legacy-routing-wireguard', [1, 14])).toBe(false);
+    expect(ciliumRuleHolds('lb-no-icmp-echo-for-vips', [1, 12])).toBe(true);
+  });
+
+  it('writes ranges the way the messages print them', () => {
+    expect(versionRangeText({ from: '1.13', to: '1.18' })).toBe('1.13–1.18');
+    expect(versionRangeText({ from: '1.13', to: '1.13' })).toBe('1.13');
+    expect(versionRangeText({ from: '1.16' })).toBe('1.16+');
+    expect(versionRangeText({ to: '1.19' })).toBe('≤ 1.19');
+  });
+});
