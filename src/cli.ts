@@ -10,6 +10,7 @@ import { describeProgram } from './cli/describe.js';
 import { registerDiff } from './cli/diff.js';
 import { PROGRAM_DESCRIPTION } from './cli/help.js';
 import { registerMan } from './cli/man.js';
+import { registerNode } from './cli/node.js';
 import { withGlobal } from './cli/options.js';
 import { registerSnapshot } from './cli/snapshot.js';
 import { registerSvc } from './cli/svc.js';
@@ -23,6 +24,7 @@ const COMMANDS: ((program: Command, cli: Cli) => void)[] = [
   registerTrace,
   registerSvc,
   registerDiff,
+  registerNode,
   registerSnapshot,
   registerCommands,
   registerCompletion,

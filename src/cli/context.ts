@@ -103,6 +103,8 @@ export async function sourceFor(
 ): Promise<ProbeSource> {
   if (o.snapshot !== undefined && o.exec !== undefined)
     throw new UsageError('--snapshot and --exec exclude each other');
+  if (o.node !== undefined && o.snapshot === undefined)
+    throw new UsageError('--node picks a node of a cilium sysdump: give the sysdump with --snapshot');
   const timing = o.timeout !== undefined ? { timeoutMs: Number(o.timeout) } : {};
   if (o.exec !== undefined) {
     const prefix = execPrefix(o.exec);
@@ -114,7 +116,7 @@ export async function sourceFor(
     });
   }
   if (o.snapshot !== undefined) {
-    const opened = await openSnapshot(o.snapshot);
+    const opened = await openSnapshot(o.snapshot, o.node !== undefined ? { node: o.node } : {});
     if (!s.quiet) for (const w of opened.warnings) io.stderr(`netpath: warning: ${safeText(String(w))}\n`);
     return s.verbose ? loggingSource(opened.source, s.log) : opened.source;
   }

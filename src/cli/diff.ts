@@ -15,7 +15,8 @@ export function registerDiff(program: Command, cli: Cli): void {
     .argument('<after>', 'snapshot directory, .tar.gz, or "live"');
   withExec(diff, 'for a "live" side: probe the node through this prefix (argv, no shell)')
     .option('--max-flows <n>', 'trace at most this many representative flows on each side (0: none)', '40')
-    .option('--all', 'also list the unchanged frontends and flows');
+    .option('--all', 'also list the unchanged frontends and flows')
+    .option('--node <name>', 'for a side that is a cilium sysdump (.zip or its folder): the node to read');
   withTimeout(diff, 'for a "live" side: per-probe timeout in milliseconds');
   withNoColor(withOutput(diff, 'diff'))
     .addHelpText('after', cli.help('diff'))
@@ -28,6 +29,9 @@ export function registerDiff(program: Command, cli: Cli): void {
         throw new UsageError('before and after cannot both be "live": snapshot the node before the migration');
       if (o.exec !== undefined && beforeSpec !== 'live' && afterSpec !== 'live')
         throw new UsageError('--exec applies to a "live" side; neither side is live');
+      const { isSysdump } = await import('../collect/sysdump.js');
+      if (o.node !== undefined && ![beforeSpec, afterSpec].some((x) => x !== 'live' && isSysdump(x)))
+        throw new UsageError('--node picks the node of a cilium sysdump side; neither side is a sysdump');
       const { openSide, runDiff } = await import('../commands/diff.js');
       const so = cli.sourceOptions();
       const live = async (): Promise<ProbeSource> =>
@@ -36,7 +40,7 @@ export function registerDiff(program: Command, cli: Cli): void {
         if (!so.quiet) cli.io.stderr(`netpath: warning: ${safeText(String(w))}\n`);
       };
       const side = async (spec: string, label: 'before' | 'after') => {
-        const src = await openSide(spec, label, live, warn);
+        const src = await openSide(spec, label, live, warn, o.node);
         return so.verbose && spec !== 'live' ? loggingSource(src, so.log) : src;
       };
       const before = await side(beforeSpec, 'before');

@@ -57,6 +57,10 @@ export const EXAMPLES: Record<string, [command: string, comment?: string][]> = {
     ],
     ['netpath diff fixtures/snapshots/migrate-iptables/before live', 'after the migration, against this node'],
   ],
+  node: [
+    ['netpath node -s fixtures/snapshots/kind-v4/k1', 'each conclusion with the probe line it rests on'],
+    ['netpath node -s fixtures/snapshots/v6-wg/gateway -o json', 'the JSON contract (docs/node.md)'],
+  ],
   snapshot: [
     ['netpath snapshot -o /tmp/node1', 'this node, as root'],
     ['netpath snapshot -o node1.tar.gz --exec "ssh node1"', 'a node reached over ssh; nothing is installed there'],
@@ -77,6 +81,7 @@ export const EXAMPLES: Record<string, [command: string, comment?: string][]> = {
 };
 
 export const NOTES: Record<string, string> = {
+  node: 'Check this before trusting a trace: a fact is known with its evidence (marked inferred when no line states it), or unknown with why. Missing probes are listed with the reason the source gives. Exit codes: 0 reported, 2 usage, 3 nothing could be read.',
   trace:
     'Without --snapshot, --exec or --cluster, netpath probes the node it runs on (as root, for bpftool). Exit codes: 0 delivered/forwarded, 1 dropped/no route, 2 usage, 3 a required source is missing or unreadable.',
   'svc lookup':

@@ -12,6 +12,8 @@ export interface Common {
   context?: string;
   namespace?: string;
   snapshot?: string;
+  /** the node of a cilium sysdump given as --snapshot */
+  node?: string;
   json?: boolean;
   output?: string;
   color?: boolean;
@@ -49,8 +51,13 @@ export function withKube(cmd: Command): Command {
     .option('-n, --namespace <ns>', "namespace for pod/NAME and svc/NAME (default: kubectl's current one)");
 }
 
+export const SYSDUMP_NODE =
+  'with a cilium sysdump as --snapshot (.zip or its folder): the node to read (node or Cilium pod name)';
+
 export function withSnapshot(cmd: Command): Command {
-  return cmd.option('-s, --snapshot <dir|file.tar.gz>', 'read a snapshot instead of probing this node');
+  return cmd
+    .option('-s, --snapshot <dir|file.tar.gz>', 'read a snapshot instead of probing this node')
+    .option('--node <name>', SYSDUMP_NODE);
 }
 
 export function withExec(cmd: Command, description: string): Command {

@@ -27,7 +27,10 @@ export function registerSnapshot(program: Command, cli: Cli): void {
     snapshot,
     'run every probe through this prefix, split on spaces, no shell (e.g. "ip netns exec node1", "ssh node1")',
   )
-    .option('--node <name>', 'node name for the manifest (default: uname -n of the node)')
+    .option(
+      '--node <name>',
+      'node name for the manifest (default: uname -n of the node); with --from a cilium sysdump: the node to convert',
+    )
     .option('--timeout <ms>', 'per-probe timeout in milliseconds', '20000')
     .option('--cluster', 'capture several nodes into <output>/<node>/ (give each with --node-exec)')
     .option(
@@ -49,7 +52,7 @@ export function registerSnapshot(program: Command, cli: Cli): void {
     )
     .option(
       '--from <dir|file.tar.gz>',
-      'with --redact: redact an existing snapshot (with --cluster: a directory of node snapshots) instead of probing',
+      'with --redact: redact an existing snapshot (with --cluster: a directory of node snapshots) instead of probing; a cilium sysdump (.zip or folder, with --node): write that node as a snapshot',
     )
     .addHelpText('after', cli.help('snapshot'))
     .action(async (o: SnapshotOptions) => {
@@ -59,6 +62,20 @@ export function registerSnapshot(program: Command, cli: Cli): void {
       if (!/^\d{1,7}$/.test(o.timeout))
         throw new UsageError(`--timeout must be milliseconds, not ${JSON.stringify(o.timeout)}`);
       const redact = await redactOption(o);
+      if (o.from !== undefined && (await import('../collect/sysdump.js')).isSysdump(o.from)) {
+        if (o.exec !== undefined || o.nodeExec !== undefined || o.kubectl || o.cluster)
+          throw new UsageError('--from reads a sysdump: it excludes --exec, --node-exec, --kubectl and --cluster');
+        const { convertSysdump } = await import('../commands/snapshot.js');
+        const res = await convertSysdump({
+          from: o.from,
+          node: o.node,
+          output: o.output,
+          ...(redact ? { redact } : {}),
+        });
+        summary(res.summary);
+        cli.setExit(res.exitCode);
+        return;
+      }
       if (o.from !== undefined) {
         if (!redact) throw new UsageError('--from needs --redact (it rewrites an existing snapshot redacted)');
         if (o.exec !== undefined || o.nodeExec !== undefined || o.kubectl)

@@ -28,6 +28,7 @@ interface ManifestLike {
   node?: unknown;
   kernel?: unknown;
   probes?: unknown;
+  notes?: unknown;
 }
 
 export interface LoadOptions {
@@ -74,6 +75,10 @@ export async function loadNodeState(source: ProbeSource, opts: LoadOptions = {})
       const m = JSON.parse(manifestText) as ManifestLike;
       if (typeof m.node === 'string') state.node.name = m.node;
       if (typeof m.kernel === 'string') state.node.kernel = m.kernel;
+      // what the source itself says the answer cannot see (a sysdump's missing probes)
+      if (Array.isArray(m.notes))
+        for (const n of m.notes)
+          if (typeof n === 'string') state.warnings.push({ code: 'source-note', message: n, source: 'manifest' });
     } catch {
       state.warnings.push({
         code: 'manifest-unreadable',
@@ -261,12 +266,19 @@ export function failuresIn(manifestText: string | undefined): Map<string, { mess
   try {
     const m = JSON.parse(manifestText) as ManifestLike;
     if (!Array.isArray(m.probes)) return out;
-    for (const p of m.probes as { id?: unknown; failed?: unknown; message?: unknown; file?: unknown }[]) {
+    for (const p of m.probes as {
+      id?: unknown;
+      failed?: unknown;
+      message?: unknown;
+      file?: unknown;
+      absent?: unknown;
+    }[]) {
       if (typeof p?.id === 'string' && typeof p.failed === 'string' && p.file === undefined) {
         const message = typeof p.message === 'string' ? p.message.split('\n')[0]!.slice(0, 400) : p.failed;
         // a tool that is not installed (or a map that is not pinned) is a layer the node does not have: absent
         const unpinned = /^bpf-map\//.test(p.id) && /No such file or directory|no such pinned map/.test(message);
-        out.set(p.id, { message, absent: p.failed === 'ENOENT' || unpinned });
+        // `absent`: a source that never collects the probe says so (a cilium sysdump has no `nft` output)
+        out.set(p.id, { message, absent: p.failed === 'ENOENT' || unpinned || p.absent === true });
       }
     }
   } catch {

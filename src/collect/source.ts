@@ -1,7 +1,7 @@
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { lstat, readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SourceError } from '../errors.js';
+import { SourceError, UsageError } from '../errors.js';
 import { readTarGz, TarError } from './tar.js';
 import { byteSize } from '../exec/verbose.js';
 
@@ -255,11 +255,29 @@ async function statSnapshot(path: string) {
   }
 }
 
-/** Opens a snapshot directory or `.tar.gz` (SourceError when it is neither, or is unreadable). */
-export async function openSnapshot(path: string): Promise<OpenedSnapshot> {
+export interface OpenOptions {
+  /** the node to read in a `cilium sysdump` (which holds every node); a usage error for any other snapshot */
+  node?: string;
+  /** `--node` of a command with several inputs (diff): ignored for an input that is not a sysdump */
+  nodeOnlyForSysdump?: boolean;
+}
+
+/**
+ * Opens a snapshot directory or `.tar.gz`, or one node of a `cilium sysdump` (`.zip` or its folder)
+ * (SourceError when it is none of them, or is unreadable).
+ */
+export async function openSnapshot(path: string, opts: OpenOptions = {}): Promise<OpenedSnapshot> {
   const st = await statSnapshot(path);
+  const { isSysdumpPath, openSysdump } = await import('./sysdump.js');
+  if (isSysdumpPath(path, st.isDirectory())) {
+    const s = await openSysdump(path, st.isDirectory(), opts.node);
+    return { source: s.source, warnings: s.warnings };
+  }
+  if (opts.node !== undefined && !opts.nodeOnlyForSysdump)
+    throw new UsageError(`--node picks a node of a cilium sysdump; ${path} is a snapshot of one node`);
   if (st.isDirectory()) return { source: dirSource(path), warnings: [] };
-  if (!/\.(tar\.gz|tgz)$/.test(path)) throw new SourceError(path, 'not a directory or a .tar.gz snapshot');
+  if (!/\.(tar\.gz|tgz)$/.test(path))
+    throw new SourceError(path, 'not a directory, a .tar.gz snapshot or a cilium sysdump .zip');
   let gz: Buffer;
   try {
     gz = await readFile(path);

@@ -22,10 +22,12 @@ export async function openSide(
   label: SideLabel,
   live: () => Promise<ProbeSource>,
   warn: (w: string) => void,
+  /** --node: the node to read on a side that is a cilium sysdump */
+  node?: string,
 ): Promise<ProbeSource> {
   if (spec === 'live') return live();
   try {
-    const opened = await openSnapshot(spec);
+    const opened = await openSnapshot(spec, node === undefined ? {} : { node, nodeOnlyForSysdump: true });
     for (const w of opened.warnings) warn(`${label}: ${w}`);
     return opened.source;
   } catch (e) {

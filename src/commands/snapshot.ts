@@ -266,3 +266,45 @@ export async function discoverCiliumNodes(runner: Runner): Promise<{ name: strin
   }
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }
+
+/**
+ * `snapshot --from <sysdump> --node NAME`: one node of a cilium sysdump written as a netpath snapshot
+ * (probe files named as SNAPSHOT.md says, and a manifest naming what the sysdump lacked), redacted if asked.
+ */
+export async function convertSysdump(req: {
+  from: string;
+  node: string | undefined;
+  output: string;
+  redact?: RedactOption;
+}): Promise<{ summary: string; exitCode: number }> {
+  if (resolve(req.from) === resolve(req.output))
+    throw new UsageError('--from and -o are the same: the snapshot is written next to the sysdump, never over it');
+  refuseNonEmpty(req.output);
+  const { openSnapshot } = await import('../collect/source.js');
+  const { sysdumpSnapshotFiles } = await import('../collect/sysdump.js');
+  const { NODE_PROBES } = await import('../collect/probes.js');
+  const opened = await openSnapshot(req.from, req.node === undefined ? {} : { node: req.node });
+  const files = await sysdumpSnapshotFiles(
+    opened.source,
+    NODE_PROBES.map((p) => p.id),
+  );
+  const lines = [`${req.output}: ${files.size} files of ${opened.source.description} written`];
+  lines.push(...opened.warnings.map((w) => `  ${w}`));
+  const m = JSON.parse(files.get('manifest.json')?.toString('utf8') ?? '{}') as {
+    node?: string;
+    probes?: { id: string }[];
+  };
+  if (req.redact) {
+    const r = req.redact.redactor;
+    learnNames(
+      r,
+      new Map([...files].map(([k, v]) => [k, v.toString('utf8')] as [string, string])),
+      m.node ? [m.node] : [],
+    );
+    const red = redactFiles(r, files, req.redact.keySource);
+    writeOut(req.output, red.files);
+    lines.push(...redactionLines(red.dropped, req.redact.keySource));
+  } else writeOut(req.output, new Map([...files].map(([k, v]) => [k, v.toString('utf8')] as [string, string])));
+  if (m.probes?.length) lines.push(`  not in the sysdump: ${m.probes.map((p) => p.id).join(', ')}`);
+  return { summary: lines.join('\n'), exitCode: EXIT.ok };
+}

@@ -12,6 +12,7 @@ import { renderDiffText } from './diff.js';
 import { journeyResultLine, renderJourneyText } from './journey.js';
 import { renderSvcQuiet, renderSvcText, svcContract } from './svc.js';
 import { renderJourneyTable, renderSvcTable, renderTraceTable } from './table.js';
+import { nodeContract, renderNodeQuiet, renderNodeText, type NodeReport } from './node.js';
 
 /**
  * `-o, --output <format>`: one registry from format name to renderer, so a format is added here once and
@@ -31,6 +32,7 @@ export interface Outputs {
   journey: Journey;
   svc: SvcOutput;
   diff: Diff;
+  node: NodeReport;
 }
 export type OutputKind = keyof Outputs;
 
@@ -55,6 +57,7 @@ const CONTRACTS: { [K in OutputKind]: (value: Outputs[K]) => unknown } = {
   journey: (j) => j,
   svc: (s) => svcContract(s.node, s.query, s.result),
   diff: diffContract,
+  node: nodeContract,
 };
 
 /** A plain-data copy of the contract: what JSON carries is exactly what YAML gets (no undefined, no shared objects). */
@@ -79,6 +82,7 @@ const FORMATS: OutputFormat[] = [
       journey: renderJourneyText,
       svc: (s, o) => renderSvcText(s.query, s.result, o),
       diff: renderDiffText,
+      node: renderNodeText,
     },
   },
   {
@@ -167,6 +171,7 @@ const QUIET: { [K in OutputKind]?: Renderer<K> } = {
   journey: (j) => `${journeyResultLine(j)}\n`,
   svc: (s) => renderSvcQuiet(s.query, s.result),
   diff: (d) => `${d.summary.verdict === 'clean' ? 'CLEAN' : 'REGRESSIONS'} — ${d.summary.lines[0]}\n`,
+  node: renderNodeQuiet,
 };
 
 export async function renderOutput<K extends OutputKind>(

@@ -65,10 +65,15 @@ describe('netpath trace (CLI)', () => {
       const r = await run(['trace', '10.0.0.1', '10.0.0.2', '-s', empty]);
       expect(r.code).toBe(3);
       expect(r.err).toMatch(/no node state to trace on/);
+      writeFileSync(join(empty, 'x.rar'), 'Rar!');
+      const x = await run(['trace', '10.0.0.1', '10.0.0.2', '-s', join(empty, 'x.rar')]);
+      expect(x.code).toBe(3);
+      expect(x.err).toMatch(/x\.rar: not a directory, a \.tar\.gz snapshot or a cilium sysdump \.zip/);
+      // a .zip is read as a cilium sysdump
       writeFileSync(join(empty, 'x.zip'), 'PK');
-      const z = await run(['trace', '10.0.0.1', '10.0.0.2', '-s', join(empty, 'x.zip')]);
+      const z = await run(['trace', '10.0.0.1', '10.0.0.2', '-s', join(empty, 'x.zip'), '--node', 'k1']);
       expect(z.code).toBe(3);
-      expect(z.err).toMatch(/not a directory or a \.tar\.gz snapshot/);
+      expect(z.err).toMatch(/x\.zip: not a readable zip archive/);
     } finally {
       rmSync(empty, { recursive: true, force: true });
     }

@@ -65,8 +65,11 @@ describe('netpath completion', () => {
   };
 
   it('bash completes commands, subcommands, options, -o formats, --proto, shells and paths', () => {
-    expect(complete('')).toEqual(['trace', 'svc', 'diff', 'snapshot', 'commands', 'completion', 'man', 'help']);
+    expect(complete('')).toEqual(['trace', 'svc', 'diff', 'node', 'snapshot', 'commands', 'completion', 'man', 'help']);
     expect(complete('tr')).toEqual(['trace']);
+    expect(complete('no')).toEqual(['node']);
+    expect(complete('node -o ')).toEqual(formatsFor('node'));
+    expect(complete('node --no')).toEqual(['--node', '--no-color']);
     expect(complete('svc ')).toEqual(['lookup']);
     expect(complete('trace -o ')).toEqual(formatsFor('trace', 'journey'));
     expect(complete('svc lookup --output y')).toEqual(['yaml']);
