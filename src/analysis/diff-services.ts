@@ -1,5 +1,12 @@
 import type { FrontendSide, ServiceChange, ServiceDiff } from '../model/diff.js';
-import type { Backend, L4Proto, ServiceEntry, ServiceSource, ServiceType } from '../model/service.js';
+import {
+  type Backend,
+  type L4Proto,
+  type ServiceEntry,
+  type ServiceSource,
+  type ServiceType,
+  unknownWhy,
+} from '../model/service.js';
 import type { Address, Evidence, Family, NodeState } from '../model/types.js';
 import { familyOf } from '../model/addr.js';
 import type { IpSet } from '../tools/ipset/index.js';
@@ -133,12 +140,24 @@ function sideOf(slot: Slot, ipsets: IpSet[] | undefined): FrontendSide {
       policy = 'Local';
       evidence.push(local);
     } else policy = ipsets && type !== 'ClusterIP' ? 'Cluster' : 'unknown';
-  } else if (type === 'ClusterIP') {
+  } else if (unknownWhy(owner, 'traffic-policy') !== undefined) policy = 'unknown';
+  else if (type === 'ClusterIP') {
     // kube-proxy sends an internalTrafficPolicy=Local ClusterIP to its local-endpoints chain
     const kpLocal =
       !isCilium(owner.source) && (/^KUBE-SVL-/.test(owner.chain ?? '') || /^local-/.test(owner.chain ?? ''));
     policy = owner.flags.internalTrafficPolicyLocal || kpLocal ? 'Local' : 'Cluster';
   } else policy = owner.flags.externalTrafficPolicyLocal ? 'Local' : 'Cluster';
+  const affinityUnknown = unknownWhy(owner, 'affinity');
+  const unknown: NonNullable<FrontendSide['unknown']> = [];
+  if (affinityUnknown !== undefined) unknown.push({ field: 'affinity', because: affinityUnknown });
+  const policyWhy = unknownWhy(owner, 'traffic-policy');
+  if (policy === 'unknown')
+    unknown.push({
+      field: 'traffic-policy',
+      because: policyWhy ?? `${owner.source} does not show it and kube-proxy's ipsets are not in the snapshot`,
+    });
+  const typeWhy = unknownWhy(owner, 'type');
+  if (typeWhy !== undefined) unknown.push({ field: 'type', because: typeWhy });
   const side: FrontendSide = {
     type,
     layers,
@@ -147,7 +166,7 @@ function sideOf(slot: Slot, ipsets: IpSet[] | undefined): FrontendSide {
     proto: owner.frontend.proto,
     backends: activeSet(owner.backends),
     affinity: {
-      enabled: owner.flags.sessionAffinity === true,
+      enabled: affinityUnknown !== undefined ? 'unknown' : owner.flags.sessionAffinity === true,
       ...(owner.flags.affinityTimeoutSeconds !== undefined
         ? { timeoutSeconds: owner.flags.affinityTimeoutSeconds }
         : {}),
@@ -155,6 +174,7 @@ function sideOf(slot: Slot, ipsets: IpSet[] | undefined): FrontendSide {
     trafficPolicy: policy,
     evidence,
   };
+  if (unknown.length) side.unknown = unknown;
   const name = entries.find((e) => e.name)?.name;
   if (name) side.name = name;
   if (owner.chain) side.chain = owner.chain;
@@ -167,7 +187,11 @@ const listText = (xs: string[]) =>
   xs.length === 0 ? 'none' : xs.length <= 4 ? xs.join(', ') : `${xs.slice(0, 4).join(', ')} … (${xs.length})`;
 
 const affinityText = (x: FrontendSide['affinity']) =>
-  x.enabled ? `ClientIP${x.timeoutSeconds !== undefined ? ` ${x.timeoutSeconds}s` : ''}` : 'None';
+  x.enabled === 'unknown'
+    ? 'unknown'
+    : x.enabled
+      ? `ClientIP${x.timeoutSeconds !== undefined ? ` ${x.timeoutSeconds}s` : ''}`
+      : 'None';
 const sameAffinity = (x: FrontendSide['affinity'], y: FrontendSide['affinity']) =>
   x.enabled === y.enabled &&
   (x.timeoutSeconds === undefined || y.timeoutSeconds === undefined || x.timeoutSeconds === y.timeoutSeconds);
@@ -220,7 +244,10 @@ function compare(layers: FrontendSide[], a: FrontendSide, afterHasCilium: boolea
         },
       ),
     );
-  out.push(field('affinity', layers, a, (x) => x.affinity, sameAffinity, affinityText));
+  // a property one side cannot show is not compared (notCompared says so), whatever the other side says
+  const affinityKnown = layers.filter((l) => l.affinity.enabled !== 'unknown');
+  if (affinityKnown.length && a.affinity.enabled !== 'unknown')
+    out.push(field('affinity', affinityKnown, a, (x) => x.affinity, sameAffinity, affinityText));
   const policied = layers.filter((l) => l.trafficPolicy !== 'unknown');
   if (policied.length && a.trafficPolicy !== 'unknown')
     out.push(
@@ -235,7 +262,8 @@ function compare(layers: FrontendSide[], a: FrontendSide, afterHasCilium: boolea
     );
   if (b.proto !== a.proto && b.proto !== 'ANY' && a.proto !== 'ANY')
     out.push({ field: 'protocol', before: b.proto, after: a.proto, regression: true });
-  const guessed = (s: FrontendSide) => s.owner === 'ipvs' || s.owner === 'kube-proxy-nftables';
+  const guessed = (s: FrontendSide) =>
+    s.owner === 'ipvs' || s.owner === 'kube-proxy-nftables' || s.unknown?.some((u) => u.field === 'type') === true;
   if (b.type !== a.type && !guessed(b) && !guessed(a))
     out.push({ field: 'type', before: b.type, after: a.type, regression: false });
   if (afterHasCilium && !isCilium(a.owner)) {
@@ -248,6 +276,28 @@ function compare(layers: FrontendSide[], a: FrontendSide, afterHasCilium: boolea
     });
   }
   return out.filter((c): c is ServiceChange => c !== undefined);
+}
+
+/**
+ * The properties compare() left alone because a side cannot show them: unknown after, or unknown on every layer
+ * before (one layer that shows it is enough to compare against).
+ */
+function uncompared(layers: FrontendSide[], a: FrontendSide): NonNullable<ServiceDiff['notCompared']> {
+  const out: NonNullable<ServiceDiff['notCompared']> = [];
+  for (const f of ['affinity', 'traffic-policy'] as const) {
+    const unknownIn = (x: FrontendSide) => (f === 'affinity' ? x.affinity.enabled : x.trafficPolicy) === 'unknown';
+    const why = (x: FrontendSide) => x.unknown?.find((u) => u.field === f)?.because ?? 'not shown by its input';
+    const before = layers.every(unknownIn);
+    const after = unknownIn(a);
+    if (!before && !after) continue;
+    const side = before && after ? 'both' : before ? 'before' : 'after';
+    const because =
+      side === 'both'
+        ? `before: ${why(layers[0]!)}; after: ${why(a)}`
+        : `${side}: ${side === 'before' ? why(layers[0]!) : why(a)}`;
+    out.push({ field: f, side, because });
+  }
+  return out;
 }
 
 /** One side per layer that programs the slot, the owner (first in precedence) first. */
@@ -334,6 +384,14 @@ export function diffServices(before: DiffSideInput, after: DiffSideInput): Servi
     const reach = nodePortReach(s, b, a, as, before);
     if (reach) changes.push(reach);
     const regression = changes.some((c) => c.regression);
+    const notCompared = uncompared(bLayers, a);
+    const skipped = new Set(notCompared.map((n) => n.field));
+    const compared = [
+      'backends',
+      'protocol',
+      ...(skipped.has('affinity') ? [] : ['affinity']),
+      ...(skipped.has('traffic-policy') ? [] : ['traffic policy']),
+    ];
     const d: ServiceDiff = {
       ...base,
       type: b.type,
@@ -341,12 +399,13 @@ export function diffServices(before: DiffSideInput, after: DiffSideInput): Servi
       regression,
       summary: changes.length
         ? changes.map((c) => `${c.field}: ${c.before} → ${c.after}${c.because ? ` (${c.because})` : ''}`).join('; ')
-        : `same backends, protocol, affinity and traffic policy${b.owner !== a.owner ? `; ${b.owner} → ${a.owner}` : ''}`,
+        : `same ${compared.slice(0, -1).join(', ')} and ${compared.at(-1)}${b.owner !== a.owner ? `; ${b.owner} → ${a.owner}` : ''}${notCompared.length ? `; not compared: ${notCompared.map((n) => n.field).join(', ')}` : ''}`,
       owner: { before: b.owner, after: a.owner },
       before: b,
       after: a,
       changes,
     };
+    if (notCompared.length) d.notCompared = notCompared;
     const name = b.name ?? a.name;
     if (name) d.name = name;
     out.push(d);

@@ -120,6 +120,19 @@ export function diffNodes(before: DiffSideInput, after: DiffSideInput, opts: Dif
     `Paths: ${plural(paths.flows.length, 'flow')} traced on both sides${paths.sampled ? ` (sampled from ${paths.candidates})` : ''}, ${paths.flows.filter((f) => f.changed).length} changed${pathRegs ? `, ${plural(pathRegs, 'regression')}` : ''}`,
   );
   if (behaviour.length) lines.push(`Behaviour: ${behaviour.map((b) => b.title).join('; ')}`);
+  // what one side's input cannot show is listed, never counted as a change
+  const skipped = new Map<string, { n: number; because: string }>();
+  for (const s of services)
+    for (const n of s.notCompared ?? []) {
+      const k = `${n.field === 'traffic-policy' ? 'traffic policy' : n.field === 'affinity' ? 'session affinity' : n.field}`;
+      const c = skipped.get(k);
+      if (c) c.n++;
+      else skipped.set(k, { n: 1, because: n.because });
+    }
+  if (skipped.size)
+    lines.push(
+      `Not compared: ${[...skipped].map(([k, c]) => `${k} of ${plural(c.n, 'frontend')} (${c.because})`).join('; ')}`,
+    );
 
   const pathsOut: Diff['paths'] = { sampled: paths.sampled, candidates: paths.candidates, flows: paths.flows };
   if (paths.note) pathsOut.note = paths.note;

@@ -1,4 +1,4 @@
-import type { Backend, ServiceEntry } from '../model/service.js';
+import { type Backend, type ServiceEntry, unknownWhy } from '../model/service.js';
 import type { Evidence, Warning } from '../model/types.js';
 import type {
   BackendPath,
@@ -134,6 +134,13 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
       e.frontend.proto === view.proto,
   );
   let candidates = active;
+  const etpUnknown = entry ? unknownWhy(entry, 'traffic-policy') : undefined;
+  if (fromOutside && cilium && etpUnknown !== undefined && view.type !== 'ClusterIP')
+    // Cilium lists an externalTrafficPolicy=Local frontend with its node-local backends only: the list stands
+    warnings.push({
+      code: 'traffic-policy-unknown',
+      message: `${view.frontend}: externalTrafficPolicy unknown (${etpUnknown}); the backends are those listed for this frontend`,
+    });
   if (fromOutside && cilium && entry?.flags.externalTrafficPolicyLocal && view.type !== 'ClusterIP') {
     // externalTrafficPolicy=Local: the external scope holds only this node's backends
     candidates = active.filter((b) => classify(ctx, b.address).kind === 'local-pod');

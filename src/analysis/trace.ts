@@ -90,7 +90,7 @@ export function traceAddress(ctx: TraceContext, flow: Flow): Trace {
   const b: Builder = { hops: [], warnings: [] };
   const src = classify(ctx, flow.src);
   const dst = classify(ctx, flow.dst);
-  warnMissing(ctx, b);
+  warnMissing(ctx, b, flow);
   let disposition: Disposition;
   if (familyOf(flow.src) !== familyOf(flow.dst)) {
     b.hops.push(drop('source and destination are of different address families', [], 'family-mismatch'));
@@ -121,6 +121,8 @@ export function classify(ctx: TraceContext, ip: string): TraceEndpoint {
   if (hostAddr) {
     return { kind: 'host', ip, dev: hostAddr.ifname, evidence: [hostAddr.source] };
   }
+  const own = ownPodRoute(ctx, ip);
+  if (own) return own;
   const fam = familyOf(ip) as Family;
   const cidr = fam === 4 ? dp.nativeRoutingCidr.v4 : dp.nativeRoutingCidr.v6;
   const nodeRoute = podCidrRouteFor(ctx, ip);
@@ -171,13 +173,8 @@ function findLocalPod(ctx: TraceContext, ip: string): TraceEndpoint | undefined 
     const ev: Evidence[] = [a.source];
     let dev: string | undefined;
     if (podLink?.linkIndex !== undefined) {
-      // the pair must point at each other: ifindexes are per namespace, so one direction can match by chance
       const host = state.links.find(
-        (l) =>
-          l.ifindex === podLink.linkIndex &&
-          l.kind !== undefined &&
-          ['veth', 'netkit'].includes(l.kind) &&
-          (l.linkIndex === undefined || l.linkIndex === podLink.ifindex),
+        (l) => l.ifindex === podLink.linkIndex && isPairEnd(l, podLink, ns.name, state.netns),
       );
       if (host) {
         dev = host.name;
@@ -215,6 +212,54 @@ function findLocalPod(ctx: TraceContext, ip: string): TraceEndpoint | undefined 
     return out;
   }
   return undefined;
+}
+
+/**
+ * Cilium's own routes name this node's pods even when no pod namespace or endpoint list was captured: a
+ * per-endpoint route `<podIP> dev lxc…` (endpoint routes) puts the pod behind that device, and the local
+ * PodCIDR route `<podCIDR> via <cilium_host address> dev cilium_host` covers this node's pod addresses.
+ * Such an address is a pod of this node, never a remote pod "via" the node's own router address.
+ */
+function ownPodRoute(ctx: TraceContext, ip: string): TraceEndpoint | undefined {
+  const fam = familyOf(ip) as Family;
+  const ans = routeQuery(ctx.routing, { family: fam, dst: ip });
+  const r = ans.route;
+  if (!r || ans.result !== 'unicast' || r.table !== 254 || r.nexthops.length !== 1) return undefined;
+  const nh = r.nexthops[0]!;
+  if (prefixLen(r.dst) === (fam === 4 ? 32 : 128) && nh.gateway === undefined && nh.dev?.startsWith('lxc')) {
+    return {
+      kind: 'local-pod',
+      ip,
+      dev: nh.dev,
+      because: `per-endpoint route "${r.source.text}"; the pod's network namespace is not in the snapshot`,
+      evidence: [r.source],
+    };
+  }
+  if (nh.dev !== 'cilium_host' || prefixLen(r.dst) === 0) return undefined;
+  // IPv4: `via` the router address on cilium_host; IPv6: no `via`, the route is on cilium_host itself
+  const router = nh.gateway === undefined ? undefined : ctx.state.addrs.find((a) => a.local === nh.gateway);
+  if (nh.gateway !== undefined && router?.ifname !== 'cilium_host') return undefined;
+  return {
+    kind: 'local-pod',
+    ip,
+    because: `inside this node's pod CIDR ${r.dst} (route "${r.source.text}"); no captured pod namespace or endpoint holds it, so the device it is behind is unknown`,
+    evidence: router ? [r.source, router.source] : [r.source],
+  };
+}
+
+/**
+ * Whether the node's device `host` is the other end of the pod's device `pod` (in namespace `ns`). Ifindexes
+ * are per namespace, so one direction can match by chance: the pair must point at each other. With `ip -d`
+ * the kind says veth or netkit; without it (a plain `ip a` paste) the two ends must each name the other's
+ * ifindex and the host end must lead to another namespace (`link-netnsid N`, or `link-netns NAME` naming this
+ * one; a name that is no captured namespace is taken as this one under the name its directory was given).
+ */
+function isPairEnd(host: Link, pod: Link, ns: string, all: { name: string }[]): boolean {
+  if (host.kind !== undefined)
+    return ['veth', 'netkit'].includes(host.kind) && (host.linkIndex === undefined || host.linkIndex === pod.ifindex);
+  if (host.linkIndex !== pod.ifindex) return false;
+  if (host.linkNetns !== undefined) return host.linkNetns === ns || !all.some((n) => n.name === host.linkNetns);
+  return host.linkNetnsId !== undefined;
 }
 
 /** The autoDirectNodeRoutes-style route (`podCIDR via nodeIP`) that covers ip, if any. */
@@ -331,6 +376,11 @@ function fromLocalPod(ctx: TraceContext, b: Builder, flow: Flow, src: TraceEndpo
         return 'delivered';
       }
     }
+  } else {
+    b.warnings.push({
+      code: 'pod-routes-missing',
+      message: `the network namespace of ${src.ip} is not in the snapshot: the pod's own routing is not checked`,
+    });
   }
   const lxc = src.dev;
   if (lxc === undefined) {
@@ -728,6 +778,13 @@ function wireguardHops(ctx: TraceContext, b: Builder, flow: Flow, dev: string, w
 }
 
 function localDelivery(ctx: TraceContext, b: Builder, dst: TraceEndpoint, fromHostSide: boolean): Disposition {
+  if (dst.dev === undefined) {
+    b.warnings.push({
+      code: 'pod-device-unknown',
+      message: `the host-side device of ${dst.ip} is unknown: ${dst.because ?? ''}`,
+    });
+    return 'unknown';
+  }
   const hr = ctx.dp.hostRouting;
   const dev = dst.dev ?? '?';
   const mode = ctx.dp.deviceMode;
@@ -1165,18 +1222,33 @@ function nsRouting(ctx: TraceContext, name: string): Routing {
   return r;
 }
 
-function warnMissing(ctx: TraceContext, b: Builder): void {
-  for (const w of ctx.state.warnings) b.warnings.push(w);
+function warnMissing(ctx: TraceContext, b: Builder, flow: Flow): void {
+  const fam = familyOf(flow.dst) as Family;
+  const other = fam === 4 ? 6 : 4;
+  const holds = (name: string) =>
+    ctx.state.netns.some(
+      (ns) => ns.name === name && ns.addrs.some((a) => a.local === flow.src || a.local === flow.dst),
+    );
+  for (const w of ctx.state.warnings) {
+    // the other family's routes and rules do not decide this flow (a paste often has IPv4 only)
+    if (w.source === `ip-route${other}` || w.source === `ip-rule${other}`) continue;
+    // devices read from ip-addr matter in the namespaces of this flow's ends only
+    const ns = w.code === 'links-from-ip-addr' ? /^netns\/([^/]+)\//.exec(w.source ?? '')?.[1] : undefined;
+    if (ns !== undefined && !holds(ns)) continue;
+    b.warnings.push(w);
+  }
   for (const s of ctx.state.sources) {
     if (s.status === 'failed')
       b.warnings.push({ code: 'probe-unreadable', message: `${s.probe}: ${s.message}`, source: s.probe });
   }
   for (const w of ctx.dp.warnings) b.warnings.push(w);
   const missing = (id: string) => ctx.state.sources.find((s) => s.probe === id)?.status === 'missing';
-  if (missing('ip-rule4') || missing('ip-rule6'))
+  // only the flow's family: an IPv4 trace does not rest on IPv6 rules
+  if (missing(`ip-rule${fam}`))
     b.warnings.push({
       code: 'rules-missing',
-      message: 'no policy rules in the snapshot: the kernel default rules (local, main, default) are assumed',
+      message: `no IPv${fam} policy rules in the snapshot: the kernel default rules (local, main, default) are assumed`,
+      source: `ip-rule${fam}`,
     });
 }
 

@@ -137,12 +137,18 @@ export async function loadServices(
   };
   const parsed = <T>(p: { value: T; warnings: Warning[] }) => p;
 
-  await one('cilium-service-list', (t) => {
-    const p = parseCiliumServiceList(t, 'cilium-service-list');
-    return { entries: p.value, warnings: p.warnings };
-  });
+  await oneOf(
+    'cilium-service-list',
+    async () => source.read('cilium-service-list'),
+    (g) => {
+      const p = parseCiliumServiceList(g.text, 'cilium-service-list');
+      for (const e of p.value) markServiceListUnknowns(e, g.ext);
+      return { entries: p.value, warnings: p.warnings };
+    },
+  );
   await one('cilium-lb-list', (t) => {
     const p = parseCiliumLbList(t, 'cilium-lb-list');
+    for (const e of p.value) markLbListUnknowns(e);
     return { entries: p.value, warnings: p.warnings };
   });
   for (const [id, fam] of [
@@ -231,4 +237,45 @@ export async function loadServices(
   }
   if (only !== undefined) out.entries = out.entries.filter(asked);
   return out;
+}
+
+/**
+ * What a `cilium-dbg service list` cannot show, so that nothing reads it from an unset flag. The text table prints
+ * frontend, type and backends only: no traffic policy, session affinity or L7 redirect. The JSON form
+ * (models.Service) carries the traffic policies (when the agent set them) and no session affinity.
+ */
+export function markServiceListUnknowns(e: ServiceEntry, ext: 'json' | 'txt'): void {
+  const u: NonNullable<ServiceEntry['unknown']> = e.unknown ?? [];
+  const add = (property: (typeof u)[number]['property'], because: string) => {
+    if (!u.some((x) => x.property === property)) u.push({ property, because });
+  };
+  if (ext === 'txt') {
+    const why = 'the text `cilium service list` does not show it';
+    add('traffic-policy', why);
+    add('affinity', why);
+    add('l7-redirect', why);
+  } else {
+    add('affinity', '`cilium service list -o json` does not show session affinity');
+    const shown = e.type === 'ClusterIP' ? e.flags.internalTrafficPolicyLocal : e.flags.externalTrafficPolicyLocal;
+    if (shown === undefined) add('traffic-policy', 'no traffic policy in this `cilium service list -o json` entry');
+    // the parser needs a type: without flags.type it says ClusterIP, which nothing may take for a fact
+    if (!(e.flags.raw ?? []).some((w) => w.startsWith('type='))) add('type', 'no flags.type in this entry');
+  }
+  if (u.length) e.unknown = u;
+}
+
+/**
+ * `cilium bpf lb list` shows the service flags in brackets (`[NodePort, Local, sessionAffinity]`) only in the
+ * layouts that print them; without any flag word, neither traffic policy nor affinity can be read.
+ */
+export function markLbListUnknowns(e: ServiceEntry): void {
+  const raw = e.flags.raw ?? [];
+  const u: NonNullable<ServiceEntry['unknown']> = [...(e.unknown ?? [])];
+  if (raw.includes('type-not-printed'))
+    u.push({ property: 'type', because: 'this `cilium bpf lb list` row prints no Service type' });
+  if (raw.filter((w) => w !== 'type-not-printed').length === 0) {
+    const why = 'this `cilium bpf lb list` layout prints no service flags';
+    u.push({ property: 'traffic-policy', because: why }, { property: 'affinity', because: why });
+  }
+  if (u.length) e.unknown = u;
 }

@@ -1,4 +1,5 @@
-import { emptyNodeState, type NodeState, type Parsed, type Warning } from '../model/types.js';
+import { emptyNodeState, type Link, type NodeState, type Parsed, type Route, type Warning } from '../model/types.js';
+import { canonPrefix } from '../model/addr.js';
 import { NetpathError, SourceError } from '../errors.js';
 import { parseIpAddr, parseIpLink, parseIpNeigh, parseIpRoute, parseIpRule } from '../tools/ip/index.js';
 import { parseTcFilter } from '../tools/tc/index.js';
@@ -70,6 +71,7 @@ export async function loadNodeState(source: ProbeSource, opts: LoadOptions = {})
   const failedProbes = failuresIn(manifestText);
   const failures = Promise.resolve(failedProbes);
   const one = makeOne(source, state, failures);
+  const deferred: Warning[] = [];
   if (manifestText !== undefined) {
     try {
       const m = JSON.parse(manifestText) as ManifestLike;
@@ -233,18 +235,24 @@ export async function loadNodeState(source: ProbeSource, opts: LoadOptions = {})
       one,
       state,
       opts.netns ?? 'all',
+      deferred,
       [...failedProbes].filter(([, f]) => !f.absent).map(([id]) => id),
     ),
   ]);
+
+  const nodeNote = await linksFromAddr(source, state, '', state.links);
 
   if (opts.routes === 'columns') state.routeColumns = applyTables(state, tables, []);
   else {
     applyTables(state, tables, []);
     for (const t of tables) if (t) pushAll(state.routes, t.state.routes);
   }
+  addLocalTable(state, families);
 
   for (const id of REQUIRED_PROBES) {
     const r = state.sources.find((s) => s.probe === id);
+    // links read from ip-addr stand in for a missing ip-link (linksFromAddr said what they lack)
+    if (id === 'ip-link' && r?.status === 'missing' && state.links.length > 0) continue;
     if (r && (r.status === 'missing' || r.status === 'failed')) {
       state.warnings.push({
         code: 'required-probe-unavailable',
@@ -253,6 +261,9 @@ export async function loadNodeState(source: ProbeSource, opts: LoadOptions = {})
       });
     }
   }
+  // last, the node's own, then each namespace's in name order: the order a later loadNetnsDetails gives
+  if (nodeNote) state.warnings.push(nodeNote);
+  state.warnings.push(...deferred.sort((a, b) => (a.source ?? '').localeCompare(b.source ?? '')));
   return state;
 }
 
@@ -428,11 +439,49 @@ async function loadTcFilters(source: ProbeSource, one: One, state: NodeState): P
   );
 }
 
+/**
+ * `ip addr` prints each device's head line (ifindex, name, `@ifN` peer, flags, mtu, master, state) and its
+ * `link/…` line (MAC, `link-netns`/`link-netnsid`): when `<prefix>ip-link` is missing they are read from
+ * `<prefix>ip-addr`. What only `ip -d link` shows (the device kind) stays unknown, and a warning says so.
+ */
+async function linksFromAddr(
+  source: ProbeSource,
+  state: NodeState,
+  prefix: string,
+  into: Link[],
+): Promise<Warning | undefined> {
+  const linkId = `${prefix}ip-link`;
+  if (state.sources.find((s) => s.probe === linkId)?.status !== 'missing') return;
+  const addrId = `${prefix}ip-addr`;
+  let got: Awaited<ReturnType<ProbeSource['read']>>;
+  try {
+    got = await source.read(addrId);
+  } catch {
+    return; // the ip-addr probe itself records why it cannot be read
+  }
+  if (got === undefined || got.text.trim() === '') return;
+  let links: Link[];
+  try {
+    // the same head and link/ lines in both tools' text; `ip -j addr` objects carry the same link keys
+    links = parseIpLink(got.text, addrId).value;
+  } catch {
+    return;
+  }
+  if (links.length === 0) return;
+  pushAll(into, links);
+  return {
+    code: 'links-from-ip-addr',
+    message: `${linkId}: not in the snapshot; devices read from ${addrId}, which does not show their kind (veth, netkit, vxlan, …)`,
+    source: linkId,
+  };
+}
+
 async function loadNetns(
   source: ProbeSource,
   one: One,
   state: NodeState,
   what: 'all' | 'addrs',
+  notes: Warning[],
   failed: string[] = [],
 ): Promise<void> {
   // a namespace whose every probe failed has no directory, but the capture knew it
@@ -453,7 +502,7 @@ async function loadNetns(
           (t) => parseIpAddr(t, `${p}/ip-addr`),
           (v) => ns.addrs.push(...v),
         ),
-        ...(what === 'all' ? netnsDetails(one, ns) : []),
+        ...(what === 'all' ? netnsDetails(one, ns, source, state, notes) : []),
       ]);
       state.netns.push(ns);
     }),
@@ -461,14 +510,24 @@ async function loadNetns(
   state.netns.sort((a, b) => a.name.localeCompare(b.name));
 }
 
-function netnsDetails(one: One, ns: NodeState['netns'][number]): Promise<void>[] {
+function netnsDetails(
+  one: One,
+  ns: NodeState['netns'][number],
+  source: ProbeSource,
+  state: NodeState,
+  notes: Warning[],
+): Promise<void>[] {
   const p = `netns/${ns.name}`;
   return [
     one(
       `${p}/ip-link`,
       (t) => parseIpLink(t, `${p}/ip-link`),
       (v) => ns.links.push(...v),
-    ),
+    )
+      .then(() => linksFromAddr(source, state, `${p}/`, ns.links))
+      .then((w) => {
+        if (w) notes.push(w);
+      }),
     one(
       `${p}/ip-route4`,
       (t) => parseIpRoute(t, `${p}/ip-route4`, 4),
@@ -492,7 +551,9 @@ export async function loadNetnsDetails(source: ProbeSource, state: NodeState, na
   const todo = state.netns.filter(
     (ns) => want.has(ns.name) && !state.sources.some((s) => s.probe === `netns/${ns.name}/ip-link`),
   );
-  await Promise.all(todo.flatMap((ns) => netnsDetails(one, ns)));
+  const notes: Warning[] = [];
+  await Promise.all(todo.flatMap((ns) => netnsDetails(one, ns, source, state, notes)));
+  state.warnings.push(...notes.sort((a, b) => (a.source ?? '').localeCompare(b.source ?? '')));
 }
 
 /**
@@ -514,6 +575,57 @@ export async function loadRouteFamilies(
     todo.map((f) => routeColumns(source, `ip-route${f}`, f, scanMinBytes, failures, started)),
   );
   state.routeColumns = applyTables(state, tables, state.routeColumns ?? []);
+  addLocalTable(state, todo);
+}
+
+/**
+ * A plain `ip r` paste is the main table only: without the local table every address of the node would
+ * look remote. The kernel adds a `local` route to table local for each address it configures
+ * (fib_add_ifaddr, addrconf), so for a family whose routes were read but hold no table-local route,
+ * those routes are rebuilt from the node's addresses, and a warning says they were.
+ */
+function addLocalTable(state: NodeState, families: (4 | 6)[]): void {
+  for (const f of families) {
+    const src = state.sources.find((s) => s.probe === `ip-route${f}`);
+    if (src === undefined || (src.status !== 'ok' && src.status !== 'partial')) continue;
+    const addrs = state.addrs.filter((a) => a.family === f);
+    if (addrs.length === 0) continue;
+    const cols = state.routeColumns?.filter((c) => c.family === f) ?? [];
+    const objs = state.routeColumns ? [] : state.routes.filter((r) => r.family === f);
+    const anyRoute = objs.length > 0 || cols.some((c) => c.count > 0);
+    const hasLocal = objs.some((r) => r.table === 255) || cols.some((c) => c.table.includes(255));
+    if (!anyRoute || hasLocal) continue;
+    const full = f === 4 ? 32 : 128;
+    const made: Route[] = addrs.map((a) => {
+      // IPv4 on loopback: the whole prefix is local (`local 127.0.0.0/8 dev lo`)
+      const dst =
+        f === 4 && a.ifname === 'lo'
+          ? (canonPrefix(`${a.local}/${a.prefixlen}`, 4) ?? `${a.local}/32`)
+          : `${a.local}/${full}`;
+      const r: Route = {
+        family: f,
+        table: 255,
+        type: 'local',
+        dst,
+        protocol: 'kernel',
+        scope: 'host',
+        nexthops: [{ dev: a.ifname }],
+        source: {
+          probe: 'ip-addr',
+          text: `local ${dst.endsWith(`/${full}`) ? a.local : dst} dev ${a.ifname} table local (the kernel's route for ${a.local}/${a.prefixlen})`,
+        },
+      };
+      if (f === 4) r.prefsrc = a.local;
+      return r;
+    });
+    if (state.routeColumns) state.routeColumns = [...state.routeColumns, columnsFromRoutes(made, f)];
+    else pushAll(state.routes, made);
+    state.warnings.push({
+      code: 'local-table-inferred',
+      message: `ip-route${f}: no table local (a plain \`ip route\` shows table main only); its ${made.length} local routes are those the kernel adds for the node's addresses`,
+      source: `ip-route${f}`,
+    });
+  }
 }
 
 /** Namespaces holding any of the addresses (their links and routes decide a path). */

@@ -21,10 +21,13 @@ export interface FrontendSide {
   proto: L4Proto;
   /** active backends, `addr:port`, sorted */
   backends: string[];
-  affinity: { enabled: boolean; timeoutSeconds?: number };
+  /** session affinity; `enabled: 'unknown'` when the input does not show it (a `cilium service list`) */
+  affinity: { enabled: boolean | 'unknown'; timeoutSeconds?: number };
   /** externalTrafficPolicy for NodePort/ExternalIP/LoadBalancer, internalTrafficPolicy for ClusterIP; `unknown` when the
-   * layer does not show it (IPVS without its ipsets) */
+   * layer does not show it (IPVS without its ipsets, a text `cilium service list`) */
   trafficPolicy: 'Cluster' | 'Local' | 'unknown';
+  /** why each property above that reads `unknown` is unknown */
+  unknown?: { field: 'affinity' | 'traffic-policy' | 'type'; because: string }[];
   /** kube-proxy chain or IPVS virtual server of the owner */
   chain?: string;
   /** set when the owner's backends could not be read from this input */
@@ -58,6 +61,8 @@ export interface ServiceDiff {
   before?: FrontendSide;
   after?: FrontendSide;
   changes: ServiceChange[];
+  /** properties not compared because one side's input does not show them: never reported as a change */
+  notCompared?: { field: 'affinity' | 'traffic-policy' | 'type'; side: 'before' | 'after' | 'both'; because: string }[];
 }
 
 export type LeftoverKind = 'iptables-chains' | 'nft-table' | 'ipvs' | 'kube-ipvs0' | 'ipset' | 'conntrack';

@@ -64,6 +64,9 @@ export interface ServiceFlags {
 /** Which frontends a reader builds, by frontend and Service name (one question's filter). */
 export type FrontendKeep = (f: { address: string; port: number; proto: L4Proto }, name: string | undefined) => boolean;
 
+/** Properties of a Service that some inputs cannot show (a text `cilium service list` prints no traffic policy). */
+export type ServiceProperty = 'traffic-policy' | 'affinity' | 'type' | 'l7-redirect';
+
 export interface ServiceEntry {
   source: ServiceSource;
   frontend: Frontend;
@@ -84,7 +87,17 @@ export interface ServiceEntry {
   sourceRanges?: string[];
   /** set when the backends could not be read from this input (e.g. a chain missing from a partial dump) */
   incomplete?: string;
+  /**
+   * Properties this input's format cannot show, with why: unknown, never read from a default (an unset flag in
+   * `flags` is otherwise "off"). Set by the loader, which knows the format.
+   */
+  unknown?: { property: ServiceProperty; because: string }[];
   evidence: Evidence[];
+}
+
+/** Why `prop` is unknown for this entry, or undefined when its input shows it. */
+export function unknownWhy(e: Pick<ServiceEntry, 'unknown'>, prop: ServiceProperty): string | undefined {
+  return e.unknown?.find((u) => u.property === prop)?.because;
 }
 
 /** A question about Services: an address with optional port and protocol, or namespace/name. */

@@ -235,9 +235,19 @@ export class Redactor {
       const m = isIPv4(ip) ? this.ip(ip) : null;
       return m === null ? _m : `ip-${m.replace(/\./g, '-')}`;
     });
-    t = t.replace(RUN, (run: string, at: number, whole: string) =>
-      this.run(run, whole, at + run.length, opts.shortPrefixes === true),
-    );
+    t = t.replace(RUN, (run: string, at: number, whole: string) => {
+      // inside a word only a dotted quad is an address (`https__…`, `tcp10.0.0.1`): no IPv6 or MAC reading
+      if (glued(whole, at, run)) return run.replace(QUAD, (q) => (isIPv4(q) ? (this.ip(q) ?? q) : q));
+      // `hubble-listen-address::4244`, `addr:10.0.0.1`: colons or dots right after a word separate it from what
+      // follows; they are never the start of an address
+      let n = 0;
+      if (isAlnum(whole.charCodeAt(at - 1))) while (run[n] === ':' || run[n] === '.') n++;
+      if (n === run.length) return run;
+      const shortPrefixes = opts.shortPrefixes === true;
+      return n === 0
+        ? this.run(run, whole, at + run.length, shortPrefixes)
+        : run.slice(0, n) + this.run(run.slice(n), whole, at + run.length, shortPrefixes);
+    });
     t = this.replaceNames(t);
     return t;
   }
@@ -266,13 +276,23 @@ export class Redactor {
       if (!(shortPrefixes && len !== undefined && /^\d{1,3}$/.test(run))) return run;
     }
     const one = (x: string, l?: number): string | null => {
-      if (HW.test(x)) return this.mac(x);
+      // a 6-byte MAC anywhere; longer colon-hex (EUI-64, InfiniBand, or a program tag printed as bytes) only
+      // where a link-layer address stands
+      if (
+        HW.test(x) &&
+        (x.length === 17 || LL_BEFORE.test(whole.slice(Math.max(0, end - run.length - 24), end - run.length)))
+      )
+        return this.mac(x);
+      if (HW.test(x)) return null;
       if (isIPv4(x) || (isIPv6(x) && !x.includes('%'))) {
         const max = isIPv4(x) ? 32 : 128;
         return this.ip(x, l !== undefined && l <= max ? l : undefined);
       }
       return null;
     };
+    // colon-separated byte pairs that are no link-layer address (a program tag printed as bytes): inet_ntop
+    // never prints an IPv6 address as eight 2-digit groups in practice, so it is not one either
+    if (HW.test(run)) return one(run, len) ?? run;
     const direct = one(run, len);
     if (direct !== null) return direct;
     // `:10.0.0.1`, `10.0.0.1.`, `fe80::1:` (punctuation around an address)
@@ -293,7 +313,9 @@ export class Redactor {
       }
     }
     // anything else (`10.0.0.1:8080`, `::ffff:10.0.0.1:80`, a bridge id `8000.4a:4c:ed:1e:51:e4`): what is inside
-    return run.replace(QUAD, (q) => (isIPv4(q) ? (this.ip(q) ?? q) : q)).replace(HW_IN, (h) => this.mac(h));
+    return run
+      .replace(QUAD, (q) => (isIPv4(q) ? (this.ip(q) ?? q) : q))
+      .replace(HW_IN, (h) => (h.length === 17 ? this.mac(h) : h));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -358,6 +380,24 @@ const RUN = /[0-9A-Fa-f:.]+/g;
 const HW = /^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5,}$/;
 const HW_IN = /(?<![0-9A-Fa-f:])[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5,}(?![0-9A-Fa-f:])/g;
 const QUAD = /(?<![\d.])\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\d.])/g;
+/** what introduces a link-layer address in ip, bridge and neighbour output */
+const LL_BEFORE = /(?:link\/[a-z0-9_]+|brd|lladdr|peer|address|ether|permaddr)\s+$/;
+
+/**
+ * A run of hex digits, colons and dots that is part of a longer word (`cilium/v2::CiliumNode`, `xfe80::1`,
+ * `lxc0a1b2c3d4e5f`): not a token of its own, so never an address. Punctuation at the run's edge (`addr:10.0.0.1`)
+ * separates it from the word, and so does `_` (kube-proxy's nft chain names end in `__<address>/<port>`).
+ */
+function glued(whole: string, at: number, run: string): boolean {
+  return (
+    (isAlnum(whole.charCodeAt(at - 1)) && isHex(run.charCodeAt(0))) ||
+    (isAlnum(whole.charCodeAt(at + run.length)) && isHex(run.charCodeAt(run.length - 1)))
+  );
+}
+
+// charCodeAt gives NaN past either end: neither test holds
+const isAlnum = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+const isHex = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
 
 function hostBitsZero(b: Uint8Array, len: number): boolean {
   for (let i = len; i < b.length * 8; i++) if ((b[i >> 3]! >> (7 - (i & 7))) & 1) return false;

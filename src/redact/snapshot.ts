@@ -42,7 +42,8 @@ export function learnNames(r: Redactor, files: Map<string, string>, extra: strin
     if (path.startsWith('cilium-status'))
       for (const m of text.matchAll(/^\s+[A-Za-z0-9][\w.-]*\/([A-Za-z0-9][\w.-]*)(?: \(localhost\))?:\s*$/gm))
         names.push(m[1]!);
-    if (/(^|\/)ip-link\./.test(path)) {
+    // device names: `ip addr` prints the same head lines as `ip link` (a paste may have only it)
+    if (/(^|\/)ip-(link|addr)\./.test(path)) {
       for (const m of text.matchAll(/"ifname"\s*:\s*"([^"\\]+)"/g)) words.push(m[1]!);
       for (const m of text.matchAll(/^\d+:\s+([^:@\s]+)/gm)) words.push(m[1]!);
     }

@@ -294,8 +294,12 @@ const frontendSide = z.object({
   programmedAs: z.string(),
   proto: l4,
   backends: z.array(z.string()),
-  affinity: z.object({ enabled: z.boolean(), timeoutSeconds: z.number().int().optional() }),
+  affinity: z.object({
+    enabled: z.union([z.boolean(), z.literal('unknown')]),
+    timeoutSeconds: z.number().int().optional(),
+  }),
   trafficPolicy: z.enum(['Cluster', 'Local', 'unknown']),
+  unknown: z.array(z.object({ field: z.enum(['affinity', 'traffic-policy', 'type']), because: z.string() })).optional(),
   chain: z.string().optional(),
   incomplete: z.string().optional(),
   evidence: z.array(evidence),
@@ -370,6 +374,15 @@ export const diffJsonSchema = z.object({
           because: z.string().optional(),
         }),
       ),
+      notCompared: z
+        .array(
+          z.object({
+            field: z.enum(['affinity', 'traffic-policy', 'type']),
+            side: z.enum(['before', 'after', 'both']),
+            because: z.string(),
+          }),
+        )
+        .optional(),
     }),
   ),
   leftovers: z.array(

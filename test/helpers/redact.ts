@@ -12,8 +12,17 @@ import type { Redactor } from '../../src/redact/redactor.js';
 function ipsIn(text: string): Set<string> {
   const out = new Set<string>();
   for (const m of text.matchAll(/(?<!\d)\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?!\d)/g)) if (isIPv4(m[0])) out.add(m[0]);
-  for (const tok of text.split(/[^0-9A-Fa-f:.]+/)) {
-    for (const t of [tok, tok.replace(/^[:.]+|[:.]+$/g, ''), tok.replace(/[:.]+$/g, '')]) {
+  for (const m of text.matchAll(/[0-9A-Fa-f:.]+/g)) {
+    const tok = m[0];
+    // part of a longer word (`cilium/v2::CiliumNode`): no token of its own, no address (README "Redaction")
+    const before = text[m.index - 1];
+    const after = text[m.index + tok.length];
+    const word = (c: string | undefined) => c !== undefined && /[A-Za-z0-9]/.test(c);
+    // inside a word only dotted quads are addresses (found above): no IPv6 reading
+    if ((word(before) && /^[0-9A-Fa-f]/.test(tok)) || (word(after) && /[0-9A-Fa-f]$/.test(tok))) continue;
+    // `hubble-listen-address::4244`: the colons after a word separate, they start no address
+    const own = word(before) ? tok.replace(/^[:.]+/, '') : tok;
+    for (const t of [own, own.replace(/^[:.]+|[:.]+$/g, ''), own.replace(/[:.]+$/g, '')]) {
       if (t.includes(':') && isIPv6(t) && !/^([0-9A-Fa-f]{2}:){5,}[0-9A-Fa-f]{2}$/.test(t)) out.add(t);
     }
   }
