@@ -3,6 +3,7 @@ import { cleanText, ev, looksLikeJson } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { netBlockSchema, netEntrySchema } from './schema.js';
 import { checkUnterminated, excerpt, firstIssue, jsonList, pushWarning } from './util.js';
+import { withPaste } from '../paste.js';
 
 const KIND_TO_HOOK: Readonly<Record<string, BpfHook>> = {
   'clsact/ingress': 'tc-ingress',
@@ -42,7 +43,7 @@ interface RawEntry {
  */
 export function parseBpftoolNet(text: string, probe: string): Parsed<BpfNetAttachment[]> {
   const clean = cleanText(text);
-  return looksLikeJson(clean) ? netJson(clean, probe) : netText(clean, probe);
+  return looksLikeJson(clean) ? netJson(clean, probe) : withPaste(clean, probe, (t) => netText(t, probe));
 }
 
 function tcAttachment(e: RawEntry, probe: string, warnings: Warning[], line: string): BpfNetAttachment | undefined {

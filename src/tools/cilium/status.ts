@@ -2,6 +2,7 @@ import type { CiliumStatus, Evidence, Parsed, Warning } from '../../model/types.
 import { canonIp, canonPrefix } from '../../model/addr.js';
 import { cleanText, ev, looksLikeJson, parseJsonText, warn } from '../common.js';
 import { ParseError } from '../parse-error.js';
+import { cleanPaste } from '../paste.js';
 import { statusJsonSchema } from './schema.js';
 
 // `cilium status --verbose` (≤1.14) / `cilium-dbg status --verbose` (1.15+). A tabwriter prints it,
@@ -40,13 +41,14 @@ const KEY =
 export function parseCiliumStatus(text: string, probe: string): Parsed<CiliumStatus> {
   const clean = cleanText(text);
   if (looksLikeJson(clean)) return statusJson(clean, probe);
-  const warnings: Warning[] = [];
+  const paste = cleanPaste(clean, probe);
+  const warnings: Warning[] = [...paste.warnings];
   const s: CiliumStatus = {};
   let known = 0;
   let inDetails = false;
   const e = (line: string): Evidence => ev(probe, line);
   const bad = (t: string, what: string) => warnings.push(warn('line-unreadable', `${what}: ${t.slice(0, 120)}`, probe));
-  for (const raw of clean.split('\n')) {
+  for (const raw of paste.text.split('\n')) {
     if (raw.length > 8192) continue;
     let line = raw.replace(/\t/g, '    ').replace(/\s+$/, '');
     // a paste prefix (`# `, `[timestamp] `) before a known key
@@ -145,11 +147,11 @@ export function parseCiliumStatus(text: string, probe: string): Parsed<CiliumSta
     );
   // the formats read here are those of 1.13 to 1.19: a later agent may print what this does not know
   const v = s.version ? /^(\d+)\.(\d+)\./.exec(s.version) : null;
-  if (v && (Number(v[1]) > 1 || Number(v[2]) > 19 || Number(v[2]) < 13)) {
+  if (v && (Number(v[1]) > 1 || Number(v[2]) > 19 || Number(v[2]) < 10)) {
     warnings.push(
       warn(
         'version-unknown',
-        `cilium ${s.version} is outside the versions whose status format netpath knows (1.13–1.19): a field it did not find may be printed differently`,
+        `cilium ${s.version} is outside the versions whose status format netpath knows (1.10–1.19): a field it did not find may be printed differently`,
         probe,
       ),
     );
