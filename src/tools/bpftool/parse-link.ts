@@ -4,6 +4,7 @@ import { ParseError } from '../parse-error.js';
 import { attachTypeName, linkTypeName } from './link-types.js';
 import { linkSchema } from './schema.js';
 import { checkUnterminated, excerpt, firstIssue, jsonList, pushWarning } from './util.js';
+import { withPaste } from '../paste.js';
 
 export function renderLink(l: BpfLink, rawType?: number): string {
   const type = rawType !== undefined ? `type ${rawType} (${l.type})` : l.type;
@@ -18,7 +19,7 @@ export function renderLink(l: BpfLink, rawType?: number): string {
  */
 export function parseBpftoolLink(text: string, probe: string): Parsed<BpfLink[]> {
   const clean = cleanText(text);
-  return looksLikeJson(clean) ? linkJson(clean, probe) : linkText(clean, probe);
+  return looksLikeJson(clean) ? linkJson(clean, probe) : withPaste(clean, probe, (t) => linkText(t, probe));
 }
 
 function linkJson(text: string, probe: string): Parsed<BpfLink[]> {

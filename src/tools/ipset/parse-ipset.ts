@@ -1,8 +1,9 @@
 import { canonIp, canonPrefix } from '../../model/addr.js';
 import type { Parsed, Warning } from '../../model/types.js';
-import { cleanText, ev, warn } from '../common.js';
+import { ev, warn } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import type { IpSet, IpSetMember } from './model.js';
+import { cleanPaste } from '../paste.js';
 
 const MAX_WARNINGS = 50;
 const MAX_LINE = 4096;
@@ -13,13 +14,14 @@ const MAX_LINE = 4096;
  * line of either shape is not ipset output (ParseError). Empty output is no sets.
  */
 export function parseIpset(text: string, probe: string): Parsed<IpSet[]> {
-  const warnings: Warning[] = [];
+  const pasted = cleanPaste(text, probe);
+  const warnings: Warning[] = [...pasted.warnings];
   const w = (n: number, code: string, msg: string) => {
     if (warnings.length < MAX_WARNINGS) warnings.push(warn(code, `line ${n}: ${msg}`, probe));
     else if (warnings.length === MAX_WARNINGS)
       warnings.push(warn('warnings-truncated', 'more lines skipped; warnings truncated', probe));
   };
-  const lines = cleanText(text).split('\n');
+  const lines = pasted.text.split('\n');
   // a Map: set names are user input (`__proto__` must be a name like any other)
   const sets = new Map<string, IpSet>();
   let recognised = 0;

@@ -1,6 +1,7 @@
 import type { Evidence, Parsed, Warning } from '../../model/types.js';
-import { cleanText, DANGEROUS_KEYS, ev } from '../common.js';
+import { DANGEROUS_KEYS, ev } from '../common.js';
 import { ParseError } from '../parse-error.js';
+import { cleanPaste } from '../paste.js';
 
 const MAX_WARNINGS = 50;
 
@@ -34,9 +35,10 @@ function printable(s: string): string {
  * `ip_local_port_range`) made one space.
  */
 export function parseSysctl(text: string, probe: string): Parsed<Record<string, { value: string; source: Evidence }>> {
-  const warnings: Warning[] = [];
+  const pasted = cleanPaste(text, probe);
+  const warnings: Warning[] = [...pasted.warnings];
   const out = new Map<string, { value: string; source: Evidence }>();
-  const clean = cleanText(text);
+  const clean = pasted.text;
   let known = 0;
   let unknown = 0;
   for (const raw of clean.split('\n')) {

@@ -3,6 +3,7 @@ import { cleanText, ev, looksLikeJson } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { tcQdiscSchema } from './schema.js';
 import { checkUnterminated, excerpt, firstIssue, jsonArray, pushWarning } from './util.js';
+import { withPaste } from '../paste.js';
 
 export interface TcQdisc {
   dev: string;
@@ -26,6 +27,10 @@ export function renderTcQdisc(q: TcQdisc): string {
  */
 export function parseTcQdisc(text: string, probe: string, dev?: string): Parsed<TcQdisc[]> {
   const clean = cleanText(text);
+  return looksLikeJson(clean) ? qdiscOf(clean, probe, dev) : withPaste(clean, probe, (t) => qdiscOf(t, probe, dev));
+}
+
+function qdiscOf(clean: string, probe: string, dev?: string): Parsed<TcQdisc[]> {
   const warnings: Warning[] = [];
   const out: TcQdisc[] = [];
   if (looksLikeJson(clean)) {
