@@ -62,10 +62,10 @@ const COMMANDS = new Set([
   'microk8s',
 ]);
 
-// `user@host:path# `, `user@host path$ `, `[user@host dir]# `, busybox `/home/cilium # `, zsh/oh-my-zsh arrows,
+// `user@host:path# `, `host:/path# `, `user@host path$ `, `[user@host dir]# `, busybox `/home/cilium # `, zsh/oh-my-zsh arrows,
 // `(⎈|ctx:ns)path `, PowerShell `PS C:\> `.
 const STRONG_PROMPT =
-  /^(?:\S+@[\w.-]+(?::\S*)?\s?[#$%]|\[[^\]\n]{1,80}\][#$%]|\/\S*\s#|PS [^>\n]{1,80}>|\(⎈\|[^)\n]*\)\S*|[➜❯→]\s+\S+(?:\s+git:\([^)]*\))?(?:\s+✗)?)(?:\s|$)/u;
+  /^(?:\S+@[\w.-]+(?::\S*)?\s?[#$%]|[\w.-]+:[~/]\S*\s?[#$]|\[[^\]\n]{1,80}\][#$%]|\/\S*\s#|PS [^>\n]{1,80}>|\(⎈\|[^)\n]*\)\S*|[➜❯→]\s+\S+(?:\s+git:\([^)]*\))?(?:\s+✗)?)(?:\s|$)/u;
 // A bare `$ `, `# `, `% `, `> `, `❯ ` or `➜ ` before a command.
 const WEAK_PROMPT = /^[$#%>❯➜]\s+/u;
 const ELISION =

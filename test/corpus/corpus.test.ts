@@ -3,7 +3,7 @@ import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ServiceEntry } from '../../src/model/service.js';
 import type { Warning } from '../../src/model/types.js';
-import { parseBpftoolNet } from '../../src/tools/bpftool/index.js';
+import { parseBpftoolNet, parseBpftoolProg } from '../../src/tools/bpftool/index.js';
 import { parseCiliumEndpoints, parseCiliumStatus } from '../../src/tools/cilium/index.js';
 import { parseCiliumLbList, parseCiliumServiceList } from '../../src/tools/cilium-lb/index.js';
 import { parseConntrack } from '../../src/tools/conntrack/index.js';
@@ -122,6 +122,8 @@ function read(e: Entry, text: string): Read {
       return parseTcFilter(text, p, e.dev ?? '', e.direction ?? 'ingress');
     case 'bpftool-net':
       return parseBpftoolNet(text, p);
+    case 'bpftool-prog':
+      return parseBpftoolProg(text, p);
     case 'conntrack':
       return parseConntrack(text, p);
     case 'wg':

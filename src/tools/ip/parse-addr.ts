@@ -78,6 +78,9 @@ function addrTextParse(clean: string, probe: string, notes: Notes): Address[] {
   let ifname = '';
   let sawHead = false;
   for (const line of clean.split('\n')) {
+    // a line at column 0 that is no `N: name: <FLAGS>` head is not ip output (a log line, prose)
+    if (line !== '' && !/^\s/.test(line) && !HEAD.test(line))
+      notes.note('line-skipped', 'line(s) not in `ip addr` / `ip link` form skipped', line.slice(0, 60));
     const h = HEAD.exec(line);
     if (h) {
       sawHead = true;

@@ -133,6 +133,9 @@ function linkTextParse(clean: string, probe: string, notes: Notes, byName: { lin
   let detailLine = 0;
   let unreadable = 0;
   for (const line of clean.split('\n')) {
+    // a line at column 0 that is no `N: name: <FLAGS>` head is not ip output (a log line, prose)
+    if (line !== '' && !/^\s/.test(line) && !HEAD.test(line))
+      notes.note('line-skipped', 'line(s) not in `ip addr` / `ip link` form skipped', line.slice(0, 60));
     const h = HEAD.exec(line);
     if (h) {
       const rest = h[5]!;
