@@ -70,8 +70,16 @@ const STRONG_PROMPT =
 const WEAK_PROMPT = /^[$#%>❯➜]\s+/u;
 const ELISION =
   /^\s*(?:\.{3,}|…|\[\s*(?:\.{3}|…|snip|truncated|output truncated)\s*\]|<\s*snip\s*>|\(\s*(?:\.{3}|…|snip)\s*\))\s*$/iu;
-const ANNOTATION = /\s+(?:<-{1,2}|←)\s.*$|\s+(?:<-{1,2}|←)$/u;
-const TRAILING_HASH = /\s{2,}#\s.*$/u;
+// One whitespace before the marker, no quantifier in front: linear on a line of 100,000 spaces (a
+// leading `\s+` made these quadratic). What precedes the match is trimmed afterwards.
+const ANNOTATION = /\s(?:<-{1,2}|←)(?:\s|$)/u;
+const TRAILING_HASH = /\s\s#\s/u;
+
+/** The line without the annotation that starts at the first match of `re`, trailing blanks trimmed. */
+function cut(line: string, re: RegExp): string {
+  const i = line.search(re);
+  return i < 0 ? line : line.slice(0, i).trimEnd();
+}
 const BOLD = /\*\*([^*\n]+)\*\*/gu;
 const ISO_TS = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?\s/u;
 const CLOCK_TS = /^\d{2}:\d{2}:\d{2}(?:\.\d+)?\s/u;
@@ -169,7 +177,8 @@ export function cleanPaste(raw: string, probe: string, opts: PasteOptions = {}):
     else if (FENCE.test(t) || (!opts.hashComments && HEADING.test(t))) skip(i, 'markdown');
     else if (NOTICE.test(t)) skip(i, 'notice');
     else if (ELISION.test(t)) skip(i, 'elision');
-    else if (isCommandLine(t, opts)) {
+    // a prompt and a command's first words are near the start: deciding on a prefix keeps a long line linear
+    else if (isCommandLine(t.slice(0, 256), opts)) {
       continued = /\\\s*$/u.test(t);
       skip(i, 'prompt');
     }
@@ -180,8 +189,8 @@ export function cleanPaste(raw: string, probe: string, opts: PasteOptions = {}):
     note(prefix.source.includes('\\t') ? 'CI-log tab indent' : 'common line prefix or indent');
   }
   for (const [i, l] of lines.entries()) {
-    let m = l.replace(ANNOTATION, '');
-    if (!opts.keepTrailingHash && !opts.hashComments) m = m.replace(TRAILING_HASH, '');
+    let m = cut(l, ANNOTATION);
+    if (!opts.keepTrailingHash && !opts.hashComments) m = cut(m, TRAILING_HASH);
     if (m !== l) note('annotation after a line (`<-- …`, `# …`)');
     const b = m.replace(BOLD, '$1');
     if (b !== m) note('Markdown bold (`**…**`)');

@@ -215,3 +215,31 @@ describe('cleanPaste', () => {
     ]);
   });
 });
+
+describe('cleanPaste cost', () => {
+  it('is linear on long lines of spaces, `#`, `<-` and `*` (no regex backtracking blow-up)', () => {
+    for (const unit of [
+      ' ',
+      ' #',
+      ' <',
+      '*',
+      '**a',
+      '\t ',
+      '$ ',
+      '[.',
+      ':',
+      '@a',
+      'a@b:',
+      'a:/',
+      '(⎈|',
+      '➜ ',
+      '--',
+      'ip ',
+    ]) {
+      const line = unit.repeat(Math.ceil(200_000 / unit.length));
+      const t = Date.now();
+      cleanPaste(`${line}\n${line}\n`, 'p');
+      expect(Date.now() - t, JSON.stringify(unit)).toBeLessThan(2000);
+    }
+  });
+});
