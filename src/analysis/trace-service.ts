@@ -105,6 +105,34 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
       'dropped',
     );
   }
+  // An L7 load-balancer frontend (Gateway API, Ingress, CiliumEnvoyConfig) has no backend slots: its
+  // slot 0 holds the proxy port, and bpf_lxc / bpf_host redirect the flow to Envoy on this node.
+  const l7 = cilium
+    ? ctx.services.find(
+        (e) =>
+          e.source === cilium.source &&
+          e.frontend.address === view.address &&
+          e.frontend.port === view.port &&
+          e.frontend.proto === view.proto &&
+          e.flags.l7LoadBalancer === true,
+      )
+    : undefined;
+  if (l7 && flow.proto !== 'icmp') {
+    const port = l7.flags.l7ProxyPort;
+    return base(
+      [
+        {
+          kind: 'deliver',
+          detail: `${view.frontend} is an L7 load-balancer frontend: Cilium redirects the flow to the node's L7 proxy (Envoy)${port !== undefined ? ` on port ${port}` : ', on a port this source does not show'}; the proxy opens its own connection to a backend, a new flow not traced here`,
+          evidence: l7.evidence.slice(0, 3),
+          target: 'l7-proxy',
+          address: view.address,
+          ...(port !== undefined ? { proxyPort: port } : {}),
+        },
+      ],
+      'delivered',
+    );
+  }
   if (active.length === 0) {
     const byKubeProxy = view.bySource.some((b) => b.source.startsWith('kube-proxy')) && !cilium;
     const why = byKubeProxy

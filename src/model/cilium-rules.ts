@@ -82,7 +82,8 @@ const TABLE = [
     id: 'status-format-known',
     what: '`cilium[-dbg] status --verbose` formats the status parser was written against',
     cilium: 'pkg/client/client.go: FormatStatusResponse',
-    versions: { from: '1.13', to: '1.19' },
+    // 1.10-1.12 forms are read too (the public real-output corpus, fixtures/corpus/cilium-status)
+    versions: { from: '1.10', to: '1.19' },
     usedBy: ['tools/cilium/status.ts'],
   },
   {

@@ -16,6 +16,11 @@ export interface Frontend {
   proto: L4Proto;
   /** Cilium lookup scope: external (default) or internal (`/i`, two-scopes services) */
   scope?: 'external' | 'internal';
+  /**
+   * The service name a tool printed instead of a number (`ipvsadm -L` without `-n`: `http`,
+   * `postgresql`): unresolved, never looked up; `port` is then 0, which no packet carries.
+   */
+  portName?: string;
 }
 
 export type BackendState =
@@ -31,6 +36,8 @@ export interface Backend {
   port: number;
   proto?: L4Proto;
   state: BackendState;
+  /** as Frontend.portName: a port printed as a name, unresolved (`port` is 0) */
+  portName?: string;
   /** Cilium backend id, kube-proxy endpoint chain (KUBE-SEP-…), or IPVS real server */
   id?: string;
   weight?: number;

@@ -375,7 +375,8 @@ export interface ConntrackHopEntry {
  */
 export interface DeliverHop extends HopBase {
   kind: 'deliver';
-  target: 'pod' | 'local-socket' | 'loopback' | 'pod-netns';
+  /** `l7-proxy`: an L7 load-balancer frontend, handed to the node's proxy (Envoy) on `proxyPort` */
+  target: 'pod' | 'local-socket' | 'loopback' | 'pod-netns' | 'l7-proxy';
   /** the destination address */
   address: string;
   pod?: string;
@@ -383,6 +384,8 @@ export interface DeliverHop extends HopBase {
   dev?: string;
   /** a local socket reached from a pod: the device that holds the address */
   addressDev?: string;
+  /** `l7-proxy`: the proxy port the Service source shows (absent when it does not show one) */
+  proxyPort?: number;
 }
 
 /**

@@ -218,7 +218,8 @@ const hopSchema = z.discriminatedUnion('kind', [
   z.looseObject({
     kind: z.literal('deliver'),
     ...hopBase,
-    target: z.enum(['pod', 'local-socket', 'loopback', 'pod-netns']),
+    target: z.enum(['pod', 'local-socket', 'loopback', 'pod-netns', 'l7-proxy']),
+    proxyPort: opt(z.number().int()),
     address: str,
     pod: opt(str),
     dev: opt(str),

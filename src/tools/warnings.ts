@@ -17,6 +17,7 @@ export interface WarningOptions {
  * per (code, message), however often it applies, with how often.
  */
 export class Warnings {
+  private readonly lead: Warning[] = [];
   private readonly kept: Warning[] = [];
   private readonly dropped = new Map<string, number>();
   private readonly counted = new Map<string, { w: Warning; n: number }>();
@@ -67,9 +68,15 @@ export class Warnings {
       });
   }
 
-  /** The warnings: those kept, a count per kind of those dropped, then the once() warnings. */
+  /** Warnings of an earlier pass over the same input (the paste clean-up): reported first, never capped. */
+  preface(ws: readonly Warning[]): this {
+    this.lead.push(...ws);
+    return this;
+  }
+
+  /** The warnings: the preface, those kept, a count per kind of those dropped, then the once() warnings. */
   done(): Warning[] {
-    const out = [...this.kept];
+    const out = [...this.lead, ...this.kept];
     for (const [code, n] of this.dropped)
       out.push({ code, message: `${n} more ${this.more} (warnings truncated)`, source: this.probe });
     for (const { w, n } of this.counted.values())

@@ -229,4 +229,20 @@ describe('every candidate backend', () => {
       },
     ]);
   });
+
+  it('an L7 load-balancer frontend (no backend slot) is redirected to the proxy port, not dropped', async () => {
+    const gw = dns({
+      frontend: { address: '10.96.0.10', port: 53, proto: 'UDP' },
+      flags: { routable: false, l7LoadBalancer: true, l7ProxyPort: 15735 },
+      backends: [],
+    });
+    const t = traceFlow(createTraceContext(await k1(), [gw]), f('10.244.1.12'));
+    expect(t.disposition).toBe('delivered');
+    expect(kinds(t)).toEqual(['deliver']);
+    expect(t.hops[0]).toMatchObject({ target: 'l7-proxy', proxyPort: 15735, address: '10.96.0.10' });
+    expect(t.hops[0]!.detail).toMatch(/L7 proxy \(Envoy\) on port 15735/);
+    // the same frontend without the flag and without backends is a drop: the flag decides
+    const plain = traceFlow(createTraceContext(await k1(), [dns({ backends: [] })]), f('10.244.1.12'));
+    expect(plain.disposition).toBe('dropped');
+  });
 });

@@ -307,7 +307,7 @@ class Extractor {
       this.w(
         'kube-proxy-no-services',
         undefined,
-        'nat table has no KUBE-SERVICES chain (not kube-proxy iptables mode?)',
+        'nat table has no KUBE-SERVICES chain: no Service frontend can be read (a fragment of the dump, or not kube-proxy iptables mode)',
       );
     let nodePortsHooked = false;
     for (const rule of services?.rules ?? []) {

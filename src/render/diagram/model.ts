@@ -198,6 +198,8 @@ function deliveredTo(h: DeliverHop): string {
       return `locally on ${h.address} (loopback)`;
     case 'local-socket':
       return `a local socket on ${h.address}${h.addressDev ? ` (${h.addressDev})` : ''}`;
+    case 'l7-proxy':
+      return `the node's L7 proxy${h.proxyPort !== undefined ? ` on port ${h.proxyPort}` : ''}`;
   }
 }
 

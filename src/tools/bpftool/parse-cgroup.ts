@@ -5,6 +5,7 @@ import { cgroupAttachTypeName } from './link-types.js';
 import { cgroupProgSchema, cgroupTreeEntrySchema } from './schema.js';
 import { checkUnterminated, excerpt, firstIssue, jsonList } from '../parse-util.js';
 import { Warnings } from '../warnings.js';
+import { withPaste } from '../paste.js';
 
 export function renderCgroupAttachment(a: CgroupAttachment, printedType: string): string {
   return `${a.cgroup}  ${a.id}  ${printedType}${a.flags ? `  ${a.flags}` : ''}  ${a.name}`.trimEnd();
@@ -16,7 +17,9 @@ export function renderCgroupAttachment(a: CgroupAttachment, printedType: string)
  */
 export function parseBpftoolCgroup(text: string, probe: string, root: string): Parsed<CgroupAttachment[]> {
   const clean = cleanText(text);
-  return looksLikeJson(clean) ? cgroupJson(clean, probe, root) : cgroupText(clean, probe, root);
+  return looksLikeJson(clean)
+    ? cgroupJson(clean, probe, root)
+    : withPaste(clean, probe, (t) => cgroupText(t, probe, root));
 }
 
 interface RawProg {

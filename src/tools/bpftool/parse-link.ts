@@ -5,6 +5,7 @@ import { attachTypeName, linkTypeName } from './link-types.js';
 import { linkSchema } from './schema.js';
 import { checkUnterminated, excerpt, firstIssue, jsonList } from '../parse-util.js';
 import { Warnings } from '../warnings.js';
+import { withPaste } from '../paste.js';
 
 export function renderLink(l: BpfLink, rawType?: number): string {
   const type = rawType !== undefined ? `type ${rawType} (${l.type})` : l.type;
@@ -19,7 +20,7 @@ export function renderLink(l: BpfLink, rawType?: number): string {
  */
 export function parseBpftoolLink(text: string, probe: string): Parsed<BpfLink[]> {
   const clean = cleanText(text);
-  return looksLikeJson(clean) ? linkJson(clean, probe) : linkText(clean, probe);
+  return looksLikeJson(clean) ? linkJson(clean, probe) : withPaste(clean, probe, (t) => linkText(t, probe));
 }
 
 function linkJson(text: string, probe: string): Parsed<BpfLink[]> {

@@ -4,6 +4,7 @@ import { ParseError } from '../parse-error.js';
 import { netBlockSchema, netEntrySchema } from './schema.js';
 import { checkUnterminated, excerpt, firstIssue, jsonList } from '../parse-util.js';
 import { Warnings } from '../warnings.js';
+import { withPaste } from '../paste.js';
 
 const KIND_TO_HOOK: Readonly<Record<string, BpfHook>> = {
   'clsact/ingress': 'tc-ingress',
@@ -43,7 +44,7 @@ interface RawEntry {
  */
 export function parseBpftoolNet(text: string, probe: string): Parsed<BpfNetAttachment[]> {
   const clean = cleanText(text);
-  return looksLikeJson(clean) ? netJson(clean, probe) : netText(clean, probe);
+  return looksLikeJson(clean) ? netJson(clean, probe) : withPaste(clean, probe, (t) => netText(t, probe));
 }
 
 function tcAttachment(e: RawEntry, probe: string, warnings: Warnings, line: string): BpfNetAttachment | undefined {

@@ -4,6 +4,7 @@ import { ParseError } from '../parse-error.js';
 import { progSchema } from './schema.js';
 import { checkUnterminated, excerpt, firstIssue, jsonList } from '../parse-util.js';
 import { Warnings } from '../warnings.js';
+import { withPaste } from '../paste.js';
 
 export function renderProgram(p: BpfProgram): string {
   return `${p.id}: ${p.type}${p.name ? `  name ${p.name}` : ''}${p.tag ? `  tag ${p.tag}` : ''}`;
@@ -15,7 +16,7 @@ export function renderProgram(p: BpfProgram): string {
  */
 export function parseBpftoolProg(text: string, probe: string): Parsed<BpfProgram[]> {
   const clean = cleanText(text);
-  return looksLikeJson(clean) ? progJson(clean, probe) : progText(clean, probe);
+  return looksLikeJson(clean) ? progJson(clean, probe) : withPaste(clean, probe, (t) => progText(t, probe));
 }
 
 function progJson(text: string, probe: string): Parsed<BpfProgram[]> {

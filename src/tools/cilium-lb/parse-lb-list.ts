@@ -2,6 +2,7 @@ import type { Parsed, Warning, Evidence } from '../../model/types.js';
 import type { Backend, ServiceEntry, ServiceFlags, ServiceType } from '../../model/service.js';
 import { cleanText, ev, warn } from '../common.js';
 import { ParseError } from '../parse-error.js';
+import { cleanPaste } from '../paste.js';
 import { parseFlagWords, parseL3n4, type L3n4 } from './l3n4.js';
 
 interface Row {
@@ -27,10 +28,17 @@ const NOT_FOUND = /^backend (\d+) not found\b(?: \((\d+)\))?(?: \((\d+)\))?/;
  * scope) with slot 0 giving type, flags and rev-NAT id, and slots > 0 the backends in slot order.
  * Rows come from a Go map (random order), so rows are grouped by frontend, not by position.
  * The list shows no backend state: backends are `unknown` with their slot.
+ *
+ * Before 1.13 (2018 on) the header is `SERVICE ADDRESS  BACKEND ADDRESS` and each row carries one
+ * number, the rev-NAT id, with `0.0.0.0:0 (0)` as the master row: no slot, no flags, so the type
+ * cannot be read (see type-unknown). An L7 load-balancer frontend (`[…, l7-load-balancer] (L7LB Proxy
+ * Port: N)`, 1.15+) has no backend slots: its traffic is redirected to the proxy on port N.
  */
 export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEntry[]> {
-  const lines = cleanText(text).split('\n');
-  const warnings: Warning[] = [];
+  const paste = cleanPaste(cleanText(text), probe);
+  const lines = paste.text.split('\n');
+  const warnings: Warning[] = [...paste.warnings];
+  let oldLayout = false;
   const rows: Row[] = [];
   let current: { fe: L3n4; text: string } | undefined;
   let recognised = 0;
@@ -41,6 +49,7 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
     if (line.trim() === '') continue;
     if (/^SERVICE ADDRESS\s/.test(line)) {
       sawHeader = true;
+      oldLayout = !/\(REVNAT_ID\)/.test(line);
       recognised++;
       current = undefined;
       continue;
@@ -143,6 +152,7 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
   }
 
   const out: ServiceEntry[] = [];
+  const untyped: string[] = [];
   for (const g of groups.values()) {
     const first = g[0]!;
     const masters = g.filter((r) => r.master);
@@ -178,14 +188,16 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
       evidence,
     };
     if (mm.type === undefined) {
-      warnings.push(warn('type-unknown', `${first.feText}: no service type printed; assumed ClusterIP`, probe));
+      untyped.push(first.feText);
       entry.flags.raw = [...(entry.flags.raw ?? []), 'type-not-printed'];
     }
     if (m.revnat !== undefined) entry.id = m.revnat;
     const seen = new Set<number>();
     const slotted = g.filter((r) => r !== m && !r.master).sort((a, b) => (a.slot ?? Infinity) - (b.slot ?? Infinity));
     for (const r of slotted) {
-      if (r.revnat !== undefined && m.revnat !== undefined && r.revnat !== m.revnat) {
+      // the pre-1.13 master row prints rev-NAT 0; its backends carry the service's id
+      if (oldLayout && m.revnat === 0 && r.revnat !== undefined) entry.id = r.revnat;
+      else if (r.revnat !== undefined && m.revnat !== undefined && r.revnat !== m.revnat) {
         warnings.push(
           warn(
             'revnat-mismatch',
@@ -222,6 +234,14 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
     }
     out.push(entry);
   }
+  if (untyped.length > 0)
+    warnings.push(
+      warn(
+        'type-unknown',
+        `${untyped.length} frontend(s) with no service type printed (${untyped.slice(0, 3).join(', ')}${untyped.length > 3 ? ', …' : ''}): type assumed ClusterIP, marked type-not-printed`,
+        probe,
+      ),
+    );
   out.sort(
     (a, b) =>
       (a.id ?? 0) - (b.id ?? 0) ||

@@ -3,6 +3,7 @@ import type { Backend, BackendState, ServiceEntry, ServiceFlags } from '../../mo
 import { canonIp } from '../../model/addr.js';
 import { cleanText, ev, looksLikeJson, parseJsonText, warn, DANGEROUS_KEYS } from '../common.js';
 import { ParseError } from '../parse-error.js';
+import { cleanPaste } from '../paste.js';
 import { parseL3n4, protoFromString, serviceTypeFromWord } from './l3n4.js';
 import { BackendAddressSchema, ServiceSchema, type ServiceSpecJson } from './schema.js';
 
@@ -26,7 +27,10 @@ function stateOf(s: string | undefined): BackendState | undefined {
  */
 export function parseCiliumServiceList(text: string, probe: string): Parsed<ServiceEntry[]> {
   const clean = cleanText(text);
-  return looksLikeJson(clean) ? serviceListJson(clean, probe) : serviceListText(clean, probe);
+  if (looksLikeJson(clean)) return serviceListJson(clean, probe);
+  const p = cleanPaste(clean, probe);
+  const r = serviceListText(p.text, probe);
+  return { value: r.value, warnings: [...p.warnings, ...r.warnings] };
 }
 
 function hostile(v: unknown, depth = 0): boolean {
@@ -170,52 +174,80 @@ function fromSpec(spec: ServiceSpecJson, probe: string, i: number, warnings: War
   return entry;
 }
 
-// `ID  Frontend  Service Type  Backend`; a type may carry ` (Remote)` (clustermesh, v1.14+).
+// `ID  Frontend  Service Type  Backend`; a type may carry ` (Remote)` (clustermesh, v1.14+). Cilium PRs
+// #25861 / #29055 showed the table without its ID column and frontends as `IP:port:PROTO`; released
+// versions up to 1.19 print the ID (cilium-dbg/cmd/service_list.go), but a paste of either is read.
+const HEADER = /^(ID\s+)?Frontend\s+Service Type\s+Backend\s*$/;
 const ROW = /^(\d+)\s+(\S+)\s+([A-Za-z]+)( \(Remote\))?(?:\s+(.*))?$/;
+const ROW_NO_ID = /^()(\S+)\s+([A-Za-z]+)( \(Remote\))?(?:\s+(.*))?$/;
 const BACKEND = /^(\d+) => (\S+)(?: \(([a-z-]+|\d+)\))?( \(preferred\))?$/;
+// before Cilium 1.0 (2017): `IP:port =>` then `\t\tN => IP:port (revnat)`, no Service Type column
+const PRE_1_0 = /^\S+:\d+ =>$/;
 
+/** A frontend as the text prints it: `IP:port[/PROTO][/i]`, or `IP:port:PROTO` (the ID-less layout). */
+function frontendOf(s: string) {
+  const colonProto = /^(.*):(TCP|UDP|SCTP|ANY)((?:\/i)?)$/i.exec(s);
+  return parseL3n4(colonProto ? `${colonProto[1]}/${colonProto[2]}${colonProto[3]}` : s);
+}
+
+/**
+ * The text table. It cannot show traffic policies, session affinity, source ranges or an L7 proxy
+ * redirect: those flags stay undefined (unknown), never defaulted.
+ */
 function serviceListText(text: string, probe: string): Parsed<ServiceEntry[]> {
   const warnings: Warning[] = [];
   const out: ServiceEntry[] = [];
   let cur: ServiceEntry | undefined;
   let recognised = 0;
+  let withId = true;
+  let preOne = 0;
+  // unreadable lines of one kind are reported once, with a count and the first of them
+  const bad = new Map<string, { n: number; first: string }>();
+  const skipLine = (kind: string, first: string) => {
+    const b = bad.get(kind);
+    if (b) b.n++;
+    else bad.set(kind, { n: 1, first });
+  };
   for (const [i, raw] of text.split('\n').entries()) {
     const line = raw.replace(/\s+$/, '');
     if (line.trim() === '') continue;
-    if (/^ID\s+Frontend\s+Service Type/.test(line)) {
+    const h = HEADER.exec(line.trim());
+    if (h) {
+      withId = h[1] !== undefined;
       recognised++;
       continue;
     }
+    if (PRE_1_0.test(line.trim())) preOne++;
     let backendText: string | undefined;
     if (/^\s/.test(line)) {
       if (!cur) {
-        warnings.push(warn('line-skipped', `line ${i + 1}: backend line with no service before it`, probe));
+        skipLine('backend line with no service before it', `line ${i + 1}: ${line.trim().slice(0, 120)}`);
         continue;
       }
       backendText = line.trim();
     } else {
       cur = undefined;
-      const m = ROW.exec(line);
-      const fe = m ? parseL3n4(m[2] ?? '') : null;
+      const m = (withId ? ROW : ROW_NO_ID).exec(line) ?? (withId ? ROW_NO_ID : ROW).exec(line);
+      const fe = m ? frontendOf(m[2] ?? '') : null;
       const type = m ? serviceTypeFromWord(m[3] ?? '') : undefined;
       if (!m || !fe || type === undefined) {
-        warnings.push(warn('line-skipped', `line ${i + 1}: not a service list row: ${line.slice(0, 120)}`, probe));
+        skipLine('not a service list row', `line ${i + 1}: ${line.slice(0, 120)}`);
         continue;
       }
-      const id = Number(m[1]);
-      if (!Number.isSafeInteger(id) || id > 0xffffffff) {
-        warnings.push(warn('line-skipped', `line ${i + 1}: service id out of range`, probe));
+      const id = m[1] === '' ? undefined : Number(m[1]);
+      if (id !== undefined && (!Number.isSafeInteger(id) || id > 0xffffffff)) {
+        skipLine('service id out of range', `line ${i + 1}`);
         continue;
       }
       cur = {
         source: 'cilium-dbg',
         frontend: { address: fe.address, port: fe.port, proto: fe.proto ?? 'ANY', scope: fe.scope },
         type,
-        id,
         flags: m[4] ? { raw: ['Remote'] } : {},
         backends: [],
         evidence: [ev(probe, line.trim())],
       };
+      if (id !== undefined) cur.id = id;
       out.push(cur);
       recognised++;
       backendText = m[5]?.trim() || undefined;
@@ -248,6 +280,13 @@ function serviceListText(text: string, probe: string): Parsed<ServiceEntry[]> {
     cur.backends.push(be);
     recognised++;
   }
+  for (const [kind, b] of bad)
+    warnings.push(warn('line-skipped', `${b.n} line(s) skipped: ${kind} (first: ${b.first})`, probe));
+  if (recognised === 0 && preOne > 0)
+    throw new ParseError(
+      probe,
+      'pre-1.0 `cilium service list` layout (`IP:port =>`, no Service Type column): not supported; capture `cilium-dbg service list -o json`',
+    );
   if (recognised === 0) throw new ParseError(probe, 'no line looks like `cilium-dbg service list` output');
   return { value: out, warnings };
 }

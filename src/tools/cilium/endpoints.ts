@@ -2,6 +2,7 @@ import type { CiliumEndpoint, Parsed, Warning } from '../../model/types.js';
 import { canonIp } from '../../model/addr.js';
 import { cleanText, ev, looksLikeJson, parseJsonText, warn } from '../common.js';
 import { ParseError } from '../parse-error.js';
+import { withPaste } from '../paste.js';
 import { endpointSchema } from './schema.js';
 
 const STATES = new Set([
@@ -23,7 +24,7 @@ const LABEL = /^(k8s|reserved|container|cidr|unspec|any|fqdn|cni|kvstore|io\.kub
  */
 export function parseCiliumEndpoints(text: string, probe: string): Parsed<CiliumEndpoint[]> {
   const clean = cleanText(text);
-  return looksLikeJson(clean) ? endpointsJson(clean, probe) : endpointsText(clean, probe);
+  return looksLikeJson(clean) ? endpointsJson(clean, probe) : withPaste(clean, probe, (t) => endpointsText(t, probe));
 }
 
 function endpointsJson(text: string, probe: string): Parsed<CiliumEndpoint[]> {

@@ -2,6 +2,7 @@ import type { CiliumStatus, Evidence, Parsed, Warning } from '../../model/types.
 import { canonIp, canonPrefix } from '../../model/addr.js';
 import { cleanText, ev, looksLikeJson, parseJsonText, warn } from '../common.js';
 import { ParseError } from '../parse-error.js';
+import { cleanPaste } from '../paste.js';
 import { statusJsonSchema } from './schema.js';
 import { ciliumRule, inVersionRange, parseCiliumVersion, versionRangeText } from '../../model/cilium-rules.js';
 
@@ -41,13 +42,14 @@ const KEY =
 export function parseCiliumStatus(text: string, probe: string): Parsed<CiliumStatus> {
   const clean = cleanText(text);
   if (looksLikeJson(clean)) return statusJson(clean, probe);
-  const warnings: Warning[] = [];
+  const paste = cleanPaste(clean, probe);
+  const warnings: Warning[] = [...paste.warnings];
   const s: CiliumStatus = {};
   let known = 0;
   let inDetails = false;
   const e = (line: string): Evidence => ev(probe, line);
   const bad = (t: string, what: string) => warnings.push(warn('line-unreadable', `${what}: ${t.slice(0, 120)}`, probe));
-  for (const raw of clean.split('\n')) {
+  for (const raw of paste.text.split('\n')) {
     if (raw.length > 8192) continue;
     let line = raw.replace(/\t/g, '    ').replace(/\s+$/, '');
     // a paste prefix (`# `, `[timestamp] `) before a known key

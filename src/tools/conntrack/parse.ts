@@ -2,9 +2,10 @@ import { isIPv4 } from 'node:net';
 import type { ConntrackEntry, CtFlag, CtTuple, CtTupleView } from '../../model/conntrack.js';
 import type { Family, Parsed } from '../../model/types.js';
 import { canonIp, ipToBytes } from '../../model/addr.js';
-import { cleanText, ev } from '../common.js';
+import { ev } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { Warnings } from '../warnings.js';
+import { cleanPaste } from '../paste.js';
 
 /**
  * `conntrack -L [-f ipv4|ipv6] [-o extended|id|ktimestamp|...]` text, one entry per line, in the
@@ -414,7 +415,8 @@ export function parseConntrack(text: string, probe: string): Parsed<ConntrackEnt
 
 export function parseConntrackFull(text: string, probe: string): Parsed<ConntrackParse> {
   if (text.includes('\u0000')) throw new ParseError(probe, 'binary data (NUL bytes), not conntrack output');
-  const clean = text.includes('\u001b') || text.includes('\r') ? cleanText(text) : text;
+  const pasted = cleanPaste(text, probe);
+  const clean = pasted.text;
   if (/^\s*<\?xml|^\s*<conntrack>/.test(clean))
     throw new ParseError(probe, 'XML output (-o xml) is not read; capture `conntrack -L -o extended`');
   const notes = new CtNotes(probe);
@@ -432,7 +434,7 @@ export function parseConntrackFull(text: string, probe: string): Parsed<Conntrac
   }
   if (known === 0 && unknown > 0) throw new ParseError(probe, 'no line in the shape of `conntrack -L` output');
   checkSummary(out, notes);
-  return { value: out, warnings: notes.done() };
+  return { value: out, warnings: [...pasted.warnings, ...notes.done()] };
 }
 
 /** Shared by the full parse and the scanner, so both read a line the same way. */

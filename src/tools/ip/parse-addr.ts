@@ -4,6 +4,7 @@ import { ev } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { ipAddrInfoSchema, ipAddrSchema, zodWhy } from './schema.js';
 import { Notes, famOf, isJson, isObj, jsonArray, prep } from './common.js';
+import { withPaste } from '../paste.js';
 
 function addrText(a: Address): string {
   return `${a.ifindex}: ${a.ifname} ${a.family === 4 ? 'inet' : 'inet6'} ${a.local}${a.peer ? ` peer ${a.peer}` : ''}/${a.prefixlen} scope ${a.scope}${a.secondary ? ' secondary' : ''}`;
@@ -13,8 +14,11 @@ function addrText(a: Address): string {
 export function parseIpAddr(text: string, probe: string): Parsed<Address[]> {
   const clean = prep(text);
   const notes = new Notes(probe);
-  const value = isJson(clean) ? addrJson(clean, probe, notes) : addrTextParse(clean, probe, notes);
-  return { value, warnings: notes.done() };
+  if (isJson(clean)) {
+    const value = addrJson(clean, probe, notes);
+    return { value, warnings: notes.done() };
+  }
+  return withPaste(clean, probe, (t) => ({ value: addrTextParse(t, probe, notes), warnings: notes.done() }));
 }
 
 function addrJson(clean: string, probe: string, notes: Notes): Address[] {
@@ -74,6 +78,9 @@ function addrTextParse(clean: string, probe: string, notes: Notes): Address[] {
   let ifname = '';
   let sawHead = false;
   for (const line of clean.split('\n')) {
+    // a line at column 0 that is no `N: name: <FLAGS>` head is not ip output (a log line, prose)
+    if (line !== '' && !/^\s/.test(line) && !HEAD.test(line))
+      notes.note('line-skipped', 'line(s) not in `ip addr` / `ip link` form skipped', line.slice(0, 60));
     const h = HEAD.exec(line);
     if (h) {
       sawHead = true;

@@ -3,6 +3,7 @@ import { ev } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { ipLinkSchema, zodWhy } from './schema.js';
 import { Notes, isJson, jsonArray, prep, u32 } from './common.js';
+import { cleanPaste } from '../paste.js';
 
 const XDP_MODES: Record<number, string> = { 1: 'driver', 2: 'generic', 3: 'offload', 4: 'multi' };
 // head-line words of `ip link` text for an attached XDP program (iproute2 print_linkinfo)
@@ -74,7 +75,8 @@ export function parseIpLink(text: string, probe: string): Parsed<Link[]> {
   // a same-namespace lower/peer device is named, not numbered: resolve it within this dump
   const byName: { link: Link; lower: string }[] = [];
   const json = isJson(clean);
-  const links = json ? linkJson(clean, probe, notes, byName) : linkTextParse(clean, probe, notes, byName);
+  const pasted = json ? undefined : cleanPaste(clean, probe);
+  const links = pasted ? linkTextParse(pasted.text, probe, notes, byName) : linkJson(clean, probe, notes, byName);
   if (byName.length > 0) {
     const idx = new Map(links.map((l) => [l.name, l.ifindex]));
     for (const { link, lower } of byName) {
@@ -84,7 +86,7 @@ export function parseIpLink(text: string, probe: string): Parsed<Link[]> {
     }
   }
   if (json) for (const l of links) l.source = ev(probe, linkText(l));
-  return { value: links, warnings: notes.done() };
+  return { value: links, warnings: [...(pasted?.warnings ?? []), ...notes.done()] };
 }
 
 function linkJson(clean: string, probe: string, notes: Notes, byName: { link: Link; lower: string }[]): Link[] {
@@ -131,6 +133,9 @@ function linkTextParse(clean: string, probe: string, notes: Notes, byName: { lin
   let detailLine = 0;
   let unreadable = 0;
   for (const line of clean.split('\n')) {
+    // a line at column 0 that is no `N: name: <FLAGS>` head is not ip output (a log line, prose)
+    if (line !== '' && !/^\s/.test(line) && !HEAD.test(line))
+      notes.note('line-skipped', 'line(s) not in `ip addr` / `ip link` form skipped', line.slice(0, 60));
     const h = HEAD.exec(line);
     if (h) {
       const rest = h[5]!;

@@ -4,6 +4,7 @@ import { ev } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { ipNeighSchema, ipNetnsSchema, zodWhy } from './schema.js';
 import { Notes, has, isJson, jsonArray, prep, u32 } from './common.js';
+import { withPaste } from '../paste.js';
 
 const NUD = new Set(['REACHABLE', 'STALE', 'FAILED', 'INCOMPLETE', 'PERMANENT', 'NOARP', 'DELAY', 'PROBE', 'NONE']);
 // words that stand alone in `ip neigh` text (flags), and words followed by one value
@@ -17,6 +18,10 @@ function neighText(n: Neighbor): string {
 /** `ip [-j] neigh show` (also `nud all` and `proxy`). */
 export function parseIpNeigh(text: string, probe: string): Parsed<Neighbor[]> {
   const clean = prep(text);
+  return isJson(clean) ? neighOf(clean, probe) : withPaste(clean, probe, (t) => neighOf(t, probe));
+}
+
+function neighOf(clean: string, probe: string): Parsed<Neighbor[]> {
   const notes = new Notes(probe);
   const out: Neighbor[] = [];
   const make = (dst: string, dev: string | undefined, what: string): Neighbor | undefined => {

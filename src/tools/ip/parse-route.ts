@@ -3,6 +3,7 @@ import { canonPrefix } from '../../model/addr.js';
 import { ParseError } from '../parse-error.js';
 import { ipRouteSchema, zodWhy } from './schema.js';
 import { IpCache, Notes, TABLE_NAMES, isJson, isObj, jsonArray, prep, tableId, tosValue, u32 } from './common.js';
+import { withPaste } from '../paste.js';
 
 const ROUTE_TYPES = new Set<string>([
   'unicast',
@@ -112,7 +113,7 @@ function hopText(n: NextHop, fam: Family, multi: boolean): string {
  */
 export function parseIpRoute(text: string, probe: string, family: Family): Parsed<Route[]> {
   const clean = prep(text);
-  return isJson(clean) ? routeJson(clean, probe, family) : routeText(clean, probe, family);
+  return isJson(clean) ? routeJson(clean, probe, family) : withPaste(clean, probe, (t) => routeText(t, probe, family));
 }
 
 /**

@@ -3,6 +3,7 @@ import { canonPrefix } from '../../model/addr.js';
 import { ParseError } from '../parse-error.js';
 import { ipRuleSchema, zodWhy } from './schema.js';
 import { Notes, TABLE_NAMES, has, isJson, jsonArray, parseHexOrDec, prep, tableId, tosValue, u32 } from './common.js';
+import { withPaste } from '../paste.js';
 
 const IPPROTO: Record<string, number> = {
   icmp: 1,
@@ -52,7 +53,7 @@ export function renderRule(r: Rule): string {
 /** `ip [-6] [-j] rule show`. */
 export function parseIpRule(text: string, probe: string, family: Family): Parsed<Rule[]> {
   const clean = prep(text);
-  return isJson(clean) ? ruleJson(clean, probe, family) : ruleText(clean, probe, family);
+  return isJson(clean) ? ruleJson(clean, probe, family) : withPaste(clean, probe, (t) => ruleText(t, probe, family));
 }
 
 function prefix(addr: string, len: number | undefined, family: Family): string | undefined | null {

@@ -4,6 +4,7 @@ import { cleanText, ev } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { Warnings } from '../warnings.js';
 import type { IpSet, IpSetMember } from './model.js';
+import { cleanPaste } from '../paste.js';
 
 const MAX_LINE = 4096;
 
@@ -13,9 +14,10 @@ const MAX_LINE = 4096;
  * line of either shape is not ipset output (ParseError). Empty output is no sets.
  */
 export function parseIpset(text: string, probe: string): Parsed<IpSet[]> {
-  const warnings = new Warnings(probe, { more: 'lines skipped' });
+  const pasted = cleanPaste(text, probe);
+  const warnings = new Warnings(probe, { more: 'lines skipped' }).preface(pasted.warnings);
   const w = (n: number, code: string, msg: string) => warnings.add(code, `line ${n}: ${msg}`);
-  const lines = cleanText(text).split('\n');
+  const lines = pasted.text.split('\n');
   // a Map: set names are user input (`__proto__` must be a name like any other)
   const sets = new Map<string, IpSet>();
   let recognised = 0;

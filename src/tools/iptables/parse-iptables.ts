@@ -1,5 +1,6 @@
 import type { Parsed } from '../../model/types.js';
 import { cleanText, ev } from '../common.js';
+import { cleanPaste } from '../paste.js';
 import { ParseError } from '../parse-error.js';
 import { Warnings } from '../warnings.js';
 import type {
@@ -336,8 +337,22 @@ function counters(text: string): { packets: number; bytes: number } | undefined 
  * partial `--noflush` inputs with `-X`). Per-line problems become warnings naming the line.
  */
 export function parseIptablesSave(text: string, probe: string): Parsed<IptablesRuleset> {
-  return parseIptablesLines(iptablesLines(text), probe);
+  const p = cleanPaste(text, probe, { hashComments: true });
+  const r = parseIptablesLines(new TextLines(p.text), probe);
+  return { value: r.value, warnings: [...p.warnings, ...r.warnings] };
 }
+
+/** kube-proxy's chains of the filter table: a fragment's rule in one of them is read into filter. */
+const FILTER_CHAINS = new Set([
+  'KUBE-FORWARD',
+  'KUBE-FIREWALL',
+  'KUBE-PROXY-FIREWALL',
+  'KUBE-EXTERNAL-SERVICES',
+  'KUBE-NODE-PORT',
+  'KUBE-PROXY-CANARY',
+  'INPUT',
+  'FORWARD',
+]);
 
 /** Lines by index. */
 export interface Lines {
@@ -423,6 +438,10 @@ export function parseIptablesLines(
   let table: IptablesTable | undefined;
   let recognised = 0;
   let content = 0;
+  // rules read without a `*table` line (a fragment), and the tables they were put in
+  const fragment = new Set<string>();
+  let fragmentLines = 0;
+  let implicit = false;
   const w = (lineNo: number, code: string, msg: string) => warnings.add(code, `line ${lineNo}: ${msg}`);
   // by name: a linear search per line is quadratic on a 10,000-Service dump
   const chainIndex = new Map<IptablesTable, Map<string, IptablesChain>>();
@@ -447,6 +466,10 @@ export function parseIptablesLines(
     const raw = lines.at(idx);
     const line = raw.trim();
     if (line === '') continue;
+    if (implicit) {
+      table = undefined;
+      implicit = false;
+    }
     if (!line.startsWith('#')) content++;
     if (line.length > MAX_LINE) {
       w(lineNo, 'iptables-line-too-long', `skipped a ${line.length}-character line`);
@@ -484,8 +507,25 @@ export function parseIptablesLines(
       continue;
     }
     if (!table) {
-      w(lineNo, 'iptables-orphan-line', `line outside any *table: '${line.slice(0, 80)}'`);
-      continue;
+      // A fragment (`iptables-save | grep KUBE`, an issue's excerpt) has rules but no `*table` line:
+      // kube-proxy's Service chains live in nat, its REJECT/firewall chains in filter.
+      const m = /^(?:\[\d+:\d+\]\s+)?(?:-[AIN]|--append|--insert|--new-chain)\s+(\S+)|^:(\S+)\s/.exec(line);
+      if (!m) {
+        w(lineNo, 'iptables-orphan-line', `line outside any *table: '${line.slice(0, 80)}'`);
+        continue;
+      }
+      const name = FILTER_CHAINS.has(m[1] ?? m[2]!) || / -j REJECT\b/.test(line) ? 'filter' : 'nat';
+      let t = rs.tables.find((x) => x.name === name);
+      if (!t) {
+        t = { name, chains: [], committed: false, deletedChains: [] };
+        rs.tables.push(t);
+      }
+      fragment.add(name);
+      fragmentLines++;
+      if (/^(?:\[\d+:\d+\]\s+)?(?:-[AIN]|--append|--insert|--new-chain)\s/.test(line))
+        getChain(t, m[1]!).declared = true;
+      table = t;
+      implicit = true;
     }
     if (line.startsWith(':')) {
       const m = /^:(\S+)\s+(\S+)(?:\s+(\[\d+:\d+\]))?$/.exec(line);
@@ -566,7 +606,7 @@ export function parseIptablesLines(
     w(lineNo, 'iptables-unknown-line', `unrecognised line '${line.slice(0, 80)}'`);
   }
   if (recognised === 0 && content > 0) throw new ParseError(probe, 'no iptables-save table, chain or rule line found');
-  if (table && !table.committed)
+  if (table && !table.committed && !implicit)
     w(lines.length, 'iptables-no-commit', `table ${table.name} ends without COMMIT (truncated dump?)`);
 
   const builtinTargets = new Set([
@@ -610,16 +650,34 @@ export function parseIptablesLines(
     'RATEEST',
     'NFACCT',
   ]);
+  if (fragmentLines > 0)
+    warnings.add(
+      'iptables-no-table-header',
+      `${fragmentLines} rule line(s) with no \`*table\` line before them (a fragment, such as \`iptables-save | grep\`): read into ${[...fragment].join(' and ')}; chains and rules the fragment leaves out are unknown`,
+    );
+  const missingInFragment: string[] = [];
   for (const t of rs.tables) {
     const names = new Set(t.chains.map((c) => c.name));
     for (const c of t.chains) {
       for (const r of c.rules) {
         const tg = r.target?.name;
         if (tg === undefined || builtinTargets.has(tg) || names.has(tg)) continue;
+        // a fragment leaves out most chains: one warning for all its jumps, not one per rule
+        if (fragment.has(t.name)) {
+          missingInFragment.push(tg);
+          continue;
+        }
         // Only a missing chain is worth a warning: targets are upper case by convention, chains too.
         w(r.line, 'iptables-missing-chain', `${t.name} ${c.name} jumps to ${tg}, which is not defined in this dump`);
       }
     }
+  }
+  if (missingInFragment.length > 0) {
+    const u = [...new Set(missingInFragment)];
+    warnings.add(
+      'iptables-missing-chain',
+      `${u.length} chain(s) jumped to are not in the fragment (${u.slice(0, 3).join(', ')}${u.length > 3 ? ', …' : ''})`,
+    );
   }
   return { value: rs, warnings: warnings.done() };
 }

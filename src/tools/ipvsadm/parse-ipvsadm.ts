@@ -1,9 +1,10 @@
 import { canonIp, splitHostPort } from '../../model/addr.js';
 import type { Backend, L4Proto, ServiceEntry } from '../../model/service.js';
 import type { Address, Parsed } from '../../model/types.js';
-import { cleanText, ev } from '../common.js';
+import { ev } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { Warnings } from '../warnings.js';
+import { cleanPaste } from '../paste.js';
 
 // Null-prototype tables: a word such as `__proto__` or `constructor` in the flag's place must
 // look up nothing, not Object.prototype (`-A __proto__ 10.96.0.1:443` became a Service).
@@ -40,15 +41,37 @@ export interface IpvsOptions {
 }
 
 /**
- * `ipvsadm -Sn` (rule form) or `ipvsadm -Ln` (listing). Service type comes from `opts.vips`; without it
- * every virtual server is reported as ClusterIP with `type-unknown` in flags.raw.
+ * `ipvsadm -L -n` / `-Ln` / `-Sn`, or `ipvsadm` / `ipvsadm -L` (names instead of numbers). IPVS itself
+ * has no Service type: it comes from `opts.vips` (kube-ipvs0); without it the type cannot be read and
+ * every virtual server carries `type-unknown` in flags.raw (the model has no unknown type; the
+ * ClusterIP it holds then is a placeholder, not a reading).
+ *
+ * A port printed as a service name (`:http`, `:postgresql`) is kept as `portName`, unresolved: the
+ * node's /etc/services is not in the paste, so no number is guessed. A host printed as a name is not
+ * an address: that line is skipped and said.
  */
 export function parseIpvsadm(text: string, probe: string, opts: IpvsOptions = {}): Parsed<ServiceEntry[]> {
-  const warnings = new Warnings(probe);
+  const pasted = cleanPaste(text, probe);
+  const warnings = new Warnings(probe).preface(pasted.warnings);
+  let portNames = 0;
+  const namedHosts: string[] = [];
+  /** `addr:port`, or `addr:name` with the name kept; null for a host name or anything else */
+  const hostPort = (hp: string): { addr: string; port: number; portName?: string } | null => {
+    const a = splitHostPort(hp);
+    if (a) return a;
+    const m = /^(\[[0-9A-Fa-f:.]+\]|[^:\s]+):([A-Za-z][\w.+-]*)$/.exec(hp);
+    const ip = m ? canonIp(m[1]!.replace(/^\[|\]$/g, '')) : null;
+    if (m && ip !== null) {
+      portNames++;
+      return { addr: ip, port: 0, portName: m[2]! };
+    }
+    if (m || /^[A-Za-z][\w.-]*:\d+$/.test(hp)) namedHosts.push(hp);
+    return null;
+  };
   const out: ServiceEntry[] = [];
   const byKey = new Map<string, ServiceEntry>();
   const vips = opts.vips ? new Set(opts.vips.map((v) => canonIp(v) ?? v)) : undefined;
-  const lines = cleanText(text).split('\n');
+  const lines = pasted.text.split('\n');
   let recognised = 0;
   let current: ServiceEntry | undefined;
   const w = (n: number, code: string, msg: string) => warnings.add(code, `line ${n}: ${msg}`);
@@ -61,9 +84,9 @@ export function parseIpvsadm(text: string, probe: string, opts: IpvsOptions = {}
     sched: string | undefined,
     persist: number | undefined,
   ): ServiceEntry | undefined => {
-    const a = splitHostPort(hp);
+    const a = hostPort(hp);
     if (!a) {
-      w(n, 'ipvs-bad-address', `virtual server address '${hp}' not understood`);
+      if (namedHosts.at(-1) !== hp) w(n, 'ipvs-bad-address', `virtual server address '${hp}' not understood`);
       return undefined;
     }
     const raw: string[] = [];
@@ -73,7 +96,9 @@ export function parseIpvsadm(text: string, probe: string, opts: IpvsOptions = {}
     else if (!vips.has(a.addr)) type = 'NodePort';
     const e: ServiceEntry = {
       source: 'ipvs',
-      frontend: { address: a.addr, port: a.port, proto },
+      frontend: a.portName
+        ? { address: a.addr, port: 0, proto, portName: a.portName }
+        : { address: a.addr, port: a.port, proto },
       type,
       flags: { raw },
       backends: [],
@@ -84,7 +109,7 @@ export function parseIpvsadm(text: string, probe: string, opts: IpvsOptions = {}
       e.flags.sessionAffinity = true;
       e.flags.affinityTimeoutSeconds = persist;
     }
-    const key = `${a.addr}|${proto}|${a.port}`;
+    const key = `${a.addr}|${proto}|${a.portName ?? a.port}`;
     if (byKey.has(key)) {
       w(n, 'ipvs-duplicate', `virtual server ${hp} listed twice`);
       return byKey.get(key);
@@ -105,9 +130,9 @@ export function parseIpvsadm(text: string, probe: string, opts: IpvsOptions = {}
       w(n, 'ipvs-orphan-real-server', 'real server without a virtual server before it');
       return;
     }
-    const a = splitHostPort(hp);
+    const a = hostPort(hp);
     if (!a) {
-      w(n, 'ipvs-bad-address', `real server address '${hp}' not understood`);
+      if (namedHosts.at(-1) !== hp) w(n, 'ipvs-bad-address', `real server address '${hp}' not understood`);
       return;
     }
     // kube-proxy drains a removed endpoint by setting its weight to 0 (graceful termination).
@@ -119,6 +144,7 @@ export function parseIpvsadm(text: string, probe: string, opts: IpvsOptions = {}
       id: `${hp}${fwd ? ' ' + fwd : ''}`,
       source: ev(probe, line),
     };
+    if (a.portName) b.portName = a.portName;
     if (weight !== undefined) b.weight = weight;
     svc.backends.push(b);
     svc.evidence.push(b.source);
@@ -208,5 +234,15 @@ export function parseIpvsadm(text: string, probe: string, opts: IpvsOptions = {}
     const first = lines.find((l) => l.trim() !== '')!.trim();
     throw new ParseError(probe, `not ipvsadm -Sn/-Ln output (${first.slice(0, 80)})`);
   }
+  if (portNames > 0)
+    warnings.add(
+      'port-name',
+      `${portNames} port(s) printed as service names (\`ipvsadm -L\` without -n): kept as names, unresolved; capture \`ipvsadm -Ln\` for numbers`,
+    );
+  if (namedHosts.length > 0)
+    warnings.add(
+      'host-name',
+      `${namedHosts.length} line(s) name a host instead of an address (first: ${namedHosts[0]!.slice(0, 80)}): skipped, not resolved; capture \`ipvsadm -Ln\``,
+    );
   return { value: out, warnings: warnings.done() };
 }

@@ -14,6 +14,7 @@ import type {
   NftVmapElement,
 } from '../../model/nft.js';
 import { NftChainJson, NftEnvelope, NftRuleJson, NftSetJson, NftTableJson } from './schema.js';
+import { withPaste } from '../paste.js';
 
 const VERDICTS = new Set(['accept', 'drop', 'return', 'continue', 'jump', 'goto', 'reject', 'queue']);
 
@@ -719,7 +720,9 @@ function parseNftText(text: string, probe: string): Parsed<NftRuleset> {
 /** `nft -j list ruleset`, `nft list ruleset` text, or an `nft -f` transaction (`add rule ...`). */
 export function parseNftRuleset(text: string, probe: string): Parsed<NftRuleset> {
   const t = cleanText(text);
-  return looksLikeJson(t) ? parseNftJson(t, probe) : parseNftText(t, probe);
+  return looksLikeJson(t)
+    ? parseNftJson(t, probe)
+    : withPaste(t, probe, (x) => parseNftText(x, probe), { hashComments: true });
 }
 
 function isU32(v: unknown): v is number {

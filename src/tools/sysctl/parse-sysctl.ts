@@ -1,7 +1,8 @@
 import type { Evidence, Parsed } from '../../model/types.js';
-import { cleanText, DANGEROUS_KEYS, ev } from '../common.js';
+import { DANGEROUS_KEYS, ev } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { Warnings } from '../warnings.js';
+import { cleanPaste } from '../paste.js';
 
 // Dotted form as sysctl prints it; a `/` inside is a dot of a device name (`eth0/100` = eth0.100).
 const KEY = /^[A-Za-z0-9_][A-Za-z0-9_\-/]*(?:\.[A-Za-z0-9_\-/]+)+$/;
@@ -26,9 +27,10 @@ function printable(s: string): string {
  * `ip_local_port_range`) made one space.
  */
 export function parseSysctl(text: string, probe: string): Parsed<Record<string, { value: string; source: Evidence }>> {
-  const warnings = new Warnings(probe, { maxMessage: 200, more: 'lines skipped' });
+  const pasted = cleanPaste(text, probe);
+  const warnings = new Warnings(probe, { maxMessage: 200, more: 'lines skipped' }).preface(pasted.warnings);
   const out = new Map<string, { value: string; source: Evidence }>();
-  const clean = cleanText(text);
+  const clean = pasted.text;
   let known = 0;
   let unknown = 0;
   for (const raw of clean.split('\n')) {

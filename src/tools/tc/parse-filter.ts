@@ -4,6 +4,7 @@ import { ParseError } from '../parse-error.js';
 import { tcFilterSchema } from './schema.js';
 import { checkUnterminated, excerpt, firstIssue, jsonArray } from '../parse-util.js';
 import { Warnings } from '../warnings.js';
+import { withPaste } from '../paste.js';
 
 /** The filter as `tc filter show` would print it (evidence for JSON input). */
 export function renderTcFilter(f: TcFilter): string {
@@ -37,7 +38,9 @@ function brokenJsonHint(text: string): string {
  */
 export function parseTcFilter(text: string, probe: string, dev: string, direction: TcDirection): Parsed<TcFilter[]> {
   const clean = cleanText(text);
-  return looksLikeJson(clean) ? filterJson(clean, probe, dev, direction) : filterText(clean, probe, dev, direction);
+  return looksLikeJson(clean)
+    ? filterJson(clean, probe, dev, direction)
+    : withPaste(clean, probe, (t) => filterText(t, probe, dev, direction));
 }
 
 function filterJson(text: string, probe: string, dev: string, direction: TcDirection): Parsed<TcFilter[]> {

@@ -4,6 +4,7 @@ import { ParseError } from '../parse-error.js';
 import { tcQdiscSchema } from './schema.js';
 import { checkUnterminated, excerpt, firstIssue, jsonArray } from '../parse-util.js';
 import { Warnings } from '../warnings.js';
+import { withPaste } from '../paste.js';
 
 export interface TcQdisc {
   dev: string;
@@ -27,6 +28,10 @@ export function renderTcQdisc(q: TcQdisc): string {
  */
 export function parseTcQdisc(text: string, probe: string, dev?: string): Parsed<TcQdisc[]> {
   const clean = cleanText(text);
+  return looksLikeJson(clean) ? qdiscOf(clean, probe, dev) : withPaste(clean, probe, (t) => qdiscOf(t, probe, dev));
+}
+
+function qdiscOf(clean: string, probe: string, dev?: string): Parsed<TcQdisc[]> {
   const warnings = new Warnings(probe, { maxMessage: 200 });
   const out: TcQdisc[] = [];
   if (looksLikeJson(clean)) {

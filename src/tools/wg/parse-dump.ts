@@ -1,10 +1,12 @@
 import type { Parsed, WgDevice, WgPeer } from '../../model/types.js';
 import { canonIp, canonPrefix } from '../../model/addr.js';
-import { cleanText, ev } from '../common.js';
+import { ev } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { lineShape, splitFields } from './fields.js';
 import { REDACTED } from './redact.js';
 import { Warnings } from '../warnings.js';
+import { cleanPaste } from '../paste.js';
+import { looksLikeWgShow, parseWgShow } from './parse-show.js';
 
 /** `ip:port` or `[v6]:port` with the address in canonical form, or null. */
 function endpoint(s: string): string | null {
@@ -26,12 +28,17 @@ function counter(s: string): number | undefined {
  * rx tx persistent-keepalive`. Private and preshared keys are never read into the model.
  */
 export function parseWgDump(text: string, probe: string): Parsed<WgDevice[]> {
-  const warnings = new Warnings(probe, { more: 'lines skipped' });
+  const pasted = cleanPaste(text, probe);
+  if (looksLikeWgShow(pasted.text)) {
+    const r = parseWgShow(pasted.text, probe);
+    return { value: r.value, warnings: [...pasted.warnings, ...r.warnings] };
+  }
+  const warnings = new Warnings(probe, { more: 'lines skipped' }).preface(pasted.warnings);
   const devs = new Map<string, WgDevice>();
   let known = 0;
   let perInterface = 0;
   let unknown = 0;
-  const clean = cleanText(text);
+  const clean = pasted.text;
   for (const raw of clean.split('\n')) {
     if (raw.trim() === '') continue;
     const { fields: f } = splitFields(raw.trim());

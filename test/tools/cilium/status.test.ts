@@ -11,7 +11,10 @@ const parse = (f: string) => parseCiliumStatus(fx(f), 'cilium-status');
 describe('parseCiliumStatus: real outputs by version', () => {
   it('1.13.4: KPR Disabled, Host Routing Legacy, IPTables, verbose details', () => {
     const { value: s, warnings } = parse('v1.13.4-verbose-kpr-disabled.txt');
-    expect(warnings).toEqual([]);
+    // the capture starts with kubectl's `Defaulted container` notice: skipped and said once
+    expect(warnings.map((w) => [w.code, w.message])).toEqual([
+      ['paste-skipped', '1 kubectl notice line(s) (`Defaulted container …`) skipped'],
+    ]);
     expect(s.version).toBe('1.13.4');
     expect(s.kubeProxyReplacement).toMatchObject({ mode: 'Disabled', devices: [] });
     expect(s.hostRouting).toMatchObject({
