@@ -1,6 +1,6 @@
 import { canonIp, canonPrefix } from '../../model/addr.js';
 import type { Parsed } from '../../model/types.js';
-import { cleanText, ev } from '../common.js';
+import { ev } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { Warnings } from '../warnings.js';
 import type { IpSet, IpSetMember } from './model.js';
