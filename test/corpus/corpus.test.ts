@@ -8,7 +8,9 @@ import { parseCiliumEndpoints, parseCiliumStatus } from '../../src/tools/cilium/
 import { parseCiliumLbList, parseCiliumServiceList } from '../../src/tools/cilium-lb/index.js';
 import { parseConntrack } from '../../src/tools/conntrack/index.js';
 import { parseIpAddr, parseIpLink, parseIpRoute, parseIpRule } from '../../src/tools/ip/index.js';
-import { kubeProxyServicesFromIptables, parseIptablesSave, parseIpvsadm } from '../../src/tools/kube-proxy/index.js';
+import { kubeProxyServicesFromIptables } from '../../src/analysis/kube-proxy/index.js';
+import { parseIptablesSave } from '../../src/tools/iptables/index.js';
+import { parseIpvsadm } from '../../src/tools/ipvsadm/index.js';
 import { parseTcFilter } from '../../src/tools/tc/index.js';
 import { parseWgDump } from '../../src/tools/wg/index.js';
 
