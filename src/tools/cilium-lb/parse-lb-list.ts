@@ -1,6 +1,7 @@
-import type { Parsed, Warning, Evidence } from '../../model/types.js';
+import type { Parsed, Evidence } from '../../model/types.js';
 import type { Backend, ServiceEntry, ServiceFlags, ServiceType } from '../../model/service.js';
-import { cleanText, ev, warn } from '../common.js';
+import { cleanText, ev } from '../common.js';
+import { Warnings } from '../warnings.js';
 import { ParseError } from '../parse-error.js';
 import { parseFlagWords, parseL3n4, type L3n4 } from './l3n4.js';
 
@@ -30,7 +31,7 @@ const NOT_FOUND = /^backend (\d+) not found\b(?: \((\d+)\))?(?: \((\d+)\))?/;
  */
 export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEntry[]> {
   const lines = cleanText(text).split('\n');
-  const warnings: Warning[] = [];
+  const warnings = new Warnings(probe);
   const rows: Row[] = [];
   let current: { fe: L3n4; text: string } | undefined;
   let recognised = 0;
@@ -49,9 +50,7 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
     let colSlot: number | undefined;
     if (/^\s/.test(line)) {
       if (!current) {
-        warnings.push(
-          warn('line-skipped', `line ${i + 1}: continuation row with no frontend before it: ${line.trim()}`, probe),
-        );
+        warnings.add('line-skipped', `line ${i + 1}: continuation row with no frontend before it: ${line.trim()}`);
         continue;
       }
       rest = line.trim();
@@ -60,7 +59,7 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
       const fe = m ? parseL3n4(m[1] ?? '') : null;
       if (!m || !fe) {
         current = undefined;
-        warnings.push(warn('line-skipped', `line ${i + 1}: not a bpf lb list row: ${line.slice(0, 120)}`, probe));
+        warnings.add('line-skipped', `line ${i + 1}: not a bpf lb list row: ${line.slice(0, 120)}`);
         continue;
       }
       current = { fe, text: m[1] ?? '' };
@@ -78,7 +77,7 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
       (colSlot ?? 0) > 0xffff ||
       (nf !== null && Number(nf[1]) > 0xffffffff)
     ) {
-      warnings.push(warn('line-skipped', `line ${i + 1}: number out of range: ${line.slice(0, 120)}`, probe));
+      warnings.add('line-skipped', `line ${i + 1}: number out of range: ${line.slice(0, 120)}`);
       continue;
     }
     if (nf) {
@@ -88,7 +87,7 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
     } else if (bm) {
       const addr = parseL3n4(bm[1] ?? '');
       if (!addr) {
-        warnings.push(warn('line-skipped', `line ${i + 1}: unreadable backend address ${bm[1] ?? ''}`, probe));
+        warnings.add('line-skipped', `line ${i + 1}: unreadable backend address ${bm[1] ?? ''}`);
         continue;
       }
       row.revnat = Number(bm[2]);
@@ -97,12 +96,9 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
       if (bm[4] !== undefined || (isZero && (row.slot ?? 0) === 0)) {
         const fw = parseFlagWords(bm[4] ?? '');
         if (fw.unknown.length > 0) {
-          warnings.push(
-            warn(
-              'unknown-flag',
-              `line ${i + 1}: unknown service flag ${fw.unknown.map((u) => `'${u}'`).join(', ')} for ${current.text}`,
-              probe,
-            ),
+          warnings.add(
+            'unknown-flag',
+            `line ${i + 1}: unknown service flag ${fw.unknown.map((u) => `'${u}'`).join(', ')} for ${current.text}`,
           );
         }
         if (bm[4] === undefined) delete fw.flags.routable; // no flag string printed (before v1.8): unknown
@@ -114,16 +110,13 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
         row.backend = { addr };
       }
     } else {
-      warnings.push(warn('line-skipped', `line ${i + 1}: unreadable backend column: ${rest.slice(0, 120)}`, probe));
+      warnings.add('line-skipped', `line ${i + 1}: unreadable backend column: ${rest.slice(0, 120)}`);
       continue;
     }
     if (colSlot !== undefined && row.slot !== undefined && colSlot !== row.slot) {
-      warnings.push(
-        warn(
-          'slot-mismatch',
-          `line ${i + 1}: frontend column says slot ${colSlot}, backend column says ${row.slot}`,
-          probe,
-        ),
+      warnings.add(
+        'slot-mismatch',
+        `line ${i + 1}: frontend column says slot ${colSlot}, backend column says ${row.slot}`,
       );
     }
     row.slot ??= colSlot;
@@ -147,19 +140,14 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
     const first = g[0]!;
     const masters = g.filter((r) => r.master);
     if (masters.length === 0) {
-      warnings.push(
-        warn(
-          'service-without-master',
-          `${first.feText}: backend slots but no slot-0 entry; BPF finds no service here`,
-          probe,
-        ),
+      warnings.add(
+        'service-without-master',
+        `${first.feText}: backend slots but no slot-0 entry; BPF finds no service here`,
       );
       continue;
     }
     if (masters.length > 1) {
-      warnings.push(
-        warn('duplicate-slot', `${first.feText}: ${masters.length} slot-0 entries; the first one is used`, probe),
-      );
+      warnings.add('duplicate-slot', `${first.feText}: ${masters.length} slot-0 entries; the first one is used`);
     }
     const m = masters[0]!;
     const mm = m.master!;
@@ -178,7 +166,7 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
       evidence,
     };
     if (mm.type === undefined) {
-      warnings.push(warn('type-unknown', `${first.feText}: no service type printed; assumed ClusterIP`, probe));
+      warnings.add('type-unknown', `${first.feText}: no service type printed; assumed ClusterIP`);
       entry.flags.raw = [...(entry.flags.raw ?? []), 'type-not-printed'];
     }
     if (m.revnat !== undefined) entry.id = m.revnat;
@@ -186,30 +174,22 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
     const slotted = g.filter((r) => r !== m && !r.master).sort((a, b) => (a.slot ?? Infinity) - (b.slot ?? Infinity));
     for (const r of slotted) {
       if (r.revnat !== undefined && m.revnat !== undefined && r.revnat !== m.revnat) {
-        warnings.push(
-          warn(
-            'revnat-mismatch',
-            `line ${r.lineNo}: ${first.feText} slot ${r.slot ?? '?'} has rev-NAT ${r.revnat}, slot 0 has ${m.revnat}`,
-            probe,
-          ),
+        warnings.add(
+          'revnat-mismatch',
+          `line ${r.lineNo}: ${first.feText} slot ${r.slot ?? '?'} has rev-NAT ${r.revnat}, slot 0 has ${m.revnat}`,
         );
       }
       if (r.slot !== undefined) {
         if (seen.has(r.slot)) {
-          warnings.push(
-            warn('duplicate-slot', `line ${r.lineNo}: ${first.feText} slot ${r.slot} appears twice; skipped`, probe),
-          );
+          warnings.add('duplicate-slot', `line ${r.lineNo}: ${first.feText} slot ${r.slot} appears twice; skipped`);
           continue;
         }
         seen.add(r.slot);
       }
       if (r.missingBackendId !== undefined) {
-        warnings.push(
-          warn(
-            'backend-missing',
-            `line ${r.lineNo}: ${first.feText} slot ${r.slot ?? '?'} points at backend ${r.missingBackendId}, which is not in the backend map`,
-            probe,
-          ),
+        warnings.add(
+          'backend-missing',
+          `line ${r.lineNo}: ${first.feText} slot ${r.slot ?? '?'} points at backend ${r.missingBackendId}, which is not in the backend map`,
         );
         evidence.push(ev(probe, r.line.trim()));
         continue;
@@ -228,5 +208,5 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
       a.frontend.address.localeCompare(b.frontend.address) ||
       a.frontend.port - b.frontend.port,
   );
-  return { value: out, warnings };
+  return { value: out, warnings: warnings.done() };
 }
