@@ -1,6 +1,7 @@
-import type { CiliumEndpoint, Parsed, Warning } from '../../model/types.js';
+import type { CiliumEndpoint, Parsed } from '../../model/types.js';
 import { canonIp } from '../../model/addr.js';
-import { cleanText, ev, looksLikeJson, parseJsonText, warn } from '../common.js';
+import { cleanText, ev, looksLikeJson, parseJsonText } from '../common.js';
+import { Warnings } from '../warnings.js';
 import { ParseError } from '../parse-error.js';
 import { withPaste } from '../paste.js';
 import { endpointSchema } from './schema.js';
@@ -31,18 +32,15 @@ function endpointsJson(text: string, probe: string): Parsed<CiliumEndpoint[]> {
   const r = parseJsonText(text);
   if (!r.ok) throw new ParseError(probe, r.message);
   if (!Array.isArray(r.value)) throw new ParseError(probe, 'expected a JSON array (cilium-dbg endpoint list -o json)');
-  const warnings: Warning[] = [];
+  const warnings = new Warnings(probe);
   const out: CiliumEndpoint[] = [];
   r.value.forEach((raw, i) => {
     const p = endpointSchema.safeParse(raw);
     if (!p.success) {
       const iss = p.error.issues[0];
-      warnings.push(
-        warn(
-          'record-skipped',
-          `endpoint #${i}: ${iss?.path.join('.') || 'record'}: ${iss?.message ?? 'invalid'}`,
-          probe,
-        ),
+      warnings.add(
+        'record-skipped',
+        `endpoint #${i}: ${iss?.path.join('.') || 'record'}: ${iss?.message ?? 'invalid'}`,
       );
       return;
     }
@@ -54,14 +52,10 @@ function endpointsJson(text: string, probe: string): Parsed<CiliumEndpoint[]> {
       const v4 = a.ipv4 ? canonIp(a.ipv4) : null;
       const v6 = a.ipv6 ? canonIp(a.ipv6) : null;
       if (a.ipv4 && (!v4 || v4.includes(':')))
-        warnings.push(
-          warn('value-skipped', `endpoint ${e.id}: ipv4 ${a.ipv4.slice(0, 60)} is not an IPv4 address`, probe),
-        );
+        warnings.add('value-skipped', `endpoint ${e.id}: ipv4 ${a.ipv4.slice(0, 60)} is not an IPv4 address`);
       else if (v4 && !ep.ipv4) ep.ipv4 = v4;
       if (a.ipv6 && !v6?.includes(':'))
-        warnings.push(
-          warn('value-skipped', `endpoint ${e.id}: ipv6 ${a.ipv6.slice(0, 60)} is not an IPv6 address`, probe),
-        );
+        warnings.add('value-skipped', `endpoint ${e.id}: ipv6 ${a.ipv6.slice(0, 60)} is not an IPv6 address`);
       else if (v6 && !ep.ipv6) ep.ipv6 = v6;
     }
     if (net['interface-name']) ep.ifname = net['interface-name'];
@@ -81,11 +75,11 @@ function endpointsJson(text: string, probe: string): Parsed<CiliumEndpoint[]> {
     );
     out.push(ep);
   });
-  return { value: out, warnings };
+  return { value: out, warnings: warnings.done() };
 }
 
 function endpointsText(text: string, probe: string): Parsed<CiliumEndpoint[]> {
-  const warnings: Warning[] = [];
+  const warnings = new Warnings(probe);
   const out: CiliumEndpoint[] = [];
   const lines = text.split('\n').map((l) => l.replace(/\t/g, '    ').replace(/\s+$/, ''));
   // `bpf endpoint list`: IP ADDRESS   LOCAL ENDPOINT INFO, then `ip:0  id=N sec_id=N flags=0x.. ifindex=N mac=… nodemac=…`
@@ -97,7 +91,7 @@ function endpointsText(text: string, probe: string): Parsed<CiliumEndpoint[]> {
       const m = /^(\S+?)(?::\d+)?\s+id=(\d+)\s+sec_id=(\d+)\s+flags=(0x[0-9a-f]+)\s+ifindex=(\d+)(?:\s|$)/i.exec(t);
       const ip = m ? canonIp(m[1]!.replace(/^\[|\]$/g, '')) : null;
       if (!m || !ip || Number(m[2]) > 0xffffffff || Number(m[3]) > 0xffffffff || Number(m[5]) > 0xffffffff) {
-        warnings.push(warn('line-unreadable', `not a bpf endpoint entry: ${t.slice(0, 120)}`, probe));
+        warnings.add('line-unreadable', `not a bpf endpoint entry: ${t.slice(0, 120)}`);
         continue;
       }
       const ep: CiliumEndpoint = {
@@ -110,7 +104,7 @@ function endpointsText(text: string, probe: string): Parsed<CiliumEndpoint[]> {
       else ep.ipv4 = ip;
       out.push(ep);
     }
-    return { value: out, warnings };
+    return { value: out, warnings: warnings.done() };
   }
   // `endpoint list`: ENDPOINT  POLICY (ingress)  POLICY (egress)  IDENTITY  LABELS  IPv6  IPv4  STATUS,
   // the header wraps onto an `ENFORCEMENT  ENFORCEMENT` line and each label takes a line of its own.
@@ -128,7 +122,7 @@ function endpointsText(text: string, probe: string): Parsed<CiliumEndpoint[]> {
     // \d{1,10} still admits 9999999999: ids and identities are u32, a larger one is a garbled row
     if (m && (Number(m[1]) > 0xffffffff || Number(m[4]) > 0xffffffff)) {
       cur = undefined;
-      warnings.push(warn('line-unreadable', `endpoint id or identity out of range: ${t.slice(0, 120)}`, probe));
+      warnings.add('line-unreadable', `endpoint id or identity out of range: ${t.slice(0, 120)}`);
       continue;
     }
     if (m) {
@@ -152,5 +146,5 @@ function endpointsText(text: string, probe: string): Parsed<CiliumEndpoint[]> {
     }
     if (cur.labels!.includes('reserved:host')) cur.isHost = true;
   }
-  return { value: out, warnings };
+  return { value: out, warnings: warnings.done() };
 }
