@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, mkdirSync, existsSync, rmdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readlinkSync, rmSync, mkdirSync, existsSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,7 +74,17 @@ describe.skipIf(!canRun)('Service sources read live: pinned LB maps, socket-LB h
   beforeAll(async () => {
     await acquireBpfLock();
     holder = spawn('unshare', ['-m', '--propagation', 'private', 'sleep', '600'], { stdio: 'ignore' });
-    execFileSync('sleep', ['0.3']);
+    // unshare has made its mount namespace once its pid shows one other than ours (a loaded machine takes a while)
+    const mine = readlinkSync('/proc/self/ns/mnt');
+    const own = () => {
+      try {
+        return readlinkSync(`/proc/${holder!.pid}/ns/mnt`) !== mine;
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 200 && !own(); i++) await new Promise((r) => setTimeout(r, 50));
+    if (!own()) throw new Error('unshare -m did not create its mount namespace within 10 s');
     inMnt(['mount', '-t', 'bpf', 'bpf', '/sys/fs/bpf']);
     inMnt(['mkdir', '-p', '/sys/fs/bpf/tc/globals', '/sys/fs/bpf/np-sock', '/run/cilium/cgroupv2']);
     for (const [name, k, v, entries] of MAPS) {
