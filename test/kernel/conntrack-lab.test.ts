@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -14,6 +14,9 @@ import { runTrace } from '../../src/commands/trace.js';
 import { parseConntrack } from '../../src/tools/conntrack/index.js';
 import { canUseNetns } from '../helpers/netns.js';
 import { runLab } from '../helpers/lab.js';
+
+// a loaded machine (npm run test:stress, a busy CI runner) runs these far slower than an idle one
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 300_000 });
 
 // The conntrack lab (scripts/lab/conntrack.sh) on every run: real kube-proxy-style DNAT, real connections.
 // What the client was answered by is the ground truth the parsed entries and the traces must agree with.

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
@@ -12,6 +12,9 @@ import { acquireBpfLock, canUseNetns, releaseBpfLock } from '../helpers/netns.js
 import { assertNoLeak } from '../helpers/redact.js';
 import { runLab } from '../helpers/lab.js';
 import { Redactor } from '../../src/redact/redactor.js';
+
+// a loaded machine (npm run test:stress, a busy CI runner) runs these far slower than an idle one
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 300_000 });
 
 // The multi-host lab (scripts/lab/v6-wg.sh: nodes A and B on one L2, node C behind a gateway, a wireguard-go
 // tunnel, pods as namespaces, tcx programs) built for real, every node captured live with

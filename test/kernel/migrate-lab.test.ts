@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,9 @@ import { canUseNetns } from '../helpers/netns.js';
 import { runLab } from '../helpers/lab.js';
 import { randomBytes } from 'node:crypto';
 import { expected, lookupAll, migrateTable } from '../helpers/migrate.js';
+
+// a loaded machine (npm run test:stress, a busy CI runner) runs these far slower than an idle one
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 300_000 });
 
 // The migration lab (scripts/lab/migrate.sh, kube-proxy iptables mode) built and captured once for real: what
 // `svc lookup` finds in the fresh capture is what the bundled migrate-iptables TOPOLOGY.md says, and the

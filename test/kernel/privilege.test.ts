@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { appendFileSync, chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runLab } from '../helpers/lab.js';
 import { addNetns, canUseNetns, delNetns, ipBatch, sysctlIn, uniqueName } from '../helpers/netns.js';
+
+// a loaded machine (npm run test:stress, a busy CI runner) runs these far slower than an idle one
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 300_000 });
 
 // Least privilege, for real: the built CLI runs inside a namespace of this test as uid 65534 under setpriv,
 // with no capability, with CAP_NET_ADMIN only, and with CAP_NET_ADMIN + CAP_SYS_ADMIN (ambient). Each probe that

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readlinkSync, rmSync, mkdirSync, existsSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,6 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli.js';
 import { createLiveRunner } from '../../src/exec/live.js';
 import { acquireBpfLock, canUseNetns, delNetns, addNetns, releaseBpfLock, uniqueName } from '../helpers/netns.js';
+
+// a loaded machine (npm run test:stress, a busy CI runner) runs these far slower than an idle one
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 300_000 });
 
 // Cilium's LB maps pinned where the agent pins them (/sys/fs/bpf/tc/globals) and socket-LB programs named like
 // Cilium's on /run/cilium/cgroupv2 — both inside a private mount namespace, so this machine's real bpffs and
