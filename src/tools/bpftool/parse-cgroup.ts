@@ -4,6 +4,7 @@ import { ParseError } from '../parse-error.js';
 import { cgroupAttachTypeName } from './link-types.js';
 import { cgroupProgSchema, cgroupTreeEntrySchema } from './schema.js';
 import { checkUnterminated, excerpt, firstIssue, jsonList, pushWarning } from './util.js';
+import { throwIfToolError } from '../tool-error.js';
 
 export function renderCgroupAttachment(a: CgroupAttachment, printedType: string): string {
   return `${a.cgroup}  ${a.id}  ${printedType}${a.flags ? `  ${a.flags}` : ''}  ${a.name}`.trimEnd();
@@ -14,6 +15,7 @@ export function renderCgroupAttachment(a: CgroupAttachment, printedType: string)
  * PATH` (a flat list; its cgroup is `root`). Attach types are normalised to libbpf's names.
  */
 export function parseBpftoolCgroup(text: string, probe: string, root: string): Parsed<CgroupAttachment[]> {
+  throwIfToolError(text, probe, 'bpftool cgroup', { anywhere: true });
   const clean = cleanText(text);
   return looksLikeJson(clean) ? cgroupJson(clean, probe, root) : cgroupText(clean, probe, root);
 }

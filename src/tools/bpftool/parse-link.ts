@@ -4,6 +4,7 @@ import { ParseError } from '../parse-error.js';
 import { attachTypeName, linkTypeName } from './link-types.js';
 import { linkSchema } from './schema.js';
 import { checkUnterminated, excerpt, firstIssue, jsonList, pushWarning } from './util.js';
+import { throwIfToolError } from '../tool-error.js';
 
 export function renderLink(l: BpfLink, rawType?: number): string {
   const type = rawType !== undefined ? `type ${rawType} (${l.type})` : l.type;
@@ -17,6 +18,7 @@ export function renderLink(l: BpfLink, rawType?: number): string {
  * keeps the number.
  */
 export function parseBpftoolLink(text: string, probe: string): Parsed<BpfLink[]> {
+  throwIfToolError(text, probe, 'bpftool link', { anywhere: true });
   const clean = cleanText(text);
   return looksLikeJson(clean) ? linkJson(clean, probe) : linkText(clean, probe);
 }

@@ -3,6 +3,7 @@ import { cleanText, ev, looksLikeJson } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { netBlockSchema, netEntrySchema } from './schema.js';
 import { checkUnterminated, excerpt, firstIssue, jsonList, pushWarning } from './util.js';
+import { throwIfToolError } from '../tool-error.js';
 
 const KIND_TO_HOOK: Readonly<Record<string, BpfHook>> = {
   'clsact/ingress': 'tc-ingress',
@@ -41,6 +42,7 @@ interface RawEntry {
  * flow_dissector and netfilter attachments are not part of the model and are reported.
  */
 export function parseBpftoolNet(text: string, probe: string): Parsed<BpfNetAttachment[]> {
+  throwIfToolError(text, probe, 'bpftool net', { anywhere: true });
   const clean = cleanText(text);
   return looksLikeJson(clean) ? netJson(clean, probe) : netText(clean, probe);
 }

@@ -3,6 +3,7 @@ import { cleanText, ev, looksLikeJson } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { progSchema } from './schema.js';
 import { checkUnterminated, excerpt, firstIssue, jsonList, pushWarning } from './util.js';
+import { throwIfToolError } from '../tool-error.js';
 
 export function renderProgram(p: BpfProgram): string {
   return `${p.id}: ${p.type}${p.name ? `  name ${p.name}` : ''}${p.tag ? `  tag ${p.tag}` : ''}`;
@@ -13,6 +14,7 @@ export function renderProgram(p: BpfProgram): string {
  * BTF function name where bpftool can recover it, not the kernel's 15-character one.
  */
 export function parseBpftoolProg(text: string, probe: string): Parsed<BpfProgram[]> {
+  throwIfToolError(text, probe, 'bpftool prog', { anywhere: true });
   const clean = cleanText(text);
   return looksLikeJson(clean) ? progJson(clean, probe) : progText(clean, probe);
 }

@@ -3,6 +3,7 @@ import type { Backend, ServiceEntry, ServiceFlags, ServiceType } from '../../mod
 import { cleanText, ev, warn } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { parseFlagWords, parseL3n4, type L3n4 } from './l3n4.js';
+import { throwIfToolError } from '../tool-error.js';
 
 interface Row {
   fe: L3n4;
@@ -29,6 +30,7 @@ const NOT_FOUND = /^backend (\d+) not found\b(?: \((\d+)\))?(?: \((\d+)\))?/;
  * The list shows no backend state: backends are `unknown` with their slot.
  */
 export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEntry[]> {
+  throwIfToolError(text, probe, 'cilium-dbg bpf lb list');
   const lines = cleanText(text).split('\n');
   const warnings: Warning[] = [];
   const rows: Row[] = [];

@@ -3,6 +3,7 @@ import { canonIp } from '../../model/addr.js';
 import { cleanText, ev, looksLikeJson, parseJsonText, warn } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { endpointSchema } from './schema.js';
+import { throwIfToolError } from '../tool-error.js';
 
 const STATES = new Set([
   'ready',
@@ -22,6 +23,7 @@ const LABEL = /^(k8s|reserved|container|cidr|unspec|any|fqdn|cni|kvstore|io\.kub
  * array with one element), the `endpoint list` table, or `bpf endpoint list`.
  */
 export function parseCiliumEndpoints(text: string, probe: string): Parsed<CiliumEndpoint[]> {
+  throwIfToolError(text, probe, 'cilium-dbg endpoint list');
   const clean = cleanText(text);
   return looksLikeJson(clean) ? endpointsJson(clean, probe) : endpointsText(clean, probe);
 }

@@ -3,6 +3,7 @@ import { canonIp, canonPrefix } from '../../model/addr.js';
 import { cleanText, ev, looksLikeJson, parseJsonText, warn } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { statusJsonSchema } from './schema.js';
+import { throwIfToolError } from '../tool-error.js';
 
 // `cilium status --verbose` (≤1.14) / `cilium-dbg status --verbose` (1.15+). A tabwriter prints it,
 // so fields are separated by runs of spaces. `Host Routing:` ≤1.15; `Routing: Network: … Host: …`,
@@ -38,6 +39,7 @@ const KEY =
   /^(KubeProxyReplacement|Host Routing|Routing|Attach Mode|Device Mode|Masquerading|Host firewall|Encryption|Cilium|KubeProxyReplacement Details|Status|Socket LB|Socket LB Tracing|Socket LB Coverage|Devices|Mode|Backend Selection|XDP Acceleration|Session Affinity):/;
 
 export function parseCiliumStatus(text: string, probe: string): Parsed<CiliumStatus> {
+  throwIfToolError(text, probe, 'cilium-dbg status');
   const clean = cleanText(text);
   if (looksLikeJson(clean)) return statusJson(clean, probe);
   const warnings: Warning[] = [];

@@ -4,6 +4,7 @@ import type { Family, Parsed, Warning } from '../../model/types.js';
 import { canonIp, ipToBytes } from '../../model/addr.js';
 import { cleanText, ev } from '../common.js';
 import { ParseError } from '../parse-error.js';
+import { throwIfToolError } from '../tool-error.js';
 
 /**
  * `conntrack -L [-f ipv4|ipv6] [-o extended|id|ktimestamp|...]` text, one entry per line, in the
@@ -426,6 +427,8 @@ export function parseConntrack(text: string, probe: string): Parsed<ConntrackEnt
 }
 
 export function parseConntrackFull(text: string, probe: string): Parsed<ConntrackParse> {
+  // conntrack's own complaint, pasted as its output (a table, with entries, is read whatever its first line)
+  if (!text.includes('src=')) throwIfToolError(text, probe, 'conntrack');
   if (text.includes('\u0000')) throw new ParseError(probe, 'binary data (NUL bytes), not conntrack output');
   const clean = text.includes('\u001b') || text.includes('\r') ? cleanText(text) : text;
   if (/^\s*<\?xml|^\s*<conntrack>/.test(clean))

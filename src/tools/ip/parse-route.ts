@@ -3,6 +3,7 @@ import { canonPrefix } from '../../model/addr.js';
 import { ParseError } from '../parse-error.js';
 import { ipRouteSchema, zodWhy } from './schema.js';
 import { IpCache, Notes, TABLE_NAMES, isJson, isObj, jsonArray, prep, tableId, tosValue, u32 } from './common.js';
+import { throwIfToolError } from '../tool-error.js';
 
 const ROUTE_TYPES = new Set<string>([
   'unicast',
@@ -111,6 +112,7 @@ function hopText(n: NextHop, fam: Family, multi: boolean): string {
  * the main table. Routes that cannot be read are skipped with a warning.
  */
 export function parseIpRoute(text: string, probe: string, family: Family): Parsed<Route[]> {
+  throwIfToolError(text, probe, 'ip');
   const clean = prep(text);
   return isJson(clean) ? routeJson(clean, probe, family) : routeText(clean, probe, family);
 }

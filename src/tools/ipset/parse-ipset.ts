@@ -3,6 +3,7 @@ import type { Parsed, Warning } from '../../model/types.js';
 import { cleanText, ev, warn } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import type { IpSet, IpSetMember } from './model.js';
+import { throwIfToolError } from '../tool-error.js';
 
 const MAX_WARNINGS = 50;
 const MAX_LINE = 4096;
@@ -13,6 +14,7 @@ const MAX_LINE = 4096;
  * line of either shape is not ipset output (ParseError). Empty output is no sets.
  */
 export function parseIpset(text: string, probe: string): Parsed<IpSet[]> {
+  throwIfToolError(text, probe, 'ipset');
   const warnings: Warning[] = [];
   const w = (n: number, code: string, msg: string) => {
     if (warnings.length < MAX_WARNINGS) warnings.push(warn(code, `line ${n}: ${msg}`, probe));

@@ -10,6 +10,7 @@ import type {
   IptablesTable,
   IptablesTarget,
 } from './iptables-model.js';
+import { throwIfToolError } from '../tool-error.js';
 
 const BUILTIN_SHORT: Record<string, string> = {
   '-s': 'source',
@@ -335,6 +336,7 @@ function counters(text: string): { packets: number; bytes: number } | undefined 
  * partial `--noflush` inputs with `-X`). Per-line problems become warnings naming the line.
  */
 export function parseIptablesSave(text: string, probe: string): Parsed<IptablesRuleset> {
+  throwIfToolError(text, probe, 'iptables-save');
   return parseIptablesLines(iptablesLines(text), probe);
 }
 

@@ -4,6 +4,7 @@ import type { Address, Parsed, Warning } from '../../model/types.js';
 import { cleanText, ev, warn } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { splitHostPort } from './kube-iptables.js';
+import { throwIfToolError } from '../tool-error.js';
 
 // Null-prototype tables: a word such as `__proto__` or `constructor` in the flag's place must
 // look up nothing, not Object.prototype (`-A __proto__ 10.96.0.1:443` became a Service).
@@ -44,6 +45,7 @@ export interface IpvsOptions {
  * every virtual server is reported as ClusterIP with `type-unknown` in flags.raw.
  */
 export function parseIpvsadm(text: string, probe: string, opts: IpvsOptions = {}): Parsed<ServiceEntry[]> {
+  throwIfToolError(text, probe, 'ipvsadm');
   const warnings: Warning[] = [];
   const out: ServiceEntry[] = [];
   const byKey = new Map<string, ServiceEntry>();

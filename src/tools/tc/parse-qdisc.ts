@@ -3,6 +3,7 @@ import { cleanText, ev, looksLikeJson } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { tcQdiscSchema } from './schema.js';
 import { checkUnterminated, excerpt, firstIssue, jsonArray, pushWarning } from './util.js';
+import { throwIfToolError } from '../tool-error.js';
 
 export interface TcQdisc {
   dev: string;
@@ -25,6 +26,7 @@ export function renderTcQdisc(q: TcQdisc): string {
  * device; pass it as `dev` then.
  */
 export function parseTcQdisc(text: string, probe: string, dev?: string): Parsed<TcQdisc[]> {
+  throwIfToolError(text, probe, 'tc');
   const clean = cleanText(text);
   const warnings: Warning[] = [];
   const out: TcQdisc[] = [];

@@ -4,6 +4,7 @@ import { cleanText, ev } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { lineShape, splitFields } from './fields.js';
 import { REDACTED } from './redact.js';
+import { throwIfToolError } from '../tool-error.js';
 
 const MAX_WARNINGS = 50;
 
@@ -33,6 +34,7 @@ function counter(s: string): number | undefined {
  * rx tx persistent-keepalive`. Private and preshared keys are never read into the model.
  */
 export function parseWgDump(text: string, probe: string): Parsed<WgDevice[]> {
+  throwIfToolError(text, probe, 'wg');
   const warnings: Warning[] = [];
   const devs = new Map<string, WgDevice>();
   let known = 0;
