@@ -3,27 +3,29 @@
 # before, after, and after a botched cleanup (fixtures/snapshots/migrate-*/).
 #   migrate.sh iptables|nft|ipvs [OUTDIR]   (default fixtures/snapshots/migrate-<mode>)
 #   migrate.sh down                  remove what a killed run may have left (cgroup, build dir, netns files)
+# NP_LAB_ID=x makes the two things outside the mount namespace (the build directory /tmp/np-mig-bpf-x and the
+# cgroup np-mig-x) a run's own, so concurrent runs cannot remove each other's; NP_LAB_SKIP_BUILD=1 uses dist/ as built.
 # The whole lab runs inside a private mount namespace with its own bpffs on /sys/fs/bpf, its own tmpfs on
 # /var/run/netns and its own /run/cilium/cgroupv2 bind mount: nothing it creates is visible to other labs,
 # and its network namespaces, pinned maps and programs go away with it. Node names are np-mig-*.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-export LAB_BPF=/tmp/np-mig-bpf
+SFX=${NP_LAB_ID:+-$NP_LAB_ID}
+export LAB_BPF=/tmp/np-mig-bpf$SFX
 CG2=$(awk '$3=="cgroup2"{print $2; exit}' /proc/mounts)
-CGDIR="$CG2/np-mig"
+CGDIR="$CG2/np-mig$SFX"
 
 outer_cleanup() {
   # programs attached to our cgroup, if the inner run died before detaching them
   if [ -d "$CGDIR" ]; then
-    bpftool -j cgroup show "$CGDIR" 2>/dev/null | node -e '
-      let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{for(const p of JSON.parse(s))console.log(p.id, p.attach_type)}catch{}})' |
-      while read -r id type; do bpftool cgroup detach "$CGDIR" "$type" id "$id" 2>/dev/null || true; done
+    cgroup_detach_all "$CGDIR"
     rmdir "$CGDIR" 2>/dev/null || true
   fi
   rm -rf "$LAB_BPF"
 }
 
+source "$HERE/lib.sh"
 case "${1:-}" in
   iptables | nft | ipvs) ;;
   inner) ;;
@@ -42,7 +44,6 @@ fi
 # ------------------------------------------------------------------ inside the private mount namespace
 MODE=$2
 OUT=$3
-source "$HERE/lib.sh"
 GEN="node $HERE/migrate/gen.mjs"
 TRAFFIC="$HERE/migrate/traffic.mjs"
 SW=np-mig-ksw
@@ -156,7 +157,11 @@ serve_all() {
     ip netns exec "$ns" node "$TRAFFIC" serve ${SERVES[$ns]} &
     PIDS+=($!)
   done
-  sleep 1
+  # every server bound before the first flow (a refused connection fails the flow)
+  for ns in "${!SERVES[@]}"; do
+    # shellcheck disable=SC2086
+    wait_until 30 "the servers in $ns" listening "$ns" ${SERVES[$ns]}
+  done
 }
 
 # hold NS FLOW... — start flows from a namespace and wait until each got an answer
@@ -167,11 +172,14 @@ hold() {
   ip netns exec "$ns" node "$TRAFFIC" hold "$@" >"$log" 2>&1 &
   PIDS+=($!)
   local t
-  for t in $(seq 1 250); do
+  # traffic.mjs gives up by itself after 20 s; 60 s more is for starting node on a loaded machine
+  for t in $(seq 1 600); do
     grep -q '^ready$' "$log" && break
     grep -q '^fail' "$log" && { cat "$log" >&2; rm -f "$log"; return 1; }
+    kill -0 "${PIDS[-1]}" 2>/dev/null || { echo "flows from $ns: the client exited" >&2; cat "$log" >&2; rm -f "$log"; return 1; }
     sleep 0.1
   done
+  grep -q '^ready$' "$log" || { echo "flows from $ns: no answer within 60 s" >&2; cat "$log" >&2; rm -f "$log"; return 1; }
   sed "s/^/  $ns: /" "$log" | grep -v ready || true
   rm -f "$log"
 }
@@ -180,6 +188,8 @@ stop_flows() {
   # the client processes only (servers keep running): their sockets close, conntrack sees FIN/RST
   local p
   for p in "${FLOW_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  # reaped: their sockets are closed once wait returns
+  for p in "${FLOW_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   FLOW_PIDS=()
 }
 
@@ -348,7 +358,6 @@ run() {
 
   echo "== after: kube-proxy's state removed, conntrack flushed, all Services in the maps"
   stop_flows
-  sleep 0.5
   clean_it
   nsx $K1 conntrack -F 2>/dev/null
   lbmaps kpr
@@ -362,7 +371,7 @@ run() {
 
 mounts
 build_bpf
-(cd "$ROOT" && npm run -s build >/dev/null) || echo "build reported errors; using the dist/ it wrote" >&2
+[ -n "${NP_LAB_SKIP_BUILD:-}" ] || (cd "$ROOT" && npm run -s build >/dev/null) || echo "build reported errors; using the dist/ it wrote" >&2
 topology
 run
 echo "captured into $OUT"

@@ -3,11 +3,24 @@
 # 2001:db8:42::/96 and no IPv6 masquerade. Nodes A and B share one L2 (2001:db8:1::/64) with direct
 # routes to each other's /112 PodCIDR; node C sits on another network (2001:db8:2::/64) behind the
 # gateway G, and A reaches C's PodCIDR through a WireGuard tunnel (wireguard-go) to G.
-#   v6-wg.sh up | verify | capture [DIR] | down
+#   v6-wg.sh up [DIR] | verify [DIR] | capture [DIR] [OUT] | down [DIR]
+# A run lives in a private mount namespace held by the process in DIR/holder.pid (DIR: the run's own directory,
+# default /tmp/np-lab-v6wg): its network namespaces (named on a tmpfs over /var/run/netns), its bpffs with the
+# pinned links and its /run/cilium/cgroupv2 exist only there, so runs with different DIRs never meet. Enter a node
+# with `nsenter -t $(cat DIR/holder.pid) -m ip netns exec np-lab-vb`, a tunnel end with
+# `nsenter -t $(cat DIR/wg/np-lab-va.pid) -m -n` (wireguard-go's socket lives in a mount namespace of its own).
+# Outside it there are only DIR and a cgroup directory named after DIR: `down` removes everything, and the holder
+# does so itself when the process NP_LAB_OWNER names (a test runner) is gone first.
 source "$(dirname "$0")/lib.sh"
+SELF=$(realpath "$0")
+CMD=${1:-}
+DIR=$(realpath -m "${2:-/tmp/np-lab-v6wg}")
+export LAB_BPF=$DIR/bpf
+LAB_CG=np-lab-$(printf %s "$DIR" | md5sum | cut -c1-10)
+export LAB_CG
+WGDIR=$DIR/wg
 SW=np-lab-vsw
 A=np-lab-va B=np-lab-vb C=np-lab-vc G=np-lab-vgw
-WGDIR=/tmp/np-lab-wg
 
 declare -A PODS=(
   [$A]="cni-a1b2c3d4-va1:lxc3f6a0b1c2d3e:2001:db8:42::a:5 cni-a5b6c7d8-va2:lxc4e5d6c7b8a90:2001:db8:42::a:6"
@@ -55,12 +68,22 @@ cilium_node() {
 # `wg show all dump` on one node lists only that node's device. The pid file names that namespace.
 wg_daemon() {
   local ns=$1 ifn=$2
-  unshare -m --propagation private bash -c "mount -t tmpfs np-lab-wg /var/run/wireguard && exec ip netns exec $ns wireguard-go -f $ifn" >/dev/null 2>&1 &
-  echo $! >"$WGDIR/$ns.pid"
-  local i
-  for i in $(seq 150); do ip -n "$ns" link show "$ifn" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  echo "wireguard-go did not create $ifn in $ns" >&2
-  return 1
+  mkdir -p /var/run/wireguard
+  unshare -m --propagation private bash -c "mount -t tmpfs np-lab-wg /var/run/wireguard && exec ip netns exec $ns wireguard-go -f $ifn" >"$WGDIR/$ns.log" 2>&1 &
+  local pid=$! start=$SECONDS
+  echo "$pid" >"$WGDIR/$ns.pid"
+  # its device, and its control socket (what `wg set` talks to); a busy machine can take many seconds for both
+  until link_exists "$ns" "$ifn" && nsenter -t "$pid" -m -n wg show "$ifn" >/dev/null 2>&1; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "wireguard-go for $ifn in $ns exited: $(tail -3 "$WGDIR/$ns.log" | tr '\n' ' ')" >&2
+      return 1
+    fi
+    if ((SECONDS - start >= 60)); then
+      echo "wireguard-go did not create $ifn in $ns within 60s: $(tail -3 "$WGDIR/$ns.log" | tr '\n' ' ')" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
 }
 wgx() { local ns=$1; shift; nsenter -t "$(cat "$WGDIR/$ns.pid")" -m -n "$@"; }
 
@@ -118,16 +141,26 @@ verify() {
   for pair in "$a1 2001:db8:42::a:6" "$a1 2001:db8:42::b:7" "$a1 2001:db8:42::c:9" "$b1 2001:db8:42::a:5" "$c1 2001:db8:42::a:5"; do
     set -- $pair
     # the first packet may wait for a WireGuard handshake and several neighbour resolutions
-    local i
-    for i in 1 2 3 4; do nsx "$1" ping -6 -n -q -c 1 -W 3 "$2" >/dev/null && break; done
+    wait_until 45 "ping $1 -> $2" nsx "$1" ping -6 -n -q -c 1 -W 2 "$2" || true
     if nsx "$1" ping -6 -n -q -c 3 -i 0.2 -W 3 "$2" >/dev/null; then echo "ok   $1 -> $2"; else echo "FAIL $1 -> $2"; rc=1; fi
   done
   scaffold del
   return $rc
 }
 
-up() {
-  down
+# resolve NS DEV ADDR — the neighbour entry a node that talks to ADDR has (a TCP connect to a closed port
+# resolves it); retried until the kernel holds a link-layer address for it
+resolve() {
+  nsx "$1" timeout 2 bash -c "echo > /dev/tcp/$3/9" 2>/dev/null || true
+  ip -n "$1" -6 neigh show "$3" dev "$2" | grep -q lladdr
+}
+
+# inside the private mount namespace: the whole topology, then the pings that prove it
+inner_up() {
+  mkdir -p /var/run/netns /sys/fs/bpf
+  mount -t tmpfs -o size=1m np-lab-netns /var/run/netns
+  # a bpffs of this run's own (a new mount is a new instance): pins go away with the namespace
+  mount -t bpf bpf /sys/fs/bpf
   build_bpf
   ip netns add $SW
   ip -n $SW link add br0 type bridge
@@ -160,32 +193,80 @@ up() {
   ip -n $C -6 route add default via 2001:db8:2::1 dev eth0 metric 1024
   ip -n $B -6 route add default via 2001:db8:1::1 dev eth0 metric 1024
   ip -n $G -6 route add 2001:db8:42::b:0/112 via 2001:db8:1::20 dev eth0
-  # neighbours as a running node has them (a TCP connect to a closed port resolves the address)
-  nsx $A timeout 2 bash -c 'echo > /dev/tcp/2001:db8:1::20/9' 2>/dev/null || true
-  nsx $A timeout 2 bash -c 'echo > /dev/tcp/2001:db8:1::1/9' 2>/dev/null || true
-  nsx $B timeout 2 bash -c 'echo > /dev/tcp/2001:db8:1::10/9' 2>/dev/null || true
-  nsx $C timeout 2 bash -c 'echo > /dev/tcp/2001:db8:2::1/9' 2>/dev/null || true
+  # every address usable (the pods' link-local addresses run DAD) before the first packet
+  local n p
+  for n in $A $B $C $G $SW np-lab-vsw2; do wait_dad "$n"; done
+  for n in $A $B $C; do for p in ${PODS[$n]}; do wait_dad "${p%%:*}"; done; done
+  # neighbours as a running node has them
+  wait_until 30 "neighbour 2001:db8:1::20 of $A" resolve $A eth0 2001:db8:1::20
+  wait_until 30 "neighbour 2001:db8:1::1 of $A" resolve $A eth0 2001:db8:1::1
+  wait_until 30 "neighbour 2001:db8:1::10 of $B" resolve $B eth0 2001:db8:1::10
+  wait_until 30 "neighbour 2001:db8:2::1 of $C" resolve $C eth0 2001:db8:2::1
   # the tunnel: a handshake from A to G through wireguard-go
-  nsx $A timeout 3 bash -c 'echo > /dev/tcp/[2001:db8:99::1]/9' 2>/dev/null || true
+  wait_until 45 "WireGuard handshake $A -> $G" handshake_done
   verify
 }
 
-down() {
-  local n p
-  for n in $A $B $C; do
-    for p in ${PODS[$n]}; do ip netns del "${p%%:*}" 2>/dev/null || true; done
-  done
-  for n in $A $G; do
-    [ -f "$WGDIR/$n.pid" ] && kill "$(cat "$WGDIR/$n.pid")" 2>/dev/null || true
-    [ -e /var/run/netns/$n ] && ip netns pids $n 2>/dev/null | xargs -r kill 2>/dev/null || true
-  done
-  for n in $A $B $C $G $SW np-lab-vsw2; do ip netns del "$n" 2>/dev/null || true; done
-  rm -rf $WGDIR
-  sock_hooks_down
+handshake_done() {
+  nsx $A timeout 2 bash -c 'echo > /dev/tcp/[2001:db8:99::1]/9' 2>/dev/null || true
+  wgx $A wg show wg-gw latest-handshakes | awk '$2 > 0 { ok = 1 } END { exit !ok }'
 }
 
+holder_pid() { cat "$DIR/holder.pid" 2>/dev/null; }
+in_holder() { nsenter -t "$(holder_pid)" -m "$@"; }
+own_mntns() { [ "$(readlink "/proc/$1/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ]; }
+
+up() {
+  down
+  mkdir -p "$DIR" "$WGDIR"
+  chmod 700 "$DIR" "$WGDIR"
+  # the holder: lives as long as the lab; with NP_LAB_OWNER set it takes the lab down once that process is gone
+  setsid unshare -m --propagation private bash -c '
+    if [ -n "$1" ]; then
+      while kill -0 "$1" 2>/dev/null; do sleep 1; done
+      bash "$2" down "$3"
+    else
+      while :; do sleep 3600; done
+    fi' np-lab-holder "${NP_LAB_OWNER:-}" "$SELF" "$DIR" </dev/null >/dev/null 2>&1 &
+  echo $! >"$DIR/holder.pid"
+  local rc=0
+  wait_until 10 "the lab's private mount namespace" own_mntns "$(holder_pid)" || rc=$?
+  [ $rc = 0 ] && { in_holder bash "$SELF" _up "$DIR" || rc=$?; }
+  if [ $rc != 0 ]; then
+    echo "v6-wg lab did not come up (exit $rc); everything it made is being removed" >&2
+    down
+    return $rc
+  fi
+}
+
+down() {
+  local p n cg2
+  # the tunnel ends first: their processes hold namespaces (and their mount namespaces) alive
+  for p in "$WGDIR"/*.pid; do [ -e "$p" ] && kill "$(cat "$p")" 2>/dev/null; done
+  for p in "$WGDIR"/*.pid; do [ -e "$p" ] && { wait_until 15 "wireguard-go $(cat "$p") to exit" gone "$(cat "$p")" || kill -9 "$(cat "$p")" 2>/dev/null; }; done
+  # the holder: with it goes the private mount namespace, every network namespace named there and the bpffs
+  # with the pinned links and programs
+  if [ -f "$DIR/holder.pid" ]; then
+    n=$(holder_pid)
+    # only a holder of this lab (a stale pid file may name an unrelated process by now)
+    if grep -qF np-lab-holder "/proc/$n/cmdline" 2>/dev/null && [ "$n" != "$PPID" ]; then
+      # its process group (setsid made it the leader): the holder and the sleep it waits in
+      kill -9 -- "-$n" 2>/dev/null || true
+      wait_until 15 "the lab holder $n to exit" gone "$n" || true
+    fi
+  fi
+  # the socket-LB programs stay attached to the cgroup until detached
+  cg2=$(awk '$3=="cgroup2"{print $2; exit}' /proc/mounts)
+  if [ -d "$cg2/$LAB_CG" ]; then
+    cgroup_detach_all "$cg2/$LAB_CG"
+    rmdir "$cg2/$LAB_CG" 2>/dev/null || echo "could not remove the cgroup $cg2/$LAB_CG" >&2
+  fi
+  rm -rf "$DIR"
+}
+gone() { ! kill -0 "$1" 2>/dev/null; }
+
 capture_all() {
-  local dir=${1:-fixtures/snapshots/v6-wg}
+  local dir=$1
   local n name
   build_netpath
   # fresh neighbour and WireGuard handshake state, as on a node carrying traffic
@@ -209,10 +290,14 @@ capture_all() {
   done
 }
 
-case "${1:-}" in
+case "$CMD" in
   up) up ;;
   down) down ;;
-  capture) capture_all "${2:-}" ;;
-  verify) verify ;;
-  *) echo "usage: $0 up|verify|capture [DIR]|down" >&2; exit 2 ;;
+  verify) in_holder bash "$SELF" _verify "$DIR" ;;
+  # the default OUT is the bundled snapshot; resolved here (inside, the working directory is /)
+  capture) in_holder bash "$SELF" _capture "$DIR" "$(realpath -m "${3:-$HERE/../../fixtures/snapshots/v6-wg}")" ;;
+  _up) inner_up ;;
+  _verify) verify ;;
+  _capture) capture_all "$3" ;;
+  *) echo "usage: $0 up|verify|capture|down [DIR] [OUT]" >&2; exit 2 ;;
 esac

@@ -104,7 +104,7 @@ function scanned(base: FlowConntrack, r: ScanResult, maxEntries: number): FlowCo
   if (out.captureTruncated)
     out.warnings.push({
       code: 'conntrack-capture-truncated',
-      message: `${probe}: the capture was cut at its size limit; entries past it are not in the snapshot, so a missing entry proves nothing`,
+      message: `${probe}: the output was cut at its size limit; entries past it were not read, so a missing entry proves nothing`,
       source: probe,
     });
   return out;

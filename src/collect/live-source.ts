@@ -4,6 +4,7 @@ import { NODE_PROBES, netnsProbes, tcFilterProbes, type ProbeSpec } from './prob
 import { memorySource, type ProbeSource } from './source.js';
 import { looksLikeJson } from '../tools/common.js';
 import { redactSecrets } from '../tools/secrets.js';
+import { toolErrorText } from '../tools/tool-error.js';
 
 export interface ProbeRun {
   id: string;
@@ -83,15 +84,16 @@ export async function collectProbes(runner: Runner, opts: CollectOptions = {}): 
     }
     if (out.failed) run.failed = out.failed;
     if (out.message && !run.truncated) run.message = out.message;
-    // bpftool -j reports its errors as {"error": "..."} on stdout with a non-zero exit: not output
-    const jsonError = out.exitCode !== 0 ? /^\s*\{\s*"error"\s*:\s*"([^"]*)"/.exec(out.stdout) : null;
-    if (jsonError && !out.failed) {
+    // bpftool -j reports its errors on stdout with a non-zero exit, as {"error":"…"} or, inside the list it had
+    // opened, [{"error":"…"}]: the tool's answer, not output to keep
+    const jsonError = out.exitCode !== 0 && looksLikeJson(out.stdout) ? toolErrorText(out.stdout) : undefined;
+    if (jsonError !== undefined && !out.failed) {
       // the LB maps of a node without Cilium are absent like a tool that is not installed
-      const absent = /^bpf obj get .*No such file or directory$/.test(jsonError[1]!);
+      const absent = /^bpf obj get .*No such file or directory$/.test(jsonError);
       run.failed = absent ? 'ENOENT' : 'error';
-      run.message = absent ? `${p.argv[0]}: no such pinned map on this node` : `${p.argv[0]}: ${jsonError[1]}`;
+      run.message = absent ? `${p.argv[0]}: no such pinned map on this node` : `${commandName(p.argv)}: ${jsonError}`;
     }
-    if (!out.failed && !jsonError && out.stdout.trim() !== '') {
+    if (!out.failed && jsonError === undefined && out.stdout.trim() !== '') {
       const text = opts.transform ? opts.transform(p.id, out.stdout) : out.stdout;
       const ext = p.ext === 'json' && looksLikeJson(text) ? 'json' : 'txt';
       run.file = `${p.id}.${ext}`;
@@ -124,6 +126,13 @@ export async function collectProbes(runner: Runner, opts: CollectOptions = {}): 
   await pool(now(follow), concurrency, runOne);
   runs.sort((a, b) => a.id.localeCompare(b.id));
   return { files, runs, deferred, run: runOne };
+}
+
+/** `bpftool cgroup` for `bpftool -j cgroup tree …`: the tool and the object it was asked about, as in its errors. */
+function commandName(argv: readonly string[]): string {
+  if (argv[0] !== 'bpftool') return argv[0] ?? '?';
+  const object = argv.slice(1).find((a) => !a.startsWith('-'));
+  return object === undefined ? 'bpftool' : `bpftool ${object}`;
 }
 
 /** Namespaces with an nsid in the node's namespace: the ones something (a veth) connects to it. */
@@ -162,7 +171,7 @@ export async function liveSource(runner: Runner, opts: CollectOptions = {}): Pro
   });
   const manifest = { schemaVersion: 1, probes: runs };
   files.set('manifest.json', JSON.stringify(manifest));
-  const mem = memorySource(files, 'live node');
+  const mem = { ...memorySource(files, 'live node'), live: true };
   if (deferred.size === 0) return mem;
   // a deferred probe runs when it is first read, once
   const started = new Map<string, Promise<void>>();

@@ -256,7 +256,10 @@ export async function loadNodeState(source: ProbeSource, opts: LoadOptions = {})
     if (r && (r.status === 'missing' || r.status === 'failed')) {
       state.warnings.push({
         code: 'required-probe-unavailable',
-        message: r.status === 'missing' ? `${id}: not in ${source.description}` : `${id}: ${r.message}`,
+        message:
+          r.status === 'missing'
+            ? `${id}: ${source.live ? 'no output on this node' : `not in ${source.description}`}`
+            : `${id}: ${r.message}`,
         source: id,
       });
     }

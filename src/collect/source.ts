@@ -33,6 +33,8 @@ export interface ProbeStream {
  */
 export interface ProbeSource {
   readonly description: string;
+  /** probes run on the node now (a missing output is "on this node", not "in the snapshot") */
+  readonly live?: boolean;
   read(id: string): Promise<ProbeText | undefined>;
   list(dir: string): Promise<string[]>;
   /** raw manifest.json text, if present */

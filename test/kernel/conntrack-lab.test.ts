@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,12 +13,21 @@ import { dirSource } from '../../src/collect/source.js';
 import { runTrace } from '../../src/commands/trace.js';
 import { parseConntrack } from '../../src/tools/conntrack/index.js';
 import { canUseNetns } from '../helpers/netns.js';
+import { runLab } from '../helpers/lab.js';
+
+// a loaded machine (npm run test:stress, a busy CI runner) runs these far slower than an idle one
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 300_000 });
 
 // The conntrack lab (scripts/lab/conntrack.sh) on every run: real kube-proxy-style DNAT, real connections.
 // What the client was answered by is the ground truth the parsed entries and the traces must agree with.
 const LAB = fileURLToPath(new URL('../../scripts/lab/conntrack.sh', import.meta.url));
-const lab = (...a: string[]) =>
-  execFileSync('bash', [LAB, ...a], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+// names of this run's own (np-ct-*-ID, /tmp/np-ct-ID): another run of the lab cannot collide with it
+const ID = randomBytes(3).toString('hex');
+const NODE = `np-ct-node-${ID}`;
+const lab = async (cmd: string) => {
+  const r = await runLab(['bash', LAB, cmd], { timeoutMs: 120_000, env: { ...process.env, NP_LAB_ID: ID } });
+  if (r.status !== 0) throw new Error(`conntrack.sh ${cmd} failed (${r.status ?? r.signal}):\n${r.tail}`);
+};
 const out = mkdtempSync(join(tmpdir(), 'np-ct-test-'));
 const hasConntrack = (() => {
   try {
@@ -31,7 +41,7 @@ const hasConntrack = (() => {
 /** `tcp 192.0.2.2:40001 -> 192.0.2.100:80 answered by 198.51.100.3 8080` → sport → backend */
 function answers(): Map<number, string> {
   const m = new Map<number, string>();
-  for (const l of readFileSync('/tmp/np-ct-client.log', 'utf8').split('\n')) {
+  for (const l of readFileSync(`/tmp/np-ct-${ID}/client.log`, 'utf8').split('\n')) {
     const x = /^tcp 192\.0\.2\.2:(\d+) -> 192\.0\.2\.100:80 answered by (\S+) (\d+)$/.exec(l);
     if (x) m.set(Number(x[1]), `${x[2]}:${x[3]}`);
   }
@@ -41,17 +51,17 @@ function answers(): Map<number, string> {
 describe.skipIf(!canUseNetns() || !hasConntrack)(
   'conntrack lab: entries and traces agree with what the connections saw',
   () => {
-    beforeAll(() => {
-      lab('up');
-      lab('traffic');
-    }, 60_000);
-    afterAll(() => {
-      lab('down');
+    beforeAll(async () => {
+      await lab('up');
+      await lab('traffic');
+    }, 240_000);
+    afterAll(async () => {
+      await lab('down');
       rmSync(out, { recursive: true, force: true });
     });
 
     it('every parsed DNAT entry names the backend that answered that connection', async () => {
-      const live = createLiveRunner({ prefix: ['ip', 'netns', 'exec', 'np-ct-node'] });
+      const live = createLiveRunner({ prefix: ['ip', 'netns', 'exec', NODE] });
       const r = await live(['conntrack', '-L', '-f', 'ipv4', '-o', 'extended']);
       expect(r.exitCode).toBe(0);
       expect(r.stderr).toMatch(/^conntrack v\S+ \(conntrack-tools\): \d+ flow entries have been shown\.\n$/);
@@ -78,7 +88,7 @@ describe.skipIf(!canUseNetns() || !hasConntrack)(
 
     it('a snapshot of the node traces each connection to the backend its entry holds, not the first candidate', async () => {
       const snap = join(out, 'snap');
-      const m = await captureSnapshot(createLiveRunner({ prefix: ['ip', 'netns', 'exec', 'np-ct-node'] }), {
+      const m = await captureSnapshot(createLiveRunner({ prefix: ['ip', 'netns', 'exec', NODE] }), {
         outDir: snap,
         node: 'np-ct-node',
         concurrency: 2,
@@ -96,7 +106,7 @@ describe.skipIf(!canUseNetns() || !hasConntrack)(
     });
 
     it('conntrack output over the probe limit is kept up to its last whole line and marked truncated', async () => {
-      const live = createLiveRunner({ prefix: ['ip', 'netns', 'exec', 'np-ct-node'] });
+      const live = createLiveRunner({ prefix: ['ip', 'netns', 'exec', NODE] });
       // the real runner, with the conntrack probes' limit lowered to a few lines
       const small: Runner = (argv, opts) => live(argv, argv[0] === 'conntrack' ? { ...opts, maxBytes: 700 } : opts);
       const { files, runs } = await collectProbes(small, { concurrency: 2 });

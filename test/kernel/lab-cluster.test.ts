@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync, statSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +10,11 @@ import { createLiveRunner } from '../../src/exec/live.js';
 import { runClusterTrace } from '../../src/commands/trace-cluster.js';
 import { acquireBpfLock, canUseNetns, releaseBpfLock } from '../helpers/netns.js';
 import { assertNoLeak } from '../helpers/redact.js';
+import { runLab } from '../helpers/lab.js';
 import { Redactor } from '../../src/redact/redactor.js';
+
+// a loaded machine (npm run test:stress, a busy CI runner) runs these far slower than an idle one
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 300_000 });
 
 // The multi-host lab (scripts/lab/v6-wg.sh: nodes A and B on one L2, node C behind a gateway, a wireguard-go
 // tunnel, pods as namespaces, tcx programs) built for real, every node captured live with
@@ -42,42 +46,41 @@ async function cli(argv: string[]) {
   return { code, stdout, stderr };
 }
 
+// the lab's own directory: its private mount namespace's holder, the tunnel ends' pids and keys (v6-wg.sh)
+const labDir = mkdtempSync(join(tmpdir(), 'np-lab-v6wg-'));
+const holder = () => readFileSync(join(labDir, 'holder.pid'), 'utf8').trim();
+const wgPid = (ns: string) => readFileSync(join(labDir, 'wg', `${ns}.pid`), 'utf8').trim();
+const wgFile = (f: string) => readFileSync(join(labDir, 'wg', f), 'utf8').trim();
+/** The four nodes as `--node-exec` prefixes: B and C through the lab's mount namespace, A and G through their tunnel's. */
+const nodeExec = () => [
+  `node-a=nsenter -t ${wgPid('np-lab-va')} -m -n`,
+  `node-b=nsenter -t ${holder()} -m ip netns exec np-lab-vb`,
+  `node-c=nsenter -t ${holder()} -m ip netns exec np-lab-vc`,
+  `gateway=nsenter -t ${wgPid('np-lab-vgw')} -m -n`,
+];
+const labCmd = (cmd: 'up' | 'down') =>
+  runLab(['bash', lab, cmd, labDir], {
+    timeoutMs: 240_000,
+    // the lab takes itself down if this worker dies before afterAll
+    env: { ...process.env, NP_LAB_OWNER: String(process.pid) },
+  });
+
 describe.skipIf(!canRun)('multi-host lab captured live and traced across nodes', () => {
   beforeAll(async () => {
+    // bpftool prog/link list every program of the machine: no other lab's may appear in these captures
     await acquireBpfLock();
-    // a loaded CI machine can miss a ping or a slow wireguard-go start: one clean retry, then the lab's own words
-    let r = spawnSync('bash', [lab, 'up'], { encoding: 'utf8', timeout: 120_000 });
-    if (r.status !== 0) {
-      spawnSync('bash', [lab, 'down'], { stdio: 'ignore' });
-      r = spawnSync('bash', [lab, 'up'], { encoding: 'utf8', timeout: 120_000 });
-    }
-    if (r.status !== 0)
-      throw new Error(
-        `${lab} up failed (${r.status ?? r.signal}):\n${`${r.stdout}${r.stderr}`.split('\n').slice(-25).join('\n')}`,
-      );
+    const r = await labCmd('up');
+    if (r.status !== 0) throw new Error(`${lab} up failed (${r.status ?? r.signal}):\n${r.tail}`);
   }, 270_000);
-  afterAll(() => {
-    spawnSync('bash', [lab, 'down'], { stdio: 'ignore' });
+  afterAll(async () => {
+    await labCmd('down');
     releaseBpfLock();
     rmSync(out, { recursive: true, force: true });
+    rmSync(labDir, { recursive: true, force: true });
   });
 
   it('captures every node through its prefix and follows the packet node-a → gateway → node-c', async () => {
-    const wgPid = (ns: string) => readFileSync(`/tmp/np-lab-wg/${ns}.pid`, 'utf8').trim();
-    const cap = await cli([
-      'snapshot',
-      '--cluster',
-      '-o',
-      out,
-      '--node-exec',
-      `node-a=nsenter -t ${wgPid('np-lab-va')} -m -n`,
-      '--node-exec',
-      'node-b=ip netns exec np-lab-vb',
-      '--node-exec',
-      'node-c=ip netns exec np-lab-vc',
-      '--node-exec',
-      `gateway=nsenter -t ${wgPid('np-lab-vgw')} -m -n`,
-    ]);
+    const cap = await cli(['snapshot', '--cluster', '-o', out, ...nodeExec().flatMap((n) => ['--node-exec', n])]);
     expect(cap.stderr).toBe('');
     expect(cap.stdout).toMatch(/4 of 4 nodes captured/);
     // the lab has no Cilium agent: its status/config are the documented-format files the bundle carries
@@ -107,18 +110,12 @@ describe.skipIf(!canRun)('multi-host lab captured live and traced across nodes',
       if (f.length === 5) expect(f[1]).toBe('(redacted)');
       if (f.length === 9) expect(f[2]).toBe('(redacted)');
     }
-    const key = readFileSync('/tmp/np-lab-wg/a.key', 'utf8').trim();
+    const key = wgFile('a.key');
     expect(spawnSync('grep', ['-rF', key, out]).status).toBe(1);
   }, 120_000);
 
   it('captured with --redact: no address, MAC, WireGuard key or node name of the lab is left, and the journey is the same', async () => {
-    const wgPid = (ns: string) => readFileSync(`/tmp/np-lab-wg/${ns}.pid`, 'utf8').trim();
-    const nodes = [
-      `node-a=nsenter -t ${wgPid('np-lab-va')} -m -n`,
-      'node-b=ip netns exec np-lab-vb',
-      'node-c=ip netns exec np-lab-vc',
-      `gateway=nsenter -t ${wgPid('np-lab-vgw')} -m -n`,
-    ];
+    const nodes = nodeExec();
     const plain = join(out, 'plain');
     const red = join(out, 'redacted');
     const keyFile = join(out, 'redact.key');
@@ -151,7 +148,7 @@ describe.skipIf(!canRun)('multi-host lab captured live and traced across nodes',
     }
     expect(searched).toBeGreaterThan(50);
     for (const f of ['a.key', 'g.key', 'psk', 'a.pub', 'g.pub']) {
-      const k = readFileSync(`/tmp/np-lab-wg/${f}`, 'utf8').trim();
+      const k = wgFile(f);
       expect(spawnSync('grep', ['-rF', k, red]).status, f).toBe(1);
     }
     const [src, dst] = ['2001:db8:42::a:5', '2001:db8:42::c:9'];
@@ -188,4 +185,19 @@ describe.skipIf(!canRun)('multi-host lab captured live and traced across nodes',
       );
     expect(path(a.stdout)).toEqual(path(b.stdout));
   }, 180_000);
+
+  it('goes down completely: no holder, tunnel process, cgroup or run directory is left', async () => {
+    const pids = [holder(), wgPid('np-lab-va'), wgPid('np-lab-vgw')].map(Number);
+    const down = await labCmd('down');
+    expect(down.status, down.tail).toBe(0);
+    for (const pid of pids) expect(existsSync(`/proc/${pid}`), `process ${pid}`).toBe(false);
+    expect(existsSync(labDir)).toBe(false);
+    // the run's cgroup, named as v6-wg.sh names it after its directory
+    const cg2 = readFileSync('/proc/mounts', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' '))
+      .find((f) => f[2] === 'cgroup2')?.[1];
+    const cg = `${cg2}/np-lab-${createHash('md5').update(labDir).digest('hex').slice(0, 10)}`;
+    expect(existsSync(cg), cg).toBe(false);
+  });
 });

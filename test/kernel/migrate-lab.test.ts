@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,7 +6,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dirSource } from '../../src/collect/source.js';
 import { canUseNetns } from '../helpers/netns.js';
+import { runLab } from '../helpers/lab.js';
+import { randomBytes } from 'node:crypto';
 import { expected, lookupAll, migrateTable } from '../helpers/migrate.js';
+
+// a loaded machine (npm run test:stress, a busy CI runner) runs these far slower than an idle one
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 300_000 });
 
 // The migration lab (scripts/lab/migrate.sh, kube-proxy iptables mode) built and captured once for real: what
 // `svc lookup` finds in the fresh capture is what the bundled migrate-iptables TOPOLOGY.md says, and the
@@ -14,6 +19,9 @@ import { expected, lookupAll, migrateTable } from '../helpers/migrate.js';
 // lives in a private mount namespace with its own names (np-mig-*), so it cannot collide with other labs.
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const out = mkdtempSync(join(tmpdir(), 'np-mig-lab-'));
+// the run's own build directory and cgroup (np-mig-bpf-ID, np-mig-ID); the CLI tests run dist/ as built
+const ID = randomBytes(3).toString('hex');
+const env = { ...process.env, NP_LAB_ID: ID, NP_LAB_SKIP_BUILD: '1' };
 
 const canRun = (() => {
   if (!canUseNetns() || process.env.NETPATH_SKIP_LAB === '1') return false;
@@ -22,16 +30,15 @@ const canRun = (() => {
 })();
 
 describe.skipIf(!canRun)('migration lab (iptables mode) built and captured live', () => {
-  beforeAll(() => {
-    const r = spawnSync('bash', [join(root, 'scripts/lab/migrate.sh'), 'iptables', out], {
-      encoding: 'utf8',
-      timeout: 240_000,
+  beforeAll(async () => {
+    const r = await runLab(['bash', join(root, 'scripts/lab/migrate.sh'), 'iptables', out], {
+      timeoutMs: 240_000,
+      env,
     });
-    if (r.status !== 0)
-      throw new Error(`migrate.sh failed (${r.status}): ${(r.stderr ?? '').split('\n').slice(-8).join(' / ')}`);
+    if (r.status !== 0) throw new Error(`migrate.sh failed (${r.status ?? r.signal}):\n${r.tail}`);
   }, 300_000);
-  afterAll(() => {
-    spawnSync('bash', [join(root, 'scripts/lab/migrate.sh'), 'down'], { stdio: 'ignore' });
+  afterAll(async () => {
+    await runLab(['bash', join(root, 'scripts/lab/migrate.sh'), 'down'], { timeoutMs: 60_000, env });
     rmSync(out, { recursive: true, force: true });
   });
 
@@ -58,12 +65,12 @@ describe.skipIf(!canRun)('migration lab (iptables mode) built and captured live'
 
   it('leaves nothing behind: no np-mig namespace, cgroup or build directory', () => {
     expect(readFileSync('/proc/mounts', 'utf8')).not.toContain('np-mig');
-    expect(existsSync('/tmp/np-mig-bpf')).toBe(false);
+    expect(existsSync(`/tmp/np-mig-bpf-${ID}`)).toBe(false);
     const cg2 = readFileSync('/proc/mounts', 'utf8')
       .split('\n')
       .find((l) => l.split(' ')[2] === 'cgroup2')
       ?.split(' ')[1];
-    if (cg2) expect(existsSync(join(cg2, 'np-mig'))).toBe(false);
+    if (cg2) expect(existsSync(join(cg2, `np-mig-${ID}`))).toBe(false);
     expect(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout).not.toMatch(/np-mig/);
   });
 });

@@ -1,10 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { appendFileSync, chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runLab } from '../helpers/lab.js';
 import { addNetns, canUseNetns, delNetns, ipBatch, sysctlIn, uniqueName } from '../helpers/netns.js';
+
+// a loaded machine (npm run test:stress, a busy CI runner) runs these far slower than an idle one
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 300_000 });
 
 // Least privilege, for real: the built CLI runs inside a namespace of this test as uid 65534 under setpriv,
 // with no capability, with CAP_NET_ADMIN only, and with CAP_NET_ADMIN + CAP_SYS_ADMIN (ambient). Each probe that
@@ -19,14 +23,15 @@ const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 const canRun = canUseNetns() && spawnSync('which', ['setpriv']).status === 0 && existsSync(join(root, 'dist/main.js'));
 
-function netpath(caps: string[], argv: string[]) {
+/** Runs without blocking this worker (a blocked worker misses vitest's RPC deadline on a loaded machine). */
+async function netpath(caps: string[], argv: string[]) {
   const c = caps.map((x) => `+${x}`).join(',');
   const set = caps.length
     ? [`--inh-caps=-all,${c}`, `--ambient-caps=-all,${c}`, `--bounding-set=-all,${c}`]
     : ['--inh-caps=-all', '--bounding-set=-all'];
-  const r = spawnSync(
-    'ip',
+  const r = await runLab(
     [
+      'ip',
       'netns',
       'exec',
       NODE,
@@ -43,7 +48,7 @@ function netpath(caps: string[], argv: string[]) {
       join(root, 'bin/netpath.js'),
       ...argv,
     ],
-    { encoding: 'utf8', timeout: 120_000 },
+    { timeoutMs: 120_000 },
   );
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
@@ -81,8 +86,8 @@ describe.skipIf(!canRun)('netpath as an unprivileged user, live in a namespace',
     rmSync(work, { recursive: true, force: true });
   });
 
-  it('without any capability: snapshot names what each failing probe needs; ip and tc still answer', () => {
-    const r = netpath([], ['snapshot', '-o', join(work, 'none')]);
+  it('without any capability: snapshot names what each failing probe needs; ip and tc still answer', async () => {
+    const r = await netpath([], ['snapshot', '-o', join(work, 'none')]);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     const line = (id: string) => r.out.split('\n').find((l) => l.startsWith(`  ${id}: `)) ?? `(no line for ${id})`;
@@ -117,8 +122,8 @@ describe.skipIf(!canRun)('netpath as an unprivileged user, live in a namespace',
     });
   });
 
-  it('without any capability: a live trace is unknown and says which capability would decide it (exit 3)', () => {
-    const r = netpath([], ['trace', '203.0.113.5', '198.51.100.77', '--json']);
+  it('without any capability: a live trace is unknown and says which capability would decide it (exit 3)', async () => {
+    const r = await netpath([], ['trace', '203.0.113.5', '198.51.100.77', '--json']);
     // one line on stderr: the answer is partial, the first unreadable source and how many more
     expect(r.err).toMatch(
       /^netpath: warning: bpftool-cgroup: bpftool: not run: needs CAP_NET_ADMIN and CAP_SYS_ADMIN \(netpath has neither\); without CAP_SYS_ADMIN it exits 0 and lists no programs \(and \d+ more unreadable sources, listed in the warnings\)\n$/,
@@ -131,15 +136,15 @@ describe.skipIf(!canRun)('netpath as an unprivileged user, live in a namespace',
       'the programs on lxc0aa11bb22cc ingress are unknown (bpftool-net: bpftool: permission denied: needs CAP_NET_ADMIN (netpath lacks CAP_NET_ADMIN)): whether cil_from_netdev takes the packet cannot be decided',
     );
     // offline, the snapshot taken as the same user gives the same answer and the same reason
-    const o = netpath([], ['trace', '203.0.113.5', '198.51.100.77', '--json', '-s', join(work, 'none')]);
+    const o = await netpath([], ['trace', '203.0.113.5', '198.51.100.77', '--json', '-s', join(work, 'none')]);
     expect(o.code).toBe(3);
     expect(JSON.parse(o.out).warnings.find((x: { code: string }) => x.code === 'programs-unknown').message).toBe(
       w.message,
     );
   });
 
-  it('without any capability: svc lookup cannot answer and says why in one line (exit 3)', () => {
-    const r = netpath([], ['svc', 'lookup', '10.96.0.10']);
+  it('without any capability: svc lookup cannot answer and says why in one line (exit 3)', async () => {
+    const r = await netpath([], ['svc', 'lookup', '10.96.0.10']);
     expect(r.code).toBe(3);
     expect(r.out).toBe('');
     expect(r.err.trim().split('\n')).toHaveLength(1);
@@ -149,7 +154,7 @@ describe.skipIf(!canRun)('netpath as an unprivileged user, live in a namespace',
     expect(r.err).not.toMatch(/\n\s+at /);
   });
 
-  it('without any capability: analysing a snapshot needs no privilege at all', () => {
+  it('without any capability: analysing a snapshot needs no privilege at all', async () => {
     const argv = [
       'trace',
       '10.244.1.12',
@@ -160,14 +165,14 @@ describe.skipIf(!canRun)('netpath as an unprivileged user, live in a namespace',
       join(root, 'fixtures/snapshots/kind-v4/k1'),
       '--json',
     ];
-    const r = netpath([], argv);
+    const r = await netpath([], argv);
     expect(r.code).toBe(0);
     const asRoot = spawnSync(process.execPath, [join(root, 'bin/netpath.js'), ...argv], { encoding: 'utf8' });
     expect(r.out).toBe(asRoot.stdout);
   });
 
-  it('with CAP_NET_ADMIN: nft, iptables-save and bpftool net answer; bpftool prog/link still name CAP_SYS_ADMIN and cgroup tree is not trusted', () => {
-    const r = netpath(['net_admin'], ['snapshot', '-o', join(work, 'netadmin')]);
+  it('with CAP_NET_ADMIN: nft, iptables-save and bpftool net answer; bpftool prog/link still name CAP_SYS_ADMIN and cgroup tree is not trusted', async () => {
+    const r = await netpath(['net_admin'], ['snapshot', '-o', join(work, 'netadmin')]);
     expect(r.code).toBe(0);
     for (const f of ['nft-ruleset.json', 'bpftool-net.json'])
       expect(existsSync(join(work, 'netadmin', f)), f).toBe(true);
@@ -179,24 +184,27 @@ describe.skipIf(!canRun)('netpath as an unprivileged user, live in a namespace',
     );
     expect(r.out).not.toMatch(/nft-ruleset:/);
     // with bpftool net readable, "no program on this device" is known: the trace answers
-    const t = netpath(['net_admin'], ['trace', '203.0.113.5', '198.51.100.77', '--json']);
+    const t = await netpath(['net_admin'], ['trace', '203.0.113.5', '198.51.100.77', '--json']);
     expect(t.code).toBe(0);
     expect(JSON.parse(t.out).disposition).toBe('forwarded');
   });
 
-  it('with CAP_NET_ADMIN and CAP_SYS_ADMIN: the pod namespace and every BPF listing are read; ipvsadm also needs CAP_NET_RAW', () => {
-    const r = netpath(['net_admin', 'sys_admin'], ['snapshot', '-o', join(work, 'both')]);
+  it('with CAP_NET_ADMIN and CAP_SYS_ADMIN: the pod namespace and every BPF listing are read; ipvsadm also needs CAP_NET_RAW', async () => {
+    const r = await netpath(['net_admin', 'sys_admin'], ['snapshot', '-o', join(work, 'both')]);
     expect(r.code).toBe(0);
     expect(r.out.split('\n').filter((l) => /permission denied|not run/.test(l))).toEqual([
       '  ipvsadm: ipvsadm: permission denied: needs CAP_NET_ADMIN and CAP_NET_RAW (netpath lacks CAP_NET_RAW)',
     ]);
     expect(existsSync(join(work, 'both', `netns/${POD}/ip-addr.json`))).toBe(true);
     expect(existsSync(join(work, 'both', 'bpftool-cgroup.json')) || /bpftool-cgroup: /.test(r.out)).toBe(true);
-    const t = netpath(['net_admin', 'sys_admin'], ['trace', '203.0.113.5', '198.51.100.77', '--json']);
+    const t = await netpath(['net_admin', 'sys_admin'], ['trace', '203.0.113.5', '198.51.100.77', '--json']);
     expect(t.code).toBe(0);
     expect(JSON.parse(t.out).src.kind).toBe('local-pod');
     // everything the probes need (wireguard-go's socket needs CAP_DAC_OVERRIDE): nothing is refused
-    const all = netpath(['net_admin', 'net_raw', 'sys_admin', 'dac_override'], ['snapshot', '-o', join(work, 'all')]);
+    const all = await netpath(
+      ['net_admin', 'net_raw', 'sys_admin', 'dac_override'],
+      ['snapshot', '-o', join(work, 'all')],
+    );
     expect(all.out).not.toMatch(/permission denied|not run/);
   });
 });

@@ -1,9 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { addNetns, canUseNetns, delNetns, ipBatch, ipIn, sysctlIn, uniqueName } from '../helpers/netns.js';
 import { parseIpRoute, parseIpRule, parseIpLink, parseIpAddr } from '../../src/tools/ip/index.js';
 import { buildRouting, type RouteAnswer, type Routing } from '../../src/analysis/routing.js';
 import { buildFib, type Fib, type RouteDecision } from '../../src/analysis/route-lookup/index.js';
 import type { Family } from '../../src/model/types.js';
+
+// a loaded machine (npm run test:stress, a busy CI runner) runs these far slower than an idle one
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 300_000 });
 
 // Builds a node in a network namespace with policy rules, several tables, blackhole / unreachable /
 // prohibit / throw routes, multipath and thousands of random routes, reads it back with `ip -j`, and

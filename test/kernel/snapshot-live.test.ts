@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,9 @@ import {
   sysctlIn,
   uniqueName,
 } from '../helpers/netns.js';
+
+// a loaded machine (npm run test:stress, a busy CI runner) runs these far slower than an idle one
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 300_000 });
 
 // A node in a namespace, captured with `netpath snapshot --exec "ip netns exec NODE"` into a directory and a
 // .tar.gz, then traced offline from both and live through the same prefix: all three answers must be equal.

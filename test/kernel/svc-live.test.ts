@@ -1,12 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, mkdirSync, existsSync, rmdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readlinkSync, rmSync, mkdirSync, existsSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli.js';
 import { createLiveRunner } from '../../src/exec/live.js';
 import { acquireBpfLock, canUseNetns, delNetns, addNetns, releaseBpfLock, uniqueName } from '../helpers/netns.js';
+
+// a loaded machine (npm run test:stress, a busy CI runner) runs these far slower than an idle one
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 300_000 });
 
 // Cilium's LB maps pinned where the agent pins them (/sys/fs/bpf/tc/globals) and socket-LB programs named like
 // Cilium's on /run/cilium/cgroupv2 — both inside a private mount namespace, so this machine's real bpffs and
@@ -74,7 +77,17 @@ describe.skipIf(!canRun)('Service sources read live: pinned LB maps, socket-LB h
   beforeAll(async () => {
     await acquireBpfLock();
     holder = spawn('unshare', ['-m', '--propagation', 'private', 'sleep', '600'], { stdio: 'ignore' });
-    execFileSync('sleep', ['0.3']);
+    // unshare has made its mount namespace once its pid shows one other than ours (a loaded machine takes a while)
+    const mine = readlinkSync('/proc/self/ns/mnt');
+    const own = () => {
+      try {
+        return readlinkSync(`/proc/${holder!.pid}/ns/mnt`) !== mine;
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 200 && !own(); i++) await new Promise((r) => setTimeout(r, 50));
+    if (!own()) throw new Error('unshare -m did not create its mount namespace within 10 s');
     inMnt(['mount', '-t', 'bpf', 'bpf', '/sys/fs/bpf']);
     inMnt(['mkdir', '-p', '/sys/fs/bpf/tc/globals', '/sys/fs/bpf/np-sock', '/run/cilium/cgroupv2']);
     for (const [name, k, v, entries] of MAPS) {

@@ -29,7 +29,12 @@ if (mode === 'serve') {
   let pending = specs.length;
   const done = (line) => {
     console.log(line);
-    if (--pending === 0) console.log('ready');
+    if (--pending === 0) {
+      // the flows are held from here on: the deadline was for their answers only (left running, it ended the
+      // process 20 s after the start and closed every flow the later captures expect open)
+      clearTimeout(timer);
+      console.log('ready');
+    }
   };
   const timer = setTimeout(() => {
     console.log(`fail: ${pending} flow(s) got no answer`);

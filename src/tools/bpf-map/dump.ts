@@ -3,6 +3,7 @@ import { cleanText, looksLikeJson, parseJsonText, warn, DANGEROUS_KEYS } from '.
 import { ParseError } from '../parse-error.js';
 import { DumpElementSchema } from './schema.js';
 import { COLON, COMMA, JsonBytes, LBRACE, LBRACKET, QUOTE, RBRACE, RBRACKET, hexVal, textOf } from '../json-bytes.js';
+import { throwIfToolError } from '../tool-error.js';
 
 export interface RawEntry {
   /** position in the dump (0-based), for warnings */
@@ -156,6 +157,7 @@ function jsonElement(
  * or `key:` / `value:` on their own lines, then `Found N elements`).
  */
 export function parseMapDump(text: string, probe: string, layouts: { key: BtfLayout; value: BtfLayout }): DumpResult {
+  throwIfToolError(text, probe, 'bpftool map', { anywhere: true });
   const clean = cleanText(text);
   const warnings: Warning[] = [];
   if (looksLikeJson(clean)) {

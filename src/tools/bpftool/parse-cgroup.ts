@@ -6,6 +6,7 @@ import { cgroupProgSchema, cgroupTreeEntrySchema } from './schema.js';
 import { checkUnterminated, excerpt, firstIssue, jsonList } from '../parse-util.js';
 import { Warnings } from '../warnings.js';
 import { withPaste } from '../paste.js';
+import { throwIfToolError } from '../tool-error.js';
 
 export function renderCgroupAttachment(a: CgroupAttachment, printedType: string): string {
   return `${a.cgroup}  ${a.id}  ${printedType}${a.flags ? `  ${a.flags}` : ''}  ${a.name}`.trimEnd();
@@ -16,6 +17,7 @@ export function renderCgroupAttachment(a: CgroupAttachment, printedType: string)
  * PATH` (a flat list; its cgroup is `root`). Attach types are normalised to libbpf's names.
  */
 export function parseBpftoolCgroup(text: string, probe: string, root: string): Parsed<CgroupAttachment[]> {
+  throwIfToolError(text, probe, 'bpftool cgroup', { anywhere: true });
   const clean = cleanText(text);
   return looksLikeJson(clean)
     ? cgroupJson(clean, probe, root)

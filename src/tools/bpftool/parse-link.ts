@@ -6,6 +6,7 @@ import { linkSchema } from './schema.js';
 import { checkUnterminated, excerpt, firstIssue, jsonList } from '../parse-util.js';
 import { Warnings } from '../warnings.js';
 import { withPaste } from '../paste.js';
+import { throwIfToolError } from '../tool-error.js';
 
 export function renderLink(l: BpfLink, rawType?: number): string {
   const type = rawType !== undefined ? `type ${rawType} (${l.type})` : l.type;
@@ -19,6 +20,7 @@ export function renderLink(l: BpfLink, rawType?: number): string {
  * keeps the number.
  */
 export function parseBpftoolLink(text: string, probe: string): Parsed<BpfLink[]> {
+  throwIfToolError(text, probe, 'bpftool link', { anywhere: true });
   const clean = cleanText(text);
   return looksLikeJson(clean) ? linkJson(clean, probe) : withPaste(clean, probe, (t) => linkText(t, probe));
 }

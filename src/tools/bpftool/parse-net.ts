@@ -5,6 +5,7 @@ import { netBlockSchema, netEntrySchema } from './schema.js';
 import { checkUnterminated, excerpt, firstIssue, jsonList } from '../parse-util.js';
 import { Warnings } from '../warnings.js';
 import { withPaste } from '../paste.js';
+import { throwIfToolError } from '../tool-error.js';
 
 const KIND_TO_HOOK: Readonly<Record<string, BpfHook>> = {
   'clsact/ingress': 'tc-ingress',
@@ -43,6 +44,7 @@ interface RawEntry {
  * flow_dissector and netfilter attachments are not part of the model and are reported.
  */
 export function parseBpftoolNet(text: string, probe: string): Parsed<BpfNetAttachment[]> {
+  throwIfToolError(text, probe, 'bpftool net', { anywhere: true });
   const clean = cleanText(text);
   return looksLikeJson(clean) ? netJson(clean, probe) : withPaste(clean, probe, (t) => netText(t, probe));
 }

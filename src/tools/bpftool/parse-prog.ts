@@ -5,6 +5,7 @@ import { progSchema } from './schema.js';
 import { checkUnterminated, excerpt, firstIssue, jsonList } from '../parse-util.js';
 import { Warnings } from '../warnings.js';
 import { withPaste } from '../paste.js';
+import { throwIfToolError } from '../tool-error.js';
 
 export function renderProgram(p: BpfProgram): string {
   return `${p.id}: ${p.type}${p.name ? `  name ${p.name}` : ''}${p.tag ? `  tag ${p.tag}` : ''}`;
@@ -15,6 +16,7 @@ export function renderProgram(p: BpfProgram): string {
  * BTF function name where bpftool can recover it, not the kernel's 15-character one.
  */
 export function parseBpftoolProg(text: string, probe: string): Parsed<BpfProgram[]> {
+  throwIfToolError(text, probe, 'bpftool prog', { anywhere: true });
   const clean = cleanText(text);
   return looksLikeJson(clean) ? progJson(clean, probe) : withPaste(clean, probe, (t) => progText(t, probe));
 }

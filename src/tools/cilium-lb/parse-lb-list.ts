@@ -4,6 +4,7 @@ import { cleanText, ev, warn } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { cleanPaste } from '../paste.js';
 import { parseFlagWords, parseL3n4, type L3n4 } from './l3n4.js';
+import { throwIfToolError } from '../tool-error.js';
 
 interface Row {
   fe: L3n4;
@@ -35,6 +36,7 @@ const NOT_FOUND = /^backend (\d+) not found\b(?: \((\d+)\))?(?: \((\d+)\))?/;
  * Port: N)`, 1.15+) has no backend slots: its traffic is redirected to the proxy on port N.
  */
 export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEntry[]> {
+  throwIfToolError(text, probe, 'cilium-dbg bpf lb list');
   const paste = cleanPaste(cleanText(text), probe);
   const lines = paste.text.split('\n');
   const warnings: Warning[] = [...paste.warnings];

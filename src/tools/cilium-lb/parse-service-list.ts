@@ -6,6 +6,7 @@ import { ParseError } from '../parse-error.js';
 import { cleanPaste } from '../paste.js';
 import { parseL3n4, protoFromString, serviceTypeFromWord } from './l3n4.js';
 import { BackendAddressSchema, ServiceSchema, type ServiceSpecJson } from './schema.js';
+import { throwIfToolError } from '../tool-error.js';
 
 const STATES: Record<string, BackendState> = {
   active: 'active',
@@ -26,6 +27,7 @@ function stateOf(s: string | undefined): BackendState | undefined {
  * version (≤ 1.16 `IP:port[/i]`, 1.17+ `IP:port/PROTO[/i]`). One ServiceEntry per frontend.
  */
 export function parseCiliumServiceList(text: string, probe: string): Parsed<ServiceEntry[]> {
+  throwIfToolError(text, probe, 'cilium-dbg service list');
   const clean = cleanText(text);
   if (looksLikeJson(clean)) return serviceListJson(clean, probe);
   const p = cleanPaste(clean, probe);

@@ -3,6 +3,7 @@ import type { Evidence, Parsed, Warning } from '../../model/types.js';
 import { cleanText, DANGEROUS_KEYS, ev, looksLikeJson, parseJsonText, warn } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { configMapSchema } from './schema.js';
+import { throwIfToolError } from '../tool-error.js';
 
 export type CiliumConfig = Record<string, { value: string; source: Evidence }>;
 
@@ -59,6 +60,7 @@ const MAX_VALUE = 4096;
  * prints the environment keys).
  */
 export function parseCiliumConfig(text: string, probe: string): Parsed<CiliumConfig> {
+  throwIfToolError(text, probe, 'cilium-dbg config');
   const clean = cleanText(text);
   const warnings: Warning[] = [];
   const out: CiliumConfig = Object.create(null);

@@ -5,6 +5,7 @@ import { Warnings } from '../warnings.js';
 import { ParseError } from '../parse-error.js';
 import { withPaste } from '../paste.js';
 import { endpointSchema } from './schema.js';
+import { throwIfToolError } from '../tool-error.js';
 
 const STATES = new Set([
   'ready',
@@ -24,6 +25,7 @@ const LABEL = /^(k8s|reserved|container|cidr|unspec|any|fqdn|cni|kvstore|io\.kub
  * array with one element), the `endpoint list` table, or `bpf endpoint list`.
  */
 export function parseCiliumEndpoints(text: string, probe: string): Parsed<CiliumEndpoint[]> {
+  throwIfToolError(text, probe, 'cilium-dbg endpoint list');
   const clean = cleanText(text);
   return looksLikeJson(clean) ? endpointsJson(clean, probe) : withPaste(clean, probe, (t) => endpointsText(t, probe));
 }

@@ -5,6 +5,7 @@ import { ParseError } from '../parse-error.js';
 import { cleanPaste } from '../paste.js';
 import { statusJsonSchema } from './schema.js';
 import { ciliumRule, inVersionRange, parseCiliumVersion, versionRangeText } from '../../model/cilium-rules.js';
+import { throwIfToolError } from '../tool-error.js';
 
 // `cilium status --verbose` / `cilium-dbg status --verbose` (model/cilium-rules.ts: cilium-dbg-binary). A tabwriter
 // prints it, so fields are separated by runs of spaces. `Host Routing:` or `Routing: Network: … Host: …`
@@ -40,6 +41,7 @@ const KEY =
   /^(KubeProxyReplacement|Host Routing|Routing|Attach Mode|Device Mode|Masquerading|Host firewall|Encryption|Cilium|KubeProxyReplacement Details|Status|Socket LB|Socket LB Tracing|Socket LB Coverage|Devices|Mode|Backend Selection|XDP Acceleration|Session Affinity):/;
 
 export function parseCiliumStatus(text: string, probe: string): Parsed<CiliumStatus> {
+  throwIfToolError(text, probe, 'cilium-dbg status');
   const clean = cleanText(text);
   if (looksLikeJson(clean)) return statusJson(clean, probe);
   const paste = cleanPaste(clean, probe);

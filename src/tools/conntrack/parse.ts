@@ -6,6 +6,7 @@ import { ev } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { Warnings } from '../warnings.js';
 import { cleanPaste } from '../paste.js';
+import { throwIfToolError } from '../tool-error.js';
 
 /**
  * `conntrack -L [-f ipv4|ipv6] [-o extended|id|ktimestamp|...]` text, one entry per line, in the
@@ -414,6 +415,8 @@ export function parseConntrack(text: string, probe: string): Parsed<ConntrackEnt
 }
 
 export function parseConntrackFull(text: string, probe: string): Parsed<ConntrackParse> {
+  // conntrack's own complaint, pasted as its output (a table, with entries, is read whatever its first line)
+  if (!text.includes('src=')) throwIfToolError(text, probe, 'conntrack');
   if (text.includes('\u0000')) throw new ParseError(probe, 'binary data (NUL bytes), not conntrack output');
   const pasted = cleanPaste(text, probe);
   const clean = pasted.text;

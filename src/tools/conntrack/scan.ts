@@ -3,6 +3,7 @@ import type { Family, Warning } from '../../model/types.js';
 import { canonIp } from '../../model/addr.js';
 import { cleanText } from '../common.js';
 import { ParseError } from '../parse-error.js';
+import { toolErrorText } from '../tool-error.js';
 import { CtAddrs, CtNotes, handleLine, natOf, ntopV6, type ConntrackParse } from './parse.js';
 
 /**
@@ -166,6 +167,10 @@ export class ConntrackScanner {
   private dropping = false;
   /** false once a region was searched for needles only: unread lines cannot prove "not conntrack" */
   private readAll: boolean;
+  /** the first bytes, to tell conntrack's own error message (a failed run pasted as its output) from no entries */
+  private head = '';
+  /** any entry-shaped text (every entry has `src=`): then the output is a table, whatever its first line says */
+  private sawSrc = false;
 
   constructor(
     private readonly q: ConntrackQuery,
@@ -187,6 +192,8 @@ export class ConntrackScanner {
   push(chunk: Buffer | string): void {
     if (this.done) return;
     let c = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    if (this.head.length < 4096) this.head += c.subarray(0, 4096 - this.head.length).toString('utf8');
+    if (!this.sawSrc && c.includes('src=')) this.sawSrc = true;
     this.bytes += c.length;
     if (this.dropping) {
       const nl = c.indexOf(NL);
@@ -228,6 +235,10 @@ export class ConntrackScanner {
       this.region(this.carry, this.carry.length, false);
     }
     this.carry = Buffer.alloc(0);
+    if (!this.sawSrc) {
+      const said = toolErrorText(this.head);
+      if (said !== undefined) throw new ParseError(this.opts.probe, `conntrack: ${said}`);
+    }
     if (this.readAll && this.known === 0 && this.unknown > 0)
       throw new ParseError(this.opts.probe, 'no line in the shape of `conntrack -L` output');
     const o = this.out;

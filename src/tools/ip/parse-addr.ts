@@ -5,6 +5,7 @@ import { ParseError } from '../parse-error.js';
 import { ipAddrInfoSchema, ipAddrSchema, zodWhy } from './schema.js';
 import { Notes, famOf, isJson, isObj, jsonArray, prep } from './common.js';
 import { withPaste } from '../paste.js';
+import { throwIfToolError } from '../tool-error.js';
 
 function addrText(a: Address): string {
   return `${a.ifindex}: ${a.ifname} ${a.family === 4 ? 'inet' : 'inet6'} ${a.local}${a.peer ? ` peer ${a.peer}` : ''}/${a.prefixlen} scope ${a.scope}${a.secondary ? ' secondary' : ''}`;
@@ -12,6 +13,7 @@ function addrText(a: Address): string {
 
 /** `ip -j addr show` JSON or `ip addr show` / `ip a l` text. */
 export function parseIpAddr(text: string, probe: string): Parsed<Address[]> {
+  throwIfToolError(text, probe, 'ip');
   const clean = prep(text);
   const notes = new Notes(probe);
   if (isJson(clean)) {

@@ -4,6 +4,7 @@ import { ParseError } from '../parse-error.js';
 import { ipLinkSchema, zodWhy } from './schema.js';
 import { Notes, isJson, jsonArray, prep, u32 } from './common.js';
 import { cleanPaste } from '../paste.js';
+import { throwIfToolError } from '../tool-error.js';
 
 const XDP_MODES: Record<number, string> = { 1: 'driver', 2: 'generic', 3: 'offload', 4: 'multi' };
 // head-line words of `ip link` text for an attached XDP program (iproute2 print_linkinfo)
@@ -70,6 +71,7 @@ function linkText(l: Link): string {
 
 /** `ip -j -d link show` JSON, or the text of `ip [-d] link show` / `ip addr show`. */
 export function parseIpLink(text: string, probe: string): Parsed<Link[]> {
+  throwIfToolError(text, probe, 'ip');
   const clean = prep(text);
   const notes = new Notes(probe);
   // a same-namespace lower/peer device is named, not numbered: resolve it within this dump

@@ -5,6 +5,7 @@ import { ParseError } from '../parse-error.js';
 import { ipNeighSchema, ipNetnsSchema, zodWhy } from './schema.js';
 import { Notes, has, isJson, jsonArray, prep, u32 } from './common.js';
 import { withPaste } from '../paste.js';
+import { throwIfToolError } from '../tool-error.js';
 
 const NUD = new Set(['REACHABLE', 'STALE', 'FAILED', 'INCOMPLETE', 'PERMANENT', 'NOARP', 'DELAY', 'PROBE', 'NONE']);
 // words that stand alone in `ip neigh` text (flags), and words followed by one value
@@ -17,6 +18,7 @@ function neighText(n: Neighbor): string {
 
 /** `ip [-j] neigh show` (also `nud all` and `proxy`). */
 export function parseIpNeigh(text: string, probe: string): Parsed<Neighbor[]> {
+  throwIfToolError(text, probe, 'ip');
   const clean = prep(text);
   return isJson(clean) ? neighOf(clean, probe) : withPaste(clean, probe, (t) => neighOf(t, probe));
 }
@@ -103,6 +105,7 @@ function neighOf(clean: string, probe: string): Parsed<Neighbor[]> {
 
 /** `ip [-j] netns list`: names, and the nsid when one is assigned (text `NAME (id: N)`). */
 export function parseIpNetnsList(text: string, probe: string): Parsed<{ name: string; id?: number }[]> {
+  throwIfToolError(text, probe, 'ip');
   const clean = prep(text);
   const notes = new Notes(probe);
   const out: { name: string; id?: number }[] = [];

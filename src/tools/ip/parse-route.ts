@@ -4,6 +4,7 @@ import { ParseError } from '../parse-error.js';
 import { ipRouteSchema, zodWhy } from './schema.js';
 import { IpCache, Notes, TABLE_NAMES, isJson, isObj, jsonArray, prep, tableId, tosValue, u32 } from './common.js';
 import { withPaste } from '../paste.js';
+import { throwIfToolError } from '../tool-error.js';
 
 const ROUTE_TYPES = new Set<string>([
   'unicast',
@@ -112,6 +113,7 @@ function hopText(n: NextHop, fam: Family, multi: boolean): string {
  * the main table. Routes that cannot be read are skipped with a warning.
  */
 export function parseIpRoute(text: string, probe: string, family: Family): Parsed<Route[]> {
+  throwIfToolError(text, probe, 'ip');
   const clean = prep(text);
   return isJson(clean) ? routeJson(clean, probe, family) : withPaste(clean, probe, (t) => routeText(t, probe, family));
 }

@@ -4,6 +4,7 @@ import { ParseError } from '../parse-error.js';
 import { ipRuleSchema, zodWhy } from './schema.js';
 import { Notes, TABLE_NAMES, has, isJson, jsonArray, parseHexOrDec, prep, tableId, tosValue, u32 } from './common.js';
 import { withPaste } from '../paste.js';
+import { throwIfToolError } from '../tool-error.js';
 
 const IPPROTO: Record<string, number> = {
   icmp: 1,
@@ -52,6 +53,7 @@ export function renderRule(r: Rule): string {
 
 /** `ip [-6] [-j] rule show`. */
 export function parseIpRule(text: string, probe: string, family: Family): Parsed<Rule[]> {
+  throwIfToolError(text, probe, 'ip');
   const clean = prep(text);
   return isJson(clean) ? ruleJson(clean, probe, family) : withPaste(clean, probe, (t) => ruleText(t, probe, family));
 }

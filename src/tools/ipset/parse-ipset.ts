@@ -5,6 +5,7 @@ import { ParseError } from '../parse-error.js';
 import { Warnings } from '../warnings.js';
 import type { IpSet, IpSetMember } from './model.js';
 import { cleanPaste } from '../paste.js';
+import { throwIfToolError } from '../tool-error.js';
 
 const MAX_LINE = 4096;
 
@@ -14,6 +15,7 @@ const MAX_LINE = 4096;
  * line of either shape is not ipset output (ParseError). Empty output is no sets.
  */
 export function parseIpset(text: string, probe: string): Parsed<IpSet[]> {
+  throwIfToolError(text, probe, 'ipset');
   const pasted = cleanPaste(text, probe);
   const warnings = new Warnings(probe, { more: 'lines skipped' }).preface(pasted.warnings);
   const w = (n: number, code: string, msg: string) => warnings.add(code, `line ${n}: ${msg}`);

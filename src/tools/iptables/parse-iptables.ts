@@ -12,6 +12,7 @@ import type {
   IptablesTable,
   IptablesTarget,
 } from '../../model/iptables.js';
+import { throwIfToolError } from '../tool-error.js';
 
 const BUILTIN_SHORT: Record<string, string> = {
   '-s': 'source',
@@ -337,6 +338,7 @@ function counters(text: string): { packets: number; bytes: number } | undefined 
  * partial `--noflush` inputs with `-X`). Per-line problems become warnings naming the line.
  */
 export function parseIptablesSave(text: string, probe: string): Parsed<IptablesRuleset> {
+  throwIfToolError(text, probe, 'iptables-save');
   const p = cleanPaste(text, probe, { hashComments: true });
   const r = parseIptablesLines(new TextLines(p.text), probe);
   return { value: r.value, warnings: [...p.warnings, ...r.warnings] };

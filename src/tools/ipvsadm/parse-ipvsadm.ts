@@ -5,6 +5,7 @@ import { ev } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { Warnings } from '../warnings.js';
 import { cleanPaste } from '../paste.js';
+import { throwIfToolError } from '../tool-error.js';
 
 // Null-prototype tables: a word such as `__proto__` or `constructor` in the flag's place must
 // look up nothing, not Object.prototype (`-A __proto__ 10.96.0.1:443` became a Service).
@@ -51,6 +52,7 @@ export interface IpvsOptions {
  * an address: that line is skipped and said.
  */
 export function parseIpvsadm(text: string, probe: string, opts: IpvsOptions = {}): Parsed<ServiceEntry[]> {
+  throwIfToolError(text, probe, 'ipvsadm');
   const pasted = cleanPaste(text, probe);
   const warnings = new Warnings(probe).preface(pasted.warnings);
   let portNames = 0;

@@ -15,6 +15,7 @@ import type {
 } from '../../model/nft.js';
 import { NftChainJson, NftEnvelope, NftRuleJson, NftSetJson, NftTableJson } from './schema.js';
 import { withPaste } from '../paste.js';
+import { throwIfToolError } from '../tool-error.js';
 
 const VERDICTS = new Set(['accept', 'drop', 'return', 'continue', 'jump', 'goto', 'reject', 'queue']);
 
@@ -719,6 +720,7 @@ function parseNftText(text: string, probe: string): Parsed<NftRuleset> {
 
 /** `nft -j list ruleset`, `nft list ruleset` text, or an `nft -f` transaction (`add rule ...`). */
 export function parseNftRuleset(text: string, probe: string): Parsed<NftRuleset> {
+  throwIfToolError(text, probe, 'nft');
   const t = cleanText(text);
   return looksLikeJson(t)
     ? parseNftJson(t, probe)

@@ -5,6 +5,7 @@ import { tcFilterSchema } from './schema.js';
 import { checkUnterminated, excerpt, firstIssue, jsonArray } from '../parse-util.js';
 import { Warnings } from '../warnings.js';
 import { withPaste } from '../paste.js';
+import { throwIfToolError } from '../tool-error.js';
 
 /** The filter as `tc filter show` would print it (evidence for JSON input). */
 export function renderTcFilter(f: TcFilter): string {
@@ -37,6 +38,7 @@ function brokenJsonHint(text: string): string {
  * hash-table nodes (`fh 800: ht divisor 1`) are not filters and are skipped.
  */
 export function parseTcFilter(text: string, probe: string, dev: string, direction: TcDirection): Parsed<TcFilter[]> {
+  throwIfToolError(text, probe, 'tc');
   const clean = cleanText(text);
   return looksLikeJson(clean)
     ? filterJson(clean, probe, dev, direction)

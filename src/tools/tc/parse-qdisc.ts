@@ -5,6 +5,7 @@ import { tcQdiscSchema } from './schema.js';
 import { checkUnterminated, excerpt, firstIssue, jsonArray } from '../parse-util.js';
 import { Warnings } from '../warnings.js';
 import { withPaste } from '../paste.js';
+import { throwIfToolError } from '../tool-error.js';
 
 export interface TcQdisc {
   dev: string;
@@ -27,6 +28,7 @@ export function renderTcQdisc(q: TcQdisc): string {
  * device; pass it as `dev` then.
  */
 export function parseTcQdisc(text: string, probe: string, dev?: string): Parsed<TcQdisc[]> {
+  throwIfToolError(text, probe, 'tc');
   const clean = cleanText(text);
   return looksLikeJson(clean) ? qdiscOf(clean, probe, dev) : withPaste(clean, probe, (t) => qdiscOf(t, probe, dev));
 }

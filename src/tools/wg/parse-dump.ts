@@ -7,6 +7,7 @@ import { REDACTED } from './redact.js';
 import { Warnings } from '../warnings.js';
 import { cleanPaste } from '../paste.js';
 import { looksLikeWgShow, parseWgShow } from './parse-show.js';
+import { throwIfToolError } from '../tool-error.js';
 
 /** `ip:port` or `[v6]:port` with the address in canonical form, or null. */
 function endpoint(s: string): string | null {
@@ -28,6 +29,7 @@ function counter(s: string): number | undefined {
  * rx tx persistent-keepalive`. Private and preshared keys are never read into the model.
  */
 export function parseWgDump(text: string, probe: string): Parsed<WgDevice[]> {
+  throwIfToolError(text, probe, 'wg');
   const pasted = cleanPaste(text, probe);
   if (looksLikeWgShow(pasted.text)) {
     const r = parseWgShow(pasted.text, probe);
