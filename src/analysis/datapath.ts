@@ -130,7 +130,7 @@ function sourcesOf(state: NodeState, warnings: Warning[]): Sources {
   const st: CiliumStatus | undefined = state.cilium.status;
   const cfg = state.cilium.config;
   const hasCfg = Object.keys(cfg).length > 0;
-  const none = !st && !hasCfg ? 'no cilium-status and no cilium-config in the snapshot' : undefined;
+  const none = !st && !hasCfg ? 'neither cilium-status nor cilium-config was read' : undefined;
   const c = (k: string): Src | undefined => configValue(cfg, k);
   const bool = (k: string): { value: boolean; source: Evidence } | undefined => {
     const v = c(k);
@@ -160,7 +160,7 @@ export function deriveDatapath(state: NodeState): Datapath {
     : unknown(
         st
           ? 'the cilium status has no `Cilium:` version line'
-          : (none ?? 'no cilium-status in the snapshot (the config does not carry the version)'),
+          : (none ?? 'no cilium-status was read (the config does not carry the version)'),
       );
   const ver = st?.version ? parseCiliumVersion(st.version) : null;
 
@@ -178,7 +178,7 @@ export function deriveDatapath(state: NodeState): Datapath {
     : unknown(
         hasCfg
           ? 'the config has no enable-endpoint-routes key (the status does not show it)'
-          : 'no cilium-config in the snapshot (the status does not show endpoint routes)',
+          : 'no cilium-config was read (the status does not show endpoint routes)',
       );
 
   const wireguard = wireguardOf(src);
@@ -199,7 +199,7 @@ export function deriveDatapath(state: NodeState): Datapath {
 
   const socketLB = socketLBOf(src, kubeProxyReplacement);
 
-  const kernel: Fact<string> = state.node.kernel ? known(state.node.kernel, []) : unknown('no uname in the snapshot');
+  const kernel: Fact<string> = state.node.kernel ? known(state.node.kernel, []) : unknown('no uname was read');
   const kprDevs = st?.kubeProxyReplacement?.devices ?? [];
   const nativeDevices: Fact<string[]> = kprDevs.length
     ? known(
@@ -298,7 +298,7 @@ function routingModeOf(s: Sources): Fact<'native' | 'tunnel'> {
     routingMode = known(
       cr.mode,
       [cr.source],
-      st ? {} : { inferred: true, because: 'from cilium-config (no cilium-status in the snapshot)' },
+      st ? {} : { inferred: true, because: 'from cilium-config (no cilium-status was read)' },
     );
   else
     routingMode = unknown(
@@ -329,7 +329,7 @@ function kubeProxyReplacementOf(s: Sources): Fact<boolean> {
     kubeProxyReplacement = known(
       kprOn(cfgKpr.value),
       [cfgKpr.source],
-      st ? {} : { inferred: true, because: 'from cilium-config (no cilium-status in the snapshot)' },
+      st ? {} : { inferred: true, because: 'from cilium-config (no cilium-status was read)' },
     );
   else kubeProxyReplacement = unknown(none ?? 'neither the status nor the config has a KubeProxyReplacement setting');
   return kubeProxyReplacement;
@@ -392,7 +392,7 @@ function masqueradeOf(s: Sources): Datapath['masquerade'] {
       evs,
       {
         inferred: true,
-        because: 'from cilium-config (no cilium-status in the snapshot): the agent may have fallen back to iptables',
+        because: 'from cilium-config (no cilium-status was read): the agent may have fallen back to iptables',
       },
     );
   } else masquerade = unknown(none ?? 'masquerading is in neither the status nor the config');
@@ -463,13 +463,13 @@ function hostRoutingOf(
     hostRouting = known('legacy', masquerade.evidence, {
       inferred: true,
       because:
-        'iptables masquerading in cilium-config forces legacy host routing in every version (no cilium-status in the snapshot)',
+        'iptables masquerading in cilium-config forces legacy host routing in every version (no cilium-status was read)',
     });
   else if (!st && kubeProxyReplacement.known && !kubeProxyReplacement.value)
     hostRouting = known('legacy', kubeProxyReplacement.evidence, {
       inferred: true,
       because:
-        'kube-proxy replacement off in cilium-config forces legacy host routing in every version (no cilium-status in the snapshot)',
+        'kube-proxy replacement off in cilium-config forces legacy host routing in every version (no cilium-status was read)',
     });
   else
     hostRouting = unknown(

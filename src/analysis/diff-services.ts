@@ -154,7 +154,7 @@ function sideOf(slot: Slot, ipsets: IpSet[] | undefined): FrontendSide {
   if (policy === 'unknown')
     unknown.push({
       field: 'traffic-policy',
-      because: policyWhy ?? `${owner.source} does not show it and kube-proxy's ipsets are not in the snapshot`,
+      because: policyWhy ?? `${owner.source} does not show it and kube-proxy's ipsets were not read`,
     });
   const typeWhy = unknownWhy(owner, 'type');
   if (typeWhy !== undefined) unknown.push({ field: 'type', because: typeWhy });

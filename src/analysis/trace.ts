@@ -205,7 +205,7 @@ function findLocalPod(ctx: TraceContext, ip: string): TraceEndpoint | undefined 
       ip,
       endpointId: ep.id,
       evidence: [ep.source],
-      because: 'listed by the Cilium endpoint list; its network namespace is not in the snapshot',
+      because: 'listed by the Cilium endpoint list; its network namespace was not read',
     };
     if (ep.ifname) out.dev = ep.ifname;
     if (ep.name) out.pod = ep.name;
@@ -231,7 +231,7 @@ function ownPodRoute(ctx: TraceContext, ip: string): TraceEndpoint | undefined {
       kind: 'local-pod',
       ip,
       dev: nh.dev,
-      because: `per-endpoint route "${r.source.text}"; the pod's network namespace is not in the snapshot`,
+      because: `per-endpoint route "${r.source.text}"; the pod's network namespace was not read`,
       evidence: [r.source],
     };
   }
@@ -354,7 +354,7 @@ function fromLocalPod(ctx: TraceContext, b: Builder, flow: Flow, src: TraceEndpo
     if (ns.routes.length === 0) {
       b.warnings.push({
         code: 'pod-routes-missing',
-        message: `no routes for netns ${ns.name} in the snapshot: the pod's own routing is not checked`,
+        message: `no routes were read for netns ${ns.name}: the pod's own routing is not checked`,
         source: `netns/${ns.name}/ip-route${fam}`,
       });
     } else {
@@ -379,7 +379,7 @@ function fromLocalPod(ctx: TraceContext, b: Builder, flow: Flow, src: TraceEndpo
   } else {
     b.warnings.push({
       code: 'pod-routes-missing',
-      message: `the network namespace of ${src.ip} is not in the snapshot: the pod's own routing is not checked`,
+      message: `the network namespace of ${src.ip} was not read: the pod's own routing is not checked`,
     });
   }
   const lxc = src.dev;
@@ -1247,7 +1247,7 @@ function warnMissing(ctx: TraceContext, b: Builder, flow: Flow): void {
   if (missing(`ip-rule${fam}`))
     b.warnings.push({
       code: 'rules-missing',
-      message: `no IPv${fam} policy rules in the snapshot: the kernel default rules (local, main, default) are assumed`,
+      message: `no IPv${fam} policy rules were read: the kernel default rules (local, main, default) are assumed`,
       source: `ip-rule${fam}`,
     });
 }

@@ -474,7 +474,7 @@ async function linksFromAddr(
   pushAll(into, links);
   return {
     code: 'links-from-ip-addr',
-    message: `${linkId}: not in the snapshot; devices read from ${addrId}, which does not show their kind (veth, netkit, vxlan, …)`,
+    message: `${linkId}: not read; devices read from ${addrId}, which does not show their kind (veth, netkit, vxlan, …)`,
     source: linkId,
   };
 }

@@ -214,8 +214,8 @@ describe('facts from the config alone, and unknowns with reasons', () => {
       d.nativeRoutingCidr.v4,
       d.wireguard,
     ])
-      expect(f).toEqual({ known: false, because: 'no cilium-status and no cilium-config in the snapshot' });
-    expect(d.kernel).toEqual({ known: false, because: 'no uname in the snapshot' });
+      expect(f).toEqual({ known: false, because: 'neither cilium-status nor cilium-config was read' });
+    expect(d.kernel).toEqual({ known: false, because: 'no uname was read' });
     expect(d.endpointRoutes).toMatchObject({ known: false });
     expect(d.legacyReasons).toEqual([]);
     expect(d.programs).toEqual([]);

@@ -103,7 +103,7 @@ describe('netpath node', () => {
     const r = await report('fixtures/snapshots/conntrack/np-ct-node');
     expect(r.facts.ciliumVersion).toEqual({
       known: false,
-      because: 'no cilium-status and no cilium-config in the snapshot',
+      because: 'neither cilium-status nor cilium-config was read',
     });
     const why = Object.fromEntries(r.missingProbes.map((m) => [m.probe, m.why]));
     // read for the node state, and (the Service layers) only named by the capture's manifest

@@ -119,7 +119,7 @@ describe('endpoint routes, pods not captured (paste-k1/endpoint-routes)', () => 
     expect(t.hops[0]).toMatchObject({ kind: 'bpf', dev: 'lxc6d1e0f2a3b4c', program: 'cil_from_container' });
     expect(t.dst.kind).toBe('remote-pod');
     expect(t.disposition).toBe('forwarded');
-    expect(t.warnings.find((w) => w.code === 'pod-routes-missing')?.message).toMatch(/not in the snapshot/);
+    expect(t.warnings.find((w) => w.code === 'pod-routes-missing')?.message).toMatch(/was not read/);
     const { trace: back } = await runTrace(er, { src: '10.244.2.7', dst: '10.244.1.57', proto: 'tcp', port: 80 });
     expect(back.dst).toMatchObject({ kind: 'local-pod', dev: 'lxc0a1b2c3d4e5f' });
     expect(back.disposition).toBe('delivered');
