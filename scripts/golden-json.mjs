@@ -79,6 +79,16 @@ const GOLDEN_GROUPS = {
     ...trace('172.18.0.2', '10.96.0.10', '--proto', 'udp', '--port', '53', '-s', SVC),
     ...trace('203.0.113.50', '172.18.0.2', '--port', '31940', '-s', SVC),
   ],
+  // paste-k1/README.md: node k1 as netpath's capture, as a person's paste, and pasted with endpoint routes
+  'paste-k1': ['json', 'text', 'endpoint-routes'].flatMap((side) => {
+    const P = `${S}/paste-k1/${side}`;
+    return [
+      ...trace('10.244.1.12', '10.244.1.57', '-s', P),
+      ...trace('10.244.1.12', '10.244.2.7', '--port', '8080', '-s', P),
+      ...trace('172.18.0.2', '10.244.1.57', '-s', P),
+      ...trace('10.244.1.12', '203.0.113.9', '-s', P),
+    ];
+  }),
   // no TOPOLOGY.md: fixtures/tools/conntrack/README.md's lab (kube-proxy-style iptables Services, no Cilium)
   conntrack: [
     ...lookup(CT, ['192.0.2.100', '2001:db8:100::10']),
