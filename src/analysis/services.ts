@@ -7,6 +7,7 @@ import {
   type ServiceEntry,
   type ServiceQuery,
   type ServiceSource,
+  unknownWhy,
 } from '../model/service.js';
 import type { Warning } from '../model/types.js';
 import { canonIp } from '../model/addr.js';
@@ -92,6 +93,8 @@ export function lookupServices(entries: ServiceEntry[], q: ServiceQuery, ctx: Lo
     };
     const name = list.find((e) => e.name)?.name;
     if (name) view.name = name;
+    const typeWhy = unknownWhy(first, 'type');
+    if (typeWhy !== undefined) view.typeUnknown = typeWhy;
     const cilium = list.filter((e) => e.source === 'cilium-bpf' || e.source === 'cilium-dbg');
     const kp = list.filter((e) => e.source !== 'cilium-bpf' && e.source !== 'cilium-dbg');
     const disagree: string[] = [];

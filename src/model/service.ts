@@ -131,6 +131,8 @@ export interface FrontendView {
   port: number;
   proto: L4Proto;
   type: ServiceType;
+  /** why the type is unknown, when the first source cannot show it (`type` is then a placeholder) */
+  typeUnknown?: string;
   name?: string;
   sources: ServiceSource[];
   /** the backends of the first source in precedence order (Cilium BPF maps first) */

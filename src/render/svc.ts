@@ -1,6 +1,6 @@
 import Table from 'cli-table3';
 import { z } from 'zod';
-import type { LookupResult } from '../model/service.js';
+import type { FrontendView, LookupResult } from '../model/service.js';
 import { painter, type RenderOptions } from './style.js';
 
 const backend = z.looseObject({ address: z.string(), port: z.number().int(), state: z.string() });
@@ -12,7 +12,8 @@ export const svcJsonSchema = z.object({
   frontends: z.array(
     z.looseObject({
       frontend: z.string(),
-      type: z.enum(['ClusterIP', 'NodePort', 'ExternalIP', 'LoadBalancer', 'HostPort', 'LocalRedirect']),
+      type: z.enum(['ClusterIP', 'NodePort', 'ExternalIP', 'LoadBalancer', 'HostPort', 'LocalRedirect', 'unknown']),
+      typeUnknown: z.string().optional(),
       backends: z.array(backend),
       sources: z.array(z.enum(['cilium-bpf', 'cilium-dbg', 'kube-proxy-iptables', 'kube-proxy-nftables', 'ipvs'])),
       conflict: z.string().optional(),
@@ -30,7 +31,8 @@ export function svcContract(node: string | null, query: string, r: LookupResult)
     query,
     frontends: r.frontends.map((f) => ({
       frontend: f.frontend,
-      type: f.type,
+      type: f.typeUnknown !== undefined ? ('unknown' as const) : f.type,
+      ...(f.typeUnknown !== undefined ? { typeUnknown: f.typeUnknown } : {}),
       ...(f.name ? { name: f.name } : {}),
       backends: f.backends.map((b) => ({
         address: b.address,
@@ -77,7 +79,7 @@ export function renderSvcText(query: string, r: LookupResult, opts: RenderOption
           )
           .join('\n')
       : c.red('none (dropped)');
-    t.push([f.frontend, f.type, f.name ?? '', bs, f.sources.join('\n')]);
+    t.push([f.frontend, typeText(f), f.name ?? '', bs, f.sources.join('\n')]);
   }
   const lines = [t.toString()];
   for (const f of r.frontends) if (f.conflict) lines.push(c.yellow(`conflict on ${f.frontend}: ${f.conflict}`));
@@ -99,7 +101,12 @@ export function renderSvcQuiet(query: string, r: LookupResult): string {
   return r.frontends
     .map(
       (f) =>
-        `${f.frontend} ${f.type}${f.name ? ` ${f.name}` : ''}: ${f.backends.filter((b) => b.state === 'active').length}/${f.backends.length} backends active (${f.sources.join(', ')})${f.conflict ? ' CONFLICT' : ''}\n`,
+        `${f.frontend} ${typeText(f)}${f.name ? ` ${f.name}` : ''}: ${f.backends.filter((b) => b.state === 'active').length}/${f.backends.length} backends active (${f.sources.join(', ')})${f.conflict ? ' CONFLICT' : ''}\n`,
     )
     .join('');
+}
+
+/** The type column: `unknown` when the source cannot show it (its placeholder is never printed as a reading). */
+export function typeText(f: Pick<FrontendView, 'type' | 'typeUnknown'>): string {
+  return f.typeUnknown !== undefined ? 'unknown' : f.type;
 }

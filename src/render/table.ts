@@ -4,6 +4,7 @@ import type { FrontendView, LookupResult } from '../model/service.js';
 import { painter, type RenderOptions } from './style.js';
 import { resultLine, warningLines } from './text.js';
 import { journeyResultLine } from './journey.js';
+import { typeText } from './svc.js';
 
 /**
  * kubectl-style tables (`-o table`, `-o wide`): upper-case headers, no borders, columns three spaces
@@ -100,7 +101,7 @@ const hostPort = (address: string, port: number) => `${address.includes(':') ? `
 
 function svcRow(f: FrontendView, wide: boolean): string[] {
   const active = f.backends.filter((b) => b.state === 'active').length;
-  const row = [f.frontend, f.type, f.name ?? '', `${active}/${f.backends.length}`, f.sources.join(',')];
+  const row = [f.frontend, typeText(f), f.name ?? '', `${active}/${f.backends.length}`, f.sources.join(',')];
   if (!wide) return row;
   const states = f.backends
     .map(

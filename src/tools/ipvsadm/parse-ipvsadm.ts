@@ -107,6 +107,15 @@ export function parseIpvsadm(text: string, probe: string, opts: IpvsOptions = {}
       chain: line,
       evidence: [ev(probe, line)],
     };
+    // the ClusterIP above is then a placeholder: the model needs a type, the reader must not take it for one
+    if (!vips)
+      e.unknown = [
+        {
+          property: 'type',
+          because:
+            "ipvsadm shows no Service type, and kube-ipvs0's addresses (which tell a Service IP from a NodePort) were not read",
+        },
+      ];
     if (persist !== undefined) {
       e.flags.sessionAffinity = true;
       e.flags.affinityTimeoutSeconds = persist;

@@ -67,3 +67,23 @@ describe('parseIpvsadm (ipvsadm 1.31 formats; synthesized, this kernel has no IP
     ).toEqual(['10.96.0.1', 'fd00:10:96::1']);
   });
 });
+
+describe('ipvsadm alone: the Service type is unknown, never guessed', () => {
+  it('without the kube-ipvs0 addresses every virtual server says its type is unknown, and svc lookup prints unknown', async () => {
+    const { lookupServices } = await import('../../../src/analysis/services.js');
+    const { svcContract, typeText } = await import('../../../src/render/svc.js');
+    const alone = parseIpvsadm(read('ipvsadm/ipvsadm-Sn.synthesized.txt'), 'ipvsadm');
+    expect(alone.value.length).toBeGreaterThan(0);
+    for (const e of alone.value)
+      expect(e.unknown).toEqual([{ property: 'type', because: expect.stringMatching(/no Service type.*kube-ipvs0/) }]);
+    const r = lookupServices(alone.value, { kind: 'address', address: '192.168.0.2', port: 30080 });
+    expect(r.frontends).toHaveLength(1);
+    expect(typeText(r.frontends[0]!)).toBe('unknown');
+    expect(svcContract(null, '192.168.0.2:30080', r).frontends[0]).toMatchObject({ type: 'unknown' });
+    // with the kube-ipvs0 addresses the same line is a NodePort, and nothing is unknown
+    const withVips = parseIpvsadm(read('ipvsadm/ipvsadm-Sn.synthesized.txt'), 'ipvsadm', { vips });
+    const k = lookupServices(withVips.value, { kind: 'address', address: '192.168.0.2', port: 30080 });
+    expect(typeText(k.frontends[0]!)).toBe('NodePort');
+    expect(withVips.value.every((e) => e.unknown === undefined)).toBe(true);
+  });
+});
