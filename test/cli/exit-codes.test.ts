@@ -203,7 +203,7 @@ const CASES: Case[] = [
     name: 'trace: a Cilium version whose status format is unknown: answered, the version named',
     argv: ['trace', ...ADDR, '-s', 'future-cilium', '-q'],
     code: 0,
-    err: /^netpath: warning: \S*future-cilium\/cilium-status\.txt: cilium 9\.0\.0 is outside the versions whose status format netpath knows \(1\.13–1\.19\)/,
+    err: /^netpath: warning: \S*future-cilium\/cilium-status\.txt: cilium 9\.0\.0 is outside the versions whose status format netpath knows \(1\.10–1\.19\)/,
     out: (s) => expect(s).toBe('result: FORWARDED — leaves this node towards 172.18.0.3\n'),
   },
   {
