@@ -9,7 +9,8 @@ import { runCli } from '../helpers/cli.js';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const doc = readFileSync(`${root}/docs/hops.md`, 'utf8');
 const examples = [...doc.matchAll(/```sh\nnetpath (.+)\n```\n\n```json\n([\s\S]*?)\n```/g)].map((m) => ({
-  argv: m[1]!.split(' '),
+  // a trailing `# exit N` comment is for the docs-examples test (the exit code it documents)
+  argv: m[1]!.replace(/\s+#.*$/, '').split(' '),
   hop: JSON.parse(m[2]!) as Record<string, unknown> & { kind: string; evidence: unknown[]; paths?: unknown[] },
 }));
 
