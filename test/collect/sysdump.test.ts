@@ -107,7 +107,7 @@ describe('cilium sysdump as a source', () => {
       const fromDir = await trace(src!, dst!, '-s', SYSDUMP, '--node', 'cilium-7x2kq');
       const fromSnap = await trace(src!, dst!, '-s', SNAP);
       // a sysdump holds no pod network namespace: the hop inside the pod is the one it cannot show
-      const seen = (t: typeof fromSnap.t) => t.hops.filter((h) => !/^route in pod netns/.test(h.detail));
+      const seen = (t: typeof fromSnap.t) => t.hops.filter((h) => !(h.kind === 'route' && h.lookup === 'pod-netns'));
       expect(fromZip.t.hops.some((h) => /pod netns/.test(h.detail))).toBe(false);
       expect(fromZip.t.disposition, `${src} → ${dst}`).toBe(fromSnap.t.disposition);
       expect(fromZip.code).toBe(fromSnap.code);
@@ -115,9 +115,12 @@ describe('cilium sysdump as a source', () => {
       // less the words and evidence lines, which name the probe files and the pod's namespace
       // (bugtool's `ip -d rule` also prints each rule's protocol, which `ip -j rule show` leaves out)
       const facts = (hs: Hop[]) =>
-        hs.map(({ evidence: _e, detail: _d, netns: _n, ...rest }) =>
-          typeof rest.rule === 'string' ? { ...rest, rule: rest.rule.replace(/ proto \S+/, '') } : rest,
-        );
+        hs.map(({ evidence: _e, detail: _d, netns: _n, ...all }) => {
+          // the pod's namespace name (a redirect's targetNetns) is what a sysdump cannot hold
+          const { targetNetns: _t, ...rest } = all as typeof all & { targetNetns?: string };
+          return;
+          typeof rest.rule === 'string' ? { ...rest, rule: rest.rule.replace(/ proto \S+/, '') } : rest;
+        });
       expect(facts(fromZip.t.hops), `${src} → ${dst}`).toEqual(facts(seen(fromSnap.t)));
       expect(fromZip.t.src.kind).toBe(fromSnap.t.src.kind);
       expect(fromZip.t.dst.kind).toBe(fromSnap.t.dst.kind);
