@@ -118,8 +118,7 @@ describe('cilium sysdump as a source', () => {
         hs.map(({ evidence: _e, detail: _d, netns: _n, ...all }) => {
           // the pod's namespace name (a redirect's targetNetns) is what a sysdump cannot hold
           const { targetNetns: _t, ...rest } = all as typeof all & { targetNetns?: string };
-          return;
-          typeof rest.rule === 'string' ? { ...rest, rule: rest.rule.replace(/ proto \S+/, '') } : rest;
+          return typeof rest.rule === 'string' ? { ...rest, rule: rest.rule.replace(/ proto \S+/, '') } : rest;
         });
       expect(facts(fromZip.t.hops), `${src} → ${dst}`).toEqual(facts(seen(fromSnap.t)));
       expect(fromZip.t.src.kind).toBe(fromSnap.t.src.kind);
