@@ -21,7 +21,9 @@ export function needOf(argv: readonly string[]): Need {
   switch (cmd) {
     case 'ip':
       // `ip -n NS` enters the namespace (setns): EPERM without both
-      return rest[0] === '-n' ? { caps: ['CAP_SYS_ADMIN', 'CAP_NET_ADMIN'] } : { caps: [] };
+      if (rest[0] === '-n') return { caps: ['CAP_SYS_ADMIN', 'CAP_NET_ADMIN'] };
+      // xfrm's netlink family answers every request, dumps included, only to CAP_NET_ADMIN (measured: EPERM without)
+      return rest[0] === 'xfrm' ? { caps: ['CAP_NET_ADMIN'] } : { caps: [] };
     case 'tc':
       return { caps: [] };
     case 'bpftool':

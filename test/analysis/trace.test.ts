@@ -120,7 +120,7 @@ describe('trace on in-memory variants of a real node', () => {
     expect(t.hops.map((h) => h.kind)).toEqual(['route', 'bpf', 'redirect', 'deliver']);
     expect(t.hops[2]).toMatchObject({
       inferred: true,
-      because: expect.stringMatching(/no cilium-status and no cilium-config/),
+      because: expect.stringMatching(/neither cilium-status nor cilium-config was read/),
     });
     const remote = traceFlow(createTraceContext(s), flow('10.244.1.12', '10.244.2.7'));
     expect(remote.warnings.map((w) => w.code)).toContain('host-routing-unknown');

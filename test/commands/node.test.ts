@@ -88,7 +88,21 @@ describe('netpath node', () => {
       evidence: [{ probe: 'uname', text: '6.18.44-fc-v669' }],
     });
     expect(r.facts.nativeRoutingCidrV6).toMatchObject({ known: false });
-    expect(r.missingProbes).toEqual([{ probe: 'wg', status: 'missing', why: 'not in fixtures/snapshots/kind-v4/k1' }]);
+    // the snapshot predates the ipcache, encryption, egress-gateway and xfrm probes: each is named as missing
+    expect(r.missingProbes.map((p: { probe: string }) => p.probe).sort()).toEqual(
+      [
+        'bpf-map/cilium_ipcache',
+        'bpf-map/cilium_ipcache_v2',
+        'cilium-egress-list',
+        'cilium-encrypt-status',
+        'cilium-ipcache',
+        'wg',
+        'ip-xfrm-policy',
+        'ip-xfrm-state',
+      ].sort(),
+    );
+    for (const p of r.missingProbes)
+      expect(p).toMatchObject({ status: 'missing', why: 'not in fixtures/snapshots/kind-v4/k1' });
   });
 
   it('a kube-proxy node before the migration: legacy host routing, and why', async () => {
@@ -112,8 +126,10 @@ describe('netpath node', () => {
     expect(why.wg).toBe('not in fixtures/snapshots/conntrack/np-ct-node');
     expect(why['bpf-map/cilium_lb4_services_v2']).toMatch(/No such file or directory/);
     const text = await runCli(['node', '-s', 'fixtures/snapshots/conntrack/np-ct-node']);
-    expect(text.out).toMatch(/^ {2}routing mode +unknown — no cilium-status and no cilium-config/m);
-    expect(text.out).toMatch(/missing probes \(12\):\n {2}bpf-map\/cilium_lb4_backends_v3 /);
+    expect(text.out).toMatch(/^ {2}routing mode +unknown — neither cilium-status nor cilium-config was read/m);
+    // the capture's 12, and the ipcache, encryption, egress-gateway and xfrm probes added after it
+    expect(text.out).toMatch(/missing probes \(20\):\n {2}bpf-map\/cilium_ipcache /);
+    expect(text.out).toMatch(/^ {2}bpf-map\/cilium_lb4_backends_v3 +bpftool: .*No such file or directory$/m);
   });
 
   it('-q prints one line; an empty snapshot is exit 3; a wrong format is exit 2', async () => {
