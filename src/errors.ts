@@ -55,3 +55,14 @@ export function describeError(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
   return `internal error (a bug in netpath, please report it): ${msg.split('\n')[0]}`;
 }
+
+/** One line for a warning about a source that failed: what it said, never a stack or a second line. */
+export function errorLine(e: unknown): string {
+  return e instanceof SourceError
+    ? e.detail
+    : e instanceof NetpathError
+      ? e.message
+      : e instanceof Error
+        ? e.message.split('\n')[0]!
+        : String(e);
+}

@@ -1,6 +1,6 @@
 import { type FrontendKeep, serviceMatches, type ServiceEntry, type ServiceQuery } from '../model/service.js';
 import type { Address, Family, Parsed, SourceReport, Warning } from '../model/types.js';
-import { NetpathError, SourceError } from '../errors.js';
+import { errorLine, SourceError } from '../errors.js';
 import { parseCiliumLbList, parseCiliumServiceList } from '../tools/cilium-lb/index.js';
 import { parseCiliumStatus } from '../tools/cilium/index.js';
 import { decodeLbMaps, LB_MAP_NAMES, type LbMapDumps } from '../tools/bpf-map/index.js';
@@ -29,15 +29,6 @@ export interface LoadedServices {
     nft?: { probe: string; rules: NftRuleset };
   };
 }
-
-const msg = (e: unknown) =>
-  e instanceof SourceError
-    ? e.detail
-    : e instanceof NetpathError
-      ? e.message
-      : e instanceof Error
-        ? e.message.split('\n')[0]!
-        : String(e);
 
 /**
  * Turns kube-proxy's rules into Services. That is interpretation (src/analysis/kube-proxy), a layer above this one:
@@ -115,10 +106,10 @@ export async function loadServices(
       out.sources.push({
         probe: id,
         status: 'failed',
-        message: msg(e),
+        message: errorLine(e),
         ...(e instanceof SourceError ? { origin: e.source } : {}),
       });
-      out.warnings.push({ code: 'probe-unreadable', message: `${id}: ${msg(e)}`, source: id });
+      out.warnings.push({ code: 'probe-unreadable', message: `${id}: ${errorLine(e)}`, source: id });
       return;
     }
     if (!got) {
@@ -131,8 +122,8 @@ export async function loadServices(
       out.warnings.push(...r.warnings);
       out.sources.push({ probe: id, status: r.warnings.length ? 'partial' : 'ok', origin: got.origin });
     } catch (e) {
-      out.sources.push({ probe: id, status: 'failed', origin: got.origin, message: msg(e) });
-      out.warnings.push({ code: 'probe-unreadable', message: `${id}: ${msg(e)}`, source: id });
+      out.sources.push({ probe: id, status: 'failed', origin: got.origin, message: errorLine(e) });
+      out.warnings.push({ code: 'probe-unreadable', message: `${id}: ${errorLine(e)}`, source: id });
     }
   };
   const parsed = <T>(p: { value: T; warnings: Warning[] }) => p;
@@ -194,10 +185,10 @@ export async function loadServices(
       out.sources.push({
         probe: id,
         status: 'failed',
-        message: msg(e),
+        message: errorLine(e),
         ...(e instanceof SourceError ? { origin: e.source } : {}),
       });
-      out.warnings.push({ code: 'probe-unreadable', message: `${id}: ${msg(e)}`, source: id });
+      out.warnings.push({ code: 'probe-unreadable', message: `${id}: ${errorLine(e)}`, source: id });
     }
   }
   if (Object.keys(dumps).length > 0) {
@@ -230,9 +221,9 @@ export async function loadServices(
       const src = out.sources.find((x) => x.probe === bad);
       if (src) {
         src.status = 'failed';
-        src.message = msg(e);
+        src.message = errorLine(e);
       }
-      out.warnings.push({ code: 'probe-unreadable', message: `${bad}: ${msg(e)}`, source: bad });
+      out.warnings.push({ code: 'probe-unreadable', message: `${bad}: ${errorLine(e)}`, source: bad });
     }
   }
   if (only !== undefined) out.entries = out.entries.filter(asked);

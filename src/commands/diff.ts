@@ -1,4 +1,4 @@
-import { EXIT, NetpathError, SourceError, UsageError } from '../errors.js';
+import { EXIT, errorLine, SourceError, UsageError } from '../errors.js';
 import { kubeProxyReader } from '../analysis/kube-proxy/index.js';
 import { diffNodes, type DiffSideInput } from '../analysis/diff.js';
 import type { Diff } from '../model/diff.js';
@@ -35,15 +35,6 @@ export async function openSide(
     throw e;
   }
 }
-
-const msg = (e: unknown) =>
-  e instanceof SourceError
-    ? e.detail
-    : e instanceof NetpathError
-      ? e.message
-      : e instanceof Error
-        ? e.message.split('\n')[0]!
-        : String(e);
 
 /** Reads one side: node state, every Service layer, the rulesets and ipsets leftovers live in. */
 export async function loadDiffSide(
@@ -117,7 +108,7 @@ async function readSide(
       warnings.push(...p.warnings);
     } else if (got) ipsets = [];
   } catch (e) {
-    warnings.push({ code: 'probe-unreadable', message: `ipset: ${msg(e)}`, source: 'ipset' });
+    warnings.push({ code: 'probe-unreadable', message: `ipset: ${errorLine(e)}`, source: 'ipset' });
   }
   // only entries with destination NAT matter (connections kube-proxy translated): streamed, the rest dropped unparsed
   const conntrack: NonNullable<DiffSideInput['conntrack']> = [];
@@ -139,7 +130,7 @@ async function readSide(
           source: id,
         });
     } catch (e) {
-      warnings.push({ code: 'probe-unreadable', message: `${id}: ${msg(e)}`, source: id });
+      warnings.push({ code: 'probe-unreadable', message: `${id}: ${errorLine(e)}`, source: id });
     }
   }
   const side: DiffSideInput & { serviceSources?: typeof services.sources } = {
