@@ -1,7 +1,7 @@
 import type { CtTupleView, FlowConntrack } from '../model/conntrack.js';
 import type { Family } from '../model/types.js';
 import type { Flow } from '../model/trace.js';
-import { NetpathError, SourceError } from '../errors.js';
+import { errorLine } from '../errors.js';
 import { scanConntrack, type ConntrackQuery, type ScanResult } from '../tools/conntrack/index.js';
 import { streamProbe, type ProbeSource } from './source.js';
 
@@ -111,14 +111,7 @@ function scanned(base: FlowConntrack, r: ScanResult, maxEntries: number): FlowCo
 }
 
 function failed(base: FlowConntrack, e: unknown): FlowConntrack {
-  const message =
-    e instanceof SourceError
-      ? e.detail
-      : e instanceof NetpathError
-        ? e.message
-        : e instanceof Error
-          ? e.message.split('\n')[0]!
-          : String(e);
+  const message = errorLine(e);
   return {
     ...base,
     status: 'failed',

@@ -1,6 +1,6 @@
 import { emptyNodeState, type Link, type NodeState, type Parsed, type Route, type Warning } from '../model/types.js';
 import { canonPrefix } from '../model/addr.js';
-import { NetpathError, SourceError } from '../errors.js';
+import { errorLine, SourceError } from '../errors.js';
 import { parseIpAddr, parseIpLink, parseIpNeigh, parseIpRoute, parseIpRule } from '../tools/ip/index.js';
 import { parseTcFilter } from '../tools/tc/index.js';
 import { parseBpftoolCgroup, parseBpftoolLink, parseBpftoolNet, parseBpftoolProg } from '../tools/bpftool/index.js';
@@ -319,7 +319,7 @@ function makeOne(source: ProbeSource, state: NodeState, failures: Failures = fai
       got = await source.read(id);
     } catch (e) {
       // an unreadable file: its path is the source to name
-      record(state, id, 'failed', e instanceof SourceError ? e.source : undefined, errMessage(e));
+      record(state, id, 'failed', e instanceof SourceError ? e.source : undefined, errorLine(e));
       return;
     }
     if (got === undefined) {
@@ -345,7 +345,7 @@ function makeOne(source: ProbeSource, state: NodeState, failures: Failures = fai
         origin: got.origin,
       });
     } catch (e) {
-      record(state, id, 'failed', got.origin, errMessage(e));
+      record(state, id, 'failed', got.origin, errorLine(e));
     }
   };
 }
@@ -651,10 +651,4 @@ function record(state: NodeState, probe: string, status: 'failed', origin: strin
   state.sources.push(origin === undefined ? { probe, status, message } : { probe, status, origin, message });
   const w: Warning = { code: 'probe-unreadable', message: `${probe}: ${message}`, source: probe };
   state.warnings.push(w);
-}
-
-function errMessage(e: unknown): string {
-  if (e instanceof SourceError) return e.detail;
-  if (e instanceof NetpathError) return e.message;
-  return e instanceof Error ? e.message.split('\n')[0]! : String(e);
 }
