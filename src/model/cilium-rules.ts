@@ -22,6 +22,10 @@ export interface CiliumRule {
   versions: VersionRange;
   /** the netpath files that read this rule */
   usedBy: readonly string[];
+  /** the node facts that select the rule, as a person checks them (`kube-proxy replacement on, NodePort mode SNAT`) */
+  when?: string;
+  /** the Cilium release tags whose source was read to confirm the rule (`v1.14.0`), when it was checked there */
+  checked?: readonly string[];
 }
 
 const TABLE = [

@@ -1,3 +1,4 @@
+import type { CiliumRuleId } from './cilium-rules.js';
 import type { Evidence, Warning } from './types.js';
 
 /** Words of the hop vocabulary (docs/json.md, "The hop vocabulary"); in path order. */
@@ -88,6 +89,8 @@ export interface HopBase {
   netns?: string;
   /** with --explain: the mechanism, why it applies here, and live commands that would confirm it */
   explain?: HopExplain;
+  /** the Cilium rules (src/model/cilium-rules.ts) that decided this hop, so a person can check it against the source */
+  ciliumRules?: CiliumRuleId[];
 }
 
 /**

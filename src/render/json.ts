@@ -23,6 +23,7 @@ const hopBase = {
       confirm: z.array(z.object({ command: str, shows: str })),
     }),
   ),
+  ciliumRules: opt(z.array(str)),
 };
 const nextHop = z.object({ gateway: opt(str), dev: opt(str), weight: opt(z.number()) });
 const neighbour = z.object({ lladdr: opt(str), state: z.array(str) });

@@ -1,3 +1,4 @@
+import { ciliumRule, versionRangeText } from '../model/cilium-rules.js';
 import { hopField, type Hop, type Trace, type TraceEndpoint } from '../model/trace.js';
 import type { Evidence } from '../model/types.js';
 import { painter, type RenderOptions } from './style.js';
@@ -41,6 +42,12 @@ export function renderTraceText(t: Trace, opts: RenderOptions): string {
       for (const x of h.explain.confirm) {
         out.push(`${pad}${c.green('$')} ${x.command}`);
         out.push(...wrapText(c.dim(`# ${x.shows}`), opts.width, `${pad}  `));
+      }
+      for (const id of h.ciliumRules ?? []) {
+        const r = ciliumRule(id);
+        out.push(
+          ...wrapText(`${c.cyan('rule')} ${id}: ${r.cilium} (Cilium ${versionRangeText(r.versions)})`, opts.width, pad),
+        );
       }
     }
   });

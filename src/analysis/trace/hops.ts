@@ -13,6 +13,7 @@ import type {
   TraceEndpoint,
 } from '../../model/trace.js';
 import { familyOf, prefixContains, prefixLen } from '../../model/addr.js';
+import type { CiliumRuleId } from '../../model/cilium-rules.js';
 import type { CiliumProgramAttachment } from '../datapath.js';
 import { buildRouting, type RouteAnswer, type Routing } from '../routing.js';
 
@@ -263,4 +264,9 @@ export function nsRouting(ctx: TraceContext, name: string): Routing {
 
 export function short(key: string): string {
   return key.length > 12 ? `${key.slice(0, 8)}…` : key;
+}
+
+/** The hop, naming the Cilium rules that decided it (shown with --explain and in the JSON). */
+export function ruled<H extends Hop>(h: H, ...ids: CiliumRuleId[]): H {
+  return { ...h, ciliumRules: [...(h.ciliumRules ?? []), ...ids] };
 }
