@@ -33,6 +33,25 @@ describe('Warnings, the collector every parser uses', () => {
     ]);
   });
 
+  it("counts the dropped warnings per code and source, and keeps a sub-parse's finished warnings in order", () => {
+    const w = new Warnings(undefined, { max: 2 });
+    w.add('bad-entry', 'a', 'map-a');
+    w.include([{ code: 'from-dump', message: 'already capped', source: 'map-b' }]);
+    w.add('layout', 'about all maps');
+    w.add('bad-entry', 'b', 'map-a');
+    w.add('bad-entry', 'c', 'map-b');
+    w.add('layout', 'again');
+    expect(w.added).toBe(5);
+    expect(w.done()).toEqual([
+      { code: 'bad-entry', message: 'a', source: 'map-a' },
+      { code: 'from-dump', message: 'already capped', source: 'map-b' },
+      { code: 'layout', message: 'about all maps' },
+      { code: 'bad-entry', message: '1 more of this kind (warnings truncated)', source: 'map-a' },
+      { code: 'bad-entry', message: '1 more of this kind (warnings truncated)', source: 'map-b' },
+      { code: 'layout', message: '1 more of this kind (warnings truncated)' },
+    ]);
+  });
+
   it('cuts long messages only when asked to', () => {
     const long = 'x'.repeat(300);
     const cut = new Warnings('p', { maxMessage: 200 });
