@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Warnings } from '../../src/tools/warnings.js';
 import { parseIptablesSave } from '../../src/tools/iptables/index.js';
 import { parseSysctl } from '../../src/tools/sysctl/index.js';
+import { parseCiliumConfig } from '../../src/tools/cilium/index.js';
 
 describe('Warnings, the collector every parser uses', () => {
   it('keeps the first `max` warnings and counts the rest once per kind', () => {
@@ -74,5 +75,16 @@ describe('Warnings, the collector every parser uses', () => {
     const sys = parseSysctl(`net.ipv4.ip_forward = 1\n${junk}`, 'sysctl');
     expect(sys.warnings).toHaveLength(51);
     expect(sys.warnings[50]!.message).toBe('9950 more lines skipped (warnings truncated)');
+  });
+
+  it('caps the cilium config reader too (it kept every warning)', () => {
+    const data = Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`key-${i}`, { nested: i }]));
+    const r = parseCiliumConfig(JSON.stringify({ kind: 'ConfigMap', data: { 'enable-ipv4': 'true', ...data } }), 'cfg');
+    expect(r.warnings).toHaveLength(51);
+    expect(r.warnings[50]).toEqual({
+      code: 'value-skipped',
+      message: '10 more of this kind (warnings truncated)',
+      source: 'cfg',
+    });
   });
 });
