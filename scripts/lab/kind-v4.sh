@@ -2,23 +2,38 @@
 # Lab: three kind-style nodes on one L2 (172.18.0.0/16), Cilium 1.13-style native routing with
 # BPF host routing: PodCIDR 10.244.N.0/24 per node, cilium_host/cilium_net, pods as /32 behind
 # lxc veths, legacy tc programs named like Cilium's, socket-LB cgroup hooks.
-#   kind-v4.sh up | capture [DIR] | down
+#   kind-v4.sh up | capture [DIR] | down       the lab, with socket-LB hooks on the shared cgroup mount
+#   kind-v4.sh nodes-up | nodes-down           the namespaces only, for a caller with hooks of its own
+# LAB_PREFIX (default np-lab) names what the lab creates: $LAB_PREFIX-ksw, $LAB_PREFIX-k1…k3, and under another
+# prefix the pods' namespaces cni-<prefix>-k1a…, so a second copy (sysdump-kind-v4.sh) runs beside this one.
 source "$(dirname "$0")/lib.sh"
-SW=np-lab-ksw
-NODES=(np-lab-k1 np-lab-k2 np-lab-k3)
+P=${LAB_PREFIX:-np-lab}
+SW=$P-ksw
+NODES=("$P-k1" "$P-k2" "$P-k3")
 NAMES=(k1 k2 k3)
 
 # pod namespaces: name host-veth address
 declare -A PODS=(
-  [np-lab-k1]="cni-5f0c1d2e-k1a:lxc6d1e0f2a3b4c:10.244.1.12 cni-7a9b3c4d-k1b:lxc0a1b2c3d4e5f:10.244.1.57"
-  [np-lab-k2]="cni-1e2d3c4b-k2a:lxc9f8e7d6c5b4a:10.244.2.7 cni-2b3c4d5e-k2b:lxc1122334455aa:10.244.2.33"
-  [np-lab-k3]="cni-3c4d5e6f-k3a:lxcaabbccddeeff:10.244.3.21"
+  [$P-k1]="cni-5f0c1d2e-k1a:lxc6d1e0f2a3b4c:10.244.1.12 cni-7a9b3c4d-k1b:lxc0a1b2c3d4e5f:10.244.1.57"
+  [$P-k2]="cni-1e2d3c4b-k2a:lxc9f8e7d6c5b4a:10.244.2.7 cni-2b3c4d5e-k2b:lxc1122334455aa:10.244.2.33"
+  [$P-k3]="cni-3c4d5e6f-k3a:lxcaabbccddeeff:10.244.3.21"
 )
+
+# a pod's namespace name: the bundled snapshots' names under the default prefix, cni-<prefix>-k1a under another
+podns() {
+  if [ "$P" = np-lab ]; then echo "$1"; else echo "cni-${P#np-lab-}-${1##*-}"; fi
+}
 
 up() {
   down
+  nodes_up
+  sock_hooks_up 4
+}
+
+nodes_up() {
+  nodes_down
   build_bpf
-  ip netns add $SW
+  ip netns add "$SW"
   ip -n $SW link add br0 type bridge
   ip -n $SW link set br0 up
   ip -n $SW addr add 172.18.0.1/16 dev br0
@@ -54,11 +69,10 @@ up() {
     local p
     for p in ${PODS[$n]}; do
       IFS=: read -r pns hdev addr <<<"$p"
-      pod4 "$n" "$pns" "$hdev" "$addr/32" "10.244.$idx.1"
+      pod4 "$n" "$(podns "$pns")" "$hdev" "$addr/32" "10.244.$idx.1"
       tc_attach "$n" "$hdev" ingress cil_from_container
     done
   done
-  sock_hooks_up 4
   # let the kernel resolve the peer nodes and the gateway once (a TCP connect to a closed port is
   # enough for ARP), so the neighbour table holds what a running node holds
   for i in 0 1 2; do
@@ -68,13 +82,17 @@ up() {
 }
 
 down() {
+  nodes_down
+  sock_hooks_down
+}
+
+nodes_down() {
   local n p
   for n in "${NODES[@]}"; do
-    for p in ${PODS[$n]}; do ip netns del "${p%%:*}" 2>/dev/null || true; done
+    for p in ${PODS[$n]}; do ip netns del "$(podns "${p%%:*}")" 2>/dev/null || true; done
     ip netns del "$n" 2>/dev/null || true
   done
-  ip netns del $SW 2>/dev/null || true
-  sock_hooks_down
+  ip netns del "$SW" 2>/dev/null || true
 }
 
 capture_all() {
@@ -97,6 +115,8 @@ capture_all() {
 case "${1:-}" in
   up) up ;;
   down) down ;;
+  nodes-up) nodes_up ;;
+  nodes-down) nodes_down ;;
   capture) capture_all "${2:-}" ;;
-  *) echo "usage: $0 up|capture [DIR]|down" >&2; exit 2 ;;
+  *) echo "usage: $0 up|capture [DIR]|down|nodes-up|nodes-down" >&2; exit 2 ;;
 esac

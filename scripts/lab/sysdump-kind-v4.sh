@@ -3,86 +3,31 @@
 # where each name comes from: src/collect/sysdump.ts), and a netpath snapshot of the same nodes at the
 # same moment, so a test can hold the two readings side by side.
 #
-# It builds its own copy of the nodes (every name np-lab-sd-* or cni-sd-*, its own cgroup, bpffs pins and
-# BPF objects, and a private mount and UTS namespace), so it runs while the other labs are up and leaves
-# nothing behind. Each command cilium-bugtool runs for what netpath reads is run for real inside the node
-# and written as bugtool writes it (bugtool/cmd/root.go writeCmdToFile): stdout and stderr into
+# It builds its own copy of the kind-v4 lab (kind-v4.sh nodes-up under the prefix np-lab-sd: every name
+# np-lab-sd-* or cni-sd-*; its own cgroup, bpffs pins and BPF objects, and a private mount and UTS namespace), so
+# it runs while the other labs are up and leaves nothing behind; k3 is up but not captured. Each command
+# cilium-bugtool runs for what netpath reads is run for real inside the node and written as bugtool writes it (bugtool/cmd/root.go writeCmdToFile): stdout and stderr into
 # cmd/<command, '/' and ' ' turned into '-'>.md, and `> Error while running …` appended when it fails.
 # Cilium does not run in the lab: cilium-dbg's status and the ConfigMap are the kind-v4 lab's (the
 # documented 1.13 formats, scripts/lab/cilium/), the endpoint list is endpoints.mjs's from the capture.
 #   sysdump-kind-v4.sh OUT_DIR      → OUT_DIR/cilium-sysdump-<ts>/…  and  OUT_DIR/snapshot/{k1,k2}/…
 set -euo pipefail
-export LAB_BPF=/tmp/np-lab-sd-bpf
+# LAB_PREFIX: another prefix for every name, for a run beside another run of this script
+P=${LAB_PREFIX:-np-lab-sd}
+export LAB_BPF=/tmp/$P-bpf
 source "$(dirname "$0")/lib.sh"
 OUT=${1:?usage: sysdump-kind-v4.sh OUT_DIR}
-SW=np-lab-sd-sw
+KIND=(env LAB_PREFIX=$P LAB_BPF="$LAB_BPF" bash "$HERE/kind-v4.sh")
 TS=$(date -u +%Y%m%d-%H%M%S)
 # the Cilium agent pod of each node (a pod name is the DaemonSet's name and five random characters)
 declare -A POD=([1]=cilium-7x2kq [2]=cilium-q9wz4)
-declare -A PODS=(
-  [1]="cni-sd-k1a:lxc6d1e0f2a3b4c:10.244.1.12 cni-sd-k1b:lxc0a1b2c3d4e5f:10.244.1.57"
-  [2]="cni-sd-k2a:lxc9f8e7d6c5b4a:10.244.2.7 cni-sd-k2b:lxc1122334455aa:10.244.2.33"
-)
 
 cleanup() {
-  local i p
-  for i in 1 2; do
-    for p in ${PODS[$i]}; do ip netns del "${p%%:*}" 2>/dev/null || true; done
-    ip netns del "np-lab-sd-k$i" 2>/dev/null || true
-  done
-  ip netns del $SW 2>/dev/null || true
+  "${KIND[@]}" nodes-down
   local cg2
   cg2=$(awk '$3=="cgroup2"{print $2; exit}' /proc/mounts)
-  rmdir "$cg2/np-lab-sd" 2>/dev/null || true
-  rm -rf /sys/fs/bpf/np-lab-sd "$LAB_BPF"
-}
-
-up() {
-  build_bpf
-  ip netns add $SW
-  ip -n $SW link add br0 type bridge
-  ip -n $SW link set br0 up
-  # the gateway and the third node's address answer ARP from the switch, as in kind-v4
-  ip -n $SW addr add 172.18.0.1/16 dev br0
-  ip -n $SW addr add 172.18.0.4/16 dev br0
-  local idx
-  for idx in 1 2; do
-    local n=np-lab-sd-k$idx ip=172.18.0.$((idx + 1))
-    ip netns add "$n"
-    ip -n "$n" link set lo up
-    ip -n $SW link add "k${idx}-port" type veth peer name eth0 netns "$n"
-    ip -n $SW link set "k${idx}-port" master br0 up
-    ip -n "$n" addr add "$ip/16" dev eth0
-    ip -n "$n" link set eth0 up
-    ip -n "$n" route add default via 172.18.0.1 dev eth0
-    nsx "$n" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0
-    ip -n "$n" link add cilium_host type veth peer name cilium_net
-    ip -n "$n" link set cilium_net up
-    ip -n "$n" link set cilium_host up
-    ip -n "$n" addr add "10.244.$idx.1/32" dev cilium_host
-    ip -n "$n" route add "10.244.$idx.1" dev cilium_host scope link
-    ip -n "$n" route add "10.244.$idx.0/24" via "10.244.$idx.1" dev cilium_host src "10.244.$idx.1"
-    local j
-    for j in 1 2 3; do
-      [ "$j" = "$idx" ] && continue
-      ip -n "$n" route add "10.244.$j.0/24" via "172.18.0.$((j + 1))" dev eth0
-    done
-    tc_attach "$n" eth0 ingress cil_from_netdev
-    tc_attach "$n" eth0 egress cil_to_netdev
-    tc_attach "$n" cilium_host ingress cil_to_host
-    tc_attach "$n" cilium_host egress cil_from_host
-    tc_attach "$n" cilium_net ingress cil_to_host
-    local p
-    for p in ${PODS[$idx]}; do
-      IFS=: read -r pns hdev addr <<<"$p"
-      pod4 "$n" "$pns" "$hdev" "$addr/32" "10.244.$idx.1"
-      tc_attach "$n" "$hdev" ingress cil_from_container
-    done
-  done
-  for idx in 1 2; do
-    local j
-    for j in 1 2 3 4; do nsx "np-lab-sd-k$idx" timeout 2 bash -c "echo > /dev/tcp/172.18.0.$j/9" 2>/dev/null || true; done
-  done
+  rmdir "$cg2/$P" 2>/dev/null || true
+  rm -rf /sys/fs/bpf/$P "$LAB_BPF"
 }
 
 # socket-LB hooks on a cgroup of our own, bind-mounted at Cilium's cgroup2 root in this mount namespace only
@@ -90,12 +35,12 @@ sock_hooks() {
   mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
   local cg2
   cg2=$(awk '$3=="cgroup2"{print $2; exit}' /proc/mounts)
-  mkdir -p "$cg2/np-lab-sd" /run/cilium/cgroupv2 /sys/fs/bpf/np-lab-sd
-  mount --bind "$cg2/np-lab-sd" /run/cilium/cgroupv2
-  bpftool prog loadall "$LAB_BPF/sock4.o" /sys/fs/bpf/np-lab-sd/sock4
+  mkdir -p "$cg2/$P" /run/cilium/cgroupv2 /sys/fs/bpf/$P
+  mount --bind "$cg2/$P" /run/cilium/cgroupv2
+  bpftool prog loadall "$LAB_BPF/sock4.o" /sys/fs/bpf/$P/sock4
   local t
   for t in connect sendmsg recvmsg getpeername post_bind; do
-    bpftool cgroup attach /run/cilium/cgroupv2 "${t}4" pinned "/sys/fs/bpf/np-lab-sd/sock4/cil_sock4_$t" multi
+    bpftool cgroup attach /run/cilium/cgroupv2 "${t}4" pinned "/sys/fs/bpf/$P/sock4/cil_sock4_$t" multi
   done
 }
 
@@ -112,7 +57,7 @@ capture() {
   mkdir -p "$root"
   build_netpath
   for idx in 1 2; do
-    local n=np-lab-sd-k$idx dir="$root/cilium-bugtool-${POD[$idx]}-$TS/cmd" snap="$OUT/snapshot/k$idx"
+    local n=$P-k$idx dir="$root/cilium-bugtool-${POD[$idx]}-$TS/cmd" snap="$OUT/snapshot/k$idx"
     mkdir -p "$dir"
     hostname "k$idx"
     (cd "$HERE/../.." && node scripts/lab/capture.mjs "$n" "$snap" "k$idx")
@@ -149,7 +94,7 @@ capture() {
 if [ "${1:-}" != inner ]; then
   trap cleanup EXIT
   cleanup
-  up
+  "${KIND[@]}" nodes-up
   # a private mount namespace (the cgroup bind) and UTS namespace (hostname): nothing shared is touched
   unshare --mount --uts --propagation private bash "$0" inner "$OUT"
 else

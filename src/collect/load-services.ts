@@ -149,13 +149,13 @@ export async function loadServices(
     await oneBytes(id, (b) => {
       // for one question, only the chains its frontends reach are decoded and parsed (the rest is
       // indexed by name on the bytes)
-      const lines = iptablesByteLines(b);
+      const { lines, warnings: pasted } = iptablesByteLines(b, id);
       const need = keep ? kubeProxy.linesNeeded(lines, fam, keep, narrow) : undefined;
       const rs = parsed(parseIptablesLines(lines, id, need?.skip, need?.cache));
       // a ruleset read for one question holds only the chains it reaches: not for other uses
       if (!keep) out.parsed.iptables.push({ probe: id, family: fam, rules: rs.value });
       const svc = kubeProxy.servicesFromIptables(rs.value, id, fam, keep);
-      return { entries: svc.value, warnings: [...rs.warnings, ...svc.warnings] };
+      return { entries: svc.value, warnings: [...pasted, ...rs.warnings, ...svc.warnings] };
     });
   }
   await one('nft-ruleset', (t) => {

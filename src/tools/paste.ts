@@ -18,6 +18,8 @@ export interface PasteOptions {
   hashComments?: boolean;
   /** `# ` + annotation after the text is the format's syntax; keep trailing `  # …` */
   keepTrailingHash?: boolean;
+  /** clean a text of any size: the caller has seen it is a paste (iptables-save's byte path, which checks) */
+  anySize?: boolean;
 }
 
 export interface PasteResult {
@@ -144,7 +146,7 @@ function uniformPrefix(lines: string[], opts: PasteOptions): RegExp | undefined 
  */
 export function cleanPaste(raw: string, probe: string, opts: PasteOptions = {}): PasteResult {
   const text = cleanText(raw.replace(/^\uFEFF/u, ''));
-  if (text.length > PASTE_MAX) return { text, warnings: [] };
+  if (text.length > PASTE_MAX && !opts.anySize) return { text, warnings: [] };
   let lines = text.split('\n').map((l) => l.replace(/[\u00a0\u2007\u202f]/gu, ' ').replace(/\u200b/gu, ''));
   const skipped = new Map<Kind, number>();
   const rewritten = new Map<string, number>();

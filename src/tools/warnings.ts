@@ -13,13 +13,19 @@ export interface WarningOptions {
 
 /**
  * The warnings of one parse. add() keeps the first `max` warnings and counts the rest per kind
- * (code): done() then says, once per kind, how many more there were. once() says a thing once
- * per (code, message), however often it applies, with how often.
+ * (code and source): done() then says, once per kind, how many more there were. once() says a thing
+ * once per (code, message), however often it applies, with how often.
+ *
+ * A parse that reads several inputs (the LB maps: one dump per map) gives each warning its own
+ * source; `probe` is the default, and `undefined` when a warning of the whole parse names none.
  */
 export class Warnings {
   private readonly lead: Warning[] = [];
-  private readonly kept: Warning[] = [];
-  private readonly dropped = new Map<string, number>();
+  /** add()'s kept warnings and include()'s, in the order they came */
+  private readonly items: Warning[] = [];
+  private kept = 0;
+  private firstKept: Warning | undefined;
+  private readonly dropped = new Map<string, { code: string; source: string | undefined; n: number }>();
   private readonly counted = new Map<string, { w: Warning; n: number }>();
   private readonly max: number;
   private readonly more: string;
@@ -27,7 +33,7 @@ export class Warnings {
   private readonly unit: string;
 
   constructor(
-    readonly probe: string,
+    readonly probe: string | undefined,
     opts: WarningOptions = {},
   ) {
     this.max = opts.max ?? 50;
@@ -38,22 +44,31 @@ export class Warnings {
 
   /** warnings add() was given so far, kept or not */
   get added(): number {
-    let n = this.kept.length;
-    for (const d of this.dropped.values()) n += d;
+    let n = this.kept;
+    for (const d of this.dropped.values()) n += d.n;
     return n;
   }
 
   /** the first warning add() kept */
   get first(): Warning | undefined {
-    return this.kept[0];
+    return this.firstKept;
   }
 
-  add(code: string, message: string): void {
-    if (this.kept.length < this.max) {
+  /** A warning; `source` names the input it is about when that is not `probe`. */
+  add(code: string, message: string, source: string | undefined = this.probe): void {
+    if (this.kept < this.max) {
       const m = this.maxMessage;
       const text = m !== undefined && message.length > m ? message.slice(0, m - 3) + '...' : message;
-      this.kept.push({ code, message: text, source: this.probe });
-    } else this.dropped.set(code, (this.dropped.get(code) ?? 0) + 1);
+      const w = withSource({ code, message: text }, source);
+      this.items.push(w);
+      this.kept++;
+      this.firstKept ??= w;
+    } else {
+      const key = `${code}\u0000${source ?? ''}`;
+      const d = this.dropped.get(key);
+      if (d) d.n++;
+      else this.dropped.set(key, { code, source, n: 1 });
+    }
   }
 
   /** One warning per (code, message); `example` names the first record it applied to. */
@@ -63,7 +78,7 @@ export class Warnings {
     if (c) c.n++;
     else
       this.counted.set(key, {
-        w: { code, message: example ? `${message} (e.g. ${example})` : message, source: this.probe },
+        w: withSource({ code, message: example ? `${message} (e.g. ${example})` : message }, this.probe),
         n: 1,
       });
   }
@@ -74,13 +89,25 @@ export class Warnings {
     return this;
   }
 
+  /**
+   * The finished warnings of a part of this parse that has a collector of its own (one map dump of several):
+   * kept in the order they come, not counted against this collector's cap (their own already applied).
+   */
+  include(ws: readonly Warning[]): void {
+    this.items.push(...ws);
+  }
+
   /** The warnings: the preface, those kept, a count per kind of those dropped, then the once() warnings. */
   done(): Warning[] {
-    const out = [...this.lead, ...this.kept];
-    for (const [code, n] of this.dropped)
-      out.push({ code, message: `${n} more ${this.more} (warnings truncated)`, source: this.probe });
+    const out = [...this.lead, ...this.items];
+    for (const { code, source, n } of this.dropped.values())
+      out.push(withSource({ code, message: `${n} more ${this.more} (warnings truncated)` }, source));
     for (const { w, n } of this.counted.values())
       out.push(n > 1 ? { ...w, message: `${w.message} [${n} ${this.unit}]` } : w);
     return out;
   }
+}
+
+function withSource(w: Warning, source: string | undefined): Warning {
+  return source === undefined ? w : { ...w, source };
 }

@@ -75,7 +75,7 @@ describe('iptables-save: the lines a question needs give the Services the whole 
     }
     const all = kubeProxyServicesFromIptables(rs.value, 'p', 4).value;
     checked += all.length;
-    const lines = iptablesByteLines(Buffer.from(text, 'utf8'));
+    const { lines } = iptablesByteLines(Buffer.from(text, 'utf8'), 'p');
     // every name a comment carries, also those of rules that lost their frontend to an earlier rule
     const named = [
       ...new Set(

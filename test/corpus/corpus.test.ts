@@ -8,11 +8,13 @@ import { parseCiliumEndpoints, parseCiliumStatus } from '../../src/tools/cilium/
 import { parseCiliumLbList, parseCiliumServiceList } from '../../src/tools/cilium-lb/index.js';
 import { parseConntrack } from '../../src/tools/conntrack/index.js';
 import { parseIpAddr, parseIpLink, parseIpRoute, parseIpRule } from '../../src/tools/ip/index.js';
-import { kubeProxyServicesFromIptables } from '../../src/analysis/kube-proxy/index.js';
+import { kubeProxyServicesFromIptables, kubeProxyServicesFromNft } from '../../src/analysis/kube-proxy/index.js';
 import { parseIptablesSave } from '../../src/tools/iptables/index.js';
 import { parseIpvsadm } from '../../src/tools/ipvsadm/index.js';
+import { parseNftRuleset } from '../../src/tools/nft/index.js';
 import { parseTcFilter } from '../../src/tools/tc/index.js';
 import { parseWgDump } from '../../src/tools/wg/index.js';
+import { redactWgDump } from '../../src/tools/wg/redact.js';
 
 /**
  * The real-output corpus (fixtures/corpus, issue 13 item 8): every entry is what a person pasted or
@@ -108,6 +110,11 @@ function read(e: Entry, text: string): Read {
       );
       return { value: { services: s.value.map(svc), rules }, warnings: [...r.warnings, ...s.warnings] };
     }
+    case 'nft-ruleset': {
+      const r = parseNftRuleset(text, p);
+      const s = kubeProxyServicesFromNft(r.value, p);
+      return { value: s.value.map(svc), warnings: [...r.warnings, ...s.warnings] };
+    }
     case 'cilium-status':
       return parseCiliumStatus(text, p);
     case 'cilium-endpoints':
@@ -167,6 +174,17 @@ describe('real-output corpus', () => {
     for (const e of index.entries) {
       expect(e.source.url, e.file).toMatch(/^https?:\/\/|^github:/);
       expect(e.facts.length + (e.rejects ? 1 : 0), `${e.file} lists no fact`).toBeGreaterThan(0);
+    }
+  });
+
+  it('holds no WireGuard secret: a dump is as redaction leaves it, the human form shows its keys (hidden)', () => {
+    const wg = index.entries.filter((e) => e.probe === 'wg');
+    expect(wg.some((e) => e.tool.startsWith('wg show all dump'))).toBe(true);
+    for (const e of wg) {
+      const text = readFileSync(join(ROOT, e.file), 'utf8');
+      // the human form prints no private key; redacting it would take its public keys too
+      if (e.tool.startsWith('wg show all dump')) expect(redactWgDump(text), e.file).toBe(text);
+      else expect(text, e.file).not.toMatch(/^\s*(?:private|preshared) key: (?!\(hidden\))/m);
     }
   });
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Warnings } from '../../src/tools/warnings.js';
 import { parseIptablesSave } from '../../src/tools/iptables/index.js';
 import { parseSysctl } from '../../src/tools/sysctl/index.js';
+import { parseCiliumConfig } from '../../src/tools/cilium/index.js';
 
 describe('Warnings, the collector every parser uses', () => {
   it('keeps the first `max` warnings and counts the rest once per kind', () => {
@@ -33,6 +34,25 @@ describe('Warnings, the collector every parser uses', () => {
     ]);
   });
 
+  it("counts the dropped warnings per code and source, and keeps a sub-parse's finished warnings in order", () => {
+    const w = new Warnings(undefined, { max: 2 });
+    w.add('bad-entry', 'a', 'map-a');
+    w.include([{ code: 'from-dump', message: 'already capped', source: 'map-b' }]);
+    w.add('layout', 'about all maps');
+    w.add('bad-entry', 'b', 'map-a');
+    w.add('bad-entry', 'c', 'map-b');
+    w.add('layout', 'again');
+    expect(w.added).toBe(5);
+    expect(w.done()).toEqual([
+      { code: 'bad-entry', message: 'a', source: 'map-a' },
+      { code: 'from-dump', message: 'already capped', source: 'map-b' },
+      { code: 'layout', message: 'about all maps' },
+      { code: 'bad-entry', message: '1 more of this kind (warnings truncated)', source: 'map-a' },
+      { code: 'bad-entry', message: '1 more of this kind (warnings truncated)', source: 'map-b' },
+      { code: 'layout', message: '1 more of this kind (warnings truncated)' },
+    ]);
+  });
+
   it('cuts long messages only when asked to', () => {
     const long = 'x'.repeat(300);
     const cut = new Warnings('p', { maxMessage: 200 });
@@ -55,5 +75,16 @@ describe('Warnings, the collector every parser uses', () => {
     const sys = parseSysctl(`net.ipv4.ip_forward = 1\n${junk}`, 'sysctl');
     expect(sys.warnings).toHaveLength(51);
     expect(sys.warnings[50]!.message).toBe('9950 more lines skipped (warnings truncated)');
+  });
+
+  it('caps the cilium config reader too (it kept every warning)', () => {
+    const data = Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`key-${i}`, { nested: i }]));
+    const r = parseCiliumConfig(JSON.stringify({ kind: 'ConfigMap', data: { 'enable-ipv4': 'true', ...data } }), 'cfg');
+    expect(r.warnings).toHaveLength(51);
+    expect(r.warnings[50]).toEqual({
+      code: 'value-skipped',
+      message: '10 more of this kind (warnings truncated)',
+      source: 'cfg',
+    });
   });
 });

@@ -1,9 +1,10 @@
 import type { Warning } from '../../model/types.js';
-import { cleanText, looksLikeJson, parseJsonText, warn, DANGEROUS_KEYS } from '../common.js';
+import { cleanText, looksLikeJson, parseJsonText, DANGEROUS_KEYS } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { DumpElementSchema } from './schema.js';
 import { COLON, COMMA, JsonBytes, LBRACE, LBRACKET, QUOTE, RBRACE, RBRACKET, hexVal, textOf } from '../json-bytes.js';
 import { throwIfToolError } from '../tool-error.js';
+import { Warnings } from '../warnings.js';
 
 export interface RawEntry {
   /** position in the dump (0-based), for warnings */
@@ -30,16 +31,13 @@ export interface DumpResult {
 
 const HEX = /^0x[0-9a-fA-F]{1,2}$/;
 
-function hexStrings(a: unknown[], what: string, label: string, warnings: Warning[], probe: string): number[] | null {
+function hexStrings(a: unknown[], what: string, label: string, warnings: Warnings): number[] | null {
   const out: number[] = [];
   for (const [i, s] of a.entries()) {
     if (typeof s !== 'string' || !HEX.test(s)) {
-      warnings.push(
-        warn(
-          'bad-entry',
-          `${label}: ${what} byte ${i} is not hex (${JSON.stringify(s).slice(0, 20)}); entry skipped`,
-          probe,
-        ),
+      warnings.add(
+        'bad-entry',
+        `${label}: ${what} byte ${i} is not hex (${JSON.stringify(s).slice(0, 20)}); entry skipped`,
       );
       return null;
     }
@@ -113,16 +111,16 @@ function jsonElement(
   index: number,
   probe: string,
   layouts: { key: BtfLayout; value: BtfLayout },
-  warnings: Warning[],
+  warnings: Warnings,
 ): { entry?: RawEntry; btf: boolean } | undefined {
   const label = `${probe} entry #${index}`;
   if (raw !== null && typeof raw === 'object' && Object.keys(raw).some((k) => DANGEROUS_KEYS.has(k))) {
-    warnings.push(warn('bad-entry', `${label}: reserved key; entry skipped`, probe));
+    warnings.add('bad-entry', `${label}: reserved key; entry skipped`);
     return undefined;
   }
   const p = DumpElementSchema.safeParse(raw);
   if (!p.success) {
-    warnings.push(warn('bad-entry', `${label}: not a {key, value} element; skipped`, probe));
+    warnings.add('bad-entry', `${label}: not a {key, value} element; skipped`);
     return undefined;
   }
   const e = p.data;
@@ -131,19 +129,19 @@ function jsonElement(
   for (const what of ['key', 'value'] as const) {
     const v = e[what];
     if (Array.isArray(v) && v.every((s) => typeof s === 'string')) {
-      parts.push(hexStrings(v, what, label, warnings, probe));
+      parts.push(hexStrings(v, what, label, warnings));
       continue;
     }
     const f = v !== undefined ? v : e.formatted?.[what];
     if (f === undefined) {
-      warnings.push(warn('bad-entry', `${label}: no ${what}; skipped`, probe));
+      warnings.add('bad-entry', `${label}: no ${what}; skipped`);
       parts.push(null);
       continue;
     }
     btf = true;
     const b = fromBtf(f, layouts[what], what);
     if (typeof b === 'string') {
-      warnings.push(warn('bad-entry', `${label}: BTF ${b}; skipped`, probe));
+      warnings.add('bad-entry', `${label}: BTF ${b}; skipped`);
       parts.push(null);
     } else parts.push(b);
   }
@@ -159,7 +157,7 @@ function jsonElement(
 export function parseMapDump(text: string, probe: string, layouts: { key: BtfLayout; value: BtfLayout }): DumpResult {
   throwIfToolError(text, probe, 'bpftool map', { anywhere: true });
   const clean = cleanText(text);
-  const warnings: Warning[] = [];
+  const warnings = new Warnings(probe);
   if (looksLikeJson(clean)) {
     const r = parseJsonText(clean);
     if (!r.ok) throw new ParseError(probe, r.message);
@@ -172,7 +170,7 @@ export function parseMapDump(text: string, probe: string, layouts: { key: BtfLay
       if (e.btf) btf = true;
       if (e.entry) entries.push(e.entry);
     }
-    return { entries, warnings, form: btf ? 'json-btf' : 'json' };
+    return { entries, warnings: warnings.done(), form: btf ? 'json-btf' : 'json' };
   }
 
   // Plain text, line by line: `key: …  value: …` on one line, or `key:` / `value:` each followed by
@@ -190,7 +188,6 @@ export function parseMapDump(text: string, probe: string, layouts: { key: BtfLay
       'key',
       label,
       warnings,
-      probe,
     );
     const v = cur.value
       ? hexStrings(
@@ -198,10 +195,9 @@ export function parseMapDump(text: string, probe: string, layouts: { key: BtfLay
           'value',
           label,
           warnings,
-          probe,
         )
       : null;
-    if (k && !cur.value) warnings.push(warn('bad-entry', `${label}: no value; skipped`, probe));
+    if (k && !cur.value) warnings.add('bad-entry', `${label}: no value; skipped`);
     if (k && v) entries.push({ index, key: k, value: v });
     index++;
     cur = undefined;
@@ -227,7 +223,7 @@ export function parseMapDump(text: string, probe: string, layouts: { key: BtfLay
       field = cur.value;
       rest = rest.slice(6);
     } else if (!cur || !field || !/^[0-9a-fA-F]{2}(\s+[0-9a-fA-F]{2})*$/.test(rest)) {
-      warnings.push(warn('bad-entry', `${probe} line ${n + 1}: unexpected '${line.slice(0, 40)}'`, probe));
+      warnings.add('bad-entry', `${probe} line ${n + 1}: unexpected '${line.slice(0, 40)}'`);
       field = null;
       continue;
     }
@@ -244,7 +240,7 @@ export function parseMapDump(text: string, probe: string, layouts: { key: BtfLay
   }
   close();
   if (!sawAny) throw new ParseError(probe, 'neither JSON nor `key: … value: …` lines (bpftool map dump)');
-  return { entries, warnings, form: 'text' };
+  return { entries, warnings: warnings.done(), form: 'text' };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -392,7 +388,7 @@ function scanDumpJson(
   if (b[sc.p] !== LBRACKET) return undefined;
   sc.p++;
   const out = new RowsBuilder();
-  const warnings: Warning[] = [];
+  const warnings = new Warnings(probe);
   let btf = false;
   let index = 0;
   sc.ws();
@@ -424,7 +420,7 @@ function scanDumpJson(
     }
   sc.ws();
   if (sc.p !== b.length) return undefined;
-  return { rows: out.finish(), warnings, form: btf ? 'json-btf' : 'json' };
+  return { rows: out.finish(), warnings: warnings.done(), form: btf ? 'json-btf' : 'json' };
 }
 
 const ws = (c: number) => c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d;

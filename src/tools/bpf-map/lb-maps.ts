@@ -1,9 +1,9 @@
-import type { Evidence, Parsed, Warning } from '../../model/types.js';
+import type { Evidence, Parsed } from '../../model/types.js';
 import type { Backend, BackendState, L4Proto, ServiceEntry, ServiceFlags, ServiceType } from '../../model/service.js';
 import { bytesToIp } from '../../model/addr.js';
-import { warn } from '../common.js';
 import { parseMapDumpRows, rowEntry, type BtfLayout, type DumpRows, type RawEntry } from './dump.js';
 import { ipToBytes } from '../../model/addr.js';
+import { Warnings } from '../warnings.js';
 import {
   ciliumRule,
   ciliumRuleHolds,
@@ -193,7 +193,8 @@ export function decodeLbMaps(
     only?: FrontendFilter | FrontendFilter[] | 'none';
   } = {},
 ): Parsed<{ services: ServiceEntry[]; layout: LbLayout }> {
-  const warnings: Warning[] = [];
+  // each warning names the map it is about; one about the maps together (their layout) names none
+  const warnings = new Warnings(undefined);
   const probe = (k: keyof LbMapDumps) => opts.probes?.[k] ?? LB_MAP_NAMES[k];
   const asked =
     opts.only === undefined
@@ -231,7 +232,7 @@ export function decodeLbMaps(
     const st = dumps[sk];
     if (st !== undefined) {
       const r = parseMapDumpRows(st, d.svcMap, { key: svcKey(alen), value: svcVal });
-      warnings.push(...r.warnings);
+      warnings.include(r.warnings);
       const { rows } = r;
       const b = rows.bytes;
       for (let i = 0; i < rows.count; i++) {
@@ -256,7 +257,7 @@ export function decodeLbMaps(
     const bt = dumps[bk];
     if (bt !== undefined) {
       const r = parseMapDumpRows(bt, d.beMap, { key: { scalar: 4 }, value: beVal(alen) });
-      warnings.push(...r.warnings);
+      warnings.include(r.warnings);
       const { rows } = r;
       const b = rows.bytes;
       d.beRows = rows;
@@ -281,7 +282,7 @@ export function decodeLbMaps(
     if (rt !== undefined) {
       d.revnat = new Map();
       const r = parseMapDumpRows(rt, d.rnMap, { key: { scalar: 2 }, value: rnVal(alen) });
-      warnings.push(...r.warnings);
+      warnings.include(r.warnings);
       d.rnRows = r.rows;
       for (let i = 0; i < r.rows.count; i++) {
         if (!sized(r.rows, i, 2, alen + 2, d.rnMap, warnings)) continue;
@@ -305,7 +306,7 @@ export function decodeLbMaps(
   );
   return {
     value: { services, layout: { version: layout.version, ambiguous: layout.ambiguous, because: layout.because } },
-    warnings,
+    warnings: warnings.done(),
   };
 }
 
@@ -354,23 +355,21 @@ function revnatRow(rows: DumpRows, i: number, alen: number): { addr: string; por
   return { addr: ip(e.value, 0, alen), port: u16be(e.value, alen), e };
 }
 
-function sized(rows: DumpRows, i: number, k: number, v: number, map: string, warnings: Warning[]): boolean {
+function sized(rows: DumpRows, i: number, k: number, v: number, map: string, warnings: Warnings): boolean {
   const kl = rows.klen[i]!;
   const vl = rows.vlen[i]!;
   if (kl !== k || vl !== v) {
-    warnings.push(
-      warn(
-        'bad-entry',
-        `${map} entry #${rows.index[i]}: key ${kl} bytes / value ${vl} bytes, expected ${k} / ${v}; skipped`,
-        map,
-      ),
+    warnings.add(
+      'bad-entry',
+      `${map} entry #${rows.index[i]}: key ${kl} bytes / value ${vl} bytes, expected ${k} / ${v}; skipped`,
+      map,
     );
     return false;
   }
   return true;
 }
 
-function detectLayout(fams: FamilyData[], version: string | undefined, warnings: Warning[]): LbLayout & { era: Era } {
+function detectLayout(fams: FamilyData[], version: string | undefined, warnings: Warnings): LbLayout & { era: Era } {
   let cands = new Set<Era>(ERAS);
   const seen: string[] = [];
   const only = (allowed: Era[], why: string) => {
@@ -378,11 +377,9 @@ function detectLayout(fams: FamilyData[], version: string | undefined, warnings:
     seen.push(why);
     if (next.size > 0) cands = next;
     else
-      warnings.push(
-        warn(
-          'layout-conflict',
-          `map data contradicts itself (${why}); decoded as ${[...cands].map((e) => e.label).join(' or ')}`,
-        ),
+      warnings.add(
+        'layout-conflict',
+        `map data contradicts itself (${why}); decoded as ${[...cands].map((e) => e.label).join(' or ')}`,
       );
   };
   // the first row of any family (IPv4 first) that has the property
@@ -420,23 +417,19 @@ function detectLayout(fams: FamilyData[], version: string | undefined, warnings:
   if (zone) only(erasWith('lb-backend-zone'), `${zone.d.beMap} backend ${zone.b.id} has a non-zero zone byte`);
   const pad = firstBe('pad');
   if (pad)
-    warnings.push(
-      warn(
-        'implausible-backend',
-        `${pad.d.beMap} backend ${pad.b.id}: padding byte is ${pad.b.tail[3]}; no known layout sets it`,
-        pad.d.beMap,
-      ),
+    warnings.add(
+      'implausible-backend',
+      `${pad.d.beMap} backend ${pad.b.id}: padding byte is ${pad.b.tail[3]}; no known layout sets it`,
+      pad.d.beMap,
     );
   if (version !== undefined) {
     const ve = eraOfVersion(version);
     if (ve === null)
-      warnings.push(warn('version-unknown', `Cilium version '${version}' not understood; layout from the data only`));
+      warnings.add('version-unknown', `Cilium version '${version}' not understood; layout from the data only`);
     else if (!cands.has(ve)) {
-      warnings.push(
-        warn(
-          'layout-conflict',
-          `Cilium ${version} given, but the maps look like ${[...cands].map((e) => e.label).join(' or ')} (${seen.join('; ')}); decoded by the data`,
-        ),
+      warnings.add(
+        'layout-conflict',
+        `Cilium ${version} given, but the maps look like ${[...cands].map((e) => e.label).join(' or ')} (${seen.join('; ')}); decoded by the data`,
       );
     } else {
       cands = new Set([ve]);
@@ -468,7 +461,7 @@ function typeOf(flags: number, flags2: number): ServiceType {
   return 'ClusterIP';
 }
 
-function buildServices(d: FamilyData, era: Era, warnings: Warning[]): ServiceEntry[] {
+function buildServices(d: FamilyData, era: Era, warnings: Warnings): ServiceEntry[] {
   const flags2High = eraHas(era, 'lb-service-flags2-high-bits');
   const algorithm = eraHas(era, 'lb-service-algorithm');
   const qcount = eraHas(era, 'lb-service-qcount');
@@ -490,21 +483,19 @@ function buildServices(d: FamilyData, era: Era, warnings: Warning[]): ServiceEnt
       text: `${feText} slot ${s.slot}: key ${hex(s.e.key)} value ${hex(s.e.value)}`,
     });
     if (protoName === undefined) {
-      warnings.push(warn('bad-entry', `${d.svcMap} ${feText}: unknown protocol byte ${f.proto}; skipped`, d.svcMap));
+      warnings.add('bad-entry', `${d.svcMap} ${feText}: unknown protocol byte ${f.proto}; skipped`, d.svcMap);
       continue;
     }
     if (f.scope > 1) {
-      warnings.push(warn('bad-entry', `${d.svcMap} ${feText}: unknown scope byte ${f.scope}; skipped`, d.svcMap));
+      warnings.add('bad-entry', `${d.svcMap} ${feText}: unknown scope byte ${f.scope}; skipped`, d.svcMap);
       continue;
     }
     const m = g.find((s) => s.slot === 0);
     if (!m) {
-      warnings.push(
-        warn(
-          'service-without-master',
-          `${d.svcMap} ${feText}: backend slots but no slot 0; BPF finds no service here`,
-          d.svcMap,
-        ),
+      warnings.add(
+        'service-without-master',
+        `${d.svcMap} ${feText}: backend slots but no slot 0; BPF finds no service here`,
+        d.svcMap,
       );
       continue;
     }
@@ -523,12 +514,10 @@ function buildServices(d: FamilyData, era: Era, warnings: Warning[]): ServiceEnt
       raw,
     };
     if (!flags2High && (m.flags2 & 0xc0) !== 0) {
-      warnings.push(
-        warn(
-          'unknown-flag-bits',
-          `${d.svcMap} ${feText}: flags2 bits 0x${(m.flags2 & 0xc0).toString(16)} have no meaning before Cilium ${ciliumRule('lb-service-flags2-high-bits').versions.from}`,
-          d.svcMap,
-        ),
+      warnings.add(
+        'unknown-flag-bits',
+        `${d.svcMap} ${feText}: flags2 bits 0x${(m.flags2 & 0xc0).toString(16)} have no meaning before Cilium ${ciliumRule('lb-service-flags2-high-bits').versions.from}`,
+        d.svcMap,
       );
     }
     if (flags2High) flags.dsr = (m.flags2 & 0x80) !== 0;
@@ -543,7 +532,7 @@ function buildServices(d: FamilyData, era: Era, warnings: Warning[]): ServiceEnt
         if (a === 1) flags.algorithm = 'random';
         else if (a === 2) flags.algorithm = 'maglev';
         else if (a !== 0)
-          warnings.push(warn('unknown-flag-bits', `${d.svcMap} ${feText}: unknown LB algorithm ${a}`, d.svcMap));
+          warnings.add('unknown-flag-bits', `${d.svcMap} ${feText}: unknown LB algorithm ${a}`, d.svcMap);
       }
     }
     const entry: ServiceEntry = {
@@ -560,28 +549,24 @@ function buildServices(d: FamilyData, era: Era, warnings: Warning[]): ServiceEnt
 
     const slots = g.filter((s) => s !== m && s.slot !== 0).sort((a, b) => a.slot - b.slot);
     if (g.filter((s) => s.slot === 0).length > 1)
-      warnings.push(warn('duplicate-slot', `${d.svcMap} ${feText}: slot 0 twice`, d.svcMap));
+      warnings.add('duplicate-slot', `${d.svcMap} ${feText}: slot 0 twice`, d.svcMap);
     const present = new Set(slots.map((s) => s.slot));
     const want = m.count + (qcount ? m.qcount : 0);
     const missing: number[] = [];
     for (let i = 1; i <= want && missing.length < 5; i++) if (!present.has(i)) missing.push(i);
     if (missing.length) {
-      warnings.push(
-        warn(
-          'slot-missing',
-          `${d.svcMap} ${feText}: count says ${want} slots, slot ${missing.join(', ')} absent (BPF drops flows that pick it)`,
-          d.svcMap,
-        ),
+      warnings.add(
+        'slot-missing',
+        `${d.svcMap} ${feText}: count says ${want} slots, slot ${missing.join(', ')} absent (BPF drops flows that pick it)`,
+        d.svcMap,
       );
     }
     for (const s of slots) {
       if (s.revnat !== m.revnat) {
-        warnings.push(
-          warn(
-            'revnat-mismatch',
-            `${d.svcMap} ${feText} slot ${s.slot}: rev-NAT ${s.revnat}, slot 0 has ${m.revnat}`,
-            d.svcMap,
-          ),
+        warnings.add(
+          'revnat-mismatch',
+          `${d.svcMap} ${feText} slot ${s.slot}: rev-NAT ${s.revnat}, slot 0 has ${m.revnat}`,
+          d.svcMap,
         );
       }
       const id = s.u32;
@@ -590,12 +575,10 @@ function buildServices(d: FamilyData, era: Era, warnings: Warning[]): ServiceEnt
       if (!be) {
         if (d.hasBeDump) {
           const why = d.badBes.has(id) ? 'is unreadable' : 'is not in the backend map';
-          warnings.push(
-            warn(
-              'backend-missing',
-              `${d.svcMap} ${feText} slot ${s.slot}: backend ${id} ${why} (${d.beMap})`,
-              d.svcMap,
-            ),
+          warnings.add(
+            'backend-missing',
+            `${d.svcMap} ${feText} slot ${s.slot}: backend ${id} ${why} (${d.beMap})`,
+            d.svcMap,
           );
         }
         entry.evidence.push(svcEv(s));
@@ -603,7 +586,7 @@ function buildServices(d: FamilyData, era: Era, warnings: Warning[]): ServiceEnt
       }
       const state = STATE[be.state];
       if (state === undefined)
-        warnings.push(warn('unknown-flag-bits', `${d.beMap} backend ${id}: unknown state flags ${be.state}`, d.beMap));
+        warnings.add('unknown-flag-bits', `${d.beMap} backend ${id}: unknown state flags ${be.state}`, d.beMap);
       const b: Backend = {
         address: be.addr,
         port: be.port,
@@ -618,7 +601,7 @@ function buildServices(d: FamilyData, era: Era, warnings: Warning[]): ServiceEnt
       if (backendProto) {
         const bp = PROTO[be.proto];
         if (bp !== undefined) b.proto = bp;
-        else warnings.push(warn('bad-entry', `${d.beMap} backend ${id}: unknown protocol byte ${be.proto}`, d.beMap));
+        else warnings.add('bad-entry', `${d.beMap} backend ${id}: unknown protocol byte ${be.proto}`, d.beMap);
       }
       entry.backends.push(b);
     }
@@ -627,12 +610,10 @@ function buildServices(d: FamilyData, era: Era, warnings: Warning[]): ServiceEnt
       const ri = d.revnat.get(m.revnat);
       const rn = ri === undefined ? undefined : revnatRow(d.rnRows!, ri, d.fam === 4 ? 4 : 16);
       if (!rn) {
-        warnings.push(
-          warn(
-            'revnat-missing',
-            `${d.rnMap}: no entry ${m.revnat} for ${feText}; replies are not rewritten back to the frontend`,
-            d.rnMap,
-          ),
+        warnings.add(
+          'revnat-missing',
+          `${d.rnMap}: no entry ${m.revnat} for ${feText}; replies are not rewritten back to the frontend`,
+          d.rnMap,
         );
       } else {
         entry.evidence.push({
@@ -640,12 +621,10 @@ function buildServices(d: FamilyData, era: Era, warnings: Warning[]): ServiceEnt
           text: `rev-NAT ${m.revnat} → ${hostPort(rn.addr, rn.port)}: key ${hex(rn.e.key)} value ${hex(rn.e.value)}`,
         });
         if (rn.addr !== f.addr || rn.port !== f.port) {
-          warnings.push(
-            warn(
-              'revnat-mismatch',
-              `${d.rnMap} entry ${m.revnat} is ${hostPort(rn.addr, rn.port)}, frontend is ${feText}`,
-              d.rnMap,
-            ),
+          warnings.add(
+            'revnat-mismatch',
+            `${d.rnMap} entry ${m.revnat} is ${hostPort(rn.addr, rn.port)}, frontend is ${feText}`,
+            d.rnMap,
           );
         }
       }

@@ -1,10 +1,11 @@
-import type { Parsed, Warning, Evidence } from '../../model/types.js';
+import type { Parsed, Evidence } from '../../model/types.js';
 import type { Backend, ServiceEntry, ServiceFlags, ServiceType } from '../../model/service.js';
-import { cleanText, ev, warn } from '../common.js';
+import { cleanText, ev } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { cleanPaste } from '../paste.js';
 import { parseFlagWords, parseL3n4, type L3n4 } from './l3n4.js';
 import { throwIfToolError } from '../tool-error.js';
+import { Warnings } from '../warnings.js';
 
 interface Row {
   fe: L3n4;
@@ -39,7 +40,7 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
   throwIfToolError(text, probe, 'cilium-dbg bpf lb list');
   const paste = cleanPaste(cleanText(text), probe);
   const lines = paste.text.split('\n');
-  const warnings: Warning[] = [...paste.warnings];
+  const warnings = new Warnings(probe).preface(paste.warnings);
   let oldLayout = false;
   const rows: Row[] = [];
   let current: { fe: L3n4; text: string } | undefined;
@@ -60,9 +61,7 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
     let colSlot: number | undefined;
     if (/^\s/.test(line)) {
       if (!current) {
-        warnings.push(
-          warn('line-skipped', `line ${i + 1}: continuation row with no frontend before it: ${line.trim()}`, probe),
-        );
+        warnings.add('line-skipped', `line ${i + 1}: continuation row with no frontend before it: ${line.trim()}`);
         continue;
       }
       rest = line.trim();
@@ -71,7 +70,7 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
       const fe = m ? parseL3n4(m[1] ?? '') : null;
       if (!m || !fe) {
         current = undefined;
-        warnings.push(warn('line-skipped', `line ${i + 1}: not a bpf lb list row: ${line.slice(0, 120)}`, probe));
+        warnings.add('line-skipped', `line ${i + 1}: not a bpf lb list row: ${line.slice(0, 120)}`);
         continue;
       }
       current = { fe, text: m[1] ?? '' };
@@ -89,7 +88,7 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
       (colSlot ?? 0) > 0xffff ||
       (nf !== null && Number(nf[1]) > 0xffffffff)
     ) {
-      warnings.push(warn('line-skipped', `line ${i + 1}: number out of range: ${line.slice(0, 120)}`, probe));
+      warnings.add('line-skipped', `line ${i + 1}: number out of range: ${line.slice(0, 120)}`);
       continue;
     }
     if (nf) {
@@ -99,7 +98,7 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
     } else if (bm) {
       const addr = parseL3n4(bm[1] ?? '');
       if (!addr) {
-        warnings.push(warn('line-skipped', `line ${i + 1}: unreadable backend address ${bm[1] ?? ''}`, probe));
+        warnings.add('line-skipped', `line ${i + 1}: unreadable backend address ${bm[1] ?? ''}`);
         continue;
       }
       row.revnat = Number(bm[2]);
@@ -108,12 +107,9 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
       if (bm[4] !== undefined || (isZero && (row.slot ?? 0) === 0)) {
         const fw = parseFlagWords(bm[4] ?? '');
         if (fw.unknown.length > 0) {
-          warnings.push(
-            warn(
-              'unknown-flag',
-              `line ${i + 1}: unknown service flag ${fw.unknown.map((u) => `'${u}'`).join(', ')} for ${current.text}`,
-              probe,
-            ),
+          warnings.add(
+            'unknown-flag',
+            `line ${i + 1}: unknown service flag ${fw.unknown.map((u) => `'${u}'`).join(', ')} for ${current.text}`,
           );
         }
         if (bm[4] === undefined) delete fw.flags.routable; // no flag string printed (before v1.8): unknown
@@ -125,16 +121,13 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
         row.backend = { addr };
       }
     } else {
-      warnings.push(warn('line-skipped', `line ${i + 1}: unreadable backend column: ${rest.slice(0, 120)}`, probe));
+      warnings.add('line-skipped', `line ${i + 1}: unreadable backend column: ${rest.slice(0, 120)}`);
       continue;
     }
     if (colSlot !== undefined && row.slot !== undefined && colSlot !== row.slot) {
-      warnings.push(
-        warn(
-          'slot-mismatch',
-          `line ${i + 1}: frontend column says slot ${colSlot}, backend column says ${row.slot}`,
-          probe,
-        ),
+      warnings.add(
+        'slot-mismatch',
+        `line ${i + 1}: frontend column says slot ${colSlot}, backend column says ${row.slot}`,
       );
     }
     row.slot ??= colSlot;
@@ -159,19 +152,14 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
     const first = g[0]!;
     const masters = g.filter((r) => r.master);
     if (masters.length === 0) {
-      warnings.push(
-        warn(
-          'service-without-master',
-          `${first.feText}: backend slots but no slot-0 entry; BPF finds no service here`,
-          probe,
-        ),
+      warnings.add(
+        'service-without-master',
+        `${first.feText}: backend slots but no slot-0 entry; BPF finds no service here`,
       );
       continue;
     }
     if (masters.length > 1) {
-      warnings.push(
-        warn('duplicate-slot', `${first.feText}: ${masters.length} slot-0 entries; the first one is used`, probe),
-      );
+      warnings.add('duplicate-slot', `${first.feText}: ${masters.length} slot-0 entries; the first one is used`);
     }
     const m = masters[0]!;
     const mm = m.master!;
@@ -200,30 +188,22 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
       // the pre-1.13 master row prints rev-NAT 0; its backends carry the service's id
       if (oldLayout && m.revnat === 0 && r.revnat !== undefined) entry.id = r.revnat;
       else if (r.revnat !== undefined && m.revnat !== undefined && r.revnat !== m.revnat) {
-        warnings.push(
-          warn(
-            'revnat-mismatch',
-            `line ${r.lineNo}: ${first.feText} slot ${r.slot ?? '?'} has rev-NAT ${r.revnat}, slot 0 has ${m.revnat}`,
-            probe,
-          ),
+        warnings.add(
+          'revnat-mismatch',
+          `line ${r.lineNo}: ${first.feText} slot ${r.slot ?? '?'} has rev-NAT ${r.revnat}, slot 0 has ${m.revnat}`,
         );
       }
       if (r.slot !== undefined) {
         if (seen.has(r.slot)) {
-          warnings.push(
-            warn('duplicate-slot', `line ${r.lineNo}: ${first.feText} slot ${r.slot} appears twice; skipped`, probe),
-          );
+          warnings.add('duplicate-slot', `line ${r.lineNo}: ${first.feText} slot ${r.slot} appears twice; skipped`);
           continue;
         }
         seen.add(r.slot);
       }
       if (r.missingBackendId !== undefined) {
-        warnings.push(
-          warn(
-            'backend-missing',
-            `line ${r.lineNo}: ${first.feText} slot ${r.slot ?? '?'} points at backend ${r.missingBackendId}, which is not in the backend map`,
-            probe,
-          ),
+        warnings.add(
+          'backend-missing',
+          `line ${r.lineNo}: ${first.feText} slot ${r.slot ?? '?'} points at backend ${r.missingBackendId}, which is not in the backend map`,
         );
         evidence.push(ev(probe, r.line.trim()));
         continue;
@@ -237,12 +217,9 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
     out.push(entry);
   }
   if (untyped.length > 0)
-    warnings.push(
-      warn(
-        'type-unknown',
-        `${untyped.length} frontend(s) with no service type printed (${untyped.slice(0, 3).join(', ')}${untyped.length > 3 ? ', …' : ''}): type assumed ClusterIP, marked type-not-printed`,
-        probe,
-      ),
+    warnings.add(
+      'type-unknown',
+      `${untyped.length} frontend(s) with no service type printed (${untyped.slice(0, 3).join(', ')}${untyped.length > 3 ? ', …' : ''}): type assumed ClusterIP, marked type-not-printed`,
     );
   out.sort(
     (a, b) =>
@@ -250,5 +227,5 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
       a.frontend.address.localeCompare(b.frontend.address) ||
       a.frontend.port - b.frontend.port,
   );
-  return { value: out, warnings };
+  return { value: out, warnings: warnings.done() };
 }

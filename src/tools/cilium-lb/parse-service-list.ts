@@ -1,12 +1,13 @@
-import type { Parsed, Warning } from '../../model/types.js';
+import type { Parsed } from '../../model/types.js';
 import type { Backend, BackendState, ServiceEntry, ServiceFlags } from '../../model/service.js';
 import { canonIp } from '../../model/addr.js';
-import { cleanText, ev, looksLikeJson, parseJsonText, warn, DANGEROUS_KEYS } from '../common.js';
+import { cleanText, ev, looksLikeJson, parseJsonText, DANGEROUS_KEYS } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { cleanPaste } from '../paste.js';
 import { parseL3n4, protoFromString, serviceTypeFromWord } from './l3n4.js';
 import { BackendAddressSchema, ServiceSchema, type ServiceSpecJson } from './schema.js';
 import { throwIfToolError } from '../tool-error.js';
+import { Warnings } from '../warnings.js';
 
 const STATES: Record<string, BackendState> = {
   active: 'active',
@@ -31,8 +32,7 @@ export function parseCiliumServiceList(text: string, probe: string): Parsed<Serv
   const clean = cleanText(text);
   if (looksLikeJson(clean)) return serviceListJson(clean, probe);
   const p = cleanPaste(clean, probe);
-  const r = serviceListText(p.text, probe);
-  return { value: r.value, warnings: [...p.warnings, ...r.warnings] };
+  return serviceListText(p.text, probe, new Warnings(probe).preface(p.warnings));
 }
 
 function hostile(v: unknown, depth = 0): boolean {
@@ -49,21 +49,18 @@ function serviceListJson(text: string, probe: string): Parsed<ServiceEntry[]> {
   const r = parseJsonText(text);
   if (!r.ok) throw new ParseError(probe, r.message);
   if (!Array.isArray(r.value)) throw new ParseError(probe, 'expected a JSON array (cilium-dbg service list -o json)');
-  const warnings: Warning[] = [];
+  const warnings = new Warnings(probe);
   const out: ServiceEntry[] = [];
   for (const [i, raw] of r.value.entries()) {
     if (hostile(raw)) {
-      warnings.push(warn('record-skipped', `service #${i}: reserved key or nesting too deep`, probe));
+      warnings.add('record-skipped', `service #${i}: reserved key or nesting too deep`);
       continue;
     }
     const p = ServiceSchema.safeParse(raw);
     if (!p.success) {
-      warnings.push(
-        warn(
-          'record-skipped',
-          `service #${i}: ${p.error.issues[0]?.path.join('.') ?? ''} ${p.error.issues[0]?.message ?? 'invalid'}`.trim(),
-          probe,
-        ),
+      warnings.add(
+        'record-skipped',
+        `service #${i}: ${p.error.issues[0]?.path.join('.') ?? ''} ${p.error.issues[0]?.message ?? 'invalid'}`.trim(),
       );
       continue;
     }
@@ -71,21 +68,18 @@ function serviceListJson(text: string, probe: string): Parsed<ServiceEntry[]> {
     const realized = p.data.status?.realized;
     const spec = realized ?? p.data.spec;
     if (!spec) {
-      warnings.push(warn('record-skipped', `service #${i}: neither spec nor status.realized`, probe));
+      warnings.add('record-skipped', `service #${i}: neither spec nor status.realized`);
       continue;
     }
     if (!realized)
-      warnings.push(
-        warn(
-          'not-realized',
-          `service ${spec.id ?? '#' + i}: no status.realized; using spec, which may not be in BPF yet`,
-          probe,
-        ),
+      warnings.add(
+        'not-realized',
+        `service ${spec.id ?? '#' + i}: no status.realized; using spec, which may not be in BPF yet`,
       );
     const e = fromSpec(spec, probe, i, warnings);
     if (e) out.push(e);
   }
-  return { value: out, warnings };
+  return { value: out, warnings: warnings.done() };
 }
 
 function render(a: {
@@ -99,27 +93,27 @@ function render(a: {
   return `${host}:${a.port ?? '?'}${a.protocol ? '/' + a.protocol.toUpperCase() : ''}${a.scope === 'internal' ? '/i' : ''}`;
 }
 
-function fromSpec(spec: ServiceSpecJson, probe: string, i: number, warnings: Warning[]): ServiceEntry | null {
+function fromSpec(spec: ServiceSpecJson, probe: string, i: number, warnings: Warnings): ServiceEntry | null {
   const fe = spec['frontend-address'];
   const label = `service ${spec.id ?? '#' + i}`;
   const addr = fe.ip !== undefined ? canonIp(fe.ip) : null;
   if (addr === null || fe.port === undefined) {
-    warnings.push(warn('record-skipped', `${label}: frontend without a valid ip/port`, probe));
+    warnings.add('record-skipped', `${label}: frontend without a valid ip/port`);
     return null;
   }
   const proto = fe.protocol === undefined || fe.protocol === '' ? 'ANY' : protoFromString(fe.protocol);
   if (proto === undefined) {
-    warnings.push(warn('record-skipped', `${label}: unknown frontend protocol '${fe.protocol ?? ''}'`, probe));
+    warnings.add('record-skipped', `${label}: unknown frontend protocol '${fe.protocol ?? ''}'`);
     return null;
   }
   if (fe.scope !== undefined && fe.scope !== 'external' && fe.scope !== 'internal') {
-    warnings.push(warn('record-skipped', `${label}: unknown frontend scope '${fe.scope}'`, probe));
+    warnings.add('record-skipped', `${label}: unknown frontend scope '${fe.scope}'`);
     return null;
   }
   const f = spec.flags ?? {};
   const type = f.type !== undefined ? serviceTypeFromWord(f.type) : 'ClusterIP';
   if (type === undefined) {
-    warnings.push(warn('record-skipped', `${label}: unknown service type '${f.type ?? ''}'`, probe));
+    warnings.add('record-skipped', `${label}: unknown service type '${f.type ?? ''}'`);
     return null;
   }
   const flags: ServiceFlags = {};
@@ -150,13 +144,13 @@ function fromSpec(spec: ServiceSpecJson, probe: string, i: number, warnings: War
     const pb = BackendAddressSchema.safeParse(rb);
     const bAddr = pb.success ? canonIp(pb.data.ip) : null;
     if (!pb.success || bAddr === null || pb.data.port === undefined) {
-      warnings.push(warn('record-skipped', `${label}: backend #${j} without a valid ip/port`, probe));
+      warnings.add('record-skipped', `${label}: backend #${j} without a valid ip/port`);
       continue;
     }
     const d = pb.data;
     const st = stateOf(d.state);
     if (d.state !== undefined && st === undefined) {
-      warnings.push(warn('unknown-state', `${label}: backend ${render(d)} has unknown state '${d.state}'`, probe));
+      warnings.add('unknown-state', `${label}: backend ${render(d)} has unknown state '${d.state}'`);
     }
     const b: Backend = {
       address: bAddr,
@@ -196,8 +190,7 @@ function frontendOf(s: string) {
  * The text table. It cannot show traffic policies, session affinity, source ranges or an L7 proxy
  * redirect: those flags stay undefined (unknown), never defaulted.
  */
-function serviceListText(text: string, probe: string): Parsed<ServiceEntry[]> {
-  const warnings: Warning[] = [];
+function serviceListText(text: string, probe: string, warnings: Warnings): Parsed<ServiceEntry[]> {
   const out: ServiceEntry[] = [];
   let cur: ServiceEntry | undefined;
   let recognised = 0;
@@ -258,19 +251,16 @@ function serviceListText(text: string, probe: string): Parsed<ServiceEntry[]> {
     const b = BACKEND.exec(backendText);
     const addr = b ? parseL3n4(b[2] ?? '') : null;
     if (!b || !addr) {
-      warnings.push(
-        warn(
-          'backend-skipped',
-          `line ${i + 1}: unreadable backend '${backendText.slice(0, 120)}' of service ${cur.id ?? '?'}`,
-          probe,
-        ),
+      warnings.add(
+        'backend-skipped',
+        `line ${i + 1}: unreadable backend '${backendText.slice(0, 120)}' of service ${cur.id ?? '?'}`,
       );
       continue;
     }
     const stText = b[3];
     const st = stText !== undefined && !/^\d+$/.test(stText) ? stateOf(stText) : undefined;
     if (stText !== undefined && !/^\d+$/.test(stText) && st === undefined) {
-      warnings.push(warn('unknown-state', `line ${i + 1}: backend ${b[2] ?? ''} has unknown state '${stText}'`, probe));
+      warnings.add('unknown-state', `line ${i + 1}: backend ${b[2] ?? ''} has unknown state '${stText}'`);
     }
     const be: Backend = {
       address: addr.address,
@@ -282,13 +272,12 @@ function serviceListText(text: string, probe: string): Parsed<ServiceEntry[]> {
     cur.backends.push(be);
     recognised++;
   }
-  for (const [kind, b] of bad)
-    warnings.push(warn('line-skipped', `${b.n} line(s) skipped: ${kind} (first: ${b.first})`, probe));
+  for (const [kind, b] of bad) warnings.add('line-skipped', `${b.n} line(s) skipped: ${kind} (first: ${b.first})`);
   if (recognised === 0 && preOne > 0)
     throw new ParseError(
       probe,
       'pre-1.0 `cilium service list` layout (`IP:port =>`, no Service Type column): not supported; capture `cilium-dbg service list -o json`',
     );
   if (recognised === 0) throw new ParseError(probe, 'no line looks like `cilium-dbg service list` output');
-  return { value: out, warnings };
+  return { value: out, warnings: warnings.done() };
 }

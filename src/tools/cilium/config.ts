@@ -1,9 +1,10 @@
 import { parse as parseYaml } from 'yaml';
-import type { Evidence, Parsed, Warning } from '../../model/types.js';
-import { cleanText, DANGEROUS_KEYS, ev, looksLikeJson, parseJsonText, warn } from '../common.js';
+import type { Evidence, Parsed } from '../../model/types.js';
+import { cleanText, DANGEROUS_KEYS, ev, looksLikeJson, parseJsonText } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { configMapSchema } from './schema.js';
 import { throwIfToolError } from '../tool-error.js';
+import { Warnings } from '../warnings.js';
 
 export type CiliumConfig = Record<string, { value: string; source: Evidence }>;
 
@@ -62,7 +63,7 @@ const MAX_VALUE = 4096;
 export function parseCiliumConfig(text: string, probe: string): Parsed<CiliumConfig> {
   throwIfToolError(text, probe, 'cilium-dbg config');
   const clean = cleanText(text);
-  const warnings: Warning[] = [];
+  const warnings = new Warnings(probe);
   const out: CiliumConfig = Object.create(null);
   const put = (k: string, v: unknown, line: string) => {
     const key = normaliseKey(k.trim());
@@ -72,17 +73,15 @@ export function parseCiliumConfig(text: string, probe: string): Parsed<CiliumCon
     else if (typeof v === 'number' || typeof v === 'boolean') value = String(v);
     else if (v === null || v === undefined) value = '';
     else {
-      warnings.push(warn('value-skipped', `${key}: not a scalar value`, probe));
+      warnings.add('value-skipped', `${key}: not a scalar value`);
       return;
     }
     if (value.length > MAX_VALUE) {
-      warnings.push(warn('value-skipped', `${key}: value longer than ${MAX_VALUE} characters`, probe));
+      warnings.add('value-skipped', `${key}: value longer than ${MAX_VALUE} characters`);
       return;
     }
     if (key in out && out[key]!.value !== value)
-      warnings.push(
-        warn('key-repeated', `${key} appears twice (${out[key]!.value} then ${value}); the last one is kept`, probe),
-      );
+      warnings.add('key-repeated', `${key} appears twice (${out[key]!.value} then ${value}); the last one is kept`);
     out[key] = { value, source: ev(probe, line) };
   };
   const fromMap = (doc: unknown, form: string) => {
@@ -97,7 +96,7 @@ export function parseCiliumConfig(text: string, probe: string): Parsed<CiliumCon
     const r = parseJsonText(clean);
     if (!r.ok) throw new ParseError(probe, r.message);
     fromMap(r.value, 'JSON');
-    return { value: { ...out }, warnings };
+    return { value: { ...out }, warnings: warnings.done() };
   }
   if (/^(apiVersion|kind|data|metadata):/m.test(clean)) {
     let doc: unknown;
@@ -107,7 +106,7 @@ export function parseCiliumConfig(text: string, probe: string): Parsed<CiliumCon
       throw new ParseError(probe, `not valid YAML (${(e instanceof Error ? e.message : String(e)).split('\n')[0]})`);
     }
     fromMap(doc, 'YAML');
-    return { value: { ...out }, warnings };
+    return { value: { ...out }, warnings: warnings.done() };
   }
   let n = 0;
   for (const raw of clean.split('\n')) {
@@ -123,5 +122,5 @@ export function parseCiliumConfig(text: string, probe: string): Parsed<CiliumCon
     put(m[1]!, (m[2] ?? '').trim(), line);
   }
   if (n === 0) throw new ParseError(probe, 'not cilium config output: no `key value` line');
-  return { value: { ...out }, warnings };
+  return { value: { ...out }, warnings: warnings.done() };
 }

@@ -1,7 +1,8 @@
-import type { EgressGatewayEntry, Parsed, Warning } from '../../model/types.js';
+import type { EgressGatewayEntry, Parsed } from '../../model/types.js';
 import { canonIp, canonPrefix } from '../../model/addr.js';
-import { cleanText, ev, looksLikeJson, parseJsonText, warn } from '../common.js';
+import { cleanText, ev, looksLikeJson, parseJsonText } from '../common.js';
 import { ParseError } from '../parse-error.js';
+import { Warnings } from '../warnings.js';
 
 /**
  * What `bpf egress list` prints for special gateway values (cilium-dbg/cmd/bpf_egress_list.go `mapGatewayIP`):
@@ -39,12 +40,9 @@ function row(
  */
 export function parseCiliumEgressList(text: string, probe: string): Parsed<EgressGatewayEntry[]> {
   const clean = cleanText(text);
-  const warnings: Warning[] = [];
+  const warnings = new Warnings(probe);
   const out: EgressGatewayEntry[] = [];
-  const skip = (what: string) => {
-    if (warnings.length < 50)
-      warnings.push(warn('line-skipped', `\`${what.slice(0, 120)}\` is not an egress entry`, probe));
-  };
+  const skip = (what: string) => warnings.add('line-skipped', `\`${what.slice(0, 120)}\` is not an egress entry`);
   if (looksLikeJson(clean)) {
     const r = parseJsonText(clean);
     if (!r.ok) throw new ParseError(probe, r.message);
@@ -58,7 +56,7 @@ export function parseCiliumEgressList(text: string, probe: string): Parsed<Egres
       if (e) out.push(e);
       else skip(`element #${i}`);
     }
-    return { value: out, warnings };
+    return { value: out, warnings: warnings.done() };
   }
   let header = false;
   let none = false;
@@ -80,5 +78,5 @@ export function parseCiliumEgressList(text: string, probe: string): Parsed<Egres
     else skip(line);
   }
   if (!header && !none) throw new ParseError(probe, 'no `Source IP  Destination CIDR  Egress IP  Gateway IP` table');
-  return { value: out, warnings };
+  return { value: out, warnings: warnings.done() };
 }

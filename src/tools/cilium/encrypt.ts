@@ -1,6 +1,7 @@
-import type { CiliumEncryptStatus, Parsed, Warning } from '../../model/types.js';
-import { DANGEROUS_KEYS, cleanText, ev, warn } from '../common.js';
+import type { CiliumEncryptStatus, Parsed } from '../../model/types.js';
+import { DANGEROUS_KEYS, cleanText, ev } from '../common.js';
 import { ParseError } from '../parse-error.js';
+import { Warnings } from '../warnings.js';
 
 function num(s: string | undefined): number | undefined {
   if (s === undefined || !/^\d{1,10}$/.test(s.trim())) return undefined;
@@ -14,7 +15,8 @@ function num(s: string | undefined): number | undefined {
  * WireGuard one `Interface:` with indented `Public key:` and `Number of peers:` per device.
  */
 export function parseCiliumEncryptStatus(text: string, probe: string): Parsed<CiliumEncryptStatus> {
-  const warnings: Warning[] = [];
+  const warnings = new Warnings(probe);
+  const notUnderstood = (line: string) => warnings.add('line-skipped', `\`${line.slice(0, 120)}\` not understood`);
   let st: CiliumEncryptStatus | undefined;
   let wg: NonNullable<CiliumEncryptStatus['wireguard']>[number] | undefined;
   let inErrors = false;
@@ -57,11 +59,9 @@ export function parseCiliumEncryptStatus(text: string, probe: string): Parsed<Ci
       const e = /^(Xfrm\w{1,64}):?\s+(\d{1,20})$/.exec(line);
       const n = e ? Number(e[2]) : NaN;
       if (e && !DANGEROUS_KEYS.has(e[1]!) && Number.isSafeInteger(n)) st.ipsec.xfrmErrors[e[1]!] = n;
-      else if (warnings.length < 50)
-        warnings.push(warn('line-skipped', `\`${line.slice(0, 120)}\` not understood`, probe));
-    } else if (warnings.length < 50)
-      warnings.push(warn('line-skipped', `\`${line.slice(0, 120)}\` not understood`, probe));
+      else notUnderstood(line);
+    } else notUnderstood(line);
   }
   if (!st || st.mode === '') throw new ParseError(probe, 'no `Encryption:` line');
-  return { value: st, warnings };
+  return { value: st, warnings: warnings.done() };
 }

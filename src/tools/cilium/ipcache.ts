@@ -1,14 +1,9 @@
-import type { IpcacheEntry, Parsed, Warning } from '../../model/types.js';
+import type { IpcacheEntry, Parsed } from '../../model/types.js';
 import { canonIp, canonPrefix } from '../../model/addr.js';
-import { cleanText, DANGEROUS_KEYS, ev, looksLikeJson, parseJsonText, warn } from '../common.js';
+import { cleanText, DANGEROUS_KEYS, ev, looksLikeJson, parseJsonText } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { parseMapDump, type BtfLayout, type RawEntry } from '../bpf-map/dump.js';
-
-const MAX_WARNINGS = 50;
-
-function push(list: Warning[], w: Warning): void {
-  if (list.length < MAX_WARNINGS) list.push(w);
-}
+import { Warnings } from '../warnings.js';
 
 function u(s: string | undefined, max: number): number | undefined {
   if (s === undefined || !/^\d{1,10}$/.test(s)) return undefined;
@@ -68,7 +63,7 @@ function entryOf(text: string, prefix: { prefix: string; clusterId?: number }, l
  */
 export function parseCiliumIpcache(text: string, probe: string): Parsed<IpcacheEntry[]> {
   const clean = cleanText(text);
-  const warnings: Warning[] = [];
+  const warnings = new Warnings(probe);
   const out: IpcacheEntry[] = [];
   if (looksLikeJson(clean)) {
     const r = parseJsonText(clean);
@@ -81,10 +76,10 @@ export function parseCiliumIpcache(text: string, probe: string): Parsed<IpcacheE
       for (const v of list) {
         const e = p && typeof v === 'string' ? entryOf(v, p, `${k} ${v}`, probe) : undefined;
         if (e) out.push(e);
-        else push(warnings, warn('entry-skipped', `${k.slice(0, 60)}: not an ipcache entry; skipped`, probe));
+        else warnings.add('entry-skipped', `${k.slice(0, 60)}: not an ipcache entry; skipped`);
       }
     }
-    return { value: out, warnings };
+    return { value: out, warnings: warnings.done() };
   }
   let last: { prefix: string; clusterId?: number } | undefined;
   let sawHeader = false;
@@ -109,10 +104,10 @@ export function parseCiliumIpcache(text: string, probe: string): Parsed<IpcacheE
     }
     const e = p ? entryOf(rest, p, line, probe) : undefined;
     if (e) out.push(e);
-    else push(warnings, warn('line-skipped', `\`${line.slice(0, 120)}\` is not an ipcache line; skipped`, probe));
+    else warnings.add('line-skipped', `\`${line.slice(0, 120)}\` is not an ipcache line; skipped`);
   }
   if (out.length === 0 && !sawHeader) throw new ParseError(probe, 'no `IP PREFIX/ADDRESS  IDENTITY` table');
-  return { value: out, warnings };
+  return { value: out, warnings: warnings.done() };
 }
 
 /**
@@ -182,18 +177,15 @@ export function ipcacheEntryShape(
  */
 export function decodeIpcacheMap(text: string, probe: string): Parsed<IpcacheEntry[]> {
   const d = parseMapDump(text, probe, { key: IPCACHE_KEY_LAYOUT, value: IPCACHE_VALUE_LAYOUT });
-  const warnings = [...d.warnings];
+  // the dump's own warnings (capped by its reader) come first, as the dump is read before any entry is decoded
+  const warnings = new Warnings(probe).preface(d.warnings);
   const out: IpcacheEntry[] = [];
   for (const e of d.entries) {
     const s = ipcacheEntryShape(e);
     if (!s) {
-      push(
-        warnings,
-        warn(
-          'entry-skipped',
-          `${probe} entry #${e.index}: ${e.key.length}-byte key / ${e.value.length}-byte value is not an ipcache entry of any known version; skipped`,
-          probe,
-        ),
+      warnings.add(
+        'entry-skipped',
+        `${probe} entry #${e.index}: ${e.key.length}-byte key / ${e.value.length}-byte value is not an ipcache entry of any known version; skipped`,
       );
       continue;
     }
@@ -217,5 +209,5 @@ export function decodeIpcacheMap(text: string, probe: string): Parsed<IpcacheEnt
     if (cluster !== 0) entry.clusterId = cluster;
     out.push(entry);
   }
-  return { value: out, warnings };
+  return { value: out, warnings: warnings.done() };
 }

@@ -1,11 +1,12 @@
-import type { CiliumStatus, Evidence, Parsed, Warning } from '../../model/types.js';
+import type { CiliumStatus, Evidence, Parsed } from '../../model/types.js';
 import { canonIp, canonPrefix } from '../../model/addr.js';
-import { cleanText, ev, looksLikeJson, parseJsonText, warn } from '../common.js';
+import { cleanText, ev, looksLikeJson, parseJsonText } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { cleanPaste } from '../paste.js';
 import { statusJsonSchema } from './schema.js';
 import { ciliumRule, inVersionRange, parseCiliumVersion, versionRangeText } from '../../model/cilium-rules.js';
 import { throwIfToolError } from '../tool-error.js';
+import { Warnings } from '../warnings.js';
 
 // `cilium status --verbose` / `cilium-dbg status --verbose` (model/cilium-rules.ts: cilium-dbg-binary). A tabwriter
 // prints it, so fields are separated by runs of spaces. `Host Routing:` or `Routing: Network: … Host: …`
@@ -45,12 +46,12 @@ export function parseCiliumStatus(text: string, probe: string): Parsed<CiliumSta
   const clean = cleanText(text);
   if (looksLikeJson(clean)) return statusJson(clean, probe);
   const paste = cleanPaste(clean, probe);
-  const warnings: Warning[] = [...paste.warnings];
+  const warnings = new Warnings(probe).preface(paste.warnings);
   const s: CiliumStatus = {};
   let known = 0;
   let inDetails = false;
   const e = (line: string): Evidence => ev(probe, line);
-  const bad = (t: string, what: string) => warnings.push(warn('line-unreadable', `${what}: ${t.slice(0, 120)}`, probe));
+  const bad = (t: string, what: string) => warnings.add('line-unreadable', `${what}: ${t.slice(0, 120)}`);
   for (const raw of paste.text.split('\n')) {
     if (raw.length > 8192) continue;
     let line = raw.replace(/\t/g, '    ').replace(/\s+$/, '');
@@ -152,17 +153,13 @@ export function parseCiliumStatus(text: string, probe: string): Parsed<CiliumSta
   const formats = ciliumRule('status-format-known').versions;
   const v = s.version ? parseCiliumVersion(s.version) : null;
   if (v && !inVersionRange(v, formats)) {
-    warnings.push(
-      warn(
-        'version-unknown',
-        `cilium ${s.version} is outside the versions whose status format netpath knows (${versionRangeText(formats)}): a field it did not find may be printed differently`,
-        probe,
-      ),
+    warnings.add(
+      'version-unknown',
+      `cilium ${s.version} is outside the versions whose status format netpath knows (${versionRangeText(formats)}): a field it did not find may be printed differently`,
     );
   }
-  if (!s.hostRouting)
-    warnings.push(warn('status-incomplete', 'cilium status has no Host Routing / Routing line', probe));
-  return { value: s, warnings };
+  if (!s.hostRouting) warnings.add('status-incomplete', 'cilium status has no Host Routing / Routing line');
+  return { value: s, warnings: warnings.done() };
 }
 
 /**
@@ -211,7 +208,7 @@ function statusJson(text: string, probe: string): Parsed<CiliumStatus> {
       `not cilium status JSON (${p.error.issues[0]?.path.join('.')}: ${p.error.issues[0]?.message})`,
     );
   const j = p.data;
-  const warnings: Warning[] = [];
+  const warnings = new Warnings(probe);
   const s: CiliumStatus = {};
   const src = (k: string, v: unknown) => ev(probe, `"${k}": ${JSON.stringify(v)}`);
   const kpr = j['kube-proxy-replacement'];
@@ -235,7 +232,7 @@ function statusJson(text: string, probe: string): Parsed<CiliumStatus> {
   const hostMode = (v: string, key: string): void => {
     if (/^bpf$/i.test(v)) s.hostRouting = { mode: 'BPF', source: src(key, v) };
     else if (/^legacy$/i.test(v)) s.hostRouting = { mode: 'Legacy', source: src(key, v) };
-    else warnings.push(warn('value-unknown', `${key} = ${JSON.stringify(v).slice(0, 60)} is not BPF or Legacy`, probe));
+    else warnings.add('value-unknown', `${key} = ${JSON.stringify(v).slice(0, 60)} is not BPF or Legacy`);
   };
   const routing = j.routing;
   if (routing?.['intra-host-routing-mode'] !== undefined)
@@ -249,16 +246,13 @@ function statusJson(text: string, probe: string): Parsed<CiliumStatus> {
         source: src('routing.inter-host-routing-mode', inter),
       };
       if (routing?.['tunnel-protocol']) s.networkRouting.tunnelProtocol = routing['tunnel-protocol'];
-    } else
-      warnings.push(
-        warn('value-unknown', `routing.inter-host-routing-mode = ${JSON.stringify(inter).slice(0, 60)}`, probe),
-      );
+    } else warnings.add('value-unknown', `routing.inter-host-routing-mode = ${JSON.stringify(inter).slice(0, 60)}`);
   }
   const am = j['attach-mode'];
   if (am !== undefined) {
     if (/^tcx$/i.test(am)) s.attachMode = { mode: 'TCX', source: src('attach-mode', am) };
     else if (/^tc$/i.test(am)) s.attachMode = { mode: 'Legacy TC', source: src('attach-mode', am) };
-    else warnings.push(warn('value-unknown', `attach-mode = ${JSON.stringify(am).slice(0, 60)}`, probe));
+    else warnings.add('value-unknown', `attach-mode = ${JSON.stringify(am).slice(0, 60)}`);
   }
   if (j['datapath-mode'] !== undefined)
     s.deviceMode = { mode: j['datapath-mode'], source: src('datapath-mode', j['datapath-mode']) };
@@ -273,12 +267,9 @@ function statusJson(text: string, probe: string): Parsed<CiliumStatus> {
             ? 'IPTables'
             : undefined;
     if (mode === undefined)
-      warnings.push(
-        warn(
-          'value-unknown',
-          `masquerading.mode = ${JSON.stringify(m.mode ?? null)} with enabled=${String(m.enabled)}`,
-          probe,
-        ),
+      warnings.add(
+        'value-unknown',
+        `masquerading.mode = ${JSON.stringify(m.mode ?? null)} with enabled=${String(m.enabled)}`,
       );
     else {
       const out: NonNullable<CiliumStatus['masquerading']> = {
@@ -298,5 +289,5 @@ function statusJson(text: string, probe: string): Parsed<CiliumStatus> {
   }
   if (Object.keys(s).length === 0)
     throw new ParseError(probe, 'not cilium status output: no known key of `cilium-dbg status -o json`');
-  return { value: s, warnings };
+  return { value: s, warnings: warnings.done() };
 }

@@ -1,4 +1,4 @@
-import type { Parsed } from '../../model/types.js';
+import type { Parsed, Warning } from '../../model/types.js';
 import { cleanText, ev } from '../common.js';
 import { cleanPaste } from '../paste.js';
 import { ParseError } from '../parse-error.js';
@@ -339,10 +339,14 @@ function counters(text: string): { packets: number; bytes: number } | undefined 
  */
 export function parseIptablesSave(text: string, probe: string): Parsed<IptablesRuleset> {
   throwIfToolError(text, probe, 'iptables-save');
-  const p = cleanPaste(text, probe, { hashComments: true });
+  const p = cleanPaste(text, probe, PASTE);
   const r = parseIptablesLines(new TextLines(p.text), probe);
   return { value: r.value, warnings: [...p.warnings, ...r.warnings] };
 }
+
+// `#` starts iptables-save's own comment lines; a pasted dump is cleaned whatever its size (a CI log of a
+// 10,000-Service node is larger than the paste pass's usual limit)
+const PASTE = { hashComments: true, anySize: true } as const;
 
 /** kube-proxy's chains of the filter table: a fragment's rule in one of them is read into filter. */
 const FILTER_CHAINS = new Set([
@@ -419,10 +423,48 @@ export function iptablesLines(text: string): TextLines {
   return new TextLines(text.includes('\u001b') || text.includes('\r') ? cleanText(text) : text);
 }
 
-/** The same from the bytes of the dump (decoded and cleaned first only when it has ANSI codes or CRs). */
-export function iptablesByteLines(bytes: Buffer): ByteLines {
-  if (bytes.indexOf(0x1b) < 0 && bytes.indexOf(0x0d) < 0) return new ByteLines(bytes);
-  return new ByteLines(Buffer.from(cleanText(bytes.toString('utf8')), 'utf8'));
+/**
+ * The lines of an iptables-save dump from its bytes, read as parseIptablesSave reads its text: a tool's error is
+ * thrown, and a paste is cleaned (with the paste pass's warnings). A dump as iptables-save writes it is indexed on
+ * its bytes as they are, never decoded whole: only a dump that shows a sign of a paste (pastedDump) is.
+ */
+export function iptablesByteLines(bytes: Buffer, probe: string): { lines: ByteLines; warnings: Warning[] } {
+  // a tool's error is told by its first lines (tool-error.ts reads no further)
+  throwIfToolError(bytes.toString('utf8', 0, Math.min(bytes.length, 4096)), probe, 'iptables-save');
+  const lines = new ByteLines(bytes);
+  if (!pastedDump(lines)) {
+    if (bytes.indexOf(0x1b) < 0 && bytes.indexOf(0x0d) < 0) return { lines, warnings: [] };
+    return { lines: new ByteLines(Buffer.from(cleanText(bytes.toString('utf8')), 'utf8')), warnings: [] };
+  }
+  const p = cleanPaste(bytes.toString('utf8'), probe, PASTE);
+  return { lines: new ByteLines(Buffer.from(p.text, 'utf8')), warnings: p.warnings };
+}
+
+// what may start a line iptables-save writes: `#` comment, `*table`, `:chain`, `-A …`, `COMMIT`, an empty line
+const SAVE_LINE_START = new Set([0x23, 0x2a, 0x3a, 0x2d, 0x43, 0x0a, 0x0d]);
+const PASTE_MARKS = [
+  '<-', // an annotation (`<-- this`)
+  '\u2190', // `←`
+  '**', // Markdown bold
+  '\u00a0', // no-break spaces and a zero-width space, which a paste pass turns into spaces
+  '\u2007',
+  '\u202f',
+  '\u200b',
+  '\ufeff', // a byte-order mark
+].map((s) => Buffer.from(s, 'utf8'));
+
+/**
+ * Whether cleanPaste could change this dump (with PASTE): a line that starts with what iptables-save never starts
+ * one with (a prompt, a timestamp, an indent, a `cmd:` or `> ` prefix, `...`), or a mark the paste pass rewrites
+ * inside a line. One look at each line's first byte and a few native searches: a 45 MB dump costs milliseconds.
+ */
+export function pastedDump(lines: ByteLines): boolean {
+  const b = lines.bytes;
+  for (let i = 0; i < lines.length; i++) {
+    const at = lines.starts[i]!;
+    if (at < b.length && !SAVE_LINE_START.has(b[at]!)) return true;
+  }
+  return PASTE_MARKS.some((m) => b.indexOf(m) >= 0);
 }
 
 /**

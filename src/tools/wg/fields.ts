@@ -1,3 +1,5 @@
+import { canonIp } from '../../model/addr.js';
+
 /** A WireGuard key as wg prints it: 32 bytes in standard base64 (43 characters and `=`). */
 export const WG_KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
 /**
@@ -72,4 +74,13 @@ export function secretColumn(shape: LineShape): number | undefined {
     default:
       return undefined;
   }
+}
+
+/** `ip:port` or `[v6]:port` with the address in canonical form (a peer's endpoint), or null. */
+export function endpoint(s: string): string | null {
+  const m = /^\[([0-9a-fA-F:.]+)\]:(\d{1,5})$/.exec(s) ?? /^([0-9.]+):(\d{1,5})$/.exec(s);
+  if (!m || Number(m[2]) > 65535) return null;
+  const ip = canonIp(m[1]!);
+  if (ip === null) return null;
+  return ip.includes(':') ? `[${ip}]:${m[2]}` : `${ip}:${m[2]}`;
 }

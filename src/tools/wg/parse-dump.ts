@@ -1,22 +1,13 @@
 import type { Parsed, WgDevice, WgPeer } from '../../model/types.js';
-import { canonIp, canonPrefix } from '../../model/addr.js';
+import { canonPrefix } from '../../model/addr.js';
 import { ev } from '../common.js';
 import { ParseError } from '../parse-error.js';
-import { lineShape, splitFields } from './fields.js';
+import { endpoint, lineShape, splitFields } from './fields.js';
 import { REDACTED } from './redact.js';
 import { Warnings } from '../warnings.js';
 import { cleanPaste } from '../paste.js';
 import { looksLikeWgShow, parseWgShow } from './parse-show.js';
 import { throwIfToolError } from '../tool-error.js';
-
-/** `ip:port` or `[v6]:port` with the address in canonical form, or null. */
-function endpoint(s: string): string | null {
-  const m = /^\[([0-9a-fA-F:.]+)\]:(\d{1,5})$/.exec(s) ?? /^([0-9.]+):(\d{1,5})$/.exec(s);
-  if (!m || Number(m[2]) > 65535) return null;
-  const ip = canonIp(m[1]!);
-  if (ip === null) return null;
-  return ip.includes(':') ? `[${ip}]:${m[2]}` : `${ip}:${m[2]}`;
-}
 
 function counter(s: string): number | undefined {
   const n = Number(s);

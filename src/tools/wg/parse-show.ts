@@ -1,16 +1,9 @@
-import { canonIp, canonPrefix } from '../../model/addr.js';
-import type { Parsed, Warning, WgDevice, WgPeer } from '../../model/types.js';
-import { ev, warn } from '../common.js';
+import { canonPrefix } from '../../model/addr.js';
+import { endpoint } from './fields.js';
+import type { Parsed, WgDevice, WgPeer } from '../../model/types.js';
+import { ev } from '../common.js';
+import { Warnings } from '../warnings.js';
 import { ParseError } from '../parse-error.js';
-
-/** `ip:port` or `[v6]:port` in canonical form, or null. */
-function endpoint(s: string): string | null {
-  const m = /^\[([0-9a-fA-F:.]+)\]:(\d{1,5})$/.exec(s) ?? /^([0-9.]+):(\d{1,5})$/.exec(s);
-  if (!m || Number(m[2]) > 65535) return null;
-  const ip = canonIp(m[1]!);
-  if (ip === null) return null;
-  return ip.includes(':') ? `[${ip}]:${m[2]}` : `${ip}:${m[2]}`;
-}
 
 /** True when the text is the human form of `wg show` (`interface: wg0` then indented `key: value` lines). */
 export function looksLikeWgShow(text: string): boolean {
@@ -27,7 +20,7 @@ export function looksLikeWgShow(text: string): boolean {
  * not printed (boringtun) has publicKey '' as in the dump's `(none)`.
  */
 export function parseWgShow(text: string, probe: string): Parsed<WgDevice[]> {
-  const warnings: Warning[] = [];
+  const warnings = new Warnings(probe);
   const devs: WgDevice[] = [];
   let dev: WgDevice | undefined;
   let peer: WgPeer | undefined;
@@ -87,16 +80,11 @@ export function parseWgShow(text: string, probe: string): Parsed<WgDevice[]> {
   }
   if (devs.length === 0) throw new ParseError(probe, 'no `interface: NAME` line: not `wg show` output');
   if (badEndpoints.length > 0)
-    warnings.push(
-      warn(
-        'record-unreadable',
-        `${badEndpoints.length} peer value(s) not an address, left unknown (first: ${badEndpoints[0]})`,
-        probe,
-      ),
+    warnings.add(
+      'record-unreadable',
+      `${badEndpoints.length} peer value(s) not an address, left unknown (first: ${badEndpoints[0]})`,
     );
   if (unknown.length > 0)
-    warnings.push(
-      warn('line-skipped', `${unknown.length} line(s) not in \`wg show\` form (first: ${unknown[0]})`, probe),
-    );
-  return { value: devs, warnings };
+    warnings.add('line-skipped', `${unknown.length} line(s) not in \`wg show\` form (first: ${unknown[0]})`);
+  return { value: devs, warnings: warnings.done() };
 }

@@ -1,9 +1,8 @@
-import type { Parsed, Warning, XfrmPolicy, XfrmState, XfrmTemplate } from '../../model/types.js';
+import type { Parsed, XfrmPolicy, XfrmState, XfrmTemplate } from '../../model/types.js';
 import { canonIp, canonPrefix } from '../../model/addr.js';
-import { cleanText, ev, warn } from '../common.js';
+import { cleanText, ev } from '../common.js';
 import { ParseError } from '../parse-error.js';
-
-const MAX_WARNINGS = 50;
+import { Warnings } from '../warnings.js';
 
 /**
  * `ip xfrm state` / `ip xfrm policy` print one block per object: a header line at column 0 (`src A dst B`), then
@@ -54,16 +53,12 @@ function header(line: string, prefix: boolean): { src: string; dst: string } | u
   return src !== null && dst !== null ? { src, dst } : undefined;
 }
 
-function pushWarning(list: Warning[], w: Warning): void {
-  if (list.length < MAX_WARNINGS) list.push(w);
-}
-
 /**
  * `ip xfrm state`: per state its addresses, protocol, SPI, reqid, mode, marks, selector, UDP encapsulation and
  * the names of its algorithms. Key bytes are never read into the model (the probe stores them redacted anyway).
  */
 export function parseXfrmState(text: string, probe: string): Parsed<XfrmState[]> {
-  const warnings: Warning[] = [];
+  const warnings = new Warnings(probe);
   const out: XfrmState[] = [];
   const bs = blocks(text);
   if (bs.length === 0) throw new ParseError(probe, 'no `src … dst …` line: not `ip xfrm state` output');
@@ -72,10 +67,7 @@ export function parseXfrmState(text: string, probe: string): Parsed<XfrmState[]>
     const words = b.slice(1).join(' ').split(/\s+/);
     const proto = after(words, 'proto');
     if (!h || proto === undefined || !/^[a-z0-9-]{1,16}$/.test(proto)) {
-      pushWarning(
-        warnings,
-        warn('block-skipped', `state \`${b[0]!.slice(0, 120)}\` not in a known shape; skipped`, probe),
-      );
+      warnings.add('block-skipped', `state \`${b[0]!.slice(0, 120)}\` not in a known shape; skipped`);
       continue;
     }
     const s: XfrmState = { src: h.src, dst: h.dst, proto, algorithms: [], source: ev(probe, b[0]!) };
@@ -111,12 +103,12 @@ export function parseXfrmState(text: string, probe: string): Parsed<XfrmState[]>
     out.push(s);
   }
   if (out.length === 0) throw new ParseError(probe, 'no xfrm state in a known shape');
-  return { value: out, warnings };
+  return { value: out, warnings: warnings.done() };
 }
 
 /** `ip xfrm policy`: selector, direction, priority, action, mark and templates of each policy. */
 export function parseXfrmPolicy(text: string, probe: string): Parsed<XfrmPolicy[]> {
-  const warnings: Warning[] = [];
+  const warnings = new Warnings(probe);
   const out: XfrmPolicy[] = [];
   const bs = blocks(text);
   if (bs.length === 0) throw new ParseError(probe, 'no `src … dst …` line: not `ip xfrm policy` output');
@@ -125,10 +117,7 @@ export function parseXfrmPolicy(text: string, probe: string): Parsed<XfrmPolicy[
     const first = (b.find((l) => /^dir\s/.test(l)) ?? '').split(/\s+/);
     const dir = after(first, 'dir');
     if (!h || dir === undefined || !/^(in|out|fwd)$/.test(dir)) {
-      pushWarning(
-        warnings,
-        warn('block-skipped', `policy \`${b[0]!.slice(0, 120)}\` not in a known shape; skipped`, probe),
-      );
+      warnings.add('block-skipped', `policy \`${b[0]!.slice(0, 120)}\` not in a known shape; skipped`);
       continue;
     }
     const p: XfrmPolicy = { src: h.src, dst: h.dst, dir, templates: [], source: ev(probe, b[0]!) };
@@ -156,11 +145,7 @@ export function parseXfrmPolicy(text: string, probe: string): Parsed<XfrmPolicy[
         if (th) {
           tmpl = { src: th.src, dst: th.dst, proto: '' };
           p.templates.push(tmpl);
-        } else
-          pushWarning(
-            warnings,
-            warn('template-skipped', `\`${line.slice(0, 120)}\`: template addresses unreadable`, probe),
-          );
+        } else warnings.add('template-skipped', `\`${line.slice(0, 120)}\`: template addresses unreadable`);
       } else if (tmpl && t[0] === 'proto') {
         const proto = t[1];
         if (proto !== undefined && /^[a-z0-9-]{1,16}$/.test(proto)) tmpl.proto = proto;
@@ -177,5 +162,5 @@ export function parseXfrmPolicy(text: string, probe: string): Parsed<XfrmPolicy[
     out.push(p);
   }
   if (out.length === 0) throw new ParseError(probe, 'no xfrm policy in a known shape');
-  return { value: out, warnings };
+  return { value: out, warnings: warnings.done() };
 }

@@ -238,3 +238,25 @@ describe('BTF forms (real dumps of maps with BTF types, fixtures/tools/bpf-map/s
     expect(render(r)).toEqual(expected);
   });
 });
+
+describe('decodeLbMaps warnings', () => {
+  it('name the map each is about, and are capped per parse with a count per map', () => {
+    const all = load('json');
+    // 60 backend entries with a 3-byte value: each is skipped by the size check of the backend map
+    const bad = dump(
+      Array.from({ length: 60 }, (_, i) => [
+        [b(i + 100), b(0), b(0), b(0)],
+        [b(1), b(2), b(3)],
+      ]),
+    );
+    const r = decodeLbMaps({ ...all, backends4: bad }, { probes: { backends4: 'be4', services4: 'svc4' } });
+    const sized = r.warnings.filter((w) => w.code === 'bad-entry');
+    expect(sized.every((w) => w.source === 'be4')).toBe(true);
+    expect(sized.filter((w) => w.message.startsWith('be4 entry #'))).toHaveLength(50);
+    expect(sized.at(-1)!.message).toBe('10 more of this kind (warnings truncated)');
+    // the services whose backends are now missing are reported against the service map
+    const missing = r.warnings.filter((w) => w.code === 'backend-missing');
+    expect(missing.length).toBeGreaterThan(0);
+    expect(missing.every((w) => w.source === 'svc4')).toBe(true);
+  });
+});
