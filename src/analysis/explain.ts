@@ -568,5 +568,5 @@ function choice(h: { selection?: { decided: string; because: string; oneOf: stri
   if (!s) return '';
   if (s.decided === 'not-decided')
     return ` — only to show one: a new connection gets one of ${s.oneOf.length} (${s.because})`;
-  return ` (${s.because})`;
+  return ` — ${s.because}`;
 }
