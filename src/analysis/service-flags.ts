@@ -245,6 +245,15 @@ function ipvsFlags(e: ServiceEntry): ServiceFlagReport {
   return out;
 }
 
+// a flag that only means something when its parent is on: taken from a source whose parent is not off
+const PARENT: Partial<Record<keyof ServiceFlagReport, keyof ServiceFlagReport>> = {
+  affinityTimeoutSeconds: 'sessionAffinity',
+  l7ProxyPort: 'l7LoadBalancer',
+  sourceRanges: 'sourceRangeCheck',
+};
+
+const isOff = (r: FlagReading<unknown> | undefined) => r !== undefined && 'value' in r && r.value === false;
+
 /**
  * The flags of a frontend across layers: each from the first source (precedence order) that shows it; unknown only
  * when none does, with every source's reason.
@@ -252,8 +261,11 @@ function ipvsFlags(e: ServiceEntry): ServiceFlagReport {
 export function mergeFlags(bySource: { source: ServiceSource; flags: ServiceFlagReport }[]): ServiceFlagReport {
   const out: Record<string, FlagReading<unknown>> = {};
   for (const k of FLAG_NAMES) {
+    const parent = PARENT[k];
+    if (parent && isOff(out[parent])) continue;
     const readings = bySource.flatMap((s) => {
       const r = s.flags[k] as FlagReading<unknown> | undefined;
+      if (parent && isOff(s.flags[parent] as FlagReading<unknown>)) return [];
       return r ? [{ source: s.source, r }] : [];
     });
     if (readings.length === 0) continue;
@@ -267,4 +279,20 @@ export function mergeFlags(bySource: { source: ServiceSource; flags: ServiceFlag
       };
   }
   return out as unknown as ServiceFlagReport;
+}
+
+/**
+ * Flags two layers program differently (`sessionAffinity: cilium-bpf false, kube-proxy-iptables true`): which one
+ * applies depends on which layer translates the flow, so the merged value alone would mislead.
+ */
+export function flagDifferences(bySource: { source: ServiceSource; flags: ServiceFlagReport }[]): string[] {
+  const out: string[] = [];
+  for (const k of FLAG_NAMES) {
+    const known = bySource.flatMap((s) => {
+      const r = s.flags[k] as FlagReading<unknown> | undefined;
+      return flagKnown(r) ? [{ source: s.source, v: JSON.stringify(r.value) }] : [];
+    });
+    if (new Set(known.map((x) => x.v)).size > 1) out.push(`${k}: ${known.map((x) => `${x.source} ${x.v}`).join(', ')}`);
+  }
+  return out;
 }

@@ -12,7 +12,7 @@ import {
 import type { Warning } from '../model/types.js';
 import { canonIp } from '../model/addr.js';
 import type { Fact } from './datapath.js';
-import { flagReport, mergeFlags, type NodeLbFacts } from './service-flags.js';
+import { flagDifferences, flagReport, mergeFlags, type NodeLbFacts } from './service-flags.js';
 
 /** What `svc lookup` was asked: an address with optional port and protocol, or namespace/name. */
 export type { ServiceQuery };
@@ -99,6 +99,8 @@ export function lookupServices(entries: ServiceEntry[], q: ServiceQuery, ctx: Lo
     };
     const name = list.find((e) => e.name)?.name;
     if (name) view.name = name;
+    const differ = flagDifferences(bySource);
+    if (differ.length) view.flagsDiffer = differ;
     const typeWhy = unknownWhy(first, 'type');
     if (typeWhy !== undefined) view.typeUnknown = typeWhy;
     const cilium = list.filter((e) => e.source === 'cilium-bpf' || e.source === 'cilium-dbg');

@@ -160,6 +160,8 @@ export interface FrontendView {
   }[];
   /** every flag, each from the first source (in precedence order) that shows it, or unknown with every source's why */
   flags: ServiceFlagReport;
+  /** flags the layers program differently (`sessionAffinity: cilium-bpf false, kube-proxy-iptables true`) */
+  flagsDiffer?: string[];
   conflict?: string;
   /** why two layers programming this frontend is expected here (not a conflict) */
   note?: string;

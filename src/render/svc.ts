@@ -34,6 +34,7 @@ export const svcJsonSchema = z.object({
       backends: z.array(backend),
       sources: z.array(z.enum(['cilium-bpf', 'cilium-dbg', 'kube-proxy-iptables', 'kube-proxy-nftables', 'ipvs'])),
       flags: svcFlagsSchema,
+      flagsDiffer: z.array(z.string()).optional(),
       bySource: z.array(z.looseObject({ source: z.string(), flags: svcFlagsSchema })),
       conflict: z.string().optional(),
       note: z.string().optional(),
@@ -62,6 +63,7 @@ export function svcContract(node: string | null, query: string, r: LookupResult)
       })),
       sources: f.sources,
       flags: f.flags,
+      ...(f.flagsDiffer ? { flagsDiffer: f.flagsDiffer } : {}),
       bySource: f.bySource.map((s) => ({
         source: s.source,
         type: s.type,
@@ -181,5 +183,10 @@ export function flagLines(f: FrontendView): string[] {
   const out = [`flags of ${f.frontend}:`];
   for (let i = 0; i < known.length; i += 4) out.push(`  ${known.slice(i, i + 4).join('   ')}`);
   if (unknown.length) out.push('  unknown because:', ...unknown);
+  if (f.flagsDiffer)
+    out.push(
+      '  the layers differ (the one that translates the flow applies):',
+      ...f.flagsDiffer.map((d) => `    ${d}`),
+    );
   return out;
 }
