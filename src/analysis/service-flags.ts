@@ -101,9 +101,11 @@ function ciliumFlags(e: ServiceEntry, node: NodeLbFacts): ServiceFlagReport {
 }
 
 /**
- * DSR for this Service. From 1.17 a Service carries its own DSR bit (flags2 0x80), which the datapath obeys only in
- * annotation mode (ENABLE_DSR_BYUSER); otherwise the node's NodePort mode decides for every Service: DSR, SNAT, or
- * Hybrid (DSR for TCP, SNAT for UDP). Before 1.17 only the node's mode exists.
+ * DSR for this Service. From 1.17 a Service carries its own DSR bit (flags2 0x80), which the datapath obeys when
+ * compiled with ENABLE_DSR_BYUSER (nodeport_uses_dsr; the agent sets it in Hybrid and annotation mode); otherwise
+ * the node's NodePort mode decides for every Service: DSR, SNAT, or Hybrid (DSR for TCP, SNAT for UDP). Before 1.17
+ * only the node's mode exists. Annotation mode is not in the node state netpath reads, so a clear bit under a DSR or
+ * Hybrid node stays unknown.
  */
 function ciliumDsr(e: ServiceEntry, node: NodeLbFacts, from: string): FlagReading<boolean> {
   const marked = unknownWhy(e, 'dsr');
@@ -113,31 +115,24 @@ function ciliumDsr(e: ServiceEntry, node: NodeLbFacts, from: string): FlagReadin
   const mode = m ? /^(DSR|SNAT|Hybrid)\b/i.exec(m.mode)?.[1]?.toUpperCase() : undefined;
   const modeText = m ? `node NodePort mode ${m.mode} (${squash(m.source.text)})` : undefined;
   const old = before117(node.version);
-  if (mode === 'DSR') return val(true, modeText!);
+  const shown = bit === false ? `DSR bit clear (${from})` : (marked ?? 'this source did not show it');
   if (mode === 'SNAT') {
-    if (bit === false) return val(false, `${from}; ${modeText}`);
-    if (old === true) return val(false, modeText!);
-    return unk(
-      `${marked ?? 'this source did not show it'}; the node default is SNAT (${squash(m!.source.text)}), and from 1.17 a Service can be DSR by annotation`,
-    );
+    // a clear bit is SNAT in every mode that reads it, and SNAT is the node's default
+    if (bit === false || old === true) return val(false, bit === false ? `${from}; ${modeText}` : modeText!);
+    return unk(`${shown}; the node default is SNAT (${modeText}), and from 1.17 a Service can be DSR by annotation`);
   }
-  if (mode === 'HYBRID') {
+  if (mode === 'DSR' || mode === 'HYBRID') {
     if (old === true) {
+      if (mode === 'DSR') return val(true, modeText!);
       if (e.frontend.proto === 'TCP') return val(true, `${modeText}: DSR for TCP`);
       if (e.frontend.proto === 'UDP') return val(false, `${modeText}: SNAT for UDP`);
       return unk(`${modeText}: DSR for TCP and SNAT for UDP, and this frontend is for any protocol`);
     }
     return unk(
-      `${bit === false ? 'DSR bit clear: SNAT in annotation mode' : (marked ?? 'this source did not show it')}; Hybrid (${squash(m!.source.text)}) uses DSR for TCP without annotation mode, which the node state does not show`,
+      `${shown}; ${modeText}: from 1.17 a clear bit means SNAT when the datapath obeys per-Service bits (Hybrid or annotation mode), which the node state does not show`,
     );
   }
-  if (bit === false)
-    return unk(
-      `DSR bit clear (${from}): SNAT unless the node runs NodePort in DSR mode, and the node's mode (cilium-dbg status: Mode) was not read`,
-    );
-  return unk(
-    `${marked ?? 'this source did not show it'}; the node's NodePort mode (cilium-dbg status: Mode) was not read`,
-  );
+  return unk(`${shown}; the node's NodePort mode (cilium-dbg status: Mode) was not read`);
 }
 
 /**

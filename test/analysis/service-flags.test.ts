@@ -78,13 +78,15 @@ describe('flags from the pinned LB maps (Cilium 1.19 layout, real kernel dumps)'
     expect(f.algorithm).toMatchObject({ from: expect.stringMatching(/node default/) });
   });
 
-  it('DSR bit clear: DSR with the node in DSR mode, SNAT in SNAT mode, unknown when the mode was not read', async () => {
+  it('DSR bit clear: SNAT in SNAT mode; unknown in DSR mode (annotation mode is not in the node state) or without the mode', async () => {
     const e = find(
       (await load('migrate-iptables/after', '10.96.45.10')).filter((x) => x.source === 'cilium-bpf'),
       '10.96.45.10:80/TCP',
     );
     expect(why(flagReport(e).dsr)).toMatch(/DSR bit clear.*mode.*not read/);
-    expect(value(flagReport(e, { kprMode: { mode: 'DSR', source: ev('Mode: DSR') } }).dsr)).toBe(true);
+    expect(why(flagReport(e, { version: '1.19.0', kprMode: { mode: 'DSR', source: ev('Mode: DSR') } }).dsr)).toMatch(
+      /DSR bit clear.*Hybrid or annotation mode/,
+    );
     expect(value(flagReport(e, { kprMode: { mode: 'SNAT', source: ev('Mode: SNAT') } }).dsr)).toBe(false);
     // the source ranges live in another map: unknown, never an empty list
     expect(flagReport(e).sourceRanges).toBeUndefined();
@@ -101,6 +103,9 @@ describe('flags from the pinned LB maps (Cilium 1.19 layout, real kernel dumps)'
     const hybrid = flagReport(e, { version: '1.13.9', kprMode: { mode: 'Hybrid', source: ev('Mode: Hybrid') } });
     // a frontend for any protocol under Hybrid: DSR for TCP, SNAT for UDP, so not one answer
     expect(why(hybrid.dsr)).toMatch(/DSR for TCP and SNAT for UDP/);
+    expect(value(flagReport(e, { version: '1.13.9', kprMode: { mode: 'DSR', source: ev('Mode: DSR') } }).dsr)).toBe(
+      true,
+    );
     const random = flagReport(e, {
       version: '1.13.9',
       backendSelection: { value: 'Random', source: ev('Backend Selection: Random') },
