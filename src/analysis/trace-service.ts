@@ -227,15 +227,16 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
   }
   const selection = selectionOf(entry, node, candidates, flow.backend ? 'asked' : pinned ? 'conntrack' : undefined);
   // the backend a new connection gets is not in the node state: the path follows the first only to show one
-  const to =
-    selection.decided === 'not-decided'
-      ? `one of ${candidates.length} backends (${selection.algorithm === 'unknown' ? 'random or Maglev, not known which' : selection.algorithm}; this path follows ${hostPort(chosen.address, chosen.port)})`
+  const toOf = (sel: BackendSelection) =>
+    sel.decided === 'not-decided'
+      ? `one of ${candidates.length} backends (${sel.algorithm === 'unknown' ? 'random or Maglev, not known which' : sel.algorithm}; this path follows ${hostPort(chosen.address, chosen.port)})`
       : hostPort(chosen.address, chosen.port);
-  if (selection.decided === 'not-decided')
-    warnings.push({
-      code: 'backend-choice',
-      message: `${candidates.length} candidate backends: ${selection.because}; the path follows ${hostPort(chosen.address, chosen.port)} (choose with --backend)`,
-    });
+  const to = toOf(selection);
+  const choiceText = (sel: BackendSelection) =>
+    `${candidates.length} candidate backends: ${sel.because}; the path follows ${hostPort(chosen.address, chosen.port)} (choose with --backend)`;
+  const choiceWarning: Warning | undefined =
+    selection.decided === 'not-decided' ? { code: 'backend-choice', message: choiceText(selection) } : undefined;
+  if (choiceWarning) warnings.push(choiceWarning);
 
   const rewritten: Flow = { ...flow, dst: chosen.address, dport: chosen.port };
   delete rewritten.backend;
@@ -270,10 +271,14 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
       !mitm &&
       (src.kind === 'host' || src.kind === 'local-pod')
     ) {
+      // socket-LB picks a slot itself (sock_select_slot): the Service's Maglev table is never consulted
+      const sockSel = socketSelection(selection, flow.proto);
+      if (choiceWarning) choiceWarning.message = choiceText(sockSel);
       const hop: SocketLbHop = {
         kind: 'socket-lb',
-        detail: `${sock.name} (cgroup ${sock.attachType} on ${sock.cgroup}) rewrites ${view.frontend} to ${to} at connect/sendmsg: no packet ever carries the Service address, and no tc program sees it`,
+        detail: `${sock.name} (cgroup ${sock.attachType} on ${sock.cgroup}) rewrites ${view.frontend} to ${toOf(sockSel)} at connect/sendmsg: no packet ever carries the Service address, and no tc program sees it`,
         ...lb,
+        selection: sockSel,
         layer: 'socket',
         program: sock.name,
         attachType: sock.attachType,
@@ -516,6 +521,24 @@ function isRoutable(ctx: TraceContext, frontend: string): boolean {
 }
 
 export type { ServiceEntry };
+
+/**
+ * Socket-LB's own pick (bpf_sock.c, sock_select_slot): slot `(x % count) + 1` with x random for TCP and the
+ * socket's cookie for UDP, so every sendmsg of one UDP socket reaches the same backend. It does not use the Maglev
+ * table, whatever the Service's algorithm; session affinity still applies.
+ */
+function socketSelection(sel: BackendSelection, proto: Flow['proto']): BackendSelection {
+  if (sel.decided !== 'not-decided') return sel;
+  const algorithm = proto === 'udp' ? 'socket-cookie' : 'random';
+  const how =
+    proto === 'udp'
+      ? "socket-LB picks a slot by the socket's cookie (one backend per UDP socket, not computable from the node state)"
+      : 'socket-LB picks a slot at random for each connect()';
+  const sticky = sel.affinity
+    ? '; with session affinity a client seen within the timeout keeps its earlier backend (the affinity state is not read)'
+    : '';
+  return { ...sel, algorithm, because: `${how}; the Maglev table is not used at the socket${sticky}` };
+}
 
 /** Node-wide LB settings from the status, for the flags a Service entry does not carry. */
 function nodeLbFacts(ctx: TraceContext): NodeLbFacts {

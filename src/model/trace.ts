@@ -190,7 +190,7 @@ interface LbFields {
  */
 export interface BackendSelection {
   decided: 'asked' | 'conntrack' | 'only-candidate' | 'not-decided';
-  /** how the datapath picks for a new connection: `random`, `maglev`, `ipvs:<scheduler>`, or `unknown` */
+  /** how the datapath picks for a new connection: `random`, `maglev`, `socket-cookie` (socket-LB, UDP), `ipvs:<scheduler>`, or `unknown` */
   algorithm: string;
   /** the backends a new connection may get (`address:port`) */
   oneOf: string[];

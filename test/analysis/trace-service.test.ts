@@ -255,9 +255,10 @@ describe('backend selection: which backend a new connection gets is not a fact u
         })
       | undefined;
 
-  it("random (the node's Backend Selection: Random): one of 2, the path follows the first only to show one", async () => {
-    const t = traceFlow(createTraceContext(await k1(), [dns()]), f('10.244.1.12'));
+  it("per packet, random (the node's Backend Selection: Random): one of 2, the path follows the first only to show one", async () => {
+    const t = traceFlow(createTraceContext(hostnsOnly(await k1()), [dns()]), f('10.244.1.12'));
     const h = lbHop(t)!;
+    expect(h.kind).toBe('tc-lb');
     expect(h.selection).toEqual({
       decided: 'not-decided',
       algorithm: 'random',
@@ -265,13 +266,34 @@ describe('backend selection: which backend a new connection gets is not a fact u
       // this entry does not say whether affinity is on: left out, never false
       because: 'a new connection gets one at random',
     });
-    expect(h.detail).toContain('to one of 2 backends (random; this path follows 10.244.1.57:53)');
+    expect(h.detail).toContain('→ one of 2 backends (random; this path follows 10.244.1.57:53)');
     expect(t.warnings.find((w) => w.code === 'backend-choice')?.message).toMatch(/at random/);
+  });
+
+  it("socket-LB picks its own slot (random for TCP, the socket's cookie for UDP) and never uses the Maglev table", async () => {
+    const maglev = dns({ flags: { routable: false, algorithm: 'maglev' } });
+    const udp = lbHop(traceFlow(createTraceContext(await k1(), [maglev]), f('10.244.1.12')))!;
+    expect(udp.kind).toBe('socket-lb');
+    expect(udp.selection).toMatchObject({ decided: 'not-decided', algorithm: 'socket-cookie' });
+    expect(udp.selection.because).toMatch(/socket's cookie.*Maglev table is not used/);
+    expect(udp.detail).toContain('to one of 2 backends (socket-cookie; this path follows 10.244.1.57:53)');
+    const tcp = lbHop(
+      traceFlow(
+        createTraceContext(await k1(), [
+          dns({ frontend: { address: '10.96.0.10', port: 53, proto: 'TCP' }, flags: { algorithm: 'maglev' } }),
+        ]),
+        f('10.244.1.12', 'tcp'),
+      ),
+    )!;
+    expect(tcp.selection).toMatchObject({
+      algorithm: 'random',
+      because: expect.stringMatching(/at random for each connect/),
+    });
   });
 
   it('Maglev: the table entry for the flow hash decides, which netpath does not compute', async () => {
     const t = traceFlow(
-      createTraceContext(await k1(), [dns({ flags: { routable: false, algorithm: 'maglev' } })]),
+      createTraceContext(hostnsOnly(await k1()), [dns({ flags: { routable: false, algorithm: 'maglev' } })]),
       f('10.244.1.12'),
     );
     const h = lbHop(t)!;
@@ -281,7 +303,7 @@ describe('backend selection: which backend a new connection gets is not a fact u
   });
 
   it('the algorithm unknown (no Backend Selection in the status): random or Maglev, not known which', async () => {
-    const s = await k1();
+    const s = hostnsOnly(await k1());
     delete s.cilium.status!.backendSelection;
     const h = lbHop(traceFlow(createTraceContext(s, [dns()]), f('10.244.1.12')))!;
     expect(h.selection.algorithm).toBe('unknown');
