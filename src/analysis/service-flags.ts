@@ -215,6 +215,25 @@ function kubeProxyFlags(e: ServiceEntry): ServiceFlagReport {
   return out;
 }
 
+/**
+ * IPVS forwards per real server: masquerading (`-m`, kube-proxy's only method) sends replies back through this node;
+ * direct routing (`-g`) and tunnelling (`-i`) let the real server answer the client itself. The parser keeps the
+ * method at the end of the real server's id.
+ */
+function ipvsDsr(e: ServiceEntry): FlagReading<boolean> {
+  const methods = new Set(e.backends.map((b) => / (Masq|Route|Tunnel)$/.exec(b.id ?? '')?.[1] ?? 'none'));
+  if (e.backends.length === 0 || methods.has('none'))
+    return unk('ipvsadm shows no forwarding method for (some of) its real servers');
+  if (methods.size > 1) return unk(`its real servers mix forwarding methods (${[...methods].join(', ')})`);
+  const m = [...methods][0]!;
+  return m === 'Masq'
+    ? val(false, 'every real server is masqueraded (-m): replies return through this node')
+    : val(
+        true,
+        `every real server uses ${m === 'Route' ? 'direct routing (-g)' : 'IP-in-IP tunnelling (-i)'}: it answers the client directly`,
+      );
+}
+
 function ipvsFlags(e: ServiceEntry): ServiceFlagReport {
   const f = e.flags;
   const where = e.chain ?? e.evidence[0]?.text ?? 'ipvsadm';
@@ -223,9 +242,7 @@ function ipvsFlags(e: ServiceEntry): ServiceFlagReport {
     `kube-proxy's IPVS mode keeps ${what} in ipsets and iptables rules, which ipvsadm does not show`;
   const out: ServiceFlagReport = {
     routable: unk(NOT_CILIUM_ROUTABLE),
-    dsr: unk(
-      "IPVS forwards by masquerading or direct routing per real server; netpath does not read ipvsadm's forwarding method",
-    ),
+    dsr: ipvsDsr(e),
     // IPVS `mh` is its Maglev hashing scheduler; the name is kept as ipvsadm prints it
     algorithm: sched ? val(`ipvs:${sched}`, `${where}: -s ${sched}`) : unk('ipvsadm printed no scheduler'),
     sessionAffinity: f.sessionAffinity ? val(true, `${where}: persistent`) : val(false, `${where}: not persistent`),

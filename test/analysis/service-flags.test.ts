@@ -258,6 +258,8 @@ describe('flags from ipvsadm (migrate-ipvs lab)', () => {
     expect(value(f.sessionAffinity)).toBe(true);
     expect(value(f.affinityTimeoutSeconds)).toBe(10800);
     expect(value(f.algorithm)).toMatch(/^ipvs:/);
+    // kube-proxy programs every real server with -m: replies come back through the node
+    expect(f.dsr).toMatchObject({ value: false, from: expect.stringMatching(/masqueraded \(-m\)/) });
     expect(why(f.externalTrafficPolicy)).toMatch(/ipsets/);
     expect(why(f.sourceRangeCheck)).toMatch(/ipsets/);
   });
