@@ -150,7 +150,7 @@ function explainHop(h: Hop, t: Trace, p: Packet, node: string | null, srcDev: st
       const sl = line(ev, 'cilium-status');
       return {
         what: `Cilium's socket-LB: a BPF program on the cgroup ${p.proto === 'udp' ? 'connect/sendmsg' : 'connect'} hook rewrites the socket's destination from the Service frontend to a backend before any packet exists, so every packet carries the backend address and no tc program or netfilter rule ever sees ${h.frontend ?? p.dst}.`,
-        why: `${cg ? `${h.program ?? 'A cil_sock program'} is attached at the cgroup root (${cg})` : 'A socket-LB hook is attached'}${sl ? ` and ${sl}` : ''}; the frontend has ${h.backends?.length ?? '?'} backend(s) and this trace follows ${h.backend ?? '?'}.${because}`,
+        why: `${cg ? `${h.program ?? 'A cil_sock program'} is attached at the cgroup root (${cg})` : 'A socket-LB hook is attached'}${sl ? ` and ${sl}` : ''}; the frontend has ${h.backends?.length ?? '?'} backend(s) and this trace follows ${h.backend ?? '?'}${choice(h)}.${because}`,
         confirm: [
           {
             command: `hubble observe --type trace-sock --from-ip ${p.src}${node ? ` --node-name ${q(node)}` : ''}`,
@@ -180,7 +180,7 @@ function explainHop(h: Hop, t: Trace, p: Packet, node: string | null, srcDev: st
       const translation = `${h.frontend} → ${h.backend}${h.at === 'cil_from_container' ? ', reverse NAT on the reply' : ''}`;
       return {
         what: "Per-packet load balancing in a tc program: the Service frontend is looked up in the LB map, a backend is chosen and the packet's destination is rewritten (DNAT); the translation is kept in Cilium's conntrack map so the reply is reverse-translated.",
-        why: `${why ? `Socket-LB does not translate this flow (${why}), so ` : ''}${translation}.${because}`,
+        why: `${why ? `Socket-LB does not translate this flow (${why}), so ` : ''}${translation}${choice(h)}.${because}`,
         confirm: [
           {
             command: pwru(p, ['--filter-trace-tc', '--filter-track-skb']),
@@ -198,7 +198,7 @@ function explainHop(h: Hop, t: Trace, p: Packet, node: string | null, srcDev: st
       const nft = h.mode === 'nftables';
       return {
         what: "kube-proxy's Service rules in netfilter: nat PREROUTING (OUTPUT for host traffic) jumps to KUBE-SERVICES, which matches the frontend and jumps to the Service chain that picks an endpoint and DNATs to it; conntrack keeps the translation for the reply.",
-        why: `Only kube-proxy programs ${h.frontend ?? p.dst} in this node state${h.chain ? ` (chain ${h.chain})` : ''}.${because}`,
+        why: `Only kube-proxy programs ${h.frontend ?? p.dst} in this node state${h.chain ? ` (chain ${h.chain})` : ''}${choice(h)}.${because}`,
         confirm: [
           {
             command: `conntrack -L -d ${p.dst} -p ${p.proto}${p.dport !== undefined ? ` --dport ${p.dport}` : ''}`,
@@ -560,4 +560,13 @@ function explainNat(h: MasqueradeHop, t: Trace, p: Packet, because: string): Hop
     why: `${h.applied === false && h.where !== 'bpf-nodeport' ? (h.reason ?? quote(h)) : quote(h)}${status ? ` (${status})` : ''}.${because}`,
     confirm: dev ? [{ command: tcpdump(dev, p), shows: `the packet leaving ${dev} with source ${p.src}` }] : [],
   };
+}
+
+/** Why the path follows its backend: a fact only when something pins it (issue 14, backend selection). */
+function choice(h: { selection?: { decided: string; because: string; oneOf: string[] } }): string {
+  const s = h.selection;
+  if (!s) return '';
+  if (s.decided === 'not-decided')
+    return ` — only to show one: a new connection gets one of ${s.oneOf.length} (${s.because})`;
+  return ` — ${s.because}`;
 }

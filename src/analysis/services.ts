@@ -12,6 +12,7 @@ import {
 import type { Warning } from '../model/types.js';
 import { canonIp } from '../model/addr.js';
 import type { Fact } from './datapath.js';
+import { flagDifferences, flagReport, mergeFlags, type NodeLbFacts } from './service-flags.js';
 
 /** What `svc lookup` was asked: an address with optional port and protocol, or namespace/name. */
 export type { ServiceQuery };
@@ -19,6 +20,8 @@ export type { ServiceQuery };
 /** What decides whether Cilium and kube-proxy both programming a frontend is stale state or by design. */
 export interface LookupContext {
   kubeProxyReplacement?: Fact<boolean>;
+  /** node-wide LB settings (status) that decide the flags a Service entry does not carry */
+  node?: NodeLbFacts;
 }
 
 /** Parses `10.96.0.10`, `10.96.0.10:53`, `10.96.0.10:53/udp`, `[2001:db8::1]:443/tcp`, `kube-system/kube-dns`. */
@@ -75,6 +78,14 @@ export function lookupServices(entries: ServiceEntry[], q: ServiceQuery, ctx: Lo
   for (const [k, list] of groups) {
     list.sort((a, b) => PRECEDENCE.indexOf(a.source) - PRECEDENCE.indexOf(b.source));
     const first = list[0]!;
+    const bySource = list.map((e) => ({
+      source: e.source,
+      type: e.type,
+      backends: e.backends,
+      evidence: e.evidence,
+      ...(e.chain ? { chain: e.chain } : {}),
+      flags: flagReport(e, ctx.node),
+    }));
     const view: FrontendView = {
       frontend: k,
       address: first.frontend.address,
@@ -83,16 +94,13 @@ export function lookupServices(entries: ServiceEntry[], q: ServiceQuery, ctx: Lo
       type: first.type,
       sources: [...new Set(list.map((e) => e.source))],
       backends: first.backends,
-      bySource: list.map((e) => ({
-        source: e.source,
-        type: e.type,
-        backends: e.backends,
-        evidence: e.evidence,
-        ...(e.chain ? { chain: e.chain } : {}),
-      })),
+      bySource,
+      flags: mergeFlags(bySource),
     };
     const name = list.find((e) => e.name)?.name;
     if (name) view.name = name;
+    const differ = flagDifferences(bySource);
+    if (differ.length) view.flagsDiffer = differ;
     const typeWhy = unknownWhy(first, 'type');
     if (typeWhy !== undefined) view.typeUnknown = typeWhy;
     const cilium = list.filter((e) => e.source === 'cilium-bpf' || e.source === 'cilium-dbg');

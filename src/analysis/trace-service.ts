@@ -19,6 +19,8 @@ import { familyOf } from '../model/addr.js';
 import { lookupServices } from './services.js';
 import { classify, sourceProblem, traceAddress, type TraceContext } from './trace.js';
 import { judgeConntrack } from './conntrack.js';
+import { flagKnown, flagReport, type NodeLbFacts } from './service-flags.js';
+import type { BackendSelection } from '../model/trace.js';
 
 const PROTO = { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP', icmp: 'ANY' } as const;
 
@@ -41,7 +43,8 @@ function backendList(bs: Backend[]): HopBackend[] {
 export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
   if (ctx.services.length === 0) return undefined;
   const q = { kind: 'address' as const, address: flow.dst, ...(flow.dport !== undefined ? { port: flow.dport } : {}) };
-  let all = lookupServices(ctx.services, q, { kubeProxyReplacement: ctx.dp.kubeProxyReplacement }).frontends;
+  const node = nodeLbFacts(ctx);
+  let all = lookupServices(ctx.services, q, { kubeProxyReplacement: ctx.dp.kubeProxyReplacement, node }).frontends;
   const proto = PROTO[flow.proto];
   const byProto = (fs: typeof all) =>
     flow.proto === 'icmp' ? fs : fs.filter((f) => f.proto === proto || f.proto === 'ANY');
@@ -52,7 +55,7 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
     all = lookupServices(
       ctx.services.filter((e) => e.source === 'kube-proxy-iptables' || e.source === 'kube-proxy-nftables'),
       { kind: 'address', address: any, port: flow.dport },
-      { kubeProxyReplacement: ctx.dp.kubeProxyReplacement },
+      { kubeProxyReplacement: ctx.dp.kubeProxyReplacement, node },
     ).frontends.filter((f) => f.type === 'NodePort');
   }
   const views = byProto(all);
@@ -222,11 +225,18 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
       ],
     );
   }
-  if (candidates.length > 1 && !flow.backend && !pinned)
-    warnings.push({
-      code: 'backend-choice',
-      message: `${candidates.length} candidate backends; the path follows ${hostPort(chosen.address, chosen.port)} (choose with --backend)`,
-    });
+  const selection = selectionOf(entry, node, candidates, flow.backend ? 'asked' : pinned ? 'conntrack' : undefined);
+  // the backend a new connection gets is not in the node state: the path follows the first only to show one
+  const toOf = (sel: BackendSelection) =>
+    sel.decided === 'not-decided'
+      ? `one of ${candidates.length} backends (${sel.algorithm === 'unknown' ? 'random or Maglev, not known which' : sel.algorithm}; this path follows ${hostPort(chosen.address, chosen.port)})`
+      : hostPort(chosen.address, chosen.port);
+  const to = toOf(selection);
+  const choiceText = (sel: BackendSelection) =>
+    `${candidates.length} candidate backends: ${sel.because}; the path follows ${hostPort(chosen.address, chosen.port)} (choose with --backend)`;
+  const choiceWarning: Warning | undefined =
+    selection.decided === 'not-decided' ? { code: 'backend-choice', message: choiceText(selection) } : undefined;
+  if (choiceWarning) warnings.push(choiceWarning);
 
   const rewritten: Flow = { ...flow, dst: chosen.address, dport: chosen.port };
   delete rewritten.backend;
@@ -244,6 +254,7 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
     candidateBackends: candidates.map((b) => hostPort(b.address, b.port)),
     flags: hopFlags(entry?.flags),
     paths,
+    selection,
   };
 
   if (cilium) {
@@ -260,10 +271,14 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
       !mitm &&
       (src.kind === 'host' || src.kind === 'local-pod')
     ) {
+      // socket-LB picks a slot itself (sock_select_slot): the Service's Maglev table is never consulted
+      const sockSel = socketSelection(selection, flow.proto);
+      if (choiceWarning) choiceWarning.message = choiceText(sockSel);
       const hop: SocketLbHop = {
         kind: 'socket-lb',
-        detail: `${sock.name} (cgroup ${sock.attachType} on ${sock.cgroup}) rewrites ${view.frontend} to ${hostPort(chosen.address, chosen.port)} at connect/sendmsg: no packet ever carries the Service address, and no tc program sees it`,
+        detail: `${sock.name} (cgroup ${sock.attachType} on ${sock.cgroup}) rewrites ${view.frontend} to ${toOf(sockSel)} at connect/sendmsg: no packet ever carries the Service address, and no tc program sees it`,
         ...lb,
+        selection: sockSel,
         layer: 'socket',
         program: sock.name,
         attachType: sock.attachType,
@@ -300,7 +315,7 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
       const at = hops.findIndex((h) => h.kind === 'bpf');
       const tcLb: TcLbHop = {
         kind: 'tc-lb',
-        detail: `per-packet load balancing in cil_from_container (${why}): ${view.frontend} → ${hostPort(chosen.address, chosen.port)}, reverse NAT on the reply`,
+        detail: `per-packet load balancing in cil_from_container (${why}): ${view.frontend} → ${to}, reverse NAT on the reply`,
         ...lb,
         layer: 'tc',
         at: 'cil_from_container',
@@ -339,7 +354,7 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
       const xdp = inDev ? ctx.dp.programs.find((p) => p.dev === inDev && p.hook === 'xdp') : undefined;
       const np: TcLbHop = {
         kind: 'tc-lb',
-        detail: `NodePort/LB load balancing in ${xdp ? `XDP (${xdp.program} on ${inDev}, before the stack and tc)` : 'cil_from_netdev'}: ${view.frontend} → ${hostPort(chosen.address, chosen.port)}`,
+        detail: `NodePort/LB load balancing in ${xdp ? `XDP (${xdp.program} on ${inDev}, before the stack and tc)` : 'cil_from_netdev'}: ${view.frontend} → ${to}`,
         ...lb,
         layer: xdp ? 'xdp' : 'tc',
         at: xdp ? 'xdp' : 'cil_from_netdev',
@@ -363,7 +378,7 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
     } else {
       hops.unshift({
         kind: 'tc-lb',
-        detail: `per-packet load balancing (${why}): ${view.frontend} → ${hostPort(chosen.address, chosen.port)}`,
+        detail: `per-packet load balancing (${why}): ${view.frontend} → ${to}`,
         ...lb,
         layer: 'tc',
         at: 'bpf_host',
@@ -380,7 +395,7 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
   const hook = src.kind === 'host' ? 'OUTPUT' : 'PREROUTING';
   const kp: KubeProxyHop = {
     kind: 'kube-proxy',
-    detail: `${layer.source}: nat ${hook} → KUBE-SERVICES → ${layer.chain ?? 'the Service chain'} DNATs ${view.frontend} to ${hostPort(chosen.address, chosen.port)}`,
+    detail: `${layer.source}: nat ${hook} → KUBE-SERVICES → ${layer.chain ?? 'the Service chain'} DNATs ${view.frontend} to ${to}`,
     ...lb,
     layer: 'netfilter',
     mode: layer.source === 'ipvs' ? 'ipvs' : layer.source === 'kube-proxy-nftables' ? 'nftables' : 'iptables',
@@ -506,3 +521,71 @@ function isRoutable(ctx: TraceContext, frontend: string): boolean {
 }
 
 export type { ServiceEntry };
+
+/**
+ * Socket-LB's own pick (bpf_sock.c, sock_select_slot): slot `(x % count) + 1` with x random for TCP and the
+ * socket's cookie for UDP, so every sendmsg of one UDP socket reaches the same backend. It does not use the Maglev
+ * table, whatever the Service's algorithm; session affinity still applies.
+ */
+function socketSelection(sel: BackendSelection, proto: Flow['proto']): BackendSelection {
+  if (sel.decided !== 'not-decided') return sel;
+  const algorithm = proto === 'udp' ? 'socket-cookie' : 'random';
+  const how =
+    proto === 'udp'
+      ? "socket-LB picks a slot by the socket's cookie (one backend per UDP socket, not computable from the node state)"
+      : 'socket-LB picks a slot at random for each connect()';
+  const sticky = sel.affinity
+    ? '; with session affinity a client seen within the timeout keeps its earlier backend (the affinity state is not read)'
+    : '';
+  return { ...sel, algorithm, because: `${how}; the Maglev table is not used at the socket${sticky}` };
+}
+
+/** Node-wide LB settings from the status, for the flags a Service entry does not carry. */
+function nodeLbFacts(ctx: TraceContext): NodeLbFacts {
+  const st = ctx.state.cilium.status;
+  const out: NodeLbFacts = {};
+  if (st?.version !== undefined) out.version = st.version;
+  if (st?.backendSelection) out.backendSelection = st.backendSelection;
+  if (st?.kprMode) out.kprMode = st.kprMode;
+  return out;
+}
+
+/**
+ * How the translating layer picks a backend for a new connection, and whether this path's backend is decided.
+ * Maglev's pick is the table entry for the flow's hash (jhash of the tuple with the agent's seed): netpath does
+ * not compute it, so with Maglev, as with random, a new connection's backend is one of the candidates.
+ */
+function selectionOf(
+  entry: ServiceEntry | undefined,
+  node: NodeLbFacts,
+  candidates: Backend[],
+  pinnedBy: 'asked' | 'conntrack' | undefined,
+): BackendSelection {
+  const oneOf = candidates.map((b) => hostPort(b.address, b.port));
+  const flags = entry ? flagReport(entry, node) : undefined;
+  const alg = flags?.algorithm;
+  const algorithm = flagKnown(alg) ? alg.value : 'unknown';
+  const aff = flags?.sessionAffinity;
+  const affinity = flagKnown(aff) ? aff.value : undefined;
+  const how =
+    algorithm === 'maglev'
+      ? "Maglev: the backend is the Service's Maglev table entry for the flow's hash, which netpath does not compute"
+      : algorithm === 'random'
+        ? entry?.source.startsWith('kube-proxy')
+          ? "kube-proxy's rules pick one at random (with the probabilities shown) for each new connection"
+          : 'a new connection gets one at random'
+        : algorithm.startsWith('ipvs:')
+          ? `the IPVS scheduler ${algorithm.slice(5)} picks one for each new connection`
+          : `random or Maglev: the algorithm is unknown (${alg && !flagKnown(alg) ? alg.unknown : 'no Service entry'})`;
+  const sticky =
+    affinity === true
+      ? '; with session affinity a client seen within the timeout keeps its earlier backend (the affinity state is not read)'
+      : '';
+  const base = { algorithm, oneOf, ...(affinity !== undefined ? { affinity } : {}) };
+  if (pinnedBy === 'asked')
+    return { ...base, decided: 'asked', because: `chosen with --backend; otherwise ${how}${sticky}` };
+  if (pinnedBy === 'conntrack')
+    return { ...base, decided: 'conntrack', because: "an existing connection's conntrack entry holds this backend" };
+  if (candidates.length === 1) return { ...base, decided: 'only-candidate', because: 'the only candidate backend' };
+  return { ...base, decided: 'not-decided', because: `${how}${sticky}` };
+}

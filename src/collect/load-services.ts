@@ -16,6 +16,7 @@ import {
 } from '../tools/iptables/parse-iptables.js';
 import { readProbeBytes, type ProbeSource } from './source.js';
 import { failuresIn } from './load-state.js';
+import { parseCiliumVersion } from '../model/cilium-rules.js';
 
 export interface LoadedServices {
   entries: ServiceEntry[];
@@ -127,6 +128,15 @@ export async function loadServices(
     }
   };
   const parsed = <T>(p: { value: T; warnings: Warning[] }) => p;
+  // the agent's version, when the snapshot has it: it narrows the LB map layout (the data can still overrule it)
+  // and says which flag words `bpf lb list` prints
+  let version: string | undefined;
+  try {
+    const st = await source.read('cilium-status');
+    if (st) version = parseCiliumStatus(st.text, 'cilium-status').value.version;
+  } catch {
+    version = undefined;
+  }
 
   await oneOf(
     'cilium-service-list',
@@ -139,7 +149,7 @@ export async function loadServices(
   );
   await one('cilium-lb-list', (t) => {
     const p = parseCiliumLbList(t, 'cilium-lb-list');
-    for (const e of p.value) markLbListUnknowns(e);
+    for (const e of p.value) markLbListUnknowns(e, version);
     return { entries: p.value, warnings: p.warnings };
   });
   for (const [id, fam] of [
@@ -192,14 +202,6 @@ export async function loadServices(
     }
   }
   if (Object.keys(dumps).length > 0) {
-    // the agent's version, when the snapshot has it, narrows the byte layout; the data can still overrule it
-    let version: string | undefined;
-    try {
-      const st = await source.read('cilium-status');
-      if (st) version = parseCiliumStatus(st.text, 'cilium-status').value.version;
-    } catch {
-      version = undefined;
-    }
     try {
       const byAddr = only?.flatMap((q) =>
         q.kind === 'address' ? [{ address: q.address, ...(q.port !== undefined ? { port: q.port } : {}) }] : [],
@@ -232,23 +234,34 @@ export async function loadServices(
 
 /**
  * What a `cilium-dbg service list` cannot show, so that nothing reads it from an unset flag. The text table prints
- * frontend, type and backends only: no traffic policy, session affinity or L7 redirect. The JSON form
- * (models.Service) carries the traffic policies (when the agent set them) and no session affinity.
+ * frontend, type and backends only. The JSON form (models.ServiceSpecFlags) carries the type, the traffic policies
+ * (when the agent set them), natPolicy, name, namespace, cluster and healthCheckNodePort: no routable, DSR,
+ * algorithm, session affinity, L7 redirect or source ranges.
  */
 export function markServiceListUnknowns(e: ServiceEntry, ext: 'json' | 'txt'): void {
   const u: NonNullable<ServiceEntry['unknown']> = e.unknown ?? [];
   const add = (property: (typeof u)[number]['property'], because: string) => {
     if (!u.some((x) => x.property === property)) u.push({ property, because });
   };
+  const never = [
+    'routable',
+    'dsr',
+    'algorithm',
+    'affinity',
+    'affinity-timeout',
+    'l7-redirect',
+    'source-range-check',
+    'source-ranges',
+  ] as const;
   if (ext === 'txt') {
     const why = 'the text `cilium service list` does not show it';
-    add('traffic-policy', why);
-    add('affinity', why);
-    add('l7-redirect', why);
+    for (const p of [...never, 'traffic-policy', 'internal-traffic-policy'] as const) add(p, why);
   } else {
-    add('affinity', '`cilium service list -o json` does not show session affinity');
-    const shown = e.type === 'ClusterIP' ? e.flags.internalTrafficPolicyLocal : e.flags.externalTrafficPolicyLocal;
-    if (shown === undefined) add('traffic-policy', 'no traffic policy in this `cilium service list -o json` entry');
+    for (const p of never) add(p, '`cilium service list -o json` has no field for it (models.ServiceSpecFlags)');
+    if (e.flags.externalTrafficPolicyLocal === undefined)
+      add('traffic-policy', 'no extTrafficPolicy in this `cilium service list -o json` entry');
+    if (e.flags.internalTrafficPolicyLocal === undefined)
+      add('internal-traffic-policy', 'no intTrafficPolicy in this `cilium service list -o json` entry');
     // the parser needs a type: without flags.type it says ClusterIP, which nothing may take for a fact
     if (!(e.flags.raw ?? []).some((w) => w.startsWith('type='))) add('type', 'no flags.type in this entry');
   }
@@ -257,16 +270,54 @@ export function markServiceListUnknowns(e: ServiceEntry, ext: 'json' | 'txt'): v
 
 /**
  * `cilium bpf lb list` shows the service flags in brackets (`[NodePort, Local, sessionAffinity]`) only in the
- * layouts that print them; without any flag word, neither traffic policy nor affinity can be read.
+ * layouts that print them; without any flag word, no flag can be read. With them, a word's absence is the flag
+ * clear (ServiceFlags.String() prints every set flag), except `dsr`, which is printed from 1.17 only. The list
+ * never prints the algorithm, the affinity timeout or the allowed source ranges.
  */
-export function markLbListUnknowns(e: ServiceEntry): void {
+export function markLbListUnknowns(e: ServiceEntry, version?: string): void {
   const raw = e.flags.raw ?? [];
   const u: NonNullable<ServiceEntry['unknown']> = [...(e.unknown ?? [])];
   if (raw.includes('type-not-printed'))
     u.push({ property: 'type', because: 'this `cilium bpf lb list` row prints no Service type' });
-  if (raw.filter((w) => w !== 'type-not-printed').length === 0) {
+  const printed = raw.filter((w) => w !== 'type-not-printed').length > 0;
+  if (!printed) {
     const why = 'this `cilium bpf lb list` layout prints no service flags';
-    u.push({ property: 'traffic-policy', because: why }, { property: 'affinity', because: why });
+    for (const property of [
+      'traffic-policy',
+      'internal-traffic-policy',
+      'affinity',
+      'routable',
+      'dsr',
+      'l7-redirect',
+      'source-range-check',
+    ] as const)
+      u.push({ property, because: why });
+  } else {
+    const f = e.flags;
+    f.externalTrafficPolicyLocal ??= false;
+    f.internalTrafficPolicyLocal ??= false;
+    f.sessionAffinity ??= false;
+    f.sourceRangeCheck ??= false;
+    f.l7LoadBalancer ??= false;
+    const v = version === undefined ? null : parseCiliumVersion(version);
+    if (f.dsr === undefined) {
+      if (v && (v[0] > 1 || v[1] >= 17)) f.dsr = false;
+      else
+        u.push({
+          property: 'dsr',
+          because: v
+            ? `Cilium ${version} has no per-Service DSR flag (\`dsr\` is printed from 1.17)`
+            : '`bpf lb list` prints `dsr` from 1.17, and the Cilium version was not read',
+        });
+    }
   }
-  if (u.length) e.unknown = u;
+  u.push(
+    { property: 'algorithm', because: '`cilium bpf lb list` does not print the load-balancing algorithm' },
+    { property: 'affinity-timeout', because: '`cilium bpf lb list` does not print the affinity timeout' },
+    {
+      property: 'source-ranges',
+      because: 'the allowed ranges are in cilium_lb{4,6}_source_range, which netpath does not read',
+    },
+  );
+  e.unknown = u;
 }

@@ -7,7 +7,8 @@ import { loadServices } from '../collect/load-services.js';
 import type { ProbeSource } from '../collect/source.js';
 import { parseIpAddr } from '../tools/ip/index.js';
 import { emptyNodeState, type Address, type Warning } from '../model/types.js';
-import { deriveDatapath } from '../analysis/datapath.js';
+import { deriveDatapath, type Fact } from '../analysis/datapath.js';
+import type { NodeLbFacts } from '../analysis/service-flags.js';
 import { parseCiliumConfig, parseCiliumStatus } from '../tools/cilium/index.js';
 
 export interface SvcLookupOutcome {
@@ -54,8 +55,8 @@ export async function runSvcLookup(
         : 'no Service source (cilium-dbg service list, bpf lb list, LB maps, iptables-save, nft, ipvsadm)',
     );
   }
-  const kpr = await kubeProxyReplacement(source);
-  let result = lookupServices(loaded.entries, query, { kubeProxyReplacement: kpr });
+  const { kpr, node: lbNode } = await nodeLbSettings(source);
+  let result = lookupServices(loaded.entries, query, { kubeProxyReplacement: kpr, node: lbNode });
   const warnings: Warning[] = [...loaded.warnings];
   // LB maps carry no names: a Service the node state cannot name is asked of the API, then looked up by address
   if (query.kind === 'name' && result.frontends.length === 0 && kube) {
@@ -72,7 +73,7 @@ export async function runSvcLookup(
       for (const p of svc.ports) {
         const q = { kind: 'address' as const, address: ip, port: p.port, proto: p.protocol };
         const byAddr = await loadServices(source, addrs, kubeProxyReader, { only: q });
-        const found = lookupServices(byAddr.entries, q, { kubeProxyReplacement: kpr }).frontends;
+        const found = lookupServices(byAddr.entries, q, { kubeProxyReplacement: kpr, node: lbNode }).frontends;
         for (const f of found) {
           if (frontends.some((x) => x.frontend === f.frontend)) continue;
           f.name ??= display;
@@ -130,9 +131,10 @@ export async function runSvcLookup(
 
 /**
  * Whether kube-proxy replacement is on decides if Cilium and kube-proxy both programming a ClusterIP is stale
- * state or the design; only the status and config are read for it (not the whole node state).
+ * state or the design; the node's NodePort mode and backend selection decide the flags a Service entry does not
+ * carry. Only the status and config are read for them (not the whole node state).
  */
-async function kubeProxyReplacement(source: ProbeSource) {
+async function nodeLbSettings(source: ProbeSource): Promise<{ kpr: Fact<boolean>; node: NodeLbFacts }> {
   const state = emptyNodeState();
   const st = await source.read('cilium-status').catch(() => undefined);
   if (st) {
@@ -150,5 +152,10 @@ async function kubeProxyReplacement(source: ProbeSource) {
       // as above
     }
   }
-  return deriveDatapath(state).kubeProxyReplacement;
+  const st2 = state.cilium.status;
+  const node: NodeLbFacts = {};
+  if (st2?.version !== undefined) node.version = st2.version;
+  if (st2?.backendSelection) node.backendSelection = st2.backendSelection;
+  if (st2?.kprMode) node.kprMode = st2.kprMode;
+  return { kpr: deriveDatapath(state).kubeProxyReplacement, node };
 }

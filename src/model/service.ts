@@ -72,7 +72,19 @@ export interface ServiceFlags {
 export type FrontendKeep = (f: { address: string; port: number; proto: L4Proto }, name: string | undefined) => boolean;
 
 /** Properties of a Service that some inputs cannot show (a text `cilium service list` prints no traffic policy). */
-export type ServiceProperty = 'traffic-policy' | 'affinity' | 'type' | 'l7-redirect';
+export type ServiceProperty =
+  | 'traffic-policy'
+  | 'affinity'
+  | 'type'
+  | 'l7-redirect'
+  // svc lookup's flag report (issue 14): what one input cannot show about a flag
+  | 'internal-traffic-policy'
+  | 'routable'
+  | 'dsr'
+  | 'algorithm'
+  | 'affinity-timeout'
+  | 'source-range-check'
+  | 'source-ranges';
 
 export interface ServiceEntry {
   source: ServiceSource;
@@ -137,7 +149,19 @@ export interface FrontendView {
   sources: ServiceSource[];
   /** the backends of the first source in precedence order (Cilium BPF maps first) */
   backends: Backend[];
-  bySource: { source: ServiceSource; type: ServiceType; backends: Backend[]; chain?: string; evidence: Evidence[] }[];
+  bySource: {
+    source: ServiceSource;
+    type: ServiceType;
+    backends: Backend[];
+    chain?: string;
+    evidence: Evidence[];
+    /** every flag as this source shows it */
+    flags: ServiceFlagReport;
+  }[];
+  /** every flag, each from the first source (in precedence order) that shows it, or unknown with every source's why */
+  flags: ServiceFlagReport;
+  /** flags the layers program differently (`sessionAffinity: cilium-bpf false, kube-proxy-iptables true`) */
+  flagsDiffer?: string[];
   conflict?: string;
   /** why two layers programming this frontend is expected here (not a conflict) */
   note?: string;
@@ -149,3 +173,50 @@ export interface LookupResult {
   frontends: FrontendView[];
   warnings: Warning[];
 }
+
+// --- svc lookup's flag report (issue 14): every flag that decides behaviour, from each source ---
+
+/**
+ * One flag as a source shows it: a value with what showed it (a bit, a flag word, a rule), or unknown with why.
+ * Never a default: a source that cannot show a flag says so.
+ */
+export type FlagReading<T> = { value: T; from: string } | { unknown: string };
+
+export type TrafficPolicy = 'Cluster' | 'Local';
+
+/** Every flag of a frontend that decides what happens to a packet (docs/services.md, "Flags"). */
+export interface ServiceFlagReport {
+  /** reachable from outside the node (Cilium's SVC_FLAG_ROUTABLE; a ClusterIP has it with bpf-lb-external-clusterip) */
+  routable: FlagReading<boolean>;
+  /** NodePort traffic to a remote backend keeps the client address (DSR) instead of SNAT */
+  dsr: FlagReading<boolean>;
+  /** how a new connection gets its backend: `random`, `maglev`, or `ipvs:<scheduler>` */
+  algorithm: FlagReading<string>;
+  sessionAffinity: FlagReading<boolean>;
+  /** only when affinity is on or unknown */
+  affinityTimeoutSeconds?: FlagReading<number>;
+  externalTrafficPolicy: FlagReading<TrafficPolicy>;
+  internalTrafficPolicy: FlagReading<TrafficPolicy>;
+  /** redirected to the node's L7 proxy (Envoy) instead of a backend */
+  l7LoadBalancer: FlagReading<boolean>;
+  /** only when the L7 load balancer is on or unknown */
+  l7ProxyPort?: FlagReading<number>;
+  /** loadBalancerSourceRanges are checked */
+  sourceRangeCheck: FlagReading<boolean>;
+  /** only when the check is on or unknown: the allowed ranges */
+  sourceRanges?: FlagReading<string[]>;
+}
+
+export const FLAG_NAMES = [
+  'routable',
+  'dsr',
+  'algorithm',
+  'sessionAffinity',
+  'affinityTimeoutSeconds',
+  'externalTrafficPolicy',
+  'internalTrafficPolicy',
+  'l7LoadBalancer',
+  'l7ProxyPort',
+  'sourceRangeCheck',
+  'sourceRanges',
+] as const satisfies readonly (keyof ServiceFlagReport)[];

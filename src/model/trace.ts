@@ -180,6 +180,27 @@ interface LbFields {
   flags: ServiceHopFlags;
   /** the path to every candidate backend, in short: where each one would end */
   paths: BackendPath[];
+  /** how `backend` was decided, and how the datapath picks one for a new connection */
+  selection: BackendSelection;
+}
+
+// --- backend selection (issue 14): which backend a connection gets is a fact only when something pins it ---
+
+/**
+ * Why the path follows `backend`. `asked`: --backend; `conntrack`: an existing connection's entry holds it;
+ * `only-candidate`: the frontend has one; `not-decided`: a new connection gets one of `oneOf`, by `algorithm`,
+ * and the path follows the first only to show one.
+ */
+export interface BackendSelection {
+  decided: 'asked' | 'conntrack' | 'only-candidate' | 'not-decided';
+  /** how the datapath picks for a new connection: `random`, `maglev`, `socket-cookie` (socket-LB, UDP), `ipvs:<scheduler>`, or `unknown` */
+  algorithm: string;
+  /** the backends a new connection may get (`address:port`) */
+  oneOf: string[];
+  /** session affinity is on: a client seen within the timeout keeps its earlier backend */
+  affinity?: boolean;
+  /** in words, with the reason the choice is or is not known */
+  because: string;
 }
 
 /** The flags of the translating entry (a subset of the model's ServiceFlags, as programmed). */

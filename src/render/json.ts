@@ -49,6 +49,13 @@ const lbFields = {
     twoScopes: opt(z.boolean()),
   }),
   paths: z.array(backendPath),
+  selection: z.object({
+    decided: z.enum(['asked', 'conntrack', 'only-candidate', 'not-decided']),
+    algorithm: str,
+    oneOf: z.array(str),
+    affinity: opt(z.boolean()),
+    because: str,
+  }),
 };
 const routeOutcome = z.enum([
   'unicast',

@@ -1,9 +1,26 @@
 import Table from 'cli-table3';
 import { z } from 'zod';
-import type { FrontendView, LookupResult } from '../model/service.js';
+import type { FlagReading, FrontendView, LookupResult, ServiceFlagReport } from '../model/service.js';
 import { painter, type RenderOptions } from './style.js';
 
 const backend = z.looseObject({ address: z.string(), port: z.number().int(), state: z.string() });
+/** A flag as a source shows it, or unknown with why (docs/json.md, "svc lookup flags"). */
+const reading = <T extends z.ZodType>(v: T) =>
+  z.union([z.strictObject({ value: v, from: z.string() }), z.strictObject({ unknown: z.string() })]);
+const policy = z.enum(['Cluster', 'Local']);
+export const svcFlagsSchema = z.strictObject({
+  routable: reading(z.boolean()),
+  dsr: reading(z.boolean()),
+  algorithm: reading(z.string()),
+  sessionAffinity: reading(z.boolean()),
+  affinityTimeoutSeconds: reading(z.number()).optional(),
+  externalTrafficPolicy: reading(policy),
+  internalTrafficPolicy: reading(policy),
+  l7LoadBalancer: reading(z.boolean()),
+  l7ProxyPort: reading(z.number().int()).optional(),
+  sourceRangeCheck: reading(z.boolean()),
+  sourceRanges: reading(z.array(z.string())).optional(),
+});
 /** The `--json` contract of `svc lookup` (docs/json.md). */
 export const svcJsonSchema = z.object({
   schemaVersion: z.literal(1),
@@ -16,6 +33,9 @@ export const svcJsonSchema = z.object({
       typeUnknown: z.string().optional(),
       backends: z.array(backend),
       sources: z.array(z.enum(['cilium-bpf', 'cilium-dbg', 'kube-proxy-iptables', 'kube-proxy-nftables', 'ipvs'])),
+      flags: svcFlagsSchema,
+      flagsDiffer: z.array(z.string()).optional(),
+      bySource: z.array(z.looseObject({ source: z.string(), flags: svcFlagsSchema })),
       conflict: z.string().optional(),
       note: z.string().optional(),
     }),
@@ -42,11 +62,14 @@ export function svcContract(node: string | null, query: string, r: LookupResult)
         ...(b.probability !== undefined ? { probability: b.probability } : {}),
       })),
       sources: f.sources,
+      flags: f.flags,
+      ...(f.flagsDiffer ? { flagsDiffer: f.flagsDiffer } : {}),
       bySource: f.bySource.map((s) => ({
         source: s.source,
         type: s.type,
         ...(s.chain ? { chain: s.chain } : {}),
         backends: s.backends.map((b) => ({ address: b.address, port: b.port, state: b.state })),
+        flags: s.flags,
         evidence: s.evidence,
       })),
       ...(f.conflict ? { conflict: f.conflict } : {}),
@@ -82,6 +105,7 @@ export function renderSvcText(query: string, r: LookupResult, opts: RenderOption
     t.push([f.frontend, typeText(f), f.name ?? '', bs, f.sources.join('\n')]);
   }
   const lines = [t.toString()];
+  for (const f of r.frontends) lines.push(...flagLines(f));
   for (const f of r.frontends) if (f.conflict) lines.push(c.yellow(`conflict on ${f.frontend}: ${f.conflict}`));
   for (const f of r.frontends) if (f.note) lines.push(`note on ${f.frontend}: ${f.note}`);
   return lines.join('\n') + '\n' + warn(r, c);
@@ -109,4 +133,60 @@ export function renderSvcQuiet(query: string, r: LookupResult): string {
 /** The type column: `unknown` when the source cannot show it (its placeholder is never printed as a reading). */
 export function typeText(f: Pick<FrontendView, 'type' | 'typeUnknown'>): string {
   return f.typeUnknown !== undefined ? 'unknown' : f.type;
+}
+
+// --- svc lookup's flags (issue 14) ---
+
+const LABELS: Record<keyof ServiceFlagReport, string> = {
+  routable: 'routable',
+  dsr: 'DSR',
+  algorithm: 'algorithm',
+  sessionAffinity: 'session affinity',
+  affinityTimeoutSeconds: 'affinity timeout',
+  externalTrafficPolicy: 'externalTrafficPolicy',
+  internalTrafficPolicy: 'internalTrafficPolicy',
+  l7LoadBalancer: 'L7 load balancer',
+  l7ProxyPort: 'L7 proxy port',
+  sourceRangeCheck: 'source-range check',
+  sourceRanges: 'source ranges',
+};
+
+function shown(k: keyof ServiceFlagReport, r: FlagReading<unknown>): string {
+  if (!('value' in r)) return 'unknown';
+  const v = r.value;
+  if (typeof v === 'boolean') return v ? 'yes' : 'no';
+  if (Array.isArray(v)) return v.length ? v.join(',') : 'none';
+  if (k === 'affinityTimeoutSeconds') return `${String(v)}s`;
+  return String(v);
+}
+
+/** Every flag as `name=value` (wide table), in the report's order. */
+export function flagsCompact(flags: ServiceFlagReport): string {
+  return (Object.keys(LABELS) as (keyof ServiceFlagReport)[])
+    .flatMap((k) => {
+      const r = flags[k] as FlagReading<unknown> | undefined;
+      return r ? [`${k}=${shown(k, r)}`] : [];
+    })
+    .join(',');
+}
+
+/** The text form: every flag with its value, then why each unknown one is unknown. */
+export function flagLines(f: FrontendView): string[] {
+  const known: string[] = [];
+  const unknown: string[] = [];
+  for (const k of Object.keys(LABELS) as (keyof ServiceFlagReport)[]) {
+    const r = f.flags[k] as FlagReading<unknown> | undefined;
+    if (!r) continue;
+    known.push(`${LABELS[k]}: ${shown(k, r)}`);
+    if ('unknown' in r) unknown.push(`    ${LABELS[k]}: ${r.unknown}`);
+  }
+  const out = [`flags of ${f.frontend}:`];
+  for (let i = 0; i < known.length; i += 4) out.push(`  ${known.slice(i, i + 4).join('   ')}`);
+  if (unknown.length) out.push('  unknown because:', ...unknown);
+  if (f.flagsDiffer)
+    out.push(
+      '  the layers differ (the one that translates the flow applies):',
+      ...f.flagsDiffer.map((d) => `    ${d}`),
+    );
+  return out;
 }

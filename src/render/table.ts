@@ -4,7 +4,7 @@ import type { FrontendView, LookupResult } from '../model/service.js';
 import { painter, type RenderOptions } from './style.js';
 import { resultLine, warningLines } from './text.js';
 import { journeyResultLine } from './journey.js';
-import { typeText } from './svc.js';
+import { flagsCompact, typeText } from './svc.js';
 
 /**
  * kubectl-style tables (`-o table`, `-o wide`): upper-case headers, no borders, columns three spaces
@@ -110,10 +110,10 @@ function svcRow(f: FrontendView, wide: boolean): string[] {
     )
     .join(',');
   const chains = [...new Set(f.bySource.map((s) => s.chain).filter((c): c is string => c !== undefined))].join(',');
-  return [...row, states, chains, f.conflict ?? ''];
+  return [...row, states, chains, flagsCompact(f.flags), f.conflict ?? ''];
 }
 
-/** One row per frontend: BACKENDS is active/total; `wide` adds each backend with its state, the kube-proxy chains and conflicts. */
+/** One row per frontend: BACKENDS is active/total; `wide` adds each backend with its state, the kube-proxy chains, every flag and conflicts. */
 export function renderSvcTable(query: string, r: LookupResult, opts: RenderOptions, wide = false): string {
   const c = painter(opts);
   if (r.frontends.length === 0)
@@ -124,7 +124,7 @@ export function renderSvcTable(query: string, r: LookupResult, opts: RenderOptio
     'SERVICE',
     'BACKENDS',
     'SOURCES',
-    ...(wide ? ['ENDPOINTS', 'CHAIN', 'CONFLICT'] : []),
+    ...(wide ? ['ENDPOINTS', 'CHAIN', 'FLAGS', 'CONFLICT'] : []),
   ];
   const table = columns(
     head,

@@ -246,3 +246,95 @@ describe('every candidate backend', () => {
     expect(plain.disposition).toBe('dropped');
   });
 });
+
+describe('backend selection: which backend a new connection gets is not a fact unless something pins it', () => {
+  const lbHop = (t: ReturnType<typeof traceFlow>) =>
+    t.hops.find((h) => h.kind === 'socket-lb' || h.kind === 'tc-lb' || h.kind === 'kube-proxy') as
+      | (ReturnType<typeof traceFlow>['hops'][number] & {
+          selection: import('../../src/model/trace.js').BackendSelection;
+        })
+      | undefined;
+
+  it("per packet, random (the node's Backend Selection: Random): one of 2, the path follows the first only to show one", async () => {
+    const t = traceFlow(createTraceContext(hostnsOnly(await k1()), [dns()]), f('10.244.1.12'));
+    const h = lbHop(t)!;
+    expect(h.kind).toBe('tc-lb');
+    expect(h.selection).toEqual({
+      decided: 'not-decided',
+      algorithm: 'random',
+      oneOf: ['10.244.1.57:53', '10.244.2.7:53'],
+      // this entry does not say whether affinity is on: left out, never false
+      because: 'a new connection gets one at random',
+    });
+    expect(h.detail).toContain('→ one of 2 backends (random; this path follows 10.244.1.57:53)');
+    expect(t.warnings.find((w) => w.code === 'backend-choice')?.message).toMatch(/at random/);
+  });
+
+  it("socket-LB picks its own slot (random for TCP, the socket's cookie for UDP) and never uses the Maglev table", async () => {
+    const maglev = dns({ flags: { routable: false, algorithm: 'maglev' } });
+    const udp = lbHop(traceFlow(createTraceContext(await k1(), [maglev]), f('10.244.1.12')))!;
+    expect(udp.kind).toBe('socket-lb');
+    expect(udp.selection).toMatchObject({ decided: 'not-decided', algorithm: 'socket-cookie' });
+    expect(udp.selection.because).toMatch(/socket's cookie.*Maglev table is not used/);
+    expect(udp.detail).toContain('to one of 2 backends (socket-cookie; this path follows 10.244.1.57:53)');
+    const tcp = lbHop(
+      traceFlow(
+        createTraceContext(await k1(), [
+          dns({ frontend: { address: '10.96.0.10', port: 53, proto: 'TCP' }, flags: { algorithm: 'maglev' } }),
+        ]),
+        f('10.244.1.12', 'tcp'),
+      ),
+    )!;
+    expect(tcp.selection).toMatchObject({
+      algorithm: 'random',
+      because: expect.stringMatching(/at random for each connect/),
+    });
+  });
+
+  it('Maglev: the table entry for the flow hash decides, which netpath does not compute', async () => {
+    const t = traceFlow(
+      createTraceContext(hostnsOnly(await k1()), [dns({ flags: { routable: false, algorithm: 'maglev' } })]),
+      f('10.244.1.12'),
+    );
+    const h = lbHop(t)!;
+    expect(h.selection).toMatchObject({ decided: 'not-decided', algorithm: 'maglev' });
+    expect(h.selection.because).toMatch(/Maglev table entry for the flow's hash, which netpath does not compute/);
+    expect(h.detail).toContain('one of 2 backends (maglev;');
+  });
+
+  it('the algorithm unknown (no Backend Selection in the status): random or Maglev, not known which', async () => {
+    const s = hostnsOnly(await k1());
+    delete s.cilium.status!.backendSelection;
+    const h = lbHop(traceFlow(createTraceContext(s, [dns()]), f('10.244.1.12')))!;
+    expect(h.selection.algorithm).toBe('unknown');
+    expect(h.detail).toContain('(random or Maglev, not known which;');
+  });
+
+  it('session affinity: the earlier backend of a returning client is not read, and the hop says so', async () => {
+    const t = traceFlow(
+      createTraceContext(await k1(), [
+        dns({ flags: { routable: false, sessionAffinity: true, affinityTimeoutSeconds: 10800 } }),
+      ]),
+      f('10.244.1.12'),
+    );
+    expect(lbHop(t)!.selection).toMatchObject({
+      affinity: true,
+      because: expect.stringMatching(/affinity state is not read/),
+    });
+  });
+
+  it('decided: by --backend, or by being the only candidate (no backend-choice warning)', async () => {
+    const asked = traceFlow(
+      createTraceContext(await k1(), [dns()]),
+      f('10.244.1.12', 'udp', { backend: '10.244.2.7:53' }),
+    );
+    expect(lbHop(asked)!.selection.decided).toBe('asked');
+    expect(lbHop(asked)!.detail).toContain('to 10.244.2.7:53 at connect');
+    const one = traceFlow(
+      createTraceContext(await k1(), [dns({ backends: [be('10.244.1.57', 53)] })]),
+      f('10.244.1.12'),
+    );
+    expect(lbHop(one)!.selection).toMatchObject({ decided: 'only-candidate', oneOf: ['10.244.1.57:53'] });
+    expect(one.warnings.map((w) => w.code)).not.toContain('backend-choice');
+  });
+});

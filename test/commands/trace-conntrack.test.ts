@@ -60,6 +60,8 @@ describe('trace with the conntrack table (np-ct-node snapshot)', () => {
         { probe: 'conntrack4', text: expect.stringContaining(`sport=${sport} dport=80 `) },
       ]);
       expect(trace.hops[kp]!.backend).toBe(backend);
+      // the entry pins the backend: a fact, not one of N
+      expect(trace.hops[kp]).toMatchObject({ selection: { decided: 'conntrack' } });
       expect(trace.warnings.map((w) => w.code)).not.toContain('backend-choice');
       expect(traceContract(trace).hops[i]!.kind).toBe('conntrack');
       firstCandidate.add(trace.hops[kp]!.backends![0]!.address);

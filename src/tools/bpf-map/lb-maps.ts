@@ -535,8 +535,31 @@ function buildServices(d: FamilyData, era: Era, warnings: Warnings): ServiceEntr
           warnings.add('unknown-flag-bits', `${d.svcMap} ${feText}: unknown LB algorithm ${a}`, d.svcMap);
       }
     }
+    // what these bytes cannot show (svc lookup's flag report): unknown with why, never read as "off"
+    const unknown: NonNullable<ServiceEntry['unknown']> = [
+      {
+        property: 'source-ranges',
+        because: `the allowed ranges are in cilium_lb${d.fam}_source_range (an LPM trie), which netpath does not read`,
+      },
+    ];
+    const from = ciliumRule('lb-service-algorithm').versions.from;
+    if (!algorithm)
+      unknown.push({
+        property: 'algorithm',
+        because: `before ${from} the Service map has no algorithm byte: the node's bpf-lb-algorithm decides`,
+      });
+    else if (!flags.l7LoadBalancer && flags.algorithm === undefined && m.u32 >>> 24 === 0)
+      unknown.push({ property: 'algorithm', because: "algorithm byte 0: the node's default (bpf-lb-algorithm)" });
+    if (!flags2High)
+      unknown.push({
+        property: 'dsr',
+        because: `before ${ciliumRule('lb-service-flags2-high-bits').versions.from} the Service map has no DSR bit: the node's NodePort mode decides`,
+      });
+    if (flags.l7LoadBalancer)
+      unknown.push({ property: 'affinity-timeout', because: 'an L7 load-balancer Service keeps its proxy port there' });
     const entry: ServiceEntry = {
       source: 'cilium-bpf',
+      unknown,
       frontend: { address: f.addr, port: f.port, proto: protoName, scope: f.scope === 1 ? 'internal' : 'external' },
       type: typeOf(m.flags, m.flags2),
       id: m.revnat,

@@ -228,6 +228,8 @@ function statusJson(text: string, probe: string): Parsed<CiliumStatus> {
       s.socketLBCoverage = { coverage: ho ? 'Hostns-only' : 'Full', source: src('features.bpfSocketLBHostnsOnly', ho) };
     const np = kpr.features?.nodePort;
     if (np?.mode) s.kprMode = { mode: np.mode, source: src('features.nodePort.mode', np.mode) };
+    if (np?.algorithm)
+      s.backendSelection = { value: np.algorithm, source: src('features.nodePort.algorithm', np.algorithm) };
   }
   const hostMode = (v: string, key: string): void => {
     if (/^bpf$/i.test(v)) s.hostRouting = { mode: 'BPF', source: src(key, v) };
