@@ -34,9 +34,10 @@ const TABLE = [
   {
     id: 'lb-maps-v3',
     what: 'Services live in cilium_lb{4,6}_services_v2, cilium_lb{4,6}_backends_v3 and cilium_lb{4,6}_reverse_nat',
-    cilium: 'bpf/node_config.h: LB4_BACKEND_MAP, LB6_BACKEND_MAP',
+    cilium: 'bpf/node_config.h: LB4_SERVICES_MAP_V2, LB4_BACKEND_MAP, LB4_REVERSE_NAT_MAP (and the LB6_ ones)',
     versions: { from: '1.13' },
     usedBy: ['tools/bpf-map/lb-maps.ts'],
+    checked: ['v1.13.9', 'main@2ba24a2a (1.19 branch point)', 'main@aeb2d1b6 (1.20.0-dev)'],
   },
   {
     id: 'lb-backend-cluster-id-u16',
@@ -44,6 +45,7 @@ const TABLE = [
     cilium: 'bpf/lib/common.h (lb.h from 1.19): struct lb4_backend / lb6_backend',
     versions: { from: '1.15' },
     usedBy: ['tools/bpf-map/lb-maps.ts'],
+    checked: ['v1.14.4', 'v1.15.4'],
   },
   {
     id: 'lb-backend-zone',
@@ -51,13 +53,17 @@ const TABLE = [
     cilium: 'bpf/lib/common.h (lb.h from 1.19): struct lb4_backend / lb6_backend',
     versions: { from: '1.16' },
     usedBy: ['tools/bpf-map/lb-maps.ts'],
+    checked: ['v1.15.4', 'v1.16.15'],
   },
   {
     id: 'lb-l4-protocol',
     what: 'service key byte 8 and backend proto carry the L4 protocol (6/17/132); before, always 0 (ANY)',
-    cilium: 'bpf/lib/common.h (lb.h from 1.19): struct lb4_key, lb4_backend; pkg/maps/lbmap (≤ 1.17)',
+    cilium:
+      'bpf/lib/common.h (lb.h from 1.19): struct lb4_key, lb4_backend; pkg/maps/lbmap/ipv4.go (pkg/loadbalancer/maps/types.go from 1.18)',
     versions: { from: '1.17' },
     usedBy: ['tools/bpf-map/lb-maps.ts'],
+    when: 'Cilium 1.17–1.18: bpf-lb-proto-diff=true (the default); from 1.19 always',
+    checked: ['v1.16.15', 'v1.17.14', 'v1.18.3', 'main@2ba24a2a (1.19 branch point)'],
   },
   {
     id: 'lb-service-qcount',
@@ -65,6 +71,7 @@ const TABLE = [
     cilium: 'bpf/lib/common.h (lb.h from 1.19): struct lb4_service',
     versions: { from: '1.17' },
     usedBy: ['tools/bpf-map/lb-maps.ts', 'model/service.ts'],
+    checked: ['v1.16.15', 'v1.17.14'],
   },
   {
     id: 'lb-service-algorithm',
@@ -72,6 +79,7 @@ const TABLE = [
     cilium: 'bpf/lib/common.h (lb.h from 1.19): struct lb4_service',
     versions: { from: '1.17' },
     usedBy: ['tools/bpf-map/lb-maps.ts'],
+    checked: ['v1.16.15', 'v1.17.14'],
   },
   {
     id: 'lb-service-flags2-high-bits',
@@ -79,6 +87,7 @@ const TABLE = [
     cilium: 'bpf/lib/common.h (lb.h from 1.19): SVC_FLAG_SOURCE_RANGE_DENY, SVC_FLAG_FWD_MODE_DSR',
     versions: { from: '1.17' },
     usedBy: ['tools/bpf-map/lb-maps.ts'],
+    checked: ['v1.16.15', 'v1.17.14'],
   },
 
   // --- the agent CLI's text and JSON (tools/cilium, tools/cilium-lb, collect/probes.ts) ---
