@@ -98,6 +98,7 @@ const TABLE = [
     // 1.10-1.12 forms are read too (the public real-output corpus, fixtures/corpus/cilium-status)
     versions: { from: '1.10', to: '1.19' },
     usedBy: ['tools/cilium/status.ts'],
+    checked: ['v1.13.9', 'v1.16.15', 'v1.18.3', 'main@2ba24a2a (1.19 branch point)'],
   },
   {
     id: 'status-routing-line',
@@ -105,6 +106,8 @@ const TABLE = [
     cilium: 'pkg/client/client.go: FormatStatusResponse',
     versions: { from: '1.16' },
     usedBy: ['tools/cilium/status.ts', 'tools/cilium/schema.ts', 'analysis/datapath.ts'],
+    // cilium/cilium#32036 (merged 2024-04, the 1.16 cycle) replaced the Host Routing line
+    checked: ['v1.15.4', 'v1.16.15'],
   },
   {
     id: 'status-attach-device-mode',
@@ -112,18 +115,20 @@ const TABLE = [
     cilium: 'pkg/client/client.go: FormatStatusResponse',
     versions: { from: '1.16' },
     usedBy: ['tools/cilium/status.ts'],
+    checked: ['v1.15.4', 'v1.16.15'],
   },
   {
     id: 'cilium-dbg-binary',
     what: 'the agent image ships the debug CLI as `cilium-dbg`; before, as `cilium`',
-    cilium: 'cilium-dbg/cmd (cilium/cmd before 1.15)',
+    cilium: 'cilium-dbg/cmd/root.go: RootCmd (Use "cilium-dbg"; cilium/cmd/root.go before 1.15)',
     versions: { from: '1.15' },
     usedBy: ['collect/probes.ts'],
+    checked: ['v1.14.4', 'v1.15.4'],
   },
   {
     id: 'frontend-protocol-printed',
     what: 'frontends print as `IP:port/PROTO`; before, `IP:port` (the maps hold ANY)',
-    cilium: 'pkg/loadbalancer: L3n4Addr.String',
+    cilium: 'pkg/loadbalancer/loadbalancer.go: L3n4Addr.String',
     versions: { from: '1.17' },
     usedBy: [
       'tools/cilium-lb/l3n4.ts',
@@ -131,27 +136,32 @@ const TABLE = [
       'analysis/diff-services.ts',
       'model/diff.ts',
     ],
+    checked: ['v1.16.15', 'v1.17.14'],
   },
   {
     id: 'lb-list-row-per-slot',
     what: '`bpf lb list` prints every slot as its own row with `(slot)`; before, one frontend groups its slots',
-    cilium: 'cilium[-dbg]/cmd/bpf_lb_list.go',
+    cilium: 'cilium[-dbg]/cmd/bpf_lb_list.go: dumpSVC',
     versions: { from: '1.15' },
     usedBy: ['tools/cilium-lb/parse-lb-list.ts'],
+    checked: ['v1.14.4', 'v1.15.4'],
   },
   {
     id: 'service-list-remote',
     what: '`service list` may append ` (Remote)` to a type (clustermesh)',
-    cilium: 'cilium[-dbg]/cmd/service_list.go',
+    cilium: 'cilium[-dbg]/cmd/service_list.go: printServiceList (appends it when spec.flags.cluster is set)',
     versions: { from: '1.14' },
     usedBy: ['tools/cilium-lb/parse-service-list.ts'],
+    checked: ['v1.13.9', 'v1.14.4'],
   },
   {
     id: 'ct-list-svc-entries',
     what: '`bpf ct list global` prints Service entries as `<PROTO> SVC …`',
-    cilium: 'cilium[-dbg]/cmd/bpf_ct_list.go (keys as pkg/maps/ctmap prints them)',
+    cilium: 'pkg/maps/ctmap/types.go: CtKey4Global.Dump (pkg/tuple/ipv4.go: TupleKey4Global.Dump before 1.15)',
     versions: { from: '1.15' },
     usedBy: ['analysis/explain.ts'],
+    // cilium/cilium#28913 (merged 2023-11, the 1.15 cycle): before, `<PROTO> OUT <vip> -> <client> service`
+    checked: ['v1.14.4', 'v1.15.4'],
   },
   {
     id: 'config-tunnel-key',
