@@ -165,10 +165,13 @@ const TABLE = [
   },
   {
     id: 'config-tunnel-key',
-    what: 'the agent config says `tunnel: disabled|vxlan|geneve`; later, `routing-mode`',
-    cilium: 'pkg/option/config.go: the tunnel option (routing-mode and tunnel-protocol replace it)',
-    versions: { to: '1.13' },
+    what: 'the agent reads `tunnel: disabled|vxlan|geneve` (deprecated in 1.14 for `routing-mode` + `tunnel-protocol`, removed in 1.15)',
+    cilium: 'pkg/option/config.go: DaemonConfig.Tunnel, TunnelDisabled (RoutingMode and TunnelProtocol from 1.14)',
+    // cilium/cilium#24561 (1.14) deprecated the key, #29053 (merged 2023-11, 1.15) removed it
+    versions: { to: '1.14' },
     usedBy: ['analysis/datapath.ts'],
+    when: 'the ConfigMap has a `tunnel` key',
+    checked: ['v1.13.9'],
   },
 
   // --- what the agent decides at start (analysis/datapath.ts) ---
