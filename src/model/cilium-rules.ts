@@ -178,16 +178,20 @@ const TABLE = [
   {
     id: 'tcx-attach',
     what: 'programs may attach with tcx (enable-tcx, Linux 6.6+); before, legacy tc only',
-    cilium: 'pkg/datapath/loader/tcx.go',
+    cilium: 'pkg/datapath/loader/tc.go: attachSKBProgram → upsertTCXProgram (tcx.go), else legacy tc',
     versions: { from: '1.16' },
     usedBy: ['analysis/datapath.ts'],
+    when: 'enable-tcx=true (the default) and a kernel with tcx (6.6+, probes.HaveTCX)',
+    checked: ['v1.15.4', 'v1.16.15'],
   },
   {
     id: 'netkit-device',
     what: 'pods may get netkit devices (datapath-mode netkit|netkit-l2, Linux 6.7+); before, veth only',
-    cilium: 'pkg/datapath/loader/netkit.go',
+    cilium: 'pkg/datapath/loader/tc.go: attachSKBProgram → upsertNetkitProgram (netkit.go) for netkit devices',
     versions: { from: '1.16' },
     usedBy: ['analysis/datapath.ts'],
+    when: 'datapath-mode netkit or netkit-l2',
+    checked: ['v1.15.4', 'v1.16.15'],
   },
   {
     id: 'legacy-routing-ipsec',
@@ -195,6 +199,8 @@ const TABLE = [
     cilium: 'daemon/cmd/kube_proxy_replacement.go: finishKubeProxyReplacementInit (pkg/kpr/initializer from 1.19)',
     versions: { from: '1.13', to: '1.18' },
     usedBy: ['analysis/datapath.ts'],
+    when: 'enable-ipsec=true, enable-host-legacy-routing not set',
+    checked: ['v1.13.9', 'v1.18.3', 'main@2ba24a2a (1.19 branch point)'],
   },
   {
     id: 'legacy-routing-endpoint-routes',
@@ -202,6 +208,8 @@ const TABLE = [
     cilium: 'daemon/cmd/kube_proxy_replacement.go: finishKubeProxyReplacementInit',
     versions: { from: '1.13', to: '1.13' },
     usedBy: ['analysis/datapath.ts'],
+    when: 'enable-endpoint-routes=true',
+    checked: ['v1.13.9', 'v1.14.4'],
   },
   {
     id: 'legacy-routing-wireguard',
@@ -209,20 +217,29 @@ const TABLE = [
     cilium: 'daemon/cmd/kube_proxy_replacement.go: finishKubeProxyReplacementInit',
     versions: { from: '1.13', to: '1.13' },
     usedBy: ['analysis/datapath.ts'],
+    when: 'enable-wireguard=true',
+    checked: ['v1.13.9', 'v1.14.4'],
   },
   {
     id: 'legacy-routing-kernel-helpers',
     what: 'a kernel without bpf_redirect_peer / bpf_redirect_neigh (before 5.10) forces legacy host routing',
-    cilium: 'daemon/cmd/kube_proxy_replacement.go: finishKubeProxyReplacementInit (helper probe)',
+    cilium:
+      'daemon/cmd/kube_proxy_replacement.go: finishKubeProxyReplacementInit (probes: sched_cls helpers bpf_redirect_neigh, bpf_redirect_peer)',
     versions: { from: '1.13', to: '1.17' },
     usedBy: ['analysis/datapath.ts'],
+    when: 'a kernel without bpf_redirect_peer or bpf_redirect_neigh (before 5.10)',
+    checked: ['v1.13.9', 'v1.17.14', 'v1.18.3'],
   },
   {
     id: 'bpf-masquerade-needs-nodeport',
-    what: 'BPF masquerade needs BPF NodePort (kube-proxy replacement), else the agent falls back to iptables',
-    cilium: "daemon/cmd: start-up checks (log 'Falling back to iptables-based masquerading')",
-    versions: { from: '1.13', to: '1.14' },
+    what: 'BPF masquerade needs BPF NodePort (kube-proxy replacement), else the agent falls back to iptables (from 1.16 it refuses to start)',
+    cilium:
+      'daemon/cmd/daemon.go: the BPF masquerade checks in newDaemon (NewDaemon ≤ 1.13), after finishKubeProxyReplacementInit',
+    // cilium/cilium#29778 (merged after 2023-12-16, the 1.16 cycle) turned the fallback into a start-up error
+    versions: { from: '1.13', to: '1.15' },
     usedBy: ['analysis/datapath.ts'],
+    when: 'enable-bpf-masquerade=true with masquerading on and BPF NodePort off',
+    checked: ['v1.13.9', 'asauber/cilium@d4560a47 (1.15, falls back)', '1.16-era daemon.go (returns the error)'],
   },
 
   // --- how Cilium's datapath treats packets (analysis/) ---

@@ -60,6 +60,15 @@ describe('the Cilium version rules table', () => {
     expect(ciliumRuleHolds('lb-no-icmp-echo-for-vips', [1, 12])).toBe(true);
   });
 
+  it('places the cut-offs the upstream changes put there', () => {
+    // cilium/cilium#29778 (1.16 cycle): the BPF-masquerade fallback became a start-up error
+    expect(ciliumRuleHolds('bpf-masquerade-needs-nodeport', [1, 15])).toBe(true);
+    expect(ciliumRuleHolds('bpf-masquerade-needs-nodeport', [1, 16])).toBe(false);
+    // cilium/cilium#24561 deprecated `tunnel` in 1.14, #29053 removed it in 1.15
+    expect(ciliumRuleHolds('config-tunnel-key', [1, 14])).toBe(true);
+    expect(ciliumRuleHolds('config-tunnel-key', [1, 15])).toBe(false);
+  });
+
   it('writes ranges the way the messages print them', () => {
     expect(versionRangeText({ from: '1.13', to: '1.18' })).toBe('1.13–1.18');
     expect(versionRangeText({ from: '1.13', to: '1.13' })).toBe('1.13');
