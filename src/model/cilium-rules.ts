@@ -245,10 +245,13 @@ const TABLE = [
   // --- how Cilium's datapath treats packets (analysis/) ---
   {
     id: 'lb-no-icmp-echo-for-vips',
-    what: 'the load balancer translates TCP, UDP and SCTP only: nothing answers ICMP echo to a Service address (later: bpf-lb-reply-icmp-echo-virtual-ips)',
-    cilium: 'bpf/lib/icmp.h',
+    what: 'the load balancer translates TCP, UDP and SCTP only: nothing answers ICMP echo to a Service address',
+    cilium: 'bpf/lib/lb.h: lb4_extract_tuple / lb6_extract_tuple (another protocol skips the service lookup)',
+    // an opt-in echo reply (bpf/lib/icmp.h, bpf-lb-reply-icmp-echo-virtual-ips) was proposed upstream in
+    // cilium/cilium#37623 (closed) and #47130 (open); no release read here has it, so the range stops at 1.19
     versions: { to: '1.19' },
     usedBy: ['analysis/diff-behaviour.ts'],
+    checked: ['v1.13.8', 'v1.14.16', 'v1.16.15', 'v1.17.8', 'v1.18.3', 'main@2ba24a2a (1.19 branch point)'],
   },
 ] as const satisfies readonly CiliumRule[];
 
