@@ -283,12 +283,14 @@ function routingModeOf(s: Sources): Fact<'native' | 'tunnel'> {
     const rm = c('routing-mode');
     if (rm && /^(native|tunnel)$/i.test(rm.value.trim()))
       return { mode: rm.value.trim().toLowerCase() as 'native' | 'tunnel', source: rm.source };
-    // config-tunnel-key: `tunnel: disabled|vxlan|geneve`
+    // config-tunnel-key: `tunnel: disabled|vxlan|geneve`, read by the agent only up to the rule's last version
     const tn = c('tunnel');
-    if (tn && tn.value.trim() !== '')
+    if (tn && tn.value.trim() !== '' && !tunnelKeyIgnored())
       return { mode: /^disabled$/i.test(tn.value.trim()) ? 'native' : 'tunnel', source: tn.source };
     return undefined;
   };
+  const ver = st?.version ? parseCiliumVersion(st.version) : null;
+  const tunnelKeyIgnored = () => ver !== null && !ciliumRuleHolds('config-tunnel-key', ver);
   const cr = cfgRouting();
   if (st?.networkRouting) {
     const mode = st.networkRouting.mode === 'Native' ? 'native' : 'tunnel';
@@ -304,7 +306,7 @@ function routingModeOf(s: Sources): Fact<'native' | 'tunnel'> {
     routingMode = unknown(
       none ??
         (st
-          ? `the status has no \`Routing:\` line (before Cilium ${since('status-routing-line')}) and the config names no routing-mode/tunnel`
+          ? `the status has no \`Routing:\` line (before Cilium ${since('status-routing-line')}) and the config names no routing-mode${tunnelKeyIgnored() ? ` (its \`tunnel\` key is ignored: Cilium ${st.version} no longer reads it, ${during('config-tunnel-key')} only)` : '/tunnel'}`
           : 'the config names no routing-mode or tunnel'),
     );
   return routingMode;

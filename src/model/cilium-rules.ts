@@ -34,9 +34,10 @@ const TABLE = [
   {
     id: 'lb-maps-v3',
     what: 'Services live in cilium_lb{4,6}_services_v2, cilium_lb{4,6}_backends_v3 and cilium_lb{4,6}_reverse_nat',
-    cilium: 'bpf/node_config.h: LB4_BACKEND_MAP, LB6_BACKEND_MAP',
+    cilium: 'bpf/node_config.h: LB4_SERVICES_MAP_V2, LB4_BACKEND_MAP, LB4_REVERSE_NAT_MAP (and the LB6_ ones)',
     versions: { from: '1.13' },
     usedBy: ['tools/bpf-map/lb-maps.ts'],
+    checked: ['v1.13.9', 'main@2ba24a2a (1.19 branch point)', 'main@aeb2d1b6 (1.20.0-dev)'],
   },
   {
     id: 'lb-backend-cluster-id-u16',
@@ -44,6 +45,7 @@ const TABLE = [
     cilium: 'bpf/lib/common.h (lb.h from 1.19): struct lb4_backend / lb6_backend',
     versions: { from: '1.15' },
     usedBy: ['tools/bpf-map/lb-maps.ts'],
+    checked: ['v1.14.4', 'v1.15.4'],
   },
   {
     id: 'lb-backend-zone',
@@ -51,13 +53,17 @@ const TABLE = [
     cilium: 'bpf/lib/common.h (lb.h from 1.19): struct lb4_backend / lb6_backend',
     versions: { from: '1.16' },
     usedBy: ['tools/bpf-map/lb-maps.ts'],
+    checked: ['v1.15.4', 'v1.16.15'],
   },
   {
     id: 'lb-l4-protocol',
     what: 'service key byte 8 and backend proto carry the L4 protocol (6/17/132); before, always 0 (ANY)',
-    cilium: 'bpf/lib/common.h (lb.h from 1.19): struct lb4_key, lb4_backend; pkg/maps/lbmap (≤ 1.17)',
+    cilium:
+      'bpf/lib/common.h (lb.h from 1.19): struct lb4_key, lb4_backend; pkg/maps/lbmap/ipv4.go (pkg/loadbalancer/maps/types.go from 1.18)',
     versions: { from: '1.17' },
     usedBy: ['tools/bpf-map/lb-maps.ts'],
+    when: 'Cilium 1.17–1.18: bpf-lb-proto-diff=true (the default); from 1.19 always',
+    checked: ['v1.16.15', 'v1.17.14', 'v1.18.3', 'main@2ba24a2a (1.19 branch point)'],
   },
   {
     id: 'lb-service-qcount',
@@ -65,6 +71,7 @@ const TABLE = [
     cilium: 'bpf/lib/common.h (lb.h from 1.19): struct lb4_service',
     versions: { from: '1.17' },
     usedBy: ['tools/bpf-map/lb-maps.ts', 'model/service.ts'],
+    checked: ['v1.16.15', 'v1.17.14'],
   },
   {
     id: 'lb-service-algorithm',
@@ -72,6 +79,7 @@ const TABLE = [
     cilium: 'bpf/lib/common.h (lb.h from 1.19): struct lb4_service',
     versions: { from: '1.17' },
     usedBy: ['tools/bpf-map/lb-maps.ts'],
+    checked: ['v1.16.15', 'v1.17.14'],
   },
   {
     id: 'lb-service-flags2-high-bits',
@@ -79,6 +87,7 @@ const TABLE = [
     cilium: 'bpf/lib/common.h (lb.h from 1.19): SVC_FLAG_SOURCE_RANGE_DENY, SVC_FLAG_FWD_MODE_DSR',
     versions: { from: '1.17' },
     usedBy: ['tools/bpf-map/lb-maps.ts'],
+    checked: ['v1.16.15', 'v1.17.14'],
   },
 
   // --- the agent CLI's text and JSON (tools/cilium, tools/cilium-lb, collect/probes.ts) ---
@@ -89,6 +98,7 @@ const TABLE = [
     // 1.10-1.12 forms are read too (the public real-output corpus, fixtures/corpus/cilium-status)
     versions: { from: '1.10', to: '1.19' },
     usedBy: ['tools/cilium/status.ts'],
+    checked: ['v1.13.9', 'v1.16.15', 'v1.18.3', 'main@2ba24a2a (1.19 branch point)'],
   },
   {
     id: 'status-routing-line',
@@ -96,6 +106,8 @@ const TABLE = [
     cilium: 'pkg/client/client.go: FormatStatusResponse',
     versions: { from: '1.16' },
     usedBy: ['tools/cilium/status.ts', 'tools/cilium/schema.ts', 'analysis/datapath.ts'],
+    // cilium/cilium#32036 (merged 2024-04, the 1.16 cycle) replaced the Host Routing line
+    checked: ['v1.15.4', 'v1.16.15'],
   },
   {
     id: 'status-attach-device-mode',
@@ -103,18 +115,20 @@ const TABLE = [
     cilium: 'pkg/client/client.go: FormatStatusResponse',
     versions: { from: '1.16' },
     usedBy: ['tools/cilium/status.ts'],
+    checked: ['v1.15.4', 'v1.16.15'],
   },
   {
     id: 'cilium-dbg-binary',
     what: 'the agent image ships the debug CLI as `cilium-dbg`; before, as `cilium`',
-    cilium: 'cilium-dbg/cmd (cilium/cmd before 1.15)',
+    cilium: 'cilium-dbg/cmd/root.go: RootCmd (Use "cilium-dbg"; cilium/cmd/root.go before 1.15)',
     versions: { from: '1.15' },
     usedBy: ['collect/probes.ts'],
+    checked: ['v1.14.4', 'v1.15.4'],
   },
   {
     id: 'frontend-protocol-printed',
     what: 'frontends print as `IP:port/PROTO`; before, `IP:port` (the maps hold ANY)',
-    cilium: 'pkg/loadbalancer: L3n4Addr.String',
+    cilium: 'pkg/loadbalancer/loadbalancer.go: L3n4Addr.String',
     versions: { from: '1.17' },
     usedBy: [
       'tools/cilium-lb/l3n4.ts',
@@ -122,50 +136,62 @@ const TABLE = [
       'analysis/diff-services.ts',
       'model/diff.ts',
     ],
+    checked: ['v1.16.15', 'v1.17.14'],
   },
   {
     id: 'lb-list-row-per-slot',
     what: '`bpf lb list` prints every slot as its own row with `(slot)`; before, one frontend groups its slots',
-    cilium: 'cilium[-dbg]/cmd/bpf_lb_list.go',
+    cilium: 'cilium[-dbg]/cmd/bpf_lb_list.go: dumpSVC',
     versions: { from: '1.15' },
     usedBy: ['tools/cilium-lb/parse-lb-list.ts'],
+    checked: ['v1.14.4', 'v1.15.4'],
   },
   {
     id: 'service-list-remote',
     what: '`service list` may append ` (Remote)` to a type (clustermesh)',
-    cilium: 'cilium[-dbg]/cmd/service_list.go',
+    cilium: 'cilium[-dbg]/cmd/service_list.go: printServiceList (appends it when spec.flags.cluster is set)',
     versions: { from: '1.14' },
     usedBy: ['tools/cilium-lb/parse-service-list.ts'],
+    checked: ['v1.13.9', 'v1.14.4'],
   },
   {
     id: 'ct-list-svc-entries',
     what: '`bpf ct list global` prints Service entries as `<PROTO> SVC …`',
-    cilium: 'cilium[-dbg]/cmd/bpf_ct_list.go (keys as pkg/maps/ctmap prints them)',
+    cilium: 'pkg/maps/ctmap/types.go: CtKey4Global.Dump (pkg/tuple/ipv4.go: TupleKey4Global.Dump before 1.15)',
     versions: { from: '1.15' },
     usedBy: ['analysis/explain.ts'],
+    // cilium/cilium#28913 (merged 2023-11, the 1.15 cycle): before, `<PROTO> OUT <vip> -> <client> service`
+    checked: ['v1.14.4', 'v1.15.4'],
   },
   {
     id: 'config-tunnel-key',
-    what: 'the agent config says `tunnel: disabled|vxlan|geneve`; later, `routing-mode`',
-    cilium: 'pkg/option/config.go: the tunnel option (routing-mode and tunnel-protocol replace it)',
-    versions: { to: '1.13' },
+    what: 'the agent reads `tunnel: disabled|vxlan|geneve` (deprecated in 1.14 for `routing-mode` + `tunnel-protocol`, removed in 1.15)',
+    cilium: 'pkg/option/config.go: DaemonConfig.Tunnel, TunnelDisabled (RoutingMode and TunnelProtocol from 1.14)',
+    // cilium/cilium#24561 (1.14) deprecated the key, #29053 (merged 2023-11, 1.15) removed it
+    versions: { to: '1.14' },
     usedBy: ['analysis/datapath.ts'],
+    when: 'the ConfigMap has a `tunnel` key',
+    checked: ['v1.13.9'],
   },
 
   // --- what the agent decides at start (analysis/datapath.ts) ---
   {
     id: 'tcx-attach',
     what: 'programs may attach with tcx (enable-tcx, Linux 6.6+); before, legacy tc only',
-    cilium: 'pkg/datapath/loader/tcx.go',
+    cilium: 'pkg/datapath/loader/tc.go: attachSKBProgram → upsertTCXProgram (tcx.go), else legacy tc',
     versions: { from: '1.16' },
     usedBy: ['analysis/datapath.ts'],
+    when: 'enable-tcx=true (the default) and a kernel with tcx (6.6+, probes.HaveTCX)',
+    checked: ['v1.15.4', 'v1.16.15'],
   },
   {
     id: 'netkit-device',
     what: 'pods may get netkit devices (datapath-mode netkit|netkit-l2, Linux 6.7+); before, veth only',
-    cilium: 'pkg/datapath/loader/netkit.go',
+    cilium: 'pkg/datapath/loader/tc.go: attachSKBProgram → upsertNetkitProgram (netkit.go) for netkit devices',
     versions: { from: '1.16' },
     usedBy: ['analysis/datapath.ts'],
+    when: 'datapath-mode netkit or netkit-l2',
+    checked: ['v1.15.4', 'v1.16.15'],
   },
   {
     id: 'legacy-routing-ipsec',
@@ -173,6 +199,8 @@ const TABLE = [
     cilium: 'daemon/cmd/kube_proxy_replacement.go: finishKubeProxyReplacementInit (pkg/kpr/initializer from 1.19)',
     versions: { from: '1.13', to: '1.18' },
     usedBy: ['analysis/datapath.ts'],
+    when: 'enable-ipsec=true, enable-host-legacy-routing not set',
+    checked: ['v1.13.9', 'v1.18.3', 'main@2ba24a2a (1.19 branch point)'],
   },
   {
     id: 'legacy-routing-endpoint-routes',
@@ -180,6 +208,8 @@ const TABLE = [
     cilium: 'daemon/cmd/kube_proxy_replacement.go: finishKubeProxyReplacementInit',
     versions: { from: '1.13', to: '1.13' },
     usedBy: ['analysis/datapath.ts'],
+    when: 'enable-endpoint-routes=true',
+    checked: ['v1.13.9', 'v1.14.4'],
   },
   {
     id: 'legacy-routing-wireguard',
@@ -187,29 +217,41 @@ const TABLE = [
     cilium: 'daemon/cmd/kube_proxy_replacement.go: finishKubeProxyReplacementInit',
     versions: { from: '1.13', to: '1.13' },
     usedBy: ['analysis/datapath.ts'],
+    when: 'enable-wireguard=true',
+    checked: ['v1.13.9', 'v1.14.4'],
   },
   {
     id: 'legacy-routing-kernel-helpers',
     what: 'a kernel without bpf_redirect_peer / bpf_redirect_neigh (before 5.10) forces legacy host routing',
-    cilium: 'daemon/cmd/kube_proxy_replacement.go: finishKubeProxyReplacementInit (helper probe)',
+    cilium:
+      'daemon/cmd/kube_proxy_replacement.go: finishKubeProxyReplacementInit (probes: sched_cls helpers bpf_redirect_neigh, bpf_redirect_peer)',
     versions: { from: '1.13', to: '1.17' },
     usedBy: ['analysis/datapath.ts'],
+    when: 'a kernel without bpf_redirect_peer or bpf_redirect_neigh (before 5.10)',
+    checked: ['v1.13.9', 'v1.17.14', 'v1.18.3'],
   },
   {
     id: 'bpf-masquerade-needs-nodeport',
-    what: 'BPF masquerade needs BPF NodePort (kube-proxy replacement), else the agent falls back to iptables',
-    cilium: "daemon/cmd: start-up checks (log 'Falling back to iptables-based masquerading')",
-    versions: { from: '1.13', to: '1.14' },
+    what: 'BPF masquerade needs BPF NodePort (kube-proxy replacement), else the agent falls back to iptables (from 1.16 it refuses to start)',
+    cilium:
+      'daemon/cmd/daemon.go: the BPF masquerade checks in newDaemon (NewDaemon ≤ 1.13), after finishKubeProxyReplacementInit',
+    // cilium/cilium#29778 (merged after 2023-12-16, the 1.16 cycle) turned the fallback into a start-up error
+    versions: { from: '1.13', to: '1.15' },
     usedBy: ['analysis/datapath.ts'],
+    when: 'enable-bpf-masquerade=true with masquerading on and BPF NodePort off',
+    checked: ['v1.13.9', 'asauber/cilium@d4560a47 (1.15, falls back)', '1.16-era daemon.go (returns the error)'],
   },
 
   // --- how Cilium's datapath treats packets (analysis/) ---
   {
     id: 'lb-no-icmp-echo-for-vips',
-    what: 'the load balancer translates TCP, UDP and SCTP only: nothing answers ICMP echo to a Service address (later: bpf-lb-reply-icmp-echo-virtual-ips)',
-    cilium: 'bpf/lib/icmp.h',
+    what: 'the load balancer translates TCP, UDP and SCTP only: nothing answers ICMP echo to a Service address',
+    cilium: 'bpf/lib/lb.h: lb4_extract_tuple / lb6_extract_tuple (another protocol skips the service lookup)',
+    // an opt-in echo reply (bpf/lib/icmp.h, bpf-lb-reply-icmp-echo-virtual-ips) was proposed upstream in
+    // cilium/cilium#37623 (closed) and #47130 (open); no release read here has it, so the range stops at 1.19
     versions: { to: '1.19' },
     usedBy: ['analysis/diff-behaviour.ts'],
+    checked: ['v1.13.8', 'v1.14.16', 'v1.16.15', 'v1.17.8', 'v1.18.3', 'main@2ba24a2a (1.19 branch point)'],
   },
 ] as const satisfies readonly CiliumRule[];
 

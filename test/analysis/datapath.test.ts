@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { deriveDatapath, fullProgramName } from '../../src/analysis/datapath.js';
 import {
@@ -245,6 +247,25 @@ describe('facts from the config alone, and unknowns with reasons', () => {
     expect(d.endpointRoutes).toMatchObject({ known: true, value: false });
     expect(d.attachMode).toMatchObject({ known: false });
     expect(d.ciliumVersion).toMatchObject({ known: false });
+  });
+
+  it('the `tunnel` key counts up to 1.14 and is ignored from 1.15 (config-tunnel-key)', () => {
+    const v114 = deriveDatapath(
+      withConfig(withStatus(nodeState(), 'v1.14.2-kpr-false-wireguard-masq-disabled.txt'), { tunnel: 'disabled' }),
+    );
+    expect(v114.routingMode).toMatchObject({ known: true, value: 'native' });
+    // a real 1.15.1 status (no Routing line yet) with a stale `tunnel` key the agent no longer reads
+    const v115 = readFileSync(
+      fileURLToPath(
+        new URL('../../fixtures/corpus/cilium-status/issue32065-markdown-bold-v1.15.1.txt', import.meta.url),
+      ),
+      'utf8',
+    );
+    const d = deriveDatapath(withConfig(withStatus(nodeState(), v115), { tunnel: 'disabled' }));
+    expect(d.routingMode).toMatchObject({
+      known: false,
+      because: expect.stringMatching(/`tunnel` key is ignored: Cilium 1\.15\.1 no longer reads it, ≤ 1\.14 only/),
+    });
   });
 
   it('config with BPF masquerade: host routing stays unknown (the agent can still fall back)', () => {

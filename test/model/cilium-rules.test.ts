@@ -60,6 +60,26 @@ describe('the Cilium version rules table', () => {
     expect(ciliumRuleHolds('lb-no-icmp-echo-for-vips', [1, 12])).toBe(true);
   });
 
+  it('every rule analysis/ decides with names the Cilium sources read to confirm it', () => {
+    // Rules not yet read against Cilium's source go here, each with why, so the gap stays visible; empty means
+    // every rule analysis/ uses has a reading.
+    const KNOWN_UNVERIFIED: readonly string[] = [];
+    const byAnalysis = CILIUM_RULES.filter((r) => r.usedBy.some((f) => f.startsWith('analysis/')));
+    expect(byAnalysis.length).toBeGreaterThan(5);
+    const unread = byAnalysis.filter((r) => (r.checked ?? []).length === 0).map((r) => r.id);
+    // equality both ways: a new unread rule fails, and so does a listed rule that has gained a reading
+    expect(unread).toEqual([...KNOWN_UNVERIFIED]);
+  });
+
+  it('places the cut-offs the upstream changes put there', () => {
+    // cilium/cilium#29778 (1.16 cycle): the BPF-masquerade fallback became a start-up error
+    expect(ciliumRuleHolds('bpf-masquerade-needs-nodeport', [1, 15])).toBe(true);
+    expect(ciliumRuleHolds('bpf-masquerade-needs-nodeport', [1, 16])).toBe(false);
+    // cilium/cilium#24561 deprecated `tunnel` in 1.14, #29053 removed it in 1.15
+    expect(ciliumRuleHolds('config-tunnel-key', [1, 14])).toBe(true);
+    expect(ciliumRuleHolds('config-tunnel-key', [1, 15])).toBe(false);
+  });
+
   it('writes ranges the way the messages print them', () => {
     expect(versionRangeText({ from: '1.13', to: '1.18' })).toBe('1.13–1.18');
     expect(versionRangeText({ from: '1.13', to: '1.13' })).toBe('1.13');
