@@ -6,10 +6,10 @@
 # Cilium does not run here: test/kernel/legacy-lab.test.ts writes cilium-status.txt and cilium-config.txt into the
 # capture from the templates scripts/lab/cilium/legacy.status.tmpl and legacy.config.yaml (1.13, Host Routing: Legacy,
 # enable-endpoint-routes "true"); everything else in the capture is real tool output.
-#   legacy.sh up PREFIX | down PREFIX        (PREFIX names everything: PREFIX-n node, -a/-b pods, -x outside)
+#   legacy.sh up PREFIX | down PREFIX        (PREFIX names everything: PREFIX-n node, -a/-b/-c pods, -x outside)
 source "$(dirname "$0")/lib.sh"
 P=${2:?usage: $0 up|down PREFIX}
-NODE=$P-n PA=$P-a PB=$P-b EXT=$P-x
+NODE=$P-n PA=$P-a PB=$P-b PC=$P-c EXT=$P-x
 TABLE=${P//-/_}
 
 up() {
@@ -41,6 +41,9 @@ up() {
     tc_attach $NODE $dev ingress cil_from_container
     tc_attach $NODE $dev egress cil_to_container
   done
+  # pod C on a plain veth with no program: only the kernel's route delivers to it
+  pod4 $NODE $PC vethc0ffee 10.244.1.99/32 10.244.1.1
+  ip -n $NODE route add 10.244.1.99 dev vethc0ffee scope link
   tc_attach $NODE eth0 ingress cil_from_netdev
   tc_attach $NODE eth0 egress cil_to_netdev
   # the kernel's FORWARD hook counts what it forwards from pod A to pod B
@@ -56,7 +59,7 @@ NFT
 
 down() {
   local ns
-  for ns in $NODE $PA $PB $EXT; do ip netns del "$ns" 2>/dev/null || true; done
+  for ns in $NODE $PA $PB $PC $EXT; do ip netns del "$ns" 2>/dev/null || true; done
 }
 
 case "${1:-}" in

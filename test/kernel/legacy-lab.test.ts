@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,8 +50,8 @@ async function cli(argv: string[]) {
   });
   return { code, stdout, stderr };
 }
-const trace = async (src: string, dst: string): Promise<Trace> =>
-  JSON.parse((await cli(['trace', src, dst, '-s', dir, '--json'])).stdout);
+const trace = async (src: string, dst: string, from = dir): Promise<Trace> =>
+  JSON.parse((await cli(['trace', src, dst, '-s', from, '--json'])).stdout);
 
 describe.skipIf(!canUseNetns())('legacy-routing lab: endpoint routes and MTU, judged by the kernel', () => {
   beforeAll(async () => {
@@ -105,5 +105,22 @@ describe.skipIf(!canUseNetns())('legacy-routing lab: endpoint routes and MTU, ju
     expect(w.message).toMatch(/may send 1500-byte packets \(route mtu 1500\) but eth0 carries at most 1400/);
     // the pod-to-pod path never leaves by eth0: no finding there
     expect((await trace(POD_A, POD_B)).warnings.map((x) => x.code)).not.toContain('path-mtu-shrinks');
+  });
+
+  it('outside → a pod on a plain veth with no program: the kernel delivers it, and so does the trace', async () => {
+    const ping = inNs(`${P}-x`, ['ping', '-c', '1', '-W', '2', '10.244.1.99']);
+    expect(ping.status).toBe(0);
+    const t = await trace('192.0.2.1', '10.244.1.99');
+    expect(t.disposition).toBe('delivered');
+    expect(t.hops.at(-1)).toMatchObject({ kind: 'deliver', target: 'pod', dev: 'vethc0ffee', netns: `${P}-c` });
+    // the same node with pod C's namespace not captured: nothing names 10.244.1.99 a local pod, the route out of the
+    // pod-side veth still delivers (inferred), where the trace used to say "forwarded"
+    const partial = join(out, 'no-pod-c');
+    cpSync(dir, partial, { recursive: true });
+    rmSync(join(partial, 'netns', `${P}-c`), { recursive: true, force: true });
+    const u = await trace('192.0.2.1', '10.244.1.99', partial);
+    expect(u.dst.kind).not.toBe('local-pod');
+    expect(u.disposition).toBe('delivered');
+    expect(u.hops.at(-1)).toMatchObject({ kind: 'deliver', target: 'pod', dev: 'vethc0ffee', inferred: true });
   });
 });
