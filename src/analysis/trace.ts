@@ -8,6 +8,7 @@ import { traceService } from './trace-service.js';
 import { insertConntrackHop, judgeConntrack } from './conntrack.js';
 import type { FlowConntrack } from '../model/conntrack.js';
 
+import { mtuWarnings } from './trace/mtu.js';
 import type { TraceContext, Builder } from './trace/context.js';
 import { classify } from './trace/classify.js';
 import { fromLocalPod } from './trace/from-pod.js';
@@ -27,8 +28,14 @@ export function createTraceContext(state: NodeState, services: ServiceEntry[] = 
 
 /** Reconstructs the path of `flow` through the node. Pure: the same state gives the same trace. */
 export function traceFlow(ctx: TraceContext, flow: Flow): Trace {
-  const t = traceService(ctx, flow) ?? traceAddress(ctx, flow);
+  const t = withMtu(ctx, traceService(ctx, flow) ?? traceAddress(ctx, flow));
   return ctx.conntrack ? withConntrack(ctx.conntrack, t, flow) : t;
+}
+
+/** Adds the packet-size findings of the path (trace/mtu.ts). */
+function withMtu(ctx: TraceContext, t: Trace): Trace {
+  const w = mtuWarnings(ctx, t);
+  return w.length ? { ...t, warnings: dedupe([...t.warnings, ...w]) } : t;
 }
 
 /** Adds what the conntrack table says about the flow: a `conntrack` hop when an entry decides or confirms it. */

@@ -26,6 +26,11 @@ export interface CiliumRule {
   when?: string;
   /** the Cilium release tags whose source was read to confirm the rule (`v1.14.0`), when it was checked there */
   checked?: readonly string[];
+  /**
+   * A release line older than `versions.from` that got the change in a patch release: from `patch` on when it is
+   * known, else the whole line is undecided (ciliumRuleHoldsAt answers 'unknown' there).
+   */
+  backport?: { line: `${number}.${number}`; patch?: number };
 }
 
 const TABLE = [
@@ -242,6 +247,61 @@ const TABLE = [
     checked: ['v1.13.9', 'asauber/cilium@d4560a47 (1.15, falls back)', '1.16-era daemon.go (returns the error)'],
   },
 
+  // --- legacy routing, netkit, FIB-local, single-device FIB skip (analysis/trace/from-pod.ts, from-host.ts) ---
+  {
+    id: 'legacy-routing-local-redirect',
+    what: 'pod → local pod with legacy host routing, no per-endpoint routes: ENABLE_ROUTING is defined, the local endpoint lookup hits and local delivery ends in a plain bpf_redirect to the destination lxc (no redirect_peer)',
+    cilium:
+      'bpf/bpf_lxc.c: handle_ipv4_from_lxc, handle_ipv6_from_lxc; pkg/datapath/linux/config/config.go: writeTemplateConfig (ENABLE_ROUTING when RequireRouting)',
+    versions: { from: '1.13' },
+    usedBy: ['analysis/trace/from-pod.ts'],
+    when: 'host routing Legacy, enable-endpoint-routes false',
+  },
+  {
+    id: 'legacy-endpoint-routes-to-stack',
+    what: 'pod → local pod with legacy host routing and per-endpoint routes: endpoint routes set RequireRouting false, so neither ENABLE_ROUTING nor ENABLE_HOST_ROUTING is defined; cil_from_container skips the local endpoint lookup and passes the packet to the stack, which routes it by `podIP dev lxc…` through FORWARD to cil_to_container on that device',
+    cilium:
+      'bpf/bpf_lxc.c: handle_ipv4_from_lxc (pass_to_stack); daemon/cmd/endpoint.go: createEndpoint (RequireRouting = false with EnableEndpointRoutes)',
+    versions: { from: '1.13' },
+    usedBy: ['analysis/trace/from-pod.ts'],
+    when: 'host routing Legacy, enable-endpoint-routes true',
+  },
+  {
+    id: 'netkit-netdev-redirect-peer',
+    what: 'native device → local pod on netkit with BPF host routing: bpf_redirect_peer, because the packet has an ingress ifindex (> 0); only bpf_lxc at the pod peer (ingress ifindex 0) uses a plain redirect',
+    cilium: 'bpf/lib/local_delivery.h: should_redirect_peer (1.16: redirect_ep in bpf/lib/common.h)',
+    versions: { from: '1.16' },
+    usedBy: ['analysis/trace/from-pod.ts', 'analysis/trace/from-host.ts'],
+    when: 'device mode netkit or netkit-l2, host routing BPF, packet from a native device',
+  },
+  {
+    id: 'fib-local-drop',
+    what: 'bpf_fib_lookup in cil_from_container answers NOT_FWDED (a local route) for an address that is not an endpoint: fib_redirect treats every result but SUCCESS and NO_NEIGH as DROP_NO_FIB',
+    cilium: 'bpf/lib/fib.h: fib_redirect_v4 / fib_redirect_v6 (1.13: redirect_direct_v4 drops likewise)',
+    versions: { to: '1.17' },
+    usedBy: ['analysis/trace/from-pod.ts'],
+    when: 'host routing BPF, destination not an endpoint, the FIB answers local',
+  },
+  {
+    id: 'fib-local-to-stack',
+    what: 'bpf_fib_lookup answering NOT_FWDED (local route) sends the packet to the stack (pass_to_stack) instead of DROP_NO_FIB',
+    cilium: 'bpf/bpf_lxc.c: handle_ipv4_from_lxc (DROP_NO_FIB with ext_err BPF_FIB_LKUP_RET_NOT_FWDED → pass_to_stack)',
+    versions: { from: '1.19' },
+    // backported into a 1.18 patch release whose number was not verified: 1.18 is unknown
+    backport: { line: '1.18' },
+    usedBy: ['analysis/trace/from-pod.ts'],
+    when: 'host routing BPF, destination not an endpoint, the FIB answers local',
+  },
+  {
+    id: 'bpf-skip-fib-single-device',
+    what: 'with BPF host routing, a direct-routing device and exactly one native device, ENABLE_SKIP_FIB is compiled in: the packet is redirect_neigh-ed to the direct-routing device without a bpf_fib_lookup (later lines add a condition, EnforceLXCFibLookup, for endpoint programs)',
+    cilium:
+      'pkg/datapath/linux/config/config.go: writeTemplateConfig (ENABLE_SKIP_FIB); bpf/lib/fib.h: fib_redirect_v4 (1.13: redirect_direct_v4)',
+    versions: { from: '1.13' },
+    usedBy: ['analysis/trace/from-pod.ts'],
+    when: 'host routing BPF, one native device, a Direct Routing device',
+  },
+
   // --- how Cilium's datapath treats packets (analysis/) ---
   {
     id: 'lb-no-icmp-echo-for-vips',
@@ -290,6 +350,24 @@ export function inVersionRange(version: CiliumMinor, range: VersionRange): boole
 /** Whether the rule holds in `version`. */
 export function ciliumRuleHolds(id: CiliumRuleId, version: CiliumMinor): boolean {
   return inVersionRange(version, ciliumRule(id).versions);
+}
+
+/**
+ * Whether the rule holds in `version` (`1.18.3`, `v1.19.0-rc.1`), patch-aware for a backported rule: 'unknown' when the
+ * version is unreadable, or lies on the backport's line and either the patch that carries it or the version's own
+ * patch is not known.
+ */
+export function ciliumRuleHoldsAt(id: CiliumRuleId, version: string): boolean | 'unknown' {
+  const v = parseCiliumVersion(version);
+  if (!v) return 'unknown';
+  const r = ciliumRule(id);
+  if (inVersionRange(v, r.versions)) return true;
+  if (r.backport && compare(v, minor(r.backport.line)) === 0) {
+    const patch = /^v?\d+\.\d+\.(\d+)/.exec(version.trim());
+    if (r.backport.patch === undefined || !patch) return 'unknown';
+    return Number(patch[1]) >= r.backport.patch;
+  }
+  return false;
 }
 
 /** The range as prose puts it: `1.13–1.18`, `1.13`, `1.16+`, `≤ 1.19`. */

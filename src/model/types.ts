@@ -44,6 +44,8 @@ export interface Link {
   linkNetnsId?: number;
   /** name of that namespace when text output resolved it (`link-netns NAME`; JSON only has the id). */
   linkNetns?: string;
+  /** Segmentation limits `ip -d link` prints (gso_max_size, gro_max_size, and the IPv4 BIG TCP ones), when shown. */
+  offload?: { gsoMaxSize?: number; groMaxSize?: number; gsoIpv4MaxSize?: number; groIpv4MaxSize?: number };
   /** XDP program attached, if `ip -d link` shows one. */
   xdp?: { mode: string; progId?: number };
   source: Evidence;
@@ -265,6 +267,9 @@ export interface CiliumStatus {
   networkRouting?: { mode: 'Native' | 'Tunnel'; tunnelProtocol?: string; source: Evidence };
   attachMode?: { mode: 'TCX' | 'Legacy TC'; source: Evidence };
   deviceMode?: { mode: string; source: Evidence };
+  /** `IPv4 BIG TCP:` / `IPv6 BIG TCP:` lines: enabled, with the GSO and GRO maximum the agent set */
+  bigTcpV4?: { enabled: boolean; maxGso?: number; maxGro?: number; source: Evidence };
+  bigTcpV6?: { enabled: boolean; maxGso?: number; maxGro?: number; source: Evidence };
   masquerading?: {
     mode: 'BPF' | 'IPTables' | 'Disabled';
     ipMasqAgent?: boolean;

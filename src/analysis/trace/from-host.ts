@@ -1,6 +1,6 @@
 // Paths that start on the host itself or arrive from outside, and plain kernel forwarding.
 import type { Family } from '../../model/types.js';
-import type { Disposition, Flow, RouteHop, TraceEndpoint } from '../../model/trace.js';
+import type { Disposition, Flow, Hop, RouteHop, TraceEndpoint } from '../../model/trace.js';
 import { familyOf } from '../../model/addr.js';
 import { routeQuery } from '../routing.js';
 
@@ -18,6 +18,7 @@ import {
   findProgram,
   isCiliumHost,
   wgDevice,
+  podSideDevice,
 } from './hops.js';
 
 export function fromHost(
@@ -109,7 +110,7 @@ export function fromOutside(
 
   if (dst.kind === 'local-pod') {
     const hr = ctx.dp.hostRouting;
-    if (prog && hr.known && hr.value === 'bpf') return localDelivery(ctx, b, dst, false);
+    if (prog && hr.known && hr.value === 'bpf') return localDelivery(ctx, b, dst, false, true);
     b.hops.push(
       stackHop(
         prog ? 'legacy host routing: cil_from_netdev passes the packet to the stack' : 'into the host stack',
@@ -128,10 +129,7 @@ export function fromOutside(
       if (p) b.hops.push(p);
       return localDelivery(ctx, b, dst, true);
     }
-    if (dev === dst.dev) {
-      b.hops.push(deliverHop(dst));
-      return 'delivered';
-    }
+    if (dev !== undefined && dev === dst.dev) return intoPod(ctx, b, flow, dst, dev);
     b.warnings.push({
       code: 'unexpected-route',
       message: `the route to local pod ${dst.ip} leaves through ${dev}, not cilium_host or ${dst.dev}`,
@@ -170,7 +168,54 @@ export function fromOutside(
     return 'dropped';
   }
   b.hops.push(netfilterHop(ctx, NF_FORWARD));
+  const out = ans.nexthops[0]?.dev;
+  if (out !== undefined && podSideDevice(ctx, out)) return intoPod(ctx, b, flow, dst, out);
   return egressFromNode(ctx, b, flow, src, dst, ans, 'stack');
+}
+
+/**
+ * The kernel sends the packet out of `dev`, a pod's host-side device: it arrives in that pod (the disposition follows
+ * the last device). cil_to_container runs on the device's egress when it is attached.
+ */
+export function intoPod(ctx: TraceContext, b: Builder, flow: Flow, dst: TraceEndpoint, dev: string): Disposition {
+  const side = podSideDevice(ctx, dev);
+  const p = findProgram(ctx, dev, 'egress', 'cil_to_container');
+  if (p) b.hops.push(p);
+  const er = ctx.dp.endpointRoutes;
+  if (!p && er.known && er.value && !programsUnknown(ctx, dev, 'egress'))
+    b.warnings.push({
+      code: 'no-cilium-program',
+      message: `no cil_to_container on ${dev} egress, where Cilium attaches it with per-endpoint routes: the pod's ingress policy is not enforced on this path`,
+    });
+  if (dst.kind === 'local-pod' && dst.dev === dev) {
+    b.hops.push(deliverHop(dst));
+    return 'delivered';
+  }
+  const ns = side?.netns ? ctx.state.netns.find((n) => n.name === side.netns) : undefined;
+  const owner = ns?.addrs.find((a) => a.local === flow.dst && a.ifname !== 'lo');
+  if (ns && !owner) {
+    b.warnings.push({
+      code: 'pod-does-not-hold-address',
+      message: `${dev} leads into netns ${ns.name}, which does not hold ${flow.dst}: what that namespace does with the packet is not traced`,
+      source: `netns/${ns.name}/ip-addr`,
+    });
+    return 'unknown';
+  }
+  const hop: Hop = {
+    kind: 'deliver',
+    detail: `out of ${dev}, a pod's host-side device: delivered into ${ns ? `netns ${ns.name}` : 'the pod behind it'} (${flow.dst})`,
+    evidence: [...(side ? [side.link.source] : []), ...(owner ? [owner.source] : [])],
+    target: 'pod',
+    address: flow.dst,
+    dev,
+    ...(ns ? { netns: ns.name } : {}),
+  };
+  if (!ns) {
+    hop.inferred = true;
+    hop.because = `the namespace behind ${dev} was not captured: that it holds ${flow.dst} follows from the route`;
+  }
+  b.hops.push(hop);
+  return 'delivered';
 }
 
 /** The packet leaves the node by `ans`: redirect_neigh (BPF host routing) or the stack. */
@@ -212,6 +257,8 @@ export function stackForward(
   b.hops.push(netfilterHop(ctx, NF_FORWARD));
   const dev = ans.nexthops[0]?.dev;
   if (dst.kind === 'local-pod' && dev !== undefined && isCiliumHost(ctx, dev)) return localDelivery(ctx, b, dst, true);
+  // per-endpoint route `podIP dev lxc…` (or a plain veth): the kernel hands it to the pod
+  if (dev !== undefined && (dev === dst.dev || podSideDevice(ctx, dev))) return intoPod(ctx, b, flow, dst, dev);
   return egressFromNode(ctx, b, flow, src, dst, ans, 'stack');
 }
 

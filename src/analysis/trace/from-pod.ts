@@ -1,8 +1,10 @@
 // Paths that start in a local pod, and delivery into a local pod.
-import type { Family } from '../../model/types.js';
-import type { Disposition, Flow, TraceEndpoint } from '../../model/trace.js';
+import type { Evidence, Family } from '../../model/types.js';
+import type { Disposition, Flow, RedirectHop, TraceEndpoint } from '../../model/trace.js';
 import { familyOf } from '../../model/addr.js';
+import type { Fact } from '../datapath.js';
 import { routeQuery } from '../routing.js';
+import { ciliumRule, ciliumRuleHoldsAt, parseCiliumVersion, versionRangeText } from '../../model/cilium-rules.js';
 
 import { type TraceContext, type Builder, NF_LOCAL_IN, NF_FORWARD } from './context.js';
 import { stackForward } from './from-host.js';
@@ -18,6 +20,7 @@ import {
   programsUnknown,
   findProgram,
   nsRouting,
+  ruled,
 } from './hops.js';
 
 export function fromLocalPod(
@@ -93,7 +96,27 @@ export function fromLocalPod(
   b.hops.push(prog);
   const hr = ctx.dp.hostRouting;
 
-  if (dst.kind === 'local-pod') return localDelivery(ctx, b, dst, false);
+  if (dst.kind === 'local-pod') {
+    const er = endpointRoutesFor(ctx, dst);
+    if (hr.known && hr.value === 'legacy' && er.known && er.value) {
+      // endpoint routes leave ENABLE_ROUTING undefined: no local endpoint lookup, the kernel routes the packet
+      b.hops.push(
+        ruled(
+          stackHop(
+            `legacy host routing with per-endpoint routes: cil_from_container returns the packet to the stack (CTX_ACT_OK)`,
+            [...hr.evidence, ...er.evidence],
+            NF_FORWARD,
+            'legacy-host-routing',
+            ctx.dp.legacyReasons,
+          ),
+          'legacy-endpoint-routes-to-stack',
+        ),
+      );
+      if (er.inferred) Object.assign(b.hops[b.hops.length - 1]!, { inferred: true, because: er.because });
+      return stackForward(ctx, b, flow, dst, lxc, src);
+    }
+    return localDelivery(ctx, b, dst, false);
+  }
 
   if (dst.kind === 'host') {
     b.hops.push({
@@ -145,16 +168,58 @@ export function fromLocalPod(
     iif: lxc,
   });
   fibHop.evidence.unshift(...hr.evidence);
-  b.hops.push(fibHop);
+  const skip = skipFib(ctx);
+  if (skip) {
+    fibHop.because = fibHop.inferred && fibHop.because ? `${fibHop.because}; ${skip.because}` : skip.because;
+    fibHop.inferred = true;
+    fibHop.evidence.push(...skip.evidence);
+    b.hops.push(ruled(fibHop, 'bpf-skip-fib-single-device'));
+  } else b.hops.push(fibHop);
   for (const d of ans.divergence) b.warnings.push({ code: 'fib-policy-divergence', message: d });
-  if (ans.result === 'local') {
-    b.hops.push({
-      kind: 'stack',
-      detail: 'the FIB says the destination is local (BPF_FIB_LKUP_RET_NOT_FWDED): passed to the stack',
-      evidence: ans.evidence,
-      why: 'fib-local',
-      hooks: NF_LOCAL_IN,
+  if (ans.result === 'local' && skip) {
+    b.warnings.push({
+      code: 'fib-local-undecided',
+      message: `${flow.dst} is local to the kernel, but ${skip.because}: what becomes of the packet is not decided`,
     });
+    return 'unknown';
+  }
+  if (ans.result === 'local') {
+    // the address is neither an endpoint nor handled above: Cilium's answer to NOT_FWDED changed between versions
+    const v = ctx.dp.ciliumVersion;
+    const toStack = v.known ? ciliumRuleHoldsAt('fib-local-to-stack', v.value) : 'unknown';
+    if (toStack === 'unknown') {
+      const line = ciliumRule('fib-local-to-stack');
+      b.warnings.push({
+        code: 'fib-local-undecided',
+        message: `bpf_fib_lookup says ${flow.dst} is local (NOT_FWDED): Cilium ${versionRangeText(ciliumRule('fib-local-drop').versions)} drops it (DROP_NO_FIB), ${versionRangeText(line.versions)} and a ${line.backport?.line}.x backport pass it to the stack; ${v.known ? `Cilium ${v.value} is on the backport's line and the patch that carries it is not known` : `the Cilium version is unknown (${v.because})`}`,
+      });
+      return 'unknown';
+    }
+    if (!toStack) {
+      b.hops.push(
+        ruled(
+          drop(
+            `bpf_fib_lookup answers local (BPF_FIB_LKUP_RET_NOT_FWDED) for ${flow.dst}, which is not an endpoint: Cilium ${v.known ? v.value : ''} drops it with DROP_NO_FIB`,
+            [...ans.evidence, ...(v.known ? v.evidence : [])],
+            'DROP_NO_FIB',
+          ),
+          'fib-local-drop',
+        ),
+      );
+      return 'dropped';
+    }
+    b.hops.push(
+      ruled(
+        {
+          kind: 'stack',
+          detail: 'the FIB says the destination is local (BPF_FIB_LKUP_RET_NOT_FWDED): passed to the stack',
+          evidence: [...ans.evidence, ...(v.known ? v.evidence : [])],
+          why: 'fib-local',
+          hooks: NF_LOCAL_IN,
+        },
+        'fib-local-to-stack',
+      ),
+    );
     b.hops.push({
       kind: 'deliver',
       detail: `delivered to a local socket on ${flow.dst}`,
@@ -174,7 +239,57 @@ export function fromLocalPod(
   return egressFromNode(ctx, b, flow, src, dst, ans, 'redirect_neigh');
 }
 
-export function localDelivery(ctx: TraceContext, b: Builder, dst: TraceEndpoint, fromHostSide: boolean): Disposition {
+/**
+ * Cilium's local delivery into pod `dst`. `fromHostSide`: the packet comes through cilium_host (never redirect_peer);
+ * `fromNetdev`: it came in on a native device (on netkit that still means redirect_peer).
+ */
+/**
+ * Whether per-endpoint routes are on, from the config; without the key, from the routing table: Cilium installs
+ * `podIP dev lxc…` for every endpoint when they are on, and routes its pod CIDR via cilium_host when they are off.
+ */
+function endpointRoutesFor(ctx: TraceContext, dst: TraceEndpoint): Fact<boolean> {
+  const er = ctx.dp.endpointRoutes;
+  if (er.known) return er;
+  const fam = familyOf(dst.ip) as Family;
+  const ans = routeQuery(ctx.routing, { family: fam, dst: dst.ip });
+  const dev = ans.result === 'unicast' ? ans.nexthops[0]?.dev : undefined;
+  if (dev === undefined || dst.dev === undefined) return er;
+  const perEndpoint = dev === dst.dev;
+  return {
+    known: true,
+    value: perEndpoint,
+    evidence: ans.evidence,
+    inferred: true,
+    because: `${er.because}; the kernel routes ${dst.ip} ${perEndpoint ? `straight to ${dev} (a per-endpoint route), so endpoint routes are taken as on` : `through ${dev}, not ${dst.dev}, so endpoint routes are taken as off`}`,
+  };
+}
+
+/**
+ * Whether Cilium skips bpf_fib_lookup here (ENABLE_SKIP_FIB: BPF host routing, one native device that is also the
+ * direct-routing device): the reason, or undefined when the node state shows more than one device or none.
+ */
+function skipFib(ctx: TraceContext): { because: string; evidence: Evidence[] } | undefined {
+  const devs = ctx.dp.nativeDevices;
+  const drd = ctx.dp.directRoutingDevice;
+  if (!devs.known || devs.value.length !== 1 || !drd.known || drd.value !== devs.value[0]) return undefined;
+  const v = ctx.dp.ciliumVersion;
+  const mn = v.known ? parseCiliumVersion(v.value) : null;
+  const sure = mn !== null && mn[0] === 1 && mn[1] === 13;
+  return {
+    because: sure
+      ? `Cilium 1.13 on a single-device node (${drd.value}) compiles in ENABLE_SKIP_FIB: no bpf_fib_lookup, redirect_neigh straight out of ${drd.value}, whose own route lookup the kernel route above stands for`
+      : `on a single-device node (${drd.value}) Cilium may compile in ENABLE_SKIP_FIB and redirect_neigh out of ${drd.value} without this lookup; later lines add a condition (EnforceLXCFibLookup) the node state does not show`,
+    evidence: [...devs.evidence, ...(v.known ? v.evidence : [])],
+  };
+}
+
+export function localDelivery(
+  ctx: TraceContext,
+  b: Builder,
+  dst: TraceEndpoint,
+  fromHostSide: boolean,
+  fromNetdev = false,
+): Disposition {
   if (dst.dev === undefined) {
     b.warnings.push({
       code: 'pod-device-unknown',
@@ -207,9 +322,28 @@ export function localDelivery(ctx: TraceContext, b: Builder, dst: TraceEndpoint,
       dev,
       ...(dst.netns ? { netns: dst.netns, targetNetns: dst.netns } : {}),
     });
+  } else if (hr.value === 'bpf' && !fromHostSide && netkit && fromNetdev) {
+    // netkit: only bpf_lxc at the pod's peer runs without an ingress ifindex; a packet from a native device has one
+    b.hops.push(
+      ruled(
+        {
+          kind: 'redirect_peer',
+          detail: `bpf_redirect_peer into ${dst.netns ?? 'the pod'} through netkit ${dev}: the packet arrived on a device (ingress ifindex > 0), so the netkit exception does not apply`,
+          evidence: [...hr.evidence, ...(mode.known ? mode.evidence : []), ...dst.evidence],
+          helper: 'bpf_redirect_peer',
+          dev,
+          ...(dst.netns ? { netns: dst.netns, targetNetns: dst.netns } : {}),
+        },
+        'netkit-netdev-redirect-peer',
+      ),
+    );
   } else {
     const why = fromHostSide ? 'host-side' : netkit ? 'netkit' : 'legacy-host-routing';
-    b.hops.push({
+    const er = endpointRoutesFor(ctx, dst);
+    const hop: RedirectHop = {
+      ...(why === 'legacy-host-routing' && (!er.known || er.inferred)
+        ? { inferred: true, because: er.because ?? '' }
+        : {}),
       kind: 'redirect',
       detail: `bpf_redirect to ${dev} (${REDIRECT_WHY[why]}), then across the veth into ${dst.netns ?? 'the pod'}`,
       evidence: [...(hr.evidence ?? []), ...dst.evidence],
@@ -218,7 +352,8 @@ export function localDelivery(ctx: TraceContext, b: Builder, dst: TraceEndpoint,
       reason: REDIRECT_WHY[why],
       dev,
       ...(dst.netns ? { targetNetns: dst.netns } : {}),
-    });
+    };
+    b.hops.push(why === 'legacy-host-routing' ? ruled(hop, 'legacy-routing-local-redirect') : hop);
     const p = findProgram(ctx, dev, 'egress', 'cil_to_container');
     if (p) b.hops.push(p);
   }

@@ -1,5 +1,5 @@
 // Hop builders and lookups of programs and devices the trace paths share.
-import type { Address, Evidence, Family, WgDevice, WgPeer } from '../../model/types.js';
+import type { Address, Evidence, Family, Link, WgDevice, WgPeer } from '../../model/types.js';
 import type {
   AttachMode,
   BpfHop,
@@ -269,4 +269,25 @@ export function short(key: string): string {
 /** The hop, naming the Cilium rules that decided it (shown with --explain and in the JSON). */
 export function ruled<H extends Hop>(h: H, ...ids: CiliumRuleId[]): H {
   return { ...h, ciliumRules: [...(h.ciliumRules ?? []), ...ids] };
+}
+
+/**
+ * Whether `dev` is the host-side end of a pod's device: a veth or netkit whose peer lives in another namespace (or,
+ * without `ip -d`, a Cilium `lxc…` name), that is not a native device and holds no global address. A packet the kernel sends out of it arrives in that pod. `netns` is the
+ * captured namespace holding the peer, when one does.
+ */
+export function podSideDevice(ctx: TraceContext, dev: string): { link: Link; netns?: string } | undefined {
+  const link = ctx.state.links.find((l) => l.name === dev);
+  if (!link) return undefined;
+  const pairKind = link.kind === 'veth' || link.kind === 'netkit';
+  const otherNs = link.linkNetnsId !== undefined || link.linkNetns !== undefined;
+  if (!(pairKind && otherNs) && !(link.kind === undefined && dev.startsWith('lxc'))) return undefined;
+  // a node's uplink can be a veth too (containers, labs): a native device, or one holding a global address, is not a pod's
+  const native = ctx.dp.nativeDevices;
+  if (native.known && native.value.includes(dev)) return undefined;
+  if (ctx.state.addrs.some((a) => a.ifname === dev && a.scope === 'global')) return undefined;
+  const ns = ctx.state.netns.find((n) =>
+    n.links.some((l) => l.ifindex === link.linkIndex && (l.linkIndex === undefined || l.linkIndex === link.ifindex)),
+  );
+  return ns ? { link, netns: ns.name } : { link };
 }

@@ -39,7 +39,7 @@ function devices(list: string): Device[] | null {
 
 // Keys of the top-level block and of the indented `KubeProxyReplacement Details:` block.
 const KEY =
-  /^(KubeProxyReplacement|Host Routing|Routing|Attach Mode|Device Mode|Masquerading|Host firewall|Encryption|Cilium|KubeProxyReplacement Details|Status|Socket LB|Socket LB Tracing|Socket LB Coverage|Devices|Mode|Backend Selection|XDP Acceleration|Session Affinity):/;
+  /^(KubeProxyReplacement|Host Routing|Routing|Attach Mode|Device Mode|Masquerading|Host firewall|Encryption|Cilium|KubeProxyReplacement Details|Status|Socket LB|Socket LB Tracing|Socket LB Coverage|Devices|Mode|Backend Selection|XDP Acceleration|Session Affinity|IPv4 BIG TCP|IPv6 BIG TCP):/;
 
 export function parseCiliumStatus(text: string, probe: string): Parsed<CiliumStatus> {
   throwIfToolError(text, probe, 'cilium-dbg status');
@@ -110,6 +110,13 @@ export function parseCiliumStatus(text: string, probe: string): Parsed<CiliumSta
     } else if ((m = /^Attach Mode:\s+(TCX|Legacy TC)$/.exec(t))) {
       known++;
       s.attachMode = { mode: m[1] as 'TCX' | 'Legacy TC', source: e(t) };
+    } else if ((m = /^IPv([46]) BIG TCP:\s+(?:Disabled|Enabled\s+\[(\d{1,10})(?:,\s*(\d{1,10}))?\])$/.exec(t))) {
+      // `Enabled [max]`, or `[gro, gso]` when they differ (pkg/client FormatStatusResponse)
+      known++;
+      const on = m[2] !== undefined;
+      const big = { enabled: on, source: e(t), ...(on ? { maxGso: Number(m[3] ?? m[2]), maxGro: Number(m[2]) } : {}) };
+      if (m[1] === '4') s.bigTcpV4 = big;
+      else s.bigTcpV6 = big;
     } else if ((m = /^Device Mode:\s+(veth|netkit|netkit-l2)\b/.exec(t))) {
       known++;
       s.deviceMode = { mode: m[1]!, source: e(t) };

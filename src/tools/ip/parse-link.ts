@@ -109,6 +109,13 @@ function linkJson(clean: string, probe: string, notes: Notes, byName: { link: Li
     };
     if (j.linkinfo?.info_kind) l.kind = j.linkinfo.info_kind;
     if (j.mtu !== undefined) l.mtu = j.mtu;
+    const off = {
+      ...(j.gso_max_size !== undefined ? { gsoMaxSize: j.gso_max_size } : {}),
+      ...(j.gro_max_size !== undefined ? { groMaxSize: j.gro_max_size } : {}),
+      ...(j.gso_ipv4_max_size !== undefined ? { gsoIpv4MaxSize: j.gso_ipv4_max_size } : {}),
+      ...(j.gro_ipv4_max_size !== undefined ? { groIpv4MaxSize: j.gro_ipv4_max_size } : {}),
+    };
+    if (Object.keys(off).length) l.offload = off;
     if (j.operstate) l.operstate = j.operstate;
     if (j.address) l.mac = j.address;
     if (j.master) l.master = j.master;
@@ -125,6 +132,14 @@ function linkJson(clean: string, probe: string, notes: Notes, byName: { link: Li
   }
   return out;
 }
+
+// `ip -d link` detail words for the segmentation limits, and the Link field each goes to
+const TEXT_OFFLOAD: Record<string, keyof NonNullable<Link['offload']>> = {
+  gso_max_size: 'gsoMaxSize',
+  gro_max_size: 'groMaxSize',
+  gso_ipv4_max_size: 'gsoIpv4MaxSize',
+  gro_ipv4_max_size: 'groIpv4MaxSize',
+};
 
 const HEAD = /^(\d{1,10}):\s+([^\s:@]+)(?:@([^\s:]+))?:\s+<([^>]*)>(.*)$/;
 
@@ -180,6 +195,12 @@ function linkTextParse(clean: string, probe: string, notes: Notes, byName: { lin
     const t = line.trim();
     const tok = t.split(/\s+/);
     const w = tok[0]!;
+    // the limits may sit on the link/ line (lo) or the kind line
+    for (let i = 0; i + 1 < tok.length; i++) {
+      const key = TEXT_OFFLOAD[tok[i]!];
+      const v = key ? u32(tok[i + 1]!) : undefined;
+      if (key && v !== undefined) cur.offload = { ...cur.offload, [key]: v };
+    }
     if (w.startsWith('link/')) {
       if (w !== 'link/none' && tok[1] && /^[0-9a-f]{2}(:[0-9a-f]{2})+$/i.test(tok[1])) cur.mac = tok[1];
       for (let i = 2; i < tok.length; i++) {
