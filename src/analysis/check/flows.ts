@@ -181,12 +181,12 @@ export function planFlows(ctx: TraceContext, services: ServiceEntry[]): { flows:
       add(
         {
           category: 'pod-to-remote-pod',
-          label: `pod ${p} → pod ${r} on another node`,
+          label: `pod ${p} → ${r} (another node's pod CIDR)`,
           flow: { src: p, dst: r, proto: 'tcp', dport: 80 },
         },
         {
           category: 'reply',
-          label: `reply pod ${r} → pod ${p}`,
+          label: `reply ${r} (another node's pod CIDR) → pod ${p}`,
           flow: { src: r, dst: p, proto: 'tcp', sport: 80, dport: 40000 },
         },
       );
@@ -241,7 +241,7 @@ export function planFlows(ctx: TraceContext, services: ServiceEntry[]): { flows:
           const key = `out|${d.dev}|${dst}|${f.port}|${proto}`;
           if (seen.has(key)) continue;
           seen.add(key);
-          const fe = `${host(dst)}:${f.port}/${proto}`;
+          const fe = `${host(dst)}:${f.port}/${f.proto}`;
           svcFlows.push({
             category: 'nodeport-from-outside',
             label: `outside ${outside} on ${d.dev} → ${e.type} ${fe}`,
@@ -256,8 +256,17 @@ export function planFlows(ctx: TraceContext, services: ServiceEntry[]): { flows:
       const key = `in|${f.address}|${f.port}|${proto}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      const fe = `${host(f.address)}:${f.port}/${proto}`;
-      const p = pods[turn++ % Math.max(pods.length, 1)];
+      const fe = `${host(f.address)}:${f.port}/${f.proto}`;
+      // a pod that is not one of the Service's own backends: a pod reaching itself through its Service
+      // (hairpin) is a path of its own, not the one every other client takes
+      const own = new Set(e.backends.map((b) => b.address));
+      let p: string | undefined;
+      for (let k = 0; k < pods.length && p === undefined; k++) {
+        const c = pods[(turn + k) % pods.length]!;
+        if (!own.has(c)) p = c;
+      }
+      turn++;
+      p ??= pods[turn % Math.max(pods.length, 1)];
       if (p)
         svcFlows.push({
           category: 'pod-to-service',

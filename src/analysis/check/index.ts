@@ -44,8 +44,9 @@ export function checkNode(input: CheckInput, opts: CheckOptions = {}): CheckRepo
       message: `--max-flows ${max}: ${picked.length} of ${flows.length} flows checked; the rest (Service frontends last) were not`,
     });
   for (const n of notes) warnings.push({ code: 'flows-not-enumerated', message: n });
-  const traced = traceAll(input, picked, set, opts.progress);
-  judgeNode(input, set);
+  const byFrontend = new Map<string, CheckFlow[]>();
+  const traced = traceAll(input, picked, set, opts.progress, byFrontend);
+  judgeNode(input, set, byFrontend);
   return {
     schemaVersion: 1,
     node: ctx.state.node.name,
@@ -61,6 +62,7 @@ function traceAll(
   flows: PlannedFlow[],
   set: FindingSet,
   progress: CheckOptions['progress'],
+  byFrontend: Map<string, CheckFlow[]>,
 ): number {
   const { ctx } = input;
   const results: (Trace | undefined)[] = [];
@@ -68,9 +70,9 @@ function traceAll(
   const step = Math.max(1, Math.floor(flows.length / 100));
   for (let i = 0; i < flows.length; i++) {
     const p = flows[i]!;
-    // a reply is checked only when the request it answers got through
+    // a reply is checked only when the request it answers got through (delivered here, or sent on to its node)
     const req = p.replyOf !== undefined ? results[p.replyOf] : undefined;
-    if (p.replyOf !== undefined && req?.disposition !== 'delivered') {
+    if (p.replyOf !== undefined && req?.disposition !== 'delivered' && req?.disposition !== 'forwarded') {
       results.push(undefined);
       continue;
     }
@@ -80,13 +82,16 @@ function traceAll(
     const cf: CheckFlow = { category: p.category, label: p.label, flow: p.flow, disposition: t.disposition };
     judgeTrace(set, ctx.state, p, t, cf);
     judgeRpFilter(set, ctx.state, p, t, cf);
+    if (p.frontend) byFrontend.set(p.frontend, [...(byFrontend.get(p.frontend) ?? []), cf]);
     if (progress && (i % step === 0 || i === flows.length - 1)) progress(i + 1, flows.length);
   }
   return traced;
 }
 
 /** What the node state shows without a trace: no default route for pods, kube-proxy leftovers, stale NAT. */
-function judgeNode(input: CheckInput, set: FindingSet): void {
+function judgeNode(input: CheckInput, set: FindingSet, byFrontend: Map<string, CheckFlow[]>): void {
+  // a leftover or a stale NAT entry affects the checked flows to the frontends it names
+  const flowsTo = (fes: string[] = []) => fes.flatMap((fe) => byFrontend.get(fe) ?? []);
   const { ctx, side } = input;
   for (const fam of [4, 6] as Family[]) {
     if (!ctx.state.sources.some((s) => s.probe === `ip-route${fam}` && s.status === 'ok')) continue;
@@ -107,7 +112,7 @@ function judgeNode(input: CheckInput, set: FindingSet): void {
   // conntrack is judged below against every Service layer: findLeftovers knows kube-proxy's frontends only
   // from the rules, which a hand cleanup may have flushed while their connections live on
   const left = findLeftovers(side, side).filter((l) => l.kind !== 'conntrack');
-  if (kpr.known && kpr.value) staleNat(ctx, side, set);
+  if (kpr.known && kpr.value) staleNat(ctx, side, set, flowsTo);
   if (left.length === 0) return;
   if (!kpr.known) {
     const l = left[0]!;
@@ -121,7 +126,11 @@ function judgeNode(input: CheckInput, set: FindingSet): void {
     return;
   }
   if (!kpr.value) return;
-  for (const l of left) set.add(`kp|${l.kind}|${l.name}`, leftoverFinding(l));
+  for (const l of left) {
+    const key = `kp|${l.kind}|${l.name}`;
+    set.add(key, leftoverFinding(l));
+    for (const cf of flowsTo(l.frontends)) set.add(key, leftoverFinding(l), cf);
+  }
 }
 
 /**
@@ -129,7 +138,12 @@ function judgeNode(input: CheckInput, set: FindingSet): void {
  * netfilter NAT entry: a conntrack entry that DNATs a Service frontend was made by kube-proxy's rules and keeps
  * translating that connection outside Cilium's view until it closes or times out.
  */
-function staleNat(ctx: TraceContext, side: DiffSideInput, set: FindingSet): void {
+function staleNat(
+  ctx: TraceContext,
+  side: DiffSideInput,
+  set: FindingSet,
+  flowsTo: (fes: string[]) => CheckFlow[],
+): void {
   if (!side.conntrack?.length) return;
   const local = ctx.state.addrs.map((a) => a.local);
   const fes = new Map<string, boolean>();
@@ -142,7 +156,13 @@ function staleNat(ctx: TraceContext, side: DiffSideInput, set: FindingSet): void
       fes.set(k, (fes.get(k) ?? false) || cilium);
     }
   }
-  const hits: { fe: string; served: boolean; ev: import('../../model/types.js').Evidence; timeout: number }[] = [];
+  const hits: {
+    fe: string;
+    src: string;
+    served: boolean;
+    ev: import('../../model/types.js').Evidence;
+    timeout: number;
+  }[] = [];
   for (const ct of side.conntrack)
     for (const e of ct.entries) {
       if (!e.dnat || e.orig.dport === undefined) continue;
@@ -151,6 +171,7 @@ function staleNat(ctx: TraceContext, side: DiffSideInput, set: FindingSet): void
       const host = e.orig.dst.includes(':') ? `[${e.orig.dst}]` : e.orig.dst;
       hits.push({
         fe: `${host}:${e.orig.dport}/${e.proto.toUpperCase()}`,
+        src: e.orig.src,
         served,
         ev: e.source,
         timeout: e.timeout ?? 0,
@@ -159,13 +180,23 @@ function staleNat(ctx: TraceContext, side: DiffSideInput, set: FindingSet): void
   if (hits.length === 0) return;
   const fronts = [...new Set(hits.map((h) => h.fe))];
   const gone = [...new Set(hits.filter((h) => !h.served).map((h) => h.fe))];
-  set.add('stale-nat', {
+  const finding: Omit<Finding, 'flows'> = {
     severity: 'warning',
     kind: 'stale-conntrack-nat',
     message: `${hits.length} tracked connection${hits.length === 1 ? '' : 's'} to ${fronts.length} Service frontend${fronts.length === 1 ? '' : 's'} (${fronts.slice(0, 5).join(', ')}${fronts.length > 5 ? ', …' : ''}) still carry a netfilter DNAT although Cilium replaces kube-proxy: conntrack keeps translating them outside Cilium until they close or time out (longest timeout left ${Math.max(...hits.map((h) => h.timeout))} s)${gone.length ? `; ${gone.join(', ')} ${gone.length === 1 ? 'is' : 'are'} served by no Cilium entry, so only these old connections still reach ${gone.length === 1 ? 'it' : 'them'}` : ''}`,
     evidence: hits.slice(0, 4).map((h) => h.ev),
     confirm: ['conntrack -L -o extended --dst-nat'],
-  });
+  };
+  set.add('stale-nat', finding);
+  // a checked flow is affected when an old connection from its own source to its frontend is still NATed
+  const from = new Set(hits.map((h) => `${h.src}|${h.fe}`));
+  for (const cf of flowsTo(fronts))
+    if (from.has(`${cf.flow.src}|${frontendOfFlow(cf)}`)) set.add('stale-nat', finding, cf);
+}
+
+function frontendOfFlow(cf: CheckFlow): string {
+  const h = cf.flow.dst.includes(':') ? `[${cf.flow.dst}]` : cf.flow.dst;
+  return `${h}:${cf.flow.dport}/${cf.flow.proto.toUpperCase()}`;
 }
 
 function leftoverFinding(l: Leftover): Omit<Finding, 'flows'> {
