@@ -229,7 +229,7 @@ function judgeMtu(set: FindingSet, state: NodeState, t: Trace, cf: CheckFlow): v
     }
     if (m.mtu < from.mtu) {
       set.add(
-        `mtu|${from.dev}|${dev}|${familyOf(t.flow.dst)}`,
+        `mtu|${from.mtu}|${dev}|${m.mtu}`,
         {
           severity: 'warning',
           kind: 'mtu-shrink',

@@ -51,7 +51,15 @@ export function localPods(ctx: TraceContext, fam: Family): string[] {
     { family: fam, table: 254, type: 'unicast', len: fam === 4 ? 32 : 128 },
   ))
     ips.add(r.dst.slice(0, r.dst.indexOf('/')));
-  return [...ips].filter((ip) => classify(ctx, ip).kind === 'local-pod').sort(compareIp);
+  // a namespace behind one of the node's own addressed devices (a router, a switch, a lab's other node) is
+  // no pod: a pod's host-side device carries no global address of the node
+  const addressed = new Set(ctx.state.addrs.filter((a) => a.scope === 'global').map((a) => a.ifname));
+  return [...ips]
+    .filter((ip) => {
+      const c = classify(ctx, ip);
+      return c.kind === 'local-pod' && !(c.dev !== undefined && addressed.has(c.dev));
+    })
+    .sort(compareIp);
 }
 
 function compareIp(a: string, b: string): number {
@@ -102,13 +110,15 @@ export function remotePodTargets(ctx: TraceContext, fam: Family, backends: Set<s
   const cidr = fam === 4 ? ctx.dp.nativeRoutingCidr.v4 : ctx.dp.nativeRoutingCidr.v6;
   const prefixes = new Set<string>();
   if (cidr.known)
+    // a blackhole or unreachable route to another node's pod CIDR is exactly what check must try
     for (const r of findRoutes(
       ctx.state,
       (x) =>
         prefixLen(x.dst) >= prefixLen(cidr.value) && prefixContains(cidr.value, x.dst.slice(0, x.dst.indexOf('/'))),
-      { family: fam, table: 254, type: 'unicast' },
+      { family: fam, table: 254 },
     ))
-      prefixes.add(r.dst);
+      if (r.type === 'unicast' || r.type === 'blackhole' || r.type === 'unreachable' || r.type === 'prohibit')
+        prefixes.add(r.dst);
   for (const e of ctx.state.cilium.ipcache ?? ctx.state.cilium.ipcacheMap ?? [])
     if (e.tunnelEndpoint && familyOf(e.tunnelEndpoint) === fam && prefixLen(e.prefix) < (fam === 4 ? 32 : 128))
       prefixes.add(e.prefix);
