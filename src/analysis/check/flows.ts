@@ -1,4 +1,4 @@
-import { findRoutes } from '../../model/route-columns.js';
+import { findRoutes, parsePrefixInto, ROUTE_TYPE_CODE } from '../../model/route-columns.js';
 import { familyOf, ipToBytes, bytesToIp, prefixContains, prefixLen } from '../../model/addr.js';
 import type { CheckFlowCategory } from '../../model/check.js';
 import type { Flow } from '../../model/trace.js';
@@ -109,16 +109,7 @@ export function outsideAddress(ctx: TraceContext, fam: Family): string | undefin
 export function remotePodTargets(ctx: TraceContext, fam: Family, backends: Set<string>): string[] {
   const cidr = fam === 4 ? ctx.dp.nativeRoutingCidr.v4 : ctx.dp.nativeRoutingCidr.v6;
   const prefixes = new Set<string>();
-  if (cidr.known)
-    // a blackhole or unreachable route to another node's pod CIDR is exactly what check must try
-    for (const r of findRoutes(
-      ctx.state,
-      (x) =>
-        prefixLen(x.dst) >= prefixLen(cidr.value) && prefixContains(cidr.value, x.dst.slice(0, x.dst.indexOf('/'))),
-      { family: fam, table: 254 },
-    ))
-      if (r.type === 'unicast' || r.type === 'blackhole' || r.type === 'unreachable' || r.type === 'prohibit')
-        prefixes.add(r.dst);
+  if (cidr.known) for (const r of routesWithin(ctx, fam, cidr.value)) prefixes.add(r.dst);
   for (const e of ctx.state.cilium.ipcache ?? ctx.state.cilium.ipcacheMap ?? [])
     if (e.tunnelEndpoint && familyOf(e.tunnelEndpoint) === fam && prefixLen(e.prefix) < (fam === 4 ? 32 : 128))
       prefixes.add(e.prefix);
@@ -129,6 +120,50 @@ export function remotePodTargets(ctx: TraceContext, fam: Family, backends: Set<s
     if (ip && classify(ctx, ip).kind === 'remote-pod' && !out.includes(ip)) out.push(ip);
   }
   return out;
+}
+
+const POD_CIDR_TYPES = new Set<number>(
+  (['unicast', 'blackhole', 'unreachable', 'prohibit'] as const).map((t) => ROUTE_TYPE_CODE[t]),
+);
+
+/**
+ * Main-table routes inside `cidr` (more specific than the default route): a blackhole or unreachable route to
+ * another node's pod CIDR is exactly what check must try. On route columns the prefix is tested on the key
+ * words, so a node with a million routes builds only the few inside the CIDR.
+ */
+function routesWithin(ctx: TraceContext, fam: Family, cidr: string): Route[] {
+  const want = (r: Route) =>
+    r.table === 254 &&
+    POD_CIDR_TYPES.has(ROUTE_TYPE_CODE[r.type]) &&
+    prefixLen(r.dst) >= prefixLen(cidr) &&
+    prefixContains(cidr, r.dst.slice(0, r.dst.indexOf('/')));
+  const cols = ctx.state.routeColumns;
+  if (!cols) return ctx.state.routes.filter((r) => r.family === fam && want(r));
+  const words = fam === 4 ? 1 : 4;
+  const ck = new Uint32Array(words);
+  const clen = parsePrefixInto(fam, cidr, ck, 0);
+  const out: Route[] = [];
+  if (clen < 0) return out;
+  for (const c of cols) {
+    if (c.family !== fam) continue;
+    for (let i = 0; i < c.count; i++) {
+      if (c.table[i] !== 254 || !POD_CIDR_TYPES.has(c.type[i]!) || c.len[i]! < clen) continue;
+      if (!within(c.key, i * words, ck, clen)) continue;
+      const r = c.route(i);
+      if (want(r)) out.push(r);
+    }
+  }
+  return out;
+}
+
+/** Whether the key at `at` starts with the first `len` bits of `prefix`. */
+function within(key: Uint32Array, at: number, prefix: Uint32Array, len: number): boolean {
+  for (let w = 0; w * 32 < len; w++) {
+    const bits = Math.min(32, len - w * 32);
+    const mask = bits === 32 ? 0xffffffff : (0xffffffff << (32 - bits)) >>> 0;
+    if (((key[at + w]! & mask) >>> 0) !== ((prefix[w]! & mask) >>> 0)) return false;
+  }
+  return true;
 }
 
 function firstHost(prefix: string): string | undefined {
