@@ -6,7 +6,7 @@
 // Record shapes are copied from the real captures in fixtures/ (ip -j -d route, ip -j rule,
 // bpftool -j map dump, iptables-save v1.8.9); only addresses, names and counts vary.
 //
-//   node bench/gen.mjs [outDir] [--seed N] [--scale F]
+//   node bench/gen.mjs [outDir] [--seed N] [--scale F] [--pods N] [--routes N]
 import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -24,14 +24,18 @@ const opt = (name, dflt) => {
 };
 const SEED = Number(opt('--seed', '20261123'));
 const SCALE = Number(opt('--scale', '1'));
+// --pods N: a node with this many pods (the check bench: 110, the kubelet default maximum)
+const PODS = opt('--pods', undefined);
+// --routes N: this many generated IPv4 routes (IPv6: a fifth), for a node of ordinary size beside its Services
+const ROUTES = opt('--routes', undefined);
 const OUT = resolve(args[0] ?? join(here, 'out/large'));
 
 export const COUNTS = {
-  v4Routes: Math.round(1_000_000 * SCALE),
-  v6Routes: Math.round(200_000 * SCALE),
+  v4Routes: ROUTES !== undefined ? Number(ROUTES) : Math.round(1_000_000 * SCALE),
+  v6Routes: ROUTES !== undefined ? Math.round(Number(ROUTES) / 5) : Math.round(200_000 * SCALE),
   services: Math.round(10_000 * SCALE),
   backendsPerService: 10,
-  pods: Math.max(10, Math.round(500 * SCALE)),
+  pods: PODS !== undefined ? Number(PODS) : Math.max(10, Math.round(500 * SCALE)),
 };
 
 function mulberry32(a) {

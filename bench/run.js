@@ -130,6 +130,18 @@ const svcName = bench(`svc lookup by name`, process.execPath, [
 ]);
 // both sides are the large snapshot: two full loads, 20,000 frontends compared, 40 flows traced on each side (sampled)
 const diff = bench(`diff large large`, process.execPath, [cli, 'diff', SNAP, SNAP, '--no-color']);
+// `netpath check` on a node of ordinary size with the large snapshot's Services: 110 pods (the kubelet's default
+// maximum), 10,000 Services x 10 backends, 1,000 routes; every pod, Service frontend and reply traced (target:
+// <= 10 s and <= 1 GiB, issue 19)
+const CHECK_SNAP = join(here, 'out', 'check-110');
+if (!existsSync(join(CHECK_SNAP, 'manifest.json'))) {
+  console.log(`generating ${CHECK_SNAP} ...`);
+  const g = spawnSync(process.execPath, [join(here, 'gen.mjs'), CHECK_SNAP, '--pods', '110', '--routes', '1000'], {
+    stdio: 'inherit',
+  });
+  if (g.status !== 0) process.exit(g.status ?? 1);
+}
+const check = bench(`check 110 pods, 10,000 Services`, process.execPath, [cli, 'check', '-s', CHECK_SNAP, '-q']);
 
 const jqRows = {};
 const hasJq = spawnSync('jq', ['--version']).status === 0;
@@ -222,6 +234,12 @@ const worst = Math.max(tracePod.medianMs, traceOut.medianMs);
 const worstCpu = Math.max(tracePod.medianCpuMs ?? 0, traceOut.medianCpuMs ?? 0);
 const worstRss = Math.max(tracePod.peakRssKb ?? 0, traceOut.peakRssKb ?? 0);
 const targets = [
+  [
+    'check (110 pods, 10,000 Services) ≤ 10 s',
+    check.medianMs <= 10_000,
+    `${fmtS(check.medianMs)}${check.medianCpuMs !== undefined ? ` (CPU ${fmtS(check.medianCpuMs)})` : ''}`,
+  ],
+  ['check ≤ 1 GiB', check.peakRssKb !== undefined ? check.peakRssKb <= GiB : undefined, fmtM(check.peakRssKb)],
   ['trace ≤ 2 s', worst <= 2000, `${fmtS(worst)} (${(worst / 2000).toFixed(1)}×)`],
   ['trace ≤ 1 GiB', worstRss > 0 ? worstRss <= GiB : undefined, `${fmtM(worstRss)} (${(worstRss / GiB).toFixed(1)}×)`],
   [

@@ -3,6 +3,7 @@ import { BUILD_INFO } from './build-info.js';
 import { describeError, EXIT, exitCodeFor, UsageError } from './errors.js';
 import type { CliSpec } from './render/cli-spec.js';
 import { safeText } from './render/terminal-safe.js';
+import { registerCheck } from './cli/check.js';
 import { registerCommands } from './cli/commands.js';
 import { registerCompletion } from './cli/completion.js';
 import { createCli, type Cli, type Io } from './cli/context.js';
@@ -25,6 +26,7 @@ const COMMANDS: ((program: Command, cli: Cli) => void)[] = [
   registerSvc,
   registerDiff,
   registerNode,
+  registerCheck,
   registerSnapshot,
   registerCommands,
   registerCompletion,

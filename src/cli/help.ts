@@ -57,6 +57,11 @@ export const EXAMPLES: Record<string, [command: string, comment?: string][]> = {
     ],
     ['netpath diff fixtures/snapshots/migrate-iptables/before live', 'after the migration, against this node'],
   ],
+  check: [
+    ['netpath check -s fixtures/snapshots/kind-v4/k1', 'every path of the node, and what breaks them'],
+    ['netpath check -s fixtures/snapshots/migrate-iptables/after-broken -o json', 'the JSON contract (docs/check.md)'],
+    ['netpath check --cluster fixtures/snapshots/v6-wg', 'each node of a cluster snapshot'],
+  ],
   node: [
     ['netpath node -s fixtures/snapshots/kind-v4/k1', 'each conclusion with the probe line it rests on'],
     ['netpath node -s fixtures/snapshots/v6-wg/gateway -o json', 'the JSON contract (docs/node.md)'],
@@ -81,6 +86,8 @@ export const EXAMPLES: Record<string, [command: string, comment?: string][]> = {
 };
 
 export const NOTES: Record<string, string> = {
+  check:
+    'Findings are ranked: errors first, then by how many of the checked flows they affect; each names example flows, the probe lines behind it, and read-only commands that confirm it live. Exit codes: 0 no error-level finding, 1 at least one, 2 usage, 3 the node state could not be read.',
   node: 'Check this before trusting a trace: a fact is known with its evidence (marked inferred when no line states it), or unknown with why. Missing probes are listed with the reason the source gives. Exit codes: 0 reported, 2 usage, 3 nothing could be read.',
   trace:
     'Without --snapshot, --exec or --cluster, netpath probes the node it runs on (as root, for bpftool). Exit codes: 0 delivered/forwarded, 1 dropped/no route, 2 usage, 3 a required source is missing or unreadable.',

@@ -41,6 +41,8 @@ export async function loadDiffSide(
   source: ProbeSource,
   label: SideLabel,
   offloadOpts?: OffloadOptions | false,
+  /** `check` reads a node the same way, and a node without any Service source is still checked */
+  opts: { requireServices?: boolean } = {},
 ): Promise<
   DiffSideInput & { serviceSources?: { probe: string; status: string; origin?: string; message?: string }[] }
 > {
@@ -48,7 +50,7 @@ export async function loadDiffSide(
   // for: on a snapshot directory they run in worker threads (offload.ts)
   const offload = offloadOpts === false ? undefined : createOffload(source, offloadOpts);
   try {
-    return await readSide(source, label, offload);
+    return await readSide(source, label, offload, opts.requireServices ?? true);
   } finally {
     await offload?.close();
   }
@@ -58,6 +60,7 @@ async function readSide(
   source: ProbeSource,
   label: SideLabel,
   offload: Offload | undefined,
+  requireServices: boolean,
 ): Promise<
   DiffSideInput & { serviceSources?: { probe: string; status: string; origin?: string; message?: string }[] }
 > {
@@ -80,7 +83,7 @@ async function readSide(
     (w) => w.code !== 'kube-proxy-no-services' && w.code !== 'kube-proxy-no-nat',
   );
   const present = services.sources.filter((s) => s.status !== 'missing');
-  if (present.length === 0 || present.every((s) => s.status === 'failed')) {
+  if (requireServices && (present.length === 0 || present.every((s) => s.status === 'failed'))) {
     const failed = present.map((s) => `${s.probe}: ${s.message}`).join('; ');
     throw new SourceError(
       `${label}: ${source.description}`,

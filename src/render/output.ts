@@ -13,6 +13,8 @@ import { journeyResultLine, renderJourneyText } from './journey.js';
 import { renderSvcQuiet, renderSvcText, svcContract } from './svc.js';
 import { renderJourneyTable, renderSvcTable, renderTraceTable } from './table.js';
 import { nodeContract, renderNodeQuiet, renderNodeText, type NodeReport } from './node.js';
+import type { CheckReport } from '../model/check.js';
+import { checkContract, checkResultLine, renderCheckText } from './check.js';
 
 /**
  * `-o, --output <format>`: one registry from format name to renderer, so a format is added here once and
@@ -33,6 +35,7 @@ export interface Outputs {
   svc: SvcOutput;
   diff: Diff;
   node: NodeReport;
+  check: CheckReport;
 }
 export type OutputKind = keyof Outputs;
 
@@ -58,6 +61,7 @@ const CONTRACTS: { [K in OutputKind]: (value: Outputs[K]) => unknown } = {
   svc: (s) => svcContract(s.node, s.query, s.result),
   diff: diffContract,
   node: nodeContract,
+  check: checkContract,
 };
 
 /** A plain-data copy of the contract: what JSON carries is exactly what YAML gets (no undefined, no shared objects). */
@@ -83,6 +87,7 @@ const FORMATS: OutputFormat[] = [
       svc: (s, o) => renderSvcText(s.query, s.result, o),
       diff: renderDiffText,
       node: renderNodeText,
+      check: renderCheckText,
     },
   },
   {
@@ -172,6 +177,7 @@ const QUIET: { [K in OutputKind]?: Renderer<K> } = {
   svc: (s) => renderSvcQuiet(s.query, s.result),
   diff: (d) => `${d.summary.verdict === 'clean' ? 'CLEAN' : 'REGRESSIONS'} — ${d.summary.lines[0]}\n`,
   node: renderNodeQuiet,
+  check: (r) => `${checkResultLine(r)}\n`,
 };
 
 export async function renderOutput<K extends OutputKind>(

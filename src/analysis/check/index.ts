@@ -1,0 +1,251 @@
+import type { CheckFlow, CheckReport, Finding } from '../../model/check.js';
+import type { Leftover } from '../../model/diff.js';
+import type { Family, Warning } from '../../model/types.js';
+import type { Flow, Trace } from '../../model/trace.js';
+import type { ServiceEntry } from '../../model/service.js';
+import { traceFlow, type TraceContext } from '../trace.js';
+import type { DiffSideInput } from '../diff.js';
+import { findLeftovers } from '../diff-leftovers.js';
+import { FindingSet, judgeRpFilter, judgeTrace } from './findings.js';
+import { defaultRoute, localPods, planFlows, type PlannedFlow } from './flows.js';
+
+export { planFlows, type PlannedFlow } from './flows.js';
+export { FindingSet } from './findings.js';
+
+/** Flows traced when --max-flows is not given: enough for a node with 110 pods and 10,000 Services. */
+export const DEFAULT_MAX_FLOWS = 50_000;
+
+export interface CheckInput {
+  ctx: TraceContext;
+  /** the rulesets, ipsets and conntrack tables kube-proxy leftovers live in (what `diff` reads of a side) */
+  side?: DiffSideInput;
+  warnings?: Warning[];
+}
+
+export interface CheckOptions {
+  maxFlows?: number;
+  /** called as flows are traced (the CLI draws a progress bar with it; analysis prints nothing) */
+  progress?: (done: number, total: number) => void;
+}
+
+/**
+ * Every path of a node at once: enumerates the flows that matter, traces each with the engine, and turns what
+ * the traces and the node state show into findings ranked by how many flows they break. Pure but for progress.
+ */
+export function checkNode(input: CheckInput, opts: CheckOptions = {}): CheckReport {
+  const { ctx } = input;
+  const set = new FindingSet();
+  const warnings: Warning[] = [...(input.warnings ?? [])];
+  const { flows, notes } = planFlows(ctx, ctx.services);
+  const max = opts.maxFlows ?? DEFAULT_MAX_FLOWS;
+  const picked = flows.slice(0, max);
+  if (flows.length > picked.length)
+    warnings.push({
+      code: 'flows-cut',
+      message: `--max-flows ${max}: ${picked.length} of ${flows.length} flows checked; the rest (Service frontends last) were not`,
+    });
+  for (const n of notes) warnings.push({ code: 'flows-not-enumerated', message: n });
+  const byFrontend = new Map<string, CheckFlow[]>();
+  const traced = traceAll(input, picked, set, opts.progress, byFrontend);
+  judgeNode(input, set, byFrontend);
+  return {
+    schemaVersion: 1,
+    node: ctx.state.node.name,
+    flowsChecked: traced,
+    flowsEnumerated: flows.length,
+    findings: set.list(),
+    warnings,
+  };
+}
+
+/** The Service entries by frontend address (and the NodePort surrogates 0.0.0.0 / :: by port). */
+interface ServiceIndex {
+  all: ServiceEntry[];
+  byAddress: Map<string, ServiceEntry[]>;
+  surrogates: Map<string, ServiceEntry[]>;
+}
+
+function servicesByAddress(all: ServiceEntry[]): ServiceIndex {
+  const byAddress = new Map<string, ServiceEntry[]>();
+  const surrogates = new Map<string, ServiceEntry[]>();
+  for (const e of all) {
+    const a = e.frontend.address;
+    const [m, k] = a === '0.0.0.0' || a === '::' ? [surrogates, `${a}|${e.frontend.port}`] : [byAddress, a];
+    const l = m.get(k);
+    if (l) l.push(e);
+    else m.set(k, [e]);
+  }
+  return { all, byAddress, surrogates };
+}
+
+/**
+ * The engine looks a flow's Service up among the entries of its destination address (and, for a node address,
+ * the NodePort surrogates of its port): handing it only those gives the same trace as the whole list without a
+ * scan of 10,000 Services per flow. The context is the same object (its lazily built indexes stay), its
+ * Service list swapped for the flow and restored.
+ */
+function traceWith(ctx: TraceContext, flow: Flow, index: ServiceIndex): Trace {
+  const fam = flow.dst.includes(':') ? '::' : '0.0.0.0';
+  const own = index.byAddress.get(flow.dst) ?? [];
+  const sur = flow.dport !== undefined ? (index.surrogates.get(`${fam}|${flow.dport}`) ?? []) : [];
+  ctx.services = sur.length ? [...own, ...sur] : own;
+  try {
+    return traceFlow(ctx, flow);
+  } finally {
+    ctx.services = index.all;
+  }
+}
+
+function traceAll(
+  input: CheckInput,
+  flows: PlannedFlow[],
+  set: FindingSet,
+  progress: CheckOptions['progress'],
+  byFrontend: Map<string, CheckFlow[]>,
+): number {
+  const { ctx } = input;
+  // only the disposition of each flow is kept for its reply: 20,000 whole traces would crowd the heap
+  const results: (Trace['disposition'] | undefined)[] = [];
+  let traced = 0;
+  const step = Math.max(1, Math.floor(flows.length / 100));
+  const index = servicesByAddress(ctx.services);
+  for (let i = 0; i < flows.length; i++) {
+    const p = flows[i]!;
+    // a reply is checked only when the request it answers got through (delivered here, or sent on to its node)
+    const req = p.replyOf !== undefined ? results[p.replyOf] : undefined;
+    if (p.replyOf !== undefined && req !== 'delivered' && req !== 'forwarded') {
+      results.push(undefined);
+      continue;
+    }
+    const t = traceWith(ctx, p.flow, index);
+    results.push(t.disposition);
+    traced++;
+    const cf: CheckFlow = { category: p.category, label: p.label, flow: p.flow, disposition: t.disposition };
+    judgeTrace(set, ctx.state, p, t, cf);
+    judgeRpFilter(set, ctx.state, p, t, cf);
+    if (p.frontend) byFrontend.set(p.frontend, [...(byFrontend.get(p.frontend) ?? []), cf]);
+    if (progress && (i % step === 0 || i === flows.length - 1)) progress(i + 1, flows.length);
+  }
+  return traced;
+}
+
+/** What the node state shows without a trace: no default route for pods, kube-proxy leftovers, stale NAT. */
+function judgeNode(input: CheckInput, set: FindingSet, byFrontend: Map<string, CheckFlow[]>): void {
+  // a leftover or a stale NAT entry affects the checked flows to the frontends it names
+  const flowsTo = (fes: string[] = []) => fes.flatMap((fe) => byFrontend.get(fe) ?? []);
+  const { ctx, side } = input;
+  for (const fam of [4, 6] as Family[]) {
+    if (!ctx.state.sources.some((s) => s.probe === `ip-route${fam}` && s.status === 'ok')) continue;
+    if (defaultRoute(ctx, fam) || localPods(ctx, fam).length === 0) continue;
+    set.add(`nodefault|${fam}`, {
+      severity: 'warning',
+      kind: 'no-default-route',
+      message: `IPv${fam}: the node has no default route, so its pods reach nothing outside the routes it has (a pod's packet to any other address is dropped: no route)`,
+      evidence: [],
+      confirm: [
+        `ip -${fam} route show default`,
+        `ip -${fam} route get ${fam === 4 ? '192.0.2.1' : '2001:db8:ffff::1'}`,
+      ],
+    });
+  }
+  if (!side) return;
+  const kpr = ctx.dp.kubeProxyReplacement;
+  // conntrack is judged below against every Service layer: findLeftovers knows kube-proxy's frontends only
+  // from the rules, which a hand cleanup may have flushed while their connections live on
+  const left = findLeftovers(side, side).filter((l) => l.kind !== 'conntrack');
+  if (kpr.known && kpr.value) staleNat(ctx, side, set, flowsTo);
+  if (left.length === 0) return;
+  if (!kpr.known) {
+    const l = left[0]!;
+    set.add('kp?', {
+      severity: 'info',
+      kind: 'kube-proxy-leftover',
+      message: `kube-proxy state is present (${left.map((x) => x.name).join('; ')}); whether it is a leftover is unknown: Cilium's kube-proxy replacement is not known (${kpr.because}), so kube-proxy may still be meant to run`,
+      evidence: l.evidence.slice(0, 4),
+      confirm: [l.command, 'cilium-dbg status | grep KubeProxyReplacement'],
+    });
+    return;
+  }
+  if (!kpr.value) return;
+  for (const l of left) {
+    const key = `kp|${l.kind}|${l.name}`;
+    set.add(key, leftoverFinding(l));
+    for (const cf of flowsTo(l.frontends)) set.add(key, leftoverFinding(l), cf);
+  }
+}
+
+/**
+ * With kube-proxy replaced, Cilium translates Services in BPF (at the socket or per packet), never with a
+ * netfilter NAT entry: a conntrack entry that DNATs a Service frontend was made by kube-proxy's rules and keeps
+ * translating that connection outside Cilium's view until it closes or times out.
+ */
+function staleNat(
+  ctx: TraceContext,
+  side: DiffSideInput,
+  set: FindingSet,
+  flowsTo: (fes: string[]) => CheckFlow[],
+): void {
+  if (!side.conntrack?.length) return;
+  const local = ctx.state.addrs.map((a) => a.local);
+  const fes = new Map<string, boolean>();
+  for (const e of ctx.services) {
+    const f = e.frontend;
+    const cilium = e.source === 'cilium-bpf' || e.source === 'cilium-dbg';
+    const addrs = f.address === '0.0.0.0' || f.address === '::' ? local : [f.address];
+    for (const a of addrs) {
+      const k = `${a}|${f.port}|${f.proto.toLowerCase()}`;
+      fes.set(k, (fes.get(k) ?? false) || cilium);
+    }
+  }
+  const hits: {
+    fe: string;
+    src: string;
+    served: boolean;
+    ev: import('../../model/types.js').Evidence;
+    timeout: number;
+  }[] = [];
+  for (const ct of side.conntrack)
+    for (const e of ct.entries) {
+      if (!e.dnat || e.orig.dport === undefined) continue;
+      const served = fes.get(`${e.orig.dst}|${e.orig.dport}|${e.proto}`);
+      if (served === undefined) continue;
+      const host = e.orig.dst.includes(':') ? `[${e.orig.dst}]` : e.orig.dst;
+      hits.push({
+        fe: `${host}:${e.orig.dport}/${e.proto.toUpperCase()}`,
+        src: e.orig.src,
+        served,
+        ev: e.source,
+        timeout: e.timeout ?? 0,
+      });
+    }
+  if (hits.length === 0) return;
+  const fronts = [...new Set(hits.map((h) => h.fe))];
+  const gone = [...new Set(hits.filter((h) => !h.served).map((h) => h.fe))];
+  const finding: Omit<Finding, 'flows'> = {
+    severity: 'warning',
+    kind: 'stale-conntrack-nat',
+    message: `${hits.length} tracked connection${hits.length === 1 ? '' : 's'} to ${fronts.length} Service frontend${fronts.length === 1 ? '' : 's'} (${fronts.slice(0, 5).join(', ')}${fronts.length > 5 ? ', …' : ''}) still carry a netfilter DNAT although Cilium replaces kube-proxy: conntrack keeps translating them outside Cilium until they close or time out (longest timeout left ${Math.max(...hits.map((h) => h.timeout))} s)${gone.length ? `; ${gone.join(', ')} ${gone.length === 1 ? 'is' : 'are'} served by no Cilium entry, so only these old connections still reach ${gone.length === 1 ? 'it' : 'them'}` : ''}`,
+    evidence: hits.slice(0, 4).map((h) => h.ev),
+    confirm: ['conntrack -L -o extended --dst-nat'],
+  };
+  set.add('stale-nat', finding);
+  // a checked flow is affected when an old connection from its own source to its frontend is still NATed
+  const from = new Set(hits.map((h) => `${h.src}|${h.fe}`));
+  for (const cf of flowsTo(fronts))
+    if (from.has(`${cf.flow.src}|${frontendOfFlow(cf)}`)) set.add('stale-nat', finding, cf);
+}
+
+function frontendOfFlow(cf: CheckFlow): string {
+  const h = cf.flow.dst.includes(':') ? `[${cf.flow.dst}]` : cf.flow.dst;
+  return `${h}:${cf.flow.dport}/${cf.flow.proto.toUpperCase()}`;
+}
+
+function leftoverFinding(l: Leftover): Omit<Finding, 'flows'> {
+  return {
+    severity: l.actsOnPackets ? (l.regression ? 'error' : 'warning') : 'info',
+    kind: 'kube-proxy-leftover',
+    message: `${l.name} left by kube-proxy although Cilium replaces it: ${l.breaks}`,
+    evidence: l.evidence.slice(0, 4),
+    confirm: [l.command],
+  };
+}
