@@ -6,7 +6,6 @@ import type {
   Hop,
   HopBackend,
   KubeProxyHop,
-  MasqueradeHop,
   ServiceHopFlags,
   SocketLbHop,
   TcLbHop,
@@ -14,11 +13,11 @@ import type {
   TraceEndpoint,
 } from '../model/trace.js';
 import type { ServiceFlags } from '../model/service.js';
-import { hopDev } from '../model/trace.js';
 import { familyOf } from '../model/addr.js';
 import { lookupServices } from './services.js';
 import { classify, sourceProblem, traceAddress, type TraceContext } from './trace.js';
 import { judgeConntrack } from './conntrack.js';
+import { nodePortFromOutside } from './trace-nodeport.js';
 
 const PROTO = { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP', icmp: 'ANY' } as const;
 
@@ -312,54 +311,8 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
       }
       hops.splice(at + 1, 0, tcLb);
     } else if (src.kind !== 'host') {
-      if (
-        view.bySource.some((b) => b.source === 'cilium-bpf') &&
-        view.type === 'ClusterIP' &&
-        !(layer === cilium && isRoutable(ctx, view.frontend))
-      ) {
-        return base(
-          [
-            {
-              kind: 'drop',
-              detail: `${view.frontend} is a ClusterIP that is not reachable from outside the node: cil_from_netdev drops it (DROP_IS_CLUSTER_IP) unless bpf-lb-external-clusterip is set`,
-              evidence: ev,
-              reason: 'DROP_IS_CLUSTER_IP',
-              code: 'DROP_IS_CLUSTER_IP',
-              frontend: lb.frontend,
-              backends: lb.backends,
-              backend: lb.backend,
-              paths,
-            },
-          ],
-          'dropped',
-        );
-      }
-      const at = hops.findIndex((h) => h.kind === 'bpf' && h.program === 'cil_from_netdev');
-      const inDev = hops[0] ? hopDev(hops[0]) : undefined;
-      const xdp = inDev ? ctx.dp.programs.find((p) => p.dev === inDev && p.hook === 'xdp') : undefined;
-      const np: TcLbHop = {
-        kind: 'tc-lb',
-        detail: `NodePort/LB load balancing in ${xdp ? `XDP (${xdp.program} on ${inDev}, before the stack and tc)` : 'cil_from_netdev'}: ${view.frontend} → ${hostPort(chosen.address, chosen.port)}`,
-        ...lb,
-        layer: xdp ? 'xdp' : 'tc',
-        at: xdp ? 'xdp' : 'cil_from_netdev',
-        ...(xdp ? { program: xdp.program, dev: xdp.dev } : {}),
-      };
-      const added: Hop[] = [np];
-      if (xdp)
-        added.unshift({
-          kind: 'bpf',
-          detail: `${xdp.program} on ${inDev} xdp`,
-          evidence: xdp.evidence,
-          dev: xdp.dev,
-          hook: 'xdp',
-          program: xdp.program,
-          attachMode: 'xdp',
-          direction: 'ingress',
-          ...(xdp.progId !== undefined ? { progId: xdp.progId } : {}),
-        });
-      if (classify(ctx, chosen.address).kind !== 'local-pod') added.push(nodePortNat(ctx, entry, flow));
-      hops.splice(xdp ? Math.max(0, at) : at + 1, 0, ...added);
+      const out = nodePortFromOutside(ctx, { flow, view, layer, cilium, entry, lb, paths, chosen, hops });
+      if (out.dropped) return base([out.dropped], 'dropped');
     } else {
       hops.unshift({
         kind: 'tc-lb',
@@ -397,50 +350,6 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
       message: `BPF host routing redirects pod traffic past netfilter: kube-proxy's DNAT for ${view.frontend} is never reached from pods`,
     });
   return { ...base(hops, rest.disposition, rest.warnings), flow };
-}
-
-/** NodePort to a remote backend: SNAT to this node (replies come back here) or DSR (the backend answers the client). */
-function nodePortNat(ctx: TraceContext, entry: ServiceEntry | undefined, flow: Flow): MasqueradeHop {
-  const st = ctx.state.cilium.status?.kprMode;
-  const mode = entry?.flags.dsr ? 'DSR' : st?.mode;
-  const ev = st ? [st.source] : [];
-  if (mode === 'DSR' || (mode === 'Hybrid' && flow.proto === 'tcp')) {
-    const reason = `${mode === 'Hybrid' ? 'hybrid mode uses DSR for TCP' : 'DSR'} — the backend sees the client ${flow.src} and replies to it directly, not through this node`;
-    return {
-      kind: 'masquerade',
-      detail: `not source-NATed: ${reason}`,
-      reason,
-      evidence: ev,
-      applied: false,
-      by: 'bpf-nodeport',
-      where: 'bpf-nodeport',
-      why: 'nodeport-dsr',
-      nodePortMode: mode,
-    };
-  }
-  if (mode === 'SNAT' || mode === 'Hybrid') {
-    return {
-      kind: 'masquerade',
-      detail: `SNAT to this node's address in cil_to_netdev (NodePort ${mode === 'Hybrid' ? 'hybrid mode, UDP' : 'SNAT mode'}): the backend sees this node, not ${flow.src}; the reply returns here and is reverse-NATed in cil_from_netdev`,
-      evidence: ev,
-      applied: true,
-      by: 'bpf-nodeport',
-      where: 'bpf-nodeport',
-      why: 'nodeport-snat',
-      nodePortMode: mode,
-    };
-  }
-  return {
-    kind: 'masquerade',
-    detail: 'NodePort SNAT or DSR: the status does not say (KubeProxyReplacement Details: Mode)',
-    evidence: [],
-    applied: 'unknown',
-    by: 'bpf-nodeport',
-    where: 'bpf-nodeport',
-    why: 'nodeport-mode-unknown',
-    inferred: true,
-    because: 'no Mode line in the status',
-  };
 }
 
 /**
@@ -494,15 +403,6 @@ function socketLbProgram(ctx: TraceContext, fam: 4 | 6, proto: Flow['proto']) {
     if (hit) return hit;
   }
   return undefined;
-}
-
-function isRoutable(ctx: TraceContext, frontend: string): boolean {
-  const e = ctx.services.find(
-    (s) =>
-      s.source === 'cilium-bpf' &&
-      `${s.frontend.address}:${s.frontend.port}/${s.frontend.proto}` === frontend.replace(/^\[|\](?=:)/g, ''),
-  );
-  return e?.flags.routable === true;
 }
 
 export type { ServiceEntry };
