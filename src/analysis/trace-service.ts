@@ -17,7 +17,8 @@ import { familyOf } from '../model/addr.js';
 import { lookupServices } from './services.js';
 import { classify, sourceProblem, traceAddress, type TraceContext } from './trace.js';
 import { judgeConntrack } from './conntrack.js';
-import { nodePortFromOutside } from './trace-nodeport.js';
+import { type CiliumSkip, ciliumSkips, hostSkips, nodePortFromOutside } from './trace-nodeport.js';
+import { ruled } from './trace/hops.js';
 
 const PROTO = { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP', icmp: 'ANY' } as const;
 
@@ -37,7 +38,12 @@ function backendList(bs: Backend[]): HopBackend[] {
  * tc program, or kube-proxy's DNAT), every candidate backend, then the path to one backend. Undefined
  * when the destination is not a frontend any layer programs.
  */
-export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
+export function traceService(
+  ctx: TraceContext,
+  flow: Flow,
+  /** Cilium's per-packet LB never sees this flow (trace-nodeport.ts): the other layers decide */
+  skipCilium?: CiliumSkip,
+): Trace | undefined {
   if (ctx.services.length === 0) return undefined;
   const q = { kind: 'address' as const, address: flow.dst, ...(flow.dport !== undefined ? { port: flow.dport } : {}) };
   let all = lookupServices(ctx.services, q, { kubeProxyReplacement: ctx.dp.kubeProxyReplacement }).frontends;
@@ -82,8 +88,21 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
     disposition,
     warnings: [...warnings, ...extra],
   });
-  const cilium = view.bySource.find((b) => b.source === 'cilium-bpf' || b.source === 'cilium-dbg');
-  const layer = cilium ?? view.bySource[0]!;
+  const ciliumView = view.bySource.find((b) => b.source === 'cilium-bpf' || b.source === 'cilium-dbg');
+  const skip = skipCilium ?? (ciliumView ? ciliumSkips(ctx, src) : undefined);
+  if (skip)
+    warnings.push({
+      code: 'cilium-not-translating',
+      message: `${view.frontend}: Cilium does not translate this flow: ${skip.because}`,
+    });
+  const cilium = skip ? undefined : ciliumView;
+  const other = view.bySource.find((b) => b !== ciliumView);
+  if (skip && !other) {
+    // nobody else programs the frontend: the packet goes where its destination address leads
+    const t = traceAddress(ctx, flow);
+    return { ...t, dst, warnings: [...warnings, ...t.warnings] };
+  }
+  const layer = cilium ?? other ?? view.bySource[0]!;
   const ev: Evidence[] = layer.evidence.slice(0, 3);
   const active = layer.backends.filter((b) => b.state === 'active' || b.state === 'unknown');
 
@@ -311,27 +330,27 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
       }
       hops.splice(at + 1, 0, tcLb);
     } else if (src.kind !== 'host') {
-      const out = nodePortFromOutside(ctx, { flow, view, layer, cilium, entry, lb, paths, chosen, hops });
-      if (out.dropped) return base([out.dropped], 'dropped');
-    } else {
-      hops.unshift({
-        kind: 'tc-lb',
-        detail: `per-packet load balancing (${why}): ${view.frontend} → ${hostPort(chosen.address, chosen.port)}`,
-        ...lb,
-        layer: 'tc',
-        at: 'bpf_host',
-        noSocketLb: why,
-        inferred: true,
-        because:
-          'host-namespace traffic to a Service without socket-LB is translated per packet in bpf_host; the exact program is not decided by the state',
+      const out = nodePortFromOutside(ctx, {
+        flow,
+        src,
+        view,
+        entry,
+        lb,
+        paths,
+        chosen,
+        hops,
+        disposition: rest.disposition,
       });
+      return { ...base(out.hops, out.disposition, [...rest.warnings, ...out.warnings]), flow };
+    } else {
+      return traceService(ctx, flow, hostSkips(why));
     }
     return { ...base(hops, rest.disposition, rest.warnings), flow };
   }
 
   // only kube-proxy programs it: DNAT in nat PREROUTING (from a pod or outside) or OUTPUT (from the host)
   const hook = src.kind === 'host' ? 'OUTPUT' : 'PREROUTING';
-  const kp: KubeProxyHop = {
+  let kp: KubeProxyHop = {
     kind: 'kube-proxy',
     detail: `${layer.source}: nat ${hook} → KUBE-SERVICES → ${layer.chain ?? 'the Service chain'} DNATs ${view.frontend} to ${hostPort(chosen.address, chosen.port)}`,
     ...lb,
@@ -340,6 +359,7 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
     natHook: hook,
     ...(layer.chain ? { chain: layer.chain } : {}),
   };
+  if (skip) kp = ruled(kp, skip.rule);
   const rest = traceAddress(ctx, rewritten);
   const hops = [...rest.hops];
   const at = src.kind === 'host' ? 0 : Math.max(0, hops.findIndex((h) => h.kind === 'bpf' || h.kind === 'stack') + 1);
