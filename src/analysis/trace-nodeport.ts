@@ -305,6 +305,21 @@ function fibForward(
 ): Disposition {
   const fam = familyOf(flow.dst) as Family;
   const where = xdp ? xdp.program : 'cil_from_netdev';
+  // bpf_fib_lookup first checks forwarding on the device it is asked for: off, it answers FWD_DISABLED (the agent
+  // turns forwarding on; a node where it is off drops every NodePort packet to another node)
+  const fwd = ctx.state.sysctl[fam === 4 ? 'net.ipv4.conf.all.forwarding' : 'net.ipv6.conf.all.forwarding'];
+  const ipFwd = fam === 4 ? ctx.state.sysctl['net.ipv4.ip_forward'] : undefined;
+  const off = [fwd, ipFwd].find((x) => x?.value.trim() === '0');
+  if (off) {
+    b.hops.push(
+      drop(
+        `forwarding is off on this node (${off.source.text.trim()}): bpf_fib_lookup in ${where} answers BPF_FIB_LKUP_RET_FWD_DISABLED and Cilium drops the packet (DROP_NO_FIB)`,
+        [off.source],
+        'DROP_NO_FIB',
+      ),
+    );
+    return 'dropped';
+  }
   const ans = routeQuery(ctx.routing, { family: fam, dst: flow.dst, ...(inDev ? { iif: inDev } : {}), bpfFib: true });
   const fib = routeHop(ans, `FIB lookup in ${where} (bpf_fib_lookup${inDev ? `, ifindex ${inDev}` : ''})`, {
     lookup: 'bpf_fib_lookup',

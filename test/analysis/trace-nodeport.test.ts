@@ -69,6 +69,14 @@ describe('NodePort from outside to a backend on another node', () => {
     expect(t2.disposition).toBe('forwarded');
   });
 
+  it('forwarding off on the node: bpf_fib_lookup answers FWD_DISABLED and the packet is dropped (DROP_NO_FIB)', async () => {
+    const { state, services } = await load('migrate-iptables/after');
+    state.sysctl['net.ipv4.ip_forward'] = { value: '0', source: { probe: 'sysctl', text: 'net.ipv4.ip_forward = 0' } };
+    const t = traceFlow(createTraceContext(state, services), out('172.18.0.2', 31940, { backend: '10.244.2.7' }));
+    expect(t.hops.at(-1)).toMatchObject({ kind: 'drop', code: 'DROP_NO_FIB' });
+    expect(t.hops.at(-1)!.detail).toMatch(/FWD_DISABLED/);
+  });
+
   it('1.16 (the 1.19 capture, version line changed in memory): the same redirect_neigh rule', async () => {
     const { state, services } = await load('migrate-iptables/after');
     const t = traceFlow(
