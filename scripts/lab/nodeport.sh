@@ -12,7 +12,8 @@
 # outside gets nothing. OUTDIR/judge.json holds those results and OUTDIR/k1 the node captured with netpath's own
 # snapshot; its cilium-status.txt and cilium-config.txt are the 1.19 templates of scripts/lab/cilium/ (no agent
 # runs here). Everything runs in a private mount namespace (own bpffs, own /var/run/netns): it cannot collide
-# with another lab and goes away with it. NP_LAB_SKIP_BUILD=1 uses dist/ as built.
+# with another lab and goes away with it. NP_LAB_SKIP_BUILD=1 uses dist/ as built; NPNP_DEBUG=1 prints the tc filter,
+# the lab NAT table, the node neighbours and its nftables ruleset before the counters are read.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
