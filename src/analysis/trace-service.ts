@@ -6,7 +6,6 @@ import type {
   Hop,
   HopBackend,
   KubeProxyHop,
-  MasqueradeHop,
   ServiceHopFlags,
   SocketLbHop,
   TcLbHop,
@@ -14,13 +13,14 @@ import type {
   TraceEndpoint,
 } from '../model/trace.js';
 import type { ServiceFlags } from '../model/service.js';
-import { hopDev } from '../model/trace.js';
 import { familyOf } from '../model/addr.js';
 import { lookupServices } from './services.js';
 import { classify, sourceProblem, traceAddress, type TraceContext } from './trace.js';
 import { judgeConntrack } from './conntrack.js';
 import { flagKnown, flagReport, type NodeLbFacts } from './service-flags.js';
 import type { BackendSelection } from '../model/trace.js';
+import { type CiliumSkip, ciliumSkips, hostSkips, nodePortFromOutside } from './trace-nodeport.js';
+import { ruled } from './trace/hops.js';
 
 const PROTO = { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP', icmp: 'ANY' } as const;
 
@@ -40,7 +40,12 @@ function backendList(bs: Backend[]): HopBackend[] {
  * tc program, or kube-proxy's DNAT), every candidate backend, then the path to one backend. Undefined
  * when the destination is not a frontend any layer programs.
  */
-export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
+export function traceService(
+  ctx: TraceContext,
+  flow: Flow,
+  /** Cilium's per-packet LB never sees this flow (trace-nodeport.ts): the other layers decide */
+  skipCilium?: CiliumSkip,
+): Trace | undefined {
   if (ctx.services.length === 0) return undefined;
   const q = { kind: 'address' as const, address: flow.dst, ...(flow.dport !== undefined ? { port: flow.dport } : {}) };
   const node = nodeLbFacts(ctx);
@@ -86,8 +91,21 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
     disposition,
     warnings: [...warnings, ...extra],
   });
-  const cilium = view.bySource.find((b) => b.source === 'cilium-bpf' || b.source === 'cilium-dbg');
-  const layer = cilium ?? view.bySource[0]!;
+  const ciliumView = view.bySource.find((b) => b.source === 'cilium-bpf' || b.source === 'cilium-dbg');
+  const skip = skipCilium ?? (ciliumView ? ciliumSkips(ctx, src) : undefined);
+  if (skip)
+    warnings.push({
+      code: 'cilium-not-translating',
+      message: `${view.frontend}: Cilium does not translate this flow: ${skip.because}`,
+    });
+  const cilium = skip ? undefined : ciliumView;
+  const other = view.bySource.find((b) => b !== ciliumView);
+  if (skip && !other) {
+    // nobody else programs the frontend: the packet goes where its destination address leads
+    const t = traceAddress(ctx, flow);
+    return { ...t, dst, warnings: [...warnings, ...t.warnings] };
+  }
+  const layer = cilium ?? other ?? view.bySource[0]!;
   const ev: Evidence[] = layer.evidence.slice(0, 3);
   const active = layer.backends.filter((b) => b.state === 'active' || b.state === 'unknown');
 
@@ -327,73 +345,28 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
       }
       hops.splice(at + 1, 0, tcLb);
     } else if (src.kind !== 'host') {
-      if (
-        view.bySource.some((b) => b.source === 'cilium-bpf') &&
-        view.type === 'ClusterIP' &&
-        !(layer === cilium && isRoutable(ctx, view.frontend))
-      ) {
-        return base(
-          [
-            {
-              kind: 'drop',
-              detail: `${view.frontend} is a ClusterIP that is not reachable from outside the node: cil_from_netdev drops it (DROP_IS_CLUSTER_IP) unless bpf-lb-external-clusterip is set`,
-              evidence: ev,
-              reason: 'DROP_IS_CLUSTER_IP',
-              code: 'DROP_IS_CLUSTER_IP',
-              frontend: lb.frontend,
-              backends: lb.backends,
-              backend: lb.backend,
-              paths,
-            },
-          ],
-          'dropped',
-        );
-      }
-      const at = hops.findIndex((h) => h.kind === 'bpf' && h.program === 'cil_from_netdev');
-      const inDev = hops[0] ? hopDev(hops[0]) : undefined;
-      const xdp = inDev ? ctx.dp.programs.find((p) => p.dev === inDev && p.hook === 'xdp') : undefined;
-      const np: TcLbHop = {
-        kind: 'tc-lb',
-        detail: `NodePort/LB load balancing in ${xdp ? `XDP (${xdp.program} on ${inDev}, before the stack and tc)` : 'cil_from_netdev'}: ${view.frontend} → ${to}`,
-        ...lb,
-        layer: xdp ? 'xdp' : 'tc',
-        at: xdp ? 'xdp' : 'cil_from_netdev',
-        ...(xdp ? { program: xdp.program, dev: xdp.dev } : {}),
-      };
-      const added: Hop[] = [np];
-      if (xdp)
-        added.unshift({
-          kind: 'bpf',
-          detail: `${xdp.program} on ${inDev} xdp`,
-          evidence: xdp.evidence,
-          dev: xdp.dev,
-          hook: 'xdp',
-          program: xdp.program,
-          attachMode: 'xdp',
-          direction: 'ingress',
-          ...(xdp.progId !== undefined ? { progId: xdp.progId } : {}),
-        });
-      if (classify(ctx, chosen.address).kind !== 'local-pod') added.push(nodePortNat(ctx, entry, flow));
-      hops.splice(xdp ? Math.max(0, at) : at + 1, 0, ...added);
-    } else {
-      hops.unshift({
-        kind: 'tc-lb',
-        detail: `per-packet load balancing (${why}): ${view.frontend} → ${to}`,
-        ...lb,
-        layer: 'tc',
-        at: 'bpf_host',
-        noSocketLb: why,
-        inferred: true,
-        because:
-          'host-namespace traffic to a Service without socket-LB is translated per packet in bpf_host; the exact program is not decided by the state',
+      const out = nodePortFromOutside(ctx, {
+        flow,
+        src,
+        view,
+        entry,
+        lb,
+        paths,
+        chosen,
+        to,
+        hops,
+        disposition: rest.disposition,
       });
+      return { ...base(out.hops, out.disposition, [...rest.warnings, ...out.warnings]), flow };
+    } else {
+      return traceService(ctx, flow, hostSkips(why));
     }
     return { ...base(hops, rest.disposition, rest.warnings), flow };
   }
 
   // only kube-proxy programs it: DNAT in nat PREROUTING (from a pod or outside) or OUTPUT (from the host)
   const hook = src.kind === 'host' ? 'OUTPUT' : 'PREROUTING';
-  const kp: KubeProxyHop = {
+  let kp: KubeProxyHop = {
     kind: 'kube-proxy',
     detail: `${layer.source}: nat ${hook} → KUBE-SERVICES → ${layer.chain ?? 'the Service chain'} DNATs ${view.frontend} to ${to}`,
     ...lb,
@@ -402,6 +375,7 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
     natHook: hook,
     ...(layer.chain ? { chain: layer.chain } : {}),
   };
+  if (skip) kp = ruled(kp, skip.rule);
   const rest = traceAddress(ctx, rewritten);
   const hops = [...rest.hops];
   const at = src.kind === 'host' ? 0 : Math.max(0, hops.findIndex((h) => h.kind === 'bpf' || h.kind === 'stack') + 1);
@@ -412,50 +386,6 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
       message: `BPF host routing redirects pod traffic past netfilter: kube-proxy's DNAT for ${view.frontend} is never reached from pods`,
     });
   return { ...base(hops, rest.disposition, rest.warnings), flow };
-}
-
-/** NodePort to a remote backend: SNAT to this node (replies come back here) or DSR (the backend answers the client). */
-function nodePortNat(ctx: TraceContext, entry: ServiceEntry | undefined, flow: Flow): MasqueradeHop {
-  const st = ctx.state.cilium.status?.kprMode;
-  const mode = entry?.flags.dsr ? 'DSR' : st?.mode;
-  const ev = st ? [st.source] : [];
-  if (mode === 'DSR' || (mode === 'Hybrid' && flow.proto === 'tcp')) {
-    const reason = `${mode === 'Hybrid' ? 'hybrid mode uses DSR for TCP' : 'DSR'} — the backend sees the client ${flow.src} and replies to it directly, not through this node`;
-    return {
-      kind: 'masquerade',
-      detail: `not source-NATed: ${reason}`,
-      reason,
-      evidence: ev,
-      applied: false,
-      by: 'bpf-nodeport',
-      where: 'bpf-nodeport',
-      why: 'nodeport-dsr',
-      nodePortMode: mode,
-    };
-  }
-  if (mode === 'SNAT' || mode === 'Hybrid') {
-    return {
-      kind: 'masquerade',
-      detail: `SNAT to this node's address in cil_to_netdev (NodePort ${mode === 'Hybrid' ? 'hybrid mode, UDP' : 'SNAT mode'}): the backend sees this node, not ${flow.src}; the reply returns here and is reverse-NATed in cil_from_netdev`,
-      evidence: ev,
-      applied: true,
-      by: 'bpf-nodeport',
-      where: 'bpf-nodeport',
-      why: 'nodeport-snat',
-      nodePortMode: mode,
-    };
-  }
-  return {
-    kind: 'masquerade',
-    detail: 'NodePort SNAT or DSR: the status does not say (KubeProxyReplacement Details: Mode)',
-    evidence: [],
-    applied: 'unknown',
-    by: 'bpf-nodeport',
-    where: 'bpf-nodeport',
-    why: 'nodeport-mode-unknown',
-    inferred: true,
-    because: 'no Mode line in the status',
-  };
 }
 
 /**
@@ -509,15 +439,6 @@ function socketLbProgram(ctx: TraceContext, fam: 4 | 6, proto: Flow['proto']) {
     if (hit) return hit;
   }
   return undefined;
-}
-
-function isRoutable(ctx: TraceContext, frontend: string): boolean {
-  const e = ctx.services.find(
-    (s) =>
-      s.source === 'cilium-bpf' &&
-      `${s.frontend.address}:${s.frontend.port}/${s.frontend.proto}` === frontend.replace(/^\[|\](?=:)/g, ''),
-  );
-  return e?.flags.routable === true;
 }
 
 export type { ServiceEntry };

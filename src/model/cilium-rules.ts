@@ -313,6 +313,85 @@ const TABLE = [
     usedBy: ['analysis/diff-behaviour.ts'],
     checked: ['v1.13.8', 'v1.14.16', 'v1.16.15', 'v1.17.8', 'v1.18.3', 'main@2ba24a2a (1.19 branch point)'],
   },
+
+  // --- NodePort / LoadBalancer / ExternalIP from outside the node, and where kube-proxy decides instead
+  // (analysis/trace-nodeport.ts; issue 14). Read in a 1.13-era bpf/lib/nodeport.h (tail_nodeport_nat_ipv4 with
+  // the NODEPORT_NEIGH4 map and lb4_extract_key) and a 1.14+-era one (tail_nodeport_nat_egress_ipv4 with
+  // fib_redirect_v4), bpf/bpf_host.c handle_ipv4 in several releases, and the kernel's bpf_ipv4_fib_lookup. ---
+  {
+    id: 'nodeport-needs-enable-nodeport',
+    what: 'bpf_host runs nodeport_lb4 (Service lookup, DROP_IS_CLUSTER_IP, NodePort NAT) only when NodePort is compiled in (ENABLE_NODEPORT: kube-proxy replacement, or enable-node-port); otherwise a packet from outside to a Service address is left to the stack and kube-proxy',
+    cilium: 'bpf/bpf_host.c: handle_ipv4 (#ifdef ENABLE_NODEPORT … nodeport_lb4)',
+    versions: { from: '1.13' },
+    usedBy: ['analysis/trace-nodeport.ts'],
+    when: 'a packet from outside the node to a Service frontend; NodePort off (status `- NodePort: Disabled`)',
+    checked: ['1.13-era bpf_host.c', '1.16-era bpf_host.c', 'main (1.19) bpf_host.c'],
+  },
+  {
+    id: 'nodeport-not-from-host',
+    what: "bpf_host never load-balances a packet the host itself sends (nodeport_lb4 runs only when !from_host): host → Service without socket-LB is translated by kube-proxy's OUTPUT DNAT, or by nothing",
+    cilium: 'bpf/bpf_host.c: handle_ipv4 (if (!from_host) … nodeport_lb4)',
+    versions: { from: '1.13' },
+    usedBy: ['analysis/trace-nodeport.ts'],
+    when: 'a packet from the host namespace to a Service frontend that no socket-LB hook rewrites',
+    checked: ['1.16-era bpf_host.c', 'main (1.19) bpf_host.c'],
+  },
+  {
+    id: 'nodeport-drop-is-cluster-ip',
+    what: 'from outside, a Service entry without the routable flag (a ClusterIP, unless bpf-lb-external-clusterip) is dropped with DROP_IS_CLUSTER_IP after the lookup',
+    cilium: 'bpf/lib/nodeport.h: nodeport_lb4 (lb4_svc_is_routable)',
+    versions: { from: '1.13' },
+    usedBy: ['analysis/trace-nodeport.ts'],
+    when: 'NodePort compiled in; a packet from outside to a non-routable frontend',
+    checked: ['1.13-era nodeport.h', '1.14+-era nodeport.h'],
+  },
+  {
+    id: 'nodeport-local-backend',
+    what: 'a backend on this node: nodeport_lb4 DNATs, creates the CT entry and returns to handle_ipv4, which delivers locally (no SNAT); the reply is reverse-NATed in bpf_lxc',
+    cilium:
+      'bpf/lib/nodeport.h: nodeport_lb4 (backend_local → CTX_ACT_OK); bpf/bpf_host.c: handle_ipv4 → ipv4_local_delivery',
+    versions: { from: '1.13' },
+    usedBy: ['analysis/trace-nodeport.ts'],
+    when: 'NodePort compiled in; the chosen backend is a pod of this node',
+    checked: ['1.13-era nodeport.h', '1.14+-era nodeport.h'],
+  },
+  {
+    id: 'nodeport-remote-fib-redirect',
+    what: 'a backend on another node, SNAT: tail_nodeport_nat_egress_ipv4 SNATs to the direct-routing device address, then fib_redirect_v4 (bpf_fib_lookup, then bpf_redirect_neigh, also when the neighbour is unresolved) sends it out of the FIB device, all inside cil_from_netdev: no routing stack, no netfilter',
+    cilium: 'bpf/lib/nodeport.h: nodeport_lb4 → tail_nodeport_nat_egress_ipv4 → bpf/lib/fib.h: fib_redirect_v4',
+    versions: { from: '1.14' },
+    usedBy: ['analysis/trace-nodeport.ts'],
+    when: 'NodePort compiled in, NodePort mode SNAT (or Hybrid for non-TCP), the chosen backend on another node',
+    checked: ['1.14+-era nodeport.h (cilium/cilium f541499)'],
+  },
+  {
+    id: 'nodeport-remote-fib-redirect-1.13',
+    what: 'a backend on another node, SNAT: tail_nodeport_nat_ipv4 SNATs to the direct-routing device address, then bpf_fib_lookup; any non-zero answer, including BPF_FIB_LKUP_RET_NO_NEIGH (no valid neighbour entry), drops with DROP_NO_FIB; on success a plain bpf_redirect with the MAC addresses from the FIB',
+    cilium: 'bpf/lib/nodeport.h: nodeport_lb4 → tail_nodeport_nat_ipv4 (fib_lookup, ctx_redirect)',
+    versions: { from: '1.13', to: '1.13' },
+    usedBy: ['analysis/trace-nodeport.ts'],
+    when: 'Cilium 1.13, NodePort compiled in, NodePort mode SNAT, the chosen backend on another node',
+    checked: ['1.13-era nodeport.h (tail_nodeport_nat_ipv4)'],
+  },
+  {
+    id: 'nodeport-dsr-mode',
+    what: 'DSR keeps the client source: the Service address travels to the backend in an IPv4 option / IPv6 destination-option header (dispatch opt), or the packet is encapsulated (IPIP, Geneve); hybrid mode uses DSR for TCP only. The backend replies to the client directly',
+    cilium:
+      'bpf/lib/nodeport.h: nodeport_uses_dsr, nodeport_lb4 → tail_nodeport_ipv4_dsr (dsr_set_opt4 / dsr_set_ipip4 / Geneve)',
+    versions: { from: '1.13' },
+    usedBy: ['analysis/trace-nodeport.ts'],
+    when: 'NodePort mode DSR, or Hybrid and TCP, or the Service DSR flag (1.17+); the chosen backend on another node',
+    checked: ['1.13-era nodeport.h', '1.14+-era nodeport.h'],
+  },
+  {
+    id: 'nodeport-xdp',
+    what: 'with XDP acceleration the same nodeport_lb4 runs in cil_xdp_entry before the stack and tc; the translated packet is sent from XDP (no tc egress program sees it)',
+    cilium: 'bpf/bpf_xdp.c: cil_xdp_entry → check_v4_lb → nodeport_lb4',
+    versions: { from: '1.13' },
+    usedBy: ['analysis/trace-nodeport.ts'],
+    when: 'XDP Acceleration Native / Best-Effort / Generic, a cil_xdp_entry program on the arrival device',
+    checked: ['main (1.19) bpf_xdp.c'],
+  },
 ] as const satisfies readonly CiliumRule[];
 
 export type CiliumRuleId = (typeof TABLE)[number]['id'];

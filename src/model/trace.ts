@@ -279,7 +279,13 @@ export interface RedirectNeighHop extends HopBase, RedirectFields {
 export interface RedirectHop extends HopBase, RedirectFields {
   kind: 'redirect';
   helper: 'bpf_redirect';
-  why: 'host-side' | 'netkit' | 'legacy-host-routing' | 'host-routing-unknown';
+  why:
+    | 'host-side'
+    | 'netkit'
+    | 'legacy-host-routing'
+    | 'host-routing-unknown'
+    // NodePort to a remote backend with the FIB's MAC addresses (Cilium 1.13, or from XDP)
+    | 'nodeport-fib';
   /** the same, in words (absent when host routing is unknown) */
   reason?: string;
 }

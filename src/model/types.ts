@@ -285,6 +285,10 @@ export interface CiliumStatus {
   backendSelection?: { value: string; source: Evidence };
   hostFirewall?: { enabled: boolean; devices?: string[]; source: Evidence };
   xdpAcceleration?: { value: string; source: Evidence };
+  /** `- NodePort: Enabled|Disabled` under Services (JSON features.nodePort.enabled): BPF NodePort in bpf_host */
+  nodePortEnabled?: { enabled: boolean; source: Evidence };
+  /** `DSR Dispatch Mode:` (JSON features.nodePort.dsrMode): opt | ipip | geneve */
+  dsrDispatch?: { value: string; source: Evidence };
   encryption?: {
     mode: string;
     source: Evidence /** WireGuard device named on the line (`cilium_wg0`) */;

@@ -141,7 +141,7 @@ const hopSchema = z.discriminatedUnion('kind', [
     helper: z.literal('bpf_redirect'),
     dev: str,
     targetNetns: opt(str),
-    why: z.enum(['host-side', 'netkit', 'legacy-host-routing', 'host-routing-unknown']),
+    why: z.enum(['host-side', 'netkit', 'legacy-host-routing', 'host-routing-unknown', 'nodeport-fib']),
     reason: opt(str),
   }),
   z.looseObject({

@@ -19,7 +19,13 @@ export const statusJsonSchema = z.looseObject({
           socketLB: z.looseObject({ enabled: z.boolean().optional() }).optional(),
           bpfSocketLBHostnsOnly: z.boolean().optional(),
           nodePort: z
-            .looseObject({ mode: str.optional(), algorithm: str.optional(), acceleration: str.optional() })
+            .looseObject({
+              enabled: z.boolean().optional(),
+              mode: str.optional(),
+              algorithm: str.optional(),
+              acceleration: str.optional(),
+              dsrMode: str.optional(),
+            })
             .optional(),
         })
         .optional(),

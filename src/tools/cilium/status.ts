@@ -83,6 +83,11 @@ export function parseCiliumStatus(text: string, probe: string): Parsed<CiliumSta
         s.backendSelection = { value: m[1]!.trim(), source: e(t) };
       } else if ((m = /^XDP Acceleration:\s+(\S+)$/.exec(t))) {
         s.xdpAcceleration = { value: m[1]!, source: e(t) };
+      } else if ((m = /^DSR Dispatch Mode:\s+(\S.*)$/.exec(t))) {
+        s.dsrDispatch = { value: m[1]!, source: e(t) };
+      } else if ((m = /^- NodePort:\s+(Enabled|Disabled)\b/.exec(t))) {
+        // the agent's EnableNodePort: what compiles bpf_host's NodePort path (ENABLE_NODEPORT) in
+        s.nodePortEnabled = { enabled: m[1] === 'Enabled', source: e(t) };
       }
       continue;
     }
@@ -237,6 +242,11 @@ function statusJson(text: string, probe: string): Parsed<CiliumStatus> {
     if (np?.mode) s.kprMode = { mode: np.mode, source: src('features.nodePort.mode', np.mode) };
     if (np?.algorithm)
       s.backendSelection = { value: np.algorithm, source: src('features.nodePort.algorithm', np.algorithm) };
+    if (np?.enabled !== undefined)
+      s.nodePortEnabled = { enabled: np.enabled, source: src('features.nodePort.enabled', np.enabled) };
+    if (np?.dsrMode) s.dsrDispatch = { value: np.dsrMode, source: src('features.nodePort.dsrMode', np.dsrMode) };
+    if (np?.acceleration)
+      s.xdpAcceleration = { value: np.acceleration, source: src('features.nodePort.acceleration', np.acceleration) };
   }
   const hostMode = (v: string, key: string): void => {
     if (/^bpf$/i.test(v)) s.hostRouting = { mode: 'BPF', source: src(key, v) };

@@ -232,3 +232,12 @@ describe('cilium parsers never throw anything but ParseError', () => {
     );
   });
 });
+
+describe('parseCiliumStatus: BPF NodePort (the Services list of KubeProxyReplacement Details)', () => {
+  it('reads `- NodePort: Enabled|Disabled`, which decides whether bpf_host has nodeport_lb4', () => {
+    expect(parse('v1.13.4-verbose-kpr-disabled.txt').value.nodePortEnabled).toMatchObject({ enabled: false });
+    const on = parse('v1.18.0-debuginfo-verbose-tunnel.txt').value.nodePortEnabled!;
+    expect(on.enabled).toBe(true);
+    expect(on.source.text).toMatch(/^- NodePort:\s+Enabled \(Range: 30000-32767\)/);
+  });
+});
