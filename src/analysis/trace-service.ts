@@ -8,7 +8,6 @@ import type {
   KubeProxyHop,
   MasqueradeHop,
   ServiceHopFlags,
-  SocketLbHop,
   TcLbHop,
   Trace,
   TraceEndpoint,
@@ -17,8 +16,9 @@ import type { ServiceFlags } from '../model/service.js';
 import { hopDev } from '../model/trace.js';
 import { familyOf } from '../model/addr.js';
 import { lookupServices } from './services.js';
-import { classify, sourceProblem, traceAddress, type TraceContext } from './trace.js';
+import { classify, traceAddress, type TraceContext } from './trace.js';
 import { judgeConntrack } from './conntrack.js';
+import { socketLbDecision } from './trace-socket-lb.js';
 
 const PROTO = { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP', icmp: 'ANY' } as const;
 
@@ -247,53 +247,13 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
   };
 
   if (cilium) {
-    const sock = socketLbProgram(ctx, familyOf(flow.dst) === 6 ? 6 : 4, flow.proto);
-    const sl = ctx.dp.socketLB;
-    const inScope = src.kind === 'host' || (src.kind === 'local-pod' && sl.known && !sl.value.hostnsOnly);
-    const mitm = view.type === 'ExternalIP';
-    // the host namespace is covered whether socket-LB is Full or Hostns-only: the attached hook decides
-    const hostByHook = !sl.known && src.kind === 'host' && sock !== undefined;
-    if (
-      sock &&
-      ((sl.known && sl.value.enabled && inScope) || hostByHook) &&
-      (flow.proto === 'tcp' || flow.proto === 'udp') &&
-      !mitm &&
-      (src.kind === 'host' || src.kind === 'local-pod')
-    ) {
-      const hop: SocketLbHop = {
-        kind: 'socket-lb',
-        detail: `${sock.name} (cgroup ${sock.attachType} on ${sock.cgroup}) rewrites ${view.frontend} to ${hostPort(chosen.address, chosen.port)} at connect/sendmsg: no packet ever carries the Service address, and no tc program sees it`,
-        ...lb,
-        layer: 'socket',
-        program: sock.name,
-        attachType: sock.attachType,
-        cgroup: sock.cgroup,
-      };
-      hop.evidence = [sock.source, ...(sl.known ? sl.evidence : []), ...ev];
-      if (hostByHook) {
-        hop.inferred = true;
-        hop.because = `the socket-LB setting is unknown (${sl.known ? '' : sl.because}), but ${sock.name} is attached at the cgroup root and the host namespace is always in its scope`;
-      }
+    const sock = socketLbDecision(ctx, flow, src, view, lb);
+    if ('hop' in sock) {
       const rest = traceAddress(ctx, rewritten);
-      return { ...base([hop, ...rest.hops], rest.disposition, rest.warnings), flow };
+      return { ...base([sock.hop, ...rest.hops], rest.disposition, rest.warnings), flow };
     }
-    // without bpftool cgroup, "no hook" is not known: the rewrite may happen at connect() instead
-    const cgroupUnknown = sock ? undefined : sourceProblem(ctx, 'bpftool-cgroup');
-    const why = !sock
-      ? cgroupUnknown
-        ? `socket-LB hooks unknown: ${cgroupUnknown}`
-        : 'no socket-LB cgroup hook is attached'
-      : !sl.known
-        ? `socket-LB state unknown (${sl.because})`
-        : !sl.value.enabled
-          ? 'socket-LB is disabled'
-          : mitm
-            ? 'socket-LB skips ExternalIP frontends (MITM protection)'
-            : src.kind === 'local-pod' && sl.value.hostnsOnly
-              ? 'socket-LB covers the host namespace only (Socket LB Coverage: Hostns-only)'
-              : flow.proto !== 'tcp' && flow.proto !== 'udp'
-                ? `socket-LB handles TCP and UDP, not ${flow.proto.toUpperCase()}`
-                : `the source is ${src.kind}, outside the sockets of this node`;
+    const { why, cgroupUnknown } = sock;
+    const sl = ctx.dp.socketLB;
     const rest = traceAddress(ctx, rewritten);
     const hops = [...rest.hops];
     if (src.kind === 'local-pod') {
@@ -483,17 +443,6 @@ function pickBackend(active: Backend[], wanted: string | undefined): Backend | u
   return active.find(
     (b) => wanted === b.address || wanted === hostPort(b.address, b.port) || wanted === `${b.address}:${b.port}`,
   );
-}
-
-function socketLbProgram(ctx: TraceContext, fam: 4 | 6, proto: Flow['proto']) {
-  // connected sockets (TCP, and UDP after connect()) are rewritten in connect; unconnected UDP in sendmsg
-  const want =
-    proto === 'udp' ? [`cgroup_inet${fam}_connect`, `cgroup_udp${fam}_sendmsg`] : [`cgroup_inet${fam}_connect`];
-  for (const w of want) {
-    const hit = ctx.state.cgroup.find((c) => c.attachType === w && c.name.startsWith('cil_sock'));
-    if (hit) return hit;
-  }
-  return undefined;
 }
 
 function isRoutable(ctx: TraceContext, frontend: string): boolean {
