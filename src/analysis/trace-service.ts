@@ -19,6 +19,7 @@ import { lookupServices } from './services.js';
 import { classify, traceAddress, type TraceContext } from './trace.js';
 import { judgeConntrack } from './conntrack.js';
 import { socketLbDecision } from './trace-socket-lb.js';
+import { icmpToService } from './trace-service-icmp.js';
 
 const PROTO = { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP', icmp: 'ANY' } as const;
 
@@ -88,23 +89,8 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
   const ev: Evidence[] = layer.evidence.slice(0, 3);
   const active = layer.backends.filter((b) => b.state === 'active' || b.state === 'unknown');
 
-  if (flow.proto === 'icmp' && cilium) {
-    return base(
-      [
-        {
-          kind: 'drop',
-          detail: `ICMP to the Service address ${flow.dst}: Cilium's load balancer translates only TCP/UDP/SCTP and does not answer ICMP for a frontend (kube-proxy IPVS, with the VIP on kube-ipvs0, did)`,
-          reason: 'ICMP to a Service frontend is not load-balanced',
-          code: 'icmp-to-service',
-          evidence: ev,
-          frontend: view.frontend,
-          inferred: true,
-          because: 'Cilium has no ICMP service handling; the packet is dropped or routed like any address',
-        },
-      ],
-      'dropped',
-    );
-  }
+  // no load balancer translates ICMP: routed as the address it is (trace-service-icmp.ts)
+  if (flow.proto === 'icmp') return icmpToService(ctx, flow, view, layer.source, warnings);
   // An L7 load-balancer frontend (Gateway API, Ingress, CiliumEnvoyConfig) has no backend slots: its
   // slot 0 holds the proxy port, and bpf_lxc / bpf_host redirect the flow to Envoy on this node.
   const l7 = cilium
@@ -117,7 +103,7 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
           e.flags.l7LoadBalancer === true,
       )
     : undefined;
-  if (l7 && flow.proto !== 'icmp') {
+  if (l7) {
     const port = l7.flags.l7ProxyPort;
     return base(
       [
