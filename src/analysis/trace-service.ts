@@ -18,7 +18,7 @@ import { familyOf } from '../model/addr.js';
 import { lookupServices } from './services.js';
 import { classify, traceAddress, type TraceContext } from './trace.js';
 import { judgeConntrack } from './conntrack.js';
-import { socketLbDecision } from './trace-socket-lb.js';
+import { socketLbDecision, socketLbNoBackend, socketLbWildcard } from './trace-socket-lb.js';
 import { icmpToService } from './trace-service-icmp.js';
 
 const PROTO = { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP', icmp: 'ANY' } as const;
@@ -56,17 +56,23 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
       { kubeProxyReplacement: ctx.dp.kubeProxyReplacement },
     ).frontends.filter((f) => f.type === 'NodePort');
   }
-  const views = byProto(all);
+  const src = classify(ctx, flow.src);
+  const warnings: Warning[] = [];
+  let views = byProto(all);
+  if (views.length === 0) {
+    // socket-LB's wildcard NodePort entry: a node's address or loopback with no frontend of its own
+    const wild = socketLbWildcard(ctx, flow, src);
+    if (wild.maybe) warnings.push({ code: 'wildcard-nodeport-unknown', message: wild.maybe });
+    views = wild.views;
+  }
   if (views.length === 0) return undefined;
   const view = views[0]!;
-  const warnings: Warning[] = [];
   if (views.length > 1)
     warnings.push({
       code: 'several-frontends',
       message: `${views.length} frontends match ${flow.dst}${flow.dport !== undefined ? `:${flow.dport}` : ''}: ${views.map((v) => v.frontend).join(', ')}; following ${view.frontend}`,
     });
   if (view.conflict) warnings.push({ code: 'service-conflict', message: `${view.frontend}: ${view.conflict}` });
-  const src = classify(ctx, flow.src);
   const dst: TraceEndpoint = {
     kind: 'service',
     ip: flow.dst,
@@ -120,6 +126,9 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
     );
   }
   if (active.length === 0) {
+    // with socket-LB taking the flow, the system call fails and no packet exists (trace-socket-lb.ts)
+    const refused = cilium ? socketLbNoBackend(ctx, flow, src, view, ev, backendList(layer.backends)) : undefined;
+    if (refused) return base([refused], 'dropped');
     const byKubeProxy = view.bySource.some((b) => b.source.startsWith('kube-proxy')) && !cilium;
     const why = byKubeProxy
       ? 'kube-proxy REJECTs it (the Service has no endpoints)'

@@ -83,13 +83,13 @@ describe('trace to a Service', () => {
     expect(t.warnings.map((w) => w.code)).toContain('icmp-not-load-balanced');
   });
 
-  it('a Service without backends is dropped, and says so', async () => {
+  it('a Service without backends: with socket-LB the system call fails, no packet is dropped', async () => {
     const t = traceFlow(
       createTraceContext(await k1(), [dns({ backends: [be('10.244.1.57', 53, 'terminating')] })]),
       f('10.244.1.12'),
     );
     expect(t.disposition).toBe('dropped');
-    expect(t.hops[0]).toMatchObject({ kind: 'drop', reason: 'Service without backends' });
+    expect(t.hops[0]).toMatchObject({ kind: 'drop', code: 'EHOSTUNREACH', syscall: { errno: 'EHOSTUNREACH' } });
   });
 
   it('from outside, a non-routable ClusterIP is dropped in cil_from_netdev', async () => {
