@@ -21,6 +21,12 @@ export const statusJsonSchema = z.looseObject({
           nodePort: z
             .looseObject({ mode: str.optional(), algorithm: str.optional(), acceleration: str.optional() })
             .optional(),
+          nat46X64: z
+            .looseObject({
+              enabled: z.boolean().optional(),
+              service: z.looseObject({ enabled: z.boolean().optional() }).optional(),
+            })
+            .optional(),
         })
         .optional(),
     })

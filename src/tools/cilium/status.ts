@@ -49,6 +49,8 @@ export function parseCiliumStatus(text: string, probe: string): Parsed<CiliumSta
   const s: CiliumStatus = {};
   let known = 0;
   let inDetails = false;
+  // inside a `NAT46/64 Support:` block (its `- Services:` line is not the Services list below it)
+  let nat46Open = false;
   const e = (line: string): Evidence => ev(probe, line);
   const bad = (t: string, what: string) => warnings.push(warn('line-unreadable', `${what}: ${t.slice(0, 120)}`, probe));
   for (const raw of paste.text.split('\n')) {
@@ -82,7 +84,14 @@ export function parseCiliumStatus(text: string, probe: string): Parsed<CiliumSta
         s.backendSelection = { value: m[1]!.trim(), source: e(t) };
       } else if ((m = /^XDP Acceleration:\s+(\S+)$/.exec(t))) {
         s.xdpAcceleration = { value: m[1]!, source: e(t) };
+      } else if ((m = /^NAT46\/64 Support:\s*(Enabled|Disabled)?$/.exec(t))) {
+        // `Disabled`, a lone `Enabled` (older agents), or nothing with `- Services:` / `- Gateway:` lines below
+        if (m[1]) s.nat46x64Services = { enabled: m[1] === 'Enabled', source: e(t) };
+        else nat46Open = true;
+      } else if (nat46Open && (m = /^- Services:\s+(Enabled|Disabled)$/.exec(t))) {
+        s.nat46x64Services = { enabled: m[1] === 'Enabled', source: e(t) };
       }
+      if (!/^(NAT46\/64 Support:|- Gateway:|Prefixes:)/.test(t)) nat46Open = false;
       continue;
     }
     if (indented) continue;
@@ -231,6 +240,14 @@ function statusJson(text: string, probe: string): Parsed<CiliumStatus> {
       s.socketLBCoverage = { coverage: ho ? 'Hostns-only' : 'Full', source: src('features.bpfSocketLBHostnsOnly', ho) };
     const np = kpr.features?.nodePort;
     if (np?.mode) s.kprMode = { mode: np.mode, source: src('features.nodePort.mode', np.mode) };
+    const nat = kpr.features?.nat46X64;
+    if (nat?.enabled === false)
+      s.nat46x64Services = { enabled: false, source: src('features.nat46X64.enabled', false) };
+    else if (nat?.service?.enabled !== undefined)
+      s.nat46x64Services = {
+        enabled: nat.service.enabled,
+        source: src('features.nat46X64.service.enabled', nat.service.enabled),
+      };
   }
   const hostMode = (v: string, key: string): void => {
     if (/^bpf$/i.test(v)) s.hostRouting = { mode: 'BPF', source: src(key, v) };
