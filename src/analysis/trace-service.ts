@@ -20,6 +20,7 @@ import { classify, traceAddress, type TraceContext } from './trace.js';
 import { judgeConntrack } from './conntrack.js';
 import { socketLbDecision, socketLbNoBackend, socketLbWildcard } from './trace-socket-lb.js';
 import { icmpToService } from './trace-service-icmp.js';
+import { natAcrossFamilies } from './trace-service-nat46.js';
 
 const PROTO = { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP', icmp: 'ANY' } as const;
 
@@ -223,6 +224,20 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
       message: `${candidates.length} candidate backends; the path follows ${hostPort(chosen.address, chosen.port)} (choose with --backend)`,
     });
 
+  if (cilium && familyOf(chosen.address) !== familyOf(flow.dst)) {
+    // a backend of the other family: NAT46/64, decided in trace-service-nat46.ts
+    const r = natAcrossFamilies(ctx, flow, src, view.frontend, chosen, {
+      evidence: ev,
+      frontend: view.frontend,
+      source: layer.source,
+      backends: backendList(layer.backends),
+      backend: hostPort(chosen.address, chosen.port),
+      candidateBackends: candidates.map((b) => hostPort(b.address, b.port)),
+      flags: hopFlags(entry?.flags),
+      paths: [],
+    });
+    return { ...base(r.hops, r.disposition, r.warnings), flow };
+  }
   const rewritten: Flow = { ...flow, dst: chosen.address, dport: chosen.port };
   delete rewritten.backend;
   // where the path to each candidate ends (bounded: a Service may have thousands of backends)

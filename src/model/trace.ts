@@ -404,7 +404,7 @@ export interface DeliverHop extends HopBase {
 
 /**
  * `code`: the reason as a word — a route result (`no-route`, `unreachable`, `blackhole`, `prohibit`, `broadcast`,
- * `invalid`), a Cilium drop reason (`DROP_NO_FIB`, `DROP_NO_SERVICE`, `DROP_IS_CLUSTER_IP`), or
+ * `invalid`), a Cilium drop reason (`DROP_NO_FIB`, `DROP_NO_SERVICE`, `DROP_IS_CLUSTER_IP`, `DROP_NAT_46X64_DISABLED`), or
  * `family-mismatch`, `forwarding-disabled`, `wireguard-no-peer`, `unknown-backend`, `EHOSTUNREACH`,
  * `kube-proxy-reject`.
  */
