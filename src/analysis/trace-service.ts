@@ -63,8 +63,12 @@ export function traceService(ctx: TraceContext, flow: Flow): Trace | undefined {
   if (views.length === 0) {
     // socket-LB's wildcard NodePort entry: a node's address or loopback with no frontend of its own
     const wild = socketLbWildcard(ctx, flow, src);
-    if (wild.maybe) warnings.push({ code: 'wildcard-nodeport-unknown', message: wild.maybe });
     views = wild.views;
+    if (views.length === 0 && wild.maybe) {
+      // traced as the address it is, saying what the state cannot decide
+      const t = traceAddress(ctx, flow);
+      return { ...t, warnings: [...t.warnings, { code: 'wildcard-nodeport-unknown', message: wild.maybe }] };
+    }
   }
   if (views.length === 0) return undefined;
   const view = views[0]!;
