@@ -60,5 +60,7 @@ describe('socket-lb snapshot: netpath agrees with the kernel', () => {
     const { trace: t } = await trace('198.51.100.1:31940');
     expect(t.hops.map((h) => h.kind)).not.toContain('socket-lb');
     expect(t.dst.kind).toBe('external');
+    // the state cannot show it is no node's (Cilium asks its ipcache): said, not assumed
+    expect(t.warnings.map((w) => w.code)).toContain('wildcard-nodeport-unknown');
   });
 });
