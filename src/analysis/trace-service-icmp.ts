@@ -6,6 +6,7 @@
 import type { Flow, Hop, Trace } from '../model/trace.js';
 import type { Warning } from '../model/types.js';
 import { configValue } from '../tools/cilium/config.js';
+import { ciliumRule, ciliumRuleHolds, parseCiliumVersion, versionRangeText } from '../model/cilium-rules.js';
 import { traceAddress, type TraceContext } from './trace.js';
 import { ruled } from './trace/hops.js';
 
@@ -34,7 +35,18 @@ export function icmpToService(
     });
     // the rule decides at the program that skips the lookup; with none in the path (host-originated), at the start
     const at = hops.findIndex((h) => h.kind === 'bpf' && LB_PROGRAMS.has(h.program));
-    hops = hops.map((h, i) => (i === Math.max(0, at) ? ruled(h, 'lb-icmp-skips-service-lookup') : h));
+    // a release the rule was not read for: the hop says so rather than vouching for it
+    const st = ctx.state.cilium.status;
+    const ver = st?.version ? parseCiliumVersion(st.version) : null;
+    const unread =
+      ver && !ciliumRuleHolds('lb-icmp-skips-service-lookup', ver)
+        ? `Cilium ${st!.version} is outside ${versionRangeText(ciliumRule('lb-icmp-skips-service-lookup').versions)}, the releases whose source this rule was read from`
+        : undefined;
+    hops = hops.map((h, i) => {
+      if (i !== Math.max(0, at)) return h;
+      const r = ruled(h, 'lb-icmp-skips-service-lookup');
+      return unread ? { ...r, inferred: true, because: unread } : r;
+    });
     // an echo responder for VIPs was proposed upstream but is in no release this table covers; a node whose
     // config sets it runs a build that may answer the echo itself
     const responder = configValue(ctx.state.cilium.config, 'bpf-lb-reply-icmp-echo-virtual-ips');

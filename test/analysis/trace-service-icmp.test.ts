@@ -36,6 +36,14 @@ describe('ICMP to a Service address (lb-icmp-skips-service-lookup)', () => {
     expect(ruled).toMatchObject({ kind: 'bpf', program: 'cil_from_container' });
   });
 
+  it('on a release the rule was not read for, the hop says so instead of vouching for it', async () => {
+    const state = await loadNodeState(snap('kind-v4/k1'));
+    state.cilium.status = { ...state.cilium.status!, version: '1.20.0' };
+    const t = traceFlow(createTraceContext(state, [dns]), { src: '10.244.1.12', dst: '10.96.0.10', proto: 'icmp' });
+    const hop = t.hops.find((h) => h.ciliumRules?.includes('lb-icmp-skips-service-lookup'));
+    expect(hop).toMatchObject({ inferred: true, because: expect.stringMatching(/1\.20\.0 is outside 1\.13–1\.19/) });
+  });
+
   it('a config that sets the proposed echo responder makes the answer unknown, not silently routed', async () => {
     const state = await loadNodeState(snap('kind-v4/k1'));
     state.cilium.config['bpf-lb-reply-icmp-echo-virtual-ips'] = {
