@@ -79,6 +79,13 @@ const GOLDEN_GROUPS = {
     ...trace('172.18.0.2', '10.96.0.10', '--proto', 'udp', '--port', '53', '-s', SVC),
     ...trace('203.0.113.50', '172.18.0.2', '--port', '31940', '-s', SVC),
   ],
+  // socket-lb/README.md: the connect() calls the kernel judged (results.json), traced from k1's host
+  'socket-lb': [
+    ...lookup(`${S}/socket-lb/k1`, ['0.0.0.0:31940', '10.96.0.20:80']),
+    ...['127.0.0.1:31940', '172.18.0.3:31940', '172.18.0.2:31940', '10.96.0.20:80', '198.51.100.1:31940'].flatMap((d) =>
+      trace('172.18.0.2', d.split(':')[0], '--port', d.split(':')[1], '-s', `${S}/socket-lb/k1`),
+    ),
+  ],
   // paste-k1/README.md: node k1 as netpath's capture, as a person's paste, and pasted with endpoint routes
   'paste-k1': ['json', 'text', 'endpoint-routes'].flatMap((side) => {
     const P = `${S}/paste-k1/${side}`;

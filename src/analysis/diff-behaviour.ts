@@ -14,8 +14,8 @@ const few = (xs: string[]) => (xs.length <= MAX_LIST ? xs : [...xs.slice(0, MAX_
 
 /** ICMP echo to a Service address: answered before (a local VIP, or kube-proxy's reject), silent under Cilium. */
 function icmpEcho(before: DiffSideInput, after: DiffSideInput, services: ServiceDiff[]): BehaviourChange | undefined {
-  // lb-no-icmp-echo-for-vips: an upstream proposal answers echo for VIPs when bpf-lb-reply-icmp-echo-virtual-ips is
-  // true; no release read has it, but a node that sets it is not claimed silent
+  // no Cilium release answers echo for VIPs (lb-no-icmp-echo-for-vips); a build whose config sets the proposed
+  // bpf-lb-reply-icmp-echo-virtual-ips may, so the change is not claimed there
   const reply = configValue(after.state.cilium.config, 'bpf-lb-reply-icmp-echo-virtual-ips');
   if (reply && TRUE.test(reply.value.trim())) return undefined;
   const servedByCilium = new Set(services.filter((s) => s.after && isCilium(s.after.owner)).map((s) => s.address));
@@ -27,7 +27,7 @@ function icmpEcho(before: DiffSideInput, after: DiffSideInput, services: Service
     return {
       code: 'icmp-echo',
       title: 'ping to a Service address is no longer answered',
-      detail: `Before, ${vips.length} Service addresses sat on kube-ipvs0 as local addresses, so the kernel answered ICMP echo for them. Cilium's load balancer translates TCP, UDP and SCTP only: a ping to these addresses now gets no reply (Cilium ${versionRangeText(ciliumRule('lb-no-icmp-echo-for-vips').versions)}, the versions whose source was read). Health checks or monitoring that ping ClusterIPs or LoadBalancer IPs will report them down.`,
+      detail: `Before, ${vips.length} Service addresses sat on kube-ipvs0 as local addresses, so the kernel answered ICMP echo for them. Cilium's load balancer translates TCP, UDP and SCTP only: a ping to these addresses is now routed like any packet to them and gets no reply from this node (Cilium ${versionRangeText(ciliumRule('lb-no-icmp-echo-for-vips').versions)} has no echo responder for Service addresses; netpath trace --proto icmp shows where it goes). Health checks or monitoring that ping ClusterIPs or LoadBalancer IPs will report them down.`,
       regression: false,
       frontends: few(vips.map((a) => a.local)),
       evidence: vips.slice(0, 3).map((a) => a.source),

@@ -7,7 +7,6 @@ import type {
   HopBackend,
   KubeProxyHop,
   ServiceHopFlags,
-  SocketLbHop,
   TcLbHop,
   Trace,
   TraceEndpoint,
@@ -15,12 +14,15 @@ import type {
 import type { ServiceFlags } from '../model/service.js';
 import { familyOf } from '../model/addr.js';
 import { lookupServices } from './services.js';
-import { classify, sourceProblem, traceAddress, type TraceContext } from './trace.js';
+import { classify, traceAddress, type TraceContext } from './trace.js';
 import { judgeConntrack } from './conntrack.js';
 import { flagKnown, flagReport, type NodeLbFacts } from './service-flags.js';
 import type { BackendSelection } from '../model/trace.js';
 import { type CiliumSkip, ciliumSkips, hostSkips, nodePortFromOutside } from './trace-nodeport.js';
 import { ruled } from './trace/hops.js';
+import { socketLbDecision, socketLbNoBackend, socketLbWildcard } from './trace-socket-lb.js';
+import { icmpToService } from './trace-service-icmp.js';
+import { natAcrossFamilies } from './trace-service-nat46.js';
 
 const PROTO = { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP', icmp: 'ANY' } as const;
 
@@ -63,17 +65,27 @@ export function traceService(
       { kubeProxyReplacement: ctx.dp.kubeProxyReplacement, node },
     ).frontends.filter((f) => f.type === 'NodePort');
   }
-  const views = byProto(all);
+  const src = classify(ctx, flow.src);
+  const warnings: Warning[] = [];
+  let views = byProto(all);
+  if (views.length === 0) {
+    // socket-LB's wildcard NodePort entry: a node's address or loopback with no frontend of its own
+    const wild = socketLbWildcard(ctx, flow, src);
+    views = wild.views;
+    if (views.length === 0 && wild.maybe) {
+      // traced as the address it is, saying what the state cannot decide
+      const t = traceAddress(ctx, flow);
+      return { ...t, warnings: [...t.warnings, { code: 'wildcard-nodeport-unknown', message: wild.maybe }] };
+    }
+  }
   if (views.length === 0) return undefined;
   const view = views[0]!;
-  const warnings: Warning[] = [];
   if (views.length > 1)
     warnings.push({
       code: 'several-frontends',
       message: `${views.length} frontends match ${flow.dst}${flow.dport !== undefined ? `:${flow.dport}` : ''}: ${views.map((v) => v.frontend).join(', ')}; following ${view.frontend}`,
     });
   if (view.conflict) warnings.push({ code: 'service-conflict', message: `${view.frontend}: ${view.conflict}` });
-  const src = classify(ctx, flow.src);
   const dst: TraceEndpoint = {
     kind: 'service',
     ip: flow.dst,
@@ -109,23 +121,8 @@ export function traceService(
   const ev: Evidence[] = layer.evidence.slice(0, 3);
   const active = layer.backends.filter((b) => b.state === 'active' || b.state === 'unknown');
 
-  if (flow.proto === 'icmp' && cilium) {
-    return base(
-      [
-        {
-          kind: 'drop',
-          detail: `ICMP to the Service address ${flow.dst}: Cilium's load balancer translates only TCP/UDP/SCTP and does not answer ICMP for a frontend (kube-proxy IPVS, with the VIP on kube-ipvs0, did)`,
-          reason: 'ICMP to a Service frontend is not load-balanced',
-          code: 'icmp-to-service',
-          evidence: ev,
-          frontend: view.frontend,
-          inferred: true,
-          because: 'Cilium has no ICMP service handling; the packet is dropped or routed like any address',
-        },
-      ],
-      'dropped',
-    );
-  }
+  // no load balancer translates ICMP: routed as the address it is (trace-service-icmp.ts)
+  if (flow.proto === 'icmp') return icmpToService(ctx, flow, view, layer.source, warnings);
   // An L7 load-balancer frontend (Gateway API, Ingress, CiliumEnvoyConfig) has no backend slots: its
   // slot 0 holds the proxy port, and bpf_lxc / bpf_host redirect the flow to Envoy on this node.
   const l7 = cilium
@@ -138,7 +135,7 @@ export function traceService(
           e.flags.l7LoadBalancer === true,
       )
     : undefined;
-  if (l7 && flow.proto !== 'icmp') {
+  if (l7) {
     const port = l7.flags.l7ProxyPort;
     return base(
       [
@@ -155,6 +152,9 @@ export function traceService(
     );
   }
   if (active.length === 0) {
+    // with socket-LB taking the flow, the system call fails and no packet exists (trace-socket-lb.ts)
+    const refused = cilium ? socketLbNoBackend(ctx, flow, src, view, ev, backendList(layer.backends)) : undefined;
+    if (refused) return base([refused], 'dropped');
     const byKubeProxy = view.bySource.some((b) => b.source.startsWith('kube-proxy')) && !cilium;
     const why = byKubeProxy
       ? 'kube-proxy REJECTs it (the Service has no endpoints)'
@@ -256,6 +256,21 @@ export function traceService(
     selection.decided === 'not-decided' ? { code: 'backend-choice', message: choiceText(selection) } : undefined;
   if (choiceWarning) warnings.push(choiceWarning);
 
+  if (cilium && familyOf(chosen.address) !== familyOf(flow.dst)) {
+    // a backend of the other family: NAT46/64, decided in trace-service-nat46.ts
+    const r = natAcrossFamilies(ctx, flow, src, view.frontend, chosen, {
+      evidence: ev,
+      frontend: view.frontend,
+      source: layer.source,
+      backends: backendList(layer.backends),
+      backend: hostPort(chosen.address, chosen.port),
+      candidateBackends: candidates.map((b) => hostPort(b.address, b.port)),
+      flags: hopFlags(entry?.flags),
+      paths: [],
+      selection,
+    });
+    return { ...base(r.hops, r.disposition, r.warnings), flow };
+  }
   const rewritten: Flow = { ...flow, dst: chosen.address, dport: chosen.port };
   delete rewritten.backend;
   // where the path to each candidate ends (bounded: a Service may have thousands of backends)
@@ -276,57 +291,16 @@ export function traceService(
   };
 
   if (cilium) {
-    const sock = socketLbProgram(ctx, familyOf(flow.dst) === 6 ? 6 : 4, flow.proto);
-    const sl = ctx.dp.socketLB;
-    const inScope = src.kind === 'host' || (src.kind === 'local-pod' && sl.known && !sl.value.hostnsOnly);
-    const mitm = view.type === 'ExternalIP';
-    // the host namespace is covered whether socket-LB is Full or Hostns-only: the attached hook decides
-    const hostByHook = !sl.known && src.kind === 'host' && sock !== undefined;
-    if (
-      sock &&
-      ((sl.known && sl.value.enabled && inScope) || hostByHook) &&
-      (flow.proto === 'tcp' || flow.proto === 'udp') &&
-      !mitm &&
-      (src.kind === 'host' || src.kind === 'local-pod')
-    ) {
-      // socket-LB picks a slot itself (sock_select_slot): the Service's Maglev table is never consulted
-      const sockSel = socketSelection(selection, flow.proto);
+    // socket-LB picks a slot itself (sock_select_slot): the Service's Maglev table is never consulted
+    const sockSel = socketSelection(selection, flow.proto);
+    const sock = socketLbDecision(ctx, flow, src, view, { ...lb, selection: sockSel }, toOf(sockSel));
+    if ('hop' in sock) {
       if (choiceWarning) choiceWarning.message = choiceText(sockSel);
-      const hop: SocketLbHop = {
-        kind: 'socket-lb',
-        detail: `${sock.name} (cgroup ${sock.attachType} on ${sock.cgroup}) rewrites ${view.frontend} to ${toOf(sockSel)} at connect/sendmsg: no packet ever carries the Service address, and no tc program sees it`,
-        ...lb,
-        selection: sockSel,
-        layer: 'socket',
-        program: sock.name,
-        attachType: sock.attachType,
-        cgroup: sock.cgroup,
-      };
-      hop.evidence = [sock.source, ...(sl.known ? sl.evidence : []), ...ev];
-      if (hostByHook) {
-        hop.inferred = true;
-        hop.because = `the socket-LB setting is unknown (${sl.known ? '' : sl.because}), but ${sock.name} is attached at the cgroup root and the host namespace is always in its scope`;
-      }
       const rest = traceAddress(ctx, rewritten);
-      return { ...base([hop, ...rest.hops], rest.disposition, rest.warnings), flow };
+      return { ...base([sock.hop, ...rest.hops], rest.disposition, rest.warnings), flow };
     }
-    // without bpftool cgroup, "no hook" is not known: the rewrite may happen at connect() instead
-    const cgroupUnknown = sock ? undefined : sourceProblem(ctx, 'bpftool-cgroup');
-    const why = !sock
-      ? cgroupUnknown
-        ? `socket-LB hooks unknown: ${cgroupUnknown}`
-        : 'no socket-LB cgroup hook is attached'
-      : !sl.known
-        ? `socket-LB state unknown (${sl.because})`
-        : !sl.value.enabled
-          ? 'socket-LB is disabled'
-          : mitm
-            ? 'socket-LB skips ExternalIP frontends (MITM protection)'
-            : src.kind === 'local-pod' && sl.value.hostnsOnly
-              ? 'socket-LB covers the host namespace only (Socket LB Coverage: Hostns-only)'
-              : flow.proto !== 'tcp' && flow.proto !== 'udp'
-                ? `socket-LB handles TCP and UDP, not ${flow.proto.toUpperCase()}`
-                : `the source is ${src.kind}, outside the sockets of this node`;
+    const { why, cgroupUnknown } = sock;
+    const sl = ctx.dp.socketLB;
     const rest = traceAddress(ctx, rewritten);
     const hops = [...rest.hops];
     if (src.kind === 'local-pod') {
@@ -428,17 +402,6 @@ function pickBackend(active: Backend[], wanted: string | undefined): Backend | u
   return active.find(
     (b) => wanted === b.address || wanted === hostPort(b.address, b.port) || wanted === `${b.address}:${b.port}`,
   );
-}
-
-function socketLbProgram(ctx: TraceContext, fam: 4 | 6, proto: Flow['proto']) {
-  // connected sockets (TCP, and UDP after connect()) are rewritten in connect; unconnected UDP in sendmsg
-  const want =
-    proto === 'udp' ? [`cgroup_inet${fam}_connect`, `cgroup_udp${fam}_sendmsg`] : [`cgroup_inet${fam}_connect`];
-  for (const w of want) {
-    const hit = ctx.state.cgroup.find((c) => c.attachType === w && c.name.startsWith('cil_sock'));
-    if (hit) return hit;
-  }
-  return undefined;
 }
 
 export type { ServiceEntry };

@@ -67,8 +67,9 @@ export async function loadForFlow(
   const only: ServiceQuery[] = [
     { kind: 'address', address: flow.dst, ...(flow.dport !== undefined ? { port: flow.dport } : {}) },
   ];
-  // traceService falls back to kube-proxy's NodePort (0.0.0.0:PORT) for a packet to a node address
-  if (flow.dport !== undefined && addrs.some((a) => a.local === flow.dst))
+  // traceService falls back to kube-proxy's NodePort (0.0.0.0:PORT) for a packet to a node address, and to
+  // Cilium's wildcard NodePort entry for a connect() to any node's address or loopback (socket-LB)
+  if (flow.dport !== undefined)
     only.push({ kind: 'address', address: familyOf(flow.dst) === 6 ? '::' : '0.0.0.0', port: flow.dport });
   const services = await loadServices(source, addrs, kubeProxy, { only });
   const conntrack = offload?.conntrack(

@@ -305,12 +305,10 @@ const TABLE = [
   // --- how Cilium's datapath treats packets (analysis/) ---
   {
     id: 'lb-no-icmp-echo-for-vips',
-    what: 'the load balancer translates TCP, UDP and SCTP only: nothing answers ICMP echo to a Service address',
-    cilium: 'bpf/lib/lb.h: lb4_extract_tuple / lb6_extract_tuple (another protocol skips the service lookup)',
-    // an opt-in echo reply (bpf/lib/icmp.h, bpf-lb-reply-icmp-echo-virtual-ips) was proposed upstream in
-    // cilium/cilium#37623 (closed) and #47130 (open); no release read here has it, so the range stops at 1.19
+    what: 'the load balancer translates TCP, UDP and SCTP only and nothing answers ICMP echo to a Service address (an opt-in VIP echo responder, bpf-lb-reply-icmp-echo-virtual-ips, was proposed upstream but is in no release up to 1.19)',
+    cilium: 'bpf/lib/lb.h: lb4_extract_tuple, lb6_extract_tuple (ICMP → DROP_UNSUPP_SERVICE_PROTO)',
     versions: { to: '1.19' },
-    usedBy: ['analysis/diff-behaviour.ts'],
+    usedBy: ['analysis/diff-behaviour.ts', 'analysis/trace-service-icmp.ts'],
     checked: ['v1.13.8', 'v1.14.16', 'v1.16.15', 'v1.17.8', 'v1.18.3', 'main@2ba24a2a (1.19 branch point)'],
   },
 
@@ -391,6 +389,68 @@ const TABLE = [
     usedBy: ['analysis/trace-nodeport.ts'],
     when: 'XDP Acceleration Native / Best-Effort / Generic, a cil_xdp_entry program on the arrival device',
     checked: ['main (1.19) bpf_xdp.c'],
+  },
+
+  // --- socket-LB, ICMP to a Service, NAT46/64 (analysis/trace-socket-lb.ts, analysis/trace-service-icmp.ts,
+  // analysis/trace-service.ts; issue 14). Read at the bpf_sock.c / lb.h / nodeport.h revisions the code search
+  // holds (1.14-era and main); the 1.13–1.19 range is the rules audit's reading of the release tags. ---
+  {
+    id: 'lb-icmp-skips-service-lookup',
+    what: 'ICMP to a Service address: lb4/lb6_extract_tuple return DROP_UNSUPP_SERVICE_PROTO, every caller skips the Service lookup, and the packet is routed like any packet to that address',
+    cilium:
+      'bpf/lib/lb.h: lb4_extract_tuple, lb6_extract_tuple; bpf/bpf_lxc.c: __per_packet_lb_svc_xlate_4 (skip_service_lookup); bpf/lib/nodeport.h: nodeport_lb4, nodeport_lb6',
+    versions: { from: '1.13', to: '1.19' },
+    usedBy: ['analysis/trace-service-icmp.ts'],
+    when: 'a flow of protocol ICMP / ICMPv6 to a frontend address, any load-balancing mode',
+  },
+  {
+    id: 'socket-lb-wildcard-nodeport',
+    what: "socket-LB: connect()/sendmsg() to an address with no frontend of its own, a port in the NodePort range, and an address that is a node's (this node's or, by ipcache identity, a remote node's) or, from the host namespace, in 127.0.0.0/8, matches the wildcard 0.0.0.0:port NodePort entry and is translated",
+    cilium: 'bpf/bpf_sock.c: __sock4_xlate_fwd → sock4_wildcard_lookup_full → sock4_wildcard_lookup (sock6_* likewise)',
+    versions: { from: '1.13' },
+    usedBy: ['analysis/trace-socket-lb.ts', 'analysis/trace-service.ts'],
+    when: 'socket-LB on, NodePort compiled in (kube-proxy replacement), TCP or UDP',
+  },
+  {
+    id: 'socket-lb-externalip-own-address',
+    what: "socket-LB translates an ExternalIP frontend (and a HostPort one on a non-loopback address) only when the address carries the host identity in the ipcache — one of this node's own addresses; otherwise it leaves the socket alone (MITM protection)",
+    cilium: 'bpf/bpf_sock.c: sock4_skip_xlate, sock6_skip_xlate',
+    versions: { from: '1.13' },
+    usedBy: ['analysis/trace-socket-lb.ts'],
+    when: 'socket-LB on, an ExternalIPs or HostPort frontend',
+  },
+  {
+    id: 'socket-lb-no-backend-connect-fails',
+    what: 'socket-LB: a frontend whose entry has no backend (count 0, not an L7 load balancer) makes the connect/sendmsg hook reject the call: connect() or sendto() fails with EHOSTUNREACH (bpf_set_retval, Linux 5.18+; EPERM where the helper is missing), and no packet is sent',
+    cilium:
+      'bpf/bpf_sock.c: __sock4_xlate_fwd (svc->count == 0 → -EHOSTUNREACH), cil_sock4_connect, cil_sock4_sendmsg (try_set_retval)',
+    versions: { from: '1.13' },
+    usedBy: ['analysis/trace-socket-lb.ts'],
+    when: 'socket-LB translates the flow (source in scope, TCP or UDP), the frontend has no active backend',
+  },
+  {
+    id: 'socket-lb-udp-recvmsg-revnat',
+    what: "socket-LB, UDP: the recvmsg hook rewrites a reply's source from the backend back to the frontend, from the (socket cookie, backend) entry connect/sendmsg wrote in cilium_lb4_reverse_sk / cilium_lb6_reverse_sk",
+    cilium: 'bpf/bpf_sock.c: cil_sock4_recvmsg → __sock4_xlate_rev; sock4_update_revnat',
+    versions: { from: '1.13' },
+    usedBy: ['analysis/trace-socket-lb.ts'],
+    when: 'socket-LB translates a UDP flow',
+  },
+  {
+    id: 'socket-lb-skips-nat46x64',
+    what: 'socket-LB leaves a Service whose frontend and backends are of different families (NAT46/64) to the per-packet load balancer',
+    cilium: 'bpf/bpf_sock.c: sock4_skip_xlate (lb4_to_lb6_service), sock6_skip_xlate (lb6_to_lb4_service)',
+    versions: { from: '1.13' },
+    usedBy: ['analysis/trace-service.ts'],
+    when: 'a frontend of one family with backends of the other',
+  },
+  {
+    id: 'lb-nat46x64-nodeport',
+    what: 'NodePort/LoadBalancer from outside to an IPv4 frontend with IPv6 backends: nodeport_lb4 rewrites the packet to IPv6 (source and destination as IPv4-mapped addresses, lb4_to_lb6) and recirculates it into nodeport_lb6, which picks the backend; without NAT46/64 compiled in the same step drops with DROP_NAT_46X64_DISABLED (the reverse, 6→4, is symmetric)',
+    cilium: 'bpf/lib/lb.h: lb4_to_lb6, lb6_to_lb4; bpf/lib/nodeport.h: nodeport_lb4 (NAT_46X64_RECIRC), nodeport_lb6',
+    versions: { from: '1.13' },
+    usedBy: ['analysis/trace-service.ts'],
+    when: 'kube-proxy replacement on, NAT46/64 Support: Services Enabled, a frontend of one family with backends of the other',
   },
 ] as const satisfies readonly CiliumRule[];
 

@@ -221,6 +221,17 @@ export interface SocketLbHop extends HopBase, LbFields {
   /** cgroup attach type (`cgroup_inet4_connect`, `cgroup_udp4_sendmsg`, …) and the cgroup */
   attachType: string;
   cgroup: string;
+  // --- socket-LB cases (analysis/trace-socket-lb.ts) ---
+  /**
+   * The frontend is the wildcard NodePort entry (0.0.0.0:port, [::]:port): the application connected to
+   * `connectedTo`, a node's address or loopback, which has no frontend of its own (sock4_wildcard_lookup_full).
+   */
+  wildcard?: { connectedTo: string };
+  /**
+   * UDP: a reply's source is rewritten from the backend back to the frontend by the cgroup recvmsg hook (from the
+   * socket cookie entry connect/sendmsg wrote); `attached` says whether that hook is seen on the cgroup.
+   */
+  replyXlate?: { hook: 'recvmsg'; attached: boolean | 'unknown'; program?: string; attachType?: string };
 }
 
 /**
@@ -420,8 +431,8 @@ export interface DeliverHop extends HopBase {
 
 /**
  * `code`: the reason as a word — a route result (`no-route`, `unreachable`, `blackhole`, `prohibit`, `broadcast`,
- * `invalid`), a Cilium drop reason (`DROP_NO_FIB`, `DROP_NO_SERVICE`, `DROP_IS_CLUSTER_IP`), or
- * `family-mismatch`, `forwarding-disabled`, `wireguard-no-peer`, `icmp-to-service`, `unknown-backend`,
+ * `invalid`), a Cilium drop reason (`DROP_NO_FIB`, `DROP_NO_SERVICE`, `DROP_IS_CLUSTER_IP`, `DROP_NAT_46X64_DISABLED`), or
+ * `family-mismatch`, `forwarding-disabled`, `wireguard-no-peer`, `unknown-backend`, `EHOSTUNREACH`,
  * `kube-proxy-reject`.
  */
 export interface DropHop extends HopBase {
@@ -432,6 +443,12 @@ export interface DropHop extends HopBase {
   backends?: HopBackend[];
   backend?: string;
   paths?: BackendPath[];
+  /**
+   * The drop is a refused system call, not a packet (analysis/trace-socket-lb.ts): socket-LB rejected
+   * connect()/sendmsg() for a frontend without backends, so no packet ever existed. `errno` is what the call
+   * fails with where the kernel has bpf_set_retval; `errnoOtherwise` where it does not.
+   */
+  syscall?: { call: 'connect' | 'sendmsg'; errno: string; errnoOtherwise: string };
 }
 
 /** One step of the path, by kind. */

@@ -289,6 +289,12 @@ export interface CiliumStatus {
   nodePortEnabled?: { enabled: boolean; source: Evidence };
   /** `DSR Dispatch Mode:` (JSON features.nodePort.dsrMode): opt | ipip | geneve */
   dsrDispatch?: { value: string; source: Evidence };
+  /**
+   * Whether Services may translate between families (`NAT46/64 Support:` and, when it is on, its `- Services:`
+   * line; JSON features.nat46X64.service.enabled). A lone `Enabled` (older agents, Services the only NAT46/64
+   * feature) counts as Services enabled.
+   */
+  nat46x64Services?: { enabled: boolean; source: Evidence };
   encryption?: {
     mode: string;
     source: Evidence /** WireGuard device named on the line (`cilium_wg0`) */;

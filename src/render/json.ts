@@ -87,6 +87,16 @@ const hopSchema = z.discriminatedUnion('kind', [
     program: str,
     attachType: str,
     cgroup: str,
+    // socket-LB cases (analysis/trace-socket-lb.ts)
+    wildcard: opt(z.object({ connectedTo: str })),
+    replyXlate: opt(
+      z.object({
+        hook: z.literal('recvmsg'),
+        attached: z.union([z.boolean(), z.literal('unknown')]),
+        program: opt(str),
+        attachType: opt(str),
+      }),
+    ),
   }),
   z.looseObject({
     kind: z.literal('tc-lb'),
@@ -242,6 +252,8 @@ const hopSchema = z.discriminatedUnion('kind', [
     backends: opt(z.array(hopBackend)),
     backend: opt(str),
     paths: opt(z.array(backendPath)),
+    // a refused system call, not a packet (analysis/trace-socket-lb.ts)
+    syscall: opt(z.object({ call: z.enum(['connect', 'sendmsg']), errno: str, errnoOtherwise: str })),
   }),
 ]);
 

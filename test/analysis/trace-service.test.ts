@@ -76,19 +76,20 @@ describe('trace to a Service', () => {
     expect(t.hops[2]!.detail).toMatch(/Hostns-only/);
   });
 
-  it('ICMP to a Service address is not answered by Cilium', async () => {
+  it('ICMP to a Service address is not load-balanced: routed like any packet to that address', async () => {
     const t = traceFlow(createTraceContext(await k1(), [dns()]), f('10.244.1.12', 'icmp'));
-    expect(t.disposition).toBe('dropped');
-    expect(t.hops[0]!.detail).toMatch(/does not answer ICMP/);
+    expect(kinds(t)).not.toContain('socket-lb');
+    expect(kinds(t)).not.toContain('drop');
+    expect(t.warnings.map((w) => w.code)).toContain('icmp-not-load-balanced');
   });
 
-  it('a Service without backends is dropped, and says so', async () => {
+  it('a Service without backends: with socket-LB the system call fails, no packet is dropped', async () => {
     const t = traceFlow(
       createTraceContext(await k1(), [dns({ backends: [be('10.244.1.57', 53, 'terminating')] })]),
       f('10.244.1.12'),
     );
     expect(t.disposition).toBe('dropped');
-    expect(t.hops[0]).toMatchObject({ kind: 'drop', reason: 'Service without backends' });
+    expect(t.hops[0]).toMatchObject({ kind: 'drop', code: 'EHOSTUNREACH', syscall: { errno: 'EHOSTUNREACH' } });
   });
 
   it('from outside, a non-routable ClusterIP is dropped in cil_from_netdev', async () => {

@@ -161,7 +161,7 @@ function within(key: Uint32Array, at: number, prefix: Uint32Array, len: number):
   for (let w = 0; w * 32 < len; w++) {
     const bits = Math.min(32, len - w * 32);
     const mask = bits === 32 ? 0xffffffff : (0xffffffff << (32 - bits)) >>> 0;
-    if (((key[at + w]! & mask) >>> 0) !== ((prefix[w]! & mask) >>> 0)) return false;
+    if ((key[at + w]! & mask) >>> 0 !== (prefix[w]! & mask) >>> 0) return false;
   }
   return true;
 }

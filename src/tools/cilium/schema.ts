@@ -27,6 +27,12 @@ export const statusJsonSchema = z.looseObject({
               dsrMode: str.optional(),
             })
             .optional(),
+          nat46X64: z
+            .looseObject({
+              enabled: z.boolean().optional(),
+              service: z.looseObject({ enabled: z.boolean().optional() }).optional(),
+            })
+            .optional(),
         })
         .optional(),
     })

@@ -50,6 +50,8 @@ export function parseCiliumStatus(text: string, probe: string): Parsed<CiliumSta
   const s: CiliumStatus = {};
   let known = 0;
   let inDetails = false;
+  // inside a `NAT46/64 Support:` block (its `- Services:` line is not the Services list below it)
+  let nat46Open = false;
   const e = (line: string): Evidence => ev(probe, line);
   const bad = (t: string, what: string) => warnings.add('line-unreadable', `${what}: ${t.slice(0, 120)}`);
   for (const raw of paste.text.split('\n')) {
@@ -88,7 +90,14 @@ export function parseCiliumStatus(text: string, probe: string): Parsed<CiliumSta
       } else if ((m = /^- NodePort:\s+(Enabled|Disabled)\b/.exec(t))) {
         // the agent's EnableNodePort: what compiles bpf_host's NodePort path (ENABLE_NODEPORT) in
         s.nodePortEnabled = { enabled: m[1] === 'Enabled', source: e(t) };
+      } else if ((m = /^NAT46\/64 Support:\s*(Enabled|Disabled)?$/.exec(t))) {
+        // `Disabled`, a lone `Enabled` (older agents), or nothing with `- Services:` / `- Gateway:` lines below
+        if (m[1]) s.nat46x64Services = { enabled: m[1] === 'Enabled', source: e(t) };
+        else nat46Open = true;
+      } else if (nat46Open && (m = /^- Services:\s+(Enabled|Disabled)$/.exec(t))) {
+        s.nat46x64Services = { enabled: m[1] === 'Enabled', source: e(t) };
       }
+      if (!/^(NAT46\/64 Support:|- Gateway:|Prefixes:)/.test(t)) nat46Open = false;
       continue;
     }
     if (indented) continue;
@@ -247,6 +256,14 @@ function statusJson(text: string, probe: string): Parsed<CiliumStatus> {
     if (np?.dsrMode) s.dsrDispatch = { value: np.dsrMode, source: src('features.nodePort.dsrMode', np.dsrMode) };
     if (np?.acceleration)
       s.xdpAcceleration = { value: np.acceleration, source: src('features.nodePort.acceleration', np.acceleration) };
+    const nat = kpr.features?.nat46X64;
+    if (nat?.enabled === false)
+      s.nat46x64Services = { enabled: false, source: src('features.nat46X64.enabled', false) };
+    else if (nat?.service?.enabled !== undefined)
+      s.nat46x64Services = {
+        enabled: nat.service.enabled,
+        source: src('features.nat46X64.service.enabled', nat.service.enabled),
+      };
   }
   const hostMode = (v: string, key: string): void => {
     if (/^bpf$/i.test(v)) s.hostRouting = { mode: 'BPF', source: src(key, v) };
