@@ -193,7 +193,15 @@ for (const shape of ['mix', ...SHAPES]) {
   const t =
     shape === 'mix'
       ? traceOut
-      : bench(`trace on ${shape} (${file})`, process.execPath, [cli, 'trace', src, dst, '--snapshot', dir, '--no-color']);
+      : bench(`trace on ${shape} (${file})`, process.execPath, [
+          cli,
+          'trace',
+          src,
+          dst,
+          '--snapshot',
+          dir,
+          '--no-color',
+        ]);
   const jq = hasJq
     ? shape === 'mix'
       ? jqRows['ip-route4.json']
