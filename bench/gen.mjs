@@ -123,6 +123,19 @@ function v4RouteObject(p, table, gws, i) {
   return r;
 }
 
+/** the route to the second pod CIDR (10.244.11.0/24, podIp's second block), as cilium_host routes the first */
+export const EXTRA_POD_ROUTE = {
+  type: 'unicast',
+  dst: '10.244.11.0/24',
+  gateway: '10.244.1.1',
+  dev: 'cilium_host',
+  table: 'main',
+  protocol: 'boot',
+  scope: 'global',
+  prefsrc: '10.244.1.1',
+  flags: [],
+};
+
 async function writeRoutes4(path, baseRoutes, meta) {
   const w = new JsonArrayWriter(path);
   const base = JSON.parse(baseRoutes);
@@ -130,17 +143,7 @@ async function writeRoutes4(path, baseRoutes, meta) {
   const mainBase = base.filter((r) => r.table === 'main');
   const localBase = base.filter((r) => r.table !== 'main');
   for (const r of mainBase) w.push(r);
-  w.push({
-    type: 'unicast',
-    dst: '10.244.11.0/24',
-    gateway: '10.244.1.1',
-    dev: 'cilium_host',
-    table: 'main',
-    protocol: 'boot',
-    scope: 'global',
-    prefsrc: '10.244.1.1',
-    flags: [],
-  });
+  w.push(EXTRA_POD_ROUTE);
   const seen = new Set();
   let n = 0;
   const probes = [];

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { cpus, loadavg, release, totalmem, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SHAPES } from './gen-shapes.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
@@ -185,6 +186,42 @@ bench('trace pod→Service, conntrack pins the backend', process.execPath, [
   '--no-color',
 ]);
 
+// every real table shape at the same scale: the trace to a destination in the bulk, next to jq on
+// the same route file (bench/gen-shapes.mjs; the other probe files are the base snapshot's)
+const shapeRows = [];
+for (const shape of ['mix', ...SHAPES]) {
+  const dir = shape === 'mix' ? SNAP : `${SNAP}-${shape}`;
+  if (shape !== 'mix' && !existsSync(`${dir}.meta.json`)) {
+    const g = spawnSync(process.execPath, [join(here, 'gen-shapes.mjs'), SNAP, shape, '--scale', SCALE], {
+      stdio: 'inherit',
+    });
+    if (g.status !== 0) process.exit(g.status ?? 1);
+  }
+  const sm = shape === 'mix' ? undefined : JSON.parse(readFileSync(`${dir}.meta.json`, 'utf8'));
+  const file = sm?.file ?? 'ip-route4.json';
+  // IPv6: from the node's own uplink address (the template pod has IPv4 only)
+  const src = file === 'ip-route6.json' ? 'fe80::989e:bcff:fe40:cebf' : q.podSrc;
+  const dst = sm?.probe ?? q.outside;
+  const t =
+    shape === 'mix'
+      ? traceOut
+      : bench(`trace on ${shape} (${file})`, process.execPath, [
+          cli,
+          'trace',
+          src,
+          dst,
+          '--snapshot',
+          dir,
+          '--no-color',
+        ]);
+  const jq = hasJq
+    ? shape === 'mix'
+      ? jqRows['ip-route4.json']
+      : bench(`jq empty ${shape} ${file}`, 'jq', ['empty', join(dir, file)])
+    : undefined;
+  shapeRows.push({ shape, file, trace: t, jq });
+}
+
 const lk = once(process.execPath, [join(here, 'lookups.mjs'), SNAP, META, '1000000']);
 let lookups;
 try {
@@ -286,6 +323,15 @@ const targets = [
       : 'n/a',
   ],
 ];
+for (const r of shapeRows) {
+  const ms = r.trace.medianMs;
+  const rss = r.trace.peakRssKb ?? 0;
+  targets.push([
+    `trace on ${r.shape} ≤ 1.0 s, ≤ 400 MiB, ≤ 0.15 × jq`,
+    r.jq ? ms <= 1000 && rss > 0 && rss <= 400 * 1024 && ms <= 0.15 * r.jq.medianMs : undefined,
+    `${fmtS(ms)}, ${fmtM(rss)}${r.jq ? ` (${(ms / r.jq.medianMs).toFixed(2)} × jq ${fmtS(r.jq.medianMs)}; CPU ${fmtC(r.trace)} vs ${fmtC(r.jq)})` : ''}`,
+  ]);
+}
 console.log('\n| target | met | measured |');
 console.log('|---|---|---|');
 for (const [t, ok, m] of targets) console.log(`| ${t} | ${ok === undefined ? 'n/a' : ok ? 'yes' : '**no**'} | ${m} |`);
@@ -305,6 +351,7 @@ writeFileSync(
       lookups,
       kernel,
       targets,
+      shapes: shapeRows.map((r) => ({ shape: r.shape, file: r.file, trace: r.trace.label, jq: r.jq?.label })),
     },
     null,
     2,

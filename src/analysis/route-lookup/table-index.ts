@@ -16,7 +16,21 @@ interface PendingTable {
   base: number;
   /** slots of this table, in dump order */
   list: Int32Array;
+  /** lookups answered by a scan of list so far */
+  scans: number;
 }
+
+/** What a table lookup needs: every stored prefix containing an address, longest first (PrefixIndex.matches). */
+export interface TableMatcher {
+  matches(addr: Uint32Array, out: Int32Array, lens: Uint8Array): number;
+}
+
+/**
+ * Lookups a table answers by a linear scan of its routes before it is sorted and indexed. A scan of a
+ * million IPv4 routes costs a few milliseconds; sorting and indexing them costs a second or more, and
+ * a trace asks a table a handful of questions. Past this many, the index pays for itself.
+ */
+export const SCANS_BEFORE_INDEX = 24;
 
 /**
  * The routes of every table, indexed for longest-prefix match: per-route arrays by global index and,
@@ -53,6 +67,7 @@ export class RouteIndex {
         if (c.count > 0) segs.push(c);
       }
     }
+    this.scansBeforeIndex = input.scansBeforeIndex ?? SCANS_BEFORE_INDEX;
     let total = 0;
     for (const fam of [4, 6] as const) {
       const same = segs.filter((c) => c.family === fam);
@@ -154,21 +169,87 @@ export class RouteIndex {
     // a table is sorted and indexed when a lookup first reaches it: a trace consults two or three
     // of a node's tables, often of one family
     const tables = this.tables[fam === 4 ? 0 : 1];
-    for (const [t, { list }] of items) tables.set(t, { c, base, list });
+    for (const [t, { list }] of items) tables.set(t, { c, base, list, scans: 0 });
   }
 
   /** Every table indexed now (a benchmark separates the build from the lookups). */
   prepare(): void {
+    const scans = this.scansBeforeIndex;
+    this.scansBeforeIndex = 0;
     for (const fam of [4, 6] as const) for (const t of [...this.tables[fam === 4 ? 0 : 1].keys()]) this.table(fam, t);
+    this.scansBeforeIndex = scans;
   }
 
-  protected table(family: Family, t: number): PrefixIndex | undefined {
+  protected table(family: Family, t: number): TableMatcher | undefined {
     const m = this.tables[family === 4 ? 0 : 1];
     const x = m.get(t);
     if (x === undefined || x instanceof PrefixIndex) return x;
+    if (x.scans < this.scansBeforeIndex) {
+      x.scans++;
+      return this.scanner(x);
+    }
     const idx = this.build(x);
     m.set(t, idx);
     return idx;
+  }
+
+  /** lookups per table answered by a scan before the table is indexed (0: index on the first lookup) */
+  private scansBeforeIndex: number;
+
+  /**
+   * One lookup by a scan of the table's routes: the same answer as its PrefixIndex (the containing
+   * prefixes, longest first, each with its routes chained in the kernel's order, written to meta
+   * where the lookup reads them; build() later writes the same chains).
+   */
+  private scanner(p: PendingTable): TableMatcher {
+    return {
+      matches: (addr, out, lens) => {
+        const { c, base, list } = p;
+        const words = keyWords(c.family);
+        const ckey = c.key;
+        const clen = c.len;
+        // the routes whose prefix contains addr, in dump order
+        const hit: number[] = [];
+        if (words === 1) {
+          const a = addr[0]!;
+          for (let k = 0; k < list.length; k++) {
+            const i = list[k]!;
+            const l = clen[i]!;
+            if (l === 0 || (ckey[i]! ^ a) >>> (32 - l) === 0) hit.push(i);
+          }
+        } else
+          for (let k = 0; k < list.length; k++) {
+            const i = list[k]!;
+            if (contains6(ckey, i * 4, clen[i]!, addr)) hit.push(i);
+          }
+        // per prefix length (one network per length can contain addr), routes chained as build() chains them
+        const heads = new Map<number, number>();
+        const next = new Map<number, number>();
+        for (const i of hit) {
+          const g = base + i;
+          const l = clen[i]!;
+          const head = heads.get(l);
+          next.set(g, -1);
+          if (head === undefined) heads.set(l, g);
+          else if (this.before(g, head)) {
+            next.set(g, head);
+            heads.set(l, g);
+          } else {
+            let cur = head;
+            while (next.get(cur)! >= 0 && !this.before(g, next.get(cur)!)) cur = next.get(cur)!;
+            next.set(g, next.get(cur)!);
+            next.set(cur, g);
+          }
+        }
+        for (const [g, n] of next) this.meta[g * 2] = n;
+        const byLen = [...heads.keys()].sort((x, y) => y - x);
+        for (let k = 0; k < byLen.length; k++) {
+          out[k] = heads.get(byLen[k]!)!;
+          lens[k] = byLen[k]!;
+        }
+        return byLen.length;
+      },
+    };
   }
 
   /** One table: prefixes sorted, same-prefix routes chained in the kernel's order. */
@@ -237,6 +318,15 @@ export class RouteIndex {
     if (ta !== tb) return ta > tb;
     return this.metric[a]! < this.metric[b]!;
   }
+}
+
+/** the IPv6 prefix at key[at..] of length len contains addr */
+function contains6(key: Uint32Array, at: number, len: number, addr: Uint32Array): boolean {
+  for (let w = 0, rem = len; w < 4 && rem > 0; w++, rem -= 32) {
+    const x = key[at + w]! ^ addr[w]!;
+    if (rem >= 32 ? x !== 0 : x >>> (32 - rem) !== 0) return false;
+  }
+  return true;
 }
 
 function samePrefix(key: Uint32Array, len: Uint8Array, a: number, b: number, words: number): boolean {

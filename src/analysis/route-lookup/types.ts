@@ -111,4 +111,6 @@ export interface FibInput {
   addrs?: Address[];
   /** `net.ipv4.conf.*.ignore_routes_with_linkdown` etc., as NodeState.sysctl holds them */
   sysctl?: Record<string, { value: string }>;
+  /** lookups per table answered by scanning its routes before it is indexed (default SCANS_BEFORE_INDEX) */
+  scansBeforeIndex?: number;
 }

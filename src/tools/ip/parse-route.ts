@@ -257,6 +257,13 @@ function routeJson(clean: string, probe: string, family: Family): Parsed<Route[]
  * a `table N` filter, which iproute2 suppresses from the output. The first DETAIL_WINDOW elements decide.
  */
 export const DETAIL_WINDOW = 64;
+
+/** The note every route with a nexthop object gets (once per probe, counted): route-scan adds it too. */
+export const NHID_NOTE = {
+  code: 'route-nhid',
+  message:
+    'routes use nexthop objects (nhid): next hops are taken from what the kernel expanded into the route; group type and resilient-hash buckets need `ip nexthop show`',
+};
 export function showsDetail(o: unknown): boolean {
   return isObj(o) && (o.type === 'unicast' || o.protocol === 'boot' || o.scope === 'global');
 }
@@ -373,11 +380,7 @@ export function jsonRoute(
   if (NO_HOPS.has(type)) r.nexthops.length = 0;
   if (o.nhid !== undefined) {
     r.nhid = o.nhid as number;
-    notes.note(
-      'route-nhid',
-      'routes use nexthop objects (nhid): next hops are taken from what the kernel expanded into the route; group type and resilient-hash buckets need `ip nexthop show`',
-      `${dst} nhid ${r.nhid}`,
-    );
+    notes.note(NHID_NOTE.code, NHID_NOTE.message, `${dst} nhid ${r.nhid}`);
   }
   if (NEEDS_DEV.has(type) && noDev(r.nexthops)) {
     notes.note(
@@ -484,12 +487,7 @@ function routeText(clean: string, probe: string, family: Family): Parsed<Route[]
       continue;
     }
     if (NO_HOPS.has(r.type)) r.nexthops.length = 0;
-    if (r.nhid !== undefined)
-      notes.note(
-        'route-nhid',
-        'routes use nexthop objects (nhid): next hops are taken from what the kernel expanded into the route; group type and resilient-hash buckets need `ip nexthop show`',
-        `${r.dst} nhid ${r.nhid}`,
-      );
+    if (r.nhid !== undefined) notes.note(NHID_NOTE.code, NHID_NOTE.message, `${r.dst} nhid ${r.nhid}`);
     if (NEEDS_DEV.has(r.type) && noDev(r.nexthops))
       notes.note(
         'route-no-dev',

@@ -9,7 +9,7 @@ import {
   type RouteColumns,
 } from '../../model/route-columns.js';
 import { IpCache, Notes } from './common.js';
-import { DETAIL_WINDOW, jsonRoute, showsDetail } from './parse-route.js';
+import { DETAIL_WINDOW, jsonRoute, NHID_NOTE, showsDetail } from './parse-route.js';
 import {
   BACKSLASH,
   COLON,
@@ -37,7 +37,10 @@ import {
  *
  * Only elements that jsonRoute() would accept without any warning or note take the fast path: every
  * key is a plain ASCII string or number, the values the columns need pass the same checks, and
- * nothing else the model reads (nexthops, via, from, tos, nhid, encap, metrics) is present. Any
+ * nothing else the model reads (via, from, tos, encap, metrics) is present. Multipath `nexthops`
+ * (gateway, dev, weight, flags in each hop) and `nhid` (with the `nh_info` object -d prints, which
+ * the model does not read) take it too, as full BGP tables with ECMP or nexthop objects are made of
+ * nothing else; the `nhid` note such an element would get is counted in its place. Any
  * other element is parsed with JSON.parse and jsonRoute() right away, in element order, so the
  * warnings come out exactly as parseIpRoute words them. Anything unexpected in the document itself
  * (not one JSON array, a syntax error, CR or ANSI codes) returns undefined: the caller then decodes
@@ -61,6 +64,11 @@ const K_SCOPE = 64;
 const K_PREFSRC = 128;
 const K_METRIC = 256;
 const K_FLAGS = 512;
+const K_NHID = 1024;
+const K_NEXTHOPS = 2048;
+const K_WEIGHT = 4096;
+/** a container the model does not read (nh_info repeats the nexthop object the route names) */
+const K_IGNORED = 8192;
 const K_SPECIAL = -1;
 const K_OTHER = 0;
 
@@ -75,13 +83,15 @@ const KEYS = new Map<string, number>([
   ['prefsrc', K_PREFSRC],
   ['metric', K_METRIC],
   ['flags', K_FLAGS],
+  ['nhid', K_NHID],
+  ['nexthops', K_NEXTHOPS],
+  ['weight', K_WEIGHT],
+  ['nh_info', K_IGNORED],
   ['via', K_SPECIAL],
-  ['nhid', K_SPECIAL],
   ['from', K_SPECIAL],
   ['tos', K_SPECIAL],
   ['dsfield', K_SPECIAL],
   ['metrics', K_SPECIAL],
-  ['nexthops', K_SPECIAL],
   ['encap', K_SPECIAL],
 ]);
 
@@ -307,6 +317,8 @@ export function scanIpRouteData(bytes: Uint8Array, probe: string, family: Family
   const ranges = new Ranges(Math.max(16, Math.min(1 << 22, Math.floor(n / 100))));
   const words = cols.words;
   const slow: number[] = [];
+  // fast elements with an nhid: each counts in the parser's nhid note, in element order
+  const nhidFast: number[] = [];
   let detailed = false;
   const decode = (s: number, e: number) => textOf(b, s, e);
   sc.ws();
@@ -317,10 +329,12 @@ export function scanIpRouteData(bytes: Uint8Array, probe: string, family: Family
       const start = sc.p;
       const slot = cols.add();
       let fast = false;
+      let nhid = false;
       if (b[start] === LBRACE) {
         const r = scanObject(sc, cols, slot, words);
         if (r < 0) return undefined;
-        fast = r === 1;
+        fast = r > 0;
+        nhid = r === 2;
       } else if (!sc.skipValue()) return undefined;
       const end = sc.p;
       ranges.push(start, end);
@@ -334,6 +348,7 @@ export function scanIpRouteData(bytes: Uint8Array, probe: string, family: Family
       // without a table the answer depends on `detailed`, final only after the first elements
       if (fast && !(cols.table[slot] === NO_TABLE && (slot < DETAIL_WINDOW || detailed))) {
         if (cols.table[slot] === NO_TABLE) cols.table[slot] = 254;
+        if (nhid) nhidFast.push(slot);
       } else {
         cols.type[slot] = SLOT_SKIPPED;
         slow.push(slot);
@@ -352,7 +367,30 @@ export function scanIpRouteData(bytes: Uint8Array, probe: string, family: Family
   const notes = new Notes(probe);
   const ips = new IpCache();
   const built = new Map<number, Route>();
+  // the nhid note: the first fast element with an nhid is parsed in full (it adds the note, with
+  // itself as the example, unless an earlier element did); later ones only count in it
+  let nh = 0;
+  const nhidUpTo = (end: number): boolean => {
+    for (; nh < nhidFast.length && nhidFast[nh]! < end; nh++) {
+      const slot = nhidFast[nh]!;
+      if (nh > 0) {
+        notes.note(NHID_NOTE.code, NHID_NOTE.message);
+        continue;
+      }
+      let o: unknown;
+      try {
+        o = JSON.parse(decode(ranges.a[slot * 2]!, ranges.a[slot * 2 + 1]!));
+      } catch {
+        return false;
+      }
+      const r = jsonRoute(o, slot, probe, family, detailed, ips, notes);
+      if (!r) return false;
+      built.set(slot, r);
+    }
+    return true;
+  };
   for (const slot of slow) {
+    if (!nhidUpTo(slot)) return undefined;
     let o: unknown;
     try {
       o = JSON.parse(decode(ranges.a[slot * 2]!, ranges.a[slot * 2 + 1]!));
@@ -364,6 +402,7 @@ export function scanIpRouteData(bytes: Uint8Array, probe: string, family: Family
     if (cols.setFromRoute(slot, r)) built.set(slot, r);
     else cols.type[slot] = SLOT_SKIPPED;
   }
+  if (!nhidUpTo(cols.count)) return undefined;
   const starts = new Uint32Array(cols.count);
   const ends = new Uint32Array(cols.count);
   for (let i = 0; i < cols.count; i++) {
@@ -508,6 +547,8 @@ function scanObject(sc: Scanner, cols: ColumnBuilder, slot: number, words: numbe
   let table = NO_TABLE;
   let metric = -1;
   let plain = 1;
+  let nhid = false;
+  let hops = 0;
   if (isWs(b[sc.p]!)) sc.ws();
   if (b[sc.p] === RBRACE) {
     sc.p++;
@@ -567,7 +608,11 @@ function scanObject(sc: Scanner, cols: ColumnBuilder, slot: number, words: numbe
               break;
             case K_METRIC:
             case K_FLAGS:
-              fast = false; // a string where a number or a list belongs: the full parser words the warning
+            case K_NHID:
+            case K_NEXTHOPS:
+            case K_WEIGHT:
+            case K_IGNORED:
+              fast = false; // a string where a number, list or object belongs: the full parser decides
               break;
             // dev, protocol, scope, prefsrc: any string is kept as it is (prefsrc is dropped when
             // it is not an address, without a warning, in both paths)
@@ -594,6 +639,13 @@ function scanObject(sc: Scanner, cols: ColumnBuilder, slot: number, words: numbe
           if (d === RBRACKET) break;
           return -1;
         }
+    } else if (k === K_NEXTHOPS && c === LBRACKET) {
+      const h = scanHops(sc);
+      if (h < 0) return -1;
+      if ((h & HOPS_FAST) === 0) fast = false;
+      hops = h;
+    } else if (k === K_IGNORED && c === LBRACE) {
+      if (!sc.skipValue()) return -1;
     } else if (c === LBRACE || c === LBRACKET || c === 0x74 || c === 0x66 || c === 0x6e) {
       // containers, true/false/null: ignored under keys the model does not read, otherwise the
       // full parser decides (a warning, or nexthops/metrics it reads)
@@ -602,6 +654,7 @@ function scanObject(sc: Scanner, cols: ColumnBuilder, slot: number, words: numbe
     } else {
       if (!sc.number()) return -1;
       if (k === K_METRIC && sc.num >= 0) metric = sc.num;
+      else if (k === K_NHID && sc.num >= 0) nhid = true;
       else if (k !== K_OTHER) fast = false;
     }
     let d = b[sc.p++];
@@ -614,8 +667,13 @@ function scanObject(sc: Scanner, cols: ColumnBuilder, slot: number, words: numbe
     return -1;
   }
   if (!fast || len < 0) return 0;
+  // next hops, from a non-empty `nexthops` only (the parser then reads no top-level gateway or dev),
+  // on a unicast route only (other types drop or keep them by rules the parser holds)
+  if (hops !== 0 && type !== ROUTE_TYPE_CODE.unicast) return 0;
+  const hasDev = hops !== 0 ? (hops & HOPS_DEV) !== 0 : (seen & K_DEV) !== 0;
+  if ((hops & HOPS_DEAD) !== 0) plain = 0;
   // a forwarding type without a device gets a note (a `dev X` filter)
-  if (type <= NEEDS_DEV_MAX && (seen & K_DEV) === 0) return 0;
+  if (type <= NEEDS_DEV_MAX && !hasDev) return 0;
   cols.len[slot] = len;
   cols.type[slot] = type;
   cols.table[slot] = table;
@@ -623,5 +681,123 @@ function scanObject(sc: Scanner, cols: ColumnBuilder, slot: number, words: numbe
   cols.tos[slot] = 0;
   cols.plain[slot] = plain;
   cols.hasSrc[slot] = 0;
-  return 1;
+  return nhid ? 2 : 1;
+}
+
+// what scanHops found, as bits
+const HOPS_FAST = 1;
+const HOPS_DEV = 2;
+const HOPS_DEAD = 4;
+const HOPS_SOME = 8;
+
+/**
+ * A `nexthops` array at sc.p: bits of HOPS_* (HOPS_SOME when it holds at least one hop; HOPS_FAST
+ * when every hop is an object of gateway / dev / weight / flags the parser takes without a warning,
+ * each key once), or -1 on a syntax error. sc.p ends after the closing bracket.
+ */
+function scanHops(sc: Scanner): number {
+  const b = sc.b;
+  sc.p++;
+  sc.ws();
+  // an empty list: the parser then reads the top-level gateway and dev; leave that to it
+  if (b[sc.p] === RBRACKET) {
+    sc.p++;
+    return 0;
+  }
+  let fast = HOPS_FAST;
+  let out = HOPS_SOME;
+  for (;;) {
+    sc.ws();
+    if (b[sc.p] !== LBRACE) {
+      fast = 0;
+      if (!sc.skipValue()) return -1;
+    } else {
+      sc.p++;
+      sc.ws();
+      let seen = 0;
+      if (b[sc.p] === RBRACE) sc.p++;
+      else
+        for (;;) {
+          sc.ws();
+          if (b[sc.p] !== QUOTE) return -1;
+          const k = readKey(sc);
+          if (k === -3) return -1;
+          sc.ws();
+          if (b[sc.p] !== COLON) return -1;
+          sc.p++;
+          sc.ws();
+          if (k > 0) {
+            if ((seen & k) !== 0) fast = 0; // JSON.parse keeps the last of a repeated key
+            seen |= k;
+          }
+          const c = b[sc.p];
+          if (k === K_GATEWAY && c === QUOTE) {
+            if (quad(sc, SCRATCH, 0, false) < 0) {
+              if (!sc.str()) return -1;
+              if (!sc.gateway()) fast = 0;
+            }
+          } else if (k === K_DEV && c === QUOTE) {
+            if (!sc.str()) return -1;
+            if (!sc.simple) fast = 0;
+            else out |= HOPS_DEV;
+          } else if (k === K_WEIGHT && c !== QUOTE && c !== LBRACE && c !== LBRACKET) {
+            if (c === 0x74 || c === 0x66 || c === 0x6e) {
+              fast = 0;
+              if (!sc.skipValue()) return -1;
+            } else {
+              if (!sc.number()) return -1;
+              if (!(sc.num > 0)) fast = 0;
+            }
+          } else if (k === K_FLAGS && c === LBRACKET) {
+            const f = scanFlags(sc);
+            if (f < 0) return -1;
+            if (f === 0) fast = 0;
+            else if (f === 2) out |= HOPS_DEAD;
+          } else {
+            // via (another family's gateway) or anything else: the parser decides
+            fast = 0;
+            if (!sc.skipValue()) return -1;
+          }
+          sc.ws();
+          const d = b[sc.p++];
+          if (d === COMMA) continue;
+          if (d === RBRACE) break;
+          return -1;
+        }
+    }
+    sc.ws();
+    const d = b[sc.p++];
+    if (d === COMMA) continue;
+    if (d === RBRACKET) break;
+    return -1;
+  }
+  return out | fast;
+}
+
+/** A flags list at sc.p: 1 = plain strings, 2 = plain strings with dead or linkdown, 0 = other, -1 = syntax error. */
+function scanFlags(sc: Scanner): number {
+  const b = sc.b;
+  sc.p++;
+  sc.ws();
+  if (b[sc.p] === RBRACKET) {
+    sc.p++;
+    return 1;
+  }
+  let r = 1;
+  for (;;) {
+    sc.ws();
+    if (b[sc.p] !== QUOTE) {
+      r = 0;
+      if (!sc.skipValue()) return -1;
+    } else {
+      if (!sc.str()) return -1;
+      if (!sc.simple) r = 0;
+      else if (r === 1 && (sc.is('dead') || sc.is('linkdown'))) r = 2;
+    }
+    sc.ws();
+    const d = b[sc.p++];
+    if (d === COMMA) continue;
+    if (d === RBRACKET) return r;
+    return -1;
+  }
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { allRoutes } from '../../../src/model/route-columns.js';
@@ -33,6 +34,8 @@ function same(input: string, family: Fam): 'scanned' | 'declined' {
     expect(s.columns.table[i] === r.table).toBe(true);
     expect(s.columns.metric[i] === (r.metric ?? (family === 6 ? 1024 : 0))).toBe(true); // -0 is 0 here
     expect(s.columns.len[i]).toBe(Number(r.dst.split('/')[1]));
+    const bad = (f?: string[]) => f?.includes('dead') || f?.includes('linkdown');
+    expect(s.columns.plain[i], r.dst).toBe(bad(r.flags) || r.nexthops.some((h) => bad(h.flags)) ? 0 : 1);
   }
   return 'scanned';
 }
@@ -152,6 +155,93 @@ describe('scanIpRouteJson agrees with parseIpRoute', () => {
       same(text, 4);
     });
   }
+
+  // multipath and nexthop-object routes, from the real capture (fixtures/tools/ip/lab/capture-shapes.sh)
+  const shapes = JSON.parse(
+    readFileSync(
+      new URL('../../../fixtures/tools/ip/route/np-perf-shapes.4-j-d-table-all.json', import.meta.url),
+      'utf8',
+    ),
+  ) as Record<string, unknown>[];
+  const ecmp = shapes.find((r) => r.dst === '203.0.113.0/24' && !r.nhid)!;
+  const nhGroup = shapes.find((r) => r.nhid === 200)!;
+  const nhSingle = shapes.find((r) => r.nhid === 101)!;
+  const hop = (i: number, h: Record<string, unknown>) => ({
+    ...ecmp,
+    nexthops: (ecmp.nexthops as object[]).map((x, j) => (j === i ? h : x)),
+  });
+  const hop0 = (ecmp.nexthops as Record<string, unknown>[])[0]!;
+  const hopVariants: [string, object[]][] = [
+    ['as captured, many times', [ecmp, nhGroup, nhSingle, ecmp, nhGroup, nhSingle]],
+    [
+      'weight 0, string, float, huge, null',
+      [0, '1', 1.5, 4294967296, null].map((weight) => hop(0, { ...hop0, weight })),
+    ],
+    ['a hop via another family', [hop(1, { via: { family: 'inet6', host: 'fe80::1' }, dev: 'eth0', weight: 1 })]],
+    [
+      'dead and linkdown hops',
+      [hop(1, { ...hop0, flags: ['dead', 'linkdown'] }), hop(0, { ...hop0, flags: ['onlink'] })],
+    ],
+    ['nexthops as a string', [{ ...ecmp, nexthops: '@@' }]],
+    ['hops without dev', [hop(0, { gateway: '172.18.0.5' }), { ...ecmp, nexthops: [{ gateway: '172.18.0.5' }] }]],
+    [
+      'bad hop gateways',
+      ['172.18.0.300', '2001:db8::1', ' 172.18.0.5', 7].map((gateway) => hop(0, { ...hop0, gateway })),
+    ],
+    [
+      'empty and odd hop lists',
+      [
+        { ...ecmp, nexthops: [] },
+        { ...ecmp, nexthops: [1] },
+        { ...ecmp, nexthops: [{}] },
+      ],
+    ],
+    ['hops on a blackhole', [{ ...ecmp, type: 'blackhole' }]],
+    ['hops and a top-level gateway', [{ ...ecmp, gateway: '172.18.0.9', dev: 'eth1' }]],
+    ['an unknown hop key', [hop(0, { ...hop0, realm: 'x' })]],
+    ['nhid as string, negative, float', ['101', -1, 1.5].map((nhid) => ({ ...nhSingle, nhid }))],
+    [
+      'nh_info not an object',
+      [
+        { ...nhSingle, nh_info: [1] },
+        { ...nhSingle, nh_info: 'x' },
+        { ...nhSingle, nh_info: 3 },
+      ],
+    ],
+    // the nhid note: its example is the first route that reaches it; other notes keep their order
+    [
+      'the first nhid route skipped, then fast ones',
+      [{ ...nhSingle, gateway: '1.2.3.300' }, nhSingle, { ...nhGroup, dst: '192.0.3.0/24' }, nhGroup],
+    ],
+    [
+      'nhid notes among other notes',
+      [{ ...ecmp, dev: undefined, nexthops: undefined }, nhGroup, { ...nhSingle, table: 'custom' }, nhSingle],
+    ],
+    ['nhid route without any dev first', [{ ...nhGroup, nexthops: [{ gateway: '172.18.0.5' }] }, nhSingle, nhGroup]],
+  ];
+  for (const [name, els] of hopVariants) {
+    it(`multipath and nhid: ${name}`, () => {
+      expect(same(doc(els), 4)).toBe('scanned');
+    });
+  }
+  it('a repeated key inside a hop', () => {
+    const text = doc([ecmp]).replace('"weight":1,', '"weight":1,"dev":"eth1","weight":2,');
+    expect(text).toContain('"weight":2');
+    expect(same(text, 4)).toBe('scanned');
+  });
+  it('multipath and nexthop-object tables take the fast path', () => {
+    const els = Array.from({ length: 3000 }, (_, i) => ({
+      ...[ecmp, nhGroup, nhSingle][i % 3]!,
+      dst: `198.${(i >> 8) & 255}.${i & 255}.0/24`,
+    }));
+    expect(same(JSON.stringify(els), 4)).toBe('scanned');
+    const r = scanIpRouteJson(Buffer.from(JSON.stringify(els)), 'p', 4)!;
+    // the first nhid route is parsed in full, for the note's example
+    expect(r.slow).toBe(0);
+    expect(r.warnings.map((w) => w.message)).toEqual([
+      expect.stringMatching(/^routes use nexthop objects.*\[2000 records\]$/),
+    ]);
+  });
 
   it('IPv6: compressed, uppercase, embedded IPv4, zone ids, bad groups', () => {
     const el6 = {
