@@ -5,6 +5,7 @@ import { loadNodeState } from '../../src/collect/load-state.js';
 import { createTraceContext, traceFlow, classify } from '../../src/analysis/trace.js';
 import { parseCiliumIpcache, parseCiliumStatus, parseCiliumEgressList } from '../../src/tools/cilium/index.js';
 import { parseWgDump } from '../../src/tools/wg/parse-dump.js';
+import { parseIpRoute, parseIpRule } from '../../src/tools/ip/index.js';
 import type { NodeState } from '../../src/model/types.js';
 import type { Flow, MasqueradeHop } from '../../src/model/trace.js';
 
@@ -197,6 +198,15 @@ describe("Cilium's WireGuard and IPsec (issue 15)", () => {
       redirectedBy: 'ip-rule',
       ciliumRules: ['wireguard-ip-rule'],
     });
+    // k1 has no rule for the encrypt mark: said, not assumed
+    expect(t.hops.find((h) => h.kind === 'wireguard')).toMatchObject({ inferred: true });
+    const s = await wgState('1.13.9 (v1.13.9-cde7f964)');
+    s.rules.push(...parseIpRule('1:\tfrom all fwmark 0xe00/0xf00 lookup 201\n', 'ip-rule4', 4).value);
+    s.routes.push(...parseIpRoute('default dev cilium_wg0 table 201 scope link\n', 'ip-route4', 4).value);
+    s.links.push({ ...s.links.find((l) => l.name === 'eth0')!, name: 'cilium_wg0', ifindex: 99, kind: 'wireguard' });
+    const ruled = trace(s, flow('10.244.1.12', '10.244.2.7')).hops.find((h) => h.kind === 'wireguard')!;
+    expect(ruled.inferred).toBeUndefined();
+    expect(ruled.evidence.map((e) => e.text).join('\n')).toMatch(/fwmark 0xe00\/0xf00 lookup 201/);
   });
 
   it('an entry without a key leaves in plain text; no ipcache → unknown, never plain', async () => {

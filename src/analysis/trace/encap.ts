@@ -235,6 +235,18 @@ export function wireguardRedirect(
     if (ver === null) {
       w.inferred = true;
       w.because = `the Cilium version is unknown: 1.13 routes it to ${devName} by fwmark, 1.14+ redirects in cil_to_netdev; either way it is encrypted`;
+    } else if (byRule) {
+      // 1.13: the kernel, not a program, sends it there; the captured rules must agree
+      const viaMark = routeQuery(ctx.routing, {
+        family: familyOf(flow.dst) as Family,
+        dst: flow.dst,
+        iif: 'lo',
+        mark: 0xe00,
+      });
+      if (viaMark.nexthops[0]?.dev !== devName) {
+        w.inferred = true;
+        w.because = `the captured rules do not send mark 0xe00 to ${devName} (${viaMark.summary}): Cilium 1.13 installs "fwmark 0xe00/0xf00 lookup 201"`;
+      } else w.evidence = [...w.evidence, ...viaMark.evidence];
     }
     b.hops[n] = ruled(w, rule);
   }
