@@ -221,6 +221,18 @@ describe("Cilium's WireGuard and IPsec (issue 15)", () => {
     expect(u.hops.map((h) => h.kind)).not.toContain('gateway');
   });
 
+  it("the node's own packets: plain unless encrypt-node, with a warning when it was not read", async () => {
+    const s = await wgState('1.16.5 (v1.16.5-abc)');
+    const plain = trace(s, flow('172.18.0.2', '10.244.2.7'));
+    expect(plain.hops.map((h) => h.kind)).not.toContain('wireguard');
+    expect(plain.warnings.map((w) => w.code)).toContain('node-encryption-unknown');
+    s.cilium.config['encrypt-node'] = { value: 'true', source: { probe: 'cilium-config', text: 'encrypt-node: true' } };
+    expect(trace(s, flow('172.18.0.2', '10.244.2.7')).hops.find((h) => h.kind === 'wireguard')).toMatchObject({
+      dev: 'cilium_wg0',
+      redirectedBy: 'cil_to_netdev',
+    });
+  });
+
   it('IPsec: a cluster destination is unknown, never plain traffic', async () => {
     const s = addStatus(withIpcache(await k1()), 'Encryption:              IPsec');
     const t = trace(s, flow('10.244.1.12', '10.244.2.7'));

@@ -14,7 +14,7 @@ import { routeQuery, type RouteAnswer } from '../routing.js';
 import { type TraceContext, type Builder, NF_LOCAL_OUT } from './context.js';
 import { short, ruled } from './hops.js';
 import { isNodeAddress } from './classify.js';
-import { encryptionOf, wireguardRedirect } from './encap.js';
+import { encryptionOf, nodeEncryptionOf, wireguardRedirect } from './encap.js';
 import { ipcacheOf, isClusterIdentity, isRemoteNodeIdentity, identityName } from './ipcache.js';
 import { configValue } from '../../tools/cilium/config.js';
 import {
@@ -98,6 +98,19 @@ export function egressFromNode(
   if (src.kind === 'local-pod' && enc.known && enc.value === 'wireguard' && !wg) {
     const d = wireguardRedirect(ctx, b, flow, 'pod');
     if (d) return d;
+  }
+  // the host's own packets are encrypted only with node encryption (wireguard.h: HOST_ID unless ENABLE_NODE_ENCRYPTION)
+  if (src.kind === 'host' && enc.known && enc.value === 'wireguard' && !wg && egressProg) {
+    const ne = nodeEncryptionOf(ctx);
+    if (ne === undefined)
+      b.warnings.push({
+        code: 'node-encryption-unknown',
+        message: `Cilium WireGuard is on, and whether it encrypts the node's own packets (encrypt-node) was not read: the path below is the plain one`,
+      });
+    else if (ne) {
+      const d = wireguardRedirect(ctx, b, flow, 'pod');
+      if (d) return d;
+    }
   }
   if (src.kind === 'local-pod' && enc.known && enc.value === 'ipsec' && dst.kind !== 'external') {
     // IPsec: the xfrm policies decide what is encrypted, with marks netpath does not follow yet

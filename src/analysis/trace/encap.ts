@@ -38,6 +38,14 @@ export function encryptionOf(ctx: TraceContext): Fact<'wireguard' | 'ipsec' | 'd
   return { known: false, because: 'neither cilium-status, cilium-encrypt-status nor cilium-config was read' };
 }
 
+/** WireGuard node encryption (encrypt-node): the config key, else `cilium-dbg encrypt status`; undefined = not read. */
+export function nodeEncryptionOf(ctx: TraceContext): boolean | undefined {
+  const c = cfg(ctx, 'encrypt-node');
+  if (c) return TRUE.test(c.value.trim());
+  const ne = ctx.state.cilium.encryptStatus?.nodeEncryption;
+  return ne === undefined ? undefined : /enabled|true/i.test(ne);
+}
+
 /** The tunnel protocol and its UDP port in tunnel mode (defaults: vxlan 8472, geneve 6081; pkg/defaults). */
 export function tunnelOf(ctx: TraceContext): Fact<{ protocol: 'vxlan' | 'geneve'; port: number; dev: string }> {
   const ev: Evidence[] = [];
