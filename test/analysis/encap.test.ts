@@ -7,6 +7,8 @@ import { parseCiliumIpcache, parseCiliumStatus, parseCiliumEgressList } from '..
 import { parseWgDump } from '../../src/tools/wg/parse-dump.js';
 import { parseIpRoute, parseIpRule } from '../../src/tools/ip/index.js';
 import type { NodeState } from '../../src/model/types.js';
+import { readFileSync } from 'node:fs';
+import { decodeIpMasqMap } from '../../src/tools/cilium/ipmasq.js';
 import type { Flow, MasqueradeHop } from '../../src/model/trace.js';
 
 // Issue 15 on the bundled kind-v4 node k1 (Cilium 1.13.9, native routing, BPF masquerade, node 172.18.0.2, gateway
@@ -125,6 +127,24 @@ describe('BPF masquerade decided by the ipcache (nat.h snat_v4_needs_masquerade)
     expect(m).toMatchObject({ applied: 'unknown', why: 'ip-masq-agent-unknown' });
     // inside the exclusion CIDR the map is never asked
     expect(masq(s, flow('10.244.1.12', '10.244.2.7'))).toMatchObject({ applied: false, why: 'excluded' });
+  });
+
+  it('ip-masq-agent with its pinned map read: a non-masquerade CIDR is left alone, anything else SNATed', async () => {
+    // real bpftool output of scripts/lab/ipmasq-map.sh (10/8, 100.64/10, 172.16/12, 192.168/16)
+    const text = readFileSync(
+      fileURLToPath(new URL('../../fixtures/tools/bpf-map/ipmasq/cilium_ipmasq_v4.json', import.meta.url)),
+      'utf8',
+    );
+    const cidrs = decodeIpMasqMap(text, 'bpf-map/cilium_ipmasq_v4', 4).value;
+    expect(cidrs.map((c) => c.prefix)).toEqual(['10.0.0.0/8', '100.64.0.0/10', '172.16.0.0/12', '192.168.0.0/16']);
+    const s = editStatus(withIpcache(await k1()), /BPF {3}\[eth0\]/, 'BPF (ip-masq-agent)   [eth0]');
+    s.cilium.ipMasqMap = { v4: cidrs };
+    expect(masq(s, flow('10.244.1.12', '100.64.7.1'))).toMatchObject({
+      applied: false,
+      why: 'ip-masq-agent',
+      ciliumRules: ['masq-bpf-ip-masq-agent'],
+    });
+    expect(masq(s, flow('10.244.1.12', '203.0.113.9'))).toMatchObject({ applied: true, why: 'snat' });
   });
 
   it('egress gateway on: unknown without the policy map; a matching policy SNATs to its egress IP', async () => {

@@ -287,11 +287,21 @@ export function masquerade(
           'masq-bpf-ipcache-entry',
         );
       const agent = ipMasqAgent(ctx);
-      if (agent.known && agent.value)
+      const cidrs = ctx.state.cilium.ipMasqMap?.[fam === 4 ? 'v4' : 'v6'];
+      if (agent.known && agent.value && cidrs) {
+        const hit = cidrs.find((c) => prefixContains(c.prefix, flow.dst));
+        if (hit)
+          return ruled(
+            not('ip-masq-agent', `${flow.dst} is inside the ip-masq-agent non-masquerade CIDR ${hit.prefix}`, {
+              evidence: [...ev, ...agent.evidence, hit.source],
+            }),
+            'masq-bpf-ip-masq-agent',
+          );
+      } else if (agent.known && agent.value)
         return ruled(
           {
             kind: 'masquerade',
-            detail: `masquerade unknown: ip-masq-agent is on and its non-masquerade CIDRs (cilium_ipmasq_v${fam}) were not read; Cilium's default list holds the RFC 1918 and other private ranges`,
+            detail: `masquerade unknown: ip-masq-agent is on and its non-masquerade CIDRs (bpf-map/cilium_ipmasq_v${fam}) were not read; Cilium's default list holds the RFC 1918 and other private ranges`,
             evidence: [...ev, ...agent.evidence],
             applied: 'unknown',
             by: 'bpf',
@@ -299,7 +309,7 @@ export function masquerade(
             why: 'ip-masq-agent-unknown',
             dev,
             inferred: true,
-            because: `the ip-masq-agent map (cilium_ipmasq_v${fam}) decides, and netpath has no probe for it yet`,
+            because: `the ip-masq-agent map (cilium_ipmasq_v${fam}) decides, and it was not read`,
           },
           'masq-bpf-ip-masq-agent',
         );
