@@ -39,6 +39,7 @@ const K = (n) => `${S}/kind-v4/${n}`;
 const V6 = (n) => `${S}/v6-wg/${n}`;
 const SVC = `${S}/kind-v4-svc/k1`;
 const CT = `${S}/conntrack/np-ct-node`;
+const E = (n) => `${S}/encap/${n}`;
 const GOLDEN_GROUPS = {
   // kind-v4/TOPOLOGY.md "Expected paths (on k1)", and the same shapes seen from k2
   'kind-v4': [
@@ -70,6 +71,13 @@ const GOLDEN_GROUPS = {
     ...trace('2001:db8:42::a:5', '2001:db8:42::c:9', '--port', '443', '--cluster', `${S}/v6-wg`),
     ...trace('2001:db8:42::b:7', '2001:db8:42::c:9', '--cluster', `${S}/v6-wg`),
     ...trace('2001:db8:42::c:9', '2001:db8:42::a:5', '--cluster', `${S}/v6-wg`),
+  ],
+  // encap/TOPOLOGY.md "Expected traces" (issue 15: tunnel mode, Cilium's WireGuard, masquerade by the ipcache)
+  encap: [
+    ...trace('10.77.1.10', '10.77.2.20', '--proto', 'icmp', '-s', E('tunnel-node')),
+    ...trace('10.77.3.10', '10.77.2.20', '--proto', 'icmp', '-s', E('wg-node')),
+    ...trace('10.77.3.10', '203.0.113.9', '--proto', 'icmp', '-s', E('wg-node')),
+    ...trace('10.77.3.10', '192.168.77.3', '--proto', 'icmp', '-s', E('wg-node')),
   ],
   // no TOPOLOGY.md: the Services its tests and the README use
   'kind-v4-svc': [

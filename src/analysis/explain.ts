@@ -347,6 +347,26 @@ function explainHop(h: Hop, t: Trace, p: Packet, node: string | null, srcDev: st
         ],
       };
     }
+    // issue 15: tunnel mode
+    case 'encap': {
+      const next = t.hops.slice(t.hops.indexOf(h) + 1).find((x) => x.kind === 'gateway' || x.kind === 'route');
+      const out = next ? hopField(next, 'dev') : undefined;
+      return {
+        what: `Tunnel mode: Cilium sets the tunnel key (the remote node's address) and redirects the packet to ${h.dev}, a ${h.protocol} device in external-control (collect_md) mode; the kernel wraps it in UDP to port ${h.port} of that node, and the outer packet is routed like any packet the node sends.`,
+        why: `the destination's ipcache entry names the tunnel endpoint ${h.tunnelEndpoint} (${line(ev, /ipcache/) ?? 'cilium-dbg bpf ipcache list'}).${because}`,
+        confirm: [
+          { command: tcpdump(h.dev, p), shows: `the inner packet entering ${h.dev}` },
+          ...(out
+            ? [
+                {
+                  command: `tcpdump -ni ${q(out)} ${q(`udp and dst host ${h.tunnelEndpoint} and dst port ${h.port}`)}`,
+                  shows: `the encapsulated packets leaving ${out} for ${h.tunnelEndpoint}`,
+                },
+              ]
+            : []),
+        ],
+      };
+    }
     case 'gateway':
       return {
         what: 'The packet leaves the node towards a next hop outside the set of cluster nodes this trace knows (a router, or a WireGuard endpoint).',

@@ -24,7 +24,6 @@ import { classify, type TraceContext } from './trace.js';
 import { egressFromNode } from './trace/egress.js';
 import { deviceAddress, drop, findProgram, routeFailure, routeHop, ruled, usable } from './trace/hops.js';
 
-const hostPort = (a: string, p: number) => `${a.includes(':') ? `[${a}]` : a}:${p}`;
 const known = <T>(value: T, evidence: Evidence[]): Fact<T> => ({ known: true, value, evidence });
 
 type LbFields = Omit<TcLbHop, 'kind' | 'detail' | 'layer' | 'at'>;

@@ -17,7 +17,8 @@ import {
   parseCiliumStatus,
 } from '../tools/cilium/index.js';
 import { parseXfrmPolicy, parseXfrmState } from '../tools/xfrm/index.js';
-import { CILIUM_CGROUP_ROOT, IPCACHE_MAPS } from './probes.js';
+import { CILIUM_CGROUP_ROOT, IPCACHE_MAPS, IPMASQ_MAPS } from './probes.js';
+import { decodeIpMasqMap } from '../tools/cilium/ipmasq.js';
 import { readProbeBytes, type ProbeSource } from './source.js';
 import { scanIpRouteJson, type ScannedRoutes } from '../tools/ip/route-scan.js';
 import { columnsFromRoutes, type RouteColumns } from '../model/route-columns.js';
@@ -206,6 +207,16 @@ export async function loadNodeState(source: ProbeSource, opts: LoadOptions = {})
         // both pinned during an upgrade to 1.18: the datapath reads the v2 map
         (v) => {
           if (name === 'cilium_ipcache_v2' || state.cilium.ipcacheMap === undefined) state.cilium.ipcacheMap = v;
+        },
+      ),
+    ),
+    ...IPMASQ_MAPS.map((name) =>
+      one(
+        `bpf-map/${name}`,
+        (t) => decodeIpMasqMap(t, `bpf-map/${name}`, name.endsWith('v4') ? 4 : 6),
+        (v) => {
+          state.cilium.ipMasqMap ??= {};
+          state.cilium.ipMasqMap[name.endsWith('v4') ? 'v4' : 'v6'] = v;
         },
       ),
     ),

@@ -56,6 +56,9 @@ export const LB_MAPS = [
 /** Cilium's ipcache map: `cilium_ipcache_v2` from 1.18, `cilium_ipcache` before (and next to it during upgrade). */
 export const IPCACHE_MAPS = ['cilium_ipcache_v2', 'cilium_ipcache'] as const;
 
+/** ip-masq-agent's non-masquerade CIDRs (bpf/lib/nat.h IP_MASQ_AGENT_IPV4/6), pinned when the agent is on. */
+export const IPMASQ_MAPS = ['cilium_ipmasq_v4', 'cilium_ipmasq_v6'] as const;
+
 /**
  * The ipcache holds up to 512000 entries (pkg/maps/ipcache MaxEntries): ~50 MB of `bpf ipcache list`, ~200 MB of
  * `bpftool -j`. Its probes get conntrack's limits, but no partial keep: a cut longest-prefix table would answer
@@ -136,6 +139,12 @@ export const NODE_PROBES: ProbeSpec[] = [
     ext: 'json' as const,
     optional: true,
     ...IPCACHE_LIMITS,
+  })),
+  ...IPMASQ_MAPS.map((name) => ({
+    id: `bpf-map/${name}`,
+    argv: ['bpftool', '-j', 'map', 'dump', 'pinned', `/sys/fs/bpf/tc/globals/${name}`],
+    ext: 'json' as const,
+    optional: true,
   })),
   {
     id: 'cilium-ipcache',

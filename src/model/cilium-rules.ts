@@ -452,6 +452,82 @@ const TABLE = [
     usedBy: ['analysis/trace-service.ts'],
     when: 'kube-proxy replacement on, NAT46/64 Support: Services Enabled, a frontend of one family with backends of the other',
   },
+
+  // --- issue 15: the ipcache, WireGuard, tunnel mode and masquerade (analysis/trace/classify, egress, encap) ---
+  // Read in the stored main-branch sources (bpf/lib/wireguard.h, nat.h, identity.h); the release cut-offs are the
+  // rules audit's (shared/reference/cilium-rules-audit.md rows 11, 13, 25-28), not re-read per tag here: no `checked`.
+  {
+    id: 'ipcache-remote-node-identity',
+    what: 'a remote node is an ipcache entry of identity remote-node (6), kube-apiserver (7) or a per-node identity (scope 0x02); world (2, 9, 10) and CIDR identities are outside the cluster',
+    cilium: 'bpf/lib/identity.h: identity_is_remote_node, identity_is_cluster',
+    versions: { from: '1.13' },
+    usedBy: ['analysis/trace/ipcache.ts', 'analysis/trace/classify.ts'],
+    when: 'the ipcache was read (cilium-dbg bpf ipcache list or the pinned map)',
+  },
+  {
+    id: 'masq-bpf-ipcache-entry',
+    what: "BPF masquerade SNATs a local endpoint's packet only when the destination has an ipcache entry (the world 0.0.0.0/0 entry usually covers the rest)",
+    cilium: 'bpf/lib/nat.h: snat_v4_needs_masquerade (the remote_ep branch)',
+    versions: { from: '1.13' },
+    usedBy: ['analysis/trace/egress.ts'],
+    when: 'Masquerading: BPF, destination outside the SNAT exclusion CIDR',
+  },
+  {
+    id: 'masq-bpf-skip-remote-node',
+    what: 'BPF masquerade leaves a packet to a remote-node identity alone in native routing',
+    cilium: 'bpf/lib/nat.h: snat_v4_needs_masquerade (identity_is_remote_node under #ifndef TUNNEL_MODE)',
+    versions: { from: '1.13' },
+    usedBy: ['analysis/trace/egress.ts'],
+    when: 'Masquerading: BPF, native routing, destination of remote-node identity in the ipcache',
+  },
+  {
+    id: 'masq-bpf-tunnel-remote-node',
+    what: "in tunnel mode a pod's packet to a remote node is not encapsulated and is masqueraded",
+    cilium: 'bpf/lib/nat.h: snat_v4_needs_masquerade (the TUNNEL_MODE comment)',
+    versions: { from: '1.13' },
+    usedBy: ['analysis/trace/egress.ts'],
+    when: 'Masquerading: BPF, tunnel mode, destination of remote-node identity',
+  },
+  {
+    id: 'masq-bpf-ip-masq-agent',
+    what: 'with ip-masq-agent a destination in the cilium_ipmasq_v4/v6 LPM map is not masqueraded (the default list holds the private ranges)',
+    cilium: 'bpf/lib/nat.h: snat_v4_needs_masquerade (IP_MASQ_AGENT_IPV4 lookup); pkg/ipmasq',
+    versions: { from: '1.13' },
+    usedBy: ['analysis/trace/egress.ts'],
+    when: 'Masquerading: BPF (ip-masq-agent) or enable-ip-masq-agent=true',
+  },
+  {
+    id: 'masq-egress-gateway',
+    what: 'an egress gateway policy that selects the source and destination SNATs to its egress IP before the exclusion CIDR is checked; a destination of cluster identity is skipped',
+    cilium: 'bpf/lib/nat.h: snat_v4_needs_masquerade (egress_gw_snat_needed_hook)',
+    versions: { from: '1.13' },
+    usedBy: ['analysis/trace/egress.ts'],
+    when: 'egress gateway enabled (enable-ipv4-egress-gateway), BPF masquerade',
+  },
+  {
+    id: 'wireguard-redirect-to-encrypt',
+    what: "cil_to_netdev redirects to cilium_wg0 when the destination's ipcache entry has a key and the source is a cluster identity other than the host (or node encryption is on); in tunnel mode the overlay packet always",
+    cilium: 'bpf/lib/wireguard.h: wg_maybe_redirect_to_encrypt (from bpf_host.c cil_to_netdev)',
+    versions: { from: '1.14' },
+    usedBy: ['analysis/trace/encap.ts'],
+    when: 'Encryption: Wireguard (Cilium-managed cilium_wg0), Cilium 1.14+',
+  },
+  {
+    id: 'wireguard-ip-rule',
+    what: 'a packet for a WireGuard peer gets the encrypt mark, and the rule `fwmark 0xe00/0xf00 lookup 201` routes it to cilium_wg0',
+    cilium: 'pkg/wireguard/agent: the rule and table 201; bpf_lxc.c sets the mark',
+    versions: { from: '1.13', to: '1.13' },
+    usedBy: ['analysis/trace/encap.ts'],
+    when: 'Encryption: Wireguard, Cilium 1.13',
+  },
+  {
+    id: 'tunnel-encap-from-pod',
+    what: "tunnel mode: a pod's packet for a destination whose ipcache entry has a tunnel endpoint is encapsulated (tunnel key = that node) and redirected to cilium_vxlan / cilium_geneve (UDP 8472 / 6081 unless tunnel-port)",
+    cilium: 'bpf/bpf_lxc.c: handle_ipv4_from_lxc → encap_and_redirect_lxc (bpf/lib/encap.h)',
+    versions: { from: '1.13' },
+    usedBy: ['analysis/trace/encap.ts'],
+    when: 'Routing: Network: Tunnel [vxlan|geneve] (1.13: tunnel=vxlan|geneve)',
+  },
 ] as const satisfies readonly CiliumRule[];
 
 export type CiliumRuleId = (typeof TABLE)[number]['id'];

@@ -15,6 +15,7 @@ export type HopKind =
   | 'route'
   | 'gateway'
   | 'wireguard'
+  | 'encap'
   | 'masquerade'
   | 'conntrack'
   | 'deliver'
@@ -48,6 +49,8 @@ export interface TraceEndpoint {
   /** Service frontend port, for kind 'service' */
   port?: number;
   service?: string;
+  /** issue 15: an address outside the cluster that this node routes through (a BGP / top-of-rack next hop) */
+  role?: 'router';
   because?: string;
   evidence: Evidence[];
 }
@@ -103,7 +106,15 @@ export interface HopBase {
  * - `arrival`: not a lookup of the packet itself — the device it arrives on (`dev`), taken from the route
  *   back to its source (always `inferred`).
  */
-export type RouteLookup = 'pod-netns' | 'bpf_fib_lookup' | 'input' | 'output' | 'wireguard-outer' | 'arrival';
+export type RouteLookup =
+  | 'pod-netns'
+  | 'bpf_fib_lookup'
+  | 'input'
+  | 'output'
+  | 'wireguard-outer'
+  | 'arrival'
+  // issue 15: the outer UDP packet of a vxlan / geneve tunnel
+  | 'tunnel-outer';
 
 /** What a route lookup answered (`arrival` hops carry the answer of the reverse lookup). */
 export type RouteOutcome =
@@ -328,12 +339,29 @@ export interface GatewayHop extends HopBase {
   dev?: string;
   /** true for the encrypted WireGuard packet leaving towards its endpoint */
   encrypted: boolean;
+  /** issue 15: the next hop is no node by the ipcache (a BGP / top-of-rack router, the default gateway) */
+  role?: 'router';
   /** the neighbour entry of the gateway, when the node state has one */
   neighbor?: { lladdr?: string; state: string[] };
 }
 
+// --- issue 15: tunnel mode (vxlan / geneve) ---
+/** The packet is encapsulated for a remote node: Cilium redirects it to its tunnel device with the tunnel key set. */
+export interface EncapHop extends HopBase {
+  kind: 'encap';
+  /** the tunnel device (`cilium_vxlan`, `cilium_geneve`) */
+  dev: string;
+  protocol: 'vxlan' | 'geneve';
+  /** the remote node the outer packet goes to (the ipcache entry's tunnel endpoint) */
+  tunnelEndpoint: string;
+  /** the outer UDP destination port */
+  port: number;
+}
+
 export interface WireguardHop extends HopBase {
   kind: 'wireguard';
+  /** issue 15: what sent the packet to the WireGuard device, when Cilium did (`cil_to_netdev`, `ip-rule`) */
+  redirectedBy?: 'cil_to_netdev' | 'ip-rule';
   dev: string;
   /** the peer's public key */
   peer: string;
@@ -365,7 +393,14 @@ export interface MasqueradeHop extends HopBase {
     | 'mode-unknown'
     | 'nodeport-snat'
     | 'nodeport-dsr'
-    | 'nodeport-mode-unknown';
+    | 'nodeport-mode-unknown'
+    // issue 15: the ipcache, ip-masq-agent, egress gateway
+    | 'no-ipcache-entry'
+    | 'ipcache-unknown'
+    | 'ip-masq-agent'
+    | 'ip-masq-agent-unknown'
+    | 'egress-gateway'
+    | 'egress-gateway-unknown';
   /** the egress device */
   dev?: string;
   /** the source address after SNAT, when known */
@@ -465,6 +500,7 @@ export type Hop =
   | RouteHop
   | GatewayHop
   | WireguardHop
+  | EncapHop
   | MasqueradeHop
   | ConntrackHop
   | DeliverHop

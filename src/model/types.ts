@@ -374,6 +374,11 @@ export interface CiliumInfo {
   ipcacheMap?: IpcacheEntry[];
   encryptStatus?: CiliumEncryptStatus;
   egressGateway?: EgressGatewayEntry[];
+  /**
+   * issue 15: ip-masq-agent's non-masquerade CIDRs, the pinned `cilium_ipmasq_v4` / `_v6` maps; each family
+   * undefined when its map was not read
+   */
+  ipMasqMap?: { v4?: { prefix: string; source: Evidence }[]; v6?: { prefix: string; source: Evidence }[] };
   /** agent configuration: `cilium-dbg config -a` or the cilium-config ConfigMap; keys in kebab-case */
   config: Record<string, { value: string; source: Evidence }>;
   endpoints?: CiliumEndpoint[];

@@ -88,6 +88,7 @@ function endpoint(e: TraceEndpoint): string {
   if (e.netns) parts.push(`netns ${e.netns}`);
   if (e.dev) parts.push(`dev ${e.dev}`);
   if (e.node) parts.push(`via node ${e.node}`);
+  if (e.role) parts.push(e.role);
   const s = parts.join(', ');
   return e.because && e.kind !== 'local-pod' ? `${s} (${e.because})` : s;
 }

@@ -93,6 +93,8 @@ describe('netpath node', () => {
       [
         'bpf-map/cilium_ipcache',
         'bpf-map/cilium_ipcache_v2',
+        'bpf-map/cilium_ipmasq_v4',
+        'bpf-map/cilium_ipmasq_v6',
         'cilium-egress-list',
         'cilium-encrypt-status',
         'cilium-ipcache',
@@ -128,7 +130,7 @@ describe('netpath node', () => {
     const text = await runCli(['node', '-s', 'fixtures/snapshots/conntrack/np-ct-node']);
     expect(text.out).toMatch(/^ {2}routing mode +unknown — neither cilium-status nor cilium-config was read/m);
     // the capture's 12, and the ipcache, encryption, egress-gateway and xfrm probes added after it
-    expect(text.out).toMatch(/missing probes \(20\):\n {2}bpf-map\/cilium_ipcache /);
+    expect(text.out).toMatch(/missing probes \(22\):\n {2}bpf-map\/cilium_ipcache /);
     expect(text.out).toMatch(/^ {2}bpf-map\/cilium_lb4_backends_v3 +bpftool: .*No such file or directory$/m);
   });
 

@@ -55,11 +55,11 @@ describe('kind-v4 snapshot (Cilium 1.13, BPF host routing, legacy tc)', () => {
     expect(t.hops[1]).toMatchObject({ hooks: ['OUTPUT', 'POSTROUTING'], inferred: true });
   });
 
-  it('pod → outside: BPF masquerade to the node address, then the gateway', async () => {
+  it('pod → outside: BPF masquerade undecided without the ipcache (a node address is not SNATed), then the gateway', async () => {
     const { trace: t } = await trace('10.244.1.12', '203.0.113.9');
     expect(t.dst.kind).toBe('external');
     expect(kinds(t)).toEqual(['route', 'bpf', 'route', 'redirect_neigh', 'bpf', 'masquerade', 'gateway']);
-    expect(t.hops[5]).toMatchObject({ applied: true, by: 'bpf', snatTo: '172.18.0.2' });
+    expect(t.hops[5]).toMatchObject({ applied: 'unknown', by: 'bpf', why: 'ipcache-unknown' });
     expect(t.hops[6]).toMatchObject({ gateway: '172.18.0.1', dev: 'eth0' });
   });
 

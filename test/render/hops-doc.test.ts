@@ -30,6 +30,7 @@ describe('docs/hops.md', () => {
         'route',
         'gateway',
         'wireguard',
+        'encap',
         'masquerade',
         'conntrack',
         'deliver',

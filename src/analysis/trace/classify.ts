@@ -1,12 +1,13 @@
 // Who an address is on this node: a local pod, the host, a remote pod or node, or outside. Cilium's own routes and
 // the captured namespaces decide; the native-routing CIDR only where nothing better does.
-import type { Evidence, Family, Link, NodeState, Route } from '../../model/types.js';
+import type { Evidence, Family, IpcacheEntry, Link, NodeState, Route } from '../../model/types.js';
 import { ROUTE_TYPE_CODE, parsePrefixInto } from '../../model/route-columns.js';
 import type { TraceEndpoint } from '../../model/trace.js';
 import { familyOf, prefixContains, prefixLen } from '../../model/addr.js';
 import { routeQuery } from '../routing.js';
 
 import type { TraceContext } from './context.js';
+import { ID_HOST, identityName, ipcacheOf, isClusterIdentity, isRemoteNodeIdentity } from './ipcache.js';
 
 // ---------------------------------------------------------------------------------------------
 // classification
@@ -21,10 +22,33 @@ export function classify(ctx: TraceContext, ip: string): TraceEndpoint {
   }
   const own = ownPodRoute(ctx, ip);
   if (own) return own;
+  // the ipcache is what Cilium's programs ask: when it was read it decides node, pod or world
+  const ic = ipcacheOf(ctx);
+  if (ic.known) return byIpcache(ctx, ip, ic.value.lookup(ip), ic.value.from);
   const fam = familyOf(ip) as Family;
   const cidr = fam === 4 ? dp.nativeRoutingCidr.v4 : dp.nativeRoutingCidr.v6;
   const nodeRoute = podCidrRouteFor(ctx, ip);
+  // nodes from their pod-CIDR routes before the native-routing CIDR: a CIDR can be wider than the pod CIDRs
+  if (isNodeAddress(ctx, ip)) {
+    const r = nodeRouteFor(ctx, ip)!;
+    return {
+      kind: 'remote-node',
+      ip,
+      because: `the next hop of a route to a pod CIDR inside the native-routing CIDR (autoDirectNodeRoutes); the ipcache was not read (${ic.because})`,
+      evidence: [r.source],
+    };
+  }
   if (cidr.known && prefixContains(cidr.value, ip)) {
+    const viaNode = nodeRoute?.gateway !== undefined && isNodeAddress(ctx, nodeRoute.gateway);
+    const wide = viaNode ? undefined : nonPodInside(ctx, fam, cidr.value);
+    if (wide) {
+      return {
+        kind: 'unknown',
+        ip,
+        because: `inside the native-routing CIDR ${cidr.value}, but that CIDR also holds ${wide.what}, so it is wider than the pod CIDRs; no pod-CIDR route via a node covers ${ip}, and the ipcache, which tells pods, nodes and routers apart, was not read (${ic.because})`,
+        evidence: [...cidr.evidence, wide.source],
+      };
+    }
     const ep: TraceEndpoint = {
       kind: 'remote-pod',
       ip,
@@ -36,15 +60,6 @@ export function classify(ctx: TraceContext, ip: string): TraceEndpoint {
       ep.evidence.push(nodeRoute.route.source);
     }
     return ep;
-  }
-  if (isNodeAddress(ctx, ip)) {
-    const r = nodeRouteFor(ctx, ip)!;
-    return {
-      kind: 'remote-node',
-      ip,
-      because: 'the next hop of a route to a pod CIDR inside the native-routing CIDR (autoDirectNodeRoutes)',
-      evidence: [r.source],
-    };
   }
   if (!cidr.known) {
     return {
@@ -60,6 +75,93 @@ export function classify(ctx: TraceContext, ip: string): TraceEndpoint {
     because: 'not on this node, its pods, or inside the native-routing CIDR',
     evidence: [],
   };
+}
+
+/** Who an address is by its ipcache entry (bpf/lib/identity.h: identity_is_remote_node, identity_is_cluster). */
+function byIpcache(ctx: TraceContext, ip: string, e: IpcacheEntry | undefined, from: string): TraceEndpoint {
+  if (!e) {
+    // lookup_ip4_remote_endpoint finds nothing: the datapath takes the world identity
+    return {
+      kind: 'external',
+      ip,
+      because: `no entry of the ${from} covers it: Cilium treats it as world`,
+      evidence: [],
+    };
+  }
+  const what = `${from}: ${e.prefix} ${identityName(e.identity)}`;
+  if (isRemoteNodeIdentity(e.identity))
+    return { kind: 'remote-node', ip, node: ip, because: `${what} (a remote node)`, evidence: [e.source] };
+  if (e.identity === ID_HOST)
+    return { kind: 'host', ip, because: `${what}, yet no device of this node holds it`, evidence: [e.source] };
+  if (!isClusterIdentity(e.identity)) {
+    const out: TraceEndpoint = {
+      kind: 'external',
+      ip,
+      because: `${what}: outside the cluster`,
+      evidence: [e.source],
+    };
+    if (isRouteGateway(ctx, ip)) {
+      out.role = 'router';
+      out.because += '; the next hop of a route of this node, so a router, not a node';
+    }
+    return out;
+  }
+  const ep: TraceEndpoint = {
+    kind: 'remote-pod',
+    ip,
+    because: `${what}, not a pod of this node`,
+    evidence: [e.source],
+  };
+  if (e.tunnelEndpoint) ep.node = e.tunnelEndpoint;
+  else {
+    const r = podCidrRouteFor(ctx, ip);
+    if (r?.gateway) {
+      ep.node = r.gateway;
+      ep.evidence.push(r.route.source);
+    }
+  }
+  return ep;
+}
+
+/**
+ * Something inside the CIDR that is not a pod: an address of this node on a device that is not Cilium's or a
+ * pod's. A native-routing CIDR that holds one (a /32 for a whole IPv6 cluster) cannot tell pods from nodes.
+ */
+function nonPodInside(ctx: TraceContext, fam: Family, cidr: string): { what: string; source: Evidence } | undefined {
+  const a = ctx.state.addrs.find(
+    (x) =>
+      x.family === fam &&
+      x.scope === 'global' &&
+      !x.ifname.startsWith('cilium_') &&
+      !x.ifname.startsWith('lxc') &&
+      prefixContains(cidr, x.local),
+  );
+  return a ? { what: `this node's own address ${a.local} on ${a.ifname}`, source: a.source } : undefined;
+}
+
+/**
+ * Whether ip is a next hop this node routes through: its default gateway, or the gateway of a route to a pod CIDR
+ * (BGP with a top-of-rack router installs `podCIDR via <router>`).
+ */
+export function isRouteGateway(ctx: TraceContext, ip: string): boolean {
+  return defaultGateways(ctx).has(ip) || nodeRouteFor(ctx, ip) !== undefined;
+}
+
+const defaultGatewayIndex = new WeakMap<TraceContext, Set<string>>();
+
+/** The gateways of the main table's default routes (one pass over the routes, once per context). */
+function defaultGateways(ctx: TraceContext): Set<string> {
+  let out = defaultGatewayIndex.get(ctx);
+  if (out) return out;
+  out = new Set();
+  const add = (r: Route) => {
+    if (r.table === 254 && r.type === 'unicast' && prefixLen(r.dst) === 0)
+      for (const n of r.nexthops) if (n.gateway !== undefined) out!.add(n.gateway);
+  };
+  for (const r of ctx.state.routes) add(r);
+  for (const c of ctx.state.routeColumns ?? []) for (let i = 0; i < c.count; i++) if (c.len[i] === 0) add(c.route(i));
+  defaultGatewayIndex.set(ctx, out);
+  return out;
 }
 
 export function findLocalPod(ctx: TraceContext, ip: string): TraceEndpoint | undefined {
@@ -237,7 +339,13 @@ export function keyWithin(key: Uint32Array, at: number, ck: Uint32Array, clen: n
   return true;
 }
 
+/** A node: by its ipcache identity when the ipcache was read, else as the next hop of a pod-CIDR route. */
 export function isNodeAddress(ctx: TraceContext, ip: string): boolean {
+  const ic = ipcacheOf(ctx);
+  if (ic.known) {
+    const e = ic.value.lookup(ip);
+    return e !== undefined && isRemoteNodeIdentity(e.identity);
+  }
   return nodeRouteFor(ctx, ip) !== undefined;
 }
 

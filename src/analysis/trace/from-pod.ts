@@ -9,6 +9,7 @@ import { ciliumRule, ciliumRuleHoldsAt, parseCiliumVersion, versionRangeText } f
 import { type TraceContext, type Builder, NF_LOCAL_IN, NF_FORWARD } from './context.js';
 import { stackForward } from './from-host.js';
 import { egressFromNode } from './egress.js';
+import { tunnelFromPod } from './encap.js';
 import {
   netfilterHop,
   stackHop,
@@ -140,6 +141,10 @@ export function fromLocalPod(
     });
     return 'delivered';
   }
+
+  // issue 15: in tunnel mode cil_from_container encapsulates for the destination's node before any FIB lookup
+  const tunnelled = tunnelFromPod(ctx, b, flow, dst);
+  if (tunnelled) return tunnelled;
 
   if (!hr.known) {
     b.warnings.push({

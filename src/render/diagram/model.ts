@@ -171,6 +171,7 @@ const ROUTE_HEAD: Record<RouteHop['lookup'], string> = {
   'wireguard-outer': 'route for the encrypted packet',
   output: 'output route lookup',
   input: 'kernel route lookup',
+  'tunnel-outer': 'route for the encapsulated packet',
 };
 
 /** Where a tc-lb hop translates, in words (up to the first colon, as the node shows it). */
@@ -248,6 +249,12 @@ function hopNode(h: Hop, t: Trace): Pick<DiagramNode, 'lines' | 'shape' | 'tone'
           ...wrap(`peer ${h.peer ? short(h.peer) : '?'} (allowed-ips ${h.allowedIps ?? '?'})`, WRAP, 2),
           ...(h.endpoint ? [`→ UDP ${h.endpoint}`] : []),
         ],
+        shape: 'step',
+        tone: 'plain',
+      };
+    case 'encap':
+      return {
+        lines: [`${h.protocol} ${h.dev}`, `→ UDP ${h.tunnelEndpoint}:${h.port}`],
         shape: 'step',
         tone: 'plain',
       };
