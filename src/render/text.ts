@@ -97,10 +97,20 @@ function summary(t: Trace): string {
   const last = t.hops[t.hops.length - 1];
   if (!last) return '';
   if (t.disposition === 'forwarded') {
+    // the last decision about where the packet goes next; an earlier hop's gateway (the pod's own default route)
+    // says nothing about where it leaves the node
     const gw = [...t.hops]
       .reverse()
-      .find((h) => hopField(h, 'gateway') || hopField(h, 'nexthop') || hopField(h, 'endpoint'));
+      .find(
+        (h) =>
+          hopField(h, 'endpoint') ||
+          hopField(h, 'nexthop') ||
+          (h.kind === 'gateway' && h.gateway) ||
+          (h.kind === 'route' && h.lookup !== 'pod-netns' && h.lookup !== 'arrival' && h.result === 'unicast'),
+      );
+    const onLink = gw?.kind === 'route' && !gw.gateway;
     const where = gw && (hopField(gw, 'endpoint') ?? hopField(gw, 'nexthop') ?? hopField(gw, 'gateway'));
+    if (onLink) return ` — leaves this node towards ${gw.dst} (on-link)`;
     return where ? ` — leaves this node towards ${where}` : '';
   }
   if (t.disposition === 'dropped' || t.disposition === 'no-route')

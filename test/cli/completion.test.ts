@@ -65,7 +65,18 @@ describe('netpath completion', () => {
   };
 
   it('bash completes commands, subcommands, options, -o formats, --proto, shells and paths', () => {
-    expect(complete('')).toEqual(['trace', 'svc', 'diff', 'node', 'snapshot', 'commands', 'completion', 'man', 'help']);
+    expect(complete('')).toEqual([
+      'trace',
+      'svc',
+      'diff',
+      'node',
+      'check',
+      'snapshot',
+      'commands',
+      'completion',
+      'man',
+      'help',
+    ]);
     expect(complete('tr')).toEqual(['trace']);
     expect(complete('no')).toEqual(['node']);
     expect(complete('node -o ')).toEqual(formatsFor('node'));

@@ -63,7 +63,34 @@ describe('the Cilium version rules table', () => {
   it('every rule analysis/ decides with names the Cilium sources read to confirm it', () => {
     // Rules not yet read against Cilium's source go here, each with why, so the gap stays visible; empty means
     // every rule analysis/ uses has a reading.
-    const KNOWN_UNVERIFIED: readonly string[] = [];
+    // The routing, socket-LB and masquerade rules of issues 14/15 were read in the one untagged (main-era) revision
+    // of bpf_sock.c, lb.h, nat.h, wireguard.h, fib.h and local_delivery.h the code search holds; their version
+    // ranges rest on the project's Cilium rules audit (readings of 1.13.8 – 1.18.3), not on a reading of
+    // each release tag here. They stay listed until a per-tag reading fills `checked`.
+    const KNOWN_UNVERIFIED: readonly string[] = [
+      'legacy-routing-local-redirect',
+      'legacy-endpoint-routes-to-stack',
+      'netkit-netdev-redirect-peer',
+      'fib-local-drop',
+      'fib-local-to-stack',
+      'bpf-skip-fib-single-device',
+      'lb-icmp-skips-service-lookup',
+      'socket-lb-wildcard-nodeport',
+      'socket-lb-externalip-own-address',
+      'socket-lb-no-backend-connect-fails',
+      'socket-lb-udp-recvmsg-revnat',
+      'socket-lb-skips-nat46x64',
+      'lb-nat46x64-nodeport',
+      'ipcache-remote-node-identity',
+      'masq-bpf-ipcache-entry',
+      'masq-bpf-skip-remote-node',
+      'masq-bpf-tunnel-remote-node',
+      'masq-bpf-ip-masq-agent',
+      'masq-egress-gateway',
+      'wireguard-redirect-to-encrypt',
+      'wireguard-ip-rule',
+      'tunnel-encap-from-pod',
+    ];
     const byAnalysis = CILIUM_RULES.filter((r) => r.usedBy.some((f) => f.startsWith('analysis/')));
     expect(byAnalysis.length).toBeGreaterThan(5);
     const unread = byAnalysis.filter((r) => (r.checked ?? []).length === 0).map((r) => r.id);

@@ -57,6 +57,19 @@ export function fromHost(
     b.hops.push(deliverHop(dst));
     return 'delivered';
   }
+  const rm = ctx.dp.routingMode;
+  if (rm.known && rm.value === 'tunnel' && dst.kind === 'remote-pod') {
+    // in tunnel mode the agent routes remote pod CIDRs to cilium_host, where bpf_host tunnels the host's packets;
+    // that host-side encapsulation is not traced, so only a route elsewhere (no Cilium on the path) is followed
+    const viaHost = dev !== undefined && isCiliumHost(ctx, dev);
+    b.warnings.push({
+      code: 'tunnel-host-path-unknown',
+      message: viaHost
+        ? `tunnel mode: the kernel routes ${flow.dst} to ${dev}, where bpf_host encapsulates the host's packet to the remote node; netpath does not trace the host's tunnel path yet`
+        : `tunnel mode: the kernel routes ${flow.dst} (a remote pod) out of ${dev ?? 'an unnamed device'}, not to cilium_host, so Cilium's tunnel is not on this path and the packet leaves unencapsulated`,
+    });
+    if (viaHost) return 'unknown';
+  }
   return egressFromNode(ctx, b, flow, src, dst, ans, 'stack');
 }
 
