@@ -4,7 +4,7 @@ import type { Disposition, Flow, Hop, RouteHop, TraceEndpoint } from '../../mode
 import { familyOf } from '../../model/addr.js';
 import { routeQuery } from '../routing.js';
 
-import { type TraceContext, type Builder, NF_LOCAL_IN, NF_FORWARD, NF_LOCAL_OUT } from './context.js';
+import { type TraceContext, type Builder, NF_FORWARD, NF_LOCAL_OUT } from './context.js';
 import { localDelivery } from './from-pod.js';
 import { egressFromNode } from './egress.js';
 import {
@@ -19,6 +19,7 @@ import {
   isCiliumHost,
   wgDevice,
   podSideDevice,
+  toHostStack,
 } from './hops.js';
 
 export function fromHost(
@@ -149,27 +150,8 @@ export function fromOutside(
     });
     return egressFromNode(ctx, b, flow, src, dst, ans, 'stack');
   }
-  if (dst.kind === 'host') {
-    b.hops.push({
-      kind: 'stack',
-      detail: 'to this node: passed to the host stack',
-      evidence: [],
-      why: 'to-host',
-      hooks: NF_LOCAL_IN,
-    });
-    const ans = routeQuery(ctx.routing, { family: fam, dst: flow.dst, src: flow.src, iif: inDev });
-    b.hops.push(routeHop(ans, 'kernel route lookup', { lookup: 'input', dst: flow.dst, iif: inDev }));
-    if (ans.result !== 'local') return routeFailure(b, ans, flow);
-    b.hops.push(netfilterHop(ctx, NF_LOCAL_IN));
-    b.hops.push({
-      kind: 'deliver',
-      detail: `delivered to a local socket on ${dst.ip}`,
-      evidence: dst.evidence,
-      target: 'local-socket',
-      address: dst.ip,
-    });
-    return 'delivered';
-  }
+  if (dst.kind === 'host')
+    return toHostStack(ctx, b, flow, dst, inDev, 'to this node: passed to the host stack', [], false);
   // transit
   b.hops.push(stackHop('not for this node: forwarded by the kernel stack', [], NF_FORWARD, 'transit'));
   const ans = routeQuery(ctx.routing, { family: fam, dst: flow.dst, src: flow.src, iif: inDev });

@@ -11,7 +11,6 @@ import { stackForward } from './from-host.js';
 import { egressFromNode } from './egress.js';
 import { tunnelFromPod } from './encap.js';
 import {
-  netfilterHop,
   stackHop,
   deliverHop,
   drop,
@@ -22,6 +21,7 @@ import {
   findProgram,
   nsRouting,
   ruled,
+  toHostStack,
 } from './hops.js';
 
 export function fromLocalPod(
@@ -119,28 +119,17 @@ export function fromLocalPod(
     return localDelivery(ctx, b, dst, false);
   }
 
-  if (dst.kind === 'host') {
-    b.hops.push({
-      kind: 'stack',
-      detail: `${dst.ip} is this node: cil_from_container passes the packet to the host stack (CTX_ACT_OK)`,
-      evidence: [...dst.evidence],
-      why: 'to-host',
-      hooks: NF_LOCAL_IN,
-    });
-    const ans = routeQuery(ctx.routing, { family: fam, dst: flow.dst, src: flow.src, iif: lxc });
-    b.hops.push(routeHop(ans, 'kernel route lookup', { lookup: 'input', dst: flow.dst, iif: lxc }));
-    if (ans.result !== 'local') return routeFailure(b, ans, flow);
-    b.hops.push(netfilterHop(ctx, NF_LOCAL_IN));
-    b.hops.push({
-      kind: 'deliver',
-      detail: `delivered to a local socket on ${dst.ip} (${dst.dev ?? 'this node'})`,
-      evidence: dst.evidence,
-      target: 'local-socket',
-      address: dst.ip,
-      ...(dst.dev ? { addressDev: dst.dev } : {}),
-    });
-    return 'delivered';
-  }
+  if (dst.kind === 'host')
+    return toHostStack(
+      ctx,
+      b,
+      flow,
+      dst,
+      lxc,
+      `${dst.ip} is this node: cil_from_container passes the packet to the host stack (CTX_ACT_OK)`,
+      [...dst.evidence],
+      true,
+    );
 
   // issue 15: in tunnel mode cil_from_container encapsulates for the destination's node before any FIB lookup
   const tunnelled = tunnelFromPod(ctx, b, flow, dst);

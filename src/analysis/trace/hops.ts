@@ -15,9 +15,9 @@ import type {
 import { familyOf, prefixContains, prefixLen } from '../../model/addr.js';
 import type { CiliumRuleId } from '../../model/cilium-rules.js';
 import type { CiliumProgramAttachment } from '../datapath.js';
-import { buildRouting, type RouteAnswer, type Routing } from '../routing.js';
+import { buildRouting, routeQuery, type RouteAnswer, type Routing } from '../routing.js';
 
-import type { TraceContext, Builder } from './context.js';
+import { type TraceContext, type Builder, NF_LOCAL_IN } from './context.js';
 
 export function deviceAddress(ctx: TraceContext, dev: string, fam: Family): Address | undefined {
   return ctx.state.addrs.find((a) => a.ifname === dev && a.family === fam && a.scope === 'global' && !a.secondary);
@@ -290,4 +290,32 @@ export function podSideDevice(ctx: TraceContext, dev: string): { link: Link; net
     n.links.some((l) => l.ifindex === link.linkIndex && (l.linkIndex === undefined || l.linkIndex === link.ifindex)),
   );
   return ns ? { link, netns: ns.name } : { link };
+}
+
+/** A packet for this node's own address handed to the host stack: the input lookup, INPUT, a local socket. */
+export function toHostStack(
+  ctx: TraceContext,
+  b: Builder,
+  flow: Flow,
+  dst: TraceEndpoint,
+  iif: string | undefined,
+  stackDetail: string,
+  stackEvidence: Evidence[],
+  nameDevice: boolean,
+): Disposition {
+  b.hops.push({ kind: 'stack', detail: stackDetail, evidence: stackEvidence, why: 'to-host', hooks: NF_LOCAL_IN });
+  const fam = familyOf(flow.dst) as Family;
+  const ans = routeQuery(ctx.routing, { family: fam, dst: flow.dst, src: flow.src, iif });
+  b.hops.push(routeHop(ans, 'kernel route lookup', { lookup: 'input', dst: flow.dst, iif }));
+  if (ans.result !== 'local') return routeFailure(b, ans, flow);
+  b.hops.push(netfilterHop(ctx, NF_LOCAL_IN));
+  b.hops.push({
+    kind: 'deliver',
+    detail: `delivered to a local socket on ${dst.ip}${nameDevice ? ` (${dst.dev ?? 'this node'})` : ''}`,
+    evidence: dst.evidence,
+    target: 'local-socket',
+    address: dst.ip,
+    ...(nameDevice && dst.dev ? { addressDev: dst.dev } : {}),
+  });
+  return 'delivered';
 }
