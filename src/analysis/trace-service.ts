@@ -274,10 +274,10 @@ export function traceService(
   const rewritten: Flow = { ...flow, dst: chosen.address, dport: chosen.port };
   delete rewritten.backend;
   // where the path to each candidate ends (bounded: a Service may have thousands of backends)
-  const paths: BackendPath[] = candidates.slice(0, 32).map((b) => {
-    const t = traceAddress(ctx, { ...flow, dst: b.address, dport: b.port });
-    return { backend: hostPort(b.address, b.port), disposition: t.disposition, summary: summaryOf(t) };
-  });
+  const paths: BackendPath[] = candidates.slice(0, 32).map((b) => ({
+    backend: hostPort(b.address, b.port),
+    ...pathEnd(ctx, { ...flow, dst: b.address, dport: b.port }),
+  }));
   const lb = {
     evidence: ev,
     frontend: view.frontend,
@@ -360,6 +360,18 @@ export function traceService(
       message: `BPF host routing redirects pod traffic past netfilter: kube-proxy's DNAT for ${view.frontend} is never reached from pods`,
     });
   return { ...base(hops, rest.disposition, rest.warnings), flow };
+}
+
+/** Where the plain-address path of `f` ends, from the context's memo when the caller keeps one. */
+function pathEnd(ctx: TraceContext, f: Flow): { disposition: Trace['disposition']; summary: string } {
+  const memo = ctx.backendPaths;
+  const key = memo ? `${f.src}|${f.dst}|${f.proto}|${f.sport ?? ''}|${f.dport ?? ''}|${f.backend ?? ''}` : '';
+  const had = memo?.get(key);
+  if (had) return had;
+  const t = traceAddress(ctx, f);
+  const end = { disposition: t.disposition, summary: summaryOf(t) };
+  memo?.set(key, end);
+  return end;
 }
 
 /**
