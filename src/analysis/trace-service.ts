@@ -362,16 +362,37 @@ export function traceService(
   return { ...base(hops, rest.disposition, rest.warnings), flow };
 }
 
-/** Where the plain-address path of `f` ends, from the context's memo when the caller keeps one. */
+/**
+ * Where the plain-address path of `f` ends, from the context's memo when the caller keeps one. The plain-address
+ * engine (trace/, traceAddress) reads a flow's addresses only, never its protocol or ports, so Services whose
+ * backends listen on different ports share one entry per (source, backend address); only a policy rule that
+ * selects on ipproto/sport/dport would make the ports matter, and with one the ports are part of the key.
+ */
 function pathEnd(ctx: TraceContext, f: Flow): { disposition: Trace['disposition']; summary: string } {
   const memo = ctx.backendPaths;
-  const key = memo ? `${f.src}|${f.dst}|${f.proto}|${f.sport ?? ''}|${f.dport ?? ''}|${f.backend ?? ''}` : '';
+  const key = memo
+    ? portsRoute(ctx)
+      ? `${f.src}|${f.dst}|${f.proto}|${f.sport ?? ''}|${f.dport ?? ''}`
+      : `${f.src}|${f.dst}`
+    : '';
   const had = memo?.get(key);
   if (had) return had;
   const t = traceAddress(ctx, f);
   const end = { disposition: t.disposition, summary: summaryOf(t) };
   memo?.set(key, end);
   return end;
+}
+
+const portRules = new WeakMap<TraceContext, boolean>();
+
+/** Whether a policy rule of the node selects on the protocol or a port (then a route depends on them). */
+function portsRoute(ctx: TraceContext): boolean {
+  let v = portRules.get(ctx);
+  if (v === undefined) {
+    v = ctx.state.rules.some((r) => r.ipproto !== undefined || r.sport !== undefined || r.dport !== undefined);
+    portRules.set(ctx, v);
+  }
+  return v;
 }
 
 /**
