@@ -274,10 +274,10 @@ export function traceService(
   const rewritten: Flow = { ...flow, dst: chosen.address, dport: chosen.port };
   delete rewritten.backend;
   // where the path to each candidate ends (bounded: a Service may have thousands of backends)
-  const paths: BackendPath[] = candidates.slice(0, 32).map((b) => {
-    const t = traceAddress(ctx, { ...flow, dst: b.address, dport: b.port });
-    return { backend: hostPort(b.address, b.port), disposition: t.disposition, summary: summaryOf(t) };
-  });
+  const paths: BackendPath[] = candidates.slice(0, 32).map((b) => ({
+    backend: hostPort(b.address, b.port),
+    ...pathEnd(ctx, { ...flow, dst: b.address, dport: b.port }),
+  }));
   const lb = {
     evidence: ev,
     frontend: view.frontend,
@@ -360,6 +360,39 @@ export function traceService(
       message: `BPF host routing redirects pod traffic past netfilter: kube-proxy's DNAT for ${view.frontend} is never reached from pods`,
     });
   return { ...base(hops, rest.disposition, rest.warnings), flow };
+}
+
+/**
+ * Where the plain-address path of `f` ends, from the context's memo when the caller keeps one. The plain-address
+ * engine (trace/, traceAddress) reads a flow's addresses only, never its protocol or ports, so Services whose
+ * backends listen on different ports share one entry per (source, backend address); only a policy rule that
+ * selects on ipproto/sport/dport would make the ports matter, and with one the ports are part of the key.
+ */
+function pathEnd(ctx: TraceContext, f: Flow): { disposition: Trace['disposition']; summary: string } {
+  const memo = ctx.backendPaths;
+  const key = memo
+    ? portsRoute(ctx)
+      ? `${f.src}|${f.dst}|${f.proto}|${f.sport ?? ''}|${f.dport ?? ''}`
+      : `${f.src}|${f.dst}`
+    : '';
+  const had = memo?.get(key);
+  if (had) return had;
+  const t = traceAddress(ctx, f);
+  const end = { disposition: t.disposition, summary: summaryOf(t) };
+  memo?.set(key, end);
+  return end;
+}
+
+const portRules = new WeakMap<TraceContext, boolean>();
+
+/** Whether a policy rule of the node selects on the protocol or a port (then a route depends on them). */
+function portsRoute(ctx: TraceContext): boolean {
+  let v = portRules.get(ctx);
+  if (v === undefined) {
+    v = ctx.state.rules.some((r) => r.ipproto !== undefined || r.sport !== undefined || r.dport !== undefined);
+    portRules.set(ctx, v);
+  }
+  return v;
 }
 
 /**

@@ -77,10 +77,11 @@ export function traceAddress(ctx: TraceContext, flow: Flow): Trace {
 function warnMissing(ctx: TraceContext, b: Builder, flow: Flow): void {
   const fam = familyOf(flow.dst) as Family;
   const other = fam === 4 ? 6 : 4;
-  const holds = (name: string) =>
-    ctx.state.netns.some(
-      (ns) => ns.name === name && ns.addrs.some((a) => a.local === flow.src || a.local === flow.dst),
-    );
+  const held = nsAddresses(ctx);
+  const holds = (name: string) => {
+    const a = held.get(name);
+    return a !== undefined && (a.has(flow.src) || a.has(flow.dst));
+  };
   for (const w of ctx.state.warnings) {
     // the other family's routes and rules do not decide this flow (a paste often has IPv4 only)
     if (w.source === `ip-route${other}` || w.source === `ip-rule${other}`) continue;
@@ -102,6 +103,22 @@ function warnMissing(ctx: TraceContext, b: Builder, flow: Flow): void {
       message: `no IPv${fam} policy rules were read: the kernel default rules (local, main, default) are assumed`,
       source: `ip-rule${fam}`,
     });
+}
+
+const nsAddressIndex = new WeakMap<TraceContext, Map<string, Set<string>>>();
+
+/** The addresses of each pod namespace by its name, built once per context (every trace asks). */
+function nsAddresses(ctx: TraceContext): Map<string, Set<string>> {
+  let out = nsAddressIndex.get(ctx);
+  if (out) return out;
+  out = new Map();
+  for (const ns of ctx.state.netns) {
+    let set = out.get(ns.name);
+    if (!set) out.set(ns.name, (set = new Set()));
+    for (const a of ns.addrs) set.add(a.local);
+  }
+  nsAddressIndex.set(ctx, out);
+  return out;
 }
 
 function _short(key: string): string {

@@ -2,7 +2,9 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT, SourceError } from '../errors.js';
 import { checkNode, type CheckOptions } from '../analysis/check/index.js';
-import { createTraceContext } from '../analysis/trace.js';
+import { createTraceContext, type TraceContext } from '../analysis/trace.js';
+import { journeyFindings } from '../analysis/check/journeys.js';
+import type { Node } from './trace-cluster.js';
 import type { CheckReport, Finding } from '../model/check.js';
 import { REQUIRED_PROBES } from '../collect/load-state.js';
 import { dirSource, type ProbeSource } from '../collect/source.js';
@@ -14,6 +16,8 @@ export interface CheckOutcome {
   report: CheckReport;
   exitCode: number;
   unreadable: string[];
+  /** the node's trace context (`--cluster` follows journeys across the nodes with it) */
+  ctx?: TraceContext;
 }
 
 /** 1 when a finding is an error, else 0 (3, the state could not be read, is thrown as a SourceError). */
@@ -49,6 +53,7 @@ export async function runCheck(
     report,
     exitCode: exitForFindings(report.findings),
     unreadable: unreadableSources([state.sources, side.serviceSources ?? []], state.warnings),
+    ctx,
   };
 }
 
@@ -73,6 +78,7 @@ export async function runClusterCheck(
   const warnings: CheckReport['warnings'] = [];
   const unreadable: string[] = [];
   const nodes: string[] = [];
+  const walked: Node[] = [];
   let checked = 0;
   let enumerated = 0;
   for (const n of names) {
@@ -90,6 +96,7 @@ export async function runClusterCheck(
     }
     const name = display(n);
     nodes.push(name);
+    if (out.ctx) walked.push({ name, ctx: out.ctx, state: out.ctx.state });
     checked += out.report.flowsChecked;
     enumerated += out.report.flowsEnumerated;
     findings.push(...out.report.findings.map((f) => ({ ...f, node: name })));
@@ -97,6 +104,8 @@ export async function runClusterCheck(
     unreadable.push(...out.unreadable.map((u) => `${name}: ${u}`));
   }
   if (nodes.length === 0) throw new SourceError(dir, 'no node snapshot in the directory');
+  // cross-node journeys: what a pod's flow meets on the node it is forwarded to
+  findings.push(...journeyFindings(walked, dir).findings);
   const rank = { error: 0, warning: 1, info: 2 } as const;
   findings.sort((a, b) => rank[a.severity] - rank[b.severity] || b.flows.count - a.flows.count);
   const report: CheckReport = {

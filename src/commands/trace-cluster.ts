@@ -12,7 +12,7 @@ import { classify, createTraceContext, traceFlow, type TraceContext } from '../a
 import { endpointHost } from '../model/addr.js';
 import { parseFlow, exitFor, resolveRequest, unreadableSources, type TraceRequest } from './trace.js';
 
-interface Node {
+export interface Node {
   name: string;
   ctx: TraceContext;
   state: NodeState;
@@ -20,7 +20,8 @@ interface Node {
 
 const MAX_LEGS = 16;
 
-function walk(
+/** Follows `flow` from the node that owns its source to each node that owns its next hop (also `check --cluster`). */
+export function walk(
   nodes: Node[],
   owns: (nd: Node, ip: string) => boolean,
   flow: Flow,

@@ -17,7 +17,8 @@ export type Severity = 'error' | 'warning' | 'info';
  * - `kube-proxy-leftover`: kube-proxy state on a node whose Services Cilium serves;
  * - `stale-conntrack-nat`: connections still translated by kube-proxy's conntrack entries;
  * - `no-default-route`: pods of a family whose traffic outside the node has no route;
- * - `unknown`: flows the node state does not decide, and which probe would.
+ * - `unknown`: flows the node state does not decide, and which probe would;
+ * - `journey-drop` (--cluster): a pod → remote-pod flow its node forwards that ends in a drop on the receiving node.
  */
 export type FindingKind =
   | 'drop'
@@ -32,7 +33,8 @@ export type FindingKind =
   | 'kube-proxy-leftover'
   | 'stale-conntrack-nat'
   | 'no-default-route'
-  | 'unknown';
+  | 'unknown'
+  | 'journey-drop';
 
 /** Which kind of path a checked flow stands for. */
 export type CheckFlowCategory =

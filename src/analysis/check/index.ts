@@ -46,7 +46,16 @@ export function checkNode(input: CheckInput, opts: CheckOptions = {}): CheckRepo
     });
   for (const n of notes) warnings.push({ code: 'flows-not-enumerated', message: n });
   const byFrontend = new Map<string, CheckFlow[]>();
-  const traced = traceAll(input, picked, set, opts.progress, byFrontend);
+  // every Service flow traces up to 32 candidate backends: a source meets the same backends in many Services
+  const had = ctx.backendPaths;
+  ctx.backendPaths ??= new Map();
+  let traced: number;
+  try {
+    traced = traceAll(input, picked, set, opts.progress, byFrontend);
+  } finally {
+    if (had) ctx.backendPaths = had;
+    else delete ctx.backendPaths;
+  }
   judgeNode(input, set, byFrontend);
   return {
     schemaVersion: 1,

@@ -1,6 +1,6 @@
 // What every part of the trace engine shares: the context it reads and the hop list it builds.
 import type { NodeState, Warning } from '../../model/types.js';
-import type { Hop } from '../../model/trace.js';
+import type { Disposition, Hop } from '../../model/trace.js';
 import type { Datapath } from '../datapath.js';
 import type { Routing } from '../routing.js';
 import type { ServiceEntry } from '../../model/service.js';
@@ -17,6 +17,13 @@ export interface TraceContext {
   nsRouting: Map<string, Routing>;
   /** the node's conntrack entries for this flow's tuples (stream-filtered from the table), when looked up */
   conntrack?: FlowConntrack;
+  /**
+   * When set, where the path to each candidate backend of a Service ends is kept here by the flow that was
+   * traced (trace-service.ts): a caller tracing many Service flows of one node (check) meets the same backend
+   * from the same source again and again. Sound because a plain-address trace reads the node state, never the
+   * Service list or the conntrack lookup that change from flow to flow.
+   */
+  backendPaths?: Map<string, { disposition: Disposition; summary: string }>;
 }
 
 export interface Builder {
