@@ -4,7 +4,7 @@ import { EXIT, SourceError } from '../errors.js';
 import { checkNode, type CheckOptions } from '../analysis/check/index.js';
 import { createTraceContext, type TraceContext } from '../analysis/trace.js';
 import { journeyFindings } from '../analysis/check/journeys.js';
-import type { Node } from './trace-cluster.js';
+import type { Node } from '../analysis/journey-walk.js';
 import type { CheckReport, Finding } from '../model/check.js';
 import { REQUIRED_PROBES } from '../collect/load-state.js';
 import { dirSource, type ProbeSource } from '../collect/source.js';

@@ -1,6 +1,6 @@
 import type { CheckFlow, Finding } from '../../model/check.js';
 import type { DropHop } from '../../model/trace.js';
-import { type Node, walk } from '../../commands/trace-cluster.js';
+import { type Node, walk } from '../journey-walk.js';
 import { classify } from '../trace.js';
 import { confirmDrop, confirmRoute } from './confirm.js';
 import { FindingSet } from './findings.js';
