@@ -1,14 +1,10 @@
-import { createRequire } from 'node:module';
+import { parse as parseYaml } from 'yaml';
 import type { Evidence, Parsed } from '../../model/types.js';
 import { cleanText, DANGEROUS_KEYS, ev, looksLikeJson, parseJsonText } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { configMapSchema } from './schema.js';
 import { throwIfToolError } from '../tool-error.js';
 import { Warnings } from '../warnings.js';
-
-// yaml costs ~0.07 s to import, and only a ConfigMap given as YAML needs it: loaded (synchronously) on that path only.
-const parseYaml = (text: string, opts: { maxAliasCount: number; uniqueKeys: boolean }): unknown =>
-  (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text, opts);
 
 export type CiliumConfig = Record<string, { value: string; source: Evidence }>;
 
