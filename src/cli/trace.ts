@@ -1,6 +1,5 @@
 import { type Command, Option } from 'commander';
 import { UsageError } from '../errors.js';
-import { traceDefers } from '../collect/flow-plan.js';
 import type { Trace } from '../model/trace.js';
 import { chooseFormat } from '../render/output.js';
 import { type Cli, notePartial, redacted, sourceFor } from './context.js';
@@ -86,6 +85,8 @@ export function registerTrace(program: Command, cli: Cli): void {
         cli.setExit(exitCode);
         return;
       }
+      // flow-plan pulls in every parser: imported here, not at start-up, which every command pays
+      const { traceDefers } = await import('../collect/flow-plan.js');
       const source = await sourceFor(o, cli.io, { ...cli.sourceOptions(), defer: traceDefers(src, dst) });
       const { runTrace } = await import('../commands/trace.js');
       const { trace: t, exitCode, unreadable } = await runTrace(source, request, nodeName);

@@ -1,14 +1,10 @@
 import { SourceError, UsageError } from '../errors.js';
 import { K8S_NAME_PATTERNS as K8S } from '../exec/allowlist.js';
 import type { Runner } from '../exec/runner.js';
-import {
-  parseKubeEndpointSlices,
-  parseKubePod,
-  parseKubeService,
-  type KubeEndpoint,
-  type KubePod,
-  type KubeService,
-} from '../tools/kubectl/index.js';
+import type { KubeEndpoint, KubePod, KubeService } from '../tools/kubectl/index.js';
+
+// The parsers (and zod) load only when kubectl is asked: checkKubeTarget runs at every start-up.
+const kubectlParsers = () => import('../tools/kubectl/index.js');
 
 /** How to reach the cluster: `--context` and `--namespace`, passed through to kubectl. */
 export interface KubeTarget {
@@ -63,13 +59,13 @@ const probeName = (argv: string[]): string => argv.join(' ');
 export async function kubeGetPod(t: KubeTarget, namespace: string | undefined, name: string): Promise<KubePod> {
   const argv = [...prefix(t, namespace), 'get', 'pod', name, '-o', 'json'];
   const what = `pod ${namespace ? `${namespace}/` : ''}${name}`;
-  return parseKubePod(await get(t, argv, what), probeName(argv));
+  return (await kubectlParsers()).parseKubePod(await get(t, argv, what), probeName(argv));
 }
 
 export async function kubeGetService(t: KubeTarget, namespace: string | undefined, name: string): Promise<KubeService> {
   const argv = [...prefix(t, namespace), 'get', 'service', name, '-o', 'json'];
   const what = `service ${namespace ? `${namespace}/` : ''}${name}`;
-  return parseKubeService(await get(t, argv, what), probeName(argv));
+  return (await kubectlParsers()).parseKubeService(await get(t, argv, what), probeName(argv));
 }
 
 export async function kubeGetEndpoints(t: KubeTarget, namespace: string, service: string): Promise<KubeEndpoint[]> {
@@ -81,5 +77,8 @@ export async function kubeGetEndpoints(t: KubeTarget, namespace: string, service
     '-o',
     'json',
   ];
-  return parseKubeEndpointSlices(await get(t, argv, `the endpoints of ${namespace}/${service}`), probeName(argv));
+  return (await kubectlParsers()).parseKubeEndpointSlices(
+    await get(t, argv, `the endpoints of ${namespace}/${service}`),
+    probeName(argv),
+  );
 }

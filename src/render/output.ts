@@ -1,20 +1,16 @@
-import { stringify as toYaml } from 'yaml';
 import type { Trace } from '../model/trace.js';
 import type { Journey } from '../model/journey.js';
 import type { LookupResult } from '../model/service.js';
 import { UsageError } from '../errors.js';
 import type { RenderOptions } from './style.js';
 import { terminalSafe } from './terminal-safe.js';
-import { renderTraceText, resultLine } from './text.js';
-import { diffContract, traceContract } from './json.js';
 import type { Diff } from '../model/diff.js';
-import { renderDiffText } from './diff.js';
-import { journeyResultLine, renderJourneyText } from './journey.js';
-import { renderSvcQuiet, renderSvcText, svcContract } from './svc.js';
-import { renderJourneyTable, renderSvcTable, renderTraceTable } from './table.js';
-import { nodeContract, renderNodeQuiet, renderNodeText, type NodeReport } from './node.js';
+import type { NodeReport } from './node.js';
 import type { CheckReport } from '../model/check.js';
-import { checkContract, checkResultLine, renderCheckText } from './check.js';
+
+// The renderers (zod contracts, chalk, cli-table3, yaml) cost ~0.15 s to import: every command loads this
+// registry to check its -o before any work, but only the chosen renderer is loaded, once it has something to print.
+const R = () => import('./renderers.js');
 
 /**
  * `-o, --output <format>`: one registry from format name to renderer, so a format is added here once and
@@ -54,22 +50,24 @@ export interface OutputFormat {
  * The JSON contract object of each kind (docs/json.md), checked by its zod schema. `json` and
  * `yaml` print this same object, so the two can never disagree.
  */
-const CONTRACTS: { [K in OutputKind]: (value: Outputs[K]) => unknown } = {
-  trace: traceContract,
+type Renderers = Awaited<ReturnType<typeof R>>;
+const CONTRACTS: { [K in OutputKind]: (r: Renderers, value: Outputs[K]) => unknown } = {
+  trace: (r, t) => r.traceContract(t),
   // the journey is its own contract (docs/json.md: legs of traces in the trace shape)
-  journey: (j) => j,
-  svc: (s) => svcContract(s.node, s.query, s.result),
-  diff: diffContract,
-  node: nodeContract,
-  check: checkContract,
+  journey: (_r, j) => j,
+  svc: (r, s) => r.svcContract(s.node, s.query, s.result),
+  diff: (r, d) => r.diffContract(d),
+  node: (r, n) => r.nodeContract(n),
+  check: (r, c) => r.checkContract(c),
 };
 
 /** A plain-data copy of the contract: what JSON carries is exactly what YAML gets (no undefined, no shared objects). */
-function contractOf<K extends OutputKind>(kind: K, value: Outputs[K]): unknown {
-  return JSON.parse(JSON.stringify((CONTRACTS[kind] as (v: Outputs[K]) => unknown)(value))) as unknown;
+async function contractOf<K extends OutputKind>(kind: K, value: Outputs[K]): Promise<unknown> {
+  const r = await R();
+  return JSON.parse(JSON.stringify((CONTRACTS[kind] as (r: Renderers, v: Outputs[K]) => unknown)(r, value))) as unknown;
 }
 
-function everyKind(f: <K extends OutputKind>(kind: K, value: Outputs[K]) => string): OutputFormat['render'] {
+function everyKind(f: <K extends OutputKind>(kind: K, value: Outputs[K]) => Promise<string>): OutputFormat['render'] {
   const out: Record<string, Renderer<OutputKind>> = {};
   for (const kind of Object.keys(CONTRACTS) as OutputKind[]) out[kind] = (v) => f(kind, v as never);
   return out as OutputFormat['render'];
@@ -82,43 +80,43 @@ const FORMATS: OutputFormat[] = [
     name: 'text',
     summary: 'the path, hop by hop with its evidence (default)',
     render: {
-      trace: renderTraceText,
-      journey: renderJourneyText,
-      svc: (s, o) => renderSvcText(s.query, s.result, o),
-      diff: renderDiffText,
-      node: renderNodeText,
-      check: renderCheckText,
+      trace: async (t, o) => (await R()).renderTraceText(t, o),
+      journey: async (j, o) => (await R()).renderJourneyText(j, o),
+      svc: async (s, o) => (await R()).renderSvcText(s.query, s.result, o),
+      diff: async (d, o) => (await R()).renderDiffText(d, o),
+      node: async (n, o) => (await R()).renderNodeText(n, o),
+      check: async (c, o) => (await R()).renderCheckText(c, o),
     },
   },
   {
     name: 'json',
     summary: 'the versioned JSON contract (same as --json)',
     machine: true,
-    render: everyKind((kind, v) => JSON.stringify(contractOf(kind, v), null, 2) + '\n'),
+    render: everyKind(async (kind, v) => JSON.stringify(await contractOf(kind, v), null, 2) + '\n'),
   },
   {
     name: 'yaml',
     summary: 'the JSON contract as YAML',
     machine: true,
     // lineWidth 0: long evidence lines stay on one line instead of being folded
-    render: everyKind((kind, v) => toYaml(contractOf(kind, v), { lineWidth: 0 })),
+    render: everyKind(async (kind, v) => (await import('yaml')).stringify(await contractOf(kind, v), { lineWidth: 0 })),
   },
   {
     name: 'table',
     summary: 'a compact table, one row per hop or frontend',
     render: {
-      trace: (t, o) => renderTraceTable(t, o),
-      journey: (j, o) => renderJourneyTable(j, o),
-      svc: (s, o) => renderSvcTable(s.query, s.result, o),
+      trace: async (t, o) => (await R()).renderTraceTable(t, o),
+      journey: async (j, o) => (await R()).renderJourneyTable(j, o),
+      svc: async (s, o) => (await R()).renderSvcTable(s.query, s.result, o),
     },
   },
   {
     name: 'wide',
     summary: 'the table with more columns: program ids, next hops, evidence probes, backend states',
     render: {
-      trace: (t, o) => renderTraceTable(t, o, true),
-      journey: (j, o) => renderJourneyTable(j, o, true),
-      svc: (s, o) => renderSvcTable(s.query, s.result, o, true),
+      trace: async (t, o) => (await R()).renderTraceTable(t, o, true),
+      journey: async (j, o) => (await R()).renderJourneyTable(j, o, true),
+      svc: async (s, o) => (await R()).renderSvcTable(s.query, s.result, o, true),
     },
   },
   ...(['mermaid', 'dot', 'svg'] as const).map(
@@ -172,12 +170,12 @@ export function chooseFormat(o: { output?: string; json?: boolean }, ...kinds: O
 
 /** `--quiet` for the human formats: only the line that answers (a machine format is printed whole). */
 const QUIET: { [K in OutputKind]?: Renderer<K> } = {
-  trace: (t, o) => `${resultLine(t, o)}\n`,
-  journey: (j) => `${journeyResultLine(j)}\n`,
-  svc: (s) => renderSvcQuiet(s.query, s.result),
+  trace: async (t, o) => `${(await R()).resultLine(t, o)}\n`,
+  journey: async (j) => `${(await R()).journeyResultLine(j)}\n`,
+  svc: async (s) => (await R()).renderSvcQuiet(s.query, s.result),
   diff: (d) => `${d.summary.verdict === 'clean' ? 'CLEAN' : 'REGRESSIONS'} — ${d.summary.lines[0]}\n`,
-  node: renderNodeQuiet,
-  check: (r) => `${checkResultLine(r)}\n`,
+  node: async (n) => (await R()).renderNodeQuiet(n),
+  check: async (r) => `${(await R()).checkResultLine(r)}\n`,
 };
 
 export async function renderOutput<K extends OutputKind>(

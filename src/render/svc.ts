@@ -1,4 +1,4 @@
-import Table from 'cli-table3';
+import { boxTable } from './box.js';
 import { z } from 'zod';
 import type { FlagReading, FrontendView, LookupResult, ServiceFlagReport } from '../model/service.js';
 import { painter, type RenderOptions } from './style.js';
@@ -87,12 +87,7 @@ export function renderSvcJson(node: string | null, query: string, r: LookupResul
 export function renderSvcText(query: string, r: LookupResult, opts: RenderOptions): string {
   const c = painter(opts);
   if (r.frontends.length === 0) return `no frontend matches ${query} in any Service source\n${warn(r, c)}`;
-  const t = new Table({
-    head: ['FRONTEND', 'TYPE', 'SERVICE', 'BACKENDS', 'PROGRAMMED BY'],
-    style: { head: opts.color ? ['bold'] : [], border: opts.color ? ['grey'] : [] },
-    wordWrap: true,
-    colWidths: [28, 13, 26, Math.max(24, opts.width - 28 - 13 - 26 - 30), 24],
-  });
+  const rows: string[][] = [];
   for (const f of r.frontends) {
     const bs = f.backends.length
       ? f.backends
@@ -102,9 +97,15 @@ export function renderSvcText(query: string, r: LookupResult, opts: RenderOption
           )
           .join('\n')
       : c.red('none (dropped)');
-    t.push([f.frontend, typeText(f), f.name ?? '', bs, f.sources.join('\n')]);
+    rows.push([f.frontend, typeText(f), f.name ?? '', bs, f.sources.join('\n')]);
   }
-  const lines = [t.toString()];
+  const table = boxTable(
+    ['FRONTEND', 'TYPE', 'SERVICE', 'BACKENDS', 'PROGRAMMED BY'],
+    rows,
+    [28, 13, 26, Math.max(24, opts.width - 28 - 13 - 26 - 30), 24],
+    { head: opts.color ? ['bold'] : [], border: opts.color ? ['grey'] : [] },
+  );
+  const lines = [table];
   for (const f of r.frontends) lines.push(...flagLines(f));
   for (const f of r.frontends) if (f.conflict) lines.push(c.yellow(`conflict on ${f.frontend}: ${f.conflict}`));
   for (const f of r.frontends) if (f.note) lines.push(`note on ${f.frontend}: ${f.note}`);
