@@ -6,7 +6,8 @@ import type { Evidence, Family } from '../model/types.js';
 import type { IptablesChain, IptablesRuleset, IptablesTable } from '../model/iptables.js';
 import type { NftTable } from '../model/nft.js';
 import type { DiffSideInput } from './diff.js';
-import { frontendText, hostPort, isCilium } from './diff-services.js';
+import { frontendText, isCilium } from './diff-services.js';
+import { joinHostPort } from '../model/addr.js';
 
 // Chains kubelet creates too (pkg/kubelet/kubelet_network_linux.go: the iptables hint, KUBE-FIREWALL's
 // martian-packet rule, its canary, and — before the IPTablesOwnershipCleanup gate — KUBE-MARK-DROP,
@@ -106,12 +107,12 @@ function iptablesLeftovers(after: DiffSideInput, ciliumFrontends: Map<string, Se
           if (!c) only.push(fe);
           else {
             const kb = e.backends
-              .map((b) => hostPort(b.address, b.port))
+              .map((b) => joinHostPort(b.address, b.port))
               .sort()
               .join(',');
             const cb = c.backends
               .filter((b) => b.state === 'active')
-              .map((b) => hostPort(b.address, b.port))
+              .map((b) => joinHostPort(b.address, b.port))
               .sort()
               .join(',');
             if (kb !== cb) differ.push(fe);
@@ -397,7 +398,7 @@ function conntrackLeftovers(
         fes.set(k, f);
       }
       if (e.name) f.name ??= e.name;
-      for (const b of e.backends) f.backends.add(hostPort(b.address, b.port));
+      for (const b of e.backends) f.backends.add(joinHostPort(b.address, b.port));
     }
   }
   const hits: { e: ConntrackEntry; fe: string; name?: string }[] = [];
@@ -406,7 +407,7 @@ function conntrackLeftovers(
       if (!e.dnat || e.orig.dport === undefined) continue;
       const f = fes.get(`${e.orig.dst}|${e.orig.dport}|${e.proto}`);
       if (!f) continue;
-      if (f.backends.size > 0 && !f.backends.has(hostPort(e.reply.src, e.reply.sport ?? 0))) continue;
+      if (f.backends.size > 0 && !f.backends.has(joinHostPort(e.reply.src, e.reply.sport ?? 0))) continue;
       hits.push({ e, fe: f.text, ...(f.name ? { name: f.name } : {}) });
     }
   }

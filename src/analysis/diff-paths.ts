@@ -2,9 +2,9 @@ import { findRoutes } from '../model/route-columns.js';
 import type { FlowCategory, PathDiff, PathHop, PathSide, PathStep, ServiceDiff } from '../model/diff.js';
 import { hopField, type Flow, type Hop, type HopKind, type Trace } from '../model/trace.js';
 import type { Family } from '../model/types.js';
-import { familyOf, prefixLen } from '../model/addr.js';
+import { familyOf, joinHostPort, prefixLen } from '../model/addr.js';
 import { classify, traceFlow, type TraceContext } from './trace.js';
-import { hostPort, nodeAddresses } from './diff-services.js';
+import { nodeAddresses } from './diff-services.js';
 import type { DiffSideInput } from './diff.js';
 
 export const DEFAULT_MAX_FLOWS = 40;
@@ -309,7 +309,7 @@ export function diffPaths(
     const fam = familyOf(s.address) as Family;
     const e = endsFor(fam);
     const proto = protoOf(s.proto);
-    const to = `${hostPort(s.address, s.port)}/${proto}`;
+    const to = `${joinHostPort(s.address, s.port)}/${proto}`;
     if (s.type === 'NodePort') {
       if (e.outside)
         cands.push({
@@ -343,7 +343,7 @@ export function diffPaths(
     if (e.remotePod)
       cands.unshift({
         category: 'pod-to-pod',
-        label: `pod ${e.pod} → pod ${hostPort(e.remotePod.ip, e.remotePod.port)} on another node`,
+        label: `pod ${e.pod} → pod ${joinHostPort(e.remotePod.ip, e.remotePod.port)} on another node`,
         flow: { src: e.pod, dst: e.remotePod.ip, proto: 'tcp', dport: e.remotePod.port },
       });
     else missing.add(`IPv${fam} pod → pod across nodes: no pod of another node is known (no remote Service backend)`);

@@ -8,7 +8,7 @@ import {
   unknownWhy,
 } from '../model/service.js';
 import type { Address, Evidence, Family, NodeState } from '../model/types.js';
-import { familyOf } from '../model/addr.js';
+import { familyOf, joinHostPort } from '../model/addr.js';
 import type { IpSet } from '../tools/ipset/index.js';
 import type { DiffSideInput } from './diff.js';
 
@@ -30,8 +30,7 @@ export function nodeAddresses(state: NodeState): Address[] {
 
 const wildcard = (fam: Family) => (fam === 4 ? '0.0.0.0' : '::');
 const isWildcard = (a: string) => a === '0.0.0.0' || a === '::';
-export const hostPort = (a: string, p: number) => `${a.includes(':') ? `[${a}]` : a}:${p}`;
-export const frontendText = (a: string, p: number, proto: L4Proto) => `${hostPort(a, p)}/${proto}`;
+export const frontendText = (a: string, p: number, proto: L4Proto) => `${joinHostPort(a, p)}/${proto}`;
 
 /** A frontend as the diff keys it: NodePorts per node address, everything else as programmed. */
 interface Slot {
@@ -91,7 +90,9 @@ function counterpart(s: Slot, other: Map<string, Slot>): Slot | undefined {
 
 const activeSet = (bs: Backend[]) =>
   [
-    ...new Set(bs.filter((b) => b.state === 'active' || b.state === 'unknown').map((b) => hostPort(b.address, b.port))),
+    ...new Set(
+      bs.filter((b) => b.state === 'active' || b.state === 'unknown').map((b) => joinHostPort(b.address, b.port)),
+    ),
   ].sort();
 
 function inSet(

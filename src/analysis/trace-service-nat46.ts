@@ -4,7 +4,7 @@
 // leaves such a Service alone (sock4_skip_xlate). Everything the node state cannot decide is said to be unknown.
 import type { Evidence, Warning } from '../model/types.js';
 import type { Disposition, Flow, Hop, TcLbHop, TraceEndpoint } from '../model/trace.js';
-import { familyOf } from '../model/addr.js';
+import { familyOf, joinHostPort } from '../model/addr.js';
 import { configValue } from '../tools/cilium/config.js';
 import { traceAddress, type TraceContext } from './trace.js';
 import { ruled } from './trace/hops.js';
@@ -15,7 +15,6 @@ type LbBase = Omit<TcLbHop, 'kind' | 'detail' | 'layer' | 'at' | 'noSocketLb' | 
 
 const TRUE = /^(true|enabled|yes|1)$/i;
 const FALSE = /^(false|disabled|no|0)$/i;
-const hostPort = (a: string, p: number) => `${a.includes(':') ? `[${a}]` : a}:${p}`;
 
 /** Whether NAT46/64 for Services is on: the status line, else the agent flag bpf-lb-nat46x64. */
 function natState(ctx: TraceContext): { enabled: boolean; evidence: Evidence[] } | { because: string } {
@@ -37,7 +36,7 @@ export function natAcrossFamilies(
 ): { hops: Hop[]; disposition: Disposition; warnings: Warning[] } {
   const to = familyOf(chosen.address) === 6 ? 'IPv6' : 'IPv4';
   const from = to === 'IPv6' ? 'IPv4' : 'IPv6';
-  const backend = hostPort(chosen.address, chosen.port);
+  const backend = joinHostPort(chosen.address, chosen.port);
   if (src.kind === 'host' || src.kind === 'local-pod') {
     const at = src.kind === 'host' ? 'bpf_host' : 'cil_from_container';
     const hop: TcLbHop = ruled(

@@ -12,7 +12,7 @@ import type {
   TraceEndpoint,
 } from '../model/trace.js';
 import type { ServiceFlags } from '../model/service.js';
-import { familyOf } from '../model/addr.js';
+import { familyOf, joinHostPort } from '../model/addr.js';
 import { lookupServices } from './services.js';
 import { classify, traceAddress, type TraceContext } from './trace.js';
 import { judgeConntrack } from './conntrack.js';
@@ -25,8 +25,6 @@ import { icmpToService } from './trace-service-icmp.js';
 import { natAcrossFamilies } from './trace-service-nat46.js';
 
 const PROTO = { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP', icmp: 'ANY' } as const;
-
-const hostPort = (a: string, p: number) => `${a.includes(':') ? `[${a}]` : a}:${p}`;
 
 function backendList(bs: Backend[]): HopBackend[] {
   return bs.map((b) => ({
@@ -198,7 +196,7 @@ export function traceService(
         [
           {
             kind: 'drop',
-            detail: `${view.frontend} has externalTrafficPolicy=Local and none of its backends (${active.map((b) => hostPort(b.address, b.port)).join(', ')}) is a pod of this node: cil_from_netdev drops traffic from outside (DROP_NO_SERVICE)`,
+            detail: `${view.frontend} has externalTrafficPolicy=Local and none of its backends (${active.map((b) => joinHostPort(b.address, b.port)).join(', ')}) is a pod of this node: cil_from_netdev drops traffic from outside (DROP_NO_SERVICE)`,
             reason: 'externalTrafficPolicy=Local without a local backend',
             code: 'DROP_NO_SERVICE',
             evidence: ev,
@@ -238,7 +236,7 @@ export function traceService(
       [
         {
           code: 'backend-not-found',
-          message: `backends of ${view.frontend}: ${active.map((b) => hostPort(b.address, b.port)).join(', ')}`,
+          message: `backends of ${view.frontend}: ${active.map((b) => joinHostPort(b.address, b.port)).join(', ')}`,
         },
       ],
     );
@@ -247,11 +245,11 @@ export function traceService(
   // the backend a new connection gets is not in the node state: the path follows the first only to show one
   const toOf = (sel: BackendSelection) =>
     sel.decided === 'not-decided'
-      ? `one of ${candidates.length} backends (${sel.algorithm === 'unknown' ? 'random or Maglev, not known which' : sel.algorithm}; this path follows ${hostPort(chosen.address, chosen.port)})`
-      : hostPort(chosen.address, chosen.port);
+      ? `one of ${candidates.length} backends (${sel.algorithm === 'unknown' ? 'random or Maglev, not known which' : sel.algorithm}; this path follows ${joinHostPort(chosen.address, chosen.port)})`
+      : joinHostPort(chosen.address, chosen.port);
   const to = toOf(selection);
   const choiceText = (sel: BackendSelection) =>
-    `${candidates.length} candidate backends: ${sel.because}; the path follows ${hostPort(chosen.address, chosen.port)} (choose with --backend)`;
+    `${candidates.length} candidate backends: ${sel.because}; the path follows ${joinHostPort(chosen.address, chosen.port)} (choose with --backend)`;
   const choiceWarning: Warning | undefined =
     selection.decided === 'not-decided' ? { code: 'backend-choice', message: choiceText(selection) } : undefined;
   if (choiceWarning) warnings.push(choiceWarning);
@@ -263,8 +261,8 @@ export function traceService(
       frontend: view.frontend,
       source: layer.source,
       backends: backendList(layer.backends),
-      backend: hostPort(chosen.address, chosen.port),
-      candidateBackends: candidates.map((b) => hostPort(b.address, b.port)),
+      backend: joinHostPort(chosen.address, chosen.port),
+      candidateBackends: candidates.map((b) => joinHostPort(b.address, b.port)),
       flags: hopFlags(entry?.flags),
       paths: [],
       selection,
@@ -275,7 +273,7 @@ export function traceService(
   delete rewritten.backend;
   // where the path to each candidate ends (bounded: a Service may have thousands of backends)
   const paths: BackendPath[] = candidates.slice(0, 32).map((b) => ({
-    backend: hostPort(b.address, b.port),
+    backend: joinHostPort(b.address, b.port),
     ...pathEnd(ctx, { ...flow, dst: b.address, dport: b.port }),
   }));
   const lb = {
@@ -283,8 +281,8 @@ export function traceService(
     frontend: view.frontend,
     source: layer.source,
     backends: backendList(layer.backends),
-    backend: hostPort(chosen.address, chosen.port),
-    candidateBackends: candidates.map((b) => hostPort(b.address, b.port)),
+    backend: joinHostPort(chosen.address, chosen.port),
+    candidateBackends: candidates.map((b) => joinHostPort(b.address, b.port)),
     flags: hopFlags(entry?.flags),
     paths,
     selection,
@@ -433,7 +431,7 @@ function hopFlags(f: ServiceFlags | undefined): ServiceHopFlags {
 function pickBackend(active: Backend[], wanted: string | undefined): Backend | undefined {
   if (!wanted) return active[0];
   return active.find(
-    (b) => wanted === b.address || wanted === hostPort(b.address, b.port) || wanted === `${b.address}:${b.port}`,
+    (b) => wanted === b.address || wanted === joinHostPort(b.address, b.port) || wanted === `${b.address}:${b.port}`,
   );
 }
 
@@ -478,7 +476,7 @@ function selectionOf(
   candidates: Backend[],
   pinnedBy: 'asked' | 'conntrack' | undefined,
 ): BackendSelection {
-  const oneOf = candidates.map((b) => hostPort(b.address, b.port));
+  const oneOf = candidates.map((b) => joinHostPort(b.address, b.port));
   const flags = entry ? flagReport(entry, node) : undefined;
   const alg = flags?.algorithm;
   const algorithm = flagKnown(alg) ? alg.value : 'unknown';

@@ -149,6 +149,11 @@ export function endpointHost(ep: string): string {
   return v4 ? v4[1]! : ep;
 }
 
+/** `192.0.2.1:80` or `[2001:db8::1]:80`: how frontends and backends are written everywhere netpath prints one. */
+export function joinHostPort(addr: string, port: number): string {
+  return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
+}
+
 /** `addr:port` or `[v6]:port` (iptables --to-destination, ipvsadm) as a canonical address and a port. */
 export function splitHostPort(text: string): { addr: string; port: number } | null {
   const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:]+):(\d{1,5})$/.exec(text);

@@ -1,3 +1,4 @@
+import { joinHostPort } from '../model/addr.js';
 import { hopField, type Hop, type Trace } from '../model/trace.js';
 import type { Journey } from '../model/journey.js';
 import type { FrontendView, LookupResult } from '../model/service.js';
@@ -97,8 +98,6 @@ export function renderJourneyTable(j: Journey, opts: RenderOptions, wide = false
   return lines.join('\n') + '\n';
 }
 
-const hostPort = (address: string, port: number) => `${address.includes(':') ? `[${address}]` : address}:${port}`;
-
 function svcRow(f: FrontendView, wide: boolean): string[] {
   const active = f.backends.filter((b) => b.state === 'active').length;
   const row = [f.frontend, typeText(f), f.name ?? '', `${active}/${f.backends.length}`, f.sources.join(',')];
@@ -106,7 +105,7 @@ function svcRow(f: FrontendView, wide: boolean): string[] {
   const states = f.backends
     .map(
       (b) =>
-        `${hostPort(b.address, b.port)}=${b.state}${b.probability !== undefined ? `(p=${b.probability.toFixed(3)})` : ''}${b.weight !== undefined ? `(w=${b.weight})` : ''}`,
+        `${joinHostPort(b.address, b.port)}=${b.state}${b.probability !== undefined ? `(p=${b.probability.toFixed(3)})` : ''}${b.weight !== undefined ? `(w=${b.weight})` : ''}`,
     )
     .join(',');
   const chains = [...new Set(f.bySource.map((s) => s.chain).filter((c): c is string => c !== undefined))].join(',');

@@ -1,4 +1,4 @@
-import { canonIp, familyOf } from '../../model/addr.js';
+import { canonIp, endpointHost, familyOf } from '../../model/addr.js';
 import type { Flow, Trace } from '../../model/trace.js';
 
 // Commands a finding suggests for the live node (netpath never runs them). Every token that comes from node
@@ -14,14 +14,9 @@ function ip(a: string): string {
   return canonIp(a) ?? 'ADDRESS';
 }
 
-function hostPortIp(hp: string): string {
-  const m = /^\[?([0-9a-fA-F:.]+)\]?(?::\d+)?$/.exec(hp);
-  return m ? ip(m[1]!) : 'ADDRESS';
-}
-
 /** `ip route get` for the flow (or towards a Service backend), from its source. */
 export function confirmRoute(t: Pick<Trace, 'flow'>, backend?: string): string {
-  const dst = backend ? hostPortIp(backend) : ip(t.flow.dst);
+  const dst = backend ? ip(endpointHost(backend)) : ip(t.flow.dst);
   return `ip route get ${dst} from ${ip(t.flow.src)}${t.flow.proto === 'icmp' ? '' : ` ipproto ${t.flow.proto}${t.flow.dport !== undefined && !backend ? ` dport ${t.flow.dport}` : ''}`}`;
 }
 

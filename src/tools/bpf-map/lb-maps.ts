@@ -1,6 +1,6 @@
 import type { Evidence, Parsed } from '../../model/types.js';
 import type { Backend, BackendState, L4Proto, ServiceEntry, ServiceFlags, ServiceType } from '../../model/service.js';
-import { bytesToIp } from '../../model/addr.js';
+import { bytesToIp, joinHostPort } from '../../model/addr.js';
 import { parseMapDumpRows, rowEntry, type BtfLayout, type DumpRows, type RawEntry } from './dump.js';
 import { ipToBytes } from '../../model/addr.js';
 import { Warnings } from '../warnings.js';
@@ -90,7 +90,6 @@ const u16le = (b: number[], o: number) => b[o]! | (b[o + 1]! << 8);
 const u32le = (b: number[], o: number) => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
 const hex = (b: number[]) => b.map((x) => x.toString(16).padStart(2, '0')).join(' ');
 const ip = (b: number[], o: number, n: number) => bytesToIp(Uint8Array.from(b.slice(o, o + n)));
-const hostPort = (a: string, p: number) => (a.includes(':') ? `[${a}]:${p}` : `${a}:${p}`);
 
 // BTF field layouts, for dumps that only carry `formatted` objects.
 const addr6: BtfField = { names: ['address'], size: 16 };
@@ -477,7 +476,7 @@ function buildServices(d: FamilyData, era: Era, warnings: Warnings): ServiceEntr
   for (const g of groups.values()) {
     const f = g[0]!;
     const protoName = PROTO[f.proto];
-    const feText = `${hostPort(f.addr, f.port)}${f.proto !== 0 ? '/' + (protoName ?? f.proto) : ''}${f.scope === 1 ? '/i' : ''}`;
+    const feText = `${joinHostPort(f.addr, f.port)}${f.proto !== 0 ? '/' + (protoName ?? f.proto) : ''}${f.scope === 1 ? '/i' : ''}`;
     const svcEv = (s: SvcRow): Evidence => ({
       probe: d.svcMap,
       text: `${feText} slot ${s.slot}: key ${hex(s.e.key)} value ${hex(s.e.value)}`,
@@ -618,7 +617,7 @@ function buildServices(d: FamilyData, era: Era, warnings: Warnings): ServiceEntr
         slot: s.slot,
         source: {
           probe: d.beMap,
-          text: `backend ${id} ${hostPort(be.addr, be.port)} (slot ${s.slot} of ${feText}): value ${hex(be.e.value)}`,
+          text: `backend ${id} ${joinHostPort(be.addr, be.port)} (slot ${s.slot} of ${feText}): value ${hex(be.e.value)}`,
         },
       };
       if (backendProto) {
@@ -641,12 +640,12 @@ function buildServices(d: FamilyData, era: Era, warnings: Warnings): ServiceEntr
       } else {
         entry.evidence.push({
           probe: d.rnMap,
-          text: `rev-NAT ${m.revnat} → ${hostPort(rn.addr, rn.port)}: key ${hex(rn.e.key)} value ${hex(rn.e.value)}`,
+          text: `rev-NAT ${m.revnat} → ${joinHostPort(rn.addr, rn.port)}: key ${hex(rn.e.key)} value ${hex(rn.e.value)}`,
         });
         if (rn.addr !== f.addr || rn.port !== f.port) {
           warnings.add(
             'revnat-mismatch',
-            `${d.rnMap} entry ${m.revnat} is ${hostPort(rn.addr, rn.port)}, frontend is ${feText}`,
+            `${d.rnMap} entry ${m.revnat} is ${joinHostPort(rn.addr, rn.port)}, frontend is ${feText}`,
             d.rnMap,
           );
         }
