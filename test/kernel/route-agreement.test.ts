@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { mask4, seeded, v4, v6 } from '../helpers/seeded.js';
 import { addNetns, canUseNetns, delNetns, ipBatch, ipIn, sysctlIn, uniqueName } from '../helpers/netns.js';
 import { parseIpRoute, parseIpRule, parseIpLink, parseIpAddr } from '../../src/tools/ip/index.js';
 import { buildRouting, type RouteAnswer, type Routing } from '../../src/analysis/routing.js';
@@ -16,20 +17,8 @@ const NS = uniqueName('np-rt');
 const PEER = uniqueName('np-rtp');
 const N_QUERIES = 10_000;
 
-let seed = 0x2545f491;
-const rnd = () => {
-  seed ^= seed << 13;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  return (seed >>> 0) / 0x100000000;
-};
-const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]!;
-const int = (n: number) => Math.floor(rnd() * n);
-
-const v4 = (a: number) => [a >>> 24, (a >>> 16) & 255, (a >>> 8) & 255, a & 255].join('.');
-const mask4 = (a: number, len: number) => (len === 0 ? 0 : (a & (~0 << (32 - len))) >>> 0);
+const { int, pick, rnd } = seeded(0x2545f491);
 const hex = (n: number) => n.toString(16);
-const v6 = (g: number[]) => g.map(hex).join(':');
 
 const GW4 = {
   d0: ['198.51.100.2', '198.51.100.3', '198.51.100.4'],

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { mask4, seeded, v4, v6 } from '../helpers/seeded.js';
 import { addNetns, canUseNetns, delNetns, ipBatch, ipIn, sysctlIn, uniqueName } from '../helpers/netns.js';
 import { parseIpAddr, parseIpLink, parseIpRoute, parseIpRule } from '../../src/tools/ip/index.js';
 import { scanIpRouteJson } from '../../src/tools/ip/route-scan.js';
@@ -17,18 +18,7 @@ const NS = uniqueName('npperf-rt');
 const PEER = uniqueName('npperf-rtp');
 const N_QUERIES = 10_000;
 
-let seed = 0x1f123bb5;
-const rnd = () => {
-  seed ^= seed << 13;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  return (seed >>> 0) / 0x100000000;
-};
-const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]!;
-const int = (n: number) => Math.floor(rnd() * n);
-const v4 = (a: number) => [a >>> 24, (a >>> 16) & 255, (a >>> 8) & 255, a & 255].join('.');
-const mask4 = (a: number, len: number) => (len === 0 ? 0 : (a & (~0 << (32 - len))) >>> 0);
-const v6 = (g: number[]) => g.map((x) => x.toString(16)).join(':');
+const { int, pick, rnd } = seeded(0x1f123bb5);
 
 const HOP4 = [
   ['198.51.100.2', 'd0'],
