@@ -126,7 +126,8 @@ function journeysOf(nd: Node, nodes: Node[], owns: (nd: Node, ip: string) => boo
   const elsewhere = (ip: string) => !owns(nd, ip) && nodes.some((o) => o !== nd && owns(o, ip));
   for (const p of flows) {
     if (p.category === 'pod-to-remote-pod') out.push({ category: p.category, label: p.label, flow: p.flow });
-    if (p.category !== 'pod-to-service' && p.category !== 'host-to-service') continue;
+    // (a flow with its backend already pinned is a hairpin: the pod itself, never another node)
+    if ((p.category !== 'pod-to-service' && p.category !== 'host-to-service') || p.flow.backend !== undefined) continue;
     const entries = nd.ctx.services.filter(
       (e) =>
         e.frontend.address === p.flow.dst &&
