@@ -178,7 +178,7 @@ export function iptablesLinesNeeded(
   family: Family,
   keep: FrontendKeep,
   narrow: { address?: string; name?: string } = {},
-): { skip: (idx: number) => boolean; cache: Map<number, RuleLine> } {
+): { skip: ((idx: number) => boolean) & { kept: Int32Array }; cache: Map<number, RuleLine> } {
   const address = narrow.address;
   const n = lines.length;
   const text = lines.bytes;
@@ -292,7 +292,14 @@ export function iptablesLinesNeeded(
     if (kd === 0) return false;
     return kd === RULE ? keptRule[idx] === 0 : keptDecl[idx] === 0;
   };
-  return { skip, cache };
+  // the lines not skipped, in order: the parser walks these instead of asking skip about each line
+  const kept = new Int32Array(n);
+  let m = 0;
+  for (let idx = 0; idx < n; idx++) {
+    const kd = kind[idx];
+    if (kd === 0 || (kd === RULE ? keptRule[idx] : keptDecl[idx]) === 1) kept[m++] = idx;
+  }
+  return { skip: Object.assign(skip, { kept: kept.slice(0, m) }), cache };
 }
 
 /** A declaration line the parser accepts. */

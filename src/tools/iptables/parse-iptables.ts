@@ -483,7 +483,7 @@ export function pastedDump(lines: ByteLines): boolean {
 export function parseIptablesLines(
   lines: Lines,
   probe: string,
-  skip?: (idx: number) => boolean,
+  skip?: ((idx: number) => boolean) & { kept?: Int32Array },
   cache?: Map<number, RuleLine>,
 ): Parsed<IptablesRuleset> {
   const warnings = new Warnings(probe);
@@ -513,8 +513,12 @@ export function parseIptablesLines(
     return c;
   };
 
-  for (let idx = 0; idx < lines.length; idx++) {
-    if (skip?.(idx)) continue;
+  // a skip that lists the lines it keeps (ascending) is walked by that list, not asked about every line
+  const kept = skip?.kept;
+  const count = kept ? kept.length : lines.length;
+  for (let n = 0; n < count; n++) {
+    const idx = kept ? kept[n]! : n;
+    if (!kept && skip?.(idx)) continue;
     const lineNo = idx + 1;
     const raw = lines.at(idx);
     const line = raw.trim();
