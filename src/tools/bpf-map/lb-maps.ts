@@ -182,7 +182,8 @@ interface FamilyData {
   beEntry: ((i: number) => RawEntry) | undefined;
   badBes: Set<number>;
   revnat: Map<number, number> | undefined;
-  rnRows: DumpRows | undefined;
+  /** row i of the reverse-NAT dump */
+  rnEntry: ((i: number) => RawEntry) | undefined;
   hasBeDump: boolean;
   /** first rows that tell layouts apart (over every service and backend, not only the asked ones) */
   firstSvc: { proto?: SvcRow; qcount?: SvcRow; alg?: SvcRow; flags2?: SvcRow };
@@ -242,7 +243,7 @@ export function decodeLbMaps(
       beEntry: undefined,
       badBes: new Set(),
       revnat: undefined,
-      rnRows: undefined,
+      rnEntry: undefined,
       hasBeDump: dumps[bk] !== undefined,
       firstSvc: {},
       firstBe: {},
@@ -370,11 +371,19 @@ export function decodeLbMaps(
       }
     }
     const rt = dumps[rk];
-    if (rt !== undefined) {
+    const ru = rt !== undefined && typeof rt !== 'string' && opts.inPlace !== false ? uniformDump(rt) : undefined;
+    if (ru !== undefined && ru.klen === 2 && ru.vlen === alen + 2) {
+      const revnat = new Map<number, number>();
+      for (let i = 0, k = uniformKeyAt(ru, 0, 0); i < ru.count; i++, k += ru.stride)
+        revnat.set((hexByteAt(ru.text, k) << 8) | hexByteAt(ru.text, k + 7), i);
+      d.revnat = revnat;
+      d.rnEntry = (i) => uniformEntry(ru, i);
+    } else if (rt !== undefined) {
       d.revnat = new Map();
       const r = parseMapDumpRows(rt, d.rnMap, { key: { scalar: 2 }, value: rnVal(alen) });
       warnings.include(r.warnings);
-      d.rnRows = r.rows;
+      const rows = r.rows;
+      d.rnEntry = (i) => rowEntry(rows, i);
       for (let i = 0; i < r.rows.count; i++) {
         if (!sized(r.rows, i, 2, alen + 2, d.rnMap, warnings)) continue;
         const k = r.rows.koff[i]!;
@@ -446,8 +455,7 @@ function beRow(e: RawEntry, alen: number): BeRow {
   };
 }
 
-function revnatRow(rows: DumpRows, i: number, alen: number): { addr: string; port: number; e: RawEntry } {
-  const e = rowEntry(rows, i);
+function revnatRow(e: RawEntry, alen: number): { addr: string; port: number; e: RawEntry } {
   return { addr: ip(e.value, 0, alen), port: u16be(e.value, alen), e };
 }
 
@@ -727,7 +735,7 @@ function buildServices(d: FamilyData, era: Era, warnings: Warnings): ServiceEntr
 
     if (d.revnat) {
       const ri = d.revnat.get(m.revnat);
-      const rn = ri === undefined ? undefined : revnatRow(d.rnRows!, ri, d.fam === 4 ? 4 : 16);
+      const rn = ri === undefined ? undefined : revnatRow(d.rnEntry!(ri), d.fam === 4 ? 4 : 16);
       if (!rn) {
         warnings.add(
           'revnat-missing',

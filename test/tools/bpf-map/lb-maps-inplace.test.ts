@@ -113,6 +113,8 @@ describe('LB maps read in place, against the row scan', () => {
           if (rnd() < 0.1 && svc) e.value[int(e.value.length)] = int(256);
           if (rnd() < 0.1 && be) e.value[e.value.length - 1 - int(4)] = pick([0, 1, 7]);
           if (rnd() < 0.05 && be) e.key[0] = int(4);
+          if (rnd() < 0.1 && k.startsWith('revnat')) e.value[int(e.value.length)] = int(256);
+          if (rnd() < 0.05 && k.startsWith('revnat')) e.key[1] = int(8);
         }
         if (rnd() < 0.2 && entries.length > 1) entries.splice(int(entries.length), 1);
         if (rnd() < 0.2 && entries.length > 0) entries.push(structuredClone(pick(entries)));
