@@ -1,7 +1,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT, SourceError } from '../errors.js';
-import { checkNode, type CheckOptions } from '../analysis/check/index.js';
+import { checkNode, type CheckInput, type CheckOptions } from '../analysis/check/index.js';
 import { createTraceContext, type TraceContext } from '../analysis/trace.js';
 import { journeyFindings } from '../analysis/check/journeys.js';
 import type { Node } from '../analysis/journey-walk.js';
@@ -30,6 +30,28 @@ export async function runCheck(
   source: ProbeSource,
   opts: CheckOptions & { nodeName?: (n: string) => string; offload?: OffloadOptions | false } = {},
 ): Promise<CheckOutcome> {
+  // only `input` holds the side: check drops it once read (releaseSide), so its rulesets and conntrack
+  // entries are not kept through the traces
+  const { input, serviceSources } = await readNode(source, opts);
+  const { ctx } = input;
+  const { state } = ctx;
+  const report = checkNode(input, {
+    ...(opts.maxFlows !== undefined ? { maxFlows: opts.maxFlows } : {}),
+    ...(opts.progress ? { progress: opts.progress } : {}),
+  });
+  return {
+    report,
+    exitCode: exitForFindings(report.findings),
+    unreadable: unreadableSources([state.sources, serviceSources], state.warnings),
+    ctx,
+  };
+}
+
+/** The node read and its trace context, as the input checkNode takes (the side held by it alone). */
+async function readNode(
+  source: ProbeSource,
+  opts: { nodeName?: (n: string) => string; offload?: OffloadOptions | false },
+): Promise<{ input: CheckInput & { ctx: TraceContext }; serviceSources: { probe: string; status: string }[] }> {
   const side = await loadDiffSide(source, 'after', opts.offload, { requireServices: false });
   const { state } = side;
   const missing = REQUIRED_PROBES.filter((id) => {
@@ -42,18 +64,9 @@ export async function runCheck(
   if (opts.nodeName && state.node.name) state.node.name = opts.nodeName(state.node.name);
   state.warnings.push(...side.warnings);
   const ctx = createTraceContext(state, side.services);
-  const report = checkNode(
-    { ctx, side, warnings: side.warnings },
-    {
-      ...(opts.maxFlows !== undefined ? { maxFlows: opts.maxFlows } : {}),
-      ...(opts.progress ? { progress: opts.progress } : {}),
-    },
-  );
   return {
-    report,
-    exitCode: exitForFindings(report.findings),
-    unreadable: unreadableSources([state.sources, side.serviceSources ?? []], state.warnings),
-    ctx,
+    input: { ctx, side, warnings: side.warnings, releaseSide: true },
+    serviceSources: side.serviceSources ?? [],
   };
 }
 

@@ -1,6 +1,6 @@
 import type { CheckFlow, CheckReport, Finding } from '../../model/check.js';
 import type { Leftover } from '../../model/diff.js';
-import type { Family, Warning } from '../../model/types.js';
+import type { Evidence, Family, Warning } from '../../model/types.js';
 import type { Flow, Trace } from '../../model/trace.js';
 import type { ServiceEntry } from '../../model/service.js';
 import { traceFlow, type TraceContext } from '../trace.js';
@@ -20,6 +20,12 @@ export interface CheckInput {
   /** the rulesets, ipsets and conntrack tables kube-proxy leftovers live in (what `diff` reads of a side) */
   side?: DiffSideInput;
   warnings?: Warning[];
+  /**
+   * Drop `side` from this input once what check needs of it is read (before any flow is traced): on a large node
+   * its parsed rulesets and conntrack entries are most of the heap, and every garbage collection during the
+   * 20,000 traces would walk them again. A caller that sets it holds no other reference to the side.
+   */
+  releaseSide?: boolean;
 }
 
 export interface CheckOptions {
@@ -45,6 +51,8 @@ export function checkNode(input: CheckInput, opts: CheckOptions = {}): CheckRepo
       message: `--max-flows ${max}: ${picked.length} of ${flows.length} flows checked; the rest (Service frontends last) were not`,
     });
   for (const n of notes) warnings.push({ code: 'flows-not-enumerated', message: n });
+  const facts = readNode(input);
+  if (input.releaseSide) delete input.side;
   const byFrontend = new Map<string, CheckFlow[]>();
   // every Service flow traces up to 32 candidate backends: a source meets the same backends in many Services
   const had = ctx.backendPaths;
@@ -56,7 +64,7 @@ export function checkNode(input: CheckInput, opts: CheckOptions = {}): CheckRepo
     if (had) ctx.backendPaths = had;
     else delete ctx.backendPaths;
   }
-  judgeNode(input, set, byFrontend);
+  judgeNode(ctx, facts, set, byFrontend);
   return {
     schemaVersion: 1,
     node: ctx.state.node.name,
@@ -138,11 +146,46 @@ function traceAll(
   return traced;
 }
 
+/** What check reads of a side's rulesets, ipsets and conntrack tables, before tracing (see releaseSide). */
+interface NodeFacts {
+  /** kube-proxy leftovers (conntrack ones excluded: stale NAT is judged against every Service layer below) */
+  left: Leftover[];
+  /** stale NAT hits when Cilium replaces kube-proxy */
+  stale: StaleHits | undefined;
+  hasSide: boolean;
+}
+
+/** The stale NAT entries, summed up: the entries themselves are not kept past readNode. */
+interface StaleHits {
+  count: number;
+  /** frontends in the order their first entry came */
+  fronts: Set<string>;
+  /** frontends no Cilium entry serves */
+  gone: Set<string>;
+  longest: number;
+  /** the first entries' evidence (the finding shows 4) */
+  evidence: Evidence[];
+  /** `source|frontend` of every entry */
+  from: Set<string>;
+}
+
+function readNode(input: CheckInput): NodeFacts {
+  const { ctx, side } = input;
+  if (!side) return { left: [], stale: undefined, hasSide: false };
+  const kpr = ctx.dp.kubeProxyReplacement;
+  // conntrack is judged below against every Service layer: findLeftovers knows kube-proxy's frontends only
+  // from the rules, which a hand cleanup may have flushed while their connections live on. Its conntrack
+  // leftovers are dropped here, so it is not handed the entries (its other kinds never read them).
+  const { conntrack: _ct, ...rules } = side;
+  const left = findLeftovers(rules, rules).filter((l) => l.kind !== 'conntrack');
+  const stale = kpr.known && kpr.value ? staleNatHits(ctx, side) : undefined;
+  return { left, stale, hasSide: true };
+}
+
 /** What the node state shows without a trace: no default route for pods, kube-proxy leftovers, stale NAT. */
-function judgeNode(input: CheckInput, set: FindingSet, byFrontend: Map<string, CheckFlow[]>): void {
+function judgeNode(ctx: TraceContext, facts: NodeFacts, set: FindingSet, byFrontend: Map<string, CheckFlow[]>): void {
   // a leftover or a stale NAT entry affects the checked flows to the frontends it names
   const flowsTo = (fes: string[] = []) => fes.flatMap((fe) => byFrontend.get(fe) ?? []);
-  const { ctx, side } = input;
   for (const fam of [4, 6] as Family[]) {
     if (!ctx.state.sources.some((s) => s.probe === `ip-route${fam}` && s.status === 'ok')) continue;
     if (defaultRoute(ctx, fam) || localPods(ctx, fam).length === 0) continue;
@@ -157,12 +200,10 @@ function judgeNode(input: CheckInput, set: FindingSet, byFrontend: Map<string, C
       ],
     });
   }
-  if (!side) return;
+  if (!facts.hasSide) return;
   const kpr = ctx.dp.kubeProxyReplacement;
-  // conntrack is judged below against every Service layer: findLeftovers knows kube-proxy's frontends only
-  // from the rules, which a hand cleanup may have flushed while their connections live on
-  const left = findLeftovers(side, side).filter((l) => l.kind !== 'conntrack');
-  if (kpr.known && kpr.value) staleNat(ctx, side, set, flowsTo);
+  const { left } = facts;
+  if (facts.stale) staleNat(facts.stale, set, flowsTo);
   if (left.length === 0) return;
   if (!kpr.known) {
     const l = left[0]!;
@@ -188,13 +229,8 @@ function judgeNode(input: CheckInput, set: FindingSet, byFrontend: Map<string, C
  * netfilter NAT entry: a conntrack entry that DNATs a Service frontend was made by kube-proxy's rules and keeps
  * translating that connection outside Cilium's view until it closes or times out.
  */
-function staleNat(
-  ctx: TraceContext,
-  side: DiffSideInput,
-  set: FindingSet,
-  flowsTo: (fes: string[]) => CheckFlow[],
-): void {
-  if (!side.conntrack?.length) return;
+function staleNatHits(ctx: TraceContext, side: DiffSideInput): StaleHits | undefined {
+  if (!side.conntrack?.length) return undefined;
   const local = ctx.state.addrs.map((a) => a.local);
   const fes = new Map<string, boolean>();
   for (const e of ctx.services) {
@@ -206,42 +242,38 @@ function staleNat(
       fes.set(k, (fes.get(k) ?? false) || cilium);
     }
   }
-  const hits: {
-    fe: string;
-    src: string;
-    served: boolean;
-    ev: import('../../model/types.js').Evidence;
-    timeout: number;
-  }[] = [];
+  const h: StaleHits = { count: 0, fronts: new Set(), gone: new Set(), longest: 0, evidence: [], from: new Set() };
   for (const ct of side.conntrack)
     for (const e of ct.entries) {
       if (!e.dnat || e.orig.dport === undefined) continue;
       const served = fes.get(`${e.orig.dst}|${e.orig.dport}|${e.proto}`);
       if (served === undefined) continue;
       const host = e.orig.dst.includes(':') ? `[${e.orig.dst}]` : e.orig.dst;
-      hits.push({
-        fe: `${host}:${e.orig.dport}/${e.proto.toUpperCase()}`,
-        src: e.orig.src,
-        served,
-        ev: e.source,
-        timeout: e.timeout ?? 0,
-      });
+      const fe = `${host}:${e.orig.dport}/${e.proto.toUpperCase()}`;
+      h.count++;
+      h.fronts.add(fe);
+      if (!served) h.gone.add(fe);
+      h.longest = Math.max(h.longest, e.timeout ?? 0);
+      if (h.evidence.length < 4) h.evidence.push(e.source);
+      h.from.add(`${e.orig.src}|${fe}`);
     }
-  if (hits.length === 0) return;
-  const fronts = [...new Set(hits.map((h) => h.fe))];
-  const gone = [...new Set(hits.filter((h) => !h.served).map((h) => h.fe))];
+  return h.count > 0 ? h : undefined;
+}
+
+function staleNat(h: StaleHits, set: FindingSet, flowsTo: (fes: string[]) => CheckFlow[]): void {
+  const fronts = [...h.fronts];
+  const gone = [...h.gone];
   const finding: Omit<Finding, 'flows'> = {
     severity: 'warning',
     kind: 'stale-conntrack-nat',
-    message: `${hits.length} tracked connection${hits.length === 1 ? '' : 's'} to ${fronts.length} Service frontend${fronts.length === 1 ? '' : 's'} (${fronts.slice(0, 5).join(', ')}${fronts.length > 5 ? ', …' : ''}) still carry a netfilter DNAT although Cilium replaces kube-proxy: conntrack keeps translating them outside Cilium until they close or time out (longest timeout left ${Math.max(...hits.map((h) => h.timeout))} s)${gone.length ? `; ${gone.join(', ')} ${gone.length === 1 ? 'is' : 'are'} served by no Cilium entry, so only these old connections still reach ${gone.length === 1 ? 'it' : 'them'}` : ''}`,
-    evidence: hits.slice(0, 4).map((h) => h.ev),
+    message: `${h.count} tracked connection${h.count === 1 ? '' : 's'} to ${fronts.length} Service frontend${fronts.length === 1 ? '' : 's'} (${fronts.slice(0, 5).join(', ')}${fronts.length > 5 ? ', …' : ''}) still carry a netfilter DNAT although Cilium replaces kube-proxy: conntrack keeps translating them outside Cilium until they close or time out (longest timeout left ${h.longest} s)${gone.length ? `; ${gone.join(', ')} ${gone.length === 1 ? 'is' : 'are'} served by no Cilium entry, so only these old connections still reach ${gone.length === 1 ? 'it' : 'them'}` : ''}`,
+    evidence: h.evidence,
     confirm: ['conntrack -L -o extended --dst-nat'],
   };
   set.add('stale-nat', finding);
   // a checked flow is affected when an old connection from its own source to its frontend is still NATed
-  const from = new Set(hits.map((h) => `${h.src}|${h.fe}`));
   for (const cf of flowsTo(fronts))
-    if (from.has(`${cf.flow.src}|${frontendOfFlow(cf)}`)) set.add('stale-nat', finding, cf);
+    if (h.from.has(`${cf.flow.src}|${frontendOfFlow(cf)}`)) set.add('stale-nat', finding, cf);
 }
 
 function frontendOfFlow(cf: CheckFlow): string {

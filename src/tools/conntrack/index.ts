@@ -12,6 +12,7 @@ export {
   scanConntrackText,
   ConntrackScanner,
   cheapView,
+  dnatSkip,
   matchesEntry,
   matchesView,
   viewOf,

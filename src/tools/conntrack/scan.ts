@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import type { ConntrackEntry, CtTupleView } from '../../model/conntrack.js';
 import type { Family, Warning } from '../../model/types.js';
 import { canonIp } from '../../model/addr.js';
@@ -127,6 +128,11 @@ export interface ScanOptions {
   probe: string;
   /** stop after this many matching entries (the result says `cut`) */
   maxEntries?: number;
+  /**
+   * false: no byte pre-filter for a `{ nat: 'dnat' }` query (every line decoded, as before it existed). Only the
+   * differential test sets it, to compare the two.
+   */
+  lean?: boolean;
 }
 
 export interface ScanResult {
@@ -171,6 +177,8 @@ export class ConntrackScanner {
   private head = '';
   /** any entry-shaped text (every entry has `src=`): then the output is a table, whatever its first line says */
   private sawSrc = false;
+  /** the query is `{ nat: 'dnat' }` alone: lines without destination NAT are told from their bytes (dnatSkip) */
+  private readonly natOnly: boolean;
 
   constructor(
     private readonly q: ConntrackQuery,
@@ -187,6 +195,14 @@ export class ConntrackScanner {
     // one search pass per spelling; the summary line is not searched for (its count only matters unfiltered)
     this.needles = texts.map((t) => Buffer.from(t));
     this.readAll = this.needles.length === 0;
+    this.natOnly =
+      opts.lean !== false &&
+      q.nat === 'dnat' &&
+      q.address === undefined &&
+      q.port === undefined &&
+      q.proto === undefined &&
+      q.family === undefined &&
+      q.where === undefined;
   }
 
   push(chunk: Buffer | string): void {
@@ -274,6 +290,7 @@ export class ConntrackScanner {
     const esc = buf.indexOf(0x1b);
     const cr = buf.indexOf(0x0d);
     const dirty = (esc >= 0 && esc < end) || (cr >= 0 && cr < end);
+    if (!dirty && terminated && this.natOnly && this.natRegion(buf, end)) return;
     if (dirty || this.needles.length === 0) {
       // colour codes can split a needle, a lone CR ends a line: read every line of this region as the full parse does
       let text = buf.toString('utf8', 0, end);
@@ -315,6 +332,28 @@ export class ConntrackScanner {
     if (!terminated) this.lines++;
   }
 
+  /**
+   * The whole-line path for `{ nat: 'dnat' }`: a line whose bytes show no destination NAT (see dnatSkip) is
+   * counted as known conntrack output without becoming a string; every other line goes through line() as in
+   * the region loop above, with the same line numbers.
+   */
+  private natRegion(buf: Buffer, end: number): boolean {
+    // plain ASCII without tabs: each line's latin1 text is its UTF-8 text, and one decode serves the region
+    const tab = buf.indexOf(9);
+    if ((tab >= 0 && tab < end) || !isAscii(buf.subarray(0, end))) return false;
+    const t = buf.toString('latin1', 0, end);
+    let ls = 0;
+    while (ls < end && !this.done) {
+      let le = t.indexOf('\n', ls);
+      if (le < 0) le = end;
+      this.lines++;
+      if (dnatSkip(t, ls, le, this.addrs)) this.known++;
+      else this.line(t.slice(ls, le), this.lines, false);
+      ls = le + 1;
+    }
+    return true;
+  }
+
   private line(trimmed: string, lineNo: number, unterminated: boolean): void {
     if (!trimmed.startsWith('conntrack v')) {
       const v = cheapView(trimmed, this.addrs);
@@ -339,6 +378,81 @@ export class ConntrackScanner {
       }
     }
   }
+}
+
+/**
+ * True only when line() would read t[ls, le) as a valid entry the query `{ nat: 'dnat' }` rejects: cheapView
+ * gives a view (two tuples with src= and dst=, four addresses CtAddrs accepts, the `ipvN N` head when there is
+ * one) and it shows no DNAT (the reply's source is the original destination, character for character, and so is
+ * the reply's source port when the original has a destination port). Anything else — NAT, an unusual line, a
+ * different spelling of the same address — is false, and the line is read in full. `t` is ASCII without tabs
+ * (natRegion).
+ */
+export function dnatSkip(t: string, ls: number, le: number, addrs: CtAddrs): boolean {
+  const c0 = t.charCodeAt(ls);
+  // a letter starts every entry; the summary line and anything else go the full way
+  if (ls >= le || c0 < 97 || c0 > 122) return false;
+  if (c0 === 99 && t.startsWith('conntrack v', ls)) return false;
+  // cheapView's `ipv4 2 tcp` head: spaces, digits, spaces, then a word
+  if (t.startsWith('ipv4 ', ls) || t.startsWith('ipv6 ', ls)) {
+    let i = ls + 4;
+    while (i < le && t.charCodeAt(i) === 32) i++;
+    const d = i;
+    while (i < le && isDigit(t.charCodeAt(i))) i++;
+    if (i === d || i >= le || t.charCodeAt(i) !== 32) return false;
+    while (i < le && t.charCodeAt(i) === 32) i++;
+    // \S: ASCII above the space (control characters are not expected: read in full)
+    if (i >= le || t.charCodeAt(i) <= 32) return false;
+  }
+  const o = at(t, ' src=', ls, le);
+  if (o < 0) return false;
+  const r = at(t, ' src=', o + 5, le);
+  if (r < 0) return false;
+  const od = at(t, ' dst=', o, le);
+  if (od < 0 || od >= r) return false;
+  const rd = at(t, ' dst=', r, le);
+  if (rd < 0) return false;
+  const odEnd = valueEnd(t, od + 5, le);
+  const rsEnd = valueEnd(t, r + 5, le);
+  // the reply comes from another address (or another spelling): maybe DNAT, read in full
+  if (!same(t, od + 5, odEnd, r + 5, rsEnd)) return false;
+  const odp = at(t, ' dport=', o, le);
+  if (odp >= 0 && odp < r) {
+    const rsp = at(t, ' sport=', r, le);
+    if (rsp < 0) return false;
+    const a = odp + 7;
+    const aEnd = valueEnd(t, a, le);
+    const b = rsp + 7;
+    // equal digit strings are equal numbers; '', a sign or anything else (Number('') is 0) is read in full
+    if (aEnd === a || !same(t, a, aEnd, b, valueEnd(t, b, le))) return false;
+    for (let i = a; i < aEnd; i++) if (!isDigit(t.charCodeAt(i))) return false;
+  }
+  // every address must be one cheapView accepts, or line() would read the line in full and warn about it
+  return (
+    typeof addrs.get(t.slice(o + 5, valueEnd(t, o + 5, le))) !== 'string' &&
+    typeof addrs.get(t.slice(od + 5, odEnd)) !== 'string' &&
+    typeof addrs.get(t.slice(rd + 5, valueEnd(t, rd + 5, le))) !== 'string'
+  );
+}
+
+const isDigit = (c: number) => c >= 48 && c <= 57;
+
+/** Where `needle` starts in t[from, to), or -1. */
+function at(t: string, needle: string, from: number, to: number): number {
+  const i = t.indexOf(needle, from);
+  return i < 0 || i + needle.length > to ? -1 : i;
+}
+
+/** End of a value that starts at `s`: the next space, or the end of the line (valueAt, by position). */
+function valueEnd(t: string, s: number, le: number): number {
+  const e = t.indexOf(' ', s);
+  return e < 0 || e > le ? le : e;
+}
+
+function same(t: string, a: number, aEnd: number, b: number, bEnd: number): boolean {
+  if (aEnd - a !== bEnd - b) return false;
+  for (let i = 0; i < aEnd - a; i++) if (t.charCodeAt(a + i) !== t.charCodeAt(b + i)) return false;
+  return true;
 }
 
 /** A byte that continues an address or a number: [0-9A-Fa-f:.] */

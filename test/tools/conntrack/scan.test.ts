@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   CtAddrs,
   cheapView,
+  dnatSkip,
   matchesEntry,
   parseConntrackFull,
   scanConntrack,
@@ -80,28 +81,30 @@ const HOSTILE = [
 /** A real line with some of its words changed: addresses and ports from a pool, words dropped, duplicated or replaced. */
 const mutatedLine = fc
   .tuple(fc.constantFrom(...LINES), fc.array(fc.tuple(fc.nat(), fc.nat({ max: 6 }), fc.nat()), { maxLength: 4 }))
-  .map(([line, edits]) => {
-    const w = line.split(' ');
-    for (const [at, op, pick] of edits) {
-      const i = at % w.length;
-      const word = w[i]!;
-      const eq = word.indexOf('=');
-      if (op === 0 && eq > 0 && /^(src|dst)$/.test(word.slice(0, eq)))
-        w[i] = `${word.slice(0, eq + 1)}${SPELLINGS[pick % SPELLINGS.length]}`;
-      else if (op === 1 && eq > 0 && /port$/.test(word.slice(0, eq)))
-        w[i] = `${word.slice(0, eq + 1)}${PORTS[pick % PORTS.length]}`;
-      else if (op === 2) w.splice(i, 1);
-      else if (op === 3) w.splice(i, 0, word);
-      else if (op === 4) w[i] = HOSTILE[pick % HOSTILE.length]!;
-      else if (op === 5 && eq > 0) w[i] = `${word.slice(0, eq + 1)}${SPELLINGS[pick % SPELLINGS.length]}`;
-      else if (op === 6) {
-        // the whole entry as IPv4-mapped IPv6, spelled as inet_ntop prints it
-        for (let k = 0; k < w.length; k++) w[k] = w[k]!.replace(/^(src|dst)=(\d+\.\d+\.\d+\.\d+)$/, '$1=::ffff:$2');
-        if (w[0] === 'ipv4') w.splice(0, w.indexOf('2') + 1, 'ipv6', '', '', '', '', '10');
-      }
+  .map(([line, edits]) => edit(line, edits));
+
+function edit(line: string, edits: [number, number, number][]): string {
+  const w = line.split(' ');
+  for (const [at, op, pick] of edits) {
+    const i = at % w.length;
+    const word = w[i]!;
+    const eq = word.indexOf('=');
+    if (op === 0 && eq > 0 && /^(src|dst)$/.test(word.slice(0, eq)))
+      w[i] = `${word.slice(0, eq + 1)}${SPELLINGS[pick % SPELLINGS.length]}`;
+    else if (op === 1 && eq > 0 && /port$/.test(word.slice(0, eq)))
+      w[i] = `${word.slice(0, eq + 1)}${PORTS[pick % PORTS.length]}`;
+    else if (op === 2) w.splice(i, 1);
+    else if (op === 3) w.splice(i, 0, word);
+    else if (op === 4) w[i] = HOSTILE[pick % HOSTILE.length]!;
+    else if (op === 5 && eq > 0) w[i] = `${word.slice(0, eq + 1)}${SPELLINGS[pick % SPELLINGS.length]}`;
+    else if (op === 6) {
+      // the whole entry as IPv4-mapped IPv6, spelled as inet_ntop prints it
+      for (let k = 0; k < w.length; k++) w[k] = w[k]!.replace(/^(src|dst)=(\d+\.\d+\.\d+\.\d+)$/, '$1=::ffff:$2');
+      if (w[0] === 'ipv4') w.splice(0, w.indexOf('2') + 1, 'ipv6', '', '', '', '', '10');
     }
-    return w.join(' ');
-  });
+  }
+  return w.join(' ');
+}
 
 const text = fc
   .tuple(
@@ -230,5 +233,136 @@ describe('scanConntrack: filtering while scanning equals parse-all-then-filter',
 
   it('a query address that is not an address is a bug of the caller', () => {
     expect(() => scanConntrackText('', { address: 'nope' }, { probe: 'c' })).toThrow(/not an address/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// The byte pre-filter of `{ nat: 'dnat' }` (dnatSkip): a line it skips never becomes a string. The result must be
+// the one the line-by-line path gives (entries, warnings, line count, cut, summary), on every capture bundled with
+// the project and on fuzzed lines, many of them made NAT-less first so that the pre-filter has lines to skip.
+
+/** The same entry without destination NAT: the reply comes from the original destination and port. */
+function natLess(line: string): string {
+  const m = / src=(\S+) dst=(\S+)(?: sport=(\S+) dport=(\S+))?/.exec(line);
+  if (!m) return line;
+  const rest = line.slice(m.index + m[0].length);
+  const r = / src=(\S+) dst=(\S+)(?: sport=(\S+) dport=(\S+))?/.exec(rest);
+  if (!r) return line;
+  const reply = ` src=${m[2]} dst=${r[2]}${r[3] !== undefined ? ` sport=${m[4] ?? r[3]} dport=${r[4]}` : ''}`;
+  return line.slice(0, m.index + m[0].length) + rest.slice(0, r.index) + reply + rest.slice(r.index + r[0].length);
+}
+const NATLESS = LINES.map(natLess);
+const natLine = fc
+  .tuple(
+    fc.constantFrom(...NATLESS, ...LINES),
+    fc.array(fc.tuple(fc.nat(), fc.nat({ max: 6 }), fc.nat()), { maxLength: 3 }),
+    fc.boolean(),
+  )
+  // edited, then (or not) made NAT-less again: an odd address or port then sits on both sides
+  .map(([line, edits, again]) => (again ? natLess(edit(line, edits)) : edit(line, edits)));
+const natText = fc
+  .tuple(
+    fc.array(fc.oneof(fc.constantFrom(...NATLESS), natLine, natLine, fc.constantFrom(...LINES)), { maxLength: 40 }),
+    fc.constantFrom('\n', '\r\n'),
+    fc.boolean(),
+  )
+  .map(([ls, eol, terminated]) => {
+    let t = ls.join(eol);
+    if (terminated && t !== '') t += eol;
+    return t;
+  });
+
+type Whole = Omit<Awaited<ReturnType<typeof scanConntrack>>, 'parsed'> | { error: string };
+async function whole(
+  t: string,
+  lean: boolean,
+  cuts: number[],
+  maxEntries?: number,
+): Promise<Whole & { parsed?: number }> {
+  try {
+    const r = await scanConntrack(
+      chunks(Buffer.from(t), cuts),
+      { nat: 'dnat' },
+      {
+        probe: 'conntrack4',
+        lean,
+        ...(maxEntries !== undefined ? { maxEntries } : {}),
+      },
+    );
+    return r;
+  } catch (e) {
+    if (e instanceof ParseError) return { error: e.message };
+    throw e;
+  }
+}
+/** Lines of the text the pre-filter skips (so that the comparisons above are not all of lines it reads in full). */
+function skippable(t: string): number {
+  const a = new CtAddrs();
+  let n = 0;
+  for (const l of t.split('\n')) if (/^[\x20-\x7e]*$/.test(l) && dnatSkip(l, 0, l.length, a)) n++;
+  return n;
+}
+const withoutParsed = ({ parsed: _p, ...r }: Whole & { parsed?: number }) => r;
+
+describe('the nat=dnat byte pre-filter gives what reading every line gives', () => {
+  const files: string[] = [];
+  const walk = (dir: URL) => {
+    for (const d of readdirSync(dir, { withFileTypes: true })) {
+      if (d.isDirectory()) walk(new URL(`${d.name}/`, dir));
+      else if (/^conntrack.*\.txt$/.test(d.name)) files.push(new URL(d.name, dir).pathname);
+    }
+  };
+  walk(new URL('../../../fixtures/', import.meta.url));
+
+  it('every bundled conntrack capture (snapshots, tool fixtures, error outputs), whole and in odd chunks', async () => {
+    expect(files.length).toBeGreaterThan(15);
+    let skipped = 0;
+    for (const f of files) {
+      const t = readFileSync(f, 'utf8');
+      for (const cuts of [[], [7, 300, 301, 2000]]) {
+        const lean = await whole(t, true, cuts);
+        const full = await whole(t, false, cuts);
+        expect(withoutParsed(lean), f).toEqual(withoutParsed(full));
+      }
+      skipped += skippable(t);
+    }
+    // the captures hold entries without NAT: the pre-filter did skip lines
+    expect(skipped).toBeGreaterThan(20);
+  });
+
+  it('property: fuzzed lines, most without NAT, random chunking and cuts', async () => {
+    let skipped = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        natText,
+        fc.array(fc.nat(), { maxLength: 6 }),
+        fc.option(fc.integer({ min: 1, max: 8 }), { nil: undefined }),
+        async (t, cuts, max) => {
+          const lean = await whole(t, true, cuts, max);
+          const full = await whole(t, false, cuts, max);
+          expect(withoutParsed(lean)).toEqual(withoutParsed(full));
+          skipped += skippable(t);
+        },
+      ),
+      { numRuns: 600, seed: 20261207 },
+    );
+    expect(skipped).toBeGreaterThan(1000);
+  });
+
+  it('dnatSkip skips only plain NAT-less lines', () => {
+    const a = new CtAddrs();
+    const yes =
+      'tcp      6 86398 ESTABLISHED src=10.0.0.1 dst=10.0.0.2 sport=5 dport=80 src=10.0.0.2 dst=10.0.0.1 sport=80 dport=5 [ASSURED] mark=0 use=1';
+    const b = (l: string) => dnatSkip(`${l}\n`, 0, l.length, a);
+    expect(b(yes)).toBe(true);
+    expect(b(`ipv4     2 ${yes}`)).toBe(true);
+    // DNAT by address or by port, another spelling, a bad address, a tab, a missing reply port: read in full
+    expect(b(yes.replace('src=10.0.0.2', 'src=10.0.0.3'))).toBe(false);
+    expect(b(yes.replace('sport=80', 'sport=8080'))).toBe(false);
+    expect(b(yes.replace('dport=80', 'dport=080'))).toBe(false);
+    expect(b(yes.replace(/10\.0\.0\.1/g, '10.0.0.999'))).toBe(false);
+    expect(b(yes.replace(' sport=80 dport=5', ''))).toBe(false);
+    expect(b(`ipv4 x ${yes}`)).toBe(false);
+    expect(b('conntrack v1.4.7 (conntrack-tools): 3 flow entries have been shown.')).toBe(false);
   });
 });
