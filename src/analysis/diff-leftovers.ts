@@ -22,6 +22,10 @@ const KUBELET_CHAINS = new Set([
 ]);
 const MAX_EVIDENCE = 6;
 
+/** kube-proxy's IPVS-mode guard chain: all of the before side's iptables findLeftovers reads. */
+export const isIpvsFilterChain = (table: string, chain: string): boolean =>
+  table === 'filter' && chain === 'KUBE-IPVS-FILTER';
+
 /** Chains reachable from a built-in chain (one with a policy) through jumps and gotos. */
 function reachable(t: IptablesTable): { chains: Set<string>; hooks: Map<string, Evidence[]> } {
   const byName = new Map(t.chains.map((c) => [c.name, c]));
@@ -306,9 +310,7 @@ function kubeIpvs0(
   // kube-proxy's IPVS mode rejected new connections to these addresses on ports it did not serve
   const hasFilter = (s: DiffSideInput) =>
     s.iptables.some(({ rules }) =>
-      rules.tables.some(
-        (t) => t.name === 'filter' && t.chains.some((c) => c.name === 'KUBE-IPVS-FILTER' && c.rules.length > 0),
-      ),
+      rules.tables.some((t) => t.chains.some((c) => isIpvsFilterChain(t.name, c.name) && c.rules.length > 0)),
     );
   const guard = !hasFilter(before)
     ? ''
