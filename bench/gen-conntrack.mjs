@@ -32,8 +32,17 @@ export const TRACED_SPORTS = 50;
  * g: { podIp(i), clusterIp(i), backendIp(i, j), backendPort(i), pods, services, backendsPerService }
  * from gen.mjs. Returns what the bench queries.
  */
-export async function writeConntrack(path, g, { lines, seed }) {
+export async function writeConntrack(path, g, { lines, seed, after = false }) {
   const rnd = mulberry32(seed ^ 0x5eed);
+  // after kube-proxy's removal (gen.mjs --after): socket-LB connects pods straight to the backend, so
+  // conntrack sees pod -> backend with no DNAT (fixtures/snapshots/migrate-iptables/after); a share of
+  // connections opened before the switch are still open, NATed by the rules that are now gone
+  const survivor = mulberry32(seed ^ 0xaf7e4);
+  const SURVIVING = 0.05;
+  const tuple = (pod, vip, vport, be, bp, sp) =>
+    after && survivor() >= SURVIVING
+      ? `src=${pod} dst=${be} sport=${sp} dport=${bp}`
+      : `src=${pod} dst=${vip} sport=${sp} dport=${vport}`;
   const int = (n) => Math.floor(rnd() * n);
   const ws = createWriteStream(path);
   const buf = [];
@@ -67,12 +76,12 @@ export async function writeConntrack(path, g, { lines, seed }) {
       const be = g.backendIp(i, int(g.backendsPerService));
       const bp = g.backendPort(i);
       emit(
-        `ipv4     2 tcp      6 ${431000 + int(999)} ESTABLISHED src=${pod} dst=${g.clusterIp(i)} sport=${sp} dport=80 packets=${4 + int(40)} bytes=${222 + int(9000)} src=${be} dst=${pod} sport=${bp} dport=${sp} packets=${3 + int(40)} bytes=${182 + int(90000)} [ASSURED] mark=0 delta-time=${int(3600)} use=1`,
+        `ipv4     2 tcp      6 ${431000 + int(999)} ESTABLISHED ${tuple(pod, g.clusterIp(i), 80, be, bp, sp)} packets=${4 + int(40)} bytes=${222 + int(9000)} src=${be} dst=${pod} sport=${bp} dport=${sp} packets=${3 + int(40)} bytes=${182 + int(90000)} [ASSURED] mark=0 delta-time=${int(3600)} use=1`,
       );
     } else if (k < 0.75) {
       const be = dnsBackends[int(2)];
       emit(
-        `ipv4     2 udp      17 ${int(30)} src=${pod} dst=${DNS_VIP} sport=${sp} dport=53 packets=1 bytes=${60 + int(40)} src=${be} dst=${pod} sport=53 dport=${sp} packets=1 bytes=${90 + int(200)} mark=0 delta-time=${int(30)} use=1`,
+        `ipv4     2 udp      17 ${int(30)} ${tuple(pod, DNS_VIP, 53, be, 53, sp)} packets=1 bytes=${60 + int(40)} src=${be} dst=${pod} sport=53 dport=${sp} packets=1 bytes=${90 + int(200)} mark=0 delta-time=${int(30)} use=1`,
       );
     } else if (k < 0.9) {
       const ext = `198.51.100.${1 + int(254)}`;
@@ -84,7 +93,7 @@ export async function writeConntrack(path, g, { lines, seed }) {
       const be = g.backendIp(i, int(g.backendsPerService));
       const bp = g.backendPort(i);
       emit(
-        `ipv4     2 tcp      6 ${int(120)} TIME_WAIT src=${pod} dst=${g.clusterIp(i)} sport=${sp} dport=80 packets=${6 + int(40)} bytes=${330 + int(9000)} src=${be} dst=${pod} sport=${bp} dport=${sp} packets=${5 + int(40)} bytes=${290 + int(90000)} [ASSURED] mark=0 delta-time=${int(120)} use=1`,
+        `ipv4     2 tcp      6 ${int(120)} TIME_WAIT ${tuple(pod, g.clusterIp(i), 80, be, bp, sp)} packets=${6 + int(40)} bytes=${330 + int(9000)} src=${be} dst=${pod} sport=${bp} dport=${sp} packets=${5 + int(40)} bytes=${290 + int(90000)} [ASSURED] mark=0 delta-time=${int(120)} use=1`,
       );
     } else if (k < 0.97) {
       const ext = `198.51.100.${1 + int(254)}`;

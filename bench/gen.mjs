@@ -6,7 +6,14 @@
 // Record shapes are copied from the real captures in fixtures/ (ip -j -d route, ip -j rule,
 // bpftool -j map dump, iptables-save v1.8.9); only addresses, names and counts vary.
 //
-//   node bench/gen.mjs [outDir] [--seed N] [--scale F] [--pods N] [--routes N]
+//   node bench/gen.mjs [outDir] [--seed N] [--scale F] [--pods N] [--routes N] [--after]
+//
+// --after writes the same node (same seed, same draws) after kube-proxy was removed, for `diff large
+// large-after`; it differs from the default snapshot the way fixtures/snapshots/migrate-iptables' after/
+// differs from before/ (real captures): kube-proxy's iptables rules gone except kubelet's chains and a few
+// leftovers, connections now made by Cilium's socket-LB straight to backends (no DNAT), and, as a node's
+// tables move on between two captures, ~0.1 % of the routes changed, added or removed. The LB maps, pods
+// and endpoints are the same.
 import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -28,7 +35,9 @@ const SCALE = Number(opt('--scale', '1'));
 const PODS = opt('--pods', undefined);
 // --routes N: this many generated IPv4 routes (IPv6: a fifth), for a node of ordinary size beside its Services
 const ROUTES = opt('--routes', undefined);
-const OUT = resolve(args[0] ?? join(here, 'out/large'));
+const AFTER = args.includes('--after');
+if (AFTER) args.splice(args.indexOf('--after'), 1);
+const OUT = resolve(args[0] ?? join(here, AFTER ? 'out/large-after' : 'out/large'));
 
 export const COUNTS = {
   v4Routes: ROUTES !== undefined ? Number(ROUTES) : Math.round(1_000_000 * SCALE),
@@ -49,6 +58,23 @@ function mulberry32(a) {
 }
 const rnd = mulberry32(SEED);
 const int = (n) => Math.floor(rnd() * n);
+// --after: a second generator decides which routes change, so that the main draws (and therefore every
+// other route, Service and pod) are the same as without --after
+const churn = mulberry32(SEED ^ 0xaf7e4);
+/** ~0.1 % of a table's routes: a third removed, a third with another gateway or metric, a third added beside */
+const CHURN = 0.001;
+function churned(route, add) {
+  if (!AFTER || churn() >= CHURN) return [route];
+  const k = churn();
+  if (k < 1 / 3) return [];
+  if (k < 2 / 3) {
+    const r = { ...route };
+    if (r.gateway?.includes('.')) r.gateway = `172.18.0.${11 + Math.floor(churn() * 4)}`;
+    else r.metric = (r.metric ?? 0) + 10;
+    return [r];
+  }
+  return [route, add()];
+}
 
 const v4 = (n) => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 const hex2 = (b) => '0x' + b.toString(16).padStart(2, '0');
@@ -154,7 +180,15 @@ async function writeRoutes4(path, baseRoutes, meta) {
       const key = `${table}|${p.addr}|${p.plen}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      w.push(v4RouteObject(p, table, gws, i));
+      for (const r of churned(v4RouteObject(p, table, gws, i), () => {
+        // an added route: a /29 of this prefix's first /24 (the base table draws /16../28, so it may exist
+        // already in the same table, in which case ip would print it once: skipped)
+        const q = { addr: ((p.addr & 0xffffff00) | 0xf8) >>> 0, plen: 29 };
+        if (seen.has(`${table}|${q.addr}|${q.plen}`)) return [];
+        seen.add(`${table}|${q.addr}|${q.plen}`);
+        return v4RouteObject(q, table, gws, i + 1);
+      }).flat())
+        w.push(r);
       if (table === 'main' && i % 1000 === 1 && p.plen <= 24) probes.push(v4((p.addr | 1) >>> 0));
       i++;
       n++;
@@ -193,7 +227,7 @@ async function writeRoutes6(path, baseRoutes, meta) {
       if (seen.has(key)) continue;
       seen.add(key);
       const dst = plen === 48 ? `2001:db8:${w3.toString(16)}::/48` : `${v6Hex([0x2001, 0xdb8, w3, w4])}::/64`;
-      w.push({
+      const route = {
         type: 'unicast',
         dst,
         gateway: 'fe80::1',
@@ -204,7 +238,12 @@ async function writeRoutes6(path, baseRoutes, meta) {
         metric: 1024,
         flags: [],
         pref: 'medium',
-      });
+      };
+      for (const r of churned(route, () => {
+        // an added route: a /96 inside this prefix (the base table draws /48 and /64 only)
+        return { ...route, dst: `${v6Hex([0x2001, 0xdb8, w3, w4, 0, 0xaf])}::/96` };
+      }))
+        w.push(r);
       if (table === 'main' && i % 1000 === 1)
         probes.push(plen === 48 ? `2001:db8:${w3.toString(16)}::1` : `${v6Hex([0x2001, 0xdb8, w3, w4])}::1`);
       i++;
@@ -442,6 +481,56 @@ async function writeIptables(path) {
   await new Promise((res, rej) => ws.end((e) => (e ? rej(e) : res())));
 }
 
+/**
+ * iptables-save after kube-proxy's removal: kubelet's own chains (KUBE-IPTABLES-HINT, KUBE-KUBELET-CANARY,
+ * which kubelet re-creates, as in fixtures/snapshots/migrate-iptables/after) and what a removal without
+ * `kube-proxy --cleanup` leaves behind (as in after-broken/): KUBE-SERVICES flushed, but the masquerade chains
+ * still hooked into POSTROUTING and the first few Services' KUBE-SVC-/KUBE-SEP- chains, unreferenced.
+ */
+async function writeIptablesAfter(path) {
+  const stamp = 'Mon Nov 23 10:41:16 2026';
+  const out = [];
+  const head = (t) => out.push(`# Generated by iptables-save v1.8.9 (nf_tables) on ${stamp}`, `*${t}`);
+  const tail = () => out.push('COMMIT', `# Completed on ${stamp}`);
+  head('mangle');
+  for (const c of ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING']) out.push(`:${c} ACCEPT [0:0]`);
+  out.push(':KUBE-IPTABLES-HINT - [0:0]', ':KUBE-KUBELET-CANARY - [0:0]');
+  tail();
+  head('filter');
+  for (const c of ['INPUT', 'FORWARD', 'OUTPUT']) out.push(`:${c} ACCEPT [0:0]`);
+  out.push(':KUBE-KUBELET-CANARY - [0:0]');
+  tail();
+  head('nat');
+  for (const c of ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING']) out.push(`:${c} ACCEPT [0:0]`);
+  const k = COUNTS.backendsPerService;
+  const chains = [':KUBE-KUBELET-CANARY - [0:0]', ':KUBE-MARK-MASQ - [0:0]', ':KUBE-POSTROUTING - [0:0]'];
+  const rules = [];
+  for (let i = 0; i < Math.min(3, COUNTS.services); i++) {
+    const s = svcName(i);
+    const spn = `${s.ns}/${s.name}:${s.port}`;
+    const svcChain = `KUBE-SVC-${chainHash(spn + 'tcp')}`;
+    chains.push(`:${svcChain} - [0:0]`);
+    for (let j = 0; j < k; j++) {
+      const ep = `${backendIp(i, j)}:${backendPort(i)}`;
+      const sep = `KUBE-SEP-${chainHash(spn + 'tcp' + ep)}`;
+      chains.push(`:${sep} - [0:0]`);
+      const left = k - j;
+      const prob = left > 1 ? ` -m statistic --mode random --probability ${(1 / left).toFixed(11)}` : '';
+      rules.push(`-A ${svcChain} -m comment --comment "${spn} -> ${ep}"${prob} -j ${sep}`);
+      rules.push(`-A ${sep} -p tcp -m comment --comment "${spn}" -m tcp -j DNAT --to-destination ${ep}`);
+    }
+  }
+  out.push(...chains);
+  out.push('-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING');
+  out.push('-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000');
+  out.push('-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN');
+  out.push('-A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0');
+  out.push('-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE');
+  out.push(...rules);
+  tail();
+  writeFileSync(path, out.join('\n') + '\n');
+}
+
 export async function generate(out = OUT) {
   const t0 = Date.now();
   rmSync(out, { recursive: true, force: true });
@@ -456,12 +545,14 @@ export async function generate(out = OUT) {
   writeFileSync(join(out, 'ip-rule6.json'), JSON.stringify(RULES6) + '\n');
   writePods(out, meta);
   await writeLbMaps(out, meta);
-  await writeIptables(join(out, 'iptables-save.txt'));
+  if (AFTER) await writeIptablesAfter(join(out, 'iptables-save.txt'));
+  else await writeIptables(join(out, 'iptables-save.txt'));
   meta.conntrack = await writeConntrack(
     join(out, 'conntrack4.txt'),
     { ...SHAPES, pods: meta.pods, services: COUNTS.services, backendsPerService: COUNTS.backendsPerService },
-    { lines: Math.round(1_000_000 * SCALE), seed: SEED },
+    { lines: Math.round(1_000_000 * SCALE), seed: SEED, after: AFTER },
   );
+  if (AFTER) meta.after = true;
   meta.query = {
     svc: `${clusterIp(4242 % COUNTS.services)}:80/tcp`,
     svcName: `ns${(4242 % COUNTS.services) % 50}/svc${4242 % COUNTS.services}`,
@@ -472,7 +563,13 @@ export async function generate(out = OUT) {
   writeFileSync(
     join(out, 'manifest.json'),
     JSON.stringify(
-      { schemaVersion: 1, node: 'k1-bench', kernel: '6.18.44-fc-v669', generatedBy: 'bench/gen.mjs', seed: SEED },
+      {
+        schemaVersion: 1,
+        node: 'k1-bench',
+        kernel: '6.18.44-fc-v669',
+        generatedBy: AFTER ? 'bench/gen.mjs --after' : 'bench/gen.mjs',
+        seed: SEED,
+      },
       null,
       2,
     ) + '\n',

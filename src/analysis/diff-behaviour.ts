@@ -131,6 +131,9 @@ function socketLb(bctx: SideView, actx: SideView, after: DiffSideInput): Behavio
   };
 }
 
+/** The portmap CNI plugin's per-container DNAT chains: all of the iptables hostPortChange reads. */
+export const isPortmapChain = (table: string, chain: string): boolean => table === 'nat' && /^CNI-DN-/.test(chain);
+
 /** hostPort: kube-proxy never did it; the portmap CNI plugin's iptables DNAT or Cilium's BPF does. */
 function hostPortChange(before: DiffSideInput, after: DiffSideInput): BehaviourChange | undefined {
   const portmap = (s: DiffSideInput) => {
@@ -138,7 +141,7 @@ function hostPortChange(before: DiffSideInput, after: DiffSideInput): BehaviourC
     for (const { rules: rs } of s.iptables) {
       const nat = rs.tables.find((t) => t.name === 'nat');
       for (const c of nat?.chains ?? [])
-        if (/^CNI-DN-/.test(c.name)) for (const r of c.rules) if (r.target?.name === 'DNAT') rules.push(r.source);
+        if (isPortmapChain('nat', c.name)) for (const r of c.rules) if (r.target?.name === 'DNAT') rules.push(r.source);
     }
     return rules;
   };

@@ -1,6 +1,6 @@
 import { EXIT, errorLine, SourceError, UsageError } from '../errors.js';
 import { kubeProxyReader } from '../analysis/kube-proxy/index.js';
-import { diffNodes, type DiffSideInput } from '../analysis/diff.js';
+import { diffNodes, pruneIptables, readOfBeforeIptables, type DiffSideInput } from '../analysis/diff.js';
 import type { Diff } from '../model/diff.js';
 import type { Warning } from '../model/types.js';
 import { loadNodeState, REQUIRED_PROBES } from '../collect/load-state.js';
@@ -41,8 +41,11 @@ export async function loadDiffSide(
   source: ProbeSource,
   label: SideLabel,
   offloadOpts?: OffloadOptions | false,
-  /** `check` reads a node the same way, and a node without any Service source is still checked */
-  opts: { requireServices?: boolean } = {},
+  /**
+   * `check` reads a node the same way, and a node without any Service source is still checked;
+   * `keepIptables`: only these chains of the parsed iptables are kept (the rest is released at once)
+   */
+  opts: { requireServices?: boolean; keepIptables?: (table: string, chain: string) => boolean } = {},
 ): Promise<
   DiffSideInput & { serviceSources?: { probe: string; status: string; origin?: string; message?: string }[] }
 > {
@@ -50,7 +53,7 @@ export async function loadDiffSide(
   // for: on a snapshot directory they run in worker threads (offload.ts)
   const offload = offloadOpts === false ? undefined : createOffload(source, offloadOpts);
   try {
-    return await readSide(source, label, offload, opts.requireServices ?? true);
+    return await readSide(source, label, offload, opts.requireServices ?? true, opts.keepIptables);
   } finally {
     await offload?.close();
   }
@@ -61,6 +64,7 @@ async function readSide(
   label: SideLabel,
   offload: Offload | undefined,
   requireServices: boolean,
+  keepIptables?: (table: string, chain: string) => boolean,
 ): Promise<
   DiffSideInput & { serviceSources?: { probe: string; status: string; origin?: string; message?: string }[] }
 > {
@@ -78,6 +82,11 @@ async function readSide(
   // local table), it never walks all of a large node's routes
   const state = await loadNodeState(source, { routes: 'columns', routeScan: (id) => scans.get(id) });
   const services = await loadServices(source, state.addrs, kubeProxyReader);
+  // released before this side's other reads (and the other side's) await: the Services are already derived
+  const iptables = keepIptables
+    ? services.parsed.iptables.map((x) => ({ ...x, rules: pruneIptables(x.rules, keepIptables) }))
+    : services.parsed.iptables;
+  services.parsed.iptables = [];
   // a node without kube-proxy has no KUBE-SERVICES: expected here, not worth a warning
   const warnings: Warning[] = services.warnings.filter(
     (w) => w.code !== 'kube-proxy-no-services' && w.code !== 'kube-proxy-no-nat',
@@ -140,7 +149,7 @@ async function readSide(
     source: source.description,
     state,
     services: services.entries,
-    iptables: services.parsed.iptables,
+    iptables,
     warnings,
   };
   side.serviceSources = services.sources;
@@ -166,7 +175,8 @@ export async function runDiff(
   if (opts.maxFlows !== undefined && (!Number.isInteger(opts.maxFlows) || opts.maxFlows < 0))
     throw new UsageError('--max-flows must be a whole number');
   const [b, a] = await Promise.all([
-    loadDiffSide(before, 'before', opts.offload),
+    // of the before side's rulesets diffNodes reads a few chains (readOfBeforeIptables); the rest is released
+    loadDiffSide(before, 'before', opts.offload, { keepIptables: readOfBeforeIptables }),
     loadDiffSide(after, 'after', opts.offload),
   ]);
   const diff = diffNodes(b, a, opts.maxFlows !== undefined ? { maxFlows: opts.maxFlows } : {});
