@@ -210,7 +210,8 @@ export function describeAllowList(): string[] {
   const show = (s: Slot): string => (typeof s === 'string' ? s : `<${s.param}>`);
   return [
     ...ENTRIES.map((e) => e.map(show).join(' ')),
-    ...STDIN_ENTRIES.map((e) => `${e.argv.map(show).join(' ')}  (stdin: route get lines only)`),
+    // fed on stdin only `route get` lines (docs/safety.md says so beside the list)
+    ...STDIN_ENTRIES.map((e) => e.argv.map(show).join(' ')),
     'sysctl [-e] <net.* key>...',
     'kubectl [--context=<context>] [-n <namespace>] get pod <pod> -o json',
     'kubectl [--context=<context>] [-n <namespace>] get service <service> -o json',
