@@ -41,6 +41,8 @@ export class KernelFib implements Fib {
   private readonly defaultRules: Record<Family, boolean>;
   /** a uidrange rule: `ip route get` with iif carries no uid (INVALID_UID) where the engine takes 0 */
   private readonly uidRules: Record<Family, boolean>;
+  /** an IPv4 rule selects on the input device or the source (then a forwarded lookup has no output twin) */
+  private readonly v4SelectsInput: boolean;
 
   constructor(private readonly input: KernelFibInput) {
     this.base = new FibImpl({ ...input, routes: input.routes });
@@ -61,6 +63,7 @@ export class KernelFib implements Fib {
       4: this.base.rules(4).some((r) => r.uidrange !== undefined),
       6: this.base.rules(6).some((r) => r.uidrange !== undefined),
     };
+    this.v4SelectsInput = this.base.compiledRules(4).some((c) => c.rule.iif !== undefined || c.srcLen > 0);
     this.defaultRules = {
       4: this.base.compiledRules(4)[0]?.isDefault ?? true,
       6: this.base.compiledRules(6)[0]?.isDefault ?? true,
@@ -108,7 +111,8 @@ export class KernelFib implements Fib {
 
   lookup(q: RouteQuery, opts?: { steps?: boolean }): RouteDecision {
     if (!this.input.asked.has(q.family)) return this.base.lookup(q, opts);
-    const line = this.uidRules[q.family] ? null : KernelFib.line(q);
+    const proxy = this.outputProxy(q);
+    const line = this.uidRules[q.family] ? null : KernelFib.line(proxy ?? q);
     if (line === null) {
       // not an address (the engine says why without a table), or a field `ip route get` is not given
       const d = this.base.lookup(q, opts);
@@ -153,6 +157,10 @@ export class KernelFib implements Fib {
       }
     }
     d.kernelQuery = `ip ${line}`;
+    if (proxy)
+      d.notes.push(
+        `asked of the kernel as a locally generated lookup (ip ${line}): forwarding is off on ${q.iif}, so the kernel refuses the forwarded one, and no IPv4 rule selects on the input device or the source`,
+      );
     if (d.steps.length) {
       for (const st of d.steps)
         if (st.kind === 'table-miss' && st.table !== undefined && this.input.askedTables[q.family].has(st.table))
@@ -160,6 +168,21 @@ export class KernelFib implements Fib {
       d.steps.push({ kind: 'note', text: `the kernel's answer: ip ${line}` });
     }
     return d;
+  }
+
+  /**
+   * A forwarded IPv4 lookup on a device with forwarding off: the kernel finds the route and then refuses
+   * (EHOSTUNREACH, ip_route_input_slow), and fibmatch prints nothing. When no rule selects on the input
+   * device or the source, the output lookup without them reaches the same table entry: that is asked.
+   */
+  private outputProxy(q: RouteQuery): RouteQuery | undefined {
+    if (q.family !== 4 || q.iif === undefined || q.iif === 'lo' || this.v4SelectsInput) return undefined;
+    const sys = this.input.sysctl ?? {};
+    const v = (k: string) => sys[k]?.value.trim();
+    const fwd = v(`net.ipv4.conf.${q.iif}.forwarding`) ?? v('net.ipv4.conf.all.forwarding') ?? v('net.ipv4.ip_forward');
+    if (fwd !== '0') return undefined;
+    const { iif: _i, src: _s, ...rest } = q;
+    return rest;
   }
 
   /** The engine's decision is the kernel's: its table, prefix and type; or its errno. */
