@@ -105,7 +105,9 @@ export function createLiveRunner(opts: LiveRunnerOptions = {}): Runner {
       out.failed = 'EACCES';
       out.message = `${argv[0]}: cannot be started: permission denied (the program, or a directory on PATH, is not accessible to this user)`;
     } else if (
-      (out.exitCode !== 0 && DENIED.test(out.stderr)) ||
+      // `ip -batch` route gets print the kernel's answer to each failing line on stderr ("Permission denied"
+      // from a prohibit route): answers, not a privilege the command lacked
+      (out.exitCode !== 0 && run.input === undefined && DENIED.test(out.stderr)) ||
       // bpftool -j reports its errors as JSON on stdout: [{"error":"can't get next program: Operation not permitted"}]
       (out.exitCode !== 0 && /^\s*\[?\s*\{\s*"error"\s*:/.test(out.stdout) && DENIED.test(out.stdout))
     ) {

@@ -136,7 +136,10 @@ export class KernelFib implements Fib {
         notes: [`not yet asked of the kernel: ip ${line}`],
       };
     }
-    let d = this.shared.lookup(q, opts);
+    // an error answer is checked on the steps too (which tables the walk passed), so they are always built
+    const stepsWanted = opts?.steps !== false;
+    const o = a.ok ? opts : { steps: true };
+    let d = this.shared.lookup(q, o);
     if (!this.agrees(d, a)) {
       // another question's answer may shadow this one in the shared tables: this answer alone
       let f = this.solo.get(line);
@@ -145,7 +148,7 @@ export class KernelFib implements Fib {
         f = new FibImpl({ ...this.input, routes: [...this.input.routes, ...routes] });
         this.solo.set(line, f);
       }
-      d = f.lookup(q, opts);
+      d = f.lookup(q, o);
       if (!this.agrees(d, a)) {
         const got = d.error ?? (d.route ? `${d.route.source.text} (table ${tname(d.table ?? 0)})` : d.result);
         const want = a.ok ? `${a.route.source.text} (table ${tname(a.route.table)})` : a.error;
@@ -156,6 +159,7 @@ export class KernelFib implements Fib {
         return d;
       }
     }
+    if (!stepsWanted) d.steps = [];
     d.kernelQuery = `ip ${line}`;
     if (proxy)
       d.notes.push(
@@ -187,7 +191,14 @@ export class KernelFib implements Fib {
 
   /** The engine's decision is the kernel's: its table, prefix and type; or its errno. */
   private agrees(d: RouteDecision, a: RouteGetAnswer): boolean {
-    if (!a.ok) return a.errno !== undefined && d.error === a.errno;
+    if (!a.ok) {
+      if (a.errno === undefined || d.error !== a.errno) return false;
+      // EINVAL, EHOSTUNREACH and EACCES are also what a blackhole, unreachable or prohibit route gives: when the
+      // walk passed a table only the kernel holds, the error may have come from there (fibmatch prints no route)
+      if (a.errno === 'ENETUNREACH') return true;
+      const asked = this.input.askedTables[d.family];
+      return !d.steps.some((st) => st.table !== undefined && asked.has(st.table));
+    }
     const r = a.route;
     if (d.error !== undefined || !d.route) return false;
     if (d.route.dst !== r.dst || d.route.type !== r.type) return false;
