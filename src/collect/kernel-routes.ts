@@ -66,7 +66,9 @@ export function planFromCounters(
   const why: string[] = [];
   const v4 = triestat === undefined ? null : parseFibTriestat(triestat);
   if (v4) {
-    const big = [...v4].filter(([, n]) => n > large);
+    // table local is always dumped: without custom rules the kernel merges it into main (the counters then show
+    // the merged trie for both), and fibmatch names main for a local route that a dump shows in table local
+    const big = [...v4].filter(([t, n]) => n > large && t !== 255);
     if (big.length > 0) {
       plan.asked.add(4);
       for (const [t] of big) plan.askedTables[4].add(t);

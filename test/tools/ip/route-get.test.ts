@@ -10,6 +10,7 @@ import { parseIpRoute, parseIpRule } from '../../../src/tools/ip/index.js';
 import { buildFib, KernelFib, type RouteQuery } from '../../../src/analysis/route-lookup/index.js';
 import type { Family } from '../../../src/model/types.js';
 import { fx } from './helpers.js';
+import { parseFibTriestat, parseRt6Stats, planFromCounters } from '../../../src/collect/kernel-routes.js';
 
 // fixtures/tools/ip/route-get: one run of fixtures/tools/ip/lab/capture-route-get.sh (iproute2 6.1)
 const lines = fx('route-get/route-get.batch').split('\n').filter(Boolean);
@@ -189,5 +190,36 @@ describe('KernelFib on the captured answers', () => {
     const d = fib.lookup({ family: 4, dst: '10.1.2.3', mark: 7 });
     expect(d.result).toBe('unknown');
     expect([...fib.missing]).toEqual(['route get fibmatch 10.1.2.3 mark 7']);
+  });
+});
+
+describe('which tables the kernel answers (the captured counters, with a low threshold)', () => {
+  const triestat = fx('route-get/fib_triestat.txt');
+  const rt6 = fx('route-get/rt6_stats.txt');
+  const rules = [
+    ...parseIpRule(fx('route-get/route-get.ip-rule4.json'), 'ip-rule4', 4).value,
+    ...parseIpRule(fx('route-get/route-get.ip-rule6.json'), 'ip-rule6', 6).value,
+  ];
+
+  it('reads prefixes per IPv4 table and the IPv6 route count', () => {
+    expect([...parseFibTriestat(triestat)!]).toEqual([
+      [100, 1],
+      [254, 10],
+      [255, 11],
+    ]);
+    expect(parseRt6Stats(rt6)).toBe(0x12);
+    expect(parseFibTriestat('Main:\n\tPrefixes: 3\n')).toBeNull();
+    expect(parseRt6Stats('0013 000c')).toBeNull();
+  });
+
+  it('asks the kernel about the large tables, dumps the others and always table local', () => {
+    const p = planFromCounters(triestat, rt6, rules, 5);
+    expect([...p.asked].sort()).toEqual([4, 6]);
+    expect([...p.askedTables[4]]).toEqual([254]);
+    expect(p.dumped[4]).toEqual([100, 255]);
+    expect([...p.askedTables[6]]).toEqual([254]);
+    expect(p.dumped[6]).toEqual([100, 255]);
+    const none = planFromCounters(triestat, rt6, rules);
+    expect(none.asked.size).toBe(0);
   });
 });
