@@ -12,7 +12,10 @@ export default function setup(): () => void {
   return () => {
     const lines = existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : [];
     rmSync(dir, { recursive: true, force: true });
-    const bad = lines.map((l) => JSON.parse(l) as { argv: string[] }).filter((e) => !isAllowed(e.argv));
+    // a process fed stdin is checked with it: only validated route get lines may reach `ip -batch -`
+    const bad = lines
+      .map((l) => JSON.parse(l) as { argv: string[]; input?: string })
+      .filter((e) => !isAllowed(e.argv, e.input));
     if (bad.length > 0)
       throw new Error(
         `netpath ran commands outside its read-only allow-list: ${bad.map((b) => JSON.stringify(b.argv)).join(', ')}`,

@@ -67,6 +67,14 @@ export function buildRouting(
   return { lookup: (q) => lookup(fib, q, opts) };
 }
 
+/** The same view on a Fib built elsewhere (the kernel-backed one of a live trace, kernel-fib.ts). */
+export function routingOn(
+  fib: Fib,
+  opts: { rulesKnown?: { 4: boolean; 6: boolean }; routesKnown?: { 4: boolean; 6: boolean } } = {},
+): Routing {
+  return { lookup: (q) => lookup(fib, q, opts) };
+}
+
 function isColumns(r: Route[] | RouteColumns[]): r is RouteColumns[] {
   return r.length > 0 && 'key' in r[0]!;
 }
@@ -113,6 +121,8 @@ function lookup(
   const evidence: Evidence[] = [];
   if (d.rule && d.rule.source.probe !== 'kernel-default') evidence.push(d.rule.source);
   if (d.route) evidence.push(d.route.source);
+  // the kernel answered: the question is the evidence that the route above is the one it matched
+  if (d.kernelQuery) evidence.push({ probe: 'ip-route-get', text: d.kernelQuery });
   const result = RESULT[d.result];
   const where = d.rule ? `rule ${d.rule.priority} → table ${tableName(d.rule.table ?? d.table ?? 254)}` : '';
   const trail = d.steps

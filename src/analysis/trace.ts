@@ -2,7 +2,7 @@ import type { Family, Link, NodeState, Rule, Warning } from '../model/types.js';
 import type { Disposition, Flow, Trace } from '../model/trace.js';
 import { familyOf } from '../model/addr.js';
 import { deriveDatapath, type Fact } from './datapath.js';
-import { buildRouting, knownFamilies } from './routing.js';
+import { buildRouting, knownFamilies, type Routing } from './routing.js';
 import type { ServiceEntry } from '../model/service.js';
 import { traceService } from './trace-service.js';
 import { insertConntrackHop, judgeConntrack } from './conntrack.js';
@@ -15,13 +15,14 @@ import { fromLocalPod } from './trace/from-pod.js';
 import { fromHost, fromOutside } from './trace/from-host.js';
 import { drop } from './trace/hops.js';
 
-export function createTraceContext(state: NodeState, services: ServiceEntry[] = []): TraceContext {
+export function createTraceContext(state: NodeState, services: ServiceEntry[] = [], routing?: Routing): TraceContext {
   const routes = state.routeColumns ?? state.routes;
   return {
     state,
     services,
     dp: deriveDatapath(state),
-    routing: buildRouting(routes, state.rules, state, knownFamilies(state)),
+    // a live trace on large tables brings the kernel-backed one (commands/trace.ts)
+    routing: routing ?? buildRouting(routes, state.rules, state, knownFamilies(state)),
     nsRouting: new Map(),
   };
 }

@@ -27,6 +27,8 @@ type TraceOptions = Common &
     backend?: string;
     cluster?: string;
     explain?: boolean;
+    /** false with --no-kernel-routes */
+    kernelRoutes?: boolean;
   };
 
 /** `netpath trace <src> <dst>`: one node (live, --exec or --snapshot), or node to node over --cluster. */
@@ -52,6 +54,10 @@ export function registerTrace(program: Command, cli: Cli): void {
     'a directory of node snapshots (<dir>/<node>/…): follow the packet from node to node',
   );
   withTimeout(trace);
+  trace.option(
+    '--no-kernel-routes',
+    'live: read every route table even when one is large (by default, over 50,000 routes the kernel answers the route lookups: ip route get)',
+  );
   withKube(withOutput(trace, 'trace', 'journey')).option(
     '--explain',
     'for each hop: what the mechanism is, why it applies here, and live commands (pwru, hubble, tcpdump, ip route get) that would confirm it',
@@ -87,9 +93,14 @@ export function registerTrace(program: Command, cli: Cli): void {
       }
       // flow-plan pulls in every parser: imported here, not at start-up, which every command pays
       const { traceDefers } = await import('../collect/flow-plan.js');
-      const source = await sourceFor(o, cli.io, { ...cli.sourceOptions(), defer: traceDefers(src, dst) });
+      // live, the route tables are read only if the kernel does not answer (they may be large)
+      const kernelRoutes = o.kernelRoutes !== false && o.snapshot === undefined;
+      const source = await sourceFor(o, cli.io, {
+        ...cli.sourceOptions(),
+        defer: traceDefers(src, dst, kernelRoutes),
+      });
       const { runTrace } = await import('../commands/trace.js');
-      const { trace: t, exitCode, unreadable } = await runTrace(source, request, nodeName);
+      const { trace: t, exitCode, unreadable } = await runTrace(source, request, { ...nodeName, kernelRoutes });
       await cli.emit(format, 'trace', redacted(redact, explain(t)), o);
       notePartial(cli.io, unreadable, redact);
       cli.setExit(exitCode);

@@ -19,12 +19,16 @@ import type { ProbeSource } from './source.js';
  * other family's route table, and pod namespaces' links and routes; they run when first read.
  * Names need the whole node: nothing is deferred.
  */
-export function traceDefers(src: string, dst: string): ((id: string) => boolean) | undefined {
+export function traceDefers(src: string, dst: string, kernelRoutes = false): ((id: string) => boolean) | undefined {
   const a = canonIp(src);
   const b = canonIp(dst);
   if (a === null || b === null) return undefined;
   const other = b.includes(':') ? 'ip-route4' : 'ip-route6';
-  return (id) => id === other || /^netns\/[^/]+\/(ip-link|ip-route4|ip-route6)$/.test(id);
+  // kernelRoutes: the kernel may answer the lookups (commands/trace.ts), and then no full table is read
+  return (id) =>
+    id === other ||
+    (kernelRoutes && (id === 'ip-route4' || id === 'ip-route6')) ||
+    /^netns\/[^/]+\/(ip-link|ip-route4|ip-route6)$/.test(id);
 }
 
 /**

@@ -171,7 +171,7 @@ export async function liveSource(runner: Runner, opts: CollectOptions = {}): Pro
   });
   const manifest = { schemaVersion: 1, probes: runs };
   files.set('manifest.json', JSON.stringify(manifest));
-  const mem = { ...memorySource(files, 'live node'), live: true };
+  const mem = { ...memorySource(files, 'live node'), live: true, kernel: runner };
   if (deferred.size === 0) return mem;
   // a deferred probe runs when it is first read, once
   const started = new Map<string, Promise<void>>();

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { SourceError, UsageError } from '../errors.js';
 import { readTarGz, TarError } from './tar.js';
 import { byteSize } from '../exec/verbose.js';
+import type { Runner } from '../exec/runner.js';
 
 /** A probe's raw output, from a snapshot file or a live command. */
 export interface ProbeText {
@@ -48,6 +49,11 @@ export interface ProbeSource {
    * thread reads it itself); undefined when there is none or it cannot be looked at.
    */
   file?(id: string): { path: string; ext: 'json' | 'txt'; size: number } | undefined;
+  /**
+   * Live sources only: runs an allow-listed command on the node now (a trace asks the kernel its
+   * route questions with `ip -batch`, collect/kernel-routes.ts).
+   */
+  kernel?: Runner;
 }
 
 /** A source's `readBytes`, or its `read` encoded. */

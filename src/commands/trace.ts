@@ -6,13 +6,21 @@ import { SourceError, UsageError, EXIT } from '../errors.js';
 import { createTraceContext, traceFlow } from '../analysis/trace.js';
 import { loadNodeState, REQUIRED_PROBES } from '../collect/load-state.js';
 import { loadServices, type LoadedServices } from '../collect/load-services.js';
-import type { ProbeSource } from '../collect/source.js';
+import { readProbeBytes, streamProbe, type ProbeSource } from '../collect/source.js';
 import type { KubeTarget } from '../collect/kube.js';
 import { parseNameRef, pickEnds, resolveName, type ResolveContext, type ResolvedEnds } from './resolve.js';
 import { lookupConntrack, MAX_FLOW_ENTRIES } from '../collect/conntrack.js';
 import { createOffload, type OffloadOptions } from '../collect/offload.js';
 import { conntrackBackends, loadForFlow } from '../collect/flow-plan.js';
 import type { ScanResult } from '../tools/conntrack/index.js';
+import type { Family, Route, Rule } from '../model/types.js';
+import type { Runner } from '../exec/runner.js';
+import { askKernel, dumpTables, planKernelRoutes, type KernelRoutePlan } from '../collect/kernel-routes.js';
+import { KernelFib } from '../analysis/route-lookup/kernel-fib.js';
+import { knownFamilies, routingOn, tableName } from '../analysis/routing.js';
+import { allRoutes } from '../model/route-columns.js';
+import { parseIpRule } from '../tools/ip/index.js';
+import type { RouteGetAnswer } from '../tools/ip/route-get.js';
 
 export interface TraceRequest {
   src: string;
@@ -134,10 +142,17 @@ export function unreadableSources(
   return [...new Set([...failed, ...versions])].sort();
 }
 
+export interface RunTraceOptions {
+  nodeName?: (n: string) => string;
+  offload?: OffloadOptions | false;
+  /** false: a live trace dumps every table even when they are large (`--no-kernel-routes`) */
+  kernelRoutes?: boolean;
+}
+
 export async function runTrace(
   source: ProbeSource,
   request: TraceRequest,
-  opts: { nodeName?: (n: string) => string; offload?: OffloadOptions | false } = {},
+  opts: RunTraceOptions = {},
 ): Promise<TraceOutcome> {
   // names are checked for shape before anything is read; addresses are parsed right away
   const named = parseNameRef(request.src) !== null || parseNameRef(request.dst) !== null;
@@ -149,10 +164,24 @@ export async function runTrace(
     return finish(source, state, services, parseFlow(req), ends, opts);
   }
   const flow = parseFlow(request);
+  let fallback: string | undefined;
+  if (source.kernel && opts.kernelRoutes !== false) {
+    const out = await traceWithKernelRoutes(source, source.kernel, flow, opts);
+    if (typeof out === 'object') return out;
+    fallback = out;
+  }
   const offload = opts.offload === false ? undefined : createOffload(source, opts.offload);
   try {
     const { state, services, conntrack } = await loadForFlow(source, flow, kubeProxyReader, offload);
-    return await finish(source, state, services, flow, undefined, opts, conntrack);
+    const out = await finish(source, state, services, flow, undefined, opts, conntrack);
+    // the tables are large, yet the kernel's answers could not stand in for them: say why this trace read them
+    if (fallback)
+      out.trace.warnings.push({
+        code: 'kernel-routes-fallback',
+        message: `every route table was read: ${fallback}`,
+        source: 'ip-route-get',
+      });
+    return out;
   } finally {
     await offload?.close();
   }
@@ -190,6 +219,134 @@ async function finish(
     trace,
     exitCode: exitFor(trace),
     unreadable: unreadableSources([state.sources, services.sources], state.warnings),
+  };
+}
+
+/** Rounds of questions to the kernel a trace may take: each round asks what the previous one's trace looked up. */
+export const KERNEL_ROUNDS = 6;
+
+/**
+ * A live trace whose large route tables the kernel answers (collect/kernel-routes.ts): the trace runs on
+ * the small tables and the rules, the lookups it makes are asked of the kernel in one `ip -batch`, and it
+ * runs again until every lookup has its answer. Undefined when the tables are not large (or the counters
+ * cannot be read); a reason when an answer cannot be explained by the rules and small tables, or a
+ * question needs a large table as a list: then the caller reads every table, as without the kernel.
+ */
+async function traceWithKernelRoutes(
+  source: ProbeSource,
+  run: Runner,
+  flow: Flow,
+  opts: RunTraceOptions,
+): Promise<TraceOutcome | string | undefined> {
+  const rules = await readRules(source);
+  const plan = await planKernelRoutes(run, rules);
+  if (!plan || plan.asked.size === 0) return undefined;
+  const dumps = new Map<Family, string>();
+  for (const f of plan.asked) {
+    const d = await dumpTables(run, f, plan.dumped[f]);
+    if (d instanceof Error) return d.message;
+    dumps.set(f, d);
+  }
+  const narrowed = narrowSource(source, dumps, plan);
+  const { state, services, conntrack } = await loadForFlow(narrowed, flow, kubeProxyReader);
+  if (opts.nodeName && state.node.name) state.node.name = opts.nodeName(state.node.name);
+  const family = familyOf(flow.dst) as 4 | 6;
+  const missing = missingRequired(state, family);
+  if (missing.length === REQUIRED_PROBES.length - 1) return 'no node state besides the route tables';
+  state.warnings.push(...services.warnings);
+  const routes: Route[] = state.routeColumns ? state.routeColumns.flatMap(allRoutes) : state.routes;
+  const ct = await lookupConntrack(
+    narrowed,
+    flow,
+    family,
+    conntrackBackends(services, flow),
+    MAX_FLOW_ENTRIES,
+    conntrack,
+  );
+  const answers = new Map<string, RouteGetAnswer>();
+  for (let round = 1; ; round++) {
+    const fib = new KernelFib({
+      routes,
+      rules: state.rules,
+      links: state.links,
+      addrs: state.addrs,
+      sysctl: state.sysctl,
+      asked: plan.asked,
+      askedTables: plan.askedTables,
+      answers,
+    });
+    const ctx = createTraceContext(state, services.entries, routingOn(fib, knownFamilies(state)));
+    ctx.routeGaps = { narrowed: plan.asked, needed: new Set() };
+    ctx.conntrack = ct;
+    const trace = traceFlow(ctx, flow);
+    if (fib.unexplained.size > 0) return [...fib.unexplained.values()].join('; ');
+    if (ctx.routeGaps.needed.size > 0)
+      return `the trace needs IPv${[...ctx.routeGaps.needed].join('/IPv')} table main as a list (default gateways or pod-CIDR routes), which the kernel's answers are not`;
+    if (fib.missing.size > 0 && round < KERNEL_ROUNDS) {
+      const got = await askKernel(run, [...fib.missing]);
+      if (got instanceof Error) return got.message;
+      for (const [k, v] of got) answers.set(k, v);
+      continue;
+    }
+    if (fib.missing.size > 0)
+      trace.warnings.push({
+        code: 'kernel-rounds',
+        message: `${fib.missing.size} route lookups were not asked of the kernel: the trace took ${KERNEL_ROUNDS} rounds of questions, the most it may`,
+        source: 'ip-route-get',
+      });
+    return {
+      trace,
+      exitCode: exitFor(trace),
+      unreadable: unreadableSources([state.sources, services.sources], state.warnings),
+    };
+  }
+}
+
+async function readRules(source: ProbeSource): Promise<Rule[]> {
+  const out: Rule[] = [];
+  for (const f of [4, 6] as const) {
+    const got = await source.read(`ip-rule${f}`).catch(() => undefined);
+    if (!got) continue;
+    try {
+      out.push(...parseIpRule(got.text, `ip-rule${f}`, f).value);
+    } catch {
+      // the trace reads and reports the rules itself; here they only name the IPv6 tables to dump
+    }
+  }
+  return out;
+}
+
+/** The source with the asked families' route probes replaced by their small tables' dumps. */
+function narrowSource(source: ProbeSource, dumps: Map<Family, string>, plan: KernelRoutePlan): ProbeSource {
+  const mine = (id: string): { text: string; origin: string } | undefined => {
+    const m = /^ip-route([46])$/.exec(id);
+    const f = m ? (Number(m[1]) as Family) : undefined;
+    const text = f === undefined ? undefined : dumps.get(f);
+    if (f === undefined || text === undefined) return undefined;
+    const tables = plan.dumped[f].map((t) => tableName(t)).join(', ');
+    const asked = [...plan.askedTables[f]].map((t) => tableName(t)).join(', ');
+    return {
+      text,
+      origin: `ip -${f} -j -d route show table ${tables} (tables ${asked}: the kernel's answers, ${plan.why})`,
+    };
+  };
+  const { file: _file, ...rest } = source;
+  return {
+    ...rest,
+    read: async (id) => {
+      const m = mine(id);
+      return m ? { text: m.text, ext: 'json', origin: m.origin } : source.read(id);
+    },
+    readBytes: async (id) => {
+      const m = mine(id);
+      if (m) return { bytes: Buffer.from(m.text), ext: 'json', origin: m.origin };
+      return readProbeBytes(source, id);
+    },
+    stream: async (id) => {
+      const m = mine(id);
+      if (m) return { chunks: [m.text], ext: 'json', origin: m.origin };
+      return streamProbe(source, id);
+    },
   };
 }
 

@@ -4,12 +4,15 @@
  * and can never start with "-", so no parameter can become a flag. Nothing here writes state.
  */
 
-type Slot = string | { param: 'dev' | 'netns' | 'map' | 'cgroup' | 'sysctl-key' };
+import { routeGetInput } from '../tools/ip/route-get.js';
+
+type Slot = string | { param: 'dev' | 'netns' | 'map' | 'cgroup' | 'sysctl-key' | 'table' };
 
 const DEV = { param: 'dev' } as const;
 const NETNS = { param: 'netns' } as const;
 const _MAP = { param: 'map' } as const;
 const CGROUP = { param: 'cgroup' } as const;
+const TABLE = { param: 'table' } as const;
 
 const PARAM_PATTERNS: Record<string, RegExp> = {
   // IFNAMSIZ is 16 including NUL; the kernel forbids '/', ':' and whitespace in names.
@@ -18,6 +21,8 @@ const PARAM_PATTERNS: Record<string, RegExp> = {
   map: /^cilium_[A-Za-z0-9_]{1,64}$/,
   cgroup: /^\/(run|sys\/fs)\/[A-Za-z0-9_./-]{0,200}$/,
   'sysctl-key': /^net\.[A-Za-z0-9_.-]{1,120}$/,
+  // a routing table by number (1..2^32-1) or by the names iproute2 always knows
+  table: /^(local|main|default|[1-9]\d{0,9})$/,
 };
 
 const IP_QUERIES: Slot[][] = [
@@ -38,6 +43,9 @@ const IP_QUERIES: Slot[][] = [
   ['ip', '-j', 'netns', 'list'],
   ['ip', 'netns', 'list'],
   ['ip', '-V'],
+  // one table (the kernel filters the dump by table): the small tables of a node whose big ones the kernel answers
+  ['ip', '-4', '-j', '-d', 'route', 'show', 'table', TABLE],
+  ['ip', '-6', '-j', '-d', 'route', 'show', 'table', TABLE],
   // IPsec: iproute2 has no JSON for xfrm (`-j` prints the same text), so only the text forms
   ['ip', 'xfrm', 'state'],
   ['ip', 'xfrm', 'policy'],
@@ -52,6 +60,9 @@ const ENTRIES: Slot[][] = [
     NETNS,
     ...a.slice(1),
   ]),
+  // how many routes each IPv4 table holds, and how many IPv6 routes there are: whether to dump or to ask
+  ['cat', '/proc/net/fib_triestat'],
+  ['cat', '/proc/net/rt6_stats'],
   ['tc', '-j', 'qdisc', 'show'],
   ['tc', 'qdisc', 'show'],
   ['tc', '-j', 'filter', 'show', 'dev', DEV, 'ingress'],
@@ -160,10 +171,34 @@ function slotMatches(slot: Slot, value: string, prev: string | undefined): boole
     const m = /^\/sys\/fs\/bpf\/tc\/globals\/(.+)$/.exec(value);
     return m !== null && PARAM_PATTERNS.map!.test(m[1]!);
   }
+  if (slot.param === 'table' && /^\d/.test(value) && Number(value) > 0xffffffff) return false;
   return PARAM_PATTERNS[slot.param]!.test(value);
 }
 
-export function isAllowed(argv: readonly string[]): boolean {
+/**
+ * Commands that read stdin, and what they may be fed: `ip -batch -` only `route get` lines
+ * (tools/ip/route-get.ts validRouteGetLine: addresses, device names, numbers in range, a line cap).
+ */
+const STDIN_ENTRIES: { argv: Slot[]; input: (text: string) => boolean }[] = [
+  ['ip', '-d', '-j', '-force', '-batch', '-'],
+  ['ip', '-n', NETNS, '-d', '-j', '-force', '-batch', '-'],
+].map((argv) => ({
+  argv,
+  input: (text: string) => {
+    if (!text.endsWith('\n')) return false;
+    const lines = text.slice(0, -1).split('\n');
+    return routeGetInput(lines) === text;
+  },
+}));
+
+const fits = (entry: Slot[], argv: readonly string[]) =>
+  entry.length === argv.length && entry.every((slot, i) => slotMatches(slot, argv[i]!, argv[i - 1]));
+
+/** Whether argv may run, fed `input` on stdin (undefined: no stdin; only the batch entries take one). */
+export function isAllowed(argv: readonly string[], input?: string): boolean {
+  const stdin = STDIN_ENTRIES.find((e) => fits(e.argv, argv));
+  if (stdin) return input !== undefined && stdin.input(input);
+  if (input !== undefined) return false;
   if (isAllowedSysctl(argv) || isAllowedKubectl(argv)) return true;
   return ENTRIES.some(
     (entry) => entry.length === argv.length && entry.every((slot, i) => slotMatches(slot, argv[i]!, argv[i - 1])),
@@ -175,6 +210,8 @@ export function describeAllowList(): string[] {
   const show = (s: Slot): string => (typeof s === 'string' ? s : `<${s.param}>`);
   return [
     ...ENTRIES.map((e) => e.map(show).join(' ')),
+    // fed on stdin only `route get` lines (docs/safety.md says so beside the list)
+    ...STDIN_ENTRIES.map((e) => e.argv.map(show).join(' ')),
     'sysctl [-e] <net.* key>...',
     'kubectl [--context=<context>] [-n <namespace>] get pod <pod> -o json',
     'kubectl [--context=<context>] [-n <namespace>] get service <service> -o json',

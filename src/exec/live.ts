@@ -24,7 +24,7 @@ function lacking(need: ReturnType<typeof needOf>, caps: Set<string> | null, remo
     : ` (netpath lacks ${miss.join(' and ')})`;
 }
 
-/** Runs allow-listed probes with execa: no shell, no stdin, C locale, killed on timeout. Never throws. */
+/** Runs allow-listed probes with execa: no shell, no stdin (but validated route get lines to `ip -batch -`), C locale, killed on timeout. Never throws. */
 export function createLiveRunner(opts: LiveRunnerOptions = {}): Runner {
   const prefix = opts.prefix ?? [];
   // through a prefix (ssh, kubectl exec) the probe runs with the node's privileges, not ours
@@ -32,12 +32,12 @@ export function createLiveRunner(opts: LiveRunnerOptions = {}): Runner {
   return async (argv, run = {}) => {
     const started = Date.now();
     const base = { argv, exitCode: -1, stdout: '', stderr: '' };
-    if (!isAllowed(argv)) {
+    if (!isAllowed(argv, run.input)) {
       return {
         ...base,
         durationMs: 0,
         failed: 'not-allowed',
-        message: `${argv[0] ?? '?'}: not on the read-only allow-list`,
+        message: `${argv[0] ?? '?'}: ${run.input !== undefined ? 'refused: only validated route get lines may be fed to ip -batch' : 'not on the read-only allow-list'}`,
       };
     }
     const need = needOf(argv);
@@ -51,7 +51,7 @@ export function createLiveRunner(opts: LiveRunnerOptions = {}): Runner {
       };
     }
     const full = [...prefix, ...argv];
-    auditSpawn(argv, prefix);
+    auditSpawn(argv, prefix, run.input);
     const timeout = run.timeoutMs ?? opts.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
     // biome-ignore lint/suspicious/noImplicitAnyLet: typed by TypeScript's control flow from execa's dynamic import below
     let r;
@@ -61,7 +61,7 @@ export function createLiveRunner(opts: LiveRunnerOptions = {}): Runner {
       r = await execa(full[0]!, full.slice(1), {
         reject: false,
         shell: false,
-        stdin: 'ignore',
+        ...(run.input !== undefined ? { input: run.input } : { stdin: 'ignore' as const }),
         timeout,
         killSignal: 'SIGKILL',
         maxBuffer: run.maxBytes ?? DEFAULT_MAX_BYTES,
@@ -105,7 +105,9 @@ export function createLiveRunner(opts: LiveRunnerOptions = {}): Runner {
       out.failed = 'EACCES';
       out.message = `${argv[0]}: cannot be started: permission denied (the program, or a directory on PATH, is not accessible to this user)`;
     } else if (
-      (out.exitCode !== 0 && DENIED.test(out.stderr)) ||
+      // `ip -batch` route gets print the kernel's answer to each failing line on stderr ("Permission denied"
+      // from a prohibit route): answers, not a privilege the command lacked
+      (out.exitCode !== 0 && run.input === undefined && DENIED.test(out.stderr)) ||
       // bpftool -j reports its errors as JSON on stdout: [{"error":"can't get next program: Operation not permitted"}]
       (out.exitCode !== 0 && /^\s*\[?\s*\{\s*"error"\s*:/.test(out.stdout) && DENIED.test(out.stdout))
     ) {

@@ -16,6 +16,8 @@ export interface RunOptions {
   /** stdout larger than this is cut and reported as too-large */
   maxBytes?: number;
   signal?: AbortSignal;
+  /** text fed on stdin (only the allow-list's stdin entries take one; the allow-list checks it) */
+  input?: string;
 }
 
 /** Never throws for a non-zero exit or a missing binary: those are data. */

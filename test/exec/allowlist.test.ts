@@ -30,6 +30,35 @@ describe('read-only allow-list', () => {
       expect(isAllowed(argv), argv.join(' ')).toBe(true);
   });
 
+  it('takes stdin only for ip -batch -, and only route get lines', () => {
+    const argv = ['ip', '-d', '-j', '-force', '-batch', '-'];
+    const ns = ['ip', '-n', 'node1', '-d', '-j', '-force', '-batch', '-'];
+    const ok =
+      'route get 10.0.0.1\nroute get fibmatch 10.0.0.1 from 10.0.0.2 iif eth0 mark 16 ipproto tcp sport 1 dport 2\n';
+    expect(isAllowed(argv, ok)).toBe(true);
+    expect(isAllowed(ns, ok)).toBe(true);
+    expect(isAllowed(argv)).toBe(false);
+    expect(isAllowed(argv, '')).toBe(false);
+    expect(isAllowed(argv, 'route get 10.0.0.1')).toBe(false); // no final newline: a line could be cut
+    expect(isAllowed(argv, 'route get 10.0.0.1\n\n')).toBe(false);
+    expect(isAllowed(argv, 'route add 10.0.0.0/8 dev lo\n')).toBe(false);
+    expect(isAllowed(argv, 'route get 10.0.0.1\nlink set lo down\n')).toBe(false);
+    expect(isAllowed(argv, 'route get 10.0.0.1\r\n')).toBe(false);
+    expect(isAllowed(argv, 'route get 10.0.0.1\n'.repeat(20_001))).toBe(false);
+    expect(isAllowed(['ip', '-n', '-x', '-d', '-j', '-force', '-batch', '-'], ok)).toBe(false);
+    expect(isAllowed(['ip', '-d', '-j', '-force', '-batch', '/etc/passwd'], ok)).toBe(false);
+    expect(isAllowed(['ip', '-d', '-j', '-batch', '-'], ok)).toBe(false);
+    expect(isAllowed(['uname', '-r'], ok)).toBe(false);
+    expect(isAllowed(['cat', '/proc/net/fib_triestat'])).toBe(true);
+    expect(isAllowed(['cat', '/proc/net/rt6_stats'])).toBe(true);
+    expect(isAllowed(['cat', '/etc/shadow'])).toBe(false);
+    for (const t of ['local', 'main', 'default', '100', '4294967295'])
+      expect(isAllowed(['ip', '-4', '-j', '-d', 'route', 'show', 'table', t]), t).toBe(true);
+    for (const t of ['0', '4294967296', '-1', '007', 'main2', 'x'])
+      expect(isAllowed(['ip', '-6', '-j', '-d', 'route', 'show', 'table', t]), t).toBe(false);
+    expect(isAllowed(['ip', '-n', 'node1', '-6', '-j', '-d', 'route', 'show', 'table', '100'])).toBe(true);
+  });
+
   it('refuses anything that writes or is not on the list', () => {
     const bad: string[][] = [
       ['ip', 'route', 'add', '10.0.0.0/8', 'dev', 'eth0'],

@@ -71,6 +71,28 @@ describe('createLiveRunner', () => {
     expect(audited()).toEqual([{ argv: ['ip', '-j', 'neigh', 'show'], prefix }]);
   });
 
+  it('feeds validated route get lines to ip -batch on stdin, audits them, and refuses any other stdin', async () => {
+    // the prefix echoes its stdin, so the run proves what reached the process
+    const prefix = ['sh', '-c', 'cat; printf "%s|" "$@"', 'sh'];
+    const run = createLiveRunner({ prefix });
+    const argv = ['ip', '-d', '-j', '-force', '-batch', '-'];
+    const input = 'route get 10.0.0.1\nroute get fibmatch 2001:db8::1 mark 16\n';
+    const r = await run(argv, { input });
+    expect(r.stdout).toBe(`${input}ip|-d|-j|-force|-batch|-|`);
+    expect(audited()).toEqual([{ argv, prefix, input }]);
+    for (const [a, i] of [
+      [argv, 'route add 10.0.0.0/8 dev lo\n'],
+      [argv, 'route get 10.0.0.1\nroute flush table main\n'],
+      [argv, undefined],
+      [['uname', '-r'], 'route get 10.0.0.1\n'],
+      [['ip', '-d', '-j', '-batch', '-'], 'route get 10.0.0.1\n'],
+    ] as [string[], string | undefined][]) {
+      const bad = await run(a, i === undefined ? {} : { input: i });
+      expect(bad.failed, JSON.stringify([a, i])).toBe('not-allowed');
+    }
+    expect(audited()).toHaveLength(1);
+  });
+
   it('reports a binary missing on the host as ENOENT, "<tool>: not installed", audited all the same', async () => {
     const r = await createLiveRunner()(['cilium-dbg', 'status', '--verbose']);
     expect(r).toMatchObject({ failed: 'ENOENT', message: 'cilium-dbg: not installed' });

@@ -88,6 +88,8 @@ export interface RouteDecision {
   steps: RouteStep[];
   /** caveats: assumed flow fields, checks not modelled */
   notes: string[];
+  /** set when the kernel answered the lookup (kernel-fib.ts): the `ip route get fibmatch …` it was asked */
+  kernelQuery?: string;
 }
 
 export interface Fib {

@@ -153,6 +153,8 @@ const defaultGatewayIndex = new WeakMap<TraceContext, Set<string>>();
 function defaultGateways(ctx: TraceContext): Set<string> {
   let out = defaultGatewayIndex.get(ctx);
   if (out) return out;
+  // the main tables were not read (the kernel answered the lookups): this list needs them
+  for (const f of ctx.routeGaps?.narrowed ?? []) ctx.routeGaps!.needed.add(f);
   out = new Set();
   const add = (r: Route) => {
     if (r.table === 254 && r.type === 'unicast' && prefixLen(r.dst) === 0)
@@ -308,6 +310,8 @@ export function nodeRouteFor(ctx: TraceContext, ip: string): Route | undefined {
     for (const f of [4, 6] as const) {
       const c = f === 4 ? ctx.dp.nativeRoutingCidr.v4 : ctx.dp.nativeRoutingCidr.v6;
       if (!c.known) continue;
+      // main was not read (the kernel answered the lookups): the list of its pod-CIDR routes needs it
+      if (ctx.routeGaps?.narrowed.has(f)) ctx.routeGaps.needed.add(f);
       for (const r of mainUnicastWithin(ctx.state, f, c.value))
         for (const n of r.nexthops)
           if (n.gateway !== undefined && !index.has(`${r.family}|${n.gateway}`))

@@ -1,5 +1,5 @@
 // What every part of the trace engine shares: the context it reads and the hop list it builds.
-import type { NodeState, Warning } from '../../model/types.js';
+import type { Family, NodeState, Warning } from '../../model/types.js';
 import type { Disposition, Hop } from '../../model/trace.js';
 import type { Datapath } from '../datapath.js';
 import type { Routing } from '../routing.js';
@@ -24,6 +24,13 @@ export interface TraceContext {
    * Service list or the conntrack lookup that change from flow to flow.
    */
   backendPaths?: Map<string, { disposition: Disposition; summary: string }>;
+  /**
+   * Set when the kernel answered the route lookups of some families and their large tables were not read
+   * (commands/trace.ts): `narrowed` are those families; a question that needs a table's routes as a list
+   * (default gateways, pod-CIDR routes) adds its family to `needed`, and the trace is made again from the
+   * full tables.
+   */
+  routeGaps?: { narrowed: Set<Family>; needed: Set<Family> };
 }
 
 export interface Builder {

@@ -1,0 +1,148 @@
+/**
+ * Live traces on nodes with large route tables ask the kernel instead of dumping them (issue 17).
+ *
+ * Whether a table is large is read from the kernel's own counters, two short files: IPv4 prefixes per
+ * table in /proc/net/fib_triestat (`Main:`, `Local:`, `Id N:` sections, each with `Prefixes: N`), the
+ * number of IPv6 routes in /proc/net/rt6_stats (its fourth hex field, fib_rt_entries; IPv6 has no count
+ * per table). An IPv4 table with more than LARGE_TABLE prefixes is answered by the kernel; the other IPv4
+ * tables are dumped one by one (`ip -4 -j -d route show table N`, which the kernel filters by table).
+ * With more than LARGE_TABLE IPv6 routes, table main is answered by the kernel and the tables the IPv6
+ * rules look up (and table local) are dumped. Everything else reads the full dumps as before.
+ */
+import type { Family, Rule } from '../model/types.js';
+import type { Runner } from '../exec/runner.js';
+import { MAX_ROUTE_GET_LINES, parseRouteGetBatch, routeGetInput, type RouteGetAnswer } from '../tools/ip/route-get.js';
+
+/** Above this many routes a dump costs more than ~0.3 s of CPU (ip's JSON printer and netpath's read). */
+export const LARGE_TABLE = 50_000;
+
+export interface KernelRoutePlan {
+  /** families whose large tables the kernel answers */
+  asked: Set<Family>;
+  /** per asked family, the tables not dumped */
+  askedTables: Record<Family, Set<number>>;
+  /** per asked family, the tables dumped one by one */
+  dumped: Record<Family, number[]>;
+  /** one line on how it was decided, for the probe record */
+  why: string;
+}
+
+/** Table id → prefixes, from /proc/net/fib_triestat; null when the text is not that file. */
+export function parseFibTriestat(text: string): Map<number, number> | null {
+  const out = new Map<number, number>();
+  let table: number | undefined;
+  for (const line of text.split('\n')) {
+    const head = /^(Main|Local|Id (\d+)):$/.exec(line);
+    if (head) {
+      table = head[1] === 'Main' ? 254 : head[1] === 'Local' ? 255 : Number(head[2]);
+      continue;
+    }
+    const m = /^\s+Prefixes:\s+(\d+)$/.exec(line);
+    if (m && table !== undefined) out.set(table, Number(m[1]));
+  }
+  return text.startsWith('Basic info:') ? out : null;
+}
+
+/** The number of IPv6 routes (fib_rt_entries, the fourth field), from /proc/net/rt6_stats. */
+export function parseRt6Stats(text: string): number | null {
+  const f = text.trim().split(/\s+/);
+  if (f.length !== 7 || !f.every((x) => /^[0-9a-f]{4,8}$/.test(x))) return null;
+  return Number.parseInt(f[3]!, 16);
+}
+
+/** Decides, from the two counters and the rules, which families the kernel answers and which tables are dumped. */
+export function planFromCounters(
+  triestat: string | undefined,
+  rt6: string | undefined,
+  rules: Rule[],
+  large = LARGE_TABLE,
+): KernelRoutePlan {
+  const plan: KernelRoutePlan = {
+    asked: new Set(),
+    askedTables: { 4: new Set(), 6: new Set() },
+    dumped: { 4: [], 6: [] },
+    why: '',
+  };
+  const why: string[] = [];
+  const v4 = triestat === undefined ? null : parseFibTriestat(triestat);
+  if (v4) {
+    // table local is always dumped: without custom rules the kernel merges it into main (the counters then show
+    // the merged trie for both), and fibmatch names main for a local route that a dump shows in table local
+    const big = [...v4].filter(([t, n]) => n > large && t !== 255);
+    if (big.length > 0) {
+      plan.asked.add(4);
+      for (const [t] of big) plan.askedTables[4].add(t);
+      plan.dumped[4] = [...new Set([...v4.keys(), 255])]
+        .filter((t) => !plan.askedTables[4].has(t))
+        .sort((a, b) => a - b);
+      why.push(`IPv4: ${big.map(([t, n]) => `table ${t} holds ${n} prefixes`).join(', ')} (over ${large})`);
+    }
+  }
+  const n6 = rt6 === undefined ? null : parseRt6Stats(rt6);
+  if (n6 !== null && n6 > large) {
+    plan.asked.add(6);
+    plan.askedTables[6].add(254);
+    const ruled = rules.filter((r) => r.family === 6 && r.action === 'lookup' && r.table !== undefined);
+    plan.dumped[6] = [...new Set([255, ...ruled.map((r) => r.table!)])].filter((t) => t !== 254).sort((a, b) => a - b);
+    why.push(`IPv6: ${n6} routes (over ${large})`);
+  }
+  plan.why = why.join('; ');
+  return plan;
+}
+
+const tableArg = (t: number) => (t === 255 ? 'local' : t === 254 ? 'main' : t === 253 ? 'default' : String(t));
+
+/** Reads the counters and decides; undefined when either cannot be read (then every table is dumped). */
+export async function planKernelRoutes(run: Runner, rules: Rule[]): Promise<KernelRoutePlan | undefined> {
+  const [a, b] = await Promise.all([run(['cat', '/proc/net/fib_triestat']), run(['cat', '/proc/net/rt6_stats'])]);
+  if (a.failed || a.exitCode !== 0 || b.failed || b.exitCode !== 0) return undefined;
+  if (parseFibTriestat(a.stdout) === null || parseRt6Stats(b.stdout) === null) return undefined;
+  return planFromCounters(a.stdout, b.stdout, rules);
+}
+
+/**
+ * The dumped tables of a family as one `ip -j` route list (the arrays joined), or an error line naming
+ * the table that could not be read.
+ */
+export async function dumpTables(run: Runner, family: Family, tables: number[]): Promise<string | Error> {
+  const outs = await Promise.all(
+    tables.map((t) => run(['ip', `-${family}`, '-j', '-d', 'route', 'show', 'table', tableArg(t)])),
+  );
+  const all: unknown[] = [];
+  for (const [i, o] of outs.entries()) {
+    const what = `ip -${family} -j -d route show table ${tableArg(tables[i]!)}`;
+    if (o.failed || o.exitCode !== 0) return new Error(`${what}: ${o.message ?? `exit ${o.exitCode}`}`);
+    let list: unknown;
+    try {
+      list = JSON.parse(o.stdout);
+    } catch {
+      return new Error(`${what}: not JSON`);
+    }
+    if (!Array.isArray(list)) return new Error(`${what}: not a JSON list`);
+    // iproute2 leaves `table` out of a dump filtered by table: it is put back, as `table all` prints it
+    for (const r of list) {
+      if (r === null || typeof r !== 'object') return new Error(`${what}: not a route`);
+      all.push('table' in r ? r : { ...r, table: tableArg(tables[i]!) });
+    }
+  }
+  return `${JSON.stringify(all)}\n`;
+}
+
+/** Asks the kernel every line in one batch per MAX_ROUTE_GET_LINES; the answers by line, or an error. */
+export async function askKernel(run: Runner, lines: string[]): Promise<Map<string, RouteGetAnswer> | Error> {
+  const out = new Map<string, RouteGetAnswer>();
+  for (let i = 0; i < lines.length; i += MAX_ROUTE_GET_LINES) {
+    const part = lines.slice(i, i + MAX_ROUTE_GET_LINES);
+    const input = routeGetInput(part);
+    if (input === null) return new Error('ip -batch route get: a question is not a valid route get line');
+    const o = await run(['ip', '-d', '-j', '-force', '-batch', '-'], { input });
+    if (o.failed) return new Error(o.message ?? `ip -batch route get: ${o.failed}`);
+    try {
+      const got = parseRouteGetBatch(part, o.stdout, o.stderr);
+      for (const [k, a] of got.entries()) out.set(part[k]!, a);
+    } catch (e) {
+      return e as Error;
+    }
+  }
+  return out;
+}
