@@ -11,7 +11,8 @@
  */
 import type { Family, Rule } from '../model/types.js';
 import type { Runner } from '../exec/runner.js';
-import { MAX_ROUTE_GET_LINES, parseRouteGetBatch, routeGetInput, type RouteGetAnswer } from '../tools/ip/route-get.js';
+import { MAX_ROUTE_GET_LINES, routeGetInput } from '../exec/route-get-input.js';
+import { parseRouteGetBatch, type RouteGetAnswer } from '../tools/ip/route-get.js';
 
 /** Above this many routes a dump costs more than ~0.3 s of CPU (ip's JSON printer and netpath's read). */
 export const LARGE_TABLE = 50_000;

@@ -4,7 +4,7 @@
  * and can never start with "-", so no parameter can become a flag. Nothing here writes state.
  */
 
-import { routeGetInput } from '../tools/ip/route-get.js';
+import { routeGetInput } from './route-get-input.js';
 
 type Slot = string | { param: 'dev' | 'netns' | 'map' | 'cgroup' | 'sysctl-key' | 'table' };
 
@@ -177,7 +177,7 @@ function slotMatches(slot: Slot, value: string, prev: string | undefined): boole
 
 /**
  * Commands that read stdin, and what they may be fed: `ip -batch -` only `route get` lines
- * (tools/ip/route-get.ts validRouteGetLine: addresses, device names, numbers in range, a line cap).
+ * (exec/route-get-input.ts validRouteGetLine: addresses, device names, numbers in range, a line cap).
  */
 const STDIN_ENTRIES: { argv: Slot[]; input: (text: string) => boolean }[] = [
   ['ip', '-d', '-j', '-force', '-batch', '-'],

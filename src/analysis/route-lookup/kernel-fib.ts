@@ -13,7 +13,7 @@
  */
 import type { Family, Route } from '../../model/types.js';
 import type { RouteGetAnswer } from '../../tools/ip/route-get.js';
-import { routeGetLine } from '../../tools/ip/route-get.js';
+import { routeGetLine } from '../../exec/route-get-input.js';
 import { FibImpl } from './lookup.js';
 import { tname } from './rules.js';
 import type { Fib, FibInput, RouteDecision, RouteQuery } from './types.js';

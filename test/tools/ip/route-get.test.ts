@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { parseRouteGetBatch } from '../../../src/tools/ip/route-get.js';
 import {
   MAX_ROUTE_GET_LINES,
-  parseRouteGetBatch,
   routeGetInput,
   routeGetLine,
   validRouteGetLine,
-} from '../../../src/tools/ip/route-get.js';
+} from '../../../src/exec/route-get-input.js';
 import { parseIpRoute, parseIpRule } from '../../../src/tools/ip/index.js';
 import { buildFib, KernelFib, type RouteQuery } from '../../../src/analysis/route-lookup/index.js';
 import type { Family } from '../../../src/model/types.js';
