@@ -1252,15 +1252,26 @@ interface Tail {
   nhid: boolean;
 }
 
-/** bytes of a tail that pick its bucket (its first 32: the gateway or first next hop is in them) */
+/** bytes of a tail that pick its bucket (its first 32) */
 const TAIL_KEY = 32;
+/** at most this many bytes pick the list inside a bucket */
+const TAIL_KEY2 = 160;
+
+/** tails whose first TAIL_KEY bytes hash alike, by a hash of their bytes [TAIL_KEY, k2) */
+interface TailBucket {
+  k2: number;
+  all: Tail[];
+  by: Map<number, Tail[]>;
+}
 
 /**
- * Accepted tails, by a hash of their first TAIL_KEY bytes. Compared four bytes at a time through a
- * DataView: Buffer.compare's argument checks cost more than the comparison of a 100-byte tail.
+ * Accepted tails, in two levels: a hash of their first 32 bytes, then a hash of the next ones up to
+ * the bucket's shortest tail (a multipath tail's first next hop is ~80 bytes in; without the second
+ * level every multipath tail of a table would be compared in turn). Compared four bytes at a time
+ * through a DataView: Buffer.compare's argument checks cost more than comparing a 100-byte tail.
  */
 export class TailCache {
-  private readonly by = new Map<number, Tail[]>();
+  private readonly buckets = new Map<number, TailBucket>();
   private readonly dv: DataView;
   private readonly n: number;
   private size = 0;
@@ -1272,18 +1283,20 @@ export class TailCache {
     this.n = b.byteLength;
   }
 
-  /** hash of the TAIL_KEY bytes at p (p + TAIL_KEY within the input) */
-  private key(p: number): number {
+  /** hash of the bytes [p + from, p + to) (a multiple of 4 apart, within the input) */
+  private hash(p: number, from: number, to: number): number {
     const dv = this.dv;
     let h = 0;
-    for (let i = 0; i < TAIL_KEY; i += 4) h = (Math.imul(h, 0x9e3779b1) + dv.getUint32(p + i, true)) | 0;
+    for (let i = from; i < to; i += 4) h = (Math.imul(h, 0x9e3779b1) + dv.getUint32(p + i, true)) | 0;
     return h;
   }
 
   /** the tail at p matching a cached one; undefined on a miss */
   find(p: number): Tail | undefined {
     if (p + TAIL_KEY > this.n) return undefined;
-    const list = this.by.get(this.key(p));
+    const bucket = this.buckets.get(this.hash(p, 0, TAIL_KEY));
+    if (bucket === undefined) return undefined;
+    const list = p + bucket.k2 <= this.n ? bucket.by.get(this.hash(p, TAIL_KEY, bucket.k2)) : bucket.all;
     if (list === undefined) return undefined;
     const dv = this.dv;
     for (let i = 0; i < list.length; i++) {
@@ -1308,13 +1321,29 @@ export class TailCache {
   }
 
   add(t: Tail): void {
-    if (this.size >= 4096 || t.s + TAIL_KEY > this.n) return;
-    const h = this.key(t.s);
-    const list = this.by.get(h) ?? [];
-    if (list.length >= 16) return;
-    list.push(t);
-    this.by.set(h, list);
+    if (this.size >= 4096 || t.n < TAIL_KEY) return;
+    const h = this.hash(t.s, 0, TAIL_KEY);
+    let bucket = this.buckets.get(h);
+    if (bucket === undefined) {
+      bucket = { k2: TAIL_KEY2, all: [], by: new Map() };
+      this.buckets.set(h, bucket);
+    }
+    if (bucket.all.length >= 256) return;
+    bucket.all.push(t);
     this.size++;
+    const k2 = Math.min(bucket.k2, t.n - (t.n % 4));
+    if (k2 < bucket.k2) {
+      bucket.k2 = k2;
+      bucket.by.clear();
+      for (const x of bucket.all) this.file(bucket, x);
+    } else this.file(bucket, t);
+  }
+
+  private file(bucket: TailBucket, t: Tail): void {
+    const h = this.hash(t.s, TAIL_KEY, bucket.k2);
+    const list = bucket.by.get(h);
+    if (list === undefined) bucket.by.set(h, [t]);
+    else list.push(t);
   }
 }
 
