@@ -23,6 +23,7 @@ import { ruled } from './trace/hops.js';
 import { socketLbDecision, socketLbNoBackend, socketLbWildcard } from './trace-socket-lb.js';
 import { icmpToService } from './trace-service-icmp.js';
 import { natAcrossFamilies } from './trace-service-nat46.js';
+import { hairpinPath, serviceLoopback4 } from './trace/hairpin.js';
 
 const PROTO = { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP', icmp: 'ANY' } as const;
 
@@ -295,22 +296,40 @@ export function traceService(
     if ('hop' in sock) {
       if (choiceWarning) choiceWarning.message = choiceText(sockSel);
       const rest = traceAddress(ctx, rewritten);
-      return { ...base([sock.hop, ...rest.hops], rest.disposition, rest.warnings), flow };
+      // the pod picked as its own backend: connect() goes to its own address (delivered over lo, from-pod.ts)
+      const hop =
+        src.kind === 'local-pod' && chosen.address === flow.src
+          ? ruled(sock.hop, 'socket-lb-hairpin-own-address')
+          : sock.hop;
+      return { ...base([hop, ...rest.hops], rest.disposition, rest.warnings), flow };
     }
     const { why, cgroupUnknown } = sock;
     const sl = ctx.dp.socketLB;
-    const rest = traceAddress(ctx, rewritten);
+    // hairpin: the pod's own address as the backend (IPv4: lb4_local's loopback SNAT; IPv6 is not followed)
+    const hairpin = src.kind === 'local-pod' && chosen.address === flow.src && familyOf(flow.src) === 4;
+    const loop = hairpin ? serviceLoopback4(ctx) : undefined;
+    const rest = hairpin ? hairpinPath(ctx, flow, src) : traceAddress(ctx, rewritten);
     const hops = [...rest.hops];
     if (src.kind === 'local-pod') {
       const at = hops.findIndex((h) => h.kind === 'bpf');
-      const tcLb: TcLbHop = {
+      let tcLb: TcLbHop = {
         kind: 'tc-lb',
-        detail: `per-packet load balancing in cil_from_container (${why}): ${view.frontend} → ${to}, reverse NAT on the reply`,
+        detail: loop
+          ? `per-packet load balancing in cil_from_container (${why}): ${view.frontend} → ${to}, the client itself: the source is rewritten to the service loopback address ${loop.address} (a packet from its own address would be dropped as a martian) and the packet is handed back to the pod; the reply to ${loop.address} is reverse-translated in cil_from_container`
+          : `per-packet load balancing in cil_from_container (${why}): ${view.frontend} → ${to}, reverse NAT on the reply`,
         ...lb,
         layer: 'tc',
         at: 'cil_from_container',
         noSocketLb: why,
       };
+      if (loop) {
+        tcLb.evidence = [...tcLb.evidence, ...loop.evidence];
+        if (loop.because) {
+          tcLb.inferred = true;
+          tcLb.because = loop.because;
+        }
+        tcLb = ruled(tcLb, 'lb-loopback-snat');
+      }
       if (cgroupUnknown && sl.known && sl.value.enabled) {
         tcLb.inferred = true;
         tcLb.because = `socket-LB is enabled, but whether a cil_sock hook rewrites ${view.frontend} at connect() is unknown (${cgroupUnknown}); if one does, this is a socket-lb hop and no packet carries the Service address`;

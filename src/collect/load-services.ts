@@ -44,7 +44,7 @@ export interface KubeProxyReader {
     family: Family,
     keep: FrontendKeep,
     narrow: { address?: string; name?: string },
-  ): { skip: (idx: number) => boolean; cache: Map<number, RuleLine> };
+  ): { skip: ((idx: number) => boolean) & { kept?: Int32Array }; cache: Map<number, RuleLine> };
 }
 
 export interface ServiceLoadOptions {

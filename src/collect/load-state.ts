@@ -179,6 +179,14 @@ export async function loadNodeState(source: ProbeSource, opts: LoadOptions = {})
       (t) => parseSysctl(t, 'sysctl'),
       (v) => Object.assign(state.sysctl, v),
     ),
+    // per-device IPv4 settings; a key the fixed list also read keeps the fixed list's line as evidence
+    one(
+      'sysctl-conf4',
+      (t) => parseSysctl(t, 'sysctl-conf4'),
+      (v) => {
+        for (const [k, x] of Object.entries(v)) state.sysctl[k] ??= x;
+      },
+    ),
     one(
       'cilium-status',
       (t) => parseCiliumStatus(t, 'cilium-status'),

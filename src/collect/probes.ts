@@ -41,6 +41,14 @@ export const SYSCTL_KEYS = [
   'net.core.bpf_jit_enable',
 ];
 
+/**
+ * Every IPv4 device's own settings (`net.ipv4.conf.<dev>.*`, `all` and `default` among them): `sysctl` prints the
+ * whole subtree of a directory key. The kernel filters reverse paths by the larger of `all` and the arrival
+ * device's rp_filter (include/linux/inetdevice.h IN_DEV_RPFILTER = IN_DEV_MAXCONF), so `all` alone decides
+ * nothing when it is 0. One fixed argument: the device names need no validation.
+ */
+export const SYSCTL_CONF4_SUBTREE = 'net.ipv4.conf';
+
 export const CILIUM_CGROUP_ROOT = '/run/cilium/cgroupv2';
 
 /** Cilium's LB maps, read by pinned path (kernel names are cut to 15 characters and collide). */
@@ -87,6 +95,7 @@ export const NODE_PROBES: ProbeSpec[] = [
   { id: 'ip6tables-save', argv: ['ip6tables-save'], ext: 'txt', optional: true },
   { id: 'wg', argv: ['wg', 'show', 'all', 'dump'], ext: 'txt', optional: true },
   { id: 'sysctl', argv: ['sysctl', '-e', ...SYSCTL_KEYS], ext: 'txt', optional: true },
+  { id: 'sysctl-conf4', argv: ['sysctl', '-e', SYSCTL_CONF4_SUBTREE], ext: 'txt', optional: true },
   {
     id: 'cilium-status',
     argv: ['cilium-dbg', 'status', '--verbose'],

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SourceError, UsageError } from '../errors.js';
 import { looksLikeJson } from '../tools/common.js';
-import { LB_MAPS, SYSCTL_KEYS } from './probes.js';
+import { LB_MAPS, SYSCTL_CONF4_SUBTREE, SYSCTL_KEYS } from './probes.js';
 import { MAX_PROBE_FILE_BYTES, type ProbeSource, type ProbeText } from './source.js';
 import { TAR_LIMITS } from './tar.js';
 
@@ -338,6 +338,13 @@ function sysdumpSource(
         .join(''),
       origin: `${at(sy)} (the keys netpath reads)`,
     });
+    // and the per-device IPv4 subtree, as the sysctl-conf4 probe reads it
+    const conf = syText.split('\n').filter((l) => l.startsWith(`${SYSCTL_CONF4_SUBTREE}.`));
+    if (conf.length > 0)
+      probes.set('sysctl-conf4', {
+        text: conf.map((l) => `${l}\n`).join(''),
+        origin: `${at(sy)} (its ${SYSCTL_CONF4_SUBTREE}.* keys)`,
+      });
   }
 
   // `uname -a`: the release is its third field

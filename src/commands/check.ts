@@ -105,7 +105,14 @@ export async function runClusterCheck(
   }
   if (nodes.length === 0) throw new SourceError(dir, 'no node snapshot in the directory');
   // cross-node journeys: what a pod's flow meets on the node it is forwarded to
-  findings.push(...journeyFindings(walked, dir).findings);
+  const journeys = journeyFindings(walked, dir, {
+    ...(opts.maxFlows !== undefined ? { maxJourneys: opts.maxFlows } : {}),
+  });
+  findings.push(...journeys.findings);
+  warnings.push(...journeys.warnings);
+  // each walk across nodes (a journey, or a reply walked back) is one more checked flow
+  checked += journeys.followed;
+  enumerated += journeys.enumerated;
   const rank = { error: 0, warning: 1, info: 2 } as const;
   findings.sort((a, b) => rank[a.severity] - rank[b.severity] || b.flows.count - a.flows.count);
   const report: CheckReport = {

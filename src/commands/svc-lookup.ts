@@ -144,7 +144,11 @@ async function nodeLbSettings(source: ProbeSource): Promise<{ kpr: Fact<boolean>
       // unreadable status: the mode stays unknown and the conflict text says so
     }
   }
-  const cfg = await source.read('cilium-config').catch(() => undefined);
+  // the config only matters when the status does not say whether kube-proxy replacement is on
+  // (deriveDatapath takes the status's mode, and its disagreement warnings are not shown here)
+  const cfg = state.cilium.status?.kubeProxyReplacement
+    ? undefined
+    : await source.read('cilium-config').catch(() => undefined);
   if (cfg) {
     try {
       Object.assign(state.cilium.config, parseCiliumConfig(cfg.text, 'cilium-config').value);

@@ -44,6 +44,8 @@ export type CheckFlowCategory =
   | 'pod-to-outside'
   | 'reply'
   | 'host-to-pod'
+  /** `--cluster` journeys only: the host to another node's pod CIDR */
+  | 'host-to-remote-pod'
   | 'host-to-service'
   | 'nodeport-from-outside'
   | 'outside-to-host';

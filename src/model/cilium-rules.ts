@@ -528,6 +528,27 @@ const TABLE = [
     usedBy: ['analysis/trace/encap.ts'],
     when: 'Routing: Network: Tunnel [vxlan|geneve] (1.13: tunnel=vxlan|geneve)',
   },
+
+  // --- hairpin: a pod reaching itself through its own Service (analysis/trace-service.ts; issue 19). Read in the
+  // one revision of each file the code search holds (lb.h at 0040d667, bpf_sock.c at 00c22b1c, both untagged;
+  // bpf_lxc.c at d7be9552 defines USE_LOOPBACK_LB); no release tag was read, so no `checked`: the range is open. ---
+  {
+    id: 'lb-loopback-snat',
+    what: "per-packet load balancing in cil_from_container: when the selected backend is the client's own address, lb4_local also rewrites the source to the service loopback address (IPV4_LOOPBACK, ipv4-service-loopback-address, default 169.254.42.1) and marks the connection loopback, because Linux drops a packet whose source is its own address as a martian; the packet is delivered back into the pod, and the reply to the loopback address is reverse-translated in cil_from_container",
+    cilium:
+      'bpf/lib/lb.h: lb4_local (saddr == backend->address → new_saddr = IPV4_LOOPBACK, state->loopback), lb4_xlate; bpf/bpf_lxc.c (USE_LOOPBACK_LB)',
+    versions: { from: '1.13' },
+    usedBy: ['analysis/trace-service.ts'],
+    when: 'IPv4, a pod to a Service frontend translated per packet (socket-LB off or not covering pods), the backend followed is the pod itself',
+  },
+  {
+    id: 'socket-lb-hairpin-own-address',
+    what: "socket-LB: connect()/sendmsg() to a Service whose selected backend is the calling pod itself is rewritten to the pod's own address like any backend (no special case but for local-redirect Services); the pod's namespace then delivers it locally over lo, and no packet leaves the pod",
+    cilium: 'bpf/bpf_sock.c: __sock4_xlate_fwd (only lb4_svc_is_localredirect → sock4_skip_xlate_if_same_netns skips)',
+    versions: { from: '1.13' },
+    usedBy: ['analysis/trace-service.ts'],
+    when: 'socket-LB translates the flow, the backend followed is the client pod itself',
+  },
 ] as const satisfies readonly CiliumRule[];
 
 export type CiliumRuleId = (typeof TABLE)[number]['id'];

@@ -149,7 +149,8 @@ describe('netpath check on the command line', () => {
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/^ERROR kube-proxy-leftover {2}filter KUBE-\* chains/m);
     expect(r.out).toContain('confirm: iptables-save -t filter');
-    expect(r.out).toMatch(/^result: PROBLEMS — 26 flows checked: 1 error, 2 warnings, 2 info$/m);
+    // 26 flows and the 2 hairpins (each local pod that backs a Service, to its own frontend)
+    expect(r.out).toMatch(/^result: PROBLEMS — 28 flows checked: 1 error, 2 warnings, 2 info$/m);
     const q = await runCli(['-q', 'check', '-s', `${S}/kind-v4/k1`]);
     expect(q.out).toBe('OK — 12 flows checked: 0 errors, 0 warnings, 0 info\n');
   });
@@ -167,7 +168,7 @@ describe('netpath check on the command line', () => {
   it('--max-flows cuts the flows and says so; a bad value is a usage error', async () => {
     const { report } = await check('migrate-iptables/after', '--max-flows', '5');
     expect(report.flowsChecked).toBeLessThanOrEqual(5);
-    expect(report.flowsEnumerated).toBe(28);
+    expect(report.flowsEnumerated).toBe(30);
     expect(report.warnings.map((w) => w.code)).toContain('flows-cut');
     expect((await runCli(['check', '-s', `${S}/kind-v4/k1`, '--max-flows', 'many'])).code).toBe(2);
   });
@@ -214,5 +215,18 @@ describe('confirm commands', () => {
     expect(
       confirmRoute({ flow: { src: '10.0.0.1', dst: '10.96.0.1', proto: 'tcp', dport: 443 } }, '[fd00::5]:6443'),
     ).toBe('ip route get fd00::5 from 10.0.0.1 ipproto tcp');
+  });
+});
+
+describe('check --cluster journeys (Service, host, reply)', () => {
+  it('kind-v4: flowsChecked counts each node’s flows and every cross-node walk; the TOPOLOGY paths all work', async () => {
+    const r = await runCli(['check', '--cluster', `${S}/kind-v4`, '-o', 'json']);
+    const report = checkJsonSchema.parse(JSON.parse(r.out));
+    // k1 12 + k2 12 + k3 8 node flows; 6 pod → remote-pod and 6 host → remote-pod journeys, each delivered,
+    // and their 12 replies walked back
+    expect(report.flowsChecked).toBe(32 + 24);
+    expect(report.flowsEnumerated).toBe(32 + 24);
+    expect(report.findings).toEqual([]);
+    expect(r.code).toBe(0);
   });
 });

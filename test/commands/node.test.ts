@@ -88,7 +88,8 @@ describe('netpath node', () => {
       evidence: [{ probe: 'uname', text: '6.18.44-fc-v669' }],
     });
     expect(r.facts.nativeRoutingCidrV6).toMatchObject({ known: false });
-    // the snapshot predates the ipcache, encryption, egress-gateway and xfrm probes: each is named as missing
+    // the snapshot predates the ipcache, encryption, egress-gateway, xfrm and per-device sysctl probes: each is
+    // named as missing
     expect(r.missingProbes.map((p: { probe: string }) => p.probe).sort()).toEqual(
       [
         'bpf-map/cilium_ipcache',
@@ -101,6 +102,7 @@ describe('netpath node', () => {
         'wg',
         'ip-xfrm-policy',
         'ip-xfrm-state',
+        'sysctl-conf4',
       ].sort(),
     );
     for (const p of r.missingProbes)
@@ -130,7 +132,7 @@ describe('netpath node', () => {
     const text = await runCli(['node', '-s', 'fixtures/snapshots/conntrack/np-ct-node']);
     expect(text.out).toMatch(/^ {2}routing mode +unknown — neither cilium-status nor cilium-config was read/m);
     // the capture's 12, and the ipcache, encryption, egress-gateway and xfrm probes added after it
-    expect(text.out).toMatch(/missing probes \(22\):\n {2}bpf-map\/cilium_ipcache /);
+    expect(text.out).toMatch(/missing probes \(23\):\n {2}bpf-map\/cilium_ipcache /);
     expect(text.out).toMatch(/^ {2}bpf-map\/cilium_lb4_backends_v3 +bpftool: .*No such file or directory$/m);
   });
 

@@ -1,6 +1,12 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NODE_PROBES, netnsProbes, tcFilterProbes, type ProbeSpec } from '../../src/collect/probes.js';
+import {
+  NODE_PROBES,
+  netnsProbes,
+  SYSCTL_CONF4_SUBTREE,
+  tcFilterProbes,
+  type ProbeSpec,
+} from '../../src/collect/probes.js';
 import { isAllowed } from '../../src/exec/allowlist.js';
 import type { RawOutput, Runner } from '../../src/exec/runner.js';
 
@@ -39,9 +45,12 @@ export function replayRunner(snapshotDir: string): Runner & { calls: string[][] 
         message: `${argv[0]}: not on the read-only allow-list`,
       };
     // sysctl is asked for a key list that grows over time: any sysctl gets the captured sysctl output
+    // (the per-device subtree is a question of its own: an older capture has no answer to it)
     const file =
       byArgv.get(argv.join('\0')) ??
-      (argv[0] === 'sysctl' ? byArgv.get(NODE_PROBES.find((p) => p.id === 'sysctl')!.argv.join('\0')) : undefined);
+      (argv[0] === 'sysctl' && !argv.includes(SYSCTL_CONF4_SUBTREE)
+        ? byArgv.get(NODE_PROBES.find((p) => p.id === 'sysctl')!.argv.join('\0'))
+        : undefined);
     if (file === undefined)
       return { ...base, exitCode: -1, stdout: '', failed: 'ENOENT', message: `${argv[0]}: not installed` };
     return { ...base, exitCode: 0, stdout: readFileSync(file, 'utf8') };

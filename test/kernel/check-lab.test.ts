@@ -185,15 +185,18 @@ describe.skipIf(!canUseNetns())('netpath check on a lab node, one injected fault
     sysctlIn(NODE, ['net.ipv4.conf.all.rp_filter=1']);
     try {
       const { code, report } = await captureAndCheck();
-      // all=1 makes every device strict unless its own value is 2 (loose): the probe reads `all` and `default`,
-      // not eth1's own key, so netpath says the drop is likely and what would decide it
-      expect(kinds(report)).toEqual(['warning:rp-filter-unknown']);
+      // all=1 makes every device strict unless its own value is 2 (loose); eth1 was created with default=0, and
+      // the sysctl-conf4 probe reads its own key: max(1, 0) = 1, strict
+      expect(kinds(report)).toEqual(['error:rp-filter-asymmetric']);
       const f = report.findings[0]!;
       expect(f.message).toContain('arriving on eth1 are answered through eth0');
-      expect(f.message).toContain('net.ipv4.conf.eth1.rp_filter was not captured (all=1');
-      expect(f.evidence[0]).toMatchObject({ probe: 'sysctl', text: 'net.ipv4.conf.all.rp_filter = 1' });
+      expect(f.message).toContain('rp_filter is strict on eth1');
+      expect(f.evidence.slice(0, 2)).toEqual([
+        { probe: 'sysctl', text: 'net.ipv4.conf.all.rp_filter = 1' },
+        { probe: 'sysctl-conf4', text: 'net.ipv4.conf.eth1.rp_filter = 0' },
+      ]);
       expect(f.confirm).toContain('sysctl net.ipv4.conf.all.rp_filter net.ipv4.conf.eth1.rp_filter');
-      expect(code).toBe(0);
+      expect(code).toBe(1);
     } finally {
       sysctlIn(NODE, ['net.ipv4.conf.all.rp_filter=0']);
       ok(NODE, ['link del eth1']);

@@ -269,25 +269,37 @@ function judgeUnknown(set: FindingSet, state: NodeState, t: Trace, cf: CheckFlow
   );
 }
 
-/** rp_filter of a device as the kernel applies it: the larger of `all` and the device's own value. */
+/**
+ * rp_filter of a device as the kernel applies it: the larger of `all` and the device's own value
+ * (include/linux/inetdevice.h IN_DEV_RPFILTER = IN_DEV_MAXCONF). __fib_validate_source drops an asymmetric
+ * packet only when that value is exactly 1; any other non-zero value is loose, so values above 2 count as 2.
+ * The device's own value comes from the sysctl-conf4 probe (`sysctl -e net.ipv4.conf`); a snapshot without it
+ * leaves strict mode undecided unless `all` alone settles it.
+ */
 export function rpFilter(
   state: NodeState,
   dev: string,
 ): { mode: 0 | 1 | 2; ev: Evidence[] } | { mode: 'unknown'; because: string; ev: Evidence[] } {
   const all = state.sysctl['net.ipv4.conf.all.rp_filter'];
   const own = state.sysctl[`net.ipv4.conf.${dev.replace(/\./g, '/')}.rp_filter`];
-  if (!all) return { mode: 'unknown', because: 'net.ipv4.conf.all.rp_filter was not captured (sysctl probe)', ev: [] };
-  const a = Number(all.value);
-  if (own) {
-    const m = Math.max(a, Number(own.value));
-    return { mode: Math.min(m, 2) as 0 | 1 | 2, ev: [all.source, own.source] };
-  }
-  // all=2 is loose whatever the device says; otherwise the device's own value decides and it was not read
-  if (a >= 2) return { mode: 2, ev: [all.source] };
+  const mode = (v: number) => (v <= 0 ? 0 : v === 1 ? 1 : 2) as 0 | 1 | 2;
+  if (all && own) return { mode: mode(Math.max(Number(all.value), Number(own.value))), ev: [all.source, own.source] };
+  const a = all ? Number(all.value) : undefined;
+  // either value above 1 makes the maximum loose whatever the other says
+  if (a !== undefined && a >= 2) return { mode: 2, ev: [all!.source] };
+  if (own && Number(own.value) >= 2) return { mode: 2, ev: [own.source] };
+  if (!all)
+    return {
+      mode: 'unknown',
+      because: 'net.ipv4.conf.all.rp_filter was not captured (sysctl probe)',
+      ev: own ? [own.source] : [],
+    };
+  const conf = state.sources.find((x) => x.probe === 'sysctl-conf4');
+  const read = conf !== undefined && (conf.status === 'ok' || conf.status === 'partial');
   const dflt = state.sysctl['net.ipv4.conf.default.rp_filter'];
   return {
     mode: 'unknown',
-    because: `net.ipv4.conf.${dev}.rp_filter was not captured (all=${a}${dflt ? `, default=${dflt.value}, which devices take when created` : ''}): strict mode cannot be ruled out`,
+    because: `net.ipv4.conf.${dev}.rp_filter was not captured (all=${a}${dflt ? `, default=${dflt.value}, which devices take when created` : ''}; ${read ? `the sysctl-conf4 capture has no ${dev}` : 'no sysctl-conf4 probe (`sysctl -e net.ipv4.conf`) in this snapshot'}): strict mode cannot be ruled out`,
     ev: [all.source, ...(dflt ? [dflt.source] : [])],
   };
 }
@@ -295,7 +307,9 @@ export function rpFilter(
 /**
  * A packet taken to arrive on `p.arrivesOn` whose route back leaves by another device fails strict reverse-path
  * filtering (IPv4: net.ipv4.conf.*.rp_filter=1). It does not apply when a Cilium program takes the packet at
- * tc ingress before the kernel routes it (NodePort in cil_from_netdev).
+ * tc ingress before the kernel routes it (NodePort in cil_from_netdev). Loose mode (2) drops only a packet whose
+ * source has no route back at all (__fib_validate_source's `last_resort`); the flows check plans from outside
+ * come from an address the default route carries, so loose mode never drops them and gives no finding.
  */
 export function judgeRpFilter(set: FindingSet, state: NodeState, p: PlannedFlow, t: Trace, cf: CheckFlow): void {
   if (!p.arrivesOn || familyOf(t.flow.src) !== (4 as Family)) return;

@@ -1,5 +1,5 @@
 import { findRoutes, parsePrefixInto, ROUTE_TYPE_CODE } from '../../model/route-columns.js';
-import { familyOf, ipToBytes, bytesToIp, prefixContains, prefixLen } from '../../model/addr.js';
+import { familyOf, ipToBytes, bytesToIp, joinHostPort, prefixContains, prefixLen } from '../../model/addr.js';
 import type { CheckFlowCategory } from '../../model/check.js';
 import type { Flow } from '../../model/trace.js';
 import type { Family, Route } from '../../model/types.js';
@@ -271,6 +271,8 @@ export function planFlows(ctx: TraceContext, services: ServiceEntry[]): { flows:
     // Services: one frontend per address, port and protocol; the sources take turns among the pods
     const seen = new Set<string>();
     const devs = arrivalDevices(ctx, fam);
+    const podSet = new Set(pods);
+    const hairpinned = new Set<string>();
     let turn = 0;
     for (const e of services) {
       const f = e.frontend;
@@ -319,6 +321,19 @@ export function planFlows(ctx: TraceContext, services: ServiceEntry[]): { flows:
           flow: { src: p, dst: f.address, proto, dport: f.port },
           frontend: fe,
         });
+      // hairpin: a local pod that backs this frontend reaching itself through it (lb4_local's loopback SNAT, or
+      // socket-LB's rewrite to the pod's own address), once per pod: every Service takes the same path for it
+      for (const bk of e.backends) {
+        if (bk.state !== 'active' || bk.port === 0 || !podSet.has(bk.address) || hairpinned.has(bk.address)) continue;
+        hairpinned.add(bk.address);
+        svcFlows.push({
+          category: 'pod-to-service',
+          label: `pod ${bk.address} → its own ${e.type} ${fe} (hairpin)`,
+          flow: { src: bk.address, dst: f.address, proto, dport: f.port, backend: joinHostPort(bk.address, bk.port) },
+          frontend: fe,
+        });
+        break;
+      }
       if (me)
         svcFlows.push({
           category: 'host-to-service',

@@ -9,6 +9,9 @@ const FRONTEND_CHAINS: Record<string, string[]> = {
   filter: ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-PROXY-FIREWALL'],
 };
 
+/** How many chain look-ups scan the line hashes before they are put in buckets (a setting, so tests take both ways). */
+export const lineIndexTuning = { bucketsAfter: 64 };
+
 /** Line kinds of the index: a plain `-A CHAIN` rule, a `:CHAIN` declaration (0: neither, or not filed). */
 const RULE = 1;
 const DECL = 2;
@@ -122,21 +125,36 @@ function indexLines(lines: ByteLines): LineIndex {
     for (let k = 0; k < name.length; k++) if (text[a + k] !== name.charCodeAt(k)) return false;
     return true;
   };
-  // lines by hash bucket, each bucket's lines chained in order
-  const bits = Math.max(10, Math.min(22, 32 - Math.clz32(n)));
-  const mask = (1 << bits) - 1;
-  const head = new Int32Array(mask + 1).fill(-1);
-  const nextLine = new Int32Array(n);
-  for (let idx = n - 1; idx >= 0; idx--) {
-    if (kind[idx] === 0) continue;
-    const bkt = hash[idx]! & mask;
-    nextLine[idx] = head[bkt]!;
-    head[bkt] = idx;
-  }
+  // a question looks up a few dozen chains: each look-up scans the hashes (a typed array, in order);
+  // past lineIndexTuning.bucketsAfter look-ups the lines are chained per hash bucket once, in order
+  let head: Int32Array | undefined;
+  let nextLine: Int32Array | undefined;
+  let mask = 0;
+  let lookups = 0;
+  const buckets = () => {
+    const bits = Math.max(10, Math.min(22, 32 - Math.clz32(n)));
+    mask = (1 << bits) - 1;
+    const hd = new Int32Array(mask + 1).fill(-1);
+    const nx = new Int32Array(n);
+    for (let idx = n - 1; idx >= 0; idx--) {
+      if (kind[idx] === 0) continue;
+      const bkt = hash[idx]! & mask;
+      nx[idx] = hd[bkt]!;
+      hd[bkt] = idx;
+    }
+    head = hd;
+    nextLine = nx;
+  };
   /** lines of kind k naming chain `name` in table t, in order */
   const linesOf = (k: number, t: number, name: string): number[] => {
     const h = nameHash(name);
     const out: number[] = [];
+    if (head === undefined && ++lookups > lineIndexTuning.bucketsAfter) buckets();
+    if (head === undefined || nextLine === undefined) {
+      for (let idx = hash.indexOf(h); idx >= 0; idx = hash.indexOf(h, idx + 1))
+        if (kind[idx] === k && tableOf[idx] === t && isName(idx, name)) out.push(idx);
+      return out;
+    }
     for (let idx = head[h & mask]!; idx >= 0; idx = nextLine[idx]!)
       if (hash[idx] === h && kind[idx] === k && tableOf[idx] === t && isName(idx, name)) out.push(idx);
     return out;
@@ -160,7 +178,7 @@ export function iptablesLinesNeeded(
   family: Family,
   keep: FrontendKeep,
   narrow: { address?: string; name?: string } = {},
-): { skip: (idx: number) => boolean; cache: Map<number, RuleLine> } {
+): { skip: ((idx: number) => boolean) & { kept: Int32Array }; cache: Map<number, RuleLine> } {
   const address = narrow.address;
   const n = lines.length;
   const text = lines.bytes;
@@ -274,7 +292,14 @@ export function iptablesLinesNeeded(
     if (kd === 0) return false;
     return kd === RULE ? keptRule[idx] === 0 : keptDecl[idx] === 0;
   };
-  return { skip, cache };
+  // the lines not skipped, in order: the parser walks these instead of asking skip about each line
+  const kept = new Int32Array(n);
+  let m = 0;
+  for (let idx = 0; idx < n; idx++) {
+    const kd = kind[idx];
+    if (kd === 0 || (kd === RULE ? keptRule[idx] : keptDecl[idx]) === 1) kept[m++] = idx;
+  }
+  return { skip: Object.assign(skip, { kept: kept.slice(0, m) }), cache };
 }
 
 /** A declaration line the parser accepts. */

@@ -47,6 +47,19 @@ export function fromLocalPod(
       const hop = routeHop(ans, `route in pod netns ${ns.name}`, { lookup: 'pod-netns', dst: flow.dst, iif: 'lo' });
       hop.netns = ns.name;
       b.hops.push(hop);
+      // an address of the pod's own namespace (its own address, after socket-LB picked the pod itself as a
+      // Service backend): the kernel delivers it over lo and no packet reaches eth0
+      if (ans.result === 'local') {
+        b.hops.push({
+          kind: 'deliver',
+          detail: `delivered inside the pod's own namespace ${ns.name} (${flow.dst} is one of its addresses: over lo)`,
+          evidence: ans.evidence,
+          netns: ns.name,
+          target: 'pod-netns',
+          address: flow.dst,
+        });
+        return 'delivered';
+      }
       if (ans.result !== 'unicast') return routeFailure(b, ans, flow);
       if (ans.result === 'unicast' && ans.nexthops[0]?.dev === 'lo') {
         b.hops.push({

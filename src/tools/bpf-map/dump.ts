@@ -506,3 +506,137 @@ function fastElement(sc: JsonBytes, out: RowsBuilder, index: number): boolean {
   out.row(index, koff, klen, voff, vlen);
   return true;
 }
+
+// ---------------------------------------------------------------------------------------------
+// A dump as `bpftool -j map dump` writes it (compact, every byte "0xHH"), read in place. Every
+// element then has one length, so element i starts at a known offset and byte j of its key or value
+// is two hex digits at a known place: a question about a few entries decodes those only. Every byte
+// of the dump is still checked against the element's template, so a dump this reads is exactly one
+// that the row scan reads with every element on its fast path (no warning, form 'json').
+
+/** A uniform compact dump: `count` elements of `klen` key and `vlen` value bytes. */
+export interface UniformDump {
+  count: number;
+  klen: number;
+  vlen: number;
+  text: Uint8Array;
+  /** offset of element 0 and the distance between two elements (element plus comma) */
+  start: number;
+  stride: number;
+}
+
+// within an element: `{"key":[` then "0xHH" tokens 7 bytes apart; `],"value":[` after the key's
+const KEY_AT = 8 + 3;
+const valueAt = (klen: number) => 8 + 7 * klen - 1 + 11 + 3;
+const HEX_OF = (() => {
+  const t = new Int8Array(256).fill(-1);
+  for (let c = 0; c < 256; c++) t[c] = hexVal(c);
+  return t;
+})();
+
+/** The element template: a byte to match, or -1 where a hex digit goes. */
+function template(klen: number, vlen: number): Int16Array {
+  const parts: string[] = ['{"key":['];
+  const list = (n: number) => Array.from({ length: n }, () => '"0x??"').join(',');
+  parts.push(list(klen), '],"value":[', list(vlen), ']}');
+  const s = parts.join('');
+  return Int16Array.from(s, (c) => (c === '?' ? -1 : c.charCodeAt(0)));
+}
+
+/** How many `"0xHH"` tokens a list starting at b[p] (after its `[`) holds before `]`, and where the `]` is. */
+function countTokens(b: Uint8Array, p: number): { n: number; end: number } | undefined {
+  let n = 0;
+  for (;;) {
+    if (b[p] !== QUOTE || b[p + 1] !== 0x30 || b[p + 2] !== 0x78 || b[p + 5] !== QUOTE) return undefined;
+    n++;
+    p += 6;
+    if (b[p] === COMMA) p++;
+    else if (b[p] === RBRACKET) return { n, end: p };
+    else return undefined;
+  }
+}
+
+/**
+ * The dump read in place, when it is `[` element (`,` element)* `]` (then only blanks or newlines),
+ * each element `{"key":[…],"value":[…]}` with the first element's byte counts and every byte a
+ * two-digit "0xHH"; undefined for anything else (the caller reads it with parseMapDumpRows).
+ */
+export function uniformDump(b: Uint8Array): UniformDump | undefined {
+  let end = b.length;
+  while (end > 0 && (b[end - 1] === 0x0a || b[end - 1] === 0x20 || b[end - 1] === 0x09)) end--;
+  if (end < 2 || b[0] !== LBRACKET || b[end - 1] !== RBRACKET) return undefined;
+  // the byte counts from the first element; the template check below reads every byte
+  const k = countTokens(b, 1 + KEY_AT - 3);
+  if (!k) return undefined;
+  const v = countTokens(b, k.end + 11);
+  if (!v) return undefined;
+  const tpl = template(k.n, v.n);
+  const len = tpl.length;
+  const stride = len + 1;
+  if (end - 2 - len < 0 || (end - 2 - len) % stride !== 0) return undefined;
+  const count = (end - 2 - len) / stride + 1;
+  // the template split into its fixed bytes and its "0xHH" tokens; each element is checked without a
+  // branch per byte (differences and bad hex digits are or-ed together): it runs over every byte
+  const fpos: number[] = [];
+  const fch: number[] = [];
+  const tpos: number[] = [];
+  for (let j = 0; j < len; j++) {
+    if (tpl[j] === QUOTE && tpl[j + 3] === -1) {
+      tpos.push(j);
+      j += 5;
+    } else {
+      fpos.push(j);
+      fch.push(tpl[j]!);
+    }
+  }
+  const fp = Int32Array.from(fpos);
+  const fc = Int32Array.from(fch);
+  const tp = Int32Array.from(tpos);
+  const hex = HEX_OF;
+  for (let i = 0, p = 1; i < count; i++, p += stride) {
+    let diff = b[p + len]! ^ (i === count - 1 ? RBRACKET : COMMA);
+    let h = 0;
+    for (let f = 0; f < fp.length; f++) diff |= b[p + fp[f]!]! ^ fc[f]!;
+    for (let t = 0; t < tp.length; t++) {
+      const q = p + tp[t]!;
+      diff |= (b[q]! ^ QUOTE) | (b[q + 1]! ^ 0x30) | (b[q + 2]! ^ 0x78) | (b[q + 5]! ^ QUOTE);
+      h |= hex[b[q + 3]!]! | hex[b[q + 4]!]!;
+    }
+    if (diff !== 0 || h < 0) return undefined;
+  }
+  return { count, klen: k.n, vlen: v.n, text: b, start: 1, stride };
+}
+
+/** The byte whose two hex digits are at text[q], text[q + 1] (a position uniformKeyAt / uniformValueAt give). */
+export function hexByteAt(text: Uint8Array, q: number): number {
+  return HEX_OF[text[q]!]! * 16 + HEX_OF[text[q + 1]!]!;
+}
+
+/** Where byte j of element i's key is written (for hexByteAt); byte j + 1 is 7 bytes further. */
+export function uniformKeyAt(u: UniformDump, i: number, j: number): number {
+  return u.start + i * u.stride + KEY_AT + 7 * j;
+}
+
+/** Where byte j of element i's value is written. */
+export function uniformValueAt(u: UniformDump, i: number, j: number): number {
+  return u.start + i * u.stride + valueAt(u.klen) + 7 * j;
+}
+
+/** Byte j of element i's key. */
+export function uniformKeyByte(u: UniformDump, i: number, j: number): number {
+  return hexByteAt(u.text, uniformKeyAt(u, i, j));
+}
+
+/** Byte j of element i's value. */
+export function uniformValueByte(u: UniformDump, i: number, j: number): number {
+  return hexByteAt(u.text, uniformValueAt(u, i, j));
+}
+
+/** Element i as a RawEntry (what rowEntry gives for the same element of the row scan). */
+export function uniformEntry(u: UniformDump, i: number): RawEntry {
+  const key = new Array<number>(u.klen);
+  const value = new Array<number>(u.vlen);
+  for (let j = 0; j < u.klen; j++) key[j] = uniformKeyByte(u, i, j);
+  for (let j = 0; j < u.vlen; j++) value[j] = uniformValueByte(u, i, j);
+  return { index: i, key, value };
+}

@@ -1,7 +1,19 @@
 import type { Evidence, Parsed } from '../../model/types.js';
 import type { Backend, BackendState, L4Proto, ServiceEntry, ServiceFlags, ServiceType } from '../../model/service.js';
 import { bytesToIp, joinHostPort } from '../../model/addr.js';
-import { parseMapDumpRows, rowEntry, type BtfLayout, type DumpRows, type RawEntry } from './dump.js';
+import {
+  parseMapDumpRows,
+  rowEntry,
+  uniformDump,
+  hexByteAt,
+  uniformEntry,
+  uniformKeyAt,
+  uniformValueAt,
+  type BtfLayout,
+  type DumpRows,
+  type RawEntry,
+  type UniformDump,
+} from './dump.js';
 import { ipToBytes } from '../../model/addr.js';
 import { Warnings } from '../warnings.js';
 import {
@@ -151,6 +163,12 @@ interface BeRow {
   tail: number[];
 }
 
+/** backend id → row of the backend dump, and the rows in the order a Map built over the dump holds them */
+interface BackendIndex {
+  get(id: number): number | undefined;
+  values(): Iterable<number>;
+}
+
 interface FamilyData {
   fam: 4 | 6;
   svcMap: string;
@@ -158,12 +176,14 @@ interface FamilyData {
   rnMap: string;
   /** service rows whose frontend the caller asked for */
   svcs: SvcRow[];
-  /** backend id → row in beRows (the last row with that id, at the position of the first) */
-  bes: Map<number, number>;
-  beRows: DumpRows | undefined;
+  /** backend id → row of the backend dump (the last row with that id, at the position of the first) */
+  bes: BackendIndex;
+  /** row i of the backend dump */
+  beEntry: ((i: number) => RawEntry) | undefined;
   badBes: Set<number>;
   revnat: Map<number, number> | undefined;
-  rnRows: DumpRows | undefined;
+  /** row i of the reverse-NAT dump */
+  rnEntry: ((i: number) => RawEntry) | undefined;
   hasBeDump: boolean;
   /** first rows that tell layouts apart (over every service and backend, not only the asked ones) */
   firstSvc: { proto?: SvcRow; qcount?: SvcRow; alg?: SvcRow; flags2?: SvcRow };
@@ -190,6 +210,8 @@ export function decodeLbMaps(
     version?: string;
     probes?: Partial<Record<keyof LbMapDumps, string>>;
     only?: FrontendFilter | FrontendFilter[] | 'none';
+    /** false: every dump through the row scan (the reference the in-place reading is tested against) */
+    inPlace?: boolean;
   } = {},
 ): Parsed<{ services: ServiceEntry[]; layout: LbLayout }> {
   // each warning names the map it is about; one about the maps together (their layout) names none
@@ -218,10 +240,10 @@ export function decodeLbMaps(
       rnMap: probe(rk),
       svcs: [],
       bes: new Map(),
-      beRows: undefined,
+      beEntry: undefined,
       badBes: new Set(),
       revnat: undefined,
-      rnRows: undefined,
+      rnEntry: undefined,
       hasBeDump: dumps[bk] !== undefined,
       firstSvc: {},
       firstBe: {},
@@ -229,7 +251,35 @@ export function decodeLbMaps(
     // the asked frontends in this family's key bytes (undefined: every row)
     const match = asked?.filter((a) => a.bytes.length === alen);
     const st = dumps[sk];
-    if (st !== undefined) {
+    // a dump as bpftool writes it is read in place (the same rows, entries and warnings as the row scan)
+    const su = st !== undefined && typeof st !== 'string' && opts.inPlace !== false ? uniformDump(st) : undefined;
+    if (su !== undefined && su.klen === alen + 8 && su.vlen === 12) {
+      // element i's key byte j is at k + 7j, its value byte j at v + 7j
+      const t = su.text;
+      const f = d.firstSvc;
+      for (let i = 0, k = uniformKeyAt(su, 0, 0), v = uniformValueAt(su, 0, 0); i < su.count; i++) {
+        const slot = hexByteAt(t, k + 7 * (alen + 2)) | (hexByteAt(t, k + 7 * (alen + 3)) << 8);
+        const flags2 = hexByteAt(t, v + 63);
+        if (f.proto === undefined && hexByteAt(t, k + 7 * (alen + 4)) !== 0)
+          f.proto = svcRow(uniformEntry(su, i), alen);
+        if (slot === 0) {
+          if (f.qcount === undefined && (hexByteAt(t, v + 70) | hexByteAt(t, v + 77)) !== 0)
+            f.qcount = svcRow(uniformEntry(su, i), alen);
+          if (f.alg === undefined && (flags2 & 0x04) === 0 && hexByteAt(t, v + 21) !== 0)
+            f.alg = svcRow(uniformEntry(su, i), alen);
+        }
+        if (f.flags2 === undefined && (flags2 & 0xc0) !== 0) f.flags2 = svcRow(uniformEntry(su, i), alen);
+        k += su.stride;
+        v += su.stride;
+        if (match !== undefined) {
+          let hit = false;
+          for (let m = 0; m < match.length && !hit; m++)
+            hit = uniformKeyIs(su, i, alen, match[m]!.bytes, match[m]!.port);
+          if (!hit) continue;
+        }
+        d.svcs.push(svcRow(uniformEntry(su, i), alen));
+      }
+    } else if (st !== undefined) {
       const r = parseMapDumpRows(st, d.svcMap, { key: svcKey(alen), value: svcVal });
       warnings.include(r.warnings);
       const { rows } = r;
@@ -244,33 +294,76 @@ export function decodeLbMaps(
         const flags2 = b[v + 9]!;
         const qcount = b[v + 10]! | (b[v + 11]! << 8);
         const f = d.firstSvc;
-        const lazy = () => svcRow(rows, i, alen);
+        const lazy = () => svcRow(rowEntry(rows, i), alen);
         if (f.proto === undefined && proto !== 0) f.proto = lazy();
         if (f.qcount === undefined && slot === 0 && qcount !== 0) f.qcount = lazy();
         if (f.alg === undefined && slot === 0 && (flags2 & 0x04) === 0 && u32 >>> 24 !== 0) f.alg = lazy();
         if (f.flags2 === undefined && (flags2 & 0xc0) !== 0) f.flags2 = lazy();
         if (match !== undefined && !match.some((m) => keyIs(b, k, alen, m.bytes, m.port))) continue;
-        d.svcs.push(svcRow(rows, i, alen));
+        d.svcs.push(svcRow(rowEntry(rows, i), alen));
       }
     }
     const bt = dumps[bk];
-    if (bt !== undefined) {
+    const bu = bt !== undefined && typeof bt !== 'string' && opts.inPlace !== false ? uniformDump(bt) : undefined;
+    if (bu !== undefined && bu.klen === 4 && bu.vlen === alen + 8) {
+      d.beEntry = (i) => uniformEntry(bu, i);
+      const t = bu.text;
+      const ids = new Uint32Array(bu.count);
+      for (let i = 0, k = uniformKeyAt(bu, 0, 0); i < bu.count; i++, k += bu.stride)
+        ids[i] =
+          (hexByteAt(t, k) |
+            (hexByteAt(t, k + 7) << 8) |
+            (hexByteAt(t, k + 14) << 16) |
+            (hexByteAt(t, k + 21) << 24)) >>>
+          0;
+      // ids once each (as the kernel's hash map holds them): the rows in dump order are the map's values,
+      // and a look-up is a native search of the ids; a repeated id takes the Map the row scan builds
+      const sorted = ids.slice().sort();
+      let repeated = false;
+      for (let i = 1; i < sorted.length; i++) if (sorted[i] === sorted[i - 1]) repeated = true;
+      let order: Iterable<number> | undefined;
+      if (repeated) {
+        const bes = new Map<number, number>();
+        for (let i = 0; i < bu.count; i++) bes.set(ids[i]!, i);
+        d.bes = bes;
+        order = bes.values();
+      } else
+        d.bes = {
+          get: (id: number) => {
+            const i = ids.indexOf(id);
+            return i < 0 ? undefined : i;
+          },
+          values: () => ids.keys(),
+        };
+      const f = d.firstBe;
+      const at = (i: number, j: number) => hexByteAt(t, uniformValueAt(bu, i, alen + j));
+      const look = (i: number) => {
+        if (f.proto === undefined && at(i, 2) !== 0) f.proto = beRow(uniformEntry(bu, i), alen);
+        if (f.cid16 === undefined && at(i, 5) !== 0) f.cid16 = beRow(uniformEntry(bu, i), alen);
+        if (f.zone === undefined && at(i, 6) !== 0) f.zone = beRow(uniformEntry(bu, i), alen);
+        if (f.pad === undefined && at(i, 7) !== 0) f.pad = beRow(uniformEntry(bu, i), alen);
+      };
+      if (order) for (const i of order) look(i);
+      else for (let i = 0; i < bu.count; i++) look(i);
+    } else if (bt !== undefined) {
       const r = parseMapDumpRows(bt, d.beMap, { key: { scalar: 4 }, value: beVal(alen) });
       warnings.include(r.warnings);
       const { rows } = r;
       const b = rows.bytes;
-      d.beRows = rows;
+      d.beEntry = (i) => rowEntry(rows, i);
+      const bes = new Map<number, number>();
+      d.bes = bes;
       for (let i = 0; i < rows.count; i++) {
         const k = rows.koff[i]!;
         const id = (b[k]! | (b[k + 1]! << 8) | (b[k + 2]! << 16) | (b[k + 3]! << 24)) >>> 0;
         if (rows.klen[i] === 4 && rows.vlen[i] !== alen + 8) d.badBes.add(id);
         if (!sized(rows, i, 4, alen + 8, d.beMap, warnings)) continue;
-        d.bes.set(id, i);
+        bes.set(id, i);
       }
       const f = d.firstBe;
       for (const i of d.bes.values()) {
         const v = rows.voff[i]! + alen;
-        const lazy = () => beRow(rows, i, alen);
+        const lazy = () => beRow(rowEntry(rows, i), alen);
         if (f.proto === undefined && b[v + 2] !== 0) f.proto = lazy();
         if (f.cid16 === undefined && b[v + 5] !== 0) f.cid16 = lazy();
         if (f.zone === undefined && b[v + 6] !== 0) f.zone = lazy();
@@ -278,11 +371,19 @@ export function decodeLbMaps(
       }
     }
     const rt = dumps[rk];
-    if (rt !== undefined) {
+    const ru = rt !== undefined && typeof rt !== 'string' && opts.inPlace !== false ? uniformDump(rt) : undefined;
+    if (ru !== undefined && ru.klen === 2 && ru.vlen === alen + 2) {
+      const revnat = new Map<number, number>();
+      for (let i = 0, k = uniformKeyAt(ru, 0, 0); i < ru.count; i++, k += ru.stride)
+        revnat.set((hexByteAt(ru.text, k) << 8) | hexByteAt(ru.text, k + 7), i);
+      d.revnat = revnat;
+      d.rnEntry = (i) => uniformEntry(ru, i);
+    } else if (rt !== undefined) {
       d.revnat = new Map();
       const r = parseMapDumpRows(rt, d.rnMap, { key: { scalar: 2 }, value: rnVal(alen) });
       warnings.include(r.warnings);
-      d.rnRows = r.rows;
+      const rows = r.rows;
+      d.rnEntry = (i) => rowEntry(rows, i);
       for (let i = 0; i < r.rows.count; i++) {
         if (!sized(r.rows, i, 2, alen + 2, d.rnMap, warnings)) continue;
         const k = r.rows.koff[i]!;
@@ -309,14 +410,20 @@ export function decodeLbMaps(
   };
 }
 
+/** element i of a uniform service dump has this address (and port) */
+function uniformKeyIs(u: UniformDump, i: number, alen: number, addr: Uint8Array, port: number | undefined): boolean {
+  const k = uniformKeyAt(u, i, 0);
+  for (let j = 0; j < alen; j++) if (hexByteAt(u.text, k + 7 * j) !== addr[j]) return false;
+  return port === undefined || ((hexByteAt(u.text, k + 7 * alen) << 8) | hexByteAt(u.text, k + 7 * alen + 7)) === port;
+}
+
 /** the service key at b[k..] has this address (and port) */
 function keyIs(b: Uint8Array, k: number, alen: number, addr: Uint8Array, port: number | undefined): boolean {
   for (let j = 0; j < alen; j++) if (b[k + j] !== addr[j]) return false;
   return port === undefined || ((b[k + alen]! << 8) | b[k + alen + 1]!) === port;
 }
 
-function svcRow(rows: DumpRows, i: number, alen: number): SvcRow {
-  const e = rowEntry(rows, i);
+function svcRow(e: RawEntry, alen: number): SvcRow {
   const k = e.key;
   const v = e.value;
   return {
@@ -335,8 +442,7 @@ function svcRow(rows: DumpRows, i: number, alen: number): SvcRow {
   };
 }
 
-function beRow(rows: DumpRows, i: number, alen: number): BeRow {
-  const e = rowEntry(rows, i);
+function beRow(e: RawEntry, alen: number): BeRow {
   const v = e.value;
   return {
     e,
@@ -349,8 +455,7 @@ function beRow(rows: DumpRows, i: number, alen: number): BeRow {
   };
 }
 
-function revnatRow(rows: DumpRows, i: number, alen: number): { addr: string; port: number; e: RawEntry } {
-  const e = rowEntry(rows, i);
+function revnatRow(e: RawEntry, alen: number): { addr: string; port: number; e: RawEntry } {
   return { addr: ip(e.value, 0, alen), port: u16be(e.value, alen), e };
 }
 
@@ -593,7 +698,7 @@ function buildServices(d: FamilyData, era: Era, warnings: Warnings): ServiceEntr
       }
       const id = s.u32;
       const bi = d.bes.get(id);
-      const be = bi === undefined ? undefined : beRow(d.beRows!, bi, d.fam === 4 ? 4 : 16);
+      const be = bi === undefined ? undefined : beRow(d.beEntry!(bi), d.fam === 4 ? 4 : 16);
       if (!be) {
         if (d.hasBeDump) {
           const why = d.badBes.has(id) ? 'is unreadable' : 'is not in the backend map';
@@ -630,7 +735,7 @@ function buildServices(d: FamilyData, era: Era, warnings: Warnings): ServiceEntr
 
     if (d.revnat) {
       const ri = d.revnat.get(m.revnat);
-      const rn = ri === undefined ? undefined : revnatRow(d.rnRows!, ri, d.fam === 4 ? 4 : 16);
+      const rn = ri === undefined ? undefined : revnatRow(d.rnEntry!(ri), d.fam === 4 ? 4 : 16);
       if (!rn) {
         warnings.add(
           'revnat-missing',

@@ -1,4 +1,8 @@
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
+
+// yaml (CommonJS, ~40 ms to load) only when a ConfigMap is read: most commands that import this module
+// for configValue never parse one
+const yaml = (): typeof import('yaml') => createRequire(import.meta.url)('yaml') as typeof import('yaml');
 import type { Evidence, Parsed } from '../../model/types.js';
 import { cleanText, DANGEROUS_KEYS, ev, looksLikeJson, parseJsonText } from '../common.js';
 import { ParseError } from '../parse-error.js';
@@ -101,7 +105,7 @@ export function parseCiliumConfig(text: string, probe: string): Parsed<CiliumCon
   if (/^(apiVersion|kind|data|metadata):/m.test(clean)) {
     let doc: unknown;
     try {
-      doc = parseYaml(clean, { maxAliasCount: 50, uniqueKeys: false });
+      doc = yaml().parse(clean, { maxAliasCount: 50, uniqueKeys: false });
     } catch (e) {
       throw new ParseError(probe, `not valid YAML (${(e instanceof Error ? e.message : String(e)).split('\n')[0]})`);
     }

@@ -396,10 +396,14 @@ export class TextLines implements Lines {
 export class ByteLines implements Lines {
   readonly length: number;
   readonly starts: Int32Array;
+  /** some line starts with a byte iptables-save never starts one with (pastedDump), seen while finding the lines */
+  readonly oddStart: boolean;
 
   constructor(readonly bytes: Buffer) {
     let st = new Int32Array(Math.max(64, bytes.length >> 6));
     let n = 1;
+    const save = SAVE_LINE_START_BYTE;
+    let odd = bytes.length > 0 && save[bytes[0]!] === 0;
     for (let p = bytes.indexOf(0x0a); p >= 0; p = bytes.indexOf(0x0a, p + 1)) {
       if (n + 1 >= st.length) {
         const g = new Int32Array(st.length * 2);
@@ -407,7 +411,9 @@ export class ByteLines implements Lines {
         st = g;
       }
       st[n++] = p + 1;
+      if (p + 1 < bytes.length && save[bytes[p + 1]!] === 0) odd = true;
     }
+    this.oddStart = odd;
     st[n] = bytes.length + 1;
     this.length = n;
     this.starts = st.subarray(0, n + 1);
@@ -441,7 +447,12 @@ export function iptablesByteLines(bytes: Buffer, probe: string): { lines: ByteLi
 }
 
 // what may start a line iptables-save writes: `#` comment, `*table`, `:chain`, `-A …`, `COMMIT`, an empty line
-const SAVE_LINE_START = new Set([0x23, 0x2a, 0x3a, 0x2d, 0x43, 0x0a, 0x0d]);
+const SAVE_LINE_START = [0x23, 0x2a, 0x3a, 0x2d, 0x43, 0x0a, 0x0d];
+const SAVE_LINE_START_BYTE = (() => {
+  const t = new Uint8Array(256);
+  for (const c of SAVE_LINE_START) t[c] = 1;
+  return t;
+})();
 const PASTE_MARKS = [
   '<-', // an annotation (`<-- this`)
   '\u2190', // `←`
@@ -460,10 +471,8 @@ const PASTE_MARKS = [
  */
 export function pastedDump(lines: ByteLines): boolean {
   const b = lines.bytes;
-  for (let i = 0; i < lines.length; i++) {
-    const at = lines.starts[i]!;
-    if (at < b.length && !SAVE_LINE_START.has(b[at]!)) return true;
-  }
+  // the line starts were looked at when the lines were found (ByteLines.oddStart)
+  if (lines.oddStart) return true;
   return PASTE_MARKS.some((m) => b.indexOf(m) >= 0);
 }
 
@@ -474,7 +483,7 @@ export function pastedDump(lines: ByteLines): boolean {
 export function parseIptablesLines(
   lines: Lines,
   probe: string,
-  skip?: (idx: number) => boolean,
+  skip?: ((idx: number) => boolean) & { kept?: Int32Array },
   cache?: Map<number, RuleLine>,
 ): Parsed<IptablesRuleset> {
   const warnings = new Warnings(probe);
@@ -504,8 +513,12 @@ export function parseIptablesLines(
     return c;
   };
 
-  for (let idx = 0; idx < lines.length; idx++) {
-    if (skip?.(idx)) continue;
+  // a skip that lists the lines it keeps (ascending) is walked by that list, not asked about every line
+  const kept = skip?.kept;
+  const count = kept ? kept.length : lines.length;
+  for (let n = 0; n < count; n++) {
+    const idx = kept ? kept[n]! : n;
+    if (!kept && skip?.(idx)) continue;
     const lineNo = idx + 1;
     const raw = lines.at(idx);
     const line = raw.trim();
