@@ -71,15 +71,18 @@ export class Warnings {
     }
   }
 
-  /** One warning per (code, message); `example` names the first record it applied to. */
-  once(code: string, message: string, example?: string): void {
+  /**
+   * One warning per (code, message); `example` names the first record it applied to. `times`: it
+   * applied to that many records at once (the route scanner counts a million in one call).
+   */
+  once(code: string, message: string, example?: string, times = 1): void {
     const key = `${code}\u0000${message}`;
     const c = this.counted.get(key);
-    if (c) c.n++;
+    if (c) c.n += times;
     else
       this.counted.set(key, {
         w: withSource({ code, message: example ? `${message} (e.g. ${example})` : message }, this.probe),
-        n: 1,
+        n: times,
       });
   }
 

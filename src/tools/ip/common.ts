@@ -109,8 +109,8 @@ export class Notes extends Warnings {
   }
 
   /** One warning per (code, message); `example` names the first record it applied to. */
-  note(code: string, message: string, example?: string): void {
-    this.once(code, message, example);
+  note(code: string, message: string, example?: string, times = 1): void {
+    this.once(code, message, example, times);
   }
 }
 

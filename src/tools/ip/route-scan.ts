@@ -258,8 +258,13 @@ class Ranges {
   }
 }
 
-export function scanIpRouteJson(bytes: Uint8Array, probe: string, family: Family): ScannedRoutes | undefined {
-  const d = scanIpRouteData(bytes, probe, family);
+export function scanIpRouteJson(
+  bytes: Uint8Array,
+  probe: string,
+  family: Family,
+  opts: ScanOptions = {},
+): ScannedRoutes | undefined {
+  const d = scanIpRouteData(bytes, probe, family, opts);
   return d && routesFromScan(bytes, d, probe);
 }
 
@@ -303,8 +308,24 @@ export function routesFromScan(bytes: Uint8Array, d: RouteScanData, probe: strin
   return { columns, warnings: d.warnings, slow: d.slow };
 }
 
+export interface ScanOptions {
+  /** false: every element through scanObject (tests compare the paths) */
+  lean?: boolean;
+  /** false: no repeated-tail shortcut (TailCache) */
+  tails?: boolean;
+  /** filled with how many elements each shortcut read (tests: that it was taken) */
+  stats?: { lean: number; tails: number };
+}
+
 /** The scan itself: undefined when the input is not plain `ip -j route` JSON (parseIpRoute reads it). */
-export function scanIpRouteData(bytes: Uint8Array, probe: string, family: Family): RouteScanData | undefined {
+export function scanIpRouteData(
+  bytes: Uint8Array,
+  probe: string,
+  family: Family,
+  opts: ScanOptions = {},
+): RouteScanData | undefined {
+  const lean = opts.lean !== false;
+  const tails = lean && opts.tails !== false ? new TailCache(bytes) : undefined;
   // CR or ANSI codes: parseIpRoute cleans the text first; leave such input to it
   if (bytes.indexOf(0x0d) >= 0 || bytes.indexOf(0x1b) >= 0) return undefined;
   const sc = new Scanner(bytes, family);
@@ -321,6 +342,7 @@ export function scanIpRouteData(bytes: Uint8Array, probe: string, family: Family
   const nhidFast: number[] = [];
   let detailed = false;
   const decode = (s: number, e: number) => textOf(b, s, e);
+  let leanTaken = 0;
   sc.ws();
   if (b[sc.p] === RBRACKET) sc.p++;
   else {
@@ -331,7 +353,12 @@ export function scanIpRouteData(bytes: Uint8Array, probe: string, family: Family
       let fast = false;
       let nhid = false;
       if (b[start] === LBRACE) {
-        const r = scanObject(sc, cols, slot, words);
+        let r = tails ? tailObject(sc, start, cols, slot, tails) : lean ? leanObject(sc, start, cols, slot) : -1;
+        if (r < 0) r = scanObject(sc, cols, slot, words);
+        else {
+          sc.p = leanEnd;
+          leanTaken++;
+        }
         if (r < 0) return undefined;
         fast = r > 0;
         nhid = r === 2;
@@ -371,12 +398,8 @@ export function scanIpRouteData(bytes: Uint8Array, probe: string, family: Family
   // itself as the example, unless an earlier element did); later ones only count in it
   let nh = 0;
   const nhidUpTo = (end: number): boolean => {
-    for (; nh < nhidFast.length && nhidFast[nh]! < end; nh++) {
-      const slot = nhidFast[nh]!;
-      if (nh > 0) {
-        notes.note(NHID_NOTE.code, NHID_NOTE.message);
-        continue;
-      }
+    if (nh === 0 && nhidFast.length > 0 && nhidFast[0]! < end) {
+      const slot = nhidFast[0]!;
       let o: unknown;
       try {
         o = JSON.parse(decode(ranges.a[slot * 2]!, ranges.a[slot * 2 + 1]!));
@@ -386,7 +409,12 @@ export function scanIpRouteData(bytes: Uint8Array, probe: string, family: Family
       const r = jsonRoute(o, slot, probe, family, detailed, ips, notes);
       if (!r) return false;
       built.set(slot, r);
+      nh = 1;
     }
+    // the later ones before `end` only count, in one call (a million calls cost ~0.3 s)
+    const from = nh;
+    while (nh < nhidFast.length && nhidFast[nh]! < end) nh++;
+    if (nh > from) notes.note(NHID_NOTE.code, NHID_NOTE.message, undefined, nh - from);
     return true;
   };
   for (const slot of slow) {
@@ -403,6 +431,10 @@ export function scanIpRouteData(bytes: Uint8Array, probe: string, family: Family
     else cols.type[slot] = SLOT_SKIPPED;
   }
   if (!nhidUpTo(cols.count)) return undefined;
+  if (opts.stats) {
+    opts.stats.lean = leanTaken;
+    opts.stats.tails = tails?.hits ?? 0;
+  }
   const starts = new Uint32Array(cols.count);
   const ends = new Uint32Array(cols.count);
   for (let i = 0; i < cols.count; i++) {
@@ -800,4 +832,554 @@ function scanFlags(sc: Scanner): number {
     if (d === RBRACKET) return r;
     return -1;
   }
+}
+
+/*
+ * The lean path. `ip -j` prints one compact line (no whitespace, escapes only in odd names), every
+ * element with the same keys in the same order, so most of scanObject's work (a field write per
+ * byte, whitespace checks between tokens, hashing strings) buys nothing on a node's bulk routes.
+ * leanObject reads one element with the position in a local, skips the strings the columns do not
+ * need in a tight loop and recognises the common values by their bytes. It only ever says "this
+ * element is a fast one, with these columns" (the same scanObject would give); at anything it does
+ * not expect (whitespace, an escape, a non-ASCII byte, a string where it wants a number, an empty
+ * or odd next hop, any element scanObject would not take fast) it returns -1 without having moved
+ * sc.p, and scanObject reads the element from its start as before.
+ */
+
+/** where the element leanObject accepted ends (after its closing brace) */
+let leanEnd = 0;
+
+const TRUE = Uint8Array.from('true', (ch) => ch.charCodeAt(0));
+const FALSE = Uint8Array.from('false', (ch) => ch.charCodeAt(0));
+const NULL = Uint8Array.from('null', (ch) => ch.charCodeAt(0));
+const DEFAULT = Uint8Array.from('default', (ch) => ch.charCodeAt(0));
+const DEAD = Uint8Array.from('dead', (ch) => ch.charCodeAt(0));
+const LINKDOWN = Uint8Array.from('linkdown', (ch) => ch.charCodeAt(0));
+
+/** b[s..e) equals w */
+function eqAt(b: Uint8Array, s: number, e: number, w: Uint8Array): boolean {
+  if (e - s !== w.length) return false;
+  for (let k = 0; k < w.length; k++) if (b[s + k] !== w[k]) return false;
+  return true;
+}
+
+/**
+ * The end (closing quote) of a plain string whose opening quote is at p: -1 for an escape, a
+ * control character, a non-ASCII byte or the end of the input (scanObject's `simple`, and more).
+ */
+function plainEnd(b: Uint8Array, p: number): number {
+  let c = b[++p];
+  while (c !== QUOTE) {
+    if (c === undefined || c < 0x20 || c >= 0x80 || c === BACKSLASH) return -1;
+    c = b[++p];
+  }
+  return p;
+}
+
+/** key id of the plain key b[s..e) (as readKey gives it) */
+function leanKey(b: Uint8Array, s: number, e: number): number {
+  const n = e - s;
+  let cand = KEY_AT[b[s]!]?.[n] as { id: number; w: Uint8Array; alt?: { id: number; w: Uint8Array } } | undefined;
+  if (cand === undefined) return K_OTHER;
+  if (cand.alt !== undefined && b[s + 1] !== cand.w[1]) cand = cand.alt;
+  const w = cand.w;
+  for (let k = 1; k < n; k++) if (b[s + k] !== w[k]) return K_OTHER;
+  return cand.id;
+}
+
+/**
+ * A u32 written as plain digits at p, followed by `,` `}` or `]`: its value, with leanAt after
+ * it; -1 for anything else (a sign, a fraction, an exponent, a leading zero, past u32).
+ */
+let leanAt = 0;
+function leanU32(b: Uint8Array, p: number): number {
+  const p0 = p;
+  let c = b[p]!;
+  if (c === 0x30) {
+    c = b[++p]!;
+  } else {
+    if (!(c >= 0x31 && c <= 0x39)) return -1;
+    let v = 0;
+    while (c >= 0x30 && c <= 0x39) {
+      v = v * 10 + (c - 0x30);
+      c = b[++p]!;
+    }
+    if (p - p0 > 10 || v > 0xffffffff) return -1;
+    if (c !== COMMA && c !== RBRACE && c !== RBRACKET) return -1;
+    leanAt = p;
+    return v;
+  }
+  if (c !== COMMA && c !== RBRACE && c !== RBRACKET) return -1;
+  leanAt = p;
+  return 0;
+}
+
+/**
+ * Skips a compact JSON value at p (no whitespace, plain strings, u32 numbers, literals): the
+ * position after it, or -1 for anything else, including nesting past 32 (scanObject's skipValue
+ * then reads it, or finds the syntax error).
+ */
+function leanSkip(b: Uint8Array, p: number, depth: number): number {
+  const c = b[p];
+  if (c === QUOTE) {
+    const e = plainEnd(b, p);
+    return e < 0 ? -1 : e + 1;
+  }
+  if (c === LBRACE || c === LBRACKET) {
+    if (depth >= 32) return -1;
+    const close = c === LBRACE ? RBRACE : RBRACKET;
+    p++;
+    if (b[p] === close) return p + 1;
+    for (;;) {
+      if (c === LBRACE) {
+        if (b[p] !== QUOTE) return -1;
+        const e = plainEnd(b, p);
+        if (e < 0 || b[e + 1] !== COLON) return -1;
+        p = e + 2;
+      }
+      p = leanSkip(b, p, depth + 1);
+      if (p < 0) return -1;
+      const d = b[p++];
+      if (d === COMMA) continue;
+      if (d === close) return p;
+      return -1;
+    }
+  }
+  if (c === 0x74) return bytesLit(b, p, TRUE);
+  if (c === 0x66) return bytesLit(b, p, FALSE);
+  if (c === 0x6e) return bytesLit(b, p, NULL);
+  if (leanU32(b, p) < 0) return -1;
+  return leanAt;
+}
+
+function bytesLit(b: Uint8Array, p: number, w: Uint8Array): number {
+  for (let k = 0; k < w.length; k++) if (b[p + k] !== w[k]) return -1;
+  return p + w.length;
+}
+
+/**
+ * A flags list at p (its `[`): 1 = plain strings, 2 = with dead or linkdown, -1 = anything else;
+ * leanAt after the `]`.
+ */
+function leanFlags(b: Uint8Array, p: number): number {
+  p++;
+  if (b[p] === RBRACKET) {
+    leanAt = p + 1;
+    return 1;
+  }
+  let r = 1;
+  for (;;) {
+    if (b[p] !== QUOTE) return -1;
+    const e = plainEnd(b, p);
+    if (e < 0) return -1;
+    if (eqAt(b, p + 1, e, DEAD) || eqAt(b, p + 1, e, LINKDOWN)) r = 2;
+    p = e + 1;
+    const d = b[p++];
+    if (d === COMMA) continue;
+    if (d === RBRACKET) {
+      leanAt = p;
+      return r;
+    }
+    return -1;
+  }
+}
+
+/**
+ * A `nexthops` list at p whose every hop is a non-empty object of gateway / dev / weight / flags,
+ * each once, each as scanHops takes it fast: HOPS_* bits with HOPS_FAST and HOPS_SOME; -1 for
+ * anything else. leanAt after the `]`.
+ */
+function leanHops(sc: Scanner, p: number): number {
+  const b = sc.b;
+  p++;
+  let out = HOPS_SOME | HOPS_FAST;
+  if (b[p] !== LBRACE) return -1;
+  for (;;) {
+    p++;
+    if (b[p] !== QUOTE) return -1;
+    let seen = 0;
+    for (;;) {
+      if (b[p] !== QUOTE) return -1;
+      const ke = plainEnd(b, p);
+      if (ke < 0 || b[ke + 1] !== COLON) return -1;
+      const k = leanKey(b, p + 1, ke);
+      if ((seen & k) !== 0) return -1;
+      seen |= k;
+      p = ke + 2;
+      const c = b[p];
+      if (k === K_GATEWAY && c === QUOTE) {
+        sc.p = p;
+        if (quad(sc, SCRATCH, 0, false) >= 0) p = sc.p;
+        else {
+          const e = plainEnd(b, p);
+          if (e < 0) return -1;
+          sc.s0 = p + 1;
+          sc.s1 = e;
+          sc.simple = true;
+          if (!sc.gateway()) return -1;
+          p = e + 1;
+        }
+      } else if (k === K_DEV && c === QUOTE) {
+        const e = plainEnd(b, p);
+        if (e < 0) return -1;
+        out |= HOPS_DEV;
+        p = e + 1;
+      } else if (k === K_WEIGHT) {
+        if (!(leanU32(b, p) > 0)) return -1;
+        p = leanAt;
+      } else if (k === K_FLAGS && c === LBRACKET) {
+        const f = leanFlags(b, p);
+        if (f < 0) return -1;
+        if (f === 2) out |= HOPS_DEAD;
+        p = leanAt;
+      } else return -1;
+      const d = b[p++];
+      if (d === COMMA) continue;
+      if (d === RBRACE) break;
+      return -1;
+    }
+    const d = b[p];
+    if (d === COMMA) {
+      p++;
+      if (b[p] !== LBRACE) return -1;
+      continue;
+    }
+    if (d === RBRACKET) {
+      leanAt = p + 1;
+      return out;
+    }
+    return -1;
+  }
+}
+
+/**
+ * The element whose `{` is at `start`, when it is a compact one scanObject takes fast: 1 (2 with an
+ * nhid) with its columns filled and leanEnd after it; -1 otherwise, sc.p left at `start`.
+ */
+function leanObject(sc: Scanner, start: number, cols: ColumnBuilder, slot: number): number {
+  const b = sc.b;
+  const v4 = cols.family === 4;
+  const keyAt = slot * cols.words;
+  let p = start + 1;
+  let seen = 0;
+  let type = ROUTE_TYPE_CODE.unicast;
+  let len = -1;
+  let table = NO_TABLE;
+  let metric = -1;
+  let plain = 1;
+  let nhid = false;
+  let hops = 0;
+  const saved = sc.p;
+  for (;;) {
+    if (b[p] !== QUOTE) return bail(sc, saved);
+    const ke = plainEnd(b, p);
+    if (ke < 0 || b[ke + 1] !== COLON) return bail(sc, saved);
+    const k = leanKey(b, p + 1, ke);
+    if (k < 0 || (seen & k) !== 0) return bail(sc, saved);
+    seen |= k;
+    p = ke + 2;
+    const c = b[p];
+    if (c === QUOTE) {
+      switch (k) {
+        case K_DST:
+          len = leanDst(sc, p, cols, keyAt);
+          if (len < 0) return bail(sc, saved);
+          p = leanAt;
+          break;
+        case K_GATEWAY: {
+          if (v4) {
+            sc.p = p;
+            if (quad(sc, SCRATCH, 0, false) >= 0) {
+              p = sc.p;
+              break;
+            }
+          }
+          const e = plainEnd(b, p);
+          if (e < 0) return bail(sc, saved);
+          sc.s0 = p + 1;
+          sc.s1 = e;
+          sc.simple = true;
+          if (!sc.gateway()) return bail(sc, saved);
+          p = e + 1;
+          break;
+        }
+        case K_TYPE: {
+          if (bytesAt(b, p + 1, UNICAST)) {
+            p += UNICAST.length + 2;
+            type = ROUTE_TYPE_CODE.unicast;
+            break;
+          }
+          const e = plainEnd(b, p);
+          if (e < 0) return bail(sc, saved);
+          sc.s0 = p + 1;
+          sc.s1 = e;
+          sc.simple = true;
+          type = sc.typeCode();
+          if (type < 0) return bail(sc, saved);
+          p = e + 1;
+          break;
+        }
+        case K_TABLE: {
+          if (bytesAt(b, p + 1, MAIN)) {
+            p += MAIN.length + 2;
+            table = 254;
+            break;
+          }
+          const e = plainEnd(b, p);
+          if (e < 0) return bail(sc, saved);
+          sc.s0 = p + 1;
+          sc.s1 = e;
+          sc.simple = true;
+          table = sc.tableId();
+          if (table < 0) return bail(sc, saved);
+          p = e + 1;
+          break;
+        }
+        case K_DEV:
+        case K_PROTOCOL:
+        case K_SCOPE:
+        case K_PREFSRC:
+        case K_OTHER: {
+          const e = plainEnd(b, p);
+          if (e < 0) return bail(sc, saved);
+          p = e + 1;
+          break;
+        }
+        default:
+          // a string where a number, list or object belongs
+          return bail(sc, saved);
+      }
+    } else if (c === LBRACKET) {
+      if (k === K_FLAGS) {
+        const f = leanFlags(b, p);
+        if (f < 0) return bail(sc, saved);
+        if (f === 2) plain = 0;
+      } else if (k === K_NEXTHOPS) {
+        hops = leanHops(sc, p);
+        if (hops < 0) return bail(sc, saved);
+      } else return bail(sc, saved);
+      p = leanAt;
+    } else if (c === LBRACE) {
+      if (k !== K_IGNORED) return bail(sc, saved);
+      p = leanSkip(b, p, 0);
+      if (p < 0) return bail(sc, saved);
+    } else if (c === 0x74 || c === 0x66 || c === 0x6e) {
+      if (k !== K_OTHER) return bail(sc, saved);
+      p = leanSkip(b, p, 0);
+      if (p < 0) return bail(sc, saved);
+    } else {
+      const v = leanU32(b, p);
+      if (v < 0) return bail(sc, saved);
+      if (k === K_METRIC) metric = v;
+      else if (k === K_NHID) nhid = true;
+      else if (k !== K_OTHER) return bail(sc, saved);
+      p = leanAt;
+    }
+    const d = b[p++];
+    if (d === COMMA) continue;
+    if (d === RBRACE) break;
+    return bail(sc, saved);
+  }
+  // scanObject's verdict on a fast element, in the same order
+  if (len < 0) return bail(sc, saved);
+  if (hops !== 0 && type !== ROUTE_TYPE_CODE.unicast) return bail(sc, saved);
+  const hasDev = hops !== 0 ? (hops & HOPS_DEV) !== 0 : (seen & K_DEV) !== 0;
+  if ((hops & HOPS_DEAD) !== 0) plain = 0;
+  if (type <= NEEDS_DEV_MAX && !hasDev) return bail(sc, saved);
+  cols.len[slot] = len;
+  cols.type[slot] = type;
+  cols.table[slot] = table;
+  cols.metric[slot] = metric >= 0 ? metric : cols.family === 6 ? 1024 : 0;
+  cols.tos[slot] = 0;
+  cols.plain[slot] = plain;
+  cols.hasSrc[slot] = 0;
+  sc.p = saved;
+  leanEnd = p;
+  return nhid ? 2 : 1;
+}
+
+/**
+ * The destination string whose quote is at p, as scanObject reads it fast (a dotted quad, `default`,
+ * an IPv6 prefix): its length, the key written, leanAt after the closing quote; -1 otherwise.
+ */
+function leanDst(sc: Scanner, p: number, cols: ColumnBuilder, keyAt: number): number {
+  const b = sc.b;
+  const v4 = cols.family === 4;
+  if (v4) {
+    sc.p = p;
+    const len = quad(sc, cols.key, keyAt, true);
+    if (len >= 0) {
+      leanAt = sc.p;
+      return len;
+    }
+  }
+  const e = plainEnd(b, p);
+  if (e < 0) return -1;
+  sc.s0 = p + 1;
+  sc.s1 = e;
+  sc.simple = true;
+  const len = eqAt(b, p + 1, e, DEFAULT) || !v4 ? sc.prefix(cols.key, keyAt) : -1;
+  leanAt = e + 1;
+  return len;
+}
+
+function bail(sc: Scanner, saved: number): number {
+  sc.p = saved;
+  return -1;
+}
+
+/*
+ * Repeated tails. In a node's bulk routes everything after the destination repeats: the same
+ * gateway, device, table, protocol, scope, metric, flags (or the same next hops, the same nexthop
+ * object) for thousands of prefixes. An element that starts `{"type":"unicast","dst":"` has, after
+ * its destination, a tail whose reading depends on nothing but its bytes (the state before it is
+ * always the same: those two keys, type unicast). So once leanObject has accepted a tail, a later
+ * element whose bytes after the destination are the same, byte for byte (a native compare of the
+ * two ranges, found by where their first `}` is), gets the same columns without reading the tail
+ * again. Anything else, or a miss, goes to leanObject and then scanObject as before.
+ */
+const HEAD = Uint8Array.from('{"type":"unicast","dst":"', (ch) => ch.charCodeAt(0));
+/** HEAD up to its last quote, for bytesAt (which checks the quote after it) */
+const HEAD_NO_QUOTE = HEAD.subarray(0, HEAD.length - 1);
+
+interface Tail {
+  /** where the tail's bytes are in this document, and how many */
+  s: number;
+  n: number;
+  table: number;
+  metric: number;
+  plain: number;
+  nhid: boolean;
+}
+
+/** bytes of a tail that pick its bucket (its first 32) */
+const TAIL_KEY = 32;
+/** at most this many bytes pick the list inside a bucket */
+const TAIL_KEY2 = 160;
+
+/** tails whose first TAIL_KEY bytes hash alike, by a hash of their bytes [TAIL_KEY, k2) */
+interface TailBucket {
+  k2: number;
+  all: Tail[];
+  by: Map<number, Tail[]>;
+}
+
+/**
+ * Accepted tails, in two levels: a hash of their first 32 bytes, then a hash of the next ones up to
+ * the bucket's shortest tail (a multipath tail's first next hop is ~80 bytes in; without the second
+ * level every multipath tail of a table would be compared in turn). Compared four bytes at a time
+ * through a DataView: Buffer.compare's argument checks cost more than comparing a 100-byte tail.
+ */
+export class TailCache {
+  private readonly buckets = new Map<number, TailBucket>();
+  private readonly dv: DataView;
+  private readonly n: number;
+  private size = 0;
+  /** elements read from a cached tail (tests: the path was taken) */
+  hits = 0;
+
+  constructor(b: Uint8Array) {
+    this.dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    this.n = b.byteLength;
+  }
+
+  /** hash of the bytes [p + from, p + to) (a multiple of 4 apart, within the input) */
+  private hash(p: number, from: number, to: number): number {
+    const dv = this.dv;
+    let h = 0;
+    for (let i = from; i < to; i += 4) h = (Math.imul(h, 0x9e3779b1) + dv.getUint32(p + i, true)) | 0;
+    return h;
+  }
+
+  /** the tail at p matching a cached one; undefined on a miss */
+  find(p: number): Tail | undefined {
+    if (p + TAIL_KEY > this.n) return undefined;
+    const bucket = this.buckets.get(this.hash(p, 0, TAIL_KEY));
+    if (bucket === undefined) return undefined;
+    const list = p + bucket.k2 <= this.n ? bucket.by.get(this.hash(p, TAIL_KEY, bucket.k2)) : bucket.all;
+    if (list === undefined) return undefined;
+    const dv = this.dv;
+    for (let i = 0; i < list.length; i++) {
+      const t = list[i]!;
+      const n = t.n;
+      if (p + n > this.n) continue;
+      const s = t.s;
+      let k = 0;
+      for (; k + 4 <= n; k += 4) if (dv.getUint32(s + k, true) !== dv.getUint32(p + k, true)) break;
+      if (k + 4 <= n) continue;
+      for (; k < n; k++) if (dv.getUint8(s + k) !== dv.getUint8(p + k)) break;
+      if (k < n) continue;
+      // the most recent match first: tables come in runs
+      if (i > 0) {
+        list[i] = list[0]!;
+        list[0] = t;
+      }
+      this.hits++;
+      return t;
+    }
+    return undefined;
+  }
+
+  add(t: Tail): void {
+    if (this.size >= 4096 || t.n < TAIL_KEY) return;
+    const h = this.hash(t.s, 0, TAIL_KEY);
+    let bucket = this.buckets.get(h);
+    if (bucket === undefined) {
+      bucket = { k2: TAIL_KEY2, all: [], by: new Map() };
+      this.buckets.set(h, bucket);
+    }
+    if (bucket.all.length >= 256) return;
+    bucket.all.push(t);
+    this.size++;
+    const k2 = Math.min(bucket.k2, t.n - (t.n % 4));
+    if (k2 < bucket.k2) {
+      bucket.k2 = k2;
+      bucket.by.clear();
+      for (const x of bucket.all) this.file(bucket, x);
+    } else this.file(bucket, t);
+  }
+
+  private file(bucket: TailBucket, t: Tail): void {
+    const h = this.hash(t.s, TAIL_KEY, bucket.k2);
+    const list = bucket.by.get(h);
+    if (list === undefined) bucket.by.set(h, [t]);
+    else list.push(t);
+  }
+}
+
+/**
+ * leanObject with the repeated-tail shortcut: the same result (1, 2 or -1, the same columns, the
+ * same leanEnd).
+ */
+function tailObject(sc: Scanner, start: number, cols: ColumnBuilder, slot: number, tails: TailCache): number {
+  const b = sc.b;
+  if (!bytesAt(b, start, HEAD_NO_QUOTE)) return leanObject(sc, start, cols, slot);
+  const saved = sc.p;
+  const len = leanDst(sc, start + HEAD.length - 1, cols, slot * cols.words);
+  sc.p = saved;
+  if (len < 0) return leanObject(sc, start, cols, slot);
+  const p = leanAt;
+  const t = tails.find(p);
+  if (t !== undefined) {
+    cols.len[slot] = len;
+    cols.type[slot] = ROUTE_TYPE_CODE.unicast;
+    cols.table[slot] = t.table;
+    cols.metric[slot] = t.metric;
+    cols.tos[slot] = 0;
+    cols.plain[slot] = t.plain;
+    cols.hasSrc[slot] = 0;
+    leanEnd = p + t.n;
+    return t.nhid ? 2 : 1;
+  }
+  const r = leanObject(sc, start, cols, slot);
+  if (r > 0)
+    tails.add({
+      s: p,
+      n: leanEnd - p,
+      table: cols.table[slot]!,
+      metric: cols.metric[slot]!,
+      plain: cols.plain[slot]!,
+      nhid: r === 2,
+    });
+  return r;
 }

@@ -1,0 +1,199 @@
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { allRoutes } from '../../../src/model/route-columns.js';
+import { parseIpRoute } from '../../../src/tools/ip/index.js';
+import { scanIpRouteData, scanIpRouteJson, type ScanOptions } from '../../../src/tools/ip/route-scan.js';
+import { ParseError } from '../../../src/tools/parse-error.js';
+import { inputs, RUNS, SEED, seeds, wrongTypeDocs } from '../../fuzz/harness.js';
+
+// The route scanner's two shortcuts (leanObject: compact elements read with the position in a
+// local; TailCache: an element whose bytes after the destination repeat an accepted tail) must
+// give exactly what the element-by-element scanObject gives: the same columns, byte ranges, parsed
+// routes, warnings and slow count, or the same refusal. Each document is scanned three ways.
+
+type Fam = 4 | 6;
+
+function scan(text: string, fam: Fam, opts: ScanOptions) {
+  return scanIpRouteData(Buffer.from(text, 'utf8'), 'p', fam, opts);
+}
+
+/** the three paths agree; returns how many elements each shortcut read */
+function agree(text: string, fam: Fam): { lean: number; tails: number } {
+  const stats = { lean: 0, tails: 0 };
+  const full = scan(text, fam, { lean: false });
+  const lean = scan(text, fam, { tails: false });
+  const tails = scan(text, fam, { stats });
+  expect(lean).toEqual(full);
+  expect(tails).toEqual(full);
+  return stats;
+}
+
+/** and the scan agrees with parseIpRoute (as route-scan.test.ts checks for the default path) */
+function agreesWithParser(text: string, fam: Fam): void {
+  const s = scanIpRouteJson(Buffer.from(text, 'utf8'), 'p', fam);
+  if (s === undefined) return;
+  let full: ReturnType<typeof parseIpRoute> | undefined;
+  try {
+    full = parseIpRoute(text, 'p', fam);
+  } catch (e) {
+    if (!(e instanceof ParseError)) throw e;
+  }
+  expect(full, 'scanner accepted what parseIpRoute rejects').toBeDefined();
+  expect(allRoutes(s.columns)).toEqual(full!.value);
+  expect(s.warnings).toEqual(full!.warnings);
+}
+
+const jsonSeeds = (fam: Fam) => seeds('ip/route', new RegExp(`\\.${fam}-j.*\\.json$`));
+
+// the element shapes of a node's bulk routes, from real captures: a plain route from the bench's
+// base capture, multipath and nexthop-object routes (fixtures/tools/ip/lab/capture-shapes.sh)
+const shapes = JSON.parse(
+  readFileSync(
+    new URL('../../../fixtures/tools/ip/route/np-perf-shapes.4-j-d-table-all.json', import.meta.url),
+    'utf8',
+  ),
+) as Record<string, unknown>[];
+const ecmp = shapes.find((r) => r.dst === '203.0.113.0/24' && !r.nhid)!;
+const nhGroup = shapes.find((r) => r.nhid === 200)!;
+const nhSingle = shapes.find((r) => r.nhid === 101)!;
+const plain4 = {
+  type: 'unicast',
+  dst: '10.20.0.0/16',
+  gateway: '172.18.0.5',
+  dev: 'eth0',
+  table: 'main',
+  protocol: 'bgp',
+  scope: 'global',
+  metric: 20,
+  flags: [] as string[],
+};
+const plain6 = {
+  type: 'unicast',
+  dst: '2001:db8:1::/48',
+  gateway: 'fe80::1',
+  dev: 'eth0',
+  table: 'main',
+  protocol: 'bgp',
+  scope: 'global',
+  metric: 1024,
+  flags: [] as string[],
+  pref: 'medium',
+};
+
+/** n elements of the given shapes in turn, each with a prefix of its own: the tails repeat */
+function table(fam: Fam, n: number, els: Record<string, unknown>[]): string {
+  const out: Record<string, unknown>[] = [];
+  for (let i = 0; i < n; i++) {
+    const dst = fam === 4 ? `${10 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}.0/24` : `2001:db8:${i.toString(16)}::/48`;
+    out.push({ ...els[i % els.length]!, dst });
+  }
+  return JSON.stringify(out);
+}
+
+const tables: [string, Fam, string][] = [
+  ['plain', 4, table(4, 240, [plain4, { ...plain4, gateway: '172.18.0.6', metric: undefined }])],
+  ['multipath', 4, table(4, 240, [ecmp, plain4])],
+  ['nexthop objects', 4, table(4, 240, [nhGroup, nhSingle, plain4])],
+  ['IPv6', 6, table(6, 240, [plain6, { ...plain6, gateway: 'fe80::2' }])],
+];
+
+// what a byte-for-byte repeat must not hide: one element's tail changed in a way the columns or
+// the verdict depend on (a flag, the table, the metric, a key the parser reads, an escape, a syntax error)
+const edits: [RegExp, string][] = [
+  [/"flags":\[\]/, '"flags":["dead"]'],
+  [/"flags":\[\]/, '"flags":["linkdown","onlink"]'],
+  [/"table":"main"/, '"table":"200"'],
+  [/"table":"main"/, '"table":"local"'],
+  [/"metric":(\d+)/, '"metric":7'],
+  [/"metric":(\d+)/, '"metric":-1'],
+  [/"metric":(\d+)/, '"metric":"20"'],
+  [/"dev":"eth0"/, '"dev":"eth\\u0030"'],
+  [/"dev":"eth0"/, '"dev":"eth0","via":{"family":"inet6","host":"fe80::1"}'],
+  [/"dev":"eth0"/, '"dev":"eth0","dev":"eth1"'],
+  [/"dev":"eth0"/, '"dev" :"eth0"'],
+  [/"dev":"eth0"/, '"dev":"ethé"'],
+  [/"dev":"eth0"/, '"dev":"eth\u0001"'],
+  [/"dev":"eth0",/, ''],
+  [/"scope":"global"/, '"scope":"global","tos":"0x10"'],
+  [/"weight":1/, '"weight":0'],
+  [/"weight":1/, '"weight":1.0'],
+  [/"nhid":(\d+)/, '"nhid":"101"'],
+  [/"gateway":"[^"]*"/, '"gateway":"172.18.0.300"'],
+  [/"gateway":"[^"]*"/, '"gateway":"fe80::1%eth0"'],
+  [/"type":"unicast"/, '"type":"blackhole"'],
+  [/\}$/, '}}'],
+  [/\}$/, ''],
+];
+
+/** the table with edit e applied to element i's text */
+function edited(doc: string, i: number, e: [RegExp, string]): string {
+  const els = doc.slice(1, -1).split(/(?<=\}),(?=\{"type")/);
+  const k = i % els.length;
+  els[k] = els[k]!.replace(e[0], e[1]);
+  return `[${els.join(',')}]`;
+}
+
+describe('the scanner shortcuts agree with scanObject', () => {
+  for (const fam of [4, 6] as Fam[]) {
+    it(`on every real IPv${fam} JSON capture, and every wrong-typed key of it`, () => {
+      let lean = 0;
+      for (const s of jsonSeeds(fam)) {
+        lean += agree(s.text, fam).lean;
+        for (const doc of wrongTypeDocs(s.text)) agree(doc, fam);
+      }
+      expect(lean).toBeGreaterThan(0);
+    });
+
+    it(`on fuzzed IPv${fam} captures`, () => {
+      fc.assert(
+        fc.property(inputs(jsonSeeds(fam)), (t) => {
+          agree(Buffer.from(t, 'utf8').toString('utf8'), fam);
+        }),
+        { numRuns: RUNS * 4, seed: SEED },
+      );
+    });
+  }
+
+  for (const [name, fam, doc] of tables) {
+    it(`on a ${name} table (tails repeat)`, () => {
+      const st = agree(doc, fam);
+      agreesWithParser(doc, fam);
+      expect(st.tails).toBeGreaterThan(200);
+    });
+
+    it(`on a ${name} table with one repeated tail changed`, () => {
+      for (const e of edits) {
+        for (const i of [70, 239]) {
+          const text = edited(doc, i, e);
+          agree(text, fam);
+          agreesWithParser(text, fam);
+          // the changed tail read twice: the second time from the cache
+          const twice = text.slice(0, -1) + ',' + text.slice(1);
+          agree(twice, fam);
+        }
+      }
+    });
+
+    it(`on a fuzzed ${name} table`, () => {
+      const small = JSON.stringify((JSON.parse(doc) as unknown[]).slice(0, 90));
+      fc.assert(
+        fc.property(
+          inputs([{ name, text: small } as ReturnType<typeof seeds>[number]]),
+          fc.array(fc.tuple(fc.nat(89), fc.constantFrom(...edits)), { maxLength: 3 }),
+          (t, es) => {
+            let text = Buffer.from(t, 'utf8').toString('utf8');
+            agree(text, fam);
+            text = small;
+            for (const [i, e] of es) text = edited(text, i, e);
+            // the same table twice: the second half reads from the first half's tails
+            const twice = text.slice(0, -1) + ',' + text.slice(1);
+            agree(twice, fam);
+            agreesWithParser(twice, fam);
+          },
+        ),
+        { numRuns: RUNS, seed: SEED },
+      );
+    });
+  }
+});
