@@ -7,8 +7,8 @@ import { createCipheriv, type Cipher } from 'node:crypto';
  * prefix afterwards, and the map is a bijection whatever f is.
  *
  * `Range`s pin parts of the space: a `verbatim` range maps to itself; a `keep` range keeps its first
- * `keep` bits and permutes the rest inside. f is forced to 0 along the path to every range, so an
- * address outside all ranges never lands inside one.
+ * `keep` bits and permutes the rest inside. f is forced to 0 along the path to every range (also to a range
+ * nested in another), so an address outside a range never lands inside it.
  */
 export interface Range {
   /** the range's prefix bits (MSB first) as bytes, `len` bits significant */
@@ -56,12 +56,11 @@ export class PrefixMap {
     const r = this.containing(a);
     if (r && r.keep >= n) return Uint8Array.from(a);
     // positions [0, fixed) are kept: the path to every range, or the kept bits of the range `a` is in
-    let fixed: number;
-    if (r) fixed = r.keep;
-    else {
-      fixed = 0;
-      for (const x of this.ranges) fixed = Math.max(fixed, common(a, x.bytes, x.len) + 1);
-    }
+    // (inside a range, also the path to every range nested in it, so nothing lands on a nested verbatim range)
+    let fixed = r ? r.keep : 0;
+    for (const x of this.ranges)
+      if (!r || (x.len > r.len && common(x.bytes, r.bytes, r.len) === r.len))
+        fixed = Math.max(fixed, common(a, x.bytes, x.len) + 1);
     const out = Uint8Array.from(a);
     if (r?.inner) {
       const tail = r.inner(a.subarray(r.keep >> 3));

@@ -55,6 +55,9 @@ export class Redactor {
       range([224, 0, 0, 0], 4, 32), // multicast
       range([255, 255, 255, 255], 32, 32), // limited broadcast
       range([169, 254, 0, 0], 16, 16), // link-local: stays link-local, host part mapped
+      // Cilium's default service loopback (ipv4-service-loopback-address): a constant the trace compares
+      // against, not a node's address; mapping it would make a redacted config claim a non-default value
+      range([169, 254, 42, 1], 32, 32),
     ]);
     const z = new Array<number>(16).fill(0);
     const v6 = (head: number[], len: number, keep: number, inner?: (b: Uint8Array) => Uint8Array) =>

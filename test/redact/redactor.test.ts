@@ -104,6 +104,21 @@ describe('prefix-preserving address map', () => {
     expect(r.ip('ff02::1:ff80:60c1')).not.toBe('ff02::1:ff80:60c1');
   });
 
+  it("keeps Cilium's default service loopback 169.254.42.1, and no other link-local address lands on it", () => {
+    for (const red of [r, other]) {
+      expect(red.ip('169.254.42.1')).toBe('169.254.42.1');
+      const seen = new Set<string>();
+      for (let x = 0; x < 65536; x++) {
+        const a = `169.254.${x >> 8}.${x & 255}`;
+        const m = red.ip(a)!;
+        expect(m.startsWith('169.254.')).toBe(true);
+        if (a !== '169.254.42.1' && m === '169.254.42.1') throw new Error(`${a} maps onto the kept loopback`);
+        seen.add(m);
+      }
+      expect(seen.size).toBe(65536);
+    }
+  });
+
   it('never maps an ordinary address into a special range', () => {
     fc.assert(
       fc.property(fc.oneof(v4, v6), (b) => {
