@@ -179,7 +179,15 @@ export async function liveSource(runner: Runner, opts: CollectOptions = {}): Pro
     const spec = deferred.get(id);
     if (!spec) return;
     let p = started.get(id);
-    if (!p) started.set(id, (p = run(spec)));
+    if (!p) {
+      // the manifest was written before this probe ran: rewrite it, or the probe would read as missing
+      // (a deferred `ip` that is not installed must say so, like the probes that ran up front)
+      p = run(spec).then(() => {
+        runs.sort((a, b) => a.id.localeCompare(b.id));
+        files.set('manifest.json', JSON.stringify({ schemaVersion: 1, probes: runs }));
+      });
+      started.set(id, p);
+    }
     await p;
   };
   return {

@@ -342,7 +342,8 @@ function makeOne(source: ProbeSource, state: NodeState, failures: Failures = fai
       return;
     }
     if (got === undefined) {
-      const why = (await failures).get(id);
+      // a live source runs deferred probes on first read, after the manifest was taken: read it again for them
+      const why = (await failures).get(id) ?? (source.live ? (await failuresOf(source)).get(id) : undefined);
       if (why !== undefined && !why.absent) record(state, id, 'failed', undefined, why.message);
       else
         state.sources.push(
