@@ -172,8 +172,21 @@ export function tokenize(line: string): { tokens: string[]; quoted: boolean[] } 
   return { tokens, quoted };
 }
 
+function isLetter(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+}
+
+// `!`, `-X` (one letter) or `--name` (a letter or digit after the dashes); by character codes, as it is asked of
+// every token of every rule
 function isOptionToken(t: string, quoted: boolean): boolean {
-  return !quoted && (t === '!' || /^-[A-Za-z]$/.test(t) || /^--[A-Za-z0-9]/.test(t));
+  if (quoted || t.length < 1) return false;
+  if (t.length === 1) return t === '!';
+  if (t.charCodeAt(0) !== 45) return false;
+  const c = t.charCodeAt(1);
+  if (t.length === 2) return isLetter(c);
+  if (c !== 45) return false;
+  const d = t.charCodeAt(2);
+  return isLetter(d) || (d >= 48 && d <= 57);
 }
 
 interface RuleParse {
@@ -184,8 +197,19 @@ interface RuleParse {
   problems: string[];
 }
 
+// Module and option names are a small vocabulary repeated on every rule (`comment`, `tcp`, `dport`): one string each
+// instead of one per rule. Bounded, so that a hostile dump cannot grow it without end.
+const NAMES = new Map<string, string>();
+const MAX_NAMES = 4096;
+function intern(s: string): string {
+  const k = NAMES.get(s);
+  if (k !== undefined) return k;
+  if (NAMES.size < MAX_NAMES) NAMES.set(s, s);
+  return s;
+}
+
 /** Parses the option part of `-A CHAIN <options>` as a token stream keyed by option name. */
-export function parseRuleOptions(tokens: string[], quoted: boolean[]): RuleParse {
+export function parseRuleOptions(tokens: string[], quoted: boolean[], from = 0): RuleParse {
   const matches: IptablesMatch[] = [];
   const unknownModules: string[] = [];
   const problems: string[] = [];
@@ -195,14 +219,12 @@ export function parseRuleOptions(tokens: string[], quoted: boolean[]): RuleParse
   let current: IptablesMatch | IptablesTarget = header;
   let protocol: string | undefined;
   let negate = false;
-  let i = 0;
+  let i = from;
+  // an exact-size slice: an array grown by push keeps room for 17 items, and a 10,000-Service dump has ~1M args
   const takeArgs = (): string[] => {
-    const args: string[] = [];
-    while (i < tokens.length && !isOptionToken(tokens[i]!, quoted[i]!)) {
-      args.push(tokens[i]!);
-      i++;
-    }
-    return args;
+    const from = i;
+    while (i < tokens.length && !isOptionToken(tokens[i]!, quoted[i]!)) i++;
+    return tokens.slice(from, i);
   };
   while (i < tokens.length) {
     const t = tokens[i]!;
@@ -231,7 +253,7 @@ export function parseRuleOptions(tokens: string[], quoted: boolean[]): RuleParse
         problems.push('-m without a module name');
         break;
       }
-      const m: IptablesMatch = { module: name, options: [] };
+      const m: IptablesMatch = { module: intern(name), options: [] };
       matches.push(m);
       current = m;
       if (!KNOWN_MODULES.has(name) && !unknownModules.includes(name)) unknownModules.push(name);
@@ -256,7 +278,7 @@ export function parseRuleOptions(tokens: string[], quoted: boolean[]): RuleParse
       continue;
     }
     if (t.startsWith('--')) {
-      const name = t.slice(2);
+      const name = intern(t.slice(2));
       let dest: IptablesMatch | IptablesTarget = current;
       // `-p tcp --dport 80` without `-m tcp`: the protocol match is loaded implicitly.
       if (dest === header && protocol !== undefined) {
@@ -282,7 +304,10 @@ export function parseRuleOptions(tokens: string[], quoted: boolean[]): RuleParse
     negate = false;
   }
   if (header.options.length > 0) matches.unshift(header);
-  const out: RuleParse = { matches, unknownModules, problems };
+  // the parsed rules stay live for the whole run: their arrays are copied to their exact sizes (see takeArgs)
+  for (const m of matches) m.options = m.options.slice();
+  if (target) target.options = target.options.slice();
+  const out: RuleParse = { matches: matches.slice(), unknownModules, problems };
   if (target) out.target = target;
   if (comments.length > 0) out.comment = comments.join('; ');
   return out;
@@ -302,7 +327,8 @@ export interface RuleLine {
 export function readRuleLine(line: string): RuleLine {
   let body = line;
   const out: RuleLine = { tk: null };
-  const cm = /^(\[\d+:\d+\])\s+(.*)$/.exec(body);
+  // only a line that starts with `[` can carry counters: the others skip the expression
+  const cm = body.charCodeAt(0) === 91 ? /^(\[\d+:\d+\])\s+(.*)$/.exec(body) : null;
   if (cm) {
     const c = counters(cm[1]!);
     if (c) out.cnt = c;
@@ -319,7 +345,7 @@ export function readRuleLine(line: string): RuleLine {
       start = 3;
     } else if (cmd === '-I' || cmd === '--insert') out.insertAt = 0;
     out.start = start;
-    out.opts = parseRuleOptions(tk.tokens.slice(start), tk.quoted.slice(start));
+    out.opts = parseRuleOptions(tk.tokens, tk.quoted, start);
   }
   return out;
 }
@@ -643,7 +669,8 @@ export function parseIptablesLines(
         );
       const rule: IptablesRule = {
         table: table.name,
-        chain: chainName,
+        // the chain's own string: one per chain, not one slice per rule
+        chain: chain.name,
         line: lineNo,
         matches: p.matches,
         source: ev(probe, line),
