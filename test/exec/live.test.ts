@@ -161,6 +161,17 @@ describe('createLiveRunner', () => {
   it('reports output over maxBytes as too-large', async () => {
     const r = await createLiveRunner()(['ip', '-j', 'addr', 'show'], { maxBytes: 8 });
     expect(r.failed).toBe('too-large');
+    // what fit is kept: the conntrack probe keeps it up to its last whole line
+    const full = await createLiveRunner()(['ip', '-j', 'addr', 'show']);
+    expect(r.stdout).toBe(full.stdout.slice(0, 8));
+  });
+
+  it('kills a command whose run is canceled and reports it as an error, not as its exit code', async () => {
+    const run = createLiveRunner({ prefix: ['sh', '-c', 'exec sleep 30', 'sh'] });
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 100);
+    const r = await run(['uname', '-r'], { signal: ac.signal });
+    expect(r).toMatchObject({ failed: 'error', exitCode: -1, message: 'uname: canceled' });
   });
 
   it('reports a failing tool by its exit code, not as a failure to run', async () => {
