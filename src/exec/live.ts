@@ -30,6 +30,8 @@ export function createLiveRunner(opts: LiveRunnerOptions = {}): Runner {
   const prefix = opts.prefix ?? [];
   // through a prefix (ssh, kubectl exec) the probe runs with the node's privileges, not ours
   const caps = prefix.length === 0 ? (opts.capabilities !== undefined ? opts.capabilities : ownCapabilities()) : null;
+  // program name -> whether its first start failed with ENOENT (through a prefix, the node's PATH decides: not kept)
+  const missing = new Map<string, Promise<boolean>>();
   return async (argv, run = {}) => {
     const started = Date.now();
     const base = { argv, exitCode: -1, stdout: '', stderr: '' };
@@ -52,9 +54,21 @@ export function createLiveRunner(opts: LiveRunnerOptions = {}): Runner {
       };
     }
     const full = [...prefix, ...argv];
+    const tool = argv[0]!;
+    // a program this process found missing on PATH stays missing for the run: it is not looked for again
+    // (a node without Cilium would start every `cilium-dbg` probe and its `cilium` fallback: 12 processes)
+    const known = prefix.length === 0 ? missing.get(tool) : undefined;
+    if (known !== undefined && (await known))
+      return { ...base, durationMs: Date.now() - started, failed: 'ENOENT', message: `${tool}: not installed` };
     auditSpawn(argv, prefix, run.input);
     const timeout = run.timeoutMs ?? opts.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const r = await spawnOnce(full, run.input, timeout, run.maxBytes ?? DEFAULT_MAX_BYTES, run.signal);
+    const spawned = spawnOnce(full, run.input, timeout, run.maxBytes ?? DEFAULT_MAX_BYTES, run.signal);
+    if (prefix.length === 0 && known === undefined)
+      missing.set(
+        tool,
+        spawned.then((x) => x.code === 'ENOENT'),
+      );
+    const r = await spawned;
     if (r.error !== undefined && r.code !== 'ENOENT' && r.code !== 'EACCES' && r.code !== 'EPERM') {
       return { ...base, durationMs: Date.now() - started, failed: 'error', message: `${argv[0]}: ${r.error}` };
     }

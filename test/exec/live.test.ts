@@ -99,6 +99,22 @@ describe('createLiveRunner', () => {
     expect(audited().map((a) => a.argv[0])).toEqual(['cilium-dbg']);
   });
 
+  it('starts a program found missing only once per run: later probes of it answer ENOENT without a process', async () => {
+    const run = createLiveRunner();
+    const all = await Promise.all([
+      run(['cilium-dbg', 'status', '--verbose']),
+      run(['cilium-dbg', 'endpoint', 'list', '-o', 'json']),
+    ]);
+    const later = await run(['cilium-dbg', 'bpf', 'lb', 'list']);
+    for (const r of [...all, later])
+      expect(r).toMatchObject({ failed: 'ENOENT', message: 'cilium-dbg: not installed' });
+    expect(audited().map((a) => a.argv.join(' '))).toEqual(['cilium-dbg status --verbose']);
+    // an installed program is started every time
+    await run(['uname', '-r']);
+    await run(['uname', '-r']);
+    expect(audited().filter((a) => a.argv[0] === 'uname')).toHaveLength(2);
+  });
+
   it('reports a binary missing behind a prefix (PATH pointing nowhere) as ENOENT', async () => {
     const r = await createLiveRunner({ prefix: ['env', 'PATH=/nonexistent'] })(['uname', '-r']);
     expect(r.exitCode).toBe(127);
