@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { auditSpawn } from './audit.js';
 import { isAllowed } from './allowlist.js';
 import { DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_MS, type RawOutput, type Runner } from './runner.js';
@@ -24,11 +25,13 @@ function lacking(need: ReturnType<typeof needOf>, caps: Set<string> | null, remo
     : ` (netpath lacks ${miss.join(' and ')})`;
 }
 
-/** Runs allow-listed probes with execa: no shell, no stdin (but validated route get lines to `ip -batch -`), C locale, killed on timeout. Never throws. */
+/** Runs allow-listed probes with node:child_process: no shell, no stdin (but validated route get lines to `ip -batch -`), C locale, killed on timeout. Never throws. */
 export function createLiveRunner(opts: LiveRunnerOptions = {}): Runner {
   const prefix = opts.prefix ?? [];
   // through a prefix (ssh, kubectl exec) the probe runs with the node's privileges, not ours
   const caps = prefix.length === 0 ? (opts.capabilities !== undefined ? opts.capabilities : ownCapabilities()) : null;
+  // program name -> whether its first start failed with ENOENT (through a prefix, the node's PATH decides: not kept)
+  const missing = new Map<string, Promise<boolean>>();
   return async (argv, run = {}) => {
     const started = Date.now();
     const base = { argv, exitCode: -1, stdout: '', stderr: '' };
@@ -51,56 +54,46 @@ export function createLiveRunner(opts: LiveRunnerOptions = {}): Runner {
       };
     }
     const full = [...prefix, ...argv];
+    const tool = argv[0]!;
+    // a program this process found missing on PATH stays missing for the run: it is not looked for again
+    // (a node without Cilium would start every `cilium-dbg` probe and its `cilium` fallback: 12 processes)
+    const known = prefix.length === 0 ? missing.get(tool) : undefined;
+    if (known !== undefined && (await known))
+      return { ...base, durationMs: Date.now() - started, failed: 'ENOENT', message: `${tool}: not installed` };
     auditSpawn(argv, prefix, run.input);
     const timeout = run.timeoutMs ?? opts.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
-    // biome-ignore lint/suspicious/noImplicitAnyLet: typed by TypeScript's control flow from execa's dynamic import below
-    let r;
-    try {
-      // loaded on the first probe: a snapshot command never pays for execa's start-up
-      const { execa } = await import('execa');
-      r = await execa(full[0]!, full.slice(1), {
-        reject: false,
-        shell: false,
-        ...(run.input !== undefined ? { input: run.input } : { stdin: 'ignore' as const }),
-        timeout,
-        killSignal: 'SIGKILL',
-        maxBuffer: run.maxBytes ?? DEFAULT_MAX_BYTES,
-        ...(run.signal ? { cancelSignal: run.signal } : {}),
-        env: { LC_ALL: 'C', LANG: 'C', NO_COLOR: '1' },
-        extendEnv: true,
-        stripFinalNewline: false,
-      });
-    } catch (e) {
-      return {
-        ...base,
-        durationMs: Date.now() - started,
-        failed: 'error',
-        message: `${argv[0]}: ${String((e as Error)?.message ?? e).split('\n')[0]}`,
-      };
+    const spawned = spawnOnce(full, run.input, timeout, run.maxBytes ?? DEFAULT_MAX_BYTES, run.signal);
+    if (prefix.length === 0 && known === undefined)
+      missing.set(
+        tool,
+        spawned.then((x) => x.code === 'ENOENT'),
+      );
+    const r = await spawned;
+    if (r.error !== undefined && r.code !== 'ENOENT' && r.code !== 'EACCES' && r.code !== 'EPERM') {
+      return { ...base, durationMs: Date.now() - started, failed: 'error', message: `${argv[0]}: ${r.error}` };
     }
     const out: RawOutput = {
       argv,
-      exitCode: typeof r.exitCode === 'number' ? r.exitCode : -1,
-      stdout: typeof r.stdout === 'string' ? r.stdout : '',
-      stderr: typeof r.stderr === 'string' ? r.stderr : '',
+      exitCode: r.exitCode ?? -1,
+      stdout: r.stdout,
+      stderr: r.stderr,
       durationMs: Date.now() - started,
     };
-    const code = (r as { code?: string }).code;
     if (r.timedOut) {
       out.failed = 'timeout';
       out.message = `${argv[0]}: no answer within ${timeout} ms (killed)`;
-    } else if (r.isMaxBuffer) {
+    } else if (r.tooLarge) {
       out.failed = 'too-large';
       out.message = `${argv[0]}: output larger than the limit`;
     } else if (
-      code === 'ENOENT' ||
+      r.code === 'ENOENT' ||
       (prefix.length > 0 &&
         (out.exitCode === 127 ||
           /exec of "[^"]*" failed: No such file or directory|command not found/.test(out.stderr)))
     ) {
       out.failed = 'ENOENT';
       out.message = `${argv[0]}: not installed`;
-    } else if (code === 'EACCES' || code === 'EPERM') {
+    } else if (r.code === 'EACCES' || r.code === 'EPERM') {
       // the program itself could not be started: its file, or a directory on PATH, is not accessible
       out.failed = 'EACCES';
       out.message = `${argv[0]}: cannot be started: permission denied (the program, or a directory on PATH, is not accessible to this user)`;
@@ -113,10 +106,118 @@ export function createLiveRunner(opts: LiveRunnerOptions = {}): Runner {
     ) {
       out.failed = 'EACCES';
       out.message = `${argv[0]}: permission denied: ${describeNeed(need)}${lacking(need, caps, prefix.length > 0)}`;
-    } else if (r.failed && out.exitCode === -1) {
+    } else if (out.exitCode === -1) {
       out.failed = 'error';
-      out.message = `${argv[0]}: ${(r.shortMessage ?? 'failed').split('\n')[0]}`;
+      out.message = `${argv[0]}: ${r.canceled ? 'canceled' : `killed by ${r.signal ?? 'a signal'}`}`;
     }
     return out;
   };
+}
+
+interface Spawned {
+  exitCode: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  tooLarge: boolean;
+  canceled: boolean;
+  /** the process could not be started (code ENOENT, EACCES, ...) */
+  code?: string;
+  error?: string;
+}
+
+/**
+ * One process, no shell, C locale: stdin is the validated input or nothing, output kept up to `maxBytes`
+ * (then the process is killed), SIGKILL on timeout or cancel. node:child_process directly rather than a wrapper
+ * library: a trace starts ~50 probes, and a wrapper's start-up and per-spawn work cost it ~0.25 s of CPU.
+ */
+function spawnOnce(
+  argv: readonly string[],
+  input: string | undefined,
+  timeoutMs: number,
+  maxBytes: number,
+  signal: AbortSignal | undefined,
+): Promise<Spawned> {
+  return new Promise((resolve) => {
+    const res: Spawned = {
+      exitCode: null,
+      signal: null,
+      stdout: '',
+      stderr: '',
+      timedOut: false,
+      tooLarge: false,
+      canceled: false,
+    };
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let outBytes = 0;
+    let errBytes = 0;
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn(argv[0]!, argv.slice(1), {
+        shell: false,
+        stdio: [input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+        env: { ...process.env, LC_ALL: 'C', LANG: 'C', NO_COLOR: '1' },
+      });
+    } catch (e) {
+      resolve({ ...res, error: String((e as Error)?.message ?? e).split('\n')[0] });
+      return;
+    }
+    const kill = () => child.kill('SIGKILL');
+    const timer = setTimeout(() => {
+      res.timedOut = true;
+      kill();
+    }, timeoutMs);
+    const onAbort = () => {
+      res.canceled = true;
+      kill();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) onAbort();
+    // the limit holds per stream, as the output is kept: what fits is kept and the process is stopped
+    const keep = (chunks: Buffer[], n: number, b: Buffer): number => {
+      if (res.tooLarge) return n;
+      if (n + b.length > maxBytes) {
+        chunks.push(b.subarray(0, maxBytes - n));
+        res.tooLarge = true;
+        kill();
+        return maxBytes;
+      }
+      chunks.push(b);
+      return n + b.length;
+    };
+    child.stdout!.on('data', (b: Buffer) => {
+      outBytes = keep(out, outBytes, b);
+    });
+    child.stderr!.on('data', (b: Buffer) => {
+      errBytes = keep(err, errBytes, b);
+    });
+    if (input !== undefined) {
+      // a tool that exits before reading all of it closes the pipe: its exit status is the answer, not EPIPE
+      child.stdin!.on('error', () => {});
+      child.stdin!.end(input);
+    }
+    let done = false;
+    const finish = (code: number | null, sig: string | null, e?: NodeJS.ErrnoException) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      res.exitCode = code;
+      res.signal = sig;
+      res.stdout = Buffer.concat(out).toString('utf8');
+      res.stderr = Buffer.concat(err).toString('utf8');
+      if (e) {
+        if (e.code !== undefined) res.code = e.code;
+        res.error = String(e.message).split('\n')[0];
+      }
+      resolve(res);
+    };
+    // a process that could not be started has no pid, and Node does not promise a 'close' after its 'error'
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      if (child.pid === undefined) finish(null, null, e);
+    });
+    child.on('close', (code, sig) => finish(code, sig));
+  });
 }

@@ -99,6 +99,22 @@ describe('createLiveRunner', () => {
     expect(audited().map((a) => a.argv[0])).toEqual(['cilium-dbg']);
   });
 
+  it('starts a program found missing only once per run: later probes of it answer ENOENT without a process', async () => {
+    const run = createLiveRunner();
+    const all = await Promise.all([
+      run(['cilium-dbg', 'status', '--verbose']),
+      run(['cilium-dbg', 'endpoint', 'list', '-o', 'json']),
+    ]);
+    const later = await run(['cilium-dbg', 'bpf', 'lb', 'list']);
+    for (const r of [...all, later])
+      expect(r).toMatchObject({ failed: 'ENOENT', message: 'cilium-dbg: not installed' });
+    expect(audited().map((a) => a.argv.join(' '))).toEqual(['cilium-dbg status --verbose']);
+    // an installed program is started every time
+    await run(['uname', '-r']);
+    await run(['uname', '-r']);
+    expect(audited().filter((a) => a.argv[0] === 'uname')).toHaveLength(2);
+  });
+
   it('reports a binary missing behind a prefix (PATH pointing nowhere) as ENOENT', async () => {
     const r = await createLiveRunner({ prefix: ['env', 'PATH=/nonexistent'] })(['uname', '-r']);
     expect(r.exitCode).toBe(127);
@@ -161,6 +177,17 @@ describe('createLiveRunner', () => {
   it('reports output over maxBytes as too-large', async () => {
     const r = await createLiveRunner()(['ip', '-j', 'addr', 'show'], { maxBytes: 8 });
     expect(r.failed).toBe('too-large');
+    // what fit is kept: the conntrack probe keeps it up to its last whole line
+    const full = await createLiveRunner()(['ip', '-j', 'addr', 'show']);
+    expect(r.stdout).toBe(full.stdout.slice(0, 8));
+  });
+
+  it('kills a command whose run is canceled and reports it as an error, not as its exit code', async () => {
+    const run = createLiveRunner({ prefix: ['sh', '-c', 'exec sleep 30', 'sh'] });
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 100);
+    const r = await run(['uname', '-r'], { signal: ac.signal });
+    expect(r).toMatchObject({ failed: 'error', exitCode: -1, message: 'uname: canceled' });
   });
 
   it('reports a failing tool by its exit code, not as a failure to run', async () => {

@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+// Builds a network namespace holding a bench snapshot's routes and rules, as bench/run.js's kernel part does, and
+// leaves it for timing live traces in it (`ip netns exec NS netpath trace …`); `--del` removes it.
+//   node bench/live-ns.mjs NS SNAPSHOT_DIR [--routes N]   |   node bench/live-ns.mjs NS --del
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const [ns, snap] = process.argv.slice(2);
+if (!ns || !snap) throw new Error('usage: live-ns.mjs NS SNAPSHOT_DIR | NS --del');
+const ip = (...a) => spawnSync('ip', a, { stdio: ['ignore', 'pipe', 'pipe'] });
+if (snap === '--del') {
+  ip('netns', 'del', ns);
+  process.exit(0);
+}
+const limit = process.argv.includes('--routes') ? Number(process.argv[process.argv.indexOf('--routes') + 1]) : Infinity;
+const tmp = mkdtempSync(join(tmpdir(), 'np-lv-ns-'));
+const batch = (name, lines, fam = []) => {
+  const f = join(tmp, name);
+  writeFileSync(f, lines.join('\n') + '\n');
+  const r = spawnSync('ip', [...fam, '-n', ns, '-force', '-batch', f], { stdio: ['ignore', 'ignore', 'pipe'] });
+  return r.stderr
+    .toString()
+    .split('\n')
+    .filter((l) => l.startsWith('RTNETLINK') || l.startsWith('Error')).length;
+};
+function ruleArgs(r) {
+  const from = r.src === 'all' ? 'from all' : `from ${r.src}${r.srclen !== undefined ? '/' + r.srclen : ''}`;
+  const parts = [`pref ${r.priority}`, from];
+  if (r.fwmark) parts.push(`fwmark ${r.fwmark}${r.fwmask ? '/' + r.fwmask : ''}`);
+  if (r.iif) parts.push(`iif ${r.iif}`);
+  parts.push(`table ${r.table}`);
+  return parts.join(' ');
+}
+// only the routes the kernel does not create itself from the addresses (no local/broadcast/kernel)
+function routeArgs(r) {
+  if (r.table === 'local' || r.protocol === 'kernel') return undefined;
+  if (r.type === 'throw') return `route add throw ${r.dst} table ${r.table} proto ${r.protocol}`;
+  if (r.type !== 'unicast' || !r.dev) return undefined;
+  if (r.dev !== 'eth0' && r.dev !== 'cilium_host') return undefined;
+  const via = r.gateway ? ` via ${r.gateway}` : '';
+  const metric = r.metric !== undefined ? ` metric ${r.metric}` : '';
+  const scope = r.scope === 'link' ? ' scope link' : '';
+  const src = r.prefsrc ? ` src ${r.prefsrc}` : '';
+  return `route add ${r.dst}${via} dev ${r.dev} table ${r.table} proto ${r.protocol}${metric}${scope}${src}`;
+}
+try {
+  if (ip('netns', 'add', ns).status !== 0) throw new Error(`ip netns add ${ns} failed`);
+  const rules = (f) =>
+    JSON.parse(readFileSync(join(snap, f), 'utf8'))
+      .filter((r) => r.priority !== 0 && r.priority < 32766)
+      .map((r) => `rule add ${ruleArgs(r)}`);
+  batch('setup', [
+    // veth, not dummy: the dummy module is often not loadable in containers
+    'link add eth0 type veth peer name eth0-peer',
+    'link set eth0-peer up',
+    'link set eth0 up',
+    'addr add 172.18.0.2/16 dev eth0',
+    'link add cilium_host type veth peer name cilium_net',
+    'link set cilium_net up',
+    'link set cilium_host up',
+    'addr add 10.244.1.1/32 dev cilium_host',
+    'link set lo up',
+    ...rules('ip-rule4.json'),
+  ]);
+  batch('rules6', rules('ip-rule6.json'), ['-6']);
+  const routes = [];
+  for (const f of ['ip-route4.json', 'ip-route6.json'])
+    for (const r of JSON.parse(readFileSync(join(snap, f), 'utf8'))) {
+      const l = routeArgs(r);
+      if (l && routes.length < limit) routes.push(l);
+    }
+  const refused = batch('routes', routes);
+  console.log(`${ns}: ${routes.length} route adds, ${refused} refused`);
+} finally {
+  rmSync(tmp, { recursive: true, force: true });
+}
