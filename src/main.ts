@@ -3,10 +3,22 @@ import { createLiveRunner } from './exec/live.js';
 
 /** Process entry: wires the real stdout/stderr, environment and live runner into the CLI. */
 export function run(opts: { name?: string } = {}): void {
+  // a reader that went away (`netpath … | head`) is not an error of netpath's: stop writing to it, finish, and
+  // exit with the command's own code; an unhandled EPIPE would print a stack trace
+  const gone = { stdout: false, stderr: false };
+  for (const k of ['stdout', 'stderr'] as const)
+    process[k].on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+      gone[k] = true;
+    });
   main(process.argv.slice(2), {
     ...(opts.name ? { programName: opts.name } : {}),
-    stdout: (s) => process.stdout.write(s),
-    stderr: (s) => process.stderr.write(s),
+    stdout: (s) => {
+      if (!gone.stdout) process.stdout.write(s);
+    },
+    stderr: (s) => {
+      if (!gone.stderr) process.stderr.write(s);
+    },
     isTTY: process.stdout.isTTY === true,
     env: process.env,
     ...(process.stdout.columns ? { columns: process.stdout.columns } : {}),
@@ -19,7 +31,8 @@ export function run(opts: { name?: string } = {}): void {
       process.exitCode = code;
     },
     (err: unknown) => {
-      process.stderr.write(`netpath: internal error: ${err instanceof Error ? err.message : String(err)}\n`);
+      if (!gone.stderr)
+        process.stderr.write(`netpath: internal error: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exitCode = 70;
     },
   );
