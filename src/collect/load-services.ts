@@ -80,11 +80,11 @@ export async function loadServices(
   const out: LoadedServices = { entries: [], warnings: [], sources: [], parsed: { iptables: [] } };
   const failed = failuresIn(await source.manifest().catch(() => undefined));
   // a probe the capture lost (no privilege, a timeout) is a failed source with its reason, not a missing one
-  const lost = (id: string): boolean => {
+  const lost = (id: string, sink: Pick<LoadedServices, 'sources' | 'warnings'> = out): boolean => {
     const why = failed.get(id);
     if (why === undefined || why.absent) return false;
-    out.sources.push({ probe: id, status: 'failed', message: why.message });
-    out.warnings.push({ code: 'probe-unreadable', message: `${id}: ${why.message}`, source: id });
+    sink.sources.push({ probe: id, status: 'failed', message: why.message });
+    sink.warnings.push({ code: 'probe-unreadable', message: `${id}: ${why.message}`, source: id });
     return true;
   };
   const only = opts.only === undefined ? undefined : Array.isArray(opts.only) ? opts.only : [opts.only];
@@ -152,6 +152,63 @@ export async function loadServices(
     version = undefined;
   }
 
+  // the pinned LB maps decode together: services reference backends and reverse NAT entries. They are
+  // read before the rules (their report goes after them, in the order of a one-thread read) so that this
+  // thread decodes them while the iptables worker, if any, searches its dump.
+  type Sink = Pick<LoadedServices, 'entries' | 'warnings' | 'sources' | 'lbLayout'>;
+  const lbMaps = async (sink: Sink): Promise<void> => {
+    const dumps: LbMapDumps = {};
+    const probes: Partial<Record<keyof LbMapDumps, string>> = {};
+    for (const [k, name] of Object.entries(LB_MAP_NAMES) as [keyof LbMapDumps, string][]) {
+      const id = `bpf-map/${name}`;
+      try {
+        const got = await readProbeBytes(source, id);
+        if (got) {
+          dumps[k] = got.bytes;
+          probes[k] = id;
+          sink.sources.push({ probe: id, status: 'ok', origin: got.origin });
+        } else if (!lost(id, sink)) sink.sources.push({ probe: id, status: 'missing' });
+      } catch (e) {
+        sink.sources.push({
+          probe: id,
+          status: 'failed',
+          message: errorLine(e),
+          ...(e instanceof SourceError ? { origin: e.source } : {}),
+        });
+        sink.warnings.push({ code: 'probe-unreadable', message: `${id}: ${errorLine(e)}`, source: id });
+      }
+    }
+    if (Object.keys(dumps).length > 0) {
+      try {
+        const byAddr = only?.flatMap((q) =>
+          q.kind === 'address' ? [{ address: q.address, ...(q.port !== undefined ? { port: q.port } : {}) }] : [],
+        );
+        const filter = only === undefined ? {} : { only: byAddr!.length > 0 ? byAddr! : ('none' as const) };
+        const d = decodeLbMaps(dumps, { probes, ...(version ? { version } : {}), ...filter });
+        sink.entries.push(...d.value.services);
+        sink.warnings.push(...d.warnings);
+        sink.lbLayout = d.value.layout;
+        if (d.value.layout.ambiguous)
+          sink.warnings.push({
+            code: 'lb-layout-ambiguous',
+            message: `LB map layout: ${d.value.layout.version} (${d.value.layout.because})`,
+            source: 'bpf-map',
+          });
+      } catch (e) {
+        // the map the parser names is unreadable (the maps decode together: no Service comes from any of them)
+        const bad = e instanceof SourceError ? e.source : 'bpf-map';
+        const src = sink.sources.find((x) => x.probe === bad);
+        if (src) {
+          src.status = 'failed';
+          src.message = errorLine(e);
+        }
+        sink.warnings.push({ code: 'probe-unreadable', message: `${bad}: ${errorLine(e)}`, source: bad });
+      }
+    }
+  };
+  const lb: Sink = { entries: [], warnings: [], sources: [] };
+  await lbMaps(lb);
+
   await oneOf(
     'cilium-service-list',
     async () => source.read('cilium-service-list'),
@@ -193,55 +250,10 @@ export async function loadServices(
     return { entries: p.value, warnings: p.warnings };
   });
 
-  // the pinned LB maps decode together: services reference backends and reverse NAT entries
-  const dumps: LbMapDumps = {};
-  const probes: Partial<Record<keyof LbMapDumps, string>> = {};
-  for (const [k, name] of Object.entries(LB_MAP_NAMES) as [keyof LbMapDumps, string][]) {
-    const id = `bpf-map/${name}`;
-    try {
-      const got = await readProbeBytes(source, id);
-      if (got) {
-        dumps[k] = got.bytes;
-        probes[k] = id;
-        out.sources.push({ probe: id, status: 'ok', origin: got.origin });
-      } else if (!lost(id)) out.sources.push({ probe: id, status: 'missing' });
-    } catch (e) {
-      out.sources.push({
-        probe: id,
-        status: 'failed',
-        message: errorLine(e),
-        ...(e instanceof SourceError ? { origin: e.source } : {}),
-      });
-      out.warnings.push({ code: 'probe-unreadable', message: `${id}: ${errorLine(e)}`, source: id });
-    }
-  }
-  if (Object.keys(dumps).length > 0) {
-    try {
-      const byAddr = only?.flatMap((q) =>
-        q.kind === 'address' ? [{ address: q.address, ...(q.port !== undefined ? { port: q.port } : {}) }] : [],
-      );
-      const filter = only === undefined ? {} : { only: byAddr!.length > 0 ? byAddr! : ('none' as const) };
-      const d = decodeLbMaps(dumps, { probes, ...(version ? { version } : {}), ...filter });
-      out.entries.push(...d.value.services);
-      out.warnings.push(...d.warnings);
-      out.lbLayout = d.value.layout;
-      if (d.value.layout.ambiguous)
-        out.warnings.push({
-          code: 'lb-layout-ambiguous',
-          message: `LB map layout: ${d.value.layout.version} (${d.value.layout.because})`,
-          source: 'bpf-map',
-        });
-    } catch (e) {
-      // the map the parser names is unreadable (the maps decode together: no Service comes from any of them)
-      const bad = e instanceof SourceError ? e.source : 'bpf-map';
-      const src = out.sources.find((x) => x.probe === bad);
-      if (src) {
-        src.status = 'failed';
-        src.message = errorLine(e);
-      }
-      out.warnings.push({ code: 'probe-unreadable', message: `${bad}: ${errorLine(e)}`, source: bad });
-    }
-  }
+  out.entries.push(...lb.entries);
+  out.warnings.push(...lb.warnings);
+  out.sources.push(...lb.sources);
+  if (lb.lbLayout) out.lbLayout = lb.lbLayout;
   if (only !== undefined) out.entries = out.entries.filter(asked);
   return out;
 }
