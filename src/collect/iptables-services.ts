@@ -35,9 +35,21 @@ export function iptablesServices(
   keep: FrontendKeep | undefined,
   narrow: Narrow,
 ): { entries: ServiceEntry[]; warnings: Warning[]; rules: IptablesRuleset } {
+  return iptablesServicesFromLines(iptablesByteLines(b, id), id, fam, kubeProxy, keep, narrow);
+}
+
+/** iptablesServices once the dump's lines are found (the worker finds them before it is asked) */
+export function iptablesServicesFromLines(
+  found: ReturnType<typeof iptablesByteLines>,
+  id: string,
+  fam: 4 | 6,
+  kubeProxy: Pick<KubeProxyReader, 'linesNeeded' | 'servicesFromIptables'>,
+  keep: FrontendKeep | undefined,
+  narrow: Narrow,
+): { entries: ServiceEntry[]; warnings: Warning[]; rules: IptablesRuleset } {
   // for one question, only the chains its frontends reach are decoded and parsed (the rest is
   // indexed by name on the bytes)
-  const { lines, warnings: pasted } = iptablesByteLines(b, id);
+  const { lines, warnings: pasted } = found;
   const need = keep ? kubeProxy.linesNeeded(lines, fam, keep, narrow) : undefined;
   const rs = parseIptablesLines(lines, id, need?.skip, need?.cache);
   const svc = kubeProxy.servicesFromIptables(rs.value, id, fam, keep);

@@ -3,7 +3,7 @@ import { kubeProxyReader } from '../analysis/kube-proxy/index.js';
 import { compareWithApi, lookupServices, parseServiceQuery } from '../analysis/services.js';
 import type { FrontendView, LookupResult } from '../model/service.js';
 import { kubeGetEndpoints, kubeGetService, type KubeTarget } from '../collect/kube.js';
-import { loadServices } from '../collect/load-services.js';
+import { type IptablesOffload, loadServices } from '../collect/load-services.js';
 import { iptablesOffload } from './svc-offload.js';
 import type { ProbeSource } from '../collect/source.js';
 import { parseIpAddr } from '../tools/ip/index.js';
@@ -25,6 +25,8 @@ export async function runSvcLookup(
   source: ProbeSource,
   queryText: string,
   kube?: KubeTarget,
+  /** iptables-save's workers, started by the caller as early as it has the source (svc-offload.ts) */
+  offload: IptablesOffload | undefined = iptablesOffload(source),
 ): Promise<SvcLookupOutcome> {
   const query = parseServiceQuery(queryText);
   if (!query)
@@ -39,7 +41,6 @@ export async function runSvcLookup(
     }
   }
   // every source is read, but only the Services that answer the query are built
-  const offload = iptablesOffload(source);
   const loaded = await loadServices(source, addrs, kubeProxyReader, {
     only: query,
     ...(offload ? { iptablesOffload: offload } : {}),

@@ -16,7 +16,8 @@ import type { Warning } from '../model/types.js';
  * The worker loads the iptables parser and kube-proxy's reading of it only (no zod).
  */
 
-export type IptablesJob = { path: string; probe: string; family: 4 | 6; only: ServiceQuery[]; narrow: Narrow };
+export type IptablesJob = { path: string; probe: string; family: 4 | 6 };
+export type IptablesAsk = { only: ServiceQuery[]; narrow: Narrow };
 export type IptablesReply = { ok: false } | { ok: true; entries: ServiceEntry[]; warnings: Warning[] };
 
 export interface SvcOffloadOptions {
@@ -44,30 +45,53 @@ function defaultScript(): string | undefined {
   }
 }
 
-/** The iptables-save worker for a source of files on disk; undefined for any other source. */
+/**
+ * The iptables-save workers for a source of files on disk (undefined for any other source). They start
+ * now, read their dump and find its lines before the question is known: call this as early as the
+ * source is. Each started worker answers one question; a later one starts a new worker. Workers waiting
+ * for a question do not keep the process alive.
+ */
 export function iptablesOffload(source: ProbeSource, opts: SvcOffloadOptions = {}): IptablesOffload | undefined {
   if (!source.file) return undefined;
   const script = opts.script ?? defaultScript();
   if (script === undefined) return undefined;
   const min = opts.minBytes ?? SVC_OFFLOAD_MIN_BYTES;
-  return (id, family, only, narrow) => {
+  type Started = { w: Worker; reply: Promise<IptablesReply | undefined>; origin: string };
+  const start = (id: string, family: 4 | 6): Started | undefined => {
     const f = source.file!(id);
     if (f === undefined || f.size < min) return undefined;
-    const job: IptablesJob = { path: f.path, probe: id, family, only, narrow };
-    return new Promise<IptablesReply | undefined>((resolve) => {
-      let w: Worker;
-      try {
-        w = new Worker(script, { workerData: job });
-      } catch {
-        resolve(undefined);
-        return;
-      }
+    let w: Worker;
+    try {
+      w = new Worker(script, { workerData: { path: f.path, probe: id, family } satisfies IptablesJob });
+    } catch {
+      return undefined;
+    }
+    const reply = new Promise<IptablesReply | undefined>((resolve) => {
       w.once('message', (m: IptablesReply) => resolve(m));
       w.once('error', () => resolve(undefined));
       w.once('exit', () => resolve(undefined));
-    }).then((r) => {
+    });
+    // after the listeners: a 'message' listener refs the worker's port again
+    w.unref();
+    return { w, reply, origin: f.path };
+  };
+  const early = new Map<string, Started | undefined>();
+  for (const [id, family] of [
+    ['iptables-save', 4],
+    ['ip6tables-save', 6],
+  ] as const)
+    early.set(id, start(id, family));
+  return (id, family, only, narrow) => {
+    const s = early.has(id) ? early.get(id) : start(id, family);
+    early.delete(id);
+    if (s === undefined) return undefined;
+    // asked: the process now waits for this answer
+    s.w.ref();
+    s.w.postMessage({ only, narrow } satisfies IptablesAsk);
+    return s.reply.then((r) => {
+      s.w.unref();
       opts.onReply?.(id, r?.ok === true);
-      return r?.ok ? { entries: r.entries, warnings: r.warnings, origin: f.path } : undefined;
+      return r?.ok ? { entries: r.entries, warnings: r.warnings, origin: s.origin } : undefined;
     });
   };
 }

@@ -1,13 +1,14 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { kubeProxyReader } from '../../src/analysis/kube-proxy/index.js';
 import { loadServices } from '../../src/collect/load-services.js';
 import { dirSource, type ProbeSource } from '../../src/collect/source.js';
-import { iptablesOffload } from '../../src/commands/svc-offload.js';
+import { iptablesOffload, SVC_OFFLOAD_MIN_BYTES } from '../../src/commands/svc-offload.js';
 import type { ServiceEntry, ServiceQuery } from '../../src/model/service.js';
 import { inputs, RUNS, SEED, seeds } from '../fuzz/harness.js';
 
@@ -55,6 +56,18 @@ describe('svc lookup: iptables-save read in a worker = read in this thread', () 
   it('the worker is built', () => {
     expect(existsSync(SCRIPT), `${SCRIPT}: run npm run build`).toBe(true);
   });
+  it('workers started but never asked do not keep the process alive (a usage error after the start)', () => {
+    // the CLI starts the worker before it parses the question, for dumps of SVC_OFFLOAD_MIN_BYTES and more
+    const dir = join(tmp, 'big');
+    mkdirSync(dir);
+    const one = readFileSync(`${SNAPS}${snapshots[0]}/iptables-save.txt`);
+    const n = Math.ceil(SVC_OFFLOAD_MIN_BYTES / one.length) + 1;
+    writeFileSync(join(dir, 'iptables-save.txt'), Buffer.concat(Array.from({ length: n }, () => one)));
+    const cli = fileURLToPath(new URL('../../bin/netpath.js', import.meta.url));
+    const r = spawnSync(process.execPath, [cli, 'svc', 'lookup', 'not a query!', '-s', dir], { timeout: 60_000 });
+    expect(r.error, 'timed out: a waiting worker held the process').toBeUndefined();
+    expect(r.status).toBe(2);
+  }, 90_000);
   it('there are snapshots with iptables-save', () => {
     expect(snapshots.length).toBeGreaterThan(3);
   });
