@@ -34,8 +34,11 @@ export function registerSvc(program: Command, cli: Cli): void {
       const redact = await redactOption(o);
       const kube = cli.kube(o);
       const source = await sourceFor(o, cli.io, cli.sourceOptions());
+      // iptables-save's worker reads the dump while this thread loads the look-up's modules
+      const { iptablesOffload } = await import('../commands/svc-offload.js');
+      const offload = iptablesOffload(source);
       const { runSvcLookup } = await import('../commands/svc-lookup.js');
-      const res = await runSvcLookup(source, query, kube);
+      const res = await runSvcLookup(source, query, kube, offload);
       await cli.emit(format, 'svc', redacted(redact, { node: res.node, query, result: res.result }), o);
       notePartial(cli.io, res.unreadable, redact);
       cli.setExit(res.exitCode);

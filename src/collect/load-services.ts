@@ -8,15 +8,16 @@ import type { IptablesRuleset } from '../model/iptables.js';
 import type { NftRuleset } from '../model/nft.js';
 import { ipvsVipsFromAddrs, parseIpvsadm } from '../tools/ipvsadm/index.js';
 import { parseNftRuleset } from '../tools/nft/index.js';
-import {
-  type ByteLines,
-  iptablesByteLines,
-  parseIptablesLines,
-  type RuleLine,
-} from '../tools/iptables/parse-iptables.js';
+import type { ByteLines, RuleLine } from '../tools/iptables/parse-iptables.js';
 import { readProbeBytes, type ProbeSource } from './source.js';
+import { iptablesServices, keepFor, type Narrow, narrowFor } from './iptables-services.js';
 import { failuresIn } from './load-state.js';
 import { parseCiliumVersion } from '../model/cilium-rules.js';
+
+const IPTABLES_PROBES = [
+  ['iptables-save', 4],
+  ['ip6tables-save', 6],
+] as const;
 
 export interface LoadedServices {
   entries: ServiceEntry[];
@@ -54,7 +55,20 @@ export interface ServiceLoadOptions {
    * of what they read (unreadable entries, the map layout), not of Services nobody asked about.
    */
   only?: ServiceQuery | ServiceQuery[];
+  /**
+   * For one question: reads and interprets an iptables-save dump elsewhere (a worker thread, see
+   * src/commands/svc-offload.ts), started as loading starts. Undefined from it, or a promise of
+   * undefined, means: read it here, with the same code (iptablesServices).
+   */
+  iptablesOffload?: IptablesOffload;
 }
+
+export type IptablesOffload = (
+  id: string,
+  family: 4 | 6,
+  only: ServiceQuery[],
+  narrow: Narrow,
+) => Promise<{ entries: ServiceEntry[]; warnings: Warning[]; origin: string } | undefined> | undefined;
 
 /** Every layer that programs Services on the node: Cilium (maps and cilium-dbg), kube-proxy, IPVS. */
 export async function loadServices(
@@ -66,21 +80,22 @@ export async function loadServices(
   const out: LoadedServices = { entries: [], warnings: [], sources: [], parsed: { iptables: [] } };
   const failed = failuresIn(await source.manifest().catch(() => undefined));
   // a probe the capture lost (no privilege, a timeout) is a failed source with its reason, not a missing one
-  const lost = (id: string): boolean => {
+  const lost = (id: string, sink: Pick<LoadedServices, 'sources' | 'warnings'> = out): boolean => {
     const why = failed.get(id);
     if (why === undefined || why.absent) return false;
-    out.sources.push({ probe: id, status: 'failed', message: why.message });
-    out.warnings.push({ code: 'probe-unreadable', message: `${id}: ${why.message}`, source: id });
+    sink.sources.push({ probe: id, status: 'failed', message: why.message });
+    sink.warnings.push({ code: 'probe-unreadable', message: `${id}: ${why.message}`, source: id });
     return true;
   };
   const only = opts.only === undefined ? undefined : Array.isArray(opts.only) ? opts.only : [opts.only];
   const asked = (e: Parameters<typeof serviceMatches>[0]) => only!.some((q) => serviceMatches(e, q));
-  const keep: FrontendKeep | undefined =
-    only === undefined ? undefined : (f, name) => asked(name === undefined ? { frontend: f } : { frontend: f, name });
+  const keep: FrontendKeep | undefined = only === undefined ? undefined : keepFor(only);
   // one IPv4 address or one name asked: iptables rules that cannot name it are not read
-  const q0 = only?.length === 1 ? only[0]! : undefined;
-  const narrow =
-    q0 === undefined ? {} : q0.kind === 'address' ? { address: q0.address } : { name: `${q0.namespace}/${q0.name}` };
+  const narrow = narrowFor(only);
+  // the largest source starts first, on the other core, while this thread reads the rest
+  const offloaded = new Map<string, ReturnType<IptablesOffload>>();
+  if (only !== undefined && opts.iptablesOffload)
+    for (const [id, fam] of IPTABLES_PROBES) offloaded.set(id, opts.iptablesOffload(id, fam, only, narrow));
   type Use<T> = (input: T) => { entries: ServiceEntry[]; warnings: Warning[] };
   const one = (id: string, use: Use<string>): Promise<void> =>
     oneOf(
@@ -127,7 +142,6 @@ export async function loadServices(
       out.warnings.push({ code: 'probe-unreadable', message: `${id}: ${errorLine(e)}`, source: id });
     }
   };
-  const parsed = <T>(p: { value: T; warnings: Warning[] }) => p;
   // the agent's version, when the snapshot has it: it narrows the LB map layout (the data can still overrule it)
   // and says which flag words `bpf lb list` prints
   let version: string | undefined;
@@ -137,6 +151,63 @@ export async function loadServices(
   } catch {
     version = undefined;
   }
+
+  // the pinned LB maps decode together: services reference backends and reverse NAT entries. They are
+  // read before the rules (their report goes after them, in the order of a one-thread read) so that this
+  // thread decodes them while the iptables worker, if any, searches its dump.
+  type Sink = Pick<LoadedServices, 'entries' | 'warnings' | 'sources' | 'lbLayout'>;
+  const lbMaps = async (sink: Sink): Promise<void> => {
+    const dumps: LbMapDumps = {};
+    const probes: Partial<Record<keyof LbMapDumps, string>> = {};
+    for (const [k, name] of Object.entries(LB_MAP_NAMES) as [keyof LbMapDumps, string][]) {
+      const id = `bpf-map/${name}`;
+      try {
+        const got = await readProbeBytes(source, id);
+        if (got) {
+          dumps[k] = got.bytes;
+          probes[k] = id;
+          sink.sources.push({ probe: id, status: 'ok', origin: got.origin });
+        } else if (!lost(id, sink)) sink.sources.push({ probe: id, status: 'missing' });
+      } catch (e) {
+        sink.sources.push({
+          probe: id,
+          status: 'failed',
+          message: errorLine(e),
+          ...(e instanceof SourceError ? { origin: e.source } : {}),
+        });
+        sink.warnings.push({ code: 'probe-unreadable', message: `${id}: ${errorLine(e)}`, source: id });
+      }
+    }
+    if (Object.keys(dumps).length > 0) {
+      try {
+        const byAddr = only?.flatMap((q) =>
+          q.kind === 'address' ? [{ address: q.address, ...(q.port !== undefined ? { port: q.port } : {}) }] : [],
+        );
+        const filter = only === undefined ? {} : { only: byAddr!.length > 0 ? byAddr! : ('none' as const) };
+        const d = decodeLbMaps(dumps, { probes, ...(version ? { version } : {}), ...filter });
+        sink.entries.push(...d.value.services);
+        sink.warnings.push(...d.warnings);
+        sink.lbLayout = d.value.layout;
+        if (d.value.layout.ambiguous)
+          sink.warnings.push({
+            code: 'lb-layout-ambiguous',
+            message: `LB map layout: ${d.value.layout.version} (${d.value.layout.because})`,
+            source: 'bpf-map',
+          });
+      } catch (e) {
+        // the map the parser names is unreadable (the maps decode together: no Service comes from any of them)
+        const bad = e instanceof SourceError ? e.source : 'bpf-map';
+        const src = sink.sources.find((x) => x.probe === bad);
+        if (src) {
+          src.status = 'failed';
+          src.message = errorLine(e);
+        }
+        sink.warnings.push({ code: 'probe-unreadable', message: `${bad}: ${errorLine(e)}`, source: bad });
+      }
+    }
+  };
+  const lb: Sink = { entries: [], warnings: [], sources: [] };
+  await lbMaps(lb);
 
   await oneOf(
     'cilium-service-list',
@@ -152,20 +223,20 @@ export async function loadServices(
     for (const e of p.value) markLbListUnknowns(e, version);
     return { entries: p.value, warnings: p.warnings };
   });
-  for (const [id, fam] of [
-    ['iptables-save', 4],
-    ['ip6tables-save', 6],
-  ] as const) {
+  for (const [id, fam] of IPTABLES_PROBES) {
+    // a worker's answer is recorded as oneOf records a read here; without one, this thread reads
+    const done = await offloaded.get(id);
+    if (done) {
+      for (const e of done.entries) out.entries.push(e);
+      out.warnings.push(...done.warnings);
+      out.sources.push({ probe: id, status: done.warnings.length ? 'partial' : 'ok', origin: done.origin });
+      continue;
+    }
     await oneBytes(id, (b) => {
-      // for one question, only the chains its frontends reach are decoded and parsed (the rest is
-      // indexed by name on the bytes)
-      const { lines, warnings: pasted } = iptablesByteLines(b, id);
-      const need = keep ? kubeProxy.linesNeeded(lines, fam, keep, narrow) : undefined;
-      const rs = parsed(parseIptablesLines(lines, id, need?.skip, need?.cache));
+      const r = iptablesServices(b, id, fam, kubeProxy, keep, narrow);
       // a ruleset read for one question holds only the chains it reaches: not for other uses
-      if (!keep) out.parsed.iptables.push({ probe: id, family: fam, rules: rs.value });
-      const svc = kubeProxy.servicesFromIptables(rs.value, id, fam, keep);
-      return { entries: svc.value, warnings: [...pasted, ...rs.warnings, ...svc.warnings] };
+      if (!keep) out.parsed.iptables.push({ probe: id, family: fam, rules: r.rules });
+      return { entries: r.entries, warnings: r.warnings };
     });
   }
   await one('nft-ruleset', (t) => {
@@ -179,55 +250,10 @@ export async function loadServices(
     return { entries: p.value, warnings: p.warnings };
   });
 
-  // the pinned LB maps decode together: services reference backends and reverse NAT entries
-  const dumps: LbMapDumps = {};
-  const probes: Partial<Record<keyof LbMapDumps, string>> = {};
-  for (const [k, name] of Object.entries(LB_MAP_NAMES) as [keyof LbMapDumps, string][]) {
-    const id = `bpf-map/${name}`;
-    try {
-      const got = await readProbeBytes(source, id);
-      if (got) {
-        dumps[k] = got.bytes;
-        probes[k] = id;
-        out.sources.push({ probe: id, status: 'ok', origin: got.origin });
-      } else if (!lost(id)) out.sources.push({ probe: id, status: 'missing' });
-    } catch (e) {
-      out.sources.push({
-        probe: id,
-        status: 'failed',
-        message: errorLine(e),
-        ...(e instanceof SourceError ? { origin: e.source } : {}),
-      });
-      out.warnings.push({ code: 'probe-unreadable', message: `${id}: ${errorLine(e)}`, source: id });
-    }
-  }
-  if (Object.keys(dumps).length > 0) {
-    try {
-      const byAddr = only?.flatMap((q) =>
-        q.kind === 'address' ? [{ address: q.address, ...(q.port !== undefined ? { port: q.port } : {}) }] : [],
-      );
-      const filter = only === undefined ? {} : { only: byAddr!.length > 0 ? byAddr! : ('none' as const) };
-      const d = decodeLbMaps(dumps, { probes, ...(version ? { version } : {}), ...filter });
-      out.entries.push(...d.value.services);
-      out.warnings.push(...d.warnings);
-      out.lbLayout = d.value.layout;
-      if (d.value.layout.ambiguous)
-        out.warnings.push({
-          code: 'lb-layout-ambiguous',
-          message: `LB map layout: ${d.value.layout.version} (${d.value.layout.because})`,
-          source: 'bpf-map',
-        });
-    } catch (e) {
-      // the map the parser names is unreadable (the maps decode together: no Service comes from any of them)
-      const bad = e instanceof SourceError ? e.source : 'bpf-map';
-      const src = out.sources.find((x) => x.probe === bad);
-      if (src) {
-        src.status = 'failed';
-        src.message = errorLine(e);
-      }
-      out.warnings.push({ code: 'probe-unreadable', message: `${bad}: ${errorLine(e)}`, source: bad });
-    }
-  }
+  out.entries.push(...lb.entries);
+  out.warnings.push(...lb.warnings);
+  out.sources.push(...lb.sources);
+  if (lb.lbLayout) out.lbLayout = lb.lbLayout;
   if (only !== undefined) out.entries = out.entries.filter(asked);
   return out;
 }

@@ -3,7 +3,8 @@ import { kubeProxyReader } from '../analysis/kube-proxy/index.js';
 import { compareWithApi, lookupServices, parseServiceQuery } from '../analysis/services.js';
 import type { FrontendView, LookupResult } from '../model/service.js';
 import { kubeGetEndpoints, kubeGetService, type KubeTarget } from '../collect/kube.js';
-import { loadServices } from '../collect/load-services.js';
+import { type IptablesOffload, loadServices } from '../collect/load-services.js';
+import { iptablesOffload } from './svc-offload.js';
 import type { ProbeSource } from '../collect/source.js';
 import { parseIpAddr } from '../tools/ip/index.js';
 import { emptyNodeState, type Address, type Warning } from '../model/types.js';
@@ -24,6 +25,8 @@ export async function runSvcLookup(
   source: ProbeSource,
   queryText: string,
   kube?: KubeTarget,
+  /** iptables-save's workers, started by the caller as early as it has the source (svc-offload.ts) */
+  offload: IptablesOffload | undefined = iptablesOffload(source),
 ): Promise<SvcLookupOutcome> {
   const query = parseServiceQuery(queryText);
   if (!query)
@@ -38,7 +41,10 @@ export async function runSvcLookup(
     }
   }
   // every source is read, but only the Services that answer the query are built
-  const loaded = await loadServices(source, addrs, kubeProxyReader, { only: query });
+  const loaded = await loadServices(source, addrs, kubeProxyReader, {
+    only: query,
+    ...(offload ? { iptablesOffload: offload } : {}),
+  });
   const present = loaded.sources.filter((s) => s.status !== 'missing');
   if (present.length === 0 || present.every((s) => s.status === 'failed')) {
     // one reason, every source it took: `iptables-save, nft-ruleset: permission denied: needs CAP_NET_ADMIN`
@@ -72,7 +78,10 @@ export async function runSvcLookup(
     for (const ip of svc.clusterIPs) {
       for (const p of svc.ports) {
         const q = { kind: 'address' as const, address: ip, port: p.port, proto: p.protocol };
-        const byAddr = await loadServices(source, addrs, kubeProxyReader, { only: q });
+        const byAddr = await loadServices(source, addrs, kubeProxyReader, {
+          only: q,
+          ...(offload ? { iptablesOffload: offload } : {}),
+        });
         const found = lookupServices(byAddr.entries, q, { kubeProxyReplacement: kpr, node: lbNode }).frontends;
         for (const f of found) {
           if (frontends.some((x) => x.frontend === f.frontend)) continue;
