@@ -42,6 +42,20 @@ await build({
   outfile: bundle,
   legalComments: 'none',
   logLevel: 'warning',
+  plugins: [
+    {
+      // dist/tools/cilium/yaml-lazy.js requires yaml from disk on first use; here it must be in the bundle
+      name: 'yaml-static',
+      setup(b) {
+        b.onResolve({ filter: /\/yaml-lazy\.js$/ }, () => ({ path: 'yaml-lazy', namespace: 'yaml-static' }));
+        b.onLoad({ filter: /.*/, namespace: 'yaml-static' }, () => ({
+          contents: "import * as Y from 'yaml';\nexport const yaml = () => Y;\n",
+          resolveDir: root,
+          loader: 'js',
+        }));
+      },
+    },
+  ],
 });
 
 const config = join(work, 'sea-config.json');

@@ -1,8 +1,4 @@
-import { createRequire } from 'node:module';
-
-// yaml (CommonJS, ~40 ms to load) only when a ConfigMap is read: most commands that import this module
-// for configValue never parse one
-const yaml = (): typeof import('yaml') => createRequire(import.meta.url)('yaml') as typeof import('yaml');
+import { yaml } from './yaml-lazy.js';
 import type { Evidence, Parsed } from '../../model/types.js';
 import { cleanText, DANGEROUS_KEYS, ev, looksLikeJson, parseJsonText } from '../common.js';
 import { ParseError } from '../parse-error.js';
