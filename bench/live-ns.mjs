@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { routeArgs, ruleArgs } from './ns-routes.mjs';
 
 const [ns, snap] = process.argv.slice(2);
 if (!ns || !snap) throw new Error('usage: live-ns.mjs NS SNAPSHOT_DIR | NS --del');
@@ -25,26 +26,6 @@ const batch = (name, lines, fam = []) => {
     .split('\n')
     .filter((l) => l.startsWith('RTNETLINK') || l.startsWith('Error')).length;
 };
-function ruleArgs(r) {
-  const from = r.src === 'all' ? 'from all' : `from ${r.src}${r.srclen !== undefined ? '/' + r.srclen : ''}`;
-  const parts = [`pref ${r.priority}`, from];
-  if (r.fwmark) parts.push(`fwmark ${r.fwmark}${r.fwmask ? '/' + r.fwmask : ''}`);
-  if (r.iif) parts.push(`iif ${r.iif}`);
-  parts.push(`table ${r.table}`);
-  return parts.join(' ');
-}
-// only the routes the kernel does not create itself from the addresses (no local/broadcast/kernel)
-function routeArgs(r) {
-  if (r.table === 'local' || r.protocol === 'kernel') return undefined;
-  if (r.type === 'throw') return `route add throw ${r.dst} table ${r.table} proto ${r.protocol}`;
-  if (r.type !== 'unicast' || !r.dev) return undefined;
-  if (r.dev !== 'eth0' && r.dev !== 'cilium_host') return undefined;
-  const via = r.gateway ? ` via ${r.gateway}` : '';
-  const metric = r.metric !== undefined ? ` metric ${r.metric}` : '';
-  const scope = r.scope === 'link' ? ' scope link' : '';
-  const src = r.prefsrc ? ` src ${r.prefsrc}` : '';
-  return `route add ${r.dst}${via} dev ${r.dev} table ${r.table} proto ${r.protocol}${metric}${scope}${src}`;
-}
 try {
   if (ip('netns', 'add', ns).status !== 0) throw new Error(`ip netns add ${ns} failed`);
   const rules = (f) =>

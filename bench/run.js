@@ -10,6 +10,7 @@ import { cpus, loadavg, release, totalmem, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SHAPES } from './gen-shapes.mjs';
+import { routeArgs, ruleArgs } from './ns-routes.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
@@ -563,24 +564,4 @@ function createBatch(path) {
 function runBatch(ns, file, fam = []) {
   const r = spawnSync('ip', [...fam, '-n', ns, '-batch', file], { stdio: ['ignore', 'ignore', 'pipe'] });
   return { ok: r.status === 0, err: r.stderr.toString().split('\n')[0] };
-}
-function ruleArgs(r) {
-  const from = r.src === 'all' ? 'from all' : `from ${r.src}${r.srclen !== undefined ? '/' + r.srclen : ''}`;
-  const parts = [`pref ${r.priority}`, from];
-  if (r.fwmark) parts.push(`fwmark ${r.fwmark}${r.fwmask ? '/' + r.fwmask : ''}`);
-  if (r.iif) parts.push(`iif ${r.iif}`);
-  parts.push(`table ${r.table}`);
-  return parts.join(' ');
-}
-// Only the routes the kernel would not create itself from the addresses (no local/broadcast/kernel).
-function routeArgs(r) {
-  if (r.table === 'local' || r.protocol === 'kernel') return undefined;
-  if (r.type === 'throw') return `route add throw ${r.dst} table ${r.table} proto ${r.protocol}`;
-  if (r.type !== 'unicast' || !r.dev) return undefined;
-  if (r.dev !== 'eth0' && r.dev !== 'cilium_host') return undefined;
-  const via = r.gateway ? ` via ${r.gateway}` : '';
-  const metric = r.metric !== undefined ? ` metric ${r.metric}` : '';
-  const scope = r.scope === 'link' ? ' scope link' : '';
-  const src = r.prefsrc ? ` src ${r.prefsrc}` : '';
-  return `route add ${r.dst}${via} dev ${r.dev} table ${r.table} proto ${r.protocol}${metric}${scope}${src}`;
 }
