@@ -169,8 +169,12 @@ export async function liveSource(runner: Runner, opts: CollectOptions = {}): Pro
     transform: redactSecrets,
     ...opts,
   });
-  const manifest = { schemaVersion: 1, probes: runs };
-  files.set('manifest.json', JSON.stringify(manifest));
+  // written again after each deferred run, or a deferred probe that failed would read as never run
+  const writeManifest = () => {
+    runs.sort((a, b) => a.id.localeCompare(b.id));
+    files.set('manifest.json', JSON.stringify({ schemaVersion: 1, probes: runs }));
+  };
+  writeManifest();
   const mem = { ...memorySource(files, 'live node'), live: true, kernel: runner };
   if (deferred.size === 0) return mem;
   // a deferred probe runs when it is first read, once
@@ -180,12 +184,8 @@ export async function liveSource(runner: Runner, opts: CollectOptions = {}): Pro
     if (!spec) return;
     let p = started.get(id);
     if (!p) {
-      // the manifest was written before this probe ran: rewrite it, or the probe would read as missing
-      // (a deferred `ip` that is not installed must say so, like the probes that ran up front)
-      p = run(spec).then(() => {
-        runs.sort((a, b) => a.id.localeCompare(b.id));
-        files.set('manifest.json', JSON.stringify({ schemaVersion: 1, probes: runs }));
-      });
+      // a deferred `ip` that is not installed must say so, like the probes that ran up front
+      p = run(spec).then(writeManifest);
       started.set(id, p);
     }
     await p;
