@@ -13,12 +13,11 @@ import { lookupConntrack, MAX_FLOW_ENTRIES } from '../collect/conntrack.js';
 import { createOffload, type OffloadOptions } from '../collect/offload.js';
 import { conntrackBackends, loadForFlow } from '../collect/flow-plan.js';
 import type { ScanResult } from '../tools/conntrack/index.js';
-import type { Family, Route, Rule } from '../model/types.js';
+import type { Family, Rule } from '../model/types.js';
 import type { Runner } from '../exec/runner.js';
 import { askKernel, dumpTables, planKernelRoutes, type KernelRoutePlan } from '../collect/kernel-routes.js';
 import { KernelFib } from '../analysis/route-lookup/kernel-fib.js';
 import { knownFamilies, routingOn, tableName } from '../analysis/routing.js';
-import { allRoutes } from '../model/route-columns.js';
 import { parseIpRule } from '../tools/ip/index.js';
 import type { RouteGetAnswer } from '../tools/ip/route-get.js';
 
@@ -260,7 +259,8 @@ async function traceWithKernelRoutes(
   const missing = missingRequired(state, family);
   if (missing.length === REQUIRED_PROBES.length - 1) return 'no node state besides the route tables';
   state.warnings.push(...services.warnings);
-  const routes: Route[] = state.routeColumns ? state.routeColumns.flatMap(allRoutes) : state.routes;
+  // columns are indexed as they are (one Route object per route only where a lookup lands)
+  const tables = state.routeColumns ? { routes: [], columns: state.routeColumns } : { routes: state.routes };
   const ct = await lookupConntrack(
     narrowed,
     flow,
@@ -272,7 +272,7 @@ async function traceWithKernelRoutes(
   const answers = new Map<string, RouteGetAnswer>();
   for (let round = 1; ; round++) {
     const fib = new KernelFib({
-      routes,
+      ...tables,
       rules: state.rules,
       links: state.links,
       addrs: state.addrs,

@@ -12,6 +12,7 @@
  * instead: never a different answer in silence.
  */
 import type { Family, Route } from '../../model/types.js';
+import type { RouteColumns } from '../../model/route-columns.js';
 import type { RouteGetAnswer } from '../../tools/ip/route-get.js';
 import { routeGetLine } from '../../exec/route-get-input.js';
 import { FibImpl } from './lookup.js';
@@ -21,6 +22,11 @@ import type { Fib, FibInput, RouteDecision, RouteQuery } from './types.js';
 export interface KernelFibInput extends Omit<FibInput, 'routes' | 'columns'> {
   /** routes of the tables dumped whole (for an asked family: its small tables and table local) */
   routes: Route[];
+  /**
+   * the same kind of routes held column-wise (a live trace's dumped tables): indexed as they are, so a
+   * dumped table of 50,000 routes is not turned into 50,000 Route objects for each round of questions
+   */
+  columns?: RouteColumns[];
   /** the families whose large tables the kernel answers for; the others are looked up in `routes` */
   asked: Set<Family>;
   /** tables of each asked family that were not dumped (their routes come from the kernel's answers) */

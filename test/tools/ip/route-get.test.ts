@@ -10,6 +10,8 @@ import { parseIpRoute, parseIpRule } from '../../../src/tools/ip/index.js';
 import { buildFib, KernelFib, type RouteQuery } from '../../../src/analysis/route-lookup/index.js';
 import type { Family } from '../../../src/model/types.js';
 import { fx } from './helpers.js';
+import { seeded } from '../../helpers/seeded.js';
+import { scanIpRouteJson } from '../../../src/tools/ip/route-scan.js';
 import { parseFibTriestat, parseRt6Stats, planFromCounters } from '../../../src/collect/kernel-routes.js';
 
 // fixtures/tools/ip/route-get: one run of fixtures/tools/ip/lab/capture-route-get.sh (iproute2 6.1)
@@ -183,6 +185,49 @@ describe('KernelFib on the captured answers', () => {
     }
     expect(same).toBeGreaterThanOrEqual(9);
     expect(fib.missing.size).toBe(0);
+  });
+
+  it('decides the same from the dumped tables as columns (how a live trace holds them) as from Route objects', () => {
+    // the dumped tables as a live trace scans them: ip's JSON of the tables other than main, read by scanIpRouteJson
+    const columns = ([4, 6] as const).map((f) => {
+      const text = fx(`route-get/route-get.ip-route${f}.json`);
+      const dumped = (JSON.parse(text) as { table?: string }[]).filter((r) => r.table !== 'main');
+      const scanned = scanIpRouteJson(Buffer.from(JSON.stringify(dumped)), `ip-route${f}`, f);
+      if (!scanned) throw new Error(`ip-route${f}: not scanned`);
+      return scanned.columns;
+    });
+    const asObjects = kernelFib();
+    const asColumns = new KernelFib({
+      routes: [],
+      columns,
+      rules,
+      asked: new Set([4, 6]),
+      askedTables: { 4: new Set([254]), 6: new Set([254]) },
+      answers,
+    });
+    // every captured question, then seeded random ones: most have no answer (recorded as missing alike)
+    const { int, pick } = seeded(0x5eed17);
+    const qs: RouteQuery[] = lines.filter((l) => l.startsWith('route get fibmatch ')).map(queryOf);
+    const dsts = [...r4, ...r6].map((r) => r.dst.split('/')[0]!).filter((d) => d !== 'default');
+    for (let i = 0; i < 2000; i++) {
+      const q: RouteQuery = { ...queryOf(pick(lines.filter((l) => l.startsWith('route get fibmatch ')))) };
+      if (int(3) === 0) q.dst = pick(dsts);
+      if (int(4) === 0) q.mark = int(64);
+      if (int(5) === 0) q.dport = int(65536);
+      qs.push(q);
+    }
+    let answered = 0;
+    for (const q of qs) {
+      const a = asObjects.lookup(q);
+      const b = asColumns.lookup(q);
+      expect(JSON.stringify(b), JSON.stringify(q)).toBe(JSON.stringify(a));
+      if (a.kernelQuery !== undefined) answered++;
+      expect([...asColumns.unexplained]).toEqual([...asObjects.unexplained]);
+      asObjects.unexplained.clear();
+      asColumns.unexplained.clear();
+    }
+    expect([...asColumns.missing].sort()).toEqual([...asObjects.missing].sort());
+    expect(answered).toBeGreaterThan(100);
   });
 
   it('records questions it has no answer for', () => {
