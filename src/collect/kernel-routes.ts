@@ -154,8 +154,8 @@ export function joinParsed(texts: string[], family: Family, tables: number[]): s
  * The elements of ip's JSON route list, each with `"table":"NAME"` as its last key, joined by commas (no
  * brackets): exactly the text JSON.stringify prints for the list parsed and so extended (joinParsed), or
  * undefined when it might not be. It is only for output that prints back unchanged: compact, strings without
- * escapes or surrogates, integers of at most 15 digits, objects without repeated or numeric keys (JSON.parse
- * keeps the last of a repeated key, the object spread puts numeric keys first), no route with a `table` key.
+ * escapes or surrogates, integers of at most 15 digits, objects without repeated keys or keys starting with a
+ * digit (JSON.parse keeps the last of a repeated key, the spread puts numeric keys first), no route's own `table`.
  */
 export function withTableKeys(text: string, name: string): string | undefined {
   let end = text.length;
@@ -189,13 +189,17 @@ function scanObject(s: string, i: number, depth: number, top: boolean): number {
   if (depth > MAX_DEPTH) return -1;
   i++;
   if (s.charCodeAt(i) === 0x7d) return i;
-  const keys = new Set<string>();
+  // a route has about a dozen keys: a list is cheaper than a Set
+  const keys: string[] = [];
   for (;;) {
     const k = scanString(s, i);
     if (k < 0) return -1;
+    // a key starting with a digit may be numeric (all of them are declined)
+    const c0 = s.charCodeAt(i + 1);
+    if (c0 >= 0x30 && c0 <= 0x39) return -1;
     const key = s.slice(i + 1, k - 1);
-    if (keys.has(key) || /^(0|[1-9]\d*)$/.test(key) || (top && key === 'table')) return -1;
-    keys.add(key);
+    if ((top && key === 'table') || keys.includes(key)) return -1;
+    keys.push(key);
     if (s.charCodeAt(k) !== 0x3a) return -1;
     i = scanValue(s, k + 1, depth);
     if (i < 0) return -1;
