@@ -1,3 +1,5 @@
+import { stat, readFile } from 'node:fs/promises';
+import { hostname, release } from 'node:os';
 import { auditSpawn } from './audit.js';
 import { isAllowed } from './allowlist.js';
 import { DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_MS, type RawOutput, type Runner } from './runner.js';
@@ -51,6 +53,10 @@ export function createLiveRunner(opts: LiveRunnerOptions = {}): Runner {
         failed: 'EACCES',
         message: `${argv[0]}: not run: ${describeNeed(need)}${lacking(need, caps, false)}; without ${need.silentWithout} it exits 0 and lists no programs`,
       };
+    }
+    if (prefix.length === 0) {
+      const own = await inProcess(argv);
+      if (own) return { ...base, ...own, durationMs: Date.now() - started };
     }
     const full = [...prefix, ...argv];
     const tool = argv[0]!;
@@ -111,6 +117,46 @@ export function createLiveRunner(opts: LiveRunnerOptions = {}): Runner {
     }
     return out;
   };
+}
+
+/** The pinned maps a Cilium node may lack (read by path; see collect/probes.ts LB_MAPS, IPCACHE_MAPS, IPMASQ_MAPS). */
+const PINNED = /^\/sys\/fs\/bpf\/tc\/globals\/cilium_[A-Za-z0-9_]+$/;
+
+/**
+ * Probes answered without a process on this node (no prefix): the same bytes the command would print, read the
+ * way it reads them: `uname -r` / `uname -n` are uname(2)'s release and nodename (what os.release() and
+ * os.hostname() return), `cat` of the two /proc/net counters is the file. `bpftool map dump pinned PATH` of a
+ * path that does not exist fails as bpftool would (bpf_obj_get finds no file), told as collect/live-source.ts
+ * tells bpftool's answer. A node without Cilium saves nine bpftool processes; anything else (a read error, a pin
+ * that exists, a path netpath may not look at) runs the command. Undefined: run it.
+ */
+async function inProcess(argv: readonly string[]): Promise<Omit<RawOutput, 'argv' | 'durationMs'> | undefined> {
+  const ok = (stdout: string) => ({ exitCode: 0, stdout, stderr: '' });
+  const [tool, a1, a2] = argv;
+  if (tool === 'uname' && argv.length === 2) {
+    if (a1 === '-r') return ok(`${release()}\n`);
+    if (a1 === '-n') return ok(`${hostname()}\n`);
+    return undefined;
+  }
+  if (tool === 'cat' && argv.length === 2 && (a1 === '/proc/net/fib_triestat' || a1 === '/proc/net/rt6_stats'))
+    return readFile(a1, 'utf8').then(ok, () => undefined);
+  if (tool === 'bpftool' && a2 === 'map' && argv[3] === 'dump' && argv[4] === 'pinned' && argv.length === 6) {
+    const path = argv[5]!;
+    if (!PINNED.test(path)) return undefined;
+    const gone = await stat(path).then(
+      () => false,
+      (e: NodeJS.ErrnoException) => e.code === 'ENOENT',
+    );
+    if (gone)
+      return {
+        exitCode: -1,
+        stdout: '',
+        stderr: '',
+        failed: 'ENOENT',
+        message: 'bpftool: no such pinned map on this node',
+      };
+  }
+  return undefined;
 }
 
 interface Spawned {
