@@ -35,6 +35,8 @@ export interface SourceOptions {
   log: ProbeLog;
   /** live probes that run only when first read (collect/flow-plan.ts) */
   defer?: ((id: string) => boolean) | undefined;
+  /** live: the command's own first reads, started with the probes (collect/live-source.ts) */
+  early?: ((run: Runner) => void) | undefined;
 }
 
 /** What every command file gets: the process's streams, the global flags, and the helpers built on them. */
@@ -113,6 +115,7 @@ export async function sourceFor(
     return liveSource(s.probeRunner(io.liveRunner(prefix), prefix), {
       ...timing,
       ...(s.defer ? { defer: s.defer } : {}),
+      ...(s.early ? { early: s.early } : {}),
     });
   }
   if (o.snapshot !== undefined) {
@@ -122,7 +125,11 @@ export async function sourceFor(
   }
   if (!io.runner) throw new UsageError('live probing is not available in this build; use --snapshot');
   const { liveSource } = await import('../collect/live-source.js');
-  return liveSource(s.probeRunner(await io.runner()), { ...timing, ...(s.defer ? { defer: s.defer } : {}) });
+  return liveSource(s.probeRunner(await io.runner()), {
+    ...timing,
+    ...(s.defer ? { defer: s.defer } : {}),
+    ...(s.early ? { early: s.early } : {}),
+  });
 }
 
 /**

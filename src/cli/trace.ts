@@ -1,6 +1,7 @@
 import { type Command, Option } from 'commander';
 import { UsageError } from '../errors.js';
 import type { Trace } from '../model/trace.js';
+import type { Runner } from '../exec/runner.js';
 import { chooseFormat } from '../render/output.js';
 import { type Cli, notePartial, redacted, sourceFor } from './context.js';
 import {
@@ -98,6 +99,7 @@ export function registerTrace(program: Command, cli: Cli): void {
       const source = await sourceFor(o, cli.io, {
         ...cli.sourceOptions(),
         defer: traceDefers(src, dst, kernelRoutes),
+        early: kernelRoutes ? await kernelRoutesEarly(src, dst) : undefined,
       });
       const { runTrace } = await import('../commands/trace.js');
       const { trace: t, exitCode, unreadable } = await runTrace(source, request, { ...nodeName, kernelRoutes });
@@ -105,4 +107,16 @@ export function registerTrace(program: Command, cli: Cli): void {
       notePartial(cli.io, unreadable, redact);
       cli.setExit(exitCode);
     });
+}
+
+/**
+ * A live trace between two addresses starts the kernel-route reads of the destination's family with the node
+ * probes (collect/kernel-routes.ts startKernelRoutes); a name is resolved first and reads the whole node instead.
+ */
+async function kernelRoutesEarly(src: string, dst: string): Promise<((run: Runner) => void) | undefined> {
+  const { canonIp } = await import('../model/addr.js');
+  const d = canonIp(dst);
+  if (canonIp(src) === null || d === null) return undefined;
+  const { startKernelRoutes } = await import('../collect/kernel-routes.js');
+  return (run) => startKernelRoutes(run, d.includes(':') ? 6 : 4);
 }

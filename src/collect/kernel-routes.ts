@@ -10,7 +10,7 @@
  * rules look up (and table local) are dumped. Everything else reads the full dumps as before.
  */
 import type { Family, Rule } from '../model/types.js';
-import type { Runner } from '../exec/runner.js';
+import type { RawOutput, Runner } from '../exec/runner.js';
 import { MAX_ROUTE_GET_LINES, routeGetInput } from '../exec/route-get-input.js';
 import { parseRouteGetBatch, type RouteGetAnswer } from '../tools/ip/route-get.js';
 
@@ -93,12 +93,48 @@ export function planFromCounters(
 
 const tableArg = (t: number) => (t === 255 ? 'local' : t === 254 ? 'main' : t === 253 ? 'default' : String(t));
 
-/** Reads the counters and decides; undefined when either cannot be read (then every table is dumped). */
-export async function planKernelRoutes(run: Runner, rules: Rule[]): Promise<KernelRoutePlan | undefined> {
-  const [a, b] = await Promise.all([run(['cat', '/proc/net/fib_triestat']), run(['cat', '/proc/net/rt6_stats'])]);
-  if (a.failed || a.exitCode !== 0 || b.failed || b.exitCode !== 0) return undefined;
+/**
+ * Reads a trace started before the node probes finished (startKernelRoutes), by runner; the trace takes each
+ * once (a later trace with the same runner reads afresh).
+ */
+interface Early {
+  counters?: Promise<RawOutput[]>;
+  /** IPv4's small tables and their joined dump; undefined when no IPv4 table is large */
+  dump4?: Promise<{ tables: number[]; text: string | Error } | undefined>;
+}
+const early = new WeakMap<Runner, Early>();
+
+const readCounters = (run: Runner): Promise<RawOutput[]> =>
+  Promise.all([run(['cat', '/proc/net/fib_triestat']), run(['cat', '/proc/net/rt6_stats'])]);
+
+function planFromOutputs([a, b]: RawOutput[], rules: Rule[]): KernelRoutePlan | undefined {
+  if (!a || !b || a.failed || a.exitCode !== 0 || b.failed || b.exitCode !== 0) return undefined;
   if (parseFibTriestat(a.stdout) === null || parseRt6Stats(b.stdout) === null) return undefined;
   return planFromCounters(a.stdout, b.stdout, rules);
+}
+
+/**
+ * Starts what a live trace of this family reads first, while the node probes run: the two counters and, for IPv4
+ * (whose plan needs no rules), the small tables' dumps when a table is large. The IPv6 plan waits for the rules.
+ */
+export function startKernelRoutes(run: Runner, family: Family): void {
+  const counters = readCounters(run);
+  const e: Early = { counters };
+  if (family === 4)
+    e.dump4 = counters.then(async (outs) => {
+      const plan = planFromOutputs(outs, []);
+      if (!plan?.asked.has(4)) return undefined;
+      return { tables: plan.dumped[4], text: await dumpNow(run, 4, plan.dumped[4]) };
+    });
+  early.set(run, e);
+}
+
+/** Reads the counters and decides; undefined when either cannot be read (then every table is dumped). */
+export async function planKernelRoutes(run: Runner, rules: Rule[]): Promise<KernelRoutePlan | undefined> {
+  const e = early.get(run);
+  const counters = e?.counters ?? readCounters(run);
+  if (e) delete e.counters;
+  return planFromOutputs(await counters, rules);
 }
 
 /**
@@ -106,6 +142,15 @@ export async function planKernelRoutes(run: Runner, rules: Rule[]): Promise<Kern
  * the table that could not be read.
  */
 export async function dumpTables(run: Runner, family: Family, tables: number[]): Promise<string | Error> {
+  const e = early.get(run);
+  const started = family === 4 ? e?.dump4 : undefined;
+  if (e) delete e.dump4;
+  const got = await started;
+  if (got && got.tables.join() === tables.join()) return got.text;
+  return dumpNow(run, family, tables);
+}
+
+async function dumpNow(run: Runner, family: Family, tables: number[]): Promise<string | Error> {
   const outs = await Promise.all(
     tables.map((t) => run(['ip', `-${family}`, '-j', '-d', 'route', 'show', 'table', tableArg(t)])),
   );

@@ -36,6 +36,8 @@ export interface CollectOptions {
   onProgress?: (probe: string, done: number, total: number) => void;
   /** probes not run up front: a question that never reads them never pays for them */
   defer?: (id: string) => boolean;
+  /** called with the runner before the probes start: a command starts its own first reads (commands/trace.ts) */
+  early?: (run: Runner) => void;
 }
 
 /** Runs `tasks` with at most `limit` in flight. */
@@ -164,6 +166,7 @@ export function clsactDevices(text: string): string[] {
 
 /** Live node state as a snapshot in memory. */
 export async function liveSource(runner: Runner, opts: CollectOptions = {}): Promise<ProbeSource> {
+  opts.early?.(runner);
   // keys never stay in memory, even for a live trace
   const { files, runs, deferred, run } = await collectProbes(runner, {
     transform: redactSecrets,
