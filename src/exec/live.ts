@@ -127,7 +127,7 @@ const PINNED = /^\/sys\/fs\/bpf\/tc\/globals\/cilium_[A-Za-z0-9_]+$/;
  * way it reads them: `uname -r` / `uname -n` are uname(2)'s release and nodename (what os.release() and
  * os.hostname() return), `cat` of the two /proc/net counters is the file. `bpftool map dump pinned PATH` of a
  * path that does not exist fails as bpftool would (bpf_obj_get finds no file), told as collect/live-source.ts
- * tells bpftool's answer. A node without Cilium saves nine bpftool processes; anything else (a read error, a pin
+ * tells bpftool's answer. A node without Cilium saves ten bpftool processes; anything else (a read error, a pin
  * that exists, a path netpath may not look at) runs the command. Undefined: run it.
  */
 async function inProcess(argv: readonly string[]): Promise<Omit<RawOutput, 'argv' | 'durationMs'> | undefined> {
