@@ -1,9 +1,10 @@
-import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { columnBuffers } from '../model/route-columns.js';
 import { scanIpRouteStream, stampOf } from '../tools/ip/route-scan.js';
 import { scanConntrack } from '../tools/conntrack/index.js';
 import { flowQuery } from './conntrack.js';
+import { fileChunks } from './file-chunks.js';
 import type { WorkerJob, WorkerReply } from './offload.js';
 
 // One job per worker (offload.ts): scan one probe file and post the result once. Any failure posts
@@ -39,11 +40,10 @@ async function run(job: WorkerJob): Promise<{ reply: WorkerReply; transfer: Arra
     }
   }
   const q = job.query.kind === 'flow' ? flowQuery(job.query.flow, job.query.family, job.query.alsoDst) : job.query.q;
-  const result = await scanConntrack(
-    createReadStream(job.path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>,
-    q,
-    { probe: job.probe, ...(job.maxEntries !== undefined ? { maxEntries: job.maxEntries } : {}) },
-  );
+  const result = await scanConntrack(fileChunks(job.path), q, {
+    probe: job.probe,
+    ...(job.maxEntries !== undefined ? { maxEntries: job.maxEntries } : {}),
+  });
   return { reply: { ok: true, kind: 'conntrack', result }, transfer: [] };
 }
 
