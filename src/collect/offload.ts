@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Family } from '../model/types.js';
 import type { Flow } from '../model/trace.js';
-import { routesFromScan, type RouteScanData, type ScannedRoutes } from '../tools/ip/route-scan.js';
+import { routesFromFile, type FileStamp, type RouteScanData, type ScannedRoutes } from '../tools/ip/route-scan.js';
 import type { ConntrackQuery, ScanResult } from '../tools/conntrack/index.js';
 import type { ProbeSource } from './source.js';
 
@@ -29,7 +29,7 @@ export type WorkerJob =
 
 export type WorkerReply =
   | { ok: false }
-  | { ok: true; kind: 'routes'; data: RouteScanData; bytes: Uint8Array }
+  | { ok: true; kind: 'routes'; data: RouteScanData; stamp: FileStamp }
   | { ok: true; kind: 'conntrack'; result: ScanResult };
 
 export interface Offload {
@@ -108,8 +108,7 @@ export function createOffload(source: ProbeSource, opts: OffloadOptions = {}): O
       if (f?.ext !== 'json') return undefined;
       return start({ kind: 'routes', path: f.path, probe: id, family }).then((r) => {
         if (!r?.ok || r.kind !== 'routes') return undefined;
-        const bytes = Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength);
-        return { scanned: routesFromScan(bytes, r.data, id), origin: f.path };
+        return { scanned: routesFromFile(f.path, r.data, id, r.stamp), origin: f.path };
       });
     },
     conntrack(id, query, maxEntries) {

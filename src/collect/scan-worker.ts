@@ -1,9 +1,10 @@
-import { createReadStream, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { columnBuffers } from '../model/route-columns.js';
-import { scanIpRouteData } from '../tools/ip/route-scan.js';
+import { scanIpRouteStream, stampOf } from '../tools/ip/route-scan.js';
 import { scanConntrack } from '../tools/conntrack/index.js';
 import { flowQuery } from './conntrack.js';
+import { fileChunks } from './file-chunks.js';
 import type { WorkerJob, WorkerReply } from './offload.js';
 
 // One job per worker (offload.ts): scan one probe file and post the result once. Any failure posts
@@ -12,26 +13,37 @@ import type { WorkerJob, WorkerReply } from './offload.js';
 async function run(job: WorkerJob): Promise<{ reply: WorkerReply; transfer: ArrayBuffer[] }> {
   const no = { reply: { ok: false } as WorkerReply, transfer: [] };
   if (job.kind === 'routes') {
-    const bytes = readFileSync(job.path);
-    // the main thread's read refuses NUL bytes (dirSource): leave that message to it
-    if (bytes.includes(0)) return no;
-    const data = scanIpRouteData(bytes, job.probe, job.family);
-    if (!data) return no;
-    const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
-    const transfer = [
-      ...columnBuffers(data.columns),
-      data.starts.buffer as ArrayBuffer,
-      data.ends.buffer as ArrayBuffer,
-    ];
-    if (own) transfer.push(bytes.buffer as ArrayBuffer);
-    return { reply: { ok: true, kind: 'routes', data, bytes }, transfer };
+    // read through one reused buffer, never the whole file: the main thread reads a route's element
+    // back from the file when a lookup needs it (routesFromFile)
+    const fd = openSync(job.path, 'r');
+    try {
+      const stamp = stampOf(fstatSync(fd));
+      let pos = 0;
+      const read = (buf: Uint8Array, at: number, n: number) => {
+        const k = readSync(fd, buf, at, n, pos);
+        pos += k;
+        // the main thread's read refuses NUL bytes (dirSource): leave that message to it
+        return buf.subarray(at, at + k).includes(0) ? -1 : k;
+      };
+      const data = scanIpRouteStream(read, job.probe, job.family, { size: stamp.size });
+      // changed while it was read: the main thread reads it again, as one whole
+      const after = stampOf(fstatSync(fd));
+      if (!data || after.size !== stamp.size || after.mtimeMs !== stamp.mtimeMs || pos !== stamp.size) return no;
+      const transfer = [
+        ...columnBuffers(data.columns),
+        data.starts.buffer as ArrayBuffer,
+        data.ends.buffer as ArrayBuffer,
+      ];
+      return { reply: { ok: true, kind: 'routes', data, stamp }, transfer };
+    } finally {
+      closeSync(fd);
+    }
   }
   const q = job.query.kind === 'flow' ? flowQuery(job.query.flow, job.query.family, job.query.alsoDst) : job.query.q;
-  const result = await scanConntrack(
-    createReadStream(job.path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>,
-    q,
-    { probe: job.probe, ...(job.maxEntries !== undefined ? { maxEntries: job.maxEntries } : {}) },
-  );
+  const result = await scanConntrack(fileChunks(job.path), q, {
+    probe: job.probe,
+    ...(job.maxEntries !== undefined ? { maxEntries: job.maxEntries } : {}),
+  });
   return { reply: { ok: true, kind: 'conntrack', result }, transfer: [] };
 }
 

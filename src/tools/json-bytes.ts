@@ -37,7 +37,7 @@ export class JsonBytes {
   num = -1;
   private readonly stack = new Uint8Array(4096);
 
-  constructor(readonly b: Uint8Array) {}
+  constructor(public b: Uint8Array) {}
 
   ws(): void {
     const b = this.b;

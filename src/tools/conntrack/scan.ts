@@ -133,6 +133,13 @@ export interface ScanOptions {
    * differential test sets it, to compare the two.
    */
   lean?: boolean;
+  /**
+   * Each matching entry, in order, handed over instead of kept: `entries` stays empty and `matched`
+   * counts them. For a caller that folds the entries (a count, a summary) over a table of any size:
+   * nothing of a line outlives it, so time and memory do not grow with what was kept (a million kept
+   * entries cost ~600 MB and garbage collection that grows faster than the table).
+   */
+  onEntry?: (e: ConntrackEntry) => void;
 }
 
 export interface ScanResult {
@@ -146,6 +153,8 @@ export interface ScanResult {
   summaryCount?: number;
   /** maxEntries was reached: more entries may match */
   cut: boolean;
+  /** entries that matched (kept in `entries`, or handed to onEntry) */
+  matched: number;
 }
 
 const NL = 10;
@@ -167,6 +176,7 @@ export class ConntrackScanner {
   private bytes = 0;
   private known = 0;
   private unknown = 0;
+  private matched = 0;
   done = false;
   private cut = false;
   /** inside a line longer than MAX_LINE: bytes are dropped up to its newline */
@@ -231,7 +241,8 @@ export class ConntrackScanner {
     const buf = this.carry.length ? Buffer.concat([this.carry, c]) : c;
     const last = buf.lastIndexOf(NL);
     if (last < 0) {
-      this.carry = buf;
+      // a copy: the caller may reuse the chunk's memory for the next one (fileChunks)
+      this.carry = buf === c ? Buffer.from(c) : buf;
       if (buf.length > MAX_LINE) {
         // no conntrack line is near this long: skip it without holding it
         this.lines++;
@@ -264,12 +275,12 @@ export class ConntrackScanner {
       this.needles.length === 0 &&
       this.q.where === undefined &&
       noFilter(this.q) &&
-      o.summaryCount !== o.entries.length &&
+      o.summaryCount !== this.matched &&
       this.notes.skipped === 0
     )
       this.notes.add(
         'conntrack-count-mismatch',
-        `conntrack reported ${o.summaryCount} entries, ${o.entries.length} are in the output (cut or edited?)`,
+        `conntrack reported ${o.summaryCount} entries, ${this.matched} are in the output (cut or edited?)`,
       );
     const r: ScanResult = {
       entries: o.entries,
@@ -278,6 +289,7 @@ export class ConntrackScanner {
       parsed: this.parsed,
       bytes: this.bytes,
       cut: this.cut,
+      matched: this.matched,
     };
     if (o.summaryCount !== undefined) r.summaryCount = o.summaryCount;
     return r;
@@ -371,10 +383,16 @@ export class ConntrackScanner {
     if (this.out.entries.length > before) {
       const e = this.out.entries[before]!;
       if (!matchesView(viewOf(e), this.q, this.addr)) this.out.entries.pop();
-      else if (this.opts.maxEntries !== undefined && this.out.entries.length > this.opts.maxEntries) {
+      else if (this.opts.maxEntries !== undefined && this.matched >= this.opts.maxEntries) {
         this.out.entries.pop();
         this.cut = true;
         this.done = true;
+      } else {
+        this.matched++;
+        if (this.opts.onEntry !== undefined) {
+          this.out.entries.pop();
+          this.opts.onEntry(e);
+        }
       }
     }
   }

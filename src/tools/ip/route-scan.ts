@@ -1,3 +1,5 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { errorLine, SourceError } from '../../errors.js';
 import type { Family, Route, Warning } from '../../model/types.js';
 import {
   ColumnBuilder,
@@ -308,6 +310,84 @@ export function routesFromScan(bytes: Uint8Array, d: RouteScanData, probe: strin
   return { columns, warnings: d.warnings, slow: d.slow };
 }
 
+/** What identifies one version of a file: a route read back from it must come from the version scanned. */
+export interface FileStamp {
+  size: number;
+  mtimeMs: number;
+  ino: number;
+}
+
+export function stampOf(st: { size: number; mtimeMs: number; ino: number }): FileStamp {
+  return { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+}
+
+/**
+ * RouteColumns over a file scanned by scanIpRouteStream: the Route of a slot is built from its
+ * element's bytes, read back from the file at its offsets. The file must be the one scanned (same
+ * size, mtime, inode), and the element read back must give the slot's columns again (a rewrite
+ * within the mtime's resolution): otherwise the route() call throws a SourceError naming the file,
+ * so an answer is never built from a different table.
+ */
+export function routesFromFile(path: string, d: RouteScanData, probe: string, stamp: FileStamp): ScannedRoutes {
+  const { starts, ends, detailed: det } = d;
+  const family = d.columns.family;
+  const built = new Map(d.built);
+  const changed = (why: string) =>
+    new SourceError(path, `changed after it was scanned (${why}); run the command again`);
+  const check = new ColumnBuilder(family, 1);
+  const w = check.words;
+  const columns: RouteColumns = {
+    ...d.columns,
+    route: (i) => {
+      let r = built.get(i);
+      if (r) return r;
+      if (i < 0 || i >= starts.length || columns.type[i] === SLOT_SKIPPED)
+        throw new RangeError(`${probe}: no route in slot ${i}`);
+      const s = starts[i]!;
+      const n = ends[i]! - s;
+      const buf = Buffer.allocUnsafe(n);
+      let fd: number;
+      try {
+        fd = openSync(path, 'r');
+      } catch (e) {
+        throw new SourceError(path, errorLine(e));
+      }
+      try {
+        const now = stampOf(fstatSync(fd));
+        if (now.size !== stamp.size || now.mtimeMs !== stamp.mtimeMs || now.ino !== stamp.ino)
+          throw changed('size, time or inode differ');
+        let got = 0;
+        while (got < n) {
+          const k = readSync(fd, buf, got, n - got, s + got);
+          if (k <= 0) throw changed('shorter');
+          got += k;
+        }
+      } finally {
+        closeSync(fd);
+      }
+      let o: unknown;
+      try {
+        o = JSON.parse(buf.toString('utf8'));
+      } catch {
+        throw changed(`element ${i} is not JSON`);
+      }
+      r = jsonRoute(o, i, probe, family, det, new IpCache(), new Notes(probe));
+      check.count = 0;
+      if (!r || check.add() !== 0 || !check.setFromRoute(0, r)) throw changed(`element ${i} is not a route`);
+      let same =
+        check.len[0] === columns.len[i] &&
+        check.type[0] === columns.type[i] &&
+        check.table[0] === columns.table[i] &&
+        check.metric[0] === columns.metric[i];
+      for (let k = 0; k < w; k++) same &&= check.key[k] === columns.key[i * w + k];
+      if (!same) throw changed(`element ${i} is another route`);
+      built.set(i, r);
+      return r;
+    },
+  };
+  return { columns, warnings: d.warnings, slow: d.slow };
+}
+
 export interface ScanOptions {
   /** false: every element through scanObject (tests compare the paths) */
   lean?: boolean;
@@ -324,50 +404,184 @@ export function scanIpRouteData(
   family: Family,
   opts: ScanOptions = {},
 ): RouteScanData | undefined {
-  const lean = opts.lean !== false;
-  const tails = lean && opts.tails !== false ? new TailCache(bytes) : undefined;
   // CR or ANSI codes: parseIpRoute cleans the text first; leave such input to it
   if (bytes.indexOf(0x0d) >= 0 || bytes.indexOf(0x1b) >= 0) return undefined;
-  const sc = new Scanner(bytes, family);
-  const b = bytes;
-  const n = b.length;
-  sc.ws();
-  if (b[sc.p] !== LBRACKET) return undefined;
+  return scanCore(new Window(bytes), probe, family, opts);
+}
+
+/**
+ * Fills buf[at, at + n) with the next bytes of the input: how many it wrote (0 at its end), or -1
+ * when the input must not be scanned (the caller's own check, e.g. a NUL byte).
+ */
+export type ReadBytes = (buf: Uint8Array, at: number, n: number) => number;
+
+/** 4 MiB: the reads of a file cost no more than with a larger buffer, and it stays in the caches' reach */
+export const SCAN_CHUNK = 4 << 20;
+
+/**
+ * The same scan over an input read piece by piece into one buffer that is reused (grown only for an
+ * element longer than half of it): the whole document is never in memory. Byte ranges are offsets
+ * in the input; routesFromFile reads an element back from them. `size` (the input's length, when
+ * known) only sizes the columns.
+ */
+export function scanIpRouteStream(
+  read: ReadBytes,
+  probe: string,
+  family: Family,
+  opts: ScanOptions & { chunk?: number; size?: number } = {},
+): RouteScanData | undefined {
+  // a Buffer: its indexOf (the CR/ANSI checks) is a memchr, a Uint8Array's a loop
+  const w = new Window(Buffer.allocUnsafeSlow(Math.max(1, opts.chunk ?? SCAN_CHUNK)), read, opts.size);
+  return w.fill() ? scanCore(w, probe, family, opts) : undefined;
+}
+
+/**
+ * What the scanner sees of its input: view = bytes [lo, lo + view.length) of it. More of it is read
+ * only when an element runs past the view's end; then the bytes before that element are dropped.
+ */
+class Window {
+  lo = 0;
+  eof: boolean;
+  /** the input was refused by its reader, or is too large for u32 offsets */
+  bad = false;
+  view: Uint8Array;
+  readonly size: number;
+
+  constructor(
+    private buf: Uint8Array,
+    private readonly read?: ReadBytes,
+    size?: number,
+  ) {
+    this.eof = read === undefined;
+    this.view = read === undefined ? buf : buf.subarray(0, 0);
+    this.size = size ?? buf.length;
+  }
+
+  /**
+   * Keeps view[keep..], reads on after it; false at the input's end (or a refused read). The view
+   * then starts `keep` bytes later: positions in it move down by that much.
+   */
+  more(keep: number): boolean {
+    if (this.eof || this.bad) return false;
+    const kept = this.view.length - keep;
+    if (keep > 0) this.buf.copyWithin(0, keep, this.view.length);
+    // an element longer than half the buffer: a larger one, so each refill reads at least as much again
+    if (kept * 2 > this.buf.length) {
+      const g = Buffer.allocUnsafeSlow(this.buf.length * 2);
+      g.set(this.buf.subarray(0, kept));
+      this.buf = g;
+    }
+    this.lo += keep;
+    this.view = this.buf.subarray(0, kept);
+    return this.fill();
+  }
+
+  /** reads until the buffer is full or the input ends; false when nothing new came */
+  fill(): boolean {
+    const start = this.view.length;
+    let n = start;
+    while (n < this.buf.length) {
+      const got = this.read!(this.buf, n, this.buf.length - n);
+      if (got < 0) {
+        this.bad = true;
+        return false;
+      }
+      if (got === 0) {
+        this.eof = true;
+        break;
+      }
+      n += got;
+    }
+    const fresh = this.buf.subarray(start, n);
+    // CR or ANSI codes: as in scanIpRouteData; past 4 GiB the u32 byte ranges would wrap
+    if (fresh.indexOf(0x0d) >= 0 || fresh.indexOf(0x1b) >= 0 || this.lo + n > 0xffffffff) {
+      this.bad = true;
+      return false;
+    }
+    this.view = this.buf.subarray(0, n);
+    return n > start;
+  }
+}
+
+function scanCore(w: Window, probe: string, family: Family, opts: ScanOptions): RouteScanData | undefined {
+  const lean = opts.lean !== false;
+  const tails = lean && opts.tails !== false ? new TailCache(w.view) : undefined;
+  const sc = new Scanner(w.view, family);
+  // more of the input after the view, keeping it from `keep` on; false at its end (the loop's `b`
+  // is reloaded from sc.b after it: a local no closure writes stays in a register)
+  const more = (keep: number): boolean => {
+    const ok = w.more(keep);
+    sc.b = w.view;
+    tails?.rebind(w.view);
+    return ok;
+  };
+  // whitespace up to the next byte, reading on as needed; false at the input's end
+  const next = (): boolean => {
+    for (;;) {
+      sc.ws();
+      if (sc.p < sc.b.length) return true;
+      if (!more(sc.p)) return false;
+      sc.p = 0;
+    }
+  };
+  if (!next() || sc.b[sc.p] !== LBRACKET) return undefined;
   sc.p++;
-  const cols = new ColumnBuilder(family, Math.max(16, Math.min(1 << 22, Math.floor(n / 100))));
-  const ranges = new Ranges(Math.max(16, Math.min(1 << 22, Math.floor(n / 100))));
+  if (!next()) return undefined;
+  const cap = Math.max(16, Math.min(1 << 22, Math.floor(w.size / 100)));
+  const cols = new ColumnBuilder(family, cap);
+  const ranges = new Ranges(cap);
   const words = cols.words;
   const slow: number[] = [];
   // fast elements with an nhid: each counts in the parser's nhid note, in element order
   const nhidFast: number[] = [];
+  // the text of each element read again after the scan (slow ones, the first fast nhid one)
+  const texts = new Map<number, string>();
   let detailed = false;
-  const decode = (s: number, e: number) => textOf(b, s, e);
   let leanTaken = 0;
-  sc.ws();
+  let b = sc.b;
   if (b[sc.p] === RBRACKET) sc.p++;
   else {
     for (;;) {
+      // one element with the separator after it; when the view ends inside them (a failure here
+      // with more input to come), the same element again with more of the input
+      const unit = sc.p;
       sc.ws();
       const start = sc.p;
       const slot = cols.add();
       let fast = false;
       let nhid = false;
+      let ok = true;
+      let took = false;
       if (b[start] === LBRACE) {
         let r = tails ? tailObject(sc, start, cols, slot, tails) : lean ? leanObject(sc, start, cols, slot) : -1;
         if (r < 0) r = scanObject(sc, cols, slot, words);
         else {
           sc.p = leanEnd;
-          leanTaken++;
+          took = true;
         }
-        if (r < 0) return undefined;
+        if (r < 0) ok = false;
         fast = r > 0;
         nhid = r === 2;
-      } else if (!sc.skipValue()) return undefined;
+      } else if (!sc.skipValue()) ok = false;
       const end = sc.p;
-      ranges.push(start, end);
+      let c: number | undefined;
+      if (ok) {
+        sc.ws();
+        c = b[sc.p];
+      }
+      if (c === undefined) {
+        cols.count--;
+        if (!more(unit)) return undefined;
+        b = sc.b;
+        sc.p = 0;
+        continue;
+      }
+      sc.p++;
+      if (took) leanTaken++;
+      ranges.push(w.lo + start, w.lo + end);
       if (slot < DETAIL_WINDOW && !detailed) {
         try {
-          detailed = showsDetail(JSON.parse(decode(start, end)));
+          detailed = showsDetail(JSON.parse(textOf(b, start, end)));
         } catch {
           return undefined;
         }
@@ -375,21 +589,23 @@ export function scanIpRouteData(
       // without a table the answer depends on `detailed`, final only after the first elements
       if (fast && !(cols.table[slot] === NO_TABLE && (slot < DETAIL_WINDOW || detailed))) {
         if (cols.table[slot] === NO_TABLE) cols.table[slot] = 254;
-        if (nhid) nhidFast.push(slot);
+        if (nhid) {
+          if (nhidFast.length === 0) texts.set(slot, textOf(b, start, end));
+          nhidFast.push(slot);
+        }
       } else {
         cols.type[slot] = SLOT_SKIPPED;
         slow.push(slot);
+        texts.set(slot, textOf(b, start, end));
       }
-      sc.ws();
-      const c = b[sc.p];
-      sc.p++;
       if (c === COMMA) continue;
       if (c === RBRACKET) break;
       return undefined;
     }
   }
-  sc.ws();
-  if (sc.p !== n) return undefined;
+  // nothing but whitespace after the array, to the input's end
+  if (next()) return undefined;
+  if (w.bad) return undefined;
 
   const notes = new Notes(probe);
   const ips = new IpCache();
@@ -402,7 +618,7 @@ export function scanIpRouteData(
       const slot = nhidFast[0]!;
       let o: unknown;
       try {
-        o = JSON.parse(decode(ranges.a[slot * 2]!, ranges.a[slot * 2 + 1]!));
+        o = JSON.parse(texts.get(slot)!);
       } catch {
         return false;
       }
@@ -421,7 +637,7 @@ export function scanIpRouteData(
     if (!nhidUpTo(slot)) return undefined;
     let o: unknown;
     try {
-      o = JSON.parse(decode(ranges.a[slot * 2]!, ranges.a[slot * 2 + 1]!));
+      o = JSON.parse(texts.get(slot)!);
     } catch {
       return undefined;
     }
@@ -1243,7 +1459,7 @@ const HEAD = Uint8Array.from('{"type":"unicast","dst":"', (ch) => ch.charCodeAt(
 const HEAD_NO_QUOTE = HEAD.subarray(0, HEAD.length - 1);
 
 interface Tail {
-  /** where the tail's bytes are in this document, and how many */
+  /** where the tail's bytes are (in the input when found, then in TailCache's copy), and how many */
   s: number;
   n: number;
   table: number;
@@ -1272,8 +1488,12 @@ interface TailBucket {
  */
 export class TailCache {
   private readonly buckets = new Map<number, TailBucket>();
-  private readonly dv: DataView;
-  private readonly n: number;
+  private dv: DataView;
+  private n: number;
+  /** the accepted tails' bytes, copied: the input under them may be a reused buffer (scanIpRouteStream) */
+  private store = new Uint8Array(1 << 16);
+  private sdv = new DataView(this.store.buffer);
+  private used = 0;
   private size = 0;
   /** elements read from a cached tail (tests: the path was taken) */
   hits = 0;
@@ -1283,9 +1503,14 @@ export class TailCache {
     this.n = b.byteLength;
   }
 
-  /** hash of the bytes [p + from, p + to) (a multiple of 4 apart, within the input) */
-  private hash(p: number, from: number, to: number): number {
-    const dv = this.dv;
+  /** the input's bytes are now b (the next window of a stream) */
+  rebind(b: Uint8Array): void {
+    this.dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    this.n = b.byteLength;
+  }
+
+  /** hash of the bytes [p + from, p + to) of dv (a multiple of 4 apart, within it) */
+  private hash(dv: DataView, p: number, from: number, to: number): number {
     let h = 0;
     for (let i = from; i < to; i += 4) h = (Math.imul(h, 0x9e3779b1) + dv.getUint32(p + i, true)) | 0;
     return h;
@@ -1294,20 +1519,21 @@ export class TailCache {
   /** the tail at p matching a cached one; undefined on a miss */
   find(p: number): Tail | undefined {
     if (p + TAIL_KEY > this.n) return undefined;
-    const bucket = this.buckets.get(this.hash(p, 0, TAIL_KEY));
-    if (bucket === undefined) return undefined;
-    const list = p + bucket.k2 <= this.n ? bucket.by.get(this.hash(p, TAIL_KEY, bucket.k2)) : bucket.all;
-    if (list === undefined) return undefined;
     const dv = this.dv;
+    const bucket = this.buckets.get(this.hash(dv, p, 0, TAIL_KEY));
+    if (bucket === undefined) return undefined;
+    const list = p + bucket.k2 <= this.n ? bucket.by.get(this.hash(dv, p, TAIL_KEY, bucket.k2)) : bucket.all;
+    if (list === undefined) return undefined;
+    const sdv = this.sdv;
     for (let i = 0; i < list.length; i++) {
       const t = list[i]!;
       const n = t.n;
       if (p + n > this.n) continue;
       const s = t.s;
       let k = 0;
-      for (; k + 4 <= n; k += 4) if (dv.getUint32(s + k, true) !== dv.getUint32(p + k, true)) break;
+      for (; k + 4 <= n; k += 4) if (sdv.getUint32(s + k, true) !== dv.getUint32(p + k, true)) break;
       if (k + 4 <= n) continue;
-      for (; k < n; k++) if (dv.getUint8(s + k) !== dv.getUint8(p + k)) break;
+      for (; k < n; k++) if (sdv.getUint8(s + k) !== dv.getUint8(p + k)) break;
       if (k < n) continue;
       // the most recent match first: tables come in runs
       if (i > 0) {
@@ -1320,15 +1546,25 @@ export class TailCache {
     return undefined;
   }
 
+  /** a tail accepted at t.s in the input: its bytes are copied, t.s then points into the copy */
   add(t: Tail): void {
     if (this.size >= 4096 || t.n < TAIL_KEY) return;
-    const h = this.hash(t.s, 0, TAIL_KEY);
+    const h = this.hash(this.dv, t.s, 0, TAIL_KEY);
     let bucket = this.buckets.get(h);
     if (bucket === undefined) {
       bucket = { k2: TAIL_KEY2, all: [], by: new Map() };
       this.buckets.set(h, bucket);
     }
     if (bucket.all.length >= 256) return;
+    if (this.used + t.n > this.store.length) {
+      const g = new Uint8Array(Math.max(this.store.length * 2, this.used + t.n));
+      g.set(this.store.subarray(0, this.used));
+      this.store = g;
+      this.sdv = new DataView(g.buffer);
+    }
+    this.store.set(new Uint8Array(this.dv.buffer, this.dv.byteOffset + t.s, t.n), this.used);
+    t.s = this.used;
+    this.used += t.n;
     bucket.all.push(t);
     this.size++;
     const k2 = Math.min(bucket.k2, t.n - (t.n % 4));
@@ -1340,7 +1576,7 @@ export class TailCache {
   }
 
   private file(bucket: TailBucket, t: Tail): void {
-    const h = this.hash(t.s, TAIL_KEY, bucket.k2);
+    const h = this.hash(this.sdv, t.s, TAIL_KEY, bucket.k2);
     const list = bucket.by.get(h);
     if (list === undefined) bucket.by.set(h, [t]);
     else list.push(t);

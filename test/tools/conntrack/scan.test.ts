@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { createReadStream, readdirSync, readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -11,7 +11,9 @@ import {
   scanConntrackText,
   viewOf,
   type ConntrackQuery,
+  type ScanResult,
 } from '../../../src/tools/conntrack/index.js';
+import { fileChunks } from '../../../src/collect/file-chunks.js';
 import type { ConntrackEntry } from '../../../src/model/conntrack.js';
 import { ParseError } from '../../../src/tools/parse-error.js';
 
@@ -364,5 +366,77 @@ describe('the nat=dnat byte pre-filter gives what reading every line gives', () 
     expect(b(yes.replace(' sport=80 dport=5', ''))).toBe(false);
     expect(b(`ipv4 x ${yes}`)).toBe(false);
     expect(b('conntrack v1.4.7 (conntrack-tools): 3 flow entries have been shown.')).toBe(false);
+  });
+});
+
+// The worker's conntrack scan reads its file through one reused buffer (fileChunks) and a bench or
+// summary caller may take the entries one by one (onEntry) instead of keeping them: both must give
+// what the keeping scan over a read stream gives, entry for entry, wherever the pieces end.
+describe('reused read buffer and handed-over entries = the keeping scan over a read stream', () => {
+  const files: string[] = [];
+  const walk = (dir: URL) => {
+    for (const d of readdirSync(dir, { withFileTypes: true })) {
+      if (d.isDirectory()) walk(new URL(`${d.name}/`, dir));
+      else if (/^conntrack.*\.txt$/.test(d.name)) files.push(new URL(d.name, dir).pathname);
+    }
+  };
+  walk(new URL('../../../fixtures/', import.meta.url));
+  const queries: ConntrackQuery[] = [{}, { nat: 'dnat' }, { address: '10.244.1.5' }, { address: '10.96.0.10' }];
+
+  async function outcome(run: () => Promise<ScanResult>): Promise<ScanResult | string> {
+    try {
+      return await run();
+    } catch (e) {
+      if (e instanceof ParseError) return e.message;
+      throw e;
+    }
+  }
+
+  it('every bundled conntrack capture, pieces of 1, 7, 64, 4096 bytes and 1 MiB', async () => {
+    expect(files.length).toBeGreaterThan(15);
+    let entries = 0;
+    for (const f of files)
+      for (const q of queries)
+        for (const size of [1, 7, 64, 4096, 1 << 20]) {
+          const want = await outcome(() =>
+            scanConntrack(createReadStream(f, { highWaterMark: size }) as AsyncIterable<Buffer>, q, {
+              probe: 'conntrack4',
+            }),
+          );
+          const got = await outcome(() => scanConntrack(fileChunks(f, size), q, { probe: 'conntrack4' }));
+          expect(got, `${f} ${JSON.stringify(q)} ${size}`).toEqual(want);
+          if (typeof want !== 'string') entries += want.entries.length;
+        }
+    expect(entries).toBeGreaterThan(100);
+  });
+
+  it('property: entries handed to onEntry are the kept entries, with maxEntries and random chunking', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        text,
+        query,
+        fc.array(fc.nat(), { maxLength: 6 }),
+        fc.option(fc.integer({ min: 1, max: 8 }), { nil: undefined }),
+        async (t, q, cuts, max) => {
+          const opts = { probe: 'conntrack4', ...(max !== undefined ? { maxEntries: max } : {}) };
+          const kept = await outcome(() => scanConntrack(chunks(Buffer.from(t), cuts), q, opts));
+          const handed: ConntrackEntry[] = [];
+          const sunk = await outcome(() =>
+            scanConntrack(chunks(Buffer.from(t), cuts), q, { ...opts, onEntry: (e) => handed.push(e) }),
+          );
+          if (typeof kept === 'string') {
+            expect(sunk).toBe(kept);
+            return;
+          }
+          expect(typeof sunk).toBe('object');
+          const s = sunk as ScanResult;
+          expect(s.entries).toEqual([]);
+          expect(handed).toEqual(kept.entries);
+          expect({ ...s, entries: handed }).toEqual(kept);
+          expect(kept.matched).toBe(kept.entries.length);
+        },
+      ),
+      { numRuns: 400, seed: 20261207 },
+    );
   });
 });

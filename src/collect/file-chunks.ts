@@ -1,0 +1,23 @@
+import { closeSync, openSync, readSync } from 'node:fs';
+
+/**
+ * A file's bytes in pieces of at most `size`, read into ONE buffer that every piece reuses: each
+ * piece is valid only until the next is asked for, so its consumer must copy what it keeps (the
+ * conntrack scanner does: line text is decoded, a cut line is copied). Against a read stream this
+ * allocates nothing per piece (no garbage to collect) and runs no stream machinery.
+ */
+export function* fileChunks(path: string, size = 1 << 20): Generator<Buffer> {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafeSlow(size);
+    let pos = 0;
+    for (;;) {
+      const k = readSync(fd, buf, 0, size, pos);
+      if (k === 0) return;
+      pos += k;
+      yield buf.subarray(0, k);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
