@@ -13,6 +13,9 @@ import { readProbeBytes, type ProbeSource } from './source.js';
 import { iptablesServices, keepFor, type Narrow, narrowFor } from './iptables-services.js';
 import { failuresIn } from './load-state.js';
 import { parseCiliumVersion } from '../model/cilium-rules.js';
+import type { SameInputs } from './same-inputs.js';
+
+const LB_KEYS = Object.keys(LB_MAP_NAMES) as (keyof LbMapDumps)[];
 
 const IPTABLES_PROBES = [
   ['iptables-save', 4],
@@ -61,6 +64,11 @@ export interface ServiceLoadOptions {
    * undefined, means: read it here, with the same code (iptablesServices).
    */
   iptablesOffload?: IptablesOffload;
+  /**
+   * diff: the LB maps' decoding shared between the two sides when their dumps (and the version and the
+   * question) are byte for byte the same; the entries are then the same objects on both sides
+   */
+  lbMemo?: SameInputs<ReturnType<typeof decodeLbMaps>>;
 }
 
 export type IptablesOffload = (
@@ -184,7 +192,14 @@ export async function loadServices(
           q.kind === 'address' ? [{ address: q.address, ...(q.port !== undefined ? { port: q.port } : {}) }] : [],
         );
         const filter = only === undefined ? {} : { only: byAddr!.length > 0 ? byAddr! : ('none' as const) };
-        const d = decodeLbMaps(dumps, { probes, ...(version ? { version } : {}), ...filter });
+        const dopts = { probes, ...(version ? { version } : {}), ...filter };
+        const inputs = LB_KEYS.map((k) => dumps[k]);
+        const memoKey = JSON.stringify(dopts);
+        let d = opts.lbMemo?.get(memoKey, inputs);
+        if (d === undefined) {
+          d = decodeLbMaps(dumps, dopts);
+          opts.lbMemo?.set(memoKey, inputs, d);
+        }
         sink.entries.push(...d.value.services);
         sink.warnings.push(...d.warnings);
         sink.lbLayout = d.value.layout;

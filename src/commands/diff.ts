@@ -4,7 +4,9 @@ import { diffNodes, pruneIptables, readOfBeforeIptables, type DiffSideInput } fr
 import type { Diff } from '../model/diff.js';
 import type { Warning } from '../model/types.js';
 import { loadNodeState, REQUIRED_PROBES } from '../collect/load-state.js';
-import { loadServices } from '../collect/load-services.js';
+import { loadServices, type ServiceLoadOptions } from '../collect/load-services.js';
+import { SameInputs } from '../collect/same-inputs.js';
+import type { decodeLbMaps } from '../tools/bpf-map/index.js';
 import { openSnapshot, streamProbe, type ProbeSource } from '../collect/source.js';
 import { parseIpset, type IpSet } from '../tools/ipset/index.js';
 import { scanConntrack } from '../tools/conntrack/index.js';
@@ -45,7 +47,12 @@ export async function loadDiffSide(
    * `check` reads a node the same way, and a node without any Service source is still checked;
    * `keepIptables`: only these chains of the parsed iptables are kept (the rest is released at once)
    */
-  opts: { requireServices?: boolean; keepIptables?: (table: string, chain: string) => boolean } = {},
+  opts: {
+    requireServices?: boolean;
+    keepIptables?: (table: string, chain: string) => boolean;
+    /** shared by the two sides of one diff: LB maps byte for byte the same are decoded once */
+    lbMemo?: ServiceLoadOptions['lbMemo'];
+  } = {},
 ): Promise<
   DiffSideInput & { serviceSources?: { probe: string; status: string; origin?: string; message?: string }[] }
 > {
@@ -53,7 +60,7 @@ export async function loadDiffSide(
   // for: on a snapshot directory they run in worker threads (offload.ts)
   const offload = offloadOpts === false ? undefined : createOffload(source, offloadOpts);
   try {
-    return await readSide(source, label, offload, opts.requireServices ?? true, opts.keepIptables);
+    return await readSide(source, label, offload, opts.requireServices ?? true, opts.keepIptables, opts.lbMemo);
   } finally {
     await offload?.close();
   }
@@ -65,6 +72,7 @@ async function readSide(
   offload: Offload | undefined,
   requireServices: boolean,
   keepIptables?: (table: string, chain: string) => boolean,
+  lbMemo?: ServiceLoadOptions['lbMemo'],
 ): Promise<
   DiffSideInput & { serviceSources?: { probe: string; status: string; origin?: string; message?: string }[] }
 > {
@@ -81,7 +89,7 @@ async function readSide(
   // routes as columns: a diff traces a few flows and asks for a few routes (the default route, the
   // local table), it never walks all of a large node's routes
   const state = await loadNodeState(source, { routes: 'columns', routeScan: (id) => scans.get(id) });
-  const services = await loadServices(source, state.addrs, kubeProxyReader);
+  const services = await loadServices(source, state.addrs, kubeProxyReader, lbMemo ? { lbMemo } : {});
   // released before this side's other reads (and the other side's) await: the Services are already derived
   const iptables = keepIptables
     ? services.parsed.iptables.map((x) => ({ ...x, rules: pruneIptables(x.rules, keepIptables) }))
@@ -170,14 +178,21 @@ export interface DiffOutcome {
 export async function runDiff(
   before: ProbeSource,
   after: ProbeSource,
-  opts: { maxFlows?: number; offload?: OffloadOptions | false } = {},
+  opts: {
+    maxFlows?: number;
+    offload?: OffloadOptions | false;
+    /** false: each side decodes every source itself (the reference the shared decoding is tested against) */
+    sameInputs?: boolean;
+  } = {},
 ): Promise<DiffOutcome> {
   if (opts.maxFlows !== undefined && (!Number.isInteger(opts.maxFlows) || opts.maxFlows < 0))
     throw new UsageError('--max-flows must be a whole number');
+  // the LB maps are often the same bytes on both sides (kube-proxy's removal does not touch them)
+  const lbMemo = opts.sameInputs === false ? undefined : new SameInputs<ReturnType<typeof decodeLbMaps>>();
   const [b, a] = await Promise.all([
     // of the before side's rulesets diffNodes reads a few chains (readOfBeforeIptables); the rest is released
-    loadDiffSide(before, 'before', opts.offload, { keepIptables: readOfBeforeIptables }),
-    loadDiffSide(after, 'after', opts.offload),
+    loadDiffSide(before, 'before', opts.offload, { keepIptables: readOfBeforeIptables, lbMemo }),
+    loadDiffSide(after, 'after', opts.offload, { lbMemo }),
   ]);
   const diff = diffNodes(b, a, opts.maxFlows !== undefined ? { maxFlows: opts.maxFlows } : {});
   const unreadable = [
