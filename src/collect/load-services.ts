@@ -69,7 +69,19 @@ export interface ServiceLoadOptions {
    * question) are byte for byte the same; the entries are then the same objects on both sides
    */
   lbMemo?: SameInputs<ReturnType<typeof decodeLbMaps>>;
+  /**
+   * diff's before side: its whole iptables-save read elsewhere (a worker thread, commands/diff-iptables-offload.ts),
+   * answering with the Services and the ruleset the caller keeps. Undefined from it, or a promise of undefined,
+   * means: read it here. Not used with `only`.
+   */
+  iptablesWhole?: IptablesWholeOffload;
 }
+
+export type IptablesWholeOffload = (
+  id: string,
+) =>
+  | Promise<{ entries: ServiceEntry[]; warnings: Warning[]; rules: IptablesRuleset; origin: string } | undefined>
+  | undefined;
 
 export type IptablesOffload = (
   id: string,
@@ -245,6 +257,14 @@ export async function loadServices(
       for (const e of done.entries) out.entries.push(e);
       out.warnings.push(...done.warnings);
       out.sources.push({ probe: id, status: done.warnings.length ? 'partial' : 'ok', origin: done.origin });
+      continue;
+    }
+    const whole = only === undefined ? await opts.iptablesWhole?.(id) : undefined;
+    if (whole) {
+      for (const e of whole.entries) out.entries.push(e);
+      out.warnings.push(...whole.warnings);
+      out.sources.push({ probe: id, status: whole.warnings.length ? 'partial' : 'ok', origin: whole.origin });
+      out.parsed.iptables.push({ probe: id, family: fam, rules: whole.rules });
       continue;
     }
     await oneBytes(id, (b) => {

@@ -1,5 +1,6 @@
-// `diff`'s shortcuts (sources byte for byte the same on both sides decoded once: collect/same-inputs.ts)
-// against the reference that reads each side whole and alone (runDiff { sameInputs: false }): the same
+// `diff`'s shortcuts (sources byte for byte the same on both sides decoded once: collect/same-inputs.ts; the
+// before side's iptables-save parsed in a worker: commands/diff-iptables-offload.ts) against the reference that
+// reads each side whole and alone in one thread (runDiff { sameInputs: false, iptablesOffload: false }): the same
 // JSON and exit code on every bundled before/after pair (and each side against itself), on a generated
 // pair (bench/gen.mjs and --after) and on copies of it with one thing changed on the after side.
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,9 +16,22 @@ import { genSnapshot } from '../helpers/bench-gen.js';
 const snaps = fileURLToPath(new URL('../../fixtures/snapshots/', import.meta.url));
 const PAIRS = readdirSync(snaps).filter((d) => d.startsWith('migrate-'));
 
+// the compiled worker (npm run build): vitest runs the TypeScript sources, which have none next to them
+const WORKER = fileURLToPath(new URL('../../dist/commands/diff-iptables-worker.js', import.meta.url));
+
 async function both(before: string, after: string): Promise<{ json: string; exit: number }> {
-  const ref = await runDiff(dirSource(before), dirSource(after), { offload: false, sameInputs: false });
-  const fast = await runDiff(dirSource(before), dirSource(after), { offload: false });
+  const ref = await runDiff(dirSource(before), dirSource(after), {
+    offload: false,
+    sameInputs: false,
+    iptablesOffload: false,
+  });
+  const answered: boolean[] = [];
+  const fast = await runDiff(dirSource(before), dirSource(after), {
+    offload: false,
+    iptablesOffload: { script: WORKER, minBytes: 0, onReply: (_p, ok) => answered.push(ok) },
+  });
+  // the before side's iptables-save, when it has one, came from the worker
+  if (existsSync(join(before, 'iptables-save.txt'))) expect(answered).toContain(true);
   const json = JSON.stringify(ref.diff);
   expect(JSON.stringify(fast.diff)).toBe(json);
   expect(fast.exitCode).toBe(ref.exitCode);
