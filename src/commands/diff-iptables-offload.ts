@@ -21,10 +21,11 @@ export type DiffIptablesReply =
   | { ok: true; entries: ServiceEntry[]; warnings: Warning[]; rules: IptablesRuleset };
 
 /**
- * 8 MiB: below it the parse is shorter than a worker's start and the main thread's other reads (not
- * measured finely; at 47 MiB the parse is ~6 s of CPU).
+ * 32 MiB, as offload.ts's workers. The worker's heap comes on top of this thread's: with a threshold of 8 MiB,
+ * the scale-0.3 pair (a 14 MiB dump) took 576 → 738 MiB of peak RSS for ~1 s less CPU (bench/RESULTS.md,
+ * branch diff3); at 47 MiB the parse is ~6 s of CPU that this thread no longer waits for.
  */
-export const DIFF_IPTABLES_MIN_BYTES = 8 * 1024 * 1024;
+export const DIFF_IPTABLES_MIN_BYTES = 32 * 1024 * 1024;
 
 function defaultScript(): string | undefined {
   try {
