@@ -10,21 +10,9 @@ import { deriveDatapath } from './datapath.js';
 import { diffServices, isCilium } from './diff-services.js';
 import { findLeftovers } from './diff-leftovers.js';
 import { DEFAULT_MAX_FLOWS, diffPaths } from './diff-paths.js';
-import { behaviourChanges, isPortmapChain } from './diff-behaviour.js';
-import { isIpvsFilterChain } from './diff-leftovers.js';
+import { behaviourChanges } from './diff-behaviour.js';
 
-/**
- * The chains of the before side's iptables that diffNodes reads (hostPort's portmap chains, the IPVS
- * filter); leftovers are looked for on the after side only. A large kube-proxy ruleset is most of a
- * side's heap (~570 MiB for 10,000 Services): `diff` keeps only these of the before side.
- */
-export const readOfBeforeIptables = (table: string, chain: string): boolean =>
-  isPortmapChain(table, chain) || isIpvsFilterChain(table, chain);
-
-/** A ruleset with only the chains `keep` names (tables, their order and every other field as they were). */
-export function pruneIptables(rs: IptablesRuleset, keep: (table: string, chain: string) => boolean): IptablesRuleset {
-  return { ...rs, tables: rs.tables.map((t) => ({ ...t, chains: t.chains.filter((c) => keep(t.name, c.name)) })) };
-}
+export { pruneIptables, readOfBeforeIptables } from './diff-before-chains.js';
 
 /** One side of a diff: a node's state and everything that programs Services on it. */
 export interface DiffSideInput {

@@ -13,6 +13,9 @@ import { readProbeBytes, type ProbeSource } from './source.js';
 import { iptablesServices, keepFor, type Narrow, narrowFor } from './iptables-services.js';
 import { failuresIn } from './load-state.js';
 import { parseCiliumVersion } from '../model/cilium-rules.js';
+import type { SameInputs } from './same-inputs.js';
+
+const LB_KEYS = Object.keys(LB_MAP_NAMES) as (keyof LbMapDumps)[];
 
 const IPTABLES_PROBES = [
   ['iptables-save', 4],
@@ -61,7 +64,24 @@ export interface ServiceLoadOptions {
    * undefined, means: read it here, with the same code (iptablesServices).
    */
   iptablesOffload?: IptablesOffload;
+  /**
+   * diff: the LB maps' decoding shared between the two sides when their dumps (and the version and the
+   * question) are byte for byte the same; the entries are then the same objects on both sides
+   */
+  lbMemo?: SameInputs<ReturnType<typeof decodeLbMaps>>;
+  /**
+   * diff's before side: its whole iptables-save read elsewhere (a worker thread, commands/diff-iptables-offload.ts),
+   * answering with the Services and the ruleset the caller keeps. Undefined from it, or a promise of undefined,
+   * means: read it here. Not used with `only`.
+   */
+  iptablesWhole?: IptablesWholeOffload;
 }
+
+export type IptablesWholeOffload = (
+  id: string,
+) =>
+  | Promise<{ entries: ServiceEntry[]; warnings: Warning[]; rules: IptablesRuleset; origin: string } | undefined>
+  | undefined;
 
 export type IptablesOffload = (
   id: string,
@@ -184,7 +204,14 @@ export async function loadServices(
           q.kind === 'address' ? [{ address: q.address, ...(q.port !== undefined ? { port: q.port } : {}) }] : [],
         );
         const filter = only === undefined ? {} : { only: byAddr!.length > 0 ? byAddr! : ('none' as const) };
-        const d = decodeLbMaps(dumps, { probes, ...(version ? { version } : {}), ...filter });
+        const dopts = { probes, ...(version ? { version } : {}), ...filter };
+        const inputs = LB_KEYS.map((k) => dumps[k]);
+        const memoKey = JSON.stringify(dopts);
+        let d = opts.lbMemo?.get(memoKey, inputs);
+        if (d === undefined) {
+          d = decodeLbMaps(dumps, dopts);
+          opts.lbMemo?.set(memoKey, inputs, d);
+        }
         sink.entries.push(...d.value.services);
         sink.warnings.push(...d.warnings);
         sink.lbLayout = d.value.layout;
@@ -230,6 +257,14 @@ export async function loadServices(
       for (const e of done.entries) out.entries.push(e);
       out.warnings.push(...done.warnings);
       out.sources.push({ probe: id, status: done.warnings.length ? 'partial' : 'ok', origin: done.origin });
+      continue;
+    }
+    const whole = only === undefined ? await opts.iptablesWhole?.(id) : undefined;
+    if (whole) {
+      for (const e of whole.entries) out.entries.push(e);
+      out.warnings.push(...whole.warnings);
+      out.sources.push({ probe: id, status: whole.warnings.length ? 'partial' : 'ok', origin: whole.origin });
+      out.parsed.iptables.push({ probe: id, family: fam, rules: whole.rules });
       continue;
     }
     await oneBytes(id, (b) => {

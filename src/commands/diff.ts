@@ -4,7 +4,10 @@ import { diffNodes, pruneIptables, readOfBeforeIptables, type DiffSideInput } fr
 import type { Diff } from '../model/diff.js';
 import type { Warning } from '../model/types.js';
 import { loadNodeState, REQUIRED_PROBES } from '../collect/load-state.js';
-import { loadServices } from '../collect/load-services.js';
+import { loadServices, type ServiceLoadOptions } from '../collect/load-services.js';
+import { SameInputs } from '../collect/same-inputs.js';
+import { diffIptablesOffload } from './diff-iptables-offload.js';
+import type { decodeLbMaps } from '../tools/bpf-map/index.js';
 import { openSnapshot, streamProbe, type ProbeSource } from '../collect/source.js';
 import { parseIpset, type IpSet } from '../tools/ipset/index.js';
 import { scanConntrack } from '../tools/conntrack/index.js';
@@ -45,7 +48,14 @@ export async function loadDiffSide(
    * `check` reads a node the same way, and a node without any Service source is still checked;
    * `keepIptables`: only these chains of the parsed iptables are kept (the rest is released at once)
    */
-  opts: { requireServices?: boolean; keepIptables?: (table: string, chain: string) => boolean } = {},
+  opts: {
+    requireServices?: boolean;
+    keepIptables?: (table: string, chain: string) => boolean;
+    /** shared by the two sides of one diff: LB maps byte for byte the same are decoded once */
+    lbMemo?: ServiceLoadOptions['lbMemo'];
+    /** the whole iptables-save read elsewhere (diff's before side: diff-iptables-offload.ts) */
+    iptablesWhole?: ServiceLoadOptions['iptablesWhole'];
+  } = {},
 ): Promise<
   DiffSideInput & { serviceSources?: { probe: string; status: string; origin?: string; message?: string }[] }
 > {
@@ -53,7 +63,10 @@ export async function loadDiffSide(
   // for: on a snapshot directory they run in worker threads (offload.ts)
   const offload = offloadOpts === false ? undefined : createOffload(source, offloadOpts);
   try {
-    return await readSide(source, label, offload, opts.requireServices ?? true, opts.keepIptables);
+    return await readSide(source, label, offload, opts.requireServices ?? true, opts.keepIptables, {
+      ...(opts.lbMemo ? { lbMemo: opts.lbMemo } : {}),
+      ...(opts.iptablesWhole ? { iptablesWhole: opts.iptablesWhole } : {}),
+    });
   } finally {
     await offload?.close();
   }
@@ -65,6 +78,7 @@ async function readSide(
   offload: Offload | undefined,
   requireServices: boolean,
   keepIptables?: (table: string, chain: string) => boolean,
+  loadOpts: ServiceLoadOptions = {},
 ): Promise<
   DiffSideInput & { serviceSources?: { probe: string; status: string; origin?: string; message?: string }[] }
 > {
@@ -81,7 +95,7 @@ async function readSide(
   // routes as columns: a diff traces a few flows and asks for a few routes (the default route, the
   // local table), it never walks all of a large node's routes
   const state = await loadNodeState(source, { routes: 'columns', routeScan: (id) => scans.get(id) });
-  const services = await loadServices(source, state.addrs, kubeProxyReader);
+  const services = await loadServices(source, state.addrs, kubeProxyReader, loadOpts);
   // released before this side's other reads (and the other side's) await: the Services are already derived
   const iptables = keepIptables
     ? services.parsed.iptables.map((x) => ({ ...x, rules: pruneIptables(x.rules, keepIptables) }))
@@ -170,15 +184,42 @@ export interface DiffOutcome {
 export async function runDiff(
   before: ProbeSource,
   after: ProbeSource,
-  opts: { maxFlows?: number; offload?: OffloadOptions | false } = {},
+  opts: {
+    maxFlows?: number;
+    offload?: OffloadOptions | false;
+    /** false: each side decodes every source itself (the reference the shared decoding is tested against) */
+    sameInputs?: boolean;
+    /**
+     * the before side's iptables-save in a worker thread (diff-iptables-offload.ts); false: read here.
+     * Default: on, unless `offload` is false
+     */
+    iptablesOffload?: Parameters<typeof diffIptablesOffload>[1] | false;
+  } = {},
 ): Promise<DiffOutcome> {
   if (opts.maxFlows !== undefined && (!Number.isInteger(opts.maxFlows) || opts.maxFlows < 0))
     throw new UsageError('--max-flows must be a whole number');
-  const [b, a] = await Promise.all([
-    // of the before side's rulesets diffNodes reads a few chains (readOfBeforeIptables); the rest is released
-    loadDiffSide(before, 'before', opts.offload, { keepIptables: readOfBeforeIptables }),
-    loadDiffSide(after, 'after', opts.offload),
-  ]);
+  // the LB maps are often the same bytes on both sides (kube-proxy's removal does not touch them)
+  const lbMemo = opts.sameInputs === false ? undefined : new SameInputs<ReturnType<typeof decodeLbMaps>>();
+  // started first: the largest parse of a realistic pair, on the other core while this thread reads the rest
+  const kp =
+    opts.iptablesOffload === false || (opts.offload === false && opts.iptablesOffload === undefined)
+      ? undefined
+      : diffIptablesOffload(before, opts.iptablesOffload ?? {});
+  let b: Awaited<ReturnType<typeof loadDiffSide>>;
+  let a: Awaited<ReturnType<typeof loadDiffSide>>;
+  try {
+    [b, a] = await Promise.all([
+      // of the before side's rulesets diffNodes reads a few chains (readOfBeforeIptables); the rest is released
+      loadDiffSide(before, 'before', opts.offload, {
+        keepIptables: readOfBeforeIptables,
+        lbMemo,
+        ...(kp ? { iptablesWhole: kp.take } : {}),
+      }),
+      loadDiffSide(after, 'after', opts.offload, { lbMemo }),
+    ]);
+  } finally {
+    await kp?.close();
+  }
   const diff = diffNodes(b, a, opts.maxFlows !== undefined ? { maxFlows: opts.maxFlows } : {});
   const unreadable = [
     ...unreadableSources([b.state.sources, b.serviceSources ?? []], b.state.warnings).map((x) => `before: ${x}`),

@@ -96,6 +96,8 @@ function eraOfVersion(v: string): Era | null {
 
 const PROTO: Record<number, L4Proto> = { 0: 'ANY', 6: 'TCP', 17: 'UDP', 132: 'SCTP' };
 const STATE: Record<number, BackendState> = { 0: 'active', 1: 'terminating', 2: 'quarantined', 3: 'maintenance' };
+/** backend look-ups answered by a search of the ids before one Map answers the rest (a whole decode) */
+const BACKEND_SEARCHES = 32;
 
 const u16be = (b: number[], o: number) => (b[o]! << 8) | b[o + 1]!;
 const u16le = (b: number[], o: number) => b[o]! | (b[o + 1]! << 8);
@@ -327,14 +329,24 @@ export function decodeLbMaps(
         for (let i = 0; i < bu.count; i++) bes.set(ids[i]!, i);
         d.bes = bes;
         order = bes.values();
-      } else
+      } else {
+        // a few look-ups (svc lookup) search the ids natively; a whole decode looks up every backend, and a
+        // search each is quadratic (~14 s of CPU for 100,000 backends): past a few, one Map answers them
+        let searches = 0;
+        let byId: Map<number, number> | undefined;
         d.bes = {
           get: (id: number) => {
+            if (byId === undefined && ++searches > BACKEND_SEARCHES) {
+              byId = new Map();
+              for (let i = 0; i < ids.length; i++) byId.set(ids[i]!, i);
+            }
+            if (byId !== undefined) return byId.get(id);
             const i = ids.indexOf(id);
             return i < 0 ? undefined : i;
           },
           values: () => ids.keys(),
         };
+      }
       const f = d.firstBe;
       const at = (i: number, j: number) => hexByteAt(t, uniformValueAt(bu, i, alen + j));
       const look = (i: number) => {

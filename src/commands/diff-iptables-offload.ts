@@ -1,0 +1,87 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { IptablesWholeOffload } from '../collect/load-services.js';
+import type { ProbeSource } from '../collect/source.js';
+import type { IptablesRuleset } from '../model/iptables.js';
+import type { ServiceEntry } from '../model/service.js';
+import type { Warning } from '../model/types.js';
+
+/**
+ * The before side of a diff reads kube-proxy's whole iptables-save (47 MiB for 10,000 Services) for its
+ * Services, and keeps only the chains diffNodes reads of it (readOfBeforeIptables). On a snapshot directory
+ * that is done in a worker thread (diff-iptables-worker.ts) started with the diff, while this thread reads
+ * both sides' node state and LB maps: the parse, and the garbage it makes, stay off this thread's heap. A
+ * worker that fails in any way yields undefined, and loadServices reads the dump itself with the same code.
+ */
+
+export type DiffIptablesJob = { path: string; probe: string; family: 4 | 6 };
+export type DiffIptablesReply =
+  | { ok: false }
+  | { ok: true; entries: ServiceEntry[]; warnings: Warning[]; rules: IptablesRuleset };
+
+/**
+ * 32 MiB, as offload.ts's workers. The worker's heap comes on top of this thread's: with a threshold of 8 MiB,
+ * the scale-0.3 pair (a 14 MiB dump) took 576 → 738 MiB of peak RSS for ~1 s less CPU (bench/RESULTS.md,
+ * branch diff3); at 47 MiB the parse is ~6 s of CPU that this thread no longer waits for.
+ */
+export const DIFF_IPTABLES_MIN_BYTES = 32 * 1024 * 1024;
+
+function defaultScript(): string | undefined {
+  try {
+    // a bundle or the TypeScript sources have no compiled worker next to them
+    const p = fileURLToPath(new URL('./diff-iptables-worker.js', import.meta.url));
+    return existsSync(p) ? p : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Starts the workers for a source of files on disk now (undefined for any other source); loadServices
+ * takes their answers. `close` stops a worker whose answer was not taken.
+ */
+export function diffIptablesOffload(
+  source: ProbeSource,
+  opts: { script?: string; minBytes?: number; onReply?: (probe: string, ok: boolean) => void } = {},
+): { take: IptablesWholeOffload; close: () => Promise<void> } | undefined {
+  if (!source.file) return undefined;
+  const script = opts.script ?? defaultScript();
+  if (script === undefined) return undefined;
+  const min = opts.minBytes ?? DIFF_IPTABLES_MIN_BYTES;
+  const started = new Map<string, { w: Worker; reply: Promise<DiffIptablesReply | undefined>; origin: string }>();
+  for (const [id, family] of [
+    ['iptables-save', 4],
+    ['ip6tables-save', 6],
+  ] as const) {
+    const f = source.file(id);
+    if (f === undefined || f.size < min) continue;
+    let w: Worker;
+    try {
+      w = new Worker(script, { workerData: { path: f.path, probe: id, family } satisfies DiffIptablesJob });
+    } catch {
+      continue;
+    }
+    const reply = new Promise<DiffIptablesReply | undefined>((resolve) => {
+      w.once('message', (m: DiffIptablesReply) => resolve(m));
+      w.once('error', () => resolve(undefined));
+      w.once('exit', () => resolve(undefined));
+    });
+    started.set(id, { w, reply, origin: f.path });
+  }
+  return {
+    take: (id) => {
+      const s = started.get(id);
+      if (s === undefined) return undefined;
+      started.delete(id);
+      return s.reply.then((r) => {
+        opts.onReply?.(id, r?.ok === true);
+        return r?.ok ? { entries: r.entries, warnings: r.warnings, rules: r.rules, origin: s.origin } : undefined;
+      });
+    },
+    async close() {
+      await Promise.all([...started.values()].map((s) => s.w.terminate()));
+      started.clear();
+    },
+  };
+}

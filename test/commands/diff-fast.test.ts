@@ -1,0 +1,135 @@
+// `diff`'s shortcuts (sources byte for byte the same on both sides decoded once: collect/same-inputs.ts; the
+// before side's iptables-save parsed in a worker: commands/diff-iptables-offload.ts) against the reference that
+// reads each side whole and alone in one thread (runDiff { sameInputs: false, iptablesOffload: false }): the same
+// JSON and exit code on every bundled before/after pair (and each side against itself), on a generated
+// pair (bench/gen.mjs and --after) and on copies of it with one thing changed on the after side.
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { dirSource } from '../../src/collect/source.js';
+import { runDiff } from '../../src/commands/diff.js';
+import { genSnapshot } from '../helpers/bench-gen.js';
+
+const snaps = fileURLToPath(new URL('../../fixtures/snapshots/', import.meta.url));
+const PAIRS = readdirSync(snaps).filter((d) => d.startsWith('migrate-'));
+
+// the compiled worker (npm run build): vitest runs the TypeScript sources, which have none next to them
+const WORKER = fileURLToPath(new URL('../../dist/commands/diff-iptables-worker.js', import.meta.url));
+
+async function both(before: string, after: string): Promise<{ json: string; exit: number }> {
+  const ref = await runDiff(dirSource(before), dirSource(after), {
+    offload: false,
+    sameInputs: false,
+    iptablesOffload: false,
+  });
+  const answered: boolean[] = [];
+  const fast = await runDiff(dirSource(before), dirSource(after), {
+    offload: false,
+    iptablesOffload: { script: WORKER, minBytes: 0, onReply: (_p, ok) => answered.push(ok) },
+  });
+  // the before side's iptables-save, when it has one, came from the worker
+  if (existsSync(join(before, 'iptables-save.txt'))) expect(answered).toContain(true);
+  const json = JSON.stringify(ref.diff);
+  expect(JSON.stringify(fast.diff)).toBe(json);
+  expect(fast.exitCode).toBe(ref.exitCode);
+  expect(fast.unreadable).toEqual(ref.unreadable);
+  return { json, exit: ref.exitCode };
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'np-difffast-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** a copy of `from` under tmp whose file `rel` is changed by `edit` (which must change it) */
+function mutated(from: string, name: string, rel: string, edit: (text: string) => string): string {
+  const to = join(tmp, name);
+  cpSync(from, to, { recursive: true });
+  const before = readFileSync(join(to, rel), 'utf8');
+  const after = edit(before);
+  expect(after).not.toBe(before);
+  writeFileSync(join(to, rel), after);
+  return to;
+}
+
+describe('diff with shared decoding, against each side read alone', () => {
+  it('same answer on every bundled pair, and each side against itself', async () => {
+    let n = 0;
+    for (const p of PAIRS) {
+      const sides = ['before', 'after', 'after-broken'].filter((s) => existsSync(join(snaps, p, s)));
+      for (const b of sides)
+        for (const a of sides) {
+          await both(join(snaps, p, b), join(snaps, p, a));
+          n++;
+        }
+    }
+    expect(n).toBeGreaterThanOrEqual(27);
+  }, 120_000);
+
+  it('same answer on a generated pair and on copies with one change on the after side', async () => {
+    const before = genSnapshot(join(tmp, 'before'));
+    const after = genSnapshot(join(tmp, 'after'), ['--after']);
+    const base = await both(before, after);
+    expect(await both(before, before)).toBeDefined();
+    const be = 'bpf-map/cilium_lb4_backends_v3.json';
+    const svc = 'bpf-map/cilium_lb4_services_v2.json';
+    const entries = (t: string) => JSON.parse(t) as { key: string[]; value: string[] }[];
+    const cases: [string, string, (t: string) => string][] = [
+      // a backend's port changes (the LB maps are no longer the same bytes on both sides)
+      [
+        'be-port',
+        be,
+        (t) => {
+          const e = entries(t);
+          e[7]!.value[4] = e[7]!.value[4] === '0x01' ? '0x02' : '0x01';
+          return JSON.stringify(e);
+        },
+      ],
+      // a backend removed from its Service (the Service's last slot goes, its count drops)
+      [
+        'be-removed',
+        svc,
+        (t) => {
+          const e = entries(t);
+          e.splice(10, 1);
+          e[0]!.value[4] = '0x09';
+          return JSON.stringify(e);
+        },
+      ],
+      // a backend added: one more slot, pointing at another Service's backend
+      [
+        'be-added',
+        svc,
+        (t) => {
+          const e = entries(t);
+          e.splice(11, 0, { key: [...e[10]!.key.slice(0, 6), '0x0b', ...e[10]!.key.slice(7)], value: e[25]!.value });
+          e[0]!.value[4] = '0x0b';
+          return JSON.stringify(e);
+        },
+      ],
+      // a route's gateway changes
+      ['route', 'ip-route4.json', (t) => t.replace(/"gateway":"([0-9.]+)\.1"/, '"gateway":"$1.9"')],
+      // a kube-proxy rule left behind: KUBE-SERVICES sends one ClusterIP to a chain still there
+      [
+        'kp-left',
+        'iptables-save.txt',
+        (t) => {
+          const svcChain = /^:(KUBE-SVC-\w+)/m.exec(t)![1]!;
+          const rule = readFileSync(join(before, 'iptables-save.txt'), 'utf8')
+            .split('\n')
+            .find((l) => l.startsWith('-A KUBE-SERVICES ') && l.endsWith(`-j ${svcChain}`))!;
+          return t.replace(
+            /(\*nat\n[\s\S]*?)\nCOMMIT/,
+            `$1\n:KUBE-SERVICES - [0:0]\n-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES\n${rule}\nCOMMIT`,
+          );
+        },
+      ],
+    ];
+    for (const [name, rel, edit] of cases) {
+      const got = await both(before, mutated(after, name, rel, edit));
+      // each change shows in the diff
+      expect(got.json, name).not.toBe(base.json);
+    }
+  }, 240_000);
+});
