@@ -190,6 +190,9 @@ interface FamilyData {
   firstBe: { proto?: BeRow; cid16?: BeRow; zone?: BeRow; pad?: BeRow };
 }
 
+/** Backend look-ups answered by a search of the id column before the ids are put in a Map. */
+const BE_SEARCHES = 8;
+
 /** Which frontends to decode: all, or the ones at one address (and port). */
 export interface FrontendFilter {
   address: string;
@@ -327,14 +330,25 @@ export function decodeLbMaps(
         for (let i = 0; i < bu.count; i++) bes.set(ids[i]!, i);
         d.bes = bes;
         order = bes.values();
-      } else
+      } else {
+        // a few look-ups (svc lookup's one frontend) search the ids natively; decoding every Service (check,
+        // diff) asks once per backend slot, and a search per slot over 100,000 ids took ~6 s: past a few
+        // look-ups the ids go into one Map (the same answers: each id is there once)
+        let byId: Map<number, number> | undefined;
+        let asked = 0;
         d.bes = {
           get: (id: number) => {
+            if (byId === undefined && ++asked > BE_SEARCHES) {
+              byId = new Map();
+              for (let i = 0; i < ids.length; i++) byId.set(ids[i]!, i);
+            }
+            if (byId !== undefined) return byId.get(id);
             const i = ids.indexOf(id);
             return i < 0 ? undefined : i;
           },
           values: () => ids.keys(),
         };
+      }
       const f = d.firstBe;
       const at = (i: number, j: number) => hexByteAt(t, uniformValueAt(bu, i, alen + j));
       const look = (i: number) => {
