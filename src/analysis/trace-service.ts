@@ -24,6 +24,7 @@ import { socketLbDecision, socketLbNoBackend, socketLbWildcard } from './trace-s
 import { icmpToService } from './trace-service-icmp.js';
 import { natAcrossFamilies } from './trace-service-nat46.js';
 import { hairpinPath, serviceLoopback4 } from './trace/hairpin.js';
+import { memoFrontends } from './trace/memo.js';
 
 const PROTO = { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP', icmp: 'ANY' } as const;
 
@@ -50,7 +51,13 @@ export function traceService(
   if (ctx.services.length === 0) return undefined;
   const q = { kind: 'address' as const, address: flow.dst, ...(flow.dport !== undefined ? { port: flow.dport } : {}) };
   const node = nodeLbFacts(ctx);
-  let all = lookupServices(ctx.services, q, { kubeProxyReplacement: ctx.dp.kubeProxyReplacement, node }).frontends;
+  const port = flow.dport ?? '';
+  let all = memoFrontends(
+    ctx,
+    ctx.services,
+    `svc|${flow.dst}|${port}`,
+    () => lookupServices(ctx.services, q, { kubeProxyReplacement: ctx.dp.kubeProxyReplacement, node }).frontends,
+  );
   const proto = PROTO[flow.proto];
   const byProto = (fs: typeof all) =>
     flow.proto === 'icmp' ? fs : fs.filter((f) => f.proto === proto || f.proto === 'ANY');
@@ -58,11 +65,14 @@ export function traceService(
     // kube-proxy programs a NodePort for every local address (`--dst-type LOCAL`, the nodeport-ips set): its
     // frontend is 0.0.0.0:PORT, which a packet to this node's address hits
     const any = familyOf(flow.dst) === 6 ? '::' : '0.0.0.0';
-    all = lookupServices(
-      ctx.services.filter((e) => e.source === 'kube-proxy-iptables' || e.source === 'kube-proxy-nftables'),
-      { kind: 'address', address: any, port: flow.dport },
-      { kubeProxyReplacement: ctx.dp.kubeProxyReplacement, node },
-    ).frontends.filter((f) => f.type === 'NodePort');
+    const dport = flow.dport;
+    all = memoFrontends(ctx, ctx.services, `kp-nodeport|${any}|${dport}`, () =>
+      lookupServices(
+        ctx.services.filter((e) => e.source === 'kube-proxy-iptables' || e.source === 'kube-proxy-nftables'),
+        { kind: 'address', address: any, port: dport },
+        { kubeProxyReplacement: ctx.dp.kubeProxyReplacement, node },
+      ).frontends.filter((f) => f.type === 'NodePort'),
+    );
   }
   const src = classify(ctx, flow.src);
   const warnings: Warning[] = [];

@@ -5,6 +5,7 @@ import type { Datapath } from '../datapath.js';
 import type { Routing } from '../routing.js';
 import type { ServiceEntry } from '../../model/service.js';
 import type { FlowConntrack } from '../../model/conntrack.js';
+import type { TraceMemo } from './memo.js';
 
 /** What the trace engine works on: the node, what Cilium does there, and the routing tables. */
 export interface TraceContext {
@@ -24,6 +25,12 @@ export interface TraceContext {
    * Service list or the conntrack lookup that change from flow to flow.
    */
   backendPaths?: Map<string, { disposition: Disposition; summary: string }>;
+  /**
+   * When set, who each address is and the frontends of each Service question are kept here (trace/memo.ts):
+   * check asks the same 110 pods and 10,000 frontends in 20,000 flows. The caller that sets it keeps the
+   * node state, the Service lists and the datapath facts unchanged while it is set.
+   */
+  memo?: TraceMemo;
   /**
    * Set when the kernel answered the route lookups of some families and their large tables were not read
    * (commands/trace.ts): `narrowed` are those families; a question that needs a table's routes as a list
