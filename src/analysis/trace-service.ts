@@ -99,7 +99,7 @@ export function traceService(
     kind: 'service',
     ip: flow.dst,
     port: view.port,
-    evidence: view.bySource.flatMap((b) => b.evidence).slice(0, 3),
+    evidence: firstEvidence(view.bySource, 3),
   };
   if (view.name) dst.service = view.name;
   const base = (hops: Hop[], disposition: Trace['disposition'], extra: Warning[] = []): Trace => ({
@@ -397,16 +397,14 @@ export function traceService(
  */
 function pathEnd(ctx: TraceContext, f: Flow): { disposition: Trace['disposition']; summary: string } {
   const memo = ctx.backendPaths;
-  const key = memo
-    ? portsRoute(ctx)
-      ? `${f.src}|${f.dst}|${f.proto}|${f.sport ?? ''}|${f.dport ?? ''}`
-      : `${f.src}|${f.dst}`
-    : '';
-  const had = memo?.get(key);
+  let from = memo?.get(f.src);
+  if (memo && !from) memo.set(f.src, (from = new Map()));
+  const key = from ? (portsRoute(ctx) ? `${f.dst}|${f.proto}|${f.sport ?? ''}|${f.dport ?? ''}` : f.dst) : '';
+  const had = from?.get(key);
   if (had) return had;
   const t = traceAddress(ctx, f);
   const end = { disposition: t.disposition, summary: summaryOf(t) };
-  memo?.set(key, end);
+  from?.set(key, end);
   return end;
 }
 
@@ -438,6 +436,20 @@ function summaryOf(t: Trace): string {
         h.kind === 'wireguard',
     );
   return last?.detail ?? t.disposition;
+}
+
+/**
+ * The first `n` evidence lines of the layers, in order: kube-proxy's entry of a Service lists every rule of its
+ * chains, and flattening all of them for three was the largest part of a Service trace of its own.
+ */
+function firstEvidence(bySource: { evidence: Evidence[] }[], n: number): Evidence[] {
+  const out: Evidence[] = [];
+  for (const b of bySource)
+    for (const e of b.evidence) {
+      if (out.length === n) return out;
+      out.push(e);
+    }
+  return out;
 }
 
 /** The flags of the translating entry that a reader of the path needs. */

@@ -41,8 +41,10 @@ function scope(ctx: TraceContext, flow: Flow, src: TraceEndpoint, view: { type: 
   const inScope = src.kind === 'host' || (src.kind === 'local-pod' && sl.known && !sl.value.hostnsOnly);
   // sock4_skip_xlate: an ExternalIP (or a HostPort on a non-loopback address) is translated only when the
   // address is one of this node's own (host identity); elsewhere Cilium will not intercept a public address
-  const ownAddress = classify(ctx, flow.dst).kind === 'host';
-  const mitm = (view.type === 'ExternalIP' || (view.type === 'HostPort' && !isLoopback(flow.dst))) && !ownAddress;
+  // asked only of those two types: classifying every ClusterIP was a tenth of check's trace time
+  const mitm =
+    (view.type === 'ExternalIP' || (view.type === 'HostPort' && !isLoopback(flow.dst))) &&
+    classify(ctx, flow.dst).kind !== 'host';
   // the host namespace is covered whether socket-LB is Full or Hostns-only: the attached hook decides
   const hostByHook = !sl.known && src.kind === 'host' && sock !== undefined;
   if (

@@ -1,4 +1,5 @@
-// check's per-run memo (trace/memo.ts: who an address is, the frontends of each Service question) against no
+// check's per-run memo (trace/memo.ts: who an address is, the frontends of each Service question, the failed
+// probes; backendPaths: where each candidate backend's path ends) against no
 // memo at all: the same report, and the same trace for every flow check plans, on every bundled snapshot node
 // and on a small generated one (bench/gen.mjs). The kept values are deep-frozen, so a caller that edits a
 // shared answer throws here instead of changing a later flow's trace.
@@ -56,6 +57,7 @@ async function traces(dir: string) {
   const { flows } = planFlows(ctx, ctx.services);
   const plain = flows.map((p) => traceFlow(ctx, p.flow));
   ctx.memo = createTraceMemo(frozen.keep);
+  ctx.backendPaths = new Map();
   const memo = flows.map((p) => traceFlow(ctx, p.flow));
   return { flows, plain, memo, ctx };
 }

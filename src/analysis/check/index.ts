@@ -34,8 +34,9 @@ export interface CheckOptions {
   /** called as flows are traced (the CLI draws a progress bar with it; analysis prints nothing) */
   progress?: (done: number, total: number) => void;
   /**
-   * The run's memo of addresses and Service look-ups (trace/memo.ts). false: every flow asks afresh (the
-   * reference the memoised run is tested against); `keep`: applied to each kept value (tests freeze them).
+   * The run's memo of addresses, Service look-ups and backend paths (trace/memo.ts, backendPaths). false: every
+   * flow asks afresh (the reference the memoised run is tested against); `keep`: applied to each kept value
+   * (tests freeze them).
    */
   memo?: false | { keep: <T>(v: T) => T };
 }
@@ -62,10 +63,12 @@ export function checkNode(input: CheckInput, opts: CheckOptions = {}): CheckRepo
   const byFrontend = new Map<string, CheckFlow[]>();
   // every Service flow traces up to 32 candidate backends: a source meets the same backends in many Services
   const had = ctx.backendPaths;
-  ctx.backendPaths ??= new Map();
   // the node state, Service lists and datapath facts do not change while the flows are traced (trace/memo.ts)
   const hadMemo = ctx.memo;
-  if (opts.memo !== false) ctx.memo ??= createTraceMemo(opts.memo?.keep);
+  if (opts.memo !== false) {
+    ctx.backendPaths ??= new Map();
+    ctx.memo ??= createTraceMemo(opts.memo?.keep);
+  }
   let traced: number;
   try {
     traced = traceAll(input, picked, set, opts.progress, byFrontend);

@@ -3,6 +3,7 @@
 // datapath facts, which stay the same through such a run; never a flow's source, ports or conntrack entries.
 import type { FrontendView, ServiceEntry } from '../../model/service.js';
 import type { TraceEndpoint } from '../../model/trace.js';
+import type { NodeState } from '../../model/types.js';
 import type { TraceContext } from './context.js';
 
 export interface TraceMemo {
@@ -10,6 +11,8 @@ export interface TraceMemo {
   endpoints: Map<string, TraceEndpoint>;
   /** the frontends a Service look-up found, by the Service list it searched and the question */
   frontends: WeakMap<ServiceEntry[], Map<string, FrontendView[]>>;
+  /** the node's failed probes (every trace warns of them) */
+  failed?: NodeState['sources'];
   /**
    * Applied to each value as it is kept. The frontends are shared, not copied: tests pass a deep freeze here,
    * so a caller that edits a shared view throws instead of changing the next flow's answer.
