@@ -9,8 +9,11 @@ import type { TraceContext } from './context.js';
 export interface TraceMemo {
   /** classify's answer by address (a copy is handed out each time: callers may add to theirs) */
   endpoints: Map<string, TraceEndpoint>;
-  /** the frontends a Service look-up found, by the Service list it searched and the question */
-  frontends: WeakMap<ServiceEntry[], Map<string, FrontendView[]>>;
+  /**
+   * The frontends of the latest Service look-ups, by the question (with the list searched, compared on a hit).
+   * Bounded: check plans each frontend's flows one after another, and 10,000 kept views were ~50 MiB of heap.
+   */
+  frontends: Map<string, { list: ServiceEntry[]; views: FrontendView[] }>;
   /** the node's failed probes (every trace warns of them) */
   failed?: NodeState['sources'];
   /**
@@ -21,7 +24,7 @@ export interface TraceMemo {
 }
 
 export function createTraceMemo(keep?: <T>(v: T) => T): TraceMemo {
-  return { endpoints: new Map(), frontends: new WeakMap(), ...(keep ? { keep } : {}) };
+  return { endpoints: new Map(), frontends: new Map(), ...(keep ? { keep } : {}) };
 }
 
 /** classify's answer through the context's memo, when it has one. */
@@ -50,12 +53,15 @@ export function memoFrontends(
 ): FrontendView[] {
   const m = ctx.memo;
   if (!m) return compute();
-  let byKey = m.frontends.get(list);
-  if (!byKey) m.frontends.set(list, (byKey = new Map()));
-  let hit = byKey.get(key);
-  if (!hit) {
-    hit = compute();
-    byKey.set(key, m.keep ? m.keep(hit) : hit);
-  }
-  return hit;
+  const hit = m.frontends.get(key);
+  if (hit?.list === list) return hit.views;
+  const views = compute();
+  m.frontends.delete(key);
+  m.frontends.set(key, { list, views: m.keep ? m.keep(views) : views });
+  // the oldest question out (a Map iterates in insertion order)
+  if (m.frontends.size > FRONTEND_MEMO) m.frontends.delete(m.frontends.keys().next().value!);
+  return views;
 }
+
+/** Service questions kept: the flows to one frontend (from pods, the host, a hairpin, outside) come together. */
+const FRONTEND_MEMO = 64;
