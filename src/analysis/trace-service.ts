@@ -24,6 +24,7 @@ import { socketLbDecision, socketLbNoBackend, socketLbWildcard } from './trace-s
 import { icmpToService } from './trace-service-icmp.js';
 import { natAcrossFamilies } from './trace-service-nat46.js';
 import { hairpinPath, serviceLoopback4 } from './trace/hairpin.js';
+import { memoFrontends } from './trace/memo.js';
 
 const PROTO = { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP', icmp: 'ANY' } as const;
 
@@ -50,7 +51,13 @@ export function traceService(
   if (ctx.services.length === 0) return undefined;
   const q = { kind: 'address' as const, address: flow.dst, ...(flow.dport !== undefined ? { port: flow.dport } : {}) };
   const node = nodeLbFacts(ctx);
-  let all = lookupServices(ctx.services, q, { kubeProxyReplacement: ctx.dp.kubeProxyReplacement, node }).frontends;
+  const port = flow.dport ?? '';
+  let all = memoFrontends(
+    ctx,
+    ctx.services,
+    `svc|${flow.dst}|${port}`,
+    () => lookupServices(ctx.services, q, { kubeProxyReplacement: ctx.dp.kubeProxyReplacement, node }).frontends,
+  );
   const proto = PROTO[flow.proto];
   const byProto = (fs: typeof all) =>
     flow.proto === 'icmp' ? fs : fs.filter((f) => f.proto === proto || f.proto === 'ANY');
@@ -58,11 +65,14 @@ export function traceService(
     // kube-proxy programs a NodePort for every local address (`--dst-type LOCAL`, the nodeport-ips set): its
     // frontend is 0.0.0.0:PORT, which a packet to this node's address hits
     const any = familyOf(flow.dst) === 6 ? '::' : '0.0.0.0';
-    all = lookupServices(
-      ctx.services.filter((e) => e.source === 'kube-proxy-iptables' || e.source === 'kube-proxy-nftables'),
-      { kind: 'address', address: any, port: flow.dport },
-      { kubeProxyReplacement: ctx.dp.kubeProxyReplacement, node },
-    ).frontends.filter((f) => f.type === 'NodePort');
+    const dport = flow.dport;
+    all = memoFrontends(ctx, ctx.services, `kp-nodeport|${any}|${dport}`, () =>
+      lookupServices(
+        ctx.services.filter((e) => e.source === 'kube-proxy-iptables' || e.source === 'kube-proxy-nftables'),
+        { kind: 'address', address: any, port: dport },
+        { kubeProxyReplacement: ctx.dp.kubeProxyReplacement, node },
+      ).frontends.filter((f) => f.type === 'NodePort'),
+    );
   }
   const src = classify(ctx, flow.src);
   const warnings: Warning[] = [];
@@ -89,7 +99,7 @@ export function traceService(
     kind: 'service',
     ip: flow.dst,
     port: view.port,
-    evidence: view.bySource.flatMap((b) => b.evidence).slice(0, 3),
+    evidence: firstEvidence(view.bySource, 3),
   };
   if (view.name) dst.service = view.name;
   const base = (hops: Hop[], disposition: Trace['disposition'], extra: Warning[] = []): Trace => ({
@@ -387,16 +397,14 @@ export function traceService(
  */
 function pathEnd(ctx: TraceContext, f: Flow): { disposition: Trace['disposition']; summary: string } {
   const memo = ctx.backendPaths;
-  const key = memo
-    ? portsRoute(ctx)
-      ? `${f.src}|${f.dst}|${f.proto}|${f.sport ?? ''}|${f.dport ?? ''}`
-      : `${f.src}|${f.dst}`
-    : '';
-  const had = memo?.get(key);
+  let from = memo?.get(f.src);
+  if (memo && !from) memo.set(f.src, (from = new Map()));
+  const key = from ? (portsRoute(ctx) ? `${f.dst}|${f.proto}|${f.sport ?? ''}|${f.dport ?? ''}` : f.dst) : '';
+  const had = from?.get(key);
   if (had) return had;
   const t = traceAddress(ctx, f);
   const end = { disposition: t.disposition, summary: summaryOf(t) };
-  memo?.set(key, end);
+  from?.set(key, end);
   return end;
 }
 
@@ -428,6 +436,20 @@ function summaryOf(t: Trace): string {
         h.kind === 'wireguard',
     );
   return last?.detail ?? t.disposition;
+}
+
+/**
+ * The first `n` evidence lines of the layers, in order: kube-proxy's entry of a Service lists every rule of its
+ * chains, and flattening all of them for three was the largest part of a Service trace of its own.
+ */
+function firstEvidence(bySource: { evidence: Evidence[] }[], n: number): Evidence[] {
+  const out: Evidence[] = [];
+  for (const b of bySource)
+    for (const e of b.evidence) {
+      if (out.length === n) return out;
+      out.push(e);
+    }
+  return out;
 }
 
 /** The flags of the translating entry that a reader of the path needs. */

@@ -91,10 +91,8 @@ function warnMissing(ctx: TraceContext, b: Builder, flow: Flow): void {
     if (ns !== undefined && !holds(ns)) continue;
     b.warnings.push(w);
   }
-  for (const s of ctx.state.sources) {
-    if (s.status === 'failed')
-      b.warnings.push({ code: 'probe-unreadable', message: `${s.probe}: ${s.message}`, source: s.probe });
-  }
+  for (const s of failedSources(ctx))
+    b.warnings.push({ code: 'probe-unreadable', message: `${s.probe}: ${s.message}`, source: s.probe });
   for (const w of ctx.dp.warnings) b.warnings.push(w);
   const missing = (id: string) => ctx.state.sources.find((s) => s.probe === id)?.status === 'missing';
   // only the flow's family: an IPv4 trace does not rest on IPv6 rules
@@ -104,6 +102,18 @@ function warnMissing(ctx: TraceContext, b: Builder, flow: Flow): void {
       message: `no IPv${fam} policy rules were read: the kernel default rules (local, main, default) are assumed`,
       source: `ip-rule${fam}`,
     });
+}
+
+/**
+ * The probes that failed: every trace names them. With the context's memo (check) the list of a node with
+ * hundreds of pod namespaces' sources is sought once, not once per flow and backend.
+ */
+function failedSources(ctx: TraceContext): NodeState['sources'] {
+  const m = ctx.memo;
+  if (m?.failed) return m.failed;
+  const out = ctx.state.sources.filter((s) => s.status === 'failed');
+  if (m) m.failed = out;
+  return out;
 }
 
 const nsAddressIndex = new WeakMap<TraceContext, Map<string, Set<string>>>();

@@ -38,6 +38,7 @@ export async function runCheck(
   const report = checkNode(input, {
     ...(opts.maxFlows !== undefined ? { maxFlows: opts.maxFlows } : {}),
     ...(opts.progress ? { progress: opts.progress } : {}),
+    ...(opts.memo !== undefined ? { memo: opts.memo } : {}),
   });
   return {
     report,

@@ -4,6 +4,7 @@ import type { Evidence, Family, Warning } from '../../model/types.js';
 import type { Flow, Trace } from '../../model/trace.js';
 import type { ServiceEntry } from '../../model/service.js';
 import { traceFlow, type TraceContext } from '../trace.js';
+import { createTraceMemo } from '../trace/memo.js';
 import type { DiffSideInput } from '../diff.js';
 import { findLeftovers } from '../diff-leftovers.js';
 import { FindingSet, judgeRpFilter, judgeTrace } from './findings.js';
@@ -32,6 +33,12 @@ export interface CheckOptions {
   maxFlows?: number;
   /** called as flows are traced (the CLI draws a progress bar with it; analysis prints nothing) */
   progress?: (done: number, total: number) => void;
+  /**
+   * The run's memo of addresses, Service look-ups and backend paths (trace/memo.ts, backendPaths). false: every
+   * flow asks afresh (the reference the memoised run is tested against); `keep`: applied to each kept value
+   * (tests freeze them).
+   */
+  memo?: false | { keep: <T>(v: T) => T };
 }
 
 /**
@@ -56,13 +63,20 @@ export function checkNode(input: CheckInput, opts: CheckOptions = {}): CheckRepo
   const byFrontend = new Map<string, CheckFlow[]>();
   // every Service flow traces up to 32 candidate backends: a source meets the same backends in many Services
   const had = ctx.backendPaths;
-  ctx.backendPaths ??= new Map();
+  // the node state, Service lists and datapath facts do not change while the flows are traced (trace/memo.ts)
+  const hadMemo = ctx.memo;
+  if (opts.memo !== false) {
+    ctx.backendPaths ??= new Map();
+    ctx.memo ??= createTraceMemo(opts.memo?.keep);
+  }
   let traced: number;
   try {
     traced = traceAll(input, picked, set, opts.progress, byFrontend);
   } finally {
     if (had) ctx.backendPaths = had;
     else delete ctx.backendPaths;
+    if (hadMemo) ctx.memo = hadMemo;
+    else delete ctx.memo;
   }
   judgeNode(ctx, facts, set, byFrontend);
   return {
@@ -80,6 +94,8 @@ interface ServiceIndex {
   all: ServiceEntry[];
   byAddress: Map<string, ServiceEntry[]>;
   surrogates: Map<string, ServiceEntry[]>;
+  /** a destination's own entries with its port's surrogates, one list per (address, port): the memo's key */
+  joined: Map<string, ServiceEntry[]>;
 }
 
 function servicesByAddress(all: ServiceEntry[]): ServiceIndex {
@@ -92,7 +108,7 @@ function servicesByAddress(all: ServiceEntry[]): ServiceIndex {
     if (l) l.push(e);
     else m.set(k, [e]);
   }
-  return { all, byAddress, surrogates };
+  return { all, byAddress, surrogates, joined: new Map() };
 }
 
 /**
@@ -105,7 +121,13 @@ function traceWith(ctx: TraceContext, flow: Flow, index: ServiceIndex): Trace {
   const fam = flow.dst.includes(':') ? '::' : '0.0.0.0';
   const own = index.byAddress.get(flow.dst) ?? [];
   const sur = flow.dport !== undefined ? (index.surrogates.get(`${fam}|${flow.dport}`) ?? []) : [];
-  ctx.services = sur.length ? [...own, ...sur] : own;
+  let list = own;
+  if (sur.length) {
+    const k = `${flow.dst}|${flow.dport}`;
+    list = index.joined.get(k) ?? [...own, ...sur];
+    index.joined.set(k, list);
+  }
+  ctx.services = list;
   try {
     return traceFlow(ctx, flow);
   } finally {

@@ -7,12 +7,17 @@ import { familyOf, prefixContains, prefixLen } from '../../model/addr.js';
 import { routeQuery } from '../routing.js';
 
 import type { TraceContext } from './context.js';
+import { memoEndpoint } from './memo.js';
 import { ID_HOST, identityName, ipcacheOf, isClusterIdentity, isRemoteNodeIdentity } from './ipcache.js';
 
 // ---------------------------------------------------------------------------------------------
 // classification
 
 export function classify(ctx: TraceContext, ip: string): TraceEndpoint {
+  return memoEndpoint(ctx, ip, () => classifyAddress(ctx, ip));
+}
+
+function classifyAddress(ctx: TraceContext, ip: string): TraceEndpoint {
   const { state, dp } = ctx;
   const pod = findLocalPod(ctx, ip);
   if (pod) return pod;

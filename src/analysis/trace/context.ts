@@ -5,6 +5,7 @@ import type { Datapath } from '../datapath.js';
 import type { Routing } from '../routing.js';
 import type { ServiceEntry } from '../../model/service.js';
 import type { FlowConntrack } from '../../model/conntrack.js';
+import type { TraceMemo } from './memo.js';
 
 /** What the trace engine works on: the node, what Cilium does there, and the routing tables. */
 export interface TraceContext {
@@ -21,9 +22,16 @@ export interface TraceContext {
    * When set, where the path to each candidate backend of a Service ends is kept here by the flow that was
    * traced (trace-service.ts): a caller tracing many Service flows of one node (check) meets the same backend
    * from the same source again and again. Sound because a plain-address trace reads the node state, never the
-   * Service list or the conntrack lookup that change from flow to flow.
+   * Service list or the conntrack lookup that change from flow to flow. Keyed by the source, then the backend
+   * (a key made of both was rebuilt and hashed for each of check's 200,000 candidates).
    */
-  backendPaths?: Map<string, { disposition: Disposition; summary: string }>;
+  backendPaths?: Map<string, Map<string, { disposition: Disposition; summary: string }>>;
+  /**
+   * When set, who each address is and the frontends of each Service question are kept here (trace/memo.ts):
+   * check asks the same 110 pods and 10,000 frontends in 20,000 flows. The caller that sets it keeps the
+   * node state, the Service lists and the datapath facts unchanged while it is set.
+   */
+  memo?: TraceMemo;
   /**
    * Set when the kernel answered the route lookups of some families and their large tables were not read
    * (commands/trace.ts): `narrowed` are those families; a question that needs a table's routes as a list

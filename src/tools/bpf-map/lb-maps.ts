@@ -96,8 +96,6 @@ function eraOfVersion(v: string): Era | null {
 
 const PROTO: Record<number, L4Proto> = { 0: 'ANY', 6: 'TCP', 17: 'UDP', 132: 'SCTP' };
 const STATE: Record<number, BackendState> = { 0: 'active', 1: 'terminating', 2: 'quarantined', 3: 'maintenance' };
-/** backend look-ups answered by a search of the ids before one Map answers the rest (a whole decode) */
-const BACKEND_SEARCHES = 32;
 
 const u16be = (b: number[], o: number) => (b[o]! << 8) | b[o + 1]!;
 const u16le = (b: number[], o: number) => b[o]! | (b[o + 1]! << 8);
@@ -191,6 +189,9 @@ interface FamilyData {
   firstSvc: { proto?: SvcRow; qcount?: SvcRow; alg?: SvcRow; flags2?: SvcRow };
   firstBe: { proto?: BeRow; cid16?: BeRow; zone?: BeRow; pad?: BeRow };
 }
+
+/** Backend look-ups answered by a search of the id column before the ids are put in a Map. */
+const BE_SEARCHES = 8;
 
 /** Which frontends to decode: all, or the ones at one address (and port). */
 export interface FrontendFilter {
@@ -330,13 +331,14 @@ export function decodeLbMaps(
         d.bes = bes;
         order = bes.values();
       } else {
-        // a few look-ups (svc lookup) search the ids natively; a whole decode looks up every backend, and a
-        // search each is quadratic (~14 s of CPU for 100,000 backends): past a few, one Map answers them
-        let searches = 0;
+        // a few look-ups (svc lookup's one frontend) search the ids natively; decoding every Service (check,
+        // diff) asks once per backend slot, and a search per slot over 100,000 ids took ~6 s: past a few
+        // look-ups the ids go into one Map (the same answers: each id is there once)
         let byId: Map<number, number> | undefined;
+        let asked = 0;
         d.bes = {
           get: (id: number) => {
-            if (byId === undefined && ++searches > BACKEND_SEARCHES) {
+            if (byId === undefined && ++asked > BE_SEARCHES) {
               byId = new Map();
               for (let i = 0; i < ids.length; i++) byId.set(ids[i]!, i);
             }

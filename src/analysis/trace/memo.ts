@@ -1,0 +1,67 @@
+// Answers a caller that traces many flows of one node (check) keeps for the whole run: who an address is, and
+// which frontends a Service question finds. Both read only the node state, the context's Service list and its
+// datapath facts, which stay the same through such a run; never a flow's source, ports or conntrack entries.
+import type { FrontendView, ServiceEntry } from '../../model/service.js';
+import type { TraceEndpoint } from '../../model/trace.js';
+import type { NodeState } from '../../model/types.js';
+import type { TraceContext } from './context.js';
+
+export interface TraceMemo {
+  /** classify's answer by address (a copy is handed out each time: callers may add to theirs) */
+  endpoints: Map<string, TraceEndpoint>;
+  /**
+   * The frontends of the latest Service look-ups, by the question (with the list searched, compared on a hit).
+   * Bounded: check plans each frontend's flows one after another, and 10,000 kept views were ~50 MiB of heap.
+   */
+  frontends: Map<string, { list: ServiceEntry[]; views: FrontendView[] }>;
+  /** the node's failed probes (every trace warns of them) */
+  failed?: NodeState['sources'];
+  /**
+   * Applied to each value as it is kept. The frontends are shared, not copied: tests pass a deep freeze here,
+   * so a caller that edits a shared view throws instead of changing the next flow's answer.
+   */
+  keep?: <T>(v: T) => T;
+}
+
+export function createTraceMemo(keep?: <T>(v: T) => T): TraceMemo {
+  return { endpoints: new Map(), frontends: new Map(), ...(keep ? { keep } : {}) };
+}
+
+/** classify's answer through the context's memo, when it has one. */
+export function memoEndpoint(ctx: TraceContext, ip: string, compute: () => TraceEndpoint): TraceEndpoint {
+  const m = ctx.memo;
+  if (!m) return compute();
+  let hit = m.endpoints.get(ip);
+  if (!hit) {
+    hit = compute();
+    m.endpoints.set(ip, m.keep ? m.keep(hit) : hit);
+  }
+  // every field but evidence is a string or number: a new object and evidence list are the whole copy
+  return { ...hit, evidence: [...hit.evidence] };
+}
+
+/**
+ * The frontends of a look-up through the context's memo. `key` names the question and every part of the
+ * look-up's own context that varies (the list searched is the map's key); the views are shared: the trace
+ * engine only reads them (trace-service.ts, trace-socket-lb.ts, trace-nodeport.ts, trace-service-icmp.ts).
+ */
+export function memoFrontends(
+  ctx: TraceContext,
+  list: ServiceEntry[],
+  key: string,
+  compute: () => FrontendView[],
+): FrontendView[] {
+  const m = ctx.memo;
+  if (!m) return compute();
+  const hit = m.frontends.get(key);
+  if (hit?.list === list) return hit.views;
+  const views = compute();
+  m.frontends.delete(key);
+  m.frontends.set(key, { list, views: m.keep ? m.keep(views) : views });
+  // the oldest question out (a Map iterates in insertion order)
+  if (m.frontends.size > FRONTEND_MEMO) m.frontends.delete(m.frontends.keys().next().value!);
+  return views;
+}
+
+/** Service questions kept: the flows to one frontend (from pods, the host, a hairpin, outside) come together. */
+const FRONTEND_MEMO = 64;
