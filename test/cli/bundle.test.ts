@@ -52,6 +52,9 @@ describe('the bundled CLI', () => {
       ['svc', 'lookup', 'nope/nothing', '-s', SVC, '-o', 'json'],
       ['check', '-s', K1, '--no-color'],
       ['trace', '10.244.1.235', '-s', K1],
+      // a ConfigMap read with the bundled yaml.cjs (yaml-lazy.js); -o yaml with the yaml package
+      ['node', '-s', join(root, 'fixtures/snapshots/migrate-ipvs/before'), '--no-color'],
+      ['trace', '10.244.1.235', '10.244.2.99', '-s', K1, '-o', 'yaml'],
     ]) {
       const a = node([BIN, ...args]);
       const b = node([unbundled, ...args]);
