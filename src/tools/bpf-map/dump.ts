@@ -557,6 +557,69 @@ function countTokens(b: Uint8Array, p: number): { n: number; end: number } | und
 }
 
 /**
+ * Every byte of `count` elements at b[start], `stride` apart, that the template fixes (all but the hex digits)
+ * is the template's, and the byte after each element but the last is a comma. Compared four bytes at a time
+ * (the dump as 32-bit words against the template repeated and masked), as it reads every byte of the dump;
+ * the bytes before the first and after the last whole word one at a time.
+ */
+function framesMatch(
+  b: Uint8Array,
+  start: number,
+  len: number,
+  stride: number,
+  count: number,
+  tpl: Int16Array,
+): boolean {
+  // expected byte at b[x]: pat[(x - start) % stride], -1 where a hex digit goes
+  const pat = new Int16Array(stride);
+  pat.set(tpl);
+  pat[len] = COMMA;
+  const end = start + count * stride - 1;
+  const at = (x: number) => pat[(x - start) % stride]!;
+  const base = b.byteOffset;
+  const w0 = Math.ceil((base + start) / 4);
+  const w1 = Math.max(w0, Math.floor((base + end) / 4));
+  const byteRun = (from: number, to: number) => {
+    for (let x = from; x < to; x++) {
+      const c = at(x);
+      if (c >= 0 && b[x] !== c) return false;
+    }
+    return true;
+  };
+  if (w1 === w0) return byteRun(start, end);
+  if (!byteRun(start, 4 * w0 - base) || !byteRun(4 * w1 - base, end)) return false;
+  // the template's bytes and mask, from word w0 on, for as many words as it takes to repeat (lcm(stride, 4) bytes)
+  let period = stride;
+  while (period % 4 !== 0) period += stride;
+  const pb = new Uint8Array(period);
+  const mb = new Uint8Array(period);
+  for (let m = 0; m < period; m++) {
+    const c = at(4 * w0 - base + m);
+    pb[m] = c < 0 ? 0 : c;
+    mb[m] = c < 0 ? 0 : 0xff;
+  }
+  const pw = new Int32Array(pb.buffer);
+  const mw = new Int32Array(mb.buffer);
+  const q = pw.length;
+  const words = new Int32Array(b.buffer, 4 * w0, w1 - w0);
+  const n = words.length;
+  let diff = 0;
+  // a block of whole periods at a time (small enough to stay in cache), and within it one template word at a
+  // time: the inner loop then holds its expected word and mask in registers and loads one word per step
+  const block = q * 256;
+  for (let b0 = 0; b0 < n; b0 += block) {
+    const b1 = Math.min(n, b0 + block);
+    for (let k = 0; k < q; k++) {
+      const m = mw[k]!;
+      if (m === 0) continue;
+      const e = pw[k]!;
+      for (let w = b0 + k; w < b1; w += q) diff |= (words[w]! ^ e) & m;
+    }
+  }
+  return diff === 0;
+}
+
+/**
  * The dump read in place, when it is `[` element (`,` element)* `]` (then only blanks or newlines),
  * each element `{"key":[…],"value":[…]}` with the first element's byte counts and every byte a
  * two-digit "0xHH"; undefined for anything else (the caller reads it with parseMapDumpRows).
@@ -575,35 +638,20 @@ export function uniformDump(b: Uint8Array): UniformDump | undefined {
   const stride = len + 1;
   if (end - 2 - len < 0 || (end - 2 - len) % stride !== 0) return undefined;
   const count = (end - 2 - len) / stride + 1;
-  // the template split into its fixed bytes and its "0xHH" tokens; each element is checked without a
-  // branch per byte (differences and bad hex digits are or-ed together): it runs over every byte
-  const fpos: number[] = [];
-  const fch: number[] = [];
+  if (!framesMatch(b, 1, len, stride, count, tpl)) return undefined;
+  // the hex digits of every "0xHH" token (the frame check above leaves them out)
   const tpos: number[] = [];
-  for (let j = 0; j < len; j++) {
-    if (tpl[j] === QUOTE && tpl[j + 3] === -1) {
+  for (let j = 0; j < len; j++)
+    if (tpl[j] === -1) {
       tpos.push(j);
-      j += 5;
-    } else {
-      fpos.push(j);
-      fch.push(tpl[j]!);
+      j++;
     }
-  }
-  const fp = Int32Array.from(fpos);
-  const fc = Int32Array.from(fch);
   const tp = Int32Array.from(tpos);
   const hex = HEX_OF;
-  for (let i = 0, p = 1; i < count; i++, p += stride) {
-    let diff = b[p + len]! ^ (i === count - 1 ? RBRACKET : COMMA);
-    let h = 0;
-    for (let f = 0; f < fp.length; f++) diff |= b[p + fp[f]!]! ^ fc[f]!;
-    for (let t = 0; t < tp.length; t++) {
-      const q = p + tp[t]!;
-      diff |= (b[q]! ^ QUOTE) | (b[q + 1]! ^ 0x30) | (b[q + 2]! ^ 0x78) | (b[q + 5]! ^ QUOTE);
-      h |= hex[b[q + 3]!]! | hex[b[q + 4]!]!;
-    }
-    if (diff !== 0 || h < 0) return undefined;
-  }
+  let h = 0;
+  for (let p = 1, e = 1 + count * stride; p < e; p += stride)
+    for (let t = 0; t < tp.length; t++) h |= hex[b[p + tp[t]!]!]! | hex[b[p + tp[t]! + 1]!]!;
+  if (h < 0) return undefined;
   return { count, klen: k.n, vlen: v.n, text: b, start: 1, stride };
 }
 

@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import type { Parsed, Warning } from '../../model/types.js';
 import { cleanText, ev } from '../common.js';
 import { cleanPaste } from '../paste.js';
@@ -489,6 +490,7 @@ const PASTE_MARKS = [
   '\u200b',
   '\ufeff', // a byte-order mark
 ].map((s) => Buffer.from(s, 'utf8'));
+const ASCII_PASTE_MARKS = PASTE_MARKS.filter((m) => isAscii(m));
 
 /**
  * Whether cleanPaste could change this dump (with PASTE): a line that starts with what iptables-save never starts
@@ -499,7 +501,9 @@ export function pastedDump(lines: ByteLines): boolean {
   const b = lines.bytes;
   // the line starts were looked at when the lines were found (ByteLines.oddStart)
   if (lines.oddStart) return true;
-  return PASTE_MARKS.some((m) => b.indexOf(m) >= 0);
+  // a dump of ASCII bytes only (as iptables-save writes one) cannot hold the non-ASCII marks: one native
+  // check instead of a search for each of them (~5 ms each on a 45 MB dump)
+  return (isAscii(b) ? ASCII_PASTE_MARKS : PASTE_MARKS).some((m) => b.indexOf(m) >= 0);
 }
 
 /**

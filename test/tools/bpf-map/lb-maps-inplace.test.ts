@@ -149,3 +149,57 @@ describe('LB maps read in place, against the row scan', () => {
     expect(readByRows).toBeGreaterThan(10);
   });
 });
+
+describe('uniformDump checks every byte, wherever the dump starts in its buffer', () => {
+  // it compares the dump four bytes at a time from the first 4-aligned address of the buffer, and the bytes
+  // before and after those words one at a time: each of them is checked at every alignment
+  const files = ['cilium_lb4_services_v2.json', 'cilium_lb4_backends_v3.json', 'cilium_lb4_reverse_nat.json'];
+  const dir = join(root, 'snapshots/kind-v4-svc/k1/bpf-map');
+  /** text placed at byte `offset` of a fresh buffer */
+  const at = (text: Uint8Array, offset: number) => {
+    const buf = new Uint8Array(new ArrayBuffer(offset + text.length + 8), offset, text.length);
+    buf.set(text);
+    return buf;
+  };
+  for (const f of files)
+    it(f, () => {
+      const text = readFileSync(join(dir, f));
+      const ref = uniformDump(text);
+      expect(ref, `${f} is a compact dump`).toBeDefined();
+      const hex = (c: number) => /[0-9a-fA-F]/.test(String.fromCharCode(c));
+      let changed = 0;
+      for (let offset = 0; offset < 4; offset++) {
+        const u = uniformDump(at(text, offset));
+        expect({ ...u, text: undefined }).toEqual({ ...ref, text: undefined });
+        for (let x = 0; x < text.length; x++) {
+          const b = at(text, offset);
+          // any byte changed by 0x40 breaks the dump's form (a hex digit becomes a non-hex character, a
+          // brace, quote, comma, letter of "key"/"value", bracket or trailing newline another character)
+          b[x] = text[x]! ^ 0x40;
+          expect(
+            uniformDump(b),
+            `${f} +${offset}: byte ${x} (${String.fromCharCode(text[x]!)}) changed`,
+          ).toBeUndefined();
+          // a hex digit of a token replaced by another one keeps it (text[x - 1] is x or a digit of the token)
+          if (hex(text[x]!) && (text[x - 1] === 0x78 || text[x - 2] === 0x78)) {
+            b[x] = text[x] === 0x37 ? 0x41 : 0x37;
+            expect(uniformDump(b), `${f} +${offset}: hex digit ${x} replaced`).toBeDefined();
+            changed++;
+          }
+        }
+      }
+      expect(changed).toBeGreaterThan(100);
+    });
+  it('a dump many times the size of the blocks it is compared in', () => {
+    // the fixture's elements repeated (as the fuzzed dumps above repeat elements): ~1.1 MB
+    const one = JSON.parse(readFileSync(join(dir, files[0]!), 'utf8')) as unknown[];
+    const text = Buffer.from(JSON.stringify(Array.from({ length: 6000 }, (_, i) => one[i % one.length])));
+    expect(uniformDump(text)?.count).toBe(6000);
+    for (let offset = 0; offset < 4; offset++)
+      for (let x = offset; x < text.length; x += x < text.length - 1000 ? 4093 : 1) {
+        const b = at(text, offset);
+        b[x] = text[x]! ^ 0x40;
+        expect(uniformDump(b), `+${offset}: byte ${x} changed`).toBeUndefined();
+      }
+  });
+});

@@ -91,3 +91,25 @@ describe('iptables-save pasted: bytes read as the text is', () => {
     }
   });
 });
+
+describe('pastedDump on a dump of ASCII bytes skips the non-ASCII marks, and only there', () => {
+  // the marks of the paste pass (parse-iptables.ts), and a non-ASCII character that is none of them
+  const marks = ['<-', '\u2190', '**', '\u00a0', '\u2007', '\u202f', '\u200b', '\ufeff'];
+  const files = realDumps();
+  it('each mark inside a rule line of every real dump is seen; another non-ASCII character is not', () => {
+    let n = 0;
+    for (const f of files) {
+      const text = readFileSync(f, 'utf8');
+      const clean = new ByteLines(Buffer.from(text, 'utf8'));
+      if (clean.oddStart) continue;
+      const at = text.indexOf('\n-A ');
+      if (at < 0) continue;
+      const put = (s: string) =>
+        new ByteLines(Buffer.from(`${text.slice(0, at + 4)}${s}${text.slice(at + 4)}`, 'utf8'));
+      for (const m of marks) expect(pastedDump(put(m)), `${f}: ${JSON.stringify(m)}`).toBe(true);
+      expect(pastedDump(put('\u00e9')), f).toBe(pastedDump(clean));
+      n++;
+    }
+    expect(n).toBeGreaterThan(5);
+  });
+});
