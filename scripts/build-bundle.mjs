@@ -3,7 +3,7 @@
 // which bin/netpath.js and bin/kubectl-netpath run. Node's ESM loader resolves, reads and compiles each
 // module file on its own (~0.2 s for netpath's ~200 modules, in the main thread and again in every worker
 // thread); a bundle is a handful of files.
-//   - every worker script is an entry point of its own, written next to the chunk that starts it: offload.ts
+//   - every worker script is an entry point of its own, written next to the chunk that starts it: offload.ts,
 //     svc-offload.ts and diff-iptables-offload.ts look for `./scan-worker.js` / `./svc-worker.js` /
 //     `./diff-iptables-worker.js` beside their own import.meta.url;
 //   - code splitting: modules shared by the CLI and a worker go to shared chunks, and each `await import()`
