@@ -595,7 +595,7 @@ function framesMatch(
   const mb = new Uint8Array(period);
   for (let m = 0; m < period; m++) {
     const c = at(4 * w0 - base + m);
-    pb[m] = c < 0 ? 0 : c;
+    pb[m] = Math.max(c, 0);
     mb[m] = c < 0 ? 0 : 0xff;
   }
   const pw = new Int32Array(pb.buffer);
