@@ -49,6 +49,29 @@ export function addNetns(...names: string[]): void {
   for (const n of names) execFileSync('ip', ['netns', 'add', n]);
 }
 
+/**
+ * A namespace node with a large IPv4 main table for the live-trace tests: lo and a veth pair d0/p0 up, d0 at
+ * 198.51.100.1/24 with a default route, a rule sending 10.1.0.0/16 to table 100 (default via .9), and `mainRoutes`
+ * /32 routes 10.x.y.z via 198.51.100.2 in main. `extra` lines go in the same IPv4 batch. Throws if any line fails.
+ */
+export function largeMainNode4(ns: string, mainRoutes: number, extra: string[] = []): void {
+  ipIn(ns, ['link', 'set', 'lo', 'up']);
+  ipIn(ns, ['link', 'add', 'd0', 'type', 'veth', 'peer', 'name', 'p0']);
+  ipIn(ns, ['link', 'set', 'd0', 'up']);
+  ipIn(ns, ['link', 'set', 'p0', 'up']);
+  const l4 = [
+    'addr add 198.51.100.1/24 dev d0',
+    'route add default via 198.51.100.254 dev d0',
+    'rule add pref 100 from 10.1.0.0/16 lookup 100',
+    'route add table 100 default via 198.51.100.9 dev d0',
+  ];
+  for (let i = 0; i < mainRoutes; i++)
+    l4.push(`route add 10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32 via 198.51.100.2`);
+  const { failed } = ipBatch(ns, [...l4, ...extra], false, 4);
+  if (failed.size > 0)
+    throw new Error(`${ns}: ${failed.size} IPv4 batch lines failed, e.g. ${[...failed.values()][0]}`);
+}
+
 export function sysctlIn(ns: string, settings: string[]): void {
   execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', ...settings]);
 }

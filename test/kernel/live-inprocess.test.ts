@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { addNetns, canUseNetns, delNetns, ipBatch, ipIn, uniqueName } from '../helpers/netns.js';
+import { addNetns, canUseNetns, delNetns, largeMainNode4, uniqueName } from '../helpers/netns.js';
 import { LARGE_TABLE } from '../../src/collect/kernel-routes.js';
 import { createLiveRunner } from '../../src/exec/live.js';
 import { runCli } from '../helpers/cli.js';
@@ -24,21 +24,12 @@ describe.skipIf(!canUseNetns())('a live trace answered partly in-process equals 
     dir = mkdtempSync(join(tmpdir(), 'npE-lp-'));
     delNetns(NS);
     addNetns(NS);
-    ipIn(NS, ['link', 'set', 'lo', 'up']);
-    ipIn(NS, ['link', 'add', 'd0', 'type', 'veth', 'peer', 'name', 'p0']);
-    ipIn(NS, ['link', 'set', 'd0', 'up']);
-    ipIn(NS, ['link', 'set', 'p0', 'up']);
-    const l4 = [
-      'addr add 198.51.100.1/24 dev d0',
-      'route add default via 198.51.100.254 dev d0',
-      'rule add pref 100 from 10.1.0.0/16 lookup 100',
-      'route add table 100 default via 198.51.100.9 dev d0',
-    ];
-    for (let i = 0; i < LARGE_TABLE + 5_000; i++)
-      l4.push(`route add 10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32 via 198.51.100.2`);
+    const table100: string[] = [];
     for (let i = 0; i < 3_000; i++)
-      l4.push(`route add table 100 172.${16 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32 via 198.51.100.3 metric ${i}`);
-    expect(ipBatch(NS, l4, false, 4).failed.size).toBe(0);
+      table100.push(
+        `route add table 100 172.${16 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32 via 198.51.100.3 metric ${i}`,
+      );
+    largeMainNode4(NS, LARGE_TABLE + 5_000, table100);
   }, 300_000);
 
   afterAll(() => {

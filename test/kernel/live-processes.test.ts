@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { addNetns, canUseNetns, delNetns, ipBatch, ipIn, uniqueName } from '../helpers/netns.js';
+import { addNetns, canUseNetns, delNetns, ipBatch, largeMainNode4, uniqueName } from '../helpers/netns.js';
 import { LARGE_TABLE } from '../../src/collect/kernel-routes.js';
 import { createLiveRunner } from '../../src/exec/live.js';
 import type { Runner } from '../../src/exec/runner.js';
-import { main } from '../../src/cli.js';
+import { runCli } from '../helpers/cli.js';
 
 vi.setConfig({ testTimeout: 300_000, hookTimeout: 300_000 });
 
@@ -18,18 +18,7 @@ describe.skipIf(!canUseNetns())('a live trace runs only the route dumps its path
   beforeAll(() => {
     delNetns(NS);
     addNetns(NS);
-    ipIn(NS, ['link', 'set', 'lo', 'up']);
-    ipIn(NS, ['link', 'add', 'd0', 'type', 'veth', 'peer', 'name', 'p0']);
-    ipIn(NS, ['link', 'set', 'd0', 'up']);
-    ipIn(NS, ['link', 'set', 'p0', 'up']);
-    const l4 = [
-      'addr add 198.51.100.1/24 dev d0',
-      'route add default via 198.51.100.254 dev d0',
-      'rule add pref 100 from 10.1.0.0/16 lookup 100',
-      'route add table 100 default via 198.51.100.9 dev d0',
-    ];
-    for (let i = 0; i < N; i++)
-      l4.push(`route add 10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32 via 198.51.100.2`);
+    largeMainNode4(NS, N);
     const l6 = [
       'addr add 2001:db8:a::1/64 dev d0 nodad',
       'route add default via 2001:db8:a::fe dev d0',
@@ -38,7 +27,6 @@ describe.skipIf(!canUseNetns())('a live trace runs only the route dumps its path
     ];
     for (let i = 0; i < N; i++)
       l6.push(`route add 2001:db8:f${(i >> 16) & 15}:${(i & 65535).toString(16)}::/64 via 2001:db8:a::2`);
-    expect(ipBatch(NS, l4, false, 4).failed.size).toBe(0);
     expect(ipBatch(NS, l6, false, 6).failed.size).toBe(0);
   }, 300_000);
 
@@ -46,13 +34,7 @@ describe.skipIf(!canUseNetns())('a live trace runs only the route dumps its path
 
   const trace = async (argv: string[]) => {
     const ran: string[] = [];
-    let out = '';
-    let err = '';
-    const code = await main(argv, {
-      stdout: (s) => (out += s),
-      stderr: (s) => (err += s),
-      isTTY: false,
-      env: {},
+    const r = await runCli(argv, {
       liveRunner: (prefix): Runner => {
         const run = createLiveRunner({ prefix });
         return (a, o) => {
@@ -61,7 +43,7 @@ describe.skipIf(!canUseNetns())('a live trace runs only the route dumps its path
         };
       },
     });
-    return { code, out, err, ran };
+    return { ...r, ran };
   };
 
   for (const [src, dst, other] of [
