@@ -23,7 +23,7 @@ import { ruled } from './trace/hops.js';
 import { socketLbDecision, socketLbNoBackend, socketLbWildcard } from './trace-socket-lb.js';
 import { icmpToService } from './trace-service-icmp.js';
 import { natAcrossFamilies } from './trace-service-nat46.js';
-import { hairpinPath, serviceLoopback4 } from './trace/hairpin.js';
+import { hairpinLb, hairpinPath } from './trace/hairpin.js';
 import { memoFrontends } from './trace/memo.js';
 
 const PROTO = { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP', icmp: 'ANY' } as const;
@@ -315,36 +315,38 @@ export function traceService(
     }
     const { why, cgroupUnknown } = sock;
     const sl = ctx.dp.socketLB;
-    // hairpin: the pod's own address as the backend (IPv4: lb4_local's loopback SNAT; IPv6 is not followed)
-    const hairpin = src.kind === 'local-pod' && chosen.address === flow.src && familyOf(flow.src) === 4;
-    const loop = hairpin ? serviceLoopback4(ctx) : undefined;
+    // hairpin: the pod's own address as the backend (loopback SNAT, or for IPv6 before 1.19 none: trace/hairpin.ts)
+    const hairpin = src.kind === 'local-pod' && chosen.address === flow.src;
+    const hp = hairpin ? hairpinLb(ctx, view.frontend, to, why, flow.src) : undefined;
     const rest = hairpin ? hairpinPath(ctx, flow, src) : traceAddress(ctx, rewritten);
     const hops = [...rest.hops];
     if (src.kind === 'local-pod') {
       const at = hops.findIndex((h) => h.kind === 'bpf');
       let tcLb: TcLbHop = {
         kind: 'tc-lb',
-        detail: loop
-          ? `per-packet load balancing in cil_from_container (${why}): ${view.frontend} → ${to}, the client itself: the source is rewritten to the service loopback address ${loop.address} (a packet from its own address would be dropped as a martian) and the packet is handed back to the pod; the reply to ${loop.address} is reverse-translated in cil_from_container`
+        detail: hp
+          ? hp.detail
           : `per-packet load balancing in cil_from_container (${why}): ${view.frontend} → ${to}, reverse NAT on the reply`,
         ...lb,
         layer: 'tc',
         at: 'cil_from_container',
         noSocketLb: why,
       };
-      if (loop) {
-        tcLb.evidence = [...tcLb.evidence, ...loop.evidence];
-        if (loop.because) {
+      if (hp) {
+        tcLb.evidence = [...tcLb.evidence, ...hp.evidence];
+        if (hp.because) {
           tcLb.inferred = true;
-          tcLb.because = loop.because;
+          tcLb.because = hp.because;
         }
-        tcLb = ruled(tcLb, 'lb-loopback-snat');
+        if (hp.rule) tcLb = ruled(tcLb, hp.rule);
       }
       if (cgroupUnknown && sl.known && sl.value.enabled) {
         tcLb.inferred = true;
         tcLb.because = `socket-LB is enabled, but whether a cil_sock hook rewrites ${view.frontend} at connect() is unknown (${cgroupUnknown}); if one does, this is a socket-lb hop and no packet carries the Service address`;
       }
       hops.splice(at + 1, 0, tcLb);
+      if (hp?.warning) rest.warnings.push(hp.warning);
+      if (hp?.disposition && rest.disposition === 'delivered') rest.disposition = hp.disposition;
     } else if (src.kind !== 'host') {
       const out = nodePortFromOutside(ctx, {
         flow,

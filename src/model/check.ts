@@ -34,7 +34,9 @@ export type FindingKind =
   | 'stale-conntrack-nat'
   | 'no-default-route'
   | 'unknown'
-  | 'journey-drop';
+  | 'journey-drop'
+  /** a pod cannot reach itself through its own IPv6 Service (per-packet LB before Cilium 1.19: no IPv6 loopback) */
+  | 'hairpin-no-reply';
 
 /** Which kind of path a checked flow stands for. */
 export type CheckFlowCategory =

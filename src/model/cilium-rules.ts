@@ -544,10 +544,33 @@ const TABLE = [
   {
     id: 'socket-lb-hairpin-own-address',
     what: "socket-LB: connect()/sendmsg() to a Service whose selected backend is the calling pod itself is rewritten to the pod's own address like any backend (no special case but for local-redirect Services); the pod's namespace then delivers it locally over lo, and no packet leaves the pod",
-    cilium: 'bpf/bpf_sock.c: __sock4_xlate_fwd (only lb4_svc_is_localredirect → sock4_skip_xlate_if_same_netns skips)',
+    cilium:
+      'bpf/bpf_sock.c: __sock4_xlate_fwd (only lb4_svc_is_localredirect → sock4_skip_xlate_if_same_netns skips), __sock6_xlate_fwd (likewise: no case for the caller being the backend)',
     versions: { from: '1.13' },
     usedBy: ['analysis/trace-service.ts'],
     when: 'socket-LB translates the flow, the backend followed is the client pod itself',
+  },
+  // --- IPv6 hairpin (issue 19, IPv6). lb.h read at 0040d667 and e61549c7, bpf_sock.c at 00c22b1c, bpf_lxc.c in the
+  // code search's newest revision (1.19+: __per_packet_lb_svc_xlate_6 sets ct_state.loopback); no release tag.
+  // The cut at 1.19 is cilium/cilium#39594 (merged 2025-09-04, its release note for v1.19; #42497 says it is not in
+  // 1.18); the failure before it is cilium/cilium#7150, #22275 (1.12), #26733, #35371 (1.14). ---
+  {
+    id: 'lb6-no-loopback-snat',
+    what: "per-packet load balancing in cil_from_container, IPv6: lb6_local has no case for the selected backend being the client's own address (lb6_ctx_restore_state: no loopback support for IPv6), so the packet is handed back to the pod with its own address as both source and destination; the pod accepts it (IPv6 has no martian-source check for its own address) and answers itself over lo, that answer never passes cil_from_container and is not reverse-translated, so the client waiting on the frontend gets no reply: the connection does not complete",
+    cilium:
+      'bpf/lib/lb.h: lb6_local (no saddr == backend->address case), lb6_ctx_restore_state; bpf/bpf_lxc.c (IPv6 loopback code removed, cilium/cilium#27601)',
+    versions: { from: '1.13', to: '1.18' },
+    usedBy: ['analysis/trace-service.ts', 'analysis/trace/hairpin.ts'],
+    when: 'IPv6, a pod to a Service frontend translated per packet, the backend followed is the pod itself',
+  },
+  {
+    id: 'lb6-loopback-snat',
+    what: "per-packet load balancing in cil_from_container, IPv6: when the selected backend is the client's own address, the source is also rewritten to the IPv6 service loopback address (CONFIG service_loopback_ipv6, agent option ipv6-service-loopback-address, default fe80::1) and the connection is marked loopback; the packet is delivered back into the pod and the reply is reverse-translated in cil_from_container, as for IPv4",
+    cilium:
+      'bpf/bpf_lxc.c: __per_packet_lb_svc_xlate_6 (ipv6_addr_equals(saddr, backend->address) → ct_state_new.loopback), lb6_dnat_request; bpf/lib/lb.h',
+    versions: { from: '1.19' },
+    usedBy: ['analysis/trace-service.ts', 'analysis/trace/hairpin.ts'],
+    when: 'IPv6, a pod to a Service frontend translated per packet, the backend followed is the pod itself',
   },
 ] as const satisfies readonly CiliumRule[];
 

@@ -93,6 +93,9 @@ describe('the Cilium version rules table', () => {
       // hairpin (issue 19): read in one untagged revision of lb.h / bpf_sock.c each
       'lb-loopback-snat',
       'socket-lb-hairpin-own-address',
+      // IPv6 hairpin: untagged revisions, the 1.19 cut from cilium/cilium#39594's release note
+      'lb6-no-loopback-snat',
+      'lb6-loopback-snat',
     ];
     const byAnalysis = CILIUM_RULES.filter((r) => r.usedBy.some((f) => f.startsWith('analysis/')));
     expect(byAnalysis.length).toBeGreaterThan(5);
@@ -102,6 +105,11 @@ describe('the Cilium version rules table', () => {
   });
 
   it('places the cut-offs the upstream changes put there', () => {
+    // cilium/cilium#39594 (v1.19 release note): the IPv6 service loopback; before it none
+    expect(ciliumRuleHolds('lb6-no-loopback-snat', [1, 18])).toBe(true);
+    expect(ciliumRuleHolds('lb6-no-loopback-snat', [1, 19])).toBe(false);
+    expect(ciliumRuleHolds('lb6-loopback-snat', [1, 18])).toBe(false);
+    expect(ciliumRuleHolds('lb6-loopback-snat', [1, 19])).toBe(true);
     // cilium/cilium#29778 (1.16 cycle): the BPF-masquerade fallback became a start-up error
     expect(ciliumRuleHolds('bpf-masquerade-needs-nodeport', [1, 15])).toBe(true);
     expect(ciliumRuleHolds('bpf-masquerade-needs-nodeport', [1, 16])).toBe(false);

@@ -74,6 +74,26 @@ export function judgeTrace(set: FindingSet, state: NodeState, p: PlannedFlow, t:
   judgeNeighbors(set, state, t, cf);
   judgeMtu(set, state, t, cf);
   if (t.disposition === 'unknown') judgeUnknown(set, state, t, cf);
+  judgeHairpin(set, t, cf, lb);
+}
+
+/** A hairpin whose packet is delivered but whose reply can never come back (trace/hairpin.ts, IPv6 before 1.19). */
+function judgeHairpin(set: FindingSet, t: Trace, cf: CheckFlow, lb: LbHop | undefined): void {
+  const w = t.warnings.find((x) => x.code === 'hairpin-no-reply');
+  if (!w) return;
+  const bpf = t.hops.find((h) => h.kind === 'bpf');
+  set.add(
+    `hairpin-no-reply|${lb?.frontend ?? cf.label}`,
+    {
+      severity: 'error',
+      kind: 'hairpin-no-reply',
+      message: w.message,
+      evidence: lb?.evidence ?? [],
+      // the version that lacks the IPv6 loopback, and the pod's own address coming back as the packet's source
+      confirm: ['cilium-dbg version', ...(bpf ? [confirmTcpdump(bpf.dev, { ...cf.flow, dst: cf.flow.src })] : [])],
+    },
+    cf,
+  );
 }
 
 function frontendOf(lb: LbHop | undefined, drop: DropHop | undefined, p: PlannedFlow): string | undefined {

@@ -321,8 +321,9 @@ export function planFlows(ctx: TraceContext, services: ServiceEntry[]): { flows:
           flow: { src: p, dst: f.address, proto, dport: f.port },
           frontend: fe,
         });
-      // hairpin: a local pod that backs this frontend reaching itself through it (lb4_local's loopback SNAT, or
-      // socket-LB's rewrite to the pod's own address), once per pod: every Service takes the same path for it
+      // hairpin: a local pod that backs this frontend reaching itself through it (the per-packet LB's loopback SNAT,
+      // none for IPv6 before 1.19, or socket-LB's rewrite to the pod's own address), once per pod and family: every
+      // Service takes the same path for it
       for (const bk of e.backends) {
         if (bk.state !== 'active' || bk.port === 0 || !podSet.has(bk.address) || hairpinned.has(bk.address)) continue;
         hairpinned.add(bk.address);
