@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { allRoutes } from '../../../src/model/route-columns.js';
@@ -6,6 +5,7 @@ import { parseIpRoute } from '../../../src/tools/ip/index.js';
 import { scanIpRouteData, scanIpRouteJson, type ScanOptions } from '../../../src/tools/ip/route-scan.js';
 import { ParseError } from '../../../src/tools/parse-error.js';
 import { inputs, RUNS, SEED, seeds, wrongTypeDocs } from '../../fuzz/harness.js';
+import { routeShapes } from '../../helpers/route-shapes.js';
 
 // The route scanner's two shortcuts (leanObject: compact elements read with the position in a
 // local; TailCache: an element whose bytes after the destination repeat an accepted tail) must
@@ -47,16 +47,8 @@ function agreesWithParser(text: string, fam: Fam): void {
 const jsonSeeds = (fam: Fam) => seeds('ip/route', new RegExp(`\\.${fam}-j.*\\.json$`));
 
 // the element shapes of a node's bulk routes, from real captures: a plain route from the bench's
-// base capture, multipath and nexthop-object routes (fixtures/tools/ip/lab/capture-shapes.sh)
-const shapes = JSON.parse(
-  readFileSync(
-    new URL('../../../fixtures/tools/ip/route/np-perf-shapes.4-j-d-table-all.json', import.meta.url),
-    'utf8',
-  ),
-) as Record<string, unknown>[];
-const ecmp = shapes.find((r) => r.dst === '203.0.113.0/24' && !r.nhid)!;
-const nhGroup = shapes.find((r) => r.nhid === 200)!;
-const nhSingle = shapes.find((r) => r.nhid === 101)!;
+// base capture, multipath and nexthop-object routes (helpers/route-shapes.ts)
+const { ecmp, nhGroup, nhSingle } = routeShapes();
 const plain4 = {
   type: 'unicast',
   dst: '10.20.0.0/16',

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { allRoutes } from '../../../src/model/route-columns.js';
@@ -6,6 +5,7 @@ import { parseIpRoute } from '../../../src/tools/ip/index.js';
 import { scanIpRouteJson } from '../../../src/tools/ip/route-scan.js';
 import { ParseError } from '../../../src/tools/parse-error.js';
 import { inputs, RUNS, SEED, seeds, wrongTypeDocs } from '../../fuzz/harness.js';
+import { routeShapes } from '../../helpers/route-shapes.js';
 
 // The byte scanner must give exactly what parseIpRoute gives (routes, evidence, warnings in order),
 // or decline (undefined) so the loader uses parseIpRoute itself. It may never accept what
@@ -156,16 +156,8 @@ describe('scanIpRouteJson agrees with parseIpRoute', () => {
     });
   }
 
-  // multipath and nexthop-object routes, from the real capture (fixtures/tools/ip/lab/capture-shapes.sh)
-  const shapes = JSON.parse(
-    readFileSync(
-      new URL('../../../fixtures/tools/ip/route/np-perf-shapes.4-j-d-table-all.json', import.meta.url),
-      'utf8',
-    ),
-  ) as Record<string, unknown>[];
-  const ecmp = shapes.find((r) => r.dst === '203.0.113.0/24' && !r.nhid)!;
-  const nhGroup = shapes.find((r) => r.nhid === 200)!;
-  const nhSingle = shapes.find((r) => r.nhid === 101)!;
+  // multipath and nexthop-object routes, from the real capture (helpers/route-shapes.ts)
+  const { ecmp, nhGroup, nhSingle } = routeShapes();
   const hop = (i: number, h: Record<string, unknown>) => ({
     ...ecmp,
     nexthops: (ecmp.nexthops as object[]).map((x, j) => (j === i ? h : x)),
