@@ -538,7 +538,7 @@ const TABLE = [
     cilium:
       'bpf/lib/lb.h: lb4_local (saddr == backend->address → new_saddr = IPV4_LOOPBACK, state->loopback), lb4_xlate; bpf/bpf_lxc.c (USE_LOOPBACK_LB)',
     versions: { from: '1.13' },
-    usedBy: ['analysis/trace-service.ts'],
+    usedBy: ['analysis/trace-service.ts', 'analysis/trace/hairpin.ts'],
     when: 'IPv4, a pod to a Service frontend translated per packet (socket-LB off or not covering pods), the backend followed is the pod itself',
   },
   {
