@@ -1,4 +1,5 @@
 import { main, type Io } from '../../src/cli.js';
+import { createLiveRunner } from '../../src/exec/live.js';
 
 /** The CLI in-process: no TTY, an empty environment unless `extra` says otherwise; what it printed, and its exit code. */
 export async function runCli(
@@ -15,4 +16,9 @@ export async function runCli(
     ...extra,
   });
   return { code, out, err };
+}
+
+/** runCli reading a live node: its commands go through the real (read-only, allow-listed) runner. */
+export function runCliLive(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  return runCli(argv, { liveRunner: (prefix) => createLiveRunner({ prefix }) });
 }

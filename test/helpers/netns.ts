@@ -76,6 +76,28 @@ export function sysctlIn(ns: string, settings: string[]): void {
   execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', ...settings]);
 }
 
+/** Forwarding on and rp_filter off, so input lookups (`iif d0`) answer like a router's. */
+export const ROUTER_SYSCTLS = [
+  'net.ipv4.ip_forward=1',
+  'net.ipv6.conf.all.forwarding=1',
+  'net.ipv4.conf.all.rp_filter=0',
+  'net.ipv4.conf.default.rp_filter=0',
+];
+
+/**
+ * The route tests' node: lo up, `sysctls` set, then each of `devs` a veth whose peer p0, p1, … lives in `peer`,
+ * both ends up (the peers only give the devices a carrier).
+ */
+export function vethNode(ns: string, peer: string, devs: string[], sysctls: string[]): void {
+  ipIn(ns, ['link', 'set', 'lo', 'up']);
+  sysctlIn(ns, sysctls);
+  for (const [i, d] of devs.entries()) {
+    ipIn(ns, ['link', 'add', d, 'type', 'veth', 'peer', 'name', `p${i}`, 'netns', peer]);
+    ipIn(ns, ['link', 'set', d, 'up']);
+    ipIn(peer, ['link', 'set', `p${i}`, 'up']);
+  }
+}
+
 export function delNetns(...names: string[]): void {
   for (const n of names) spawnSync('ip', ['netns', 'del', n]);
 }

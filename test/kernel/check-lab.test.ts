@@ -1,13 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli.js';
-import { createLiveRunner } from '../../src/exec/live.js';
-import { checkJsonSchema } from '../../src/render/check.js';
 import type { CheckReport } from '../../src/model/check.js';
 import { addNetns, canUseNetns, delNetns, ipBatch, sysctlIn, uniqueName } from '../helpers/netns.js';
+import { labCiliumConfig, snapshotAndCheck } from '../helpers/check-live.js';
 
 vi.setConfig({ testTimeout: 180_000, hookTimeout: 300_000 });
 
@@ -26,46 +24,13 @@ const LXCB = 'lxcc0ffee0b0002';
 const out = mkdtempSync(join(tmpdir(), 'npchk-'));
 
 function config(kpr: boolean): string {
-  return [
-    'apiVersion: v1',
-    'kind: ConfigMap',
-    'metadata:',
-    '  name: cilium-config',
-    '  namespace: kube-system',
-    'data:',
-    '  tunnel: disabled',
-    '  ipv4-native-routing-cidr: 10.244.0.0/16',
-    '  auto-direct-node-routes: "true"',
-    `  kube-proxy-replacement: ${kpr ? '"true"' : '"false"'}`,
-    '  enable-ipv4: "true"',
-    '  enable-ipv6: "false"',
-    '',
-  ].join('\n');
-}
-
-async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, {
-    stdout: (s) => (stdout += s),
-    stderr: (s) => (stderr += s),
-    isTTY: false,
-    env: {},
-    liveRunner: (prefix) => createLiveRunner({ prefix }),
-  });
-  return { code, stdout, stderr };
+  return labCiliumConfig({ kpr, nativeRoutingCidr: '10.244.0.0/16' });
 }
 
 let n = 0;
 /** Captures the node as it is now, adds the ConfigMap, and checks the capture. */
 async function captureAndCheck(kpr = true): Promise<{ code: number; report: CheckReport }> {
-  const dir = join(out, `cap${++n}`);
-  const snap = await cli(['snapshot', '-o', dir, '--exec', `ip netns exec ${NODE}`, '--node', 'npchk-node']);
-  expect(snap.code, snap.stderr).toBe(0);
-  writeFileSync(join(dir, 'cilium-config.txt'), config(kpr));
-  const r = await cli(['check', '-s', dir, '-o', 'json']);
-  expect(r.stderr).not.toMatch(/internal error/);
-  return { code: r.code, report: checkJsonSchema.parse(JSON.parse(r.stdout)) as CheckReport };
+  return snapshotAndCheck(NODE, 'npchk-node', join(out, `cap${++n}`), config(kpr));
 }
 
 const kinds = (r: CheckReport) => r.findings.map((f) => `${f.severity}:${f.kind}`);

@@ -1,13 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli.js';
-import { createLiveRunner } from '../../src/exec/live.js';
-import { checkJsonSchema } from '../../src/render/check.js';
 import type { CheckReport } from '../../src/model/check.js';
 import { addNetns, canUseNetns, delNetns, ipBatch, sysctlIn, uniqueName } from '../helpers/netns.js';
+import { labCiliumConfig, snapshotAndCheck } from '../helpers/check-live.js';
 
 vi.setConfig({ testTimeout: 180_000, hookTimeout: 300_000 });
 
@@ -21,44 +19,12 @@ const NODE = uniqueName('np-cf-node');
 const RTR = uniqueName('np-cf-rtr');
 const out = mkdtempSync(join(tmpdir(), 'np-cf-'));
 
-async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, {
-    stdout: (s) => (stdout += s),
-    stderr: (s) => (stderr += s),
-    isTTY: false,
-    env: {},
-    liveRunner: (prefix) => createLiveRunner({ prefix }),
-  });
-  return { code, stdout, stderr };
-}
-
 let n = 0;
 async function captureAndCheck(): Promise<{ code: number; report: CheckReport; dir: string }> {
   const dir = join(out, `cap${++n}`);
-  const snap = await cli(['snapshot', '-o', dir, '--exec', `ip netns exec ${NODE}`, '--node', 'np-cf-node']);
-  expect(snap.code, snap.stderr).toBe(0);
   // the one file a lab has no agent for: Cilium's configuration, as the check lab writes it
-  writeFileSync(
-    join(dir, 'cilium-config.txt'),
-    [
-      'apiVersion: v1',
-      'kind: ConfigMap',
-      'metadata:',
-      '  name: cilium-config',
-      '  namespace: kube-system',
-      'data:',
-      '  tunnel: disabled',
-      '  kube-proxy-replacement: "true"',
-      '  enable-ipv4: "true"',
-      '  enable-ipv6: "false"',
-      '',
-    ].join('\n'),
-  );
-  const r = await cli(['check', '-s', dir, '-o', 'json']);
-  expect(r.stderr).not.toMatch(/internal error/);
-  return { code: r.code, report: checkJsonSchema.parse(JSON.parse(r.stdout)) as CheckReport, dir };
+  const config = labCiliumConfig({ kpr: true });
+  return { ...(await snapshotAndCheck(NODE, 'np-cf-node', dir, config)), dir };
 }
 
 function ok(ns: string, lines: string[]): void {

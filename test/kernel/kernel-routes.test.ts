@@ -1,6 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mask4, seeded, v4, v6 } from '../helpers/seeded.js';
-import { addNetns, canUseNetns, delNetns, ipBatch, ipIn, sysctlIn, uniqueName } from '../helpers/netns.js';
+import {
+  addNetns,
+  canUseNetns,
+  delNetns,
+  ipBatch,
+  ipIn,
+  ROUTER_SYSCTLS,
+  uniqueName,
+  vethNode,
+} from '../helpers/netns.js';
+import { runCliLive } from '../helpers/cli.js';
 import { parseIpAddr, parseIpLink, parseIpRoute, parseIpRule } from '../../src/tools/ip/index.js';
 import {
   buildFib,
@@ -11,7 +21,6 @@ import {
 } from '../../src/analysis/route-lookup/index.js';
 import { askKernel, LARGE_TABLE } from '../../src/collect/kernel-routes.js';
 import { createLiveRunner } from '../../src/exec/live.js';
-import { main } from '../../src/cli.js';
 import type { Family, Route, Rule } from '../../src/model/types.js';
 
 vi.setConfig({ testTimeout: 300_000, hookTimeout: 300_000 });
@@ -36,18 +45,7 @@ interface Built {
 }
 
 function build(): Built {
-  ipIn(NS, ['link', 'set', 'lo', 'up']);
-  sysctlIn(NS, [
-    'net.ipv4.ip_forward=1',
-    'net.ipv6.conf.all.forwarding=1',
-    'net.ipv4.conf.all.rp_filter=0',
-    'net.ipv4.conf.default.rp_filter=0',
-  ]);
-  for (const [i, d] of ['d0', 'd1'].entries()) {
-    ipIn(NS, ['link', 'add', d, 'type', 'veth', 'peer', 'name', `p${i}`, 'netns', PEER]);
-    ipIn(NS, ['link', 'set', d, 'up']);
-    ipIn(PEER, ['link', 'set', `p${i}`, 'up']);
-  }
+  vethNode(NS, PEER, ['d0', 'd1'], ROUTER_SYSCTLS);
   const l4: string[] = [
     'addr add 198.51.100.1/24 dev d0',
     'addr add 203.0.113.1/24 dev d1',
@@ -250,18 +248,7 @@ describe.skipIf(!canUseNetns())('the kernel answers route lookups (ip route get 
   }
 
   it('a live trace with the kernel answering equals the one that reads every table', async () => {
-    const run = async (argv: string[]) => {
-      let out = '';
-      let err = '';
-      const code = await main(argv, {
-        stdout: (s) => (out += s),
-        stderr: (s) => (err += s),
-        isTTY: false,
-        env: {},
-        liveRunner: (prefix) => createLiveRunner({ prefix }),
-      });
-      return { code, out, err };
-    };
+    const run = runCliLive;
     // the kernel's answers cite `ip route get fibmatch …` and probe ip-route-get: the rest must not differ
     const norm = (t: unknown): unknown =>
       JSON.parse(JSON.stringify(t), (k, v) => {

@@ -1,9 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mask4, seeded, v4, v6 } from '../helpers/seeded.js';
-import { addNetns, canUseNetns, delNetns, ipBatch, ipIn, sysctlIn, uniqueName } from '../helpers/netns.js';
+import {
+  addNetns,
+  canUseNetns,
+  delNetns,
+  ipBatch,
+  ipIn,
+  ROUTER_SYSCTLS,
+  uniqueName,
+  vethNode,
+} from '../helpers/netns.js';
+import { fibAgrees, type KernelAnswer, kernelRouteGet, type RouteGetQuery } from '../helpers/route-get.js';
 import { parseIpRoute, parseIpRule, parseIpLink, parseIpAddr } from '../../src/tools/ip/index.js';
 import { buildRouting, type RouteAnswer, type Routing } from '../../src/analysis/routing.js';
-import { buildFib, type Fib, type RouteDecision } from '../../src/analysis/route-lookup/index.js';
+import { buildFib, type Fib } from '../../src/analysis/route-lookup/index.js';
 import type { Family } from '../../src/model/types.js';
 
 // a loaded machine (npm run test:stress, a busy CI runner) runs these far slower than an idle one
@@ -18,7 +28,6 @@ const PEER = uniqueName('np-rtp');
 const N_QUERIES = 10_000;
 
 const { int, pick, rnd } = seeded(0x2545f491);
-const hex = (n: number) => n.toString(16);
 
 const GW4 = {
   d0: ['198.51.100.2', '198.51.100.3', '198.51.100.4'],
@@ -38,13 +47,7 @@ interface Built {
 }
 
 function build(): Built {
-  ipIn(NS, ['link', 'set', 'lo', 'up']);
-  execSysctl();
-  for (const [i, d] of DEVS.entries()) {
-    ipIn(NS, ['link', 'add', d, 'type', 'veth', 'peer', 'name', `p${i}`, 'netns', PEER]);
-    ipIn(NS, ['link', 'set', d, 'up']);
-    ipIn(PEER, ['link', 'set', `p${i}`, 'up']);
-  }
+  vethNode(NS, PEER, DEVS, ROUTER_SYSCTLS);
   const lines: string[] = [
     'addr add 198.51.100.1/24 dev d0',
     'addr add 203.0.113.1/24 dev d1',
@@ -166,26 +169,8 @@ function build(): Built {
   return built;
 }
 
-function execSysctl(): void {
-  // forwarding on and rp_filter off, so input lookups (`iif d0`) answer like a router's
-  sysctlIn(NS, [
-    'net.ipv4.ip_forward=1',
-    'net.ipv6.conf.all.forwarding=1',
-    'net.ipv4.conf.all.rp_filter=0',
-    'net.ipv4.conf.default.rp_filter=0',
-  ]);
-}
-
-interface Query {
-  family: Family;
-  dst: string;
-  mark?: number;
-  iif?: string;
-  src?: string;
-}
-
-function queries(b: Built, family: Family): Query[] {
-  const out: Query[] = [];
+function queries(b: Built, family: Family): RouteGetQuery[] {
+  const out: RouteGetQuery[] = [];
   for (let i = 0; i < N_QUERIES; i++) {
     let dst: string;
     if (family === 4) {
@@ -221,7 +206,7 @@ function queries(b: Built, family: Family): Query[] {
       const stray = rnd() < 0.1 ? [0x2001, 0xdb8, int(0x10000), int(0x10000), 0, 0, 0, 1] : null;
       dst = v6(stray ?? fixed ?? g);
     }
-    const q: Query = { family, dst };
+    const q: RouteGetQuery = { family, dst };
     const k = rnd();
     if (k < 0.15) q.mark = pick([0x10, 0x110, 0x1, 0x20, 0x3]);
     else if (k < 0.3) {
@@ -233,74 +218,19 @@ function queries(b: Built, family: Family): Query[] {
   return out;
 }
 
-const ERR: Record<string, RouteAnswer['result']> = {
-  'Invalid argument': 'blackhole',
-  'No route to host': 'unreachable',
-  'Permission denied': 'prohibit',
-  'Network is unreachable': 'no-route',
-};
-
-const ERRNO: Record<string, string> = {
-  'Invalid argument': 'EINVAL',
-  'No route to host': 'EHOSTUNREACH',
-  'Permission denied': 'EACCES',
-  'Network is unreachable': 'ENETUNREACH',
-};
-
-interface Kernel {
-  result: RouteAnswer['result'] | string;
-  errno?: string;
-  dev?: string;
-  gateway?: string;
-}
-
-function askKernel(qs: Query[], oifs: (string | undefined)[] = []): Kernel[] {
-  const lines = qs.map(
-    (q, i) =>
-      `route get ${q.dst}${q.src ? ` from ${q.src}` : ''}${q.iif ? ` iif ${q.iif}` : ''}${oifs[i] ? ` oif ${oifs[i]}` : ''}${q.mark !== undefined ? ` mark 0x${hex(q.mark)}` : ''}`,
-  );
-  const { stdout, failed } = ipBatch(NS, lines, true, qs[0]?.family);
-  const ok = stdout.split('\n').filter((l) => l.startsWith('['));
-  const out: Kernel[] = [];
-  let j = 0;
-  for (let i = 1; i <= lines.length; i++) {
-    const f = failed.get(i);
-    if (f !== undefined) {
-      const key = Object.keys(ERR).find((k) => f.includes(k));
-      out.push({ result: key ? ERR[key]! : `error: ${f}`, errno: key ? ERRNO[key]! : f });
-      continue;
-    }
-    const o = JSON.parse(ok[j++]!)[0] as { type?: string; dev?: string; gateway?: string; via?: { host: string } };
-    const k: Kernel = { result: o.type ?? 'unicast' };
-    if (o.dev) k.dev = o.dev;
-    const gw = o.gateway ?? o.via?.host;
-    if (gw) k.gateway = gw;
-    out.push(k);
-  }
-  return out;
-}
-
-function agree(a: RouteAnswer, k: Kernel): boolean {
+function agree(a: RouteAnswer, k: KernelAnswer): boolean {
   if (a.result !== k.result) return false;
   if (a.result !== 'unicast') return true;
   return a.nexthops.some((n) => (n.dev ?? undefined) === k.dev && (n.gateway ?? undefined) === k.gateway);
 }
 
-/** buildFib: errno on failure; otherwise type, dev and gateway, or the kernel's pick among the multipath candidates. */
-function fibAgrees(d: RouteDecision, k: Kernel): boolean {
-  if (k.errno !== undefined) return d.error === k.errno;
-  if (d.error !== undefined || d.result !== k.result) return false;
-  if (d.multipath) return d.nexthops.some((n) => n.dev === k.dev && n.gateway === k.gateway);
-  return d.dev === k.dev && d.gateway === k.gateway;
-}
-
 /** Locally generated traffic with a source address (local or not), as `ip route get X from S` asks it. */
-function outputQueries(family: Family, n: number): Query[] {
+function outputQueries(family: Family, n: number): RouteGetQuery[] {
   const srcs =
     family === 4
       ? ['198.51.100.1', '203.0.113.1', '192.0.2.1', '10.1.2.3', '127.0.0.1']
       : ['2001:db8:a::1', '2001:db8:b::1', '2001:db8:77::1'];
-  const out: Query[] = [];
+  const out: RouteGetQuery[] = [];
   for (let i = 0; i < n; i++) {
     let dst =
       family === 4
@@ -312,7 +242,7 @@ function outputQueries(family: Family, n: number): Query[] {
         family === 4
           ? v4((((172 << 24) | (pick([30, 29, 28, 27]) << 16)) >>> 0) + int(65536))
           : v6([0x2001, 0xdb8, pick([0x3000, 0x2900, 0x2700]), int(0x10000), 0, 0, 0, int(0x10000)]);
-    const q: Query = { family, dst, src: pick(srcs) };
+    const q: RouteGetQuery = { family, dst, src: pick(srcs) };
     if (rnd() < 0.3) q.mark = pick([0x10, 0x20, 0x1]);
     out.push(q);
   }
@@ -359,7 +289,7 @@ describe.skipIf(!NETNS_OK)(
     for (const family of [4, 6] as Family[]) {
       it(`agrees on ${N_QUERIES} IPv${family} destinations`, () => {
         const qs = queries(built, family);
-        const kernel = askKernel(qs);
+        const kernel = kernelRouteGet(NS, qs);
         const bad: string[] = [];
         const seen = new Set<string>();
         qs.forEach((q, i) => {
@@ -389,7 +319,7 @@ describe.skipIf(!NETNS_OK)(
         const qs = [...queries(built, family), ...outputQueries(family, 2000)];
         // a few with an output device: IPv4 assumes an on-link destination when the lookup fails
         const oifs = qs.map((q, i) => (family === 4 && !q.iif && !q.src && i % 97 === 0 ? 'd2' : undefined));
-        const kernel = askKernel(qs, oifs);
+        const kernel = kernelRouteGet(NS, qs, oifs);
         const bad: string[] = [];
         const seen = new Set<string>();
         qs.forEach((q, i) => {

@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mask4, seeded, v4, v6 } from '../helpers/seeded.js';
-import { addNetns, canUseNetns, delNetns, ipBatch, ipIn, sysctlIn, uniqueName } from '../helpers/netns.js';
+import { addNetns, canUseNetns, delNetns, ipBatch, ipIn, uniqueName, vethNode } from '../helpers/netns.js';
+import { fibAgrees, kernelRouteGet, type RouteGetQuery } from '../helpers/route-get.js';
 import { parseIpAddr, parseIpLink, parseIpRoute, parseIpRule } from '../../src/tools/ip/index.js';
 import { scanIpRouteJson } from '../../src/tools/ip/route-scan.js';
 import { allRoutes } from '../../src/model/route-columns.js';
-import { buildFib, type Fib, type RouteDecision } from '../../src/analysis/route-lookup/index.js';
+import { buildFib, type Fib } from '../../src/analysis/route-lookup/index.js';
 import type { Family } from '../../src/model/types.js';
 
 vi.setConfig({ testTimeout: 180_000, hookTimeout: 300_000 });
@@ -46,13 +47,12 @@ function ecmp(hops: string[][]): string {
 }
 
 function build(): Built {
-  ipIn(NS, ['link', 'set', 'lo', 'up']);
-  sysctlIn(NS, ['net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1', 'net.ipv4.conf.all.rp_filter=0']);
-  for (const [i, d] of ['d0', 'd1', 'd2'].entries()) {
-    ipIn(NS, ['link', 'add', d, 'type', 'veth', 'peer', 'name', `p${i}`, 'netns', PEER]);
-    ipIn(NS, ['link', 'set', d, 'up']);
-    ipIn(PEER, ['link', 'set', `p${i}`, 'up']);
-  }
+  vethNode(
+    NS,
+    PEER,
+    ['d0', 'd1', 'd2'],
+    ['net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1', 'net.ipv4.conf.all.rp_filter=0'],
+  );
   const l4: string[] = [
     'addr add 198.51.100.1/24 dev d0',
     'addr add 203.0.113.1/24 dev d1',
@@ -139,16 +139,8 @@ function build(): Built {
   return built;
 }
 
-interface Query {
-  family: Family;
-  dst: string;
-  mark?: number;
-  iif?: string;
-  src?: string;
-}
-
-function queries(b: Built, family: Family): Query[] {
-  const out: Query[] = [];
+function queries(b: Built, family: Family): RouteGetQuery[] {
+  const out: RouteGetQuery[] = [];
   for (let i = 0; i < N_QUERIES; i++) {
     let dst: string;
     if (family === 4) {
@@ -162,7 +154,7 @@ function queries(b: Built, family: Family): Query[] {
       if (rnd() < 0.5) g[7] = 1 + int(0xfff0);
       dst = rnd() < 0.1 ? v6([0x2001, 0xdb8, int(0x10000), 7, 0, 0, 0, 1]) : v6(g);
     }
-    const q: Query = { family, dst };
+    const q: RouteGetQuery = { family, dst };
     const k = rnd();
     if (k < 0.15) q.mark = pick([0x10, 0x110, 0x1]);
     else if (k < 0.3) {
@@ -172,53 +164,6 @@ function queries(b: Built, family: Family): Query[] {
     out.push(q);
   }
   return out;
-}
-
-const ERRNO: Record<string, string> = {
-  'Invalid argument': 'EINVAL',
-  'No route to host': 'EHOSTUNREACH',
-  'Permission denied': 'EACCES',
-  'Network is unreachable': 'ENETUNREACH',
-};
-
-interface Kernel {
-  result: string;
-  errno?: string;
-  dev?: string;
-  gateway?: string;
-}
-
-function askKernel(qs: Query[], family: Family): Kernel[] {
-  const lines = qs.map(
-    (q) =>
-      `route get ${q.dst}${q.src ? ` from ${q.src}` : ''}${q.iif ? ` iif ${q.iif}` : ''}${q.mark !== undefined ? ` mark 0x${q.mark.toString(16)}` : ''}`,
-  );
-  const { stdout, failed } = ipBatch(NS, lines, true, family);
-  const ok = stdout.split('\n').filter((l) => l.startsWith('['));
-  const out: Kernel[] = [];
-  let j = 0;
-  for (let i = 1; i <= lines.length; i++) {
-    const f = failed.get(i);
-    if (f !== undefined) {
-      const key = Object.keys(ERRNO).find((k) => f.includes(k));
-      out.push({ result: 'error', errno: key ? ERRNO[key]! : f });
-      continue;
-    }
-    const o = JSON.parse(ok[j++]!)[0] as { type?: string; dev?: string; gateway?: string };
-    const k: Kernel = { result: o.type ?? 'unicast' };
-    if (o.dev) k.dev = o.dev;
-    if (o.gateway) k.gateway = o.gateway;
-    out.push(k);
-  }
-  return out;
-}
-
-/** errno on failure; otherwise type, dev and gateway, or the kernel's pick among the multipath candidates. */
-function fibAgrees(d: RouteDecision, k: Kernel): boolean {
-  if (k.errno !== undefined) return d.error === k.errno;
-  if (d.error !== undefined || d.result !== k.result) return false;
-  if (d.multipath) return d.nexthops.some((n) => n.dev === k.dev && n.gateway === k.gateway);
-  return d.dev === k.dev && d.gateway === k.gateway;
 }
 
 const NETNS_OK = canUseNetns();
@@ -258,7 +203,7 @@ describe.skipIf(!NETNS_OK)(
     for (const family of [4, 6] as Family[]) {
       it(`buildFib agrees on ${N_QUERIES} IPv${family} destinations`, () => {
         const qs = queries(built, family);
-        const kernel = askKernel(qs, family);
+        const kernel = kernelRouteGet(NS, qs);
         const bad: string[] = [];
         const seen = new Set<string>();
         qs.forEach((q, i) => {
