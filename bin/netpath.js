@@ -1,4 +1,4 @@
 #!/usr/bin/env node
-import { run } from '../dist/bundle/main.js';
+import { loadCli } from '../dist/cli-loader.js';
 
-run();
+loadCli().cli.run();

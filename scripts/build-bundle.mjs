@@ -11,8 +11,13 @@
 //   - yaml is bundled on its own, as dist/bundle/yaml.cjs, which yaml-lazy.js require()s when a ConfigMap is
 //     read (one file: ~30 ms instead of ~100 ms for the package's CommonJS files); `await import('yaml')`
 //     (sysdumps, -o yaml) still loads the package from node_modules.
+//   - the main thread runs dist/bundle/main.cjs, the same CLI as one CommonJS script, through a vm.Script
+//     (dist/cli-loader.js) with the V8 code cache main.cjs.cache that a warm-up run writes here (Node 20 has
+//     no code cache for ES modules): V8 then skips most of compiling the bundle. The ESM entries stay for the
+//     worker threads.
 // usage: node scripts/build-bundle.mjs           (after tsc and build-info, as `npm run build` does)
 import { existsSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
@@ -77,6 +82,67 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
 });
+// the main thread's CLI as one CommonJS script (cli-loader.ts). import.meta.url becomes main.cjs's own URL, so
+// the offload modules find the worker entries beside it; "use strict" keeps the ES modules' strict semantics;
+// `import('yaml')` becomes a require() of the package, as a vm.Script has no loader for import().
+const cjs = join(out, 'main.cjs');
+await build({
+  entryPoints: [join(dist, 'main.js')],
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: `node${Math.max(20, major)}`,
+  outfile: cjs,
+  define: { 'import.meta.url': '__npUrl' },
+  banner: { js: "'use strict';\nconst __npUrl = require('node:url').pathToFileURL(__filename).href;" },
+  legalComments: 'none',
+  logLevel: 'warning',
+  plugins: [
+    {
+      name: 'yaml-beside',
+      setup(b) {
+        b.onResolve({ filter: /\/yaml-lazy\.js$/ }, () => ({ path: 'yaml-lazy', namespace: 'yaml-beside' }));
+        b.onLoad({ filter: /.*/, namespace: 'yaml-beside' }, () => ({
+          contents: "export const yaml = () => require('./yaml.cjs');\n",
+          loader: 'js',
+        }));
+      },
+    },
+    {
+      name: 'yaml-require',
+      setup(b) {
+        // import('yaml') → a module whose require('yaml') stays a require of the package (and ./yaml.cjs, beside)
+        b.onResolve({ filter: /^(yaml|\.\/yaml\.cjs)$/ }, (a) =>
+          a.kind === 'dynamic-import' ? { path: 'yaml', namespace: 'yaml-require' } : { path: a.path, external: true },
+        );
+        b.onLoad({ filter: /.*/, namespace: 'yaml-require' }, () => ({
+          contents: "module.exports = require('yaml');\n",
+          loader: 'js',
+        }));
+      },
+    },
+  ],
+});
+// The code cache: V8's compiled code after one `svc lookup` on a bundled snapshot (the functions a run compiles
+// lazily are in it too). Written here only; a cache V8 rejects (another Node, other flags) is compiled from
+// source at run time. No snapshot (an npm install of the package): no cache.
+const warm = join(root, 'fixtures/snapshots/socket-lb/k1');
+let cacheNote = 'no code cache (no fixtures/snapshots/socket-lb/k1)';
+if (existsSync(warm)) {
+  const args = ['svc', 'lookup', '10.96.0.20:80/tcp', '-s', warm, '--no-color'];
+  const w = spawnSync(process.execPath, [join(root, 'scripts/code-cache.mjs'), `${cjs}.cache`, ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+  });
+  if (w.status !== 0 || !existsSync(`${cjs}.cache`)) {
+    rmSync(`${cjs}.cache`, { force: true });
+    console.error(`build-bundle: the code-cache warm-up failed (exit ${w.status}): ${w.stderr.trim().split('\n')[0]}`);
+    process.exit(1);
+  }
+  cacheNote = 'main.cjs.cache';
+}
 const outputs = Object.entries(r.metafile.outputs);
 const kb = outputs.reduce((n, [, o]) => n + o.bytes, 0) / 1024;
-console.log(`build-bundle: dist/bundle (${outputs.length} files, ${kb.toFixed(0)} KiB, and yaml.cjs)`);
+console.log(
+  `build-bundle: dist/bundle (${outputs.length} files, ${kb.toFixed(0)} KiB, yaml.cjs, main.cjs, ${cacheNote})`,
+);

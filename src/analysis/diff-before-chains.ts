@@ -1,5 +1,5 @@
 import type { IptablesRuleset } from '../model/iptables.js';
-import { isPortmapChain } from './diff-behaviour.js';
+import { isPortmapChain } from './diff-chain-names.js';
 import { isIpvsFilterChain } from './diff-leftovers.js';
 
 // In a module of its own: the diff's iptables worker (src/commands/diff-iptables-worker.ts) prunes with it and

@@ -5,6 +5,7 @@ import { configValue } from '../tools/cilium/config.js';
 import { ciliumRule, versionRangeText } from '../model/cilium-rules.js';
 
 import { isCilium } from './diff-services.js';
+import { isPortmapChain } from './diff-chain-names.js';
 import type { DiffSideInput, SideView } from './diff.js';
 
 const FALSE = /^(false|disabled|no|0)$/i;
@@ -131,8 +132,7 @@ function socketLb(bctx: SideView, actx: SideView, after: DiffSideInput): Behavio
   };
 }
 
-/** The portmap CNI plugin's per-container DNAT chains: all of the iptables hostPortChange reads. */
-export const isPortmapChain = (table: string, chain: string): boolean => table === 'nat' && /^CNI-DN-/.test(chain);
+export { isPortmapChain } from './diff-chain-names.js';
 
 /** hostPort: kube-proxy never did it; the portmap CNI plugin's iptables DNAT or Cilium's BPF does. */
 function hostPortChange(before: DiffSideInput, after: DiffSideInput): BehaviourChange | undefined {

@@ -1,18 +1,20 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { columnBuffers } from '../model/route-columns.js';
-import { scanIpRouteStream, stampOf } from '../tools/ip/route-scan.js';
-import { scanConntrack } from '../tools/conntrack/index.js';
-import { flowQuery } from './conntrack.js';
-import { fileChunks } from './file-chunks.js';
 import type { WorkerJob, WorkerReply } from './offload.js';
 
 // One job per worker (offload.ts): scan one probe file and post the result once. Any failure posts
 // { ok: false }: the main thread then reads the file itself and reports what is wrong with it.
+// Each job kind imports only its own scanner: in the bundle a conntrack worker then does not compile the
+// route scanner and zod (~0.75 MiB, which the route scan needs to word a warning), nor a route worker the
+// conntrack scanner.
 
 async function run(job: WorkerJob): Promise<{ reply: WorkerReply; transfer: ArrayBuffer[] }> {
   const no = { reply: { ok: false } as WorkerReply, transfer: [] };
   if (job.kind === 'routes') {
+    const [{ columnBuffers }, { scanIpRouteStream, stampOf }] = await Promise.all([
+      import('../model/route-columns.js'),
+      import('../tools/ip/route-scan.js'),
+    ]);
     // read through one reused buffer, never the whole file: the main thread reads a route's element
     // back from the file when a lookup needs it (routesFromFile)
     const fd = openSync(job.path, 'r');
@@ -39,6 +41,11 @@ async function run(job: WorkerJob): Promise<{ reply: WorkerReply; transfer: Arra
       closeSync(fd);
     }
   }
+  const [{ scanConntrack }, { flowQuery }, { fileChunks }] = await Promise.all([
+    import('../tools/conntrack/index.js'),
+    import('./conntrack.js'),
+    import('./file-chunks.js'),
+  ]);
   const q = job.query.kind === 'flow' ? flowQuery(job.query.flow, job.query.family, job.query.alsoDst) : job.query.q;
   const result = await scanConntrack(fileChunks(job.path), q, {
     probe: job.probe,
