@@ -19,10 +19,11 @@ export const LARGE_TABLE = 50_000;
 
 /**
  * Once a table is over LARGE_TABLE (the kernel answers and its batch of questions runs anyway), an IPv4 table
- * over this many prefixes is asked too instead of dumped: a dump costs ~8 µs of CPU per prefix (ip's JSON and
- * netpath's scan; bench/RESULTS.md, branch live5), so 5,000 is ~40 ms, a tenth of the live trace's 0.5 s target,
- * while an asked table adds no process and no question. The dumped tables are what explain a refused answer
- * (fibmatch prints no route for a blackhole), so the small ones still are.
+ * over this many prefixes is asked too instead of dumped: an asked table adds no process and no question, while
+ * a dump costs ip's JSON and netpath's scan, ~20 µs of CPU per prefix on the loaded 2-vCPU VM (bench/RESULTS.md,
+ * branch live5: the bench's 50,000-prefix table 300 cost 1.08 s), ~0.1 s at 5,000. The small tables are still
+ * dumped: they are what explains a refused answer (fibmatch prints no route for a blackhole), and a refused
+ * answer that may come from an asked mid-sized table has that table dumped after all (dumpingMid).
  */
 export const DUMP_MAX = 5_000;
 
