@@ -19,7 +19,10 @@ const batch = (argv, lines) => {
 if (spawnSync('ip', ['netns', 'add', ns]).status !== 0) throw new Error(`ip netns add ${ns} failed`);
 const ip = ['link set lo up', 'link add eth0 type veth peer name eth0-p', 'link set eth0 up'];
 ip.push('addr add 172.18.0.2/16 dev eth0');
-const tc = ['qdisc add dev eth0 clsact', 'filter add dev eth0 ingress prio 1 protocol ip u32 match ip dst 172.18.0.2/32'];
+const tc = [
+  'qdisc add dev eth0 clsact',
+  'filter add dev eth0 ingress prio 1 protocol ip u32 match ip dst 172.18.0.2/32',
+];
 for (let i = 1; i <= pods; i++) {
   ip.push(`link add lxc${i} type veth peer name lxc${i}p`, `link set lxc${i} up`, `link set lxc${i}p up`);
   tc.push(`qdisc add dev lxc${i} clsact`);
