@@ -118,5 +118,5 @@ async function kernelRoutesEarly(src: string, dst: string): Promise<((run: Runne
   const d = canonIp(dst);
   if (canonIp(src) === null || d === null) return undefined;
   const { startKernelRoutes } = await import('../collect/kernel-routes.js');
-  return (run) => startKernelRoutes(run, d.includes(':') ? 6 : 4);
+  return (run) => startKernelRoutes(run, d.includes(':') ? 6 : 4, { src: canonIp(src)!, dst: d });
 }

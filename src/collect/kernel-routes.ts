@@ -11,11 +11,21 @@
  */
 import type { Family, Rule } from '../model/types.js';
 import type { RawOutput, Runner } from '../exec/runner.js';
-import { MAX_ROUTE_GET_LINES, routeGetInput } from '../exec/route-get-input.js';
+import { MAX_ROUTE_GET_LINES, routeGetInput, routeGetLine } from '../exec/route-get-input.js';
 import { parseRouteGetBatch, type RouteGetAnswer } from '../tools/ip/route-get.js';
 
 /** Above this many routes a dump costs more than ~0.3 s of CPU (ip's JSON printer and netpath's read). */
 export const LARGE_TABLE = 50_000;
+
+/**
+ * Once a table is over LARGE_TABLE (the kernel answers and its batch of questions runs anyway), an IPv4 table
+ * over this many prefixes is asked too instead of dumped: an asked table adds no process and no question, while
+ * a dump costs ip's JSON and netpath's scan, ~20 µs of CPU per prefix on the loaded 2-vCPU VM (bench/RESULTS.md,
+ * branch live5: the bench's 50,000-prefix table 300 cost 1.08 s), ~0.1 s at 5,000. The small tables are still
+ * dumped: they are what explains a refused answer (fibmatch prints no route for a blackhole), and a refused
+ * answer that may come from an asked mid-sized table has that table dumped after all (dumpingMid).
+ */
+export const DUMP_MAX = 5_000;
 
 export interface KernelRoutePlan {
   /** families whose large tables the kernel answers */
@@ -26,6 +36,8 @@ export interface KernelRoutePlan {
   dumped: Record<Family, number[]>;
   /** one line on how it was decided, for the probe record */
   why: string;
+  /** IPv4 tables asked only because they hold more than DUMP_MAX prefixes (at most LARGE_TABLE: dumpable) */
+  mid: number[];
 }
 
 /** Table id → prefixes, from /proc/net/fib_triestat; null when the text is not that file. */
@@ -57,12 +69,14 @@ export function planFromCounters(
   rt6: string | undefined,
   rules: Rule[],
   large = LARGE_TABLE,
+  dumpMax = DUMP_MAX,
 ): KernelRoutePlan {
   const plan: KernelRoutePlan = {
     asked: new Set(),
     askedTables: { 4: new Set(), 6: new Set() },
     dumped: { 4: [], 6: [] },
     why: '',
+    mid: [],
   };
   const why: string[] = [];
   const v4 = triestat === undefined ? null : parseFibTriestat(triestat);
@@ -73,10 +87,18 @@ export function planFromCounters(
     if (big.length > 0) {
       plan.asked.add(4);
       for (const [t] of big) plan.askedTables[4].add(t);
+      // with the kernel answering anyway, a mid-sized table is cheaper asked than dumped (DUMP_MAX)
+      const mid = [...v4].filter(([t, n]) => n > dumpMax && n <= large && t !== 255);
+      for (const [t] of mid) plan.askedTables[4].add(t);
+      plan.mid = mid.map(([t]) => t).sort((a, b) => a - b);
       plan.dumped[4] = [...new Set([...v4.keys(), 255])]
         .filter((t) => !plan.askedTables[4].has(t))
         .sort((a, b) => a - b);
       why.push(`IPv4: ${big.map(([t, n]) => `table ${t} holds ${n} prefixes`).join(', ')} (over ${large})`);
+      if (mid.length > 0)
+        why.push(
+          `${mid.map(([t, n]) => `table ${t} holds ${n}`).join(', ')} (over ${dumpMax}: asked rather than dumped)`,
+        );
     }
   }
   const n6 = rt6 === undefined ? null : parseRt6Stats(rt6);
@@ -91,6 +113,21 @@ export function planFromCounters(
   return plan;
 }
 
+/** The plan with its mid-sized IPv4 tables dumped instead of asked (what it was before DUMP_MAX). */
+export function dumpingMid(plan: KernelRoutePlan): KernelRoutePlan {
+  const mid = new Set(plan.mid);
+  return {
+    asked: plan.asked,
+    askedTables: { 4: new Set([...plan.askedTables[4]].filter((t) => !mid.has(t))), 6: plan.askedTables[6] },
+    dumped: { 4: [...plan.dumped[4], ...plan.mid].sort((a, b) => a - b), 6: plan.dumped[6] },
+    why: plan.why
+      .split('; ')
+      .filter((w) => !w.endsWith(': asked rather than dumped)'))
+      .join('; '),
+    mid: [],
+  };
+}
+
 const tableArg = (t: number) => (t === 255 ? 'local' : t === 254 ? 'main' : t === 253 ? 'default' : String(t));
 
 /**
@@ -101,23 +138,28 @@ interface Early {
   counters?: Promise<RawOutput[]>;
   /** IPv4's small tables and their joined dump; undefined when no IPv4 table is large */
   dump4?: Promise<{ tables: number[]; text: string | Error } | undefined>;
+  /** the kernel's answers to the trace's first questions (its two ends), asked once the counters say it asks */
+  gets?: Promise<Map<string, RouteGetAnswer> | undefined>;
 }
 const early = new WeakMap<Runner, Early>();
 
 const readCounters = (run: Runner): Promise<RawOutput[]> =>
   Promise.all([run(['cat', '/proc/net/fib_triestat']), run(['cat', '/proc/net/rt6_stats'])]);
 
-function planFromOutputs([a, b]: RawOutput[], rules: Rule[]): KernelRoutePlan | undefined {
+function planFromOutputs([a, b]: RawOutput[], rules: Rule[], dumpMax = DUMP_MAX): KernelRoutePlan | undefined {
   if (!a || !b || a.failed || a.exitCode !== 0 || b.failed || b.exitCode !== 0) return undefined;
   if (parseFibTriestat(a.stdout) === null || parseRt6Stats(b.stdout) === null) return undefined;
-  return planFromCounters(a.stdout, b.stdout, rules);
+  return planFromCounters(a.stdout, b.stdout, rules, LARGE_TABLE, dumpMax);
 }
 
 /**
  * Starts what a live trace of this family reads first, while the node probes run: the two counters and, for IPv4
  * (whose plan needs no rules), the small tables' dumps when a table is large. The IPv6 plan waits for the rules.
+ * `ends` (the flow's addresses): when the kernel answers their family, the plain lookups of both, which every
+ * trace's first round asks (classify looks up the source and the destination), are asked now in one batch, so
+ * that round needs no process after the probes. An answer the trace never asks is not used.
  */
-export function startKernelRoutes(run: Runner, family: Family): void {
+export function startKernelRoutes(run: Runner, family: Family, ends?: { src: string; dst: string }): void {
   const counters = readCounters(run);
   const e: Early = { counters };
   if (family === 4)
@@ -126,15 +168,46 @@ export function startKernelRoutes(run: Runner, family: Family): void {
       if (!plan?.asked.has(4)) return undefined;
       return { tables: plan.dumped[4], text: await dumpNow(run, 4, plan.dumped[4]) };
     });
+  if (ends)
+    e.gets = counters.then(async (outs) => {
+      // whether a family is asked does not depend on the rules (only which IPv6 tables are dumped does)
+      if (!planFromOutputs(outs, [])?.asked.has(family)) return undefined;
+      let lines: string[];
+      try {
+        lines = [...new Set([ends.src, ends.dst])].map((dst) => routeGetLine({ family, dst, fibmatch: true }));
+      } catch {
+        return undefined;
+      }
+      const got = await askKernel(run, lines);
+      return got instanceof Error ? undefined : got;
+    });
   early.set(run, e);
 }
 
-/** Reads the counters and decides; undefined when either cannot be read (then every table is dumped). */
-export async function planKernelRoutes(run: Runner, rules: Rule[]): Promise<KernelRoutePlan | undefined> {
+/**
+ * The answers startKernelRoutes asked for, once (empty when nothing was started or the batch failed: the trace
+ * then asks those questions itself).
+ */
+export async function earlyAnswers(run: Runner): Promise<Map<string, RouteGetAnswer>> {
+  const e = early.get(run);
+  const gets = e?.gets;
+  if (e) delete e.gets;
+  return (await gets) ?? new Map();
+}
+
+/**
+ * Reads the counters and decides; undefined when either cannot be read (then every table is dumped). `dumpMax`:
+ * DUMP_MAX but in tests that compare with the plan that dumps every table below LARGE_TABLE.
+ */
+export async function planKernelRoutes(
+  run: Runner,
+  rules: Rule[],
+  dumpMax = DUMP_MAX,
+): Promise<KernelRoutePlan | undefined> {
   const e = early.get(run);
   const counters = e?.counters ?? readCounters(run);
   if (e) delete e.counters;
-  return planFromOutputs(await counters, rules);
+  return planFromOutputs(await counters, rules, dumpMax);
 }
 
 /**

@@ -5,6 +5,7 @@ import { memorySource, type ProbeSource } from './source.js';
 import { looksLikeJson } from '../tools/common.js';
 import { redactSecrets } from '../tools/secrets.js';
 import { toolErrorText } from '../tools/tool-error.js';
+import { splitTcBatch, TC_BATCH_ARGV, tcBatchInput, tcFilterLine } from '../exec/tc-batch-input.js';
 
 export interface ProbeRun {
   id: string;
@@ -62,12 +63,13 @@ export async function collectProbes(runner: Runner, opts: CollectOptions = {}): 
   let done = 0;
   let total = NODE_PROBES.length;
 
-  const runOne = async (p: ProbeSpec): Promise<void> => {
+  // `got`: the probe's output from a batch that ran it among others (runTcBatch)
+  const runOne = async (p: ProbeSpec, got?: RawOutput): Promise<void> => {
     const limits = {
       timeoutMs: p.timeoutMs ?? timeoutMs,
       ...(p.maxBytes !== undefined ? { maxBytes: p.maxBytes } : {}),
     };
-    let out = await runner(p.argv, limits);
+    let out = got ?? (await runner(p.argv, limits));
     if (out.failed === 'ENOENT' && p.fallbackArgv) out = await runner(p.fallbackArgv, limits);
     const run: ProbeRun = {
       id: p.id,
@@ -113,7 +115,7 @@ export async function collectProbes(runner: Runner, opts: CollectOptions = {}): 
       total--;
       return false;
     });
-  await pool(now(NODE_PROBES), concurrency, runOne);
+  await pool(now(NODE_PROBES), concurrency, (p) => runOne(p));
 
   const follow: ProbeSpec[] = [];
   const netns = files.get('ip-netns.json');
@@ -125,9 +127,55 @@ export async function collectProbes(runner: Runner, opts: CollectOptions = {}): 
     for (const dev of clsactDevices(qdisc)) follow.push(...tcFilterProbes(dev));
   }
   total += follow.length;
-  await pool(now(follow), concurrency, runOne);
+  const later = now(follow);
+  // the per-device `tc filter show` probes (two per clsact device) as one process when its output splits back
+  const batched = await runTcBatch(
+    runner,
+    later.filter((p) => p.id.startsWith('tc-filter/')),
+    timeoutMs,
+  );
+  for (const [p, out] of batched) await runOne(p, out);
+  await pool(
+    later.filter((p) => !batched.has(p)),
+    concurrency,
+    (p) => runOne(p),
+  );
   runs.sort((a, b) => a.id.localeCompare(b.id));
   return { files, runs, deferred, run: runOne };
+}
+
+/** Fewer probes than this are run one by one: a batch saves nothing on a node with one clsact device. */
+const TC_BATCH_MIN = 3;
+
+/**
+ * Runs the `tc -j filter show dev DEV DIR` probes as one `tc -j -force -batch -` (exec/tc-batch-input.ts) and
+ * returns each probe's output as if it had run alone: the same stdout bytes, exit 0, the batch's duration, and
+ * the batch's argv (what ran). Empty when the batch is not worth it, or its output does not split back
+ * unambiguously (a command failed, stderr was written): then every probe runs alone, as without the batch.
+ */
+async function runTcBatch(runner: Runner, specs: ProbeSpec[], timeoutMs: number): Promise<Map<ProbeSpec, RawOutput>> {
+  const got = new Map<ProbeSpec, RawOutput>();
+  if (specs.length < TC_BATCH_MIN) return got;
+  let lines: string[];
+  try {
+    lines = specs.map((p) => {
+      const [tool, j, filter, show, dev, name, dir] = p.argv;
+      if (p.argv.length !== 7 || tool !== 'tc' || j !== '-j' || filter !== 'filter' || show !== 'show' || dev !== 'dev')
+        throw new Error('not a tc filter probe');
+      if (dir !== 'ingress' && dir !== 'egress') throw new Error('not a tc filter probe');
+      return tcFilterLine(name!, dir);
+    });
+  } catch {
+    return got;
+  }
+  const input = tcBatchInput(lines);
+  if (input === null) return got;
+  const out = await runner(TC_BATCH_ARGV, { input, timeoutMs });
+  const parts = splitTcBatch(specs.length, out);
+  if (!parts) return got;
+  for (const [i, p] of specs.entries())
+    got.set(p, { argv: TC_BATCH_ARGV, exitCode: 0, stdout: parts[i]!, stderr: '', durationMs: out.durationMs });
+  return got;
 }
 
 /** `bpftool cgroup` for `bpftool -j cgroup tree …`: the tool and the object it was asked about, as in its errors. */

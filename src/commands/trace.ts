@@ -15,7 +15,14 @@ import { conntrackBackends, loadForFlow } from '../collect/flow-plan.js';
 import type { ScanResult } from '../tools/conntrack/index.js';
 import type { Family, Rule } from '../model/types.js';
 import type { Runner } from '../exec/runner.js';
-import { askKernel, dumpTables, planKernelRoutes, type KernelRoutePlan } from '../collect/kernel-routes.js';
+import {
+  askKernel,
+  dumpingMid,
+  dumpTables,
+  earlyAnswers,
+  planKernelRoutes,
+  type KernelRoutePlan,
+} from '../collect/kernel-routes.js';
 import { KernelFib } from '../analysis/route-lookup/kernel-fib.js';
 import { knownFamilies, routingOn, tableName } from '../analysis/routing.js';
 import { parseIpRule } from '../tools/ip/index.js';
@@ -146,6 +153,8 @@ export interface RunTraceOptions {
   offload?: OffloadOptions | false;
   /** false: a live trace dumps every table even when they are large (`--no-kernel-routes`) */
   kernelRoutes?: boolean;
+  /** tests: the table size above which a table is asked once the kernel answers (collect/kernel-routes.ts DUMP_MAX) */
+  dumpMax?: number;
 }
 
 export async function runTrace(
@@ -238,8 +247,26 @@ async function traceWithKernelRoutes(
   opts: RunTraceOptions,
 ): Promise<TraceOutcome | string | undefined> {
   const rules = await readRules(source);
-  const plan = await planKernelRoutes(run, rules);
+  const plan = await planKernelRoutes(run, rules, opts.dumpMax);
   if (!plan || plan.asked.size === 0) return undefined;
+  // the first round's questions, asked while the node probes ran (collect/kernel-routes.ts startKernelRoutes)
+  const answers: Map<string, RouteGetAnswer> = await earlyAnswers(run);
+  const out = await traceOnPlan(source, run, flow, opts, plan, answers);
+  if (typeof out !== 'string' || plan.mid.length === 0) return out;
+  // an answer the dumped tables cannot explain (fibmatch prints no route for a blackhole) may come from a table
+  // asked only for its size: dumped, it costs less than reading every table
+  return traceOnPlan(source, run, flow, opts, dumpingMid(plan), answers);
+}
+
+/** One plan's trace: see traceWithKernelRoutes. `answers` holds the kernel's answers so far, and gets the new ones. */
+async function traceOnPlan(
+  source: ProbeSource,
+  run: Runner,
+  flow: Flow,
+  opts: RunTraceOptions,
+  plan: KernelRoutePlan,
+  answers: Map<string, RouteGetAnswer>,
+): Promise<TraceOutcome | string> {
   // a family's small tables are dumped when the path first reads its routes: an IPv4 trace whose path reads no
   // IPv6 route never dumps them (on a node with 200k IPv6 routes, ~1.4 s of `ip` in a 9 MiB dump)
   const dumps = new Map<Family, Promise<string | Error>>();
@@ -269,7 +296,6 @@ async function traceWithKernelRoutes(
     MAX_FLOW_ENTRIES,
     conntrack,
   );
-  const answers = new Map<string, RouteGetAnswer>();
   for (let round = 1; ; round++) {
     const fib = new KernelFib({
       ...tables,

@@ -5,6 +5,7 @@
  */
 
 import { routeGetInput } from './route-get-input.js';
+import { validTcBatchInput } from './tc-batch-input.js';
 
 type Slot = string | { param: 'dev' | 'netns' | 'map' | 'cgroup' | 'sysctl-key' | 'table' };
 
@@ -177,19 +178,23 @@ function slotMatches(slot: Slot, value: string, prev: string | undefined): boole
 
 /**
  * Commands that read stdin, and what they may be fed: `ip -batch -` only `route get` lines
- * (exec/route-get-input.ts validRouteGetLine: addresses, device names, numbers in range, a line cap).
+ * (exec/route-get-input.ts validRouteGetLine: addresses, device names, numbers in range, a line cap);
+ * `tc -batch -` only `filter show dev DEV ingress|egress` lines (exec/tc-batch-input.ts).
  */
 const STDIN_ENTRIES: { argv: Slot[]; input: (text: string) => boolean }[] = [
-  ['ip', '-d', '-j', '-force', '-batch', '-'],
-  ['ip', '-n', NETNS, '-d', '-j', '-force', '-batch', '-'],
-].map((argv) => ({
-  argv,
-  input: (text: string) => {
-    if (!text.endsWith('\n')) return false;
-    const lines = text.slice(0, -1).split('\n');
-    return routeGetInput(lines) === text;
-  },
-}));
+  ...[
+    ['ip', '-d', '-j', '-force', '-batch', '-'],
+    ['ip', '-n', NETNS, '-d', '-j', '-force', '-batch', '-'],
+  ].map((argv) => ({
+    argv,
+    input: (text: string) => {
+      if (!text.endsWith('\n')) return false;
+      const lines = text.slice(0, -1).split('\n');
+      return routeGetInput(lines) === text;
+    },
+  })),
+  { argv: ['tc', '-j', '-force', '-batch', '-'], input: validTcBatchInput },
+];
 
 const fits = (entry: Slot[], argv: readonly string[]) =>
   entry.length === argv.length && entry.every((slot, i) => slotMatches(slot, argv[i]!, argv[i - 1]));
@@ -210,7 +215,7 @@ export function describeAllowList(): string[] {
   const show = (s: Slot): string => (typeof s === 'string' ? s : `<${s.param}>`);
   return [
     ...ENTRIES.map((e) => e.map(show).join(' ')),
-    // fed on stdin only `route get` lines (docs/safety.md says so beside the list)
+    // fed on stdin only `route get` / `filter show` lines (docs/safety.md says so beside the list)
     ...STDIN_ENTRIES.map((e) => e.argv.map(show).join(' ')),
     'sysctl [-e] <net.* key>...',
     'kubectl [--context=<context>] [-n <namespace>] get pod <pod> -o json',

@@ -26,7 +26,7 @@ function lacking(need: ReturnType<typeof needOf>, caps: Set<string> | null, remo
     : ` (netpath lacks ${miss.join(' and ')})`;
 }
 
-/** Runs allow-listed probes with execa: no shell, no stdin (but validated route get lines to `ip -batch -`), C locale, killed on timeout. Never throws. */
+/** Runs allow-listed probes with execa: no shell, no stdin (but validated lines to `ip -batch -` / `tc -batch -`), C locale, killed on timeout. Never throws. */
 export function createLiveRunner(opts: LiveRunnerOptions = {}): Runner {
   const prefix = opts.prefix ?? [];
   // through a prefix (ssh, kubectl exec) the probe runs with the node's privileges, not ours
@@ -41,7 +41,7 @@ export function createLiveRunner(opts: LiveRunnerOptions = {}): Runner {
         ...base,
         durationMs: 0,
         failed: 'not-allowed',
-        message: `${argv[0] ?? '?'}: ${run.input !== undefined ? 'refused: only validated route get lines may be fed to ip -batch' : 'not on the read-only allow-list'}`,
+        message: `${argv[0] ?? '?'}: ${run.input !== undefined ? `refused: only validated ${argv[0] === 'tc' ? 'filter show lines may be fed to tc' : 'route get lines may be fed to ip'} -batch` : 'not on the read-only allow-list'}`,
       };
     }
     const need = needOf(argv);

@@ -12,7 +12,7 @@ import type { Family } from '../../../src/model/types.js';
 import { fx } from './helpers.js';
 import { seeded } from '../../helpers/seeded.js';
 import { scanIpRouteJson } from '../../../src/tools/ip/route-scan.js';
-import { parseFibTriestat, parseRt6Stats, planFromCounters } from '../../../src/collect/kernel-routes.js';
+import { dumpingMid, parseFibTriestat, parseRt6Stats, planFromCounters } from '../../../src/collect/kernel-routes.js';
 
 // fixtures/tools/ip/route-get: one run of fixtures/tools/ip/lab/capture-route-get.sh (iproute2 6.1)
 const lines = fx('route-get/route-get.batch').split('\n').filter(Boolean);
@@ -266,5 +266,22 @@ describe('which tables the kernel answers (the captured counters, with a low thr
     expect(p.dumped[6]).toEqual([100, 255]);
     const none = planFromCounters(triestat, rt6, rules);
     expect(none.asked.size).toBe(0);
+  });
+
+  it('once the kernel answers, asks a table over dumpMax too, and dumpingMid dumps it again', () => {
+    // table 100 holds 1 prefix, main 10, local 11: over 0 but not over 5, table 100 is asked rather than dumped
+    const p = planFromCounters(triestat, rt6, rules, 5, 0);
+    expect([...p.askedTables[4]].sort()).toEqual([100, 254]);
+    expect(p.dumped[4]).toEqual([255]);
+    expect(p.mid).toEqual([100]);
+    expect(p.why).toContain('table 100 holds 1 (over 0: asked rather than dumped)');
+    // the plan before dumpMax, but for the reason line
+    const { why: _a, ...back } = dumpingMid(p);
+    const old = planFromCounters(triestat, rt6, rules, 5, 1);
+    const { why: _b, ...before } = old;
+    expect(back).toEqual(before);
+    expect(dumpingMid(p).why).toBe(old.why);
+    // tables are never asked without a large one, whatever their size against dumpMax
+    expect(planFromCounters(triestat, rt6, rules, 50, 0).asked.size).toBe(0);
   });
 });
