@@ -4,13 +4,11 @@ import { columnBuffers } from '../model/route-columns.js';
 import { scanIpRouteStream, stampOf } from '../tools/ip/route-scan.js';
 import { scanConntrack } from '../tools/conntrack/index.js';
 import { flowQuery } from './conntrack.js';
-import { fileChunks } from './file-chunks.js';
+import { fileChunks, SCAN_PIECE } from './file-chunks.js';
 import type { WorkerJob, WorkerReply } from './offload.js';
 
 // One job per worker (offload.ts): scan one probe file and post the result once. Any failure posts
 // { ok: false }: the main thread then reads the file itself and reports what is wrong with it.
-
-const CT_CHUNK = 128 << 10;
 
 async function run(job: WorkerJob): Promise<{ reply: WorkerReply; transfer: ArrayBuffer[] }> {
   const no = { reply: { ok: false } as WorkerReply, transfer: [] };
@@ -42,9 +40,7 @@ async function run(job: WorkerJob): Promise<{ reply: WorkerReply; transfer: Arra
     }
   }
   const q = job.query.kind === 'flow' ? flowQuery(job.query.flow, job.query.family, job.query.alsoDst) : job.query.q;
-  // 128 KiB pieces: each one is still in the CPU's cache when the scanner searches it (twice: the
-  // address, the newlines); 1 MiB pieces cost ~15 % more CPU on a 229 MB table (bench/RESULTS.md)
-  const result = await scanConntrack(fileChunks(job.path, CT_CHUNK), q, {
+  const result = await scanConntrack(fileChunks(job.path, SCAN_PIECE), q, {
     probe: job.probe,
     ...(job.maxEntries !== undefined ? { maxEntries: job.maxEntries } : {}),
   });
