@@ -3,14 +3,14 @@
 // Streams FILE through netpath's scanner (dist/) and prints the number of matching entries: each
 // entry is parsed in full and handed to a counter (onEntry), not kept, so the run measures the scan
 // and not the holding of every entry (800,000 of the 1M lines at scale 1 are DNAT).
-import { fileChunks } from '../dist/collect/file-chunks.js';
+import { fileChunks, SCAN_PIECE } from '../dist/collect/file-chunks.js';
 import { scanConntrack } from '../dist/tools/conntrack/index.js';
 
 const [file, a, b] = process.argv.slice(2);
 const q = a === '--nat' ? { nat: b } : { address: a };
 let n = 0;
-// as the trace's worker reads it: one reused 1 MiB buffer
-const r = await scanConntrack(fileChunks(file), q, {
+// as the trace's worker reads it: one reused buffer of SCAN_PIECE bytes
+const r = await scanConntrack(fileChunks(file, SCAN_PIECE), q, {
   probe: 'conntrack4',
   onEntry: () => n++,
 });

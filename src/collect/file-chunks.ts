@@ -1,6 +1,13 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 
 /**
+ * Pieces for a scan that searches each piece natively (the conntrack worker: the address, then the
+ * newlines): 128 KiB stay in the CPU's cache between the read and the searches; 1 MiB pieces cost
+ * ~15 % more CPU on a 229 MB table (bench/RESULTS.md, 2026-12-07 session 16).
+ */
+export const SCAN_PIECE = 128 << 10;
+
+/**
  * A file's bytes in pieces of at most `size`, read into ONE buffer that every piece reuses: each
  * piece is valid only until the next is asked for, so its consumer must copy what it keeps (the
  * conntrack scanner does: line text is decoded, a cut line is copied). Against a read stream this

@@ -41,13 +41,13 @@ async function run(job: WorkerJob): Promise<{ reply: WorkerReply; transfer: Arra
       closeSync(fd);
     }
   }
-  const [{ scanConntrack }, { flowQuery }, { fileChunks }] = await Promise.all([
+  const [{ scanConntrack }, { flowQuery }, { fileChunks, SCAN_PIECE }] = await Promise.all([
     import('../tools/conntrack/index.js'),
     import('./conntrack.js'),
     import('./file-chunks.js'),
   ]);
   const q = job.query.kind === 'flow' ? flowQuery(job.query.flow, job.query.family, job.query.alsoDst) : job.query.q;
-  const result = await scanConntrack(fileChunks(job.path), q, {
+  const result = await scanConntrack(fileChunks(job.path, SCAN_PIECE), q, {
     probe: job.probe,
     ...(job.maxEntries !== undefined ? { maxEntries: job.maxEntries } : {}),
   });

@@ -12,6 +12,7 @@ export {
   scanConntrackText,
   ConntrackScanner,
   cheapView,
+  countNl,
   dnatSkip,
   matchesEntry,
   matchesView,

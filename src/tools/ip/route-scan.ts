@@ -1455,8 +1455,11 @@ function bail(sc: Scanner, saved: number): number {
  * again. Anything else, or a miss, goes to leanObject and then scanObject as before.
  */
 const HEAD = Uint8Array.from('{"type":"unicast","dst":"', (ch) => ch.charCodeAt(0));
-/** HEAD up to its last quote, for bytesAt (which checks the quote after it) */
-const HEAD_NO_QUOTE = HEAD.subarray(0, HEAD.length - 1);
+/** HEAD's first 24 bytes as three doubles (TailCache.head; HEAD is printable ASCII, see TailCache.same) */
+const HEAD_DV = new DataView(HEAD.buffer, HEAD.byteOffset, HEAD.byteLength);
+const HEAD_F0 = HEAD_DV.getFloat64(0, true);
+const HEAD_F1 = HEAD_DV.getFloat64(8, true);
+const HEAD_F2 = HEAD_DV.getFloat64(16, true);
 
 interface Tail {
   /** where the tail's bytes are (in the input when found, then in TailCache's copy), and how many */
@@ -1524,17 +1527,9 @@ export class TailCache {
     if (bucket === undefined) return undefined;
     const list = p + bucket.k2 <= this.n ? bucket.by.get(this.hash(dv, p, TAIL_KEY, bucket.k2)) : bucket.all;
     if (list === undefined) return undefined;
-    const sdv = this.sdv;
     for (let i = 0; i < list.length; i++) {
       const t = list[i]!;
-      const n = t.n;
-      if (p + n > this.n) continue;
-      const s = t.s;
-      let k = 0;
-      for (; k + 4 <= n; k += 4) if (sdv.getUint32(s + k, true) !== dv.getUint32(p + k, true)) break;
-      if (k + 4 <= n) continue;
-      for (; k < n; k++) if (sdv.getUint8(s + k) !== dv.getUint8(p + k)) break;
-      if (k < n) continue;
+      if (!this.same(t, p)) continue;
       // the most recent match first: tables come in runs
       if (i > 0) {
         list[i] = list[0]!;
@@ -1544,6 +1539,37 @@ export class TailCache {
       return t;
     }
     return undefined;
+  }
+
+  /**
+   * The input at p holds t's bytes. Compared eight bytes at a time as doubles (half the loads of
+   * four-byte words): two doubles are equal exactly when their bytes are, except +0/-0 (bytes 0x00
+   * and 0x80) and NaN (a top byte 0x7f or 0xff with the next one 0xf0 or above). A cached tail is
+   * printable ASCII that leanObject read (no 0x00, nothing above 0x7e), so neither case can make
+   * different bytes compare equal: a NaN on the input's side only misses.
+   */
+  private same(t: Tail, p: number): boolean {
+    const n = t.n;
+    if (p + n > this.n) return false;
+    const s = t.s;
+    const dv = this.dv;
+    const sdv = this.sdv;
+    let k = 0;
+    for (; k + 8 <= n; k += 8) if (sdv.getFloat64(s + k, true) !== dv.getFloat64(p + k, true)) return false;
+    for (; k < n; k++) if (sdv.getUint8(s + k) !== dv.getUint8(p + k)) return false;
+    return true;
+  }
+
+  /** the input at p starts with HEAD (its 25th byte, the quote, checked alone) */
+  head(p: number): boolean {
+    if (p + HEAD.length > this.n) return false;
+    const dv = this.dv;
+    return (
+      dv.getFloat64(p, true) === HEAD_F0 &&
+      dv.getFloat64(p + 8, true) === HEAD_F1 &&
+      dv.getFloat64(p + 16, true) === HEAD_F2 &&
+      dv.getUint8(p + 24) === QUOTE
+    );
   }
 
   /** a tail accepted at t.s in the input: its bytes are copied, t.s then points into the copy */
@@ -1588,8 +1614,7 @@ export class TailCache {
  * same leanEnd).
  */
 function tailObject(sc: Scanner, start: number, cols: ColumnBuilder, slot: number, tails: TailCache): number {
-  const b = sc.b;
-  if (!bytesAt(b, start, HEAD_NO_QUOTE)) return leanObject(sc, start, cols, slot);
+  if (!tails.head(start)) return leanObject(sc, start, cols, slot);
   const saved = sc.p;
   const len = leanDst(sc, start + HEAD.length - 1, cols, slot * cols.words);
   sc.p = saved;

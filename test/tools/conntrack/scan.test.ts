@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   CtAddrs,
   cheapView,
+  countNl,
   dnatSkip,
   matchesEntry,
   parseConntrackFull,
@@ -209,6 +210,47 @@ describe('scanConntrack: filtering while scanning equals parse-all-then-filter',
         if (v !== undefined) expect(v).toEqual(viewOf(parsed));
       }),
       { numRuns: 1000, seed: 20261123 },
+    );
+  });
+
+  it('property: a query by address or port counts every line, as the unfiltered scan does', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        text,
+        fc.oneof(fc.record({ address: qAddress }), fc.record({ port: qPort })),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        async (t, q, cuts) => {
+          let all: ScanResult;
+          let got: ScanResult;
+          try {
+            all = await scanConntrack(chunks(Buffer.from(t), cuts), {}, { probe: 'conntrack4' });
+            got = await scanConntrack(chunks(Buffer.from(t), cuts), q, { probe: 'conntrack4' });
+          } catch (e) {
+            if (e instanceof ParseError) return;
+            throw e;
+          }
+          expect(got.lines).toBe(all.lines);
+        },
+      ),
+      { numRuns: 300, seed: 20261207 },
+    );
+  });
+
+  it('property: countNl equals a byte-by-byte count, at any offsets of any buffer', () => {
+    const bytes = fc.array(fc.oneof(fc.constant(10), fc.constant(10), fc.integer({ min: 0, max: 255 })), {
+      maxLength: 300,
+    });
+    fc.assert(
+      fc.property(bytes, fc.nat({ max: 7 }), fc.nat(), fc.nat(), (xs, pad, a, b) => {
+        // a Buffer that does not start at its ArrayBuffer's start, as fileChunks' subarrays do
+        const buf = Buffer.from(new Uint8Array([...new Array<number>(pad).fill(10), ...xs]).buffer, pad, xs.length);
+        const from = xs.length ? a % (xs.length + 1) : 0;
+        const to = from + (xs.length - from ? b % (xs.length - from + 1) : 0);
+        let want = 0;
+        for (let i = from; i < to; i++) if (buf[i] === 10) want++;
+        expect(countNl(buf, from, to)).toBe(want);
+      }),
+      { numRuns: 2000, seed: 20261207 },
     );
   });
 

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { allRoutes } from '../../../src/model/route-columns.js';
 import { parseIpRoute } from '../../../src/tools/ip/index.js';
-import { scanIpRouteData, scanIpRouteJson, type ScanOptions } from '../../../src/tools/ip/route-scan.js';
+import { scanIpRouteData, scanIpRouteJson, TailCache, type ScanOptions } from '../../../src/tools/ip/route-scan.js';
 import { ParseError } from '../../../src/tools/parse-error.js';
 import { inputs, RUNS, SEED, seeds, wrongTypeDocs } from '../../fuzz/harness.js';
 import { routeShapes } from '../../helpers/route-shapes.js';
@@ -188,4 +188,36 @@ describe('the scanner shortcuts agree with scanObject', () => {
       );
     });
   }
+});
+
+// TailCache compares eight bytes at a time as doubles: equal doubles must mean equal bytes for every
+// input, including bytes that make a NaN, +0 or -0 on the input's side. A cached tail against the same
+// tail with any one byte changed to any value (and at any alignment) must miss; the tail itself must hit.
+describe('TailCache: a tail matches only its own bytes', () => {
+  const tails = [
+    ',"gateway":"172.18.0.1","dev":"eth0","table":"main","protocol":"bgp","scope":"global","metric":20,"flags":[]}',
+    '","table":"main","protocol":"bgp","scope":"global","flags":[],"nexthops":[{"gateway":"172.18.0.5","dev":"eth0","weight":1,"flags":[]}]}',
+  ];
+  const values = [0x00, 0x01, 0x20, 0x30, 0x7e, 0x7f, 0x80, 0xf0, 0xf8, 0xff];
+  it('every byte of two real tails, changed to each of ten values, at eight alignments', () => {
+    for (const tail of tails) {
+      const t = Buffer.from(tail, 'latin1');
+      for (let pad = 0; pad < 8; pad++) {
+        const buf = Buffer.alloc(t.length * 2 + pad + 8, 0x20);
+        t.copy(buf, 0);
+        const at = t.length + pad;
+        t.copy(buf, at);
+        const cache = new TailCache(buf);
+        cache.add({ s: 0, n: t.length, table: 254, metric: 20, plain: 1, nhid: false });
+        expect(cache.find(at)).toBeDefined();
+        for (let k = 0; k < t.length; k++)
+          for (const v of values) {
+            if (v === t[k]) continue;
+            buf[at + k] = v;
+            expect(cache.find(at), `byte ${k} = ${v}, pad ${pad}`).toBeUndefined();
+            buf[at + k] = t[k]!;
+          }
+      }
+    }
+  });
 });
