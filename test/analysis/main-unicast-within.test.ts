@@ -32,7 +32,7 @@ function both(routes: Route[], fam: Family, cidr: string): { objects: Route[]; c
 }
 
 const v4 = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-const net4 = (a: number, len: number) => `${v4(len === 0 ? 0 : (a >>> (32 - len)) << (32 - len) >>> 0)}/${len}`;
+const net4 = (a: number, len: number) => `${v4(len === 0 ? 0 : ((a >>> (32 - len)) << (32 - len)) >>> 0)}/${len}`;
 
 describe('mainUnicastWithin on columns = on Route objects', () => {
   it('on every bundled route dump, for CIDRs around its routes', () => {
