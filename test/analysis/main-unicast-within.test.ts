@@ -8,7 +8,7 @@ import { emptyNodeState, type Family, type Route } from '../../src/model/types.j
 import { parseIpRoute } from '../../src/tools/ip/index.js';
 import { RUNS, SEED } from '../fuzz/harness.js';
 
-// mainUnicastWithin reads route columns with the IPv4 prefix test inlined on the key word: it must list
+// mainUnicastWithin reads route columns (prefix tested on the key words, Routes built only inside): it must list
 // the routes the Route-object path lists (main table, unicast, not default, inside the CIDR), in order,
 // on every bundled route dump and on fuzzed tables and CIDRs of every length.
 

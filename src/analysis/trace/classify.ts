@@ -342,18 +342,15 @@ export function mainUnicastWithin(state: NodeState, fam: Family, cidr: string): 
   const clen = parsePrefixInto(fam, cidr, ck, 0);
   const out: Route[] = [];
   if (clen < 0) return out;
-  const unicast = ROUTE_TYPE_CODE.unicast;
   for (const c of state.routeColumns) {
     if (c.family !== fam) continue;
-    // the columns in locals: one pass over a million slots, where a field load per slot and column counted
-    const { type, table, len, key } = c;
-    const n = c.count;
-    // IPv4: the CIDR's network bits compared on the one key word (keyWithin's test, inlined)
-    const shift = 32 - clen;
-    const net = words === 1 && clen > 0 && clen < 32 ? ck[0]! >>> shift : 0;
-    for (let i = 0; i < n; i++) {
-      if (table[i] !== 254 || type[i] !== unicast || len[i] === 0) continue;
-      if (words === 1 && clen > 0 && clen < 32 ? key[i]! >>> shift !== net : !keyWithin(key, i * words, ck, clen))
+    for (let i = 0; i < c.count; i++) {
+      if (
+        c.type[i] !== ROUTE_TYPE_CODE.unicast ||
+        c.table[i] !== 254 ||
+        c.len[i] === 0 ||
+        !keyWithin(c.key, i * words, ck, clen)
+      )
         continue;
       const r = c.route(i);
       if (want(r)) out.push(r);
