@@ -62,14 +62,20 @@ export function toolErrorText(text: string, opts: { anywhere?: boolean } = {}): 
     const m = /^Error: (.+)$/m.exec(region.replace(/\r/g, ''));
     if (m) return m[1]!;
   }
-  const lines = head
-    .replace(/\r/g, '')
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean);
-  let i = 0;
-  while (i < lines.length - 1 && PRELUDE.test(lines[i]!)) i++;
-  const first = lines[i];
+  // the first non-blank line after modprobe's (or the last line, when every one is modprobe's): read line
+  // by line up to it, as every probe file passes here on success too, and a 4 KiB head split whole into
+  // lines cost more than the check
+  const clean = head.includes('\r') ? head.replace(/\r/g, '') : head;
+  let first: string | undefined;
+  for (let at = 0; at <= clean.length; ) {
+    let nl = clean.indexOf('\n', at);
+    if (nl < 0) nl = clean.length;
+    const line = clean.slice(at, nl).trim();
+    at = nl + 1;
+    if (line === '') continue;
+    first = line;
+    if (!PRELUDE.test(line)) break;
+  }
   if (first === undefined) return undefined;
   for (const { re, keep } of ERROR_LINES) {
     const m = re.exec(first);

@@ -47,6 +47,8 @@ export class RouteIndex {
   private metric: Uint32Array = new Uint32Array(0);
   private tos: Uint8Array = new Uint8Array(0);
   private srcLen: Int16Array = new Int16Array(0);
+  /** per route: 1 once fill() wrote its entries in the arrays above and in meta */
+  private filled: Uint8Array = new Uint8Array(0);
   /** per route: [next same-prefix route, type | tos<<8 | plain<<16 | (srcLen+1)<<17] */
   protected meta: Int32Array = new Int32Array(0);
   protected readonly srcKeys = new Map<number, Uint32Array>();
@@ -82,6 +84,7 @@ export class RouteIndex {
     this.tos = new Uint8Array(total);
     this.srcLen = new Int16Array(total).fill(-1);
     this.meta = new Int32Array(total * 2);
+    this.filled = new Uint8Array(total);
     for (let s = 0; s < this.segs.length; s++) this.index(this.segs[s]!, this.base[s]!);
   }
 
@@ -108,10 +111,14 @@ export class RouteIndex {
     return segs[s]!.route(g - this.base[s]!);
   }
 
-  /** Indexes one column source: per table, prefixes sorted, same-prefix routes chained in kernel order. */
+  /**
+   * Splits one column source into its tables (the slots of each, in dump order). The per-route arrays
+   * the lookups read (metric, TOS, source prefix, meta) are filled later, only for the routes a scan hits
+   * or a table being indexed holds: a trace reaches two or three tables of a million-route dump and
+   * hits a handful of their routes, so filling every slot up front was most of this step's cost.
+   */
   private index(c: RouteColumns, base: number): void {
     const fam = c.family;
-    const _words = keyWords(fam);
     const n = c.count;
     const ctype = c.type;
     const ctable = c.table;
@@ -131,45 +138,47 @@ export class RouteIndex {
     }
     if (runN > 0) byTable.set(runT, (byTable.get(runT) ?? 0) + runN);
     const items = new Map<number, { at: number; list: Int32Array }>();
-    for (const [t, cnt] of byTable) items.set(t, { at: 0, list: new Int32Array(cnt) });
+    let indexed = 0;
+    for (const [t, cnt] of byTable) {
+      items.set(t, { at: 0, list: new Int32Array(cnt) });
+      indexed += cnt;
+    }
     let last = -1;
     let lastItems: { at: number; list: Int32Array } | undefined;
-    const metric = this.metric;
-    const tos = this.tos;
-    const meta = this.meta;
-    const cmetric = c.metric;
-    const ctos = c.tos;
-    const cplain = c.plain;
-    let indexed = 0;
     for (let i = 0; i < n; i++) {
-      const ty = ctype[i]!;
-      if (ty === SLOT_SKIPPED) continue;
-      const g = base + i;
+      if (ctype[i] === SLOT_SKIPPED) continue;
       const t = ctable[i]!;
       if (t !== last) {
         last = t;
         lastItems = items.get(t);
       }
       lastItems!.list[lastItems!.at++] = i;
-      metric[g] = cmetric[i]!;
-      tos[g] = ctos[i]!;
-      let sl = 0;
-      if (c.hasSrc[i] === 1 && fam === 6) {
-        const sp = parsePrefix(6, c.route(i).src!);
-        if (sp && sp.len > 0) {
-          this.srcLen[g] = sp.len;
-          this.srcKeys.set(g, sp.key);
-          sl = sp.len + 1;
-        }
-      }
-      meta[g * 2 + 1] = ty | (ctos[i]! << 8) | (cplain[i]! << 16) | (sl << 17);
-      indexed++;
     }
     this.routesIndexed += indexed;
     // a table is sorted and indexed when a lookup first reaches it: a trace consults two or three
     // of a node's tables, often of one family
     const tables = this.tables[fam === 4 ? 0 : 1];
     for (const [t, { list }] of items) tables.set(t, { c, base, list, scans: 0 });
+  }
+
+  /** Fills the per-route arrays of slot i of c (global index base + i), once. */
+  private fill(c: RouteColumns, base: number, i: number): void {
+    const g = base + i;
+    if (this.filled[g] === 1) return;
+    this.filled[g] = 1;
+    const ctos = c.tos;
+    this.metric[g] = c.metric[i]!;
+    this.tos[g] = ctos[i]!;
+    let sl = 0;
+    if (c.hasSrc[i] === 1 && c.family === 6) {
+      const sp = parsePrefix(6, c.route(i).src!);
+      if (sp && sp.len > 0) {
+        this.srcLen[g] = sp.len;
+        this.srcKeys.set(g, sp.key);
+        sl = sp.len + 1;
+      }
+    }
+    this.meta[g * 2 + 1] = c.type[i]! | (ctos[i]! << 8) | (c.plain[i]! << 16) | (sl << 17);
   }
 
   /** Every table indexed now (a benchmark separates the build from the lookups). */
@@ -225,6 +234,7 @@ export class RouteIndex {
         // per prefix length (one network per length can contain addr), routes chained as build() chains them
         const heads = new Map<number, number>();
         const next = new Map<number, number>();
+        for (const i of hit) this.fill(c, base, i);
         for (const i of hit) {
           const g = base + i;
           const l = clen[i]!;
@@ -254,6 +264,7 @@ export class RouteIndex {
 
   /** One table: prefixes sorted, same-prefix routes chained in the kernel's order. */
   private build({ c, base, list }: PendingTable): PrefixIndex {
+    for (let k = 0; k < list.length; k++) this.fill(c, base, list[k]!);
     const words = keyWords(c.family);
     const ckey = c.key;
     const clen = c.len;
