@@ -11,6 +11,7 @@ import type { Address, Evidence, Family, NodeState } from '../model/types.js';
 import { familyOf, joinHostPort } from '../model/addr.js';
 import type { IpSet } from '../tools/ipset/index.js';
 import type { DiffSideInput } from './diff.js';
+import { byCodeUnit } from '../model/order.js';
 
 const CILIUM: ReadonlySet<ServiceSource> = new Set(['cilium-bpf', 'cilium-dbg']);
 export const isCilium = (s: ServiceSource): boolean => CILIUM.has(s);
@@ -435,8 +436,8 @@ export function diffServices(before: DiffSideInput, after: DiffSideInput): Servi
     (x, y) =>
       Number(y.regression) - Number(x.regression) ||
       rank[x.status] - rank[y.status] ||
-      (x.name ?? '~').localeCompare(y.name ?? '~') ||
-      x.frontend.localeCompare(y.frontend),
+      byCodeUnit(x.name ?? '~', y.name ?? '~') ||
+      byCodeUnit(x.frontend, y.frontend),
   );
   return out;
 }

@@ -13,6 +13,7 @@ import type { Warning } from '../model/types.js';
 import { canonIp } from '../model/addr.js';
 import type { Fact } from './datapath.js';
 import { flagDifferences, flagReport, mergeFlags, type NodeLbFacts } from './service-flags.js';
+import { byCodeUnit } from '../model/order.js';
 
 /** What `svc lookup` was asked: an address with optional port and protocol, or namespace/name. */
 export type { ServiceQuery };
@@ -138,7 +139,7 @@ export function lookupServices(entries: ServiceEntry[], q: ServiceQuery, ctx: Lo
     if (disagree.length) view.conflict = disagree.join('; ');
     frontends.push(view);
   }
-  frontends.sort((a, b) => a.frontend.localeCompare(b.frontend));
+  frontends.sort((a, b) => byCodeUnit(a.frontend, b.frontend));
   return { query: q, frontends, warnings: [] };
 }
 

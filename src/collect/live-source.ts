@@ -6,6 +6,7 @@ import { looksLikeJson } from '../tools/common.js';
 import { redactSecrets } from '../tools/secrets.js';
 import { toolErrorText } from '../tools/tool-error.js';
 import { splitTcBatch, TC_BATCH_ARGV, tcBatchInput, tcFilterLine } from '../exec/tc-batch-input.js';
+import { byCodeUnit } from '../model/order.js';
 
 export interface ProbeRun {
   id: string;
@@ -140,7 +141,7 @@ export async function collectProbes(runner: Runner, opts: CollectOptions = {}): 
     concurrency,
     (p) => runOne(p),
   );
-  runs.sort((a, b) => a.id.localeCompare(b.id));
+  runs.sort((a, b) => byCodeUnit(a.id, b.id));
   return { files, runs, deferred, run: runOne };
 }
 
@@ -222,7 +223,7 @@ export async function liveSource(runner: Runner, opts: CollectOptions = {}): Pro
   });
   // written again after each deferred run, or a deferred probe that failed would read as never run
   const writeManifest = () => {
-    runs.sort((a, b) => a.id.localeCompare(b.id));
+    runs.sort((a, b) => byCodeUnit(a.id, b.id));
     files.set('manifest.json', JSON.stringify({ schemaVersion: 1, probes: runs }));
   };
   writeManifest();

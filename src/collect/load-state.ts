@@ -22,6 +22,7 @@ import { decodeIpMasqMap } from '../tools/cilium/ipmasq.js';
 import { readProbeBytes, type ProbeSource } from './source.js';
 import { scanIpRouteJson, type ScannedRoutes } from '../tools/ip/route-scan.js';
 import { columnsFromRoutes, type RouteColumns } from '../model/route-columns.js';
+import { byCodeUnit } from '../model/order.js';
 
 /** Probes a trace cannot do without: their absence makes the answer `unknown`. */
 export const REQUIRED_PROBES = ['ip-link', 'ip-addr', 'ip-route4', 'ip-route6'] as const;
@@ -285,7 +286,7 @@ export async function loadNodeState(source: ProbeSource, opts: LoadOptions = {})
   }
   // last, the node's own, then each namespace's in name order: the order a later loadNetnsDetails gives
   if (nodeNote) state.warnings.push(nodeNote);
-  state.warnings.push(...deferred.sort((a, b) => (a.source ?? '').localeCompare(b.source ?? '')));
+  state.warnings.push(...deferred.sort((a, b) => byCodeUnit(a.source ?? '', b.source ?? '')));
   return state;
 }
 
@@ -530,7 +531,7 @@ async function loadNetns(
       state.netns.push(ns);
     }),
   );
-  state.netns.sort((a, b) => a.name.localeCompare(b.name));
+  state.netns.sort((a, b) => byCodeUnit(a.name, b.name));
 }
 
 function netnsDetails(
@@ -576,7 +577,7 @@ export async function loadNetnsDetails(source: ProbeSource, state: NodeState, na
   );
   const notes: Warning[] = [];
   await Promise.all(todo.flatMap((ns) => netnsDetails(one, ns, source, state, notes)));
-  state.warnings.push(...notes.sort((a, b) => (a.source ?? '').localeCompare(b.source ?? '')));
+  state.warnings.push(...notes.sort((a, b) => byCodeUnit(a.source ?? '', b.source ?? '')));
 }
 
 /**

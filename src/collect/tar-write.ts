@@ -1,10 +1,11 @@
 import { gzipSync } from 'node:zlib';
+import { byCodeUnit } from '../model/order.js';
 
 /** Minimal ustar writer for snapshot archives (regular files only, paths ≤ 255 bytes). */
 export function writeTarGz(files: Map<string, Buffer | string>, top: string): Buffer {
   const blocks: Buffer[] = [];
   const mtime = Math.floor(Date.now() / 1000);
-  for (const [rel, content] of [...files.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [rel, content] of [...files.entries()].sort(([a], [b]) => byCodeUnit(a, b))) {
     const data = typeof content === 'string' ? Buffer.from(content) : content;
     const full = `${top}/${rel}`;
     let name = full;

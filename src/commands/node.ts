@@ -4,6 +4,7 @@ import type { ProbeSource } from '../collect/source.js';
 import { EXIT, SourceError } from '../errors.js';
 import type { Evidence, NodeState } from '../model/types.js';
 import type { NodeReport } from '../render/node.js';
+import { byCodeUnit } from '../model/order.js';
 
 /*
  * `netpath node`: what netpath concluded about a node, each conclusion with the probe lines it rests on
@@ -66,7 +67,7 @@ export function buildNodeReport(
           why: f.message,
         })),
     )
-    .sort((a, b) => a.probe.localeCompare(b.probe));
+    .sort((a, b) => byCodeUnit(a.probe, b.probe));
   return {
     schemaVersion: 1,
     node: state.node.name,
@@ -97,7 +98,7 @@ export function buildNodeReport(
         ...(s.origin !== undefined ? { origin: s.origin } : {}),
         ...(s.message !== undefined ? { message: s.message } : {}),
       }))
-      .sort((a, b) => a.probe.localeCompare(b.probe)),
+      .sort((a, b) => byCodeUnit(a.probe, b.probe)),
     missingProbes,
     warnings: [...state.warnings, ...dp.warnings],
   };

@@ -7,6 +7,7 @@ import { writeTarGz } from '../collect/tar-write.js';
 import { EXIT, SourceError, UsageError } from '../errors.js';
 import type { Redactor } from '../redact/redactor.js';
 import { learnNames, redactFiles } from '../redact/snapshot.js';
+import { byCodeUnit } from '../model/order.js';
 
 export interface RedactOption {
   redactor: Redactor;
@@ -153,7 +154,7 @@ export async function takeClusterSnapshot(
     const all = req.nodes.map((n) => n.name);
     for (const c of captured) learnNames(r, c.files, all);
     const dropped: string[] = [];
-    for (const c of captured.sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const c of captured.sort((a, b) => byCodeUnit(a.name, b.name))) {
       const red = redactFiles(r, c.files, req.redact.keySource);
       const dir = r.nodeName(c.name);
       writeSnapshotDir(join(req.output, dir), red.files);
@@ -264,7 +265,7 @@ export async function discoverCiliumNodes(runner: Runner): Promise<{ name: strin
     if (phase !== undefined && phase !== 'Running') continue;
     out.push({ name: node, prefix: ['kubectl', '-n', 'kube-system', 'exec', pod, '-c', 'cilium-agent', '--'] });
   }
-  return out.sort((a, b) => a.name.localeCompare(b.name));
+  return out.sort((a, b) => byCodeUnit(a.name, b.name));
 }
 
 /**

@@ -4,6 +4,7 @@ import { lbMapDumpSpec, parseMapDump } from '../tools/bpf-map/index.js';
 import { IPCACHE_KEY_LAYOUT, IPCACHE_VALUE_LAYOUT, ipcacheEntryShape } from '../tools/cilium/ipcache.js';
 import { redactSecretsInFile } from '../tools/secrets.js';
 import { jsonDepth, MAX_JSON_DEPTH, type Redactor } from './redactor.js';
+import { byCodeUnit } from '../model/order.js';
 
 /** Recorded in a redacted snapshot's manifest, so a reader knows what the addresses are. */
 export const REDACTION_METHOD = 'netpath-prefix-preserving-v1';
@@ -67,7 +68,7 @@ export function redactFiles(
   const dropped: string[] = [];
   const renamed = new Map<string, string>();
   let manifest: string | undefined;
-  for (const [path, raw] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [path, raw] of [...files].sort(([a], [b]) => byCodeUnit(a, b))) {
     const buf = typeof raw === 'string' ? undefined : raw;
     if (buf?.includes(0)) {
       dropped.push(`${path}: binary data`);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ProbeSource } from '../../src/collect/source.js';
 import { runSvcLookup } from '../../src/commands/svc-lookup.js';
+import { byCodeUnit } from '../../src/model/order.js';
 
 // The services table of a migrate-* pair's TOPOLOGY.md, and what `svc lookup` makes of a snapshot, in the
 // same shape, so tests can compare them.
@@ -70,7 +71,7 @@ export async function lookupAll(src: () => ProbeSource, rows: MigrateRow[]): Pro
             .map((b) => `${b.address}:${b.port}`)
             .sort(),
         }))
-        .sort((a, b) => a.frontend.localeCompare(b.frontend)),
+        .sort((a, b) => byCodeUnit(a.frontend, b.frontend)),
     );
   }
   return out;
@@ -85,6 +86,6 @@ export function expected(rows: MigrateRow[], snap: string): Map<string, SeenFron
     if (r.sources[snap]!.length > 0)
       out.get(q)!.push({ frontend: r.frontend, sources: r.sources[snap]!, backends: r.backends });
   }
-  for (const v of out.values()) v.sort((a, b) => a.frontend.localeCompare(b.frontend));
+  for (const v of out.values()) v.sort((a, b) => byCodeUnit(a.frontend, b.frontend));
   return out;
 }

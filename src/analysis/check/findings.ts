@@ -4,6 +4,7 @@ import type { Evidence, Family, NodeState } from '../../model/types.js';
 import { familyOf } from '../../model/addr.js';
 import type { PlannedFlow } from './flows.js';
 import { confirmDrop, confirmNeighbor, confirmPmtu, confirmRoute, confirmTcpdump, safeDev } from './confirm.js';
+import { byCodeUnit } from '../../model/order.js';
 
 /** How many example flows and evidence lines a finding carries. */
 const MAX_EXAMPLES = 3;
@@ -50,7 +51,7 @@ export class FindingSet {
   list(node?: string): Finding[] {
     const rank: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
     return [...this.byKey.values()]
-      .sort((a, b) => rank[a.severity] - rank[b.severity] || b.count - a.count || a.message.localeCompare(b.message))
+      .sort((a, b) => rank[a.severity] - rank[b.severity] || b.count - a.count || byCodeUnit(a.message, b.message))
       .map((a) => ({
         severity: a.severity,
         kind: a.kind,

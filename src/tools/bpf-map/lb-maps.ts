@@ -23,6 +23,7 @@ import {
   type CiliumMinor,
   type CiliumRuleId,
 } from '../../model/cilium-rules.js';
+import { byCodeUnit } from '../../model/order.js';
 
 /** Dump texts, or their bytes (scanned without decoding them whole). */
 export interface LbMapDumps {
@@ -414,9 +415,9 @@ export function decodeLbMaps(
   services.sort(
     (a, b) =>
       (a.id ?? 0) - (b.id ?? 0) ||
-      a.frontend.address.localeCompare(b.frontend.address) ||
+      byCodeUnit(a.frontend.address, b.frontend.address) ||
       a.frontend.port - b.frontend.port ||
-      (a.frontend.scope ?? '').localeCompare(b.frontend.scope ?? ''),
+      byCodeUnit(a.frontend.scope ?? '', b.frontend.scope ?? ''),
   );
   return {
     value: { services, layout: { version: layout.version, ambiguous: layout.ambiguous, because: layout.because } },

@@ -6,6 +6,7 @@ import { cleanPaste } from '../paste.js';
 import { parseFlagWords, parseL3n4, type L3n4 } from './l3n4.js';
 import { throwIfToolError } from '../tool-error.js';
 import { Warnings } from '../warnings.js';
+import { byCodeUnit } from '../../model/order.js';
 
 interface Row {
   fe: L3n4;
@@ -224,7 +225,7 @@ export function parseCiliumLbList(text: string, probe: string): Parsed<ServiceEn
   out.sort(
     (a, b) =>
       (a.id ?? 0) - (b.id ?? 0) ||
-      a.frontend.address.localeCompare(b.frontend.address) ||
+      byCodeUnit(a.frontend.address, b.frontend.address) ||
       a.frontend.port - b.frontend.port,
   );
   return { value: out, warnings: warnings.done() };
