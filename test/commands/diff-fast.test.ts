@@ -1,8 +1,10 @@
-// `diff`'s shortcuts (sources byte for byte the same on both sides decoded once: collect/same-inputs.ts; the
+// `diff`'s shortcuts (each side's memo of addresses, Service look-ups and backend paths while the flows are
+// traced: analysis/diff.ts; sources byte for byte the same on both sides decoded once: collect/same-inputs.ts; the
 // before side's iptables-save parsed in a worker: commands/diff-iptables-offload.ts) against the reference that
-// reads each side whole and alone in one thread (runDiff { sameInputs: false, iptablesOffload: false }): the same
-// JSON and exit code on every bundled before/after pair (and each side against itself), on a generated
-// pair (bench/gen.mjs and --after) and on copies of it with one thing changed on the after side.
+// reads each side whole and alone in one thread and traces each flow afresh (runDiff { sameInputs: false,
+// iptablesOffload: false, memo: false }): the same JSON and exit code on every bundled before/after pair (and each
+// side against itself), on a generated pair (bench/gen.mjs and --after) and on copies of it with one thing changed
+// on the after side.
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,16 +21,27 @@ const PAIRS = readdirSync(snaps).filter((d) => d.startsWith('migrate-'));
 // the compiled worker (npm run build): vitest runs the TypeScript sources, which have none next to them
 const WORKER = fileURLToPath(new URL('../../dist/commands/diff-iptables-worker.js', import.meta.url));
 
+/** kept memo values frozen: a trace that edits a shared answer throws instead of changing the next flow's */
+function deepFreeze<T>(v: T, seen = new Set<unknown>()): T {
+  if (v === null || typeof v !== 'object' || seen.has(v)) return v;
+  seen.add(v);
+  Object.freeze(v);
+  for (const x of Object.values(v as object)) deepFreeze(x, seen);
+  return v;
+}
+
 async function both(before: string, after: string): Promise<{ json: string; exit: number }> {
   const ref = await runDiff(dirSource(before), dirSource(after), {
     offload: false,
     sameInputs: false,
     iptablesOffload: false,
+    memo: false,
   });
   const answered: boolean[] = [];
   const fast = await runDiff(dirSource(before), dirSource(after), {
     offload: false,
     iptablesOffload: { script: WORKER, minBytes: 0, onReply: (_p, ok) => answered.push(ok) },
+    memo: { keep: (v) => deepFreeze(v) },
   });
   // the before side's iptables-save, when it has one, came from the worker
   if (existsSync(join(before, 'iptables-save.txt'))) expect(answered).toContain(true);
