@@ -139,6 +139,56 @@ describe('diff with shared decoding, against each side read alone', () => {
         },
       ],
     ];
+    // routes of the after side's 12,000-route main table (its look-ups are scans with kept answers, then an
+    // index): the node's pod CIDR, which the flows from the host to local backends take, changes its gateway or
+    // becomes ECMP, or half of it is black-holed (a route only on this side); element shapes as `ip -d -j route
+    // show table all` prints them (fixtures/tools/ip/route/np-ip-a.4-j-d-table-all.json, np-perf-shapes.4-…)
+    type R = Record<string, unknown>;
+    const routeEdit = (f: (rs: R[], at: number) => void) => (t: string) => {
+      const rs = JSON.parse(t) as R[];
+      const at = rs.findIndex(
+        (r) => r.dev === 'cilium_host' && r.table === 'main' && typeof r.dst === 'string' && r.dst.endsWith('.0/24'),
+      );
+      expect(at).toBeGreaterThanOrEqual(0);
+      f(rs, at);
+      return JSON.stringify(rs);
+    };
+    cases.push(
+      [
+        'route-big',
+        'ip-route4.json',
+        routeEdit((rs, at) => {
+          rs[at]!.gateway = String(rs[at]!.gateway).replace(/\.1$/, '.250');
+        }),
+      ],
+      [
+        'route-one-side',
+        'ip-route4.json',
+        routeEdit((rs, at) => {
+          const half = String(rs[at]!.dst).replace('/24', '/25');
+          rs.push({ type: 'blackhole', dst: half, table: 'main', protocol: 'boot', scope: 'global', flags: [] });
+        }),
+      ],
+      [
+        'route-ecmp',
+        'ip-route4.json',
+        routeEdit((rs, at) => {
+          const r = rs[at]!;
+          rs[at] = {
+            type: 'unicast',
+            dst: r.dst,
+            table: 'main',
+            protocol: 'boot',
+            scope: 'global',
+            flags: [],
+            nexthops: [
+              { gateway: r.gateway, dev: r.dev, weight: 1, flags: [] },
+              { gateway: '172.18.0.250', dev: 'eth0', weight: 1, flags: [] },
+            ],
+          };
+        }),
+      ],
+    );
     for (const [name, rel, edit] of cases) {
       const got = await both(before, mutated(after, name, rel, edit));
       // each change shows in the diff
