@@ -11,6 +11,7 @@ import { diffServices, isCilium } from './diff-services.js';
 import { findLeftovers } from './diff-leftovers.js';
 import { DEFAULT_MAX_FLOWS, diffPaths } from './diff-paths.js';
 import { behaviourChanges } from './diff-behaviour.js';
+import { createTraceMemo } from './trace/memo.js';
 
 export { pruneIptables, readOfBeforeIptables } from './diff-before-chains.js';
 
@@ -35,6 +36,12 @@ export interface DiffOptions {
   maxFlows?: number;
   /** reuse trace contexts built elsewhere (the routing index of a large node is the costly part) */
   contexts?: { before: TraceContext; after: TraceContext };
+  /**
+   * Each side's memo of addresses, Service look-ups and backend paths while its flows are traced (trace/memo.ts,
+   * as check keeps them): the sampled flows ask the same pods, backends and frontends again and again. false:
+   * every flow asks afresh (the reference the memoised diff is tested against); `keep`: applied to each kept value.
+   */
+  memo?: false | { keep: <T>(v: T) => T };
 }
 
 const ORDER: ServiceSource[] = ['cilium-bpf', 'cilium-dbg', 'kube-proxy-iptables', 'kube-proxy-nftables', 'ipvs'];
@@ -48,6 +55,34 @@ function info(side: DiffSideInput, ctx: SideView, frontends: number): DiffSideIn
   if (ctx.dp.ciliumVersion.known) out.cilium.version = ctx.dp.ciliumVersion.value;
   if (ctx.dp.kubeProxyReplacement.known) out.cilium.kubeProxyReplacement = ctx.dp.kubeProxyReplacement.value;
   return out;
+}
+
+/**
+ * Runs `f` with a memo on each context (none when `memo` is false), as check does: the node state, Service
+ * lists and datapath facts stay unchanged while the flows are traced. A context's own memo is put back after.
+ */
+function withMemo<T>(
+  ctxs: [TraceContext, TraceContext],
+  memo: DiffOptions['memo'],
+  f: (b: TraceContext, a: TraceContext) => T,
+): T {
+  const had = ctxs.map((c) => ({ memo: c.memo, backendPaths: c.backendPaths }));
+  if (memo !== false)
+    for (const c of ctxs) {
+      c.memo ??= createTraceMemo(memo?.keep);
+      c.backendPaths ??= new Map();
+    }
+  try {
+    return f(ctxs[0], ctxs[1]);
+  } finally {
+    ctxs.forEach((c, i) => {
+      const h = had[i]!;
+      if (h.memo) c.memo = h.memo;
+      else delete c.memo;
+      if (h.backendPaths) c.backendPaths = h.backendPaths;
+      else delete c.backendPaths;
+    });
+  }
 }
 
 const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
@@ -66,13 +101,13 @@ export function diffNodes(before: DiffSideInput, after: DiffSideInput, opts: Dif
   const leftovers = findLeftovers(before, after);
   const paths =
     maxFlows > 0
-      ? diffPaths(
-          before,
-          after,
-          opts.contexts?.before ?? createTraceContext(before.state, before.services),
-          opts.contexts?.after ?? createTraceContext(after.state, after.services),
-          services,
-          maxFlows,
+      ? withMemo(
+          [
+            opts.contexts?.before ?? createTraceContext(before.state, before.services),
+            opts.contexts?.after ?? createTraceContext(after.state, after.services),
+          ],
+          opts.memo,
+          (bctx, actx) => diffPaths(before, after, bctx, actx, services, maxFlows),
         )
       : { flows: [], candidates: 0, sampled: false, note: 'paths not traced (--max-flows 0)' };
   const behaviour = behaviourChanges(before, after, bview, aview, services);

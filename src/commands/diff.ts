@@ -1,6 +1,12 @@
 import { EXIT, errorLine, SourceError, UsageError } from '../errors.js';
 import { kubeProxyReader } from '../analysis/kube-proxy/index.js';
-import { diffNodes, pruneIptables, readOfBeforeIptables, type DiffSideInput } from '../analysis/diff.js';
+import {
+  diffNodes,
+  pruneIptables,
+  readOfBeforeIptables,
+  type DiffOptions,
+  type DiffSideInput,
+} from '../analysis/diff.js';
 import type { Diff } from '../model/diff.js';
 import type { Warning } from '../model/types.js';
 import { loadNodeState, REQUIRED_PROBES } from '../collect/load-state.js';
@@ -194,6 +200,8 @@ export async function runDiff(
      * Default: on, unless `offload` is false
      */
     iptablesOffload?: Parameters<typeof diffIptablesOffload>[1] | false;
+    /** the traced flows' memo (DiffOptions.memo); false: every flow asks afresh (the reference) */
+    memo?: DiffOptions['memo'];
   } = {},
 ): Promise<DiffOutcome> {
   if (opts.maxFlows !== undefined && (!Number.isInteger(opts.maxFlows) || opts.maxFlows < 0))
@@ -220,7 +228,10 @@ export async function runDiff(
   } finally {
     await kp?.close();
   }
-  const diff = diffNodes(b, a, opts.maxFlows !== undefined ? { maxFlows: opts.maxFlows } : {});
+  const diff = diffNodes(b, a, {
+    ...(opts.maxFlows !== undefined ? { maxFlows: opts.maxFlows } : {}),
+    ...(opts.memo !== undefined ? { memo: opts.memo } : {}),
+  });
   const unreadable = [
     ...unreadableSources([b.state.sources, b.serviceSources ?? []], b.state.warnings).map((x) => `before: ${x}`),
     ...unreadableSources([a.state.sources, a.serviceSources ?? []], a.state.warnings).map((x) => `after: ${x}`),

@@ -31,10 +31,13 @@ function compare(routes: Route[], rules: Rule[], qs: RouteQuery[]): number {
   const index = buildFib({ routes, rules, scansBeforeIndex: 0 });
   // and the default: scans, then the index once the table has answered enough
   const mixed = buildFib({ routes, rules });
+  // and few scans: an address asked again is answered from the kept scan, a new one past 3 builds the index
+  const few = buildFib({ routes, rules, scansBeforeIndex: 3 });
   for (const q of qs) {
     const want = index.lookup(q);
     expect(scan.lookup(q), JSON.stringify(q)).toEqual(want);
     expect(mixed.lookup(q), JSON.stringify(q)).toEqual(want);
+    expect(few.lookup(q), JSON.stringify(q)).toEqual(want);
   }
   return qs.length;
 }

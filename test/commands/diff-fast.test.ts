@@ -1,8 +1,10 @@
-// `diff`'s shortcuts (sources byte for byte the same on both sides decoded once: collect/same-inputs.ts; the
+// `diff`'s shortcuts (each side's memo of addresses, Service look-ups and backend paths while the flows are
+// traced: analysis/diff.ts; sources byte for byte the same on both sides decoded once: collect/same-inputs.ts; the
 // before side's iptables-save parsed in a worker: commands/diff-iptables-offload.ts) against the reference that
-// reads each side whole and alone in one thread (runDiff { sameInputs: false, iptablesOffload: false }): the same
-// JSON and exit code on every bundled before/after pair (and each side against itself), on a generated
-// pair (bench/gen.mjs and --after) and on copies of it with one thing changed on the after side.
+// reads each side whole and alone in one thread and traces each flow afresh (runDiff { sameInputs: false,
+// iptablesOffload: false, memo: false }): the same JSON and exit code on every bundled before/after pair (and each
+// side against itself), on a generated pair (bench/gen.mjs and --after) and on copies of it with one thing changed
+// on the after side.
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,16 +21,27 @@ const PAIRS = readdirSync(snaps).filter((d) => d.startsWith('migrate-'));
 // the compiled worker (npm run build): vitest runs the TypeScript sources, which have none next to them
 const WORKER = fileURLToPath(new URL('../../dist/commands/diff-iptables-worker.js', import.meta.url));
 
+/** kept memo values frozen: a trace that edits a shared answer throws instead of changing the next flow's */
+function deepFreeze<T>(v: T, seen = new Set<unknown>()): T {
+  if (v === null || typeof v !== 'object' || seen.has(v)) return v;
+  seen.add(v);
+  Object.freeze(v);
+  for (const x of Object.values(v as object)) deepFreeze(x, seen);
+  return v;
+}
+
 async function both(before: string, after: string): Promise<{ json: string; exit: number }> {
   const ref = await runDiff(dirSource(before), dirSource(after), {
     offload: false,
     sameInputs: false,
     iptablesOffload: false,
+    memo: false,
   });
   const answered: boolean[] = [];
   const fast = await runDiff(dirSource(before), dirSource(after), {
     offload: false,
     iptablesOffload: { script: WORKER, minBytes: 0, onReply: (_p, ok) => answered.push(ok) },
+    memo: { keep: (v) => deepFreeze(v) },
   });
   // the before side's iptables-save, when it has one, came from the worker
   if (existsSync(join(before, 'iptables-save.txt'))) expect(answered).toContain(true);
@@ -126,6 +139,56 @@ describe('diff with shared decoding, against each side read alone', () => {
         },
       ],
     ];
+    // routes of the after side's 12,000-route main table (its look-ups are scans with kept answers, then an
+    // index): the node's pod CIDR, which the flows from the host to local backends take, changes its gateway or
+    // becomes ECMP, or half of it is black-holed (a route only on this side); element shapes as `ip -d -j route
+    // show table all` prints them (fixtures/tools/ip/route/np-ip-a.4-j-d-table-all.json, np-perf-shapes.4-…)
+    type R = Record<string, unknown>;
+    const routeEdit = (f: (rs: R[], at: number) => void) => (t: string) => {
+      const rs = JSON.parse(t) as R[];
+      const at = rs.findIndex(
+        (r) => r.dev === 'cilium_host' && r.table === 'main' && typeof r.dst === 'string' && r.dst.endsWith('.0/24'),
+      );
+      expect(at).toBeGreaterThanOrEqual(0);
+      f(rs, at);
+      return JSON.stringify(rs);
+    };
+    cases.push(
+      [
+        'route-big',
+        'ip-route4.json',
+        routeEdit((rs, at) => {
+          rs[at]!.gateway = String(rs[at]!.gateway).replace(/\.1$/, '.250');
+        }),
+      ],
+      [
+        'route-one-side',
+        'ip-route4.json',
+        routeEdit((rs, at) => {
+          const half = String(rs[at]!.dst).replace('/24', '/25');
+          rs.push({ type: 'blackhole', dst: half, table: 'main', protocol: 'boot', scope: 'global', flags: [] });
+        }),
+      ],
+      [
+        'route-ecmp',
+        'ip-route4.json',
+        routeEdit((rs, at) => {
+          const r = rs[at]!;
+          rs[at] = {
+            type: 'unicast',
+            dst: r.dst,
+            table: 'main',
+            protocol: 'boot',
+            scope: 'global',
+            flags: [],
+            nexthops: [
+              { gateway: r.gateway, dev: r.dev, weight: 1, flags: [] },
+              { gateway: '172.18.0.250', dev: 'eth0', weight: 1, flags: [] },
+            ],
+          };
+        }),
+      ],
+    );
     for (const [name, rel, edit] of cases) {
       const got = await both(before, mutated(after, name, rel, edit));
       // each change shows in the diff

@@ -16,8 +16,14 @@ interface PendingTable {
   base: number;
   /** slots of this table, in dump order */
   list: Int32Array;
-  /** lookups answered by a scan of list so far */
+  /** distinct addresses answered by a scan of list so far */
   scans: number;
+  /**
+   * Each scanned address's answer (the containing prefixes' chain heads and lengths): a trace asks one table
+   * the same address many times (a diff's 40 flows: ~240 look-ups of ~30 addresses), and a repeat costs a
+   * whole scan. The chains the scan wrote to meta stay as they are until build() writes the same ones.
+   */
+  answers?: Map<number | string, { heads: Int32Array; lens: Uint8Array }>;
 }
 
 /** What a table lookup needs: every stored prefix containing an address, longest first (PrefixIndex.matches). */
@@ -28,7 +34,8 @@ export interface TableMatcher {
 /**
  * Lookups a table answers by a linear scan of its routes before it is sorted and indexed. A scan of a
  * million IPv4 routes costs a few milliseconds; sorting and indexing them costs a second or more, and
- * a trace asks a table a handful of questions. Past this many, the index pays for itself.
+ * a trace asks a table a handful of questions. Past this many, the index pays for itself. Only distinct
+ * addresses count: an address asked again is answered from its kept scan.
  */
 export const SCANS_BEFORE_INDEX = 24;
 
@@ -193,16 +200,39 @@ export class RouteIndex {
     const m = this.tables[family === 4 ? 0 : 1];
     const x = m.get(t);
     if (x === undefined || x instanceof PrefixIndex) return x;
-    if (x.scans < this.scansBeforeIndex) {
-      x.scans++;
-      return this.scanner(x);
+    if (this.scansBeforeIndex <= 0) {
+      const idx = this.build(x);
+      m.set(t, idx);
+      return idx;
     }
-    const idx = this.build(x);
-    m.set(t, idx);
-    return idx;
+    // the choice between a scan, a kept answer and the index waits for the address: only a new one counts
+    const scan = this.scanner(x);
+    return {
+      matches: (addr, out, lens) => {
+        const key = addr.length === 1 ? addr[0]! : addr.join(':');
+        const kept = x.answers?.get(key);
+        if (kept) {
+          out.set(kept.heads);
+          lens.set(kept.lens);
+          return kept.heads.length;
+        }
+        const cur = m.get(t);
+        if (cur instanceof PrefixIndex) return cur.matches(addr, out, lens);
+        if (x.scans >= this.scansBeforeIndex) {
+          const idx = this.build(x);
+          m.set(t, idx);
+          x.answers = undefined;
+          return idx.matches(addr, out, lens);
+        }
+        x.scans++;
+        const n = scan.matches(addr, out, lens);
+        (x.answers ??= new Map()).set(key, { heads: out.slice(0, n), lens: lens.slice(0, n) });
+        return n;
+      },
+    };
   }
 
-  /** lookups per table answered by a scan before the table is indexed (0: index on the first lookup) */
+  /** distinct addresses per table answered by a scan before the table is indexed (0: index on the first lookup) */
   private scansBeforeIndex: number;
 
   /**
