@@ -14,6 +14,7 @@ import { dirSource } from '../../src/collect/source.js';
 import { planFlows } from '../../src/analysis/check/index.js';
 import { createTraceContext, traceFlow } from '../../src/analysis/trace.js';
 import { createTraceMemo } from '../../src/analysis/trace/memo.js';
+import { deepFreeze } from '../helpers/files.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 
@@ -27,14 +28,6 @@ function nodeDirs(): string[] {
   };
   walk(join(root, 'fixtures/snapshots'));
   return out.sort();
-}
-
-function deepFreeze<T>(v: T, seen = new Set<unknown>()): T {
-  if (v === null || typeof v !== 'object' || seen.has(v)) return v;
-  seen.add(v);
-  Object.freeze(v);
-  for (const x of Object.values(v as object)) deepFreeze(x, seen);
-  return v;
 }
 
 const frozen = { keep: <T>(v: T): T => deepFreeze(v) };

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -6,22 +6,13 @@ import { buildFib, type RouteQuery } from '../../src/analysis/route-lookup/index
 import type { Family, Route, RouteType, Rule } from '../../src/model/types.js';
 import { parseIpRoute, parseIpRule } from '../../src/tools/ip/index.js';
 import { RUNS, SEED } from '../fuzz/harness.js';
+import { filesUnder } from '../helpers/files.js';
 
 // A table answers its first lookups by scanning its routes and is indexed only after many: the
 // answers (decision, rule, table, route, next hops and the steps that explain them) must be exactly
 // those of the index, on every bundled route dump and on fuzzed tables.
 
 const root = new URL('../../fixtures/', import.meta.url).pathname;
-
-function files(dir: string, re: RegExp): string[] {
-  const out: string[] = [];
-  for (const n of readdirSync(dir)) {
-    const p = join(dir, n);
-    if (statSync(p).isDirectory()) out.push(...files(p, re));
-    else if (re.test(n)) out.push(p);
-  }
-  return out;
-}
 
 const fam = (p: string): Family => (/(route|rule)6|\.6-/.test(p) ? 6 : 4);
 
@@ -63,8 +54,8 @@ describe('table lookups by scan give the index answers', () => {
   it('on every bundled route dump (snapshots and ip captures), with its rules', () => {
     let n = 0;
     const dumps = [
-      ...files(join(root, 'snapshots'), /^ip-route[46]\.json$/),
-      ...files(join(root, 'tools/ip/route'), /\.[46]-j.*\.json$/),
+      ...filesUnder(join(root, 'snapshots'), /^ip-route[46]\.json$/),
+      ...filesUnder(join(root, 'tools/ip/route'), /\.[46]-j.*\.json$/),
     ];
     expect(dumps.length).toBeGreaterThan(20);
     for (const p of dumps) {

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -7,21 +7,13 @@ import { columnsFromRoutes } from '../../src/model/route-columns.js';
 import { emptyNodeState, type Family, type Route } from '../../src/model/types.js';
 import { parseIpRoute } from '../../src/tools/ip/index.js';
 import { RUNS, SEED } from '../fuzz/harness.js';
+import { filesUnder } from '../helpers/files.js';
 
 // mainUnicastWithin reads route columns (prefix tested on the key words, Routes built only inside): it must list
 // the routes the Route-object path lists (main table, unicast, not default, inside the CIDR), in order,
 // on every bundled route dump and on fuzzed tables and CIDRs of every length.
 
 const root = new URL('../../fixtures/', import.meta.url).pathname;
-function files(dir: string, re: RegExp): string[] {
-  const out: string[] = [];
-  for (const n of readdirSync(dir)) {
-    const p = join(dir, n);
-    if (statSync(p).isDirectory()) out.push(...files(p, re));
-    else if (re.test(n)) out.push(p);
-  }
-  return out;
-}
 
 function both(routes: Route[], fam: Family, cidr: string): { objects: Route[]; columns: Route[] } {
   const objects = emptyNodeState();
@@ -37,7 +29,7 @@ const net4 = (a: number, len: number) => `${v4(len === 0 ? 0 : ((a >>> (32 - len
 describe('mainUnicastWithin on columns = on Route objects', () => {
   it('on every bundled route dump, for CIDRs around its routes', () => {
     let n = 0;
-    for (const p of files(join(root, 'snapshots'), /^ip-route[46]\.json$/)) {
+    for (const p of filesUnder(join(root, 'snapshots'), /^ip-route[46]\.json$/)) {
       const fam: Family = p.endsWith('6.json') ? 6 : 4;
       const routes = parseIpRoute(readFileSync(p, 'utf8'), 'r', fam).value;
       const cidrs = new Set<string>(fam === 4 ? ['0.0.0.0/0', '10.0.0.0/8', '10.244.0.0/16'] : ['::/0', 'fd00::/8']);

@@ -14,21 +14,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { dirSource } from '../../src/collect/source.js';
 import { runDiff } from '../../src/commands/diff.js';
 import { genSnapshot } from '../helpers/bench-gen.js';
+import { deepFreeze } from '../helpers/files.js';
 
 const snaps = fileURLToPath(new URL('../../fixtures/snapshots/', import.meta.url));
 const PAIRS = readdirSync(snaps).filter((d) => d.startsWith('migrate-'));
 
 // the compiled worker (npm run build): vitest runs the TypeScript sources, which have none next to them
 const WORKER = fileURLToPath(new URL('../../dist/commands/diff-iptables-worker.js', import.meta.url));
-
-/** kept memo values frozen: a trace that edits a shared answer throws instead of changing the next flow's */
-function deepFreeze<T>(v: T, seen = new Set<unknown>()): T {
-  if (v === null || typeof v !== 'object' || seen.has(v)) return v;
-  seen.add(v);
-  Object.freeze(v);
-  for (const x of Object.values(v as object)) deepFreeze(x, seen);
-  return v;
-}
 
 async function both(before: string, after: string): Promise<{ json: string; exit: number }> {
   const ref = await runDiff(dirSource(before), dirSource(after), {
