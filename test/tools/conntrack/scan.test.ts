@@ -1,4 +1,4 @@
-import { createReadStream, readdirSync, readFileSync } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -17,23 +17,15 @@ import {
 import { fileChunks } from '../../../src/collect/file-chunks.js';
 import type { ConntrackEntry } from '../../../src/model/conntrack.js';
 import { ParseError } from '../../../src/tools/parse-error.js';
+import { filesUnder } from '../../helpers/files.js';
 
 const DIR = new URL('../../../fixtures/tools/conntrack/', import.meta.url);
 function realLines(): string[] {
-  const out: string[] = [];
-  const walk = (u: URL) => {
-    for (const d of readdirSync(u, { withFileTypes: true })) {
-      if (d.isDirectory()) walk(new URL(`${d.name}/`, u));
-      else if (/\.txt$/.test(d.name))
-        out.push(
-          ...readFileSync(new URL(d.name, u), 'utf8')
-            .split('\n')
-            .filter((l) => /src=/.test(l) || /^conntrack v/.test(l)),
-        );
-    }
-  };
-  walk(DIR);
-  return out;
+  return filesUnder(DIR.pathname, /\.txt$/).flatMap((f) =>
+    readFileSync(f, 'utf8')
+      .split('\n')
+      .filter((l) => /src=/.test(l) || /^conntrack v/.test(l)),
+  );
 }
 const LINES = realLines();
 const ADDRS = [
@@ -348,16 +340,10 @@ function skippable(t: string): number {
 }
 const withoutParsed = ({ parsed: _p, ...r }: Whole & { parsed?: number }) => r;
 
-describe('the nat=dnat byte pre-filter gives what reading every line gives', () => {
-  const files: string[] = [];
-  const walk = (dir: URL) => {
-    for (const d of readdirSync(dir, { withFileTypes: true })) {
-      if (d.isDirectory()) walk(new URL(`${d.name}/`, dir));
-      else if (/^conntrack.*\.txt$/.test(d.name)) files.push(new URL(d.name, dir).pathname);
-    }
-  };
-  walk(new URL('../../../fixtures/', import.meta.url));
+/** Every bundled conntrack capture (snapshots, tool fixtures, error outputs). */
+const files = filesUnder(new URL('../../../fixtures/', import.meta.url).pathname, /^conntrack.*\.txt$/);
 
+describe('the nat=dnat byte pre-filter gives what reading every line gives', () => {
   it('every bundled conntrack capture (snapshots, tool fixtures, error outputs), whole and in odd chunks', async () => {
     expect(files.length).toBeGreaterThan(15);
     let skipped = 0;
@@ -415,14 +401,6 @@ describe('the nat=dnat byte pre-filter gives what reading every line gives', () 
 // summary caller may take the entries one by one (onEntry) instead of keeping them: both must give
 // what the keeping scan over a read stream gives, entry for entry, wherever the pieces end.
 describe('reused read buffer and handed-over entries = the keeping scan over a read stream', () => {
-  const files: string[] = [];
-  const walk = (dir: URL) => {
-    for (const d of readdirSync(dir, { withFileTypes: true })) {
-      if (d.isDirectory()) walk(new URL(`${d.name}/`, dir));
-      else if (/^conntrack.*\.txt$/.test(d.name)) files.push(new URL(d.name, dir).pathname);
-    }
-  };
-  walk(new URL('../../../fixtures/', import.meta.url));
   const queries: ConntrackQuery[] = [{}, { nat: 'dnat' }, { address: '10.244.1.5' }, { address: '10.96.0.10' }];
 
   async function outcome(run: () => Promise<ScanResult>): Promise<ScanResult | string> {
