@@ -289,20 +289,29 @@ export interface RouteScanData {
 
 /** RouteColumns over the bytes a scan read (the same bytes: slots point into them). */
 export function routesFromScan(bytes: Uint8Array, d: RouteScanData, probe: string): ScannedRoutes {
-  const { starts, ends, detailed: det } = d;
   const family = d.columns.family;
+  return slotRoutes(d, probe, (i) => {
+    const o: unknown = JSON.parse(textOf(bytes, d.starts[i]!, d.ends[i]!));
+    const r = jsonRoute(o, i, probe, family, d.detailed, new IpCache(), new Notes(probe));
+    if (!r) throw new Error(`${probe}: element ${i} passed the scan but not the parser`);
+    return r;
+  });
+}
+
+/**
+ * The scan's columns with a route() that builds a slot's Route once (by `build`, from the element's bytes) and
+ * keeps it; a slot the scan skipped, or none at all, is a RangeError.
+ */
+function slotRoutes(d: RouteScanData, probe: string, build: (i: number) => Route): ScannedRoutes {
   const built = new Map(d.built);
-  const decode = (s: number, e: number) => textOf(bytes, s, e);
   const columns: RouteColumns = {
     ...d.columns,
     route: (i) => {
       let r = built.get(i);
       if (r) return r;
-      if (i < 0 || i >= starts.length || columns.type[i] === SLOT_SKIPPED)
+      if (i < 0 || i >= d.starts.length || columns.type[i] === SLOT_SKIPPED)
         throw new RangeError(`${probe}: no route in slot ${i}`);
-      const o: unknown = JSON.parse(decode(starts[i]!, ends[i]!));
-      r = jsonRoute(o, i, probe, family, det, new IpCache(), new Notes(probe));
-      if (!r) throw new Error(`${probe}: element ${i} passed the scan but not the parser`);
+      r = build(i);
       built.set(i, r);
       return r;
     },
@@ -329,63 +338,53 @@ export function stampOf(st: { size: number; mtimeMs: number; ino: number }): Fil
  * so an answer is never built from a different table.
  */
 export function routesFromFile(path: string, d: RouteScanData, probe: string, stamp: FileStamp): ScannedRoutes {
-  const { starts, ends, detailed: det } = d;
-  const family = d.columns.family;
-  const built = new Map(d.built);
+  const { starts, ends, detailed: det, columns } = d;
+  const family = columns.family;
   const changed = (why: string) =>
     new SourceError(path, `changed after it was scanned (${why}); run the command again`);
   const check = new ColumnBuilder(family, 1);
   const w = check.words;
-  const columns: RouteColumns = {
-    ...d.columns,
-    route: (i) => {
-      let r = built.get(i);
-      if (r) return r;
-      if (i < 0 || i >= starts.length || columns.type[i] === SLOT_SKIPPED)
-        throw new RangeError(`${probe}: no route in slot ${i}`);
-      const s = starts[i]!;
-      const n = ends[i]! - s;
-      const buf = Buffer.allocUnsafe(n);
-      let fd: number;
-      try {
-        fd = openSync(path, 'r');
-      } catch (e) {
-        throw new SourceError(path, errorLine(e));
+  return slotRoutes(d, probe, (i) => {
+    const s = starts[i]!;
+    const n = ends[i]! - s;
+    const buf = Buffer.allocUnsafe(n);
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (e) {
+      throw new SourceError(path, errorLine(e));
+    }
+    try {
+      const now = stampOf(fstatSync(fd));
+      if (now.size !== stamp.size || now.mtimeMs !== stamp.mtimeMs || now.ino !== stamp.ino)
+        throw changed('size, time or inode differ');
+      let got = 0;
+      while (got < n) {
+        const k = readSync(fd, buf, got, n - got, s + got);
+        if (k <= 0) throw changed('shorter');
+        got += k;
       }
-      try {
-        const now = stampOf(fstatSync(fd));
-        if (now.size !== stamp.size || now.mtimeMs !== stamp.mtimeMs || now.ino !== stamp.ino)
-          throw changed('size, time or inode differ');
-        let got = 0;
-        while (got < n) {
-          const k = readSync(fd, buf, got, n - got, s + got);
-          if (k <= 0) throw changed('shorter');
-          got += k;
-        }
-      } finally {
-        closeSync(fd);
-      }
-      let o: unknown;
-      try {
-        o = JSON.parse(buf.toString('utf8'));
-      } catch {
-        throw changed(`element ${i} is not JSON`);
-      }
-      r = jsonRoute(o, i, probe, family, det, new IpCache(), new Notes(probe));
-      check.count = 0;
-      if (!r || check.add() !== 0 || !check.setFromRoute(0, r)) throw changed(`element ${i} is not a route`);
-      let same =
-        check.len[0] === columns.len[i] &&
-        check.type[0] === columns.type[i] &&
-        check.table[0] === columns.table[i] &&
-        check.metric[0] === columns.metric[i];
-      for (let k = 0; k < w; k++) same &&= check.key[k] === columns.key[i * w + k];
-      if (!same) throw changed(`element ${i} is another route`);
-      built.set(i, r);
-      return r;
-    },
-  };
-  return { columns, warnings: d.warnings, slow: d.slow };
+    } finally {
+      closeSync(fd);
+    }
+    let o: unknown;
+    try {
+      o = JSON.parse(buf.toString('utf8'));
+    } catch {
+      throw changed(`element ${i} is not JSON`);
+    }
+    const r = jsonRoute(o, i, probe, family, det, new IpCache(), new Notes(probe));
+    check.count = 0;
+    if (!r || check.add() !== 0 || !check.setFromRoute(0, r)) throw changed(`element ${i} is not a route`);
+    let same =
+      check.len[0] === columns.len[i] &&
+      check.type[0] === columns.type[i] &&
+      check.table[0] === columns.table[i] &&
+      check.metric[0] === columns.metric[i];
+    for (let k = 0; k < w; k++) same &&= check.key[k] === columns.key[i * w + k];
+    if (!same) throw changed(`element ${i} is another route`);
+    return r;
+  });
 }
 
 export interface ScanOptions {
