@@ -13,10 +13,11 @@
 //     (sysdumps, -o yaml) still loads the package from node_modules.
 //   - the main thread runs dist/bundle/main.cjs, the same CLI as one CommonJS script, through a vm.Script
 //     (dist/cli-loader.js) with the V8 code cache main.cjs.cache that a warm-up run writes here (Node 20 has
-//     no code cache for ES modules): V8 then skips most of compiling the bundle. The ESM entries stay for the
-//     worker threads.
+//     no code cache for ES modules): V8 then skips most of compiling the bundle. The scan worker (route and
+//     conntrack scans) is run the same way, as scan-worker.cjs with scan-worker.cjs.cache, by a stub
+//     scan-worker.js; the svc and diff-iptables workers stay ESM entries.
 // usage: node scripts/build-bundle.mjs           (after tsc and build-info, as `npm run build` does)
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,11 +29,12 @@ const dist = join(root, 'dist');
 const out = join(dist, 'bundle');
 const entries = {
   main: 'main.js',
-  'scan-worker': 'collect/scan-worker.js',
   'svc-worker': 'commands/svc-worker.js',
   'diff-iptables-worker': 'commands/diff-iptables-worker.js',
 };
-for (const f of Object.values(entries))
+// worker entries run as one CommonJS script each, with a code cache, like main.cjs (below)
+const cjsWorkers = { 'scan-worker': 'collect/scan-worker.js' };
+for (const f of [...Object.values(entries), ...Object.values(cjsWorkers)])
   if (!existsSync(join(dist, f))) {
     console.error(`build-bundle: dist/${f} is missing: run tsc first`);
     process.exit(1);
@@ -86,13 +88,13 @@ await build({
 // the offload modules find the worker entries beside it; "use strict" keeps the ES modules' strict semantics;
 // `import('yaml')` becomes a require() of the package, as a vm.Script has no loader for import().
 const cjs = join(out, 'main.cjs');
-await build({
-  entryPoints: [join(dist, 'main.js')],
+const cjsOptions = (entry, outfile) => ({
+  entryPoints: [join(dist, entry)],
   bundle: true,
   platform: 'node',
   format: 'cjs',
   target: `node${Math.max(20, major)}`,
-  outfile: cjs,
+  outfile,
   define: { 'import.meta.url': '__npUrl' },
   banner: { js: "'use strict';\nconst __npUrl = require('node:url').pathToFileURL(__filename).href;" },
   legalComments: 'none',
@@ -123,6 +125,20 @@ await build({
     },
   ],
 });
+await build(cjsOptions('main.js', cjs));
+// A worker thread started on dist/bundle/scan-worker.js (offload.ts's name for it) runs this stub, which runs
+// scan-worker.cjs through dist/cli-loader.js's runBundle with the code cache beside it: Node compiles an ES
+// module worker's chunks from source in every worker (~0.1 s of CPU for the route scanner and zod).
+for (const [name, entry] of Object.entries(cjsWorkers)) {
+  await build(cjsOptions(entry, join(out, `${name}.cjs`)));
+  writeFileSync(
+    join(out, `${name}.js`),
+    `// written by scripts/build-bundle.mjs: runs ${name}.cjs with its V8 code cache\n` +
+      "import { fileURLToPath } from 'node:url';\n" +
+      "import { runBundle } from '../cli-loader.js';\n\n" +
+      `runBundle(fileURLToPath(new URL('./${name}.cjs', import.meta.url)));\n`,
+  );
+}
 // The code cache: V8's compiled code after one `svc lookup` on a bundled snapshot (the functions a run compiles
 // lazily are in it too). Written here only; a cache V8 rejects (another Node, other flags) is compiled from
 // source at run time. No snapshot (an npm install of the package): no cache.
@@ -140,6 +156,36 @@ if (existsSync(warm)) {
     process.exit(1);
   }
   cacheNote = 'main.cjs.cache';
+}
+// Each worker bundle's cache: its jobs run once on bundled snapshot files, in one thread (code-cache.mjs
+// --worker hands the bundle each job as its workerData), every answer { ok: true } or the build fails.
+const fx = (p) => join(root, 'fixtures', p);
+const workerJobs = {
+  'scan-worker': [
+    { kind: 'routes', path: fx('snapshots/kind-v4/k1/ip-route4.json'), probe: 'ip-route4', family: 4 },
+    { kind: 'routes', path: fx('snapshots/kind-v4/k1/ip-route6.json'), probe: 'ip-route6', family: 6 },
+    {
+      kind: 'conntrack',
+      path: fx('snapshots/conntrack/np-ct-node/conntrack4.txt'),
+      probe: 'conntrack4',
+      query: { kind: 'plain', q: { address: '192.0.2.2', proto: 'tcp' } },
+    },
+  ],
+};
+for (const [name, jobs] of Object.entries(workerJobs)) {
+  const file = join(out, `${name}.cjs`);
+  if (!jobs.every((j) => existsSync(j.path))) continue;
+  const w = spawnSync(
+    process.execPath,
+    [join(root, 'scripts/code-cache.mjs'), '--worker', file, `${file}.cache`, JSON.stringify(jobs)],
+    { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' },
+  );
+  if (w.status !== 0 || !existsSync(`${file}.cache`)) {
+    rmSync(`${file}.cache`, { force: true });
+    console.error(`build-bundle: the ${name} code-cache warm-up failed (exit ${w.status}): ${w.stderr.trim()}`);
+    process.exit(1);
+  }
+  cacheNote += `, ${name}.cjs.cache`;
 }
 const outputs = Object.entries(r.metafile.outputs);
 const kb = outputs.reduce((n, [, o]) => n + o.bytes, 0) / 1024;

@@ -2,13 +2,48 @@
 // The build's code-cache warm-up (scripts/build-bundle.mjs): runs the CLI in dist/bundle/main.cjs once, compiled
 // exactly as dist/cli-loader.js compiles it, and writes V8's code cache for it at exit.
 // usage: node scripts/code-cache.mjs OUT -- netpath arguments…   (OUT: dist/bundle/main.cjs.cache)
+//        node scripts/code-cache.mjs --worker BUNDLE OUT JOBS     (BUNDLE: dist/bundle/scan-worker.cjs; JOBS:
+//        a JSON array of workerData values; each job's answer must be { ok: true })
 import { writeFileSync } from 'node:fs';
-import { loadCli } from '../dist/cli-loader.js';
+import { createRequire } from 'node:module';
+import wt from 'node:worker_threads';
+import { evaluate, loadCli, runBundle } from '../dist/cli-loader.js';
 
-const [out, ...args] = process.argv.slice(2);
-const { cli, script } = loadCli(undefined, { cache: false });
-process.on('exit', (code) => {
-  if (code === 0) writeFileSync(out, script.createCachedData());
-});
-process.argv = [process.argv[0], 'netpath', ...args];
-cli.run();
+if (process.argv[2] === '--worker') {
+  const [file, out, jobs] = process.argv.slice(3);
+  const real = createRequire(file);
+  // the bundle's require, with node:worker_threads as a worker thread given `job` sees it; its answer resolves
+  const asWorker = (job) => {
+    let answer;
+    const said = new Promise((resolve) => {
+      answer = resolve;
+    });
+    const port = { postMessage: (m) => answer(m) };
+    const threads = { ...wt, isMainThread: false, workerData: job, parentPort: port };
+    const req = Object.assign(
+      (id) => (id === 'node:worker_threads' || id === 'worker_threads' ? threads : real(id)),
+      real,
+    );
+    return { req, said };
+  };
+  let script;
+  for (const job of JSON.parse(jobs)) {
+    const { req, said } = asWorker(job);
+    if (script === undefined) script = runBundle(file, { cache: false, require: req }).script;
+    else evaluate(script, file, req);
+    const m = await said;
+    if (m?.ok !== true) {
+      console.error(`code-cache: the ${job.kind} job on ${job.path} did not answer ok`);
+      process.exit(1);
+    }
+  }
+  writeFileSync(out, script.createCachedData());
+} else {
+  const [out, ...args] = process.argv.slice(2);
+  const { cli, script } = loadCli(undefined, { cache: false });
+  process.on('exit', (code) => {
+    if (code === 0) writeFileSync(out, script.createCachedData());
+  });
+  process.argv = [process.argv[0], 'netpath', ...args];
+  cli.run();
+}

@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
+import { filesUnder } from '../helpers/files.js';
 
 // bin/netpath.js runs dist/bundle/main.cjs through dist/cli-loader.js with the V8 code cache the build wrote
 // (scripts/build-bundle.mjs). The cache must be one V8 takes (else it only costs a read), and a cache V8
@@ -79,5 +81,90 @@ describe.skipIf(!existsSync(join(BUNDLE, 'main.cjs')))('the main thread bundle a
         err: a.err,
       });
     }
+  }, 180_000);
+});
+
+// The route and conntrack scans run in worker threads started on dist/bundle/scan-worker.js, a stub the build
+// writes: it runs scan-worker.cjs (one CommonJS script) through runBundle with the code cache the build's
+// warm-up wrote for it. A worker must take that cache, and its answers must be the same with it, with a cache V8
+// rejects and with none, on every bundled route and conntrack file.
+describe.skipIf(!existsSync(join(BUNDLE, 'scan-worker.cjs')))('the scan worker bundle and its V8 code cache', () => {
+  /** dist/bundle and dist/cli-loader.js copied under tmp, as the stub finds them (../cli-loader.js) */
+  const copy = (name: string, cache: 'accepted' | 'rejected' | 'absent') => {
+    const d = join(tmp, name);
+    cpSync(BUNDLE, join(d, 'bundle'), { recursive: true });
+    cpSync(LOADER, join(d, 'cli-loader.js'));
+    const c = join(d, 'bundle/scan-worker.cjs.cache');
+    if (cache === 'rejected') writeFileSync(c, Buffer.alloc(readFileSync(c).length, 0x5a));
+    if (cache === 'absent') rmSync(c);
+    return d;
+  };
+  /** a worker thread that runs the bundle under `dir` as the stub does, on `job`: its answer and the cache's fate */
+  const probe = (dir: string, job: object) => {
+    const harness = join(dir, 'harness.mjs');
+    writeFileSync(
+      harness,
+      [
+        "import { parentPort } from 'node:worker_threads';",
+        "import { runBundle } from './cli-loader.js';",
+        `parentPort.postMessage({ cache: runBundle(${JSON.stringify(join(dir, 'bundle/scan-worker.cjs'))}).cache });`,
+      ].join('\n'),
+    );
+    return new Promise<{ cache: string; reply: unknown }>((resolve, reject) => {
+      const w = new Worker(harness, { workerData: job });
+      const got: { cache?: string; reply?: unknown } = {};
+      w.on('message', (m: { cache?: string }) => {
+        if (m.cache !== undefined) got.cache = m.cache;
+        else got.reply = m;
+        if (got.cache !== undefined && got.reply !== undefined) {
+          resolve(got as { cache: string; reply: unknown });
+          void w.terminate();
+        }
+      });
+      w.once('error', reject);
+    });
+  };
+  // each distinct file once (many snapshots share their route files): every route capture of fixtures/tools/ip/route,
+  // the first ten snapshot route tables and five conntrack tables (a worker each, three times: ~0.3 s apiece)
+  const seen = new Set<string>();
+  const distinct = (files: string[], n: number) =>
+    files
+      .filter((f) => {
+        const k = readFileSync(f, 'latin1');
+        if (seen.has(k)) return false;
+        seen.add(k);
+        return true;
+      })
+      .slice(0, n);
+  const snaps = join(root, 'fixtures/snapshots');
+  const jobs: object[] = [];
+  for (const f of [
+    ...distinct(filesUnder(join(root, 'fixtures/tools/ip/route'), /\.json$/), 100),
+    ...distinct(filesUnder(snaps, /^ip-route[46]\.json$/), 10),
+  ])
+    jobs.push({ kind: 'routes', path: f, probe: 'ip-route', family: /(6\.json|\.6-)/.test(f) ? 6 : 4 });
+  for (const f of distinct(filesUnder(snaps, /^conntrack[46]\.txt$/), 5))
+    jobs.push({ kind: 'conntrack', path: f, probe: 'conntrack', query: { kind: 'plain', q: { proto: 'tcp' } } });
+
+  it('is built with a cache that a worker thread accepts, and answers the same with a rejected cache or none', async () => {
+    expect(existsSync(join(BUNDLE, 'scan-worker.cjs.cache')), 'run npm run build').toBe(true);
+    const dirs = {
+      accepted: copy('w-ok', 'accepted'),
+      rejected: copy('w-bad', 'rejected'),
+      absent: copy('w-none', 'absent'),
+    };
+    expect(jobs.length).toBeGreaterThan(20);
+    let ok = 0;
+    for (const job of jobs) {
+      const a = await probe(dirs.accepted, job);
+      const b = await probe(dirs.rejected, job);
+      const c = await probe(dirs.absent, job);
+      expect([a.cache, b.cache, c.cache], JSON.stringify(job)).toEqual(['accepted', 'rejected', 'absent']);
+      expect(b.reply, JSON.stringify(job)).toEqual(a.reply);
+      expect(c.reply, JSON.stringify(job)).toEqual(a.reply);
+      if ((a.reply as { ok: boolean }).ok) ok++;
+    }
+    // most bundled files are scanned (a reply { ok: false } is a file the main thread reads itself)
+    expect(ok).toBeGreaterThan(jobs.length / 2);
   }, 180_000);
 });
