@@ -392,8 +392,10 @@ export interface ScanOptions {
   lean?: boolean;
   /** false: no repeated-tail shortcut (TailCache) */
   tails?: boolean;
+  /** false: no runs of bulk elements (runOf); every element through scanCore's loop */
+  runs?: boolean;
   /** filled with how many elements each shortcut read (tests: that it was taken) */
-  stats?: { lean: number; tails: number };
+  stats?: { lean: number; tails: number; runs?: number };
 }
 
 /** The scan itself: undefined when the input is not plain `ip -j route` JSON (parseIpRoute reads it). */
@@ -416,6 +418,8 @@ export type ReadBytes = (buf: Uint8Array, at: number, n: number) => number;
 
 /** 4 MiB: the reads of a file cost no more than with a larger buffer, and it stays in the caches' reach */
 export const SCAN_CHUNK = 4 << 20;
+/** the stream's first read (scanIpRouteStream) */
+const FIRST_READ = 64 << 10;
 
 /**
  * The same scan over an input read piece by piece into one buffer that is reused (grown only for an
@@ -431,7 +435,9 @@ export function scanIpRouteStream(
 ): RouteScanData | undefined {
   // a Buffer: its indexOf (the CR/ANSI checks) is a memchr, a Uint8Array's a loop
   const w = new Window(Buffer.allocUnsafeSlow(Math.max(1, opts.chunk ?? SCAN_CHUNK)), read, opts.size);
-  return w.fill() ? scanCore(w, probe, family, opts) : undefined;
+  // a short first read: the scan meets the view's end (a refill, reads past it) within its first few hundred
+  // elements, so V8 has seen those paths before it optimises the loops, instead of deoptimising them 4 MiB in
+  return w.fill(FIRST_READ) ? scanCore(w, probe, family, opts) : undefined;
 }
 
 /**
@@ -475,12 +481,13 @@ class Window {
     return this.fill();
   }
 
-  /** reads until the buffer is full or the input ends; false when nothing new came */
-  fill(): boolean {
+  /** reads until the buffer (its first `upTo` bytes) is full or the input ends; false when nothing new came */
+  fill(upTo = this.buf.length): boolean {
     const start = this.view.length;
+    const full = Math.min(upTo, this.buf.length);
     let n = start;
-    while (n < this.buf.length) {
-      const got = this.read!(this.buf, n, this.buf.length - n);
+    while (n < full) {
+      const got = this.read!(this.buf, n, full - n);
       if (got < 0) {
         this.bad = true;
         return false;
@@ -537,10 +544,18 @@ function scanCore(w: Window, probe: string, family: Family, opts: ScanOptions): 
   const texts = new Map<number, string>();
   let detailed = false;
   let leanTaken = 0;
+  let runTaken = 0;
+  const runs = tails !== undefined && opts.runs !== false;
   let b = sc.b;
   if (b[sc.p] === RBRACKET) sc.p++;
   else {
     for (;;) {
+      // a run of bulk elements first (runOf: the same columns this loop gives them, in a small loop of its own)
+      if (runs && (detailed || cols.count >= DETAIL_WINDOW)) {
+        const n = runOf(sc, cols, ranges, w.lo, tails, nhidFast, detailed);
+        leanTaken += n;
+        runTaken += n;
+      }
       // one element with the separator after it; when the view ends inside them (a failure here
       // with more input to come), the same element again with more of the input
       const unit = sc.p;
@@ -649,6 +664,7 @@ function scanCore(w: Window, probe: string, family: Family, opts: ScanOptions): 
   if (opts.stats) {
     opts.stats.lean = leanTaken;
     opts.stats.tails = tails?.hits ?? 0;
+    opts.stats.runs = runTaken;
   }
   const starts = new Uint32Array(cols.count);
   const ends = new Uint32Array(cols.count);
@@ -748,7 +764,8 @@ function quad(sc: Scanner, out: Uint32Array, at: number, withLen: boolean): numb
       if (++digits > 3 || part > 255) return -1;
     } else if (c === DOT) {
       if (digits === 0 || dots === 3) return -1;
-      val = val * 256 + part;
+      // int32 shifts: a first octet past 127 must not turn val into a heap number (a deoptimisation)
+      val = (val << 8) | part;
       dots++;
       part = 0;
       digits = 0;
@@ -756,7 +773,7 @@ function quad(sc: Scanner, out: Uint32Array, at: number, withLen: boolean): numb
     c = b[++p]!;
   }
   if (dots !== 3 || digits === 0) return -1;
-  const v = (val * 256 + part) >>> 0;
+  const v = ((val << 8) | part) >>> 0;
   let len = 32;
   if (c === SLASH) {
     if (!withLen) return -1;
@@ -1606,6 +1623,72 @@ export class TailCache {
     if (list === undefined) bucket.by.set(h, [t]);
     else list.push(t);
   }
+}
+
+/** bytes a run stops short of the view's end: no element's head and destination reads past it */
+const RUN_MARGIN = 256;
+
+/**
+ * Bulk elements from sc.p on, as many as follow each other: `{"type":"unicast","dst":"…"` with a
+ * destination leanDst reads and a tail the cache holds, each followed by `,{`. Each gets exactly what
+ * scanCore's loop would give it through tailObject (columns, byte range, the nhid count); the run
+ * stops, with sc.p at the element it did not take, at anything else: a miss, an element whose
+ * verdict needs scanCore (the first nhid one, a tail without a table once `detailed`), the last
+ * RUN_MARGIN bytes of the view, a full column or range array. Kept small and apart from scanCore so
+ * that V8 optimises it early and once: scanCore's rare paths (a refill, a miss, the local table at
+ * the end) then deoptimise only scanCore. How many elements it took.
+ */
+function runOf(
+  sc: Scanner,
+  cols: ColumnBuilder,
+  ranges: Ranges,
+  lo: number,
+  tails: TailCache,
+  nhidFast: number[],
+  detailed: boolean,
+): number {
+  const b = sc.b;
+  const stop = b.length - RUN_MARGIN;
+  const cap = Math.min(cols.len.length, ranges.a.length >>> 1);
+  const words = cols.words;
+  const { len: lens, type, table, metric, tos, plain, hasSrc } = cols;
+  const ra = ranges.a;
+  let slot = cols.count;
+  let p = sc.p;
+  const first = slot;
+  while (p < stop && slot < cap) {
+    if (!tails.head(p)) break;
+    const len = leanDst(sc, p + HEAD.length - 1, cols, slot * words);
+    if (len < 0) break;
+    const t = tails.find(leanAt);
+    if (t === undefined) break;
+    const end = leanAt + t.n;
+    if (end + 1 >= b.length || b[end] !== COMMA || b[end + 1] !== LBRACE) break;
+    let tab = t.table;
+    if (tab === NO_TABLE) {
+      if (detailed) break;
+      tab = 254;
+    }
+    if (t.nhid) {
+      if (nhidFast.length === 0) break;
+      nhidFast.push(slot);
+    }
+    lens[slot] = len;
+    type[slot] = ROUTE_TYPE_CODE.unicast;
+    table[slot] = tab;
+    metric[slot] = t.metric;
+    tos[slot] = 0;
+    plain[slot] = t.plain;
+    hasSrc[slot] = 0;
+    ra[slot * 2] = lo + p;
+    ra[slot * 2 + 1] = lo + end;
+    slot++;
+    p = end + 1;
+  }
+  cols.count = slot;
+  ranges.n = slot;
+  sc.p = p;
+  return slot - first;
 }
 
 /**

@@ -10,7 +10,8 @@ import { routeShapes } from '../../helpers/route-shapes.js';
 // The route scanner's two shortcuts (leanObject: compact elements read with the position in a
 // local; TailCache: an element whose bytes after the destination repeat an accepted tail) must
 // give exactly what the element-by-element scanObject gives: the same columns, byte ranges, parsed
-// routes, warnings and slow count, or the same refusal. Each document is scanned three ways.
+// routes, warnings and slow count, or the same refusal. Each document is scanned four ways: with runOf too
+// (runs of bulk elements read in a loop of their own) and without it.
 
 type Fam = 4 | 6;
 
@@ -18,14 +19,16 @@ function scan(text: string, fam: Fam, opts: ScanOptions) {
   return scanIpRouteData(Buffer.from(text, 'utf8'), 'p', fam, opts);
 }
 
-/** the three paths agree; returns how many elements each shortcut read */
-function agree(text: string, fam: Fam): { lean: number; tails: number } {
-  const stats = { lean: 0, tails: 0 };
+/** the four paths agree; returns how many elements each shortcut read */
+function agree(text: string, fam: Fam): { lean: number; tails: number; runs: number } {
+  const stats = { lean: 0, tails: 0, runs: 0 };
   const full = scan(text, fam, { lean: false });
   const lean = scan(text, fam, { tails: false });
-  const tails = scan(text, fam, { stats });
+  const tails = scan(text, fam, { runs: false });
+  const runs = scan(text, fam, { stats });
   expect(lean).toEqual(full);
   expect(tails).toEqual(full);
+  expect(runs).toEqual(full);
   return stats;
 }
 
@@ -152,6 +155,8 @@ describe('the scanner shortcuts agree with scanObject', () => {
       const st = agree(doc, fam);
       agreesWithParser(doc, fam);
       expect(st.tails).toBeGreaterThan(200);
+      // elements 64 on (the first ones decide `detailed`), but the last 256 bytes, in runs
+      expect(st.runs).toBeGreaterThan(150);
     });
 
     it(`on a ${name} table with one repeated tail changed`, () => {
