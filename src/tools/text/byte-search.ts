@@ -88,7 +88,14 @@ const SIMD = {
   andnot: 0x4f,
   or: 0x50,
   anyTrue: 0x53,
+  neg8: 0x61,
   bitmask8: 0x64,
+  add8: 0x6e,
+  minU8: 0x77,
+  maxU8: 0x79,
+  extadd16u: 0x7d,
+  extadd32u: 0x7f,
+  lane32: 0x1b,
 } as const;
 
 function uleb(n: number): number[] {
@@ -130,44 +137,25 @@ const store = (offset: number) => [OP.i32Store, 2, ...uleb(offset)];
 // Starts p in [0, min(n - 1, avail - m)] where needle nd[0, m) equals hay[p, p + m): candidates are the p
 // whose bytes at p + a and p + b equal the needle's there (two vector compares per 16 starts), each then
 // compared byte by byte. Each hit writes (p, count of `byte` in hay[0, p)) as two i32 at out; the loop
-// stops before a block once `cap` hits are written (a block adds at most 16, so out holds cap + 16 pairs).
+// stops before a block once `cap` hits are written (a turn adds at most 64, so out holds cap + 64 pairs).
 // Globals: 0 = where it stopped (>= n when done), 1 = `byte` count in hay[0, that), 2 = a control byte
 // (below 0x20) other than `byte` was seen.
 // Reads up to 16 + max(a, b) bytes past n: the caller leaves that much memory after the range.
 const P = { hay: 0, n: 1, avail: 2, nd: 3, m: 4, a: 5, b: 6, out: 7, cap: 8, byte: 9 };
-const L = { i: 10, hits: 11, lines: 12, cand: 13, nlm: 14, p: 15, k: 16, last: 17, bit: 18, sp: 19 };
-const V = { va: 20, vb: 21, vnl: 22, v: 23, acc: 24, v32: 25, veq: 26 };
+const L = { i: 10, hits: 11, lines: 12, cand: 13, nlm: 14, p: 15, k: 16, last: 17, bit: 18, sp: 19, left: 20, run: 21 };
+const V = { va: 22, vb: 23, vnl: 24, v: 25, acc: 26, v32: 27, veq: 28, cnt: 29, tmp: 30, vmin: 31, e: 32, c: 36 };
+const I32_LOCALS = 12;
+const V128_LOCALS = 18;
 
 /** v128: 0xff in the lanes of V.v that hold a control byte (below 0x20) other than `byte` (V.veq) */
 const controls = [...get(V.v), ...get(V.v32), ...simd(SIMD.ltU8), ...get(V.veq), ...simd(SIMD.andnot)];
 
-/** One block of 16 starts at i; `partial`: the last one, fewer than 16 bytes left (lanes past n masked). */
-function block16(partial: boolean): number[] {
-  // valid lanes of the partial block: (1 << (n - i)) - 1
-  const valid = [...c32(1), ...get(P.n), ...get(L.i), OP.i32Sub, OP.i32Shl, ...c32(1), OP.i32Sub];
+/**
+ * The candidates of one 16-byte block (L.cand, with its newline lanes in L.nlm) whose starts are i + at + bit:
+ * each start up to `last` is compared byte by byte, and a hit is written with `lines` plus the newlines below it.
+ */
+function candLoop(at: number, lines: number): number[] {
   return [
-    // v = hay[i, i + 16); nlm = lanes equal to `byte`
-    ...get(P.hay),
-    ...get(L.i),
-    OP.i32Add,
-    ...vload,
-    ...tee(V.v),
-    ...get(V.vnl),
-    ...simd(SIMD.eq8),
-    ...tee(V.veq),
-    ...simd(SIMD.bitmask8),
-    ...(partial ? [...valid, OP.i32And] : []),
-    ...set(L.nlm),
-    // control bytes: full blocks OR into a vector, the partial one into a masked scalar
-    ...(partial
-      ? [...get(L.sp), ...controls, ...simd(SIMD.bitmask8), ...valid, OP.i32And, OP.i32Or, ...set(L.sp)]
-      : [...get(V.acc), ...controls, ...simd(SIMD.or), ...set(V.acc)]),
-    // cand = bitmask(hay[i + a ..] == va & hay[i + b ..] == vb); starts past `last` are dropped below
-    ...[...get(P.hay), ...get(L.i), OP.i32Add, ...get(P.a), OP.i32Add, ...vload, ...get(V.va), ...simd(SIMD.eq8)],
-    ...[...get(P.hay), ...get(L.i), OP.i32Add, ...get(P.b), OP.i32Add, ...vload, ...get(V.vb), ...simd(SIMD.eq8)],
-    ...simd(SIMD.and),
-    ...simd(SIMD.bitmask8),
-    ...set(L.cand),
     OP.block,
     OP.void, // $nc
     OP.loop,
@@ -176,11 +164,13 @@ function block16(partial: boolean): number[] {
     OP.i32Eqz,
     OP.brIf,
     1, // -> $nc
-    // bit = ctz(cand); p = i + bit
+    // bit = ctz(cand); p = i + at + bit
     ...get(L.cand),
     OP.i32Ctz,
     ...tee(L.bit),
     ...get(L.i),
+    OP.i32Add,
+    ...c32(at),
     OP.i32Add,
     ...tee(L.p),
     ...get(L.last),
@@ -211,7 +201,7 @@ function block16(partial: boolean): number[] {
     // a hit: out[hits] = (p, lines + newlines below bit)
     ...[...get(P.out), ...get(L.hits), ...c32(8), OP.i32Mul, OP.i32Add, ...get(L.p), ...store(0)],
     ...[...get(P.out), ...get(L.hits), ...c32(8), OP.i32Mul, OP.i32Add],
-    ...[...get(L.lines), ...get(L.nlm), ...c32(1), ...get(L.bit), OP.i32Shl, ...c32(1), OP.i32Sub, OP.i32And],
+    ...[...get(lines), ...get(L.nlm), ...c32(1), ...get(L.bit), OP.i32Shl, ...c32(1), OP.i32Sub, OP.i32And],
     ...[OP.i32Popcnt, OP.i32Add, ...store(4)],
     ...[...get(L.hits), ...c32(1), OP.i32Add, ...set(L.hits)],
     OP.end, // $skip
@@ -222,6 +212,37 @@ function block16(partial: boolean): number[] {
     0, // -> $c
     OP.end,
     OP.end, // $c, $nc
+  ];
+}
+
+/** One block of 16 starts at i; `partial`: the last one, fewer than 16 bytes left (lanes past n masked). */
+function block16(partial: boolean): number[] {
+  // valid lanes of the partial block: (1 << (n - i)) - 1
+  const valid = [...c32(1), ...get(P.n), ...get(L.i), OP.i32Sub, OP.i32Shl, ...c32(1), OP.i32Sub];
+  return [
+    // v = hay[i, i + 16); nlm = lanes equal to `byte`
+    ...get(P.hay),
+    ...get(L.i),
+    OP.i32Add,
+    ...vload,
+    ...tee(V.v),
+    ...get(V.vnl),
+    ...simd(SIMD.eq8),
+    ...tee(V.veq),
+    ...simd(SIMD.bitmask8),
+    ...(partial ? [...valid, OP.i32And] : []),
+    ...set(L.nlm),
+    // control bytes: full blocks OR into a vector, the partial one into a masked scalar
+    ...(partial
+      ? [...get(L.sp), ...controls, ...simd(SIMD.bitmask8), ...valid, OP.i32And, OP.i32Or, ...set(L.sp)]
+      : [...get(V.acc), ...controls, ...simd(SIMD.or), ...set(V.acc)]),
+    // cand = bitmask(hay[i + a ..] == va & hay[i + b ..] == vb); starts past `last` are dropped below
+    ...[...get(P.hay), ...get(L.i), OP.i32Add, ...get(P.a), OP.i32Add, ...vload, ...get(V.va), ...simd(SIMD.eq8)],
+    ...[...get(P.hay), ...get(L.i), OP.i32Add, ...get(P.b), OP.i32Add, ...vload, ...get(V.vb), ...simd(SIMD.eq8)],
+    ...simd(SIMD.and),
+    ...simd(SIMD.bitmask8),
+    ...set(L.cand),
+    ...candLoop(0, L.lines),
     ...[...get(L.lines), ...get(L.nlm), OP.i32Popcnt, OP.i32Add, ...set(L.lines)],
     ...[...get(L.i), ...c32(16), OP.i32Add, ...set(L.i)],
   ];
@@ -229,15 +250,76 @@ function block16(partial: boolean): number[] {
 
 const splat = (from: number[], to: number) => [...from, ...simd(SIMD.splat8), ...set(to)];
 
+/** i32: the newlines V.cnt holds (its lanes count down from 0, at most 252 each) */
+const hsum = [
+  ...[...get(V.cnt), ...simd(SIMD.neg8), ...simd(SIMD.extadd16u), ...simd(SIMD.extadd32u), ...tee(V.tmp)],
+  ...[...simd(SIMD.lane32), 0],
+  ...[1, 2, 3].flatMap((k) => [...get(V.tmp), ...simd(SIMD.lane32), k, OP.i32Add]),
+];
+/** lines += what V.cnt holds; V.cnt = 0 */
+const flush = [...get(L.lines), ...hsum, OP.i32Add, ...set(L.lines), ...splat(c32(0), V.cnt)];
+
+/**
+ * 64 bytes a turn while 64 are left: four vectors, their newline lanes added up in V.cnt (flushed every 63
+ * turns, before a lane could wrap), their control bytes folded into V.vmin (a newline lane becomes 0xff
+ * first), and one test of all four candidate vectors; the rare turn with a candidate takes each 16-byte
+ * block through candLoop. Bytes left over go to the 16-byte loop.
+ */
+const loop64: number[] = [
+  OP.block,
+  OP.void, // $x64
+  OP.loop,
+  OP.void, // $l64
+  ...[...get(L.hits), ...get(P.cap), OP.i32GeU, OP.brIf, 1], // -> $x64
+  ...[...get(P.n), ...get(L.i), OP.i32Sub, ...c32(64), OP.i32LtU, OP.brIf, 1], // -> $x64
+  ...[0, 1, 2, 3].flatMap((k) => [
+    // e[k] = hay[i + 16k ..] == byte; vmin = min(vmin, max(v, e[k]))
+    ...[...get(P.hay), ...get(L.i), OP.i32Add, ...c32(16 * k), OP.i32Add, ...vload, ...tee(V.v)],
+    ...[...get(V.vnl), ...simd(SIMD.eq8), ...tee(V.e + k)],
+    ...[...get(V.v), ...simd(SIMD.maxU8), ...get(V.vmin), ...simd(SIMD.minU8), ...set(V.vmin)],
+    // c[k] = the candidate lanes of the block at i + 16k
+    ...[...get(P.hay), ...get(L.i), OP.i32Add, ...c32(16 * k), OP.i32Add, ...get(P.a), OP.i32Add, ...vload],
+    ...[...get(V.va), ...simd(SIMD.eq8)],
+    ...[...get(P.hay), ...get(L.i), OP.i32Add, ...c32(16 * k), OP.i32Add, ...get(P.b), OP.i32Add, ...vload],
+    ...[...get(V.vb), ...simd(SIMD.eq8), ...simd(SIMD.and), ...set(V.c + k)],
+  ]),
+  ...[...get(V.c), ...get(V.c + 1), ...simd(SIMD.or), ...get(V.c + 2), ...get(V.c + 3), ...simd(SIMD.or)],
+  ...[...simd(SIMD.or), ...simd(SIMD.anyTrue), OP.if, OP.void],
+  // run = newlines before i
+  ...[...get(L.lines), ...hsum, OP.i32Add, ...set(L.run)],
+  ...[0, 1, 2, 3].flatMap((k) => [
+    ...[...get(V.e + k), ...simd(SIMD.bitmask8), ...set(L.nlm)],
+    ...[...get(V.c + k), ...simd(SIMD.bitmask8), ...set(L.cand)],
+    ...candLoop(16 * k, L.run),
+    ...[...get(L.run), ...get(L.nlm), OP.i32Popcnt, OP.i32Add, ...set(L.run)],
+  ]),
+  OP.end,
+  // cnt += the four newline vectors (each lane -1 per newline)
+  ...[...get(V.cnt), ...get(V.e), ...get(V.e + 1), ...simd(SIMD.add8), ...get(V.e + 2), ...get(V.e + 3)],
+  ...[...simd(SIMD.add8), ...simd(SIMD.add8), ...simd(SIMD.add8), ...set(V.cnt)],
+  ...[...get(L.left), ...c32(1), OP.i32Sub, ...tee(L.left), OP.i32Eqz, OP.if, OP.void],
+  ...[...flush, ...c32(63), ...set(L.left), OP.end],
+  ...[...get(L.i), ...c32(64), OP.i32Add, ...set(L.i)],
+  OP.br,
+  0, // -> $l64
+  OP.end,
+  OP.end, // $l64, $x64
+  ...flush,
+];
+
 const scanBody: number[] = [
   ...splat([...get(P.nd), ...get(P.a), OP.i32Add, ...load8], V.va),
   ...splat([...get(P.nd), ...get(P.b), OP.i32Add, ...load8], V.vb),
   ...splat(get(P.byte), V.vnl),
   ...splat(c32(0x20), V.v32),
+  ...splat(c32(0), V.cnt),
+  ...splat(c32(0xff), V.vmin),
+  ...[...c32(63), ...set(L.left)],
   ...splat(c32(0), V.acc),
   // last = min(n - 1, avail - m), signed: below 0 when no start fits
   ...[...get(P.n), ...c32(1), OP.i32Sub, ...get(P.avail), ...get(P.m), OP.i32Sub],
   ...[...get(P.n), ...c32(1), OP.i32Sub, ...get(P.avail), ...get(P.m), OP.i32Sub, OP.i32LtS, OP.select, ...set(L.last)],
+  ...loop64,
   OP.block,
   OP.void, // $done
   OP.block,
@@ -255,7 +337,8 @@ const scanBody: number[] = [
   OP.end, // $done
   ...[...get(L.i), OP.globalSet, 0],
   ...[...get(L.lines), OP.globalSet, 1],
-  ...[...get(L.sp), ...get(V.acc), ...simd(SIMD.anyTrue), OP.i32Or, OP.globalSet, 2],
+  ...[...get(L.sp), ...get(V.acc), ...simd(SIMD.anyTrue), OP.i32Or],
+  ...[...get(V.vmin), ...get(V.v32), ...simd(SIMD.ltU8), ...simd(SIMD.anyTrue), OP.i32Or, OP.globalSet, 2],
   ...get(L.hits),
 ];
 
@@ -334,8 +417,8 @@ export function moduleBytes(): Uint8Array {
       vec([
         code(
           [
-            [10, I],
-            [7, OP.v128],
+            [I32_LOCALS, I],
+            [V128_LOCALS, OP.v128],
           ],
           scanBody,
         ),

@@ -113,6 +113,31 @@ describe('byteSearch: the SIMD module', () => {
     expect(simd!.findAll(Buffer.from('aaaaa'), Buffer.from('aaa'))).toEqual([0, 1, 2]);
   });
 
+  it("newline counts past the 64-byte turns' flush (a lane counts up to 252 newlines)", () => {
+    for (const n of [4031, 4032, 4033, 20000, 64 * 63 * 3 + 17]) {
+      const hay = Buffer.alloc(n, 10);
+      for (let i = 0; i < n; i += 1000) hay.write('=x', i);
+      check(simd!, hay, Buffer.from('=x'), 0, n);
+      check(simd!, hay, Buffer.from('\n\n='), 0, n);
+    }
+  });
+
+  it('property: longer buffers, dense newlines and candidates, any range', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom(10, 10, 0x3d, 0x31, 0x2e), { minLength: 100, maxLength: 9000 }),
+        fc.constantFrom('=1', '=1.1', '1\n=', '\n'),
+        fc.nat({ max: 31 }),
+        fc.nat({ max: 200 }),
+        (xs, nd, align, cut) => {
+          const hay = placed(xs, align);
+          check(simd!, hay, Buffer.from(nd), Math.min(cut, xs.length), xs.length);
+        },
+      ),
+      { numRuns: 200, seed: 20261207 },
+    );
+  });
+
   it('needles across the copy windows (256 KiB) and at the ends of a lent buffer', () => {
     const W = 256 << 10;
     const hay = Buffer.alloc(3 * W + 100, 0x2e);
