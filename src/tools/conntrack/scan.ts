@@ -4,6 +4,7 @@ import type { Family, Warning } from '../../model/types.js';
 import { canonIp } from '../../model/addr.js';
 import { cleanText } from '../common.js';
 import { ParseError } from '../parse-error.js';
+import { byteSearch, type ByteSearch } from '../text/byte-search.js';
 import { toolErrorText } from '../tool-error.js';
 import { CtAddrs, CtNotes, handleLine, natOf, ntopV6, type ConntrackParse } from './parse.js';
 
@@ -140,6 +141,11 @@ export interface ScanOptions {
    * entries cost ~600 MB and garbage collection that grows faster than the table).
    */
   onEntry?: (e: ConntrackEntry) => void;
+  /**
+   * false: search each region with Buffer.indexOf even where the SIMD byte search exists. Only the
+   * differential tests set it, to compare the two paths.
+   */
+  simd?: boolean;
 }
 
 export interface ScanResult {
@@ -158,6 +164,8 @@ export interface ScanResult {
 }
 
 const NL = 10;
+/** regions shorter than this are searched with indexOf (the SIMD search of a few hundred bytes costs more) */
+const SIMD_MIN = 1024;
 const MAX_LINE = 1 << 20;
 
 /**
@@ -189,6 +197,8 @@ export class ConntrackScanner {
   private sawSrc = false;
   /** the query is `{ nat: 'dnat' }` alone: lines without destination NAT are told from their bytes (dnatSkip) */
   private readonly natOnly: boolean;
+  /** the SIMD search of this thread; undefined: every region is searched with Buffer.indexOf */
+  private readonly search: ByteSearch | undefined;
 
   constructor(
     private readonly q: ConntrackQuery,
@@ -213,6 +223,7 @@ export class ConntrackScanner {
       q.proto === undefined &&
       q.family === undefined &&
       q.where === undefined;
+    this.search = opts.simd === false ? undefined : byteSearch();
   }
 
   push(chunk: Buffer | string): void {
@@ -297,6 +308,15 @@ export class ConntrackScanner {
 
   /** buf[0, end): whole lines (terminated) or the unterminated tail. */
   private region(buf: Buffer, end: number, terminated: boolean): void {
+    // a short region (the line a piece cut, a tiny piece) costs the SIMD pass more to set up than to search
+    if (
+      this.search !== undefined &&
+      end >= SIMD_MIN &&
+      this.needles.length > 0 &&
+      !this.natOnly &&
+      this.simdRegion(buf, end, terminated)
+    )
+      return;
     if (buf.indexOf(0) >= 0 && buf.indexOf(0) < end)
       throw new ParseError(this.opts.probe, 'binary data (NUL bytes), not conntrack output');
     const esc = buf.indexOf(0x1b);
@@ -342,6 +362,54 @@ export class ConntrackScanner {
     }
     this.lines += countNl(buf, counted, end);
     if (!terminated) this.lines++;
+  }
+
+  /**
+   * The region loop above in one SIMD pass per needle (byte-search.ts): the same hits in the same order,
+   * each line numbered from the newlines the pass counted before it, and the region's newlines counted by
+   * the same pass. false when the region holds a control byte other than the newline: the loop above then
+   * checks it exactly (NUL: an error; ESC, CR: every line read; a tab: searched as usual).
+   */
+  private simdRegion(buf: Buffer, end: number, terminated: boolean): boolean {
+    const s = this.search!;
+    const needles = this.needles;
+    const found = needles.map((n) => s.scan(buf, n, 0, end, NL));
+    const first = found[0]!;
+    if (first.special) return false;
+    // merge the needles' hits by position; at one position the first needle wins, as in the loop above
+    const at: number[] = [];
+    const nth: number[] = [];
+    const before: number[] = [];
+    const idx = found.map(() => 0);
+    for (;;) {
+      let k = -1;
+      for (let j = 0; j < found.length; j++) {
+        const p = found[j]!.pos[idx[j]!];
+        if (p !== undefined && (k < 0 || p < found[k]!.pos[idx[k]!]!)) k = j;
+      }
+      if (k < 0) break;
+      at.push(found[k]!.pos[idx[k]!]!);
+      before.push(found[k]!.before[idx[k]!]!);
+      nth.push(k);
+      idx[k]!++;
+    }
+    let pos = 0;
+    for (let h = 0; h < at.length && !this.done; h++) {
+      const hit = at[h]!;
+      if (hit < pos) continue;
+      if (extendsWord(buf[hit + needles[nth[h]!]!.length])) {
+        pos = hit + 1;
+        continue;
+      }
+      const ls = hit === 0 ? 0 : buf.lastIndexOf(NL, hit - 1) + 1;
+      let le = buf.indexOf(NL, hit);
+      if (le < 0 || le > end) le = end;
+      this.line(buf.toString('utf8', ls, le), this.lines + before[h]! + 1, !terminated && le === end);
+      pos = le + 1;
+    }
+    this.lines += first.lines;
+    if (!terminated) this.lines++;
+    return true;
   }
 
   /**

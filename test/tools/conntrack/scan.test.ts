@@ -1,4 +1,6 @@
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -16,6 +18,7 @@ import {
 } from '../../../src/tools/conntrack/index.js';
 import { fileChunks } from '../../../src/collect/file-chunks.js';
 import type { ConntrackEntry } from '../../../src/model/conntrack.js';
+import { canonIp } from '../../../src/model/addr.js';
 import { ParseError } from '../../../src/tools/parse-error.js';
 import { filesUnder } from '../../helpers/files.js';
 
@@ -458,5 +461,100 @@ describe('reused read buffer and handed-over entries = the keeping scan over a r
       ),
       { numRuns: 400, seed: 20261207 },
     );
+  });
+});
+
+// The SIMD byte search (tools/text/byte-search.ts) replaces the region loop's indexOf searches and newline
+// counts: every result — entries, their order and line numbers, warnings, lines, errors — must be the one the
+// indexOf path gives, wherever the pieces end and wherever a cut stops the scan.
+describe('the SIMD region search = the indexOf region search', () => {
+  const both = async (chunksOf: () => Iterable<Buffer>, q: ConntrackQuery, max?: number) => {
+    const opts = { probe: 'conntrack4', ...(max !== undefined ? { maxEntries: max } : {}) };
+    const run = async (simd: boolean) => {
+      try {
+        return await scanConntrack(chunksOf(), q, { ...opts, simd });
+      } catch (e) {
+        if (e instanceof ParseError) return e.message;
+        throw e;
+      }
+    };
+    return [await run(true), await run(false)] as const;
+  };
+
+  it('every bundled conntrack capture, each address and port in it, whole, in pieces and cut', async () => {
+    expect(files.length).toBeGreaterThan(15);
+    let entries = 0;
+    for (const f of files) {
+      const buf = readFileSync(f);
+      const t = buf.toString('latin1');
+      const addrs = new Set([...t.matchAll(/(?:src|dst)=([^ \n]+)/g)].map((m) => m[1]!));
+      const ports = new Set([...t.matchAll(/port=(\d+)/g)].map((m) => Number(m[1])));
+      const qs: ConntrackQuery[] = [
+        ...[...addrs].filter((a) => canonIp(a) !== null).map((address) => ({ address })),
+        ...[...ports].slice(0, 8).map((port) => ({ port })),
+      ];
+      for (const q of qs)
+        for (const [cuts, max] of [
+          [[], undefined],
+          [[7, 300, 301, 2000], undefined],
+          [[], 1],
+          [[150, 151], 2],
+        ] as const) {
+          const [fast, slow] = await both(() => chunks(buf, [...cuts]), q, max);
+          expect(fast, `${f} ${JSON.stringify(q)} ${cuts} ${max}`).toEqual(slow);
+          if (typeof slow !== 'string') entries += slow.entries.length;
+        }
+    }
+    expect(entries).toBeGreaterThan(200);
+  });
+
+  it('property: fuzzed lines (tabs, CR, colour, NUL-free), address and port queries, random pieces and cuts', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        text,
+        fc.oneof(fc.record({ address: qAddress }), fc.record({ port: qPort }), query),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        fc.option(fc.integer({ min: 1, max: 8 }), { nil: undefined }),
+        async (t, q, cuts, max) => {
+          const [fast, slow] = await both(() => chunks(Buffer.from(t), cuts), q, max);
+          expect(fast).toEqual(slow);
+        },
+      ),
+      { numRuns: 600, seed: 20261207 },
+    );
+  });
+
+  it('a NUL byte is still refused, wherever it is', async () => {
+    const t = readFileSync(new URL('shared/conntrack-L.node.txt', DIR));
+    for (const at of [0, 17, t.length - 1]) {
+      const b = Buffer.from(t);
+      b[at] = 0;
+      const [fast, slow] = await both(() => [b], { address: '10.244.1.5' });
+      expect(fast).toBe(slow);
+      expect(String(fast)).toMatch(/NUL/);
+    }
+  });
+
+  it('a table larger than the read piece, through the lent buffer (fileChunks) and through copies', async () => {
+    // 600 KiB of real lines with the flow's address every so often: several pieces and copy windows
+    const one = LINES.filter((l) => l.includes('src=')).join('\n');
+    const big = Buffer.from(
+      `${Array.from({ length: 4000 }, (_, i) => (i % 97 === 0 ? one : LINES[i % LINES.length])).join('\n')}\n`,
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'npC-ct-'));
+    try {
+      const f = join(dir, 'conntrack4.txt');
+      writeFileSync(f, big);
+      for (const q of [{ address: '10.244.1.5' }, { address: '10.96.0.10' }, { port: 53 }] as ConntrackQuery[])
+        for (const size of [4096, 128 << 10, 1 << 20]) {
+          const [fast, slow] = await both(() => fileChunks(f, size), q);
+          const [copied] = await both(() => fileChunks(f, size, false), q);
+          expect(fast, `${JSON.stringify(q)} ${size}`).toEqual(slow);
+          expect(copied).toEqual(slow);
+          expect(typeof slow === 'object' && slow.entries.length).toBeGreaterThan(0);
+        }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

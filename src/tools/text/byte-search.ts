@@ -1,0 +1,626 @@
+/**
+ * Byte search at memory speed: every occurrence of a short needle in a byte range, with the number of
+ * newlines (any chosen byte) before each, in one pass of 16-byte WebAssembly SIMD vectors. Buffer.indexOf
+ * restarts a native search at every partial match (an address needle matches at every `=` of a conntrack
+ * line), and a count of newlines by indexOf is one call per line; this pass reads each byte once.
+ *
+ * The module is assembled below from a table of opcodes (no tool at build or run time) and instantiated
+ * once per thread, synchronously. `byteSearch()` answers undefined where WebAssembly or its SIMD is missing;
+ * `plainSearch` is the same API on Buffer.indexOf, for those places and as the reference of the tests.
+ */
+
+export interface ByteSearch {
+  /** true: the SIMD module; false: Buffer.indexOf (plainSearch) */
+  readonly simd: boolean;
+  /**
+   * Every start of `needle` lying whole in hay[from, to), ascending, overlapping ones included; `before[k]`
+   * counts `byte` in hay[from, pos[k]). `lines`: `byte` in all of hay[from, to). `special`: a control byte
+   * (below 0x20) other than `byte` is in hay[from, to), a NUL, an ESC, a CR, a tab (the conntrack scanner
+   * hands such a region to its exact checks).
+   */
+  scan(hay: Uint8Array, needle: Uint8Array, from: number, to: number, byte: number): ScanHits;
+  /** where `needle` first lies whole in hay[from, to), or -1 */
+  findFirst(hay: Uint8Array, needle: Uint8Array, from?: number, to?: number): number;
+  /** every start of `needle` lying whole in hay[from, to), ascending */
+  findAll(hay: Uint8Array, needle: Uint8Array, from?: number, to?: number): number[];
+  /** how many times `byte` is in hay[from, to) */
+  count(hay: Uint8Array, byte: number, from?: number, to?: number): number;
+  /**
+   * A buffer of `size` bytes inside the module's memory, lent to one reader at a time (release() gives it
+   * back): a search of a range inside it reads it in place instead of copying it in. undefined when it is
+   * lent already, too small, or there is no module.
+   */
+  lease(size: number): { buf: Buffer; release(): void } | undefined;
+}
+
+export interface ScanHits {
+  pos: number[];
+  before: number[];
+  lines: number;
+  special: boolean;
+}
+
+/** Longest needle the module takes; a longer one is searched by plainSearch (no caller needs one). */
+export const MAX_NEEDLE = 1024;
+
+// ---- the module, as bytes ----------------------------------------------------------------------------
+// Only what the two functions use. Numbers are the WebAssembly binary encoding (core spec 5.4, SIMD 0xfd).
+const OP = {
+  block: 0x02,
+  loop: 0x03,
+  if: 0x04,
+  end: 0x0b,
+  br: 0x0c,
+  brIf: 0x0d,
+  localGet: 0x20,
+  localSet: 0x21,
+  localTee: 0x22,
+  globalSet: 0x24,
+  i32Load8u: 0x2d,
+  i32Store: 0x36,
+  i32Const: 0x41,
+  i32Eqz: 0x45,
+  i32Ne: 0x47,
+  i32LtS: 0x48,
+  i32LtU: 0x49,
+  i32LeS: 0x4c,
+  i32GeU: 0x4f,
+  i32Ctz: 0x68,
+  i32Popcnt: 0x69,
+  i32Add: 0x6a,
+  i32Sub: 0x6b,
+  i32Mul: 0x6c,
+  i32And: 0x71,
+  i32Or: 0x72,
+  i32Shl: 0x74,
+  select: 0x1b,
+  void: 0x40,
+  i32: 0x7f,
+  v128: 0x7b,
+} as const;
+/** SIMD instructions: 0xfd, then this number (all below 0x80: one LEB128 byte) */
+const SIMD = {
+  load: 0x00,
+  splat8: 0x0f,
+  eq8: 0x23,
+  ltU8: 0x26,
+  and: 0x4e,
+  andnot: 0x4f,
+  or: 0x50,
+  anyTrue: 0x53,
+  neg8: 0x61,
+  bitmask8: 0x64,
+  add8: 0x6e,
+  minU8: 0x77,
+  maxU8: 0x79,
+  extadd16u: 0x7d,
+  extadd32u: 0x7f,
+  lane32: 0x1b,
+} as const;
+
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+}
+
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+// instruction helpers: each returns its bytes
+const get = (l: number) => [OP.localGet, l];
+const set = (l: number) => [OP.localSet, l];
+const tee = (l: number) => [OP.localTee, l];
+const c32 = (n: number) => [OP.i32Const, ...sleb(n)];
+const simd = (op: number) => [0xfd, op];
+/** v128.load with no alignment promise (align 0, offset 0) */
+const vload = [0xfd, SIMD.load, 0, 0];
+const load8 = [OP.i32Load8u, 0, 0];
+const store = (offset: number) => [OP.i32Store, 2, ...uleb(offset)];
+
+// scan(hay, n, avail, nd, m, a, b, out, cap, byte) -> hits
+// Starts p in [0, min(n - 1, avail - m)] where needle nd[0, m) equals hay[p, p + m): candidates are the p
+// whose bytes at p + a and p + b equal the needle's there (two vector compares per 16 starts), each then
+// compared byte by byte. Each hit writes (p, count of `byte` in hay[0, p)) as two i32 at out; the loop
+// stops before a block once `cap` hits are written (a turn adds at most 64, so out holds cap + 64 pairs).
+// Globals: 0 = where it stopped (>= n when done), 1 = `byte` count in hay[0, that), 2 = a control byte
+// (below 0x20) other than `byte` was seen.
+// Reads up to 16 + max(a, b) bytes past n: the caller leaves that much memory after the range.
+const P = { hay: 0, n: 1, avail: 2, nd: 3, m: 4, a: 5, b: 6, out: 7, cap: 8, byte: 9 };
+const L = { i: 10, hits: 11, lines: 12, cand: 13, nlm: 14, p: 15, k: 16, last: 17, bit: 18, sp: 19, left: 20, run: 21 };
+const V = { va: 22, vb: 23, vnl: 24, v: 25, acc: 26, v32: 27, veq: 28, cnt: 29, tmp: 30, vmin: 31, e: 32, c: 36 };
+const I32_LOCALS = 12;
+const V128_LOCALS = 18;
+
+/** v128: 0xff in the lanes of V.v that hold a control byte (below 0x20) other than `byte` (V.veq) */
+const controls = [...get(V.v), ...get(V.v32), ...simd(SIMD.ltU8), ...get(V.veq), ...simd(SIMD.andnot)];
+
+/**
+ * The candidates of one 16-byte block (L.cand, with its newline lanes in L.nlm) whose starts are i + at + bit:
+ * each start up to `last` is compared byte by byte, and a hit is written with `lines` plus the newlines below it.
+ */
+function candLoop(at: number, lines: number): number[] {
+  return [
+    OP.block,
+    OP.void, // $nc
+    OP.loop,
+    OP.void, // $c
+    ...get(L.cand),
+    OP.i32Eqz,
+    OP.brIf,
+    1, // -> $nc
+    // bit = ctz(cand); p = i + at + bit
+    ...get(L.cand),
+    OP.i32Ctz,
+    ...tee(L.bit),
+    ...get(L.i),
+    OP.i32Add,
+    ...c32(at),
+    OP.i32Add,
+    ...tee(L.p),
+    ...get(L.last),
+    OP.i32LeS,
+    OP.if,
+    OP.void,
+    OP.block,
+    OP.void, // $skip
+    ...c32(0),
+    ...set(L.k),
+    OP.loop,
+    OP.void, // $v
+    ...get(L.k),
+    ...get(P.m),
+    OP.i32LtU,
+    OP.if,
+    OP.void,
+    ...[...get(P.hay), ...get(L.p), OP.i32Add, ...get(L.k), OP.i32Add, ...load8],
+    ...[...get(P.nd), ...get(L.k), OP.i32Add, ...load8],
+    OP.i32Ne,
+    OP.brIf,
+    2, // -> $skip (if, $v, $skip)
+    ...[...get(L.k), ...c32(1), OP.i32Add, ...set(L.k)],
+    OP.br,
+    1, // -> $v
+    OP.end,
+    OP.end, // $v
+    // a hit: out[hits] = (p, lines + newlines below bit)
+    ...[...get(P.out), ...get(L.hits), ...c32(8), OP.i32Mul, OP.i32Add, ...get(L.p), ...store(0)],
+    ...[...get(P.out), ...get(L.hits), ...c32(8), OP.i32Mul, OP.i32Add],
+    ...[...get(lines), ...get(L.nlm), ...c32(1), ...get(L.bit), OP.i32Shl, ...c32(1), OP.i32Sub, OP.i32And],
+    ...[OP.i32Popcnt, OP.i32Add, ...store(4)],
+    ...[...get(L.hits), ...c32(1), OP.i32Add, ...set(L.hits)],
+    OP.end, // $skip
+    OP.end, // if p <= last
+    // cand &= cand - 1
+    ...[...get(L.cand), ...get(L.cand), ...c32(1), OP.i32Sub, OP.i32And, ...set(L.cand)],
+    OP.br,
+    0, // -> $c
+    OP.end,
+    OP.end, // $c, $nc
+  ];
+}
+
+/** One block of 16 starts at i; `partial`: the last one, fewer than 16 bytes left (lanes past n masked). */
+function block16(partial: boolean): number[] {
+  // valid lanes of the partial block: (1 << (n - i)) - 1
+  const valid = [...c32(1), ...get(P.n), ...get(L.i), OP.i32Sub, OP.i32Shl, ...c32(1), OP.i32Sub];
+  return [
+    // v = hay[i, i + 16); nlm = lanes equal to `byte`
+    ...get(P.hay),
+    ...get(L.i),
+    OP.i32Add,
+    ...vload,
+    ...tee(V.v),
+    ...get(V.vnl),
+    ...simd(SIMD.eq8),
+    ...tee(V.veq),
+    ...simd(SIMD.bitmask8),
+    ...(partial ? [...valid, OP.i32And] : []),
+    ...set(L.nlm),
+    // control bytes: full blocks OR into a vector, the partial one into a masked scalar
+    ...(partial
+      ? [...get(L.sp), ...controls, ...simd(SIMD.bitmask8), ...valid, OP.i32And, OP.i32Or, ...set(L.sp)]
+      : [...get(V.acc), ...controls, ...simd(SIMD.or), ...set(V.acc)]),
+    // cand = bitmask(hay[i + a ..] == va & hay[i + b ..] == vb); starts past `last` are dropped below
+    ...[...get(P.hay), ...get(L.i), OP.i32Add, ...get(P.a), OP.i32Add, ...vload, ...get(V.va), ...simd(SIMD.eq8)],
+    ...[...get(P.hay), ...get(L.i), OP.i32Add, ...get(P.b), OP.i32Add, ...vload, ...get(V.vb), ...simd(SIMD.eq8)],
+    ...simd(SIMD.and),
+    ...simd(SIMD.bitmask8),
+    ...set(L.cand),
+    ...candLoop(0, L.lines),
+    ...[...get(L.lines), ...get(L.nlm), OP.i32Popcnt, OP.i32Add, ...set(L.lines)],
+    ...[...get(L.i), ...c32(16), OP.i32Add, ...set(L.i)],
+  ];
+}
+
+const splat = (from: number[], to: number) => [...from, ...simd(SIMD.splat8), ...set(to)];
+
+/** i32: the newlines V.cnt holds (its lanes count down from 0, at most 252 each) */
+const hsum = [
+  ...[...get(V.cnt), ...simd(SIMD.neg8), ...simd(SIMD.extadd16u), ...simd(SIMD.extadd32u), ...tee(V.tmp)],
+  ...[...simd(SIMD.lane32), 0],
+  ...[1, 2, 3].flatMap((k) => [...get(V.tmp), ...simd(SIMD.lane32), k, OP.i32Add]),
+];
+/** lines += what V.cnt holds; V.cnt = 0 */
+const flush = [...get(L.lines), ...hsum, OP.i32Add, ...set(L.lines), ...splat(c32(0), V.cnt)];
+
+/**
+ * 64 bytes a turn while 64 are left: four vectors, their newline lanes added up in V.cnt (flushed every 63
+ * turns, before a lane could wrap), their control bytes folded into V.vmin (a newline lane becomes 0xff
+ * first), and one test of all four candidate vectors; the rare turn with a candidate takes each 16-byte
+ * block through candLoop. Bytes left over go to the 16-byte loop.
+ */
+const loop64: number[] = [
+  OP.block,
+  OP.void, // $x64
+  OP.loop,
+  OP.void, // $l64
+  ...[...get(L.hits), ...get(P.cap), OP.i32GeU, OP.brIf, 1], // -> $x64
+  ...[...get(P.n), ...get(L.i), OP.i32Sub, ...c32(64), OP.i32LtU, OP.brIf, 1], // -> $x64
+  ...[0, 1, 2, 3].flatMap((k) => [
+    // e[k] = hay[i + 16k ..] == byte; vmin = min(vmin, max(v, e[k]))
+    ...[...get(P.hay), ...get(L.i), OP.i32Add, ...c32(16 * k), OP.i32Add, ...vload, ...tee(V.v)],
+    ...[...get(V.vnl), ...simd(SIMD.eq8), ...tee(V.e + k)],
+    ...[...get(V.v), ...simd(SIMD.maxU8), ...get(V.vmin), ...simd(SIMD.minU8), ...set(V.vmin)],
+    // c[k] = the candidate lanes of the block at i + 16k
+    ...[...get(P.hay), ...get(L.i), OP.i32Add, ...c32(16 * k), OP.i32Add, ...get(P.a), OP.i32Add, ...vload],
+    ...[...get(V.va), ...simd(SIMD.eq8)],
+    ...[...get(P.hay), ...get(L.i), OP.i32Add, ...c32(16 * k), OP.i32Add, ...get(P.b), OP.i32Add, ...vload],
+    ...[...get(V.vb), ...simd(SIMD.eq8), ...simd(SIMD.and), ...set(V.c + k)],
+  ]),
+  ...[...get(V.c), ...get(V.c + 1), ...simd(SIMD.or), ...get(V.c + 2), ...get(V.c + 3), ...simd(SIMD.or)],
+  ...[...simd(SIMD.or), ...simd(SIMD.anyTrue), OP.if, OP.void],
+  // run = newlines before i
+  ...[...get(L.lines), ...hsum, OP.i32Add, ...set(L.run)],
+  ...[0, 1, 2, 3].flatMap((k) => [
+    ...[...get(V.e + k), ...simd(SIMD.bitmask8), ...set(L.nlm)],
+    ...[...get(V.c + k), ...simd(SIMD.bitmask8), ...set(L.cand)],
+    ...candLoop(16 * k, L.run),
+    ...[...get(L.run), ...get(L.nlm), OP.i32Popcnt, OP.i32Add, ...set(L.run)],
+  ]),
+  OP.end,
+  // cnt += the four newline vectors (each lane -1 per newline)
+  ...[...get(V.cnt), ...get(V.e), ...get(V.e + 1), ...simd(SIMD.add8), ...get(V.e + 2), ...get(V.e + 3)],
+  ...[...simd(SIMD.add8), ...simd(SIMD.add8), ...simd(SIMD.add8), ...set(V.cnt)],
+  ...[...get(L.left), ...c32(1), OP.i32Sub, ...tee(L.left), OP.i32Eqz, OP.if, OP.void],
+  ...[...flush, ...c32(63), ...set(L.left), OP.end],
+  ...[...get(L.i), ...c32(64), OP.i32Add, ...set(L.i)],
+  OP.br,
+  0, // -> $l64
+  OP.end,
+  OP.end, // $l64, $x64
+  ...flush,
+];
+
+const scanBody: number[] = [
+  ...splat([...get(P.nd), ...get(P.a), OP.i32Add, ...load8], V.va),
+  ...splat([...get(P.nd), ...get(P.b), OP.i32Add, ...load8], V.vb),
+  ...splat(get(P.byte), V.vnl),
+  ...splat(c32(0x20), V.v32),
+  ...splat(c32(0), V.cnt),
+  ...splat(c32(0xff), V.vmin),
+  ...[...c32(63), ...set(L.left)],
+  ...splat(c32(0), V.acc),
+  // last = min(n - 1, avail - m), signed: below 0 when no start fits
+  ...[...get(P.n), ...c32(1), OP.i32Sub, ...get(P.avail), ...get(P.m), OP.i32Sub],
+  ...[...get(P.n), ...c32(1), OP.i32Sub, ...get(P.avail), ...get(P.m), OP.i32Sub, OP.i32LtS, OP.select, ...set(L.last)],
+  ...loop64,
+  OP.block,
+  OP.void, // $done
+  OP.block,
+  OP.void, // $tail
+  OP.loop,
+  OP.void, // $full
+  ...[...get(L.hits), ...get(P.cap), OP.i32GeU, OP.brIf, 2], // -> $done
+  ...[...get(P.n), ...get(L.i), OP.i32Sub, ...c32(16), OP.i32LtU, OP.brIf, 1], // -> $tail
+  ...block16(false),
+  OP.br,
+  0, // -> $full
+  OP.end,
+  OP.end, // $full, $tail
+  ...[...get(L.i), ...get(P.n), OP.i32LtU, OP.if, OP.void, ...block16(true), OP.end],
+  OP.end, // $done
+  ...[...get(L.i), OP.globalSet, 0],
+  ...[...get(L.lines), OP.globalSet, 1],
+  ...[...get(L.sp), ...get(V.acc), ...simd(SIMD.anyTrue), OP.i32Or],
+  ...[...get(V.vmin), ...get(V.v32), ...simd(SIMD.ltU8), ...simd(SIMD.anyTrue), OP.i32Or, OP.globalSet, 2],
+  ...get(L.hits),
+];
+
+// count(hay, n, byte) -> how many `byte` in hay[0, n); reads up to 15 bytes past n
+const C = { hay: 0, n: 1, byte: 2, i: 3, total: 4, vb: 5 };
+const countBody: number[] = [
+  ...splat(get(C.byte), C.vb),
+  OP.block,
+  OP.void, // $tail
+  OP.loop,
+  OP.void, // $full
+  ...[...get(C.n), ...get(C.i), OP.i32Sub, ...c32(16), OP.i32LtU, OP.brIf, 1],
+  ...[...get(C.total), ...get(C.hay), ...get(C.i), OP.i32Add, ...vload, ...get(C.vb), ...simd(SIMD.eq8)],
+  ...[...simd(SIMD.bitmask8), OP.i32Popcnt, OP.i32Add, ...set(C.total)],
+  ...[...get(C.i), ...c32(16), OP.i32Add, ...set(C.i)],
+  OP.br,
+  0,
+  OP.end,
+  OP.end,
+  ...[...get(C.i), ...get(C.n), OP.i32LtU, OP.if, OP.void],
+  ...[...get(C.total), ...get(C.hay), ...get(C.i), OP.i32Add, ...vload, ...get(C.vb), ...simd(SIMD.eq8)],
+  ...[...simd(SIMD.bitmask8), ...c32(1), ...get(C.n), ...get(C.i), OP.i32Sub, OP.i32Shl, ...c32(1), OP.i32Sub],
+  ...[OP.i32And, OP.i32Popcnt, OP.i32Add, ...set(C.total), OP.end],
+  ...get(C.total),
+];
+
+const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
+const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
+const name = (s: string) => [...uleb(s.length), ...[...s].map((c) => c.charCodeAt(0))];
+const code = (locals: [number, number][], body: number[]) => {
+  const f = [...vec(locals.map(([n, t]) => [...uleb(n), t])), ...body, OP.end];
+  return [...uleb(f.length), ...f];
+};
+
+/** Memory: needle | hit pairs | copy window | lent buffer, each followed by room for the over-read. */
+const PAGES = 24;
+const NEEDLE_AT = 0;
+const OUT_AT = 1024;
+const CAP = 1024;
+const WINDOW_AT = 16 << 10;
+const WINDOW = 256 << 10;
+const SLACK = 4 << 10;
+const LEASE_AT = WINDOW_AT + WINDOW + MAX_NEEDLE + SLACK;
+const LEASE = 1 << 20;
+
+/** The module's bytes (exported for the test that checks their shape). */
+export function moduleBytes(): Uint8Array {
+  const I = OP.i32;
+  const bytes = [
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    // types: 0 = (i32 x10) -> i32, 1 = (i32 x3) -> i32
+    ...section(
+      1,
+      vec([
+        [0x60, ...vec(Array(10).fill([I])), 1, I],
+        [0x60, ...vec(Array(3).fill([I])), 1, I],
+      ]),
+    ),
+    ...section(3, vec([[0], [1]])),
+    // one memory of fixed size: never grows, so views on it (lease) stay valid
+    ...section(5, vec([[0x01, ...uleb(PAGES), ...uleb(PAGES)]])),
+    ...section(6, vec([0, 1, 2].map(() => [I, 1, ...c32(0), OP.end]))),
+    ...section(
+      7,
+      vec([
+        [...name('memory'), 2, 0],
+        [...name('scan'), 0, 0],
+        [...name('count'), 0, 1],
+        [...name('stop'), 3, 0],
+        [...name('lines'), 3, 1],
+        [...name('special'), 3, 2],
+      ]),
+    ),
+    ...section(
+      10,
+      vec([
+        code(
+          [
+            [I32_LOCALS, I],
+            [V128_LOCALS, OP.v128],
+          ],
+          scanBody,
+        ),
+        code(
+          [
+            [2, I],
+            [1, OP.v128],
+          ],
+          countBody,
+        ),
+      ]),
+    ),
+  ];
+  return Uint8Array.from(bytes);
+}
+
+// the little of the WebAssembly API used here (the project's TypeScript lib has no DOM types)
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: unknown };
+}
+
+interface Exports {
+  memory: { buffer: ArrayBuffer };
+  scan(...a: number[]): number;
+  count(hay: number, n: number, byte: number): number;
+  stop: { value: number };
+  lines: { value: number };
+  special: { value: number };
+}
+
+/** Byte rarity for picking compare offsets: letters, digits, space, `=` and `.` fill most text lines. */
+function rank(b: number): number {
+  if ((b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b === 0x20 || b === 0x3d) return 3;
+  if (b === 0x2e || b === 0x3a || b === 0x0a) return 2;
+  return 1;
+}
+
+/** Offsets a < b of the two compared bytes: the last byte (the most varied in an address or a number) and the rarest other, latest first. */
+export function offsetsOf(needle: Uint8Array): [number, number] {
+  const b = needle.length - 1;
+  let a = 0;
+  for (let k = 1; k < b; k++) if (rank(needle[k]!) <= rank(needle[a]!)) a = k;
+  return [a, b];
+}
+
+function wasmSearch(x: Exports): ByteSearch {
+  const mem = new Uint8Array(x.memory.buffer);
+  let lent = false;
+  const setNeedle = (needle: Uint8Array) => mem.set(needle, NEEDLE_AT);
+  /** hay[from, to) as (address in memory, bytes readable from there for the needle): in place or copied */
+  const inPlace = (hay: Uint8Array, from: number, to: number): number | undefined => {
+    if (hay.buffer !== x.memory.buffer) return undefined;
+    const at = hay.byteOffset + from;
+    return at >= LEASE_AT && hay.byteOffset + to <= LEASE_AT + LEASE ? at : undefined;
+  };
+  const scanRange = (
+    at: number,
+    n: number,
+    avail: number,
+    m: number,
+    a: number,
+    b: number,
+    byte: number,
+    base: number,
+    acc: { pos: number[]; before: number[]; lines: number; special: boolean },
+  ) => {
+    let done = 0;
+    while (done < n) {
+      const hits = x.scan(at + done, n - done, avail - done, NEEDLE_AT, m, a, b, OUT_AT, CAP, byte);
+      const words = new Int32Array(x.memory.buffer, OUT_AT, hits * 2);
+      for (let k = 0; k < hits; k++) {
+        acc.pos.push(base + done + words[2 * k]!);
+        acc.before.push(acc.lines + words[2 * k + 1]!);
+      }
+      acc.lines += x.lines.value;
+      if (x.special.value) acc.special = true;
+      done += Math.min(x.stop.value, n - done);
+    }
+  };
+  const self: ByteSearch = {
+    simd: true,
+    scan(hay, needle, from, to, byte) {
+      const m = needle.length;
+      if (m === 0 || m > MAX_NEEDLE) return plainSearch.scan(hay, needle, from, to, byte);
+      setNeedle(needle);
+      const [a, b] = offsetsOf(needle);
+      const acc = { pos: [] as number[], before: [] as number[], lines: 0, special: false };
+      const direct = inPlace(hay, from, to);
+      if (direct !== undefined) {
+        scanRange(direct, to - from, to - from, m, a, b, byte, from, acc);
+        return acc;
+      }
+      // copied in windows; a window also takes the m - 1 bytes after it, for a needle that starts inside it
+      for (let s = from; s < to || s === from; ) {
+        const e = Math.min(s + WINDOW, to);
+        const have = Math.min(e + m - 1, to);
+        mem.set(hay.subarray(s, have), WINDOW_AT);
+        scanRange(WINDOW_AT, e - s, have - s, m, a, b, byte, s, acc);
+        if (e >= to) break;
+        s = e;
+      }
+      return acc;
+    },
+    findAll(hay, needle, from = 0, to = hay.length) {
+      return self.scan(hay, needle, from, to, 0x0a).pos;
+    },
+    findFirst(hay, needle, from = 0, to = hay.length) {
+      // a window at a time: a hit near `from` costs one window, not the whole range
+      for (let s = from; s < to; s += WINDOW) {
+        const e = Math.min(s + WINDOW + needle.length - 1, to);
+        const p = self.scan(hay, needle, s, e, 0x0a).pos;
+        if (p.length) return p[0]!;
+        if (e >= to) break;
+      }
+      return -1;
+    },
+    count(hay, byte, from = 0, to = hay.length) {
+      const direct = inPlace(hay, from, to);
+      if (direct !== undefined) return x.count(direct, to - from, byte);
+      let n = 0;
+      for (let s = from; s < to; s += WINDOW) {
+        const e = Math.min(s + WINDOW, to);
+        mem.set(hay.subarray(s, e), WINDOW_AT);
+        n += x.count(WINDOW_AT, e - s, byte);
+      }
+      return n;
+    },
+    lease(size) {
+      if (lent || size > LEASE) return undefined;
+      lent = true;
+      let back = false;
+      return {
+        buf: Buffer.from(x.memory.buffer, LEASE_AT, size),
+        release() {
+          if (back) return;
+          back = true;
+          lent = false;
+        },
+      };
+    },
+  };
+  return self;
+}
+
+const asBuffer = (u: Uint8Array) => (Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength));
+
+/** The same answers from Buffer.indexOf: where there is no SIMD, and the reference of the tests. */
+export const plainSearch: ByteSearch = {
+  simd: false,
+  scan(hay, needle, from, to, byte) {
+    const h = asBuffer(hay).subarray(0, to);
+    const pos: number[] = [];
+    const before: number[] = [];
+    let lines = 0;
+    let counted = from;
+    if (needle.length > 0)
+      for (let p = h.indexOf(needle, from); p >= 0 && p + needle.length <= to; p = h.indexOf(needle, p + 1)) {
+        lines += plainSearch.count(h, byte, counted, p);
+        counted = p;
+        pos.push(p);
+        before.push(lines);
+      }
+    lines += plainSearch.count(h, byte, counted, to);
+    const r = h.subarray(from, to);
+    let special = false;
+    for (let c = 0; c < 0x20 && !special; c++) special = c !== byte && r.includes(c);
+    return { pos, before, lines, special };
+  },
+  findFirst(hay, needle, from = 0, to = hay.length) {
+    const p = asBuffer(hay).subarray(0, to).indexOf(needle, from);
+    return p >= 0 && p + needle.length <= to ? p : -1;
+  },
+  findAll(hay, needle, from = 0, to = hay.length) {
+    return plainSearch.scan(hay, needle, from, to, 0x0a).pos;
+  },
+  count(hay, byte, from = 0, to = hay.length) {
+    const h = asBuffer(hay).subarray(0, to);
+    let n = 0;
+    for (let i = h.indexOf(byte, from); i >= 0; i = h.indexOf(byte, i + 1)) n++;
+    return n;
+  },
+  lease: () => undefined,
+};
+
+let cached: ByteSearch | null | undefined;
+
+/** The SIMD search of this thread (made on first use), or undefined without WebAssembly SIMD. */
+export function byteSearch(): ByteSearch | undefined {
+  if (cached === undefined) cached = makeSearch() ?? null;
+  return cached ?? undefined;
+}
+
+/** A new instance, or undefined where WebAssembly or SIMD is missing (tests call it with a stubbed global). */
+export function makeSearch(): ByteSearch | undefined {
+  try {
+    const W = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+    const bytes = moduleBytes();
+    if (W === undefined || !W.validate(bytes)) return undefined;
+    return wasmSearch(new W.Instance(new W.Module(bytes)).exports as unknown as Exports);
+  } catch {
+    return undefined;
+  }
+}
