@@ -92,8 +92,9 @@ export function registerTrace(program: Command, cli: Cli): void {
         cli.setExit(exitCode);
         return;
       }
-      // trace-defers imports no parser: the command and every parser (~0.1 s of CPU to load, zod's schemas) load
-      // once the live probes have started (setImmediate runs after their spawns), while they run
+      // trace-defers imports no parser: the command and every parser (zod builds its schemas as they load: ~40 ms
+      // of CPU on the bench, bench/RESULTS.md live7) load once the live probes have started (setImmediate runs
+      // after their spawns), while they run
       const { traceDefers } = await import('../collect/trace-defers.js');
       // live, the route tables are read only if the kernel does not answer (they may be large)
       const kernelRoutes = o.kernelRoutes !== false && o.snapshot === undefined;
