@@ -92,16 +92,22 @@ export function registerTrace(program: Command, cli: Cli): void {
         cli.setExit(exitCode);
         return;
       }
-      // flow-plan pulls in every parser: imported here, not at start-up, which every command pays
-      const { traceDefers } = await import('../collect/flow-plan.js');
+      // trace-defers imports no parser: the command and every parser (zod builds its schemas as they load: ~40 ms
+      // of CPU on the bench, bench/RESULTS.md live7) load once the live probes have started (setImmediate runs
+      // after their spawns), while they run
+      const { traceDefers } = await import('../collect/trace-defers.js');
       // live, the route tables are read only if the kernel does not answer (they may be large)
       const kernelRoutes = o.kernelRoutes !== false && o.snapshot === undefined;
+      const early = kernelRoutes ? await kernelRoutesEarly(src, dst) : undefined;
+      const command = new Promise((loaded) => setImmediate(loaded)).then(() => import('../commands/trace.js'));
+      // awaited below; a failed load must not count as unhandled meanwhile
+      command.catch(() => {});
       const source = await sourceFor(o, cli.io, {
         ...cli.sourceOptions(),
         defer: traceDefers(src, dst, kernelRoutes),
-        early: kernelRoutes ? await kernelRoutesEarly(src, dst) : undefined,
+        early,
       });
-      const { runTrace } = await import('../commands/trace.js');
+      const { runTrace } = await command;
       const { trace: t, exitCode, unreadable } = await runTrace(source, request, { ...nodeName, kernelRoutes });
       await cli.emit(format, 'trace', redacted(redact, explain(t)), o);
       notePartial(cli.io, unreadable, redact);

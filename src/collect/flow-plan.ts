@@ -14,27 +14,8 @@ import type { ProbeSource } from './source.js';
 // a path needs them (traceDefers, handed to the live source before anything runs), and what is read once the flow
 // is known (loadForFlow). A probe deferred by the first must be one the second reads only when the path needs it.
 
-/**
- * Live probes a trace between two addresses reads only if its path needs them (loadForFlow): the
- * other family's route table, and pod namespaces' links and routes; they run when first read. The other
- * family's conntrack table and ipset are never read by a trace: deferred, they never run.
- * Names need the whole node: nothing is deferred.
- */
-export function traceDefers(src: string, dst: string, kernelRoutes = false): ((id: string) => boolean) | undefined {
-  const a = canonIp(src);
-  const b = canonIp(dst);
-  if (a === null || b === null) return undefined;
-  const other = b.includes(':') ? 'ip-route4' : 'ip-route6';
-  // the conntrack lookup reads the flow's family only (collect/conntrack.ts); ipset is read by diff alone
-  const otherConntrack = b.includes(':') ? 'conntrack4' : 'conntrack6';
-  // kernelRoutes: the kernel may answer the lookups (commands/trace.ts), and then no full table is read
-  return (id) =>
-    id === other ||
-    id === otherConntrack ||
-    id === 'ipset' ||
-    (kernelRoutes && (id === 'ip-route4' || id === 'ip-route6')) ||
-    /^netns\/[^/]+\/(ip-link|ip-route4|ip-route6)$/.test(id);
-}
+// (traceDefers lives in trace-defers.ts, which imports no parser: the CLI hands it to the live source first)
+export { traceDefers } from './trace-defers.js';
 
 /**
  * What a trace of one flow reads, and why that is all it can use:

@@ -12,7 +12,9 @@
 import type { Family, Rule } from '../model/types.js';
 import type { RawOutput, Runner } from '../exec/runner.js';
 import { MAX_ROUTE_GET_LINES, routeGetInput, routeGetLine } from '../exec/route-get-input.js';
-import { parseRouteGetBatch, type RouteGetAnswer } from '../tools/ip/route-get.js';
+// route-get.js (and the ip parsers behind it) is imported when the first answer is read: a live trace starts this
+// module's reads before its probes, and the parsers load while those run (cli/trace.ts)
+import type { RouteGetAnswer } from '../tools/ip/route-get.js';
 
 /** Above this many routes a dump costs more than ~0.3 s of CPU (ip's JSON printer and netpath's read). */
 export const LARGE_TABLE = 50_000;
@@ -383,6 +385,7 @@ export async function askKernel(run: Runner, lines: string[]): Promise<Map<strin
     if (input === null) return new Error('ip -batch route get: a question is not a valid route get line');
     const o = await run(['ip', '-d', '-j', '-force', '-batch', '-'], { input });
     if (o.failed) return new Error(o.message ?? `ip -batch route get: ${o.failed}`);
+    const { parseRouteGetBatch } = await import('../tools/ip/route-get.js');
     try {
       const got = parseRouteGetBatch(part, o.stdout, o.stderr);
       for (const [k, a] of got.entries()) out.set(part[k]!, a);

@@ -1,4 +1,5 @@
 import { stat, readFile } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { hostname, release } from 'node:os';
 import { auditSpawn } from './audit.js';
 import { isAllowed } from './allowlist.js';
@@ -86,7 +87,11 @@ export function createLiveRunner(opts: LiveRunnerOptions = {}): Runner {
     };
     if (r.timedOut) {
       out.failed = 'timeout';
-      out.message = `${argv[0]}: no answer within ${timeout} ms (killed)`;
+      out.message = r.stillWriting
+        ? `${argv[0]}: still writing after ${timeout * CEILING_FACTOR} ms (killed)`
+        : r.fellSilent
+          ? `${argv[0]}: wrote nothing more for ${timeout} ms (killed)`
+          : `${argv[0]}: no answer within ${timeout} ms (killed)`;
     } else if (r.tooLarge) {
       out.failed = 'too-large';
       out.message = `${argv[0]}: output larger than the limit`;
@@ -167,14 +172,74 @@ interface Spawned {
   timedOut: boolean;
   tooLarge: boolean;
   canceled: boolean;
+  /** timed out at the ceiling, still writing (CEILING_FACTOR) */
+  stillWriting?: boolean;
+  /** timed out silent after it had written something */
+  fellSilent?: boolean;
   /** the process could not be started (code ENOENT, EACCES, ...) */
   code?: string;
   error?: string;
 }
 
 /**
+ * A probe's timeout is a silence: it is killed when it has written nothing (stdout or stderr) for `timeoutMs`, not
+ * when it has run that long. A probe that writes is answering: `ip -4 -j -d route show table all` of 1.2M routes
+ * writes 140 MB for 17 s at load ~17 on 2 cores (5.6 s of CPU), and a 55,000-route dump passed 20 s at load ~18
+ * in test/kernel/kernel-routes.test.ts (the trace that read it said `unknown`, the one the kernel answered did
+ * not). Only a probe still writing at CEILING_FACTOR × the timeout (300 s by default: twice that dump's CPU at
+ * load 28, 14 runnable tasks per core) is killed for its length; its output is bounded by maxBytes anyway.
+ */
+export const CEILING_FACTOR = 15;
+
+/** setTimeout's longest delay (a longer one fires at once) */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Kills `sub` (SIGKILL) once it has been silent for `ms`. The timer's callback does not decide alone: after a
+ * main thread busy for longer than `ms` (a large parse), the timers run before the pending output is read, so
+ * the verdict waits for setImmediate, which runs after the event loop has read what is waiting in the pipes.
+ */
+function watchSilence(
+  sub: { stdout: Readable | null; stderr: Readable | null; kill: (s: NodeJS.Signals) => boolean },
+  ms: number,
+): { fired: boolean; spoke: boolean; stop: () => void } {
+  let last = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  let immediate: NodeJS.Immediate | undefined;
+  const state = {
+    fired: false,
+    spoke: false,
+    stop: () => {
+      clearTimeout(timer);
+      clearImmediate(immediate);
+      sub.stdout?.off('data', heard);
+      sub.stderr?.off('data', heard);
+    },
+  };
+  function heard() {
+    last = performance.now();
+    state.spoke = true;
+  }
+  const arm = (delay: number) => {
+    timer = setTimeout(() => {
+      immediate = setImmediate(() => {
+        const quiet = performance.now() - last;
+        if (quiet < ms) return arm(Math.min(ms - quiet, MAX_TIMER_MS));
+        state.fired = true;
+        sub.kill('SIGKILL');
+      });
+    }, delay);
+    timer.unref();
+  };
+  sub.stdout?.on('data', heard);
+  sub.stderr?.on('data', heard);
+  arm(Math.min(ms, MAX_TIMER_MS));
+  return state;
+}
+
+/**
  * One process through execa, no shell, C locale: stdin is the validated input or nothing, output kept up to
- * `maxBytes` (then the process is killed), SIGKILL on timeout or cancel. execa is the project's fixed process
+ * `maxBytes` (then the process is killed), SIGKILL on a timeout (watchSilence) or cancel. execa is the project's fixed process
  * library; it is imported on the first probe, so a snapshot command never pays its start-up (~0.16 s of CPU,
  * plus ~4 ms per process against ~1.5 ms for a bare spawn: docs/performance.md, the live row).
  */
@@ -196,11 +261,12 @@ async function spawnOnce(
   };
   try {
     const { execa } = await import('execa');
-    const r = await execa(argv[0]!, argv.slice(1), {
+    const sub = execa(argv[0]!, argv.slice(1), {
       reject: false,
       shell: false,
       ...(input !== undefined ? { input } : { stdin: 'ignore' as const }),
-      timeout: timeoutMs,
+      // the ceiling; the timeout proper is the silence below
+      timeout: Math.min(timeoutMs * CEILING_FACTOR, MAX_TIMER_MS),
       killSignal: 'SIGKILL',
       maxBuffer: maxBytes,
       ...(signal ? { cancelSignal: signal } : {}),
@@ -208,19 +274,24 @@ async function spawnOnce(
       extendEnv: true,
       stripFinalNewline: false,
     });
+    const silence = watchSilence(sub, timeoutMs);
+    const r = await sub;
+    silence.stop();
     const code = (r as { code?: string }).code;
     const out: Spawned = {
       exitCode: typeof r.exitCode === 'number' ? r.exitCode : null,
       signal: r.signal ?? null,
       stdout: typeof r.stdout === 'string' ? r.stdout : '',
       stderr: typeof r.stderr === 'string' ? r.stderr : '',
-      timedOut: r.timedOut,
+      timedOut: r.timedOut || silence.fired,
       tooLarge: r.isMaxBuffer,
       canceled: r.isCanceled,
     };
     if (code !== undefined) out.code = code;
+    if (r.timedOut) out.stillWriting = true;
+    else if (silence.fired && silence.spoke) out.fellSilent = true;
     // not started at all (and not for a reason the caller names itself)
-    if (r.failed && out.exitCode === null && out.signal === null && !r.timedOut && !r.isMaxBuffer && !r.isCanceled)
+    if (r.failed && out.exitCode === null && out.signal === null && !out.timedOut && !r.isMaxBuffer && !r.isCanceled)
       out.error = (r.shortMessage ?? 'failed').split('\n')[0];
     return out;
   } catch (e) {

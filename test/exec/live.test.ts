@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLiveRunner } from '../../src/exec/live.js';
+import { CEILING_FACTOR, createLiveRunner } from '../../src/exec/live.js';
 
 const isRoot = process.getuid?.() === 0;
 const has = (bin: string) => {
@@ -211,6 +211,51 @@ describe('createLiveRunner', () => {
     const r = await run(['uname', '-r'], { timeoutMs: 300 });
     expect(r.failed).toBe('timeout');
     expect(r.message).toBe('uname: no answer within 300 ms (killed)');
+  });
+
+  // the timeout is a silence (exec/live.ts watchSilence): a probe that keeps writing is answering
+  it('lets a probe that keeps writing run past its timeout, and returns all it wrote', async () => {
+    // 2 s of writing every 0.1 s, against a timeout of 1 s
+    const run = createLiveRunner({ prefix: ['sh', '-c', 'for i in $(seq 20); do echo $i; sleep 0.1; done', 'sh'] });
+    const r = await run(['uname', '-r'], { timeoutMs: 1000 });
+    expect(r.failed).toBeUndefined();
+    expect(r.stdout).toBe(Array.from({ length: 20 }, (_, i) => `${i + 1}\n`).join(''));
+  });
+
+  it('kills a probe that stops writing, and says it stopped', async () => {
+    const run = createLiveRunner({ prefix: ['sh', '-c', 'echo begun; exec sleep 30', 'sh'] });
+    const r = await run(['uname', '-r'], { timeoutMs: 300 });
+    expect(r).toMatchObject({
+      failed: 'timeout',
+      stdout: 'begun\n',
+      message: 'uname: wrote nothing more for 300 ms (killed)',
+    });
+  });
+
+  it('kills a probe still writing at CEILING_FACTOR times its timeout', async () => {
+    const run = createLiveRunner({ prefix: ['sh', '-c', 'while :; do echo x; sleep 0.05; done', 'sh'] });
+    const t0 = Date.now();
+    const r = await run(['uname', '-r'], { timeoutMs: 400 });
+    expect(r.failed).toBe('timeout');
+    expect(r.message).toBe(`uname: still writing after ${400 * CEILING_FACTOR} ms (killed)`);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(400 * CEILING_FACTOR);
+  });
+
+  it('does not take a busy main thread for a silent probe: what waits in the pipe is read first', async () => {
+    // 3 s of writing every 0.05 s, against a timeout of 1.5 s
+    const run = createLiveRunner({ prefix: ['sh', '-c', 'for i in $(seq 60); do echo $i; sleep 0.05; done', 'sh'] });
+    // execa is imported on the first process: that one is not timed
+    await createLiveRunner({ prefix: ['sh', '-c', 'true', 'sh'] })(['uname', '-r']);
+    const pending = run(['uname', '-r'], { timeoutMs: 1500 });
+    await new Promise((ok) => setTimeout(ok, 100));
+    // busy for twice the timeout after the event loop's poll phase (in setImmediate), while the probe writes: the
+    // loop's next turn runs the expired timer before it reads the pipe
+    await new Promise((ok) => setImmediate(ok));
+    const until = Date.now() + 3000;
+    while (Date.now() < until);
+    const r = await pending;
+    expect(r.failed).toBeUndefined();
+    expect(r.stdout.split('\n')).toHaveLength(61);
   });
 
   it('reports output over maxBytes as too-large', async () => {
