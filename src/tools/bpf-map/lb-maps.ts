@@ -196,7 +196,7 @@ interface FamilyData {
 
 /**
  * Row by id, for ids in dump order that are each there once (as the kernel's hash map holds them; undefined
- * when one is repeated): a binary search of the ids when they ascend, else of `id * 2^21 + row` sorted (a
+ * when one is repeated, or past 2^21 rows): a binary search of the ids when they ascend, else of `id * 2^21 + row` sorted (a
  * native sort of numbers). Either costs less than a Map of 100,000 ids, for one look-up (svc lookup) or one
  * per backend slot (check, diff).
  */
@@ -220,15 +220,8 @@ function uniqueIds(ids: Uint32Array): ((id: number) => number | undefined) | und
       return lo < n && ids[lo] === id ? lo : undefined;
     };
   const R = 2 ** 21;
-  if (n > R) {
-    // too many rows to pack with their id in a double's 53 bits
-    const m = new Map<number, number>();
-    for (let i = 0; i < n; i++) {
-      if (m.has(ids[i]!)) return undefined;
-      m.set(ids[i]!, i);
-    }
-    return (id) => m.get(id);
-  }
+  // too many rows to pack with their id in a double's 53 bits: the caller's Map (right for unique ids too)
+  if (n > R) return undefined;
   const packed = new Float64Array(n);
   for (let i = 0; i < n; i++) packed[i] = ids[i]! * R + i;
   packed.sort();
@@ -405,8 +398,8 @@ export function decodeLbMaps(
             0;
         const byId = uniqueIds(ids);
         if (byId === undefined) {
-          // a repeated id (a text edited by hand: the kernel's hash map holds each once) takes the Map the row
-          // scan builds, whose values are in the order of each id's first row
+          // a repeated id (a text edited by hand: the kernel's hash map holds each once), or past 2^21 rows, takes
+          // the Map the row scan builds, whose values are in the order of each id's first row
           const bes = new Map<number, number>();
           for (let i = 0; i < bu.count; i++) bes.set(ids[i]!, i);
           order = bes.values();
