@@ -9,6 +9,8 @@ import {
   uniformEntry,
   uniformKeyAt,
   uniformValueAt,
+  uniformAllZero,
+  uniformOr,
   type BtfLayout,
   type DumpRows,
   type RawEntry,
@@ -182,7 +184,8 @@ interface FamilyData {
   /** row i of the backend dump */
   beEntry: ((i: number) => RawEntry) | undefined;
   badBes: Set<number>;
-  revnat: Map<number, number> | undefined;
+  /** rev-NAT index → row of the reverse-NAT dump (the last row with that index) */
+  revnat: { get(id: number): number | undefined } | undefined;
   /** row i of the reverse-NAT dump */
   rnEntry: ((i: number) => RawEntry) | undefined;
   hasBeDump: boolean;
@@ -191,8 +194,50 @@ interface FamilyData {
   firstBe: { proto?: BeRow; cid16?: BeRow; zone?: BeRow; pad?: BeRow };
 }
 
-/** Backend look-ups answered by a search of the id column before the ids are put in a Map. */
-const BE_SEARCHES = 8;
+/**
+ * Row by id, for ids in dump order that are each there once (as the kernel's hash map holds them; undefined
+ * when one is repeated, or past 2^21 rows): a binary search of the ids when they ascend, else of `id * 2^21 + row` sorted (a
+ * native sort of numbers). Either costs less than a Map of 100,000 ids, for one look-up (svc lookup) or one
+ * per backend slot (check, diff).
+ */
+function uniqueIds(ids: Uint32Array): ((id: number) => number | undefined) | undefined {
+  const n = ids.length;
+  let ascending = true;
+  for (let i = 1; i < n; i++)
+    if (ids[i]! <= ids[i - 1]!) {
+      ascending = false;
+      break;
+    }
+  if (ascending)
+    return (id) => {
+      let lo = 0;
+      let hi = n;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (ids[mid]! < id) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo < n && ids[lo] === id ? lo : undefined;
+    };
+  const R = 2 ** 21;
+  // too many rows to pack with their id in a double's 53 bits: the caller's Map (right for unique ids too)
+  if (n > R) return undefined;
+  const packed = new Float64Array(n);
+  for (let i = 0; i < n; i++) packed[i] = ids[i]! * R + i;
+  packed.sort();
+  for (let i = 1; i < n; i++) if (Math.floor(packed[i]! / R) === Math.floor(packed[i - 1]! / R)) return undefined;
+  return (id) => {
+    const x = id * R;
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (packed[mid]! < x) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < n && packed[lo]! - x < R ? packed[lo]! - x : undefined;
+  };
+}
 
 /** Which frontends to decode: all, or the ones at one address (and port). */
 export interface FrontendFilter {
@@ -261,7 +306,26 @@ export function decodeLbMaps(
       // element i's key byte j is at k + 7j, its value byte j at v + 7j
       const t = su.text;
       const f = d.firstSvc;
-      for (let i = 0, k = uniformKeyAt(su, 0, 0), v = uniformValueAt(su, 0, 0); i < su.count; i++) {
+      // the first rows that tell layouts apart. A property no row can have (its bytes are 0 in every element,
+      // or flags2's high digit is 0-3 in every one: the dump check's ORs) is not looked for, and once every
+      // other one is found no later row changes them
+      const zero = (j: number) => uniformAllZero(su, 'value', j);
+      const hi2 = uniformOr(su, 'value', 9);
+      const none = {
+        proto: uniformAllZero(su, 'key', alen + 4),
+        qcount: zero(10) && zero(11),
+        alg: zero(3),
+        flags2: hi2 !== undefined && (hi2[0] & ~3) === 0x30,
+      };
+      for (
+        let i = 0, k = uniformKeyAt(su, 0, 0), v = uniformValueAt(su, 0, 0);
+        i < su.count &&
+        ((f.proto === undefined && !none.proto) ||
+          (f.qcount === undefined && !none.qcount) ||
+          (f.alg === undefined && !none.alg) ||
+          (f.flags2 === undefined && !none.flags2));
+        i++, k += su.stride, v += su.stride
+      ) {
         const slot = hexByteAt(t, k + 7 * (alen + 2)) | (hexByteAt(t, k + 7 * (alen + 3)) << 8);
         const flags2 = hexByteAt(t, v + 63);
         if (f.proto === undefined && hexByteAt(t, k + 7 * (alen + 4)) !== 0)
@@ -273,16 +337,16 @@ export function decodeLbMaps(
             f.alg = svcRow(uniformEntry(su, i), alen);
         }
         if (f.flags2 === undefined && (flags2 & 0xc0) !== 0) f.flags2 = svcRow(uniformEntry(su, i), alen);
-        k += su.stride;
-        v += su.stride;
-        if (match !== undefined) {
+      }
+      if (match === undefined) for (let i = 0; i < su.count; i++) d.svcs.push(svcRow(uniformEntry(su, i), alen));
+      else if (su.lower) for (const i of uniformKeySearch(su, match)) d.svcs.push(svcRow(uniformEntry(su, i), alen));
+      else
+        for (let i = 0; i < su.count; i++) {
           let hit = false;
           for (let m = 0; m < match.length && !hit; m++)
             hit = uniformKeyIs(su, i, alen, match[m]!.bytes, match[m]!.port);
-          if (!hit) continue;
+          if (hit) d.svcs.push(svcRow(uniformEntry(su, i), alen));
         }
-        d.svcs.push(svcRow(uniformEntry(su, i), alen));
-      }
     } else if (st !== undefined) {
       const r = parseMapDumpRows(st, d.svcMap, { key: svcKey(alen), value: svcVal });
       warnings.include(r.warnings);
@@ -312,44 +376,38 @@ export function decodeLbMaps(
     if (bu !== undefined && bu.klen === 4 && bu.vlen === alen + 8) {
       d.beEntry = (i) => uniformEntry(bu, i);
       const t = bu.text;
-      const ids = new Uint32Array(bu.count);
-      for (let i = 0, k = uniformKeyAt(bu, 0, 0); i < bu.count; i++, k += bu.stride)
-        ids[i] =
-          (hexByteAt(t, k) |
-            (hexByteAt(t, k + 7) << 8) |
-            (hexByteAt(t, k + 14) << 16) |
-            (hexByteAt(t, k + 21) << 24)) >>>
-          0;
-      // ids once each (as the kernel's hash map holds them): the rows in dump order are the map's values,
-      // and a look-up is a native search of the ids; a repeated id takes the Map the row scan builds
-      const sorted = ids.slice().sort();
-      let repeated = false;
-      for (let i = 1; i < sorted.length; i++) if (sorted[i] === sorted[i - 1]) repeated = true;
+      // the ids are decoded on the first look-up (a question no Service answers makes none)
+      let index: BackendIndex | undefined;
       let order: Iterable<number> | undefined;
-      if (repeated) {
-        const bes = new Map<number, number>();
-        for (let i = 0; i < bu.count; i++) bes.set(ids[i]!, i);
-        d.bes = bes;
-        order = bes.values();
-      } else {
-        // a few look-ups (svc lookup's one frontend) search the ids natively; decoding every Service (check,
-        // diff) asks once per backend slot, and a search per slot over 100,000 ids took ~6 s: past a few
-        // look-ups the ids go into one Map (the same answers: each id is there once)
-        let byId: Map<number, number> | undefined;
-        let asked = 0;
-        d.bes = {
-          get: (id: number) => {
-            if (byId === undefined && ++asked > BE_SEARCHES) {
-              byId = new Map();
-              for (let i = 0; i < ids.length; i++) byId.set(ids[i]!, i);
-            }
-            if (byId !== undefined) return byId.get(id);
-            const i = ids.indexOf(id);
-            return i < 0 ? undefined : i;
-          },
-          values: () => ids.keys(),
-        };
-      }
+      const load = (): BackendIndex => {
+        if (index !== undefined) return index;
+        const ids = new Uint32Array(bu.count);
+        // the eight hex digits of each key, little-endian; written out rather than four hexByteAt calls: the loop
+        // runs once, mostly before V8 optimises it, where a call is not inlined
+        const h = HEX_DIGIT;
+        for (let i = 0, k = uniformKeyAt(bu, 0, 0); i < bu.count; i++, k += bu.stride)
+          ids[i] =
+            ((h[t[k]!]! << 4) |
+              h[t[k + 1]!]! |
+              (h[t[k + 7]!]! << 12) |
+              (h[t[k + 8]!]! << 8) |
+              (h[t[k + 14]!]! << 20) |
+              (h[t[k + 15]!]! << 16) |
+              (h[t[k + 21]!]! << 28) |
+              (h[t[k + 22]!]! << 24)) >>>
+            0;
+        const byId = uniqueIds(ids);
+        if (byId === undefined) {
+          // a repeated id (a text edited by hand: the kernel's hash map holds each once), or past 2^21 rows, takes
+          // the Map the row scan builds, whose values are in the order of each id's first row
+          const bes = new Map<number, number>();
+          for (let i = 0; i < bu.count; i++) bes.set(ids[i]!, i);
+          order = bes.values();
+          index = bes;
+        } else index = { get: byId, values: () => ids.keys() };
+        return index;
+      };
+      d.bes = { get: (id) => load().get(id), values: () => load().values() };
       const f = d.firstBe;
       const at = (i: number, j: number) => hexByteAt(t, uniformValueAt(bu, i, alen + j));
       const look = (i: number) => {
@@ -358,8 +416,22 @@ export function decodeLbMaps(
         if (f.zone === undefined && at(i, 6) !== 0) f.zone = beRow(uniformEntry(bu, i), alen);
         if (f.pad === undefined && at(i, 7) !== 0) f.pad = beRow(uniformEntry(bu, i), alen);
       };
-      if (order) for (const i of order) look(i);
-      else for (let i = 0; i < bu.count; i++) look(i);
+      // as for the services: what no row can have is not looked for, and once all else is found no later row
+      // changes them
+      const zero = (j: number) => uniformAllZero(bu, 'value', alen + j);
+      const none = { proto: zero(2), cid16: zero(5), zone: zero(6), pad: zero(7) };
+      const open = () =>
+        (f.proto === undefined && !none.proto) ||
+        (f.cid16 === undefined && !none.cid16) ||
+        (f.zone === undefined && !none.zone) ||
+        (f.pad === undefined && !none.pad);
+      if (open()) {
+        // rows in the order the row scan's Map holds them: dump order unless an id is repeated
+        load();
+        if (order) {
+          for (const i of order) if (open()) look(i);
+        } else for (let i = 0; i < bu.count && open(); i++) look(i);
+      }
     } else if (bt !== undefined) {
       const r = parseMapDumpRows(bt, d.beMap, { key: { scalar: 4 }, value: beVal(alen) });
       warnings.include(r.warnings);
@@ -388,13 +460,28 @@ export function decodeLbMaps(
     const rt = dumps[rk];
     const ru = rt !== undefined && typeof rt !== 'string' && opts.inPlace !== false ? uniformDump(rt) : undefined;
     if (ru !== undefined && ru.klen === 2 && ru.vlen === alen + 2) {
-      const revnat = new Map<number, number>();
-      for (let i = 0, k = uniformKeyAt(ru, 0, 0); i < ru.count; i++, k += ru.stride)
-        revnat.set((hexByteAt(ru.text, k) << 8) | hexByteAt(ru.text, k + 7), i);
-      d.revnat = revnat;
+      // the row a Map over the dump gives (the last with that key): a native search from the end of the text
+      // for a few look-ups (svc lookup's one frontend), then the Map (decoding every Service asks once per
+      // Service)
+      let revnat: Map<number, number> | undefined;
+      let asked = 0;
+      const search = ru.lower ? lastKeyRow(ru) : undefined;
+      d.revnat = {
+        get: (id) => {
+          if (search !== undefined && revnat === undefined && ++asked <= RN_SEARCHES)
+            return search([id >> 8, id & 0xff]);
+          if (revnat === undefined) {
+            revnat = new Map();
+            for (let i = 0, k = uniformKeyAt(ru, 0, 0); i < ru.count; i++, k += ru.stride)
+              revnat.set((hexByteAt(ru.text, k) << 8) | hexByteAt(ru.text, k + 7), i);
+          }
+          return revnat.get(id);
+        },
+      };
       d.rnEntry = (i) => uniformEntry(ru, i);
     } else if (rt !== undefined) {
-      d.revnat = new Map();
+      const revnat = new Map<number, number>();
+      d.revnat = revnat;
       const r = parseMapDumpRows(rt, d.rnMap, { key: { scalar: 2 }, value: rnVal(alen) });
       warnings.include(r.warnings);
       const rows = r.rows;
@@ -402,7 +489,7 @@ export function decodeLbMaps(
       for (let i = 0; i < r.rows.count; i++) {
         if (!sized(r.rows, i, 2, alen + 2, d.rnMap, warnings)) continue;
         const k = r.rows.koff[i]!;
-        d.revnat.set((r.rows.bytes[k]! << 8) | r.rows.bytes[k + 1]!, i);
+        revnat.set((r.rows.bytes[k]! << 8) | r.rows.bytes[k + 1]!, i);
       }
     }
     fams.push(d);
@@ -422,6 +509,55 @@ export function decodeLbMaps(
   return {
     value: { services, layout: { version: layout.version, ambiguous: layout.ambiguous, because: layout.because } },
     warnings: warnings.done(),
+  };
+}
+
+/**
+ * The elements of a uniform service dump (every hex digit lowercase) whose key starts with one of these
+ * addresses (and ports), in dump order: their text is searched natively. In a dump whose frame is checked and
+ * whose hex digits are [0-9a-f], `{` starts an element and nothing else, so a hit is an element's key.
+ */
+function uniformKeySearch(u: UniformDump, match: { bytes: Uint8Array; port: number | undefined }[]): number[] {
+  const t = u.text;
+  const buf = Buffer.isBuffer(t) ? t : Buffer.from(t.buffer, t.byteOffset, t.length);
+  const found = new Set<number>();
+  for (const m of match) {
+    const bytes = [...m.bytes];
+    if (m.port !== undefined) bytes.push(m.port >> 8, m.port & 0xff);
+    const pat = Buffer.from(`{"key":[${bytes.map((x) => `"0x${x.toString(16).padStart(2, '0')}"`).join(',')}`);
+    for (let p = buf.indexOf(pat, u.start); p >= 0; ) {
+      const off = p - u.start;
+      const aligned = off % u.stride === 0;
+      if (aligned) found.add(off / u.stride);
+      p = buf.indexOf(pat, p + (aligned ? u.stride : 1));
+    }
+  }
+  return [...found].sort((x, y) => x - y);
+}
+
+/** A hex digit's value by its character (either case; the dump check let only hex digits through). */
+const HEX_DIGIT = (() => {
+  const t = new Uint8Array(256);
+  for (let c = 0; c < 10; c++) t[0x30 + c] = c;
+  for (let c = 0; c < 6; c++) t[0x61 + c] = t[0x41 + c] = 10 + c;
+  return t;
+})();
+
+/** Reverse-NAT look-ups answered by a native search of the text before its keys are put in a Map. */
+const RN_SEARCHES = 8;
+
+/**
+ * The last element of a uniform dump (every hex digit lowercase) whose whole key is these bytes: its text is
+ * searched natively from the end. In a checked dump `{` starts an element and nothing else.
+ */
+function lastKeyRow(u: UniformDump): (key: number[]) => number | undefined {
+  const t = u.text;
+  const buf = Buffer.isBuffer(t) ? t : Buffer.from(t.buffer, t.byteOffset, t.length);
+  return (key) => {
+    const pat = `{"key":[${key.map((x) => `"0x${x.toString(16).padStart(2, '0')}"`).join(',')}]`;
+    for (let p = buf.lastIndexOf(pat); p >= u.start; p = buf.lastIndexOf(pat, p - 1))
+      if ((p - u.start) % u.stride === 0) return (p - u.start) / u.stride;
+    return undefined;
   };
 }
 
