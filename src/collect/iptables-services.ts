@@ -2,8 +2,7 @@ import type { FrontendKeep, ServiceEntry, ServiceQuery } from '../model/service.
 import { serviceMatches } from '../model/service.js';
 import type { IptablesRuleset } from '../model/iptables.js';
 import type { Warning } from '../model/types.js';
-import { iptablesByteLines, parseIptablesLines, type SpanLines } from '../tools/iptables/parse-iptables.js';
-import { readFileLines } from '../tools/iptables/file-lines.js';
+import { iptablesByteLines, parseIptablesLines } from '../tools/iptables/parse-iptables.js';
 import type { KubeProxyReader } from './load-services.js';
 
 // loadServices' reading of iptables-save, in a module of its own: the iptables worker
@@ -39,31 +38,9 @@ export function iptablesServices(
   return iptablesServicesFromLines(iptablesByteLines(b, id), id, fam, kubeProxy, keep, narrow);
 }
 
-/**
- * iptablesServices for one question, on a dump read from its file in pieces (tools/iptables/file-lines.ts): the
- * same lines, so the same answer and warnings. Undefined when the file is not a plain iptables-save dump (a paste,
- * a tool's error, ...) or cannot be opened: the caller reads it whole, which says why.
- */
-export function iptablesServicesFromFile(
-  path: string,
-  id: string,
-  fam: 4 | 6,
-  kubeProxy: Pick<KubeProxyReader, 'linesNeeded' | 'servicesFromIptables'>,
-  keep: FrontendKeep,
-  narrow: Narrow,
-): { entries: ServiceEntry[]; warnings: Warning[]; rules: IptablesRuleset } | undefined {
-  const lines = readFileLines(path, id);
-  if (!lines) return undefined;
-  try {
-    return iptablesServicesFromLines({ lines, warnings: [] }, id, fam, kubeProxy, keep, narrow);
-  } finally {
-    lines.close();
-  }
-}
-
 /** iptablesServices once the dump's lines are found (the worker finds them before it is asked) */
 export function iptablesServicesFromLines(
-  found: { lines: SpanLines; warnings: Warning[] },
+  found: ReturnType<typeof iptablesByteLines>,
   id: string,
   fam: 4 | 6,
   kubeProxy: Pick<KubeProxyReader, 'linesNeeded' | 'servicesFromIptables'>,

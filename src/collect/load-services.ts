@@ -8,9 +8,9 @@ import type { IptablesRuleset } from '../model/iptables.js';
 import type { NftRuleset } from '../model/nft.js';
 import { ipvsVipsFromAddrs, parseIpvsadm } from '../tools/ipvsadm/index.js';
 import { parseNftRuleset } from '../tools/nft/index.js';
-import type { RuleLine, SpanLines } from '../tools/iptables/parse-iptables.js';
+import type { ByteLines, RuleLine } from '../tools/iptables/parse-iptables.js';
 import { readProbeBytes, type ProbeSource } from './source.js';
-import { iptablesServices, iptablesServicesFromFile, keepFor, type Narrow, narrowFor } from './iptables-services.js';
+import { iptablesServices, keepFor, type Narrow, narrowFor } from './iptables-services.js';
 import { failuresIn } from './load-state.js';
 import { parseCiliumVersion } from '../model/cilium-rules.js';
 import type { SameInputs } from './same-inputs.js';
@@ -44,7 +44,7 @@ export interface KubeProxyReader {
   servicesFromNft(rs: NftRuleset, probe: string): Parsed<ServiceEntry[]>;
   /** the iptables-save lines that can hold the kept frontends (the rest is skipped unparsed) */
   linesNeeded(
-    lines: SpanLines,
+    lines: ByteLines,
     family: Family,
     keep: FrontendKeep,
     narrow: { address?: string; name?: string },
@@ -265,22 +265,6 @@ export async function loadServices(
       out.warnings.push(...whole.warnings);
       out.sources.push({ probe: id, status: whole.warnings.length ? 'partial' : 'ok', origin: whole.origin });
       out.parsed.iptables.push({ probe: id, family: fam, rules: whole.rules });
-      continue;
-    }
-    // one question about a dump on disk: read from its file in pieces, never held whole (iptablesServicesFromFile;
-    // undefined when it is not a plain dump, and then it is read whole below)
-    const file = keep ? source.file?.(id) : undefined;
-    let piecewise: ReturnType<typeof iptablesServicesFromFile>;
-    try {
-      piecewise = file && keep ? iptablesServicesFromFile(file.path, id, fam, kubeProxy, keep, narrow) : undefined;
-    } catch {
-      // an unparsable dump, or a file that changed under the reads: the whole read reports it as it does any read
-      piecewise = undefined;
-    }
-    if (piecewise) {
-      for (const e of piecewise.entries) out.entries.push(e);
-      out.warnings.push(...piecewise.warnings);
-      out.sources.push({ probe: id, status: piecewise.warnings.length ? 'partial' : 'ok', origin: file!.path });
       continue;
     }
     await oneBytes(id, (b) => {

@@ -1,6 +1,6 @@
 import type { IptablesRule } from '../../model/iptables.js';
 import type { Family } from '../../model/types.js';
-import { readRuleLine, type RuleLine, type SpanLines } from '../../tools/iptables/parse-iptables.js';
+import { readRuleLine, type ByteLines, type RuleLine } from '../../tools/iptables/parse-iptables.js';
 import { commentServiceName, ruleFrontend, type FrontendKeep, type Frontish } from './iptables.js';
 
 /** Chains every Service question reads whole: where frontends are declared. */
@@ -33,8 +33,9 @@ interface LineIndex {
  * One pass over the bytes: each plain `-A CHAIN` and `:CHAIN` line filed by a hash of its chain name
  * and its table (no string per line), lines chained per hash bucket in order.
  */
-function indexLines(lines: SpanLines): LineIndex {
+function indexLines(lines: ByteLines): LineIndex {
   const n = lines.length;
+  const text = lines.bytes;
   const starts = lines.starts;
   const kind = new Uint8Array(n);
   const hash = new Uint32Array(n);
@@ -45,76 +46,73 @@ function indexLines(lines: SpanLines): LineIndex {
   const tableIds = new Map<string, number>();
   const complex: number[] = [];
   let table = -1;
-  // the lines come in pieces (all at once for a dump in memory); offsets below are within the piece, tokAt is
-  // an offset in the dump
-  for (const { b: text, base, from, to } of lines.chunks())
-    for (let idx = from; idx < to; idx++) {
-      const o = starts[idx]! - base;
-      const e = starts[idx + 1]! - 1 - base;
-      let i = o;
-      while (i < e && ws(text[i]!)) i++;
-      const c = text[i]!;
-      if (c === 42 /* * */) {
-        const name = text.toString('latin1', i + 1, e).trim();
-        if (!/^[a-z]+$/.test(name)) table = -1;
-        else {
-          let t = tableIds.get(name);
-          if (t === undefined) {
-            t = tables.length;
-            tableIds.set(name, t);
-            tables.push(name);
-          }
-          table = t;
+  for (let idx = 0; idx < n; idx++) {
+    const o = starts[idx]!;
+    const e = starts[idx + 1]! - 1;
+    let i = o;
+    while (i < e && ws(text[i]!)) i++;
+    const c = text[i]!;
+    if (c === 42 /* * */) {
+      const name = text.toString('latin1', i + 1, e).trim();
+      if (!/^[a-z]+$/.test(name)) table = -1;
+      else {
+        let t = tableIds.get(name);
+        if (t === undefined) {
+          t = tables.length;
+          tableIds.set(name, t);
+          tables.push(name);
         }
-        continue;
+        table = t;
       }
-      tableOf[idx] = table;
-      if (table < 0 || e - o > 64 * 1024) continue;
-      let a = -1;
-      let k = -1;
-      if (c === 58 /* : */) {
-        a = i + 1;
-        k = DECL;
-      } else {
-        // `iptables-save -c` puts counters before every rule: `[0:0] -A CHAIN ...`
-        if (c === 91 /* [ */) {
-          const j = countersAt(text, i, e);
-          if (j > i && j < e && ws(text[j]!)) {
-            i = j;
-            while (i < e && ws(text[i]!)) i++;
-          }
-        }
-        if (text[i] === 45 && text[i + 1] === 65 && ws(text[i + 2]!)) {
-          a = i + 2;
-          while (a < e && ws(text[a]!)) a++;
-          k = RULE;
-        }
-      }
-      if (k < 0) {
-        complex.push(idx);
-        continue;
-      }
-      // the name: printable ASCII up to a blank, as both the tokenizer and the declaration regex see it
-      let h = 0x811c9dc5;
-      let j = a;
-      for (; j < e; j++) {
-        const x = text[j]!;
-        if (x === 32 || x === 9) break;
-        if (x < 33 || x > 126 || x === 34 || x === 39 || x === 92) {
-          j = -1;
-          break;
-        }
-        h = Math.imul(h ^ x, 0x01000193);
-      }
-      if (j <= a || j - a > 255 || (k === DECL && j === e)) {
-        complex.push(idx);
-        continue;
-      }
-      kind[idx] = k;
-      hash[idx] = h >>> 0;
-      tokAt[idx] = a + base;
-      tokLen[idx] = j - a;
+      continue;
     }
+    tableOf[idx] = table;
+    if (table < 0 || e - o > 64 * 1024) continue;
+    let a = -1;
+    let k = -1;
+    if (c === 58 /* : */) {
+      a = i + 1;
+      k = DECL;
+    } else {
+      // `iptables-save -c` puts counters before every rule: `[0:0] -A CHAIN ...`
+      if (c === 91 /* [ */) {
+        const j = countersAt(text, i, e);
+        if (j > i && j < e && ws(text[j]!)) {
+          i = j;
+          while (i < e && ws(text[i]!)) i++;
+        }
+      }
+      if (text[i] === 45 && text[i + 1] === 65 && ws(text[i + 2]!)) {
+        a = i + 2;
+        while (a < e && ws(text[a]!)) a++;
+        k = RULE;
+      }
+    }
+    if (k < 0) {
+      complex.push(idx);
+      continue;
+    }
+    // the name: printable ASCII up to a blank, as both the tokenizer and the declaration regex see it
+    let h = 0x811c9dc5;
+    let j = a;
+    for (; j < e; j++) {
+      const x = text[j]!;
+      if (x === 32 || x === 9) break;
+      if (x < 33 || x > 126 || x === 34 || x === 39 || x === 92) {
+        j = -1;
+        break;
+      }
+      h = Math.imul(h ^ x, 0x01000193);
+    }
+    if (j <= a || j - a > 255 || (k === DECL && j === e)) {
+      complex.push(idx);
+      continue;
+    }
+    kind[idx] = k;
+    hash[idx] = h >>> 0;
+    tokAt[idx] = a;
+    tokLen[idx] = j - a;
+  }
 
   const nameHash = (name: string): number => {
     let h = 0x811c9dc5;
@@ -123,8 +121,8 @@ function indexLines(lines: SpanLines): LineIndex {
   };
   const isName = (idx: number, name: string): boolean => {
     if (tokLen[idx] !== name.length) return false;
-    const { b, at: a } = lines.span(tokAt[idx]!, tokAt[idx]! + name.length);
-    for (let k = 0; k < name.length; k++) if (b[a + k] !== name.charCodeAt(k)) return false;
+    const a = tokAt[idx]!;
+    for (let k = 0; k < name.length; k++) if (text[a + k] !== name.charCodeAt(k)) return false;
     return true;
   };
   // a question looks up a few dozen chains: each look-up scans the hashes (a typed array, in order);
@@ -176,21 +174,15 @@ function indexLines(lines: SpanLines): LineIndex {
  * then sees the same lines for those chains, in the same order, with the same line numbers.
  */
 export function iptablesLinesNeeded(
-  lines: SpanLines,
+  lines: ByteLines,
   family: Family,
   keep: FrontendKeep,
   narrow: { address?: string; name?: string } = {},
 ): { skip: ((idx: number) => boolean) & { kept: Int32Array }; cache: Map<number, RuleLine> } {
   const address = narrow.address;
   const n = lines.length;
+  const text = lines.bytes;
   const starts = lines.starts;
-  // line idx's bytes, for the narrowing checks (mayName, mayComment)
-  const mayLine = (m: (b: Uint8Array, s: number, e: number) => boolean, idx: number): boolean => {
-    const s = starts[idx]!;
-    const e = starts[idx + 1]! - 1;
-    const { b, at } = lines.span(s, e);
-    return m(b, at, at + e - s);
-  };
   const { kind, tableOf, tables, tableIds, complex, linesOf } = indexLines(lines);
 
   // chains by `table name`: needed (rules kept), named (declaration kept)
@@ -246,8 +238,8 @@ export function iptablesLinesNeeded(
       nameIt(t, c);
       needed.set(`${t} ${c}`, { t, name: c });
       for (const idx of linesOf(RULE, t, c)) {
-        if (may && !mayLine(may, idx)) continue;
-        if (byName && !mayLine(byName, idx)) {
+        if (may && !may(text, starts[idx]!, starts[idx + 1]! - 1)) continue;
+        if (byName && !byName(text, starts[idx]!, starts[idx + 1]! - 1)) {
           later.push({ t, idx });
           continue;
         }
@@ -261,7 +253,7 @@ export function iptablesLinesNeeded(
   if (later.length > 0 && fronts.size > 0) {
     const mays = [...fronts].map(mayName);
     for (const { t, idx } of later)
-      if (mays.some((m) => mayLine(m, idx))) {
+      if (mays.some((m) => m(text, starts[idx]!, starts[idx + 1]! - 1))) {
         keptRule[idx] = 1;
         root(t, read(idx));
       }

@@ -420,7 +420,7 @@ export class TextLines implements Lines {
  * decodes those lines only. A newline byte never occurs inside a UTF-8 sequence, so each line
  * decodes to what the whole text would hold there.
  */
-export class ByteLines implements SpanLines {
+export class ByteLines implements Lines {
   readonly length: number;
   readonly starts: Int32Array;
   /** some line starts with a byte iptables-save never starts one with (pastedDump), seen while finding the lines */
@@ -449,39 +449,6 @@ export class ByteLines implements SpanLines {
   at(i: number): string {
     return this.bytes.toString('utf8', this.starts[i]!, this.starts[i + 1]! - 1);
   }
-
-  span(s: number, _e: number): ByteSpan {
-    return { b: this.bytes, at: s };
-  }
-
-  *chunks(): Iterable<ByteChunk> {
-    yield { b: this.bytes, base: 0, from: 0, to: this.length };
-  }
-}
-
-/** Bytes [s, e) of the dump: they are b[at, at + e - s) (b may be reused by the next call). */
-export interface ByteSpan {
-  b: Buffer;
-  at: number;
-}
-
-/** Lines [from, to) of the dump, held in b with the dump's byte `base` at b[0]. */
-export interface ByteChunk {
-  b: Buffer;
-  base: number;
-  from: number;
-  to: number;
-}
-
-/**
- * Lines of an iptables-save dump with their bytes: the whole dump in memory (ByteLines) or read from its file
- * piece by piece (file-lines.ts). `starts[i]` is line i's first byte, starts[length] one past the end plus one.
- */
-export interface SpanLines extends Lines {
-  readonly starts: Int32Array;
-  span(s: number, e: number): ByteSpan;
-  /** every line once, in order, in pieces */
-  chunks(): Iterable<ByteChunk>;
 }
 
 /** The lines of an iptables-save text (ANSI codes and CRs removed). */
@@ -524,19 +491,6 @@ const PASTE_MARKS = [
   '\ufeff', // a byte-order mark
 ].map((s) => Buffer.from(s, 'utf8'));
 const ASCII_PASTE_MARKS = PASTE_MARKS.filter((m) => isAscii(m));
-
-/** Whether a dump's line may start with this byte (what pastedDump accepts). */
-export function saveLineStart(c: number): boolean {
-  return SAVE_LINE_START_BYTE[c] === 1;
-}
-
-/**
- * Whether a piece of a dump made of whole lines holds a mark the paste pass rewrites (no mark holds a newline, so
- * the pieces of a dump together hold one exactly when pastedDump finds one).
- */
-export function pasteMarkIn(piece: Buffer): boolean {
-  return (isAscii(piece) ? ASCII_PASTE_MARKS : PASTE_MARKS).some((m) => piece.indexOf(m) >= 0);
-}
 
 /**
  * Whether cleanPaste could change this dump (with PASTE): a line that starts with what iptables-save never starts
