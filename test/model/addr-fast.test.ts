@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonIp, canonIpByRegex, familyByRegex, familyOf } from '../../src/model/addr.js';
+import { canonIp, canonIpByRegex, familyByRegex, familyOf, ipToBytes, ipToBytesByRegex } from '../../src/model/addr.js';
 import { RUNS, SEED } from '../fuzz/harness.js';
 
 // canonIp and familyOf read the usual address forms by hand and the rest through node:net's checks
@@ -9,6 +9,7 @@ import { RUNS, SEED } from '../fuzz/harness.js';
 const same = (s: string) => {
   expect(canonIp(s), JSON.stringify(s)).toBe(canonIpByRegex(s));
   expect(familyOf(s), JSON.stringify(s)).toBe(familyByRegex(s));
+  expect(ipToBytes(s), JSON.stringify(s)).toEqual(ipToBytesByRegex(s));
 };
 
 describe('canonIp: hand-read forms give what node:net gives', () => {

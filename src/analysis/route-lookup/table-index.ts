@@ -86,10 +86,12 @@ export class RouteIndex {
       this.base.push(total);
       total += c.count;
     }
-    this.next = new Int32Array(total).fill(-1);
+    // left zero (never written, never paged in) but where a table is built: a chain's end is written when its head
+    // is (build), and a source prefix length of 0 stands for none (fill writes only lengths > 0)
+    this.next = new Int32Array(total);
     this.metric = new Uint32Array(total);
     this.tos = new Uint8Array(total);
-    this.srcLen = new Int16Array(total).fill(-1);
+    this.srcLen = new Int16Array(total);
     this.meta = new Int32Array(total * 2);
     this.filled = new Uint8Array(total);
     for (let s = 0; s < this.segs.length; s++) this.index(this.segs[s]!, this.base[s]!);
@@ -321,6 +323,7 @@ export class RouteIndex {
         else for (let w = 0; w < 4; w++) keys[m * 4 + w] = ckey[i * 4 + w]!;
         lens[m] = clen[i]!;
         heads[m] = g;
+        this.next[g] = -1;
       }
       prev = i;
     }
