@@ -14,19 +14,20 @@ import { type ByteLines, parseIptablesLines, readRuleLine } from './parse-iptabl
 const LEAN_CHAIN = /^KUBE-(SVC|SVL|EXT|FW|XLB|SEP)-[A-Za-z0-9]+$/;
 
 /** The modules a lean line may load (all known to the full parser: no unknown-match warning is lost). */
-const LEAN_MODULES: Record<string, number> = Object.assign(Object.create(null) as Record<string, number>, {
-  comment: 1,
-  tcp: 2,
-  udp: 4,
-  sctp: 8,
-  statistic: 16,
-});
-const MODULE_NAME: Record<number, string> = { 1: 'comment', 2: 'tcp', 4: 'udp', 8: 'sctp', 16: 'statistic' };
-const COMMON_TARGETS: Record<string, string> = Object.assign(Object.create(null) as Record<string, string>, {
-  DNAT: 'DNAT',
-  'KUBE-MARK-MASQ': 'KUBE-MARK-MASQ',
-  'KUBE-MARK-DROP': 'KUBE-MARK-DROP',
-});
+const LEAN_MODULES = ['comment', 'tcp', 'udp', 'sctp', 'statistic'].map((name, i) => ({ name, bit: 1 << i }));
+
+// the options a lean line may hold
+const NOT = 1;
+const SRC = 2;
+const DST = 3;
+const PROTO = 4;
+const MATCH = 5;
+const JUMP = 6;
+const COMMENT = 7;
+const DPORT = 8;
+const MODE = 9;
+const PROB = 10;
+const TO_DEST = 11;
 
 /**
  * Targets of the full parser's built-in list (parseIptablesLines: a jump to one of them is no missing chain). A
@@ -72,46 +73,62 @@ export function leanRule(line: string, lineNo: number, probe: string): LeanRule 
   for (;;) {
     const r = t.next();
     if (r === 0) break;
-    if (r < 0 || t.tq) return undefined;
+    if (r < 0) return undefined;
+    let o = t.option();
     let neg = false;
-    if (t.is('!')) {
+    if (o === NOT) {
       neg = true;
-      if (t.next() !== 1 || !(t.is('-s') || t.is('-d'))) return undefined;
+      if (t.next() !== 1) return undefined;
+      o = t.option();
+      if (o !== SRC && o !== DST) return undefined;
     }
-    if (target !== undefined && !t.is('--to-destination')) return undefined;
-    if (t.is('-s')) {
-      if (src >= 0 || (src = t.span()) < 0) return undefined;
-      srcNeg = neg;
-    } else if (t.is('-d')) {
-      if (dst >= 0 || (dst = t.span()) < 0) return undefined;
-      dstNeg = neg;
-    } else if (t.is('-p')) {
-      if (proto >= 0 || (proto = t.span()) < 0) return undefined;
-    } else if (t.is('-m')) {
-      const m = t.arg();
-      const bit = m === undefined ? undefined : LEAN_MODULES[m];
-      if (m === undefined || bit === undefined || (modules & bit) !== 0) return undefined;
-      modules |= bit;
-      if (m === 'statistic') stat = true;
-      current = MODULE_NAME[bit]!;
-    } else if (t.is('--comment')) {
-      if (current !== 'comment' || comment >= 0 || (comment = t.span()) < 0) return undefined;
-    } else if (t.is('--dport')) {
-      if (!(current === 'tcp' || current === 'udp' || current === 'sctp')) return undefined;
-      if (dport >= 0 || (dport = t.span()) < 0) return undefined;
-      portModule = current;
-    } else if (t.is('--mode')) {
-      if (current !== 'statistic' || mode >= 0 || (mode = t.span()) < 0) return undefined;
-    } else if (t.is('--probability')) {
-      if (current !== 'statistic' || prob >= 0 || (prob = t.span()) < 0) return undefined;
-    } else if (t.is('-j')) {
-      if ((target = t.arg()) === undefined) return undefined;
-      // one string for the targets most rules share
-      target = COMMON_TARGETS[target] ?? target;
-      current = 'target';
-    } else if (t.is('--to-destination')) {
-      if (target !== 'DNAT' || toDest >= 0 || (toDest = t.span()) < 0) return undefined;
-    } else return undefined;
+    if (target !== undefined && o !== TO_DEST) return undefined;
+    switch (o) {
+      case SRC:
+        if (src >= 0 || (src = t.span()) < 0) return undefined;
+        srcNeg = neg;
+        break;
+      case DST:
+        if (dst >= 0 || (dst = t.span()) < 0) return undefined;
+        dstNeg = neg;
+        break;
+      case PROTO:
+        if (proto >= 0 || (proto = t.span()) < 0) return undefined;
+        break;
+      case MATCH: {
+        const m = t.span() < 0 ? undefined : t.module();
+        if (m === undefined || (modules & m.bit) !== 0) return undefined;
+        modules |= m.bit;
+        if (m.name === 'statistic') stat = true;
+        current = m.name;
+        break;
+      }
+      case COMMENT:
+        if (current !== 'comment' || comment >= 0 || (comment = t.span()) < 0) return undefined;
+        break;
+      case DPORT:
+        if (!(current === 'tcp' || current === 'udp' || current === 'sctp')) return undefined;
+        if (dport >= 0 || (dport = t.span()) < 0) return undefined;
+        portModule = current;
+        break;
+      case MODE:
+        if (current !== 'statistic' || mode >= 0 || (mode = t.span()) < 0) return undefined;
+        break;
+      case PROB:
+        if (current !== 'statistic' || prob >= 0 || (prob = t.span()) < 0) return undefined;
+        break;
+      case JUMP:
+        if (t.span() < 0) return undefined;
+        // one string for the targets most rules share
+        target = t.is('DNAT') ? 'DNAT' : t.is('KUBE-MARK-MASQ') ? 'KUBE-MARK-MASQ' : t.line.slice(t.ts, t.te);
+        current = 'target';
+        break;
+      case TO_DEST:
+        if (target !== 'DNAT' || toDest >= 0 || (toDest = t.span()) < 0) return undefined;
+        break;
+      default:
+        return undefined;
+    }
   }
   if (target === undefined) return undefined;
   return new LeanRule(
@@ -177,10 +194,49 @@ class Scanner {
     return !this.tq && this.te - this.ts === s.length && this.line.startsWith(s, this.ts);
   }
 
-  /** an option's one argument: never a token the full parser would take for an option (or none) */
-  arg(): string | undefined {
-    const at = this.span();
-    return at < 0 ? undefined : this.line.slice(this.ts, this.te);
+  /** which option the token is (0: none read lean), by its length and characters */
+  option(): number {
+    if (this.tq) return 0;
+    const line = this.line;
+    const ts = this.ts;
+    const len = this.te - ts;
+    const c = line.charCodeAt(ts);
+    if (len === 1) return c === 33 ? NOT : 0;
+    if (c !== 45) return 0;
+    if (len === 2) {
+      switch (line.charCodeAt(ts + 1)) {
+        case 115:
+          return SRC;
+        case 100:
+          return DST;
+        case 112:
+          return PROTO;
+        case 109:
+          return MATCH;
+        case 106:
+          return JUMP;
+      }
+      return 0;
+    }
+    switch (len) {
+      case 9:
+        return this.is('--comment') ? COMMENT : 0;
+      case 7:
+        return this.is('--dport') ? DPORT : 0;
+      case 6:
+        return this.is('--mode') ? MODE : 0;
+      case 13:
+        return this.is('--probability') ? PROB : 0;
+      case 16:
+        return this.is('--to-destination') ? TO_DEST : 0;
+    }
+    return 0;
+  }
+
+  /** the token as a module a lean line may load */
+  module(): { name: string; bit: number } | undefined {
+    for (const m of LEAN_MODULES) if (this.is(m.name)) return m;
+    return undefined;
   }
 
   /** arg() as a LeanSpan (-1: none) */
@@ -210,6 +266,10 @@ export function parseIptablesLean(lines: ByteLines, probe: string): Parsed<Iptab
   type Lean = { declared: number; bad: boolean; rules: LeanRule[]; lines: number[] };
   const tables = new Map<string, Map<string, Lean>>();
   let chains: Map<string, Lean> | undefined;
+  let last: Lean | undefined;
+  let lastChains: Map<string, Lean> | undefined;
+  let lastAt = 0;
+  let lastLen = 0;
   for (let idx = 0; idx < n; idx++) {
     const e = starts[idx + 1]! - 1;
     let i = starts[idx]!;
@@ -251,13 +311,26 @@ export function parseIptablesLean(lines: ByteLines, probe: string): Parsed<Iptab
     }
     // `KUBE-` and a kind of LEAN_CHAIN's, by bytes: most lines are not in such a chain
     if (j - a < 9 || bytes[a] !== 0x4b || bytes[a + 4] !== 0x2d) continue;
-    const name = bytes.toString('latin1', a, j);
-    if (!LEAN_CHAIN.test(name)) continue;
-    let ch = chains.get(name);
-    if (!ch) {
-      // a rule before its chain's declaration: read whole (the full parser warns)
-      ch = { declared: 0, bad: true, rules: [], lines: [] };
-      chains.set(name, ch);
+    let ch: Lean | undefined;
+    // a chain's rules come one after another: the previous line's chain is compared by bytes, not looked up
+    if (last !== undefined && lastChains === chains && j - a === lastLen) {
+      let k = 0;
+      while (k < lastLen && bytes[a + k] === bytes[lastAt + k]) k++;
+      if (k === lastLen) ch = last;
+    }
+    if (ch === undefined) {
+      const name = bytes.toString('latin1', a, j);
+      if (!LEAN_CHAIN.test(name)) continue;
+      ch = chains.get(name);
+      if (!ch) {
+        // a rule before its chain's declaration: read whole (the full parser warns)
+        ch = { declared: 0, bad: true, rules: [], lines: [] };
+        chains.set(name, ch);
+      }
+      last = ch;
+      lastChains = chains;
+      lastAt = a;
+      lastLen = j - a;
     }
     if (ch.bad) continue;
     const r = ch.declared === 1 ? leanRule(lines.at(idx).trim(), idx + 1, probe) : undefined;
