@@ -3,8 +3,9 @@ import type { Leftover } from '../model/diff.js';
 import type { ServiceEntry } from '../model/service.js';
 import type { ConntrackEntry } from '../model/conntrack.js';
 import type { Evidence, Family } from '../model/types.js';
-import type { IptablesChain, IptablesRule, IptablesRuleset, IptablesTable } from '../model/iptables.js';
+import type { IptablesChain, IptablesRuleset, IptablesTable } from '../model/iptables.js';
 import type { NftTable } from '../model/nft.js';
+import { type AnyRule, chainRules, leanRules, ruleCount, targetName } from '../model/iptables-lean.js';
 import type { DiffSideInput } from './diff.js';
 import { frontendText, isCilium } from './diff-services.js';
 import { joinHostPort } from '../model/addr.js';
@@ -29,15 +30,18 @@ export const isIpvsFilterChain = (table: string, chain: string): boolean =>
 
 /** Chains reachable from a built-in chain (one with a policy) through jumps and gotos. */
 export function reachable(t: IptablesTable): { chains: Set<string>; hooks: Map<string, Evidence[]> } {
-  const byName = new Map(t.chains.map((c) => [c.name, c]));
+  // filled by a loop: a pair array per chain is 110,000 short-lived arrays on a 10,000-Service dump
+  const byName = new Map<string, IptablesChain>();
+  for (const c of t.chains) byName.set(c.name, c);
   const seen = new Set<string>();
   const hooks = new Map<string, Evidence[]>();
   const stack: IptablesChain[] = t.chains.filter((c) => c.policy !== undefined);
   for (const c of stack) seen.add(c.name);
   while (stack.length) {
     const c = stack.pop()!;
-    for (const r of c.rules) {
-      const tg = r.target?.name;
+    // a per-Service chain read lean (tools/iptables/lean-rules.ts) is read through its lean rules, not parsed whole
+    for (const r of chainRules(c)) {
+      const tg = targetName(r);
       if (!tg) continue;
       const next = byName.get(tg);
       if (!next) continue;
@@ -64,10 +68,10 @@ export function classifyChains(
   own: IptablesChain[],
   live: Set<string>,
   hooks: Map<string, Evidence[]>,
-): { acting: IptablesChain[]; emptyHooked: IptablesChain[]; dnat: IptablesRule[]; svcChains: number; deadSvc: number } {
+): { acting: IptablesChain[]; emptyHooked: IptablesChain[]; dnat: AnyRule[]; svcChains: number; deadSvc: number } {
   const acting: IptablesChain[] = [];
   const emptyHooked: IptablesChain[] = [];
-  const dnat: IptablesRule[] = [];
+  const dnat: AnyRule[] = [];
   let svcChains = 0;
   let deadSvc = 0;
   for (const c of own) {
@@ -77,11 +81,12 @@ export function classifyChains(
       if (perService) deadSvc++;
       continue;
     }
-    if (c.rules.length > 0) acting.push(c);
+    const rules = chainRules(c);
+    if (rules.length > 0) acting.push(c);
     else if (hooks.has(c.name)) emptyHooked.push(c);
-    for (let i = 0; i < c.rules.length && dnat.length < 2; i++) {
-      const tg = c.rules[i]!.target?.name;
-      if (tg === 'DNAT' || tg === 'REJECT' || tg === 'DROP') dnat.push(c.rules[i]!);
+    for (let i = 0; i < rules.length && dnat.length < 2; i++) {
+      const tg = targetName(rules[i]!);
+      if (tg === 'DNAT' || tg === 'REJECT' || tg === 'DROP') dnat.push(rules[i]!);
     }
   }
   return { acting, emptyHooked, dnat, svcChains, deadSvc };
@@ -102,7 +107,7 @@ function iptablesLeftovers(after: DiffSideInput, ciliumFrontends: Map<string, Se
       if (own.length === 0) continue;
       const { chains: live, hooks } = reachable(t);
       const { acting, emptyHooked, dnat, svcChains, deadSvc } = classifyChains(own, live, hooks);
-      const rulesCount = kube.reduce((n, c) => n + c.rules.length, 0);
+      const rulesCount = kube.reduce((n, c) => n + ruleCount(c), 0);
       const evidence: Evidence[] = [];
       for (const ev of hooks.values()) evidence.push(...ev);
       evidence.push(...dnat.map((r) => r.source));
@@ -114,7 +119,7 @@ function iptablesLeftovers(after: DiffSideInput, ciliumFrontends: Map<string, Se
         );
       const hookNames = hooksOf([...hooks.values()].flat());
       const svcHooks = hooksOf(hooks.get('KUBE-SERVICES') ?? []);
-      const present = (n: string) => own.some((c) => c.name === n && c.rules.length > 0 && live.has(c.name));
+      const present = (n: string) => own.some((c) => c.name === n && ruleCount(c) > 0 && live.has(c.name));
       const dead = deadSvc
         ? `${deadSvc} KUBE-SVC/SEP/EXT chains are left unreachable (nothing jumps to them: dead state, proof of a partial cleanup)`
         : '';
@@ -143,7 +148,7 @@ function iptablesLeftovers(after: DiffSideInput, ciliumFrontends: Map<string, Se
             if (kb !== cb) differ.push(fe);
           }
         }
-        const postrouting = kube.find((c) => c.name === 'KUBE-POSTROUTING' && c.rules.length > 0 && live.has(c.name));
+        const postrouting = kube.find((c) => c.name === 'KUBE-POSTROUTING' && ruleCount(c) > 0 && live.has(c.name));
         const masq = postrouting
           ? `KUBE-POSTROUTING, hooked from POSTROUTING, still masquerades packets carrying kube-proxy's mark 0x4000`
           : '';
@@ -200,7 +205,7 @@ function iptablesLeftovers(after: DiffSideInput, ciliumFrontends: Map<string, Se
       } else {
         breaks = acting.length
           ? `${acting.length} chains hooked from ${hookNames.join(', ')} still see packets`
-          : `${own.length} KUBE-* chains${own.every((c) => c.rules.length === 0) ? ', all empty (kube-proxy canaries),' : ''} with no effect on packets`;
+          : `${own.length} KUBE-* chains${own.every((c) => ruleCount(c) === 0) ? ', all empty (kube-proxy canaries),' : ''} with no effect on packets`;
       }
       const l: Leftover = {
         kind: 'iptables-chains',
@@ -331,7 +336,7 @@ function kubeIpvs0(
   // kube-proxy's IPVS mode rejected new connections to these addresses on ports it did not serve
   const hasFilter = (s: DiffSideInput) =>
     s.iptables.some(({ rules }) =>
-      rules.tables.some((t) => t.chains.some((c) => isIpvsFilterChain(t.name, c.name) && c.rules.length > 0)),
+      rules.tables.some((t) => t.chains.some((c) => isIpvsFilterChain(t.name, c.name) && ruleCount(c) > 0)),
     );
   const guard = !hasFilter(before)
     ? ''
@@ -368,11 +373,14 @@ function ipsetLeftovers(after: DiffSideInput): Leftover[] {
   const used = new Set<string>();
   for (const { rules } of after.iptables)
     for (const t of rules.tables)
-      for (const c of t.chains)
+      for (const c of t.chains) {
+        // a lean chain's rules load no `set` match (tools/iptables/lean-rules.ts reads no other shape)
+        if (leanRules(c)) continue;
         for (const r of c.rules)
           for (const m of r.matches)
             if (m.module === 'set')
               for (const o of m.options) if (o.name === 'match-set' && o.args[0]) used.add(o.args[0]);
+      }
   const acting = sets.filter((s) => used.has(s.name) || (s.references ?? 0) > 0);
   const members = sets.reduce((n, s) => n + s.entries, 0);
   return [

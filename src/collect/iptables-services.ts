@@ -3,6 +3,7 @@ import { serviceMatches } from '../model/service.js';
 import type { IptablesRuleset } from '../model/iptables.js';
 import type { Warning } from '../model/types.js';
 import { iptablesByteLines, parseIptablesLines } from '../tools/iptables/parse-iptables.js';
+import { parseIptablesLean } from '../tools/iptables/lean-rules.js';
 import type { KubeProxyReader } from './load-services.js';
 
 // loadServices' reading of iptables-save, in a module of its own: the iptables worker
@@ -34,8 +35,9 @@ export function iptablesServices(
   kubeProxy: Pick<KubeProxyReader, 'linesNeeded' | 'servicesFromIptables'>,
   keep: FrontendKeep | undefined,
   narrow: Narrow,
+  lean = false,
 ): { entries: ServiceEntry[]; warnings: Warning[]; rules: IptablesRuleset } {
-  return iptablesServicesFromLines(iptablesByteLines(b, id), id, fam, kubeProxy, keep, narrow);
+  return iptablesServicesFromLines(iptablesByteLines(b, id), id, fam, kubeProxy, keep, narrow, lean);
 }
 
 /** iptablesServices once the dump's lines are found (the worker finds them before it is asked) */
@@ -46,12 +48,20 @@ export function iptablesServicesFromLines(
   kubeProxy: Pick<KubeProxyReader, 'linesNeeded' | 'servicesFromIptables'>,
   keep: FrontendKeep | undefined,
   narrow: Narrow,
+  /**
+   * every frontend asked (no keep): kube-proxy's per-Service chains read lean (tools/iptables/lean-rules.ts), their
+   * rules parsed whole only if a reader asks for a chain's `rules`; for a caller that reads the ruleset through
+   * model/iptables-lean.ts (check)
+   */
+  lean = false,
 ): { entries: ServiceEntry[]; warnings: Warning[]; rules: IptablesRuleset } {
   // for one question, only the chains its frontends reach are decoded and parsed (the rest is
   // indexed by name on the bytes)
   const { lines, warnings: pasted } = found;
   const need = keep ? kubeProxy.linesNeeded(lines, fam, keep, narrow) : undefined;
-  const rs = parseIptablesLines(lines, id, need?.skip, need?.cache);
+  const rs =
+    (lean && !keep ? parseIptablesLean(lines, id) : undefined) ??
+    parseIptablesLines(lines, id, need?.skip, need?.cache);
   const svc = kubeProxy.servicesFromIptables(rs.value, id, fam, keep);
   return { entries: svc.value, warnings: [...pasted, ...rs.warnings, ...svc.warnings], rules: rs.value };
 }

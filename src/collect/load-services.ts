@@ -75,6 +75,11 @@ export interface ServiceLoadOptions {
    * means: read it here. Not used with `only`.
    */
   iptablesWhole?: IptablesWholeOffload;
+  /**
+   * check: iptables-save's per-Service chains read lean (tools/iptables/lean-rules.ts; the caller reads the rulesets
+   * through model/iptables-lean.ts). Not used with `only`.
+   */
+  leanIptables?: boolean;
 }
 
 export type IptablesWholeOffload = (
@@ -268,7 +273,7 @@ export async function loadServices(
       continue;
     }
     await oneBytes(id, (b) => {
-      const r = iptablesServices(b, id, fam, kubeProxy, keep, narrow);
+      const r = iptablesServices(b, id, fam, kubeProxy, keep, narrow, opts.leanIptables === true);
       // a ruleset read for one question holds only the chains it reaches: not for other uses
       if (!keep) out.parsed.iptables.push({ probe: id, family: fam, rules: r.rules });
       return { entries: r.entries, warnings: r.warnings };

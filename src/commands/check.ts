@@ -28,7 +28,12 @@ export function exitForFindings(findings: Finding[]): number {
 /** Reads one node (snapshot or live) and checks every path on it. */
 export async function runCheck(
   source: ProbeSource,
-  opts: CheckOptions & { nodeName?: (n: string) => string; offload?: OffloadOptions | false } = {},
+  opts: CheckOptions & {
+    nodeName?: (n: string) => string;
+    offload?: OffloadOptions | false;
+    /** false: iptables-save parsed whole (the reference the lean read is tested against) */
+    lean?: boolean;
+  } = {},
 ): Promise<CheckOutcome> {
   // only `input` holds the side: check drops it once read (releaseSide), so its rulesets and conntrack
   // entries are not kept through the traces
@@ -51,9 +56,14 @@ export async function runCheck(
 /** The node read and its trace context, as the input checkNode takes (the side held by it alone). */
 async function readNode(
   source: ProbeSource,
-  opts: { nodeName?: (n: string) => string; offload?: OffloadOptions | false },
+  opts: { nodeName?: (n: string) => string; offload?: OffloadOptions | false; lean?: boolean },
 ): Promise<{ input: CheckInput & { ctx: TraceContext }; serviceSources: { probe: string; status: string }[] }> {
-  const side = await loadDiffSide(source, 'after', opts.offload, { requireServices: false });
+  // check reads the side's rulesets through model/iptables-lean.ts (findLeftovers, kube-proxy's Services): the
+  // per-Service chains are read lean, never parsed whole
+  const side = await loadDiffSide(source, 'after', opts.offload, {
+    requireServices: false,
+    ...(opts.lean === false ? {} : { leanIptables: true }),
+  });
   const { state } = side;
   const missing = REQUIRED_PROBES.filter((id) => {
     const s = state.sources.find((x) => x.probe === id);

@@ -61,6 +61,8 @@ export async function loadDiffSide(
     lbMemo?: ServiceLoadOptions['lbMemo'];
     /** the whole iptables-save read elsewhere (diff's before side: diff-iptables-offload.ts) */
     iptablesWhole?: ServiceLoadOptions['iptablesWhole'];
+    /** check: kube-proxy's per-Service chains read lean (ServiceLoadOptions.leanIptables) */
+    leanIptables?: boolean;
   } = {},
 ): Promise<
   DiffSideInput & { serviceSources?: { probe: string; status: string; origin?: string; message?: string }[] }
@@ -72,6 +74,7 @@ export async function loadDiffSide(
     return await readSide(source, label, offload, opts.requireServices ?? true, opts.keepIptables, {
       ...(opts.lbMemo ? { lbMemo: opts.lbMemo } : {}),
       ...(opts.iptablesWhole ? { iptablesWhole: opts.iptablesWhole } : {}),
+      ...(opts.leanIptables ? { leanIptables: true } : {}),
     });
   } finally {
     await offload?.close();

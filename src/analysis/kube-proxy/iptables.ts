@@ -4,8 +4,17 @@ import type { Backend, FrontendKeep, L4Proto, ServiceEntry, ServiceType } from '
 export type { FrontendKeep } from '../../model/service.js';
 import type { Evidence, Family, Parsed, Warning } from '../../model/types.js';
 import { warn } from '../../tools/common.js';
-import type { IptablesChain, IptablesRule, IptablesRuleset, IptablesTable } from '../../model/iptables.js';
-import { findTable, ruleOption, targetOption } from '../../model/iptables.js';
+import type { IptablesChain, IptablesRuleset, IptablesTable } from '../../model/iptables.js';
+import { findTable } from '../../model/iptables.js';
+import {
+  type AnyRule,
+  anyRuleOption as ruleOption,
+  anyTargetOption as targetOption,
+  chainRules,
+  ruleCount,
+  statisticOf,
+  targetName,
+} from '../../model/iptables-lean.js';
 
 // Null prototype: `-p __proto__` must look up nothing, not Object.prototype as the protocol.
 const PROTOS: Record<string, L4Proto> = Object.assign(Object.create(null) as Record<string, L4Proto>, {
@@ -20,7 +29,9 @@ export interface Frontish {
   port?: number;
 }
 
-export function ruleFrontend(rule: IptablesRule, family: Family): Frontish {
+// rules are read through model/iptables-lean.ts: a per-Service chain read lean (tools/iptables/lean-rules.ts) is
+// never parsed whole here
+export function ruleFrontend(rule: AnyRule, family: Family): Frontish {
   const out: Frontish = {};
   const d = ruleOption(rule, 'destination', '');
   if (d && !d.negated && d.args[0] !== undefined) {
@@ -48,7 +59,7 @@ export function commentServiceName(comment: string | undefined): string | undefi
   return m ? m[1] : undefined;
 }
 
-function isLocalDst(rule: IptablesRule): boolean {
+function isLocalDst(rule: AnyRule): boolean {
   const o = ruleOption(rule, 'dst-type', 'addrtype');
   return o !== undefined && !o.negated && o.args[0] === 'LOCAL';
 }
@@ -109,14 +120,14 @@ class Extractor {
 
   private natIndex: Map<string, IptablesChain> | undefined;
 
-  private w(code: string, rule: IptablesRule | undefined, msg: string): void {
+  private w(code: string, rule: AnyRule | undefined, msg: string): void {
     this.warnings.push(warn(code, rule ? `line ${rule.line}: ${msg}` : msg, this.probe));
   }
 
   resolve(chainName: string, depth = 0): Resolved {
     const r: Resolved = { backends: [], evidence: [], masq: [], missing: [] };
     const c = this.chain(chainName);
-    if (!c || (!c.declared && c.rules.length === 0)) {
+    if (!c || (!c.declared && ruleCount(c) === 0)) {
       r.missing.push(chainName);
       return r;
     }
@@ -129,9 +140,9 @@ class Extractor {
     let remaining = 1;
     let unconditional = false;
     let fwFollowed = false;
-    for (const rule of c.rules) {
+    for (const rule of chainRules(c)) {
       r.evidence.push(rule.source);
-      const tg = rule.target?.name;
+      const tg = targetName(rule);
       if (tg === undefined) {
         if (kind === 'FW') r.fw = true;
         continue;
@@ -163,10 +174,10 @@ class Extractor {
         }
         const sub = this.resolveSep(this.chain(tg), tg);
         let p = 1;
-        const stat = rule.matches.find((m) => m.module === 'statistic');
+        const stat = statisticOf(rule);
         if (stat) {
-          const mode = stat.options.find((o) => o.name === 'mode')?.args[0];
-          const prob = stat.options.find((o) => o.name === 'probability')?.args[0];
+          const mode = stat.mode;
+          const prob = stat.probability;
           const pv = prob !== undefined ? Number(prob) : NaN;
           if (mode !== 'random' || !(pv >= 0 && pv <= 1)) {
             this.w(
@@ -234,9 +245,9 @@ class Extractor {
       return r;
     }
     let found = false;
-    for (const rule of c.rules) {
+    for (const rule of chainRules(c)) {
       r.evidence.push(rule.source);
-      const tg = rule.target?.name;
+      const tg = targetName(rule);
       if (tg === 'KUBE-MARK-MASQ') {
         r.masq.push('hairpin');
         continue;
@@ -265,7 +276,7 @@ class Extractor {
     const key = (a: string, proto: L4Proto, port: number) => `${a}|${proto}|${port}`;
     const any = this.family === 4 ? '0.0.0.0' : '::';
     const push = (
-      rule: IptablesRule,
+      rule: AnyRule,
       f: Frontish & { addr: string; proto: L4Proto; port: number },
       type: ServiceType,
       target: string,
@@ -326,8 +337,8 @@ class Extractor {
         'nat table has no KUBE-SERVICES chain: no Service frontend can be read (a fragment of the dump, or not kube-proxy iptables mode)',
       );
     let nodePortsHooked = false;
-    for (const rule of services?.rules ?? []) {
-      const tg = rule.target?.name;
+    for (const rule of services ? chainRules(services) : []) {
+      const tg = targetName(rule);
       if (tg === undefined) continue;
       if (tg === 'KUBE-NODEPORTS') {
         if (isLocalDst(rule)) nodePortsHooked = true;
@@ -365,14 +376,14 @@ class Extractor {
     }
 
     const np = this.chain('KUBE-NODEPORTS');
-    if (np && np.rules.length > 0 && services && !nodePortsHooked)
+    if (np && ruleCount(np) > 0 && services && !nodePortsHooked)
       this.w(
         'kube-proxy-nodeports-unhooked',
         undefined,
         'KUBE-NODEPORTS has rules but no `--dst-type LOCAL -j KUBE-NODEPORTS` in KUBE-SERVICES',
       );
-    for (const rule of np?.rules ?? []) {
-      const tg = rule.target?.name;
+    for (const rule of np ? chainRules(np) : []) {
+      const tg = targetName(rule);
       if (tg === undefined || tg === 'KUBE-MARK-MASQ') continue;
       if (!KUBE_TARGETS.test(tg)) {
         this.w('kube-proxy-unexpected-rule', rule, `KUBE-NODEPORTS jumps to ${tg}; skipped`);
@@ -405,8 +416,8 @@ class Extractor {
     const seen = new Set<string>();
     for (const chainName of ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-PROXY-FIREWALL']) {
       const c = filter?.chains.find((x) => x.name === chainName);
-      for (const rule of c?.rules ?? []) {
-        const tg = rule.target?.name;
+      for (const rule of c ? chainRules(c) : []) {
+        const tg = targetName(rule);
         if (tg !== 'REJECT' && tg !== 'DROP') continue;
         const f = ruleFrontend(rule, this.family);
         if (f.proto === undefined || f.port === undefined) continue;
@@ -467,7 +478,7 @@ function roundProb(p: number): number {
   return Math.round(p * 1e9) / 1e9;
 }
 
-function masqCondition(rule: IptablesRule): string {
+function masqCondition(rule: AnyRule): string {
   const s = ruleOption(rule, 'source', '');
   if (s) return `${s.negated ? '!' : ''}src ${s.args[0] ?? ''}`;
   const i = ruleOption(rule, 'in-interface', '');
