@@ -105,10 +105,11 @@ const u32le = (b: number[], o: number) => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]!
 // the text is the one of the plain forms (`& 0xff` is the Uint8Array conversion; a non-byte prints as before)
 const HEX2 = Array.from({ length: 256 }, (_, x) => x.toString(16).padStart(2, '0'));
 const hex1 = (x: number) => HEX2[x] ?? x.toString(16).padStart(2, '0');
+// one flat string (join): a string built by += is a rope of ~2 pieces per byte, which is kept in the evidence
 export const hex = (b: number[]) => {
-  let s = b.length > 0 ? hex1(b[0]!) : '';
-  for (let i = 1; i < b.length; i++) s += ` ${hex1(b[i]!)}`;
-  return s;
+  const parts = new Array<string>(b.length);
+  for (let i = 0; i < b.length; i++) parts[i] = hex1(b[i]!);
+  return parts.join(' ');
 };
 export const ip = (b: number[], o: number, n: number) =>
   n === 4 && o + 4 <= b.length
