@@ -25,7 +25,15 @@ export type CtJobQuery =
 
 export type WorkerJob =
   | { kind: 'routes'; path: string; probe: string; family: 4 | 6 }
-  | { kind: 'conntrack'; path: string; probe: string; query: CtJobQuery; maxEntries?: number };
+  | {
+      kind: 'conntrack';
+      path: string;
+      probe: string;
+      query: CtJobQuery;
+      maxEntries?: number;
+      /** the matching entries counted, not kept nor sent back (ScanOptions.onEntry): `matched`, `cut`, warnings */
+      countOnly?: boolean;
+    };
 
 export type WorkerReply =
   | { ok: false }
@@ -39,6 +47,7 @@ export interface Offload {
     id: string,
     query: CtJobQuery,
     maxEntries?: number,
+    countOnly?: boolean,
   ): Promise<{ result: ScanResult; origin: string } | undefined> | undefined;
   /** stops every worker still running (their answers are no longer wanted) */
   close(): Promise<void>;
@@ -111,7 +120,7 @@ export function createOffload(source: ProbeSource, opts: OffloadOptions = {}): O
         return { scanned: routesFromFile(f.path, r.data, id, r.stamp), origin: f.path };
       });
     },
-    conntrack(id, query, maxEntries) {
+    conntrack(id, query, maxEntries, countOnly) {
       const f = fileFor(id);
       if (!f) return undefined;
       return start({
@@ -120,6 +129,7 @@ export function createOffload(source: ProbeSource, opts: OffloadOptions = {}): O
         probe: id,
         query,
         ...(maxEntries !== undefined ? { maxEntries } : {}),
+        ...(countOnly ? { countOnly } : {}),
       }).then((r) => (r?.ok && r.kind === 'conntrack' ? { result: r.result, origin: f.path } : undefined));
     },
     async close() {

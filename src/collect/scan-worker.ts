@@ -50,6 +50,7 @@ async function run(job: WorkerJob): Promise<{ reply: WorkerReply; transfer: Arra
   const result = await scanConntrack(fileChunks(job.path, SCAN_PIECE), q, {
     probe: job.probe,
     ...(job.maxEntries !== undefined ? { maxEntries: job.maxEntries } : {}),
+    ...(job.countOnly ? { onEntry: () => {} } : {}),
   });
   return { reply: { ok: true, kind: 'conntrack', result }, transfer: [] };
 }

@@ -63,6 +63,13 @@ export async function loadDiffSide(
     iptablesWhole?: ServiceLoadOptions['iptablesWhole'];
     /** check: kube-proxy's per-Service chains read lean (ServiceLoadOptions.leanIptables) */
     leanIptables?: boolean;
+    /**
+     * 'count': the NATed conntrack entries are counted, not kept (`conntrack` holds none; its `cut` and the
+     * warnings are the same). diffNodes reads only the after side's entries.
+     */
+    conntrack?: 'keep' | 'count';
+    /** the NATed conntrack entries read per probe (tests: to reach the cut on a small table) */
+    maxConntrack?: number;
   } = {},
 ): Promise<
   DiffSideInput & { serviceSources?: { probe: string; status: string; origin?: string; message?: string }[] }
@@ -71,11 +78,20 @@ export async function loadDiffSide(
   // for: on a snapshot directory they run in worker threads (offload.ts)
   const offload = offloadOpts === false ? undefined : createOffload(source, offloadOpts);
   try {
-    return await readSide(source, label, offload, opts.requireServices ?? true, opts.keepIptables, {
-      ...(opts.lbMemo ? { lbMemo: opts.lbMemo } : {}),
-      ...(opts.iptablesWhole ? { iptablesWhole: opts.iptablesWhole } : {}),
-      ...(opts.leanIptables ? { leanIptables: true } : {}),
-    });
+    return await readSide(
+      source,
+      label,
+      offload,
+      opts.requireServices ?? true,
+      opts.keepIptables,
+      {
+        ...(opts.lbMemo ? { lbMemo: opts.lbMemo } : {}),
+        ...(opts.iptablesWhole ? { iptablesWhole: opts.iptablesWhole } : {}),
+        ...(opts.leanIptables ? { leanIptables: true } : {}),
+      },
+      opts.conntrack === 'count',
+      opts.maxConntrack ?? MAX_CT_ENTRIES,
+    );
   } finally {
     await offload?.close();
   }
@@ -88,6 +104,8 @@ async function readSide(
   requireServices: boolean,
   keepIptables?: (table: string, chain: string) => boolean,
   loadOpts: ServiceLoadOptions = {},
+  countConntrack = false,
+  maxCt = MAX_CT_ENTRIES,
 ): Promise<
   DiffSideInput & { serviceSources?: { probe: string; status: string; origin?: string; message?: string }[] }
 > {
@@ -98,7 +116,7 @@ async function readSide(
   }
   const cts = new Map<string, NonNullable<ReturnType<Offload['conntrack']>>>();
   for (const id of CT_PROBES) {
-    const p = offload?.conntrack(id, { kind: 'plain', q: { nat: 'dnat' } }, MAX_CT_ENTRIES);
+    const p = offload?.conntrack(id, { kind: 'plain', q: { nat: 'dnat' } }, maxCt, countConntrack);
     if (p) cts.set(id, p);
   }
   // routes as columns: a diff traces a few flows and asks for a few routes (the default route, the
@@ -154,14 +172,18 @@ async function readSide(
       if (!r) {
         const st = await streamProbe(source, id);
         if (!st) continue;
-        r = await scanConntrack(st.chunks, { nat: 'dnat' }, { probe: id, maxEntries: MAX_CT_ENTRIES });
+        r = await scanConntrack(
+          st.chunks,
+          { nat: 'dnat' },
+          { probe: id, maxEntries: maxCt, ...(countConntrack ? { onEntry: () => {} } : {}) },
+        );
       }
       conntrack.push({ probe: id, entries: r.entries, cut: r.cut });
       warnings.push(...r.warnings.slice(0, 5));
       if (r.cut)
         warnings.push({
           code: 'conntrack-cut',
-          message: `${id}: more than ${MAX_CT_ENTRIES} NATed entries; the rest were not read`,
+          message: `${id}: more than ${maxCt} NATed entries; the rest were not read`,
           source: id,
         });
     } catch (e) {
@@ -205,6 +227,14 @@ export async function runDiff(
     iptablesOffload?: Parameters<typeof diffIptablesOffload>[1] | false;
     /** the traced flows' memo (DiffOptions.memo); false: every flow asks afresh (the reference) */
     memo?: DiffOptions['memo'];
+    /**
+     * 'keep': the before side keeps its NATed conntrack entries (the reference). Default 'count': diffNodes
+     * reads only the after side's, so the before side's are counted for its warnings and never sent from the
+     * worker nor held (50,000 entries at the cut)
+     */
+    beforeConntrack?: 'keep' | 'count';
+    /** NATed conntrack entries read per probe (tests: a cut on a small table) */
+    maxConntrack?: number;
   } = {},
 ): Promise<DiffOutcome> {
   if (opts.maxFlows !== undefined && (!Number.isInteger(opts.maxFlows) || opts.maxFlows < 0))
@@ -225,8 +255,13 @@ export async function runDiff(
         keepIptables: readOfBeforeIptables,
         lbMemo,
         ...(kp ? { iptablesWhole: kp.take } : {}),
+        conntrack: opts.beforeConntrack ?? 'count',
+        ...(opts.maxConntrack !== undefined ? { maxConntrack: opts.maxConntrack } : {}),
       }),
-      loadDiffSide(after, 'after', opts.offload, { lbMemo }),
+      loadDiffSide(after, 'after', opts.offload, {
+        lbMemo,
+        ...(opts.maxConntrack !== undefined ? { maxConntrack: opts.maxConntrack } : {}),
+      }),
     ]);
   } finally {
     await kp?.close();

@@ -21,20 +21,36 @@ const PAIRS = readdirSync(snaps).filter((d) => d.startsWith('migrate-'));
 
 // the compiled worker (npm run build): vitest runs the TypeScript sources, which have none next to them
 const WORKER = fileURLToPath(new URL('../../dist/commands/diff-iptables-worker.js', import.meta.url));
+const SCAN_WORKER = fileURLToPath(new URL('../../dist/collect/scan-worker.js', import.meta.url));
 
-async function both(before: string, after: string): Promise<{ json: string; exit: number }> {
+async function both(
+  before: string,
+  after: string,
+  /** a cut of the NATed conntrack entries (the bundled tables hold a few); the conntrack scans in workers */
+  ct: { max?: number; workers?: boolean } = {},
+): Promise<{ json: string; exit: number }> {
+  const max = ct.max !== undefined ? { maxConntrack: ct.max } : {};
   const ref = await runDiff(dirSource(before), dirSource(after), {
     offload: false,
     sameInputs: false,
     iptablesOffload: false,
     memo: false,
+    beforeConntrack: 'keep',
+    ...max,
   });
   const answered: boolean[] = [];
+  const scans: boolean[] = [];
   const fast = await runDiff(dirSource(before), dirSource(after), {
-    offload: false,
+    offload: ct.workers
+      ? { script: SCAN_WORKER, minBytes: 0, onReply: (k, ok) => k === 'conntrack' && scans.push(ok) }
+      : false,
     iptablesOffload: { script: WORKER, minBytes: 0, onReply: (_p, ok) => answered.push(ok) },
     memo: { keep: (v) => deepFreeze(v) },
+    ...max,
   });
+  // with workers, both sides' conntrack tables were scanned there (the before side's counted only)
+  if (ct.workers && existsSync(join(before, 'conntrack4.txt')) && existsSync(join(after, 'conntrack4.txt')))
+    expect(scans.filter(Boolean).length).toBeGreaterThanOrEqual(2);
   // the before side's iptables-save, when it has one, came from the worker
   if (existsSync(join(before, 'iptables-save.txt'))) expect(answered).toContain(true);
   const json = JSON.stringify(ref.diff);
@@ -70,6 +86,30 @@ describe('diff with shared decoding, against each side read alone', () => {
         }
     }
     expect(n).toBeGreaterThanOrEqual(27);
+  }, 120_000);
+
+  // the before side's NATed conntrack entries are counted, not kept (diffNodes reads the after side's): its
+  // warnings and cut must be what keeping them gives, in this thread and in the scan workers
+  it("same answer with the before side's conntrack counted: at, below and past the cut, in workers too", async () => {
+    const cuts = new Set<string>();
+    // the bundled before sides hold 6 NATed entries: a cut at 5 is one entry short, at 6 there is none
+    for (const p of PAIRS)
+      for (const [max, workers] of [
+        [0, false],
+        [5, false],
+        [5, true],
+        [6, true],
+        [undefined, true],
+      ] as const) {
+        const got = await both(join(snaps, p, 'before'), join(snaps, p, 'after'), {
+          ...(max !== undefined ? { max } : {}),
+          workers,
+        });
+        for (const w of (JSON.parse(got.json) as { warnings: { code: string; message: string }[] }).warnings)
+          if (w.code === 'conntrack-cut') cuts.add(w.message.split(':')[0]!);
+      }
+    // the before side's table was cut at some limit (the comparison covered its cut warning)
+    expect(cuts).toContain('before');
   }, 120_000);
 
   it('same answer on a generated pair and on copies with one change on the after side', async () => {

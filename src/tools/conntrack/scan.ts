@@ -494,17 +494,23 @@ export function dnatSkip(t: string, ls: number, le: number, addrs: CtAddrs): boo
   if (o < 0) return false;
   const r = at(t, ' src=', o + 5, le);
   if (r < 0) return false;
-  const od = at(t, ' dst=', o, le);
+  // a key's first match after a value's start is at or past the value's end (values hold no space): the next
+  // key where conntrack prints it is tried first, the search is the fallback, the answer is the search's
+  const oEnd = valueEnd(t, o + 5, le);
+  const od = next(t, ' dst=', oEnd, o, le);
   if (od < 0 || od >= r) return false;
-  const rd = at(t, ' dst=', r, le);
+  const rsEnd = valueEnd(t, r + 5, le);
+  const rd = next(t, ' dst=', rsEnd, r, le);
   if (rd < 0) return false;
   const odEnd = valueEnd(t, od + 5, le);
-  const rsEnd = valueEnd(t, r + 5, le);
+  const rdEnd = valueEnd(t, rd + 5, le);
   // the reply comes from another address (or another spelling): maybe DNAT, read in full
   if (!same(t, od + 5, odEnd, r + 5, rsEnd)) return false;
-  const odp = at(t, ' dport=', o, le);
+  // `src= dst= sport=` in a row rule out a ` dport=` before the guess
+  const osp = od === oEnd && t.startsWith(' sport=', odEnd) ? valueEnd(t, odEnd + 7, le) : -1;
+  const odp = osp >= 0 ? next(t, ' dport=', osp, o, le) : at(t, ' dport=', o, le);
   if (odp >= 0 && odp < r) {
-    const rsp = at(t, ' sport=', r, le);
+    const rsp = rd === rsEnd ? next(t, ' sport=', rdEnd, r, le) : at(t, ' sport=', r, le);
     if (rsp < 0) return false;
     const a = odp + 7;
     const aEnd = valueEnd(t, a, le);
@@ -514,11 +520,45 @@ export function dnatSkip(t: string, ls: number, le: number, addrs: CtAddrs): boo
     for (let i = a; i < aEnd; i++) if (!isDigit(t.charCodeAt(i))) return false;
   }
   // every address must be one cheapView accepts, or line() would read the line in full and warn about it
-  return (
-    typeof addrs.get(t.slice(o + 5, valueEnd(t, o + 5, le))) !== 'string' &&
-    typeof addrs.get(t.slice(od + 5, odEnd)) !== 'string' &&
-    typeof addrs.get(t.slice(rd + 5, valueEnd(t, rd + 5, le))) !== 'string'
-  );
+  return addrAt(t, o + 5, oEnd, addrs) && addrAt(t, od + 5, odEnd, addrs) && addrAt(t, rd + 5, rdEnd, addrs);
+}
+
+/** at(t, needle, from, to), tried first at `guess`: the caller knows the needle is not in [from, guess). */
+function next(t: string, needle: string, guess: number, from: number, to: number): number {
+  return t.startsWith(needle, guess) ? guess : at(t, needle, from, to);
+}
+
+/**
+ * CtAddrs accepts t[s, e): a dotted quad is told from its characters (no string, no Map look-up: three per
+ * line of a million-line table), anything else asks CtAddrs itself.
+ */
+function addrAt(t: string, s: number, e: number, addrs: CtAddrs): boolean {
+  return v4At(t, s, e) || typeof addrs.get(t.slice(s, e)) !== 'string';
+}
+
+/**
+ * t[s, e) is an IPv4 address node:net's isIPv4 accepts (what CtAddrs asks of a value without a colon): four
+ * decimal numbers 0-255 joined by dots, without leading zeros. False is not "invalid", only "not this shape".
+ */
+export function v4At(t: string, s: number, e: number): boolean {
+  let i = s;
+  for (let part = 0; part < 4; part++) {
+    if (part > 0) {
+      if (i >= e || t.charCodeAt(i) !== 46) return false;
+      i++;
+    }
+    const d = i;
+    let v = 0;
+    while (i < e && i - d < 4) {
+      const c = t.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      v = v * 10 + c - 48;
+      i++;
+    }
+    const n = i - d;
+    if (n === 0 || n > 3 || v > 255 || (n > 1 && t.charCodeAt(d) === 48)) return false;
+  }
+  return i === e;
 }
 
 const isDigit = (c: number) => c >= 48 && c <= 57;

@@ -1,4 +1,5 @@
 import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -16,6 +17,7 @@ import {
   type ConntrackQuery,
   type ScanResult,
 } from '../../../src/tools/conntrack/index.js';
+import { v4At } from '../../../src/tools/conntrack/scan.js';
 import { fileChunks } from '../../../src/collect/file-chunks.js';
 import type { ConntrackEntry } from '../../../src/model/conntrack.js';
 import { canonIp } from '../../../src/model/addr.js';
@@ -380,6 +382,65 @@ describe('the nat=dnat byte pre-filter gives what reading every line gives', () 
       { numRuns: 600, seed: 20261207 },
     );
     expect(skipped).toBeGreaterThan(1000);
+  });
+
+  // dnatSkip tells a dotted quad from its characters instead of asking CtAddrs (node:net's isIPv4): the two must
+  // agree on every near-address (leading zeros, 256, five parts, empty parts, a colon), and a line carrying one
+  // on both sides must still scan as reading every line does
+  const nearV4 = fc.oneof(
+    fc.stringMatching(/^[0-9.]{0,17}$/),
+    fc.stringMatching(/^[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,4}$/),
+    fc.ipV4(),
+    fc.stringMatching(/^[0-9a-f:.]{1,20}$/),
+  );
+  it('property: the dotted-quad test is isIPv4 on near-addresses, and such lines scan as read in full', async () => {
+    const tcp =
+      'tcp      6 86398 ESTABLISHED src=S dst=D sport=5 dport=80 src=D dst=S sport=80 dport=5 [ASSURED] mark=0 use=1';
+    await fc.assert(
+      fc.asyncProperty(nearV4, nearV4, async (a, b) => {
+        const t = `x${a} `;
+        expect(v4At(t, 1, 1 + a.length)).toBe(isIPv4(a));
+        const line = tcp.replace(/=S /g, `=${a} `).replace(/=D /g, `=${b} `);
+        expect(withoutParsed(await whole(`${line}\n`, true, []))).toEqual(
+          withoutParsed(await whole(`${line}\n`, false, [])),
+        );
+      }),
+      { numRuns: 3000, seed: 20261207 },
+    );
+  });
+
+  // dnatSkip tries each key where conntrack prints it before searching: a line with keys out of place, missing or
+  // repeated must still scan as read in full
+  it('property: a key inserted or dropped at any word of a NAT-less line scans as read in full', async () => {
+    const tokens = [
+      ' dst=10.0.0.2',
+      ' sport=80',
+      ' dport=5',
+      ' d=1',
+      ' dstx=1',
+      ' sport=',
+      ' dport=x',
+      ' src=10.0.0.2',
+      ' zone=1',
+    ];
+    const base = natLess(LINES.find((l) => / dport=/.test(l) && !/ipv6|:/.test(l))!);
+    let skipped = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.nat(), fc.constantFrom(...tokens), fc.boolean(), async (at, tok, drop) => {
+        const spaces = [...base.matchAll(/ /g)].map((m) => m.index!);
+        const i = spaces[at % spaces.length]!;
+        const j = base.indexOf(' ', i + 1);
+        const line = drop
+          ? base.slice(0, i) + base.slice(j < 0 ? base.length : j)
+          : base.slice(0, i) + tok + base.slice(i);
+        skipped += skippable(line);
+        expect(withoutParsed(await whole(`${line}\n`, true, []))).toEqual(
+          withoutParsed(await whole(`${line}\n`, false, [])),
+        );
+      }),
+      { numRuns: 1500, seed: 20261207 },
+    );
+    expect(skipped).toBeGreaterThan(100);
   });
 
   it('dnatSkip skips only plain NAT-less lines', () => {
