@@ -1,4 +1,4 @@
-import { canonIp, endpointHost, familyOf } from '../model/addr.js';
+import { endpointHost, familyOf } from '../model/addr.js';
 import type { Flow } from '../model/trace.js';
 import type { Address, NodeState } from '../model/types.js';
 import type { ServiceQuery } from '../model/service.js';
