@@ -222,13 +222,7 @@ function uniqueIds(ids: Uint32Array): ((id: number) => number | undefined) | und
     }
   if (ascending)
     return (id) => {
-      let lo = 0;
-      let hi = n;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (ids[mid]! < id) lo = mid + 1;
-        else hi = mid;
-      }
+      const lo = lowerBound(ids, id, n);
       return lo < n && ids[lo] === id ? lo : undefined;
     };
   const R = 2 ** 21;
@@ -240,13 +234,7 @@ function uniqueIds(ids: Uint32Array): ((id: number) => number | undefined) | und
   for (let i = 1; i < n; i++) if (Math.floor(packed[i]! / R) === Math.floor(packed[i - 1]! / R)) return undefined;
   return (id) => {
     const x = id * R;
-    let lo = 0;
-    let hi = n;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (packed[mid]! < x) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = lowerBound(packed, x, n);
     return lo < n && packed[lo]! - x < R ? packed[lo]! - x : undefined;
   };
 }
@@ -939,4 +927,16 @@ export function lbMapDumpSpec(
   if (k.startsWith('services')) return { layouts: { key: svcKey(alen), value: svcVal }, side: 'key', alen };
   if (k.startsWith('backends')) return { layouts: { key: { scalar: 4 }, value: beVal(alen) }, side: 'value', alen };
   return { layouts: { key: { scalar: 2 }, value: rnVal(alen) }, side: 'value', alen };
+}
+
+/** The first index in the ascending a[0..n) whose value is not below x (n when there is none). */
+function lowerBound(a: ArrayLike<number>, x: number, n: number): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
