@@ -32,13 +32,20 @@ export function canonIpByRegex(text: string): string | null {
  */
 function plainV4(s: string): boolean {
   const n = s.length;
-  if (n < 7 || n > 15) return false;
+  return n >= 7 && n <= 15 && plainV4At(s, 0, n);
+}
+
+/**
+ * s[start, end) is a dotted quad as plainV4 takes it, read in place (no slice): the conntrack scanner tests three
+ * values a line of a million-line table this way.
+ */
+export function plainV4At(s: string, start: number, end: number): boolean {
   let octets = 0;
-  let i = 0;
+  let i = start;
   for (;;) {
     const st = i;
     let v = 0;
-    while (i < n) {
+    while (i < end) {
       const c = s.charCodeAt(i);
       if (c < 48 || c > 57) break;
       v = v * 10 + c - 48;
@@ -47,7 +54,7 @@ function plainV4(s: string): boolean {
     const len = i - st;
     if (len === 0 || len > 3 || (len > 1 && s.charCodeAt(st) === 48) || v > 255) return false;
     octets++;
-    if (i === n) return octets === 4;
+    if (i === end) return octets === 4;
     if (octets === 4 || s.charCodeAt(i) !== 46) return false;
     i++;
   }

@@ -1,7 +1,7 @@
 import { isAscii } from 'node:buffer';
 import type { ConntrackEntry, CtTupleView } from '../../model/conntrack.js';
 import type { Family, Warning } from '../../model/types.js';
-import { canonIp } from '../../model/addr.js';
+import { canonIp, plainV4At } from '../../model/addr.js';
 import { cleanText } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { byteSearch, type ByteSearch } from '../text/byte-search.js';
@@ -533,32 +533,7 @@ function next(t: string, needle: string, guess: number, from: number, to: number
  * line of a million-line table), anything else asks CtAddrs itself.
  */
 function addrAt(t: string, s: number, e: number, addrs: CtAddrs): boolean {
-  return v4At(t, s, e) || typeof addrs.get(t.slice(s, e)) !== 'string';
-}
-
-/**
- * t[s, e) is an IPv4 address node:net's isIPv4 accepts (what CtAddrs asks of a value without a colon): four
- * decimal numbers 0-255 joined by dots, without leading zeros. False is not "invalid", only "not this shape".
- */
-export function v4At(t: string, s: number, e: number): boolean {
-  let i = s;
-  for (let part = 0; part < 4; part++) {
-    if (part > 0) {
-      if (i >= e || t.charCodeAt(i) !== 46) return false;
-      i++;
-    }
-    const d = i;
-    let v = 0;
-    while (i < e && i - d < 4) {
-      const c = t.charCodeAt(i);
-      if (c < 48 || c > 57) break;
-      v = v * 10 + c - 48;
-      i++;
-    }
-    const n = i - d;
-    if (n === 0 || n > 3 || v > 255 || (n > 1 && t.charCodeAt(d) === 48)) return false;
-  }
-  return i === e;
+  return plainV4At(t, s, e) || typeof addrs.get(t.slice(s, e)) !== 'string';
 }
 
 const isDigit = (c: number) => c >= 48 && c <= 57;
