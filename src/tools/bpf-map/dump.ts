@@ -532,7 +532,8 @@ export interface UniformDump {
 // within an element: `{"key":[` then "0xHH" tokens 7 bytes apart; `],"value":[` after the key's
 const KEY_AT = 8 + 3;
 const valueAt = (klen: number) => 8 + 7 * klen - 1 + 11 + 3;
-const HEX_OF = (() => {
+/** a hex digit's value by its character (either case), -1 for any other byte */
+export const HEX_OF = (() => {
   const t = new Int8Array(256).fill(-1);
   for (let c = 0; c < 256; c++) t[c] = hexVal(c);
   return t;

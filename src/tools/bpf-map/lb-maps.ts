@@ -6,6 +6,7 @@ import {
   rowEntry,
   uniformDump,
   hexByteAt,
+  HEX_OF,
   uniformEntry,
   uniformKeyAt,
   uniformValueAt,
@@ -384,7 +385,8 @@ export function decodeLbMaps(
         const ids = new Uint32Array(bu.count);
         // the eight hex digits of each key, little-endian; written out rather than four hexByteAt calls: the loop
         // runs once, mostly before V8 optimises it, where a call is not inlined
-        const h = HEX_DIGIT;
+        // (the dump check let only hex digits through: no -1 from HEX_OF here)
+        const h = HEX_OF;
         for (let i = 0, k = uniformKeyAt(bu, 0, 0); i < bu.count; i++, k += bu.stride)
           ids[i] =
             ((h[t[k]!]! << 4) |
@@ -518,13 +520,12 @@ export function decodeLbMaps(
  * whose hex digits are [0-9a-f], `{` starts an element and nothing else, so a hit is an element's key.
  */
 function uniformKeySearch(u: UniformDump, match: { bytes: Uint8Array; port: number | undefined }[]): number[] {
-  const t = u.text;
-  const buf = Buffer.isBuffer(t) ? t : Buffer.from(t.buffer, t.byteOffset, t.length);
+  const buf = textBuffer(u);
   const found = new Set<number>();
   for (const m of match) {
     const bytes = [...m.bytes];
     if (m.port !== undefined) bytes.push(m.port >> 8, m.port & 0xff);
-    const pat = Buffer.from(`{"key":[${bytes.map((x) => `"0x${x.toString(16).padStart(2, '0')}"`).join(',')}`);
+    const pat = Buffer.from(keyText(bytes));
     for (let p = buf.indexOf(pat, u.start); p >= 0; ) {
       const off = p - u.start;
       const aligned = off % u.stride === 0;
@@ -535,13 +536,16 @@ function uniformKeySearch(u: UniformDump, match: { bytes: Uint8Array; port: numb
   return [...found].sort((x, y) => x - y);
 }
 
-/** A hex digit's value by its character (either case; the dump check let only hex digits through). */
-const HEX_DIGIT = (() => {
-  const t = new Uint8Array(256);
-  for (let c = 0; c < 10; c++) t[0x30 + c] = c;
-  for (let c = 0; c < 6; c++) t[0x61 + c] = t[0x41 + c] = 10 + c;
-  return t;
-})();
+/** A uniform dump's text as a Buffer (for its native searches), without a copy. */
+function textBuffer(u: UniformDump): Buffer {
+  const t = u.text;
+  return Buffer.isBuffer(t) ? t : Buffer.from(t.buffer, t.byteOffset, t.length);
+}
+
+/** The start of an element whose key begins with these bytes, as bpftool -j prints it (lowercase "0xhh"). */
+function keyText(bytes: number[]): string {
+  return `{"key":[${bytes.map((x) => `"0x${hex1(x)}"`).join(',')}`;
+}
 
 /** Reverse-NAT look-ups answered by a native search of the text before its keys are put in a Map. */
 const RN_SEARCHES = 8;
@@ -551,10 +555,9 @@ const RN_SEARCHES = 8;
  * searched natively from the end. In a checked dump `{` starts an element and nothing else.
  */
 function lastKeyRow(u: UniformDump): (key: number[]) => number | undefined {
-  const t = u.text;
-  const buf = Buffer.isBuffer(t) ? t : Buffer.from(t.buffer, t.byteOffset, t.length);
+  const buf = textBuffer(u);
   return (key) => {
-    const pat = `{"key":[${key.map((x) => `"0x${x.toString(16).padStart(2, '0')}"`).join(',')}]`;
+    const pat = `${keyText(key)}]`;
     for (let p = buf.lastIndexOf(pat); p >= u.start; p = buf.lastIndexOf(pat, p - 1))
       if ((p - u.start) % u.stride === 0) return (p - u.start) / u.stride;
     return undefined;
