@@ -169,30 +169,25 @@ export function ipToBytes(addr: string): Uint8Array | null {
   // time it runs (a trace's first prefix, in ip rules), and microseconds each time after
   if (plainV4(addr)) return Uint8Array.from(addr.split('.').map(Number));
   const g = plainV6(addr);
-  if (g !== null) {
-    const out = new Uint8Array(16);
-    for (let i = 0; i < 8; i++) {
-      out[i * 2] = g[i]! >> 8;
-      out[i * 2 + 1] = g[i]! & 0xff;
-    }
-    return out;
-  }
+  if (g !== null) return groupBytes(g);
   return ipToBytesByRegex(addr);
 }
 
 /** ipToBytes by node:net's checks alone (the reference test/model/addr-fast.test.ts holds ipToBytes to) */
 export function ipToBytesByRegex(addr: string): Uint8Array | null {
   if (isIPv4(addr)) return Uint8Array.from(addr.split('.').map(Number));
-  if (isIPv6(addr) && !addr.includes('%')) {
-    const groups = expandV6(addr);
-    const out = new Uint8Array(16);
-    groups.forEach((g, i) => {
-      out[i * 2] = g >> 8;
-      out[i * 2 + 1] = g & 0xff;
-    });
-    return out;
-  }
+  if (isIPv6(addr) && !addr.includes('%')) return groupBytes(expandV6(addr));
   return null;
+}
+
+/** The 16 bytes of an IPv6 address's eight groups. */
+function groupBytes(groups: readonly number[]): Uint8Array {
+  const out = new Uint8Array(16);
+  for (let i = 0; i < 8; i++) {
+    out[i * 2] = groups[i]! >> 8;
+    out[i * 2 + 1] = groups[i]! & 0xff;
+  }
+  return out;
 }
 
 export function bytesToIp(b: Uint8Array): string {
