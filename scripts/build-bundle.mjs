@@ -14,8 +14,9 @@
 //   - the main thread runs dist/bundle/main.cjs, the same CLI as one CommonJS script, through a vm.Script
 //     (dist/cli-loader.js) with the V8 code cache main.cjs.cache that a warm-up run writes here (Node 20 has
 //     no code cache for ES modules): V8 then skips most of compiling the bundle. The scan worker (route and
-//     conntrack scans) is run the same way, as scan-worker.cjs with scan-worker.cjs.cache, by a stub
-//     scan-worker.js; the svc and diff-iptables workers stay ESM entries.
+//     conntrack scans) and the svc lookup's iptables worker are run the same way, as scan-worker.cjs /
+//     svc-worker.cjs with their .cache, by stubs scan-worker.js / svc-worker.js; the diff-iptables worker stays
+//     an ESM entry.
 // usage: node scripts/build-bundle.mjs           (after tsc and build-info, as `npm run build` does)
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -29,11 +30,10 @@ const dist = join(root, 'dist');
 const out = join(dist, 'bundle');
 const entries = {
   main: 'main.js',
-  'svc-worker': 'commands/svc-worker.js',
   'diff-iptables-worker': 'commands/diff-iptables-worker.js',
 };
 // worker entries run as one CommonJS script each, with a code cache, like main.cjs (below)
-const cjsWorkers = { 'scan-worker': 'collect/scan-worker.js' };
+const cjsWorkers = { 'scan-worker': 'collect/scan-worker.js', 'svc-worker': 'commands/svc-worker.js' };
 for (const f of [...Object.values(entries), ...Object.values(cjsWorkers)])
   if (!existsSync(join(dist, f))) {
     console.error(`build-bundle: dist/${f} is missing: run tsc first`);
@@ -158,8 +158,12 @@ if (existsSync(warm)) {
   cacheNote = 'main.cjs.cache';
 }
 // Each worker bundle's cache: its jobs run once on bundled snapshot files, in one thread (code-cache.mjs
-// --worker hands the bundle each job as its workerData), every answer { ok: true } or the build fails.
+// --worker hands the bundle each job as its workerData, and a job's `ask` as the message the worker waits for),
+// every answer { ok: true } or the build fails.
 const fx = (p) => join(root, 'fixtures', p);
+// the svc worker's questions: by address (the address pre-filter) and by name (the comment pre-filter)
+const dump = fx('snapshots/migrate-iptables/before/iptables-save.txt');
+const dns = { kind: 'address', address: '10.96.0.10', port: 53, proto: 'UDP' };
 const workerJobs = {
   'scan-worker': [
     { kind: 'routes', path: fx('snapshots/kind-v4/k1/ip-route4.json'), probe: 'ip-route4', family: 4 },
@@ -169,6 +173,18 @@ const workerJobs = {
       path: fx('snapshots/conntrack/np-ct-node/conntrack4.txt'),
       probe: 'conntrack4',
       query: { kind: 'plain', q: { address: '192.0.2.2', proto: 'tcp' } },
+    },
+  ],
+  'svc-worker': [
+    { path: dump, probe: 'iptables-save', family: 4, ask: { only: [dns], narrow: { address: dns.address } } },
+    {
+      path: dump,
+      probe: 'iptables-save',
+      family: 4,
+      ask: {
+        only: [{ kind: 'name', namespace: 'kube-system', name: 'kube-dns' }],
+        narrow: { name: 'kube-system/kube-dns' },
+      },
     },
   ],
 };

@@ -3,7 +3,8 @@
 // exactly as dist/cli-loader.js compiles it, and writes V8's code cache for it at exit.
 // usage: node scripts/code-cache.mjs OUT -- netpath arguments…   (OUT: dist/bundle/main.cjs.cache)
 //        node scripts/code-cache.mjs --worker BUNDLE OUT JOBS     (BUNDLE: dist/bundle/scan-worker.cjs; JOBS:
-//        a JSON array of workerData values; each job's answer must be { ok: true })
+//        a JSON array of workerData values; each job's answer must be { ok: true }; a job's `ask`, if any, is the
+//        message a worker that waits for one is sent)
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import wt from 'node:worker_threads';
@@ -18,7 +19,14 @@ if (process.argv[2] === '--worker') {
     const said = new Promise((resolve) => {
       answer = resolve;
     });
-    const port = { postMessage: (m) => answer(m) };
+    const port = {
+      postMessage: (m) => answer(m),
+      // the svc worker waits for its question (job.ask) after it has read its file
+      once(ev, cb) {
+        if (ev === 'message' && job.ask !== undefined) setImmediate(() => cb(job.ask));
+        return port;
+      },
+    };
     const threads = { ...wt, isMainThread: false, workerData: job, parentPort: port };
     const req = Object.assign(
       (id) => (id === 'node:worker_threads' || id === 'worker_threads' ? threads : real(id)),
@@ -33,7 +41,7 @@ if (process.argv[2] === '--worker') {
     else evaluate(script, file, req);
     const m = await said;
     if (m?.ok !== true) {
-      console.error(`code-cache: the ${job.kind} job on ${job.path} did not answer ok`);
+      console.error(`code-cache: the ${job.kind ?? 'svc'} job on ${job.path} did not answer ok`);
       process.exit(1);
     }
   }

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { bundleWorkerSource } from '../cli-loader.js';
 import type { IptablesOffload } from '../collect/load-services.js';
 import type { Narrow } from '../collect/iptables-services.js';
 import type { ProbeSource } from '../collect/source.js';
@@ -21,7 +22,10 @@ export type IptablesAsk = { only: ServiceQuery[]; narrow: Narrow };
 export type IptablesReply = { ok: false } | { ok: true; entries: ServiceEntry[]; warnings: Warning[] };
 
 export interface SvcOffloadOptions {
-  /** the worker script (default: svc-worker.js next to this module, when it is there) */
+  /**
+   * the worker script (default: the bundle's svc-worker.cjs next to this module, run with its code cache, else the
+   * compiled svc-worker.js next to it, when one is there)
+   */
   script?: string;
   /** smaller files are read in the main thread (default: SVC_OFFLOAD_MIN_BYTES) */
   minBytes?: number;
@@ -35,11 +39,18 @@ export interface SvcOffloadOptions {
  */
 export const SVC_OFFLOAD_MIN_BYTES = 32 * 1024 * 1024;
 
-function defaultScript(): string | undefined {
+/** How a worker is started: on a module file, or on source code (eval). */
+type WorkerStart = { file: string } | { code: string };
+
+function defaultStart(): WorkerStart | undefined {
   try {
-    // a bundle or the TypeScript sources have no compiled worker next to them
+    // the CLI's bundle (main.cjs) has svc-worker.cjs beside it: run as a CommonJS script with its V8 code cache
+    // (scripts/build-bundle.mjs), it skips compiling the worker and Node's ES module loader
+    const cjs = fileURLToPath(new URL('./svc-worker.cjs', import.meta.url));
+    if (existsSync(cjs)) return { code: bundleWorkerSource(cjs) };
+    // tsc's output (tests); the TypeScript sources have no compiled worker next to them
     const p = fileURLToPath(new URL('./svc-worker.js', import.meta.url));
-    return existsSync(p) ? p : undefined;
+    return existsSync(p) ? { file: p } : undefined;
   } catch {
     return undefined;
   }
@@ -53,8 +64,8 @@ function defaultScript(): string | undefined {
  */
 export function iptablesOffload(source: ProbeSource, opts: SvcOffloadOptions = {}): IptablesOffload | undefined {
   if (!source.file) return undefined;
-  const script = opts.script ?? defaultScript();
-  if (script === undefined) return undefined;
+  const how = opts.script !== undefined ? { file: opts.script } : defaultStart();
+  if (how === undefined) return undefined;
   const min = opts.minBytes ?? SVC_OFFLOAD_MIN_BYTES;
   type Started = { w: Worker; reply: Promise<IptablesReply | undefined>; origin: string };
   const start = (id: string, family: 4 | 6): Started | undefined => {
@@ -62,7 +73,8 @@ export function iptablesOffload(source: ProbeSource, opts: SvcOffloadOptions = {
     if (f === undefined || f.size < min) return undefined;
     let w: Worker;
     try {
-      w = new Worker(script, { workerData: { path: f.path, probe: id, family } satisfies IptablesJob });
+      const workerData = { path: f.path, probe: id, family } satisfies IptablesJob;
+      w = 'code' in how ? new Worker(how.code, { eval: true, workerData }) : new Worker(how.file, { workerData });
     } catch {
       return undefined;
     }

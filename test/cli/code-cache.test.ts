@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { filesUnder } from '../helpers/files.js';
+import { bundleWorkerSource } from '../../src/cli-loader.js';
 
 // bin/netpath.js runs dist/bundle/main.cjs through dist/cli-loader.js with the V8 code cache the build wrote
 // (scripts/build-bundle.mjs). The cache must be one V8 takes (else it only costs a read), and a cache V8
@@ -166,5 +167,92 @@ describe.skipIf(!existsSync(join(BUNDLE, 'scan-worker.cjs')))('the scan worker b
     }
     // most bundled files are scanned (a reply { ok: false } is a file the main thread reads itself)
     expect(ok).toBeGreaterThan(jobs.length / 2);
+  }, 180_000);
+});
+
+// svc lookup's iptables worker (svc-offload.ts) runs svc-worker.cjs with its code cache too, started from source
+// code (bundleWorkerSource: an eval worker, no ES module loader) that wraps the bundle as runBundle does. A
+// worker must take the cache, and the answer to each question must be the same with it, with a cache V8
+// rejects, with none, and through the eval start, on every bundled iptables-save dump.
+describe.skipIf(!existsSync(join(BUNDLE, 'svc-worker.cjs')))('the svc worker bundle and its V8 code cache', () => {
+  const copy = (name: string, cache: 'accepted' | 'rejected' | 'absent') => {
+    const d = join(tmp, name);
+    cpSync(BUNDLE, join(d, 'bundle'), { recursive: true });
+    cpSync(LOADER, join(d, 'cli-loader.js'));
+    const c = join(d, 'bundle/svc-worker.cjs.cache');
+    if (cache === 'rejected') writeFileSync(c, Buffer.alloc(readFileSync(c).length, 0x5a));
+    if (cache === 'absent') rmSync(c);
+    return d;
+  };
+  /** the worker's answer to `ask` on `job`; through runBundle in a harness (and the cache's fate), or the eval start */
+  const ask = (dir: string, job: object, question: object, how: 'harness' | 'eval') => {
+    const file = join(dir, 'bundle/svc-worker.cjs');
+    let w: Worker;
+    if (how === 'eval') w = new Worker(bundleWorkerSource(file), { eval: true, workerData: job });
+    else {
+      const harness = join(dir, 'svc-harness.mjs');
+      writeFileSync(
+        harness,
+        [
+          "import { parentPort } from 'node:worker_threads';",
+          "import { runBundle } from './cli-loader.js';",
+          `parentPort.postMessage({ cache: runBundle(${JSON.stringify(file)}).cache });`,
+        ].join('\n'),
+      );
+      w = new Worker(harness, { workerData: job });
+    }
+    w.postMessage(question);
+    return new Promise<{ cache?: string; reply: unknown }>((resolve, reject) => {
+      const got: { cache?: string; reply?: unknown } = {};
+      w.on('message', (m: { cache?: string }) => {
+        if (m.cache !== undefined) got.cache = m.cache;
+        else got.reply = m;
+        if ((how === 'eval' || got.cache !== undefined) && got.reply !== undefined) {
+          resolve(got as { cache?: string; reply: unknown });
+          void w.terminate();
+        }
+      });
+      w.once('error', reject);
+    });
+  };
+  const dumps = filesUnder(join(root, 'fixtures/snapshots'), /^ip6?tables-save\.txt$/);
+
+  it('is built with a cache that a worker thread accepts, and answers the same with a rejected cache, none, or eval', async () => {
+    expect(existsSync(join(BUNDLE, 'svc-worker.cjs.cache')), 'run npm run build').toBe(true);
+    const dirs = {
+      accepted: copy('s-ok', 'accepted'),
+      rejected: copy('s-bad', 'rejected'),
+      absent: copy('s-none', 'absent'),
+    };
+    expect(dumps.length).toBeGreaterThan(5);
+    let ok = 0;
+    for (const path of dumps) {
+      const family = /ip6tables/.test(path) ? 6 : 4;
+      const job = { path, probe: family === 6 ? 'ip6tables-save' : 'iptables-save', family };
+      // the first ClusterIP the dump holds, by address and by its Service's name; and one nothing answers
+      const text = readFileSync(path, 'utf8');
+      const m = /-A KUBE-SERVICES -d (\S+?)(?:\/\d+)? .*?--comment "?([\w.-]+)\/([\w.-]+)/.exec(text);
+      const questions: object[] = [
+        { only: [{ kind: 'address', address: '192.0.2.254' }], narrow: { address: '192.0.2.254' } },
+      ];
+      if (m)
+        questions.push(
+          { only: [{ kind: 'address', address: m[1] }], narrow: { address: m[1] } },
+          { only: [{ kind: 'name', namespace: m[2], name: m[3] }], narrow: { name: `${m[2]}/${m[3]}` } },
+        );
+      for (const q of questions) {
+        const what = `${path} ${JSON.stringify(q)}`;
+        const a = await ask(dirs.accepted, job, q, 'harness');
+        const b = await ask(dirs.rejected, job, q, 'harness');
+        const c = await ask(dirs.absent, job, q, 'harness');
+        const e = await ask(dirs.accepted, job, q, 'eval');
+        expect([a.cache, b.cache, c.cache], what).toEqual(['accepted', 'rejected', 'absent']);
+        expect(b.reply, what).toEqual(a.reply);
+        expect(c.reply, what).toEqual(a.reply);
+        expect(e.reply, what).toEqual(a.reply);
+        if ((a.reply as { ok: boolean }).ok) ok++;
+      }
+    }
+    expect(ok).toBeGreaterThan(dumps.length);
   }, 180_000);
 });
