@@ -1,4 +1,8 @@
 #!/usr/bin/env node
 import { loadCli } from '../dist/cli-loader.js';
+import { startEarly } from '../dist/commands/svc-early.js';
+
+// svc lookup on a snapshot directory: its iptables worker starts before the CLI's bundle loads (svc-early.ts)
+startEarly(process.argv.slice(2));
 
 loadCli().cli.run();

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { bundleWorkerSource } from '../cli-loader.js';
+import { DUMPS, endEarly, startWorker, SVC_MIN_BYTES, takeEarly } from './svc-early.js';
 import type { IptablesOffload } from '../collect/load-services.js';
 import type { Narrow } from '../collect/iptables-services.js';
 import type { ProbeSource } from '../collect/source.js';
@@ -29,15 +30,17 @@ export interface SvcOffloadOptions {
   script?: string;
   /** smaller files are read in the main thread (default: SVC_OFFLOAD_MIN_BYTES) */
   minBytes?: number;
+  /** told of every worker started for a dump, and whether it is one bin/netpath.js started early (tests) */
+  onStart?: (probe: string, early: boolean) => void;
   /** told of every worker's answer (tests: that the worker, not the fallback, gave the result) */
   onReply?: (probe: string, ok: boolean) => void;
 }
 
 /**
  * 32 MiB, offload.ts's threshold (measured there for route and conntrack scans; not measured again
- * for this worker, whose start is cheaper: it loads no zod).
+ * for this worker, whose start is cheaper: it loads no zod). The early start (svc-early.ts) uses the same.
  */
-export const SVC_OFFLOAD_MIN_BYTES = 32 * 1024 * 1024;
+export const SVC_OFFLOAD_MIN_BYTES = SVC_MIN_BYTES;
 
 /** How a worker is started: on a module file, or on source code (eval). */
 type WorkerStart = { file: string } | { code: string };
@@ -65,34 +68,38 @@ function defaultStart(): WorkerStart | undefined {
 export function iptablesOffload(source: ProbeSource, opts: SvcOffloadOptions = {}): IptablesOffload | undefined {
   if (!source.file) return undefined;
   const how = opts.script !== undefined ? { file: opts.script } : defaultStart();
-  if (how === undefined) return undefined;
+  if (how === undefined) {
+    endEarly();
+    return undefined;
+  }
   const min = opts.minBytes ?? SVC_OFFLOAD_MIN_BYTES;
   type Started = { w: Worker; reply: Promise<IptablesReply | undefined>; origin: string };
   const start = (id: string, family: 4 | 6): Started | undefined => {
     const f = source.file!(id);
     if (f === undefined || f.size < min) return undefined;
-    let w: Worker;
-    try {
-      const workerData = { path: f.path, probe: id, family } satisfies IptablesJob;
-      w = 'code' in how ? new Worker(how.code, { eval: true, workerData }) : new Worker(how.file, { workerData });
-    } catch {
-      return undefined;
-    }
+    // a worker bin/netpath.js started for this very file (svc-early.ts) is this one
+    let s = takeEarly(f.path);
+    const wasEarly = s !== undefined;
+    if (s === undefined)
+      try {
+        s = startWorker(how, { path: f.path, probe: id, family } satisfies IptablesJob);
+      } catch {
+        return undefined;
+      }
+    opts.onStart?.(id, wasEarly);
+    const { w, gone } = s;
     const reply = new Promise<IptablesReply | undefined>((resolve) => {
       w.once('message', (m: IptablesReply) => resolve(m));
-      w.once('error', () => resolve(undefined));
-      w.once('exit', () => resolve(undefined));
+      void gone.then(() => resolve(undefined));
     });
-    // after the listeners: a 'message' listener refs the worker's port again
+    // after the listener: a 'message' listener refs the worker's port again
     w.unref();
     return { w, reply, origin: f.path };
   };
   const early = new Map<string, Started | undefined>();
-  for (const [id, family] of [
-    ['iptables-save', 4],
-    ['ip6tables-save', 6],
-  ] as const)
-    early.set(id, start(id, family));
+  for (const [id, family] of DUMPS) early.set(id, start(id, family));
+  // early workers for files this source does not take (another node of the snapshot, ...)
+  endEarly();
   return (id, family, only, narrow) => {
     const s = early.has(id) ? early.get(id) : start(id, family);
     early.delete(id);

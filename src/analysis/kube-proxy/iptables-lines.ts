@@ -16,7 +16,7 @@ export const lineIndexTuning = { bucketsAfter: 64 };
 const RULE = 1;
 const DECL = 2;
 
-interface LineIndex {
+export interface LineIndex {
   /** per line: RULE, DECL or 0 */
   kind: Uint8Array;
   /** per line: the table it sits in (index into tables), -1 outside one */
@@ -27,6 +27,21 @@ interface LineIndex {
   complex: number[];
   /** lines of kind k naming chain `name` in table t, in order */
   linesOf: (k: number, t: number, name: string) => number[];
+}
+
+const built = new WeakMap<ByteLines, LineIndex>();
+
+/**
+ * The index of these lines, built on the first call and kept with them: it depends on the bytes only, so the
+ * svc worker (src/commands/svc-worker.ts) builds it before its question arrives, and iptablesLinesNeeded takes it.
+ */
+export function lineIndexOf(lines: ByteLines): LineIndex {
+  let ix = built.get(lines);
+  if (ix === undefined) {
+    ix = indexLines(lines);
+    built.set(lines, ix);
+  }
+  return ix;
 }
 
 /**
@@ -183,7 +198,7 @@ export function iptablesLinesNeeded(
   const n = lines.length;
   const text = lines.bytes;
   const starts = lines.starts;
-  const { kind, tableOf, tables, tableIds, complex, linesOf } = indexLines(lines);
+  const { kind, tableOf, tables, tableIds, complex, linesOf } = lineIndexOf(lines);
 
   // chains by `table name`: needed (rules kept), named (declaration kept)
   const needed = new Map<string, { t: number; name: string }>();
