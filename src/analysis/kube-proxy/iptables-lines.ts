@@ -25,6 +25,8 @@ export interface LineIndex {
   tableIds: Map<string, number>;
   /** rule-ish lines the index could not file (quotes or odd bytes in the chain name, ...) */
   complex: number[];
+  /** every line of kind 0 (never skipped), ascending */
+  unfiled: Int32Array;
   /** lines of kind k naming chain `name` in table t, in order */
   linesOf: (k: number, t: number, name: string) => number[];
 }
@@ -60,6 +62,7 @@ function indexLines(lines: ByteLines): LineIndex {
   const tables: string[] = [];
   const tableIds = new Map<string, number>();
   const complex: number[] = [];
+  const unfiled: number[] = [];
   let table = -1;
   for (let idx = 0; idx < n; idx++) {
     const o = starts[idx]!;
@@ -79,10 +82,14 @@ function indexLines(lines: ByteLines): LineIndex {
         }
         table = t;
       }
+      unfiled.push(idx);
       continue;
     }
     tableOf[idx] = table;
-    if (table < 0 || e - o > 64 * 1024) continue;
+    if (table < 0 || e - o > 64 * 1024) {
+      unfiled.push(idx);
+      continue;
+    }
     let a = -1;
     let k = -1;
     if (c === 58 /* : */) {
@@ -105,6 +112,7 @@ function indexLines(lines: ByteLines): LineIndex {
     }
     if (k < 0) {
       complex.push(idx);
+      unfiled.push(idx);
       continue;
     }
     // the name: printable ASCII up to a blank, as both the tokenizer and the declaration regex see it
@@ -121,6 +129,7 @@ function indexLines(lines: ByteLines): LineIndex {
     }
     if (j <= a || j - a > 255 || (k === DECL && j === e)) {
       complex.push(idx);
+      unfiled.push(idx);
       continue;
     }
     kind[idx] = k;
@@ -174,7 +183,7 @@ function indexLines(lines: ByteLines): LineIndex {
       if (hash[idx] === h && kind[idx] === k && tableOf[idx] === t && isName(idx, name)) out.push(idx);
     return out;
   };
-  return { kind, tableOf, tables, tableIds, complex, linesOf };
+  return { kind, tableOf, tables, tableIds, complex, unfiled: Int32Array.from(unfiled), linesOf };
 }
 
 /**
@@ -198,7 +207,7 @@ export function iptablesLinesNeeded(
   const n = lines.length;
   const text = lines.bytes;
   const starts = lines.starts;
-  const { kind, tableOf, tables, tableIds, complex, linesOf } = lineIndexOf(lines);
+  const { kind, tableOf, tables, tableIds, complex, unfiled, linesOf } = lineIndexOf(lines);
 
   // chains by `table name`: needed (rules kept), named (declaration kept)
   const needed = new Map<string, { t: number; name: string }>();
@@ -215,6 +224,16 @@ export function iptablesLinesNeeded(
   const nameIt = (t: number, name: string) => named.set(`${t} ${name}`, { t, name });
   const keptRule = new Uint8Array(n);
   const keptDecl = new Uint8Array(n);
+  // the filed lines kept, each once: merged with the unfiled ones below instead of a walk over every line
+  const marked: number[] = [];
+  const keepRule = (idx: number) => {
+    if (keptRule[idx] === 0) marked.push(idx);
+    keptRule[idx] = 1;
+  };
+  const keepDecl = (idx: number) => {
+    if (keptDecl[idx] === 0) marked.push(idx);
+    keptDecl[idx] = 1;
+  };
 
   // target and frontend of one rule line, read as the parser reads it (and kept for it)
   const cache = new Map<number, RuleLine>();
@@ -258,7 +277,7 @@ export function iptablesLinesNeeded(
           later.push({ t, idx });
           continue;
         }
-        keptRule[idx] = 1;
+        keepRule(idx);
         const r = read(idx);
         if (r.front?.addr !== undefined && r.front.addr !== any) fronts.add(r.front.addr);
         root(t, r);
@@ -269,7 +288,7 @@ export function iptablesLinesNeeded(
     const mays = [...fronts].map(mayName);
     for (const { t, idx } of later)
       if (mays.some((m) => m(text, starts[idx]!, starts[idx + 1]! - 1))) {
-        keptRule[idx] = 1;
+        keepRule(idx);
         root(t, read(idx));
       }
   }
@@ -288,7 +307,7 @@ export function iptablesLinesNeeded(
       if (done.has(`${t} ${name}`)) continue;
       done.add(`${t} ${name}`);
       for (const idx of linesOf(RULE, t, name)) {
-        keptRule[idx] = 1;
+        keepRule(idx);
         const r = read(idx);
         if (r.target !== undefined) need(t, r.target);
       }
@@ -301,19 +320,19 @@ export function iptablesLinesNeeded(
     }
     if (queue.length === 0) break;
   }
-  for (const { t, name } of named.values()) for (const idx of linesOf(DECL, t, name)) keptDecl[idx] = 1;
+  for (const { t, name } of named.values()) for (const idx of linesOf(DECL, t, name)) keepDecl(idx);
   const skip = (idx: number): boolean => {
     const kd = kind[idx];
     if (kd === 0) return false;
     return kd === RULE ? keptRule[idx] === 0 : keptDecl[idx] === 0;
   };
-  // the lines not skipped, in order: the parser walks these instead of asking skip about each line
-  const kept = new Int32Array(n);
+  // the lines not skipped, in order: the parser walks these instead of asking skip about each line. A line is
+  // kept when it is unfiled (kind 0) or marked (a mark is only ever set on a line of its own kind)
+  const filed = Int32Array.from(marked).sort();
+  const kept = new Int32Array(unfiled.length + filed.length);
   let m = 0;
-  for (let idx = 0; idx < n; idx++) {
-    const kd = kind[idx];
-    if (kd === 0 || (kd === RULE ? keptRule[idx] : keptDecl[idx]) === 1) kept[m++] = idx;
-  }
+  for (let a = 0, b = 0; a < unfiled.length || b < filed.length; )
+    kept[m++] = b >= filed.length || (a < unfiled.length && unfiled[a]! < filed[b]!) ? unfiled[a++]! : filed[b++]!;
   return { skip: Object.assign(skip, { kept: kept.slice(0, m) }), cache };
 }
 
@@ -353,6 +372,9 @@ export function mayName(address: string): (b: Uint8Array, s: number, e: number) 
 /**
  * Whether the rule line b[s, e) must be read: it has a backslash (escapes: read it whole), names
  * KUBE-NODEPORTS, has no destination option, or holds `text` once its quotes are removed.
+ * One pass of plain byte compares per line (mayHoldByIndexOf, the same rule with Buffer searches, is the
+ * tests' reference: a question reads ~10,000 KUBE-SERVICES lines, and a native search per check cost more
+ * than the checks).
  */
 function mayHold(text: string): (b: Uint8Array, s: number, e: number) => boolean {
   const pat = Buffer.from(text, 'latin1');
@@ -368,11 +390,61 @@ function mayHold(text: string): (b: Uint8Array, s: number, e: number) => boolean
       if (c === 92) return true;
       if (c !== 34 && c !== 39) scratch[m++] = c;
     }
-    const line = scratch.subarray(0, m);
+    if (holds(scratch, m, HOOK) || !dstWord(scratch, m)) return true;
+    return holds(scratch, m, pat);
+  };
+}
+
+/** Whether `needle` lies in h[0, m) (an empty needle does, as Buffer.indexOf has it). */
+function holds(h: Uint8Array, m: number, needle: Uint8Array): boolean {
+  const k = needle.length;
+  if (k === 0) return true;
+  const first = needle[0]!;
+  next: for (let i = 0; i + k <= m; i++) {
+    if (h[i] !== first) continue;
+    for (let j = 1; j < k; j++) if (h[i + j] !== needle[j]) continue next;
+    return true;
+  }
+  return false;
+}
+
+/** Whether a word of h[0, m) (between blanks or the ends) is a destination option: hasDstOption's rule. */
+function dstWord(h: Uint8Array, m: number): boolean {
+  let i = 0;
+  while (i < m) {
+    while (i < m && blank(h[i])) i++;
+    const a = i;
+    while (i < m && !blank(h[i])) i++;
+    const n = i - a;
+    if (n !== 2 && n !== 5 && n !== 13) continue;
+    for (const o of DST_OPTS) if (o.length === n && sameAt(h, a, o)) return true;
+  }
+  return false;
+}
+
+const sameAt = (h: Uint8Array, a: number, o: Uint8Array) => {
+  for (let k = 0; k < o.length; k++) if (h[a + k] !== o[k]) return false;
+  return true;
+};
+
+/** mayHold with Buffer searches (the rule as first written): the reference of the tests. */
+export function mayHoldByIndexOf(text: string): (b: Uint8Array, s: number, e: number) => boolean {
+  const pat = Buffer.from(text, 'latin1');
+  return (b, s, e) => {
+    const kept: number[] = [];
+    for (let i = s; i < e; i++) {
+      const c = b[i]!;
+      if (c === 92) return true;
+      if (c !== 34 && c !== 39) kept.push(c);
+    }
+    const line = Buffer.from(kept);
     if (line.indexOf(HOOK) >= 0 || !hasDstOption(line)) return true;
     return line.indexOf(pat) >= 0;
   };
 }
+
+/** mayHold itself (tests hold it to mayHoldByIndexOf). */
+export const mayHoldForTest = mayHold;
 
 function ws(c: number): boolean {
   return c === 32 || c === 9;
