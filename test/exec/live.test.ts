@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CEILING_FACTOR, createLiveRunner } from '../../src/exec/live.js';
+import { CEILING_FACTOR, createLiveRunner, readProcFile } from '../../src/exec/live.js';
 
 const isRoot = process.getuid?.() === 0;
 const has = (bin: string) => {
@@ -72,6 +72,19 @@ describe('createLiveRunner', () => {
     const p = await createLiveRunner({ prefix: ['env'] })(['uname', '-r']);
     expect(p.stdout).toBe(`${release()}\n`);
     expect(audited()).toEqual([{ argv: ['uname', '-r'], prefix: ['env'] }]);
+  });
+
+  it('reads a file whole past its first read, as readFileSync does, and fails as it does', async () => {
+    // 600 KiB: the first read (256 KiB) and two more; /proc files of every size the kernel writes at once
+    const big = join(dir, 'big.txt');
+    writeFileSync(big, Array.from({ length: 60_000 }, (_, i) => `line ${i} ${'x'.repeat(i % 7)}`).join('\n'));
+    expect(readFileSync(big).length).toBeGreaterThan(2 * 256 * 1024);
+    expect(await readProcFile(big)).toBe(readFileSync(big, 'utf8'));
+    writeFileSync(big, '');
+    expect(await readProcFile(big)).toBe('');
+    for (const f of ['/proc/self/status', '/proc/net/dev'])
+      expect((await readProcFile(f)).split('\n')[0]).toBe(readFileSync(f, 'utf8').split('\n')[0]);
+    await expect(readProcFile(join(dir, 'absent'))).rejects.toThrow(/ENOENT/);
   });
 
   it('answers a dump of a Cilium map that is not pinned as bpftool does, without starting bpftool', async () => {
