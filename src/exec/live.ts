@@ -43,7 +43,7 @@ export function createLiveRunner(opts: LiveRunnerOptions = {}): Runner {
         ...base,
         durationMs: 0,
         failed: 'not-allowed',
-        message: `${argv[0] ?? '?'}: ${run.input !== undefined ? `refused: only validated ${argv[0] === 'tc' ? 'filter show lines may be fed to tc' : 'route get lines may be fed to ip'} -batch` : 'not on the read-only allow-list'}`,
+        message: `${argv[0] ?? '?'}: ${run.input !== undefined ? `refused: only validated ${argv[0] === 'tc' ? 'filter show lines may be fed to tc' : "route get lines (or the node probes' fixed lines) may be fed to ip"} -batch` : 'not on the read-only allow-list'}`,
       };
     }
     const need = needOf(argv);
