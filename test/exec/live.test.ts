@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CEILING_FACTOR, createLiveRunner, readProcFile } from '../../src/exec/live.js';
+import { SYSCTL_KEYS } from '../../src/collect/probes.js';
 
 const isRoot = process.getuid?.() === 0;
 const has = (bin: string) => {
@@ -53,6 +54,9 @@ describe('createLiveRunner', () => {
       ['uname', '-n'],
       ['cat', '/proc/net/fib_triestat'],
       ['cat', '/proc/net/rt6_stats'],
+      // the trace's keys (one with a tab in its value; net.bridge.* and net.core.bpf_jit_enable may be absent)
+      ['sysctl', '-e', ...SYSCTL_KEYS],
+      ['sysctl', '-e', 'net.ipv4.ip_local_port_range', 'net.npL.absent', 'net.ipv4.ip_forward'],
     ]) {
       const r = await run(argv);
       expect(r.failed, argv.join(' ')).toBeUndefined();
@@ -85,6 +89,21 @@ describe('createLiveRunner', () => {
     for (const f of ['/proc/self/status', '/proc/net/dev'])
       expect((await readProcFile(f)).split('\n')[0]).toBe(readFileSync(f, 'utf8').split('\n')[0]);
     await expect(readProcFile(join(dir, 'absent'))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('runs sysctl for what it does not answer in place: a directory key', async () => {
+    const run = createLiveRunner();
+    for (const argv of [
+      ['sysctl', '-e', 'net.ipv4.conf.lo'],
+      ['sysctl', '-e', 'net.ipv4.ip_forward', 'net.ipv4.conf'],
+    ]) {
+      const r = await run(argv);
+      expect(r.stdout).toBe(execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8' }));
+    }
+    expect(audited().map((a) => a.argv.join(' '))).toEqual([
+      'sysctl -e net.ipv4.conf.lo',
+      'sysctl -e net.ipv4.ip_forward net.ipv4.conf',
+    ]);
   });
 
   it('answers a dump of a Cilium map that is not pinned as bpftool does, without starting bpftool', async () => {
