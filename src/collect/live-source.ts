@@ -6,6 +6,12 @@ import { looksLikeJson } from '../tools/common.js';
 import { redactSecrets } from '../tools/secrets.js';
 import { toolErrorText } from '../tools/tool-error.js';
 import { splitTcBatch, TC_BATCH_ARGV, tcBatchInput, tcFilterLine } from '../exec/tc-batch-input.js';
+import {
+  IP_PROBE_BATCH,
+  IP_PROBE_BATCH_ARGV,
+  IP_PROBE_BATCH_INPUT,
+  splitIpProbeBatch,
+} from '../exec/ip-batch-input.js';
 import { byCodeUnit } from '../model/order.js';
 
 export interface ProbeRun {
@@ -116,7 +122,20 @@ export async function collectProbes(runner: Runner, opts: CollectOptions = {}): 
       total--;
       return false;
     });
-  await pool(now(NODE_PROBES), concurrency, (p) => runOne(p));
+  const due = now(NODE_PROBES);
+  // four ip probes as one process when all four run now (exec/ip-batch-input.ts); it starts first
+  const batch = IP_PROBE_BATCH.map((b) => due.find((p) => p.id === b.id && p.argv.join(' ') === b.argv.join(' ')));
+  const batched4 = batch.every((p) => p !== undefined) ? (batch as ProbeSpec[]) : [];
+  const items: (ProbeSpec | ProbeSpec[])[] = [
+    ...(batched4.length > 0 ? [batched4] : []),
+    ...due.filter((p) => !batched4.includes(p)),
+  ];
+  await pool(items, concurrency, async (p) => {
+    if (!Array.isArray(p)) return runOne(p);
+    const got = await runIpProbeBatch(runner, timeoutMs);
+    // a batch that does not split back: each probe runs alone, as without it
+    await Promise.all(p.map((q, i) => runOne(q, got?.[i])));
+  });
 
   const follow: ProbeSpec[] = [];
   const netns = files.get('ip-netns.json');
@@ -177,6 +196,23 @@ async function runTcBatch(runner: Runner, specs: ProbeSpec[], timeoutMs: number)
   for (const [i, p] of specs.entries())
     got.set(p, { argv: TC_BATCH_ARGV, exitCode: 0, stdout: parts[i]!, stderr: '', durationMs: out.durationMs });
   return got;
+}
+
+/**
+ * Runs ip-addr, ip-rule4, ip-neigh and ip-netns as one `ip -j -force -batch -` and returns each probe's output as
+ * if it had run alone (the same stdout bytes, exit 0, the batch's duration and argv), in IP_PROBE_BATCH order; or
+ * undefined when the output does not split back unambiguously: then each probe runs alone.
+ */
+async function runIpProbeBatch(runner: Runner, timeoutMs: number): Promise<RawOutput[] | undefined> {
+  const out = await runner(IP_PROBE_BATCH_ARGV, { input: IP_PROBE_BATCH_INPUT, timeoutMs });
+  const parts = splitIpProbeBatch(out);
+  return parts?.map((stdout) => ({
+    argv: IP_PROBE_BATCH_ARGV,
+    exitCode: 0,
+    stdout,
+    stderr: '',
+    durationMs: out.durationMs,
+  }));
 }
 
 /** `bpftool cgroup` for `bpftool -j cgroup tree …`: the tool and the object it was asked about, as in its errors. */

@@ -5,6 +5,7 @@
  */
 
 import { routeGetInput } from './route-get-input.js';
+import { validIpProbeBatchInput } from './ip-batch-input.js';
 import { validTcBatchInput } from './tc-batch-input.js';
 
 type Slot = string | { param: 'dev' | 'netns' | 'map' | 'cgroup' | 'sysctl-key' | 'table' };
@@ -177,8 +178,9 @@ function slotMatches(slot: Slot, value: string, prev: string | undefined): boole
 }
 
 /**
- * Commands that read stdin, and what they may be fed: `ip -batch -` only `route get` lines
+ * Commands that read stdin, and what they may be fed: `ip -d -j -force -batch -` only `route get` lines
  * (exec/route-get-input.ts validRouteGetLine: addresses, device names, numbers in range, a line cap);
+ * `ip -j -force -batch -` only the four node probes' fixed text (exec/ip-batch-input.ts);
  * `tc -batch -` only `filter show dev DEV ingress|egress` lines (exec/tc-batch-input.ts).
  */
 const STDIN_ENTRIES: { argv: Slot[]; input: (text: string) => boolean }[] = [
@@ -193,6 +195,7 @@ const STDIN_ENTRIES: { argv: Slot[]; input: (text: string) => boolean }[] = [
       return routeGetInput(lines) === text;
     },
   })),
+  { argv: ['ip', '-j', '-force', '-batch', '-'], input: validIpProbeBatchInput },
   { argv: ['tc', '-j', '-force', '-batch', '-'], input: validTcBatchInput },
 ];
 

@@ -1,9 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CEILING_FACTOR, createLiveRunner } from '../../src/exec/live.js';
+import { CEILING_FACTOR, createLiveRunner, readProcFile } from '../../src/exec/live.js';
+import { SYSCTL_KEYS } from '../../src/collect/probes.js';
 
 const isRoot = process.getuid?.() === 0;
 const has = (bin: string) => {
@@ -53,6 +54,9 @@ describe('createLiveRunner', () => {
       ['uname', '-n'],
       ['cat', '/proc/net/fib_triestat'],
       ['cat', '/proc/net/rt6_stats'],
+      // the trace's keys (one with a tab in its value; net.bridge.* and net.core.bpf_jit_enable may be absent)
+      ['sysctl', '-e', ...SYSCTL_KEYS],
+      ['sysctl', '-e', 'net.ipv4.ip_local_port_range', 'net.npL.absent', 'net.ipv4.ip_forward'],
     ]) {
       const r = await run(argv);
       expect(r.failed, argv.join(' ')).toBeUndefined();
@@ -72,6 +76,34 @@ describe('createLiveRunner', () => {
     const p = await createLiveRunner({ prefix: ['env'] })(['uname', '-r']);
     expect(p.stdout).toBe(`${release()}\n`);
     expect(audited()).toEqual([{ argv: ['uname', '-r'], prefix: ['env'] }]);
+  });
+
+  it('reads a file whole past its first read, as readFileSync does, and fails as it does', async () => {
+    // 600 KiB: the first read (256 KiB) and two more; /proc files of every size the kernel writes at once
+    const big = join(dir, 'big.txt');
+    writeFileSync(big, Array.from({ length: 60_000 }, (_, i) => `line ${i} ${'x'.repeat(i % 7)}`).join('\n'));
+    expect(readFileSync(big).length).toBeGreaterThan(2 * 256 * 1024);
+    expect(await readProcFile(big)).toBe(readFileSync(big, 'utf8'));
+    writeFileSync(big, '');
+    expect(await readProcFile(big)).toBe('');
+    for (const f of ['/proc/self/status', '/proc/net/dev'])
+      expect((await readProcFile(f)).split('\n')[0]).toBe(readFileSync(f, 'utf8').split('\n')[0]);
+    await expect(readProcFile(join(dir, 'absent'))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('runs sysctl for what it does not answer in place: a directory key', async () => {
+    const run = createLiveRunner();
+    for (const argv of [
+      ['sysctl', '-e', 'net.ipv4.conf.lo'],
+      ['sysctl', '-e', 'net.ipv4.ip_forward', 'net.ipv4.conf'],
+    ]) {
+      const r = await run(argv);
+      expect(r.stdout).toBe(execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8' }));
+    }
+    expect(audited().map((a) => a.argv.join(' '))).toEqual([
+      'sysctl -e net.ipv4.conf.lo',
+      'sysctl -e net.ipv4.ip_forward net.ipv4.conf',
+    ]);
   });
 
   it('answers a dump of a Cilium map that is not pinned as bpftool does, without starting bpftool', async () => {

@@ -37,6 +37,24 @@ describe.skipIf(!canUseNetns())('a live trace answered partly in-process equals 
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('a snapshot taken inside writes the same uname, counters and sysctl files as one through --exec', async () => {
+    const a = join(dir, 'inside');
+    const b = join(dir, 'through');
+    const inside = spawnSync('ip', ['netns', 'exec', NS, process.execPath, BIN, 'snapshot', '-o', a], {
+      encoding: 'utf8',
+    });
+    expect(inside.status, inside.stderr).toBe(0);
+    const through = await runCli(['snapshot', '--exec', `ip netns exec ${NS}`, '-o', b], {
+      liveRunner: (prefix) => createLiveRunner({ prefix }),
+    });
+    expect(through.code, through.err).toBe(0);
+    // a namespace has no net.core.bpf_jit_enable: sysctl -e leaves it out, and so must netpath
+    expect(readFileSync(join(a, 'sysctl.txt'), 'utf8')).not.toContain('bpf_jit_enable');
+    expect(readFileSync(join(a, 'sysctl.txt'), 'utf8')).toContain('net.ipv4.ip_local_port_range = ');
+    for (const f of ['uname.txt', 'sysctl.txt', 'sysctl-conf4.txt'])
+      expect(readFileSync(join(a, f), 'utf8'), f).toBe(readFileSync(join(b, f), 'utf8'));
+  });
+
   for (const [src, dst, extra] of [
     ['198.51.100.1', '10.0.1.7', []],
     ['10.1.2.3', '172.16.1.7', ['--port', '443']],
@@ -59,7 +77,14 @@ describe.skipIf(!canUseNetns())('a live trace answered partly in-process equals 
         .split('\n')
         .filter(Boolean)
         .map((l) => (JSON.parse(l) as { argv: string[] }).argv.join(' '));
-      expect(ran.filter((c) => /^(uname|cat) /.test(c) || c.includes(' map dump pinned '))).toEqual([]);
+      expect(
+        ran.filter(
+          (c) =>
+            /^(uname|cat) /.test(c) ||
+            c.includes(' map dump pinned ') ||
+            c.startsWith('sysctl -e net.ipv4.ip_forward '),
+        ),
+      ).toEqual([]);
       expect(ran.some((c) => c.startsWith('ip -4 -j -d route show table 100'))).toBe(true);
     });
   }
