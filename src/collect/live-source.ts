@@ -70,13 +70,35 @@ export async function collectProbes(runner: Runner, opts: CollectOptions = {}): 
   let done = 0;
   let total = NODE_PROBES.length;
 
+  // a probe whose tool would change this node to answer is not run; its record says why (probes.ts onlyIfPresent)
+  const gate = async (p: ProbeSpec, timeout: number): Promise<RawOutput | undefined> => {
+    const need = p.onlyIfPresent;
+    if (!need) return undefined;
+    const seen = await runner(['cat', need.path], { timeoutMs: timeout, maxBytes: 64 * 1024 });
+    // a file over the limit exists all the same
+    if ((!seen.failed && seen.exitCode === 0) || seen.failed === 'too-large') return undefined;
+    const missing = !seen.failed && /No such file or directory/.test(seen.stderr);
+    const why = seen.message ?? (seen.stderr.trim().split('\n')[0] || `cat exited ${seen.exitCode}`);
+    return {
+      argv: p.argv,
+      exitCode: -1,
+      stdout: '',
+      stderr: '',
+      durationMs: seen.durationMs,
+      failed: missing ? 'ENOENT' : 'error',
+      message: missing
+        ? `${p.argv[0]}: not run: ${need.path} does not exist, so ${need.absentMeans} (${need.because})`
+        : `${p.argv[0]}: not run: could not tell whether ${need.path} exists (${why}), and ${need.because}`,
+    };
+  };
+
   // `got`: the probe's output from a batch that ran it among others (runTcBatch)
   const runOne = async (p: ProbeSpec, got?: RawOutput): Promise<void> => {
     const limits = {
       timeoutMs: p.timeoutMs ?? timeoutMs,
       ...(p.maxBytes !== undefined ? { maxBytes: p.maxBytes } : {}),
     };
-    let out = got ?? (await runner(p.argv, limits));
+    let out = got ?? (await gate(p, limits.timeoutMs)) ?? (await runner(p.argv, limits));
     if (out.failed === 'ENOENT' && p.fallbackArgv) out = await runner(p.fallbackArgv, limits);
     const run: ProbeRun = {
       id: p.id,

@@ -16,6 +16,11 @@ export interface ProbeSpec {
   timeoutMs?: number;
   /** output over maxBytes is kept up to its last whole line (and marked truncated), not dropped */
   keepPartial?: boolean;
+  /**
+   * Run only when this /proc file exists (looked at with `cat`): without it the tool would change the node to
+   * answer. `absentMeans`: what a missing file tells; `because`: what the tool would do. Both go in the record.
+   */
+  onlyIfPresent?: { path: string; absentMeans: string; because: string };
 }
 
 /**
@@ -124,7 +129,19 @@ export const NODE_PROBES: ProbeSpec[] = [
     ext: 'txt',
     optional: true,
   },
-  { id: 'ipvsadm', argv: ['ipvsadm', '-Sn'], ext: 'txt', optional: true },
+  {
+    id: 'ipvsadm',
+    argv: ['ipvsadm', '-Sn'],
+    ext: 'txt',
+    optional: true,
+    // ipvsadm runs `modprobe -- ip_vs` when the kernel has no IPVS (strace; fixtures/tools/errors), which would load
+    // a module; /proc/net/ip_vs exists exactly when IPVS is in the kernel (built in or loaded)
+    onlyIfPresent: {
+      path: '/proc/net/ip_vs',
+      absentMeans: 'IPVS is not in this kernel',
+      because: 'ipvsadm would load the ip_vs module to look',
+    },
+  },
   ...([4, 6] as const).map((f) => ({
     id: `conntrack${f}`,
     argv: ['conntrack', '-L', '-f', f === 4 ? 'ipv4' : 'ipv6', '-o', 'extended'],

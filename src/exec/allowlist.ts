@@ -65,6 +65,8 @@ const ENTRIES: Slot[][] = [
   // how many routes each IPv4 table holds, and how many IPv6 routes there are: whether to dump or to ask
   ['cat', '/proc/net/fib_triestat'],
   ['cat', '/proc/net/rt6_stats'],
+  // whether IPVS is in the kernel, before ipvsadm is run (collect/probes.ts onlyIfPresent)
+  ['cat', '/proc/net/ip_vs'],
   ['tc', '-j', 'qdisc', 'show'],
   ['tc', 'qdisc', 'show'],
   ['tc', '-j', 'filter', 'show', 'dev', DEV, 'ingress'],

@@ -147,6 +147,11 @@ async function inProcess(argv: readonly string[]): Promise<Omit<RawOutput, 'argv
   }
   if (tool === 'cat' && argv.length === 2 && (a1 === '/proc/net/fib_triestat' || a1 === '/proc/net/rt6_stats'))
     return readProcFile(a1).then(ok, () => undefined);
+  // whether IPVS is in the kernel (collect/probes.ts onlyIfPresent): a missing file as cat tells it
+  if (tool === 'cat' && argv.length === 2 && a1 === '/proc/net/ip_vs')
+    return readProcFile(a1).then(ok, (e: NodeJS.ErrnoException) =>
+      e.code === 'ENOENT' ? { exitCode: 1, stdout: '', stderr: `cat: ${a1}: No such file or directory\n` } : undefined,
+    );
   if (tool === 'sysctl' && a1 === '-e' && argv.length > 2) return sysctlKeys(argv.slice(2));
   if (tool === 'bpftool' && a2 === 'map' && argv[3] === 'dump' && argv[4] === 'pinned' && argv.length === 6) {
     const path = argv[5]!;

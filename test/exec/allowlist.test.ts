@@ -51,6 +51,8 @@ describe('read-only allow-list', () => {
     expect(isAllowed(['uname', '-r'], ok)).toBe(false);
     expect(isAllowed(['cat', '/proc/net/fib_triestat'])).toBe(true);
     expect(isAllowed(['cat', '/proc/net/rt6_stats'])).toBe(true);
+    expect(isAllowed(['cat', '/proc/net/ip_vs'])).toBe(true);
+    expect(isAllowed(['cat', '/proc/net/ip_vs_conn'])).toBe(false);
     expect(isAllowed(['cat', '/etc/shadow'])).toBe(false);
     for (const t of ['local', 'main', 'default', '100', '4294967295'])
       expect(isAllowed(['ip', '-4', '-j', '-d', 'route', 'show', 'table', t]), t).toBe(true);

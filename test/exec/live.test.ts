@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CEILING_FACTOR, createLiveRunner, readProcFile } from '../../src/exec/live.js';
@@ -76,6 +76,17 @@ describe('createLiveRunner', () => {
     const p = await createLiveRunner({ prefix: ['env'] })(['uname', '-r']);
     expect(p.stdout).toBe(`${release()}\n`);
     expect(audited()).toEqual([{ argv: ['uname', '-r'], prefix: ['env'] }]);
+  });
+
+  it('tells whether /proc/net/ip_vs exists as cat does, without starting cat', async () => {
+    const argv = ['cat', '/proc/net/ip_vs'];
+    const r = await createLiveRunner()(argv);
+    const real = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
+    expect(r.exitCode).toBe(real.status);
+    expect(r.stderr).toBe(real.stderr);
+    // its table moves with IPVS services only; the kernel of a test node has none or no IPVS at all
+    expect(r.stdout).toBe(real.stdout);
+    expect(audited()).toEqual([]);
   });
 
   it('reads a file whole past its first read, as readFileSync does, and fails as it does', async () => {

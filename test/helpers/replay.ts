@@ -44,6 +44,12 @@ export function replayRunner(snapshotDir: string): Runner & { calls: string[][] 
         failed: 'not-allowed',
         message: `${argv[0]}: not on the read-only allow-list`,
       };
+    // whether IPVS is in the kernel, asked before ipvsadm (collect/probes.ts onlyIfPresent): a node whose capture
+    // holds ipvsadm's output had it, as /proc/net/ip_vs then exists; otherwise the file is missing, as cat says
+    if (argv.length === 2 && argv[0] === 'cat' && argv[1] === '/proc/net/ip_vs')
+      return byArgv.has('ipvsadm\0-Sn')
+        ? { ...base, exitCode: 0, stdout: '' }
+        : { ...base, exitCode: 1, stdout: '', stderr: `cat: ${argv[1]}: No such file or directory\n` };
     // sysctl is asked for a key list that grows over time: any sysctl gets the captured sysctl output
     // (the per-device subtree is a question of its own: an older capture has no answer to it)
     const file =
