@@ -226,3 +226,65 @@ describe('TailCache: a tail matches only its own bytes', () => {
     }
   });
 });
+
+// TailCache finds a candidate by walking a tree of the blocks where cached tails differ, then compares all of
+// its bytes. Many tails over a small alphabet (long shared prefixes, equal lengths, tails ending before a node's
+// block, more children than the linear search takes), each ending at its only `}` as an element's tail does:
+// find() must answer exactly the cached tail whose bytes the input holds, for the tails themselves at any
+// alignment, for each with one byte changed, and for inputs cut short.
+describe('TailCache: the tree finds exactly the tail the input holds', () => {
+  const alphabet = 'ab"1:,';
+  const tailArb = fc
+    .tuple(
+      fc.array(fc.constantFrom(...alphabet), { minLength: 31, maxLength: 90 }),
+      fc.constantFrom('', '"gateway":"172.18.0.1","dev":"eth0",', '"nexthops":[{"gateway":"172.18.0.5"'),
+    )
+    .map(([cs, mid]) => `${mid}${cs.join('')}}`);
+  it('matches a brute-force search', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(tailArb, { minLength: 1, maxLength: 40 }),
+        fc.nat(7),
+        fc.array(fc.tuple(fc.nat(), fc.nat(), fc.constantFrom(...'ab"1:,}x\u0000\u00ff')), { maxLength: 60 }),
+        (tails, pad, edits) => {
+          const bufs = tails.map((t) => Buffer.from(t, 'latin1'));
+          const src = Buffer.concat(bufs);
+          const cache = new TailCache(src);
+          let at = 0;
+          const kept: Buffer[] = [];
+          bufs.forEach((b, i) => {
+            if (cache.find(at) === undefined) {
+              cache.add({ s: at, n: b.length, table: i, metric: 0, plain: 1, nhid: false });
+              kept.push(b);
+            }
+            at += b.length;
+          });
+          // the tails are prefix-free and distinct: every one is kept
+          expect(kept.length).toBe(tails.length);
+          const probe = (input: Buffer, p: number) => {
+            cache.rebind(input);
+            const got = cache.find(p);
+            const want = bufs.findIndex(
+              (b) => p + b.length <= input.length && input.subarray(p, p + b.length).equals(b),
+            );
+            expect(got === undefined ? -1 : got.table).toBe(want);
+          };
+          for (const [i, b] of bufs.entries()) {
+            const input = Buffer.alloc(pad + b.length + 16, 0x20);
+            b.copy(input, pad);
+            probe(input, pad);
+            // cut short: the tail's last byte missing
+            probe(input.subarray(0, pad + b.length - 1), pad);
+            for (const [k, j, c] of edits) {
+              if (k % bufs.length !== i) continue;
+              const e = Buffer.from(input);
+              e[pad + (j % b.length)] = c.charCodeAt(0);
+              probe(e, pad);
+            }
+          }
+        },
+      ),
+      { numRuns: RUNS * 4, seed: SEED },
+    );
+  });
+});
