@@ -1444,6 +1444,9 @@ function leanDst(sc: Scanner, p: number, cols: ColumnBuilder, keyAt: number): nu
       leanAt = sc.p;
       return len;
     }
+  } else {
+    const len = v6Dst(b, p, cols.key, keyAt);
+    if (len >= 0) return len;
   }
   const e = plainEnd(b, p);
   if (e < 0) return -1;
@@ -1452,6 +1455,77 @@ function leanDst(sc: Scanner, p: number, cols: ColumnBuilder, keyAt: number): nu
   sc.simple = true;
   const len = eqAt(b, p + 1, e, DEFAULT) || !v4 ? sc.prefix(cols.key, keyAt) : -1;
   leanAt = e + 1;
+  return len;
+}
+
+/** lower-case hex digits' values, -1 for every other byte (v6Dst; anything else goes to v6Bytes) */
+const HEX_LOWER = new Int8Array(256).fill(-1);
+for (let c = 0; c < 16; c++) HEX_LOWER['0123456789abcdef'.charCodeAt(c)] = c;
+
+/**
+ * The IPv6 destination whose quote is at p, in one pass over its bytes: lower-case hex groups, one `::`, an
+ * optional /len, then the closing quote. Its length with the key written and leanAt after the quote, as
+ * Scanner.prefix gives it; -1 at anything else (an upper-case digit, a dotted quad, a zone, `default`, host
+ * bits set, any other byte), and leanDst then reads the string the general way, which decides. Every string
+ * this accepts is one v6Bytes and prefix accept with the same groups and length (at most 39 bytes before the
+ * slash follows from at most eight groups of four digits).
+ */
+function v6Dst(b: Uint8Array, p: number, out: Uint32Array, at: number): number {
+  let i = p + 1;
+  let n = 0;
+  let gap = -1;
+  let c = b[i]!;
+  if (c === COLON) {
+    if (b[i + 1] !== COLON) return -1;
+    gap = 0;
+    i += 2;
+    c = b[i]!;
+  }
+  if (c !== SLASH && c !== QUOTE)
+    for (;;) {
+      let v = 0;
+      let d = 0;
+      let h = HEX_LOWER[c]!;
+      while (h >= 0) {
+        v = (v << 4) | h;
+        d++;
+        c = b[++i]!;
+        h = HEX_LOWER[c]!;
+      }
+      if (d === 0 || d > 4 || n >= 8) return -1;
+      G[n++] = v;
+      if (c !== COLON) break;
+      c = b[++i]!;
+      if (c === COLON) {
+        if (gap >= 0) return -1;
+        gap = n;
+        c = b[++i]!;
+        if (c === SLASH || c === QUOTE) break;
+      }
+    }
+  let len = 128;
+  if (c === SLASH) {
+    c = b[++i]!;
+    if (c < 0x30 || c > 0x39) return -1;
+    len = c - 0x30;
+    c = b[++i]!;
+    for (let k = 1; c >= 0x30 && c <= 0x39; k++) {
+      if (k === 3 || len === 0) return -1;
+      len = len * 10 + (c - 0x30);
+      c = b[++i]!;
+    }
+    if (len > 128) return -1;
+  }
+  // the key is written only for a whole string (as v6Bytes writes it only for a whole address)
+  if (c !== QUOTE || !packV6Groups(G, n, gap, out, at)) return -1;
+  // host bits set: parseIpRoute canonicalises such a dst; leave that to it
+  for (let w = 0; w < 4; w++) {
+    const keep = len - w * 32;
+    if (keep >= 32) continue;
+    const mask = keep <= 0 ? 0 : (0xffffffff << (32 - keep)) >>> 0;
+    if ((out[at + w]! & ~mask) >>> 0 !== 0) return -1;
+  }
+  leanAt = i + 1;
   return len;
 }
 

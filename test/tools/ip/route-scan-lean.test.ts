@@ -288,3 +288,68 @@ describe('TailCache: the tree finds exactly the tail the input holds', () => {
     );
   });
 });
+
+// v6Dst reads an IPv6 destination in one pass and leaves anything it does not take to the general reader:
+// destinations made of IPv6 pieces, well-formed or not, in the bulk of a table (where runs and the tail
+// cache read them) and at its start, must give what scanObject and parseIpRoute give.
+describe('IPv6 destinations read in one pass agree with the general reader', () => {
+  const piece = fc.constantFrom(
+    ...['0', '1', '00', 'a', 'f', 'db8', 'ffff', '12345', 'A', 'Db8', 'g', ':', '::', ':::', '/', '.', '1.2.3.4'],
+    ...['%eth0', '2001', 'fe80', '/0', '/1', '/64', '/128', '/129', '/01', '/1000', ' ', '\\u0030', 'default'],
+  );
+  const raw = fc.array(piece, { minLength: 1, maxLength: 12 }).map((ps) => ps.join(''));
+  // hex groups with or without one (or two) `::`, and a suffix: mostly near a valid prefix, often just off it
+  const group = fc.constantFrom('0', '1', '00', 'db8', 'ffff', 'abcd', '0000', '12345', 'A', 'g1', '');
+  const suffix = fc.constantFrom(
+    ...['', '', '/0', '/1', '/48', '/64', '/127', '/128', '/129', '/01', '/000', '/1000', '/', '/a', '%eth0'],
+    ...['.1', ':', '::', '"'],
+  );
+  const formed = fc
+    .tuple(fc.array(group, { maxLength: 9 }), fc.array(fc.nat(9), { maxLength: 2 }), suffix)
+    .map(([gs, gaps, sfx]) => {
+      let t = gs.join(':');
+      for (const g of gaps) {
+        const parts = t.split(':');
+        t = [...parts.slice(0, g), '', ...parts.slice(g)].join(':');
+        if (g === 0) t = `:${t}`;
+      }
+      return t + sfx;
+    });
+  const dst = fc.oneof(formed, formed, raw);
+  it('on fuzzed destinations', () => {
+    const base = JSON.parse(table(6, 100, [plain6, { ...plain6, gateway: 'fe80::2' }])) as Record<string, unknown>[];
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(99), dst), { minLength: 1, maxLength: 6 }), (ds) => {
+        const els = base.map((e) => ({ ...e }));
+        for (const [i, d] of ds) els[i]!.dst = d;
+        const text = JSON.stringify(els).replace(/\\\\u0030/g, '\\u0030');
+        agree(text, 6);
+        agreesWithParser(text, 6);
+      }),
+      { numRuns: RUNS, seed: SEED },
+    );
+  });
+  it('on every form a node prints', () => {
+    const forms = [
+      '::',
+      '::/0',
+      '::1',
+      '2001:db8::/32',
+      '2001:db8:0:1::/64',
+      'fe80::/10',
+      'ff00::/8',
+      '1:2:3:4:5:6:7:8',
+    ];
+    forms.push('1:2:3:4:5:6:7::', '::2:3:4:5:6:7:8', '2001:db8:ab:cd:ef:1:2:0/112', 'default', '2001:db8::1/128');
+    // just off a prefix: what the one-pass reader must leave to the general one
+    forms.push('1::2::3', '::/01', '::/000', '2001:db8::/064', '1:2:3:4:5:6:7:8:9', '2001:db8::1/64', '::ffff:1.2.3.4');
+    const els = JSON.parse(table(6, 100, [plain6])) as Record<string, unknown>[];
+    forms.forEach((f, k) => {
+      els[70 + k]!.dst = f;
+    });
+    const text = JSON.stringify(els);
+    const st = agree(text, 6);
+    agreesWithParser(text, 6);
+    expect(st.runs).toBeGreaterThan(20);
+  });
+});
