@@ -1444,6 +1444,9 @@ function leanDst(sc: Scanner, p: number, cols: ColumnBuilder, keyAt: number): nu
       leanAt = sc.p;
       return len;
     }
+  } else {
+    const len = v6Dst(b, p, cols.key, keyAt);
+    if (len >= 0) return len;
   }
   const e = plainEnd(b, p);
   if (e < 0) return -1;
@@ -1452,6 +1455,77 @@ function leanDst(sc: Scanner, p: number, cols: ColumnBuilder, keyAt: number): nu
   sc.simple = true;
   const len = eqAt(b, p + 1, e, DEFAULT) || !v4 ? sc.prefix(cols.key, keyAt) : -1;
   leanAt = e + 1;
+  return len;
+}
+
+/** lower-case hex digits' values, -1 for every other byte (v6Dst; anything else goes to v6Bytes) */
+const HEX_LOWER = new Int8Array(256).fill(-1);
+for (let c = 0; c < 16; c++) HEX_LOWER['0123456789abcdef'.charCodeAt(c)] = c;
+
+/**
+ * The IPv6 destination whose quote is at p, in one pass over its bytes: lower-case hex groups, one `::`, an
+ * optional /len, then the closing quote. Its length with the key written and leanAt after the quote, as
+ * Scanner.prefix gives it; -1 at anything else (an upper-case digit, a dotted quad, a zone, `default`, host
+ * bits set, any other byte), and leanDst then reads the string the general way, which decides. Every string
+ * this accepts is one v6Bytes and prefix accept with the same groups and length (at most 39 bytes before the
+ * slash follows from at most eight groups of four digits).
+ */
+function v6Dst(b: Uint8Array, p: number, out: Uint32Array, at: number): number {
+  let i = p + 1;
+  let n = 0;
+  let gap = -1;
+  let c = b[i]!;
+  if (c === COLON) {
+    if (b[i + 1] !== COLON) return -1;
+    gap = 0;
+    i += 2;
+    c = b[i]!;
+  }
+  if (c !== SLASH && c !== QUOTE)
+    for (;;) {
+      let v = 0;
+      let d = 0;
+      let h = HEX_LOWER[c]!;
+      while (h >= 0) {
+        v = (v << 4) | h;
+        d++;
+        c = b[++i]!;
+        h = HEX_LOWER[c]!;
+      }
+      if (d === 0 || d > 4 || n >= 8) return -1;
+      G[n++] = v;
+      if (c !== COLON) break;
+      c = b[++i]!;
+      if (c === COLON) {
+        if (gap >= 0) return -1;
+        gap = n;
+        c = b[++i]!;
+        if (c === SLASH || c === QUOTE) break;
+      }
+    }
+  let len = 128;
+  if (c === SLASH) {
+    c = b[++i]!;
+    if (c < 0x30 || c > 0x39) return -1;
+    len = c - 0x30;
+    c = b[++i]!;
+    for (let k = 1; c >= 0x30 && c <= 0x39; k++) {
+      if (k === 3 || len === 0) return -1;
+      len = len * 10 + (c - 0x30);
+      c = b[++i]!;
+    }
+    if (len > 128) return -1;
+  }
+  // the key is written only for a whole string (as v6Bytes writes it only for a whole address)
+  if (c !== QUOTE || !packV6Groups(G, n, gap, out, at)) return -1;
+  // host bits set: parseIpRoute canonicalises such a dst; leave that to it
+  for (let w = 0; w < 4; w++) {
+    const keep = len - w * 32;
+    if (keep >= 32) continue;
+    const mask = keep <= 0 ? 0 : (0xffffffff << (32 - keep)) >>> 0;
+    if ((out[at + w]! & ~mask) >>> 0 !== 0) return -1;
+  }
+  leanAt = i + 1;
   return len;
 }
 
@@ -1466,8 +1540,8 @@ function bail(sc: Scanner, saved: number): number {
  * object) for thousands of prefixes. An element that starts `{"type":"unicast","dst":"` has, after
  * its destination, a tail whose reading depends on nothing but its bytes (the state before it is
  * always the same: those two keys, type unicast). So once leanObject has accepted a tail, a later
- * element whose bytes after the destination are the same, byte for byte (a native compare of the
- * two ranges, found by where their first `}` is), gets the same columns without reading the tail
+ * element whose bytes after the destination are the same, byte for byte (the candidate found by
+ * TailCache's tree, then all of its bytes compared), gets the same columns without reading the tail
  * again. Anything else, or a miss, goes to leanObject and then scanObject as before.
  */
 const HEAD = Uint8Array.from('{"type":"unicast","dst":"', (ch) => ch.charCodeAt(0));
@@ -1487,26 +1561,41 @@ interface Tail {
   nhid: boolean;
 }
 
-/** bytes of a tail that pick its bucket (its first 32) */
-const TAIL_KEY = 32;
-/** at most this many bytes pick the list inside a bucket */
-const TAIL_KEY2 = 160;
-
-/** tails whose first TAIL_KEY bytes hash alike, by a hash of their bytes [TAIL_KEY, k2) */
-interface TailBucket {
-  k2: number;
-  all: Tail[];
-  by: Map<number, Tail[]>;
-}
+/** shortest tail kept (a tail is at least the closing quote, `,"dev":"x"` and the brace) */
+const TAIL_MIN = 32;
+/** most tails kept */
+const TAIL_MAX = 4096;
+/** an inner node with more children than this finds them through a Map too */
+const KIDS_LINEAR = 8;
 
 /**
- * Accepted tails, in two levels: a hash of their first 32 bytes, then a hash of the next ones up to
- * the bucket's shortest tail (a multipath tail's first next hop is ~80 bytes in; without the second
- * level every multipath tail of a table would be compared in turn). Compared four bytes at a time
- * through a DataView: Buffer.compare's argument checks cost more than comparing a 100-byte tail.
+ * A node of the tree of cached tails. A leaf holds one tail. An inner node tests the 8 bytes at offset `d`
+ * (the first 8-byte block in which the tails under it that were split there differ) and goes on to the child
+ * filed under those bytes, as two 32-bit words; `short` holds tails that end before d + 8, compared in turn.
+ */
+class TailNode {
+  d = 0;
+  k0: number[] = [];
+  k1: number[] = [];
+  kids: TailNode[] = [];
+  /** children by kidKey(k0, k1) once there are more than KIDS_LINEAR: indices into kids (keys may collide) */
+  byKey: Map<number, number[]> | undefined = undefined;
+  short: Tail[] = [];
+  constructor(public tail: Tail | undefined) {}
+}
+
+const kidKey = (k0: number, k1: number): number => (k0 ^ Math.imul(k1, 0x9e3779b1)) | 0;
+
+/**
+ * Accepted tails, as a tree over their bytes (TailNode): finding the candidate for an input reads a block or
+ * two of it, where two cached tails differ, instead of hashing its first 32 to 160 bytes (a multipath tail's
+ * first next hop is ~80 bytes in, a nexthop object's id 8). The blocks only choose the candidate; same()
+ * compares all of the candidate's bytes, which is what makes a hit exact. Two tails the lean reader accepted
+ * differ within the shorter one's length (each ends at its element's closing brace, where reading the same
+ * bytes would have ended the other), so every split finds a block in both.
  */
 export class TailCache {
-  private readonly buckets = new Map<number, TailBucket>();
+  private root: TailNode | undefined = undefined;
   private dv: DataView;
   private n: number;
   /** the accepted tails' bytes, copied: the input under them may be a reused buffer (scanIpRouteStream) */
@@ -1528,32 +1617,44 @@ export class TailCache {
     this.n = b.byteLength;
   }
 
-  /** hash of the bytes [p + from, p + to) of dv (a multiple of 4 apart, within it) */
-  private hash(dv: DataView, p: number, from: number, to: number): number {
-    let h = 0;
-    for (let i = from; i < to; i += 4) h = (Math.imul(h, 0x9e3779b1) + dv.getUint32(p + i, true)) | 0;
-    return h;
-  }
-
   /** the tail at p matching a cached one; undefined on a miss */
   find(p: number): Tail | undefined {
-    if (p + TAIL_KEY > this.n) return undefined;
+    let node = this.root;
+    if (node === undefined) return undefined;
     const dv = this.dv;
-    const bucket = this.buckets.get(this.hash(dv, p, 0, TAIL_KEY));
-    if (bucket === undefined) return undefined;
-    const list = p + bucket.k2 <= this.n ? bucket.by.get(this.hash(dv, p, TAIL_KEY, bucket.k2)) : bucket.all;
-    if (list === undefined) return undefined;
-    for (let i = 0; i < list.length; i++) {
-      const t = list[i]!;
-      if (!this.same(t, p)) continue;
-      // the most recent match first: tables come in runs
-      if (i > 0) {
-        list[i] = list[0]!;
-        list[0] = t;
+    for (;;) {
+      const t = node.tail;
+      if (t !== undefined) {
+        if (!this.same(t, p)) return undefined;
+        this.hits++;
+        return t;
       }
-      this.hits++;
-      return t;
+      const short = node.short;
+      for (let i = 0; i < short.length; i++)
+        if (this.same(short[i]!, p)) {
+          this.hits++;
+          return short[i]!;
+        }
+      // every tail below ends at or after p + d + 8
+      const at = p + node.d;
+      if (at + 8 > this.n) return undefined;
+      const k0 = dv.getInt32(at, true);
+      const k1 = dv.getInt32(at + 4, true);
+      const next = this.child(node, k0, k1);
+      if (next === undefined) return undefined;
+      node = next;
     }
+  }
+
+  private child(node: TailNode, k0: number, k1: number): TailNode | undefined {
+    const a0 = node.k0;
+    const a1 = node.k1;
+    if (node.byKey === undefined) {
+      for (let i = 0; i < a0.length; i++) if (a0[i] === k0 && a1[i] === k1) return node.kids[i];
+      return undefined;
+    }
+    const at = node.byKey.get(kidKey(k0, k1));
+    if (at !== undefined) for (const i of at) if (a0[i] === k0 && a1[i] === k1) return node.kids[i];
     return undefined;
   }
 
@@ -1588,16 +1689,9 @@ export class TailCache {
     );
   }
 
-  /** a tail accepted at t.s in the input: its bytes are copied, t.s then points into the copy */
+  /** a tail accepted at t.s in the input, which find() missed: its bytes are copied, t.s then points into the copy */
   add(t: Tail): void {
-    if (this.size >= 4096 || t.n < TAIL_KEY) return;
-    const h = this.hash(this.dv, t.s, 0, TAIL_KEY);
-    let bucket = this.buckets.get(h);
-    if (bucket === undefined) {
-      bucket = { k2: TAIL_KEY2, all: [], by: new Map() };
-      this.buckets.set(h, bucket);
-    }
-    if (bucket.all.length >= 256) return;
+    if (this.size >= TAIL_MAX || t.n < TAIL_MIN) return;
     if (this.used + t.n > this.store.length) {
       const g = new Uint8Array(Math.max(this.store.length * 2, this.used + t.n));
       g.set(this.store.subarray(0, this.used));
@@ -1607,21 +1701,68 @@ export class TailCache {
     this.store.set(new Uint8Array(this.dv.buffer, this.dv.byteOffset + t.s, t.n), this.used);
     t.s = this.used;
     this.used += t.n;
-    bucket.all.push(t);
     this.size++;
-    const k2 = Math.min(bucket.k2, t.n - (t.n % 4));
-    if (k2 < bucket.k2) {
-      bucket.k2 = k2;
-      bucket.by.clear();
-      for (const x of bucket.all) this.file(bucket, x);
-    } else this.file(bucket, t);
+    const sdv = this.sdv;
+    let node = this.root;
+    if (node === undefined) {
+      this.root = new TailNode(t);
+      return;
+    }
+    for (;;) {
+      const u = node.tail;
+      if (u !== undefined) {
+        const d = this.firstDiff(u, t);
+        // no difference within the shorter one: not a tail the lean reader accepted (see above); not kept
+        if (d < 0) return;
+        node.tail = undefined;
+        node.d = d;
+        this.file(node, u, new TailNode(u));
+        this.file(node, t, new TailNode(t));
+        return;
+      }
+      if (t.n < node.d + 8) {
+        node.short.push(t);
+        return;
+      }
+      const next = this.child(node, sdv.getInt32(t.s + node.d, true), sdv.getInt32(t.s + node.d + 4, true));
+      if (next === undefined) {
+        this.file(node, t, new TailNode(t));
+        return;
+      }
+      node = next;
+    }
   }
 
-  private file(bucket: TailBucket, t: Tail): void {
-    const h = this.hash(this.sdv, t.s, TAIL_KEY, bucket.k2);
-    const list = bucket.by.get(h);
-    if (list === undefined) bucket.by.set(h, [t]);
-    else list.push(t);
+  /** kid (holding t) as a child of node, under t's bytes at node.d */
+  private file(node: TailNode, t: Tail, kid: TailNode): void {
+    const k0 = this.sdv.getInt32(t.s + node.d, true);
+    const k1 = this.sdv.getInt32(t.s + node.d + 4, true);
+    node.k0.push(k0);
+    node.k1.push(k1);
+    node.kids.push(kid);
+    const i = node.kids.length - 1;
+    if (node.byKey === undefined && node.kids.length > KIDS_LINEAR) {
+      node.byKey = new Map();
+      for (let j = 0; j < i; j++) this.index(node, j);
+    }
+    if (node.byKey !== undefined) this.index(node, i);
+  }
+
+  private index(node: TailNode, i: number): void {
+    const k = kidKey(node.k0[i]!, node.k1[i]!);
+    const at = node.byKey!.get(k);
+    if (at === undefined) node.byKey!.set(k, [i]);
+    else at.push(i);
+  }
+
+  /** the offset of the first 8-byte block (the last one may overlap the one before) where two stored tails differ; -1 for none */
+  private firstDiff(a: Tail, b: Tail): number {
+    const m = Math.min(a.n, b.n);
+    const sdv = this.sdv;
+    for (let off = 0; off + 8 <= m; off += 8)
+      if (sdv.getFloat64(a.s + off, true) !== sdv.getFloat64(b.s + off, true)) return off;
+    if (m % 8 !== 0 && sdv.getFloat64(a.s + m - 8, true) !== sdv.getFloat64(b.s + m - 8, true)) return m - 8;
+    return -1;
   }
 }
 

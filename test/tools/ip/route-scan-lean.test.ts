@@ -226,3 +226,130 @@ describe('TailCache: a tail matches only its own bytes', () => {
     }
   });
 });
+
+// TailCache finds a candidate by walking a tree of the blocks where cached tails differ, then compares all of
+// its bytes. Many tails over a small alphabet (long shared prefixes, equal lengths, tails ending before a node's
+// block, more children than the linear search takes), each ending at its only `}` as an element's tail does:
+// find() must answer exactly the cached tail whose bytes the input holds, for the tails themselves at any
+// alignment, for each with one byte changed, and for inputs cut short.
+describe('TailCache: the tree finds exactly the tail the input holds', () => {
+  const alphabet = 'ab"1:,';
+  const tailArb = fc
+    .tuple(
+      fc.array(fc.constantFrom(...alphabet), { minLength: 31, maxLength: 90 }),
+      fc.constantFrom('', '"gateway":"172.18.0.1","dev":"eth0",', '"nexthops":[{"gateway":"172.18.0.5"'),
+    )
+    .map(([cs, mid]) => `${mid}${cs.join('')}}`);
+  it('matches a brute-force search', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(tailArb, { minLength: 1, maxLength: 40 }),
+        fc.nat(7),
+        fc.array(fc.tuple(fc.nat(), fc.nat(), fc.constantFrom(...'ab"1:,}x\u0000\u00ff')), { maxLength: 60 }),
+        (tails, pad, edits) => {
+          const bufs = tails.map((t) => Buffer.from(t, 'latin1'));
+          const src = Buffer.concat(bufs);
+          const cache = new TailCache(src);
+          let at = 0;
+          const kept: Buffer[] = [];
+          bufs.forEach((b, i) => {
+            if (cache.find(at) === undefined) {
+              cache.add({ s: at, n: b.length, table: i, metric: 0, plain: 1, nhid: false });
+              kept.push(b);
+            }
+            at += b.length;
+          });
+          // the tails are prefix-free and distinct: every one is kept
+          expect(kept.length).toBe(tails.length);
+          const probe = (input: Buffer, p: number) => {
+            cache.rebind(input);
+            const got = cache.find(p);
+            const want = bufs.findIndex(
+              (b) => p + b.length <= input.length && input.subarray(p, p + b.length).equals(b),
+            );
+            expect(got === undefined ? -1 : got.table).toBe(want);
+          };
+          for (const [i, b] of bufs.entries()) {
+            const input = Buffer.alloc(pad + b.length + 16, 0x20);
+            b.copy(input, pad);
+            probe(input, pad);
+            // cut short: the tail's last byte missing
+            probe(input.subarray(0, pad + b.length - 1), pad);
+            for (const [k, j, c] of edits) {
+              if (k % bufs.length !== i) continue;
+              const e = Buffer.from(input);
+              e[pad + (j % b.length)] = c.charCodeAt(0);
+              probe(e, pad);
+            }
+          }
+        },
+      ),
+      { numRuns: RUNS * 4, seed: SEED },
+    );
+  });
+});
+
+// v6Dst reads an IPv6 destination in one pass and leaves anything it does not take to the general reader:
+// destinations made of IPv6 pieces, well-formed or not, in the bulk of a table (where runs and the tail
+// cache read them) and at its start, must give what scanObject and parseIpRoute give.
+describe('IPv6 destinations read in one pass agree with the general reader', () => {
+  const piece = fc.constantFrom(
+    ...['0', '1', '00', 'a', 'f', 'db8', 'ffff', '12345', 'A', 'Db8', 'g', ':', '::', ':::', '/', '.', '1.2.3.4'],
+    ...['%eth0', '2001', 'fe80', '/0', '/1', '/64', '/128', '/129', '/01', '/1000', ' ', '\\u0030', 'default'],
+  );
+  const raw = fc.array(piece, { minLength: 1, maxLength: 12 }).map((ps) => ps.join(''));
+  // hex groups with or without one (or two) `::`, and a suffix: mostly near a valid prefix, often just off it
+  const group = fc.constantFrom('0', '1', '00', 'db8', 'ffff', 'abcd', '0000', '12345', 'A', 'g1', '');
+  const suffix = fc.constantFrom(
+    ...['', '', '/0', '/1', '/48', '/64', '/127', '/128', '/129', '/01', '/000', '/1000', '/', '/a', '%eth0'],
+    ...['.1', ':', '::', '"'],
+  );
+  const formed = fc
+    .tuple(fc.array(group, { maxLength: 9 }), fc.array(fc.nat(9), { maxLength: 2 }), suffix)
+    .map(([gs, gaps, sfx]) => {
+      let t = gs.join(':');
+      for (const g of gaps) {
+        const parts = t.split(':');
+        t = [...parts.slice(0, g), '', ...parts.slice(g)].join(':');
+        if (g === 0) t = `:${t}`;
+      }
+      return t + sfx;
+    });
+  const dst = fc.oneof(formed, formed, raw);
+  it('on fuzzed destinations', () => {
+    const base = JSON.parse(table(6, 100, [plain6, { ...plain6, gateway: 'fe80::2' }])) as Record<string, unknown>[];
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(99), dst), { minLength: 1, maxLength: 6 }), (ds) => {
+        const els = base.map((e) => ({ ...e }));
+        for (const [i, d] of ds) els[i]!.dst = d;
+        const text = JSON.stringify(els).replace(/\\\\u0030/g, '\\u0030');
+        agree(text, 6);
+        agreesWithParser(text, 6);
+      }),
+      { numRuns: RUNS, seed: SEED },
+    );
+  });
+  it('on every form a node prints', () => {
+    const forms = [
+      '::',
+      '::/0',
+      '::1',
+      '2001:db8::/32',
+      '2001:db8:0:1::/64',
+      'fe80::/10',
+      'ff00::/8',
+      '1:2:3:4:5:6:7:8',
+    ];
+    forms.push('1:2:3:4:5:6:7::', '::2:3:4:5:6:7:8', '2001:db8:ab:cd:ef:1:2:0/112', 'default', '2001:db8::1/128');
+    // just off a prefix: what the one-pass reader must leave to the general one
+    forms.push('1::2::3', '::/01', '::/000', '2001:db8::/064', '1:2:3:4:5:6:7:8:9', '2001:db8::1/64', '::ffff:1.2.3.4');
+    const els = JSON.parse(table(6, 100, [plain6])) as Record<string, unknown>[];
+    forms.forEach((f, k) => {
+      els[70 + k]!.dst = f;
+    });
+    const text = JSON.stringify(els);
+    const st = agree(text, 6);
+    agreesWithParser(text, 6);
+    expect(st.runs).toBeGreaterThan(20);
+  });
+});
