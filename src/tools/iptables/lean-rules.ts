@@ -376,6 +376,7 @@ export function parseIptablesLean(lines: ByteLines, probe: string): Parsed<Iptab
     if (!chs) continue;
     const names = new Set<string>();
     for (const chain of t.chains) names.add(chain.name);
+    const masq = names.has('KUBE-MARK-MASQ');
     for (let k = 0; k < t.chains.length; k++) {
       const chain = t.chains[k]!;
       const ch = chs.get(chain.name);
@@ -383,7 +384,12 @@ export function parseIptablesLean(lines: ByteLines, probe: string): Parsed<Iptab
       // nothing else may have put a rule in it; a lean rule's jump to a chain the dump lacks is warned about by the
       // full parse, in its order
       if (chain.rules.length > 0) return undefined;
-      for (const r of ch.rules) if (!names.has(r.target) && !BUILTIN.has(r.target)) return undefined;
+      for (const r of ch.rules) {
+        // the two targets of every endpoint chain are leanRule's shared strings: told without a look-up
+        const tg = r.target;
+        if (tg === 'DNAT' || (tg === 'KUBE-MARK-MASQ' && masq)) continue;
+        if (!names.has(tg) && !BUILTIN.has(tg)) return undefined;
+      }
       found.push([t, k, ch.rules]);
     }
   }

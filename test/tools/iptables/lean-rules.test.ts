@@ -264,6 +264,12 @@ describe('iptables-save read lean, against the full parse', () => {
       'lean',
     ],
     [
+      // every endpoint chain jumps to it: the full parse warns of the missing chain
+      'KUBE-MARK-MASQ not declared (and its rules gone)',
+      () => edit((l) => l.splice(0, l.length, ...l.filter((x) => !/^(:|-A )KUBE-MARK-MASQ /.test(x)))),
+      'whole',
+    ],
+    [
       // not ASCII: the lean read copies each line out of the bytes instead of slicing one decoded text
       'a non-ASCII comment in an endpoint rule and in a Service rule',
       () =>
