@@ -24,7 +24,7 @@ import { socketLbDecision, socketLbNoBackend, socketLbWildcard } from './trace-s
 import { icmpToService } from './trace-service-icmp.js';
 import { natAcrossFamilies } from './trace-service-nat46.js';
 import { hairpinLb, hairpinPath } from './trace/hairpin.js';
-import { memoFrontends } from './trace/memo.js';
+import { memoFrontends, memoPlain } from './trace/memo.js';
 
 const PROTO = { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP', icmp: 'ANY' } as const;
 
@@ -305,7 +305,7 @@ export function traceService(
     const sock = socketLbDecision(ctx, flow, src, view, { ...lb, selection: sockSel }, toOf(sockSel));
     if ('hop' in sock) {
       if (choiceWarning) choiceWarning.message = choiceText(sockSel);
-      const rest = traceAddress(ctx, rewritten);
+      const rest = plainTrace(ctx, rewritten);
       // the pod picked as its own backend: connect() goes to its own address (delivered over lo, from-pod.ts)
       const hop =
         src.kind === 'local-pod' && chosen.address === flow.src
@@ -318,7 +318,7 @@ export function traceService(
     // hairpin: the pod's own address as the backend (loopback SNAT, or for IPv6 before 1.19 none: trace/hairpin.ts)
     const hairpin = src.kind === 'local-pod' && chosen.address === flow.src;
     const hp = hairpin ? hairpinLb(ctx, view.frontend, to, why, flow.src) : undefined;
-    const rest = hairpin ? hairpinPath(ctx, flow, src) : traceAddress(ctx, rewritten);
+    const rest = hairpin ? hairpinPath(ctx, flow, src) : plainTrace(ctx, rewritten);
     const hops = [...rest.hops];
     if (src.kind === 'local-pod') {
       const at = hops.findIndex((h) => h.kind === 'bpf');
@@ -379,7 +379,7 @@ export function traceService(
     ...(layer.chain ? { chain: layer.chain } : {}),
   };
   if (skip) kp = ruled(kp, skip.rule);
-  const rest = traceAddress(ctx, rewritten);
+  const rest = plainTrace(ctx, rewritten);
   const hops = [...rest.hops];
   const at = src.kind === 'host' ? 0 : Math.max(0, hops.findIndex((h) => h.kind === 'bpf' || h.kind === 'stack') + 1);
   hops.splice(at, 0, kp);
@@ -401,13 +401,26 @@ function pathEnd(ctx: TraceContext, f: Flow): { disposition: Trace['disposition'
   const memo = ctx.backendPaths;
   let from = memo?.get(f.src);
   if (memo && !from) memo.set(f.src, (from = new Map()));
-  const key = from ? (portsRoute(ctx) ? `${f.dst}|${f.proto}|${f.sport ?? ''}|${f.dport ?? ''}` : f.dst) : '';
+  const key = from ? dstKey(ctx, f) : '';
   const had = from?.get(key);
   if (had) return had;
-  const t = traceAddress(ctx, f);
+  const t = plainTrace(ctx, f);
   const end = { disposition: t.disposition, summary: summaryOf(t) };
   from?.set(key, end);
   return end;
+}
+
+/** The destination part of a plain path's memo key (the ports too when a policy rule selects on them). */
+function dstKey(ctx: TraceContext, f: Flow): string {
+  return portsRoute(ctx) ? `${f.dst}|${f.proto}|${f.sport ?? ''}|${f.dport ?? ''}` : f.dst;
+}
+
+/**
+ * traceAddress of a Service flow's rewritten flow (or a candidate's), through the context's memo when it has one:
+ * the path on to a backend is the same for every Service that sends this source there (trace/memo.ts, memoPlain).
+ */
+function plainTrace(ctx: TraceContext, f: Flow): Trace {
+  return ctx.memo ? memoPlain(ctx, `${f.src}|${dstKey(ctx, f)}`, f, () => traceAddress(ctx, f)) : traceAddress(ctx, f);
 }
 
 const portRules = new WeakMap<TraceContext, boolean>();

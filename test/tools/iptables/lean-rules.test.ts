@@ -264,6 +264,24 @@ describe('iptables-save read lean, against the full parse', () => {
       'lean',
     ],
     [
+      // every endpoint chain jumps to it: the full parse warns of the missing chain
+      'KUBE-MARK-MASQ not declared (and its rules gone)',
+      () => edit((l) => l.splice(0, l.length, ...l.filter((x) => !/^(:|-A )KUBE-MARK-MASQ /.test(x)))),
+      'whole',
+    ],
+    [
+      // not ASCII: the lean read copies each line out of the bytes instead of slicing one decoded text
+      'a non-ASCII comment in an endpoint rule and in a Service rule',
+      () =>
+        edit((l) => {
+          const k = at(l, /^-A KUBE-SEP-.*--comment "/, 5);
+          l[k] = l[k]!.replace('--comment "', '--comment "caf\u00e9 ');
+          const j = at(l, /^-A KUBE-SVC-.*--comment "/, 7);
+          l[j] = l[j]!.replace('--comment "', '--comment "\u00fcber ');
+        }),
+      'lean',
+    ],
+    [
       'a DNAT target without a port',
       () =>
         edit((l) => {
