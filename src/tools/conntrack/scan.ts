@@ -6,6 +6,7 @@ import { cleanText } from '../common.js';
 import { ParseError } from '../parse-error.js';
 import { byteSearch, type ByteSearch } from '../text/byte-search.js';
 import { toolErrorText } from '../tool-error.js';
+import { fastDnat, fastEntry, readFast } from './fast.js';
 import { CtAddrs, CtNotes, handleLine, natOf, ntopV6, type ConntrackParse } from './parse.js';
 
 /**
@@ -142,10 +143,20 @@ export interface ScanOptions {
    */
   onEntry?: (e: ConntrackEntry) => void;
   /**
+   * The matching entries only counted (`matched`, `cut` and the warnings as usual, `entries` empty): a line
+   * in the usual shape (fast.ts) is then checked without building its entry. diff's before side.
+   */
+  count?: boolean;
+  /**
    * false: search each region with Buffer.indexOf even where the SIMD byte search exists. Only the
    * differential tests set it, to compare the two paths.
    */
   simd?: boolean;
+  /**
+   * false: every NATed line is read by parseConntrackLine, none by fast.ts. Only the differential tests set it,
+   * to compare the two.
+   */
+  fast?: boolean;
 }
 
 export interface ScanResult {
@@ -197,6 +208,8 @@ export class ConntrackScanner {
   private sawSrc = false;
   /** the query is `{ nat: 'dnat' }` alone: lines without destination NAT are told from their bytes (dnatSkip) */
   private readonly natOnly: boolean;
+  /** false: every line natRegion does not skip goes through line() (ScanOptions.fast) */
+  private readonly fast: boolean;
   /** the SIMD search of this thread; undefined: every region is searched with Buffer.indexOf */
   private readonly search: ByteSearch | undefined;
 
@@ -224,6 +237,7 @@ export class ConntrackScanner {
       q.family === undefined &&
       q.where === undefined;
     this.search = opts.simd === false ? undefined : byteSearch();
+    this.fast = opts.fast !== false;
   }
 
   push(chunk: Buffer | string): void {
@@ -428,7 +442,14 @@ export class ConntrackScanner {
       if (le < 0) le = end;
       this.lines++;
       if (dnatSkip(t, ls, le, this.addrs)) this.known++;
-      else this.line(t.slice(ls, le), this.lines, false);
+      else if (this.fast && readFast(t, ls, le)) {
+        // what line() does with it, without its words: known; kept when NATed (cheapView rejects the rest unparsed)
+        this.known++;
+        if (fastDnat(t)) {
+          this.parsed++;
+          this.keep(this.opts.count ? undefined : fastEntry(t, ls, this.lines, this.opts.probe));
+        }
+      } else this.line(t.slice(ls, le), this.lines, false);
       ls = le + 1;
     }
     return true;
@@ -449,20 +470,22 @@ export class ConntrackScanner {
     if (r === 'known') this.known++;
     else if (r === 'unknown') this.unknown++;
     if (this.out.entries.length > before) {
-      const e = this.out.entries[before]!;
-      if (!matchesView(viewOf(e), this.q, this.addr)) this.out.entries.pop();
-      else if (this.opts.maxEntries !== undefined && this.matched >= this.opts.maxEntries) {
-        this.out.entries.pop();
-        this.cut = true;
-        this.done = true;
-      } else {
-        this.matched++;
-        if (this.opts.onEntry !== undefined) {
-          this.out.entries.pop();
-          this.opts.onEntry(e);
-        }
-      }
+      const e = this.out.entries.pop()!;
+      if (matchesView(viewOf(e), this.q, this.addr)) this.keep(e);
     }
+  }
+
+  /** A matching entry (undefined: counted, not built): kept, handed over, counted, or the cut. */
+  private keep(e: ConntrackEntry | undefined): void {
+    if (this.opts.maxEntries !== undefined && this.matched >= this.opts.maxEntries) {
+      this.cut = true;
+      this.done = true;
+      return;
+    }
+    this.matched++;
+    if (e === undefined || this.opts.count) return;
+    if (this.opts.onEntry !== undefined) this.opts.onEntry(e);
+    else this.out.entries.push(e);
   }
 }
 
@@ -525,7 +548,14 @@ export function dnatSkip(t: string, ls: number, le: number, addrs: CtAddrs): boo
 
 /** at(t, needle, from, to), tried first at `guess`: the caller knows the needle is not in [from, guess). */
 function next(t: string, needle: string, guess: number, from: number, to: number): number {
-  return t.startsWith(needle, guess) ? guess : at(t, needle, from, to);
+  return hasAt(t, guess, needle) && guess + needle.length <= to ? guess : at(t, needle, from, to);
+}
+
+/** t holds `word` at i: a loop the compiler inlines (startsWith is a call, three a line of a million-line table) */
+function hasAt(t: string, i: number, word: string): boolean {
+  const n = word.length;
+  for (let j = 0; j < n; j++) if (t.charCodeAt(i + j) !== word.charCodeAt(j)) return false;
+  return true;
 }
 
 /**
@@ -546,8 +576,9 @@ function at(t: string, needle: string, from: number, to: number): number {
 
 /** End of a value that starts at `s`: the next space, or the end of the line (valueAt, by position). */
 function valueEnd(t: string, s: number, le: number): number {
-  const e = t.indexOf(' ', s);
-  return e < 0 || e > le ? le : e;
+  // values are short: a loop costs less than a call to indexOf
+  while (s < le && t.charCodeAt(s) !== 32) s++;
+  return Math.min(s, le);
 }
 
 function same(t: string, a: number, aEnd: number, b: number, bEnd: number): boolean {
