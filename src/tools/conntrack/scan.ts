@@ -503,7 +503,7 @@ export function dnatSkip(t: string, ls: number, le: number, addrs: CtAddrs): boo
   if (ls >= le || c0 < 97 || c0 > 122) return false;
   if (c0 === 99 && t.startsWith('conntrack v', ls)) return false;
   // cheapView's `ipv4 2 tcp` head: spaces, digits, spaces, then a word
-  if (t.startsWith('ipv4 ', ls) || t.startsWith('ipv6 ', ls)) {
+  if (c0 === 105 && (hasAt(t, ls, 'ipv4 ') || hasAt(t, ls, 'ipv6 '))) {
     let i = ls + 4;
     while (i < le && t.charCodeAt(i) === 32) i++;
     const d = i;
@@ -513,9 +513,9 @@ export function dnatSkip(t: string, ls: number, le: number, addrs: CtAddrs): boo
     // \S: ASCII above the space (control characters are not expected: read in full)
     if (i >= le || t.charCodeAt(i) <= 32) return false;
   }
-  const o = at(t, ' src=', ls, le);
+  const o = srcAt(t, ls, le);
   if (o < 0) return false;
-  const r = at(t, ' src=', o + 5, le);
+  const r = srcAt(t, o + 5, le);
   if (r < 0) return false;
   // a key's first match after a value's start is at or past the value's end (values hold no space): the next
   // key where conntrack prints it is tried first, the search is the fallback, the answer is the search's
@@ -530,7 +530,7 @@ export function dnatSkip(t: string, ls: number, le: number, addrs: CtAddrs): boo
   // the reply comes from another address (or another spelling): maybe DNAT, read in full
   if (!same(t, od + 5, odEnd, r + 5, rsEnd)) return false;
   // `src= dst= sport=` in a row rule out a ` dport=` before the guess
-  const osp = od === oEnd && t.startsWith(' sport=', odEnd) ? valueEnd(t, odEnd + 7, le) : -1;
+  const osp = od === oEnd && hasAt(t, odEnd, ' sport=') ? valueEnd(t, odEnd + 7, le) : -1;
   const odp = osp >= 0 ? next(t, ' dport=', osp, o, le) : at(t, ' dport=', o, le);
   if (odp >= 0 && odp < r) {
     const rsp = rd === rsEnd ? next(t, ' sport=', rdEnd, r, le) : at(t, ' sport=', r, le);
@@ -567,6 +567,16 @@ function addrAt(t: string, s: number, e: number, addrs: CtAddrs): boolean {
 }
 
 const isDigit = (c: number) => c >= 48 && c <= 57;
+
+/**
+ * at(t, ' src=', from, to): V8 finds `src=` about twice as fast as ` src=` (a pattern starting with the most
+ * common byte of the line), and then one byte before it tells.
+ */
+function srcAt(t: string, from: number, to: number): number {
+  for (let i = t.indexOf('src=', from + 1); i >= 0 && i + 4 <= to; i = t.indexOf('src=', i + 1))
+    if (t.charCodeAt(i - 1) === 32) return i - 1;
+  return -1;
+}
 
 /** Where `needle` starts in t[from, to), or -1. */
 function at(t: string, needle: string, from: number, to: number): number {
