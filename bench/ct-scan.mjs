@@ -26,7 +26,8 @@ let n = 0;
 const r = await scanConntrack(fileChunks(file, SCAN_PIECE), q, {
   probe: 'conntrack4',
   ...(max !== undefined ? { maxEntries: Number(max) } : {}),
-  ...(count ? { count: true } : { onEntry: () => n++ }),
+  // count: also an onEntry that drops the entry, as the worker counted before ScanOptions.count (an older build reads that)
+  ...(count ? { count: true, onEntry: () => {} } : { onEntry: () => n++ }),
 });
 if (count) n = r.matched;
 console.log(`${n} entries${r.cut ? ' (cut)' : ''} (${r.lines} lines read, ${r.parsed} parsed fully)`);

@@ -441,7 +441,8 @@ export class ConntrackScanner {
       let le = t.indexOf('\n', ls);
       if (le < 0) le = end;
       this.lines++;
-      if (dnatSkip(t, ls, le, this.addrs)) this.known++;
+      const plain = this.fast ? plainNatLess(t, ls, le) : -1;
+      if (plain === 1 || (plain === -1 && dnatSkip(t, ls, le, this.addrs))) this.known++;
       else if (this.fast && readFast(t, ls, le)) {
         // what line() does with it, without its words: known; kept when NATed (cheapView rejects the rest unparsed)
         this.known++;
@@ -544,6 +545,80 @@ export function dnatSkip(t: string, ls: number, le: number, addrs: CtAddrs): boo
   }
   // every address must be one cheapView accepts, or line() would read the line in full and warn about it
   return addrAt(t, o + 5, oEnd, addrs) && addrAt(t, od + 5, odEnd, addrs) && addrAt(t, rd + 5, rdEnd, addrs);
+}
+
+/**
+ * dnatSkip for the usual line, each character of its fields read once: 1 where dnatSkip answers true, 0 where it
+ * answers false, -1 where this cannot tell (then dnatSkip is asked). The usual line: both tuples `src= dst= sport=
+ * dport=` in a row with dotted quads. dnatSkip, by contrast, finds each value's end, then compares it, then checks
+ * it is an address: three or four passes over the same characters.
+ */
+export function plainNatLess(t: string, ls: number, le: number): 1 | 0 | -1 {
+  const c0 = t.charCodeAt(ls);
+  if (ls >= le || c0 < 97 || c0 > 122) return -1;
+  if (c0 === 105 && (hasAt(t, ls, 'ipv4 ') || hasAt(t, ls, 'ipv6 '))) {
+    // dnatSkip's head check, as there
+    let i = ls + 4;
+    while (i < le && t.charCodeAt(i) === 32) i++;
+    const d = i;
+    while (i < le && isDigit(t.charCodeAt(i))) i++;
+    if (i === d || i >= le || t.charCodeAt(i) !== 32) return -1;
+    while (i < le && t.charCodeAt(i) === 32) i++;
+    if (i >= le || t.charCodeAt(i) <= 32) return -1;
+  } else if (c0 === 99) return -1;
+  const o = srcAt(t, ls, le);
+  if (o < 0) return -1;
+  const r = srcAt(t, o + 5, le);
+  if (r < 0) return -1;
+  // dnatSkip's positions: each key where conntrack prints it, so its guesses hold and its searches are not needed
+  const oEnd = v4End(t, o + 5, le);
+  if (oEnd < 0 || !hasAt(t, oEnd, ' dst=')) return -1;
+  const odEnd = v4End(t, oEnd + 5, le);
+  if (odEnd < 0) return -1;
+  // the reply's source against the original destination (a dotted quad, so the reply's is one too when equal)
+  const n = odEnd - oEnd - 5;
+  const rsEnd = r + 5 + n;
+  if (!sameAt(t, oEnd + 5, r + 5, n) || (rsEnd < le && t.charCodeAt(rsEnd) !== 32)) return 0;
+  if (!hasAt(t, rsEnd, ' dst=')) return -1;
+  const rdEnd = v4End(t, rsEnd + 5, le);
+  if (rdEnd < 0 || !hasAt(t, odEnd, ' sport=')) return -1;
+  const osp = valueEnd(t, odEnd + 7, le);
+  if (!hasAt(t, osp, ' dport=') || !hasAt(t, rdEnd, ' sport=')) return -1;
+  // the ports: digits only (dnatSkip: anything else is read in full), the reply's the same digits
+  const a = osp + 7;
+  let aEnd = a;
+  while (aEnd < le && isDigit(t.charCodeAt(aEnd))) aEnd++;
+  if (aEnd === a || (aEnd < le && t.charCodeAt(aEnd) !== 32)) return 0;
+  const b = rdEnd + 7;
+  const bEnd = b + aEnd - a;
+  return sameAt(t, a, b, aEnd - a) && (bEnd >= le || t.charCodeAt(bEnd) === 32) ? 1 : 0;
+}
+
+/** End of a dotted quad (plainV4At's rule) that starts at s and ends at a space or le; -1 otherwise. */
+function v4End(t: string, s: number, le: number): number {
+  let i = s;
+  for (let octet = 0; octet < 4; octet++) {
+    if (octet > 0) {
+      if (i >= le || t.charCodeAt(i) !== 46) return -1;
+      i++;
+    }
+    const st = i;
+    let v = 0;
+    while (i < le) {
+      const c = t.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      v = v * 10 + c - 48;
+      i++;
+    }
+    const len = i - st;
+    if (len === 0 || len > 3 || (len > 1 && t.charCodeAt(st) === 48) || v > 255) return -1;
+  }
+  return i >= le || t.charCodeAt(i) === 32 ? i : -1;
+}
+
+function sameAt(t: string, a: number, b: number, n: number): boolean {
+  for (let i = 0; i < n; i++) if (t.charCodeAt(a + i) !== t.charCodeAt(b + i)) return false;
+  return true;
 }
 
 /** at(t, needle, from, to), tried first at `guess`: the caller knows the needle is not in [from, guess). */

@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fastDnat, fastEntry, readFast } from '../../../src/tools/conntrack/fast.js';
-import { parseConntrackLine, scanConntrackText } from '../../../src/tools/conntrack/index.js';
+import {
+  CtAddrs,
+  dnatSkip,
+  parseConntrackLine,
+  plainNatLess,
+  scanConntrackText,
+} from '../../../src/tools/conntrack/index.js';
 import { ParseError } from '../../../src/tools/parse-error.js';
 import { filesUnder } from '../../helpers/files.js';
 import { genSnapshot } from '../../helpers/bench-gen.js';
@@ -291,5 +297,52 @@ describe('a { nat: dnat } scan with fast.ts = the scan without it, kept or count
       ),
       { numRuns: 1500, seed: 20261207 },
     );
+  });
+});
+
+/** The same entry without destination NAT: the reply comes from the original destination and port. */
+function natLess(line: string): string {
+  const m = / src=(\S+) dst=(\S+)(?: sport=(\S+) dport=(\S+))?/.exec(line);
+  if (!m) return line;
+  const rest = line.slice(m.index + m[0].length);
+  const r = / src=(\S+) dst=(\S+)(?: sport=(\S+) dport=(\S+))?/.exec(rest);
+  if (!r) return line;
+  const reply = ` src=${m[2]} dst=${r[2]}${r[3] !== undefined ? ` sport=${m[4] ?? r[3]} dport=${r[4]}` : ''}`;
+  return line.slice(0, m.index + m[0].length) + rest.slice(0, r.index) + reply + rest.slice(r.index + r[0].length);
+}
+
+describe('plainNatLess answers as dnatSkip, where it answers', () => {
+  const addrs = new CtAddrs();
+  /** 1 or 0 must be dnatSkip's true or false; -1 leaves the line to dnatSkip */
+  function check(l: string): number {
+    const t = `x\n${l}\nsrc=1.2.3.4 `;
+    const p = plainNatLess(t, 2, 2 + l.length);
+    if (p !== -1) expect(p === 1, l).toBe(dnatSkip(t, 2, 2 + l.length, addrs));
+    return p;
+  }
+  it('captures and bench generator lines, as they are and made NAT-less', () => {
+    const seen = [0, 0, 0];
+    for (const l of [...REAL, ...BENCH, ...REAL.map(natLess), ...BENCH.map(natLess)]) seen[check(l) + 1]!++;
+    // all three answers occur: the bench lines are the usual shape, with and without NAT
+    expect(seen[2]).toBeGreaterThan(3000);
+    expect(seen[1]).toBeGreaterThan(100);
+    expect(seen[0]).toBeGreaterThan(10);
+  });
+  it('property: mutated lines, made NAT-less before or after the change', () => {
+    const seen = [0, 0, 0];
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...REAL, ...BENCH.filter((l) => l !== '').slice(0, 400)),
+        fc.array(fc.tuple(fc.nat(), fc.nat({ max: 9 }), fc.nat()), { maxLength: 3 }),
+        fc.nat({ max: 2 }),
+        (line, edits, when) => {
+          const l =
+            when === 0 ? mutate(natLess(line), edits) : when === 1 ? natLess(mutate(line, edits)) : mutate(line, edits);
+          seen[check(l) + 1]!++;
+        },
+      ),
+      { numRuns: 20000, seed: 20261207 },
+    );
+    expect(Math.min(...seen)).toBeGreaterThan(1000);
   });
 });
