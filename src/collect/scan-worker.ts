@@ -50,7 +50,8 @@ async function run(job: WorkerJob): Promise<{ reply: WorkerReply; transfer: Arra
   const result = await scanConntrack(fileChunks(job.path, SCAN_PIECE), q, {
     probe: job.probe,
     ...(job.maxEntries !== undefined ? { maxEntries: job.maxEntries } : {}),
-    ...(job.countOnly ? { onEntry: () => {} } : {}),
+    // counted: a line in the usual shape is checked without building its entry (ScanOptions.count)
+    ...(job.countOnly ? { count: true } : {}),
   });
   return { reply: { ok: true, kind: 'conntrack', result }, transfer: [] };
 }

@@ -14,6 +14,7 @@ export {
   cheapView,
   countNl,
   dnatSkip,
+  plainNatLess,
   matchesEntry,
   matchesView,
   viewOf,

@@ -456,6 +456,11 @@ describe('the nat=dnat byte pre-filter gives what reading every line gives', () 
     expect(b(yes.replace(/10\.0\.0\.1/g, '10.0.0.999'))).toBe(false);
     expect(b(yes.replace(' sport=80 dport=5', ''))).toBe(false);
     expect(b(`ipv4 x ${yes}`)).toBe(false);
+    // a `src=` inside another word is not the reply's (cheapView's ` src=`): this DNAT line is read in full
+    const dnat = yes.replace('src=10.0.0.2 dst=10.0.0.1', 'src=10.0.0.3 dst=10.0.0.1');
+    expect(b(dnat)).toBe(false);
+    expect(b(dnat.replace(' src=10.0.0.3', ' xsrc=10.0.0.2 src=10.0.0.3'))).toBe(false);
+    expect(b(yes.replace(' src=10.0.0.2', ' xsrc=10.0.0.2 src=10.0.0.2'))).toBe(true);
     expect(b('conntrack v1.4.7 (conntrack-tools): 3 flow entries have been shown.')).toBe(false);
   });
 });
