@@ -7,6 +7,7 @@ import type { ScanResult } from '../tools/conntrack/index.js';
 import { loadNetnsDetails, loadNodeState, loadRouteFamilies, netnsHolding, type RouteScanStart } from './load-state.js';
 import { type KubeProxyReader, loadServices, type LoadedServices } from './load-services.js';
 import { MAX_FLOW_ENTRIES } from './conntrack.js';
+import { narrowSourceScan, SOURCE_SCAN_MAX } from './flow-conntrack.js';
 import type { Offload } from './offload.js';
 import type { ProbeSource } from './source.js';
 
@@ -38,13 +39,17 @@ export async function loadForFlow(
   services: LoadedServices;
   conntrack?: Promise<{ result: ScanResult; origin: string } | undefined>;
 }> {
-  // the destination's route table and, once the backends are known, the flow's conntrack entries are
-  // scanned in worker threads while this one reads the rest (offload.ts)
+  // the destination's route table and the flow's conntrack entries are scanned in worker threads while this one
+  // reads the rest (offload.ts)
   const family = familyOf(flow.dst) as 4 | 6;
   const routeScans = new Map<string, NonNullable<ReturnType<Offload['routes']>>>();
   const first = offload?.routes(`ip-route${family}`, family);
   if (first) routeScans.set(`ip-route${family}`, first);
   const routeScan: RouteScanStart = (id) => routeScans.get(id);
+  // the flow's conntrack tuples to any destination, scanned from the start: the backends narrow them once the
+  // Services are loaded (flow-conntrack.ts)
+  const ctId = `conntrack${family}`;
+  const early = offload?.conntrack(ctId, { kind: 'flow-source', flow, family }, SOURCE_SCAN_MAX);
   const addrText = await source.read('ip-addr').catch(() => undefined);
   let addrs: Address[] = [];
   if (addrText) {
@@ -62,11 +67,15 @@ export async function loadForFlow(
   if (flow.dport !== undefined)
     only.push({ kind: 'address', address: familyOf(flow.dst) === 6 ? '::' : '0.0.0.0', port: flow.dport });
   const services = await loadServices(source, addrs, kubeProxy, { only });
-  const conntrack = offload?.conntrack(
-    `conntrack${family}`,
-    { kind: 'flow', flow, family, alsoDst: conntrackBackends(services, flow) },
-    MAX_FLOW_ENTRIES,
-  );
+  const alsoDst = conntrackBackends(services, flow);
+  const exact = () => offload?.conntrack(ctId, { kind: 'flow', flow, family, alsoDst }, MAX_FLOW_ENTRIES);
+  const conntrack = early?.then(async (pre) => {
+    // no answer from the worker: this thread reads the table (lookupConntrack), as without one
+    if (!pre) return undefined;
+    const result = narrowSourceScan(pre.result, flow, family, alsoDst, MAX_FLOW_ENTRIES);
+    // too many tuples, or a warning, to narrow: the exact question, in a worker as before
+    return result ? { result, origin: pre.origin } : exact();
+  });
   const backends = services.entries.flatMap((e) => e.backends.map((b) => b.address));
   const fams = new Set<4 | 6>([family]);
   for (const a of backends) fams.add(familyOf(a) === 6 ? 6 : 4);

@@ -9,8 +9,11 @@ import type { KubeProxyReader } from './load-services.js';
 // loadServices' reading of iptables-save, in a module of its own: the iptables worker
 // (src/commands/svc-worker.ts) runs the same code and must not load every other parser with it.
 
-/** which lines of iptables-save one question can need: its address, or its `namespace/name` */
-export type Narrow = { address?: string; name?: string };
+/**
+ * which lines of iptables-save one question can need: its address, or its `namespace/name`; `wildcard`: and the
+ * wildcard NodePort question (0.0.0.0 or ::, some port) asked beside the address, as a trace to address:port does
+ */
+export type Narrow = { address?: string; name?: string; wildcard?: boolean };
 
 /** the rule loadServices keeps a frontend by, for these questions (a worker rebuilds it from the same questions) */
 export function keepFor(only: ServiceQuery[]): FrontendKeep {
@@ -19,6 +22,16 @@ export function keepFor(only: ServiceQuery[]): FrontendKeep {
 
 /** which lines one question can need (undefined: every line) */
 export function narrowFor(only: ServiceQuery[] | undefined): Narrow {
+  // a trace's question: its destination, then the wildcard NodePort frontends (flow-plan.ts loadForFlow)
+  const [a, ...rest] = only ?? [];
+  if (
+    a?.kind === 'address' &&
+    a.address !== '0.0.0.0' &&
+    a.address !== '::' &&
+    rest.length > 0 &&
+    rest.every((q) => q.kind === 'address' && (q.address === '0.0.0.0' || q.address === '::'))
+  )
+    return { address: a.address, wildcard: true };
   const q0 = only?.length === 1 ? only[0]! : undefined;
   return q0 === undefined
     ? {}

@@ -21,7 +21,9 @@ import type { ProbeSource } from './source.js';
 /** A conntrack query a worker can rebuild: plain fields, or a trace's own tuples (flowQuery). */
 export type CtJobQuery =
   | { kind: 'plain'; q: Omit<ConntrackQuery, 'where'> }
-  | { kind: 'flow'; flow: Flow; family: Family; alsoDst: { address: string; port: number }[] };
+  | { kind: 'flow'; flow: Flow; family: Family; alsoDst: { address: string; port: number }[] }
+  /** flow-conntrack.ts flowSourceQuery: the flow's tuples to any destination, asked before the backends are known */
+  | { kind: 'flow-source'; flow: Flow; family: Family };
 
 export type WorkerJob =
   | { kind: 'routes'; path: string; probe: string; family: 4 | 6 }

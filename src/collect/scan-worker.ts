@@ -46,7 +46,12 @@ async function run(job: WorkerJob): Promise<{ reply: WorkerReply; transfer: Arra
     import('./conntrack.js'),
     import('./file-chunks.js'),
   ]);
-  const q = job.query.kind === 'flow' ? flowQuery(job.query.flow, job.query.family, job.query.alsoDst) : job.query.q;
+  const q =
+    job.query.kind === 'flow'
+      ? flowQuery(job.query.flow, job.query.family, job.query.alsoDst)
+      : job.query.kind === 'flow-source'
+        ? (await import('./flow-conntrack.js')).flowSourceQuery(job.query.flow, job.query.family)
+        : job.query.q;
   const result = await scanConntrack(fileChunks(job.path, SCAN_PIECE), q, {
     probe: job.probe,
     ...(job.maxEntries !== undefined ? { maxEntries: job.maxEntries } : {}),

@@ -201,7 +201,7 @@ export function iptablesLinesNeeded(
   lines: ByteLines,
   family: Family,
   keep: FrontendKeep,
-  narrow: { address?: string; name?: string } = {},
+  narrow: { address?: string; name?: string; wildcard?: boolean } = {},
 ): { skip: ((idx: number) => boolean) & { kept: Int32Array }; cache: Map<number, RuleLine> } {
   const address = narrow.address;
   const n = lines.length;
@@ -259,7 +259,12 @@ export function iptablesLinesNeeded(
     if (tables[t] !== 'nat' || addr === undefined || f.proto === undefined || f.port === undefined) return;
     if (keep({ address: addr, port: f.port, proto: f.proto }, commentServiceName(r.comment))) need(t, r.target);
   };
-  const may = address !== undefined && family === 4 && address !== any ? mayName(address) : undefined;
+  const mayAddress = address !== undefined && family === 4 && address !== any ? mayName(address) : undefined;
+  // the wildcard NodePort question asked beside the address (a trace to address:port): a line that may give the
+  // frontend 0.0.0.0 is read too (mayZero)
+  const zero = mayAddress !== undefined && narrow.wildcard === true ? mayZero() : undefined;
+  const may =
+    zero === undefined ? mayAddress : (b: Uint8Array, s: number, e: number) => mayAddress!(b, s, e) || zero(b, s, e);
   // by name (IPv4: mayName exists for its second step): the rules naming it, then every rule that may
   // hold one of their frontends, as an address question would read them
   const byName = narrow.name !== undefined && family === 4 ? mayComment(narrow.name) : undefined;
@@ -448,6 +453,28 @@ export const mayHoldForTest = mayHold;
 
 function ws(c: number): boolean {
   return c === 32 || c === 9;
+}
+
+/**
+ * Whether a rule line (bytes [s, e)) can give the IPv4 frontend 0.0.0.0, which canonPrefix makes only of an argument
+ * starting with `0` (`0.0.0.0/32`, `0/32`, `0.0/32`, ...). Read as mayHold reads a line: a backslash and it is read
+ * whole; without quotes, an argument of -d is a token of its own, so its `0` follows a byte that cannot be inside
+ * an address (anything but a letter, a digit, `.` or `:`), or starts the line. A line without such a `0` cannot.
+ */
+function mayZero(): (b: Uint8Array, s: number, e: number) => boolean {
+  const inAddr = (c: number) => (c >= 48 && c <= 58) || c === 46 || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+  return (b, s, e) => {
+    let prev = -1;
+    for (let i = s; i < e; i++) {
+      const c = b[i]!;
+      if (c === 92) return true;
+      // quotes are not part of a token: the byte before them is
+      if (c === 34 || c === 39) continue;
+      if (c === 48 && (prev < 0 || !inAddr(prev))) return true;
+      prev = c;
+    }
+    return false;
+  };
 }
 
 /** `[digits:digits]` at text[i..e): the index after it, or -1. */

@@ -14,8 +14,13 @@ import type { FibInput } from './types.js';
 interface PendingTable {
   c: RouteColumns;
   base: number;
-  /** slots of this table, in dump order */
-  list: Int32Array;
+  /**
+   * where this table's slots are, in dump order: pairs [start, end) of slot ranges (a dump lists a table's routes
+   * together, so a table is one range or a few); a range may hold SLOT_SKIPPED slots, which are not the table's
+   */
+  runs: number[];
+  /** how many slots of the table the runs hold (skipped ones not counted) */
+  count: number;
   /** distinct addresses answered by a scan of list so far */
   scans: number;
   /**
@@ -121,7 +126,7 @@ export class RouteIndex {
   }
 
   /**
-   * Splits one column source into its tables (the slots of each, in dump order). The per-route arrays
+   * Splits one column source into its tables (the ranges of each one's slots, in dump order). The per-route arrays
    * the lookups read (metric, TOS, source prefix, meta) are filled later, only for the routes a scan hits
    * or a table being indexed holds: a trace reaches two or three tables of a million-route dump and
    * hits a handful of their routes, so filling every slot up front was most of this step's cost.
@@ -131,43 +136,38 @@ export class RouteIndex {
     const n = c.count;
     const ctype = c.type;
     const ctable = c.table;
-    // routes per table (tables come in runs: the map is touched when the table changes)
-    const byTable = new Map<number, number>();
+    // each table's ranges of slots, in one pass (tables come in runs: the map is touched when the table changes);
+    // the slots themselves are listed only if the table is indexed (slotsOf)
+    const byTable = new Map<number, PendingTable>();
     let runT = -1;
+    let runStart = 0;
     let runN = 0;
+    let indexed = 0;
+    const close = (end: number) => {
+      if (runN === 0) return;
+      let p = byTable.get(runT);
+      if (p === undefined) byTable.set(runT, (p = { c, base, runs: [], count: 0, scans: 0 }));
+      p.runs.push(runStart, end);
+      p.count += runN;
+      indexed += runN;
+    };
     for (let i = 0; i < n; i++) {
       if (ctype[i] === SLOT_SKIPPED) continue;
       const t = ctable[i]!;
       if (t !== runT) {
-        if (runN > 0) byTable.set(runT, (byTable.get(runT) ?? 0) + runN);
+        close(i);
         runT = t;
+        runStart = i;
         runN = 0;
       }
       runN++;
     }
-    if (runN > 0) byTable.set(runT, (byTable.get(runT) ?? 0) + runN);
-    const items = new Map<number, { at: number; list: Int32Array }>();
-    let indexed = 0;
-    for (const [t, cnt] of byTable) {
-      items.set(t, { at: 0, list: new Int32Array(cnt) });
-      indexed += cnt;
-    }
-    let last = -1;
-    let lastItems: { at: number; list: Int32Array } | undefined;
-    for (let i = 0; i < n; i++) {
-      if (ctype[i] === SLOT_SKIPPED) continue;
-      const t = ctable[i]!;
-      if (t !== last) {
-        last = t;
-        lastItems = items.get(t);
-      }
-      lastItems!.list[lastItems!.at++] = i;
-    }
+    close(n);
     this.routesIndexed += indexed;
     // a table is sorted and indexed when a lookup first reaches it: a trace consults two or three
     // of a node's tables, often of one family
     const tables = this.tables[fam === 4 ? 0 : 1];
-    for (const [t, { list }] of items) tables.set(t, { c, base, list, scans: 0 });
+    for (const [t, p] of byTable) tables.set(t, p);
   }
 
   /** Fills the per-route arrays of slot i of c (global index base + i), once. */
@@ -245,24 +245,15 @@ export class RouteIndex {
   private scanner(p: PendingTable): TableMatcher {
     return {
       matches: (addr, out, lens) => {
-        const { c, base, list } = p;
+        const { c, base, runs } = p;
         const words = keyWords(c.family);
         const ckey = c.key;
         const clen = c.len;
+        const ctype = c.type;
         // the routes whose prefix contains addr, in dump order
-        const hit: number[] = [];
-        if (words === 1) {
-          const a = addr[0]!;
-          for (let k = 0; k < list.length; k++) {
-            const i = list[k]!;
-            const l = clen[i]!;
-            if (l === 0 || (ckey[i]! ^ a) >>> (32 - l) === 0) hit.push(i);
-          }
-        } else
-          for (let k = 0; k < list.length; k++) {
-            const i = list[k]!;
-            if (contains6(ckey, i * 4, clen[i]!, addr)) hit.push(i);
-          }
+        const all = words === 1 ? scan4(ckey, clen, runs, addr[0]!) : scan6(ckey, clen, runs, addr);
+        // a skipped slot inside a range is no route
+        const hit = all.filter((i) => ctype[i] !== SLOT_SKIPPED);
         // per prefix length (one network per length can contain addr), routes chained as build() chains them
         const heads = new Map<number, number>();
         const next = new Map<number, number>();
@@ -295,7 +286,9 @@ export class RouteIndex {
   }
 
   /** One table: prefixes sorted, same-prefix routes chained in the kernel's order. */
-  private build({ c, base, list }: PendingTable): PrefixIndex {
+  private build(p: PendingTable): PrefixIndex {
+    const { c, base } = p;
+    const list = slotsOf(p);
     for (let k = 0; k < list.length; k++) this.fill(c, base, list[k]!);
     const words = keyWords(c.family);
     const ckey = c.key;
@@ -362,6 +355,34 @@ export class RouteIndex {
     if (ta !== tb) return ta > tb;
     return this.metric[a]! < this.metric[b]!;
   }
+}
+
+/** Slots in the ranges whose IPv4 prefix contains a (small loops of their own: V8 optimises each once). */
+function scan4(ckey: Uint32Array, clen: Uint8Array, runs: number[], a: number): number[] {
+  const hit: number[] = [];
+  for (let r = 0; r < runs.length; r += 2)
+    for (let i = runs[r]!, end = runs[r + 1]!; i < end; i++) {
+      const l = clen[i]!;
+      if (l === 0 || (ckey[i]! ^ a) >>> (32 - l) === 0) hit.push(i);
+    }
+  return hit;
+}
+
+function scan6(ckey: Uint32Array, clen: Uint8Array, runs: number[], addr: Uint32Array): number[] {
+  const hit: number[] = [];
+  for (let r = 0; r < runs.length; r += 2)
+    for (let i = runs[r]!, end = runs[r + 1]!; i < end; i++) if (contains6(ckey, i * 4, clen[i]!, addr)) hit.push(i);
+  return hit;
+}
+
+/** A pending table's slots, in dump order. */
+function slotsOf(p: PendingTable): Int32Array {
+  const list = new Int32Array(p.count);
+  const ctype = p.c.type;
+  let at = 0;
+  for (let r = 0; r < p.runs.length; r += 2)
+    for (let i = p.runs[r]!, end = p.runs[r + 1]!; i < end; i++) if (ctype[i] !== SLOT_SKIPPED) list[at++] = i;
+  return list;
 }
 
 /** the IPv6 prefix at key[at..] of length len contains addr */
