@@ -235,17 +235,24 @@ export async function runDiff(
     beforeConntrack?: 'keep' | 'count';
     /** NATed conntrack entries read per probe (tests: a cut on a small table) */
     maxConntrack?: number;
+    /**
+     * kube-proxy's per-Service chains of both sides' iptables-save read lean (tools/iptables/lean-rules.ts), here
+     * and in the before side's worker: the Services and what findLeftovers reads are the same (it reads through
+     * model/iptables-lean.ts). false: parsed whole (the reference). Default true
+     */
+    leanIptables?: boolean;
   } = {},
 ): Promise<DiffOutcome> {
   if (opts.maxFlows !== undefined && (!Number.isInteger(opts.maxFlows) || opts.maxFlows < 0))
     throw new UsageError('--max-flows must be a whole number');
   // the LB maps are often the same bytes on both sides (kube-proxy's removal does not touch them)
   const lbMemo = opts.sameInputs === false ? undefined : new SameInputs<ReturnType<typeof decodeLbMaps>>();
+  const lean = opts.leanIptables ?? true;
   // started first: the largest parse of a realistic pair, on the other core while this thread reads the rest
   const kp =
     opts.iptablesOffload === false || (opts.offload === false && opts.iptablesOffload === undefined)
       ? undefined
-      : diffIptablesOffload(before, opts.iptablesOffload ?? {});
+      : diffIptablesOffload(before, { lean, ...opts.iptablesOffload });
   let b: Awaited<ReturnType<typeof loadDiffSide>>;
   let a: Awaited<ReturnType<typeof loadDiffSide>>;
   try {
@@ -254,12 +261,14 @@ export async function runDiff(
       loadDiffSide(before, 'before', opts.offload, {
         keepIptables: readOfBeforeIptables,
         lbMemo,
+        leanIptables: lean,
         ...(kp ? { iptablesWhole: kp.take } : {}),
         conntrack: opts.beforeConntrack ?? 'count',
         ...(opts.maxConntrack !== undefined ? { maxConntrack: opts.maxConntrack } : {}),
       }),
       loadDiffSide(after, 'after', opts.offload, {
         lbMemo,
+        leanIptables: lean,
         ...(opts.maxConntrack !== undefined ? { maxConntrack: opts.maxConntrack } : {}),
       }),
     ]);
