@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dirSource } from '../../src/collect/source.js';
 import { runDiff } from '../../src/commands/diff.js';
+import { EXIT } from '../../src/errors.js';
 import { genSnapshot } from '../helpers/bench-gen.js';
 import { deepFreeze } from '../helpers/files.js';
 import { parseIptablesLean } from '../../src/tools/iptables/lean-rules.js';
@@ -49,6 +50,8 @@ async function both(
       : false,
     iptablesOffload: { script: WORKER, minBytes: 0, onReply: (_p, ok) => answered.push(ok) },
     memo: { keep: (v) => deepFreeze(v) },
+    // a parse shared by both sides is frozen: a writer to it fails here
+    sameInputs: { keep: (v) => deepFreeze(v) },
     ...max,
   });
   // with workers, both sides' conntrack tables were scanned there (the before side's counted only)
@@ -256,5 +259,32 @@ describe('diff with shared decoding, against each side read alone', () => {
     const left = mutated(after, 'lean-left', ipt, () => readFileSync(join(before, ipt), 'utf8'));
     for (const b of [before, partial, refused])
       for (const a of [after, b, left]) expect(await both(b, a)).toBeDefined();
+  }, 240_000);
+
+  // probe outputs with the same text on both sides are parsed once (collect/same-inputs.ts SameTexts): each side
+  // still names its own files, and its own unreadable ones
+  it('same answer with probe texts parsed once: a pod namespace changed, a probe unparsable on one or both sides', async () => {
+    const before = genSnapshot(join(tmp, 'texts-before'));
+    const after = genSnapshot(join(tmp, 'texts-after'), ['--after']);
+    const nsRoute = 'netns/cni-5f0c1d2e-k1a/ip-route4.json';
+    const nsLink = 'netns/cni-5f0c1d2e-k1a/ip-link.json';
+    const gw = mutated(after, 'texts-ns-gw', nsRoute, (t) =>
+      t.replace('"gateway":"10.244.1.1"', '"gateway":"10.244.1.9"'),
+    );
+    const badAfter = mutated(after, 'texts-bad-after', 'ip-link.json', (t) => t.slice(0, t.length >> 1));
+    const badNsB = mutated(before, 'texts-bad-ns-b', nsLink, (t) => `${t.slice(0, 40)}\n`);
+    const badNsA = mutated(after, 'texts-bad-ns-a', nsLink, () => readFileSync(join(badNsB, nsLink), 'utf8'));
+    const base = await both(before, after);
+    expect((await both(before, gw)).json).not.toBe(base.json);
+    const one = await both(before, badAfter);
+    expect(one.exit).toBe(EXIT.source);
+    const two = await both(badNsB, badNsA);
+    expect(two.exit).toBe(EXIT.source);
+    // the same unparsable text on both sides: both name it
+    const again = await runDiff(dirSource(badNsB), dirSource(badNsA), { offload: false });
+    expect(again.unreadable.filter((u) => u.includes('ip-link')).map((u) => u.split(':')[0])).toEqual([
+      'before',
+      'after',
+    ]);
   }, 240_000);
 });
