@@ -415,23 +415,27 @@ function conntrackLeftovers(
   const local = new Set([...after.state.addrs, ...before.state.addrs].map((a) => a.local));
   const fes = new Map<string, { text: string; name?: string; backends: Set<string> }>();
   // `check` passes one node as both sides: a second pass over the same entries would add nothing
-  for (const e of before === after ? after.services : [...before.services, ...after.services]) {
+  const localOf = { v4: [...local].filter((a) => !a.includes(':')), v6: [...local].filter((a) => a.includes(':')) };
+  const add = (e: ServiceEntry, proto: string, a: string, backends: string[]) => {
+    const k = `${a}|${e.frontend.port}|${proto}`;
+    let f = fes.get(k);
+    if (!f) {
+      f = { text: frontendText(a, e.frontend.port, e.frontend.proto), backends: new Set() };
+      fes.set(k, f);
+    }
+    if (e.name) f.name ??= e.name;
+    for (const b of backends) f.backends.add(b);
+  };
+  const services = before === after ? after.services : [...before.services, ...after.services];
+  for (const e of services) {
     if (isCilium(e.source)) continue;
     const proto = e.frontend.proto.toLowerCase();
-    const any = e.frontend.address === '0.0.0.0' || e.frontend.address === '::';
-    const addrs = any
-      ? [...local].filter((a) => a.includes(':') === e.frontend.address.includes(':'))
-      : [e.frontend.address];
-    for (const a of addrs) {
-      const k = `${a}|${e.frontend.port}|${proto}`;
-      let f = fes.get(k);
-      if (!f) {
-        f = { text: frontendText(a, e.frontend.port, e.frontend.proto), backends: new Set() };
-        fes.set(k, f);
-      }
-      if (e.name) f.name ??= e.name;
-      for (const b of e.backends) f.backends.add(joinHostPort(b.address, b.port));
-    }
+    const backends = e.backends.map((b) => joinHostPort(b.address, b.port));
+    const fa = e.frontend.address;
+    // a NodePort on every local address: each of them (a key per address, the backends written once)
+    if (fa === '0.0.0.0' || fa === '::')
+      for (const a of fa === '::' ? localOf.v6 : localOf.v4) add(e, proto, a, backends);
+    else add(e, proto, fa, backends);
   }
   const hits: { e: ConntrackEntry; fe: string; name?: string }[] = [];
   for (const ct of after.conntrack) {

@@ -305,11 +305,19 @@ function uncompared(layers: FrontendSide[], a: FrontendSide): NonNullable<Servic
 /** One side per layer that programs the slot, the owner (first in precedence) first. */
 function layerSides(slot: Slot, ipsets: IpSet[] | undefined): FrontendSide[] {
   const bySource = new Map<ServiceSource, ServiceEntry[]>();
-  for (const e of slot.entries) bySource.set(e.source, [...(bySource.get(e.source) ?? []), e]);
-  const sides = [...bySource.values()].map((es) => sideOf({ ...slot, entries: es }, ipsets));
+  for (const e of slot.entries) {
+    const es = bySource.get(e.source);
+    if (es) es.push(e);
+    else bySource.set(e.source, [e]);
+  }
+  // the first layer in precedence is the whole slot's side (its owner): its own side is never built
+  let first: ServiceSource | undefined;
+  for (const s of bySource.keys())
+    if (first === undefined || PRECEDENCE.indexOf(s) < PRECEDENCE.indexOf(first)) first = s;
+  const sides: FrontendSide[] = [];
+  for (const [s, es] of bySource) if (s !== first) sides.push(sideOf({ ...slot, entries: es }, ipsets));
   sides.sort((x, y) => PRECEDENCE.indexOf(x.owner) - PRECEDENCE.indexOf(y.owner));
-  const all = sideOf(slot, ipsets);
-  sides[0] = all;
+  sides.unshift(sideOf(slot, ipsets));
   return sides;
 }
 

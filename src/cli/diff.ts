@@ -5,6 +5,16 @@ import { chooseFormat, renderOutput } from '../render/output.js';
 import { safeText } from '../render/terminal-safe.js';
 import { type Cli, notePartial, sourceFor } from './context.js';
 import { checkTimeout, type Common, type Live, withExec, withNoColor, withOutput, withTimeout } from './options.js';
+import type { Diff } from '../model/diff.js';
+
+/**
+ * What a human format shows of a diff: without --all the text renderer lists no unchanged frontend (one is never a
+ * regression; the summary counts them), so they are left out before renderOutput makes its terminal-safe copy of
+ * the model, which on a 10,000-Service node copied every frontend's sides, backends and evidence to show none.
+ */
+export function diffForHuman(d: Diff, all: boolean): Diff {
+  return all ? d : { ...d, services: d.services.filter((s) => s.status !== 'unchanged') };
+}
 
 /** `netpath diff <before> <after>`: what removing kube-proxy changed, between two snapshots or one and this node. */
 export function registerDiff(program: Command, cli: Cli): void {
@@ -48,7 +58,7 @@ export function registerDiff(program: Command, cli: Cli): void {
       const { diff: d, exitCode, unreadable } = await runDiff(before, after, { maxFlows: Number(o.maxFlows) });
       // --all shows the unchanged entries too: the renderers' verbose mode
       const opts = { color: cli.color(o), width: cli.width, quiet: so.quiet, ...(o.all ? { verbose: true } : {}) };
-      cli.io.stdout(await renderOutput(format, 'diff', d, opts));
+      cli.io.stdout(await renderOutput(format, 'diff', format.machine ? d : diffForHuman(d, o.all === true), opts));
       notePartial(cli.io, unreadable, undefined);
       cli.setExit(exitCode);
     });

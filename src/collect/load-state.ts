@@ -23,6 +23,7 @@ import { readProbeBytes, type ProbeSource } from './source.js';
 import { scanIpRouteJson, type ScannedRoutes } from '../tools/ip/route-scan.js';
 import { columnsFromRoutes, type RouteColumns } from '../model/route-columns.js';
 import { byCodeUnit } from '../model/order.js';
+import type { SameTexts } from './same-inputs.js';
 
 /** Probes a trace cannot do without: their absence makes the answer `unknown`. */
 export const REQUIRED_PROBES = ['ip-link', 'ip-addr', 'ip-route4', 'ip-route6'] as const;
@@ -54,6 +55,11 @@ export interface LoadOptions {
    * address); loadNetnsDetails then reads links and routes of the namespaces a question names.
    */
   netns?: 'all' | 'addrs';
+  /**
+   * diff: the two sides' probes parsed once when their text is the same (collect/same-inputs.ts); the parsed
+   * values are then shared by both states. Not for the route tables read as columns (scanned, not parsed).
+   */
+  sameTexts?: SameTexts;
 }
 
 /** Outputs smaller than this take the text path even for columns: the same result, nothing to gain. */
@@ -72,7 +78,7 @@ export async function loadNodeState(source: ProbeSource, opts: LoadOptions = {})
   const manifestText = await source.manifest().catch(() => undefined);
   const failedProbes = failuresIn(manifestText);
   const failures = Promise.resolve(failedProbes);
-  const one = makeOne(source, state, failures);
+  const one = makeOne(source, state, failures, opts.sameTexts);
   const deferred: Warning[] = [];
   if (manifestText !== undefined) {
     try {
@@ -332,7 +338,12 @@ const failuresOf = (source: ProbeSource): Failures => source.manifest().then(fai
  * Reads one probe into the state: parse, apply, record its source report and warnings. A probe the
  * capture ran and lost (no privilege, a timeout) is not a probe nobody ran: its reason (`failures`) is kept.
  */
-function makeOne(source: ProbeSource, state: NodeState, failures: Failures = failuresOf(source)): One {
+function makeOne(
+  source: ProbeSource,
+  state: NodeState,
+  failures: Failures = failuresOf(source),
+  same?: SameTexts,
+): One {
   return async <T>(id: string, parse: (text: string) => Parsed<T>, apply: (v: T) => void): Promise<void> => {
     let got: Awaited<ReturnType<typeof source.read>>;
     try {
@@ -357,7 +368,7 @@ function makeOne(source: ProbeSource, state: NodeState, failures: Failures = fai
       return;
     }
     try {
-      const parsed = parse(got.text);
+      const parsed = same ? same.parse(id, got.text, parse) : parse(got.text);
       apply(parsed.value);
       state.warnings.push(...parsed.warnings);
       state.sources.push({

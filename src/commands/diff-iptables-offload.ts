@@ -15,7 +15,7 @@ import type { Warning } from '../model/types.js';
  * worker that fails in any way yields undefined, and loadServices reads the dump itself with the same code.
  */
 
-export type DiffIptablesJob = { path: string; probe: string; family: 4 | 6 };
+export type DiffIptablesJob = { path: string; probe: string; family: 4 | 6; lean: boolean };
 export type DiffIptablesReply =
   | { ok: false }
   | { ok: true; entries: ServiceEntry[]; warnings: Warning[]; rules: IptablesRuleset };
@@ -43,7 +43,13 @@ function defaultScript(): string | undefined {
  */
 export function diffIptablesOffload(
   source: ProbeSource,
-  opts: { script?: string; minBytes?: number; onReply?: (probe: string, ok: boolean) => void } = {},
+  opts: {
+    script?: string;
+    minBytes?: number;
+    onReply?: (probe: string, ok: boolean) => void;
+    /** false: the dump parsed whole (the reference the lean read is tested against); default true */
+    lean?: boolean;
+  } = {},
 ): { take: IptablesWholeOffload; close: () => Promise<void> } | undefined {
   if (!source.file) return undefined;
   const script = opts.script ?? defaultScript();
@@ -58,7 +64,9 @@ export function diffIptablesOffload(
     if (f === undefined || f.size < min) continue;
     let w: Worker;
     try {
-      w = new Worker(script, { workerData: { path: f.path, probe: id, family } satisfies DiffIptablesJob });
+      w = new Worker(script, {
+        workerData: { path: f.path, probe: id, family, lean: opts.lean ?? true } satisfies DiffIptablesJob,
+      });
     } catch {
       continue;
     }

@@ -6,8 +6,8 @@ import { iptablesLinesNeeded } from '../analysis/kube-proxy/iptables-lines.js';
 import { pruneIptables, readOfBeforeIptables } from '../analysis/diff-before-chains.js';
 import type { DiffIptablesJob, DiffIptablesReply } from './diff-iptables-offload.js';
 
-// The before side's iptables-save of a diff, in a thread of its own (diff-iptables-offload.ts): parsed whole
-// with loadServices' own code, its Services derived, and only the chains diffNodes reads of it sent back.
+// The before side's iptables-save of a diff, in a thread of its own (diff-iptables-offload.ts): parsed with
+// loadServices' own code, its Services derived, and only the chains diffNodes reads of it sent back.
 // Anything unusual posts { ok: false } and the main thread reads the file itself, so that its errors and
 // warnings are the ones a one-thread read gives.
 
@@ -25,6 +25,9 @@ function answer(): DiffIptablesReply {
       { linesNeeded: iptablesLinesNeeded, servicesFromIptables: kubeProxyServicesFromIptables },
       undefined,
       {},
+      // kube-proxy's per-Service chains read lean (tools/iptables/lean-rules.ts): the Services come out the same and
+      // none of these chains is among the few kept (readOfBeforeIptables), so no lean rule is ever parsed whole
+      job.lean,
     );
     return { ok: true, entries: r.entries, warnings: r.warnings, rules: pruneIptables(r.rules, readOfBeforeIptables) };
   } catch {

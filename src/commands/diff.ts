@@ -11,7 +11,7 @@ import type { Diff } from '../model/diff.js';
 import type { Warning } from '../model/types.js';
 import { loadNodeState, REQUIRED_PROBES } from '../collect/load-state.js';
 import { loadServices, type ServiceLoadOptions } from '../collect/load-services.js';
-import { SameInputs } from '../collect/same-inputs.js';
+import { SameInputs, SameTexts } from '../collect/same-inputs.js';
 import { diffIptablesOffload } from './diff-iptables-offload.js';
 import type { decodeLbMaps } from '../tools/bpf-map/index.js';
 import { openSnapshot, streamProbe, type ProbeSource } from '../collect/source.js';
@@ -70,6 +70,8 @@ export async function loadDiffSide(
     conntrack?: 'keep' | 'count';
     /** the NATed conntrack entries read per probe (tests: to reach the cut on a small table) */
     maxConntrack?: number;
+    /** shared by the two sides of one diff: probe outputs of the node state with the same text are parsed once */
+    sameTexts?: SameTexts;
   } = {},
 ): Promise<
   DiffSideInput & { serviceSources?: { probe: string; status: string; origin?: string; message?: string }[] }
@@ -91,6 +93,7 @@ export async function loadDiffSide(
       },
       opts.conntrack === 'count',
       opts.maxConntrack ?? MAX_CT_ENTRIES,
+      opts.sameTexts,
     );
   } finally {
     await offload?.close();
@@ -106,6 +109,7 @@ async function readSide(
   loadOpts: ServiceLoadOptions = {},
   countConntrack = false,
   maxCt = MAX_CT_ENTRIES,
+  sameTexts?: SameTexts,
 ): Promise<
   DiffSideInput & { serviceSources?: { probe: string; status: string; origin?: string; message?: string }[] }
 > {
@@ -121,7 +125,11 @@ async function readSide(
   }
   // routes as columns: a diff traces a few flows and asks for a few routes (the default route, the
   // local table), it never walks all of a large node's routes
-  const state = await loadNodeState(source, { routes: 'columns', routeScan: (id) => scans.get(id) });
+  const state = await loadNodeState(source, {
+    routes: 'columns',
+    routeScan: (id) => scans.get(id),
+    ...(sameTexts ? { sameTexts } : {}),
+  });
   const services = await loadServices(source, state.addrs, kubeProxyReader, loadOpts);
   // released before this side's other reads (and the other side's) await: the Services are already derived
   const iptables = keepIptables
@@ -218,8 +226,11 @@ export async function runDiff(
   opts: {
     maxFlows?: number;
     offload?: OffloadOptions | false;
-    /** false: each side decodes every source itself (the reference the shared decoding is tested against) */
-    sameInputs?: boolean;
+    /**
+     * false: each side decodes every source itself (the reference the shared decoding is tested against); `keep`:
+     * applied to each parsed probe output shared by the two sides (SameTexts)
+     */
+    sameInputs?: boolean | { keep: <T>(v: T) => T };
     /**
      * the before side's iptables-save in a worker thread (diff-iptables-offload.ts); false: read here.
      * Default: on, unless `offload` is false
@@ -235,17 +246,29 @@ export async function runDiff(
     beforeConntrack?: 'keep' | 'count';
     /** NATed conntrack entries read per probe (tests: a cut on a small table) */
     maxConntrack?: number;
+    /**
+     * kube-proxy's per-Service chains of both sides' iptables-save read lean (tools/iptables/lean-rules.ts), here
+     * and in the before side's worker: the Services and what findLeftovers reads are the same (it reads through
+     * model/iptables-lean.ts). false: parsed whole (the reference). Default true
+     */
+    leanIptables?: boolean;
   } = {},
 ): Promise<DiffOutcome> {
   if (opts.maxFlows !== undefined && (!Number.isInteger(opts.maxFlows) || opts.maxFlows < 0))
     throw new UsageError('--max-flows must be a whole number');
   // the LB maps are often the same bytes on both sides (kube-proxy's removal does not touch them)
   const lbMemo = opts.sameInputs === false ? undefined : new SameInputs<ReturnType<typeof decodeLbMaps>>();
+  // and so are most other probe files, and every pod namespace's
+  const sameTexts =
+    opts.sameInputs === false
+      ? undefined
+      : new SameTexts(typeof opts.sameInputs === 'object' ? opts.sameInputs.keep : undefined);
+  const lean = opts.leanIptables ?? true;
   // started first: the largest parse of a realistic pair, on the other core while this thread reads the rest
   const kp =
     opts.iptablesOffload === false || (opts.offload === false && opts.iptablesOffload === undefined)
       ? undefined
-      : diffIptablesOffload(before, opts.iptablesOffload ?? {});
+      : diffIptablesOffload(before, { lean, ...opts.iptablesOffload });
   let b: Awaited<ReturnType<typeof loadDiffSide>>;
   let a: Awaited<ReturnType<typeof loadDiffSide>>;
   try {
@@ -254,12 +277,16 @@ export async function runDiff(
       loadDiffSide(before, 'before', opts.offload, {
         keepIptables: readOfBeforeIptables,
         lbMemo,
+        leanIptables: lean,
+        ...(sameTexts ? { sameTexts } : {}),
         ...(kp ? { iptablesWhole: kp.take } : {}),
         conntrack: opts.beforeConntrack ?? 'count',
         ...(opts.maxConntrack !== undefined ? { maxConntrack: opts.maxConntrack } : {}),
       }),
       loadDiffSide(after, 'after', opts.offload, {
         lbMemo,
+        leanIptables: lean,
+        ...(sameTexts ? { sameTexts } : {}),
         ...(opts.maxConntrack !== undefined ? { maxConntrack: opts.maxConntrack } : {}),
       }),
     ]);

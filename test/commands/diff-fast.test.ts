@@ -1,8 +1,8 @@
-// `diff`'s shortcuts (each side's memo of addresses, Service look-ups and backend paths while the flows are
+// `diff`'s shortcuts (kube-proxy's per-Service chains of iptables-save read lean: tools/iptables/lean-rules.ts; each side's memo of addresses, Service look-ups and backend paths while the flows are
 // traced: analysis/diff.ts; sources byte for byte the same on both sides decoded once: collect/same-inputs.ts; the
 // before side's iptables-save parsed in a worker: commands/diff-iptables-offload.ts) against the reference that
 // reads each side whole and alone in one thread and traces each flow afresh (runDiff { sameInputs: false,
-// iptablesOffload: false, memo: false }): the same JSON and exit code on every bundled before/after pair (and each
+// iptablesOffload: false, memo: false, leanIptables: false }): the same JSON and exit code on every bundled before/after pair (and each
 // side against itself), on a generated pair (bench/gen.mjs and --after) and on copies of it with one thing changed
 // on the after side.
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,8 +13,11 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dirSource } from '../../src/collect/source.js';
 import { runDiff } from '../../src/commands/diff.js';
+import { EXIT } from '../../src/errors.js';
 import { genSnapshot } from '../helpers/bench-gen.js';
 import { deepFreeze } from '../helpers/files.js';
+import { parseIptablesLean } from '../../src/tools/iptables/lean-rules.js';
+import { iptablesByteLines } from '../../src/tools/iptables/parse-iptables.js';
 
 const snaps = fileURLToPath(new URL('../../fixtures/snapshots/', import.meta.url));
 const PAIRS = readdirSync(snaps).filter((d) => d.startsWith('migrate-'));
@@ -36,6 +39,7 @@ async function both(
     iptablesOffload: false,
     memo: false,
     beforeConntrack: 'keep',
+    leanIptables: false,
     ...max,
   });
   const answered: boolean[] = [];
@@ -46,6 +50,8 @@ async function both(
       : false,
     iptablesOffload: { script: WORKER, minBytes: 0, onReply: (_p, ok) => answered.push(ok) },
     memo: { keep: (v) => deepFreeze(v) },
+    // a parse shared by both sides is frozen: a writer to it fails here
+    sameInputs: { keep: (v) => deepFreeze(v) },
     ...max,
   });
   // with workers, both sides' conntrack tables were scanned there (the before side's counted only)
@@ -226,5 +232,59 @@ describe('diff with shared decoding, against each side read alone', () => {
       // each change shows in the diff
       expect(got.json, name).not.toBe(base.json);
     }
+  }, 240_000);
+
+  // the lean read takes a dump only when every line of the per-Service chains is one of a few shapes; anything else
+  // sends the chain, or the dump, to the full parse. Either side, with kube-proxy (before) or its chains left (after)
+  it("same answer with kube-proxy's chains read lean, on a dump read lean whole, in part and not at all", async () => {
+    const before = genSnapshot(join(tmp, 'lean-before'));
+    const after = genSnapshot(join(tmp, 'lean-after'), ['--after']);
+    const ipt = 'iptables-save.txt';
+    const leanOf = (dir: string) =>
+      parseIptablesLean(iptablesByteLines(readFileSync(join(dir, ipt)), 'iptables-save').lines, 'iptables-save');
+    // the generated dump is read lean (else this test compares the full parse with itself)
+    expect(leanOf(before)).toBeDefined();
+    const svcRule = /^-A (KUBE-SVC-\w+) .*-j KUBE-SEP-\w+$/m;
+    const partial = mutated(before, 'lean-partial', ipt, (t) =>
+      // one endpoint rule with a match the lean read does not take: its chain is parsed whole
+      t.replace(svcRule, (l) => l.replace(' -j KUBE-SEP-', ' -m mark ! --mark 0x4000/0x4000 -j KUBE-SEP-')),
+    );
+    const refused = mutated(before, 'lean-refused', ipt, (t) =>
+      // an insert can change a chain after its rules are read: the whole dump is parsed whole
+      t.replace(svcRule, (l, c: string) => `${l}\n-I ${c} 1 -j RETURN`),
+    );
+    expect(leanOf(partial)).toBeDefined();
+    expect(leanOf(refused)).toBeUndefined();
+    // kube-proxy's rules on the after side too (left behind after its removal)
+    const left = mutated(after, 'lean-left', ipt, () => readFileSync(join(before, ipt), 'utf8'));
+    for (const b of [before, partial, refused])
+      for (const a of [after, b, left]) expect(await both(b, a)).toBeDefined();
+  }, 240_000);
+
+  // probe outputs with the same text on both sides are parsed once (collect/same-inputs.ts SameTexts): each side
+  // still names its own files, and its own unreadable ones
+  it('same answer with probe texts parsed once: a pod namespace changed, a probe unparsable on one or both sides', async () => {
+    const before = genSnapshot(join(tmp, 'texts-before'));
+    const after = genSnapshot(join(tmp, 'texts-after'), ['--after']);
+    const nsRoute = 'netns/cni-5f0c1d2e-k1a/ip-route4.json';
+    const nsLink = 'netns/cni-5f0c1d2e-k1a/ip-link.json';
+    const gw = mutated(after, 'texts-ns-gw', nsRoute, (t) =>
+      t.replace('"gateway":"10.244.1.1"', '"gateway":"10.244.1.9"'),
+    );
+    const badAfter = mutated(after, 'texts-bad-after', 'ip-link.json', (t) => t.slice(0, t.length >> 1));
+    const badNsB = mutated(before, 'texts-bad-ns-b', nsLink, (t) => `${t.slice(0, 40)}\n`);
+    const badNsA = mutated(after, 'texts-bad-ns-a', nsLink, () => readFileSync(join(badNsB, nsLink), 'utf8'));
+    const base = await both(before, after);
+    expect((await both(before, gw)).json).not.toBe(base.json);
+    const one = await both(before, badAfter);
+    expect(one.exit).toBe(EXIT.source);
+    const two = await both(badNsB, badNsA);
+    expect(two.exit).toBe(EXIT.source);
+    // the same unparsable text on both sides: both name it
+    const again = await runDiff(dirSource(badNsB), dirSource(badNsA), { offload: false });
+    expect(again.unreadable.filter((u) => u.includes('ip-link')).map((u) => u.split(':')[0])).toEqual([
+      'before',
+      'after',
+    ]);
   }, 240_000);
 });
