@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
+import { HEAD, TAIL } from './exec/bundle-worker.js';
 
 /**
  * Runs the npm CLI from dist/bundle/main.cjs (scripts/build-bundle.mjs) through a vm.Script, so that V8 can
@@ -14,10 +15,6 @@ import { Script } from 'node:vm';
  * never writes on a node. V8 checks it against the source, its own version and flags and rejects one that
  * does not fit; the script is then compiled from source as if there were no cache, with the same behaviour.
  */
-
-/** The CommonJS wrapper, spelled out here so the cached source does not depend on Node's Module.wrap. */
-const HEAD = '(function (exports, require, module, __filename, __dirname) { ';
-const TAIL = '\n})';
 
 export type CliModule = { run: (opts?: { name?: string }) => void };
 
@@ -83,33 +80,3 @@ export function evaluate(
 
 const cacheSaid = (script: Script, cachedData: Buffer | undefined): LoadedCli['cache'] =>
   cachedData === undefined ? 'absent' : script.cachedDataRejected ? 'rejected' : 'accepted';
-
-/**
- * The source of a worker thread (`new Worker(code, { eval: true })`) that runs the CommonJS bundle FILE as
- * runBundle does, with FILE.cache: the same wrapped source, so V8 takes the same cache. An eval worker is a
- * CommonJS script: Node does not set up its ES module loader for it, which a worker started on a stub module
- * (scan-worker.js) pays for (~15 ms of CPU per worker, measured on the svc worker).
- */
-export function bundleWorkerSource(file: string): string {
-  const f = JSON.stringify(file);
-  return [
-    "'use strict';",
-    "const { readFileSync } = require('node:fs');",
-    "const { createRequire } = require('node:module');",
-    "const { dirname } = require('node:path');",
-    "const { Script } = require('node:vm');",
-    `const file = ${f};`,
-    'let cachedData;',
-    'try {',
-    "  cachedData = readFileSync(file + '.cache');",
-    '} catch {',
-    '  cachedData = undefined;',
-    '}',
-    `const script = new Script(${JSON.stringify(HEAD)} + readFileSync(file, 'utf8') + ${JSON.stringify(TAIL)}, {`,
-    '  filename: file,',
-    '  ...(cachedData ? { cachedData } : {}),',
-    '});',
-    'const mod = { exports: {} };',
-    'script.runInThisContext().call(mod.exports, mod.exports, createRequire(file), mod, file, dirname(file));',
-  ].join('\n');
-}

@@ -1,7 +1,8 @@
 import { statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { BUNDLE_DIR, bundleWorkerSource } from '../cli-loader.js';
+import { fileURLToPath } from 'node:url';
+import { bundleWorkerSource } from '../exec/bundle-worker.js';
 
 /**
  * `svc lookup -s DIR` on a large node waits for its iptables worker (svc-offload.ts), which the CLI starts only once
@@ -78,14 +79,15 @@ export function snapshotArg(argv: readonly string[]): string | undefined {
  */
 export function startEarly(
   argv: readonly string[],
-  bundle: string = BUNDLE_DIR,
+  /** default dist/bundle, beside dist/commands (read here, not at load: the single executable has no import.meta.url) */
+  bundle?: string,
   /** tests: smaller dumps too */
   minBytes = SVC_MIN_BYTES,
 ): void {
   try {
     const dir = snapshotArg(argv);
     if (dir === undefined || statSync(dir, { throwIfNoEntry: false })?.isDirectory() !== true) return;
-    const cjs = join(bundle, 'svc-worker.cjs');
+    const cjs = join(bundle ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'bundle'), 'svc-worker.cjs');
     if (statSync(cjs, { throwIfNoEntry: false })?.isFile() !== true) return;
     const code = bundleWorkerSource(cjs);
     for (const [id, family] of DUMPS) {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
-import { bundleWorkerSource } from '../cli-loader.js';
+import { bundleWorkerSource } from '../exec/bundle-worker.js';
 import { DUMPS, endEarly, startWorker, SVC_MIN_BYTES, takeEarly } from './svc-early.js';
 import type { IptablesOffload } from '../collect/load-services.js';
 import type { Narrow } from '../collect/iptables-services.js';

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { filesUnder } from '../helpers/files.js';
-import { bundleWorkerSource } from '../../src/cli-loader.js';
+import { bundleWorkerSource } from '../../src/exec/bundle-worker.js';
 
 // bin/netpath.js runs dist/bundle/main.cjs through dist/cli-loader.js with the V8 code cache the build wrote
 // (scripts/build-bundle.mjs). The cache must be one V8 takes (else it only costs a read), and a cache V8
@@ -95,6 +95,7 @@ describe.skipIf(!existsSync(join(BUNDLE, 'scan-worker.cjs')))('the scan worker b
     const d = join(tmp, name);
     cpSync(BUNDLE, join(d, 'bundle'), { recursive: true });
     cpSync(LOADER, join(d, 'cli-loader.js'));
+    cpSync(join(root, 'dist/exec/bundle-worker.js'), join(d, 'exec/bundle-worker.js'));
     const c = join(d, 'bundle/scan-worker.cjs.cache');
     if (cache === 'rejected') writeFileSync(c, Buffer.alloc(readFileSync(c).length, 0x5a));
     if (cache === 'absent') rmSync(c);
@@ -179,6 +180,7 @@ describe.skipIf(!existsSync(join(BUNDLE, 'svc-worker.cjs')))('the svc worker bun
     const d = join(tmp, name);
     cpSync(BUNDLE, join(d, 'bundle'), { recursive: true });
     cpSync(LOADER, join(d, 'cli-loader.js'));
+    cpSync(join(root, 'dist/exec/bundle-worker.js'), join(d, 'exec/bundle-worker.js'));
     const c = join(d, 'bundle/svc-worker.cjs.cache');
     if (cache === 'rejected') writeFileSync(c, Buffer.alloc(readFileSync(c).length, 0x5a));
     if (cache === 'absent') rmSync(c);

@@ -37,6 +37,15 @@ function replaySnapshot(dir: string, calls: string[][] = []): Runner {
     add(tcFilterProbes(dev));
   return async (argv) => {
     calls.push([...argv]);
+    // asked before ipvsadm (collect/probes.ts onlyIfPresent): this node's capture has no ipvsadm output, no IPVS
+    if (argv.join(' ') === 'cat /proc/net/ip_vs')
+      return {
+        argv,
+        exitCode: 1,
+        stdout: '',
+        stderr: 'cat: /proc/net/ip_vs: No such file or directory\n',
+        durationMs: 0,
+      };
     const f = byArgv.get(argv.join(' '));
     if (!f)
       return {
