@@ -11,6 +11,7 @@
  * 0, no stderr) and it holds four whole arrays, or three and `netns list` printed nothing; anything else is not
  * split (the caller runs each probe alone).
  */
+import { jsonArrayLines } from './tc-batch-input.js';
 
 /** The batch command (an allow-list stdin entry). */
 export const IP_PROBE_BATCH_ARGV: readonly string[] = ['ip', '-j', '-force', '-batch', '-'];
@@ -41,20 +42,10 @@ export function splitIpProbeBatch(out: {
   stderr: string;
   failed?: string;
 }): string[] | undefined {
-  if (out.failed || out.exitCode !== 0 || out.stderr !== '') return undefined;
-  if (!out.stdout.endsWith('\n')) return undefined;
-  const lines = out.stdout.slice(0, -1).split('\n');
+  const lines = jsonArrayLines(out);
   const n = IP_PROBE_BATCH.length;
   // only the last command, `netns list`, may print nothing
-  if (lines.length !== n && lines.length !== n - 1) return undefined;
-  for (const l of lines) {
-    if (l.charCodeAt(0) !== 0x5b) return undefined;
-    try {
-      if (!Array.isArray(JSON.parse(l))) return undefined;
-    } catch {
-      return undefined;
-    }
-  }
+  if (lines === undefined || (lines.length !== n && lines.length !== n - 1)) return undefined;
   const parts = lines.map((l) => `${l}\n`);
   if (parts.length === n - 1) parts.push('');
   return parts;

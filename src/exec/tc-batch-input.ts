@@ -49,10 +49,25 @@ export function splitTcBatch(
   commands: number,
   out: { exitCode: number; stdout: string; stderr: string; failed?: string },
 ): string[] | undefined {
+  const lines = jsonArrayLines(out);
+  if (lines?.length !== commands) return undefined;
+  return lines.map((l) => `${l}\n`);
+}
+
+/**
+ * The lines of a batch's output when nothing failed (exit 0, no stderr, a final newline) and each line is one
+ * whole JSON array, as iproute2's `-j -batch` prints a command's answer; undefined otherwise. Shared by the tc
+ * and the ip probe batches (ip-batch-input.ts), which then check how many answers they expect.
+ */
+export function jsonArrayLines(out: {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  failed?: string;
+}): string[] | undefined {
   if (out.failed || out.exitCode !== 0 || out.stderr !== '') return undefined;
   if (!out.stdout.endsWith('\n')) return undefined;
   const lines = out.stdout.slice(0, -1).split('\n');
-  if (lines.length !== commands) return undefined;
   for (const l of lines) {
     if (l.charCodeAt(0) !== 0x5b) return undefined;
     try {
@@ -61,5 +76,5 @@ export function splitTcBatch(
       return undefined;
     }
   }
-  return lines.map((l) => `${l}\n`);
+  return lines;
 }
