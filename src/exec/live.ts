@@ -131,7 +131,7 @@ const PINNED = /^\/sys\/fs\/bpf\/tc\/globals\/cilium_[A-Za-z0-9_]+$/;
 /**
  * Probes answered without a process on this node (no prefix): the same bytes the command would print, read the
  * way it reads them: `uname -r` / `uname -n` are uname(2)'s release and nodename (what os.release() and
- * os.hostname() return), `cat` of the two /proc/net counters is the file, `sysctl -e KEY…` of one-line keys is
+ * os.hostname() return), `cat` of the three /proc/net files is the file (a missing one as cat tells it), `sysctl -e KEY…` of one-line keys is
  * their files (sysctlKeys: one process fewer per trace). `bpftool map dump pinned PATH` of a
  * path that does not exist fails as bpftool would (bpf_obj_get finds no file), told as collect/live-source.ts
  * tells bpftool's answer. A node without Cilium saves ten bpftool processes; anything else (a read error, a pin
@@ -145,11 +145,9 @@ async function inProcess(argv: readonly string[]): Promise<Omit<RawOutput, 'argv
     if (a1 === '-n') return ok(`${hostname()}\n`);
     return undefined;
   }
-  if (tool === 'cat' && argv.length === 2 && (a1 === '/proc/net/fib_triestat' || a1 === '/proc/net/rt6_stats'))
-    return readProcFile(a1).then(ok, () => undefined);
-  // whether IPVS is in the kernel (collect/probes.ts onlyIfPresent): a missing file as cat tells it
-  if (tool === 'cat' && argv.length === 2 && a1 === '/proc/net/ip_vs')
-    return readProcFile(a1).then(ok, (e: NodeJS.ErrnoException) =>
+  // a missing file as cat tells it (/proc/net/ip_vs is missing without IPVS: collect/probes.ts onlyIfPresent)
+  if (tool === 'cat' && argv.length === 2 && PROC_FILES.has(a1!))
+    return readProcFile(a1!).then(ok, (e: NodeJS.ErrnoException) =>
       e.code === 'ENOENT' ? { exitCode: 1, stdout: '', stderr: `cat: ${a1}: No such file or directory\n` } : undefined,
     );
   if (tool === 'sysctl' && a1 === '-e' && argv.length > 2) return sysctlKeys(argv.slice(2));
@@ -171,6 +169,9 @@ async function inProcess(argv: readonly string[]): Promise<Omit<RawOutput, 'argv
   }
   return undefined;
 }
+
+/** The /proc files netpath may `cat` (exec/allowlist.ts): the two route counters and whether IPVS is in the kernel. */
+const PROC_FILES = new Set(['/proc/net/fib_triestat', '/proc/net/rt6_stats', '/proc/net/ip_vs']);
 
 /** A key sysctl reads as one file: no '/', no empty part (a directory key such as net.ipv4.conf fails as EISDIR) */
 const SYSCTL_FILE_KEY = /^net(\.[A-Za-z0-9_-]+)+$/;
