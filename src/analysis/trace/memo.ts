@@ -37,11 +37,7 @@ export function createTraceMemo(keep?: <T>(v: T) => T): TraceMemo {
 export function memoEndpoint(ctx: TraceContext, ip: string, compute: () => TraceEndpoint): TraceEndpoint {
   const m = ctx.memo;
   if (!m) return compute();
-  let hit = m.endpoints.get(ip);
-  if (!hit) {
-    hit = compute();
-    m.endpoints.set(ip, m.keep ? m.keep(hit) : hit);
-  }
+  const hit = keptIn(m, m.endpoints, ip, compute);
   // every field but evidence is a string or number: a new object and evidence list are the whole copy
   return { ...hit, evidence: [...hit.evidence] };
 }
@@ -81,14 +77,21 @@ const FRONTEND_MEMO = 64;
 export function memoPlain(ctx: TraceContext, key: string, flow: Flow, compute: () => Trace): Trace {
   const m = ctx.memo;
   if (!m) return compute();
-  let hit = m.plain.get(key);
-  if (!hit) {
-    hit = compute();
-    m.plain.set(key, m.keep ? m.keep(hit) : hit);
-    if (m.plain.size > PLAIN_MEMO) m.plain.delete(m.plain.keys().next().value!);
-  }
+  const hit = keptIn(m, m.plain, key, compute, PLAIN_MEMO);
   return { ...hit, flow, hops: [...hit.hops], warnings: [...hit.warnings] };
 }
 
 /** Plain traces kept: every (source, backend) pair check-110 meets, ~1,200, with room for a node ten times larger. */
 const PLAIN_MEMO = 16_384;
+
+/** `map`'s value for `key`, computed and kept (through the memo's `keep`) on a miss; past `limit` the oldest goes. */
+function keptIn<T>(m: TraceMemo, map: Map<string, T>, key: string, compute: () => T, limit = Infinity): T {
+  let hit = map.get(key);
+  if (hit === undefined) {
+    hit = compute();
+    map.set(key, m.keep ? m.keep(hit) : hit);
+    // a Map iterates in insertion order
+    if (map.size > limit) map.delete(map.keys().next().value!);
+  }
+  return hit;
+}
