@@ -1,4 +1,5 @@
-import { closeSync, openSync, read, readFileSync, readSync } from 'node:fs';
+import { closeSync, openSync, read, readFileSync, readSync, statSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { hostname, release } from 'node:os';
@@ -16,6 +17,8 @@ export interface LiveRunnerOptions {
   defaultTimeoutMs?: number;
   /** netpath's effective capabilities (default: read from /proc/self/status); null when unknown */
   capabilities?: Set<string> | null;
+  /** false: start a program to learn it is missing, instead of looking for it on PATH first (tests compare the two) */
+  lookPath?: boolean;
 }
 
 /** ` (netpath lacks CAP_X)`: what of `need` this process does not have, when that is known. */
@@ -64,7 +67,13 @@ export function createLiveRunner(opts: LiveRunnerOptions = {}): Runner {
     const tool = argv[0]!;
     // a program this process found missing on PATH stays missing for the run: it is not looked for again
     // (a node without Cilium would start every `cilium-dbg` probe and its `cilium` fallback: 12 processes)
-    const known = prefix.length === 0 ? missing.get(tool) : undefined;
+    let known = prefix.length === 0 ? missing.get(tool) : undefined;
+    // on this node, a program no PATH directory holds is missing without a fork of this (~70 MB) process to
+    // find out: a node without the Cilium CLI on the host started `cilium-dbg` and its `cilium` fallback
+    if (known === undefined && prefix.length === 0 && opts.lookPath !== false && absentFromPath(tool)) {
+      known = Promise.resolve(true);
+      missing.set(tool, known);
+    }
     if (known !== undefined && (await known))
       return { ...base, durationMs: Date.now() - started, failed: 'ENOENT', message: `${tool}: not installed` };
     auditSpawn(argv, prefix, run.input);
@@ -123,6 +132,30 @@ export function createLiveRunner(opts: LiveRunnerOptions = {}): Runner {
     }
     return out;
   };
+}
+
+/**
+ * Whether starting `tool` would fail with ENOENT: the child's PATH (execa passes this process's) is searched the
+ * way execvp searches it, every directory on it answers ENOENT or ENOTDIR for the name (a dangling symlink too:
+ * execve follows it), and the last ENOENT (execvp fails with the last entry's error). Anything else (a file there, even one that cannot run; a directory that cannot be
+ * searched; no PATH, whose default search is libc's) is left to the start itself: false.
+ */
+export function absentFromPath(tool: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  const path = env.PATH;
+  if (path === undefined || path === '' || tool === '' || tool.includes('/')) return false;
+  let last: string | undefined;
+  for (const dir of path.split(delimiter)) {
+    try {
+      // an empty entry is the current directory, as for execvp
+      statSync(join(dir === '' ? '.' : dir, tool));
+      return false;
+    } catch (e) {
+      last = (e as NodeJS.ErrnoException).code;
+      if (last !== 'ENOENT' && last !== 'ENOTDIR') return false;
+    }
+  }
+  // the start fails with the last directory's error: ENOTDIR there is not "not installed"
+  return last === 'ENOENT';
 }
 
 /** The pinned maps a Cilium node may lack (read by path; see collect/probes.ts LB_MAPS, IPCACHE_MAPS, IPMASQ_MAPS). */

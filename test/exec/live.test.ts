@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CEILING_FACTOR, createLiveRunner, readProcFile } from '../../src/exec/live.js';
+import { absentFromPath, CEILING_FACTOR, createLiveRunner, readProcFile } from '../../src/exec/live.js';
 import { SYSCTL_KEYS } from '../../src/collect/probes.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -176,13 +176,52 @@ describe('createLiveRunner', () => {
   });
 
   it('reports a binary missing on the host as ENOENT, "<tool>: not installed", audited all the same', async () => {
-    const r = await createLiveRunner()(['cilium-dbg', 'status', '--verbose']);
+    const r = await createLiveRunner({ lookPath: false })(['cilium-dbg', 'status', '--verbose']);
     expect(r).toMatchObject({ failed: 'ENOENT', message: 'cilium-dbg: not installed' });
     expect(audited().map((a) => a.argv[0])).toEqual(['cilium-dbg']);
   });
 
+  it('answers a binary on no PATH directory as its start would, without a process', async () => {
+    const argv = ['cilium-dbg', 'status', '--verbose'];
+    const started = await createLiveRunner({ lookPath: false })(argv);
+    const looked = await createLiveRunner()(argv);
+    expect(started.failed).toBe('ENOENT');
+    expect({ ...looked, durationMs: 0 }).toEqual({ ...started, durationMs: 0 });
+    // only the start that was asked for ran
+    expect(audited()).toHaveLength(1);
+  });
+
+  it('absentFromPath says missing exactly when a start fails with ENOENT', () => {
+    const bin = join(dir, 'bin');
+    mkdirSync(bin);
+    // a program, a file that cannot run, a dangling symlink, a directory of the name, a file used as a directory
+    writeFileSync(join(bin, 'np-run'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    writeFileSync(join(bin, 'np-plain'), 'x', { mode: 0o644 });
+    symlinkSync(join(dir, 'nowhere'), join(bin, 'np-dangling'));
+    mkdirSync(join(bin, 'np-dir'));
+    const file = join(dir, 'file');
+    writeFileSync(file, '');
+    const paths = [bin, `${file}:${bin}`, `/nonexistent:${bin}`, '/nonexistent', `${bin}:`, `:${bin}`, file];
+    const tools = ['np-run', 'np-plain', 'np-dangling', 'np-dir', 'np-none', 'sh'];
+    let absent = 0;
+    for (const PATH of paths)
+      for (const tool of tools) {
+        const started = spawnSync(tool, [], { env: { PATH }, cwd: dir });
+        const enoent = (started.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+        const said = absentFromPath(tool, { PATH });
+        // saying missing is exact; a tool not said missing is started (and may still turn out missing)
+        if (said) expect(enoent, `${tool} on ${PATH}`).toBe(true);
+        if (said) absent++;
+        if (!enoent) expect(said, `${tool} on ${PATH}`).toBe(false);
+      }
+    expect(absent).toBeGreaterThan(10);
+    // no PATH at all: libc's default search decides, so the start is made
+    expect(absentFromPath('np-none', {})).toBe(false);
+    expect(absentFromPath('np-none', { PATH: '' })).toBe(false);
+  });
+
   it('starts a program found missing only once per run: later probes of it answer ENOENT without a process', async () => {
-    const run = createLiveRunner();
+    const run = createLiveRunner({ lookPath: false });
     const all = await Promise.all([
       run(['cilium-dbg', 'status', '--verbose']),
       run(['cilium-dbg', 'endpoint', 'list', '-o', 'json']),
