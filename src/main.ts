@@ -1,8 +1,11 @@
 import { main } from './cli.js';
 import { createLiveRunner } from './exec/live.js';
 
-/** Process entry: wires the real stdout/stderr, environment and live runner into the CLI. */
-export function run(opts: { name?: string } = {}): void {
+/**
+ * Process entry: wires the real stdout/stderr, environment and live runner into the CLI. Settles when the command
+ * has finished and set process.exitCode (the build's code-cache warm-up runs several commands one after another).
+ */
+export function run(opts: { name?: string } = {}): Promise<void> {
   // a reader that went away (`netpath … | head`) is not an error of netpath's: stop writing to it, finish, and
   // exit with the command's own code; an unhandled EPIPE would print a stack trace
   const gone = { stdout: false, stderr: false };
@@ -11,7 +14,7 @@ export function run(opts: { name?: string } = {}): void {
       if (e.code !== 'EPIPE') throw e;
       gone[k] = true;
     });
-  main(process.argv.slice(2), {
+  return main(process.argv.slice(2), {
     ...(opts.name ? { programName: opts.name } : {}),
     stdout: (s) => {
       if (!gone.stdout) process.stdout.write(s);

@@ -47,6 +47,10 @@ const COMMANDS = [
   ['trace', '10.244.1.235', '10.244.2.99', '-s', K1, '-o', 'yaml'],
   ['node', '-s', join(root, 'fixtures/snapshots/migrate-ipvs/before'), '--no-color'],
   ['trace', '10.244.1.235', '-s', K1],
+  // the build's warm-up runs these two (scripts/build-bundle.mjs): a pod-to-outside trace on a snapshot, and live
+  // through a prefix that answers every probe with nothing (the live path: runner, execa, probe collection)
+  ['trace', '10.244.1.235', '8.8.8.8', '-s', LB, '--no-color'],
+  ['trace', '10.244.1.235', '8.8.8.8', '--exec', 'true', '--no-color'],
 ];
 
 describe.skipIf(!existsSync(join(BUNDLE, 'main.cjs')))('the main thread bundle and its V8 code cache', () => {
