@@ -11,6 +11,10 @@ import type { CheckReport } from '../model/check.js';
 // The renderers (zod contracts, chalk, cli-table3, yaml) cost ~0.15 s to import: every command loads this
 // registry to check its -o before any work, but only the chosen renderer is loaded, once it has something to print.
 const R = () => import('./renderers.js');
+// a trace printed as text (what a live trace prints by default) needs only its own renderer: the registry's zod
+// contracts and the svc / node / check renderers cost ~50 ms of module start-up that such a trace never uses
+// (bench/RESULTS.md, branch live9)
+const T = () => import('./text.js');
 
 /**
  * `-o, --output <format>`: one registry from format name to renderer, so a format is added here once and
@@ -80,7 +84,7 @@ const FORMATS: OutputFormat[] = [
     name: 'text',
     summary: 'the path, hop by hop with its evidence (default)',
     render: {
-      trace: async (t, o) => (await R()).renderTraceText(t, o),
+      trace: async (t, o) => (await T()).renderTraceText(t, o),
       journey: async (j, o) => (await R()).renderJourneyText(j, o),
       svc: async (s, o) => (await R()).renderSvcText(s.query, s.result, o),
       diff: async (d, o) => (await R()).renderDiffText(d, o),
@@ -170,7 +174,7 @@ export function chooseFormat(o: { output?: string; json?: boolean }, ...kinds: O
 
 /** `--quiet` for the human formats: only the line that answers (a machine format is printed whole). */
 const QUIET: { [K in OutputKind]?: Renderer<K> } = {
-  trace: async (t, o) => `${(await R()).resultLine(t, o)}\n`,
+  trace: async (t, o) => `${(await T()).resultLine(t, o)}\n`,
   journey: async (j) => `${(await R()).journeyResultLine(j)}\n`,
   svc: async (s) => (await R()).renderSvcQuiet(s.query, s.result),
   diff: (d) => `${d.summary.verdict === 'clean' ? 'CLEAN' : 'REGRESSIONS'} — ${d.summary.lines[0]}\n`,

@@ -71,3 +71,23 @@ describe('a live trace loads no parser before its first probe', () => {
     expect(valueImports(join(src, 'collect/kernel-routes.ts'))).not.toContain('../tools/ip/route-get.js');
   });
 });
+
+// A trace printed as text (a live trace's default) loads its renderer alone (render/output.ts T): the registry of
+// every renderer builds the zod JSON contracts and the svc / node / check renderers as it loads (~50 ms of module
+// start-up on the bench namespace, bench/RESULTS.md live9), none of which a text trace uses.
+describe('a trace printed as text loads no JSON contract', () => {
+  it('render/text.ts imports neither zod, nor render/json.ts, nor the renderers of other commands', () => {
+    const { files, packages } = closure(['render/text.ts']);
+    expect([...packages].filter((p) => p === 'zod' || p === 'cli-table3')).toEqual([]);
+    expect([...files].filter((f) => /^render\/(json|svc|node|check|table|renderers)\.ts$/.test(f))).toEqual([]);
+  });
+
+  it('render/output.ts renders a text trace and its --quiet line from render/text.ts, not from the registry', () => {
+    const text = readFileSync(join(src, 'render/output.ts'), 'utf8');
+    expect(text).toMatch(/const T = \(\) => import\('\.\/text\.js'\);/);
+    expect(text).toMatch(/trace: async \(t, o\) => \(await T\(\)\)\.renderTraceText\(t, o\),/);
+    expect(text).toMatch(/trace: async \(t, o\) => `\$\{\(await T\(\)\)\.resultLine\(t, o\)\}\\n`,/);
+    // the registry itself pulls zod in (the check can fail)
+    expect(closure(['render/renderers.ts']).packages.has('zod')).toBe(true);
+  });
+});
