@@ -267,7 +267,7 @@ export function iptablesLinesNeeded(
     zero === undefined ? mayAddress : (b: Uint8Array, s: number, e: number) => mayAddress!(b, s, e) || zero(b, s, e);
   // by name (IPv4: mayName exists for its second step): the rules naming it, then every rule that may
   // hold one of their frontends, as an address question would read them
-  const byName = narrow.name !== undefined && family === 4 ? mayHoldKeeping(narrow.name) : undefined;
+  const byName = narrow.name !== undefined && family === 4 ? mayComment(narrow.name) : undefined;
   const later: { t: number; idx: number }[] = [];
   const fronts = new Set<string>();
   for (const [tn, chains] of Object.entries(FRONTEND_CHAINS)) {
@@ -573,8 +573,8 @@ function _sameText(text: Uint8Array, a: number, b: number, n: number): boolean {
  * removed, lacks `namespace/name` and has no backslash cannot carry it. Rules without a destination
  * and KUBE-SERVICES' jump to KUBE-NODEPORTS are read as mayName reads them. A rule this leaves out
  * may still be the first for a frontend the name has (the first rule makes the entry):
- * iptablesLinesNeeded reads those by address afterwards.
+ * iptablesLinesNeeded reads those by address afterwards, searching the lines this left out (mayHoldKeeping).
  */
-export function mayComment(name: string): (b: Uint8Array, s: number, e: number) => boolean {
-  return mayHold(name);
+export function mayComment(name: string): ReturnType<typeof mayHoldKeeping> {
+  return mayHoldKeeping(name);
 }
