@@ -278,7 +278,7 @@ export function iptablesLinesNeeded(
       needed.set(`${t} ${c}`, { t, name: c });
       for (const idx of linesOf(RULE, t, c)) {
         if (may && !may(text, starts[idx]!, starts[idx + 1]! - 1)) continue;
-        if (byName && !byName(text, starts[idx]!, starts[idx + 1]! - 1)) {
+        if (byName && !byName.test(text, starts[idx]!, starts[idx + 1]! - 1, idx)) {
           later.push({ t, idx });
           continue;
         }
@@ -289,10 +289,12 @@ export function iptablesLinesNeeded(
       }
     }
   }
-  if (later.length > 0 && fronts.size > 0) {
-    const mays = [...fronts].map(mayName);
+  if (later.length > 0 && fronts.size > 0 && byName) {
+    // mayName(front) of each line left for later: a search of the lines byName kept (mayHoldKeeping)
+    const held = new Set<number>();
+    for (const f of fronts) for (const idx of byName.holding(mayText(f))) held.add(idx);
     for (const { t, idx } of later)
-      if (mays.some((m) => m(text, starts[idx]!, starts[idx + 1]! - 1))) {
+      if (held.has(idx)) {
         keepRule(idx);
         root(t, read(idx));
       }
@@ -369,9 +371,14 @@ function hasDstOption(line: Buffer): boolean {
 }
 
 export function mayName(address: string): (b: Uint8Array, s: number, e: number) => boolean {
+  return mayHold(mayText(address));
+}
+
+/** The text mayName looks for: the address up to its last non-zero octet. */
+function mayText(address: string): string {
   let p = address;
   while (p.endsWith('.0') && p.split('.').length > 1) p = p.slice(0, -2);
-  return mayHold(p);
+  return p;
 }
 
 /**
@@ -400,12 +407,12 @@ function mayHold(text: string): (b: Uint8Array, s: number, e: number) => boolean
   };
 }
 
-/** Whether `needle` lies in h[0, m) (an empty needle does, as Buffer.indexOf has it). */
-function holds(h: Uint8Array, m: number, needle: Uint8Array): boolean {
+/** Whether `needle` lies in h[from, m) (an empty needle does, as Buffer.indexOf has it). */
+function holds(h: Uint8Array, m: number, needle: Uint8Array, from = 0): boolean {
   const k = needle.length;
   if (k === 0) return true;
   const first = needle[0]!;
-  next: for (let i = 0; i + k <= m; i++) {
+  next: for (let i = from; i + k <= m; i++) {
     if (h[i] !== first) continue;
     for (let j = 1; j < k; j++) if (h[i + j] !== needle[j]) continue next;
     return true;
@@ -413,9 +420,9 @@ function holds(h: Uint8Array, m: number, needle: Uint8Array): boolean {
   return false;
 }
 
-/** Whether a word of h[0, m) (between blanks or the ends) is a destination option: hasDstOption's rule. */
-function dstWord(h: Uint8Array, m: number): boolean {
-  let i = 0;
+/** Whether a word of h[from, m) (between blanks or the ends) is a destination option: hasDstOption's rule. */
+function dstWord(h: Uint8Array, m: number, from = 0): boolean {
+  let i = from;
   while (i < m) {
     while (i < m && blank(h[i])) i++;
     const a = i;
@@ -431,6 +438,70 @@ const sameAt = (h: Uint8Array, a: number, o: Uint8Array) => {
   for (let k = 0; k < o.length; k++) if (h[a + k] !== o[k]) return false;
   return true;
 };
+
+/**
+ * mayHold(text), keeping each line it leaves out with its quotes removed (`test`), so that a second question about
+ * those lines, whether they may hold another text, is one native search of what was kept (`holding`) instead of a
+ * second pass over every line: a line mayHold(text) leaves out has no backslash, no KUBE-NODEPORTS and a destination
+ * option, so mayHold(other) of it is whether its quote-free text holds `other`. By name, the second step asks that of
+ * ~10,000 KUBE-SERVICES lines for each frontend address the name has.
+ */
+export function mayHoldKeeping(text: string): {
+  test: (b: Uint8Array, s: number, e: number, idx: number) => boolean;
+  holding: (other: string) => Set<number>;
+} {
+  const pat = Buffer.from(text, 'latin1');
+  // the kept lines, quote-free, each ended by a newline (no kept line holds one); ends[k] is after line ids[k]'s
+  let store = Buffer.allocUnsafe(1 << 16);
+  let used = 0;
+  const ends: number[] = [];
+  const ids: number[] = [];
+  const test = (b: Uint8Array, s: number, e: number, idx: number): boolean => {
+    if (used + (e - s) + 1 > store.length) {
+      const g = Buffer.allocUnsafe(Math.max(store.length * 2, used + (e - s) + 1));
+      store.copy(g, 0, 0, used);
+      store = g;
+    }
+    // mayHold's pass, written after the lines kept so far
+    let m = used;
+    for (let i = s; i < e; i++) {
+      const c = b[i]!;
+      if (c === 92) return true;
+      if (c !== 34 && c !== 39) store[m++] = c;
+    }
+    if (holds(store, m, HOOK, used) || !dstWord(store, m, used) || holds(store, m, pat, used)) return true;
+    store[m] = 10;
+    used = m + 1;
+    ends.push(used);
+    ids.push(idx);
+    return false;
+  };
+  const holding = (other: string): Set<number> => {
+    const o = Buffer.from(other, 'latin1');
+    const out = new Set<number>();
+    const kept = store.subarray(0, used);
+    if (o.length === 0 || o.includes(10)) {
+      // every line holds the empty text; a text with a newline: line by line
+      for (let k = 0, a = 0; k < ids.length; a = ends[k++]!) if (holds(kept, ends[k]! - 1, o, a)) out.add(ids[k]!);
+      return out;
+    }
+    // a hit lies inside one kept line (neither holds a newline): its line is the first that ends after it
+    let k = 0;
+    for (let p = kept.indexOf(o); p >= 0; p = kept.indexOf(o, ends[k]!)) {
+      let lo = k;
+      let hi = ends.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (ends[mid]! > p) hi = mid;
+        else lo = mid + 1;
+      }
+      k = lo;
+      out.add(ids[k]!);
+    }
+    return out;
+  };
+  return { test, holding };
+}
 
 /** mayHold with Buffer searches (the rule as first written): the reference of the tests. */
 export function mayHoldByIndexOf(text: string): (b: Uint8Array, s: number, e: number) => boolean {
@@ -502,8 +573,8 @@ function _sameText(text: Uint8Array, a: number, b: number, n: number): boolean {
  * removed, lacks `namespace/name` and has no backslash cannot carry it. Rules without a destination
  * and KUBE-SERVICES' jump to KUBE-NODEPORTS are read as mayName reads them. A rule this leaves out
  * may still be the first for a frontend the name has (the first rule makes the entry):
- * iptablesLinesNeeded reads those by address afterwards.
+ * iptablesLinesNeeded reads those by address afterwards, searching the lines this left out (mayHoldKeeping).
  */
-export function mayComment(name: string): (b: Uint8Array, s: number, e: number) => boolean {
-  return mayHold(name);
+export function mayComment(name: string): ReturnType<typeof mayHoldKeeping> {
+  return mayHoldKeeping(name);
 }

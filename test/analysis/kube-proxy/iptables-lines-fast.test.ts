@@ -4,6 +4,7 @@ import {
   iptablesLinesNeeded,
   mayHoldByIndexOf,
   mayHoldForTest,
+  mayHoldKeeping,
 } from '../../../src/analysis/kube-proxy/iptables-lines.js';
 import { serviceMatches, type ServiceEntry, type ServiceQuery } from '../../../src/model/service.js';
 import { iptablesByteLines } from '../../../src/tools/iptables/parse-iptables.js';
@@ -13,7 +14,8 @@ import { inputs, RUNS, SEED, seeds } from '../../fuzz/harness.js';
 // full parse by test/collect/load-services-filter.test.ts):
 //  - mayHold reads a line with byte compares; mayHoldByIndexOf is the same rule with Buffer searches;
 //  - the kept lines are the unfiled ones merged with the marked ones; the plain rule walks every line and keeps
-//    those skip() does not leave out.
+//    those skip() does not leave out;
+//  - mayHoldKeeping's test is mayHold, and its second question (holding) is mayHold of each line the test left out.
 
 const iptSeeds = [...seeds('kube-proxy/iptables-save'), ...seeds('kube-proxy/upstream', /iptables-restore\.txt$/)];
 
@@ -112,5 +114,59 @@ describe("iptablesLinesNeeded's kept lines = every line skip() keeps", () => {
   });
   it('on fuzzed dumps', () => {
     fc.assert(fc.property(inputs(iptSeeds), check), { numRuns: RUNS, seed: SEED });
+  });
+});
+
+describe('mayHoldKeeping = mayHold, then mayHold of the lines it left out', () => {
+  const same = (text: string, first: string, others: string[]) => {
+    const { b, spans } = linesOf(text);
+    const k = mayHoldKeeping(first);
+    const ref = mayHoldByIndexOf(first);
+    const left: number[] = [];
+    spans.forEach(([s, e], idx) => {
+      const got = k.test(b, s, e, idx);
+      expect(got, `${JSON.stringify(first)} in ${b.toString('latin1', s, e)}`).toBe(ref(b, s, e));
+      if (!got) left.push(idx);
+    });
+    for (const o of others) {
+      const r = mayHoldByIndexOf(o);
+      const want = left.filter((idx) => r(b, spans[idx]![0], spans[idx]![1]));
+      expect(
+        [...k.holding(o)].sort((x, y) => x - y),
+        `${JSON.stringify(first)} then ${JSON.stringify(o)}`,
+      ).toEqual(want);
+    }
+    return left.length;
+  };
+  it('on every line of the real and upstream dumps, by their names then their addresses', () => {
+    let left = 0;
+    for (const s of iptSeeds) {
+      const names = [...s.text.matchAll(/--comment "?([a-z0-9.-]+\/[a-z0-9.-]+)/g)].map((m) => m[1]!).slice(0, 5);
+      const addrs = [...new Set([...s.text.matchAll(/-d (\d+\.\d+\.\d+\.\d+)/g)].map((m) => m[1]!))].slice(0, 8);
+      for (const n of [...new Set(names), 'ns/none']) left += same(s.text, n, [...addrs, '10.96', '', 'KUBE']);
+    }
+    // the second question was asked of lines the first left out
+    expect(left).toBeGreaterThan(50);
+  });
+  it('on lines made of the bytes the rule looks at', () => {
+    const ch = fc.constantFrom(...'-d -dst --destination KUBE-NODEPORTS "\'\\\t 10.96.1.2/32 ns/name:x'.split(''));
+    const line = fc.array(fc.oneof(ch, fc.constantFrom(' -d ', '--dst', '--destination', 'KUBE-NODEPORTS', '"', "'")), {
+      maxLength: 40,
+    });
+    const pat = fc.oneof(fc.constantFrom('10.96.1.2', '10.96', 'ns/name', '-d', '"', ''), fc.string({ maxLength: 4 }));
+    fc.assert(
+      fc.property(
+        fc.array(
+          line.map((p) => p.join('')),
+          { maxLength: 8 },
+        ),
+        pat,
+        fc.array(pat, { maxLength: 3 }),
+        (ls, p, os) => {
+          same(ls.join('\n'), p, os);
+        },
+      ),
+      { numRuns: RUNS * 20, seed: SEED },
+    );
   });
 });
