@@ -41,12 +41,13 @@ if (!existsSync(join(SNAP, 'conntrack4.txt'))) {
 const meta = JSON.parse(readFileSync(META, 'utf8'));
 
 /** One run of a command: wall time from here, peak RSS from /usr/bin/time -v or the node hook. */
-function once(cmd, argv) {
+function once(cmd, argv, envOver) {
   const rssFile = join(tmp, 'rss');
   rmSync(rssFile, { force: true });
   let file = cmd;
   let a = argv;
-  const env = { ...process.env };
+  const env = { ...process.env, ...envOver };
+  for (const [k, v] of Object.entries(envOver ?? {})) if (v === undefined) delete env[k];
   if (TIME) {
     file = TIME;
     a = ['-v', '-o', rssFile, cmd, ...argv];
@@ -79,9 +80,9 @@ const median = (xs) => {
 };
 
 const rows = [];
-function bench(label, cmd, argv, runs = RUNS) {
+function bench(label, cmd, argv, runs = RUNS, envOver) {
   const rs = [];
-  for (let i = 0; i < runs; i++) rs.push(once(cmd, argv));
+  for (let i = 0; i < runs; i++) rs.push(once(cmd, argv, envOver));
   const row = {
     label,
     command: [cmd === process.execPath ? 'node' : cmd, ...argv].join(' ').replaceAll(root + '/', ''),
@@ -180,6 +181,13 @@ if (hasJq) {
     jqRows[f] = bench(`jq empty ${f}`, 'jq', ['empty', join(SNAP, f)]);
   }
 } else console.log('  jq: not installed, skipped');
+// Node's own start-up, the floor under every node row. NODE_EXTRA_CA_CERTS makes Node read and parse that
+// certificate file at every start, before netpath's code runs (~70 ms of CPU on this VM); a node seldom sets it.
+bench('node -e 0 (start-up, this environment)', process.execPath, ['-e', '0']);
+if (process.env.NODE_EXTRA_CA_CERTS)
+  bench('node -e 0 without NODE_EXTRA_CA_CERTS', process.execPath, ['-e', '0'], RUNS, {
+    NODE_EXTRA_CA_CERTS: undefined,
+  });
 bench('grep -c KUBE-SEP iptables-save.txt', 'grep', ['-c', 'KUBE-SEP', join(SNAP, 'iptables-save.txt')]);
 // conntrack (1,000,000 entries): the filtered scan netpath does per trace, next to grep on the same file
 const ct = join(SNAP, 'conntrack4.txt');
