@@ -1,18 +1,15 @@
 import { constants, isAscii } from 'node:buffer';
 import type { Parsed } from '../../model/types.js';
-import type { IptablesRule, IptablesRuleset, IptablesTable } from '../../model/iptables.js';
+import type { IptablesChain, IptablesRule, IptablesRuleset, IptablesTable } from '../../model/iptables.js';
 import { LeanChain, LeanRule, type LeanSpan } from '../../model/iptables-lean.js';
 import { ev } from '../common.js';
-import { type ByteLines, parseIptablesLines, readRuleLine } from './parse-iptables.js';
+import { type ByteLines, counters, parseIptablesLines, readRuleLine } from './parse-iptables.js';
 
 // kube-proxy's per-Service and per-endpoint chains hold ~95 % of a large dump's rules (10,000 Services × 10
 // backends: 310,000 of 430,000 lines), each a rule of one of a few shapes. Read whole, every one of them becomes
 // a token list, matches, options and argument arrays that live as long as the ruleset (~370 MiB on that dump).
 // These chains' lines are read here into LeanRule (the fields the shapes have) and left out of the full parse;
 // any line that is not one of the shapes makes its whole chain go through the full parse.
-
-/** Chains read lean: what kube-proxy names per Service (SVC, SVL, EXT, FW, XLB) and per endpoint (SEP). */
-const LEAN_CHAIN = /^KUBE-(SVC|SVL|EXT|FW|XLB|SEP)-[A-Za-z0-9]+$/;
 
 /** The modules a lean line may load (all known to the full parser: no unknown-match warning is lost). */
 const LEAN_MODULES = ['comment', 'tcp', 'udp', 'sctp', 'statistic'].map((name, i) => ({ name, bit: 1 << i }));
@@ -252,6 +249,127 @@ class Scanner {
 
 const scan = new Scanner();
 
+/** FNV-1a of bytes[a, e): a chain name's hash, as strHash of the same (ASCII) name */
+function byteHash(bytes: Buffer, a: number, e: number): number {
+  let h = 0x811c9dc5;
+  for (let i = a; i < e; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
+  return h >>> 0;
+}
+
+function strHash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/**
+ * The chain names of one table, each an integer id, found by their bytes in the dump: ~110,000 names on a
+ * 10,000-Service dump, each looked up several times, would otherwise each be cut out as a string and hashed by a Map
+ * (the read's largest cost). Open addressing, linear probing; a name is (start, length) in the bytes.
+ */
+class ChainNames {
+  slots = new Int32Array(1 << 12);
+  count = 0;
+  constructor(
+    readonly bytes: Buffer,
+    readonly at: number[],
+    readonly len: number[],
+  ) {}
+
+  /** the id of bytes[a, e), or -1; `add`: a new id (next: the id it gets) when absent */
+  find(a: number, e: number, add: boolean, next: number): number {
+    const bytes = this.bytes;
+    const l = e - a;
+    let mask = this.slots.length - 1;
+    let s = byteHash(bytes, a, e) & mask;
+    for (;;) {
+      const v = this.slots[s]!;
+      if (v === 0) break;
+      const id = v - 1;
+      if (this.len[id] === l) {
+        const b = this.at[id]!;
+        let k = 0;
+        while (k < l && bytes[a + k] === bytes[b + k]) k++;
+        if (k === l) return id;
+      }
+      s = (s + 1) & mask;
+    }
+    if (!add) return -1;
+    if (++this.count * 2 > this.slots.length) {
+      this.#grow();
+      mask = this.slots.length - 1;
+      s = byteHash(bytes, a, e) & mask;
+      while (this.slots[s] !== 0) s = (s + 1) & mask;
+    }
+    this.slots[s] = next + 1;
+    return next;
+  }
+
+  /** the id of a name given as a string (a parsed chain's, a rule's target), or -1 */
+  findString(name: string): number {
+    const bytes = this.bytes;
+    const l = name.length;
+    const mask = this.slots.length - 1;
+    for (let s = strHash(name) & mask; ; s = (s + 1) & mask) {
+      const v = this.slots[s]!;
+      if (v === 0) return -1;
+      const id = v - 1;
+      if (this.len[id] === l) {
+        const b = this.at[id]!;
+        let k = 0;
+        while (k < l && bytes[b + k] === name.charCodeAt(k)) k++;
+        if (k === l) return id;
+      }
+    }
+  }
+
+  #grow(): void {
+    const old = this.slots;
+    const slots = new Int32Array(old.length * 2);
+    const mask = slots.length - 1;
+    for (const v of old) {
+      if (v === 0) continue;
+      const id = v - 1;
+      let s = byteHash(this.bytes, this.at[id]!, this.at[id]! + this.len[id]!) & mask;
+      while (slots[s] !== 0) s = (s + 1) & mask;
+      slots[s] = v;
+    }
+    this.slots = slots;
+  }
+}
+
+const LEAN_KINDS = new Set(
+  ['SVC', 'SVL', 'EXT', 'XLB', 'SEP'].map((k) => (k.charCodeAt(0) << 16) | (k.charCodeAt(1) << 8) | k.charCodeAt(2)),
+);
+
+/**
+ * Whether bytes[a, e) names a chain read lean: what kube-proxy names per Service (SVC, SVL, EXT, FW, XLB) and per
+ * endpoint (SEP), `KUBE-(SVC|SVL|EXT|FW|XLB|SEP)-[A-Za-z0-9]+`, told by its bytes (no string is made of a name).
+ */
+export function leanChainName(bytes: Buffer, a: number, e: number): boolean {
+  // KUBE-
+  if (e - a < 9 || bytes[a] !== 0x4b || bytes[a + 1] !== 0x55 || bytes[a + 2] !== 0x42 || bytes[a + 3] !== 0x45)
+    return false;
+  if (bytes[a + 4] !== 0x2d) return false;
+  // the kind: FW (two letters) or SVC, SVL, EXT, XLB, SEP (three), then `-` and at least one [A-Za-z0-9]
+  const c0 = bytes[a + 5]!;
+  const c1 = bytes[a + 6]!;
+  const c2 = bytes[a + 7]!;
+  let k: number;
+  if (c0 === 0x46 && c1 === 0x57 && c2 === 0x2d) k = a + 8;
+  else {
+    const kind = (c0 << 16) | (c1 << 8) | c2;
+    if (!LEAN_KINDS.has(kind) || bytes[a + 8] !== 0x2d) return false;
+    k = a + 9;
+  }
+  if (k >= e) return false;
+  for (; k < e; k++) {
+    const x = bytes[k]!;
+    if (!((x >= 0x30 && x <= 0x39) || (x >= 0x41 && x <= 0x5a) || (x >= 0x61 && x <= 0x7a))) return false;
+  }
+  return true;
+}
+
 /**
  * parseIptablesLines of a dump with kube-proxy's per-Service chains read lean (LeanRule, model/iptables-lean.ts):
  * the same tables, chains, warnings and — asked for through `rules` — the same rules. Undefined when the dump has
@@ -263,24 +381,50 @@ export function parseIptablesLean(lines: ByteLines, probe: string): Parsed<Iptab
   const n = lines.length;
   const bytes = lines.bytes;
   const starts = lines.starts;
-  // An ASCII dump (what iptables-save writes) is decoded once: each lean line and chain name is then a slice of that
-  // text, which V8 keeps as a reference into it instead of a copy. ~300,000 copied lines were ~35 MiB that every
-  // young-generation collection copied again before they reached the old space; the whole text, allocated there
-  // once, lives no longer than the evidence that points into it (the Services' evidence holds most of its lines).
+  // An ASCII dump (what iptables-save writes) is decoded once: each lean line is then a slice of that text, which V8
+  // keeps as a reference into it instead of a copy. ~300,000 copied lines were ~35 MiB that every young-generation
+  // collection copied again before they reached the old space; the whole text, allocated there once, lives no
+  // longer than the evidence that points into it (the Services' evidence holds most of its lines).
   const text = bytes.length < constants.MAX_STRING_LENGTH && isAscii(bytes) ? bytes.toString('latin1') : undefined;
   const lineAt =
     text === undefined
       ? (idx: number) => lines.at(idx)
       : (idx: number) => text.slice(starts[idx]!, starts[idx + 1]! - 1);
-  // per table, per chain: how often declared (a second declaration flushes it) and the lean rules read so far;
-  // `bad`: one of its rules is not a lean shape, so the chain is parsed whole
-  type Lean = { declared: number; bad: boolean; rules: LeanRule[]; lines: number[] };
-  const tables = new Map<string, Map<string, Lean>>();
-  let chains: Map<string, Lean> | undefined;
-  let last: Lean | undefined;
-  let lastChains: Map<string, Lean> | undefined;
-  let lastAt = 0;
-  let lastLen = 0;
+  // every chain of every table by id: its name's bytes, how often declared (a second declaration flushes it), whether
+  // it is a lean name, `bad` (one of its rules is not a lean shape or comes before its declaration: parsed whole)
+  // and its lean rules read so far
+  const at: number[] = [];
+  const len: number[] = [];
+  const declared: number[] = [];
+  const leanName: boolean[] = [];
+  const bad: boolean[] = [];
+  const rulesOf: (LeanRule[] | undefined)[] = [];
+  // the line of its first declaration (-1: none)
+  const declLine: number[] = [];
+  const tableOf: ChainNames[] = [];
+  // the chain id + 1 of each line read as a lean rule
+  const lineChain = new Int32Array(n);
+  const tables = new Map<string, ChainNames>();
+  let chains: ChainNames | undefined;
+  const chainId = (a: number, e: number): number => {
+    const id = chains!.find(a, e, true, at.length);
+    if (id === at.length) {
+      at.push(a);
+      len.push(e - a);
+      declared.push(0);
+      leanName.push(leanChainName(bytes, a, e));
+      bad.push(false);
+      rulesOf.push(undefined);
+      declLine.push(-1);
+      tableOf.push(chains!);
+    }
+    return id;
+  };
+  // per table: a declaration came after a rule line (its chains are then not built here: see own below)
+  const ruleSeen = new Set<ChainNames>();
+  const declAfterRule = new Set<ChainNames>();
+  let last = -1;
+  let lastChains: ChainNames | undefined;
   for (let idx = 0; idx < n; idx++) {
     const e = starts[idx + 1]! - 1;
     let i = starts[idx]!;
@@ -294,7 +438,7 @@ export function parseIptablesLean(lines: ByteLines, probe: string): Parsed<Iptab
     if (c === 0x2a /* * */) {
       const name = bytes.toString('latin1', i + 1, e).trim();
       if (!/^[a-z]+$/.test(name) || tables.has(name)) return undefined;
-      chains = new Map();
+      chains = new ChainNames(bytes, at, len);
       tables.set(name, chains);
       continue;
     }
@@ -302,15 +446,15 @@ export function parseIptablesLean(lines: ByteLines, probe: string): Parsed<Iptab
     if (c === 0x3a /* : */) {
       let j = i + 1;
       for (; j < e && !sep(bytes[j]!); j++) if (bytes[j]! < 0x21 || bytes[j]! > 0x7e) return undefined;
-      const name = bytes.toString('latin1', i + 1, j);
-      const ch = chains.get(name);
-      if (ch) ch.declared++;
-      else chains.set(name, { declared: 1, bad: false, rules: [], lines: [] });
+      const id = chainId(i + 1, j);
+      if (declared[id]!++ === 0) declLine[id] = idx;
+      if (ruleSeen.has(chains)) declAfterRule.add(chains);
       continue;
     }
     if (c === 0x5b /* [ */) return undefined;
     if (c !== 0x2d /* - */) continue;
     if (bytes[i + 1] !== 0x41 /* A */ || !sep(bytes[i + 2]!)) return undefined;
+    ruleSeen.add(chains);
     let a = i + 2;
     while (a < e && sep(bytes[a]!)) a++;
     let j = a;
@@ -320,82 +464,174 @@ export function parseIptablesLean(lines: ByteLines, probe: string): Parsed<Iptab
       // a quoted or escaped chain name (the tokenizer may make any name of it), or one trim would cut
       if (x === 0x22 || x === 0x27 || x === 0x5c || x < 0x21 || x > 0x7e) return undefined;
     }
-    // `KUBE-` and a kind of LEAN_CHAIN's, by bytes: most lines are not in such a chain
+    // `KUBE-` and a kind of leanChainName's, by bytes: most lines are not in such a chain
     if (j - a < 9 || bytes[a] !== 0x4b || bytes[a + 4] !== 0x2d) continue;
-    let ch: Lean | undefined;
+    let ch = -1;
     // a chain's rules come one after another: the previous line's chain is compared by bytes, not looked up
-    if (last !== undefined && lastChains === chains && j - a === lastLen) {
+    if (last >= 0 && lastChains === chains && j - a === len[last]) {
+      const b = at[last]!;
       let k = 0;
-      while (k < lastLen && bytes[a + k] === bytes[lastAt + k]) k++;
-      if (k === lastLen) ch = last;
+      while (k < j - a && bytes[a + k] === bytes[b + k]) k++;
+      if (k === j - a) ch = last;
     }
-    if (ch === undefined) {
-      const name = text === undefined ? bytes.toString('latin1', a, j) : text.slice(a, j);
-      if (!LEAN_CHAIN.test(name)) continue;
-      ch = chains.get(name);
-      if (!ch) {
-        // a rule before its chain's declaration: read whole (the full parser warns)
-        ch = { declared: 0, bad: true, rules: [], lines: [] };
-        chains.set(name, ch);
-      }
+    if (ch < 0) {
+      ch = chainId(a, j);
       last = ch;
       lastChains = chains;
-      lastAt = a;
-      lastLen = j - a;
     }
-    if (ch.bad) continue;
-    const r = ch.declared === 1 ? leanRule(lineAt(idx).trim(), idx + 1, probe) : undefined;
+    if (!leanName[ch]) continue;
+    // a rule before its chain's declaration is read whole (the full parser warns)
+    if (declared[ch] === 0) bad[ch] = true;
+    if (bad[ch]) continue;
+    const r = declared[ch] === 1 ? leanRule(lineAt(idx).trim(), idx + 1, probe) : undefined;
     if (!r) {
-      ch.bad = true;
-      ch.rules = [];
-      ch.lines = [];
+      bad[ch] = true;
+      rulesOf[ch] = undefined;
       continue;
     }
-    ch.rules.push(r);
-    ch.lines.push(idx);
+    const rs = rulesOf[ch];
+    if (rs === undefined) rulesOf[ch] = [r];
+    else rs.push(r);
+    lineChain[idx] = ch + 1;
   }
-  const skip = new Uint8Array(n);
-  let skipped = 0;
-  for (const chs of tables.values())
-    for (const ch of chs.values()) {
-      // a chain declared twice is flushed by its second declaration: read whole
-      if (ch.bad || ch.declared !== 1) continue;
-      for (const l of ch.lines) skip[l] = 1;
-      skipped += ch.lines.length;
+  // a chain declared twice is flushed by its second declaration: read whole
+  const good = (id: number) => !bad[id] && declared[id] === 1;
+  // The lean chains whose declaration is read here too (`own`: 110,000 of them on a 10,000-Service dump, each a
+  // regular expression, a Map entry and a name hashed again in the full parse otherwise). Only in a table whose
+  // declarations all come before its rules: the full parse then makes its chains in declaration order, then those
+  // that rules append to undeclared, so each own chain goes back in by its declaration's line.
+  const own: (IptablesChain | undefined)[] = [];
+  for (let id = 0; id < at.length; id++) {
+    if (!good(id) || rulesOf[id] === undefined) continue;
+    const dl = declLine[id]!;
+    if (declAfterRule.has(tableOf[id]!)) continue;
+    const line = lineAt(dl).trim();
+    if (line.length > MAX_LEAN_LINE) continue;
+    // what the full parse reads of a declaration (parseIptablesLines)
+    const m = /^:(\S+)\s+(\S+)(?:\s+(\[\d+:\d+\]))?$/.exec(line);
+    if (!m) continue;
+    const c: IptablesChain = { name: m[1]!, declared: true, rules: [] };
+    if (m[2] !== '-') c.policy = m[2]!;
+    const cnt = m[3] !== undefined ? counters(m[3]) : undefined;
+    if (cnt) {
+      c.packets = cnt.packets;
+      c.bytes = cnt.bytes;
     }
-  const kept = new Int32Array(n - skipped);
-  for (let idx = 0, k = 0; idx < n; idx++) if (skip[idx] === 0) kept[k++] = idx;
+    c.source = ev(probe, line);
+    own[id] = c;
+    lineChain[dl] = id + 1;
+  }
+  let skipped = 0;
+  let skippedDecl = 0;
+  for (let idx = 0; idx < n; idx++) {
+    const ch = lineChain[idx]!;
+    if (ch > 0 && good(ch - 1)) {
+      if (declLine[ch - 1] === idx) skippedDecl++;
+      else skipped++;
+    }
+  }
+  const kept = new Int32Array(n - skipped - skippedDecl);
+  for (let idx = 0, k = 0; idx < n; idx++) {
+    const ch = lineChain[idx]!;
+    if (ch === 0 || !good(ch - 1)) kept[k++] = idx;
+    else lineChain[idx] = -1;
+  }
+  // a jump from a line the full parse reads to an own chain is to a chain of the dump
+  const known = (table: string, name: string): boolean => {
+    const id = tables.get(table)?.findString(name) ?? -1;
+    return id >= 0 && own[id] !== undefined;
+  };
+  // the lines left to the full parse (110,000 chain declarations on a 10,000-Service dump) as slices of the decoded
+  // text too, not each decoded again out of the bytes
   const parsed = parseIptablesLines(
-    lines,
+    text === undefined ? lines : { length: n, at: lineAt },
     probe,
-    Object.assign((idx: number) => skip[idx] === 1, { kept }),
+    Object.assign((idx: number) => lineChain[idx] === -1, { kept, known }),
   );
+  // the chains the full parse made (a declaration it could not read makes none), and the own ones
+  const present = new Uint8Array(at.length);
+  for (let id = 0; id < at.length; id++) if (own[id] !== undefined) present[id] = 1;
   const found: [IptablesTable, number, LeanRule[]][] = [];
+  const ownIn = new Map<IptablesTable, number[]>();
+  let foundRules = 0;
   for (const t of parsed.value.tables) {
     const chs = tables.get(t.name);
     if (!chs) continue;
-    const names = new Set<string>();
-    for (const chain of t.chains) names.add(chain.name);
-    const masq = names.has('KUBE-MARK-MASQ');
+    const ks: number[] = [];
     for (let k = 0; k < t.chains.length; k++) {
-      const chain = t.chains[k]!;
-      const ch = chs.get(chain.name);
-      if (!ch || ch.bad || ch.declared !== 1 || ch.rules.length === 0) continue;
-      // nothing else may have put a rule in it; a lean rule's jump to a chain the dump lacks is warned about by the
-      // full parse, in its order
-      if (chain.rules.length > 0) return undefined;
-      for (const r of ch.rules) {
+      const id = chs.findString(t.chains[k]!.name);
+      if (id < 0) continue;
+      // an own chain is not the full parse's to make
+      if (own[id] !== undefined) return undefined;
+      present[id] = 1;
+      if (good(id) && rulesOf[id] !== undefined) ks.push(k, id);
+    }
+    const owned: number[] = [];
+    for (let id = 0; id < at.length; id++) if (own[id] !== undefined && tableOf[id] === chs) owned.push(id);
+    ownIn.set(t, owned);
+    let names: Set<string> | undefined;
+    const masqId = chs.findString('KUBE-MARK-MASQ');
+    const masq = masqId >= 0 && present[masqId] === 1;
+    // every jump of a lean rule is to a chain of the table or a built-in target
+    const jumpsKnown = (rules: LeanRule[]): boolean => {
+      for (const r of rules) {
         // the two targets of every endpoint chain are leanRule's shared strings: told without a look-up
         const tg = r.target;
         if (tg === 'DNAT' || (tg === 'KUBE-MARK-MASQ' && masq)) continue;
-        if (!names.has(tg) && !BUILTIN.has(tg)) return undefined;
+        const tid = chs.findString(tg);
+        if (tid >= 0 && present[tid] === 1) continue;
+        // not a chain declared in this table: one the full parse made of a rule, or a built-in target
+        names ??= new Set(t.chains.map((c) => c.name));
+        if (!names.has(tg) && !BUILTIN.has(tg)) return false;
       }
-      found.push([t, k, ch.rules]);
+      return true;
+    };
+    for (let x = 0; x < ks.length; x += 2) {
+      const k = ks[x]!;
+      const rules = rulesOf[ks[x + 1]!]!;
+      // nothing else may have put a rule in it; a lean rule's jump to a chain the dump lacks is warned about by the
+      // full parse, in its order
+      if (t.chains[k]!.rules.length > 0 || !jumpsKnown(rules)) return undefined;
+      found.push([t, k, rules]);
+      foundRules += rules.length;
+    }
+    for (const id of owned) {
+      if (!jumpsKnown(rulesOf[id]!)) return undefined;
+      foundRules += rulesOf[id]!.length;
     }
   }
-  if (found.reduce((k, f) => k + f[2].length, 0) !== skipped) return undefined;
+  if (foundRules !== skipped) return undefined;
   const whole = (c: LeanChain, rules: LeanRule[]) => rules.map((r) => wholeRule(c, r));
   for (const [t, k, rules] of found) t.chains[k] = new LeanChain(t.name, t.chains[k]!, rules, whole);
+  for (const [t, owned] of ownIn) {
+    if (owned.length === 0) continue;
+    // the full parse's chains: those declared, in declaration order, then those rules made undeclared
+    const chs = tables.get(t.name)!;
+    const merged: IptablesChain[] = [];
+    let o = 0;
+    let prev = -1;
+    const ownUpTo = (line: number) => {
+      for (; o < owned.length && declLine[owned[o]!]! < line; o++) {
+        const id = owned[o]!;
+        if (declLine[id]! < prev) return false;
+        prev = declLine[id]!;
+        merged.push(new LeanChain(t.name, own[id]!, rulesOf[id]!, whole));
+      }
+      return true;
+    };
+    for (const c of t.chains) {
+      let line = Number.MAX_SAFE_INTEGER;
+      if (c.declared) {
+        const id = chs.findString(c.name);
+        if (id < 0 || declLine[id]! < 0) return undefined;
+        line = declLine[id]!;
+      }
+      if (!ownUpTo(line)) return undefined;
+      merged.push(c);
+    }
+    if (!ownUpTo(Number.MAX_SAFE_INTEGER)) return undefined;
+    t.chains = merged;
+  }
   return parsed;
 }
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ByteLines, parseIptablesLines, readRuleLine } from '../../../src/tools/iptables/parse-iptables.js';
-import { leanRule, parseIptablesLean } from '../../../src/tools/iptables/lean-rules.js';
+import { leanChainName, leanRule, parseIptablesLean } from '../../../src/tools/iptables/lean-rules.js';
 import { kubeProxyServicesFromIptables } from '../../../src/analysis/kube-proxy/iptables.js';
 import { findLeftovers } from '../../../src/analysis/diff-leftovers.js';
 import type { DiffSideInput } from '../../../src/analysis/diff.js';
@@ -282,6 +282,55 @@ describe('iptables-save read lean, against the full parse', () => {
       'lean',
     ],
     [
+      // the lean read builds the chains of a table whose declarations all come before its rules
+      "a chain declared after the rules (the nat table's chains then all made by the full parse)",
+      () => edit((l) => l.splice(at(l, /^COMMIT$/), 0, ':KUBE-SVC-LATEDECLARED0000 - [0:0]')),
+      'lean',
+    ],
+    [
+      'counters and a policy on per-Service chain declarations',
+      () =>
+        edit((l) => {
+          const k = at(l, /^:KUBE-SEP-/, 4);
+          l[k] = l[k]!.replace(' - [0:0]', ' - [12:3456]');
+          const j = at(l, /^:KUBE-SVC-/, 6);
+          l[j] = l[j]!.replace(' - [0:0]', ' ACCEPT [0:0]');
+        }),
+      'lean',
+    ],
+    [
+      'a per-Service chain declaration the full parse cannot read (no policy)',
+      () =>
+        edit((l) => {
+          const k = at(l, /^:KUBE-SEP-/, 5);
+          l[k] = l[k]!.replace(' - [0:0]', '');
+        }),
+      'whole',
+    ],
+    [
+      'a rule appended to an undeclared chain of another name, and a jump to it from an endpoint chain',
+      () =>
+        edit((l) => {
+          const s = sepName(l);
+          l.splice(at(l, /^COMMIT$/), 0, '-A KUBE-UNDECLARED-THING -j RETURN');
+          l.splice(at(l, new RegExp(`^-A ${s} `)), 0, `-A ${s} -j KUBE-UNDECLARED-THING`);
+        }),
+      'lean',
+    ],
+    [
+      'declarations moved: a per-Service chain declared first, another last, non-lean ones between',
+      () =>
+        edit((l) => {
+          const k = at(l, /^:KUBE-SVC-/, 8);
+          const [d] = l.splice(k, 1);
+          l.splice(at(l, /^:/), 0, d!);
+          const j = at(l, /^:KUBE-SEP-/, 9);
+          const [e] = l.splice(j, 1);
+          l.splice(at(l, /^-A /), 0, e!);
+        }),
+      'lean',
+    ],
+    [
       'a DNAT target without a port',
       () =>
         edit((l) => {
@@ -300,6 +349,47 @@ describe('iptables-save read lean, against the full parse', () => {
       if (expectRead !== 'either') expect(r.lean ? 'lean' : 'whole').toBe(expectRead);
       if (r.lean) expect(r.chains).toBeGreaterThan(1000);
     });
+
+  it('leanChainName: the names KUBE-(SVC|SVL|EXT|FW|XLB|SEP)-[A-Za-z0-9]+ and no other (fuzzed)', () => {
+    const { rnd, pick } = seeded(20261208);
+    const re = /^KUBE-(SVC|SVL|EXT|FW|XLB|SEP)-[A-Za-z0-9]+$/;
+    const parts = [
+      'KUBE-',
+      'KUBE',
+      'SVC',
+      'SVL',
+      'EXT',
+      'FW',
+      'XLB',
+      'SEP',
+      'SVX',
+      'FWX',
+      'F',
+      '-',
+      'A',
+      'z',
+      '09',
+      '_',
+      '.',
+    ];
+    let yes = 0;
+    const kinds = ['SVC', 'SVL', 'EXT', 'FW', 'XLB', 'SEP', 'SVX', 'FWX', 'F', 'SE', ''];
+    const tail = 'AZaz09_.-';
+    for (let i = 0; i < 20000; i++) {
+      let name = `KUBE-${pick(kinds)}-`;
+      for (let j = Math.floor(rnd() * 5); j > 0; j--) name += rnd() < 0.9 ? pick(['Q', 'z', '7']) : pick([...tail]);
+      // and a character changed anywhere, now and then
+      if (rnd() < 0.3) {
+        const k = Math.floor(rnd() * name.length);
+        name = name.slice(0, k) + pick([...tail, ...parts]) + name.slice(k + 1);
+      }
+      const b = Buffer.from(`x ${name} y`, 'latin1');
+      const got = leanChainName(b, 2, 2 + name.length);
+      expect(got, name).toBe(re.test(name));
+      if (got) yes++;
+    }
+    expect(yes).toBeGreaterThan(1000);
+  });
 
   it('leanRule: a line it takes is the line readRuleLine parses, option by option (fuzzed)', () => {
     const { rnd, pick } = seeded(20261207);
