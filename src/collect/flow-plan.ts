@@ -10,6 +10,7 @@ import { MAX_FLOW_ENTRIES } from './conntrack.js';
 import { narrowSourceScan, SOURCE_SCAN_MAX } from './flow-conntrack.js';
 import type { Offload } from './offload.js';
 import type { ProbeSource } from './source.js';
+import { endScansEarly } from './scan-early.js';
 
 // The plan of what one flow's trace reads. Two halves of one decision live here: which live probes may wait until
 // a path needs them (traceDefers, handed to the live source before anything runs), and what is read once the flow
@@ -50,6 +51,8 @@ export async function loadForFlow(
   // Services are loaded (flow-conntrack.ts)
   const ctId = `conntrack${family}`;
   const early = offload?.conntrack(ctId, { kind: 'flow-source', flow, family }, SOURCE_SCAN_MAX);
+  // workers bin/netpath.js started from the arguments (scan-early.ts) for jobs other than these two
+  endScansEarly();
   const addrText = await source.read('ip-addr').catch(() => undefined);
   let addrs: Address[] = [];
   if (addrText) {

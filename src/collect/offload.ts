@@ -6,6 +6,7 @@ import type { Flow } from '../model/trace.js';
 import { routesFromFile, type FileStamp, type RouteScanData, type ScannedRoutes } from '../tools/ip/route-scan.js';
 import type { ConntrackQuery, ScanResult } from '../tools/conntrack/index.js';
 import type { ProbeSource } from './source.js';
+import { SCAN_OFFLOAD_MIN_BYTES, takeScanEarly } from './scan-early.js';
 
 /**
  * The two large reads of a trace (the route table, the conntrack table) are plain byte scans of one
@@ -62,6 +63,8 @@ export interface OffloadOptions {
   minBytes?: number;
   /** told of every worker's answer (tests: that a worker, not the fallback, gave the result) */
   onReply?: (kind: WorkerJob['kind'], ok: boolean) => void;
+  /** told of every job started: whether a worker bin/netpath.js started for it was adopted (scan-early.ts) */
+  onStart?: (kind: WorkerJob['kind'], early: boolean) => void;
 }
 
 /**
@@ -69,7 +72,7 @@ export interface OffloadOptions {
  * modules with zod); measured on the bench snapshots (2 cores), a trace with workers was 0.1 s slower
  * at a 14 MiB route table and 22 MiB conntrack table, even at 42/68 MiB, and 22% faster at 134/219 MiB.
  */
-export const OFFLOAD_MIN_BYTES = 32 * 1024 * 1024;
+export const OFFLOAD_MIN_BYTES = SCAN_OFFLOAD_MIN_BYTES;
 
 function defaultScript(): string | undefined {
   try {
@@ -90,6 +93,17 @@ export function createOffload(source: ProbeSource, opts: OffloadOptions = {}): O
   const running = new Set<Worker>();
   const start = (job: WorkerJob): Promise<WorkerReply | undefined> =>
     new Promise<WorkerReply | undefined>((resolve) => {
+      // the same job, started from the command line before the CLI loaded (scan-early.ts): its answer is this one's
+      const early = takeScanEarly(script, job);
+      opts.onStart?.(job.kind, early !== undefined);
+      if (early) {
+        running.add(early.w);
+        void early.reply.then((r) => {
+          running.delete(early.w);
+          resolve(r);
+        });
+        return;
+      }
       let w: Worker;
       try {
         w = new Worker(script, { workerData: job });

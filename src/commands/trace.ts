@@ -11,6 +11,7 @@ import type { KubeTarget } from '../collect/kube.js';
 import { parseNameRef, pickEnds, resolveName, type ResolveContext, type ResolvedEnds } from './resolve.js';
 import { lookupConntrack, MAX_FLOW_ENTRIES } from '../collect/conntrack.js';
 import { createOffload, type OffloadOptions } from '../collect/offload.js';
+import { endScansEarly } from '../collect/scan-early.js';
 import { conntrackBackends, loadForFlow } from '../collect/flow-plan.js';
 import type { ScanResult } from '../tools/conntrack/index.js';
 import type { Family, Rule } from '../model/types.js';
@@ -164,6 +165,20 @@ export async function runTrace(
 ): Promise<TraceOutcome> {
   // names are checked for shape before anything is read; addresses are parsed right away
   const named = parseNameRef(request.src) !== null || parseNameRef(request.dst) !== null;
+  try {
+    return await traceRequest(source, request, named, opts);
+  } finally {
+    // scans started from the arguments (commands/trace-early.ts) that this trace did not adopt: not wanted
+    endScansEarly();
+  }
+}
+
+async function traceRequest(
+  source: ProbeSource,
+  request: TraceRequest,
+  named: boolean,
+  opts: RunTraceOptions,
+): Promise<TraceOutcome> {
   if (named) {
     // a name needs every Service and pod to be resolved: the whole node is read
     const state = await loadNodeState(source, { routes: 'columns' });

@@ -113,7 +113,9 @@ describe('the bundled CLI', () => {
       expect(r.stderr).toBe('');
       expect(JSON.parse(r.stdout).flow.dst).toBe(addr);
       const lines = existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : [];
-      const worker = join(BUNDLE, 'scan-worker.js');
+      // started by bin/netpath.js from the arguments (trace-early.ts), as an eval worker of the bundle, and adopted:
+      // the trace starts no worker of its own
+      const worker = `eval ${join(BUNDLE, 'scan-worker.cjs')}`;
       expect(lines).toEqual([`start ${worker}`, `reply ${worker} true`]);
     }, 120_000);
   });

@@ -11,7 +11,12 @@ const Base = wt.Worker;
 wt.Worker = class extends Base {
   constructor(script, opts) {
     super(script, opts);
-    const s = script instanceof URL ? script.pathname : String(script);
+    // an eval worker (exec/bundle-worker.ts) is named by the bundle file its source runs
+    const s = opts?.eval
+      ? `eval ${JSON.parse(/const file = (".*");/.exec(String(script))?.[1] ?? '"?"')}`
+      : script instanceof URL
+        ? script.pathname
+        : String(script);
     appendFileSync(log, `start ${s}\n`);
     this.once('message', (m) => appendFileSync(log, `reply ${s} ${m?.ok === true}\n`));
   }
