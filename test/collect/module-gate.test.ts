@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { collectProbes } from '../../src/collect/live-source.js';
@@ -6,6 +8,7 @@ import { failuresIn } from '../../src/collect/load-state.js';
 import { builtinModules, iptablesNeedsNft, loadedModules } from '../../src/collect/module-gate.js';
 import { isAllowed } from '../../src/exec/allowlist.js';
 import type { RawOutput, RunOptions } from '../../src/exec/runner.js';
+import { runCli } from '../helpers/cli.js';
 import { replayRunner } from '../helpers/replay.js';
 
 // A fake node: the probes answer from a bundled capture, the module reads as the case says. The /proc/modules
@@ -173,5 +176,28 @@ describe('probes whose netlink requests would make the kernel load a module', ()
       expect(isAllowed(['cat', bad]), bad).toBe(false);
     expect(isAllowed(['iptables-save', '-V'])).toBe(true);
     expect(isAllowed(['iptables-save', '-M', '/bin/sh'])).toBe(false);
+  });
+
+  it('snapshot --exec records the reason in the probe record, and a trace of that snapshot gives it', async () => {
+    const node = fakeNode({ modules: `${line('nfnetlink')}\n`, builtin: 'kernel/fs/ext4/ext4.ko\n' });
+    const dir = mkdtempSync(join(tmpdir(), 'npM-gate-'));
+    try {
+      const out = join(dir, 'snap');
+      const r = await runCli(['snapshot', '-o', out, '-q', '--exec', 'ssh node1'], { liveRunner: () => node.run });
+      expect(r.code).toBe(0);
+      expect(ran(node.calls, 'nft')).toBe(false);
+      const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as {
+        probes: { id: string; failed?: string; message?: string }[];
+      };
+      const nft = manifest.probes.find((p) => p.id === 'nft-ruleset');
+      expect(nft).toMatchObject({ failed: 'error' });
+      expect(nft?.message).toMatch(
+        /^nft: not run: nf_tables is neither loaded nor built in .*run `nft -j list ruleset` on the node yourself if loading nf_tables is acceptable$/,
+      );
+      const t = await runCli(['trace', '10.244.1.12', '8.8.8.8', '--snapshot', out, '--json']);
+      expect(t.out).toContain('nft: not run: nf_tables is neither loaded nor built in');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
