@@ -13,6 +13,7 @@ import {
   splitIpProbeBatch,
 } from '../exec/ip-batch-input.js';
 import { byCodeUnit } from '../model/order.js';
+import { isAre, moduleGate, names } from './module-gate.js';
 
 export interface ProbeRun {
   id: string;
@@ -71,25 +72,57 @@ export async function collectProbes(runner: Runner, opts: CollectOptions = {}): 
   let total = NODE_PROBES.length;
 
   // a probe whose tool would change this node to answer is not run; its record says why (probes.ts onlyIfPresent)
+  const modules = moduleGate(runner, timeoutMs);
   const gate = async (p: ProbeSpec, timeout: number): Promise<RawOutput | undefined> => {
     const need = p.onlyIfPresent;
     if (!need) return undefined;
+    const notRun = (failed: 'ENOENT' | 'error', message: string, durationMs = 0): RawOutput => ({
+      argv: p.argv,
+      exitCode: -1,
+      stdout: '',
+      stderr: '',
+      durationMs,
+      failed,
+      message,
+    });
+    if ('modules' in need) {
+      const v = await modules.verdict(need.modules);
+      if (v.run) return undefined;
+      const tool = p.argv[0]!;
+      const yourself = (ms: readonly string[]) =>
+        `run \`${p.argv.join(' ')}\` on the node yourself if loading ${names(ms)} is acceptable`;
+      // one build of the tool needs them (iptables-save): the build that runs may not
+      const needs = need.variant ? await modules.needsModules(need.variant) : true;
+      if (needs === false) return undefined;
+      if ('cannotTell' in v)
+        return notRun(
+          'error',
+          `${tool}: not run: could not tell ${v.cannotTell}, and ${need.because}; ${yourself(need.modules)}`,
+        );
+      const what = `${names(v.missing)} ${isAre(v.missing)} neither loaded nor built in (${v.where})`;
+      if (typeof needs === 'string')
+        return notRun(
+          'error',
+          `${tool}: not run: ${what}, and whether ${tool} is ${need.variant!.name}, which would load ${v.missing.length > 1 ? 'them' : 'it'}, is unknown (${needs}); ${yourself(v.missing)}`,
+        );
+      return notRun('error', `${tool}: not run: ${what}, and ${need.because}; ${yourself(v.missing)}`);
+    }
     const seen = await runner(['cat', need.path], { timeoutMs: timeout, maxBytes: 64 * 1024 });
     // a file over the limit exists all the same
     if ((!seen.failed && seen.exitCode === 0) || seen.failed === 'too-large') return undefined;
     const missing = !seen.failed && /No such file or directory/.test(seen.stderr);
     const why = seen.message ?? (seen.stderr.trim().split('\n')[0] || `cat exited ${seen.exitCode}`);
-    return {
-      argv: p.argv,
-      exitCode: -1,
-      stdout: '',
-      stderr: '',
-      durationMs: seen.durationMs,
-      failed: missing ? 'ENOENT' : 'error',
-      message: missing
-        ? `${p.argv[0]}: not run: ${need.path} does not exist, so ${need.absentMeans} (${need.because})`
-        : `${p.argv[0]}: not run: could not tell whether ${need.path} exists (${why}), and ${need.because}`,
-    };
+    return missing
+      ? notRun(
+          'ENOENT',
+          `${p.argv[0]}: not run: ${need.path} does not exist, so ${need.absentMeans} (${need.because})`,
+          seen.durationMs,
+        )
+      : notRun(
+          'error',
+          `${p.argv[0]}: not run: could not tell whether ${need.path} exists (${why}), and ${need.because}`,
+          seen.durationMs,
+        );
   };
 
   // `got`: the probe's output from a batch that ran it among others (runTcBatch)

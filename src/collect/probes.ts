@@ -1,3 +1,5 @@
+import { iptablesNeedsNft, type ModuleNeed } from './module-gate.js';
+
 /**
  * The probes of the snapshot layout (docs/snapshot.md). A probe id is also its file
  * name in a snapshot, without extension; `.json` holds the tool's JSON mode, `.txt` its text.
@@ -17,10 +19,13 @@ export interface ProbeSpec {
   /** output over maxBytes is kept up to its last whole line (and marked truncated), not dropped */
   keepPartial?: boolean;
   /**
-   * Run only when this /proc file exists (looked at with `cat`): without it the tool would change the node to
-   * answer. `absentMeans`: what a missing file tells; `because`: what the tool would do. Both go in the record.
+   * Run only when the kernel already has what the tool would otherwise load (collect/live-source.ts gate):
+   * `path`, a /proc file that exists exactly when the feature is in the kernel (missing: the layer is absent,
+   * `absentMeans`); or `modules`, the modules its netlink requests would make the kernel load
+   * (collect/module-gate.ts; missing and loadable: not run, the layer unknown). `because`: what the tool would do.
+   * Both go in the record.
    */
-  onlyIfPresent?: { path: string; absentMeans: string; because: string };
+  onlyIfPresent?: { path: string; absentMeans: string; because: string } | (ModuleNeed & { because: string });
 }
 
 /**
@@ -79,6 +84,29 @@ export const IPMASQ_MAPS = ['cilium_ipmasq_v4', 'cilium_ipmasq_v6'] as const;
  */
 const IPCACHE_LIMITS = { maxBytes: CONNTRACK_MAX_BYTES, timeoutMs: CONNTRACK_TIMEOUT_MS };
 
+/**
+ * The modules a probe's netlink requests make the kernel load when they are missing (docs/safety.md, "Kernel
+ * modules"): opening a NETLINK_NETFILTER socket loads nfnetlink (af_netlink.c netlink_create asks for
+ * net-pf-16-proto-12), a request to one of its subsystems loads that subsystem's module (nfnetlink.c
+ * nfnetlink_rcv_msg asks for nfnetlink-subsys-N: nf_tables, nf_conntrack_netlink, ip_set), a NETLINK_XFRM socket
+ * loads xfrm_user (net-pf-16-proto-6).
+ */
+const NETLINK_LOADS = 'its netlink requests would make the kernel load what is missing';
+const NFT_NEEDS = { modules: ['nfnetlink', 'nf_tables'], because: NETLINK_LOADS };
+const CONNTRACK_NEEDS = { modules: ['nfnetlink', 'nf_conntrack_netlink'], because: NETLINK_LOADS };
+const IPSET_NEEDS = { modules: ['nfnetlink', 'ip_set'], because: NETLINK_LOADS };
+const XFRM_NEEDS = { modules: ['xfrm_user'], because: NETLINK_LOADS };
+/**
+ * iptables-save of the nf_tables build lists over nftables netlink and asks the kernel about every extension it
+ * prints (NFT_COMPAT GET: strace of iptables-nft-save 1.8.9), which loads nft_compat (nfnetlink-subsys-11); the
+ * legacy build only reads tables /proc/net/ip_tables_names lists. `-V` tells them apart and opens no socket.
+ */
+const iptablesNeeds = (tool: 'iptables-save' | 'ip6tables-save') => ({
+  modules: ['nfnetlink', 'nf_tables', 'nft_compat'],
+  variant: { argv: [tool, '-V'], needs: iptablesNeedsNft, name: 'the nf_tables build' },
+  because: NETLINK_LOADS,
+});
+
 export const NODE_PROBES: ProbeSpec[] = [
   { id: 'uname', argv: ['uname', '-r'], ext: 'txt', optional: false },
   { id: 'hostname', argv: ['uname', '-n'], ext: 'txt', optional: true },
@@ -95,9 +123,21 @@ export const NODE_PROBES: ProbeSpec[] = [
   { id: 'bpftool-prog', argv: ['bpftool', '-j', 'prog', 'show'], ext: 'json', optional: false },
   { id: 'bpftool-link', argv: ['bpftool', '-j', 'link', 'show'], ext: 'json', optional: true },
   { id: 'bpftool-cgroup', argv: ['bpftool', '-j', 'cgroup', 'tree', CILIUM_CGROUP_ROOT], ext: 'json', optional: true },
-  { id: 'nft-ruleset', argv: ['nft', '-j', 'list', 'ruleset'], ext: 'json', optional: true },
-  { id: 'iptables-save', argv: ['iptables-save'], ext: 'txt', optional: true },
-  { id: 'ip6tables-save', argv: ['ip6tables-save'], ext: 'txt', optional: true },
+  { id: 'nft-ruleset', argv: ['nft', '-j', 'list', 'ruleset'], ext: 'json', optional: true, onlyIfPresent: NFT_NEEDS },
+  {
+    id: 'iptables-save',
+    argv: ['iptables-save'],
+    ext: 'txt',
+    optional: true,
+    onlyIfPresent: iptablesNeeds('iptables-save'),
+  },
+  {
+    id: 'ip6tables-save',
+    argv: ['ip6tables-save'],
+    ext: 'txt',
+    optional: true,
+    onlyIfPresent: iptablesNeeds('ip6tables-save'),
+  },
   { id: 'wg', argv: ['wg', 'show', 'all', 'dump'], ext: 'txt', optional: true },
   { id: 'sysctl', argv: ['sysctl', '-e', ...SYSCTL_KEYS], ext: 'txt', optional: true },
   { id: 'sysctl-conf4', argv: ['sysctl', '-e', SYSCTL_CONF4_SUBTREE], ext: 'txt', optional: true },
@@ -150,9 +190,10 @@ export const NODE_PROBES: ProbeSpec[] = [
     maxBytes: CONNTRACK_MAX_BYTES,
     timeoutMs: CONNTRACK_TIMEOUT_MS,
     keepPartial: true,
+    onlyIfPresent: CONNTRACK_NEEDS,
   })),
   // kube-proxy IPVS mode matches its ClusterIPs, NodePorts and hairpin tuples through these sets
-  { id: 'ipset', argv: ['ipset', 'save'], ext: 'txt', optional: true },
+  { id: 'ipset', argv: ['ipset', 'save'], ext: 'txt', optional: true, onlyIfPresent: IPSET_NEEDS },
   ...LB_MAPS.map((name) => ({
     id: `bpf-map/${name}`,
     argv: ['bpftool', '-j', 'map', 'dump', 'pinned', `/sys/fs/bpf/tc/globals/${name}`],
@@ -195,8 +236,8 @@ export const NODE_PROBES: ProbeSpec[] = [
     optional: true,
   },
   // key material is replaced by `(redacted)` on capture (src/tools/xfrm/redact.ts), like WireGuard's private keys
-  { id: 'ip-xfrm-state', argv: ['ip', 'xfrm', 'state'], ext: 'txt', optional: true },
-  { id: 'ip-xfrm-policy', argv: ['ip', 'xfrm', 'policy'], ext: 'txt', optional: true },
+  { id: 'ip-xfrm-state', argv: ['ip', 'xfrm', 'state'], ext: 'txt', optional: true, onlyIfPresent: XFRM_NEEDS },
+  { id: 'ip-xfrm-policy', argv: ['ip', 'xfrm', 'policy'], ext: 'txt', optional: true, onlyIfPresent: XFRM_NEEDS },
   {
     id: 'cilium-config',
     argv: ['cilium-dbg', 'config', '-a'],

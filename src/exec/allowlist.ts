@@ -8,7 +8,7 @@ import { routeGetInput } from './route-get-input.js';
 import { validIpProbeBatchInput } from './ip-batch-input.js';
 import { validTcBatchInput } from './tc-batch-input.js';
 
-type Slot = string | { param: 'dev' | 'netns' | 'map' | 'cgroup' | 'sysctl-key' | 'table' };
+type Slot = string | { param: 'dev' | 'netns' | 'map' | 'cgroup' | 'sysctl-key' | 'table' | 'modules-builtin' };
 
 const DEV = { param: 'dev' } as const;
 const NETNS = { param: 'netns' } as const;
@@ -25,6 +25,8 @@ const PARAM_PATTERNS: Record<string, RegExp> = {
   'sysctl-key': /^net\.[A-Za-z0-9_.-]{1,120}$/,
   // a routing table by number (1..2^32-1) or by the names iproute2 always knows
   table: /^(local|main|default|[1-9]\d{0,9})$/,
+  // the built-in module list of one kernel release (collect/module-gate.ts RELEASE: a leading digit, no '/')
+  'modules-builtin': /^\/lib\/modules\/[0-9][A-Za-z0-9._+~-]{0,63}\/modules\.builtin$/,
 };
 
 const IP_QUERIES: Slot[][] = [
@@ -67,6 +69,12 @@ const ENTRIES: Slot[][] = [
   ['cat', '/proc/net/rt6_stats'],
   // whether IPVS is in the kernel, before ipvsadm is run (collect/probes.ts onlyIfPresent)
   ['cat', '/proc/net/ip_vs'],
+  // which kernel modules are loaded, whether any may be loaded, and which are built in, before a probe whose
+  // netlink requests would load one (collect/module-gate.ts)
+  ['cat', '/proc/modules'],
+  ['cat', '/proc/sys/kernel/modules_disabled'],
+  ['cat', '/proc/sys/kernel/osrelease'],
+  ['cat', { param: 'modules-builtin' }],
   ['tc', '-j', 'qdisc', 'show'],
   ['tc', 'qdisc', 'show'],
   ['tc', '-j', 'filter', 'show', 'dev', DEV, 'ingress'],
@@ -85,6 +93,9 @@ const ENTRIES: Slot[][] = [
   ['nft', '-v'],
   ['iptables-save'],
   ['ip6tables-save'],
+  // which build runs, legacy or nf_tables (exits before it opens a socket)
+  ['iptables-save', '-V'],
+  ['ip6tables-save', '-V'],
   ['ipvsadm', '-Sn'],
   ['ipvsadm', '-Ln'],
   // kube-proxy IPVS mode's sets (`ipset save` lists every set of the namespace; `ipset list` is the same, wordier)
@@ -217,7 +228,12 @@ export function isAllowed(argv: readonly string[], input?: string): boolean {
 
 /** Human-readable allow-list, for docs/safety.md and `netpath commands`. */
 export function describeAllowList(): string[] {
-  const show = (s: Slot): string => (typeof s === 'string' ? s : `<${s.param}>`);
+  const show = (s: Slot): string =>
+    typeof s === 'string'
+      ? s
+      : s.param === 'modules-builtin'
+        ? '/lib/modules/<release>/modules.builtin'
+        : `<${s.param}>`;
   return [
     ...ENTRIES.map((e) => e.map(show).join(' ')),
     // fed on stdin only `route get` / `filter show` lines (docs/safety.md says so beside the list)

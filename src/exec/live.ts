@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { hostname, release } from 'node:os';
 import { auditSpawn } from './audit.js';
-import { isAllowed } from './allowlist.js';
+import { isAllowed, PARAM_PATTERNS } from './allowlist.js';
 import { DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_MS, type RawOutput, type Runner } from './runner.js';
 import { describeNeed, missingCaps, needOf, ownCapabilities } from './privilege.js';
 
@@ -164,7 +164,7 @@ const PINNED = /^\/sys\/fs\/bpf\/tc\/globals\/cilium_[A-Za-z0-9_]+$/;
 /**
  * Probes answered without a process on this node (no prefix): the same bytes the command would print, read the
  * way it reads them: `uname -r` / `uname -n` are uname(2)'s release and nodename (what os.release() and
- * os.hostname() return), `cat` of the three /proc/net files is the file (a missing one as cat tells it), `sysctl -e KEY…` of one-line keys is
+ * os.hostname() return), `cat` of the files it may read is the file (a missing one as cat tells it), `sysctl -e KEY…` of one-line keys is
  * their files (sysctlKeys: one process fewer per trace). `bpftool map dump pinned PATH` of a
  * path that does not exist fails as bpftool would (bpf_obj_get finds no file), told as collect/live-source.ts
  * tells bpftool's answer. A node without Cilium saves ten bpftool processes; anything else (a read error, a pin
@@ -179,7 +179,7 @@ async function inProcess(argv: readonly string[]): Promise<Omit<RawOutput, 'argv
     return undefined;
   }
   // a missing file as cat tells it (/proc/net/ip_vs is missing without IPVS: collect/probes.ts onlyIfPresent)
-  if (tool === 'cat' && argv.length === 2 && PROC_FILES.has(a1!))
+  if (tool === 'cat' && argv.length === 2 && catInPlace(a1!))
     return readProcFile(a1!).then(ok, (e: NodeJS.ErrnoException) =>
       e.code === 'ENOENT' ? { exitCode: 1, stdout: '', stderr: `cat: ${a1}: No such file or directory\n` } : undefined,
     );
@@ -203,8 +203,19 @@ async function inProcess(argv: readonly string[]): Promise<Omit<RawOutput, 'argv
   return undefined;
 }
 
-/** The /proc files netpath may `cat` (exec/allowlist.ts): the two route counters and whether IPVS is in the kernel. */
-const PROC_FILES = new Set(['/proc/net/fib_triestat', '/proc/net/rt6_stats', '/proc/net/ip_vs']);
+/**
+ * The files netpath may `cat` (exec/allowlist.ts): the two route counters, whether IPVS is in the kernel, and
+ * what tells whether a probe would load a kernel module (collect/module-gate.ts).
+ */
+const PROC_FILES = new Set([
+  '/proc/net/fib_triestat',
+  '/proc/net/rt6_stats',
+  '/proc/net/ip_vs',
+  '/proc/modules',
+  '/proc/sys/kernel/modules_disabled',
+  '/proc/sys/kernel/osrelease',
+]);
+const catInPlace = (path: string) => PROC_FILES.has(path) || PARAM_PATTERNS['modules-builtin']!.test(path);
 
 /** A key sysctl reads as one file: no '/', no empty part (a directory key such as net.ipv4.conf fails as EISDIR) */
 const SYSCTL_FILE_KEY = /^net(\.[A-Za-z0-9_-]+)+$/;

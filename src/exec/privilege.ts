@@ -42,7 +42,7 @@ export function needOf(argv: readonly string[]): Need {
     case 'iptables-save':
     case 'ip6tables-save':
     case 'conntrack':
-      return rest[0] === '-v' || rest[0] === '--version' || rest[0] === 'version'
+      return rest[0] === '-v' || rest[0] === '-V' || rest[0] === '--version' || rest[0] === 'version'
         ? { caps: [] }
         : { caps: ['CAP_NET_ADMIN'] };
     case 'wg':

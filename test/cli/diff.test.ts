@@ -37,13 +37,14 @@ function replaySnapshot(dir: string, calls: string[][] = []): Runner {
     add(tcFilterProbes(dev));
   return async (argv) => {
     calls.push([...argv]);
-    // asked before ipvsadm (collect/probes.ts onlyIfPresent): this node's capture has no ipvsadm output, no IPVS
-    if (argv.join(' ') === 'cat /proc/net/ip_vs')
+    // asked before ipvsadm (collect/probes.ts onlyIfPresent): this node's capture has no ipvsadm output, no IPVS;
+    // and before nft, iptables-save and conntrack (collect/module-gate.ts): its kernel has no CONFIG_MODULES
+    if (argv.join(' ') === 'cat /proc/net/ip_vs' || argv.join(' ') === 'cat /proc/modules')
       return {
         argv,
         exitCode: 1,
         stdout: '',
-        stderr: 'cat: /proc/net/ip_vs: No such file or directory\n',
+        stderr: `cat: ${argv[1]}: No such file or directory\n`,
         durationMs: 0,
       };
     const f = byArgv.get(argv.join(' '));

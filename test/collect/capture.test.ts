@@ -32,6 +32,15 @@ function replay(rec: Recorded, calls: string[][] = []): Runner {
   const byArgv = new Map(rec.manifest.probes.map((p) => [p.argv.join(' '), p]));
   return async (argv) => {
     calls.push([...argv]);
+    // the lab kernel has no CONFIG_MODULES: the module gates (collect/module-gate.ts) let every probe run
+    if (argv.join(' ') === 'cat /proc/modules')
+      return {
+        argv,
+        exitCode: 1,
+        stdout: '',
+        stderr: 'cat: /proc/modules: No such file or directory\n',
+        durationMs: 0,
+      };
     const p = byArgv.get(argv.join(' '));
     if (!p)
       return {

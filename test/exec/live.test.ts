@@ -89,6 +89,24 @@ describe('createLiveRunner', () => {
     expect(audited()).toEqual([]);
   });
 
+  it('answers the module reads of collect/module-gate.ts as cat does, without starting cat', async () => {
+    const rel = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
+    for (const path of [
+      '/proc/modules',
+      '/proc/sys/kernel/modules_disabled',
+      '/proc/sys/kernel/osrelease',
+      `/lib/modules/${rel}/modules.builtin`,
+    ]) {
+      const argv = ['cat', path];
+      const r = await createLiveRunner()(argv);
+      const real = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
+      expect(r.exitCode, path).toBe(real.status);
+      expect(r.stderr, path).toBe(real.stderr);
+      expect(r.stdout, path).toBe(real.stdout);
+    }
+    expect(audited()).toEqual([]);
+  });
+
   it('reads a file whole past its first read, as readFileSync does, and fails as it does', async () => {
     // 600 KiB: the first read (256 KiB) and two more; /proc files of every size the kernel writes at once
     const big = join(dir, 'big.txt');

@@ -50,6 +50,10 @@ export function replayRunner(snapshotDir: string): Runner & { calls: string[][] 
       return byArgv.has('ipvsadm\0-Sn')
         ? { ...base, exitCode: 0, stdout: '' }
         : { ...base, exitCode: 1, stdout: '', stderr: `cat: ${argv[1]}: No such file or directory\n` };
+    // the bundled captures come from a kernel without CONFIG_MODULES (no /proc/modules: nothing can be loaded), so
+    // the module gates (collect/module-gate.ts) let every probe run, as they did when it was captured
+    if (argv.length === 2 && argv[0] === 'cat' && argv[1] === '/proc/modules')
+      return { ...base, exitCode: 1, stdout: '', stderr: `cat: ${argv[1]}: No such file or directory\n` };
     // sysctl is asked for a key list that grows over time: any sysctl gets the captured sysctl output
     // (the per-device subtree is a question of its own: an older capture has no answer to it)
     const file =
