@@ -58,6 +58,8 @@ export function diffIptablesOffload(
     onReply?: (probe: string, ok: boolean) => void;
     /** false: the dump parsed whole (the reference the lean read is tested against); default true */
     lean?: boolean;
+    /** dumps not to start a worker for (diff: the same bytes on both sides, parsed once in the main thread) */
+    skip?: ReadonlySet<string>;
   } = {},
 ): { take: IptablesWholeOffload; close: () => Promise<void> } | undefined {
   if (!source.file) return undefined;
@@ -70,7 +72,7 @@ export function diffIptablesOffload(
     ['ip6tables-save', 6],
   ] as const) {
     const f = source.file(id);
-    if (f === undefined || f.size < min) continue;
+    if (f === undefined || f.size < min || opts.skip?.has(id)) continue;
     let w: Worker;
     try {
       const workerData = { path: f.path, probe: id, family, lean: opts.lean ?? true } satisfies DiffIptablesJob;
