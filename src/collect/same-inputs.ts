@@ -67,10 +67,15 @@ export class SameTexts {
 export class SameBytes {
   private readonly kept = new Map<string, { bytes: Uint8Array; value: unknown }>();
 
-  /** `keep`: applied to each value kept for the other side (tests freeze it, so a writer to a shared model fails) */
-  constructor(private readonly keep: <T>(v: T) => T = (v) => v) {}
+  constructor(
+    /** applied to each value kept for the other side (tests freeze it, so a writer to a shared model fails) */
+    private readonly keep: <T>(v: T) => T = (v) => v,
+    /** false for a key the other side will not ask for (a worker reads its dump): nothing is kept for it */
+    private readonly shared: (key: string) => boolean = () => true,
+  ) {}
 
   parse<T>(key: string, bytes: Uint8Array, parse: () => T): T {
+    if (!this.shared(key)) return parse();
     const k = this.kept.get(key);
     if (k !== undefined && same(k.bytes, bytes)) {
       this.kept.delete(key);

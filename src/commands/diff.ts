@@ -267,20 +267,29 @@ export async function runDiff(
       ? undefined
       : new SameTexts(typeof opts.sameInputs === 'object' ? opts.sameInputs.keep : undefined);
   const lean = opts.leanIptables ?? true;
-  const keepShared = typeof opts.sameInputs === 'object' ? opts.sameInputs.keep : undefined;
   // iptables-save byte for byte the same on both sides (a node diffed with itself, or rules unchanged between two
   // captures) is parsed once, here, and both sides take that parse: no worker parses it a second time
-  const iptablesMemo = opts.sameInputs === false ? undefined : new SameBytes(keepShared);
   const worker = !(opts.iptablesOffload === false || (opts.offload === false && opts.iptablesOffload === undefined));
   const sameDumps = new Set<string>();
-  if (iptablesMemo && worker) {
+  // the before side's dumps its worker reads: the after side's parse of such a probe is kept for nobody
+  const workerReads = new Set<string>();
+  if (opts.sameInputs !== false && worker) {
     const min = (opts.iptablesOffload ? opts.iptablesOffload.minBytes : undefined) ?? DIFF_IPTABLES_MIN_BYTES;
     for (const id of ['iptables-save', 'ip6tables-save']) {
       const fb = before.file?.(id);
       const fa = after.file?.(id);
-      if (fb && fa && fb.size >= min && fb.size === fa.size && sameFileBytes(fb.path, fa.path)) sameDumps.add(id);
+      if (!fb || fb.size < min) continue;
+      if (fa && fb.size === fa.size && sameFileBytes(fb.path, fa.path)) sameDumps.add(id);
+      else workerReads.add(id);
     }
   }
+  const iptablesMemo =
+    opts.sameInputs === false
+      ? undefined
+      : new SameBytes(
+          typeof opts.sameInputs === 'object' ? opts.sameInputs.keep : undefined,
+          (key) => !workerReads.has(key.split('|')[0]!),
+        );
   // started first: the largest parse of a realistic pair, on the other core while this thread reads the rest
   const kp = worker ? diffIptablesOffload(before, { lean, ...opts.iptablesOffload, skip: sameDumps }) : undefined;
   let b: Awaited<ReturnType<typeof loadDiffSide>>;

@@ -52,4 +52,12 @@ describe('SameBytes', () => {
     expect(m.parse('i', Buffer.from('abe'), parse(Buffer.from('abe'))).text).toBe('abe');
     expect(parses).toBe(5);
   });
+
+  it('keeps nothing for a key the other side will not ask for', () => {
+    const m = new SameBytes(undefined, (k) => k !== 'worker');
+    const a = m.parse('worker', Buffer.from('abc'), () => ({ v: 1 }));
+    expect(m.parse('worker', Buffer.from('abc'), () => ({ v: 2 }))).not.toBe(a);
+    const b = m.parse('here', Buffer.from('abc'), () => ({ v: 3 }));
+    expect(m.parse('here', Buffer.from('abc'), () => ({ v: 4 }))).toBe(b);
+  });
 });
