@@ -15,8 +15,8 @@
 //     (dist/cli-loader.js) with the V8 code cache main.cjs.cache that a warm-up run writes here (Node 20 has
 //     no code cache for ES modules): V8 then skips most of compiling the bundle. The scan worker (route and
 //     conntrack scans) and the svc lookup's iptables worker are run the same way, as scan-worker.cjs /
-//     svc-worker.cjs with their .cache, by stubs scan-worker.js / svc-worker.js; the diff-iptables worker stays
-//     an ESM entry.
+//     svc-worker.cjs with their .cache, by stubs scan-worker.js / svc-worker.js, and so is diff's iptables worker
+//     (diff-iptables-worker.cjs).
 // usage: node scripts/build-bundle.mjs           (after tsc and build-info, as `npm run build` does)
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -30,10 +30,13 @@ const dist = join(root, 'dist');
 const out = join(dist, 'bundle');
 const entries = {
   main: 'main.js',
-  'diff-iptables-worker': 'commands/diff-iptables-worker.js',
 };
 // worker entries run as one CommonJS script each, with a code cache, like main.cjs (below)
-const cjsWorkers = { 'scan-worker': 'collect/scan-worker.js', 'svc-worker': 'commands/svc-worker.js' };
+const cjsWorkers = {
+  'scan-worker': 'collect/scan-worker.js',
+  'svc-worker': 'commands/svc-worker.js',
+  'diff-iptables-worker': 'commands/diff-iptables-worker.js',
+};
 for (const f of [...Object.values(entries), ...Object.values(cjsWorkers)])
   if (!existsSync(join(dist, f))) {
     console.error(`build-bundle: dist/${f} is missing: run tsc first`);
@@ -197,6 +200,8 @@ const workerJobs = {
       },
     },
   ],
+  // diff's before side: the whole dump, its per-Service chains read lean (the lean read's code compiled too)
+  'diff-iptables-worker': [{ path: dump, probe: 'iptables-save', family: 4, lean: true }],
 };
 for (const [name, jobs] of Object.entries(workerJobs)) {
   const file = join(out, `${name}.cjs`);

@@ -13,7 +13,7 @@ import { readProbeBytes, type ProbeSource } from './source.js';
 import { iptablesServices, keepFor, type Narrow, narrowFor } from './iptables-services.js';
 import { failuresIn } from './load-state.js';
 import { parseCiliumVersion } from '../model/cilium-rules.js';
-import type { SameInputs } from './same-inputs.js';
+import type { SameBytes, SameInputs } from './same-inputs.js';
 
 const LB_KEYS = Object.keys(LB_MAP_NAMES) as (keyof LbMapDumps)[];
 
@@ -80,6 +80,11 @@ export interface ServiceLoadOptions {
    * through model/iptables-lean.ts). Not used with `only`.
    */
   leanIptables?: boolean;
+  /**
+   * diff: a whole iptables-save dump (no `only`) parsed here is kept for the other side, which takes the parse when
+   * its dump is byte for byte the same (the entries and ruleset are then the same objects on both sides)
+   */
+  iptablesMemo?: SameBytes;
 }
 
 export type IptablesWholeOffload = (
@@ -273,7 +278,9 @@ export async function loadServices(
       continue;
     }
     await oneBytes(id, (b) => {
-      const r = iptablesServices(b, id, fam, kubeProxy, keep, narrow, opts.leanIptables === true);
+      const lean = opts.leanIptables === true;
+      const parse = () => iptablesServices(b, id, fam, kubeProxy, keep, narrow, lean);
+      const r = opts.iptablesMemo && !keep ? opts.iptablesMemo.parse(`${id}|${fam}|${lean}`, b, parse) : parse();
       // a ruleset read for one question holds only the chains it reaches: not for other uses
       if (!keep) out.parsed.iptables.push({ probe: id, family: fam, rules: r.rules });
       return { entries: r.entries, warnings: r.warnings };

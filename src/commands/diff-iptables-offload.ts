@@ -6,6 +6,7 @@ import type { ProbeSource } from '../collect/source.js';
 import type { IptablesRuleset } from '../model/iptables.js';
 import type { ServiceEntry } from '../model/service.js';
 import type { Warning } from '../model/types.js';
+import { bundleWorkerSource } from '../exec/bundle-worker.js';
 
 /**
  * The before side of a diff reads kube-proxy's whole iptables-save (47 MiB for 10,000 Services) for its
@@ -27,11 +28,18 @@ export type DiffIptablesReply =
  */
 export const DIFF_IPTABLES_MIN_BYTES = 32 * 1024 * 1024;
 
-function defaultScript(): string | undefined {
+/** How the worker is started: on a module file, or on source code (eval). */
+type WorkerStart = { file: string } | { code: string };
+
+function defaultStart(): WorkerStart | undefined {
   try {
-    // a bundle or the TypeScript sources have no compiled worker next to them
+    // the CLI's bundle (main.cjs) has diff-iptables-worker.cjs beside it: run as a CommonJS script with its V8 code
+    // cache (scripts/build-bundle.mjs), the worker skips compiling its code and Node's ES module loader
+    const cjs = fileURLToPath(new URL('./diff-iptables-worker.cjs', import.meta.url));
+    if (existsSync(cjs)) return { code: bundleWorkerSource(cjs) };
+    // tsc's output (tests); the TypeScript sources have no compiled worker next to them
     const p = fileURLToPath(new URL('./diff-iptables-worker.js', import.meta.url));
-    return existsSync(p) ? p : undefined;
+    return existsSync(p) ? { file: p } : undefined;
   } catch {
     return undefined;
   }
@@ -44,16 +52,19 @@ function defaultScript(): string | undefined {
 export function diffIptablesOffload(
   source: ProbeSource,
   opts: {
+    /** the worker's module file (default: the bundle's diff-iptables-worker.cjs beside this module, else tsc's .js) */
     script?: string;
     minBytes?: number;
     onReply?: (probe: string, ok: boolean) => void;
     /** false: the dump parsed whole (the reference the lean read is tested against); default true */
     lean?: boolean;
+    /** dumps not to start a worker for (diff: the same bytes on both sides, parsed once in the main thread) */
+    skip?: ReadonlySet<string>;
   } = {},
 ): { take: IptablesWholeOffload; close: () => Promise<void> } | undefined {
   if (!source.file) return undefined;
-  const script = opts.script ?? defaultScript();
-  if (script === undefined) return undefined;
+  const start: WorkerStart | undefined = opts.script !== undefined ? { file: opts.script } : defaultStart();
+  if (start === undefined) return undefined;
   const min = opts.minBytes ?? DIFF_IPTABLES_MIN_BYTES;
   const started = new Map<string, { w: Worker; reply: Promise<DiffIptablesReply | undefined>; origin: string }>();
   for (const [id, family] of [
@@ -61,12 +72,11 @@ export function diffIptablesOffload(
     ['ip6tables-save', 6],
   ] as const) {
     const f = source.file(id);
-    if (f === undefined || f.size < min) continue;
+    if (f === undefined || f.size < min || opts.skip?.has(id)) continue;
     let w: Worker;
     try {
-      w = new Worker(script, {
-        workerData: { path: f.path, probe: id, family, lean: opts.lean ?? true } satisfies DiffIptablesJob,
-      });
+      const workerData = { path: f.path, probe: id, family, lean: opts.lean ?? true } satisfies DiffIptablesJob;
+      w = 'code' in start ? new Worker(start.code, { eval: true, workerData }) : new Worker(start.file, { workerData });
     } catch {
       continue;
     }

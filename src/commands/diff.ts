@@ -11,8 +11,8 @@ import type { Diff } from '../model/diff.js';
 import type { Warning } from '../model/types.js';
 import { loadNodeState, REQUIRED_PROBES } from '../collect/load-state.js';
 import { loadServices, type ServiceLoadOptions } from '../collect/load-services.js';
-import { SameInputs, SameTexts } from '../collect/same-inputs.js';
-import { diffIptablesOffload } from './diff-iptables-offload.js';
+import { SameBytes, SameInputs, sameFileBytes, SameTexts } from '../collect/same-inputs.js';
+import { DIFF_IPTABLES_MIN_BYTES, diffIptablesOffload } from './diff-iptables-offload.js';
 import type { decodeLbMaps } from '../tools/bpf-map/index.js';
 import { openSnapshot, streamProbe, type ProbeSource } from '../collect/source.js';
 import { parseIpset, type IpSet } from '../tools/ipset/index.js';
@@ -72,6 +72,8 @@ export async function loadDiffSide(
     maxConntrack?: number;
     /** shared by the two sides of one diff: probe outputs of the node state with the same text are parsed once */
     sameTexts?: SameTexts;
+    /** shared by the two sides of one diff: an iptables-save dump with the same bytes is parsed once */
+    iptablesMemo?: ServiceLoadOptions['iptablesMemo'];
   } = {},
 ): Promise<
   DiffSideInput & { serviceSources?: { probe: string; status: string; origin?: string; message?: string }[] }
@@ -90,6 +92,7 @@ export async function loadDiffSide(
         ...(opts.lbMemo ? { lbMemo: opts.lbMemo } : {}),
         ...(opts.iptablesWhole ? { iptablesWhole: opts.iptablesWhole } : {}),
         ...(opts.leanIptables ? { leanIptables: true } : {}),
+        ...(opts.iptablesMemo ? { iptablesMemo: opts.iptablesMemo } : {}),
       },
       opts.conntrack === 'count',
       opts.maxConntrack ?? MAX_CT_ENTRIES,
@@ -264,11 +267,31 @@ export async function runDiff(
       ? undefined
       : new SameTexts(typeof opts.sameInputs === 'object' ? opts.sameInputs.keep : undefined);
   const lean = opts.leanIptables ?? true;
-  // started first: the largest parse of a realistic pair, on the other core while this thread reads the rest
-  const kp =
-    opts.iptablesOffload === false || (opts.offload === false && opts.iptablesOffload === undefined)
+  // iptables-save byte for byte the same on both sides (a node diffed with itself, or rules unchanged between two
+  // captures) is parsed once, here, and both sides take that parse: no worker parses it a second time
+  const worker = !(opts.iptablesOffload === false || (opts.offload === false && opts.iptablesOffload === undefined));
+  const sameDumps = new Set<string>();
+  // the before side's dumps its worker reads: the after side's parse of such a probe is kept for nobody
+  const workerReads = new Set<string>();
+  if (opts.sameInputs !== false && worker) {
+    const min = (opts.iptablesOffload ? opts.iptablesOffload.minBytes : undefined) ?? DIFF_IPTABLES_MIN_BYTES;
+    for (const id of ['iptables-save', 'ip6tables-save']) {
+      const fb = before.file?.(id);
+      const fa = after.file?.(id);
+      if (!fb || fb.size < min) continue;
+      if (fa && fb.size === fa.size && sameFileBytes(fb.path, fa.path)) sameDumps.add(id);
+      else workerReads.add(id);
+    }
+  }
+  const iptablesMemo =
+    opts.sameInputs === false
       ? undefined
-      : diffIptablesOffload(before, { lean, ...opts.iptablesOffload });
+      : new SameBytes(
+          typeof opts.sameInputs === 'object' ? opts.sameInputs.keep : undefined,
+          (key) => !workerReads.has(key.split('|')[0]!),
+        );
+  // started first: the largest parse of a realistic pair, on the other core while this thread reads the rest
+  const kp = worker ? diffIptablesOffload(before, { lean, ...opts.iptablesOffload, skip: sameDumps }) : undefined;
   let b: Awaited<ReturnType<typeof loadDiffSide>>;
   let a: Awaited<ReturnType<typeof loadDiffSide>>;
   try {
@@ -279,6 +302,7 @@ export async function runDiff(
         lbMemo,
         leanIptables: lean,
         ...(sameTexts ? { sameTexts } : {}),
+        ...(iptablesMemo ? { iptablesMemo } : {}),
         ...(kp ? { iptablesWhole: kp.take } : {}),
         conntrack: opts.beforeConntrack ?? 'count',
         ...(opts.maxConntrack !== undefined ? { maxConntrack: opts.maxConntrack } : {}),
@@ -287,6 +311,7 @@ export async function runDiff(
         lbMemo,
         leanIptables: lean,
         ...(sameTexts ? { sameTexts } : {}),
+        ...(iptablesMemo ? { iptablesMemo } : {}),
         ...(opts.maxConntrack !== undefined ? { maxConntrack: opts.maxConntrack } : {}),
       }),
     ]);

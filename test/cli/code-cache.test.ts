@@ -262,3 +262,81 @@ describe.skipIf(!existsSync(join(BUNDLE, 'svc-worker.cjs')))('the svc worker bun
     expect(ok).toBeGreaterThan(dumps.length);
   }, 180_000);
 });
+
+// diff's iptables worker (diff-iptables-offload.ts) runs diff-iptables-worker.cjs with its code cache, started as an
+// eval worker like the svc worker. It reads its whole dump (lean or not) and posts its one answer: the same with the
+// cache, with a cache V8 rejects, with none, and through the eval start, on every bundled iptables-save dump.
+describe.skipIf(!existsSync(join(BUNDLE, 'diff-iptables-worker.cjs')))(
+  "the diff's iptables worker bundle and its V8 code cache",
+  () => {
+    const copy = (name: string, cache: 'accepted' | 'rejected' | 'absent') => {
+      const d = join(tmp, name);
+      cpSync(BUNDLE, join(d, 'bundle'), { recursive: true });
+      cpSync(LOADER, join(d, 'cli-loader.js'));
+      cpSync(join(root, 'dist/exec/bundle-worker.js'), join(d, 'exec/bundle-worker.js'));
+      const c = join(d, 'bundle/diff-iptables-worker.cjs.cache');
+      if (cache === 'rejected') writeFileSync(c, Buffer.alloc(readFileSync(c).length, 0x5a));
+      if (cache === 'absent') rmSync(c);
+      return d;
+    };
+    /** the worker's answer on `job`; through runBundle in a harness (and the cache's fate), or the eval start */
+    const run = (dir: string, job: object, how: 'harness' | 'eval') => {
+      const file = join(dir, 'bundle/diff-iptables-worker.cjs');
+      let w: Worker;
+      if (how === 'eval') w = new Worker(bundleWorkerSource(file), { eval: true, workerData: job });
+      else {
+        const harness = join(dir, 'diff-harness.mjs');
+        // the cache's fate is posted after the bundle ran, so after its answer
+        writeFileSync(
+          harness,
+          [
+            "import { parentPort } from 'node:worker_threads';",
+            "import { runBundle } from './cli-loader.js';",
+            `parentPort.postMessage({ cache: runBundle(${JSON.stringify(file)}).cache });`,
+          ].join('\n'),
+        );
+        w = new Worker(harness, { workerData: job });
+      }
+      return new Promise<{ cache?: string; reply: unknown }>((resolve, reject) => {
+        const got: { cache?: string; reply?: unknown } = {};
+        w.on('message', (m: { cache?: string }) => {
+          if (m.cache !== undefined) got.cache = m.cache;
+          else got.reply = m;
+          if ((how === 'eval' || got.cache !== undefined) && got.reply !== undefined) {
+            resolve(got as { cache?: string; reply: unknown });
+            void w.terminate();
+          }
+        });
+        w.once('error', reject);
+      });
+    };
+    const dumps = filesUnder(join(root, 'fixtures/snapshots'), /^ip6?tables-save\.txt$/);
+
+    it('is built with a cache that a worker thread accepts, and answers the same with a rejected cache, none, or eval', async () => {
+      expect(existsSync(join(BUNDLE, 'diff-iptables-worker.cjs.cache')), 'run npm run build').toBe(true);
+      const dirs = {
+        accepted: copy('d-ok', 'accepted'),
+        rejected: copy('d-bad', 'rejected'),
+        absent: copy('d-none', 'absent'),
+      };
+      expect(dumps.length).toBeGreaterThan(5);
+      let ok = 0;
+      for (const path of dumps)
+        for (const lean of [true, false]) {
+          const family = /ip6tables/.test(path) ? 6 : 4;
+          const job = { path, probe: family === 6 ? 'ip6tables-save' : 'iptables-save', family, lean };
+          const what = `${path} lean ${lean}`;
+          const a = await run(dirs.accepted, job, 'harness');
+          const b = await run(dirs.rejected, job, 'harness');
+          const c = await run(dirs.absent, job, 'harness');
+          const e = await run(dirs.accepted, job, 'eval');
+          expect([a.cache, b.cache, c.cache], what).toEqual(['accepted', 'rejected', 'absent']);
+          expect(b.reply, what).toEqual(a.reply);
+          expect(c.reply, what).toEqual(a.reply);
+          expect(e.reply, what).toEqual(a.reply);
+          if ((a.reply as { ok: boolean }).ok) ok++;
+        }
+      expect(ok).toBe(dumps.length * 2);
+    }, 180_000);
+  },
+);

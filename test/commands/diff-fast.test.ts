@@ -1,5 +1,5 @@
 // `diff`'s shortcuts (kube-proxy's per-Service chains of iptables-save read lean: tools/iptables/lean-rules.ts; each side's memo of addresses, Service look-ups and backend paths while the flows are
-// traced: analysis/diff.ts; sources byte for byte the same on both sides decoded once: collect/same-inputs.ts; the
+// traced: analysis/diff.ts; sources byte for byte the same on both sides decoded once, iptables-save too: collect/same-inputs.ts; the
 // before side's iptables-save parsed in a worker: commands/diff-iptables-offload.ts) against the reference that
 // reads each side whole and alone in one thread and traces each flow afresh (runDiff { sameInputs: false,
 // iptablesOffload: false, memo: false, leanIptables: false }): the same JSON and exit code on every bundled before/after pair (and each
@@ -31,6 +31,8 @@ async function both(
   after: string,
   /** a cut of the NATed conntrack entries (the bundled tables hold a few); the conntrack scans in workers */
   ct: { max?: number; workers?: boolean } = {},
+  /** false: no iptables worker, both sides' dumps read in this thread (SameBytes shares one of the same bytes) */
+  iptablesWorker = true,
 ): Promise<{ json: string; exit: number }> {
   const max = ct.max !== undefined ? { maxConntrack: ct.max } : {};
   const ref = await runDiff(dirSource(before), dirSource(after), {
@@ -48,7 +50,7 @@ async function both(
     offload: ct.workers
       ? { script: SCAN_WORKER, minBytes: 0, onReply: (k, ok) => k === 'conntrack' && scans.push(ok) }
       : false,
-    iptablesOffload: { script: WORKER, minBytes: 0, onReply: (_p, ok) => answered.push(ok) },
+    iptablesOffload: iptablesWorker ? { script: WORKER, minBytes: 0, onReply: (_p, ok) => answered.push(ok) } : false,
     memo: { keep: (v) => deepFreeze(v) },
     // a parse shared by both sides is frozen: a writer to it fails here
     sameInputs: { keep: (v) => deepFreeze(v) },
@@ -57,8 +59,13 @@ async function both(
   // with workers, both sides' conntrack tables were scanned there (the before side's counted only)
   if (ct.workers && existsSync(join(before, 'conntrack4.txt')) && existsSync(join(after, 'conntrack4.txt')))
     expect(scans.filter(Boolean).length).toBeGreaterThanOrEqual(2);
-  // the before side's iptables-save, when it has one, came from the worker
-  if (existsSync(join(before, 'iptables-save.txt'))) expect(answered).toContain(true);
+  // the before side's iptables-save, when it has one, came from the worker; when both sides hold the same bytes it
+  // was parsed once in this thread for both (SameBytes), and no worker was started for it
+  const bIpt = join(before, 'iptables-save.txt');
+  const aIpt = join(after, 'iptables-save.txt');
+  const sameDump = existsSync(bIpt) && existsSync(aIpt) && readFileSync(bIpt).equals(readFileSync(aIpt));
+  if (sameDump || !iptablesWorker) expect(answered).toEqual([]);
+  else if (existsSync(bIpt)) expect(answered).toContain(true);
   const json = JSON.stringify(ref.diff);
   expect(JSON.stringify(fast.diff)).toBe(json);
   expect(fast.exitCode).toBe(ref.exitCode);
@@ -286,5 +293,35 @@ describe('diff with shared decoding, against each side read alone', () => {
       'before',
       'after',
     ]);
+  }, 240_000);
+  // iptables-save with the same bytes on both sides is parsed once, in this thread (SameBytes; no worker for it): a
+  // dump of the same size with one character changed is not the same dump, wherever the change is
+  it('same answer with iptables-save parsed once for both sides, and not for a same-size dump that differs', async () => {
+    const before = genSnapshot(join(tmp, 'dump-before'));
+    const after = genSnapshot(join(tmp, 'dump-after'), ['--after']);
+    const ipt = 'iptables-save.txt';
+    const text = readFileSync(join(before, ipt), 'latin1');
+    // the first endpoint's address, the last rule's port (the end of the nat table) and the closing comment's last
+    // character: each edit keeps the dump's length
+    const dnat = /--to-destination \d+\.\d+\.\d+\.\d*(\d)/.exec(text)!;
+    const at = dnat.index + dnat[0].length - 1;
+    const other = (c: string) => (c === '1' ? '2' : '1');
+    const edits: [string, (t: string) => string][] = [
+      ['dump-ep', (t) => t.slice(0, at) + other(t[at]!) + t.slice(at + 1)],
+      ['dump-last', (t) => t.replace(/(\d)\nCOMMIT\n/, (_m, d: string) => `${other(d)}\nCOMMIT\n`)],
+      ['dump-end', (t) => t.replace(/(\d)\n$/, (_m, d: string) => `${other(d)}\n`)],
+    ];
+    const left = mutated(after, 'dump-left', ipt, () => text);
+    // with the before side's worker, and with both dumps read in this thread (as the CLI reads one under 32 MiB)
+    for (const worker of [true, false]) {
+      expect(await both(before, left, {}, worker)).toBeDefined();
+      expect(await both(before, before, {}, worker)).toBeDefined();
+      for (const [name, edit] of edits) {
+        const changed = worker ? mutated(left, name, ipt, edit) : join(tmp, name);
+        expect(readFileSync(join(changed, ipt)).length, name).toBe(Buffer.byteLength(text, 'latin1'));
+        expect(await both(before, changed, {}, worker)).toBeDefined();
+        expect(await both(changed, left, {}, worker)).toBeDefined();
+      }
+    }
   }, 240_000);
 });
