@@ -31,6 +31,21 @@ export interface ByteSearch {
    * lent already, too small, or there is no module.
    */
   lease(size: number): { buf: Buffer; release(): void } | undefined;
+  /**
+   * The lines of hay[from, to) (whole lines: hay[to - 1] is a newline) that plainNatLess (conntrack/scan.ts) does
+   * not answer 1 for, i.e. all but the plain lines without destination NAT: `count` groups of four in `quads`
+   * (start, end at its newline, index of the line counted from `from`, the answer: 0, -1, or 2 where plainNatLess
+   * answers -1 and dnatSkip true); `lines`: the lines of
+   * the range. `quads` is valid until the next call. undefined: no module, hay[to - 1] is not a newline, or a
+   * line longer than the copy window.
+   */
+  natLines(hay: Uint8Array, from: number, to: number): NatLines | undefined;
+}
+
+export interface NatLines {
+  quads: Int32Array;
+  count: number;
+  lines: number;
 }
 
 export interface ScanHits {
@@ -365,6 +380,332 @@ const countBody: number[] = [
   ...get(C.total),
 ];
 
+// ---- nat(hay, n, out, cap) -> hits: the NAT-less test of every line of a conntrack listing ----------------
+// hay[0, n) holds whole lines, each ending with a newline. For each line in turn it computes what plainNatLess
+// (tools/conntrack/scan.ts) answers for it: 1 (a plain line without destination NAT), 0 (plain, NATed), -1 (not
+// plain: the caller's exact checks decide), except 2 for a line plainNatLess answers -1 for and dnatSkip skips
+// (plain but without ports, as icmp: the reply from the original destination, no ` dport=` in the original). A line whose answer is not 1 is written at out as four i32: its
+// start, its end (the newline), its index (0 for the first line of this call) and the answer. It stops before a
+// line once `cap` are written. Globals: 0 = where it stopped (n when done), 1 = lines passed.
+// Positions inside are addresses (hay + offset). Reads up to 16 bytes past a line's newline (past n for the last):
+// the caller leaves that much memory after the range. The labels below are resolved by name (asm()), so the
+// nesting can be read from the code instead of counted.
+
+type Ins = number | Ins[] | { label: string; loop: boolean; body: Ins[] } | { br: string; cond: boolean };
+const blockOf = (label: string, ...body: Ins[]): Ins => ({ label, loop: false, body });
+const loopOf = (label: string, ...body: Ins[]): Ins => ({ label, loop: true, body });
+/** br to `label`; with `cond`, br_if on the i32 the code before leaves */
+const br = (label: string): Ins => ({ br: label, cond: false });
+const brIf = (label: string): Ins => ({ br: label, cond: true });
+/** if (cond) { body } */
+const when = (cond: Ins[], ...body: Ins[]): Ins => [...cond, OP.if, OP.void, { label: '', loop: false, body }];
+
+function asm(ins: Ins, labels: string[] = []): number[] {
+  if (typeof ins === 'number') return [ins];
+  if (Array.isArray(ins)) return ins.flatMap((x) => asm(x, labels));
+  if ('br' in ins) {
+    const depth = labels.indexOf(ins.br);
+    if (depth < 0) throw new Error(`byte-search: no label ${ins.br}`);
+    return [ins.cond ? OP.brIf : OP.br, depth];
+  }
+  // `when` opened its `if` already: its body is the if's block, closed by the same end
+  const head = ins.label === '' ? [] : [ins.loop ? OP.loop : OP.block, OP.void];
+  return [...head, ...asm(ins.body, [ins.label, ...labels]), OP.end];
+}
+
+const N = {
+  hay: 0,
+  n: 1,
+  out: 2,
+  cap: 3,
+  p: 4,
+  le: 5,
+  k: 6,
+  hits: 7,
+  i: 8,
+  d: 9,
+  o: 10,
+  r: 11,
+  oEnd: 12,
+  odEnd: 13,
+  rsEnd: 14,
+  rdEnd: 15,
+  osp: 16,
+  a: 17,
+  aEnd: 18,
+  b: 19,
+  code: 20,
+  v: 21,
+  st: 22,
+  oc: 23,
+  end: 24,
+  j: 25,
+  x: 26,
+  m: 27,
+  bits: 28,
+  dg: 29,
+  vnl: 30,
+  vw0: 31,
+  vweq: 32,
+};
+const NAT_I32 = 26;
+const NAT_V128 = 3;
+const I32 = { load: 0x28, eq: 0x46, gtS: 0x4a, gtU: 0x4b, leU: 0x4d, geS: 0x4e } as const;
+
+/** the byte at local + off */
+const byteAt = (l: number, off = 0) => [...get(l), OP.i32Load8u, 0, ...uleb(off)];
+/** i32: 1 when `word` lies at the address in local l (all its bytes compared: no early exit, no branch) */
+function wordAt(l: number, word: string): Ins[] {
+  const b = [...word].map((c) => c.charCodeAt(0));
+  const parts: Ins[] = [];
+  let k = 0;
+  for (; k + 4 <= b.length; k += 4) {
+    const v = b[k]! | (b[k + 1]! << 8) | (b[k + 2]! << 16) | (b[k + 3]! << 24);
+    parts.push([...get(l), I32.load, 0, ...uleb(k), ...c32(v), I32.eq]);
+  }
+  for (; k < b.length; k++) parts.push([...byteAt(l, k), ...c32(b[k]!), I32.eq]);
+  return [parts[0]!, ...parts.slice(1).map((p) => [p, OP.i32And])];
+}
+const notWordAt = (l: number, word: string): Ins[] => [...wordAt(l, word), OP.i32Eqz];
+/** i32: 1 when the byte at local l is a decimal digit */
+const digitAt = (l: number): Ins[] => [...byteAt(l), ...c32(48), OP.i32Sub, ...c32(10), OP.i32LtU];
+/** i32: local l < le */
+const beforeEnd = (l: number): Ins[] => [...get(l), ...get(N.le), OP.i32LtU];
+/** i32: l < le and the byte there is not a space (the value the test reads goes on) */
+const notSpaceBeforeEnd = (l: number): Ins[] => [...beforeEnd(l), ...byteAt(l), ...c32(32), OP.i32Ne, OP.i32And];
+const inc = (l: number, by = 1): Ins[] => [...get(l), ...c32(by), OP.i32Add, ...set(l)];
+/** code = c; leave the line's test */
+const answer = (c: number): Ins[] => [...c32(c), ...set(N.code), br('test')];
+const fail = (cond: Ins[], c = -1): Ins => when(cond, answer(c));
+
+/** res = the end of a dotted quad at the address in local s (plainV4At's rule, then a space or le), or -1 */
+function v4End(s: number, res: number, tag: string): Ins {
+  return blockOf(
+    `v4-${tag}`,
+    ...[...c32(-1), ...set(res), ...get(s), ...set(N.i), ...c32(0), ...set(N.oc)],
+    loopOf(
+      `oct-${tag}`,
+      when(
+        [...get(N.oc)],
+        when([...get(N.i), ...get(N.le), OP.i32GeU, ...byteAt(N.i), ...c32(46), OP.i32Ne, OP.i32Or], br(`v4-${tag}`)),
+        inc(N.i),
+      ),
+      [...get(N.i), ...set(N.st), ...c32(0), ...set(N.v)],
+      blockOf(
+        `dig-end-${tag}`,
+        loopOf(
+          `dig-${tag}`,
+          [...beforeEnd(N.i), OP.i32Eqz, brIf(`dig-end-${tag}`)],
+          [...byteAt(N.i), ...c32(48), OP.i32Sub, ...tee(N.dg), ...c32(10), OP.i32GeU, brIf(`dig-end-${tag}`)],
+          [...get(N.v), ...c32(10), OP.i32Mul, ...get(N.dg), OP.i32Add, ...set(N.v)],
+          inc(N.i),
+          br(`dig-${tag}`),
+        ),
+      ),
+      // d = its length: 1 to 3 digits, no leading zero, at most 255
+      [...get(N.i), ...get(N.st), OP.i32Sub, ...tee(N.d), OP.i32Eqz, ...get(N.d), ...c32(3), I32.gtU, OP.i32Or],
+      [...get(N.d), ...c32(1), I32.gtU, ...byteAt(N.st), ...c32(48), I32.eq, OP.i32And, OP.i32Or],
+      [...get(N.v), ...c32(255), I32.gtU, OP.i32Or, brIf(`v4-${tag}`)],
+      inc(N.oc),
+      [...get(N.oc), ...c32(4), OP.i32LtU, brIf(`oct-${tag}`)],
+    ),
+    [...notSpaceBeforeEnd(N.i), brIf(`v4-${tag}`)],
+    [...get(N.i), ...set(res)],
+  );
+}
+
+/** the test fails with `c` unless the n bytes at locals x and y are the same (n: a local) */
+function sameOr(x: number, y: number, n: number, c: number, tag: string): Ins {
+  return blockOf(
+    `same-${tag}`,
+    [...c32(0), ...set(N.j)],
+    loopOf(
+      `same-l-${tag}`,
+      [...get(N.j), ...get(n), OP.i32GeU, brIf(`same-${tag}`)],
+      fail([...get(x), ...get(N.j), OP.i32Add, ...load8, ...get(y), ...get(N.j), OP.i32Add, ...load8, OP.i32Ne], c),
+      inc(N.j),
+      br(`same-l-${tag}`),
+    ),
+  );
+}
+
+/**
+ * res = the first address q >= local `from` where `word` (a space, then letters, then `=`) lies whole before le,
+ * or -1: 16 starts at a time whose first byte is a space and last an `=`, each then compared in full.
+ */
+function wordFrom(from: number, res: number, word: string, tag: string): Ins {
+  const w = word.length;
+  return blockOf(
+    `w-${tag}`,
+    [...c32(-1), ...set(res), ...get(from), ...set(N.i)],
+    loopOf(
+      `w-l-${tag}`,
+      [...get(N.i), ...c32(w), OP.i32Add, ...get(N.le), I32.gtU, brIf(`w-${tag}`)],
+      [...get(N.i), ...vload, ...get(N.vw0), ...simd(SIMD.eq8)],
+      [...get(N.i), ...c32(w - 1), OP.i32Add, ...vload, ...get(N.vweq), ...simd(SIMD.eq8), ...simd(SIMD.and)],
+      [...simd(SIMD.bitmask8), ...set(N.bits)],
+      loopOf(
+        `w-b-${tag}`,
+        when(
+          [...get(N.bits)],
+          [...get(N.i), ...get(N.bits), OP.i32Ctz, OP.i32Add, ...tee(N.x), ...c32(w), OP.i32Add],
+          [...get(N.le), I32.gtU, brIf(`w-${tag}`)],
+          when(wordAt(N.x, word), [...get(N.x), ...set(res)], br(`w-${tag}`)),
+          [...get(N.bits), ...get(N.bits), ...c32(1), OP.i32Sub, OP.i32And, ...set(N.bits)],
+          br(`w-b-${tag}`),
+        ),
+      ),
+      inc(N.i, 16),
+      br(`w-l-${tag}`),
+    ),
+  );
+}
+
+const skipSpaces = (tag: string): Ins =>
+  blockOf(
+    `sp-${tag}`,
+    loopOf(
+      `sp-l-${tag}`,
+      [...beforeEnd(N.i), OP.i32Eqz, brIf(`sp-${tag}`)],
+      [...byteAt(N.i), ...c32(32), OP.i32Ne, brIf(`sp-${tag}`)],
+      inc(N.i),
+      br(`sp-l-${tag}`),
+    ),
+  );
+
+/** plainNatLess on the line [p, le), step for step; its answer in code */
+const natTest: Ins = blockOf(
+  'test',
+  [...c32(-1), ...set(N.code)],
+  fail([...get(N.p), ...get(N.le), OP.i32GeU]),
+  [...byteAt(N.p), ...tee(N.x), ...c32(97), OP.i32Sub, ...c32(26), OP.i32GeU, brIf('test')],
+  when(
+    [...get(N.x), ...c32(105), I32.eq, ...wordAt(N.p, 'ipv4 '), ...wordAt(N.p, 'ipv6 '), OP.i32Or, OP.i32And],
+    // `ipv4 2 tcp`: spaces, digits, a space, spaces, then a byte above the space
+    [...get(N.p), ...c32(4), OP.i32Add, ...set(N.i)],
+    skipSpaces('h1'),
+    [...get(N.i), ...set(N.d)],
+    blockOf(
+      'hd',
+      loopOf(
+        'hd-l',
+        [...beforeEnd(N.i), OP.i32Eqz, brIf('hd')],
+        [...digitAt(N.i), OP.i32Eqz, brIf('hd')],
+        inc(N.i),
+        br('hd-l'),
+      ),
+    ),
+    fail([...get(N.i), ...get(N.d), I32.eq, ...beforeEnd(N.i), OP.i32Eqz, OP.i32Or]),
+    fail([...byteAt(N.i), ...c32(32), OP.i32Ne]),
+    skipSpaces('h2'),
+    fail([...beforeEnd(N.i), OP.i32Eqz]),
+    fail([...byteAt(N.i), ...c32(32), I32.leU]),
+  ),
+  fail([...get(N.x), ...c32(99), I32.eq]),
+  wordFrom(N.p, N.o, ' src=', 'o'),
+  fail([...get(N.o), ...c32(0), OP.i32LtS]),
+  [...get(N.o), ...c32(5), OP.i32Add, ...set(N.m)],
+  wordFrom(N.m, N.r, ' src=', 'r'),
+  fail([...get(N.r), ...c32(0), OP.i32LtS]),
+  v4End(N.m, N.oEnd, 'o'),
+  fail([...get(N.oEnd), ...c32(0), OP.i32LtS]),
+  fail(notWordAt(N.oEnd, ' dst=')),
+  [...get(N.oEnd), ...c32(5), OP.i32Add, ...set(N.x)],
+  v4End(N.x, N.odEnd, 'od'),
+  fail([...get(N.odEnd), ...c32(0), OP.i32LtS]),
+  // the reply's source against the original destination: NATed (0) when they differ
+  [...get(N.odEnd), ...get(N.oEnd), OP.i32Sub, ...c32(5), OP.i32Sub, ...set(N.m)],
+  [...get(N.r), ...c32(5), OP.i32Add, ...tee(N.b), ...get(N.m), OP.i32Add, ...set(N.rsEnd)],
+  [...get(N.oEnd), ...c32(5), OP.i32Add, ...set(N.x)],
+  sameOr(N.x, N.b, N.m, 0, 'rs'),
+  fail(notSpaceBeforeEnd(N.rsEnd), 0),
+  fail(notWordAt(N.rsEnd, ' dst=')),
+  [...get(N.rsEnd), ...c32(5), OP.i32Add, ...set(N.x)],
+  v4End(N.x, N.rdEnd, 'rd'),
+  fail([...get(N.rdEnd), ...c32(0), OP.i32LtS]),
+  // no port after the original destination (icmp): plainNatLess cannot tell (-1), dnatSkip skips the line unless
+  // the original tuple has a ` dport=` somewhere (2: dnatSkip answers true)
+  when(
+    notWordAt(N.odEnd, ' sport='),
+    wordFrom(N.o, N.osp, ' dport=', 'dp'),
+    fail([...get(N.osp), ...c32(0), I32.geS, ...get(N.osp), ...get(N.r), OP.i32LtU, OP.i32And]),
+    answer(2),
+  ),
+  [...get(N.odEnd), ...c32(7), OP.i32Add, ...set(N.osp)],
+  blockOf('ve', loopOf('ve-l', [...notSpaceBeforeEnd(N.osp), OP.i32Eqz, brIf('ve')], inc(N.osp), br('ve-l'))),
+  fail(notWordAt(N.osp, ' dport=')),
+  fail(notWordAt(N.rdEnd, ' sport=')),
+  // the ports: digits only, the reply's the same digits
+  [...get(N.osp), ...c32(7), OP.i32Add, ...tee(N.a), ...set(N.aEnd)],
+  blockOf(
+    'pd',
+    loopOf(
+      'pd-l',
+      [...beforeEnd(N.aEnd), OP.i32Eqz, brIf('pd')],
+      [...digitAt(N.aEnd), OP.i32Eqz, brIf('pd')],
+      inc(N.aEnd),
+      br('pd-l'),
+    ),
+  ),
+  fail([...get(N.aEnd), ...get(N.a), I32.eq], 0),
+  fail(notSpaceBeforeEnd(N.aEnd), 0),
+  [...get(N.aEnd), ...get(N.a), OP.i32Sub, ...set(N.m)],
+  [...get(N.rdEnd), ...c32(7), OP.i32Add, ...tee(N.b), ...get(N.m), OP.i32Add, ...set(N.x)],
+  sameOr(N.a, N.b, N.m, 0, 'pt'),
+  fail(notSpaceBeforeEnd(N.x), 0),
+  answer(1),
+);
+
+const natBody: number[] = asm([
+  ...splat(c32(10), N.vnl),
+  ...splat(c32(32), N.vw0),
+  ...splat(c32(61), N.vweq),
+  [...get(N.hay), ...set(N.p), ...get(N.hay), ...get(N.n), OP.i32Add, ...set(N.end)],
+  blockOf(
+    'done',
+    loopOf(
+      'line',
+      [...get(N.p), ...get(N.end), OP.i32GeU, brIf('done')],
+      [...get(N.hits), ...get(N.cap), OP.i32GeU, brIf('done')],
+      // le = the next newline (16 bytes a turn), or end
+      [...get(N.p), ...set(N.i), ...get(N.end), ...set(N.le)],
+      blockOf(
+        'nl',
+        loopOf(
+          'nl-l',
+          [...get(N.i), ...get(N.end), OP.i32GeU, brIf('nl')],
+          [...get(N.i), ...vload, ...get(N.vnl), ...simd(SIMD.eq8), ...simd(SIMD.bitmask8), ...tee(N.bits)],
+          when(
+            [],
+            // a newline past end (the caller's range did not end with one) counts as end
+            [...get(N.i), ...get(N.bits), OP.i32Ctz, OP.i32Add, ...tee(N.x), ...get(N.end), OP.i32LtU],
+            when([], [...get(N.x), ...set(N.le)]),
+            br('nl'),
+          ),
+          inc(N.i, 16),
+          br('nl-l'),
+        ),
+      ),
+      natTest,
+      when(
+        [...get(N.code), ...c32(1), OP.i32Ne],
+        [...get(N.out), ...get(N.hits), ...c32(16), OP.i32Mul, OP.i32Add, ...tee(N.x)],
+        [...get(N.p), ...get(N.hay), OP.i32Sub, ...store(0)],
+        [...get(N.x), ...get(N.le), ...get(N.hay), OP.i32Sub, ...store(4)],
+        [...get(N.x), ...get(N.k), ...store(8)],
+        [...get(N.x), ...get(N.code), ...store(12)],
+        inc(N.hits),
+      ),
+      inc(N.k),
+      [...get(N.le), ...c32(1), OP.i32Add, ...set(N.p)],
+      br('line'),
+    ),
+  ),
+  [...get(N.p), ...get(N.hay), OP.i32Sub, OP.globalSet, 0],
+  [...get(N.k), OP.globalSet, 1],
+  get(N.hits),
+]);
+
 const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
 const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
 const name = (s: string) => [...uleb(s.length), ...[...s].map((c) => c.charCodeAt(0))];
@@ -383,21 +724,26 @@ const WINDOW = 256 << 10;
 const SLACK = 4 << 10;
 const LEASE_AT = WINDOW_AT + WINDOW + MAX_NEEDLE + SLACK;
 const LEASE = 1 << 20;
+/** nat's output: four i32 a line, from OUT_AT up to the copy window */
+const NAT_CAP = (WINDOW_AT - OUT_AT) >> 4;
+/** natLines' answer, reused from call to call */
+let natOut = new Int32Array(4096);
 
 /** The module's bytes (exported for the test that checks their shape). */
 export function moduleBytes(): Uint8Array {
   const I = OP.i32;
   const bytes = [
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    // types: 0 = (i32 x10) -> i32, 1 = (i32 x3) -> i32
+    // types: 0 = (i32 x10) -> i32, 1 = (i32 x3) -> i32, 2 = (i32 x4) -> i32
     ...section(
       1,
       vec([
         [0x60, ...vec(Array(10).fill([I])), 1, I],
         [0x60, ...vec(Array(3).fill([I])), 1, I],
+        [0x60, ...vec(Array(4).fill([I])), 1, I],
       ]),
     ),
-    ...section(3, vec([[0], [1]])),
+    ...section(3, vec([[0], [1], [2]])),
     // one memory of fixed size: never grows, so views on it (lease) stay valid
     ...section(5, vec([[0x01, ...uleb(PAGES), ...uleb(PAGES)]])),
     ...section(6, vec([0, 1, 2].map(() => [I, 1, ...c32(0), OP.end]))),
@@ -407,6 +753,7 @@ export function moduleBytes(): Uint8Array {
         [...name('memory'), 2, 0],
         [...name('scan'), 0, 0],
         [...name('count'), 0, 1],
+        [...name('nat'), 0, 2],
         [...name('stop'), 3, 0],
         [...name('lines'), 3, 1],
         [...name('special'), 3, 2],
@@ -429,6 +776,13 @@ export function moduleBytes(): Uint8Array {
           ],
           countBody,
         ),
+        code(
+          [
+            [NAT_I32, I],
+            [NAT_V128, OP.v128],
+          ],
+          natBody,
+        ),
       ]),
     ),
   ];
@@ -446,6 +800,7 @@ interface Exports {
   memory: { buffer: ArrayBuffer };
   scan(...a: number[]): number;
   count(hay: number, n: number, byte: number): number;
+  nat(hay: number, n: number, out: number, cap: number): number;
   stop: { value: number };
   lines: { value: number };
   special: { value: number };
@@ -548,6 +903,46 @@ function wasmSearch(x: Exports): ByteSearch {
       }
       return n;
     },
+    natLines(hay, from, to) {
+      if (to > from && hay[to - 1] !== 0x0a) return undefined;
+      const r = { quads: natOut, count: 0, lines: 0 };
+      const run = (at: number, n: number, base: number) => {
+        for (let done = 0; done < n; ) {
+          const hits = x.nat(at + done, n - done, OUT_AT, NAT_CAP);
+          const w = new Int32Array(x.memory.buffer, OUT_AT, hits * 4);
+          if (r.quads.length < (r.count + hits) * 4) {
+            const more = new Int32Array(Math.max(r.quads.length * 2, (r.count + hits) * 4));
+            more.set(r.quads.subarray(0, r.count * 4));
+            r.quads = natOut = more;
+          }
+          const q = r.quads;
+          for (let k = 0; k < hits; k++) {
+            const c = 4 * r.count++;
+            q[c] = base + done + w[4 * k]!;
+            q[c + 1] = base + done + w[4 * k + 1]!;
+            q[c + 2] = r.lines + w[4 * k + 2]!;
+            q[c + 3] = w[4 * k + 3]!;
+          }
+          r.lines += x.lines.value;
+          done += Math.min(x.stop.value, n - done);
+        }
+      };
+      const direct = inPlace(hay, from, to);
+      if (direct !== undefined) {
+        run(direct, to - from, from);
+        return r;
+      }
+      // copied in windows of whole lines
+      for (let s = from; s < to; ) {
+        let e = Math.min(s + WINDOW, to);
+        if (e < to) e = asBuffer(hay).lastIndexOf(0x0a, e - 1) + 1;
+        if (e <= s) return undefined;
+        mem.set(hay.subarray(s, e), WINDOW_AT);
+        run(WINDOW_AT, e - s, s);
+        s = e;
+      }
+      return r;
+    },
     lease(size) {
       if (lent || size > LEASE) return undefined;
       lent = true;
@@ -603,6 +998,7 @@ export const plainSearch: ByteSearch = {
     return n;
   },
   lease: () => undefined,
+  natLines: () => undefined,
 };
 
 let cached: ByteSearch | null | undefined;
