@@ -4,9 +4,9 @@ import type { Family, Warning } from '../../model/types.js';
 import { canonIp, plainV4At } from '../../model/addr.js';
 import { cleanText } from '../common.js';
 import { ParseError } from '../parse-error.js';
-import { byteSearch, type ByteSearch } from '../text/byte-search.js';
+import { byteSearch, REC, type ByteSearch } from '../text/byte-search.js';
 import { toolErrorText } from '../tool-error.js';
-import { fastDnat, fastEntry, readFast } from './fast.js';
+import { fastDnat, fastEntry, loadFast, readFast } from './fast.js';
 import { CtAddrs, CtNotes, handleLine, natOf, ntopV6, type ConntrackParse } from './parse.js';
 
 /**
@@ -466,10 +466,11 @@ export class ConntrackScanner {
   private natLines(buf: Buffer, end: number): boolean {
     const nat = this.search!.natLines(buf, 0, end);
     if (nat === undefined) return false;
-    const { quads, count, lines } = nat;
+    const { quads, recs, count, lines } = nat;
     const base = this.lines;
+    const counting = this.opts.count === true;
     // one decode of the region costs less than many of its lines; a line's own string keeps no region alive
-    const whole = count * 4 > lines ? buf.toString('latin1', 0, end) : undefined;
+    const whole = !counting && count * 4 > lines ? buf.toString('latin1', 0, end) : undefined;
     let next = 0;
     for (let c = 0; c < count && !this.done; c++) {
       const k = quads[4 * c + 2]!;
@@ -480,6 +481,21 @@ export class ConntrackScanner {
       // dnatSkip's answer (true) for a plain line without ports: a known line, not kept
       if (code === 2) {
         this.known++;
+        continue;
+      }
+      // read by the module as readFast reads it: what natRegion does with it, the text decoded only for an entry
+      if (code === 3) {
+        this.known++;
+        if (recs[c * REC.size + REC.dnat] !== 1) continue;
+        this.parsed++;
+        if (counting) {
+          this.keep(undefined);
+          continue;
+        }
+        const ls = quads[4 * c]!;
+        const t = whole ?? buf.toString('latin1', ls, quads[4 * c + 1]! + 1);
+        loadFast(recs, c * REC.size, whole === undefined ? -ls : 0);
+        this.keep(fastEntry(t, whole === undefined ? 0 : ls, this.lines, this.opts.probe));
         continue;
       }
       let ls = quads[4 * c]!;
@@ -496,7 +512,7 @@ export class ConntrackScanner {
         this.known++;
         if (fastDnat(t)) {
           this.parsed++;
-          this.keep(this.opts.count ? undefined : fastEntry(t, ls, this.lines, this.opts.probe));
+          this.keep(counting ? undefined : fastEntry(t, ls, this.lines, this.opts.probe));
         }
       } else this.line(t.slice(ls, le), this.lines, false);
     }

@@ -34,8 +34,9 @@ export interface ByteSearch {
   /**
    * The lines of hay[from, to) (whole lines: hay[to - 1] is a newline) that plainNatLess (conntrack/scan.ts) does
    * not answer 1 for, i.e. all but the plain lines without destination NAT: `count` groups of four in `quads`
-   * (start, end at its newline, index of the line counted from `from`, the answer: 0, -1, or 2 where plainNatLess
-   * answers -1 and dnatSkip true); `lines`: the lines of
+   * (start, end at its newline, index of the line counted from `from`, the answer: 0, -1, 2 where plainNatLess
+   * answers -1 and dnatSkip true, 3 where it answers 0 and readFast accepts the line, its fields in `recs`);
+   * `lines`: the lines of
    * the range. `quads` is valid until the next call. undefined: no module, hay[to - 1] is not a newline, or a
    * line longer than the copy window.
    */
@@ -44,6 +45,8 @@ export interface ByteSearch {
 
 export interface NatLines {
   quads: Int32Array;
+  /** per quad, REC.size f64: where its answer is 3, the fields fast.ts's readFast reads (REC; positions in hay) */
+  recs: Float64Array;
   count: number;
   lines: number;
 }
@@ -380,13 +383,15 @@ const countBody: number[] = [
   ...get(C.total),
 ];
 
-// ---- nat(hay, n, out, cap) -> hits: the NAT-less test of every line of a conntrack listing ----------------
+// ---- nat(hay, n, out, cap, recs) -> hits: the NAT-less test of every line of a conntrack listing ----------------
 // hay[0, n) holds whole lines, each ending with a newline. For each line in turn it computes what plainNatLess
 // (tools/conntrack/scan.ts) answers for it: 1 (a plain line without destination NAT), 0 (plain, NATed), -1 (not
 // plain: the caller's exact checks decide), except 2 for a line plainNatLess answers -1 for and dnatSkip skips
 // (plain but without ports, as icmp: the reply from the original destination, no ` dport=` in the original). A line whose answer is not 1 is written at out as four i32: its
 // start, its end (the newline), its index (0 for the first line of this call) and the answer. It stops before a
-// line once `cap` are written. Globals: 0 = where it stopped (n when done), 1 = lines passed.
+// line once `cap` are written. A line answered 0 is then read as readFast reads it (fastTest below): accepted, it
+// is answered 3 and its fields are in its record at recs (REC.size f64 for each line written at out).
+// Globals: 0 = where it stopped (n when done), 1 = lines passed.
 // Positions inside are addresses (hay + offset). Reads up to 16 bytes past a line's newline (past n for the last):
 // the caller leaves that much memory after the range. The labels below are resolved by name (asm()), so the
 // nesting can be read from the code instead of counted.
@@ -418,37 +423,57 @@ const N = {
   n: 1,
   out: 2,
   cap: 3,
-  p: 4,
-  le: 5,
-  k: 6,
-  hits: 7,
-  i: 8,
-  d: 9,
-  o: 10,
-  r: 11,
-  oEnd: 12,
-  odEnd: 13,
-  rsEnd: 14,
-  rdEnd: 15,
-  osp: 16,
-  a: 17,
-  aEnd: 18,
-  b: 19,
-  code: 20,
-  v: 21,
-  st: 22,
-  oc: 23,
-  end: 24,
-  j: 25,
-  x: 26,
-  m: 27,
-  bits: 28,
-  dg: 29,
-  vnl: 30,
-  vw0: 31,
-  vweq: 32,
+  recs: 4,
+  p: 5,
+  le: 6,
+  k: 7,
+  hits: 8,
+  i: 9,
+  d: 10,
+  o: 11,
+  r: 12,
+  oEnd: 13,
+  odEnd: 14,
+  rsEnd: 15,
+  rdEnd: 16,
+  osp: 17,
+  a: 18,
+  aEnd: 19,
+  b: 20,
+  code: 21,
+  v: 22,
+  st: 23,
+  oc: 24,
+  end: 25,
+  j: 26,
+  x: 27,
+  m: 28,
+  bits: 29,
+  dg: 30,
+  q: 31,
+  e: 32,
+  y: 33,
+  z: 34,
+  pr: 35,
+  pn: 36,
+  rs0: 37,
+  rs1: 38,
+  od0: 39,
+  od1: 40,
+  last: 41,
+  fc: 42,
+  seen: 43,
+  rec: 44,
+  s0: 45,
+  fv: 46,
+  fa: 47,
+  fp: 48,
+  vnl: 49,
+  vw0: 50,
+  vweq: 51,
 };
-const NAT_I32 = 26;
+const NAT_I32 = 41;
+const NAT_F64 = 3;
 const NAT_V128 = 3;
 const I32 = { load: 0x28, eq: 0x46, gtS: 0x4a, gtU: 0x4b, leU: 0x4d, geS: 0x4e } as const;
 
@@ -656,6 +681,332 @@ const natTest: Ins = blockOf(
   answer(1),
 );
 
+// ---- readFast in the module: a line natTest answered 0 for, read as fast.ts's readFast reads it -------------
+// On success the line's fields go to its record (REC: f64 each, positions as offsets from hay) and its answer
+// becomes 3; otherwise it stays 0 (the caller's readFast then reads it). Numbers are added up in f64, as JS does,
+// so a value past 2^53 rounds the same way before it meets its limit.
+
+/** record fields (f64 each): fast.ts's scratch, in the order loadFast reads them */
+export const REC = {
+  proto: 0,
+  timeout: 1,
+  stateS: 2,
+  stateE: 3,
+  addr: 4,
+  l4: 12,
+  acct: 18,
+  unreplied: 22,
+  flagCount: 23,
+  flagOrder: 24,
+  lineEnd: 27,
+  meta: 28,
+  dnat: 34,
+  size: 36,
+} as const;
+/** fields holding a position (offset from hay): the caller moves them to its own origin */
+export const REC_POS = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 27];
+
+const F64 = {
+  const: 0x44,
+  add: 0xa0,
+  mul: 0xa2,
+  eq: 0x61,
+  ne: 0x62,
+  lt: 0x63,
+  gt: 0x64,
+  le: 0x65,
+  load: 0x2b,
+  store: 0x39,
+  fromU: 0xb8,
+} as const;
+const f64c = (v: number) => [F64.const, ...new Uint8Array(new Float64Array([v]).buffer)];
+/** rec[field] = the f64 the code leaves */
+const recSet = (field: number, value: Ins[]): Ins[] => [...get(N.rec), ...value, F64.store, 3, ...uleb(field * 8)];
+const recGet = (field: number): Ins[] => [...get(N.rec), F64.load, 3, ...uleb(field * 8)];
+/** an address as an offset from hay, as f64 */
+const posOf = (l: number): Ins[] => [...get(l), ...get(N.hay), OP.i32Sub, F64.fromU];
+const ffail = (cond: Ins[]): Ins => [...cond, brIf('fast')];
+
+/** e = the end of the token at q: the next space, or le */
+const tokEnd = (tag: string): Ins =>
+  blockOf(
+    `te-${tag}`,
+    [...get(N.q), ...set(N.e)],
+    loopOf(`te-l-${tag}`, [...notSpaceBeforeEnd(N.e), OP.i32Eqz, brIf(`te-${tag}`)], inc(N.e), br(`te-l-${tag}`)),
+  );
+/** q = the start of the next token after e (spaces skipped) */
+const skipSp = (tag: string): Ins =>
+  blockOf(
+    `ss-${tag}`,
+    [...get(N.e), ...set(N.q)],
+    loopOf(
+      `ss-l-${tag}`,
+      [...beforeEnd(N.q), OP.i32Eqz, brIf(`ss-${tag}`)],
+      [...byteAt(N.q), ...c32(32), OP.i32Ne, brIf(`ss-${tag}`)],
+      inc(N.q),
+      br(`ss-l-${tag}`),
+    ),
+  );
+/** next token: q past the spaces after e, e at its end */
+const nextTok = (tag: string): Ins => [skipSp(tag), tokEnd(tag)];
+/** i32: the token [q, e) is `word` */
+const isTok = (word: string): Ins[] => [
+  ...get(N.e),
+  ...get(N.q),
+  OP.i32Sub,
+  ...c32(word.length),
+  I32.eq,
+  ...wordAt(N.q, word),
+  OP.i32And,
+];
+
+/** fv = parseConntrackLine's digits() of [s, e) (s: a local, plus `skip`): 1..len digits, at most max; -1 otherwise */
+function digits(s: number, skip: number, len: number, max: number, tag: string): Ins {
+  return blockOf(
+    `dd-${tag}`,
+    [...f64c(-1), ...set(N.fv)],
+    [...get(s), ...c32(skip), OP.i32Add, ...tee(N.s0)],
+    [...get(N.e), OP.i32GeU, ...get(N.e), ...get(N.s0), OP.i32Sub, ...c32(len), I32.gtU, OP.i32Or, brIf(`dd-${tag}`)],
+    [...f64c(0), ...set(N.fa)],
+    loopOf(
+      `dd-l-${tag}`,
+      [...byteAt(N.s0), ...c32(48), OP.i32Sub, ...tee(N.dg), ...c32(10), OP.i32GeU, brIf(`dd-${tag}`)],
+      [...get(N.fa), ...f64c(10), F64.mul, ...get(N.dg), F64.fromU, F64.add, ...set(N.fa)],
+      inc(N.s0),
+      [...get(N.s0), ...get(N.e), OP.i32LtU, brIf(`dd-l-${tag}`)],
+    ),
+    [...get(N.fa), ...f64c(max), F64.le, OP.i32Eqz, brIf(`dd-${tag}`)],
+    [...get(N.fa), ...set(N.fv)],
+  );
+}
+/** br to `out` unless the n bytes (n: a local) at locals x and y are the same */
+function sameOr2(x: number, y: number, n: number, out: string): Ins {
+  return blockOf(
+    `same2-${out}`,
+    [...c32(0), ...set(N.j)],
+    loopOf(
+      `same2-l-${out}`,
+      [...get(N.j), ...get(n), OP.i32GeU, brIf(`same2-${out}`)],
+      [...get(x), ...get(N.j), OP.i32Add, ...load8, ...get(y), ...get(N.j), OP.i32Add, ...load8, OP.i32Ne, brIf(out)],
+      inc(N.j),
+      br(`same2-l-${out}`),
+    ),
+  );
+}
+const fvBad = (): Ins[] => [...get(N.fv), ...f64c(0), F64.lt];
+
+/** one tuple from token q (k: 0 original, 1 reply); q after it, e at its last token's end */
+function fastTuple(k: number): Ins {
+  const t = `t${k}`;
+  const ports = (keys: string[], maxes: number[]): Ins[] =>
+    keys.map((key, j) => [
+      nextTok(`${t}-${key}`),
+      ffail(notWordAt(N.q, key)),
+      digits(N.q, key.length, 10, maxes[j]!, `${t}-${key}`),
+      ffail(fvBad()),
+      recSet(REC.l4 + 3 * k + j, get(N.fv)),
+    ]);
+  return [
+    tokEnd(`${t}-src`),
+    ffail(notWordAt(N.q, 'src=')),
+    [...get(N.q), ...c32(4), OP.i32Add, ...set(N.y)],
+    v4End(N.y, N.z, `${t}-s`),
+    ffail([...get(N.z), ...get(N.e), OP.i32Ne]),
+    recSet(REC.addr + 4 * k, posOf(N.y)),
+    recSet(REC.addr + 4 * k + 1, posOf(N.e)),
+    k === 1 ? [...get(N.y), ...set(N.rs0), ...get(N.e), ...set(N.rs1)] : [],
+    nextTok(`${t}-dst`),
+    ffail(notWordAt(N.q, 'dst=')),
+    [...get(N.q), ...c32(4), OP.i32Add, ...set(N.y)],
+    v4End(N.y, N.z, `${t}-d`),
+    ffail([...get(N.z), ...get(N.e), OP.i32Ne]),
+    recSet(REC.addr + 4 * k + 2, posOf(N.y)),
+    recSet(REC.addr + 4 * k + 3, posOf(N.e)),
+    k === 0 ? [...get(N.y), ...set(N.od0), ...get(N.e), ...set(N.od1)] : [],
+    [...get(N.pr), ...c32(5), I32.eq, OP.if, OP.void],
+    {
+      label: '',
+      loop: false,
+      body: [
+        ...ports(['type=', 'code=', 'id='], [255, 255, 65535]),
+        0x05,
+        ...ports(['sport=', 'dport='], [65535, 65535]),
+      ],
+    },
+    skipSp(`${t}-a`),
+    recSet(REC.acct + 2 * k, f64c(-1)),
+    recSet(REC.acct + 2 * k + 1, f64c(-1)),
+    when(
+      wordAt(N.q, 'packets='),
+      tokEnd(`${t}-p`),
+      digits(N.q, 8, 20, Number.MAX_SAFE_INTEGER, `${t}-p`),
+      [...get(N.fv), ...set(N.fp)],
+      nextTok(`${t}-b`),
+      ffail(notWordAt(N.q, 'bytes=')),
+      digits(N.q, 6, 20, Number.MAX_SAFE_INTEGER, `${t}-b`),
+      ffail([...get(N.fp), ...f64c(0), F64.lt, ...fvBad(), OP.i32Or]),
+      recSet(REC.acct + 2 * k, get(N.fp)),
+      recSet(REC.acct + 2 * k + 1, get(N.fv)),
+      skipSp(`${t}-pb`),
+    ),
+    [...get(N.e), ...set(N.last)],
+  ];
+}
+
+const PROTOS: [string, number, number][] = [
+  ['tcp', 0, 6],
+  ['udp', 1, 17],
+  ['udplite', 2, 136],
+  ['sctp', 3, 132],
+  ['dccp', 4, 33],
+  ['icmp', 5, 1],
+];
+const FLAGS = ['[ASSURED]', '[OFFLOAD]', '[HW_OFFLOAD]'];
+const METAS: [string, number, number][] = [
+  ['mark=', 10, 0xffffffff],
+  ['secmark=', 10, 0xffffffff],
+  ['zone=', 10, 65535],
+  ['delta-time=', 20, Number.MAX_SAFE_INTEGER],
+  ['use=', 10, 0xffffffff],
+  ['id=', 10, 0xffffffff],
+];
+
+const fastTest: Ins = blockOf(
+  'fast',
+  [...get(N.recs), ...get(N.hits), ...c32(REC.size * 8), OP.i32Mul, OP.i32Add, ...set(N.rec)],
+  [...get(N.p), ...set(N.q)],
+  tokEnd('h'),
+  when(isTok('ipv4'), nextTok('h2'), ffail([...isTok('2'), OP.i32Eqz]), nextTok('h3')),
+  [...c32(-1), ...set(N.pr)],
+  ...PROTOS.map(([w, idx, num]) => when(isTok(w), [...c32(idx), ...set(N.pr), ...c32(num), ...set(N.pn)])),
+  ffail([...get(N.pr), ...c32(0), OP.i32LtS]),
+  nextTok('pn'),
+  digits(N.q, 0, 10, 255, 'pn'),
+  ffail([...get(N.fv), ...get(N.pn), F64.fromU, F64.ne]),
+  recSet(REC.proto, [...get(N.pr), F64.fromU]),
+  nextTok('to'),
+  recSet(REC.timeout, f64c(-1)),
+  when(
+    digitAt(N.q),
+    digits(N.q, 0, 10, 0xffffffff, 'to'),
+    ffail(fvBad()),
+    recSet(REC.timeout, get(N.fv)),
+    nextTok('to2'),
+  ),
+  recSet(REC.stateS, f64c(-1)),
+  recSet(REC.stateE, f64c(-1)),
+  // /^[A-Z][A-Z_0-9]*$/: a state
+  blockOf(
+    'st',
+    [...get(N.q), ...get(N.e), OP.i32GeU, brIf('st')],
+    [...byteAt(N.q), ...c32(65), OP.i32Sub, ...c32(26), OP.i32GeU, brIf('st')],
+    [...get(N.q), ...c32(1), OP.i32Add, ...set(N.y)],
+    blockOf(
+      'st-ok',
+      loopOf(
+        'st-l',
+        [...get(N.y), ...get(N.e), OP.i32GeU, brIf('st-ok')],
+        [...byteAt(N.y), ...tee(N.z), ...c32(65), OP.i32Sub, ...c32(26), OP.i32LtU],
+        [
+          ...get(N.z),
+          ...c32(95),
+          I32.eq,
+          OP.i32Or,
+          ...get(N.z),
+          ...c32(48),
+          OP.i32Sub,
+          ...c32(10),
+          OP.i32LtU,
+          OP.i32Or,
+        ],
+        [OP.i32Eqz, brIf('st')],
+        inc(N.y),
+        br('st-l'),
+      ),
+    ),
+    recSet(REC.stateS, posOf(N.q)),
+    recSet(REC.stateE, posOf(N.e)),
+    skipSp('st'),
+  ),
+  fastTuple(0),
+  recSet(REC.unreplied, f64c(0)),
+  when(
+    wordAt(N.q, '[UNREPLIED]'),
+    tokEnd('u'),
+    ffail([...get(N.e), ...get(N.q), OP.i32Sub, ...c32(11), OP.i32Ne]),
+    recSet(REC.unreplied, f64c(1)),
+    skipSp('u'),
+  ),
+  fastTuple(1),
+  [...c32(0), ...set(N.fc), ...c32(0), ...set(N.seen)],
+  ...METAS.map((_, m) => recSet(REC.meta + m, f64c(-1))),
+  blockOf(
+    'tail',
+    loopOf(
+      'tail-l',
+      [...beforeEnd(N.q), OP.i32Eqz, brIf('tail')],
+      tokEnd('tl'),
+      [...get(N.e), ...set(N.last)],
+      blockOf(
+        'tail-n',
+        [...c32(-1), ...set(N.y)],
+        when(
+          [...byteAt(N.q), ...c32(91), I32.eq],
+          ...FLAGS.map((f, k) => when(isTok(f), [...c32(k), ...set(N.y)])),
+          ffail([...get(N.y), ...c32(0), OP.i32LtS]),
+          // a flag twice: bits 0-2 of seen
+          ffail([...get(N.seen), ...c32(1), ...get(N.y), OP.i32Shl, OP.i32And]),
+          [...get(N.seen), ...c32(1), ...get(N.y), OP.i32Shl, OP.i32Or, ...set(N.seen)],
+          [...get(N.rec), ...get(N.fc), ...c32(8), OP.i32Mul, OP.i32Add, ...get(N.y), F64.fromU],
+          [F64.store, 3, ...uleb(REC.flagOrder * 8)],
+          inc(N.fc),
+          br('tail-n'),
+        ),
+        ...METAS.map(([key, len, max], m) =>
+          when(
+            wordAt(N.q, key),
+            // a key twice: bits 3-8 of seen
+            ffail([...get(N.seen), ...c32(8 << m), OP.i32And]),
+            [...get(N.seen), ...c32(8 << m), OP.i32Or, ...set(N.seen)],
+            digits(N.q, key.length, len, max, `m${m}`),
+            ffail(fvBad()),
+            recSet(REC.meta + m, get(N.fv)),
+            br('tail-n'),
+          ),
+        ),
+        br('fast'),
+      ),
+      skipSp('tl'),
+      br('tail-l'),
+    ),
+  ),
+  recSet(REC.lineEnd, posOf(N.last)),
+  recSet(REC.flagCount, [...get(N.fc), F64.fromU]),
+  // fastDnat: the reply's source is not the original destination (or, with ports, not its port)
+  [...c32(1), ...set(N.y)],
+  blockOf(
+    'dn',
+    [
+      ...get(N.od1),
+      ...get(N.od0),
+      OP.i32Sub,
+      ...tee(N.z),
+      ...get(N.rs1),
+      ...get(N.rs0),
+      OP.i32Sub,
+      OP.i32Ne,
+      brIf('dn'),
+    ],
+    sameOr2(N.od0, N.rs0, N.z, 'dn'),
+    when([...get(N.pr), ...c32(5), I32.eq], [...c32(0), ...set(N.y)], br('dn')),
+    [...recGet(REC.l4 + 3), ...recGet(REC.l4 + 1), F64.ne, brIf('dn')],
+    [...c32(0), ...set(N.y)],
+  ),
+  recSet(REC.dnat, [...get(N.y), F64.fromU]),
+  [...c32(3), ...set(N.code)],
+  [],
+);
+
 const natBody: number[] = asm([
   ...splat(c32(10), N.vnl),
   ...splat(c32(32), N.vw0),
@@ -687,6 +1038,7 @@ const natBody: number[] = asm([
         ),
       ),
       natTest,
+      when([...get(N.code), OP.i32Eqz], fastTest),
       when(
         [...get(N.code), ...c32(1), OP.i32Ne],
         [...get(N.out), ...get(N.hits), ...c32(16), OP.i32Mul, OP.i32Add, ...tee(N.x)],
@@ -715,7 +1067,7 @@ const code = (locals: [number, number][], body: number[]) => {
 };
 
 /** Memory: needle | hit pairs | copy window | lent buffer, each followed by room for the over-read. */
-const PAGES = 24;
+const PAGES = 25;
 const NEEDLE_AT = 0;
 const OUT_AT = 1024;
 const CAP = 1024;
@@ -726,21 +1078,24 @@ const LEASE_AT = WINDOW_AT + WINDOW + MAX_NEEDLE + SLACK;
 const LEASE = 1 << 20;
 /** nat's output: four i32 a line, from OUT_AT up to the copy window */
 const NAT_CAP = (WINDOW_AT - OUT_AT) >> 4;
+/** nat's records (REC.size f64 a line), after the lent buffer and the room its over-read needs */
+const REC_AT = LEASE_AT + LEASE + SLACK;
 /** natLines' answer, reused from call to call */
 let natOut = new Int32Array(4096);
+let natRec = new Float64Array(4096 * REC.size);
 
 /** The module's bytes (exported for the test that checks their shape). */
 export function moduleBytes(): Uint8Array {
   const I = OP.i32;
   const bytes = [
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    // types: 0 = (i32 x10) -> i32, 1 = (i32 x3) -> i32, 2 = (i32 x4) -> i32
+    // types: 0 = (i32 x10) -> i32, 1 = (i32 x3) -> i32, 2 = (i32 x5) -> i32
     ...section(
       1,
       vec([
         [0x60, ...vec(Array(10).fill([I])), 1, I],
         [0x60, ...vec(Array(3).fill([I])), 1, I],
-        [0x60, ...vec(Array(4).fill([I])), 1, I],
+        [0x60, ...vec(Array(5).fill([I])), 1, I],
       ]),
     ),
     ...section(3, vec([[0], [1], [2]])),
@@ -779,6 +1134,7 @@ export function moduleBytes(): Uint8Array {
         code(
           [
             [NAT_I32, I],
+            [NAT_F64, 0x7c],
             [NAT_V128, OP.v128],
           ],
           natBody,
@@ -800,7 +1156,7 @@ interface Exports {
   memory: { buffer: ArrayBuffer };
   scan(...a: number[]): number;
   count(hay: number, n: number, byte: number): number;
-  nat(hay: number, n: number, out: number, cap: number): number;
+  nat(hay: number, n: number, out: number, cap: number, recs: number): number;
   stop: { value: number };
   lines: { value: number };
   special: { value: number };
@@ -905,15 +1261,26 @@ function wasmSearch(x: Exports): ByteSearch {
     },
     natLines(hay, from, to) {
       if (to > from && hay[to - 1] !== 0x0a) return undefined;
-      const r = { quads: natOut, count: 0, lines: 0 };
+      const r = { quads: natOut, recs: natRec, count: 0, lines: 0 };
       const run = (at: number, n: number, base: number) => {
         for (let done = 0; done < n; ) {
-          const hits = x.nat(at + done, n - done, OUT_AT, NAT_CAP);
+          const hits = x.nat(at + done, n - done, OUT_AT, NAT_CAP, REC_AT);
           const w = new Int32Array(x.memory.buffer, OUT_AT, hits * 4);
           if (r.quads.length < (r.count + hits) * 4) {
             const more = new Int32Array(Math.max(r.quads.length * 2, (r.count + hits) * 4));
             more.set(r.quads.subarray(0, r.count * 4));
             r.quads = natOut = more;
+            const recs = new Float64Array(more.length * (REC.size / 4));
+            recs.set(r.recs.subarray(0, r.count * REC.size));
+            r.recs = natRec = recs;
+          }
+          // the records, their positions moved from `at + done` to hay's origin
+          const from = r.count * REC.size;
+          r.recs.set(new Float64Array(x.memory.buffer, REC_AT, hits * REC.size), from);
+          for (let k = 0; k < hits; k++) {
+            if (w[4 * k + 3] !== 3) continue;
+            const o = from + k * REC.size;
+            for (const f of REC_POS) if (r.recs[o + f]! >= 0) r.recs[o + f]! += base + done;
           }
           const q = r.quads;
           for (let k = 0; k < hits; k++) {
