@@ -405,17 +405,23 @@ const brIf = (label: string): Ins => ({ br: label, cond: true });
 /** if (cond) { body } */
 const when = (cond: Ins[], ...body: Ins[]): Ins => [...cond, OP.if, OP.void, { label: '', loop: false, body }];
 
-function asm(ins: Ins, labels: string[] = []): number[] {
-  if (typeof ins === 'number') return [ins];
-  if (Array.isArray(ins)) return ins.flatMap((x) => asm(x, labels));
-  if ('br' in ins) {
+/** The bytes of `ins`, appended to `out` (one array for the whole function: it is built at every start-up) */
+function asm(ins: Ins, labels: string[] = [], out: number[] = []): number[] {
+  if (typeof ins === 'number') out.push(ins);
+  else if (Array.isArray(ins)) for (const x of ins) asm(x, labels, out);
+  else if ('br' in ins) {
     const depth = labels.indexOf(ins.br);
     if (depth < 0) throw new Error(`byte-search: no label ${ins.br}`);
-    return [ins.cond ? OP.brIf : OP.br, depth];
+    out.push(ins.cond ? OP.brIf : OP.br, depth);
+  } else {
+    // `when` opened its `if` already: its body is the if's block, closed by the same end
+    if (ins.label !== '') out.push(ins.loop ? OP.loop : OP.block, OP.void);
+    labels.unshift(ins.label);
+    asm(ins.body, labels, out);
+    labels.shift();
+    out.push(OP.end);
   }
-  // `when` opened its `if` already: its body is the if's block, closed by the same end
-  const head = ins.label === '' ? [] : [ins.loop ? OP.loop : OP.block, OP.void];
-  return [...head, ...asm(ins.body, [ins.label, ...labels]), OP.end];
+  return out;
 }
 
 const N = {
@@ -599,87 +605,88 @@ const skipSpaces = (tag: string): Ins =>
   );
 
 /** plainNatLess on the line [p, le), step for step; its answer in code */
-const natTest: Ins = blockOf(
-  'test',
-  [...c32(-1), ...set(N.code)],
-  fail([...get(N.p), ...get(N.le), OP.i32GeU]),
-  [...byteAt(N.p), ...tee(N.x), ...c32(97), OP.i32Sub, ...c32(26), OP.i32GeU, brIf('test')],
-  when(
-    [...get(N.x), ...c32(105), I32.eq, ...wordAt(N.p, 'ipv4 '), ...wordAt(N.p, 'ipv6 '), OP.i32Or, OP.i32And],
-    // `ipv4 2 tcp`: spaces, digits, a space, spaces, then a byte above the space
-    [...get(N.p), ...c32(4), OP.i32Add, ...set(N.i)],
-    skipSpaces('h1'),
-    [...get(N.i), ...set(N.d)],
+const natTest = (): Ins =>
+  blockOf(
+    'test',
+    [...c32(-1), ...set(N.code)],
+    fail([...get(N.p), ...get(N.le), OP.i32GeU]),
+    [...byteAt(N.p), ...tee(N.x), ...c32(97), OP.i32Sub, ...c32(26), OP.i32GeU, brIf('test')],
+    when(
+      [...get(N.x), ...c32(105), I32.eq, ...wordAt(N.p, 'ipv4 '), ...wordAt(N.p, 'ipv6 '), OP.i32Or, OP.i32And],
+      // `ipv4 2 tcp`: spaces, digits, a space, spaces, then a byte above the space
+      [...get(N.p), ...c32(4), OP.i32Add, ...set(N.i)],
+      skipSpaces('h1'),
+      [...get(N.i), ...set(N.d)],
+      blockOf(
+        'hd',
+        loopOf(
+          'hd-l',
+          [...beforeEnd(N.i), OP.i32Eqz, brIf('hd')],
+          [...digitAt(N.i), OP.i32Eqz, brIf('hd')],
+          inc(N.i),
+          br('hd-l'),
+        ),
+      ),
+      fail([...get(N.i), ...get(N.d), I32.eq, ...beforeEnd(N.i), OP.i32Eqz, OP.i32Or]),
+      fail([...byteAt(N.i), ...c32(32), OP.i32Ne]),
+      skipSpaces('h2'),
+      fail([...beforeEnd(N.i), OP.i32Eqz]),
+      fail([...byteAt(N.i), ...c32(32), I32.leU]),
+    ),
+    fail([...get(N.x), ...c32(99), I32.eq]),
+    wordFrom(N.p, N.o, ' src=', 'o'),
+    fail([...get(N.o), ...c32(0), OP.i32LtS]),
+    [...get(N.o), ...c32(5), OP.i32Add, ...set(N.m)],
+    wordFrom(N.m, N.r, ' src=', 'r'),
+    fail([...get(N.r), ...c32(0), OP.i32LtS]),
+    v4End(N.m, N.oEnd, 'o'),
+    fail([...get(N.oEnd), ...c32(0), OP.i32LtS]),
+    fail(notWordAt(N.oEnd, ' dst=')),
+    [...get(N.oEnd), ...c32(5), OP.i32Add, ...set(N.x)],
+    v4End(N.x, N.odEnd, 'od'),
+    fail([...get(N.odEnd), ...c32(0), OP.i32LtS]),
+    // the reply's source against the original destination: NATed (0) when they differ
+    [...get(N.odEnd), ...get(N.oEnd), OP.i32Sub, ...c32(5), OP.i32Sub, ...set(N.m)],
+    [...get(N.r), ...c32(5), OP.i32Add, ...tee(N.b), ...get(N.m), OP.i32Add, ...set(N.rsEnd)],
+    [...get(N.oEnd), ...c32(5), OP.i32Add, ...set(N.x)],
+    sameOr(N.x, N.b, N.m, 0, 'rs'),
+    fail(notSpaceBeforeEnd(N.rsEnd), 0),
+    fail(notWordAt(N.rsEnd, ' dst=')),
+    [...get(N.rsEnd), ...c32(5), OP.i32Add, ...set(N.x)],
+    v4End(N.x, N.rdEnd, 'rd'),
+    fail([...get(N.rdEnd), ...c32(0), OP.i32LtS]),
+    // no port after the original destination (icmp): plainNatLess cannot tell (-1), dnatSkip skips the line unless
+    // the original tuple has a ` dport=` somewhere (2: dnatSkip answers true)
+    when(
+      notWordAt(N.odEnd, ' sport='),
+      wordFrom(N.o, N.osp, ' dport=', 'dp'),
+      fail([...get(N.osp), ...c32(0), I32.geS, ...get(N.osp), ...get(N.r), OP.i32LtU, OP.i32And]),
+      answer(2),
+    ),
+    [...get(N.odEnd), ...c32(7), OP.i32Add, ...set(N.osp)],
+    blockOf('ve', loopOf('ve-l', [...notSpaceBeforeEnd(N.osp), OP.i32Eqz, brIf('ve')], inc(N.osp), br('ve-l'))),
+    fail(notWordAt(N.osp, ' dport=')),
+    fail(notWordAt(N.rdEnd, ' sport=')),
+    // the ports: digits only, the reply's the same digits
+    [...get(N.osp), ...c32(7), OP.i32Add, ...tee(N.a), ...set(N.aEnd)],
     blockOf(
-      'hd',
+      'pd',
       loopOf(
-        'hd-l',
-        [...beforeEnd(N.i), OP.i32Eqz, brIf('hd')],
-        [...digitAt(N.i), OP.i32Eqz, brIf('hd')],
-        inc(N.i),
-        br('hd-l'),
+        'pd-l',
+        [...beforeEnd(N.aEnd), OP.i32Eqz, brIf('pd')],
+        [...digitAt(N.aEnd), OP.i32Eqz, brIf('pd')],
+        inc(N.aEnd),
+        br('pd-l'),
       ),
     ),
-    fail([...get(N.i), ...get(N.d), I32.eq, ...beforeEnd(N.i), OP.i32Eqz, OP.i32Or]),
-    fail([...byteAt(N.i), ...c32(32), OP.i32Ne]),
-    skipSpaces('h2'),
-    fail([...beforeEnd(N.i), OP.i32Eqz]),
-    fail([...byteAt(N.i), ...c32(32), I32.leU]),
-  ),
-  fail([...get(N.x), ...c32(99), I32.eq]),
-  wordFrom(N.p, N.o, ' src=', 'o'),
-  fail([...get(N.o), ...c32(0), OP.i32LtS]),
-  [...get(N.o), ...c32(5), OP.i32Add, ...set(N.m)],
-  wordFrom(N.m, N.r, ' src=', 'r'),
-  fail([...get(N.r), ...c32(0), OP.i32LtS]),
-  v4End(N.m, N.oEnd, 'o'),
-  fail([...get(N.oEnd), ...c32(0), OP.i32LtS]),
-  fail(notWordAt(N.oEnd, ' dst=')),
-  [...get(N.oEnd), ...c32(5), OP.i32Add, ...set(N.x)],
-  v4End(N.x, N.odEnd, 'od'),
-  fail([...get(N.odEnd), ...c32(0), OP.i32LtS]),
-  // the reply's source against the original destination: NATed (0) when they differ
-  [...get(N.odEnd), ...get(N.oEnd), OP.i32Sub, ...c32(5), OP.i32Sub, ...set(N.m)],
-  [...get(N.r), ...c32(5), OP.i32Add, ...tee(N.b), ...get(N.m), OP.i32Add, ...set(N.rsEnd)],
-  [...get(N.oEnd), ...c32(5), OP.i32Add, ...set(N.x)],
-  sameOr(N.x, N.b, N.m, 0, 'rs'),
-  fail(notSpaceBeforeEnd(N.rsEnd), 0),
-  fail(notWordAt(N.rsEnd, ' dst=')),
-  [...get(N.rsEnd), ...c32(5), OP.i32Add, ...set(N.x)],
-  v4End(N.x, N.rdEnd, 'rd'),
-  fail([...get(N.rdEnd), ...c32(0), OP.i32LtS]),
-  // no port after the original destination (icmp): plainNatLess cannot tell (-1), dnatSkip skips the line unless
-  // the original tuple has a ` dport=` somewhere (2: dnatSkip answers true)
-  when(
-    notWordAt(N.odEnd, ' sport='),
-    wordFrom(N.o, N.osp, ' dport=', 'dp'),
-    fail([...get(N.osp), ...c32(0), I32.geS, ...get(N.osp), ...get(N.r), OP.i32LtU, OP.i32And]),
-    answer(2),
-  ),
-  [...get(N.odEnd), ...c32(7), OP.i32Add, ...set(N.osp)],
-  blockOf('ve', loopOf('ve-l', [...notSpaceBeforeEnd(N.osp), OP.i32Eqz, brIf('ve')], inc(N.osp), br('ve-l'))),
-  fail(notWordAt(N.osp, ' dport=')),
-  fail(notWordAt(N.rdEnd, ' sport=')),
-  // the ports: digits only, the reply's the same digits
-  [...get(N.osp), ...c32(7), OP.i32Add, ...tee(N.a), ...set(N.aEnd)],
-  blockOf(
-    'pd',
-    loopOf(
-      'pd-l',
-      [...beforeEnd(N.aEnd), OP.i32Eqz, brIf('pd')],
-      [...digitAt(N.aEnd), OP.i32Eqz, brIf('pd')],
-      inc(N.aEnd),
-      br('pd-l'),
-    ),
-  ),
-  fail([...get(N.aEnd), ...get(N.a), I32.eq], 0),
-  fail(notSpaceBeforeEnd(N.aEnd), 0),
-  [...get(N.aEnd), ...get(N.a), OP.i32Sub, ...set(N.m)],
-  [...get(N.rdEnd), ...c32(7), OP.i32Add, ...tee(N.b), ...get(N.m), OP.i32Add, ...set(N.x)],
-  sameOr(N.a, N.b, N.m, 0, 'pt'),
-  fail(notSpaceBeforeEnd(N.x), 0),
-  answer(1),
-);
+    fail([...get(N.aEnd), ...get(N.a), I32.eq], 0),
+    fail(notSpaceBeforeEnd(N.aEnd), 0),
+    [...get(N.aEnd), ...get(N.a), OP.i32Sub, ...set(N.m)],
+    [...get(N.rdEnd), ...c32(7), OP.i32Add, ...tee(N.b), ...get(N.m), OP.i32Add, ...set(N.x)],
+    sameOr(N.a, N.b, N.m, 0, 'pt'),
+    fail(notSpaceBeforeEnd(N.x), 0),
+    answer(1),
+  );
 
 // ---- readFast in the module: a line natTest answered 0 for, read as fast.ts's readFast reads it -------------
 // On success the line's fields go to its record (REC: f64 each, positions as offsets from hay) and its answer
@@ -871,143 +878,145 @@ const METAS: [string, number, number][] = [
   ['id=', 10, 0xffffffff],
 ];
 
-const fastTest: Ins = blockOf(
-  'fast',
-  [...get(N.recs), ...get(N.hits), ...c32(REC.size * 8), OP.i32Mul, OP.i32Add, ...set(N.rec)],
-  [...get(N.p), ...set(N.q)],
-  tokEnd('h'),
-  when(isTok('ipv4'), nextTok('h2'), ffail([...isTok('2'), OP.i32Eqz]), nextTok('h3')),
-  [...c32(-1), ...set(N.pr)],
-  ...PROTOS.map(([w, idx, num]) => when(isTok(w), [...c32(idx), ...set(N.pr), ...c32(num), ...set(N.pn)])),
-  ffail([...get(N.pr), ...c32(0), OP.i32LtS]),
-  nextTok('pn'),
-  digits(N.q, 0, 10, 255, 'pn'),
-  ffail([...get(N.fv), ...get(N.pn), F64.fromU, F64.ne]),
-  recSet(REC.proto, [...get(N.pr), F64.fromU]),
-  nextTok('to'),
-  recSet(REC.timeout, f64c(-1)),
-  when(
-    digitAt(N.q),
-    digits(N.q, 0, 10, 0xffffffff, 'to'),
-    ffail(fvBad()),
-    recSet(REC.timeout, get(N.fv)),
-    nextTok('to2'),
-  ),
-  recSet(REC.stateS, f64c(-1)),
-  recSet(REC.stateE, f64c(-1)),
-  // /^[A-Z][A-Z_0-9]*$/: a state
+const fastTest = (): Ins =>
   blockOf(
-    'st',
-    [...get(N.q), ...get(N.e), OP.i32GeU, brIf('st')],
-    [...byteAt(N.q), ...c32(65), OP.i32Sub, ...c32(26), OP.i32GeU, brIf('st')],
-    [...get(N.q), ...c32(1), OP.i32Add, ...set(N.y)],
-    blockOf(
-      'st-ok',
-      loopOf(
-        'st-l',
-        [...get(N.y), ...get(N.e), OP.i32GeU, brIf('st-ok')],
-        [...byteAt(N.y), ...tee(N.z), ...c32(65), OP.i32Sub, ...c32(26), OP.i32LtU],
-        [
-          ...get(N.z),
-          ...c32(95),
-          I32.eq,
-          OP.i32Or,
-          ...get(N.z),
-          ...c32(48),
-          OP.i32Sub,
-          ...c32(10),
-          OP.i32LtU,
-          OP.i32Or,
-        ],
-        [OP.i32Eqz, brIf('st')],
-        inc(N.y),
-        br('st-l'),
-      ),
+    'fast',
+    [...get(N.recs), ...get(N.hits), ...c32(REC.size * 8), OP.i32Mul, OP.i32Add, ...set(N.rec)],
+    [...get(N.p), ...set(N.q)],
+    tokEnd('h'),
+    when(isTok('ipv4'), nextTok('h2'), ffail([...isTok('2'), OP.i32Eqz]), nextTok('h3')),
+    [...c32(-1), ...set(N.pr)],
+    ...PROTOS.map(([w, idx, num]) => when(isTok(w), [...c32(idx), ...set(N.pr), ...c32(num), ...set(N.pn)])),
+    ffail([...get(N.pr), ...c32(0), OP.i32LtS]),
+    nextTok('pn'),
+    digits(N.q, 0, 10, 255, 'pn'),
+    ffail([...get(N.fv), ...get(N.pn), F64.fromU, F64.ne]),
+    recSet(REC.proto, [...get(N.pr), F64.fromU]),
+    nextTok('to'),
+    recSet(REC.timeout, f64c(-1)),
+    when(
+      digitAt(N.q),
+      digits(N.q, 0, 10, 0xffffffff, 'to'),
+      ffail(fvBad()),
+      recSet(REC.timeout, get(N.fv)),
+      nextTok('to2'),
     ),
-    recSet(REC.stateS, posOf(N.q)),
-    recSet(REC.stateE, posOf(N.e)),
-    skipSp('st'),
-  ),
-  fastTuple(0),
-  recSet(REC.unreplied, f64c(0)),
-  when(
-    wordAt(N.q, '[UNREPLIED]'),
-    tokEnd('u'),
-    ffail([...get(N.e), ...get(N.q), OP.i32Sub, ...c32(11), OP.i32Ne]),
-    recSet(REC.unreplied, f64c(1)),
-    skipSp('u'),
-  ),
-  fastTuple(1),
-  [...c32(0), ...set(N.fc), ...c32(0), ...set(N.seen)],
-  ...METAS.map((_, m) => recSet(REC.meta + m, f64c(-1))),
-  blockOf(
-    'tail',
-    loopOf(
-      'tail-l',
-      [...beforeEnd(N.q), OP.i32Eqz, brIf('tail')],
-      tokEnd('tl'),
-      [...get(N.e), ...set(N.last)],
+    recSet(REC.stateS, f64c(-1)),
+    recSet(REC.stateE, f64c(-1)),
+    // /^[A-Z][A-Z_0-9]*$/: a state
+    blockOf(
+      'st',
+      [...get(N.q), ...get(N.e), OP.i32GeU, brIf('st')],
+      [...byteAt(N.q), ...c32(65), OP.i32Sub, ...c32(26), OP.i32GeU, brIf('st')],
+      [...get(N.q), ...c32(1), OP.i32Add, ...set(N.y)],
       blockOf(
-        'tail-n',
-        [...c32(-1), ...set(N.y)],
-        when(
-          [...byteAt(N.q), ...c32(91), I32.eq],
-          ...FLAGS.map((f, k) => when(isTok(f), [...c32(k), ...set(N.y)])),
-          ffail([...get(N.y), ...c32(0), OP.i32LtS]),
-          // a flag twice: bits 0-2 of seen
-          ffail([...get(N.seen), ...c32(1), ...get(N.y), OP.i32Shl, OP.i32And]),
-          [...get(N.seen), ...c32(1), ...get(N.y), OP.i32Shl, OP.i32Or, ...set(N.seen)],
-          [...get(N.rec), ...get(N.fc), ...c32(8), OP.i32Mul, OP.i32Add, ...get(N.y), F64.fromU],
-          [F64.store, 3, ...uleb(REC.flagOrder * 8)],
-          inc(N.fc),
-          br('tail-n'),
+        'st-ok',
+        loopOf(
+          'st-l',
+          [...get(N.y), ...get(N.e), OP.i32GeU, brIf('st-ok')],
+          [...byteAt(N.y), ...tee(N.z), ...c32(65), OP.i32Sub, ...c32(26), OP.i32LtU],
+          [
+            ...get(N.z),
+            ...c32(95),
+            I32.eq,
+            OP.i32Or,
+            ...get(N.z),
+            ...c32(48),
+            OP.i32Sub,
+            ...c32(10),
+            OP.i32LtU,
+            OP.i32Or,
+          ],
+          [OP.i32Eqz, brIf('st')],
+          inc(N.y),
+          br('st-l'),
         ),
-        ...METAS.map(([key, len, max], m) =>
+      ),
+      recSet(REC.stateS, posOf(N.q)),
+      recSet(REC.stateE, posOf(N.e)),
+      skipSp('st'),
+    ),
+    fastTuple(0),
+    recSet(REC.unreplied, f64c(0)),
+    when(
+      wordAt(N.q, '[UNREPLIED]'),
+      tokEnd('u'),
+      ffail([...get(N.e), ...get(N.q), OP.i32Sub, ...c32(11), OP.i32Ne]),
+      recSet(REC.unreplied, f64c(1)),
+      skipSp('u'),
+    ),
+    fastTuple(1),
+    [...c32(0), ...set(N.fc), ...c32(0), ...set(N.seen)],
+    ...METAS.map((_, m) => recSet(REC.meta + m, f64c(-1))),
+    blockOf(
+      'tail',
+      loopOf(
+        'tail-l',
+        [...beforeEnd(N.q), OP.i32Eqz, brIf('tail')],
+        tokEnd('tl'),
+        [...get(N.e), ...set(N.last)],
+        blockOf(
+          'tail-n',
+          [...c32(-1), ...set(N.y)],
           when(
-            wordAt(N.q, key),
-            // a key twice: bits 3-8 of seen
-            ffail([...get(N.seen), ...c32(8 << m), OP.i32And]),
-            [...get(N.seen), ...c32(8 << m), OP.i32Or, ...set(N.seen)],
-            digits(N.q, key.length, len, max, `m${m}`),
-            ffail(fvBad()),
-            recSet(REC.meta + m, get(N.fv)),
+            [...byteAt(N.q), ...c32(91), I32.eq],
+            ...FLAGS.map((f, k) => when(isTok(f), [...c32(k), ...set(N.y)])),
+            ffail([...get(N.y), ...c32(0), OP.i32LtS]),
+            // a flag twice: bits 0-2 of seen
+            ffail([...get(N.seen), ...c32(1), ...get(N.y), OP.i32Shl, OP.i32And]),
+            [...get(N.seen), ...c32(1), ...get(N.y), OP.i32Shl, OP.i32Or, ...set(N.seen)],
+            [...get(N.rec), ...get(N.fc), ...c32(8), OP.i32Mul, OP.i32Add, ...get(N.y), F64.fromU],
+            [F64.store, 3, ...uleb(REC.flagOrder * 8)],
+            inc(N.fc),
             br('tail-n'),
           ),
+          ...METAS.map(([key, len, max], m) =>
+            when(
+              wordAt(N.q, key),
+              // a key twice: bits 3-8 of seen
+              ffail([...get(N.seen), ...c32(8 << m), OP.i32And]),
+              [...get(N.seen), ...c32(8 << m), OP.i32Or, ...set(N.seen)],
+              digits(N.q, key.length, len, max, `m${m}`),
+              ffail(fvBad()),
+              recSet(REC.meta + m, get(N.fv)),
+              br('tail-n'),
+            ),
+          ),
+          br('fast'),
         ),
-        br('fast'),
+        skipSp('tl'),
+        br('tail-l'),
       ),
-      skipSp('tl'),
-      br('tail-l'),
     ),
-  ),
-  recSet(REC.lineEnd, posOf(N.last)),
-  recSet(REC.flagCount, [...get(N.fc), F64.fromU]),
-  // fastDnat: the reply's source is not the original destination (or, with ports, not its port)
-  [...c32(1), ...set(N.y)],
-  blockOf(
-    'dn',
-    [
-      ...get(N.od1),
-      ...get(N.od0),
-      OP.i32Sub,
-      ...tee(N.z),
-      ...get(N.rs1),
-      ...get(N.rs0),
-      OP.i32Sub,
-      OP.i32Ne,
-      brIf('dn'),
-    ],
-    sameOr2(N.od0, N.rs0, N.z, 'dn'),
-    when([...get(N.pr), ...c32(5), I32.eq], [...c32(0), ...set(N.y)], br('dn')),
-    [...recGet(REC.l4 + 3), ...recGet(REC.l4 + 1), F64.ne, brIf('dn')],
-    [...c32(0), ...set(N.y)],
-  ),
-  recSet(REC.dnat, [...get(N.y), F64.fromU]),
-  [...c32(3), ...set(N.code)],
-  [],
-);
+    recSet(REC.lineEnd, posOf(N.last)),
+    recSet(REC.flagCount, [...get(N.fc), F64.fromU]),
+    // fastDnat: the reply's source is not the original destination (or, with ports, not its port)
+    [...c32(1), ...set(N.y)],
+    blockOf(
+      'dn',
+      [
+        ...get(N.od1),
+        ...get(N.od0),
+        OP.i32Sub,
+        ...tee(N.z),
+        ...get(N.rs1),
+        ...get(N.rs0),
+        OP.i32Sub,
+        OP.i32Ne,
+        brIf('dn'),
+      ],
+      sameOr2(N.od0, N.rs0, N.z, 'dn'),
+      when([...get(N.pr), ...c32(5), I32.eq], [...c32(0), ...set(N.y)], br('dn')),
+      [...recGet(REC.l4 + 3), ...recGet(REC.l4 + 1), F64.ne, brIf('dn')],
+      [...c32(0), ...set(N.y)],
+    ),
+    recSet(REC.dnat, [...get(N.y), F64.fromU]),
+    [...c32(3), ...set(N.code)],
+    [],
+  );
 
-const natBody: number[] = asm([
+/** built when the nat module is (natModuleBytes) */
+const natBody = (): Ins => [
   ...splat(c32(10), N.vnl),
   ...splat(c32(32), N.vw0),
   ...splat(c32(61), N.vweq),
@@ -1037,8 +1046,8 @@ const natBody: number[] = asm([
           br('nl-l'),
         ),
       ),
-      natTest,
-      when([...get(N.code), OP.i32Eqz], fastTest),
+      natTest(),
+      when([...get(N.code), OP.i32Eqz], fastTest()),
       when(
         [...get(N.code), ...c32(1), OP.i32Ne],
         [...get(N.out), ...get(N.hits), ...c32(16), OP.i32Mul, OP.i32Add, ...tee(N.x)],
@@ -1056,7 +1065,7 @@ const natBody: number[] = asm([
   [...get(N.p), ...get(N.hay), OP.i32Sub, OP.globalSet, 0],
   [...get(N.k), OP.globalSet, 1],
   get(N.hits),
-]);
+];
 
 const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
 const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
@@ -1089,16 +1098,15 @@ export function moduleBytes(): Uint8Array {
   const I = OP.i32;
   const bytes = [
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    // types: 0 = (i32 x10) -> i32, 1 = (i32 x3) -> i32, 2 = (i32 x5) -> i32
+    // types: 0 = (i32 x10) -> i32, 1 = (i32 x3) -> i32
     ...section(
       1,
       vec([
         [0x60, ...vec(Array(10).fill([I])), 1, I],
         [0x60, ...vec(Array(3).fill([I])), 1, I],
-        [0x60, ...vec(Array(5).fill([I])), 1, I],
       ]),
     ),
-    ...section(3, vec([[0], [1], [2]])),
+    ...section(3, vec([[0], [1]])),
     // one memory of fixed size: never grows, so views on it (lease) stay valid
     ...section(5, vec([[0x01, ...uleb(PAGES), ...uleb(PAGES)]])),
     ...section(6, vec([0, 1, 2].map(() => [I, 1, ...c32(0), OP.end]))),
@@ -1108,7 +1116,6 @@ export function moduleBytes(): Uint8Array {
         [...name('memory'), 2, 0],
         [...name('scan'), 0, 0],
         [...name('count'), 0, 1],
-        [...name('nat'), 0, 2],
         [...name('stop'), 3, 0],
         [...name('lines'), 3, 1],
         [...name('special'), 3, 2],
@@ -1131,13 +1138,43 @@ export function moduleBytes(): Uint8Array {
           ],
           countBody,
         ),
+      ]),
+    ),
+  ];
+  return Uint8Array.from(bytes);
+}
+
+/**
+ * The bytes of the second module, nat alone: it works on the first module's memory (imported), and is built and
+ * compiled only when a thread first asks for natLines (the NAT scans), so an address scan's thread start-up
+ * (a trace's conntrack worker) does not pay for it.
+ */
+export function natModuleBytes(): Uint8Array {
+  const I = OP.i32;
+  const bytes = [
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    ...section(1, vec([[0x60, ...vec(Array(5).fill([I])), 1, I]])),
+    ...section(2, vec([[...name('env'), ...name('memory'), 2, 0x00, ...uleb(PAGES)]])),
+    ...section(3, vec([[0]])),
+    ...section(6, vec([0, 1].map(() => [I, 1, ...c32(0), OP.end]))),
+    ...section(
+      7,
+      vec([
+        [...name('nat'), 0, 0],
+        [...name('stop'), 3, 0],
+        [...name('lines'), 3, 1],
+      ]),
+    ),
+    ...section(
+      10,
+      vec([
         code(
           [
             [NAT_I32, I],
             [NAT_F64, 0x7c],
             [NAT_V128, OP.v128],
           ],
-          natBody,
+          asm(natBody()),
         ),
       ]),
     ),
@@ -1149,14 +1186,19 @@ export function moduleBytes(): Uint8Array {
 interface WasmApi {
   validate(bytes: Uint8Array): boolean;
   Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: unknown };
+  Instance: new (module: object, imports?: object) => { exports: unknown };
+}
+
+interface NatExports {
+  nat(hay: number, n: number, out: number, cap: number, recs: number): number;
+  stop: { value: number };
+  lines: { value: number };
 }
 
 interface Exports {
   memory: { buffer: ArrayBuffer };
   scan(...a: number[]): number;
   count(hay: number, n: number, byte: number): number;
-  nat(hay: number, n: number, out: number, cap: number, recs: number): number;
   stop: { value: number };
   lines: { value: number };
   special: { value: number };
@@ -1179,6 +1221,8 @@ export function offsetsOf(needle: Uint8Array): [number, number] {
 
 function wasmSearch(x: Exports): ByteSearch {
   const mem = new Uint8Array(x.memory.buffer);
+  /** the nat module on this memory, made on the first natLines */
+  let natX: NatExports | undefined;
   let lent = false;
   const setNeedle = (needle: Uint8Array) => mem.set(needle, NEEDLE_AT);
   /** hay[from, to) as (address in memory, bytes readable from there for the needle): in place or copied */
@@ -1261,10 +1305,16 @@ function wasmSearch(x: Exports): ByteSearch {
     },
     natLines(hay, from, to) {
       if (to > from && hay[to - 1] !== 0x0a) return undefined;
+      if (natX === undefined) {
+        const W = (globalThis as { WebAssembly?: WasmApi }).WebAssembly!;
+        natX = new W.Instance(new W.Module(natModuleBytes()), { env: { memory: x.memory } })
+          .exports as unknown as NatExports;
+      }
+      const nx = natX;
       const r = { quads: natOut, recs: natRec, count: 0, lines: 0 };
       const run = (at: number, n: number, base: number) => {
         for (let done = 0; done < n; ) {
-          const hits = x.nat(at + done, n - done, OUT_AT, NAT_CAP, REC_AT);
+          const hits = nx.nat(at + done, n - done, OUT_AT, NAT_CAP, REC_AT);
           const w = new Int32Array(x.memory.buffer, OUT_AT, hits * 4);
           if (r.quads.length < (r.count + hits) * 4) {
             const more = new Int32Array(Math.max(r.quads.length * 2, (r.count + hits) * 4));
@@ -1290,8 +1340,8 @@ function wasmSearch(x: Exports): ByteSearch {
             q[c + 2] = r.lines + w[4 * k + 2]!;
             q[c + 3] = w[4 * k + 3]!;
           }
-          r.lines += x.lines.value;
-          done += Math.min(x.stop.value, n - done);
+          r.lines += nx.lines.value;
+          done += Math.min(nx.stop.value, n - done);
         }
       };
       const direct = inPlace(hay, from, to);
