@@ -1,6 +1,7 @@
 import type { ConntrackEntry, CtFlag, CtTuple } from '../../model/conntrack.js';
 import { plainV4At } from '../../model/addr.js';
 import { ev } from '../common.js';
+import { REC } from '../text/byte-search.js';
 
 /**
  * The usual shape of a `conntrack -L` IPv4 entry read in place, without words, a Map or regular expressions:
@@ -295,4 +296,28 @@ export function fastEntry(t: string, ls: number, lineNo: number, probe: string):
   entry.line = lineNo;
   entry.source = ev(probe, t.slice(ls, lineEnd));
   return entry;
+}
+
+/**
+ * The scratch readFast would leave for a line, from the record the SIMD module wrote for it (ByteSearch.natLines,
+ * answer 3; layout REC in byte-search.ts): positions there count from the region, `shift` moves them to the text
+ * fastEntry is then given (minus the line's start when that text is the line alone).
+ */
+export function loadFast(rec: Float64Array, at: number, shift: number): void {
+  proto = rec[at + REC.proto]! as P;
+  timeout = rec[at + REC.timeout]!;
+  stateS = rec[at + REC.stateS]!;
+  stateE = rec[at + REC.stateE]!;
+  if (stateS >= 0) {
+    stateS += shift;
+    stateE += shift;
+  }
+  for (let k = 0; k < 8; k++) addr[k] = rec[at + REC.addr + k]! + shift;
+  for (let k = 0; k < 6; k++) l4[k] = rec[at + REC.l4 + k]!;
+  for (let k = 0; k < 4; k++) acct[k] = rec[at + REC.acct + k]!;
+  unreplied = rec[at + REC.unreplied] === 1;
+  flagCount = rec[at + REC.flagCount]!;
+  for (let k = 0; k < flagCount; k++) flagOrder[k] = rec[at + REC.flagOrder + k]!;
+  for (let k = 0; k < 6; k++) meta[k] = rec[at + REC.meta + k]!;
+  lineEnd = rec[at + REC.lineEnd]! + shift;
 }

@@ -4,9 +4,9 @@ import type { Family, Warning } from '../../model/types.js';
 import { canonIp, plainV4At } from '../../model/addr.js';
 import { cleanText } from '../common.js';
 import { ParseError } from '../parse-error.js';
-import { byteSearch, type ByteSearch } from '../text/byte-search.js';
+import { byteSearch, REC, type ByteSearch } from '../text/byte-search.js';
 import { toolErrorText } from '../tool-error.js';
-import { fastDnat, fastEntry, readFast } from './fast.js';
+import { fastDnat, fastEntry, loadFast, readFast } from './fast.js';
 import { CtAddrs, CtNotes, handleLine, natOf, ntopV6, type ConntrackParse } from './parse.js';
 
 /**
@@ -435,6 +435,7 @@ export class ConntrackScanner {
     // plain ASCII without tabs: each line's latin1 text is its UTF-8 text, and one decode serves the region
     const tab = buf.indexOf(9);
     if ((tab >= 0 && tab < end) || !isAscii(buf.subarray(0, end))) return false;
+    if (this.fast && this.search !== undefined && this.natLines(buf, end)) return true;
     const t = buf.toString('latin1', 0, end);
     let ls = 0;
     while (ls < end && !this.done) {
@@ -452,6 +453,72 @@ export class ConntrackScanner {
         }
       } else this.line(t.slice(ls, le), this.lines, false);
       ls = le + 1;
+    }
+    return true;
+  }
+
+  /**
+   * natRegion with plainNatLess answered for every line at once by the SIMD module (ByteSearch.natLines): only the
+   * lines it does not answer 1 for (the NATed and the unusual ones) become strings, each read as natRegion reads
+   * it; the rest are counted. Where they are many (a table that is mostly NAT) the region is decoded once
+   * instead of line by line. false: the module could not take the region (natRegion reads it itself).
+   */
+  private natLines(buf: Buffer, end: number): boolean {
+    const nat = this.search!.natLines(buf, 0, end);
+    if (nat === undefined) return false;
+    const { quads, recs, count, lines } = nat;
+    const base = this.lines;
+    const counting = this.opts.count === true;
+    // one decode of the region costs less than many of its lines; a line's own string keeps no region alive
+    const whole = !counting && count * 4 > lines ? buf.toString('latin1', 0, end) : undefined;
+    let next = 0;
+    for (let c = 0; c < count && !this.done; c++) {
+      const k = quads[4 * c + 2]!;
+      const code = quads[4 * c + 3]!;
+      this.known += k - next;
+      next = k + 1;
+      this.lines = base + k + 1;
+      // dnatSkip's answer (true) for a plain line without ports: a known line, not kept
+      if (code === 2) {
+        this.known++;
+        continue;
+      }
+      // read by the module as readFast reads it: what natRegion does with it, the text decoded only for an entry
+      if (code === 3) {
+        this.known++;
+        if (recs[c * REC.size + REC.dnat] !== 1) continue;
+        this.parsed++;
+        if (counting) {
+          this.keep(undefined);
+          continue;
+        }
+        const ls = quads[4 * c]!;
+        const t = whole ?? buf.toString('latin1', ls, quads[4 * c + 1]! + 1);
+        loadFast(recs, c * REC.size, whole === undefined ? -ls : 0);
+        this.keep(fastEntry(t, whole === undefined ? 0 : ls, this.lines, this.opts.probe));
+        continue;
+      }
+      let ls = quads[4 * c]!;
+      let le = quads[4 * c + 1]!;
+      let t = whole;
+      if (t === undefined) {
+        // with its newline: the byte after the line is what the region's text has there
+        t = buf.toString('latin1', ls, le + 1);
+        le -= ls;
+        ls = 0;
+      }
+      if (code === -1 && dnatSkip(t, ls, le, this.addrs)) this.known++;
+      else if (readFast(t, ls, le)) {
+        this.known++;
+        if (fastDnat(t)) {
+          this.parsed++;
+          this.keep(counting ? undefined : fastEntry(t, ls, this.lines, this.opts.probe));
+        }
+      } else this.line(t.slice(ls, le), this.lines, false);
+    }
+    if (!this.done) {
+      this.known += lines - next;
+      this.lines = base + lines;
     }
     return true;
   }
