@@ -28,6 +28,8 @@ export type CtJobQuery =
 
 export type WorkerJob =
   | { kind: 'routes'; path: string; probe: string; family: 4 | 6 }
+  /** a diff's before and after file of one route probe (tools/ip/route-pair.ts) */
+  | { kind: 'route-pair'; before: string; after: string; probe: string; family: 4 | 6 }
   | {
       kind: 'conntrack';
       path: string;
@@ -40,8 +42,17 @@ export type WorkerJob =
 
 export type WorkerReply =
   | { ok: false }
+  | {
+      ok: true;
+      kind: 'route-pair';
+      before?: { data: RouteScanData; stamp: FileStamp };
+      after?: { data: RouteScanData; stamp: FileStamp };
+    }
   | { ok: true; kind: 'routes'; data: RouteScanData; stamp: FileStamp }
   | { ok: true; kind: 'conntrack'; result: ScanResult };
+
+/** A route probe's scan, as a reader of the node state takes it. */
+export type RouteScan = { scanned: ScannedRoutes; origin: string };
 
 export interface Offload {
   /** a scan of this route probe, started now; undefined when it is not worth a thread */
@@ -52,6 +63,16 @@ export interface Offload {
     maxEntries?: number,
     countOnly?: boolean,
   ): Promise<{ result: ScanResult; origin: string } | undefined> | undefined;
+  /**
+   * A diff's two sides of this route probe in one worker: the after side made from the before side's
+   * scan where the files are the same bytes (route-pair.ts). undefined when either file is not worth a
+   * thread; a side the worker could not answer is undefined, and its reader parses it.
+   */
+  routePair(
+    id: string,
+    family: 4 | 6,
+    after: ProbeSource,
+  ): { before: Promise<RouteScan | undefined>; after: Promise<RouteScan | undefined> } | undefined;
   /** stops every worker still running (their answers are no longer wanted) */
   close(): Promise<void>;
 }
@@ -147,6 +168,18 @@ export function createOffload(source: ProbeSource, opts: OffloadOptions = {}): O
         ...(maxEntries !== undefined ? { maxEntries } : {}),
         ...(countOnly ? { countOnly } : {}),
       }).then((r) => (r?.ok && r.kind === 'conntrack' ? { result: r.result, origin: f.path } : undefined));
+    },
+    routePair(id, family, afterSource) {
+      const fb = fileFor(id);
+      const fa = afterSource.file?.(id);
+      if (fb?.ext !== 'json' || fa?.ext !== 'json' || fa.size < min) return undefined;
+      const job = start({ kind: 'route-pair', before: fb.path, after: fa.path, probe: id, family });
+      const side = (which: 'before' | 'after', path: string) =>
+        job.then((r) => {
+          const got = r?.ok && r.kind === 'route-pair' ? r[which] : undefined;
+          return got && { scanned: routesFromFile(path, got.data, id, got.stamp), origin: path };
+        });
+      return { before: side('before', fb.path), after: side('after', fa.path) };
     },
     async close() {
       await Promise.all([...running].map((w) => w.terminate()));

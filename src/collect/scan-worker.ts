@@ -41,6 +41,7 @@ async function run(job: WorkerJob): Promise<{ reply: WorkerReply; transfer: Arra
       closeSync(fd);
     }
   }
+  if (job.kind === 'route-pair') return routePair(job);
   const [{ scanConntrack }, { flowQuery }, { fileChunks, SCAN_PIECE }] = await Promise.all([
     import('../tools/conntrack/index.js'),
     import('./conntrack.js'),
@@ -59,6 +60,59 @@ async function run(job: WorkerJob): Promise<{ reply: WorkerReply; transfer: Arra
     ...(job.countOnly ? { count: true } : {}),
   });
   return { reply: { ok: true, kind: 'conntrack', result }, transfer: [] };
+}
+
+/**
+ * A diff's two route files of one family (route-pair.ts): the before side scanned, the after side made
+ * from it where the bytes are the same. Each side is sent only when its file was read whole and did not
+ * change meanwhile; a side left out is read by the main thread.
+ */
+async function routePair(
+  job: Extract<WorkerJob, { kind: 'route-pair' }>,
+): Promise<{ reply: WorkerReply; transfer: ArrayBuffer[] }> {
+  const [{ columnBuffers }, { stampOf }, { scanRoutePair }] = await Promise.all([
+    import('../model/route-columns.js'),
+    import('../tools/ip/route-scan.js'),
+    import('../tools/ip/route-pair.js'),
+  ]);
+  const fds: number[] = [];
+  try {
+    const open = (path: string) => {
+      const fd = openSync(path, 'r');
+      fds.push(fd);
+      const stamp = stampOf(fstatSync(fd));
+      // the main thread's read refuses NUL bytes (dirSource): leave that message to it
+      const read = (buf: Uint8Array, at: number, n: number, pos: number) => {
+        const k = readSync(fd, buf, at, n, pos);
+        return buf.subarray(at, at + k).includes(0) ? -1 : k;
+      };
+      return { fd, stamp, input: { read, size: stamp.size } };
+    };
+    const b = open(job.before);
+    const a = open(job.after);
+    const got = scanRoutePair(b.input, a.input, job.probe, job.family);
+    const transfer: ArrayBuffer[] = [];
+    const side = (d: typeof got.before, f: typeof b) => {
+      // changed while it was read: the main thread reads it again, as one whole
+      const now = stampOf(fstatSync(f.fd));
+      if (!d || now.size !== f.stamp.size || now.mtimeMs !== f.stamp.mtimeMs) return undefined;
+      transfer.push(...columnBuffers(d.columns), d.starts.buffer as ArrayBuffer, d.ends.buffer as ArrayBuffer);
+      return { data: d, stamp: f.stamp };
+    };
+    const before = side(got.before, b);
+    const after = side(got.after, a);
+    return {
+      reply: {
+        ok: true,
+        kind: 'route-pair',
+        ...(before ? { before } : {}),
+        ...(after ? { after } : {}),
+      },
+      transfer,
+    };
+  } finally {
+    for (const fd of fds) closeSync(fd);
+  }
 }
 
 run(workerData as WorkerJob).then(

@@ -17,7 +17,7 @@ import type { decodeLbMaps } from '../tools/bpf-map/index.js';
 import { openSnapshot, streamProbe, type ProbeSource } from '../collect/source.js';
 import { parseIpset, type IpSet } from '../tools/ipset/index.js';
 import { scanConntrack } from '../tools/conntrack/index.js';
-import { createOffload, type Offload, type OffloadOptions } from '../collect/offload.js';
+import { createOffload, type Offload, type OffloadOptions, type RouteScan } from '../collect/offload.js';
 import { unreadableSources } from './trace.js';
 
 const MAX_CT_ENTRIES = 50_000;
@@ -74,6 +74,8 @@ export async function loadDiffSide(
     sameTexts?: SameTexts;
     /** shared by the two sides of one diff: an iptables-save dump with the same bytes is parsed once */
     iptablesMemo?: ServiceLoadOptions['iptablesMemo'];
+    /** route scans already started for this side (routePairScans): taken instead of a worker of its own */
+    routeScans?: Map<string, Promise<RouteScan | undefined>>;
   } = {},
 ): Promise<
   DiffSideInput & { serviceSources?: { probe: string; status: string; origin?: string; message?: string }[] }
@@ -97,6 +99,7 @@ export async function loadDiffSide(
       opts.conntrack === 'count',
       opts.maxConntrack ?? MAX_CT_ENTRIES,
       opts.sameTexts,
+      opts.routeScans,
     );
   } finally {
     await offload?.close();
@@ -113,12 +116,13 @@ async function readSide(
   countConntrack = false,
   maxCt = MAX_CT_ENTRIES,
   sameTexts?: SameTexts,
+  routeScans?: Map<string, Promise<RouteScan | undefined>>,
 ): Promise<
   DiffSideInput & { serviceSources?: { probe: string; status: string; origin?: string; message?: string }[] }
 > {
   const scans = new Map<string, NonNullable<ReturnType<Offload['routes']>>>();
   for (const f of [4, 6] as const) {
-    const p = offload?.routes(`ip-route${f}`, f);
+    const p = routeScans?.get(`ip-route${f}`) ?? offload?.routes(`ip-route${f}`, f);
     if (p) scans.set(`ip-route${f}`, p);
   }
   const cts = new Map<string, NonNullable<ReturnType<Offload['conntrack']>>>();
@@ -255,6 +259,8 @@ export async function runDiff(
      * model/iptables-lean.ts). false: parsed whole (the reference). Default true
      */
     leanIptables?: boolean;
+    /** false: each side scans its route files itself (the reference the pair scan is tested against). Default true */
+    routePairs?: boolean;
   } = {},
 ): Promise<DiffOutcome> {
   if (opts.maxFlows !== undefined && (!Number.isInteger(opts.maxFlows) || opts.maxFlows < 0))
@@ -292,6 +298,8 @@ export async function runDiff(
         );
   // started first: the largest parse of a realistic pair, on the other core while this thread reads the rest
   const kp = worker ? diffIptablesOffload(before, { lean, ...opts.iptablesOffload, skip: sameDumps }) : undefined;
+  // route9: both sides' route files in one worker per family, the after side made from the before side's scan
+  const pairs = routePairScans(before, after, opts.offload, opts.routePairs);
   let b: Awaited<ReturnType<typeof loadDiffSide>>;
   let a: Awaited<ReturnType<typeof loadDiffSide>>;
   try {
@@ -304,10 +312,12 @@ export async function runDiff(
         ...(sameTexts ? { sameTexts } : {}),
         ...(iptablesMemo ? { iptablesMemo } : {}),
         ...(kp ? { iptablesWhole: kp.take } : {}),
+        ...(pairs ? { routeScans: pairs.before } : {}),
         conntrack: opts.beforeConntrack ?? 'count',
         ...(opts.maxConntrack !== undefined ? { maxConntrack: opts.maxConntrack } : {}),
       }),
       loadDiffSide(after, 'after', opts.offload, {
+        ...(pairs ? { routeScans: pairs.after } : {}),
         lbMemo,
         leanIptables: lean,
         ...(sameTexts ? { sameTexts } : {}),
@@ -317,6 +327,7 @@ export async function runDiff(
     ]);
   } finally {
     await kp?.close();
+    await pairs?.close();
   }
   const diff = diffNodes(b, a, {
     ...(opts.maxFlows !== undefined ? { maxFlows: opts.maxFlows } : {}),
@@ -333,4 +344,37 @@ export async function runDiff(
       ? EXIT.ok
       : EXIT.bad;
   return { diff, exitCode, unreadable };
+}
+
+/**
+ * route9: the route files of two snapshots of one node are the same bytes but for the routes that
+ * changed: one worker per family scans the before file and makes the after side's scan from it
+ * (tools/ip/route-pair.ts), instead of one full scan per side. undefined when a side is not files on
+ * disk, or when turned off; a family whose files are too small for a worker is left to each side.
+ */
+function routePairScans(
+  before: ProbeSource,
+  after: ProbeSource,
+  offloadOpts: OffloadOptions | false | undefined,
+  on = true,
+):
+  | {
+      before: Map<string, Promise<RouteScan | undefined>>;
+      after: Map<string, Promise<RouteScan | undefined>>;
+      close: () => Promise<void>;
+    }
+  | undefined {
+  if (!on || offloadOpts === false || !after.file) return undefined;
+  const off = createOffload(before, offloadOpts);
+  if (!off) return undefined;
+  const b = new Map<string, Promise<RouteScan | undefined>>();
+  const a = new Map<string, Promise<RouteScan | undefined>>();
+  for (const f of [4, 6] as const) {
+    const id = `ip-route${f}`;
+    const p = off.routePair(id, f, after);
+    if (!p) continue;
+    b.set(id, p.before);
+    a.set(id, p.after);
+  }
+  return { before: b, after: a, close: () => off.close() };
 }

@@ -444,7 +444,7 @@ export function scanIpRouteStream(
  * What the scanner sees of its input: view = bytes [lo, lo + view.length) of it. More of it is read
  * only when an element runs past the view's end; then the bytes before that element are dropped.
  */
-class Window {
+export class Window {
   lo = 0;
   eof: boolean;
   /** the input was refused by its reader, or is too large for u32 offsets */
@@ -510,6 +510,48 @@ class Window {
 }
 
 function scanCore(w: Window, probe: string, family: Family, opts: ScanOptions): RouteScanData | undefined {
+  const got = scanElements(w, family, opts);
+  if (!got) return undefined;
+  if (opts.stats) {
+    opts.stats.lean = got.leanTaken;
+    opts.stats.tails = got.tailHits;
+    opts.stats.runs = got.runTaken;
+  }
+  return finishScan(got, probe, family, (slot) => got.texts.get(slot)!);
+}
+
+/**
+ * What scanCore's loop finds before the parser reads the elements it left: the columns as the loop
+ * set them (a slow slot SLOT_SKIPPED), the byte ranges, the slow and the fast-nhid slots in order,
+ * and the text of each element the finish reads (slow ones, the first fast nhid one).
+ */
+export interface ScannedElements {
+  cols: ColumnBuilder;
+  ranges: { a: Uint32Array; n: number };
+  slow: number[];
+  nhidFast: number[];
+  texts: Map<number, string>;
+  detailed: boolean;
+  leanTaken: number;
+  runTaken: number;
+  tailHits: number;
+}
+
+/**
+ * Elements scanned where the document's first DETAIL_WINDOW elements are elsewhere (route-pair.ts: an
+ * after side's added elements): `detailed` as those decided it, and no slot counted as one of them.
+ */
+export interface ScanContext {
+  detailed: boolean;
+}
+
+/** scanCore's loop: undefined when the input is not plain `ip -j route` JSON. */
+export function scanElements(
+  w: Window,
+  family: Family,
+  opts: ScanOptions,
+  ctx?: ScanContext,
+): ScannedElements | undefined {
   const lean = opts.lean !== false;
   const tails = lean && opts.tails !== false ? new TailCache(w.view) : undefined;
   const sc = new Scanner(w.view, family);
@@ -542,7 +584,9 @@ function scanCore(w: Window, probe: string, family: Family, opts: ScanOptions): 
   const nhidFast: number[] = [];
   // the text of each element read again after the scan (slow ones, the first fast nhid one)
   const texts = new Map<number, string>();
-  let detailed = false;
+  let detailed = ctx?.detailed ?? false;
+  // slot + floor < DETAIL_WINDOW: one of the document's first elements
+  const floor = ctx ? DETAIL_WINDOW : 0;
   let leanTaken = 0;
   let runTaken = 0;
   const runs = tails !== undefined && opts.runs !== false;
@@ -551,7 +595,7 @@ function scanCore(w: Window, probe: string, family: Family, opts: ScanOptions): 
   else {
     for (;;) {
       // a run of bulk elements first (runOf: the same columns this loop gives them, in a small loop of its own)
-      if (runs && (detailed || cols.count >= DETAIL_WINDOW)) {
+      if (runs && (detailed || cols.count + floor >= DETAIL_WINDOW)) {
         const n = runOf(sc, cols, ranges, w.lo, tails, nhidFast, detailed);
         leanTaken += n;
         runTaken += n;
@@ -593,7 +637,7 @@ function scanCore(w: Window, probe: string, family: Family, opts: ScanOptions): 
       sc.p++;
       if (took) leanTaken++;
       ranges.push(w.lo + start, w.lo + end);
-      if (slot < DETAIL_WINDOW && !detailed) {
+      if (slot + floor < DETAIL_WINDOW && !detailed) {
         try {
           detailed = showsDetail(JSON.parse(textOf(b, start, end)));
         } catch {
@@ -601,7 +645,7 @@ function scanCore(w: Window, probe: string, family: Family, opts: ScanOptions): 
         }
       }
       // without a table the answer depends on `detailed`, final only after the first elements
-      if (fast && !(cols.table[slot] === NO_TABLE && (slot < DETAIL_WINDOW || detailed))) {
+      if (fast && !(cols.table[slot] === NO_TABLE && (slot + floor < DETAIL_WINDOW || detailed))) {
         if (cols.table[slot] === NO_TABLE) cols.table[slot] = 254;
         if (nhid) {
           if (nhidFast.length === 0) texts.set(slot, textOf(b, start, end));
@@ -620,7 +664,30 @@ function scanCore(w: Window, probe: string, family: Family, opts: ScanOptions): 
   // nothing but whitespace after the array, to the input's end
   if (next()) return undefined;
   if (w.bad) return undefined;
+  return {
+    cols,
+    ranges,
+    slow,
+    nhidFast,
+    texts,
+    detailed,
+    leanTaken,
+    runTaken,
+    tailHits: tails?.hits ?? 0,
+  };
+}
 
+/**
+ * The parser's part of a scan: the slow elements and the first fast nhid one through jsonRoute, in
+ * element order, so the warnings and notes are parseIpRoute's; `text` gives an element's text.
+ */
+export function finishScan(
+  got: Omit<ScannedElements, 'texts' | 'leanTaken' | 'runTaken' | 'tailHits'>,
+  probe: string,
+  family: Family,
+  text: (slot: number) => string,
+): RouteScanData | undefined {
+  const { cols, ranges, slow, nhidFast, detailed } = got;
   const notes = new Notes(probe);
   const ips = new IpCache();
   const built = new Map<number, Route>();
@@ -632,7 +699,7 @@ function scanCore(w: Window, probe: string, family: Family, opts: ScanOptions): 
       const slot = nhidFast[0]!;
       let o: unknown;
       try {
-        o = JSON.parse(texts.get(slot)!);
+        o = JSON.parse(text(slot));
       } catch {
         return false;
       }
@@ -651,7 +718,7 @@ function scanCore(w: Window, probe: string, family: Family, opts: ScanOptions): 
     if (!nhidUpTo(slot)) return undefined;
     let o: unknown;
     try {
-      o = JSON.parse(texts.get(slot)!);
+      o = JSON.parse(text(slot));
     } catch {
       return undefined;
     }
@@ -661,11 +728,6 @@ function scanCore(w: Window, probe: string, family: Family, opts: ScanOptions): 
     else cols.type[slot] = SLOT_SKIPPED;
   }
   if (!nhidUpTo(cols.count)) return undefined;
-  if (opts.stats) {
-    opts.stats.lean = leanTaken;
-    opts.stats.tails = tails?.hits ?? 0;
-    opts.stats.runs = runTaken;
-  }
   const starts = new Uint32Array(cols.count);
   const ends = new Uint32Array(cols.count);
   for (let i = 0; i < cols.count; i++) {
