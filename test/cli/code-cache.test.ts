@@ -41,6 +41,56 @@ function runFrom(dir: string, args: string[]) {
   return { code: p.status, out: p.stdout, err: p.stderr, cache: existsSync(said) ? readFileSync(said, 'utf8') : '' };
 }
 
+/**
+ * A copy of the bundle directory whose `cacheFile` (under bundle/) V8 will accept, reject (same length, garbage),
+ * or not find; with the loader and the eval start's module beside it.
+ */
+function bundleCopy(name: string, cacheFile: string, cache: 'accepted' | 'rejected' | 'absent') {
+  const d = join(tmp, name);
+  cpSync(BUNDLE, join(d, 'bundle'), { recursive: true });
+  cpSync(LOADER, join(d, 'cli-loader.js'));
+  cpSync(join(root, 'dist/exec/bundle-worker.js'), join(d, 'exec/bundle-worker.js'));
+  const c = join(d, 'bundle', cacheFile);
+  if (cache === 'rejected') writeFileSync(c, Buffer.alloc(readFileSync(c).length, 0x5a));
+  if (cache === 'absent') rmSync(c);
+  return d;
+}
+
+/**
+ * A worker bundle's answer on `job` (to `question`, when the worker waits for one): through runBundle in a harness
+ * (and the cache's fate, which the harness posts after the bundle ran, so after its answer), or the eval start.
+ */
+function workerAnswer(dir: string, bundle: string, job: object, how: 'harness' | 'eval', question?: object) {
+  const file = join(dir, 'bundle', bundle);
+  let w: Worker;
+  if (how === 'eval') w = new Worker(bundleWorkerSource(file), { eval: true, workerData: job });
+  else {
+    const harness = join(dir, `${bundle}-harness.mjs`);
+    writeFileSync(
+      harness,
+      [
+        "import { parentPort } from 'node:worker_threads';",
+        "import { runBundle } from './cli-loader.js';",
+        `parentPort.postMessage({ cache: runBundle(${JSON.stringify(file)}).cache });`,
+      ].join('\n'),
+    );
+    w = new Worker(harness, { workerData: job });
+  }
+  if (question) w.postMessage(question);
+  return new Promise<{ cache?: string; reply: unknown }>((resolve, reject) => {
+    const got: { cache?: string; reply?: unknown } = {};
+    w.on('message', (m: { cache?: string }) => {
+      if (m.cache !== undefined) got.cache = m.cache;
+      else got.reply = m;
+      if ((how === 'eval' || got.cache !== undefined) && got.reply !== undefined) {
+        resolve(got as { cache?: string; reply: unknown });
+        void w.terminate();
+      }
+    });
+    w.once('error', reject);
+  });
+}
+
 const COMMANDS = [
   ['svc', 'lookup', '10.96.0.10:53/udp', '-s', SVC, '--no-color'],
   ['svc', 'lookup', '10.96.0.20:80/tcp', '-s', LB, '-o', 'json'],
@@ -95,41 +145,10 @@ describe.skipIf(!existsSync(join(BUNDLE, 'main.cjs')))('the main thread bundle a
 // rejects and with none, on every bundled route and conntrack file.
 describe.skipIf(!existsSync(join(BUNDLE, 'scan-worker.cjs')))('the scan worker bundle and its V8 code cache', () => {
   /** dist/bundle and dist/cli-loader.js copied under tmp, as the stub finds them (../cli-loader.js) */
-  const copy = (name: string, cache: 'accepted' | 'rejected' | 'absent') => {
-    const d = join(tmp, name);
-    cpSync(BUNDLE, join(d, 'bundle'), { recursive: true });
-    cpSync(LOADER, join(d, 'cli-loader.js'));
-    cpSync(join(root, 'dist/exec/bundle-worker.js'), join(d, 'exec/bundle-worker.js'));
-    const c = join(d, 'bundle/scan-worker.cjs.cache');
-    if (cache === 'rejected') writeFileSync(c, Buffer.alloc(readFileSync(c).length, 0x5a));
-    if (cache === 'absent') rmSync(c);
-    return d;
-  };
+  const copy = (name: string, cache: 'accepted' | 'rejected' | 'absent') =>
+    bundleCopy(name, 'scan-worker.cjs.cache', cache);
   /** a worker thread that runs the bundle under `dir` as the stub does, on `job`: its answer and the cache's fate */
-  const probe = (dir: string, job: object) => {
-    const harness = join(dir, 'harness.mjs');
-    writeFileSync(
-      harness,
-      [
-        "import { parentPort } from 'node:worker_threads';",
-        "import { runBundle } from './cli-loader.js';",
-        `parentPort.postMessage({ cache: runBundle(${JSON.stringify(join(dir, 'bundle/scan-worker.cjs'))}).cache });`,
-      ].join('\n'),
-    );
-    return new Promise<{ cache: string; reply: unknown }>((resolve, reject) => {
-      const w = new Worker(harness, { workerData: job });
-      const got: { cache?: string; reply?: unknown } = {};
-      w.on('message', (m: { cache?: string }) => {
-        if (m.cache !== undefined) got.cache = m.cache;
-        else got.reply = m;
-        if (got.cache !== undefined && got.reply !== undefined) {
-          resolve(got as { cache: string; reply: unknown });
-          void w.terminate();
-        }
-      });
-      w.once('error', reject);
-    });
-  };
+  const probe = (dir: string, job: object) => workerAnswer(dir, 'scan-worker.cjs', job, 'harness');
   // each distinct file once (many snapshots share their route files): every route capture of fixtures/tools/ip/route,
   // the first ten snapshot route tables and five conntrack tables (a worker each, three times: ~0.3 s apiece)
   const seen = new Set<string>();
@@ -180,47 +199,11 @@ describe.skipIf(!existsSync(join(BUNDLE, 'scan-worker.cjs')))('the scan worker b
 // worker must take the cache, and the answer to each question must be the same with it, with a cache V8
 // rejects, with none, and through the eval start, on every bundled iptables-save dump.
 describe.skipIf(!existsSync(join(BUNDLE, 'svc-worker.cjs')))('the svc worker bundle and its V8 code cache', () => {
-  const copy = (name: string, cache: 'accepted' | 'rejected' | 'absent') => {
-    const d = join(tmp, name);
-    cpSync(BUNDLE, join(d, 'bundle'), { recursive: true });
-    cpSync(LOADER, join(d, 'cli-loader.js'));
-    cpSync(join(root, 'dist/exec/bundle-worker.js'), join(d, 'exec/bundle-worker.js'));
-    const c = join(d, 'bundle/svc-worker.cjs.cache');
-    if (cache === 'rejected') writeFileSync(c, Buffer.alloc(readFileSync(c).length, 0x5a));
-    if (cache === 'absent') rmSync(c);
-    return d;
-  };
+  const copy = (name: string, cache: 'accepted' | 'rejected' | 'absent') =>
+    bundleCopy(name, 'svc-worker.cjs.cache', cache);
   /** the worker's answer to `ask` on `job`; through runBundle in a harness (and the cache's fate), or the eval start */
-  const ask = (dir: string, job: object, question: object, how: 'harness' | 'eval') => {
-    const file = join(dir, 'bundle/svc-worker.cjs');
-    let w: Worker;
-    if (how === 'eval') w = new Worker(bundleWorkerSource(file), { eval: true, workerData: job });
-    else {
-      const harness = join(dir, 'svc-harness.mjs');
-      writeFileSync(
-        harness,
-        [
-          "import { parentPort } from 'node:worker_threads';",
-          "import { runBundle } from './cli-loader.js';",
-          `parentPort.postMessage({ cache: runBundle(${JSON.stringify(file)}).cache });`,
-        ].join('\n'),
-      );
-      w = new Worker(harness, { workerData: job });
-    }
-    w.postMessage(question);
-    return new Promise<{ cache?: string; reply: unknown }>((resolve, reject) => {
-      const got: { cache?: string; reply?: unknown } = {};
-      w.on('message', (m: { cache?: string }) => {
-        if (m.cache !== undefined) got.cache = m.cache;
-        else got.reply = m;
-        if ((how === 'eval' || got.cache !== undefined) && got.reply !== undefined) {
-          resolve(got as { cache?: string; reply: unknown });
-          void w.terminate();
-        }
-      });
-      w.once('error', reject);
-    });
-  };
+  const ask = (dir: string, job: object, question: object, how: 'harness' | 'eval') =>
+    workerAnswer(dir, 'svc-worker.cjs', job, how, question);
   const dumps = filesUnder(join(root, 'fixtures/snapshots'), /^ip6?tables-save\.txt$/);
 
   it('is built with a cache that a worker thread accepts, and answers the same with a rejected cache, none, or eval', async () => {
@@ -269,47 +252,11 @@ describe.skipIf(!existsSync(join(BUNDLE, 'svc-worker.cjs')))('the svc worker bun
 describe.skipIf(!existsSync(join(BUNDLE, 'diff-iptables-worker.cjs')))(
   "the diff's iptables worker bundle and its V8 code cache",
   () => {
-    const copy = (name: string, cache: 'accepted' | 'rejected' | 'absent') => {
-      const d = join(tmp, name);
-      cpSync(BUNDLE, join(d, 'bundle'), { recursive: true });
-      cpSync(LOADER, join(d, 'cli-loader.js'));
-      cpSync(join(root, 'dist/exec/bundle-worker.js'), join(d, 'exec/bundle-worker.js'));
-      const c = join(d, 'bundle/diff-iptables-worker.cjs.cache');
-      if (cache === 'rejected') writeFileSync(c, Buffer.alloc(readFileSync(c).length, 0x5a));
-      if (cache === 'absent') rmSync(c);
-      return d;
-    };
+    const copy = (name: string, cache: 'accepted' | 'rejected' | 'absent') =>
+      bundleCopy(name, 'diff-iptables-worker.cjs.cache', cache);
     /** the worker's answer on `job`; through runBundle in a harness (and the cache's fate), or the eval start */
-    const run = (dir: string, job: object, how: 'harness' | 'eval') => {
-      const file = join(dir, 'bundle/diff-iptables-worker.cjs');
-      let w: Worker;
-      if (how === 'eval') w = new Worker(bundleWorkerSource(file), { eval: true, workerData: job });
-      else {
-        const harness = join(dir, 'diff-harness.mjs');
-        // the cache's fate is posted after the bundle ran, so after its answer
-        writeFileSync(
-          harness,
-          [
-            "import { parentPort } from 'node:worker_threads';",
-            "import { runBundle } from './cli-loader.js';",
-            `parentPort.postMessage({ cache: runBundle(${JSON.stringify(file)}).cache });`,
-          ].join('\n'),
-        );
-        w = new Worker(harness, { workerData: job });
-      }
-      return new Promise<{ cache?: string; reply: unknown }>((resolve, reject) => {
-        const got: { cache?: string; reply?: unknown } = {};
-        w.on('message', (m: { cache?: string }) => {
-          if (m.cache !== undefined) got.cache = m.cache;
-          else got.reply = m;
-          if ((how === 'eval' || got.cache !== undefined) && got.reply !== undefined) {
-            resolve(got as { cache?: string; reply: unknown });
-            void w.terminate();
-          }
-        });
-        w.once('error', reject);
-      });
-    };
+    const run = (dir: string, job: object, how: 'harness' | 'eval') =>
+      workerAnswer(dir, 'diff-iptables-worker.cjs', job, how);
     const dumps = filesUnder(join(root, 'fixtures/snapshots'), /^ip6?tables-save\.txt$/);
 
     it('is built with a cache that a worker thread accepts, and answers the same with a rejected cache, none, or eval', async () => {
