@@ -14,6 +14,7 @@ import {
 import { ParseError } from '../../../src/tools/parse-error.js';
 import { filesUnder } from '../../helpers/files.js';
 import { genSnapshot } from '../../helpers/bench-gen.js';
+import { natLess } from '../../helpers/conntrack-lines.js';
 
 // fast.ts reads the usual conntrack line without parseConntrackLine; whatever it accepts must come out as the
 // entry parseConntrackLine builds, byte for byte in JSON (key order included: the entries are printed), and a scan
@@ -299,17 +300,6 @@ describe('a { nat: dnat } scan with fast.ts = the scan without it, kept or count
     );
   });
 });
-
-/** The same entry without destination NAT: the reply comes from the original destination and port. */
-function natLess(line: string): string {
-  const m = / src=(\S+) dst=(\S+)(?: sport=(\S+) dport=(\S+))?/.exec(line);
-  if (!m) return line;
-  const rest = line.slice(m.index + m[0].length);
-  const r = / src=(\S+) dst=(\S+)(?: sport=(\S+) dport=(\S+))?/.exec(rest);
-  if (!r) return line;
-  const reply = ` src=${m[2]} dst=${r[2]}${r[3] !== undefined ? ` sport=${m[4] ?? r[3]} dport=${r[4]}` : ''}`;
-  return line.slice(0, m.index + m[0].length) + rest.slice(0, r.index) + reply + rest.slice(r.index + r[0].length);
-}
 
 describe('plainNatLess answers as dnatSkip, where it answers', () => {
   const addrs = new CtAddrs();

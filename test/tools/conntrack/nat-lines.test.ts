@@ -15,6 +15,7 @@ import { byteSearch, REC } from '../../../src/tools/text/byte-search.js';
 import { ParseError } from '../../../src/tools/parse-error.js';
 import { filesUnder } from '../../helpers/files.js';
 import { genSnapshot } from '../../helpers/bench-gen.js';
+import { natLess } from '../../helpers/conntrack-lines.js';
 
 // The `--nat dnat` scan asks the SIMD module (ByteSearch.natLines) what plainNatLess answers for every line of a
 // region at once, and reads only the lines it does not answer 1 for. Its answers must be plainNatLess's, line for
@@ -85,17 +86,6 @@ const realLines = () => [
   ...files.flatMap((f) => readFileSync(f, 'latin1').split('\n')),
   ...BENCH.flatMap((t) => t.split('\n').slice(0, 2000)),
 ];
-
-/** The same entry without destination NAT: the reply from the original destination and port. */
-function natLess(line: string): string {
-  const m = / src=(\S+) dst=(\S+)(?: sport=(\S+) dport=(\S+))?/.exec(line);
-  if (!m) return line;
-  const rest = line.slice(m.index + m[0].length);
-  const r = / src=(\S+) dst=(\S+)(?: sport=(\S+) dport=(\S+))?/.exec(rest);
-  if (!r) return line;
-  const reply = ` src=${m[2]} dst=${r[2]}${r[3] !== undefined ? ` sport=${m[4] ?? r[3]} dport=${r[4]}` : ''}`;
-  return line.slice(0, m.index + m[0].length) + rest.slice(0, r.index) + reply + rest.slice(r.index + r[0].length);
-}
 
 // bytes a mutation inserts: the ones the test reads (digits, dot, space, `=`, letters of the keys), the bytes
 // conntrack does not print (CR, tab, NUL, ESC, high latin1) and whole words that change a line's shape

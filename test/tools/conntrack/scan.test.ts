@@ -22,6 +22,7 @@ import type { ConntrackEntry } from '../../../src/model/conntrack.js';
 import { canonIp, plainV4At } from '../../../src/model/addr.js';
 import { ParseError } from '../../../src/tools/parse-error.js';
 import { filesUnder } from '../../helpers/files.js';
+import { natLess } from '../../helpers/conntrack-lines.js';
 
 const DIR = new URL('../../../fixtures/tools/conntrack/', import.meta.url);
 function realLines(): string[] {
@@ -281,16 +282,6 @@ describe('scanConntrack: filtering while scanning equals parse-all-then-filter',
 // the one the line-by-line path gives (entries, warnings, line count, cut, summary), on every capture bundled with
 // the project and on fuzzed lines, many of them made NAT-less first so that the pre-filter has lines to skip.
 
-/** The same entry without destination NAT: the reply comes from the original destination and port. */
-function natLess(line: string): string {
-  const m = / src=(\S+) dst=(\S+)(?: sport=(\S+) dport=(\S+))?/.exec(line);
-  if (!m) return line;
-  const rest = line.slice(m.index + m[0].length);
-  const r = / src=(\S+) dst=(\S+)(?: sport=(\S+) dport=(\S+))?/.exec(rest);
-  if (!r) return line;
-  const reply = ` src=${m[2]} dst=${r[2]}${r[3] !== undefined ? ` sport=${m[4] ?? r[3]} dport=${r[4]}` : ''}`;
-  return line.slice(0, m.index + m[0].length) + rest.slice(0, r.index) + reply + rest.slice(r.index + r[0].length);
-}
 const NATLESS = LINES.map(natLess);
 const natLine = fc
   .tuple(
