@@ -3,7 +3,7 @@ import type { Parsed } from '../../model/types.js';
 import type { IptablesChain, IptablesRule, IptablesRuleset, IptablesTable } from '../../model/iptables.js';
 import { LeanChain, LeanRule, type LeanSpan } from '../../model/iptables-lean.js';
 import { ev } from '../common.js';
-import { type ByteLines, counters, parseIptablesLines, readRuleLine } from './parse-iptables.js';
+import { type ByteLines, CHAIN_DECLARATION, declaredAs, parseIptablesLines, readRuleLine } from './parse-iptables.js';
 
 // kube-proxy's per-Service and per-endpoint chains hold ~95 % of a large dump's rules (10,000 Services × 10
 // backends: 310,000 of 430,000 lines), each a rule of one of a few shapes. Read whole, every one of them becomes
@@ -508,16 +508,10 @@ export function parseIptablesLean(lines: ByteLines, probe: string): Parsed<Iptab
     const line = lineAt(dl).trim();
     if (line.length > MAX_LEAN_LINE) continue;
     // what the full parse reads of a declaration (parseIptablesLines)
-    const m = /^:(\S+)\s+(\S+)(?:\s+(\[\d+:\d+\]))?$/.exec(line);
+    const m = CHAIN_DECLARATION.exec(line);
     if (!m) continue;
     const c: IptablesChain = { name: m[1]!, declared: true, rules: [] };
-    if (m[2] !== '-') c.policy = m[2]!;
-    const cnt = m[3] !== undefined ? counters(m[3]) : undefined;
-    if (cnt) {
-      c.packets = cnt.packets;
-      c.bytes = cnt.bytes;
-    }
-    c.source = ev(probe, line);
+    declaredAs(c, m, probe, line);
     own[id] = c;
     lineChain[dl] = id + 1;
   }

@@ -351,6 +351,20 @@ export function readRuleLine(line: string): RuleLine {
   return out;
 }
 
+/** `:NAME POLICY [packets:bytes]`: name, policy (`-` for a user chain), counters when printed (-c) */
+export const CHAIN_DECLARATION = /^:(\S+)\s+(\S+)(?:\s+(\[\d+:\d+\]))?$/;
+
+/** What a declaration says of its chain (m: CHAIN_DECLARATION's match on `line`): policy, counters, evidence. */
+export function declaredAs(c: IptablesChain, m: RegExpExecArray, probe: string, line: string): void {
+  if (m[2] !== '-') c.policy = m[2]!;
+  const cnt = m[3] !== undefined ? counters(m[3]) : undefined;
+  if (cnt) {
+    c.packets = cnt.packets;
+    c.bytes = cnt.bytes;
+  }
+  c.source = ev(probe, line);
+}
+
 export function counters(text: string): { packets: number; bytes: number } | undefined {
   const m = /^\[(\d+):(\d+)\]$/.exec(text);
   if (!m) return undefined;
@@ -619,7 +633,7 @@ export function parseIptablesLines(
       implicit = true;
     }
     if (line.startsWith(':')) {
-      const m = /^:(\S+)\s+(\S+)(?:\s+(\[\d+:\d+\]))?$/.exec(line);
+      const m = CHAIN_DECLARATION.exec(line);
       if (!m) {
         w(lineNo, 'iptables-bad-chain', `unreadable chain declaration '${line.slice(0, 80)}'`);
         continue;
@@ -628,13 +642,7 @@ export function parseIptablesLines(
       c.declared = true;
       // kube-proxy --noflush: a declared chain is flushed, whatever an earlier table block put in it.
       c.rules = [];
-      if (m[2] !== '-') c.policy = m[2]!;
-      const cnt = m[3] !== undefined ? counters(m[3]) : undefined;
-      if (cnt) {
-        c.packets = cnt.packets;
-        c.bytes = cnt.bytes;
-      }
-      c.source = ev(probe, line);
+      declaredAs(c, m, probe, line);
       recognised++;
       continue;
     }
