@@ -19,6 +19,14 @@ import { inputs, RUNS, SEED, seeds } from '../../fuzz/harness.js';
 
 const iptSeeds = [...seeds('kube-proxy/iptables-save'), ...seeds('kube-proxy/upstream', /iptables-restore\.txt$/)];
 
+/** fuzzed lines made of the bytes the rule looks at, and the text asked for in them */
+const ruleByte = fc.constantFrom(...'-d -dst --destination KUBE-NODEPORTS "\'\\\t 10.96.1.2/32 ns/name:x'.split(''));
+const line = fc.array(
+  fc.oneof(ruleByte, fc.constantFrom(' -d ', '--dst', '--destination', 'KUBE-NODEPORTS', '"', "'")),
+  { maxLength: 40 },
+);
+const pat = fc.oneof(fc.constantFrom('10.96.1.2', '10.96', 'ns/name', '-d', '"', ''), fc.string({ maxLength: 4 }));
+
 /** every line of `text`, as [bytes, start, end) */
 function linesOf(text: string): { b: Buffer; spans: [number, number][] } {
   const b = Buffer.from(text, 'latin1');
@@ -64,11 +72,6 @@ describe('mayHold = the same rule with Buffer searches', () => {
     expect(n).toBeGreaterThan(50);
   });
   it('on lines made of the bytes the rule looks at', () => {
-    const ch = fc.constantFrom(...'-d -dst --destination KUBE-NODEPORTS "\'\\\t 10.96.1.2/32 ns/name:x'.split(''));
-    const line = fc.array(fc.oneof(ch, fc.constantFrom(' -d ', '--dst', '--destination', 'KUBE-NODEPORTS', '"', "'")), {
-      maxLength: 40,
-    });
-    const pat = fc.oneof(fc.constantFrom('10.96.1.2', '10.96', 'ns/name', '-d', '"', ''), fc.string({ maxLength: 4 }));
     fc.assert(
       fc.property(
         fc.array(
@@ -149,11 +152,6 @@ describe('mayHoldKeeping = mayHold, then mayHold of the lines it left out', () =
     expect(left).toBeGreaterThan(50);
   });
   it('on lines made of the bytes the rule looks at', () => {
-    const ch = fc.constantFrom(...'-d -dst --destination KUBE-NODEPORTS "\'\\\t 10.96.1.2/32 ns/name:x'.split(''));
-    const line = fc.array(fc.oneof(ch, fc.constantFrom(' -d ', '--dst', '--destination', 'KUBE-NODEPORTS', '"', "'")), {
-      maxLength: 40,
-    });
-    const pat = fc.oneof(fc.constantFrom('10.96.1.2', '10.96', 'ns/name', '-d', '"', ''), fc.string({ maxLength: 4 }));
     fc.assert(
       fc.property(
         fc.array(
