@@ -1,7 +1,6 @@
 import { statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { fileURLToPath } from 'node:url';
+import { bigProbeFile, bundledFile } from './early-files.js';
 import { bundleWorkerSource } from '../exec/bundle-worker.js';
 
 /**
@@ -50,17 +49,6 @@ export const DUMPS = [
   ['ip6tables-save', 6],
 ] as const;
 
-/** dirSource's file for `id` (the JSON form wins), when it is a regular file of at least minBytes. */
-function dumpFile(root: string, id: string, minBytes: number): string | undefined {
-  for (const ext of ['json', 'txt']) {
-    const p = join(root, `${id}.${ext}`);
-    const st = statSync(p, { throwIfNoEntry: false });
-    if (st === undefined) continue;
-    return st.isFile() && st.size >= minBytes ? p : undefined;
-  }
-  return undefined;
-}
-
 /** The -s / --snapshot value of `svc lookup` arguments (commander's `-s X`, `--snapshot X`, `--snapshot=X`). */
 export function snapshotArg(argv: readonly string[]): string | undefined {
   if (argv[0] !== 'svc' || argv[1] !== 'lookup') return undefined;
@@ -87,11 +75,11 @@ export function startEarly(
   try {
     const dir = snapshotArg(argv);
     if (dir === undefined || statSync(dir, { throwIfNoEntry: false })?.isDirectory() !== true) return;
-    const cjs = join(bundle ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'bundle'), 'svc-worker.cjs');
-    if (statSync(cjs, { throwIfNoEntry: false })?.isFile() !== true) return;
+    const cjs = bundledFile('svc-worker.cjs', bundle);
+    if (cjs === undefined) return;
     const code = bundleWorkerSource(cjs);
     for (const [id, family] of DUMPS) {
-      const path = dumpFile(dir, id, minBytes);
+      const path = bigProbeFile(dir, id, minBytes)?.path;
       if (path !== undefined && !registry().has(path))
         registry().set(path, startWorker({ code }, { path, probe: id, family }));
     }

@@ -1,10 +1,10 @@
 import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { canonIp } from '../model/addr.js';
 import type { Flow } from '../model/trace.js';
 import type { WorkerJob } from '../collect/offload.js';
 import { SCAN_OFFLOAD_MIN_BYTES, startScansEarly } from '../collect/scan-early.js';
+import { bigProbeFile, bundledFile } from './early-files.js';
 
 /**
  * `trace SRC DST -s DIR` between two addresses: loadForFlow's first two jobs (the destination family's route table,
@@ -96,25 +96,14 @@ export function traceArgs(argv: readonly string[]): TraceArgs | undefined {
   return { dir, flow };
 }
 
-/** dirSource's file for `id` (the JSON form wins) when it is a regular file of at least minBytes. */
-function bigFile(dir: string, id: string, minBytes: number): { path: string; ext: string } | undefined {
-  for (const ext of ['json', 'txt']) {
-    const path = join(dir, `${id}.${ext}`);
-    const st = statSync(path, { throwIfNoEntry: false });
-    if (st === undefined) continue;
-    return st.isFile() && st.size >= minBytes ? { path, ext } : undefined;
-  }
-  return undefined;
-}
-
 /** loadForFlow's first jobs for this flow on the snapshot directory `dir` (its offload, its size threshold). */
 export function earlyTraceJobs(dir: string, flow: Flow, minBytes = SCAN_OFFLOAD_MIN_BYTES): WorkerJob[] {
   const family = flow.dst.includes(':') ? 6 : 4;
   const jobs: WorkerJob[] = [];
-  const routes = bigFile(dir, `ip-route${family}`, minBytes);
+  const routes = bigProbeFile(dir, `ip-route${family}`, minBytes);
   // offload.ts scans a route table in a worker only in its JSON form
   if (routes?.ext === 'json') jobs.push({ kind: 'routes', path: routes.path, probe: `ip-route${family}`, family });
-  const ct = bigFile(dir, `conntrack${family}`, minBytes);
+  const ct = bigProbeFile(dir, `conntrack${family}`, minBytes);
   if (ct)
     jobs.push({
       kind: 'conntrack',
@@ -140,11 +129,10 @@ export function startTraceEarly(
   try {
     const args = traceArgs(argv);
     if (args === undefined || statSync(args.dir, { throwIfNoEntry: false })?.isDirectory() !== true) return;
-    const dir = bundle ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'bundle');
-    const cjs = join(dir, 'scan-worker.cjs');
-    if (statSync(cjs, { throwIfNoEntry: false })?.isFile() !== true) return;
+    const cjs = bundledFile('scan-worker.cjs', bundle);
+    if (cjs === undefined) return;
     // recorded as the jobs of offload.ts's worker script, the stub beside the bundle
-    startScansEarly(join(dir, 'scan-worker.js'), cjs, earlyTraceJobs(args.dir, args.flow, minBytes));
+    startScansEarly(join(dirname(cjs), 'scan-worker.js'), cjs, earlyTraceJobs(args.dir, args.flow, minBytes));
   } catch {
     // a guess only: the CLI starts what it needs
   }
