@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { bundleWorkerSource } from '../exec/bundle-worker.js';
+import { earlyRegistry } from '../exec/early-workers.js';
 import type { WorkerJob, WorkerReply } from './offload.js';
 
 /**
@@ -22,13 +23,7 @@ export interface EarlyScan {
   reply: Promise<WorkerReply | undefined>;
 }
 
-// one registry per process: bin/netpath.js's copy of this module and the CLI bundle's copy share it
-const KEY = Symbol.for('netpath.scan-early');
-const registry = (): Map<string, EarlyScan> => {
-  const g = globalThis as { [KEY]?: Map<string, EarlyScan> };
-  g[KEY] ??= new Map();
-  return g[KEY];
-};
+const registry = earlyRegistry<EarlyScan>('scan-early');
 
 /** The job as a string with its keys sorted at every level: two jobs asking the same get the same key. */
 export function jobKey(script: string, job: WorkerJob): string {
@@ -56,7 +51,7 @@ export function startScansEarly(script: string, cjs: string, jobs: WorkerJob[]):
   const code = bundleWorkerSource(cjs);
   for (const job of jobs) {
     const key = jobKey(script, job);
-    if (registry().has(key)) continue;
+    if (registry.has(key)) continue;
     const w = new Worker(code, { eval: true, workerData: job });
     // listened to from the start: a reply that comes before the adoption is kept, not lost
     const reply = new Promise<WorkerReply | undefined>((resolve) => {
@@ -66,16 +61,14 @@ export function startScansEarly(script: string, cjs: string, jobs: WorkerJob[]):
     });
     // after the listeners, which ref the worker's port again
     w.unref();
-    registry().set(key, { w, reply });
+    registry.set(key, { w, reply });
   }
 }
 
 /** The early worker started for exactly this job on this script, taken out of the registry (ref'd again). */
 export function takeScanEarly(script: string, job: WorkerJob): EarlyScan | undefined {
-  const key = jobKey(script, job);
-  const s = registry().get(key);
+  const s = registry.take(jobKey(script, job));
   if (s === undefined) return undefined;
-  registry().delete(key);
   // adopted: the process now waits for its answer
   s.w.ref();
   return s;
@@ -83,12 +76,10 @@ export function takeScanEarly(script: string, job: WorkerJob): EarlyScan | undef
 
 /** Ends the early workers nobody adopted. */
 export function endScansEarly(): void {
-  const r = registry();
-  for (const s of r.values()) void s.w.terminate();
-  r.clear();
+  registry.end();
 }
 
 /** The early workers not yet adopted or ended, by key (tests). */
 export function earlyScans(): Map<string, EarlyScan> {
-  return new Map(registry());
+  return registry.pending();
 }

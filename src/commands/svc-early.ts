@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { bigProbeFile, bundledFile } from './early-files.js';
 import { bundleWorkerSource } from '../exec/bundle-worker.js';
+import { earlyRegistry } from '../exec/early-workers.js';
 
 /**
  * `svc lookup -s DIR` on a large node waits for its iptables worker (svc-offload.ts), which the CLI starts only once
@@ -20,13 +21,7 @@ export interface StartedWorker {
   gone: Promise<void>;
 }
 
-const KEY = Symbol.for('netpath.svc-early');
-type Early = Map<string, StartedWorker>;
-const registry = (): Early => {
-  const g = globalThis as { [KEY]?: Early };
-  g[KEY] ??= new Map();
-  return g[KEY];
-};
+const registry = earlyRegistry<StartedWorker>('svc-early');
 
 /** A worker on `start` (a module file, or source code run as an eval worker) for one dump; unref'd. */
 export function startWorker(
@@ -80,8 +75,8 @@ export function startEarly(
     const code = bundleWorkerSource(cjs);
     for (const [id, family] of DUMPS) {
       const path = bigProbeFile(dir, id, minBytes)?.path;
-      if (path !== undefined && !registry().has(path))
-        registry().set(path, startWorker({ code }, { path, probe: id, family }));
+      if (path !== undefined && !registry.has(path))
+        registry.set(path, startWorker({ code }, { path, probe: id, family }));
     }
   } catch {
     // a guess only: the CLI starts what it needs
@@ -90,20 +85,15 @@ export function startEarly(
 
 /** The early worker started for `path` with this probe, taken out of the registry (svc-offload adopts it). */
 export function takeEarly(path: string): StartedWorker | undefined {
-  const r = registry();
-  const s = r.get(path);
-  r.delete(path);
-  return s;
+  return registry.take(path);
 }
 
 /** Ends the early workers nobody adopted (their source took other files). */
 export function endEarly(): void {
-  const r = registry();
-  for (const s of r.values()) void s.w.terminate();
-  r.clear();
+  registry.end();
 }
 
 /** The early workers not yet adopted or ended, by path (tests). */
 export function earlyWorkers(): Map<string, StartedWorker> {
-  return new Map(registry());
+  return registry.pending();
 }
